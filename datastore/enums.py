@@ -1,0 +1,97 @@
+"""Domain enumerations stored in documents as their string values.
+
+The schema exposes these same enums through ``strawberry.enum``, so a value that is valid in
+the API is exactly a value that can be stored.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class PartnerType(str, Enum):
+    """The three service-based partner programmes (seed 003)."""
+
+    TSP = "TSP"
+    MCN_CAP = "MCN_CAP"
+    AFFILIATE_PARTNER = "AFFILIATE_PARTNER"
+
+
+class Region(str, Enum):
+    """Where a partner (or a seller) is registered."""
+
+    US = "US"
+    CN_HK = "CN_HK"
+    UK = "UK"
+    EU = "EU"
+    SEA = "SEA"
+    JP = "JP"
+    MX = "MX"
+    BR = "BR"
+
+
+class Market(str, Enum):
+    """A country a partner serves or a service targets."""
+
+    US = "US"
+    GB = "GB"
+    DE = "DE"
+    IT = "IT"
+    FR = "FR"
+    ES = "ES"
+    IE = "IE"
+    ID = "ID"
+    MY = "MY"
+    VN = "VN"
+    TH = "TH"
+    PH = "PH"
+    SG = "SG"
+    JP = "JP"
+    MX = "MX"
+    BR = "BR"
+
+
+EU_MARKETS = (Market.DE, Market.IT, Market.FR, Market.ES, Market.IE)
+SEA_MARKETS = (Market.ID, Market.MY, Market.VN, Market.TH, Market.PH, Market.SG)
+
+# The markets a partner registered in each region may target (SPEC.md §2).
+REGION_MARKETS: dict[Region, tuple[Market, ...]] = {
+    Region.US: (Market.US,),
+    Region.CN_HK: (*SEA_MARKETS, Market.GB, Market.US),
+    Region.UK: (Market.GB,),
+    Region.EU: EU_MARKETS,
+    Region.SEA: SEA_MARKETS,
+    Region.JP: (Market.JP,),
+    Region.MX: (Market.MX,),
+    Region.BR: (Market.BR,),
+}
+
+
+class PartnerStatus(str, Enum):
+    ACTIVE = "ACTIVE"
+    CLOSED = "CLOSED"
+
+
+class ServiceType(str, Enum):
+    PUBLIC = "PUBLIC"
+    CUSTOM = "CUSTOM"
+
+
+class ServiceStatus(str, Enum):
+    DRAFT = "DRAFT"
+    IN_REVIEW = "IN_REVIEW"
+    LIVE = "LIVE"
+    REJECTED = "REJECTED"
+    DEACTIVATED = "DEACTIVATED"
+
+
+class SellerKind(str, Enum):
+    """Local sellers sell in their own country; cross-border sellers sell abroad."""
+
+    LOCAL = "LOCAL"
+    CROSS_BORDER = "CROSS_BORDER"
+
+
+class LinkedStatus(str, Enum):
+    LINKED = "LINKED"
+    UNLINKED = "UNLINKED"
