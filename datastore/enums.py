@@ -6,10 +6,10 @@ the API is exactly a value that can be stored.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class PartnerType(str, Enum):
+class PartnerType(StrEnum):
     """The three service-based partner programmes (seed 003)."""
 
     TSP = "TSP"
@@ -17,7 +17,7 @@ class PartnerType(str, Enum):
     AFFILIATE_PARTNER = "AFFILIATE_PARTNER"
 
 
-class Region(str, Enum):
+class Region(StrEnum):
     """Where a partner (or a seller) is registered."""
 
     US = "US"
@@ -30,7 +30,7 @@ class Region(str, Enum):
     BR = "BR"
 
 
-class Market(str, Enum):
+class Market(StrEnum):
     """A country a partner serves or a service targets."""
 
     US = "US"
@@ -67,17 +67,17 @@ REGION_MARKETS: dict[Region, tuple[Market, ...]] = {
 }
 
 
-class PartnerStatus(str, Enum):
+class PartnerStatus(StrEnum):
     ACTIVE = "ACTIVE"
     CLOSED = "CLOSED"
 
 
-class ServiceType(str, Enum):
+class ServiceType(StrEnum):
     PUBLIC = "PUBLIC"
     CUSTOM = "CUSTOM"
 
 
-class ServiceStatus(str, Enum):
+class ServiceStatus(StrEnum):
     DRAFT = "DRAFT"
     IN_REVIEW = "IN_REVIEW"
     LIVE = "LIVE"
@@ -85,13 +85,13 @@ class ServiceStatus(str, Enum):
     DEACTIVATED = "DEACTIVATED"
 
 
-class SellerKind(str, Enum):
+class SellerKind(StrEnum):
     """Local sellers sell in their own country; cross-border sellers sell abroad."""
 
     LOCAL = "LOCAL"
     CROSS_BORDER = "CROSS_BORDER"
 
 
-class LinkedStatus(str, Enum):
+class LinkedStatus(StrEnum):
     LINKED = "LINKED"
     UNLINKED = "UNLINKED"

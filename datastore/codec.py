@@ -1,0 +1,91 @@
+"""How documents are normalised before they are stored, on every adapter.
+
+Both adapters store the same documents: keys whose value is ``None`` are left out (so "missing"
+and "null" never differ between stores), enums become their string values, and datetimes are
+timezone-aware UTC truncated to milliseconds, the precision BSON keeps.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+Document = dict[str, Any]
+
+_DATE_KEY = "$date"
+_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
+
+
+def utc_now() -> datetime:
+    """The current time as stored: UTC, millisecond precision."""
+    return normalise_datetime(datetime.now(UTC))
+
+
+def normalise_datetime(value: datetime) -> datetime:
+    """Make ``value`` UTC with millisecond precision; naive datetimes are refused."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetimes cannot be stored; attach a timezone")
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def normalise_value(value: Any) -> Any:
+    """One value as it is stored (see the module docstring)."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return normalise_datetime(value)
+    if isinstance(value, Mapping):
+        return normalise(value)
+    if isinstance(value, list | tuple):
+        return [normalise_value(item) for item in value]
+    return value
+
+
+def normalise(document: Mapping[str, Any]) -> Document:
+    """A document as it is stored (see the module docstring)."""
+    return {key: normalise_value(value) for key, value in document.items() if value is not None}
+
+
+def _encode_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {_DATE_KEY: encode_datetime(value)}
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"cannot store a value of type {type(value).__name__}")
+
+
+def encode_datetime(value: datetime) -> str:
+    """Fixed-width ISO text, so that text order equals time order."""
+    return normalise_datetime(value).strftime(_DATE_FORMAT)[:-3] + "Z"
+
+
+def _decode_object(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and _DATE_KEY in obj:
+        return datetime.strptime(obj[_DATE_KEY][:-1] + "000", _DATE_FORMAT).replace(tzinfo=UTC)
+    return obj
+
+
+def to_json(document: Mapping[str, Any]) -> str:
+    """Compact JSON with datetimes as ``{"$date": "..."}``, as SQLite's json functions print."""
+    return json.dumps(document, default=_encode_default, separators=(",", ":"), ensure_ascii=False)
+
+
+def to_json_scalar(value: Any) -> Any:
+    """A query value as SQLite compares it with ``json_extract`` of a stored field."""
+    if isinstance(value, datetime):
+        return to_json({_DATE_KEY: encode_datetime(value)})
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def from_json(text: str) -> Document:
+    """The inverse of :func:`to_json`."""
+    document: Document = json.loads(text, object_hook=_decode_object)
+    return document

@@ -1,0 +1,262 @@
+"""The production adapter: MongoDB through PyMongo's async API.
+
+Transactions need a replica set (or a sharded cluster); a single ``mongod`` refuses them.
+The session of the running transaction travels in a context variable, so domain code never
+passes sessions around.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
+from datetime import UTC
+from typing import Any, TypeVar
+
+from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
+from pymongo.errors import PyMongoError
+
+from datastore.codec import Document, normalise, normalise_value
+from datastore.store import (
+    DocumentStore,
+    DuplicateKeyError,
+    Filter,
+    IndexSpec,
+    Sort,
+    StoreUnavailableError,
+    VersionConflictError,
+    check_collection,
+    check_path,
+    full_sort,
+    keyset_filter,
+)
+
+T = TypeVar("T")
+
+_DEFAULT_DATABASE = "tsp"
+_POSITION = "_position"
+
+
+class MongoStore(DocumentStore):
+    """A :class:`DocumentStore` in a MongoDB database named by the URL's path."""
+
+    def __init__(self, url: str, *, server_selection_timeout_ms: int = 5000) -> None:
+        super().__init__()
+        self.url = url
+        self._timeout_ms = server_selection_timeout_ms
+        self._client: AsyncMongoClient[Document] | None = None
+        self._session: ContextVar[AsyncClientSession | None] = ContextVar(
+            f"mongo-session-{id(self)}", default=None
+        )
+
+    async def connect(self) -> None:
+        self._client = AsyncMongoClient(
+            self.url,
+            tz_aware=True,
+            tzinfo=UTC,
+            serverSelectionTimeoutMS=self._timeout_ms,
+        )
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def ping(self) -> None:
+        try:
+            await self._database().command("ping")
+        except PyMongoError as error:
+            raise StoreUnavailableError(str(error)) from error
+
+    async def ensure_indexes(self, specs: Iterable[IndexSpec]) -> None:
+        for spec in specs:
+            options: dict[str, Any] = {"name": spec.name}
+            if spec.unique:
+                options["unique"] = True
+                # Documents never store nulls, so "exists" is the same as "has a value".
+                options["partialFilterExpression"] = {
+                    name: {"$exists": True} for name in spec.fields
+                }
+            await self._collection(spec.collection).create_index(
+                [(name, 1) for name in spec.fields], **options
+            )
+
+    async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
+        unique_ids = list(dict.fromkeys(ids))
+        if not unique_ids:
+            return {}
+        cursor = self._collection(collection).find(
+            {"_id": {"$in": unique_ids}}, session=self._session.get()
+        )
+        documents = await cursor.to_list()
+        self._counted(len(documents))
+        return {document["_id"]: document for document in documents}
+
+    async def find(
+        self,
+        collection: str,
+        filter: Filter | None = None,
+        *,
+        sort: Sort = (),
+        limit: int | None = None,
+        after: Sequence[Any] | None = None,
+    ) -> list[Document]:
+        cursor = self._collection(collection).find(
+            _query(filter, sort, after), sort=full_sort(sort), session=self._session.get()
+        )
+        if limit is not None:
+            cursor = cursor.limit(limit)
+        documents: list[Document] = await cursor.to_list()
+        self._counted(len(documents))
+        return documents
+
+    async def find_grouped(
+        self,
+        collection: str,
+        group_field: str,
+        group_values: Sequence[Any],
+        filter: Filter | None = None,
+        *,
+        sort: Sort = (),
+        limit_per_group: int,
+        after: Sequence[Any] | None = None,
+    ) -> dict[Any, list[Document]]:
+        values = list(dict.fromkeys(normalise_value(v) for v in group_values))
+        groups: dict[Any, list[Document]] = {value: [] for value in values}
+        if not values:
+            return groups
+        order = dict(full_sort(sort))
+        match = {"$and": [{check_path(group_field): {"$in": values}}, _query(filter, sort, after)]}
+        pipeline: list[dict[str, Any]] = [
+            {"$match": match},
+            {
+                "$setWindowFields": {
+                    "partitionBy": f"${group_field}",
+                    "sortBy": order,
+                    "output": {_POSITION: {"$documentNumber": {}}},
+                }
+            },
+            {"$match": {_POSITION: {"$lte": limit_per_group}}},
+            {"$sort": order},
+            {"$unset": _POSITION},
+        ]
+        cursor = await self._collection(collection).aggregate(pipeline, session=self._session.get())
+        documents = await cursor.to_list()
+        self._counted(len(documents))
+        for document in documents:
+            groups[document.get(group_field)].append(document)
+        return groups
+
+    async def count(self, collection: str, filter: Filter | None = None) -> int:
+        total: int = await self._collection(collection).count_documents(
+            _translate(filter or {}), session=self._session.get()
+        )
+        self._counted()
+        return total
+
+    async def insert(self, collection: str, document: Mapping[str, Any]) -> Document:
+        stored = normalise({"version": 1, **document})
+        if "_id" not in stored:
+            raise ValueError("documents need an _id")
+        try:
+            await self._collection(collection).insert_one(dict(stored), session=self._session.get())
+        except MongoDuplicateKeyError as error:
+            raise DuplicateKeyError(collection, _index_name(error)) from error
+        self._counted()
+        return stored
+
+    async def update(
+        self,
+        collection: str,
+        document_id: str,
+        *,
+        expected_version: int,
+        changes: Mapping[str, Any],
+    ) -> Document:
+        to_set = {check_path(k): normalise_value(v) for k, v in changes.items() if v is not None}
+        to_unset = {check_path(k): "" for k, v in changes.items() if v is None}
+        operations: dict[str, Any] = {"$inc": {"version": 1}}
+        if to_set:
+            operations["$set"] = to_set
+        if to_unset:
+            operations["$unset"] = to_unset
+        try:
+            updated = await self._collection(collection).find_one_and_update(
+                {"_id": document_id, "version": expected_version},
+                operations,
+                return_document=ReturnDocument.AFTER,
+                session=self._session.get(),
+            )
+        except MongoDuplicateKeyError as error:
+            raise DuplicateKeyError(collection, _index_name(error)) from error
+        self._counted(1 if updated else 0)
+        if updated is None:
+            raise VersionConflictError(collection, document_id)
+        stored: Document = updated
+        return stored
+
+    async def delete_all(self, collection: str) -> None:
+        await self._collection(collection).delete_many({}, session=self._session.get())
+        self._counted()
+
+    async def transaction(self, work: Callable[[], Awaitable[T]]) -> T:
+        if self._session.get() is not None:
+            return await work()
+
+        async def callback(session: AsyncClientSession) -> T:
+            token = self._session.set(session)
+            try:
+                return await work()
+            finally:
+                self._session.reset(token)
+
+        async with self._require_client().start_session() as session:
+            result: T = await session.with_transaction(callback)
+        self._counted()
+        return result
+
+    def _require_client(self) -> AsyncMongoClient[Document]:
+        if self._client is None:
+            raise StoreUnavailableError("the MongoDB store is not connected")
+        return self._client
+
+    def _database(self) -> AsyncDatabase[Document]:
+        return self._require_client().get_default_database(_DEFAULT_DATABASE)
+
+    def _collection(self, name: str) -> Any:
+        return self._database()[check_collection(name)]
+
+
+def _query(filter: Filter | None, sort: Sort, after: Sequence[Any] | None) -> dict[str, Any]:
+    if after is None:
+        return _translate(filter or {})
+    return {"$and": [_translate(filter or {}), _translate(keyset_filter(sort, after))]}
+
+
+def _translate(filter: Filter) -> dict[str, Any]:
+    """The store's filter language in MongoDB's own (they differ only in ``$contains``)."""
+    translated: dict[str, Any] = {}
+    for key, condition in filter.items():
+        if key in ("$or", "$and"):
+            parts = [_translate(sub) for sub in condition]
+            translated[key] = parts or ([{"_id": {"$in": []}}] if key == "$or" else [{}])
+            continue
+        check_path(key)
+        if isinstance(condition, Mapping) and "$contains" in condition:
+            rest = {op: normalise_value(v) for op, v in condition.items() if op != "$contains"}
+            contained = normalise_value(condition["$contains"])
+            translated[key] = {"$elemMatch": {"$eq": contained}, **rest}
+        elif isinstance(condition, Mapping) and any(op.startswith("$") for op in condition):
+            translated[key] = {op: normalise_value(v) for op, v in condition.items()}
+        else:
+            translated[key] = normalise_value(condition)
+    return translated
+
+
+def _index_name(error: MongoDuplicateKeyError) -> str:
+    message = str((error.details or {}).get("errmsg", error))
+    if "index: " in message:
+        return message.split("index: ", 1)[1].split(" ", 1)[0]
+    return "_id_"

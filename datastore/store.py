@@ -1,0 +1,255 @@
+"""The storage interface the domain code sees; adapters implement it for SQLite and MongoDB.
+
+Filters are a small, Mongo-shaped language that both adapters translate:
+
+- ``{"field": value}``: equality (``None`` matches a missing field); dotted paths reach into
+  subdocuments;
+- ``{"field": {"$in": [...]}}``, ``$nin``, ``$ne``, ``$gt``, ``$gte``, ``$lt``, ``$lte``;
+- ``{"field": {"$contains": value}}``: an array field holds ``value``;
+- ``{"$or": [filter, ...]}`` and ``{"$and": [filter, ...]}``.
+
+Sorts are ``[(field, ASCENDING | DESCENDING), ...]``; ``_id`` is always appended as the last key,
+so every order is total and keyset pagination (``after``: the sort values of the last document
+seen, see :func:`keyset_of`) neither repeats nor skips documents while data changes.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from datastore.codec import Document
+
+T = TypeVar("T")
+
+ASCENDING = 1
+DESCENDING = -1
+
+Filter = Mapping[str, Any]
+Sort = Sequence[tuple[str, int]]
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+class StoreError(Exception):
+    """Base class of the errors a store raises on purpose."""
+
+
+class DuplicateKeyError(StoreError):
+    """An insert or update would break a unique constraint."""
+
+    def __init__(self, collection: str, index: str) -> None:
+        super().__init__(f"duplicate key in {collection} for unique index {index}")
+        self.collection = collection
+        self.index = index
+
+
+class VersionConflictError(StoreError):
+    """The document changed (or vanished) since it was read; re-read and retry."""
+
+    def __init__(self, collection: str, document_id: str) -> None:
+        super().__init__(f"{collection}/{document_id} changed since it was read")
+        self.collection = collection
+        self.document_id = document_id
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot be reached."""
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """An index, declared once and created at start-up on every adapter.
+
+    ``unique`` indexes skip documents missing any of their fields, on both adapters.
+    """
+
+    collection: str
+    fields: tuple[str, ...]
+    unique: bool = False
+
+    @property
+    def name(self) -> str:
+        suffix = "_".join(f.replace(".", "_") for f in self.fields)
+        return f"{'ux' if self.unique else 'ix'}_{self.collection}_{suffix}"
+
+
+@dataclass
+class StoreStats:
+    """What a store did, so tests can assert round trips instead of timing."""
+
+    round_trips: int = 0
+    documents_read: int = 0
+
+    def reset(self) -> None:
+        self.round_trips = 0
+        self.documents_read = 0
+
+
+@dataclass
+class _Counted:
+    stats: StoreStats = field(default_factory=StoreStats)
+
+
+def check_collection(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(f"invalid collection name {name!r}")
+    return name
+
+
+def check_path(path: str) -> str:
+    if not _PATH.match(path):
+        raise ValueError(f"invalid field path {path!r}")
+    return path
+
+
+def full_sort(sort: Sort) -> list[tuple[str, int]]:
+    """``sort`` with ``_id`` appended (in the last key's direction) to make the order total."""
+    keys = [(check_path(name), direction) for name, direction in sort]
+    if not any(name == "_id" for name, _ in keys):
+        keys.append(("_id", keys[-1][1] if keys else ASCENDING))
+    return keys
+
+
+def get_path(document: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted ``path`` in ``document``, or ``None``."""
+    value: Any = document
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def keyset_of(document: Mapping[str, Any], sort: Sort) -> list[Any]:
+    """The ``after`` values that continue a listing in ``sort`` order past ``document``."""
+    return [get_path(document, name) for name, _ in full_sort(sort)]
+
+
+def keyset_filter(sort: Sort, after: Sequence[Any]) -> Filter:
+    """The filter that selects documents strictly after ``after`` in ``sort`` order."""
+    keys = full_sort(sort)
+    if len(after) != len(keys):
+        raise ValueError("cursor does not match the sort order")
+    branches: list[dict[str, Any]] = []
+    for position, (name, direction) in enumerate(keys):
+        branch: dict[str, Any] = {keys[i][0]: after[i] for i in range(position)}
+        if after[position] is None:
+            # Missing values sort first ascending; past a missing value, any present one follows.
+            if direction == ASCENDING:
+                branch[name] = {"$ne": None}
+            else:
+                continue
+        elif direction == ASCENDING:
+            branch[name] = {"$gt": after[position]}
+        else:
+            branch[name] = {"$lt": after[position]}
+            # Missing values sort last descending, so they all follow a present one.
+            branches.append({**branch, name: None})
+        branches.append(branch)
+    return {"$or": branches} if branches else {"_id": {"$in": []}}
+
+
+class DocumentStore(_Counted, ABC):
+    """A document store: collections of JSON-like documents keyed by a string ``_id``.
+
+    Every document carries an integer ``version`` (1 on insert, +1 on each update) used for
+    optimistic concurrency. Each call is one round trip and counts in :attr:`stats`.
+    """
+
+    @abstractmethod
+    async def connect(self) -> None:
+        """Open connections (and create the database when it is new)."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close every connection; the store is unusable afterwards."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise :class:`StoreUnavailableError` unless the store answers."""
+
+    @abstractmethod
+    async def ensure_indexes(self, specs: Iterable[IndexSpec]) -> None:
+        """Create the declared indexes and unique constraints that do not exist yet."""
+
+    @abstractmethod
+    async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
+        """The documents with these ids, keyed by id; missing ids are absent from the result."""
+
+    @abstractmethod
+    async def find(
+        self,
+        collection: str,
+        filter: Filter | None = None,
+        *,
+        sort: Sort = (),
+        limit: int | None = None,
+        after: Sequence[Any] | None = None,
+    ) -> list[Document]:
+        """Documents matching ``filter`` in ``sort`` order, after the keyset ``after``."""
+
+    @abstractmethod
+    async def find_grouped(
+        self,
+        collection: str,
+        group_field: str,
+        group_values: Sequence[Any],
+        filter: Filter | None = None,
+        *,
+        sort: Sort = (),
+        limit_per_group: int,
+        after: Sequence[Any] | None = None,
+    ) -> dict[Any, list[Document]]:
+        """For each value of ``group_field``, the first ``limit_per_group`` matching documents.
+
+        One round trip for all groups: this is what keeps nested connections in a dataloader
+        from costing one query per parent.
+        """
+
+    @abstractmethod
+    async def count(self, collection: str, filter: Filter | None = None) -> int:
+        """How many documents match ``filter``."""
+
+    @abstractmethod
+    async def insert(self, collection: str, document: Mapping[str, Any]) -> Document:
+        """Insert a document (it must have an ``_id``); returns it as stored.
+
+        Raises :class:`DuplicateKeyError` when the id or a unique index is taken.
+        """
+
+    @abstractmethod
+    async def update(
+        self,
+        collection: str,
+        document_id: str,
+        *,
+        expected_version: int,
+        changes: Mapping[str, Any],
+    ) -> Document:
+        """Set fields (dotted paths allowed; ``None`` removes) if the version still matches.
+
+        Returns the document as stored. Raises :class:`VersionConflictError` when the document
+        changed or does not exist, :class:`DuplicateKeyError` on a unique index.
+        """
+
+    @abstractmethod
+    async def delete_all(self, collection: str) -> None:
+        """Remove every document of a collection (test fixtures and demo reseeding)."""
+
+    @abstractmethod
+    async def transaction(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` so that all of its writes happen or none do.
+
+        Reads inside ``work`` see its own writes. Calls nest: an inner call joins the outer
+        transaction. ``work`` may be run again if the store asks for a retry, so it must only
+        touch the store and in-memory values it recomputes.
+        """
+
+    def _counted(self, documents: int = 0) -> None:
+        self.stats.round_trips += 1
+        self.stats.documents_read += documents

@@ -1,0 +1,259 @@
+"""One set of cases, run against every storage adapter."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from datastore.codec import utc_now
+from datastore.store import (
+    ASCENDING,
+    DESCENDING,
+    DocumentStore,
+    DuplicateKeyError,
+    IndexSpec,
+    VersionConflictError,
+    keyset_of,
+)
+from tests.stores import ADAPTERS, drop_store, open_store
+
+INDEXES = [
+    IndexSpec("things", ("owner", "rank")),
+    IndexSpec("things", ("slug",), unique=True),
+]
+
+
+@pytest.fixture(params=ADAPTERS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[DocumentStore]:
+    opened = await open_store(request.param, tmp_path)
+    await opened.ensure_indexes(INDEXES)
+    yield opened
+    await drop_store(opened)
+
+
+def _thing(n: int, **extra: object) -> dict[str, object]:
+    return {"_id": f"thg_{n:03d}", "owner": f"own_{n % 3}", "rank": n, **extra}
+
+
+async def test_insert_then_get_many_round_trips_types(store: DocumentStore) -> None:
+    when = datetime(2026, 5, 17, 10, 30, 15, 123456, tzinfo=UTC)
+    stored = await store.insert(
+        "things",
+        {"_id": "thg_1", "at": when, "nested": {"a": [1, 2], "b": {"c": True}}, "gone": None},
+    )
+    found = await store.get_many("things", ["thg_1", "thg_missing", "thg_1"])
+    assert list(found) == ["thg_1"]
+    document = found["thg_1"]
+    assert document == stored
+    assert document["at"] == when.replace(microsecond=123000)
+    assert document["at"].tzinfo is not None
+    assert document["nested"] == {"a": [1, 2], "b": {"c": True}}
+    assert "gone" not in document
+    assert document["version"] == 1
+
+
+async def test_insert_duplicate_id_and_unique_index(store: DocumentStore) -> None:
+    await store.insert("things", _thing(1, slug="a"))
+    with pytest.raises(DuplicateKeyError):
+        await store.insert("things", _thing(1))
+    with pytest.raises(DuplicateKeyError) as raised:
+        await store.insert("things", _thing(2, slug="a"))
+    assert raised.value.index == "ux_things_slug"
+    # Unique indexes skip documents that lack the field.
+    await store.insert("things", _thing(3))
+    await store.insert("things", _thing(4))
+    assert await store.count("things") == 3
+
+
+async def test_find_filters(store: DocumentStore) -> None:
+    start = utc_now()
+    for n in range(10):
+        await store.insert(
+            "things",
+            _thing(n, tags=["even" if n % 2 == 0 else "odd"], at=start + timedelta(hours=n)),
+        )
+    by_rank = [("rank", ASCENDING)]
+
+    async def ranks(filter: dict[str, object]) -> list[int]:
+        return [d["rank"] for d in await store.find("things", filter, sort=by_rank)]
+
+    assert await ranks({"owner": "own_1"}) == [1, 4, 7]
+    assert await ranks({"rank": {"$in": [2, 5, 99]}}) == [2, 5]
+    assert await ranks({"rank": {"$nin": [0, 1, 2, 3, 4, 5, 6]}}) == [7, 8, 9]
+    assert await ranks({"rank": {"$gte": 3, "$lt": 5}}) == [3, 4]
+    assert await ranks({"rank": {"$ne": 0}, "owner": "own_0"}) == [3, 6, 9]
+    assert await ranks({"tags": {"$contains": "odd"}, "rank": {"$lte": 5}}) == [1, 3, 5]
+    assert await ranks({"$or": [{"rank": 1}, {"owner": "own_2", "rank": {"$gt": 5}}]}) == [1, 8]
+    assert await ranks({"at": {"$gt": start + timedelta(hours=7, minutes=30)}}) == [8, 9]
+    assert await ranks({"missing": None, "rank": {"$lt": 2}}) == [0, 1]
+    assert await ranks({"rank": {"$in": []}}) == []
+    assert await store.count("things", {"owner": "own_0"}) == 4
+
+
+async def test_find_sort_limit_and_keyset_pages(store: DocumentStore) -> None:
+    for n in range(12):
+        await store.insert("things", _thing(n, group=n // 4))
+    sort = [("group", DESCENDING)]
+    seen: list[str] = []
+    after = None
+    while True:
+        page = await store.find("things", sort=sort, limit=5, after=after)
+        if not page:
+            break
+        seen += [d["_id"] for d in page]
+        after = keyset_of(page[-1], sort)
+    # Descending groups, ties broken by _id in the same direction.
+    expected_ids = [f"thg_{n:03d}" for n in range(11, -1, -1)]
+    assert seen == expected_ids
+
+
+async def test_keyset_does_not_repeat_or_skip_when_data_changes(store: DocumentStore) -> None:
+    for n in range(0, 20, 2):
+        await store.insert("things", _thing(n))
+    sort = [("rank", ASCENDING)]
+    first = await store.find("things", sort=sort, limit=4)
+    assert [d["rank"] for d in first] == [0, 2, 4, 6]
+    await store.insert("things", _thing(1))  # before the cursor: must not reappear
+    await store.insert("things", _thing(7))  # after the cursor: must show up
+    rest = await store.find("things", sort=sort, after=keyset_of(first[-1], sort))
+    assert [d["rank"] for d in rest] == [7, 8, 10, 12, 14, 16, 18]
+
+
+async def test_keyset_with_missing_sort_values(store: DocumentStore) -> None:
+    for n in range(6):
+        await store.insert("things", _thing(n, score=n if n % 2 else None))
+    for direction in (ASCENDING, DESCENDING):
+        sort = [("score", direction)]
+        everything = [d["_id"] for d in await store.find("things", sort=sort)]
+        paged: list[str] = []
+        after = None
+        while page := await store.find("things", sort=sort, limit=2, after=after):
+            paged += [d["_id"] for d in page]
+            after = keyset_of(page[-1], sort)
+        assert paged == everything
+        assert len(set(paged)) == 6
+
+
+async def test_find_grouped_limits_each_group_in_one_round_trip(store: DocumentStore) -> None:
+    for n in range(15):
+        await store.insert("things", _thing(n))
+    store.stats.reset()
+    groups = await store.find_grouped(
+        "things",
+        "owner",
+        ["own_0", "own_2", "own_9"],
+        {"rank": {"$gt": 0}},
+        sort=[("rank", DESCENDING)],
+        limit_per_group=2,
+    )
+    assert store.stats.round_trips == 1
+    assert {k: [d["rank"] for d in v] for k, v in groups.items()} == {
+        "own_0": [12, 9],
+        "own_2": [14, 11],
+        "own_9": [],
+    }
+    after = keyset_of({"rank": 9, "_id": "thg_009"}, [("rank", DESCENDING)])
+    continued = await store.find_grouped(
+        "things", "owner", ["own_0"], sort=[("rank", DESCENDING)], limit_per_group=2, after=after
+    )
+    assert [d["rank"] for d in continued["own_0"]] == [6, 3]
+
+
+async def test_update_is_guarded_by_version(store: DocumentStore) -> None:
+    await store.insert("things", _thing(1, nested={"keep": 1}, drop="me"))
+    updated = await store.update(
+        "things",
+        "thg_001",
+        expected_version=1,
+        changes={"rank": 50, "nested.added": "x", "drop": None},
+    )
+    assert updated["version"] == 2
+    assert updated["rank"] == 50
+    assert updated["nested"] == {"keep": 1, "added": "x"}
+    assert "drop" not in updated
+    assert (await store.get_many("things", ["thg_001"]))["thg_001"] == updated
+    with pytest.raises(VersionConflictError):
+        await store.update("things", "thg_001", expected_version=1, changes={"rank": 0})
+    with pytest.raises(VersionConflictError):
+        await store.update("things", "thg_404", expected_version=1, changes={"rank": 0})
+    assert (await store.get_many("things", ["thg_001"]))["thg_001"]["rank"] == 50
+
+
+async def test_update_rejects_unique_violation(store: DocumentStore) -> None:
+    await store.insert("things", _thing(1, slug="one"))
+    await store.insert("things", _thing(2, slug="two"))
+    with pytest.raises(DuplicateKeyError):
+        await store.update("things", "thg_002", expected_version=1, changes={"slug": "one"})
+    assert (await store.get_many("things", ["thg_002"]))["thg_002"]["slug"] == "two"
+
+
+async def test_transaction_commits_all(store: DocumentStore) -> None:
+    async def work() -> int:
+        await store.insert("things", _thing(1))
+        await store.insert("things", _thing(2))
+        # Reads inside the transaction see its own writes.
+        return await store.count("things")
+
+    assert await store.transaction(work) == 2
+    assert await store.count("things") == 2
+
+
+async def test_transaction_rolls_back_everything_on_error(store: DocumentStore) -> None:
+    await store.insert("things", _thing(1, slug="taken"))
+
+    async def work() -> None:
+        await store.insert("things", _thing(2))
+        await store.update("things", "thg_001", expected_version=1, changes={"rank": 99})
+        await store.insert("things", _thing(3, slug="taken"))
+
+    with pytest.raises(DuplicateKeyError):
+        await store.transaction(work)
+    assert await store.count("things") == 1
+    assert (await store.get_many("things", ["thg_001"]))["thg_001"]["rank"] == 1
+
+
+async def test_nested_transaction_joins_outer(store: DocumentStore) -> None:
+    async def inner() -> None:
+        await store.insert("things", _thing(2))
+
+    async def outer() -> None:
+        await store.insert("things", _thing(1))
+        await store.transaction(inner)
+        raise RuntimeError("abort")
+
+    with pytest.raises(RuntimeError):
+        await store.transaction(outer)
+    assert await store.count("things") == 0
+
+
+async def test_concurrent_version_guarded_updates_one_wins(store: DocumentStore) -> None:
+    await store.insert("things", _thing(1))
+
+    async def claim(owner: str) -> str:
+        async def work() -> str:
+            current = (await store.get_many("things", ["thg_001"]))["thg_001"]
+            await asyncio.sleep(0)
+            await store.update(
+                "things", "thg_001", expected_version=current["version"], changes={"owner": owner}
+            )
+            return owner
+
+        return await store.transaction(work)
+
+    results = await asyncio.gather(*(claim(f"racer_{i}") for i in range(5)), return_exceptions=True)
+    winners = [r for r in results if isinstance(r, str)]
+    final = (await store.get_many("things", ["thg_001"]))["thg_001"]
+    assert final["owner"] in winners
+    assert final["version"] == 1 + len(winners)
+    assert all(isinstance(r, str | VersionConflictError) for r in results)
+
+
+async def test_delete_all_and_ping(store: DocumentStore) -> None:
+    await store.insert("things", _thing(1))
+    await store.delete_all("things")
+    assert await store.count("things") == 0
+    await store.ping()
