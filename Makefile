@@ -1,0 +1,44 @@
+# Two commands: `make run` (demo gateway with GraphiQL) and `make test` (lint, types, tests).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+JWT_SECRET_FILE := var/jwt-secret
+# An exported TSP_JWT_SECRET wins; otherwise the local development secret is used.
+WITH_SECRET = TSP_JWT_SECRET="$${TSP_JWT_SECRET:-$$(cat $(JWT_SECRET_FILE))}"
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint clean
+
+help:
+	@echo "make run   set up, seed demo data if the store is empty, serve http://127.0.0.1:8000/graphql"
+	@echo "make test  set up, then ruff, mypy and pytest"
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+include web/Makefile.fragment
+
+$(JWT_SECRET_FILE):
+	@mkdir -p var
+	@$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
+	@chmod 600 $@
+	@echo "Generated a local development JWT secret in $@ (set TSP_JWT_SECRET to use your own)."
+
+run: $(INSTALLED) web-assets $(JWT_SECRET_FILE)
+	$(WITH_SECRET) $(BIN)/tsp-gateway seed --demo --if-empty
+	$(WITH_SECRET) TSP_DEMO=1 $(BIN)/tsp-gateway serve
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+test: $(INSTALLED) web-assets lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) web/node_modules web/static .pytest_cache .mypy_cache .ruff_cache

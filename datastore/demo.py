@@ -1,0 +1,215 @@
+"""The demo data set: partners of every type across regions, their approved categories and
+services, and sellers with shops and TikTok accounts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from datastore import collections as c
+from datastore.catalog import ServiceCategory, get_catalog
+from datastore.codec import Document, utc_now
+from datastore.enums import (
+    REGION_MARKETS,
+    LinkedStatus,
+    Market,
+    PartnerStatus,
+    PartnerType,
+    Region,
+    SellerKind,
+    ServiceStatus,
+    ServiceType,
+)
+from datastore.ids import new_id, new_token
+from datastore.store import ASCENDING, DocumentStore
+
+_PARTNERS: list[tuple[str, PartnerType, Region]] = [
+    ("Lakeside Commerce Agency", PartnerType.TSP, Region.US),
+    ("Shenzhen Bridge Sellers", PartnerType.TSP, Region.CN_HK),
+    ("Thames Shop Studio", PartnerType.TSP, Region.UK),
+    ("Rhein Retail Partners", PartnerType.TSP, Region.EU),
+    ("Lion City Growth", PartnerType.TSP, Region.SEA),
+    ("Sakura Live Commerce", PartnerType.TSP, Region.JP),
+    ("Aurora Ventas MX", PartnerType.TSP, Region.MX),
+    ("Praia Digital Brasil", PartnerType.TSP, Region.BR),
+    ("Creator Collective US", PartnerType.MCN_CAP, Region.US),
+    ("Pearl River Creators", PartnerType.MCN_CAP, Region.CN_HK),
+    ("Jakarta Creator House", PartnerType.MCN_CAP, Region.SEA),
+    ("Matchmade Affiliates", PartnerType.AFFILIATE_PARTNER, Region.US),
+    ("London Creator Match", PartnerType.AFFILIATE_PARTNER, Region.UK),
+    ("Tokyo Affiliate Link", PartnerType.AFFILIATE_PARTNER, Region.JP),
+]
+
+_SELLERS: list[tuple[str, SellerKind, Market, bool]] = [
+    ("Maple & Pine Home Goods", SellerKind.LOCAL, Market.US, True),
+    ("Brighton Beauty Co", SellerKind.LOCAL, Market.GB, True),
+    ("Guangzhou Gadget Export", SellerKind.CROSS_BORDER, Market.US, True),
+    ("Batik Nusantara", SellerKind.LOCAL, Market.ID, True),
+    ("Future Founders (no shop yet)", SellerKind.LOCAL, Market.US, False),
+]
+
+
+def _slug(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())[:18]
+
+
+def _partner(name: str, partner_type: PartnerType, region: Region, at: Any) -> Document:
+    return {
+        "_id": new_id("ptn"),
+        "name": name,
+        "type": partner_type,
+        "registrationRegion": region,
+        "targetMarkets": list(REGION_MARKETS[region]),
+        "status": PartnerStatus.ACTIVE,
+        "contactEmail": f"hello@{_slug(name)}.example",
+        "createdAt": at,
+        "updatedAt": at,
+    }
+
+
+def _application(partner: Document, category: ServiceCategory, market: Market, at: Any) -> Document:
+    return {
+        "_id": new_id("cap"),
+        "partnerId": partner["_id"],
+        "categoryId": category.id,
+        "market": market,
+        "status": "APPROVED",
+        "reason": "Demo data: approved on creation.",
+        "createdAt": at,
+        "updatedAt": at,
+    }
+
+
+def _service(
+    partner: Document,
+    category: ServiceCategory,
+    market: Market,
+    service_type: ServiceType,
+    status: ServiceStatus,
+    at: Any,
+) -> Document:
+    live = status is ServiceStatus.LIVE
+    return {
+        "_id": new_id("svc"),
+        "partnerId": partner["_id"],
+        "name": f"{category.name} by {partner['name']}",
+        "type": service_type,
+        "status": status,
+        "categoryId": category.id,
+        "market": market,
+        "description": f"{partner['name']} delivers {category.name.lower()} for sellers in "
+        f"{market.value}. {category.definition.splitlines()[0]}",
+        "highlights": ["Dedicated account manager", "Weekly performance report"],
+        "pricing": "From USD 499 per month",
+        "contactEmail": partner["contactEmail"],
+        "authorizationLinkToken": new_token() if live else None,
+        "createdAt": at,
+        "updatedAt": at,
+    }
+
+
+def build_demo_documents() -> dict[str, list[Document]]:
+    """The demo documents by collection; the first partner and seller are the demo callers."""
+    catalog = get_catalog()
+    start = utc_now() - timedelta(days=60)
+    documents: dict[str, list[Document]] = {
+        c.PARTNERS: [],
+        c.CATEGORY_APPLICATIONS: [],
+        c.SERVICES: [],
+        c.SELLERS: [],
+        c.SHOPS: [],
+        c.TIKTOK_ACCOUNTS: [],
+    }
+    for index, (name, partner_type, region) in enumerate(_PARTNERS):
+        at = start + timedelta(hours=index)
+        partner = _partner(name, partner_type, region, at)
+        documents[c.PARTNERS].append(partner)
+        market = REGION_MARKETS[region][-1] if region is Region.CN_HK else REGION_MARKETS[region][0]
+        eligible = catalog.eligible_for(partner_type, region, [market])[:3]
+        for position, category in enumerate(eligible):
+            documents[c.CATEGORY_APPLICATIONS].append(_application(partner, category, market, at))
+            if catalog.is_shop_registration(category):
+                plan = [(ServiceType.CUSTOM, ServiceStatus.LIVE)]
+            else:
+                plan = [
+                    [
+                        (ServiceType.PUBLIC, ServiceStatus.LIVE),
+                        (ServiceType.CUSTOM, ServiceStatus.LIVE),
+                    ],
+                    [(ServiceType.PUBLIC, ServiceStatus.LIVE)],
+                    [(ServiceType.PUBLIC, ServiceStatus.DRAFT)],
+                ][position]
+            for offset, (service_type, status) in enumerate(plan):
+                when = at + timedelta(minutes=10 * position + offset)
+                documents[c.SERVICES].append(
+                    _service(partner, category, market, service_type, status, when)
+                )
+    for index, (name, kind, market, has_shop) in enumerate(_SELLERS):
+        at = start + timedelta(days=1, hours=index)
+        seller = {
+            "_id": new_id("slr"),
+            "name": name,
+            "kind": kind,
+            "market": market,
+            "hasShopAccount": has_shop,
+            "createdAt": at,
+            "updatedAt": at,
+        }
+        documents[c.SELLERS].append(seller)
+        if has_shop:
+            documents[c.SHOPS].append(
+                {
+                    "_id": new_id("shp"),
+                    "sellerId": seller["_id"],
+                    "name": f"{name} Official",
+                    "market": market,
+                    "createdAt": at,
+                }
+            )
+        handle = "@" + _slug(name)
+        documents[c.TIKTOK_ACCOUNTS].append(
+            {
+                "_id": new_id("tta"),
+                "sellerId": seller["_id"],
+                "handle": handle,
+                "linkedStatus": LinkedStatus.LINKED,
+                "linkedAt": at,
+                "createdAt": at,
+            }
+        )
+    return documents
+
+
+async def demo_subjects(store: DocumentStore) -> dict[str, str]:
+    """Whom demo tokens act as, by role name: the oldest partner and seller, and an admin."""
+    oldest = [("createdAt", ASCENDING)]
+    partners = await store.find(c.PARTNERS, sort=oldest, limit=1)
+    sellers = await store.find(c.SELLERS, sort=oldest, limit=1)
+    subjects = {"admin": "admin"}
+    if partners:
+        subjects["partner"] = partners[0]["_id"]
+    if sellers:
+        subjects["seller"] = sellers[0]["_id"]
+    return subjects
+
+
+async def seed_demo(store: DocumentStore, *, only_if_empty: bool) -> dict[str, str] | None:
+    """Insert the demo data set in one transaction; ``None`` if skipped because the store
+    already holds partners and ``only_if_empty`` is set. Returns whom demo tokens act as."""
+    documents = build_demo_documents()
+
+    async def work() -> bool:
+        if only_if_empty and await store.count(c.PARTNERS) > 0:
+            return False
+        for collection, items in documents.items():
+            for document in items:
+                await store.insert(collection, document)
+        return True
+
+    if not await store.transaction(work):
+        return None
+    return {
+        "partner": documents[c.PARTNERS][0]["_id"],
+        "seller": documents[c.SELLERS][0]["_id"],
+        "admin": "admin",
+    }

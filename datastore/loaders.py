@@ -1,0 +1,158 @@
+"""Per-request dataloaders: every nested list or lookup at one depth is one round trip."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from aiodataloader import DataLoader
+
+from datastore import collections as c
+from datastore.codec import Document
+from datastore.enums import ServiceStatus, ServiceType
+from datastore.paging import Page, PageResult, window
+from datastore.store import DESCENDING, DocumentStore, Filter, Sort
+
+
+class _DocumentByIdLoader(DataLoader[str, Document | None]):
+    collection: ClassVar[str]
+
+    def __init__(self, store: DocumentStore) -> None:
+        super().__init__()
+        self.store = store
+
+    async def batch_load_fn(self, keys: list[str]) -> list[Document | None]:
+        found = await self.store.get_many(self.collection, keys)
+        return [found.get(key) for key in keys]
+
+
+class PartnerByIdLoader(_DocumentByIdLoader):
+    collection = c.PARTNERS
+
+
+class SellerByIdLoader(_DocumentByIdLoader):
+    collection = c.SELLERS
+
+
+class ShopByIdLoader(_DocumentByIdLoader):
+    collection = c.SHOPS
+
+
+class TikTokAccountByIdLoader(_DocumentByIdLoader):
+    collection = c.TIKTOK_ACCOUNTS
+
+
+class ServiceByIdLoader(_DocumentByIdLoader):
+    collection = c.SERVICES
+
+
+class CategoryApplicationByIdLoader(_DocumentByIdLoader):
+    collection = c.CATEGORY_APPLICATIONS
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """What to list under each parent: a hashable filter description plus the window."""
+
+    page: Page
+    statuses: tuple[str, ...] | None = None
+    types: tuple[str, ...] | None = None
+
+    def filter(self) -> Filter:
+        conditions: dict[str, Any] = {}
+        if self.statuses is not None:
+            conditions["status"] = {"$in": list(self.statuses)}
+        if self.types is not None:
+            conditions["type"] = {"$in": list(self.types)}
+        return conditions
+
+
+NEWEST_FIRST: Sort = (("createdAt", DESCENDING),)
+
+
+class _GroupedPageLoader(DataLoader[tuple[Hashable, ListSpec], PageResult]):
+    """Loads one window per parent; keys sharing a spec become one ``find_grouped`` call."""
+
+    collection: ClassVar[str]
+    group_field: ClassVar[str]
+    sort: ClassVar[Sort] = NEWEST_FIRST
+
+    def __init__(self, store: DocumentStore) -> None:
+        super().__init__()
+        self.store = store
+
+    async def batch_load_fn(self, keys: list[tuple[Hashable, ListSpec]]) -> list[PageResult]:
+        parents_by_spec: dict[ListSpec, list[Hashable]] = defaultdict(list)
+        for parent, spec in keys:
+            parents_by_spec[spec].append(parent)
+        results: dict[tuple[Hashable, ListSpec], PageResult] = {}
+        for spec, parents in parents_by_spec.items():
+            start = spec.page.start()
+            groups = await self.store.find_grouped(
+                self.collection,
+                self.group_field,
+                parents,
+                spec.page.bound_filter(spec.filter(), self.sort),
+                sort=spec.page.read_sort(self.sort),
+                limit_per_group=spec.page.size + 1,
+                after=list(start) if start is not None else None,
+            )
+            for parent in parents:
+                results[(parent, spec)] = window(groups.get(parent, []), spec.page)
+        return [results[key] for key in keys]
+
+
+class ServicesByPartnerLoader(_GroupedPageLoader):
+    collection = c.SERVICES
+    group_field = "partnerId"
+
+
+class ShopsBySellerLoader(_GroupedPageLoader):
+    collection = c.SHOPS
+    group_field = "sellerId"
+
+
+class TikTokAccountsBySellerLoader(_GroupedPageLoader):
+    collection = c.TIKTOK_ACCOUNTS
+    group_field = "sellerId"
+
+
+class CategoryApplicationsByPartnerLoader(_GroupedPageLoader):
+    collection = c.CATEGORY_APPLICATIONS
+    group_field = "partnerId"
+
+
+STORE_VISIBLE = ListSpec(
+    page=Page(size=0), statuses=(ServiceStatus.LIVE.value,), types=(ServiceType.PUBLIC.value,)
+)
+
+
+class Loaders:
+    """The loaders of one request; built fresh per request so caches never leak between
+    callers with different permissions."""
+
+    def __init__(self, store: DocumentStore) -> None:
+        self.partner_by_id = PartnerByIdLoader(store)
+        self.seller_by_id = SellerByIdLoader(store)
+        self.shop_by_id = ShopByIdLoader(store)
+        self.tiktok_account_by_id = TikTokAccountByIdLoader(store)
+        self.service_by_id = ServiceByIdLoader(store)
+        self.category_application_by_id = CategoryApplicationByIdLoader(store)
+        self.services_by_partner = ServicesByPartnerLoader(store)
+        self.shops_by_seller = ShopsBySellerLoader(store)
+        self.tiktok_accounts_by_seller = TikTokAccountsBySellerLoader(store)
+        self.category_applications_by_partner = CategoryApplicationsByPartnerLoader(store)
+
+    def by_id(self, collection: str) -> DataLoader[str, Document | None]:
+        """The id loader of ``collection`` (for ``node`` lookups)."""
+        loaders: dict[str, DataLoader[str, Document | None]] = {
+            c.PARTNERS: self.partner_by_id,
+            c.SELLERS: self.seller_by_id,
+            c.SHOPS: self.shop_by_id,
+            c.TIKTOK_ACCOUNTS: self.tiktok_account_by_id,
+            c.SERVICES: self.service_by_id,
+            c.CATEGORY_APPLICATIONS: self.category_application_by_id,
+        }
+        return loaders[collection]

@@ -1,0 +1,71 @@
+"""Keyset windows over sorted listings, shared by plain lookups and dataloaders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from datastore.codec import Document
+from datastore.store import DocumentStore, Filter, Sort, full_sort, keyset_filter
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which window of a listing to read: ``size`` items after ``after`` (forwards) or before
+    ``before`` (backwards, for ``last``); the bounds are keyset values (see ``keyset_of``)."""
+
+    size: int
+    after: tuple[Any, ...] | None = None
+    before: tuple[Any, ...] | None = None
+    backwards: bool = False
+
+    def read_sort(self, sort: Sort) -> list[tuple[str, int]]:
+        """The order to read in: the listing's order, reversed when reading backwards."""
+        keys = full_sort(sort)
+        return [(name, -direction) for name, direction in keys] if self.backwards else keys
+
+    def start(self) -> tuple[Any, ...] | None:
+        return self.before if self.backwards else self.after
+
+    def bound_filter(self, filter: Filter | None, sort: Sort) -> Filter:
+        """``filter`` narrowed by the far bound (``before`` forwards, ``after`` backwards)."""
+        far = self.after if self.backwards else self.before
+        if far is None:
+            return filter or {}
+        far_sort = full_sort(sort) if self.backwards else self.read_sort(sort)
+        if not self.backwards:
+            far_sort = [(name, -direction) for name, direction in full_sort(sort)]
+        return {"$and": [filter or {}, keyset_filter(far_sort, list(far))]}
+
+
+@dataclass(frozen=True)
+class PageResult:
+    """The documents of a window in listing order, and whether more lie beyond it."""
+
+    documents: list[Document]
+    has_more: bool
+
+
+def window(documents: Sequence[Document], page: Page) -> PageResult:
+    """Trim a read of ``page.size + 1`` documents to the page and restore listing order."""
+    has_more = len(documents) > page.size
+    kept = list(documents[: page.size])
+    if page.backwards:
+        kept.reverse()
+    return PageResult(kept, has_more)
+
+
+async def find_page(
+    store: DocumentStore, collection: str, filter: Filter | None, sort: Sort, page: Page
+) -> PageResult:
+    """One window of ``collection`` in one round trip."""
+    start = page.start()
+    documents = await store.find(
+        collection,
+        page.bound_filter(filter, sort),
+        sort=page.read_sort(sort),
+        limit=page.size + 1,
+        after=list(start) if start is not None else None,
+    )
+    return window(documents, page)

@@ -1,0 +1,356 @@
+"""TSP Gateway: the Starlette app, its settings, and the ``tsp-gateway`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from datastore.collections import INDEXES
+from datastore.connect import DEFAULT_DATABASE_URL, DatabaseURLError, store_for_url
+from datastore.store import DocumentStore, StoreError
+from resolvers.context import Context
+from resolvers.identity import InvalidTokenError, Role, issue_token, viewer_from_authorization
+from schema import schema
+from web.graphiql import graphiql_response, static_routes
+
+logger = logging.getLogger("tsp.gateway")
+
+request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+DEMO_TOKEN_TTL = timedelta(days=30)
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+class SettingsError(ValueError):
+    """The environment does not describe a gateway that can start."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the gateway reads from its environment."""
+
+    jwt_secret: str
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    demo: bool = False
+    demo_tokens: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        secret = env.get("TSP_JWT_SECRET", "")
+        if len(secret) < 32:
+            raise SettingsError(
+                "TSP_JWT_SECRET must be set to a secret of at least 32 characters "
+                "(`make run` generates a local one in var/jwt-secret)"
+            )
+        url = env.get("TSP_DATABASE_URL") or DEFAULT_DATABASE_URL
+        store_for_url(url)  # refuses a malformed URL before anything starts
+        port_text = env.get("PORT", "8000")
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise SettingsError(f"PORT must be a TCP port number, got {port_text!r}")
+        return cls(
+            jwt_secret=secret,
+            database_url=url,
+            host=env.get("HOST", "127.0.0.1"),
+            port=int(port_text),
+            demo=env.get("TSP_DEMO", "").lower() in ("1", "true", "yes"),
+        )
+
+
+# --- logging --------------------------------------------------------------------------------
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line, with the request id of the request being served."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None) or request_id_var.get(),
+        }
+        for key in ("method", "path", "status", "duration_ms"):
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (the caller's ``X-Request-ID`` if sane), echoes it in the
+    response and logs one access line per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        offered = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            logger.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+            request_id_var.reset(token)
+
+
+# --- GraphQL ----------------------------------------------------------------------------------
+
+
+class GatewayGraphQL(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context, bearer-token check and offline GraphiQL."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(schema, allow_queries_via_get=False)
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            header = Request(scope).headers.get("authorization")
+            try:
+                viewer_from_authorization(self.settings.jwt_secret, header)
+            except InvalidTokenError as error:
+                # A bad token is refused outright: silently serving it as anonymous would hide
+                # the mistake from the client.
+                response = JSONResponse(
+                    {
+                        "errors": [
+                            {"message": str(error), "extensions": {"code": "UNAUTHENTICATED"}}
+                        ]
+                    },
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                )
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        viewer = viewer_from_authorization(
+            self.settings.jwt_secret, request.headers.get("authorization")
+        )
+        return Context(
+            store=request.app.state.store,
+            viewer=viewer,
+            request_id=request_id_var.get(),
+            demo_mode=self.settings.demo,
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        tokens = request.app.state.demo_tokens if self.settings.demo else None
+        return graphiql_response(tokens or None)
+
+
+# --- app --------------------------------------------------------------------------------------
+
+
+async def open_store(settings: Settings) -> DocumentStore:
+    """The connected store of ``settings`` with its indexes in place."""
+    store = store_for_url(settings.database_url)
+    await store.connect()
+    try:
+        await store.ensure_indexes(INDEXES)
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
+async def _healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def _readyz(request: Request) -> Response:
+    try:
+        await request.app.state.store.ping()
+    except StoreError as error:
+        return JSONResponse({"status": "unavailable", "reason": str(error)}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+def create_app(settings: Settings, store: DocumentStore | None = None) -> Starlette:
+    """The gateway app. Its lifespan opens the store (or uses ``store``) and closes what it
+    opened on shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = store is None
+        app.state.store = await open_store(settings) if store is None else store
+        app.state.demo_tokens = (
+            await demo_tokens(app.state.store, settings) if settings.demo else {}
+        )
+        logger.info("gateway ready", extra={"path": settings.database_url.split("@")[-1]})
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.store.close()
+            logger.info("gateway stopped")
+
+    graphql = GatewayGraphQL(settings)
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", _healthz),
+        Route("/readyz", _readyz),
+        *static_routes(),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+async def demo_tokens(store: DocumentStore, settings: Settings) -> dict[str, str]:
+    """Tokens for the first demo partner and seller and an admin, for GraphiQL's banner."""
+    from datastore.demo import demo_subjects
+
+    subjects = await demo_subjects(store)
+    return {
+        role: issue_token(settings.jwt_secret, Role(role.upper()), subject, DEMO_TOKEN_TTL)
+        for role, subject in subjects.items()
+    }
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    host = args.host or settings.host
+    port = args.port or settings.port
+    app = create_app(settings)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    return 0
+
+
+def _seed(args: argparse.Namespace, settings: Settings) -> int:
+    from datastore.demo import seed_demo
+
+    async def run() -> dict[str, str] | None:
+        store = await open_store(settings)
+        try:
+            return await seed_demo(store, only_if_empty=args.if_empty)
+        finally:
+            await store.close()
+
+    seeded = asyncio.run(run())
+    if seeded is None:
+        print("The store already holds data; nothing seeded (drop --if-empty to add more).")
+        return 0
+    print("Demo data seeded. Tokens (valid 30 days), send as 'Authorization: Bearer <token>':")
+    for role, subject in seeded.items():
+        token = issue_token(settings.jwt_secret, Role(role.upper()), subject, DEMO_TOKEN_TTL)
+        print(f"  {role:8} {subject}\n           {token}")
+    return 0
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> int:
+    role = Role(args.role.upper())
+    if role is not Role.ADMIN and not args.id:
+        print(f"--id is required for role {role.value.lower()}", file=sys.stderr)
+        return 2
+    subject = args.id or "admin"
+    print(issue_token(settings.jwt_secret, role, subject, timedelta(hours=args.hours)))
+    return 0
+
+
+def _export_schema(args: argparse.Namespace, settings: Settings | None) -> int:
+    text = schema.as_str() + "\n"
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tsp-gateway", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the GraphQL API and GraphiQL")
+    serve.add_argument("--host", help="interface to bind (default: $HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default: $PORT or 8000)")
+    seed = commands.add_parser("seed", help="load demo data into the store")
+    seed.add_argument("--demo", action="store_true", required=True, help="the demo data set")
+    seed.add_argument("--if-empty", action="store_true", help="only when the store is empty")
+    token = commands.add_parser("token", help="print a signed bearer token")
+    token.add_argument("--role", required=True, choices=["partner", "seller", "admin"])
+    token.add_argument("--id", help="the partner or seller id the token acts as")
+    token.add_argument("--hours", type=float, default=24, help="lifetime (default 24)")
+    export = commands.add_parser("export-schema", help="print the schema in SDL")
+    export.add_argument("--output", "-o", help="write to this file instead of stdout")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tsp-gateway`` command."""
+    args = _parser().parse_args(argv)
+    configure_logging()
+    if args.command == "export-schema":
+        return _export_schema(args, None)
+    try:
+        settings = Settings.from_env()
+    except (SettingsError, DatabaseURLError) as error:
+        print(f"tsp-gateway: {error}", file=sys.stderr)
+        return 2
+    handlers = {"serve": _serve, "seed": _seed, "token": _token}
+    return handlers[args.command](args, settings)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,26 @@
+"""Errors a client is meant to read; anything else is masked (see ``schema.extensions``)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from graphql import GraphQLError
+
+
+class QueryErrorCode(StrEnum):
+    """Codes of errors that fail a query field (mutations report userErrors instead)."""
+
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_ID = "INVALID_ID"
+    INVALID_CURSOR = "INVALID_CURSOR"
+    INVALID_PAGE_SIZE = "INVALID_PAGE_SIZE"
+    TOO_MANY_IDS = "TOO_MANY_IDS"
+    FORBIDDEN = "FORBIDDEN"
+
+
+class PublicError(GraphQLError):
+    """An error whose message and ``extensions.code`` are shown to the client as they are."""
+
+    def __init__(self, message: str, code: QueryErrorCode, **extensions: object) -> None:
+        super().__init__(message, extensions={"code": code.value, **extensions})
+        self.code = code

@@ -1,0 +1,86 @@
+"""Who is calling: bearer JWTs (HS256) naming a role and the partner or seller id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+import jwt
+
+from datastore.codec import utc_now
+
+ISSUER = "tsp-gateway"
+_ALGORITHM = "HS256"
+
+
+class Role(StrEnum):
+    PARTNER = "PARTNER"
+    SELLER = "SELLER"
+    ADMIN = "ADMIN"
+
+
+class InvalidTokenError(Exception):
+    """The bearer token is malformed, forged or expired; the message says which."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The caller of one request; ``role`` is ``None`` for anonymous callers."""
+
+    role: Role | None = None
+    subject_id: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @property
+    def partner_id(self) -> str | None:
+        return self.subject_id if self.role is Role.PARTNER else None
+
+    @property
+    def seller_id(self) -> str | None:
+        return self.subject_id if self.role is Role.SELLER else None
+
+
+ANONYMOUS = Viewer()
+
+
+def issue_token(secret: str, role: Role, subject_id: str, ttl: timedelta) -> str:
+    """A signed token for ``role`` acting as ``subject_id`` that expires after ``ttl``."""
+    now = utc_now()
+    claims = {"iss": ISSUER, "sub": subject_id, "role": role.value, "iat": now, "exp": now + ttl}
+    return jwt.encode(claims, secret, algorithm=_ALGORITHM)
+
+
+def viewer_from_authorization(secret: str, header: str | None) -> Viewer:
+    """The viewer an ``Authorization`` header names; no header is anonymous.
+
+    Raises :class:`InvalidTokenError` for anything else that is not a valid bearer token:
+    a bad token never silently becomes anonymous access.
+    """
+    if header is None or not header.strip():
+        return ANONYMOUS
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidTokenError("Authorization header must be 'Bearer <token>'")
+    try:
+        claims = jwt.decode(
+            token.strip(),
+            secret,
+            algorithms=[_ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "sub", "iss"]},
+        )
+    except jwt.ExpiredSignatureError as error:
+        raise InvalidTokenError("token has expired") from error
+    except jwt.InvalidSignatureError as error:
+        raise InvalidTokenError("token signature is invalid") from error
+    except jwt.PyJWTError as error:
+        raise InvalidTokenError(f"token is invalid: {error}") from error
+    try:
+        role = Role(str(claims.get("role")))
+    except ValueError as error:
+        raise InvalidTokenError("token names no valid role") from error
+    return Viewer(role=role, subject_id=str(claims["sub"]))

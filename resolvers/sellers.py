@@ -1,0 +1,16 @@
+"""Reading sellers, their shops and their TikTok accounts."""
+
+from __future__ import annotations
+
+from datastore.loaders import ListSpec
+from datastore.paging import Page, PageResult
+from resolvers.context import Info
+
+
+async def shops_of_seller(info: Info, seller_id: str, page: Page) -> PageResult:
+    return await info.context.loaders.shops_by_seller.load((seller_id, ListSpec(page=page)))
+
+
+async def tiktok_accounts_of_seller(info: Info, seller_id: str, page: Page) -> PageResult:
+    spec = ListSpec(page=page)
+    return await info.context.loaders.tiktok_accounts_by_seller.load((seller_id, spec))

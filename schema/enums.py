@@ -1,0 +1,42 @@
+"""The domain enums, registered as GraphQL enums.
+
+They are the same Python classes the datastore stores, so an API value is a storable value.
+"""
+
+from __future__ import annotations
+
+import strawberry
+
+from datastore import enums
+from resolvers import identity
+
+strawberry.enum(enums.PartnerType, description="A partner programme.")
+strawberry.enum(
+    enums.Region,
+    description="A registration region: US, China & Hong Kong (CN_HK, cross-border), United "
+    "Kingdom, EU, South-East Asia, Japan, Mexico, Brazil.",
+)
+strawberry.enum(enums.Market, description="A market (country), by ISO 3166 code.")
+strawberry.enum(enums.PartnerStatus, description="Whether a partner operates.")
+strawberry.enum(
+    enums.ServiceType,
+    description="PUBLIC services are listed on the App & Service Store after review; CUSTOM "
+    "services are live once published and reached only through their link.",
+)
+strawberry.enum(enums.ServiceStatus, description="Where a service is in its life.")
+strawberry.enum(enums.SellerKind, description="Local or cross-border seller.")
+strawberry.enum(
+    enums.LinkedStatus, description="Whether a TikTok account is still linked to its seller."
+)
+strawberry.enum(identity.Role, description="What a caller signs in as.")
+
+# Registered above; the aliases keep them usable as types for mypy.
+PartnerType = enums.PartnerType
+Region = enums.Region
+Market = enums.Market
+PartnerStatus = enums.PartnerStatus
+ServiceType = enums.ServiceType
+ServiceStatus = enums.ServiceStatus
+SellerKind = enums.SellerKind
+LinkedStatus = enums.LinkedStatus
+Role = identity.Role

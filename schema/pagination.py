@@ -1,0 +1,84 @@
+"""Relay cursor connections."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Annotated, Generic, TypeVar
+
+import strawberry
+
+from datastore.codec import Document
+from datastore.paging import Page, PageResult
+from datastore.store import Sort, keyset_of
+from resolvers.pagination import encode_cursor
+
+NodeT = TypeVar("NodeT")
+
+
+@strawberry.type(description="Where a page sits in its list (Relay cursor connections).")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items follow this page.")
+    has_previous_page: bool = strawberry.field(description="More items precede this page.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first item.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last item.")
+
+
+@strawberry.type(description="An item of a list and its cursor.")
+class Edge(Generic[NodeT]):
+    cursor: str = strawberry.field(description="Pass as `after` or `before` to page from here.")
+    node: NodeT = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a list.")
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]] = strawberry.field(description="The items with their cursors.")
+    page_info: PageInfo = strawberry.field(description="Where this page sits in the list.")
+
+    @strawberry.field(description="The items of this page, without cursors.")
+    def nodes(self) -> list[NodeT]:
+        return [edge.node for edge in self.edges]
+
+
+def connection_from(
+    result: PageResult,
+    page: Page,
+    sort: Sort,
+    to_node: Callable[[Document], NodeT],
+) -> Connection[NodeT]:
+    """A connection of ``result`` (a window read with ``page``), one edge per document."""
+    edges = [
+        Edge(cursor=encode_cursor(keyset_of(document, sort)), node=to_node(document))
+        for document in result.documents
+    ]
+    return Connection(edges=edges, page_info=_page_info(edges, result.has_more, page))
+
+
+def connection_of_items(
+    items: Sequence[NodeT], page: Page, cursor_of: Callable[[NodeT], list[object]]
+) -> Connection[NodeT]:
+    """A connection over an in-memory list already filtered to the window plus one."""
+    has_more = len(items) > page.size
+    kept = list(items[: page.size])
+    if page.backwards:
+        kept.reverse()
+    edges = [Edge(cursor=encode_cursor(cursor_of(item)), node=item) for item in kept]
+    return Connection(edges=edges, page_info=_page_info(edges, has_more, page))
+
+
+def _page_info(edges: Sequence[Edge[NodeT]], has_more: bool, page: Page) -> PageInfo:
+    return PageInfo(
+        has_next_page=has_more if not page.backwards else page.before is not None,
+        has_previous_page=has_more if page.backwards else page.after is not None,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+
+
+First = Annotated[
+    int | None, strawberry.argument(description="How many items from the start (max 100).")
+]
+After = Annotated[str | None, strawberry.argument(description="Start after this cursor.")]
+Last = Annotated[
+    int | None, strawberry.argument(description="How many items from the end (max 100).")
+]
+Before = Annotated[str | None, strawberry.argument(description="End before this cursor.")]

@@ -1,0 +1,42 @@
+"""Permission classes: who may reach a field at all. Which documents a caller sees inside a
+field is decided by ``resolvers.visibility``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.permission import BasePermission
+
+from resolvers.context import Info
+from resolvers.identity import Role
+
+
+class _RolePermission(BasePermission):
+    role: Role
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return info.context.viewer.role is self.role
+
+
+class IsAdmin(_RolePermission):
+    role = Role.ADMIN
+    message = "Only platform admins may do this."
+
+
+class IsPartner(_RolePermission):
+    role = Role.PARTNER
+    message = "Only a signed-in partner may do this."
+
+
+class IsSeller(_RolePermission):
+    role = Role.SELLER
+    message = "Only a signed-in seller may do this."
+
+
+class IsAuthenticated(BasePermission):
+    message = "Sign in: send 'Authorization: Bearer <token>'."
+    error_extensions = {"code": "UNAUTHENTICATED"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return info.context.viewer.role is not None

@@ -1,0 +1,98 @@
+"""Sellers (TikTok Shop merchants), their shops and linked TikTok accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from datastore.codec import Document
+from datastore.loaders import NEWEST_FIRST
+from resolvers import sellers as resolve
+from resolvers.context import Info
+from resolvers.pagination import page_from_args
+from schema.enums import LinkedStatus, Market, SellerKind
+from schema.node import Node
+from schema.pagination import After, Before, Connection, First, Last, connection_from
+
+
+@strawberry.type(description="A TikTok Shop shop of a seller.")
+class Shop(Node):
+    name: str = strawberry.field(description="The shop's name.")
+    market: Market = strawberry.field(description="The market the shop sells in.")
+    created_at: datetime = strawberry.field(description="When the shop was added.")
+
+    @classmethod
+    def from_document(cls, document: Document) -> Shop:
+        return cls(
+            id=strawberry.ID(document["_id"]),
+            name=document["name"],
+            market=document["market"],
+            created_at=document["createdAt"],
+        )
+
+
+@strawberry.type(description="A TikTok account (TTUID) linked to a seller.")
+class TikTokAccount(Node):
+    handle: str = strawberry.field(description="The account's @handle.")
+    linked_status: LinkedStatus = strawberry.field(description="LINKED, or UNLINKED since when.")
+    linked_at: datetime = strawberry.field(description="When the account was linked.")
+    unlinked_at: datetime | None = strawberry.field(description="When it was unlinked, if so.")
+
+    @classmethod
+    def from_document(cls, document: Document) -> TikTokAccount:
+        return cls(
+            id=strawberry.ID(document["_id"]),
+            handle=document["handle"],
+            linked_status=document["linkedStatus"],
+            linked_at=document["linkedAt"],
+            unlinked_at=document.get("unlinkedAt"),
+        )
+
+
+@strawberry.type(description="A seller: a TikTok Shop merchant (visible to itself and admins).")
+class Seller(Node):
+    name: str = strawberry.field(description="The seller's business name.")
+    kind: SellerKind = strawberry.field(description="LOCAL or CROSS_BORDER.")
+    market: Market = strawberry.field(description="The market the seller sells in.")
+    has_shop_account: bool = strawberry.field(
+        description="Whether the seller has a TikTok Shop account (needed to send requests)."
+    )
+    created_at: datetime = strawberry.field(description="When the seller joined.")
+
+    @classmethod
+    def from_document(cls, document: Document) -> Seller:
+        return cls(
+            id=strawberry.ID(document["_id"]),
+            name=document["name"],
+            kind=document["kind"],
+            market=document["market"],
+            has_shop_account=document["hasShopAccount"],
+            created_at=document["createdAt"],
+        )
+
+    @strawberry.field(description="The seller's shops, newest first.")
+    async def shops(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[Shop]:
+        page = page_from_args(NEWEST_FIRST, first, after, last, before)
+        result = await resolve.shops_of_seller(info, str(self.id), page)
+        return connection_from(result, page, NEWEST_FIRST, Shop.from_document)
+
+    @strawberry.field(description="The seller's TikTok accounts, linked or not, newest first.")
+    async def tiktok_accounts(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[TikTokAccount]:
+        page = page_from_args(NEWEST_FIRST, first, after, last, before)
+        result = await resolve.tiktok_accounts_of_seller(info, str(self.id), page)
+        return connection_from(result, page, NEWEST_FIRST, TikTokAccount.from_document)

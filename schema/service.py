@@ -1,0 +1,68 @@
+"""Services a partner publishes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from datastore.catalog import get_catalog
+from datastore.codec import Document
+from resolvers.context import Info
+from schema.enums import Market, ServiceStatus, ServiceType
+from schema.node import Node
+from schema.service_category import ServiceCategory
+
+if TYPE_CHECKING:
+    from schema.partner import Partner
+
+
+@strawberry.type(description="A service a partner offers sellers under one approved category.")
+class Service(Node):
+    name: str = strawberry.field(description="The service's name.")
+    type: ServiceType = strawberry.field(description="PUBLIC (store-listed) or CUSTOM (by link).")
+    status: ServiceStatus = strawberry.field(description="Where the service is in its life.")
+    market: Market = strawberry.field(description="The market the service targets.")
+    description: str | None = strawberry.field(description="What the service does.")
+    highlights: list[str] = strawberry.field(description="Selling points shown on the listing.")
+    pricing: str | None = strawberry.field(description="How the service is priced, as text.")
+    contact_email: str | None = strawberry.field(description="Whom sellers contact about it.")
+    created_at: datetime = strawberry.field(description="When the service was created.")
+    updated_at: datetime = strawberry.field(description="When the service last changed.")
+    category_id: strawberry.Private[str]
+    partner_id: strawberry.Private[str]
+
+    @classmethod
+    def from_document(cls, document: Document) -> Service:
+        return cls(
+            id=strawberry.ID(document["_id"]),
+            name=document["name"],
+            type=document["type"],
+            status=document["status"],
+            market=document["market"],
+            description=document.get("description"),
+            highlights=list(document.get("highlights", [])),
+            pricing=document.get("pricing"),
+            contact_email=document.get("contactEmail"),
+            created_at=document["createdAt"],
+            updated_at=document.get("updatedAt") or document["createdAt"],
+            category_id=document["categoryId"],
+            partner_id=document["partnerId"],
+        )
+
+    @strawberry.field(description="The service category it is published under.")
+    def category(self) -> ServiceCategory:
+        row = get_catalog().get(self.category_id)
+        if row is None:
+            raise LookupError(f"service {self.id} names unknown category {self.category_id}")
+        return ServiceCategory.from_category(row)
+
+    @strawberry.field(description="The partner offering the service.")
+    async def partner(self, info: Info) -> Annotated[Partner, strawberry.lazy("schema.partner")]:
+        from schema.partner import Partner
+
+        document = await info.context.loaders.partner_by_id.load(self.partner_id)
+        if document is None:
+            raise LookupError(f"service {self.id} names unknown partner {self.partner_id}")
+        return Partner.from_document(document)
