@@ -16,8 +16,11 @@ logger = logging.getLogger("tsp.graphql")
 
 def _is_public(error: GraphQLError) -> bool:
     original = error.original_error
-    # No original error: a syntax or validation error of the query, which the client wrote.
-    return original is None or isinstance(original, PublicError | StrawberryGraphQLError)
+    # Errors outside field execution (syntax, validation, variable coercion) describe the
+    # request the client wrote; inside execution only deliberate errors are shown.
+    if error.path is None or original is None:
+        return True
+    return isinstance(original, PublicError | StrawberryGraphQLError)
 
 
 class MaskUnexpectedErrors(MaskErrors):

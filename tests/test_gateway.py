@@ -1,0 +1,157 @@
+"""The HTTP surface: health, readiness, request ids, bearer tokens, GraphiQL, error masking."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+
+from datastore import collections as c
+from datastore.connect import DatabaseURLError
+from datastore.sqlite import SQLiteStore
+from gateway import Settings, SettingsError, create_app
+from resolvers.identity import Role, issue_token
+from tests.conftest import JWT_SECRET, SETTINGS, GraphQLClient, PartnerFactory, ServiceFactory
+
+
+async def test_healthz_and_readyz(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/healthz")).json() == {"status": "ok"}
+    ready = await http.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready"}
+
+
+async def test_readyz_is_503_when_the_store_is_unreachable(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "gone.sqlite3")
+    await store.connect()
+    app = create_app(SETTINGS, store=store)
+    async with app.router.lifespan_context(app):
+        await store.close()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            response = await client.get("/readyz")
+            assert (await client.get("/healthz")).status_code == 200
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+
+
+async def test_request_id_is_echoed_or_generated(http: httpx.AsyncClient) -> None:
+    given = await http.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert given.headers["x-request-id"] == "abc-123"
+    generated = await http.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert len(generated.headers["x-request-id"]) == 32
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("Bearer not-a-jwt", "token is invalid"),
+        ("Basic dXNlcjpwYXNz", "must be 'Bearer <token>'"),
+        (
+            "Bearer "
+            + issue_token("another-secret-" + "y" * 40, Role.ADMIN, "admin", timedelta(hours=1)),
+            "signature is invalid",
+        ),
+        (
+            "Bearer " + issue_token(JWT_SECRET, Role.ADMIN, "admin", timedelta(seconds=-5)),
+            "expired",
+        ),
+        (
+            "Bearer "
+            + jwt.encode(
+                {"iss": "tsp-gateway", "sub": "x", "role": "GOD", "exp": 4102444800},
+                JWT_SECRET,
+                algorithm="HS256",
+            ),
+            "no valid role",
+        ),
+    ],
+)
+async def test_bad_tokens_get_401_not_anonymous_access(
+    http: httpx.AsyncClient, header: str, message: str
+) -> None:
+    response = await http.post(
+        "/graphql", json={"query": "{ viewer { role } }"}, headers={"Authorization": header}
+    )
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    error = response.json()["errors"][0]
+    assert message in error["message"]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_unexpected_errors_are_masked_and_logged_with_the_request_id(
+    gql: GraphQLClient,
+    http: httpx.AsyncClient,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    partner = await make_partner()
+    broken = await make_service(partner, categoryId="scat_doesnotexist")
+    query = "query($id: ID!) { node(id: $id) { ... on Service { category { name } } } }"
+    with caplog.at_level(logging.ERROR, logger="tsp.graphql"):
+        response = await http.post(
+            "/graphql",
+            json={"query": query, "variables": {"id": broken["_id"]}},
+            headers={"X-Request-ID": "req-masked-1"},
+        )
+    error = response.json()["errors"][0]
+    assert error["message"] == "Unexpected error. Request id: req-masked-1"
+    assert "scat_doesnotexist" not in response.text
+    assert error["extensions"] == {"code": "INTERNAL", "requestId": "req-masked-1"}
+    logged = [r for r in caplog.records if getattr(r, "request_id", None) == "req-masked-1"]
+    assert logged and "scat_doesnotexist" in str(logged[0].exc_info[1])  # type: ignore[index]
+
+
+async def test_graphiql_page_is_served_offline(http: httpx.AsyncClient) -> None:
+    page = await http.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert "/static/graphiql/graphiql.min.js" in page.text
+    assert "https://" not in page.text and "http://" not in page.text
+    script = await http.get("/static/graphiql/graphiql.min.js")
+    assert script.status_code == 200
+
+
+async def test_graphiql_in_demo_mode_shows_demo_tokens(
+    store: SQLiteStore, make_partner: PartnerFactory
+) -> None:
+    await make_partner()
+    app = create_app(Settings(jwt_secret=JWT_SECRET, demo=True), store=store)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            page = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert "Demo mode" in page.text
+    assert set(app.state.demo_tokens) == {"admin", "partner"}
+
+
+def test_settings_from_env_validates() -> None:
+    secret = "s" * 40
+    settings = Settings.from_env({"TSP_JWT_SECRET": secret, "PORT": "9001", "HOST": "0.0.0.0"})
+    assert (settings.port, settings.host, settings.database_url) == (
+        9001,
+        "0.0.0.0",
+        "sqlite:///var/tsp.sqlite3",
+    )
+    with pytest.raises(SettingsError, match="TSP_JWT_SECRET"):
+        Settings.from_env({})
+    with pytest.raises(SettingsError, match="PORT"):
+        Settings.from_env({"TSP_JWT_SECRET": secret, "PORT": "http"})
+    for url in ("postgres://db/x", "sqlite:relative.db", "mongodb://host:notaport/db", "nonsense"):
+        with pytest.raises(DatabaseURLError):
+            Settings.from_env({"TSP_JWT_SECRET": secret, "TSP_DATABASE_URL": url})
+
+
+async def test_nothing_is_written_by_rejected_requests(
+    http: httpx.AsyncClient, store: SQLiteStore
+) -> None:
+    await http.post("/graphql", json={"query": "{ partners(first: 1000) { edges { cursor } } }"})
+    await http.post("/graphql", json={"query": "{ nope }"})
+    await http.post("/graphql", content=b"{not json", headers={"content-type": "application/json"})
+    for collection in c.ALL_COLLECTIONS:
+        assert await store.count(collection) == 0

@@ -1,0 +1,67 @@
+"""Nested queries cost round trips bounded by depth, not by how many items they return."""
+
+from __future__ import annotations
+
+from datastore.store import DocumentStore
+from tests.conftest import GraphQLClient, PartnerFactory, ServiceFactory
+
+NESTED = """{ partners(first: 20) { edges { node { name
+  services(first: 10) { edges { node { name partner { name } category { name } } } } } } } }"""
+
+
+async def _round_trips_for(
+    partner_count: int,
+    gql: GraphQLClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    admin: str,
+) -> tuple[int, int]:
+    for _ in range(partner_count):
+        partner = await make_partner()
+        for _ in range(3):
+            await make_service(partner)
+    store.stats.reset()
+    result = await gql(NESTED, as_=admin)
+    edges = result["data"]["partners"]["edges"]
+    assert len(edges) == partner_count
+    assert all(len(e["node"]["services"]["edges"]) == 3 for e in edges)
+    return store.stats.round_trips, store.stats.documents_read
+
+
+async def test_round_trips_do_not_grow_with_partners(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    admin: str,
+) -> None:
+    few = await _round_trips_for(2, gql, store, make_partner, make_service, admin)
+    for collection in ("partners", "services"):
+        await store.delete_all(collection)
+    many = await _round_trips_for(20, gql, store, make_partner, make_service, admin)
+    # One read for the partners page, one for every partner's services; partners of services
+    # come from the primed loader.
+    assert few[0] == many[0] == 2
+    assert many[1] == 20 + 20 * 3
+    assert few[1] == 2 + 2 * 3
+
+
+async def test_services_page_inside_each_partner_continues_with_its_cursor(
+    gql: GraphQLClient, make_partner: PartnerFactory, make_service: ServiceFactory, admin: str
+) -> None:
+    partner = await make_partner()
+    made = [(await make_service(partner))["_id"] for _ in range(5)]
+    query = """query($id: ID!, $after: String) { partner(id: $id) {
+      services(first: 2, after: $after) { edges { node { id } }
+      pageInfo { hasNextPage endCursor } } } }"""
+    seen: list[str] = []
+    after = None
+    for _ in range(5):
+        page = (await gql(query, {"id": partner["_id"], "after": after}, as_=admin))["data"]
+        services = page["partner"]["services"]
+        seen += [e["node"]["id"] for e in services["edges"]]
+        if not services["pageInfo"]["hasNextPage"]:
+            break
+        after = services["pageInfo"]["endCursor"]
+    assert seen == list(reversed(made))
