@@ -89,7 +89,8 @@ async def test_partner_lookup_errors(gql: GraphQLClient, make_seller: SellerFact
 
 PARTNERS = """query($first: Int, $after: String, $last: Int, $before: String, $type: PartnerType) {
   partners(first: $first, after: $after, last: $last, before: $before, type: $type) {
-    edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"""
+    edges { cursor node { id } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"""
 
 
 async def test_partners_listing_is_for_admins_only(

@@ -1,0 +1,93 @@
+"""The tsp-gateway command line: token, seed and export-schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from datastore import collections as c
+from datastore.enums import PartnerType, Region
+from datastore.sqlite import SQLiteStore
+from gateway import main
+from resolvers.identity import Role, viewer_from_authorization
+
+SECRET = "cli-secret-" + "z" * 40
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    database = tmp_path / "cli.sqlite3"
+    monkeypatch.setenv("TSP_JWT_SECRET", SECRET)
+    monkeypatch.setenv("TSP_DATABASE_URL", f"sqlite:///{database}")
+    return database
+
+
+def test_token_prints_a_token_the_gateway_accepts(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["token", "--role", "partner", "--id", "ptn_01abcdefabcdefabcdefabcdef"]) == 0
+    printed = capsys.readouterr().out.strip()
+    viewer = viewer_from_authorization(SECRET, f"Bearer {printed}")
+    assert viewer.role is Role.PARTNER
+    assert viewer.partner_id == "ptn_01abcdefabcdefabcdefabcdef"
+    assert main(["token", "--role", "seller"]) == 2
+
+
+def test_commands_refuse_bad_settings(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TSP_JWT_SECRET", SECRET)
+    monkeypatch.setenv("TSP_DATABASE_URL", "mysql://nope")
+    assert main(["token", "--role", "admin"]) == 2
+    assert "unsupported database URL" in capsys.readouterr().err
+    monkeypatch.delenv("TSP_JWT_SECRET")
+    assert main(["token", "--role", "admin"]) == 2
+    assert "TSP_JWT_SECRET" in capsys.readouterr().err
+
+
+def test_export_schema_writes_sdl(tmp_path: Path) -> None:
+    target = tmp_path / "schema.graphql"
+    assert main(["export-schema", "--output", str(target)]) == 0
+    sdl = target.read_text()
+    assert "interface Node" in sdl
+    assert "serviceCategories(" in sdl
+
+
+def test_seed_demo_once_then_only_if_empty(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["seed", "--demo", "--if-empty"]) == 0
+    first = capsys.readouterr().out
+    assert "Demo data seeded" in first
+    assert all(role in first for role in ("partner", "seller", "admin"))
+    assert main(["seed", "--demo", "--if-empty"]) == 0
+    assert "nothing seeded" in capsys.readouterr().out
+
+
+async def test_demo_data_covers_every_type_region_and_state(env: Path) -> None:
+    from datastore.collections import INDEXES
+    from datastore.demo import seed_demo
+
+    store = SQLiteStore(env)
+    await store.connect()
+    await store.ensure_indexes(INDEXES)
+    try:
+        subjects = await seed_demo(store, only_if_empty=True)
+        assert subjects is not None
+        partners = await store.find(c.PARTNERS)
+        assert {p["type"] for p in partners} == {t.value for t in PartnerType}
+        assert {p["registrationRegion"] for p in partners} == {r.value for r in Region}
+        services = await store.find(c.SERVICES)
+        assert {(s["type"], s["status"]) for s in services} >= {
+            ("PUBLIC", "LIVE"),
+            ("CUSTOM", "LIVE"),
+            ("PUBLIC", "DRAFT"),
+        }
+        approved = await store.find(c.CATEGORY_APPLICATIONS, {"status": "APPROVED"})
+        assert {s["categoryId"] for s in services} <= {a["categoryId"] for a in approved}
+        sellers = await store.find(c.SELLERS)
+        assert any(not s["hasShopAccount"] for s in sellers)
+        assert any(s["kind"] == "CROSS_BORDER" for s in sellers)
+        assert await store.count(c.TIKTOK_ACCOUNTS) == len(sellers)
+        assert await seed_demo(store, only_if_empty=True) is None
+    finally:
+        await store.close()
