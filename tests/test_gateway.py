@@ -155,3 +155,16 @@ async def test_nothing_is_written_by_rejected_requests(
     await http.post("/graphql", content=b"{not json", headers={"content-type": "application/json"})
     for collection in c.ALL_COLLECTIONS:
         assert await store.count(collection) == 0
+
+
+async def test_lifespan_opens_and_closes_its_own_store(tmp_path: Path) -> None:
+    settings = Settings(jwt_secret=JWT_SECRET, database_url=f"sqlite:///{tmp_path}/own.sqlite3")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        store = app.state.store
+        await store.ping()
+        assert (tmp_path / "own.sqlite3").exists()
+    from datastore.store import StoreUnavailableError
+
+    with pytest.raises(StoreUnavailableError):
+        await store.ping()
