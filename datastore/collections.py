@@ -10,8 +10,17 @@ SHOPS = "shops"
 TIKTOK_ACCOUNTS = "tiktok_accounts"
 SERVICES = "services"
 CATEGORY_APPLICATIONS = "category_applications"
+HISTORY = "history"
 
-ALL_COLLECTIONS = (PARTNERS, SELLERS, SHOPS, TIKTOK_ACCOUNTS, SERVICES, CATEGORY_APPLICATIONS)
+ALL_COLLECTIONS = (
+    PARTNERS,
+    SELLERS,
+    SHOPS,
+    TIKTOK_ACCOUNTS,
+    SERVICES,
+    CATEGORY_APPLICATIONS,
+    HISTORY,
+)
 
 INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(PARTNERS, ("createdAt",)),
@@ -22,4 +31,7 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(SERVICES, ("status", "type", "createdAt")),
     IndexSpec(SERVICES, ("authorizationLinkToken",), unique=True),
     IndexSpec(CATEGORY_APPLICATIONS, ("partnerId", "createdAt")),
+    IndexSpec(CATEGORY_APPLICATIONS, ("openKey",), unique=True),
+    IndexSpec(SERVICES, ("partnerId", "idempotencyKey"), unique=True),
+    IndexSpec(HISTORY, ("subjectId", "createdAt")),
 )

@@ -11,7 +11,6 @@ from aiodataloader import DataLoader
 
 from datastore import collections as c
 from datastore.codec import Document
-from datastore.enums import ServiceStatus, ServiceType
 from datastore.paging import Page, PageResult, window
 from datastore.store import DESCENDING, DocumentStore, Filter, Sort
 
@@ -124,9 +123,9 @@ class CategoryApplicationsByPartnerLoader(_GroupedPageLoader):
     group_field = "partnerId"
 
 
-STORE_VISIBLE = ListSpec(
-    page=Page(size=0), statuses=(ServiceStatus.LIVE.value,), types=(ServiceType.PUBLIC.value,)
-)
+class HistoryBySubjectLoader(_GroupedPageLoader):
+    collection = c.HISTORY
+    group_field = "subjectId"
 
 
 class Loaders:
@@ -144,6 +143,7 @@ class Loaders:
         self.shops_by_seller = ShopsBySellerLoader(store)
         self.tiktok_accounts_by_seller = TikTokAccountsBySellerLoader(store)
         self.category_applications_by_partner = CategoryApplicationsByPartnerLoader(store)
+        self.history_by_subject = HistoryBySubjectLoader(store)
 
     def by_id(self, collection: str) -> DataLoader[str, Document | None]:
         """The id loader of ``collection`` (for ``node`` lookups)."""

@@ -11,7 +11,12 @@ from datastore.codec import Document
 from datastore.ids import type_of
 from resolvers.context import Info
 from resolvers.errors import PublicError, QueryErrorCode
-from resolvers.visibility import can_see_partner, can_see_seller_item, can_see_service
+from resolvers.visibility import (
+    can_see_partner,
+    can_see_seller_item,
+    can_see_service,
+    sees_partner_privately,
+)
 
 MAX_NODE_IDS = 100
 
@@ -21,6 +26,7 @@ COLLECTION_OF_TYPE = {
     "Seller": c.SELLERS,
     "Shop": c.SHOPS,
     "TikTokAccount": c.TIKTOK_ACCOUNTS,
+    "CategoryApplication": c.CATEGORY_APPLICATIONS,
 }
 
 
@@ -48,6 +54,8 @@ async def visible_document(info: Info, type_name: str, document: Document | None
     if type_name == "Service":
         partner = await info.context.loaders.partner_by_id.load(document["partnerId"])
         return can_see_service(viewer, document, partner)
+    if type_name == "CategoryApplication":
+        return sees_partner_privately(viewer, document["partnerId"])
     return can_see_seller_item(viewer, document)
 
 

@@ -5,18 +5,24 @@ from __future__ import annotations
 import strawberry
 from strawberry.tools import merge_types
 
+from schema.category_application import CategoryApplication, CategoryApplicationMutation
 from schema.extensions import MaskUnexpectedErrors
 from schema.node import NodeQuery
-from schema.partner import Partner, PartnerQuery
+from schema.partner import Partner, PartnerMutation, PartnerQuery
 from schema.seller import Seller, Shop, TikTokAccount
 from schema.service import Service
 from schema.service_category import ServiceCategory, ServiceCategoryQuery
+from schema.service_mutation import ServiceLinkQuery, ServiceMutation
 from schema.viewer import ViewerQuery
 
-Query = merge_types("Query", (NodeQuery, ViewerQuery, PartnerQuery, ServiceCategoryQuery))
+Query = merge_types(
+    "Query", (NodeQuery, ViewerQuery, PartnerQuery, ServiceCategoryQuery, ServiceLinkQuery)
+)
+Mutation = merge_types("Mutation", (CategoryApplicationMutation, ServiceMutation, PartnerMutation))
 
 schema = strawberry.Schema(
     query=Query,
-    types=[Partner, Service, ServiceCategory, Seller, Shop, TikTokAccount],
+    mutation=Mutation,
+    types=[Partner, Service, ServiceCategory, Seller, Shop, TikTokAccount, CategoryApplication],
     extensions=[MaskUnexpectedErrors],
 )

@@ -17,6 +17,7 @@ class Node:
 
 
 def _to_node(type_name: str, document: object) -> Node:
+    from schema.category_application import CategoryApplication
     from schema.partner import Partner
     from schema.seller import Seller, Shop, TikTokAccount
     from schema.service import Service
@@ -29,6 +30,7 @@ def _to_node(type_name: str, document: object) -> Node:
         "Shop": Shop.from_document,
         "TikTokAccount": TikTokAccount.from_document,
         "ServiceCategory": ServiceCategory.from_category,
+        "CategoryApplication": CategoryApplication.from_document,
     }
     node: Node = builders[type_name](document)  # type: ignore[operator]
     return node

@@ -39,6 +39,11 @@ class Connection(Generic[NodeT]):
         return [edge.node for edge in self.edges]
 
 
+EMPTY_PAGE = PageInfo(
+    has_next_page=False, has_previous_page=False, start_cursor=None, end_cursor=None
+)
+
+
 def connection_from(
     result: PageResult,
     page: Page,

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
+from datastore.catalog import get_catalog
 from datastore.codec import Document
 from datastore.loaders import NEWEST_FIRST
+from resolvers import category_applications as applications
+from resolvers import partner_admin
 from resolvers import partners as resolve
 from resolvers.context import Info
 from resolvers.pagination import page_from_args
+from resolvers.visibility import sees_partner_privately
+from schema.category_application import ApplicationStatus, CategoryApplication
 from schema.enums import (
     Market,
     PartnerStatus,
@@ -20,10 +25,12 @@ from schema.enums import (
     ServiceStatus,
     ServiceType,
 )
+from schema.mutations import UserError, run_mutation
 from schema.node import Node
-from schema.pagination import After, Before, Connection, First, Last, connection_from
+from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last, connection_from
 from schema.permissions import IsAdmin
 from schema.service import Service
+from schema.service_category import ServiceCategory
 
 
 @strawberry.type(description="A partner organisation: a TSP, an MCN/CAP or an affiliate partner.")
@@ -74,6 +81,64 @@ class Partner(Node):
         result = await resolve.services_of_partner(info, str(self.id), page, status, type)
         return connection_from(result, page, NEWEST_FIRST, Service.from_document)
 
+    @strawberry.field(
+        description="Categories the partner may apply for: its type, registration region and "
+        "target markets (the partner and admins; empty for anyone else)."
+    )
+    def eligible_categories(self, info: Info) -> list[ServiceCategory]:
+        if not sees_partner_privately(info.context.viewer, str(self.id)):
+            return []
+        rows = get_catalog().eligible_for(self.type, self.registration_region, self.target_markets)
+        return [ServiceCategory.from_category(row) for row in rows]
+
+    @strawberry.field(
+        description="The categories and markets the partner holds approvals for (public: it is "
+        "the partner's certification)."
+    )
+    async def approved_categories(self, info: Info) -> list[ApprovedCategory]:
+        documents = await applications.approved_applications(info, str(self.id))
+        return [ApprovedCategory.from_document(d) for d in documents]
+
+    @strawberry.field(
+        description="The partner's category applications, newest first (the partner and admins; "
+        "empty for anyone else)."
+    )
+    async def category_applications(
+        self,
+        info: Info,
+        status: Annotated[
+            list[ApplicationStatus] | None,
+            strawberry.argument(description="Only applications in these states."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[CategoryApplication]:
+        if not sees_partner_privately(info.context.viewer, str(self.id)):
+            return Connection(edges=[], page_info=EMPTY_PAGE)
+        page = page_from_args(NEWEST_FIRST, first, after, last, before)
+        result = await applications.applications_of_partner(info, str(self.id), page, status)
+        return connection_from(result, page, NEWEST_FIRST, CategoryApplication.from_document)
+
+
+@strawberry.type(description="A category and market a partner is approved for.")
+class ApprovedCategory:
+    category: ServiceCategory = strawberry.field(description="The category.")
+    market: Market = strawberry.field(description="The market.")
+    approved_at: datetime | None = strawberry.field(description="When it was approved.")
+
+    @classmethod
+    def from_document(cls, document: Document) -> ApprovedCategory:
+        row = get_catalog().get(document["categoryId"])
+        if row is None:
+            raise LookupError(f"application {document['_id']} names an unknown category")
+        return cls(
+            category=ServiceCategory.from_category(row),
+            market=document["market"],
+            approved_at=document.get("reviewedAt"),
+        )
+
 
 @strawberry.type
 class PartnerQuery:
@@ -111,3 +176,47 @@ class PartnerQuery:
         page = page_from_args(NEWEST_FIRST, first, after, last, before)
         result = await resolve.list_partners(info, page, status, type, registration_region)
         return connection_from(result, page, NEWEST_FIRST, Partner.from_document)
+
+
+PartnerErrorCode = strawberry.enum(
+    partner_admin.PartnerErrorCode, description="Why a change was refused."
+)
+
+
+@strawberry.type(description="A broken rule in a partner change.")
+class PartnerUserError(UserError):
+    code: PartnerErrorCode = strawberry.field(description="The rule, as a code.")
+    code_enum = partner_admin.PartnerErrorCode
+
+
+@strawberry.type(description="Result of closePartner.")
+class ClosePartnerPayload:
+    partner: Partner | None = strawberry.field(default=None, description="The closed partner.")
+    user_errors: list[PartnerUserError] = strawberry.field(
+        default_factory=list, description="What was wrong with the input; empty on success."
+    )
+
+
+@strawberry.input(description="Which partner to close, and why.")
+class ClosePartnerInput:
+    id: strawberry.ID = strawberry.field(description="The Partner id.")
+    reason: str = strawberry.field(description="The policy violation (at most 1000 characters).")
+
+
+@strawberry.type
+class PartnerMutation:
+    @strawberry.mutation(
+        description="Close a partner for violating platform policy (admins): its services leave "
+        "the store and cannot be published.",
+        permission_classes=[IsAdmin],
+    )
+    async def close_partner(
+        self,
+        info: Info,
+        input: Annotated[ClosePartnerInput, strawberry.argument(description="The partner.")],
+    ) -> ClosePartnerPayload:
+        async def work() -> dict[str, Any]:
+            document = await partner_admin.close(info, str(input.id), input.reason)
+            return {"partner": Partner.from_document(document)}
+
+        return await run_mutation(ClosePartnerPayload, PartnerUserError, work)

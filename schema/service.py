@@ -10,8 +10,11 @@ import strawberry
 from datastore.catalog import get_catalog
 from datastore.codec import Document
 from resolvers.context import Info
+from resolvers.visibility import sees_partner_privately
 from schema.enums import Market, ServiceStatus, ServiceType
+from schema.history import HistoryEntry, history_connection
 from schema.node import Node
+from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last
 from schema.service_category import ServiceCategory
 
 if TYPE_CHECKING:
@@ -30,8 +33,13 @@ class Service(Node):
     contact_email: str | None = strawberry.field(description="Whom sellers contact about it.")
     created_at: datetime = strawberry.field(description="When the service was created.")
     updated_at: datetime = strawberry.field(description="When the service last changed.")
+    status_reason: str | None = strawberry.field(
+        description="Why it is in its status, e.g. the reviewer's reason for a rejection."
+    )
+    published_at: datetime | None = strawberry.field(description="When it last went live.")
     category_id: strawberry.Private[str]
     partner_id: strawberry.Private[str]
+    link_token: strawberry.Private[str | None]
 
     @classmethod
     def from_document(cls, document: Document) -> Service:
@@ -47,9 +55,36 @@ class Service(Node):
             contact_email=document.get("contactEmail"),
             created_at=document["createdAt"],
             updated_at=document.get("updatedAt") or document["createdAt"],
+            status_reason=document.get("statusReason"),
+            published_at=document.get("publishedAt"),
             category_id=document["categoryId"],
             partner_id=document["partnerId"],
+            link_token=document.get("authorizationLinkToken"),
         )
+
+    @strawberry.field(
+        description="Token of the default authorization link, made when the service first goes "
+        "live (only the partner and admins see it; share it with sellers)."
+    )
+    def authorization_link_token(self, info: Info) -> str | None:
+        return (
+            self.link_token
+            if sees_partner_privately(info.context.viewer, self.partner_id)
+            else None
+        )
+
+    @strawberry.field(description="Every change of the service, newest first (partner and admins).")
+    async def history(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[HistoryEntry]:
+        if not sees_partner_privately(info.context.viewer, self.partner_id):
+            return Connection(edges=[], page_info=EMPTY_PAGE)
+        return await history_connection(info, str(self.id), first, after, last, before)
 
     @strawberry.field(description="The service category it is published under.")
     def category(self) -> ServiceCategory:

@@ -1,0 +1,79 @@
+"""Admin actions on partners."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from datastore import collections as c
+from datastore.codec import Document, utc_now
+from datastore.enums import PartnerStatus
+from resolvers import history
+from resolvers.context import Info
+from resolvers.validation import Checks, fail
+from resolvers.writes import atomically
+
+
+class PartnerErrorCode(StrEnum):
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_CLOSED = "ALREADY_CLOSED"
+    REASON_REQUIRED = "REASON_REQUIRED"
+    TOO_LONG = "TOO_LONG"
+
+
+Code = PartnerErrorCode
+MAX_REASON = 1000
+PARTNER_REMOVED = "PARTNER_REMOVED"
+
+
+async def close(info: Info, partner_id: str, reason: str) -> Document:
+    """Close a partner for violating policy: its services leave the store and can no longer be
+    published, in the same transaction."""
+    store = info.context.store
+    checks = Checks()
+    checks.text(
+        ["reason"],
+        reason,
+        max_length=MAX_REASON,
+        too_long=Code.TOO_LONG,
+        missing=Code.REASON_REQUIRED,
+    )
+    checks.raise_if_any()
+
+    async def work() -> Document:
+        partner = (await store.get_many(c.PARTNERS, [partner_id])).get(partner_id)
+        if partner is None:
+            raise fail(["id"], "no partner with this id", Code.NOT_FOUND)
+        if partner["status"] == PartnerStatus.CLOSED:
+            raise fail(["id"], "the partner is already closed", Code.ALREADY_CLOSED)
+        now = utc_now()
+        closed = await store.update(
+            c.PARTNERS,
+            partner_id,
+            expected_version=partner["version"],
+            changes={
+                "status": PartnerStatus.CLOSED,
+                "closedAt": now,
+                "closedReason": reason.strip(),
+                "updatedAt": now,
+            },
+        )
+        for service in await store.find(c.SERVICES, {"partnerId": partner_id, "listed": True}):
+            await store.update(
+                c.SERVICES,
+                service["_id"],
+                expected_version=service["version"],
+                changes={"listed": False, "updatedAt": now},
+            )
+        await history.record(
+            store,
+            subject_id=partner_id,
+            action="CLOSED",
+            actor=info.context.viewer,
+            from_status=PartnerStatus.ACTIVE,
+            to_status=PartnerStatus.CLOSED,
+            reason_code=PARTNER_REMOVED,
+            reason=reason.strip(),
+        )
+        return closed
+
+    return await atomically(store, work)

@@ -1,0 +1,325 @@
+"""The service life cycle: create, edit, publish, review, deactivate (SPEC.md §3).
+
+DRAFT -> publish -> IN_REVIEW -> LIVE | REJECTED (public); DRAFT -> publish -> LIVE (custom);
+LIVE -> deactivate -> DEACTIVATED ("Off") -> publish ("On"). A public service goes back to
+review only when its listing changed since it was last approved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+from datastore.search import search_fields
+
+from datastore import collections as c
+from datastore.codec import Document, utc_now
+from datastore.enums import Market, PartnerStatus, ServiceStatus, ServiceType
+from datastore.ids import new_id, new_token
+from datastore.store import DuplicateKeyError
+from resolvers import history
+from resolvers.category_applications import ReviewDecision, current_partner
+from resolvers.context import Info
+from resolvers.referrals import ensure_referral_links
+from resolvers.service_rules import (
+    LISTING_FIELDS,
+    MAX_REASON,
+    PUBLISHABLE,
+    Code,
+    check_category,
+    check_fields,
+    check_transition,
+    missing_listing_fields,
+    normalise_fields,
+)
+from resolvers.validation import Checks, Problem, ValidationError, fail
+from resolvers.visibility import sees_partner_privately
+from resolvers.writes import atomically
+
+
+async def _load_own(info: Info, service_id: str) -> Document:
+    """The service if the caller owns it (or is an admin); otherwise it does not exist."""
+    found = await info.context.store.get_many(c.SERVICES, [service_id])
+    service = found.get(service_id)
+    if service is None or not sees_partner_privately(info.context.viewer, service["partnerId"]):
+        raise fail(["id"], "no service with this id", Code.NOT_FOUND)
+    return service
+
+
+async def _partner_of(info: Info, service: Document) -> Document:
+    found = await info.context.store.get_many(c.PARTNERS, [service["partnerId"]])
+    return found[service["partnerId"]]
+
+
+async def create(info: Info, fields: Mapping[str, Any]) -> Document:
+    """A new DRAFT service under an approved category; a repeated idempotency key returns the
+    service created the first time."""
+    store = info.context.store
+    partner = await current_partner(info, Code.PARTNER_CLOSED)
+    check_fields(fields, creating=True)
+    fields = normalise_fields(fields)
+    key = fields.get("idempotencyKey")
+    if key:
+        earlier = await store.find(
+            c.SERVICES, {"partnerId": partner["_id"], "idempotencyKey": key}, limit=1
+        )
+        if earlier:
+            return earlier[0]
+    service_type = ServiceType(fields["type"])
+    market = Market(fields["market"])
+    await check_category(store, partner, fields["categoryId"], market, service_type)
+    now = utc_now()
+    document: dict[str, Any] = {
+        "_id": new_id("svc"),
+        "partnerId": partner["_id"],
+        "name": fields["name"],
+        "type": service_type,
+        "status": ServiceStatus.DRAFT,
+        "categoryId": fields["categoryId"],
+        "market": market,
+        "description": fields.get("description"),
+        "highlights": fields.get("highlights") or [],
+        "pricing": fields.get("pricing"),
+        "contactEmail": fields.get("contactEmail"),
+        "idempotencyKey": key,
+        "needsReview": True,
+        "listed": False,
+        "createdAt": now,
+        "updatedAt": now,
+        **search_fields(fields["name"], fields.get("description"), partner["name"]),
+    }
+
+    async def work() -> Document:
+        service = await store.insert(c.SERVICES, document)
+        await history.record(
+            store,
+            subject_id=service["_id"],
+            action="CREATED",
+            actor=info.context.viewer,
+            to_status=ServiceStatus.DRAFT,
+        )
+        return service
+
+    try:
+        return await atomically(store, work)
+    except DuplicateKeyError:
+        # The same idempotency key raced in from a retry: the first insert is the answer.
+        earlier = await store.find(
+            c.SERVICES, {"partnerId": partner["_id"], "idempotencyKey": key}, limit=1
+        )
+        return earlier[0]
+
+
+async def update(info: Info, service_id: str, fields: Mapping[str, Any]) -> Document:
+    """Partial update: only the given fields change (``None`` clears an optional one)."""
+    store = info.context.store
+    check_fields(fields, creating=False)
+    fields = normalise_fields(fields)
+
+    async def work() -> Document:
+        service = await _load_own(info, service_id)
+        partner = await _partner_of(info, service)
+        if partner["status"] != PartnerStatus.ACTIVE:
+            raise fail(["id"], "the partner is closed", Code.PARTNER_CLOSED)
+        status = ServiceStatus(service["status"])
+        if status is ServiceStatus.IN_REVIEW:
+            raise fail(
+                ["id"], "a service cannot be edited while it is in review", Code.SERVICE_IN_REVIEW
+            )
+        if status is ServiceStatus.LIVE and service["type"] == ServiceType.PUBLIC:
+            raise fail(
+                ["id"],
+                "a live public service cannot be edited: deactivate it, edit, then publish again "
+                "(the changes go to review)",
+                Code.LIVE_PUBLIC_NOT_EDITABLE,
+            )
+        changes = {k: v for k, v in fields.items() if service.get(k) != v}
+        _check_locked(service, changes)
+        merged = {**service, **changes}
+        if {"type", "categoryId", "market"} & changes.keys():
+            await check_category(
+                store,
+                partner,
+                merged["categoryId"],
+                Market(merged["market"]),
+                ServiceType(merged["type"]),
+            )
+        if not changes:
+            return service
+        now = utc_now()
+        listing_changed = bool(set(LISTING_FIELDS) & changes.keys())
+        updated = await store.update(
+            c.SERVICES,
+            service_id,
+            expected_version=service["version"],
+            changes={
+                **changes,
+                **search_fields(merged["name"], merged.get("description"), partner["name"]),
+                "needsReview": True if listing_changed else service.get("needsReview"),
+                "updatedAt": now,
+            },
+        )
+        await history.record(
+            store,
+            subject_id=service_id,
+            action="UPDATED",
+            actor=info.context.viewer,
+            from_status=status,
+            to_status=status,
+            changes={
+                k: {"from": _plain(service.get(k)), "to": _plain(v)} for k, v in changes.items()
+            },
+        )
+        return updated
+
+    return await atomically(store, work)
+
+
+def _check_locked(service: Document, changes: Mapping[str, Any]) -> None:
+    status = ServiceStatus(service["status"])
+    if "type" in changes and status is not ServiceStatus.DRAFT:
+        raise fail(
+            ["type"], "the type can only change while the service is a draft", Code.FIELD_LOCKED
+        )
+    if {"categoryId", "market"} & changes.keys() and status is ServiceStatus.LIVE:
+        field = "categoryId" if "categoryId" in changes else "market"
+        raise fail([field], f"{field} cannot change while the service is live", Code.FIELD_LOCKED)
+
+
+def _plain(value: Any) -> Any:
+    return value.value if hasattr(value, "value") else value
+
+
+async def publish(info: Info, service_id: str) -> Document:
+    """Custom services go live at once; public ones go to review unless their listing is
+    unchanged since it was approved (turning a deactivated service back "On")."""
+    store = info.context.store
+
+    async def work() -> Document:
+        service = await _load_own(info, service_id)
+        partner = await _partner_of(info, service)
+        if partner["status"] != PartnerStatus.ACTIVE:
+            raise fail(["id"], "a closed partner cannot publish services", Code.PARTNER_CLOSED)
+        check_transition(service, PUBLISHABLE, "publish")
+        await check_category(
+            store,
+            partner,
+            service["categoryId"],
+            Market(service["market"]),
+            ServiceType(service["type"]),
+        )
+        if service["type"] == ServiceType.PUBLIC:
+            missing = missing_listing_fields(service)
+            if missing:
+                raise ValidationError(
+                    [
+                        Problem(
+                            (name,),
+                            f"{name} is required to list a public service",
+                            Code.LISTING_INCOMPLETE,
+                        )
+                        for name in missing
+                    ]
+                )
+            if service.get("needsReview", True):
+                return await _move(info, service, ServiceStatus.IN_REVIEW, "SUBMITTED", partner)
+        return await _move(info, service, ServiceStatus.LIVE, "PUBLISHED", partner)
+
+    return await atomically(store, work)
+
+
+async def review(
+    info: Info, service_id: str, decision: ReviewDecision, reason: str | None
+) -> Document:
+    """An admin approves (LIVE) or rejects (REJECTED, with a reason) a service in review."""
+    checks = Checks()
+    checks.text(["reason"], reason, max_length=MAX_REASON, too_long=Code.TOO_LONG)
+    if decision is ReviewDecision.REJECT and not (reason and reason.strip()):
+        checks.add(
+            ["reason"], "a rejection needs a reason the partner can act on", Code.REASON_REQUIRED
+        )
+    checks.raise_if_any()
+
+    async def work() -> Document:
+        service = await _load_own(info, service_id)
+        check_transition(service, (ServiceStatus.IN_REVIEW,), "review")
+        partner = await _partner_of(info, service)
+        if decision is ReviewDecision.APPROVE:
+            return await _move(info, service, ServiceStatus.LIVE, "APPROVED", partner, reason)
+        return await _move(info, service, ServiceStatus.REJECTED, "REJECTED", partner, reason)
+
+    return await atomically(info.context.store, work)
+
+
+async def deactivate(info: Info, service_id: str) -> Document:
+    """LIVE -> DEACTIVATED ("Off"): it leaves the store and its links say it is unavailable."""
+
+    async def work() -> Document:
+        service = await _load_own(info, service_id)
+        check_transition(service, (ServiceStatus.LIVE,), "deactivate")
+        partner = await _partner_of(info, service)
+        return await _move(info, service, ServiceStatus.DEACTIVATED, "DEACTIVATED", partner)
+
+    return await atomically(info.context.store, work)
+
+
+async def _move(
+    info: Info,
+    service: Document,
+    status: ServiceStatus,
+    action: str,
+    partner: Document,
+    reason: str | None = None,
+) -> Document:
+    now = utc_now()
+    changes: dict[str, Any] = {"status": status, "updatedAt": now, "statusReason": reason}
+    live = status is ServiceStatus.LIVE
+    changes["listed"] = (
+        live and service["type"] == ServiceType.PUBLIC and partner["status"] == PartnerStatus.ACTIVE
+    )
+    if live:
+        changes["publishedAt"] = now
+        changes["needsReview"] = False
+        # The default authorization link is made once and survives Off/On.
+        changes["authorizationLinkToken"] = service.get("authorizationLinkToken") or new_token()
+    store = info.context.store
+    updated = await store.update(
+        c.SERVICES, service["_id"], expected_version=service["version"], changes=changes
+    )
+    if live:
+        await ensure_referral_links(store, updated)
+    await history.record(
+        store,
+        subject_id=service["_id"],
+        action=action,
+        actor=info.context.viewer,
+        from_status=service["status"],
+        to_status=status,
+        reason=reason,
+    )
+    return updated
+
+
+class LinkUnavailableReason(StrEnum):
+    SERVICE_NOT_LIVE = "SERVICE_NOT_LIVE"
+    PARTNER_CLOSED = "PARTNER_CLOSED"
+
+
+async def by_authorization_link(
+    info: Info, token: str
+) -> tuple[Document, LinkUnavailableReason | None] | None:
+    """The service behind a default authorization link, and why it cannot be authorized now
+    (``None`` when it can); ``None`` for an unknown token."""
+    if not token or len(token) > 200:
+        return None
+    found = await info.context.store.find(c.SERVICES, {"authorizationLinkToken": token}, limit=1)
+    if not found:
+        return None
+    service = found[0]
+    partner = await info.context.loaders.partner_by_id.load(service["partnerId"])
+    if partner is None or partner["status"] != PartnerStatus.ACTIVE:
+        return service, LinkUnavailableReason.PARTNER_CLOSED
+    if service["status"] != ServiceStatus.LIVE:
+        return service, LinkUnavailableReason.SERVICE_NOT_LIVE
+    return service, None

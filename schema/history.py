@@ -1,0 +1,58 @@
+"""History entries: one per status change or edit, kept in their own collection."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from datastore.codec import Document
+from datastore.loaders import NEWEST_FIRST, ListSpec
+from resolvers.context import Info
+from resolvers.pagination import page_from_args
+from schema.enums import Role
+from schema.pagination import Connection, connection_from
+
+
+@strawberry.type(description="One change of an object: what, who, when and why.")
+class HistoryEntry:
+    id: strawberry.ID = strawberry.field(description="The entry's id.")
+    action: str = strawberry.field(description="What happened, e.g. PUBLISHED or REJECTED.")
+    actor_role: Role | None = strawberry.field(description="The role of whoever did it.")
+    actor_id: str | None = strawberry.field(description="The partner, seller or admin id.")
+    from_status: str | None = strawberry.field(description="The status before.")
+    to_status: str | None = strawberry.field(description="The status after.")
+    reason_code: str | None = strawberry.field(description="Why, as a code (e.g. PARTNER_REMOVED).")
+    reason: str | None = strawberry.field(description="Why, in words.")
+    changes: JSON | None = strawberry.field(description="Changed fields: {field: {from, to}}.")
+    created_at: datetime = strawberry.field(description="When it happened.")
+
+    @classmethod
+    def from_document(cls, document: Document) -> HistoryEntry:
+        return cls(
+            id=strawberry.ID(document["_id"]),
+            action=document["action"],
+            actor_role=document.get("actorRole"),
+            actor_id=document.get("actorId"),
+            from_status=document.get("fromStatus"),
+            to_status=document.get("toStatus"),
+            reason_code=document.get("reasonCode"),
+            reason=document.get("reason"),
+            changes=document.get("changes"),
+            created_at=document["createdAt"],
+        )
+
+
+async def history_connection(
+    info: Info,
+    subject_id: str,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> Connection[HistoryEntry]:
+    """The history of ``subject_id``, newest first (callers check who may see it)."""
+    page = page_from_args(NEWEST_FIRST, first, after, last, before)
+    result = await info.context.loaders.history_by_subject.load((subject_id, ListSpec(page=page)))
+    return connection_from(result, page, NEWEST_FIRST, HistoryEntry.from_document)

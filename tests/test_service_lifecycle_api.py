@@ -1,0 +1,329 @@
+"""The service life cycle through the API: every transition, legal and illegal, every role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from datastore import collections as c
+from datastore.catalog import get_catalog
+from datastore.codec import Document, utc_now
+from datastore.enums import PartnerType, Region
+from datastore.ids import new_id
+from datastore.store import DocumentStore
+from resolvers.identity import Role
+from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, token
+
+FIELDS = """service { id status type name statusReason authorizationLinkToken
+  history { edges { node { action fromStatus toStatus reason changes } } } }
+  userErrors { field message code }"""
+CREATE = f"mutation($input: CreateServiceInput!) {{ createService(input: $input) {{ {FIELDS} }} }}"
+UPDATE = f"mutation($input: UpdateServiceInput!) {{ updateService(input: $input) {{ {FIELDS} }} }}"
+PUBLISH = f"mutation($id: ID!) {{ publishService(id: $id) {{ {FIELDS} }} }}"
+DEACTIVATE = f"mutation($id: ID!) {{ deactivateService(id: $id) {{ {FIELDS} }} }}"
+REVIEW = f"mutation($input: ReviewServiceInput!) {{ reviewService(input: $input) {{ {FIELDS} }} }}"
+CLOSE = """mutation($input: ClosePartnerInput!) { closePartner(input: $input) {
+  partner { id status } userErrors { field message code } } }"""
+
+SHOP_MANAGEMENT = next(
+    r.id for r in get_catalog().find(PartnerType.TSP, Region.US) if r.name == "Shop Management"
+)
+SHOP_REGISTRATION = next(
+    r.id for r in get_catalog().find(PartnerType.TSP, Region.US) if r.name == "Shop Registration"
+)
+LISTING = {
+    "description": "We run your shop end to end.",
+    "highlights": ["Weekly reports"],
+    "pricing": "USD 500 / month",
+    "contactEmail": "ops@agency.example",
+}
+
+
+@pytest.fixture
+async def partner(make_partner: PartnerFactory, store: DocumentStore) -> Document:
+    """A US TSP approved for Shop Management and Shop Registration in the US."""
+    created = await make_partner()
+    for category in (SHOP_MANAGEMENT, SHOP_REGISTRATION):
+        await store.insert(
+            c.CATEGORY_APPLICATIONS,
+            {"_id": new_id("cap"), "partnerId": created["_id"], "categoryId": category,
+             "market": "US", "status": "APPROVED", "createdAt": utc_now()},
+        )
+    return created
+
+
+def _as(partner: Document) -> str:
+    return token(Role.PARTNER, partner["_id"])
+
+
+async def _call(gql: GraphQLClient, query: str, variables: dict[str, Any], caller: str) -> Any:
+    result = await gql(query, variables, as_=caller)
+    assert "errors" not in result, result
+    return next(iter(result["data"].values()))
+
+
+async def _create(gql: GraphQLClient, partner: Document, **fields: Any) -> Any:
+    base = {"name": "Shop care", "type": "PUBLIC", "categoryId": SHOP_MANAGEMENT, "market": "US"}
+    return await _call(gql, CREATE, {"input": {**base, **fields}}, _as(partner))
+
+
+async def test_public_service_full_cycle(gql: GraphQLClient, partner: Document, admin: str) -> None:
+    created = await _create(gql, partner, **LISTING)
+    assert created["userErrors"] == []
+    service = created["service"]
+    assert (service["status"], service["authorizationLinkToken"]) == ("DRAFT", None)
+    submitted = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
+    assert submitted["service"]["status"] == "IN_REVIEW"
+    in_review_edit = await _call(gql, UPDATE, {"input": {"id": service["id"], "name": "x"}}, _as(partner))
+    assert in_review_edit["userErrors"][0]["code"] == "SERVICE_IN_REVIEW"
+    rejected = await _call(
+        gql, REVIEW, {"input": {"id": service["id"], "decision": "REJECT", "reason": "Logo blurry"}},
+        admin,
+    )
+    assert (rejected["service"]["status"], rejected["service"]["statusReason"]) == (
+        "REJECTED",
+        "Logo blurry",
+    )
+    edited = await _call(
+        gql, UPDATE, {"input": {"id": service["id"], "name": "Shop care plus"}}, _as(partner)
+    )
+    assert edited["service"]["name"] == "Shop care plus"
+    assert edited["service"]["history"]["edges"][0]["node"]["changes"] == {
+        "name": {"from": "Shop care", "to": "Shop care plus"}
+    }
+    again = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
+    assert again["service"]["status"] == "IN_REVIEW"
+    approved = await _call(gql, REVIEW, {"input": {"id": service["id"], "decision": "APPROVE"}}, admin)
+    live = approved["service"]
+    assert live["status"] == "LIVE"
+    token_when_live = live["authorizationLinkToken"]
+    assert token_when_live and len(token_when_live) >= 32
+    off = await _call(gql, DEACTIVATE, {"id": service["id"]}, _as(partner))
+    assert off["service"]["status"] == "DEACTIVATED"
+    # Unchanged since approval: turning it back on needs no new review, and keeps its link.
+    on = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
+    assert on["service"]["status"] == "LIVE"
+    assert on["service"]["authorizationLinkToken"] == token_when_live
+    actions = [e["node"]["action"] for e in on["service"]["history"]["edges"]]
+    assert actions == [
+        "PUBLISHED", "DEACTIVATED", "APPROVED", "SUBMITTED", "UPDATED", "REJECTED", "SUBMITTED",
+        "CREATED",
+    ]
+
+
+async def test_custom_service_goes_live_at_once(gql: GraphQLClient, partner: Document) -> None:
+    service = (await _create(gql, partner, type="CUSTOM"))["service"]
+    live = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
+    assert live["service"]["status"] == "LIVE"
+    assert live["service"]["history"]["edges"][0]["node"]["toStatus"] == "LIVE"
+
+
+async def test_listing_must_be_complete_to_submit_a_public_service(
+    gql: GraphQLClient, partner: Document, store: DocumentStore
+) -> None:
+    service = (await _create(gql, partner, description="Only a description"))["service"]
+    refused = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
+    assert {(tuple(e["field"]), e["code"]) for e in refused["userErrors"]} == {
+        (("input", "highlights"), "LISTING_INCOMPLETE"),
+        (("input", "pricing"), "LISTING_INCOMPLETE"),
+        (("input", "contactEmail"), "LISTING_INCOMPLETE"),
+    }
+    stored = (await store.get_many(c.SERVICES, [service["id"]]))[service["id"]]
+    assert stored["status"] == "DRAFT"
+
+
+@pytest.mark.parametrize(
+    ("mutation", "start", "code"),
+    [
+        ("deactivate", "DRAFT", "INVALID_TRANSITION"),
+        ("deactivate", "IN_REVIEW", "INVALID_TRANSITION"),
+        ("deactivate", "REJECTED", "INVALID_TRANSITION"),
+        ("deactivate", "DEACTIVATED", "INVALID_TRANSITION"),
+        ("publish", "IN_REVIEW", "INVALID_TRANSITION"),
+        ("publish", "LIVE", "INVALID_TRANSITION"),
+        ("review", "DRAFT", "INVALID_TRANSITION"),
+        ("review", "LIVE", "INVALID_TRANSITION"),
+        ("review", "REJECTED", "INVALID_TRANSITION"),
+        ("review", "DEACTIVATED", "INVALID_TRANSITION"),
+        ("update", "IN_REVIEW", "SERVICE_IN_REVIEW"),
+        ("update", "LIVE", "LIVE_PUBLIC_NOT_EDITABLE"),
+    ],
+)
+async def test_illegal_transitions_change_nothing(
+    gql: GraphQLClient,
+    partner: Document,
+    store: DocumentStore,
+    admin: str,
+    mutation: str,
+    start: str,
+    code: str,
+) -> None:
+    service = (await _create(gql, partner, **LISTING))["service"]
+    current = (await store.get_many(c.SERVICES, [service["id"]]))[service["id"]]
+    current = await store.update(
+        c.SERVICES, service["id"], expected_version=current["version"], changes={"status": start}
+    )
+    history_before = await store.count(c.HISTORY)
+    query, variables, caller = {
+        "deactivate": (DEACTIVATE, {"id": service["id"]}, _as(partner)),
+        "publish": (PUBLISH, {"id": service["id"]}, _as(partner)),
+        "review": (REVIEW, {"input": {"id": service["id"], "decision": "APPROVE"}}, admin),
+        "update": (UPDATE, {"input": {"id": service["id"], "name": "New"}}, _as(partner)),
+    }[mutation]
+    refused = await _call(gql, query, variables, caller)
+    assert refused["service"] is None
+    assert refused["userErrors"][0]["code"] == code
+    after = (await store.get_many(c.SERVICES, [service["id"]]))[service["id"]]
+    assert after == current
+    assert await store.count(c.HISTORY) == history_before
+
+
+async def test_create_validates_every_field_and_writes_nothing(
+    gql: GraphQLClient, partner: Document, store: DocumentStore
+) -> None:
+    refused = await _create(
+        gql,
+        partner,
+        name=" ",
+        description="d" * 5001,
+        highlights=["ok"] * 11,
+        contactEmail="not-an-email",
+        pricing="p" * 501,
+    )
+    assert {(tuple(e["field"]), e["code"]) for e in refused["userErrors"]} == {
+        (("input", "name"), "REQUIRED"),
+        (("input", "description"), "TOO_LONG"),
+        (("input", "highlights"), "TOO_MANY"),
+        (("input", "contactEmail"), "INVALID_EMAIL"),
+        (("input", "pricing"), "TOO_LONG"),
+    }
+    assert await store.count(c.SERVICES) == 0
+
+
+async def test_category_rules_on_create(
+    gql: GraphQLClient, partner: Document, store: DocumentStore
+) -> None:
+    not_approved = next(
+        r.id for r in get_catalog().find(PartnerType.TSP, Region.US) if r.name == "LIVE Management"
+    )
+    cases = {
+        "CATEGORY_NOT_APPROVED": {"categoryId": not_approved},
+        "CATEGORY_NOT_ELIGIBLE": {
+            "categoryId": get_catalog().find(PartnerType.TSP, Region.UK)[0].id,
+            "market": "GB",
+        },
+        "MARKET_NOT_ELIGIBLE": {"market": "JP"},
+        "SHOP_REGISTRATION_CUSTOM_ONLY": {"categoryId": SHOP_REGISTRATION, "type": "PUBLIC"},
+        "NOT_FOUND": {"categoryId": "scat_nope"},
+    }
+    for code, fields in cases.items():
+        refused = await _create(gql, partner, **fields)
+        assert refused["userErrors"][0]["code"] == code, (code, refused)
+    assert await store.count(c.SERVICES) == 0
+    allowed = await _create(gql, partner, categoryId=SHOP_REGISTRATION, type="CUSTOM")
+    assert allowed["userErrors"] == []
+
+
+async def test_idempotency_key_returns_the_first_service(
+    gql: GraphQLClient, partner: Document, store: DocumentStore
+) -> None:
+    first = await _create(gql, partner, idempotencyKey="retry-1")
+    second = await _create(gql, partner, idempotencyKey="retry-1", name="Different")
+    assert second["service"]["id"] == first["service"]["id"]
+    assert second["service"]["name"] == "Shop care"
+    assert await store.count(c.SERVICES) == 1
+
+
+async def test_update_is_partial_and_locks_fields_by_state(
+    gql: GraphQLClient, partner: Document
+) -> None:
+    service = (await _create(gql, partner, type="CUSTOM", **LISTING))["service"]
+    partial = await _call(
+        gql, UPDATE, {"input": {"id": service["id"], "pricing": None}}, _as(partner)
+    )
+    assert partial["userErrors"] == []
+    await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
+    locked_type = await _call(
+        gql, UPDATE, {"input": {"id": service["id"], "type": "PUBLIC"}}, _as(partner)
+    )
+    assert locked_type["userErrors"][0]["code"] == "FIELD_LOCKED"
+    locked_market = await _call(
+        gql, UPDATE, {"input": {"id": service["id"], "categoryId": SHOP_REGISTRATION}}, _as(partner)
+    )
+    assert locked_market["userErrors"][0]["code"] == "FIELD_LOCKED"
+    live_custom_text = await _call(
+        gql, UPDATE, {"input": {"id": service["id"], "description": "Now better"}}, _as(partner)
+    )
+    assert live_custom_text["service"]["status"] == "LIVE"
+
+
+async def test_other_callers_cannot_touch_a_service(
+    gql: GraphQLClient,
+    partner: Document,
+    make_partner: PartnerFactory,
+    make_seller: SellerFactory,
+) -> None:
+    service = (await _create(gql, partner, type="CUSTOM"))["service"]
+    other = await make_partner()
+    seller = await make_seller()
+    as_other = await _call(gql, PUBLISH, {"id": service["id"]}, _as(other))
+    assert as_other["userErrors"][0]["code"] == "NOT_FOUND"
+    for caller in (None, token(Role.SELLER, seller["_id"])):
+        result = await gql(PUBLISH, {"id": service["id"]}, as_=caller)
+        assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    as_partner_review = await gql(
+        REVIEW, {"input": {"id": service["id"], "decision": "APPROVE"}}, as_=_as(partner)
+    )
+    assert as_partner_review["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_authorization_link_reads_the_service_and_says_when_unavailable(
+    gql: GraphQLClient, partner: Document, admin: str
+) -> None:
+    service = (await _create(gql, partner, type="CUSTOM"))["service"]
+    live = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
+    link = live["service"]["authorizationLinkToken"]
+    query = """query($t: String!) { serviceByAuthorizationLink(token: $t) {
+      available unavailableReason service { id name authorizationLinkToken } } }"""
+    opened = (await gql(query, {"t": link}))["data"]["serviceByAuthorizationLink"]
+    assert opened == {
+        "available": True,
+        "unavailableReason": None,
+        "service": {"id": service["id"], "name": "Shop care", "authorizationLinkToken": None},
+    }
+    await _call(gql, DEACTIVATE, {"id": service["id"]}, _as(partner))
+    off = (await gql(query, {"t": link}))["data"]["serviceByAuthorizationLink"]
+    assert (off["available"], off["unavailableReason"]) == (False, "SERVICE_NOT_LIVE")
+    await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
+    await _call(gql, CLOSE, {"input": {"id": partner["_id"], "reason": "Fraud"}}, admin)
+    closed = (await gql(query, {"t": link}))["data"]["serviceByAuthorizationLink"]
+    assert (closed["available"], closed["unavailableReason"]) == (False, "PARTNER_CLOSED")
+    unknown = await gql(query, {"t": "nope"})
+    assert unknown["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_close_partner_delists_services_and_blocks_publishing(
+    gql: GraphQLClient, partner: Document, admin: str, store: DocumentStore
+) -> None:
+    service = (await _create(gql, partner, **LISTING))["service"]
+    await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
+    await _call(gql, REVIEW, {"input": {"id": service["id"], "decision": "APPROVE"}}, admin)
+    assert (await store.get_many(c.SERVICES, [service["id"]]))[service["id"]]["listed"] is True
+    no_reason = await _call(gql, CLOSE, {"input": {"id": partner["_id"], "reason": ""}}, admin)
+    assert no_reason["userErrors"][0]["code"] == "REASON_REQUIRED"
+    closed = await _call(gql, CLOSE, {"input": {"id": partner["_id"], "reason": "Fraud"}}, admin)
+    assert closed["partner"]["status"] == "CLOSED"
+    assert (await store.get_many(c.SERVICES, [service["id"]]))[service["id"]]["listed"] is False
+    twice = await _call(gql, CLOSE, {"input": {"id": partner["_id"], "reason": "Again"}}, admin)
+    assert twice["userErrors"][0]["code"] == "ALREADY_CLOSED"
+    await _call(gql, DEACTIVATE, {"id": service["id"]}, _as(partner))
+    blocked = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
+    assert blocked["userErrors"][0]["code"] == "PARTNER_CLOSED"
+    created = await _create(gql, partner)
+    assert created["userErrors"][0]["code"] == "PARTNER_CLOSED"
+    history = await store.find(c.HISTORY, {"subjectId": partner["_id"]})
+    assert [(h["action"], h["reasonCode"]) for h in history] == [("CLOSED", "PARTNER_REMOVED")]
+    for caller in (None, _as(partner)):
+        forbidden = await gql(CLOSE, {"input": {"id": partner["_id"], "reason": "x"}}, as_=caller)
+        assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
