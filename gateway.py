@@ -165,7 +165,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
         if scope["type"] == "http":
             header = Request(scope).headers.get("authorization")
             try:
-                viewer_from_authorization(self.settings.jwt_secret, header)
+                scope.setdefault("state", {})["viewer"] = viewer_from_authorization(
+                    self.settings.jwt_secret, header
+                )
             except InvalidTokenError as error:
                 # A bad token is refused outright: silently serving it as anonymous would hide
                 # the mistake from the client.
@@ -183,12 +185,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
         await super().__call__(scope, receive, send)
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        viewer = viewer_from_authorization(
-            self.settings.jwt_secret, request.headers.get("authorization")
-        )
         return Context(
             store=request.app.state.store,
-            viewer=viewer,
+            viewer=request.state.viewer,
             request_id=request_id_var.get(),
             demo_mode=self.settings.demo,
         )

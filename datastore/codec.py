@@ -65,7 +65,8 @@ def encode_datetime(value: datetime) -> str:
 
 def _decode_object(obj: dict[str, Any]) -> Any:
     if len(obj) == 1 and _DATE_KEY in obj:
-        return datetime.strptime(obj[_DATE_KEY][:-1] + "000", _DATE_FORMAT).replace(tzinfo=UTC)
+        # fromisoformat is several times faster than strptime, and decoding is on every read.
+        return datetime.fromisoformat(obj[_DATE_KEY])
     return obj
 
 

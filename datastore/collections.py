@@ -25,6 +25,7 @@ ALL_COLLECTIONS = (
 INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(PARTNERS, ("createdAt",)),
     IndexSpec(PARTNERS, ("name",), unique=True),
+    IndexSpec(SELLERS, ("createdAt",)),
     IndexSpec(SHOPS, ("sellerId", "createdAt")),
     IndexSpec(TIKTOK_ACCOUNTS, ("sellerId", "createdAt")),
     IndexSpec(SERVICES, ("partnerId", "createdAt")),

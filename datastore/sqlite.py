@@ -138,6 +138,7 @@ class SQLiteStore(DocumentStore):
             f"SELECT doc FROM (SELECT doc, ROW_NUMBER() OVER "
             f"(PARTITION BY {group} ORDER BY {order}) AS position "
             f'FROM "{collection}" WHERE {where}) WHERE position <= ? '
+            f"ORDER BY {group}, position"
         )
         rows = await self._fetch(sql, [*params, limit_per_group])
         for row in rows:
@@ -219,10 +220,17 @@ class SQLiteStore(DocumentStore):
     async def _ensure_table(self, collection: str) -> None:
         if collection in self._tables:
             return
-        check_collection(collection)
-        await self._write_connection().execute(
-            f'CREATE TABLE IF NOT EXISTS "{collection}" (id TEXT PRIMARY KEY, doc TEXT NOT NULL)'
+        create = (
+            f'CREATE TABLE IF NOT EXISTS "{check_collection(collection)}" '
+            "(id TEXT PRIMARY KEY, doc TEXT NOT NULL)"
         )
+        if self._in_transaction.get():
+            # Inside a transaction the table would vanish on rollback: create it, but only
+            # remember it once created outside one.
+            await self._write_connection().execute(create)
+            return
+        async with self._write_lock:
+            await self._write_connection().execute(create)
         self._tables.add(collection)
 
     async def _fetch(
