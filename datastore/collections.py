@@ -21,5 +21,8 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(SERVICES, ("partnerId", "createdAt")),
     IndexSpec(SERVICES, ("status", "type", "createdAt")),
     IndexSpec(SERVICES, ("authorizationLinkToken",), unique=True),
+    # The App & Service Store lists by the denormalised ``listed`` flag, newest or by name.
+    IndexSpec(SERVICES, ("listed", "publishedAt")),
+    IndexSpec(SERVICES, ("listed", "nameSort")),
     IndexSpec(CATEGORY_APPLICATIONS, ("partnerId", "createdAt")),
 )

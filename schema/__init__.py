@@ -11,9 +11,12 @@ from schema.partner import Partner, PartnerQuery
 from schema.seller import Seller, Shop, TikTokAccount
 from schema.service import Service
 from schema.service_category import ServiceCategory, ServiceCategoryQuery
+from schema.store import StoreQuery
 from schema.viewer import ViewerQuery
 
-Query = merge_types("Query", (NodeQuery, ViewerQuery, PartnerQuery, ServiceCategoryQuery))
+Query = merge_types(
+    "Query", (NodeQuery, ViewerQuery, PartnerQuery, ServiceCategoryQuery, StoreQuery)
+)
 
 schema = strawberry.Schema(
     query=Query,
