@@ -31,6 +31,9 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(SERVICES, ("partnerId", "createdAt")),
     IndexSpec(SERVICES, ("status", "type", "createdAt")),
     IndexSpec(SERVICES, ("authorizationLinkToken",), unique=True),
+    # The App & Service Store lists by the denormalised ``listed`` flag, newest or by name.
+    IndexSpec(SERVICES, ("listed", "publishedAt")),
+    IndexSpec(SERVICES, ("listed", "nameSort")),
     IndexSpec(CATEGORY_APPLICATIONS, ("partnerId", "createdAt")),
     IndexSpec(CATEGORY_APPLICATIONS, ("openKey",), unique=True),
     IndexSpec(SERVICES, ("partnerId", "idempotencyKey"), unique=True),

@@ -21,6 +21,7 @@ from datastore.enums import (
     ServiceType,
 )
 from datastore.ids import new_id, new_token
+from datastore.search import search_fields
 from datastore.store import ASCENDING, DocumentStore
 
 _PARTNERS: list[tuple[str, PartnerType, Region]] = [
@@ -89,16 +90,24 @@ def _service(
     at: Any,
 ) -> Document:
     live = status is ServiceStatus.LIVE
+    name = f"{category.name} by {partner['name']}"
+    description = (
+        f"{partner['name']} delivers {category.name.lower()} for sellers in "
+        f"{market.value}. {category.definition.splitlines()[0]}"
+    )
     return {
         "_id": new_id("svc"),
         "partnerId": partner["_id"],
-        "name": f"{category.name} by {partner['name']}",
+        "name": name,
         "type": service_type,
         "status": status,
         "categoryId": category.id,
         "market": market,
-        "description": f"{partner['name']} delivers {category.name.lower()} for sellers in "
-        f"{market.value}. {category.definition.splitlines()[0]}",
+        "description": description,
+        # Demo partners are all active, so live public services are listed in the store.
+        "listed": live and service_type is ServiceType.PUBLIC,
+        "publishedAt": at if live else None,
+        **search_fields(name, description, partner["name"]),
         "highlights": ["Dedicated account manager", "Weekly performance report"],
         "pricing": "From USD 499 per month",
         "contactEmail": partner["contactEmail"],

@@ -20,23 +20,28 @@ from pymongo.errors import PyMongoError
 
 from datastore.codec import Document, normalise, normalise_value
 from datastore.store import (
+    SCORE,
     DocumentStore,
     DuplicateKeyError,
     Filter,
     IndexSpec,
+    Score,
     Sort,
     StoreUnavailableError,
     VersionConflictError,
     check_collection,
     check_path,
+    check_score,
     full_sort,
     keyset_filter,
+    mentions_score,
 )
 
 T = TypeVar("T")
 
 _DEFAULT_DATABASE = "tsp"
 _POSITION = "_position"
+_SCORE = "_score"
 
 
 class MongoStore(DocumentStore):
@@ -102,7 +107,17 @@ class MongoStore(DocumentStore):
         sort: Sort = (),
         limit: int | None = None,
         after: Sequence[Any] | None = None,
+        score: Score | None = None,
     ) -> list[Document]:
+        check_score(filter, sort, score)
+        if score is not None:
+            pipeline = _scored_pipeline(filter, sort, limit, after, score)
+            scored = await self._collection(collection).aggregate(
+                pipeline, session=self._session.get()
+            )
+            ranked: list[Document] = await scored.to_list()
+            self._counted(len(ranked))
+            return ranked
         cursor = self._collection(collection).find(
             _query(filter, sort, after), sort=full_sort(sort), session=self._session.get()
         )
@@ -123,6 +138,7 @@ class MongoStore(DocumentStore):
         limit_per_group: int,
         after: Sequence[Any] | None = None,
     ) -> dict[Any, list[Document]]:
+        check_score(filter, sort, None)
         values = list(dict.fromkeys(normalise_value(v) for v in group_values))
         groups: dict[Any, list[Document]] = {value: [] for value in values}
         if not values:
@@ -150,6 +166,7 @@ class MongoStore(DocumentStore):
         return groups
 
     async def count(self, collection: str, filter: Filter | None = None) -> int:
+        check_score(filter, (), None)
         total: int = await self._collection(collection).count_documents(
             _translate(filter or {}), session=self._session.get()
         )
@@ -235,6 +252,54 @@ def _query(filter: Filter | None, sort: Sort, after: Sequence[Any] | None) -> di
     return {"$and": [_translate(filter or {}), _translate(keyset_filter(sort, after))]}
 
 
+def _scored_pipeline(
+    filter: Filter | None, sort: Sort, limit: int | None, after: Sequence[Any] | None, score: Score
+) -> list[dict[str, Any]]:
+    """``find`` with a score: match what does not need it, score, match the rest, sort."""
+    conditions = _conjuncts(filter or {})
+    if after is not None:
+        conditions += _conjuncts(keyset_filter(sort, after))
+    # Matching before scoring keeps the indexes usable and scores only candidates.
+    early = [part for part in conditions if not mentions_score(part)]
+    late = [part for part in conditions if mentions_score(part)]
+    field_name, values = score
+    held = f"${check_path(field_name)}"
+    wanted = {"$literal": list(dict.fromkeys(normalise_value(value) for value in values))}
+    pipeline: list[dict[str, Any]] = [
+        {"$match": _translate({"$and": early})},
+        {
+            "$addFields": {
+                _SCORE: {
+                    "$size": {
+                        "$setIntersection": [
+                            {"$cond": [{"$isArray": held}, held, []]},
+                            wanted,
+                        ]
+                    }
+                }
+            }
+        },
+        {"$match": _translate({"$and": late})},
+        {"$sort": {_SCORE if name == SCORE else name: d for name, d in full_sort(sort)}},
+    ]
+    if limit is not None:
+        pipeline.append({"$limit": limit})
+    pipeline.append({"$unset": _SCORE})
+    return pipeline
+
+
+def _conjuncts(filter: Filter) -> list[Filter]:
+    """``filter`` as a list of filters that must all hold (top-level ``$and`` flattened)."""
+    parts: list[Filter] = []
+    for key, condition in filter.items():
+        if key == "$and":
+            for sub in condition:
+                parts += _conjuncts(sub)
+        else:
+            parts.append({key: condition})
+    return parts
+
+
 def _translate(filter: Filter) -> dict[str, Any]:
     """The store's filter language in MongoDB's own (they differ only in ``$contains``)."""
     translated: dict[str, Any] = {}
@@ -243,15 +308,16 @@ def _translate(filter: Filter) -> dict[str, Any]:
             parts = [_translate(sub) for sub in condition]
             translated[key] = parts or ([{"_id": {"$in": []}}] if key == "$or" else [{}])
             continue
-        check_path(key)
+        # The score lives in a field of its own while a scored pipeline runs.
+        name = _SCORE if key == SCORE else check_path(key)
         if isinstance(condition, Mapping) and "$contains" in condition:
             rest = {op: normalise_value(v) for op, v in condition.items() if op != "$contains"}
             contained = normalise_value(condition["$contains"])
-            translated[key] = {"$elemMatch": {"$eq": contained}, **rest}
+            translated[name] = {"$elemMatch": {"$eq": contained}, **rest}
         elif isinstance(condition, Mapping) and any(op.startswith("$") for op in condition):
-            translated[key] = {op: normalise_value(v) for op, v in condition.items()}
+            translated[name] = {op: normalise_value(v) for op, v in condition.items()}
         else:
-            translated[key] = normalise_value(condition)
+            translated[name] = normalise_value(condition)
     return translated
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from datastore.codec import Document
-from datastore.store import DocumentStore, Filter, Sort, full_sort, keyset_filter
+from datastore.store import DocumentStore, Filter, Score, Sort, full_sort, keyset_filter
 
 
 @dataclass(frozen=True)
@@ -57,9 +57,15 @@ def window(documents: Sequence[Document], page: Page) -> PageResult:
 
 
 async def find_page(
-    store: DocumentStore, collection: str, filter: Filter | None, sort: Sort, page: Page
+    store: DocumentStore,
+    collection: str,
+    filter: Filter | None,
+    sort: Sort,
+    page: Page,
+    *,
+    score: Score | None = None,
 ) -> PageResult:
-    """One window of ``collection`` in one round trip."""
+    """One window of ``collection`` in one round trip (``score``: see ``DocumentStore.find``)."""
     start = page.start()
     documents = await store.find(
         collection,
@@ -67,5 +73,6 @@ async def find_page(
         sort=page.read_sort(sort),
         limit=page.size + 1,
         after=list(start) if start is not None else None,
+        score=score,
     )
     return window(documents, page)

@@ -17,17 +17,19 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from datastore.codec import Document, from_json, normalise, normalise_value, to_json
-from datastore.sqlite_query import field_sql, order_sql, where_sql
+from datastore.sqlite_query import SCORE_COLUMN, field_sql, order_sql, score_sql, where_sql
 from datastore.store import (
     DocumentStore,
     DuplicateKeyError,
     Filter,
     IndexSpec,
+    Score,
     Sort,
     StoreUnavailableError,
     VersionConflictError,
     check_collection,
     check_path,
+    check_score,
     keyset_filter,
 )
 
@@ -102,11 +104,21 @@ class SQLiteStore(DocumentStore):
         sort: Sort = (),
         limit: int | None = None,
         after: Sequence[Any] | None = None,
+        score: Score | None = None,
     ) -> list[Document]:
+        check_score(filter, sort, score)
         await self._ensure_table(collection)
         params: list[Any] = []
+        source = f'"{collection}"'
+        if score is not None:
+            # A derived table names the score once, so WHERE and ORDER BY share it (and its
+            # parameters); SQLite flattens it, so indexes on the collection still apply.
+            source = (
+                f"(SELECT id, doc, {score_sql(score, params)} AS {SCORE_COLUMN} "
+                f'FROM "{collection}")'
+            )
         where = where_sql(_with_keyset(filter, sort, after), params)
-        sql = f'SELECT doc FROM "{collection}" WHERE {where} ORDER BY {order_sql(sort)}'
+        sql = f"SELECT doc FROM {source} WHERE {where} ORDER BY {order_sql(sort)}"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
@@ -124,6 +136,7 @@ class SQLiteStore(DocumentStore):
         limit_per_group: int,
         after: Sequence[Any] | None = None,
     ) -> dict[Any, list[Document]]:
+        check_score(filter, sort, None)
         await self._ensure_table(collection)
         values = list(dict.fromkeys(group_values))
         groups: dict[Any, list[Document]] = {value: [] for value in values}
@@ -147,6 +160,7 @@ class SQLiteStore(DocumentStore):
         return groups
 
     async def count(self, collection: str, filter: Filter | None = None) -> int:
+        check_score(filter, (), None)
         await self._ensure_table(collection)
         params: list[Any] = []
         where = where_sql(filter, params)

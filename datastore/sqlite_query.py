@@ -6,7 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from datastore.codec import to_json_scalar
-from datastore.store import ASCENDING, Filter, Sort, check_path, full_sort
+from datastore.store import ASCENDING, SCORE, Filter, Score, Sort, check_path, full_sort
+
+SCORE_COLUMN = "_score"
+"""The column a scored read computes its score into (see ``SQLiteStore.find``)."""
 
 _COMPARISONS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<=", "$ne": "IS NOT"}
 
@@ -15,6 +18,8 @@ def field_sql(path: str) -> str:
     """The SQL expression of a field; indexes are created on exactly this expression."""
     if path == "_id":
         return "id"
+    if path == SCORE:
+        return SCORE_COLUMN
     return f"json_extract(doc, '$.{check_path(path)}')"
 
 
@@ -66,6 +71,22 @@ def _operator_sql(path: str, operator: str, operand: Any, params: list[Any]) -> 
         params.append(to_json_scalar(operand))
         return f"{column} {_COMPARISONS[operator]} ?"
     raise ValueError(f"unsupported filter operator {operator!r}")
+
+
+def score_sql(score: Score, params: list[Any]) -> str:
+    """The SQL expression of a read's score; its parameters are appended to ``params``."""
+    path = check_path(score[0])
+    values = list(dict.fromkeys(to_json_scalar(value) for value in score[1]))
+    if not values:
+        return "0"
+    params.extend(values)
+    marks = ", ".join("?" for _ in values)
+    # Only arrays score: json_each would otherwise walk a scalar or an object's members.
+    return (
+        f"(CASE WHEN json_type(doc, '$.{path}') = 'array' THEN "
+        f"(SELECT COUNT(DISTINCT value) FROM json_each(doc, '$.{path}') "
+        f"WHERE value IN ({marks})) ELSE 0 END)"
+    )
 
 
 def order_sql(sort: Sort) -> str:

@@ -11,6 +11,10 @@ Filters are a small, Mongo-shaped language that both adapters translate:
 Sorts are ``[(field, ASCENDING | DESCENDING), ...]``; ``_id`` is always appended as the last key,
 so every order is total and keyset pagination (``after``: the sort values of the last document
 seen, see :func:`keyset_of`) neither repeats nor skips documents while data changes.
+
+A read may also rank by a computed score (``find(..., score=(field, values))``: how many of
+``values`` the array ``field`` holds). The score is the pseudo-field :data:`SCORE`, usable as a
+sort key and, in that read's filter, as a field (keyset bounds need it); nowhere else.
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ DESCENDING = -1
 
 Filter = Mapping[str, Any]
 Sort = Sequence[tuple[str, int]]
+Score = tuple[str, Sequence[Any]]
+"""``(array field, values)``: a document scores how many of the distinct values it holds."""
+
+SCORE = "$score"
+"""The name under which a read's computed score is sorted and filtered on."""
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -109,7 +118,7 @@ def check_path(path: str) -> str:
 
 def full_sort(sort: Sort) -> list[tuple[str, int]]:
     """``sort`` with ``_id`` appended (in the last key's direction) to make the order total."""
-    keys = [(check_path(name), direction) for name, direction in sort]
+    keys = [(name if name == SCORE else check_path(name), direction) for name, direction in sort]
     if not any(name == "_id" for name, _ in keys):
         keys.append(("_id", keys[-1][1] if keys else ASCENDING))
     return keys
@@ -125,9 +134,48 @@ def get_path(document: Mapping[str, Any], path: str) -> Any:
     return value
 
 
-def keyset_of(document: Mapping[str, Any], sort: Sort) -> list[Any]:
-    """The ``after`` values that continue a listing in ``sort`` order past ``document``."""
-    return [get_path(document, name) for name, _ in full_sort(sort)]
+def score_of(document: Mapping[str, Any], score: Score) -> int:
+    """How many of the distinct ``score`` values the document's array field holds.
+
+    A missing or non-array field scores 0, as it does in the adapters.
+    """
+    field_name, values = score
+    held = get_path(document, field_name)
+    if not isinstance(held, list):
+        return 0
+    return sum(1 for value in dict.fromkeys(values) if value in held)
+
+
+def mentions_score(filter: Filter | None) -> bool:
+    """Whether ``filter`` tests the :data:`SCORE` pseudo-field anywhere."""
+    for key, condition in (filter or {}).items():
+        if key == SCORE:
+            return True
+        if key in ("$or", "$and") and any(mentions_score(sub) for sub in condition):
+            return True
+    return False
+
+
+def check_score(filter: Filter | None, sort: Sort, score: Score | None) -> None:
+    """Refuse a read that sorts or filters on :data:`SCORE` without computing one."""
+    if score is None and (any(name == SCORE for name, _ in sort) or mentions_score(filter)):
+        raise ValueError(f"{SCORE} is only available to a find that is given a score")
+    if score is not None:
+        check_path(score[0])
+
+
+def keyset_of(document: Mapping[str, Any], sort: Sort, score: Score | None = None) -> list[Any]:
+    """The ``after`` values that continue a listing in ``sort`` order past ``document``.
+
+    A listing sorted by :data:`SCORE` needs the ``score`` it was read with.
+    """
+    check_score(None, sort, score)
+    return [
+        score_of(document, score)
+        if name == SCORE and score is not None
+        else get_path(document, name)
+        for name, _ in full_sort(sort)
+    ]
 
 
 def keyset_filter(sort: Sort, after: Sequence[Any]) -> Filter:
@@ -190,8 +238,15 @@ class DocumentStore(_Counted, ABC):
         sort: Sort = (),
         limit: int | None = None,
         after: Sequence[Any] | None = None,
+        score: Score | None = None,
     ) -> list[Document]:
-        """Documents matching ``filter`` in ``sort`` order, after the keyset ``after``."""
+        """Documents matching ``filter`` in ``sort`` order, after the keyset ``after``.
+
+        With ``score``, each document also gets a computed score (see :data:`Score`) that
+        ``sort``, ``filter`` and ``after`` may use under the name :data:`SCORE`; the documents
+        returned do not carry it (:func:`keyset_of` recomputes it). Raises ``ValueError`` when
+        :data:`SCORE` is used without ``score``.
+        """
 
     @abstractmethod
     async def find_grouped(

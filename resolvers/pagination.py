@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
-import json
 from typing import Any
 
 from datastore.codec import from_json, to_json
@@ -16,21 +14,31 @@ MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 
 
-def encode_cursor(values: list[Any]) -> str:
-    """An opaque cursor for keyset ``values``."""
-    return base64.urlsafe_b64encode(to_json({"k": values}).encode()).decode().rstrip("=")
+def encode_cursor(values: list[Any], tag: str | None = None) -> str:
+    """An opaque cursor for keyset ``values``.
+
+    ``tag`` names the ordering the values belong to, for listings whose order depends on
+    arguments (a sort key, a search): their cursors are refused under any other ordering.
+    """
+    payload: dict[str, Any] = {"k": values} if tag is None else {"k": values, "t": tag}
+    return base64.urlsafe_b64encode(to_json(payload).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, sort: Sort, argument: str) -> tuple[Any, ...]:
+def decode_cursor(
+    cursor: str, sort: Sort, argument: str, tag: str | None = None
+) -> tuple[Any, ...]:
     """The keyset values of ``cursor``; a cursor from another listing is refused."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        values = from_json(base64.urlsafe_b64decode(padded.encode()).decode())["k"]
-    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
+        payload = from_json(base64.urlsafe_b64decode(padded.encode()).decode())
+        values = payload["k"]
+        cursor_tag = payload.get("t")
+    except (ValueError, KeyError, TypeError) as e:
+        # ValueError covers bad base64, bad UTF-8, bad JSON and a malformed "$date" alike.
         raise PublicError(
             f"`{argument}` is not a valid cursor", QueryErrorCode.INVALID_CURSOR
         ) from e
-    if not isinstance(values, list) or len(values) != len(full_sort(sort)):
+    if not isinstance(values, list) or len(values) != len(full_sort(sort)) or cursor_tag != tag:
         raise PublicError(
             f"`{argument}` is not a cursor of this list", QueryErrorCode.INVALID_CURSOR
         )
@@ -52,14 +60,19 @@ def page_from_args(
     after: str | None = None,
     last: int | None = None,
     before: str | None = None,
+    *,
+    tag: str | None = None,
 ) -> Page:
-    """The window that ``first/after/last/before`` select in a listing sorted by ``sort``."""
+    """The window that ``first/after/last/before`` select in a listing sorted by ``sort``.
+
+    ``tag``: the ordering cursors must have been made for (see :func:`encode_cursor`).
+    """
     _check_size(first, "first")
     _check_size(last, "last")
     if first is not None and last is not None:
         raise PublicError("pass `first` or `last`, not both", QueryErrorCode.INVALID_PAGE_SIZE)
-    after_keys = decode_cursor(after, sort, "after") if after else None
-    before_keys = decode_cursor(before, sort, "before") if before else None
+    after_keys = decode_cursor(after, sort, "after", tag) if after else None
+    before_keys = decode_cursor(before, sort, "before", tag) if before else None
     if last is not None:
         return Page(size=last, after=after_keys, before=before_keys, backwards=True)
     size = DEFAULT_PAGE_SIZE if first is None else first

@@ -13,10 +13,12 @@ from schema.seller import Seller, Shop, TikTokAccount
 from schema.service import Service
 from schema.service_category import ServiceCategory, ServiceCategoryQuery
 from schema.service_mutation import ServiceLinkQuery, ServiceMutation
+from schema.store import StoreQuery
 from schema.viewer import ViewerQuery
 
 Query = merge_types(
-    "Query", (NodeQuery, ViewerQuery, PartnerQuery, ServiceCategoryQuery, ServiceLinkQuery)
+    "Query",
+    (NodeQuery, ViewerQuery, PartnerQuery, ServiceCategoryQuery, ServiceLinkQuery, StoreQuery),
 )
 Mutation = merge_types("Mutation", (CategoryApplicationMutation, ServiceMutation, PartnerMutation))
 

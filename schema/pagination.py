@@ -9,7 +9,7 @@ import strawberry
 
 from datastore.codec import Document
 from datastore.paging import Page, PageResult
-from datastore.store import Sort, keyset_of
+from datastore.store import Score, Sort, keyset_of
 from resolvers.pagination import encode_cursor
 
 NodeT = TypeVar("NodeT")
@@ -49,10 +49,20 @@ def connection_from(
     page: Page,
     sort: Sort,
     to_node: Callable[[Document], NodeT],
+    *,
+    score: Score | None = None,
+    tag: str | None = None,
 ) -> Connection[NodeT]:
-    """A connection of ``result`` (a window read with ``page``), one edge per document."""
+    """A connection of ``result`` (a window read with ``page``), one edge per document.
+
+    ``score`` is the one the window was read with; ``tag`` marks its cursors (see
+    ``encode_cursor``).
+    """
     edges = [
-        Edge(cursor=encode_cursor(keyset_of(document, sort)), node=to_node(document))
+        Edge(
+            cursor=encode_cursor(keyset_of(document, sort, score), tag),
+            node=to_node(document),
+        )
         for document in result.documents
     ]
     return Connection(edges=edges, page_info=_page_info(edges, result.has_more, page))

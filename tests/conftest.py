@@ -26,6 +26,7 @@ from datastore.enums import (
     ServiceType,
 )
 from datastore.ids import new_id, new_token
+from datastore.search import search_fields
 from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
 from gateway import Settings, create_app
@@ -155,7 +156,16 @@ def make_service(store: DocumentStore) -> ServiceFactory:
             "updatedAt": now,
             **fields,
         }
-        return await store.insert(c.SERVICES, document)
+        # What the service life cycle maintains, derived unless the caller set it.
+        live = document["status"] == ServiceStatus.LIVE
+        derived = {
+            "listed": live
+            and document["type"] == ServiceType.PUBLIC
+            and partner["status"] == PartnerStatus.ACTIVE,
+            "publishedAt": document["createdAt"] if live else None,
+            **search_fields(document["name"], document.get("description"), partner["name"]),
+        }
+        return await store.insert(c.SERVICES, {**derived, **document})
 
     return build
 

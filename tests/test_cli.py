@@ -82,6 +82,8 @@ async def test_demo_data_covers_every_type_region_and_state(env: Path) -> None:
             ("CUSTOM", "LIVE"),
             ("PUBLIC", "DRAFT"),
         }
+        listed = {s["_id"] for s in services if s["type"] == "PUBLIC" and s["status"] == "LIVE"}
+        assert {s["_id"] for s in await store.find(c.SERVICES, {"listed": True})} == listed
         approved = await store.find(c.CATEGORY_APPLICATIONS, {"status": "APPROVED"})
         assert {s["categoryId"] for s in services} <= {a["categoryId"] for a in approved}
         sellers = await store.find(c.SELLERS)

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from datastore.codec import utc_now
+from datastore.paging import Page, find_page
 from datastore.store import (
     ASCENDING,
     DESCENDING,
+    SCORE,
     DocumentStore,
     DuplicateKeyError,
     IndexSpec,
@@ -136,6 +138,84 @@ async def test_keyset_with_missing_sort_values(store: DocumentStore) -> None:
             after = keyset_of(page[-1], sort)
         assert paged == everything
         assert len(set(paged)) == 6
+
+
+async def _insert_tagged(store: DocumentStore) -> None:
+    tags: dict[int, object] = {
+        0: ["a", "b", "c"],
+        1: ["a"],
+        2: [],
+        4: ["b", "a", "a"],  # a value held twice still counts once
+        5: "a",  # not an array: scores 0
+        6: ["c", "d"],
+        7: ["a", "b"],
+    }
+    for n in range(8):
+        await store.insert("things", _thing(n, tags=tags.get(n)))
+
+
+async def test_find_ranks_by_a_computed_score(store: DocumentStore) -> None:
+    await _insert_tagged(store)
+    score = ("tags", ["a", "b", "a", "z"])
+    sort = [(SCORE, DESCENDING), ("rank", ASCENDING)]
+    store.stats.reset()
+    ranked = await store.find("things", sort=sort, score=score)
+    assert store.stats.round_trips == 1
+    assert [d["rank"] for d in ranked] == [0, 4, 7, 1, 2, 3, 5, 6]
+    assert [keyset_of(d, sort, score)[0] for d in ranked] == [2, 2, 2, 1, 0, 0, 0, 0]
+    assert all(SCORE not in d and "_score" not in d for d in ranked)
+    matched = await store.find(
+        "things", {"$score": {"$gte": 1}, "owner": {"$ne": "own_0"}}, sort=sort, score=score
+    )
+    assert [d["rank"] for d in matched] == [4, 7, 1]
+    nothing = await store.find("things", sort=sort, score=("tags", []))
+    assert [d["rank"] for d in nothing] == list(range(8))
+
+
+async def test_keyset_pages_over_a_score_in_both_directions(store: DocumentStore) -> None:
+    await _insert_tagged(store)
+    score = ("tags", ["b", "a"])
+    for direction in (ASCENDING, DESCENDING):
+        sort = [(SCORE, direction)]
+        everything = [d["_id"] for d in await store.find("things", sort=sort, score=score)]
+        paged: list[str] = []
+        after = None
+        while page := await store.find("things", sort=sort, limit=3, after=after, score=score):
+            paged += [d["_id"] for d in page]
+            after = keyset_of(page[-1], sort, score)
+        assert paged == everything
+        assert len(set(paged)) == 8
+
+
+async def test_score_bounds_a_window_from_both_ends(store: DocumentStore) -> None:
+    await _insert_tagged(store)
+    score = ("tags", ["a", "b"])
+    sort = [(SCORE, DESCENDING), ("rank", DESCENDING)]
+    everything = await store.find("things", sort=sort, score=score)
+    ids = [d["_id"] for d in everything]
+    start = tuple(keyset_of(everything[1], sort, score))
+    end = tuple(keyset_of(everything[6], sort, score))
+    between = await find_page(
+        store, "things", {}, sort, Page(size=10, after=start, before=end), score=score
+    )
+    assert [d["_id"] for d in between.documents] == ids[2:6]
+    backwards = await find_page(
+        store, "things", {}, sort, Page(size=2, before=end, backwards=True), score=score
+    )
+    assert [d["_id"] for d in backwards.documents] == ids[4:6]
+    assert backwards.has_more
+
+
+async def test_score_is_refused_where_it_is_not_computed(store: DocumentStore) -> None:
+    await _insert_tagged(store)
+    with pytest.raises(ValueError):
+        await store.find("things", sort=[(SCORE, DESCENDING)])
+    with pytest.raises(ValueError):
+        await store.find("things", {"$or": [{"$score": 1}]})
+    with pytest.raises(ValueError):
+        await store.count("things", {"$score": 1})
+    with pytest.raises(ValueError):
+        keyset_of({"_id": "thg_000"}, [(SCORE, DESCENDING)])
 
 
 async def test_find_grouped_limits_each_group_in_one_round_trip(store: DocumentStore) -> None:
