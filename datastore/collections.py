@@ -10,8 +10,19 @@ SHOPS = "shops"
 TIKTOK_ACCOUNTS = "tiktok_accounts"
 SERVICES = "services"
 CATEGORY_APPLICATIONS = "category_applications"
+REFERRAL_LINKS = "referral_links"
+REFERRAL_CLICKS = "referral_clicks"
 
-ALL_COLLECTIONS = (PARTNERS, SELLERS, SHOPS, TIKTOK_ACCOUNTS, SERVICES, CATEGORY_APPLICATIONS)
+ALL_COLLECTIONS = (
+    PARTNERS,
+    SELLERS,
+    SHOPS,
+    TIKTOK_ACCOUNTS,
+    SERVICES,
+    CATEGORY_APPLICATIONS,
+    REFERRAL_LINKS,
+    REFERRAL_CLICKS,
+)
 
 INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(PARTNERS, ("createdAt",)),
@@ -22,4 +33,8 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(SERVICES, ("status", "type", "createdAt")),
     IndexSpec(SERVICES, ("authorizationLinkToken",), unique=True),
     IndexSpec(CATEGORY_APPLICATIONS, ("partnerId", "createdAt")),
+    IndexSpec(REFERRAL_LINKS, ("code",), unique=True),
+    # One link per kind and service: racing publishes cannot create a second one.
+    IndexSpec(REFERRAL_LINKS, ("serviceId", "kind"), unique=True),
+    IndexSpec(REFERRAL_CLICKS, ("linkId", "at")),
 )

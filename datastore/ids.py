@@ -22,6 +22,8 @@ PREFIXES: dict[str, str] = {
     "svc": "Service",
     "scat": "ServiceCategory",
     "cap": "CategoryApplication",
+    "ref": "ReferralLink",
+    "rcl": "ReferralClick",
 }
 
 _ID = re.compile(r"^(?P<prefix>[a-z]{2,5})_(?P<body>[0-9a-z]{6,40})$")
