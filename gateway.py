@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.applications import Starlette
@@ -28,17 +29,22 @@ from strawberry.asgi import GraphQL
 
 from datastore.collections import INDEXES
 from datastore.connect import DEFAULT_DATABASE_URL, DatabaseURLError, store_for_url
+from datastore.enums import ReferralLinkKind
 from datastore.store import DocumentStore, StoreError
 from resolvers.context import Context
 from resolvers.identity import InvalidTokenError, Role, issue_token, viewer_from_authorization
 from schema import schema
 from web.graphiql import graphiql_response, static_routes
+from web.referrals import referral_routes
 
 logger = logging.getLogger("tsp.gateway")
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DEMO_TOKEN_TTL = timedelta(days=30)
+# Where referral links send sellers: TikTok Shop seller onboarding for each kind (seed 004).
+DEFAULT_ONBOARDING_URL_LOCAL = "https://seller-us.tiktok.com/account/register"
+DEFAULT_ONBOARDING_URL_CROSS_BORDER = "https://seller.tiktokglobalshop.com/account/register"
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -58,6 +64,16 @@ class Settings:
     port: int = 8000
     demo: bool = False
     demo_tokens: Mapping[str, str] = field(default_factory=dict)
+    onboarding_url_local: str = DEFAULT_ONBOARDING_URL_LOCAL
+    onboarding_url_cross_border: str = DEFAULT_ONBOARDING_URL_CROSS_BORDER
+
+    @property
+    def onboarding_urls(self) -> dict[ReferralLinkKind, str]:
+        """The seller onboarding page each kind of referral link redirects to."""
+        return {
+            ReferralLinkKind.LOCAL: self.onboarding_url_local,
+            ReferralLinkKind.CROSS_BORDER: self.onboarding_url_cross_border,
+        }
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -78,7 +94,31 @@ class Settings:
             host=env.get("HOST", "127.0.0.1"),
             port=int(port_text),
             demo=env.get("TSP_DEMO", "").lower() in ("1", "true", "yes"),
+            onboarding_url_local=_http_url(
+                env, "TSP_ONBOARDING_URL_LOCAL", DEFAULT_ONBOARDING_URL_LOCAL
+            ),
+            onboarding_url_cross_border=_http_url(
+                env, "TSP_ONBOARDING_URL_CROSS_BORDER", DEFAULT_ONBOARDING_URL_CROSS_BORDER
+            ),
         )
+
+
+def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
+    """The absolute http(s) URL in ``env[name]`` (``default`` when unset or empty)."""
+    url = env.get(name) or default
+    try:
+        parts = urlsplit(url)
+        valid = (
+            parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and (parts.port is None or parts.port > 0)
+            and not any(ch.isspace() or not ch.isprintable() for ch in url)
+        )
+    except ValueError:  # e.g. a malformed IPv6 host or a non-numeric port
+        valid = False
+    if not valid:
+        raise SettingsError(f"{name} must be an absolute http(s) URL, got {url!r}")
+    return url
 
 
 # --- logging --------------------------------------------------------------------------------
@@ -190,6 +230,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             viewer=request.state.viewer,
             request_id=request_id_var.get(),
             demo_mode=self.settings.demo,
+            base_url=str(request.base_url).rstrip("/"),
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -248,6 +289,7 @@ def create_app(settings: Settings, store: DocumentStore | None = None) -> Starle
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", _healthz),
         Route("/readyz", _readyz),
+        *referral_routes(settings),
         *static_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

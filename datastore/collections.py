@@ -11,6 +11,8 @@ TIKTOK_ACCOUNTS = "tiktok_accounts"
 SERVICES = "services"
 CATEGORY_APPLICATIONS = "category_applications"
 HISTORY = "history"
+REFERRAL_LINKS = "referral_links"
+REFERRAL_CLICKS = "referral_clicks"
 
 ALL_COLLECTIONS = (
     PARTNERS,
@@ -20,6 +22,8 @@ ALL_COLLECTIONS = (
     SERVICES,
     CATEGORY_APPLICATIONS,
     HISTORY,
+    REFERRAL_LINKS,
+    REFERRAL_CLICKS,
 )
 
 INDEXES: tuple[IndexSpec, ...] = (
@@ -38,4 +42,8 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(CATEGORY_APPLICATIONS, ("openKey",), unique=True),
     IndexSpec(SERVICES, ("partnerId", "idempotencyKey"), unique=True),
     IndexSpec(HISTORY, ("subjectId", "createdAt")),
+    IndexSpec(REFERRAL_LINKS, ("code",), unique=True),
+    # One link per kind and service: racing publishes cannot create a second one.
+    IndexSpec(REFERRAL_LINKS, ("serviceId", "kind"), unique=True),
+    IndexSpec(REFERRAL_CLICKS, ("linkId", "at")),
 )

@@ -92,6 +92,13 @@ class SellerKind(StrEnum):
     CROSS_BORDER = "CROSS_BORDER"
 
 
+class ReferralLinkKind(StrEnum):
+    """Which sellers a Shop Registration referral link onboards (seed 004)."""
+
+    LOCAL = "LOCAL"
+    CROSS_BORDER = "CROSS_BORDER"
+
+
 class LinkedStatus(StrEnum):
     LINKED = "LINKED"
     UNLINKED = "UNLINKED"

@@ -23,6 +23,8 @@ PREFIXES: dict[str, str] = {
     "scat": "ServiceCategory",
     "cap": "CategoryApplication",
     "hst": "HistoryEntry",
+    "ref": "ReferralLink",
+    "rcl": "ReferralClick",
 }
 
 _ID = re.compile(r"^(?P<prefix>[a-z]{2,5})_(?P<body>[0-9a-z]{6,40})$")

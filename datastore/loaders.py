@@ -128,6 +128,35 @@ class HistoryBySubjectLoader(_GroupedPageLoader):
     group_field = "subjectId"
 
 
+class ReferralLinksByServiceLoader(DataLoader[str, list[Document]]):
+    """The referral links of each service (at most one per kind, so unpaged), for every
+    service asked for in one read."""
+
+    def __init__(self, store: DocumentStore) -> None:
+        super().__init__()
+        self.store = store
+
+    async def batch_load_fn(self, keys: list[str]) -> list[list[Document]]:
+        links = await self.store.find(c.REFERRAL_LINKS, {"serviceId": {"$in": keys}})
+        by_service: dict[str, list[Document]] = defaultdict(list)
+        for link in links:
+            by_service[link["serviceId"]].append(link)
+        return [by_service.get(key, []) for key in keys]
+
+
+class ReferralClicksByLinkLoader(DataLoader[str, int]):
+    """How many clicks each referral link has, for every link asked for in one grouped count
+    (no click document is read)."""
+
+    def __init__(self, store: DocumentStore) -> None:
+        super().__init__()
+        self.store = store
+
+    async def batch_load_fn(self, keys: list[str]) -> list[int]:
+        counts = await self.store.count_grouped(c.REFERRAL_CLICKS, "linkId", keys)
+        return [counts.get(key, 0) for key in keys]
+
+
 class Loaders:
     """The loaders of one request; built fresh per request so caches never leak between
     callers with different permissions."""
@@ -144,6 +173,8 @@ class Loaders:
         self.tiktok_accounts_by_seller = TikTokAccountsBySellerLoader(store)
         self.category_applications_by_partner = CategoryApplicationsByPartnerLoader(store)
         self.history_by_subject = HistoryBySubjectLoader(store)
+        self.referral_links_by_service = ReferralLinksByServiceLoader(store)
+        self.referral_clicks_by_link = ReferralClicksByLinkLoader(store)
 
     def by_id(self, collection: str) -> DataLoader[str, Document | None]:
         """The id loader of ``collection`` (for ``node`` lookups)."""

@@ -173,6 +173,29 @@ class MongoStore(DocumentStore):
         self._counted()
         return total
 
+    async def count_grouped(
+        self,
+        collection: str,
+        group_field: str,
+        group_values: Sequence[Any],
+        filter: Filter | None = None,
+    ) -> dict[Any, int]:
+        values = list(dict.fromkeys(normalise_value(v) for v in group_values))
+        counts: dict[Any, int] = {value: 0 for value in values}
+        if not values:
+            return counts
+        match = {"$and": [{check_path(group_field): {"$in": values}}, _translate(filter or {})]}
+        pipeline: list[dict[str, Any]] = [
+            {"$match": match},
+            {"$group": {"_id": f"${group_field}", "count": {"$sum": 1}}},
+        ]
+        cursor = await self._collection(collection).aggregate(pipeline, session=self._session.get())
+        groups = await cursor.to_list()
+        self._counted()
+        for group in groups:
+            counts[group["_id"]] = int(group["count"])
+        return counts
+
     async def insert(self, collection: str, document: Mapping[str, Any]) -> Document:
         stored = normalise({"version": 1, **document})
         if "_id" not in stored:

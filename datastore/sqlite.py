@@ -16,7 +16,14 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from datastore.codec import Document, from_json, normalise, normalise_value, to_json
+from datastore.codec import (
+    Document,
+    from_json,
+    normalise,
+    normalise_value,
+    to_json,
+    to_json_scalar,
+)
 from datastore.sqlite_query import SCORE_COLUMN, field_sql, order_sql, score_sql, where_sql
 from datastore.store import (
     DocumentStore,
@@ -166,6 +173,32 @@ class SQLiteStore(DocumentStore):
         where = where_sql(filter, params)
         rows = await self._fetch(f'SELECT COUNT(*) FROM "{collection}" WHERE {where}', params, 0)
         return int(rows[0][0])
+
+    async def count_grouped(
+        self,
+        collection: str,
+        group_field: str,
+        group_values: Sequence[Any],
+        filter: Filter | None = None,
+    ) -> dict[Any, int]:
+        await self._ensure_table(collection)
+        values = list(dict.fromkeys(group_values))
+        counts: dict[Any, int] = {value: 0 for value in values}
+        if not values:
+            return counts
+        # Rows come back as SQLite sees the field; map them back to the values asked for.
+        asked = {to_json_scalar(value): value for value in values}
+        params: list[Any] = []
+        where = where_sql({"$and": [{group_field: {"$in": values}}, filter or {}]}, params)
+        group = field_sql(check_path(group_field))
+        rows = await self._fetch(
+            f'SELECT {group}, COUNT(*) FROM "{collection}" WHERE {where} GROUP BY {group}',
+            params,
+            0,
+        )
+        for key, total in rows:
+            counts[asked[key]] = int(total)
+        return counts
 
     async def insert(self, collection: str, document: Mapping[str, Any]) -> Document:
         await self._ensure_table(collection)

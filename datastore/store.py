@@ -271,6 +271,20 @@ class DocumentStore(_Counted, ABC):
         """How many documents match ``filter``."""
 
     @abstractmethod
+    async def count_grouped(
+        self,
+        collection: str,
+        group_field: str,
+        group_values: Sequence[Any],
+        filter: Filter | None = None,
+    ) -> dict[Any, int]:
+        """For each value of ``group_field``, how many documents match ``filter`` (0 if none).
+
+        One round trip for all groups, and no document is read: counting append-only records
+        (such as clicks) stays cheap however many there are.
+        """
+
+    @abstractmethod
     async def insert(self, collection: str, document: Mapping[str, Any]) -> Document:
         """Insert a document (it must have an ``_id``); returns it as stored.
 

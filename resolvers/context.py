@@ -19,6 +19,9 @@ class Context:
     viewer: Viewer
     request_id: str
     demo_mode: bool = False
+    # Where this gateway was reached (scheme, host and root path, no trailing slash), for
+    # absolute links such as referral URLs; empty when there is no HTTP request.
+    base_url: str = ""
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

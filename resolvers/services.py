@@ -11,12 +11,11 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from datastore.search import search_fields
-
 from datastore import collections as c
 from datastore.codec import Document, utc_now
 from datastore.enums import Market, PartnerStatus, ServiceStatus, ServiceType
 from datastore.ids import new_id, new_token
+from datastore.search import search_fields
 from datastore.store import DuplicateKeyError
 from resolvers import history
 from resolvers.category_applications import ReviewDecision, current_partner

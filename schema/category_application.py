@@ -20,13 +20,16 @@ from schema.pagination import After, Before, Connection, First, Last
 from schema.permissions import IsAdmin, IsPartner
 from schema.service_category import ServiceCategory
 
-ApplicationStatus = strawberry.enum(
+strawberry.enum(
     resolve.ApplicationStatus, description="REVIEWING until an admin APPROVES or REJECTS it."
 )
-ReviewDecision = strawberry.enum(resolve.ReviewDecision, description="An admin's review outcome.")
-CategoryApplicationErrorCode = strawberry.enum(
+ApplicationStatus = resolve.ApplicationStatus
+strawberry.enum(resolve.ReviewDecision, description="An admin's review outcome.")
+ReviewDecision = resolve.ReviewDecision
+strawberry.enum(
     resolve.CategoryApplicationErrorCode, description="Why a category application was refused."
 )
+CategoryApplicationErrorCode = resolve.CategoryApplicationErrorCode
 
 
 @strawberry.type(description="A partner's application for a service category in a market.")

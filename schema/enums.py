@@ -28,6 +28,11 @@ strawberry.enum(enums.SellerKind, description="Local or cross-border seller.")
 strawberry.enum(
     enums.LinkedStatus, description="Whether a TikTok account is still linked to its seller."
 )
+strawberry.enum(
+    enums.ReferralLinkKind,
+    description="Which sellers a Shop Registration referral link onboards: LOCAL sellers "
+    "(selling in their own country) or CROSS_BORDER sellers.",
+)
 strawberry.enum(identity.Role, description="What a caller signs in as.")
 
 # Registered above; the aliases keep them usable as types for mypy.
@@ -39,4 +44,5 @@ ServiceType = enums.ServiceType
 ServiceStatus = enums.ServiceStatus
 SellerKind = enums.SellerKind
 LinkedStatus = enums.LinkedStatus
+ReferralLinkKind = enums.ReferralLinkKind
 Role = identity.Role

@@ -178,9 +178,8 @@ class PartnerQuery:
         return connection_from(result, page, NEWEST_FIRST, Partner.from_document)
 
 
-PartnerErrorCode = strawberry.enum(
-    partner_admin.PartnerErrorCode, description="Why a change was refused."
-)
+strawberry.enum(partner_admin.PartnerErrorCode, description="Why a change was refused.")
+PartnerErrorCode = partner_admin.PartnerErrorCode
 
 
 @strawberry.type(description="A broken rule in a partner change.")

@@ -10,11 +10,13 @@ import strawberry
 from datastore.catalog import get_catalog
 from datastore.codec import Document
 from resolvers.context import Info
+from resolvers.referrals import referral_links_for
 from resolvers.visibility import sees_partner_privately
 from schema.enums import Market, ServiceStatus, ServiceType
 from schema.history import HistoryEntry, history_connection
 from schema.node import Node
 from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last
+from schema.referral import ReferralLink
 from schema.service_category import ServiceCategory
 
 if TYPE_CHECKING:
@@ -101,3 +103,13 @@ class Service(Node):
         if document is None:
             raise LookupError(f"service {self.id} names unknown partner {self.partner_id}")
         return Partner.from_document(document)
+
+    @strawberry.field(
+        description="The Shop Registration referral links, LOCAL then CROSS_BORDER: generated "
+        "when the service is first published and unchanged when it is deactivated and "
+        "published again. Only the owning partner and admins see them; anyone else gets an "
+        "empty list, as does a service outside the Shop Registration category."
+    )
+    async def referral_links(self, info: Info) -> list[ReferralLink]:
+        links = await referral_links_for(info, str(self.id), self.partner_id, self.category_id)
+        return [ReferralLink.from_document(link) for link in links]

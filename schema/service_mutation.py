@@ -17,12 +17,10 @@ from schema.mutations import UserError, run_mutation
 from schema.permissions import IsAdmin, IsPartner
 from schema.service import Service
 
-ServiceErrorCode = strawberry.enum(
-    _ServiceErrorCode, description="Why a service change was refused."
-)
-LinkUnavailableReason = strawberry.enum(
-    resolve.LinkUnavailableReason, description="Why a link cannot be used right now."
-)
+strawberry.enum(_ServiceErrorCode, description="Why a service change was refused.")
+ServiceErrorCode = _ServiceErrorCode
+strawberry.enum(resolve.LinkUnavailableReason, description="Why a link cannot be used right now.")
+LinkUnavailableReason = resolve.LinkUnavailableReason
 
 
 @strawberry.type(description="A broken rule in a service change.")

@@ -11,10 +11,12 @@ from datastore.store import DocumentStore
 from resolvers.identity import Role
 from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, token
 
-APPLY = """mutation($input: ApplyForServiceCategoryInput!) { applyForServiceCategory(input: $input) {
+APPLY = """mutation($input: ApplyForServiceCategoryInput!) {
+  applyForServiceCategory(input: $input) {
   categoryApplication { id status market category { id name } }
   userErrors { field message code } } }"""
-REVIEW = """mutation($input: ReviewCategoryApplicationInput!) { reviewCategoryApplication(input: $input) {
+REVIEW = """mutation($input: ReviewCategoryApplicationInput!) {
+  reviewCategoryApplication(input: $input) {
   categoryApplication { id status reason history { edges { node { action fromStatus toStatus
   actorRole reason } } } } userErrors { field message code } } }"""
 
@@ -123,7 +125,9 @@ async def test_admin_reviews_and_approval_is_visible(
         as_=token(Role.PARTNER, partner["_id"]),
     )
     names = [row["name"] for row in own["data"]["partner"]["eligibleCategories"]]
-    assert names == [r.name for r in get_catalog().eligible_for(PartnerType.TSP, Region.US, [Market.US])]
+    assert names == [
+        r.name for r in get_catalog().eligible_for(PartnerType.TSP, Region.US, [Market.US])
+    ]
 
 
 async def test_rejection_keeps_reason_and_allows_a_new_application(
@@ -161,7 +165,8 @@ async def test_roles_on_application_mutations(
         result = await gql(REVIEW, review, as_=caller)
         assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     unknown = await gql(
-        REVIEW, {"input": {"id": "cap_01aaaaaaaaaaaaaaaaaaaaaaaa", "decision": "APPROVE"}},
+        REVIEW,
+        {"input": {"id": "cap_01aaaaaaaaaaaaaaaaaaaaaaaa", "decision": "APPROVE"}},
         as_=token(Role.ADMIN),
     )
     assert unknown["data"]["reviewCategoryApplication"]["userErrors"][0]["code"] == "NOT_FOUND"

@@ -47,8 +47,14 @@ async def partner(make_partner: PartnerFactory, store: DocumentStore) -> Documen
     for category in (SHOP_MANAGEMENT, SHOP_REGISTRATION):
         await store.insert(
             c.CATEGORY_APPLICATIONS,
-            {"_id": new_id("cap"), "partnerId": created["_id"], "categoryId": category,
-             "market": "US", "status": "APPROVED", "createdAt": utc_now()},
+            {
+                "_id": new_id("cap"),
+                "partnerId": created["_id"],
+                "categoryId": category,
+                "market": "US",
+                "status": "APPROVED",
+                "createdAt": utc_now(),
+            },
         )
     return created
 
@@ -75,10 +81,14 @@ async def test_public_service_full_cycle(gql: GraphQLClient, partner: Document, 
     assert (service["status"], service["authorizationLinkToken"]) == ("DRAFT", None)
     submitted = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
     assert submitted["service"]["status"] == "IN_REVIEW"
-    in_review_edit = await _call(gql, UPDATE, {"input": {"id": service["id"], "name": "x"}}, _as(partner))
+    in_review_edit = await _call(
+        gql, UPDATE, {"input": {"id": service["id"], "name": "x"}}, _as(partner)
+    )
     assert in_review_edit["userErrors"][0]["code"] == "SERVICE_IN_REVIEW"
     rejected = await _call(
-        gql, REVIEW, {"input": {"id": service["id"], "decision": "REJECT", "reason": "Logo blurry"}},
+        gql,
+        REVIEW,
+        {"input": {"id": service["id"], "decision": "REJECT", "reason": "Logo blurry"}},
         admin,
     )
     assert (rejected["service"]["status"], rejected["service"]["statusReason"]) == (
@@ -94,7 +104,9 @@ async def test_public_service_full_cycle(gql: GraphQLClient, partner: Document, 
     }
     again = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
     assert again["service"]["status"] == "IN_REVIEW"
-    approved = await _call(gql, REVIEW, {"input": {"id": service["id"], "decision": "APPROVE"}}, admin)
+    approved = await _call(
+        gql, REVIEW, {"input": {"id": service["id"], "decision": "APPROVE"}}, admin
+    )
     live = approved["service"]
     assert live["status"] == "LIVE"
     token_when_live = live["authorizationLinkToken"]
@@ -107,7 +119,13 @@ async def test_public_service_full_cycle(gql: GraphQLClient, partner: Document, 
     assert on["service"]["authorizationLinkToken"] == token_when_live
     actions = [e["node"]["action"] for e in on["service"]["history"]["edges"]]
     assert actions == [
-        "PUBLISHED", "DEACTIVATED", "APPROVED", "SUBMITTED", "UPDATED", "REJECTED", "SUBMITTED",
+        "PUBLISHED",
+        "DEACTIVATED",
+        "APPROVED",
+        "SUBMITTED",
+        "UPDATED",
+        "REJECTED",
+        "SUBMITTED",
         "CREATED",
     ]
 

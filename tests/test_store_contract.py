@@ -243,6 +243,20 @@ async def test_find_grouped_limits_each_group_in_one_round_trip(store: DocumentS
     assert [d["rank"] for d in continued["own_0"]] == [6, 3]
 
 
+async def test_count_grouped_counts_each_group_in_one_round_trip(store: DocumentStore) -> None:
+    for n in range(15):
+        await store.insert("things", _thing(n))
+    store.stats.reset()
+    counts = await store.count_grouped(
+        "things", "owner", ["own_0", "own_2", "own_9", "own_0"], {"rank": {"$gt": 0}}
+    )
+    assert counts == {"own_0": 4, "own_2": 5, "own_9": 0}
+    assert store.stats.round_trips == 1
+    assert store.stats.documents_read == 0
+    assert await store.count_grouped("things", "owner", []) == {}
+    assert store.stats.round_trips == 1
+
+
 async def test_update_is_guarded_by_version(store: DocumentStore) -> None:
     await store.insert("things", _thing(1, nested={"keep": 1}, drop="me"))
     updated = await store.update(

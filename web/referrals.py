@@ -1,0 +1,60 @@
+"""``GET /r/<code>``: Shop Registration referral links sellers follow to TikTok Shop onboarding."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from resolvers.referrals import REFERRAL_PATH_PREFIX, follow_referral
+
+if TYPE_CHECKING:
+    from gateway import Settings
+
+__all__ = ["NOT_AVAILABLE_PAGE", "referral_routes"]
+
+# Every answer may change (the partner turns the service off or on again) and every visit must
+# reach the gateway to be counted, so nothing along the way may cache either response.
+_NO_STORE = {"Cache-Control": "no-store"}
+
+# Static on purpose: nothing from the request is echoed back into the page.
+NOT_AVAILABLE_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <meta name="robots" content="noindex">
+  <title>Referral link not available</title>
+</head>
+<body>
+  <main>
+    <h1>This referral link is not available</h1>
+    <p>The link may be mistyped, or the partner who shared it has turned it off.
+    Ask them for a current link.</p>
+  </main>
+</body>
+</html>
+"""
+
+
+def referral_routes(settings: Settings) -> list[Route]:
+    """Return the route that redirects a referral link to the onboarding page of its kind
+    (302) and counts the visit, or answers 404 with a small HTML page when the link is unknown
+    or its service or partner is not available. The store is ``request.app.state.store``."""
+    onboarding_urls = settings.onboarding_urls
+
+    async def follow(request: Request) -> Response:
+        followed = await follow_referral(
+            request.app.state.store,
+            request.path_params["code"],
+            onboarding_urls,
+            # Link checkers and previews send HEAD; only a GET is a seller's visit.
+            record_click=request.method == "GET",
+        )
+        if followed is None:
+            return HTMLResponse(NOT_AVAILABLE_PAGE, status_code=404, headers=_NO_STORE)
+        return RedirectResponse(followed[1], status_code=302, headers=_NO_STORE)
+
+    return [Route(f"{REFERRAL_PATH_PREFIX}{{code}}", follow, methods=["GET"], name="referral")]
