@@ -321,11 +321,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _seed(args: argparse.Namespace, settings: Settings) -> int:
     from datastore.demo import seed_demo
+    from resolvers.referrals import ensure_referral_links
 
     async def run() -> dict[str, str] | None:
         store = await open_store(settings)
         try:
-            return await seed_demo(store, only_if_empty=args.if_empty)
+            return await seed_demo(
+                store, only_if_empty=args.if_empty, on_live=ensure_referral_links
+            )
         finally:
             await store.close()
 

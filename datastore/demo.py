@@ -3,6 +3,7 @@ services, and sellers with shops and TikTok accounts."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -107,6 +108,8 @@ def _service(
         # Demo partners are all active, so live public services are listed in the store.
         "listed": live and service_type is ServiceType.PUBLIC,
         "publishedAt": at if live else None,
+        # Live demo services count as reviewed: switching one Off and On needs no new review.
+        "needsReview": not live,
         **search_fields(name, description, partner["name"]),
         "highlights": ["Dedicated account manager", "Weekly performance report"],
         "pricing": "From USD 499 per month",
@@ -134,7 +137,11 @@ def build_demo_documents() -> dict[str, list[Document]]:
         partner = _partner(name, partner_type, region, at)
         documents[c.PARTNERS].append(partner)
         market = REGION_MARKETS[region][-1] if region is Region.CN_HK else REGION_MARKETS[region][0]
-        eligible = catalog.eligible_for(partner_type, region, [market])[:3]
+        offered = catalog.eligible_for(partner_type, region, [market])
+        # Three ordinary categories, plus Shop Registration where the region offers it, so the
+        # demo shows referral links too.
+        ordinary = [row for row in offered if not catalog.is_shop_registration(row)][:3]
+        eligible = ordinary + [row for row in offered if catalog.is_shop_registration(row)]
         for position, category in enumerate(eligible):
             documents[c.CATEGORY_APPLICATIONS].append(_application(partner, category, market, at))
             if catalog.is_shop_registration(category):
@@ -202,9 +209,17 @@ async def demo_subjects(store: DocumentStore) -> dict[str, str]:
     return subjects
 
 
-async def seed_demo(store: DocumentStore, *, only_if_empty: bool) -> dict[str, str] | None:
+LiveHook = Callable[[DocumentStore, Document], Awaitable[object]]
+
+
+async def seed_demo(
+    store: DocumentStore, *, only_if_empty: bool, on_live: LiveHook | None = None
+) -> dict[str, str] | None:
     """Insert the demo data set in one transaction; ``None`` if skipped because the store
-    already holds partners and ``only_if_empty`` is set. Returns whom demo tokens act as."""
+    already holds partners and ``only_if_empty`` is set. Returns whom demo tokens act as.
+
+    ``on_live`` runs for every live service inside the transaction, as publishing would run it
+    (it is how live Shop Registration services get their referral links)."""
     documents = build_demo_documents()
 
     async def work() -> bool:
@@ -212,7 +227,9 @@ async def seed_demo(store: DocumentStore, *, only_if_empty: bool) -> dict[str, s
             return False
         for collection, items in documents.items():
             for document in items:
-                await store.insert(collection, document)
+                stored = await store.insert(collection, document)
+                if on_live and collection == c.SERVICES and stored["status"] == ServiceStatus.LIVE:
+                    await on_live(store, stored)
         return True
 
     if not await store.transaction(work):

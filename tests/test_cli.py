@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,21 @@ def test_seed_demo_once_then_only_if_empty(env: Path, capsys: pytest.CaptureFixt
     assert all(role in first for role in ("partner", "seller", "admin"))
     assert main(["seed", "--demo", "--if-empty"]) == 0
     assert "nothing seeded" in capsys.readouterr().out
+    kinds = asyncio.run(_referral_kinds(env))
+    assert kinds and set(kinds.values()) == {("CROSS_BORDER", "LOCAL")}
+
+
+async def _referral_kinds(database: Path) -> dict[str, tuple[str, ...]]:
+    store = SQLiteStore(database)
+    await store.connect()
+    try:
+        links = await store.find(c.REFERRAL_LINKS)
+    finally:
+        await store.close()
+    kinds: dict[str, list[str]] = {}
+    for link in links:
+        kinds.setdefault(link["serviceId"], []).append(link["kind"])
+    return {service: tuple(sorted(found)) for service, found in kinds.items()}
 
 
 async def test_demo_data_covers_every_type_region_and_state(env: Path) -> None:
@@ -91,5 +107,7 @@ async def test_demo_data_covers_every_type_region_and_state(env: Path) -> None:
         assert any(s["kind"] == "CROSS_BORDER" for s in sellers)
         assert await store.count(c.TIKTOK_ACCOUNTS) == len(sellers)
         assert await seed_demo(store, only_if_empty=True) is None
+        # `seed --demo` (the CLI) passes the publish hook: live Shop Registration services of
+        # the demo get their two referral links.
     finally:
         await store.close()

@@ -345,3 +345,41 @@ async def test_close_partner_delists_services_and_blocks_publishing(
     for caller in (None, _as(partner)):
         forbidden = await gql(CLOSE, {"input": {"id": partner["_id"], "reason": "x"}}, as_=caller)
         assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+@pytest.mark.parametrize("mutation", ["create", "update", "publish", "deactivate", "review"])
+async def test_every_role_on_every_service_mutation(
+    gql: GraphQLClient,
+    partner: Document,
+    make_partner: PartnerFactory,
+    make_seller: SellerFactory,
+    store: DocumentStore,
+    admin: str,
+    mutation: str,
+) -> None:
+    service = (await _create(gql, partner, type="CUSTOM"))["service"]
+    base = {"name": "Shop care", "type": "PUBLIC", "categoryId": SHOP_MANAGEMENT, "market": "US"}
+    query, variables, allowed_role = {
+        "create": (CREATE, {"input": base}, "partner"),
+        "update": (UPDATE, {"input": {"id": service["id"], "name": "Renamed"}}, "partner"),
+        "publish": (PUBLISH, {"id": service["id"]}, "partner"),
+        "deactivate": (DEACTIVATE, {"id": service["id"]}, "partner"),
+        "review": (REVIEW, {"input": {"id": service["id"], "decision": "APPROVE"}}, "admin"),
+    }[mutation]
+    other = await make_partner()
+    callers = {
+        "anonymous": None,
+        "seller": token(Role.SELLER, (await make_seller())["_id"]),
+        "admin": admin,
+        "partner": _as(partner),
+    }
+    before = await store.get_many(c.SERVICES, [service["id"]])
+    for role, caller in callers.items():
+        if role == allowed_role:
+            continue
+        refused = await gql(query, variables, as_=caller)
+        assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", (role, refused)
+    if allowed_role == "partner" and mutation != "create":
+        foreign = await _call(gql, query, variables, _as(other))
+        assert foreign["userErrors"][0]["code"] == "NOT_FOUND"
+    assert await store.get_many(c.SERVICES, [service["id"]]) == before
