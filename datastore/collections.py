@@ -11,6 +11,9 @@ TIKTOK_ACCOUNTS = "tiktok_accounts"
 SERVICES = "services"
 CATEGORY_APPLICATIONS = "category_applications"
 HISTORY = "history"
+SERVICE_OFFERS = "service_offers"
+OFFER_ACCEPTANCES = "offer_acceptances"
+AUTHORIZATIONS = "authorizations"
 REFERRAL_LINKS = "referral_links"
 REFERRAL_CLICKS = "referral_clicks"
 
@@ -22,6 +25,9 @@ ALL_COLLECTIONS = (
     SERVICES,
     CATEGORY_APPLICATIONS,
     HISTORY,
+    SERVICE_OFFERS,
+    OFFER_ACCEPTANCES,
+    AUTHORIZATIONS,
     REFERRAL_LINKS,
     REFERRAL_CLICKS,
 )
@@ -42,6 +48,18 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(CATEGORY_APPLICATIONS, ("openKey",), unique=True),
     IndexSpec(SERVICES, ("partnerId", "idempotencyKey"), unique=True),
     IndexSpec(HISTORY, ("subjectId", "createdAt")),
+    IndexSpec(SERVICE_OFFERS, ("partnerId", "createdAt")),
+    IndexSpec(SERVICE_OFFERS, ("linkToken",), unique=True),
+    IndexSpec(SERVICE_OFFERS, ("partnerId", "idempotencyKey"), unique=True),
+    # One acceptance per offer: of two sellers racing to accept, exactly one insert succeeds.
+    IndexSpec(OFFER_ACCEPTANCES, ("offerId",), unique=True),
+    IndexSpec(AUTHORIZATIONS, ("sellerId", "createdAt")),
+    IndexSpec(AUTHORIZATIONS, ("partnerId", "createdAt")),
+    IndexSpec(AUTHORIZATIONS, ("offerId", "createdAt")),
+    IndexSpec(AUTHORIZATIONS, ("status", "endsAt")),
+    IndexSpec(AUTHORIZATIONS, ("tiktokAccountIds",)),
+    # At most one active authorization per seller and service.
+    IndexSpec(AUTHORIZATIONS, ("activeKey",), unique=True),
     IndexSpec(REFERRAL_LINKS, ("code",), unique=True),
     # One link per kind and service: racing publishes cannot create a second one.
     IndexSpec(REFERRAL_LINKS, ("serviceId", "kind"), unique=True),

@@ -102,3 +102,46 @@ class ReferralLinkKind(StrEnum):
 class LinkedStatus(StrEnum):
     LINKED = "LINKED"
     UNLINKED = "UNLINKED"
+
+
+class AuthorizeObject(StrEnum):
+    """What a seller authorizes a partner on: its shops, its TikTok accounts (TTUID), or both."""
+
+    SHOP = "SHOP"
+    TTUID = "TTUID"
+    SHOP_AND_TTUID = "SHOP_AND_TTUID"
+
+
+class OfferStatus(StrEnum):
+    """Stored states of a service offer; EXPIRED is derived from the end date when read."""
+
+    OPEN = "OPEN"
+    ACCEPTED = "ACCEPTED"
+    WITHDRAWN = "WITHDRAWN"
+    EXPIRED = "EXPIRED"
+
+
+class AuthorizationStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    COMPLETED = "COMPLETED"
+    CANCELED = "CANCELED"
+    CLOSED = "CLOSED"
+
+
+class AuthorizationChannel(StrEnum):
+    """How the seller reached the authorization."""
+
+    SERVICE_OFFER = "SERVICE_OFFER"
+    SERVICE_LINK = "SERVICE_LINK"
+    STORE = "STORE"
+
+
+class AuthorizationReason(StrEnum):
+    """Reason codes of authorization changes (SPEC.md §7)."""
+
+    AUTHORIZED = "AUTHORIZED"
+    RENEWED = "RENEWED"
+    CANCELED_BY_SELLER = "CANCELED_BY_SELLER"
+    EXPIRED = "EXPIRED"
+    PARTNER_REMOVED = "PARTNER_REMOVED"
+    ACCOUNT_UNLINKED = "ACCOUNT_UNLINKED"

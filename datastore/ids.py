@@ -23,6 +23,9 @@ PREFIXES: dict[str, str] = {
     "scat": "ServiceCategory",
     "cap": "CategoryApplication",
     "hst": "HistoryEntry",
+    "ofr": "ServiceOffer",
+    "acc": "OfferAcceptance",
+    "aut": "Authorization",
     "ref": "ReferralLink",
     "rcl": "ReferralClick",
 }
