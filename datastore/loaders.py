@@ -58,6 +58,8 @@ class ListSpec:
     page: Page
     statuses: tuple[str, ...] | None = None
     types: tuple[str, ...] | None = None
+    # Overrides the loader's order (e.g. soonest-ending first).
+    sort: Sort | None = None
 
     def filter(self) -> Filter:
         conditions: dict[str, Any] = {}
@@ -89,12 +91,13 @@ class _GroupedPageLoader(DataLoader[tuple[Hashable, ListSpec], PageResult]):
         results: dict[tuple[Hashable, ListSpec], PageResult] = {}
         for spec, parents in parents_by_spec.items():
             start = spec.page.start()
+            sort = spec.sort or self.sort
             groups = await self.store.find_grouped(
                 self.collection,
                 self.group_field,
                 parents,
-                spec.page.bound_filter(spec.filter(), self.sort),
-                sort=spec.page.read_sort(self.sort),
+                spec.page.bound_filter(spec.filter(), sort),
+                sort=spec.page.read_sort(sort),
                 limit_per_group=spec.page.size + 1,
                 after=list(start) if start is not None else None,
             )
@@ -121,6 +124,29 @@ class TikTokAccountsBySellerLoader(_GroupedPageLoader):
 class CategoryApplicationsByPartnerLoader(_GroupedPageLoader):
     collection = c.CATEGORY_APPLICATIONS
     group_field = "partnerId"
+
+
+class AuthorizationsBySellerLoader(_GroupedPageLoader):
+    collection = c.AUTHORIZATIONS
+    group_field = "sellerId"
+
+
+class AuthorizationsByPartnerLoader(_GroupedPageLoader):
+    collection = c.AUTHORIZATIONS
+    group_field = "partnerId"
+
+
+class AuthorizationsByOfferLoader(_GroupedPageLoader):
+    collection = c.AUTHORIZATIONS
+    group_field = "offerId"
+
+
+class AuthorizationByIdLoader(_DocumentByIdLoader):
+    collection = c.AUTHORIZATIONS
+
+
+class ServiceOfferByIdLoader(_DocumentByIdLoader):
+    collection = c.SERVICE_OFFERS
 
 
 class HistoryBySubjectLoader(_GroupedPageLoader):
@@ -173,6 +199,11 @@ class Loaders:
         self.tiktok_accounts_by_seller = TikTokAccountsBySellerLoader(store)
         self.category_applications_by_partner = CategoryApplicationsByPartnerLoader(store)
         self.history_by_subject = HistoryBySubjectLoader(store)
+        self.authorization_by_id = AuthorizationByIdLoader(store)
+        self.service_offer_by_id = ServiceOfferByIdLoader(store)
+        self.authorizations_by_seller = AuthorizationsBySellerLoader(store)
+        self.authorizations_by_partner = AuthorizationsByPartnerLoader(store)
+        self.authorizations_by_offer = AuthorizationsByOfferLoader(store)
         self.referral_links_by_service = ReferralLinksByServiceLoader(store)
         self.referral_clicks_by_link = ReferralClicksByLinkLoader(store)
 
@@ -185,5 +216,6 @@ class Loaders:
             c.TIKTOK_ACCOUNTS: self.tiktok_account_by_id,
             c.SERVICES: self.service_by_id,
             c.CATEGORY_APPLICATIONS: self.category_application_by_id,
+            c.AUTHORIZATIONS: self.authorization_by_id,
         }
         return loaders[collection]

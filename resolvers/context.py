@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import strawberry
 
+from datastore.codec import utc_now
 from datastore.loaders import Loaders
 from datastore.store import DocumentStore
 from resolvers.identity import Viewer
@@ -19,6 +21,8 @@ class Context:
     viewer: Viewer
     request_id: str
     demo_mode: bool = False
+    # One clock reading per request, so every derived status in a response agrees.
+    now: datetime = field(default_factory=utc_now)
     # Where this gateway was reached (scheme, host and root path, no trailing slash), for
     # absolute links such as referral URLs; empty when there is no HTTP request.
     base_url: str = ""

@@ -27,6 +27,7 @@ COLLECTION_OF_TYPE = {
     "Shop": c.SHOPS,
     "TikTokAccount": c.TIKTOK_ACCOUNTS,
     "CategoryApplication": c.CATEGORY_APPLICATIONS,
+    "Authorization": c.AUTHORIZATIONS,
 }
 
 
@@ -56,6 +57,12 @@ async def visible_document(info: Info, type_name: str, document: Document | None
         return can_see_service(viewer, document, partner)
     if type_name == "CategoryApplication":
         return sees_partner_privately(viewer, document["partnerId"])
+    if type_name == "Authorization":
+        return (
+            viewer.is_admin
+            or viewer.seller_id == document["sellerId"]
+            or (viewer.partner_id == document["partnerId"])
+        )
     return can_see_seller_item(viewer, document)
 
 

@@ -8,6 +8,7 @@ from datastore import collections as c
 from datastore.codec import Document, utc_now
 from datastore.enums import PartnerStatus
 from resolvers import history
+from resolvers.authorization_lifecycle import close_for_partner
 from resolvers.context import Info
 from resolvers.validation import Checks, fail
 from resolvers.writes import atomically
@@ -64,6 +65,7 @@ async def close(info: Info, partner_id: str, reason: str) -> Document:
                 expected_version=service["version"],
                 changes={"listed": False, "updatedAt": now},
             )
+        ended = await close_for_partner(info, partner_id)
         await history.record(
             store,
             subject_id=partner_id,
@@ -73,6 +75,7 @@ async def close(info: Info, partner_id: str, reason: str) -> Document:
             to_status=PartnerStatus.CLOSED,
             reason_code=PARTNER_REMOVED,
             reason=reason.strip(),
+            changes={"authorizationsClosed": {"from": 0, "to": ended}},
         )
         return closed
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import strawberry
 from strawberry.tools import merge_types
 
+from schema.authorization import Authorization
+from schema.authorization_mutation import AuthorizationMutation, AuthorizationQuery
 from schema.category_application import CategoryApplication, CategoryApplicationMutation
 from schema.extensions import MaskUnexpectedErrors
 from schema.node import NodeQuery
@@ -18,13 +20,33 @@ from schema.viewer import ViewerQuery
 
 Query = merge_types(
     "Query",
-    (NodeQuery, ViewerQuery, PartnerQuery, ServiceCategoryQuery, ServiceLinkQuery, StoreQuery),
+    (
+        NodeQuery,
+        ViewerQuery,
+        PartnerQuery,
+        ServiceCategoryQuery,
+        ServiceLinkQuery,
+        StoreQuery,
+        AuthorizationQuery,
+    ),
 )
-Mutation = merge_types("Mutation", (CategoryApplicationMutation, ServiceMutation, PartnerMutation))
+Mutation = merge_types(
+    "Mutation",
+    (CategoryApplicationMutation, ServiceMutation, PartnerMutation, AuthorizationMutation),
+)
 
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Partner, Service, ServiceCategory, Seller, Shop, TikTokAccount, CategoryApplication],
+    types=[
+        Partner,
+        Service,
+        ServiceCategory,
+        Seller,
+        Shop,
+        TikTokAccount,
+        CategoryApplication,
+        Authorization,
+    ],
     extensions=[MaskUnexpectedErrors],
 )

@@ -17,6 +17,7 @@ class Node:
 
 
 def _to_node(type_name: str, document: object) -> Node:
+    from schema.authorization import Authorization
     from schema.category_application import CategoryApplication
     from schema.partner import Partner
     from schema.seller import Seller, Shop, TikTokAccount
@@ -31,6 +32,7 @@ def _to_node(type_name: str, document: object) -> Node:
         "TikTokAccount": TikTokAccount.from_document,
         "ServiceCategory": ServiceCategory.from_category,
         "CategoryApplication": CategoryApplication.from_document,
+        "Authorization": Authorization.from_document,
     }
     node: Node = builders[type_name](document)  # type: ignore[operator]
     return node

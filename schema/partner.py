@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from datastore.catalog import get_catalog
 from datastore.codec import Document
+from datastore.enums import AuthorizationStatus
 from datastore.loaders import NEWEST_FIRST
 from resolvers import category_applications as applications
 from resolvers import partner_admin
@@ -31,6 +32,9 @@ from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last
 from schema.permissions import IsAdmin
 from schema.service import Service
 from schema.service_category import ServiceCategory
+
+if TYPE_CHECKING:
+    from schema.authorization import Authorization
 
 
 @strawberry.type(description="A partner organisation: a TSP, an MCN/CAP or an affiliate partner.")
@@ -120,6 +124,41 @@ class Partner(Node):
         page = page_from_args(NEWEST_FIRST, first, after, last, before)
         result = await applications.applications_of_partner(info, str(self.id), page, status)
         return connection_from(result, page, NEWEST_FIRST, CategoryApplication.from_document)
+
+    @strawberry.field(
+        description="Authorizations granted to the partner, newest first (the partner and "
+        "admins; empty for anyone else)."
+    )
+    async def authorizations(
+        self,
+        info: Info,
+        status: Annotated[
+            list[AuthorizationStatus] | None,
+            strawberry.argument(description="Only authorizations in these (effective) states."),
+        ] = None,
+        expiring_within_days: Annotated[
+            int | None,
+            strawberry.argument(description="Only active ones ending within this many days."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[Annotated[Authorization, strawberry.lazy("schema.authorization")]]:
+        from schema.authorization import authorization_connection, empty
+
+        if not sees_partner_privately(info.context.viewer, str(self.id)):
+            return empty()
+        return await authorization_connection(
+            info,
+            ("partner", str(self.id)),
+            status,
+            expiring_within_days,
+            first,
+            after,
+            last,
+            before,
+        )
 
 
 @strawberry.type(description="A category and market a partner is approved for.")

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from datastore.codec import Document
+from datastore.enums import AuthorizationStatus
 from datastore.loaders import NEWEST_FIRST
 from resolvers import sellers as resolve
 from resolvers.context import Info
 from resolvers.pagination import page_from_args
 from schema.enums import LinkedStatus, Market, SellerKind
 from schema.node import Node
-from schema.pagination import After, Before, Connection, First, Last, connection_from
+
+if TYPE_CHECKING:
+    from schema.authorization import Authorization
+from resolvers.visibility import sees_seller_privately
+from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last, connection_from
 
 
 @strawberry.type(description="A TikTok Shop shop of a seller.")
@@ -81,6 +87,10 @@ class Seller(Node):
         before: Before = None,
     ) -> Connection[Shop]:
         page = page_from_args(NEWEST_FIRST, first, after, last, before)
+        if not sees_seller_privately(info.context.viewer, str(self.id)):
+            # A partner reaches a seller through an authorization: it sees the covered shops
+            # there, not every shop the seller has.
+            return Connection(edges=[], page_info=EMPTY_PAGE)
         result = await resolve.shops_of_seller(info, str(self.id), page)
         return connection_from(result, page, NEWEST_FIRST, Shop.from_document)
 
@@ -94,5 +104,35 @@ class Seller(Node):
         before: Before = None,
     ) -> Connection[TikTokAccount]:
         page = page_from_args(NEWEST_FIRST, first, after, last, before)
+        if not sees_seller_privately(info.context.viewer, str(self.id)):
+            return Connection(edges=[], page_info=EMPTY_PAGE)
         result = await resolve.tiktok_accounts_of_seller(info, str(self.id), page)
         return connection_from(result, page, NEWEST_FIRST, TikTokAccount.from_document)
+
+    @strawberry.field(
+        description="The seller's authorizations, newest first (the seller and admins; empty "
+        "for anyone else)."
+    )
+    async def authorizations(
+        self,
+        info: Info,
+        status: Annotated[
+            list[AuthorizationStatus] | None,
+            strawberry.argument(description="Only authorizations in these (effective) states."),
+        ] = None,
+        expiring_within_days: Annotated[
+            int | None,
+            strawberry.argument(description="Only active ones ending within this many days."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[Annotated[Authorization, strawberry.lazy("schema.authorization")]]:
+        from schema.authorization import authorization_connection, empty
+
+        if not sees_seller_privately(info.context.viewer, str(self.id)):
+            return empty()
+        return await authorization_connection(
+            info, ("seller", str(self.id)), status, expiring_within_days, first, after, last, before
+        )

@@ -1,0 +1,114 @@
+"""What ends authorizations besides the seller: time, an unlinked TikTok account, a removed
+partner."""
+
+from __future__ import annotations
+
+from datastore import collections as c
+from datastore.codec import Document
+from datastore.enums import AuthorizationReason, AuthorizationStatus, LinkedStatus
+from datastore.store import DocumentStore
+from resolvers import history
+from resolvers.authorization_rules import Code
+from resolvers.authorizations import end, expire
+from resolvers.context import Context, Info
+from resolvers.identity import Viewer
+from resolvers.validation import fail
+from resolvers.writes import atomically
+
+SWEEP_BATCH = 200
+
+
+async def sweep_expired(store: DocumentStore, *, batch: int = SWEEP_BATCH) -> int:
+    """Persist COMPLETED for active authorizations past their end; returns how many.
+
+    Reads never wait for this (they derive COMPLETED from the end date); the sweep makes the
+    stored status agree, in batches so one run never holds a long transaction."""
+    total = 0
+    while True:
+        done = await _sweep_batch(Context(store=store, viewer=Viewer(), request_id="sweep"), batch)
+        total += done
+        if done < batch:
+            return total
+
+
+async def _sweep_batch(context: Context, batch: int) -> int:
+    store = context.store
+
+    async def work() -> int:
+        due = await store.find(
+            c.AUTHORIZATIONS,
+            {"status": AuthorizationStatus.ACTIVE, "endsAt": {"$lte": context.now}},
+            sort=[("endsAt", 1)],
+            limit=batch,
+        )
+        for authorization in due:
+            await expire(context, authorization)
+        return len(due)
+
+    return await atomically(store, work)
+
+
+async def unlink_tiktok_account(info: Info, account_id: str) -> tuple[Document, list[Document]]:
+    """Mark the account UNLINKED; every active authorization that covered only that account
+    ends from this moment (reason ACCOUNT_UNLINKED). Returns the account and what ended."""
+    store, now = info.context.store, info.context.now
+
+    async def work() -> tuple[Document, list[Document]]:
+        account = (await store.get_many(c.TIKTOK_ACCOUNTS, [account_id])).get(account_id)
+        if account is None or account["sellerId"] != info.context.viewer.seller_id:
+            raise fail(["id"], "no TikTok account with this id", Code.NOT_FOUND)
+        if account["linkedStatus"] == LinkedStatus.UNLINKED:
+            raise fail(["id"], "this account is already unlinked", Code.ALREADY_UNLINKED)
+        unlinked = await store.update(
+            c.TIKTOK_ACCOUNTS,
+            account_id,
+            expected_version=account["version"],
+            changes={"linkedStatus": LinkedStatus.UNLINKED, "unlinkedAt": now},
+        )
+        await history.record(
+            store,
+            subject_id=account_id,
+            action="UNLINKED",
+            actor=info.context.viewer,
+            from_status=LinkedStatus.LINKED,
+            to_status=LinkedStatus.UNLINKED,
+        )
+        covering = await store.find(
+            c.AUTHORIZATIONS,
+            {"tiktokAccountIds": {"$contains": account_id}, "status": AuthorizationStatus.ACTIVE},
+        )
+        other_ids = {i for a in covering for i in a["tiktokAccountIds"] if i != account_id}
+        others = await store.get_many(c.TIKTOK_ACCOUNTS, list(other_ids))
+        still_linked = {i for i, d in others.items() if d["linkedStatus"] == LinkedStatus.LINKED}
+        ended = []
+        for authorization in covering:
+            remaining = [i for i in authorization["tiktokAccountIds"] if i in still_linked]
+            if authorization["endsAt"] > now and not authorization["shopIds"] and not remaining:
+                ended.append(
+                    await end(
+                        info.context,
+                        authorization,
+                        AuthorizationStatus.CANCELED,
+                        AuthorizationReason.ACCOUNT_UNLINKED,
+                    )
+                )
+        return unlinked, ended
+
+    return await atomically(store, work)
+
+
+async def close_for_partner(info: Info, partner_id: str) -> int:
+    """End every active authorization of a removed partner (reason PARTNER_REMOVED); call it
+    inside the transaction that closes the partner."""
+    store = info.context.store
+    active = await store.find(
+        c.AUTHORIZATIONS, {"partnerId": partner_id, "status": AuthorizationStatus.ACTIVE}
+    )
+    for authorization in active:
+        await end(
+            info.context,
+            authorization,
+            AuthorizationStatus.CLOSED,
+            AuthorizationReason.PARTNER_REMOVED,
+        )
+    return len(active)

@@ -1,0 +1,528 @@
+"""Authorizing, renewing and canceling: one authorization per seller and service, all or none.
+
+Authorizing a service the seller already has an active authorization for extends that one
+instead of adding a second: that is how a partner's renewal offer or link renews.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from datastore import collections as c
+from datastore.codec import Document
+from datastore.enums import (
+    AuthorizationChannel,
+    AuthorizationReason,
+    AuthorizationStatus,
+    AuthorizeObject,
+    OfferStatus,
+    PartnerStatus,
+)
+from datastore.ids import new_id
+from datastore.store import DuplicateKeyError
+from resolvers import history
+from resolvers.authorization_rules import (
+    Code,
+    add_months,
+    check_coverage,
+    check_dates,
+    default_coverage,
+    effective_status,
+    end_of,
+    is_link_only,
+    last_day,
+    require_live,
+    start_of,
+)
+from resolvers.contact import check_contact
+from resolvers.context import Context, Info
+from resolvers.offers import effective_offer_status
+from resolvers.validation import Checks, fail
+from resolvers.writes import atomically
+
+
+@dataclass(frozen=True)
+class Consent:
+    """What the seller agreed to; ``None`` fields mean "as offered" (one click)."""
+
+    start_date: date | None = None
+    end_date: date | None = None
+    settings: Mapping[str, Any] | None = None
+    contact: Mapping[str, str | None] | None = None
+    shop_ids: Sequence[str] | None = None
+    tiktok_account_ids: Sequence[str] | None = None
+    service_ids: Sequence[str] | None = None
+
+
+async def _caller_seller(info: Info) -> Document:
+    seller_id = info.context.viewer.seller_id
+    found = await info.context.store.get_many(c.SELLERS, [seller_id]) if seller_id else {}
+    if not seller_id or seller_id not in found:
+        raise fail(["seller"], "your seller account does not exist", Code.NOT_FOUND)
+    return found[seller_id]
+
+
+async def _grant(
+    info: Info,
+    seller: Document,
+    service: Document,
+    *,
+    channel: AuthorizationChannel,
+    settings: Mapping[str, Any],
+    contact: Mapping[str, str] | None,
+    starts_at: datetime,
+    ends_at: datetime,
+    shop_ids: Sequence[str],
+    account_ids: Sequence[str],
+    offer: Document | None = None,
+    offer_changes: Mapping[str, Any] | None = None,
+) -> Document:
+    """Create the authorization, or extend the seller's active one for this service."""
+    store, now, viewer = info.context.store, info.context.now, info.context.viewer
+    active_key = f"{seller['_id']}|{service['_id']}"
+    terms = {
+        "settings": dict(settings),
+        "contact": dict(contact) if contact else None,
+        "shopIds": list(shop_ids),
+        "tiktokAccountIds": list(account_ids),
+        "offerId": offer["_id"] if offer else None,
+        "offerChanges": dict(offer_changes) if offer_changes else None,
+        "channel": channel,
+    }
+    current = await store.find(c.AUTHORIZATIONS, {"activeKey": active_key}, limit=1)
+    if current and effective_status(current[0], now) is AuthorizationStatus.COMPLETED:
+        await expire(info.context, current[0])
+        current = []
+    if current:
+        existing = current[0]
+        new_end = max(existing["endsAt"], ends_at)
+        updated = await store.update(
+            c.AUTHORIZATIONS,
+            existing["_id"],
+            expected_version=existing["version"],
+            changes={
+                **terms,
+                "endsAt": new_end,
+                "statusReason": AuthorizationReason.RENEWED,
+                "updatedAt": now,
+            },
+        )
+        await history.record(
+            store,
+            subject_id=existing["_id"],
+            action="RENEWED",
+            actor=viewer,
+            from_status=AuthorizationStatus.ACTIVE,
+            to_status=AuthorizationStatus.ACTIVE,
+            reason_code=AuthorizationReason.RENEWED,
+            changes={
+                "endsAt": {"from": existing["endsAt"].isoformat(), "to": new_end.isoformat()},
+                "channel": {"from": existing["channel"], "to": channel.value},
+            },
+        )
+        return updated
+    authorization = await store.insert(
+        c.AUTHORIZATIONS,
+        {
+            "_id": new_id("aut"),
+            "sellerId": seller["_id"],
+            "partnerId": service["partnerId"],
+            "serviceId": service["_id"],
+            **terms,
+            "startsAt": starts_at,
+            "endsAt": ends_at,
+            "status": AuthorizationStatus.ACTIVE,
+            "statusReason": AuthorizationReason.AUTHORIZED,
+            "activeKey": active_key,
+            "createdAt": now,
+            "updatedAt": now,
+        },
+    )
+    await history.record(
+        store,
+        subject_id=authorization["_id"],
+        action="AUTHORIZED",
+        actor=viewer,
+        to_status=AuthorizationStatus.ACTIVE,
+        reason_code=AuthorizationReason.AUTHORIZED,
+        changes={
+            "channel": {"from": None, "to": channel.value},
+            "endsAt": {"from": None, "to": ends_at.isoformat()},
+        },
+    )
+    return authorization
+
+
+async def expire(context: Context, authorization: Document) -> Document:
+    """Persist COMPLETED for an authorization past its end (reads already show it)."""
+    updated = await context.store.update(
+        c.AUTHORIZATIONS,
+        authorization["_id"],
+        expected_version=authorization["version"],
+        changes={
+            "status": AuthorizationStatus.COMPLETED,
+            "statusReason": AuthorizationReason.EXPIRED,
+            "activeKey": None,
+            "updatedAt": context.now,
+        },
+    )
+    await history.record(
+        context.store,
+        subject_id=authorization["_id"],
+        action="EXPIRED",
+        actor=context.viewer,
+        from_status=AuthorizationStatus.ACTIVE,
+        to_status=AuthorizationStatus.COMPLETED,
+        reason_code=AuthorizationReason.EXPIRED,
+    )
+    return updated
+
+
+def _settings_of(offer_settings: Mapping[str, Any], consent: Consent) -> dict[str, Any]:
+    return dict(consent.settings) if consent.settings is not None else dict(offer_settings)
+
+
+def _offer_changes(offer: Document, consented: Mapping[str, Any]) -> dict[str, Any]:
+    """What the seller changed from the offer: {field: {offered, consented}}."""
+    offered = {
+        "serviceIds": list(offer["serviceIds"]),
+        "startDate": offer["startsAt"].date().isoformat(),
+        "endDate": last_day(offer["endsAt"]).isoformat(),
+        **{f"settings.{k}": v for k, v in offer["settings"].items()},
+        **{f"contact.{k}": v for k, v in (offer.get("contact") or {}).items()},
+    }
+    keys = dict.fromkeys([*offered, *consented])
+    return {
+        key: {"offered": offered.get(key), "consented": consented.get(key)}
+        for key in keys
+        if offered.get(key) != consented.get(key)
+    }
+
+
+async def _resolve_coverage(
+    info: Info, seller: Document, authorize_object: AuthorizeObject, consent: Consent
+) -> tuple[list[str], list[str]]:
+    store = info.context.store
+    shops, accounts = await default_coverage(store, seller["_id"], authorize_object)
+    shop_ids = list(consent.shop_ids) if consent.shop_ids is not None else shops
+    account_ids = (
+        list(consent.tiktok_account_ids) if consent.tiktok_account_ids is not None else accounts
+    )
+    await check_coverage(store, seller["_id"], authorize_object, shop_ids, account_ids)
+    return shop_ids, account_ids
+
+
+async def authorize_offer(
+    info: Info, token: str, consent: Consent
+) -> tuple[Document, list[Document]]:
+    """Accept an offer: one ACTIVE authorization per kept service, all or none; accepting again
+    returns the first acceptance."""
+    store, now = info.context.store, info.context.now
+    seller = await _caller_seller(info)
+
+    async def work() -> tuple[Document, list[Document]]:
+        found = await store.find(c.SERVICE_OFFERS, {"linkToken": token}, limit=1) if token else []
+        if not found:
+            raise fail(["token"], "no service offer behind this link", Code.OFFER_NOT_FOUND)
+        offer = found[0]
+        status = effective_offer_status(offer, now)
+        if status is OfferStatus.ACCEPTED:
+            return await _earlier_acceptance(info, offer, seller)
+        if status is OfferStatus.WITHDRAWN:
+            raise fail(["token"], "the partner withdrew this offer", Code.OFFER_WITHDRAWN)
+        if status is OfferStatus.EXPIRED:
+            raise fail(["token"], "this offer has expired", Code.OFFER_EXPIRED)
+        partner = (await store.get_many(c.PARTNERS, [offer["partnerId"]]))[offer["partnerId"]]
+        if partner["status"] != PartnerStatus.ACTIVE:
+            raise fail(
+                ["token"], "the partner has been removed from the platform", Code.PARTNER_CLOSED
+            )
+        service_ids = _kept_services(offer, consent)
+        start = consent.start_date or offer["startsAt"].date()
+        end = consent.end_date or last_day(offer["endsAt"])
+        settings = _settings_of(offer["settings"], consent)
+        checks = Checks()
+        check_dates(checks, start, end, now.date(), within=(offer["startsAt"], offer["endsAt"]))
+        contact = (
+            check_contact(checks, consent.contact, ["contact"])
+            if consent.contact is not None
+            else offer.get("contact")
+        )
+        checks.raise_if_any()
+        shop_ids, account_ids = await _resolve_coverage(
+            info, seller, AuthorizeObject(settings["authorizeObject"]), consent
+        )
+        services = await store.get_many(c.SERVICES, service_ids)
+        for index, service_id in enumerate(service_ids):
+            require_live(services.get(service_id), partner, ["serviceIds", str(index)])
+        changes = _offer_changes(
+            offer,
+            {
+                "serviceIds": service_ids,
+                "startDate": start.isoformat(),
+                "endDate": end.isoformat(),
+                **{f"settings.{k}": v for k, v in settings.items()},
+                **{f"contact.{k}": v for k, v in (contact or {}).items()},
+            },
+        )
+        acceptance_id = new_id("acc")
+        authorizations = [
+            await _grant(
+                info,
+                seller,
+                services[service_id],
+                channel=AuthorizationChannel.SERVICE_OFFER,
+                settings=settings,
+                contact=contact,
+                starts_at=start_of(start),
+                ends_at=end_of(end),
+                shop_ids=shop_ids,
+                account_ids=account_ids,
+                offer=offer,
+                offer_changes=changes,
+            )
+            for service_id in service_ids
+        ]
+        await store.insert(
+            c.OFFER_ACCEPTANCES,
+            {
+                "_id": acceptance_id,
+                "offerId": offer["_id"],
+                "sellerId": seller["_id"],
+                "authorizationIds": [a["_id"] for a in authorizations],
+                "changes": changes,
+                "createdAt": now,
+            },
+        )
+        accepted = await store.update(
+            c.SERVICE_OFFERS,
+            offer["_id"],
+            expected_version=offer["version"],
+            changes={
+                "status": OfferStatus.ACCEPTED,
+                "acceptedAt": now,
+                "acceptedBySellerId": seller["_id"],
+                "acceptanceId": acceptance_id,
+                "updatedAt": now,
+            },
+        )
+        await history.record(
+            store,
+            subject_id=offer["_id"],
+            action="ACCEPTED",
+            actor=info.context.viewer,
+            from_status=OfferStatus.OPEN,
+            to_status=OfferStatus.ACCEPTED,
+            changes={"changesFromOffer": changes} if changes else None,
+        )
+        return accepted, authorizations
+
+    try:
+        return await atomically(store, work)
+    except DuplicateKeyError:
+        # Another acceptance of this offer committed first: answer as for a repeated accept.
+        offer = (await store.find(c.SERVICE_OFFERS, {"linkToken": token}, limit=1))[0]
+        return await _earlier_acceptance(info, offer, seller)
+
+
+def _kept_services(offer: Document, consent: Consent) -> list[str]:
+    if consent.service_ids is None:
+        return list(offer["serviceIds"])
+    kept = list(consent.service_ids)
+    checks = Checks()
+    if not kept:
+        checks.add(["serviceIds"], "keep at least one service of the offer", Code.NO_SERVICES)
+    for index, service_id in enumerate(kept):
+        if service_id not in offer["serviceIds"]:
+            checks.add(
+                ["serviceIds", str(index)],
+                "this service is not in the offer",
+                Code.SERVICE_NOT_IN_OFFER,
+            )
+        elif kept.index(service_id) != index:
+            checks.add(["serviceIds", str(index)], "listed twice", Code.DUPLICATE_SERVICE)
+    checks.raise_if_any()
+    # The offer's order, whatever order the seller listed them in.
+    return [service_id for service_id in offer["serviceIds"] if service_id in kept]
+
+
+async def _earlier_acceptance(
+    info: Info, offer: Document, seller: Document
+) -> tuple[Document, list[Document]]:
+    store = info.context.store
+    acceptance = await store.find(c.OFFER_ACCEPTANCES, {"offerId": offer["_id"]}, limit=1)
+    if not acceptance or acceptance[0]["sellerId"] != seller["_id"]:
+        raise fail(
+            ["token"], "another seller has already accepted this offer", Code.OFFER_ALREADY_ACCEPTED
+        )
+    found = await store.get_many(c.AUTHORIZATIONS, acceptance[0]["authorizationIds"])
+    current = (await store.get_many(c.SERVICE_OFFERS, [offer["_id"]]))[offer["_id"]]
+    return current, [found[i] for i in acceptance[0]["authorizationIds"] if i in found]
+
+
+async def authorize_service(
+    info: Info, service: Document | None, consent: Consent, channel: AuthorizationChannel
+) -> Document:
+    """The default authorization application: the seller fills in every detail for one live
+    service reached through its link (or, where the region allows, the store)."""
+    store, now = info.context.store, info.context.now
+    seller = await _caller_seller(info)
+    if channel is AuthorizationChannel.STORE and is_link_only(seller):
+        raise fail(
+            ["serviceId"],
+            "sellers in your region authorize partners only through a link the partner sends",
+            Code.REGION_RESTRICTED,
+        )
+    if service is None:
+        raise fail(
+            ["token" if channel is AuthorizationChannel.SERVICE_LINK else "serviceId"],
+            "no service here",
+            Code.NOT_FOUND,
+        )
+    if channel is AuthorizationChannel.STORE and not service.get("listed"):
+        raise fail(["serviceId"], "this service is not listed in the store", Code.NOT_FOUND)
+    checks = Checks()
+    assert consent.start_date and consent.end_date and consent.settings is not None
+    check_dates(checks, consent.start_date, consent.end_date, now.date())
+    contact = check_contact(checks, consent.contact, ["contact"])
+    checks.raise_if_any()
+    authorize_object = AuthorizeObject(consent.settings["authorizeObject"])
+    shop_ids, account_ids = await _resolve_coverage(info, seller, authorize_object, consent)
+
+    async def work() -> Document:
+        fresh = (await store.get_many(c.SERVICES, [service["_id"]])).get(service["_id"])
+        partner = (await store.get_many(c.PARTNERS, [service["partnerId"]])).get(
+            service["partnerId"]
+        )
+        require_live(
+            fresh,
+            partner,
+            ["token" if channel is AuthorizationChannel.SERVICE_LINK else "serviceId"],
+        )
+        assert fresh is not None and partner is not None and consent.start_date and consent.end_date
+        return await _grant(
+            info,
+            seller,
+            fresh,
+            channel=channel,
+            settings=dict(consent.settings or {}),
+            contact=contact,
+            starts_at=start_of(consent.start_date),
+            ends_at=end_of(consent.end_date),
+            shop_ids=shop_ids,
+            account_ids=account_ids,
+        )
+
+    return await atomically(store, work)
+
+
+async def _own_authorization(info: Info, authorization_id: str) -> Document:
+    found = await info.context.store.get_many(c.AUTHORIZATIONS, [authorization_id])
+    authorization = found.get(authorization_id)
+    if authorization is None or authorization["sellerId"] != info.context.viewer.seller_id:
+        raise fail(["id"], "no authorization with this id", Code.NOT_FOUND)
+    return authorization
+
+
+async def renew(info: Info, authorization_id: str, months: int) -> Document:
+    """Extend the end date by ``months`` (sellers outside the link-only regions)."""
+    store, now = info.context.store, info.context.now
+    seller = await _caller_seller(info)
+    if is_link_only(seller):
+        raise fail(
+            ["id"],
+            "sellers in your region renew through a renewal offer or link the partner sends",
+            Code.REGION_RESTRICTED,
+        )
+
+    async def work() -> Document:
+        authorization = await _own_authorization(info, authorization_id)
+        if effective_status(authorization, now) is not AuthorizationStatus.ACTIVE:
+            raise fail(["id"], "only an active authorization can be renewed", Code.NOT_ACTIVE)
+        service = (await store.get_many(c.SERVICES, [authorization["serviceId"]])).get(
+            authorization["serviceId"]
+        )
+        partner = (await store.get_many(c.PARTNERS, [authorization["partnerId"]])).get(
+            authorization["partnerId"]
+        )
+        require_live(service, partner, ["id"])
+        new_end = add_months(authorization["endsAt"], months)
+        updated = await store.update(
+            c.AUTHORIZATIONS,
+            authorization_id,
+            expected_version=authorization["version"],
+            changes={
+                "endsAt": new_end,
+                "statusReason": AuthorizationReason.RENEWED,
+                "updatedAt": now,
+            },
+        )
+        await history.record(
+            store,
+            subject_id=authorization_id,
+            action="RENEWED",
+            actor=info.context.viewer,
+            from_status=AuthorizationStatus.ACTIVE,
+            to_status=AuthorizationStatus.ACTIVE,
+            reason_code=AuthorizationReason.RENEWED,
+            changes={
+                "endsAt": {"from": authorization["endsAt"].isoformat(), "to": new_end.isoformat()},
+                "period": {"from": None, "to": f"{months} months"},
+            },
+        )
+        return updated
+
+    return await atomically(store, work)
+
+
+async def cancel(info: Info, authorization_id: str) -> Document:
+    """The seller cancels: the partner loses access at once."""
+    store, now = info.context.store, info.context.now
+
+    async def work() -> Document:
+        authorization = await _own_authorization(info, authorization_id)
+        if effective_status(authorization, now) is not AuthorizationStatus.ACTIVE:
+            raise fail(["id"], "only an active authorization can be canceled", Code.NOT_ACTIVE)
+        return await end(
+            info.context,
+            authorization,
+            AuthorizationStatus.CANCELED,
+            AuthorizationReason.CANCELED_BY_SELLER,
+        )
+
+    return await atomically(store, work)
+
+
+async def end(
+    context: Context,
+    authorization: Document,
+    status: AuthorizationStatus,
+    reason: AuthorizationReason,
+) -> Document:
+    """End an active authorization now, with a reason code (inside the caller's transaction)."""
+    store, now = context.store, context.now
+    updated = await store.update(
+        c.AUTHORIZATIONS,
+        authorization["_id"],
+        expected_version=authorization["version"],
+        changes={
+            "status": status,
+            "statusReason": reason,
+            "activeKey": None,
+            "endedAt": now,
+            "updatedAt": now,
+        },
+    )
+    await history.record(
+        store,
+        subject_id=authorization["_id"],
+        action=status.value,
+        actor=context.viewer,
+        from_status=AuthorizationStatus.ACTIVE,
+        to_status=status,
+        reason_code=reason,
+    )
+    return updated

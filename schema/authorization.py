@@ -1,0 +1,221 @@
+"""Authorizations: a seller lets a partner work on its shops and TikTok accounts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from datastore import enums
+from datastore.codec import Document
+from resolvers import authorization_queries as queries
+from resolvers.authorization_rules import effective_status, grants_access, last_day
+from resolvers.context import Info
+from schema.authorization_settings import AuthorizationSettings, SellerContact
+from schema.history import HistoryEntry, history_connection
+from schema.node import Node
+from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last, connection_from
+from schema.partner import Partner
+from schema.seller import Seller, Shop, TikTokAccount
+from schema.service import Service
+
+if TYPE_CHECKING:
+    from schema.service_offer import ServiceOffer
+
+strawberry.enum(
+    enums.AuthorizationStatus,
+    description="ACTIVE; COMPLETED (ended on its end date); CANCELED (by the seller, or its "
+    "only TikTok account was unlinked); CLOSED (the partner was removed from the platform).",
+)
+strawberry.enum(enums.AuthorizationChannel, description="How the seller reached the authorization.")
+strawberry.enum(enums.AuthorizationReason, description="Why an authorization has its status.")
+AuthorizationStatus = enums.AuthorizationStatus
+AuthorizationChannel = enums.AuthorizationChannel
+AuthorizationReason = enums.AuthorizationReason
+
+
+@strawberry.type(description="One thing the seller changed from what the offer proposed.")
+class OfferChange:
+    field: str = strawberry.field(description="What changed, e.g. endDate or settings.tspAccess.")
+    offered: JSON | None = strawberry.field(description="What the partner offered.")
+    consented: JSON | None = strawberry.field(description="What the seller agreed to.")
+
+
+@strawberry.type(description="A seller's authorization of one partner service.")
+class Authorization(Node):
+    channel: AuthorizationChannel = strawberry.field(description="How it was granted.")
+    start_date: date = strawberry.field(description="First day it is in force.")
+    end_date: date = strawberry.field(description="Last day it is in force.")
+    ends_at: datetime = strawberry.field(description="The moment it ends (after the end date).")
+    settings: AuthorizationSettings = strawberry.field(description="What the partner may do.")
+    contact: SellerContact | None = strawberry.field(description="Whom the partner contacts.")
+    created_at: datetime = strawberry.field(description="When the seller authorized.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
+    ended_at: datetime | None = strawberry.field(description="When it was canceled or closed.")
+    document: strawberry.Private[Document]
+
+    @classmethod
+    def from_document(cls, document: Document) -> Authorization:
+        settings = document["settings"]
+        contact = document.get("contact")
+        return cls(
+            id=strawberry.ID(document["_id"]),
+            channel=document["channel"],
+            start_date=document["startsAt"].date(),
+            end_date=last_day(document["endsAt"]),
+            ends_at=document["endsAt"],
+            settings=AuthorizationSettings(
+                authorize_object=settings["authorizeObject"],
+                ticket_authorization=settings["ticketAuthorization"],
+                tsp_access=settings["tspAccess"],
+                data_compass_access=settings["dataCompassAccess"],
+            ),
+            contact=SellerContact(
+                name=contact.get("name"), email=contact.get("email"), phone=contact.get("phone")
+            )
+            if contact
+            else None,
+            created_at=document["createdAt"],
+            updated_at=document["updatedAt"],
+            ended_at=document.get("endedAt"),
+            document=document,
+        )
+
+    @strawberry.field(description="The status now: an active one past its end reads COMPLETED.")
+    def status(self, info: Info) -> AuthorizationStatus:
+        return effective_status(self.document, info.context.now)
+
+    @strawberry.field(description="The reason code of the current status, e.g. EXPIRED.")
+    def status_reason(self, info: Info) -> AuthorizationReason:
+        if effective_status(self.document, info.context.now) is not enums.AuthorizationStatus(
+            self.document["status"]
+        ):
+            return AuthorizationReason.EXPIRED
+        return AuthorizationReason(self.document["statusReason"])
+
+    @strawberry.field(
+        description="Whether the partner may access the seller's data now: active, started, and "
+        "the partner not removed."
+    )
+    async def grants_access(self, info: Info) -> bool:
+        partner = await info.context.loaders.partner_by_id.load(self.document["partnerId"])
+        return grants_access(self.document, partner, info.context.now)
+
+    @strawberry.field(description="Whole days until it ends (0 once ended).")
+    def days_remaining(self, info: Info) -> int:
+        return max(0, (self.document["endsAt"] - info.context.now).days)
+
+    @strawberry.field(description="The service authorized.")
+    async def service(self, info: Info) -> Service:
+        document = await info.context.loaders.service_by_id.load(self.document["serviceId"])
+        if document is None:
+            raise LookupError(f"authorization {self.id} names a missing service")
+        return Service.from_document(document)
+
+    @strawberry.field(description="The partner authorized.")
+    async def partner(self, info: Info) -> Partner:
+        document = await info.context.loaders.partner_by_id.load(self.document["partnerId"])
+        if document is None:
+            raise LookupError(f"authorization {self.id} names a missing partner")
+        return Partner.from_document(document)
+
+    @strawberry.field(description="The seller who authorized.")
+    async def seller(self, info: Info) -> Seller:
+        document = await info.context.loaders.seller_by_id.load(self.document["sellerId"])
+        if document is None:
+            raise LookupError(f"authorization {self.id} names a missing seller")
+        return Seller.from_document(document)
+
+    @strawberry.field(description="The seller's shops it covers.")
+    async def shops(self, info: Info) -> list[Shop]:
+        found = await info.context.loaders.shop_by_id.load_many(self.document["shopIds"])
+        return [Shop.from_document(d) for d in found if d is not None]
+
+    @strawberry.field(
+        description="The seller's TikTok accounts it covers, with their linked status (an "
+        "unlinked account no longer counts)."
+    )
+    async def tiktok_accounts(self, info: Info) -> list[TikTokAccount]:
+        loader = info.context.loaders.tiktok_account_by_id
+        found = await loader.load_many(self.document["tiktokAccountIds"])
+        return [TikTokAccount.from_document(d) for d in found if d is not None]
+
+    @strawberry.field(description="The offer it came from, if any.")
+    async def service_offer(
+        self, info: Info
+    ) -> Annotated[ServiceOffer, strawberry.lazy("schema.service_offer")] | None:
+        from schema.service_offer import ServiceOffer
+
+        offer_id = self.document.get("offerId")
+        if offer_id is None:
+            return None
+        document = await info.context.loaders.service_offer_by_id.load(offer_id)
+        return ServiceOffer.from_document(document) if document else None
+
+    @strawberry.field(description="What the seller changed from the offer (empty if nothing).")
+    def changes_from_offer(self) -> list[OfferChange]:
+        changes: dict[str, Any] = self.document.get("offerChanges") or {}
+        return [
+            OfferChange(
+                field=name, offered=change.get("offered"), consented=change.get("consented")
+            )
+            for name, change in changes.items()
+        ]
+
+    @strawberry.field(description="Every change of the authorization, newest first.")
+    async def history(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[HistoryEntry]:
+        return await history_connection(info, str(self.id), first, after, last, before)
+
+
+StatusArgument = Annotated[
+    list[AuthorizationStatus] | None,
+    strawberry.argument(description="Only authorizations in these (effective) states."),
+]
+ExpiringArgument = Annotated[
+    int | None,
+    strawberry.argument(
+        description="Only active authorizations ending within this many days, soonest first."
+    ),
+]
+
+
+async def authorization_connection(
+    info: Info,
+    owner: tuple[str, str] | None,
+    status: list[AuthorizationStatus] | None,
+    expiring_within_days: int | None,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> Connection[Authorization]:
+    """``owner`` is ("seller" | "partner" | "offer", id), or None for the caller's own."""
+    from resolvers.pagination import page_from_args
+
+    sort = queries.list_sort(expiring_within_days)
+    page = page_from_args(sort, first, after, last, before)
+    spec = queries.list_spec(info, page, status, expiring_within_days)
+    if owner is None:
+        result = await queries.of_viewer(info, spec)
+    else:
+        kind, owner_id = owner
+        reader = {
+            "seller": queries.of_seller,
+            "partner": queries.of_partner,
+            "offer": queries.of_offer,
+        }
+        result = await reader[kind](info, owner_id, spec)
+    return connection_from(result, page, sort, Authorization.from_document)
+
+
+def empty() -> Connection[Authorization]:
+    return Connection(edges=[], page_info=EMPTY_PAGE)

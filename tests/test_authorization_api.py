@@ -1,0 +1,542 @@
+"""Authorizations through the API: from offers, links and the store; renew, cancel, expire,
+unlink, partner removal; access and history."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from datastore import collections as c
+from datastore.codec import Document, utc_now
+from datastore.enums import Market, SellerKind, ServiceStatus, ServiceType
+from datastore.ids import new_id, new_token
+from datastore.store import DocumentStore
+from resolvers.authorization_lifecycle import sweep_expired
+from resolvers.authorization_rules import end_of, start_of
+from resolvers.identity import Role
+from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
+
+AUTH_FIELDS = """id status statusReason channel startDate endDate grantsAccess
+  settings { authorizeObject ticketAuthorization tspAccess dataCompassAccess }
+  contact { name email phone } shops { id } tiktokAccounts { id linkedStatus }
+  service { id } partner { id } seller { id }
+  changesFromOffer { field offered consented }
+  history { edges { node { action reasonCode fromStatus toStatus } } }"""
+ACCEPT = f"""mutation($token: String!, $input: AuthorizeServiceOfferInput) {{
+  authorizeServiceOffer(token: $token, input: $input) {{
+    authorizations {{ {AUTH_FIELDS} }} userErrors {{ field message code }} }} }}"""
+BY_LINK = f"""mutation($token: String!, $input: AuthorizeServiceInput!) {{
+  authorizeService(serviceLinkToken: $token, input: $input) {{
+    authorization {{ {AUTH_FIELDS} }} userErrors {{ field message code }} }} }}"""
+FROM_STORE = f"""mutation($id: ID!, $input: AuthorizeServiceInput!) {{
+  authorizeStoreService(serviceId: $id, input: $input) {{
+    authorization {{ {AUTH_FIELDS} }} userErrors {{ field message code }} }} }}"""
+RENEW = f"""mutation($id: ID!, $period: RenewalPeriod!) {{ renewAuthorization(id: $id, period: $period) {{
+    authorization {{ {AUTH_FIELDS} }} userErrors {{ field message code }} }} }}"""
+CANCEL = f"""mutation($id: ID!) {{ cancelAuthorization(id: $id) {{
+    authorization {{ {AUTH_FIELDS} }} userErrors {{ field message code }} }} }}"""
+UNLINK = """mutation($id: ID!) { unlinkTikTokAccount(id: $id) {
+    tiktokAccount { id linkedStatus } endedAuthorizations { id status statusReason }
+    userErrors { field message code } } }"""
+LIST = """query($days: Int, $status: [AuthorizationStatus!]) {
+  authorizations(expiringWithinDays: $days, status: $status) {
+    edges { node { id status endDate } } } }"""
+SETTINGS = {
+    "authorizeObject": "SHOP",
+    "ticketAuthorization": True,
+    "tspAccess": False,
+    "dataCompassAccess": True,
+}
+
+
+def _today() -> date:
+    return utc_now().date()
+
+
+@pytest.fixture
+async def partner(make_partner: PartnerFactory) -> Document:
+    return await make_partner()
+
+
+@pytest.fixture
+async def seller(make_seller: SellerFactory) -> Document:
+    """A seller allowed to authorize from the store (an Indonesian local seller)."""
+    return await make_seller(market=Market.ID)
+
+
+async def _offer(
+    store: DocumentStore,
+    partner: Document,
+    services: list[Document],
+    *,
+    days: int = 90,
+    settings: dict[str, Any] | None = None,
+    contact: dict[str, str] | None = None,
+) -> Document:
+    now = utc_now()
+    return await store.insert(
+        c.SERVICE_OFFERS,
+        {
+            "_id": new_id("ofr"),
+            "partnerId": partner["_id"],
+            "serviceIds": [s["_id"] for s in services],
+            "startsAt": start_of(_today()),
+            "endsAt": end_of(_today() + timedelta(days=days)),
+            "contact": contact,
+            "settings": settings or SETTINGS,
+            "linkToken": new_token(),
+            "status": "OPEN",
+            "createdAt": now,
+            "updatedAt": now,
+        },
+    )
+
+
+async def _first_shop(store: DocumentStore, seller: Document) -> str:
+    return str((await store.find(c.SHOPS, {"sellerId": seller["_id"]}))[0]["_id"])
+
+
+async def _first_account(store: DocumentStore, seller: Document) -> str:
+    return str((await store.find(c.TIKTOK_ACCOUNTS, {"sellerId": seller["_id"]}))[0]["_id"])
+
+
+def _as(seller: Document) -> str:
+    return token(Role.SELLER, seller["_id"])
+
+
+async def _ok(gql: GraphQLClient, query: str, variables: dict[str, Any], caller: str) -> Any:
+    result = await gql(query, variables, as_=caller)
+    assert "errors" not in result, result
+    return next(iter(result["data"].values()))
+
+
+async def test_one_click_accept_creates_one_authorization_per_service(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    partner: Document,
+    seller: Document,
+    make_service: ServiceFactory,
+) -> None:
+    services = [await make_service(partner), await make_service(partner, type=ServiceType.CUSTOM)]
+    offer = await _offer(store, partner, services, contact={"name": "Ana"})
+    accepted = await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
+    assert accepted["userErrors"] == []
+    granted = accepted["authorizations"]
+    assert [a["service"]["id"] for a in granted] == [s["_id"] for s in services]
+    for authorization in granted:
+        assert authorization["status"] == "ACTIVE"
+        assert authorization["channel"] == "SERVICE_OFFER"
+        assert authorization["settings"] == SETTINGS
+        assert authorization["contact"] == {"name": "Ana", "email": None, "phone": None}
+        assert authorization["shops"] == [{"id": await _first_shop(store, seller)}]
+        assert authorization["tiktokAccounts"] == []  # SHOP covers no accounts
+        assert authorization["grantsAccess"] is True
+        assert authorization["changesFromOffer"] == []
+        assert authorization["history"]["edges"][0]["node"]["action"] == "AUTHORIZED"
+    stored_offer = (await store.get_many(c.SERVICE_OFFERS, [offer["_id"]]))[offer["_id"]]
+    assert stored_offer["status"] == "ACCEPTED"
+    again = await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
+    assert [a["id"] for a in again["authorizations"]] == [a["id"] for a in granted]
+    assert await store.count(c.AUTHORIZATIONS) == 2
+    assert await store.count(c.OFFER_ACCEPTANCES) == 1
+
+
+async def test_edited_accept_keeps_what_the_seller_changed(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    partner: Document,
+    seller: Document,
+    make_service: ServiceFactory,
+) -> None:
+    kept, dropped = await make_service(partner), await make_service(partner)
+    offer = await _offer(store, partner, [kept, dropped])
+    end = _today() + timedelta(days=30)
+    edits = {
+        "serviceIds": [kept["_id"]],
+        "endDate": end.isoformat(),
+        "settings": {**SETTINGS, "authorizeObject": "SHOP_AND_TTUID", "dataCompassAccess": False},
+        "contact": {"name": "Bo", "email": "bo@shop.example", "phone": "+62 812-000-111"},
+        "tiktokAccountIds": [await _first_account(store, seller)],
+    }
+    accepted = await _ok(gql, ACCEPT, {"token": offer["linkToken"], "input": edits}, _as(seller))
+    assert accepted["userErrors"] == []
+    (authorization,) = accepted["authorizations"]
+    assert authorization["endDate"] == end.isoformat()
+    assert authorization["contact"]["phone"] == "+62812000111"
+    assert len(authorization["tiktokAccounts"]) == 1
+    changes = {c["field"]: (c["offered"], c["consented"]) for c in authorization["changesFromOffer"]}
+    assert changes["serviceIds"] == ([kept["_id"], dropped["_id"]], [kept["_id"]])
+    assert changes["endDate"][1] == end.isoformat()
+    assert changes["settings.authorizeObject"] == ("SHOP", "SHOP_AND_TTUID")
+    assert changes["settings.dataCompassAccess"] == (True, False)
+    assert changes["contact.name"] == (None, "Bo")
+    assert "settings.tspAccess" not in changes
+
+
+async def test_refused_accepts_write_nothing(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    partner: Document,
+    seller: Document,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+) -> None:
+    service = await make_service(partner)
+    offer = await _offer(store, partner, [service], days=10)
+    other_seller = await make_seller()
+    foreign_shop = await _first_shop(store, other_seller)
+    cases = {
+        "SERVICE_NOT_IN_OFFER": {"serviceIds": [new_id("svc")]},
+        "NO_SERVICES": {"serviceIds": []},
+        "DATES_OUTSIDE_OFFER": {"endDate": (_today() + timedelta(days=11)).isoformat()},
+        "START_IN_PAST": {"startDate": (_today() - timedelta(days=1)).isoformat()},
+        "END_NOT_AFTER_START": {
+            "startDate": (_today() + timedelta(days=5)).isoformat(),
+            "endDate": (_today() + timedelta(days=5)).isoformat(),
+        },
+        "SHOP_NOT_FOUND": {"shopIds": [foreign_shop]},
+        "SHOP_REQUIRED": {"shopIds": []},
+        "NOT_COVERED_BY_AUTHORIZE_OBJECT": {"tiktokAccountIds": [await _first_account(store, seller)]},
+        "INVALID_EMAIL": {"contact": {"email": "nope"}},
+    }
+    for code, edits in cases.items():
+        refused = await _ok(gql, ACCEPT, {"token": offer["linkToken"], "input": edits}, _as(seller))
+        assert code in [e["code"] for e in refused["userErrors"]], (code, refused)
+    unknown = await _ok(gql, ACCEPT, {"token": "not-a-token"}, _as(seller))
+    assert unknown["userErrors"][0]["code"] == "OFFER_NOT_FOUND"
+    assert await store.count(c.AUTHORIZATIONS) == 0
+    assert await store.count(c.OFFER_ACCEPTANCES) == 0
+    assert (await store.get_many(c.SERVICE_OFFERS, [offer["_id"]]))[offer["_id"]]["status"] == "OPEN"
+
+
+async def test_withdrawn_expired_and_closed_partner_offers_cannot_be_accepted(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    partner: Document,
+    seller: Document,
+    make_service: ServiceFactory,
+    make_partner: PartnerFactory,
+) -> None:
+    service = await make_service(partner)
+    withdrawn = await _offer(store, partner, [service])
+    await store.update(
+        c.SERVICE_OFFERS, withdrawn["_id"], expected_version=1, changes={"status": "WITHDRAWN"}
+    )
+    expired = await _offer(store, partner, [service])
+    await store.update(
+        c.SERVICE_OFFERS, expired["_id"], expected_version=1,
+        changes={"endsAt": utc_now() - timedelta(minutes=1)},
+    )
+    closed_partner = await make_partner(status="CLOSED")
+    closed_offer = await _offer(store, closed_partner, [await make_service(closed_partner)])
+    deactivated = await make_service(partner, status=ServiceStatus.DEACTIVATED)
+    stale = await _offer(store, partner, [deactivated])
+    for offer, code in (
+        (withdrawn, "OFFER_WITHDRAWN"),
+        (expired, "OFFER_EXPIRED"),
+        (closed_offer, "PARTNER_CLOSED"),
+        (stale, "SERVICE_NOT_LIVE"),
+    ):
+        refused = await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
+        assert refused["userErrors"][0]["code"] == code
+    assert await store.count(c.AUTHORIZATIONS) == 0
+
+
+async def test_two_sellers_racing_for_one_offer_exactly_one_wins(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    partner: Document,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+) -> None:
+    offer = await _offer(store, partner, [await make_service(partner)])
+    racers = [await make_seller(market=Market.ID) for _ in range(4)]
+    results = await asyncio.gather(
+        *(gql(ACCEPT, {"token": offer["linkToken"]}, as_=_as(s)) for s in racers)
+    )
+    payloads = [r["data"]["authorizeServiceOffer"] for r in results]
+    winners = [p for p in payloads if not p["userErrors"]]
+    losers = [p for p in payloads if p["userErrors"]]
+    assert len(winners) == 1
+    assert {e["userErrors"][0]["code"] for e in losers} == {"OFFER_ALREADY_ACCEPTED"}
+    assert await store.count(c.AUTHORIZATIONS) == 1
+
+
+async def test_default_application_through_a_service_link(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    partner: Document,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+) -> None:
+    restricted = await make_seller(kind=SellerKind.CROSS_BORDER, market=Market.US)
+    service = await make_service(partner, type=ServiceType.CUSTOM)
+    details = {
+        "startDate": _today().isoformat(),
+        "endDate": (_today() + timedelta(days=60)).isoformat(),
+        "settings": SETTINGS,
+    }
+    granted = await _ok(
+        gql, BY_LINK, {"token": service["authorizationLinkToken"], "input": details}, _as(restricted)
+    )
+    assert granted["userErrors"] == []
+    assert granted["authorization"]["channel"] == "SERVICE_LINK"
+    # Authorizing again through a link extends the active authorization instead of duplicating.
+    longer = {**details, "endDate": (_today() + timedelta(days=120)).isoformat()}
+    renewed = await _ok(
+        gql, BY_LINK, {"token": service["authorizationLinkToken"], "input": longer}, _as(restricted)
+    )
+    assert renewed["authorization"]["id"] == granted["authorization"]["id"]
+    assert renewed["authorization"]["endDate"] == longer["endDate"]
+    assert renewed["authorization"]["history"]["edges"][0]["node"]["action"] == "RENEWED"
+    assert await store.count(c.AUTHORIZATIONS) == 1
+    unknown = await _ok(gql, BY_LINK, {"token": "nope", "input": details}, _as(restricted))
+    assert unknown["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("kind", "market", "allowed"),
+    [
+        (SellerKind.LOCAL, Market.ID, True),
+        (SellerKind.LOCAL, Market.DE, True),
+        (SellerKind.LOCAL, Market.US, False),
+        (SellerKind.LOCAL, Market.GB, False),
+        (SellerKind.CROSS_BORDER, Market.ID, False),
+    ],
+)
+async def test_region_rule_for_store_authorization_and_renewal(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    partner: Document,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+    kind: SellerKind,
+    market: Market,
+    allowed: bool,
+) -> None:
+    seller = await make_seller(kind=kind, market=market)
+    service = await make_service(partner)
+    details = {
+        "startDate": _today().isoformat(),
+        "endDate": (_today() + timedelta(days=30)).isoformat(),
+        "settings": SETTINGS,
+    }
+    result = await _ok(gql, FROM_STORE, {"id": service["_id"], "input": details}, _as(seller))
+    if not allowed:
+        assert result["userErrors"][0]["code"] == "REGION_RESTRICTED"
+        assert await store.count(c.AUTHORIZATIONS) == 0
+        offer = await _offer(store, partner, [service])
+        via_link = await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
+        authorization_id = via_link["authorizations"][0]["id"]
+    else:
+        assert result["userErrors"] == []
+        assert result["authorization"]["channel"] == "STORE"
+        authorization_id = result["authorization"]["id"]
+    renewed = await _ok(gql, RENEW, {"id": authorization_id, "period": "THREE_MONTHS"}, _as(seller))
+    if allowed:
+        assert renewed["userErrors"] == []
+        assert renewed["authorization"]["history"]["edges"][0]["node"]["action"] == "RENEWED"
+    else:
+        assert renewed["userErrors"][0]["code"] == "REGION_RESTRICTED"
+
+
+async def test_renew_extends_by_calendar_months(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    partner: Document,
+    seller: Document,
+    make_service: ServiceFactory,
+) -> None:
+    offer = await _offer(store, partner, [await make_service(partner)], days=40)
+    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))["authorizations"]
+    stored = (await store.get_many(c.AUTHORIZATIONS, [granted["id"]]))[granted["id"]]
+    renewed = await _ok(gql, RENEW, {"id": granted["id"], "period": "TWELVE_MONTHS"}, _as(seller))
+    after = (await store.get_many(c.AUTHORIZATIONS, [granted["id"]]))[granted["id"]]
+    assert after["endsAt"].year == stored["endsAt"].year + 1
+    assert after["endsAt"].month == stored["endsAt"].month
+    assert renewed["authorization"]["statusReason"] == "RENEWED"
+
+
+async def test_cancel_ends_access_at_once_and_only_the_owner_may(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    partner: Document,
+    seller: Document,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+) -> None:
+    offer = await _offer(store, partner, [await make_service(partner)])
+    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))["authorizations"]
+    stranger = await make_seller()
+    foreign = await _ok(gql, CANCEL, {"id": granted["id"]}, _as(stranger))
+    assert foreign["userErrors"][0]["code"] == "NOT_FOUND"
+    as_partner = await gql(CANCEL, {"id": granted["id"]}, as_=token(Role.PARTNER, partner["_id"]))
+    assert as_partner["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    canceled = await _ok(gql, CANCEL, {"id": granted["id"]}, _as(seller))
+    body = canceled["authorization"]
+    assert (body["status"], body["statusReason"], body["grantsAccess"]) == (
+        "CANCELED",
+        "CANCELED_BY_SELLER",
+        False,
+    )
+    twice = await _ok(gql, CANCEL, {"id": granted["id"]}, _as(seller))
+    assert twice["userErrors"][0]["code"] == "NOT_ACTIVE"
+    # The seller can authorize the same service again afterwards.
+    offer_again = await _offer(store, partner, [await make_service(partner)])
+    assert not (await _ok(gql, ACCEPT, {"token": offer_again["linkToken"]}, _as(seller)))[
+        "userErrors"
+    ]
+
+
+async def test_expired_reads_completed_at_once_and_the_sweep_persists_it(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    partner: Document,
+    seller: Document,
+    make_service: ServiceFactory,
+) -> None:
+    offer = await _offer(store, partner, [await make_service(partner)])
+    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))["authorizations"]
+    stored = (await store.get_many(c.AUTHORIZATIONS, [granted["id"]]))[granted["id"]]
+    await store.update(
+        c.AUTHORIZATIONS, granted["id"], expected_version=stored["version"],
+        changes={"endsAt": utc_now() - timedelta(seconds=1)},
+    )
+    query = f"query($id: ID!) {{ node(id: $id) {{ ... on Authorization {{ {AUTH_FIELDS} }} }} }}"
+    seen = (await gql(query, {"id": granted["id"]}, as_=_as(seller)))["data"]["node"]
+    assert (seen["status"], seen["statusReason"], seen["grantsAccess"]) == (
+        "COMPLETED",
+        "EXPIRED",
+        False,
+    )
+    completed = await gql(LIST, {"status": ["COMPLETED"]}, as_=_as(seller))
+    assert [e["node"]["id"] for e in completed["data"]["authorizations"]["edges"]] == [granted["id"]]
+    assert (await gql(LIST, {"status": ["ACTIVE"]}, as_=_as(seller)))["data"]["authorizations"][
+        "edges"
+    ] == []
+    assert await sweep_expired(store) == 1
+    assert await sweep_expired(store) == 0
+    persisted = (await store.get_many(c.AUTHORIZATIONS, [granted["id"]]))[granted["id"]]
+    assert (persisted["status"], persisted["statusReason"]) == ("COMPLETED", "EXPIRED")
+    assert "activeKey" not in persisted
+
+
+async def test_expiring_within_days_for_seller_and_partner(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    partner: Document,
+    seller: Document,
+    make_service: ServiceFactory,
+) -> None:
+    soon = await _offer(store, partner, [await make_service(partner)], days=10)
+    later = await _offer(store, partner, [await make_service(partner)], days=40)
+    for offer in (soon, later):
+        await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
+    for caller in (_as(seller), token(Role.PARTNER, partner["_id"])):
+        result = await gql(LIST, {"days": 15}, as_=caller)
+        ending = result["data"]["authorizations"]["edges"]
+        assert [e["node"]["endDate"] for e in ending] == [
+            (_today() + timedelta(days=10)).isoformat()
+        ]
+    everything = await gql(LIST, {}, as_=token(Role.PARTNER, partner["_id"]))
+    assert len(everything["data"]["authorizations"]["edges"]) == 2
+    bad = await gql(LIST, {"days": 0}, as_=_as(seller))
+    assert bad["errors"][0]["extensions"]["code"] == "INVALID_PAGE_SIZE"
+    anonymous = await gql(LIST, {})
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_unlinking_an_account_ends_authorizations_that_covered_only_it(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    partner: Document,
+    seller: Document,
+    make_service: ServiceFactory,
+) -> None:
+    account = await _first_account(store, seller)
+    only_account = await _offer(
+        store, partner, [await make_service(partner)], settings={**SETTINGS, "authorizeObject": "TTUID"}
+    )
+    both = await _offer(
+        store,
+        partner,
+        [await make_service(partner)],
+        settings={**SETTINGS, "authorizeObject": "SHOP_AND_TTUID"},
+    )
+    (ended,) = (await _ok(gql, ACCEPT, {"token": only_account["linkToken"]}, _as(seller)))[
+        "authorizations"
+    ]
+    (kept,) = (await _ok(gql, ACCEPT, {"token": both["linkToken"]}, _as(seller)))["authorizations"]
+    result = await _ok(gql, UNLINK, {"id": account}, _as(seller))
+    assert result["tiktokAccount"]["linkedStatus"] == "UNLINKED"
+    assert result["endedAuthorizations"] == [
+        {"id": ended["id"], "status": "CANCELED", "statusReason": "ACCOUNT_UNLINKED"}
+    ]
+    query = f"query($id: ID!) {{ node(id: $id) {{ ... on Authorization {{ {AUTH_FIELDS} }} }} }}"
+    still = (await gql(query, {"id": kept["id"]}, as_=_as(seller)))["data"]["node"]
+    assert still["status"] == "ACTIVE"
+    assert still["tiktokAccounts"] == [{"id": account, "linkedStatus": "UNLINKED"}]
+    again = await _ok(gql, UNLINK, {"id": account}, _as(seller))
+    assert again["userErrors"][0]["code"] == "ALREADY_UNLINKED"
+
+
+async def test_closing_a_partner_closes_its_authorizations(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    partner: Document,
+    seller: Document,
+    make_service: ServiceFactory,
+    admin: str,
+) -> None:
+    offer = await _offer(store, partner, [await make_service(partner)])
+    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))["authorizations"]
+    closed = await gql(
+        """mutation($input: ClosePartnerInput!) { closePartner(input: $input) { userErrors { code } } }""",
+        {"input": {"id": partner["_id"], "reason": "Policy violation"}},
+        as_=admin,
+    )
+    assert closed["data"]["closePartner"]["userErrors"] == []
+    query = f"query($id: ID!) {{ node(id: $id) {{ ... on Authorization {{ {AUTH_FIELDS} }} }} }}"
+    seen = (await gql(query, {"id": granted["id"]}, as_=_as(seller)))["data"]["node"]
+    assert (seen["status"], seen["statusReason"], seen["grantsAccess"]) == (
+        "CLOSED",
+        "PARTNER_REMOVED",
+        False,
+    )
+    assert seen["history"]["edges"][0]["node"] == {
+        "action": "CLOSED",
+        "reasonCode": "PARTNER_REMOVED",
+        "fromStatus": "ACTIVE",
+        "toStatus": "CLOSED",
+    }
+
+
+async def test_who_sees_an_authorization(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    partner: Document,
+    seller: Document,
+    make_service: ServiceFactory,
+    make_partner: PartnerFactory,
+    make_seller: SellerFactory,
+) -> None:
+    offer = await _offer(store, partner, [await make_service(partner)])
+    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))["authorizations"]
+    query = """query($id: ID!) { node(id: $id) { ... on Authorization { id
+      seller { id name shops { edges { node { id } } } } shops { id } } } }"""
+    as_partner = (await gql(query, {"id": granted["id"]}, as_=token(Role.PARTNER, partner["_id"])))
+    node = as_partner["data"]["node"]
+    assert node["shops"] == [{"id": await _first_shop(store, seller)}]
+    assert node["seller"]["shops"]["edges"] == []  # only the covered shops, via the authorization
+    for caller in (
+        token(Role.PARTNER, (await make_partner())["_id"]),
+        _as(await make_seller()),
+        None,
+    ):
+        hidden = await gql(query, {"id": granted["id"]}, as_=caller)
+        assert hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    mine = await gql(LIST, {}, as_=_as(seller))
+    assert [e["node"]["id"] for e in mine["data"]["authorizations"]["edges"]] == [granted["id"]]
