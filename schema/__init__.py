@@ -13,18 +13,40 @@ from schema.seller import Seller, Shop, TikTokAccount
 from schema.service import Service
 from schema.service_category import ServiceCategory, ServiceCategoryQuery
 from schema.service_mutation import ServiceLinkQuery, ServiceMutation
+from schema.service_offer import ServiceOffer
+from schema.service_offer_mutation import ServiceOfferMutation, ServiceOfferQuery
 from schema.store import StoreQuery
 from schema.viewer import ViewerQuery
 
 Query = merge_types(
     "Query",
-    (NodeQuery, ViewerQuery, PartnerQuery, ServiceCategoryQuery, ServiceLinkQuery, StoreQuery),
+    (
+        NodeQuery,
+        ViewerQuery,
+        PartnerQuery,
+        ServiceCategoryQuery,
+        ServiceLinkQuery,
+        ServiceOfferQuery,
+        StoreQuery,
+    ),
 )
-Mutation = merge_types("Mutation", (CategoryApplicationMutation, ServiceMutation, PartnerMutation))
+Mutation = merge_types(
+    "Mutation",
+    (CategoryApplicationMutation, ServiceMutation, ServiceOfferMutation, PartnerMutation),
+)
 
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Partner, Service, ServiceCategory, Seller, Shop, TikTokAccount, CategoryApplication],
+    types=[
+        Partner,
+        Service,
+        ServiceCategory,
+        Seller,
+        Shop,
+        TikTokAccount,
+        CategoryApplication,
+        ServiceOffer,
+    ],
     extensions=[MaskUnexpectedErrors],
 )

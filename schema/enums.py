@@ -33,6 +33,16 @@ strawberry.enum(
     description="Which sellers a Shop Registration referral link onboards: LOCAL sellers "
     "(selling in their own country) or CROSS_BORDER sellers.",
 )
+strawberry.enum(
+    enums.AuthorizeObject,
+    description="What a seller authorizes a partner on: SHOP (its shops), TTUID (its TikTok "
+    "accounts), or SHOP_AND_TTUID (both).",
+)
+strawberry.enum(
+    enums.OfferStatus,
+    description="Where a service offer stands: OPEN (a seller can accept it), ACCEPTED, "
+    "WITHDRAWN by the partner, or EXPIRED (still open when its end date passed).",
+)
 strawberry.enum(identity.Role, description="What a caller signs in as.")
 
 # Registered above; the aliases keep them usable as types for mypy.
@@ -45,4 +55,6 @@ ServiceStatus = enums.ServiceStatus
 SellerKind = enums.SellerKind
 LinkedStatus = enums.LinkedStatus
 ReferralLinkKind = enums.ReferralLinkKind
+AuthorizeObject = enums.AuthorizeObject
+OfferStatus = enums.OfferStatus
 Role = identity.Role

@@ -11,7 +11,7 @@ from datastore.catalog import get_catalog
 from datastore.codec import Document
 from datastore.loaders import NEWEST_FIRST
 from resolvers import category_applications as applications
-from resolvers import partner_admin
+from resolvers import offers, partner_admin
 from resolvers import partners as resolve
 from resolvers.context import Info
 from resolvers.pagination import page_from_args
@@ -19,6 +19,7 @@ from resolvers.visibility import sees_partner_privately
 from schema.category_application import ApplicationStatus, CategoryApplication
 from schema.enums import (
     Market,
+    OfferStatus,
     PartnerStatus,
     PartnerType,
     Region,
@@ -31,6 +32,7 @@ from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last
 from schema.permissions import IsAdmin
 from schema.service import Service
 from schema.service_category import ServiceCategory
+from schema.service_offer import ServiceOffer
 
 
 @strawberry.type(description="A partner organisation: a TSP, an MCN/CAP or an affiliate partner.")
@@ -120,6 +122,31 @@ class Partner(Node):
         page = page_from_args(NEWEST_FIRST, first, after, last, before)
         result = await applications.applications_of_partner(info, str(self.id), page, status)
         return connection_from(result, page, NEWEST_FIRST, CategoryApplication.from_document)
+
+    @strawberry.field(
+        description='The partner\'s service offers ("My service offers"), newest first (the '
+        "partner and admins; empty for anyone else)."
+    )
+    async def service_offers(
+        self,
+        info: Info,
+        status: Annotated[
+            list[OfferStatus] | None,
+            strawberry.argument(
+                description="Only offers in these states, as read: EXPIRED is an offer still "
+                "open when its end date passed, OPEN one that has not reached it."
+            ),
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[ServiceOffer]:
+        if not sees_partner_privately(info.context.viewer, str(self.id)):
+            return Connection(edges=[], page_info=EMPTY_PAGE)
+        page = page_from_args(NEWEST_FIRST, first, after, last, before)
+        result = await offers.offers_of_partner(info, str(self.id), page, status)
+        return connection_from(result, page, NEWEST_FIRST, ServiceOffer.from_document)
 
 
 @strawberry.type(description="A category and market a partner is approved for.")
