@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 from aiodataloader import DataLoader
 
 from datastore import collections as c
-from datastore.codec import Document
+from datastore.codec import Document, utc_now
+from datastore.enums import OfferStatus
 from datastore.paging import Page, PageResult, window
 from datastore.store import DESCENDING, DocumentStore, Filter, Sort
 
@@ -51,6 +53,10 @@ class CategoryApplicationByIdLoader(_DocumentByIdLoader):
     collection = c.CATEGORY_APPLICATIONS
 
 
+class ServiceOfferByIdLoader(_DocumentByIdLoader):
+    collection = c.SERVICE_OFFERS
+
+
 @dataclass(frozen=True)
 class ListSpec:
     """What to list under each parent: a hashable filter description plus the window."""
@@ -84,6 +90,10 @@ class _GroupedPageLoader(DataLoader[tuple[Hashable, ListSpec], PageResult]):
         super().__init__()
         self.store = store
 
+    def filter_of(self, spec: ListSpec) -> Filter:
+        """The store filter ``spec`` stands for (loaders with derived fields override it)."""
+        return spec.filter()
+
     async def batch_load_fn(self, keys: list[tuple[Hashable, ListSpec]]) -> list[PageResult]:
         parents_by_spec: dict[ListSpec, list[Hashable]] = defaultdict(list)
         for parent, spec in keys:
@@ -96,7 +106,7 @@ class _GroupedPageLoader(DataLoader[tuple[Hashable, ListSpec], PageResult]):
                 self.collection,
                 self.group_field,
                 parents,
-                spec.page.bound_filter(spec.filter(), sort),
+                spec.page.bound_filter(self.filter_of(spec), sort),
                 sort=spec.page.read_sort(sort),
                 limit_per_group=spec.page.size + 1,
                 after=list(start) if start is not None else None,
@@ -145,8 +155,35 @@ class AuthorizationByIdLoader(_DocumentByIdLoader):
     collection = c.AUTHORIZATIONS
 
 
-class ServiceOfferByIdLoader(_DocumentByIdLoader):
+def offer_status_filter(statuses: tuple[str, ...] | None, now: datetime) -> Filter:
+    """Offers whose status as read at ``now`` is one of ``statuses``.
+
+    EXPIRED is never stored: it is a stored OPEN offer whose ``endsAt`` has passed, so OPEN
+    means stored OPEN with ``endsAt`` still ahead (the same rule as
+    ``resolvers.offers.effective_offer_status``, expressed for the store).
+    """
+    if statuses is None:
+        return {}
+    branches: list[Filter] = []
+    for status in statuses:
+        if status == OfferStatus.OPEN:
+            branches.append({"status": OfferStatus.OPEN.value, "endsAt": {"$gt": now}})
+        elif status == OfferStatus.EXPIRED:
+            branches.append({"status": OfferStatus.OPEN.value, "endsAt": {"$lte": now}})
+        else:
+            branches.append({"status": status})
+    return {"$or": branches} if branches else {"_id": {"$in": []}}
+
+
+class ServiceOffersByPartnerLoader(_GroupedPageLoader):
+    """A partner's offers; ``ListSpec.statuses`` are statuses as read (EXPIRED included)."""
+
     collection = c.SERVICE_OFFERS
+    group_field = "partnerId"
+
+    def filter_of(self, spec: ListSpec) -> Filter:
+        # One clock reading per batch, so every partner of a batch is filtered alike.
+        return offer_status_filter(spec.statuses, utc_now())
 
 
 class HistoryBySubjectLoader(_GroupedPageLoader):
@@ -194,13 +231,14 @@ class Loaders:
         self.tiktok_account_by_id = TikTokAccountByIdLoader(store)
         self.service_by_id = ServiceByIdLoader(store)
         self.category_application_by_id = CategoryApplicationByIdLoader(store)
+        self.service_offer_by_id = ServiceOfferByIdLoader(store)
         self.services_by_partner = ServicesByPartnerLoader(store)
         self.shops_by_seller = ShopsBySellerLoader(store)
         self.tiktok_accounts_by_seller = TikTokAccountsBySellerLoader(store)
         self.category_applications_by_partner = CategoryApplicationsByPartnerLoader(store)
+        self.service_offers_by_partner = ServiceOffersByPartnerLoader(store)
         self.history_by_subject = HistoryBySubjectLoader(store)
         self.authorization_by_id = AuthorizationByIdLoader(store)
-        self.service_offer_by_id = ServiceOfferByIdLoader(store)
         self.authorizations_by_seller = AuthorizationsBySellerLoader(store)
         self.authorizations_by_partner = AuthorizationsByPartnerLoader(store)
         self.authorizations_by_offer = AuthorizationsByOfferLoader(store)
@@ -217,5 +255,6 @@ class Loaders:
             c.SERVICES: self.service_by_id,
             c.CATEGORY_APPLICATIONS: self.category_application_by_id,
             c.AUTHORIZATIONS: self.authorization_by_id,
+            c.SERVICE_OFFERS: self.service_offer_by_id,
         }
         return loaders[collection]

@@ -28,6 +28,7 @@ COLLECTION_OF_TYPE = {
     "TikTokAccount": c.TIKTOK_ACCOUNTS,
     "CategoryApplication": c.CATEGORY_APPLICATIONS,
     "Authorization": c.AUTHORIZATIONS,
+    "ServiceOffer": c.SERVICE_OFFERS,
 }
 
 
@@ -55,7 +56,8 @@ async def visible_document(info: Info, type_name: str, document: Document | None
     if type_name == "Service":
         partner = await info.context.loaders.partner_by_id.load(document["partnerId"])
         return can_see_service(viewer, document, partner)
-    if type_name == "CategoryApplication":
+    if type_name in ("CategoryApplication", "ServiceOffer"):
+        # A seller reads an offer through its link token, never by id.
         return sees_partner_privately(viewer, document["partnerId"])
     if type_name == "Authorization":
         return (

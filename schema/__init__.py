@@ -15,6 +15,8 @@ from schema.seller import Seller, Shop, TikTokAccount
 from schema.service import Service
 from schema.service_category import ServiceCategory, ServiceCategoryQuery
 from schema.service_mutation import ServiceLinkQuery, ServiceMutation
+from schema.service_offer import ServiceOffer
+from schema.service_offer_mutation import ServiceOfferMutation, ServiceOfferQuery
 from schema.store import StoreQuery
 from schema.viewer import ViewerQuery
 
@@ -28,11 +30,18 @@ Query = merge_types(
         ServiceLinkQuery,
         StoreQuery,
         AuthorizationQuery,
+        ServiceOfferQuery,
     ),
 )
 Mutation = merge_types(
     "Mutation",
-    (CategoryApplicationMutation, ServiceMutation, PartnerMutation, AuthorizationMutation),
+    (
+        CategoryApplicationMutation,
+        ServiceMutation,
+        ServiceOfferMutation,
+        PartnerMutation,
+        AuthorizationMutation,
+    ),
 )
 
 schema = strawberry.Schema(
@@ -47,6 +56,7 @@ schema = strawberry.Schema(
         TikTokAccount,
         CategoryApplication,
         Authorization,
+        ServiceOffer,
     ],
     extensions=[MaskUnexpectedErrors],
 )

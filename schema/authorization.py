@@ -14,6 +14,7 @@ from resolvers import authorization_queries as queries
 from resolvers.authorization_rules import effective_status, grants_access, last_day
 from resolvers.context import Info
 from schema.authorization_settings import AuthorizationSettings, SellerContact
+from schema.enums import AuthorizationChannel, AuthorizationReason, AuthorizationStatus
 from schema.history import HistoryEntry, history_connection
 from schema.node import Node
 from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last, connection_from
@@ -23,17 +24,6 @@ from schema.service import Service
 
 if TYPE_CHECKING:
     from schema.service_offer import ServiceOffer
-
-strawberry.enum(
-    enums.AuthorizationStatus,
-    description="ACTIVE; COMPLETED (ended on its end date); CANCELED (by the seller, or its "
-    "only TikTok account was unlinked); CLOSED (the partner was removed from the platform).",
-)
-strawberry.enum(enums.AuthorizationChannel, description="How the seller reached the authorization.")
-strawberry.enum(enums.AuthorizationReason, description="Why an authorization has its status.")
-AuthorizationStatus = enums.AuthorizationStatus
-AuthorizationChannel = enums.AuthorizationChannel
-AuthorizationReason = enums.AuthorizationReason
 
 
 @strawberry.type(description="One thing the seller changed from what the offer proposed.")
@@ -58,25 +48,14 @@ class Authorization(Node):
 
     @classmethod
     def from_document(cls, document: Document) -> Authorization:
-        settings = document["settings"]
-        contact = document.get("contact")
         return cls(
             id=strawberry.ID(document["_id"]),
             channel=document["channel"],
             start_date=document["startsAt"].date(),
             end_date=last_day(document["endsAt"]),
             ends_at=document["endsAt"],
-            settings=AuthorizationSettings(
-                authorize_object=settings["authorizeObject"],
-                ticket_authorization=settings["ticketAuthorization"],
-                tsp_access=settings["tspAccess"],
-                data_compass_access=settings["dataCompassAccess"],
-            ),
-            contact=SellerContact(
-                name=contact.get("name"), email=contact.get("email"), phone=contact.get("phone")
-            )
-            if contact
-            else None,
+            settings=AuthorizationSettings.from_document(document["settings"]),
+            contact=SellerContact.from_document(document.get("contact")),
             created_at=document["createdAt"],
             updated_at=document["updatedAt"],
             ended_at=document.get("endedAt"),
@@ -105,7 +84,8 @@ class Authorization(Node):
 
     @strawberry.field(description="Whole days until it ends (0 once ended).")
     def days_remaining(self, info: Info) -> int:
-        return max(0, (self.document["endsAt"] - info.context.now).days)
+        remaining: int = (self.document["endsAt"] - info.context.now).days
+        return max(0, remaining)
 
     @strawberry.field(description="The service authorized.")
     async def service(self, info: Info) -> Service:

@@ -17,7 +17,6 @@ from resolvers.context import Info
 from resolvers.nodes import check_id
 from schema.authorization import (
     Authorization,
-    AuthorizationStatus,
     ExpiringArgument,
     StatusArgument,
     authorization_connection,
@@ -139,20 +138,11 @@ class UnlinkTikTokAccountPayload:
 
 
 def _settings(value: AuthorizationSettingsInput | None) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    return {
-        "authorizeObject": value.authorize_object,
-        "ticketAuthorization": value.ticket_authorization,
-        "tspAccess": value.tsp_access,
-        "dataCompassAccess": value.data_compass_access,
-    }
+    return None if value is None else value.to_document()
 
 
 def _contact(value: SellerContactInput | None) -> dict[str, str | None] | None:
-    return (
-        None if value is None else {"name": value.name, "email": value.email, "phone": value.phone}
-    )
+    return None if value is None else value.to_fields()
 
 
 def _ids(values: list[strawberry.ID] | None) -> list[str] | None:
@@ -278,6 +268,7 @@ class AuthorizationMutation:
         return await run_mutation(CancelAuthorizationPayload, AuthorizationUserError, work)
 
     @strawberry.mutation(
+        name="unlinkTikTokAccount",
         description="Unlink one of your TikTok accounts: authorizations that covered only it "
         "end from this moment (reason ACCOUNT_UNLINKED).",
         permission_classes=[IsSeller],
@@ -328,6 +319,3 @@ class AuthorizationQuery:
         return await authorization_connection(
             info, None, status, expiring_within_days, first, after, last, before
         )
-
-
-__all__ = ["AuthorizationMutation", "AuthorizationQuery", "AuthorizationStatus"]

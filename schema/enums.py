@@ -33,7 +33,24 @@ strawberry.enum(
     description="Which sellers a Shop Registration referral link onboards: LOCAL sellers "
     "(selling in their own country) or CROSS_BORDER sellers.",
 )
+strawberry.enum(
+    enums.AuthorizeObject,
+    description="What a seller authorizes a partner on: SHOP (its shops), TTUID (its TikTok "
+    "accounts), or SHOP_AND_TTUID (both).",
+)
+strawberry.enum(
+    enums.OfferStatus,
+    description="Where a service offer stands: OPEN (a seller can accept it), ACCEPTED, "
+    "WITHDRAWN by the partner, or EXPIRED (still open when its end date passed).",
+)
 strawberry.enum(identity.Role, description="What a caller signs in as.")
+strawberry.enum(
+    enums.AuthorizationStatus,
+    description="ACTIVE; COMPLETED (ended on its end date); CANCELED (by the seller, or its "
+    "only TikTok account was unlinked); CLOSED (the partner was removed from the platform).",
+)
+strawberry.enum(enums.AuthorizationChannel, description="How the seller reached the authorization.")
+strawberry.enum(enums.AuthorizationReason, description="Why an authorization has its status.")
 
 # Registered above; the aliases keep them usable as types for mypy.
 PartnerType = enums.PartnerType
@@ -45,4 +62,9 @@ ServiceStatus = enums.ServiceStatus
 SellerKind = enums.SellerKind
 LinkedStatus = enums.LinkedStatus
 ReferralLinkKind = enums.ReferralLinkKind
+AuthorizeObject = enums.AuthorizeObject
+OfferStatus = enums.OfferStatus
 Role = identity.Role
+AuthorizationStatus = enums.AuthorizationStatus
+AuthorizationChannel = enums.AuthorizationChannel
+AuthorizationReason = enums.AuthorizationReason

@@ -23,6 +23,7 @@ def _to_node(type_name: str, document: object) -> Node:
     from schema.seller import Seller, Shop, TikTokAccount
     from schema.service import Service
     from schema.service_category import ServiceCategory
+    from schema.service_offer import ServiceOffer
 
     builders = {
         "Partner": Partner.from_document,
@@ -33,6 +34,7 @@ def _to_node(type_name: str, document: object) -> Node:
         "ServiceCategory": ServiceCategory.from_category,
         "CategoryApplication": CategoryApplication.from_document,
         "Authorization": Authorization.from_document,
+        "ServiceOffer": ServiceOffer.from_document,
     }
     node: Node = builders[type_name](document)  # type: ignore[operator]
     return node

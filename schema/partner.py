@@ -9,17 +9,18 @@ import strawberry
 
 from datastore.catalog import get_catalog
 from datastore.codec import Document
-from datastore.enums import AuthorizationStatus
 from datastore.loaders import NEWEST_FIRST
 from resolvers import category_applications as applications
-from resolvers import partner_admin
+from resolvers import offers, partner_admin
 from resolvers import partners as resolve
 from resolvers.context import Info
 from resolvers.pagination import page_from_args
 from resolvers.visibility import sees_partner_privately
 from schema.category_application import ApplicationStatus, CategoryApplication
 from schema.enums import (
+    AuthorizationStatus,
     Market,
+    OfferStatus,
     PartnerStatus,
     PartnerType,
     Region,
@@ -32,6 +33,7 @@ from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last
 from schema.permissions import IsAdmin
 from schema.service import Service
 from schema.service_category import ServiceCategory
+from schema.service_offer import ServiceOffer
 
 if TYPE_CHECKING:
     from schema.authorization import Authorization
@@ -159,6 +161,31 @@ class Partner(Node):
             last,
             before,
         )
+
+    @strawberry.field(
+        description='The partner\'s service offers ("My service offers"), newest first (the '
+        "partner and admins; empty for anyone else)."
+    )
+    async def service_offers(
+        self,
+        info: Info,
+        status: Annotated[
+            list[OfferStatus] | None,
+            strawberry.argument(
+                description="Only offers in these states, as read: EXPIRED is an offer still "
+                "open when its end date passed, OPEN one that has not reached it."
+            ),
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[ServiceOffer]:
+        if not sees_partner_privately(info.context.viewer, str(self.id)):
+            return Connection(edges=[], page_info=EMPTY_PAGE)
+        page = page_from_args(NEWEST_FIRST, first, after, last, before)
+        result = await offers.offers_of_partner(info, str(self.id), page, status)
+        return connection_from(result, page, NEWEST_FIRST, ServiceOffer.from_document)
 
 
 @strawberry.type(description="A category and market a partner is approved for.")

@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from datastore.codec import Document
-from datastore.enums import AuthorizationStatus
 from datastore.loaders import NEWEST_FIRST
 from resolvers import sellers as resolve
 from resolvers.context import Info
 from resolvers.pagination import page_from_args
-from schema.enums import LinkedStatus, Market, SellerKind
+from schema.enums import AuthorizationStatus, LinkedStatus, Market, SellerKind
 from schema.node import Node
 
 if TYPE_CHECKING:

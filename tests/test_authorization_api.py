@@ -34,7 +34,8 @@ BY_LINK = f"""mutation($token: String!, $input: AuthorizeServiceInput!) {{
 FROM_STORE = f"""mutation($id: ID!, $input: AuthorizeServiceInput!) {{
   authorizeStoreService(serviceId: $id, input: $input) {{
     authorization {{ {AUTH_FIELDS} }} userErrors {{ field message code }} }} }}"""
-RENEW = f"""mutation($id: ID!, $period: RenewalPeriod!) {{ renewAuthorization(id: $id, period: $period) {{
+RENEW = f"""mutation($id: ID!, $period: RenewalPeriod!) {{
+  renewAuthorization(id: $id, period: $period) {{
     authorization {{ {AUTH_FIELDS} }} userErrors {{ field message code }} }} }}"""
 CANCEL = f"""mutation($id: ID!) {{ cancelAuthorization(id: $id) {{
     authorization {{ {AUTH_FIELDS} }} userErrors {{ field message code }} }} }}"""
@@ -167,7 +168,9 @@ async def test_edited_accept_keeps_what_the_seller_changed(
     assert authorization["endDate"] == end.isoformat()
     assert authorization["contact"]["phone"] == "+62812000111"
     assert len(authorization["tiktokAccounts"]) == 1
-    changes = {c["field"]: (c["offered"], c["consented"]) for c in authorization["changesFromOffer"]}
+    changes = {
+        c["field"]: (c["offered"], c["consented"]) for c in authorization["changesFromOffer"]
+    }
     assert changes["serviceIds"] == ([kept["_id"], dropped["_id"]], [kept["_id"]])
     assert changes["endDate"][1] == end.isoformat()
     assert changes["settings.authorizeObject"] == ("SHOP", "SHOP_AND_TTUID")
@@ -199,7 +202,9 @@ async def test_refused_accepts_write_nothing(
         },
         "SHOP_NOT_FOUND": {"shopIds": [foreign_shop]},
         "SHOP_REQUIRED": {"shopIds": []},
-        "NOT_COVERED_BY_AUTHORIZE_OBJECT": {"tiktokAccountIds": [await _first_account(store, seller)]},
+        "NOT_COVERED_BY_AUTHORIZE_OBJECT": {
+            "tiktokAccountIds": [await _first_account(store, seller)]
+        },
         "INVALID_EMAIL": {"contact": {"email": "nope"}},
     }
     for code, edits in cases.items():
@@ -209,7 +214,9 @@ async def test_refused_accepts_write_nothing(
     assert unknown["userErrors"][0]["code"] == "OFFER_NOT_FOUND"
     assert await store.count(c.AUTHORIZATIONS) == 0
     assert await store.count(c.OFFER_ACCEPTANCES) == 0
-    assert (await store.get_many(c.SERVICE_OFFERS, [offer["_id"]]))[offer["_id"]]["status"] == "OPEN"
+    assert (await store.get_many(c.SERVICE_OFFERS, [offer["_id"]]))[offer["_id"]][
+        "status"
+    ] == "OPEN"
 
 
 async def test_withdrawn_expired_and_closed_partner_offers_cannot_be_accepted(
@@ -227,7 +234,9 @@ async def test_withdrawn_expired_and_closed_partner_offers_cannot_be_accepted(
     )
     expired = await _offer(store, partner, [service])
     await store.update(
-        c.SERVICE_OFFERS, expired["_id"], expected_version=1,
+        c.SERVICE_OFFERS,
+        expired["_id"],
+        expected_version=1,
         changes={"endsAt": utc_now() - timedelta(minutes=1)},
     )
     closed_partner = await make_partner(status="CLOSED")
@@ -280,7 +289,10 @@ async def test_default_application_through_a_service_link(
         "settings": SETTINGS,
     }
     granted = await _ok(
-        gql, BY_LINK, {"token": service["authorizationLinkToken"], "input": details}, _as(restricted)
+        gql,
+        BY_LINK,
+        {"token": service["authorizationLinkToken"], "input": details},
+        _as(restricted),
     )
     assert granted["userErrors"] == []
     assert granted["authorization"]["channel"] == "SERVICE_LINK"
@@ -351,7 +363,9 @@ async def test_renew_extends_by_calendar_months(
     make_service: ServiceFactory,
 ) -> None:
     offer = await _offer(store, partner, [await make_service(partner)], days=40)
-    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))["authorizations"]
+    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
+        "authorizations"
+    ]
     stored = (await store.get_many(c.AUTHORIZATIONS, [granted["id"]]))[granted["id"]]
     renewed = await _ok(gql, RENEW, {"id": granted["id"], "period": "TWELVE_MONTHS"}, _as(seller))
     after = (await store.get_many(c.AUTHORIZATIONS, [granted["id"]]))[granted["id"]]
@@ -369,7 +383,9 @@ async def test_cancel_ends_access_at_once_and_only_the_owner_may(
     make_seller: SellerFactory,
 ) -> None:
     offer = await _offer(store, partner, [await make_service(partner)])
-    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))["authorizations"]
+    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
+        "authorizations"
+    ]
     stranger = await make_seller()
     foreign = await _ok(gql, CANCEL, {"id": granted["id"]}, _as(stranger))
     assert foreign["userErrors"][0]["code"] == "NOT_FOUND"
@@ -399,10 +415,14 @@ async def test_expired_reads_completed_at_once_and_the_sweep_persists_it(
     make_service: ServiceFactory,
 ) -> None:
     offer = await _offer(store, partner, [await make_service(partner)])
-    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))["authorizations"]
+    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
+        "authorizations"
+    ]
     stored = (await store.get_many(c.AUTHORIZATIONS, [granted["id"]]))[granted["id"]]
     await store.update(
-        c.AUTHORIZATIONS, granted["id"], expected_version=stored["version"],
+        c.AUTHORIZATIONS,
+        granted["id"],
+        expected_version=stored["version"],
         changes={"endsAt": utc_now() - timedelta(seconds=1)},
     )
     query = f"query($id: ID!) {{ node(id: $id) {{ ... on Authorization {{ {AUTH_FIELDS} }} }} }}"
@@ -413,7 +433,9 @@ async def test_expired_reads_completed_at_once_and_the_sweep_persists_it(
         False,
     )
     completed = await gql(LIST, {"status": ["COMPLETED"]}, as_=_as(seller))
-    assert [e["node"]["id"] for e in completed["data"]["authorizations"]["edges"]] == [granted["id"]]
+    assert [e["node"]["id"] for e in completed["data"]["authorizations"]["edges"]] == [
+        granted["id"]
+    ]
     assert (await gql(LIST, {"status": ["ACTIVE"]}, as_=_as(seller)))["data"]["authorizations"][
         "edges"
     ] == []
@@ -458,7 +480,10 @@ async def test_unlinking_an_account_ends_authorizations_that_covered_only_it(
 ) -> None:
     account = await _first_account(store, seller)
     only_account = await _offer(
-        store, partner, [await make_service(partner)], settings={**SETTINGS, "authorizeObject": "TTUID"}
+        store,
+        partner,
+        [await make_service(partner)],
+        settings={**SETTINGS, "authorizeObject": "TTUID"},
     )
     both = await _offer(
         store,
@@ -492,9 +517,12 @@ async def test_closing_a_partner_closes_its_authorizations(
     admin: str,
 ) -> None:
     offer = await _offer(store, partner, [await make_service(partner)])
-    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))["authorizations"]
+    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
+        "authorizations"
+    ]
     closed = await gql(
-        """mutation($input: ClosePartnerInput!) { closePartner(input: $input) { userErrors { code } } }""",
+        """mutation($input: ClosePartnerInput!) {
+          closePartner(input: $input) { userErrors { code } } }""",
         {"input": {"id": partner["_id"], "reason": "Policy violation"}},
         as_=admin,
     )
@@ -524,10 +552,12 @@ async def test_who_sees_an_authorization(
     make_seller: SellerFactory,
 ) -> None:
     offer = await _offer(store, partner, [await make_service(partner)])
-    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))["authorizations"]
+    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
+        "authorizations"
+    ]
     query = """query($id: ID!) { node(id: $id) { ... on Authorization { id
       seller { id name shops { edges { node { id } } } } shops { id } } } }"""
-    as_partner = (await gql(query, {"id": granted["id"]}, as_=token(Role.PARTNER, partner["_id"])))
+    as_partner = await gql(query, {"id": granted["id"]}, as_=token(Role.PARTNER, partner["_id"]))
     node = as_partner["data"]["node"]
     assert node["shops"] == [{"id": await _first_shop(store, seller)}]
     assert node["seller"]["shops"]["edges"] == []  # only the covered shops, via the authorization

@@ -1,0 +1,299 @@
+"""Service offers: a partner bundles 1 to 10 of its live services with dates, an optional seller
+contact and explicit authorization settings, and shares the offer's link (SPEC.md §4).
+
+Stored statuses are OPEN, ACCEPTED (set by the acceptance) and WITHDRAWN. EXPIRED is never
+stored: an OPEN offer whose ``endsAt`` has passed reads as EXPIRED (see
+:func:`effective_offer_status`), so nothing has to sweep offers when they run out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from datastore import collections as c
+from datastore.codec import Document, utc_now
+from datastore.enums import AuthorizeObject, OfferStatus, PartnerStatus, ServiceStatus
+from datastore.ids import new_id, new_token, type_of
+from datastore.loaders import ListSpec
+from datastore.paging import Page, PageResult
+from datastore.store import DocumentStore, DuplicateKeyError
+from resolvers import history
+from resolvers.category_applications import current_partner
+from resolvers.contact import check_contact
+from resolvers.context import Info
+from resolvers.offer_dates import day_after, day_start, years_later
+from resolvers.validation import Checks, fail
+from resolvers.visibility import sees_partner_privately
+from resolvers.writes import atomically
+
+
+class ServiceOfferErrorCode(StrEnum):
+    NOT_FOUND = "NOT_FOUND"
+    NO_SERVICES = "NO_SERVICES"
+    TOO_MANY_SERVICES = "TOO_MANY_SERVICES"
+    DUPLICATE_SERVICE = "DUPLICATE_SERVICE"
+    SERVICE_NOT_FOUND = "SERVICE_NOT_FOUND"
+    SERVICE_NOT_LIVE = "SERVICE_NOT_LIVE"
+    START_IN_PAST = "START_IN_PAST"
+    END_NOT_AFTER_START = "END_NOT_AFTER_START"
+    DATES_OUT_OF_RANGE = "DATES_OUT_OF_RANGE"
+    PARTNER_CLOSED = "PARTNER_CLOSED"
+    NOT_OPEN = "NOT_OPEN"
+    # The codes of resolvers.contact.check_contact, which reports them by value.
+    INVALID_EMAIL = "INVALID_EMAIL"
+    INVALID_PHONE = "INVALID_PHONE"
+    TOO_LONG = "TOO_LONG"
+
+
+Code = ServiceOfferErrorCode
+
+MAX_SERVICES = 10
+MAX_IDEMPOTENCY_KEY = 100
+# Far enough for any real engagement, near enough that no one stores year 9999.
+MAX_YEARS = 3
+# Link tokens are 32 characters; anything much longer is not worth a lookup.
+MAX_LINK_TOKEN = 200
+WITHDRAWN_BY_PARTNER = "WITHDRAWN_BY_PARTNER"
+
+
+def effective_offer_status(offer: Mapping[str, Any], now: datetime) -> OfferStatus:
+    """The status as read at ``now``: an OPEN offer whose end has passed is EXPIRED.
+
+    ``datastore.loaders.offer_status_filter`` is the same rule for store filters.
+    """
+    status = OfferStatus(offer["status"])
+    if status is OfferStatus.OPEN and now >= offer["endsAt"]:
+        return OfferStatus.EXPIRED
+    return status
+
+
+def can_be_accepted(
+    offer: Mapping[str, Any], partner: Mapping[str, Any] | None, now: datetime
+) -> bool:
+    """Whether a seller could accept the offer at ``now``: it is OPEN, not past its end, and
+    its partner still operates."""
+    return (
+        effective_offer_status(offer, now) is OfferStatus.OPEN
+        and partner is not None
+        and partner.get("status") == PartnerStatus.ACTIVE
+        and now < offer["endsAt"]
+    )
+
+
+async def create(info: Info, fields: Mapping[str, Any]) -> Document:
+    """A new OPEN offer of the calling partner; a repeated idempotency key returns the offer
+    created the first time, unchanged.
+
+    ``fields``: ``serviceIds`` (list of ids), ``startDate`` and ``endDate`` (dates, the end
+    inclusive), ``contact`` (name/email/phone or ``None``), ``settings`` (authorizeObject,
+    ticketAuthorization, tspAccess, dataCompassAccess) and ``idempotencyKey``.
+    """
+    store = info.context.store
+    partner = await current_partner(info, Code.PARTNER_CLOSED)
+    checks = Checks()
+    key = _idempotency_key(checks, fields.get("idempotencyKey"))
+    if key is not None:
+        # Before the other rules: a retry gets the first offer even if, since then, a day
+        # has passed or a service went off.
+        earlier = await _by_idempotency_key(store, partner["_id"], key)
+        if earlier is not None:
+            return earlier
+    service_ids = [str(i) for i in fields.get("serviceIds") or []]
+    await _check_services(info, checks, partner["_id"], service_ids)
+    start, end = fields["startDate"], fields["endDate"]
+    _check_dates(checks, start, end, utc_now().date())
+    contact = check_contact(checks, fields.get("contact"), ["contact"])
+    checks.raise_if_any()
+    now = utc_now()
+    document: dict[str, Any] = {
+        "_id": new_id("ofr"),
+        "partnerId": partner["_id"],
+        "serviceIds": service_ids,
+        "startsAt": day_start(start),
+        "endsAt": day_after(end),
+        "contact": contact,
+        "settings": _settings(fields["settings"]),
+        "linkToken": new_token(),
+        "status": OfferStatus.OPEN,
+        "idempotencyKey": key,
+        "createdAt": now,
+        "updatedAt": now,
+    }
+
+    async def work() -> Document:
+        offer = await store.insert(c.SERVICE_OFFERS, document)
+        await history.record(
+            store,
+            subject_id=offer["_id"],
+            action="CREATED",
+            actor=info.context.viewer,
+            to_status=OfferStatus.OPEN,
+        )
+        return offer
+
+    try:
+        return await atomically(store, work)
+    except DuplicateKeyError:
+        # The same idempotency key raced in from a retry: the first insert is the answer.
+        earlier = await _by_idempotency_key(store, partner["_id"], key) if key else None
+        if earlier is None:
+            raise
+        return earlier
+
+
+async def withdraw(info: Info, offer_id: str) -> Document:
+    """OPEN -> WITHDRAWN; its link then says so. Accepted, withdrawn and expired offers stay."""
+    store = info.context.store
+    if type_of(offer_id) != "ServiceOffer":
+        raise fail(["id"], "no service offer with this id", Code.NOT_FOUND)
+    await current_partner(info, Code.PARTNER_CLOSED)
+
+    async def work() -> Document:
+        # Read here, not through a loader: a retry after a lost race must see the new version.
+        offer = (await store.get_many(c.SERVICE_OFFERS, [offer_id])).get(offer_id)
+        if offer is None or not sees_partner_privately(info.context.viewer, offer["partnerId"]):
+            raise fail(["id"], "no service offer with this id", Code.NOT_FOUND)
+        now = utc_now()
+        status = effective_offer_status(offer, now)
+        if status is not OfferStatus.OPEN:
+            raise fail(
+                ["id"],
+                f"the offer is {status.value}: only an OPEN offer can be withdrawn",
+                Code.NOT_OPEN,
+            )
+        updated = await store.update(
+            c.SERVICE_OFFERS,
+            offer_id,
+            expected_version=offer["version"],
+            changes={"status": OfferStatus.WITHDRAWN, "withdrawnAt": now, "updatedAt": now},
+        )
+        await history.record(
+            store,
+            subject_id=offer_id,
+            action="WITHDRAWN",
+            actor=info.context.viewer,
+            from_status=OfferStatus.OPEN,
+            to_status=OfferStatus.WITHDRAWN,
+            reason_code=WITHDRAWN_BY_PARTNER,
+        )
+        return updated
+
+    return await atomically(store, work)
+
+
+async def by_link(info: Info, token: str) -> Document | None:
+    """The offer behind a link token, whatever its status (anyone holding the token may read
+    it); ``None`` for an unknown token."""
+    if not token or len(token) > MAX_LINK_TOKEN:
+        return None
+    found = await info.context.store.find(c.SERVICE_OFFERS, {"linkToken": token}, limit=1)
+    return found[0] if found else None
+
+
+async def offers_of_partner(
+    info: Info, partner_id: str, page: Page, statuses: Sequence[OfferStatus] | None
+) -> PageResult:
+    """The partner's offers, newest first, with statuses as read (EXPIRED included); empty for
+    anyone but the partner and admins."""
+    if not sees_partner_privately(info.context.viewer, partner_id):
+        return PageResult([], False)
+    spec = ListSpec(page=page, statuses=tuple(s.value for s in statuses) if statuses else None)
+    return await info.context.loaders.service_offers_by_partner.load((partner_id, spec))
+
+
+def _idempotency_key(checks: Checks, value: str | None) -> str | None:
+    checks.text(["idempotencyKey"], value, max_length=MAX_IDEMPOTENCY_KEY, too_long=Code.TOO_LONG)
+    key = value.strip() if value else None
+    return key if key and len(key) <= MAX_IDEMPOTENCY_KEY else None
+
+
+async def _by_idempotency_key(store: DocumentStore, partner_id: str, key: str) -> Document | None:
+    found = await store.find(
+        c.SERVICE_OFFERS, {"partnerId": partner_id, "idempotencyKey": key}, limit=1
+    )
+    return found[0] if found else None
+
+
+async def _check_services(
+    info: Info, checks: Checks, partner_id: str, service_ids: Sequence[str]
+) -> None:
+    """1 to 10 distinct ids of the partner's own LIVE services; each bad one is reported at
+    its index. Another partner's service reads as not found, like an unknown id."""
+    if not service_ids:
+        checks.add(["serviceIds"], "an offer needs at least one service", Code.NO_SERVICES)
+        return
+    if len(service_ids) > MAX_SERVICES:
+        checks.add(
+            ["serviceIds"],
+            f"an offer holds at most {MAX_SERVICES} services, got {len(service_ids)}",
+            Code.TOO_MANY_SERVICES,
+        )
+        return
+    seen: set[str] = set()
+    to_load: list[tuple[int, str]] = []
+    for index, service_id in enumerate(service_ids):
+        if service_id in seen:
+            checks.add(
+                ["serviceIds", str(index)],
+                "this service is already in the offer",
+                Code.DUPLICATE_SERVICE,
+            )
+            continue
+        seen.add(service_id)
+        if type_of(service_id) != "Service":
+            checks.add(
+                ["serviceIds", str(index)], "no service with this id", Code.SERVICE_NOT_FOUND
+            )
+            continue
+        to_load.append((index, service_id))
+    # Through the loader: the payload's `services` field then reads them from its cache.
+    loaded = await info.context.loaders.service_by_id.load_many([s for _, s in to_load])
+    for (index, _), service in zip(to_load, loaded, strict=True):
+        if service is None or service["partnerId"] != partner_id:
+            checks.add(
+                ["serviceIds", str(index)], "no service with this id", Code.SERVICE_NOT_FOUND
+            )
+        elif service["status"] != ServiceStatus.LIVE:
+            checks.add(
+                ["serviceIds", str(index)],
+                f"the service is {service['status']}: only LIVE services can be offered",
+                Code.SERVICE_NOT_LIVE,
+            )
+
+
+def _check_dates(checks: Checks, start: date, end: date, today: date) -> None:
+    """Start today (UTC) or later, end after start, and both within :data:`MAX_YEARS`."""
+    if start < today:
+        checks.add(["startDate"], "startDate cannot be in the past", Code.START_IN_PAST)
+    latest_start = years_later(today, MAX_YEARS)
+    if start > latest_start:
+        checks.add(
+            ["startDate"],
+            f"startDate must be on or before {latest_start.isoformat()} ({MAX_YEARS} years ahead)",
+            Code.DATES_OUT_OF_RANGE,
+        )
+        return  # the span below cannot even be computed for a date near the end of the calendar
+    if end <= start:
+        checks.add(["endDate"], "endDate must be after startDate", Code.END_NOT_AFTER_START)
+        return
+    latest_end = years_later(start, MAX_YEARS)
+    if end > latest_end:
+        checks.add(
+            ["endDate"],
+            f"an offer runs at most {MAX_YEARS} years: endDate must be on or before "
+            f"{latest_end.isoformat()}",
+            Code.DATES_OUT_OF_RANGE,
+        )
+
+
+def _settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The four authorization settings exactly as the partner set them: none has a default."""
+    return {
+        "authorizeObject": AuthorizeObject(settings["authorizeObject"]),
+        "ticketAuthorization": bool(settings["ticketAuthorization"]),
+        "tspAccess": bool(settings["tspAccess"]),
+        "dataCompassAccess": bool(settings["dataCompassAccess"]),
+    }

@@ -1,0 +1,122 @@
+"""Service offers: services, dates, settings and contact a partner prefills for a seller."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from datastore.codec import Document, utc_now
+from resolvers import offers as resolve
+from resolvers.context import Info
+from resolvers.offer_dates import first_day, last_day
+from resolvers.visibility import sees_partner_privately
+from schema.authorization_settings import AuthorizationSettings, SellerContact
+from schema.enums import OfferStatus
+from schema.history import HistoryEntry, history_connection
+from schema.node import Node
+from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last
+from schema.service import Service
+
+if TYPE_CHECKING:
+    from schema.partner import Partner
+
+
+@strawberry.type(
+    description="Services, dates, authorization settings and contact a partner offers a seller, "
+    "shared as a link: anyone holding its token may read it; it is listed and reachable "
+    "by id only for its partner and admins."
+)
+class ServiceOffer(Node):
+    start_date: date = strawberry.field(description="First day of the service (UTC).")
+    end_date: date = strawberry.field(description="Last day of the service (UTC), inclusive.")
+    contact: SellerContact | None = strawberry.field(
+        description="The seller contact the partner filled in; null when left to the seller."
+    )
+    settings: AuthorizationSettings = strawberry.field(
+        description="The authorization settings offered, exactly as the partner set them."
+    )
+    created_at: datetime = strawberry.field(description="When the partner created the offer.")
+    accepted_at: datetime | None = strawberry.field(description="When a seller accepted it.")
+    withdrawn_at: datetime | None = strawberry.field(description="When the partner withdrew it.")
+    partner_id: strawberry.Private[str]
+    # The stored offer: status and acceptability are derived from it when they are read.
+    document: strawberry.Private[Document]
+
+    @classmethod
+    def from_document(cls, document: Document) -> ServiceOffer:
+        return cls(
+            id=strawberry.ID(document["_id"]),
+            start_date=first_day(document["startsAt"]),
+            end_date=last_day(document["endsAt"]),
+            contact=SellerContact.from_document(document.get("contact")),
+            settings=AuthorizationSettings.from_document(document["settings"]),
+            created_at=document["createdAt"],
+            accepted_at=document.get("acceptedAt"),
+            withdrawn_at=document.get("withdrawnAt"),
+            partner_id=document["partnerId"],
+            document=document,
+        )
+
+    @strawberry.field(
+        description="OPEN, ACCEPTED, WITHDRAWN, or EXPIRED once the end date has passed while "
+        "it was still open."
+    )
+    def status(self) -> OfferStatus:
+        return resolve.effective_offer_status(self.document, utc_now())
+
+    @strawberry.field(
+        description="Whether a seller can accept it now: it is OPEN, its end date has not "
+        "passed and its partner is active."
+    )
+    async def can_be_accepted(self, info: Info) -> bool:
+        partner = await info.context.loaders.partner_by_id.load(self.partner_id)
+        return resolve.can_be_accepted(self.document, partner, utc_now())
+
+    @strawberry.field(description="The offered services, in the order the partner chose.")
+    async def services(self, info: Info) -> list[Service]:
+        # The offer's link grants reading its services whatever their state, so no store
+        # visibility rule applies here (their private fields guard themselves).
+        ids = list(self.document["serviceIds"])
+        documents = await info.context.loaders.service_by_id.load_many(ids)
+        services: list[Service] = []
+        for service_id, document in zip(ids, documents, strict=True):
+            if document is None:
+                raise LookupError(f"offer {self.id} names unknown service {service_id}")
+            services.append(Service.from_document(document))
+        return services
+
+    @strawberry.field(description="The partner making the offer.")
+    async def partner(self, info: Info) -> Annotated[Partner, strawberry.lazy("schema.partner")]:
+        from schema.partner import Partner
+
+        document = await info.context.loaders.partner_by_id.load(self.partner_id)
+        if document is None:
+            raise LookupError(f"offer {self.id} names unknown partner {self.partner_id}")
+        return Partner.from_document(document)
+
+    @strawberry.field(
+        description="Token of the offer's link, to share with a seller (only the partner and "
+        "admins see it; null for everyone else)."
+    )
+    def link_token(self, info: Info) -> str | None:
+        if not sees_partner_privately(info.context.viewer, self.partner_id):
+            return None
+        return str(self.document["linkToken"])
+
+    @strawberry.field(
+        description="Every change of the offer, newest first (the partner and admins; empty "
+        "for anyone else)."
+    )
+    async def history(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[HistoryEntry]:
+        if not sees_partner_privately(info.context.viewer, self.partner_id):
+            return Connection(edges=[], page_info=EMPTY_PAGE)
+        return await history_connection(info, str(self.id), first, after, last, before)
