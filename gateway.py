@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +31,7 @@ from datastore.collections import INDEXES
 from datastore.connect import DEFAULT_DATABASE_URL, DatabaseURLError, store_for_url
 from datastore.enums import ReferralLinkKind
 from datastore.store import DocumentStore, StoreError
+from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
 from resolvers.context import Context
 from resolvers.identity import InvalidTokenError, Role, issue_token, viewer_from_authorization
 from schema import schema
@@ -63,7 +64,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     demo: bool = False
-    demo_tokens: Mapping[str, str] = field(default_factory=dict)
+    # 0 turns the periodic sweep of expired authorizations off (reads never depend on it).
+    sweep_interval_seconds: float = 0
     onboarding_url_local: str = DEFAULT_ONBOARDING_URL_LOCAL
     onboarding_url_cross_border: str = DEFAULT_ONBOARDING_URL_CROSS_BORDER
 
@@ -85,6 +87,11 @@ class Settings:
             )
         url = env.get("TSP_DATABASE_URL") or DEFAULT_DATABASE_URL
         store_for_url(url)  # refuses a malformed URL before anything starts
+        sweep_text = env.get("TSP_SWEEP_INTERVAL_SECONDS", "300")
+        if not sweep_text.isdigit():
+            raise SettingsError(
+                f"TSP_SWEEP_INTERVAL_SECONDS must be a whole number of seconds, got {sweep_text!r}"
+            )
         port_text = env.get("PORT", "8000")
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise SettingsError(f"PORT must be a TCP port number, got {port_text!r}")
@@ -94,6 +101,7 @@ class Settings:
             host=env.get("HOST", "127.0.0.1"),
             port=int(port_text),
             demo=env.get("TSP_DEMO", "").lower() in ("1", "true", "yes"),
+            sweep_interval_seconds=int(sweep_text),
             onboarding_url_local=_http_url(
                 env, "TSP_ONBOARDING_URL_LOCAL", DEFAULT_ONBOARDING_URL_LOCAL
             ),
@@ -276,10 +284,21 @@ def create_app(settings: Settings, store: DocumentStore | None = None) -> Starle
         app.state.demo_tokens = (
             await demo_tokens(app.state.store, settings) if settings.demo else {}
         )
+        sweeper = (
+            asyncio.create_task(
+                sweep_periodically(app.state.store, settings.sweep_interval_seconds)
+            )
+            if settings.sweep_interval_seconds > 0
+            else None
+        )
         logger.info("gateway ready", extra={"path": settings.database_url.split("@")[-1]})
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
             if owned:
                 await app.state.store.close()
             logger.info("gateway stopped")
@@ -343,6 +362,18 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> int:
+        store = await open_store(settings)
+        try:
+            return await sweep_expired(store)
+        finally:
+            await store.close()
+
+    print(f"Completed {asyncio.run(run())} expired authorizations.")
+    return 0
+
+
 def _token(args: argparse.Namespace, settings: Settings) -> int:
     role = Role(args.role.upper())
     if role is not Role.ADMIN and not args.id:
@@ -376,6 +407,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--role", required=True, choices=["partner", "seller", "admin"])
     token.add_argument("--id", help="the partner or seller id the token acts as")
     token.add_argument("--hours", type=float, default=24, help="lifetime (default 24)")
+    commands.add_parser("sweep", help="persist COMPLETED for expired authorizations, once")
     export = commands.add_parser("export-schema", help="print the schema in SDL")
     export.add_argument("--output", "-o", help="write to this file instead of stdout")
     return parser
@@ -392,7 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, DatabaseURLError) as error:
         print(f"tsp-gateway: {error}", file=sys.stderr)
         return 2
-    handlers = {"serve": _serve, "seed": _seed, "token": _token}
+    handlers = {"serve": _serve, "seed": _seed, "token": _token, "sweep": _sweep}
     return handlers[args.command](args, settings)
 
 

@@ -3,6 +3,9 @@ partner."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from datastore import collections as c
 from datastore.codec import Document
 from datastore.enums import AuthorizationReason, AuthorizationStatus, LinkedStatus
@@ -16,6 +19,7 @@ from resolvers.validation import fail
 from resolvers.writes import atomically
 
 SWEEP_BATCH = 200
+logger = logging.getLogger("tsp.sweep")
 
 
 async def sweep_expired(store: DocumentStore, *, batch: int = SWEEP_BATCH) -> int:
@@ -112,3 +116,16 @@ async def close_for_partner(info: Info, partner_id: str) -> int:
             AuthorizationReason.PARTNER_REMOVED,
         )
     return len(active)
+
+
+async def sweep_periodically(store: DocumentStore, interval_seconds: float) -> None:
+    """Run :func:`sweep_expired` now and then every ``interval_seconds`` until cancelled; a
+    failed sweep is logged and retried on the next tick, never fatal to the gateway."""
+    while True:
+        try:
+            swept = await sweep_expired(store)
+            if swept:
+                logger.info("completed %d expired authorizations", swept)
+        except Exception:
+            logger.exception("authorization sweep failed; retrying next interval")
+        await asyncio.sleep(interval_seconds)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -20,6 +20,7 @@ from datastore.enums import (
     SellerKind,
 )
 from datastore.store import DocumentStore
+from resolvers.offer_dates import day_after, day_start, last_day
 from resolvers.validation import Checks, fail
 
 
@@ -65,19 +66,6 @@ def is_link_only(seller: Mapping[str, Any]) -> bool:
     return seller["kind"] == SellerKind.CROSS_BORDER or (
         seller["kind"] == SellerKind.LOCAL and seller["market"] in LINK_ONLY_LOCAL_MARKETS
     )
-
-
-def start_of(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
-def end_of(day: date) -> datetime:
-    """Authorizations run to the end of their end date: the next midnight, exclusive."""
-    return start_of(day) + timedelta(days=1)
-
-
-def last_day(ends_at: datetime) -> date:
-    return (ends_at - timedelta(days=1)).date()
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -136,13 +124,13 @@ def check_dates(
         checks.add(
             ["endDate"], "the end date must be after the start date", Code.END_NOT_AFTER_START
         )
-    if end_of(end) - start_of(start) > MAX_SPAN:
+    if day_after(end) - day_start(start) > MAX_SPAN:
         checks.add(
             ["endDate"], "an authorization spans at most three years", Code.DATES_OUT_OF_RANGE
         )
-    if within is not None and (start_of(start) < within[0] or end_of(end) > within[1]):
+    if within is not None and (day_start(start) < within[0] or day_after(end) > within[1]):
         checks.add(
-            ["endDate" if start_of(start) >= within[0] else "startDate"],
+            ["endDate" if day_start(start) >= within[0] else "startDate"],
             f"dates must lie within the offer's {within[0].date()} to {last_day(within[1])}",
             Code.DATES_OUTSIDE_OFFER,
         )

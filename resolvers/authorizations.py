@@ -31,14 +31,12 @@ from resolvers.authorization_rules import (
     check_dates,
     default_coverage,
     effective_status,
-    end_of,
     is_link_only,
-    last_day,
     require_live,
-    start_of,
 )
 from resolvers.contact import check_contact
 from resolvers.context import Context, Info
+from resolvers.offer_dates import day_after, day_start, last_day
 from resolvers.offers import effective_offer_status
 from resolvers.validation import Checks, fail
 from resolvers.writes import atomically
@@ -277,8 +275,8 @@ async def authorize_offer(
                 channel=AuthorizationChannel.SERVICE_OFFER,
                 settings=settings,
                 contact=contact,
-                starts_at=start_of(start),
-                ends_at=end_of(end),
+                starts_at=day_start(start),
+                ends_at=day_after(end),
                 shop_ids=shop_ids,
                 account_ids=account_ids,
                 offer=offer,
@@ -410,8 +408,8 @@ async def authorize_service(
             channel=channel,
             settings=dict(consent.settings or {}),
             contact=contact,
-            starts_at=start_of(consent.start_date),
-            ends_at=end_of(consent.end_date),
+            starts_at=day_start(consent.start_date),
+            ends_at=day_after(consent.end_date),
             shop_ids=shop_ids,
             account_ids=account_ids,
         )

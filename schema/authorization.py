@@ -11,8 +11,9 @@ from strawberry.scalars import JSON
 from datastore import enums
 from datastore.codec import Document
 from resolvers import authorization_queries as queries
-from resolvers.authorization_rules import effective_status, grants_access, last_day
+from resolvers.authorization_rules import effective_status, grants_access
 from resolvers.context import Info
+from resolvers.offer_dates import last_day
 from schema.authorization_settings import AuthorizationSettings, SellerContact
 from schema.enums import AuthorizationChannel, AuthorizationReason, AuthorizationStatus
 from schema.history import HistoryEntry, history_connection

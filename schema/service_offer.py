@@ -13,7 +13,7 @@ from resolvers.context import Info
 from resolvers.offer_dates import first_day, last_day
 from resolvers.visibility import sees_partner_privately
 from schema.authorization_settings import AuthorizationSettings, SellerContact
-from schema.enums import OfferStatus
+from schema.enums import AuthorizationStatus, OfferStatus
 from schema.history import HistoryEntry, history_connection
 from schema.node import Node
 from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last
@@ -21,6 +21,9 @@ from schema.service import Service
 
 if TYPE_CHECKING:
     from schema.partner import Partner
+
+if TYPE_CHECKING:
+    from schema.authorization import Authorization
 
 
 @strawberry.type(
@@ -120,3 +123,27 @@ class ServiceOffer(Node):
         if not sees_partner_privately(info.context.viewer, self.partner_id):
             return Connection(edges=[], page_info=EMPTY_PAGE)
         return await history_connection(info, str(self.id), first, after, last, before)
+
+    @strawberry.field(
+        description="The authorizations the accepting seller granted through this offer, newest "
+        "first (the partner and admins; empty for anyone else)."
+    )
+    async def authorizations(
+        self,
+        info: Info,
+        status: Annotated[
+            list[AuthorizationStatus] | None,
+            strawberry.argument(description="Only authorizations in these (effective) states."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[Annotated[Authorization, strawberry.lazy("schema.authorization")]]:
+        from schema.authorization import authorization_connection, empty
+
+        if not sees_partner_privately(info.context.viewer, self.partner_id):
+            return empty()
+        return await authorization_connection(
+            info, ("offer", str(self.id)), status, None, first, after, last, before
+        )

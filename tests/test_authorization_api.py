@@ -15,8 +15,8 @@ from datastore.enums import Market, SellerKind, ServiceStatus, ServiceType
 from datastore.ids import new_id, new_token
 from datastore.store import DocumentStore
 from resolvers.authorization_lifecycle import sweep_expired
-from resolvers.authorization_rules import end_of, start_of
 from resolvers.identity import Role
+from resolvers.offer_dates import day_after, day_start
 from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
 
 AUTH_FIELDS = """id status statusReason channel startDate endDate grantsAccess
@@ -84,8 +84,8 @@ async def _offer(
             "_id": new_id("ofr"),
             "partnerId": partner["_id"],
             "serviceIds": [s["_id"] for s in services],
-            "startsAt": start_of(_today()),
-            "endsAt": end_of(_today() + timedelta(days=days)),
+            "startsAt": day_start(_today()),
+            "endsAt": day_after(_today() + timedelta(days=days)),
             "contact": contact,
             "settings": settings or SETTINGS,
             "linkToken": new_token(),

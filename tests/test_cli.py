@@ -111,3 +111,44 @@ async def test_demo_data_covers_every_type_region_and_state(env: Path) -> None:
         # the demo get their two referral links.
     finally:
         await store.close()
+
+
+def test_sweep_command_completes_expired_authorizations(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(_insert_expired_authorization(env))
+    assert main(["sweep"]) == 0
+    assert "Completed 1 expired authorizations." in capsys.readouterr().out
+    assert main(["sweep"]) == 0
+    assert "Completed 0 expired authorizations." in capsys.readouterr().out
+
+
+async def _insert_expired_authorization(database: Path) -> None:
+    from datetime import timedelta
+
+    from datastore.codec import utc_now
+    from datastore.collections import INDEXES
+
+    store = SQLiteStore(database)
+    await store.connect()
+    await store.ensure_indexes(INDEXES)
+    now = utc_now()
+    try:
+        await store.insert(
+            c.AUTHORIZATIONS,
+            {
+                "_id": "aut_01expiredexpiredexpired0",
+                "sellerId": "slr_x",
+                "partnerId": "ptn_x",
+                "serviceId": "svc_x",
+                "status": "ACTIVE",
+                "statusReason": "AUTHORIZED",
+                "activeKey": "slr_x|svc_x",
+                "startsAt": now - timedelta(days=30),
+                "endsAt": now - timedelta(seconds=1),
+                "createdAt": now,
+                "updatedAt": now,
+            },
+        )
+    finally:
+        await store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -168,3 +169,54 @@ async def test_lifespan_opens_and_closes_its_own_store(tmp_path: Path) -> None:
 
     with pytest.raises(StoreUnavailableError):
         await store.ping()
+
+
+async def test_the_gateway_sweeps_expired_authorizations_in_the_background(
+    tmp_path: Path,
+) -> None:
+    from datetime import timedelta
+
+    from datastore.codec import utc_now
+    from datastore.collections import INDEXES
+
+    store = SQLiteStore(tmp_path / "sweep.sqlite3")
+    await store.connect()
+    await store.ensure_indexes(INDEXES)
+    now = utc_now()
+    await store.insert(
+        c.AUTHORIZATIONS,
+        {
+            "_id": "aut_01sweepsweepsweepsweep00",
+            "sellerId": "slr_x",
+            "partnerId": "ptn_x",
+            "serviceId": "svc_x",
+            "status": "ACTIVE",
+            "statusReason": "AUTHORIZED",
+            "startsAt": now - timedelta(days=1),
+            "endsAt": now - timedelta(seconds=1),
+            "createdAt": now,
+            "updatedAt": now,
+        },
+    )
+    app = create_app(Settings(jwt_secret=JWT_SECRET, sweep_interval_seconds=3600), store=store)
+    async with app.router.lifespan_context(app):
+        for _ in range(50):
+            found = await store.get_many(c.AUTHORIZATIONS, ["aut_01sweepsweepsweepsweep00"])
+            if found["aut_01sweepsweepsweepsweep00"]["status"] == "COMPLETED":
+                break
+            await asyncio.sleep(0.01)
+    assert found["aut_01sweepsweepsweepsweep00"]["status"] == "COMPLETED"
+    await store.close()
+
+
+def test_sweep_interval_setting() -> None:
+    secret = "s" * 40
+    assert Settings.from_env({"TSP_JWT_SECRET": secret}).sweep_interval_seconds == 300
+    assert (
+        Settings.from_env(
+            {"TSP_JWT_SECRET": secret, "TSP_SWEEP_INTERVAL_SECONDS": "0"}
+        ).sweep_interval_seconds
+        == 0
+    )
+    with pytest.raises(SettingsError, match="TSP_SWEEP_INTERVAL_SECONDS"):
+        Settings.from_env({"TSP_JWT_SECRET": secret, "TSP_SWEEP_INTERVAL_SECONDS": "soon"})

@@ -1,0 +1,90 @@
+"""The partner dashboard: offers, their services and authorizations with seller, shops and
+history, in one query whose round trips do not grow with the number of offers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from datastore import collections as c
+from datastore.codec import Document, utc_now
+from datastore.enums import Market
+from datastore.ids import new_id, new_token
+from datastore.store import DocumentStore
+from resolvers.identity import Role
+from resolvers.offer_dates import day_after, day_start
+from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
+
+DASHBOARD = """{ viewer { partner { name serviceOffers(first: 50) { edges { node {
+  id status services { name category { name } }
+  authorizations(first: 10) { edges { node { id status grantsAccess endDate
+    seller { name } shops { name } tiktokAccounts { handle linkedStatus } service { name }
+    history(first: 5) { edges { node { action reasonCode } } } } } } } } } } } }"""
+ACCEPT = """mutation($token: String!) { authorizeServiceOffer(token: $token) {
+  userErrors { code } } }"""
+
+
+async def _accepted_offers(
+    count: int,
+    gql: GraphQLClient,
+    store: DocumentStore,
+    partner: Document,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+) -> None:
+    services = [await make_service(partner) for _ in range(3)]
+    for _ in range(count):
+        now = utc_now()
+        offer = await store.insert(
+            c.SERVICE_OFFERS,
+            {
+                "_id": new_id("ofr"),
+                "partnerId": partner["_id"],
+                "serviceIds": [s["_id"] for s in services],
+                "startsAt": day_start(now.date()),
+                "endsAt": day_after(now.date() + timedelta(days=60)),
+                "settings": {
+                    "authorizeObject": "SHOP_AND_TTUID",
+                    "ticketAuthorization": True,
+                    "tspAccess": True,
+                    "dataCompassAccess": False,
+                },
+                "linkToken": new_token(),
+                "status": "OPEN",
+                "createdAt": now,
+                "updatedAt": now,
+            },
+        )
+        seller = await make_seller(market=Market.ID)
+        result = await gql(
+            ACCEPT, {"token": offer["linkToken"]}, as_=token(Role.SELLER, seller["_id"])
+        )
+        assert result["data"]["authorizeServiceOffer"]["userErrors"] == []
+
+
+async def test_dashboard_round_trips_do_not_grow_with_offers(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+) -> None:
+    costs = []
+    for count in (2, 10):
+        partner = await make_partner()
+        await _accepted_offers(count, gql, store, partner, make_service, make_seller)
+        store.stats.reset()
+        result = await gql(DASHBOARD, as_=token(Role.PARTNER, partner["_id"]))
+        offers = result["data"]["viewer"]["partner"]["serviceOffers"]["edges"]
+        assert len(offers) == count
+        for offer in offers:
+            authorizations = offer["node"]["authorizations"]["edges"]
+            assert len(authorizations) == 3
+            first = authorizations[0]["node"]
+            assert first["grantsAccess"] is True
+            assert first["shops"] == [{"name": "Main shop"}]
+            assert first["tiktokAccounts"] == [{"handle": "@seller", "linkedStatus": "LINKED"}]
+            assert first["history"]["edges"][0]["node"]["action"] == "AUTHORIZED"
+        costs.append(store.stats.round_trips)
+    assert costs[0] == costs[1]
+    # partner, offers, services, authorizations, sellers, shops, accounts, history
+    assert costs[0] <= 8
