@@ -339,10 +339,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _seed(args: argparse.Namespace, settings: Settings) -> int:
-    from datastore.demo import seed_demo
+    from datastore.demo import DemoSeed, seed_demo
     from resolvers.referrals import ensure_referral_links
 
-    async def run() -> dict[str, str] | None:
+    async def run() -> DemoSeed | None:
         store = await open_store(settings)
         try:
             return await seed_demo(
@@ -356,9 +356,13 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
         print("The store already holds data; nothing seeded (drop --if-empty to add more).")
         return 0
     print("Demo data seeded. Tokens (valid 30 days), send as 'Authorization: Bearer <token>':")
-    for role, subject in seeded.items():
+    for role, subject in seeded.subjects.items():
         token = issue_token(settings.jwt_secret, Role(role.upper()), subject, DEMO_TOKEN_TTL)
         print(f"  {role:8} {subject}\n           {token}")
+    print(
+        "An open service offer for the demo seller: "
+        f'authorizeServiceOffer(token: "{seeded.offer_link_token}")'
+    )
     return 0
 
 

@@ -4,6 +4,7 @@ services, and sellers with shops and TikTok accounts."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -131,6 +132,7 @@ def build_demo_documents() -> dict[str, list[Document]]:
         c.SELLERS: [],
         c.SHOPS: [],
         c.TIKTOK_ACCOUNTS: [],
+        c.SERVICE_OFFERS: [],
     }
     for index, (name, partner_type, region) in enumerate(_PARTNERS):
         at = start + timedelta(hours=index)
@@ -193,7 +195,36 @@ def build_demo_documents() -> dict[str, list[Document]]:
                 "createdAt": at,
             }
         )
+    documents[c.SERVICE_OFFERS].append(_open_offer(documents[c.PARTNERS][0], documents[c.SERVICES]))
     return documents
+
+
+def _open_offer(partner: Document, services: list[Document]) -> Document:
+    """An open offer from the first demo partner, so a demo seller can accept one at once."""
+    live = [
+        s["_id"]
+        for s in services
+        if s["partnerId"] == partner["_id"] and s["status"] == ServiceStatus.LIVE
+    ][:2]
+    today = utc_now().replace(hour=0, minute=0, second=0, microsecond=0)
+    return {
+        "_id": new_id("ofr"),
+        "partnerId": partner["_id"],
+        "serviceIds": live,
+        "startsAt": today,
+        "endsAt": today + timedelta(days=91),
+        "contact": {"name": "Demo seller contact", "email": "seller@demo.example"},
+        "settings": {
+            "authorizeObject": "SHOP_AND_TTUID",
+            "ticketAuthorization": True,
+            "tspAccess": True,
+            "dataCompassAccess": False,
+        },
+        "linkToken": new_token(),
+        "status": "OPEN",
+        "createdAt": utc_now(),
+        "updatedAt": utc_now(),
+    }
 
 
 async def demo_subjects(store: DocumentStore) -> dict[str, str]:
@@ -209,14 +240,22 @@ async def demo_subjects(store: DocumentStore) -> dict[str, str]:
     return subjects
 
 
+@dataclass(frozen=True)
+class DemoSeed:
+    """Whom demo tokens act as (by role name), and the link of the demo's open offer."""
+
+    subjects: dict[str, str]
+    offer_link_token: str
+
+
 LiveHook = Callable[[DocumentStore, Document], Awaitable[object]]
 
 
 async def seed_demo(
     store: DocumentStore, *, only_if_empty: bool, on_live: LiveHook | None = None
-) -> dict[str, str] | None:
+) -> DemoSeed | None:
     """Insert the demo data set in one transaction; ``None`` if skipped because the store
-    already holds partners and ``only_if_empty`` is set. Returns whom demo tokens act as.
+    already holds partners and ``only_if_empty`` is set.
 
     ``on_live`` runs for every live service inside the transaction, as publishing would run it
     (it is how live Shop Registration services get their referral links)."""
@@ -234,8 +273,11 @@ async def seed_demo(
 
     if not await store.transaction(work):
         return None
-    return {
-        "partner": documents[c.PARTNERS][0]["_id"],
-        "seller": documents[c.SELLERS][0]["_id"],
-        "admin": "admin",
-    }
+    return DemoSeed(
+        subjects={
+            "partner": documents[c.PARTNERS][0]["_id"],
+            "seller": documents[c.SELLERS][0]["_id"],
+            "admin": "admin",
+        },
+        offer_link_token=documents[c.SERVICE_OFFERS][0]["linkToken"],
+    )
