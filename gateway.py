@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,7 +32,7 @@ from datastore.connect import DEFAULT_DATABASE_URL, DatabaseURLError, store_for_
 from datastore.enums import ReferralLinkKind
 from datastore.store import DocumentStore, StoreError
 from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
-from resolvers.context import Context
+from resolvers.context import Context, RequestLimits
 from resolvers.identity import InvalidTokenError, Role, issue_token, viewer_from_authorization
 from schema import schema
 from web.graphiql import graphiql_response, static_routes
@@ -66,6 +66,7 @@ class Settings:
     demo: bool = False
     # 0 turns the periodic sweep of expired authorizations off (reads never depend on it).
     sweep_interval_seconds: float = 0
+    request_limits: RequestLimits = field(default_factory=RequestLimits)
     onboarding_url_local: str = DEFAULT_ONBOARDING_URL_LOCAL
     onboarding_url_cross_border: str = DEFAULT_ONBOARDING_URL_CROSS_BORDER
 
@@ -92,6 +93,10 @@ class Settings:
             raise SettingsError(
                 f"TSP_SWEEP_INTERVAL_SECONDS must be a whole number of seconds, got {sweep_text!r}"
             )
+        limits = RequestLimits(
+            max_open_per_partner=_positive_int(env, "TSP_MAX_OPEN_REQUESTS_PER_PARTNER", 1),
+            max_open=_positive_int(env, "TSP_MAX_OPEN_REQUESTS", 20),
+        )
         port_text = env.get("PORT", "8000")
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise SettingsError(f"PORT must be a TCP port number, got {port_text!r}")
@@ -102,6 +107,7 @@ class Settings:
             port=int(port_text),
             demo=env.get("TSP_DEMO", "").lower() in ("1", "true", "yes"),
             sweep_interval_seconds=int(sweep_text),
+            request_limits=limits,
             onboarding_url_local=_http_url(
                 env, "TSP_ONBOARDING_URL_LOCAL", DEFAULT_ONBOARDING_URL_LOCAL
             ),
@@ -109,6 +115,13 @@ class Settings:
                 env, "TSP_ONBOARDING_URL_CROSS_BORDER", DEFAULT_ONBOARDING_URL_CROSS_BORDER
             ),
         )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name) or str(default)
+    if not text.isdigit() or int(text) < 1:
+        raise SettingsError(f"{name} must be a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
@@ -238,6 +251,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             viewer=request.state.viewer,
             request_id=request_id_var.get(),
             demo_mode=self.settings.demo,
+            request_limits=self.settings.request_limits,
             base_url=str(request.base_url).rstrip("/"),
         )
 

@@ -14,6 +14,7 @@ HISTORY = "history"
 SERVICE_OFFERS = "service_offers"
 OFFER_ACCEPTANCES = "offer_acceptances"
 AUTHORIZATIONS = "authorizations"
+REQUESTS = "requests"
 REFERRAL_LINKS = "referral_links"
 REFERRAL_CLICKS = "referral_clicks"
 
@@ -28,6 +29,7 @@ ALL_COLLECTIONS = (
     SERVICE_OFFERS,
     OFFER_ACCEPTANCES,
     AUTHORIZATIONS,
+    REQUESTS,
     REFERRAL_LINKS,
     REFERRAL_CLICKS,
 )
@@ -60,6 +62,10 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(AUTHORIZATIONS, ("tiktokAccountIds",)),
     # At most one active authorization per seller and service.
     IndexSpec(AUTHORIZATIONS, ("activeKey",), unique=True),
+    IndexSpec(REQUESTS, ("sellerId", "createdAt")),
+    IndexSpec(REQUESTS, ("partnerId", "createdAt")),
+    IndexSpec(REQUESTS, ("sellerId", "partnerId", "status")),
+    IndexSpec(REQUESTS, ("sellerId", "idempotencyKey")),
     IndexSpec(REFERRAL_LINKS, ("code",), unique=True),
     # One link per kind and service: racing publishes cannot create a second one.
     IndexSpec(REFERRAL_LINKS, ("serviceId", "kind"), unique=True),

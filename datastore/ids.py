@@ -26,6 +26,7 @@ PREFIXES: dict[str, str] = {
     "ofr": "ServiceOffer",
     "acc": "OfferAcceptance",
     "aut": "Authorization",
+    "req": "SellerRequest",
     "ref": "ReferralLink",
     "rcl": "ReferralClick",
 }

@@ -186,6 +186,20 @@ class ServiceOffersByPartnerLoader(_GroupedPageLoader):
         return offer_status_filter(spec.statuses, utc_now())
 
 
+class RequestsBySellerLoader(_GroupedPageLoader):
+    collection = c.REQUESTS
+    group_field = "sellerId"
+
+
+class RequestsByPartnerLoader(_GroupedPageLoader):
+    collection = c.REQUESTS
+    group_field = "partnerId"
+
+
+class RequestByIdLoader(_DocumentByIdLoader):
+    collection = c.REQUESTS
+
+
 class HistoryBySubjectLoader(_GroupedPageLoader):
     collection = c.HISTORY
     group_field = "subjectId"
@@ -242,6 +256,9 @@ class Loaders:
         self.authorizations_by_seller = AuthorizationsBySellerLoader(store)
         self.authorizations_by_partner = AuthorizationsByPartnerLoader(store)
         self.authorizations_by_offer = AuthorizationsByOfferLoader(store)
+        self.request_by_id = RequestByIdLoader(store)
+        self.requests_by_seller = RequestsBySellerLoader(store)
+        self.requests_by_partner = RequestsByPartnerLoader(store)
         self.referral_links_by_service = ReferralLinksByServiceLoader(store)
         self.referral_clicks_by_link = ReferralClicksByLinkLoader(store)
 
@@ -255,6 +272,7 @@ class Loaders:
             c.SERVICES: self.service_by_id,
             c.CATEGORY_APPLICATIONS: self.category_application_by_id,
             c.AUTHORIZATIONS: self.authorization_by_id,
+            c.REQUESTS: self.request_by_id,
             c.SERVICE_OFFERS: self.service_offer_by_id,
         }
         return loaders[collection]

@@ -23,7 +23,7 @@ from datastore.enums import (
 )
 from datastore.ids import new_id
 from datastore.store import DuplicateKeyError
-from resolvers import history
+from resolvers import history, requests
 from resolvers.authorization_rules import (
     Code,
     add_months,
@@ -90,6 +90,8 @@ async def _grant(
         "offerChanges": dict(offer_changes) if offer_changes else None,
         "channel": channel,
     }
+    # Accepted requests to this partner become CONNECTED the moment the seller authorizes.
+    await requests.connect(info.context, seller["_id"], service["partnerId"])
     current = await store.find(c.AUTHORIZATIONS, {"activeKey": active_key}, limit=1)
     if current and effective_status(current[0], now) is AuthorizationStatus.COMPLETED:
         await expire(info.context, current[0])

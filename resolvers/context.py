@@ -13,6 +13,14 @@ from datastore.store import DocumentStore
 from resolvers.identity import Viewer
 
 
+@dataclass(frozen=True)
+class RequestLimits:
+    """How many open requests a seller may have: with one partner, and in all."""
+
+    max_open_per_partner: int = 1
+    max_open: int = 20
+
+
 @dataclass
 class Context:
     """What one GraphQL request knows: its caller, its store, and its own dataloaders."""
@@ -26,6 +34,7 @@ class Context:
     # Where this gateway was reached (scheme, host and root path, no trailing slash), for
     # absolute links such as referral URLs; empty when there is no HTTP request.
     base_url: str = ""
+    request_limits: RequestLimits = field(default_factory=RequestLimits)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

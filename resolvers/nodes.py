@@ -28,6 +28,7 @@ COLLECTION_OF_TYPE = {
     "TikTokAccount": c.TIKTOK_ACCOUNTS,
     "CategoryApplication": c.CATEGORY_APPLICATIONS,
     "Authorization": c.AUTHORIZATIONS,
+    "SellerRequest": c.REQUESTS,
     "ServiceOffer": c.SERVICE_OFFERS,
 }
 
@@ -59,7 +60,7 @@ async def visible_document(info: Info, type_name: str, document: Document | None
     if type_name in ("CategoryApplication", "ServiceOffer"):
         # A seller reads an offer through its link token, never by id.
         return sees_partner_privately(viewer, document["partnerId"])
-    if type_name == "Authorization":
+    if type_name in ("Authorization", "SellerRequest"):
         return (
             viewer.is_admin
             or viewer.seller_id == document["sellerId"]

@@ -7,7 +7,7 @@ from enum import StrEnum
 from datastore import collections as c
 from datastore.codec import Document, utc_now
 from datastore.enums import PartnerStatus
-from resolvers import history
+from resolvers import history, requests
 from resolvers.authorization_lifecycle import close_for_partner
 from resolvers.context import Info
 from resolvers.validation import Checks, fail
@@ -66,6 +66,7 @@ async def close(info: Info, partner_id: str, reason: str) -> Document:
                 changes={"listed": False, "updatedAt": now},
             )
         ended = await close_for_partner(info, partner_id)
+        await requests.close_for_partner(info.context, partner_id)
         await history.record(
             store,
             subject_id=partner_id,

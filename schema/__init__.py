@@ -12,6 +12,7 @@ from schema.extensions import MaskUnexpectedErrors
 from schema.node import NodeQuery
 from schema.partner import Partner, PartnerMutation, PartnerQuery
 from schema.seller import Seller, Shop, TikTokAccount
+from schema.seller_request import SellerRequest, SellerRequestMutation, SellerRequestQuery
 from schema.service import Service
 from schema.service_category import ServiceCategory, ServiceCategoryQuery
 from schema.service_mutation import ServiceLinkQuery, ServiceMutation
@@ -30,6 +31,7 @@ Query = merge_types(
         ServiceLinkQuery,
         StoreQuery,
         AuthorizationQuery,
+        SellerRequestQuery,
         ServiceOfferQuery,
     ),
 )
@@ -41,6 +43,7 @@ Mutation = merge_types(
         ServiceOfferMutation,
         PartnerMutation,
         AuthorizationMutation,
+        SellerRequestMutation,
     ),
 )
 
@@ -57,6 +60,7 @@ schema = strawberry.Schema(
         CategoryApplication,
         Authorization,
         ServiceOffer,
+        SellerRequest,
     ],
     extensions=[MaskUnexpectedErrors],
 )

@@ -51,6 +51,14 @@ strawberry.enum(
 )
 strawberry.enum(enums.AuthorizationChannel, description="How the seller reached the authorization.")
 strawberry.enum(enums.AuthorizationReason, description="Why an authorization has its status.")
+strawberry.enum(
+    enums.RequestStatus,
+    description="PARTNER_REVIEWING, then PARTNER_ACCEPTED or REJECTED; CONNECTED once the seller "
+    "authorizes a service of the partner; CLOSED by either side.",
+)
+strawberry.enum(enums.CompanySize, description="Company size (employees).")
+strawberry.enum(enums.Currency, description="A currency (ISO 4217).")
+strawberry.enum(enums.ProductCategory, description="A TikTok Shop top-level product category.")
 
 # Registered above; the aliases keep them usable as types for mypy.
 PartnerType = enums.PartnerType
@@ -68,3 +76,7 @@ Role = identity.Role
 AuthorizationStatus = enums.AuthorizationStatus
 AuthorizationChannel = enums.AuthorizationChannel
 AuthorizationReason = enums.AuthorizationReason
+RequestStatus = enums.RequestStatus
+CompanySize = enums.CompanySize
+Currency = enums.Currency
+ProductCategory = enums.ProductCategory

@@ -21,6 +21,7 @@ def _to_node(type_name: str, document: object) -> Node:
     from schema.category_application import CategoryApplication
     from schema.partner import Partner
     from schema.seller import Seller, Shop, TikTokAccount
+    from schema.seller_request import SellerRequest
     from schema.service import Service
     from schema.service_category import ServiceCategory
     from schema.service_offer import ServiceOffer
@@ -34,6 +35,7 @@ def _to_node(type_name: str, document: object) -> Node:
         "ServiceCategory": ServiceCategory.from_category,
         "CategoryApplication": CategoryApplication.from_document,
         "Authorization": Authorization.from_document,
+        "SellerRequest": SellerRequest.from_document,
         "ServiceOffer": ServiceOffer.from_document,
     }
     node: Node = builders[type_name](document)  # type: ignore[operator]

@@ -24,6 +24,7 @@ from schema.enums import (
     PartnerStatus,
     PartnerType,
     Region,
+    RequestStatus,
     ServiceStatus,
     ServiceType,
 )
@@ -37,6 +38,7 @@ from schema.service_offer import ServiceOffer
 
 if TYPE_CHECKING:
     from schema.authorization import Authorization
+    from schema.seller_request import SellerRequest
 
 
 @strawberry.type(description="A partner organisation: a TSP, an MCN/CAP or an affiliate partner.")
@@ -186,6 +188,30 @@ class Partner(Node):
         page = page_from_args(NEWEST_FIRST, first, after, last, before)
         result = await offers.offers_of_partner(info, str(self.id), page, status)
         return connection_from(result, page, NEWEST_FIRST, ServiceOffer.from_document)
+
+    @strawberry.field(
+        description="The partner's inbox of seller requests, newest first (the partner and "
+        "admins; empty for anyone else)."
+    )
+    async def requests(
+        self,
+        info: Info,
+        status: Annotated[
+            list[RequestStatus] | None,
+            strawberry.argument(description="Only requests in these states."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[Annotated[SellerRequest, strawberry.lazy("schema.seller_request")]]:
+        from schema.seller_request import empty, request_connection
+
+        if not sees_partner_privately(info.context.viewer, str(self.id)):
+            return empty()
+        return await request_connection(
+            info, ("partner", str(self.id)), status, first, after, last, before
+        )
 
 
 @strawberry.type(description="A category and market a partner is approved for.")

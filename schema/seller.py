@@ -12,11 +12,12 @@ from datastore.loaders import NEWEST_FIRST
 from resolvers import sellers as resolve
 from resolvers.context import Info
 from resolvers.pagination import page_from_args
-from schema.enums import AuthorizationStatus, LinkedStatus, Market, SellerKind
+from schema.enums import AuthorizationStatus, LinkedStatus, Market, RequestStatus, SellerKind
 from schema.node import Node
 
 if TYPE_CHECKING:
     from schema.authorization import Authorization
+    from schema.seller_request import SellerRequest
 from resolvers.visibility import sees_seller_privately
 from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last, connection_from
 
@@ -134,4 +135,28 @@ class Seller(Node):
             return empty()
         return await authorization_connection(
             info, ("seller", str(self.id)), status, expiring_within_days, first, after, last, before
+        )
+
+    @strawberry.field(
+        description='"My requests": the seller\'s requests to partners, newest first (the seller '
+        "and admins; empty for anyone else)."
+    )
+    async def requests(
+        self,
+        info: Info,
+        status: Annotated[
+            list[RequestStatus] | None,
+            strawberry.argument(description="Only requests in these states."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[Annotated[SellerRequest, strawberry.lazy("schema.seller_request")]]:
+        from schema.seller_request import empty, request_connection
+
+        if not sees_seller_privately(info.context.viewer, str(self.id)):
+            return empty()
+        return await request_connection(
+            info, ("seller", str(self.id)), status, first, after, last, before
         )

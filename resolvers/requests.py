@@ -1,0 +1,324 @@
+"""Seller requests to partners (SPEC.md §6, seed 002).
+
+PARTNER_REVIEWING -> PARTNER_ACCEPTED | REJECTED; PARTNER_ACCEPTED -> CONNECTED when the seller
+authorizes any service of that partner; any open or connected request -> CLOSED by either side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from datastore import collections as c
+from datastore.codec import Document
+from datastore.enums import OPEN_REQUEST_STATUSES, PartnerStatus, RequestStatus
+from datastore.ids import new_id, type_of
+from datastore.store import DocumentStore
+from resolvers import history
+from resolvers.context import Context, Info
+from resolvers.identity import Role
+from resolvers.validation import Checks, fail
+from resolvers.writes import atomically
+
+
+class RequestErrorCode(StrEnum):
+    NOT_FOUND = "NOT_FOUND"
+    NO_SHOP_ACCOUNT = "NO_SHOP_ACCOUNT"
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    INVALID_EMAIL = "INVALID_EMAIL"
+    NEGATIVE_AMOUNT = "NEGATIVE_AMOUNT"
+    AMOUNT_TOO_LARGE = "AMOUNT_TOO_LARGE"
+    NO_PARTNERS = "NO_PARTNERS"
+    TOO_MANY_PARTNERS = "TOO_MANY_PARTNERS"
+    DUPLICATE_PARTNER = "DUPLICATE_PARTNER"
+    PARTNER_NOT_FOUND = "PARTNER_NOT_FOUND"
+    PARTNER_CLOSED = "PARTNER_CLOSED"
+    OPEN_REQUEST_EXISTS = "OPEN_REQUEST_EXISTS"
+    TOO_MANY_OPEN_REQUESTS = "TOO_MANY_OPEN_REQUESTS"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    REASON_REQUIRED = "REASON_REQUIRED"
+
+
+Code = RequestErrorCode
+
+MAX_PARTNERS = 10
+MAX_SUBJECT = 100
+MAX_EMAIL = 254
+MAX_LOCATION = 200
+MAX_PRODUCT = 200
+MAX_DETAILS = 2000
+MAX_REASON = 1000
+MAX_IDEMPOTENCY_KEY = 100
+MAX_AMOUNT = Decimal("1e12")
+AMOUNT_FIELDS = ("shopMonthlyGmv", "otherChannelsMonthlyGmv", "monthlyBudget")
+
+
+def _check_form(checks: Checks, contact: Mapping[str, Any], business: Mapping[str, Any]) -> None:
+    checks.text(
+        ["contact", "subject"],
+        contact.get("subject"),
+        max_length=MAX_SUBJECT,
+        too_long=Code.TOO_LONG,
+        missing=Code.REQUIRED,
+    )
+    checks.text(
+        ["contact", "email"],
+        contact.get("email"),
+        max_length=MAX_EMAIL,
+        too_long=Code.TOO_LONG,
+        missing=Code.REQUIRED,
+    )
+    if contact.get("email"):
+        checks.email(["contact", "email"], contact["email"], code=Code.INVALID_EMAIL)
+    checks.text(
+        ["contact", "location"],
+        contact.get("location"),
+        max_length=MAX_LOCATION,
+        too_long=Code.TOO_LONG,
+    )
+    for name in AMOUNT_FIELDS:
+        amount = business.get(name)
+        if amount is None:
+            continue
+        if amount < 0:
+            checks.add(["business", name], f"{name} cannot be negative", Code.NEGATIVE_AMOUNT)
+        elif amount > MAX_AMOUNT:
+            checks.add(["business", name], f"{name} is implausibly large", Code.AMOUNT_TOO_LARGE)
+    for name, limit in (("bestSellingProduct", MAX_PRODUCT), ("otherDetails", MAX_DETAILS)):
+        checks.text(
+            ["business", name], business.get(name), max_length=limit, too_long=Code.TOO_LONG
+        )
+
+
+def _trimmed(values: Mapping[str, Any]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, str):
+            value = value.strip() or None
+        if isinstance(value, Decimal):
+            value = str(value)  # stored exactly, as text
+        cleaned[key] = value
+    return cleaned
+
+
+def parse_amount(text: str | None) -> Decimal | None:
+    try:
+        return None if text is None else Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+async def create(
+    info: Info,
+    contact: Mapping[str, Any],
+    business: Mapping[str, Any],
+    partner_ids: Sequence[str],
+    idempotency_key: str | None,
+) -> list[Document]:
+    """One request per selected partner, all or none; a repeated idempotency key returns the
+    requests created the first time."""
+    store, now, viewer = info.context.store, info.context.now, info.context.viewer
+    seller = (await store.get_many(c.SELLERS, [viewer.seller_id or ""])).get(viewer.seller_id or "")
+    if seller is None:
+        raise fail(["seller"], "your seller account does not exist", Code.NOT_FOUND)
+    if not seller.get("hasShopAccount"):
+        raise fail(
+            ["seller"],
+            "only sellers with a TikTok Shop account can send requests: email the partner at "
+            "its contactEmail instead",
+            Code.NO_SHOP_ACCOUNT,
+        )
+    key = (idempotency_key or "").strip() or None
+    if key:
+        earlier = await store.find(
+            c.REQUESTS,
+            {"sellerId": seller["_id"], "idempotencyKey": key},
+            sort=[("partnerIndex", 1)],
+        )
+        if earlier:
+            return earlier
+    checks = Checks()
+    _check_form(checks, contact, business)
+    checks.text(["idempotencyKey"], key, max_length=MAX_IDEMPOTENCY_KEY, too_long=Code.TOO_LONG)
+    if not partner_ids:
+        checks.add(["partnerIds"], "select at least one partner", Code.NO_PARTNERS)
+    if len(partner_ids) > MAX_PARTNERS:
+        checks.add(
+            ["partnerIds"], f"select at most {MAX_PARTNERS} partners", Code.TOO_MANY_PARTNERS
+        )
+    partners = await store.get_many(c.PARTNERS, [p for p in partner_ids if type_of(p) == "Partner"])
+    for index, partner_id in enumerate(partner_ids):
+        partner = partners.get(partner_id)
+        if partner_ids.index(partner_id) != index:
+            checks.add(["partnerIds", str(index)], "selected twice", Code.DUPLICATE_PARTNER)
+        elif partner is None:
+            checks.add(
+                ["partnerIds", str(index)], "no partner with this id", Code.PARTNER_NOT_FOUND
+            )
+        elif partner["status"] != PartnerStatus.ACTIVE:
+            checks.add(["partnerIds", str(index)], "this partner is closed", Code.PARTNER_CLOSED)
+    checks.raise_if_any()
+    limits = info.context.request_limits
+    form = {"contact": _trimmed(contact), "business": _trimmed(business)}
+
+    async def work() -> list[Document]:
+        open_requests = await store.find(
+            c.REQUESTS,
+            {"sellerId": seller["_id"], "status": {"$in": list(OPEN_REQUEST_STATUSES)}},
+            limit=limits.max_open + len(partner_ids),
+        )
+        if len(open_requests) + len(partner_ids) > limits.max_open:
+            raise fail(
+                ["partnerIds"],
+                f"at most {limits.max_open} open requests at a time; close some first",
+                Code.TOO_MANY_OPEN_REQUESTS,
+            )
+        problems = Checks()
+        for index, partner_id in enumerate(partner_ids):
+            with_partner = sum(1 for r in open_requests if r["partnerId"] == partner_id)
+            if with_partner >= limits.max_open_per_partner:
+                problems.add(
+                    ["partnerIds", str(index)],
+                    "you already have an open request with this partner",
+                    Code.OPEN_REQUEST_EXISTS,
+                )
+        problems.raise_if_any()
+        created = []
+        for index, partner_id in enumerate(partner_ids):
+            request = await store.insert(
+                c.REQUESTS,
+                {
+                    "_id": new_id("req"),
+                    "sellerId": seller["_id"],
+                    "partnerId": partner_id,
+                    "partnerIndex": index,
+                    **form,
+                    "status": RequestStatus.PARTNER_REVIEWING,
+                    "idempotencyKey": key,
+                    "createdAt": now,
+                    "updatedAt": now,
+                },
+            )
+            await history.record(
+                store,
+                subject_id=request["_id"],
+                action="CREATED",
+                actor=viewer,
+                to_status=RequestStatus.PARTNER_REVIEWING,
+            )
+            created.append(request)
+        return created
+
+    return await atomically(store, work)
+
+
+# Who may move a request from which states to which.
+_MOVES: dict[str, tuple[tuple[RequestStatus, ...], RequestStatus, tuple[Role, ...]]] = {
+    "accept": ((RequestStatus.PARTNER_REVIEWING,), RequestStatus.PARTNER_ACCEPTED, (Role.PARTNER,)),
+    "reject": ((RequestStatus.PARTNER_REVIEWING,), RequestStatus.REJECTED, (Role.PARTNER,)),
+    "close": (
+        (RequestStatus.PARTNER_REVIEWING, RequestStatus.PARTNER_ACCEPTED, RequestStatus.CONNECTED),
+        RequestStatus.CLOSED,
+        (Role.PARTNER, Role.SELLER),
+    ),
+}
+
+
+async def move(info: Info, request_id: str, action: str, reason: str | None) -> Document:
+    """Accept, reject (with a reason) or close a request, as its partner or (close) its seller."""
+    store, viewer = info.context.store, info.context.viewer
+    sources, target, roles = _MOVES[action]
+    checks = Checks()
+    checks.text(["reason"], reason, max_length=MAX_REASON, too_long=Code.TOO_LONG)
+    if action == "reject" and not (reason and reason.strip()):
+        checks.add(["reason"], "tell the seller why you reject the request", Code.REASON_REQUIRED)
+    checks.raise_if_any()
+
+    async def work() -> Document:
+        request = (await store.get_many(c.REQUESTS, [request_id])).get(request_id)
+        mine = (
+            request is not None
+            and viewer.role in roles
+            and (
+                viewer.partner_id == request["partnerId"] or viewer.seller_id == request["sellerId"]
+            )
+        )
+        if request is None or not mine:
+            raise fail(["id"], "no request with this id", Code.NOT_FOUND)
+        if RequestStatus(request["status"]) not in sources:
+            raise fail(
+                ["id"],
+                f"cannot {action} a request that is {request['status']}",
+                Code.INVALID_TRANSITION,
+            )
+        return await _set_status(info.context, request, target, action.upper(), reason)
+
+    return await atomically(store, work)
+
+
+async def _set_status(
+    context: Context,
+    request: Document,
+    status: RequestStatus,
+    action: str,
+    reason: str | None = None,
+    reason_code: str | None = None,
+) -> Document:
+    updated = await context.store.update(
+        c.REQUESTS,
+        request["_id"],
+        expected_version=request["version"],
+        changes={
+            "status": status,
+            "statusReason": reason.strip() if reason else None,
+            "closedBy": context.viewer.role.value
+            if status is RequestStatus.CLOSED and context.viewer.role
+            else None,
+            "updatedAt": context.now,
+        },
+    )
+    await history.record(
+        context.store,
+        subject_id=request["_id"],
+        action=action,
+        actor=context.viewer,
+        from_status=request["status"],
+        to_status=status,
+        reason=reason,
+        reason_code=reason_code,
+    )
+    return updated
+
+
+async def connect(context: Context, seller_id: str, partner_id: str) -> int:
+    """Accepted requests of this seller to this partner become CONNECTED (the seller just
+    authorized a service of the partner); call inside the authorizing transaction."""
+    accepted = await context.store.find(
+        c.REQUESTS,
+        {"sellerId": seller_id, "partnerId": partner_id, "status": RequestStatus.PARTNER_ACCEPTED},
+    )
+    for request in accepted:
+        await _set_status(
+            context, request, RequestStatus.CONNECTED, "CONNECTED", reason_code="AUTHORIZED"
+        )
+    return len(accepted)
+
+
+async def close_for_partner(context: Context, partner_id: str) -> int:
+    """A removed partner's open and connected requests close (reason PARTNER_REMOVED)."""
+    store: DocumentStore = context.store
+    live = await store.find(
+        c.REQUESTS,
+        {
+            "partnerId": partner_id,
+            "status": {"$in": [*OPEN_REQUEST_STATUSES, RequestStatus.CONNECTED]},
+        },
+    )
+    for request in live:
+        await _set_status(
+            context, request, RequestStatus.CLOSED, "CLOSED", reason_code="PARTNER_REMOVED"
+        )
+    return len(live)
