@@ -220,3 +220,19 @@ def test_sweep_interval_setting() -> None:
     )
     with pytest.raises(SettingsError, match="TSP_SWEEP_INTERVAL_SECONDS"):
         Settings.from_env({"TSP_JWT_SECRET": secret, "TSP_SWEEP_INTERVAL_SECONDS": "soon"})
+
+
+def test_request_limits_are_configurable() -> None:
+    secret = "s" * 40
+    defaults = Settings.from_env({"TSP_JWT_SECRET": secret}).request_limits
+    assert (defaults.max_open_per_partner, defaults.max_open) == (1, 20)
+    custom = Settings.from_env(
+        {
+            "TSP_JWT_SECRET": secret,
+            "TSP_MAX_OPEN_REQUESTS_PER_PARTNER": "2",
+            "TSP_MAX_OPEN_REQUESTS": "5",
+        }
+    ).request_limits
+    assert (custom.max_open_per_partner, custom.max_open) == (2, 5)
+    with pytest.raises(SettingsError, match="TSP_MAX_OPEN_REQUESTS"):
+        Settings.from_env({"TSP_JWT_SECRET": secret, "TSP_MAX_OPEN_REQUESTS": "0"})
