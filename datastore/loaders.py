@@ -276,3 +276,12 @@ class Loaders:
             c.SERVICE_OFFERS: self.service_offer_by_id,
         }
         return loaders[collection]
+
+
+async def load_required(loader: DataLoader[str, Document | None], key: str) -> Document:
+    """The document a stored reference points at; a dangling reference is a bug (masked and
+    logged), never bad input."""
+    document = await loader.load(key)
+    if document is None:
+        raise LookupError(f"dangling reference to {key}")
+    return document

@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 
 from datastore import enums
 from datastore.codec import Document
+from datastore.loaders import load_required
 from resolvers import authorization_queries as queries
 from resolvers.authorization_rules import effective_status, grants_access
 from resolvers.context import Info
@@ -90,24 +91,21 @@ class Authorization(Node):
 
     @strawberry.field(description="The service authorized.")
     async def service(self, info: Info) -> Service:
-        document = await info.context.loaders.service_by_id.load(self.document["serviceId"])
-        if document is None:
-            raise LookupError(f"authorization {self.id} names a missing service")
-        return Service.from_document(document)
+        return Service.from_document(
+            await load_required(info.context.loaders.service_by_id, self.document["serviceId"])
+        )
 
     @strawberry.field(description="The partner authorized.")
     async def partner(self, info: Info) -> Partner:
-        document = await info.context.loaders.partner_by_id.load(self.document["partnerId"])
-        if document is None:
-            raise LookupError(f"authorization {self.id} names a missing partner")
-        return Partner.from_document(document)
+        return Partner.from_document(
+            await load_required(info.context.loaders.partner_by_id, self.document["partnerId"])
+        )
 
     @strawberry.field(description="The seller who authorized.")
     async def seller(self, info: Info) -> Seller:
-        document = await info.context.loaders.seller_by_id.load(self.document["sellerId"])
-        if document is None:
-            raise LookupError(f"authorization {self.id} names a missing seller")
-        return Seller.from_document(document)
+        return Seller.from_document(
+            await load_required(info.context.loaders.seller_by_id, self.document["sellerId"])
+        )
 
     @strawberry.field(description="The seller's shops it covers.")
     async def shops(self, info: Info) -> list[Shop]:
@@ -155,18 +153,6 @@ class Authorization(Node):
         before: Before = None,
     ) -> Connection[HistoryEntry]:
         return await history_connection(info, str(self.id), first, after, last, before)
-
-
-StatusArgument = Annotated[
-    list[AuthorizationStatus] | None,
-    strawberry.argument(description="Only authorizations in these (effective) states."),
-]
-ExpiringArgument = Annotated[
-    int | None,
-    strawberry.argument(
-        description="Only active authorizations ending within this many days, soonest first."
-    ),
-]
 
 
 async def authorization_connection(

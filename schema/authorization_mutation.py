@@ -15,10 +15,9 @@ from resolvers import authorizations as resolve
 from resolvers.authorization_rules import AuthorizationErrorCode as _Code
 from resolvers.context import Info
 from resolvers.nodes import check_id
+from schema.arguments import AuthorizationStatusFilter, ExpiringWithinDays
 from schema.authorization import (
     Authorization,
-    ExpiringArgument,
-    StatusArgument,
     authorization_connection,
 )
 from schema.authorization_settings import AuthorizationSettingsInput, SellerContactInput
@@ -309,8 +308,8 @@ class AuthorizationQuery:
     async def authorizations(
         self,
         info: Info,
-        status: StatusArgument = None,
-        expiring_within_days: ExpiringArgument = None,
+        status: AuthorizationStatusFilter = None,
+        expiring_within_days: ExpiringWithinDays = None,
         first: First = None,
         after: After = None,
         last: Last = None,

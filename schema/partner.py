@@ -16,15 +16,14 @@ from resolvers import partners as resolve
 from resolvers.context import Info
 from resolvers.pagination import page_from_args
 from resolvers.visibility import sees_partner_privately
+from schema.arguments import AuthorizationStatusFilter, ExpiringWithinDays, RequestStatusFilter
 from schema.category_application import ApplicationStatus, CategoryApplication
 from schema.enums import (
-    AuthorizationStatus,
     Market,
     OfferStatus,
     PartnerStatus,
     PartnerType,
     Region,
-    RequestStatus,
     ServiceStatus,
     ServiceType,
 )
@@ -136,14 +135,8 @@ class Partner(Node):
     async def authorizations(
         self,
         info: Info,
-        status: Annotated[
-            list[AuthorizationStatus] | None,
-            strawberry.argument(description="Only authorizations in these (effective) states."),
-        ] = None,
-        expiring_within_days: Annotated[
-            int | None,
-            strawberry.argument(description="Only active ones ending within this many days."),
-        ] = None,
+        status: AuthorizationStatusFilter = None,
+        expiring_within_days: ExpiringWithinDays = None,
         first: First = None,
         after: After = None,
         last: Last = None,
@@ -196,10 +189,7 @@ class Partner(Node):
     async def requests(
         self,
         info: Info,
-        status: Annotated[
-            list[RequestStatus] | None,
-            strawberry.argument(description="Only requests in these states."),
-        ] = None,
+        status: RequestStatusFilter = None,
         first: First = None,
         after: After = None,
         last: Last = None,

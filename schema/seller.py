@@ -12,7 +12,8 @@ from datastore.loaders import NEWEST_FIRST
 from resolvers import sellers as resolve
 from resolvers.context import Info
 from resolvers.pagination import page_from_args
-from schema.enums import AuthorizationStatus, LinkedStatus, Market, RequestStatus, SellerKind
+from schema.arguments import AuthorizationStatusFilter, ExpiringWithinDays, RequestStatusFilter
+from schema.enums import LinkedStatus, Market, SellerKind
 from schema.node import Node
 
 if TYPE_CHECKING:
@@ -116,14 +117,8 @@ class Seller(Node):
     async def authorizations(
         self,
         info: Info,
-        status: Annotated[
-            list[AuthorizationStatus] | None,
-            strawberry.argument(description="Only authorizations in these (effective) states."),
-        ] = None,
-        expiring_within_days: Annotated[
-            int | None,
-            strawberry.argument(description="Only active ones ending within this many days."),
-        ] = None,
+        status: AuthorizationStatusFilter = None,
+        expiring_within_days: ExpiringWithinDays = None,
         first: First = None,
         after: After = None,
         last: Last = None,
@@ -144,10 +139,7 @@ class Seller(Node):
     async def requests(
         self,
         info: Info,
-        status: Annotated[
-            list[RequestStatus] | None,
-            strawberry.argument(description="Only requests in these states."),
-        ] = None,
+        status: RequestStatusFilter = None,
         first: First = None,
         after: After = None,
         last: Last = None,

@@ -11,13 +11,14 @@ import strawberry
 from datastore import collections as c
 from datastore.codec import Document
 from datastore.enums import RequestStatus as _RequestStatus
-from datastore.loaders import NEWEST_FIRST, ListSpec
+from datastore.loaders import NEWEST_FIRST, ListSpec, load_required
 from datastore.paging import PageResult, find_page
 from resolvers import requests as resolve
 from resolvers.context import Info
 from resolvers.identity import Role
 from resolvers.nodes import check_id
 from resolvers.pagination import page_from_args
+from schema.arguments import RequestStatusFilter
 from schema.enums import CompanySize, Currency, ProductCategory, RequestStatus
 from schema.history import HistoryEntry, history_connection
 from schema.mutations import UserError, run_mutation
@@ -107,17 +108,15 @@ class SellerRequest(Node):
 
     @strawberry.field(description="The partner asked.")
     async def partner(self, info: Info) -> Partner:
-        document = await info.context.loaders.partner_by_id.load(self.document["partnerId"])
-        if document is None:
-            raise LookupError(f"request {self.id} names a missing partner")
-        return Partner.from_document(document)
+        return Partner.from_document(
+            await load_required(info.context.loaders.partner_by_id, self.document["partnerId"])
+        )
 
     @strawberry.field(description="The seller asking.")
     async def seller(self, info: Info) -> Seller:
-        document = await info.context.loaders.seller_by_id.load(self.document["sellerId"])
-        if document is None:
-            raise LookupError(f"request {self.id} names a missing seller")
-        return Seller.from_document(document)
+        return Seller.from_document(
+            await load_required(info.context.loaders.seller_by_id, self.document["sellerId"])
+        )
 
     @strawberry.field(description="Every status change, newest first, with actor and reason.")
     async def history(
@@ -293,11 +292,6 @@ class SellerRequestMutation:
         return result
 
 
-StatusArgument = Annotated[
-    list[RequestStatus] | None, strawberry.argument(description="Only requests in these states.")
-]
-
-
 async def request_connection(
     info: Info,
     owner: tuple[str, str] | None,
@@ -335,7 +329,7 @@ class SellerRequestQuery:
     async def requests(
         self,
         info: Info,
-        status: StatusArgument = None,
+        status: RequestStatusFilter = None,
         first: First = None,
         after: After = None,
         last: Last = None,

@@ -9,6 +9,7 @@ import strawberry
 
 from datastore.catalog import get_catalog
 from datastore.codec import Document
+from datastore.loaders import load_required
 from resolvers.context import Info
 from resolvers.referrals import referral_links_for
 from resolvers.visibility import sees_partner_privately
@@ -99,10 +100,9 @@ class Service(Node):
     async def partner(self, info: Info) -> Annotated[Partner, strawberry.lazy("schema.partner")]:
         from schema.partner import Partner
 
-        document = await info.context.loaders.partner_by_id.load(self.partner_id)
-        if document is None:
-            raise LookupError(f"service {self.id} names unknown partner {self.partner_id}")
-        return Partner.from_document(document)
+        return Partner.from_document(
+            await load_required(info.context.loaders.partner_by_id, self.partner_id)
+        )
 
     @strawberry.field(
         description="The Shop Registration referral links, LOCAL then CROSS_BORDER: generated "

@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from datastore.codec import Document, utc_now
+from datastore.loaders import load_required
 from resolvers import offers as resolve
 from resolvers.context import Info
 from resolvers.offer_dates import first_day, last_day
 from resolvers.visibility import sees_partner_privately
+from schema.arguments import AuthorizationStatusFilter
 from schema.authorization_settings import AuthorizationSettings, SellerContact
-from schema.enums import AuthorizationStatus, OfferStatus
+from schema.enums import OfferStatus
 from schema.history import HistoryEntry, history_connection
 from schema.node import Node
 from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last
@@ -94,10 +96,9 @@ class ServiceOffer(Node):
     async def partner(self, info: Info) -> Annotated[Partner, strawberry.lazy("schema.partner")]:
         from schema.partner import Partner
 
-        document = await info.context.loaders.partner_by_id.load(self.partner_id)
-        if document is None:
-            raise LookupError(f"offer {self.id} names unknown partner {self.partner_id}")
-        return Partner.from_document(document)
+        return Partner.from_document(
+            await load_required(info.context.loaders.partner_by_id, self.partner_id)
+        )
 
     @strawberry.field(
         description="Token of the offer's link, to share with a seller (only the partner and "
@@ -131,10 +132,7 @@ class ServiceOffer(Node):
     async def authorizations(
         self,
         info: Info,
-        status: Annotated[
-            list[AuthorizationStatus] | None,
-            strawberry.argument(description="Only authorizations in these (effective) states."),
-        ] = None,
+        status: AuthorizationStatusFilter = None,
         first: First = None,
         after: After = None,
         last: Last = None,
