@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from datastore import collections as c
-from datastore.codec import Document
 from datastore.enums import AuthorizationStatus
 from datastore.loaders import NEWEST_FIRST, ListSpec
 from datastore.paging import Page, PageResult, find_page
@@ -90,13 +89,3 @@ async def of_viewer(info: Info, spec: AuthorizationListSpec) -> PageResult:
         return await of_partner(info, viewer.subject_id, spec)
     sort = spec.sort or NEWEST_FIRST
     return await find_page(info.context.store, c.AUTHORIZATIONS, spec.filter(), sort, spec.page)
-
-
-def can_see(info: Info, authorization: Document) -> bool:
-    """The seller who granted it, the partner it was granted to, and admins."""
-    viewer = info.context.viewer
-    return (
-        viewer.is_admin
-        or viewer.seller_id == authorization["sellerId"]
-        or viewer.partner_id == authorization["partnerId"]
-    )

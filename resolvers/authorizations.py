@@ -90,8 +90,6 @@ async def _grant(
         "offerChanges": dict(offer_changes) if offer_changes else None,
         "channel": channel,
     }
-    # Accepted requests to this partner become CONNECTED the moment the seller authorizes.
-    await requests.connect(info.context, seller["_id"], service["partnerId"])
     current = await store.find(c.AUTHORIZATIONS, {"activeKey": active_key}, limit=1)
     if current and effective_status(current[0], now) is AuthorizationStatus.COMPLETED:
         await expire(info.context, current[0])
@@ -286,6 +284,8 @@ async def authorize_offer(
             )
             for service_id in service_ids
         ]
+        # Accepted requests to this partner become CONNECTED the moment the seller authorizes.
+        await requests.connect(info.context, seller["_id"], partner["_id"])
         await store.insert(
             c.OFFER_ACCEPTANCES,
             {
@@ -403,6 +403,7 @@ async def authorize_service(
             ["token" if channel is AuthorizationChannel.SERVICE_LINK else "serviceId"],
         )
         assert fresh is not None and partner is not None and consent.start_date and consent.end_date
+        await requests.connect(info.context, seller["_id"], partner["_id"])
         return await _grant(
             info,
             seller,

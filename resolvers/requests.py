@@ -7,7 +7,7 @@ authorizes any service of that partner; any open or connected request -> CLOSED 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -102,13 +102,6 @@ def _trimmed(values: Mapping[str, Any]) -> dict[str, Any]:
             value = str(value)  # stored exactly, as text
         cleaned[key] = value
     return cleaned
-
-
-def parse_amount(text: str | None) -> Decimal | None:
-    try:
-        return None if text is None else Decimal(text)
-    except InvalidOperation:
-        return None
 
 
 async def create(

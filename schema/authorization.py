@@ -15,6 +15,7 @@ from resolvers import authorization_queries as queries
 from resolvers.authorization_rules import effective_status, grants_access
 from resolvers.context import Info
 from resolvers.offer_dates import last_day
+from resolvers.visibility import sees_owner_privately
 from schema.authorization_settings import AuthorizationSettings, SellerContact
 from schema.enums import AuthorizationChannel, AuthorizationReason, AuthorizationStatus
 from schema.history import HistoryEntry, history_connection
@@ -165,8 +166,14 @@ async def authorization_connection(
     last: int | None,
     before: str | None,
 ) -> Connection[Authorization]:
-    """``owner`` is ("seller" | "partner" | "offer", id), or None for the caller's own."""
+    """``owner`` is ("seller" | "partner" | "offer", id), or None for the caller's own. A
+    seller's or partner's list is empty for anyone but its owner and admins; an offer's owner
+    check is the caller's."""
     from resolvers.pagination import page_from_args
+
+    viewer = info.context.viewer
+    if owner is not None and owner[0] != "offer" and not sees_owner_privately(viewer, *owner):
+        return empty()
 
     sort = queries.list_sort(expiring_within_days)
     page = page_from_args(sort, first, after, last, before)

@@ -11,7 +11,6 @@ from datastore.catalog import get_catalog
 from datastore.codec import Document
 from resolvers import category_applications as resolve
 from resolvers.context import Info
-from resolvers.visibility import sees_partner_privately
 from schema.enums import Market
 from schema.history import HistoryEntry, history_connection
 from schema.mutations import UserError, run_mutation
@@ -158,7 +157,3 @@ class CategoryApplicationMutation:
         return await run_mutation(
             ReviewCategoryApplicationPayload, CategoryApplicationUserError, work
         )
-
-
-def visible_to(info: Info, partner_id: str) -> bool:
-    return sees_partner_privately(info.context.viewer, partner_id)

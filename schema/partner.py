@@ -142,10 +142,8 @@ class Partner(Node):
         last: Last = None,
         before: Before = None,
     ) -> Connection[Annotated[Authorization, strawberry.lazy("schema.authorization")]]:
-        from schema.authorization import authorization_connection, empty
+        from schema.authorization import authorization_connection
 
-        if not sees_partner_privately(info.context.viewer, str(self.id)):
-            return empty()
         return await authorization_connection(
             info,
             ("partner", str(self.id)),
@@ -195,10 +193,8 @@ class Partner(Node):
         last: Last = None,
         before: Before = None,
     ) -> Connection[Annotated[SellerRequest, strawberry.lazy("schema.seller_request")]]:
-        from schema.seller_request import empty, request_connection
+        from schema.seller_request import request_connection
 
-        if not sees_partner_privately(info.context.viewer, str(self.id)):
-            return empty()
         return await request_connection(
             info, ("partner", str(self.id)), status, first, after, last, before
         )

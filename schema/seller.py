@@ -124,10 +124,8 @@ class Seller(Node):
         last: Last = None,
         before: Before = None,
     ) -> Connection[Annotated[Authorization, strawberry.lazy("schema.authorization")]]:
-        from schema.authorization import authorization_connection, empty
+        from schema.authorization import authorization_connection
 
-        if not sees_seller_privately(info.context.viewer, str(self.id)):
-            return empty()
         return await authorization_connection(
             info, ("seller", str(self.id)), status, expiring_within_days, first, after, last, before
         )
@@ -145,10 +143,8 @@ class Seller(Node):
         last: Last = None,
         before: Before = None,
     ) -> Connection[Annotated[SellerRequest, strawberry.lazy("schema.seller_request")]]:
-        from schema.seller_request import empty, request_connection
+        from schema.seller_request import request_connection
 
-        if not sees_seller_privately(info.context.viewer, str(self.id)):
-            return empty()
         return await request_connection(
             info, ("seller", str(self.id)), status, first, after, last, before
         )

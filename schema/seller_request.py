@@ -18,6 +18,7 @@ from resolvers.context import Info
 from resolvers.identity import Role
 from resolvers.nodes import check_id
 from resolvers.pagination import page_from_args
+from resolvers.visibility import sees_owner_privately
 from schema.arguments import RequestStatusFilter
 from schema.enums import CompanySize, Currency, ProductCategory, RequestStatus
 from schema.history import HistoryEntry, history_connection
@@ -301,7 +302,10 @@ async def request_connection(
     last: int | None,
     before: str | None,
 ) -> Connection[SellerRequest]:
-    """Requests newest first: of ("seller" | "partner", id), or every request (admins)."""
+    """Requests newest first: of ("seller" | "partner", id), or every request (admins). A
+    seller's or partner's list is empty for anyone but its owner and admins."""
+    if owner is not None and not sees_owner_privately(info.context.viewer, *owner):
+        return Connection(edges=[], page_info=EMPTY_PAGE)
     page = page_from_args(NEWEST_FIRST, first, after, last, before)
     spec = ListSpec(page=page, statuses=tuple(s.value for s in status) if status else None)
     result: PageResult
@@ -313,10 +317,6 @@ async def request_connection(
         loader = loaders.requests_by_seller if kind == "seller" else loaders.requests_by_partner
         result = await loader.load((owner_id, spec))
     return connection_from(result, page, NEWEST_FIRST, SellerRequest.from_document)
-
-
-def empty() -> Connection[SellerRequest]:
-    return Connection(edges=[], page_info=EMPTY_PAGE)
 
 
 @strawberry.type
