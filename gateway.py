@@ -7,40 +7,48 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import re
 import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import uvicorn
+from graphql import specified_rules
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.asgi import GraphQL
+from strawberry.schema.schema import validate_document
 
 from datastore.collections import INDEXES
 from datastore.connect import DEFAULT_DATABASE_URL, DatabaseURLError, store_for_url
 from datastore.enums import ReferralLinkKind
 from datastore.store import DocumentStore, StoreError
+from edge.documents import DocumentRefused, TrustedDocuments
+from edge.extension import GatewayPolicy, gateway_extensions
+from edge.limits import Limits, structural_rules
+from edge.request import request_id_var
+from edge.throttle import Throttle, ThrottlePolicy
+from edge.view import GatewayGraphQL
 from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
-from resolvers.context import Context, RequestLimits
-from resolvers.identity import InvalidTokenError, Role, issue_token, viewer_from_authorization
-from schema import schema
-from web.graphiql import graphiql_response, static_routes
+from resolvers.context import RequestLimits
+from resolvers.identity import Role, issue_token
+from schema import build_schema, schema
+from schema.error_log import excerpt
+from web.graphiql import static_routes
 from web.referrals import referral_routes
 
 logger = logging.getLogger("tsp.gateway")
 
-request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DEMO_TOKEN_TTL = timedelta(days=30)
 # Where referral links send sellers: TikTok Shop seller onboarding for each kind (seed 004).
@@ -69,6 +77,14 @@ class Settings:
     request_limits: RequestLimits = field(default_factory=RequestLimits)
     onboarding_url_local: str = DEFAULT_ONBOARDING_URL_LOCAL
     onboarding_url_cross_border: str = DEFAULT_ONBOARDING_URL_CROSS_BORDER
+    policy: GatewayPolicy = field(default_factory=GatewayPolicy)
+    # GraphiQL at GET /graphql; ``None`` follows demo mode.
+    graphiql: bool | None = None
+
+    @property
+    def serves_graphiql(self) -> bool:
+        """Whether GET /graphql serves GraphiQL (TSP_GRAPHIQL, else demo mode)."""
+        return self.demo if self.graphiql is None else self.graphiql
 
     @property
     def onboarding_urls(self) -> dict[ReferralLinkKind, str]:
@@ -97,6 +113,27 @@ class Settings:
             max_open_per_partner=_positive_int(env, "TSP_MAX_OPEN_REQUESTS_PER_PARTNER", 1),
             max_open=_positive_int(env, "TSP_MAX_OPEN_REQUESTS", 20),
         )
+        demo = _flag(env, "TSP_DEMO")
+        policy = GatewayPolicy(
+            limits=Limits(
+                max_depth=_positive_int(env, "TSP_MAX_DEPTH", 12),
+                max_aliases=_whole_number(env, "TSP_MAX_ALIASES", 30),
+                max_tokens=_positive_int(env, "TSP_MAX_TOKENS", 5_000),
+                max_root_fields=_positive_int(env, "TSP_MAX_ROOT_FIELDS", 20),
+                max_operations=_positive_int(env, "TSP_MAX_OPERATIONS", 10),
+                max_directives_per_field=_whole_number(env, "TSP_MAX_DIRECTIVES_PER_FIELD", 3),
+                introspection=_flag(env, "TSP_INTROSPECTION", default=demo),
+            ),
+            max_query_cost=_positive_int(env, "TSP_MAX_QUERY_COST", 1_000),
+            throttle=ThrottlePolicy(
+                enabled=_flag(env, "TSP_THROTTLE", default=True),
+                capacity=_positive_number(env, "TSP_THROTTLE_CAPACITY", 2_000),
+                restore_rate=_positive_number(env, "TSP_THROTTLE_RESTORE_RATE", 100),
+                admin_capacity=_positive_number(env, "TSP_THROTTLE_ADMIN_CAPACITY", 20_000),
+                admin_restore_rate=_positive_number(env, "TSP_THROTTLE_ADMIN_RESTORE_RATE", 1_000),
+            ),
+            trusted_documents_only=_flag(env, "TSP_TRUSTED_DOCUMENTS_ONLY"),
+        )
         port_text = env.get("PORT", "8000")
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise SettingsError(f"PORT must be a TCP port number, got {port_text!r}")
@@ -105,7 +142,7 @@ class Settings:
             database_url=url,
             host=env.get("HOST", "127.0.0.1"),
             port=int(port_text),
-            demo=env.get("TSP_DEMO", "").lower() in ("1", "true", "yes"),
+            demo=demo,
             sweep_interval_seconds=int(sweep_text),
             request_limits=limits,
             onboarding_url_local=_http_url(
@@ -114,6 +151,8 @@ class Settings:
             onboarding_url_cross_border=_http_url(
                 env, "TSP_ONBOARDING_URL_CROSS_BORDER", DEFAULT_ONBOARDING_URL_CROSS_BORDER
             ),
+            policy=policy,
+            graphiql=_flag(env, "TSP_GRAPHIQL", default=demo),
         )
 
 
@@ -122,6 +161,35 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if not text.isdigit() or int(text) < 1:
         raise SettingsError(f"{name} must be a whole number of at least 1, got {text!r}")
     return int(text)
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name) or str(default)
+    if not text.isdigit():
+        raise SettingsError(f"{name} must be a whole number (0 or more), got {text!r}")
+    return int(text)
+
+
+def _positive_number(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name) or str(default)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise SettingsError(f"{name} must be a number greater than 0, got {text!r}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool = False) -> bool:
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be 1/true/yes/on or 0/false/no/off, got {text!r}")
 
 
 def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
@@ -204,60 +272,12 @@ class RequestIdMiddleware:
                 "request",
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": excerpt(scope["path"]),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 },
             )
             request_id_var.reset(token)
-
-
-# --- GraphQL ----------------------------------------------------------------------------------
-
-
-class GatewayGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI view with our context, bearer-token check and offline GraphiQL."""
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(schema, allow_queries_via_get=False)
-        self.settings = settings
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            header = Request(scope).headers.get("authorization")
-            try:
-                scope.setdefault("state", {})["viewer"] = viewer_from_authorization(
-                    self.settings.jwt_secret, header
-                )
-            except InvalidTokenError as error:
-                # A bad token is refused outright: silently serving it as anonymous would hide
-                # the mistake from the client.
-                response = JSONResponse(
-                    {
-                        "errors": [
-                            {"message": str(error), "extensions": {"code": "UNAUTHENTICATED"}}
-                        ]
-                    },
-                    status_code=401,
-                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-                )
-                await response(scope, receive, send)
-                return
-        await super().__call__(scope, receive, send)
-
-    async def get_context(self, request: Any, response: Any) -> Context:
-        return Context(
-            store=request.app.state.store,
-            viewer=request.state.viewer,
-            request_id=request_id_var.get(),
-            demo_mode=self.settings.demo,
-            request_limits=self.settings.request_limits,
-            base_url=str(request.base_url).rstrip("/"),
-        )
-
-    async def render_graphql_ide(self, request: Request) -> Response:
-        tokens = request.app.state.demo_tokens if self.settings.demo else None
-        return graphiql_response(tokens or None)
 
 
 # --- app --------------------------------------------------------------------------------------
@@ -291,10 +311,14 @@ def create_app(settings: Settings, store: DocumentStore | None = None) -> Starle
     """The gateway app. Its lifespan opens the store (or uses ``store``) and closes what it
     opened on shutdown."""
 
+    gateway_schema = build_schema(gateway_extensions(settings.policy))
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = store is None
         app.state.store = await open_store(settings) if store is None else store
+        app.state.throttle = Throttle(app.state.store, settings.policy.throttle)
+        app.state.documents = trusted_documents(app.state.store, settings)
         app.state.demo_tokens = (
             await demo_tokens(app.state.store, settings) if settings.demo else {}
         )
@@ -317,7 +341,7 @@ def create_app(settings: Settings, store: DocumentStore | None = None) -> Starle
                 await app.state.store.close()
             logger.info("gateway stopped")
 
-    graphql = GatewayGraphQL(settings)
+    graphql = GatewayGraphQL(settings, gateway_schema)
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", _healthz),
@@ -328,6 +352,17 @@ def create_app(settings: Settings, store: DocumentStore | None = None) -> Starle
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def trusted_documents(store: DocumentStore, settings: Settings) -> TrustedDocuments:
+    """The trusted document registry, validating against the schema and ``settings``' limits."""
+    limits = settings.policy.limits
+    rules = (*specified_rules, *structural_rules(limits))
+    return TrustedDocuments(
+        store,
+        lambda document: validate_document(schema._schema, document, rules),
+        limits.max_tokens,
+    )
 
 
 async def demo_tokens(store: DocumentStore, settings: Settings) -> dict[str, str]:
@@ -402,6 +437,31 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _documents(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> int:
+        store = await open_store(settings)
+        try:
+            registry = trusted_documents(store, settings)
+            if args.action == "list":
+                for identifier, text in await registry.list():
+                    first_line = text.strip().splitlines()[0] if text.strip() else ""
+                    print(f"{identifier}  {excerpt(first_line, 60)}")
+                return 0
+            status = 0
+            for path in args.files:
+                try:
+                    text = Path(path).read_text(encoding="utf-8")  # noqa: ASYNC240
+                    print(f"{await registry.add(text)}  {path}")
+                except (OSError, UnicodeDecodeError, DocumentRefused) as error:
+                    print(f"tsp-gateway: {path}: {error}", file=sys.stderr)
+                    status = 1
+            return status
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
 def _export_schema(args: argparse.Namespace, settings: Settings | None) -> int:
     text = schema.as_str() + "\n"
     if args.output:
@@ -426,6 +486,13 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--id", help="the partner or seller id the token acts as")
     token.add_argument("--hours", type=float, default=24, help="lifetime (default 24)")
     commands.add_parser("sweep", help="persist COMPLETED for expired authorizations, once")
+    documents = commands.add_parser(
+        "documents", help="register trusted documents (persisted operations) or list them"
+    )
+    document_actions = documents.add_subparsers(dest="action", required=True)
+    add = document_actions.add_parser("add", help="register .graphql files, printing their ids")
+    add.add_argument("files", nargs="+", metavar="FILE.graphql")
+    document_actions.add_parser("list", help="list the registered documents")
     export = commands.add_parser("export-schema", help="print the schema in SDL")
     export.add_argument("--output", "-o", help="write to this file instead of stdout")
     return parser
@@ -442,7 +509,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, DatabaseURLError) as error:
         print(f"tsp-gateway: {error}", file=sys.stderr)
         return 2
-    handlers = {"serve": _serve, "seed": _seed, "token": _token, "sweep": _sweep}
+    handlers = {
+        "serve": _serve,
+        "seed": _seed,
+        "token": _token,
+        "sweep": _sweep,
+        "documents": _documents,
+    }
     return handlers[args.command](args, settings)
 
 

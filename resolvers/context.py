@@ -10,6 +10,7 @@ import strawberry
 from datastore.codec import utc_now
 from datastore.loaders import Loaders
 from datastore.store import DocumentStore
+from edge.request import GatewayRequest
 from resolvers.identity import Viewer
 
 
@@ -35,6 +36,8 @@ class Context:
     # absolute links such as referral URLs; empty when there is no HTTP request.
     base_url: str = ""
     request_limits: RequestLimits = field(default_factory=RequestLimits)
+    # The gateway layer's view of this request: caller, trusted document, cost.
+    gateway: GatewayRequest = field(default_factory=GatewayRequest)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import strawberry
+from strawberry.extensions import SchemaExtension
 from strawberry.tools import merge_types
 
 from schema.authorization import Authorization
 from schema.authorization_mutation import AuthorizationMutation, AuthorizationQuery
 from schema.category_application import CategoryApplication, CategoryApplicationMutation
+from schema.error_log import LoggedSchema
 from schema.extensions import MaskUnexpectedErrors
 from schema.node import NodeQuery
 from schema.partner import Partner, PartnerMutation, PartnerQuery
@@ -20,6 +24,8 @@ from schema.service_offer import ServiceOffer
 from schema.service_offer_mutation import ServiceOfferMutation, ServiceOfferQuery
 from schema.store import StoreQuery
 from schema.viewer import ViewerQuery
+
+ExtensionFactory = Callable[[], SchemaExtension]
 
 Query = merge_types(
     "Query",
@@ -47,20 +53,29 @@ Mutation = merge_types(
     ),
 )
 
-schema = strawberry.Schema(
-    query=Query,
-    mutation=Mutation,
-    types=[
-        Partner,
-        Service,
-        ServiceCategory,
-        Seller,
-        Shop,
-        TikTokAccount,
-        CategoryApplication,
-        Authorization,
-        ServiceOffer,
-        SellerRequest,
-    ],
-    extensions=[MaskUnexpectedErrors],
-)
+TYPES = [
+    Partner,
+    Service,
+    ServiceCategory,
+    Seller,
+    Shop,
+    TikTokAccount,
+    CategoryApplication,
+    Authorization,
+    ServiceOffer,
+    SellerRequest,
+]
+
+
+def build_schema(extensions: Sequence[ExtensionFactory] = ()) -> strawberry.Schema:
+    """The schema with ``extensions`` (the gateway layer's) running before error masking."""
+    return LoggedSchema(
+        query=Query,
+        mutation=Mutation,
+        types=TYPES,
+        extensions=[*extensions, MaskUnexpectedErrors],
+    )
+
+
+schema = build_schema()
+"""The schema without the gateway layer: for exporting SDL and for tools."""

@@ -14,7 +14,8 @@ from resolvers.errors import PublicError
 logger = logging.getLogger("tsp.graphql")
 
 
-def _is_public(error: GraphQLError) -> bool:
+def is_public_error(error: GraphQLError) -> bool:
+    """Whether the client may see ``error`` as it is (else it is masked and logged)."""
     original = error.original_error
     # Errors outside field execution (syntax, validation, variable coercion) describe the
     # request the client wrote; inside execution only deliberate errors are shown.
@@ -27,7 +28,7 @@ class MaskUnexpectedErrors(MaskErrors):
     """Masks unexpected errors, logging each with its traceback and the request id."""
 
     def __init__(self) -> None:
-        super().__init__(should_mask_error=lambda error: not _is_public(error))
+        super().__init__(should_mask_error=lambda error: not is_public_error(error))
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", "unknown")

@@ -29,11 +29,17 @@ from datastore.ids import new_id, new_token
 from datastore.search import search_fields
 from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
+from edge.extension import GatewayPolicy
+from edge.throttle import ThrottlePolicy
 from gateway import Settings, create_app
 from resolvers.identity import Role, issue_token
 
 JWT_SECRET = "test-secret-" + "x" * 40
-SETTINGS = Settings(jwt_secret=JWT_SECRET)
+# Throttling is off for the suite (its many requests per caller would drain a bucket and
+# its round-trip counts are about resolvers); tests/test_throttle.py turns it on.
+SETTINGS = Settings(
+    jwt_secret=JWT_SECRET, policy=GatewayPolicy(throttle=ThrottlePolicy(enabled=False))
+)
 
 
 @pytest.fixture(scope="session")

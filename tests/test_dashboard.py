@@ -14,11 +14,12 @@ from resolvers.identity import Role
 from resolvers.offer_dates import day_after, day_start
 from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
 
-DASHBOARD = """{ viewer { partner { name serviceOffers(first: 50) { edges { node {
+# Pages sized to stay under the single-query cost maximum (1,000), as a dashboard must.
+DASHBOARD = """{ viewer { partner { name serviceOffers(first: 10) { edges { node {
   id status services { name category { name } }
-  authorizations(first: 10) { edges { node { id status grantsAccess endDate
+  authorizations(first: 3) { edges { node { id status grantsAccess endDate
     seller { name } shops { name } tiktokAccounts { handle linkedStatus } service { name }
-    history(first: 5) { edges { node { action reasonCode } } } } } } } } } } } }"""
+    history(first: 3) { edges { node { action reasonCode } } } } } } } } } } } }"""
 ACCEPT = """mutation($token: String!) { authorizeServiceOffer(token: $token) {
   userErrors { code } } }"""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -109,13 +110,25 @@ async def test_unexpected_errors_are_masked_and_logged_with_the_request_id(
     assert logged and "scat_doesnotexist" in str(logged[0].exc_info[1])  # type: ignore[index]
 
 
-async def test_graphiql_page_is_served_offline(http: httpx.AsyncClient) -> None:
+async def test_graphiql_page_is_served_offline(store: SQLiteStore) -> None:
+    app = create_app(replace(SETTINGS, graphiql=True), store=store)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+            page = await http.get("/graphql", headers={"Accept": "text/html"})
+            assert page.status_code == 200
+            assert "/static/graphiql/graphiql.min.js" in page.text
+            assert "https://" not in page.text and "http://" not in page.text
+            script = await http.get("/static/graphiql/graphiql.min.js")
+            assert script.status_code == 200
+
+
+async def test_graphiql_is_not_served_outside_demo_mode_unless_enabled(
+    http: httpx.AsyncClient,
+) -> None:
     page = await http.get("/graphql", headers={"Accept": "text/html"})
-    assert page.status_code == 200
-    assert "/static/graphiql/graphiql.min.js" in page.text
-    assert "https://" not in page.text and "http://" not in page.text
-    script = await http.get("/static/graphiql/graphiql.min.js")
-    assert script.status_code == 200
+    assert page.status_code == 404
+    assert page.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 
 async def test_graphiql_in_demo_mode_shows_demo_tokens(

@@ -665,7 +665,8 @@ async def test_round_trips_of_nested_offers_do_not_grow_with_partners(
     store: DocumentStore,
     admin: str,
 ) -> None:
-    nested = """{ partners(first: 50) { nodes { serviceOffers(first: 5) { nodes {
+    # Pages sized to stay under the single-query cost maximum.
+    nested = """{ partners(first: 12) { nodes { serviceOffers(first: 2) { nodes {
       status canBeAccepted partner { name } services { name partner { name } } } } } } }"""
 
     async def round_trips(partner_count: int) -> int:

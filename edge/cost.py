@@ -1,0 +1,312 @@
+"""Query cost, Shopify's way: decided from the document before anything runs, and counted
+again from what execution really returned.
+
+An object costs 1, a scalar or enum 0, a mutation's root field 10. A connection costs 2 (the
+page read) plus its page size (``first``/``last``, or the default) times the cost of one item;
+its edges and page info are free wrappers. A plain list of objects counts its assumed size
+(:data:`ASSUMED_LIST_SIZES`) when requested and its real length when actual. Of an interface
+or union, the costliest possible type counts.
+
+The requested cost bounds the actual cost, so a caller is refused before execution and then
+refunded what the response did not use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLAbstractType,
+    GraphQLField,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionNode,
+    SelectionSetNode,
+    get_named_type,
+    get_nullable_type,
+    is_abstract_type,
+    is_leaf_type,
+    is_list_type,
+)
+from graphql.utilities import value_from_ast_untyped
+
+from resolvers.pagination import DEFAULT_PAGE_SIZE
+
+MUTATION_COST = 10
+PAGE_READ_COST = 2
+DEFAULT_LIST_SIZE = 10
+
+ASSUMED_LIST_SIZES: Mapping[str, int] = {
+    # At most this many by the product's own rules (SPEC: an offer bundles 1-10 services).
+    "ServiceOffer.services": 10,
+    "Service.referralLinks": 2,
+    # The shops and accounts of one seller an authorization covers: a few, not a page.
+    "Authorization.shops": 5,
+    "Authorization.tiktokAccounts": 5,
+    "AuthorizeServiceOfferPayload.authorizations": 10,
+    "CreateRequestPayload.requests": 10,
+    # A refusal lists a handful of problems, not a page of objects.
+    "userErrors": 1,
+}
+"""How many items a plain (non-connection) list of objects is assumed to hold, by
+``Type.field`` or by field name; :data:`DEFAULT_LIST_SIZE` otherwise. ``nodes(ids:)`` counts
+its ids."""
+
+_FREE_WRAPPERS = ("PageInfo",)
+
+
+@dataclass(frozen=True)
+class OperationCost:
+    """What an operation may cost (before execution) and what it did cost (after)."""
+
+    requested: int
+    actual: int | None = None
+
+
+def select_operation(
+    document: DocumentNode, operation_name: str | None
+) -> OperationDefinitionNode | None:
+    """The operation a request runs: the named one, or the only one (else ``None``)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((o for o in operations if o.name and o.name.value == operation_name), None)
+
+
+def requested_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any] | None,
+) -> int:
+    """The most ``operation`` can cost, from the document and variables alone."""
+    return _Walker(schema, document, operation, variables).operation_cost(None)
+
+
+def actual_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any] | None,
+    data: Mapping[str, Any] | None,
+) -> int:
+    """What ``operation`` cost, counted over the ``data`` execution returned."""
+    if data is None:
+        return 0
+    return _Walker(schema, document, operation, variables).operation_cost(data)
+
+
+class _Walker:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        variables: Mapping[str, Any] | None,
+    ) -> None:
+        self.schema = schema
+        self.operation = operation
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.variables = dict(variables or {})
+        for definition in operation.variable_definitions or ():
+            name = definition.variable.name.value
+            if name not in self.variables and definition.default_value is not None:
+                self.variables[name] = value_from_ast_untyped(definition.default_value)
+
+    def operation_cost(self, data: Mapping[str, Any] | None) -> int:
+        root = self.schema.get_root_type(self.operation.operation)
+        if root is None:
+            return 0
+        root_weight = MUTATION_COST if self.operation.operation is OperationType.MUTATION else None
+        total = 0
+        for key, nodes in self._collect(root, [self.operation.selection_set]).items():
+            field = self._field(root, nodes[0])
+            if field is None:
+                continue
+            if data is not None and key not in data:
+                continue
+            value = None if data is None else data[key]
+            total += self._field_cost(root, field, nodes, value, data is None, root_weight)
+        return total
+
+    # -- fields ----------------------------------------------------------------------------
+
+    def _field_cost(
+        self,
+        parent: GraphQLObjectType,
+        field: GraphQLField,
+        nodes: Sequence[FieldNode],
+        value: Any,
+        requested: bool,
+        weight: int | None = None,
+    ) -> int:
+        named = get_named_type(field.type)
+        if is_leaf_type(named) or (not requested and value is None):
+            return 0
+        selections = [n.selection_set for n in nodes if n.selection_set is not None]
+        page = self._page_size(nodes[0]) if _is_connection(named) else 0
+        if is_list_type(get_nullable_type(field.type)):
+            if requested:
+                size = self._assumed_size(parent, field, nodes[0])
+                return size * self._object_cost(named, selections, None, True, weight)
+            items = value if isinstance(value, list) else []
+            return sum(
+                self._object_cost(named, selections, item, False, weight)
+                for item in items
+                if item is not None
+            )
+        return self._object_cost(named, selections, value, requested, weight, page)
+
+    def _object_cost(
+        self,
+        named: GraphQLNamedType,
+        selections: Sequence[SelectionSetNode],
+        value: Any,
+        requested: bool,
+        weight: int | None,
+        page: int = 0,
+    ) -> int:
+        if is_abstract_type(named):
+            assert isinstance(named, GraphQLAbstractType)
+            possible = self.schema.get_possible_types(named)
+            return max(
+                (
+                    self._object_cost(t, selections, value, requested, weight, page)
+                    for t in possible
+                ),
+                default=0,
+            )
+        assert isinstance(named, GraphQLObjectType)
+        own = weight if weight is not None else self._weight(named)
+        connection = _is_connection(named)
+        total = own
+        for key, nodes in self._collect(named, selections).items():
+            field = self._field(named, nodes[0])
+            if field is None:
+                continue
+            if not requested and (not isinstance(value, Mapping) or key not in value):
+                continue
+            child = None if requested else value[key]
+            if connection and requested and nodes[0].name.value in ("edges", "nodes"):
+                item = get_named_type(field.type)
+                subselections = [n.selection_set for n in nodes if n.selection_set]
+                total += page * self._object_cost(item, subselections, None, True, None)
+            else:
+                total += self._field_cost(named, field, nodes, child, requested)
+        return total
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _weight(self, type_: GraphQLObjectType) -> int:
+        if _is_connection(type_):
+            return PAGE_READ_COST
+        if type_.name.endswith("Edge") or type_.name in _FREE_WRAPPERS:
+            return 0
+        return 1
+
+    def _page_size(self, node: FieldNode) -> int:
+        arguments = self._arguments(node)
+        for name in ("first", "last"):
+            size = arguments.get(name)
+            if isinstance(size, int) and not isinstance(size, bool) and size >= 0:
+                return size
+        return DEFAULT_PAGE_SIZE
+
+    def _assumed_size(self, parent: GraphQLObjectType, field: GraphQLField, node: FieldNode) -> int:
+        name = node.name.value
+        if name == "nodes" and parent is self.schema.query_type:
+            ids = self._arguments(node).get("ids")
+            return len(ids) if isinstance(ids, list) else DEFAULT_LIST_SIZE
+        return ASSUMED_LIST_SIZES.get(
+            f"{parent.name}.{name}", ASSUMED_LIST_SIZES.get(name, DEFAULT_LIST_SIZE)
+        )
+
+    def _arguments(self, node: FieldNode) -> dict[str, Any]:
+        return {
+            argument.name.value: value_from_ast_untyped(argument.value, self.variables)
+            for argument in node.arguments or ()
+        }
+
+    def _field(self, parent: GraphQLObjectType, node: FieldNode) -> GraphQLField | None:
+        field: GraphQLField | None = parent.fields.get(node.name.value)
+        return field
+
+    def _collect(
+        self, type_: GraphQLObjectType, selection_sets: Sequence[SelectionSetNode]
+    ) -> dict[str, list[FieldNode]]:
+        fields: dict[str, list[FieldNode]] = {}
+        for node in self._selected(type_, selection_sets, frozenset()):
+            key = node.alias.value if node.alias else node.name.value
+            fields.setdefault(key, []).append(node)
+        return fields
+
+    def _selected(
+        self,
+        type_: GraphQLObjectType,
+        selection_sets: Sequence[SelectionSetNode],
+        visiting: frozenset[str],
+    ) -> Iterator[FieldNode]:
+        for selection_set in selection_sets:
+            for selection in selection_set.selections:
+                if not self._included(selection):
+                    continue
+                if isinstance(selection, FieldNode):
+                    yield selection
+                elif isinstance(selection, InlineFragmentNode):
+                    condition = selection.type_condition
+                    if condition is None or self._applies(condition.name.value, type_):
+                        yield from self._selected(type_, [selection.selection_set], visiting)
+                elif isinstance(selection, FragmentSpreadNode):
+                    name = selection.name.value
+                    fragment = self.fragments.get(name)
+                    if (
+                        fragment is not None
+                        and name not in visiting
+                        and self._applies(fragment.type_condition.name.value, type_)
+                    ):
+                        yield from self._selected(
+                            type_, [fragment.selection_set], visiting | {name}
+                        )
+
+    def _applies(self, condition: str, type_: GraphQLObjectType) -> bool:
+        if condition == type_.name:
+            return True
+        named = self.schema.get_type(condition)
+        return isinstance(named, GraphQLAbstractType) and self.schema.is_sub_type(named, type_)
+
+    def _included(self, selection: SelectionNode) -> bool:
+        for directive in selection.directives or ():
+            name = directive.name.value
+            if name not in ("skip", "include"):
+                continue
+            condition = next(
+                (
+                    value_from_ast_untyped(a.value, self.variables)
+                    for a in directive.arguments or ()
+                    if a.name.value == "if"
+                ),
+                None,
+            )
+            if (name == "skip" and condition is True) or (name == "include" and not condition):
+                return False
+        return True
+
+
+def _is_connection(type_: GraphQLNamedType) -> bool:
+    return (
+        isinstance(type_, GraphQLObjectType)
+        and type_.name.endswith("Connection")
+        and "pageInfo" in type_.fields
+    )

@@ -1,0 +1,181 @@
+"""The gateway layer inside GraphQL execution: limits, caches, cost and throttling.
+
+Everything here runs before the first resolver: the parser stops at the token limit, the
+structural rules run with validation (both cached across requests), and the requested cost is
+checked against the single-query maximum and then against the caller's bucket. After
+execution the actual cost is counted from the response and the difference refunded. Every
+response reports both in ``extensions.cost``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+
+from edge.cost import actual_cost, requested_cost, select_operation
+from edge.errors import gateway_error
+from edge.limits import Limits, structural_rules
+from edge.request import GatewayRequest
+from edge.throttle import ThrottlePolicy
+
+CACHE_SIZE = 512
+"""Distinct documents the parser and validation caches keep (each an LRU)."""
+
+
+@dataclass(frozen=True)
+class GatewayPolicy:
+    """What the gateway allows: structural limits, the single-query cost maximum,
+    throttling, and whether only trusted documents run."""
+
+    limits: Limits = field(default_factory=Limits)
+    max_query_cost: int = 1_000
+    throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
+    trusted_documents_only: bool = False
+
+
+def _gate(extension: SchemaExtension) -> GatewayRequest:
+    gate = getattr(extension.execution_context.context, "gateway", None)
+    return gate if isinstance(gate, GatewayRequest) else GatewayRequest()
+
+
+class _Parser(ParserCache):
+    """Strawberry's parser cache, which leaves trusted documents (already parsed) alone and
+    names the token limit when a document is over it."""
+
+    def on_parse(self) -> Iterator[None]:
+        if self.execution_context.graphql_document is not None:
+            yield
+            return
+        try:
+            yield from super().on_parse()
+        except GraphQLSyntaxError as error:
+            maximum = self.execution_context.parse_options.get("max_tokens")
+            if maximum is None or "tokens" not in error.message:
+                raise
+            raise gateway_error(
+                f"The document has more than {maximum} tokens; the limit for tokens is {maximum}.",
+                "MAX_TOKENS_EXCEEDED",
+                limit="tokens",
+                maximum=maximum,
+                found=f">{maximum}",
+            ) from None
+
+
+class _Validation(ValidationCache):
+    """Strawberry's validation cache, skipped for trusted documents (validated when the
+    process first loaded them)."""
+
+    def on_validate(self) -> Iterator[None]:
+        if _gate(self).trusted_document is not None:
+            self.execution_context.pre_execution_errors = []
+            yield
+            return
+        yield from super().on_validate()
+
+
+def _refusal(error: GraphQLError) -> GraphQLExecutionResult:
+    return GraphQLExecutionResult(data=None, errors=[error])
+
+
+class _CostAndThrottle(SchemaExtension):
+    def __init__(self, policy: GatewayPolicy) -> None:
+        self.policy = policy
+        self.rules = structural_rules(policy.limits)
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        context.parse_options["max_tokens"] = self.policy.limits.max_tokens
+        context.validation_rules = (*context.validation_rules, *self.rules)
+        trusted = _gate(self).trusted_document
+        if trusted is not None:
+            context.graphql_document = trusted
+        yield
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        gate = _gate(self)
+        document = context.graphql_document
+        operation = (
+            select_operation(document, context.operation_name) if document is not None else None
+        )
+        if document is None or operation is None:
+            yield
+            return
+        schema = context.schema._schema
+        gate.requested_cost = requested_cost(schema, document, operation, context.variables)
+        maximum = self.policy.max_query_cost
+        if gate.requested_cost > maximum:
+            context.result = _refusal(
+                gateway_error(
+                    f"The query's requested cost is {gate.requested_cost}, more than the "
+                    f"maximum of {maximum} for a single query. Ask for smaller pages or fewer "
+                    "nested connections.",
+                    "MAX_COST_EXCEEDED",
+                    cost=gate.requested_cost,
+                    maximum=maximum,
+                )
+            )
+            yield
+            return
+        throttle = gate.throttle if self.policy.throttle.enabled else None
+        if throttle is not None:
+            decision = await throttle.spend(gate.caller, gate.requested_cost, admin=gate.admin)
+            if not decision.granted:
+                gate.response_headers["Retry-After"] = str(decision.retry_after_seconds)
+                context.result = _refusal(
+                    gateway_error(
+                        f"Throttled: this query costs {gate.requested_cost} and "
+                        f"{int(decision.status.currently_available)} is available, restoring "
+                        f"{decision.status.restore_rate:g} per second. Retry in "
+                        f"{decision.retry_after_seconds} s.",
+                        "THROTTLED",
+                        cost=gate.requested_cost,
+                        retryAfterSeconds=decision.retry_after_seconds,
+                    )
+                )
+                yield
+                return
+        yield
+        result = context.result
+        data = getattr(result, "data", None)
+        gate.actual_cost = actual_cost(schema, document, operation, context.variables, data)
+        if throttle is not None:
+            throttle.refund(gate.caller, gate.requested_cost - gate.actual_cost)
+
+    def get_results(self) -> dict[str, Any]:
+        gate = _gate(self)
+        throttle_policy = self.policy.throttle
+        if gate.throttle is not None and throttle_policy.enabled:
+            status = gate.throttle.status(gate.caller, admin=gate.admin).as_json()
+        else:
+            capacity, rate = throttle_policy.for_caller(gate.admin)
+            status = {
+                "maximumAvailable": capacity,
+                "currentlyAvailable": capacity,
+                "restoreRate": rate,
+            }
+        return {
+            "cost": {
+                "requestedQueryCost": gate.requested_cost,
+                "actualQueryCost": gate.actual_cost,
+                "throttleStatus": status,
+            }
+        }
+
+
+def gateway_extensions(policy: GatewayPolicy) -> list[Callable[[], SchemaExtension]]:
+    """The schema extensions of a gateway with ``policy``, in the order they must run.
+
+    Factories, not instances: Strawberry makes fresh extensions per request, while the
+    validation rules and both caches are built once and shared.
+    """
+    return [
+        lambda: _CostAndThrottle(policy),
+        lambda: _Parser(maxsize=CACHE_SIZE),
+        lambda: _Validation(maxsize=CACHE_SIZE),
+    ]

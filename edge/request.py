@@ -1,0 +1,30 @@
+"""What the gateway layer knows of one request, carried in the GraphQL context."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from graphql import DocumentNode
+
+from edge.throttle import Throttle
+
+request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+"""The id of the HTTP request being served, for logs and masked errors."""
+
+
+@dataclass
+class GatewayRequest:
+    """The caller as the throttle sees it, the trusted document a request named (already
+    parsed and validated), and what the request cost."""
+
+    # ``role:subject`` for a token's caller, ``address:<client address>`` for anonymous ones.
+    caller: str = "address:unknown"
+    admin: bool = False
+    throttle: Throttle | None = None
+    trusted_document: DocumentNode | None = None
+    # Headers to add to the HTTP response (``Retry-After`` when throttled).
+    response_headers: MutableMapping[str, str] = field(default_factory=dict)
+    requested_cost: int = 0
+    actual_cost: int = 0

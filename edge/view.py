@@ -1,0 +1,312 @@
+"""The GraphQL endpoint over HTTP: who is calling, what document they mean, and every refusal
+answered as GraphQL JSON with a code.
+
+Strawberry's view does the GraphQL over HTTP work; this one checks the bearer token, reads the
+body defensively (a body that is not a JSON object, not UTF-8 or nested without end is a 400,
+never a 500), resolves trusted documents and APQ hashes, and never answers in plain text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+
+from edge.documents import TrustedDocuments, document_id, is_document_id
+from edge.request import GatewayRequest, request_id_var
+from resolvers.context import Context
+from resolvers.identity import InvalidTokenError, Viewer, viewer_from_authorization
+from web.graphiql import graphiql_response
+
+if TYPE_CHECKING:
+    import strawberry
+
+    from gateway import Settings
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+class _RequestAdapter(StarletteRequestAdapter):
+    """Strawberry's adapter, keeping the Starlette request within reach of body parsing."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(request)
+        self.starlette = request
+
+
+class RequestRefused(HTTPException):
+    """A request the endpoint will not run, with the status and code to answer it with."""
+
+    def __init__(self, status_code: int, code: str, message: str) -> None:
+        super().__init__(status_code, message)
+        self.code = code
+
+
+_CODES_BY_STATUS = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+def graphql_error_response(
+    status_code: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """A GraphQL-shaped error answer for a request that never reached execution."""
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": code}}]},
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+def caller_of(viewer: Viewer, client: str) -> str:
+    """The throttling key of a caller: its token's subject, or its address when anonymous."""
+    if viewer.role is None or viewer.subject_id is None:
+        return f"address:{client}"
+    return f"{viewer.role.value}:{viewer.subject_id}"
+
+
+class GatewayGraphQL(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context, bearer tokens, trusted documents and
+    GraphQL-shaped transport errors."""
+
+    request_adapter_class = _RequestAdapter
+
+    def __init__(self, settings: Settings, schema: strawberry.Schema) -> None:
+        super().__init__(
+            schema,
+            allow_queries_via_get=False,
+            graphql_ide="graphiql" if settings.serves_graphiql else None,
+        )
+        self.settings = settings
+        self.policy = settings.policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            viewer = viewer_from_authorization(
+                self.settings.jwt_secret, request.headers.get("authorization")
+            )
+        except InvalidTokenError as error:
+            # A bad token is refused outright: silently serving it as anonymous would hide
+            # the mistake from the client.
+            response: Response = graphql_error_response(
+                401,
+                "UNAUTHENTICATED",
+                str(error),
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["viewer"] = viewer
+        try:
+            response = await self.run(request)
+        except RequestRefused as refused:
+            response = graphql_error_response(refused.status_code, refused.code, refused.reason)
+        except HTTPException as error:
+            code = _CODES_BY_STATUS.get(error.status_code, "BAD_REQUEST")
+            response = graphql_error_response(error.status_code, code, error.reason)
+        await response(scope, receive, send)
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        viewer: Viewer = request.state.viewer
+        client = request.client.host if request.client else "unknown"
+        gate = GatewayRequest(
+            caller=caller_of(viewer, client),
+            admin=viewer.is_admin,
+            throttle=request.app.state.throttle,
+            response_headers=response.headers,
+        )
+        request.state.gateway = gate
+        return Context(
+            store=request.app.state.store,
+            viewer=viewer,
+            request_id=request_id_var.get(),
+            demo_mode=self.settings.demo,
+            request_limits=self.settings.request_limits,
+            base_url=str(request.base_url).rstrip("/"),
+            gateway=gate,
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        tokens = request.app.state.demo_tokens if self.settings.demo else None
+        return graphiql_response(tokens or None)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
+        if request.method == "GET":
+            raise RequestRefused(
+                405, "METHOD_NOT_ALLOWED", "Send GraphQL operations with POST (GET is not served)."
+            )
+        content_type, _ = parse_content_type(request.content_type or "")
+        if content_type not in ("application/json", "application/graphql-response+json"):
+            raise RequestRefused(
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Send the request body as JSON with 'Content-Type: application/json'.",
+            )
+        data = _json_object(await request.get_body())
+        for name, kinds in (("operationName", str), ("variables", dict), ("extensions", dict)):
+            value = data.get(name)
+            if value is not None and not isinstance(value, kinds):
+                kind = "a string" if kinds is str else "an object"
+                raise RequestRefused(400, "BAD_REQUEST", f"'{name}' must be {kind} or null.")
+        query = await self._document_text(request, data)
+        return GraphQLRequestData(
+            query=query,
+            variables=data.get("variables"),
+            operation_name=data.get("operationName"),
+            extensions=data.get("extensions"),
+            protocol="http",
+        )
+
+    async def _document_text(self, request: AsyncHTTPRequestAdapter, data: dict[str, Any]) -> str:
+        """The text of the document the request runs, marking trusted documents on the
+        request's gateway state so they skip parsing and validation."""
+        registry: TrustedDocuments = _starlette(request).app.state.documents
+        gate: GatewayRequest = _starlette(request).state.gateway
+        query = data.get("query")
+        if query is not None and not isinstance(query, str):
+            raise RequestRefused(400, "BAD_REQUEST", "'query' must be a string.")
+        extensions = data.get("extensions") or {}
+        persisted = extensions.get("persistedQuery")
+        identifier: str | None = None
+        if "documentId" in data:
+            identifier = data["documentId"]
+            if not is_document_id(identifier):
+                raise RequestRefused(
+                    400,
+                    "INVALID_DOCUMENT_ID",
+                    "'documentId' must be 'sha256:' followed by 64 lowercase hex digits.",
+                )
+        elif persisted is not None:
+            identifier = _apq_identifier(persisted)
+            if query is not None and document_id(query) != identifier:
+                raise RequestRefused(
+                    400,
+                    "PERSISTED_QUERY_HASH_MISMATCH",
+                    "persistedQuery.sha256Hash is not the SHA-256 of the query sent with it.",
+                )
+        elif query is not None and self.policy.trusted_documents_only:
+            identifier = document_id(query)
+        if identifier is not None:
+            trusted = await registry.trusted(identifier)
+            if trusted is not None:
+                gate.trusted_document = trusted.document
+                return trusted.text
+        if self.policy.trusted_documents_only:
+            if query is None and identifier is not None:
+                raise _not_found(identifier)
+            raise RequestRefused(
+                400,
+                "TRUSTED_DOCUMENT_REQUIRED",
+                "This gateway runs registered documents only: send a registered "
+                "'documentId' (see 'tsp-gateway documents add').",
+            )
+        if "documentId" in data:
+            raise _not_found(data["documentId"])
+        if persisted is not None:
+            if query is None:
+                remembered = registry.remembered(identifier or "")
+                if remembered is None:
+                    raise _not_found(identifier or "")
+                return remembered
+            registry.remember(query)
+        if query is None:
+            raise RequestRefused(400, "MISSING_QUERY", "The request has no 'query'.")
+        return query
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        request_data: GraphQLRequestData = kwargs["request_data"]
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except CannotGetOperationTypeError as error:
+            name = request_data.operation_name
+            if name is None:
+                raise RequestRefused(
+                    400,
+                    "OPERATION_NAME_REQUIRED",
+                    "The document has several operations: send 'operationName' to choose "
+                    "the one to run.",
+                ) from error
+            raise RequestRefused(
+                400, "UNKNOWN_OPERATION_NAME", "No operation in the document has that name."
+            ) from error
+        except InvalidOperationTypeError as error:
+            raise RequestRefused(
+                405, "METHOD_NOT_ALLOWED", error.as_http_error_reason("GET")
+            ) from error
+        except MissingQueryError as error:
+            raise RequestRefused(400, "MISSING_QUERY", "The request has no 'query'.") from error
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
+        if not self.policy.limits.introspection:
+            # Suggestions would map the schema for a client that may not introspect it.
+            for error in processed.get("errors") or ():
+                if isinstance(error, dict) and isinstance(error.get("message"), str):
+                    error["message"] = _SUGGESTION.sub("", error["message"])
+        return processed
+
+
+def _starlette(request: AsyncHTTPRequestAdapter) -> Request:
+    assert isinstance(request, _RequestAdapter)
+    return request.starlette
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RequestRefused(400, "INVALID_BODY", "The request body is not valid UTF-8.") from error
+    try:
+        data = json.loads(text)
+    except RecursionError as error:
+        raise RequestRefused(400, "INVALID_BODY", "The request body nests too deeply.") from error
+    except json.JSONDecodeError as error:
+        raise RequestRefused(
+            400, "INVALID_BODY", f"The request body is not valid JSON ({error.msg})."
+        ) from error
+    if isinstance(data, list):
+        raise RequestRefused(
+            400, "BATCHING_NOT_SUPPORTED", "Send one operation per request (batching is off)."
+        )
+    if not isinstance(data, dict):
+        raise RequestRefused(400, "INVALID_BODY", "The request body must be a JSON object.")
+    return data
+
+
+def _apq_identifier(persisted: object) -> str:
+    if (
+        not isinstance(persisted, dict)
+        or persisted.get("version") != 1
+        or not isinstance(persisted.get("sha256Hash"), str)
+        or not _SHA256_HEX.match(persisted["sha256Hash"])
+    ):
+        raise RequestRefused(
+            400,
+            "INVALID_PERSISTED_QUERY",
+            "extensions.persistedQuery must be {version: 1, sha256Hash: <64 lowercase hex>}.",
+        )
+    return "sha256:" + str(persisted["sha256Hash"])
+
+
+def _not_found(identifier: str) -> RequestRefused:
+    # APQ clients (Apollo) retry with the query text when they read this code, so the answer
+    # is a well-formed GraphQL response (200) rather than an HTTP error.
+    return RequestRefused(
+        200, "PERSISTED_QUERY_NOT_FOUND", f"No document is registered as {identifier}."
+    )
