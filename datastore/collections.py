@@ -17,6 +17,9 @@ AUTHORIZATIONS = "authorizations"
 REQUESTS = "requests"
 REFERRAL_LINKS = "referral_links"
 REFERRAL_CLICKS = "referral_clicks"
+# The gateway layer's own: callers' throttling buckets and registered (trusted) documents.
+THROTTLE_BUCKETS = "throttle_buckets"
+TRUSTED_DOCUMENTS = "trusted_documents"
 
 ALL_COLLECTIONS = (
     PARTNERS,
@@ -32,6 +35,8 @@ ALL_COLLECTIONS = (
     REQUESTS,
     REFERRAL_LINKS,
     REFERRAL_CLICKS,
+    THROTTLE_BUCKETS,
+    TRUSTED_DOCUMENTS,
 )
 
 INDEXES: tuple[IndexSpec, ...] = (

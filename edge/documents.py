@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from graphql import DocumentNode, GraphQLError, parse
 
 from datastore.codec import utc_now
+from datastore.collections import TRUSTED_DOCUMENTS
 from datastore.store import DocumentStore, DuplicateKeyError
 
-TRUSTED_DOCUMENTS = "trusted_documents"
 _ID = re.compile(r"^sha256:[0-9a-f]{64}$")
 _APQ_CACHE_SIZE = 1_000
 

@@ -100,10 +100,23 @@ class _CostAndThrottle(SchemaExtension):
         context = self.execution_context
         gate = _gate(self)
         document = context.graphql_document
-        operation = (
-            select_operation(document, context.operation_name) if document is not None else None
-        )
-        if document is None or operation is None:
+        # The name the client sent: Strawberry's ``operation_name`` falls back to the first.
+        name = gate.operation_name
+        operation = select_operation(document, name) if document is not None else None
+        if document is None:
+            yield
+            return
+        if operation is None:
+            # Strawberry would run the first operation; the GraphQL spec says to refuse.
+            context.result = _refusal(
+                gateway_error(
+                    "The document has several operations: send 'operationName' to choose the "
+                    "one to run."
+                    if name is None
+                    else "No operation in the document has that name.",
+                    "OPERATION_NAME_REQUIRED" if name is None else "UNKNOWN_OPERATION_NAME",
+                )
+            )
             yield
             return
         schema = context.schema._schema

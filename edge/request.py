@@ -24,6 +24,8 @@ class GatewayRequest:
     admin: bool = False
     throttle: Throttle | None = None
     trusted_document: DocumentNode | None = None
+    # ``operationName`` as the client sent it (``None`` when it chose none).
+    operation_name: str | None = None
     # Headers to add to the HTTP response (``Retry-After`` when throttled).
     response_headers: MutableMapping[str, str] = field(default_factory=dict)
     requested_cost: int = 0

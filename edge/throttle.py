@@ -20,9 +20,10 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from datastore.collections import THROTTLE_BUCKETS
 from datastore.store import DocumentStore, DuplicateKeyError, VersionConflictError
 
-BUCKETS = "throttle_buckets"
+BUCKETS = THROTTLE_BUCKETS
 _MAX_LOCAL_LEASES = 10_000
 _WRITE_ATTEMPTS = 8
 

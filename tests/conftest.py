@@ -3,6 +3,7 @@ that build documents, and a client that talks to the whole app in-process."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -100,6 +101,18 @@ async def http(store: DocumentStore) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def gql(http: httpx.AsyncClient) -> GraphQLClient:
     return GraphQLClient(http)
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    store: DocumentStore, settings: Settings, client: tuple[str, int] = ("127.0.0.1", 50000)
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app with ``settings`` on ``store``, calling from ``client``."""
+    app = create_app(settings, store=store)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+            yield http
 
 
 class PartnerFactory(Protocol):

@@ -1,0 +1,126 @@
+"""Query cost (Shopify's model): computed before execution, reported on every response,
+refused over the single-query maximum without touching the store."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+
+from datastore.store import DocumentStore
+from edge.extension import GatewayPolicy
+from edge.throttle import ThrottlePolicy
+from resolvers.identity import Role
+from tests.conftest import SETTINGS, GraphQLClient, PartnerFactory, serving, token
+
+OFF = ThrottlePolicy(enabled=False)
+
+
+def _cost(body: dict[str, Any]) -> dict[str, Any]:
+    cost: dict[str, Any] = body["extensions"]["cost"]
+    return cost
+
+
+async def test_every_response_reports_its_cost(gql: GraphQLClient) -> None:
+    body = await gql("{ __typename }")
+    assert _cost(body) == {
+        "requestedQueryCost": 0,
+        "actualQueryCost": 0,
+        "throttleStatus": {
+            "maximumAvailable": 2000,
+            "currentlyAvailable": 2000,
+            "restoreRate": 100,
+        },
+    }
+    refused = await gql("{ nope }")
+    assert "cost" in refused["extensions"]
+
+
+async def test_a_connection_costs_two_plus_its_page_and_actual_counts_what_was_read(
+    gql: GraphQLClient, make_partner: PartnerFactory
+) -> None:
+    for _ in range(3):
+        await make_partner()
+    body = await gql(
+        "{ partners(first: 5) { nodes { name } pageInfo { hasNextPage } } }",
+        as_=token(Role.ADMIN),
+    )
+    assert len(body["data"]["partners"]["nodes"]) == 3
+    # 2 for the page + 5 partners of 1 each; three were really read.
+    assert _cost(body)["requestedQueryCost"] == 7
+    assert _cost(body)["actualQueryCost"] == 5
+
+
+async def test_page_size_comes_from_variables_and_defaults(gql: GraphQLClient) -> None:
+    query = "query($n: Int) { serviceCategories(first: $n) { nodes { name } } }"
+    assert _cost(await gql(query, {"n": 8}))["requestedQueryCost"] == 10
+    # No first/last: the default page size (20).
+    assert _cost(await gql(query))["requestedQueryCost"] == 22
+    defaulted = "query($n: Int = 4) { serviceCategories(first: $n) { nodes { name } } }"
+    assert _cost(await gql(defaulted))["requestedQueryCost"] == 6
+
+
+async def test_fragments_nesting_and_skipped_fields_are_costed(gql: GraphQLClient) -> None:
+    query = """query($skip: Boolean!) {
+      store(first: 10) { edges { node { ...S partner @skip(if: $skip) { name } } } }
+    }
+    fragment S on Service { name partner { services(first: 5) { nodes { name } } } }"""
+    # 2 + 10 x (service 1 + partner 1 + services (2 + 5 x 1)) = 92; the skipped partner adds
+    # nothing, and when included it merges with the fragment's partner field.
+    assert _cost(await gql(query, {"skip": True}))["requestedQueryCost"] == 92
+    assert _cost(await gql(query, {"skip": False}))["requestedQueryCost"] == 92
+
+
+async def test_a_mutation_costs_ten_plus_its_selection(gql: GraphQLClient) -> None:
+    body = await gql(
+        'mutation { withdrawServiceOffer(id: "ofr_x") { serviceOffer { id } userErrors { code } } }',
+        as_=token(Role.PARTNER, "ptn_x"),
+    )
+    # 10 for the mutation, 1 for the offer, 1 for (at most) one user error.
+    assert _cost(body)["requestedQueryCost"] == 12
+
+
+DEEP = (
+    "{ store(first: 100) { nodes { partner { services(first: 100) { nodes { partner { "
+    "services(first: 100) { nodes { name } } } } } } } } }"
+)
+
+
+async def test_over_the_maximum_is_refused_before_any_store_round_trip(
+    gql: GraphQLClient, store: DocumentStore
+) -> None:
+    store.stats.reset()
+    body = await gql(DEEP)
+    assert store.stats.round_trips == 0
+    assert body["data"] is None
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "MAX_COST_EXCEEDED"
+    assert error["extensions"]["maximum"] == 1000
+    assert error["extensions"]["cost"] == _cost(body)["requestedQueryCost"] > 1000
+    assert _cost(body)["actualQueryCost"] == 0
+
+
+@pytest.mark.parametrize(("maximum", "refused"), [(9, True), (10, False), (11, False)])
+async def test_the_maximum_at_just_under_and_just_over(
+    store: DocumentStore, maximum: int, refused: bool
+) -> None:
+    settings = replace(SETTINGS, policy=GatewayPolicy(max_query_cost=maximum, throttle=OFF))
+    async with serving(store, settings) as http:
+        response = await http.post(
+            "/graphql", json={"query": "{ serviceCategories(first: 8) { nodes { name } } }"}
+        )
+    body = response.json()
+    assert response.status_code == 200
+    codes = [e["extensions"]["code"] for e in body.get("errors", [])]
+    assert codes == (["MAX_COST_EXCEEDED"] if refused else [])
+
+
+async def test_lists_count_their_assumed_size_and_nodes_its_ids(http: httpx.AsyncClient) -> None:
+    ids = ["ptn_a", "ptn_b", "ptn_c"]
+    response = await http.post(
+        "/graphql",
+        json={"query": "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", "variables": {"ids": ids}},
+    )
+    assert _cost(response.json())["requestedQueryCost"] == 3
