@@ -229,7 +229,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             raise RequestRefused(400, "MISSING_QUERY", "The request has no 'query'.")
         return query
 
-    async def execute_single(  # noqa: PLR0917
+    async def execute_single(
         self,
         request: Request,
         request_adapter: AsyncHTTPRequestAdapter,

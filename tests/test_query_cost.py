@@ -75,7 +75,8 @@ async def test_fragments_nesting_and_skipped_fields_are_costed(gql: GraphQLClien
 
 async def test_a_mutation_costs_ten_plus_its_selection(gql: GraphQLClient) -> None:
     body = await gql(
-        'mutation { withdrawServiceOffer(id: "ofr_x") { serviceOffer { id } userErrors { code } } }',
+        'mutation { withdrawServiceOffer(id: "ofr_x") {'
+        " serviceOffer { id } userErrors { code } } }",
         as_=token(Role.PARTNER, "ptn_x"),
     )
     # 10 for the mutation, 1 for the offer, 1 for (at most) one user error.
@@ -121,6 +122,9 @@ async def test_lists_count_their_assumed_size_and_nodes_its_ids(http: httpx.Asyn
     ids = ["ptn_a", "ptn_b", "ptn_c"]
     response = await http.post(
         "/graphql",
-        json={"query": "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", "variables": {"ids": ids}},
+        json={
+            "query": "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            "variables": {"ids": ids},
+        },
     )
     assert _cost(response.json())["requestedQueryCost"] == 3

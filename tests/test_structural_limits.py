@@ -52,7 +52,9 @@ def _tokens(count: int) -> str:
 
 
 def _root_fields(count: int) -> str:
-    fields = " ".join(f"f{i}: serviceCategories(first: 1) {{ nodes {{ name }} }}" for i in range(count))
+    fields = " ".join(
+        f"f{i}: serviceCategories(first: 1) {{ nodes {{ name }} }}" for i in range(count)
+    )
     return "{ " + fields + " }"
 
 
@@ -92,9 +94,7 @@ async def test_each_limit_at_under_and_over_its_value(
         assert errors == []
         return
     [error] = errors
-    assert error["extensions"] == {
-        "code": code, "limit": limit, "maximum": maximum, "found": found
-    }
+    assert error["extensions"] == {"code": code, "limit": limit, "maximum": maximum, "found": found}
     assert str(maximum) in error["message"] and str(found) in error["message"]
     assert response.json()["data"] is None
 
@@ -139,8 +139,8 @@ async def test_batching_stays_off(http: httpx.AsyncClient) -> None:
 async def test_rules_are_built_once_so_the_caches_keep_hitting(http: httpx.AsyncClient) -> None:
     limits = Limits()
     assert structural_rules(limits) is structural_rules(Limits())
-    parse_cache = _get_parse_cache(CACHE_SIZE)
-    validate_cache = _get_validate_cache(CACHE_SIZE)
+    parse_cache: Any = _get_parse_cache(CACHE_SIZE)
+    validate_cache: Any = _get_validate_cache(CACHE_SIZE)
     query = {"query": "{ serviceCategories(first: 2) { nodes { name } } }"}
     await http.post("/graphql", json=query)
     parsed, validated = parse_cache.cache_info().hits, validate_cache.cache_info().hits

@@ -8,6 +8,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from edge.view import caller_of
+from resolvers.identity import ANONYMOUS
 from resolvers.referrals import REFERRAL_PATH_PREFIX, follow_referral
 
 if TYPE_CHECKING:
@@ -39,6 +41,28 @@ NOT_AVAILABLE_PAGE = """<!doctype html>
 """
 
 
+TOO_MANY_REQUESTS_PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Too many requests</title></head>
+<body><main><h1>Too many requests</h1><p>Wait a moment, then open the link again.</p></main>
+</body>
+</html>
+"""
+
+
+async def _throttled(request: Request, settings: Settings) -> Response | None:
+    """A 429 answer when the visitor's address has spent its budget (each visit costs 1, from
+    the same bucket as that address's anonymous GraphQL calls), else ``None``."""
+    if not settings.policy.throttle.enabled:
+        return None
+    client = request.client.host if request.client else "unknown"
+    decision = await request.app.state.throttle.spend(caller_of(ANONYMOUS, client), 1)
+    if decision.granted:
+        return None
+    headers = {**_NO_STORE, "Retry-After": str(decision.retry_after_seconds)}
+    return HTMLResponse(TOO_MANY_REQUESTS_PAGE, status_code=429, headers=headers)
+
+
 def referral_routes(settings: Settings) -> list[Route]:
     """Return the route that redirects a referral link to the onboarding page of its kind
     (302) and counts the visit, or answers 404 with a small HTML page when the link is unknown
@@ -46,6 +70,9 @@ def referral_routes(settings: Settings) -> list[Route]:
     onboarding_urls = settings.onboarding_urls
 
     async def follow(request: Request) -> Response:
+        refused = await _throttled(request, settings)
+        if refused is not None:
+            return refused
         followed = await follow_referral(
             request.app.state.store,
             request.path_params["code"],
