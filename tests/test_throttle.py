@@ -57,9 +57,8 @@ async def test_a_caller_is_throttled_with_retry_after_when_the_bucket_is_empty(
 
 async def test_the_unused_part_of_the_requested_cost_is_refunded(store: DocumentStore) -> None:
     settings = replace(SETTINGS, policy=_policy(capacity=100))
-    query = {
-        "query": "{ serviceCategories(first: 50, partnerType: AFFILIATE_PARTNER) { nodes { name } } }"
-    }
+    categories = "serviceCategories(first: 50, partnerType: AFFILIATE_PARTNER)"
+    query = {"query": f"{{ {categories} {{ nodes {{ name }} }} }}"}
     async with serving(store, settings) as http:
         body = (await http.post("/graphql", json=query)).json()
     cost = body["extensions"]["cost"]
