@@ -42,7 +42,7 @@ from edge.view import GatewayGraphQL
 from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
 from resolvers.context import RequestLimits
 from resolvers.identity import Role, issue_token
-from schema import build_schema, schema
+from schema import ExtensionFactory, build_schema, schema
 from schema.error_log import excerpt
 from web.graphiql import static_routes
 from web.referrals import referral_routes
@@ -307,11 +307,18 @@ async def _readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-def create_app(settings: Settings, store: DocumentStore | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    store: DocumentStore | None = None,
+    extensions: Sequence[ExtensionFactory] | None = None,
+) -> Starlette:
     """The gateway app. Its lifespan opens the store (or uses ``store``) and closes what it
-    opened on shutdown."""
+    opened on shutdown. ``extensions`` replaces the gateway layer's schema extensions (for
+    benchmarks that compare it with less of itself)."""
 
-    gateway_schema = build_schema(gateway_extensions(settings.policy))
+    gateway_schema = build_schema(
+        gateway_extensions(settings.policy) if extensions is None else extensions
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -13,8 +13,11 @@ refunded what the response did not use.
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from graphql import (
@@ -83,14 +86,39 @@ def select_operation(
     return next((o for o in operations if o.name and o.name.value == operation_name), None)
 
 
+_REQUESTED: OrderedDict[tuple[int, int, str], tuple[DocumentNode, int]] = OrderedDict()
+_REQUESTED_SIZE = 1_024
+_VARIABLES_KEY_LIMIT = 2_048
+
+
 def requested_cost(
     schema: GraphQLSchema,
     document: DocumentNode,
     operation: OperationDefinitionNode,
     variables: Mapping[str, Any] | None,
 ) -> int:
-    """The most ``operation`` can cost, from the document and variables alone."""
-    return _Walker(schema, document, operation, variables).operation_cost(None)
+    """The most ``operation`` can cost, from the document and variables alone.
+
+    Remembered per parsed document (the parser cache hands out the same tree for the same
+    text), operation and variables, so a client repeating a query does not pay the walk again.
+    """
+    try:
+        variables_key = json.dumps(variables or {}, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        variables_key = None
+    if variables_key is None or len(variables_key) > _VARIABLES_KEY_LIMIT:
+        return _Walker(schema, document, operation, variables).operation_cost(None)
+    key = (id(document), id(operation), variables_key)
+    known = _REQUESTED.get(key)
+    # The document is kept with the cost so its id cannot be reused by another tree.
+    if known is not None and known[0] is document:
+        _REQUESTED.move_to_end(key)
+        return known[1]
+    cost = _Walker(schema, document, operation, variables).operation_cost(None)
+    _REQUESTED[key] = (document, cost)
+    while len(_REQUESTED) > _REQUESTED_SIZE:
+        _REQUESTED.popitem(last=False)
+    return cost
 
 
 def actual_cost(
@@ -210,11 +238,7 @@ class _Walker:
     # -- helpers ---------------------------------------------------------------------------
 
     def _weight(self, type_: GraphQLObjectType) -> int:
-        if _is_connection(type_):
-            return PAGE_READ_COST
-        if type_.name.endswith("Edge") or type_.name in _FREE_WRAPPERS:
-            return 0
-        return 1
+        return _weight(type_)
 
     def _page_size(self, node: FieldNode) -> int:
         arguments = self._arguments(node)
@@ -304,6 +328,16 @@ class _Walker:
         return True
 
 
+@cache
+def _weight(type_: GraphQLObjectType) -> int:
+    if _is_connection(type_):
+        return PAGE_READ_COST
+    if type_.name.endswith("Edge") or type_.name in _FREE_WRAPPERS:
+        return 0
+    return 1
+
+
+@cache
 def _is_connection(type_: GraphQLNamedType) -> bool:
     return (
         isinstance(type_, GraphQLObjectType)

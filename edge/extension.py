@@ -82,19 +82,30 @@ def _refusal(error: GraphQLError) -> GraphQLExecutionResult:
     return GraphQLExecutionResult(data=None, errors=[error])
 
 
-class _CostAndThrottle(SchemaExtension):
-    def __init__(self, policy: GatewayPolicy) -> None:
-        self.policy = policy
-        self.rules = structural_rules(policy.limits)
+class _Limits(SchemaExtension):
+    """The token limit for the parser, the structural rules for validation, and the trusted
+    document (if the request named one) in place of parsing."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.rules = structural_rules(limits)
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
-        context.parse_options["max_tokens"] = self.policy.limits.max_tokens
+        context.parse_options["max_tokens"] = self.limits.max_tokens
         context.validation_rules = (*context.validation_rules, *self.rules)
         trusted = _gate(self).trusted_document
         if trusted is not None:
             context.graphql_document = trusted
         yield
+
+
+class _CostAndThrottle(SchemaExtension):
+    """The requested cost against the single-query maximum and the caller's bucket; the
+    actual cost counted and the rest refunded; ``extensions.cost`` on every response."""
+
+    def __init__(self, policy: GatewayPolicy) -> None:
+        self.policy = policy
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
@@ -181,14 +192,20 @@ class _CostAndThrottle(SchemaExtension):
         }
 
 
-def gateway_extensions(policy: GatewayPolicy) -> list[Callable[[], SchemaExtension]]:
-    """The schema extensions of a gateway with ``policy``, in the order they must run.
+def gateway_extensions(
+    policy: GatewayPolicy, *, cost: bool = True
+) -> list[Callable[[], SchemaExtension]]:
+    """The schema extensions of a gateway with ``policy``, in the order they must run
+    (``cost=False`` leaves out cost analysis and throttling, for benchmarks measuring them).
 
     Factories, not instances: Strawberry makes fresh extensions per request, while the
     validation rules and both caches are built once and shared.
     """
-    return [
-        lambda: _CostAndThrottle(policy),
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: _Limits(policy.limits),
         lambda: _Parser(maxsize=CACHE_SIZE),
         lambda: _Validation(maxsize=CACHE_SIZE),
     ]
+    if cost:
+        extensions.insert(1, lambda: _CostAndThrottle(policy))
+    return extensions

@@ -19,6 +19,7 @@ import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 
 from datastore.collections import THROTTLE_BUCKETS
 from datastore.store import DocumentStore, DuplicateKeyError, VersionConflictError
@@ -82,6 +83,7 @@ class _Lease:
     store_available: float
 
 
+@lru_cache(maxsize=4_096)
 def bucket_id(caller: str) -> str:
     """The store id of a caller's bucket: a digest, so a huge or odd token subject or client
     address makes a key of the same small, safe shape."""
