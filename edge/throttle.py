@@ -97,6 +97,7 @@ class Throttle:
         self.store = store
         self.policy = policy
         self._leases: OrderedDict[str, _Lease] = OrderedDict()
+        self._cooling: OrderedDict[str, float] = OrderedDict()
 
     async def spend(self, caller: str, cost: float, *, admin: bool = False) -> Decision:
         """Take ``cost`` from ``caller``'s bucket, or refuse without taking anything."""
@@ -124,9 +125,31 @@ class Throttle:
             status = self._status(lease, capacity, rate, lease.taken_at)
             missing = cost - status.currently_available
             retry = max(1, math.ceil(missing / rate)) if rate > 0 else 3600
+            self._cool_down(key, lease.taken_at + retry)
             return Decision(False, status, retry)
         lease.tokens += taken - cost
         return Decision(True, self._status(lease, capacity, rate, lease.taken_at))
+
+    def cooling_down(self, caller: str) -> int:
+        """Seconds left before a caller throttled by this process may be served again (0
+        when it may). A throttled caller waits out its ``Retry-After``: answering its retries
+        early costs next to nothing, so a client that ignores the header cannot slow others
+        down by the sheer number of refusals it makes the gateway write."""
+        key = bucket_id(caller)
+        until = self._cooling.get(key)
+        if until is None:
+            return 0
+        left = until - time.time()
+        if left <= 0:
+            del self._cooling[key]
+            return 0
+        return max(1, math.ceil(left))
+
+    def _cool_down(self, key: str, until: float) -> None:
+        self._cooling[key] = until
+        self._cooling.move_to_end(key)
+        while len(self._cooling) > _MAX_LOCAL_LEASES:
+            self._cooling.popitem(last=False)
 
     def refund(self, caller: str, amount: float) -> None:
         """Give back what a request reserved and did not use (requested minus actual cost)."""

@@ -26,6 +26,7 @@ from strawberry.types.graphql import OperationType
 
 from edge.documents import TrustedDocuments, document_id, is_document_id
 from edge.request import GatewayRequest, request_id_var
+from edge.throttle import Throttle
 from resolvers.context import Context
 from resolvers.identity import InvalidTokenError, Viewer, viewer_from_authorization
 from web.graphiql import graphiql_response
@@ -112,6 +113,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
             await response(scope, receive, send)
             return
         scope.setdefault("state", {})["viewer"] = viewer
+        cooling = self._cooling_down(request, viewer)
+        if cooling:
+            await _throttled_response(cooling)(scope, receive, send)
+            return
         try:
             response = await self.run(request)
         except RequestRefused as refused:
@@ -121,11 +126,16 @@ class GatewayGraphQL(GraphQL[Context, None]):
             response = graphql_error_response(error.status_code, code, error.reason)
         await response(scope, receive, send)
 
+    def _cooling_down(self, request: Request, viewer: Viewer) -> int:
+        if not self.policy.throttle.enabled:
+            return 0
+        throttle: Throttle = request.app.state.throttle
+        return throttle.cooling_down(caller_of(viewer, _client(request)))
+
     async def get_context(self, request: Any, response: Any) -> Context:
         viewer: Viewer = request.state.viewer
-        client = request.client.host if request.client else "unknown"
         gate = GatewayRequest(
-            caller=caller_of(viewer, client),
+            caller=caller_of(viewer, _client(request)),
             admin=viewer.is_admin,
             throttle=request.app.state.throttle,
             response_headers=response.headers,
@@ -270,6 +280,19 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 if isinstance(error, dict) and isinstance(error.get("message"), str):
                     error["message"] = _SUGGESTION.sub("", error["message"])
         return processed
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _throttled_response(retry_after: int) -> JSONResponse:
+    return graphql_error_response(
+        200,
+        "THROTTLED",
+        f"Throttled: this caller was refused for want of budget; retry in {retry_after} s.",
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def _starlette(request: AsyncHTTPRequestAdapter) -> Request:

@@ -55,6 +55,24 @@ async def test_a_caller_is_throttled_with_retry_after_when_the_bucket_is_empty(
     assert body["extensions"]["cost"]["throttleStatus"]["maximumAvailable"] == 35
 
 
+async def test_a_throttled_caller_waits_out_retry_after_without_costing_the_gateway(
+    store: DocumentStore,
+) -> None:
+    settings = replace(SETTINGS, policy=_policy(capacity=10, rate=1))
+    async with serving(store, settings) as http:
+        await http.post("/graphql", json=TEN)
+        refused = await http.post("/graphql", json=TEN)
+        assert refused.json()["errors"][0]["extensions"]["code"] == "THROTTLED"
+        store.stats.reset()
+        # Even a free query is refused until Retry-After has passed, and nothing is read.
+        again = await http.post("/graphql", json={"query": "{ __typename }"})
+        assert again.json()["errors"][0]["extensions"]["code"] == "THROTTLED"
+        assert int(again.headers["retry-after"]) >= 1
+        assert store.stats.round_trips == 0
+        async with serving(store, settings, client=("10.1.1.1", 1)) as other:
+            assert "errors" not in (await other.post("/graphql", json=TEN)).json()
+
+
 async def test_the_unused_part_of_the_requested_cost_is_refunded(store: DocumentStore) -> None:
     settings = replace(SETTINGS, policy=_policy(capacity=100))
     categories = "serviceCategories(first: 50, partnerType: AFFILIATE_PARTNER)"

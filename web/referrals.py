@@ -56,7 +56,13 @@ async def _throttled(request: Request, settings: Settings) -> Response | None:
     if not settings.policy.throttle.enabled:
         return None
     client = request.client.host if request.client else "unknown"
-    decision = await request.app.state.throttle.spend(caller_of(ANONYMOUS, client), 1)
+    caller = caller_of(ANONYMOUS, client)
+    throttle = request.app.state.throttle
+    cooling = throttle.cooling_down(caller)
+    if cooling:
+        headers = {**_NO_STORE, "Retry-After": str(cooling)}
+        return HTMLResponse(TOO_MANY_REQUESTS_PAGE, status_code=429, headers=headers)
+    decision = await throttle.spend(caller, 1)
     if decision.granted:
         return None
     headers = {**_NO_STORE, "Retry-After": str(decision.retry_after_seconds)}
