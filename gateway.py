@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -31,6 +32,9 @@ from datastore.collections import INDEXES
 from datastore.connect import DEFAULT_DATABASE_URL, DatabaseURLError, store_for_url
 from datastore.enums import ReferralLinkKind
 from datastore.store import DocumentStore, StoreError
+from edge.metrics import metrics_endpoint
+from edge.settings import TransportSettings, TransportSettingsError
+from edge.stack import add_edge_middleware
 from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
 from resolvers.context import Context, RequestLimits
 from resolvers.identity import InvalidTokenError, Role, issue_token, viewer_from_authorization
@@ -69,6 +73,7 @@ class Settings:
     request_limits: RequestLimits = field(default_factory=RequestLimits)
     onboarding_url_local: str = DEFAULT_ONBOARDING_URL_LOCAL
     onboarding_url_cross_border: str = DEFAULT_ONBOARDING_URL_CROSS_BORDER
+    transport: TransportSettings = field(default_factory=TransportSettings)
 
     @property
     def onboarding_urls(self) -> dict[ReferralLinkKind, str]:
@@ -97,6 +102,10 @@ class Settings:
             max_open_per_partner=_positive_int(env, "TSP_MAX_OPEN_REQUESTS_PER_PARTNER", 1),
             max_open=_positive_int(env, "TSP_MAX_OPEN_REQUESTS", 20),
         )
+        try:
+            transport = TransportSettings.from_env(env)
+        except TransportSettingsError as error:
+            raise SettingsError(str(error)) from None
         port_text = env.get("PORT", "8000")
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise SettingsError(f"PORT must be a TCP port number, got {port_text!r}")
@@ -114,6 +123,7 @@ class Settings:
             onboarding_url_cross_border=_http_url(
                 env, "TSP_ONBOARDING_URL_CROSS_BORDER", DEFAULT_ONBOARDING_URL_CROSS_BORDER
             ),
+            transport=transport,
         )
 
 
@@ -322,10 +332,12 @@ def create_app(settings: Settings, store: DocumentStore | None = None) -> Starle
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", _healthz),
         Route("/readyz", _readyz),
+        Route("/metrics", metrics_endpoint),
         *referral_routes(settings),
         *static_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    add_edge_middleware(app, settings.transport)
     app.add_middleware(RequestIdMiddleware)
     return app
 
@@ -344,12 +356,36 @@ async def demo_tokens(store: DocumentStore, settings: Settings) -> dict[str, str
 # --- command line -----------------------------------------------------------------------------
 
 
+def app_from_env() -> Starlette:
+    """The app of a ``serve --workers N`` worker, configured from its environment."""
+    configure_logging()
+    return create_app(Settings.from_env())
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    host = args.host or settings.host
-    port = args.port or settings.port
-    app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    options: dict[str, Any] = {
+        "host": args.host or settings.host,
+        "port": args.port or settings.port,
+        "log_config": None,
+        "access_log": False,
+        "timeout_keep_alive": settings.transport.keepalive_timeout_seconds,
+        "http": "edge.connections:CountedHTTPProtocol",
+    }
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return 0
+    # Workers are separate processes, each building the app from the environment; they share
+    # their metrics through a directory that lives as long as this command.
+    with tempfile.TemporaryDirectory(prefix="tsp-metrics-") as metrics_dir:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        uvicorn.run("gateway:app_from_env", factory=True, workers=args.workers, **options)
     return 0
+
+
+def _workers(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def _seed(args: argparse.Namespace, settings: Settings) -> int:
@@ -418,6 +454,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the GraphQL API and GraphiQL")
     serve.add_argument("--host", help="interface to bind (default: $HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind (default: $PORT or 8000)")
+    serve.add_argument("--workers", type=_workers, default=1, help="worker processes (default: 1)")
     seed = commands.add_parser("seed", help="load demo data into the store")
     seed.add_argument("--demo", action="store_true", required=True, help="the demo data set")
     seed.add_argument("--if-empty", action="store_true", help="only when the store is empty")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import strawberry
 from strawberry.tools import merge_types
 
+from edge.operation_metrics import OperationMetrics
+from edge.tracing import tracing_extensions
 from schema.authorization import Authorization
 from schema.authorization_mutation import AuthorizationMutation, AuthorizationQuery
 from schema.category_application import CategoryApplication, CategoryApplicationMutation
@@ -62,5 +64,5 @@ schema = strawberry.Schema(
         ServiceOffer,
         SellerRequest,
     ],
-    extensions=[MaskUnexpectedErrors],
+    extensions=[MaskUnexpectedErrors, OperationMetrics, *tracing_extensions()],
 )

@@ -1,0 +1,1 @@
+"""The gateway layer: transport limits, GraphQL over HTTP, metrics and tracing."""
