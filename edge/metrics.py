@@ -18,11 +18,15 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     multiprocess,
 )
 from starlette.requests import Request
 from starlette.responses import Response
+
+# The *_created series (a timestamp per label set) double the output and no dashboard uses them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 OPERATIONS = Counter(
     "tsp_graphql_operations",
@@ -86,7 +90,8 @@ def count_refusal(code: str) -> None:
 def count_operation(name: str | None, outcome: str) -> None:
     """Count one GraphQL operation; ``outcome`` is ``ok`` or an error code."""
     OPERATIONS.labels(
-        operation=operation_label(name), outcome=outcome if _CODE.match(outcome) else "ERROR"
+        operation=operation_label(name),
+        outcome=outcome if outcome == "ok" or _CODE.match(outcome) else "ERROR",
     ).inc()
 
 
