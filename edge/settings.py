@@ -21,7 +21,8 @@ class TransportSettings:
     """Limits every HTTP request meets before the GraphQL layer sees it."""
 
     max_body_bytes: int = MIB
-    # How long a client may take to send its whole body; a stalled or half-sent body is cut off.
+    # How long the body may stall (nothing arriving) before it is cut off; the request timeout
+    # bounds the whole request, so a body trickling in is cut off by that one.
     body_timeout_seconds: float = 5.0
     request_timeout_seconds: float = 10.0
     max_in_flight: int = 256

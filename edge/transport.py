@@ -19,7 +19,9 @@ UNGATED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 class BodyLimitMiddleware:
     """Reads the request body up front, refusing it with 413 as soon as it is known to exceed
     ``max_bytes`` (from ``Content-Length``, or by counting what arrives when the header is
-    missing or lies) and with 408 when it does not arrive within ``timeout_seconds``.
+    missing or lies) and with 408 when it stalls: nothing arrives for ``timeout_seconds``
+    (an idle timeout, like nginx's ``client_body_timeout``; the request timeout bounds the
+    total, so a body trickling in byte by byte is cut off too).
 
     The app then receives the body already read, so nothing downstream waits on the client."""
 
@@ -38,31 +40,23 @@ class BodyLimitMiddleware:
             return
         chunks: list[bytes] = []
         size = 0
-        try:
-            async with asyncio.timeout(self.timeout_seconds):
-                while True:
+        more = True
+        while more:
+            try:
+                async with asyncio.timeout(self.timeout_seconds):
                     message = await receive()
-                    if message["type"] == "http.disconnect":
-                        return  # the client left; there is nobody to answer
-                    chunk = message.get("body", b"")
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        await self._too_large(scope, receive, send)
-                        return
-                    chunks.append(chunk)
-                    if not message.get("more_body", False):
-                        break
-        except TimeoutError:
-            response = refusal(
-                408,
-                "BODY_TIMEOUT",
-                f"The request body did not arrive within {self.timeout_seconds:g} s "
-                "(TSP_BODY_TIMEOUT_SECONDS)",
-                headers={"Connection": "close"},
-                timeoutSeconds=self.timeout_seconds,
-            )
-            await response(scope, receive, send)
-            return
+            except TimeoutError:
+                await self._stalled(scope, receive, send)
+                return
+            if message["type"] == "http.disconnect":
+                return  # the client left; there is nobody to answer
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
         body = b"".join(chunks)
         delivered = False
 
@@ -74,6 +68,17 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _stalled(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = refusal(
+            408,
+            "BODY_TIMEOUT",
+            f"The request body stalled: nothing arrived for {self.timeout_seconds:g} s "
+            "(TSP_BODY_TIMEOUT_SECONDS)",
+            headers={"Connection": "close"},
+            timeoutSeconds=self.timeout_seconds,
+        )
+        await response(scope, receive, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Connection: close, because the unread rest of the body would otherwise be parsed as

@@ -155,6 +155,7 @@ async def test_a_stalled_body_is_cut_off_with_408(client_with: ClientFactory) ->
     assert response.status_code == 408
     error = response.json()["errors"][0]
     assert error["extensions"] == {"code": "BODY_TIMEOUT", "timeoutSeconds": 0.2}
+    assert "stalled" in error["message"]
     assert "TSP_BODY_TIMEOUT_SECONDS" in error["message"]
     assert prompt.status_code == 200
 
