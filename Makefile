@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 JWT_SECRET_FILE := var/jwt-secret
+# Origins a locally served single-page app may call the API from (a Vite dev server, the gateway).
+DEV_CORS_ORIGINS := http://localhost:5173,http://127.0.0.1:5173,http://localhost:8000,http://127.0.0.1:8000
 # An exported TSP_JWT_SECRET wins; otherwise the local development secret is used.
 WITH_SECRET = TSP_JWT_SECRET="$${TSP_JWT_SECRET:-$$(cat $(JWT_SECRET_FILE))}"
 
@@ -30,7 +32,8 @@ $(JWT_SECRET_FILE):
 
 run: $(INSTALLED) web-assets $(JWT_SECRET_FILE)
 	$(WITH_SECRET) $(BIN)/tsp-gateway seed --demo --if-empty
-	$(WITH_SECRET) TSP_DEMO=1 $(BIN)/tsp-gateway serve
+	$(WITH_SECRET) TSP_DEMO=1 TSP_CORS_ORIGINS="$${TSP_CORS_ORIGINS:-$(DEV_CORS_ORIGINS)}" \
+		$(BIN)/tsp-gateway serve
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

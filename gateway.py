@@ -11,6 +11,7 @@ import math
 import os
 import re
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -36,8 +37,13 @@ from datastore.store import DocumentStore, StoreError
 from edge.documents import DocumentRefused, TrustedDocuments
 from edge.extension import GatewayPolicy, gateway_extensions
 from edge.limits import Limits, structural_rules
+from edge.metrics import metrics_endpoint
+from edge.operation_metrics import OperationMetrics
 from edge.request import request_id_var
+from edge.settings import TransportSettings, TransportSettingsError
+from edge.stack import add_edge_middleware
 from edge.throttle import Throttle, ThrottlePolicy
+from edge.tracing import tracing_extensions
 from edge.view import GatewayGraphQL
 from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
 from resolvers.context import RequestLimits
@@ -85,6 +91,8 @@ class Settings:
     def serves_graphiql(self) -> bool:
         """Whether GET /graphql serves GraphiQL (TSP_GRAPHIQL, else demo mode)."""
         return self.demo if self.graphiql is None else self.graphiql
+
+    transport: TransportSettings = field(default_factory=TransportSettings)
 
     @property
     def onboarding_urls(self) -> dict[ReferralLinkKind, str]:
@@ -134,6 +142,10 @@ class Settings:
             ),
             trusted_documents_only=_flag(env, "TSP_TRUSTED_DOCUMENTS_ONLY"),
         )
+        try:
+            transport = TransportSettings.from_env(env)
+        except TransportSettingsError as error:
+            raise SettingsError(str(error)) from None
         port_text = env.get("PORT", "8000")
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise SettingsError(f"PORT must be a TCP port number, got {port_text!r}")
@@ -153,6 +165,7 @@ class Settings:
             ),
             policy=policy,
             graphiql=_flag(env, "TSP_GRAPHIQL", default=demo),
+            transport=transport,
         )
 
 
@@ -316,9 +329,8 @@ def create_app(
     opened on shutdown. ``extensions`` replaces the gateway layer's schema extensions (for
     benchmarks that compare it with less of itself)."""
 
-    gateway_schema = build_schema(
-        gateway_extensions(settings.policy) if extensions is None else extensions
-    )
+    gateway_layer = gateway_extensions(settings.policy) if extensions is None else extensions
+    gateway_schema = build_schema([*gateway_layer, OperationMetrics, *tracing_extensions()])
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -353,10 +365,12 @@ def create_app(
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", _healthz),
         Route("/readyz", _readyz),
+        Route("/metrics", metrics_endpoint),
         *referral_routes(settings),
         *static_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    add_edge_middleware(app, settings.transport)
     app.add_middleware(RequestIdMiddleware)
     return app
 
@@ -386,12 +400,36 @@ async def demo_tokens(store: DocumentStore, settings: Settings) -> dict[str, str
 # --- command line -----------------------------------------------------------------------------
 
 
+def app_from_env() -> Starlette:
+    """The app of a ``serve --workers N`` worker, configured from its environment."""
+    configure_logging()
+    return create_app(Settings.from_env())
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    host = args.host or settings.host
-    port = args.port or settings.port
-    app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    options: dict[str, Any] = {
+        "host": args.host or settings.host,
+        "port": args.port or settings.port,
+        "log_config": None,
+        "access_log": False,
+        "timeout_keep_alive": settings.transport.keepalive_timeout_seconds,
+        "http": "edge.connections:CountedHTTPProtocol",
+    }
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return 0
+    # Workers are separate processes, each building the app from the environment; they share
+    # their metrics through a directory that lives as long as this command.
+    with tempfile.TemporaryDirectory(prefix="tsp-metrics-") as metrics_dir:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        uvicorn.run("gateway:app_from_env", factory=True, workers=args.workers, **options)
     return 0
+
+
+def _workers(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def _seed(args: argparse.Namespace, settings: Settings) -> int:
@@ -485,6 +523,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the GraphQL API and GraphiQL")
     serve.add_argument("--host", help="interface to bind (default: $HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind (default: $PORT or 8000)")
+    serve.add_argument("--workers", type=_workers, default=1, help="worker processes (default: 1)")
     seed = commands.add_parser("seed", help="load demo data into the store")
     seed.add_argument("--demo", action="store_true", required=True, help="the demo data set")
     seed.add_argument("--if-empty", action="store_true", help="only when the store is empty")

@@ -8,6 +8,7 @@ inside it go to the writing connection so they see its own writes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
@@ -252,11 +253,15 @@ class SQLiteStore(DocumentStore):
             token = self._in_transaction.set(True)
             connection = self._write_connection()
             try:
-                await connection.execute("BEGIN IMMEDIATE")
                 try:
+                    await connection.execute("BEGIN IMMEDIATE")
                     result = await work()
                 except BaseException:
-                    await connection.execute("ROLLBACK")
+                    # Also when cancelled (a request timeout) while BEGIN waited for another
+                    # writer: the BEGIN may still run on the connection's thread, and this
+                    # ROLLBACK, queued after it, ends it instead of leaving it open.
+                    with contextlib.suppress(sqlite3.OperationalError):
+                        await connection.execute("ROLLBACK")
                     raise
                 await connection.execute("COMMIT")
                 self._counted()

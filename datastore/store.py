@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -97,6 +98,11 @@ class StoreStats:
     def reset(self) -> None:
         self.round_trips = 0
         self.documents_read = 0
+
+
+# What the store did for the request being served (set by the gateway around each request), so
+# round trips per request can be measured while requests run concurrently.
+request_stats: ContextVar[StoreStats | None] = ContextVar("request_stats", default=None)
 
 
 @dataclass
@@ -322,3 +328,7 @@ class DocumentStore(_Counted, ABC):
     def _counted(self, documents: int = 0) -> None:
         self.stats.round_trips += 1
         self.stats.documents_read += documents
+        tally = request_stats.get()
+        if tally is not None:
+            tally.round_trips += 1
+            tally.documents_read += documents

@@ -9,7 +9,7 @@ response reports both in ``extensions.cost``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from edge.cost import actual_cost, requested_cost, select_operation
 from edge.errors import gateway_error
 from edge.limits import Limits, structural_rules
+from edge.metrics import count_refusal, observe_cost
 from edge.request import GatewayRequest
 from edge.throttle import ThrottlePolicy
 
@@ -44,8 +45,7 @@ def _gate(extension: SchemaExtension) -> GatewayRequest:
 
 
 class _Parser(ParserCache):
-    """Strawberry's parser cache, which leaves trusted documents (already parsed) alone and
-    names the token limit when a document is over it."""
+    """Strawberry's parser cache, which leaves trusted documents (already parsed) alone."""
 
     def on_parse(self) -> Iterator[None]:
         if self.execution_context.graphql_document is not None:
@@ -53,17 +53,27 @@ class _Parser(ParserCache):
             return
         try:
             yield from super().on_parse()
-        except GraphQLSyntaxError as error:
-            maximum = self.execution_context.parse_options.get("max_tokens")
-            if maximum is None or "tokens" not in error.message:
-                raise
-            raise gateway_error(
-                f"The document has more than {maximum} tokens; the limit for tokens is {maximum}.",
-                "MAX_TOKENS_EXCEEDED",
-                limit="tokens",
-                maximum=maximum,
-                found=f">{maximum}",
-            ) from None
+        except GraphQLError:
+            # Not cached: Strawberry parses again inside its own error handling, which makes
+            # the syntax error a response instead of an exception escaping every hook.
+            self.execution_context.graphql_document = None
+            yield
+
+
+def _name_token_limit(errors: Iterable[GraphQLError], maximum: int) -> None:
+    """Give the parser's "more than N tokens" syntax error the limit's code and details."""
+    for error in errors:
+        if isinstance(error, GraphQLSyntaxError) and "tokens" in error.message:
+            error.message = (
+                f"The document has more than {maximum} tokens; the limit for tokens is {maximum}."
+            )
+            error.extensions = {
+                "code": "MAX_TOKENS_EXCEEDED",
+                "limit": "tokens",
+                "maximum": maximum,
+                "found": f">{maximum}",
+            }
+            count_refusal("MAX_TOKENS_EXCEEDED")
 
 
 class _Validation(ValidationCache):
@@ -76,6 +86,10 @@ class _Validation(ValidationCache):
             yield
             return
         yield from super().on_validate()
+        for error in self.execution_context.pre_execution_errors or ():
+            code = (error.extensions or {}).get("code")
+            if isinstance(code, str) and code.startswith(("MAX_", "INTROSPECTION_")):
+                count_refusal(code)
 
 
 def _refusal(error: GraphQLError) -> GraphQLExecutionResult:
@@ -98,6 +112,8 @@ class _Limits(SchemaExtension):
         if trusted is not None:
             context.graphql_document = trusted
         yield
+        if context.graphql_document is None:
+            _name_token_limit(context.pre_execution_errors or (), self.limits.max_tokens)
 
 
 class _CostAndThrottle(SchemaExtension):
@@ -134,6 +150,7 @@ class _CostAndThrottle(SchemaExtension):
         gate.requested_cost = requested_cost(schema, document, operation, context.variables)
         maximum = self.policy.max_query_cost
         if gate.requested_cost > maximum:
+            count_refusal("MAX_COST_EXCEEDED")
             context.result = _refusal(
                 gateway_error(
                     f"The query's requested cost is {gate.requested_cost}, more than the "
@@ -150,6 +167,7 @@ class _CostAndThrottle(SchemaExtension):
         if throttle is not None:
             decision = await throttle.spend(gate.caller, gate.requested_cost, admin=gate.admin)
             if not decision.granted:
+                count_refusal("THROTTLED")
                 gate.response_headers["Retry-After"] = str(decision.retry_after_seconds)
                 context.result = _refusal(
                     gateway_error(
@@ -168,6 +186,7 @@ class _CostAndThrottle(SchemaExtension):
         result = context.result
         data = getattr(result, "data", None)
         gate.actual_cost = actual_cost(schema, document, operation, context.variables, data)
+        observe_cost(gate.requested_cost, gate.actual_cost)
         if throttle is not None:
             throttle.refund(gate.caller, gate.requested_cost - gate.actual_cost)
 

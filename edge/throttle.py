@@ -59,10 +59,15 @@ class ThrottleStatus:
 
     def as_json(self) -> dict[str, float]:
         return {
-            "maximumAvailable": self.maximum_available,
-            "currentlyAvailable": round(self.currently_available, 1),
-            "restoreRate": self.restore_rate,
+            "maximumAvailable": _plain(self.maximum_available),
+            "currentlyAvailable": _plain(round(self.currently_available, 1)),
+            "restoreRate": _plain(self.restore_rate),
         }
+
+
+def _plain(number: float) -> float:
+    """``2000`` rather than ``2000.0`` in JSON when the number is whole."""
+    return int(number) if float(number).is_integer() else number
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from edge.documents import TrustedDocuments, document_id, is_document_id
+from edge.refusals import refusal
 from edge.request import GatewayRequest, request_id_var
 from edge.throttle import Throttle
 from resolvers.context import Context
@@ -57,17 +58,6 @@ class RequestRefused(HTTPException):
 
 
 _CODES_BY_STATUS = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
-
-
-def graphql_error_response(
-    status_code: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    """A GraphQL-shaped error answer for a request that never reached execution."""
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": code}}]},
-        status_code=status_code,
-        headers=headers,
-    )
 
 
 def caller_of(viewer: Viewer, client: str) -> str:
@@ -104,7 +94,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         except InvalidTokenError as error:
             # A bad token is refused outright: silently serving it as anonymous would hide
             # the mistake from the client.
-            response: Response = graphql_error_response(
+            response: Response = refusal(
                 401,
                 "UNAUTHENTICATED",
                 str(error),
@@ -120,10 +110,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
         try:
             response = await self.run(request)
         except RequestRefused as refused:
-            response = graphql_error_response(refused.status_code, refused.code, refused.reason)
+            response = refusal(refused.status_code, refused.code, refused.reason)
         except HTTPException as error:
             code = _CODES_BY_STATUS.get(error.status_code, "BAD_REQUEST")
-            response = graphql_error_response(error.status_code, code, error.reason)
+            response = refusal(error.status_code, code, error.reason)
         await response(scope, receive, send)
 
     def _cooling_down(self, request: Request, viewer: Viewer) -> int:
@@ -287,7 +277,7 @@ def _client(request: Request) -> str:
 
 
 def _throttled_response(retry_after: int) -> JSONResponse:
-    return graphql_error_response(
+    return refusal(
         200,
         "THROTTLED",
         f"Throttled: this caller was refused for want of budget; retry in {retry_after} s.",

@@ -1,0 +1,45 @@
+"""The gateway layer around the app, in one place so its order is deliberate."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+
+from edge.graphql_http import GraphQLOverHTTPMiddleware
+from edge.http_metrics import HTTPMetricsMiddleware
+from edge.settings import TransportSettings
+from edge.tracing import install_tracing
+from edge.transport import AdmissionMiddleware, BodyLimitMiddleware, RequestTimeoutMiddleware
+
+GZIP_MINIMUM_BYTES = 1024
+
+
+def add_edge_middleware(app: Starlette, settings: TransportSettings) -> None:
+    """Wraps ``app``'s routes, from the innermost layer out: body limit, request timeout,
+    admission, GraphQL over HTTP, gzip, CORS, metrics and (when on) tracing. Refusals are thus
+    answered with CORS headers, counted, traced, and bounded by the request timeout."""
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        timeout_seconds=settings.body_timeout_seconds,
+    )
+    app.add_middleware(RequestTimeoutMiddleware, seconds=settings.request_timeout_seconds)
+    app.add_middleware(AdmissionMiddleware, max_in_flight=settings.max_in_flight)
+    app.add_middleware(GraphQLOverHTTPMiddleware)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID", "traceparent"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+        allow_credentials=False,
+        max_age=600,
+    )
+    app.add_middleware(HTTPMetricsMiddleware)
+    tracing = install_tracing()
+    if tracing is not None:
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        app.add_middleware(OpenTelemetryMiddleware, **tracing.middleware_options())

@@ -1,0 +1,101 @@
+"""A real ``tsp-gateway serve`` process on 127.0.0.1 for tests that need real sockets."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+SECRET = "server-secret-" + "q" * 40
+# Inherited variables that would change what the server under test does.
+_SCRUBBED = ("PROMETHEUS_MULTIPROC_DIR", "OTEL_", "TSP_", "HOST", "PORT")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Gateway:
+    url: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def running_gateway(
+    workdir: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[Gateway]:
+    """Serves the gateway with a fresh SQLite store in ``workdir`` until the block ends."""
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED)}
+    environment.update(
+        {
+            "TSP_JWT_SECRET": SECRET,
+            "TSP_DATABASE_URL": f"sqlite:///{workdir / 'gateway.sqlite3'}",
+            "TSP_SWEEP_INTERVAL_SECONDS": "0",
+            "TMPDIR": str(workdir),
+            **(env or {}),
+        }
+    )
+    log = workdir / f"gateway-{port}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from gateway import main; sys.exit(main())",
+                "serve",
+                "--port",
+                str(port),
+                *args,
+            ],
+            env=environment,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    gateway = Gateway(f"http://127.0.0.1:{port}", port, process, log)
+    try:
+        _wait_until_healthy(gateway)
+        yield gateway
+    finally:
+        stop(gateway)
+
+
+def stop(gateway: Gateway) -> int:
+    """Stops the server as an orchestrator would (SIGTERM), killing it if it hangs."""
+    if gateway.process.poll() is None:
+        gateway.process.send_signal(signal.SIGTERM)
+        try:
+            gateway.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            gateway.process.kill()
+            gateway.process.wait()
+    return gateway.process.returncode
+
+
+def _wait_until_healthy(gateway: Gateway) -> None:
+    for _ in range(600):  # bounded: a server that never answers fails the test
+        if gateway.process.poll() is not None:
+            raise AssertionError(f"gateway exited early:\n{gateway.output()}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{gateway.url}/healthz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"gateway did not become healthy:\n{gateway.output()}")

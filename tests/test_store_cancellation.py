@@ -1,0 +1,48 @@
+"""A request timeout cancels whatever the store was doing; the SQLite adapter must come out of
+it usable, even when the cancellation hit while ``BEGIN`` waited for another writer."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+from datastore import collections as c
+from datastore.codec import Document
+from datastore.sqlite import SQLiteStore
+
+
+async def test_a_transaction_cancelled_while_waiting_for_the_writer_lock_leaves_none_open(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "cancel.sqlite3"
+    store = SQLiteStore(path)
+    await store.connect()
+    try:
+        await store.insert(c.PARTNERS, {"_id": "ptn_seed", "name": "seed"})  # table in place
+        # Another process holds the write lock (a second gateway worker, say).
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        # It lets go after the request timeout below fired, while BEGIN is still waiting.
+        release = threading.Timer(0.5, other.execute, ("COMMIT",))
+
+        async def write(document_id: str) -> Document:
+            return await store.insert(c.PARTNERS, {"_id": document_id, "name": document_id})
+
+        release.start()
+        try:
+            await asyncio.wait_for(store.transaction(lambda: write("ptn_cut")), 0.1)
+        except TimeoutError:
+            pass
+        else:
+            raise AssertionError("the transaction should have waited for the lock")
+        release.join()
+        other.close()
+
+        written = await store.transaction(lambda: write("ptn_after"))
+        assert written["_id"] == "ptn_after"
+        found = await store.get_many(c.PARTNERS, ["ptn_cut", "ptn_after"])
+        assert set(found) == {"ptn_after"}
+    finally:
+        await store.close()
