@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import os
 import re
 import sys
@@ -36,13 +35,13 @@ from datastore.enums import ReferralLinkKind
 from datastore.store import DocumentStore, StoreError
 from edge.documents import DocumentRefused, TrustedDocuments
 from edge.extension import GatewayPolicy, gateway_extensions
-from edge.limits import Limits, structural_rules
+from edge.limits import structural_rules
 from edge.metrics import metrics_endpoint
 from edge.operation_metrics import OperationMetrics
 from edge.request import request_id_var
-from edge.settings import TransportSettings, TransportSettingsError
+from edge.settings import EdgeSettingsError, TransportSettings, flag, policy_from_env
 from edge.stack import add_edge_middleware
-from edge.throttle import Throttle, ThrottlePolicy
+from edge.throttle import Throttle
 from edge.tracing import tracing_extensions
 from edge.view import GatewayGraphQL
 from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
@@ -121,30 +120,12 @@ class Settings:
             max_open_per_partner=_positive_int(env, "TSP_MAX_OPEN_REQUESTS_PER_PARTNER", 1),
             max_open=_positive_int(env, "TSP_MAX_OPEN_REQUESTS", 20),
         )
-        demo = _flag(env, "TSP_DEMO")
-        policy = GatewayPolicy(
-            limits=Limits(
-                max_depth=_positive_int(env, "TSP_MAX_DEPTH", 12),
-                max_aliases=_whole_number(env, "TSP_MAX_ALIASES", 30),
-                max_tokens=_positive_int(env, "TSP_MAX_TOKENS", 5_000),
-                max_root_fields=_positive_int(env, "TSP_MAX_ROOT_FIELDS", 20),
-                max_operations=_positive_int(env, "TSP_MAX_OPERATIONS", 10),
-                max_directives_per_field=_whole_number(env, "TSP_MAX_DIRECTIVES_PER_FIELD", 3),
-                introspection=_flag(env, "TSP_INTROSPECTION", default=demo),
-            ),
-            max_query_cost=_positive_int(env, "TSP_MAX_QUERY_COST", 1_000),
-            throttle=ThrottlePolicy(
-                enabled=_flag(env, "TSP_THROTTLE", default=True),
-                capacity=_positive_number(env, "TSP_THROTTLE_CAPACITY", 2_000),
-                restore_rate=_positive_number(env, "TSP_THROTTLE_RESTORE_RATE", 100),
-                admin_capacity=_positive_number(env, "TSP_THROTTLE_ADMIN_CAPACITY", 20_000),
-                admin_restore_rate=_positive_number(env, "TSP_THROTTLE_ADMIN_RESTORE_RATE", 1_000),
-            ),
-            trusted_documents_only=_flag(env, "TSP_TRUSTED_DOCUMENTS_ONLY"),
-        )
         try:
+            demo = flag(env, "TSP_DEMO")
             transport = TransportSettings.from_env(env)
-        except TransportSettingsError as error:
+            policy = policy_from_env(env, demo=demo)
+            graphiql = flag(env, "TSP_GRAPHIQL", default=demo)
+        except EdgeSettingsError as error:
             raise SettingsError(str(error)) from None
         port_text = env.get("PORT", "8000")
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
@@ -164,7 +145,7 @@ class Settings:
                 env, "TSP_ONBOARDING_URL_CROSS_BORDER", DEFAULT_ONBOARDING_URL_CROSS_BORDER
             ),
             policy=policy,
-            graphiql=_flag(env, "TSP_GRAPHIQL", default=demo),
+            graphiql=graphiql,
             transport=transport,
         )
 
@@ -174,35 +155,6 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if not text.isdigit() or int(text) < 1:
         raise SettingsError(f"{name} must be a whole number of at least 1, got {text!r}")
     return int(text)
-
-
-def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
-    text = env.get(name) or str(default)
-    if not text.isdigit():
-        raise SettingsError(f"{name} must be a whole number (0 or more), got {text!r}")
-    return int(text)
-
-
-def _positive_number(env: Mapping[str, str], name: str, default: float) -> float:
-    text = env.get(name) or str(default)
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise SettingsError(f"{name} must be a number greater than 0, got {text!r}")
-    return value
-
-
-def _flag(env: Mapping[str, str], name: str, *, default: bool = False) -> bool:
-    text = env.get(name, "").strip().lower()
-    if not text:
-        return default
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{name} must be 1/true/yes/on or 0/false/no/off, got {text!r}")
 
 
 def _http_url(env: Mapping[str, str], name: str, default: str) -> str:

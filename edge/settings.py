@@ -1,5 +1,6 @@
-"""Transport settings: body, time and concurrency limits, CORS origins and keep-alive, read from
-the environment and refused when they do not describe a gateway that can run."""
+"""The gateway layer's settings, read from the environment and refused when they do not describe
+a gateway that can run: transport (body, time and concurrency limits, CORS origins, keep-alive)
+and policy (structural limits, query cost, throttling, trusted documents)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from edge.extension import GatewayPolicy
+from edge.limits import Limits
+from edge.throttle import ThrottlePolicy
+
 MIB = 1024 * 1024
 
 
-class TransportSettingsError(ValueError):
-    """A transport setting is not a value the gateway can run with."""
+class EdgeSettingsError(ValueError):
+    """A setting of the gateway layer is not a value the gateway can run with."""
 
 
 @dataclass(frozen=True)
@@ -49,24 +54,65 @@ class TransportSettings:
         )
 
 
-def _whole(env: Mapping[str, str], name: str, default: int) -> int:
+def policy_from_env(env: Mapping[str, str], *, demo: bool) -> GatewayPolicy:
+    """The gateway policy ``env`` describes; introspection follows demo mode unless set."""
+    return GatewayPolicy(
+        limits=Limits(
+            max_depth=_whole(env, "TSP_MAX_DEPTH", 12),
+            max_aliases=_whole(env, "TSP_MAX_ALIASES", 30, minimum=0),
+            max_tokens=_whole(env, "TSP_MAX_TOKENS", 5_000),
+            max_root_fields=_whole(env, "TSP_MAX_ROOT_FIELDS", 20),
+            max_operations=_whole(env, "TSP_MAX_OPERATIONS", 10),
+            max_directives_per_field=_whole(env, "TSP_MAX_DIRECTIVES_PER_FIELD", 3, minimum=0),
+            introspection=flag(env, "TSP_INTROSPECTION", default=demo),
+        ),
+        max_query_cost=_whole(env, "TSP_MAX_QUERY_COST", 1_000),
+        throttle=ThrottlePolicy(
+            enabled=flag(env, "TSP_THROTTLE", default=True),
+            capacity=_number(env, "TSP_THROTTLE_CAPACITY", 2_000),
+            restore_rate=_number(env, "TSP_THROTTLE_RESTORE_RATE", 100),
+            admin_capacity=_number(env, "TSP_THROTTLE_ADMIN_CAPACITY", 20_000),
+            admin_restore_rate=_number(env, "TSP_THROTTLE_ADMIN_RESTORE_RATE", 1_000),
+        ),
+        trusted_documents_only=flag(env, "TSP_TRUSTED_DOCUMENTS_ONLY"),
+    )
+
+
+def flag(env: Mapping[str, str], name: str, *, default: bool = False) -> bool:
+    """A yes/no setting: 1/true/yes/on or 0/false/no/off (``default`` when unset)."""
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise EdgeSettingsError(f"{name} must be 1/true/yes/on or 0/false/no/off, got {text[:200]!r}")
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
     text = env.get(name) or str(default)
-    if not text.isdigit() or int(text) < 1:
-        raise TransportSettingsError(f"{name} must be a whole number of at least 1, got {text!r}")
+    if not text.isdigit() or int(text) < minimum:
+        raise EdgeSettingsError(
+            f"{name} must be a whole number of at least {minimum}, got {text[:200]!r}"
+        )
     return int(text)
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, unit: str = "") -> float:
     text = env.get(name) or str(default)
     try:
         value = float(text)
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
-        raise TransportSettingsError(
-            f"{name} must be a number of seconds greater than 0, got {text!r}"
-        )
+        what = f"a number of {unit}" if unit else "a number"
+        raise EdgeSettingsError(f"{name} must be {what} greater than 0, got {text[:200]!r}")
     return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    return _number(env, name, default, "seconds")
 
 
 def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -74,7 +120,7 @@ def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     origins = tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
     for origin in origins:
         if origin != "*" and not _is_origin(origin):
-            raise TransportSettingsError(
+            raise EdgeSettingsError(
                 f"{name} must list origins like https://app.example.com or http://localhost:5173"
                 f" (scheme, host and optional port, no path), got {origin[:200]!r}"
             )
