@@ -17,6 +17,7 @@ AUTHORIZATIONS = "authorizations"
 REQUESTS = "requests"
 REFERRAL_LINKS = "referral_links"
 REFERRAL_CLICKS = "referral_clicks"
+IDEMPOTENCY = "idempotency"
 
 ALL_COLLECTIONS = (
     PARTNERS,
@@ -32,6 +33,7 @@ ALL_COLLECTIONS = (
     REQUESTS,
     REFERRAL_LINKS,
     REFERRAL_CLICKS,
+    IDEMPOTENCY,
 )
 
 INDEXES: tuple[IndexSpec, ...] = (
@@ -48,11 +50,9 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(SERVICES, ("listed", "nameSort")),
     IndexSpec(CATEGORY_APPLICATIONS, ("partnerId", "createdAt")),
     IndexSpec(CATEGORY_APPLICATIONS, ("openKey",), unique=True),
-    IndexSpec(SERVICES, ("partnerId", "idempotencyKey"), unique=True),
     IndexSpec(HISTORY, ("subjectId", "createdAt")),
     IndexSpec(SERVICE_OFFERS, ("partnerId", "createdAt")),
     IndexSpec(SERVICE_OFFERS, ("linkToken",), unique=True),
-    IndexSpec(SERVICE_OFFERS, ("partnerId", "idempotencyKey"), unique=True),
     # One acceptance per offer: of two sellers racing to accept, exactly one insert succeeds.
     IndexSpec(OFFER_ACCEPTANCES, ("offerId",), unique=True),
     IndexSpec(AUTHORIZATIONS, ("sellerId", "createdAt")),
@@ -65,9 +65,10 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(REQUESTS, ("sellerId", "createdAt")),
     IndexSpec(REQUESTS, ("partnerId", "createdAt")),
     IndexSpec(REQUESTS, ("sellerId", "partnerId", "status")),
-    IndexSpec(REQUESTS, ("sellerId", "idempotencyKey")),
     IndexSpec(REFERRAL_LINKS, ("code",), unique=True),
     # One link per kind and service: racing publishes cannot create a second one.
     IndexSpec(REFERRAL_LINKS, ("serviceId", "kind"), unique=True),
     IndexSpec(REFERRAL_CLICKS, ("linkId", "at")),
+    # One claim per caller and idempotency key: of two racing retries, one insert commits.
+    IndexSpec(IDEMPOTENCY, ("ownerId", "key"), unique=True),
 )

@@ -51,6 +51,7 @@ class AuthorizationErrorCode(StrEnum):
     INVALID_EMAIL = "INVALID_EMAIL"
     INVALID_PHONE = "INVALID_PHONE"
     TOO_LONG = "TOO_LONG"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 
 
 Code = AuthorizationErrorCode

@@ -23,7 +23,7 @@ from datastore.enums import (
 )
 from datastore.ids import new_id
 from datastore.store import DuplicateKeyError
-from resolvers import history, requests
+from resolvers import history, idempotency, requests
 from resolvers.authorization_rules import (
     Code,
     add_months,
@@ -214,12 +214,23 @@ async def _resolve_coverage(
 
 
 async def authorize_offer(
-    info: Info, token: str, consent: Consent
+    info: Info, token: str, consent: Consent, idempotency_key: str | None = None
 ) -> tuple[Document, list[Document]]:
     """Accept an offer: one ACTIVE authorization per kept service, all or none; accepting again
     returns the first acceptance."""
     store, now = info.context.store, info.context.now
     seller = await _caller_seller(info)
+    ticket = _claim(
+        seller, "authorizeServiceOffer", idempotency_key, {"token": token, "consent": consent}
+    )
+
+    async def replay(ids: list[str]) -> tuple[Document, list[Document]]:
+        offer = (await store.get_many(c.SERVICE_OFFERS, ids[:1]))[ids[0]]
+        found = await store.get_many(c.AUTHORIZATIONS, ids[1:])
+        return offer, [found[i] for i in ids[1:] if i in found]
+
+    if ticket is not None and (ids := await idempotency.earlier(store, ticket)) is not None:
+        return await replay(ids)
 
     async def work() -> tuple[Document, list[Document]]:
         found = await store.find(c.SERVICE_OFFERS, {"linkToken": token}, limit=1) if token else []
@@ -321,8 +332,16 @@ async def authorize_offer(
         return accepted, authorizations
 
     try:
-        return await atomically(store, work)
-    except DuplicateKeyError:
+        return await idempotency.once(
+            store,
+            ticket,
+            work,
+            ids_of=lambda done: [done[0]["_id"], *(a["_id"] for a in done[1])],
+            replay=replay,
+        )
+    except DuplicateKeyError as error:
+        if error.collection != c.OFFER_ACCEPTANCES:
+            raise
         # Another acceptance of this offer committed first: answer as for a repeated accept.
         offer = (await store.find(c.SERVICE_OFFERS, {"linkToken": token}, limit=1))[0]
         return await _earlier_acceptance(info, offer, seller)
@@ -364,12 +383,24 @@ async def _earlier_acceptance(
 
 
 async def authorize_service(
-    info: Info, service: Document | None, consent: Consent, channel: AuthorizationChannel
+    info: Info,
+    service: Document | None,
+    consent: Consent,
+    channel: AuthorizationChannel,
+    idempotency_key: str | None = None,
 ) -> Document:
     """The default authorization application: the seller fills in every detail for one live
     service reached through its link (or, where the region allows, the store)."""
     store, now = info.context.store, info.context.now
     seller = await _caller_seller(info)
+    ticket = _claim(
+        seller,
+        f"authorizeService:{channel.value}",
+        idempotency_key,
+        {"serviceId": service["_id"] if service else None, "consent": consent},
+    )
+    if ticket is not None and (ids := await idempotency.earlier(store, ticket)) is not None:
+        return await _replay_authorization(info, ids)
     if channel is AuthorizationChannel.STORE and is_link_only(seller):
         raise fail(
             ["serviceId"],
@@ -417,7 +448,26 @@ async def authorize_service(
             account_ids=account_ids,
         )
 
-    return await atomically(store, work)
+    return await idempotency.once(
+        store,
+        ticket,
+        work,
+        ids_of=lambda authorization: [authorization["_id"]],
+        replay=lambda ids: _replay_authorization(info, ids),
+    )
+
+
+def _claim(
+    seller: Document, operation: str, key: str | None, given: object
+) -> idempotency.Claim | None:
+    checks = Checks()
+    ticket = idempotency.claim(checks, seller["_id"], operation, key, given)
+    checks.raise_if_any()
+    return ticket
+
+
+async def _replay_authorization(info: Info, ids: list[str]) -> Document:
+    return (await info.context.store.get_many(c.AUTHORIZATIONS, ids))[ids[0]]
 
 
 async def _own_authorization(info: Info, authorization_id: str) -> Document:
@@ -428,8 +478,11 @@ async def _own_authorization(info: Info, authorization_id: str) -> Document:
     return authorization
 
 
-async def renew(info: Info, authorization_id: str, months: int) -> Document:
-    """Extend the end date by ``months`` (sellers outside the link-only regions)."""
+async def renew(
+    info: Info, authorization_id: str, months: int, idempotency_key: str | None = None
+) -> Document:
+    """Extend the end date by ``months`` (sellers outside the link-only regions); a repeated
+    idempotency key returns the authorization without extending it again."""
     store, now = info.context.store, info.context.now
     seller = await _caller_seller(info)
     if is_link_only(seller):
@@ -438,6 +491,11 @@ async def renew(info: Info, authorization_id: str, months: int) -> Document:
             "sellers in your region renew through a renewal offer or link the partner sends",
             Code.REGION_RESTRICTED,
         )
+    ticket = _claim(
+        seller, "renewAuthorization", idempotency_key, {"id": authorization_id, "months": months}
+    )
+    if ticket is not None and (ids := await idempotency.earlier(store, ticket)) is not None:
+        return await _replay_authorization(info, ids)
 
     async def work() -> Document:
         authorization = await _own_authorization(info, authorization_id)
@@ -476,7 +534,13 @@ async def renew(info: Info, authorization_id: str, months: int) -> Document:
         )
         return updated
 
-    return await atomically(store, work)
+    return await idempotency.once(
+        store,
+        ticket,
+        work,
+        ids_of=lambda authorization: [authorization["_id"]],
+        replay=lambda ids: _replay_authorization(info, ids),
+    )
 
 
 async def cancel(info: Info, authorization_id: str) -> Document:

@@ -16,7 +16,7 @@ from datastore.codec import Document
 from datastore.enums import OPEN_REQUEST_STATUSES, PartnerStatus, RequestStatus
 from datastore.ids import new_id, type_of
 from datastore.store import DocumentStore
-from resolvers import history
+from resolvers import history, idempotency
 from resolvers.context import Context, Info
 from resolvers.identity import Role
 from resolvers.validation import Checks, fail
@@ -40,6 +40,7 @@ class RequestErrorCode(StrEnum):
     TOO_MANY_OPEN_REQUESTS = "TOO_MANY_OPEN_REQUESTS"
     INVALID_TRANSITION = "INVALID_TRANSITION"
     REASON_REQUIRED = "REASON_REQUIRED"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 
 
 Code = RequestErrorCode
@@ -51,7 +52,6 @@ MAX_LOCATION = 200
 MAX_PRODUCT = 200
 MAX_DETAILS = 2000
 MAX_REASON = 1000
-MAX_IDEMPOTENCY_KEY = 100
 MAX_AMOUNT = Decimal("1e12")
 AMOUNT_FIELDS = ("shopMonthlyGmv", "otherChannelsMonthlyGmv", "monthlyBudget")
 
@@ -124,18 +124,24 @@ async def create(
             "its contactEmail instead",
             Code.NO_SHOP_ACCOUNT,
         )
-    key = (idempotency_key or "").strip() or None
-    if key:
-        earlier = await store.find(
-            c.REQUESTS,
-            {"sellerId": seller["_id"], "idempotencyKey": key},
-            sort=[("partnerIndex", 1)],
-        )
-        if earlier:
-            return earlier
     checks = Checks()
+    ticket = idempotency.claim(
+        checks,
+        seller["_id"],
+        "createRequest",
+        idempotency_key,
+        {"contact": contact, "business": business, "partnerIds": list(partner_ids)},
+    )
+    checks.raise_if_any()
+
+    async def replay(ids: list[str]) -> list[Document]:
+        found = await store.get_many(c.REQUESTS, ids)
+        return [found[i] for i in ids if i in found]
+
+    # Before the other rules: a retry gets the first requests even if a partner closed since.
+    if ticket is not None and (ids := await idempotency.earlier(store, ticket)) is not None:
+        return await replay(ids)
     _check_form(checks, contact, business)
-    checks.text(["idempotencyKey"], key, max_length=MAX_IDEMPOTENCY_KEY, too_long=Code.TOO_LONG)
     if not partner_ids:
         checks.add(["partnerIds"], "select at least one partner", Code.NO_PARTNERS)
     if len(partner_ids) > MAX_PARTNERS:
@@ -190,7 +196,6 @@ async def create(
                     "partnerIndex": index,
                     **form,
                     "status": RequestStatus.PARTNER_REVIEWING,
-                    "idempotencyKey": key,
                     "createdAt": now,
                     "updatedAt": now,
                 },
@@ -205,7 +210,9 @@ async def create(
             created.append(request)
         return created
 
-    return await atomically(store, work)
+    return await idempotency.once(
+        store, ticket, work, ids_of=lambda made: [r["_id"] for r in made], replay=replay
+    )
 
 
 # Who may move a request from which states to which.

@@ -103,6 +103,11 @@ class ReviewCategoryApplicationPayload:
 class ApplyForServiceCategoryInput:
     category_id: strawberry.ID = strawberry.field(description="A ServiceCategory id.")
     market: Market = strawberry.field(description="The market to serve under it.")
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Send the same key on a retry to get the first application back "
+        "(100 characters); the same key with another input is refused.",
+    )
 
 
 @strawberry.input(description="An admin's decision on an application.")
@@ -133,10 +138,13 @@ class CategoryApplicationMutation:
         ],
     ) -> ApplyForServiceCategoryPayload:
         async def work() -> dict[str, Any]:
-            return _application(await resolve.apply(info, str(input.category_id), input.market))
+            document = await resolve.apply(
+                info, str(input.category_id), input.market, input.idempotency_key
+            )
+            return _application(document)
 
         return await run_mutation(
-            ApplyForServiceCategoryPayload, CategoryApplicationUserError, work
+            info, ApplyForServiceCategoryPayload, CategoryApplicationUserError, work
         )
 
     @strawberry.mutation(
@@ -155,5 +163,5 @@ class CategoryApplicationMutation:
             return _application(document)
 
         return await run_mutation(
-            ReviewCategoryApplicationPayload, CategoryApplicationUserError, work
+            info, ReviewCategoryApplicationPayload, CategoryApplicationUserError, work
         )

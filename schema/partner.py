@@ -296,4 +296,4 @@ class PartnerMutation:
             document = await partner_admin.close(info, str(input.id), input.reason)
             return {"partner": Partner.from_document(document)}
 
-        return await run_mutation(ClosePartnerPayload, PartnerUserError, work)
+        return await run_mutation(info, ClosePartnerPayload, PartnerUserError, work)

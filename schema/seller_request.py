@@ -227,7 +227,7 @@ async def _moved(
         document = await resolve.move(info, str(request_id), action, reason)
         return {"request": SellerRequest.from_document(document)}
 
-    return await run_mutation(payload, SellerRequestUserError, work)
+    return await run_mutation(info, payload, SellerRequestUserError, work)
 
 
 @strawberry.type
@@ -255,7 +255,7 @@ class SellerRequestMutation:
             )
             return {"requests": [SellerRequest.from_document(d) for d in created]}
 
-        return await run_mutation(CreateRequestPayload, SellerRequestUserError, work)
+        return await run_mutation(info, CreateRequestPayload, SellerRequestUserError, work)
 
     @strawberry.mutation(
         description="Accept a request under review (its partner).", permission_classes=[IsPartner]

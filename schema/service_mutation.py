@@ -173,7 +173,7 @@ class ServiceMutation:
         async def work() -> dict[str, Any]:
             return _service(await resolve.create(info, _fields(input)))
 
-        return await run_mutation(CreateServicePayload, ServiceUserError, work)
+        return await run_mutation(info, CreateServicePayload, ServiceUserError, work)
 
     @strawberry.mutation(
         description="Change a service's fields (not while in review; a live public service must "
@@ -188,7 +188,7 @@ class ServiceMutation:
         async def work() -> dict[str, Any]:
             return _service(await resolve.update(info, str(input.id), _fields(input, skip=("id",))))
 
-        return await run_mutation(UpdateServicePayload, ServiceUserError, work)
+        return await run_mutation(info, UpdateServicePayload, ServiceUserError, work)
 
     @strawberry.mutation(
         description='Publish ("On"): CUSTOM goes LIVE at once; PUBLIC goes to review unless its '
@@ -203,7 +203,7 @@ class ServiceMutation:
         async def work() -> dict[str, Any]:
             return _service(await resolve.publish(info, str(id)))
 
-        return await run_mutation(PublishServicePayload, ServiceUserError, work)
+        return await run_mutation(info, PublishServicePayload, ServiceUserError, work)
 
     @strawberry.mutation(
         description="Approve or reject a service in review (admins).", permission_classes=[IsAdmin]
@@ -216,7 +216,7 @@ class ServiceMutation:
         async def work() -> dict[str, Any]:
             return _service(await resolve.review(info, str(input.id), input.decision, input.reason))
 
-        return await run_mutation(ReviewServicePayload, ServiceUserError, work)
+        return await run_mutation(info, ReviewServicePayload, ServiceUserError, work)
 
     @strawberry.mutation(
         description='Deactivate a live service ("Off").', permission_classes=[IsPartner]
@@ -229,4 +229,4 @@ class ServiceMutation:
         async def work() -> dict[str, Any]:
             return _service(await resolve.deactivate(info, str(id)))
 
-        return await run_mutation(DeactivateServicePayload, ServiceUserError, work)
+        return await run_mutation(info, DeactivateServicePayload, ServiceUserError, work)

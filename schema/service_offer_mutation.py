@@ -117,7 +117,7 @@ class ServiceOfferMutation:
         async def work() -> dict[str, Any]:
             return _offer(await resolve.create(info, _fields(input)))
 
-        return await run_mutation(CreateServiceOfferPayload, ServiceOfferUserError, work)
+        return await run_mutation(info, CreateServiceOfferPayload, ServiceOfferUserError, work)
 
     @strawberry.mutation(
         description="Withdraw an OPEN offer (partners): its link then says WITHDRAWN. An "
@@ -132,4 +132,4 @@ class ServiceOfferMutation:
         async def work() -> dict[str, Any]:
             return _offer(await resolve.withdraw(info, str(id)))
 
-        return await run_mutation(WithdrawServiceOfferPayload, ServiceOfferUserError, work)
+        return await run_mutation(info, WithdrawServiceOfferPayload, ServiceOfferUserError, work)
