@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,7 +35,7 @@ from datastore.store import DocumentStore, StoreError
 from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
 from resolvers.context import Context, RequestLimits
 from resolvers.identity import InvalidTokenError, Role, issue_token, viewer_from_authorization
-from schema import schema
+from schema import contract, schema
 from web.graphiql import graphiql_response, static_routes
 from web.referrals import referral_routes
 
@@ -403,7 +404,15 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _export_schema(args: argparse.Namespace, settings: Settings | None) -> int:
-    text = schema.as_str() + "\n"
+    if args.check is not None:
+        path = Path(args.check)
+        if not path.is_file():
+            print(f"tsp-gateway: {path} does not exist: run make schema", file=sys.stderr)
+            return 2
+        comparison = contract.compare(path.read_text(encoding="utf-8"))
+        print(contract.report(comparison, path), file=sys.stdout if comparison.same else sys.stderr)
+        return 0 if comparison.same else 1
+    text = contract.exported_sdl()
     if args.output:
         with open(args.output, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -428,6 +437,14 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("sweep", help="persist COMPLETED for expired authorizations, once")
     export = commands.add_parser("export-schema", help="print the schema in SDL")
     export.add_argument("--output", "-o", help="write to this file instead of stdout")
+    export.add_argument(
+        "--check",
+        nargs="?",
+        const=str(contract.COMMITTED),
+        metavar="FILE",
+        help="compare with the committed SDL (default schema.graphql) and list breaking "
+        "changes; exit 1 when it differs",
+    )
     return parser
 
 
