@@ -77,6 +77,21 @@ def add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
+def days_remaining(ends_at: datetime, now: datetime) -> int:
+    """Calendar days (UTC) from today to the last day: 0 on the last day itself.
+
+    The one definition behind ``Authorization.daysRemaining`` and ``expiringWithinDays``.
+    """
+    return max(0, (last_day(ends_at) - now.date()).days)
+
+
+def ends_before_for_days(days: int, now: datetime) -> datetime:
+    """The exclusive bound on ``endsAt`` for "ending within ``days`` days":
+    ``days_remaining(e, now) <= days`` exactly when ``e < ends_before_for_days(days, now)``
+    (``last_day(e) <= today + days``, and ``last_day(e)`` is the day before ``e``)."""
+    return day_after(now.date() + timedelta(days=days)) + timedelta(days=1)
+
+
 def effective_status(authorization: Mapping[str, Any], now: datetime) -> AuthorizationStatus:
     """ACTIVE past its end reads as COMPLETED at once, before any sweep persists it."""
     status = AuthorizationStatus(authorization["status"])

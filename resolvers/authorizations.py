@@ -250,11 +250,19 @@ async def authorize_offer(
                 ["token"], "the partner has been removed from the platform", Code.PARTNER_CLOSED
             )
         service_ids = _kept_services(offer, consent)
-        start = consent.start_date or offer["startsAt"].date()
+        offered_start = offer["startsAt"].date()
+        # One click works for any OPEN offer: once the offered start has passed, the
+        # authorization starts today, and that is not a change the seller made.
+        start = consent.start_date or max(offered_start, now.date())
         end = consent.end_date or last_day(offer["endsAt"])
         settings = _settings_of(offer["settings"], consent)
         checks = Checks()
-        check_dates(checks, start, end, now.date(), within=(offer["startsAt"], offer["endsAt"]))
+        if consent.start_date is not None or consent.end_date is not None:
+            # The offer's own dates were checked when it was made; only what the seller
+            # chose can break a date rule.
+            check_dates(
+                checks, start, end, now.date(), within=(offer["startsAt"], offer["endsAt"])
+            )
         contact = (
             check_contact(checks, consent.contact, ["contact"])
             if consent.contact is not None
@@ -271,7 +279,7 @@ async def authorize_offer(
             offer,
             {
                 "serviceIds": service_ids,
-                "startDate": start.isoformat(),
+                "startDate": (consent.start_date or offered_start).isoformat(),
                 "endDate": end.isoformat(),
                 **{f"settings.{k}": v for k, v in settings.items()},
                 **{f"contact.{k}": v for k, v in (contact or {}).items()},

@@ -70,15 +70,20 @@ def effective_offer_status(offer: Mapping[str, Any], now: datetime) -> OfferStat
 
 
 def can_be_accepted(
-    offer: Mapping[str, Any], partner: Mapping[str, Any] | None, now: datetime
+    offer: Mapping[str, Any],
+    partner: Mapping[str, Any] | None,
+    services: Sequence[Mapping[str, Any] | None],
+    now: datetime,
 ) -> bool:
-    """Whether a seller could accept the offer at ``now``: it is OPEN, not past its end, and
-    its partner still operates."""
+    """Whether a seller could accept the offer in one click at ``now``: it is OPEN, not past
+    its end, its partner still operates and every offered service is LIVE. (A start date that
+    has passed does not matter: the authorization then starts today.)"""
     return (
         effective_offer_status(offer, now) is OfferStatus.OPEN
         and partner is not None
         and partner.get("status") == PartnerStatus.ACTIVE
         and now < offer["endsAt"]
+        and all(s is not None and s.get("status") == ServiceStatus.LIVE for s in services)
     )
 
 

@@ -12,7 +12,7 @@ from datastore import enums
 from datastore.codec import Document
 from datastore.loaders import load_required
 from resolvers import authorization_queries as queries
-from resolvers.authorization_rules import effective_status, grants_access
+from resolvers.authorization_rules import days_remaining, effective_status, grants_access
 from resolvers.context import Info
 from resolvers.offer_dates import last_day
 from resolvers.visibility import sees_owner_privately
@@ -85,10 +85,12 @@ class Authorization(Node):
         partner = await info.context.loaders.partner_by_id.load(self.document["partnerId"])
         return grants_access(self.document, partner, info.context.now)
 
-    @strawberry.field(description="Whole days until it ends (0 once ended).")
+    @strawberry.field(
+        description="Calendar days (UTC) from today to the last day: 0 on the last day and once "
+        "ended. `authorizations(expiringWithinDays: n)` lists those with at most n."
+    )
     def days_remaining(self, info: Info) -> int:
-        remaining: int = (self.document["endsAt"] - info.context.now).days
-        return max(0, remaining)
+        return days_remaining(self.document["endsAt"], info.context.now)
 
     @strawberry.field(description="The service authorized.")
     async def service(self, info: Info) -> Service:

@@ -72,12 +72,16 @@ class ServiceOffer(Node):
         return resolve.effective_offer_status(self.document, utc_now())
 
     @strawberry.field(
-        description="Whether a seller can accept it now: it is OPEN, its end date has not "
-        "passed and its partner is active."
+        description="Whether a seller can accept it now in one click: it is OPEN, its end date "
+        "has not passed, its partner is active and every service is live. Once the start date "
+        "has passed, accepting starts the authorization today."
     )
     async def can_be_accepted(self, info: Info) -> bool:
         partner = await info.context.loaders.partner_by_id.load(self.partner_id)
-        return resolve.can_be_accepted(self.document, partner, utc_now())
+        services = await info.context.loaders.service_by_id.load_many(
+            list(self.document["serviceIds"])
+        )
+        return resolve.can_be_accepted(self.document, partner, services, utc_now())
 
     @strawberry.field(description="The offered services, in the order the partner chose.")
     async def services(self, info: Info) -> list[Service]:
