@@ -260,9 +260,7 @@ async def authorize_offer(
         if consent.start_date is not None or consent.end_date is not None:
             # The offer's own dates were checked when it was made; only what the seller
             # chose can break a date rule.
-            check_dates(
-                checks, start, end, now.date(), within=(offer["startsAt"], offer["endsAt"])
-            )
+            check_dates(checks, start, end, now.date(), within=(offer["startsAt"], offer["endsAt"]))
         contact = (
             check_contact(checks, consent.contact, ["contact"])
             if consent.contact is not None
