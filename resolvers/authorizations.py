@@ -26,16 +26,17 @@ from datastore.store import DuplicateKeyError
 from resolvers import history, idempotency, requests
 from resolvers.authorization_rules import (
     Code,
-    add_months,
     check_coverage,
     check_dates,
     default_coverage,
     effective_status,
     is_link_only,
+    renewed_end,
     require_live,
 )
 from resolvers.contact import check_contact
 from resolvers.context import Context, Info
+from resolvers.errors import unknown_account
 from resolvers.offer_dates import day_after, day_start, last_day
 from resolvers.offers import effective_offer_status
 from resolvers.validation import Checks, fail
@@ -59,7 +60,7 @@ async def _caller_seller(info: Info) -> Document:
     seller_id = info.context.viewer.seller_id
     found = await info.context.store.get_many(c.SELLERS, [seller_id]) if seller_id else {}
     if not seller_id or seller_id not in found:
-        raise fail(["seller"], "your seller account does not exist", Code.NOT_FOUND)
+        raise unknown_account("seller")
     return found[seller_id]
 
 
@@ -514,7 +515,7 @@ async def renew(
             authorization["partnerId"]
         )
         require_live(service, partner, ["id"])
-        new_end = add_months(authorization["endsAt"], months)
+        new_end = renewed_end(authorization["endsAt"], months, authorization["startsAt"], now)
         updated = await store.update(
             c.AUTHORIZATIONS,
             authorization_id,

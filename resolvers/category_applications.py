@@ -14,6 +14,7 @@ from datastore.paging import Page, PageResult
 from datastore.store import DuplicateKeyError
 from resolvers import history, idempotency
 from resolvers.context import Info
+from resolvers.errors import unknown_account
 from resolvers.validation import Checks, fail
 from resolvers.writes import atomically
 
@@ -51,7 +52,7 @@ async def current_partner(info: Info, code: StrEnum) -> Document:
     partner_id = info.context.viewer.partner_id
     partner = await info.context.loaders.partner_by_id.load(partner_id) if partner_id else None
     if partner is None:
-        raise fail(["partner"], "your partner account does not exist", code)
+        raise unknown_account("partner")
     if partner["status"] != PartnerStatus.ACTIVE:
         raise fail(["partner"], "your partner account is closed", code)
     return partner

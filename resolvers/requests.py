@@ -18,6 +18,7 @@ from datastore.ids import new_id, type_of
 from datastore.store import DocumentStore
 from resolvers import history, idempotency
 from resolvers.context import Context, Info
+from resolvers.errors import unknown_account
 from resolvers.identity import Role
 from resolvers.validation import Checks, fail
 from resolvers.writes import atomically
@@ -30,6 +31,7 @@ class RequestErrorCode(StrEnum):
     TOO_LONG = "TOO_LONG"
     INVALID_EMAIL = "INVALID_EMAIL"
     NEGATIVE_AMOUNT = "NEGATIVE_AMOUNT"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
     AMOUNT_TOO_LARGE = "AMOUNT_TOO_LARGE"
     NO_PARTNERS = "NO_PARTNERS"
     TOO_MANY_PARTNERS = "TOO_MANY_PARTNERS"
@@ -83,7 +85,10 @@ def _check_form(checks: Checks, contact: Mapping[str, Any], business: Mapping[st
         amount = business.get(name)
         if amount is None:
             continue
-        if amount < 0:
+        if not amount.is_finite():
+            # "NaN", "sNaN" and "Infinity" parse as decimals but are no amount of money.
+            checks.add(["business", name], f"{name} must be a finite number", Code.INVALID_AMOUNT)
+        elif amount < 0:
             checks.add(["business", name], f"{name} cannot be negative", Code.NEGATIVE_AMOUNT)
         elif amount > MAX_AMOUNT:
             checks.add(["business", name], f"{name} is implausibly large", Code.AMOUNT_TOO_LARGE)
@@ -116,7 +121,7 @@ async def create(
     store, now, viewer = info.context.store, info.context.now, info.context.viewer
     seller = (await store.get_many(c.SELLERS, [viewer.seller_id or ""])).get(viewer.seller_id or "")
     if seller is None:
-        raise fail(["seller"], "your seller account does not exist", Code.NOT_FOUND)
+        raise unknown_account("seller")
     if not seller.get("hasShopAccount"):
         raise fail(
             ["seller"],

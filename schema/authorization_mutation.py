@@ -177,7 +177,7 @@ class AuthorizationMutation:
             AuthorizeServiceOfferInput | None,
             strawberry.argument(description="Changes from the offer; omit for one click."),
         ] = None,
-    ) -> AuthorizeServiceOfferPayload:
+    ) -> AuthorizeServiceOfferPayload | None:
         given = input or AuthorizeServiceOfferInput()
         consent = resolve.Consent(
             start_date=given.start_date,
@@ -207,7 +207,7 @@ class AuthorizationMutation:
         info: Info,
         service_link_token: Annotated[str, strawberry.argument(description="The link token.")],
         input: Annotated[AuthorizeServiceInput, strawberry.argument(description="The details.")],
-    ) -> AuthorizeServicePayload:
+    ) -> AuthorizeServicePayload | None:
         async def work() -> dict[str, Any]:
             found = (
                 await info.context.store.find(
@@ -237,7 +237,7 @@ class AuthorizationMutation:
         info: Info,
         service_id: Annotated[strawberry.ID, strawberry.argument(description="A Service id.")],
         input: Annotated[AuthorizeServiceInput, strawberry.argument(description="The details.")],
-    ) -> AuthorizeStoreServicePayload:
+    ) -> AuthorizeStoreServicePayload | None:
         check_id(str(service_id), "serviceId", "Service")
 
         async def work() -> dict[str, Any]:
@@ -270,7 +270,7 @@ class AuthorizationMutation:
                 "(100 characters); the same key with another input is refused."
             ),
         ] = None,
-    ) -> RenewAuthorizationPayload:
+    ) -> RenewAuthorizationPayload | None:
         async def work() -> dict[str, Any]:
             document = await resolve.renew(info, str(id), period.value, idempotency_key)
             return _authorization(document)
@@ -285,7 +285,7 @@ class AuthorizationMutation:
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The Authorization id.")],
-    ) -> CancelAuthorizationPayload:
+    ) -> CancelAuthorizationPayload | None:
         async def work() -> dict[str, Any]:
             return _authorization(await resolve.cancel(info, str(id)))
 
@@ -301,7 +301,7 @@ class AuthorizationMutation:
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The TikTokAccount id.")],
-    ) -> UnlinkTikTokAccountPayload:
+    ) -> UnlinkTikTokAccountPayload | None:
         async def work() -> dict[str, Any]:
             account, ended = await lifecycle.unlink_tiktok_account(info, str(id))
             return {
@@ -339,7 +339,7 @@ class AuthorizationQuery:
         after: After = None,
         last: Last = None,
         before: Before = None,
-    ) -> Connection[Authorization]:
+    ) -> Connection[Authorization] | None:
         return await authorization_connection(
             info, None, status, expiring_within_days, first, after, last, before
         )

@@ -136,7 +136,7 @@ class CategoryApplicationMutation:
         input: Annotated[
             ApplyForServiceCategoryInput, strawberry.argument(description="What to apply for.")
         ],
-    ) -> ApplyForServiceCategoryPayload:
+    ) -> ApplyForServiceCategoryPayload | None:
         async def work() -> dict[str, Any]:
             document = await resolve.apply(
                 info, str(input.category_id), input.market, input.idempotency_key
@@ -157,7 +157,7 @@ class CategoryApplicationMutation:
         input: Annotated[
             ReviewCategoryApplicationInput, strawberry.argument(description="The decision.")
         ],
-    ) -> ReviewCategoryApplicationPayload:
+    ) -> ReviewCategoryApplicationPayload | None:
         async def work() -> dict[str, Any]:
             document = await resolve.review(info, str(input.id), input.decision, input.reason)
             return _application(document)

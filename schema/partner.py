@@ -250,7 +250,7 @@ class PartnerQuery:
         after: After = None,
         last: Last = None,
         before: Before = None,
-    ) -> Connection[Partner]:
+    ) -> Connection[Partner] | None:
         page = page_from_args(NEWEST_FIRST, first, after, last, before)
         result = await resolve.list_partners(info, page, status, type, registration_region)
         return connection_from(result, page, NEWEST_FIRST, Partner.from_document)
@@ -291,7 +291,7 @@ class PartnerMutation:
         self,
         info: Info,
         input: Annotated[ClosePartnerInput, strawberry.argument(description="The partner.")],
-    ) -> ClosePartnerPayload:
+    ) -> ClosePartnerPayload | None:
         async def work() -> dict[str, Any]:
             document = await partner_admin.close(info, str(input.id), input.reason)
             return {"partner": Partner.from_document(document)}

@@ -241,7 +241,7 @@ class SellerRequestMutation:
         self,
         info: Info,
         input: Annotated[CreateRequestInput, strawberry.argument(description="The form.")],
-    ) -> CreateRequestPayload:
+    ) -> CreateRequestPayload | None:
         contact = {
             "subject": input.contact.subject,
             "email": input.contact.email,
@@ -260,7 +260,7 @@ class SellerRequestMutation:
     @strawberry.mutation(
         description="Accept a request under review (its partner).", permission_classes=[IsPartner]
     )
-    async def accept_request(self, info: Info, id: IdArgument) -> AcceptRequestPayload:
+    async def accept_request(self, info: Info, id: IdArgument) -> AcceptRequestPayload | None:
         result: AcceptRequestPayload = await _moved(info, AcceptRequestPayload, id, "accept", None)
         return result
 
@@ -273,7 +273,7 @@ class SellerRequestMutation:
         info: Info,
         id: IdArgument,
         reason: Annotated[str, strawberry.argument(description="Why, for the seller.")],
-    ) -> RejectRequestPayload:
+    ) -> RejectRequestPayload | None:
         result: RejectRequestPayload = await _moved(
             info, RejectRequestPayload, id, "reject", reason
         )
@@ -288,7 +288,7 @@ class SellerRequestMutation:
         info: Info,
         id: IdArgument,
         reason: Annotated[str | None, strawberry.argument(description="Why, optionally.")] = None,
-    ) -> CloseRequestPayload:
+    ) -> CloseRequestPayload | None:
         result: CloseRequestPayload = await _moved(info, CloseRequestPayload, id, "close", reason)
         return result
 
@@ -334,7 +334,7 @@ class SellerRequestQuery:
         after: After = None,
         last: Last = None,
         before: Before = None,
-    ) -> Connection[SellerRequest]:
+    ) -> Connection[SellerRequest] | None:
         viewer = info.context.viewer
         owner = None
         if viewer.role is Role.SELLER and viewer.subject_id:

@@ -169,7 +169,7 @@ class ServiceMutation:
         self,
         info: Info,
         input: Annotated[CreateServiceInput, strawberry.argument(description="The service.")],
-    ) -> CreateServicePayload:
+    ) -> CreateServicePayload | None:
         async def work() -> dict[str, Any]:
             return _service(await resolve.create(info, _fields(input)))
 
@@ -184,7 +184,7 @@ class ServiceMutation:
         self,
         info: Info,
         input: Annotated[UpdateServiceInput, strawberry.argument(description="The changes.")],
-    ) -> UpdateServicePayload:
+    ) -> UpdateServicePayload | None:
         async def work() -> dict[str, Any]:
             return _service(await resolve.update(info, str(input.id), _fields(input, skip=("id",))))
 
@@ -199,7 +199,7 @@ class ServiceMutation:
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The Service id.")],
-    ) -> PublishServicePayload:
+    ) -> PublishServicePayload | None:
         async def work() -> dict[str, Any]:
             return _service(await resolve.publish(info, str(id)))
 
@@ -212,7 +212,7 @@ class ServiceMutation:
         self,
         info: Info,
         input: Annotated[ReviewServiceInput, strawberry.argument(description="The decision.")],
-    ) -> ReviewServicePayload:
+    ) -> ReviewServicePayload | None:
         async def work() -> dict[str, Any]:
             return _service(await resolve.review(info, str(input.id), input.decision, input.reason))
 
@@ -225,7 +225,7 @@ class ServiceMutation:
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The Service id.")],
-    ) -> DeactivateServicePayload:
+    ) -> DeactivateServicePayload | None:
         async def work() -> dict[str, Any]:
             return _service(await resolve.deactivate(info, str(id)))
 

@@ -113,7 +113,7 @@ class ServiceOfferMutation:
         self,
         info: Info,
         input: Annotated[CreateServiceOfferInput, strawberry.argument(description="The offer.")],
-    ) -> CreateServiceOfferPayload:
+    ) -> CreateServiceOfferPayload | None:
         async def work() -> dict[str, Any]:
             return _offer(await resolve.create(info, _fields(input)))
 
@@ -128,7 +128,7 @@ class ServiceOfferMutation:
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The ServiceOffer id.")],
-    ) -> WithdrawServiceOfferPayload:
+    ) -> WithdrawServiceOfferPayload | None:
         async def work() -> dict[str, Any]:
             return _offer(await resolve.withdraw(info, str(id)))
 
