@@ -14,7 +14,7 @@ from datastore.store import ASCENDING, Filter, Sort
 from resolvers.authorization_rules import ends_before_for_days, status_filter
 from resolvers.context import Info
 from resolvers.errors import PublicError, QueryErrorCode
-from resolvers.identity import Role
+from resolvers.visibility import own_lists_owner
 
 SOONEST_ENDING: Sort = (("endsAt", ASCENDING),)
 MAX_EXPIRING_DAYS = 366
@@ -85,10 +85,9 @@ async def of_offer(info: Info, offer_id: str, spec: AuthorizationListSpec) -> Pa
 
 async def of_viewer(info: Info, spec: AuthorizationListSpec) -> PageResult:
     """The seller's own, the partner's granted, or (admins) every authorization."""
-    viewer = info.context.viewer
-    if viewer.role is Role.SELLER and viewer.subject_id:
-        return await of_seller(info, viewer.subject_id, spec)
-    if viewer.role is Role.PARTNER and viewer.subject_id:
-        return await of_partner(info, viewer.subject_id, spec)
+    owner = own_lists_owner(info.context.viewer)
+    if owner is not None:
+        kind, owner_id = owner
+        return await (of_seller if kind == "seller" else of_partner)(info, owner_id, spec)
     sort = spec.sort or NEWEST_FIRST
     return await find_page(info.context.store, c.AUTHORIZATIONS, spec.filter(), sort, spec.page)

@@ -40,6 +40,7 @@ from resolvers.errors import unknown_account
 from resolvers.offer_dates import day_after, day_start, last_day
 from resolvers.offers import effective_offer_status
 from resolvers.validation import Checks, fail
+from resolvers.visibility import sees_seller_privately
 from resolvers.writes import atomically
 
 
@@ -480,7 +481,9 @@ async def _replay_authorization(info: Info, ids: list[str]) -> Document:
 async def _own_authorization(info: Info, authorization_id: str) -> Document:
     found = await info.context.store.get_many(c.AUTHORIZATIONS, [authorization_id])
     authorization = found.get(authorization_id)
-    if authorization is None or authorization["sellerId"] != info.context.viewer.seller_id:
+    if authorization is None or not sees_seller_privately(
+        info.context.viewer, authorization["sellerId"]
+    ):
         raise fail(["id"], "no authorization with this id", Code.NOT_FOUND)
     return authorization
 

@@ -21,6 +21,7 @@ from resolvers.context import Context, Info
 from resolvers.errors import unknown_account
 from resolvers.identity import Role
 from resolvers.validation import Checks, fail
+from resolvers.visibility import is_party
 from resolvers.writes import atomically
 
 
@@ -244,14 +245,7 @@ async def move(info: Info, request_id: str, action: str, reason: str | None) -> 
 
     async def work() -> Document:
         request = (await store.get_many(c.REQUESTS, [request_id])).get(request_id)
-        mine = (
-            request is not None
-            and viewer.role in roles
-            and (
-                viewer.partner_id == request["partnerId"] or viewer.seller_id == request["sellerId"]
-            )
-        )
-        if request is None or not mine:
+        if request is None or viewer.role not in roles or not is_party(viewer, request):
             raise fail(["id"], "no request with this id", Code.NOT_FOUND)
         if RequestStatus(request["status"]) not in sources:
             raise fail(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 import strawberry
 from strawberry.scalars import JSON
@@ -11,8 +12,17 @@ from datastore.codec import Document
 from datastore.loaders import NEWEST_FIRST, ListSpec
 from resolvers.context import Info
 from resolvers.pagination import page_from_args
+from resolvers.visibility import sees_history
 from schema.enums import Role
-from schema.pagination import Connection, connection_from
+from schema.pagination import (
+    EMPTY_PAGE,
+    After,
+    Before,
+    Connection,
+    First,
+    Last,
+    connection_from,
+)
 
 
 @strawberry.type(description="One change of an object: what, who, when and why.")
@@ -42,6 +52,27 @@ class HistoryEntry:
             changes=document.get("changes"),
             created_at=document["createdAt"],
         )
+
+
+class _Subject(Protocol):
+    """A type whose changes are recorded: it keeps the document it was read from."""
+
+    document: Document
+
+
+async def history(
+    root: _Subject,
+    info: Info,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
+) -> Connection[HistoryEntry]:
+    """The one ``history`` field of every type that has one (attached with
+    ``strawberry.field(resolver=history)``): newest first, empty for non-parties."""
+    if not sees_history(info.context.viewer, root.document):
+        return Connection(edges=[], page_info=EMPTY_PAGE)
+    return await history_connection(info, root.document["_id"], first, after, last, before)
 
 
 async def history_connection(

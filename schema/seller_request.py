@@ -15,16 +15,15 @@ from datastore.loaders import NEWEST_FIRST, ListSpec, load_required
 from datastore.paging import PageResult, find_page
 from resolvers import requests as resolve
 from resolvers.context import Info
-from resolvers.identity import Role
 from resolvers.nodes import check_id
 from resolvers.pagination import page_from_args
-from resolvers.visibility import sees_owner_privately
+from resolvers.visibility import own_lists_owner
 from schema.arguments import RequestStatusFilter
 from schema.enums import CompanySize, Currency, ProductCategory, RequestStatus
-from schema.history import HistoryEntry, history_connection
+from schema.history import HistoryEntry, history
 from schema.mutations import UserError, run_mutation
 from schema.node import Node
-from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last, connection_from
+from schema.pagination import After, Before, Connection, First, Last, connection_from
 from schema.partner import Partner
 from schema.permissions import IsAuthenticated, IsPartner, IsSeller
 from schema.seller import Seller
@@ -119,16 +118,9 @@ class SellerRequest(Node):
             await load_required(info.context.loaders.seller_by_id, self.document["sellerId"])
         )
 
-    @strawberry.field(description="Every status change, newest first, with actor and reason.")
-    async def history(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[HistoryEntry]:
-        return await history_connection(info, str(self.id), first, after, last, before)
+    history: Connection[HistoryEntry] = strawberry.field(
+        resolver=history, description="Every status change, newest first, with actor and reason."
+    )
 
 
 @strawberry.type(description="A broken rule in a request change.")
@@ -302,10 +294,8 @@ async def request_connection(
     last: int | None,
     before: str | None,
 ) -> Connection[SellerRequest]:
-    """Requests newest first: of ("seller" | "partner", id), or every request (admins). A
-    seller's or partner's list is empty for anyone but its owner and admins."""
-    if owner is not None and not sees_owner_privately(info.context.viewer, *owner):
-        return Connection(edges=[], page_info=EMPTY_PAGE)
+    """Requests newest first: of ("seller" | "partner", id), or every request (admins); the
+    caller has checked that the viewer may read the owner's lists (``resolvers.visibility``)."""
     page = page_from_args(NEWEST_FIRST, first, after, last, before)
     spec = ListSpec(page=page, statuses=tuple(s.value for s in status) if status else None)
     result: PageResult
@@ -335,10 +325,5 @@ class SellerRequestQuery:
         last: Last = None,
         before: Before = None,
     ) -> Connection[SellerRequest] | None:
-        viewer = info.context.viewer
-        owner = None
-        if viewer.role is Role.SELLER and viewer.subject_id:
-            owner = ("seller", viewer.subject_id)
-        elif viewer.role is Role.PARTNER and viewer.subject_id:
-            owner = ("partner", viewer.subject_id)
+        owner = own_lists_owner(info.context.viewer)
         return await request_connection(info, owner, status, first, after, last, before)

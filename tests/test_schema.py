@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,49 @@ def test_check_without_a_contract_says_how_to_make_one(
 ) -> None:
     assert main(["export-schema", "--check", str(tmp_path / "missing.graphql")]) == 2
     assert "make schema" in capsys.readouterr().err
+
+
+def _resolver_of(type_: type, field_name: str) -> object:
+    definition = type_.__strawberry_definition__  # type: ignore[attr-defined]
+    field = next(f for f in definition.fields if f.python_name == field_name)
+    assert field.base_resolver is not None, (type_, field_name)
+    return field.base_resolver.wrapped_func
+
+
+def test_shared_fields_are_one_resolver_each() -> None:
+    from schema import history, owned_lists
+    from schema.authorization import Authorization
+    from schema.category_application import CategoryApplication
+    from schema.partner import Partner
+    from schema.seller import Seller
+    from schema.seller_request import SellerRequest
+    from schema.service import Service
+    from schema.service_offer import ServiceOffer
+
+    shared = {
+        history.history: (Authorization, CategoryApplication, SellerRequest, Service, ServiceOffer),
+        owned_lists.authorizations: (Partner, Seller, ServiceOffer),
+        owned_lists.requests: (Partner, Seller),
+    }
+    for resolver, types in shared.items():
+        for type_ in types:
+            assert _resolver_of(type_, resolver.__name__) is resolver, (type_, resolver)
+
+
+_VIEWER_RULE = re.compile(
+    r"viewer\.(seller_id|partner_id|subject_id)\s*(==|!=)|(==|!=)\s*\S*viewer\.(seller_id|"
+    r"partner_id|subject_id)\b|viewer\.is_admin"
+)
+
+
+def test_who_may_see_what_lives_in_the_visibility_module_alone() -> None:
+    root = Path(__file__).parent.parent
+    offenders = [
+        f"{path.relative_to(root)}:{number}: {line.strip()}"
+        for package in ("resolvers", "schema", "datastore", "web")
+        for path in sorted((root / package).rglob("*.py"))
+        if path != root / "resolvers" / "visibility.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if _VIEWER_RULE.search(line)
+    ]
+    assert offenders == []
