@@ -99,6 +99,10 @@ async def _grant(
     if current:
         existing = current[0]
         new_end = max(existing["endsAt"], ends_at)
+        if new_end == existing["endsAt"] and all(existing.get(k) == v for k, v in terms.items()):
+            # The same authorization sent again (a retry without a key): nothing changes, so
+            # nothing is recorded.
+            return existing
         updated = await store.update(
             c.AUTHORIZATIONS,
             existing["_id"],

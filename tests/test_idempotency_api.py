@@ -344,3 +344,26 @@ async def test_racing_keyed_renewals_extend_once(
     assert len(set(ends)) == ROUNDS + 1  # each round extended exactly once
     history = await store.count(c.HISTORY, {"subjectId": authorization["id"], "action": "RENEWED"})
     assert history == ROUNDS
+
+
+async def test_the_same_authorization_sent_again_without_a_key_changes_nothing(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    seller: Document,
+    partner: Document,
+    make_service: ServiceFactory,
+) -> None:
+    service = await make_service(partner)
+    variables = {"token": service["authorizationLinkToken"], "input": _authorize_input()}
+    first = await _payload(gql, BY_LINK, variables, _seller(seller))
+    again = await _payload(gql, BY_LINK, variables, _seller(seller))
+    assert again == first and first["userErrors"] == []
+    assert await store.count(c.HISTORY, {"subjectId": first["authorization"]["id"]}) == 1
+    # A longer period is a renewal, recorded once.
+    longer = _authorize_input()
+    longer["endDate"] = (utc_now().date() + timedelta(days=120)).isoformat()
+    renewed = await _payload(
+        gql, BY_LINK, {"token": service["authorizationLinkToken"], "input": longer}, _seller(seller)
+    )
+    assert renewed["authorization"]["endDate"] == longer["endDate"]
+    assert await store.count(c.HISTORY, {"subjectId": first["authorization"]["id"]}) == 2
