@@ -8,6 +8,7 @@ from strawberry.tools import merge_types
 from schema.authorization import Authorization
 from schema.authorization_mutation import AuthorizationMutation, AuthorizationQuery
 from schema.category_application import CategoryApplication, CategoryApplicationMutation
+from schema.enum_values import describe_enum_values
 from schema.extensions import MaskUnexpectedErrors
 from schema.node import NodeQuery
 from schema.partner import Partner, PartnerMutation, PartnerQuery
@@ -47,6 +48,7 @@ Mutation = merge_types(
     ),
 )
 
+describe_enum_values()
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,

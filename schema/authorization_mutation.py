@@ -32,10 +32,10 @@ AuthorizationErrorCode = _Code
 
 @strawberry.enum(description="How far a renewal extends the end date.")
 class RenewalPeriod(Enum):
-    ONE_MONTH = 1
-    THREE_MONTHS = 3
-    SIX_MONTHS = 6
-    TWELVE_MONTHS = 12
+    ONE_MONTH = strawberry.enum_value(1, description="One calendar month.")
+    THREE_MONTHS = strawberry.enum_value(3, description="Three calendar months.")
+    SIX_MONTHS = strawberry.enum_value(6, description="Six calendar months.")
+    TWELVE_MONTHS = strawberry.enum_value(12, description="Twelve calendar months.")
 
 
 @strawberry.type(description="A broken rule in an authorization change.")

@@ -160,3 +160,14 @@ def test_who_may_see_what_lives_in_the_visibility_module_alone() -> None:
         if _VIEWER_RULE.search(line)
     ]
     assert offenders == []
+
+
+def test_every_enum_value_has_a_description() -> None:
+    missing = [
+        f"{name}.{value}"
+        for name, graphql_type in schema._schema.type_map.items()
+        if isinstance(graphql_type, GraphQLEnumType) and not name.startswith("__")
+        for value, definition in graphql_type.values.items()
+        if not definition.description
+    ]
+    assert missing == []
