@@ -38,6 +38,15 @@ class RenewalPeriod(Enum):
     TWELVE_MONTHS = strawberry.enum_value(12, description="Twelve calendar months.")
 
 
+# strawberry.enum_value hides the int from mypy; the months are stated once more here.
+_MONTHS = {
+    RenewalPeriod.ONE_MONTH: 1,
+    RenewalPeriod.THREE_MONTHS: 3,
+    RenewalPeriod.SIX_MONTHS: 6,
+    RenewalPeriod.TWELVE_MONTHS: 12,
+}
+
+
 @strawberry.type(description="A broken rule in an authorization change.")
 class AuthorizationUserError(UserError):
     code: AuthorizationErrorCode = strawberry.field(description="The rule, as a code.")
@@ -272,7 +281,7 @@ class AuthorizationMutation:
         ] = None,
     ) -> RenewAuthorizationPayload | None:
         async def work() -> dict[str, Any]:
-            document = await resolve.renew(info, str(id), period.value, idempotency_key)
+            document = await resolve.renew(info, str(id), _MONTHS[period], idempotency_key)
             return _authorization(document)
 
         return await run_mutation(info, RenewAuthorizationPayload, AuthorizationUserError, work)
