@@ -32,19 +32,10 @@ AuthorizationErrorCode = _Code
 
 @strawberry.enum(description="How far a renewal extends the end date.")
 class RenewalPeriod(Enum):
-    ONE_MONTH = strawberry.enum_value(1, description="One calendar month.")
-    THREE_MONTHS = strawberry.enum_value(3, description="Three calendar months.")
-    SIX_MONTHS = strawberry.enum_value(6, description="Six calendar months.")
-    TWELVE_MONTHS = strawberry.enum_value(12, description="Twelve calendar months.")
-
-
-# strawberry.enum_value hides the int from mypy; the months are stated once more here.
-_MONTHS = {
-    RenewalPeriod.ONE_MONTH: 1,
-    RenewalPeriod.THREE_MONTHS: 3,
-    RenewalPeriod.SIX_MONTHS: 6,
-    RenewalPeriod.TWELVE_MONTHS: 12,
-}
+    ONE_MONTH = 1
+    THREE_MONTHS = 3
+    SIX_MONTHS = 6
+    TWELVE_MONTHS = 12
 
 
 @strawberry.type(description="A broken rule in an authorization change.")
@@ -281,7 +272,7 @@ class AuthorizationMutation:
         ] = None,
     ) -> RenewAuthorizationPayload | None:
         async def work() -> dict[str, Any]:
-            document = await resolve.renew(info, str(id), _MONTHS[period], idempotency_key)
+            document = await resolve.renew(info, str(id), period.value, idempotency_key)
             return _authorization(document)
 
         return await run_mutation(info, RenewAuthorizationPayload, AuthorizationUserError, work)

@@ -234,6 +234,12 @@ DESCRIPTIONS: dict[type[Enum], Mapping[str, str]] = {
         "SERVICE_NOT_LIVE": "The service is not live.",
         "PARTNER_CLOSED": "The partner has been removed from the platform.",
     },
+    RenewalPeriod: {
+        "ONE_MONTH": "One calendar month.",
+        "THREE_MONTHS": "Three calendar months.",
+        "SIX_MONTHS": "Six calendar months.",
+        "TWELVE_MONTHS": "Twelve calendar months.",
+    },
     store_search.StoreSortKey: {
         "RELEVANCE": "Best match for the query first.",
         "NEWEST": "Most recently published first.",
