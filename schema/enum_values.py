@@ -22,6 +22,7 @@ from resolvers import (
     store_search,
 )
 from resolvers import requests as seller_requests
+from schema.authorization_mutation import RenewalPeriod
 
 _MARKETS = {
     "US": "United States",
