@@ -232,6 +232,9 @@ _MOVES: dict[str, tuple[tuple[RequestStatus, ...], RequestStatus, tuple[Role, ..
     ),
 }
 
+# What history records for each move.
+_RECORDED = {"accept": "ACCEPTED", "reject": "REJECTED", "close": "CLOSED"}
+
 
 async def move(info: Info, request_id: str, action: str, reason: str | None) -> Document:
     """Accept, reject (with a reason) or close a request, as its partner or (close) its seller."""
@@ -253,7 +256,7 @@ async def move(info: Info, request_id: str, action: str, reason: str | None) -> 
                 f"cannot {action} a request that is {request['status']}",
                 Code.INVALID_TRANSITION,
             )
-        return await _set_status(info.context, request, target, action.upper(), reason)
+        return await _set_status(info.context, request, target, _RECORDED[action], reason)
 
     return await atomically(store, work)
 

@@ -22,7 +22,9 @@ from resolvers import (
     store_search,
 )
 from resolvers import requests as seller_requests
+from resolvers.history import HistoryAction, HistoryReasonCode
 from schema.authorization_mutation import RenewalPeriod
+from schema.history import HistoryStatus
 
 _MARKETS = {
     "US": "United States",
@@ -246,6 +248,49 @@ DESCRIPTIONS: dict[type[Enum], Mapping[str, str]] = {
         "NEWEST": "Most recently published first.",
         "NAME": "By name, A to Z.",
     },
+}
+
+DESCRIPTIONS[HistoryAction] = {
+    "CREATED": "Created.",
+    "UPDATED": "Fields edited (see changes).",
+    "APPLIED": "A partner applied for a category.",
+    "SUBMITTED": "A public service was submitted for review.",
+    "PUBLISHED": "Published: the service went live.",
+    "APPROVED": "An admin approved it.",
+    "REJECTED": "Rejected (by an admin's review or the partner), with a reason.",
+    "DEACTIVATED": "The partner switched the service off.",
+    "WITHDRAWN": "The partner withdrew the offer.",
+    "ACCEPTED": "Accepted (an offer by a seller, or a request by its partner).",
+    "AUTHORIZED": "The seller authorized the partner.",
+    "RENEWED": "The authorization's end date moved later.",
+    "EXPIRED": "The authorization reached its end date.",
+    "CANCELED": "The authorization was canceled.",
+    "CLOSED": "Closed (a partner by an admin, a request or an authorization when its "
+    "partner was removed).",
+    "UNLINKED": "The seller unlinked the TikTok account.",
+    "CONNECTED": "The seller authorized a service of the partner the request went to.",
+}
+DESCRIPTIONS[HistoryReasonCode] = {
+    **DESCRIPTIONS[enums.AuthorizationReason],
+    "WITHDRAWN_BY_PARTNER": "The partner withdrew the offer.",
+}
+# A history status means what it means on the subject's own type.
+_STATUS_TYPES = {
+    enums.PartnerStatus: "Partner",
+    enums.ServiceStatus: "Service",
+    enums.OfferStatus: "ServiceOffer",
+    enums.AuthorizationStatus: "Authorization",
+    enums.RequestStatus: "SellerRequest",
+    enums.LinkedStatus: "TikTokAccount",
+    category_applications.ApplicationStatus: "CategoryApplication",
+}
+DESCRIPTIONS[HistoryStatus] = {
+    value.name: " ".join(
+        f"{type_name}: {DESCRIPTIONS[source][value.name]}"
+        for source, type_name in _STATUS_TYPES.items()
+        if value.name in source.__members__
+    )
+    for value in HistoryStatus
 }
 
 ERROR_ENUMS: tuple[type[Enum], ...] = (

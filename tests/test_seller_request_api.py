@@ -199,7 +199,7 @@ async def test_partner_inbox_transitions_and_history(
     actions = [
         (e["node"]["action"], e["node"]["actorRole"]) for e in closed["request"]["history"]["edges"]
     ]
-    assert actions == [("CLOSE", "SELLER"), ("ACCEPT", "PARTNER"), ("CREATED", "SELLER")]
+    assert actions == [("CLOSED", "SELLER"), ("ACCEPTED", "PARTNER"), ("CREATED", "SELLER")]
     mine_list = await gql(INBOX, {"status": ["CLOSED"]}, as_=_as(seller, Role.SELLER))
     assert [e["node"]["id"] for e in mine_list["data"]["requests"]["edges"]] == [mine]
     stranger = await make_seller()
