@@ -10,11 +10,12 @@ DEV_CORS_ORIGINS := http://localhost:5173,http://127.0.0.1:5173,http://localhost
 WITH_SECRET = TSP_JWT_SECRET="$${TSP_JWT_SECRET:-$$(cat $(JWT_SECRET_FILE))}"
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint clean
+.PHONY: help run test lint schema clean
 
 help:
 	@echo "make run   set up, seed demo data if the store is empty, serve http://127.0.0.1:8000/graphql"
 	@echo "make test  set up, then ruff, mypy and pytest"
+	@echo "make schema  rewrite schema.graphql, the committed API contract, from the code"
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +43,11 @@ lint: $(INSTALLED)
 
 test: $(INSTALLED) web-assets lint
 	$(BIN)/pytest
+
+# The one command that regenerates the contract after a schema change (review the diff, and
+# `tsp-gateway export-schema --check` first to see whether the change breaks clients).
+schema: $(INSTALLED)
+	$(BIN)/tsp-gateway export-schema --output schema.graphql
 
 clean:
 	rm -rf $(VENV) web/node_modules web/static .pytest_cache .mypy_cache .ruff_cache

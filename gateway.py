@@ -47,7 +47,7 @@ from edge.view import GatewayGraphQL
 from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
 from resolvers.context import RequestLimits
 from resolvers.identity import Role, issue_token
-from schema import ExtensionFactory, build_schema, schema
+from schema import ExtensionFactory, build_schema, contract, schema
 from schema.error_log import excerpt
 from web.graphiql import static_routes
 from web.referrals import referral_routes
@@ -460,7 +460,15 @@ def _documents(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _export_schema(args: argparse.Namespace, settings: Settings | None) -> int:
-    text = schema.as_str() + "\n"
+    if args.check is not None:
+        path = Path(args.check)
+        if not path.is_file():
+            print(f"tsp-gateway: {path} does not exist: run make schema", file=sys.stderr)
+            return 2
+        comparison = contract.compare(path.read_text(encoding="utf-8"))
+        print(contract.report(comparison, path), file=sys.stdout if comparison.same else sys.stderr)
+        return 0 if comparison.same else 1
+    text = contract.exported_sdl()
     if args.output:
         with open(args.output, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -493,6 +501,14 @@ def _parser() -> argparse.ArgumentParser:
     document_actions.add_parser("list", help="list the registered documents")
     export = commands.add_parser("export-schema", help="print the schema in SDL")
     export.add_argument("--output", "-o", help="write to this file instead of stdout")
+    export.add_argument(
+        "--check",
+        nargs="?",
+        const=str(contract.COMMITTED),
+        metavar="FILE",
+        help="compare with the committed SDL (default schema.graphql) and list breaking "
+        "changes; exit 1 when it differs",
+    )
     return parser
 
 

@@ -20,6 +20,7 @@ REFERRAL_CLICKS = "referral_clicks"
 # The gateway layer's own: callers' throttling buckets and registered (trusted) documents.
 THROTTLE_BUCKETS = "throttle_buckets"
 TRUSTED_DOCUMENTS = "trusted_documents"
+IDEMPOTENCY = "idempotency"
 
 ALL_COLLECTIONS = (
     PARTNERS,
@@ -37,6 +38,7 @@ ALL_COLLECTIONS = (
     REFERRAL_CLICKS,
     THROTTLE_BUCKETS,
     TRUSTED_DOCUMENTS,
+    IDEMPOTENCY,
 )
 
 INDEXES: tuple[IndexSpec, ...] = (
@@ -53,11 +55,9 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(SERVICES, ("listed", "nameSort")),
     IndexSpec(CATEGORY_APPLICATIONS, ("partnerId", "createdAt")),
     IndexSpec(CATEGORY_APPLICATIONS, ("openKey",), unique=True),
-    IndexSpec(SERVICES, ("partnerId", "idempotencyKey"), unique=True),
     IndexSpec(HISTORY, ("subjectId", "createdAt")),
     IndexSpec(SERVICE_OFFERS, ("partnerId", "createdAt")),
     IndexSpec(SERVICE_OFFERS, ("linkToken",), unique=True),
-    IndexSpec(SERVICE_OFFERS, ("partnerId", "idempotencyKey"), unique=True),
     # One acceptance per offer: of two sellers racing to accept, exactly one insert succeeds.
     IndexSpec(OFFER_ACCEPTANCES, ("offerId",), unique=True),
     IndexSpec(AUTHORIZATIONS, ("sellerId", "createdAt")),
@@ -70,9 +70,10 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(REQUESTS, ("sellerId", "createdAt")),
     IndexSpec(REQUESTS, ("partnerId", "createdAt")),
     IndexSpec(REQUESTS, ("sellerId", "partnerId", "status")),
-    IndexSpec(REQUESTS, ("sellerId", "idempotencyKey")),
     IndexSpec(REFERRAL_LINKS, ("code",), unique=True),
     # One link per kind and service: racing publishes cannot create a second one.
     IndexSpec(REFERRAL_LINKS, ("serviceId", "kind"), unique=True),
     IndexSpec(REFERRAL_CLICKS, ("linkId", "at")),
+    # One claim per caller and idempotency key: of two racing retries, one insert commits.
+    IndexSpec(IDEMPOTENCY, ("ownerId", "key"), unique=True),
 )

@@ -92,7 +92,9 @@ def _service(
     at: Any,
 ) -> Document:
     live = status is ServiceStatus.LIVE
-    name = f"{category.name} by {partner['name']}"
+    # A partner may have a public and a custom service in one category: name them apart.
+    plan = " (custom plan)" if service_type is ServiceType.CUSTOM else ""
+    name = f"{category.name}{plan} by {partner['name']}"
     description = (
         f"{partner['name']} delivers {category.name.lower()} for sellers in "
         f"{market.value}. {category.definition.splitlines()[0]}"

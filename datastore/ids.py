@@ -29,6 +29,7 @@ PREFIXES: dict[str, str] = {
     "req": "SellerRequest",
     "ref": "ReferralLink",
     "rcl": "ReferralClick",
+    "idk": "IdempotencyClaim",
 }
 
 _ID = re.compile(r"^(?P<prefix>[a-z]{2,5})_(?P<body>[0-9a-z]{6,40})$")

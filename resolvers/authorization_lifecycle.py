@@ -16,6 +16,7 @@ from resolvers.authorizations import end, expire
 from resolvers.context import Context, Info
 from resolvers.identity import Viewer
 from resolvers.validation import fail
+from resolvers.visibility import can_see_seller_item
 from resolvers.writes import atomically
 
 SWEEP_BATCH = 200
@@ -59,7 +60,7 @@ async def unlink_tiktok_account(info: Info, account_id: str) -> tuple[Document, 
 
     async def work() -> tuple[Document, list[Document]]:
         account = (await store.get_many(c.TIKTOK_ACCOUNTS, [account_id])).get(account_id)
-        if account is None or account["sellerId"] != info.context.viewer.seller_id:
+        if account is None or not can_see_seller_item(info.context.viewer, account):
             raise fail(["id"], "no TikTok account with this id", Code.NOT_FOUND)
         if account["linkedStatus"] == LinkedStatus.UNLINKED:
             raise fail(["id"], "this account is already unlinked", Code.ALREADY_UNLINKED)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from datastore import collections as c
@@ -11,10 +11,10 @@ from datastore.enums import AuthorizationStatus
 from datastore.loaders import NEWEST_FIRST, ListSpec
 from datastore.paging import Page, PageResult, find_page
 from datastore.store import ASCENDING, Filter, Sort
-from resolvers.authorization_rules import status_filter
+from resolvers.authorization_rules import ends_before_for_days, status_filter
 from resolvers.context import Info
 from resolvers.errors import PublicError, QueryErrorCode
-from resolvers.identity import Role
+from resolvers.visibility import own_lists_owner
 
 SOONEST_ENDING: Sort = (("endsAt", ASCENDING),)
 MAX_EXPIRING_DAYS = 366
@@ -26,18 +26,18 @@ class AuthorizationListSpec(ListSpec):
 
     now: datetime | None = None
     wanted: tuple[AuthorizationStatus, ...] | None = None
-    ending_by: datetime | None = None
+    ends_before: datetime | None = None
 
     def filter(self) -> Filter:
         assert self.now is not None
         parts: list[dict[str, Any]] = []
         if self.wanted:
             parts.append(status_filter(self.wanted, self.now))
-        if self.ending_by is not None:
+        if self.ends_before is not None:
             parts.append(
                 {
                     "status": AuthorizationStatus.ACTIVE,
-                    "endsAt": {"$gt": self.now, "$lte": self.ending_by},
+                    "endsAt": {"$gt": self.now, "$lt": self.ends_before},
                 }
             )
         return {"$and": parts} if parts else {}
@@ -53,10 +53,11 @@ def list_spec(
     statuses: list[AuthorizationStatus] | None,
     expiring_within_days: int | None,
 ) -> AuthorizationListSpec:
-    if expiring_within_days is not None and not 0 < expiring_within_days <= MAX_EXPIRING_DAYS:
+    if expiring_within_days is not None and not 0 <= expiring_within_days <= MAX_EXPIRING_DAYS:
         raise PublicError(
-            f"`expiringWithinDays` must be between 1 and {MAX_EXPIRING_DAYS}",
-            QueryErrorCode.INVALID_PAGE_SIZE,
+            f"`expiringWithinDays` must be between 0 and {MAX_EXPIRING_DAYS} (calendar days, "
+            "as `daysRemaining` counts them)",
+            QueryErrorCode.INVALID_EXPIRING_WITHIN_DAYS,
         )
     now = info.context.now
     return AuthorizationListSpec(
@@ -64,7 +65,9 @@ def list_spec(
         sort=list_sort(expiring_within_days),
         now=now,
         wanted=tuple(statuses) if statuses else None,
-        ending_by=now + timedelta(days=expiring_within_days) if expiring_within_days else None,
+        ends_before=ends_before_for_days(expiring_within_days, now)
+        if expiring_within_days is not None
+        else None,
     )
 
 
@@ -82,10 +85,9 @@ async def of_offer(info: Info, offer_id: str, spec: AuthorizationListSpec) -> Pa
 
 async def of_viewer(info: Info, spec: AuthorizationListSpec) -> PageResult:
     """The seller's own, the partner's granted, or (admins) every authorization."""
-    viewer = info.context.viewer
-    if viewer.role is Role.SELLER and viewer.subject_id:
-        return await of_seller(info, viewer.subject_id, spec)
-    if viewer.role is Role.PARTNER and viewer.subject_id:
-        return await of_partner(info, viewer.subject_id, spec)
+    owner = own_lists_owner(info.context.viewer)
+    if owner is not None:
+        kind, owner_id = owner
+        return await (of_seller if kind == "seller" else of_partner)(info, owner_id, spec)
     sort = spec.sort or NEWEST_FIRST
     return await find_page(info.context.store, c.AUTHORIZATIONS, spec.filter(), sort, spec.page)

@@ -51,6 +51,7 @@ class AuthorizationErrorCode(StrEnum):
     INVALID_EMAIL = "INVALID_EMAIL"
     INVALID_PHONE = "INVALID_PHONE"
     TOO_LONG = "TOO_LONG"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 
 
 Code = AuthorizationErrorCode
@@ -74,6 +75,41 @@ def add_months(moment: datetime, months: int) -> datetime:
     year, month = moment.year + month_index // 12, month_index % 12 + 1
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
+
+
+def horizon(starts_at: datetime, now: datetime) -> datetime:
+    """The latest ``endsAt`` an authorization may reach, by authorizing or renewing: three
+    years (:data:`MAX_SPAN`) after the later of today and its start, as authorizing allows."""
+    return day_start(max(now.date(), starts_at.date())) + MAX_SPAN
+
+
+def renewed_end(ends_at: datetime, months: int, starts_at: datetime, now: datetime) -> datetime:
+    """``ends_at`` plus ``months``, refused past the :func:`horizon`."""
+    latest = horizon(starts_at, now)
+    extended = add_months(ends_at, months) if ends_at < latest else None
+    if extended is None or extended > latest:
+        raise fail(
+            ["period"],
+            f"an authorization ends at most three years ahead, on {last_day(latest).isoformat()}"
+            " at the latest: renew later, or for a shorter period",
+            Code.DATES_OUT_OF_RANGE,
+        )
+    return extended
+
+
+def days_remaining(ends_at: datetime, now: datetime) -> int:
+    """Calendar days (UTC) from today to the last day: 0 on the last day itself.
+
+    The one definition behind ``Authorization.daysRemaining`` and ``expiringWithinDays``.
+    """
+    return max(0, (last_day(ends_at) - now.date()).days)
+
+
+def ends_before_for_days(days: int, now: datetime) -> datetime:
+    """The exclusive bound on ``endsAt`` for "ending within ``days`` days":
+    ``days_remaining(e, now) <= days`` exactly when ``e < ends_before_for_days(days, now)``
+    (``last_day(e) <= today + days``, and ``last_day(e)`` is the day before ``e``)."""
+    return day_after(now.date() + timedelta(days=days)) + timedelta(days=1)
 
 
 def effective_status(authorization: Mapping[str, Any], now: datetime) -> AuthorizationStatus:
@@ -120,14 +156,23 @@ def check_dates(
 ) -> None:
     if start < today:
         checks.add(["startDate"], "the start date is in the past", Code.START_IN_PAST)
+    if start > today + MAX_SPAN:
+        checks.add(
+            ["startDate"],
+            f"the start date must be on or before {(today + MAX_SPAN).isoformat()}",
+            Code.DATES_OUT_OF_RANGE,
+        )
+        return  # nothing below can be computed near the end of the calendar
     if end <= start:
         checks.add(
             ["endDate"], "the end date must be after the start date", Code.END_NOT_AFTER_START
         )
-    if day_after(end) - day_start(start) > MAX_SPAN:
+    # In dates, not instants: an end date of 9999-12-31 has no day after it.
+    if (end - start).days + 1 > MAX_SPAN.days:
         checks.add(
             ["endDate"], "an authorization spans at most three years", Code.DATES_OUT_OF_RANGE
         )
+        return
     if within is not None and (day_start(start) < within[0] or day_after(end) > within[1]):
         checks.add(
             ["endDate" if day_start(start) >= within[0] else "startDate"],

@@ -23,22 +23,24 @@ from datastore.enums import (
 )
 from datastore.ids import new_id
 from datastore.store import DuplicateKeyError
-from resolvers import history, requests
+from resolvers import history, idempotency, requests
 from resolvers.authorization_rules import (
     Code,
-    add_months,
     check_coverage,
     check_dates,
     default_coverage,
     effective_status,
     is_link_only,
+    renewed_end,
     require_live,
 )
 from resolvers.contact import check_contact
 from resolvers.context import Context, Info
+from resolvers.errors import unknown_account
 from resolvers.offer_dates import day_after, day_start, last_day
 from resolvers.offers import effective_offer_status
 from resolvers.validation import Checks, fail
+from resolvers.visibility import sees_seller_privately
 from resolvers.writes import atomically
 
 
@@ -59,7 +61,7 @@ async def _caller_seller(info: Info) -> Document:
     seller_id = info.context.viewer.seller_id
     found = await info.context.store.get_many(c.SELLERS, [seller_id]) if seller_id else {}
     if not seller_id or seller_id not in found:
-        raise fail(["seller"], "your seller account does not exist", Code.NOT_FOUND)
+        raise unknown_account("seller")
     return found[seller_id]
 
 
@@ -97,6 +99,10 @@ async def _grant(
     if current:
         existing = current[0]
         new_end = max(existing["endsAt"], ends_at)
+        if new_end == existing["endsAt"] and all(existing.get(k) == v for k, v in terms.items()):
+            # The same authorization sent again (a retry without a key): nothing changes, so
+            # nothing is recorded.
+            return existing
         updated = await store.update(
             c.AUTHORIZATIONS,
             existing["_id"],
@@ -214,12 +220,23 @@ async def _resolve_coverage(
 
 
 async def authorize_offer(
-    info: Info, token: str, consent: Consent
+    info: Info, token: str, consent: Consent, idempotency_key: str | None = None
 ) -> tuple[Document, list[Document]]:
     """Accept an offer: one ACTIVE authorization per kept service, all or none; accepting again
     returns the first acceptance."""
     store, now = info.context.store, info.context.now
     seller = await _caller_seller(info)
+    ticket = _claim(
+        seller, "authorizeServiceOffer", idempotency_key, {"token": token, "consent": consent}
+    )
+
+    async def replay(ids: list[str]) -> tuple[Document, list[Document]]:
+        offer = (await store.get_many(c.SERVICE_OFFERS, ids[:1]))[ids[0]]
+        found = await store.get_many(c.AUTHORIZATIONS, ids[1:])
+        return offer, [found[i] for i in ids[1:] if i in found]
+
+    if ticket is not None and (ids := await idempotency.earlier(store, ticket)) is not None:
+        return await replay(ids)
 
     async def work() -> tuple[Document, list[Document]]:
         found = await store.find(c.SERVICE_OFFERS, {"linkToken": token}, limit=1) if token else []
@@ -239,11 +256,17 @@ async def authorize_offer(
                 ["token"], "the partner has been removed from the platform", Code.PARTNER_CLOSED
             )
         service_ids = _kept_services(offer, consent)
-        start = consent.start_date or offer["startsAt"].date()
+        offered_start = offer["startsAt"].date()
+        # One click works for any OPEN offer: once the offered start has passed, the
+        # authorization starts today, and that is not a change the seller made.
+        start = consent.start_date or max(offered_start, now.date())
         end = consent.end_date or last_day(offer["endsAt"])
         settings = _settings_of(offer["settings"], consent)
         checks = Checks()
-        check_dates(checks, start, end, now.date(), within=(offer["startsAt"], offer["endsAt"]))
+        if consent.start_date is not None or consent.end_date is not None:
+            # The offer's own dates were checked when it was made; only what the seller
+            # chose can break a date rule.
+            check_dates(checks, start, end, now.date(), within=(offer["startsAt"], offer["endsAt"]))
         contact = (
             check_contact(checks, consent.contact, ["contact"])
             if consent.contact is not None
@@ -260,7 +283,7 @@ async def authorize_offer(
             offer,
             {
                 "serviceIds": service_ids,
-                "startDate": start.isoformat(),
+                "startDate": (consent.start_date or offered_start).isoformat(),
                 "endDate": end.isoformat(),
                 **{f"settings.{k}": v for k, v in settings.items()},
                 **{f"contact.{k}": v for k, v in (contact or {}).items()},
@@ -321,8 +344,16 @@ async def authorize_offer(
         return accepted, authorizations
 
     try:
-        return await atomically(store, work)
-    except DuplicateKeyError:
+        return await idempotency.once(
+            store,
+            ticket,
+            work,
+            ids_of=lambda done: [done[0]["_id"], *(a["_id"] for a in done[1])],
+            replay=replay,
+        )
+    except DuplicateKeyError as error:
+        if error.collection != c.OFFER_ACCEPTANCES:
+            raise
         # Another acceptance of this offer committed first: answer as for a repeated accept.
         offer = (await store.find(c.SERVICE_OFFERS, {"linkToken": token}, limit=1))[0]
         return await _earlier_acceptance(info, offer, seller)
@@ -364,12 +395,24 @@ async def _earlier_acceptance(
 
 
 async def authorize_service(
-    info: Info, service: Document | None, consent: Consent, channel: AuthorizationChannel
+    info: Info,
+    service: Document | None,
+    consent: Consent,
+    channel: AuthorizationChannel,
+    idempotency_key: str | None = None,
 ) -> Document:
     """The default authorization application: the seller fills in every detail for one live
     service reached through its link (or, where the region allows, the store)."""
     store, now = info.context.store, info.context.now
     seller = await _caller_seller(info)
+    ticket = _claim(
+        seller,
+        f"authorizeService:{channel.value}",
+        idempotency_key,
+        {"serviceId": service["_id"] if service else None, "consent": consent},
+    )
+    if ticket is not None and (ids := await idempotency.earlier(store, ticket)) is not None:
+        return await _replay_authorization(info, ids)
     if channel is AuthorizationChannel.STORE and is_link_only(seller):
         raise fail(
             ["serviceId"],
@@ -417,19 +460,43 @@ async def authorize_service(
             account_ids=account_ids,
         )
 
-    return await atomically(store, work)
+    return await idempotency.once(
+        store,
+        ticket,
+        work,
+        ids_of=lambda authorization: [authorization["_id"]],
+        replay=lambda ids: _replay_authorization(info, ids),
+    )
+
+
+def _claim(
+    seller: Document, operation: str, key: str | None, given: object
+) -> idempotency.Claim | None:
+    checks = Checks()
+    ticket = idempotency.claim(checks, seller["_id"], operation, key, given)
+    checks.raise_if_any()
+    return ticket
+
+
+async def _replay_authorization(info: Info, ids: list[str]) -> Document:
+    return (await info.context.store.get_many(c.AUTHORIZATIONS, ids))[ids[0]]
 
 
 async def _own_authorization(info: Info, authorization_id: str) -> Document:
     found = await info.context.store.get_many(c.AUTHORIZATIONS, [authorization_id])
     authorization = found.get(authorization_id)
-    if authorization is None or authorization["sellerId"] != info.context.viewer.seller_id:
+    if authorization is None or not sees_seller_privately(
+        info.context.viewer, authorization["sellerId"]
+    ):
         raise fail(["id"], "no authorization with this id", Code.NOT_FOUND)
     return authorization
 
 
-async def renew(info: Info, authorization_id: str, months: int) -> Document:
-    """Extend the end date by ``months`` (sellers outside the link-only regions)."""
+async def renew(
+    info: Info, authorization_id: str, months: int, idempotency_key: str | None = None
+) -> Document:
+    """Extend the end date by ``months`` (sellers outside the link-only regions); a repeated
+    idempotency key returns the authorization without extending it again."""
     store, now = info.context.store, info.context.now
     seller = await _caller_seller(info)
     if is_link_only(seller):
@@ -438,6 +505,11 @@ async def renew(info: Info, authorization_id: str, months: int) -> Document:
             "sellers in your region renew through a renewal offer or link the partner sends",
             Code.REGION_RESTRICTED,
         )
+    ticket = _claim(
+        seller, "renewAuthorization", idempotency_key, {"id": authorization_id, "months": months}
+    )
+    if ticket is not None and (ids := await idempotency.earlier(store, ticket)) is not None:
+        return await _replay_authorization(info, ids)
 
     async def work() -> Document:
         authorization = await _own_authorization(info, authorization_id)
@@ -450,7 +522,7 @@ async def renew(info: Info, authorization_id: str, months: int) -> Document:
             authorization["partnerId"]
         )
         require_live(service, partner, ["id"])
-        new_end = add_months(authorization["endsAt"], months)
+        new_end = renewed_end(authorization["endsAt"], months, authorization["startsAt"], now)
         updated = await store.update(
             c.AUTHORIZATIONS,
             authorization_id,
@@ -476,7 +548,13 @@ async def renew(info: Info, authorization_id: str, months: int) -> Document:
         )
         return updated
 
-    return await atomically(store, work)
+    return await idempotency.once(
+        store,
+        ticket,
+        work,
+        ids_of=lambda authorization: [authorization["_id"]],
+        replay=lambda ids: _replay_authorization(info, ids),
+    )
 
 
 async def cancel(info: Info, authorization_id: str) -> Document:

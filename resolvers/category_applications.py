@@ -12,8 +12,9 @@ from datastore.ids import new_id
 from datastore.loaders import NEWEST_FIRST, ListSpec
 from datastore.paging import Page, PageResult
 from datastore.store import DuplicateKeyError
-from resolvers import history
+from resolvers import history, idempotency
 from resolvers.context import Info
+from resolvers.errors import unknown_account
 from resolvers.validation import Checks, fail
 from resolvers.writes import atomically
 
@@ -38,6 +39,8 @@ class CategoryApplicationErrorCode(StrEnum):
     NOT_REVIEWING = "NOT_REVIEWING"
     REASON_REQUIRED = "REASON_REQUIRED"
     INVALID = "INVALID"
+    TOO_LONG = "TOO_LONG"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 
 
 Code = CategoryApplicationErrorCode
@@ -49,7 +52,7 @@ async def current_partner(info: Info, code: StrEnum) -> Document:
     partner_id = info.context.viewer.partner_id
     partner = await info.context.loaders.partner_by_id.load(partner_id) if partner_id else None
     if partner is None:
-        raise fail(["partner"], "your partner account does not exist", code)
+        raise unknown_account("partner")
     if partner["status"] != PartnerStatus.ACTIVE:
         raise fail(["partner"], "your partner account is closed", code)
     return partner
@@ -79,11 +82,29 @@ def check_eligible(
     return category
 
 
-async def apply(info: Info, category_id: str, market: Market) -> Document:
+async def apply(
+    info: Info, category_id: str, market: Market, idempotency_key: str | None = None
+) -> Document:
     """Apply for ``category_id`` in ``market``; an open application for the same pair is
-    returned as it is, so applying twice creates nothing."""
+    returned as it is, so applying twice creates nothing, and a repeated idempotency key
+    returns the first application whatever happened to it since."""
     store = info.context.store
     partner = await current_partner(info, Code.PARTNER_CLOSED)
+    checks = Checks()
+    ticket = idempotency.claim(
+        checks,
+        partner["_id"],
+        "applyForServiceCategory",
+        idempotency_key,
+        {"categoryId": category_id, "market": market},
+    )
+    checks.raise_if_any()
+
+    async def replay(ids: list[str]) -> Document:
+        return (await store.get_many(c.CATEGORY_APPLICATIONS, ids))[ids[0]]
+
+    if ticket is not None and (ids := await idempotency.earlier(store, ticket)) is not None:
+        return await replay(ids)
     check_eligible(partner, get_catalog().get(category_id), market, "categoryId")
     open_key = f"{partner['_id']}|{category_id}|{market.value}"
 
@@ -122,8 +143,12 @@ async def apply(info: Info, category_id: str, market: Market) -> Document:
         return application
 
     try:
-        return await atomically(store, work)
-    except DuplicateKeyError:
+        return await idempotency.once(
+            store, ticket, work, ids_of=lambda application: [application["_id"]], replay=replay
+        )
+    except DuplicateKeyError as error:
+        if error.collection != c.CATEGORY_APPLICATIONS:
+            raise
         # A concurrent apply won the race on the open-application key: return its result.
         found = await store.find(c.CATEGORY_APPLICATIONS, {"openKey": open_key}, limit=1)
         return found[0]

@@ -14,9 +14,11 @@ class QueryErrorCode(StrEnum):
     INVALID_ID = "INVALID_ID"
     INVALID_CURSOR = "INVALID_CURSOR"
     INVALID_PAGE_SIZE = "INVALID_PAGE_SIZE"
+    INVALID_EXPIRING_WITHIN_DAYS = "INVALID_EXPIRING_WITHIN_DAYS"
     TOO_MANY_IDS = "TOO_MANY_IDS"
     INVALID_SEARCH = "INVALID_SEARCH"
     FORBIDDEN = "FORBIDDEN"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
 
 
 class PublicError(GraphQLError):
@@ -25,3 +27,12 @@ class PublicError(GraphQLError):
     def __init__(self, message: str, code: QueryErrorCode, **extensions: object) -> None:
         super().__init__(message, extensions={"code": code.value, **extensions})
         self.code = code
+
+
+def unknown_account(kind: str) -> PublicError:
+    """A well-signed token naming a partner or seller that does not exist: the caller is not
+    who the token says, so they must sign in again (not a rule of the input they sent)."""
+    return PublicError(
+        f"the {kind} account your token names does not exist: sign in again",
+        QueryErrorCode.UNAUTHENTICATED,
+    )

@@ -3,13 +3,70 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
 from datastore import collections as c
+from datastore import enums
 from datastore.codec import Document, utc_now
 from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers.identity import Viewer
+
+
+class HistoryAction(StrEnum):
+    """What happened to a subject; :func:`record` refuses anything else."""
+
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    APPLIED = "APPLIED"
+    SUBMITTED = "SUBMITTED"
+    PUBLISHED = "PUBLISHED"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    DEACTIVATED = "DEACTIVATED"
+    WITHDRAWN = "WITHDRAWN"
+    ACCEPTED = "ACCEPTED"
+    AUTHORIZED = "AUTHORIZED"
+    RENEWED = "RENEWED"
+    EXPIRED = "EXPIRED"
+    CANCELED = "CANCELED"
+    CLOSED = "CLOSED"
+    UNLINKED = "UNLINKED"
+    CONNECTED = "CONNECTED"
+
+
+# Request moves were recorded as verbs before they joined the past tense of the rest; entries
+# stored then read as the action they meant.
+LEGACY_ACTIONS = {
+    "ACCEPT": HistoryAction.ACCEPTED,
+    "REJECT": HistoryAction.REJECTED,
+    "CLOSE": HistoryAction.CLOSED,
+}
+
+
+class HistoryReasonCode(StrEnum):
+    """Why a change happened, as a code; :func:`record` refuses anything else."""
+
+    AUTHORIZED = "AUTHORIZED"
+    RENEWED = "RENEWED"
+    CANCELED_BY_SELLER = "CANCELED_BY_SELLER"
+    EXPIRED = "EXPIRED"
+    PARTNER_REMOVED = "PARTNER_REMOVED"
+    ACCOUNT_UNLINKED = "ACCOUNT_UNLINKED"
+    WITHDRAWN_BY_PARTNER = "WITHDRAWN_BY_PARTNER"
+
+
+STATUS_ENUMS: tuple[type[StrEnum], ...] = (
+    enums.PartnerStatus,
+    enums.ServiceStatus,
+    enums.OfferStatus,
+    enums.AuthorizationStatus,
+    enums.RequestStatus,
+    enums.LinkedStatus,
+)
+"""Status enums whose values history records (category applications' own status lives with
+their resolver, which imports this module; the schema adds it)."""
 
 
 async def record(
@@ -30,12 +87,13 @@ async def record(
         {
             "_id": new_id("hst"),
             "subjectId": subject_id,
-            "action": action,
+            # Checked at write time: the API reads these back as enums.
+            "action": HistoryAction(action).value,
             "actorRole": actor.role.value if actor.role else None,
             "actorId": actor.subject_id,
             "fromStatus": from_status,
             "toStatus": to_status,
-            "reasonCode": reason_code,
+            "reasonCode": HistoryReasonCode(reason_code).value if reason_code else None,
             "reason": reason,
             "changes": dict(changes) if changes else None,
             "createdAt": utc_now(),

@@ -11,12 +11,7 @@ from datastore.codec import Document
 from datastore.ids import type_of
 from resolvers.context import Info
 from resolvers.errors import PublicError, QueryErrorCode
-from resolvers.visibility import (
-    can_see_partner,
-    can_see_seller_item,
-    can_see_service,
-    sees_partner_privately,
-)
+from resolvers.visibility import sees_node
 
 MAX_NODE_IDS = 100
 
@@ -51,22 +46,12 @@ def not_found(identifier: str) -> PublicError:
 async def visible_document(info: Info, type_name: str, document: Document | None) -> bool:
     if document is None:
         return False
-    viewer = info.context.viewer
-    if type_name == "Partner":
-        return can_see_partner(viewer, document)
-    if type_name == "Service":
-        partner = await info.context.loaders.partner_by_id.load(document["partnerId"])
-        return can_see_service(viewer, document, partner)
-    if type_name in ("CategoryApplication", "ServiceOffer"):
-        # A seller reads an offer through its link token, never by id.
-        return sees_partner_privately(viewer, document["partnerId"])
-    if type_name in ("Authorization", "SellerRequest"):
-        return (
-            viewer.is_admin
-            or viewer.seller_id == document["sellerId"]
-            or (viewer.partner_id == document["partnerId"])
-        )
-    return can_see_seller_item(viewer, document)
+    partner = (
+        await info.context.loaders.partner_by_id.load(document["partnerId"])
+        if type_name == "Service"
+        else None
+    )
+    return sees_node(info.context.viewer, type_name, document, partner)
 
 
 async def _load_one(info: Info, identifier: str) -> tuple[str, Any] | None:

@@ -19,8 +19,7 @@ from datastore.enums import AuthorizeObject, OfferStatus, PartnerStatus, Service
 from datastore.ids import new_id, new_token, type_of
 from datastore.loaders import ListSpec
 from datastore.paging import Page, PageResult
-from datastore.store import DocumentStore, DuplicateKeyError
-from resolvers import history
+from resolvers import history, idempotency
 from resolvers.category_applications import current_partner
 from resolvers.contact import check_contact
 from resolvers.context import Info
@@ -46,12 +45,12 @@ class ServiceOfferErrorCode(StrEnum):
     INVALID_EMAIL = "INVALID_EMAIL"
     INVALID_PHONE = "INVALID_PHONE"
     TOO_LONG = "TOO_LONG"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 
 
 Code = ServiceOfferErrorCode
 
 MAX_SERVICES = 10
-MAX_IDEMPOTENCY_KEY = 100
 # Far enough for any real engagement, near enough that no one stores year 9999.
 MAX_YEARS = 3
 # Link tokens are 32 characters; anything much longer is not worth a lookup.
@@ -71,15 +70,20 @@ def effective_offer_status(offer: Mapping[str, Any], now: datetime) -> OfferStat
 
 
 def can_be_accepted(
-    offer: Mapping[str, Any], partner: Mapping[str, Any] | None, now: datetime
+    offer: Mapping[str, Any],
+    partner: Mapping[str, Any] | None,
+    services: Sequence[Mapping[str, Any] | None],
+    now: datetime,
 ) -> bool:
-    """Whether a seller could accept the offer at ``now``: it is OPEN, not past its end, and
-    its partner still operates."""
+    """Whether a seller could accept the offer in one click at ``now``: it is OPEN, not past
+    its end, its partner still operates and every offered service is LIVE. (A start date that
+    has passed does not matter: the authorization then starts today.)"""
     return (
         effective_offer_status(offer, now) is OfferStatus.OPEN
         and partner is not None
         and partner.get("status") == PartnerStatus.ACTIVE
         and now < offer["endsAt"]
+        and all(s is not None and s.get("status") == ServiceStatus.LIVE for s in services)
     )
 
 
@@ -94,13 +98,19 @@ async def create(info: Info, fields: Mapping[str, Any]) -> Document:
     store = info.context.store
     partner = await current_partner(info, Code.PARTNER_CLOSED)
     checks = Checks()
-    key = _idempotency_key(checks, fields.get("idempotencyKey"))
-    if key is not None:
-        # Before the other rules: a retry gets the first offer even if, since then, a day
-        # has passed or a service went off.
-        earlier = await _by_idempotency_key(store, partner["_id"], key)
-        if earlier is not None:
-            return earlier
+    given = {k: v for k, v in fields.items() if k != "idempotencyKey"}
+    ticket = idempotency.claim(
+        checks, partner["_id"], "createServiceOffer", fields.get("idempotencyKey"), given
+    )
+    checks.raise_if_any()
+
+    async def replay(ids: list[str]) -> Document:
+        return (await store.get_many(c.SERVICE_OFFERS, ids))[ids[0]]
+
+    # Before the other rules: a retry gets the first offer even if, since then, a day has
+    # passed or a service went off.
+    if ticket is not None and (ids := await idempotency.earlier(store, ticket)) is not None:
+        return await replay(ids)
     service_ids = [str(i) for i in fields.get("serviceIds") or []]
     await _check_services(info, checks, partner["_id"], service_ids)
     start, end = fields["startDate"], fields["endDate"]
@@ -118,7 +128,6 @@ async def create(info: Info, fields: Mapping[str, Any]) -> Document:
         "settings": _settings(fields["settings"]),
         "linkToken": new_token(),
         "status": OfferStatus.OPEN,
-        "idempotencyKey": key,
         "createdAt": now,
         "updatedAt": now,
     }
@@ -134,14 +143,9 @@ async def create(info: Info, fields: Mapping[str, Any]) -> Document:
         )
         return offer
 
-    try:
-        return await atomically(store, work)
-    except DuplicateKeyError:
-        # The same idempotency key raced in from a retry: the first insert is the answer.
-        earlier = await _by_idempotency_key(store, partner["_id"], key) if key else None
-        if earlier is None:
-            raise
-        return earlier
+    return await idempotency.once(
+        store, ticket, work, ids_of=lambda offer: [offer["_id"]], replay=replay
+    )
 
 
 async def withdraw(info: Info, offer_id: str) -> Document:
@@ -202,19 +206,6 @@ async def offers_of_partner(
         return PageResult([], False)
     spec = ListSpec(page=page, statuses=tuple(s.value for s in statuses) if statuses else None)
     return await info.context.loaders.service_offers_by_partner.load((partner_id, spec))
-
-
-def _idempotency_key(checks: Checks, value: str | None) -> str | None:
-    checks.text(["idempotencyKey"], value, max_length=MAX_IDEMPOTENCY_KEY, too_long=Code.TOO_LONG)
-    key = value.strip() if value else None
-    return key if key and len(key) <= MAX_IDEMPOTENCY_KEY else None
-
-
-async def _by_idempotency_key(store: DocumentStore, partner_id: str, key: str) -> Document | None:
-    found = await store.find(
-        c.SERVICE_OFFERS, {"partnerId": partner_id, "idempotencyKey": key}, limit=1
-    )
-    return found[0] if found else None
 
 
 async def _check_services(

@@ -16,10 +16,12 @@ from datastore.codec import Document
 from datastore.enums import OPEN_REQUEST_STATUSES, PartnerStatus, RequestStatus
 from datastore.ids import new_id, type_of
 from datastore.store import DocumentStore
-from resolvers import history
+from resolvers import history, idempotency
 from resolvers.context import Context, Info
+from resolvers.errors import unknown_account
 from resolvers.identity import Role
 from resolvers.validation import Checks, fail
+from resolvers.visibility import is_party
 from resolvers.writes import atomically
 
 
@@ -30,6 +32,7 @@ class RequestErrorCode(StrEnum):
     TOO_LONG = "TOO_LONG"
     INVALID_EMAIL = "INVALID_EMAIL"
     NEGATIVE_AMOUNT = "NEGATIVE_AMOUNT"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
     AMOUNT_TOO_LARGE = "AMOUNT_TOO_LARGE"
     NO_PARTNERS = "NO_PARTNERS"
     TOO_MANY_PARTNERS = "TOO_MANY_PARTNERS"
@@ -40,6 +43,7 @@ class RequestErrorCode(StrEnum):
     TOO_MANY_OPEN_REQUESTS = "TOO_MANY_OPEN_REQUESTS"
     INVALID_TRANSITION = "INVALID_TRANSITION"
     REASON_REQUIRED = "REASON_REQUIRED"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 
 
 Code = RequestErrorCode
@@ -51,7 +55,6 @@ MAX_LOCATION = 200
 MAX_PRODUCT = 200
 MAX_DETAILS = 2000
 MAX_REASON = 1000
-MAX_IDEMPOTENCY_KEY = 100
 MAX_AMOUNT = Decimal("1e12")
 AMOUNT_FIELDS = ("shopMonthlyGmv", "otherChannelsMonthlyGmv", "monthlyBudget")
 
@@ -83,7 +86,10 @@ def _check_form(checks: Checks, contact: Mapping[str, Any], business: Mapping[st
         amount = business.get(name)
         if amount is None:
             continue
-        if amount < 0:
+        if not amount.is_finite():
+            # "NaN", "sNaN" and "Infinity" parse as decimals but are no amount of money.
+            checks.add(["business", name], f"{name} must be a finite number", Code.INVALID_AMOUNT)
+        elif amount < 0:
             checks.add(["business", name], f"{name} cannot be negative", Code.NEGATIVE_AMOUNT)
         elif amount > MAX_AMOUNT:
             checks.add(["business", name], f"{name} is implausibly large", Code.AMOUNT_TOO_LARGE)
@@ -116,7 +122,7 @@ async def create(
     store, now, viewer = info.context.store, info.context.now, info.context.viewer
     seller = (await store.get_many(c.SELLERS, [viewer.seller_id or ""])).get(viewer.seller_id or "")
     if seller is None:
-        raise fail(["seller"], "your seller account does not exist", Code.NOT_FOUND)
+        raise unknown_account("seller")
     if not seller.get("hasShopAccount"):
         raise fail(
             ["seller"],
@@ -124,18 +130,24 @@ async def create(
             "its contactEmail instead",
             Code.NO_SHOP_ACCOUNT,
         )
-    key = (idempotency_key or "").strip() or None
-    if key:
-        earlier = await store.find(
-            c.REQUESTS,
-            {"sellerId": seller["_id"], "idempotencyKey": key},
-            sort=[("partnerIndex", 1)],
-        )
-        if earlier:
-            return earlier
     checks = Checks()
+    ticket = idempotency.claim(
+        checks,
+        seller["_id"],
+        "createRequest",
+        idempotency_key,
+        {"contact": contact, "business": business, "partnerIds": list(partner_ids)},
+    )
+    checks.raise_if_any()
+
+    async def replay(ids: list[str]) -> list[Document]:
+        found = await store.get_many(c.REQUESTS, ids)
+        return [found[i] for i in ids if i in found]
+
+    # Before the other rules: a retry gets the first requests even if a partner closed since.
+    if ticket is not None and (ids := await idempotency.earlier(store, ticket)) is not None:
+        return await replay(ids)
     _check_form(checks, contact, business)
-    checks.text(["idempotencyKey"], key, max_length=MAX_IDEMPOTENCY_KEY, too_long=Code.TOO_LONG)
     if not partner_ids:
         checks.add(["partnerIds"], "select at least one partner", Code.NO_PARTNERS)
     if len(partner_ids) > MAX_PARTNERS:
@@ -190,7 +202,6 @@ async def create(
                     "partnerIndex": index,
                     **form,
                     "status": RequestStatus.PARTNER_REVIEWING,
-                    "idempotencyKey": key,
                     "createdAt": now,
                     "updatedAt": now,
                 },
@@ -205,7 +216,9 @@ async def create(
             created.append(request)
         return created
 
-    return await atomically(store, work)
+    return await idempotency.once(
+        store, ticket, work, ids_of=lambda made: [r["_id"] for r in made], replay=replay
+    )
 
 
 # Who may move a request from which states to which.
@@ -218,6 +231,9 @@ _MOVES: dict[str, tuple[tuple[RequestStatus, ...], RequestStatus, tuple[Role, ..
         (Role.PARTNER, Role.SELLER),
     ),
 }
+
+# What history records for each move.
+_RECORDED = {"accept": "ACCEPTED", "reject": "REJECTED", "close": "CLOSED"}
 
 
 async def move(info: Info, request_id: str, action: str, reason: str | None) -> Document:
@@ -232,14 +248,7 @@ async def move(info: Info, request_id: str, action: str, reason: str | None) -> 
 
     async def work() -> Document:
         request = (await store.get_many(c.REQUESTS, [request_id])).get(request_id)
-        mine = (
-            request is not None
-            and viewer.role in roles
-            and (
-                viewer.partner_id == request["partnerId"] or viewer.seller_id == request["sellerId"]
-            )
-        )
-        if request is None or not mine:
+        if request is None or viewer.role not in roles or not is_party(viewer, request):
             raise fail(["id"], "no request with this id", Code.NOT_FOUND)
         if RequestStatus(request["status"]) not in sources:
             raise fail(
@@ -247,7 +256,7 @@ async def move(info: Info, request_id: str, action: str, reason: str | None) -> 
                 f"cannot {action} a request that is {request['status']}",
                 Code.INVALID_TRANSITION,
             )
-        return await _set_status(info.context, request, target, action.upper(), reason)
+        return await _set_status(info.context, request, target, _RECORDED[action], reason)
 
     return await atomically(store, work)
 

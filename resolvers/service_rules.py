@@ -32,6 +32,7 @@ class ServiceErrorCode(StrEnum):
     FIELD_LOCKED = "FIELD_LOCKED"
     LISTING_INCOMPLETE = "LISTING_INCOMPLETE"
     REASON_REQUIRED = "REASON_REQUIRED"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 
 
 Code = ServiceErrorCode
@@ -43,7 +44,6 @@ MAX_HIGHLIGHT = 200
 MAX_PRICING = 500
 MAX_EMAIL = 254
 MAX_REASON = 1000
-MAX_IDEMPOTENCY_KEY = 100
 
 # Fields a store listing shows: changing one sends a public service back to review.
 LISTING_FIELDS = (
@@ -89,12 +89,6 @@ def check_fields(fields: Mapping[str, Any], *, creating: bool) -> None:
             too_long=Code.TOO_LONG,
             missing=Code.REQUIRED,
         )
-    checks.text(
-        ["idempotencyKey"],
-        fields.get("idempotencyKey"),
-        max_length=MAX_IDEMPOTENCY_KEY,
-        too_long=Code.TOO_LONG,
-    )
     checks.raise_if_any()
 
 

@@ -16,8 +16,7 @@ from datastore.codec import Document, utc_now
 from datastore.enums import Market, PartnerStatus, ServiceStatus, ServiceType
 from datastore.ids import new_id, new_token
 from datastore.search import search_fields
-from datastore.store import DuplicateKeyError
-from resolvers import history
+from resolvers import history, idempotency
 from resolvers.category_applications import ReviewDecision, current_partner
 from resolvers.context import Info
 from resolvers.referrals import ensure_referral_links
@@ -56,15 +55,21 @@ async def create(info: Info, fields: Mapping[str, Any]) -> Document:
     service created the first time."""
     store = info.context.store
     partner = await current_partner(info, Code.PARTNER_CLOSED)
+    checks = Checks()
+    given = {k: v for k, v in fields.items() if k != "idempotencyKey"}
+    ticket = idempotency.claim(
+        checks, partner["_id"], "createService", fields.get("idempotencyKey"), given
+    )
+    checks.raise_if_any()
+
+    async def replay(ids: list[str]) -> Document:
+        return (await store.get_many(c.SERVICES, ids))[ids[0]]
+
+    # Before the other rules: a retry gets the first service even if they changed since.
+    if ticket is not None and (ids := await idempotency.earlier(store, ticket)) is not None:
+        return await replay(ids)
     check_fields(fields, creating=True)
     fields = normalise_fields(fields)
-    key = fields.get("idempotencyKey")
-    if key:
-        earlier = await store.find(
-            c.SERVICES, {"partnerId": partner["_id"], "idempotencyKey": key}, limit=1
-        )
-        if earlier:
-            return earlier[0]
     service_type = ServiceType(fields["type"])
     market = Market(fields["market"])
     await check_category(store, partner, fields["categoryId"], market, service_type)
@@ -81,7 +86,6 @@ async def create(info: Info, fields: Mapping[str, Any]) -> Document:
         "highlights": fields.get("highlights") or [],
         "pricing": fields.get("pricing"),
         "contactEmail": fields.get("contactEmail"),
-        "idempotencyKey": key,
         "needsReview": True,
         "listed": False,
         "createdAt": now,
@@ -100,14 +104,9 @@ async def create(info: Info, fields: Mapping[str, Any]) -> Document:
         )
         return service
 
-    try:
-        return await atomically(store, work)
-    except DuplicateKeyError:
-        # The same idempotency key raced in from a retry: the first insert is the answer.
-        earlier = await store.find(
-            c.SERVICES, {"partnerId": partner["_id"], "idempotencyKey": key}, limit=1
-        )
-        return earlier[0]
+    return await idempotency.once(
+        store, ticket, work, ids_of=lambda service: [service["_id"]], replay=replay
+    )
 
 
 async def update(info: Info, service_id: str, fields: Mapping[str, Any]) -> Document:

@@ -1,5 +1,6 @@
-"""Who may see which document. A document the viewer may not see behaves as if it did not
-exist, so these rules are applied wherever a document is loaded for a caller."""
+"""Who may see which document: every such rule lives here, and nowhere else. A document the
+viewer may not see behaves as if it did not exist (a list hanging off it reads as empty), so
+these rules are applied wherever a document is loaded for a caller."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from datastore.enums import PartnerStatus, ServiceStatus, ServiceType
-from resolvers.identity import Viewer
+from datastore.ids import type_of
+from resolvers.identity import Role, Viewer
 
 Document = Mapping[str, Any]
 
@@ -52,3 +54,54 @@ def can_see_service(viewer: Viewer, service: Document, partner: Document | None)
 def can_see_seller_item(viewer: Viewer, item: Document) -> bool:
     """Sellers, their shops and TikTok accounts are private to the seller (and admins)."""
     return sees_seller_privately(viewer, item.get("sellerId") or item["_id"])
+
+
+def is_party(viewer: Viewer, document: Document) -> bool:
+    """The partner and (when it has one) the seller a document concerns, and admins: who sees
+    an authorization, a request, and the history of anything."""
+    return (
+        viewer.is_admin
+        or (viewer.partner_id is not None and viewer.partner_id == document.get("partnerId"))
+        or (viewer.seller_id is not None and viewer.seller_id == document.get("sellerId"))
+    )
+
+
+def sees_history(viewer: Viewer, subject: Document) -> bool:
+    """Every change of an object is for the parties to it: a service's, an offer's or an
+    application's partner; an authorization's or a request's seller and partner; admins."""
+    return is_party(viewer, subject)
+
+
+def sees_lists_of(viewer: Viewer, owner: Document) -> bool:
+    """Lists hanging off a partner, a seller or an offer (authorizations, requests): the
+    owner (an offer's partner) and admins; anyone else reads them empty."""
+    kind = type_of(owner["_id"])
+    if kind == "Seller":
+        return sees_seller_privately(viewer, owner["_id"])
+    if kind == "Partner":
+        return sees_partner_privately(viewer, owner["_id"])
+    return sees_partner_privately(viewer, owner["partnerId"])
+
+
+def own_lists_owner(viewer: Viewer) -> tuple[str, str] | None:
+    """Whose lists a root field (``authorizations``, ``requests``) shows: a seller's or a
+    partner's own, or (``None``) everyone's, for admins."""
+    if viewer.role is Role.SELLER and viewer.subject_id:
+        return ("seller", viewer.subject_id)
+    if viewer.role is Role.PARTNER and viewer.subject_id:
+        return ("partner", viewer.subject_id)
+    return None
+
+
+def sees_node(viewer: Viewer, type_name: str, document: Document, partner: Document | None) -> bool:
+    """Whether ``node(id:)`` shows a document (``partner``: a service's, else unused)."""
+    if type_name == "Partner":
+        return can_see_partner(viewer, document)
+    if type_name == "Service":
+        return can_see_service(viewer, document, partner)
+    if type_name in ("CategoryApplication", "ServiceOffer"):
+        # A seller reads an offer through its link token, never by id.
+        return sees_partner_privately(viewer, document["partnerId"])
+    if type_name in ("Authorization", "SellerRequest"):
+        return is_party(viewer, document)
+    return can_see_seller_item(viewer, document)

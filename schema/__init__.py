@@ -11,6 +11,7 @@ from strawberry.tools import merge_types
 from schema.authorization import Authorization
 from schema.authorization_mutation import AuthorizationMutation, AuthorizationQuery
 from schema.category_application import CategoryApplication, CategoryApplicationMutation
+from schema.enum_values import describe_enum_values
 from schema.error_log import LoggedSchema
 from schema.extensions import MaskUnexpectedErrors
 from schema.node import NodeQuery
@@ -53,6 +54,7 @@ Mutation = merge_types(
     ),
 )
 
+describe_enum_values()
 TYPES = [
     Partner,
     Service,

@@ -12,15 +12,14 @@ from datastore import enums
 from datastore.codec import Document
 from datastore.loaders import load_required
 from resolvers import authorization_queries as queries
-from resolvers.authorization_rules import effective_status, grants_access
+from resolvers.authorization_rules import days_remaining, effective_status, grants_access
 from resolvers.context import Info
 from resolvers.offer_dates import last_day
-from resolvers.visibility import sees_owner_privately
 from schema.authorization_settings import AuthorizationSettings, SellerContact
 from schema.enums import AuthorizationChannel, AuthorizationReason, AuthorizationStatus
-from schema.history import HistoryEntry, history_connection
+from schema.history import HistoryEntry, history
 from schema.node import Node
-from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last, connection_from
+from schema.pagination import EMPTY_PAGE, Connection, connection_from
 from schema.partner import Partner
 from schema.seller import Seller, Shop, TikTokAccount
 from schema.service import Service
@@ -85,10 +84,12 @@ class Authorization(Node):
         partner = await info.context.loaders.partner_by_id.load(self.document["partnerId"])
         return grants_access(self.document, partner, info.context.now)
 
-    @strawberry.field(description="Whole days until it ends (0 once ended).")
+    @strawberry.field(
+        description="Calendar days (UTC) from today to the last day: 0 on the last day and once "
+        "ended. `authorizations(expiringWithinDays: n)` lists those with at most n."
+    )
     def days_remaining(self, info: Info) -> int:
-        remaining: int = (self.document["endsAt"] - info.context.now).days
-        return max(0, remaining)
+        return days_remaining(self.document["endsAt"], info.context.now)
 
     @strawberry.field(description="The service authorized.")
     async def service(self, info: Info) -> Service:
@@ -144,16 +145,9 @@ class Authorization(Node):
             for name, change in changes.items()
         ]
 
-    @strawberry.field(description="Every change of the authorization, newest first.")
-    async def history(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[HistoryEntry]:
-        return await history_connection(info, str(self.id), first, after, last, before)
+    history: Connection[HistoryEntry] = strawberry.field(
+        resolver=history, description="Every change of the authorization, newest first."
+    )
 
 
 async def authorization_connection(
@@ -166,14 +160,9 @@ async def authorization_connection(
     last: int | None,
     before: str | None,
 ) -> Connection[Authorization]:
-    """``owner`` is ("seller" | "partner" | "offer", id), or None for the caller's own. A
-    seller's or partner's list is empty for anyone but its owner and admins; an offer's owner
-    check is the caller's."""
+    """``owner`` is ("seller" | "partner" | "offer", id), or None for the caller's own; the
+    caller has checked that the viewer may read the owner's lists (``resolvers.visibility``)."""
     from resolvers.pagination import page_from_args
-
-    viewer = info.context.viewer
-    if owner is not None and owner[0] != "offer" and not sees_owner_privately(viewer, *owner):
-        return empty()
 
     sort = queries.list_sort(expiring_within_days)
     page = page_from_args(sort, first, after, last, before)

@@ -67,6 +67,11 @@ class AuthorizeServiceOfferInput:
     tiktok_account_ids: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Which linked TikTok accounts (default: all, if needed)."
     )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Send the same key on a retry to get the first result back (100 "
+        "characters); the same key with another input is refused.",
+    )
 
 
 @strawberry.input(description="Every detail of a default authorization application.")
@@ -80,6 +85,11 @@ class AuthorizeServiceInput:
     )
     tiktok_account_ids: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Which linked TikTok accounts (default: all, if needed)."
+    )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Send the same key on a retry to get the first result back (100 "
+        "characters); the same key with another input is refused.",
     )
 
 
@@ -167,7 +177,7 @@ class AuthorizationMutation:
             AuthorizeServiceOfferInput | None,
             strawberry.argument(description="Changes from the offer; omit for one click."),
         ] = None,
-    ) -> AuthorizeServiceOfferPayload:
+    ) -> AuthorizeServiceOfferPayload | None:
         given = input or AuthorizeServiceOfferInput()
         consent = resolve.Consent(
             start_date=given.start_date,
@@ -180,10 +190,12 @@ class AuthorizationMutation:
         )
 
         async def work() -> dict[str, Any]:
-            _offer, granted = await resolve.authorize_offer(info, token, consent)
+            _offer, granted = await resolve.authorize_offer(
+                info, token, consent, given.idempotency_key
+            )
             return {"authorizations": [Authorization.from_document(d) for d in granted]}
 
-        return await run_mutation(AuthorizeServiceOfferPayload, AuthorizationUserError, work)
+        return await run_mutation(info, AuthorizeServiceOfferPayload, AuthorizationUserError, work)
 
     @strawberry.mutation(
         description="The default authorization application: authorize one live service through "
@@ -195,7 +207,7 @@ class AuthorizationMutation:
         info: Info,
         service_link_token: Annotated[str, strawberry.argument(description="The link token.")],
         input: Annotated[AuthorizeServiceInput, strawberry.argument(description="The details.")],
-    ) -> AuthorizeServicePayload:
+    ) -> AuthorizeServicePayload | None:
         async def work() -> dict[str, Any]:
             found = (
                 await info.context.store.find(
@@ -209,10 +221,11 @@ class AuthorizationMutation:
                 found[0] if found else None,
                 _consent(input),
                 AuthorizationChannel.SERVICE_LINK,
+                input.idempotency_key,
             )
             return _authorization(document)
 
-        return await run_mutation(AuthorizeServicePayload, AuthorizationUserError, work)
+        return await run_mutation(info, AuthorizeServicePayload, AuthorizationUserError, work)
 
     @strawberry.mutation(
         description="Authorize a public service found in the store (not for UK/US local or "
@@ -224,17 +237,21 @@ class AuthorizationMutation:
         info: Info,
         service_id: Annotated[strawberry.ID, strawberry.argument(description="A Service id.")],
         input: Annotated[AuthorizeServiceInput, strawberry.argument(description="The details.")],
-    ) -> AuthorizeStoreServicePayload:
+    ) -> AuthorizeStoreServicePayload | None:
         check_id(str(service_id), "serviceId", "Service")
 
         async def work() -> dict[str, Any]:
             found = await info.context.store.get_many(c.SERVICES, [str(service_id)])
             document = await resolve.authorize_service(
-                info, found.get(str(service_id)), _consent(input), AuthorizationChannel.STORE
+                info,
+                found.get(str(service_id)),
+                _consent(input),
+                AuthorizationChannel.STORE,
+                input.idempotency_key,
             )
             return _authorization(document)
 
-        return await run_mutation(AuthorizeStoreServicePayload, AuthorizationUserError, work)
+        return await run_mutation(info, AuthorizeStoreServicePayload, AuthorizationUserError, work)
 
     @strawberry.mutation(
         description="Extend an active authorization's end date (UK/US local and cross-border "
@@ -246,11 +263,19 @@ class AuthorizationMutation:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The Authorization id.")],
         period: Annotated[RenewalPeriod, strawberry.argument(description="How much longer.")],
-    ) -> RenewAuthorizationPayload:
+        idempotency_key: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Send the same key on a retry: the authorization is extended once "
+                "(100 characters); the same key with another input is refused."
+            ),
+        ] = None,
+    ) -> RenewAuthorizationPayload | None:
         async def work() -> dict[str, Any]:
-            return _authorization(await resolve.renew(info, str(id), period.value))
+            document = await resolve.renew(info, str(id), period.value, idempotency_key)
+            return _authorization(document)
 
-        return await run_mutation(RenewAuthorizationPayload, AuthorizationUserError, work)
+        return await run_mutation(info, RenewAuthorizationPayload, AuthorizationUserError, work)
 
     @strawberry.mutation(
         description="Cancel an active authorization: the partner loses access at once.",
@@ -260,11 +285,11 @@ class AuthorizationMutation:
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The Authorization id.")],
-    ) -> CancelAuthorizationPayload:
+    ) -> CancelAuthorizationPayload | None:
         async def work() -> dict[str, Any]:
             return _authorization(await resolve.cancel(info, str(id)))
 
-        return await run_mutation(CancelAuthorizationPayload, AuthorizationUserError, work)
+        return await run_mutation(info, CancelAuthorizationPayload, AuthorizationUserError, work)
 
     @strawberry.mutation(
         name="unlinkTikTokAccount",
@@ -276,7 +301,7 @@ class AuthorizationMutation:
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The TikTokAccount id.")],
-    ) -> UnlinkTikTokAccountPayload:
+    ) -> UnlinkTikTokAccountPayload | None:
         async def work() -> dict[str, Any]:
             account, ended = await lifecycle.unlink_tiktok_account(info, str(id))
             return {
@@ -284,7 +309,7 @@ class AuthorizationMutation:
                 "ended_authorizations": [Authorization.from_document(d) for d in ended],
             }
 
-        return await run_mutation(UnlinkTikTokAccountPayload, AuthorizationUserError, work)
+        return await run_mutation(info, UnlinkTikTokAccountPayload, AuthorizationUserError, work)
 
 
 def _consent(input: AuthorizeServiceInput) -> resolve.Consent:
@@ -314,7 +339,7 @@ class AuthorizationQuery:
         after: After = None,
         last: Last = None,
         before: Before = None,
-    ) -> Connection[Authorization]:
+    ) -> Connection[Authorization] | None:
         return await authorization_connection(
             info, None, status, expiring_within_days, first, after, last, before
         )

@@ -12,10 +12,10 @@ from datastore.codec import Document
 from resolvers import category_applications as resolve
 from resolvers.context import Info
 from schema.enums import Market
-from schema.history import HistoryEntry, history_connection
+from schema.history import HistoryEntry, history
 from schema.mutations import UserError, run_mutation
 from schema.node import Node
-from schema.pagination import After, Before, Connection, First, Last
+from schema.pagination import Connection
 from schema.permissions import IsAdmin, IsPartner
 from schema.service_category import ServiceCategory
 
@@ -40,10 +40,12 @@ class CategoryApplication(Node):
     reviewed_at: datetime | None = strawberry.field(description="When an admin decided.")
     category_id: strawberry.Private[str]
     partner_id: strawberry.Private[str]
+    document: strawberry.Private[Document]
 
     @classmethod
     def from_document(cls, document: Document) -> CategoryApplication:
         return cls(
+            document=document,
             id=strawberry.ID(document["_id"]),
             market=document["market"],
             status=resolve.ApplicationStatus(document["status"]),
@@ -61,16 +63,9 @@ class CategoryApplication(Node):
             raise LookupError(f"application {self.id} names unknown category {self.category_id}")
         return ServiceCategory.from_category(row)
 
-    @strawberry.field(description="Every change of the application, newest first.")
-    async def history(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[HistoryEntry]:
-        return await history_connection(info, str(self.id), first, after, last, before)
+    history: Connection[HistoryEntry] = strawberry.field(
+        resolver=history, description="Every change of the application, newest first."
+    )
 
 
 @strawberry.type(description="A broken rule in a category application.")
@@ -103,6 +98,11 @@ class ReviewCategoryApplicationPayload:
 class ApplyForServiceCategoryInput:
     category_id: strawberry.ID = strawberry.field(description="A ServiceCategory id.")
     market: Market = strawberry.field(description="The market to serve under it.")
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Send the same key on a retry to get the first application back "
+        "(100 characters); the same key with another input is refused.",
+    )
 
 
 @strawberry.input(description="An admin's decision on an application.")
@@ -131,12 +131,15 @@ class CategoryApplicationMutation:
         input: Annotated[
             ApplyForServiceCategoryInput, strawberry.argument(description="What to apply for.")
         ],
-    ) -> ApplyForServiceCategoryPayload:
+    ) -> ApplyForServiceCategoryPayload | None:
         async def work() -> dict[str, Any]:
-            return _application(await resolve.apply(info, str(input.category_id), input.market))
+            document = await resolve.apply(
+                info, str(input.category_id), input.market, input.idempotency_key
+            )
+            return _application(document)
 
         return await run_mutation(
-            ApplyForServiceCategoryPayload, CategoryApplicationUserError, work
+            info, ApplyForServiceCategoryPayload, CategoryApplicationUserError, work
         )
 
     @strawberry.mutation(
@@ -149,11 +152,11 @@ class CategoryApplicationMutation:
         input: Annotated[
             ReviewCategoryApplicationInput, strawberry.argument(description="The decision.")
         ],
-    ) -> ReviewCategoryApplicationPayload:
+    ) -> ReviewCategoryApplicationPayload | None:
         async def work() -> dict[str, Any]:
             document = await resolve.review(info, str(input.id), input.decision, input.reason)
             return _application(document)
 
         return await run_mutation(
-            ReviewCategoryApplicationPayload, CategoryApplicationUserError, work
+            info, ReviewCategoryApplicationPayload, CategoryApplicationUserError, work
         )

@@ -1,9 +1,12 @@
 """Error masking: clients see what they can act on; everything else is logged with the
-request id and shown as a generic message carrying that id."""
+request id and shown as a generic message carrying that id. Every error a client sees carries
+``extensions.code``: errors of the request itself get the code of the phase that found them
+(Apollo's names, which client libraries know)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 
 from graphql import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
@@ -24,11 +27,40 @@ def is_public_error(error: GraphQLError) -> bool:
     return isinstance(original, PublicError | StrawberryGraphQLError)
 
 
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+BAD_USER_INPUT = "BAD_USER_INPUT"
+
+
+def _label(errors: Sequence[GraphQLError] | None, code: str) -> None:
+    for error in errors or ():
+        if not (error.extensions or {}).get("code"):
+            error.extensions = {**(error.extensions or {}), "code": code}
+
+
 class MaskUnexpectedErrors(MaskErrors):
-    """Masks unexpected errors, logging each with its traceback and the request id."""
+    """Masks unexpected errors, logging each with its traceback and the request id, and gives
+    every error of the request itself its code."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=lambda error: not is_public_error(error))
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        _label(self.execution_context.pre_execution_errors, PARSE_FAILED)
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        _label(self.execution_context.pre_execution_errors, VALIDATION_FAILED)
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        for error in getattr(result, "errors", None) or ():
+            # Without a path the error is not a field's: a variable's value does not fit its
+            # type (graphql-core coerces variables before running any field).
+            if error.path is None:
+                _label([error], BAD_USER_INPUT)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", "unknown")

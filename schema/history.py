@@ -3,27 +3,56 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
 
 import strawberry
 from strawberry.scalars import JSON
 
 from datastore.codec import Document
 from datastore.loaders import NEWEST_FIRST, ListSpec
+from resolvers.category_applications import ApplicationStatus
 from resolvers.context import Info
+from resolvers.history import LEGACY_ACTIONS, STATUS_ENUMS, HistoryAction, HistoryReasonCode
 from resolvers.pagination import page_from_args
+from resolvers.visibility import sees_history
 from schema.enums import Role
-from schema.pagination import Connection, connection_from
+from schema.pagination import (
+    EMPTY_PAGE,
+    After,
+    Before,
+    Connection,
+    First,
+    Last,
+    connection_from,
+)
+
+strawberry.enum(HistoryAction, description="What happened to an object.")
+strawberry.enum(HistoryReasonCode, description="Why a change happened, as a code.")
+
+_STATUS_SOURCES: tuple[type[StrEnum], ...] = (*STATUS_ENUMS, ApplicationStatus)
+HistoryStatus = StrEnum(  # type: ignore[misc]
+    "HistoryStatus",
+    {value: value for source in _STATUS_SOURCES for value in source},
+)
+"""Every status an object of any type can have: history's from/to statuses."""
+strawberry.enum(
+    HistoryStatus,
+    description="A status before or after a change: the values of the subject type's own "
+    "status enum (ServiceStatus, OfferStatus, AuthorizationStatus, RequestStatus, "
+    "ApplicationStatus, PartnerStatus, LinkedStatus).",
+)
 
 
 @strawberry.type(description="One change of an object: what, who, when and why.")
 class HistoryEntry:
     id: strawberry.ID = strawberry.field(description="The entry's id.")
-    action: str = strawberry.field(description="What happened, e.g. PUBLISHED or REJECTED.")
+    action: HistoryAction = strawberry.field(description="What happened.")
     actor_role: Role | None = strawberry.field(description="The role of whoever did it.")
     actor_id: str | None = strawberry.field(description="The partner, seller or admin id.")
-    from_status: str | None = strawberry.field(description="The status before.")
-    to_status: str | None = strawberry.field(description="The status after.")
-    reason_code: str | None = strawberry.field(description="Why, as a code (e.g. PARTNER_REMOVED).")
+    from_status: HistoryStatus | None = strawberry.field(description="The status before.")
+    to_status: HistoryStatus | None = strawberry.field(description="The status after.")
+    reason_code: HistoryReasonCode | None = strawberry.field(description="Why, as a code.")
     reason: str | None = strawberry.field(description="Why, in words.")
     changes: JSON | None = strawberry.field(description="Changed fields: {field: {from, to}}.")
     created_at: datetime = strawberry.field(description="When it happened.")
@@ -32,16 +61,43 @@ class HistoryEntry:
     def from_document(cls, document: Document) -> HistoryEntry:
         return cls(
             id=strawberry.ID(document["_id"]),
-            action=document["action"],
+            action=LEGACY_ACTIONS.get(document["action"]) or HistoryAction(document["action"]),
             actor_role=document.get("actorRole"),
             actor_id=document.get("actorId"),
-            from_status=document.get("fromStatus"),
-            to_status=document.get("toStatus"),
-            reason_code=document.get("reasonCode"),
+            from_status=_status(document.get("fromStatus")),
+            to_status=_status(document.get("toStatus")),
+            reason_code=HistoryReasonCode(document["reasonCode"])
+            if document.get("reasonCode")
+            else None,
             reason=document.get("reason"),
             changes=document.get("changes"),
             created_at=document["createdAt"],
         )
+
+
+def _status(value: str | None) -> HistoryStatus | None:
+    return None if value is None else HistoryStatus(value)
+
+
+class _Subject(Protocol):
+    """A type whose changes are recorded: it keeps the document it was read from."""
+
+    document: Document
+
+
+async def history(
+    root: _Subject,
+    info: Info,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
+) -> Connection[HistoryEntry]:
+    """The one ``history`` field of every type that has one (attached with
+    ``strawberry.field(resolver=history)``): newest first, empty for non-parties."""
+    if not sees_history(info.context.viewer, root.document):
+        return Connection(edges=[], page_info=EMPTY_PAGE)
+    return await history_connection(info, root.document["_id"], first, after, last, before)
 
 
 async def history_connection(

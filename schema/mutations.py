@@ -7,12 +7,13 @@ the code translated into the payload's domain enum.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import strawberry
 
+from resolvers.context import Info
 from resolvers.validation import Problem, ValidationError
 
 
@@ -26,12 +27,28 @@ class UserError:
     code_enum: ClassVar[type[StrEnum]]
 
     @classmethod
-    def from_problem(cls, problem: Problem) -> Any:
+    def from_problem(cls, problem: Problem, arguments: Collection[str]) -> Any:
         return cls(  # type: ignore[call-arg]
-            field=["input", *problem.field] if problem.field else None,
+            field=argument_path(problem.field, arguments),
             message=problem.message,
             code=cls.code_enum(problem.code.value),
         )
+
+
+def argument_path(field: Sequence[str], arguments: Collection[str]) -> list[str] | None:
+    """The path of a problem's field among the mutation's real arguments.
+
+    Rules name fields as the client knows them: an argument (``id``, ``token``) or a field of
+    the ``input`` argument (``startDate``). A problem about no argument at all (the caller's
+    own account, say) has no path rather than an invented one.
+    """
+    if not field:
+        return None
+    if field[0] in arguments:
+        return list(field)
+    if "input" in arguments:
+        return ["input", *field]
+    return None
 
 
 class _Payload(Protocol):
@@ -42,6 +59,7 @@ PayloadT = TypeVar("PayloadT", bound=_Payload)
 
 
 async def run_mutation(
+    info: Info,
     payload: type[PayloadT],
     error_type: type[UserError],
     work: Callable[[], Awaitable[dict[str, Any]]],
@@ -51,6 +69,9 @@ async def run_mutation(
     try:
         fields = await work()
     except ValidationError as refused:
-        errors = [error_type.from_problem(problem) for problem in refused.problems]
+        # The arguments as the client spells them (the schema's camelCase names).
+        raw = info._raw_info
+        arguments = raw.parent_type.fields[raw.field_name].args.keys()
+        errors = [error_type.from_problem(p, arguments) for p in refused.problems]
         return payload(user_errors=errors)
     return payload(user_errors=[], **fields)

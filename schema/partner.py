@@ -16,7 +16,7 @@ from resolvers import partners as resolve
 from resolvers.context import Info
 from resolvers.pagination import page_from_args
 from resolvers.visibility import sees_partner_privately
-from schema.arguments import AuthorizationStatusFilter, ExpiringWithinDays, RequestStatusFilter
+from schema import owned_lists
 from schema.category_application import ApplicationStatus, CategoryApplication
 from schema.enums import (
     Market,
@@ -36,8 +36,7 @@ from schema.service_category import ServiceCategory
 from schema.service_offer import ServiceOffer
 
 if TYPE_CHECKING:
-    from schema.authorization import Authorization
-    from schema.seller_request import SellerRequest
+    pass
 
 
 @strawberry.type(description="A partner organisation: a TSP, an MCN/CAP or an affiliate partner.")
@@ -51,10 +50,12 @@ class Partner(Node):
         description="Public contact email (what sellers without a shop account can use)."
     )
     created_at: datetime = strawberry.field(description="When the partner joined.")
+    document: strawberry.Private[Document]
 
     @classmethod
     def from_document(cls, document: Document) -> Partner:
         return cls(
+            document=document,
             id=strawberry.ID(document["_id"]),
             name=document["name"],
             type=document["type"],
@@ -128,32 +129,11 @@ class Partner(Node):
         result = await applications.applications_of_partner(info, str(self.id), page, status)
         return connection_from(result, page, NEWEST_FIRST, CategoryApplication.from_document)
 
-    @strawberry.field(
-        description="Authorizations granted to the partner, newest first (the partner and "
-        "admins; empty for anyone else)."
+    authorizations = strawberry.field(
+        resolver=owned_lists.authorizations,
+        description="Authorizations granted to the partner, newest first (the partner and admins; "
+        "empty for anyone else).",
     )
-    async def authorizations(
-        self,
-        info: Info,
-        status: AuthorizationStatusFilter = None,
-        expiring_within_days: ExpiringWithinDays = None,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[Annotated[Authorization, strawberry.lazy("schema.authorization")]]:
-        from schema.authorization import authorization_connection
-
-        return await authorization_connection(
-            info,
-            ("partner", str(self.id)),
-            status,
-            expiring_within_days,
-            first,
-            after,
-            last,
-            before,
-        )
 
     @strawberry.field(
         description='The partner\'s service offers ("My service offers"), newest first (the '
@@ -180,24 +160,11 @@ class Partner(Node):
         result = await offers.offers_of_partner(info, str(self.id), page, status)
         return connection_from(result, page, NEWEST_FIRST, ServiceOffer.from_document)
 
-    @strawberry.field(
-        description="The partner's inbox of seller requests, newest first (the partner and "
-        "admins; empty for anyone else)."
+    requests = strawberry.field(
+        resolver=owned_lists.requests,
+        description="The partner's inbox of seller requests, newest first (the partner and admins; "
+        "empty for anyone else).",
     )
-    async def requests(
-        self,
-        info: Info,
-        status: RequestStatusFilter = None,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[Annotated[SellerRequest, strawberry.lazy("schema.seller_request")]]:
-        from schema.seller_request import request_connection
-
-        return await request_connection(
-            info, ("partner", str(self.id)), status, first, after, last, before
-        )
 
 
 @strawberry.type(description="A category and market a partner is approved for.")
@@ -250,7 +217,7 @@ class PartnerQuery:
         after: After = None,
         last: Last = None,
         before: Before = None,
-    ) -> Connection[Partner]:
+    ) -> Connection[Partner] | None:
         page = page_from_args(NEWEST_FIRST, first, after, last, before)
         result = await resolve.list_partners(info, page, status, type, registration_region)
         return connection_from(result, page, NEWEST_FIRST, Partner.from_document)
@@ -291,9 +258,9 @@ class PartnerMutation:
         self,
         info: Info,
         input: Annotated[ClosePartnerInput, strawberry.argument(description="The partner.")],
-    ) -> ClosePartnerPayload:
+    ) -> ClosePartnerPayload | None:
         async def work() -> dict[str, Any]:
             document = await partner_admin.close(info, str(input.id), input.reason)
             return {"partner": Partner.from_document(document)}
 
-        return await run_mutation(ClosePartnerPayload, PartnerUserError, work)
+        return await run_mutation(info, ClosePartnerPayload, PartnerUserError, work)

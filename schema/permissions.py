@@ -5,18 +5,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from strawberry.exceptions import StrawberryGraphQLError
 from strawberry.permission import BasePermission
 
 from resolvers.context import Info
 from resolvers.identity import Role
 
+_SIGN_IN = "Sign in: send 'Authorization: Bearer <token>'."
+
 
 class _RolePermission(BasePermission):
+    """Anonymous callers are told to sign in (UNAUTHENTICATED); a signed-in caller of another
+    role is refused (FORBIDDEN). Root fields guarded so are nullable: the refusal nulls that
+    field only, and the rest of the response survives."""
+
     role: Role
     error_extensions = {"code": "FORBIDDEN"}
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        return info.context.viewer.role is self.role
+        role = info.context.viewer.role
+        if role is None:
+            raise StrawberryGraphQLError(_SIGN_IN, extensions={"code": "UNAUTHENTICATED"})
+        return role is self.role
 
 
 class IsAdmin(_RolePermission):
@@ -35,7 +45,7 @@ class IsSeller(_RolePermission):
 
 
 class IsAuthenticated(BasePermission):
-    message = "Sign in: send 'Authorization: Bearer <token>'."
+    message = _SIGN_IN
     error_extensions = {"code": "UNAUTHENTICATED"}
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -12,14 +11,10 @@ from datastore.loaders import NEWEST_FIRST
 from resolvers import sellers as resolve
 from resolvers.context import Info
 from resolvers.pagination import page_from_args
-from schema.arguments import AuthorizationStatusFilter, ExpiringWithinDays, RequestStatusFilter
+from resolvers.visibility import sees_seller_privately
+from schema import owned_lists
 from schema.enums import LinkedStatus, Market, SellerKind
 from schema.node import Node
-
-if TYPE_CHECKING:
-    from schema.authorization import Authorization
-    from schema.seller_request import SellerRequest
-from resolvers.visibility import sees_seller_privately
 from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last, connection_from
 
 
@@ -66,10 +61,12 @@ class Seller(Node):
         description="Whether the seller has a TikTok Shop account (needed to send requests)."
     )
     created_at: datetime = strawberry.field(description="When the seller joined.")
+    document: strawberry.Private[Document]
 
     @classmethod
     def from_document(cls, document: Document) -> Seller:
         return cls(
+            document=document,
             id=strawberry.ID(document["_id"]),
             name=document["name"],
             kind=document["kind"],
@@ -110,41 +107,14 @@ class Seller(Node):
         result = await resolve.tiktok_accounts_of_seller(info, str(self.id), page)
         return connection_from(result, page, NEWEST_FIRST, TikTokAccount.from_document)
 
-    @strawberry.field(
-        description="The seller's authorizations, newest first (the seller and admins; empty "
-        "for anyone else)."
+    authorizations = strawberry.field(
+        resolver=owned_lists.authorizations,
+        description="The seller's authorizations, newest first (the seller and admins; empty for "
+        "anyone else).",
     )
-    async def authorizations(
-        self,
-        info: Info,
-        status: AuthorizationStatusFilter = None,
-        expiring_within_days: ExpiringWithinDays = None,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[Annotated[Authorization, strawberry.lazy("schema.authorization")]]:
-        from schema.authorization import authorization_connection
 
-        return await authorization_connection(
-            info, ("seller", str(self.id)), status, expiring_within_days, first, after, last, before
-        )
-
-    @strawberry.field(
+    requests = strawberry.field(
+        resolver=owned_lists.requests,
         description='"My requests": the seller\'s requests to partners, newest first (the seller '
-        "and admins; empty for anyone else)."
+        "and admins; empty for anyone else).",
     )
-    async def requests(
-        self,
-        info: Info,
-        status: RequestStatusFilter = None,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[Annotated[SellerRequest, strawberry.lazy("schema.seller_request")]]:
-        from schema.seller_request import request_connection
-
-        return await request_connection(
-            info, ("seller", str(self.id)), status, first, after, last, before
-        )

@@ -15,16 +15,15 @@ from datastore.loaders import NEWEST_FIRST, ListSpec, load_required
 from datastore.paging import PageResult, find_page
 from resolvers import requests as resolve
 from resolvers.context import Info
-from resolvers.identity import Role
 from resolvers.nodes import check_id
 from resolvers.pagination import page_from_args
-from resolvers.visibility import sees_owner_privately
+from resolvers.visibility import own_lists_owner
 from schema.arguments import RequestStatusFilter
 from schema.enums import CompanySize, Currency, ProductCategory, RequestStatus
-from schema.history import HistoryEntry, history_connection
+from schema.history import HistoryEntry, history
 from schema.mutations import UserError, run_mutation
 from schema.node import Node
-from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last, connection_from
+from schema.pagination import After, Before, Connection, First, Last, connection_from
 from schema.partner import Partner
 from schema.permissions import IsAuthenticated, IsPartner, IsSeller
 from schema.seller import Seller
@@ -119,16 +118,9 @@ class SellerRequest(Node):
             await load_required(info.context.loaders.seller_by_id, self.document["sellerId"])
         )
 
-    @strawberry.field(description="Every status change, newest first, with actor and reason.")
-    async def history(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[HistoryEntry]:
-        return await history_connection(info, str(self.id), first, after, last, before)
+    history: Connection[HistoryEntry] = strawberry.field(
+        resolver=history, description="Every status change, newest first, with actor and reason."
+    )
 
 
 @strawberry.type(description="A broken rule in a request change.")
@@ -227,7 +219,7 @@ async def _moved(
         document = await resolve.move(info, str(request_id), action, reason)
         return {"request": SellerRequest.from_document(document)}
 
-    return await run_mutation(payload, SellerRequestUserError, work)
+    return await run_mutation(info, payload, SellerRequestUserError, work)
 
 
 @strawberry.type
@@ -241,7 +233,7 @@ class SellerRequestMutation:
         self,
         info: Info,
         input: Annotated[CreateRequestInput, strawberry.argument(description="The form.")],
-    ) -> CreateRequestPayload:
+    ) -> CreateRequestPayload | None:
         contact = {
             "subject": input.contact.subject,
             "email": input.contact.email,
@@ -255,12 +247,12 @@ class SellerRequestMutation:
             )
             return {"requests": [SellerRequest.from_document(d) for d in created]}
 
-        return await run_mutation(CreateRequestPayload, SellerRequestUserError, work)
+        return await run_mutation(info, CreateRequestPayload, SellerRequestUserError, work)
 
     @strawberry.mutation(
         description="Accept a request under review (its partner).", permission_classes=[IsPartner]
     )
-    async def accept_request(self, info: Info, id: IdArgument) -> AcceptRequestPayload:
+    async def accept_request(self, info: Info, id: IdArgument) -> AcceptRequestPayload | None:
         result: AcceptRequestPayload = await _moved(info, AcceptRequestPayload, id, "accept", None)
         return result
 
@@ -273,7 +265,7 @@ class SellerRequestMutation:
         info: Info,
         id: IdArgument,
         reason: Annotated[str, strawberry.argument(description="Why, for the seller.")],
-    ) -> RejectRequestPayload:
+    ) -> RejectRequestPayload | None:
         result: RejectRequestPayload = await _moved(
             info, RejectRequestPayload, id, "reject", reason
         )
@@ -288,7 +280,7 @@ class SellerRequestMutation:
         info: Info,
         id: IdArgument,
         reason: Annotated[str | None, strawberry.argument(description="Why, optionally.")] = None,
-    ) -> CloseRequestPayload:
+    ) -> CloseRequestPayload | None:
         result: CloseRequestPayload = await _moved(info, CloseRequestPayload, id, "close", reason)
         return result
 
@@ -302,10 +294,8 @@ async def request_connection(
     last: int | None,
     before: str | None,
 ) -> Connection[SellerRequest]:
-    """Requests newest first: of ("seller" | "partner", id), or every request (admins). A
-    seller's or partner's list is empty for anyone but its owner and admins."""
-    if owner is not None and not sees_owner_privately(info.context.viewer, *owner):
-        return Connection(edges=[], page_info=EMPTY_PAGE)
+    """Requests newest first: of ("seller" | "partner", id), or every request (admins); the
+    caller has checked that the viewer may read the owner's lists (``resolvers.visibility``)."""
     page = page_from_args(NEWEST_FIRST, first, after, last, before)
     spec = ListSpec(page=page, statuses=tuple(s.value for s in status) if status else None)
     result: PageResult
@@ -334,11 +324,6 @@ class SellerRequestQuery:
         after: After = None,
         last: Last = None,
         before: Before = None,
-    ) -> Connection[SellerRequest]:
-        viewer = info.context.viewer
-        owner = None
-        if viewer.role is Role.SELLER and viewer.subject_id:
-            owner = ("seller", viewer.subject_id)
-        elif viewer.role is Role.PARTNER and viewer.subject_id:
-            owner = ("partner", viewer.subject_id)
+    ) -> Connection[SellerRequest] | None:
+        owner = own_lists_owner(info.context.viewer)
         return await request_connection(info, owner, status, first, after, last, before)

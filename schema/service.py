@@ -14,9 +14,9 @@ from resolvers.context import Info
 from resolvers.referrals import referral_links_for
 from resolvers.visibility import sees_partner_privately
 from schema.enums import Market, ServiceStatus, ServiceType
-from schema.history import HistoryEntry, history_connection
+from schema.history import HistoryEntry, history
 from schema.node import Node
-from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last
+from schema.pagination import Connection
 from schema.referral import ReferralLink
 from schema.service_category import ServiceCategory
 
@@ -43,10 +43,12 @@ class Service(Node):
     category_id: strawberry.Private[str]
     partner_id: strawberry.Private[str]
     link_token: strawberry.Private[str | None]
+    document: strawberry.Private[Document]
 
     @classmethod
     def from_document(cls, document: Document) -> Service:
         return cls(
+            document=document,
             id=strawberry.ID(document["_id"]),
             name=document["name"],
             type=document["type"],
@@ -76,18 +78,10 @@ class Service(Node):
             else None
         )
 
-    @strawberry.field(description="Every change of the service, newest first (partner and admins).")
-    async def history(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[HistoryEntry]:
-        if not sees_partner_privately(info.context.viewer, self.partner_id):
-            return Connection(edges=[], page_info=EMPTY_PAGE)
-        return await history_connection(info, str(self.id), first, after, last, before)
+    history: Connection[HistoryEntry] = strawberry.field(
+        resolver=history,
+        description="Every change of the service, newest first (partner and admins).",
+    )
 
     @strawberry.field(description="The service category it is published under.")
     def category(self) -> ServiceCategory:

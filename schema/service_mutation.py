@@ -169,11 +169,11 @@ class ServiceMutation:
         self,
         info: Info,
         input: Annotated[CreateServiceInput, strawberry.argument(description="The service.")],
-    ) -> CreateServicePayload:
+    ) -> CreateServicePayload | None:
         async def work() -> dict[str, Any]:
             return _service(await resolve.create(info, _fields(input)))
 
-        return await run_mutation(CreateServicePayload, ServiceUserError, work)
+        return await run_mutation(info, CreateServicePayload, ServiceUserError, work)
 
     @strawberry.mutation(
         description="Change a service's fields (not while in review; a live public service must "
@@ -184,11 +184,11 @@ class ServiceMutation:
         self,
         info: Info,
         input: Annotated[UpdateServiceInput, strawberry.argument(description="The changes.")],
-    ) -> UpdateServicePayload:
+    ) -> UpdateServicePayload | None:
         async def work() -> dict[str, Any]:
             return _service(await resolve.update(info, str(input.id), _fields(input, skip=("id",))))
 
-        return await run_mutation(UpdateServicePayload, ServiceUserError, work)
+        return await run_mutation(info, UpdateServicePayload, ServiceUserError, work)
 
     @strawberry.mutation(
         description='Publish ("On"): CUSTOM goes LIVE at once; PUBLIC goes to review unless its '
@@ -199,11 +199,11 @@ class ServiceMutation:
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The Service id.")],
-    ) -> PublishServicePayload:
+    ) -> PublishServicePayload | None:
         async def work() -> dict[str, Any]:
             return _service(await resolve.publish(info, str(id)))
 
-        return await run_mutation(PublishServicePayload, ServiceUserError, work)
+        return await run_mutation(info, PublishServicePayload, ServiceUserError, work)
 
     @strawberry.mutation(
         description="Approve or reject a service in review (admins).", permission_classes=[IsAdmin]
@@ -212,11 +212,11 @@ class ServiceMutation:
         self,
         info: Info,
         input: Annotated[ReviewServiceInput, strawberry.argument(description="The decision.")],
-    ) -> ReviewServicePayload:
+    ) -> ReviewServicePayload | None:
         async def work() -> dict[str, Any]:
             return _service(await resolve.review(info, str(input.id), input.decision, input.reason))
 
-        return await run_mutation(ReviewServicePayload, ServiceUserError, work)
+        return await run_mutation(info, ReviewServicePayload, ServiceUserError, work)
 
     @strawberry.mutation(
         description='Deactivate a live service ("Off").', permission_classes=[IsPartner]
@@ -225,8 +225,8 @@ class ServiceMutation:
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The Service id.")],
-    ) -> DeactivateServicePayload:
+    ) -> DeactivateServicePayload | None:
         async def work() -> dict[str, Any]:
             return _service(await resolve.deactivate(info, str(id)))
 
-        return await run_mutation(DeactivateServicePayload, ServiceUserError, work)
+        return await run_mutation(info, DeactivateServicePayload, ServiceUserError, work)

@@ -13,19 +13,19 @@ from resolvers import offers as resolve
 from resolvers.context import Info
 from resolvers.offer_dates import first_day, last_day
 from resolvers.visibility import sees_partner_privately
-from schema.arguments import AuthorizationStatusFilter
+from schema import owned_lists
 from schema.authorization_settings import AuthorizationSettings, SellerContact
 from schema.enums import OfferStatus
-from schema.history import HistoryEntry, history_connection
+from schema.history import HistoryEntry, history
 from schema.node import Node
-from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last
+from schema.pagination import Connection
 from schema.service import Service
 
 if TYPE_CHECKING:
     from schema.partner import Partner
 
 if TYPE_CHECKING:
-    from schema.authorization import Authorization
+    pass
 
 
 @strawberry.type(
@@ -72,12 +72,16 @@ class ServiceOffer(Node):
         return resolve.effective_offer_status(self.document, utc_now())
 
     @strawberry.field(
-        description="Whether a seller can accept it now: it is OPEN, its end date has not "
-        "passed and its partner is active."
+        description="Whether a seller can accept it now in one click: it is OPEN, its end date "
+        "has not passed, its partner is active and every service is live. Once the start date "
+        "has passed, accepting starts the authorization today."
     )
     async def can_be_accepted(self, info: Info) -> bool:
         partner = await info.context.loaders.partner_by_id.load(self.partner_id)
-        return resolve.can_be_accepted(self.document, partner, utc_now())
+        services = await info.context.loaders.service_by_id.load_many(
+            list(self.document["serviceIds"])
+        )
+        return resolve.can_be_accepted(self.document, partner, services, utc_now())
 
     @strawberry.field(description="The offered services, in the order the partner chose.")
     async def services(self, info: Info) -> list[Service]:
@@ -109,39 +113,14 @@ class ServiceOffer(Node):
             return None
         return str(self.document["linkToken"])
 
-    @strawberry.field(
-        description="Every change of the offer, newest first (the partner and admins; empty "
-        "for anyone else)."
+    history: Connection[HistoryEntry] = strawberry.field(
+        resolver=history,
+        description="Every change of the offer, newest first (the partner and admins; empty for "
+        "anyone else).",
     )
-    async def history(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[HistoryEntry]:
-        if not sees_partner_privately(info.context.viewer, self.partner_id):
-            return Connection(edges=[], page_info=EMPTY_PAGE)
-        return await history_connection(info, str(self.id), first, after, last, before)
 
-    @strawberry.field(
+    authorizations = strawberry.field(
+        resolver=owned_lists.authorizations,
         description="The authorizations the accepting seller granted through this offer, newest "
-        "first (the partner and admins; empty for anyone else)."
+        "first (the partner and admins; empty for anyone else).",
     )
-    async def authorizations(
-        self,
-        info: Info,
-        status: AuthorizationStatusFilter = None,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[Annotated[Authorization, strawberry.lazy("schema.authorization")]]:
-        from schema.authorization import authorization_connection, empty
-
-        if not sees_partner_privately(info.context.viewer, self.partner_id):
-            return empty()
-        return await authorization_connection(
-            info, ("offer", str(self.id)), status, None, first, after, last, before
-        )

@@ -113,11 +113,11 @@ class ServiceOfferMutation:
         self,
         info: Info,
         input: Annotated[CreateServiceOfferInput, strawberry.argument(description="The offer.")],
-    ) -> CreateServiceOfferPayload:
+    ) -> CreateServiceOfferPayload | None:
         async def work() -> dict[str, Any]:
             return _offer(await resolve.create(info, _fields(input)))
 
-        return await run_mutation(CreateServiceOfferPayload, ServiceOfferUserError, work)
+        return await run_mutation(info, CreateServiceOfferPayload, ServiceOfferUserError, work)
 
     @strawberry.mutation(
         description="Withdraw an OPEN offer (partners): its link then says WITHDRAWN. An "
@@ -128,8 +128,8 @@ class ServiceOfferMutation:
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The ServiceOffer id.")],
-    ) -> WithdrawServiceOfferPayload:
+    ) -> WithdrawServiceOfferPayload | None:
         async def work() -> dict[str, Any]:
             return _offer(await resolve.withdraw(info, str(id)))
 
-        return await run_mutation(WithdrawServiceOfferPayload, ServiceOfferUserError, work)
+        return await run_mutation(info, WithdrawServiceOfferPayload, ServiceOfferUserError, work)

@@ -465,10 +465,34 @@ async def test_expiring_within_days_for_seller_and_partner(
         ]
     everything = await gql(LIST, {}, as_=token(Role.PARTNER, partner["_id"]))
     assert len(everything["data"]["authorizations"]["edges"]) == 2
-    bad = await gql(LIST, {"days": 0}, as_=_as(seller))
-    assert bad["errors"][0]["extensions"]["code"] == "INVALID_PAGE_SIZE"
+    for days in (-1, 367):
+        bad = await gql(LIST, {"days": days}, as_=_as(seller))
+        assert bad["errors"][0]["extensions"]["code"] == "INVALID_EXPIRING_WITHIN_DAYS"
+        assert bad["errors"][0]["path"] == ["authorizations"]
     anonymous = await gql(LIST, {})
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_expiring_within_days_agrees_with_days_remaining(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    partner: Document,
+    seller: Document,
+    make_service: ServiceFactory,
+) -> None:
+    for days in (1, 14, 15, 16, 30):
+        offer = await _offer(store, partner, [await make_service(partner)], days=days)
+        accepted = await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
+        assert accepted["userErrors"] == []
+    query = """query($days: Int) { authorizations(expiringWithinDays: $days, first: 50) {
+      edges { node { id daysRemaining } } } }"""
+    everything = await _ok(gql, query, {}, _as(seller))
+    remaining = {e["node"]["id"]: e["node"]["daysRemaining"] for e in everything["edges"]}
+    assert sorted(remaining.values()) == [1, 14, 15, 16, 30]
+    for within in (0, 1, 15, 16, 29, 30):
+        listed = await _ok(gql, query, {"days": within}, _as(seller))
+        ids = {e["node"]["id"] for e in listed["edges"]}
+        assert ids == {i for i, left in remaining.items() if left <= within}, within
 
 
 async def test_unlinking_an_account_ends_authorizations_that_covered_only_it(
@@ -570,3 +594,82 @@ async def test_who_sees_an_authorization(
         assert hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     mine = await gql(LIST, {}, as_=_as(seller))
     assert [e["node"]["id"] for e in mine["data"]["authorizations"]["edges"]] == [granted["id"]]
+
+
+OFFER_STATES = (
+    "future start",
+    "start passed",
+    "last day today",
+    "withdrawn",
+    "expired",
+    "accepted by another seller",
+    "partner closed",
+    "service deactivated",
+)
+
+
+@pytest.mark.parametrize("state", OFFER_STATES)
+async def test_can_be_accepted_and_one_click_never_disagree(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    partner: Document,
+    seller: Document,
+    make_seller: SellerFactory,
+    make_service: ServiceFactory,
+    state: str,
+) -> None:
+    service = await make_service(partner)
+    offer = await _offer(store, partner, [service], days=30)
+    starts = offer["startsAt"]
+    changes: dict[str, Any] = {}
+    if state == "future start":
+        changes = {"startsAt": starts + timedelta(days=3)}
+    elif state == "start passed":
+        changes = {"startsAt": starts - timedelta(days=10)}
+    elif state == "last day today":
+        changes = {"startsAt": starts - timedelta(days=10), "endsAt": day_after(_today())}
+    elif state == "withdrawn":
+        changes = {"status": "WITHDRAWN"}
+    elif state == "expired":
+        changes = {"startsAt": starts - timedelta(days=40), "endsAt": day_start(_today())}
+    elif state == "accepted by another seller":
+        other = await make_seller(market=Market.ID)
+        await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(other))
+    elif state == "partner closed":
+        await store.update(
+            c.PARTNERS,
+            partner["_id"],
+            expected_version=partner["version"],
+            changes={"status": "CLOSED"},
+        )
+    elif state == "service deactivated":
+        await store.update(
+            c.SERVICES,
+            service["_id"],
+            expected_version=service["version"],
+            changes={"status": ServiceStatus.DEACTIVATED},
+        )
+    if changes:
+        stored = (await store.get_many(c.SERVICE_OFFERS, [offer["_id"]]))[offer["_id"]]
+        await store.update(
+            c.SERVICE_OFFERS, offer["_id"], expected_version=stored["version"], changes=changes
+        )
+    read = await gql(
+        """query($token: String!) { serviceOfferByLink(token: $token) { canBeAccepted } }""",
+        {"token": offer["linkToken"]},
+        as_=_as(seller),
+    )
+    can = read["data"]["serviceOfferByLink"]["canBeAccepted"]
+    accepted = await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
+    assert can == (accepted["userErrors"] == []), (state, can, accepted["userErrors"])
+    assert can == (state in ("future start", "start passed", "last day today")), state
+    if state in ("start passed", "last day today"):
+        (authorization,) = accepted["authorizations"]
+        assert authorization["startDate"] == _today().isoformat()
+        assert authorization["changesFromOffer"] == []
+        assert (
+            authorization["endDate"]
+            == (
+                _today() if state == "last day today" else _today() + timedelta(days=30)
+            ).isoformat()
+        )

@@ -18,7 +18,13 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from web import graphiql
-from web.graphiql import ASSET_FILES, assets_installed, graphiql_response, static_routes
+from web.graphiql import (
+    ASSET_FILES,
+    FAVICON_URL,
+    assets_installed,
+    graphiql_response,
+    static_routes,
+)
 
 EVIL_TOKEN = 'ey.x</script><script>alert("pwned")</script><!--'
 TOKENS = {"partner": "tok-partner", "seller": "tok-seller", "admin": EVIL_TOKEN}
@@ -105,13 +111,15 @@ async def test_assets_are_local_and_served(tokens: Mapping[str, str] | None) -> 
     _require_assets()
     page = await _get_page(tokens)
     urls = _parse(page).urls
-    assert sorted(urls) == sorted(f"/static/graphiql/{name}" for name in ASSET_FILES)
+    assert sorted(urls) == sorted(
+        [FAVICON_URL, *(f"/static/graphiql/{name}" for name in ASSET_FILES)]
+    )
     async with _client() as client:
-        for url in urls:
+        for url in [*urls, "/favicon.ico"]:
             resp = await client.get(url)
             assert resp.status_code == 200, url
             ctype = resp.headers["content-type"]
-            expected = "css" if url.endswith(".css") else "javascript"
+            expected = {".css": "css", ".svg": "svg", ".ico": "svg"}.get(url[-4:], "javascript")
             assert expected in ctype, (url, ctype)
 
 
@@ -150,7 +158,7 @@ async def test_missing_assets_page_says_run_make_run(
     monkeypatch.setattr(graphiql, "STATIC_DIR", tmp_path)
     page = await _get_page()
     assert "make run" in page
-    assert _parse(page).urls == []
+    assert _parse(page).urls == [FAVICON_URL]  # the favicon needs no npm assets
 
 
 async def test_post_query_still_works() -> None:
@@ -158,3 +166,35 @@ async def test_post_query_still_works() -> None:
         resp = await client.post("/graphql", json={"query": "{ hello }"})
     assert resp.status_code == 200
     assert resp.json() == {"data": {"hello": "world"}}
+
+
+async def test_demo_banner_is_collapsible_with_short_role_buttons() -> None:
+    page = await _get_page(TOKENS)
+    start = page.index('id="demo-banner"')
+    banner = page[start : page.index("</details>", start)]
+    assert page[:start].rstrip().endswith('<details class="demo"')
+    assert "<summary>" in banner
+    labels = [label for label in ("Partner", "Seller", "Admin") if f">{label}</button>" in banner]
+    assert labels == ["Partner", "Seller", "Admin"]
+    # No whole JWT on the page outside the JSON config the buttons read.
+    assert "tok-partner" not in banner and "tok-seller" not in banner
+
+
+async def test_graphiql_opens_with_an_example_tab_per_role_task() -> None:
+    from graphql import parse, validate
+
+    from schema import schema
+    from web.examples import EXAMPLES
+
+    config = json.loads(_parse(await _get_page(TOKENS)).config_text)
+    tabs = config["defaultTabs"]
+    assert len(tabs) == len(EXAMPLES) >= 5
+    for example, tab in zip(EXAMPLES, tabs, strict=True):
+        assert validate(schema._schema, parse(tab["query"])) == [], tab["query"]
+        headers = json.loads(tab.get("headers", "{}"))
+        expected = f"Bearer {TOKENS[example.role]}" if example.role else None
+        assert headers.get("Authorization") == expected
+    assert {e.role for e in EXAMPLES} == {None, "partner", "seller", "admin"}
+    # Without the demo, the tabs carry no headers.
+    plain = json.loads(_parse(await _get_page()).config_text)["defaultTabs"]
+    assert all("headers" not in tab for tab in plain)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import pytest
 from graphql import GraphQLEnumType, GraphQLInterfaceType, GraphQLObjectType
 
-from schema import schema
+from gateway import main
+from schema import contract, schema
 
 
 def test_every_type_field_and_argument_has_a_description() -> None:
@@ -32,3 +37,137 @@ def test_connections_are_relay_shaped() -> None:
         assert f"type {connection} {{" in sdl
     assert "hasNextPage: Boolean!" in sdl
     assert "node(" in sdl and "nodes(" in sdl
+
+
+def test_committed_schema_matches_the_export() -> None:
+    committed = (Path(__file__).parent.parent / "schema.graphql").read_text(encoding="utf-8")
+    assert committed == contract.exported_sdl(), (
+        "schema.graphql differs from the schema: run `tsp-gateway export-schema --check` to see "
+        "whether the change breaks clients, then `make schema`"
+    )
+
+
+def _committed() -> str:
+    return contract.exported_sdl()
+
+
+def test_check_passes_on_the_committed_contract(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "schema.graphql"
+    path.write_text(_committed(), encoding="utf-8")
+    assert main(["export-schema", "--check", str(path)]) == 0
+    assert "matches" in capsys.readouterr().out
+
+
+# Each case edits the contract as it would have been before a change the code now makes.
+BREAKING_CHANGES = {
+    "field removed": (
+        (
+            "type ServiceOffer implements Node {\n",
+            "type ServiceOffer implements Node {\n  legacyCode: String!\n",
+        ),
+        "ServiceOffer.legacyCode was removed",
+    ),
+    "output made nullable": (
+        ("  acceptedAt: DateTime\n", "  acceptedAt: DateTime!\n"),
+        "ServiceOffer.acceptedAt changed type from DateTime! to DateTime",
+    ),
+    "input made required": (
+        ("    period: RenewalPeriod!\n", "    period: RenewalPeriod\n"),
+        "changed type from RenewalPeriod to RenewalPeriod!",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BREAKING_CHANGES)
+def test_check_names_breaking_changes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    (old, new), breaking = BREAKING_CHANGES[case]
+    sdl = _committed()
+    assert old in sdl
+    path = tmp_path / "schema.graphql"
+    path.write_text(sdl.replace(old, new, 1), encoding="utf-8")
+    assert main(["export-schema", "--check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "BREAKING" in err and breaking in err, err
+
+
+def test_check_says_an_addition_is_not_breaking(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "schema.graphql"
+    # The contract lacks a field the code has: an addition, not breaking, but out of date.
+    sdl = _committed()
+    field = sdl.index("  canBeAccepted: Boolean!")
+    start = sdl.rindex("\n\n", 0, field) + 1  # with its description
+    end = sdl.index("\n", field) + 1
+    path.write_text(sdl[:start] + sdl[end:], encoding="utf-8")
+    assert main(["export-schema", "--check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "No breaking change." in err and "make schema" in err
+
+
+def test_check_without_a_contract_says_how_to_make_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["export-schema", "--check", str(tmp_path / "missing.graphql")]) == 2
+    assert "make schema" in capsys.readouterr().err
+
+
+def _resolver_of(type_: type, field_name: str) -> object:
+    definition = type_.__strawberry_definition__  # type: ignore[attr-defined]
+    field = next(f for f in definition.fields if f.python_name == field_name)
+    assert field.base_resolver is not None, (type_, field_name)
+    return field.base_resolver.wrapped_func
+
+
+def test_shared_fields_are_one_resolver_each() -> None:
+    from schema import history, owned_lists
+    from schema.authorization import Authorization
+    from schema.category_application import CategoryApplication
+    from schema.partner import Partner
+    from schema.seller import Seller
+    from schema.seller_request import SellerRequest
+    from schema.service import Service
+    from schema.service_offer import ServiceOffer
+
+    shared = {
+        history.history: (Authorization, CategoryApplication, SellerRequest, Service, ServiceOffer),
+        owned_lists.authorizations: (Partner, Seller, ServiceOffer),
+        owned_lists.requests: (Partner, Seller),
+    }
+    for resolver, types in shared.items():
+        for type_ in types:
+            assert _resolver_of(type_, resolver.__name__) is resolver, (type_, resolver)
+
+
+_VIEWER_RULE = re.compile(
+    r"viewer\.(seller_id|partner_id|subject_id)\s*(==|!=)|(==|!=)\s*\S*viewer\.(seller_id|"
+    r"partner_id|subject_id)\b|viewer\.is_admin"
+)
+
+
+def test_who_may_see_what_lives_in_the_visibility_module_alone() -> None:
+    root = Path(__file__).parent.parent
+    offenders = [
+        f"{path.relative_to(root)}:{number}: {line.strip()}"
+        for package in ("resolvers", "schema", "datastore", "web")
+        for path in sorted((root / package).rglob("*.py"))
+        if path != root / "resolvers" / "visibility.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if _VIEWER_RULE.search(line)
+    ]
+    assert offenders == []
+
+
+def test_every_enum_value_has_a_description() -> None:
+    missing = [
+        f"{name}.{value}"
+        for name, graphql_type in schema._schema.type_map.items()
+        if isinstance(graphql_type, GraphQLEnumType) and not name.startswith("__")
+        for value, definition in graphql_type.values.items()
+        if not definition.description
+    ]
+    assert missing == []

@@ -12,12 +12,16 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from starlette.responses import HTMLResponse
-from starlette.routing import BaseRoute, Mount
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+
+from web.examples import default_tabs
 
 __all__ = [
     "ASSET_FILES",
+    "FAVICON_URL",
     "STATIC_DIR",
     "STATIC_URL",
     "assets_installed",
@@ -35,6 +39,8 @@ _STYLESHEETS = ("graphiql.min.css",)
 ASSET_FILES: tuple[str, ...] = _SCRIPTS + _STYLESHEETS
 
 _TEMPLATE_PATH = Path(__file__).resolve().parent / "graphiql.html"
+_FAVICON_PATH = Path(__file__).resolve().parent / "favicon.svg"
+FAVICON_URL = "/favicon.svg"
 _PLACEHOLDER = re.compile(r"\{\{ (\w+) \}\}")
 _DEFAULT_QUERY = "# TSP Gateway: Ctrl+Enter runs the query.\n{\n  __typename\n}\n"
 
@@ -52,21 +58,21 @@ def _script_json(value: object) -> str:
 
 
 def _demo_banner(demo_tokens: Mapping[str, str]) -> str:
-    rows = []
-    for role in demo_tokens:
-        header = json.dumps({"Authorization": f"Bearer {demo_tokens[role]}"})
-        rows.append(
-            f'<div><button type="button" data-demo-role="{html.escape(role)}">'
-            f"Use {html.escape(role)} token</button>"
-            f"<code>{html.escape(header)}</code></div>"
-        )
+    # Short labelled buttons, not whole JWTs: the token goes into the Headers editor on click.
+    buttons = "".join(
+        f'<button type="button" data-demo-role="{html.escape(role)}" '
+        f'title="Put the demo {html.escape(role)} token in the Headers editor">'
+        f"{html.escape(role.capitalize())}</button>"
+        for role in demo_tokens
+    )
     return (
-        '<div class="demo" id="demo-banner"><strong>Demo mode</strong>: requests need a demo '
-        "token in the <em>Headers</em> editor below, as "
-        "<code>{&quot;Authorization&quot;: &quot;Bearer &lt;token&gt;&quot;}</code>. "
-        "Click a role to fill it in, or copy the header text shown for that role."
-        + "".join(rows)
-        + "</div>"
+        # Collapsed it is one line: the role buttons stay in the summary, the help folds away.
+        '<details class="demo" id="demo-banner"><summary><strong>Demo mode</strong>: sign in as'
+        f'<span class="roles">{buttons}</span><span class="more">how it works</span></summary>'
+        "<p>A button puts that role's demo token in the <em>Headers</em> editor as "
+        "<code>{&quot;Authorization&quot;: &quot;Bearer &lt;token&gt;&quot;}</code>. The "
+        "example tabs (partner dashboard, store search, offer link, accept, renew, admin) "
+        "already carry their role's token.</p></details>"
     )
 
 
@@ -93,6 +99,7 @@ def render_graphiql(
         "assets": installed,
         "demoTokens": tokens,
         "defaultQuery": _DEFAULT_QUERY,
+        "defaultTabs": default_tabs(tokens),
     }
     values = {
         "config_json": _script_json(config),
@@ -120,12 +127,23 @@ def graphiql_response(
 
 
 def static_routes() -> list[BaseRoute]:
-    """Return the route serving the installed GraphiQL files under ``/static/graphiql``."""
+    """Return the routes serving the installed GraphiQL files under ``/static/graphiql`` and
+    the favicon (also at ``/favicon.ico``, where browsers look without being told)."""
     # check_dir=False: the app must start even before the assets are installed.
     return [
+        Route(FAVICON_URL, _favicon, methods=["GET", "HEAD"]),
+        Route("/favicon.ico", _favicon, methods=["GET", "HEAD"]),
         Mount(
             STATIC_URL,
             app=StaticFiles(directory=STATIC_DIR, check_dir=False),
             name="graphiql-static",
-        )
+        ),
     ]
+
+
+async def _favicon(request: Request) -> Response:
+    return Response(
+        _FAVICON_PATH.read_bytes(),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )

@@ -1,0 +1,57 @@
+"""The schema as a contract: ``schema.graphql`` is committed, and a change to the code's schema
+is compared with it by graphql-core's ``find_breaking_changes`` (a removed field, an input made
+required, an output made nullable...), so a developer learns before clients do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graphql import build_schema, find_breaking_changes, find_dangerous_changes
+
+from schema import schema
+
+COMMITTED = Path("schema.graphql")
+"""Where the contract lives, relative to the project root (``make schema`` rewrites it)."""
+
+
+def exported_sdl() -> str:
+    """The SDL of the code's schema, as ``schema.graphql`` holds it."""
+    return schema.as_str() + "\n"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How the code's schema differs from a committed SDL."""
+
+    same: bool
+    breaking: list[str] = field(default_factory=list)
+    dangerous: list[str] = field(default_factory=list)
+
+
+def compare(committed_sdl: str) -> Comparison:
+    """Compare the code's schema with ``committed_sdl`` (the contract clients rely on)."""
+    current = exported_sdl()
+    if current == committed_sdl:
+        return Comparison(same=True)
+    old, new = build_schema(committed_sdl), schema._schema
+    return Comparison(
+        same=False,
+        breaking=[f"{c.type.name}: {c.description}" for c in find_breaking_changes(old, new)],
+        dangerous=[f"{c.type.name}: {c.description}" for c in find_dangerous_changes(old, new)],
+    )
+
+
+def report(comparison: Comparison, path: Path) -> str:
+    """What ``export-schema --check`` tells the developer."""
+    if comparison.same:
+        return f"{path} matches the schema."
+    lines = [f"{path} differs from the schema."]
+    if comparison.breaking:
+        lines.append(f"{len(comparison.breaking)} breaking change(s) for existing clients:")
+        lines += [f"  BREAKING {line}" for line in comparison.breaking]
+    else:
+        lines.append("No breaking change.")
+    lines += [f"  DANGEROUS {line}" for line in comparison.dangerous]
+    lines.append(f"If intended, regenerate the contract: make schema (writes {path}).")
+    return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""Lists that hang off several types, each written once and attached where it appears with
+``strawberry.field(resolver=...)``: the authorizations of a partner, a seller or an offer, and
+the requests of a partner or a seller. Who may read them is ``resolvers.visibility``'s rule."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Protocol
+
+import strawberry
+
+from datastore.codec import Document
+from datastore.ids import type_of
+from resolvers.context import Info
+from resolvers.visibility import sees_lists_of
+from schema.arguments import AuthorizationStatusFilter, ExpiringWithinDays, RequestStatusFilter
+from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last
+
+if TYPE_CHECKING:
+    from schema.authorization import Authorization
+    from schema.seller_request import SellerRequest
+
+_OWNER_KIND = {"Partner": "partner", "Seller": "seller", "ServiceOffer": "offer"}
+
+
+class _Owner(Protocol):
+    """A type lists hang off: it keeps the document it was read from."""
+
+    document: Document
+
+
+def _owner(root: _Owner) -> tuple[str, str]:
+    identifier = root.document["_id"]
+    return _OWNER_KIND[type_of(identifier) or ""], identifier
+
+
+async def authorizations(
+    root: _Owner,
+    info: Info,
+    status: AuthorizationStatusFilter = None,
+    expiring_within_days: ExpiringWithinDays = None,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
+) -> Connection[Annotated[Authorization, strawberry.lazy("schema.authorization")]]:
+    """Newest first (soonest ending with ``expiringWithinDays``); empty for anyone but the
+    owner (an offer's partner) and admins."""
+    from schema.authorization import authorization_connection
+
+    if not sees_lists_of(info.context.viewer, root.document):
+        return Connection(edges=[], page_info=EMPTY_PAGE)
+    return await authorization_connection(
+        info, _owner(root), status, expiring_within_days, first, after, last, before
+    )
+
+
+async def requests(
+    root: _Owner,
+    info: Info,
+    status: RequestStatusFilter = None,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
+) -> Connection[Annotated[SellerRequest, strawberry.lazy("schema.seller_request")]]:
+    """Newest first; empty for anyone but the owner and admins."""
+    from schema.seller_request import request_connection
+
+    if not sees_lists_of(info.context.viewer, root.document):
+        return Connection(edges=[], page_info=EMPTY_PAGE)
+    return await request_connection(info, _owner(root), status, first, after, last, before)

@@ -1,0 +1,82 @@
+"""History through the API: typed for code generators, and readable whatever was stored."""
+
+from __future__ import annotations
+
+from datastore import collections as c
+from datastore.codec import utc_now
+from datastore.ids import new_id
+from datastore.store import DocumentStore
+from resolvers import history
+from resolvers.identity import Role, Viewer
+from tests.conftest import GraphQLClient, PartnerFactory, ServiceFactory, token
+
+QUERY = """query($id: ID!) { node(id: $id) { ... on Service { history { edges { node {
+  action fromStatus toStatus reasonCode } } } } } }"""
+
+
+def test_history_fields_are_enums_in_the_schema() -> None:
+    from schema import schema
+
+    entry = schema._schema.type_map["HistoryEntry"]
+    kinds = {name: str(entry.fields[name].type) for name in entry.fields}  # type: ignore[attr-defined]
+    assert kinds["action"] == "HistoryAction!"
+    assert kinds["fromStatus"] == kinds["toStatus"] == "HistoryStatus"
+    assert kinds["reasonCode"] == "HistoryReasonCode"
+
+
+async def test_entries_read_as_enums_and_legacy_verbs_as_past_tense(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+) -> None:
+    partner = await make_partner()
+    service = await make_service(partner)
+    await history.record(
+        store,
+        subject_id=service["_id"],
+        action="DEACTIVATED",
+        actor=Viewer(Role.PARTNER, partner["_id"]),
+        from_status="LIVE",
+        to_status="DEACTIVATED",
+    )
+    # An entry stored by an older release, when request moves were verbs.
+    await store.insert(
+        c.HISTORY,
+        {
+            "_id": new_id("hst"),
+            "subjectId": service["_id"],
+            "action": "CLOSE",
+            "fromStatus": "DEACTIVATED",
+            "toStatus": "DEACTIVATED",
+            "reasonCode": "PARTNER_REMOVED",
+            "createdAt": utc_now(),
+        },
+    )
+    result = await gql(QUERY, {"id": service["_id"]}, as_=token(Role.PARTNER, partner["_id"]))
+    assert "errors" not in result, result
+    nodes = [e["node"] for e in result["data"]["node"]["history"]["edges"]]
+    assert nodes == [
+        {
+            "action": "CLOSED",
+            "fromStatus": "DEACTIVATED",
+            "toStatus": "DEACTIVATED",
+            "reasonCode": "PARTNER_REMOVED",
+        },
+        {
+            "action": "DEACTIVATED",
+            "fromStatus": "LIVE",
+            "toStatus": "DEACTIVATED",
+            "reasonCode": None,
+        },
+    ]
+
+
+async def test_recording_an_unknown_action_is_refused(store: DocumentStore) -> None:
+    import pytest
+
+    with pytest.raises(ValueError):
+        await history.record(
+            store, subject_id=new_id("svc"), action="EXPLODED", actor=Viewer(Role.ADMIN, "admin")
+        )
+    assert await store.count(c.HISTORY) == 0
