@@ -22,7 +22,7 @@ from edge.errors import gateway_error
 from edge.limits import Limits, structural_rules
 from edge.metrics import count_refusal, observe_cost
 from edge.request import GatewayRequest
-from edge.throttle import ThrottlePolicy
+from edge.throttle import ThrottlePolicy, ThrottleStatus
 
 CACHE_SIZE = 512
 """Distinct documents the parser and validation caches keep (each an LRU)."""
@@ -191,24 +191,24 @@ class _CostAndThrottle(SchemaExtension):
             throttle.refund(gate.caller, gate.requested_cost - gate.actual_cost)
 
     def get_results(self) -> dict[str, Any]:
-        gate = _gate(self)
-        throttle_policy = self.policy.throttle
-        if gate.throttle is not None and throttle_policy.enabled:
-            status = gate.throttle.status(gate.caller, admin=gate.admin).as_json()
-        else:
-            capacity, rate = throttle_policy.for_caller(gate.admin)
-            status = {
-                "maximumAvailable": capacity,
-                "currentlyAvailable": capacity,
-                "restoreRate": rate,
-            }
-        return {
-            "cost": {
-                "requestedQueryCost": gate.requested_cost,
-                "actualQueryCost": gate.actual_cost,
-                "throttleStatus": status,
-            }
+        return cost_report(self.policy, _gate(self))
+
+
+def cost_report(policy: GatewayPolicy, gate: GatewayRequest) -> dict[str, Any]:
+    """``extensions.cost`` of a response: what it asked for, what it used, and the caller's
+    bucket as this process sees it (no store round trip)."""
+    if gate.throttle is not None and policy.throttle.enabled:
+        status = gate.throttle.status(gate.caller, admin=gate.admin)
+    else:
+        capacity, rate = policy.throttle.for_caller(gate.admin)
+        status = ThrottleStatus(capacity, capacity, rate)
+    return {
+        "cost": {
+            "requestedQueryCost": gate.requested_cost,
+            "actualQueryCost": gate.actual_cost,
+            "throttleStatus": status.as_json(),
         }
+    }
 
 
 def gateway_extensions(

@@ -16,12 +16,15 @@ def refusal(
     message: str,
     *,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
     **details: Any,
 ) -> JSONResponse:
-    """A ``{"errors": [...]}`` response carrying ``code`` and ``details`` in its extensions."""
+    """A ``{"errors": [...]}`` response carrying ``code`` and ``details`` in its error's
+    extensions, and ``extensions`` (such as the cost report) beside the errors."""
     count_refusal(code)
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": code, **details}}]},
-        status_code=status,
-        headers=headers,
-    )
+    body: dict[str, Any] = {
+        "errors": [{"message": message, "extensions": {"code": code, **details}}]
+    }
+    if extensions:
+        body["extensions"] = extensions
+    return JSONResponse(body, status_code=status, headers=headers)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
@@ -25,6 +25,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from edge.documents import TrustedDocuments, document_id, is_document_id
+from edge.extension import cost_report
 from edge.refusals import refusal
 from edge.request import GatewayRequest, request_id_var
 from edge.throttle import Throttle
@@ -103,24 +104,33 @@ class GatewayGraphQL(GraphQL[Context, None]):
             await response(scope, receive, send)
             return
         scope.setdefault("state", {})["viewer"] = viewer
-        cooling = self._cooling_down(request, viewer)
+        # What the cost report of a refusal made before execution says (nothing was spent).
+        throttle: Throttle = request.app.state.throttle
+        gate = GatewayRequest(
+            caller=caller_of(viewer, _client(request)), admin=viewer.is_admin, throttle=throttle
+        )
+        cooling = throttle.cooling_down(gate.caller) if self.policy.throttle.enabled else 0
         if cooling:
-            await _throttled_response(cooling)(scope, receive, send)
+            response = refusal(
+                200,
+                "THROTTLED",
+                f"Throttled: this caller was refused for want of budget; retry in {cooling} s.",
+                headers={"Retry-After": str(cooling)},
+                extensions=cost_report(self.policy, gate),
+                retryAfterSeconds=cooling,
+            )
+            await response(scope, receive, send)
             return
         try:
             response = await self.run(request)
-        except RequestRefused as refused:
-            response = refusal(refused.status_code, refused.code, refused.reason)
         except HTTPException as error:
-            code = _CODES_BY_STATUS.get(error.status_code, "BAD_REQUEST")
-            response = refusal(error.status_code, code, error.reason)
+            code = getattr(error, "code", None) or _CODES_BY_STATUS.get(
+                error.status_code, "BAD_REQUEST"
+            )
+            response = refusal(
+                error.status_code, code, error.reason, extensions=cost_report(self.policy, gate)
+            )
         await response(scope, receive, send)
-
-    def _cooling_down(self, request: Request, viewer: Viewer) -> int:
-        if not self.policy.throttle.enabled:
-            return 0
-        throttle: Throttle = request.app.state.throttle
-        return throttle.cooling_down(caller_of(viewer, _client(request)))
 
     async def get_context(self, request: Any, response: Any) -> Context:
         viewer: Viewer = request.state.viewer
@@ -274,15 +284,6 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-def _throttled_response(retry_after: int) -> JSONResponse:
-    return refusal(
-        200,
-        "THROTTLED",
-        f"Throttled: this caller was refused for want of budget; retry in {retry_after} s.",
-        headers={"Retry-After": str(retry_after)},
-    )
 
 
 def _starlette(request: AsyncHTTPRequestAdapter) -> Request:

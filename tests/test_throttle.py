@@ -68,6 +68,7 @@ async def test_a_throttled_caller_waits_out_retry_after_without_costing_the_gate
         again = await http.post("/graphql", json={"query": "{ __typename }"})
         assert again.json()["errors"][0]["extensions"]["code"] == "THROTTLED"
         assert int(again.headers["retry-after"]) >= 1
+        assert again.json()["extensions"]["cost"]["throttleStatus"]["maximumAvailable"] == 10
         assert store.stats.round_trips == 0
         async with serving(store, settings, client=("10.1.1.1", 1)) as other:
             assert "errors" not in (await other.post("/graphql", json=TEN)).json()

@@ -53,6 +53,7 @@ async def test_malformed_requests_get_a_graphql_error_with_a_code(
     [error] = response.json()["errors"]
     assert error["extensions"]["code"] == code
     assert "Traceback" not in response.text
+    assert response.json()["extensions"]["cost"]["requestedQueryCost"] == 0
 
 
 async def test_get_and_other_methods_answer_in_graphql_json(http: httpx.AsyncClient) -> None:
