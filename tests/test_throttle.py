@@ -4,10 +4,7 @@ every process serving one store."""
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
+import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -22,11 +19,11 @@ from datastore.store import DocumentStore
 from edge.extension import GatewayPolicy
 from edge.throttle import Throttle, ThrottlePolicy, bucket_id
 from resolvers.identity import Role, issue_token
-from tests.conftest import JWT_SECRET, SETTINGS, serving, token
+from tests.conftest import SETTINGS, serving, token
+from tests.servers import SECRET, running_gateway
 
 # 2 for the page + 8 categories: a query of cost 10.
 TEN = {"query": "{ serviceCategories(first: 8) { nodes { name } } }"}
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _policy(capacity: float, rate: float = 0.01, **fields: Any) -> GatewayPolicy:
@@ -147,56 +144,17 @@ async def test_concurrent_spends_never_exceed_the_bucket(store: DocumentStore) -
 # --- two gateway processes, one store --------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def two_gateways(tmp_path: Path) -> Iterator[list[str]]:
-    env = {
-        **os.environ,
-        "TSP_JWT_SECRET": JWT_SECRET,
-        "TSP_DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
-        "TSP_THROTTLE_CAPACITY": "100",
-        "TSP_THROTTLE_RESTORE_RATE": "0.01",
-        "TSP_SWEEP_INTERVAL_SECONDS": "0",
-    }
-    ports = [_free_port(), _free_port()]
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for port in ports
-    ]
-    urls = [f"http://127.0.0.1:{port}" for port in ports]
-    try:
-        deadline = time.monotonic() + 30
-        for url in urls:
-            while True:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "gateway did not start"
-                time.sleep(0.1)
-        yield urls
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=10)
+    """Two gateway processes serving one SQLite file, with a bucket of 100 restoring slowly."""
+    env = {"TSP_THROTTLE_CAPACITY": "100", "TSP_THROTTLE_RESTORE_RATE": "0.01"}
+    with contextlib.ExitStack() as stack:
+        gateways = [stack.enter_context(running_gateway(tmp_path, env=env)) for _ in range(2)]
+        yield [gateway.url for gateway in gateways]
 
 
 def test_two_gateway_processes_on_one_store_share_one_budget(two_gateways: list[str]) -> None:
-    bearer = issue_token(JWT_SECRET, Role.SELLER, "slr_one", timedelta(hours=1))
+    bearer = issue_token(SECRET, Role.SELLER, "slr_one", timedelta(hours=1))
     seller = {"Authorization": f"Bearer {bearer}"}
     granted_by = {url: 0 for url in two_gateways}
     with httpx.Client(timeout=10) as client:
