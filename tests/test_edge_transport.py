@@ -350,3 +350,11 @@ async def test_http_errors_of_the_graphql_view_are_graphql_errors(
 )
 def test_accept_header_ranking(accept: str, expected: bool) -> None:
     assert prefers_graphql_response_json(accept) is expected
+
+
+async def test_a_method_the_endpoint_does_not_serve_gets_a_graphql_error(
+    http: httpx.AsyncClient,
+) -> None:
+    response = await http.put("/graphql", json={"query": "{ __typename }"})
+    assert response.status_code == 405
+    assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
