@@ -314,7 +314,8 @@ def create_app(
 
     graphql = GatewayGraphQL(settings, gateway_schema)
     routes = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        # Every method reaches the view, which answers the unserved ones as GraphQL errors.
+        Route("/graphql", graphql),
         Route("/healthz", _healthz),
         Route("/readyz", _readyz),
         Route("/metrics", metrics_endpoint),

@@ -65,6 +65,8 @@ class Tracing:
 
     def middleware_options(self) -> dict[str, Any]:
         return {
+            # Probes and scrapes every few seconds would bury the traces worth reading.
+            "excluded_urls": "/healthz,/readyz,/metrics",
             "server_request_hook": _tag_request_id,
             "tracer_provider": self.provider,
             "exclude_spans": ["receive", "send"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,6 +59,40 @@ def test_a_declared_oversized_body_is_refused_before_it_is_sent(gateway: Gateway
     assert answer.startswith(b"HTTP/1.1 413 ")
     assert b'"code":"PAYLOAD_TOO_LARGE"' in answer
     assert b"connection: close" in answer.lower()
+
+
+def _read_response(sock: socket.socket) -> bytes:
+    """One HTTP/1.1 response with a Content-Length body, read off a kept-alive connection."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return received  # closed by the server
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return received
+
+
+def test_an_idle_pooled_connection_outlives_uvicorns_default_keep_alive(
+    gateway: Gateway,
+) -> None:
+    # uvicorn closes connections idle for 5 s unless told otherwise; a client pool that keeps
+    # them longer (browsers, most HTTP libraries) then sends its next request into a closing
+    # socket. The gateway keeps them for TSP_KEEPALIVE_TIMEOUT_SECONDS (75 s by default).
+    request = b"GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=30) as sock:
+        sock.sendall(request)
+        assert _read_response(sock).startswith(b"HTTP/1.1 200 ")
+        time.sleep(6)
+        sock.sendall(request)
+        assert _read_response(sock).startswith(b"HTTP/1.1 200 ")
 
 
 async def test_pooled_keep_alive_connections_are_not_dropped(tmp_path: Path) -> None:

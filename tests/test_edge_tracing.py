@@ -94,7 +94,13 @@ def test_spans_continue_traceparent_and_carry_the_request_id(
         "OTEL_BSP_SCHEDULE_DELAY": "50",
         "OTEL_SERVICE_NAME": "tsp-gateway-test",
     }
+    probe_trace_id = secrets.token_bytes(16)
     with running_gateway(tmp_path, env=env) as served:
+        probe = httpx.get(
+            f"{served.url}/healthz",
+            headers={"traceparent": f"00-{probe_trace_id.hex()}-{parent_id.hex()}-01"},
+        )
+        assert probe.status_code == 200
         response = httpx.post(
             f"{served.url}/graphql",
             json={
@@ -115,6 +121,8 @@ def test_spans_continue_traceparent_and_carry_the_request_id(
                 break
             time.sleep(0.05)
     assert set(receiver.paths) == {"/v1/traces"}
+    # Health probes are not traced (their span would have been exported first).
+    assert receiver.trace(probe_trace_id) == []
     by_name = {span.name: span for span in spans}
     server = next(span for span in spans if span.parent_span_id == parent_id)
     assert server.kind == Span.SPAN_KIND_SERVER

@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import gzip
 import json
+import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
@@ -14,11 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
+from datastore import collections as c
+from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
 from edge.graphql_http import prefers_graphql_response_json
 from edge.settings import TransportSettings
 from gateway import create_app
-from tests.conftest import SETTINGS
+from tests.conftest import SETTINGS, PartnerFactory
 
 QUERY = b'{"query": "{ __typename }"}'
 
@@ -350,3 +354,42 @@ async def test_http_errors_of_the_graphql_view_are_graphql_errors(
 )
 def test_accept_header_ranking(accept: str, expected: bool) -> None:
     assert prefers_graphql_response_json(accept) is expected
+
+
+async def test_a_method_the_endpoint_does_not_serve_gets_a_graphql_error(
+    http: httpx.AsyncClient,
+) -> None:
+    response = await http.put("/graphql", json={"query": "{ __typename }"})
+    assert response.status_code == 405
+    assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_a_mutation_stuck_behind_another_writer_times_out_and_writes_nothing(
+    client_with: ClientFactory, store: DocumentStore, make_partner: PartnerFactory, admin: str
+) -> None:
+    assert isinstance(store, SQLiteStore)
+    partner = await make_partner()
+    close = {
+        "query": "mutation($i: ClosePartnerInput!) { closePartner(input: $i) "
+        "{ partner { status } userErrors { code } } }",
+        "variables": {"i": {"id": partner["_id"], "reason": "Policy"}},
+    }
+    headers = {"Authorization": f"Bearer {admin}"}
+    # Another process holds SQLite's write lock until after the request timeout has fired.
+    other = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(1.0, other.execute, ("COMMIT",))
+    async with client_with(request_timeout_seconds=0.3) as client:
+        release.start()
+        timed_out = await client.post("/graphql", json=close, headers=headers)
+        await asyncio.to_thread(release.join)
+        other.close()
+        unchanged = await store.get_many(c.PARTNERS, [partner["_id"]])
+        retried = await client.post("/graphql", json=close, headers=headers)
+    assert timed_out.status_code == 504
+    assert timed_out.json()["errors"][0]["extensions"]["code"] == "TIMEOUT"
+    assert unchanged[partner["_id"]]["status"] == "ACTIVE"
+    assert retried.json()["data"]["closePartner"] == {
+        "partner": {"status": "CLOSED"},
+        "userErrors": [],
+    }
