@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
 
 from datastore.collections import INDEXES
 from datastore.connect import DEFAULT_DATABASE_URL, DatabaseURLError, store_for_url
@@ -35,6 +36,7 @@ from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
 from resolvers.context import Context, RequestLimits
 from resolvers.identity import InvalidTokenError, Role, issue_token, viewer_from_authorization
 from schema import schema
+from schema.extensions import RETRY_AFTER_SECONDS, failed_only_for_the_store
 from web.graphiql import graphiql_response, static_routes
 from web.referrals import referral_routes
 
@@ -43,6 +45,8 @@ logger = logging.getLogger("tsp.gateway")
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DEMO_TOKEN_TTL = timedelta(days=30)
+_STORE_FAILED = 1
+_STARTUP_FAILED = 3  # uvicorn's own code for a failed start
 # Where referral links send sellers: TikTok Shop seller onboarding for each kind (seed 004).
 DEFAULT_ONBOARDING_URL_LOCAL = "https://seller-us.tiktok.com/account/register"
 DEFAULT_ONBOARDING_URL_CROSS_BORDER = "https://seller.tiktokglobalshop.com/account/register"
@@ -259,15 +263,25 @@ class GatewayGraphQL(GraphQL[Context, None]):
         tokens = request.app.state.demo_tokens if self.settings.demo else None
         return graphiql_response(tokens or None)
 
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        results = response_data if isinstance(response_data, list) else [response_data]
+        if all(failed_only_for_the_store(result) for result in results):
+            sub_response.status_code = 503
+            sub_response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return super().create_response(response_data, sub_response)
+
 
 # --- app --------------------------------------------------------------------------------------
 
 
 async def open_store(settings: Settings) -> DocumentStore:
-    """The connected store of ``settings`` with its indexes in place."""
+    """The connected store of ``settings`` with its indexes in place; on failure nothing of it
+    stays open (no connection thread keeps the process alive)."""
     store = store_for_url(settings.database_url)
-    await store.connect()
     try:
+        await store.connect()
         await store.ensure_indexes(INDEXES)
     except BaseException:
         await store.close()
@@ -280,33 +294,39 @@ async def _healthz(request: Request) -> Response:
 
 
 async def _readyz(request: Request) -> Response:
+    """Ready when the store can really be written and read (see ``DocumentStore.ping``)."""
     try:
         await request.app.state.store.ping()
     except StoreError as error:
-        return JSONResponse({"status": "unavailable", "reason": str(error)}, status_code=503)
+        logger.warning("not ready: %s", error)
+        return JSONResponse(
+            {"status": "unavailable", "reason": str(error)},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     return JSONResponse({"status": "ready"})
 
 
-def create_app(settings: Settings, store: DocumentStore | None = None) -> Starlette:
-    """The gateway app. Its lifespan opens the store (or uses ``store``) and closes what it
-    opened on shutdown."""
+def create_app(
+    settings: Settings, store: DocumentStore | None = None, *, owns_store: bool = False
+) -> Starlette:
+    """The gateway app. Its lifespan opens the store (or uses ``store``) and, when it opened it
+    or ``owns_store`` is set, closes it on shutdown or on a failed start."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        owned = store is None
+        owned = store is None or owns_store
         app.state.store = await open_store(settings) if store is None else store
-        app.state.demo_tokens = (
-            await demo_tokens(app.state.store, settings) if settings.demo else {}
-        )
-        sweeper = (
-            asyncio.create_task(
-                sweep_periodically(app.state.store, settings.sweep_interval_seconds)
-            )
-            if settings.sweep_interval_seconds > 0
-            else None
-        )
-        logger.info("gateway ready", extra={"path": settings.database_url.split("@")[-1]})
+        sweeper: asyncio.Task[None] | None = None
         try:
+            app.state.demo_tokens = (
+                await demo_tokens(app.state.store, settings) if settings.demo else {}
+            )
+            if settings.sweep_interval_seconds > 0:
+                sweeper = asyncio.create_task(
+                    sweep_periodically(app.state.store, settings.sweep_interval_seconds)
+                )
+            logger.info("gateway ready", extra={"path": settings.database_url.split("@")[-1]})
             yield
         finally:
             if sweeper is not None:
@@ -347,9 +367,26 @@ async def demo_tokens(store: DocumentStore, settings: Settings) -> dict[str, str
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
-    app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
-    return 0
+
+    async def run() -> int:
+        # The store is opened before the server starts, so a store that cannot be opened is
+        # one clear log line and a non-zero exit, not a traceback and a process left waiting.
+        store = await open_store(settings)
+        config = uvicorn.Config(
+            create_app(settings, store=store, owns_store=True),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
+        server = uvicorn.Server(config)
+        try:
+            await server.serve()
+        finally:
+            await store.close()  # already closed by the lifespan unless the start failed
+        return 0 if server.started else _STARTUP_FAILED
+
+    return asyncio.run(run())
 
 
 def _seed(args: argparse.Namespace, settings: Settings) -> int:
@@ -443,7 +480,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tsp-gateway: {error}", file=sys.stderr)
         return 2
     handlers = {"serve": _serve, "seed": _seed, "token": _token, "sweep": _sweep}
-    return handlers[args.command](args, settings)
+    try:
+        return handlers[args.command](args, settings)
+    except StoreError as error:
+        # Expected trouble (unreachable server, uncreatable path): say so in one line.
+        logger.error("cannot open the store: %s", error)
+        return _STORE_FAILED
 
 
 if __name__ == "__main__":
