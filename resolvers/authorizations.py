@@ -39,7 +39,7 @@ from resolvers.context import Context, Info
 from resolvers.offer_dates import day_after, day_start, last_day
 from resolvers.offers import effective_offer_status
 from resolvers.validation import Checks, fail
-from resolvers.writes import atomically
+from resolvers.writes import atomically, hold
 
 
 @dataclass(frozen=True)
@@ -210,6 +210,10 @@ async def _resolve_coverage(
         list(consent.tiktok_account_ids) if consent.tiktok_account_ids is not None else accounts
     )
     await check_coverage(store, seller["_id"], authorize_object, shop_ids, account_ids)
+    # Held: unlinking an account writes it too, so an authorization never starts covering an
+    # account that a concurrent unlink has just made unusable.
+    for account_id in account_ids:
+        await hold(store, c.TIKTOK_ACCOUNTS, account_id)
     return shop_ids, account_ids
 
 
@@ -233,8 +237,10 @@ async def authorize_offer(
             raise fail(["token"], "the partner withdrew this offer", Code.OFFER_WITHDRAWN)
         if status is OfferStatus.EXPIRED:
             raise fail(["token"], "this offer has expired", Code.OFFER_EXPIRED)
-        partner = (await store.get_many(c.PARTNERS, [offer["partnerId"]]))[offer["partnerId"]]
-        if partner["status"] != PartnerStatus.ACTIVE:
+        # Held: closing the partner writes it too, so a concurrent close and accept never both
+        # commit (no ACTIVE authorization of a CLOSED partner).
+        partner = await hold(store, c.PARTNERS, offer["partnerId"])
+        if partner is None or partner["status"] != PartnerStatus.ACTIVE:
             raise fail(
                 ["token"], "the partner has been removed from the platform", Code.PARTNER_CLOSED
             )
@@ -390,13 +396,12 @@ async def authorize_service(
     contact = check_contact(checks, consent.contact, ["contact"])
     checks.raise_if_any()
     authorize_object = AuthorizeObject(consent.settings["authorizeObject"])
-    shop_ids, account_ids = await _resolve_coverage(info, seller, authorize_object, consent)
 
     async def work() -> Document:
+        shop_ids, account_ids = await _resolve_coverage(info, seller, authorize_object, consent)
         fresh = (await store.get_many(c.SERVICES, [service["_id"]])).get(service["_id"])
-        partner = (await store.get_many(c.PARTNERS, [service["partnerId"]])).get(
-            service["partnerId"]
-        )
+        # Held against a concurrent close of the partner (see authorize_offer).
+        partner = await hold(store, c.PARTNERS, service["partnerId"])
         require_live(
             fresh,
             partner,

@@ -20,7 +20,7 @@ from resolvers import history
 from resolvers.context import Context, Info
 from resolvers.identity import Role
 from resolvers.validation import Checks, fail
-from resolvers.writes import atomically
+from resolvers.writes import atomically, hold
 
 
 class RequestErrorCode(StrEnum):
@@ -158,6 +158,19 @@ async def create(
     form = {"contact": _trimmed(contact), "business": _trimmed(business)}
 
     async def work() -> list[Document]:
+        # Only creating opens requests, and every creation for this seller writes the seller:
+        # two creations never both count the same open requests (datastore.store's rule).
+        await hold(store, c.SELLERS, seller["_id"])
+        # Closing a partner closes its open requests: hold the partners so neither misses the
+        # other.
+        closed = Checks()
+        for index, partner_id in enumerate(partner_ids):
+            held = await hold(store, c.PARTNERS, partner_id)
+            if held is None or held["status"] != PartnerStatus.ACTIVE:
+                closed.add(
+                    ["partnerIds", str(index)], "this partner is closed", Code.PARTNER_CLOSED
+                )
+        closed.raise_if_any()
         open_requests = await store.find(
             c.REQUESTS,
             {"sellerId": seller["_id"], "status": {"$in": list(OPEN_REQUEST_STATUSES)}},

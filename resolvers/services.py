@@ -34,7 +34,7 @@ from resolvers.service_rules import (
 )
 from resolvers.validation import Checks, Problem, ValidationError, fail
 from resolvers.visibility import sees_partner_privately
-from resolvers.writes import atomically
+from resolvers.writes import atomically, hold
 
 
 async def _load_own(info: Info, service_id: str) -> Document:
@@ -274,6 +274,10 @@ async def _move(
     now = utc_now()
     changes: dict[str, Any] = {"status": status, "updatedAt": now, "statusReason": reason}
     live = status is ServiceStatus.LIVE
+    if live:
+        # Listing depends on the partner being active: hold it, so that closing the partner
+        # (which unlists its services) and publishing or approving never both commit.
+        partner = await hold(info.context.store, c.PARTNERS, service["partnerId"]) or partner
     changes["listed"] = (
         live and service["type"] == ServiceType.PUBLIC and partner["status"] == PartnerStatus.ACTIVE
     )

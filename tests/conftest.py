@@ -1,9 +1,9 @@
-"""Shared fixtures: one real SQLite store per session, cleaned between tests, factory fixtures
-that build documents, and a client that talks to the whole app in-process."""
+"""Shared fixtures: one real store per session and adapter, cleaned between tests, factory
+fixtures that build documents, and a client that talks to the whole app in-process."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,11 +16,15 @@ from datastore.catalog import get_catalog
 from datastore.codec import Document, utc_now
 from datastore.enums import (
     REGION_MARKETS,
+    AuthorizationChannel,
+    AuthorizationReason,
+    AuthorizationStatus,
     LinkedStatus,
     Market,
     PartnerStatus,
     PartnerType,
     Region,
+    RequestStatus,
     SellerKind,
     ServiceStatus,
     ServiceType,
@@ -31,6 +35,7 @@ from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
 from gateway import Settings, create_app
 from resolvers.identity import Role, issue_token
+from resolvers.offer_dates import day_after, day_start
 
 JWT_SECRET = "test-secret-" + "x" * 40
 SETTINGS = Settings(jwt_secret=JWT_SECRET)
@@ -209,6 +214,117 @@ def make_seller(store: DocumentStore) -> SellerFactory:
             },
         )
         return seller
+
+    return build
+
+
+OFFER_SETTINGS = {
+    "authorizeObject": "SHOP",
+    "ticketAuthorization": True,
+    "tspAccess": False,
+    "dataCompassAccess": True,
+}
+
+
+class OfferFactory(Protocol):
+    def __call__(
+        self, partner: Document, services: Sequence[Document], *, days: int = 90, **fields: Any
+    ) -> Awaitable[Document]: ...
+
+
+class AuthorizationFactory(Protocol):
+    def __call__(
+        self, seller: Document, service: Document, *, days: int = 60, **fields: Any
+    ) -> Awaitable[Document]: ...
+
+
+class RequestFactory(Protocol):
+    def __call__(
+        self, seller: Document, partner: Document, **fields: Any
+    ) -> Awaitable[Document]: ...
+
+
+@pytest.fixture
+def make_offer(store: DocumentStore) -> OfferFactory:
+    """An OPEN service offer starting today and ending ``days`` later, as a partner makes one."""
+
+    async def build(
+        partner: Document, services: Sequence[Document], *, days: int = 90, **fields: Any
+    ) -> Document:
+        now = utc_now()
+        today = now.date()
+        document = {
+            "_id": new_id("ofr"),
+            "partnerId": partner["_id"],
+            "serviceIds": [service["_id"] for service in services],
+            "startsAt": day_start(today),
+            "endsAt": day_after(today + timedelta(days=days)),
+            "settings": OFFER_SETTINGS,
+            "linkToken": new_token(),
+            "status": "OPEN",
+            "createdAt": now,
+            "updatedAt": now,
+            **fields,
+        }
+        return await store.insert(c.SERVICE_OFFERS, document)
+
+    return build
+
+
+@pytest.fixture
+def make_authorization(store: DocumentStore) -> AuthorizationFactory:
+    """An authorization of ``service`` by ``seller`` that started today and ends in ``days``;
+    ACTIVE covering the seller's shops unless ``fields`` say otherwise."""
+
+    async def build(
+        seller: Document, service: Document, *, days: int = 60, **fields: Any
+    ) -> Document:
+        now = utc_now()
+        today = now.date()
+        shops = await store.find(c.SHOPS, {"sellerId": seller["_id"]}, limit=50)
+        document = {
+            "_id": new_id("aut"),
+            "sellerId": seller["_id"],
+            "partnerId": service["partnerId"],
+            "serviceId": service["_id"],
+            "settings": OFFER_SETTINGS,
+            "shopIds": [shop["_id"] for shop in shops],
+            "tiktokAccountIds": [],
+            "channel": AuthorizationChannel.SERVICE_LINK,
+            "startsAt": day_start(today),
+            "endsAt": day_after(today + timedelta(days=days)),
+            "status": AuthorizationStatus.ACTIVE,
+            "statusReason": AuthorizationReason.AUTHORIZED,
+            "createdAt": now,
+            "updatedAt": now,
+            **fields,
+        }
+        if document["status"] == AuthorizationStatus.ACTIVE:
+            document.setdefault("activeKey", f"{seller['_id']}|{service['_id']}")
+        return await store.insert(c.AUTHORIZATIONS, document)
+
+    return build
+
+
+@pytest.fixture
+def make_request(store: DocumentStore) -> RequestFactory:
+    """A request from ``seller`` to ``partner`` awaiting the partner's review."""
+
+    async def build(seller: Document, partner: Document, **fields: Any) -> Document:
+        now = utc_now()
+        document = {
+            "_id": new_id("req"),
+            "sellerId": seller["_id"],
+            "partnerId": partner["_id"],
+            "partnerIndex": 0,
+            "contact": {"subject": "Mia Chen", "email": "mia@shop.example"},
+            "business": {"companySize": "SIZE_11_50", "currency": "USD"},
+            "status": RequestStatus.PARTNER_REVIEWING,
+            "createdAt": now,
+            "updatedAt": now,
+            **fields,
+        }
+        return await store.insert(c.REQUESTS, document)
 
     return build
 
