@@ -31,33 +31,42 @@ from datastore.enums import (
 )
 from datastore.ids import new_id, new_token
 from datastore.search import search_fields
-from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
 from gateway import Settings, create_app
 from resolvers.identity import Role, issue_token
 from resolvers.offer_dates import day_after, day_start
+from tests.stores import MONGODB_SKIP_REASON, MONGODB_URI, STORE_KINDS, drop_store, open_store
 
 JWT_SECRET = "test-secret-" + "x" * 40
 SETTINGS = Settings(jwt_secret=JWT_SECRET)
 
 
-@pytest.fixture(scope="session")
-async def store(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DocumentStore]:
+@pytest.fixture(scope="session", params=STORE_KINDS)
+async def session_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[DocumentStore]:
+    """One real store per adapter for the whole session: ``[sqlite]`` always, ``[mongodb]``
+    when ``MONGODB_URI`` names a replica set (a fresh database, dropped at the end)."""
     from datastore.collections import INDEXES
 
-    opened = SQLiteStore(Path(tmp_path_factory.mktemp("store")) / "tsp.sqlite3")
-    await opened.connect()
-    await opened.ensure_indexes(INDEXES)
-    yield opened
-    await opened.close()
+    if request.param == "mongodb" and not MONGODB_URI:
+        pytest.skip(MONGODB_SKIP_REASON)
+    opened = await open_store(request.param, Path(tmp_path_factory.mktemp("store")))
+    try:
+        await opened.ensure_indexes(INDEXES)
+        yield opened
+    finally:
+        await drop_store(opened)
 
 
-@pytest.fixture(autouse=True)
-async def clean_store(store: DocumentStore) -> AsyncIterator[None]:
+@pytest.fixture
+async def store(session_store: DocumentStore) -> DocumentStore:
+    """The session's store, emptied for this test (every test that touches data uses it, so
+    every such test runs on every adapter)."""
     for collection in c.ALL_COLLECTIONS:
-        await store.delete_all(collection)
-    store.stats.reset()
-    yield
+        await session_store.delete_all(collection)
+    session_store.stats.reset()
+    return session_store
 
 
 def token(role: Role, subject: str = "admin", ttl: timedelta = timedelta(hours=1)) -> str:

@@ -290,3 +290,17 @@ def test_a_gateway_that_cannot_open_its_store_exits_at_once_with_one_clear_line(
     lines = [line for line in done.stderr.splitlines() if "cannot open the store" in line]
     assert len(lines) == 1, done.stderr
     assert not Path("/nonexistent-tsp-gateway-dir").exists()
+
+
+MONGODB_STANDALONE_URI = os.environ.get("MONGODB_STANDALONE_URI", "")
+
+
+@pytest.mark.skipif(
+    not MONGODB_STANDALONE_URI,
+    reason="MONGODB_STANDALONE_URI is not set: no standalone mongod here (CI starts one)",
+)
+def test_a_standalone_mongodb_is_refused_at_start_up(tmp_path: Path) -> None:
+    done = _serve(MONGODB_STANDALONE_URI, tmp_path)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "standalone server: transactions need a replica set" in done.stderr
