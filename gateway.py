@@ -31,7 +31,7 @@ from strawberry.http import GraphQLHTTPResponse
 from datastore.collections import INDEXES
 from datastore.connect import DEFAULT_DATABASE_URL, DatabaseURLError, store_for_url
 from datastore.enums import ReferralLinkKind
-from datastore.store import DocumentStore, StoreError
+from datastore.store import DocumentStore, StoreError, StoreUnavailableError
 from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
 from resolvers.context import Context, RequestLimits
 from resolvers.identity import InvalidTokenError, Role, issue_token, viewer_from_authorization
@@ -345,9 +345,25 @@ def create_app(
         *referral_routes(settings),
         *static_routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={StoreUnavailableError: _store_unavailable},
+    )
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+async def _store_unavailable(request: Request, error: Exception) -> Response:
+    """Any page (a referral redirect, say) that needed the store while it was unavailable:
+    503 with ``Retry-After``, never a 500."""
+    logger.warning("store unavailable: %s", error)
+    return Response(
+        "The service is temporarily unavailable; retry shortly.\n",
+        status_code=503,
+        media_type="text/plain",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 async def demo_tokens(store: DocumentStore, settings: Settings) -> dict[str, str]:

@@ -30,6 +30,7 @@ from datastore.sqlite import SQLiteStore
 from datastore.store import StoreUnavailableError
 from gateway import create_app
 from resolvers.identity import Role
+from resolvers.referrals import new_code
 from schema.extensions import failed_only_for_the_store
 from tests.conftest import SETTINGS, GraphQLClient, token
 
@@ -304,3 +305,34 @@ def test_a_standalone_mongodb_is_refused_at_start_up(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert "standalone server: transactions need a replica set" in done.stderr
+
+
+async def test_a_referral_visit_while_the_store_is_locked_is_503_not_500(
+    locked_app: tuple[SQLiteStore, httpx.AsyncClient],
+) -> None:
+    store, client = locked_app
+    now = utc_now()
+    partner = await store.insert(c.PARTNERS, {**PARTNER, "createdAt": now})
+    service = await store.insert(
+        c.SERVICES,
+        {"_id": "svc_01availability", "partnerId": partner["_id"], "status": "LIVE"},
+    )
+    code = new_code()
+    await store.insert(
+        c.REFERRAL_LINKS,
+        {
+            "_id": "ref_01availability",
+            "serviceId": service["_id"],
+            "partnerId": partner["_id"],
+            "kind": "LOCAL",
+            "code": code,
+            "createdAt": now,
+        },
+    )
+    assert (await client.head(f"/r/{code}")).status_code == 302
+    with _write_locked(store.path):
+        visit = await client.get(f"/r/{code}")
+    assert visit.status_code == 503
+    assert visit.headers["retry-after"].isdigit()
+    assert await store.count(c.REFERRAL_CLICKS) == 0
+    assert (await client.get(f"/r/{code}")).status_code == 302
