@@ -14,6 +14,7 @@ import pytest
 from datastore import collections as c
 from datastore.catalog import get_catalog
 from datastore.codec import Document, utc_now
+from datastore.documents import problems_of
 from datastore.enums import (
     REGION_MARKETS,
     AuthorizationChannel,
@@ -60,13 +61,21 @@ async def session_store(
 
 
 @pytest.fixture
-async def store(session_store: DocumentStore) -> DocumentStore:
+async def store(session_store: DocumentStore) -> AsyncIterator[DocumentStore]:
     """The session's store, emptied for this test (every test that touches data uses it, so
-    every such test runs on every adapter)."""
+    every such test runs on every adapter). Afterwards every document the test left must have
+    its collection's declared shape (``datastore.documents``): a misspelt field fails here."""
     for collection in c.ALL_COLLECTIONS:
         await session_store.delete_all(collection)
     session_store.stats.reset()
-    return session_store
+    yield session_store
+    misshapen = {
+        f"{collection}/{document['_id']}": problems
+        for collection in c.ALL_COLLECTIONS
+        for document in await session_store.find(collection)
+        if (problems := problems_of(collection, document))
+    }
+    assert not misshapen, f"documents that do not match datastore.documents: {misshapen}"
 
 
 def token(role: Role, subject: str = "admin", ttl: timedelta = timedelta(hours=1)) -> str:
