@@ -87,16 +87,16 @@ class MongoStore(DocumentStore):
         return dict(self._options)
 
     async def connect(self) -> None:
-        """Create the client and check that the server answers and runs a replica set."""
-        client: AsyncMongoClient[Document] = AsyncMongoClient(
-            self.url, tz_aware=True, tzinfo=UTC, **self._options
-        )
-        self._client = client
+        """Create the client and check that the server answers and runs a replica set.
+
+        Any failure (unreachable, refused credentials, an unresolvable ``mongodb+srv`` name)
+        raises :class:`StoreUnavailableError` saying so, with nothing left open."""
         where = _hosts(self.url)
         try:
+            self._client = AsyncMongoClient(self.url, tz_aware=True, tzinfo=UTC, **self._options)
             with self._errors():
-                hello = await client.admin.command("hello")
-        except StoreUnavailableError as error:
+                hello = await self._client.admin.command("hello")
+        except (StoreUnavailableError, PyMongoError) as error:
             await self.close()
             raise StoreUnavailableError(f"cannot reach MongoDB at {where}: {error}") from error
         except BaseException:
@@ -116,14 +116,18 @@ class MongoStore(DocumentStore):
 
     async def ping(self) -> None:
         """Read and write the database (a server that answers but refuses writes is not ready)."""
-        with self._errors():
-            health = self._collection(_HEALTH)
-            await health.find_one_and_update(
-                {"_id": "ping"},
-                {"$inc": {"pings": 1}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
+        try:
+            with self._errors():
+                await self._collection(_HEALTH).find_one_and_update(
+                    {"_id": "ping"},
+                    {"$inc": {"pings": 1}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+        except PyMongoError as error:
+            # Answering but refusing (not primary, not authorized, out of disk): not ready.
+            raise StoreUnavailableError(f"MongoDB cannot be written: {error}") from error
+        self._counted(1)
 
     async def ensure_indexes(self, specs: Iterable[IndexSpec]) -> None:
         for spec in specs:
