@@ -336,3 +336,56 @@ async def test_a_referral_visit_while_the_store_is_locked_is_503_not_500(
     assert visit.headers["retry-after"].isdigit()
     assert await store.count(c.REFERRAL_CLICKS) == 0
     assert (await client.get(f"/r/{code}")).status_code == 302
+
+
+def test_a_gateway_whose_port_is_taken_exits_at_once(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-c", "import gateway; raise SystemExit(gateway.main(['serve']))"],
+            cwd=tmp_path,
+            env={
+                **os.environ,
+                "PYTHONPATH": str(ROOT),
+                "TSP_JWT_SECRET": "s" * 40,
+                "PORT": str(port),
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode != 0
+    assert "address already in use" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_answers_readyz_over_http_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import urllib.request
+
+    port = _closed_port()
+    server = subprocess.Popen(
+        [sys.executable, "-c", "import gateway; raise SystemExit(gateway.main(['serve']))"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "TSP_JWT_SECRET": "s" * 40, "PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        body = None
+        for _ in range(200):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                    body = json.loads(r.read())
+                    break
+            except OSError:
+                time.sleep(0.05)
+        assert body == {"status": "ready"}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate(timeout=30)
+    assert "gateway stopped" in stderr
+    assert (tmp_path / "var" / "tsp.sqlite3").exists()
