@@ -277,16 +277,21 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
 
 async def open_store(settings: Settings) -> DocumentStore:
-    """The connected store of ``settings`` with its indexes in place; on failure nothing of it
-    stays open (no connection thread keeps the process alive)."""
+    """The connected store of ``settings`` with its indexes in place."""
     store = store_for_url(settings.database_url)
+    await _prepare(store)
+    return store
+
+
+async def _prepare(store: DocumentStore) -> None:
+    """Connect ``store`` and create its indexes; on failure nothing of it stays open (no
+    connection thread keeps the process alive)."""
     try:
         await store.connect()
         await store.ensure_indexes(INDEXES)
     except BaseException:
         await store.close()
         raise
-    return store
 
 
 async def _healthz(request: Request) -> Response:
@@ -381,20 +386,19 @@ async def demo_tokens(store: DocumentStore, settings: Settings) -> dict[str, str
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    host = args.host or settings.host
-    port = args.port or settings.port
+    store = store_for_url(settings.database_url)
+    config = uvicorn.Config(
+        create_app(settings, store=store, owns_store=True),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_config=None,
+        access_log=False,
+    )
 
     async def run() -> int:
         # The store is opened before the server starts, so a store that cannot be opened is
         # one clear log line and a non-zero exit, not a traceback and a process left waiting.
-        store = await open_store(settings)
-        config = uvicorn.Config(
-            create_app(settings, store=store, owns_store=True),
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-        )
+        await _prepare(store)
         server = uvicorn.Server(config)
         try:
             await server.serve()
@@ -402,7 +406,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             await store.close()  # already closed by the lifespan unless the start failed
         return 0 if server.started else _STARTUP_FAILED
 
-    return asyncio.run(run())
+    # The event loop uvicorn.run would use (uvloop when installed).
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        return runner.run(run())
 
 
 def _seed(args: argparse.Namespace, settings: Settings) -> int:
@@ -498,9 +504,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"serve": _serve, "seed": _seed, "token": _token, "sweep": _sweep}
     try:
         return handlers[args.command](args, settings)
-    except StoreError as error:
+    except StoreUnavailableError as error:
         # Expected trouble (unreachable server, uncreatable path): say so in one line.
-        logger.error("cannot open the store: %s", error)
+        logger.error("cannot use the store: %s", error)
         return _STORE_FAILED
 
 

@@ -288,7 +288,7 @@ def test_a_gateway_that_cannot_open_its_store_exits_at_once_with_one_clear_line(
     done = _serve(url.format(port=_closed_port()), tmp_path)
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
-    lines = [line for line in done.stderr.splitlines() if "cannot open the store" in line]
+    lines = [line for line in done.stderr.splitlines() if "cannot use the store" in line]
     assert len(lines) == 1, done.stderr
     assert not Path("/nonexistent-tsp-gateway-dir").exists()
 
