@@ -39,6 +39,8 @@ from resolvers.offer_dates import day_after, day_start
 from tests.stores import MONGODB_SKIP_REASON, MONGODB_URI, STORE_KINDS, drop_store, open_store
 
 JWT_SECRET = "test-secret-" + "x" * 40
+MAX_PAGES = 100
+"""How many pages a test pages through at most before it fails (no test loop is unbounded)."""
 SETTINGS = Settings(jwt_secret=JWT_SECRET)
 
 

@@ -22,6 +22,7 @@ from datastore.store import (
     VersionConflictError,
     keyset_of,
 )
+from tests.conftest import MAX_PAGES
 from tests.stores import ADAPTERS, drop_store, open_store
 
 INDEXES = [
@@ -104,12 +105,14 @@ async def test_find_sort_limit_and_keyset_pages(store: DocumentStore) -> None:
     sort = [("group", DESCENDING)]
     seen: list[str] = []
     after = None
-    while True:
+    for _ in range(MAX_PAGES):  # bounded: a paging bug fails, never hangs
         page = await store.find("things", sort=sort, limit=5, after=after)
         if not page:
             break
         seen += [d["_id"] for d in page]
         after = keyset_of(page[-1], sort)
+    else:
+        pytest.fail("paging did not reach the end within MAX_PAGES pages")
     # Descending groups, ties broken by _id in the same direction.
     expected_ids = [f"thg_{n:03d}" for n in range(11, -1, -1)]
     assert seen == expected_ids
@@ -135,9 +138,14 @@ async def test_keyset_with_missing_sort_values(store: DocumentStore) -> None:
         everything = [d["_id"] for d in await store.find("things", sort=sort)]
         paged: list[str] = []
         after = None
-        while page := await store.find("things", sort=sort, limit=2, after=after):
+        for _ in range(MAX_PAGES):  # bounded: a paging bug fails, never hangs
+            page = await store.find("things", sort=sort, limit=2, after=after)
+            if not page:
+                break
             paged += [d["_id"] for d in page]
             after = keyset_of(page[-1], sort)
+        else:
+            pytest.fail("paging did not reach the end within MAX_PAGES pages")
         assert paged == everything
         assert len(set(paged)) == 6
 
@@ -182,9 +190,14 @@ async def test_keyset_pages_over_a_score_in_both_directions(store: DocumentStore
         everything = [d["_id"] for d in await store.find("things", sort=sort, score=score)]
         paged: list[str] = []
         after = None
-        while page := await store.find("things", sort=sort, limit=3, after=after, score=score):
+        for _ in range(MAX_PAGES):  # bounded: a paging bug fails, never hangs
+            page = await store.find("things", sort=sort, limit=3, after=after, score=score)
+            if not page:
+                break
             paged += [d["_id"] for d in page]
             after = keyset_of(page[-1], sort, score)
+        else:
+            pytest.fail("paging did not reach the end within MAX_PAGES pages")
         assert paged == everything
         assert len(set(paged)) == 8
 
