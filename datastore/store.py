@@ -4,10 +4,13 @@ Filters are a small, Mongo-shaped language that both adapters translate:
 
 - ``{"field": value}``: equality (``None`` matches a missing field); dotted paths reach into
   subdocuments;
-- ``{"field": {"$in": [...]}}``, ``$nin``, ``$ne``, ``$gt``, ``$gte``, ``$lt``, ``$lte``;
-- ``{"field": {"$contains": value}}``: an array field holds ``value``;
+- ``{"field": {"$in": [...]}}``, ``$nin``, ``$ne``, ``$gt``, ``$gte``, ``$lt``, ``$lte``
+  (``$ne`` and ``$nin`` match a missing field unless they name ``None``, as in MongoDB);
+- ``{"field": {"$contains": value}}``: an array field holds ``value`` (a scalar or an object
+  never contains anything);
 - ``{"$or": [filter, ...]}`` and ``{"$and": [filter, ...]}``.
 
+``limit=0`` reads nothing (PyMongo would read it as "no limit"); a negative limit is refused.
 Sorts are ``[(field, ASCENDING | DESCENDING), ...]``; ``_id`` is always appended as the last key,
 so every order is total and keyset pagination (``after``: the sort values of the last document
 seen, see :func:`keyset_of`) neither repeats nor skips documents while data changes.
