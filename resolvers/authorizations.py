@@ -13,6 +13,12 @@ from typing import Any
 
 from datastore import collections as c
 from datastore.codec import Document
+from datastore.documents import (
+    AuthorizationDocument,
+    SellerDocument,
+    ServiceDocument,
+    ServiceOfferDocument,
+)
 from datastore.enums import (
     AuthorizationChannel,
     AuthorizationReason,
@@ -65,8 +71,8 @@ async def _caller_seller(info: Info) -> Document:
 
 async def _grant(
     info: Info,
-    seller: Document,
-    service: Document,
+    seller: SellerDocument,
+    service: ServiceDocument,
     *,
     channel: AuthorizationChannel,
     settings: Mapping[str, Any],
@@ -75,7 +81,7 @@ async def _grant(
     ends_at: datetime,
     shop_ids: Sequence[str],
     account_ids: Sequence[str],
-    offer: Document | None = None,
+    offer: ServiceOfferDocument | None = None,
     offer_changes: Mapping[str, Any] | None = None,
 ) -> Document:
     """Create the authorization, or extend the seller's active one for this service."""
@@ -154,7 +160,7 @@ async def _grant(
     return authorization
 
 
-async def expire(context: Context, authorization: Document) -> Document:
+async def expire(context: Context, authorization: AuthorizationDocument) -> Document:
     """Persist COMPLETED for an authorization past its end (reads already show it)."""
     updated = await context.store.update(
         c.AUTHORIZATIONS,
@@ -183,7 +189,7 @@ def _settings_of(offer_settings: Mapping[str, Any], consent: Consent) -> dict[st
     return dict(consent.settings) if consent.settings is not None else dict(offer_settings)
 
 
-def _offer_changes(offer: Document, consented: Mapping[str, Any]) -> dict[str, Any]:
+def _offer_changes(offer: ServiceOfferDocument, consented: Mapping[str, Any]) -> dict[str, Any]:
     """What the seller changed from the offer: {field: {offered, consented}}."""
     offered = {
         "serviceIds": list(offer["serviceIds"]),
@@ -201,7 +207,7 @@ def _offer_changes(offer: Document, consented: Mapping[str, Any]) -> dict[str, A
 
 
 async def _resolve_coverage(
-    info: Info, seller: Document, authorize_object: AuthorizeObject, consent: Consent
+    info: Info, seller: SellerDocument, authorize_object: AuthorizeObject, consent: Consent
 ) -> tuple[list[str], list[str]]:
     store = info.context.store
     shops, accounts = await default_coverage(store, seller["_id"], authorize_object)
@@ -334,7 +340,7 @@ async def authorize_offer(
         return await _earlier_acceptance(info, offer, seller)
 
 
-def _kept_services(offer: Document, consent: Consent) -> list[str]:
+def _kept_services(offer: ServiceOfferDocument, consent: Consent) -> list[str]:
     if consent.service_ids is None:
         return list(offer["serviceIds"])
     kept = list(consent.service_ids)
@@ -356,7 +362,7 @@ def _kept_services(offer: Document, consent: Consent) -> list[str]:
 
 
 async def _earlier_acceptance(
-    info: Info, offer: Document, seller: Document
+    info: Info, offer: ServiceOfferDocument, seller: SellerDocument
 ) -> tuple[Document, list[Document]]:
     store = info.context.store
     acceptance = await store.find(c.OFFER_ACCEPTANCES, {"offerId": offer["_id"]}, limit=1)
@@ -370,7 +376,7 @@ async def _earlier_acceptance(
 
 
 async def authorize_service(
-    info: Info, service: Document | None, consent: Consent, channel: AuthorizationChannel
+    info: Info, service: ServiceDocument | None, consent: Consent, channel: AuthorizationChannel
 ) -> Document:
     """The default authorization application: the seller fills in every detail for one live
     service reached through its link (or, where the region allows, the store)."""
@@ -504,7 +510,7 @@ async def cancel(info: Info, authorization_id: str) -> Document:
 
 async def end(
     context: Context,
-    authorization: Document,
+    authorization: AuthorizationDocument,
     status: AuthorizationStatus,
     reason: AuthorizationReason,
 ) -> Document:

@@ -13,6 +13,7 @@ from typing import Any
 
 from datastore import collections as c
 from datastore.codec import Document
+from datastore.documents import RequestDocument
 from datastore.enums import OPEN_REQUEST_STATUSES, PartnerStatus, RequestStatus
 from datastore.ids import new_id, type_of
 from datastore.store import DocumentStore
@@ -267,7 +268,7 @@ async def move(info: Info, request_id: str, action: str, reason: str | None) -> 
 
 async def _set_status(
     context: Context,
-    request: Document,
+    request: RequestDocument,
     status: RequestStatus,
     action: str,
     reason: str | None = None,

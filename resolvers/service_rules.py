@@ -9,6 +9,7 @@ from typing import Any
 from datastore import collections as c
 from datastore.catalog import ServiceCategory, get_catalog
 from datastore.codec import Document
+from datastore.documents import ServiceDocument
 from datastore.enums import Market, ServiceStatus, ServiceType
 from datastore.store import DocumentStore
 from resolvers.category_applications import ApplicationStatus, check_eligible
@@ -143,7 +144,7 @@ async def check_category(
     return category
 
 
-def missing_listing_fields(service: Mapping[str, Any]) -> list[str]:
+def missing_listing_fields(service: ServiceDocument) -> list[str]:
     """What a public service lacks before it can be submitted for review."""
     required = ("description", "highlights", "pricing", "contactEmail")
     return [name for name in required if not service.get(name)]

@@ -13,6 +13,7 @@ from typing import Any
 
 from datastore import collections as c
 from datastore.codec import Document, utc_now
+from datastore.documents import PartnerDocument, ServiceDocument
 from datastore.enums import Market, PartnerStatus, ServiceStatus, ServiceType
 from datastore.ids import new_id, new_token
 from datastore.search import search_fields
@@ -46,7 +47,7 @@ async def _load_own(info: Info, service_id: str) -> Document:
     return service
 
 
-async def _partner_of(info: Info, service: Document) -> Document:
+async def _partner_of(info: Info, service: ServiceDocument) -> Document:
     found = await info.context.store.get_many(c.PARTNERS, [service["partnerId"]])
     return found[service["partnerId"]]
 
@@ -175,7 +176,7 @@ async def update(info: Info, service_id: str, fields: Mapping[str, Any]) -> Docu
     return await atomically(store, work)
 
 
-def _check_locked(service: Document, changes: Mapping[str, Any]) -> None:
+def _check_locked(service: ServiceDocument, changes: Mapping[str, Any]) -> None:
     status = ServiceStatus(service["status"])
     if "type" in changes and status is not ServiceStatus.DRAFT:
         raise fail(
@@ -265,10 +266,10 @@ async def deactivate(info: Info, service_id: str) -> Document:
 
 async def _move(
     info: Info,
-    service: Document,
+    service: ServiceDocument,
     status: ServiceStatus,
     action: str,
-    partner: Document,
+    partner: PartnerDocument,
     reason: str | None = None,
 ) -> Document:
     now = utc_now()
