@@ -8,8 +8,7 @@ from typing import Any
 
 from datastore import collections as c
 from datastore.catalog import ServiceCategory, get_catalog
-from datastore.codec import Document
-from datastore.documents import ServiceDocument
+from datastore.documents import PartnerDocument, ServiceDocument
 from datastore.enums import Market, ServiceStatus, ServiceType
 from datastore.store import DocumentStore
 from resolvers.category_applications import ApplicationStatus, check_eligible
@@ -113,7 +112,7 @@ def normalise_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 async def check_category(
     store: DocumentStore,
-    partner: Document,
+    partner: PartnerDocument,
     category_id: str,
     market: Market,
     service_type: ServiceType,
@@ -151,7 +150,7 @@ def missing_listing_fields(service: ServiceDocument) -> list[str]:
 
 
 def check_transition(
-    service: Mapping[str, Any], allowed: tuple[ServiceStatus, ...], action: str
+    service: ServiceDocument, allowed: tuple[ServiceStatus, ...], action: str
 ) -> None:
     if ServiceStatus(service["status"]) not in allowed:
         names = ", ".join(s.value for s in allowed)
