@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -33,6 +34,8 @@ from resolvers.identity import Role
 from resolvers.referrals import new_code
 from schema.extensions import failed_only_for_the_store
 from tests.conftest import SETTINGS, GraphQLClient, token
+from tests.stores import MONGODB_URI, drop_store, mongodb_url_for_test_database, requires_mongodb
+from tests.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOSE_PARTNER = """mutation($id: ID!) {
@@ -390,3 +393,46 @@ def test_serve_answers_readyz_over_http_and_stops_on_sigterm(tmp_path: Path) -> 
         _, stderr = server.communicate(timeout=30)
     assert "gateway stopped" in stderr
     assert (tmp_path / "var" / "tsp.sqlite3").exists()
+
+
+@requires_mongodb
+async def test_a_mongodb_cut_off_mid_request_is_unavailable_and_writes_nothing() -> None:
+    """The gateway reaches MongoDB through a proxy that is then cut: the next mutation and
+    /readyz answer 503 STORE_UNAVAILABLE, and a direct connection shows nothing was written."""
+    upstream = urlsplit(MONGODB_URI)
+    proxy = TcpProxy(upstream.hostname or "localhost", upstream.port or 27017)
+    await proxy.start()
+    direct_url = mongodb_url_for_test_database()
+    parts = urlsplit(direct_url)
+    query = "&".join(part for part in (parts.query, "serverSelectionTimeoutMS=1500") if part)
+    store = MongoStore(urlunsplit(parts._replace(netloc=proxy.address, query=query)))
+    checker = MongoStore(direct_url)
+    await checker.connect()
+    try:
+        await store.connect()
+        await store.ensure_indexes(INDEXES)
+        partner = await store.insert(c.PARTNERS, {**PARTNER, "createdAt": utc_now()})
+        app = create_app(SETTINGS, store=store)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://g") as client:
+                assert (await client.get("/readyz")).status_code == 200
+                await proxy.cut()
+                response = await client.post(
+                    "/graphql",
+                    json={"query": CLOSE_PARTNER, "variables": {"id": partner["_id"]}},
+                    headers={"Authorization": f"Bearer {token(Role.ADMIN)}"},
+                )
+                assert response.status_code == 503, response.text
+                assert response.headers["retry-after"].isdigit()
+                [error] = response.json()["errors"]
+                assert error["extensions"]["code"] == "STORE_UNAVAILABLE"
+                assert (await client.get("/readyz")).status_code == 503
+        found = await checker.get_many(c.PARTNERS, [partner["_id"]])
+        assert found[partner["_id"]]["status"] == "ACTIVE"
+        assert found[partner["_id"]]["version"] == partner["version"]
+        assert await checker.count(c.HISTORY) == 0
+    finally:
+        await proxy.cut()
+        await store.close()
+        await drop_store(checker)
