@@ -32,7 +32,7 @@ from strawberry.schema.schema import validate_document
 from datastore.collections import INDEXES
 from datastore.connect import DEFAULT_DATABASE_URL, DatabaseURLError, store_for_url
 from datastore.enums import ReferralLinkKind
-from datastore.store import DocumentStore, StoreError
+from datastore.store import DocumentStore, StoreError, StoreUnavailableError
 from edge.documents import DocumentRefused, TrustedDocuments
 from edge.extension import GatewayPolicy, gateway_extensions
 from edge.limits import structural_rules
@@ -49,6 +49,7 @@ from resolvers.context import RequestLimits
 from resolvers.identity import Role, issue_token
 from schema import ExtensionFactory, build_schema, contract, schema
 from schema.error_log import excerpt
+from schema.extensions import RETRY_AFTER_SECONDS
 from web.graphiql import static_routes
 from web.referrals import referral_routes
 
@@ -56,6 +57,8 @@ logger = logging.getLogger("tsp.gateway")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DEMO_TOKEN_TTL = timedelta(days=30)
+_STORE_FAILED = 1
+_STARTUP_FAILED = 3  # uvicorn's own code for a failed start
 # Where referral links send sellers: TikTok Shop seller onboarding for each kind (seed 004).
 DEFAULT_ONBOARDING_URL_LOCAL = "https://seller-us.tiktok.com/account/register"
 DEFAULT_ONBOARDING_URL_CROSS_BORDER = "https://seller.tiktokglobalshop.com/account/register"
@@ -251,13 +254,19 @@ class RequestIdMiddleware:
 async def open_store(settings: Settings) -> DocumentStore:
     """The connected store of ``settings`` with its indexes in place."""
     store = store_for_url(settings.database_url)
-    await store.connect()
+    await _prepare(store)
+    return store
+
+
+async def _prepare(store: DocumentStore) -> None:
+    """Connect ``store`` and create its indexes; on failure nothing of it stays open (no
+    connection thread keeps the process alive)."""
     try:
+        await store.connect()
         await store.ensure_indexes(INDEXES)
     except BaseException:
         await store.close()
         raise
-    return store
 
 
 async def _healthz(request: Request) -> Response:
@@ -265,10 +274,16 @@ async def _healthz(request: Request) -> Response:
 
 
 async def _readyz(request: Request) -> Response:
+    """Ready when the store can really be written and read (see ``DocumentStore.ping``)."""
     try:
         await request.app.state.store.ping()
     except StoreError as error:
-        return JSONResponse({"status": "unavailable", "reason": str(error)}, status_code=503)
+        logger.warning("not ready: %s", error)
+        return JSONResponse(
+            {"status": "unavailable", "reason": str(error)},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     return JSONResponse({"status": "ready"})
 
 
@@ -276,32 +291,33 @@ def create_app(
     settings: Settings,
     store: DocumentStore | None = None,
     extensions: Sequence[ExtensionFactory] | None = None,
+    *,
+    owns_store: bool = False,
 ) -> Starlette:
-    """The gateway app. Its lifespan opens the store (or uses ``store``) and closes what it
-    opened on shutdown. ``extensions`` replaces the gateway layer's schema extensions (for
-    benchmarks that compare it with less of itself)."""
+    """The gateway app. Its lifespan opens the store (or uses ``store``) and, when it opened it
+    or ``owns_store`` is set, closes it on shutdown or on a failed start. ``extensions``
+    replaces the gateway layer's schema extensions (for benchmarks that compare it with less
+    of itself)."""
 
     gateway_layer = gateway_extensions(settings.policy) if extensions is None else extensions
     gateway_schema = build_schema([*gateway_layer, OperationMetrics, *tracing_extensions()])
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        owned = store is None
+        owned = store is None or owns_store
         app.state.store = await open_store(settings) if store is None else store
         app.state.throttle = Throttle(app.state.store, settings.policy.throttle)
         app.state.documents = trusted_documents(app.state.store, settings)
-        app.state.demo_tokens = (
-            await demo_tokens(app.state.store, settings) if settings.demo else {}
-        )
-        sweeper = (
-            asyncio.create_task(
-                sweep_periodically(app.state.store, settings.sweep_interval_seconds)
-            )
-            if settings.sweep_interval_seconds > 0
-            else None
-        )
-        logger.info("gateway ready", extra={"path": settings.database_url.split("@")[-1]})
+        sweeper: asyncio.Task[None] | None = None
         try:
+            app.state.demo_tokens = (
+                await demo_tokens(app.state.store, settings) if settings.demo else {}
+            )
+            if settings.sweep_interval_seconds > 0:
+                sweeper = asyncio.create_task(
+                    sweep_periodically(app.state.store, settings.sweep_interval_seconds)
+                )
+            logger.info("gateway ready", extra={"path": settings.database_url.split("@")[-1]})
             yield
         finally:
             if sweeper is not None:
@@ -322,7 +338,11 @@ def create_app(
         *referral_routes(settings),
         *static_routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={StoreUnavailableError: _store_unavailable},
+    )
     add_edge_middleware(app, settings.transport)
     app.add_middleware(RequestIdMiddleware)
     return app
@@ -336,6 +356,18 @@ def trusted_documents(store: DocumentStore, settings: Settings) -> TrustedDocume
         store,
         lambda document: validate_document(schema._schema, document, rules),
         limits.max_tokens,
+    )
+
+
+async def _store_unavailable(request: Request, error: Exception) -> Response:
+    """Any page (a referral redirect, say) that needed the store while it was unavailable:
+    503 with ``Retry-After``, never a 500."""
+    logger.warning("store unavailable: %s", error)
+    return Response(
+        "The service is temporarily unavailable; retry shortly.\n",
+        status_code=503,
+        media_type="text/plain",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 
@@ -368,15 +400,30 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         "timeout_keep_alive": settings.transport.keepalive_timeout_seconds,
         "http": "edge.connections:CountedHTTPProtocol",
     }
-    if args.workers == 1:
-        uvicorn.run(create_app(settings), **options)
+    if args.workers > 1:
+        # Workers are separate processes, each building the app from the environment; they
+        # share their metrics through a directory that lives as long as this command.
+        with tempfile.TemporaryDirectory(prefix="tsp-metrics-") as metrics_dir:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+            uvicorn.run("gateway:app_from_env", factory=True, workers=args.workers, **options)
         return 0
-    # Workers are separate processes, each building the app from the environment; they share
-    # their metrics through a directory that lives as long as this command.
-    with tempfile.TemporaryDirectory(prefix="tsp-metrics-") as metrics_dir:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-        uvicorn.run("gateway:app_from_env", factory=True, workers=args.workers, **options)
-    return 0
+    store = store_for_url(settings.database_url)
+    config = uvicorn.Config(create_app(settings, store=store, owns_store=True), **options)
+
+    async def run() -> int:
+        # The store is opened before the server starts, so a store that cannot be opened is
+        # one clear log line and a non-zero exit, not a traceback and a process left waiting.
+        await _prepare(store)
+        server = uvicorn.Server(config)
+        try:
+            await server.serve()
+        finally:
+            await store.close()  # already closed by the lifespan unless the start failed
+        return 0 if server.started else _STARTUP_FAILED
+
+    # The event loop uvicorn.run would use (uvloop when installed).
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        return runner.run(run())
 
 
 def _workers(text: str) -> int:
@@ -531,7 +578,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sweep": _sweep,
         "documents": _documents,
     }
-    return handlers[args.command](args, settings)
+    try:
+        return handlers[args.command](args, settings)
+    except StoreUnavailableError as error:
+        # Expected trouble (unreachable server, uncreatable path): say so in one line.
+        logger.error("cannot use the store: %s", error)
+        return _STORE_FAILED
 
 
 if __name__ == "__main__":

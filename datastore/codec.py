@@ -13,7 +13,10 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-Document = dict[str, Any]
+Document = Any
+"""A stored document of any collection, as the store layer hands it out. Code that knows the
+collection annotates it with that collection's TypedDict (``datastore.documents``), which mypy
+checks; the store itself is collection-agnostic."""
 
 _DATE_KEY = "$date"
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"

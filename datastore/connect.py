@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from datastore.store import DocumentStore
 
 DEFAULT_DATABASE_URL = "sqlite:///var/tsp.sqlite3"
+_CREATE_DIRS = "create_dirs"
+_FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
 class DatabaseURLError(ValueError):
@@ -16,19 +18,28 @@ class DatabaseURLError(ValueError):
 def store_for_url(url: str) -> DocumentStore:
     """The adapter for ``url`` (not yet connected).
 
-    ``sqlite:///relative/path``, ``sqlite:////absolute/path``, ``mongodb://...`` and
+    ``sqlite:///relative/path``, ``sqlite:////absolute/path`` (``?create_dirs=1`` creates a
+    missing directory outside the working directory too), ``mongodb://...`` and
     ``mongodb+srv://...`` are understood; anything else raises :class:`DatabaseURLError`.
     """
     scheme = urlsplit(url).scheme.lower()
     if scheme == "sqlite":
-        path = url.split(":", 1)[1]
+        path, _, query = url.split(":", 1)[1].partition("?")
         if not path.startswith("///") or len(path) <= 3:
             raise DatabaseURLError(
                 f"invalid SQLite URL {url!r}: use sqlite:///relative/path or sqlite:////abs/path"
             )
+        options = dict(parse_qsl(query, keep_blank_values=True))
+        unknown = set(options) - {_CREATE_DIRS}
+        flag = options.get(_CREATE_DIRS, "0").lower()
+        if unknown or flag not in _FLAGS:
+            raise DatabaseURLError(
+                f"invalid SQLite URL {url!r}: the only option is {_CREATE_DIRS}=1 (create the "
+                "file's directory when it is missing, even outside the working directory)"
+            )
         from datastore.sqlite import SQLiteStore
 
-        return SQLiteStore(path[3:])
+        return SQLiteStore(path[3:], create_directories=_FLAGS[flag])
     if scheme in ("mongodb", "mongodb+srv"):
         from pymongo.errors import ConfigurationError, InvalidURI
         from pymongo.uri_parser import parse_uri

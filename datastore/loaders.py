@@ -3,57 +3,73 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from aiodataloader import DataLoader
 
 from datastore import collections as c
 from datastore.codec import Document, utc_now
+from datastore.documents import (
+    AuthorizationDocument,
+    CategoryApplicationDocument,
+    PartnerDocument,
+    ReferralLinkDocument,
+    RequestDocument,
+    SellerDocument,
+    ServiceDocument,
+    ServiceOfferDocument,
+    ShopDocument,
+    TikTokAccountDocument,
+)
 from datastore.enums import OfferStatus
 from datastore.paging import Page, PageResult, window
 from datastore.store import DESCENDING, DocumentStore, Filter, Sort
 
+D = TypeVar("D", bound=Mapping[str, Any])
 
-class _DocumentByIdLoader(DataLoader[str, Document | None]):
+
+class _DocumentByIdLoader(DataLoader[str, D | None], Generic[D]):
+    """Documents of one collection by id; ``D`` is the collection's declared shape."""
+
     collection: ClassVar[str]
 
     def __init__(self, store: DocumentStore) -> None:
         super().__init__()
         self.store = store
 
-    async def batch_load_fn(self, keys: list[str]) -> list[Document | None]:
+    async def batch_load_fn(self, keys: list[str]) -> list[D | None]:
         found = await self.store.get_many(self.collection, keys)
         return [found.get(key) for key in keys]
 
 
-class PartnerByIdLoader(_DocumentByIdLoader):
+class PartnerByIdLoader(_DocumentByIdLoader[PartnerDocument]):
     collection = c.PARTNERS
 
 
-class SellerByIdLoader(_DocumentByIdLoader):
+class SellerByIdLoader(_DocumentByIdLoader[SellerDocument]):
     collection = c.SELLERS
 
 
-class ShopByIdLoader(_DocumentByIdLoader):
+class ShopByIdLoader(_DocumentByIdLoader[ShopDocument]):
     collection = c.SHOPS
 
 
-class TikTokAccountByIdLoader(_DocumentByIdLoader):
+class TikTokAccountByIdLoader(_DocumentByIdLoader[TikTokAccountDocument]):
     collection = c.TIKTOK_ACCOUNTS
 
 
-class ServiceByIdLoader(_DocumentByIdLoader):
+class ServiceByIdLoader(_DocumentByIdLoader[ServiceDocument]):
     collection = c.SERVICES
 
 
-class CategoryApplicationByIdLoader(_DocumentByIdLoader):
+class CategoryApplicationByIdLoader(_DocumentByIdLoader[CategoryApplicationDocument]):
     collection = c.CATEGORY_APPLICATIONS
 
 
-class ServiceOfferByIdLoader(_DocumentByIdLoader):
+class ServiceOfferByIdLoader(_DocumentByIdLoader[ServiceOfferDocument]):
     collection = c.SERVICE_OFFERS
 
 
@@ -151,7 +167,7 @@ class AuthorizationsByOfferLoader(_GroupedPageLoader):
     group_field = "offerId"
 
 
-class AuthorizationByIdLoader(_DocumentByIdLoader):
+class AuthorizationByIdLoader(_DocumentByIdLoader[AuthorizationDocument]):
     collection = c.AUTHORIZATIONS
 
 
@@ -196,7 +212,7 @@ class RequestsByPartnerLoader(_GroupedPageLoader):
     group_field = "partnerId"
 
 
-class RequestByIdLoader(_DocumentByIdLoader):
+class RequestByIdLoader(_DocumentByIdLoader[RequestDocument]):
     collection = c.REQUESTS
 
 
@@ -205,7 +221,7 @@ class HistoryBySubjectLoader(_GroupedPageLoader):
     group_field = "subjectId"
 
 
-class ReferralLinksByServiceLoader(DataLoader[str, list[Document]]):
+class ReferralLinksByServiceLoader(DataLoader[str, list[ReferralLinkDocument]]):
     """The referral links of each service (at most one per kind, so unpaged), for every
     service asked for in one read."""
 
@@ -213,9 +229,9 @@ class ReferralLinksByServiceLoader(DataLoader[str, list[Document]]):
         super().__init__()
         self.store = store
 
-    async def batch_load_fn(self, keys: list[str]) -> list[list[Document]]:
+    async def batch_load_fn(self, keys: list[str]) -> list[list[ReferralLinkDocument]]:
         links = await self.store.find(c.REFERRAL_LINKS, {"serviceId": {"$in": keys}})
-        by_service: dict[str, list[Document]] = defaultdict(list)
+        by_service: dict[str, list[ReferralLinkDocument]] = defaultdict(list)
         for link in links:
             by_service[link["serviceId"]].append(link)
         return [by_service.get(key, []) for key in keys]

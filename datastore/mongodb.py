@@ -1,22 +1,33 @@
 """The production adapter: MongoDB through PyMongo's async API.
 
-Transactions need a replica set (or a sharded cluster); a single ``mongod`` refuses them.
-The session of the running transaction travels in a context variable, so domain code never
-passes sessions around.
+Transactions need a replica set (or a sharded cluster); a single ``mongod`` refuses them, so
+:meth:`MongoStore.connect` checks for one. The session of the running transaction travels in a
+context variable, so domain code never passes sessions around. Transactions read a snapshot and
+commit with write concern ``majority``; two of them writing the same document conflict, and the
+loser is run again (see ``datastore.store``).
+
+Errors that mean "the server cannot be reached or did not answer in time" become
+:class:`StoreUnavailableError` wherever they happen; inside a transaction, transient ones first
+reach PyMongoError's retry loop unchanged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 
+import pymongo
 from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure, PyMongoError
 from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
-from pymongo.errors import PyMongoError
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
 
 from datastore.codec import Document, normalise, normalise_value
 from datastore.store import (
@@ -42,38 +53,81 @@ T = TypeVar("T")
 _DEFAULT_DATABASE = "tsp"
 _POSITION = "_position"
 _SCORE = "_score"
+_HEALTH = "_health"
+DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5000
 
 
 class MongoStore(DocumentStore):
-    """A :class:`DocumentStore` in a MongoDB database named by the URL's path."""
+    """A :class:`DocumentStore` in a MongoDB database named by the URL's path.
 
-    def __init__(self, url: str, *, server_selection_timeout_ms: int = 5000) -> None:
+    The URL's own options win: ``serverSelectionTimeoutMS`` defaults to the argument given here
+    only when the URL does not set it, and ``timeoutMS`` applies only when the URL sets it.
+    A whole transaction, retries of conflicting writes included, is bounded by ``timeoutMS``
+    when set, otherwise by ``serverSelectionTimeoutMS`` (PyMongo's own bound is 120 s; a
+    request should learn sooner that the store is unavailable).
+    """
+
+    def __init__(
+        self, url: str, *, server_selection_timeout_ms: int = DEFAULT_SERVER_SELECTION_TIMEOUT_MS
+    ) -> None:
         super().__init__()
         self.url = url
-        self._timeout_ms = server_selection_timeout_ms
+        given = {key.lower() for key, _ in parse_qsl(urlsplit(url).query)}
+        self._options: dict[str, Any] = {}
+        if "serverselectiontimeoutms" not in given:
+            self._options["serverSelectionTimeoutMS"] = server_selection_timeout_ms
         self._client: AsyncMongoClient[Document] | None = None
         self._session: ContextVar[AsyncClientSession | None] = ContextVar(
             f"mongo-session-{id(self)}", default=None
         )
 
+    @property
+    def client_options(self) -> dict[str, Any]:
+        """The options the adapter adds to the URL's own (the URL's win)."""
+        return dict(self._options)
+
     async def connect(self) -> None:
-        self._client = AsyncMongoClient(
-            self.url,
-            tz_aware=True,
-            tzinfo=UTC,
-            serverSelectionTimeoutMS=self._timeout_ms,
-        )
+        """Create the client and check that the server answers and runs a replica set.
+
+        Any failure (unreachable, refused credentials, an unresolvable ``mongodb+srv`` name)
+        raises :class:`StoreUnavailableError` saying so, with nothing left open."""
+        where = _hosts(self.url)
+        try:
+            self._client = AsyncMongoClient(self.url, tz_aware=True, tzinfo=UTC, **self._options)
+            with self._errors():
+                hello = await self._client.admin.command("hello")
+        except (StoreUnavailableError, PyMongoError) as error:
+            await self.close()
+            raise StoreUnavailableError(f"cannot reach MongoDB at {where}: {error}") from error
+        except BaseException:
+            await self.close()
+            raise
+        if not hello.get("setName") and hello.get("msg") != "isdbgrid":
+            await self.close()
+            raise StoreUnavailableError(
+                f"MongoDB at {where} is a standalone server: transactions need a replica set "
+                "(start mongod with --replSet and run rs.initiate()) or a sharded cluster"
+            )
 
     async def close(self) -> None:
         if self._client is not None:
-            await self._client.close()
-            self._client = None
+            client, self._client = self._client, None
+            await client.close()
 
     async def ping(self) -> None:
+        """Read and write the database (a server that answers but refuses writes is not ready)."""
         try:
-            await self._database().command("ping")
+            with self._errors():
+                await self._collection(_HEALTH).find_one_and_update(
+                    {"_id": "ping"},
+                    {"$inc": {"pings": 1}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
         except PyMongoError as error:
-            raise StoreUnavailableError(str(error)) from error
+            # Answering but refusing (not primary, not authorized, out of disk): not ready.
+            raise StoreUnavailableError(f"MongoDB cannot be written: {error}") from error
+        self._counted(1)
 
     async def ensure_indexes(self, specs: Iterable[IndexSpec]) -> None:
         for spec in specs:
@@ -84,18 +138,20 @@ class MongoStore(DocumentStore):
                 options["partialFilterExpression"] = {
                     name: {"$exists": True} for name in spec.fields
                 }
-            await self._collection(spec.collection).create_index(
-                [(name, 1) for name in spec.fields], **options
-            )
+            with self._errors():
+                await self._collection(spec.collection).create_index(
+                    [(name, 1) for name in spec.fields], **options
+                )
 
     async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
         unique_ids = list(dict.fromkeys(ids))
         if not unique_ids:
             return {}
-        cursor = self._collection(collection).find(
-            {"_id": {"$in": unique_ids}}, session=self._session.get()
-        )
-        documents = await cursor.to_list()
+        with self._errors():
+            cursor = self._collection(collection).find(
+                {"_id": {"$in": unique_ids}}, session=self._session.get()
+            )
+            documents = await cursor.to_list()
         self._counted(len(documents))
         return {document["_id"]: document for document in documents}
 
@@ -110,20 +166,27 @@ class MongoStore(DocumentStore):
         score: Score | None = None,
     ) -> list[Document]:
         check_score(filter, sort, score)
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must not be negative, got {limit}")
+        if limit == 0:
+            # PyMongo reads 0 as "no limit" and $limit refuses it: nothing to read.
+            return []
         if score is not None:
             pipeline = _scored_pipeline(filter, sort, limit, after, score)
-            scored = await self._collection(collection).aggregate(
-                pipeline, session=self._session.get()
-            )
-            ranked: list[Document] = await scored.to_list()
+            with self._errors():
+                scored = await self._collection(collection).aggregate(
+                    pipeline, session=self._session.get()
+                )
+                ranked: list[Document] = await scored.to_list()
             self._counted(len(ranked))
             return ranked
-        cursor = self._collection(collection).find(
-            _query(filter, sort, after), sort=full_sort(sort), session=self._session.get()
-        )
-        if limit is not None:
-            cursor = cursor.limit(limit)
-        documents: list[Document] = await cursor.to_list()
+        with self._errors():
+            cursor = self._collection(collection).find(
+                _query(filter, sort, after), sort=full_sort(sort), session=self._session.get()
+            )
+            if limit is not None:
+                cursor = cursor.limit(limit)
+            documents: list[Document] = await cursor.to_list()
         self._counted(len(documents))
         return documents
 
@@ -158,8 +221,11 @@ class MongoStore(DocumentStore):
             {"$sort": order},
             {"$unset": _POSITION},
         ]
-        cursor = await self._collection(collection).aggregate(pipeline, session=self._session.get())
-        documents = await cursor.to_list()
+        with self._errors():
+            cursor = await self._collection(collection).aggregate(
+                pipeline, session=self._session.get()
+            )
+            documents = await cursor.to_list()
         self._counted(len(documents))
         for document in documents:
             groups[document.get(group_field)].append(document)
@@ -167,9 +233,10 @@ class MongoStore(DocumentStore):
 
     async def count(self, collection: str, filter: Filter | None = None) -> int:
         check_score(filter, (), None)
-        total: int = await self._collection(collection).count_documents(
-            _translate(filter or {}), session=self._session.get()
-        )
+        with self._errors():
+            total: int = await self._collection(collection).count_documents(
+                _translate(filter or {}), session=self._session.get()
+            )
         self._counted()
         return total
 
@@ -189,8 +256,11 @@ class MongoStore(DocumentStore):
             {"$match": match},
             {"$group": {"_id": f"${group_field}", "count": {"$sum": 1}}},
         ]
-        cursor = await self._collection(collection).aggregate(pipeline, session=self._session.get())
-        groups = await cursor.to_list()
+        with self._errors():
+            cursor = await self._collection(collection).aggregate(
+                pipeline, session=self._session.get()
+            )
+            groups = await cursor.to_list()
         self._counted()
         for group in groups:
             counts[group["_id"]] = int(group["count"])
@@ -200,10 +270,8 @@ class MongoStore(DocumentStore):
         stored = normalise({"version": 1, **document})
         if "_id" not in stored:
             raise ValueError("documents need an _id")
-        try:
+        with self._errors(collection):
             await self._collection(collection).insert_one(dict(stored), session=self._session.get())
-        except MongoDuplicateKeyError as error:
-            raise DuplicateKeyError(collection, _index_name(error)) from error
         self._counted()
         return stored
 
@@ -222,15 +290,13 @@ class MongoStore(DocumentStore):
             operations["$set"] = to_set
         if to_unset:
             operations["$unset"] = to_unset
-        try:
+        with self._errors(collection):
             updated = await self._collection(collection).find_one_and_update(
                 {"_id": document_id, "version": expected_version},
                 operations,
                 return_document=ReturnDocument.AFTER,
                 session=self._session.get(),
             )
-        except MongoDuplicateKeyError as error:
-            raise DuplicateKeyError(collection, _index_name(error)) from error
         self._counted(1 if updated else 0)
         if updated is None:
             raise VersionConflictError(collection, document_id)
@@ -238,7 +304,8 @@ class MongoStore(DocumentStore):
         return stored
 
     async def delete_all(self, collection: str) -> None:
-        await self._collection(collection).delete_many({}, session=self._session.get())
+        with self._errors():
+            await self._collection(collection).delete_many({}, session=self._session.get())
         self._counted()
 
     async def transaction(self, work: Callable[[], Awaitable[T]]) -> T:
@@ -252,10 +319,36 @@ class MongoStore(DocumentStore):
             finally:
                 self._session.reset(token)
 
-        async with self._require_client().start_session() as session:
-            result: T = await session.with_transaction(callback)
+        # Past the limit PyMongo raises a timeout, which _errors reports as unavailable.
+        options = self._require_client().options
+        limit = options.timeout or options.server_selection_timeout
+        with self._errors(), pymongo.timeout(limit):
+            async with self._require_client().start_session() as session:
+                result: T = await session.with_transaction(
+                    callback,
+                    read_concern=ReadConcern("snapshot"),
+                    write_concern=WriteConcern("majority"),
+                )
         self._counted()
         return result
+
+    @contextmanager
+    def _errors(self, collection: str = "") -> Iterator[None]:
+        """PyMongo's errors as the store's: duplicate keys, and unavailability."""
+        try:
+            yield
+        except MongoDuplicateKeyError as error:
+            raise DuplicateKeyError(collection, _index_name(collection, error)) from error
+        except PyMongoError as error:
+            if self._session.get() is not None and error.has_error_label(
+                "TransientTransactionError"
+            ):
+                raise  # with_transaction runs the transaction again
+            if isinstance(error, ConnectionFailure) or error.timeout:
+                # Server selection errors append the whole topology description: keep the cause.
+                reason = str(error).split(", Timeout:", 1)[0]
+                raise StoreUnavailableError(f"MongoDB is unavailable: {reason}") from error
+            raise
 
     def _require_client(self) -> AsyncMongoClient[Document]:
         if self._client is None:
@@ -344,8 +437,23 @@ def _translate(filter: Filter) -> dict[str, Any]:
     return translated
 
 
-def _index_name(error: MongoDuplicateKeyError) -> str:
-    message = str((error.details or {}).get("errmsg", error))
+def _index_name(collection: str, error: MongoDuplicateKeyError) -> str:
+    """The name of the unique index at fault, from the fields the server reports."""
+    details = error.details or {}
+    pattern = details.get("keyPattern")
+    if isinstance(pattern, Mapping) and pattern:
+        fields = tuple(str(name) for name in pattern)
+        if fields == ("_id",):
+            return "_id_"
+        return IndexSpec(collection, fields, unique=True).name
+    # Servers before 4.4 only say it in the message.
+    message = str(details.get("errmsg", error))
     if "index: " in message:
         return message.split("index: ", 1)[1].split(" ", 1)[0]
     return "_id_"
+
+
+def _hosts(url: str) -> str:
+    """The host list of a MongoDB URL, without credentials, for messages."""
+    rest = url.split("://", 1)[-1]
+    return rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]

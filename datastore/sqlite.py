@@ -3,6 +3,9 @@
 One connection writes and one reads. Writes are serialised by a lock (SQLite has a single
 writer anyway); a transaction holds the lock from ``BEGIN IMMEDIATE`` to ``COMMIT`` and reads
 inside it go to the writing connection so they see its own writes.
+
+A file that is locked past the busy timeout, full, read-only or unreadable raises
+:class:`StoreUnavailableError`, and the transaction it interrupted is rolled back.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +27,7 @@ from datastore.codec import (
     normalise_value,
     to_json,
     to_json_scalar,
+    utc_now,
 )
 from datastore.sqlite_query import SCORE_COLUMN, field_sql, order_sql, score_sql, where_sql
 from datastore.store import (
@@ -43,13 +47,39 @@ from datastore.store import (
 
 T = TypeVar("T")
 
+_HEALTH = "_health"
+# Primary result codes that mean the file cannot be used right now, not that a query is wrong.
+_UNAVAILABLE_CODES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+        sqlite3.SQLITE_NOTADB,
+    }
+)
+
 
 class SQLiteStore(DocumentStore):
-    """A :class:`DocumentStore` in one SQLite file."""
+    """A :class:`DocumentStore` in one SQLite file.
 
-    def __init__(self, path: str | Path) -> None:
+    The file's directory is created when missing only if it lies inside the working directory
+    or ``create_directories`` is set: a typo in an absolute path should not silently create a
+    database somewhere else.
+    """
+
+    def __init__(
+        self, path: str | Path, *, create_directories: bool = False, busy_timeout_ms: int = 5000
+    ) -> None:
         super().__init__()
         self.path = Path(path)
+        self.create_directories = create_directories
+        self.busy_timeout_ms = busy_timeout_ms
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
@@ -57,30 +87,64 @@ class SQLiteStore(DocumentStore):
         self._tables: set[str] = set()
 
     async def connect(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Open both connections; on any failure nothing stays open (no thread is left)."""
+        self._make_directory()
         try:
             self._writer = await aiosqlite.connect(self.path, isolation_level=None)
             await self._writer.execute("PRAGMA journal_mode=WAL")
             await self._writer.execute("PRAGMA synchronous=NORMAL")
-            await self._writer.execute("PRAGMA busy_timeout=5000")
+            await self._writer.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
             self._reader = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._reader.execute("PRAGMA busy_timeout=5000")
-        except sqlite3.Error as error:
+            await self._reader.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+        except BaseException as error:
+            await self.close()
+            if isinstance(error, sqlite3.Error):
+                raise StoreUnavailableError(
+                    f"cannot open SQLite database {self.path}: {error}"
+                ) from error
+            raise
+
+    def _make_directory(self) -> None:
+        directory = self.path.parent
+        if directory.is_dir():
+            return
+        inside = directory.resolve().is_relative_to(Path.cwd().resolve())
+        if not (inside or self.create_directories):
             raise StoreUnavailableError(
-                f"cannot open SQLite database {self.path}: {error}"
+                f"cannot open SQLite database {self.path}: directory {directory} does not exist "
+                "(create it, or add ?create_dirs=1 to the sqlite URL to have it created)"
+            )
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreUnavailableError(
+                f"cannot create directory {directory} for SQLite database {self.path}: "
+                f"{error.strerror or error}"
             ) from error
 
     async def close(self) -> None:
-        for connection in (self._reader, self._writer):
-            if connection is not None:
-                await connection.close()
+        reader, writer = self._reader, self._writer
         self._reader = self._writer = None
+        for connection in (reader, writer):
+            if connection is not None:
+                with contextlib.suppress(sqlite3.Error, ValueError):
+                    await connection.close()
 
     async def ping(self) -> None:
-        try:
-            await self._read_connection().execute("SELECT 1")
-        except (sqlite3.Error, ValueError) as error:
-            raise StoreUnavailableError(str(error)) from error
+        """Write and read back a row in a transaction: ``SELECT 1`` alone never touches the
+        file, so a locked or full database would still look ready."""
+        await self._ensure_table(_HEALTH)
+
+        async def probe() -> None:
+            await self._write(
+                _HEALTH,
+                f'INSERT INTO "{_HEALTH}" (id, doc) VALUES (?, ?) '
+                "ON CONFLICT(id) DO UPDATE SET doc = excluded.doc",
+                ["ping", to_json({"at": utc_now()})],
+            )
+            await self._fetch(f'SELECT doc FROM "{_HEALTH}" WHERE id = ?', ["ping"], 0)
+
+        await self.transaction(probe)
 
     async def ensure_indexes(self, specs: Iterable[IndexSpec]) -> None:
         for spec in specs:
@@ -115,6 +179,10 @@ class SQLiteStore(DocumentStore):
         score: Score | None = None,
     ) -> list[Document]:
         check_score(filter, sort, score)
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must not be negative, got {limit}")
+        if limit == 0:
+            return []
         await self._ensure_table(collection)
         params: list[Any] = []
         source = f'"{collection}"'
@@ -254,16 +322,17 @@ class SQLiteStore(DocumentStore):
             connection = self._write_connection()
             try:
                 try:
-                    await connection.execute("BEGIN IMMEDIATE")
+                    await _run(connection, "BEGIN IMMEDIATE")
                     result = await work()
+                    await _run(connection, "COMMIT")
                 except BaseException:
                     # Also when cancelled (a request timeout) while BEGIN waited for another
                     # writer: the BEGIN may still run on the connection's thread, and this
-                    # ROLLBACK, queued after it, ends it instead of leaving it open.
-                    with contextlib.suppress(sqlite3.OperationalError):
+                    # ROLLBACK, queued after it, ends it instead of leaving it open; and after
+                    # a failed COMMIT (disk full), which leaves the transaction open too.
+                    with contextlib.suppress(sqlite3.Error):
                         await connection.execute("ROLLBACK")
                     raise
-                await connection.execute("COMMIT")
                 self._counted()
                 return result
             finally:
@@ -279,10 +348,10 @@ class SQLiteStore(DocumentStore):
         if self._in_transaction.get():
             # Inside a transaction the table would vanish on rollback: create it, but only
             # remember it once created outside one.
-            await self._write_connection().execute(create)
+            await _run(self._write_connection(), create)
             return
         async with self._write_lock:
-            await self._write_connection().execute(create)
+            await _run(self._write_connection(), create)
         self._tables.add(collection)
 
     async def _fetch(
@@ -291,11 +360,9 @@ class SQLiteStore(DocumentStore):
         connection = (
             self._write_connection() if self._in_transaction.get() else self._read_connection()
         )
-        try:
+        with _unavailable_on_error():
             async with connection.execute(sql, params) as cursor:
                 rows = list(await cursor.fetchall())
-        except sqlite3.OperationalError as error:
-            raise StoreUnavailableError(str(error)) from error
         self._counted(len(rows) if count is None else count)
         return rows
 
@@ -308,7 +375,8 @@ class SQLiteStore(DocumentStore):
 
     async def _execute_write(self, collection: str, sql: str, params: Sequence[Any]) -> None:
         try:
-            await self._write_connection().execute(sql, params)
+            with _unavailable_on_error():
+                await self._write_connection().execute(sql, params)
         except sqlite3.IntegrityError as error:
             raise DuplicateKeyError(collection, _index_name(collection, str(error))) from error
         self._counted()
@@ -322,6 +390,23 @@ class SQLiteStore(DocumentStore):
         if self._reader is None:
             raise StoreUnavailableError("the SQLite store is not connected")
         return self._reader
+
+
+@contextlib.contextmanager
+def _unavailable_on_error() -> Iterator[None]:
+    """SQLite errors that say the file cannot be used now, as :class:`StoreUnavailableError`."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        code = getattr(error, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF in _UNAVAILABLE_CODES:
+            raise StoreUnavailableError(f"SQLite database unavailable: {error}") from error
+        raise
+
+
+async def _run(connection: aiosqlite.Connection, sql: str) -> None:
+    with _unavailable_on_error():
+        await connection.execute(sql)
 
 
 def _with_keyset(filter: Filter | None, sort: Sort, after: Sequence[Any] | None) -> Filter:

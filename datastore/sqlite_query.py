@@ -58,10 +58,18 @@ def _operator_sql(path: str, operator: str, operand: Any, params: list[Any]) -> 
             inside = f"{column} IN ({marks})" if present else "0"
             return f"({inside} OR {column} IS NULL)" if None in values else inside
         outside = f"{column} NOT IN ({marks})" if present else "1"
-        return f"({outside} AND {column} IS NOT NULL)" if None in values else outside
+        # A missing field is in no list (as in MongoDB), unless the list holds None.
+        if None in values:
+            return f"({outside} AND {column} IS NOT NULL)"
+        return f"({column} IS NULL OR {outside})"
     if operator == "$contains":
         params.append(to_json_scalar(operand))
-        return f"EXISTS (SELECT 1 FROM json_each(doc, '$.{check_path(path)}') WHERE value = ?)"
+        # Only an array contains: json_each would also walk a scalar or an object's members.
+        array = check_path(path)
+        return (
+            f"(json_type(doc, '$.{array}') = 'array' AND "
+            f"EXISTS (SELECT 1 FROM json_each(doc, '$.{array}') WHERE value = ?))"
+        )
     if operator in _COMPARISONS:
         if operator == "$ne" and operand is not None:
             params.append(to_json_scalar(operand))

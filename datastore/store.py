@@ -4,13 +4,31 @@ Filters are a small, Mongo-shaped language that both adapters translate:
 
 - ``{"field": value}``: equality (``None`` matches a missing field); dotted paths reach into
   subdocuments;
-- ``{"field": {"$in": [...]}}``, ``$nin``, ``$ne``, ``$gt``, ``$gte``, ``$lt``, ``$lte``;
-- ``{"field": {"$contains": value}}``: an array field holds ``value``;
+- ``{"field": {"$in": [...]}}``, ``$nin``, ``$ne``, ``$gt``, ``$gte``, ``$lt``, ``$lte``
+  (``$ne`` and ``$nin`` match a missing field unless they name ``None``, as in MongoDB);
+- ``{"field": {"$contains": value}}``: an array field holds ``value`` (a scalar or an object
+  never contains anything);
 - ``{"$or": [filter, ...]}`` and ``{"$and": [filter, ...]}``.
 
+``limit=0`` reads nothing (PyMongo would read it as "no limit"); a negative limit is refused.
 Sorts are ``[(field, ASCENDING | DESCENDING), ...]``; ``_id`` is always appended as the last key,
 so every order is total and keyset pagination (``after``: the sort values of the last document
 seen, see :func:`keyset_of`) neither repeats nor skips documents while data changes.
+
+Transactions and the rules they keep
+------------------------------------
+SQLite runs one writing transaction at a time; MongoDB runs them side by side on snapshots, and
+two transactions that read the same snapshot, write *different* documents and both commit are
+both accepted (write skew). A write conflict is only detected when both write the *same*
+document: the loser is run again from the start and then sees the winner's writes. Hence the
+rule every business rule follows, on every adapter:
+
+    **A transaction that checks a document it does not write must write it (or a guard
+    document) to make the check hold** -- or the rule must be a unique index.
+
+"Write it" may be a write of nothing but its ``version`` (``update(..., changes={})``). A check
+over a set of documents that may grow (how many open requests a seller has) writes one document
+that every transaction growing the set also writes (the seller). See ``resolvers.writes.hold``.
 
 A read may also rank by a computed score (``find(..., score=(field, values))``: how many of
 ``values`` the array ``field`` holds). The score is the pseudo-field :data:`SCORE`, usable as a
@@ -68,7 +86,8 @@ class VersionConflictError(StoreError):
 
 
 class StoreUnavailableError(StoreError):
-    """The store cannot be reached."""
+    """The store cannot be used now (unreachable, timed out, locked, full): retry later. The
+    transaction it interrupted wrote nothing."""
 
 
 @dataclass(frozen=True)
@@ -225,7 +244,8 @@ class DocumentStore(_Counted, ABC):
 
     @abstractmethod
     async def ping(self) -> None:
-        """Raise :class:`StoreUnavailableError` unless the store answers."""
+        """Raise :class:`StoreUnavailableError` unless the store can be written and read now
+        (a locked, full, read-only or unreachable store is not ready)."""
 
     @abstractmethod
     async def ensure_indexes(self, specs: Iterable[IndexSpec]) -> None:

@@ -31,6 +31,7 @@ from edge.request import GatewayRequest, request_id_var
 from edge.throttle import Throttle
 from resolvers.context import Context
 from resolvers.identity import InvalidTokenError, Viewer, viewer_from_authorization
+from schema.extensions import RETRY_AFTER_SECONDS, failed_only_for_the_store
 from web.graphiql import graphiql_response
 
 if TYPE_CHECKING:
@@ -269,6 +270,16 @@ class GatewayGraphQL(GraphQL[Context, None]):
             ) from error
         except MissingQueryError as error:
             raise RequestRefused(400, "MISSING_QUERY", "The request has no 'query'.") from error
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        results = response_data if isinstance(response_data, list) else [response_data]
+        if all(failed_only_for_the_store(result) for result in results):
+            # Retryable, and nothing in the response succeeded: say so at the HTTP level too.
+            sub_response.status_code = 503
+            sub_response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return super().create_response(response_data, sub_response)
 
     async def process_result(
         self, request: Request, result: ExecutionResult

@@ -17,7 +17,7 @@ from resolvers.context import Context, Info
 from resolvers.identity import Viewer
 from resolvers.validation import fail
 from resolvers.visibility import can_see_seller_item
-from resolvers.writes import atomically
+from resolvers.writes import atomically, hold
 
 SWEEP_BATCH = 200
 logger = logging.getLogger("tsp.sweep")
@@ -88,7 +88,11 @@ async def unlink_tiktok_account(info: Info, account_id: str) -> tuple[Document, 
         ended = []
         for authorization in covering:
             remaining = [i for i in authorization["tiktokAccountIds"] if i in still_linked]
-            if authorization["endsAt"] > now and not authorization["shopIds"] and not remaining:
+            if authorization["endsAt"] > now and (authorization["shopIds"] or remaining):
+                # It stays because of the other accounts, which a concurrent unlink may be
+                # unlinking right now: writing the authorization makes the two unlinks conflict.
+                await hold(store, c.AUTHORIZATIONS, authorization["_id"])
+            elif authorization["endsAt"] > now:
                 ended.append(
                     await end(
                         info.context,

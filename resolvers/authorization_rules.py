@@ -4,13 +4,18 @@ authorization has at a given moment (SPEC.md §5, seeds 000 and 002)."""
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from datastore import collections as c
-from datastore.codec import Document
+from datastore.documents import (
+    AuthorizationDocument,
+    PartnerDocument,
+    SellerDocument,
+    ServiceDocument,
+)
 from datastore.enums import (
     AuthorizationStatus,
     AuthorizeObject,
@@ -61,7 +66,7 @@ MAX_SPAN = timedelta(days=3 * 366)
 LINK_ONLY_LOCAL_MARKETS = frozenset({Market.US, Market.GB})
 
 
-def is_link_only(seller: Mapping[str, Any]) -> bool:
+def is_link_only(seller: SellerDocument) -> bool:
     """Seed 002: UK and US local sellers and all cross-border sellers authorize and renew only
     through a link a partner sent them, never from the store directly."""
     return seller["kind"] == SellerKind.CROSS_BORDER or (
@@ -112,7 +117,7 @@ def ends_before_for_days(days: int, now: datetime) -> datetime:
     return day_after(now.date() + timedelta(days=days)) + timedelta(days=1)
 
 
-def effective_status(authorization: Mapping[str, Any], now: datetime) -> AuthorizationStatus:
+def effective_status(authorization: AuthorizationDocument, now: datetime) -> AuthorizationStatus:
     """ACTIVE past its end reads as COMPLETED at once, before any sweep persists it."""
     status = AuthorizationStatus(authorization["status"])
     if status is AuthorizationStatus.ACTIVE and authorization["endsAt"] <= now:
@@ -121,7 +126,7 @@ def effective_status(authorization: Mapping[str, Any], now: datetime) -> Authori
 
 
 def grants_access(
-    authorization: Mapping[str, Any], partner: Mapping[str, Any] | None, now: datetime
+    authorization: AuthorizationDocument, partner: PartnerDocument | None, now: datetime
 ) -> bool:
     """Only an active, started authorization of an active partner lets the partner in."""
     return (
@@ -256,7 +261,9 @@ async def default_coverage(
     return shops, accounts
 
 
-def require_live(service: Document | None, partner: Document | None, field: Sequence[str]) -> None:
+def require_live(
+    service: ServiceDocument | None, partner: PartnerDocument | None, field: Sequence[str]
+) -> None:
     if partner is not None and partner.get("status") != PartnerStatus.ACTIVE:
         raise fail(field, "the partner has been removed from the platform", Code.PARTNER_CLOSED)
     if service is None or service.get("status") != "LIVE":

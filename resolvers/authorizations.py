@@ -13,6 +13,12 @@ from typing import Any
 
 from datastore import collections as c
 from datastore.codec import Document
+from datastore.documents import (
+    AuthorizationDocument,
+    SellerDocument,
+    ServiceDocument,
+    ServiceOfferDocument,
+)
 from datastore.enums import (
     AuthorizationChannel,
     AuthorizationReason,
@@ -41,7 +47,7 @@ from resolvers.offer_dates import day_after, day_start, last_day
 from resolvers.offers import effective_offer_status
 from resolvers.validation import Checks, fail
 from resolvers.visibility import sees_seller_privately
-from resolvers.writes import atomically
+from resolvers.writes import atomically, hold
 
 
 @dataclass(frozen=True)
@@ -67,8 +73,8 @@ async def _caller_seller(info: Info) -> Document:
 
 async def _grant(
     info: Info,
-    seller: Document,
-    service: Document,
+    seller: SellerDocument,
+    service: ServiceDocument,
     *,
     channel: AuthorizationChannel,
     settings: Mapping[str, Any],
@@ -77,7 +83,7 @@ async def _grant(
     ends_at: datetime,
     shop_ids: Sequence[str],
     account_ids: Sequence[str],
-    offer: Document | None = None,
+    offer: ServiceOfferDocument | None = None,
     offer_changes: Mapping[str, Any] | None = None,
 ) -> Document:
     """Create the authorization, or extend the seller's active one for this service."""
@@ -160,7 +166,7 @@ async def _grant(
     return authorization
 
 
-async def expire(context: Context, authorization: Document) -> Document:
+async def expire(context: Context, authorization: AuthorizationDocument) -> Document:
     """Persist COMPLETED for an authorization past its end (reads already show it)."""
     updated = await context.store.update(
         c.AUTHORIZATIONS,
@@ -189,7 +195,7 @@ def _settings_of(offer_settings: Mapping[str, Any], consent: Consent) -> dict[st
     return dict(consent.settings) if consent.settings is not None else dict(offer_settings)
 
 
-def _offer_changes(offer: Document, consented: Mapping[str, Any]) -> dict[str, Any]:
+def _offer_changes(offer: ServiceOfferDocument, consented: Mapping[str, Any]) -> dict[str, Any]:
     """What the seller changed from the offer: {field: {offered, consented}}."""
     offered = {
         "serviceIds": list(offer["serviceIds"]),
@@ -207,7 +213,7 @@ def _offer_changes(offer: Document, consented: Mapping[str, Any]) -> dict[str, A
 
 
 async def _resolve_coverage(
-    info: Info, seller: Document, authorize_object: AuthorizeObject, consent: Consent
+    info: Info, seller: SellerDocument, authorize_object: AuthorizeObject, consent: Consent
 ) -> tuple[list[str], list[str]]:
     store = info.context.store
     shops, accounts = await default_coverage(store, seller["_id"], authorize_object)
@@ -216,6 +222,10 @@ async def _resolve_coverage(
         list(consent.tiktok_account_ids) if consent.tiktok_account_ids is not None else accounts
     )
     await check_coverage(store, seller["_id"], authorize_object, shop_ids, account_ids)
+    # Held: unlinking an account writes it too, so an authorization never starts covering an
+    # account that a concurrent unlink has just made unusable.
+    for account_id in account_ids:
+        await hold(store, c.TIKTOK_ACCOUNTS, account_id)
     return shop_ids, account_ids
 
 
@@ -250,8 +260,10 @@ async def authorize_offer(
             raise fail(["token"], "the partner withdrew this offer", Code.OFFER_WITHDRAWN)
         if status is OfferStatus.EXPIRED:
             raise fail(["token"], "this offer has expired", Code.OFFER_EXPIRED)
-        partner = (await store.get_many(c.PARTNERS, [offer["partnerId"]]))[offer["partnerId"]]
-        if partner["status"] != PartnerStatus.ACTIVE:
+        # Held: closing the partner writes it too, so a concurrent close and accept never both
+        # commit (no ACTIVE authorization of a CLOSED partner).
+        partner = await hold(store, c.PARTNERS, offer["partnerId"])
+        if partner is None or partner["status"] != PartnerStatus.ACTIVE:
             raise fail(
                 ["token"], "the partner has been removed from the platform", Code.PARTNER_CLOSED
             )
@@ -359,7 +371,7 @@ async def authorize_offer(
         return await _earlier_acceptance(info, offer, seller)
 
 
-def _kept_services(offer: Document, consent: Consent) -> list[str]:
+def _kept_services(offer: ServiceOfferDocument, consent: Consent) -> list[str]:
     if consent.service_ids is None:
         return list(offer["serviceIds"])
     kept = list(consent.service_ids)
@@ -381,7 +393,7 @@ def _kept_services(offer: Document, consent: Consent) -> list[str]:
 
 
 async def _earlier_acceptance(
-    info: Info, offer: Document, seller: Document
+    info: Info, offer: ServiceOfferDocument, seller: SellerDocument
 ) -> tuple[Document, list[Document]]:
     store = info.context.store
     acceptance = await store.find(c.OFFER_ACCEPTANCES, {"offerId": offer["_id"]}, limit=1)
@@ -396,7 +408,7 @@ async def _earlier_acceptance(
 
 async def authorize_service(
     info: Info,
-    service: Document | None,
+    service: ServiceDocument | None,
     consent: Consent,
     channel: AuthorizationChannel,
     idempotency_key: str | None = None,
@@ -433,13 +445,12 @@ async def authorize_service(
     contact = check_contact(checks, consent.contact, ["contact"])
     checks.raise_if_any()
     authorize_object = AuthorizeObject(consent.settings["authorizeObject"])
-    shop_ids, account_ids = await _resolve_coverage(info, seller, authorize_object, consent)
 
     async def work() -> Document:
+        shop_ids, account_ids = await _resolve_coverage(info, seller, authorize_object, consent)
         fresh = (await store.get_many(c.SERVICES, [service["_id"]])).get(service["_id"])
-        partner = (await store.get_many(c.PARTNERS, [service["partnerId"]])).get(
-            service["partnerId"]
-        )
+        # Held against a concurrent close of the partner (see authorize_offer).
+        partner = await hold(store, c.PARTNERS, service["partnerId"])
         require_live(
             fresh,
             partner,
@@ -577,7 +588,7 @@ async def cancel(info: Info, authorization_id: str) -> Document:
 
 async def end(
     context: Context,
-    authorization: Document,
+    authorization: AuthorizationDocument,
     status: AuthorizationStatus,
     reason: AuthorizationReason,
 ) -> Document:

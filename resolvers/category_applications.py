@@ -7,6 +7,7 @@ from enum import StrEnum
 from datastore import collections as c
 from datastore.catalog import ServiceCategory, get_catalog
 from datastore.codec import Document, utc_now
+from datastore.documents import PartnerDocument
 from datastore.enums import Market, PartnerStatus
 from datastore.ids import new_id
 from datastore.loaders import NEWEST_FIRST, ListSpec
@@ -59,7 +60,7 @@ async def current_partner(info: Info, code: StrEnum) -> Document:
 
 
 def check_eligible(
-    partner: Document, category: ServiceCategory | None, market: Market, field: str
+    partner: PartnerDocument, category: ServiceCategory | None, market: Market, field: str
 ) -> ServiceCategory:
     """The category if the partner's type, region and target markets allow it in ``market``."""
     if category is None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import math
+from datetime import datetime
 from typing import Any
 
 from datastore.codec import from_json, to_json
@@ -12,6 +14,8 @@ from resolvers.errors import PublicError, QueryErrorCode
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+# What both stores hold as an integer: BSON's and SQLite's signed 64 bits.
+_MIN_INT, _MAX_INT = -(2**63), 2**63 - 1
 
 
 def encode_cursor(values: list[Any], tag: str | None = None) -> str:
@@ -42,7 +46,22 @@ def decode_cursor(
         raise PublicError(
             f"`{argument}` is not a cursor of this list", QueryErrorCode.INVALID_CURSOR
         )
+    if not all(_is_value(value) for value in values):
+        # A cursor is client input that reaches store filters: values only, never an
+        # operator object, a list or a number the stores cannot hold.
+        raise PublicError(f"`{argument}` is not a valid cursor", QueryErrorCode.INVALID_CURSOR)
     return tuple(values)
+
+
+def _is_value(value: Any) -> bool:
+    """Whether ``value`` is something a listing sorts by: a scalar or a date."""
+    if value is None or isinstance(value, bool | str | datetime):
+        return True
+    if isinstance(value, int):
+        return _MIN_INT <= value <= _MAX_INT
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return False
 
 
 def _check_size(value: int | None, argument: str) -> None:

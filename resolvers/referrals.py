@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from datastore import collections as c
 from datastore.catalog import get_catalog
 from datastore.codec import Document, utc_now
+from datastore.documents import ServiceDocument
 from datastore.enums import PartnerStatus, ReferralLinkKind, ServiceStatus
 from datastore.ids import new_id
 from datastore.store import DocumentStore, DuplicateKeyError
@@ -70,7 +70,7 @@ def redirect_url(onboarding_url: str, code: str) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-async def ensure_referral_links(store: DocumentStore, service: Mapping[str, Any]) -> list[Document]:
+async def ensure_referral_links(store: DocumentStore, service: ServiceDocument) -> list[Document]:
     """The service's referral links, created on its first publish; ``[]`` unless it is in the
     Shop Registration category.
 
@@ -89,7 +89,7 @@ async def ensure_referral_links(store: DocumentStore, service: Mapping[str, Any]
 
 
 async def _create_link(
-    store: DocumentStore, service: Mapping[str, Any], kind: ReferralLinkKind
+    store: DocumentStore, service: ServiceDocument, kind: ReferralLinkKind
 ) -> Document:
     attempts = 0
     while True:

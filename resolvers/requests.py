@@ -13,6 +13,7 @@ from typing import Any
 
 from datastore import collections as c
 from datastore.codec import Document
+from datastore.documents import RequestDocument
 from datastore.enums import OPEN_REQUEST_STATUSES, PartnerStatus, RequestStatus
 from datastore.ids import new_id, type_of
 from datastore.store import DocumentStore
@@ -22,7 +23,7 @@ from resolvers.errors import unknown_account
 from resolvers.identity import Role
 from resolvers.validation import Checks, fail
 from resolvers.visibility import is_party
-from resolvers.writes import atomically
+from resolvers.writes import atomically, hold
 
 
 class RequestErrorCode(StrEnum):
@@ -170,6 +171,19 @@ async def create(
     form = {"contact": _trimmed(contact), "business": _trimmed(business)}
 
     async def work() -> list[Document]:
+        # Only creating opens requests, and every creation for this seller writes the seller:
+        # two creations never both count the same open requests (datastore.store's rule).
+        await hold(store, c.SELLERS, seller["_id"])
+        # Closing a partner closes its open requests: hold the partners so neither misses the
+        # other.
+        closed = Checks()
+        for index, partner_id in enumerate(partner_ids):
+            held = await hold(store, c.PARTNERS, partner_id)
+            if held is None or held["status"] != PartnerStatus.ACTIVE:
+                closed.add(
+                    ["partnerIds", str(index)], "this partner is closed", Code.PARTNER_CLOSED
+                )
+        closed.raise_if_any()
         open_requests = await store.find(
             c.REQUESTS,
             {"sellerId": seller["_id"], "status": {"$in": list(OPEN_REQUEST_STATUSES)}},
@@ -263,7 +277,7 @@ async def move(info: Info, request_id: str, action: str, reason: str | None) -> 
 
 async def _set_status(
     context: Context,
-    request: Document,
+    request: RequestDocument,
     status: RequestStatus,
     action: str,
     reason: str | None = None,

@@ -8,7 +8,7 @@ from typing import Any
 
 from datastore import collections as c
 from datastore.catalog import ServiceCategory, get_catalog
-from datastore.codec import Document
+from datastore.documents import PartnerDocument, ServiceDocument
 from datastore.enums import Market, ServiceStatus, ServiceType
 from datastore.store import DocumentStore
 from resolvers.category_applications import ApplicationStatus, check_eligible
@@ -106,7 +106,7 @@ def normalise_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 async def check_category(
     store: DocumentStore,
-    partner: Document,
+    partner: PartnerDocument,
     category_id: str,
     market: Market,
     service_type: ServiceType,
@@ -137,14 +137,14 @@ async def check_category(
     return category
 
 
-def missing_listing_fields(service: Mapping[str, Any]) -> list[str]:
+def missing_listing_fields(service: ServiceDocument) -> list[str]:
     """What a public service lacks before it can be submitted for review."""
     required = ("description", "highlights", "pricing", "contactEmail")
     return [name for name in required if not service.get(name)]
 
 
 def check_transition(
-    service: Mapping[str, Any], allowed: tuple[ServiceStatus, ...], action: str
+    service: ServiceDocument, allowed: tuple[ServiceStatus, ...], action: str
 ) -> None:
     if ServiceStatus(service["status"]) not in allowed:
         names = ", ".join(s.value for s in allowed)

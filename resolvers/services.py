@@ -13,6 +13,7 @@ from typing import Any
 
 from datastore import collections as c
 from datastore.codec import Document, utc_now
+from datastore.documents import PartnerDocument, ServiceDocument
 from datastore.enums import Market, PartnerStatus, ServiceStatus, ServiceType
 from datastore.ids import new_id, new_token
 from datastore.search import search_fields
@@ -33,7 +34,7 @@ from resolvers.service_rules import (
 )
 from resolvers.validation import Checks, Problem, ValidationError, fail
 from resolvers.visibility import sees_partner_privately
-from resolvers.writes import atomically
+from resolvers.writes import atomically, hold
 
 
 async def _load_own(info: Info, service_id: str) -> Document:
@@ -45,7 +46,7 @@ async def _load_own(info: Info, service_id: str) -> Document:
     return service
 
 
-async def _partner_of(info: Info, service: Document) -> Document:
+async def _partner_of(info: Info, service: ServiceDocument) -> Document:
     found = await info.context.store.get_many(c.PARTNERS, [service["partnerId"]])
     return found[service["partnerId"]]
 
@@ -174,7 +175,7 @@ async def update(info: Info, service_id: str, fields: Mapping[str, Any]) -> Docu
     return await atomically(store, work)
 
 
-def _check_locked(service: Document, changes: Mapping[str, Any]) -> None:
+def _check_locked(service: ServiceDocument, changes: Mapping[str, Any]) -> None:
     status = ServiceStatus(service["status"])
     if "type" in changes and status is not ServiceStatus.DRAFT:
         raise fail(
@@ -264,15 +265,19 @@ async def deactivate(info: Info, service_id: str) -> Document:
 
 async def _move(
     info: Info,
-    service: Document,
+    service: ServiceDocument,
     status: ServiceStatus,
     action: str,
-    partner: Document,
+    partner: PartnerDocument,
     reason: str | None = None,
 ) -> Document:
     now = utc_now()
     changes: dict[str, Any] = {"status": status, "updatedAt": now, "statusReason": reason}
     live = status is ServiceStatus.LIVE
+    if live:
+        # Listing depends on the partner being active: hold it, so that closing the partner
+        # (which unlists its services) and publishing or approving never both commit.
+        partner = await hold(info.context.store, c.PARTNERS, service["partnerId"]) or partner
     changes["listed"] = (
         live and service["type"] == ServiceType.PUBLIC and partner["status"] == PartnerStatus.ACTIVE
     )

@@ -1,10 +1,12 @@
-"""Writing several documents: all or nothing, retried when a document changed underneath."""
+"""Writing several documents: all or nothing, retried when a document changed underneath; and
+holding the documents a rule was checked against."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from datastore.codec import Document
 from datastore.store import DocumentStore, VersionConflictError
 
 T = TypeVar("T")
@@ -21,3 +23,16 @@ async def atomically(store: DocumentStore, work: Callable[[], Awaitable[T]]) -> 
             if attempt == _ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+async def hold(store: DocumentStore, collection: str, document_id: str) -> Document | None:
+    """The document as this transaction sees it, written back (its version moves on) so that
+    the check made on it holds: any concurrent transaction that writes it too conflicts with
+    this one, and one of them runs again on fresh data (the rule in ``datastore.store``).
+    ``None`` when it does not exist. Call it inside :func:`atomically`'s ``work``."""
+    current = (await store.get_many(collection, [document_id])).get(document_id)
+    if current is None:
+        return None
+    return await store.update(
+        collection, document_id, expected_version=current["version"], changes={}
+    )

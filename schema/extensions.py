@@ -1,20 +1,30 @@
 """Error masking: clients see what they can act on; everything else is logged with the
 request id and shown as a generic message carrying that id. Every error a client sees carries
 ``extensions.code``: errors of the request itself get the code of the phase that found them
-(Apollo's names, which client libraries know)."""
+(Apollo's names, which client libraries know).
+
+A store that cannot be reached, is locked past its timeout or is full is something a client can
+act on (retry later): it is reported as ``STORE_UNAVAILABLE``, not masked as INTERNAL.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from graphql import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
 from strawberry.extensions import MaskErrors
 
+from datastore.store import StoreUnavailableError
 from resolvers.errors import PublicError
 
 logger = logging.getLogger("tsp.graphql")
+
+STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
+RETRY_AFTER_SECONDS = 5
+"""What ``Retry-After`` says when a response failed only because the store was unavailable."""
 
 
 def is_public_error(error: GraphQLError) -> bool:
@@ -64,6 +74,28 @@ class MaskUnexpectedErrors(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", "unknown")
+        if isinstance(error.original_error, StoreUnavailableError):
+            # Expected in operation, so one line without a traceback; nothing was written (the
+            # transaction it interrupted rolled back).
+            logger.warning(
+                "store unavailable in %s: %s",
+                ".".join(str(p) for p in error.path or ()) or "operation",
+                error.original_error,
+                extra={"request_id": request_id},
+            )
+            return GraphQLError(
+                "The data store is unavailable; nothing was changed. Retry later. "
+                f"Request id: {request_id}",
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions={
+                    "code": STORE_UNAVAILABLE,
+                    "retryable": True,
+                    "requestId": request_id,
+                },
+            )
         logger.error(
             "unexpected error in %s",
             ".".join(str(p) for p in error.path or ()) or "operation",
@@ -74,3 +106,15 @@ class MaskUnexpectedErrors(MaskErrors):
         masked.message = f"Unexpected error. Request id: {request_id}"
         masked.extensions = {"code": "INTERNAL", "requestId": request_id}
         return masked
+
+
+def failed_only_for_the_store(response: Mapping[str, Any]) -> bool:
+    """Whether a GraphQL response holds a ``STORE_UNAVAILABLE`` error and nothing that
+    succeeded: then it is answered with HTTP 503 and ``Retry-After``."""
+    errors = response.get("errors") or []
+    if not any(
+        (error.get("extensions") or {}).get("code") == STORE_UNAVAILABLE for error in errors
+    ):
+        return False
+    data = response.get("data")
+    return data is None or all(value is None for value in data.values())

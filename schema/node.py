@@ -38,7 +38,7 @@ def _to_node(type_name: str, document: object) -> Node:
         "SellerRequest": SellerRequest.from_document,
         "ServiceOffer": ServiceOffer.from_document,
     }
-    node: Node = builders[type_name](document)  # type: ignore[operator]
+    node: Node = builders[type_name](document)  # type: ignore[arg-type]
     return node
 
 

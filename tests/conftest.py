@@ -1,10 +1,10 @@
-"""Shared fixtures: one real SQLite store per session, cleaned between tests, factory fixtures
-that build documents, and a client that talks to the whole app in-process."""
+"""Shared fixtures: one real store per session and adapter, cleaned between tests, factory
+fixtures that build documents, and a client that talks to the whole app in-process."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,27 +15,35 @@ import pytest
 from datastore import collections as c
 from datastore.catalog import get_catalog
 from datastore.codec import Document, utc_now
+from datastore.documents import problems_of
 from datastore.enums import (
     REGION_MARKETS,
+    AuthorizationChannel,
+    AuthorizationReason,
+    AuthorizationStatus,
     LinkedStatus,
     Market,
     PartnerStatus,
     PartnerType,
     Region,
+    RequestStatus,
     SellerKind,
     ServiceStatus,
     ServiceType,
 )
 from datastore.ids import new_id, new_token
 from datastore.search import search_fields
-from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
 from edge.extension import GatewayPolicy
 from edge.throttle import ThrottlePolicy
 from gateway import Settings, create_app
 from resolvers.identity import Role, issue_token
+from resolvers.offer_dates import day_after, day_start
+from tests.stores import MONGODB_SKIP_REASON, MONGODB_URI, STORE_KINDS, drop_store, open_store
 
 JWT_SECRET = "test-secret-" + "x" * 40
+MAX_PAGES = 100
+"""How many pages a test pages through at most before it fails (no test loop is unbounded)."""
 # Throttling is off for the suite (its many requests per caller would drain a bucket and
 # its round-trip counts are about resolvers); tests/test_throttle.py turns it on.
 SETTINGS = Settings(
@@ -43,23 +51,40 @@ SETTINGS = Settings(
 )
 
 
-@pytest.fixture(scope="session")
-async def store(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DocumentStore]:
+@pytest.fixture(scope="session", params=STORE_KINDS)
+async def session_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[DocumentStore]:
+    """One real store per adapter for the whole session: ``[sqlite]`` always, ``[mongodb]``
+    when ``MONGODB_URI`` names a replica set (a fresh database, dropped at the end)."""
     from datastore.collections import INDEXES
 
-    opened = SQLiteStore(Path(tmp_path_factory.mktemp("store")) / "tsp.sqlite3")
-    await opened.connect()
-    await opened.ensure_indexes(INDEXES)
-    yield opened
-    await opened.close()
+    if request.param == "mongodb" and not MONGODB_URI:
+        pytest.skip(MONGODB_SKIP_REASON)
+    opened = await open_store(request.param, Path(tmp_path_factory.mktemp("store")))
+    try:
+        await opened.ensure_indexes(INDEXES)
+        yield opened
+    finally:
+        await drop_store(opened)
 
 
-@pytest.fixture(autouse=True)
-async def clean_store(store: DocumentStore) -> AsyncIterator[None]:
+@pytest.fixture
+async def store(session_store: DocumentStore) -> AsyncIterator[DocumentStore]:
+    """The session's store, emptied for this test (every test that touches data uses it, so
+    every such test runs on every adapter). Afterwards every document the test left must have
+    its collection's declared shape (``datastore.documents``): a misspelt field fails here."""
     for collection in c.ALL_COLLECTIONS:
-        await store.delete_all(collection)
-    store.stats.reset()
-    yield
+        await session_store.delete_all(collection)
+    session_store.stats.reset()
+    yield session_store
+    misshapen = {
+        f"{collection}/{document['_id']}": problems
+        for collection in c.ALL_COLLECTIONS
+        for document in await session_store.find(collection)
+        if (problems := problems_of(collection, document))
+    }
+    assert not misshapen, f"documents that do not match datastore.documents: {misshapen}"
 
 
 def token(role: Role, subject: str = "admin", ttl: timedelta = timedelta(hours=1)) -> str:
@@ -228,6 +253,117 @@ def make_seller(store: DocumentStore) -> SellerFactory:
             },
         )
         return seller
+
+    return build
+
+
+OFFER_SETTINGS = {
+    "authorizeObject": "SHOP",
+    "ticketAuthorization": True,
+    "tspAccess": False,
+    "dataCompassAccess": True,
+}
+
+
+class OfferFactory(Protocol):
+    def __call__(
+        self, partner: Document, services: Sequence[Document], *, days: int = 90, **fields: Any
+    ) -> Awaitable[Document]: ...
+
+
+class AuthorizationFactory(Protocol):
+    def __call__(
+        self, seller: Document, service: Document, *, days: int = 60, **fields: Any
+    ) -> Awaitable[Document]: ...
+
+
+class RequestFactory(Protocol):
+    def __call__(
+        self, seller: Document, partner: Document, **fields: Any
+    ) -> Awaitable[Document]: ...
+
+
+@pytest.fixture
+def make_offer(store: DocumentStore) -> OfferFactory:
+    """An OPEN service offer starting today and ending ``days`` later, as a partner makes one."""
+
+    async def build(
+        partner: Document, services: Sequence[Document], *, days: int = 90, **fields: Any
+    ) -> Document:
+        now = utc_now()
+        today = now.date()
+        document = {
+            "_id": new_id("ofr"),
+            "partnerId": partner["_id"],
+            "serviceIds": [service["_id"] for service in services],
+            "startsAt": day_start(today),
+            "endsAt": day_after(today + timedelta(days=days)),
+            "settings": OFFER_SETTINGS,
+            "linkToken": new_token(),
+            "status": "OPEN",
+            "createdAt": now,
+            "updatedAt": now,
+            **fields,
+        }
+        return await store.insert(c.SERVICE_OFFERS, document)
+
+    return build
+
+
+@pytest.fixture
+def make_authorization(store: DocumentStore) -> AuthorizationFactory:
+    """An authorization of ``service`` by ``seller`` that started today and ends in ``days``;
+    ACTIVE covering the seller's shops unless ``fields`` say otherwise."""
+
+    async def build(
+        seller: Document, service: Document, *, days: int = 60, **fields: Any
+    ) -> Document:
+        now = utc_now()
+        today = now.date()
+        shops = await store.find(c.SHOPS, {"sellerId": seller["_id"]}, limit=50)
+        document = {
+            "_id": new_id("aut"),
+            "sellerId": seller["_id"],
+            "partnerId": service["partnerId"],
+            "serviceId": service["_id"],
+            "settings": OFFER_SETTINGS,
+            "shopIds": [shop["_id"] for shop in shops],
+            "tiktokAccountIds": [],
+            "channel": AuthorizationChannel.SERVICE_LINK,
+            "startsAt": day_start(today),
+            "endsAt": day_after(today + timedelta(days=days)),
+            "status": AuthorizationStatus.ACTIVE,
+            "statusReason": AuthorizationReason.AUTHORIZED,
+            "createdAt": now,
+            "updatedAt": now,
+            **fields,
+        }
+        if document["status"] == AuthorizationStatus.ACTIVE:
+            document.setdefault("activeKey", f"{seller['_id']}|{service['_id']}")
+        return await store.insert(c.AUTHORIZATIONS, document)
+
+    return build
+
+
+@pytest.fixture
+def make_request(store: DocumentStore) -> RequestFactory:
+    """A request from ``seller`` to ``partner`` awaiting the partner's review."""
+
+    async def build(seller: Document, partner: Document, **fields: Any) -> Document:
+        now = utc_now()
+        document = {
+            "_id": new_id("req"),
+            "sellerId": seller["_id"],
+            "partnerId": partner["_id"],
+            "partnerIndex": 0,
+            "contact": {"subject": "Mia Chen", "email": "mia@shop.example"},
+            "business": {"companySize": "SIZE_11_50", "currency": "USD"},
+            "status": RequestStatus.PARTNER_REVIEWING,
+            "createdAt": now,
+            "updatedAt": now,
+            **fields,
+        }
+        return await store.insert(c.REQUESTS, document)
 
     return build
 

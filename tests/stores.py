@@ -15,11 +15,14 @@ from datastore.store import DocumentStore
 
 MONGODB_URI = os.environ.get("MONGODB_URI", "")
 
-requires_mongodb = pytest.mark.skipif(
-    not MONGODB_URI,
-    reason="MONGODB_URI is not set: no MongoDB replica set on this machine "
-    "(see README, 'Running against MongoDB')",
+MONGODB_SKIP_REASON = (
+    "MONGODB_URI is not set: no MongoDB replica set on this machine "
+    "(see README, 'Running against MongoDB')"
 )
+requires_mongodb = pytest.mark.skipif(not MONGODB_URI, reason=MONGODB_SKIP_REASON)
+
+STORE_KINDS = [pytest.param("sqlite", id="sqlite"), pytest.param("mongodb", id="mongodb")]
+"""The session store's adapters (conftest skips ``mongodb`` itself, once, without a URI)."""
 
 ADAPTERS = [
     pytest.param("sqlite", id="sqlite"),

@@ -12,12 +12,19 @@ import pytest
 from datastore import collections as c
 from datastore.codec import Document, utc_now
 from datastore.enums import Market, SellerKind, ServiceStatus, ServiceType
-from datastore.ids import new_id, new_token
+from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers.authorization_lifecycle import sweep_expired
 from resolvers.identity import Role
 from resolvers.offer_dates import day_after, day_start
-from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
+from tests.conftest import (
+    GraphQLClient,
+    OfferFactory,
+    PartnerFactory,
+    SellerFactory,
+    ServiceFactory,
+    token,
+)
 
 AUTH_FIELDS = """id status statusReason channel startDate endDate grantsAccess
   settings { authorizeObject ticketAuthorization tspAccess dataCompassAccess }
@@ -68,34 +75,6 @@ async def seller(make_seller: SellerFactory) -> Document:
     return await make_seller(market=Market.ID)
 
 
-async def _offer(
-    store: DocumentStore,
-    partner: Document,
-    services: list[Document],
-    *,
-    days: int = 90,
-    settings: dict[str, Any] | None = None,
-    contact: dict[str, str] | None = None,
-) -> Document:
-    now = utc_now()
-    return await store.insert(
-        c.SERVICE_OFFERS,
-        {
-            "_id": new_id("ofr"),
-            "partnerId": partner["_id"],
-            "serviceIds": [s["_id"] for s in services],
-            "startsAt": day_start(_today()),
-            "endsAt": day_after(_today() + timedelta(days=days)),
-            "contact": contact,
-            "settings": settings or SETTINGS,
-            "linkToken": new_token(),
-            "status": "OPEN",
-            "createdAt": now,
-            "updatedAt": now,
-        },
-    )
-
-
 async def _first_shop(store: DocumentStore, seller: Document) -> str:
     return str((await store.find(c.SHOPS, {"sellerId": seller["_id"]}))[0]["_id"])
 
@@ -120,9 +99,10 @@ async def test_one_click_accept_creates_one_authorization_per_service(
     partner: Document,
     seller: Document,
     make_service: ServiceFactory,
+    make_offer: OfferFactory,
 ) -> None:
     services = [await make_service(partner), await make_service(partner, type=ServiceType.CUSTOM)]
-    offer = await _offer(store, partner, services, contact={"name": "Ana"})
+    offer = await make_offer(partner, services, contact={"name": "Ana"})
     accepted = await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
     assert accepted["userErrors"] == []
     granted = accepted["authorizations"]
@@ -151,9 +131,10 @@ async def test_edited_accept_keeps_what_the_seller_changed(
     partner: Document,
     seller: Document,
     make_service: ServiceFactory,
+    make_offer: OfferFactory,
 ) -> None:
     kept, dropped = await make_service(partner), await make_service(partner)
-    offer = await _offer(store, partner, [kept, dropped])
+    offer = await make_offer(partner, [kept, dropped])
     end = _today() + timedelta(days=30)
     edits = {
         "serviceIds": [kept["_id"]],
@@ -186,9 +167,10 @@ async def test_refused_accepts_write_nothing(
     seller: Document,
     make_service: ServiceFactory,
     make_seller: SellerFactory,
+    make_offer: OfferFactory,
 ) -> None:
     service = await make_service(partner)
-    offer = await _offer(store, partner, [service], days=10)
+    offer = await make_offer(partner, [service], days=10)
     other_seller = await make_seller()
     foreign_shop = await _first_shop(store, other_seller)
     cases = {
@@ -226,13 +208,14 @@ async def test_withdrawn_expired_and_closed_partner_offers_cannot_be_accepted(
     seller: Document,
     make_service: ServiceFactory,
     make_partner: PartnerFactory,
+    make_offer: OfferFactory,
 ) -> None:
     service = await make_service(partner)
-    withdrawn = await _offer(store, partner, [service])
+    withdrawn = await make_offer(partner, [service])
     await store.update(
         c.SERVICE_OFFERS, withdrawn["_id"], expected_version=1, changes={"status": "WITHDRAWN"}
     )
-    expired = await _offer(store, partner, [service])
+    expired = await make_offer(partner, [service])
     await store.update(
         c.SERVICE_OFFERS,
         expired["_id"],
@@ -240,9 +223,9 @@ async def test_withdrawn_expired_and_closed_partner_offers_cannot_be_accepted(
         changes={"endsAt": utc_now() - timedelta(minutes=1)},
     )
     closed_partner = await make_partner(status="CLOSED")
-    closed_offer = await _offer(store, closed_partner, [await make_service(closed_partner)])
+    closed_offer = await make_offer(closed_partner, [await make_service(closed_partner)])
     deactivated = await make_service(partner, status=ServiceStatus.DEACTIVATED)
-    stale = await _offer(store, partner, [deactivated])
+    stale = await make_offer(partner, [deactivated])
     for offer, code in (
         (withdrawn, "OFFER_WITHDRAWN"),
         (expired, "OFFER_EXPIRED"),
@@ -260,8 +243,9 @@ async def test_two_sellers_racing_for_one_offer_exactly_one_wins(
     partner: Document,
     make_service: ServiceFactory,
     make_seller: SellerFactory,
+    make_offer: OfferFactory,
 ) -> None:
-    offer = await _offer(store, partner, [await make_service(partner)])
+    offer = await make_offer(partner, [await make_service(partner)])
     racers = [await make_seller(market=Market.ID) for _ in range(4)]
     results = await asyncio.gather(
         *(gql(ACCEPT, {"token": offer["linkToken"]}, as_=_as(s)) for s in racers)
@@ -328,6 +312,7 @@ async def test_region_rule_for_store_authorization_and_renewal(
     kind: SellerKind,
     market: Market,
     allowed: bool,
+    make_offer: OfferFactory,
 ) -> None:
     seller = await make_seller(kind=kind, market=market)
     service = await make_service(partner)
@@ -340,7 +325,7 @@ async def test_region_rule_for_store_authorization_and_renewal(
     if not allowed:
         assert result["userErrors"][0]["code"] == "REGION_RESTRICTED"
         assert await store.count(c.AUTHORIZATIONS) == 0
-        offer = await _offer(store, partner, [service])
+        offer = await make_offer(partner, [service])
         via_link = await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
         authorization_id = via_link["authorizations"][0]["id"]
     else:
@@ -361,8 +346,9 @@ async def test_renew_extends_by_calendar_months(
     partner: Document,
     seller: Document,
     make_service: ServiceFactory,
+    make_offer: OfferFactory,
 ) -> None:
-    offer = await _offer(store, partner, [await make_service(partner)], days=40)
+    offer = await make_offer(partner, [await make_service(partner)], days=40)
     (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
         "authorizations"
     ]
@@ -381,8 +367,9 @@ async def test_cancel_ends_access_at_once_and_only_the_owner_may(
     seller: Document,
     make_service: ServiceFactory,
     make_seller: SellerFactory,
+    make_offer: OfferFactory,
 ) -> None:
-    offer = await _offer(store, partner, [await make_service(partner)])
+    offer = await make_offer(partner, [await make_service(partner)])
     (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
         "authorizations"
     ]
@@ -401,7 +388,7 @@ async def test_cancel_ends_access_at_once_and_only_the_owner_may(
     twice = await _ok(gql, CANCEL, {"id": granted["id"]}, _as(seller))
     assert twice["userErrors"][0]["code"] == "NOT_ACTIVE"
     # The seller can authorize the same service again afterwards.
-    offer_again = await _offer(store, partner, [await make_service(partner)])
+    offer_again = await make_offer(partner, [await make_service(partner)])
     assert not (await _ok(gql, ACCEPT, {"token": offer_again["linkToken"]}, _as(seller)))[
         "userErrors"
     ]
@@ -413,8 +400,9 @@ async def test_expired_reads_completed_at_once_and_the_sweep_persists_it(
     partner: Document,
     seller: Document,
     make_service: ServiceFactory,
+    make_offer: OfferFactory,
 ) -> None:
-    offer = await _offer(store, partner, [await make_service(partner)])
+    offer = await make_offer(partner, [await make_service(partner)])
     (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
         "authorizations"
     ]
@@ -452,9 +440,10 @@ async def test_expiring_within_days_for_seller_and_partner(
     partner: Document,
     seller: Document,
     make_service: ServiceFactory,
+    make_offer: OfferFactory,
 ) -> None:
-    soon = await _offer(store, partner, [await make_service(partner)], days=10)
-    later = await _offer(store, partner, [await make_service(partner)], days=40)
+    soon = await make_offer(partner, [await make_service(partner)], days=10)
+    later = await make_offer(partner, [await make_service(partner)], days=40)
     for offer in (soon, later):
         await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
     for caller in (_as(seller), token(Role.PARTNER, partner["_id"])):
@@ -479,9 +468,10 @@ async def test_expiring_within_days_agrees_with_days_remaining(
     partner: Document,
     seller: Document,
     make_service: ServiceFactory,
+    make_offer: OfferFactory,
 ) -> None:
     for days in (1, 14, 15, 16, 30):
-        offer = await _offer(store, partner, [await make_service(partner)], days=days)
+        offer = await make_offer(partner, [await make_service(partner)], days=days)
         accepted = await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
         assert accepted["userErrors"] == []
     query = """query($days: Int) { authorizations(expiringWithinDays: $days, first: 50) {
@@ -501,16 +491,15 @@ async def test_unlinking_an_account_ends_authorizations_that_covered_only_it(
     partner: Document,
     seller: Document,
     make_service: ServiceFactory,
+    make_offer: OfferFactory,
 ) -> None:
     account = await _first_account(store, seller)
-    only_account = await _offer(
-        store,
+    only_account = await make_offer(
         partner,
         [await make_service(partner)],
         settings={**SETTINGS, "authorizeObject": "TTUID"},
     )
-    both = await _offer(
-        store,
+    both = await make_offer(
         partner,
         [await make_service(partner)],
         settings={**SETTINGS, "authorizeObject": "SHOP_AND_TTUID"},
@@ -539,8 +528,9 @@ async def test_closing_a_partner_closes_its_authorizations(
     seller: Document,
     make_service: ServiceFactory,
     admin: str,
+    make_offer: OfferFactory,
 ) -> None:
-    offer = await _offer(store, partner, [await make_service(partner)])
+    offer = await make_offer(partner, [await make_service(partner)])
     (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
         "authorizations"
     ]
@@ -574,8 +564,9 @@ async def test_who_sees_an_authorization(
     make_service: ServiceFactory,
     make_partner: PartnerFactory,
     make_seller: SellerFactory,
+    make_offer: OfferFactory,
 ) -> None:
-    offer = await _offer(store, partner, [await make_service(partner)])
+    offer = await make_offer(partner, [await make_service(partner)])
     (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
         "authorizations"
     ]
@@ -616,10 +607,11 @@ async def test_can_be_accepted_and_one_click_never_disagree(
     seller: Document,
     make_seller: SellerFactory,
     make_service: ServiceFactory,
+    make_offer: OfferFactory,
     state: str,
 ) -> None:
     service = await make_service(partner)
-    offer = await _offer(store, partner, [service], days=30)
+    offer = await make_offer(partner, [service], days=30)
     starts = offer["startsAt"]
     changes: dict[str, Any] = {}
     if state == "future start":

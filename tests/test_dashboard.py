@@ -3,16 +3,18 @@ history, in one query whose round trips do not grow with the number of offers.""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from datastore import collections as c
-from datastore.codec import Document, utc_now
+from datastore.codec import Document
 from datastore.enums import Market
-from datastore.ids import new_id, new_token
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from resolvers.offer_dates import day_after, day_start
-from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
+from tests.conftest import (
+    GraphQLClient,
+    OfferFactory,
+    PartnerFactory,
+    SellerFactory,
+    ServiceFactory,
+    token,
+)
 
 # Pages sized to stay under the single-query cost maximum (1,000), as a dashboard must.
 DASHBOARD = """{ viewer { partner { name serviceOffers(first: 10) { edges { node {
@@ -31,28 +33,19 @@ async def _accepted_offers(
     partner: Document,
     make_service: ServiceFactory,
     make_seller: SellerFactory,
+    make_offer: OfferFactory,
 ) -> None:
     services = [await make_service(partner) for _ in range(3)]
     for _ in range(count):
-        now = utc_now()
-        offer = await store.insert(
-            c.SERVICE_OFFERS,
-            {
-                "_id": new_id("ofr"),
-                "partnerId": partner["_id"],
-                "serviceIds": [s["_id"] for s in services],
-                "startsAt": day_start(now.date()),
-                "endsAt": day_after(now.date() + timedelta(days=60)),
-                "settings": {
-                    "authorizeObject": "SHOP_AND_TTUID",
-                    "ticketAuthorization": True,
-                    "tspAccess": True,
-                    "dataCompassAccess": False,
-                },
-                "linkToken": new_token(),
-                "status": "OPEN",
-                "createdAt": now,
-                "updatedAt": now,
+        offer = await make_offer(
+            partner,
+            services,
+            days=60,
+            settings={
+                "authorizeObject": "SHOP_AND_TTUID",
+                "ticketAuthorization": True,
+                "tspAccess": True,
+                "dataCompassAccess": False,
             },
         )
         seller = await make_seller(market=Market.ID)
@@ -68,11 +61,12 @@ async def test_dashboard_round_trips_do_not_grow_with_offers(
     make_partner: PartnerFactory,
     make_service: ServiceFactory,
     make_seller: SellerFactory,
+    make_offer: OfferFactory,
 ) -> None:
     costs = []
     for count in (2, 10):
         partner = await make_partner()
-        await _accepted_offers(count, gql, store, partner, make_service, make_seller)
+        await _accepted_offers(count, gql, store, partner, make_service, make_seller, make_offer)
         store.stats.reset()
         result = await gql(DASHBOARD, as_=token(Role.PARTNER, partner["_id"]))
         offers = result["data"]["viewer"]["partner"]["serviceOffers"]["edges"]

@@ -15,9 +15,18 @@ import pytest
 from datastore import collections as c
 from datastore.connect import DatabaseURLError
 from datastore.sqlite import SQLiteStore
+from datastore.store import DocumentStore
 from gateway import Settings, SettingsError, create_app
 from resolvers.identity import Role, issue_token
-from tests.conftest import JWT_SECRET, SETTINGS, GraphQLClient, PartnerFactory, ServiceFactory
+from tests.conftest import (
+    JWT_SECRET,
+    SETTINGS,
+    AuthorizationFactory,
+    GraphQLClient,
+    PartnerFactory,
+    SellerFactory,
+    ServiceFactory,
+)
 
 
 async def test_healthz_and_readyz(http: httpx.AsyncClient) -> None:
@@ -132,7 +141,7 @@ async def test_graphiql_is_not_served_outside_demo_mode_unless_enabled(
 
 
 async def test_graphiql_in_demo_mode_shows_demo_tokens(
-    store: SQLiteStore, make_partner: PartnerFactory
+    store: DocumentStore, make_partner: PartnerFactory
 ) -> None:
     await make_partner()
     app = create_app(Settings(jwt_secret=JWT_SECRET, demo=True), store=store)
@@ -162,7 +171,7 @@ def test_settings_from_env_validates() -> None:
 
 
 async def test_nothing_is_written_by_rejected_requests(
-    http: httpx.AsyncClient, store: SQLiteStore
+    http: httpx.AsyncClient, store: DocumentStore
 ) -> None:
     await http.post("/graphql", json={"query": "{ partners(first: 1000) { edges { cursor } } }"})
     await http.post("/graphql", json={"query": "{ nope }"})
@@ -185,41 +194,31 @@ async def test_lifespan_opens_and_closes_its_own_store(tmp_path: Path) -> None:
 
 
 async def test_the_gateway_sweeps_expired_authorizations_in_the_background(
-    tmp_path: Path,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+    make_authorization: AuthorizationFactory,
 ) -> None:
     from datetime import timedelta
 
     from datastore.codec import utc_now
-    from datastore.collections import INDEXES
 
-    store = SQLiteStore(tmp_path / "sweep.sqlite3")
-    await store.connect()
-    await store.ensure_indexes(INDEXES)
-    now = utc_now()
-    await store.insert(
-        c.AUTHORIZATIONS,
-        {
-            "_id": "aut_01sweepsweepsweepsweep00",
-            "sellerId": "slr_x",
-            "partnerId": "ptn_x",
-            "serviceId": "svc_x",
-            "status": "ACTIVE",
-            "statusReason": "AUTHORIZED",
-            "startsAt": now - timedelta(days=1),
-            "endsAt": now - timedelta(seconds=1),
-            "createdAt": now,
-            "updatedAt": now,
-        },
+    partner = await make_partner()
+    expired = await make_authorization(
+        await make_seller(),
+        await make_service(partner),
+        startsAt=utc_now() - timedelta(days=1),
+        endsAt=utc_now() - timedelta(seconds=1),
     )
     app = create_app(Settings(jwt_secret=JWT_SECRET, sweep_interval_seconds=3600), store=store)
     async with app.router.lifespan_context(app):
         for _ in range(50):
-            found = await store.get_many(c.AUTHORIZATIONS, ["aut_01sweepsweepsweepsweep00"])
-            if found["aut_01sweepsweepsweepsweep00"]["status"] == "COMPLETED":
+            found = await store.get_many(c.AUTHORIZATIONS, [expired["_id"]])
+            if found[expired["_id"]]["status"] == "COMPLETED":
                 break
             await asyncio.sleep(0.01)
-    assert found["aut_01sweepsweepsweepsweep00"]["status"] == "COMPLETED"
-    await store.close()
+    assert found[expired["_id"]]["status"] == "COMPLETED"
 
 
 def test_sweep_interval_setting() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.ids import new_id
@@ -40,7 +42,8 @@ async def test_entries_read_as_enums_and_legacy_verbs_as_past_tense(
         from_status="LIVE",
         to_status="DEACTIVATED",
     )
-    # An entry stored by an older release, when request moves were verbs.
+    # An entry stored by an older release, when request moves were verbs (a second later, so
+    # the newest-first order does not hang on two writes within one millisecond).
     await store.insert(
         c.HISTORY,
         {
@@ -50,7 +53,7 @@ async def test_entries_read_as_enums_and_legacy_verbs_as_past_tense(
             "fromStatus": "DEACTIVATED",
             "toStatus": "DEACTIVATED",
             "reasonCode": "PARTNER_REMOVED",
-            "createdAt": utc_now(),
+            "createdAt": utc_now() + timedelta(seconds=1),
         },
     )
     result = await gql(QUERY, {"id": service["_id"]}, as_=token(Role.PARTNER, partner["_id"]))

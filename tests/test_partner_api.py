@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
+
 from datastore import collections as c
 from datastore.enums import PartnerStatus, PartnerType, Region, ServiceStatus, ServiceType
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
+from tests.conftest import (
+    MAX_PAGES,
+    GraphQLClient,
+    PartnerFactory,
+    SellerFactory,
+    ServiceFactory,
+    token,
+)
 
 PARTNER = """query($id: ID!) { partner(id: $id) { id name type registrationRegion targetMarkets
   status services { edges { node { id status type } } } } }"""
@@ -114,12 +123,14 @@ async def test_partners_pages_forwards_and_backwards_newest_first(
     newest_first = list(reversed(created))
     seen: list[str] = []
     after = None
-    while True:
+    for _ in range(MAX_PAGES):  # bounded: a paging bug fails, never hangs
         page = (await gql(PARTNERS, {"first": 3, "after": after}, as_=admin))["data"]["partners"]
         seen += [e["node"]["id"] for e in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]
+    else:
+        pytest.fail("paging did not reach the end within MAX_PAGES pages")
     assert seen == newest_first
     last = (await gql(PARTNERS, {"last": 2}, as_=admin))["data"]["partners"]
     assert [e["node"]["id"] for e in last["edges"]] == newest_first[-2:]

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from datastore import collections as c
-from datastore.codec import Document, utc_now
+from datastore.codec import Document
 from datastore.enums import Market, PartnerStatus
-from datastore.ids import new_id, new_token
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from resolvers.offer_dates import day_after, day_start
-from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
+from tests.conftest import (
+    GraphQLClient,
+    OfferFactory,
+    PartnerFactory,
+    SellerFactory,
+    ServiceFactory,
+    token,
+)
 
 REQUEST_FIELDS = """id status statusReason closedBy partner { id } seller { id }
   contact { subject email location }
@@ -234,6 +238,7 @@ async def test_accepted_request_becomes_connected_when_the_seller_authorizes(
     make_partner: PartnerFactory,
     make_service: ServiceFactory,
     make_seller: SellerFactory,
+    make_offer: OfferFactory,
     store: DocumentStore,
 ) -> None:
     seller = await make_seller(market=Market.ID)
@@ -241,25 +246,15 @@ async def test_accepted_request_becomes_connected_when_the_seller_authorizes(
     created = await _ok(gql, CREATE, _form(partner["_id"]), _as(seller, Role.SELLER))
     request_id = created["requests"][0]["id"]
     await _ok(gql, ACCEPT, {"id": request_id}, _as(partner, Role.PARTNER))
-    now = utc_now()
-    offer = await store.insert(
-        c.SERVICE_OFFERS,
-        {
-            "_id": new_id("ofr"),
-            "partnerId": partner["_id"],
-            "serviceIds": [(await make_service(partner))["_id"]],
-            "startsAt": day_start(now.date()),
-            "endsAt": day_after(now.date() + timedelta(days=30)),
-            "settings": {
-                "authorizeObject": "SHOP",
-                "ticketAuthorization": False,
-                "tspAccess": False,
-                "dataCompassAccess": False,
-            },
-            "linkToken": new_token(),
-            "status": "OPEN",
-            "createdAt": now,
-            "updatedAt": now,
+    offer = await make_offer(
+        partner,
+        [await make_service(partner)],
+        days=30,
+        settings={
+            "authorizeObject": "SHOP",
+            "ticketAuthorization": False,
+            "tspAccess": False,
+            "dataCompassAccess": False,
         },
     )
     accepted = await gql(

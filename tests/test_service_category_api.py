@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from datastore.catalog import get_catalog
 from datastore.enums import Market, PartnerType, Region
-from tests.conftest import GraphQLClient
+from tests.conftest import MAX_PAGES, GraphQLClient
 
 CATEGORIES = """query($t: PartnerType, $r: Region, $m: Market, $first: Int, $after: String) {
   serviceCategories(partnerType: $t, registrationRegion: $r, targetMarket: $m,
@@ -25,13 +27,15 @@ async def test_filters_match_the_catalog(gql: GraphQLClient) -> None:
 async def test_pages_through_the_whole_catalog_without_repeats(gql: GraphQLClient) -> None:
     seen: list[str] = []
     after = None
-    while True:
+    for _ in range(MAX_PAGES):  # bounded: a paging bug fails, never hangs
         page = (await gql(CATEGORIES, {"first": 25, "after": after}))["data"]
         connection = page["serviceCategories"]
         seen += [e["node"]["id"] for e in connection["edges"]]
         if not connection["pageInfo"]["hasNextPage"]:
             break
         after = connection["pageInfo"]["endCursor"]
+    else:
+        pytest.fail("paging did not reach the end within MAX_PAGES pages")
     assert seen == [row.id for row in get_catalog().all()]
     assert len(seen) == 69
 

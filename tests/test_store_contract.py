@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,11 +22,13 @@ from datastore.store import (
     VersionConflictError,
     keyset_of,
 )
+from tests.conftest import MAX_PAGES
 from tests.stores import ADAPTERS, drop_store, open_store
 
 INDEXES = [
     IndexSpec("things", ("owner", "rank")),
     IndexSpec("things", ("slug",), unique=True),
+    IndexSpec("things", ("owner", "code"), unique=True),
 ]
 
 
@@ -102,12 +105,14 @@ async def test_find_sort_limit_and_keyset_pages(store: DocumentStore) -> None:
     sort = [("group", DESCENDING)]
     seen: list[str] = []
     after = None
-    while True:
+    for _ in range(MAX_PAGES):  # bounded: a paging bug fails, never hangs
         page = await store.find("things", sort=sort, limit=5, after=after)
         if not page:
             break
         seen += [d["_id"] for d in page]
         after = keyset_of(page[-1], sort)
+    else:
+        pytest.fail("paging did not reach the end within MAX_PAGES pages")
     # Descending groups, ties broken by _id in the same direction.
     expected_ids = [f"thg_{n:03d}" for n in range(11, -1, -1)]
     assert seen == expected_ids
@@ -133,9 +138,14 @@ async def test_keyset_with_missing_sort_values(store: DocumentStore) -> None:
         everything = [d["_id"] for d in await store.find("things", sort=sort)]
         paged: list[str] = []
         after = None
-        while page := await store.find("things", sort=sort, limit=2, after=after):
+        for _ in range(MAX_PAGES):  # bounded: a paging bug fails, never hangs
+            page = await store.find("things", sort=sort, limit=2, after=after)
+            if not page:
+                break
             paged += [d["_id"] for d in page]
             after = keyset_of(page[-1], sort)
+        else:
+            pytest.fail("paging did not reach the end within MAX_PAGES pages")
         assert paged == everything
         assert len(set(paged)) == 6
 
@@ -180,9 +190,14 @@ async def test_keyset_pages_over_a_score_in_both_directions(store: DocumentStore
         everything = [d["_id"] for d in await store.find("things", sort=sort, score=score)]
         paged: list[str] = []
         after = None
-        while page := await store.find("things", sort=sort, limit=3, after=after, score=score):
+        for _ in range(MAX_PAGES):  # bounded: a paging bug fails, never hangs
+            page = await store.find("things", sort=sort, limit=3, after=after, score=score)
+            if not page:
+                break
             paged += [d["_id"] for d in page]
             after = keyset_of(page[-1], sort, score)
+        else:
+            pytest.fail("paging did not reach the end within MAX_PAGES pages")
         assert paged == everything
         assert len(set(paged)) == 8
 
@@ -351,3 +366,95 @@ async def test_delete_all_and_ping(store: DocumentStore) -> None:
     await store.delete_all("things")
     assert await store.count("things") == 0
     await store.ping()
+
+
+async def test_limit_zero_reads_nothing(store: DocumentStore) -> None:
+    for n in range(3):
+        await store.insert("things", _thing(n))
+    store.stats.reset()
+    assert await store.find("things", {}, limit=0) == []
+    assert await store.find("things", {}, limit=0, score=("tags", ["a"])) == []
+    assert store.stats.round_trips == 0
+    with pytest.raises(ValueError):
+        await store.find("things", {}, limit=-1)
+
+
+async def test_nin_and_ne_match_a_missing_field(store: DocumentStore) -> None:
+    await store.insert("things", _thing(1, color="red"))
+    await store.insert("things", _thing(2, color="blue"))
+    await store.insert("things", _thing(3))
+
+    async def ids(filter: dict[str, object]) -> list[str]:
+        return [d["_id"] for d in await store.find("things", filter, sort=[("_id", ASCENDING)])]
+
+    assert await ids({"color": {"$nin": ["red"]}}) == ["thg_002", "thg_003"]
+    assert await ids({"color": {"$nin": ["red", None]}}) == ["thg_002"]
+    assert await ids({"color": {"$nin": []}}) == ["thg_001", "thg_002", "thg_003"]
+    assert await ids({"color": {"$ne": "red"}}) == ["thg_002", "thg_003"]
+    assert await ids({"color": {"$in": ["red", None]}}) == ["thg_001", "thg_003"]
+
+
+async def test_contains_matches_arrays_only(store: DocumentStore) -> None:
+    await store.insert("things", _thing(1, tags=["a", "b"]))
+    await store.insert("things", _thing(2, tags="a"))
+    await store.insert("things", _thing(3, tags={"x": "a"}))
+    await store.insert("things", _thing(4))
+    found = await store.find("things", {"tags": {"$contains": "a"}})
+    assert [d["_id"] for d in found] == ["thg_001"]
+    assert await store.count("things", {"tags": {"$contains": "a"}}) == 1
+
+
+async def test_duplicate_key_names_the_index_at_fault(store: DocumentStore) -> None:
+    await store.insert("things", _thing(1, code="c1", slug="s1"))
+    with pytest.raises(DuplicateKeyError) as by_id:
+        await store.insert("things", _thing(1, code="c9"))
+    assert (by_id.value.collection, by_id.value.index) == ("things", "_id_")
+    with pytest.raises(DuplicateKeyError) as compound:
+        await store.insert("things", _thing(4, code="c1"))  # owner own_1, like thg_001
+    assert compound.value.index == "ux_things_owner_code"
+    await store.insert("things", _thing(2, code="c2"))
+    with pytest.raises(DuplicateKeyError) as on_update:
+        await store.update("things", "thg_002", expected_version=1, changes={"slug": "s1"})
+    assert (on_update.value.collection, on_update.value.index) == ("things", "ux_things_slug")
+
+
+async def test_transactions_that_write_what_they_checked_never_both_commit(
+    store: DocumentStore,
+) -> None:
+    """The rule of ``datastore.store``: a check holds when the checking transaction writes the
+    document it checked. Two transactions each read a shared guard, wait for the other, then
+    write it and a document of their own: under snapshot isolation one of them must be run
+    again, and then it sees the other's write."""
+    await store.insert("things", {"_id": "guard", "claimed": 0})
+    rounds = 10
+    for round_number in range(rounds):
+        barrier = asyncio.Barrier(2)
+
+        async def claim(
+            name: str, n: int = round_number, barrier: asyncio.Barrier = barrier
+        ) -> bool:
+            async def work() -> bool:
+                guard = (await store.get_many("things", ["guard"]))["guard"]
+                taken = await store.count("things", {"round": n})
+                # SQLite's writer lock keeps the other out until this one commits; MongoDB
+                # lets both reach this point on the same snapshot.
+                with contextlib.suppress(asyncio.BrokenBarrierError, TimeoutError):
+                    await asyncio.wait_for(barrier.wait(), 0.05)
+                if taken:
+                    return False
+                await store.update("things", "guard", expected_version=guard["version"], changes={})
+                await store.insert("things", {"_id": f"{name}_{n}", "round": n})
+                return True
+
+            return await store.transaction(work)
+
+        results = await asyncio.gather(claim("left"), claim("right"))
+        assert sorted(results) == [False, True]
+        assert await store.count("things", {"round": round_number}) == 1
+
+
+async def test_ping_writes_and_reads(store: DocumentStore) -> None:
+    store.stats.reset()
+    await store.ping()
+    await store.ping()
+    assert store.stats.round_trips >= 2

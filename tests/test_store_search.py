@@ -17,7 +17,7 @@ from datastore.enums import PartnerStatus, PartnerType, Region, ServiceStatus, S
 from datastore.search import search_fields, words
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, PartnerFactory, ServiceFactory, token
+from tests.conftest import MAX_PAGES, GraphQLClient, PartnerFactory, ServiceFactory, token
 
 STORE = """query Store($query: String, $mainCategory: String, $category: ID, $market: Market,
   $sortKey: StoreSortKey, $reverse: Boolean, $first: Int, $after: String, $last: Int,
@@ -134,12 +134,14 @@ async def _ids(gql: GraphQLClient, as_: str | None = None, **args: Any) -> list[
     """Every id of a listing, paging forwards 100 at a time."""
     seen: list[str] = []
     after = None
-    while True:
+    for _ in range(MAX_PAGES):  # bounded: a paging bug fails, never hangs
         page = await _page(gql, as_, first=100, after=after, **args)
         seen += [edge["node"]["id"] for edge in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
             return seen
         after = page["pageInfo"]["endCursor"]
+    else:
+        pytest.fail("paging did not reach the end within MAX_PAGES pages")
 
 
 async def _error_code(gql: GraphQLClient, **args: Any) -> str:
@@ -271,12 +273,14 @@ async def test_relevance_ranks_services_with_more_query_words_in_their_name_firs
     # Paging by 37 through a ranked listing neither repeats nor skips.
     seen: list[str] = []
     after = None
-    while True:
+    for _ in range(MAX_PAGES):  # bounded: a paging bug fails, never hangs
         page = await _page(gql, query="video live management", first=37, after=after)
         seen += [edge["node"]["id"] for edge in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]
+    else:
+        pytest.fail("paging did not reach the end within MAX_PAGES pages")
     assert seen == expected
 
 
@@ -288,22 +292,26 @@ async def test_paging_by_37_lists_every_service_once_in_order_both_ways(
         assert len(everything) == len(seeded.listed)
         forwards: list[str] = []
         after = None
-        while True:
+        for _ in range(MAX_PAGES):  # bounded: a paging bug fails, never hangs
             page = await _page(gql, sortKey=sort_key, first=37, after=after)
             assert len(page["edges"]) <= 37
             forwards += [edge["node"]["id"] for edge in page["edges"]]
             if not page["pageInfo"]["hasNextPage"]:
                 break
             after = page["pageInfo"]["endCursor"]
+        else:
+            pytest.fail("paging did not reach the end within MAX_PAGES pages")
         assert forwards == everything
         backwards: list[str] = []
         before = None
-        while True:
+        for _ in range(MAX_PAGES):  # bounded: a paging bug fails, never hangs
             page = await _page(gql, sortKey=sort_key, last=37, before=before)
             backwards = [edge["node"]["id"] for edge in page["edges"]] + backwards
             if not page["pageInfo"]["hasPreviousPage"]:
                 break
             before = page["pageInfo"]["startCursor"]
+        else:
+            pytest.fail("paging did not reach the end within MAX_PAGES pages")
         assert backwards == everything
 
 
@@ -319,12 +327,14 @@ async def test_paging_neither_repeats_nor_skips_while_services_are_published(
     older = await make_service(partner, createdAt=utc_now() - timedelta(days=30))
     rest: list[str] = []
     after = first["pageInfo"]["endCursor"]
-    while True:
+    for _ in range(MAX_PAGES):  # bounded: a paging bug fails, never hangs
         page = await _page(gql, first=37, after=after)
         rest += [edge["node"]["id"] for edge in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]
+    else:
+        pytest.fail("paging did not reach the end within MAX_PAGES pages")
     assert rest == [*before_change[37:], older["_id"]]
 
 

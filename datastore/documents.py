@@ -1,0 +1,259 @@
+"""The shape of every collection's documents, as stored by both adapters (see ``codec``).
+
+One ``TypedDict`` per collection: code that declares which document it holds gets a mypy error
+for a misspelt field, and :func:`problems_of` checks stored documents against the same
+declaration at run time (the test suite checks every document its flows write, on every
+adapter). Values are as stored: enums are their string values, datetimes are UTC, and a field
+whose value would be ``None`` is absent (hence ``NotRequired``).
+"""
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, NotRequired, TypedDict
+
+from datastore import collections as c
+
+
+class _Stored(TypedDict):
+    _id: str
+    version: int
+
+
+class ContactFields(TypedDict):
+    """A seller's contact, on offers and authorizations."""
+
+    name: NotRequired[str]
+    email: NotRequired[str]
+    phone: NotRequired[str]
+
+
+class AuthorizationSettingsFields(TypedDict):
+    """What a seller lets a partner do (offers propose them, authorizations hold them)."""
+
+    authorizeObject: str
+    ticketAuthorization: bool
+    tspAccess: bool
+    dataCompassAccess: bool
+
+
+class PartnerDocument(_Stored):
+    name: str
+    type: str
+    registrationRegion: str
+    targetMarkets: list[str]
+    status: str
+    contactEmail: NotRequired[str]
+    createdAt: datetime
+    updatedAt: NotRequired[datetime]
+    closedAt: NotRequired[datetime]
+    closedReason: NotRequired[str]
+
+
+class SellerDocument(_Stored):
+    name: str
+    kind: str
+    market: str
+    hasShopAccount: bool
+    createdAt: datetime
+    updatedAt: NotRequired[datetime]
+
+
+class ShopDocument(_Stored):
+    sellerId: str
+    name: str
+    market: str
+    createdAt: datetime
+
+
+class TikTokAccountDocument(_Stored):
+    sellerId: str
+    handle: str
+    linkedStatus: str
+    linkedAt: NotRequired[datetime]
+    unlinkedAt: NotRequired[datetime]
+    createdAt: datetime
+
+
+class ServiceDocument(_Stored):
+    partnerId: str
+    name: str
+    type: str
+    status: str
+    statusReason: NotRequired[str]
+    categoryId: str
+    market: str
+    description: NotRequired[str]
+    highlights: NotRequired[list[str]]
+    pricing: NotRequired[str]
+    contactEmail: NotRequired[str]
+    idempotencyKey: NotRequired[str]
+    needsReview: NotRequired[bool]
+    # Denormalised: LIVE, PUBLIC and its partner ACTIVE (what the store lists).
+    listed: NotRequired[bool]
+    publishedAt: NotRequired[datetime]
+    authorizationLinkToken: NotRequired[str]
+    searchTerms: NotRequired[list[str]]
+    nameTerms: NotRequired[list[str]]
+    nameSort: NotRequired[str]
+    createdAt: datetime
+    updatedAt: NotRequired[datetime]
+
+
+class CategoryApplicationDocument(_Stored):
+    partnerId: str
+    categoryId: str
+    market: str
+    status: str
+    reason: NotRequired[str]
+    # Set while REVIEWING: one open application per partner, category and market.
+    openKey: NotRequired[str]
+    reviewedAt: NotRequired[datetime]
+    createdAt: datetime
+    updatedAt: NotRequired[datetime]
+
+
+class HistoryDocument(_Stored):
+    subjectId: str
+    action: str
+    actorRole: NotRequired[str]
+    actorId: NotRequired[str]
+    fromStatus: NotRequired[str]
+    toStatus: NotRequired[str]
+    reasonCode: NotRequired[str]
+    reason: NotRequired[str]
+    changes: NotRequired[dict[str, Any]]
+    createdAt: datetime
+
+
+class ServiceOfferDocument(_Stored):
+    partnerId: str
+    serviceIds: list[str]
+    startsAt: datetime
+    endsAt: datetime
+    contact: NotRequired[ContactFields]
+    settings: AuthorizationSettingsFields
+    linkToken: str
+    status: str
+    idempotencyKey: NotRequired[str]
+    withdrawnAt: NotRequired[datetime]
+    acceptedAt: NotRequired[datetime]
+    acceptedBySellerId: NotRequired[str]
+    acceptanceId: NotRequired[str]
+    createdAt: datetime
+    updatedAt: NotRequired[datetime]
+
+
+class OfferAcceptanceDocument(_Stored):
+    offerId: str
+    sellerId: str
+    authorizationIds: list[str]
+    changes: dict[str, Any]
+    createdAt: datetime
+
+
+class AuthorizationDocument(_Stored):
+    sellerId: str
+    partnerId: str
+    serviceId: str
+    settings: AuthorizationSettingsFields
+    contact: NotRequired[ContactFields]
+    shopIds: list[str]
+    tiktokAccountIds: list[str]
+    offerId: NotRequired[str]
+    offerChanges: NotRequired[dict[str, Any]]
+    channel: str
+    startsAt: datetime
+    endsAt: datetime
+    endedAt: NotRequired[datetime]
+    status: str
+    statusReason: str
+    # Set while ACTIVE: one active authorization per seller and service ("seller|service").
+    activeKey: NotRequired[str]
+    createdAt: datetime
+    updatedAt: NotRequired[datetime]
+
+
+class RequestDocument(_Stored):
+    sellerId: str
+    partnerId: str
+    partnerIndex: int
+    contact: dict[str, Any]
+    business: dict[str, Any]
+    status: str
+    statusReason: NotRequired[str]
+    closedBy: NotRequired[str]
+    idempotencyKey: NotRequired[str]
+    createdAt: datetime
+    updatedAt: NotRequired[datetime]
+
+
+class ReferralLinkDocument(_Stored):
+    serviceId: str
+    partnerId: str
+    kind: str
+    code: str
+    createdAt: datetime
+
+
+class ReferralClickDocument(_Stored):
+    linkId: str
+    serviceId: str
+    partnerId: str
+    kind: str
+    at: datetime
+
+
+class IdempotencyDocument(_Stored):
+    """A claimed idempotency key: who used it, a digest of the input, what it created."""
+
+    ownerId: str
+    key: str
+    inputHash: str
+    resultIds: list[str]
+    createdAt: datetime
+
+
+class ThrottleBucketDocument(_Stored):
+    """A caller's leaky bucket: what was available at ``at`` (epoch seconds), refilling since."""
+
+    available: float
+    at: float
+
+
+class TrustedDocumentDocument(_Stored):
+    """A registered GraphQL document, stored under ``sha256:<hex of text>``."""
+
+    text: str
+    addedAt: datetime
+
+
+SHAPES: dict[str, type[Mapping[str, Any]]] = {
+    c.PARTNERS: PartnerDocument,
+    c.SELLERS: SellerDocument,
+    c.SHOPS: ShopDocument,
+    c.TIKTOK_ACCOUNTS: TikTokAccountDocument,
+    c.SERVICES: ServiceDocument,
+    c.CATEGORY_APPLICATIONS: CategoryApplicationDocument,
+    c.HISTORY: HistoryDocument,
+    c.SERVICE_OFFERS: ServiceOfferDocument,
+    c.OFFER_ACCEPTANCES: OfferAcceptanceDocument,
+    c.AUTHORIZATIONS: AuthorizationDocument,
+    c.REQUESTS: RequestDocument,
+    c.REFERRAL_LINKS: ReferralLinkDocument,
+    c.REFERRAL_CLICKS: ReferralClickDocument,
+    c.IDEMPOTENCY: IdempotencyDocument,
+    c.THROTTLE_BUCKETS: ThrottleBucketDocument,
+    c.TRUSTED_DOCUMENTS: TrustedDocumentDocument,
+}
+"""The declared shape of each collection's documents."""
+
+
+def problems_of(collection: str, document: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a stored ``document`` of ``collection``: fields it lacks or that its
+    shape does not declare (a misspelt name shows up as both). Empty when it conforms."""
+    shape: Any = SHAPES[collection]
+    required: frozenset[str] = shape.__required_keys__
+    declared: frozenset[str] = required | shape.__optional_keys__
+    missing = sorted(required - document.keys())
+    unknown = sorted(document.keys() - declared)
+    return [f"missing {name}" for name in missing] + [f"undeclared {name}" for name in unknown]

@@ -1,0 +1,438 @@
+"""Store trouble is visible and retryable: locked, full, unreachable or uncreatable stores are
+reported as such (``STORE_UNAVAILABLE``, ``/readyz`` 503, a one-line start-up error), never as
+an INTERNAL error or a process that hangs; and nothing is half-written."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+
+from datastore import collections as c
+from datastore.codec import utc_now
+from datastore.collections import INDEXES
+from datastore.connect import DatabaseURLError, store_for_url
+from datastore.mongodb import MongoStore
+from datastore.sqlite import SQLiteStore
+from datastore.store import StoreUnavailableError
+from gateway import create_app
+from resolvers.identity import Role
+from resolvers.referrals import new_code
+from schema.extensions import failed_only_for_the_store
+from tests.conftest import SETTINGS, GraphQLClient, token
+from tests.stores import MONGODB_URI, drop_store, mongodb_url_for_test_database, requires_mongodb
+from tests.tcp_proxy import TcpProxy
+
+ROOT = Path(__file__).resolve().parent.parent
+CLOSE_PARTNER = """mutation($id: ID!) {
+  closePartner(input: {id: $id, reason: "Policy violation"}) {
+    partner { status } userErrors { code } } }"""
+PARTNER = {
+    "_id": "ptn_01availabilityavailabilityav",
+    "name": "Availability Partner",
+    "type": "TSP",
+    "registrationRegion": "US",
+    "targetMarkets": ["US"],
+    "status": "ACTIVE",
+    "contactEmail": "a@b.example",
+}
+
+
+def _closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@contextmanager
+def _write_locked(path: Path) -> Iterator[None]:
+    """Another connection holds SQLite's write lock on ``path`` for the duration."""
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        yield
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
+@pytest.fixture
+async def locked_app(tmp_path: Path) -> AsyncIterator[tuple[SQLiteStore, httpx.AsyncClient]]:
+    store = SQLiteStore(tmp_path / "locked.sqlite3", busy_timeout_ms=100)
+    await store.connect()
+    await store.ensure_indexes(INDEXES)
+    app = create_app(SETTINGS, store=store)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield store, client
+    await store.close()
+
+
+async def test_a_write_locked_sqlite_file_is_unavailable_not_internal(
+    locked_app: tuple[SQLiteStore, httpx.AsyncClient],
+) -> None:
+    store, client = locked_app
+    partner = await store.insert(c.PARTNERS, {**PARTNER, "createdAt": utc_now()})
+    assert (await client.get("/readyz")).status_code == 200
+    with _write_locked(store.path):
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.headers["retry-after"].isdigit()
+        assert "locked" in ready.json()["reason"]
+        response = await client.post(
+            "/graphql",
+            json={"query": CLOSE_PARTNER, "variables": {"id": partner["_id"]}},
+            headers={"Authorization": f"Bearer {token(Role.ADMIN)}"},
+        )
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"].isdigit()
+        body = response.json()
+        assert not any((body["data"] or {}).values())  # nothing succeeded
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "STORE_UNAVAILABLE"
+        assert error["extensions"]["retryable"] is True
+        assert error["path"] == ["closePartner"]
+    # Nothing was half-written, and the store works again once the lock is gone.
+    assert (await store.get_many(c.PARTNERS, [partner["_id"]]))[partner["_id"]] == partner
+    assert await store.count(c.HISTORY) == 0
+    assert (await client.get("/readyz")).status_code == 200
+    gql = GraphQLClient(client)
+    closed = await gql(CLOSE_PARTNER, {"id": partner["_id"]}, as_=token(Role.ADMIN))
+    assert closed["data"]["closePartner"] == {"partner": {"status": "CLOSED"}, "userErrors": []}
+
+
+def test_503_only_when_nothing_else_in_the_response_succeeded() -> None:
+    unavailable = {"message": "m", "extensions": {"code": "STORE_UNAVAILABLE"}}
+    forbidden = {"message": "m", "extensions": {"code": "FORBIDDEN"}}
+    assert failed_only_for_the_store({"data": None, "errors": [unavailable]})
+    assert failed_only_for_the_store({"data": {"a": None, "b": None}, "errors": [unavailable]})
+    assert failed_only_for_the_store({"data": None, "errors": [forbidden, unavailable]})
+    assert not failed_only_for_the_store({"data": {"a": 1, "b": None}, "errors": [unavailable]})
+    assert not failed_only_for_the_store({"data": None, "errors": [forbidden]})
+    assert not failed_only_for_the_store({"data": {"a": 1}})
+
+
+_FULL_DISK = textwrap.dedent(
+    """
+    import asyncio, json, resource, signal, sys
+    import httpx
+    from datastore import collections as c
+    from datastore.collections import INDEXES
+    from datastore.sqlite import SQLiteStore
+    from gateway import create_app
+    from resolvers.identity import Role
+    from tests.conftest import SETTINGS, token
+
+    async def main() -> None:
+        store = SQLiteStore(sys.argv[1])
+        await store.connect()
+        await store.ensure_indexes(INDEXES)
+        await store.ping()
+        partner = await store.insert(c.PARTNERS, json.loads(sys.argv[3]))
+        app = create_app(SETTINGS, store=store)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://g") as client:
+                # From here on no file may grow: the disk is full.
+                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
+                ready = await client.get("/readyz")
+                created = await client.post(
+                    "/graphql",
+                    json={"query": sys.argv[2], "variables": {"id": partner["_id"]}},
+                    headers={"Authorization": "Bearer " + token(Role.ADMIN)},
+                )
+                resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)
+                print(json.dumps({
+                    "ready": ready.status_code,
+                    "status": created.status_code,
+                    "body": created.json(),
+                    "unchanged": await store.get_many(c.PARTNERS, [partner["_id"]])
+                    == {partner["_id"]: partner},
+                    "history": await store.count(c.HISTORY),
+                }))
+        await store.close()
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_a_full_disk_is_unavailable_and_writes_nothing(tmp_path: Path) -> None:
+    """A file size limit of 0 makes every write that grows a file fail, as a full disk does
+    (in a child process, so the limit touches nothing else)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _FULL_DISK,
+            str(tmp_path / "full.sqlite3"),
+            CLOSE_PARTNER,
+            json.dumps(PARTNER),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["ready"] == 503
+    assert outcome["status"] == 503
+    assert outcome["body"]["errors"][0]["extensions"]["code"] == "STORE_UNAVAILABLE"
+    assert outcome["unchanged"] is True
+    assert outcome["history"] == 0
+
+
+async def test_sqlite_directory_is_created_inside_the_working_directory_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    inside = SQLiteStore(Path("var") / "nested" / "db.sqlite3")
+    await inside.connect()
+    await inside.close()
+    assert (tmp_path / "var" / "nested" / "db.sqlite3").exists()
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-outside" / "db.sqlite3"
+    monkeypatch.chdir(tmp_path / "var")
+    refused = SQLiteStore(elsewhere)
+    with pytest.raises(StoreUnavailableError, match=r"does not exist.*create_dirs=1"):
+        await refused.connect()
+    assert not elsewhere.parent.exists()
+    asked = store_for_url(f"sqlite:///{elsewhere}?create_dirs=1")
+    await asked.connect()
+    await asked.close()
+    assert elsewhere.exists()
+    for url in (f"sqlite:///{elsewhere}?create_dirs=maybe", f"sqlite:///{elsewhere}?mode=ro"):
+        with pytest.raises(DatabaseURLError):
+            store_for_url(url)
+
+
+async def test_a_failed_sqlite_connect_leaves_no_thread(tmp_path: Path) -> None:
+    before = set(threading.enumerate())
+    not_a_database = tmp_path / "text.sqlite3"
+    not_a_database.write_text("this is not a database file " * 100)
+    store = SQLiteStore(not_a_database)
+    with pytest.raises(StoreUnavailableError):
+        await store.connect()
+    # Closed connections end their threads (aiosqlite does not join them): wait, bounded.
+    for _ in range(100):
+        left = [t for t in set(threading.enumerate()) - before if t.is_alive()]
+        if not left:
+            break
+        await asyncio.sleep(0.02)
+    assert left == []
+
+
+async def test_mongodb_url_options_win_over_the_adapter_defaults() -> None:
+    assert MongoStore("mongodb://db.example/tsp").client_options == {
+        "serverSelectionTimeoutMS": 5000
+    }
+    given = MongoStore("mongodb://db.example/tsp?serverSelectionTimeoutMS=250&timeoutMS=900")
+    assert given.client_options == {}
+    lower = MongoStore("mongodb://db.example/tsp?serverselectiontimeoutms=250")
+    assert lower.client_options == {}
+
+
+async def test_an_unreachable_mongodb_is_unavailable_and_says_where() -> None:
+    port = _closed_port()
+    # The URL's own short server selection timeout applies (the adapter's default is 5 s).
+    store = MongoStore(f"mongodb://127.0.0.1:{port}/tsp?serverSelectionTimeoutMS=200")
+    with pytest.raises(StoreUnavailableError, match=f"cannot reach MongoDB at 127.0.0.1:{port}"):
+        await store.connect()
+    with pytest.raises(StoreUnavailableError, match="not connected"):
+        await store.ping()
+
+
+def _serve(url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "TSP_JWT_SECRET": "s" * 40,
+        "TSP_DATABASE_URL": url,
+        "PORT": str(_closed_port()),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "import gateway; raise SystemExit(gateway.main(['serve']))"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:////proc/tsp-gateway-test/db.sqlite3?create_dirs=1",
+        "sqlite:////nonexistent-tsp-gateway-dir/db.sqlite3",
+        "mongodb://127.0.0.1:{port}/tsp?serverSelectionTimeoutMS=200",
+    ],
+    ids=["uncreatable-directory", "directory-outside-working-tree", "unreachable-mongodb"],
+)
+def test_a_gateway_that_cannot_open_its_store_exits_at_once_with_one_clear_line(
+    url: str, tmp_path: Path
+) -> None:
+    done = _serve(url.format(port=_closed_port()), tmp_path)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if "cannot use the store" in line]
+    assert len(lines) == 1, done.stderr
+    assert not Path("/nonexistent-tsp-gateway-dir").exists()
+
+
+MONGODB_STANDALONE_URI = os.environ.get("MONGODB_STANDALONE_URI", "")
+
+
+@pytest.mark.skipif(
+    not MONGODB_STANDALONE_URI,
+    reason="MONGODB_STANDALONE_URI is not set: no standalone mongod here (CI starts one)",
+)
+def test_a_standalone_mongodb_is_refused_at_start_up(tmp_path: Path) -> None:
+    done = _serve(MONGODB_STANDALONE_URI, tmp_path)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "standalone server: transactions need a replica set" in done.stderr
+
+
+async def test_a_referral_visit_while_the_store_is_locked_is_503_not_500(
+    locked_app: tuple[SQLiteStore, httpx.AsyncClient],
+) -> None:
+    store, client = locked_app
+    now = utc_now()
+    partner = await store.insert(c.PARTNERS, {**PARTNER, "createdAt": now})
+    service = await store.insert(
+        c.SERVICES,
+        {"_id": "svc_01availability", "partnerId": partner["_id"], "status": "LIVE"},
+    )
+    code = new_code()
+    await store.insert(
+        c.REFERRAL_LINKS,
+        {
+            "_id": "ref_01availability",
+            "serviceId": service["_id"],
+            "partnerId": partner["_id"],
+            "kind": "LOCAL",
+            "code": code,
+            "createdAt": now,
+        },
+    )
+    assert (await client.head(f"/r/{code}")).status_code == 302
+    with _write_locked(store.path):
+        visit = await client.get(f"/r/{code}")
+    assert visit.status_code == 503
+    assert visit.headers["retry-after"].isdigit()
+    assert await store.count(c.REFERRAL_CLICKS) == 0
+    assert (await client.get(f"/r/{code}")).status_code == 302
+
+
+def test_a_gateway_whose_port_is_taken_exits_at_once(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-c", "import gateway; raise SystemExit(gateway.main(['serve']))"],
+            cwd=tmp_path,
+            env={
+                **os.environ,
+                "PYTHONPATH": str(ROOT),
+                "TSP_JWT_SECRET": "s" * 40,
+                "PORT": str(port),
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode != 0
+    assert "address already in use" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_answers_readyz_over_http_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import urllib.request
+
+    port = _closed_port()
+    server = subprocess.Popen(
+        [sys.executable, "-c", "import gateway; raise SystemExit(gateway.main(['serve']))"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "TSP_JWT_SECRET": "s" * 40, "PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        body = None
+        for _ in range(200):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                    body = json.loads(r.read())
+                    break
+            except OSError:
+                time.sleep(0.05)
+        assert body == {"status": "ready"}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate(timeout=30)
+    assert "gateway stopped" in stderr
+    assert (tmp_path / "var" / "tsp.sqlite3").exists()
+
+
+@requires_mongodb
+async def test_a_mongodb_cut_off_mid_request_is_unavailable_and_writes_nothing() -> None:
+    """The gateway reaches MongoDB through a proxy that is then cut: the next mutation and
+    /readyz answer 503 STORE_UNAVAILABLE, and a direct connection shows nothing was written."""
+    upstream = urlsplit(MONGODB_URI)
+    proxy = TcpProxy(upstream.hostname or "localhost", upstream.port or 27017)
+    await proxy.start()
+    direct_url = mongodb_url_for_test_database()
+    parts = urlsplit(direct_url)
+    query = "&".join(part for part in (parts.query, "serverSelectionTimeoutMS=1500") if part)
+    store = MongoStore(urlunsplit(parts._replace(netloc=proxy.address, query=query)))
+    checker = MongoStore(direct_url)
+    await checker.connect()
+    try:
+        await store.connect()
+        await store.ensure_indexes(INDEXES)
+        partner = await store.insert(c.PARTNERS, {**PARTNER, "createdAt": utc_now()})
+        app = create_app(SETTINGS, store=store)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://g") as client:
+                assert (await client.get("/readyz")).status_code == 200
+                await proxy.cut()
+                response = await client.post(
+                    "/graphql",
+                    json={"query": CLOSE_PARTNER, "variables": {"id": partner["_id"]}},
+                    headers={"Authorization": f"Bearer {token(Role.ADMIN)}"},
+                )
+                assert response.status_code == 503, response.text
+                assert response.headers["retry-after"].isdigit()
+                [error] = response.json()["errors"]
+                assert error["extensions"]["code"] == "STORE_UNAVAILABLE"
+                assert (await client.get("/readyz")).status_code == 503
+        found = await checker.get_many(c.PARTNERS, [partner["_id"]])
+        assert found[partner["_id"]]["status"] == "ACTIVE"
+        assert found[partner["_id"]]["version"] == partner["version"]
+        assert await checker.count(c.HISTORY) == 0
+    finally:
+        await proxy.cut()
+        await store.close()
+        await drop_store(checker)
