@@ -10,14 +10,16 @@ ASGI, lifespan running, SQLite store):
   analysis or throttling;
 - **full**: limits and caches, cost analysis and throttling (the default).
 
-Rounds alternate the configurations so drift on a shared machine hits all of them alike; the
-ratios use the median of each configuration's per-round medians.
+Requests alternate between the configurations one by one, so drift on a shared machine hits
+all of them alike; the ratios use the median of each configuration's per-round medians (the
+first round is a warm-up).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import tempfile
 import time
@@ -35,15 +37,13 @@ SECRET = "bench-secret-" + "x" * 40
 QUERY = {"query": "{ serviceCategories(first: 5) { nodes { name } } }"}
 
 
-async def _median_ms(client: httpx.AsyncClient, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        response = await client.post("/graphql", json=QUERY)
-        times.append((time.perf_counter() - started) * 1000)
-        if "errors" in response.json():
-            raise RuntimeError(response.text)
-    return statistics.median(times)
+async def _time_ms(client: httpx.AsyncClient) -> float:
+    started = time.perf_counter()
+    response = await client.post("/graphql", json=QUERY)
+    elapsed = (time.perf_counter() - started) * 1000
+    if "errors" in response.json():
+        raise RuntimeError(response.text)
+    return elapsed
 
 
 async def main(runs: int, rounds: int) -> None:
@@ -59,15 +59,27 @@ async def main(runs: int, rounds: int) -> None:
         store = SQLiteStore(Path(folder) / "bench.sqlite3")
         await store.connect()
         await store.ensure_indexes(INDEXES)
-        medians: dict[str, list[float]] = {name: [] for name in configurations}
-        for _ in range(rounds):
+        async with contextlib.AsyncExitStack() as stack:
+            clients = {}
             for name, extensions in configurations.items():
                 app = create_app(settings, store=store, extensions=extensions)
-                async with app.router.lifespan_context(app):
-                    transport = httpx.ASGITransport(app=app)
-                    async with httpx.AsyncClient(transport=transport, base_url="http://b") as c:
-                        await _median_ms(c, 50)  # warm-up
-                        medians[name].append(await _median_ms(c, runs))
+                await stack.enter_async_context(app.router.lifespan_context(app))
+                transport = httpx.ASGITransport(app=app)
+                clients[name] = await stack.enter_async_context(
+                    httpx.AsyncClient(transport=transport, base_url="http://bench")
+                )
+            medians: dict[str, list[float]] = {name: [] for name in configurations}
+            for round_ in range(rounds + 1):
+                times: dict[str, list[float]] = {name: [] for name in configurations}
+                # One request of each configuration in turn: load on a shared machine changes
+                # from second to second, and this way every change hits all three alike.
+                for _ in range(runs):
+                    for name, client in clients.items():
+                        times[name].append(await _time_ms(client))
+                if round_ == 0:
+                    continue  # warm-up
+                for name, values in times.items():
+                    medians[name].append(statistics.median(values))
         await store.close()
     result = {name: statistics.median(values) for name, values in medians.items()}
     for name, value in result.items():
@@ -80,7 +92,7 @@ async def main(runs: int, rounds: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
     arguments = parser.parse_args()
     asyncio.run(main(arguments.runs, arguments.rounds))
