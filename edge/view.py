@@ -105,11 +105,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
             await response(scope, receive, send)
             return
         scope.setdefault("state", {})["viewer"] = viewer
-        # What the cost report of a refusal made before execution says (nothing was spent).
+        # The gateway layer's view of this request; a refusal before execution reports its
+        # cost from it (nothing spent).
         throttle: Throttle = request.app.state.throttle
         gate = GatewayRequest(
             caller=caller_of(viewer, _client(request)), admin=viewer.is_admin, throttle=throttle
         )
+        scope["state"]["gateway"] = gate
         cooling = throttle.cooling_down(gate.caller) if self.policy.throttle.enabled else 0
         if cooling:
             response = refusal(
@@ -135,13 +137,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         viewer: Viewer = request.state.viewer
-        gate = GatewayRequest(
-            caller=caller_of(viewer, _client(request)),
-            admin=viewer.is_admin,
-            throttle=request.app.state.throttle,
-            response_headers=response.headers,
-        )
-        request.state.gateway = gate
+        gate: GatewayRequest = request.state.gateway
+        # Headers the gateway layer sets (Retry-After) go out with Strawberry's response.
+        gate.response_headers = response.headers
         return Context(
             store=request.app.state.store,
             viewer=viewer,
