@@ -40,6 +40,10 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(SELLERS, ("createdAt",)),
     IndexSpec(SHOPS, ("sellerId", "createdAt")),
     IndexSpec(TIKTOK_ACCOUNTS, ("sellerId", "createdAt")),
+    # Rule checks read a seller's shops, accounts and open requests in id order.
+    IndexSpec(SHOPS, ("sellerId",)),
+    IndexSpec(TIKTOK_ACCOUNTS, ("sellerId",)),
+    IndexSpec(REQUESTS, ("sellerId",)),
     IndexSpec(SERVICES, ("partnerId", "createdAt")),
     IndexSpec(SERVICES, ("status", "type", "createdAt")),
     IndexSpec(SERVICES, ("authorizationLinkToken",), unique=True),

@@ -40,8 +40,8 @@ from datastore.store import (
 T = TypeVar("T")
 
 _DEFAULT_DATABASE = "tsp"
-_POSITION = "_position"
 _SCORE = "_score"
+_MAX_ARMS = 200
 
 
 class MongoStore(DocumentStore):
@@ -85,7 +85,7 @@ class MongoStore(DocumentStore):
                     name: {"$exists": True} for name in spec.fields
                 }
             await self._collection(spec.collection).create_index(
-                [(name, 1) for name in spec.fields], **options
+                [(name, 1) for name in spec.keys], **options
             )
 
     async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
@@ -143,24 +143,40 @@ class MongoStore(DocumentStore):
         groups: dict[Any, list[Document]] = {value: [] for value in values}
         if not values:
             return groups
+        path = check_path(group_field)
+        rest = _query(filter, sort, after)
         order = dict(full_sort(sort))
-        match = {"$and": [{check_path(group_field): {"$in": values}}, _query(filter, sort, after)]}
-        pipeline: list[dict[str, Any]] = [
-            {"$match": match},
-            {
-                "$setWindowFields": {
-                    "partitionBy": f"${group_field}",
-                    "sortBy": order,
-                    "output": {_POSITION: {"$documentNumber": {}}},
-                }
-            },
-            {"$match": {_POSITION: {"$lte": limit_per_group}}},
-            {"$sort": order},
-            {"$unset": _POSITION},
+        # One $match + $sort + $limit per parent: each walks the (group, sort) index and stops
+        # at its page, so a page costs its size however many children the parent has.
+        arms = [
+            [
+                {"$match": {"$and": [{path: value}, rest]}},
+                {"$sort": order},
+                {"$limit": limit_per_group},
+            ]
+            for value in values
         ]
-        cursor = await self._collection(collection).aggregate(pipeline, session=self._session.get())
-        documents = await cursor.to_list()
-        self._counted(len(documents))
+        session = self._session.get()
+        documents: list[Document] = []
+        if session is None:
+            # Outside a transaction the arms go in one command, glued with $unionWith (in
+            # chunks: a pipeline holds at most 1,000 stages).
+            for start in range(0, len(arms), _MAX_ARMS):
+                first, *others = arms[start : start + _MAX_ARMS]
+                pipeline = first + [
+                    {"$unionWith": {"coll": collection, "pipeline": arm}} for arm in others
+                ]
+                cursor = await self._collection(collection).aggregate(pipeline)
+                found = await cursor.to_list()
+                self._counted(len(found))
+                documents += found
+        else:
+            # $unionWith is not allowed in a transaction; a session runs one operation at a time.
+            for arm in arms:
+                cursor = await self._collection(collection).aggregate(arm, session=session)
+                found = await cursor.to_list()
+                self._counted(len(found))
+                documents += found
         for document in documents:
             groups[document.get(group_field)].append(document)
         return groups

@@ -74,7 +74,8 @@ class StoreUnavailableError(StoreError):
 class IndexSpec:
     """An index, declared once and created at start-up on every adapter.
 
-    ``unique`` indexes skip documents missing any of their fields, on both adapters.
+    ``unique`` indexes skip documents missing any of their fields, on both adapters. Other
+    indexes end with ``_id`` (see :attr:`keys`), the tiebreak every sort ends with.
     """
 
     collection: str
@@ -82,8 +83,20 @@ class IndexSpec:
     unique: bool = False
 
     @property
+    def keys(self) -> tuple[str, ...]:
+        """The indexed fields: ``fields``, then ``_id`` unless unique or already there.
+
+        Every sort ends with ``_id`` (see :func:`full_sort`), so an index on the equality
+        fields and the sort fields delivers a keyset page in order, without sorting its
+        rows, only when ``_id`` closes it too.
+        """
+        if self.unique or "_id" in self.fields:
+            return self.fields
+        return (*self.fields, "_id")
+
+    @property
     def name(self) -> str:
-        suffix = "_".join(f.replace(".", "_") for f in self.fields)
+        suffix = "_".join(f.replace(".", "_") for f in self.keys)
         return f"{'ux' if self.unique else 'ix'}_{self.collection}_{suffix}"
 
 

@@ -243,6 +243,53 @@ async def test_find_grouped_limits_each_group_in_one_round_trip(store: DocumentS
     assert [d["rank"] for d in continued["own_0"]] == [6, 3]
 
 
+async def test_find_grouped_reads_only_each_page(store: DocumentStore) -> None:
+    for n in range(60):
+        await store.insert("things", _thing(n, tag="even" if n % 2 == 0 else "odd"))
+    store.stats.reset()
+    sort = [("rank", ASCENDING)]
+    groups = await store.find_grouped(
+        "things", "owner", ["own_1", "own_0"], {"tag": "even"}, sort=sort, limit_per_group=3
+    )
+    # Only the page of each parent is read, not every child ranked and then cut.
+    assert store.stats.documents_read == 6
+    assert {k: [d["rank"] for d in v] for k, v in groups.items()} == {
+        "own_1": [4, 10, 16],
+        "own_0": [0, 6, 12],
+    }
+    after = keyset_of(groups["own_1"][-1], sort)
+    continued = await store.find_grouped(
+        "things", "owner", ["own_1"], {"tag": "even"}, sort=sort, limit_per_group=3, after=after
+    )
+    assert [d["rank"] for d in continued["own_1"]] == [22, 28, 34]
+
+
+async def test_find_grouped_inside_a_transaction_sees_its_writes(store: DocumentStore) -> None:
+    for n in range(9):
+        await store.insert("things", _thing(n))
+
+    async def work() -> dict[object, list[int]]:
+        await store.insert("things", _thing(99))
+        groups = await store.find_grouped(
+            "things", "owner", ["own_0", "own_1"], sort=[("rank", DESCENDING)], limit_per_group=2
+        )
+        return {k: [d["rank"] for d in v] for k, v in groups.items()}
+
+    assert await store.transaction(work) == {"own_0": [99, 6], "own_1": [7, 4]}
+
+
+async def test_find_grouped_over_many_parents(store: DocumentStore) -> None:
+    owners = [f"own_{n}" for n in range(450)]
+    for n in range(0, 450, 7):
+        await store.insert("things", {"_id": f"thg_{n:04d}", "owner": f"own_{n}", "rank": n})
+    groups = await store.find_grouped(
+        "things", "owner", owners, sort=[("rank", ASCENDING)], limit_per_group=1
+    )
+    assert len(groups) == 450
+    assert sum(len(v) for v in groups.values()) == len(range(0, 450, 7))
+    assert [d["rank"] for d in groups["own_441"]] == [441]
+
+
 async def test_count_grouped_counts_each_group_in_one_round_trip(store: DocumentStore) -> None:
     for n in range(15):
         await store.insert("things", _thing(n))
