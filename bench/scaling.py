@@ -158,8 +158,8 @@ async def measure(backend: str, store: DocumentStore, bench: Bench, sizes: list[
     def service(n: int) -> tuple[str, Document]:
         original = listed[n % len(listed)]
         words = [*terms, RARE_WORD] if n == 0 else terms
-        changes = {"searchTerms": words, "authorizationLinkToken": new_token()}
-        changes["idempotencyKey"] = None
+        changes: dict[str, Any] = {"searchTerms": words, "idempotencyKey": None}
+        changes["authorizationLinkToken"] = new_token()
         return c.SERVICES, _copy(original, "svc", n + 1, **changes)
 
     rows: list[tuple[int, dict[str, tuple[float, int]]]] = []
