@@ -50,6 +50,8 @@ INDEXES: tuple[IndexSpec, ...] = (
     # The App & Service Store lists by the denormalised ``listed`` flag, newest or by name.
     IndexSpec(SERVICES, ("listed", "publishedAt")),
     IndexSpec(SERVICES, ("listed", "nameSort")),
+    # Store search: which services hold every query word, and how many of them in the name.
+    IndexSpec(SERVICES, ("searchTerms", "nameTerms"), text=True),
     IndexSpec(CATEGORY_APPLICATIONS, ("partnerId", "createdAt")),
     IndexSpec(CATEGORY_APPLICATIONS, ("openKey",), unique=True),
     IndexSpec(SERVICES, ("partnerId", "idempotencyKey"), unique=True),

@@ -55,6 +55,7 @@ class MongoStore(DocumentStore):
         self._session: ContextVar[AsyncClientSession | None] = ContextVar(
             f"mongo-session-{id(self)}", default=None
         )
+        self._text_fields: dict[str, tuple[str, ...]] = {}
 
     async def connect(self) -> None:
         self._client = AsyncMongoClient(
@@ -77,6 +78,15 @@ class MongoStore(DocumentStore):
 
     async def ensure_indexes(self, specs: Iterable[IndexSpec]) -> None:
         for spec in specs:
+            if spec.text:
+                # No language: no stemming and no stop words, so terms are whole words.
+                await self._collection(spec.collection).create_index(
+                    [(name, "text") for name in spec.fields],
+                    name=spec.name,
+                    default_language="none",
+                )
+                self._text_fields[spec.collection] = spec.fields
+                continue
             options: dict[str, Any] = {"name": spec.name}
             if spec.unique:
                 options["unique"] = True
@@ -110,16 +120,20 @@ class MongoStore(DocumentStore):
         score: Score | None = None,
     ) -> list[Document]:
         check_score(filter, sort, score)
+        text = _text_search(filter, self._text_fields.get(collection, ()))
         if score is not None:
-            pipeline = _scored_pipeline(filter, sort, limit, after, score)
+            pipeline = _scored_pipeline(filter, sort, limit, after, score, text)
             scored = await self._collection(collection).aggregate(
                 pipeline, session=self._session.get()
             )
             ranked: list[Document] = await scored.to_list()
             self._counted(len(ranked))
             return ranked
+        query = _query(filter, sort, after)
+        if text is not None:
+            query["$text"] = text
         cursor = self._collection(collection).find(
-            _query(filter, sort, after), sort=full_sort(sort), session=self._session.get()
+            query, sort=full_sort(sort), session=self._session.get()
         )
         if limit is not None:
             cursor = cursor.limit(limit)
@@ -291,8 +305,33 @@ def _query(filter: Filter | None, sort: Sort, after: Sequence[Any] | None) -> di
     return {"$and": [_translate(filter or {}), _translate(keyset_filter(sort, after))]}
 
 
+def _text_search(filter: Filter | None, fields: Sequence[str]) -> dict[str, Any] | None:
+    """A ``$text`` condition whose matches include every document in which ``filter``'s
+    top-level ``$contains`` of words in text-indexed ``fields`` hold, or ``None``.
+
+    The words are searched as terms (any of them), which lets the text index pick the
+    candidates; the ``$elemMatch`` conditions those ``$contains`` become still decide exactly.
+    """
+    words = [
+        condition["$contains"]
+        for part in _conjuncts(filter or {})
+        for key, condition in part.items()
+        if key in fields
+        and isinstance(condition, Mapping)
+        and isinstance(condition.get("$contains"), str)
+    ]
+    if not words:
+        return None
+    return {"$search": " ".join(dict.fromkeys(words)), "$language": "none"}
+
+
 def _scored_pipeline(
-    filter: Filter | None, sort: Sort, limit: int | None, after: Sequence[Any] | None, score: Score
+    filter: Filter | None,
+    sort: Sort,
+    limit: int | None,
+    after: Sequence[Any] | None,
+    score: Score,
+    text: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """``find`` with a score: match what does not need it, score, match the rest, sort."""
     conditions = _conjuncts(filter or {})
@@ -304,8 +343,12 @@ def _scored_pipeline(
     field_name, values = score
     held = f"${check_path(field_name)}"
     wanted = {"$literal": list(dict.fromkeys(normalise_value(value) for value in values))}
+    first = _translate({"$and": early})
+    if text is not None:
+        # $text must sit in the pipeline's first $match.
+        first["$text"] = text
     pipeline: list[dict[str, Any]] = [
-        {"$match": _translate({"$and": early})},
+        {"$match": first},
         {
             "$addFields": {
                 _SCORE: {

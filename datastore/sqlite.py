@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from datastore import sqlite_text
 from datastore.codec import (
     Document,
     from_json,
@@ -100,6 +101,9 @@ class SQLiteStore(DocumentStore):
             declared = self._indexes.setdefault(spec.collection, [])
             if spec not in declared:
                 declared.append(spec)
+            if spec.text:
+                await self._ensure_text_index(spec)
+                continue
             columns = ", ".join(field_sql(name) for name in spec.keys)
             unique = "UNIQUE " if spec.unique else ""
             await self._write_connection().execute(
@@ -131,6 +135,11 @@ class SQLiteStore(DocumentStore):
     ) -> list[Document]:
         check_score(filter, sort, score)
         await self._ensure_table(collection)
+        fields = self._text_fields(collection)
+        if fields:
+            rest, terms = sqlite_text.split(filter, fields)
+            if terms or sqlite_text.scores_by_text(score, fields):
+                return await self._find_text(collection, rest, terms, sort, limit, after, score)
         params: list[Any] = []
         source = f'"{collection}"{self._index_hint(collection, filter, sort)}'
         if score is not None:
@@ -141,6 +150,35 @@ class SQLiteStore(DocumentStore):
                 f'FROM "{collection}")'
             )
         where = where_sql(_with_keyset(filter, sort, after), params)
+        sql = f"SELECT doc FROM {source} WHERE {where} ORDER BY {order_sql(sort)}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = await self._fetch(sql, params)
+        return [from_json(row[0]) for row in rows]
+
+    async def _find_text(
+        self,
+        collection: str,
+        filter: Filter,
+        terms: sqlite_text.Terms,
+        sort: Sort,
+        limit: int | None,
+        after: Sequence[Any] | None,
+        score: Score | None,
+    ) -> list[Document]:
+        """``find`` through the text index: the rows come from the posting lists of
+        ``terms`` (so a search costs its matches), the score from those of its words."""
+        params: list[Any] = []
+        computed = ""
+        if score is not None:
+            computed = f", {sqlite_text.score_sql(collection, score, params)} AS {SCORE_COLUMN}"
+        source = f'(SELECT rowid AS _rowid, id, doc{computed} FROM "{collection}")'
+        where = where_sql(_with_keyset(filter, sort, after), params)
+        if terms:
+            text = sqlite_text.table(collection)
+            where += f' AND _rowid IN (SELECT rowid FROM "{text}" WHERE "{text}" MATCH ?)'
+            params.append(sqlite_text.match(terms))
         sql = f"SELECT doc FROM {source} WHERE {where} ORDER BY {order_sql(sort)}"
         if limit is not None:
             sql += " LIMIT ?"
@@ -180,7 +218,7 @@ class SQLiteStore(DocumentStore):
                 where = where_sql({"$and": [{path: value}, rest]}, params)
                 params.append(limit_per_group)
                 arms.append(
-                    f'SELECT {position} AS arm, doc FROM (SELECT doc FROM "{collection}" '
+                    f"SELECT {position} AS arm, doc FROM (SELECT doc FROM {source} "
                     f"WHERE {where} ORDER BY {order} LIMIT ?)"
                 )
             rows = await self._fetch(" UNION ALL ".join(arms), params)
@@ -285,6 +323,21 @@ class SQLiteStore(DocumentStore):
                 return result
             finally:
                 self._in_transaction.reset(token)
+
+    async def _ensure_text_index(self, spec: IndexSpec) -> None:
+        text = sqlite_text.table(spec.collection)
+
+        async def create() -> None:
+            found = await self._fetch("SELECT 1 FROM sqlite_master WHERE name = ?", [text], 0)
+            if not found:
+                for statement in sqlite_text.create_statements(spec):
+                    await self._write_connection().execute(statement)
+
+        await self.transaction(create)
+
+    def _text_fields(self, collection: str) -> tuple[str, ...]:
+        specs = [spec for spec in self._indexes.get(collection, []) if spec.text]
+        return specs[0].fields if specs else ()
 
     def _index_hint(self, collection: str, filter: Filter | None, sort: Sort) -> str:
         """``INDEXED BY`` the declared index that serves ``filter`` and ``sort`` in order, if any.

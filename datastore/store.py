@@ -81,6 +81,9 @@ class IndexSpec:
     collection: str
     fields: tuple[str, ...]
     unique: bool = False
+    text: bool = False
+    """A full-text index of array fields of words: ``$contains`` of one word in them, and a
+    ``score`` over them, are answered from an inverted index (at most one per collection)."""
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -90,14 +93,15 @@ class IndexSpec:
         fields and the sort fields delivers a keyset page in order, without sorting its
         rows, only when ``_id`` closes it too.
         """
-        if self.unique or "_id" in self.fields:
+        if self.unique or self.text or "_id" in self.fields:
             return self.fields
         return (*self.fields, "_id")
 
     @property
     def name(self) -> str:
         suffix = "_".join(f.replace(".", "_") for f in self.keys)
-        return f"{'ux' if self.unique else 'ix'}_{self.collection}_{suffix}"
+        kind = "tx" if self.text else "ux" if self.unique else "ix"
+        return f"{kind}_{self.collection}_{suffix}"
 
 
 @dataclass

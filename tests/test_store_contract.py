@@ -398,3 +398,47 @@ async def test_delete_all_and_ping(store: DocumentStore) -> None:
     await store.delete_all("things")
     assert await store.count("things") == 0
     await store.ping()
+
+
+async def test_text_index_answers_word_matches_and_scores(store: DocumentStore) -> None:
+    await store.ensure_indexes([IndexSpec("notes", ("words", "title"), text=True)])
+    texts = {
+        1: (["live", "shop", "coaching"], ["live", "shop"]),
+        2: (["live", "deliver"], ["deliver"]),
+        3: (["shop", "café"], ["café"]),
+        4: (["live", "shop"], ["other"]),
+        5: (["livestream"], ["livestream"]),
+    }
+    for n, (words, title) in texts.items():
+        await store.insert("notes", {"_id": f"nte_{n}", "n": n, "words": words, "title": title})
+
+    async def ids(*wanted: str, after: list[object] | None = None) -> list[int]:
+        filter = {"$and": [{"words": {"$contains": word}} for word in wanted]}
+        sort = [(SCORE, DESCENDING), ("n", DESCENDING)]
+        found = await store.find(
+            "notes", filter, sort=sort, score=("title", list(wanted)), after=after, limit=2
+        )
+        return [d["n"] for d in found]
+
+    assert await ids("live") == [1, 4]
+    assert await ids("live", after=[0, 4, "nte_4"]) == [2]
+    assert await ids("live", "shop") == [1, 4]
+    assert await ids("café") == [3]
+    assert await ids("cafe") == []
+    assert await ids("deliv") == []
+    found = await store.find("notes", {"words": {"$contains": "shop"}, "n": {"$gt": 1}})
+    assert sorted(d["n"] for d in found) == [3, 4]
+    # Writes keep the index in step.
+    note = (await store.get_many("notes", ["nte_5"]))["nte_5"]
+    await store.update(
+        "notes", "nte_5", expected_version=note["version"], changes={"words": ["live"]}
+    )
+    assert await ids("live", after=[0, 2, "nte_2"]) == []
+    assert sorted(d["n"] for d in await store.find("notes", {"words": {"$contains": "live"}})) == [
+        1,
+        2,
+        4,
+        5,
+    ]
+    await store.delete_all("notes")
+    assert await store.find("notes", {"words": {"$contains": "live"}}) == []

@@ -1,0 +1,124 @@
+"""Every index is used: the query plan of each statement the SQLite adapter runs while the API
+answers a representative set of queries reads collections through an index, and no paged read
+sorts its rows in a temporary B-tree.
+
+One exception: a store search reads its rows from the posting lists of the full-text index
+(``MATCH``) and ranks those matches, so it sorts them; it costs its matches, never the
+collection (a SCAN of ``services`` would still fail it)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import AsyncIterator
+
+import pytest
+
+from datastore import collections as c
+from datastore.sqlite import SQLiteStore
+from datastore.store import DocumentStore
+from resolvers.identity import Role
+from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
+from tests.test_authorization_api import LIST as AUTHORIZATIONS_OF_VIEWER
+from tests.test_dashboard import DASHBOARD, _accepted_offers
+from tests.test_seller_request_api import CREATE as CREATE_REQUEST
+from tests.test_seller_request_api import INBOX, _form
+from tests.test_store_search import STORE
+
+PARTNERS = """query($status: PartnerStatus) { partners(first: 5, status: $status) {
+  edges { node { id name services(first: 3) { edges { node { id name } } } } } } }"""
+PARTNER_LISTS = """{ viewer { partner {
+  services(first: 5) { edges { cursor node { id
+    history(first: 3) { edges { node { action } } } } } }
+  authorizations(first: 5, status: [ACTIVE]) { edges { node { id } } }
+  expiring: authorizations(first: 5, expiringWithinDays: 30) { edges { node { id } } }
+  serviceOffers(first: 5, status: [OPEN, EXPIRED]) { edges { node { id } } }
+  requests(first: 5) { edges { node { id } } }
+  categoryApplications(first: 5) { edges { node { id } } } } } }"""
+SELLER_LISTS = """{ viewer { seller { shops(first: 5) { edges { node { id } } }
+  tiktokAccounts(first: 5) { edges { node { id } } }
+  authorizations(first: 5) { edges { node { id service { name } } } }
+  requests(first: 5) { edges { node { id } } } } } }"""
+COLLECTIONS = set(c.ALL_COLLECTIONS)
+_SCAN = re.compile(r"^SCAN (\w+)(?: USING (?:COVERING )?INDEX \w+)?$")
+
+
+@pytest.fixture
+async def statements(store: DocumentStore) -> AsyncIterator[list[str]]:
+    assert isinstance(store, SQLiteStore)
+    seen: list[str] = []
+    await store.trace(seen.append)
+    yield seen
+    await store.trace(None)
+
+
+def _problems(path: str, statement: str) -> list[str]:
+    with sqlite3.connect(path) as connection:
+        plan = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}")]
+    problems = []
+    for step in plan:
+        scan = _SCAN.match(step)
+        if scan and scan.group(1) in COLLECTIONS and "INDEX" not in step:
+            problems.append(f"reads every row: {step}")
+        if "TEMP B-TREE" in step and " LIMIT " in statement and " MATCH " not in statement:
+            problems.append(f"sorts a paged read: {step}")
+    return problems
+
+
+async def test_every_statement_reads_through_an_index(
+    store: DocumentStore,
+    gql: GraphQLClient,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+    statements: list[str],
+) -> None:
+    assert isinstance(store, SQLiteStore)
+    partner = await make_partner()
+    other = await make_partner()
+    for owner in (partner, other):
+        for _ in range(3):
+            await make_service(owner, description="Live shopping campaigns and coaching.")
+    await _accepted_offers(2, gql, store, partner, make_service, make_seller)
+    seller = await make_seller()
+    as_seller = token(Role.SELLER, seller["_id"])
+    as_partner = token(Role.PARTNER, partner["_id"])
+    as_admin = token(Role.ADMIN)
+    created = await gql(CREATE_REQUEST, _form(partner["_id"], other["_id"]), as_=as_seller)
+    assert created["data"]["createRequest"]["userErrors"] == []
+
+    reads: list[tuple[str, dict[str, object], str]] = [
+        (DASHBOARD, {}, as_partner),
+        (PARTNER_LISTS, {}, as_partner),
+        (SELLER_LISTS, {}, as_seller),
+        (AUTHORIZATIONS_OF_VIEWER, {"days": 30, "status": ["ACTIVE"]}, as_seller),
+        (INBOX, {"status": ["PARTNER_REVIEWING"]}, as_partner),
+        (PARTNERS, {}, as_admin),
+        (PARTNERS, {"status": "ACTIVE"}, as_admin),
+    ]
+    for sort_key in ("RELEVANCE", "NEWEST", "NAME"):
+        for query in (None, "live", "live coaching"):
+            for reverse in (False, True):
+                variables: dict[str, object] = {"query": query, "sortKey": sort_key}
+                variables["reverse"] = reverse
+                reads.append((STORE, {**variables, "first": 2}, as_seller))
+                reads.append((STORE, {**variables, "last": 2}, as_seller))
+    for query, variables, caller in reads:
+        result = await gql(query, variables, as_=caller)
+        assert "errors" not in result, (query, result)
+        # The next page too, where there is one: keyset bounds must use the index as well.
+        if query is STORE and (info := result["data"]["store"]["pageInfo"])["endCursor"]:
+            more = dict(variables)
+            if "first" in more:
+                more["after"] = info["endCursor"]
+            else:
+                more["before"] = info["startCursor"]
+            result = await gql(query, more, as_=caller)
+            assert "errors" not in result, (query, result)
+
+    reads_seen = [s for s in dict.fromkeys(statements) if s.lstrip().upper().startswith("SELECT")]
+    assert any("authorizations" in s for s in reads_seen) and any(
+        "services" in s for s in reads_seen
+    )
+    problems = [f"{p}\n    in {s}" for s in reads_seen for p in _problems(str(store.path), s)]
+    assert not problems, "\n".join(problems)
