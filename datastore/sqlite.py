@@ -27,6 +27,7 @@ from datastore.codec import (
 )
 from datastore.sqlite_query import SCORE_COLUMN, field_sql, order_sql, score_sql, where_sql
 from datastore.store import (
+    ASCENDING,
     SCORE,
     DocumentStore,
     DuplicateKeyError,
@@ -141,21 +142,57 @@ class SQLiteStore(DocumentStore):
             if terms or sqlite_text.scores_by_text(score, fields):
                 return await self._find_text(collection, rest, terms, sort, limit, after, score)
         params: list[Any] = []
-        source = f'"{collection}"{self._index_hint(collection, filter, sort)}'
-        if score is not None:
+        if score is None:
+            sql = self._ordered_read(collection, filter, sort, after, limit, params)
+        else:
             # A derived table names the score once, so WHERE and ORDER BY share it (and its
             # parameters); SQLite flattens it, so indexes on the collection still apply.
             source = (
                 f"(SELECT id, doc, {score_sql(score, params)} AS {SCORE_COLUMN} "
                 f'FROM "{collection}")'
             )
-        where = where_sql(_with_keyset(filter, sort, after), params)
-        sql = f"SELECT doc FROM {source} WHERE {where} ORDER BY {order_sql(sort)}"
+            where = where_sql(_with_keyset(filter, sort, after), params)
+            sql = f"SELECT doc FROM {source} WHERE {where} ORDER BY {order_sql(sort)}"
+            if limit is not None:
+                sql += " LIMIT ?"
+                params.append(limit)
+        rows = await self._fetch(sql, params)
+        return [from_json(row[0]) for row in rows]
+
+    def _ordered_read(
+        self,
+        collection: str,
+        filter: Filter | None,
+        sort: Sort,
+        after: Sequence[Any] | None,
+        limit: int | None,
+        params: list[Any],
+    ) -> str:
+        """A SELECT of ``doc`` in ``sort`` order after ``after`` that seeks to its start.
+
+        The keyset condition is an OR (missing values sort apart), which SQLite cannot seek
+        on: it would walk every row before the cursor. So the read is cut into segments, each
+        with a plain bound on the first sort key that the index seeks to, glued in order
+        with UNION ALL (see :func:`_segments`).
+        """
+        scoped = _with_keyset(filter, sort, after)
+        parts: list[str] = []
+        for bound, order in _segments(sort, after):
+            where_filter = {"$and": [scoped, bound]} if bound else scoped
+            source = f'"{collection}"{self._index_hint(collection, where_filter, order)}'
+            where = where_sql(where_filter, params)
+            part = f"SELECT doc FROM {source} WHERE {where} ORDER BY {order_sql(order)}"
+            if limit is not None:
+                part += " LIMIT ?"
+                params.append(limit)
+            parts.append(part)
+        if len(parts) == 1:
+            return parts[0]
+        sql = " UNION ALL ".join(f"SELECT doc FROM ({part})" for part in parts)
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        rows = await self._fetch(sql, params)
-        return [from_json(row[0]) for row in rows]
+        return sql
 
     async def _find_text(
         self,
@@ -206,21 +243,14 @@ class SQLiteStore(DocumentStore):
         # One bounded select per parent, each walking the (group, sort) index and stopping at
         # its page, glued with UNION ALL: a page costs its size however many children exist.
         path = check_path(group_field)
-        rest = _with_keyset(filter, sort, after)
-        order = order_sql(sort)
-        source = f'"{collection}"'
-        source += self._index_hint(collection, {"$and": [{path: values[0]}, filter or {}]}, sort)
         for start in range(0, len(values), _MAX_ARMS):
             chunk = values[start : start + _MAX_ARMS]
             params: list[Any] = []
             arms: list[str] = []
             for position, value in enumerate(chunk):
-                where = where_sql({"$and": [{path: value}, rest]}, params)
-                params.append(limit_per_group)
-                arms.append(
-                    f"SELECT {position} AS arm, doc FROM (SELECT doc FROM {source} "
-                    f"WHERE {where} ORDER BY {order} LIMIT ?)"
-                )
+                scoped = {"$and": [{path: value}, filter or {}]}
+                read = self._ordered_read(collection, scoped, sort, after, limit_per_group, params)
+                arms.append(f"SELECT {position} AS arm, doc FROM ({read})")
             rows = await self._fetch(" UNION ALL ".join(arms), params)
             for arm, doc in rows:
                 groups[chunk[arm]].append(from_json(doc))
@@ -420,14 +450,38 @@ def _with_keyset(filter: Filter | None, sort: Sort, after: Sequence[Any] | None)
     return {"$and": [filter or {}, keyset_filter(sort, after)]}
 
 
+def _segments(sort: Sort, after: Sequence[Any] | None) -> list[tuple[Filter, Sort]]:
+    """The seekable segments of a listing past ``after``: ``(bound, order)`` pairs whose
+    reads, concatenated, are the listing in order.
+
+    Missing values (NULL) sort first ascending and last descending. Past a present value
+    ``v`` of the first key, ascending, every row has a value ``>= v``; descending, every row
+    has a value ``<= v`` or none, read as two segments, the missing ones last (ordered by the
+    remaining keys, since the first is the same for all of them). Past a missing value,
+    ascending, come the rest of the missing ones, then every present one.
+    """
+    keys = full_sort(sort)
+    if after is None or keys[0][0] in ("_id", SCORE):
+        return [({}, keys)]
+    (name, direction), start = keys[0], after[0]
+    rest = keys[1:]
+    if direction == ASCENDING:
+        if start is None:
+            return [({name: None}, rest), ({name: {"$ne": None}}, keys)]
+        return [({name: {"$gte": start}}, keys)]
+    if start is None:
+        return [({name: None}, rest)]
+    return [({name: {"$lte": start}}, keys), ({name: None}, rest)]
+
+
 def _equality_fields(filter: Filter | None) -> set[str]:
-    """The fields ``filter`` pins to one present value in every document it matches."""
+    """The fields ``filter`` pins to one value (or to missing) in every document it matches."""
     fields: set[str] = set()
     for key, condition in (filter or {}).items():
         if key == "$and":
             for part in condition:
                 fields |= _equality_fields(part)
-        elif not key.startswith("$") and condition is not None and not _is_operator(condition):
+        elif not key.startswith("$") and not _is_operator(condition):
             fields.add(key)
     return fields
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 
 from datastore import collections as c
+from datastore.codec import utc_now
+from datastore.paging import Page, find_page
 from datastore.sqlite import SQLiteStore
-from datastore.store import DocumentStore
+from datastore.store import DESCENDING, DocumentStore, keyset_of
 from resolvers.identity import Role
 from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
 from tests.test_authorization_api import LIST as AUTHORIZATIONS_OF_VIEWER
@@ -52,11 +55,14 @@ async def statements(store: DocumentStore) -> AsyncIterator[list[str]]:
     await store.trace(None)
 
 
-def _problems(path: str, statement: str) -> list[str]:
+def _plan(path: str, statement: str) -> list[str]:
     with sqlite3.connect(path) as connection:
-        plan = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}")]
+        return [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}")]
+
+
+def _problems(path: str, statement: str) -> list[str]:
     problems = []
-    for step in plan:
+    for step in _plan(path, statement):
         scan = _SCAN.match(step)
         if scan and scan.group(1) in COLLECTIONS and "INDEX" not in step:
             problems.append(f"reads every row: {step}")
@@ -122,3 +128,48 @@ async def test_every_statement_reads_through_an_index(
     )
     problems = [f"{p}\n    in {s}" for s in reads_seen for p in _problems(str(store.path), s)]
     assert not problems, "\n".join(problems)
+
+
+async def test_a_page_after_a_cursor_seeks_to_it(store: DocumentStore) -> None:
+    assert isinstance(store, SQLiteStore)
+    when = utc_now()
+    for n in range(30):
+        at = None if n % 10 == 0 else when + timedelta(seconds=n)
+        document = {"_id": f"hst_{n:03d}", "subjectId": "svc_1", "createdAt": at}
+        await store.insert(c.HISTORY, {k: v for k, v in document.items() if v is not None})
+    sort = [("createdAt", DESCENDING)]
+    seen: list[str] = []
+    await store.trace(seen.append)
+    try:
+        listed = [d["_id"] for d in await store.find(c.HISTORY, {"subjectId": "svc_1"}, sort=sort)]
+        paged: list[str] = []
+        page = Page(size=4)
+        while True:
+            result = await find_page(store, c.HISTORY, {"subjectId": "svc_1"}, sort, page)
+            paged += [d["_id"] for d in result.documents]
+            if not result.has_more:
+                break
+            page = Page(size=4, after=tuple(keyset_of(result.documents[-1], sort)))
+        grouped = await store.find_grouped(
+            c.HISTORY,
+            "subjectId",
+            ["svc_1"],
+            sort=sort,
+            limit_per_group=50,
+            after=[None, "hst_020"],
+        )
+    finally:
+        await store.trace(None)
+    assert paged == listed
+    assert [d["_id"] for d in grouped["svc_1"]] == ["hst_010", "hst_000"]
+    plans = [
+        step
+        for statement in seen
+        if "hst_0" in statement and statement.startswith("SELECT")
+        for step in _plan(str(store.path), statement)
+        if step.startswith("SEARCH history")
+    ]
+    # Every read past a cursor seeks: a range on the sort key, or the missing values.
+    assert plans and all(
+        re.search(r"<expr>=\? AND (<expr>[<>]\?|<expr>=\?)", step) for step in plans
+    ), plans
