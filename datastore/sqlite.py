@@ -53,9 +53,10 @@ _MAX_ARMS = 400
 class SQLiteStore(DocumentStore):
     """A :class:`DocumentStore` in one SQLite file."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, text_walk_above: int = sqlite_text.WALK_ABOVE) -> None:
         super().__init__()
         self.path = Path(path)
+        self.text_walk_above = text_walk_above
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
@@ -167,13 +168,18 @@ class SQLiteStore(DocumentStore):
         after: Sequence[Any] | None,
         limit: int | None,
         params: list[Any],
+        *,
+        condition: tuple[str, list[Any]] | None = None,
+        guard: tuple[str, list[Any]] | None = None,
     ) -> str:
         """A SELECT of ``doc`` in ``sort`` order after ``after`` that seeks to its start.
 
         The keyset condition is an OR (missing values sort apart), which SQLite cannot seek
         on: it would walk every row before the cursor. So the read is cut into segments, each
         with a plain bound on the first sort key that the index seeks to, glued in order
-        with UNION ALL (see :func:`_segments`).
+        with UNION ALL (see :func:`_segments`). ``condition`` is more SQL the rows must
+        satisfy; ``guard``, SQL that must be true for anything to be read (it goes into the
+        LIMIT, which SQLite evaluates once, before reading).
         """
         scoped = _with_keyset(filter, sort, after)
         parts: list[str] = []
@@ -181,8 +187,15 @@ class SQLiteStore(DocumentStore):
             where_filter = {"$and": [scoped, bound]} if bound else scoped
             source = f'"{collection}"{self._index_hint(collection, where_filter, order)}'
             where = where_sql(where_filter, params)
+            if condition is not None:
+                where += f" AND {condition[0]}"
+                params.extend(condition[1])
             part = f"SELECT doc FROM {source} WHERE {where} ORDER BY {order_sql(order)}"
-            if limit is not None:
+            if guard is not None:
+                part += f" LIMIT (CASE WHEN {guard[0]} THEN ? ELSE 0 END)"
+                params.extend(guard[1])
+                params.append(-1 if limit is None else limit)
+            elif limit is not None:
                 part += " LIMIT ?"
                 params.append(limit)
             parts.append(part)
@@ -204,9 +217,110 @@ class SQLiteStore(DocumentStore):
         after: Sequence[Any] | None,
         score: Score | None,
     ) -> list[Document]:
-        """``find`` through the text index: the rows come from the posting lists of
-        ``terms`` (so a search costs its matches), the score from those of its words."""
+        """``find`` through the text index, in one statement.
+
+        A ranked search (sorted by the score first) is read level by level, highest score
+        first (each level a full-text query of its own, in the order of the remaining keys),
+        glued with UNION ALL: SQLite stops at the page. Each level is read one of two ways,
+        chosen in the statement by :func:`sqlite_text.many`: few matches are read from the
+        posting lists and sorted; many are found by walking the listing's index in order and
+        probing the text index per row, which stops after about ``page x listed / matches``
+        rows. Either way a search costs its page or its matches, never the collection.
+        """
+        keys = full_sort(sort)
         params: list[Any] = []
+        if score is not None and keys[0][0] == SCORE and terms:
+            start = after[0] if after is not None else None
+            arms = []
+            for level, query in sqlite_text.levels(score, terms, keys[0][1], start):
+                level_after = after[1:] if after is not None and level == start else None
+                distinct = len(dict.fromkeys(score[1]))
+                middle = 0 < level < distinct
+                condition = sqlite_text.score_is(collection, score, level) if middle else None
+                arms.append(
+                    self._text_arm(
+                        collection, filter, query, keys[1:], level_after, limit, condition, params
+                    )
+                )
+            sql = " UNION ALL ".join(f"SELECT doc FROM ({arm})" for arm in arms)
+            if limit is not None:
+                sql += " LIMIT ?"
+                params.append(limit)
+        elif score is None and terms:
+            query = sqlite_text.match(terms)
+            sql = self._text_arm(collection, filter, query, keys, after, limit, None, params)
+        else:
+            sql = self._text_sorted(collection, filter, terms, sort, limit, after, score, params)
+        rows = await self._fetch(sql, params)
+        return [from_json(row[0]) for row in rows]
+
+    def _text_arm(
+        self,
+        collection: str,
+        filter: Filter,
+        query: str,
+        sort: Sort,
+        after: Sequence[Any] | None,
+        limit: int | None,
+        condition: tuple[str, list[Any]] | None,
+        params: list[Any],
+    ) -> str:
+        """The rows matching the full-text ``query`` (and ``filter``, ``condition``) in
+        ``sort`` order after ``after``: walked in index order when they are many, read from
+        the posting lists and sorted when they are few (see :meth:`_find_text`)."""
+        text = sqlite_text.table(collection)
+        many = sqlite_text.many(collection, self.text_walk_above)
+        walk = ""
+        if self._index_hint(collection, filter, sort):
+            probe = sqlite_text.probe(collection)
+            if condition is not None:
+                probe += f" AND {condition[0]}"
+            walk_condition = (probe, [query, *(condition[1] if condition else [])])
+            walk = self._ordered_read(
+                collection,
+                filter,
+                sort,
+                after,
+                limit,
+                params,
+                condition=walk_condition,
+                guard=(many, [query]),
+            )
+        # Few matches: read them from the posting lists (CROSS JOIN keeps that order of
+        # loops), then sort them. The inner LIMIT is 0 when the walk above reads instead.
+        inner_limit = f"(CASE WHEN {many} THEN 0 ELSE -1 END)" if walk else "-1"
+        params.append(query)
+        if walk:
+            params.append(query)
+        where = where_sql(_with_keyset(filter, sort, after), params)
+        if condition is not None:
+            where += f" AND {condition[0]}"
+            params.extend(condition[1])
+        read = (
+            f'SELECT doc FROM (SELECT rowid AS _match FROM "{text}" WHERE "{text}" MATCH ? '
+            f'LIMIT {inner_limit}) CROSS JOIN "{collection}" ON "{collection}".rowid = _match '
+            f"WHERE {where} ORDER BY {order_sql(sort)}"
+        )
+        if limit is not None:
+            read += " LIMIT ?"
+            params.append(limit)
+        if not walk:
+            return read
+        return f"SELECT doc FROM ({walk}) UNION ALL SELECT doc FROM ({read})"
+
+    def _text_sorted(
+        self,
+        collection: str,
+        filter: Filter,
+        terms: sqlite_text.Terms,
+        sort: Sort,
+        limit: int | None,
+        after: Sequence[Any] | None,
+        score: Score | None,
+        params: list[Any],
+    ) -> str:
+        """Any other read through the text index: every match, scored from the posting lists
+        of the score words, then sorted."""
         computed = ""
         if score is not None:
             computed = f", {sqlite_text.score_sql(collection, score, params)} AS {SCORE_COLUMN}"
@@ -220,8 +334,7 @@ class SQLiteStore(DocumentStore):
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        rows = await self._fetch(sql, params)
-        return [from_json(row[0]) for row in rows]
+        return sql
 
     async def find_grouped(
         self,
