@@ -224,8 +224,8 @@ class SQLiteStore(DocumentStore):
         glued with UNION ALL: SQLite stops at the page. Each level is read one of two ways,
         chosen in the statement by :func:`sqlite_text.many`: few matches are read from the
         posting lists and sorted; many are found by walking the listing's index in order and
-        probing the text index per row, which stops after about ``page x listed / matches``
-        rows. Either way a search costs its page or its matches, never the collection.
+        checking each row's words, which stops after about ``page * listed / matches`` rows.
+        Either way a search costs its page or its matches, never the collection.
         """
         keys = full_sort(sort)
         params: list[Any] = []
@@ -234,12 +234,17 @@ class SQLiteStore(DocumentStore):
             arms = []
             for level, query in sqlite_text.levels(score, terms, keys[0][1], start):
                 level_after = after[1:] if after is not None and level == start else None
-                distinct = len(dict.fromkeys(score[1]))
-                middle = 0 < level < distinct
-                condition = sqlite_text.score_is(collection, score, level) if middle else None
                 arms.append(
                     self._text_arm(
-                        collection, filter, query, keys[1:], level_after, limit, condition, params
+                        collection,
+                        filter,
+                        terms,
+                        query,
+                        keys[1:],
+                        level_after,
+                        limit,
+                        (score, level),
+                        params,
                     )
                 )
             sql = " UNION ALL ".join(f"SELECT doc FROM ({arm})" for arm in arms)
@@ -248,7 +253,7 @@ class SQLiteStore(DocumentStore):
                 params.append(limit)
         elif score is None and terms:
             query = sqlite_text.match(terms)
-            sql = self._text_arm(collection, filter, query, keys, after, limit, None, params)
+            sql = self._text_arm(collection, filter, terms, query, keys, after, limit, None, params)
         else:
             sql = self._text_sorted(collection, filter, terms, sort, limit, after, score, params)
         rows = await self._fetch(sql, params)
@@ -258,32 +263,36 @@ class SQLiteStore(DocumentStore):
         self,
         collection: str,
         filter: Filter,
+        terms: sqlite_text.Terms,
         query: str,
         sort: Sort,
         after: Sequence[Any] | None,
         limit: int | None,
-        condition: tuple[str, list[Any]] | None,
+        level: tuple[Score, int] | None,
         params: list[Any],
     ) -> str:
-        """The rows matching the full-text ``query`` (and ``filter``, ``condition``) in
-        ``sort`` order after ``after``: walked in index order when they are many, read from
-        the posting lists and sorted when they are few (see :meth:`_find_text`)."""
+        """The rows matching the full-text ``query`` (and ``filter``; with ``level``, holding
+        exactly that many score words) in ``sort`` order after ``after``: walked in index
+        order when they are many, read from the posting lists and sorted when they are few
+        (see :meth:`_find_text`)."""
         text = sqlite_text.table(collection)
         many = sqlite_text.many(collection, self.text_walk_above)
         walk = ""
         if self._index_hint(collection, filter, sort):
-            probe = sqlite_text.probe(collection)
-            if condition is not None:
-                probe += f" AND {condition[0]}"
-            walk_condition = (probe, [query, *(condition[1] if condition else [])])
+            # Checking a row's own words costs less than seeking the posting lists per row.
+            held = {"$and": [filter, *({field: {"$contains": w}} for field, w in terms)]}
+            condition = None
+            if level is not None:
+                counted: list[Any] = []
+                condition = (f"{score_sql(level[0], counted)} = {level[1]}", counted)
             walk = self._ordered_read(
                 collection,
-                filter,
+                held,
                 sort,
                 after,
                 limit,
                 params,
-                condition=walk_condition,
+                condition=condition,
                 guard=(many, [query]),
             )
         # Few matches: read them from the posting lists (CROSS JOIN keeps that order of
@@ -293,9 +302,9 @@ class SQLiteStore(DocumentStore):
         if walk:
             params.append(query)
         where = where_sql(_with_keyset(filter, sort, after), params)
-        if condition is not None:
-            where += f" AND {condition[0]}"
-            params.extend(condition[1])
+        if level is not None and 0 < level[1] < len(dict.fromkeys(level[0][1])):
+            # A middle level's query holds some score words; count them.
+            where += f" AND {score_sql(level[0], params)} = {level[1]}"
         read = (
             f'SELECT doc FROM (SELECT rowid AS _match FROM "{text}" WHERE "{text}" MATCH ? '
             f'LIMIT {inner_limit}) CROSS JOIN "{collection}" ON "{collection}".rowid = _match '

@@ -76,15 +76,16 @@ def match(terms: Terms) -> str:
 
 
 WALK_ABOVE = 2000
-"""Above this many matches a search walks the listing's index in order and probes the text
-index per row (about ``page * listed / matches`` rows); at or below, it reads its matches
-from the posting lists and sorts them."""
+"""Above this many matches a search walks the listing's index in order, checking each row's
+words (about ``page * listed / matches`` rows); at or below, it reads its matches from the
+posting lists and sorts them."""
 
 
 def levels(score: Score, terms: Terms, direction: int, start: int | None) -> list[tuple[int, str]]:
     """The score levels of a ranked search in listing order, from ``start`` on, each with the
     full-text query of its rows: every term, and exactly ``k`` of the score words in the
-    score field (exact for the top and bottom levels; middle ones need :func:`score_is`)."""
+    score field (exact for the top and bottom levels; middle ones hold at least one word,
+    and the read checks how many)."""
     field, words = score
     distinct = list(dict.fromkeys(words))
     top = len(distinct)
@@ -103,25 +104,6 @@ def levels(score: Score, terms: Terms, direction: int, start: int | None) -> lis
             query = f"({wanted}) AND ({' OR '.join(held)})"
         result.append((level, query))
     return result
-
-
-def score_is(collection: str, score: Score, level: int) -> tuple[str, list[Any]]:
-    """SQL true when the row of ``collection`` holds exactly ``level`` of the score words."""
-    field, words = score
-    parts, params = [], []
-    for word in dict.fromkeys(words):
-        parts.append(probe(collection))
-        params.append(f"{field} : {_phrase(word)}")
-    return f"({' + '.join(parts)}) = {level}", params
-
-
-def probe(collection: str) -> str:
-    """SQL true when the current row of ``collection`` matches the full-text query ``?``:
-    a seek in the posting lists, not a walk of them."""
-    text = table(collection)
-    return (
-        f'EXISTS (SELECT 1 FROM "{text}" WHERE "{text}" MATCH ? AND rowid = "{collection}".rowid)'
-    )
 
 
 def many(collection: str, above: int = WALK_ABOVE) -> str:
