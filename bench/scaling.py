@@ -1,10 +1,11 @@
 """Does a page cost its size? The same first pages at 1k, 10k and 100k children per parent.
 
-Seeds the demo data set, lets the demo seller accept the demo partner's open offer through the
-API (one real authorization, with its history), then grows the partner's authorizations and
-offers, and the history of its newest offer, by copies of those documents, older than the
-originals, so the first pages always show the same documents. At each size it times, through
-the whole app in-process (HTTP, JWT, GraphQL, dataloaders), as the partner:
+For each size, seeds a fresh store with the demo data set, lets the demo seller accept the
+demo partner's open offer through the API (one real authorization, with its history), then
+grows the partner's authorizations and offers, and the history of its newest offer, by copies
+of those documents, older than the originals, so the first pages always show the same
+documents. It times, through the whole app in-process (HTTP, JWT, GraphQL, dataloaders), as
+the partner:
 
 - ``authorizations``: ``viewer.partner.authorizations(first: 20)``;
 - ``serviceOffers``: ``viewer.partner.serviceOffers(first: 20)``;
@@ -14,7 +15,9 @@ the whole app in-process (HTTP, JWT, GraphQL, dataloaders), as the partner:
   (``rare``), and no query (``none``), over 1k, 10k and 100k listed services (grown by copies
   of the demo's live services).
 
-Ratios are against the smallest size of the same run.
+Each size has its own store and app, all open at once, and the queries run in interleaved
+rounds (every query at every size, then again), so load from other jobs on the machine falls
+on every size alike. Ratios are largest / smallest size, medians of the same run.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Mapping
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -43,7 +47,7 @@ from gateway import Settings, create_app, open_store
 from resolvers.identity import Role, issue_token
 
 SECRET = "bench-secret-" + "x" * 40
-WARMUP = 3
+WARMUP = 3  # rounds
 BATCH = 1000
 
 AUTHORIZATIONS = (
@@ -80,11 +84,13 @@ async def _grow(store: DocumentStore, count: int, make: Any) -> None:
         await store.transaction(work)
 
 
-class Bench:
-    def __init__(self, store: DocumentStore, client: httpx.AsyncClient, runs: int) -> None:
+class Gateway:
+    """One store of one size, the app over it, and the documents its queries look at."""
+
+    def __init__(self, store: DocumentStore, client: httpx.AsyncClient) -> None:
         self.store = store
         self.client = client
-        self.runs = runs
+        self.partner_id = ""
 
     async def post(self, query: str, subject: str, role: Role, **variables: Any) -> Any:
         token = issue_token(SECRET, role, subject, timedelta(hours=1))
@@ -98,45 +104,88 @@ class Bench:
             raise RuntimeError(f"gateway answered {response.status_code}: {body}")
         return body["data"]
 
-    async def time(
-        self, query: str, expected: int, subject: str, role: Role, **variables: Any
-    ) -> tuple[float, int]:
-        """Median milliseconds of ``runs`` runs, and the store round trips of one."""
-        for _ in range(WARMUP):
-            data = await self.post(query, subject, role, **variables)
+    def queries(self) -> dict[str, tuple[str, int, str, Role, dict[str, Any]]]:
+        """Name -> (query, nodes expected, subject, role, variables)."""
+        partner = self.partner_id
+        return {
+            "authorizations": (AUTHORIZATIONS, 20, partner, Role.PARTNER, {}),
+            "serviceOffers": (OFFERS, 20, partner, Role.PARTNER, {}),
+            "history": (HISTORY, 21, partner, Role.PARTNER, {}),
+            "search common": (SEARCH, 20, "admin", Role.ADMIN, {"q": COMMON_WORD}),
+            "search everywhere": (SEARCH, 20, "admin", Role.ADMIN, {"q": EVERY_WORD}),
+            "search rare": (SEARCH, 1, "admin", Role.ADMIN, {"q": RARE_WORD}),
+            "search none": (SEARCH, 20, "admin", Role.ADMIN, {"q": None}),
+        }
+
+    async def once(self, name: str) -> tuple[float, int]:
+        """Milliseconds and store round trips of one run of query ``name``."""
+        query, expected, subject, role, variables = self.queries()[name]
+        self.store.stats.reset()
+        started = time.perf_counter()
+        data = await self.post(query, subject, role, **variables)
+        elapsed = (time.perf_counter() - started) * 1000
         if (found := str(data).count("'node'")) != expected:
             raise RuntimeError(f"expected {expected} nodes, got {found}: {query}")
-        times = []
-        for _ in range(self.runs):
-            self.store.stats.reset()
-            started = time.perf_counter()
-            await self.post(query, subject, role, **variables)
-            times.append((time.perf_counter() - started) * 1000)
-        return statistics.median(times), self.store.stats.round_trips
+        return elapsed, self.store.stats.round_trips
 
 
-async def run_backend(backend: str, url: str, args: argparse.Namespace) -> None:
-    settings = Settings(jwt_secret=SECRET, database_url=url)
-    store = await open_store(settings)
-    app = create_app(settings, store=store)
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=transport, base_url="http://bench") as client,
-        ):
-            await measure(backend, store, Bench(store, client, args.runs), args.sizes)
-    finally:
-        await store.close()
+async def run_backend(backend: str, urls: list[str], args: argparse.Namespace) -> None:
+    """One store and app per size, all open at once, measured in interleaved rounds so that
+    the machine's load drifts alike over every size."""
+    async with AsyncExitStack() as stack:
+        gateways: list[Gateway] = []
+        for url, size in zip(urls, args.sizes, strict=True):
+            settings = Settings(jwt_secret=SECRET, database_url=url)
+            store = await open_store(settings)
+            stack.push_async_callback(store.close)
+            app = create_app(settings, store=store)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            transport = httpx.ASGITransport(app=app)
+            client = httpx.AsyncClient(transport=transport, base_url="http://bench")
+            await stack.enter_async_context(client)
+            gateway = Gateway(store, client)
+            print(f"{backend}: seeding {size} children per parent", flush=True)
+            await seed(gateway, size)
+            gateways.append(gateway)
+        names = list(gateways[0].queries())
+        times: dict[tuple[str, int], list[float]] = {
+            (n, i): [] for n in names for i in range(len(gateways))
+        }
+        trips: dict[tuple[str, int], int] = {}
+        for round_ in range(WARMUP + args.runs):
+            for name in names:
+                for index, gateway in enumerate(gateways):
+                    elapsed, round_trips = await gateway.once(name)
+                    if round_ >= WARMUP:
+                        times[(name, index)].append(elapsed)
+                        trips[(name, index)] = round_trips
+    sizes = args.sizes
+    print(
+        f"\n{backend}: median ms per query over {args.runs} interleaved rounds, "
+        f"ratio largest / smallest in this run"
+    )
+    print(f"{'query':18}" + "".join(f"{size:>12}" for size in sizes) + "   ratio  round trips")
+    for name in names:
+        medians = [statistics.median(times[(name, i)]) for i in range(len(sizes))]
+        cells = "".join(f"{ms:12.2f}" for ms in medians)
+        counts = ",".join(str(trips[(name, i)]) for i in range(len(sizes)))
+        print(f"{name:18}{cells}   {medians[-1] / medians[0]:5.2f}x  {counts}")
+    last = len(sizes) - 1
+    rare = statistics.median(times[("search rare", last)])
+    none = statistics.median(times[("search none", last)])
+    print(f"rare word / no query at {sizes[-1]}: {rare / none:.2f}x")
 
 
-async def measure(backend: str, store: DocumentStore, bench: Bench, sizes: list[int]) -> None:
+async def seed(gateway: Gateway, size: int) -> None:
+    """The demo data set, one accepted offer, then ``size`` children of each kind."""
+    store = gateway.store
     seeded = await seed_demo(store, only_if_empty=False)
     assert seeded is not None
     partner_id, seller_id = seeded.subjects["partner"], seeded.subjects["seller"]
+    gateway.partner_id = partner_id
     accept = """mutation($token: String!) { authorizeServiceOffer(token: $token) {
       userErrors { code } } }"""
-    result = await bench.post(accept, seller_id, Role.SELLER, token=seeded.offer_link_token)
+    result = await gateway.post(accept, seller_id, Role.SELLER, token=seeded.offer_link_token)
     assert result["authorizeServiceOffer"]["userErrors"] == []
     authorization = (await store.find(c.AUTHORIZATIONS, {"partnerId": partner_id}))[0]
     offer = (await store.find(c.SERVICE_OFFERS, {"partnerId": partner_id}))[0]
@@ -165,48 +214,24 @@ async def measure(backend: str, store: DocumentStore, bench: Bench, sizes: list[
         changes["authorizationLinkToken"] = new_token()
         return c.SERVICES, _copy(original, "svc", n + 1, **changes)
 
-    rows: list[tuple[int, dict[str, tuple[float, int]]]] = []
-    have = 0
-    for size in sizes:
-        await _grow(store, 3 * (size - have), lambda n, have=have: child(3 * have + n))
-        await _grow(store, size - have, lambda n, have=have: service(have + n))
-        have = size
-        figures = {
-            "authorizations": await bench.time(AUTHORIZATIONS, 20, partner_id, Role.PARTNER),
-            "serviceOffers": await bench.time(OFFERS, 20, partner_id, Role.PARTNER),
-            "history": await bench.time(HISTORY, 21, partner_id, Role.PARTNER),
-            "search common": await bench.time(SEARCH, 20, "admin", Role.ADMIN, q=COMMON_WORD),
-            "search everywhere": await bench.time(SEARCH, 20, "admin", Role.ADMIN, q=EVERY_WORD),
-            "search rare": await bench.time(SEARCH, 1, "admin", Role.ADMIN, q=RARE_WORD),
-            "search none": await bench.time(SEARCH, 20, "admin", Role.ADMIN, q=None),
-        }
-        rows.append((size, figures))
-        line = "  ".join(
-            f"{name} {ms:7.2f} ms ({trips} rt)" for name, (ms, trips) in figures.items()
-        )
-        print(f"{backend} {size:>7} children: {line}", flush=True)
-    base_size, base = rows[0]
-    print(f"\n{backend}: median ms per query, ratio to {base_size} children in this run")
-    print(f"{'query':18}" + "".join(f"{size:>12}" for size, _ in rows) + "   ratio")
-    for name in base:
-        times = [figures[name][0] for _, figures in rows]
-        cells = "".join(f"{ms:12.2f}" for ms in times)
-        print(f"{name:18}{cells}   {times[-1] / times[0]:5.2f}x")
-    rare = rows[-1][1]["search rare"][0] / rows[-1][1]["search none"][0]
-    print(f"rare word / no query at {rows[-1][0]}: {rare:.2f}x")
+    await _grow(store, 3 * size, child)
+    await _grow(store, size, service)
 
 
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as directory:
-        await run_backend("sqlite", f"sqlite:///{directory}/bench.sqlite3", args)
+        urls = [f"sqlite:///{directory}/bench{size}.sqlite3" for size in args.sizes]
+        await run_backend("sqlite", urls, args)
     if uri := os.environ.get("MONGODB_URI"):
-        url = urlunsplit(urlsplit(uri)._replace(path=f"/tsp_bench_{uuid.uuid4().hex[:12]}"))
+        names = [f"/tsp_bench_{uuid.uuid4().hex[:12]}" for _ in args.sizes]
+        urls = [urlunsplit(urlsplit(uri)._replace(path=name)) for name in names]
         try:
-            await run_backend("mongodb", url, args)
+            await run_backend("mongodb", urls, args)
         finally:
-            client: AsyncMongoClient[Any] = AsyncMongoClient(url, serverSelectionTimeoutMS=5000)
-            await client.drop_database(client.get_default_database().name)
-            await client.close()
+            for url in urls:
+                client: AsyncMongoClient[Any] = AsyncMongoClient(url, serverSelectionTimeoutMS=5000)
+                await client.drop_database(client.get_default_database().name)
+                await client.close()
 
 
 def _sizes(text: str) -> list[int]:
