@@ -11,9 +11,9 @@ the partner:
 - ``serviceOffers``: ``viewer.partner.serviceOffers(first: 20)``;
 - ``history``: ``serviceOffers(first: 1)`` then that offer's ``history(first: 20)``;
 - ``store search``: ``store(query:, first: 20)`` (relevance order) for a word in one listed
-  service in ten (``common``), a word in every one (``everywhere``), a word in one of them
-  (``rare``), and no query (``none``), over 1k, 10k and 100k listed services (grown by copies
-  of the demo's live services).
+  service in ten, drawn at random (``common``), a word in every one (``everywhere``), a word
+  in one of them (``rare``), and no query (``none``), over 1k, 10k and 100k listed services
+  (grown by copies of the demo's live services).
 
 Each size has its own store and app, all open at once, and the queries run in interleaved
 rounds (every query at every size, then again), so load from other jobs on the machine falls
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import statistics
 import tempfile
 import time
@@ -206,13 +207,20 @@ async def seed(gateway: Gateway, size: int) -> None:
             return c.SERVICE_OFFERS, _copy(offer, "ofr", age, **changes)
         return c.HISTORY, _copy(entry[0], "hst", age)
 
+    newest = max(service["publishedAt"] for service in listed)
+    draw = random.Random(11)
+
     def service(n: int) -> tuple[str, Document]:
+        # Copies are published one millisecond apart, newest first, and one in ten (drawn
+        # at random, independently of the order) says the common word.
         original = listed[n % len(listed)]
         words = [*terms, RARE_WORD] if n == 0 else terms
-        words = [*words, COMMON_WORD] if n % 10 == 0 else words
+        words = [*words, COMMON_WORD] if draw.random() < 0.1 else words
         changes: dict[str, Any] = {"searchTerms": words, "idempotencyKey": None}
         changes["authorizationLinkToken"] = new_token()
-        return c.SERVICES, _copy(original, "svc", n + 1, **changes)
+        copy = _copy(original, "svc", 0, **changes)
+        copy["publishedAt"] = newest - timedelta(milliseconds=n + 1)
+        return c.SERVICES, copy
 
     await _grow(store, 3 * size, child)
     await _grow(store, size, service)
