@@ -47,12 +47,18 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(SELLERS, ("createdAt",)),
     IndexSpec(SHOPS, ("sellerId", "createdAt")),
     IndexSpec(TIKTOK_ACCOUNTS, ("sellerId", "createdAt")),
+    # Rule checks read a seller's shops, accounts and open requests in id order.
+    IndexSpec(SHOPS, ("sellerId",)),
+    IndexSpec(TIKTOK_ACCOUNTS, ("sellerId",)),
+    IndexSpec(REQUESTS, ("sellerId",)),
     IndexSpec(SERVICES, ("partnerId", "createdAt")),
     IndexSpec(SERVICES, ("status", "type", "createdAt")),
     IndexSpec(SERVICES, ("authorizationLinkToken",), unique=True),
     # The App & Service Store lists by the denormalised ``listed`` flag, newest or by name.
     IndexSpec(SERVICES, ("listed", "publishedAt")),
     IndexSpec(SERVICES, ("listed", "nameSort")),
+    # Store search: which services hold every query word, and how many of them in the name.
+    IndexSpec(SERVICES, ("searchTerms", "nameTerms"), text=True),
     IndexSpec(CATEGORY_APPLICATIONS, ("partnerId", "createdAt")),
     IndexSpec(CATEGORY_APPLICATIONS, ("openKey",), unique=True),
     IndexSpec(HISTORY, ("subjectId", "createdAt")),

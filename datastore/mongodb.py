@@ -51,10 +51,10 @@ from datastore.store import (
 T = TypeVar("T")
 
 _DEFAULT_DATABASE = "tsp"
-_POSITION = "_position"
 _SCORE = "_score"
 _HEALTH = "_health"
 DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5000
+_MAX_ARMS = 200
 
 
 class MongoStore(DocumentStore):
@@ -80,6 +80,7 @@ class MongoStore(DocumentStore):
         self._session: ContextVar[AsyncClientSession | None] = ContextVar(
             f"mongo-session-{id(self)}", default=None
         )
+        self._text_fields: dict[str, tuple[str, ...]] = {}
 
     @property
     def client_options(self) -> dict[str, Any]:
@@ -131,6 +132,15 @@ class MongoStore(DocumentStore):
 
     async def ensure_indexes(self, specs: Iterable[IndexSpec]) -> None:
         for spec in specs:
+            if spec.text:
+                # No language: no stemming and no stop words, so terms are whole words.
+                await self._collection(spec.collection).create_index(
+                    [(name, "text") for name in spec.fields],
+                    name=spec.name,
+                    default_language="none",
+                )
+                self._text_fields[spec.collection] = spec.fields
+                continue
             options: dict[str, Any] = {"name": spec.name}
             if spec.unique:
                 options["unique"] = True
@@ -140,7 +150,7 @@ class MongoStore(DocumentStore):
                 }
             with self._errors():
                 await self._collection(spec.collection).create_index(
-                    [(name, 1) for name in spec.fields], **options
+                    [(name, 1) for name in spec.keys], **options
                 )
 
     async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
@@ -171,8 +181,9 @@ class MongoStore(DocumentStore):
         if limit == 0:
             # PyMongo reads 0 as "no limit" and $limit refuses it: nothing to read.
             return []
+        text = _text_search(filter, self._text_fields.get(collection, ()))
         if score is not None:
-            pipeline = _scored_pipeline(filter, sort, limit, after, score)
+            pipeline = _scored_pipeline(filter, sort, limit, after, score, text)
             with self._errors():
                 scored = await self._collection(collection).aggregate(
                     pipeline, session=self._session.get()
@@ -180,9 +191,12 @@ class MongoStore(DocumentStore):
                 ranked: list[Document] = await scored.to_list()
             self._counted(len(ranked))
             return ranked
+        query = _query(filter, sort, after)
+        if text is not None:
+            query["$text"] = text
         with self._errors():
             cursor = self._collection(collection).find(
-                _query(filter, sort, after), sort=full_sort(sort), session=self._session.get()
+                query, sort=full_sort(sort), session=self._session.get()
             )
             if limit is not None:
                 cursor = cursor.limit(limit)
@@ -206,27 +220,42 @@ class MongoStore(DocumentStore):
         groups: dict[Any, list[Document]] = {value: [] for value in values}
         if not values:
             return groups
+        path = check_path(group_field)
+        rest = _query(filter, sort, after)
         order = dict(full_sort(sort))
-        match = {"$and": [{check_path(group_field): {"$in": values}}, _query(filter, sort, after)]}
-        pipeline: list[dict[str, Any]] = [
-            {"$match": match},
-            {
-                "$setWindowFields": {
-                    "partitionBy": f"${group_field}",
-                    "sortBy": order,
-                    "output": {_POSITION: {"$documentNumber": {}}},
-                }
-            },
-            {"$match": {_POSITION: {"$lte": limit_per_group}}},
-            {"$sort": order},
-            {"$unset": _POSITION},
+        # One $match + $sort + $limit per parent: each walks the (group, sort) index and stops
+        # at its page, so a page costs its size however many children the parent has.
+        arms = [
+            [
+                {"$match": {"$and": [{path: value}, rest]}},
+                {"$sort": order},
+                {"$limit": limit_per_group},
+            ]
+            for value in values
         ]
+        session = self._session.get()
+        documents: list[Document] = []
         with self._errors():
-            cursor = await self._collection(collection).aggregate(
-                pipeline, session=self._session.get()
-            )
-            documents = await cursor.to_list()
-        self._counted(len(documents))
+            if session is None:
+                # Outside a transaction the arms go in one command, glued with $unionWith (in
+                # chunks: a pipeline holds at most 1,000 stages).
+                for start in range(0, len(arms), _MAX_ARMS):
+                    first, *others = arms[start : start + _MAX_ARMS]
+                    pipeline = first + [
+                        {"$unionWith": {"coll": collection, "pipeline": arm}} for arm in others
+                    ]
+                    cursor = await self._collection(collection).aggregate(pipeline)
+                    found = await cursor.to_list()
+                    self._counted(len(found))
+                    documents += found
+            else:
+                # $unionWith is not allowed in a transaction; a session runs one operation at a
+                # time.
+                for arm in arms:
+                    cursor = await self._collection(collection).aggregate(arm, session=session)
+                    found = await cursor.to_list()
+                    self._counted(len(found))
+                    documents += found
         for document in documents:
             groups[document.get(group_field)].append(document)
         return groups
@@ -368,8 +397,33 @@ def _query(filter: Filter | None, sort: Sort, after: Sequence[Any] | None) -> di
     return {"$and": [_translate(filter or {}), _translate(keyset_filter(sort, after))]}
 
 
+def _text_search(filter: Filter | None, fields: Sequence[str]) -> dict[str, Any] | None:
+    """A ``$text`` condition whose matches include every document in which ``filter``'s
+    top-level ``$contains`` of words in text-indexed ``fields`` hold, or ``None``.
+
+    The words are searched as terms (any of them), which lets the text index pick the
+    candidates; the ``$elemMatch`` conditions those ``$contains`` become still decide exactly.
+    """
+    words = [
+        condition["$contains"]
+        for part in _conjuncts(filter or {})
+        for key, condition in part.items()
+        if key in fields
+        and isinstance(condition, Mapping)
+        and isinstance(condition.get("$contains"), str)
+    ]
+    if not words:
+        return None
+    return {"$search": " ".join(dict.fromkeys(words)), "$language": "none"}
+
+
 def _scored_pipeline(
-    filter: Filter | None, sort: Sort, limit: int | None, after: Sequence[Any] | None, score: Score
+    filter: Filter | None,
+    sort: Sort,
+    limit: int | None,
+    after: Sequence[Any] | None,
+    score: Score,
+    text: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """``find`` with a score: match what does not need it, score, match the rest, sort."""
     conditions = _conjuncts(filter or {})
@@ -381,8 +435,12 @@ def _scored_pipeline(
     field_name, values = score
     held = f"${check_path(field_name)}"
     wanted = {"$literal": list(dict.fromkeys(normalise_value(value) for value in values))}
+    first = _translate({"$and": early})
+    if text is not None:
+        # $text must sit in the pipeline's first $match.
+        first["$text"] = text
     pipeline: list[dict[str, Any]] = [
-        {"$match": _translate({"$and": early})},
+        {"$match": first},
         {
             "$addFields": {
                 _SCORE: {

@@ -94,17 +94,34 @@ class StoreUnavailableError(StoreError):
 class IndexSpec:
     """An index, declared once and created at start-up on every adapter.
 
-    ``unique`` indexes skip documents missing any of their fields, on both adapters.
+    ``unique`` indexes skip documents missing any of their fields, on both adapters. Other
+    indexes end with ``_id`` (see :attr:`keys`), the tiebreak every sort ends with.
     """
 
     collection: str
     fields: tuple[str, ...]
     unique: bool = False
+    text: bool = False
+    """A full-text index of array fields of words: ``$contains`` of one word in them, and a
+    ``score`` over them, are answered from an inverted index (at most one per collection)."""
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The indexed fields: ``fields``, then ``_id`` unless unique or already there.
+
+        Every sort ends with ``_id`` (see :func:`full_sort`), so an index on the equality
+        fields and the sort fields delivers a keyset page in order, without sorting its
+        rows, only when ``_id`` closes it too.
+        """
+        if self.unique or self.text or "_id" in self.fields:
+            return self.fields
+        return (*self.fields, "_id")
 
     @property
     def name(self) -> str:
-        suffix = "_".join(f.replace(".", "_") for f in self.fields)
-        return f"{'ux' if self.unique else 'ix'}_{self.collection}_{suffix}"
+        suffix = "_".join(f.replace(".", "_") for f in self.keys)
+        kind = "tx" if self.text else "ux" if self.unique else "ix"
+        return f"{kind}_{self.collection}_{suffix}"
 
 
 @dataclass

@@ -258,6 +258,53 @@ async def test_find_grouped_limits_each_group_in_one_round_trip(store: DocumentS
     assert [d["rank"] for d in continued["own_0"]] == [6, 3]
 
 
+async def test_find_grouped_reads_only_each_page(store: DocumentStore) -> None:
+    for n in range(60):
+        await store.insert("things", _thing(n, tag="even" if n % 2 == 0 else "odd"))
+    store.stats.reset()
+    sort = [("rank", ASCENDING)]
+    groups = await store.find_grouped(
+        "things", "owner", ["own_1", "own_0"], {"tag": "even"}, sort=sort, limit_per_group=3
+    )
+    # Only the page of each parent is read, not every child ranked and then cut.
+    assert store.stats.documents_read == 6
+    assert {k: [d["rank"] for d in v] for k, v in groups.items()} == {
+        "own_1": [4, 10, 16],
+        "own_0": [0, 6, 12],
+    }
+    after = keyset_of(groups["own_1"][-1], sort)
+    continued = await store.find_grouped(
+        "things", "owner", ["own_1"], {"tag": "even"}, sort=sort, limit_per_group=3, after=after
+    )
+    assert [d["rank"] for d in continued["own_1"]] == [22, 28, 34]
+
+
+async def test_find_grouped_inside_a_transaction_sees_its_writes(store: DocumentStore) -> None:
+    for n in range(9):
+        await store.insert("things", _thing(n))
+
+    async def work() -> dict[object, list[int]]:
+        await store.insert("things", _thing(99))
+        groups = await store.find_grouped(
+            "things", "owner", ["own_0", "own_1"], sort=[("rank", DESCENDING)], limit_per_group=2
+        )
+        return {k: [d["rank"] for d in v] for k, v in groups.items()}
+
+    assert await store.transaction(work) == {"own_0": [99, 6], "own_1": [7, 4]}
+
+
+async def test_find_grouped_over_many_parents(store: DocumentStore) -> None:
+    owners = [f"own_{n}" for n in range(450)]
+    for n in range(0, 450, 7):
+        await store.insert("things", {"_id": f"thg_{n:04d}", "owner": f"own_{n}", "rank": n})
+    groups = await store.find_grouped(
+        "things", "owner", owners, sort=[("rank", ASCENDING)], limit_per_group=1
+    )
+    assert len(groups) == 450
+    assert sum(len(v) for v in groups.values()) == len(range(0, 450, 7))
+    assert [d["rank"] for d in groups["own_441"]] == [441]
+
+
 async def test_count_grouped_counts_each_group_in_one_round_trip(store: DocumentStore) -> None:
     for n in range(15):
         await store.insert("things", _thing(n))
@@ -458,3 +505,47 @@ async def test_ping_writes_and_reads(store: DocumentStore) -> None:
     await store.ping()
     await store.ping()
     assert store.stats.round_trips >= 2
+
+
+async def test_text_index_answers_word_matches_and_scores(store: DocumentStore) -> None:
+    await store.ensure_indexes([IndexSpec("notes", ("words", "title"), text=True)])
+    texts = {
+        1: (["live", "shop", "coaching"], ["live", "shop"]),
+        2: (["live", "deliver"], ["deliver"]),
+        3: (["shop", "café"], ["café"]),
+        4: (["live", "shop"], ["other"]),
+        5: (["livestream"], ["livestream"]),
+    }
+    for n, (words, title) in texts.items():
+        await store.insert("notes", {"_id": f"nte_{n}", "n": n, "words": words, "title": title})
+
+    async def ids(*wanted: str, after: list[object] | None = None) -> list[int]:
+        filter = {"$and": [{"words": {"$contains": word}} for word in wanted]}
+        sort = [(SCORE, DESCENDING), ("n", DESCENDING)]
+        found = await store.find(
+            "notes", filter, sort=sort, score=("title", list(wanted)), after=after, limit=2
+        )
+        return [d["n"] for d in found]
+
+    assert await ids("live") == [1, 4]
+    assert await ids("live", after=[0, 4, "nte_4"]) == [2]
+    assert await ids("live", "shop") == [1, 4]
+    assert await ids("café") == [3]
+    assert await ids("cafe") == []
+    assert await ids("deliv") == []
+    found = await store.find("notes", {"words": {"$contains": "shop"}, "n": {"$gt": 1}})
+    assert sorted(d["n"] for d in found) == [3, 4]
+    # Writes keep the index in step.
+    note = (await store.get_many("notes", ["nte_5"]))["nte_5"]
+    await store.update(
+        "notes", "nte_5", expected_version=note["version"], changes={"words": ["live"]}
+    )
+    assert await ids("live", after=[0, 2, "nte_2"]) == []
+    assert sorted(d["n"] for d in await store.find("notes", {"words": {"$contains": "live"}})) == [
+        1,
+        2,
+        4,
+        5,
+    ]
+    await store.delete_all("notes")
+    assert await store.find("notes", {"words": {"$contains": "live"}}) == []

@@ -1,0 +1,253 @@
+"""Does a page cost its size? The same first pages at 1k, 10k and 100k children per parent.
+
+For each size, seeds a fresh store with the demo data set, lets the demo seller accept the
+demo partner's open offer through the API (one real authorization, with its history), then
+grows the partner's authorizations and offers, and the history of its newest offer, by copies
+of those documents, older than the originals, so the first pages always show the same
+documents. It times, through the whole app in-process (HTTP, JWT, GraphQL, dataloaders), as
+the partner:
+
+- ``authorizations``: ``viewer.partner.authorizations(first: 20)``;
+- ``serviceOffers``: ``viewer.partner.serviceOffers(first: 20)``;
+- ``history``: ``serviceOffers(first: 1)`` then that offer's ``history(first: 20)``;
+- ``store search``: ``store(query:, first: 20)`` (relevance order) for a word in one listed
+  service in ten, drawn at random (``common``), a word in every one (``everywhere``), a word
+  in one of them (``rare``), and no query (``none``), over 1k, 10k and 100k listed services
+  (grown by copies of the demo's live services).
+
+Each size has its own store and app, all open at once, and the queries run in interleaved
+rounds (every query at every size, then again), so load from other jobs on the machine falls
+on every size alike. Ratios are largest / smallest size, medians of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from pymongo import AsyncMongoClient
+
+from datastore import collections as c
+from datastore.codec import Document
+from datastore.demo import seed_demo
+from datastore.ids import new_id, new_token
+from datastore.store import DocumentStore
+from gateway import Settings, create_app, open_store
+from resolvers.identity import Role, issue_token
+
+SECRET = "bench-secret-" + "x" * 40
+WARMUP = 3  # rounds
+BATCH = 1000
+
+AUTHORIZATIONS = (
+    "{ viewer { partner { authorizations(first: 20) { edges { node { id status } } } } } }"
+)
+OFFERS = "{ viewer { partner { serviceOffers(first: 20) { edges { node { id status } } } } } }"
+HISTORY = """{ viewer { partner { serviceOffers(first: 1) { edges { node {
+  history(first: 20) { edges { node { action } } } } } } } } }"""
+SEARCH = """query($q: String) { store(query: $q, first: 20) { edges { node { id } } } }"""
+COMMON_WORD = "tenth"
+EVERY_WORD = "everywhere"
+RARE_WORD = "zanzibarite"
+
+
+def _copy(original: Mapping[str, Any], prefix: str, age: int, **changes: Any) -> Document:
+    """A copy of ``original`` under a new id, ``age`` milliseconds older."""
+    copy = {key: value for key, value in original.items() if key != "version"}
+    copy.update(_id=new_id(prefix), **changes)
+    for stamp in ("createdAt", "updatedAt", "publishedAt"):
+        if stamp in copy:
+            copy[stamp] = copy[stamp] - timedelta(milliseconds=age)
+    return {key: value for key, value in copy.items() if value is not None}
+
+
+async def _grow(store: DocumentStore, count: int, make: Any) -> None:
+    """Insert ``count`` documents made by ``make(n)``, in transactions of ``BATCH``."""
+    for start in range(0, count, BATCH):
+
+        async def work(start: int = start) -> None:
+            for n in range(start, min(count, start + BATCH)):
+                collection, document = make(n)
+                await store.insert(collection, document)
+
+        await store.transaction(work)
+
+
+class Gateway:
+    """One store of one size, the app over it, and the documents its queries look at."""
+
+    def __init__(self, store: DocumentStore, client: httpx.AsyncClient) -> None:
+        self.store = store
+        self.client = client
+        self.partner_id = ""
+
+    async def post(self, query: str, subject: str, role: Role, **variables: Any) -> Any:
+        token = issue_token(SECRET, role, subject, timedelta(hours=1))
+        response = await self.client.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        body = response.json()
+        if response.status_code != 200 or body.get("errors"):
+            raise RuntimeError(f"gateway answered {response.status_code}: {body}")
+        return body["data"]
+
+    def queries(self) -> dict[str, tuple[str, int, str, Role, dict[str, Any]]]:
+        """Name -> (query, nodes expected, subject, role, variables)."""
+        partner = self.partner_id
+        return {
+            "authorizations": (AUTHORIZATIONS, 20, partner, Role.PARTNER, {}),
+            "serviceOffers": (OFFERS, 20, partner, Role.PARTNER, {}),
+            "history": (HISTORY, 21, partner, Role.PARTNER, {}),
+            "search common": (SEARCH, 20, "admin", Role.ADMIN, {"q": COMMON_WORD}),
+            "search everywhere": (SEARCH, 20, "admin", Role.ADMIN, {"q": EVERY_WORD}),
+            "search rare": (SEARCH, 1, "admin", Role.ADMIN, {"q": RARE_WORD}),
+            "search none": (SEARCH, 20, "admin", Role.ADMIN, {"q": None}),
+        }
+
+    async def once(self, name: str) -> tuple[float, int]:
+        """Milliseconds and store round trips of one run of query ``name``."""
+        query, expected, subject, role, variables = self.queries()[name]
+        self.store.stats.reset()
+        started = time.perf_counter()
+        data = await self.post(query, subject, role, **variables)
+        elapsed = (time.perf_counter() - started) * 1000
+        if (found := str(data).count("'node'")) != expected:
+            raise RuntimeError(f"expected {expected} nodes, got {found}: {query}")
+        return elapsed, self.store.stats.round_trips
+
+
+async def run_backend(backend: str, urls: list[str], args: argparse.Namespace) -> None:
+    """One store and app per size, all open at once, measured in interleaved rounds so that
+    the machine's load drifts alike over every size."""
+    async with AsyncExitStack() as stack:
+        gateways: list[Gateway] = []
+        for url, size in zip(urls, args.sizes, strict=True):
+            settings = Settings(jwt_secret=SECRET, database_url=url)
+            store = await open_store(settings)
+            stack.push_async_callback(store.close)
+            app = create_app(settings, store=store)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            transport = httpx.ASGITransport(app=app)
+            client = httpx.AsyncClient(transport=transport, base_url="http://bench")
+            await stack.enter_async_context(client)
+            gateway = Gateway(store, client)
+            print(f"{backend}: seeding {size} children per parent", flush=True)
+            await seed(gateway, size)
+            gateways.append(gateway)
+        names = list(gateways[0].queries())
+        times: dict[tuple[str, int], list[float]] = {
+            (n, i): [] for n in names for i in range(len(gateways))
+        }
+        trips: dict[tuple[str, int], int] = {}
+        for round_ in range(WARMUP + args.runs):
+            for name in names:
+                for index, gateway in enumerate(gateways):
+                    elapsed, round_trips = await gateway.once(name)
+                    if round_ >= WARMUP:
+                        times[(name, index)].append(elapsed)
+                        trips[(name, index)] = round_trips
+    sizes = args.sizes
+    print(
+        f"\n{backend}: median ms per query over {args.runs} interleaved rounds, "
+        f"ratio largest / smallest in this run"
+    )
+    print(f"{'query':18}" + "".join(f"{size:>12}" for size in sizes) + "   ratio  round trips")
+    for name in names:
+        medians = [statistics.median(times[(name, i)]) for i in range(len(sizes))]
+        cells = "".join(f"{ms:12.2f}" for ms in medians)
+        counts = ",".join(str(trips[(name, i)]) for i in range(len(sizes)))
+        print(f"{name:18}{cells}   {medians[-1] / medians[0]:5.2f}x  {counts}")
+    last = len(sizes) - 1
+    rare = statistics.median(times[("search rare", last)])
+    none = statistics.median(times[("search none", last)])
+    print(f"rare word / no query at {sizes[-1]}: {rare / none:.2f}x")
+
+
+async def seed(gateway: Gateway, size: int) -> None:
+    """The demo data set, one accepted offer, then ``size`` children of each kind."""
+    store = gateway.store
+    seeded = await seed_demo(store, only_if_empty=False)
+    assert seeded is not None
+    partner_id, seller_id = seeded.subjects["partner"], seeded.subjects["seller"]
+    gateway.partner_id = partner_id
+    accept = """mutation($token: String!) { authorizeServiceOffer(token: $token) {
+      userErrors { code } } }"""
+    result = await gateway.post(accept, seller_id, Role.SELLER, token=seeded.offer_link_token)
+    assert result["authorizeServiceOffer"]["userErrors"] == []
+    authorization = (await store.find(c.AUTHORIZATIONS, {"partnerId": partner_id}))[0]
+    offer = (await store.find(c.SERVICE_OFFERS, {"partnerId": partner_id}))[0]
+    entry = (await store.find(c.HISTORY, {"subjectId": offer["_id"]}, limit=1)) or [
+        {"subjectId": offer["_id"], "action": "CREATED", "createdAt": offer["createdAt"]}
+    ]
+    listed = await store.find(c.SERVICES, {"listed": True})
+    # Every listed copy says EVERY_WORD, one in ten COMMON_WORD, the newest alone RARE_WORD.
+    terms = [*listed[0]["searchTerms"], EVERY_WORD]
+
+    def child(n: int) -> tuple[str, Document]:
+        age = n + 1
+        kind = n % 3
+        if kind == 0:
+            return c.AUTHORIZATIONS, _copy(authorization, "aut", age, activeKey=None)
+        if kind == 1:
+            changes = {"linkToken": new_token(), "idempotencyKey": None}
+            return c.SERVICE_OFFERS, _copy(offer, "ofr", age, **changes)
+        return c.HISTORY, _copy(entry[0], "hst", age)
+
+    newest = max(service["publishedAt"] for service in listed)
+    draw = random.Random(11)
+
+    def service(n: int) -> tuple[str, Document]:
+        # Copies are published one millisecond apart, newest first, and one in ten (drawn
+        # at random, independently of the order) says the common word.
+        original = listed[n % len(listed)]
+        words = [*terms, RARE_WORD] if n == 0 else terms
+        words = [*words, COMMON_WORD] if draw.random() < 0.1 else words
+        changes: dict[str, Any] = {"searchTerms": words, "idempotencyKey": None}
+        changes["authorizationLinkToken"] = new_token()
+        copy = _copy(original, "svc", 0, **changes)
+        copy["publishedAt"] = newest - timedelta(milliseconds=n + 1)
+        return c.SERVICES, copy
+
+    await _grow(store, 3 * size, child)
+    await _grow(store, size, service)
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        urls = [f"sqlite:///{directory}/bench{size}.sqlite3" for size in args.sizes]
+        await run_backend("sqlite", urls, args)
+    if uri := os.environ.get("MONGODB_URI"):
+        names = [f"/tsp_bench_{uuid.uuid4().hex[:12]}" for _ in args.sizes]
+        urls = [urlunsplit(urlsplit(uri)._replace(path=name)) for name in names]
+        try:
+            await run_backend("mongodb", urls, args)
+        finally:
+            for url in urls:
+                client: AsyncMongoClient[Any] = AsyncMongoClient(url, serverSelectionTimeoutMS=5000)
+                await client.drop_database(client.get_default_database().name)
+                await client.close()
+
+
+def _sizes(text: str) -> list[int]:
+    return sorted(int(part) for part in text.split(","))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--sizes", type=_sizes, default=[1000, 10000, 100000])
+    parser.add_argument("--runs", type=int, default=20)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,154 @@
+"""Full-text indexes for the SQLite adapter: an FTS5 table beside a collection.
+
+A text index (``IndexSpec(..., text=True)``) names array fields of words (see
+``datastore.search``). The FTS5 table holds, per document (under the collection row's rowid),
+each field's words joined by spaces; triggers keep it in step with every write, inside the
+writing transaction. The ``ascii`` tokenizer splits on ASCII spaces and punctuation only and
+folds ASCII case, and the words are already case-folded runs of letters and digits, so one
+stored word is one token: a match is exactly "the array holds this word", the semantics of
+``$contains``, now answered from an inverted index instead of walking every document.
+
+VACUUM may renumber the rowids of collection tables; drop the ``<collection>__text`` table
+afterwards and :meth:`SQLiteStore.ensure_indexes` rebuilds it from the documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from datastore.store import Filter, IndexSpec, Score, check_path
+
+Terms = list[tuple[str, str]]
+"""``(field, word)`` pairs that must all hold."""
+
+
+def table(collection: str) -> str:
+    return f"{collection}__text"
+
+
+def create_statements(spec: IndexSpec) -> list[str]:
+    """The FTS5 table and the triggers that keep it in step with ``spec.collection``."""
+    collection, text = spec.collection, table(spec.collection)
+    columns = [check_path(name) for name in spec.fields]
+    if any("." in name for name in columns):
+        raise ValueError("text indexes cover top-level fields")
+    names = ", ".join(columns)
+    values = ", ".join(
+        f"(SELECT group_concat(value, ' ') FROM json_each(new.doc, '$.{name}'))" for name in columns
+    )
+    insert = f'INSERT INTO "{text}" (rowid, {names}) VALUES (new.rowid, {values});'
+    delete = f'DELETE FROM "{text}" WHERE rowid = old.rowid;'
+    return [
+        f"CREATE VIRTUAL TABLE \"{text}\" USING fts5({names}, tokenize = 'ascii')",
+        f'CREATE TRIGGER "{text}_insert" AFTER INSERT ON "{collection}" BEGIN {insert} END',
+        f'CREATE TRIGGER "{text}_delete" AFTER DELETE ON "{collection}" BEGIN {delete} END',
+        f'CREATE TRIGGER "{text}_update" AFTER UPDATE ON "{collection}" '
+        f"BEGIN {delete} {insert} END",
+        f'INSERT INTO "{text}" (rowid, {names}) SELECT rowid, '
+        + values.replace("new.doc", "doc")
+        + f' FROM "{collection}"',
+    ]
+
+
+def split(filter: Filter | None, fields: Sequence[str]) -> tuple[Filter, Terms]:
+    """``filter`` without its top-level ``$contains`` of a word in a text-indexed field, and
+    those ``(field, word)`` pairs (which the text index answers instead)."""
+    rest: list[Filter] = []
+    terms: Terms = []
+    for part in _conjuncts(filter or {}):
+        [(key, condition)] = part.items()
+        if (
+            key in fields
+            and isinstance(condition, Mapping)
+            and list(condition) == ["$contains"]
+            and isinstance(condition["$contains"], str)
+        ):
+            terms.append((key, condition["$contains"]))
+        else:
+            rest.append(part)
+    return ({"$and": rest} if rest else {}), terms
+
+
+def match(terms: Terms) -> str:
+    """The FTS5 query that every pair of ``terms`` holds."""
+    return " AND ".join(f"{field} : {_phrase(word)}" for field, word in terms)
+
+
+WALK_ABOVE = 2000
+"""Above this many matches a search walks the listing's index in order, checking each row's
+words (about ``page * listed / matches`` rows); at or below, it reads its matches from the
+posting lists and sorts them."""
+
+
+def levels(score: Score, terms: Terms, direction: int, start: int | None) -> list[tuple[int, str]]:
+    """The score levels of a ranked search in listing order, from ``start`` on, each with the
+    full-text query of its rows: every term, and exactly ``k`` of the score words in the
+    score field (exact for the top and bottom levels; middle ones hold at least one word,
+    and the read checks how many)."""
+    field, words = score
+    distinct = list(dict.fromkeys(words))
+    top = len(distinct)
+    held = [f"{field} : {_phrase(word)}" for word in distinct]
+    wanted = match(terms)
+    order = range(top, -1, -1) if direction < 0 else range(top + 1)
+    result = []
+    for level in order:
+        if start is not None and (level > start if direction < 0 else level < start):
+            continue
+        if level == top:
+            query = " AND ".join([f"({wanted})", *held])
+        elif level == 0:
+            query = f"({wanted}) NOT ({' OR '.join(held)})"
+        else:
+            query = f"({wanted}) AND ({' OR '.join(held)})"
+        result.append((level, query))
+    return result
+
+
+def many(collection: str, above: int = WALK_ABOVE) -> str:
+    """SQL true when the full-text query ``?`` matches more than ``above`` rows (it reads at
+    most one more than that from the posting lists)."""
+    text = table(collection)
+    return (
+        f'(SELECT count(*) FROM (SELECT 1 FROM "{text}" WHERE "{text}" MATCH ? '
+        f"LIMIT {int(above) + 1})) > {int(above)}"
+    )
+
+
+def scores_by_text(score: Score | None, fields: Sequence[str]) -> bool:
+    """Whether the text index can compute ``score`` (words held in an indexed field)."""
+    return (
+        score is not None
+        and score[0] in fields
+        and all(isinstance(value, str) for value in score[1])
+    )
+
+
+def score_sql(collection: str, score: Score, params: list[Any]) -> str:
+    """How many of the distinct score words the row's field holds, from the text index.
+
+    Each word's rowids are read once from its posting list; no document is parsed.
+    """
+    field, words = score
+    text = table(collection)
+    parts = []
+    for word in dict.fromkeys(words):
+        params.append(f"{field} : {_phrase(word)}")
+        parts.append(f'(rowid IN (SELECT rowid FROM "{text}" WHERE "{text}" MATCH ?))')
+    return "(" + " + ".join(parts) + ")" if parts else "0"
+
+
+def _phrase(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
+
+
+def _conjuncts(filter: Filter) -> list[Filter]:
+    parts: list[Filter] = []
+    for key, condition in filter.items():
+        if key == "$and":
+            for sub in condition:
+                parts += _conjuncts(sub)
+        else:
+            parts.append({key: condition})
+    return parts

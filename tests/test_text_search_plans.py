@@ -1,0 +1,101 @@
+"""The SQLite adapter reads a text search one of two ways (walking the listing's index and
+probing the text index per row when matches are many, reading the posting lists and sorting
+when they are few); both must list exactly what an independent oracle lists, page by page."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from datastore.codec import Document
+from datastore.paging import Page, find_page
+from datastore.sqlite import SQLiteStore
+from datastore.store import ASCENDING, DESCENDING, SCORE, IndexSpec, Score, Sort, keyset_of
+
+WORDS = ["live", "shop", "video", "growth", "coach"]
+INDEXES = [
+    IndexSpec("listing", ("listed", "at")),
+    IndexSpec("listing", ("listed", "name")),
+    IndexSpec("listing", ("terms", "title"), text=True),
+]
+
+
+@pytest.fixture(params=[0, 10_000], ids=["walk", "sorted"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    opened = SQLiteStore(tmp_path / "text.sqlite3", text_walk_above=request.param)
+    await opened.connect()
+    await opened.ensure_indexes(INDEXES)
+    yield opened
+    await opened.close()
+
+
+def _documents() -> list[Document]:
+    rng = random.Random(7)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    documents = []
+    for n in range(120):
+        terms = sorted({w for w in WORDS if rng.random() < 0.5})
+        title = sorted({w for w in terms if rng.random() < 0.5})
+        at = start + timedelta(minutes=rng.randrange(40))  # ties broken by _id
+        documents.append(
+            {
+                "_id": f"svc_{n:04d}",
+                "listed": n % 7 != 0,
+                "at": at,
+                "name": f"n{rng.randrange(30):02d}",
+                "terms": terms,
+                "title": title,
+            }
+        )
+    return documents
+
+
+def _oracle(documents: list[Document], wanted: list[str], sort: Sort) -> list[str]:
+    found = [d for d in documents if d["listed"] and all(w in d["terms"] for w in wanted)]
+
+    def key(document: Document) -> list[Any]:
+        return [
+            len(set(wanted) & set(document["title"])) if name == SCORE else document[name]
+            for name, _ in sort
+        ] + [document["_id"]]
+
+    direction = sort[0][1]
+    return [d["_id"] for d in sorted(found, key=key, reverse=direction == DESCENDING)]
+
+
+@pytest.mark.parametrize("wanted", [["live"], ["live", "shop"], ["coach", "video", "growth"]])
+@pytest.mark.parametrize("order", ["relevance", "newest", "name", "relevance-reversed"])
+async def test_both_ways_list_what_the_oracle_lists(
+    store: SQLiteStore, wanted: list[str], order: str
+) -> None:
+    documents = _documents()
+    for document in documents:
+        await store.insert("listing", document)
+    score: Score | None = None
+    if order.startswith("relevance"):
+        direction = ASCENDING if order.endswith("reversed") else DESCENDING
+        sort: Sort = [(SCORE, direction), ("at", direction)]
+        score = ("title", wanted)
+    elif order == "newest":
+        sort = [("at", DESCENDING)]
+    else:
+        sort = [("name", ASCENDING)]
+    filter = {"$and": [{"listed": True}, *({"terms": {"$contains": w}} for w in wanted)]}
+    expected = _oracle(documents, wanted, sort)
+    assert expected
+    for size in (1, 4, 50):
+        listed: list[str] = []
+        page = Page(size=size)
+        while True:
+            result = await find_page(store, "listing", filter, sort, page, score=score)
+            listed += [d["_id"] for d in result.documents]
+            if not result.has_more:
+                break
+            last = result.documents[-1]
+            page = Page(size=size, after=tuple(keyset_of(last, sort, score)))
+        assert listed == expected, (size, wanted, order)
