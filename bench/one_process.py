@@ -98,7 +98,15 @@ def main(args: argparse.Namespace) -> None:
     port = _free_port()
     with tempfile.TemporaryDirectory() as directory:
         database = f"sqlite:///{directory}/load.sqlite3"
-        env = {**os.environ, "TSP_JWT_SECRET": secret, "TSP_DATABASE_URL": database}
+        # Throttling off: one caller sending thousands of requests measures throughput, which a
+        # per-caller budget would cut short by design.
+        env = {
+            **os.environ,
+            "TSP_JWT_SECRET": secret,
+            "TSP_DATABASE_URL": database,
+            "TSP_THROTTLE": "0",
+            "TSP_SWEEP_INTERVAL_SECONDS": "0",
+        }
         cli = [sys.executable, "-m", "gateway"]
         subprocess.run([*cli, "seed", "--demo"], env=env, check=True, capture_output=True)
         partner = asyncio.run(_partner(database))
