@@ -23,10 +23,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import timedelta
@@ -35,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from bench.support import rss_mib, serve_gateway
 from datastore import collections as c
 from datastore import enums as e
 from datastore.catalog import get_catalog
@@ -113,20 +111,6 @@ async def seed(url: str, partners: int = 50, services: int = 20) -> None:
     await store.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def _abusers(
     base: str, count: int, stop: Any, stop_at: float, results: multiprocessing.Queue[Any]
 ) -> None:
@@ -180,7 +164,6 @@ def _p(values: list[float], quantile: float) -> float:
 
 
 def run(database_url: str, requests: int, abusers: int, throttle: bool) -> None:
-    port = _free_port()
     env = {
         **os.environ,
         "TSP_JWT_SECRET": SECRET,
@@ -188,46 +171,25 @@ def run(database_url: str, requests: int, abusers: int, throttle: bool) -> None:
         "TSP_SWEEP_INTERVAL_SECONDS": "0",
         "TSP_THROTTLE": "1" if throttle else "0",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the gateway did not start")
-            time.sleep(0.1)
-        _normal(base, 30)  # warm-up
-        rss_start = _rss_mib(server.pid)
-        alone = _normal(base, requests)
+    with serve_gateway(env) as server:
+        _normal(server.url, 30)  # warm-up
+        rss_start = rss_mib(server.pid)
+        alone = _normal(server.url, requests)
         results: multiprocessing.Queue[Any] = multiprocessing.Queue()
         stop = multiprocessing.Event()
         stop_at = time.time() + DEADLINE_SECONDS
         worker = multiprocessing.Process(
-            target=_abusers, args=(base, abusers, stop, stop_at, results)
+            target=_abusers, args=(server.url, abusers, stop, stop_at, results)
         )
         worker.start()
         # Past the abusers' first burst (a full bucket each): the steady state is what matters.
         time.sleep(3)
-        rss_abused_start = _rss_mib(server.pid)
-        abused = _normal(base, requests)
-        rss_end = _rss_mib(server.pid)
+        rss_abused_start = rss_mib(server.pid)
+        abused = _normal(server.url, requests)
+        rss_end = rss_mib(server.pid)
         stop.set()
         totals = results.get(timeout=60)
         worker.join()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     label = "throttling on" if throttle else "throttling OFF"
     print(f"{label}: normal client, {requests} small queries at 20 a second")
     print(f"  alone          p50 {_p(alone, 0.5):7.2f} ms  p99 {_p(alone, 0.99):7.2f} ms")

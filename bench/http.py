@@ -21,27 +21,17 @@ bounded by the cores left over.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
 import os
 import re
-import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from datetime import timedelta
-from pathlib import Path
 
 import httpx
 
-from datastore.demo import demo_subjects
-from gateway import Settings, open_store
-from resolvers.identity import Role, issue_token
+from bench.support import demo_store, free_port, serve_gateway, served
 
 TINY = "{ __typename }"
 CATEGORIES = "{ serviceCategories(first: 20) { nodes { id name } } }"
@@ -70,36 +60,6 @@ def ensure_wrk() -> str:
     if not found:
         raise SystemExit("wrk did not install")
     return found
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def _serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            with contextlib.suppress(httpx.TransportError):
-                # The hello app has no /healthz: any HTTP answer means it listens.
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            if process.poll() is not None:
-                raise RuntimeError(f"{command} exited early")
-            time.sleep(0.1)
-        else:
-            raise RuntimeError(f"{command} did not start")
-        yield f"{base}/graphql"
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 def _wrk(
@@ -138,51 +98,28 @@ def _wrk(
     return float(match.group(1))
 
 
-async def _partner(url: str) -> str:
-    store = await open_store(Settings(jwt_secret="x" * 32, database_url=url))
-    try:
-        return (await demo_subjects(store))["partner"]
-    finally:
-        await store.close()
-
-
 def main(seconds: int, connections: int) -> None:
     wrk = ensure_wrk()
-    secret = secrets.token_urlsafe(48)
+    rates: dict[str, float] = {}
+
+    def measure(label: str, url: str, query: str, bearer: str | None = None) -> None:
+        rates[label] = _wrk(wrk, url, query, bearer, seconds, connections)
+        print(f"  {label:40} {rates[label]:9.0f} requests/s", flush=True)
+
     with tempfile.TemporaryDirectory() as folder:
-        database = f"sqlite:///{Path(folder) / 'http.sqlite3'}"
-        env = {
-            **os.environ,
-            "TSP_JWT_SECRET": secret,
-            "TSP_DATABASE_URL": database,
-            "TSP_THROTTLE": "0",
-            "TSP_SWEEP_INTERVAL_SECONDS": "0",
-            "TMPDIR": folder,
-        }
-        gateway = [sys.executable, "-m", "gateway"]
-        subprocess.run([*gateway, "seed", "--demo"], env=env, check=True, capture_output=True)
-        token = issue_token(
-            secret, Role.PARTNER, asyncio.run(_partner(database)), timedelta(hours=1)
-        )
-        rates: dict[str, float] = {}
-
-        def measure(label: str, url: str, query: str, bearer: str | None = None) -> None:
-            rates[label] = _wrk(wrk, url, query, bearer, seconds, connections)
-            print(f"  {label:40} {rates[label]:9.0f} requests/s", flush=True)
-
+        demo = demo_store(folder)
         print(f"wrk, 2 threads, {connections} connections, {seconds} s each")
-        port = _free_port()
+        port = free_port()
         hello = [sys.executable, "-m", "uvicorn", "bench.hello_app:app", "--port", str(port)]
-        with _serving([*hello, "--log-level", "warning"], env, port) as url:
-            measure("Strawberry hello { __typename }", url, TINY)
-        port = _free_port()
-        with _serving([*gateway, "serve", "--port", str(port)], env, port) as url:
+        with served([*hello, "--log-level", "warning"], demo.env, port) as app:
+            measure("Strawberry hello { __typename }", f"{app.url}/graphql", TINY)
+        with serve_gateway(demo.env) as gateway:
+            url = f"{gateway.url}/graphql"
             measure("gateway { __typename }", url, TINY)
             measure("gateway serviceCategories(first: 20)", url, CATEGORIES)
-            measure("gateway partner dashboard", url, DASHBOARD, token)
-        port = _free_port()
-        with _serving([*gateway, "serve", "--port", str(port), "--workers", "2"], env, port) as url:
-            measure("gateway --workers 2 serviceCategories", url, CATEGORIES)
+            measure("gateway partner dashboard", url, DASHBOARD, demo.token("partner"))
+        with serve_gateway(demo.env, "--workers", "2") as gateway:
+            measure("gateway --workers 2 serviceCategories", f"{gateway.url}/graphql", CATEGORIES)
     tiny = rates["gateway { __typename }"] / rates["Strawberry hello { __typename }"]
     workers = (
         rates["gateway --workers 2 serviceCategories"]

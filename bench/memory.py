@@ -15,22 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import os
-import secrets
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from datastore.demo import demo_subjects
-from gateway import Settings, open_store
-from resolvers.identity import Role, issue_token
+from bench.support import demo_store, rss_mib, serve_gateway
 
 WARMUP_REQUESTS = 5_000
 SAMPLE_EVERY = 1_000
@@ -86,17 +77,10 @@ async def _load(
                     await http.post(url, json={"query": text}, headers=headers)
                 sent += 1
                 if sent % SAMPLE_EVERY == 0:
-                    samples.append((sent, _rss_mib(pid)))
+                    samples.append((sent, rss_mib(pid)))
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
     return samples
-
-
-def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _slope_per_10k(samples: list[tuple[int, float]]) -> float:
@@ -110,65 +94,22 @@ def _slope_per_10k(samples: list[tuple[int, float]]) -> float:
     return covariance / variance * 10_000 if variance else float("nan")
 
 
-async def _subjects(url: str) -> dict[str, str]:
-    store = await open_store(Settings(jwt_secret="x" * 32, database_url=url))
-    try:
-        return await demo_subjects(store)
-    finally:
-        await store.close()
-
-
 def main(seconds: float, concurrency: int) -> None:
-    secret = secrets.token_urlsafe(48)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     with tempfile.TemporaryDirectory() as folder:
-        database = f"sqlite:///{Path(folder) / 'memory.sqlite3'}"
-        # Throttling off: the point is memory under sustained load, not budgets.
-        env = {
-            **os.environ,
-            "TSP_JWT_SECRET": secret,
-            "TSP_DATABASE_URL": database,
-            "TSP_THROTTLE": "0",
-            "TSP_SWEEP_INTERVAL_SECONDS": "0",
-        }
-        gateway = [sys.executable, "-m", "gateway"]
-        subprocess.run([*gateway, "seed", "--demo"], env=env, check=True, capture_output=True)
-        subjects = asyncio.run(_subjects(database))
-        tokens = {
-            role: issue_token(secret, Role(role.upper()), subject, timedelta(hours=2))
-            for role, subject in subjects.items()
-        }
-        server = subprocess.Popen(
-            [*gateway, "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+        demo = demo_store(folder)
+        tokens = {role: demo.token(role) for role in demo.subjects}
+        with serve_gateway(demo.env) as gateway:
             samples = asyncio.run(
-                _load(f"{base}/graphql", tokens, seconds, concurrency, server.pid)
+                _load(f"{gateway.url}/graphql", tokens, seconds, concurrency, gateway.pid)
             )
-        finally:
-            server.terminate()
-            server.wait(timeout=15)
     steady = [(n, rss) for n, rss in samples if n > WARMUP_REQUESTS]
     total = samples[-1][0] if samples else 0
     print(f"{total} requests in {seconds:.0f} s from {concurrency} clients")
     if steady:
         print(f"  RSS after warm-up ({steady[0][0]} requests): {steady[0][1]:.1f} MiB")
         print(f"  RSS at the end    ({steady[-1][0]} requests): {steady[-1][1]:.1f} MiB")
-    print(
-        f"  growth per 10k requests after warm-up: {_slope_per_10k(steady):.3f} MiB  (target < 0.5)"
-    )
+    growth = _slope_per_10k(steady)
+    print(f"  growth per 10k requests after warm-up: {growth:.3f} MiB  (target < 0.5)")
 
 
 if __name__ == "__main__":

@@ -11,21 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import secrets
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-from datetime import timedelta
 from typing import Any
 
 import httpx
 
-from datastore.demo import demo_subjects
-from gateway import Settings, open_store
-from resolvers.identity import Role, issue_token
+from bench.support import demo_store, serve_gateway
 
 WARMUP = 50
 QUERIES = {
@@ -37,13 +29,6 @@ QUERIES = {
     'store(query: "shop", first: 20)': """{ store(query: "shop", first: 20) {
       edges { node { id name } } } }""",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def _rate(url: str, query: str, token: str, requests: int, concurrency: int) -> float:
@@ -73,57 +58,17 @@ async def _rate(url: str, query: str, token: str, requests: int, concurrency: in
         return requests / (time.perf_counter() - started)
 
 
-async def _partner(url: str) -> str:
-    store = await open_store(Settings(jwt_secret="x" * 32, database_url=url))
-    try:
-        return (await demo_subjects(store))["partner"]
-    finally:
-        await store.close()
-
-
-async def _wait(url: str) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(100):
-            try:
-                if (await client.get(url)).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the gateway did not start")
-
-
 def main(args: argparse.Namespace) -> None:
-    secret = secrets.token_urlsafe(48)
-    port = _free_port()
     with tempfile.TemporaryDirectory() as directory:
-        database = f"sqlite:///{directory}/load.sqlite3"
-        # Throttling off: one caller sending thousands of requests measures throughput, which a
-        # per-caller budget would cut short by design.
-        env = {
-            **os.environ,
-            "TSP_JWT_SECRET": secret,
-            "TSP_DATABASE_URL": database,
-            "TSP_THROTTLE": "0",
-            "TSP_SWEEP_INTERVAL_SECONDS": "0",
-        }
-        cli = [sys.executable, "-m", "gateway"]
-        subprocess.run([*cli, "seed", "--demo"], env=env, check=True, capture_output=True)
-        partner = asyncio.run(_partner(database))
-        token = issue_token(secret, Role.PARTNER, partner, timedelta(hours=1))
-        server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            asyncio.run(_wait(f"{base}/healthz"))
+        demo = demo_store(directory)
+        token = demo.token("partner")
+        with serve_gateway(demo.env) as gateway:
             print(f"one process, {args.concurrency} concurrent clients, {args.requests} requests")
             for name, query in QUERIES.items():
                 rate = asyncio.run(
-                    _rate(f"{base}/graphql", query, token, args.requests, args.concurrency)
+                    _rate(f"{gateway.url}/graphql", query, token, args.requests, args.concurrency)
                 )
                 print(f"  {name:34} {rate:8.0f} requests/s", flush=True)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
 
 
 if __name__ == "__main__":
