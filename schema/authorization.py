@@ -6,7 +6,6 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from strawberry.scalars import JSON
 
 from datastore import enums
 from datastore.codec import Document
@@ -16,6 +15,7 @@ from resolvers.authorization_rules import days_remaining, effective_status, gran
 from resolvers.context import Info
 from resolvers.offer_dates import last_day
 from schema.authorization_settings import AuthorizationSettings, SellerContact
+from schema.changes import ChangedValue, changed_value
 from schema.enums import AuthorizationChannel, AuthorizationReason, AuthorizationStatus
 from schema.history import HistoryEntry, history
 from schema.node import Node
@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 @strawberry.type(description="One thing the seller changed from what the offer proposed.")
 class OfferChange:
     field: str = strawberry.field(description="What changed, e.g. endDate or settings.tspAccess.")
-    offered: JSON | None = strawberry.field(description="What the partner offered.")
-    consented: JSON | None = strawberry.field(description="What the seller agreed to.")
+    offered: ChangedValue | None = strawberry.field(description="What the partner offered.")
+    consented: ChangedValue | None = strawberry.field(description="What the seller agreed to.")
 
 
 @strawberry.type(description="A seller's authorization of one partner service.")
@@ -140,7 +140,9 @@ class Authorization(Node):
         changes: dict[str, Any] = self.document.get("offerChanges") or {}
         return [
             OfferChange(
-                field=name, offered=change.get("offered"), consented=change.get("consented")
+                field=name,
+                offered=changed_value(change.get("offered")),
+                consented=changed_value(change.get("consented")),
             )
             for name, change in changes.items()
         ]
