@@ -66,13 +66,19 @@ class ListSpec:
     types: tuple[str, ...] | None = None
     # Overrides the loader's order (e.g. soonest-ending first).
     sort: Sort | None = None
+    # Equality conditions on further fields (e.g. ("serviceId", id)).
+    equals: tuple[tuple[str, str], ...] = ()
+    # Only documents changed at or after this moment (incremental sync).
+    updated_since: datetime | None = None
 
     def filter(self) -> Filter:
-        conditions: dict[str, Any] = {}
+        conditions: dict[str, Any] = dict(self.equals)
         if self.statuses is not None:
             conditions["status"] = {"$in": list(self.statuses)}
         if self.types is not None:
             conditions["type"] = {"$in": list(self.types)}
+        if self.updated_since is not None:
+            conditions["updatedAt"] = {"$gte": self.updated_since}
         return conditions
 
 

@@ -161,14 +161,15 @@ async def authorization_connection(
     after: str | None,
     last: int | None,
     before: str | None,
+    query: queries.AuthorizationQuery = queries.AuthorizationQuery(),  # noqa: B008
 ) -> Connection[Authorization]:
     """``owner`` is ("seller" | "partner" | "offer", id), or None for the caller's own; the
     caller has checked that the viewer may read the owner's lists (``resolvers.visibility``)."""
     from resolvers.pagination import page_from_args
 
-    sort = queries.list_sort(expiring_within_days)
-    page = page_from_args(sort, first, after, last, before)
-    spec = queries.list_spec(info, page, status, expiring_within_days)
+    sort, tag = queries.list_order(expiring_within_days, query)
+    page = page_from_args(sort, first, after, last, before, tag=tag)
+    spec = queries.list_spec(info, page, status, expiring_within_days, query)
     if owner is None:
         result = await queries.of_viewer(info, spec)
     else:
@@ -179,7 +180,7 @@ async def authorization_connection(
             "offer": queries.of_offer,
         }
         result = await reader[kind](info, owner_id, spec)
-    return connection_from(result, page, sort, Authorization.from_document)
+    return connection_from(result, page, sort, Authorization.from_document, tag=tag)
 
 
 def empty() -> Connection[Authorization]:
