@@ -220,7 +220,10 @@ class ServiceOffersByPartnerLoader(_GroupedPageLoader):
 
     def filter_of(self, spec: ListSpec) -> Filter:
         # One clock reading per batch, so every partner of a batch is filtered alike.
-        return offer_status_filter(spec.statuses, utc_now())
+        statuses = offer_status_filter(spec.statuses, utc_now())
+        if spec.updated_since is None:
+            return statuses
+        return {"$and": [statuses, {"updatedAt": {"$gte": spec.updated_since}}]}
 
 
 class RequestsBySellerLoader(_GroupedPageLoader):

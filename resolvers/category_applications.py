@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from datastore import collections as c
@@ -210,9 +211,17 @@ async def review(
 
 
 async def applications_of_partner(
-    info: Info, partner_id: str, page: Page, statuses: list[ApplicationStatus] | None
+    info: Info,
+    partner_id: str,
+    page: Page,
+    statuses: list[ApplicationStatus] | None,
+    updated_since: datetime | None = None,
 ) -> PageResult:
-    spec = ListSpec(page=page, statuses=tuple(s.value for s in statuses) if statuses else None)
+    spec = ListSpec(
+        page=page,
+        statuses=tuple(s.value for s in statuses) if statuses else None,
+        updated_since=updated_since,
+    )
     return await info.context.loaders.category_applications_by_partner.load((partner_id, spec))
 
 

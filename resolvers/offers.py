@@ -198,13 +198,21 @@ async def by_link(info: Info, token: str) -> Document | None:
 
 
 async def offers_of_partner(
-    info: Info, partner_id: str, page: Page, statuses: Sequence[OfferStatus] | None
+    info: Info,
+    partner_id: str,
+    page: Page,
+    statuses: Sequence[OfferStatus] | None,
+    updated_since: datetime | None = None,
 ) -> PageResult:
     """The partner's offers, newest first, with statuses as read (EXPIRED included); empty for
     anyone but the partner and admins."""
     if not sees_partner_privately(info.context.viewer, partner_id):
         return PageResult([], False)
-    spec = ListSpec(page=page, statuses=tuple(s.value for s in statuses) if statuses else None)
+    spec = ListSpec(
+        page=page,
+        statuses=tuple(s.value for s in statuses) if statuses else None,
+        updated_since=updated_since,
+    )
     return await info.context.loaders.service_offers_by_partner.load((partner_id, spec))
 
 

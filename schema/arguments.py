@@ -27,6 +27,10 @@ ExpiringWithinDays = Annotated[
 RequestStatusFilter = Annotated[
     list[RequestStatus] | None, strawberry.argument(description="Only requests in these states.")
 ]
+RequestSellerFilter = Annotated[
+    strawberry.ID | None,
+    strawberry.argument(description="Only requests from this Seller (a partner's inbox)."),
+]
 UpdatedSince = Annotated[
     datetime | None,
     strawberry.argument(

@@ -17,9 +17,11 @@ from schema.arguments import (
     AuthorizationFilterArgument,
     AuthorizationStatusFilter,
     ExpiringWithinDays,
+    RequestSellerFilter,
     RequestStatusFilter,
     Reverse,
     SortKeyArgument,
+    UpdatedSince,
 )
 from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last
 
@@ -70,6 +72,8 @@ async def requests(
     root: _Owner,
     info: Info,
     status: RequestStatusFilter = None,
+    seller_id: RequestSellerFilter = None,
+    updated_since: UpdatedSince = None,
     first: First = None,
     after: After = None,
     last: Last = None,
@@ -80,4 +84,6 @@ async def requests(
 
     if not sees_lists_of(info.context.viewer, root.document):
         return Connection(edges=[], page_info=EMPTY_PAGE)
-    return await request_connection(info, _owner(root), status, first, after, last, before)
+    return await request_connection(
+        info, _owner(root), status, first, after, last, before, seller_id, updated_since
+    )

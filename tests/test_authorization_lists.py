@@ -189,3 +189,84 @@ async def test_malformed_filter_ids_are_refused_with_a_code(
     for filter in ({"sellerId": "nope"}, {"serviceId": setup["sellers"][0]["_id"]}):
         result = await gql(LIST, {"filter": filter, "reverse": False}, as_=caller)
         assert result["errors"][0]["extensions"]["code"] == "INVALID_ID", result
+
+
+async def _touch(store: DocumentStore, collection: str, document: Document, when: Any) -> None:
+    current = (await store.get_many(collection, [document["_id"]]))[document["_id"]]
+    await store.update(
+        collection,
+        document["_id"],
+        expected_version=current["version"],
+        changes={"updatedAt": when},
+    )
+
+
+async def test_every_synced_list_takes_updated_since(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+) -> None:
+    partner = await make_partner()
+    old, recent = await make_service(partner), await make_service(partner)
+    long_ago, now = utc_now() - timedelta(days=30), utc_now()
+    await _touch(store, c.SERVICES, old, long_ago)
+    await _touch(store, c.SERVICES, recent, now)
+    await _touch(store, c.PARTNERS, partner, now)
+    other = await make_partner()
+    await _touch(store, c.PARTNERS, other, long_ago)
+    since = (now - timedelta(days=1)).isoformat()
+    query = """query($since: DateTime, $id: ID!) {
+      partners(updatedSince: $since) { totalCount edges { node { id } } }
+      node(id: $id) { ... on Partner {
+        services(updatedSince: $since) { totalCount edges { node { id } } }
+        serviceOffers(updatedSince: $since) { totalCount }
+        categoryApplications(updatedSince: $since) { totalCount }
+        requests(updatedSince: $since) { totalCount } } } }"""
+    result = await gql(query, {"since": since, "id": partner["_id"]}, as_=token(Role.ADMIN))
+    assert "errors" not in result, result
+    assert [e["node"]["id"] for e in result["data"]["partners"]["edges"]] == [partner["_id"]]
+    services = result["data"]["node"]["services"]
+    assert [e["node"]["id"] for e in services["edges"]] == [recent["_id"]]
+    assert services["totalCount"] == 1
+
+
+async def test_a_partner_filters_its_inbox_by_seller(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_seller: SellerFactory,
+) -> None:
+    partner = await make_partner()
+    sellers = [await make_seller() for _ in range(2)]
+    now = utc_now()
+    for seller in sellers:
+        await store.insert(
+            c.REQUESTS,
+            {
+                "_id": new_id("req"),
+                "sellerId": seller["_id"],
+                "partnerId": partner["_id"],
+                "partnerIndex": 0,
+                "contact": {"subject": "Mia", "email": "mia@shop.example"},
+                "business": {
+                    "companySize": "SIZE_1_10",
+                    "currency": "USD",
+                    "shopMonthlyGmv": "100",
+                    "monthlyBudget": "10",
+                    "mainProductCategory": "HEALTH",
+                },
+                "status": "PARTNER_REVIEWING",
+                "createdAt": now,
+                "updatedAt": now,
+            },
+        )
+    query = """query($seller: ID) { requests(sellerId: $seller) {
+      totalCount edges { node { seller { id } } } } }"""
+    caller = token(Role.PARTNER, partner["_id"])
+    result = await gql(query, {"seller": sellers[1]["_id"]}, as_=caller)
+    inbox = result["data"]["requests"]
+    assert [e["node"]["seller"]["id"] for e in inbox["edges"]] == [sellers[1]["_id"]]
+    assert inbox["totalCount"] == 1
+    bad = await gql(query, {"seller": partner["_id"]}, as_=caller)
+    assert bad["errors"][0]["extensions"]["code"] == "INVALID_ID"
