@@ -16,6 +16,7 @@ from datastore.store import DuplicateKeyError
 from resolvers import history, idempotency
 from resolvers.context import Info
 from resolvers.errors import unknown_account
+from resolvers.moments import check_moment
 from resolvers.validation import Checks, fail
 from resolvers.writes import atomically
 
@@ -220,7 +221,7 @@ async def applications_of_partner(
     spec = ListSpec(
         page=page,
         statuses=tuple(s.value for s in statuses) if statuses else None,
-        updated_since=updated_since,
+        updated_since=check_moment(updated_since, "updatedSince"),
     )
     return await info.context.loaders.category_applications_by_partner.load((partner_id, spec))
 

@@ -23,6 +23,7 @@ from resolvers import history, idempotency
 from resolvers.category_applications import current_partner
 from resolvers.contact import check_contact
 from resolvers.context import Info
+from resolvers.moments import check_moment
 from resolvers.offer_dates import day_after, day_start, years_later
 from resolvers.validation import Checks, fail
 from resolvers.visibility import sees_partner_privately
@@ -211,7 +212,7 @@ async def offers_of_partner(
     spec = ListSpec(
         page=page,
         statuses=tuple(s.value for s in statuses) if statuses else None,
-        updated_since=updated_since,
+        updated_since=check_moment(updated_since, "updatedSince"),
     )
     return await info.context.loaders.service_offers_by_partner.load((partner_id, spec))
 

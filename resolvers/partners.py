@@ -10,6 +10,7 @@ from datastore.enums import PartnerStatus, PartnerType, Region, ServiceStatus, S
 from datastore.loaders import NEWEST_FIRST, ListSpec
 from datastore.paging import Page, PageResult, find_page
 from resolvers.context import Info
+from resolvers.moments import check_moment
 from resolvers.nodes import check_id, not_found, visible_document
 from resolvers.visibility import sees_partner_privately
 
@@ -41,7 +42,7 @@ async def list_partners(
         key: value for key, value in conditions.items() if value is not None
     }
     if updated_since is not None:
-        filter["updatedAt"] = {"$gte": updated_since}
+        filter["updatedAt"] = {"$gte": check_moment(updated_since, "updatedSince")}
     result = await find_page(info.context.store, c.PARTNERS, filter, NEWEST_FIRST, page)
     for document in result.documents:
         # Services listed under these partners resolve their partner without a round trip.
@@ -67,6 +68,9 @@ async def services_of_partner(
         public = ServiceType.PUBLIC.value
         wanted_types = (public,) if wanted_types is None or public in wanted_types else ()
     spec = ListSpec(
-        page=page, statuses=wanted_statuses, types=wanted_types, updated_since=updated_since
+        page=page,
+        statuses=wanted_statuses,
+        types=wanted_types,
+        updated_since=check_moment(updated_since, "updatedSince"),
     )
     return await info.context.loaders.services_by_partner.load((partner_id, spec))

@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 
 from resolvers import authorization_queries as queries
+from resolvers.moments import check_moment
 from resolvers.nodes import check_id
 from schema.enums import AuthorizationStatus, RequestStatus
 
@@ -80,9 +81,9 @@ class AuthorizationFilter:
             seller_id=str(self.seller_id) if self.seller_id else None,
             partner_id=str(self.partner_id) if self.partner_id else None,
             service_id=str(self.service_id) if self.service_id else None,
-            ends_from=self.ends_at_from,
-            ends_to=self.ends_at_to,
-            updated_since=self.updated_since,
+            ends_from=check_moment(self.ends_at_from, "filter.endsAtFrom"),
+            ends_to=check_moment(self.ends_at_to, "filter.endsAtTo"),
+            updated_since=check_moment(self.updated_since, "filter.updatedSince"),
             sort_key=sort_key,
             reverse=reverse,
         )

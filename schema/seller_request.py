@@ -15,6 +15,7 @@ from datastore.loaders import NEWEST_FIRST, ListSpec, load_required
 from datastore.paging import PageResult, find_page
 from resolvers import requests as resolve
 from resolvers.context import Info
+from resolvers.moments import check_moment
 from resolvers.nodes import check_id
 from resolvers.pagination import page_from_args
 from resolvers.visibility import own_lists_owner
@@ -305,7 +306,7 @@ async def request_connection(
         page=page,
         statuses=tuple(s.value for s in status) if status else None,
         equals=(("sellerId", str(seller_id)),) if seller_id is not None else (),
-        updated_since=updated_since,
+        updated_since=check_moment(updated_since, "updatedSince"),
     )
     result: PageResult
     if owner is None:
