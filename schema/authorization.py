@@ -19,7 +19,7 @@ from schema.changes import ChangedValue, changed_value
 from schema.enums import AuthorizationChannel, AuthorizationReason, AuthorizationStatus
 from schema.history import HistoryEntry, history
 from schema.node import Node
-from schema.pagination import EMPTY_PAGE, Connection, connection_from
+from schema.pagination import Connection, connection_from
 from schema.partner import Partner
 from schema.seller import Seller, Shop, TikTokAccount
 from schema.service import Service
@@ -181,7 +181,3 @@ async def authorization_connection(
         }
         result = await reader[kind](info, owner_id, spec)
     return connection_from(result, page, sort, Authorization.from_document, tag=tag)
-
-
-def empty() -> Connection[Authorization]:
-    return Connection(edges=[], page_info=EMPTY_PAGE)
