@@ -68,6 +68,14 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(OFFER_ACCEPTANCES, ("offerId",), unique=True),
     IndexSpec(AUTHORIZATIONS, ("sellerId", "createdAt")),
     IndexSpec(AUTHORIZATIONS, ("partnerId", "createdAt")),
+    # The other sort keys of the lists a dashboard syncs from, per owner and for admins.
+    IndexSpec(AUTHORIZATIONS, ("sellerId", "endsAt")),
+    IndexSpec(AUTHORIZATIONS, ("sellerId", "updatedAt")),
+    IndexSpec(AUTHORIZATIONS, ("partnerId", "endsAt")),
+    IndexSpec(AUTHORIZATIONS, ("partnerId", "updatedAt")),
+    IndexSpec(AUTHORIZATIONS, ("createdAt",)),
+    IndexSpec(AUTHORIZATIONS, ("updatedAt",)),
+    IndexSpec(AUTHORIZATIONS, ("endsAt",)),
     IndexSpec(AUTHORIZATIONS, ("offerId", "createdAt")),
     IndexSpec(AUTHORIZATIONS, ("status", "endsAt")),
     IndexSpec(AUTHORIZATIONS, ("tiktokAccountIds",)),
@@ -75,6 +83,7 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(AUTHORIZATIONS, ("activeKey",), unique=True),
     IndexSpec(REQUESTS, ("sellerId", "createdAt")),
     IndexSpec(REQUESTS, ("partnerId", "createdAt")),
+    IndexSpec(REQUESTS, ("partnerId", "sellerId", "createdAt")),
     IndexSpec(REQUESTS, ("sellerId", "partnerId", "status")),
     IndexSpec(REFERRAL_LINKS, ("code",), unique=True),
     # One link per kind and service: racing publishes cannot create a second one.

@@ -25,7 +25,7 @@ from datastore.documents import (
     TikTokAccountDocument,
 )
 from datastore.enums import OfferStatus
-from datastore.paging import Page, PageResult, window
+from datastore.paging import Page, PageResult, Total, window
 from datastore.store import DESCENDING, DocumentStore, Filter, Sort
 
 D = TypeVar("D", bound=Mapping[str, Any])
@@ -82,13 +82,19 @@ class ListSpec:
     types: tuple[str, ...] | None = None
     # Overrides the loader's order (e.g. soonest-ending first).
     sort: Sort | None = None
+    # Equality conditions on further fields (e.g. ("serviceId", id)).
+    equals: tuple[tuple[str, str], ...] = ()
+    # Only documents changed at or after this moment (incremental sync).
+    updated_since: datetime | None = None
 
     def filter(self) -> Filter:
-        conditions: dict[str, Any] = {}
+        conditions: dict[str, Any] = dict(self.equals)
         if self.statuses is not None:
             conditions["status"] = {"$in": list(self.statuses)}
         if self.types is not None:
             conditions["type"] = {"$in": list(self.types)}
+        if self.updated_since is not None:
+            conditions["updatedAt"] = {"$gte": self.updated_since}
         return conditions
 
 
@@ -105,6 +111,7 @@ class _GroupedPageLoader(DataLoader[tuple[Hashable, ListSpec], PageResult]):
     def __init__(self, store: DocumentStore) -> None:
         super().__init__()
         self.store = store
+        self.counts = _GroupedCountLoader(self)
 
     def filter_of(self, spec: ListSpec) -> Filter:
         """The store filter ``spec`` stands for (loaders with derived fields override it)."""
@@ -128,8 +135,38 @@ class _GroupedPageLoader(DataLoader[tuple[Hashable, ListSpec], PageResult]):
                 after=list(start) if start is not None else None,
             )
             for parent in parents:
-                results[(parent, spec)] = window(groups.get(parent, []), spec.page)
+                results[(parent, spec)] = window(
+                    groups.get(parent, []), spec.page, self._total(parent, spec)
+                )
         return [results[key] for key in keys]
+
+    def _total(self, parent: Hashable, spec: ListSpec) -> Total:
+        async def total() -> int:
+            return await self.counts.load((parent, spec))
+
+        return total
+
+
+class _GroupedCountLoader(DataLoader[tuple[Hashable, ListSpec], int]):
+    """How many documents each parent's list holds: one ``count_grouped`` per spec, so a
+    ``totalCount`` costs one round trip per nesting level, not one per parent."""
+
+    def __init__(self, pages: _GroupedPageLoader) -> None:
+        super().__init__()
+        self.pages = pages
+
+    async def batch_load_fn(self, keys: list[tuple[Hashable, ListSpec]]) -> list[int]:
+        parents_by_spec: dict[ListSpec, list[Hashable]] = defaultdict(list)
+        for parent, spec in keys:
+            parents_by_spec[spec].append(parent)
+        counts: dict[tuple[Hashable, ListSpec], int] = {}
+        for spec, parents in parents_by_spec.items():
+            found = await self.pages.store.count_grouped(
+                self.pages.collection, self.pages.group_field, parents, self.pages.filter_of(spec)
+            )
+            for parent in parents:
+                counts[(parent, spec)] = found.get(parent, 0)
+        return [counts[key] for key in keys]
 
 
 class ServicesByPartnerLoader(_GroupedPageLoader):
@@ -199,7 +236,10 @@ class ServiceOffersByPartnerLoader(_GroupedPageLoader):
 
     def filter_of(self, spec: ListSpec) -> Filter:
         # One clock reading per batch, so every partner of a batch is filtered alike.
-        return offer_status_filter(spec.statuses, utc_now())
+        statuses = offer_status_filter(spec.statuses, utc_now())
+        if spec.updated_since is None:
+            return statuses
+        return {"$and": [statuses, {"updatedAt": {"$gte": spec.updated_since}}]}
 
 
 class RequestsBySellerLoader(_GroupedPageLoader):

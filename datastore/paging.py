@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,21 +39,27 @@ class Page:
         return {"$and": [filter or {}, keyset_filter(far_sort, list(far))]}
 
 
+Total = Callable[[], Awaitable[int]]
+"""Counts the whole listing a window was read from, when (and only if) it is asked for."""
+
+
 @dataclass(frozen=True)
 class PageResult:
-    """The documents of a window in listing order, and whether more lie beyond it."""
+    """The documents of a window in listing order, whether more lie beyond it, and how to
+    count the whole listing (``None``: the window is all there is)."""
 
     documents: list[Document]
     has_more: bool
+    total: Total | None = None
 
 
-def window(documents: Sequence[Document], page: Page) -> PageResult:
+def window(documents: Sequence[Document], page: Page, total: Total | None = None) -> PageResult:
     """Trim a read of ``page.size + 1`` documents to the page and restore listing order."""
     has_more = len(documents) > page.size
     kept = list(documents[: page.size])
     if page.backwards:
         kept.reverse()
-    return PageResult(kept, has_more)
+    return PageResult(kept, has_more, total)
 
 
 async def find_page(
@@ -75,4 +81,8 @@ async def find_page(
         after=list(start) if start is not None else None,
         score=score,
     )
-    return window(documents, page)
+
+    async def total() -> int:
+        return await store.count(collection, filter)
+
+    return window(documents, page, total)

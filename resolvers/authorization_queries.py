@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
 
 from datastore import collections as c
 from datastore.enums import AuthorizationStatus
 from datastore.loaders import NEWEST_FIRST, ListSpec
 from datastore.paging import Page, PageResult, find_page
-from datastore.store import ASCENDING, Filter, Sort
+from datastore.store import ASCENDING, DESCENDING, Filter, Sort
 from resolvers.authorization_rules import ends_before_for_days, status_filter
 from resolvers.context import Info
 from resolvers.errors import PublicError, QueryErrorCode
@@ -20,6 +20,36 @@ SOONEST_ENDING: Sort = (("endsAt", ASCENDING),)
 MAX_EXPIRING_DAYS = 366
 
 
+class AuthorizationSortKey(StrEnum):
+    """The orders a dashboard lists authorizations in (each has its index, per owner)."""
+
+    CREATED_AT = "CREATED_AT"
+    UPDATED_AT = "UPDATED_AT"
+    ENDS_AT = "ENDS_AT"
+
+
+# Each key's natural direction: newest first, most recently changed first, soonest ending.
+_SORTS: dict[AuthorizationSortKey, Sort] = {
+    AuthorizationSortKey.CREATED_AT: NEWEST_FIRST,
+    AuthorizationSortKey.UPDATED_AT: (("updatedAt", DESCENDING),),
+    AuthorizationSortKey.ENDS_AT: SOONEST_ENDING,
+}
+
+
+@dataclass(frozen=True)
+class AuthorizationQuery:
+    """What a client asked of an authorization list, beyond statuses and the window."""
+
+    seller_id: str | None = None
+    partner_id: str | None = None
+    service_id: str | None = None
+    ends_from: datetime | None = None
+    ends_to: datetime | None = None
+    updated_since: datetime | None = None
+    sort_key: AuthorizationSortKey | None = None
+    reverse: bool = False
+
+
 @dataclass(frozen=True)
 class AuthorizationListSpec(ListSpec):
     """Authorizations by effective status, or those ending within a window."""
@@ -27,10 +57,15 @@ class AuthorizationListSpec(ListSpec):
     now: datetime | None = None
     wanted: tuple[AuthorizationStatus, ...] | None = None
     ends_before: datetime | None = None
+    ends_range: tuple[datetime | None, datetime | None] = (None, None)
 
     def filter(self) -> Filter:
         assert self.now is not None
-        parts: list[dict[str, Any]] = []
+        parts: list[Filter] = [super().filter()]
+        ends_from, ends_to = self.ends_range
+        if ends_from is not None or ends_to is not None:
+            bounds = {"$gte": ends_from, "$lte": ends_to}
+            parts.append({"endsAt": {k: v for k, v in bounds.items() if v is not None}})
         if self.wanted:
             parts.append(status_filter(self.wanted, self.now))
         if self.ends_before is not None:
@@ -40,11 +75,22 @@ class AuthorizationListSpec(ListSpec):
                     "endsAt": {"$gt": self.now, "$lt": self.ends_before},
                 }
             )
-        return {"$and": parts} if parts else {}
+        return {"$and": parts}
 
 
-def list_sort(expiring_within_days: int | None) -> Sort:
-    return SOONEST_ENDING if expiring_within_days is not None else NEWEST_FIRST
+def list_order(expiring_within_days: int | None, query: AuthorizationQuery) -> tuple[Sort, str]:
+    """The sort and the cursor tag of a listing: ``sortKey`` (default: newest first, or
+    soonest ending with ``expiringWithinDays``), reversed on request. Cursors carry the tag, so
+    one made under another order is refused instead of skipping or repeating items."""
+    key = query.sort_key or (
+        AuthorizationSortKey.ENDS_AT
+        if expiring_within_days is not None
+        else AuthorizationSortKey.CREATED_AT
+    )
+    sort = _SORTS[key]
+    if query.reverse:
+        sort = tuple((name, -direction) for name, direction in sort)
+    return sort, f"{key.value}{'-r' if query.reverse else ''}"
 
 
 def list_spec(
@@ -52,6 +98,7 @@ def list_spec(
     page: Page,
     statuses: list[AuthorizationStatus] | None,
     expiring_within_days: int | None,
+    query: AuthorizationQuery = AuthorizationQuery(),
 ) -> AuthorizationListSpec:
     if expiring_within_days is not None and not 0 <= expiring_within_days <= MAX_EXPIRING_DAYS:
         raise PublicError(
@@ -60,9 +107,17 @@ def list_spec(
             QueryErrorCode.INVALID_EXPIRING_WITHIN_DAYS,
         )
     now = info.context.now
+    equals = (
+        ("sellerId", query.seller_id),
+        ("partnerId", query.partner_id),
+        ("serviceId", query.service_id),
+    )
     return AuthorizationListSpec(
         page=page,
-        sort=list_sort(expiring_within_days),
+        sort=list_order(expiring_within_days, query)[0],
+        equals=tuple((name, value) for name, value in equals if value is not None),
+        updated_since=query.updated_since,
+        ends_range=(query.ends_from, query.ends_to),
         now=now,
         wanted=tuple(statuses) if statuses else None,
         ends_before=ends_before_for_days(expiring_within_days, now)

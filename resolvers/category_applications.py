@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from datastore import collections as c
@@ -16,6 +17,7 @@ from datastore.store import DuplicateKeyError
 from resolvers import history, idempotency
 from resolvers.context import Info
 from resolvers.errors import unknown_account
+from resolvers.moments import check_moment
 from resolvers.validation import Checks, fail
 from resolvers.writes import atomically
 
@@ -211,9 +213,17 @@ async def review(
 
 
 async def applications_of_partner(
-    info: Info, partner_id: str, page: Page, statuses: list[ApplicationStatus] | None
+    info: Info,
+    partner_id: str,
+    page: Page,
+    statuses: list[ApplicationStatus] | None,
+    updated_since: datetime | None = None,
 ) -> PageResult:
-    spec = ListSpec(page=page, statuses=tuple(s.value for s in statuses) if statuses else None)
+    spec = ListSpec(
+        page=page,
+        statuses=tuple(s.value for s in statuses) if statuses else None,
+        updated_since=check_moment(updated_since, "updatedSince"),
+    )
     return await info.context.loaders.category_applications_by_partner.load((partner_id, spec))
 
 

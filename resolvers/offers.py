@@ -23,6 +23,7 @@ from resolvers import history, idempotency
 from resolvers.category_applications import current_partner
 from resolvers.contact import check_contact
 from resolvers.context import Info
+from resolvers.moments import check_moment
 from resolvers.offer_dates import day_after, day_start, years_later
 from resolvers.validation import Checks, fail
 from resolvers.visibility import sees_partner_privately
@@ -198,13 +199,21 @@ async def by_link(info: Info, token: str) -> Document | None:
 
 
 async def offers_of_partner(
-    info: Info, partner_id: str, page: Page, statuses: Sequence[OfferStatus] | None
+    info: Info,
+    partner_id: str,
+    page: Page,
+    statuses: Sequence[OfferStatus] | None,
+    updated_since: datetime | None = None,
 ) -> PageResult:
     """The partner's offers, newest first, with statuses as read (EXPIRED included); empty for
     anyone but the partner and admins."""
     if not sees_partner_privately(info.context.viewer, partner_id):
         return PageResult([], False)
-    spec = ListSpec(page=page, statuses=tuple(s.value for s in statuses) if statuses else None)
+    spec = ListSpec(
+        page=page,
+        statuses=tuple(s.value for s in statuses) if statuses else None,
+        updated_since=check_moment(updated_since, "updatedSince"),
+    )
     return await info.context.loaders.service_offers_by_partner.load((partner_id, spec))
 
 

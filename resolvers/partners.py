@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from datastore import collections as c
 from datastore.codec import Document
 from datastore.enums import PartnerStatus, PartnerType, Region, ServiceStatus, ServiceType
 from datastore.loaders import NEWEST_FIRST, ListSpec
 from datastore.paging import Page, PageResult, find_page
 from resolvers.context import Info
+from resolvers.moments import check_moment
 from resolvers.nodes import check_id, not_found, visible_document
 from resolvers.visibility import sees_partner_privately
 
@@ -27,6 +30,7 @@ async def list_partners(
     status: PartnerStatus | None,
     partner_type: PartnerType | None,
     registration_region: Region | None,
+    updated_since: datetime | None = None,
 ) -> PageResult:
     """Every partner (admins only: the permission is on the field), newest first."""
     conditions = {
@@ -34,7 +38,11 @@ async def list_partners(
         "type": partner_type,
         "registrationRegion": registration_region,
     }
-    filter = {key: value for key, value in conditions.items() if value is not None}
+    filter: dict[str, object] = {
+        key: value for key, value in conditions.items() if value is not None
+    }
+    if updated_since is not None:
+        filter["updatedAt"] = {"$gte": check_moment(updated_since, "updatedSince")}
     result = await find_page(info.context.store, c.PARTNERS, filter, NEWEST_FIRST, page)
     for document in result.documents:
         # Services listed under these partners resolve their partner without a round trip.
@@ -48,6 +56,7 @@ async def services_of_partner(
     page: Page,
     statuses: list[ServiceStatus] | None,
     service_type: ServiceType | None,
+    updated_since: datetime | None = None,
 ) -> PageResult:
     """The partner's services: every state for the partner itself and admins, otherwise only
     what the store lists (live and public)."""
@@ -58,5 +67,10 @@ async def services_of_partner(
         wanted_statuses = (live,) if wanted_statuses is None or live in wanted_statuses else ()
         public = ServiceType.PUBLIC.value
         wanted_types = (public,) if wanted_types is None or public in wanted_types else ()
-    spec = ListSpec(page=page, statuses=wanted_statuses, types=wanted_types)
+    spec = ListSpec(
+        page=page,
+        statuses=wanted_statuses,
+        types=wanted_types,
+        updated_since=check_moment(updated_since, "updatedSince"),
+    )
     return await info.context.loaders.services_by_partner.load((partner_id, spec))

@@ -23,13 +23,6 @@ def sees_seller_privately(viewer: Viewer, seller_id: str) -> bool:
     return viewer.is_admin or viewer.seller_id == seller_id
 
 
-def sees_owner_privately(viewer: Viewer, kind: str, owner_id: str) -> bool:
-    """Whether ``viewer`` may list what a seller or a partner (``kind``) owns."""
-    if kind == "seller":
-        return sees_seller_privately(viewer, owner_id)
-    return sees_partner_privately(viewer, owner_id)
-
-
 def can_see_partner(viewer: Viewer, partner: Document) -> bool:
     """Active partners have a public profile; a closed one is visible to itself and admins."""
     return partner.get("status") == PartnerStatus.ACTIVE or sees_partner_privately(

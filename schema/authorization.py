@@ -6,7 +6,6 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from strawberry.scalars import JSON
 
 from datastore import enums
 from datastore.codec import Document
@@ -16,10 +15,11 @@ from resolvers.authorization_rules import days_remaining, effective_status, gran
 from resolvers.context import Info
 from resolvers.offer_dates import last_day
 from schema.authorization_settings import AuthorizationSettings, SellerContact
+from schema.changes import ChangedValue, changed_value
 from schema.enums import AuthorizationChannel, AuthorizationReason, AuthorizationStatus
 from schema.history import HistoryEntry, history
 from schema.node import Node
-from schema.pagination import EMPTY_PAGE, Connection, connection_from
+from schema.pagination import Connection, connection_from
 from schema.partner import Partner
 from schema.seller import Seller, Shop, TikTokAccount
 from schema.service import Service
@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 @strawberry.type(description="One thing the seller changed from what the offer proposed.")
 class OfferChange:
     field: str = strawberry.field(description="What changed, e.g. endDate or settings.tspAccess.")
-    offered: JSON | None = strawberry.field(description="What the partner offered.")
-    consented: JSON | None = strawberry.field(description="What the seller agreed to.")
+    offered: ChangedValue | None = strawberry.field(description="What the partner offered.")
+    consented: ChangedValue | None = strawberry.field(description="What the seller agreed to.")
 
 
 @strawberry.type(description="A seller's authorization of one partner service.")
@@ -140,7 +140,9 @@ class Authorization(Node):
         changes: dict[str, Any] = self.document.get("offerChanges") or {}
         return [
             OfferChange(
-                field=name, offered=change.get("offered"), consented=change.get("consented")
+                field=name,
+                offered=changed_value(change.get("offered")),
+                consented=changed_value(change.get("consented")),
             )
             for name, change in changes.items()
         ]
@@ -159,14 +161,15 @@ async def authorization_connection(
     after: str | None,
     last: int | None,
     before: str | None,
+    query: queries.AuthorizationQuery = queries.AuthorizationQuery(),  # noqa: B008
 ) -> Connection[Authorization]:
     """``owner`` is ("seller" | "partner" | "offer", id), or None for the caller's own; the
     caller has checked that the viewer may read the owner's lists (``resolvers.visibility``)."""
     from resolvers.pagination import page_from_args
 
-    sort = queries.list_sort(expiring_within_days)
-    page = page_from_args(sort, first, after, last, before)
-    spec = queries.list_spec(info, page, status, expiring_within_days)
+    sort, tag = queries.list_order(expiring_within_days, query)
+    page = page_from_args(sort, first, after, last, before, tag=tag)
+    spec = queries.list_spec(info, page, status, expiring_within_days, query)
     if owner is None:
         result = await queries.of_viewer(info, spec)
     else:
@@ -177,8 +180,4 @@ async def authorization_connection(
             "offer": queries.of_offer,
         }
         result = await reader[kind](info, owner_id, spec)
-    return connection_from(result, page, sort, Authorization.from_document)
-
-
-def empty() -> Connection[Authorization]:
-    return Connection(edges=[], page_info=EMPTY_PAGE)
+    return connection_from(result, page, sort, Authorization.from_document, tag=tag)

@@ -15,7 +15,14 @@ from resolvers import authorizations as resolve
 from resolvers.authorization_rules import AuthorizationErrorCode as _Code
 from resolvers.context import Info
 from resolvers.nodes import check_id
-from schema.arguments import AuthorizationStatusFilter, ExpiringWithinDays
+from schema.arguments import (
+    AuthorizationFilter,
+    AuthorizationFilterArgument,
+    AuthorizationStatusFilter,
+    ExpiringWithinDays,
+    Reverse,
+    SortKeyArgument,
+)
 from schema.authorization import (
     Authorization,
     authorization_connection,
@@ -335,11 +342,15 @@ class AuthorizationQuery:
         info: Info,
         status: AuthorizationStatusFilter = None,
         expiring_within_days: ExpiringWithinDays = None,
+        filter: AuthorizationFilterArgument = None,
+        sort_key: SortKeyArgument = None,
+        reverse: Reverse = False,
         first: First = None,
         after: After = None,
         last: Last = None,
         before: Before = None,
     ) -> Connection[Authorization] | None:
+        query = (filter or AuthorizationFilter()).to_query(sort_key, reverse)
         return await authorization_connection(
-            info, None, status, expiring_within_days, first, after, last, before
+            info, None, status, expiring_within_days, first, after, last, before, query
         )

@@ -12,6 +12,7 @@ from enum import Enum
 
 from datastore import enums
 from resolvers import (
+    authorization_queries,
     authorization_rules,
     category_applications,
     identity,
@@ -242,6 +243,11 @@ DESCRIPTIONS: dict[type[Enum], Mapping[str, str]] = {
         "THREE_MONTHS": "Three calendar months.",
         "SIX_MONTHS": "Six calendar months.",
         "TWELVE_MONTHS": "Twelve calendar months.",
+    },
+    authorization_queries.AuthorizationSortKey: {
+        "CREATED_AT": "Newest first.",
+        "UPDATED_AT": "Most recently changed first.",
+        "ENDS_AT": "Soonest ending first.",
     },
     store_search.StoreSortKey: {
         "RELEVANCE": "Best match for the query first.",

@@ -7,7 +7,6 @@ from enum import StrEnum
 from typing import Protocol
 
 import strawberry
-from strawberry.scalars import JSON
 
 from datastore.codec import Document
 from datastore.loaders import NEWEST_FIRST, ListSpec
@@ -16,6 +15,7 @@ from resolvers.context import Info
 from resolvers.history import LEGACY_ACTIONS, STATUS_ENUMS, HistoryAction, HistoryReasonCode
 from resolvers.pagination import page_from_args
 from resolvers.visibility import sees_history
+from schema.changes import FieldChange, field_changes
 from schema.enums import Role
 from schema.pagination import (
     EMPTY_PAGE,
@@ -54,7 +54,9 @@ class HistoryEntry:
     to_status: HistoryStatus | None = strawberry.field(description="The status after.")
     reason_code: HistoryReasonCode | None = strawberry.field(description="Why, as a code.")
     reason: str | None = strawberry.field(description="Why, in words.")
-    changes: JSON | None = strawberry.field(description="Changed fields: {field: {from, to}}.")
+    changes: list[FieldChange] = strawberry.field(
+        description="The fields the change touched, with their values before and after."
+    )
     created_at: datetime = strawberry.field(description="When it happened.")
 
     @classmethod
@@ -70,7 +72,7 @@ class HistoryEntry:
             if document.get("reasonCode")
             else None,
             reason=document.get("reason"),
-            changes=document.get("changes"),
+            changes=field_changes(document.get("changes")),
             created_at=document["createdAt"],
         )
 

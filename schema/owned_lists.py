@@ -12,7 +12,17 @@ from datastore.codec import Document
 from datastore.ids import type_of
 from resolvers.context import Info
 from resolvers.visibility import sees_lists_of
-from schema.arguments import AuthorizationStatusFilter, ExpiringWithinDays, RequestStatusFilter
+from schema.arguments import (
+    AuthorizationFilter,
+    AuthorizationFilterArgument,
+    AuthorizationStatusFilter,
+    ExpiringWithinDays,
+    RequestSellerFilter,
+    RequestStatusFilter,
+    Reverse,
+    SortKeyArgument,
+    UpdatedSince,
+)
 from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last
 
 if TYPE_CHECKING:
@@ -38,19 +48,23 @@ async def authorizations(
     info: Info,
     status: AuthorizationStatusFilter = None,
     expiring_within_days: ExpiringWithinDays = None,
+    filter: AuthorizationFilterArgument = None,
+    sort_key: SortKeyArgument = None,
+    reverse: Reverse = False,
     first: First = None,
     after: After = None,
     last: Last = None,
     before: Before = None,
 ) -> Connection[Annotated[Authorization, strawberry.lazy("schema.authorization")]]:
-    """Newest first (soonest ending with ``expiringWithinDays``); empty for anyone but the
-    owner (an offer's partner) and admins."""
+    """Newest first (soonest ending with ``expiringWithinDays``) unless ``sortKey`` says;
+    empty for anyone but the owner (an offer's partner) and admins."""
     from schema.authorization import authorization_connection
 
     if not sees_lists_of(info.context.viewer, root.document):
         return Connection(edges=[], page_info=EMPTY_PAGE)
+    query = (filter or AuthorizationFilter()).to_query(sort_key, reverse)
     return await authorization_connection(
-        info, _owner(root), status, expiring_within_days, first, after, last, before
+        info, _owner(root), status, expiring_within_days, first, after, last, before, query
     )
 
 
@@ -58,6 +72,8 @@ async def requests(
     root: _Owner,
     info: Info,
     status: RequestStatusFilter = None,
+    seller_id: RequestSellerFilter = None,
+    updated_since: UpdatedSince = None,
     first: First = None,
     after: After = None,
     last: Last = None,
@@ -68,4 +84,6 @@ async def requests(
 
     if not sees_lists_of(info.context.viewer, root.document):
         return Connection(edges=[], page_info=EMPTY_PAGE)
-    return await request_connection(info, _owner(root), status, first, after, last, before)
+    return await request_connection(
+        info, _owner(root), status, first, after, last, before, seller_id, updated_since
+    )

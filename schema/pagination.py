@@ -8,7 +8,7 @@ from typing import Annotated, Generic, TypeVar
 import strawberry
 
 from datastore.codec import Document
-from datastore.paging import Page, PageResult
+from datastore.paging import Page, PageResult, Total
 from datastore.store import Score, Sort, keyset_of
 from resolvers.pagination import encode_cursor
 
@@ -33,10 +33,23 @@ class Edge(Generic[NodeT]):
 class Connection(Generic[NodeT]):
     edges: list[Edge[NodeT]] = strawberry.field(description="The items with their cursors.")
     page_info: PageInfo = strawberry.field(description="Where this page sits in the list.")
+    # How to count the whole list; None when this page is the whole list.
+    total: strawberry.Private[Total | None] = None
 
     @strawberry.field(description="The items of this page, without cursors.")
     def nodes(self) -> list[NodeT]:
         return [edge.node for edge in self.edges]
+
+    @strawberry.field(
+        description="How many items the whole list holds, every page and the same filters. "
+        "Counted only when asked for: one grouped count per nesting level, not per parent."
+    )
+    async def total_count(self) -> int:
+        if self.total is not None:
+            return await self.total()
+        if self.page_info.has_next_page or self.page_info.has_previous_page:
+            raise LookupError("a paged connection was built without a way to count its list")
+        return len(self.edges)
 
 
 EMPTY_PAGE = PageInfo(
@@ -65,19 +78,30 @@ def connection_from(
         )
         for document in result.documents
     ]
-    return Connection(edges=edges, page_info=_page_info(edges, result.has_more, page))
+    return Connection(
+        edges=edges, page_info=_page_info(edges, result.has_more, page), total=result.total
+    )
 
 
 def connection_of_items(
-    items: Sequence[NodeT], page: Page, cursor_of: Callable[[NodeT], list[object]]
+    items: Sequence[NodeT],
+    page: Page,
+    cursor_of: Callable[[NodeT], list[object]],
+    *,
+    total: int,
 ) -> Connection[NodeT]:
-    """A connection over an in-memory list already filtered to the window plus one."""
+    """A connection over an in-memory list already filtered to the window plus one, of a
+    list of ``total`` items."""
+
+    async def count() -> int:
+        return total
+
     has_more = len(items) > page.size
     kept = list(items[: page.size])
     if page.backwards:
         kept.reverse()
     edges = [Edge(cursor=encode_cursor(cursor_of(item)), node=item) for item in kept]
-    return Connection(edges=edges, page_info=_page_info(edges, has_more, page))
+    return Connection(edges=edges, page_info=_page_info(edges, has_more, page), total=count)
 
 
 def _page_info(edges: Sequence[Edge[NodeT]], has_more: bool, page: Page) -> PageInfo:

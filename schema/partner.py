@@ -17,6 +17,7 @@ from resolvers.context import Info
 from resolvers.pagination import page_from_args
 from resolvers.visibility import sees_partner_privately
 from schema import owned_lists
+from schema.arguments import UpdatedSince
 from schema.category_application import ApplicationStatus, CategoryApplication
 from schema.enums import (
     Market,
@@ -80,13 +81,16 @@ class Partner(Node):
         type: Annotated[
             ServiceType | None, strawberry.argument(description="Only services of this type.")
         ] = None,
+        updated_since: UpdatedSince = None,
         first: First = None,
         after: After = None,
         last: Last = None,
         before: Before = None,
     ) -> Connection[Service]:
         page = page_from_args(NEWEST_FIRST, first, after, last, before)
-        result = await resolve.services_of_partner(info, str(self.id), page, status, type)
+        result = await resolve.services_of_partner(
+            info, str(self.id), page, status, type, updated_since
+        )
         return connection_from(result, page, NEWEST_FIRST, Service.from_document)
 
     @strawberry.field(
@@ -118,6 +122,7 @@ class Partner(Node):
             list[ApplicationStatus] | None,
             strawberry.argument(description="Only applications in these states."),
         ] = None,
+        updated_since: UpdatedSince = None,
         first: First = None,
         after: After = None,
         last: Last = None,
@@ -126,7 +131,9 @@ class Partner(Node):
         if not sees_partner_privately(info.context.viewer, str(self.id)):
             return Connection(edges=[], page_info=EMPTY_PAGE)
         page = page_from_args(NEWEST_FIRST, first, after, last, before)
-        result = await applications.applications_of_partner(info, str(self.id), page, status)
+        result = await applications.applications_of_partner(
+            info, str(self.id), page, status, updated_since
+        )
         return connection_from(result, page, NEWEST_FIRST, CategoryApplication.from_document)
 
     authorizations = strawberry.field(
@@ -149,6 +156,7 @@ class Partner(Node):
                 "open when its end date passed, OPEN one that has not reached it."
             ),
         ] = None,
+        updated_since: UpdatedSince = None,
         first: First = None,
         after: After = None,
         last: Last = None,
@@ -157,7 +165,7 @@ class Partner(Node):
         if not sees_partner_privately(info.context.viewer, str(self.id)):
             return Connection(edges=[], page_info=EMPTY_PAGE)
         page = page_from_args(NEWEST_FIRST, first, after, last, before)
-        result = await offers.offers_of_partner(info, str(self.id), page, status)
+        result = await offers.offers_of_partner(info, str(self.id), page, status, updated_since)
         return connection_from(result, page, NEWEST_FIRST, ServiceOffer.from_document)
 
     requests = strawberry.field(
@@ -213,13 +221,16 @@ class PartnerQuery:
         registration_region: Annotated[
             Region | None, strawberry.argument(description="Only partners registered here.")
         ] = None,
+        updated_since: UpdatedSince = None,
         first: First = None,
         after: After = None,
         last: Last = None,
         before: Before = None,
     ) -> Connection[Partner] | None:
         page = page_from_args(NEWEST_FIRST, first, after, last, before)
-        result = await resolve.list_partners(info, page, status, type, registration_region)
+        result = await resolve.list_partners(
+            info, page, status, type, registration_region, updated_since
+        )
         return connection_from(result, page, NEWEST_FIRST, Partner.from_document)
 
 

@@ -15,10 +15,11 @@ from datastore.loaders import NEWEST_FIRST, ListSpec, load_required
 from datastore.paging import PageResult, find_page
 from resolvers import requests as resolve
 from resolvers.context import Info
+from resolvers.moments import check_moment
 from resolvers.nodes import check_id
 from resolvers.pagination import page_from_args
 from resolvers.visibility import own_lists_owner
-from schema.arguments import RequestStatusFilter
+from schema.arguments import RequestSellerFilter, RequestStatusFilter, UpdatedSince
 from schema.enums import CompanySize, Currency, ProductCategory, RequestStatus
 from schema.history import HistoryEntry, history
 from schema.mutations import UserError, run_mutation
@@ -293,11 +294,20 @@ async def request_connection(
     after: str | None,
     last: int | None,
     before: str | None,
+    seller_id: strawberry.ID | None = None,
+    updated_since: datetime | None = None,
 ) -> Connection[SellerRequest]:
     """Requests newest first: of ("seller" | "partner", id), or every request (admins); the
     caller has checked that the viewer may read the owner's lists (``resolvers.visibility``)."""
     page = page_from_args(NEWEST_FIRST, first, after, last, before)
-    spec = ListSpec(page=page, statuses=tuple(s.value for s in status) if status else None)
+    if seller_id is not None:
+        check_id(str(seller_id), "sellerId", expected="Seller")
+    spec = ListSpec(
+        page=page,
+        statuses=tuple(s.value for s in status) if status else None,
+        equals=(("sellerId", str(seller_id)),) if seller_id is not None else (),
+        updated_since=check_moment(updated_since, "updatedSince"),
+    )
     result: PageResult
     if owner is None:
         result = await find_page(info.context.store, c.REQUESTS, spec.filter(), NEWEST_FIRST, page)
@@ -320,10 +330,14 @@ class SellerRequestQuery:
         self,
         info: Info,
         status: RequestStatusFilter = None,
+        seller_id: RequestSellerFilter = None,
+        updated_since: UpdatedSince = None,
         first: First = None,
         after: After = None,
         last: Last = None,
         before: Before = None,
     ) -> Connection[SellerRequest] | None:
         owner = own_lists_owner(info.context.viewer)
-        return await request_connection(info, owner, status, first, after, last, before)
+        return await request_connection(
+            info, owner, status, first, after, last, before, seller_id, updated_since
+        )

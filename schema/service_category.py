@@ -86,4 +86,6 @@ class ServiceCategoryQuery:
         window = _window(rows, page)
         positions = {row.id: index for index, row in window}
         items = [ServiceCategory.from_category(row) for _, row in window]
-        return connection_of_items(items, page, lambda item: [positions[str(item.id)], item.id])
+        return connection_of_items(
+            items, page, lambda item: [positions[str(item.id)], item.id], total=len(rows)
+        )

@@ -30,7 +30,8 @@ AUTH_FIELDS = """id status statusReason channel startDate endDate grantsAccess
   settings { authorizeObject ticketAuthorization tspAccess dataCompassAccess }
   contact { name email phone } shops { id } tiktokAccounts { id linkedStatus }
   service { id } partner { id } seller { id }
-  changesFromOffer { field offered consented }
+  changesFromOffer { field offered { text flag number ids texts }
+    consented { text flag number ids texts } }
   history { edges { node { action reasonCode fromStatus toStatus } } }"""
 ACCEPT = f"""mutation($token: String!, $input: AuthorizeServiceOfferInput) {{
   authorizeServiceOffer(token: $token, input: $input) {{
@@ -58,6 +59,14 @@ SETTINGS = {
     "tspAccess": False,
     "dataCompassAccess": True,
 }
+
+
+def _value(typed: dict[str, Any] | None) -> Any:
+    """The one non-null field of a ChangedValue (None for no value)."""
+    if typed is None:
+        return None
+    (value,) = [v for v in typed.values() if v is not None]
+    return value
 
 
 def _today() -> date:
@@ -150,7 +159,8 @@ async def test_edited_accept_keeps_what_the_seller_changed(
     assert authorization["contact"]["phone"] == "+62812000111"
     assert len(authorization["tiktokAccounts"]) == 1
     changes = {
-        c["field"]: (c["offered"], c["consented"]) for c in authorization["changesFromOffer"]
+        c["field"]: (_value(c["offered"]), _value(c["consented"]))
+        for c in authorization["changesFromOffer"]
     }
     assert changes["serviceIds"] == ([kept["_id"], dropped["_id"]], [kept["_id"]])
     assert changes["endDate"][1] == end.isoformat()

@@ -286,3 +286,18 @@ async def test_a_valid_token_for_an_unknown_account_must_sign_in_again(
         body = await _body(gql, query, variables, caller)
         assert _codes(body) == ["UNAUTHENTICATED"], body
         assert next(iter(body["data"].values())) is None
+
+
+@pytest.mark.parametrize(
+    "moment", ["2025-01-01T00:00:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"]
+)
+async def test_a_moment_the_store_cannot_compare_is_refused_with_a_code(
+    gql: GraphQLClient, moment: str
+) -> None:
+    for query in (
+        "query($m: DateTime) { partners(updatedSince: $m) { totalCount } }",
+        "query($m: DateTime) { authorizations(filter: {endsAtFrom: $m}) { totalCount } }",
+        "query($m: DateTime) { requests(updatedSince: $m) { totalCount } }",
+    ):
+        body = await _body(gql, query, {"m": moment}, token(Role.ADMIN))
+        assert _codes(body) == ["INVALID_DATETIME"], (query, body)

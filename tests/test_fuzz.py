@@ -48,7 +48,11 @@ _TEXT = st.text(max_size=12)
 CUSTOM_SCALARS = {
     "Date": st.one_of(st.dates().map(lambda d: d.isoformat()), _TEXT).map(nodes.String),
     "DateTime": st.one_of(
-        st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()), _TEXT
+        st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()),
+        # Naive moments, and aware ones that leave the calendar once in UTC.
+        st.datetimes().map(lambda d: d.isoformat()),
+        st.sampled_from(["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"]),
+        _TEXT,
     ).map(nodes.String),
     "Decimal": st.one_of(
         st.decimals(allow_nan=True, allow_infinity=True).map(str),

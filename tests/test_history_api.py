@@ -42,8 +42,7 @@ async def test_entries_read_as_enums_and_legacy_verbs_as_past_tense(
         from_status="LIVE",
         to_status="DEACTIVATED",
     )
-    # An entry stored by an older release, when request moves were verbs (a second later, so
-    # the newest-first order does not hang on two writes within one millisecond).
+    # An entry stored by an older release, when request moves were verbs.
     await store.insert(
         c.HISTORY,
         {
@@ -53,7 +52,7 @@ async def test_entries_read_as_enums_and_legacy_verbs_as_past_tense(
             "fromStatus": "DEACTIVATED",
             "toStatus": "DEACTIVATED",
             "reasonCode": "PARTNER_REMOVED",
-            "createdAt": utc_now() + timedelta(seconds=1),
+            "createdAt": utc_now() + timedelta(seconds=1),  # newest, whatever the clock's grain
         },
     )
     result = await gql(QUERY, {"id": service["_id"]}, as_=token(Role.PARTNER, partner["_id"]))
@@ -83,3 +82,29 @@ async def test_recording_an_unknown_action_is_refused(store: DocumentStore) -> N
             store, subject_id=new_id("svc"), action="EXPLODED", actor=Viewer(Role.ADMIN, "admin")
         )
     assert await store.count(c.HISTORY) == 0
+
+
+def test_changed_values_land_in_the_field_of_their_kind() -> None:
+    from schema.changes import changed_value, field_changes
+
+    service_id = new_id("svc")
+    changes = field_changes(
+        {
+            "endsAt": {"from": "2026-01-01T00:00:00+00:00", "to": "2026-04-01T00:00:00+00:00"},
+            "authorizationsClosed": {"from": 0, "to": 3},
+            "highlights": {"from": ["Fast"], "to": []},
+            "changesFromOffer": {
+                "serviceIds": {"offered": [service_id, new_id("svc")], "consented": [service_id]},
+                "settings.tspAccess": {"offered": True, "consented": False},
+                "contact.name": {"offered": None, "consented": "Bo"},
+            },
+        }
+    )
+    by_field = {change.field: (change.before, change.after) for change in changes}
+    assert by_field["endsAt"][1] == changed_value("2026-04-01T00:00:00+00:00")
+    assert by_field["endsAt"][1].text == "2026-04-01T00:00:00+00:00"  # type: ignore[union-attr]
+    assert by_field["authorizationsClosed"][1].number == 3  # type: ignore[union-attr]
+    assert by_field["highlights"][0].texts == ["Fast"]  # type: ignore[union-attr]
+    assert by_field["changesFromOffer.serviceIds"][1].ids == [service_id]  # type: ignore[union-attr]
+    assert by_field["changesFromOffer.settings.tspAccess"][1].flag is False  # type: ignore[union-attr]
+    assert by_field["changesFromOffer.contact.name"][0] is None

@@ -16,7 +16,8 @@ from resolvers.identity import Role
 from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, token
 
 FIELDS = """service { id status type name statusReason authorizationLinkToken
-  history { edges { node { action fromStatus toStatus reason changes } } } }
+  history { edges { node { action fromStatus toStatus reason
+    changes { field before { text } after { text } } } } } }
   userErrors { field message code }"""
 CREATE = f"mutation($input: CreateServiceInput!) {{ createService(input: $input) {{ {FIELDS} }} }}"
 UPDATE = f"mutation($input: UpdateServiceInput!) {{ updateService(input: $input) {{ {FIELDS} }} }}"
@@ -99,9 +100,9 @@ async def test_public_service_full_cycle(gql: GraphQLClient, partner: Document, 
         gql, UPDATE, {"input": {"id": service["id"], "name": "Shop care plus"}}, _as(partner)
     )
     assert edited["service"]["name"] == "Shop care plus"
-    assert edited["service"]["history"]["edges"][0]["node"]["changes"] == {
-        "name": {"from": "Shop care", "to": "Shop care plus"}
-    }
+    assert edited["service"]["history"]["edges"][0]["node"]["changes"] == [
+        {"field": "name", "before": {"text": "Shop care"}, "after": {"text": "Shop care plus"}}
+    ]
     again = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
     assert again["service"]["status"] == "IN_REVIEW"
     approved = await _call(

@@ -32,20 +32,27 @@ class Example:
 EXAMPLES: tuple[Example, ...] = (
     Example(
         "partner",
-        """# Partner dashboard: your services, open offers (with the link to share), what ends
-# soon and your inbox. Click "Partner" in the demo banner to sign in as the demo partner.
+        """# Partner dashboard: your services, open offers (with the
+# link to share), what ends soon and your inbox.
 query PartnerDashboard {
   viewer {
     partner {
       name
-      services(first: 5) { edges { node { id name type status } } }
-      serviceOffers(first: 5) {
-        edges { node { id status canBeAccepted startDate endDate linkToken } }
+      services(first: 5) {
+        totalCount
+        nodes { id name type status }
+      }
+      serviceOffers(first: 5, status: [OPEN]) {
+        nodes { id canBeAccepted endDate linkToken }
       }
       authorizations(expiringWithinDays: 30, first: 5) {
-        edges { node { id daysRemaining endDate seller { name } service { name } } }
+        totalCount
+        nodes { id daysRemaining seller { name } }
       }
-      requests(first: 5) { edges { node { id status contact { subject } } } }
+      requests(first: 5, status: [PARTNER_REVIEWING]) {
+        totalCount
+        nodes { id contact { subject } }
+      }
     }
   }
 }
@@ -53,10 +60,11 @@ query PartnerDashboard {
     ),
     Example(
         None,
-        """# The App & Service Store: anyone may search it, no token needed.
+        """# The App & Service Store: anyone may search it.
 query StoreSearch($query: String) {
   store(query: $query, first: 5) {
-    edges { node { id name type market partner { name } pricing } }
+    totalCount
+    nodes { id name market pricing partner { name } }
     pageInfo { hasNextPage endCursor }
   }
 }
@@ -65,8 +73,8 @@ query StoreSearch($query: String) {
     ),
     Example(
         "seller",
-        """# Open an offer link: paste a linkToken from the partner dashboard tab. Anyone holding
-# the link may read the offer.
+        """# Open an offer link: paste a linkToken from the
+# PartnerDashboard tab. Anyone holding the link reads it.
 query OpenOfferLink($token: String!) {
   serviceOfferByLink(token: $token) {
     status
@@ -75,7 +83,12 @@ query OpenOfferLink($token: String!) {
     endDate
     partner { name }
     services { name }
-    settings { authorizeObject ticketAuthorization tspAccess dataCompassAccess }
+    settings {
+      authorizeObject
+      ticketAuthorization
+      tspAccess
+      dataCompassAccess
+    }
   }
 }
 """,
@@ -83,11 +96,15 @@ query OpenOfferLink($token: String!) {
     ),
     Example(
         "seller",
-        """# Accept the offer in one click, as the demo seller. Sending it again with the same
-# idempotencyKey returns the first result; another input with that key is refused.
+        """# Accept the offer in one click, as the demo seller.
+# Sent again with the same idempotencyKey, it returns
+# the first result; another input with it is refused.
 mutation AcceptOffer($token: String!) {
-  authorizeServiceOffer(token: $token, input: { idempotencyKey: "demo-accept-1" }) {
-    authorizations { id status startDate endDate service { name } }
+  authorizeServiceOffer(
+    token: $token
+    input: { idempotencyKey: "demo-accept-1" }
+  ) {
+    authorizations { id status endDate service { name } }
     userErrors { field message code }
   }
 }
@@ -96,15 +113,26 @@ mutation AcceptOffer($token: String!) {
     ),
     Example(
         "seller",
-        """# Renew an authorization (its id from "My authorizations" below). UK/US local and
-# cross-border sellers, like the demo seller, get REGION_RESTRICTED: they renew by
-# accepting a renewal offer the partner sends (the AcceptOffer tab).
+        """# Renew an authorization (an id from MyAuthorizations).
+# UK/US local and cross-border sellers, like the demo
+# seller, get REGION_RESTRICTED: they renew by accepting
+# the partner's renewal offer (the AcceptOffer tab).
 query MyAuthorizations {
-  viewer { seller { authorizations(first: 5) { edges { node { id endDate daysRemaining } } } } }
+  viewer {
+    seller {
+      authorizations(first: 5, sortKey: ENDS_AT) {
+        nodes { id endDate daysRemaining }
+      }
+    }
+  }
 }
 
 mutation Renew($id: ID!) {
-  renewAuthorization(id: $id, period: THREE_MONTHS, idempotencyKey: "demo-renew-1") {
+  renewAuthorization(
+    id: $id
+    period: THREE_MONTHS
+    idempotencyKey: "demo-renew-1"
+  ) {
     authorization { id endDate daysRemaining }
     userErrors { field message code }
   }
@@ -114,9 +142,12 @@ mutation Renew($id: ID!) {
     ),
     Example(
         "admin",
-        """# Admins: every partner, and what waits for review.
+        """# Admins: every partner.
 query AdminPartners {
-  partners(first: 10) { edges { node { id name type registrationRegion status } } }
+  partners(first: 10) {
+    totalCount
+    nodes { id name type registrationRegion status }
+  }
 }
 """,
     ),
