@@ -103,7 +103,10 @@ def main(args: argparse.Namespace) -> None:
         subprocess.run([*cli, "seed", "--demo"], env=env, check=True, capture_output=True)
         partner = asyncio.run(_partner(database))
         token = issue_token(secret, Role.PARTNER, partner, timedelta(hours=1))
-        server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env)
+        # The server's request log goes nowhere: it is not what is measured.
+        quiet = subprocess.DEVNULL
+        serve = [*cli, "serve", "--port", str(port)]
+        server = subprocess.Popen(serve, env=env, stdout=quiet, stderr=quiet)
         try:
             base = f"http://127.0.0.1:{port}"
             asyncio.run(_wait(f"{base}/healthz"))
