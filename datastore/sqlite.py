@@ -297,15 +297,18 @@ class SQLiteStore(DocumentStore):
         glued with UNION ALL: SQLite stops at the page. Each level is read one of two ways,
         chosen in the statement by :func:`sqlite_text.many`: few matches are read from the
         posting lists and sorted; many are found by walking the listing's index in order and
-        checking each row's words, which stops after about ``page * listed / matches`` rows.
-        Either way a search costs its page or its matches, never the collection.
+        checking each row's words, which stops after about ``page * listed / matches`` rows
+        when the matches are spread along the order (as a planner's LIMIT walk assumes: a
+        common word whose matches all sit at the far end of the order walks past everything
+        before them). Either way a search costs its page or its matches, not the collection.
         """
         keys = full_sort(sort)
+        fields = self._text_fields(collection)
         params: list[Any] = []
         if score is not None and keys[0][0] == SCORE and terms:
             start = after[0] if after is not None else None
             arms = []
-            for level, query in sqlite_text.levels(score, terms, keys[0][1], start):
+            for level, query in sqlite_text.levels(score, terms, fields, keys[0][1], start):
                 level_after = after[1:] if after is not None and level == start else None
                 arms.append(
                     self._text_arm(
@@ -325,7 +328,7 @@ class SQLiteStore(DocumentStore):
                 sql += " LIMIT ?"
                 params.append(limit)
         elif score is None and terms:
-            query = sqlite_text.match(terms)
+            query = sqlite_text.match(terms, fields)
             sql = self._text_arm(collection, filter, terms, query, keys, after, limit, None, params)
         else:
             sql = self._text_sorted(collection, filter, terms, sort, limit, after, score, params)
@@ -403,15 +406,18 @@ class SQLiteStore(DocumentStore):
     ) -> str:
         """Any other read through the text index: every match, scored from the posting lists
         of the score words, then sorted."""
+        fields = self._text_fields(collection)
         computed = ""
         if score is not None:
-            computed = f", {sqlite_text.score_sql(collection, score, params)} AS {SCORE_COLUMN}"
+            computed = (
+                f", {sqlite_text.score_sql(collection, score, fields, params)} AS {SCORE_COLUMN}"
+            )
         source = f'(SELECT rowid AS _rowid, id, doc{computed} FROM "{collection}")'
         where = where_sql(_with_keyset(filter, sort, after), params)
         if terms:
             text = sqlite_text.table(collection)
             where += f' AND _rowid IN (SELECT rowid FROM "{text}" WHERE "{text}" MATCH ?)'
-            params.append(sqlite_text.match(terms))
+            params.append(sqlite_text.match(terms, fields))
         sql = f"SELECT doc FROM {source} WHERE {where} ORDER BY {order_sql(sort)}"
         if limit is not None:
             sql += " LIMIT ?"

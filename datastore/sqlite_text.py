@@ -8,6 +8,10 @@ folds ASCII case, and the words are already case-folded runs of letters and digi
 stored word is one token: a match is exactly "the array holds this word", the semantics of
 ``$contains``, now answered from an inverted index instead of walking every document.
 
+FTS5 keeps one posting list per token for all columns, so the words of the second and later
+fields are stored with a column prefix (``c1live``): a query on one field then reads that
+field's postings only, not every occurrence of the word in any field.
+
 VACUUM may renumber the rowids of collection tables; drop the ``<collection>__text`` table
 afterwards and :meth:`SQLiteStore.ensure_indexes` rebuilds it from the documents.
 """
@@ -35,7 +39,9 @@ def create_statements(spec: IndexSpec) -> list[str]:
         raise ValueError("text indexes cover top-level fields")
     names = ", ".join(columns)
     values = ", ".join(
-        f"(SELECT group_concat(value, ' ') FROM json_each(new.doc, '$.{name}'))" for name in columns
+        f"(SELECT group_concat('{_prefix(index)}' || value, ' ') "
+        f"FROM json_each(new.doc, '$.{name}'))"
+        for index, name in enumerate(columns)
     )
     insert = f'INSERT INTO "{text}" (rowid, {names}) VALUES (new.rowid, {values});'
     delete = f'DELETE FROM "{text}" WHERE rowid = old.rowid;'
@@ -70,9 +76,9 @@ def split(filter: Filter | None, fields: Sequence[str]) -> tuple[Filter, Terms]:
     return ({"$and": rest} if rest else {}), terms
 
 
-def match(terms: Terms) -> str:
-    """The FTS5 query that every pair of ``terms`` holds."""
-    return " AND ".join(f"{field} : {_phrase(word)}" for field, word in terms)
+def match(terms: Terms, fields: Sequence[str]) -> str:
+    """The FTS5 query that every pair of ``terms`` holds (``fields``: the index's fields)."""
+    return " AND ".join(_phrase(fields, field, word) for field, word in terms)
 
 
 WALK_ABOVE = 2000
@@ -81,7 +87,9 @@ words (about ``page * listed / matches`` rows); at or below, it reads its matche
 posting lists and sorts them."""
 
 
-def levels(score: Score, terms: Terms, direction: int, start: int | None) -> list[tuple[int, str]]:
+def levels(
+    score: Score, terms: Terms, fields: Sequence[str], direction: int, start: int | None
+) -> list[tuple[int, str]]:
     """The score levels of a ranked search in listing order, from ``start`` on, each with the
     full-text query of its rows: every term, and exactly ``k`` of the score words in the
     score field (exact for the top and bottom levels; middle ones hold at least one word,
@@ -89,8 +97,8 @@ def levels(score: Score, terms: Terms, direction: int, start: int | None) -> lis
     field, words = score
     distinct = list(dict.fromkeys(words))
     top = len(distinct)
-    held = [f"{field} : {_phrase(word)}" for word in distinct]
-    wanted = match(terms)
+    held = [_phrase(fields, field, word) for word in distinct]
+    wanted = match(terms, fields)
     order = range(top, -1, -1) if direction < 0 else range(top + 1)
     result = []
     for level in order:
@@ -125,7 +133,7 @@ def scores_by_text(score: Score | None, fields: Sequence[str]) -> bool:
     )
 
 
-def score_sql(collection: str, score: Score, params: list[Any]) -> str:
+def score_sql(collection: str, score: Score, fields: Sequence[str], params: list[Any]) -> str:
     """How many of the distinct score words the row's field holds, from the text index.
 
     Each word's rowids are read once from its posting list; no document is parsed.
@@ -134,13 +142,19 @@ def score_sql(collection: str, score: Score, params: list[Any]) -> str:
     text = table(collection)
     parts = []
     for word in dict.fromkeys(words):
-        params.append(f"{field} : {_phrase(word)}")
+        params.append(_phrase(fields, field, word))
         parts.append(f'(rowid IN (SELECT rowid FROM "{text}" WHERE "{text}" MATCH ?))')
     return "(" + " + ".join(parts) + ")" if parts else "0"
 
 
-def _phrase(word: str) -> str:
-    return '"' + word.replace('"', '""') + '"'
+def _phrase(fields: Sequence[str], field: str, word: str) -> str:
+    """``word`` in ``field``, as an FTS5 column filter and string."""
+    stored = _prefix(list(fields).index(field)) + word
+    return f'{field} : "' + stored.replace('"', '""') + '"'
+
+
+def _prefix(column: int) -> str:
+    return f"c{column}" if column else ""
 
 
 def _conjuncts(filter: Filter) -> list[Filter]:
