@@ -11,6 +11,7 @@ from datastore.catalog import get_catalog
 from datastore.codec import Document
 from datastore.loaders import load_required
 from resolvers.context import Info
+from resolvers.links import service_authorization_url
 from resolvers.referrals import referral_links_for
 from resolvers.visibility import sees_partner_privately
 from schema.enums import Market, ServiceStatus, ServiceType
@@ -77,6 +78,18 @@ class Service(Node):
             if sees_partner_privately(info.context.viewer, self.partner_id)
             else None
         )
+
+    @strawberry.field(
+        description="The default authorization link as an absolute URL (this gateway's "
+        "`/authorize/service/<token>`); null for whoever does not see the token, and before "
+        "the service first goes live."
+    )
+    def authorization_url(self, info: Info) -> str | None:
+        if self.link_token is None or not sees_partner_privately(
+            info.context.viewer, self.partner_id
+        ):
+            return None
+        return service_authorization_url(info.context.base_url, self.link_token)
 
     history: Connection[HistoryEntry] = strawberry.field(
         resolver=history,

@@ -11,6 +11,7 @@ from datastore.codec import Document, utc_now
 from datastore.loaders import load_required
 from resolvers import offers as resolve
 from resolvers.context import Info
+from resolvers.links import offer_authorization_url
 from resolvers.offer_dates import first_day, last_day
 from resolvers.visibility import sees_partner_privately
 from schema import owned_lists
@@ -112,6 +113,15 @@ class ServiceOffer(Node):
         if not sees_partner_privately(info.context.viewer, self.partner_id):
             return None
         return str(self.document["linkToken"])
+
+    @strawberry.field(
+        description="The offer's link as an absolute URL (this gateway's `/authorize/<token>`, "
+        "the seller's authorization page); null for whoever does not see the token."
+    )
+    def authorization_url(self, info: Info) -> str | None:
+        if not sees_partner_privately(info.context.viewer, self.partner_id):
+            return None
+        return offer_authorization_url(info.context.base_url, str(self.document["linkToken"]))
 
     history: Connection[HistoryEntry] = strawberry.field(
         resolver=history,
