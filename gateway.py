@@ -51,6 +51,7 @@ from schema import ExtensionFactory, build_schema, contract, schema
 from schema.error_log import excerpt
 from web.graphiql import static_routes
 from web.referrals import referral_routes
+from web.spa import spa_routes
 
 logger = logging.getLogger("tsp.gateway")
 
@@ -320,6 +321,7 @@ def create_app(
         Route("/metrics", metrics_endpoint),
         *referral_routes(settings),
         *static_routes(),
+        *spa_routes(settings),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     add_edge_middleware(app, settings.transport)
