@@ -147,7 +147,7 @@ def demo_gateway(workdir: Path) -> Iterator[Demo]:
 
 
 LIVE_SERVICES = """query { viewer { partner { services(status: [LIVE], first: 20) {
-  nodes { id name } } } } }"""
+  nodes { id name authorizationLinkToken } } } } }"""
 CREATE_OFFER = """mutation($input: CreateServiceOfferInput!) { createServiceOffer(input: $input) {
   serviceOffer { id linkToken } userErrors { field message code } } }"""
 WITHDRAW = """mutation($id: ID!) { withdrawServiceOffer(id: $id) {
@@ -160,6 +160,13 @@ CREATE_REQUEST = """mutation($input: CreateRequestInput!) { createRequest(input:
 AUTHORIZE = """mutation($token: String!) { authorizeServiceOffer(token: $token) {
   authorizations { id } userErrors { code } } }"""
 HELPERS = (LIVE_SERVICES, CREATE_OFFER, WITHDRAW, OFFER, CREATE_REQUEST, AUTHORIZE)
+
+
+def live_service(demo: Demo, index: int) -> dict[str, str]:
+    """The demo partner's live service at ``index`` (id, name, authorizationLinkToken)."""
+    live = demo.api(LIVE_SERVICES, token=demo.partner_token)["viewer"]["partner"]["services"]
+    service: dict[str, str] = live["nodes"][index]
+    return service
 
 
 def create_offer(

@@ -24,6 +24,7 @@ from tests.browser import (
     chromium_path,
     create_offer,
     demo_gateway,
+    live_service,
     skip_reason,
 )
 
@@ -280,6 +281,72 @@ async def test_an_expired_sign_in_mid_edit_asks_again_and_keeps_the_edits(
     assert status["serviceOfferByLink"]["authorizations"]["nodes"][0]["contact"]["name"] == (
         "Kept Through Sign-in"
     )
+
+
+async def test_a_service_link_is_filled_in_and_authorized(session: Session, demo: Demo) -> None:
+    # Service 2 is one no offer in these tests covers, so this is a new authorization.
+    service = live_service(demo, 2)
+    page = session.page
+    await session.open(f"/authorize/service/{service['authorizationLinkToken']}")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Authorize {service['name']}")
+    await session.sign_in_demo(SELLER)
+    await page.get_by_role("checkbox", name="Data Compass: May see").check()
+    await page.get_by_label("Contact email").fill("owner@maple.example")
+    await session.shoot("authorize-service-link")
+    await page.get_by_role("button", name="Review and authorize").click()
+    await expect(page.locator("#review dl.settings")).to_contain_text(
+        "May see your Data Compass analytics"
+    )
+    await page.get_by_role("button", name="Confirm and authorize").click()
+    await expect(page.locator("#done")).to_contain_text(f"authorized for {service['name']}")
+
+
+async def test_every_control_is_reached_by_keyboard_with_a_name_and_a_visible_focus(
+    session: Session, demo: Demo
+) -> None:
+    offer = create_offer(demo)
+    page = session.page
+    await page.set_viewport_size(VIEWPORTS["phone"])
+    await session.open(f"/authorize/{offer['token']}")
+    await session.sign_in_demo(SELLER)
+    await page.get_by_role("button", name="Edit before authorizing").click()
+    await page.locator("body").click(position={"x": 1, "y": 1})
+    reached: list[dict[str, Any]] = []
+    for _ in range(60):  # bounded: more stops than the page has controls
+        await page.keyboard.press("Tab")
+        focused = await page.evaluate(_FOCUSED)
+        if focused is None or (reached and focused["key"] == reached[0]["key"]):
+            break
+        reached.append(focused)
+    controls = await page.evaluate(_CONTROLS)
+    assert {f["key"] for f in reached} >= set(controls), "a control is not reachable by Tab"
+    for focused in reached:
+        assert focused["name"].strip(), f"no visible label: {focused}"
+        assert focused["outline"] != "none", f"no visible focus: {focused}"
+    names = [f["name"] for f in reached]
+    assert "Review and authorize" in names and "Contact email" in names
+    await page.get_by_role("radio", name="Your shops", exact=True).focus()
+    await page.keyboard.press("ArrowDown")
+    await expect(page.get_by_role("radio", name="Your TikTok accounts (TTUID)")).to_be_checked()
+
+
+# Every enabled control in <main>, keyed by a path that identifies it; of a radio group only the
+# checked radio is a Tab stop (the arrow keys move within the group).
+_KEY = """el => { const parts = []; for (let n = el; n && n !== document.body; n = n.parentElement)
+  parts.unshift(n.tagName + ':' + Array.prototype.indexOf.call(n.parentElement.children, n));
+  return parts.join('/'); }"""
+_CONTROLS = f"""() => {{ const key = {_KEY};
+  const all = 'main button, main input, main select, main textarea, main a[href]';
+  const shown = el => !el.disabled && el.offsetParent !== null
+    && !(el.type === 'radio' && !el.checked);
+  return [...document.querySelectorAll(all)].filter(shown).map(key); }}"""
+_FOCUSED = f"""() => {{ const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const key = {_KEY};
+  const label = el.labels && el.labels.length ? el.labels[0].innerText : '';
+  const name = el.getAttribute('aria-label') || label || el.innerText || '';
+  return {{ key: key(el), name: name.trim(),
+    outline: getComputedStyle(el).outlineStyle }}; }}"""
 
 
 async def test_partner_creates_withdraws_and_answers_requests(session: Session, demo: Demo) -> None:

@@ -328,7 +328,7 @@ function AuthorizationTable(props: { rows: AuthorizationRow[]; id: string; capti
   if (!props.rows.length) return <p class="muted">None.</p>;
   return (
     <div class="table-wrap">
-      <table id={props.id}>
+      <table id={props.id} class="stack">
         <caption class="sr-only">{props.caption}</caption>
         <thead>
           <tr>
@@ -342,13 +342,13 @@ function AuthorizationTable(props: { rows: AuthorizationRow[]; id: string; capti
         <tbody>
           {props.rows.map((row) => (
             <tr key={row.id}>
-              <td>{row.service.name}</td>
-              <td>{row.seller.name}</td>
-              <td>
+              <td data-label="Service">{row.service.name}</td>
+              <td data-label="Seller">{row.seller.name}</td>
+              <td data-label="Period">
                 {formatDate(row.startDate)} – {formatDate(row.endDate)}
               </td>
-              <td>{row.status === "ACTIVE" ? row.daysRemaining : "–"}</td>
-              <td>
+              <td data-label="Days left">{row.status === "ACTIVE" ? row.daysRemaining : "–"}</td>
+              <td data-label="Status">
                 <Status value={row.status} />
               </td>
             </tr>
