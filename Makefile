@@ -14,6 +14,7 @@ WITH_SECRET = TSP_JWT_SECRET="$${TSP_JWT_SECRET:-$$(cat $(JWT_SECRET_FILE))}"
 
 help:
 	@echo "make run   set up, seed demo data if the store is empty, serve http://127.0.0.1:8000/graphql"
+	@echo "          (and the authorization and partner pages: /authorize/<link token>, /partner)"
 	@echo "make test  set up, then ruff, mypy and pytest"
 	@echo "make schema  rewrite schema.graphql, the committed API contract, from the code"
 
@@ -31,7 +32,7 @@ $(JWT_SECRET_FILE):
 	@chmod 600 $@
 	@echo "Generated a local development JWT secret in $@ (set TSP_JWT_SECRET to use your own)."
 
-run: $(INSTALLED) web-assets $(JWT_SECRET_FILE)
+run: $(INSTALLED) web-assets $(JWT_SECRET_FILE) app-documents
 	$(WITH_SECRET) $(BIN)/tsp-gateway seed --demo --if-empty
 	$(WITH_SECRET) TSP_DEMO=1 TSP_CORS_ORIGINS="$${TSP_CORS_ORIGINS:-$(DEV_CORS_ORIGINS)}" \
 		$(BIN)/tsp-gateway serve
@@ -50,4 +51,4 @@ schema: $(INSTALLED)
 	$(BIN)/tsp-gateway export-schema --output schema.graphql
 
 clean:
-	rm -rf $(VENV) web/node_modules web/static .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) web/node_modules web/static web/app/dist web/app/src/generated .pytest_cache .mypy_cache .ruff_cache

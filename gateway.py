@@ -52,6 +52,7 @@ from schema.error_log import excerpt
 from schema.extensions import RETRY_AFTER_SECONDS
 from web.graphiql import static_routes
 from web.referrals import referral_routes
+from web.spa import spa_routes
 
 logger = logging.getLogger("tsp.gateway")
 
@@ -337,6 +338,7 @@ def create_app(
         Route("/metrics", metrics_endpoint),
         *referral_routes(settings),
         *static_routes(),
+        *spa_routes(settings),
     ]
     app = Starlette(
         routes=routes,

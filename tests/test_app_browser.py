@@ -1,0 +1,420 @@
+"""The pages an authorization link opens, driven in the system Chromium (headless) against a
+real demo gateway that runs registered (trusted) documents only: what a seller and a partner
+see and click, screenshots at 1280x800 and 390x844, and an axe-core check of every page."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from tests.browser import (
+    AUTHORIZE,
+    AXE,
+    CREATE_REQUEST,
+    OFFER,
+    SCREENSHOTS,
+    VIEWPORTS,
+    WITHDRAW,
+    Demo,
+    chromium_path,
+    create_offer,
+    demo_gateway,
+    live_service,
+    skip_reason,
+)
+
+_REASON = skip_reason()
+pytestmark = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
+
+if _REASON is None:
+    from playwright.async_api import Browser, Page, Route, async_playwright, expect
+
+SELLER = "Maple & Pine Home Goods"
+PARTNER = "Lakeside Commerce Agency"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    with demo_gateway(tmp_path_factory.mktemp("app")) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=["--no-sandbox"]
+        )
+        yield launched
+        await launched.close()
+
+
+class Session:
+    """One browser tab on the demo gateway, recording every GraphQL request body it sends."""
+
+    def __init__(self, page: Page, demo: Demo) -> None:
+        self.page = page
+        self.demo = demo
+        self.bodies: list[dict[str, Any]] = []
+        page.on("request", self._record)
+
+    def _record(self, request: Any) -> None:
+        if request.url.endswith("/graphql") and request.method == "POST":
+            self.bodies.append(json.loads(request.post_data or "{}"))
+
+    async def open(self, path: str) -> None:
+        await self.page.goto(self.demo.url + path)
+
+    async def shoot(self, name: str) -> None:
+        """Screenshots at both sizes (back to desktop after), then the axe-core check."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for size, viewport in (("phone", VIEWPORTS["phone"]), ("desktop", VIEWPORTS["desktop"])):
+            await self.page.set_viewport_size(viewport)
+            await self.page.wait_for_timeout(50)
+            await self.page.screenshot(path=str(SCREENSHOTS / f"{name}-{size}.png"), full_page=True)
+        await self.axe(name)
+
+    async def axe(self, name: str) -> None:
+        await self.page.add_script_tag(path=str(AXE))
+        result = await self.page.evaluate(
+            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+            ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target)}))"
+        )
+        serious = [v for v in result if v["impact"] in ("serious", "critical")]
+        assert serious == [], f"{name}: {serious}"
+
+    async def sign_in_demo(self, name: str) -> None:
+        await self.page.get_by_label("Demo seller").select_option(label=name)
+        await self.page.get_by_role("button", name="Sign in as this seller").click()
+        await expect(self.page.get_by_test_id("seller-name")).to_have_text(name)
+
+    def assert_only_document_ids(self) -> None:
+        for body in self.bodies:
+            assert "query" not in body and body["documentId"].startswith("sha256:"), body
+
+
+@pytest.fixture
+async def session(browser: Browser, demo: Demo) -> AsyncIterator[Session]:
+    # bypass_csp: the test injects axe-core into pages whose policy allows only their own files.
+    context = await browser.new_context(viewport=VIEWPORTS["desktop"], bypass_csp=True)
+    page = await context.new_page()
+    opened = Session(page, demo)
+    yield opened
+    opened.assert_only_document_ids()
+    await context.close()
+
+
+async def test_offer_link_authorized_in_one_click_shows_accepted_to_the_partner(
+    session: Session, demo: Demo
+) -> None:
+    offer = create_offer(demo)
+    page = session.page
+    await session.open(f"/authorize/{offer['token']}")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(
+        f"{PARTNER} offers you 2 services"
+    )
+    for name in offer["services"]:
+        await expect(page.locator(".services")).to_contain_text(name)
+    settings = page.locator("dl.settings")
+    await expect(settings).to_contain_text("May raise support tickets for you")
+    await expect(settings).to_contain_text("May log into your Seller Center")
+    await expect(settings).to_contain_text("May not see your Data Compass analytics")
+    await expect(page.get_by_text("dana@seller.example")).to_be_visible()
+    await expect(page.locator("[data-status=OPEN]")).to_be_visible()
+    await session.shoot("authorize-offer")
+
+    await session.sign_in_demo(SELLER)
+    await expect(page.locator("#region-rule")).to_contain_text("local seller in the United States")
+    await session.shoot("authorize-signed-in")
+    await page.get_by_role("button", name="Authorize as offered").click()
+    await expect(page.locator("#done")).to_contain_text(
+        f"{PARTNER} is now authorized for 2 services"
+    )
+    await expect(page.locator("#consent-same")).to_be_visible()
+    await session.shoot("authorize-done")
+    assert (
+        demo.api(OFFER, {"token": offer["token"]}, token=demo.partner_token)["serviceOfferByLink"][
+            "status"
+        ]
+        == "ACCEPTED"
+    )
+
+    await session.open("/partner")
+    await page.get_by_label("Demo partner").select_option(label=PARTNER)
+    await page.get_by_role("button", name="Sign in as this partner").click()
+    row = page.locator(f"[data-offer='{offer['id']}']")
+    await expect(row.locator("[data-status=ACCEPTED]")).to_have_text("Accepted")
+    await expect(row.get_by_role("button", name="Withdraw")).to_have_count(0)
+    await session.shoot("partner-offers")
+
+
+async def test_edit_then_authorize_shows_the_consent_diff(session: Session, demo: Demo) -> None:
+    offer = create_offer(demo)
+    page = session.page
+    await session.open(f"/authorize/{offer['token']}")
+    await session.sign_in_demo(SELLER)
+    await page.get_by_role("button", name="Edit before authorizing").click()
+    await page.get_by_role("checkbox", name=offer["services"][1]).uncheck()
+    await page.get_by_role("checkbox", name="TSP access: May log into").uncheck()
+    await page.get_by_label("End date").fill(offer["endDate"][:8] + "01")
+    await page.get_by_label("Contact name").fill("Robin Keeper")
+    changes = page.locator("#changes")
+    await expect(changes).to_contain_text("Services")
+    await expect(changes).to_contain_text(f"without {offer['services'][1]}")
+    await expect(changes.get_by_role("row", name="TSP access")).to_contain_text("Not allowed")
+    await session.shoot("authorize-edit")
+    await page.get_by_role("button", name="Review and authorize").click()
+    await expect(page.locator("#review #changes")).to_contain_text("End date")
+    await session.shoot("authorize-review")
+    await page.get_by_role("button", name="Confirm and authorize").click()
+    diff = page.locator("#consent-diff")
+    await expect(diff).to_be_visible()
+    await expect(diff.locator("[data-field='settings.tspAccess']")).to_contain_text("Not allowed")
+    await expect(diff.locator("[data-field=endDate]")).to_be_visible()
+    await session.shoot("authorize-consented")
+
+    granted = demo.api(OFFER, {"token": offer["token"]}, token=demo.partner_token)
+    authorizations = granted["serviceOfferByLink"]["authorizations"]["nodes"]
+    assert [a["service"]["name"] for a in authorizations] == [offer["services"][0]]
+    fields = {change["field"] for change in authorizations[0]["changesFromOffer"]}
+    assert {"settings.tspAccess", "endDate"} <= fields
+    assert authorizations[0]["contact"]["name"] == "Robin Keeper"
+
+
+async def test_a_withdrawn_link_says_so_and_offers_nothing_to_click(
+    session: Session, demo: Demo
+) -> None:
+    offer = create_offer(demo)
+    withdrawn = demo.api(WITHDRAW, {"id": offer["id"]}, token=demo.partner_token)
+    assert withdrawn["withdrawServiceOffer"]["serviceOffer"]["status"] == "WITHDRAWN"
+    page = session.page
+    await session.open(f"/authorize/{offer['token']}")
+    await expect(page.locator("#offer-closed")).to_contain_text(f"{PARTNER} withdrew this offer")
+    await expect(page.locator("[data-status=WITHDRAWN]")).to_be_visible()
+    await expect(page.locator("main button, main input, main select")).to_have_count(0)
+    await session.shoot("authorize-withdrawn")
+
+
+async def test_a_user_error_is_shown_next_to_the_field_it_names(
+    session: Session, demo: Demo
+) -> None:
+    offer = create_offer(demo)
+    page = session.page
+    await session.open(f"/authorize/{offer['token']}")
+    await session.sign_in_demo(SELLER)
+    await page.get_by_role("button", name="Edit before authorizing").click()
+    await page.get_by_label("Contact email").fill("not-an-email")
+    await page.get_by_role("button", name="Review and authorize").click()
+    await page.get_by_role("button", name="Confirm and authorize").click()
+    email = page.get_by_label("Contact email")
+    await expect(email).to_have_attribute("aria-invalid", "true")
+    error = page.locator("#edit-contact-email-error")
+    await expect(error).to_be_visible()
+    assert await email.get_attribute("aria-describedby") == "edit-contact-email-error"
+    await session.shoot("authorize-user-error")
+    status = demo.api(OFFER, {"token": offer["token"]}, token=demo.partner_token)
+    assert status["serviceOfferByLink"]["status"] == "OPEN"
+
+
+async def test_malformed_and_unknown_links_get_a_clear_page(session: Session) -> None:
+    page = session.page
+    await session.open("/authorize/not%20a%20token!")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("This link is not valid")
+    await session.shoot("authorize-malformed")
+    await session.open("/authorize/" + "A" * 32)
+    await expect(page.get_by_role("heading", level=1)).to_have_text("No offer behind this link")
+    await session.shoot("authorize-unknown")
+
+
+async def test_the_page_says_the_api_is_unreachable_and_retries(
+    session: Session, demo: Demo
+) -> None:
+    offer = create_offer(demo)
+    page = session.page
+    refused = 0
+
+    async def flaky(route: Route) -> None:
+        nonlocal refused
+        if refused < 1:
+            refused += 1
+            await route.abort("connectionrefused")
+        else:
+            await route.continue_()
+
+    await page.route("**/graphql", flaky)
+    await session.open(f"/authorize/{offer['token']}")
+    await expect(page.locator("#unreachable")).to_contain_text("cannot be reached")
+    await session.shoot("authorize-unreachable")
+    await expect(page.get_by_role("heading", level=1)).to_contain_text(PARTNER, timeout=10_000)
+    assert refused == 1
+
+
+async def test_an_expired_sign_in_mid_edit_asks_again_and_keeps_the_edits(
+    session: Session, demo: Demo
+) -> None:
+    offer = create_offer(demo)
+    page = session.page
+    lifetime = 4.0
+    short = demo.token("seller", demo.seller_id, lifetime / 3600)
+    issued = time.monotonic()
+    await session.open(f"/authorize/{offer['token']}")
+    await page.get_by_label("Sign-in token").fill(short)
+    await page.get_by_role("button", name="Sign in with this token").click()
+    await expect(page.get_by_test_id("seller-name")).to_have_text(SELLER)
+    await page.get_by_role("button", name="Edit before authorizing").click()
+    await page.get_by_label("Contact name").fill("Kept Through Sign-in")
+    await page.get_by_role("button", name="Review and authorize").click()
+    await asyncio.sleep(max(0.0, lifetime + 1.5 - (time.monotonic() - issued)))
+    await page.get_by_role("button", name="Confirm and authorize").click()
+    await expect(page.get_by_role("alert").filter(has_text="sign-in has expired")).to_be_visible()
+    await session.shoot("authorize-sign-in-again")
+    await session.sign_in_demo(SELLER)
+    await expect(page.locator("#review #changes")).to_contain_text("Kept Through Sign-in")
+    await page.get_by_role("button", name="Confirm and authorize").click()
+    await expect(page.locator("#done")).to_be_visible()
+    status = demo.api(OFFER, {"token": offer["token"]}, token=demo.partner_token)
+    assert status["serviceOfferByLink"]["authorizations"]["nodes"][0]["contact"]["name"] == (
+        "Kept Through Sign-in"
+    )
+
+
+async def test_a_service_link_is_filled_in_and_authorized(session: Session, demo: Demo) -> None:
+    # Service 2 is one no offer in these tests covers, so this is a new authorization.
+    service = live_service(demo, 2)
+    page = session.page
+    await session.open(f"/authorize/service/{service['authorizationLinkToken']}")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Authorize {service['name']}")
+    await session.sign_in_demo(SELLER)
+    await page.get_by_role("checkbox", name="Data Compass: May see").check()
+    await page.get_by_label("Contact email").fill("owner@maple.example")
+    await session.shoot("authorize-service-link")
+    await page.get_by_role("button", name="Review and authorize").click()
+    await expect(page.locator("#review dl.settings")).to_contain_text(
+        "May see your Data Compass analytics"
+    )
+    await page.get_by_role("button", name="Confirm and authorize").click()
+    await expect(page.locator("#done")).to_contain_text(f"authorized for {service['name']}")
+
+
+async def test_every_control_is_reached_by_keyboard_with_a_name_and_a_visible_focus(
+    session: Session, demo: Demo
+) -> None:
+    offer = create_offer(demo)
+    page = session.page
+    await page.set_viewport_size(VIEWPORTS["phone"])
+    await session.open(f"/authorize/{offer['token']}")
+    await session.sign_in_demo(SELLER)
+    await page.get_by_role("button", name="Edit before authorizing").click()
+    await page.locator("body").click(position={"x": 1, "y": 1})
+    reached: list[dict[str, Any]] = []
+    for _ in range(60):  # bounded: more stops than the page has controls
+        await page.keyboard.press("Tab")
+        focused = await page.evaluate(_FOCUSED)
+        if focused is None or (reached and focused["key"] == reached[0]["key"]):
+            break
+        reached.append(focused)
+    controls = await page.evaluate(_CONTROLS)
+    assert {f["key"] for f in reached} >= set(controls), "a control is not reachable by Tab"
+    for focused in reached:
+        assert focused["name"].strip(), f"no visible label: {focused}"
+        assert focused["outline"] != "none", f"no visible focus: {focused}"
+    names = [f["name"] for f in reached]
+    assert "Review and authorize" in names and "Contact email" in names
+    await page.get_by_role("radio", name="Your shops", exact=True).focus()
+    await page.keyboard.press("ArrowDown")
+    await expect(page.get_by_role("radio", name="Your TikTok accounts (TTUID)")).to_be_checked()
+
+
+# Every enabled control in <main>, keyed by a path that identifies it; of a radio group only the
+# checked radio is a Tab stop (the arrow keys move within the group).
+_KEY = """el => { const parts = []; for (let n = el; n && n !== document.body; n = n.parentElement)
+  parts.unshift(n.tagName + ':' + Array.prototype.indexOf.call(n.parentElement.children, n));
+  return parts.join('/'); }"""
+_CONTROLS = f"""() => {{ const key = {_KEY};
+  const all = 'main button, main input, main select, main textarea, main a[href]';
+  const shown = el => !el.disabled && el.offsetParent !== null
+    && !(el.type === 'radio' && !el.checked);
+  return [...document.querySelectorAll(all)].filter(shown).map(key); }}"""
+_FOCUSED = f"""() => {{ const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const key = {_KEY};
+  const label = el.labels && el.labels.length ? el.labels[0].innerText : '';
+  const name = el.getAttribute('aria-label') || label || el.innerText || '';
+  return {{ key: key(el), name: name.trim(),
+    outline: getComputedStyle(el).outlineStyle }}; }}"""
+
+
+async def test_partner_creates_withdraws_and_answers_requests(session: Session, demo: Demo) -> None:
+    # Other demo sellers' sign-ins, as the page offers them in demo mode.
+    await session.open("/partner")
+    config = json.loads(await session.page.locator("#tsp-config").text_content() or "{}")
+    sellers = [a["token"] for a in config["demoAccounts"] if a["role"] == "SELLER"]
+    for subject, seller_token in (("First", sellers[1]), ("Second", sellers[2])):
+        created = demo.api(
+            CREATE_REQUEST,
+            {
+                "input": {
+                    "contact": {"subject": f"{subject} request", "email": "owner@shop.example"},
+                    "business": {
+                        "companySize": "SIZE_11_50",
+                        "currency": "USD",
+                        "shopMonthlyGmv": "25000",
+                        "monthlyBudget": "1500",
+                        "mainProductCategory": "BEAUTY_AND_PERSONAL_CARE",
+                    },
+                    "partnerIds": [demo.partner_id],
+                }
+            },
+            token=seller_token,
+        )
+        assert created["createRequest"]["userErrors"] == []
+    # A service no other test authorizes: the seller's authorization of it is a new one.
+    soon = create_offer(demo, services=1, first=3, days=10)
+    granted = demo.api(AUTHORIZE, {"token": soon["token"]}, token=demo.seller_token)
+    assert granted["authorizeServiceOffer"]["userErrors"] == []
+    page = session.page
+    await session.open("/partner/new")
+    await page.get_by_label("Demo partner").select_option(label=PARTNER)
+    await page.get_by_role("button", name="Sign in as this partner").click()
+    boxes = page.locator("input[name=serviceIds]")
+    await expect(boxes.first).to_be_visible()
+    await boxes.nth(0).check()
+    await page.get_by_role("button", name="Create offer").click()
+    await expect(page.locator("#created")).to_contain_text("/authorize/")
+    await page.get_by_role("button", name="Back to My service offers").click()
+    first = page.locator("#offers > li").first
+    await expect(first.locator("[data-status=OPEN]")).to_be_visible()
+    await first.get_by_role("button", name="Withdraw").click()
+    await first.get_by_role("button", name="Yes, withdraw").click()
+    await expect(first.locator("[data-status=WITHDRAWN]")).to_be_visible()
+
+    await page.get_by_role("link", name="Create service offer").click()
+    await page.get_by_role("button", name="Create offer").click()
+    await expect(page.locator("#offer-services-error")).to_be_visible()
+    await session.shoot("partner-create-offer")
+
+    await page.get_by_role("link", name="Authorizations").click()
+    await expect(page.get_by_role("heading", name="Ending within 15 days")).to_be_visible()
+    await expect(page.locator("#ending-soon")).to_contain_text(soon["services"][0])
+    await expect(page.locator("#ending-soon")).to_contain_text(SELLER)
+    await session.shoot("partner-authorizations")
+
+    await page.get_by_role("link", name="Requests").click()
+    cards = page.locator("#requests > li.request")
+    await expect(cards).to_have_count(2)
+    reviewing = cards.filter(has=page.locator("[data-status=PARTNER_REVIEWING]"))
+    await reviewing.first.get_by_role("button", name="Accept").click()
+    await expect(cards.locator("[data-status=PARTNER_ACCEPTED]")).to_have_count(1)
+    await reviewing.first.get_by_role("button", name="Reject…").click()
+    await page.get_by_role("button", name="Reject request").click()
+    await expect(page.locator("[data-field-error]")).to_be_visible()
+    await page.get_by_label("Reason for rejecting").fill("We do not serve this category.")
+    await page.get_by_role("button", name="Reject request").click()
+    await expect(cards.locator("[data-status=REJECTED]")).to_have_count(1)
+    await expect(page.get_by_text("We do not serve this category.")).to_be_visible()
+    await session.shoot("partner-requests")

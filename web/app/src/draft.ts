@@ -1,0 +1,101 @@
+// What the seller is about to authorize, kept in the tab so a new sign-in loses nothing.
+import type * as G from "./generated/graphql";
+import type { Contact } from "./components";
+import { authorizeObjectWords, settingKeys, settingWords, formatDate } from "./words";
+
+export type Draft = {
+  serviceIds: string[];
+  startDate: string;
+  endDate: string;
+  settings: G.AuthorizationSettingsInput;
+  contact: Contact;
+  shopIds: string[] | null;
+  tiktokAccountIds: string[] | null;
+};
+
+export function loadDraft(key: string): Draft | null {
+  try {
+    const text = sessionStorage.getItem(`tsp.draft.${key}`);
+    return text ? (JSON.parse(text) as Draft) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function saveDraft(key: string, draft: Draft | null): void {
+  if (draft) sessionStorage.setItem(`tsp.draft.${key}`, JSON.stringify(draft));
+  else sessionStorage.removeItem(`tsp.draft.${key}`);
+}
+
+export function needsShops(object: G.AuthorizeObject): boolean {
+  return object !== "TTUID";
+}
+
+export function needsAccounts(object: G.AuthorizeObject): boolean {
+  return object !== "SHOP";
+}
+
+export type Change = { field: string; offered: string; chosen: string };
+
+type Offer = NonNullable<G.OfferByLinkQuery["serviceOfferByLink"]>;
+
+const contactLabels: Record<keyof Contact, string> = {
+  name: "Contact name",
+  email: "Contact email",
+  phone: "Contact phone",
+};
+
+/** How the draft differs from the offer, in words, before the seller confirms. */
+export function offerDiff(offer: Offer, draft: Draft): Change[] {
+  const changes: Change[] = [];
+  const dropped = offer.services.filter((service) => !draft.serviceIds.includes(service.id));
+  if (dropped.length) {
+    changes.push({
+      field: "Services",
+      offered: offer.services.map((service) => service.name).join(", "),
+      chosen: `without ${dropped.map((service) => service.name).join(", ")}`,
+    });
+  }
+  if (draft.startDate !== offer.startDate) {
+    changes.push({ field: "Start date", offered: formatDate(offer.startDate), chosen: formatDate(draft.startDate) });
+  }
+  if (draft.endDate !== offer.endDate) {
+    changes.push({ field: "End date", offered: formatDate(offer.endDate), chosen: formatDate(draft.endDate) });
+  }
+  if (draft.settings.authorizeObject !== offer.settings.authorizeObject) {
+    changes.push({
+      field: "Authorize object",
+      offered: authorizeObjectWords[offer.settings.authorizeObject],
+      chosen: authorizeObjectWords[draft.settings.authorizeObject],
+    });
+  }
+  for (const key of settingKeys) {
+    if (draft.settings[key] !== offer.settings[key]) {
+      changes.push({
+        field: settingWords[key].label,
+        offered: offer.settings[key] ? "Allowed" : "Not allowed",
+        chosen: draft.settings[key] ? "Allowed" : "Not allowed",
+      });
+    }
+  }
+  for (const key of Object.keys(contactLabels) as (keyof Contact)[]) {
+    const offered = offer.contact?.[key] ?? "";
+    if (draft.contact[key].trim() !== offered) {
+      changes.push({ field: contactLabels[key], offered: offered || "(empty)", chosen: draft.contact[key].trim() || "(empty)" });
+    }
+  }
+  return changes;
+}
+
+export function showJson(value: unknown): string {
+  if (value === null || value === undefined) return "(none)";
+  if (typeof value === "boolean") return value ? "Allowed" : "Not allowed";
+  if (Array.isArray(value)) return value.map(showJson).join(", ");
+  if (typeof value === "object") {
+    return Object.entries(value as Record<string, unknown>)
+      .filter(([, item]) => item !== null && item !== undefined)
+      .map(([key, item]) => `${key}: ${showJson(item)}`)
+      .join("; ");
+  }
+  return String(value);
+}
