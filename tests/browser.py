@@ -154,7 +154,8 @@ WITHDRAW = """mutation($id: ID!) { withdrawServiceOffer(id: $id) {
   serviceOffer { status } userErrors { code } } }"""
 OFFER = """query($token: String!) { serviceOfferByLink(token: $token) { status
   authorizations(first: 20) { nodes { status contact { name email }
-    service { name } changesFromOffer { field offered consented } } } } }"""
+    service { name }
+    changesFromOffer { field offered { text flag } consented { text flag } } } } } }"""
 CREATE_REQUEST = """mutation($input: CreateRequestInput!) { createRequest(input: $input) {
   requests { id } userErrors { field message code } } }"""
 AUTHORIZE = """mutation($token: String!) { authorizeServiceOffer(token: $token) {

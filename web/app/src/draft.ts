@@ -87,15 +87,21 @@ export function offerDiff(offer: Offer, draft: Draft): Change[] {
   return changes;
 }
 
-export function showJson(value: unknown): string {
-  if (value === null || value === undefined) return "(none)";
-  if (typeof value === "boolean") return value ? "Allowed" : "Not allowed";
-  if (Array.isArray(value)) return value.map(showJson).join(", ");
-  if (typeof value === "object") {
-    return Object.entries(value as Record<string, unknown>)
-      .filter(([, item]) => item !== null && item !== undefined)
-      .map(([key, item]) => `${key}: ${showJson(item)}`)
-      .join("; ");
-  }
-  return String(value);
+/** One side of a recorded change (the API's ChangedValue: exactly one field is set). */
+export type ChangedValue = {
+  text?: string | null;
+  flag?: boolean | null;
+  number?: number | null;
+  ids?: readonly string[] | null;
+  texts?: readonly string[] | null;
+} | null | undefined;
+
+export function showValue(value: ChangedValue): string {
+  if (!value) return "(none)";
+  if (value.flag !== null && value.flag !== undefined) return value.flag ? "Allowed" : "Not allowed";
+  if (value.text !== null && value.text !== undefined) return value.text;
+  if (value.number !== null && value.number !== undefined) return String(value.number);
+  if (value.ids) return value.ids.length === 1 ? "1 selected" : `${value.ids.length} selected`;
+  if (value.texts) return value.texts.join(", ");
+  return "(none)";
 }

@@ -15,7 +15,7 @@ import {
   contactInput,
   splitErrors,
 } from "../components";
-import { loadDraft, offerDiff, saveDraft, showJson, type Change, type Draft } from "../draft";
+import { loadDraft, offerDiff, saveDraft, showValue, type Change, type Draft } from "../draft";
 import { useQuery } from "../hooks";
 import { formatDate, market, today, words } from "../words";
 import { CoverageFields, FORM_FIELDS, SignedIn, coverageInput, newKey, useSeller } from "./seller";
@@ -436,8 +436,8 @@ function Done(props: { offer: Offer; granted: Granted }) {
             {changes.map((change) => (
               <tr key={change.field} data-field={change.field}>
                 <th scope="row">{change.field}</th>
-                <td>{showJson(change.offered)}</td>
-                <td>{showJson(change.consented)}</td>
+                <td>{showValue(change.offered)}</td>
+                <td>{showValue(change.consented)}</td>
               </tr>
             ))}
           </tbody>
