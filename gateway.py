@@ -46,6 +46,7 @@ from edge.tracing import tracing_extensions
 from edge.view import GatewayGraphQL
 from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
 from resolvers.context import RequestLimits
+from resolvers.events import ensure_sequence
 from resolvers.identity import Role, issue_token
 from schema import ExtensionFactory, build_schema, contract, schema
 from schema.error_log import excerpt
@@ -79,6 +80,8 @@ class Settings:
     demo: bool = False
     # 0 turns the periodic sweep of expired authorizations off (reads never depend on it).
     sweep_interval_seconds: float = 0
+    # How long the event log keeps events (live feeds resume, webhooks retry, within it).
+    event_retention_days: int = 30
     request_limits: RequestLimits = field(default_factory=RequestLimits)
     onboarding_url_local: str = DEFAULT_ONBOARDING_URL_LOCAL
     onboarding_url_cross_border: str = DEFAULT_ONBOARDING_URL_CROSS_BORDER
@@ -137,6 +140,7 @@ class Settings:
             port=int(port_text),
             demo=demo,
             sweep_interval_seconds=int(sweep_text),
+            event_retention_days=_positive_int(env, "TSP_EVENT_RETENTION_DAYS", 30),
             request_limits=limits,
             onboarding_url_local=_http_url(
                 env, "TSP_ONBOARDING_URL_LOCAL", DEFAULT_ONBOARDING_URL_LOCAL
@@ -254,6 +258,7 @@ async def open_store(settings: Settings) -> DocumentStore:
     await store.connect()
     try:
         await store.ensure_indexes(INDEXES)
+        await ensure_sequence(store)
     except BaseException:
         await store.close()
         raise
@@ -295,7 +300,11 @@ def create_app(
         )
         sweeper = (
             asyncio.create_task(
-                sweep_periodically(app.state.store, settings.sweep_interval_seconds)
+                sweep_periodically(
+                    app.state.store,
+                    settings.sweep_interval_seconds,
+                    event_retention=timedelta(days=settings.event_retention_days),
+                )
             )
             if settings.sweep_interval_seconds > 0
             else None

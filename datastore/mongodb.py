@@ -237,6 +237,13 @@ class MongoStore(DocumentStore):
         stored: Document = updated
         return stored
 
+    async def delete_many(self, collection: str, filter: Filter) -> int:
+        result = await self._collection(collection).delete_many(
+            _translate(filter), session=self._session.get()
+        )
+        self._counted()
+        return int(result.deleted_count)
+
     async def delete_all(self, collection: str) -> None:
         await self._collection(collection).delete_many({}, session=self._session.get())
         self._counted()

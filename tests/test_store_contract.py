@@ -351,3 +351,19 @@ async def test_delete_all_and_ping(store: DocumentStore) -> None:
     await store.delete_all("things")
     assert await store.count("things") == 0
     await store.ping()
+
+
+async def test_delete_many_removes_only_the_matching_documents(store: DocumentStore) -> None:
+    for number in range(1, 6):
+        await store.insert("things", _thing(number))
+    assert await store.delete_many("things", {"_id": {"$in": ["thg_001", "thg_002"]}}) == 2
+    assert sorted((await store.get_many("things", ["thg_001", "thg_003"])).keys()) == ["thg_003"]
+    assert await store.count("things") == 3
+
+    async def rolled_back() -> None:
+        await store.delete_many("things", {})
+        raise RuntimeError("undo")
+
+    with pytest.raises(RuntimeError):
+        await store.transaction(rolled_back)
+    assert await store.count("things") == 3
