@@ -25,7 +25,7 @@ from graphql import specified_rules
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.schema.schema import validate_document
 
@@ -34,6 +34,7 @@ from datastore.connect import DEFAULT_DATABASE_URL, DatabaseURLError, store_for_
 from datastore.enums import ReferralLinkKind
 from datastore.store import DocumentStore, StoreError
 from edge.documents import DocumentRefused, TrustedDocuments
+from edge.event_hub import EventHub, install, uninstall
 from edge.extension import GatewayPolicy, gateway_extensions
 from edge.limits import structural_rules
 from edge.metrics import metrics_endpoint
@@ -41,6 +42,7 @@ from edge.operation_metrics import OperationMetrics
 from edge.request import request_id_var
 from edge.settings import EdgeSettingsError, TransportSettings, flag, policy_from_env
 from edge.stack import add_edge_middleware
+from edge.stream_settings import StreamSettings
 from edge.throttle import Throttle
 from edge.tracing import tracing_extensions
 from edge.view import GatewayGraphQL
@@ -95,6 +97,8 @@ class Settings:
         return self.demo if self.graphiql is None else self.graphiql
 
     transport: TransportSettings = field(default_factory=TransportSettings)
+    # Live feeds (subscriptions) and webhook delivery.
+    streams: StreamSettings = field(default_factory=StreamSettings)
 
     @property
     def onboarding_urls(self) -> dict[ReferralLinkKind, str]:
@@ -126,6 +130,7 @@ class Settings:
         try:
             demo = flag(env, "TSP_DEMO")
             transport = TransportSettings.from_env(env)
+            streams = StreamSettings.from_env(env)
             policy = policy_from_env(env, demo=demo)
             graphiql = flag(env, "TSP_GRAPHIQL", default=demo)
         except EdgeSettingsError as error:
@@ -151,6 +156,7 @@ class Settings:
             policy=policy,
             graphiql=graphiql,
             transport=transport,
+            streams=streams,
         )
 
 
@@ -309,6 +315,12 @@ def create_app(
             if settings.sweep_interval_seconds > 0
             else None
         )
+        app.state.event_hub = EventHub(
+            app.state.store,
+            poll_seconds=settings.streams.poll_seconds,
+            queue_size=settings.streams.queue_size,
+        )
+        install(app.state.event_hub)
         logger.info("gateway ready", extra={"path": settings.database_url.split("@")[-1]})
         try:
             yield
@@ -317,6 +329,7 @@ def create_app(
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
+            await uninstall(app.state.event_hub)
             if owned:
                 await app.state.store.close()
             logger.info("gateway stopped")
@@ -324,6 +337,7 @@ def create_app(
     graphql = GatewayGraphQL(settings, gateway_schema)
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
         Route("/healthz", _healthz),
         Route("/readyz", _readyz),
         Route("/metrics", metrics_endpoint),

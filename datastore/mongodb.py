@@ -7,7 +7,8 @@ passes sessions around.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import UTC
 from typing import Any, TypeVar
@@ -243,6 +244,22 @@ class MongoStore(DocumentStore):
         )
         self._counted()
         return int(result.deleted_count)
+
+    async def watch_inserts(self, collection: str) -> AsyncIterator[None]:
+        """Yield once per insert into ``collection``: a change stream that resumes from its last
+        token when the connection drops (followers of the event log read by position when
+        woken; the stream only tells them when)."""
+        token: Mapping[str, Any] | None = None
+        pipeline = [{"$match": {"operationType": "insert"}}]
+        while True:
+            try:
+                stream = await self._collection(collection).watch(pipeline, resume_after=token)
+                async with stream:
+                    async for _change in stream:
+                        token = stream.resume_token
+                        yield
+            except PyMongoError:
+                await asyncio.sleep(1)
 
     async def delete_all(self, collection: str) -> None:
         await self._collection(collection).delete_many({}, session=self._session.get())

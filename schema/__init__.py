@@ -13,6 +13,7 @@ from schema.authorization_mutation import AuthorizationMutation, AuthorizationQu
 from schema.category_application import CategoryApplication, CategoryApplicationMutation
 from schema.enum_values import describe_enum_values
 from schema.error_log import LoggedSchema
+from schema.events import EVENT_TYPES, EventSubscription
 from schema.extensions import MaskUnexpectedErrors
 from schema.node import NodeQuery
 from schema.partner import Partner, PartnerMutation, PartnerQuery
@@ -66,6 +67,7 @@ TYPES = [
     Authorization,
     ServiceOffer,
     SellerRequest,
+    *EVENT_TYPES,
 ]
 
 
@@ -74,6 +76,7 @@ def build_schema(extensions: Sequence[ExtensionFactory] = ()) -> strawberry.Sche
     return LoggedSchema(
         query=Query,
         mutation=Mutation,
+        subscription=EventSubscription,
         types=TYPES,
         extensions=[*extensions, MaskUnexpectedErrors],
     )

@@ -22,6 +22,7 @@ from resolvers import (
     store_search,
 )
 from resolvers import requests as seller_requests
+from resolvers.events import EventType
 from resolvers.history import HistoryAction, HistoryReasonCode
 from schema.authorization_mutation import RenewalPeriod
 from schema.history import HistoryStatus
@@ -269,6 +270,23 @@ DESCRIPTIONS[HistoryAction] = {
     "partner was removed).",
     "UNLINKED": "The seller unlinked the TikTok account.",
     "CONNECTED": "The seller authorized a service of the partner the request went to.",
+}
+DESCRIPTIONS[EventType] = {
+    "AUTHORIZATION_GRANTED": "A seller authorized a partner's service.",
+    "AUTHORIZATION_RENEWED": "An authorization's end date moved later.",
+    "AUTHORIZATION_CANCELED": "The seller canceled an authorization (or unlinked its account).",
+    "AUTHORIZATION_COMPLETED": "An authorization reached its end date.",
+    "AUTHORIZATION_CLOSED": "An authorization ended because its partner was removed.",
+    "AUTHORIZATION_EXPIRING": "An authorization ends within 15 days (sent once per end date).",
+    "OFFER_ACCEPTED": "A seller accepted a service offer.",
+    "OFFER_WITHDRAWN": "The partner withdrew a service offer.",
+    "REQUEST_RECEIVED": "A seller sent a request to the partner.",
+    "REQUEST_ACCEPTED": "The partner accepted a seller's request.",
+    "REQUEST_REJECTED": "The partner rejected a seller's request, with a reason.",
+    "REQUEST_CLOSED": "A request was closed (by its seller, its partner, or with the partner).",
+    "REQUEST_CONNECTED": "The seller authorized a service of the partner it asked.",
+    "SERVICE_REVIEWED": "An admin approved or rejected a service in review.",
+    "CATEGORY_APPLICATION_REVIEWED": "An admin approved or rejected a category application.",
 }
 DESCRIPTIONS[HistoryReasonCode] = {
     **DESCRIPTIONS[enums.AuthorizationReason],
