@@ -46,6 +46,7 @@ from edge.stream_settings import StreamSettings
 from edge.throttle import Throttle
 from edge.tracing import tracing_extensions
 from edge.view import GatewayGraphQL
+from edge.webhooks import WebhookWorker
 from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
 from resolvers.context import RequestLimits
 from resolvers.events import ensure_sequence
@@ -321,6 +322,13 @@ def create_app(
             queue_size=settings.streams.queue_size,
         )
         install(app.state.event_hub)
+        deliverer = (
+            asyncio.create_task(
+                WebhookWorker(app.state.store, settings.streams, demo=settings.demo).run_forever()
+            )
+            if settings.streams.webhook_worker
+            else None
+        )
         logger.info("gateway ready", extra={"path": settings.database_url.split("@")[-1]})
         try:
             yield
@@ -329,6 +337,10 @@ def create_app(
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
+            if deliverer is not None:
+                deliverer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await deliverer
             await uninstall(app.state.event_hub)
             if owned:
                 await app.state.store.close()
@@ -447,6 +459,21 @@ def _sweep(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _deliver(args: argparse.Namespace, settings: Settings) -> int:
+    """Deliver webhooks from this process (beside or instead of the workers in `serve`)."""
+
+    async def run() -> None:
+        store = await open_store(settings)
+        try:
+            await WebhookWorker(store, settings.streams, demo=settings.demo).run_forever()
+        finally:
+            await store.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0
+
+
 def _token(args: argparse.Namespace, settings: Settings) -> int:
     role = Role(args.role.upper())
     if role is not Role.ADMIN and not args.id:
@@ -515,6 +542,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--id", help="the partner or seller id the token acts as")
     token.add_argument("--hours", type=float, default=24, help="lifetime (default 24)")
     commands.add_parser("sweep", help="persist COMPLETED for expired authorizations, once")
+    commands.add_parser("deliver", help="deliver webhooks until stopped (a separate worker)")
     documents = commands.add_parser(
         "documents", help="register trusted documents (persisted operations) or list them"
     )
@@ -551,6 +579,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seed": _seed,
         "token": _token,
         "sweep": _sweep,
+        "deliver": _deliver,
         "documents": _documents,
     }
     return handlers[args.command](args, settings)

@@ -91,5 +91,9 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(EVENTS, ("sellerId", "position")),
     IndexSpec(EVENTS, ("createdAt",)),
     IndexSpec(WEBHOOKS, ("partnerId", "createdAt")),
+    # At most ten endpoints per partner: each holds one of ten slots.
+    IndexSpec(WEBHOOKS, ("partnerId", "slot"), unique=True),
+    IndexSpec(WEBHOOKS, ("status",)),
+    IndexSpec(WEBHOOK_DELIVERIES, ("createdAt",)),
     IndexSpec(WEBHOOK_DELIVERIES, ("webhookId", "createdAt")),
 )

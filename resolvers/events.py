@@ -205,6 +205,7 @@ async def prune(
                 changes={"prunedThrough": through},
             )
         await store.delete_many(_NOTICES, {"createdAt": {"$lt": cutoff}})
+        await store.delete_many(c.WEBHOOK_DELIVERIES, {"createdAt": {"$lt": cutoff}})
         return await store.delete_many(c.EVENTS, {"position": {"$lte": through}})
 
     return await store.transaction(work)

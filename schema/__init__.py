@@ -26,6 +26,7 @@ from schema.service_offer import ServiceOffer
 from schema.service_offer_mutation import ServiceOfferMutation, ServiceOfferQuery
 from schema.store import StoreQuery
 from schema.viewer import ViewerQuery
+from schema.webhooks import WebhookMutation, WebhookQuery
 
 ExtensionFactory = Callable[[], SchemaExtension]
 
@@ -41,6 +42,7 @@ Query = merge_types(
         AuthorizationQuery,
         SellerRequestQuery,
         ServiceOfferQuery,
+        WebhookQuery,
     ),
 )
 Mutation = merge_types(
@@ -52,6 +54,7 @@ Mutation = merge_types(
         PartnerMutation,
         AuthorizationMutation,
         SellerRequestMutation,
+        WebhookMutation,
     ),
 )
 

@@ -24,6 +24,7 @@ from resolvers import (
 from resolvers import requests as seller_requests
 from resolvers.events import EventType
 from resolvers.history import HistoryAction, HistoryReasonCode
+from resolvers.webhooks import WebhookErrorCode, WebhookStatus
 from schema.authorization_mutation import RenewalPeriod
 from schema.history import HistoryStatus
 
@@ -63,6 +64,12 @@ _CURRENCIES = {
 }
 
 ERROR_CODES: dict[str, str] = {
+    "INVALID_URL": "The URL is not an absolute http(s) URL (or is too long).",
+    "URL_NOT_HTTPS": "The URL must use https (http is allowed in demo mode only).",
+    "PRIVATE_ADDRESS": "The URL points at this machine or a private network (allowed in demo "
+    "mode only).",
+    "TOO_MANY_WEBHOOKS": "The partner already has the most webhook endpoints allowed.",
+    "NO_EVENT_TYPES": "Name at least one event type.",
     "ALREADY_APPROVED": "The partner already holds this category in this market.",
     "ALREADY_CLOSED": "The partner is already closed.",
     "ALREADY_UNLINKED": "The TikTok account is already unlinked.",
@@ -288,6 +295,11 @@ DESCRIPTIONS[EventType] = {
     "SERVICE_REVIEWED": "An admin approved or rejected a service in review.",
     "CATEGORY_APPLICATION_REVIEWED": "An admin approved or rejected a category application.",
 }
+DESCRIPTIONS[WebhookStatus] = {
+    "ACTIVE": "Receives events.",
+    "DISABLED": "Failed for the whole retry period and receives nothing (see disabledReason); "
+    "delete it and register it again once it works.",
+}
 DESCRIPTIONS[HistoryReasonCode] = {
     **DESCRIPTIONS[enums.AuthorizationReason],
     "WITHDRAWN_BY_PARTNER": "The partner withdrew the offer.",
@@ -318,6 +330,7 @@ ERROR_ENUMS: tuple[type[Enum], ...] = (
     partner_admin.PartnerErrorCode,
     seller_requests.RequestErrorCode,
     service_rules.ServiceErrorCode,
+    WebhookErrorCode,
 )
 
 

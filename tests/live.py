@@ -35,6 +35,8 @@ async def served(store: DocumentStore, settings: Settings) -> AsyncIterator[str]
         log_config=None,
         access_log=False,
         lifespan="on",
+        # Open connections are closed after this; then the lifespan shuts the app down.
+        timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -48,8 +50,7 @@ async def served(store: DocumentStore, settings: Settings) -> AsyncIterator[str]
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        server.force_exit = True
-        await asyncio.wait_for(task, 10)
+        await asyncio.wait_for(task, 15)
 
 
 class WSClient:
