@@ -32,6 +32,7 @@ from edge.documents import TrustedDocuments, document_id, is_document_id
 from edge.refusals import refusal
 from edge.request import GatewayRequest, request_id_var
 from edge.throttle import Throttle
+from edge.transport import is_event_stream
 from edge.websocket import ConnectionLimits, GatewayTransportWSHandler, StreamContext, token_expiry
 from resolvers.context import Context
 from resolvers.identity import ANONYMOUS, InvalidTokenError, Viewer, viewer_from_authorization
@@ -124,14 +125,32 @@ class GatewayGraphQL(GraphQL[Context, None]):
         if cooling:
             await _throttled_response(cooling)(scope, receive, send)
             return
+        # An SSE stream holds one of its caller's connections, like a WebSocket does.
+        stream = caller_of(viewer, _client(request)) if is_event_stream(scope) else None
+        limits = self.connection_limits
+        if stream is not None:
+            if limits.open[stream] >= limits.per_caller:
+                await refusal(
+                    429,
+                    "TOO_MANY_CONNECTIONS",
+                    f"Too many connections: at most {limits.per_caller} streams per caller",
+                )(scope, receive, send)
+                return
+            limits.open[stream] += 1
         try:
-            response = await self.run(request)
-        except RequestRefused as refused:
-            response = refusal(refused.status_code, refused.code, refused.reason)
-        except HTTPException as error:
-            code = _CODES_BY_STATUS.get(error.status_code, "BAD_REQUEST")
-            response = refusal(error.status_code, code, error.reason)
-        await response(scope, receive, send)
+            try:
+                response = await self.run(request)
+            except RequestRefused as refused:
+                response = refusal(refused.status_code, refused.code, refused.reason)
+            except HTTPException as error:
+                code = _CODES_BY_STATUS.get(error.status_code, "BAD_REQUEST")
+                response = refusal(error.status_code, code, error.reason)
+            await response(scope, receive, send)
+        finally:
+            if stream is not None:
+                limits.open[stream] -= 1
+                if limits.open[stream] <= 0:
+                    del limits.open[stream]
 
     def _cooling_down(self, request: Request, viewer: Viewer) -> int:
         if not self.policy.throttle.enabled:

@@ -306,3 +306,45 @@ async def test_a_subscription_costs_its_selection_once_and_is_refused_above_the_
             assert "errors" not in message["payload"], message
             costs.append(message["payload"]["extensions"]["cost"]["requestedQueryCost"])
         assert len(set(costs)) == 1 and 0 < costs[0] <= 3
+
+
+async def test_idle_connections_are_pinged(
+    store: DocumentStore, make_partner: PartnerFactory
+) -> None:
+    settings = dataclasses.replace(SETTINGS, streams=StreamSettings(ping_seconds=0.1))
+    partner = await make_partner()
+    async with (
+        served(store, settings) as url,
+        ws_client(url, token(Role.PARTNER, partner["_id"])) as client,
+    ):
+        await _acked(client)
+        raw = await asyncio.wait_for(client.connection.recv(), 5)
+        assert json.loads(raw) == {"type": "ping"}
+
+
+async def test_sse_streams_count_as_connections_of_their_caller(
+    store: DocumentStore, make_partner: PartnerFactory
+) -> None:
+    settings = dataclasses.replace(SETTINGS, streams=StreamSettings(connections_per_caller=1))
+    partner = await make_partner()
+    headers = {
+        "Authorization": f"Bearer {token(Role.PARTNER, partner['_id'])}",
+        "Accept": "text/event-stream",
+    }
+    body = {"query": EVENTS, "variables": {}}
+    async with (
+        served(store, settings) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as http,
+    ):
+        async with http.stream("POST", "/graphql", json=body, headers=headers) as first:
+            assert first.status_code == 200
+            second = await http.post("/graphql", json=body, headers=headers)
+            assert second.status_code == 429
+            assert second.json()["errors"][0]["extensions"]["code"] == "TOO_MANY_CONNECTIONS"
+        # The first stream ended: its place is free again once the server saw it go.
+        for _ in range(100):  # bounded
+            async with http.stream("POST", "/graphql", json=body, headers=headers) as again:
+                if again.status_code == 200:
+                    break
+            await asyncio.sleep(0.05)
+        assert again.status_code == 200

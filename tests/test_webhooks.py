@@ -355,3 +355,22 @@ async def test_the_deliver_command_delivers_from_its_own_process(
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), 10)
+
+
+async def test_outside_demo_mode_a_private_destination_is_not_delivered_to(
+    demo: GraphQLClient,
+    store: DocumentStore,
+    receiver: Receiver,
+    make_partner: PartnerFactory,
+    make_seller: SellerFactory,
+) -> None:
+    partner = await make_partner()
+    await _hook(demo, partner, receiver.url)  # registered while in demo mode
+    await _requests(demo, partner, make_seller, 1)
+    async with httpx.AsyncClient() as client:
+        assert await WebhookWorker(store, FAST, demo=False).run_once(client) == 0
+    assert receiver.received == []
+    listed = await demo(LIST, as_=token(Role.PARTNER, partner["_id"]))
+    attempt = listed["data"]["webhookSubscriptions"][0]["deliveries"][0]
+    assert attempt["succeeded"] is False and attempt["statusCode"] is None
+    assert "private address" in attempt["error"]
