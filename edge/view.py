@@ -100,6 +100,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
         )
         self.caller_key = caller_of
 
+    @staticmethod
+    def documents_of(connection: Any) -> TrustedDocuments:
+        """The trusted document registry of the app serving ``connection`` (a WebSocket)."""
+        adapter = getattr(connection, "ws", connection)
+        registry: TrustedDocuments = adapter.app.state.documents
+        return registry
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)

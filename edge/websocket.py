@@ -23,9 +23,11 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
     Message,
+    SubscribeMessage,
 )
 
 from datastore.codec import utc_now
+from edge.documents import document_id
 from resolvers.context import Context
 from resolvers.identity import InvalidTokenError, Viewer, viewer_from_authorization
 
@@ -97,6 +99,29 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self.handle_invalid_message(problem)
             return
         await super().handle_message(message)
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        view = self._gateway()
+        if self.connection_acknowledged and view.policy.trusted_documents_only:
+            # The same rule as over HTTP: only registered documents run.
+            registry = view.documents_of(self.websocket)
+            query = message["payload"]["query"]
+            if await registry.trusted(document_id(query)) is None:
+                await self.send_message(
+                    {
+                        "id": message["id"],
+                        "type": "error",
+                        "payload": [
+                            {
+                                "message": "This gateway runs registered documents only: "
+                                "subscribe with the exact text of a registered document.",
+                                "extensions": {"code": "TRUSTED_DOCUMENT_REQUIRED"},
+                            }
+                        ],
+                    }
+                )
+                return
+        await super().handle_subscribe(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         if self.connection_init_received or self.connection_timed_out:

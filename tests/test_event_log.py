@@ -4,19 +4,23 @@ dense positions in commit order, the expiring notice once, pruning after the ret
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from datastore import collections as c
 from datastore.codec import Document, utc_now
+from datastore.collections import INDEXES
 from datastore.enums import AuthorizationStatus
 from datastore.ids import new_id
-from datastore.store import ASCENDING, DocumentStore
+from datastore.store import ASCENDING, DocumentStore, VersionConflictError
 from resolvers import events, history
 from resolvers.identity import Role, Viewer
 from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
+from tests.stores import ADAPTERS, drop_store, open_store
 from tests.test_seller_request_api import ACCEPT, CREATE, _form
 
 
@@ -176,3 +180,69 @@ async def test_pruning_removes_old_events_and_remembers_where_it_ended(
     assert await events.prune(store) == 0
     assert await events.prune(store, timedelta(0), utc_now() + timedelta(seconds=1)) == 1
     assert await events.pruned_through(store) == 4
+
+
+@pytest.fixture(params=ADAPTERS)
+async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[DocumentStore]:
+    opened = await open_store(request.param, tmp_path)
+    await opened.ensure_indexes(INDEXES)
+    await events.ensure_sequence(opened)
+    yield opened
+    await drop_store(opened)
+
+
+async def test_positions_are_dense_and_rollbacks_leave_none_on_every_adapter(
+    any_store: DocumentStore,
+) -> None:
+    subject = {"_id": new_id("aut"), "partnerId": "ptn_a", "sellerId": "slr_a"}
+
+    async def append_or_fail(number: int) -> None:
+        async def work() -> None:
+            await events.append(any_store, events.EventType.AUTHORIZATION_RENEWED, subject, {})
+            if number % 3 == 0:
+                raise RuntimeError("this change fails")
+
+        # Concurrent writers on MongoDB conflict on the counter and are retried.
+        for _ in range(20):
+            try:
+                await any_store.transaction(work)
+                return
+            except VersionConflictError:
+                await asyncio.sleep(0.01)
+            except RuntimeError:
+                return
+
+    await asyncio.gather(*(append_or_fail(n) for n in range(30)))
+    log = await any_store.find(c.EVENTS, sort=[("position", ASCENDING)])
+    assert [e["position"] for e in log] == list(range(1, 21))
+
+
+async def test_an_offer_accepted_granted_renewed_and_canceled_through_the_api(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_seller: SellerFactory,
+    make_service: ServiceFactory,
+) -> None:
+    from tests.test_authorization_api import ACCEPT as ACCEPT_OFFER
+    from tests.test_authorization_api import CANCEL, RENEW, _offer
+
+    partner, seller = await make_partner(), await make_seller(market="ID")
+    offer = await _offer(store, partner, [await make_service(partner)])
+    as_seller = token(Role.SELLER, seller["_id"])
+    accepted = await gql(ACCEPT_OFFER, {"token": offer["linkToken"]}, as_=as_seller)
+    authorization_id = accepted["data"]["authorizeServiceOffer"]["authorizations"][0]["id"]
+    await gql(RENEW, {"id": authorization_id, "period": "ONE_MONTH"}, as_=as_seller)
+    await gql(CANCEL, {"id": authorization_id}, as_=as_seller)
+    log = await _log(store)
+    assert [(e["type"], e["subjectId"]) for e in log] == [
+        ("AUTHORIZATION_GRANTED", authorization_id),
+        ("OFFER_ACCEPTED", offer["_id"]),
+        ("AUTHORIZATION_RENEWED", authorization_id),
+        ("AUTHORIZATION_CANCELED", authorization_id),
+    ]
+    assert all((e["partnerId"], e["sellerId"]) == (partner["_id"], seller["_id"]) for e in log)
+    assert log[3]["changes"] == {
+        "status": {"from": "ACTIVE", "to": "CANCELED"},
+        "reasonCode": "CANCELED_BY_SELLER",
+    }

@@ -348,3 +348,40 @@ async def test_sse_streams_count_as_connections_of_their_caller(
                     break
             await asyncio.sleep(0.05)
         assert again.status_code == 200
+
+
+async def test_trusted_documents_only_holds_on_the_websocket_too(
+    store: DocumentStore, make_partner: PartnerFactory, make_seller: SellerFactory
+) -> None:
+    from gateway import trusted_documents
+
+    settings = dataclasses.replace(
+        SETTINGS, policy=dataclasses.replace(SETTINGS.policy, trusted_documents_only=True)
+    )
+    await trusted_documents(store, settings).add(EVENTS)
+    partner = await make_partner()
+    async with (
+        served(store, settings) as url,
+        ws_client(url, token(Role.PARTNER, partner["_id"])) as client,
+    ):
+        await _acked(client)
+        await client.subscribe("subscription { events { id } }")
+        refused = await client.receive()
+        assert refused["type"] == "error"
+        assert refused["payload"][0]["extensions"]["code"] == "TRUSTED_DOCUMENT_REQUIRED"
+        await client.subscribe(EVENTS)
+        await asyncio.sleep(0.1)
+        async with served(store, SETTINGS) as changes:
+            request_id, _ = await _request_to(changes, partner, make_seller)
+        assert (await client.next_data())["events"]["subjectId"] == request_id
+
+
+async def test_graphiql_runs_subscriptions_over_the_websocket(store: DocumentStore) -> None:
+    from tests.conftest import serving
+
+    async with serving(store, dataclasses.replace(SETTINGS, demo=True)) as http:
+        page = (await http.get("/graphql", headers={"Accept": "text/html"})).text
+    # Its fetcher opens graphql-transport-ws for subscription operations...
+    assert '"graphql-transport-ws"' in page and "connection_init" in page
+    # ...and a tab shows one.
+    assert "subscription PartnerEvents" in page
