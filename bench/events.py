@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import random
 import statistics
 import tempfile
 import time
@@ -114,7 +115,13 @@ async def _arrivals(connection: ClientConnection, count: int) -> list[float]:
 
 
 async def _run(
-    store: DocumentStore, url: str, subject: str, subscribers: int, events: int, burst: int
+    store: DocumentStore,
+    url: str,
+    subject: str,
+    subscribers: int,
+    events: int,
+    burst: int,
+    poll: float,
 ) -> dict[str, Any]:
     bearer = issue_token(SECRET, Role.ADMIN, "admin", timedelta(hours=1))
     connections = [await _subscriber(url, bearer) for _ in range(subscribers)]
@@ -122,6 +129,9 @@ async def _run(
     latencies: list[float] = []
     for _ in range(events):
         waiting = [asyncio.create_task(_arrivals(c, 1)) for c in connections]
+        # At a random moment of the follower's poll cycle, as changes come in real use (in
+        # lockstep with it, each change would wait a whole interval).
+        await asyncio.sleep(random.uniform(0, poll))
         committed = await _change(store, subject)
         for arrived in await asyncio.gather(*waiting):
             latencies.append(arrived[0] - committed)
@@ -168,8 +178,8 @@ async def main(subscribers: int, events: int, burst: int, poll: float) -> None:
         try:
             subject = (await _authorization(store))["_id"]
             async with served(store, dataclasses.replace(settings)) as url:
-                baseline = await _run(store, url, subject, 1, events, burst)
-                fanned = await _run(store, url, subject, subscribers, events, burst)
+                baseline = await _run(store, url, subject, 1, events, burst, poll)
+                fanned = await _run(store, url, subject, subscribers, events, burst, poll)
         finally:
             await store.close()
     print(f"poll interval {poll * 1000:g} ms, {events} timed changes, burst of {burst}")

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
+from aiodataloader import DataLoader
 from strawberry.scalars import JSON
 
 from datastore.codec import Document, utc_now
@@ -144,7 +145,14 @@ class EventSubscription:
         until = getattr(context, "expires_at", None)
         feed = await open_feed(context.store, context.viewer, types, after, until=until)
         async for document in feed:
-            # Each event is its own read: fresh loaders and clock, as for a new request.
+            # Each event is its own read: a fresh clock and empty loader caches, as for a new
+            # request (clearing is much cheaper than building the loaders again).
             context.now = utc_now()
-            context.loaders = Loaders(context.store)
+            _forget(context.loaders)
             yield event_from_document(document)
+
+
+def _forget(loaders: Loaders) -> None:
+    for loader in vars(loaders).values():
+        if isinstance(loader, DataLoader):
+            loader.clear_all()

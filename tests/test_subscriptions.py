@@ -385,3 +385,29 @@ async def test_graphiql_runs_subscriptions_over_the_websocket(store: DocumentSto
     assert '"graphql-transport-ws"' in page and "connection_init" in page
     # ...and a tab shows one.
     assert "subscription PartnerEvents" in page
+
+
+async def test_each_event_reads_its_subject_afresh(
+    base_url: str,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_seller: SellerFactory,
+) -> None:
+    partner = await make_partner()
+    query = """subscription { events { ... on SellerRequestEvent {
+      request { partner { name } } } } }"""
+    async with ws_client(base_url, token(Role.PARTNER, partner["_id"])) as client:
+        await _acked(client)
+        await client.subscribe(query)
+        await asyncio.sleep(0.1)
+        await _request_to(base_url, partner, make_seller)
+        first = (await client.next_data())["events"]["request"]["partner"]["name"]
+        await store.update(
+            "partners",
+            partner["_id"],
+            expected_version=partner["version"],
+            changes={"name": "Renamed Partner"},
+        )
+        await _request_to(base_url, partner, make_seller)
+        second = (await client.next_data())["events"]["request"]["partner"]["name"]
+    assert (first, second) == (partner["name"], "Renamed Partner")
