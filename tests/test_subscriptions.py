@@ -411,3 +411,18 @@ async def test_each_event_reads_its_subject_afresh(
         await _request_to(base_url, partner, make_seller)
         second = (await client.next_data())["events"]["request"]["partner"]["name"]
     assert (first, second) == (partner["name"], "Renamed Partner")
+
+
+async def test_a_page_from_another_origin_cannot_open_a_websocket(base_url: str) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    url = base_url.replace("http", "ws", 1) + "/graphql"
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(
+            url,
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            origin="https://evil.example",  # type: ignore[arg-type]
+        ):
+            pass
+    assert refused.value.response.status_code == 403
