@@ -49,7 +49,7 @@ from edge.view import GatewayGraphQL
 from edge.webhooks import WebhookWorker
 from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
 from resolvers.context import RequestLimits
-from resolvers.events import ensure_sequence
+from resolvers.events import ensure_sequence, notice_expiring, prune
 from resolvers.identity import Role, issue_token
 from schema import ExtensionFactory, build_schema, contract, schema
 from schema.error_log import excerpt
@@ -448,14 +448,19 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _sweep(args: argparse.Namespace, settings: Settings) -> int:
-    async def run() -> int:
+    async def run() -> tuple[int, int, int]:
         store = await open_store(settings)
         try:
-            return await sweep_expired(store)
+            completed = await sweep_expired(store)
+            noticed = await notice_expiring(store)
+            pruned = await prune(store, timedelta(days=settings.event_retention_days))
+            return completed, noticed, pruned
         finally:
             await store.close()
 
-    print(f"Completed {asyncio.run(run())} expired authorizations.")
+    completed, noticed, pruned = asyncio.run(run())
+    print(f"Completed {completed} expired authorizations.")
+    print(f"Events: {noticed} AUTHORIZATION_EXPIRING written, {pruned} past retention pruned.")
     return 0
 
 

@@ -246,3 +246,32 @@ async def test_an_offer_accepted_granted_renewed_and_canceled_through_the_api(
         "status": {"from": "ACTIVE", "to": "CANCELED"},
         "reasonCode": "CANCELED_BY_SELLER",
     }
+
+
+async def test_the_periodic_sweep_notices_expiring_and_prunes(
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_seller: SellerFactory,
+    make_service: ServiceFactory,
+) -> None:
+    from resolvers.authorization_lifecycle import sweep_periodically
+
+    partner, seller = await make_partner(), await make_seller()
+    soon = await authorization(store, partner, seller, await make_service(partner))
+    old = utc_now() - timedelta(days=3)
+    await events.append(store, events.EventType.AUTHORIZATION_RENEWED, soon, {}, at=old)
+    sweeper = asyncio.create_task(
+        sweep_periodically(store, 3600, event_retention=timedelta(days=2))
+    )
+    try:
+        for _ in range(200):  # bounded
+            log = await _log(store)
+            if [e["type"] for e in log] == ["AUTHORIZATION_EXPIRING"]:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        sweeper.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sweeper
+    assert [(e["type"], e["subjectId"]) for e in log] == [("AUTHORIZATION_EXPIRING", soon["_id"])]
+    assert await events.pruned_through(store) == 1
