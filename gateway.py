@@ -25,7 +25,7 @@ from graphql import specified_rules
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.schema.schema import validate_document
 
@@ -34,6 +34,7 @@ from datastore.connect import DEFAULT_DATABASE_URL, DatabaseURLError, store_for_
 from datastore.enums import ReferralLinkKind
 from datastore.store import DocumentStore, StoreError, StoreUnavailableError
 from edge.documents import DocumentRefused, TrustedDocuments
+from edge.event_hub import EventHub, install, uninstall
 from edge.extension import GatewayPolicy, gateway_extensions
 from edge.limits import structural_rules
 from edge.metrics import metrics_endpoint
@@ -41,11 +42,14 @@ from edge.operation_metrics import OperationMetrics
 from edge.request import request_id_var
 from edge.settings import EdgeSettingsError, TransportSettings, flag, policy_from_env
 from edge.stack import add_edge_middleware
+from edge.stream_settings import StreamSettings
 from edge.throttle import Throttle
 from edge.tracing import tracing_extensions
 from edge.view import GatewayGraphQL
+from edge.webhooks import WebhookWorker
 from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
 from resolvers.context import RequestLimits
+from resolvers.events import ensure_sequence, notice_expiring, prune
 from resolvers.identity import Role, issue_token
 from schema import ExtensionFactory, build_schema, contract, schema
 from schema.error_log import excerpt
@@ -83,6 +87,8 @@ class Settings:
     demo: bool = False
     # 0 turns the periodic sweep of expired authorizations off (reads never depend on it).
     sweep_interval_seconds: float = 0
+    # How long the event log keeps events (live feeds resume, webhooks retry, within it).
+    event_retention_days: int = 30
     request_limits: RequestLimits = field(default_factory=RequestLimits)
     onboarding_url_local: str = DEFAULT_ONBOARDING_URL_LOCAL
     onboarding_url_cross_border: str = DEFAULT_ONBOARDING_URL_CROSS_BORDER
@@ -96,6 +102,8 @@ class Settings:
         return self.demo if self.graphiql is None else self.graphiql
 
     transport: TransportSettings = field(default_factory=TransportSettings)
+    # Live feeds (subscriptions) and webhook delivery.
+    streams: StreamSettings = field(default_factory=StreamSettings)
 
     @property
     def onboarding_urls(self) -> dict[ReferralLinkKind, str]:
@@ -127,6 +135,7 @@ class Settings:
         try:
             demo = flag(env, "TSP_DEMO")
             transport = TransportSettings.from_env(env)
+            streams = StreamSettings.from_env(env)
             policy = policy_from_env(env, demo=demo)
             graphiql = flag(env, "TSP_GRAPHIQL", default=demo)
         except EdgeSettingsError as error:
@@ -141,6 +150,7 @@ class Settings:
             port=int(port_text),
             demo=demo,
             sweep_interval_seconds=int(sweep_text),
+            event_retention_days=_positive_int(env, "TSP_EVENT_RETENTION_DAYS", 30),
             request_limits=limits,
             onboarding_url_local=_http_url(
                 env, "TSP_ONBOARDING_URL_LOCAL", DEFAULT_ONBOARDING_URL_LOCAL
@@ -151,6 +161,7 @@ class Settings:
             policy=policy,
             graphiql=graphiql,
             transport=transport,
+            streams=streams,
         )
 
 
@@ -265,6 +276,7 @@ async def _prepare(store: DocumentStore) -> None:
     try:
         await store.connect()
         await store.ensure_indexes(INDEXES)
+        await ensure_sequence(store)
     except BaseException:
         await store.close()
         raise
@@ -310,13 +322,30 @@ def create_app(
         app.state.throttle = Throttle(app.state.store, settings.policy.throttle)
         app.state.documents = trusted_documents(app.state.store, settings)
         sweeper: asyncio.Task[None] | None = None
+        deliverer: asyncio.Task[None] | None = None
+        app.state.event_hub = EventHub(
+            app.state.store,
+            poll_seconds=settings.streams.poll_seconds,
+            queue_size=settings.streams.queue_size,
+        )
+        install(app.state.event_hub)
         try:
             app.state.demo_tokens = (
                 await demo_tokens(app.state.store, settings) if settings.demo else {}
             )
             if settings.sweep_interval_seconds > 0:
                 sweeper = asyncio.create_task(
-                    sweep_periodically(app.state.store, settings.sweep_interval_seconds)
+                    sweep_periodically(
+                        app.state.store,
+                        settings.sweep_interval_seconds,
+                        event_retention=timedelta(days=settings.event_retention_days),
+                    )
+                )
+            if settings.streams.webhook_worker:
+                deliverer = asyncio.create_task(
+                    WebhookWorker(
+                        app.state.store, settings.streams, demo=settings.demo
+                    ).run_forever()
                 )
             logger.info("gateway ready", extra={"path": settings.database_url.split("@")[-1]})
             yield
@@ -325,6 +354,11 @@ def create_app(
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
+            if deliverer is not None:
+                deliverer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await deliverer
+            await uninstall(app.state.event_hub)
             if owned:
                 await app.state.store.close()
             logger.info("gateway stopped")
@@ -333,6 +367,7 @@ def create_app(
     routes = [
         # Every method reaches the view, which answers the unserved ones as GraphQL errors.
         Route("/graphql", graphql),
+        WebSocketRoute("/graphql", graphql),
         Route("/healthz", _healthz),
         Route("/readyz", _readyz),
         Route("/metrics", metrics_endpoint),
@@ -463,14 +498,34 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _sweep(args: argparse.Namespace, settings: Settings) -> int:
-    async def run() -> int:
+    async def run() -> tuple[int, int, int]:
         store = await open_store(settings)
         try:
-            return await sweep_expired(store)
+            completed = await sweep_expired(store)
+            noticed = await notice_expiring(store)
+            pruned = await prune(store, timedelta(days=settings.event_retention_days))
+            return completed, noticed, pruned
         finally:
             await store.close()
 
-    print(f"Completed {asyncio.run(run())} expired authorizations.")
+    completed, noticed, pruned = asyncio.run(run())
+    print(f"Completed {completed} expired authorizations.")
+    print(f"Events: {noticed} AUTHORIZATION_EXPIRING written, {pruned} past retention pruned.")
+    return 0
+
+
+def _deliver(args: argparse.Namespace, settings: Settings) -> int:
+    """Deliver webhooks from this process (beside or instead of the workers in `serve`)."""
+
+    async def run() -> None:
+        store = await open_store(settings)
+        try:
+            await WebhookWorker(store, settings.streams, demo=settings.demo).run_forever()
+        finally:
+            await store.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
     return 0
 
 
@@ -542,6 +597,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--id", help="the partner or seller id the token acts as")
     token.add_argument("--hours", type=float, default=24, help="lifetime (default 24)")
     commands.add_parser("sweep", help="persist COMPLETED for expired authorizations, once")
+    commands.add_parser("deliver", help="deliver webhooks until stopped (a separate worker)")
     documents = commands.add_parser(
         "documents", help="register trusted documents (persisted operations) or list them"
     )
@@ -578,6 +634,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seed": _seed,
         "token": _token,
         "sweep": _sweep,
+        "deliver": _deliver,
         "documents": _documents,
     }
     try:

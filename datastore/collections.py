@@ -21,6 +21,11 @@ REFERRAL_CLICKS = "referral_clicks"
 THROTTLE_BUCKETS = "throttle_buckets"
 TRUSTED_DOCUMENTS = "trusted_documents"
 IDEMPOTENCY = "idempotency"
+# The durable event log (a transactional outbox), its position counter, and webhooks.
+EVENTS = "events"
+EVENT_SEQUENCE = "event_sequence"
+WEBHOOKS = "webhooks"
+WEBHOOK_DELIVERIES = "webhook_deliveries"
 
 ALL_COLLECTIONS = (
     PARTNERS,
@@ -39,6 +44,10 @@ ALL_COLLECTIONS = (
     THROTTLE_BUCKETS,
     TRUSTED_DOCUMENTS,
     IDEMPOTENCY,
+    EVENTS,
+    EVENT_SEQUENCE,
+    WEBHOOKS,
+    WEBHOOK_DELIVERIES,
 )
 
 INDEXES: tuple[IndexSpec, ...] = (
@@ -91,4 +100,15 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(REFERRAL_CLICKS, ("linkId", "at")),
     # One claim per caller and idempotency key: of two racing retries, one insert commits.
     IndexSpec(IDEMPOTENCY, ("ownerId", "key"), unique=True),
+    # Followers read the log by position, all of it or one partner's or seller's part.
+    IndexSpec(EVENTS, ("position",), unique=True),
+    IndexSpec(EVENTS, ("partnerId", "position")),
+    IndexSpec(EVENTS, ("sellerId", "position")),
+    IndexSpec(EVENTS, ("createdAt",)),
+    IndexSpec(WEBHOOKS, ("partnerId", "createdAt")),
+    # At most ten endpoints per partner: each holds one of ten slots.
+    IndexSpec(WEBHOOKS, ("partnerId", "slot"), unique=True),
+    IndexSpec(WEBHOOKS, ("status",)),
+    IndexSpec(WEBHOOK_DELIVERIES, ("createdAt",)),
+    IndexSpec(WEBHOOK_DELIVERIES, ("webhookId", "createdAt")),
 )

@@ -227,6 +227,63 @@ class TrustedDocumentDocument(_Stored):
     addedAt: datetime
 
 
+class EventDocument(_Stored):
+    """One entry of the event log: what happened to which subject, for whom, at a position."""
+
+    position: int
+    type: str
+    subjectId: str
+    partnerId: NotRequired[str]
+    sellerId: NotRequired[str]
+    changes: dict[str, Any]
+    createdAt: datetime
+
+
+class EventSequenceDocument(_Stored):
+    """The log's position counter (``position``, ``prunedThrough``) or an expiring notice
+    already written (``createdAt``), keyed by what it counts or notes."""
+
+    position: NotRequired[int]
+    prunedThrough: NotRequired[int]
+    createdAt: NotRequired[datetime]
+
+
+class WebhookDocument(_Stored):
+    """A partner's webhook endpoint and where its delivery stands."""
+
+    partnerId: str
+    slot: int
+    url: str
+    types: list[str]
+    secret: str
+    status: str
+    cursor: int
+    attempts: int
+    createdAt: datetime
+    updatedAt: datetime
+    failingSince: NotRequired[datetime]
+    nextAttemptAt: NotRequired[datetime]
+    lastDeliveredAt: NotRequired[datetime]
+    leaseUntil: NotRequired[datetime]
+    leaseOwner: NotRequired[str]
+    disabledReason: NotRequired[str]
+
+
+class WebhookDeliveryDocument(_Stored):
+    """One attempt to deliver one event to one endpoint."""
+
+    webhookId: str
+    eventId: str
+    eventType: str
+    position: int
+    attempt: int
+    statusCode: NotRequired[int]
+    error: NotRequired[str]
+    succeeded: bool
+    durationMs: int
+    createdAt: datetime
+
+
 SHAPES: dict[str, type[Mapping[str, Any]]] = {
     c.PARTNERS: PartnerDocument,
     c.SELLERS: SellerDocument,
@@ -244,6 +301,10 @@ SHAPES: dict[str, type[Mapping[str, Any]]] = {
     c.IDEMPOTENCY: IdempotencyDocument,
     c.THROTTLE_BUCKETS: ThrottleBucketDocument,
     c.TRUSTED_DOCUMENTS: TrustedDocumentDocument,
+    c.EVENTS: EventDocument,
+    c.EVENT_SEQUENCE: EventSequenceDocument,
+    c.WEBHOOKS: WebhookDocument,
+    c.WEBHOOK_DELIVERIES: WebhookDeliveryDocument,
 }
 """The declared shape of each collection's documents."""
 

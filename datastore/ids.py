@@ -30,6 +30,9 @@ PREFIXES: dict[str, str] = {
     "ref": "ReferralLink",
     "rcl": "ReferralClick",
     "idk": "IdempotencyClaim",
+    "evt": "Event",
+    "whk": "WebhookSubscription",
+    "dlv": "WebhookDelivery",
 }
 
 _ID = re.compile(r"^(?P<prefix>[a-z]{2,5})_(?P<body>[0-9a-z]{6,40})$")

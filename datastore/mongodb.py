@@ -13,7 +13,16 @@ reach PyMongoError's retry loop unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+import asyncio
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC
@@ -331,6 +340,29 @@ class MongoStore(DocumentStore):
             raise VersionConflictError(collection, document_id)
         stored: Document = updated
         return stored
+
+    async def delete_many(self, collection: str, filter: Filter) -> int:
+        result = await self._collection(collection).delete_many(
+            _translate(filter), session=self._session.get()
+        )
+        self._counted()
+        return int(result.deleted_count)
+
+    async def watch_inserts(self, collection: str) -> AsyncIterator[None]:
+        """Yield once per insert into ``collection``: a change stream that resumes from its last
+        token when the connection drops (followers of the event log read by position when
+        woken; the stream only tells them when)."""
+        token: Mapping[str, Any] | None = None
+        pipeline = [{"$match": {"operationType": "insert"}}]
+        while True:
+            try:
+                stream = await self._collection(collection).watch(pipeline, resume_after=token)
+                async with stream:
+                    async for _change in stream:
+                        token = stream.resume_token
+                        yield
+            except PyMongoError:
+                await asyncio.sleep(1)
 
     async def delete_all(self, collection: str) -> None:
         with self._errors():

@@ -532,6 +532,15 @@ class SQLiteStore(DocumentStore):
 
         return await self.transaction(apply)
 
+    async def delete_many(self, collection: str, filter: Filter) -> int:
+        check_score(filter, (), None)
+        await self._ensure_table(collection)
+        params: list[Any] = []
+        where = where_sql(filter, params)
+        rows = await self._fetch(f'SELECT COUNT(*) FROM "{collection}" WHERE {where}', params, 0)
+        await self._write(collection, f'DELETE FROM "{collection}" WHERE {where}', params)
+        return int(rows[0][0])
+
     async def delete_all(self, collection: str) -> None:
         await self._ensure_table(collection)
         await self._write(collection, f'DELETE FROM "{collection}"', [])

@@ -350,6 +350,10 @@ class DocumentStore(_Counted, ABC):
         """
 
     @abstractmethod
+    async def delete_many(self, collection: str, filter: Filter) -> int:
+        """Remove the documents matching ``filter`` (pruning old records); returns how many."""
+
+    @abstractmethod
     async def delete_all(self, collection: str) -> None:
         """Remove every document of a collection (test fixtures and demo reseeding)."""
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import GraphQLError, GraphQLSyntaxError, OperationType
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 
 from edge.cost import actual_cost, requested_cost, select_operation
@@ -92,7 +92,9 @@ class _Validation(ValidationCache):
                 count_refusal(code)
 
 
-def _refusal(error: GraphQLError) -> GraphQLExecutionResult:
+def _refusal(subscription: bool, error: GraphQLError) -> GraphQLExecutionResult:
+    if subscription:
+        raise error
     return GraphQLExecutionResult(data=None, errors=[error])
 
 
@@ -135,23 +137,33 @@ class _CostAndThrottle(SchemaExtension):
             return
         if operation is None:
             # Strawberry would run the first operation; the GraphQL spec says to refuse.
+            streamed = any(
+                getattr(d, "operation", None) == OperationType.SUBSCRIPTION
+                for d in document.definitions
+            )
             context.result = _refusal(
+                streamed,
                 gateway_error(
                     "The document has several operations: send 'operationName' to choose the "
                     "one to run."
                     if name is None
                     else "No operation in the document has that name.",
                     "OPERATION_NAME_REQUIRED" if name is None else "UNKNOWN_OPERATION_NAME",
-                )
+                ),
             )
             yield
             return
         schema = context.schema._schema
+        # A subscription costs its selection once, when it starts; its events are not charged
+        # (the feed is bounded by the per-connection limits instead). Strawberry ignores a
+        # result set here for subscriptions, so their refusals are raised instead.
+        subscription = operation.operation == OperationType.SUBSCRIPTION
         gate.requested_cost = requested_cost(schema, document, operation, context.variables)
         maximum = self.policy.max_query_cost
         if gate.requested_cost > maximum:
             count_refusal("MAX_COST_EXCEEDED")
             context.result = _refusal(
+                subscription,
                 gateway_error(
                     f"The query's requested cost is {gate.requested_cost}, more than the "
                     f"maximum of {maximum} for a single query. Ask for smaller pages or fewer "
@@ -159,7 +171,7 @@ class _CostAndThrottle(SchemaExtension):
                     "MAX_COST_EXCEEDED",
                     cost=gate.requested_cost,
                     maximum=maximum,
-                )
+                ),
             )
             yield
             return
@@ -170,6 +182,7 @@ class _CostAndThrottle(SchemaExtension):
                 count_refusal("THROTTLED")
                 gate.response_headers["Retry-After"] = str(decision.retry_after_seconds)
                 context.result = _refusal(
+                    subscription,
                     gateway_error(
                         f"Throttled: this query costs {gate.requested_cost} and "
                         f"{int(decision.status.currently_available)} is available, restoring "
@@ -178,11 +191,14 @@ class _CostAndThrottle(SchemaExtension):
                         "THROTTLED",
                         cost=gate.requested_cost,
                         retryAfterSeconds=decision.retry_after_seconds,
-                    )
+                    ),
                 )
                 yield
                 return
         yield
+        if subscription:
+            gate.actual_cost = gate.requested_cost
+            return
         result = context.result
         data = getattr(result, "data", None)
         gate.actual_cost = actual_cost(schema, document, operation, context.variables, data)

@@ -102,6 +102,14 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+def is_event_stream(scope: Scope) -> bool:
+    """Whether the request asks for a stream of events (a GraphQL over SSE subscription): it
+    is long-lived by design, so the request timeout and admission do not apply (the
+    subscription limits do)."""
+    accept = dict(scope.get("headers") or ()).get(b"accept", b"")
+    return b"text/event-stream" in accept
+
+
 class RequestTimeoutMiddleware:
     """Cancels a request that runs longer than ``seconds`` and answers 504 with a GraphQL
     ``TIMEOUT`` error (if no response has started yet)."""
@@ -111,7 +119,8 @@ class RequestTimeoutMiddleware:
         self.seconds = seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or is_event_stream(scope):
+            # An SSE subscription streams for as long as the client stays.
             await self.app(scope, receive, send)
             return
         started = False
@@ -158,7 +167,7 @@ class AdmissionMiddleware:
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.ungated_paths:
+        if scope["type"] != "http" or scope["path"] in self.ungated_paths or is_event_stream(scope):
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:

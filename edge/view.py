@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
@@ -29,8 +33,10 @@ from edge.extension import cost_report
 from edge.refusals import refusal
 from edge.request import GatewayRequest, request_id_var
 from edge.throttle import Throttle
+from edge.transport import is_event_stream
+from edge.websocket import ConnectionLimits, GatewayTransportWSHandler, StreamContext, token_expiry
 from resolvers.context import Context
-from resolvers.identity import InvalidTokenError, Viewer, viewer_from_authorization
+from resolvers.identity import ANONYMOUS, InvalidTokenError, Viewer, viewer_from_authorization
 from schema.extensions import RETRY_AFTER_SECONDS, failed_only_for_the_store
 from web.graphiql import graphiql_response
 
@@ -74,15 +80,34 @@ class GatewayGraphQL(GraphQL[Context, None]):
     GraphQL-shaped transport errors."""
 
     request_adapter_class = _RequestAdapter
+    graphql_transport_ws_handler_class = GatewayTransportWSHandler
 
     def __init__(self, settings: Settings, schema: strawberry.Schema) -> None:
+        streams = settings.streams
         super().__init__(
             schema,
             allow_queries_via_get=False,
             graphql_ide="graphiql" if settings.serves_graphiql else None,
+            # Subscriptions: graphql-transport-ws on a WebSocket, or GraphQL over SSE on a POST
+            # that accepts text/event-stream (the legacy graphql-ws protocol is not offered).
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL),
+            connection_init_wait_timeout=timedelta(seconds=streams.connection_init_seconds),
+            max_subscriptions_per_connection=streams.subscriptions_per_connection,
+            allowed_origins=settings.transport.cors_origins,
         )
         self.settings = settings
         self.policy = settings.policy
+        self.connection_limits = ConnectionLimits(
+            per_caller=streams.connections_per_caller, ping_seconds=streams.ping_seconds
+        )
+        self.caller_key = caller_of
+
+    @staticmethod
+    def documents_of(connection: Any) -> TrustedDocuments:
+        """The trusted document registry of the app serving ``connection`` (a WebSocket)."""
+        adapter = getattr(connection, "ws", connection)
+        registry: TrustedDocuments = adapter.app.state.documents
+        return registry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -124,23 +149,57 @@ class GatewayGraphQL(GraphQL[Context, None]):
             )
             await response(scope, receive, send)
             return
+        # An SSE stream holds one of its caller's connections, like a WebSocket does.
+        stream = gate.caller if is_event_stream(scope) else None
+        limits = self.connection_limits
+        if stream is not None:
+            if limits.open[stream] >= limits.per_caller:
+                await refusal(
+                    429,
+                    "TOO_MANY_CONNECTIONS",
+                    f"Too many connections: at most {limits.per_caller} streams per caller",
+                )(scope, receive, send)
+                return
+            limits.open[stream] += 1
         try:
-            response = await self.run(request)
-        except HTTPException as error:
-            code = getattr(error, "code", None) or _CODES_BY_STATUS.get(
-                error.status_code, "BAD_REQUEST"
-            )
-            response = refusal(
-                error.status_code, code, error.reason, extensions=cost_report(self.policy, gate)
-            )
-        await response(scope, receive, send)
+            try:
+                response = await self.run(request)
+            except HTTPException as error:
+                code = getattr(error, "code", None) or _CODES_BY_STATUS.get(
+                    error.status_code, "BAD_REQUEST"
+                )
+                response = refusal(
+                    error.status_code,
+                    code,
+                    error.reason,
+                    extensions=cost_report(self.policy, gate),
+                )
+            await response(scope, receive, send)
+        finally:
+            if stream is not None:
+                limits.open[stream] -= 1
+                if limits.open[stream] <= 0:
+                    del limits.open[stream]
 
     async def get_context(self, request: Any, response: Any) -> Context:
+        if isinstance(request, WebSocket):
+            # The caller names itself in connection_init (see edge.websocket).
+            caller = caller_of(ANONYMOUS, _client(request))
+            return StreamContext(
+                store=request.app.state.store,
+                viewer=ANONYMOUS,
+                request_id=uuid.uuid4().hex,
+                demo_mode=self.settings.demo,
+                request_limits=self.settings.request_limits,
+                base_url=str(request.base_url).rstrip("/").replace("ws", "http", 1),
+                gateway=GatewayRequest(caller=caller, throttle=request.app.state.throttle),
+                caller=caller,
+            )
         viewer: Viewer = request.state.viewer
         gate: GatewayRequest = request.state.gateway
         # Headers the gateway layer sets (Retry-After) go out with Strawberry's response.
         gate.response_headers = response.headers
-        return Context(
+        return StreamContext(
             store=request.app.state.store,
             viewer=viewer,
             request_id=request_id_var.get(),
@@ -148,6 +207,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
             request_limits=self.settings.request_limits,
             base_url=str(request.base_url).rstrip("/"),
             gateway=gate,
+            # An SSE stream ends when the token that opened it expires.
+            expires_at=token_expiry(request.headers.get("authorization")),
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -174,12 +235,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 raise RequestRefused(400, "BAD_REQUEST", f"'{name}' must be {kind} or null.")
         query = await self._document_text(request, data)
         _starlette(request).state.gateway.operation_name = data.get("operationName")
+        stream = self._get_stream_transport_from_headers(request.headers)
         return GraphQLRequestData(
             query=query,
             variables=data.get("variables"),
             operation_name=data.get("operationName"),
             extensions=data.get("extensions"),
-            protocol="http",
+            protocol=stream.protocol if stream is not None else "http",
         )
 
     async def _document_text(self, request: AsyncHTTPRequestAdapter, data: dict[str, Any]) -> str:
@@ -291,7 +353,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         return processed
 
 
-def _client(request: Request) -> str:
+def _client(request: Request | WebSocket) -> str:
     return request.client.host if request.client else "unknown"
 
 

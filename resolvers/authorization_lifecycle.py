@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from datastore import collections as c
 from datastore.codec import Document
 from datastore.enums import AuthorizationReason, AuthorizationStatus, LinkedStatus
 from datastore.store import DocumentStore
-from resolvers import history
+from resolvers import events, history
 from resolvers.authorization_rules import Code
 from resolvers.authorizations import end, expire
 from resolvers.context import Context, Info
@@ -123,14 +124,24 @@ async def close_for_partner(info: Info, partner_id: str) -> int:
     return len(active)
 
 
-async def sweep_periodically(store: DocumentStore, interval_seconds: float) -> None:
-    """Run :func:`sweep_expired` now and then every ``interval_seconds`` until cancelled; a
-    failed sweep is logged and retried on the next tick, never fatal to the gateway."""
+async def sweep_periodically(
+    store: DocumentStore,
+    interval_seconds: float,
+    *,
+    event_retention: timedelta = events.DEFAULT_RETENTION,
+) -> None:
+    """Run :func:`sweep_expired` now and then every ``interval_seconds`` until cancelled (with
+    the event log's expiring notices and pruning); a failed sweep is logged and retried on the
+    next tick, never fatal to the gateway."""
     while True:
         try:
             swept = await sweep_expired(store)
             if swept:
                 logger.info("completed %d expired authorizations", swept)
+            noticed = await events.notice_expiring(store)
+            pruned = await events.prune(store, event_retention)
+            if noticed or pruned:
+                logger.info("events: %d expiring notices, %d pruned", noticed, pruned)
         except Exception:
             logger.exception("authorization sweep failed; retrying next interval")
         await asyncio.sleep(interval_seconds)

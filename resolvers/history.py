@@ -11,6 +11,7 @@ from datastore import enums
 from datastore.codec import Document, utc_now
 from datastore.ids import new_id
 from datastore.store import DocumentStore
+from resolvers import events
 from resolvers.identity import Viewer
 
 
@@ -81,8 +82,11 @@ async def record(
     reason: str | None = None,
     changes: Mapping[str, Any] | None = None,
 ) -> Document:
-    """Append one entry about ``subject_id``; call it inside the transaction of the change."""
-    return await store.insert(
+    """Append one entry about ``subject_id``; call it inside the transaction of the change.
+
+    The change's event (if it means one) is appended to the event log in the same transaction.
+    """
+    entry = await store.insert(
         c.HISTORY,
         {
             "_id": new_id("hst"),
@@ -99,3 +103,5 @@ async def record(
             "createdAt": utc_now(),
         },
     )
+    await events.from_history(store, entry)
+    return entry

@@ -98,3 +98,15 @@ def sees_node(viewer: Viewer, type_name: str, document: Document, partner: Docum
     if type_name in ("Authorization", "SellerRequest"):
         return is_party(viewer, document)
     return can_see_seller_item(viewer, document)
+
+
+def event_scope(viewer: Viewer) -> dict[str, str] | None:
+    """The part of the event log ``viewer`` may follow, as a store filter: a partner's or a
+    seller's own events, all of them for admins; ``None`` for anonymous callers."""
+    if viewer.is_admin:
+        return {}
+    if viewer.partner_id is not None:
+        return {"partnerId": viewer.partner_id}
+    if viewer.seller_id is not None:
+        return {"sellerId": viewer.seller_id}
+    return None

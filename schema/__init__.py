@@ -13,6 +13,7 @@ from schema.authorization_mutation import AuthorizationMutation, AuthorizationQu
 from schema.category_application import CategoryApplication, CategoryApplicationMutation
 from schema.enum_values import describe_enum_values
 from schema.error_log import LoggedSchema
+from schema.events import EVENT_TYPES, EventSubscription
 from schema.extensions import MaskUnexpectedErrors
 from schema.node import NodeQuery
 from schema.partner import Partner, PartnerMutation, PartnerQuery
@@ -25,6 +26,7 @@ from schema.service_offer import ServiceOffer
 from schema.service_offer_mutation import ServiceOfferMutation, ServiceOfferQuery
 from schema.store import StoreQuery
 from schema.viewer import ViewerQuery
+from schema.webhooks import WebhookMutation, WebhookQuery
 
 ExtensionFactory = Callable[[], SchemaExtension]
 
@@ -40,6 +42,7 @@ Query = merge_types(
         AuthorizationQuery,
         SellerRequestQuery,
         ServiceOfferQuery,
+        WebhookQuery,
     ),
 )
 Mutation = merge_types(
@@ -51,6 +54,7 @@ Mutation = merge_types(
         PartnerMutation,
         AuthorizationMutation,
         SellerRequestMutation,
+        WebhookMutation,
     ),
 )
 
@@ -66,6 +70,7 @@ TYPES = [
     Authorization,
     ServiceOffer,
     SellerRequest,
+    *EVENT_TYPES,
 ]
 
 
@@ -74,6 +79,7 @@ def build_schema(extensions: Sequence[ExtensionFactory] = ()) -> strawberry.Sche
     return LoggedSchema(
         query=Query,
         mutation=Mutation,
+        subscription=EventSubscription,
         types=TYPES,
         extensions=[*extensions, MaskUnexpectedErrors],
     )

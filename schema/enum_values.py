@@ -23,7 +23,9 @@ from resolvers import (
     store_search,
 )
 from resolvers import requests as seller_requests
+from resolvers.events import EventType
 from resolvers.history import HistoryAction, HistoryReasonCode
+from resolvers.webhooks import WebhookErrorCode, WebhookStatus
 from schema.authorization_mutation import RenewalPeriod
 from schema.history import HistoryStatus
 
@@ -63,6 +65,12 @@ _CURRENCIES = {
 }
 
 ERROR_CODES: dict[str, str] = {
+    "INVALID_URL": "The URL is not an absolute http(s) URL (or is too long).",
+    "URL_NOT_HTTPS": "The URL must use https (http is allowed in demo mode only).",
+    "PRIVATE_ADDRESS": "The URL points at this machine or a private network (allowed in demo "
+    "mode only).",
+    "TOO_MANY_WEBHOOKS": "The partner already has the most webhook endpoints allowed.",
+    "NO_EVENT_TYPES": "Name at least one event type.",
     "ALREADY_APPROVED": "The partner already holds this category in this market.",
     "ALREADY_CLOSED": "The partner is already closed.",
     "ALREADY_UNLINKED": "The TikTok account is already unlinked.",
@@ -276,6 +284,28 @@ DESCRIPTIONS[HistoryAction] = {
     "UNLINKED": "The seller unlinked the TikTok account.",
     "CONNECTED": "The seller authorized a service of the partner the request went to.",
 }
+DESCRIPTIONS[EventType] = {
+    "AUTHORIZATION_GRANTED": "A seller authorized a partner's service.",
+    "AUTHORIZATION_RENEWED": "An authorization's end date moved later.",
+    "AUTHORIZATION_CANCELED": "The seller canceled an authorization (or unlinked its account).",
+    "AUTHORIZATION_COMPLETED": "An authorization reached its end date.",
+    "AUTHORIZATION_CLOSED": "An authorization ended because its partner was removed.",
+    "AUTHORIZATION_EXPIRING": "An authorization ends within 15 days (sent once per end date).",
+    "OFFER_ACCEPTED": "A seller accepted a service offer.",
+    "OFFER_WITHDRAWN": "The partner withdrew a service offer.",
+    "REQUEST_RECEIVED": "A seller sent a request to the partner.",
+    "REQUEST_ACCEPTED": "The partner accepted a seller's request.",
+    "REQUEST_REJECTED": "The partner rejected a seller's request, with a reason.",
+    "REQUEST_CLOSED": "A request was closed (by its seller, its partner, or with the partner).",
+    "REQUEST_CONNECTED": "The seller authorized a service of the partner it asked.",
+    "SERVICE_REVIEWED": "An admin approved or rejected a service in review.",
+    "CATEGORY_APPLICATION_REVIEWED": "An admin approved or rejected a category application.",
+}
+DESCRIPTIONS[WebhookStatus] = {
+    "ACTIVE": "Receives events.",
+    "DISABLED": "Failed for the whole retry period and receives nothing (see disabledReason); "
+    "delete it and register it again once it works.",
+}
 DESCRIPTIONS[HistoryReasonCode] = {
     **DESCRIPTIONS[enums.AuthorizationReason],
     "WITHDRAWN_BY_PARTNER": "The partner withdrew the offer.",
@@ -306,6 +336,7 @@ ERROR_ENUMS: tuple[type[Enum], ...] = (
     partner_admin.PartnerErrorCode,
     seller_requests.RequestErrorCode,
     service_rules.ServiceErrorCode,
+    WebhookErrorCode,
 )
 
 

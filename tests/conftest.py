@@ -35,6 +35,7 @@ from datastore.ids import new_id, new_token
 from datastore.search import search_fields
 from datastore.store import DocumentStore
 from edge.extension import GatewayPolicy
+from edge.stream_settings import StreamSettings
 from edge.throttle import ThrottlePolicy
 from gateway import Settings, create_app
 from resolvers.identity import Role, issue_token
@@ -45,9 +46,13 @@ JWT_SECRET = "test-secret-" + "x" * 40
 MAX_PAGES = 100
 """How many pages a test pages through at most before it fails (no test loop is unbounded)."""
 # Throttling is off for the suite (its many requests per caller would drain a bucket and
-# its round-trip counts are about resolvers); tests/test_throttle.py turns it on.
+# its round-trip counts are about resolvers); tests/test_throttle.py turns it on. So is the
+# webhook worker of the app's lifespan, whose polling would land in those counts; the webhook
+# tests run a worker themselves.
 SETTINGS = Settings(
-    jwt_secret=JWT_SECRET, policy=GatewayPolicy(throttle=ThrottlePolicy(enabled=False))
+    jwt_secret=JWT_SECRET,
+    policy=GatewayPolicy(throttle=ThrottlePolicy(enabled=False)),
+    streams=StreamSettings(webhook_worker=False),
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -49,8 +50,9 @@ async def test_every_link_path_answers_with_the_app(store: DocumentStore) -> Non
 async def test_demo_mode_offers_each_demo_seller_a_sign_in_escaped_in_the_page(
     store: DocumentStore, make_seller: SellerFactory
 ) -> None:
-    await make_seller(name="First & </script><b>x</b>")
-    await make_seller(name="Second seller")
+    first = await make_seller(name="First & </script><b>x</b>")
+    # Listed oldest first: a second later, so two sellers made in one millisecond keep order.
+    await make_seller(name="Second seller", createdAt=first["createdAt"] + timedelta(seconds=1))
     async with serving(store, dataclasses.replace(SETTINGS, demo=True)) as http:
         page = (await http.get("/authorize/abc")).text
         assert "</script><b>" not in page

@@ -549,3 +549,19 @@ async def test_text_index_answers_word_matches_and_scores(store: DocumentStore) 
     ]
     await store.delete_all("notes")
     assert await store.find("notes", {"words": {"$contains": "live"}}) == []
+
+
+async def test_delete_many_removes_only_the_matching_documents(store: DocumentStore) -> None:
+    for number in range(1, 6):
+        await store.insert("things", _thing(number))
+    assert await store.delete_many("things", {"_id": {"$in": ["thg_001", "thg_002"]}}) == 2
+    assert sorted((await store.get_many("things", ["thg_001", "thg_003"])).keys()) == ["thg_003"]
+    assert await store.count("things") == 3
+
+    async def rolled_back() -> None:
+        await store.delete_many("things", {})
+        raise RuntimeError("undo")
+
+    with pytest.raises(RuntimeError):
+        await store.transaction(rolled_back)
+    assert await store.count("things") == 3

@@ -24,7 +24,7 @@ class Example:
     @property
     def name(self) -> str:
         """The first operation's name (GraphiQL titles the tab with it)."""
-        found = re.search(r"^(?:query|mutation) (\w+)", self.query, re.MULTILINE)
+        found = re.search(r"^(?:query|mutation|subscription) (\w+)", self.query, re.MULTILINE)
         assert found is not None, self.query
         return found.group(1)
 
@@ -139,6 +139,21 @@ mutation Renew($id: ID!) {
 }
 """,
         {"id": "paste-an-Authorization-id"},
+    ),
+    Example(
+        "partner",
+        """# Live events (runs over a WebSocket): your authorizations and requests as they change.
+# Run it, then in another tab accept the offer as the seller, and watch the event arrive.
+# Pass the last cursor as "after" to resume where you stopped.
+subscription PartnerEvents {
+  events {
+    type cursor occurredAt changes
+    ... on AuthorizationEvent { authorization { id status endDate } }
+    ... on ServiceOfferEvent { offer { id status } }
+    ... on SellerRequestEvent { request { id status } }
+  }
+}
+""",
     ),
     Example(
         "admin",

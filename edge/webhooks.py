@@ -1,0 +1,230 @@
+"""Webhook delivery: each partner endpoint receives the events it subscribed to, POSTed as JSON
+and signed, in log order, at least once.
+
+Each endpoint keeps a cursor (the last position it acknowledged with a 2xx). A worker leases an
+endpoint (a version-guarded write of ``leaseUntil``, so two workers in two processes never send
+to one endpoint at once), sends the next events one at a time, and moves the cursor after each
+success. A failure or timeout stops that endpoint's delivery until ``nextAttemptAt`` (exponential
+backoff from the configured first delay); once it has failed for the give-up period (24 h by
+default) it is DISABLED with the reason. Every attempt is recorded as a delivery the partner can
+read (status code or error).
+
+Signature: ``X-TSP-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``;
+receivers recompute it over the raw body and reject stale timestamps. ``X-TSP-Event-Id`` (also
+``id`` in the body) is the key to deduplicate redeliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import socket
+import time
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from datastore import collections as c
+from datastore.codec import Document, utc_now
+from datastore.ids import new_id
+from datastore.store import ASCENDING, DocumentStore, VersionConflictError
+from edge.stream_settings import StreamSettings
+from resolvers.webhooks import WebhookStatus, is_private_host
+
+logger = logging.getLogger("tsp.webhooks")
+
+_BATCH = 50
+_ERROR_LENGTH = 300
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``X-TSP-Signature`` header value for ``body`` sent at ``timestamp``."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+def payload_of(event: Document) -> dict[str, Any]:
+    """The JSON body of one event."""
+    return {
+        "id": event["_id"],
+        "type": event["type"],
+        "position": event["position"],
+        "occurredAt": event["createdAt"].isoformat(),
+        "subjectId": event["subjectId"],
+        "partnerId": event.get("partnerId"),
+        "sellerId": event.get("sellerId"),
+        "changes": event.get("changes"),
+    }
+
+
+class WebhookWorker:
+    """Delivers due events to every active endpoint of ``store``."""
+
+    def __init__(self, store: DocumentStore, settings: StreamSettings, *, demo: bool) -> None:
+        self.store = store
+        self.settings = settings
+        self.demo = demo
+        self.owner = new_id("dlv")  # this worker's lease name
+
+    async def run_forever(self) -> None:
+        """Deliver until cancelled; a failing round is logged, never fatal."""
+        async with httpx.AsyncClient(follow_redirects=False) as client:
+            while True:
+                try:
+                    await self.run_once(client)
+                except Exception:
+                    logger.exception("webhook delivery round failed; retrying")
+                await asyncio.sleep(self.settings.webhook_poll_seconds)
+
+    async def run_once(self, client: httpx.AsyncClient) -> int:
+        """One round: every due endpoint gets what it can take now; returns events delivered."""
+        now = utc_now()
+        hooks = await self.store.find(c.WEBHOOKS, {"status": WebhookStatus.ACTIVE})
+        due = [
+            h
+            for h in hooks
+            if (h.get("nextAttemptAt") is None or h["nextAttemptAt"] <= now)
+            and (h.get("leaseUntil") is None or h["leaseUntil"] <= now)
+        ]
+        done = await asyncio.gather(*(self._drain(client, h) for h in due))
+        return sum(done)
+
+    async def _drain(self, client: httpx.AsyncClient, hook: Document) -> int:
+        lease = timedelta(seconds=self.settings.webhook_timeout_seconds * 2 + 5)
+        try:
+            hook = await self.store.update(
+                c.WEBHOOKS,
+                hook["_id"],
+                expected_version=hook["version"],
+                changes={"leaseUntil": utc_now() + lease, "leaseOwner": self.owner},
+            )
+        except VersionConflictError:
+            return 0  # another worker has it (or it changed): next round
+        delivered = 0
+        try:
+            while True:
+                events = await self.store.find(
+                    c.EVENTS,
+                    {
+                        "partnerId": hook["partnerId"],
+                        "position": {"$gt": hook["cursor"]},
+                        "type": {"$in": hook["types"]},
+                    },
+                    sort=[("position", ASCENDING)],
+                    limit=_BATCH,
+                )
+                for event in events:
+                    ok, hook = await self._deliver(client, hook, event, lease)
+                    if not ok:
+                        return delivered
+                    delivered += 1
+                if len(events) < _BATCH:
+                    return delivered
+        except VersionConflictError:
+            return delivered  # deleted or changed meanwhile: the next round sees it afresh
+        finally:
+            with contextlib.suppress(VersionConflictError):
+                await self.store.update(
+                    c.WEBHOOKS,
+                    hook["_id"],
+                    expected_version=hook["version"],
+                    changes={"leaseUntil": None, "leaseOwner": None},
+                )
+
+    async def _deliver(
+        self, client: httpx.AsyncClient, hook: Document, event: Document, lease: timedelta
+    ) -> tuple[bool, Document]:
+        body = json.dumps(payload_of(event), separators=(",", ":")).encode()
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "tsp-gateway-webhooks",
+            "X-TSP-Event-Id": event["_id"],
+            "X-TSP-Event-Type": event["type"],
+            "X-TSP-Signature": signature(hook["secret"], timestamp, body),
+        }
+        attempt = int(hook.get("attempts") or 0) + 1
+        started = time.perf_counter()
+        status: int | None = None
+        error: str | None = None
+        try:
+            await self._check_destination(hook["url"])
+            response = await client.post(
+                hook["url"],
+                content=body,
+                headers=headers,
+                timeout=self.settings.webhook_timeout_seconds,
+            )
+            status = response.status_code
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+        except httpx.TimeoutException:
+            error = f"timed out after {self.settings.webhook_timeout_seconds:g} s"
+        except (httpx.HTTPError, OSError, ValueError) as failure:
+            error = (str(failure) or type(failure).__name__)[:_ERROR_LENGTH]
+        now = utc_now()
+        await self.store.insert(
+            c.WEBHOOK_DELIVERIES,
+            {
+                "_id": new_id("dlv"),
+                "webhookId": hook["_id"],
+                "eventId": event["_id"],
+                "eventType": event["type"],
+                "position": event["position"],
+                "attempt": attempt,
+                "statusCode": status,
+                "error": error,
+                "succeeded": error is None,
+                "durationMs": round((time.perf_counter() - started) * 1000),
+                "createdAt": now,
+            },
+        )
+        if error is None:
+            changes: dict[str, Any] = {
+                "cursor": event["position"],
+                "attempts": 0,
+                "failingSince": None,
+                "nextAttemptAt": None,
+                "lastDeliveredAt": now,
+                "leaseUntil": now + lease,
+            }
+            return True, await self._save(hook, changes)
+        failing_since: datetime = hook.get("failingSince") or now
+        if (now - failing_since).total_seconds() >= self.settings.webhook_give_up_seconds:
+            reason = (
+                f"disabled after failing since {failing_since.isoformat()}: last attempt {error}"
+            )
+            changes = {"status": WebhookStatus.DISABLED, "disabledReason": reason}
+            logger.warning("webhook %s disabled: %s", hook["_id"], reason)
+        else:
+            delay = self.settings.webhook_backoff_seconds * 2 ** min(attempt - 1, 16)
+            changes = {"nextAttemptAt": now + timedelta(seconds=delay)}
+        changes.update({"attempts": attempt, "failingSince": failing_since})
+        return False, await self._save(hook, changes)
+
+    async def _save(self, hook: Document, changes: dict[str, Any]) -> Document:
+        return await self.store.update(
+            c.WEBHOOKS,
+            hook["_id"],
+            expected_version=hook["version"],
+            changes={**changes, "updatedAt": utc_now()},
+        )
+
+    async def _check_destination(self, url: str) -> None:
+        """Outside demo mode, refuse a host that resolves to a private address (a public name
+        may be pointed at one after it was registered)."""
+        if self.demo:
+            return
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, parts.port or 443, type=socket.SOCK_STREAM
+        )
+        if is_private_host(host) or any(is_private_host(str(info[4][0])) for info in infos):
+            raise ValueError(f"{host} resolves to a private address; not delivered")

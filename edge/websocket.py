@@ -1,0 +1,216 @@
+"""Subscriptions over graphql-transport-ws: the token in ``connection_init``, connections per
+caller, pings, the connection closed (4403) when its token expires, and malformed messages
+closed with the protocol's 4400 instead of failing the handler.
+
+Strawberry's handler does the protocol; this one adds the gateway's rules around it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import jwt
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    Message,
+    SubscribeMessage,
+)
+
+from datastore.codec import utc_now
+from edge.documents import document_id
+from resolvers.context import Context
+from resolvers.identity import InvalidTokenError, Viewer, viewer_from_authorization
+
+logger = logging.getLogger("tsp.websocket")
+
+CLOSE_BAD_MESSAGE = 4400
+CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_MANY_CONNECTIONS = 4429
+
+
+@dataclass
+class StreamContext(Context):
+    """The context of a long-lived operation (a WebSocket connection or an SSE stream): what
+    a request's context holds, plus when the caller's token expires."""
+
+    connection_params: dict[str, Any] | None = None
+    expires_at: datetime | None = None
+    caller: str | None = field(default=None)
+
+
+def token_expiry(authorization: str | None) -> datetime | None:
+    """When the (already verified) bearer token in ``authorization`` expires."""
+    if not authorization:
+        return None
+    _, _, token = authorization.strip().partition(" ")
+    try:
+        claims = jwt.decode(token.strip(), options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    expires = claims.get("exp")
+    if not isinstance(expires, int | float):
+        return None
+    return datetime.fromtimestamp(expires, tz=utc_now().tzinfo)
+
+
+def authorization_of(payload: Mapping[str, Any]) -> str | None:
+    """The ``Authorization`` value a ``connection_init`` payload carries: as
+    ``{"Authorization": "Bearer <token>"}`` (any case), or ``{"token": "<token>"}``."""
+    for key, value in payload.items():
+        if key.lower() == "authorization" and isinstance(value, str):
+            return value
+    token = payload.get("token")
+    return f"Bearer {token}" if isinstance(token, str) else None
+
+
+@dataclass
+class ConnectionLimits:
+    """How many connections a caller may hold (per process) and how often idle ones are
+    pinged."""
+
+    per_caller: int = 10
+    ping_seconds: float = 15.0
+    open: Counter[str] = field(default_factory=Counter)
+
+
+class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """Strawberry's graphql-transport-ws handler with the gateway's rules."""
+
+    _expiry: asyncio.Task[None] | None = None
+    _pinger: asyncio.Task[None] | None = None
+    _counted: str | None = None
+
+    def _gateway(self) -> Any:
+        return self.view
+
+    async def handle_message(self, message: Message) -> None:
+        problem = _malformed(message)
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        await super().handle_message(message)
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        view = self._gateway()
+        if self.connection_acknowledged and view.policy.trusted_documents_only:
+            # The same rule as over HTTP: only registered documents run.
+            registry = view.documents_of(self.websocket)
+            query = message["payload"]["query"]
+            if await registry.trusted(document_id(query)) is None:
+                await self.send_message(
+                    {
+                        "id": message["id"],
+                        "type": "error",
+                        "payload": [
+                            {
+                                "message": "This gateway runs registered documents only: "
+                                "subscribe with the exact text of a registered document.",
+                                "extensions": {"code": "TRUSTED_DOCUMENT_REQUIRED"},
+                            }
+                        ],
+                    }
+                )
+                return
+        await super().handle_subscribe(message)
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        if self.connection_init_received or self.connection_timed_out:
+            await super().handle_connection_init(message)
+            return
+        payload = message.get("payload") or {}
+        if not isinstance(payload, dict):
+            await super().handle_connection_init(message)
+            return
+        view = self._gateway()
+        context = self.context
+        assert isinstance(context, StreamContext)
+        authorization = authorization_of(payload)
+        try:
+            viewer: Viewer = viewer_from_authorization(view.settings.jwt_secret, authorization)
+        except InvalidTokenError as error:
+            await self._refuse(CLOSE_FORBIDDEN, f"Forbidden: {error}")
+            return
+        context.viewer = viewer
+        context.expires_at = token_expiry(authorization)
+        caller = view.caller_key(viewer, context.caller or "address:unknown")
+        limits: ConnectionLimits = view.connection_limits
+        if limits.open[caller] >= limits.per_caller:
+            await self._refuse(
+                CLOSE_TOO_MANY_CONNECTIONS,
+                f"Too many connections: at most {limits.per_caller} per caller",
+            )
+            return
+        limits.open[caller] += 1
+        self._counted = caller
+        context.gateway.caller = caller
+        context.gateway.admin = viewer.is_admin
+        await super().handle_connection_init(message)
+        if context.expires_at is not None:
+            self._expiry = asyncio.create_task(self._close_at(context.expires_at))
+        if limits.ping_seconds > 0:
+            self._pinger = asyncio.create_task(self._ping(limits.ping_seconds))
+
+    async def _refuse(self, code: int, reason: str) -> None:
+        self.connection_init_received = True
+        if self.connection_init_timeout_task:
+            self.connection_init_timeout_task.cancel()
+        await self.websocket.close(code=code, reason=reason[:120])
+
+    async def _close_at(self, moment: datetime) -> None:
+        await asyncio.sleep(max(0.0, (moment - utc_now()).total_seconds()))
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code=CLOSE_FORBIDDEN, reason="Forbidden: token expired")
+
+    async def _ping(self, interval: float) -> None:
+        # graphql-transport-ws pings keep idle connections (and the proxies on their way) alive
+        # and find dead peers: a failed send ends the connection.
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.send_message({"type": "ping"})
+            except Exception:
+                return
+
+    async def shutdown(self) -> None:
+        for task in (self._expiry, self._pinger):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._counted is not None:
+            limits: ConnectionLimits = self._gateway().connection_limits
+            limits.open[self._counted] -= 1
+            if limits.open[self._counted] <= 0:
+                del limits.open[self._counted]
+            self._counted = None
+        await super().shutdown()
+
+
+def _malformed(message: object) -> str | None:
+    """What is wrong with a message's shape (Strawberry indexes into it unchecked)."""
+    if not isinstance(message, dict):
+        return "A message must be a JSON object"
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "A message needs a string 'type'"
+    if kind in ("subscribe", "complete") and not isinstance(message.get("id"), str):
+        return f"A {kind} message needs a string 'id'"
+    if kind == "subscribe":
+        payload = message.get("payload")
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return "A subscribe message needs a payload with a string 'query'"
+        for name, kinds in (("variables", dict), ("operationName", str), ("extensions", dict)):
+            value = payload.get(name)
+            if value is not None and not isinstance(value, kinds):
+                return f"'payload.{name}' has the wrong type"
+    return None

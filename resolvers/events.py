@@ -1,0 +1,271 @@
+"""The durable event log: a transactional outbox every live feed and webhook reads.
+
+Each state change that matters to a partner or a seller appends one event document in the
+transaction of the change, so a rolled-back change leaves no event and a committed one always
+has its event. Events are derived in one place from the history entry every change already
+records (:func:`from_history`, called by :func:`resolvers.history.record`): the subject's id
+prefix and the history action name the event type; the subject, read in the same transaction,
+gives the partner and seller the event belongs to.
+
+Positions. Every event takes the next value of one counter document (``event_sequence/events``),
+incremented with a version-guarded update inside the transaction of the change:
+
+- On SQLite writers are serialised, so positions are committed in increasing order.
+- On MongoDB two transactions that both append an event write the same counter document, so
+  snapshot isolation makes one of them conflict and retry after the other committed: a position
+  is never committed after a larger one, and a rolled-back transaction rolls its increment back.
+
+So positions are dense and commit in order, on every adapter and across processes: a follower
+that has seen every event up to position ``p`` only ever needs ``position > p`` to miss nothing.
+The price is that event-writing transactions are serialised on the counter, which for a log of
+partner/seller business events (a few per second at most) is cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from datastore import collections as c
+from datastore.codec import Document, utc_now
+from datastore.enums import AuthorizationStatus
+from datastore.ids import new_id
+from datastore.store import DESCENDING, DocumentStore, DuplicateKeyError
+
+DEFAULT_RETENTION = timedelta(days=30)
+EXPIRING_NOTICE = timedelta(days=15)
+_SEQUENCE_ID = "events"
+_NOTICES = c.EVENT_SEQUENCE  # "expiring" notices live beside the counter, keyed by their subject
+
+
+class EventType(StrEnum):
+    """What happened, as partners and sellers subscribe to it."""
+
+    AUTHORIZATION_GRANTED = "AUTHORIZATION_GRANTED"
+    AUTHORIZATION_RENEWED = "AUTHORIZATION_RENEWED"
+    AUTHORIZATION_CANCELED = "AUTHORIZATION_CANCELED"
+    AUTHORIZATION_COMPLETED = "AUTHORIZATION_COMPLETED"
+    AUTHORIZATION_CLOSED = "AUTHORIZATION_CLOSED"
+    AUTHORIZATION_EXPIRING = "AUTHORIZATION_EXPIRING"
+    OFFER_ACCEPTED = "OFFER_ACCEPTED"
+    OFFER_WITHDRAWN = "OFFER_WITHDRAWN"
+    REQUEST_RECEIVED = "REQUEST_RECEIVED"
+    REQUEST_ACCEPTED = "REQUEST_ACCEPTED"
+    REQUEST_REJECTED = "REQUEST_REJECTED"
+    REQUEST_CLOSED = "REQUEST_CLOSED"
+    REQUEST_CONNECTED = "REQUEST_CONNECTED"
+    SERVICE_REVIEWED = "SERVICE_REVIEWED"
+    CATEGORY_APPLICATION_REVIEWED = "CATEGORY_APPLICATION_REVIEWED"
+
+
+SUBJECT_COLLECTIONS: dict[str, str] = {
+    "aut": c.AUTHORIZATIONS,
+    "ofr": c.SERVICE_OFFERS,
+    "req": c.REQUESTS,
+    "svc": c.SERVICES,
+    "cap": c.CATEGORY_APPLICATIONS,
+}
+"""Where the subject of an event lives, by its id prefix."""
+
+_FROM_HISTORY: dict[tuple[str, str], EventType] = {
+    ("aut", "AUTHORIZED"): EventType.AUTHORIZATION_GRANTED,
+    ("aut", "RENEWED"): EventType.AUTHORIZATION_RENEWED,
+    ("aut", "CANCELED"): EventType.AUTHORIZATION_CANCELED,
+    ("aut", "EXPIRED"): EventType.AUTHORIZATION_COMPLETED,
+    ("aut", "CLOSED"): EventType.AUTHORIZATION_CLOSED,
+    ("ofr", "ACCEPTED"): EventType.OFFER_ACCEPTED,
+    ("ofr", "WITHDRAWN"): EventType.OFFER_WITHDRAWN,
+    ("req", "CREATED"): EventType.REQUEST_RECEIVED,
+    ("req", "ACCEPTED"): EventType.REQUEST_ACCEPTED,
+    ("req", "REJECTED"): EventType.REQUEST_REJECTED,
+    ("req", "CLOSED"): EventType.REQUEST_CLOSED,
+    ("req", "CONNECTED"): EventType.REQUEST_CONNECTED,
+    ("svc", "APPROVED"): EventType.SERVICE_REVIEWED,
+    ("svc", "REJECTED"): EventType.SERVICE_REVIEWED,
+    ("cap", "APPROVED"): EventType.CATEGORY_APPLICATION_REVIEWED,
+    ("cap", "REJECTED"): EventType.CATEGORY_APPLICATION_REVIEWED,
+}
+"""(subject id prefix, history action) -> the event it means; other changes make none."""
+
+
+def event_type_of(subject_id: str, action: str) -> EventType | None:
+    """The event a history action on ``subject_id`` means, if any."""
+    return _FROM_HISTORY.get((subject_id.partition("_")[0], action))
+
+
+async def from_history(store: DocumentStore, entry: Mapping[str, Any]) -> Document | None:
+    """Append the event a just-recorded history ``entry`` means (inside its transaction)."""
+    subject_id: str = entry["subjectId"]
+    kind = event_type_of(subject_id, entry["action"])
+    if kind is None:
+        return None
+    collection = SUBJECT_COLLECTIONS[subject_id.partition("_")[0]]
+    subject = (await store.get_many(collection, [subject_id])).get(subject_id)
+    if subject is None:
+        return None
+    changes: dict[str, Any] = {}
+    if entry.get("fromStatus") is not None or entry.get("toStatus") is not None:
+        changes["status"] = {"from": entry.get("fromStatus"), "to": entry.get("toStatus")}
+    changes.update(entry.get("changes") or {})
+    if entry.get("reasonCode"):
+        changes["reasonCode"] = entry["reasonCode"]
+    return await append(store, kind, subject, changes, at=entry.get("createdAt"))
+
+
+async def append(
+    store: DocumentStore,
+    kind: EventType,
+    subject: Mapping[str, Any],
+    changes: Mapping[str, Any],
+    *,
+    at: datetime | None = None,
+) -> Document:
+    """Append one event about ``subject`` at the next position (joins the caller's
+    transaction; see the module docstring for why positions commit in order)."""
+
+    async def work() -> Document:
+        position = await _next_position(store)
+        return await store.insert(
+            c.EVENTS,
+            {
+                "_id": new_id("evt"),
+                "position": position,
+                "type": kind.value,
+                "subjectId": subject["_id"],
+                "partnerId": subject.get("partnerId"),
+                "sellerId": subject.get("sellerId") or subject.get("acceptedBySellerId"),
+                "changes": dict(changes),
+                "createdAt": at or utc_now(),
+            },
+        )
+
+    return await store.transaction(work)
+
+
+async def _next_position(store: DocumentStore) -> int:
+    found = (await store.get_many(c.EVENT_SEQUENCE, [_SEQUENCE_ID])).get(_SEQUENCE_ID)
+    if found is None:
+        await store.insert(c.EVENT_SEQUENCE, {"_id": _SEQUENCE_ID, "position": 1})
+        return 1
+    updated = await store.update(
+        c.EVENT_SEQUENCE,
+        _SEQUENCE_ID,
+        expected_version=found["version"],
+        changes={"position": found["position"] + 1},
+    )
+    return int(updated["position"])
+
+
+async def ensure_sequence(store: DocumentStore) -> None:
+    """Create the counter before anything appends (so racing first appends on MongoDB
+    conflict on an update rather than on an insert)."""
+    if not (await store.get_many(c.EVENT_SEQUENCE, [_SEQUENCE_ID])):
+        with contextlib.suppress(DuplicateKeyError):
+            await store.insert(
+                c.EVENT_SEQUENCE, {"_id": _SEQUENCE_ID, "position": 0, "prunedThrough": 0}
+            )
+
+
+async def pruned_through(store: DocumentStore) -> int:
+    """The largest position pruned so far (0 when nothing was)."""
+    found = (await store.get_many(c.EVENT_SEQUENCE, [_SEQUENCE_ID])).get(_SEQUENCE_ID)
+    return int((found or {}).get("prunedThrough") or 0)
+
+
+async def last_position(store: DocumentStore) -> int:
+    """The position of the newest committed event (0 when there is none)."""
+    newest = await store.find(c.EVENTS, sort=[("position", DESCENDING)], limit=1)
+    return int(newest[0]["position"]) if newest else 0
+
+
+async def prune(
+    store: DocumentStore, retention: timedelta = DEFAULT_RETENTION, now: datetime | None = None
+) -> int:
+    """Delete events older than ``retention``; returns how many. Pruning always removes a
+    prefix of the log (by position) and remembers where it ended, so a cursor from before it
+    is refused with the oldest position still available instead of silently skipping."""
+    cutoff = (now or utc_now()) - retention
+    newest_old = await store.find(
+        c.EVENTS, {"createdAt": {"$lt": cutoff}}, sort=[("position", DESCENDING)], limit=1
+    )
+    if not newest_old:
+        return 0
+    through = int(newest_old[0]["position"])
+
+    async def work() -> int:
+        sequence = (await store.get_many(c.EVENT_SEQUENCE, [_SEQUENCE_ID]))[_SEQUENCE_ID]
+        if int(sequence.get("prunedThrough") or 0) < through:
+            await store.update(
+                c.EVENT_SEQUENCE,
+                _SEQUENCE_ID,
+                expected_version=sequence["version"],
+                changes={"prunedThrough": through},
+            )
+        await store.delete_many(_NOTICES, {"createdAt": {"$lt": cutoff}})
+        await store.delete_many(c.WEBHOOK_DELIVERIES, {"createdAt": {"$lt": cutoff}})
+        return await store.delete_many(c.EVENTS, {"position": {"$lte": through}})
+
+    return await store.transaction(work)
+
+
+async def notice_expiring(
+    store: DocumentStore, now: datetime | None = None, *, batch: int = 200
+) -> int:
+    """Write AUTHORIZATION_EXPIRING once per active authorization and end date, when the end
+    is at most 15 days away; returns how many were written.
+
+    "Once" holds across processes: a notice document keyed by the authorization and its end
+    is inserted in the transaction of the event, so of two racing sweeps one commits and the
+    other's insert is refused (a renewal moves the end date and earns a new notice)."""
+    now = now or utc_now()
+    written = 0
+    after: list[Any] | None = None
+    sort = [("endsAt", 1)]
+    while True:
+        due = await store.find(
+            c.AUTHORIZATIONS,
+            {
+                "status": AuthorizationStatus.ACTIVE,
+                "endsAt": {"$gt": now, "$lte": now + EXPIRING_NOTICE},
+            },
+            sort=sort,
+            limit=batch,
+            after=after,
+        )
+        if not due:
+            return written
+        keys = {_notice_key(a): a for a in due}
+        seen = await store.get_many(_NOTICES, list(keys))
+        for key, authorization in keys.items():
+            if key not in seen and await _notice(store, key, authorization, now):
+                written += 1
+        if len(due) < batch:
+            return written
+        after = [due[-1]["endsAt"], due[-1]["_id"]]
+
+
+def _notice_key(authorization: Mapping[str, Any]) -> str:
+    return f"expiring|{authorization['_id']}|{authorization['endsAt'].isoformat()}"
+
+
+async def _notice(
+    store: DocumentStore, key: str, authorization: Mapping[str, Any], now: datetime
+) -> bool:
+    async def work() -> None:
+        await store.insert(_NOTICES, {"_id": key, "createdAt": now})
+        await append(
+            store,
+            EventType.AUTHORIZATION_EXPIRING,
+            authorization,
+            {"endsAt": authorization["endsAt"].isoformat()},
+            at=now,
+        )
+
+    try:
+        await store.transaction(work)
+    except DuplicateKeyError:
+        return False
+    return True

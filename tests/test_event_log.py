@@ -1,0 +1,286 @@
+"""The durable event log: one event per change that matters, in the change's transaction,
+dense positions in commit order, the expiring notice once, pruning after the retention."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from datastore import collections as c
+from datastore.codec import Document, utc_now
+from datastore.collections import INDEXES
+from datastore.enums import AuthorizationStatus
+from datastore.ids import new_id
+from datastore.store import ASCENDING, DocumentStore, VersionConflictError
+from resolvers import events, history
+from resolvers.identity import Role, Viewer
+from tests.conftest import (
+    GraphQLClient,
+    OfferFactory,
+    PartnerFactory,
+    SellerFactory,
+    ServiceFactory,
+    token,
+)
+from tests.stores import ADAPTERS, drop_store, open_store
+from tests.test_seller_request_api import ACCEPT, CREATE, _form
+
+
+async def _log(store: DocumentStore) -> list[Document]:
+    return await store.find(c.EVENTS, sort=[("position", ASCENDING)])
+
+
+async def authorization(
+    store: DocumentStore, partner: Document, seller: Document, service: Document, **fields: Any
+) -> Document:
+    now = utc_now()
+    return await store.insert(
+        c.AUTHORIZATIONS,
+        {
+            "_id": new_id("aut"),
+            "sellerId": seller["_id"],
+            "partnerId": partner["_id"],
+            "serviceId": service["_id"],
+            "settings": {},
+            "shopIds": [],
+            "tiktokAccountIds": [],
+            "channel": "SERVICE_STORE",
+            "startsAt": now - timedelta(days=30),
+            "endsAt": now + timedelta(days=10),
+            "status": AuthorizationStatus.ACTIVE,
+            "statusReason": "AUTHORIZED",
+            "activeKey": f"{seller['_id']}|{service['_id']}",
+            "createdAt": now,
+            "updatedAt": now,
+            **fields,
+        },
+    )
+
+
+async def test_request_moves_write_their_events_with_parties_and_changes(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_seller: SellerFactory,
+) -> None:
+    partner, seller = await make_partner(), await make_seller()
+    created = await gql(CREATE, _form(partner["_id"]), as_=token(Role.SELLER, seller["_id"]))
+    request_id = created["data"]["createRequest"]["requests"][0]["id"]
+    await gql(ACCEPT, {"id": request_id}, as_=token(Role.PARTNER, partner["_id"]))
+    log = await _log(store)
+    assert [(e["type"], e["position"]) for e in log] == [
+        ("REQUEST_RECEIVED", 1),
+        ("REQUEST_ACCEPTED", 2),
+    ]
+    accepted = log[1]
+    assert accepted["subjectId"] == request_id
+    assert (accepted["partnerId"], accepted["sellerId"]) == (partner["_id"], seller["_id"])
+    assert accepted["changes"]["status"] == {"from": "PARTNER_REVIEWING", "to": "PARTNER_ACCEPTED"}
+    assert accepted["createdAt"] >= log[0]["createdAt"]
+
+
+async def test_a_rolled_back_change_writes_no_event(
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_seller: SellerFactory,
+    make_service: ServiceFactory,
+) -> None:
+    partner, seller = await make_partner(), await make_seller()
+    granted = await authorization(store, partner, seller, await make_service(partner))
+
+    async def work() -> None:
+        await history.record(
+            store, subject_id=granted["_id"], action="CANCELED", actor=Viewer(Role.SELLER, "s")
+        )
+        assert len(await _log(store)) == 1  # visible inside the transaction
+        raise RuntimeError("the change fails after recording")
+
+    with pytest.raises(RuntimeError):
+        await store.transaction(work)
+    assert await _log(store) == []
+    # The position was rolled back with it: the next event is still 1.
+    await history.record(
+        store, subject_id=granted["_id"], action="CANCELED", actor=Viewer(Role.SELLER, "s")
+    )
+    assert [(e["type"], e["position"]) for e in await _log(store)] == [
+        ("AUTHORIZATION_CANCELED", 1)
+    ]
+
+
+async def test_changes_that_mean_no_event_write_none(
+    store: DocumentStore, make_partner: PartnerFactory, make_service: ServiceFactory
+) -> None:
+    service = await make_service(await make_partner())
+    await history.record(
+        store, subject_id=service["_id"], action="UPDATED", actor=Viewer(Role.ADMIN, "admin")
+    )
+    assert await _log(store) == []
+    assert events.event_type_of(service["_id"], "APPROVED") is events.EventType.SERVICE_REVIEWED
+
+
+async def test_concurrent_writers_get_dense_unique_positions(
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_seller: SellerFactory,
+    make_service: ServiceFactory,
+) -> None:
+    partner, seller = await make_partner(), await make_seller()
+    granted = await authorization(store, partner, seller, await make_service(partner))
+    for _ in range(5):
+        await asyncio.gather(
+            *(
+                events.append(store, events.EventType.AUTHORIZATION_RENEWED, granted, {"n": i})
+                for i in range(20)
+            )
+        )
+    positions = [e["position"] for e in await _log(store)]
+    assert positions == list(range(1, 101))
+
+
+async def test_the_sweep_writes_expiring_once_per_end_date(
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_seller: SellerFactory,
+    make_service: ServiceFactory,
+) -> None:
+    partner, seller = await make_partner(), await make_seller()
+    soon = await authorization(store, partner, seller, await make_service(partner))
+    await authorization(  # ends in 40 days: not yet
+        store, partner, seller, await make_service(partner), endsAt=utc_now() + timedelta(40)
+    )
+    results = await asyncio.gather(*(events.notice_expiring(store) for _ in range(4)))
+    assert sum(results) == 1
+    assert await events.notice_expiring(store) == 0
+    log = await _log(store)
+    assert [(e["type"], e["subjectId"], e["sellerId"]) for e in log] == [
+        ("AUTHORIZATION_EXPIRING", soon["_id"], seller["_id"])
+    ]
+    # A renewal moves the end: the new end earns its own notice.
+    await store.update(
+        c.AUTHORIZATIONS,
+        soon["_id"],
+        expected_version=soon["version"],
+        changes={"endsAt": soon["endsAt"] + timedelta(days=2)},
+    )
+    assert await events.notice_expiring(store) == 1
+
+
+async def test_pruning_removes_old_events_and_remembers_where_it_ended(
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_seller: SellerFactory,
+    make_service: ServiceFactory,
+) -> None:
+    partner, seller = await make_partner(), await make_seller()
+    granted = await authorization(store, partner, seller, await make_service(partner))
+    old = utc_now() - timedelta(days=31)
+    for _ in range(3):
+        await events.append(store, events.EventType.AUTHORIZATION_RENEWED, granted, {}, at=old)
+    await events.append(store, events.EventType.AUTHORIZATION_RENEWED, granted, {})
+    assert await events.prune(store) == 3
+    assert [e["position"] for e in await _log(store)] == [4]
+    assert await events.pruned_through(store) == 3
+    assert await events.prune(store) == 0
+    assert await events.prune(store, timedelta(0), utc_now() + timedelta(seconds=1)) == 1
+    assert await events.pruned_through(store) == 4
+
+
+@pytest.fixture(params=ADAPTERS)
+async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[DocumentStore]:
+    opened = await open_store(request.param, tmp_path)
+    await opened.ensure_indexes(INDEXES)
+    await events.ensure_sequence(opened)
+    yield opened
+    await drop_store(opened)
+
+
+async def test_positions_are_dense_and_rollbacks_leave_none_on_every_adapter(
+    any_store: DocumentStore,
+) -> None:
+    subject = {"_id": new_id("aut"), "partnerId": "ptn_a", "sellerId": "slr_a"}
+
+    async def append_or_fail(number: int) -> None:
+        async def work() -> None:
+            await events.append(any_store, events.EventType.AUTHORIZATION_RENEWED, subject, {})
+            if number % 3 == 0:
+                raise RuntimeError("this change fails")
+
+        # Concurrent writers on MongoDB conflict on the counter and are retried.
+        for _ in range(20):
+            try:
+                await any_store.transaction(work)
+                return
+            except VersionConflictError:
+                await asyncio.sleep(0.01)
+            except RuntimeError:
+                return
+
+    await asyncio.gather(*(append_or_fail(n) for n in range(30)))
+    log = await any_store.find(c.EVENTS, sort=[("position", ASCENDING)])
+    assert [e["position"] for e in log] == list(range(1, 21))
+
+
+async def test_an_offer_accepted_granted_renewed_and_canceled_through_the_api(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_seller: SellerFactory,
+    make_service: ServiceFactory,
+    make_offer: OfferFactory,
+) -> None:
+    from tests.test_authorization_api import ACCEPT as ACCEPT_OFFER
+    from tests.test_authorization_api import CANCEL, RENEW
+
+    partner, seller = await make_partner(), await make_seller(market="ID")
+    offer = await make_offer(partner, [await make_service(partner)])
+    as_seller = token(Role.SELLER, seller["_id"])
+    accepted = await gql(ACCEPT_OFFER, {"token": offer["linkToken"]}, as_=as_seller)
+    authorization_id = accepted["data"]["authorizeServiceOffer"]["authorizations"][0]["id"]
+    await gql(RENEW, {"id": authorization_id, "period": "ONE_MONTH"}, as_=as_seller)
+    await gql(CANCEL, {"id": authorization_id}, as_=as_seller)
+    log = await _log(store)
+    assert [(e["type"], e["subjectId"]) for e in log] == [
+        ("AUTHORIZATION_GRANTED", authorization_id),
+        ("OFFER_ACCEPTED", offer["_id"]),
+        ("AUTHORIZATION_RENEWED", authorization_id),
+        ("AUTHORIZATION_CANCELED", authorization_id),
+    ]
+    assert all((e["partnerId"], e["sellerId"]) == (partner["_id"], seller["_id"]) for e in log)
+    assert log[3]["changes"] == {
+        "status": {"from": "ACTIVE", "to": "CANCELED"},
+        "reasonCode": "CANCELED_BY_SELLER",
+    }
+
+
+async def test_the_periodic_sweep_notices_expiring_and_prunes(
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_seller: SellerFactory,
+    make_service: ServiceFactory,
+) -> None:
+    from resolvers.authorization_lifecycle import sweep_periodically
+
+    partner, seller = await make_partner(), await make_seller()
+    soon = await authorization(store, partner, seller, await make_service(partner))
+    old = utc_now() - timedelta(days=3)
+    await events.append(store, events.EventType.AUTHORIZATION_RENEWED, soon, {}, at=old)
+    sweeper = asyncio.create_task(
+        sweep_periodically(store, 3600, event_retention=timedelta(days=2))
+    )
+    try:
+        for _ in range(200):  # bounded
+            log = await _log(store)
+            if [e["type"] for e in log] == ["AUTHORIZATION_EXPIRING"]:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        sweeper.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sweeper
+    assert [(e["type"], e["subjectId"]) for e in log] == [("AUTHORIZATION_EXPIRING", soon["_id"])]
+    assert await events.pruned_through(store) == 1

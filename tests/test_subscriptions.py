@@ -1,0 +1,430 @@
+"""Live events over graphql-transport-ws and SSE, on a real socket: typed subjects, resuming
+with a cursor, tokens that are bad or expire, malformed messages, and the limits."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from datastore.codec import Document
+from datastore.store import DocumentStore
+from edge.stream_settings import StreamSettings
+from edge.throttle import ThrottlePolicy
+from resolvers import events
+from resolvers.identity import Role
+from tests.conftest import SETTINGS, PartnerFactory, SellerFactory, token
+from tests.live import WSClient, served, ws_client
+from tests.test_seller_request_api import CREATE, _form
+
+EVENTS = """subscription($types: [EventType!], $after: String) {
+  events(types: $types, after: $after) {
+    __typename id type cursor subjectId partnerId sellerId changes
+    ... on SellerRequestEvent { request { id status } }
+    ... on AuthorizationEvent { authorization { status endDate } }
+  } }"""
+
+
+@pytest.fixture
+async def base_url(store: DocumentStore) -> AsyncIterator[str]:
+    settings = dataclasses.replace(
+        SETTINGS, streams=StreamSettings(poll_seconds=0.02, ping_seconds=0)
+    )
+    async with served(store, settings) as url:
+        yield url
+
+
+async def _request_to(
+    base_url: str, partner: Document, make_seller: SellerFactory
+) -> tuple[str, Document]:
+    """A new seller sends ``partner`` a request through the API: one REQUEST_RECEIVED."""
+    seller = await make_seller()
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        response = await http.post(
+            "/graphql",
+            json={"query": CREATE, "variables": _form(partner["_id"])},
+            headers={"Authorization": f"Bearer {token(Role.SELLER, seller['_id'])}"},
+        )
+    created = response.json()["data"]["createRequest"]
+    assert created["userErrors"] == [], created
+    return created["requests"][0]["id"], seller
+
+
+async def _refusal(client: WSClient) -> dict[str, Any]:
+    """The error that ended a subscription (a ``next`` with errors and no data, then its
+    ``complete``)."""
+    refused = await client.receive()
+    assert refused["type"] == "next" and refused["payload"]["data"] is None, refused
+    assert (await client.receive()) == {"id": refused["id"], "type": "complete"}
+    error: dict[str, Any] = refused["payload"]["errors"][0]
+    return error
+
+
+async def _acked(client: WSClient) -> None:
+    assert (await client.receive())["type"] == "connection_ack"
+
+
+async def test_a_partner_receives_its_events_with_typed_subjects(
+    base_url: str, make_partner: PartnerFactory, make_seller: SellerFactory
+) -> None:
+    partner = await make_partner()
+    async with ws_client(base_url, token(Role.PARTNER, partner["_id"])) as client:
+        await _acked(client)
+        await client.subscribe(EVENTS)
+        await asyncio.sleep(0.1)  # the subscription has joined the feed
+        request_id, seller = await _request_to(base_url, partner, make_seller)
+        event = (await client.next_data())["events"]
+    assert event["__typename"] == "SellerRequestEvent"
+    assert event["type"] == "REQUEST_RECEIVED"
+    assert event["subjectId"] == request_id
+    assert (event["partnerId"], event["sellerId"]) == (partner["_id"], seller["_id"])
+    assert event["request"] == {"id": request_id, "status": "PARTNER_REVIEWING"}
+    assert event["changes"]["status"]["to"] == "PARTNER_REVIEWING"
+
+
+async def test_resuming_with_a_cursor_replays_exactly_what_was_missed_then_goes_live(
+    base_url: str, make_partner: PartnerFactory, make_seller: SellerFactory
+) -> None:
+    partner = await make_partner()
+    bearer = token(Role.PARTNER, partner["_id"])
+    async with ws_client(base_url, bearer) as client:
+        await _acked(client)
+        await client.subscribe(EVENTS)
+        await asyncio.sleep(0.1)
+        first, _ = await _request_to(base_url, partner, make_seller)
+        seen = (await client.next_data())["events"]
+        assert seen["subjectId"] == first
+    # Disconnected: three changes happen meanwhile (and one for another partner).
+    missed = [(await _request_to(base_url, partner, make_seller))[0] for _ in range(3)]
+    await _request_to(base_url, await make_partner(), make_seller)
+    async with ws_client(base_url, bearer) as client:
+        await _acked(client)
+        await client.subscribe(EVENTS, {"after": seen["cursor"]})
+        replayed = [(await client.next_data())["events"] for _ in range(3)]
+        assert [e["subjectId"] for e in replayed] == missed
+        cursors = [int(e["cursor"]) for e in replayed]
+        assert cursors == sorted(cursors) and int(seen["cursor"]) < cursors[0]
+        live, _ = await _request_to(base_url, partner, make_seller)
+        assert (await client.next_data())["events"]["subjectId"] == live
+        # Once: nothing else is pending.
+        with pytest.raises(TimeoutError):
+            await client.receive(wait=0.5)
+
+
+async def test_types_filter_the_feed(
+    base_url: str, make_partner: PartnerFactory, make_seller: SellerFactory
+) -> None:
+    partner = await make_partner()
+    async with ws_client(base_url, token(Role.PARTNER, partner["_id"])) as client:
+        await _acked(client)
+        await client.subscribe(EVENTS, {"types": ["AUTHORIZATION_GRANTED"]})
+        await asyncio.sleep(0.1)
+        await _request_to(base_url, partner, make_seller)
+        with pytest.raises(TimeoutError):
+            await client.receive(wait=0.5)
+
+
+async def test_bad_subscriptions_get_errors_with_codes(
+    base_url: str, store: DocumentStore, make_partner: PartnerFactory
+) -> None:
+    partner = await make_partner()
+    async with ws_client(base_url, token(Role.PARTNER, partner["_id"])) as client:
+        await _acked(client)
+        await client.subscribe(EVENTS, {"types": ["AUTHORIZATION_EXPLODED"]})
+        unknown = await client.receive()
+        assert unknown["type"] == "error"
+        assert "AUTHORIZATION_EXPLODED" in unknown["payload"][0]["message"]
+        await client.subscribe(EVENTS, {"after": "yesterday"})
+        bad_cursor = await _refusal(client)
+        assert bad_cursor["extensions"]["code"] == "INVALID_CURSOR"
+        # Events up to position 5 were pruned: an older cursor is refused, naming the oldest.
+        await events.ensure_sequence(store)
+        sequence = (await store.get_many("event_sequence", ["events"]))["events"]
+        await store.update(
+            "event_sequence",
+            "events",
+            expected_version=sequence["version"],
+            changes={"prunedThrough": 5},
+        )
+        await client.subscribe(EVENTS, {"after": "2"})
+        pruned = await _refusal(client)
+        assert pruned["extensions"] == {"code": "EVENT_CURSOR_PRUNED", "oldestPosition": 6}
+        assert "oldest position available is 6" in pruned["message"]
+
+
+async def test_anonymous_callers_cannot_follow_events(base_url: str) -> None:
+    async with ws_client(base_url, None) as client:
+        await _acked(client)
+        await client.subscribe(EVENTS)
+        refused = await _refusal(client)
+        assert refused["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_bad_or_expired_token_is_refused_with_4403(base_url: str) -> None:
+    expired = token(Role.PARTNER, "ptn_x", ttl=timedelta(seconds=-5))
+    for bad in (expired, "not-a-token"):
+        async with ws_client(base_url, bad) as client:
+            code, reason = await client.closed()
+            assert code == 4403, reason
+    soon = token(Role.PARTNER, "ptn_x", ttl=timedelta(seconds=2))
+    async with ws_client(base_url, soon) as client:
+        await _acked(client)
+        await client.subscribe(EVENTS)
+        code, reason = await client.closed(wait=10)
+        assert (code, reason) == (4403, "Forbidden: token expired")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "not json",
+        "[1, 2]",
+        {"type": 7},
+        {"type": "subscribe", "id": "1", "payload": "query"},
+        {"type": "subscribe", "id": 1, "payload": {"query": "{ viewer { role } }"}},
+        {"type": "subscribe", "id": "1", "payload": {"query": 5}},
+        {"type": "nonsense"},
+    ],
+)
+async def test_malformed_messages_close_with_4400_and_the_server_carries_on(
+    base_url: str, message: Any, make_partner: PartnerFactory
+) -> None:
+    partner = await make_partner()
+    async with ws_client(base_url, token(Role.PARTNER, partner["_id"])) as client:
+        await _acked(client)
+        await client.send(message)
+        code, _ = await client.closed()
+        assert code == 4400
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_subscriptions_per_connection_and_connections_per_caller_are_limited(
+    store: DocumentStore, make_partner: PartnerFactory
+) -> None:
+    settings = dataclasses.replace(
+        SETTINGS,
+        streams=StreamSettings(subscriptions_per_connection=2, connections_per_caller=2),
+    )
+    partner = await make_partner()
+    bearer = token(Role.PARTNER, partner["_id"])
+    async with served(store, settings) as url, ws_client(url, bearer) as first:
+        await _acked(first)
+        for _ in range(2):
+            await first.subscribe(EVENTS)
+        await first.subscribe(EVENTS)
+        limited = await first.receive()
+        assert limited["type"] == "error"
+        assert limited["payload"][0]["message"] == "Subscription limit reached"
+        async with ws_client(url, bearer) as second:
+            await _acked(second)
+            async with ws_client(url, bearer) as third:
+                code, reason = await third.closed()
+                assert code == 4429, reason
+        # A closed connection frees its place.
+        async with ws_client(url, bearer) as again:
+            await _acked(again)
+
+
+async def test_sse_streams_events_with_the_authorization_header_past_the_request_timeout(
+    store: DocumentStore, make_partner: PartnerFactory, make_seller: SellerFactory
+) -> None:
+    settings = dataclasses.replace(
+        SETTINGS, transport=dataclasses.replace(SETTINGS.transport, request_timeout_seconds=0.3)
+    )
+    partner = await make_partner()
+    headers = {
+        "Authorization": f"Bearer {token(Role.PARTNER, partner['_id'])}",
+        "Accept": "text/event-stream",
+    }
+    body = {"query": EVENTS, "variables": {}}
+    async with (
+        served(store, settings) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=10) as http,
+        http.stream("POST", "/graphql", json=body, headers=headers) as stream,
+    ):
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.aiter_lines()
+        await asyncio.sleep(0.6)  # longer than the request timeout
+        request_id, _ = await _request_to(base_url, partner, make_seller)
+        event = await asyncio.wait_for(_next_sse(lines), 5)
+    assert event["data"]["events"]["subjectId"] == request_id
+
+
+async def _next_sse(lines: AsyncIterator[str]) -> dict[str, Any]:
+    kind = None
+    async for line in lines:
+        if line.startswith("event: "):
+            kind = line.removeprefix("event: ")
+        elif line.startswith("data: ") and kind == "next":
+            parsed: dict[str, Any] = json.loads(line.removeprefix("data: "))
+            return parsed
+    raise AssertionError("the stream ended")
+
+
+async def test_a_subscription_costs_its_selection_once_and_is_refused_above_the_maximum(
+    store: DocumentStore, make_partner: PartnerFactory, make_seller: SellerFactory
+) -> None:
+    partner = await make_partner()
+    bearer = token(Role.PARTNER, partner["_id"])
+    cheap = dataclasses.replace(
+        SETTINGS, policy=dataclasses.replace(SETTINGS.policy, max_query_cost=1)
+    )
+    async with served(store, cheap) as url, ws_client(url, bearer) as client:
+        await _acked(client)
+        await client.subscribe(EVENTS)
+        refused = await _refusal(client)
+        assert refused["extensions"]["code"] == "MAX_COST_EXCEEDED"
+    # A bucket that holds one subscription's cost, restoring almost nothing: the events
+    # still all arrive, since they are not charged.
+    tight = dataclasses.replace(
+        SETTINGS,
+        policy=dataclasses.replace(
+            SETTINGS.policy, throttle=ThrottlePolicy(capacity=3, restore_rate=0.001)
+        ),
+    )
+    async with (
+        served(store, SETTINGS) as changes,
+        served(store, tight) as url,
+        ws_client(url, bearer) as client,
+    ):
+        await _acked(client)
+        await client.subscribe(EVENTS)
+        await asyncio.sleep(0.1)
+        for _ in range(5):
+            await _request_to(changes, partner, make_seller)
+        costs = []
+        for _ in range(5):
+            message = await client.receive()
+            assert "errors" not in message["payload"], message
+            costs.append(message["payload"]["extensions"]["cost"]["requestedQueryCost"])
+        assert len(set(costs)) == 1 and 0 < costs[0] <= 3
+
+
+async def test_idle_connections_are_pinged(
+    store: DocumentStore, make_partner: PartnerFactory
+) -> None:
+    settings = dataclasses.replace(SETTINGS, streams=StreamSettings(ping_seconds=0.1))
+    partner = await make_partner()
+    async with (
+        served(store, settings) as url,
+        ws_client(url, token(Role.PARTNER, partner["_id"])) as client,
+    ):
+        await _acked(client)
+        raw = await asyncio.wait_for(client.connection.recv(), 5)
+        assert json.loads(raw) == {"type": "ping"}
+
+
+async def test_sse_streams_count_as_connections_of_their_caller(
+    store: DocumentStore, make_partner: PartnerFactory
+) -> None:
+    settings = dataclasses.replace(SETTINGS, streams=StreamSettings(connections_per_caller=1))
+    partner = await make_partner()
+    headers = {
+        "Authorization": f"Bearer {token(Role.PARTNER, partner['_id'])}",
+        "Accept": "text/event-stream",
+    }
+    body = {"query": EVENTS, "variables": {}}
+    async with (
+        served(store, settings) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as http,
+    ):
+        async with http.stream("POST", "/graphql", json=body, headers=headers) as first:
+            assert first.status_code == 200
+            second = await http.post("/graphql", json=body, headers=headers)
+            assert second.status_code == 429
+            assert second.json()["errors"][0]["extensions"]["code"] == "TOO_MANY_CONNECTIONS"
+        # The first stream ended: its place is free again once the server saw it go.
+        for _ in range(100):  # bounded
+            async with http.stream("POST", "/graphql", json=body, headers=headers) as again:
+                if again.status_code == 200:
+                    break
+            await asyncio.sleep(0.05)
+        assert again.status_code == 200
+
+
+async def test_trusted_documents_only_holds_on_the_websocket_too(
+    store: DocumentStore, make_partner: PartnerFactory, make_seller: SellerFactory
+) -> None:
+    from gateway import trusted_documents
+
+    settings = dataclasses.replace(
+        SETTINGS, policy=dataclasses.replace(SETTINGS.policy, trusted_documents_only=True)
+    )
+    await trusted_documents(store, settings).add(EVENTS)
+    partner = await make_partner()
+    async with (
+        served(store, settings) as url,
+        ws_client(url, token(Role.PARTNER, partner["_id"])) as client,
+    ):
+        await _acked(client)
+        await client.subscribe("subscription { events { id } }")
+        refused = await client.receive()
+        assert refused["type"] == "error"
+        assert refused["payload"][0]["extensions"]["code"] == "TRUSTED_DOCUMENT_REQUIRED"
+        await client.subscribe(EVENTS)
+        await asyncio.sleep(0.1)
+        async with served(store, SETTINGS) as changes:
+            request_id, _ = await _request_to(changes, partner, make_seller)
+        assert (await client.next_data())["events"]["subjectId"] == request_id
+
+
+async def test_graphiql_runs_subscriptions_over_the_websocket(store: DocumentStore) -> None:
+    from tests.conftest import serving
+
+    async with serving(store, dataclasses.replace(SETTINGS, demo=True)) as http:
+        page = (await http.get("/graphql", headers={"Accept": "text/html"})).text
+    # Its fetcher opens graphql-transport-ws for subscription operations...
+    assert '"graphql-transport-ws"' in page and "connection_init" in page
+    # ...and a tab shows one.
+    assert "subscription PartnerEvents" in page
+
+
+async def test_each_event_reads_its_subject_afresh(
+    base_url: str,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_seller: SellerFactory,
+) -> None:
+    partner = await make_partner()
+    query = """subscription { events { ... on SellerRequestEvent {
+      request { partner { name } } } } }"""
+    async with ws_client(base_url, token(Role.PARTNER, partner["_id"])) as client:
+        await _acked(client)
+        await client.subscribe(query)
+        await asyncio.sleep(0.1)
+        await _request_to(base_url, partner, make_seller)
+        first = (await client.next_data())["events"]["request"]["partner"]["name"]
+        # Creating a request writes the partner too (the rule it checks holds that way).
+        current = (await store.get_many("partners", [partner["_id"]]))[partner["_id"]]
+        await store.update(
+            "partners",
+            partner["_id"],
+            expected_version=current["version"],
+            changes={"name": "Renamed Partner"},
+        )
+        await _request_to(base_url, partner, make_seller)
+        second = (await client.next_data())["events"]["request"]["partner"]["name"]
+    assert (first, second) == (partner["name"], "Renamed Partner")
+
+
+async def test_a_page_from_another_origin_cannot_open_a_websocket(base_url: str) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    url = base_url.replace("http", "ws", 1) + "/graphql"
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(
+            url,
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            origin="https://evil.example",  # type: ignore[arg-type]
+        ):
+            pass
+    assert refused.value.response.status_code == 403
