@@ -37,6 +37,7 @@ from edge.documents import DocumentRefused, TrustedDocuments
 from edge.extension import GatewayPolicy, gateway_extensions
 from edge.limits import structural_rules
 from edge.metrics import metrics_endpoint
+from edge.oidc import OidcSettings, OidcSettingsError
 from edge.operation_metrics import OperationMetrics
 from edge.request import request_id_var
 from edge.settings import EdgeSettingsError, TransportSettings, flag, policy_from_env
@@ -92,6 +93,8 @@ class Settings:
         return self.demo if self.graphiql is None else self.graphiql
 
     transport: TransportSettings = field(default_factory=TransportSettings)
+    # An OpenID Connect provider whose RS256/ES256 tokens are accepted beside the HS256 ones.
+    oidc: OidcSettings | None = None
 
     @property
     def onboarding_urls(self) -> dict[ReferralLinkKind, str]:
@@ -125,7 +128,8 @@ class Settings:
             transport = TransportSettings.from_env(env)
             policy = policy_from_env(env, demo=demo)
             graphiql = flag(env, "TSP_GRAPHIQL", default=demo)
-        except EdgeSettingsError as error:
+            oidc = OidcSettings.from_env(env)
+        except (EdgeSettingsError, OidcSettingsError) as error:
             raise SettingsError(str(error)) from None
         port_text = env.get("PORT", "8000")
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
@@ -147,6 +151,7 @@ class Settings:
             policy=policy,
             graphiql=graphiql,
             transport=transport,
+            oidc=oidc,
         )
 
 

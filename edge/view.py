@@ -24,12 +24,14 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from edge.authentication import Authenticator
 from edge.documents import TrustedDocuments, document_id, is_document_id
+from edge.oidc import KeysUnavailableError
 from edge.refusals import refusal
 from edge.request import GatewayRequest, request_id_var
 from edge.throttle import Throttle
 from resolvers.context import Context
-from resolvers.identity import InvalidTokenError, Viewer, viewer_from_authorization
+from resolvers.identity import InvalidTokenError, Viewer
 from web.graphiql import graphiql_response
 
 if TYPE_CHECKING:
@@ -81,6 +83,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         )
         self.settings = settings
         self.policy = settings.policy
+        self.authenticator = Authenticator(settings.jwt_secret, settings.oidc)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,9 +91,17 @@ class GatewayGraphQL(GraphQL[Context, None]):
             return
         request = Request(scope, receive)
         try:
-            viewer = viewer_from_authorization(
-                self.settings.jwt_secret, request.headers.get("authorization")
+            viewer = await self.authenticator.viewer(request.headers.get("authorization"))
+        except KeysUnavailableError as error:
+            # Not the caller's fault: the token may be good, its key just cannot be had now.
+            unavailable = refusal(
+                503,
+                "IDENTITY_PROVIDER_UNAVAILABLE",
+                str(error),
+                headers={"Retry-After": str(error.retry_after)},
             )
+            await unavailable(scope, receive, send)
+            return
         except InvalidTokenError as error:
             # A bad token is refused outright: silently serving it as anonymous would hide
             # the mistake from the client.
