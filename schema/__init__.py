@@ -16,6 +16,7 @@ from schema.error_log import LoggedSchema
 from schema.extensions import MaskUnexpectedErrors
 from schema.node import NodeQuery
 from schema.partner import Partner, PartnerMutation, PartnerQuery
+from schema.partner_account_mutation import PartnerAccountMutation
 from schema.seller import Seller, Shop, TikTokAccount
 from schema.seller_request import SellerRequest, SellerRequestMutation, SellerRequestQuery
 from schema.service import Service
@@ -49,6 +50,7 @@ Mutation = merge_types(
         ServiceMutation,
         ServiceOfferMutation,
         PartnerMutation,
+        PartnerAccountMutation,
         AuthorizationMutation,
         SellerRequestMutation,
     ),

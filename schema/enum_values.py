@@ -16,6 +16,7 @@ from resolvers import (
     category_applications,
     identity,
     offers,
+    partner_accounts,
     partner_admin,
     service_rules,
     services,
@@ -64,6 +65,7 @@ _CURRENCIES = {
 ERROR_CODES: dict[str, str] = {
     "ALREADY_APPROVED": "The partner already holds this category in this market.",
     "ALREADY_CLOSED": "The partner is already closed.",
+    "ALREADY_REGISTERED": "Your account is already registered, with other details.",
     "ALREADY_UNLINKED": "The TikTok account is already unlinked.",
     "AMOUNT_TOO_LARGE": "The amount is implausibly large (over 10^12).",
     "CATEGORY_NOT_APPROVED": "The partner holds no approved application for this category "
@@ -72,6 +74,7 @@ ERROR_CODES: dict[str, str] = {
     "DATES_OUTSIDE_OFFER": "The chosen dates leave the offer's period.",
     "DATES_OUT_OF_RANGE": "A date is too far ahead: periods span at most three years, and "
     "renewals cannot pass that horizon.",
+    "DUPLICATE_MARKET": "The same market is named twice.",
     "DUPLICATE_PARTNER": "The same partner is selected twice.",
     "DUPLICATE_SERVICE": "The same service is listed twice.",
     "END_NOT_AFTER_START": "The end date is not after the start date.",
@@ -79,14 +82,21 @@ ERROR_CODES: dict[str, str] = {
     "IDEMPOTENCY_KEY_REUSED": "The idempotency key was already used with a different input; "
     "send a new key for a new request.",
     "INVALID": "The value breaks a rule stated in the message.",
+    "INVALID_ACCOUNT_ID": "Your token's account id is not an id of the kind this needs "
+    "(ptn_… for partners, slr_… for sellers).",
     "INVALID_AMOUNT": "The amount is not a finite number (NaN or Infinity).",
     "INVALID_EMAIL": "Not an email address.",
     "INVALID_PHONE": "Not a phone number.",
+    "INVALID_URL": "Not an absolute http(s) URL.",
     "INVALID_TRANSITION": "The object's status does not allow this change.",
     "LISTING_INCOMPLETE": "A public service needs this listing field before review.",
     "LIVE_PUBLIC_NOT_EDITABLE": "A live public service cannot be edited: deactivate it first.",
     "MARKET_NOT_ELIGIBLE": "The market is not a target market of both the partner and the "
     "category.",
+    "MARKET_NOT_IN_REGION": "The catalog offers no category in this market to the partner's "
+    "type and registration region.",
+    "MARKET_REMOVED": "Target markets can only be added, not removed.",
+    "NAME_TAKEN": "Another partner is registered under this name.",
     "NEGATIVE_AMOUNT": "The amount is negative.",
     "NOT_ACTIVE": "Only an active authorization can change this way.",
     "NOT_COVERED_BY_AUTHORIZE_OBJECT": "The authorize object does not cover these shops or "
@@ -298,6 +308,7 @@ ERROR_ENUMS: tuple[type[Enum], ...] = (
     category_applications.CategoryApplicationErrorCode,
     offers.ServiceOfferErrorCode,
     partner_admin.PartnerErrorCode,
+    partner_accounts.PartnerAccountErrorCode,
     seller_requests.RequestErrorCode,
     service_rules.ServiceErrorCode,
 )

@@ -49,6 +49,9 @@ class Partner(Node):
     contact_email: str | None = strawberry.field(
         description="Public contact email (what sellers without a shop account can use)."
     )
+    description: str | None = strawberry.field(description="What the company does, for sellers.")
+    website: str | None = strawberry.field(description="The company's website.")
+    logo_url: str | None = strawberry.field(description="The company's logo.")
     created_at: datetime = strawberry.field(description="When the partner joined.")
     document: strawberry.Private[Document]
 
@@ -63,6 +66,9 @@ class Partner(Node):
             target_markets=list(document["targetMarkets"]),
             status=document["status"],
             contact_email=document.get("contactEmail"),
+            description=document.get("description"),
+            website=document.get("website"),
+            logo_url=document.get("logoUrl"),
             created_at=document["createdAt"],
         )
 
