@@ -47,6 +47,8 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(SELLERS, ("createdAt",)),
     IndexSpec(SHOPS, ("sellerId", "createdAt")),
     IndexSpec(TIKTOK_ACCOUNTS, ("sellerId", "createdAt")),
+    # A TikTok account is linked to one seller at a time (the field is removed on unlink).
+    IndexSpec(TIKTOK_ACCOUNTS, ("linkedHandle",), unique=True),
     IndexSpec(SERVICES, ("partnerId", "createdAt")),
     IndexSpec(SERVICES, ("status", "type", "createdAt")),
     IndexSpec(SERVICES, ("authorizationLinkToken",), unique=True),

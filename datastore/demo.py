@@ -192,6 +192,7 @@ def build_demo_documents() -> dict[str, list[Document]]:
                 "_id": new_id("tta"),
                 "sellerId": seller["_id"],
                 "handle": handle,
+                "linkedHandle": handle,
                 "linkedStatus": LinkedStatus.LINKED,
                 "linkedAt": at,
                 "createdAt": at,

@@ -18,6 +18,7 @@ from schema.node import NodeQuery
 from schema.partner import Partner, PartnerMutation, PartnerQuery
 from schema.partner_account_mutation import PartnerAccountMutation
 from schema.seller import Seller, Shop, TikTokAccount
+from schema.seller_account_mutation import SellerAccountMutation
 from schema.seller_request import SellerRequest, SellerRequestMutation, SellerRequestQuery
 from schema.service import Service
 from schema.service_category import ServiceCategory, ServiceCategoryQuery
@@ -51,6 +52,7 @@ Mutation = merge_types(
         ServiceOfferMutation,
         PartnerMutation,
         PartnerAccountMutation,
+        SellerAccountMutation,
         AuthorizationMutation,
         SellerRequestMutation,
     ),

@@ -18,6 +18,7 @@ from resolvers import (
     offers,
     partner_accounts,
     partner_admin,
+    seller_accounts,
     service_rules,
     services,
     store_search,
@@ -63,6 +64,8 @@ _CURRENCIES = {
 }
 
 ERROR_CODES: dict[str, str] = {
+    "ACCOUNT_LINKED_ELSEWHERE": "The TikTok account is linked to another seller; it must be "
+    "unlinked there first.",
     "ALREADY_APPROVED": "The partner already holds this category in this market.",
     "ALREADY_CLOSED": "The partner is already closed.",
     "ALREADY_REGISTERED": "Your account is already registered, with other details.",
@@ -86,6 +89,7 @@ ERROR_CODES: dict[str, str] = {
     "(ptn_… for partners, slr_… for sellers).",
     "INVALID_AMOUNT": "The amount is not a finite number (NaN or Infinity).",
     "INVALID_EMAIL": "Not an email address.",
+    "INVALID_HANDLE": "Not a TikTok handle (2 to 24 letters, digits, '_' or '.').",
     "INVALID_PHONE": "Not a phone number.",
     "INVALID_URL": "Not an absolute http(s) URL.",
     "INVALID_TRANSITION": "The object's status does not allow this change.",
@@ -121,6 +125,7 @@ ERROR_CODES: dict[str, str] = {
     "SERVICE_NOT_FOUND": "No service with this id among yours.",
     "SERVICE_NOT_IN_OFFER": "The service is not part of the offer.",
     "SERVICE_NOT_LIVE": "The service is not live.",
+    "SHOP_MARKET_MISMATCH": "A local seller's shops sell in its own market.",
     "SHOP_NOT_FOUND": "Not one of your shops.",
     "SHOP_REGISTRATION_CUSTOM_ONLY": "Shop Registration services can only be CUSTOM.",
     "SHOP_REQUIRED": "The authorize object needs at least one shop.",
@@ -309,6 +314,7 @@ ERROR_ENUMS: tuple[type[Enum], ...] = (
     offers.ServiceOfferErrorCode,
     partner_admin.PartnerErrorCode,
     partner_accounts.PartnerAccountErrorCode,
+    seller_accounts.SellerAccountErrorCode,
     seller_requests.RequestErrorCode,
     service_rules.ServiceErrorCode,
 )

@@ -9,6 +9,7 @@ import strawberry
 from datastore.codec import Document
 from datastore.loaders import NEWEST_FIRST
 from resolvers import sellers as resolve
+from resolvers.authorization_rules import is_link_only
 from resolvers.context import Info
 from resolvers.pagination import page_from_args
 from resolvers.visibility import sees_seller_privately
@@ -61,6 +62,10 @@ class Seller(Node):
         description="Whether the seller has a TikTok Shop account (needed to send requests)."
     )
     created_at: datetime = strawberry.field(description="When the seller joined.")
+    authorizes_only_through_links: bool = strawberry.field(
+        description="Whether the seller authorizes and renews only through links partners "
+        "send (UK and US local sellers and every cross-border seller, seed 002)."
+    )
     document: strawberry.Private[Document]
 
     @classmethod
@@ -73,6 +78,7 @@ class Seller(Node):
             market=document["market"],
             has_shop_account=document["hasShopAccount"],
             created_at=document["createdAt"],
+            authorizes_only_through_links=is_link_only(document),
         )
 
     @strawberry.field(description="The seller's shops, newest first.")
