@@ -66,6 +66,8 @@ class ListSpec:
     types: tuple[str, ...] | None = None
     # Overrides the loader's order (e.g. soonest-ending first).
     sort: Sort | None = None
+    # Offers only: archived ones, or (False) the others.
+    archived: bool | None = None
 
     def filter(self) -> Filter:
         conditions: dict[str, Any] = {}
@@ -183,7 +185,11 @@ class ServiceOffersByPartnerLoader(_GroupedPageLoader):
 
     def filter_of(self, spec: ListSpec) -> Filter:
         # One clock reading per batch, so every partner of a batch is filtered alike.
-        return offer_status_filter(spec.statuses, utc_now())
+        status = offer_status_filter(spec.statuses, utc_now())
+        if spec.archived is None:
+            return status
+        archived = {"archivedAt": {"$ne": None}} if spec.archived else {"archivedAt": None}
+        return {"$and": [status, archived]} if status else archived
 
 
 class RequestsBySellerLoader(_GroupedPageLoader):

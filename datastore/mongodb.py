@@ -237,6 +237,14 @@ class MongoStore(DocumentStore):
         stored: Document = updated
         return stored
 
+    async def delete(self, collection: str, document_id: str, *, expected_version: int) -> None:
+        deleted = await self._collection(collection).delete_one(
+            {"_id": document_id, "version": expected_version}, session=self._session.get()
+        )
+        self._counted()
+        if deleted.deleted_count == 0:
+            raise VersionConflictError(collection, document_id)
+
     async def delete_all(self, collection: str) -> None:
         await self._collection(collection).delete_many({}, session=self._session.get())
         self._counted()

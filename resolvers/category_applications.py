@@ -23,6 +23,7 @@ class ApplicationStatus(StrEnum):
     REVIEWING = "REVIEWING"
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
+    WITHDRAWN = "WITHDRAWN"
 
 
 class ReviewDecision(StrEnum):

@@ -46,6 +46,7 @@ class ServiceOfferErrorCode(StrEnum):
     INVALID_PHONE = "INVALID_PHONE"
     TOO_LONG = "TOO_LONG"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    NOT_ENDED = "NOT_ENDED"
 
 
 Code = ServiceOfferErrorCode
@@ -198,13 +199,21 @@ async def by_link(info: Info, token: str) -> Document | None:
 
 
 async def offers_of_partner(
-    info: Info, partner_id: str, page: Page, statuses: Sequence[OfferStatus] | None
+    info: Info,
+    partner_id: str,
+    page: Page,
+    statuses: Sequence[OfferStatus] | None,
+    archived: bool = False,
 ) -> PageResult:
-    """The partner's offers, newest first, with statuses as read (EXPIRED included); empty for
-    anyone but the partner and admins."""
+    """The partner's offers, newest first, with statuses as read (EXPIRED included), archived
+    ones or the others; empty for anyone but the partner and admins."""
     if not sees_partner_privately(info.context.viewer, partner_id):
         return PageResult([], False)
-    spec = ListSpec(page=page, statuses=tuple(s.value for s in statuses) if statuses else None)
+    spec = ListSpec(
+        page=page,
+        statuses=tuple(s.value for s in statuses) if statuses else None,
+        archived=archived,
+    )
     return await info.context.loaders.service_offers_by_partner.load((partner_id, spec))
 
 

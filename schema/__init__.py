@@ -26,6 +26,7 @@ from schema.service_mutation import ServiceLinkQuery, ServiceMutation
 from schema.service_offer import ServiceOffer
 from schema.service_offer_mutation import ServiceOfferMutation, ServiceOfferQuery
 from schema.store import StoreQuery
+from schema.tidying_mutation import TidyingMutation
 from schema.viewer import ViewerQuery
 
 ExtensionFactory = Callable[[], SchemaExtension]
@@ -53,6 +54,7 @@ Mutation = merge_types(
         PartnerMutation,
         PartnerAccountMutation,
         SellerAccountMutation,
+        TidyingMutation,
         AuthorizationMutation,
         SellerRequestMutation,
     ),

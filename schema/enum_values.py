@@ -105,6 +105,7 @@ ERROR_CODES: dict[str, str] = {
     "NOT_ACTIVE": "Only an active authorization can change this way.",
     "NOT_COVERED_BY_AUTHORIZE_OBJECT": "The authorize object does not cover these shops or "
     "accounts.",
+    "NOT_ENDED": "Only a withdrawn or expired offer can be archived.",
     "NOT_FOUND": "Nothing with this id that you may see.",
     "NOT_OPEN": "Only an OPEN offer can change this way.",
     "NOT_REVIEWING": "The application is not under review.",
@@ -122,6 +123,7 @@ ERROR_CODES: dict[str, str] = {
     "REGION_RESTRICTED": "Sellers in your region do this only through a link a partner sends.",
     "REQUIRED": "The field is required.",
     "SERVICE_IN_REVIEW": "The service is in review and cannot change.",
+    "SERVICE_REFERENCED": "An offer, authorization or referral link names the service.",
     "SERVICE_NOT_FOUND": "No service with this id among yours.",
     "SERVICE_NOT_IN_OFFER": "The service is not part of the offer.",
     "SERVICE_NOT_LIVE": "The service is not live.",
@@ -243,6 +245,7 @@ DESCRIPTIONS: dict[type[Enum], Mapping[str, str]] = {
         "REVIEWING": "Waiting for an admin's review.",
         "APPROVED": "The partner may publish services in this category and market.",
         "REJECTED": "Refused; see the reason.",
+        "WITHDRAWN": "The partner withdrew it before the review; it may apply again.",
     },
     category_applications.ReviewDecision: {
         "APPROVE": "Approve the application.",

@@ -155,6 +155,12 @@ class Partner(Node):
                 "open when its end date passed, OPEN one that has not reached it."
             ),
         ] = None,
+        archived: Annotated[
+            bool,
+            strawberry.argument(
+                description="List archived offers (archiveServiceOffer) instead of the others."
+            ),
+        ] = False,
         first: First = None,
         after: After = None,
         last: Last = None,
@@ -163,7 +169,7 @@ class Partner(Node):
         if not sees_partner_privately(info.context.viewer, str(self.id)):
             return Connection(edges=[], page_info=EMPTY_PAGE)
         page = page_from_args(NEWEST_FIRST, first, after, last, before)
-        result = await offers.offers_of_partner(info, str(self.id), page, status)
+        result = await offers.offers_of_partner(info, str(self.id), page, status, archived)
         return connection_from(result, page, NEWEST_FIRST, ServiceOffer.from_document)
 
     requests = strawberry.field(

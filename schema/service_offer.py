@@ -45,6 +45,9 @@ class ServiceOffer(Node):
     created_at: datetime = strawberry.field(description="When the partner created the offer.")
     accepted_at: datetime | None = strawberry.field(description="When a seller accepted it.")
     withdrawn_at: datetime | None = strawberry.field(description="When the partner withdrew it.")
+    archived_at: datetime | None = strawberry.field(
+        description="When the partner archived it (hidden from its default list of offers)."
+    )
     partner_id: strawberry.Private[str]
     # The stored offer: status and acceptability are derived from it when they are read.
     document: strawberry.Private[Document]
@@ -60,6 +63,7 @@ class ServiceOffer(Node):
             created_at=document["createdAt"],
             accepted_at=document.get("acceptedAt"),
             withdrawn_at=document.get("withdrawnAt"),
+            archived_at=document.get("archivedAt"),
             partner_id=document["partnerId"],
             document=document,
         )
