@@ -23,7 +23,7 @@ from datastore.enums import (
     ServiceType,
 )
 from datastore.ids import new_id, new_token
-from datastore.search import search_fields
+from datastore.search import search_fields, words
 from datastore.store import ASCENDING, DocumentStore
 
 _PARTNERS: list[tuple[str, PartnerType, Region]] = [
@@ -65,6 +65,7 @@ def _partner(name: str, partner_type: PartnerType, region: Region, at: Any) -> D
         "targetMarkets": list(REGION_MARKETS[region]),
         "status": PartnerStatus.ACTIVE,
         "contactEmail": f"hello@{_slug(name)}.example",
+        "searchTerms": words(f"{name} hello@{_slug(name)}.example"),
         "createdAt": at,
         "updatedAt": at,
     }
@@ -172,6 +173,7 @@ def build_demo_documents() -> dict[str, list[Document]]:
             "kind": kind,
             "market": market,
             "hasShopAccount": has_shop,
+            "searchTerms": words(name),
             "createdAt": at,
             "updatedAt": at,
         }

@@ -32,6 +32,7 @@ class HistoryAction(StrEnum):
     EXPIRED = "EXPIRED"
     CANCELED = "CANCELED"
     CLOSED = "CLOSED"
+    REOPENED = "REOPENED"
     UNLINKED = "UNLINKED"
     CONNECTED = "CONNECTED"
 

@@ -16,6 +16,7 @@ from datastore.enums import Market, PartnerStatus, PartnerType, Region
 from datastore.ids import new_id, type_of
 from datastore.store import DocumentStore, DuplicateKeyError
 from resolvers import history, idempotency
+from resolvers.account_lists import partner_terms
 from resolvers.errors import PublicError, QueryErrorCode, unknown_account
 from resolvers.identity import Viewer
 from resolvers.validation import Checks, fail
@@ -160,11 +161,13 @@ async def _insert_partner(
     store: DocumentStore, actor: Viewer, partner_id: str, registration: PartnerRegistration
 ) -> Document:
     now = utc_now()
+    name, email = registration.name.strip(), registration.contact_email.strip()
     try:
         partner = await store.insert(
             c.PARTNERS,
             {
                 "_id": partner_id,
+                "searchTerms": partner_terms({"name": name, "contactEmail": email}),
                 "name": registration.name.strip(),
                 "type": registration.type,
                 "registrationRegion": registration.registration_region,
@@ -326,6 +329,8 @@ async def update_profile(
                 updates[field] = _optional(value)
         if markets != partner["targetMarkets"]:
             updates["targetMarkets"] = markets
+        if "name" in updates or "contactEmail" in updates:
+            updates["searchTerms"] = partner_terms({**partner, **updates})
         if not updates:
             return partner  # nothing changes: no write, no history entry
         try:
@@ -347,7 +352,9 @@ async def update_profile(
             action="UPDATED",
             actor=actor,
             changes={
-                key: {"from": partner.get(key), "to": value} for key, value in updates.items()
+                key: {"from": partner.get(key), "to": value}
+                for key, value in updates.items()
+                if key != "searchTerms"
             },
         )
         return updated

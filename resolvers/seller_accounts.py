@@ -14,6 +14,7 @@ from datastore.enums import LinkedStatus, Market, SellerKind
 from datastore.ids import new_id, type_of
 from datastore.store import DocumentStore, DuplicateKeyError
 from resolvers import history, idempotency
+from resolvers.account_lists import seller_terms
 from resolvers.errors import unknown_account
 from resolvers.identity import Viewer
 from resolvers.validation import Checks, fail
@@ -104,6 +105,7 @@ async def register(
             {
                 "_id": seller_id,
                 "name": registration.name.strip(),
+                "searchTerms": seller_terms({"name": registration.name}),
                 "kind": registration.kind,
                 "market": registration.market,
                 "hasShopAccount": registration.has_shop_account,

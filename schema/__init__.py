@@ -19,6 +19,7 @@ from schema.partner import Partner, PartnerMutation, PartnerQuery
 from schema.partner_account_mutation import PartnerAccountMutation
 from schema.seller import Seller, Shop, TikTokAccount
 from schema.seller_account_mutation import SellerAccountMutation
+from schema.seller_list import SellerListQuery
 from schema.seller_request import SellerRequest, SellerRequestMutation, SellerRequestQuery
 from schema.service import Service
 from schema.service_category import ServiceCategory, ServiceCategoryQuery
@@ -37,6 +38,7 @@ Query = merge_types(
         NodeQuery,
         ViewerQuery,
         PartnerQuery,
+        SellerListQuery,
         ServiceCategoryQuery,
         ServiceLinkQuery,
         StoreQuery,

@@ -105,6 +105,7 @@ ERROR_CODES: dict[str, str] = {
     "NOT_ACTIVE": "Only an active authorization can change this way.",
     "NOT_COVERED_BY_AUTHORIZE_OBJECT": "The authorize object does not cover these shops or "
     "accounts.",
+    "NOT_CLOSED": "The partner is not closed.",
     "NOT_ENDED": "Only a withdrawn or expired offer can be archived.",
     "NOT_FOUND": "Nothing with this id that you may see.",
     "NOT_OPEN": "Only an OPEN offer can change this way.",
@@ -277,7 +278,7 @@ DESCRIPTIONS[HistoryAction] = {
     "APPROVED": "An admin approved it.",
     "REJECTED": "Rejected (by an admin's review or the partner), with a reason.",
     "DEACTIVATED": "The partner switched the service off.",
-    "WITHDRAWN": "The partner withdrew the offer.",
+    "WITHDRAWN": "The partner withdrew the offer or the category application.",
     "ACCEPTED": "Accepted (an offer by a seller, or a request by its partner).",
     "AUTHORIZED": "The seller authorized the partner.",
     "RENEWED": "The authorization's end date moved later.",
@@ -285,6 +286,7 @@ DESCRIPTIONS[HistoryAction] = {
     "CANCELED": "The authorization was canceled.",
     "CLOSED": "Closed (a partner by an admin, a request or an authorization when its "
     "partner was removed).",
+    "REOPENED": "An admin reopened a partner closed by mistake.",
     "UNLINKED": "The seller unlinked the TikTok account.",
     "CONNECTED": "The seller authorized a service of the partner the request went to.",
 }

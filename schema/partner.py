@@ -10,8 +10,8 @@ import strawberry
 from datastore.catalog import get_catalog
 from datastore.codec import Document
 from datastore.loaders import NEWEST_FIRST
+from resolvers import account_lists, offers, partner_admin
 from resolvers import category_applications as applications
-from resolvers import offers, partner_admin
 from resolvers import partners as resolve
 from resolvers.context import Info
 from resolvers.pagination import page_from_args
@@ -216,6 +216,13 @@ class PartnerQuery:
     async def partners(
         self,
         info: Info,
+        query: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Whole words, any case, that must all appear in the partner's name "
+                "or contact email (at most 200 characters and 10 words, else INVALID_SEARCH)."
+            ),
+        ] = None,
         status: Annotated[
             PartnerStatus | None, strawberry.argument(description="Only partners in this state.")
         ] = None,
@@ -231,7 +238,9 @@ class PartnerQuery:
         before: Before = None,
     ) -> Connection[Partner] | None:
         page = page_from_args(NEWEST_FIRST, first, after, last, before)
-        result = await resolve.list_partners(info, page, status, type, registration_region)
+        result = await account_lists.list_partners(
+            info, page, query, status, type, registration_region
+        )
         return connection_from(result, page, NEWEST_FIRST, Partner.from_document)
 
 

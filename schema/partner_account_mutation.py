@@ -8,10 +8,11 @@ import strawberry
 
 from datastore.codec import Document
 from resolvers import partner_accounts as resolve
+from resolvers import partner_admin
 from resolvers.context import Info
 from schema.enums import Market, PartnerType, Region
 from schema.mutations import UserError, run_mutation
-from schema.partner import Partner
+from schema.partner import Partner, PartnerUserError
 from schema.permissions import IsAdmin, IsAuthenticated, IsPartner
 
 strawberry.enum(
@@ -122,6 +123,20 @@ class UpdatePartnerProfileInput:
         )
 
 
+@strawberry.type(description="Result of reopenPartner.")
+class ReopenPartnerPayload:
+    partner: Partner | None = strawberry.field(default=None, description="The reopened partner.")
+    user_errors: list[PartnerUserError] = strawberry.field(
+        default_factory=list, description="What was wrong with the input; empty on success."
+    )
+
+
+@strawberry.input(description="Which partner to reopen, and why.")
+class ReopenPartnerInput:
+    id: strawberry.ID = strawberry.field(description="The Partner id.")
+    reason: str = strawberry.field(description="Why it was closed by mistake (1000 characters).")
+
+
 def _partner(document: Document) -> dict[str, Any]:
     return {"partner": Partner.from_document(document)}
 
@@ -188,3 +203,18 @@ class PartnerAccountMutation:
             return _partner(document)
 
         return await run_mutation(info, UpdatePartnerProfilePayload, PartnerAccountUserError, work)
+
+    @strawberry.mutation(
+        description="Reopen a partner closed by mistake (admins): ACTIVE again, its live public "
+        "services back in the store. Authorizations and requests that closing ended stay ended.",
+        permission_classes=[IsAdmin],
+    )
+    async def reopen_partner(
+        self,
+        info: Info,
+        input: Annotated[ReopenPartnerInput, strawberry.argument(description="The partner.")],
+    ) -> ReopenPartnerPayload | None:
+        async def work() -> dict[str, Any]:
+            return _partner(await partner_admin.reopen(info, str(input.id), input.reason))
+
+        return await run_mutation(info, ReopenPartnerPayload, PartnerUserError, work)

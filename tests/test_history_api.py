@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.ids import new_id
@@ -50,7 +52,8 @@ async def test_entries_read_as_enums_and_legacy_verbs_as_past_tense(
             "fromStatus": "DEACTIVATED",
             "toStatus": "DEACTIVATED",
             "reasonCode": "PARTNER_REMOVED",
-            "createdAt": utc_now(),
+            # Later than the entry above even within one millisecond (newest first).
+            "createdAt": utc_now() + timedelta(milliseconds=5),
         },
     )
     result = await gql(QUERY, {"id": service["_id"]}, as_=token(Role.PARTNER, partner["_id"]))
