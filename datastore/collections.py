@@ -60,6 +60,7 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(HISTORY, ("subjectId", "createdAt")),
     IndexSpec(SERVICE_OFFERS, ("partnerId", "createdAt")),
     IndexSpec(SERVICE_OFFERS, ("linkToken",), unique=True),
+    IndexSpec(SERVICE_OFFERS, ("sellerId", "createdAt")),
     # One acceptance per offer: of two sellers racing to accept, exactly one insert succeeds.
     IndexSpec(OFFER_ACCEPTANCES, ("offerId",), unique=True),
     IndexSpec(AUTHORIZATIONS, ("sellerId", "createdAt")),

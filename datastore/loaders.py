@@ -192,6 +192,12 @@ class ServiceOffersByPartnerLoader(_GroupedPageLoader):
         return {"$and": [status, archived]} if status else archived
 
 
+class ServiceOffersBySellerLoader(ServiceOffersByPartnerLoader):
+    """Offers made for one seller (its inbox), with statuses as read."""
+
+    group_field = "sellerId"
+
+
 class RequestsBySellerLoader(_GroupedPageLoader):
     collection = c.REQUESTS
     group_field = "sellerId"
@@ -257,6 +263,7 @@ class Loaders:
         self.tiktok_accounts_by_seller = TikTokAccountsBySellerLoader(store)
         self.category_applications_by_partner = CategoryApplicationsByPartnerLoader(store)
         self.service_offers_by_partner = ServiceOffersByPartnerLoader(store)
+        self.service_offers_by_seller = ServiceOffersBySellerLoader(store)
         self.history_by_subject = HistoryBySubjectLoader(store)
         self.authorization_by_id = AuthorizationByIdLoader(store)
         self.authorizations_by_seller = AuthorizationsBySellerLoader(store)

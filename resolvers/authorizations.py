@@ -243,6 +243,10 @@ async def authorize_offer(
         if not found:
             raise fail(["token"], "no service offer behind this link", Code.OFFER_NOT_FOUND)
         offer = found[0]
+        if offer.get("sellerId") not in (None, seller["_id"]):
+            raise fail(
+                ["token"], "this offer was made for another seller", Code.OFFER_FOR_ANOTHER_SELLER
+            )
         status = effective_offer_status(offer, now)
         if status is OfferStatus.ACCEPTED:
             return await _earlier_acceptance(info, offer, seller)

@@ -12,7 +12,7 @@ from datastore.loaders import load_required
 from resolvers import offers as resolve
 from resolvers.context import Info
 from resolvers.offer_dates import first_day, last_day
-from resolvers.visibility import sees_partner_privately
+from resolvers.visibility import sees_offer_privately, sees_partner_privately
 from schema import owned_lists
 from schema.authorization_settings import AuthorizationSettings, SellerContact
 from schema.enums import OfferStatus
@@ -36,9 +36,6 @@ if TYPE_CHECKING:
 class ServiceOffer(Node):
     start_date: date = strawberry.field(description="First day of the service (UTC).")
     end_date: date = strawberry.field(description="Last day of the service (UTC), inclusive.")
-    contact: SellerContact | None = strawberry.field(
-        description="The seller contact the partner filled in; null when left to the seller."
-    )
     settings: AuthorizationSettings = strawberry.field(
         description="The authorization settings offered, exactly as the partner set them."
     )
@@ -58,7 +55,6 @@ class ServiceOffer(Node):
             id=strawberry.ID(document["_id"]),
             start_date=first_day(document["startsAt"]),
             end_date=last_day(document["endsAt"]),
-            contact=SellerContact.from_document(document.get("contact")),
             settings=AuthorizationSettings.from_document(document["settings"]),
             created_at=document["createdAt"],
             accepted_at=document.get("acceptedAt"),
@@ -67,6 +63,26 @@ class ServiceOffer(Node):
             partner_id=document["partnerId"],
             document=document,
         )
+
+    @strawberry.field(
+        description="The seller contact the partner filled in; null when left to the seller. "
+        "On an offer made for one seller, only that seller, the partner and admins see it."
+    )
+    def contact(self, info: Info) -> SellerContact | None:
+        if not sees_offer_privately(info.context.viewer, self.document):
+            return None
+        return SellerContact.from_document(self.document.get("contact"))
+
+    @strawberry.field(
+        description="The Seller the offer was made for (only that seller can accept it); null "
+        "for an offer to whoever holds the link, and for callers other than that seller, the "
+        "partner and admins."
+    )
+    def seller_id(self, info: Info) -> strawberry.ID | None:
+        seller_id = self.document.get("sellerId")
+        if seller_id is None or not sees_offer_privately(info.context.viewer, self.document):
+            return None
+        return strawberry.ID(seller_id)
 
     @strawberry.field(
         description="OPEN, ACCEPTED, WITHDRAWN, or EXPIRED once the end date has passed while "
