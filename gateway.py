@@ -390,15 +390,12 @@ def _workers(text: str) -> int:
 
 
 def _seed(args: argparse.Namespace, settings: Settings) -> int:
-    from datastore.demo import DemoSeed, seed_demo
-    from resolvers.referrals import ensure_referral_links
+    from resolvers.demo_seed import DemoSeed, seed_demo
 
     async def run() -> DemoSeed | None:
         store = await open_store(settings)
         try:
-            return await seed_demo(
-                store, only_if_empty=args.if_empty, on_live=ensure_referral_links
-            )
+            return await seed_demo(store, only_if_empty=args.if_empty)
         finally:
             await store.close()
 
