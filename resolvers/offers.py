@@ -89,6 +89,12 @@ def can_be_accepted(
     )
 
 
+def is_for_another_seller(offer: Mapping[str, Any], seller_id: str | None) -> bool:
+    """Whether the offer was made for one seller other than ``seller_id``: only the seller an
+    offer names may accept it."""
+    return offer.get("sellerId") not in (None, seller_id)
+
+
 async def create(info: Info, fields: Mapping[str, Any]) -> Document:
     """A new OPEN offer of the calling partner; a repeated idempotency key returns the offer
     created the first time, unchanged.

@@ -97,6 +97,11 @@ class ServiceOffer(Node):
         "has passed, accepting starts the authorization today."
     )
     async def can_be_accepted(self, info: Info) -> bool:
+        viewer = info.context.viewer
+        if viewer.seller_id is not None and resolve.is_for_another_seller(
+            self.document, viewer.seller_id
+        ):
+            return False
         partner = await info.context.loaders.partner_by_id.load(self.partner_id)
         services = await info.context.loaders.service_by_id.load_many(
             list(self.document["serviceIds"])

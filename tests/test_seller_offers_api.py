@@ -17,6 +17,7 @@ CREATE = """mutation($input: CreateServiceOfferInput!) { createServiceOffer(inpu
   serviceOffer { id linkToken sellerId contact { name email } } userErrors { field code } } }"""
 BY_LINK = """query($t: String!) { serviceOfferByLink(token: $t) { id sellerId
   contact { name email } } }"""
+CAN = "query($t: String!) { serviceOfferByLink(token: $t) { canBeAccepted } }"
 INBOX = """{ viewer { seller { serviceOffers { edges { node { id status sellerId } } } } } }"""
 CONTACT = {"name": "Ana Candles", "email": "ana@candles.example"}
 
@@ -64,6 +65,10 @@ async def test_an_offer_for_one_seller(
     assert empty["edges"] == []
 
     # Only that seller can accept; another seller's attempt writes nothing.
+    expectations: list[tuple[str | None, bool]] = [(seller, True), (other, False), (None, True)]
+    for viewer, expected in expectations:
+        can = (await gql(CAN, {"t": offer["linkToken"]}, as_=viewer))["data"]
+        assert can["serviceOfferByLink"]["canBeAccepted"] is expected
     before = await written(store)
     refused = await gql(ACCEPT, {"token": offer["linkToken"]}, as_=other)
     assert refused["data"]["authorizeServiceOffer"]["userErrors"] == [
