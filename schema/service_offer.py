@@ -94,7 +94,8 @@ class ServiceOffer(Node):
     @strawberry.field(
         description="Whether a seller can accept it now in one click: it is OPEN, its end date "
         "has not passed, its partner is active and every service is live. Once the start date "
-        "has passed, accepting starts the authorization today."
+        "has passed, accepting starts the authorization today. False for a signed-in seller "
+        "when the offer was made for another seller."
     )
     async def can_be_accepted(self, info: Info) -> bool:
         viewer = info.context.viewer
