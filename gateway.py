@@ -38,6 +38,7 @@ from edge.event_hub import EventHub, install, uninstall
 from edge.extension import GatewayPolicy, gateway_extensions
 from edge.limits import structural_rules
 from edge.metrics import metrics_endpoint
+from edge.oidc import OidcSettings, OidcSettingsError
 from edge.operation_metrics import OperationMetrics
 from edge.request import request_id_var
 from edge.settings import EdgeSettingsError, TransportSettings, flag, policy_from_env
@@ -104,6 +105,8 @@ class Settings:
     transport: TransportSettings = field(default_factory=TransportSettings)
     # Live feeds (subscriptions) and webhook delivery.
     streams: StreamSettings = field(default_factory=StreamSettings)
+    # An OpenID Connect provider whose RS256/ES256 tokens are accepted beside the HS256 ones.
+    oidc: OidcSettings | None = None
 
     @property
     def onboarding_urls(self) -> dict[ReferralLinkKind, str]:
@@ -138,7 +141,8 @@ class Settings:
             streams = StreamSettings.from_env(env)
             policy = policy_from_env(env, demo=demo)
             graphiql = flag(env, "TSP_GRAPHIQL", default=demo)
-        except EdgeSettingsError as error:
+            oidc = OidcSettings.from_env(env)
+        except (EdgeSettingsError, OidcSettingsError) as error:
             raise SettingsError(str(error)) from None
         port_text = env.get("PORT", "8000")
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
@@ -162,6 +166,7 @@ class Settings:
             graphiql=graphiql,
             transport=transport,
             streams=streams,
+            oidc=oidc,
         )
 
 
@@ -470,15 +475,12 @@ def _workers(text: str) -> int:
 
 
 def _seed(args: argparse.Namespace, settings: Settings) -> int:
-    from datastore.demo import DemoSeed, seed_demo
-    from resolvers.referrals import ensure_referral_links
+    from resolvers.demo_seed import DemoSeed, seed_demo
 
     async def run() -> DemoSeed | None:
         store = await open_store(settings)
         try:
-            return await seed_demo(
-                store, only_if_empty=args.if_empty, on_live=ensure_referral_links
-            )
+            return await seed_demo(store, only_if_empty=args.if_empty)
         finally:
             await store.close()
 

@@ -41,10 +41,10 @@ from pymongo import AsyncMongoClient
 
 from datastore import collections as c
 from datastore.codec import Document
-from datastore.demo import seed_demo
 from datastore.ids import new_id, new_token
 from datastore.store import DocumentStore
 from gateway import Settings, create_app, open_store
+from resolvers.demo_seed import seed_demo
 from resolvers.identity import Role, issue_token
 
 SECRET = "bench-secret-" + "x" * 40

@@ -60,6 +60,8 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(SHOPS, ("sellerId",)),
     IndexSpec(TIKTOK_ACCOUNTS, ("sellerId",)),
     IndexSpec(REQUESTS, ("sellerId",)),
+    # A TikTok account is linked to one seller at a time (the field is removed on unlink).
+    IndexSpec(TIKTOK_ACCOUNTS, ("linkedHandle",), unique=True),
     IndexSpec(SERVICES, ("partnerId", "createdAt")),
     IndexSpec(SERVICES, ("status", "type", "createdAt")),
     IndexSpec(SERVICES, ("authorizationLinkToken",), unique=True),
@@ -73,6 +75,7 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(HISTORY, ("subjectId", "createdAt")),
     IndexSpec(SERVICE_OFFERS, ("partnerId", "createdAt")),
     IndexSpec(SERVICE_OFFERS, ("linkToken",), unique=True),
+    IndexSpec(SERVICE_OFFERS, ("sellerId", "createdAt")),
     # One acceptance per offer: of two sellers racing to accept, exactly one insert succeeds.
     IndexSpec(OFFER_ACCEPTANCES, ("offerId",), unique=True),
     IndexSpec(AUTHORIZATIONS, ("sellerId", "createdAt")),

@@ -47,9 +47,19 @@ class PartnerDocument(_Stored):
     updatedAt: NotRequired[datetime]
     closedAt: NotRequired[datetime]
     closedReason: NotRequired[str]
+    reopenedAt: NotRequired[datetime]
+    description: NotRequired[str]
+    website: NotRequired[str]
+    logoUrl: NotRequired[str]
+    # A digest of what registerPartner was given, to tell a retry from a different input.
+    registration: NotRequired[str]
+    # The words admins find the partner by (name and contact email).
+    searchTerms: NotRequired[list[str]]
 
 
 class SellerDocument(_Stored):
+    # The words admins find the seller by (its business name).
+    searchTerms: NotRequired[list[str]]
     name: str
     kind: str
     market: str
@@ -69,6 +79,8 @@ class TikTokAccountDocument(_Stored):
     sellerId: str
     handle: str
     linkedStatus: str
+    # The normalised handle while linked (unique: one seller at a time); removed on unlink.
+    linkedHandle: NotRequired[str]
     linkedAt: NotRequired[datetime]
     unlinkedAt: NotRequired[datetime]
     createdAt: datetime
@@ -127,6 +139,9 @@ class HistoryDocument(_Stored):
 
 class ServiceOfferDocument(_Stored):
     partnerId: str
+    # The one seller the offer is for, when the partner named one.
+    sellerId: NotRequired[str]
+    archivedAt: NotRequired[datetime]
     serviceIds: list[str]
     startsAt: datetime
     endsAt: datetime

@@ -86,6 +86,8 @@ class ListSpec:
     equals: tuple[tuple[str, str], ...] = ()
     # Only documents changed at or after this moment (incremental sync).
     updated_since: datetime | None = None
+    # Offers only: archived ones, or (False) the others.
+    archived: bool | None = None
 
     def filter(self) -> Filter:
         conditions: dict[str, Any] = dict(self.equals)
@@ -236,10 +238,23 @@ class ServiceOffersByPartnerLoader(_GroupedPageLoader):
 
     def filter_of(self, spec: ListSpec) -> Filter:
         # One clock reading per batch, so every partner of a batch is filtered alike.
-        statuses = offer_status_filter(spec.statuses, utc_now())
-        if spec.updated_since is None:
-            return statuses
-        return {"$and": [statuses, {"updatedAt": {"$gte": spec.updated_since}}]}
+        conditions = [offer_status_filter(spec.statuses, utc_now())]
+        if spec.updated_since is not None:
+            conditions.append({"updatedAt": {"$gte": spec.updated_since}})
+        if spec.archived is not None:
+            conditions.append(
+                {"archivedAt": {"$ne": None}} if spec.archived else {"archivedAt": None}
+            )
+        conditions = [condition for condition in conditions if condition]
+        if not conditions:
+            return {}
+        return conditions[0] if len(conditions) == 1 else {"$and": conditions}
+
+
+class ServiceOffersBySellerLoader(ServiceOffersByPartnerLoader):
+    """Offers made for one seller (its inbox), with statuses as read."""
+
+    group_field = "sellerId"
 
 
 class RequestsBySellerLoader(_GroupedPageLoader):
@@ -307,6 +322,7 @@ class Loaders:
         self.tiktok_accounts_by_seller = TikTokAccountsBySellerLoader(store)
         self.category_applications_by_partner = CategoryApplicationsByPartnerLoader(store)
         self.service_offers_by_partner = ServiceOffersByPartnerLoader(store)
+        self.service_offers_by_seller = ServiceOffersBySellerLoader(store)
         self.history_by_subject = HistoryBySubjectLoader(store)
         self.authorization_by_id = AuthorizationByIdLoader(store)
         self.authorizations_by_seller = AuthorizationsBySellerLoader(store)

@@ -342,9 +342,10 @@ class MongoStore(DocumentStore):
         return stored
 
     async def delete_many(self, collection: str, filter: Filter) -> int:
-        result = await self._collection(collection).delete_many(
-            _translate(filter), session=self._session.get()
-        )
+        with self._errors():
+            result = await self._collection(collection).delete_many(
+                _translate(filter), session=self._session.get()
+            )
         self._counted()
         return int(result.deleted_count)
 
@@ -363,6 +364,15 @@ class MongoStore(DocumentStore):
                         yield
             except PyMongoError:
                 await asyncio.sleep(1)
+
+    async def delete(self, collection: str, document_id: str, *, expected_version: int) -> None:
+        with self._errors():
+            deleted = await self._collection(collection).delete_one(
+                {"_id": document_id, "version": expected_version}, session=self._session.get()
+            )
+        self._counted()
+        if deleted.deleted_count == 0:
+            raise VersionConflictError(collection, document_id)
 
     async def delete_all(self, collection: str) -> None:
         with self._errors():

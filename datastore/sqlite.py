@@ -541,6 +541,20 @@ class SQLiteStore(DocumentStore):
         await self._write(collection, f'DELETE FROM "{collection}" WHERE {where}', params)
         return int(rows[0][0])
 
+    async def delete(self, collection: str, document_id: str, *, expected_version: int) -> None:
+        await self._ensure_table(collection)
+
+        async def apply() -> None:
+            rows = await self._fetch(
+                f'SELECT doc FROM "{collection}" WHERE id = ?', [document_id], count=0
+            )
+            current = from_json(rows[0][0]) if rows else None
+            if current is None or current.get("version") != expected_version:
+                raise VersionConflictError(collection, document_id)
+            await self._write(collection, f'DELETE FROM "{collection}" WHERE id = ?', [document_id])
+
+        await self.transaction(apply)
+
     async def delete_all(self, collection: str) -> None:
         await self._ensure_table(collection)
         await self._write(collection, f'DELETE FROM "{collection}"', [])

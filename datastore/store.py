@@ -354,6 +354,11 @@ class DocumentStore(_Counted, ABC):
         """Remove the documents matching ``filter`` (pruning old records); returns how many."""
 
     @abstractmethod
+    async def delete(self, collection: str, document_id: str, *, expected_version: int) -> None:
+        """Remove one document if its version still matches; raises
+        :class:`VersionConflictError` otherwise (or when it is gone)."""
+
+    @abstractmethod
     async def delete_all(self, collection: str) -> None:
         """Remove every document of a collection (test fixtures and demo reseeding)."""
 

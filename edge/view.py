@@ -28,15 +28,17 @@ from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from edge.authentication import Authenticator
 from edge.documents import TrustedDocuments, document_id, is_document_id
 from edge.extension import cost_report
+from edge.oidc import KeysUnavailableError
 from edge.refusals import refusal
 from edge.request import GatewayRequest, request_id_var
 from edge.throttle import Throttle
 from edge.transport import is_event_stream
 from edge.websocket import ConnectionLimits, GatewayTransportWSHandler, StreamContext, token_expiry
 from resolvers.context import Context
-from resolvers.identity import ANONYMOUS, InvalidTokenError, Viewer, viewer_from_authorization
+from resolvers.identity import ANONYMOUS, InvalidTokenError, Viewer
 from schema.extensions import RETRY_AFTER_SECONDS, failed_only_for_the_store
 from web.graphiql import graphiql_response
 
@@ -101,6 +103,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             per_caller=streams.connections_per_caller, ping_seconds=streams.ping_seconds
         )
         self.caller_key = caller_of
+        self.authenticator = Authenticator(settings.jwt_secret, settings.oidc)
 
     @staticmethod
     def documents_of(connection: Any) -> TrustedDocuments:
@@ -115,9 +118,17 @@ class GatewayGraphQL(GraphQL[Context, None]):
             return
         request = Request(scope, receive)
         try:
-            viewer = viewer_from_authorization(
-                self.settings.jwt_secret, request.headers.get("authorization")
+            viewer = await self.authenticator.viewer(request.headers.get("authorization"))
+        except KeysUnavailableError as error:
+            # Not the caller's fault: the token may be good, its key just cannot be had now.
+            unavailable = refusal(
+                503,
+                "IDENTITY_PROVIDER_UNAVAILABLE",
+                str(error),
+                headers={"Retry-After": str(error.retry_after)},
             )
+            await unavailable(scope, receive, send)
+            return
         except InvalidTokenError as error:
             # A bad token is refused outright: silently serving it as anonymous would hide
             # the mistake from the client.

@@ -28,8 +28,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from datastore.codec import utc_now
 from edge.documents import document_id
+from edge.oidc import KeysUnavailableError
 from resolvers.context import Context
-from resolvers.identity import InvalidTokenError, Viewer, viewer_from_authorization
+from resolvers.identity import InvalidTokenError, Viewer
 
 logger = logging.getLogger("tsp.websocket")
 
@@ -136,8 +137,9 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         assert isinstance(context, StreamContext)
         authorization = authorization_of(payload)
         try:
-            viewer: Viewer = viewer_from_authorization(view.settings.jwt_secret, authorization)
-        except InvalidTokenError as error:
+            # The same verifier as HTTP requests: the dev secret, or the identity provider's keys.
+            viewer: Viewer = await view.authenticator.viewer(authorization)
+        except (InvalidTokenError, KeysUnavailableError) as error:
             await self._refuse(CLOSE_FORBIDDEN, f"Forbidden: {error}")
             return
         context.viewer = viewer

@@ -69,7 +69,12 @@ async def unlink_tiktok_account(info: Info, account_id: str) -> tuple[Document, 
             c.TIKTOK_ACCOUNTS,
             account_id,
             expected_version=account["version"],
-            changes={"linkedStatus": LinkedStatus.UNLINKED, "unlinkedAt": now},
+            # Dropping linkedHandle frees the account to be linked again (by anyone).
+            changes={
+                "linkedStatus": LinkedStatus.UNLINKED,
+                "unlinkedAt": now,
+                "linkedHandle": None,
+            },
         )
         await history.record(
             store,

@@ -44,7 +44,7 @@ from resolvers.contact import check_contact
 from resolvers.context import Context, Info
 from resolvers.errors import unknown_account
 from resolvers.offer_dates import day_after, day_start, last_day
-from resolvers.offers import effective_offer_status
+from resolvers.offers import effective_offer_status, is_for_another_seller
 from resolvers.validation import Checks, fail
 from resolvers.visibility import sees_seller_privately
 from resolvers.writes import atomically, hold
@@ -253,6 +253,10 @@ async def authorize_offer(
         if not found:
             raise fail(["token"], "no service offer behind this link", Code.OFFER_NOT_FOUND)
         offer = found[0]
+        if is_for_another_seller(offer, seller["_id"]):
+            raise fail(
+                ["token"], "this offer was made for another seller", Code.OFFER_FOR_ANOTHER_SELLER
+            )
         status = effective_offer_status(offer, now)
         if status is OfferStatus.ACCEPTED:
             return await _earlier_acceptance(info, offer, seller)

@@ -26,6 +26,7 @@ class ApplicationStatus(StrEnum):
     REVIEWING = "REVIEWING"
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
+    WITHDRAWN = "WITHDRAWN"
 
 
 class ReviewDecision(StrEnum):

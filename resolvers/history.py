@@ -33,6 +33,7 @@ class HistoryAction(StrEnum):
     EXPIRED = "EXPIRED"
     CANCELED = "CANCELED"
     CLOSED = "CLOSED"
+    REOPENED = "REOPENED"
     UNLINKED = "UNLINKED"
     CONNECTED = "CONNECTED"
 

@@ -54,20 +54,31 @@ def issue_token(secret: str, role: Role, subject_id: str, ttl: timedelta) -> str
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
 
+def bearer_token(header: str | None) -> str | None:
+    """The token of a ``Bearer`` header; ``None`` without a header.
+
+    Raises :class:`InvalidTokenError` for a header that is not ``Bearer <token>``.
+    """
+    if header is None or not header.strip():
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidTokenError("Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
 def viewer_from_authorization(secret: str, header: str | None) -> Viewer:
     """The viewer an ``Authorization`` header names; no header is anonymous.
 
     Raises :class:`InvalidTokenError` for anything else that is not a valid bearer token:
     a bad token never silently becomes anonymous access.
     """
-    if header is None or not header.strip():
+    token = bearer_token(header)
+    if token is None:
         return ANONYMOUS
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise InvalidTokenError("Authorization header must be 'Bearer <token>'")
     try:
         claims = jwt.decode(
-            token.strip(),
+            token,
             secret,
             algorithms=[_ALGORITHM],
             issuer=ISSUER,

@@ -26,7 +26,7 @@ from resolvers.context import Info
 from resolvers.moments import check_moment
 from resolvers.offer_dates import day_after, day_start, years_later
 from resolvers.validation import Checks, fail
-from resolvers.visibility import sees_partner_privately
+from resolvers.visibility import sees_partner_privately, sees_seller_privately
 from resolvers.writes import atomically
 
 
@@ -47,6 +47,8 @@ class ServiceOfferErrorCode(StrEnum):
     INVALID_PHONE = "INVALID_PHONE"
     TOO_LONG = "TOO_LONG"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    NOT_ENDED = "NOT_ENDED"
+    SELLER_NOT_FOUND = "SELLER_NOT_FOUND"
 
 
 Code = ServiceOfferErrorCode
@@ -88,13 +90,20 @@ def can_be_accepted(
     )
 
 
+def is_for_another_seller(offer: Mapping[str, Any], seller_id: str | None) -> bool:
+    """Whether the offer was made for one seller other than ``seller_id``: only the seller an
+    offer names may accept it."""
+    return offer.get("sellerId") not in (None, seller_id)
+
+
 async def create(info: Info, fields: Mapping[str, Any]) -> Document:
     """A new OPEN offer of the calling partner; a repeated idempotency key returns the offer
     created the first time, unchanged.
 
     ``fields``: ``serviceIds`` (list of ids), ``startDate`` and ``endDate`` (dates, the end
     inclusive), ``contact`` (name/email/phone or ``None``), ``settings`` (authorizeObject,
-    ticketAuthorization, tspAccess, dataCompassAccess) and ``idempotencyKey``.
+    ticketAuthorization, tspAccess, dataCompassAccess), ``sellerId`` (the one seller it is
+    for, or ``None`` for whoever holds the link) and ``idempotencyKey``.
     """
     store = info.context.store
     partner = await current_partner(info, Code.PARTNER_CLOSED)
@@ -117,6 +126,9 @@ async def create(info: Info, fields: Mapping[str, Any]) -> Document:
     start, end = fields["startDate"], fields["endDate"]
     _check_dates(checks, start, end, utc_now().date())
     contact = check_contact(checks, fields.get("contact"), ["contact"])
+    seller_id = fields.get("sellerId")
+    if seller_id and not (await store.get_many(c.SELLERS, [seller_id])):
+        checks.add(["sellerId"], "no seller with this id", Code.SELLER_NOT_FOUND)
     checks.raise_if_any()
     now = utc_now()
     document: dict[str, Any] = {
@@ -129,6 +141,8 @@ async def create(info: Info, fields: Mapping[str, Any]) -> Document:
         "settings": _settings(fields["settings"]),
         "linkToken": new_token(),
         "status": OfferStatus.OPEN,
+        # Only this seller may accept an offer made for one (and finds it in its inbox).
+        **({"sellerId": seller_id} if seller_id else {}),
         "createdAt": now,
         "updatedAt": now,
     }
@@ -204,17 +218,30 @@ async def offers_of_partner(
     page: Page,
     statuses: Sequence[OfferStatus] | None,
     updated_since: datetime | None = None,
+    archived: bool = False,
 ) -> PageResult:
-    """The partner's offers, newest first, with statuses as read (EXPIRED included); empty for
-    anyone but the partner and admins."""
+    """The partner's offers, newest first, with statuses as read (EXPIRED included), archived
+    ones or the others; empty for anyone but the partner and admins."""
     if not sees_partner_privately(info.context.viewer, partner_id):
         return PageResult([], False)
     spec = ListSpec(
         page=page,
         statuses=tuple(s.value for s in statuses) if statuses else None,
         updated_since=check_moment(updated_since, "updatedSince"),
+        archived=archived,
     )
     return await info.context.loaders.service_offers_by_partner.load((partner_id, spec))
+
+
+async def offers_for_seller(
+    info: Info, seller_id: str, page: Page, statuses: Sequence[OfferStatus] | None
+) -> PageResult:
+    """Offers made for one seller (its inbox), newest first, statuses as read; empty for anyone
+    but that seller and admins. Archiving is the partner's own tidying: the seller sees all."""
+    if not sees_seller_privately(info.context.viewer, seller_id):
+        return PageResult([], False)
+    spec = ListSpec(page=page, statuses=tuple(s.value for s in statuses) if statuses else None)
+    return await info.context.loaders.service_offers_by_seller.load((seller_id, spec))
 
 
 async def _check_services(

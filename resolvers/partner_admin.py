@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from datastore import collections as c
 from datastore.codec import Document, utc_now
-from datastore.enums import PartnerStatus
+from datastore.enums import PartnerStatus, ServiceStatus, ServiceType
 from resolvers import history, requests
 from resolvers.authorization_lifecycle import close_for_partner
 from resolvers.context import Info
@@ -19,6 +19,7 @@ class PartnerErrorCode(StrEnum):
     ALREADY_CLOSED = "ALREADY_CLOSED"
     REASON_REQUIRED = "REASON_REQUIRED"
     TOO_LONG = "TOO_LONG"
+    NOT_CLOSED = "NOT_CLOSED"
 
 
 Code = PartnerErrorCode
@@ -79,5 +80,59 @@ async def close(info: Info, partner_id: str, reason: str) -> Document:
             changes={"authorizationsClosed": {"from": 0, "to": ended}},
         )
         return closed
+
+    return await atomically(store, work)
+
+
+async def reopen(info: Info, partner_id: str, reason: str) -> Document:
+    """Reopen a partner closed by mistake: ACTIVE again, its live public services back in the
+    store. What closing ended stays ended: authorizations are CLOSED for good and closed
+    requests stay closed; sellers authorize again if they want the partner back."""
+    store = info.context.store
+    checks = Checks()
+    checks.text(
+        ["reason"],
+        reason,
+        max_length=MAX_REASON,
+        too_long=Code.TOO_LONG,
+        missing=Code.REASON_REQUIRED,
+    )
+    checks.raise_if_any()
+
+    async def work() -> Document:
+        partner = (await store.get_many(c.PARTNERS, [partner_id])).get(partner_id)
+        if partner is None:
+            raise fail(["id"], "no partner with this id", Code.NOT_FOUND)
+        if partner["status"] != PartnerStatus.CLOSED:
+            raise fail(["id"], "the partner is not closed", Code.NOT_CLOSED)
+        now = utc_now()
+        reopened = await store.update(
+            c.PARTNERS,
+            partner_id,
+            expected_version=partner["version"],
+            changes={"status": PartnerStatus.ACTIVE, "reopenedAt": now, "updatedAt": now},
+        )
+        live_public = {
+            "partnerId": partner_id,
+            "status": ServiceStatus.LIVE,
+            "type": ServiceType.PUBLIC,
+        }
+        for service in await store.find(c.SERVICES, live_public):
+            await store.update(
+                c.SERVICES,
+                service["_id"],
+                expected_version=service["version"],
+                changes={"listed": True, "updatedAt": now},
+            )
+        await history.record(
+            store,
+            subject_id=partner_id,
+            action="REOPENED",
+            actor=info.context.viewer,
+            from_status=PartnerStatus.CLOSED,
+            to_status=PartnerStatus.ACTIVE,
+            reason=reason.strip(),
+        )
+        return reopened
 
     return await atomically(store, work)

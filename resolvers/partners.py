@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from datastore import collections as c
 from datastore.codec import Document
-from datastore.enums import PartnerStatus, PartnerType, Region, ServiceStatus, ServiceType
-from datastore.loaders import NEWEST_FIRST, ListSpec
-from datastore.paging import Page, PageResult, find_page
+from datastore.enums import ServiceStatus, ServiceType
+from datastore.loaders import ListSpec
+from datastore.paging import Page, PageResult
 from resolvers.context import Info
 from resolvers.moments import check_moment
 from resolvers.nodes import check_id, not_found, visible_document
@@ -22,32 +21,6 @@ async def partner_by_id(info: Info, partner_id: str) -> Document:
     if document is None or not await visible_document(info, "Partner", document):
         raise not_found(partner_id)
     return document
-
-
-async def list_partners(
-    info: Info,
-    page: Page,
-    status: PartnerStatus | None,
-    partner_type: PartnerType | None,
-    registration_region: Region | None,
-    updated_since: datetime | None = None,
-) -> PageResult:
-    """Every partner (admins only: the permission is on the field), newest first."""
-    conditions = {
-        "status": status,
-        "type": partner_type,
-        "registrationRegion": registration_region,
-    }
-    filter: dict[str, object] = {
-        key: value for key, value in conditions.items() if value is not None
-    }
-    if updated_since is not None:
-        filter["updatedAt"] = {"$gte": check_moment(updated_since, "updatedSince")}
-    result = await find_page(info.context.store, c.PARTNERS, filter, NEWEST_FIRST, page)
-    for document in result.documents:
-        # Services listed under these partners resolve their partner without a round trip.
-        info.context.loaders.partner_by_id.prime(document["_id"], document)
-    return result
 
 
 async def services_of_partner(

@@ -59,6 +59,13 @@ def is_party(viewer: Viewer, document: Document) -> bool:
     )
 
 
+def sees_offer_privately(viewer: Viewer, offer: Document) -> bool:
+    """An offer made for one seller: whom it is for and the contact prefilled for that seller
+    are for the seller, the partner and admins, never for others holding the link. An offer
+    for whoever holds the link has nothing private of a seller."""
+    return offer.get("sellerId") is None or is_party(viewer, offer)
+
+
 def sees_history(viewer: Viewer, subject: Document) -> bool:
     """Every change of an object is for the parties to it: a service's, an offer's or an
     application's partner; an authorization's or a request's seller and partner; admins."""

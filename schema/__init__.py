@@ -17,7 +17,10 @@ from schema.events import EVENT_TYPES, EventSubscription
 from schema.extensions import MaskUnexpectedErrors
 from schema.node import NodeQuery
 from schema.partner import Partner, PartnerMutation, PartnerQuery
+from schema.partner_account_mutation import PartnerAccountMutation
 from schema.seller import Seller, Shop, TikTokAccount
+from schema.seller_account_mutation import SellerAccountMutation
+from schema.seller_list import SellerListQuery
 from schema.seller_request import SellerRequest, SellerRequestMutation, SellerRequestQuery
 from schema.service import Service
 from schema.service_category import ServiceCategory, ServiceCategoryQuery
@@ -25,6 +28,7 @@ from schema.service_mutation import ServiceLinkQuery, ServiceMutation
 from schema.service_offer import ServiceOffer
 from schema.service_offer_mutation import ServiceOfferMutation, ServiceOfferQuery
 from schema.store import StoreQuery
+from schema.tidying_mutation import TidyingMutation
 from schema.viewer import ViewerQuery
 from schema.webhooks import WebhookMutation, WebhookQuery
 
@@ -36,6 +40,7 @@ Query = merge_types(
         NodeQuery,
         ViewerQuery,
         PartnerQuery,
+        SellerListQuery,
         ServiceCategoryQuery,
         ServiceLinkQuery,
         StoreQuery,
@@ -52,6 +57,9 @@ Mutation = merge_types(
         ServiceMutation,
         ServiceOfferMutation,
         PartnerMutation,
+        PartnerAccountMutation,
+        SellerAccountMutation,
+        TidyingMutation,
         AuthorizationMutation,
         SellerRequestMutation,
         WebhookMutation,

@@ -10,8 +10,8 @@ import strawberry
 from datastore.catalog import get_catalog
 from datastore.codec import Document
 from datastore.loaders import NEWEST_FIRST
+from resolvers import account_lists, offers, partner_admin
 from resolvers import category_applications as applications
-from resolvers import offers, partner_admin
 from resolvers import partners as resolve
 from resolvers.context import Info
 from resolvers.pagination import page_from_args
@@ -50,6 +50,9 @@ class Partner(Node):
     contact_email: str | None = strawberry.field(
         description="Public contact email (what sellers without a shop account can use)."
     )
+    description: str | None = strawberry.field(description="What the company does, for sellers.")
+    website: str | None = strawberry.field(description="The company's website.")
+    logo_url: str | None = strawberry.field(description="The company's logo.")
     created_at: datetime = strawberry.field(description="When the partner joined.")
     document: strawberry.Private[Document]
 
@@ -64,6 +67,9 @@ class Partner(Node):
             target_markets=list(document["targetMarkets"]),
             status=document["status"],
             contact_email=document.get("contactEmail"),
+            description=document.get("description"),
+            website=document.get("website"),
+            logo_url=document.get("logoUrl"),
             created_at=document["createdAt"],
         )
 
@@ -157,6 +163,12 @@ class Partner(Node):
             ),
         ] = None,
         updated_since: UpdatedSince = None,
+        archived: Annotated[
+            bool,
+            strawberry.argument(
+                description="List archived offers (archiveServiceOffer) instead of the others."
+            ),
+        ] = False,
         first: First = None,
         after: After = None,
         last: Last = None,
@@ -165,7 +177,9 @@ class Partner(Node):
         if not sees_partner_privately(info.context.viewer, str(self.id)):
             return Connection(edges=[], page_info=EMPTY_PAGE)
         page = page_from_args(NEWEST_FIRST, first, after, last, before)
-        result = await offers.offers_of_partner(info, str(self.id), page, status, updated_since)
+        result = await offers.offers_of_partner(
+            info, str(self.id), page, status, updated_since, archived
+        )
         return connection_from(result, page, NEWEST_FIRST, ServiceOffer.from_document)
 
     requests = strawberry.field(
@@ -212,6 +226,13 @@ class PartnerQuery:
     async def partners(
         self,
         info: Info,
+        query: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Whole words, any case, that must all appear in the partner's name "
+                "or contact email (at most 200 characters and 10 words, else INVALID_SEARCH)."
+            ),
+        ] = None,
         status: Annotated[
             PartnerStatus | None, strawberry.argument(description="Only partners in this state.")
         ] = None,
@@ -228,8 +249,8 @@ class PartnerQuery:
         before: Before = None,
     ) -> Connection[Partner] | None:
         page = page_from_args(NEWEST_FIRST, first, after, last, before)
-        result = await resolve.list_partners(
-            info, page, status, type, registration_region, updated_since
+        result = await account_lists.list_partners(
+            info, page, query, status, type, registration_region, updated_since
         )
         return connection_from(result, page, NEWEST_FIRST, Partner.from_document)
 

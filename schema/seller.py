@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from datastore.codec import Document
 from datastore.loaders import NEWEST_FIRST
+from resolvers import offers
 from resolvers import sellers as resolve
+from resolvers.authorization_rules import is_link_only
 from resolvers.context import Info
 from resolvers.pagination import page_from_args
 from resolvers.visibility import sees_seller_privately
 from schema import owned_lists
-from schema.enums import LinkedStatus, Market, SellerKind
+from schema.enums import LinkedStatus, Market, OfferStatus, SellerKind
 from schema.node import Node
 from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last, connection_from
+
+if TYPE_CHECKING:
+    from schema.service_offer import ServiceOffer
 
 
 @strawberry.type(description="A TikTok Shop shop of a seller.")
@@ -61,6 +67,10 @@ class Seller(Node):
         description="Whether the seller has a TikTok Shop account (needed to send requests)."
     )
     created_at: datetime = strawberry.field(description="When the seller joined.")
+    authorizes_only_through_links: bool = strawberry.field(
+        description="Whether the seller authorizes and renews only through links partners "
+        "send (UK and US local sellers and every cross-border seller, seed 002)."
+    )
     document: strawberry.Private[Document]
 
     @classmethod
@@ -73,6 +83,7 @@ class Seller(Node):
             market=document["market"],
             has_shop_account=document["hasShopAccount"],
             created_at=document["createdAt"],
+            authorizes_only_through_links=is_link_only(document),
         )
 
     @strawberry.field(description="The seller's shops, newest first.")
@@ -112,6 +123,28 @@ class Seller(Node):
         description="The seller's authorizations, newest first (the seller and admins; empty for "
         "anyone else).",
     )
+
+    @strawberry.field(
+        description="Offers partners made for this seller alone, newest first, with no link "
+        "needed (the seller and admins; empty for anyone else)."
+    )
+    async def service_offers(
+        self,
+        info: Info,
+        status: Annotated[
+            list[OfferStatus] | None,
+            strawberry.argument(description="Only offers in these states, as read."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[Annotated[ServiceOffer, strawberry.lazy("schema.service_offer")]]:
+        from schema.service_offer import ServiceOffer
+
+        page = page_from_args(NEWEST_FIRST, first, after, last, before)
+        result = await offers.offers_for_seller(info, str(self.id), page, status)
+        return connection_from(result, page, NEWEST_FIRST, ServiceOffer.from_document)
 
     requests = strawberry.field(
         resolver=owned_lists.requests,

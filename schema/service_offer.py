@@ -13,7 +13,7 @@ from resolvers import offers as resolve
 from resolvers.context import Info
 from resolvers.links import offer_authorization_url
 from resolvers.offer_dates import first_day, last_day
-from resolvers.visibility import sees_partner_privately
+from resolvers.visibility import sees_offer_privately, sees_partner_privately
 from schema import owned_lists
 from schema.authorization_settings import AuthorizationSettings, SellerContact
 from schema.enums import OfferStatus
@@ -37,15 +37,15 @@ if TYPE_CHECKING:
 class ServiceOffer(Node):
     start_date: date = strawberry.field(description="First day of the service (UTC).")
     end_date: date = strawberry.field(description="Last day of the service (UTC), inclusive.")
-    contact: SellerContact | None = strawberry.field(
-        description="The seller contact the partner filled in; null when left to the seller."
-    )
     settings: AuthorizationSettings = strawberry.field(
         description="The authorization settings offered, exactly as the partner set them."
     )
     created_at: datetime = strawberry.field(description="When the partner created the offer.")
     accepted_at: datetime | None = strawberry.field(description="When a seller accepted it.")
     withdrawn_at: datetime | None = strawberry.field(description="When the partner withdrew it.")
+    archived_at: datetime | None = strawberry.field(
+        description="When the partner archived it (hidden from its default list of offers)."
+    )
     partner_id: strawberry.Private[str]
     # The stored offer: status and acceptability are derived from it when they are read.
     document: strawberry.Private[Document]
@@ -56,14 +56,34 @@ class ServiceOffer(Node):
             id=strawberry.ID(document["_id"]),
             start_date=first_day(document["startsAt"]),
             end_date=last_day(document["endsAt"]),
-            contact=SellerContact.from_document(document.get("contact")),
             settings=AuthorizationSettings.from_document(document["settings"]),
             created_at=document["createdAt"],
             accepted_at=document.get("acceptedAt"),
             withdrawn_at=document.get("withdrawnAt"),
+            archived_at=document.get("archivedAt"),
             partner_id=document["partnerId"],
             document=document,
         )
+
+    @strawberry.field(
+        description="The seller contact the partner filled in; null when left to the seller. "
+        "On an offer made for one seller, only that seller, the partner and admins see it."
+    )
+    def contact(self, info: Info) -> SellerContact | None:
+        if not sees_offer_privately(info.context.viewer, self.document):
+            return None
+        return SellerContact.from_document(self.document.get("contact"))
+
+    @strawberry.field(
+        description="The Seller the offer was made for (only that seller can accept it); null "
+        "for an offer to whoever holds the link, and for callers other than that seller, the "
+        "partner and admins."
+    )
+    def seller_id(self, info: Info) -> strawberry.ID | None:
+        seller_id = self.document.get("sellerId")
+        if seller_id is None or not sees_offer_privately(info.context.viewer, self.document):
+            return None
+        return strawberry.ID(seller_id)
 
     @strawberry.field(
         description="OPEN, ACCEPTED, WITHDRAWN, or EXPIRED once the end date has passed while "
@@ -75,9 +95,15 @@ class ServiceOffer(Node):
     @strawberry.field(
         description="Whether a seller can accept it now in one click: it is OPEN, its end date "
         "has not passed, its partner is active and every service is live. Once the start date "
-        "has passed, accepting starts the authorization today."
+        "has passed, accepting starts the authorization today. False for a signed-in seller "
+        "when the offer was made for another seller."
     )
     async def can_be_accepted(self, info: Info) -> bool:
+        viewer = info.context.viewer
+        if viewer.seller_id is not None and resolve.is_for_another_seller(
+            self.document, viewer.seller_id
+        ):
+            return False
         partner = await info.context.loaders.partner_by_id.load(self.partner_id)
         services = await info.context.loaders.service_by_id.load_many(
             list(self.document["serviceIds"])

@@ -66,6 +66,11 @@ class CreateServiceOfferInput:
     settings: AuthorizationSettingsInput = strawberry.field(
         description="The authorization settings offered; every one is required."
     )
+    seller_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The one Seller this offer is for: only that seller can accept it, and it "
+        "appears in that seller's serviceOffers inbox. Null: whoever holds the link.",
+    )
     idempotency_key: str | None = strawberry.field(
         default=None,
         description="Send the same key on a retry to get the first offer back (100 characters).",
@@ -79,6 +84,7 @@ def _fields(input: CreateServiceOfferInput) -> dict[str, Any]:
         "endDate": input.end_date,
         "contact": input.contact.to_fields() if input.contact is not None else None,
         "settings": input.settings.to_document(),
+        "sellerId": str(input.seller_id) if input.seller_id else None,
         "idempotencyKey": input.idempotency_key,
     }
 

@@ -288,29 +288,41 @@ class RequestFactory(Protocol):
     ) -> Awaitable[Document]: ...
 
 
+async def insert_offer(
+    store: DocumentStore,
+    partner: Document,
+    services: Sequence[Document],
+    *,
+    days: int = 90,
+    **fields: Any,
+) -> Document:
+    """An OPEN service offer starting today and ending ``days`` later, as a partner makes one."""
+    now = utc_now()
+    today = now.date()
+    document = {
+        "_id": new_id("ofr"),
+        "partnerId": partner["_id"],
+        "serviceIds": [service["_id"] for service in services],
+        "startsAt": day_start(today),
+        "endsAt": day_after(today + timedelta(days=days)),
+        "settings": OFFER_SETTINGS,
+        "linkToken": new_token(),
+        "status": "OPEN",
+        "createdAt": now,
+        "updatedAt": now,
+        **fields,
+    }
+    return await store.insert(c.SERVICE_OFFERS, document)
+
+
 @pytest.fixture
 def make_offer(store: DocumentStore) -> OfferFactory:
-    """An OPEN service offer starting today and ending ``days`` later, as a partner makes one."""
+    """:func:`insert_offer` into the test's store."""
 
     async def build(
         partner: Document, services: Sequence[Document], *, days: int = 90, **fields: Any
     ) -> Document:
-        now = utc_now()
-        today = now.date()
-        document = {
-            "_id": new_id("ofr"),
-            "partnerId": partner["_id"],
-            "serviceIds": [service["_id"] for service in services],
-            "startsAt": day_start(today),
-            "endsAt": day_after(today + timedelta(days=days)),
-            "settings": OFFER_SETTINGS,
-            "linkToken": new_token(),
-            "status": "OPEN",
-            "createdAt": now,
-            "updatedAt": now,
-            **fields,
-        }
-        return await store.insert(c.SERVICE_OFFERS, document)
+        return await insert_offer(store, partner, services, days=days, **fields)
 
     return build
 

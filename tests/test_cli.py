@@ -81,7 +81,7 @@ async def _referral_kinds(database: Path) -> dict[str, tuple[str, ...]]:
 
 async def test_demo_data_covers_every_type_region_and_state(env: Path) -> None:
     from datastore.collections import INDEXES
-    from datastore.demo import seed_demo
+    from resolvers.demo_seed import seed_demo
 
     store = SQLiteStore(env)
     await store.connect()

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datastore.demo import seed_demo
 from datastore.store import DocumentStore
+from resolvers.demo_seed import seed_demo
 from resolvers.identity import Role
-from resolvers.referrals import ensure_referral_links
 from tests.conftest import GraphQLClient, token
 
 
 async def test_demo_seller_accepts_the_demo_offer(gql: GraphQLClient, store: DocumentStore) -> None:
-    seeded = await seed_demo(store, only_if_empty=True, on_live=ensure_referral_links)
+    seeded = await seed_demo(store, only_if_empty=True)
     assert seeded is not None
     seller = token(Role.SELLER, seeded.subjects["seller"])
     opened = await gql(
@@ -36,11 +35,11 @@ async def test_demo_seller_accepts_the_demo_offer(gql: GraphQLClient, store: Doc
     assert store_page["data"]["store"]["edges"]
 
 
-def test_demo_services_have_distinct_names() -> None:
+async def test_demo_services_have_distinct_names(store: DocumentStore) -> None:
     from datastore import collections as c
-    from datastore.demo import build_demo_documents
 
-    names = [s["name"] for s in build_demo_documents()[c.SERVICES]]
+    assert await seed_demo(store, only_if_empty=True) is not None
+    names = [s["name"] for s in await store.find(c.SERVICES)]
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
 
 
@@ -49,7 +48,7 @@ async def test_graphiql_examples_run_against_the_demo(
 ) -> None:
     from web.examples import EXAMPLES
 
-    seeded = await seed_demo(store, only_if_empty=True, on_live=ensure_referral_links)
+    seeded = await seed_demo(store, only_if_empty=True)
     assert seeded is not None
     callers = {
         role: token(Role(role.upper()), subject) for role, subject in seeded.subjects.items()
@@ -75,3 +74,20 @@ async def test_graphiql_examples_run_against_the_demo(
     assert results["OpenOfferLink"]["serviceOfferByLink"]["canBeAccepted"] is True
     assert results["AcceptOffer"]["authorizeServiceOffer"]["userErrors"] == []
     assert results["AdminPartners"]["partners"]["nodes"]
+
+
+async def test_demo_is_made_through_the_mutations_resolvers(store: DocumentStore) -> None:
+    """Every demo object carries the history its mutation records, and what the API keeps
+    alongside it (search words, linked handles, referral links of Shop Registration)."""
+    from datastore import collections as c
+
+    assert await seed_demo(store, only_if_empty=True) is not None
+    subjects = {h["subjectId"] for h in await store.find(c.HISTORY)}
+    for collection in (c.PARTNERS, c.SERVICES, c.CATEGORY_APPLICATIONS, c.SERVICE_OFFERS):
+        documents = await store.find(collection)
+        assert documents and {d["_id"] for d in documents} <= subjects, collection
+    assert all(p["searchTerms"] for p in await store.find(c.PARTNERS))
+    assert all(a["linkedHandle"] for a in await store.find(c.TIKTOK_ACCOUNTS))
+    applications = await store.find(c.CATEGORY_APPLICATIONS)
+    assert {a["status"] for a in applications} == {"APPROVED"}
+    assert await store.count(c.REFERRAL_LINKS) > 0

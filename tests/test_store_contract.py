@@ -339,6 +339,25 @@ async def test_update_is_guarded_by_version(store: DocumentStore) -> None:
     assert (await store.get_many("things", ["thg_001"]))["thg_001"]["rank"] == 50
 
 
+async def test_delete_is_guarded_by_version_and_rolls_back(store: DocumentStore) -> None:
+    await store.insert("things", _thing(1))
+    await store.insert("things", _thing(2))
+    with pytest.raises(VersionConflictError):
+        await store.delete("things", "thg_001", expected_version=2)
+    with pytest.raises(VersionConflictError):
+        await store.delete("things", "thg_404", expected_version=1)
+
+    async def work() -> None:
+        await store.delete("things", "thg_002", expected_version=1)
+        raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        await store.transaction(work)
+    assert set(await store.get_many("things", ["thg_001", "thg_002"])) == {"thg_001", "thg_002"}
+    await store.delete("things", "thg_001", expected_version=1)
+    assert set(await store.get_many("things", ["thg_001", "thg_002"])) == {"thg_002"}
+
+
 async def test_update_rejects_unique_violation(store: DocumentStore) -> None:
     await store.insert("things", _thing(1, slug="one"))
     await store.insert("things", _thing(2, slug="two"))
