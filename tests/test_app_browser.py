@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import jwt
 import pytest
 
 from tests.browser import (
@@ -418,3 +419,43 @@ async def test_partner_creates_withdraws_and_answers_requests(session: Session, 
     await expect(cards.locator("[data-status=REJECTED]")).to_have_count(1)
     await expect(page.get_by_text("We do not serve this category.")).to_be_visible()
     await session.shoot("partner-requests")
+
+
+async def test_partner_pages_update_live_from_the_events_subscription(
+    session: Session, demo: Demo
+) -> None:
+    await session.open("/partner")
+    config = json.loads(await session.page.locator("#tsp-config").text_content() or "{}")
+    # A partner and a seller no other test pairs, so this request is the only one between them.
+    partner = [a for a in config["demoAccounts"] if a["role"] == "PARTNER"][-1]
+    seller_token = next(a["token"] for a in config["demoAccounts"] if a["role"] == "SELLER")
+    partner_id = jwt.decode(partner["token"], options={"verify_signature": False})["sub"]
+    page = session.page
+    await session.open("/partner/requests")
+    await page.get_by_label("Demo partner").select_option(label=partner["name"])
+    await page.get_by_role("button", name="Sign in as this partner").click()
+    requests = page.locator("#requests")
+    await expect(requests).to_be_visible()
+    await expect(requests).not_to_contain_text("Live request from a shop")
+    await asyncio.sleep(0.5)  # the page's event stream is open
+    created = demo.api(
+        CREATE_REQUEST,
+        {
+            "input": {
+                "contact": {"subject": "Live request from a shop", "email": "owner@shop.example"},
+                "business": {
+                    "companySize": "SIZE_11_50",
+                    "currency": "USD",
+                    "shopMonthlyGmv": "25000",
+                    "monthlyBudget": "1500",
+                    "mainProductCategory": "BEAUTY_AND_PERSONAL_CARE",
+                },
+                "partnerIds": [partner_id],
+            }
+        },
+        token=seller_token,
+    )
+    assert created["createRequest"]["userErrors"] == []
+    # No reload: the REQUEST_RECEIVED event brings it in.
+    await expect(requests).to_contain_text("Live request from a shop", timeout=10_000)
+    await session.shoot("partner-requests-live")

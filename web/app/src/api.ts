@@ -16,6 +16,7 @@ type Operations = {
   PartnerRequests: [G.PartnerRequestsQuery, G.PartnerRequestsQueryVariables];
   AcceptRequest: [G.AcceptRequestMutation, G.AcceptRequestMutationVariables];
   RejectRequest: [G.RejectRequestMutation, G.RejectRequestMutationVariables];
+  PartnerEvents: [G.PartnerEventsSubscription, G.PartnerEventsSubscriptionVariables];
 };
 // Every registered operation has its types, and every typed one is registered.
 type Check<T extends Record<OperationName, unknown>> = T;
@@ -98,4 +99,72 @@ export function fieldKey(error: UserError): string {
 export function payload<T>(value: T | null | undefined): T {
   if (value === null || value === undefined) throw new ApiRefused("The gateway returned no result.", undefined);
   return value;
+}
+
+/**
+ * Follows the caller's events over GraphQL over SSE (a POST of the trusted subscription that
+ * accepts text/event-stream) and calls ``onEvent`` for each. A dropped stream is resumed after
+ * the last cursor seen, so nothing is missed; the returned function stops listening.
+ */
+export function listen(
+  token: string,
+  onEvent: (event: Result<"PartnerEvents">["events"]) => void,
+): () => void {
+  const stop = new AbortController();
+  let after: string | null = null;
+  let failures = 0;
+  const follow = async (): Promise<void> => {
+    while (!stop.signal.aborted) {
+      try {
+        const response = await fetch(ENDPOINT, {
+          method: "POST",
+          signal: stop.signal,
+          headers: {
+            "Content-Type": "application/json",
+            Accept: "text/event-stream",
+            Authorization: `Bearer ${token}`,
+          },
+          body: JSON.stringify({
+            documentId: documents.PartnerEvents,
+            variables: { after },
+            operationName: "PartnerEvents",
+          }),
+        });
+        if (!response.ok || !response.body) throw new Error(`stream answered ${response.status}`);
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          // Events end with a blank line; the gateway writes CRLF line ends.
+          buffer = (buffer + value).replace(/\r\n/g, "\n");
+          let end: number;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            const message = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const data = message
+              .split("\n")
+              .filter((line) => line.startsWith("data:"))
+              .map((line) => line.slice(5).trim())
+              .join("");
+            if (!message.includes("event: next") || !data) continue;
+            const result = JSON.parse(data) as { data?: Result<"PartnerEvents"> | null };
+            const event = result.data?.events;
+            if (event) {
+              failures = 0;
+              after = event.cursor;
+              onEvent(event);
+            }
+          }
+        }
+      } catch {
+        if (stop.signal.aborted) return;
+        failures += 1;
+      }
+      // Reconnect (and resume after the last cursor) a little later, longer after failures.
+      await new Promise((resume) => setTimeout(resume, Math.min(30, 2 ** failures) * 1000));
+    }
+  };
+  void follow();
+  return () => stop.abort();
 }

@@ -1,6 +1,6 @@
 // Loading a query, retrying while the gateway is unreachable.
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { ApiUnreachable, call, SignInRequired, type Result, type Variables } from "./api";
+import { ApiUnreachable, call, listen, SignInRequired, type Result, type Variables } from "./api";
 import type { OperationName } from "./generated/documents";
 
 export type Loaded<T> =
@@ -61,4 +61,12 @@ export function useQuery<K extends OperationName>(
     };
   }, [name, key, token, generation, enabled]);
   return [loaded, reload];
+}
+
+/** Calls ``onChange`` whenever one of the partner's events arrives (live updates). */
+export function useLiveEvents(token: string | null | undefined, onChange: () => void): void {
+  useEffect(() => {
+    if (!token) return;
+    return listen(token, () => onChange());
+  }, [token, onChange]);
 }

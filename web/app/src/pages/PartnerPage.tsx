@@ -16,7 +16,7 @@ import {
   splitErrors,
   type Contact,
 } from "../components";
-import { useQuery } from "../hooks";
+import { useLiveEvents, useQuery } from "../hooks";
 import { storedToken, storeToken } from "../session";
 import { addDays, formatDate, market, today, words } from "../words";
 import { newKey } from "./seller";
@@ -128,6 +128,7 @@ function linkOf(token: string): string {
 
 function Offers(props: Props & { go: (view: PartnerView) => void }) {
   const [query, reload] = useQuery("PartnerOffers", {}, props.token);
+  useLiveEvents(props.token, reload);
   const [copied, setCopied] = useState<string | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
   const [errors, setErrors] = useState<UserError[]>([]);
@@ -360,7 +361,8 @@ function AuthorizationTable(props: { rows: AuthorizationRow[]; id: string; capti
 }
 
 function Authorizations(props: Props) {
-  const [query] = useQuery("PartnerAuthorizations", {}, props.token);
+  const [query, reload] = useQuery("PartnerAuthorizations", {}, props.token);
+  useLiveEvents(props.token, reload);
   if (query.state !== "ready") return <NotReady loaded={query} what="authorizations" onSignIn={props.onExpired} />;
   const partner = query.data.viewer.partner;
   const soon = partner?.endingSoon.nodes ?? [];
@@ -382,6 +384,7 @@ function Authorizations(props: Props) {
 
 function Requests(props: Props) {
   const [query, reload] = useQuery("PartnerRequests", {}, props.token);
+  useLiveEvents(props.token, reload);
   const [rejecting, setRejecting] = useState<string | null>(null);
   const [reason, setReason] = useState("");
   const [errors, setErrors] = useState<Record<string, UserError[]>>({});
