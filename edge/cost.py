@@ -148,6 +148,7 @@ class _Walker:
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
         self.variables = dict(variables or {})
+        self._collected: dict[tuple[str, tuple[int, ...]], dict[str, list[FieldNode]]] = {}
         for definition in operation.variable_definitions or ():
             name = definition.variable.name.value
             if name not in self.variables and definition.default_value is not None:
@@ -270,10 +271,16 @@ class _Walker:
     def _collect(
         self, type_: GraphQLObjectType, selection_sets: Sequence[SelectionSetNode]
     ) -> dict[str, list[FieldNode]]:
+        # Every item of a list has the same selections: collect them once per walk.
+        key = (type_.name, tuple(id(selection_set) for selection_set in selection_sets))
+        known = self._collected.get(key)
+        if known is not None:
+            return known
         fields: dict[str, list[FieldNode]] = {}
         for node in self._selected(type_, selection_sets, frozenset()):
-            key = node.alias.value if node.alias else node.name.value
-            fields.setdefault(key, []).append(node)
+            response_key = node.alias.value if node.alias else node.name.value
+            fields.setdefault(response_key, []).append(node)
+        self._collected[key] = fields
         return fields
 
     def _selected(

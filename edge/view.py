@@ -8,6 +8,7 @@ never a 500), resolves trusted documents and APQ hashes, and never answers in pl
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
     import strawberry
 
     from gateway import Settings
+
+COOLING_PAUSE_SECONDS = 1.0
+"""How long a refusal to a caller still inside its Retry-After waits before it is sent."""
 
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -150,6 +154,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
         scope["state"]["gateway"] = gate
         cooling = throttle.cooling_down(gate.caller) if self.policy.throttle.enabled else 0
         if cooling:
+            # A caller retrying before its Retry-After is answered after a pause: a client that
+            # ignores the header then sends about one request a second per connection instead
+            # of as many as the gateway can refuse, which would crowd out everyone else.
+            await asyncio.sleep(min(cooling, COOLING_PAUSE_SECONDS))
             response = refusal(
                 200,
                 "THROTTLED",

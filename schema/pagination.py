@@ -25,8 +25,15 @@ class PageInfo:
 
 @strawberry.type(description="An item of a list and its cursor.")
 class Edge(Generic[NodeT]):
-    cursor: str = strawberry.field(description="Pass as `after` or `before` to page from here.")
     node: NodeT = strawberry.field(description="The item.")
+    # The keyset values (and the listing's tag) the cursor encodes: encoded only when a client
+    # asks for the cursor, since most pages are read as nodes.
+    keyset: strawberry.Private[list[object]]
+    tag: strawberry.Private[str | None] = None
+
+    @strawberry.field(description="Pass as `after` or `before` to page from here.")
+    def cursor(self) -> str:
+        return encode_cursor(self.keyset, self.tag)
 
 
 @strawberry.type(description="A page of a list.")
@@ -72,10 +79,7 @@ def connection_from(
     ``encode_cursor``).
     """
     edges = [
-        Edge(
-            cursor=encode_cursor(keyset_of(document, sort, score), tag),
-            node=to_node(document),
-        )
+        Edge(node=to_node(document), keyset=keyset_of(document, sort, score), tag=tag)
         for document in result.documents
     ]
     return Connection(
@@ -100,7 +104,7 @@ def connection_of_items(
     kept = list(items[: page.size])
     if page.backwards:
         kept.reverse()
-    edges = [Edge(cursor=encode_cursor(cursor_of(item)), node=item) for item in kept]
+    edges = [Edge(node=item, keyset=cursor_of(item)) for item in kept]
     return Connection(edges=edges, page_info=_page_info(edges, has_more, page), total=count)
 
 
@@ -108,8 +112,8 @@ def _page_info(edges: Sequence[Edge[NodeT]], has_more: bool, page: Page) -> Page
     return PageInfo(
         has_next_page=has_more if not page.backwards else page.before is not None,
         has_previous_page=has_more if page.backwards else page.after is not None,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
+        start_cursor=edges[0].cursor() if edges else None,
+        end_cursor=edges[-1].cursor() if edges else None,
     )
 
 
