@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from bench.support import rss_mib, serve_gateway
+from bench.support import bench_partner, rss_mib, serve_gateway
 from datastore import collections as c
 from datastore import enums as e
 from datastore.catalog import get_catalog
@@ -67,18 +67,7 @@ async def seed(url: str, partners: int = 50, services: int = 20) -> None:
         for p in range(partners):
             at = start + timedelta(seconds=p)
             partner = await store.insert(
-                c.PARTNERS,
-                {
-                    "_id": new_id("ptn"),
-                    "name": f"Abuse Bench Partner {p:03d}",
-                    "type": e.PartnerType.TSP,
-                    "registrationRegion": e.Region.US,
-                    "targetMarkets": list(e.REGION_MARKETS[e.Region.US]),
-                    "status": e.PartnerStatus.ACTIVE,
-                    "contactEmail": f"team{p}@partner.example",
-                    "createdAt": at,
-                    "updatedAt": at,
-                },
+                c.PARTNERS, bench_partner(f"Abuse Bench Partner {p:03d}", p, at)
             )
             for s in range(services):
                 when = at + timedelta(milliseconds=s + 1)

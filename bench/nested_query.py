@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from pymongo import AsyncMongoClient
 
+from bench.support import bench_partner
 from datastore import collections as c
 from datastore import enums as e
 from datastore.catalog import get_catalog
@@ -107,20 +108,7 @@ async def seed(store: DocumentStore, partners: int, services: int) -> None:
             await store.delete_all(collection)
         for p in range(partners):
             at = start + timedelta(seconds=p)
-            partner = await store.insert(
-                c.PARTNERS,
-                {
-                    "_id": new_id("ptn"),
-                    "name": f"Bench Partner {p:04d}",
-                    "type": e.PartnerType.TSP,
-                    "registrationRegion": e.Region.US,
-                    "targetMarkets": list(e.REGION_MARKETS[e.Region.US]),
-                    "status": e.PartnerStatus.ACTIVE,
-                    "contactEmail": f"team{p}@partner.example",
-                    "createdAt": at,
-                    "updatedAt": at,
-                },
-            )
+            partner = await store.insert(c.PARTNERS, bench_partner(f"Bench Partner {p:04d}", p, at))
             for s in range(services):
                 when = at + timedelta(milliseconds=s + 1)
                 await store.insert(

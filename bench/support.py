@@ -13,16 +13,34 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from datastore import enums as e
 from datastore.demo import demo_subjects
+from datastore.ids import new_id
 from gateway import Settings, open_store
 from resolvers.identity import Role, issue_token
 
 GATEWAY = [sys.executable, "-m", "gateway"]
+
+
+def bench_partner(name: str, index: int, at: datetime) -> dict[str, Any]:
+    """An active US TSP partner document for seeding a benchmark store directly."""
+    return {
+        "_id": new_id("ptn"),
+        "name": name,
+        "type": e.PartnerType.TSP,
+        "registrationRegion": e.Region.US,
+        "targetMarkets": list(e.REGION_MARKETS[e.Region.US]),
+        "status": e.PartnerStatus.ACTIVE,
+        "contactEmail": f"team{index}@partner.example",
+        "createdAt": at,
+        "updatedAt": at,
+    }
 
 
 def free_port() -> int:
