@@ -190,9 +190,9 @@ async def seed(gateway: Gateway, size: int) -> None:
     assert result["authorizeServiceOffer"]["userErrors"] == []
     authorization = (await store.find(c.AUTHORIZATIONS, {"partnerId": partner_id}))[0]
     offer = (await store.find(c.SERVICE_OFFERS, {"partnerId": partner_id}))[0]
-    entry = (await store.find(c.HISTORY, {"subjectId": offer["_id"]}, limit=1)) or [
-        {"subjectId": offer["_id"], "action": "CREATED", "createdAt": offer["createdAt"]}
-    ]
+    entry: list[Mapping[str, Any]] = [
+        *await store.find(c.HISTORY, {"subjectId": offer["_id"]}, limit=1)
+    ] or [{"subjectId": offer["_id"], "action": "CREATED", "createdAt": offer["createdAt"]}]
     listed = await store.find(c.SERVICES, {"listed": True})
     # Every listed copy says EVERY_WORD, one in ten COMMON_WORD, the newest alone RARE_WORD.
     terms = [*listed[0]["searchTerms"], EVERY_WORD]

@@ -1,33 +1,38 @@
-"""Collection names and the indexes declared once for every adapter."""
+"""Collections (each name with its documents' shape, see ``store.Collection``) and the indexes
+declared once for every adapter."""
 
 from __future__ import annotations
 
-from datastore.store import IndexSpec
+from collections.abc import Mapping
+from typing import Any
 
-PARTNERS = "partners"
-SELLERS = "sellers"
-SHOPS = "shops"
-TIKTOK_ACCOUNTS = "tiktok_accounts"
-SERVICES = "services"
-CATEGORY_APPLICATIONS = "category_applications"
-HISTORY = "history"
-SERVICE_OFFERS = "service_offers"
-OFFER_ACCEPTANCES = "offer_acceptances"
-AUTHORIZATIONS = "authorizations"
-REQUESTS = "requests"
-REFERRAL_LINKS = "referral_links"
-REFERRAL_CLICKS = "referral_clicks"
+from datastore import documents as d
+from datastore.store import Collection, IndexSpec
+
+PARTNERS = Collection("partners", d.PartnerDocument)
+SELLERS = Collection("sellers", d.SellerDocument)
+SHOPS = Collection("shops", d.ShopDocument)
+TIKTOK_ACCOUNTS = Collection("tiktok_accounts", d.TikTokAccountDocument)
+SERVICES = Collection("services", d.ServiceDocument)
+CATEGORY_APPLICATIONS = Collection("category_applications", d.CategoryApplicationDocument)
+HISTORY = Collection("history", d.HistoryDocument)
+SERVICE_OFFERS = Collection("service_offers", d.ServiceOfferDocument)
+OFFER_ACCEPTANCES = Collection("offer_acceptances", d.OfferAcceptanceDocument)
+AUTHORIZATIONS = Collection("authorizations", d.AuthorizationDocument)
+REQUESTS = Collection("requests", d.RequestDocument)
+REFERRAL_LINKS = Collection("referral_links", d.ReferralLinkDocument)
+REFERRAL_CLICKS = Collection("referral_clicks", d.ReferralClickDocument)
 # The gateway layer's own: callers' throttling buckets and registered (trusted) documents.
-THROTTLE_BUCKETS = "throttle_buckets"
-TRUSTED_DOCUMENTS = "trusted_documents"
-IDEMPOTENCY = "idempotency"
+THROTTLE_BUCKETS = Collection("throttle_buckets", d.ThrottleBucketDocument)
+TRUSTED_DOCUMENTS = Collection("trusted_documents", d.TrustedDocumentDocument)
+IDEMPOTENCY = Collection("idempotency", d.IdempotencyDocument)
 # The durable event log (a transactional outbox), its position counter, and webhooks.
-EVENTS = "events"
-EVENT_SEQUENCE = "event_sequence"
-WEBHOOKS = "webhooks"
-WEBHOOK_DELIVERIES = "webhook_deliveries"
+EVENTS = Collection("events", d.EventDocument)
+EVENT_SEQUENCE = Collection("event_sequence", d.EventSequenceDocument)
+WEBHOOKS = Collection("webhooks", d.WebhookDocument)
+WEBHOOK_DELIVERIES = Collection("webhook_deliveries", d.WebhookDeliveryDocument)
 
-ALL_COLLECTIONS = (
+ALL_COLLECTIONS: tuple[Collection[Mapping[str, Any]], ...] = (
     PARTNERS,
     SELLERS,
     SHOPS,

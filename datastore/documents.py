@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 
-from datastore import collections as c
+from datastore.store import Collection
 
 
 class _Stored(TypedDict):
@@ -299,35 +299,12 @@ class WebhookDeliveryDocument(_Stored):
     createdAt: datetime
 
 
-SHAPES: dict[str, type[Mapping[str, Any]]] = {
-    c.PARTNERS: PartnerDocument,
-    c.SELLERS: SellerDocument,
-    c.SHOPS: ShopDocument,
-    c.TIKTOK_ACCOUNTS: TikTokAccountDocument,
-    c.SERVICES: ServiceDocument,
-    c.CATEGORY_APPLICATIONS: CategoryApplicationDocument,
-    c.HISTORY: HistoryDocument,
-    c.SERVICE_OFFERS: ServiceOfferDocument,
-    c.OFFER_ACCEPTANCES: OfferAcceptanceDocument,
-    c.AUTHORIZATIONS: AuthorizationDocument,
-    c.REQUESTS: RequestDocument,
-    c.REFERRAL_LINKS: ReferralLinkDocument,
-    c.REFERRAL_CLICKS: ReferralClickDocument,
-    c.IDEMPOTENCY: IdempotencyDocument,
-    c.THROTTLE_BUCKETS: ThrottleBucketDocument,
-    c.TRUSTED_DOCUMENTS: TrustedDocumentDocument,
-    c.EVENTS: EventDocument,
-    c.EVENT_SEQUENCE: EventSequenceDocument,
-    c.WEBHOOKS: WebhookDocument,
-    c.WEBHOOK_DELIVERIES: WebhookDeliveryDocument,
-}
-"""The declared shape of each collection's documents."""
-
-
-def problems_of(collection: str, document: Mapping[str, Any]) -> list[str]:
+def problems_of(
+    collection: Collection[Mapping[str, Any]], document: Mapping[str, Any]
+) -> list[str]:
     """What is wrong with a stored ``document`` of ``collection``: fields it lacks or that its
     shape does not declare (a misspelt name shows up as both). Empty when it conforms."""
-    shape: Any = SHAPES[collection]
+    shape: Any = collection.shape
     required: frozenset[str] = shape.__required_keys__
     declared: frozenset[str] = required | shape.__optional_keys__
     missing = sorted(required - document.keys())

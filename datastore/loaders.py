@@ -11,10 +11,11 @@ from typing import Any, ClassVar, Generic, TypeVar
 from aiodataloader import DataLoader
 
 from datastore import collections as c
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
 from datastore.documents import (
     AuthorizationDocument,
     CategoryApplicationDocument,
+    HistoryDocument,
     PartnerDocument,
     ReferralLinkDocument,
     RequestDocument,
@@ -26,7 +27,7 @@ from datastore.documents import (
 )
 from datastore.enums import OfferStatus
 from datastore.paging import Page, PageResult, Total, window
-from datastore.store import DESCENDING, DocumentStore, Filter, Sort
+from datastore.store import DESCENDING, Collection, DocumentStore, Filter, Sort
 
 D = TypeVar("D", bound=Mapping[str, Any])
 
@@ -34,7 +35,7 @@ D = TypeVar("D", bound=Mapping[str, Any])
 class _DocumentByIdLoader(DataLoader[str, D | None], Generic[D]):
     """Documents of one collection by id; ``D`` is the collection's declared shape."""
 
-    collection: ClassVar[str]
+    collection: Collection[D]
 
     def __init__(self, store: DocumentStore) -> None:
         super().__init__()
@@ -103,10 +104,10 @@ class ListSpec:
 NEWEST_FIRST: Sort = (("createdAt", DESCENDING),)
 
 
-class _GroupedPageLoader(DataLoader[tuple[Hashable, ListSpec], PageResult]):
+class _GroupedPageLoader(DataLoader[tuple[Hashable, ListSpec], PageResult[D]], Generic[D]):
     """Loads one window per parent; keys sharing a spec become one ``find_grouped`` call."""
 
-    collection: ClassVar[str]
+    collection: Collection[D]
     group_field: ClassVar[str]
     sort: ClassVar[Sort] = NEWEST_FIRST
 
@@ -119,11 +120,11 @@ class _GroupedPageLoader(DataLoader[tuple[Hashable, ListSpec], PageResult]):
         """The store filter ``spec`` stands for (loaders with derived fields override it)."""
         return spec.filter()
 
-    async def batch_load_fn(self, keys: list[tuple[Hashable, ListSpec]]) -> list[PageResult]:
+    async def batch_load_fn(self, keys: list[tuple[Hashable, ListSpec]]) -> list[PageResult[D]]:
         parents_by_spec: dict[ListSpec, list[Hashable]] = defaultdict(list)
         for parent, spec in keys:
             parents_by_spec[spec].append(parent)
-        results: dict[tuple[Hashable, ListSpec], PageResult] = {}
+        results: dict[tuple[Hashable, ListSpec], PageResult[D]] = {}
         for spec, parents in parents_by_spec.items():
             start = spec.page.start()
             sort = spec.sort or self.sort
@@ -153,7 +154,7 @@ class _GroupedCountLoader(DataLoader[tuple[Hashable, ListSpec], int]):
     """How many documents each parent's list holds: one ``count_grouped`` per spec, so a
     ``totalCount`` costs one round trip per nesting level, not one per parent."""
 
-    def __init__(self, pages: _GroupedPageLoader) -> None:
+    def __init__(self, pages: _GroupedPageLoader[Any]) -> None:
         super().__init__()
         self.pages = pages
 
@@ -171,37 +172,37 @@ class _GroupedCountLoader(DataLoader[tuple[Hashable, ListSpec], int]):
         return [counts[key] for key in keys]
 
 
-class ServicesByPartnerLoader(_GroupedPageLoader):
+class ServicesByPartnerLoader(_GroupedPageLoader[ServiceDocument]):
     collection = c.SERVICES
     group_field = "partnerId"
 
 
-class ShopsBySellerLoader(_GroupedPageLoader):
+class ShopsBySellerLoader(_GroupedPageLoader[ShopDocument]):
     collection = c.SHOPS
     group_field = "sellerId"
 
 
-class TikTokAccountsBySellerLoader(_GroupedPageLoader):
+class TikTokAccountsBySellerLoader(_GroupedPageLoader[TikTokAccountDocument]):
     collection = c.TIKTOK_ACCOUNTS
     group_field = "sellerId"
 
 
-class CategoryApplicationsByPartnerLoader(_GroupedPageLoader):
+class CategoryApplicationsByPartnerLoader(_GroupedPageLoader[CategoryApplicationDocument]):
     collection = c.CATEGORY_APPLICATIONS
     group_field = "partnerId"
 
 
-class AuthorizationsBySellerLoader(_GroupedPageLoader):
+class AuthorizationsBySellerLoader(_GroupedPageLoader[AuthorizationDocument]):
     collection = c.AUTHORIZATIONS
     group_field = "sellerId"
 
 
-class AuthorizationsByPartnerLoader(_GroupedPageLoader):
+class AuthorizationsByPartnerLoader(_GroupedPageLoader[AuthorizationDocument]):
     collection = c.AUTHORIZATIONS
     group_field = "partnerId"
 
 
-class AuthorizationsByOfferLoader(_GroupedPageLoader):
+class AuthorizationsByOfferLoader(_GroupedPageLoader[AuthorizationDocument]):
     collection = c.AUTHORIZATIONS
     group_field = "offerId"
 
@@ -230,7 +231,7 @@ def offer_status_filter(statuses: tuple[str, ...] | None, now: datetime) -> Filt
     return {"$or": branches} if branches else {"_id": {"$in": []}}
 
 
-class ServiceOffersByPartnerLoader(_GroupedPageLoader):
+class ServiceOffersByPartnerLoader(_GroupedPageLoader[ServiceOfferDocument]):
     """A partner's offers; ``ListSpec.statuses`` are statuses as read (EXPIRED included)."""
 
     collection = c.SERVICE_OFFERS
@@ -257,12 +258,12 @@ class ServiceOffersBySellerLoader(ServiceOffersByPartnerLoader):
     group_field = "sellerId"
 
 
-class RequestsBySellerLoader(_GroupedPageLoader):
+class RequestsBySellerLoader(_GroupedPageLoader[RequestDocument]):
     collection = c.REQUESTS
     group_field = "sellerId"
 
 
-class RequestsByPartnerLoader(_GroupedPageLoader):
+class RequestsByPartnerLoader(_GroupedPageLoader[RequestDocument]):
     collection = c.REQUESTS
     group_field = "partnerId"
 
@@ -271,7 +272,7 @@ class RequestByIdLoader(_DocumentByIdLoader[RequestDocument]):
     collection = c.REQUESTS
 
 
-class HistoryBySubjectLoader(_GroupedPageLoader):
+class HistoryBySubjectLoader(_GroupedPageLoader[HistoryDocument]):
     collection = c.HISTORY
     group_field = "subjectId"
 
@@ -334,9 +335,10 @@ class Loaders:
         self.referral_links_by_service = ReferralLinksByServiceLoader(store)
         self.referral_clicks_by_link = ReferralClicksByLinkLoader(store)
 
-    def by_id(self, collection: str) -> DataLoader[str, Document | None]:
-        """The id loader of ``collection`` (for ``node`` lookups)."""
-        loaders: dict[str, DataLoader[str, Document | None]] = {
+    def by_id(self, collection: str) -> DataLoader[str, Any]:
+        """The id loader of ``collection`` (for ``node`` lookups, where the id's type, known
+        only at run time, decides which schema type reads the document)."""
+        loaders: dict[str, DataLoader[str, Any]] = {
             c.PARTNERS: self.partner_by_id,
             c.SELLERS: self.seller_by_id,
             c.SHOPS: self.shop_by_id,
@@ -350,7 +352,7 @@ class Loaders:
         return loaders[collection]
 
 
-async def load_required(loader: DataLoader[str, Document | None], key: str) -> Document:
+async def load_required(loader: DataLoader[str, D | None], key: str) -> D:
     """The document a stored reference points at; a dangling reference is a bug (masked and
     logged), never bad input."""
     document = await loader.load(key)

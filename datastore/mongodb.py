@@ -162,7 +162,7 @@ class MongoStore(DocumentStore):
                     [(name, 1) for name in spec.keys], **options
                 )
 
-    async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
+    async def _get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
         unique_ids = list(dict.fromkeys(ids))
         if not unique_ids:
             return {}
@@ -174,7 +174,7 @@ class MongoStore(DocumentStore):
         self._counted(len(documents))
         return {document["_id"]: document for document in documents}
 
-    async def find(
+    async def _find(
         self,
         collection: str,
         filter: Filter | None = None,
@@ -213,7 +213,7 @@ class MongoStore(DocumentStore):
         self._counted(len(documents))
         return documents
 
-    async def find_grouped(
+    async def _find_grouped(
         self,
         collection: str,
         group_field: str,
@@ -304,7 +304,7 @@ class MongoStore(DocumentStore):
             counts[group["_id"]] = int(group["count"])
         return counts
 
-    async def insert(self, collection: str, document: Mapping[str, Any]) -> Document:
+    async def _insert(self, collection: str, document: Mapping[str, Any]) -> Document:
         stored = normalise({"version": 1, **document})
         if "_id" not in stored:
             raise ValueError("documents need an _id")
@@ -313,7 +313,7 @@ class MongoStore(DocumentStore):
         self._counted()
         return stored
 
-    async def update(
+    async def _update(
         self,
         collection: str,
         document_id: str,

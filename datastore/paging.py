@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from datastore.codec import Document
-from datastore.store import DocumentStore, Filter, Score, Sort, full_sort, keyset_filter
+from datastore.store import (
+    Collection,
+    DocumentStore,
+    Filter,
+    Score,
+    Sort,
+    full_sort,
+    keyset_filter,
+)
+
+D = TypeVar("D", bound=Mapping[str, Any])
 
 
 @dataclass(frozen=True)
@@ -44,16 +53,16 @@ Total = Callable[[], Awaitable[int]]
 
 
 @dataclass(frozen=True)
-class PageResult:
+class PageResult(Generic[D]):
     """The documents of a window in listing order, whether more lie beyond it, and how to
     count the whole listing (``None``: the window is all there is)."""
 
-    documents: list[Document]
+    documents: list[D]
     has_more: bool
     total: Total | None = None
 
 
-def window(documents: Sequence[Document], page: Page, total: Total | None = None) -> PageResult:
+def window(documents: Sequence[D], page: Page, total: Total | None = None) -> PageResult[D]:
     """Trim a read of ``page.size + 1`` documents to the page and restore listing order."""
     has_more = len(documents) > page.size
     kept = list(documents[: page.size])
@@ -64,13 +73,13 @@ def window(documents: Sequence[Document], page: Page, total: Total | None = None
 
 async def find_page(
     store: DocumentStore,
-    collection: str,
+    collection: Collection[D],
     filter: Filter | None,
     sort: Sort,
     page: Page,
     *,
     score: Score | None = None,
-) -> PageResult:
+) -> PageResult[D]:
     """One window of ``collection`` in one round trip (``score``: see ``DocumentStore.find``)."""
     start = page.start()
     documents = await store.find(

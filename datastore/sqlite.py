@@ -182,7 +182,7 @@ class SQLiteStore(DocumentStore):
                 f'ON "{spec.collection}" ({columns})'
             )
 
-    async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
+    async def _get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
         await self._ensure_table(collection)
         unique_ids = list(dict.fromkeys(ids))
         if not unique_ids:
@@ -194,7 +194,7 @@ class SQLiteStore(DocumentStore):
         documents = [from_json(row[0]) for row in rows]
         return {document["_id"]: document for document in documents}
 
-    async def find(
+    async def _find(
         self,
         collection: str,
         filter: Filter | None = None,
@@ -424,7 +424,7 @@ class SQLiteStore(DocumentStore):
             params.append(limit)
         return sql
 
-    async def find_grouped(
+    async def _find_grouped(
         self,
         collection: str,
         group_field: str,
@@ -491,7 +491,7 @@ class SQLiteStore(DocumentStore):
             counts[asked[key]] = int(total)
         return counts
 
-    async def insert(self, collection: str, document: Mapping[str, Any]) -> Document:
+    async def _insert(self, collection: str, document: Mapping[str, Any]) -> Document:
         await self._ensure_table(collection)
         stored = normalise({"version": 1, **document})
         if "_id" not in stored:
@@ -503,7 +503,7 @@ class SQLiteStore(DocumentStore):
         )
         return stored
 
-    async def update(
+    async def _update(
         self,
         collection: str,
         document_id: str,

@@ -42,11 +42,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from datastore.codec import Document
 
 T = TypeVar("T")
+D = TypeVar("D", bound=Mapping[str, Any])
+D_co = TypeVar("D_co", bound=Mapping[str, Any], covariant=True)
 
 ASCENDING = 1
 DESCENDING = -1
@@ -61,6 +63,27 @@ SCORE = "$score"
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+class Collection(str, Generic[D_co]):
+    """A collection's name, carrying the declared shape ``D_co`` of its documents (a
+    ``TypedDict`` of ``datastore.documents``; ``dict`` for scratch collections in tests).
+
+    It is the name wherever a name is expected; the store's reads and writes return the shape,
+    so code reading ``document["nmae"]`` from a ``PARTNERS`` read fails mypy. Code that serves
+    several collections alike takes ``Collection[Mapping[str, Any]]``. ``shape`` is kept at
+    run time too, to check stored documents against it (``documents.problems_of``).
+    """
+
+    shape: type[D_co]
+
+    def __new__(cls, name: str, shape: type[D_co]) -> Collection[D_co]:
+        collection = super().__new__(cls, name)
+        collection.shape = shape
+        return collection
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Collection, (str(self), self.shape))
 
 
 class StoreError(Exception):
@@ -269,47 +292,6 @@ class DocumentStore(_Counted, ABC):
         """Create the declared indexes and unique constraints that do not exist yet."""
 
     @abstractmethod
-    async def get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
-        """The documents with these ids, keyed by id; missing ids are absent from the result."""
-
-    @abstractmethod
-    async def find(
-        self,
-        collection: str,
-        filter: Filter | None = None,
-        *,
-        sort: Sort = (),
-        limit: int | None = None,
-        after: Sequence[Any] | None = None,
-        score: Score | None = None,
-    ) -> list[Document]:
-        """Documents matching ``filter`` in ``sort`` order, after the keyset ``after``.
-
-        With ``score``, each document also gets a computed score (see :data:`Score`) that
-        ``sort``, ``filter`` and ``after`` may use under the name :data:`SCORE`; the documents
-        returned do not carry it (:func:`keyset_of` recomputes it). Raises ``ValueError`` when
-        :data:`SCORE` is used without ``score``.
-        """
-
-    @abstractmethod
-    async def find_grouped(
-        self,
-        collection: str,
-        group_field: str,
-        group_values: Sequence[Any],
-        filter: Filter | None = None,
-        *,
-        sort: Sort = (),
-        limit_per_group: int,
-        after: Sequence[Any] | None = None,
-    ) -> dict[Any, list[Document]]:
-        """For each value of ``group_field``, the first ``limit_per_group`` matching documents.
-
-        One round trip for all groups: this is what keeps nested connections in a dataloader
-        from costing one query per parent.
-        """
-
-    @abstractmethod
     async def count(self, collection: str, filter: Filter | None = None) -> int:
         """How many documents match ``filter``."""
 
@@ -328,28 +310,6 @@ class DocumentStore(_Counted, ABC):
         """
 
     @abstractmethod
-    async def insert(self, collection: str, document: Mapping[str, Any]) -> Document:
-        """Insert a document (it must have an ``_id``); returns it as stored.
-
-        Raises :class:`DuplicateKeyError` when the id or a unique index is taken.
-        """
-
-    @abstractmethod
-    async def update(
-        self,
-        collection: str,
-        document_id: str,
-        *,
-        expected_version: int,
-        changes: Mapping[str, Any],
-    ) -> Document:
-        """Set fields (dotted paths allowed; ``None`` removes) if the version still matches.
-
-        Returns the document as stored. Raises :class:`VersionConflictError` when the document
-        changed or does not exist, :class:`DuplicateKeyError` on a unique index.
-        """
-
-    @abstractmethod
     async def delete_many(self, collection: str, filter: Filter) -> int:
         """Remove the documents matching ``filter`` (pruning old records); returns how many."""
 
@@ -361,6 +321,136 @@ class DocumentStore(_Counted, ABC):
     @abstractmethod
     async def delete_all(self, collection: str) -> None:
         """Remove every document of a collection (test fixtures and demo reseeding)."""
+
+    # The reads and writes that hand out documents are typed by the collection they are given
+    # (see :class:`Collection`); adapters implement the ``_``-prefixed methods, which return
+    # plain dicts. The one cast per method is where the store vouches for the shape: both
+    # adapters return documents as stored, and the tests check every stored document against
+    # its collection's shape.
+
+    async def get_many(self, collection: Collection[D], ids: Sequence[str]) -> dict[str, D]:
+        """The documents with these ids, keyed by id; missing ids are absent from the result."""
+        return cast(dict[str, D], await self._get_many(collection, ids))
+
+    async def find(
+        self,
+        collection: Collection[D],
+        filter: Filter | None = None,
+        *,
+        sort: Sort = (),
+        limit: int | None = None,
+        after: Sequence[Any] | None = None,
+        score: Score | None = None,
+    ) -> list[D]:
+        """Documents matching ``filter`` in ``sort`` order, after the keyset ``after``.
+
+        With ``score``, each document also gets a computed score (see :data:`Score`) that
+        ``sort``, ``filter`` and ``after`` may use under the name :data:`SCORE`; the documents
+        returned do not carry it (:func:`keyset_of` recomputes it). Raises ``ValueError`` when
+        :data:`SCORE` is used without ``score``.
+        """
+        found = await self._find(
+            collection, filter, sort=sort, limit=limit, after=after, score=score
+        )
+        return cast(list[D], found)
+
+    async def find_grouped(
+        self,
+        collection: Collection[D],
+        group_field: str,
+        group_values: Sequence[Any],
+        filter: Filter | None = None,
+        *,
+        sort: Sort = (),
+        limit_per_group: int,
+        after: Sequence[Any] | None = None,
+    ) -> dict[Any, list[D]]:
+        """For each value of ``group_field``, the first ``limit_per_group`` matching documents.
+
+        One round trip for all groups: this is what keeps nested connections in a dataloader
+        from costing one query per parent.
+        """
+        groups = await self._find_grouped(
+            collection,
+            group_field,
+            group_values,
+            filter,
+            sort=sort,
+            limit_per_group=limit_per_group,
+            after=after,
+        )
+        return cast(dict[Any, list[D]], groups)
+
+    async def insert(self, collection: Collection[D], document: Mapping[str, Any]) -> D:
+        """Insert a document (it must have an ``_id``); returns it as stored.
+
+        Raises :class:`DuplicateKeyError` when the id or a unique index is taken.
+        """
+        return cast(D, await self._insert(collection, document))
+
+    async def update(
+        self,
+        collection: Collection[D],
+        document_id: str,
+        *,
+        expected_version: int,
+        changes: Mapping[str, Any],
+    ) -> D:
+        """Set fields (dotted paths allowed; ``None`` removes) if the version still matches.
+
+        Returns the document as stored. Raises :class:`VersionConflictError` when the document
+        changed or does not exist, :class:`DuplicateKeyError` on a unique index.
+        """
+        stored = await self._update(
+            collection, document_id, expected_version=expected_version, changes=changes
+        )
+        return cast(D, stored)
+
+    @abstractmethod
+    async def _get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
+        """See :meth:`get_many`."""
+
+    @abstractmethod
+    async def _find(
+        self,
+        collection: str,
+        filter: Filter | None,
+        *,
+        sort: Sort,
+        limit: int | None,
+        after: Sequence[Any] | None,
+        score: Score | None,
+    ) -> list[Document]:
+        """See :meth:`find`."""
+
+    @abstractmethod
+    async def _find_grouped(
+        self,
+        collection: str,
+        group_field: str,
+        group_values: Sequence[Any],
+        filter: Filter | None,
+        *,
+        sort: Sort,
+        limit_per_group: int,
+        after: Sequence[Any] | None,
+    ) -> dict[Any, list[Document]]:
+        """See :meth:`find_grouped`."""
+
+    @abstractmethod
+    async def _insert(self, collection: str, document: Mapping[str, Any]) -> Document:
+        """See :meth:`insert`."""
+
+    @abstractmethod
+    async def _update(
+        self,
+        collection: str,
+        document_id: str,
+        *,
+        expected_version: int,
+        changes: Mapping[str, Any],
+    ) -> Document:
+        """See :meth:`update`."""
 
     @abstractmethod
     async def transaction(self, work: Callable[[], Awaitable[T]]) -> T:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from datastore import collections as c
+from datastore.documents import PartnerDocument, SellerDocument
 from datastore.enums import Market, PartnerStatus, PartnerType, Region, SellerKind
 from datastore.loaders import NEWEST_FIRST
 from datastore.paging import Page, PageResult, find_page
@@ -65,7 +66,7 @@ async def list_partners(
     partner_type: PartnerType | None,
     registration_region: Region | None,
     updated_since: datetime | None = None,
-) -> PageResult:
+) -> PageResult[PartnerDocument]:
     """Every partner matching (admins only: the permission is on the field), newest first."""
     filter = _filter(
         query, {"status": status, "type": partner_type, "registrationRegion": registration_region}
@@ -86,7 +87,7 @@ async def list_sellers(
     query: str | None,
     kind: SellerKind | None,
     market: Market | None,
-) -> PageResult:
+) -> PageResult[SellerDocument]:
     """Every seller matching (admins only: the permission is on the field), newest first."""
     filter = _filter(query, {"kind": kind, "market": market})
     result = await find_page(info.context.store, c.SELLERS, filter, NEWEST_FIRST, page)

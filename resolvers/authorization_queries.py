@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from datastore import collections as c
+from datastore.documents import AuthorizationDocument
 from datastore.enums import AuthorizationStatus
 from datastore.loaders import NEWEST_FIRST, ListSpec
 from datastore.paging import Page, PageResult, find_page
@@ -126,19 +127,25 @@ def list_spec(
     )
 
 
-async def of_seller(info: Info, seller_id: str, spec: AuthorizationListSpec) -> PageResult:
+async def of_seller(
+    info: Info, seller_id: str, spec: AuthorizationListSpec
+) -> PageResult[AuthorizationDocument]:
     return await info.context.loaders.authorizations_by_seller.load((seller_id, spec))
 
 
-async def of_partner(info: Info, partner_id: str, spec: AuthorizationListSpec) -> PageResult:
+async def of_partner(
+    info: Info, partner_id: str, spec: AuthorizationListSpec
+) -> PageResult[AuthorizationDocument]:
     return await info.context.loaders.authorizations_by_partner.load((partner_id, spec))
 
 
-async def of_offer(info: Info, offer_id: str, spec: AuthorizationListSpec) -> PageResult:
+async def of_offer(
+    info: Info, offer_id: str, spec: AuthorizationListSpec
+) -> PageResult[AuthorizationDocument]:
     return await info.context.loaders.authorizations_by_offer.load((offer_id, spec))
 
 
-async def of_viewer(info: Info, spec: AuthorizationListSpec) -> PageResult:
+async def of_viewer(info: Info, spec: AuthorizationListSpec) -> PageResult[AuthorizationDocument]:
     """The seller's own, the partner's granted, or (admins) every authorization."""
     owner = own_lists_owner(info.context.viewer)
     if owner is not None:

@@ -78,7 +78,7 @@ async def _grant(
     *,
     channel: AuthorizationChannel,
     settings: Mapping[str, Any],
-    contact: Mapping[str, str] | None,
+    contact: Mapping[str, object] | None,
     starts_at: datetime,
     ends_at: datetime,
     shop_ids: Sequence[str],

@@ -8,7 +8,7 @@ from enum import StrEnum
 from datastore import collections as c
 from datastore.catalog import ServiceCategory, get_catalog
 from datastore.codec import Document, utc_now
-from datastore.documents import PartnerDocument
+from datastore.documents import CategoryApplicationDocument, PartnerDocument
 from datastore.enums import Market, PartnerStatus
 from datastore.ids import new_id
 from datastore.loaders import NEWEST_FIRST, ListSpec
@@ -219,7 +219,7 @@ async def applications_of_partner(
     page: Page,
     statuses: list[ApplicationStatus] | None,
     updated_since: datetime | None = None,
-) -> PageResult:
+) -> PageResult[CategoryApplicationDocument]:
     spec = ListSpec(
         page=page,
         statuses=tuple(s.value for s in statuses) if statuses else None,

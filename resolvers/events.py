@@ -33,7 +33,7 @@ from datastore import collections as c
 from datastore.codec import Document, utc_now
 from datastore.enums import AuthorizationStatus
 from datastore.ids import new_id
-from datastore.store import DESCENDING, DocumentStore, DuplicateKeyError
+from datastore.store import DESCENDING, Collection, DocumentStore, DuplicateKeyError
 
 DEFAULT_RETENTION = timedelta(days=30)
 EXPIRING_NOTICE = timedelta(days=15)
@@ -61,7 +61,7 @@ class EventType(StrEnum):
     CATEGORY_APPLICATION_REVIEWED = "CATEGORY_APPLICATION_REVIEWED"
 
 
-SUBJECT_COLLECTIONS: dict[str, str] = {
+SUBJECT_COLLECTIONS: dict[str, Collection[Mapping[str, Any]]] = {
     "aut": c.AUTHORIZATIONS,
     "ofr": c.SERVICE_OFFERS,
     "req": c.REQUESTS,
@@ -172,7 +172,7 @@ async def ensure_sequence(store: DocumentStore) -> None:
 async def pruned_through(store: DocumentStore) -> int:
     """The largest position pruned so far (0 when nothing was)."""
     found = (await store.get_many(c.EVENT_SEQUENCE, [_SEQUENCE_ID])).get(_SEQUENCE_ID)
-    return int((found or {}).get("prunedThrough") or 0)
+    return found.get("prunedThrough", 0) if found is not None else 0
 
 
 async def last_position(store: DocumentStore) -> int:

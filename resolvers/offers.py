@@ -15,6 +15,7 @@ from typing import Any
 
 from datastore import collections as c
 from datastore.codec import Document, utc_now
+from datastore.documents import ServiceOfferDocument
 from datastore.enums import AuthorizeObject, OfferStatus, PartnerStatus, ServiceStatus
 from datastore.ids import new_id, new_token, type_of
 from datastore.loaders import ListSpec
@@ -219,7 +220,7 @@ async def offers_of_partner(
     statuses: Sequence[OfferStatus] | None,
     updated_since: datetime | None = None,
     archived: bool = False,
-) -> PageResult:
+) -> PageResult[ServiceOfferDocument]:
     """The partner's offers, newest first, with statuses as read (EXPIRED included), archived
     ones or the others; empty for anyone but the partner and admins."""
     if not sees_partner_privately(info.context.viewer, partner_id):
@@ -235,7 +236,7 @@ async def offers_of_partner(
 
 async def offers_for_seller(
     info: Info, seller_id: str, page: Page, statuses: Sequence[OfferStatus] | None
-) -> PageResult:
+) -> PageResult[ServiceOfferDocument]:
     """Offers made for one seller (its inbox), newest first, statuses as read; empty for anyone
     but that seller and admins. Archiving is the partner's own tidying: the seller sees all."""
     if not sees_seller_privately(info.context.viewer, seller_id):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from datastore.codec import Document
+from datastore.documents import ServiceDocument
 from datastore.enums import ServiceStatus, ServiceType
 from datastore.loaders import ListSpec
 from datastore.paging import Page, PageResult
@@ -30,7 +31,7 @@ async def services_of_partner(
     statuses: list[ServiceStatus] | None,
     service_type: ServiceType | None,
     updated_since: datetime | None = None,
-) -> PageResult:
+) -> PageResult[ServiceDocument]:
     """The partner's services: every state for the partner itself and admins, otherwise only
     what the store lists (live and public)."""
     wanted_statuses: tuple[str, ...] | None = tuple(s.value for s in statuses) if statuses else None

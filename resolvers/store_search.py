@@ -15,6 +15,7 @@ from typing import Any
 
 from datastore import collections as c
 from datastore.catalog import get_catalog
+from datastore.documents import ServiceDocument
 from datastore.enums import Market
 from datastore.paging import Page, PageResult, find_page
 from datastore.search import words
@@ -72,7 +73,7 @@ def store_listing(
     return StoreListing({"$and": conditions}, sort, score, _tag(sort_key, reverse, query_words))
 
 
-async def store_page(info: Info, listing: StoreListing, page: Page) -> PageResult:
+async def store_page(info: Info, listing: StoreListing, page: Page) -> PageResult[ServiceDocument]:
     """One page of the listing, in one round trip."""
     return await find_page(
         info.context.store, c.SERVICES, listing.filter, listing.sort, page, score=listing.score

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from datastore.codec import Document
-from datastore.store import DocumentStore, VersionConflictError
+from datastore.store import Collection, D, DocumentStore, VersionConflictError
 
 T = TypeVar("T")
 _ATTEMPTS = 3
@@ -25,7 +24,7 @@ async def atomically(store: DocumentStore, work: Callable[[], Awaitable[T]]) -> 
     raise AssertionError("unreachable")
 
 
-async def hold(store: DocumentStore, collection: str, document_id: str) -> Document | None:
+async def hold(store: DocumentStore, collection: Collection[D], document_id: str) -> D | None:
     """The document as this transaction sees it, written back (its version moves on) so that
     the check made on it holds: any concurrent transaction that writes it too conflicts with
     this one, and one of them runs again on fresh data (the rule in ``datastore.store``).

@@ -7,9 +7,8 @@ from typing import Annotated, Generic, TypeVar
 
 import strawberry
 
-from datastore.codec import Document
 from datastore.paging import Page, PageResult, Total
-from datastore.store import Score, Sort, keyset_of
+from datastore.store import D, Score, Sort, keyset_of
 from resolvers.pagination import encode_cursor
 
 NodeT = TypeVar("NodeT")
@@ -65,10 +64,10 @@ EMPTY_PAGE = PageInfo(
 
 
 def connection_from(
-    result: PageResult,
+    result: PageResult[D],
     page: Page,
     sort: Sort,
-    to_node: Callable[[Document], NodeT],
+    to_node: Callable[[D], NodeT],
     *,
     score: Score | None = None,
     tag: str | None = None,

@@ -10,6 +10,7 @@ import strawberry
 
 from datastore import collections as c
 from datastore.codec import Document
+from datastore.documents import RequestDocument
 from datastore.enums import RequestStatus as _RequestStatus
 from datastore.loaders import NEWEST_FIRST, ListSpec, load_required
 from datastore.paging import PageResult, find_page
@@ -308,7 +309,7 @@ async def request_connection(
         equals=(("sellerId", str(seller_id)),) if seller_id is not None else (),
         updated_since=check_moment(updated_since, "updatedSince"),
     )
-    result: PageResult
+    result: PageResult[RequestDocument]
     if owner is None:
         result = await find_page(info.context.store, c.REQUESTS, spec.filter(), NEWEST_FIRST, page)
     else:

@@ -3,7 +3,7 @@ cursors that stay stable under each order."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +13,7 @@ from datastore import collections as c
 from datastore.codec import Document, utc_now
 from datastore.enums import Market
 from datastore.ids import new_id
-from datastore.store import DocumentStore
+from datastore.store import Collection, DocumentStore
 from resolvers.identity import Role
 from resolvers.offer_dates import day_after, day_start
 from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
@@ -191,7 +191,9 @@ async def test_malformed_filter_ids_are_refused_with_a_code(
         assert result["errors"][0]["extensions"]["code"] == "INVALID_ID", result
 
 
-async def _touch(store: DocumentStore, collection: str, document: Document, when: Any) -> None:
+async def _touch(
+    store: DocumentStore, collection: Collection[Mapping[str, Any]], document: Document, when: Any
+) -> None:
     current = (await store.get_many(collection, [document["_id"]]))[document["_id"]]
     await store.update(
         collection,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import Any, Protocol
 
 import httpx
@@ -22,7 +22,7 @@ from datastore.enums import (
     ServiceStatus,
     ServiceType,
 )
-from datastore.store import DocumentStore
+from datastore.store import Collection, DocumentStore
 from gateway import (
     DEFAULT_ONBOARDING_URL_CROSS_BORDER,
     DEFAULT_ONBOARDING_URL_LOCAL,
@@ -81,7 +81,9 @@ def make_shop_registration(
     return build
 
 
-async def set_status(store: DocumentStore, collection: str, document_id: str, status: str) -> None:
+async def set_status(
+    store: DocumentStore, collection: Collection[Mapping[str, Any]], document_id: str, status: str
+) -> None:
     current = (await store.get_many(collection, [document_id]))[document_id]
     await store.update(
         collection, document_id, expected_version=current["version"], changes={"status": status}

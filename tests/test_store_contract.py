@@ -16,6 +16,7 @@ from datastore.store import (
     ASCENDING,
     DESCENDING,
     SCORE,
+    Collection,
     DocumentStore,
     DuplicateKeyError,
     IndexSpec,
@@ -24,6 +25,10 @@ from datastore.store import (
 )
 from tests.conftest import MAX_PAGES
 from tests.stores import ADAPTERS, drop_store, open_store
+
+# Scratch collections of untyped documents: the contract is about the store, not any shape.
+THINGS = Collection("things", dict)
+NOTES = Collection("notes", dict)
 
 INDEXES = [
     IndexSpec("things", ("owner", "rank")),
@@ -47,10 +52,10 @@ def _thing(n: int, **extra: object) -> dict[str, object]:
 async def test_insert_then_get_many_round_trips_types(store: DocumentStore) -> None:
     when = datetime(2026, 5, 17, 10, 30, 15, 123456, tzinfo=UTC)
     stored = await store.insert(
-        "things",
+        THINGS,
         {"_id": "thg_1", "at": when, "nested": {"a": [1, 2], "b": {"c": True}}, "gone": None},
     )
-    found = await store.get_many("things", ["thg_1", "thg_missing", "thg_1"])
+    found = await store.get_many(THINGS, ["thg_1", "thg_missing", "thg_1"])
     assert list(found) == ["thg_1"]
     document = found["thg_1"]
     assert document == stored
@@ -62,29 +67,29 @@ async def test_insert_then_get_many_round_trips_types(store: DocumentStore) -> N
 
 
 async def test_insert_duplicate_id_and_unique_index(store: DocumentStore) -> None:
-    await store.insert("things", _thing(1, slug="a"))
+    await store.insert(THINGS, _thing(1, slug="a"))
     with pytest.raises(DuplicateKeyError):
-        await store.insert("things", _thing(1))
+        await store.insert(THINGS, _thing(1))
     with pytest.raises(DuplicateKeyError) as raised:
-        await store.insert("things", _thing(2, slug="a"))
+        await store.insert(THINGS, _thing(2, slug="a"))
     assert raised.value.index == "ux_things_slug"
     # Unique indexes skip documents that lack the field.
-    await store.insert("things", _thing(3))
-    await store.insert("things", _thing(4))
-    assert await store.count("things") == 3
+    await store.insert(THINGS, _thing(3))
+    await store.insert(THINGS, _thing(4))
+    assert await store.count(THINGS) == 3
 
 
 async def test_find_filters(store: DocumentStore) -> None:
     start = utc_now()
     for n in range(10):
         await store.insert(
-            "things",
+            THINGS,
             _thing(n, tags=["even" if n % 2 == 0 else "odd"], at=start + timedelta(hours=n)),
         )
     by_rank = [("rank", ASCENDING)]
 
     async def ranks(filter: dict[str, object]) -> list[int]:
-        return [d["rank"] for d in await store.find("things", filter, sort=by_rank)]
+        return [d["rank"] for d in await store.find(THINGS, filter, sort=by_rank)]
 
     assert await ranks({"owner": "own_1"}) == [1, 4, 7]
     assert await ranks({"rank": {"$in": [2, 5, 99]}}) == [2, 5]
@@ -96,17 +101,17 @@ async def test_find_filters(store: DocumentStore) -> None:
     assert await ranks({"at": {"$gt": start + timedelta(hours=7, minutes=30)}}) == [8, 9]
     assert await ranks({"missing": None, "rank": {"$lt": 2}}) == [0, 1]
     assert await ranks({"rank": {"$in": []}}) == []
-    assert await store.count("things", {"owner": "own_0"}) == 4
+    assert await store.count(THINGS, {"owner": "own_0"}) == 4
 
 
 async def test_find_sort_limit_and_keyset_pages(store: DocumentStore) -> None:
     for n in range(12):
-        await store.insert("things", _thing(n, group=n // 4))
+        await store.insert(THINGS, _thing(n, group=n // 4))
     sort = [("group", DESCENDING)]
     seen: list[str] = []
     after = None
     for _ in range(MAX_PAGES):  # bounded: a paging bug fails, never hangs
-        page = await store.find("things", sort=sort, limit=5, after=after)
+        page = await store.find(THINGS, sort=sort, limit=5, after=after)
         if not page:
             break
         seen += [d["_id"] for d in page]
@@ -120,26 +125,26 @@ async def test_find_sort_limit_and_keyset_pages(store: DocumentStore) -> None:
 
 async def test_keyset_does_not_repeat_or_skip_when_data_changes(store: DocumentStore) -> None:
     for n in range(0, 20, 2):
-        await store.insert("things", _thing(n))
+        await store.insert(THINGS, _thing(n))
     sort = [("rank", ASCENDING)]
-    first = await store.find("things", sort=sort, limit=4)
+    first = await store.find(THINGS, sort=sort, limit=4)
     assert [d["rank"] for d in first] == [0, 2, 4, 6]
-    await store.insert("things", _thing(1))  # before the cursor: must not reappear
-    await store.insert("things", _thing(7))  # after the cursor: must show up
-    rest = await store.find("things", sort=sort, after=keyset_of(first[-1], sort))
+    await store.insert(THINGS, _thing(1))  # before the cursor: must not reappear
+    await store.insert(THINGS, _thing(7))  # after the cursor: must show up
+    rest = await store.find(THINGS, sort=sort, after=keyset_of(first[-1], sort))
     assert [d["rank"] for d in rest] == [7, 8, 10, 12, 14, 16, 18]
 
 
 async def test_keyset_with_missing_sort_values(store: DocumentStore) -> None:
     for n in range(6):
-        await store.insert("things", _thing(n, score=n if n % 2 else None))
+        await store.insert(THINGS, _thing(n, score=n if n % 2 else None))
     for direction in (ASCENDING, DESCENDING):
         sort = [("score", direction)]
-        everything = [d["_id"] for d in await store.find("things", sort=sort)]
+        everything = [d["_id"] for d in await store.find(THINGS, sort=sort)]
         paged: list[str] = []
         after = None
         for _ in range(MAX_PAGES):  # bounded: a paging bug fails, never hangs
-            page = await store.find("things", sort=sort, limit=2, after=after)
+            page = await store.find(THINGS, sort=sort, limit=2, after=after)
             if not page:
                 break
             paged += [d["_id"] for d in page]
@@ -161,7 +166,7 @@ async def _insert_tagged(store: DocumentStore) -> None:
         7: ["a", "b"],
     }
     for n in range(8):
-        await store.insert("things", _thing(n, tags=tags.get(n)))
+        await store.insert(THINGS, _thing(n, tags=tags.get(n)))
 
 
 async def test_find_ranks_by_a_computed_score(store: DocumentStore) -> None:
@@ -169,16 +174,16 @@ async def test_find_ranks_by_a_computed_score(store: DocumentStore) -> None:
     score = ("tags", ["a", "b", "a", "z"])
     sort = [(SCORE, DESCENDING), ("rank", ASCENDING)]
     store.stats.reset()
-    ranked = await store.find("things", sort=sort, score=score)
+    ranked = await store.find(THINGS, sort=sort, score=score)
     assert store.stats.round_trips == 1
     assert [d["rank"] for d in ranked] == [0, 4, 7, 1, 2, 3, 5, 6]
     assert [keyset_of(d, sort, score)[0] for d in ranked] == [2, 2, 2, 1, 0, 0, 0, 0]
     assert all(SCORE not in d and "_score" not in d for d in ranked)
     matched = await store.find(
-        "things", {"$score": {"$gte": 1}, "owner": {"$ne": "own_0"}}, sort=sort, score=score
+        THINGS, {"$score": {"$gte": 1}, "owner": {"$ne": "own_0"}}, sort=sort, score=score
     )
     assert [d["rank"] for d in matched] == [4, 7, 1]
-    nothing = await store.find("things", sort=sort, score=("tags", []))
+    nothing = await store.find(THINGS, sort=sort, score=("tags", []))
     assert [d["rank"] for d in nothing] == list(range(8))
 
 
@@ -187,11 +192,11 @@ async def test_keyset_pages_over_a_score_in_both_directions(store: DocumentStore
     score = ("tags", ["b", "a"])
     for direction in (ASCENDING, DESCENDING):
         sort = [(SCORE, direction)]
-        everything = [d["_id"] for d in await store.find("things", sort=sort, score=score)]
+        everything = [d["_id"] for d in await store.find(THINGS, sort=sort, score=score)]
         paged: list[str] = []
         after = None
         for _ in range(MAX_PAGES):  # bounded: a paging bug fails, never hangs
-            page = await store.find("things", sort=sort, limit=3, after=after, score=score)
+            page = await store.find(THINGS, sort=sort, limit=3, after=after, score=score)
             if not page:
                 break
             paged += [d["_id"] for d in page]
@@ -206,16 +211,16 @@ async def test_score_bounds_a_window_from_both_ends(store: DocumentStore) -> Non
     await _insert_tagged(store)
     score = ("tags", ["a", "b"])
     sort = [(SCORE, DESCENDING), ("rank", DESCENDING)]
-    everything = await store.find("things", sort=sort, score=score)
+    everything = await store.find(THINGS, sort=sort, score=score)
     ids = [d["_id"] for d in everything]
     start = tuple(keyset_of(everything[1], sort, score))
     end = tuple(keyset_of(everything[6], sort, score))
     between = await find_page(
-        store, "things", {}, sort, Page(size=10, after=start, before=end), score=score
+        store, THINGS, {}, sort, Page(size=10, after=start, before=end), score=score
     )
     assert [d["_id"] for d in between.documents] == ids[2:6]
     backwards = await find_page(
-        store, "things", {}, sort, Page(size=2, before=end, backwards=True), score=score
+        store, THINGS, {}, sort, Page(size=2, before=end, backwards=True), score=score
     )
     assert [d["_id"] for d in backwards.documents] == ids[4:6]
     assert backwards.has_more
@@ -224,21 +229,21 @@ async def test_score_bounds_a_window_from_both_ends(store: DocumentStore) -> Non
 async def test_score_is_refused_where_it_is_not_computed(store: DocumentStore) -> None:
     await _insert_tagged(store)
     with pytest.raises(ValueError):
-        await store.find("things", sort=[(SCORE, DESCENDING)])
+        await store.find(THINGS, sort=[(SCORE, DESCENDING)])
     with pytest.raises(ValueError):
-        await store.find("things", {"$or": [{"$score": 1}]})
+        await store.find(THINGS, {"$or": [{"$score": 1}]})
     with pytest.raises(ValueError):
-        await store.count("things", {"$score": 1})
+        await store.count(THINGS, {"$score": 1})
     with pytest.raises(ValueError):
         keyset_of({"_id": "thg_000"}, [(SCORE, DESCENDING)])
 
 
 async def test_find_grouped_limits_each_group_in_one_round_trip(store: DocumentStore) -> None:
     for n in range(15):
-        await store.insert("things", _thing(n))
+        await store.insert(THINGS, _thing(n))
     store.stats.reset()
     groups = await store.find_grouped(
-        "things",
+        THINGS,
         "owner",
         ["own_0", "own_2", "own_9"],
         {"rank": {"$gt": 0}},
@@ -253,18 +258,18 @@ async def test_find_grouped_limits_each_group_in_one_round_trip(store: DocumentS
     }
     after = keyset_of({"rank": 9, "_id": "thg_009"}, [("rank", DESCENDING)])
     continued = await store.find_grouped(
-        "things", "owner", ["own_0"], sort=[("rank", DESCENDING)], limit_per_group=2, after=after
+        THINGS, "owner", ["own_0"], sort=[("rank", DESCENDING)], limit_per_group=2, after=after
     )
     assert [d["rank"] for d in continued["own_0"]] == [6, 3]
 
 
 async def test_find_grouped_reads_only_each_page(store: DocumentStore) -> None:
     for n in range(60):
-        await store.insert("things", _thing(n, tag="even" if n % 2 == 0 else "odd"))
+        await store.insert(THINGS, _thing(n, tag="even" if n % 2 == 0 else "odd"))
     store.stats.reset()
     sort = [("rank", ASCENDING)]
     groups = await store.find_grouped(
-        "things", "owner", ["own_1", "own_0"], {"tag": "even"}, sort=sort, limit_per_group=3
+        THINGS, "owner", ["own_1", "own_0"], {"tag": "even"}, sort=sort, limit_per_group=3
     )
     # Only the page of each parent is read, not every child ranked and then cut.
     assert store.stats.documents_read == 6
@@ -274,19 +279,19 @@ async def test_find_grouped_reads_only_each_page(store: DocumentStore) -> None:
     }
     after = keyset_of(groups["own_1"][-1], sort)
     continued = await store.find_grouped(
-        "things", "owner", ["own_1"], {"tag": "even"}, sort=sort, limit_per_group=3, after=after
+        THINGS, "owner", ["own_1"], {"tag": "even"}, sort=sort, limit_per_group=3, after=after
     )
     assert [d["rank"] for d in continued["own_1"]] == [22, 28, 34]
 
 
 async def test_find_grouped_inside_a_transaction_sees_its_writes(store: DocumentStore) -> None:
     for n in range(9):
-        await store.insert("things", _thing(n))
+        await store.insert(THINGS, _thing(n))
 
     async def work() -> dict[object, list[int]]:
-        await store.insert("things", _thing(99))
+        await store.insert(THINGS, _thing(99))
         groups = await store.find_grouped(
-            "things", "owner", ["own_0", "own_1"], sort=[("rank", DESCENDING)], limit_per_group=2
+            THINGS, "owner", ["own_0", "own_1"], sort=[("rank", DESCENDING)], limit_per_group=2
         )
         return {k: [d["rank"] for d in v] for k, v in groups.items()}
 
@@ -296,9 +301,9 @@ async def test_find_grouped_inside_a_transaction_sees_its_writes(store: Document
 async def test_find_grouped_over_many_parents(store: DocumentStore) -> None:
     owners = [f"own_{n}" for n in range(450)]
     for n in range(0, 450, 7):
-        await store.insert("things", {"_id": f"thg_{n:04d}", "owner": f"own_{n}", "rank": n})
+        await store.insert(THINGS, {"_id": f"thg_{n:04d}", "owner": f"own_{n}", "rank": n})
     groups = await store.find_grouped(
-        "things", "owner", owners, sort=[("rank", ASCENDING)], limit_per_group=1
+        THINGS, "owner", owners, sort=[("rank", ASCENDING)], limit_per_group=1
     )
     assert len(groups) == 450
     assert sum(len(v) for v in groups.values()) == len(range(0, 450, 7))
@@ -307,22 +312,22 @@ async def test_find_grouped_over_many_parents(store: DocumentStore) -> None:
 
 async def test_count_grouped_counts_each_group_in_one_round_trip(store: DocumentStore) -> None:
     for n in range(15):
-        await store.insert("things", _thing(n))
+        await store.insert(THINGS, _thing(n))
     store.stats.reset()
     counts = await store.count_grouped(
-        "things", "owner", ["own_0", "own_2", "own_9", "own_0"], {"rank": {"$gt": 0}}
+        THINGS, "owner", ["own_0", "own_2", "own_9", "own_0"], {"rank": {"$gt": 0}}
     )
     assert counts == {"own_0": 4, "own_2": 5, "own_9": 0}
     assert store.stats.round_trips == 1
     assert store.stats.documents_read == 0
-    assert await store.count_grouped("things", "owner", []) == {}
+    assert await store.count_grouped(THINGS, "owner", []) == {}
     assert store.stats.round_trips == 1
 
 
 async def test_update_is_guarded_by_version(store: DocumentStore) -> None:
-    await store.insert("things", _thing(1, nested={"keep": 1}, drop="me"))
+    await store.insert(THINGS, _thing(1, nested={"keep": 1}, drop="me"))
     updated = await store.update(
-        "things",
+        THINGS,
         "thg_001",
         expected_version=1,
         changes={"rank": 50, "nested.added": "x", "drop": None},
@@ -331,89 +336,89 @@ async def test_update_is_guarded_by_version(store: DocumentStore) -> None:
     assert updated["rank"] == 50
     assert updated["nested"] == {"keep": 1, "added": "x"}
     assert "drop" not in updated
-    assert (await store.get_many("things", ["thg_001"]))["thg_001"] == updated
+    assert (await store.get_many(THINGS, ["thg_001"]))["thg_001"] == updated
     with pytest.raises(VersionConflictError):
-        await store.update("things", "thg_001", expected_version=1, changes={"rank": 0})
+        await store.update(THINGS, "thg_001", expected_version=1, changes={"rank": 0})
     with pytest.raises(VersionConflictError):
-        await store.update("things", "thg_404", expected_version=1, changes={"rank": 0})
-    assert (await store.get_many("things", ["thg_001"]))["thg_001"]["rank"] == 50
+        await store.update(THINGS, "thg_404", expected_version=1, changes={"rank": 0})
+    assert (await store.get_many(THINGS, ["thg_001"]))["thg_001"]["rank"] == 50
 
 
 async def test_delete_is_guarded_by_version_and_rolls_back(store: DocumentStore) -> None:
-    await store.insert("things", _thing(1))
-    await store.insert("things", _thing(2))
+    await store.insert(THINGS, _thing(1))
+    await store.insert(THINGS, _thing(2))
     with pytest.raises(VersionConflictError):
-        await store.delete("things", "thg_001", expected_version=2)
+        await store.delete(THINGS, "thg_001", expected_version=2)
     with pytest.raises(VersionConflictError):
-        await store.delete("things", "thg_404", expected_version=1)
+        await store.delete(THINGS, "thg_404", expected_version=1)
 
     async def work() -> None:
-        await store.delete("things", "thg_002", expected_version=1)
+        await store.delete(THINGS, "thg_002", expected_version=1)
         raise RuntimeError("roll back")
 
     with pytest.raises(RuntimeError):
         await store.transaction(work)
-    assert set(await store.get_many("things", ["thg_001", "thg_002"])) == {"thg_001", "thg_002"}
-    await store.delete("things", "thg_001", expected_version=1)
-    assert set(await store.get_many("things", ["thg_001", "thg_002"])) == {"thg_002"}
+    assert set(await store.get_many(THINGS, ["thg_001", "thg_002"])) == {"thg_001", "thg_002"}
+    await store.delete(THINGS, "thg_001", expected_version=1)
+    assert set(await store.get_many(THINGS, ["thg_001", "thg_002"])) == {"thg_002"}
 
 
 async def test_update_rejects_unique_violation(store: DocumentStore) -> None:
-    await store.insert("things", _thing(1, slug="one"))
-    await store.insert("things", _thing(2, slug="two"))
+    await store.insert(THINGS, _thing(1, slug="one"))
+    await store.insert(THINGS, _thing(2, slug="two"))
     with pytest.raises(DuplicateKeyError):
-        await store.update("things", "thg_002", expected_version=1, changes={"slug": "one"})
-    assert (await store.get_many("things", ["thg_002"]))["thg_002"]["slug"] == "two"
+        await store.update(THINGS, "thg_002", expected_version=1, changes={"slug": "one"})
+    assert (await store.get_many(THINGS, ["thg_002"]))["thg_002"]["slug"] == "two"
 
 
 async def test_transaction_commits_all(store: DocumentStore) -> None:
     async def work() -> int:
-        await store.insert("things", _thing(1))
-        await store.insert("things", _thing(2))
+        await store.insert(THINGS, _thing(1))
+        await store.insert(THINGS, _thing(2))
         # Reads inside the transaction see its own writes.
-        return await store.count("things")
+        return await store.count(THINGS)
 
     assert await store.transaction(work) == 2
-    assert await store.count("things") == 2
+    assert await store.count(THINGS) == 2
 
 
 async def test_transaction_rolls_back_everything_on_error(store: DocumentStore) -> None:
-    await store.insert("things", _thing(1, slug="taken"))
+    await store.insert(THINGS, _thing(1, slug="taken"))
 
     async def work() -> None:
-        await store.insert("things", _thing(2))
-        await store.update("things", "thg_001", expected_version=1, changes={"rank": 99})
-        await store.insert("things", _thing(3, slug="taken"))
+        await store.insert(THINGS, _thing(2))
+        await store.update(THINGS, "thg_001", expected_version=1, changes={"rank": 99})
+        await store.insert(THINGS, _thing(3, slug="taken"))
 
     with pytest.raises(DuplicateKeyError):
         await store.transaction(work)
-    assert await store.count("things") == 1
-    assert (await store.get_many("things", ["thg_001"]))["thg_001"]["rank"] == 1
+    assert await store.count(THINGS) == 1
+    assert (await store.get_many(THINGS, ["thg_001"]))["thg_001"]["rank"] == 1
 
 
 async def test_nested_transaction_joins_outer(store: DocumentStore) -> None:
     async def inner() -> None:
-        await store.insert("things", _thing(2))
+        await store.insert(THINGS, _thing(2))
 
     async def outer() -> None:
-        await store.insert("things", _thing(1))
+        await store.insert(THINGS, _thing(1))
         await store.transaction(inner)
         raise RuntimeError("abort")
 
     with pytest.raises(RuntimeError):
         await store.transaction(outer)
-    assert await store.count("things") == 0
+    assert await store.count(THINGS) == 0
 
 
 async def test_concurrent_version_guarded_updates_one_wins(store: DocumentStore) -> None:
-    await store.insert("things", _thing(1))
+    await store.insert(THINGS, _thing(1))
 
     async def claim(owner: str) -> str:
         async def work() -> str:
-            current = (await store.get_many("things", ["thg_001"]))["thg_001"]
+            current = (await store.get_many(THINGS, ["thg_001"]))["thg_001"]
             await asyncio.sleep(0)
             await store.update(
-                "things", "thg_001", expected_version=current["version"], changes={"owner": owner}
+                THINGS, "thg_001", expected_version=current["version"], changes={"owner": owner}
             )
             return owner
 
@@ -421,37 +426,37 @@ async def test_concurrent_version_guarded_updates_one_wins(store: DocumentStore)
 
     results = await asyncio.gather(*(claim(f"racer_{i}") for i in range(5)), return_exceptions=True)
     winners = [r for r in results if isinstance(r, str)]
-    final = (await store.get_many("things", ["thg_001"]))["thg_001"]
+    final = (await store.get_many(THINGS, ["thg_001"]))["thg_001"]
     assert final["owner"] in winners
     assert final["version"] == 1 + len(winners)
     assert all(isinstance(r, str | VersionConflictError) for r in results)
 
 
 async def test_delete_all_and_ping(store: DocumentStore) -> None:
-    await store.insert("things", _thing(1))
-    await store.delete_all("things")
-    assert await store.count("things") == 0
+    await store.insert(THINGS, _thing(1))
+    await store.delete_all(THINGS)
+    assert await store.count(THINGS) == 0
     await store.ping()
 
 
 async def test_limit_zero_reads_nothing(store: DocumentStore) -> None:
     for n in range(3):
-        await store.insert("things", _thing(n))
+        await store.insert(THINGS, _thing(n))
     store.stats.reset()
-    assert await store.find("things", {}, limit=0) == []
-    assert await store.find("things", {}, limit=0, score=("tags", ["a"])) == []
+    assert await store.find(THINGS, {}, limit=0) == []
+    assert await store.find(THINGS, {}, limit=0, score=("tags", ["a"])) == []
     assert store.stats.round_trips == 0
     with pytest.raises(ValueError):
-        await store.find("things", {}, limit=-1)
+        await store.find(THINGS, {}, limit=-1)
 
 
 async def test_nin_and_ne_match_a_missing_field(store: DocumentStore) -> None:
-    await store.insert("things", _thing(1, color="red"))
-    await store.insert("things", _thing(2, color="blue"))
-    await store.insert("things", _thing(3))
+    await store.insert(THINGS, _thing(1, color="red"))
+    await store.insert(THINGS, _thing(2, color="blue"))
+    await store.insert(THINGS, _thing(3))
 
     async def ids(filter: dict[str, object]) -> list[str]:
-        return [d["_id"] for d in await store.find("things", filter, sort=[("_id", ASCENDING)])]
+        return [d["_id"] for d in await store.find(THINGS, filter, sort=[("_id", ASCENDING)])]
 
     assert await ids({"color": {"$nin": ["red"]}}) == ["thg_002", "thg_003"]
     assert await ids({"color": {"$nin": ["red", None]}}) == ["thg_002"]
@@ -461,26 +466,26 @@ async def test_nin_and_ne_match_a_missing_field(store: DocumentStore) -> None:
 
 
 async def test_contains_matches_arrays_only(store: DocumentStore) -> None:
-    await store.insert("things", _thing(1, tags=["a", "b"]))
-    await store.insert("things", _thing(2, tags="a"))
-    await store.insert("things", _thing(3, tags={"x": "a"}))
-    await store.insert("things", _thing(4))
-    found = await store.find("things", {"tags": {"$contains": "a"}})
+    await store.insert(THINGS, _thing(1, tags=["a", "b"]))
+    await store.insert(THINGS, _thing(2, tags="a"))
+    await store.insert(THINGS, _thing(3, tags={"x": "a"}))
+    await store.insert(THINGS, _thing(4))
+    found = await store.find(THINGS, {"tags": {"$contains": "a"}})
     assert [d["_id"] for d in found] == ["thg_001"]
-    assert await store.count("things", {"tags": {"$contains": "a"}}) == 1
+    assert await store.count(THINGS, {"tags": {"$contains": "a"}}) == 1
 
 
 async def test_duplicate_key_names_the_index_at_fault(store: DocumentStore) -> None:
-    await store.insert("things", _thing(1, code="c1", slug="s1"))
+    await store.insert(THINGS, _thing(1, code="c1", slug="s1"))
     with pytest.raises(DuplicateKeyError) as by_id:
-        await store.insert("things", _thing(1, code="c9"))
+        await store.insert(THINGS, _thing(1, code="c9"))
     assert (by_id.value.collection, by_id.value.index) == ("things", "_id_")
     with pytest.raises(DuplicateKeyError) as compound:
-        await store.insert("things", _thing(4, code="c1"))  # owner own_1, like thg_001
+        await store.insert(THINGS, _thing(4, code="c1"))  # owner own_1, like thg_001
     assert compound.value.index == "ux_things_owner_code"
-    await store.insert("things", _thing(2, code="c2"))
+    await store.insert(THINGS, _thing(2, code="c2"))
     with pytest.raises(DuplicateKeyError) as on_update:
-        await store.update("things", "thg_002", expected_version=1, changes={"slug": "s1"})
+        await store.update(THINGS, "thg_002", expected_version=1, changes={"slug": "s1"})
     assert (on_update.value.collection, on_update.value.index) == ("things", "ux_things_slug")
 
 
@@ -491,7 +496,7 @@ async def test_transactions_that_write_what_they_checked_never_both_commit(
     document it checked. Two transactions each read a shared guard, wait for the other, then
     write it and a document of their own: under snapshot isolation one of them must be run
     again, and then it sees the other's write."""
-    await store.insert("things", {"_id": "guard", "claimed": 0})
+    await store.insert(THINGS, {"_id": "guard", "claimed": 0})
     rounds = 10
     for round_number in range(rounds):
         barrier = asyncio.Barrier(2)
@@ -500,23 +505,23 @@ async def test_transactions_that_write_what_they_checked_never_both_commit(
             name: str, n: int = round_number, barrier: asyncio.Barrier = barrier
         ) -> bool:
             async def work() -> bool:
-                guard = (await store.get_many("things", ["guard"]))["guard"]
-                taken = await store.count("things", {"round": n})
+                guard = (await store.get_many(THINGS, ["guard"]))["guard"]
+                taken = await store.count(THINGS, {"round": n})
                 # SQLite's writer lock keeps the other out until this one commits; MongoDB
                 # lets both reach this point on the same snapshot.
                 with contextlib.suppress(asyncio.BrokenBarrierError, TimeoutError):
                     await asyncio.wait_for(barrier.wait(), 0.05)
                 if taken:
                     return False
-                await store.update("things", "guard", expected_version=guard["version"], changes={})
-                await store.insert("things", {"_id": f"{name}_{n}", "round": n})
+                await store.update(THINGS, "guard", expected_version=guard["version"], changes={})
+                await store.insert(THINGS, {"_id": f"{name}_{n}", "round": n})
                 return True
 
             return await store.transaction(work)
 
         results = await asyncio.gather(claim("left"), claim("right"))
         assert sorted(results) == [False, True]
-        assert await store.count("things", {"round": round_number}) == 1
+        assert await store.count(THINGS, {"round": round_number}) == 1
 
 
 async def test_ping_writes_and_reads(store: DocumentStore) -> None:
@@ -536,13 +541,13 @@ async def test_text_index_answers_word_matches_and_scores(store: DocumentStore) 
         5: (["livestream"], ["livestream"]),
     }
     for n, (words, title) in texts.items():
-        await store.insert("notes", {"_id": f"nte_{n}", "n": n, "words": words, "title": title})
+        await store.insert(NOTES, {"_id": f"nte_{n}", "n": n, "words": words, "title": title})
 
     async def ids(*wanted: str, after: list[object] | None = None) -> list[int]:
         filter = {"$and": [{"words": {"$contains": word}} for word in wanted]}
         sort = [(SCORE, DESCENDING), ("n", DESCENDING)]
         found = await store.find(
-            "notes", filter, sort=sort, score=("title", list(wanted)), after=after, limit=2
+            NOTES, filter, sort=sort, score=("title", list(wanted)), after=after, limit=2
         )
         return [d["n"] for d in found]
 
@@ -552,35 +557,35 @@ async def test_text_index_answers_word_matches_and_scores(store: DocumentStore) 
     assert await ids("café") == [3]
     assert await ids("cafe") == []
     assert await ids("deliv") == []
-    found = await store.find("notes", {"words": {"$contains": "shop"}, "n": {"$gt": 1}})
+    found = await store.find(NOTES, {"words": {"$contains": "shop"}, "n": {"$gt": 1}})
     assert sorted(d["n"] for d in found) == [3, 4]
     # Writes keep the index in step.
-    note = (await store.get_many("notes", ["nte_5"]))["nte_5"]
+    note = (await store.get_many(NOTES, ["nte_5"]))["nte_5"]
     await store.update(
-        "notes", "nte_5", expected_version=note["version"], changes={"words": ["live"]}
+        NOTES, "nte_5", expected_version=note["version"], changes={"words": ["live"]}
     )
     assert await ids("live", after=[0, 2, "nte_2"]) == []
-    assert sorted(d["n"] for d in await store.find("notes", {"words": {"$contains": "live"}})) == [
+    assert sorted(d["n"] for d in await store.find(NOTES, {"words": {"$contains": "live"}})) == [
         1,
         2,
         4,
         5,
     ]
-    await store.delete_all("notes")
-    assert await store.find("notes", {"words": {"$contains": "live"}}) == []
+    await store.delete_all(NOTES)
+    assert await store.find(NOTES, {"words": {"$contains": "live"}}) == []
 
 
 async def test_delete_many_removes_only_the_matching_documents(store: DocumentStore) -> None:
     for number in range(1, 6):
-        await store.insert("things", _thing(number))
-    assert await store.delete_many("things", {"_id": {"$in": ["thg_001", "thg_002"]}}) == 2
-    assert sorted((await store.get_many("things", ["thg_001", "thg_003"])).keys()) == ["thg_003"]
-    assert await store.count("things") == 3
+        await store.insert(THINGS, _thing(number))
+    assert await store.delete_many(THINGS, {"_id": {"$in": ["thg_001", "thg_002"]}}) == 2
+    assert sorted((await store.get_many(THINGS, ["thg_001", "thg_003"])).keys()) == ["thg_003"]
+    assert await store.count(THINGS) == 3
 
     async def rolled_back() -> None:
-        await store.delete_many("things", {})
+        await store.delete_many(THINGS, {})
         raise RuntimeError("undo")
 
     with pytest.raises(RuntimeError):
         await store.transaction(rolled_back)
-    assert await store.count("things") == 3
+    assert await store.count(THINGS) == 3

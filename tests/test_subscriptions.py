@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from datastore import collections as c
 from datastore.codec import Document
 from datastore.store import DocumentStore
 from edge.stream_settings import StreamSettings
@@ -145,9 +146,9 @@ async def test_bad_subscriptions_get_errors_with_codes(
         assert bad_cursor["extensions"]["code"] == "INVALID_CURSOR"
         # Events up to position 5 were pruned: an older cursor is refused, naming the oldest.
         await events.ensure_sequence(store)
-        sequence = (await store.get_many("event_sequence", ["events"]))["events"]
+        sequence = (await store.get_many(c.EVENT_SEQUENCE, ["events"]))["events"]
         await store.update(
-            "event_sequence",
+            c.EVENT_SEQUENCE,
             "events",
             expected_version=sequence["version"],
             changes={"prunedThrough": 5},
@@ -403,9 +404,9 @@ async def test_each_event_reads_its_subject_afresh(
         await _request_to(base_url, partner, make_seller)
         first = (await client.next_data())["events"]["request"]["partner"]["name"]
         # Creating a request writes the partner too (the rule it checks holds that way).
-        current = (await store.get_many("partners", [partner["_id"]]))[partner["_id"]]
+        current = (await store.get_many(c.PARTNERS, [partner["_id"]]))[partner["_id"]]
         await store.update(
-            "partners",
+            c.PARTNERS,
             partner["_id"],
             expected_version=current["version"],
             changes={"name": "Renamed Partner"},

@@ -15,9 +15,21 @@ import pytest
 from datastore.codec import Document
 from datastore.paging import Page, find_page
 from datastore.sqlite import SQLiteStore
-from datastore.store import ASCENDING, DESCENDING, SCORE, IndexSpec, Score, Sort, keyset_of
+from datastore.store import (
+    ASCENDING,
+    DESCENDING,
+    SCORE,
+    Collection,
+    IndexSpec,
+    Score,
+    Sort,
+    keyset_of,
+)
 
 WORDS = ["live", "shop", "video", "growth", "coach"]
+# A scratch collection of untyped documents, indexed as the store listing is.
+LISTING = Collection("listing", dict)
+
 INDEXES = [
     IndexSpec("listing", ("listed", "at")),
     IndexSpec("listing", ("listed", "name")),
@@ -75,7 +87,7 @@ async def test_both_ways_list_what_the_oracle_lists(
 ) -> None:
     documents = _documents()
     for document in documents:
-        await store.insert("listing", document)
+        await store.insert(LISTING, document)
     score: Score | None = None
     if order.startswith("relevance"):
         direction = ASCENDING if order.endswith("reversed") else DESCENDING
@@ -92,7 +104,7 @@ async def test_both_ways_list_what_the_oracle_lists(
         listed: list[str] = []
         page = Page(size=size)
         while True:
-            result = await find_page(store, "listing", filter, sort, page, score=score)
+            result = await find_page(store, LISTING, filter, sort, page, score=score)
             listed += [d["_id"] for d in result.documents]
             if not result.has_more:
                 break
