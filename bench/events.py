@@ -33,8 +33,9 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 
 from datastore import collections as c
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
 from datastore.collections import INDEXES
+from datastore.documents import AuthorizationDocument
 from datastore.ids import new_id
 from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
@@ -51,7 +52,7 @@ SECRET = "bench-secret-" + "x" * 40
 SUBSCRIPTION = "subscription { events { cursor } }"
 
 
-async def _authorization(store: DocumentStore) -> Document:
+async def _authorization(store: DocumentStore) -> AuthorizationDocument:
     now = utc_now()
     return await store.insert(
         c.AUTHORIZATIONS,

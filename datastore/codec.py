@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-Document = Any
-"""A stored document of any collection, as the store layer hands it out. Code that knows the
-collection annotates it with that collection's TypedDict (``datastore.documents``), which mypy
-checks; the store itself is collection-agnostic."""
+Document = dict[str, Any]
+"""A document of no declared shape, as the adapters read and write it. Domain code never sees
+one: the store's reads are typed by the collection they are given (``store.Collection``), so a
+document read from ``PARTNERS`` is a ``PartnerDocument`` and a misspelt field fails mypy."""
 
 _DATE_KEY = "$date"
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"

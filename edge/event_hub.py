@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from datastore import collections as c
-from datastore.codec import Document
+from datastore.documents import EventDocument
 from datastore.store import ASCENDING, DocumentStore
 from resolvers.events import last_position
 
@@ -38,13 +38,13 @@ class SlowConsumer(Exception):
 class Subscription:
     """One live feed: what it wants, where the hub stood when it joined, and its queue."""
 
-    wants: Callable[[Document], bool]
+    wants: Callable[[EventDocument], bool]
     start: int
-    queue: asyncio.Queue[Document | None]
+    queue: asyncio.Queue[EventDocument | None]
     overflowed: bool = False
     _hub: EventHub | None = field(default=None, repr=False)
 
-    async def next(self) -> Document:
+    async def next(self) -> EventDocument:
         """The next event it wants; raises :class:`SlowConsumer` once it was cut off."""
         event = await self.queue.get()
         if event is None:
@@ -114,7 +114,7 @@ class EventHub:
         """Poll now rather than at the next tick (a change was just committed here)."""
         self._wake.set()
 
-    def subscribe(self, wants: Callable[[Document], bool]) -> Subscription:
+    def subscribe(self, wants: Callable[[EventDocument], bool]) -> Subscription:
         """A live feed of the events ``wants`` accepts, from the hub's current position on
         (``start``: events up to it are the caller's to replay from the store)."""
         subscription = Subscription(
@@ -144,7 +144,7 @@ class EventHub:
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
                 self._wake.clear()
 
-    def _deliver(self, event: Document) -> None:
+    def _deliver(self, event: EventDocument) -> None:
         for subscription in list(self.subscribers):
             if not subscription.wants(event):
                 continue

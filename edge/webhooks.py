@@ -31,7 +31,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from datastore import collections as c
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
+from datastore.documents import EventDocument, WebhookDocument
 from datastore.ids import new_id
 from datastore.store import ASCENDING, DocumentStore, VersionConflictError
 from edge.stream_settings import StreamSettings
@@ -49,7 +50,7 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest.hexdigest()}"
 
 
-def payload_of(event: Document) -> dict[str, Any]:
+def payload_of(event: EventDocument) -> dict[str, Any]:
     """The JSON body of one event."""
     return {
         "id": event["_id"],
@@ -95,7 +96,7 @@ class WebhookWorker:
         done = await asyncio.gather(*(self._drain(client, h) for h in due))
         return sum(done)
 
-    async def _drain(self, client: httpx.AsyncClient, hook: Document) -> int:
+    async def _drain(self, client: httpx.AsyncClient, hook: WebhookDocument) -> int:
         lease = timedelta(seconds=self.settings.webhook_timeout_seconds * 2 + 5)
         try:
             hook = await self.store.update(
@@ -138,8 +139,12 @@ class WebhookWorker:
                 )
 
     async def _deliver(
-        self, client: httpx.AsyncClient, hook: Document, event: Document, lease: timedelta
-    ) -> tuple[bool, Document]:
+        self,
+        client: httpx.AsyncClient,
+        hook: WebhookDocument,
+        event: EventDocument,
+        lease: timedelta,
+    ) -> tuple[bool, WebhookDocument]:
         body = json.dumps(payload_of(event), separators=(",", ":")).encode()
         timestamp = int(time.time())
         headers = {
@@ -208,7 +213,7 @@ class WebhookWorker:
         changes.update({"attempts": attempt, "failingSince": failing_since})
         return False, await self._save(hook, changes)
 
-    async def _save(self, hook: Document, changes: dict[str, Any]) -> Document:
+    async def _save(self, hook: WebhookDocument, changes: dict[str, Any]) -> WebhookDocument:
         return await self.store.update(
             c.WEBHOOKS,
             hook["_id"],

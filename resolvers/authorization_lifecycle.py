@@ -8,7 +8,7 @@ import logging
 from datetime import timedelta
 
 from datastore import collections as c
-from datastore.codec import Document
+from datastore.documents import AuthorizationDocument, TikTokAccountDocument
 from datastore.enums import AuthorizationReason, AuthorizationStatus, LinkedStatus
 from datastore.store import DocumentStore
 from resolvers import events, history
@@ -54,12 +54,14 @@ async def _sweep_batch(context: Context, batch: int) -> int:
     return await atomically(store, work)
 
 
-async def unlink_tiktok_account(info: Info, account_id: str) -> tuple[Document, list[Document]]:
+async def unlink_tiktok_account(
+    info: Info, account_id: str
+) -> tuple[TikTokAccountDocument, list[AuthorizationDocument]]:
     """Mark the account UNLINKED; every active authorization that covered only that account
     ends from this moment (reason ACCOUNT_UNLINKED). Returns the account and what ended."""
     store, now = info.context.store, info.context.now
 
-    async def work() -> tuple[Document, list[Document]]:
+    async def work() -> tuple[TikTokAccountDocument, list[AuthorizationDocument]]:
         account = (await store.get_many(c.TIKTOK_ACCOUNTS, [account_id])).get(account_id)
         if account is None or not can_see_seller_item(info.context.viewer, account):
             raise fail(["id"], "no TikTok account with this id", Code.NOT_FOUND)

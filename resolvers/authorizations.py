@@ -12,7 +12,6 @@ from datetime import date, datetime
 from typing import Any
 
 from datastore import collections as c
-from datastore.codec import Document
 from datastore.documents import (
     AuthorizationDocument,
     SellerDocument,
@@ -63,7 +62,7 @@ class Consent:
     service_ids: Sequence[str] | None = None
 
 
-async def _caller_seller(info: Info) -> Document:
+async def _caller_seller(info: Info) -> SellerDocument:
     seller_id = info.context.viewer.seller_id
     found = await info.context.store.get_many(c.SELLERS, [seller_id]) if seller_id else {}
     if not seller_id or seller_id not in found:
@@ -85,7 +84,7 @@ async def _grant(
     account_ids: Sequence[str],
     offer: ServiceOfferDocument | None = None,
     offer_changes: Mapping[str, Any] | None = None,
-) -> Document:
+) -> AuthorizationDocument:
     """Create the authorization, or extend the seller's active one for this service."""
     store, now, viewer = info.context.store, info.context.now, info.context.viewer
     active_key = f"{seller['_id']}|{service['_id']}"
@@ -166,7 +165,7 @@ async def _grant(
     return authorization
 
 
-async def expire(context: Context, authorization: AuthorizationDocument) -> Document:
+async def expire(context: Context, authorization: AuthorizationDocument) -> AuthorizationDocument:
     """Persist COMPLETED for an authorization past its end (reads already show it)."""
     updated = await context.store.update(
         c.AUTHORIZATIONS,
@@ -231,7 +230,7 @@ async def _resolve_coverage(
 
 async def authorize_offer(
     info: Info, token: str, consent: Consent, idempotency_key: str | None = None
-) -> tuple[Document, list[Document]]:
+) -> tuple[ServiceOfferDocument, list[AuthorizationDocument]]:
     """Accept an offer: one ACTIVE authorization per kept service, all or none; accepting again
     returns the first acceptance."""
     store, now = info.context.store, info.context.now
@@ -240,7 +239,7 @@ async def authorize_offer(
         seller, "authorizeServiceOffer", idempotency_key, {"token": token, "consent": consent}
     )
 
-    async def replay(ids: list[str]) -> tuple[Document, list[Document]]:
+    async def replay(ids: list[str]) -> tuple[ServiceOfferDocument, list[AuthorizationDocument]]:
         offer = (await store.get_many(c.SERVICE_OFFERS, ids[:1]))[ids[0]]
         found = await store.get_many(c.AUTHORIZATIONS, ids[1:])
         return offer, [found[i] for i in ids[1:] if i in found]
@@ -248,7 +247,7 @@ async def authorize_offer(
     if ticket is not None and (ids := await idempotency.earlier(store, ticket)) is not None:
         return await replay(ids)
 
-    async def work() -> tuple[Document, list[Document]]:
+    async def work() -> tuple[ServiceOfferDocument, list[AuthorizationDocument]]:
         found = await store.find(c.SERVICE_OFFERS, {"linkToken": token}, limit=1) if token else []
         if not found:
             raise fail(["token"], "no service offer behind this link", Code.OFFER_NOT_FOUND)
@@ -398,7 +397,7 @@ def _kept_services(offer: ServiceOfferDocument, consent: Consent) -> list[str]:
 
 async def _earlier_acceptance(
     info: Info, offer: ServiceOfferDocument, seller: SellerDocument
-) -> tuple[Document, list[Document]]:
+) -> tuple[ServiceOfferDocument, list[AuthorizationDocument]]:
     store = info.context.store
     acceptance = await store.find(c.OFFER_ACCEPTANCES, {"offerId": offer["_id"]}, limit=1)
     if not acceptance or acceptance[0]["sellerId"] != seller["_id"]:
@@ -416,7 +415,7 @@ async def authorize_service(
     consent: Consent,
     channel: AuthorizationChannel,
     idempotency_key: str | None = None,
-) -> Document:
+) -> AuthorizationDocument:
     """The default authorization application: the seller fills in every detail for one live
     service reached through its link (or, where the region allows, the store)."""
     store, now = info.context.store, info.context.now
@@ -450,7 +449,7 @@ async def authorize_service(
     checks.raise_if_any()
     authorize_object = AuthorizeObject(consent.settings["authorizeObject"])
 
-    async def work() -> Document:
+    async def work() -> AuthorizationDocument:
         shop_ids, account_ids = await _resolve_coverage(info, seller, authorize_object, consent)
         fresh = (await store.get_many(c.SERVICES, [service["_id"]])).get(service["_id"])
         # Held against a concurrent close of the partner (see authorize_offer).
@@ -485,7 +484,7 @@ async def authorize_service(
 
 
 def _claim(
-    seller: Document, operation: str, key: str | None, given: object
+    seller: SellerDocument, operation: str, key: str | None, given: object
 ) -> idempotency.Claim | None:
     checks = Checks()
     ticket = idempotency.claim(checks, seller["_id"], operation, key, given)
@@ -493,11 +492,11 @@ def _claim(
     return ticket
 
 
-async def _replay_authorization(info: Info, ids: list[str]) -> Document:
+async def _replay_authorization(info: Info, ids: list[str]) -> AuthorizationDocument:
     return (await info.context.store.get_many(c.AUTHORIZATIONS, ids))[ids[0]]
 
 
-async def _own_authorization(info: Info, authorization_id: str) -> Document:
+async def _own_authorization(info: Info, authorization_id: str) -> AuthorizationDocument:
     found = await info.context.store.get_many(c.AUTHORIZATIONS, [authorization_id])
     authorization = found.get(authorization_id)
     if authorization is None or not sees_seller_privately(
@@ -509,7 +508,7 @@ async def _own_authorization(info: Info, authorization_id: str) -> Document:
 
 async def renew(
     info: Info, authorization_id: str, months: int, idempotency_key: str | None = None
-) -> Document:
+) -> AuthorizationDocument:
     """Extend the end date by ``months`` (sellers outside the link-only regions); a repeated
     idempotency key returns the authorization without extending it again."""
     store, now = info.context.store, info.context.now
@@ -526,7 +525,7 @@ async def renew(
     if ticket is not None and (ids := await idempotency.earlier(store, ticket)) is not None:
         return await _replay_authorization(info, ids)
 
-    async def work() -> Document:
+    async def work() -> AuthorizationDocument:
         authorization = await _own_authorization(info, authorization_id)
         if effective_status(authorization, now) is not AuthorizationStatus.ACTIVE:
             raise fail(["id"], "only an active authorization can be renewed", Code.NOT_ACTIVE)
@@ -572,11 +571,11 @@ async def renew(
     )
 
 
-async def cancel(info: Info, authorization_id: str) -> Document:
+async def cancel(info: Info, authorization_id: str) -> AuthorizationDocument:
     """The seller cancels: the partner loses access at once."""
     store, now = info.context.store, info.context.now
 
-    async def work() -> Document:
+    async def work() -> AuthorizationDocument:
         authorization = await _own_authorization(info, authorization_id)
         if effective_status(authorization, now) is not AuthorizationStatus.ACTIVE:
             raise fail(["id"], "only an active authorization can be canceled", Code.NOT_ACTIVE)
@@ -595,7 +594,7 @@ async def end(
     authorization: AuthorizationDocument,
     status: AuthorizationStatus,
     reason: AuthorizationReason,
-) -> Document:
+) -> AuthorizationDocument:
     """End an active authorization now, with a reason code (inside the caller's transaction)."""
     store, now = context.store, context.now
     updated = await store.update(

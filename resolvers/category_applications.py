@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from datastore import collections as c
 from datastore.catalog import ServiceCategory, get_catalog
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
 from datastore.documents import CategoryApplicationDocument, PartnerDocument
 from datastore.enums import Market, PartnerStatus
 from datastore.ids import new_id
@@ -51,7 +51,7 @@ Code = CategoryApplicationErrorCode
 MAX_REASON = 1000
 
 
-async def current_partner(info: Info, code: StrEnum) -> Document:
+async def current_partner(info: Info, code: StrEnum) -> PartnerDocument:
     """The calling partner's document; a closed partner may not change anything."""
     partner_id = info.context.viewer.partner_id
     partner = await info.context.loaders.partner_by_id.load(partner_id) if partner_id else None
@@ -88,7 +88,7 @@ def check_eligible(
 
 async def apply(
     info: Info, category_id: str, market: Market, idempotency_key: str | None = None
-) -> Document:
+) -> CategoryApplicationDocument:
     """Apply for ``category_id`` in ``market``; an open application for the same pair is
     returned as it is, so applying twice creates nothing, and a repeated idempotency key
     returns the first application whatever happened to it since."""
@@ -104,7 +104,7 @@ async def apply(
     )
     checks.raise_if_any()
 
-    async def replay(ids: list[str]) -> Document:
+    async def replay(ids: list[str]) -> CategoryApplicationDocument:
         return (await store.get_many(c.CATEGORY_APPLICATIONS, ids))[ids[0]]
 
     if ticket is not None and (ids := await idempotency.earlier(store, ticket)) is not None:
@@ -112,7 +112,7 @@ async def apply(
     check_eligible(partner, get_catalog().get(category_id), market, "categoryId")
     open_key = f"{partner['_id']}|{category_id}|{market.value}"
 
-    async def work() -> Document:
+    async def work() -> CategoryApplicationDocument:
         same = await store.find(
             c.CATEGORY_APPLICATIONS,
             {"partnerId": partner["_id"], "categoryId": category_id, "market": market},
@@ -160,7 +160,7 @@ async def apply(
 
 async def review(
     info: Info, application_id: str, decision: ReviewDecision, reason: str | None
-) -> Document:
+) -> CategoryApplicationDocument:
     """Approve or reject an application under review (admins)."""
     store = info.context.store
     checks = Checks()
@@ -171,7 +171,7 @@ async def review(
         )
     checks.raise_if_any()
 
-    async def work() -> Document:
+    async def work() -> CategoryApplicationDocument:
         found = await store.get_many(c.CATEGORY_APPLICATIONS, [application_id])
         application = found.get(application_id)
         if application is None:
@@ -228,7 +228,7 @@ async def applications_of_partner(
     return await info.context.loaders.category_applications_by_partner.load((partner_id, spec))
 
 
-async def approved_applications(info: Info, partner_id: str) -> list[Document]:
+async def approved_applications(info: Info, partner_id: str) -> list[CategoryApplicationDocument]:
     """Every approved application of a partner (bounded by the catalog's size)."""
     return await info.context.store.find(
         c.CATEGORY_APPLICATIONS,

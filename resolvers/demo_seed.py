@@ -12,7 +12,13 @@ from typing import Any, cast
 
 from datastore import collections as c
 from datastore.catalog import get_catalog
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
+from datastore.documents import (
+    PartnerDocument,
+    SellerDocument,
+    ServiceDocument,
+    ServiceOfferDocument,
+)
 from datastore.enums import Market, PartnerType, Region, SellerKind, ServiceType
 from datastore.ids import new_id
 from datastore.store import DocumentStore
@@ -75,7 +81,9 @@ def _slug(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())[:18]
 
 
-async def _partner(store: DocumentStore, name: str, kind: PartnerType, region: Region) -> Document:
+async def _partner(
+    store: DocumentStore, name: str, kind: PartnerType, region: Region
+) -> PartnerDocument:
     registration = partner_accounts.PartnerRegistration(
         name=name,
         type=kind,
@@ -88,18 +96,18 @@ async def _partner(store: DocumentStore, name: str, kind: PartnerType, region: R
     return await partner_accounts.create_for(store, ADMIN, registration, None)
 
 
-async def _services(store: DocumentStore, partner: Document) -> list[Document]:
+async def _services(store: DocumentStore, partner: PartnerDocument) -> list[ServiceDocument]:
     """Three ordinary categories (plus Shop Registration where offered), approved, with
     public and custom services in them."""
     catalog = get_catalog()
     region = Region(partner["registrationRegion"])
     markets = partner["targetMarkets"]
     market = Market(markets[-1] if region is Region.CN_HK else markets[0])
-    offered = catalog.eligible_for(partner["type"], region, [market])
+    offered = catalog.eligible_for(PartnerType(partner["type"]), region, [market])
     ordinary = [row for row in offered if not catalog.is_shop_registration(row)][:3]
     shop_registration = [row for row in offered if catalog.is_shop_registration(row)]
     owner, admin = _as(store, Viewer(Role.PARTNER, partner["_id"])), _as(store, ADMIN)
-    made: list[Document] = []
+    made: list[ServiceDocument] = []
     for position, category in enumerate(ordinary + shop_registration):
         application = await category_applications.apply(owner, category.id, market)
         await category_applications.review(
@@ -133,7 +141,7 @@ async def _services(store: DocumentStore, partner: Document) -> list[Document]:
 
 async def _seller(
     store: DocumentStore, name: str, kind: SellerKind, market: Market, has_shop: bool
-) -> Document:
+) -> SellerDocument:
     viewer = Viewer(Role.SELLER, new_id("slr"))
     seller = await seller_accounts.register(
         store, viewer, seller_accounts.SellerRegistration(name, kind, market, has_shop)
@@ -144,7 +152,9 @@ async def _seller(
     return seller
 
 
-async def _open_offer(store: DocumentStore, partner: Document, live: list[Document]) -> Document:
+async def _open_offer(
+    store: DocumentStore, partner: PartnerDocument, live: list[ServiceDocument]
+) -> ServiceOfferDocument:
     """An open offer from the first demo partner, so a demo seller can accept one at once."""
     today = utc_now().date()
     fields = {
@@ -171,8 +181,8 @@ async def seed_demo(store: DocumentStore, *, only_if_empty: bool) -> DemoSeed | 
     async def work() -> DemoSeed | None:
         if only_if_empty and await store.count(c.PARTNERS) > 0:
             return None
-        partners: list[Document] = []
-        first_services: list[Document] = []
+        partners: list[PartnerDocument] = []
+        first_services: list[ServiceDocument] = []
         for name, kind, region in PARTNERS:
             partner = await _partner(store, name, kind, region)
             made = await _services(store, partner)

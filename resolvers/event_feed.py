@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from datastore import collections as c
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
+from datastore.documents import EventDocument
 from datastore.store import ASCENDING, DocumentStore
 from edge.event_hub import SlowConsumer, hub_for
 from resolvers.errors import PublicError, QueryErrorCode
@@ -24,7 +25,7 @@ from resolvers.visibility import event_scope
 _REPLAY_PAGE = 200
 
 
-def cursor_of(event: Document) -> str:
+def cursor_of(event: EventDocument) -> str:
     """The cursor that resumes a feed just after ``event``."""
     return str(event["position"])
 
@@ -47,7 +48,7 @@ async def open_feed(
     after: str | None,
     *,
     until: datetime | None = None,
-) -> AsyncIterator[Document]:
+) -> AsyncIterator[EventDocument]:
     """The events ``viewer`` may see, of ``types`` (all when empty), after the cursor ``after``
     (from now on when ``None``), replayed then live, in position order, each once.
 
@@ -80,8 +81,8 @@ async def _feed(
     wanted: set[str],
     since: int | None,
     until: datetime | None,
-) -> AsyncIterator[Document]:
-    def wants(event: Document) -> bool:
+) -> AsyncIterator[EventDocument]:
+    def wants(event: EventDocument) -> bool:
         return all(event.get(k) == v for k, v in scope.items()) and (
             not wanted or event["type"] in wanted
         )

@@ -30,7 +30,8 @@ from enum import StrEnum
 from typing import Any
 
 from datastore import collections as c
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
+from datastore.documents import EventDocument
 from datastore.enums import AuthorizationStatus
 from datastore.ids import new_id
 from datastore.store import DESCENDING, Collection, DocumentStore, DuplicateKeyError
@@ -96,7 +97,7 @@ def event_type_of(subject_id: str, action: str) -> EventType | None:
     return _FROM_HISTORY.get((subject_id.partition("_")[0], action))
 
 
-async def from_history(store: DocumentStore, entry: Mapping[str, Any]) -> Document | None:
+async def from_history(store: DocumentStore, entry: Mapping[str, Any]) -> EventDocument | None:
     """Append the event a just-recorded history ``entry`` means (inside its transaction)."""
     subject_id: str = entry["subjectId"]
     kind = event_type_of(subject_id, entry["action"])
@@ -122,11 +123,11 @@ async def append(
     changes: Mapping[str, Any],
     *,
     at: datetime | None = None,
-) -> Document:
+) -> EventDocument:
     """Append one event about ``subject`` at the next position (joins the caller's
     transaction; see the module docstring for why positions commit in order)."""
 
-    async def work() -> Document:
+    async def work() -> EventDocument:
         position = await _next_position(store)
         return await store.insert(
             c.EVENTS,

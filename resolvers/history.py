@@ -8,7 +8,8 @@ from typing import Any
 
 from datastore import collections as c
 from datastore import enums
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
+from datastore.documents import HistoryDocument
 from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers import events
@@ -82,7 +83,7 @@ async def record(
     reason_code: str | None = None,
     reason: str | None = None,
     changes: Mapping[str, Any] | None = None,
-) -> Document:
+) -> HistoryDocument:
     """Append one entry about ``subject_id``; call it inside the transaction of the change.
 
     The change's event (if it means one) is appended to the event log in the same transaction.

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 from datastore import collections as c
 from datastore.catalog import get_catalog
-from datastore.codec import Document
 from datastore.ids import type_of
 from resolvers.context import Info
 from resolvers.errors import PublicError, QueryErrorCode
@@ -43,7 +43,7 @@ def not_found(identifier: str) -> PublicError:
     return PublicError(f"No object with id {identifier!r}", QueryErrorCode.NOT_FOUND, id=identifier)
 
 
-async def visible_document(info: Info, type_name: str, document: Document | None) -> bool:
+async def visible_document(info: Info, type_name: str, document: Mapping[str, Any] | None) -> bool:
     if document is None:
         return False
     partner = (

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from datastore import collections as c
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
 from datastore.documents import ServiceOfferDocument
 from datastore.enums import AuthorizeObject, OfferStatus, PartnerStatus, ServiceStatus
 from datastore.ids import new_id, new_token, type_of
@@ -97,7 +97,7 @@ def is_for_another_seller(offer: Mapping[str, Any], seller_id: str | None) -> bo
     return offer.get("sellerId") not in (None, seller_id)
 
 
-async def create(info: Info, fields: Mapping[str, Any]) -> Document:
+async def create(info: Info, fields: Mapping[str, Any]) -> ServiceOfferDocument:
     """A new OPEN offer of the calling partner; a repeated idempotency key returns the offer
     created the first time, unchanged.
 
@@ -115,7 +115,7 @@ async def create(info: Info, fields: Mapping[str, Any]) -> Document:
     )
     checks.raise_if_any()
 
-    async def replay(ids: list[str]) -> Document:
+    async def replay(ids: list[str]) -> ServiceOfferDocument:
         return (await store.get_many(c.SERVICE_OFFERS, ids))[ids[0]]
 
     # Before the other rules: a retry gets the first offer even if, since then, a day has
@@ -148,7 +148,7 @@ async def create(info: Info, fields: Mapping[str, Any]) -> Document:
         "updatedAt": now,
     }
 
-    async def work() -> Document:
+    async def work() -> ServiceOfferDocument:
         offer = await store.insert(c.SERVICE_OFFERS, document)
         await history.record(
             store,
@@ -164,14 +164,14 @@ async def create(info: Info, fields: Mapping[str, Any]) -> Document:
     )
 
 
-async def withdraw(info: Info, offer_id: str) -> Document:
+async def withdraw(info: Info, offer_id: str) -> ServiceOfferDocument:
     """OPEN -> WITHDRAWN; its link then says so. Accepted, withdrawn and expired offers stay."""
     store = info.context.store
     if type_of(offer_id) != "ServiceOffer":
         raise fail(["id"], "no service offer with this id", Code.NOT_FOUND)
     await current_partner(info, Code.PARTNER_CLOSED)
 
-    async def work() -> Document:
+    async def work() -> ServiceOfferDocument:
         # Read here, not through a loader: a retry after a lost race must see the new version.
         offer = (await store.get_many(c.SERVICE_OFFERS, [offer_id])).get(offer_id)
         if offer is None or not sees_partner_privately(info.context.viewer, offer["partnerId"]):
@@ -204,7 +204,7 @@ async def withdraw(info: Info, offer_id: str) -> Document:
     return await atomically(store, work)
 
 
-async def by_link(info: Info, token: str) -> Document | None:
+async def by_link(info: Info, token: str) -> ServiceOfferDocument | None:
     """The offer behind a link token, whatever its status (anyone holding the token may read
     it); ``None`` for an unknown token."""
     if not token or len(token) > MAX_LINK_TOKEN:

@@ -11,7 +11,8 @@ from enum import StrEnum
 
 from datastore import collections as c
 from datastore.catalog import get_catalog
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
+from datastore.documents import PartnerDocument
 from datastore.enums import Market, PartnerStatus, PartnerType, Region
 from datastore.ids import new_id, type_of
 from datastore.store import DocumentStore, DuplicateKeyError
@@ -159,7 +160,7 @@ def _check_registration(registration: PartnerRegistration, checks: Checks) -> No
 
 async def _insert_partner(
     store: DocumentStore, actor: Viewer, partner_id: str, registration: PartnerRegistration
-) -> Document:
+) -> PartnerDocument:
     now = utc_now()
     name, email = registration.name.strip(), registration.contact_email.strip()
     try:
@@ -199,7 +200,7 @@ async def _insert_partner(
 
 async def register(
     store: DocumentStore, actor: Viewer, registration: PartnerRegistration
-) -> Document:
+) -> PartnerDocument:
     """Register the partner the caller's token names; it is ACTIVE at once.
 
     The partner's id is the token's account id, so a company registers once: registering
@@ -218,7 +219,7 @@ async def register(
     _check_registration(registration, checks)
     checks.raise_if_any()
 
-    async def existing() -> Document | None:
+    async def existing() -> PartnerDocument | None:
         found = (await store.get_many(c.PARTNERS, [partner_id])).get(partner_id)
         if found is None:
             return None
@@ -231,7 +232,7 @@ async def register(
             )
         return found
 
-    async def work() -> Document:
+    async def work() -> PartnerDocument:
         return await existing() or await _insert_partner(store, actor, partner_id, registration)
 
     try:
@@ -251,7 +252,7 @@ async def create_for(
     actor: Viewer,
     registration: PartnerRegistration,
     idempotency_key: str | None,
-) -> Document:
+) -> PartnerDocument:
     """An admin registers a partner for someone: a new partner id, to be put in that
     partner's tokens."""
     checks = Checks()
@@ -261,10 +262,10 @@ async def create_for(
     )
     checks.raise_if_any()
 
-    async def work() -> Document:
+    async def work() -> PartnerDocument:
         return await _insert_partner(store, actor, new_id("ptn"), registration)
 
-    async def replay(ids: list[str]) -> Document:
+    async def replay(ids: list[str]) -> PartnerDocument:
         return (await store.get_many(c.PARTNERS, ids))[ids[0]]
 
     return await idempotency.once(
@@ -289,7 +290,7 @@ def profile_owner(actor: Viewer, partner_id: str | None) -> str:
 
 async def update_profile(
     store: DocumentStore, actor: Viewer, partner_id: str, changes: ProfileChanges
-) -> Document:
+) -> PartnerDocument:
     """Edit the profile of the partner ``actor`` acts as (admins: of ``partner_id``).
 
     Type and registration region are fixed; target markets may only grow, within those the
@@ -307,7 +308,7 @@ async def update_profile(
     )
     checks.raise_if_any()
 
-    async def work() -> Document:
+    async def work() -> PartnerDocument:
         partner = (await store.get_many(c.PARTNERS, [partner_id])).get(partner_id)
         if partner is None:
             if actor.is_admin:
@@ -362,7 +363,7 @@ async def update_profile(
     return await atomically(store, work)
 
 
-def _grown_markets(partner: Document, wanted: Sequence[Market] | None) -> list[Market]:
+def _grown_markets(partner: PartnerDocument, wanted: Sequence[Market] | None) -> list[Market]:
     current = [Market(m) for m in partner["targetMarkets"]]
     if wanted is None:
         return current

@@ -5,7 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 
 from datastore import collections as c
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
+from datastore.documents import PartnerDocument
 from datastore.enums import PartnerStatus, ServiceStatus, ServiceType
 from resolvers import history, requests
 from resolvers.authorization_lifecycle import close_for_partner
@@ -27,7 +28,7 @@ MAX_REASON = 1000
 PARTNER_REMOVED = "PARTNER_REMOVED"
 
 
-async def close(info: Info, partner_id: str, reason: str) -> Document:
+async def close(info: Info, partner_id: str, reason: str) -> PartnerDocument:
     """Close a partner for violating policy: its services leave the store and can no longer be
     published, in the same transaction."""
     store = info.context.store
@@ -41,7 +42,7 @@ async def close(info: Info, partner_id: str, reason: str) -> Document:
     )
     checks.raise_if_any()
 
-    async def work() -> Document:
+    async def work() -> PartnerDocument:
         partner = (await store.get_many(c.PARTNERS, [partner_id])).get(partner_id)
         if partner is None:
             raise fail(["id"], "no partner with this id", Code.NOT_FOUND)
@@ -84,7 +85,7 @@ async def close(info: Info, partner_id: str, reason: str) -> Document:
     return await atomically(store, work)
 
 
-async def reopen(info: Info, partner_id: str, reason: str) -> Document:
+async def reopen(info: Info, partner_id: str, reason: str) -> PartnerDocument:
     """Reopen a partner closed by mistake: ACTIVE again, its live public services back in the
     store. What closing ended stays ended: authorizations are CLOSED for good and closed
     requests stay closed; sellers authorize again if they want the partner back."""
@@ -99,7 +100,7 @@ async def reopen(info: Info, partner_id: str, reason: str) -> Document:
     )
     checks.raise_if_any()
 
-    async def work() -> Document:
+    async def work() -> PartnerDocument:
         partner = (await store.get_many(c.PARTNERS, [partner_id])).get(partner_id)
         if partner is None:
             raise fail(["id"], "no partner with this id", Code.NOT_FOUND)

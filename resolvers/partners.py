@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from datastore.codec import Document
-from datastore.documents import ServiceDocument
+from datastore.documents import PartnerDocument, ServiceDocument
 from datastore.enums import ServiceStatus, ServiceType
 from datastore.loaders import ListSpec
 from datastore.paging import Page, PageResult
@@ -15,7 +14,7 @@ from resolvers.nodes import check_id, not_found, visible_document
 from resolvers.visibility import sees_partner_privately
 
 
-async def partner_by_id(info: Info, partner_id: str) -> Document:
+async def partner_by_id(info: Info, partner_id: str) -> PartnerDocument:
     """The partner, as the caller may see it; raises NOT_FOUND otherwise."""
     check_id(partner_id, expected="Partner")
     document = await info.context.loaders.partner_by_id.load(partner_id)

@@ -16,8 +16,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from datastore import collections as c
 from datastore.catalog import get_catalog
-from datastore.codec import Document, utc_now
-from datastore.documents import ServiceDocument
+from datastore.codec import utc_now
+from datastore.documents import ReferralLinkDocument, ServiceDocument
 from datastore.enums import PartnerStatus, ReferralLinkKind, ServiceStatus
 from datastore.ids import new_id
 from datastore.store import DocumentStore, DuplicateKeyError
@@ -51,7 +51,7 @@ def is_shop_registration_category(category_id: str) -> bool:
     return category is not None and catalog.is_shop_registration(category)
 
 
-def in_kind_order(links: Iterable[Document]) -> list[Document]:
+def in_kind_order(links: Iterable[ReferralLinkDocument]) -> list[ReferralLinkDocument]:
     """``links`` sorted as they are listed: LOCAL, then CROSS_BORDER."""
     position = {kind.value: index for index, kind in enumerate(KINDS)}
     return sorted(links, key=lambda link: position[link["kind"]])
@@ -70,7 +70,9 @@ def redirect_url(onboarding_url: str, code: str) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-async def ensure_referral_links(store: DocumentStore, service: ServiceDocument) -> list[Document]:
+async def ensure_referral_links(
+    store: DocumentStore, service: ServiceDocument
+) -> list[ReferralLinkDocument]:
     """The service's referral links, created on its first publish; ``[]`` unless it is in the
     Shop Registration category.
 
@@ -90,7 +92,7 @@ async def ensure_referral_links(store: DocumentStore, service: ServiceDocument) 
 
 async def _create_link(
     store: DocumentStore, service: ServiceDocument, kind: ReferralLinkKind
-) -> Document:
+) -> ReferralLinkDocument:
     attempts = 0
     while True:
         try:
@@ -126,7 +128,7 @@ async def follow_referral(
     onboarding_urls: Mapping[ReferralLinkKind, str],
     *,
     record_click: bool = True,
-) -> tuple[Document, str] | None:
+) -> tuple[ReferralLinkDocument, str] | None:
     """The link with ``code`` and the onboarding URL it redirects to, having recorded a click;
     ``None`` (recording nothing) unless the code is known, its service LIVE and its partner
     ACTIVE.
@@ -171,7 +173,7 @@ async def click_counts(store: DocumentStore, link_ids: Sequence[str]) -> dict[st
 
 async def referral_links_for(
     info: Info, service_id: str, partner_id: str, category_id: str
-) -> list[Document]:
+) -> list[ReferralLinkDocument]:
     """A service's referral links as the caller may see them: its partner and admins see them,
     everyone else gets an empty list."""
     if not sees_partner_privately(info.context.viewer, partner_id):

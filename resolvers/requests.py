@@ -12,7 +12,6 @@ from enum import StrEnum
 from typing import Any
 
 from datastore import collections as c
-from datastore.codec import Document
 from datastore.documents import RequestDocument
 from datastore.enums import OPEN_REQUEST_STATUSES, PartnerStatus, RequestStatus
 from datastore.ids import new_id, type_of
@@ -117,7 +116,7 @@ async def create(
     business: Mapping[str, Any],
     partner_ids: Sequence[str],
     idempotency_key: str | None,
-) -> list[Document]:
+) -> list[RequestDocument]:
     """One request per selected partner, all or none; a repeated idempotency key returns the
     requests created the first time."""
     store, now, viewer = info.context.store, info.context.now, info.context.viewer
@@ -141,7 +140,7 @@ async def create(
     )
     checks.raise_if_any()
 
-    async def replay(ids: list[str]) -> list[Document]:
+    async def replay(ids: list[str]) -> list[RequestDocument]:
         found = await store.get_many(c.REQUESTS, ids)
         return [found[i] for i in ids if i in found]
 
@@ -170,7 +169,7 @@ async def create(
     limits = info.context.request_limits
     form = {"contact": _trimmed(contact), "business": _trimmed(business)}
 
-    async def work() -> list[Document]:
+    async def work() -> list[RequestDocument]:
         # Only creating opens requests, and every creation for this seller writes the seller:
         # two creations never both count the same open requests (datastore.store's rule).
         await hold(store, c.SELLERS, seller["_id"])
@@ -250,7 +249,7 @@ _MOVES: dict[str, tuple[tuple[RequestStatus, ...], RequestStatus, tuple[Role, ..
 _RECORDED = {"accept": "ACCEPTED", "reject": "REJECTED", "close": "CLOSED"}
 
 
-async def move(info: Info, request_id: str, action: str, reason: str | None) -> Document:
+async def move(info: Info, request_id: str, action: str, reason: str | None) -> RequestDocument:
     """Accept, reject (with a reason) or close a request, as its partner or (close) its seller."""
     store, viewer = info.context.store, info.context.viewer
     sources, target, roles = _MOVES[action]
@@ -260,7 +259,7 @@ async def move(info: Info, request_id: str, action: str, reason: str | None) -> 
         checks.add(["reason"], "tell the seller why you reject the request", Code.REASON_REQUIRED)
     checks.raise_if_any()
 
-    async def work() -> Document:
+    async def work() -> RequestDocument:
         request = (await store.get_many(c.REQUESTS, [request_id])).get(request_id)
         if request is None or viewer.role not in roles or not is_party(viewer, request):
             raise fail(["id"], "no request with this id", Code.NOT_FOUND)
@@ -282,7 +281,7 @@ async def _set_status(
     action: str,
     reason: str | None = None,
     reason_code: str | None = None,
-) -> Document:
+) -> RequestDocument:
     updated = await context.store.update(
         c.REQUESTS,
         request["_id"],

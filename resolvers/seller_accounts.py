@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from datastore import collections as c
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
+from datastore.documents import SellerDocument, ShopDocument, TikTokAccountDocument
 from datastore.enums import LinkedStatus, Market, SellerKind
 from datastore.ids import new_id, type_of
 from datastore.store import DocumentStore, DuplicateKeyError
@@ -65,7 +66,7 @@ def _caller_id(actor: Viewer) -> str:
     return seller_id
 
 
-def _same(seller: Document, registration: SellerRegistration) -> bool:
+def _same(seller: SellerDocument, registration: SellerRegistration) -> bool:
     return bool(
         seller["name"] == registration.name.strip()
         and seller["kind"] == registration.kind
@@ -76,7 +77,7 @@ def _same(seller: Document, registration: SellerRegistration) -> bool:
 
 async def register(
     store: DocumentStore, actor: Viewer, registration: SellerRegistration
-) -> Document:
+) -> SellerDocument:
     """Register the seller the caller's token names. Registering again with the same input
     returns the seller, with another input is ALREADY_REGISTERED; racing registrations insert
     the same ``_id`` and the primary key lets one commit."""
@@ -85,7 +86,7 @@ async def register(
     _check_name(checks, "name", registration.name)
     checks.raise_if_any()
 
-    async def existing() -> Document | None:
+    async def existing() -> SellerDocument | None:
         found = (await store.get_many(c.SELLERS, [seller_id])).get(seller_id)
         if found is not None and not _same(found, registration):
             raise fail(
@@ -95,7 +96,7 @@ async def register(
             )
         return found
 
-    async def work() -> Document:
+    async def work() -> SellerDocument:
         found = await existing()
         if found is not None:
             return found
@@ -127,7 +128,7 @@ async def register(
     return earlier
 
 
-async def _current_seller(store: DocumentStore, actor: Viewer) -> Document:
+async def _current_seller(store: DocumentStore, actor: Viewer) -> SellerDocument:
     seller_id = actor.seller_id
     seller = (await store.get_many(c.SELLERS, [seller_id])).get(seller_id) if seller_id else None
     if seller is None:
@@ -137,7 +138,7 @@ async def _current_seller(store: DocumentStore, actor: Viewer) -> Document:
 
 async def add_shop(
     store: DocumentStore, actor: Viewer, name: str, market: Market, idempotency_key: str | None
-) -> Document:
+) -> ShopDocument:
     """Add a shop to the caller's seller account. A local seller's shops sell in its own
     market; a cross-border seller's anywhere. A first shop means the seller now has a TikTok
     Shop account (it may send requests)."""
@@ -155,7 +156,7 @@ async def add_shop(
         )
     checks.raise_if_any()
 
-    async def work() -> Document:
+    async def work() -> ShopDocument:
         current = await _current_seller(store, actor)
         now = utc_now()
         shop = await store.insert(
@@ -177,7 +178,7 @@ async def add_shop(
         )
         return shop
 
-    async def replay(ids: list[str]) -> Document:
+    async def replay(ids: list[str]) -> ShopDocument:
         return (await store.get_many(c.SHOPS, ids))[ids[0]]
 
     return await idempotency.once(
@@ -191,7 +192,9 @@ def normalised_handle(handle: str) -> str | None:
     return f"@{match.group('name').lower()}" if match else None
 
 
-async def link_tiktok_account(store: DocumentStore, actor: Viewer, handle: str) -> Document:
+async def link_tiktok_account(
+    store: DocumentStore, actor: Viewer, handle: str
+) -> TikTokAccountDocument:
     """Link a TikTok account to the caller's seller account.
 
     Linking an account this seller holds linked returns that link. Linking again after an
@@ -208,7 +211,7 @@ async def link_tiktok_account(store: DocumentStore, actor: Viewer, handle: str) 
         )
     seller = await _current_seller(store, actor)
 
-    async def holder() -> Document | None:
+    async def holder() -> TikTokAccountDocument | None:
         found = await store.find(c.TIKTOK_ACCOUNTS, {"linkedHandle": normal}, limit=1)
         if found and found[0]["sellerId"] != seller["_id"]:
             raise fail(
@@ -218,7 +221,7 @@ async def link_tiktok_account(store: DocumentStore, actor: Viewer, handle: str) 
             )
         return found[0] if found else None
 
-    async def work() -> Document:
+    async def work() -> TikTokAccountDocument:
         linked = await holder()
         if linked is not None:
             return linked

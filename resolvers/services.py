@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from datastore import collections as c
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
 from datastore.documents import PartnerDocument, ServiceDocument
 from datastore.enums import Market, PartnerStatus, ServiceStatus, ServiceType
 from datastore.ids import new_id, new_token
@@ -37,7 +37,7 @@ from resolvers.visibility import sees_partner_privately
 from resolvers.writes import atomically, hold
 
 
-async def _load_own(info: Info, service_id: str) -> Document:
+async def _load_own(info: Info, service_id: str) -> ServiceDocument:
     """The service if the caller owns it (or is an admin); otherwise it does not exist."""
     found = await info.context.store.get_many(c.SERVICES, [service_id])
     service = found.get(service_id)
@@ -46,12 +46,12 @@ async def _load_own(info: Info, service_id: str) -> Document:
     return service
 
 
-async def _partner_of(info: Info, service: ServiceDocument) -> Document:
+async def _partner_of(info: Info, service: ServiceDocument) -> PartnerDocument:
     found = await info.context.store.get_many(c.PARTNERS, [service["partnerId"]])
     return found[service["partnerId"]]
 
 
-async def create(info: Info, fields: Mapping[str, Any]) -> Document:
+async def create(info: Info, fields: Mapping[str, Any]) -> ServiceDocument:
     """A new DRAFT service under an approved category; a repeated idempotency key returns the
     service created the first time."""
     store = info.context.store
@@ -63,7 +63,7 @@ async def create(info: Info, fields: Mapping[str, Any]) -> Document:
     )
     checks.raise_if_any()
 
-    async def replay(ids: list[str]) -> Document:
+    async def replay(ids: list[str]) -> ServiceDocument:
         return (await store.get_many(c.SERVICES, ids))[ids[0]]
 
     # Before the other rules: a retry gets the first service even if they changed since.
@@ -94,7 +94,7 @@ async def create(info: Info, fields: Mapping[str, Any]) -> Document:
         **search_fields(fields["name"], fields.get("description"), partner["name"]),
     }
 
-    async def work() -> Document:
+    async def work() -> ServiceDocument:
         service = await store.insert(c.SERVICES, document)
         await history.record(
             store,
@@ -110,13 +110,13 @@ async def create(info: Info, fields: Mapping[str, Any]) -> Document:
     )
 
 
-async def update(info: Info, service_id: str, fields: Mapping[str, Any]) -> Document:
+async def update(info: Info, service_id: str, fields: Mapping[str, Any]) -> ServiceDocument:
     """Partial update: only the given fields change (``None`` clears an optional one)."""
     store = info.context.store
     check_fields(fields, creating=False)
     fields = normalise_fields(fields)
 
-    async def work() -> Document:
+    async def work() -> ServiceDocument:
         service = await _load_own(info, service_id)
         partner = await _partner_of(info, service)
         if partner["status"] != PartnerStatus.ACTIVE:
@@ -190,12 +190,12 @@ def _plain(value: Any) -> Any:
     return value.value if hasattr(value, "value") else value
 
 
-async def publish(info: Info, service_id: str) -> Document:
+async def publish(info: Info, service_id: str) -> ServiceDocument:
     """Custom services go live at once; public ones go to review unless their listing is
     unchanged since it was approved (turning a deactivated service back "On")."""
     store = info.context.store
 
-    async def work() -> Document:
+    async def work() -> ServiceDocument:
         service = await _load_own(info, service_id)
         partner = await _partner_of(info, service)
         if partner["status"] != PartnerStatus.ACTIVE:
@@ -230,7 +230,7 @@ async def publish(info: Info, service_id: str) -> Document:
 
 async def review(
     info: Info, service_id: str, decision: ReviewDecision, reason: str | None
-) -> Document:
+) -> ServiceDocument:
     """An admin approves (LIVE) or rejects (REJECTED, with a reason) a service in review."""
     checks = Checks()
     checks.text(["reason"], reason, max_length=MAX_REASON, too_long=Code.TOO_LONG)
@@ -240,7 +240,7 @@ async def review(
         )
     checks.raise_if_any()
 
-    async def work() -> Document:
+    async def work() -> ServiceDocument:
         service = await _load_own(info, service_id)
         check_transition(service, (ServiceStatus.IN_REVIEW,), "review")
         partner = await _partner_of(info, service)
@@ -251,10 +251,10 @@ async def review(
     return await atomically(info.context.store, work)
 
 
-async def deactivate(info: Info, service_id: str) -> Document:
+async def deactivate(info: Info, service_id: str) -> ServiceDocument:
     """LIVE -> DEACTIVATED ("Off"): it leaves the store and its links say it is unavailable."""
 
-    async def work() -> Document:
+    async def work() -> ServiceDocument:
         service = await _load_own(info, service_id)
         check_transition(service, (ServiceStatus.LIVE,), "deactivate")
         partner = await _partner_of(info, service)
@@ -270,7 +270,7 @@ async def _move(
     action: str,
     partner: PartnerDocument,
     reason: str | None = None,
-) -> Document:
+) -> ServiceDocument:
     now = utc_now()
     changes: dict[str, Any] = {"status": status, "updatedAt": now, "statusReason": reason}
     live = status is ServiceStatus.LIVE
@@ -311,7 +311,7 @@ class LinkUnavailableReason(StrEnum):
 
 async def by_authorization_link(
     info: Info, token: str
-) -> tuple[Document, LinkUnavailableReason | None] | None:
+) -> tuple[ServiceDocument, LinkUnavailableReason | None] | None:
     """The service behind a default authorization link, and why it cannot be authorized now
     (``None`` when it can); ``None`` for an unknown token."""
     if not token or len(token) > 200:

@@ -4,7 +4,8 @@ service that never went anywhere, archiving offers that ended."""
 from __future__ import annotations
 
 from datastore import collections as c
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
+from datastore.documents import CategoryApplicationDocument, ServiceDocument, ServiceOfferDocument
 from datastore.enums import OfferStatus, ServiceStatus
 from datastore.ids import type_of
 from resolvers import history
@@ -21,13 +22,13 @@ DELETABLE = (ServiceStatus.DRAFT, ServiceStatus.REJECTED)
 ARCHIVABLE = (OfferStatus.WITHDRAWN, OfferStatus.EXPIRED)
 
 
-async def withdraw_application(info: Info, application_id: str) -> Document:
+async def withdraw_application(info: Info, application_id: str) -> CategoryApplicationDocument:
     """REVIEWING -> WITHDRAWN: the partner no longer wants the category; it may apply again."""
     Code = CategoryApplicationErrorCode
     store = info.context.store
     await _current_partner(info, Code.PARTNER_CLOSED)
 
-    async def work() -> Document:
+    async def work() -> CategoryApplicationDocument:
         found = await store.get_many(c.CATEGORY_APPLICATIONS, [application_id])
         application = found.get(application_id)
         if application is None or not sees_partner_privately(
@@ -62,7 +63,7 @@ async def withdraw_application(info: Info, application_id: str) -> Document:
     return await atomically(store, work)
 
 
-async def delete_service(info: Info, service_id: str) -> Document:
+async def delete_service(info: Info, service_id: str) -> ServiceDocument:
     """Delete a DRAFT or REJECTED service of the caller that nothing references (no offer,
     authorization or referral link names it). Returns the service as it was.
 
@@ -75,7 +76,7 @@ async def delete_service(info: Info, service_id: str) -> Document:
         raise fail(["id"], "no service with this id", Code.NOT_FOUND)
     partner = await _current_partner(info, Code.PARTNER_CLOSED)
 
-    async def work() -> Document:
+    async def work() -> ServiceDocument:
         service = (await store.get_many(c.SERVICES, [service_id])).get(service_id)
         if service is None or not sees_partner_privately(info.context.viewer, service["partnerId"]):
             raise fail(["id"], "no service with this id", Code.NOT_FOUND)
@@ -114,7 +115,7 @@ async def delete_service(info: Info, service_id: str) -> Document:
     return await atomically(store, work)
 
 
-async def archive_offer(info: Info, offer_id: str) -> Document:
+async def archive_offer(info: Info, offer_id: str) -> ServiceOfferDocument:
     """Hide a WITHDRAWN or EXPIRED offer from the partner's default list of offers (its link
     still says what became of it)."""
     Code = ServiceOfferErrorCode
@@ -123,7 +124,7 @@ async def archive_offer(info: Info, offer_id: str) -> Document:
         raise fail(["id"], "no service offer with this id", Code.NOT_FOUND)
     await _current_partner(info, Code.PARTNER_CLOSED)
 
-    async def work() -> Document:
+    async def work() -> ServiceOfferDocument:
         offer = (await store.get_many(c.SERVICE_OFFERS, [offer_id])).get(offer_id)
         if offer is None or not sees_partner_privately(info.context.viewer, offer["partnerId"]):
             raise fail(["id"], "no service offer with this id", Code.NOT_FOUND)

@@ -14,7 +14,8 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from datastore import collections as c
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
+from datastore.documents import WebhookDeliveryDocument, WebhookDocument
 from datastore.ids import new_id
 from datastore.store import DESCENDING, DuplicateKeyError
 from resolvers.context import Info
@@ -88,7 +89,7 @@ def check_url(checks: Checks, url: str, *, demo: bool) -> None:
         )
 
 
-async def create(info: Info, url: str, types: Sequence[EventType]) -> tuple[Document, str]:
+async def create(info: Info, url: str, types: Sequence[EventType]) -> tuple[WebhookDocument, str]:
     """Register an endpoint for the caller's partner; returns it and its signing secret (shown
     this once). Events committed from now on are delivered."""
     context = info.context
@@ -102,7 +103,7 @@ async def create(info: Info, url: str, types: Sequence[EventType]) -> tuple[Docu
     secret = "whsec_" + secrets.token_urlsafe(32)
     store = context.store
 
-    async def work() -> Document:
+    async def work() -> WebhookDocument:
         taken = {
             d["slot"]
             for d in await store.find(c.WEBHOOKS, {"partnerId": partner_id})
@@ -161,7 +162,9 @@ async def delete(info: Info, webhook_id: str) -> str:
     return webhook_id
 
 
-async def of_partner(info: Info) -> tuple[list[Document], dict[str, list[Document]]]:
+async def of_partner(
+    info: Info,
+) -> tuple[list[WebhookDocument], dict[str, list[WebhookDeliveryDocument]]]:
     """The caller's endpoints, oldest first, with their latest deliveries (two round trips)."""
     store, partner_id = info.context.store, info.context.viewer.partner_id
     hooks = await store.find(c.WEBHOOKS, {"partnerId": partner_id}, sort=[("createdAt", 1)])

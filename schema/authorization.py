@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from datastore import enums
-from datastore.codec import Document
+from datastore.documents import AuthorizationDocument
 from datastore.loaders import load_required
 from resolvers import authorization_queries as queries
 from resolvers.authorization_rules import days_remaining, effective_status, grants_access
@@ -46,13 +46,13 @@ class Authorization(Node):
     created_at: datetime = strawberry.field(description="When the seller authorized.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
     ended_at: datetime | None = strawberry.field(description="When it was canceled or closed.")
-    document: strawberry.Private[Document]
+    document: strawberry.Private[AuthorizationDocument]
 
     @classmethod
-    def from_document(cls, document: Document) -> Authorization:
+    def from_document(cls, document: AuthorizationDocument) -> Authorization:
         return cls(
             id=strawberry.ID(document["_id"]),
-            channel=document["channel"],
+            channel=AuthorizationChannel(document["channel"]),
             start_date=document["startsAt"].date(),
             end_date=last_day(document["endsAt"]),
             ends_at=document["endsAt"],

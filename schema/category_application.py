@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import strawberry
 
 from datastore.catalog import get_catalog
-from datastore.codec import Document
+from datastore.documents import CategoryApplicationDocument
 from resolvers import category_applications as resolve
 from resolvers.context import Info
 from schema.enums import Market
@@ -40,14 +40,14 @@ class CategoryApplication(Node):
     reviewed_at: datetime | None = strawberry.field(description="When an admin decided.")
     category_id: strawberry.Private[str]
     partner_id: strawberry.Private[str]
-    document: strawberry.Private[Document]
+    document: strawberry.Private[CategoryApplicationDocument]
 
     @classmethod
-    def from_document(cls, document: Document) -> CategoryApplication:
+    def from_document(cls, document: CategoryApplicationDocument) -> CategoryApplication:
         return cls(
             document=document,
             id=strawberry.ID(document["_id"]),
-            market=document["market"],
+            market=Market(document["market"]),
             status=resolve.ApplicationStatus(document["status"]),
             reason=document.get("reason"),
             created_at=document["createdAt"],
@@ -114,7 +114,7 @@ class ReviewCategoryApplicationInput:
     )
 
 
-def _application(document: Document) -> dict[str, Any]:
+def _application(document: CategoryApplicationDocument) -> dict[str, Any]:
     return {"category_application": CategoryApplication.from_document(document)}
 
 

@@ -15,11 +15,14 @@ import strawberry
 from aiodataloader import DataLoader
 from strawberry.scalars import JSON
 
-from datastore.codec import Document, utc_now
+from datastore import collections as c
+from datastore.codec import utc_now
+from datastore.documents import EventDocument
 from datastore.loaders import Loaders
+from datastore.store import Collection, D
 from resolvers.context import Info
 from resolvers.event_feed import cursor_of, open_feed
-from resolvers.events import SUBJECT_COLLECTIONS, EventType
+from resolvers.events import EventType
 from schema.authorization import Authorization
 from schema.category_application import CategoryApplication
 from schema.seller_request import SellerRequest
@@ -43,11 +46,10 @@ class Event:
     changes: JSON | None = strawberry.field(
         description="The changed fields: {field: {from, to}}, plus reasonCode when there is one."
     )
-    document: strawberry.Private[Document]
+    document: strawberry.Private[EventDocument]
 
 
-async def _subject(root: Event, info: Info) -> Document | None:
-    collection = SUBJECT_COLLECTIONS[root.document["subjectId"].partition("_")[0]]
+async def _subject(root: Event, info: Info, collection: Collection[D]) -> D | None:
     subject_id = root.document["subjectId"]
     # Read fresh: a feed lives long, and its subject may have changed since the last event.
     return (await info.context.store.get_many(collection, [subject_id])).get(subject_id)
@@ -57,7 +59,7 @@ async def _subject(root: Event, info: Info) -> Document | None:
 class AuthorizationEvent(Event):
     @strawberry.field(description="The authorization, as it is now.")
     async def authorization(self, info: Info) -> Authorization | None:
-        found = await _subject(self, info)
+        found = await _subject(self, info, c.AUTHORIZATIONS)
         return Authorization.from_document(found) if found else None
 
 
@@ -65,7 +67,7 @@ class AuthorizationEvent(Event):
 class ServiceOfferEvent(Event):
     @strawberry.field(description="The offer, as it is now.")
     async def offer(self, info: Info) -> ServiceOffer | None:
-        found = await _subject(self, info)
+        found = await _subject(self, info, c.SERVICE_OFFERS)
         return ServiceOffer.from_document(found) if found else None
 
 
@@ -73,7 +75,7 @@ class ServiceOfferEvent(Event):
 class SellerRequestEvent(Event):
     @strawberry.field(description="The request, as it is now.")
     async def request(self, info: Info) -> SellerRequest | None:
-        found = await _subject(self, info)
+        found = await _subject(self, info, c.REQUESTS)
         return SellerRequest.from_document(found) if found else None
 
 
@@ -81,7 +83,7 @@ class SellerRequestEvent(Event):
 class ServiceEvent(Event):
     @strawberry.field(description="The service, as it is now.")
     async def service(self, info: Info) -> Service | None:
-        found = await _subject(self, info)
+        found = await _subject(self, info, c.SERVICES)
         return Service.from_document(found) if found else None
 
 
@@ -89,7 +91,7 @@ class ServiceEvent(Event):
 class CategoryApplicationEvent(Event):
     @strawberry.field(description="The application, as it is now.")
     async def application(self, info: Info) -> CategoryApplication | None:
-        found = await _subject(self, info)
+        found = await _subject(self, info, c.CATEGORY_APPLICATIONS)
         return CategoryApplication.from_document(found) if found else None
 
 
@@ -103,7 +105,7 @@ _TYPES: dict[str, type[Event]] = {
 EVENT_TYPES = list(_TYPES.values())
 
 
-def event_from_document(document: Document) -> Event:
+def event_from_document(document: EventDocument) -> Event:
     """The typed event for a log document."""
     kind = _TYPES[document["subjectId"].partition("_")[0]]
     return kind(
@@ -114,7 +116,7 @@ def event_from_document(document: Document) -> Event:
         subject_id=strawberry.ID(document["subjectId"]),
         partner_id=strawberry.ID(document["partnerId"]) if document.get("partnerId") else None,
         seller_id=strawberry.ID(document["sellerId"]) if document.get("sellerId") else None,
-        changes=document.get("changes"),
+        changes=JSON(document.get("changes")),
         document=document,
     )
 

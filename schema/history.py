@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 import strawberry
 
-from datastore.codec import Document
+from datastore.documents import HistoryDocument
 from datastore.loaders import NEWEST_FIRST, ListSpec
 from resolvers.category_applications import ApplicationStatus
 from resolvers.context import Info
@@ -60,11 +61,11 @@ class HistoryEntry:
     created_at: datetime = strawberry.field(description="When it happened.")
 
     @classmethod
-    def from_document(cls, document: Document) -> HistoryEntry:
+    def from_document(cls, document: HistoryDocument) -> HistoryEntry:
         return cls(
             id=strawberry.ID(document["_id"]),
             action=LEGACY_ACTIONS.get(document["action"]) or HistoryAction(document["action"]),
-            actor_role=document.get("actorRole"),
+            actor_role=Role(document["actorRole"]) if "actorRole" in document else None,
             actor_id=document.get("actorId"),
             from_status=_status(document.get("fromStatus")),
             to_status=_status(document.get("toStatus")),
@@ -84,7 +85,8 @@ def _status(value: str | None) -> HistoryStatus | None:
 class _Subject(Protocol):
     """A type whose changes are recorded: it keeps the document it was read from."""
 
-    document: Document
+    @property
+    def document(self) -> Mapping[str, Any]: ...
 
 
 async def history(

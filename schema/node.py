@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import strawberry
 
@@ -26,7 +27,8 @@ def _to_node(type_name: str, document: object) -> Node:
     from schema.service_category import ServiceCategory
     from schema.service_offer import ServiceOffer
 
-    builders = {
+    # The id's type, known only at run time, decides which document the loader returned.
+    builders: dict[str, Callable[[Any], Node]] = {
         "Partner": Partner.from_document,
         "Service": Service.from_document,
         "Seller": Seller.from_document,
@@ -38,8 +40,7 @@ def _to_node(type_name: str, document: object) -> Node:
         "SellerRequest": SellerRequest.from_document,
         "ServiceOffer": ServiceOffer.from_document,
     }
-    node: Node = builders[type_name](document)  # type: ignore[arg-type]
-    return node
+    return builders[type_name](document)
 
 
 @strawberry.type

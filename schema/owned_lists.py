@@ -4,11 +4,11 @@ the requests of a partner or a seller. Who may read them is ``resolvers.visibili
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import strawberry
 
-from datastore.codec import Document
 from datastore.ids import type_of
 from resolvers.context import Info
 from resolvers.visibility import sees_lists_of
@@ -35,7 +35,8 @@ _OWNER_KIND = {"Partner": "partner", "Seller": "seller", "ServiceOffer": "offer"
 class _Owner(Protocol):
     """A type lists hang off: it keeps the document it was read from."""
 
-    document: Document
+    @property
+    def document(self) -> Mapping[str, Any]: ...
 
 
 def _owner(root: _Owner) -> tuple[str, str]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from datastore.catalog import get_catalog
-from datastore.codec import Document
+from datastore.documents import CategoryApplicationDocument, PartnerDocument
 from datastore.loaders import NEWEST_FIRST
 from resolvers import account_lists, offers, partner_admin
 from resolvers import category_applications as applications
@@ -54,18 +54,18 @@ class Partner(Node):
     website: str | None = strawberry.field(description="The company's website.")
     logo_url: str | None = strawberry.field(description="The company's logo.")
     created_at: datetime = strawberry.field(description="When the partner joined.")
-    document: strawberry.Private[Document]
+    document: strawberry.Private[PartnerDocument]
 
     @classmethod
-    def from_document(cls, document: Document) -> Partner:
+    def from_document(cls, document: PartnerDocument) -> Partner:
         return cls(
             document=document,
             id=strawberry.ID(document["_id"]),
             name=document["name"],
-            type=document["type"],
-            registration_region=document["registrationRegion"],
-            target_markets=list(document["targetMarkets"]),
-            status=document["status"],
+            type=PartnerType(document["type"]),
+            registration_region=Region(document["registrationRegion"]),
+            target_markets=[Market(market) for market in document["targetMarkets"]],
+            status=PartnerStatus(document["status"]),
             contact_email=document.get("contactEmail"),
             description=document.get("description"),
             website=document.get("website"),
@@ -196,13 +196,13 @@ class ApprovedCategory:
     approved_at: datetime | None = strawberry.field(description="When it was approved.")
 
     @classmethod
-    def from_document(cls, document: Document) -> ApprovedCategory:
+    def from_document(cls, document: CategoryApplicationDocument) -> ApprovedCategory:
         row = get_catalog().get(document["categoryId"])
         if row is None:
             raise LookupError(f"application {document['_id']} names an unknown category")
         return cls(
             category=ServiceCategory.from_category(row),
-            market=document["market"],
+            market=Market(document["market"]),
             approved_at=document.get("reviewedAt"),
         )
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import strawberry
 
-from datastore.codec import Document
+from datastore.documents import PartnerDocument
 from resolvers import partner_accounts as resolve
 from resolvers import partner_admin
 from resolvers.context import Info
@@ -137,7 +137,7 @@ class ReopenPartnerInput:
     reason: str = strawberry.field(description="Why it was closed by mistake (1000 characters).")
 
 
-def _partner(document: Document) -> dict[str, Any]:
+def _partner(document: PartnerDocument) -> dict[str, Any]:
     return {"partner": Partner.from_document(document)}
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from datastore.codec import Document
+from datastore.documents import ReferralLinkDocument
 from resolvers.context import Info
 from resolvers.referrals import referral_path
 from schema.enums import ReferralLinkKind
@@ -28,10 +28,10 @@ class ReferralLink:
     created_at: datetime = strawberry.field(description="When the link was generated.")
 
     @classmethod
-    def from_document(cls, document: Document) -> ReferralLink:
+    def from_document(cls, document: ReferralLinkDocument) -> ReferralLink:
         return cls(
             id=strawberry.ID(document["_id"]),
-            kind=document["kind"],
+            kind=ReferralLinkKind(document["kind"]),
             code=document["code"],
             created_at=document["createdAt"],
         )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from datastore.codec import Document
+from datastore.documents import SellerDocument, ShopDocument, TikTokAccountDocument
 from datastore.loaders import NEWEST_FIRST
 from resolvers import offers
 from resolvers import sellers as resolve
@@ -31,11 +31,11 @@ class Shop(Node):
     created_at: datetime = strawberry.field(description="When the shop was added.")
 
     @classmethod
-    def from_document(cls, document: Document) -> Shop:
+    def from_document(cls, document: ShopDocument) -> Shop:
         return cls(
             id=strawberry.ID(document["_id"]),
             name=document["name"],
-            market=document["market"],
+            market=Market(document["market"]),
             created_at=document["createdAt"],
         )
 
@@ -48,11 +48,11 @@ class TikTokAccount(Node):
     unlinked_at: datetime | None = strawberry.field(description="When it was unlinked, if so.")
 
     @classmethod
-    def from_document(cls, document: Document) -> TikTokAccount:
+    def from_document(cls, document: TikTokAccountDocument) -> TikTokAccount:
         return cls(
             id=strawberry.ID(document["_id"]),
             handle=document["handle"],
-            linked_status=document["linkedStatus"],
+            linked_status=LinkedStatus(document["linkedStatus"]),
             linked_at=document["linkedAt"],
             unlinked_at=document.get("unlinkedAt"),
         )
@@ -71,16 +71,16 @@ class Seller(Node):
         description="Whether the seller authorizes and renews only through links partners "
         "send (UK and US local sellers and every cross-border seller, seed 002)."
     )
-    document: strawberry.Private[Document]
+    document: strawberry.Private[SellerDocument]
 
     @classmethod
-    def from_document(cls, document: Document) -> Seller:
+    def from_document(cls, document: SellerDocument) -> Seller:
         return cls(
             document=document,
             id=strawberry.ID(document["_id"]),
             name=document["name"],
-            kind=document["kind"],
-            market=document["market"],
+            kind=SellerKind(document["kind"]),
+            market=Market(document["market"]),
             has_shop_account=document["hasShopAccount"],
             created_at=document["createdAt"],
             authorizes_only_through_links=is_link_only(document),

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import strawberry
 
 from datastore import collections as c
-from datastore.codec import Document
 from datastore.documents import RequestDocument
 from datastore.enums import RequestStatus as _RequestStatus
 from datastore.loaders import NEWEST_FIRST, ListSpec, load_required
@@ -74,10 +73,10 @@ class SellerRequest(Node):
     business: BusinessProfile = strawberry.field(description="The seller's business.")
     created_at: datetime = strawberry.field(description="When the seller sent it.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
-    document: strawberry.Private[Document]
+    document: strawberry.Private[RequestDocument]
 
     @classmethod
-    def from_document(cls, document: Document) -> SellerRequest:
+    def from_document(cls, document: RequestDocument) -> SellerRequest:
         contact, business = document["contact"], document["business"]
         currency = Currency(business["currency"])
         shop_gmv = _money(business["shopMonthlyGmv"], currency)
@@ -85,7 +84,7 @@ class SellerRequest(Node):
         assert shop_gmv is not None and budget is not None
         return cls(
             id=strawberry.ID(document["_id"]),
-            status=document["status"],
+            status=RequestStatus(document["status"]),
             status_reason=document.get("statusReason"),
             closed_by=document.get("closedBy"),
             contact=RequestContact(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from datastore.catalog import get_catalog
-from datastore.codec import Document
+from datastore.documents import ServiceDocument
 from datastore.loaders import load_required
 from resolvers.context import Info
 from resolvers.links import service_authorization_url
@@ -44,17 +44,17 @@ class Service(Node):
     category_id: strawberry.Private[str]
     partner_id: strawberry.Private[str]
     link_token: strawberry.Private[str | None]
-    document: strawberry.Private[Document]
+    document: strawberry.Private[ServiceDocument]
 
     @classmethod
-    def from_document(cls, document: Document) -> Service:
+    def from_document(cls, document: ServiceDocument) -> Service:
         return cls(
             document=document,
             id=strawberry.ID(document["_id"]),
             name=document["name"],
-            type=document["type"],
-            status=document["status"],
-            market=document["market"],
+            type=ServiceType(document["type"]),
+            status=ServiceStatus(document["status"]),
+            market=Market(document["market"]),
             description=document.get("description"),
             highlights=list(document.get("highlights", [])),
             pricing=document.get("pricing"),

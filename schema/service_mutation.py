@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import strawberry
 
-from datastore.codec import Document
+from datastore.documents import ServiceDocument
 from resolvers import services as resolve
 from resolvers.context import Info
 from resolvers.errors import PublicError, QueryErrorCode
@@ -127,7 +127,7 @@ def _fields(input: object, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     return {k: str(v) if k == "categoryId" and v is not None else v for k, v in values.items()}
 
 
-def _service(document: Document) -> dict[str, Any]:
+def _service(document: ServiceDocument) -> dict[str, Any]:
     return {"service": Service.from_document(document)}
 
 

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
+from datastore.documents import ServiceOfferDocument
 from datastore.loaders import load_required
 from resolvers import offers as resolve
 from resolvers.context import Info
@@ -48,10 +49,10 @@ class ServiceOffer(Node):
     )
     partner_id: strawberry.Private[str]
     # The stored offer: status and acceptability are derived from it when they are read.
-    document: strawberry.Private[Document]
+    document: strawberry.Private[ServiceOfferDocument]
 
     @classmethod
-    def from_document(cls, document: Document) -> ServiceOffer:
+    def from_document(cls, document: ServiceOfferDocument) -> ServiceOffer:
         return cls(
             id=strawberry.ID(document["_id"]),
             start_date=first_day(document["startsAt"]),

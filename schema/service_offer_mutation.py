@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import strawberry
 
-from datastore.codec import Document
+from datastore.documents import ServiceOfferDocument
 from resolvers import offers as resolve
 from resolvers.context import Info
 from resolvers.errors import PublicError, QueryErrorCode
@@ -89,7 +89,7 @@ def _fields(input: CreateServiceOfferInput) -> dict[str, Any]:
     }
 
 
-def _offer(document: Document) -> dict[str, Any]:
+def _offer(document: ServiceOfferDocument) -> dict[str, Any]:
     return {"service_offer": ServiceOffer.from_document(document)}
 
 

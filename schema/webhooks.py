@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import strawberry
 
-from datastore.codec import Document
+from datastore.documents import WebhookDeliveryDocument, WebhookDocument
 from resolvers import webhooks as resolve
 from resolvers.context import Info
 from resolvers.events import EventType
@@ -31,7 +31,7 @@ class WebhookDelivery:
     at: datetime = strawberry.field(description="When it was made.")
 
     @classmethod
-    def from_document(cls, document: Document) -> WebhookDelivery:
+    def from_document(cls, document: WebhookDeliveryDocument) -> WebhookDelivery:
         return cls(
             id=strawberry.ID(document["_id"]),
             event_id=strawberry.ID(document["eventId"]),
@@ -61,7 +61,7 @@ class WebhookSubscription:
 
     @classmethod
     def from_document(
-        cls, document: Document, deliveries: list[Document] | None = None
+        cls, document: WebhookDocument, deliveries: list[WebhookDeliveryDocument] | None = None
     ) -> WebhookSubscription:
         return cls(
             id=strawberry.ID(document["_id"]),

@@ -4,7 +4,7 @@ fixtures that build documents, and a client that talks to the whole app in-proce
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -14,8 +14,16 @@ import pytest
 
 from datastore import collections as c
 from datastore.catalog import get_catalog
-from datastore.codec import Document, utc_now
-from datastore.documents import problems_of
+from datastore.codec import utc_now
+from datastore.documents import (
+    AuthorizationDocument,
+    PartnerDocument,
+    RequestDocument,
+    SellerDocument,
+    ServiceDocument,
+    ServiceOfferDocument,
+    problems_of,
+)
 from datastore.enums import (
     REGION_MARKETS,
     AuthorizationChannel,
@@ -146,22 +154,22 @@ async def serving(
 
 
 class PartnerFactory(Protocol):
-    def __call__(self, **fields: Any) -> Awaitable[Document]: ...
+    def __call__(self, **fields: Any) -> Awaitable[PartnerDocument]: ...
 
 
 class ServiceFactory(Protocol):
-    def __call__(self, partner: Document, **fields: Any) -> Awaitable[Document]: ...
+    def __call__(self, partner: Mapping[str, Any], **fields: Any) -> Awaitable[ServiceDocument]: ...
 
 
 class SellerFactory(Protocol):
-    def __call__(self, **fields: Any) -> Awaitable[Document]: ...
+    def __call__(self, **fields: Any) -> Awaitable[SellerDocument]: ...
 
 
 @pytest.fixture
 def make_partner(store: DocumentStore) -> PartnerFactory:
     counter = iter(range(1_000_000))
 
-    async def build(**fields: Any) -> Document:
+    async def build(**fields: Any) -> PartnerDocument:
         region = fields.pop("registrationRegion", Region.US)
         now = utc_now() + timedelta(milliseconds=next(counter))
         document = {
@@ -185,7 +193,7 @@ def make_partner(store: DocumentStore) -> PartnerFactory:
 def make_service(store: DocumentStore) -> ServiceFactory:
     counter = iter(range(1_000_000))
 
-    async def build(partner: Document, **fields: Any) -> Document:
+    async def build(partner: Mapping[str, Any], **fields: Any) -> ServiceDocument:
         category = get_catalog().find(partner["type"], partner["registrationRegion"])[0]
         now = utc_now() + timedelta(milliseconds=next(counter))
         document = {
@@ -221,7 +229,7 @@ def make_service(store: DocumentStore) -> ServiceFactory:
 
 @pytest.fixture
 def make_seller(store: DocumentStore) -> SellerFactory:
-    async def build(**fields: Any) -> Document:
+    async def build(**fields: Any) -> SellerDocument:
         now = utc_now()
         seller = await store.insert(
             c.SELLERS,
@@ -272,30 +280,40 @@ OFFER_SETTINGS = {
 
 class OfferFactory(Protocol):
     def __call__(
-        self, partner: Document, services: Sequence[Document], *, days: int = 90, **fields: Any
-    ) -> Awaitable[Document]: ...
+        self,
+        partner: Mapping[str, Any],
+        services: Sequence[Mapping[str, Any]],
+        *,
+        days: int = 90,
+        **fields: Any,
+    ) -> Awaitable[ServiceOfferDocument]: ...
 
 
 class AuthorizationFactory(Protocol):
     def __call__(
-        self, seller: Document, service: Document, *, days: int = 60, **fields: Any
-    ) -> Awaitable[Document]: ...
+        self,
+        seller: Mapping[str, Any],
+        service: Mapping[str, Any],
+        *,
+        days: int = 60,
+        **fields: Any,
+    ) -> Awaitable[AuthorizationDocument]: ...
 
 
 class RequestFactory(Protocol):
     def __call__(
-        self, seller: Document, partner: Document, **fields: Any
-    ) -> Awaitable[Document]: ...
+        self, seller: Mapping[str, Any], partner: Mapping[str, Any], **fields: Any
+    ) -> Awaitable[RequestDocument]: ...
 
 
 async def insert_offer(
     store: DocumentStore,
-    partner: Document,
-    services: Sequence[Document],
+    partner: Mapping[str, Any],
+    services: Sequence[Mapping[str, Any]],
     *,
     days: int = 90,
     **fields: Any,
-) -> Document:
+) -> ServiceOfferDocument:
     """An OPEN service offer starting today and ending ``days`` later, as a partner makes one."""
     now = utc_now()
     today = now.date()
@@ -320,8 +338,12 @@ def make_offer(store: DocumentStore) -> OfferFactory:
     """:func:`insert_offer` into the test's store."""
 
     async def build(
-        partner: Document, services: Sequence[Document], *, days: int = 90, **fields: Any
-    ) -> Document:
+        partner: Mapping[str, Any],
+        services: Sequence[Mapping[str, Any]],
+        *,
+        days: int = 90,
+        **fields: Any,
+    ) -> ServiceOfferDocument:
         return await insert_offer(store, partner, services, days=days, **fields)
 
     return build
@@ -333,8 +355,8 @@ def make_authorization(store: DocumentStore) -> AuthorizationFactory:
     ACTIVE covering the seller's shops unless ``fields`` say otherwise."""
 
     async def build(
-        seller: Document, service: Document, *, days: int = 60, **fields: Any
-    ) -> Document:
+        seller: Mapping[str, Any], service: Mapping[str, Any], *, days: int = 60, **fields: Any
+    ) -> AuthorizationDocument:
         now = utc_now()
         today = now.date()
         shops = await store.find(c.SHOPS, {"sellerId": seller["_id"]}, limit=50)
@@ -366,7 +388,9 @@ def make_authorization(store: DocumentStore) -> AuthorizationFactory:
 def make_request(store: DocumentStore) -> RequestFactory:
     """A request from ``seller`` to ``partner`` awaiting the partner's review."""
 
-    async def build(seller: Document, partner: Document, **fields: Any) -> Document:
+    async def build(
+        seller: Mapping[str, Any], partner: Mapping[str, Any], **fields: Any
+    ) -> RequestDocument:
         now = utc_now()
         document = {
             "_id": new_id("req"),

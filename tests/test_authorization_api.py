@@ -4,13 +4,15 @@ unlink, partner removal; access and history."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
 from datastore import collections as c
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
+from datastore.documents import PartnerDocument, SellerDocument
 from datastore.enums import Market, SellerKind, ServiceStatus, ServiceType
 from datastore.ids import new_id
 from datastore.store import DocumentStore
@@ -74,25 +76,25 @@ def _today() -> date:
 
 
 @pytest.fixture
-async def partner(make_partner: PartnerFactory) -> Document:
+async def partner(make_partner: PartnerFactory) -> PartnerDocument:
     return await make_partner()
 
 
 @pytest.fixture
-async def seller(make_seller: SellerFactory) -> Document:
+async def seller(make_seller: SellerFactory) -> SellerDocument:
     """A seller allowed to authorize from the store (an Indonesian local seller)."""
     return await make_seller(market=Market.ID)
 
 
-async def _first_shop(store: DocumentStore, seller: Document) -> str:
+async def _first_shop(store: DocumentStore, seller: Mapping[str, Any]) -> str:
     return str((await store.find(c.SHOPS, {"sellerId": seller["_id"]}))[0]["_id"])
 
 
-async def _first_account(store: DocumentStore, seller: Document) -> str:
+async def _first_account(store: DocumentStore, seller: Mapping[str, Any]) -> str:
     return str((await store.find(c.TIKTOK_ACCOUNTS, {"sellerId": seller["_id"]}))[0]["_id"])
 
 
-def _as(seller: Document) -> str:
+def _as(seller: Mapping[str, Any]) -> str:
     return token(Role.SELLER, seller["_id"])
 
 
@@ -105,8 +107,8 @@ async def _ok(gql: GraphQLClient, query: str, variables: dict[str, Any], caller:
 async def test_one_click_accept_creates_one_authorization_per_service(
     gql: GraphQLClient,
     store: DocumentStore,
-    partner: Document,
-    seller: Document,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
     make_service: ServiceFactory,
     make_offer: OfferFactory,
 ) -> None:
@@ -137,8 +139,8 @@ async def test_one_click_accept_creates_one_authorization_per_service(
 async def test_edited_accept_keeps_what_the_seller_changed(
     gql: GraphQLClient,
     store: DocumentStore,
-    partner: Document,
-    seller: Document,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
     make_service: ServiceFactory,
     make_offer: OfferFactory,
 ) -> None:
@@ -173,8 +175,8 @@ async def test_edited_accept_keeps_what_the_seller_changed(
 async def test_refused_accepts_write_nothing(
     gql: GraphQLClient,
     store: DocumentStore,
-    partner: Document,
-    seller: Document,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
     make_service: ServiceFactory,
     make_seller: SellerFactory,
     make_offer: OfferFactory,
@@ -214,8 +216,8 @@ async def test_refused_accepts_write_nothing(
 async def test_withdrawn_expired_and_closed_partner_offers_cannot_be_accepted(
     gql: GraphQLClient,
     store: DocumentStore,
-    partner: Document,
-    seller: Document,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
     make_service: ServiceFactory,
     make_partner: PartnerFactory,
     make_offer: OfferFactory,
@@ -250,7 +252,7 @@ async def test_withdrawn_expired_and_closed_partner_offers_cannot_be_accepted(
 async def test_two_sellers_racing_for_one_offer_exactly_one_wins(
     gql: GraphQLClient,
     store: DocumentStore,
-    partner: Document,
+    partner: Mapping[str, Any],
     make_service: ServiceFactory,
     make_seller: SellerFactory,
     make_offer: OfferFactory,
@@ -271,7 +273,7 @@ async def test_two_sellers_racing_for_one_offer_exactly_one_wins(
 async def test_default_application_through_a_service_link(
     gql: GraphQLClient,
     store: DocumentStore,
-    partner: Document,
+    partner: Mapping[str, Any],
     make_service: ServiceFactory,
     make_seller: SellerFactory,
 ) -> None:
@@ -316,7 +318,7 @@ async def test_default_application_through_a_service_link(
 async def test_region_rule_for_store_authorization_and_renewal(
     gql: GraphQLClient,
     store: DocumentStore,
-    partner: Document,
+    partner: Mapping[str, Any],
     make_service: ServiceFactory,
     make_seller: SellerFactory,
     kind: SellerKind,
@@ -353,8 +355,8 @@ async def test_region_rule_for_store_authorization_and_renewal(
 async def test_renew_extends_by_calendar_months(
     gql: GraphQLClient,
     store: DocumentStore,
-    partner: Document,
-    seller: Document,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
     make_service: ServiceFactory,
     make_offer: OfferFactory,
 ) -> None:
@@ -373,8 +375,8 @@ async def test_renew_extends_by_calendar_months(
 async def test_cancel_ends_access_at_once_and_only_the_owner_may(
     gql: GraphQLClient,
     store: DocumentStore,
-    partner: Document,
-    seller: Document,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
     make_service: ServiceFactory,
     make_seller: SellerFactory,
     make_offer: OfferFactory,
@@ -407,8 +409,8 @@ async def test_cancel_ends_access_at_once_and_only_the_owner_may(
 async def test_expired_reads_completed_at_once_and_the_sweep_persists_it(
     gql: GraphQLClient,
     store: DocumentStore,
-    partner: Document,
-    seller: Document,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
     make_service: ServiceFactory,
     make_offer: OfferFactory,
 ) -> None:
@@ -447,8 +449,8 @@ async def test_expired_reads_completed_at_once_and_the_sweep_persists_it(
 async def test_expiring_within_days_for_seller_and_partner(
     gql: GraphQLClient,
     store: DocumentStore,
-    partner: Document,
-    seller: Document,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
     make_service: ServiceFactory,
     make_offer: OfferFactory,
 ) -> None:
@@ -475,8 +477,8 @@ async def test_expiring_within_days_for_seller_and_partner(
 async def test_expiring_within_days_agrees_with_days_remaining(
     gql: GraphQLClient,
     store: DocumentStore,
-    partner: Document,
-    seller: Document,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
     make_service: ServiceFactory,
     make_offer: OfferFactory,
 ) -> None:
@@ -498,8 +500,8 @@ async def test_expiring_within_days_agrees_with_days_remaining(
 async def test_unlinking_an_account_ends_authorizations_that_covered_only_it(
     gql: GraphQLClient,
     store: DocumentStore,
-    partner: Document,
-    seller: Document,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
     make_service: ServiceFactory,
     make_offer: OfferFactory,
 ) -> None:
@@ -534,8 +536,8 @@ async def test_unlinking_an_account_ends_authorizations_that_covered_only_it(
 async def test_closing_a_partner_closes_its_authorizations(
     gql: GraphQLClient,
     store: DocumentStore,
-    partner: Document,
-    seller: Document,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
     make_service: ServiceFactory,
     admin: str,
     make_offer: OfferFactory,
@@ -569,8 +571,8 @@ async def test_closing_a_partner_closes_its_authorizations(
 async def test_who_sees_an_authorization(
     gql: GraphQLClient,
     store: DocumentStore,
-    partner: Document,
-    seller: Document,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
     make_service: ServiceFactory,
     make_partner: PartnerFactory,
     make_seller: SellerFactory,
@@ -613,8 +615,8 @@ OFFER_STATES = (
 async def test_can_be_accepted_and_one_click_never_disagree(
     gql: GraphQLClient,
     store: DocumentStore,
-    partner: Document,
-    seller: Document,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
     make_seller: SellerFactory,
     make_service: ServiceFactory,
     make_offer: OfferFactory,

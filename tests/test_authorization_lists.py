@@ -3,7 +3,7 @@ cursors that stay stable under each order."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +11,7 @@ import pytest
 
 from datastore import collections as c
 from datastore.codec import Document, utc_now
+from datastore.documents import AuthorizationDocument
 from datastore.enums import Market
 from datastore.ids import new_id
 from datastore.store import Collection, DocumentStore
@@ -27,8 +28,11 @@ LIST = """query($filter: AuthorizationFilter, $sortKey: AuthorizationSortKey, $r
 
 
 async def _authorizations(
-    store: DocumentStore, partner: Document, sellers: list[Document], services: list[Document]
-) -> list[Document]:
+    store: DocumentStore,
+    partner: Mapping[str, Any],
+    sellers: Sequence[Mapping[str, Any]],
+    services: Sequence[Mapping[str, Any]],
+) -> list[AuthorizationDocument]:
     """One authorization per (seller, service), with distinct ends and update times."""
     made = []
     base = utc_now()
@@ -192,7 +196,10 @@ async def test_malformed_filter_ids_are_refused_with_a_code(
 
 
 async def _touch(
-    store: DocumentStore, collection: Collection[Mapping[str, Any]], document: Document, when: Any
+    store: DocumentStore,
+    collection: Collection[Mapping[str, Any]],
+    document: Mapping[str, Any],
+    when: Any,
 ) -> None:
     current = (await store.get_many(collection, [document["_id"]]))[document["_id"]]
     await store.update(

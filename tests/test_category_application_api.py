@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from datastore import collections as c
@@ -25,7 +26,9 @@ def _category(partner_type: PartnerType, region: Region, name: str) -> str:
     return next(r.id for r in get_catalog().find(partner_type, region) if r.name == name)
 
 
-async def _apply(gql: GraphQLClient, partner: dict[str, Any], category_id: str, market: str) -> Any:
+async def _apply(
+    gql: GraphQLClient, partner: Mapping[str, Any], category_id: str, market: str
+) -> Any:
     variables = {"input": {"categoryId": category_id, "market": market}}
     result = await gql(APPLY, variables, as_=token(Role.PARTNER, partner["_id"]))
     return result["data"]["applyForServiceCategory"]

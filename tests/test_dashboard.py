@@ -3,7 +3,9 @@ history, in one query whose round trips do not grow with the number of offers.""
 
 from __future__ import annotations
 
-from datastore.codec import Document
+from collections.abc import Mapping
+from typing import Any
+
 from datastore.enums import Market
 from datastore.store import DocumentStore
 from resolvers.identity import Role
@@ -30,7 +32,7 @@ async def _accepted_offers(
     count: int,
     gql: GraphQLClient,
     store: DocumentStore,
-    partner: Document,
+    partner: Mapping[str, Any],
     make_service: ServiceFactory,
     make_seller: SellerFactory,
     make_offer: OfferFactory,

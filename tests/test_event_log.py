@@ -4,7 +4,7 @@ dense positions in commit order, the expiring notice once, pruning after the ret
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from datastore import collections as c
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
 from datastore.collections import INDEXES
+from datastore.documents import AuthorizationDocument, EventDocument
 from datastore.enums import AuthorizationStatus
 from datastore.ids import new_id
 from datastore.store import ASCENDING, DocumentStore, VersionConflictError
@@ -31,13 +32,17 @@ from tests.stores import ADAPTERS, drop_store, open_store
 from tests.test_seller_request_api import ACCEPT, CREATE, _form
 
 
-async def _log(store: DocumentStore) -> list[Document]:
+async def _log(store: DocumentStore) -> list[EventDocument]:
     return await store.find(c.EVENTS, sort=[("position", ASCENDING)])
 
 
 async def authorization(
-    store: DocumentStore, partner: Document, seller: Document, service: Document, **fields: Any
-) -> Document:
+    store: DocumentStore,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
+    service: Mapping[str, Any],
+    **fields: Any,
+) -> AuthorizationDocument:
     now = utc_now()
     return await store.insert(
         c.AUTHORIZATIONS,

@@ -4,6 +4,7 @@ key with another input is refused, and racing retries create one result."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +12,8 @@ import pytest
 
 from datastore import collections as c
 from datastore.catalog import get_catalog
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
+from datastore.documents import PartnerDocument, SellerDocument
 from datastore.enums import Market
 from datastore.store import DocumentStore
 from resolvers.identity import Role
@@ -41,11 +43,11 @@ SETTINGS = {
 REUSED = [(["input", "idempotencyKey"], "IDEMPOTENCY_KEY_REUSED")]
 
 
-def _partner(partner: Document) -> str:
+def _partner(partner: Mapping[str, Any]) -> str:
     return token(Role.PARTNER, partner["_id"])
 
 
-def _seller(seller: Document) -> str:
+def _seller(seller: Mapping[str, Any]) -> str:
     return token(Role.SELLER, seller["_id"])
 
 
@@ -96,12 +98,12 @@ def _authorize_input(**fields: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def partner(make_partner: PartnerFactory) -> Document:
+async def partner(make_partner: PartnerFactory) -> PartnerDocument:
     return await make_partner()
 
 
 @pytest.fixture
-async def seller(make_seller: SellerFactory) -> Document:
+async def seller(make_seller: SellerFactory) -> SellerDocument:
     """A seller allowed to renew directly (an Indonesian local seller)."""
     return await make_seller(market=Market.ID)
 
@@ -109,7 +111,7 @@ async def seller(make_seller: SellerFactory) -> Document:
 async def test_create_offer_retry_reuse_and_key_scope(
     gql: GraphQLClient,
     store: DocumentStore,
-    partner: Document,
+    partner: Mapping[str, Any],
     make_partner: PartnerFactory,
     make_service: ServiceFactory,
 ) -> None:
@@ -136,7 +138,10 @@ async def test_create_offer_retry_reuse_and_key_scope(
 
 
 async def test_a_key_used_by_another_mutation_is_reused(
-    gql: GraphQLClient, store: DocumentStore, partner: Document, make_service: ServiceFactory
+    gql: GraphQLClient,
+    store: DocumentStore,
+    partner: Mapping[str, Any],
+    make_service: ServiceFactory,
 ) -> None:
     service = await make_service(partner)
     variables = {"input": _offer_input([service["_id"]], idempotencyKey="shared")}
@@ -150,7 +155,7 @@ async def test_a_key_used_by_another_mutation_is_reused(
 
 
 async def test_apply_for_category_retry_and_reuse(
-    gql: GraphQLClient, store: DocumentStore, partner: Document
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any]
 ) -> None:
     categories = get_catalog().find(partner["type"], partner["registrationRegion"])
     markets = [
@@ -174,7 +179,10 @@ async def test_apply_for_category_retry_and_reuse(
 
 
 async def test_create_request_retry_and_reuse(
-    gql: GraphQLClient, store: DocumentStore, seller: Document, make_partner: PartnerFactory
+    gql: GraphQLClient,
+    store: DocumentStore,
+    seller: Mapping[str, Any],
+    make_partner: PartnerFactory,
 ) -> None:
     partner, other = await make_partner(), await make_partner()
     variables = {"input": _request_input(partner["_id"], idempotencyKey="req-1")}
@@ -193,8 +201,8 @@ async def test_create_request_retry_and_reuse(
 async def test_repeated_authorize_service_adds_no_second_history_entry(
     gql: GraphQLClient,
     store: DocumentStore,
-    seller: Document,
-    partner: Document,
+    seller: Mapping[str, Any],
+    partner: Mapping[str, Any],
     make_service: ServiceFactory,
 ) -> None:
     service = await make_service(partner)
@@ -221,8 +229,8 @@ async def test_repeated_authorize_service_adds_no_second_history_entry(
 async def test_one_click_accept_takes_a_key(
     gql: GraphQLClient,
     store: DocumentStore,
-    seller: Document,
-    partner: Document,
+    seller: Mapping[str, Any],
+    partner: Mapping[str, Any],
     make_service: ServiceFactory,
 ) -> None:
     service = await make_service(partner)
@@ -244,7 +252,9 @@ async def test_one_click_accept_takes_a_key(
     assert await store.count(c.AUTHORIZATIONS) == 1
 
 
-async def _authorization(gql: GraphQLClient, seller: Document, service: Document) -> dict[str, Any]:
+async def _authorization(
+    gql: GraphQLClient, seller: Mapping[str, Any], service: Mapping[str, Any]
+) -> dict[str, Any]:
     granted = await _payload(
         gql,
         BY_LINK,
@@ -259,8 +269,8 @@ async def _authorization(gql: GraphQLClient, seller: Document, service: Document
 async def test_renew_with_a_key_extends_once(
     gql: GraphQLClient,
     store: DocumentStore,
-    seller: Document,
-    partner: Document,
+    seller: Mapping[str, Any],
+    partner: Mapping[str, Any],
     make_service: ServiceFactory,
 ) -> None:
     authorization = await _authorization(gql, seller, await make_service(partner))
@@ -287,8 +297,8 @@ RACERS = 8
 async def test_racing_retries_of_a_keyed_create_make_one_result(
     gql: GraphQLClient,
     store: DocumentStore,
-    partner: Document,
-    seller: Document,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
     make_service: ServiceFactory,
 ) -> None:
     service = await make_service(partner)
@@ -327,8 +337,8 @@ async def test_racing_retries_of_a_keyed_create_make_one_result(
 async def test_racing_keyed_renewals_extend_once(
     gql: GraphQLClient,
     store: DocumentStore,
-    seller: Document,
-    partner: Document,
+    seller: Mapping[str, Any],
+    partner: Mapping[str, Any],
     make_service: ServiceFactory,
 ) -> None:
     authorization = await _authorization(gql, seller, await make_service(partner))
@@ -349,8 +359,8 @@ async def test_racing_keyed_renewals_extend_once(
 async def test_the_same_authorization_sent_again_without_a_key_changes_nothing(
     gql: GraphQLClient,
     store: DocumentStore,
-    seller: Document,
-    partner: Document,
+    seller: Mapping[str, Any],
+    partner: Mapping[str, Any],
     make_service: ServiceFactory,
 ) -> None:
     service = await make_service(partner)

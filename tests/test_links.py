@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datastore.codec import Document
 from resolvers.identity import Role
 from tests.conftest import GraphQLClient, OfferFactory, PartnerFactory, ServiceFactory, token
 
@@ -19,7 +18,7 @@ async def test_offer_and_service_links_are_absolute_urls_for_the_partner(
     make_service: ServiceFactory,
     make_offer: OfferFactory,
 ) -> None:
-    partner: Document = await make_partner()
+    partner = await make_partner()
     service = await make_service(partner)
     offer = await make_offer(partner, [service])
     as_partner = token(Role.PARTNER, partner["_id"])

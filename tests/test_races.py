@@ -10,7 +10,7 @@ breaks (see ``datastore.store``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from datastore import collections as c
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
+from datastore.documents import AuthorizationDocument
 from datastore.enums import (
     AuthorizationStatus,
     LinkedStatus,
@@ -118,7 +119,7 @@ def _details(**fields: Any) -> dict[str, Any]:
     }
 
 
-async def _active_of_partner(store: DocumentStore, partner_id: str) -> list[Document]:
+async def _active_of_partner(store: DocumentStore, partner_id: str) -> list[AuthorizationDocument]:
     return await store.find(
         c.AUTHORIZATIONS, {"partnerId": partner_id, "status": AuthorizationStatus.ACTIVE}
     )
@@ -361,7 +362,7 @@ async def test_unlinking_both_accounts_of_an_authorization_at_once(
 
 
 async def _assert_no_active_authorization_without_coverage(
-    store: DocumentStore, seller: Document
+    store: DocumentStore, seller: Mapping[str, Any]
 ) -> None:
     linked = {
         account["_id"]

@@ -13,7 +13,7 @@ import pytest
 
 from datastore import collections as c
 from datastore.catalog import ServiceCategory, get_catalog
-from datastore.codec import Document
+from datastore.documents import ReferralLinkDocument, ServiceDocument
 from datastore.enums import (
     PartnerStatus,
     PartnerType,
@@ -62,7 +62,9 @@ def shop_registration(region: Region) -> ServiceCategory:
 
 
 class ShopRegistrationFactory(Protocol):
-    def __call__(self, partner: Document | None = None, **fields: Any) -> Awaitable[Document]: ...
+    def __call__(
+        self, partner: Mapping[str, Any] | None = None, **fields: Any
+    ) -> Awaitable[ServiceDocument]: ...
 
 
 @pytest.fixture
@@ -71,9 +73,9 @@ def make_shop_registration(
 ) -> ShopRegistrationFactory:
     """A custom LIVE Shop Registration service (of a new US partner unless one is given)."""
 
-    async def build(partner: Document | None = None, **fields: Any) -> Document:
+    async def build(partner: Mapping[str, Any] | None = None, **fields: Any) -> ServiceDocument:
         owner = partner or await make_partner()
-        category = shop_registration(owner["registrationRegion"])
+        category = shop_registration(Region(owner["registrationRegion"]))
         return await make_service(
             owner, **{"type": ServiceType.CUSTOM, "categoryId": category.id, **fields}
         )
@@ -127,7 +129,7 @@ async def test_racing_publishes_agree_on_one_link_per_kind(
     # Inside publish transactions, as the service life cycle calls it.
     other = await make_shop_registration()
 
-    async def publish() -> list[Document]:
+    async def publish() -> list[ReferralLinkDocument]:
         return await store.transaction(lambda: ensure_referral_links(store, other))
 
     transactional = await asyncio.gather(publish(), publish())

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 from datastore import collections as c
-from datastore.codec import Document
+from datastore.documents import SellerDocument
 from datastore.enums import Market, PartnerStatus
 from datastore.store import DocumentStore
 from resolvers.identity import Role
@@ -61,16 +62,16 @@ async def _ok(gql: GraphQLClient, query: str, variables: dict[str, Any], caller:
 
 
 @pytest.fixture
-async def seller(make_seller: SellerFactory) -> Document:
+async def seller(make_seller: SellerFactory) -> SellerDocument:
     return await make_seller()
 
 
-def _as(document: Document, role: Role) -> str:
+def _as(document: Mapping[str, Any], role: Role) -> str:
     return token(role, document["_id"])
 
 
 async def test_one_request_per_partner_with_the_whole_form(
-    gql: GraphQLClient, make_partner: PartnerFactory, seller: Document
+    gql: GraphQLClient, make_partner: PartnerFactory, seller: Mapping[str, Any]
 ) -> None:
     first, second = await make_partner(), await make_partner()
     form = _form(first["_id"], second["_id"], otherChannelsMonthlyGmv="100", otherDetails="  Hi ")
@@ -94,7 +95,10 @@ async def test_one_request_per_partner_with_the_whole_form(
 
 
 async def test_idempotency_key_returns_the_first_requests(
-    gql: GraphQLClient, make_partner: PartnerFactory, seller: Document, store: DocumentStore
+    gql: GraphQLClient,
+    make_partner: PartnerFactory,
+    seller: Mapping[str, Any],
+    store: DocumentStore,
 ) -> None:
     partner = await make_partner()
     form = _form(partner["_id"])
@@ -107,7 +111,10 @@ async def test_idempotency_key_returns_the_first_requests(
 
 
 async def test_bad_input_is_refused_with_field_and_code_and_nothing_written(
-    gql: GraphQLClient, make_partner: PartnerFactory, seller: Document, store: DocumentStore
+    gql: GraphQLClient,
+    make_partner: PartnerFactory,
+    seller: Mapping[str, Any],
+    store: DocumentStore,
 ) -> None:
     partner = await make_partner()
     closed = await make_partner(status=PartnerStatus.CLOSED)
@@ -155,7 +162,10 @@ async def test_seller_without_shop_account_gets_the_partners_email_instead(
 
 
 async def test_flood_limits(
-    gql: GraphQLClient, make_partner: PartnerFactory, seller: Document, store: DocumentStore
+    gql: GraphQLClient,
+    make_partner: PartnerFactory,
+    seller: Mapping[str, Any],
+    store: DocumentStore,
 ) -> None:
     partner = await make_partner()
     await _ok(gql, CREATE, _form(partner["_id"]), _as(seller, Role.SELLER))
@@ -172,7 +182,10 @@ async def test_flood_limits(
 
 
 async def test_partner_inbox_transitions_and_history(
-    gql: GraphQLClient, make_partner: PartnerFactory, seller: Document, make_seller: SellerFactory
+    gql: GraphQLClient,
+    make_partner: PartnerFactory,
+    seller: Mapping[str, Any],
+    make_seller: SellerFactory,
 ) -> None:
     partner, other = await make_partner(), await make_partner()
     created = await _ok(gql, CREATE, _form(partner["_id"], other["_id"]), _as(seller, Role.SELLER))
@@ -212,7 +225,7 @@ async def test_partner_inbox_transitions_and_history(
 
 
 async def test_roles_on_request_mutations(
-    gql: GraphQLClient, make_partner: PartnerFactory, seller: Document, admin: str
+    gql: GraphQLClient, make_partner: PartnerFactory, seller: Mapping[str, Any], admin: str
 ) -> None:
     partner = await make_partner()
     created = await _ok(gql, CREATE, _form(partner["_id"]), _as(seller, Role.SELLER))
@@ -272,7 +285,7 @@ async def test_accepted_request_becomes_connected_when_the_seller_authorizes(
 
 
 async def test_closing_a_partner_closes_its_open_requests(
-    gql: GraphQLClient, make_partner: PartnerFactory, seller: Document, admin: str
+    gql: GraphQLClient, make_partner: PartnerFactory, seller: Mapping[str, Any], admin: str
 ) -> None:
     partner = await make_partner()
     created = await _ok(gql, CREATE, _form(partner["_id"]), _as(seller, Role.SELLER))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 from datastore import collections as c
 from datastore.catalog import get_catalog
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
+from datastore.documents import PartnerDocument
 from datastore.enums import PartnerType, Region
 from datastore.ids import new_id
 from datastore.store import DocumentStore
@@ -42,7 +44,7 @@ LISTING = {
 
 
 @pytest.fixture
-async def partner(make_partner: PartnerFactory, store: DocumentStore) -> Document:
+async def partner(make_partner: PartnerFactory, store: DocumentStore) -> PartnerDocument:
     """A US TSP approved for Shop Management and Shop Registration in the US."""
     created = await make_partner()
     for category in (SHOP_MANAGEMENT, SHOP_REGISTRATION):
@@ -60,7 +62,7 @@ async def partner(make_partner: PartnerFactory, store: DocumentStore) -> Documen
     return created
 
 
-def _as(partner: Document) -> str:
+def _as(partner: Mapping[str, Any]) -> str:
     return token(Role.PARTNER, partner["_id"])
 
 
@@ -70,12 +72,14 @@ async def _call(gql: GraphQLClient, query: str, variables: dict[str, Any], calle
     return next(iter(result["data"].values()))
 
 
-async def _create(gql: GraphQLClient, partner: Document, **fields: Any) -> Any:
+async def _create(gql: GraphQLClient, partner: Mapping[str, Any], **fields: Any) -> Any:
     base = {"name": "Shop care", "type": "PUBLIC", "categoryId": SHOP_MANAGEMENT, "market": "US"}
     return await _call(gql, CREATE, {"input": {**base, **fields}}, _as(partner))
 
 
-async def test_public_service_full_cycle(gql: GraphQLClient, partner: Document, admin: str) -> None:
+async def test_public_service_full_cycle(
+    gql: GraphQLClient, partner: Mapping[str, Any], admin: str
+) -> None:
     created = await _create(gql, partner, **LISTING)
     assert created["userErrors"] == []
     service = created["service"]
@@ -131,7 +135,9 @@ async def test_public_service_full_cycle(gql: GraphQLClient, partner: Document, 
     ]
 
 
-async def test_custom_service_goes_live_at_once(gql: GraphQLClient, partner: Document) -> None:
+async def test_custom_service_goes_live_at_once(
+    gql: GraphQLClient, partner: Mapping[str, Any]
+) -> None:
     service = (await _create(gql, partner, type="CUSTOM"))["service"]
     live = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
     assert live["service"]["status"] == "LIVE"
@@ -139,7 +145,7 @@ async def test_custom_service_goes_live_at_once(gql: GraphQLClient, partner: Doc
 
 
 async def test_listing_must_be_complete_to_submit_a_public_service(
-    gql: GraphQLClient, partner: Document, store: DocumentStore
+    gql: GraphQLClient, partner: Mapping[str, Any], store: DocumentStore
 ) -> None:
     service = (await _create(gql, partner, description="Only a description"))["service"]
     refused = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
@@ -173,7 +179,7 @@ async def test_listing_must_be_complete_to_submit_a_public_service(
 )
 async def test_illegal_transitions_change_nothing(
     gql: GraphQLClient,
-    partner: Document,
+    partner: Mapping[str, Any],
     store: DocumentStore,
     admin: str,
     mutation: str,
@@ -201,7 +207,7 @@ async def test_illegal_transitions_change_nothing(
 
 
 async def test_create_validates_every_field_and_writes_nothing(
-    gql: GraphQLClient, partner: Document, store: DocumentStore
+    gql: GraphQLClient, partner: Mapping[str, Any], store: DocumentStore
 ) -> None:
     refused = await _create(
         gql,
@@ -223,7 +229,7 @@ async def test_create_validates_every_field_and_writes_nothing(
 
 
 async def test_category_rules_on_create(
-    gql: GraphQLClient, partner: Document, store: DocumentStore
+    gql: GraphQLClient, partner: Mapping[str, Any], store: DocumentStore
 ) -> None:
     not_approved = next(
         r.id for r in get_catalog().find(PartnerType.TSP, Region.US) if r.name == "LIVE Management"
@@ -247,7 +253,7 @@ async def test_category_rules_on_create(
 
 
 async def test_idempotency_key_returns_the_first_service(
-    gql: GraphQLClient, partner: Document, store: DocumentStore
+    gql: GraphQLClient, partner: Mapping[str, Any], store: DocumentStore
 ) -> None:
     first = await _create(gql, partner, idempotencyKey="retry-1")
     second = await _create(gql, partner, idempotencyKey="retry-1")
@@ -263,7 +269,7 @@ async def test_idempotency_key_returns_the_first_service(
 
 
 async def test_update_is_partial_and_locks_fields_by_state(
-    gql: GraphQLClient, partner: Document
+    gql: GraphQLClient, partner: Mapping[str, Any]
 ) -> None:
     service = (await _create(gql, partner, type="CUSTOM", **LISTING))["service"]
     partial = await _call(
@@ -287,7 +293,7 @@ async def test_update_is_partial_and_locks_fields_by_state(
 
 async def test_other_callers_cannot_touch_a_service(
     gql: GraphQLClient,
-    partner: Document,
+    partner: Mapping[str, Any],
     make_partner: PartnerFactory,
     make_seller: SellerFactory,
 ) -> None:
@@ -307,7 +313,7 @@ async def test_other_callers_cannot_touch_a_service(
 
 
 async def test_authorization_link_reads_the_service_and_says_when_unavailable(
-    gql: GraphQLClient, partner: Document, admin: str
+    gql: GraphQLClient, partner: Mapping[str, Any], admin: str
 ) -> None:
     service = (await _create(gql, partner, type="CUSTOM"))["service"]
     live = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
@@ -332,7 +338,7 @@ async def test_authorization_link_reads_the_service_and_says_when_unavailable(
 
 
 async def test_close_partner_delists_services_and_blocks_publishing(
-    gql: GraphQLClient, partner: Document, admin: str, store: DocumentStore
+    gql: GraphQLClient, partner: Mapping[str, Any], admin: str, store: DocumentStore
 ) -> None:
     service = (await _create(gql, partner, **LISTING))["service"]
     await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
@@ -361,7 +367,7 @@ async def test_close_partner_delists_services_and_blocks_publishing(
 @pytest.mark.parametrize("mutation", ["create", "update", "publish", "deactivate", "review"])
 async def test_every_role_on_every_service_mutation(
     gql: GraphQLClient,
-    partner: Document,
+    partner: Mapping[str, Any],
     make_partner: PartnerFactory,
     make_seller: SellerFactory,
     store: DocumentStore,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
 
 from datastore import collections as c
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
+from datastore.documents import PartnerDocument, ServiceOfferDocument
 from datastore.enums import PartnerStatus, ServiceStatus, ServiceType
 from datastore.store import DocumentStore
 from resolvers.identity import Role
@@ -43,7 +45,7 @@ def _today() -> date:
     return utc_now().date()
 
 
-def _as(partner: Document) -> str:
+def _as(partner: Mapping[str, Any]) -> str:
     return token(Role.PARTNER, partner["_id"])
 
 
@@ -66,13 +68,13 @@ async def _data(gql: GraphQLClient, query: str, variables: dict[str, Any], calle
 
 
 async def _create(
-    gql: GraphQLClient, partner: Document, service_ids: list[str], **fields: Any
+    gql: GraphQLClient, partner: Mapping[str, Any], service_ids: list[str], **fields: Any
 ) -> Any:
     return await _data(gql, CREATE, {"input": _input(service_ids, **fields)}, _as(partner))
 
 
 async def _offer(
-    gql: GraphQLClient, partner: Document, service_ids: list[str], **fields: Any
+    gql: GraphQLClient, partner: Mapping[str, Any], service_ids: list[str], **fields: Any
 ) -> dict[str, Any]:
     created = await _create(gql, partner, service_ids, **fields)
     assert created["userErrors"] == [], created
@@ -80,7 +82,7 @@ async def _offer(
     return offer
 
 
-async def _stored(store: DocumentStore, offer_id: str) -> Document:
+async def _stored(store: DocumentStore, offer_id: str) -> ServiceOfferDocument:
     return (await store.get_many(c.SERVICE_OFFERS, [offer_id]))[offer_id]
 
 
@@ -92,19 +94,22 @@ async def _set(store: DocumentStore, offer_id: str, **changes: Any) -> None:
 
 
 async def _listed(
-    gql: GraphQLClient, partner: Document, caller: Any, **variables: Any
+    gql: GraphQLClient, partner: Mapping[str, Any], caller: Any, **variables: Any
 ) -> list[tuple[str, str]]:
     found = await _data(gql, LIST, {"id": partner["_id"], **variables}, caller)
     return [(e["node"]["id"], e["node"]["status"]) for e in found["serviceOffers"]["edges"]]
 
 
 @pytest.fixture
-async def partner(make_partner: PartnerFactory) -> Document:
+async def partner(make_partner: PartnerFactory) -> PartnerDocument:
     return await make_partner()
 
 
 async def test_create_with_one_service_stores_the_documented_shape(
-    gql: GraphQLClient, partner: Document, make_service: ServiceFactory, store: DocumentStore
+    gql: GraphQLClient,
+    partner: Mapping[str, Any],
+    make_service: ServiceFactory,
+    store: DocumentStore,
 ) -> None:
     service = await make_service(partner)
     start = _today() + timedelta(days=1)
@@ -142,7 +147,10 @@ async def test_create_with_one_service_stores_the_documented_shape(
 
 
 async def test_create_with_ten_services_keeps_the_partners_order(
-    gql: GraphQLClient, partner: Document, make_service: ServiceFactory, store: DocumentStore
+    gql: GraphQLClient,
+    partner: Mapping[str, Any],
+    make_service: ServiceFactory,
+    store: DocumentStore,
 ) -> None:
     services = [
         await make_service(partner, type=ServiceType.CUSTOM if i % 2 else ServiceType.PUBLIC)
@@ -157,10 +165,10 @@ async def test_create_with_ten_services_keeps_the_partners_order(
 
 async def _refusal(
     case: str,
-    partner: Document,
+    partner: Mapping[str, Any],
     make_partner: PartnerFactory,
     make_service: ServiceFactory,
-) -> tuple[Document, dict[str, Any], set[tuple[tuple[str, ...], str]]]:
+) -> tuple[Mapping[str, Any], dict[str, Any], set[tuple[tuple[str, ...], str]]]:
     """The caller, the input and the (field, code) problems expected for one bad input."""
     live = await make_service(partner)
     today = _today()
@@ -303,7 +311,7 @@ async def _refusal(
 )
 async def test_each_bad_input_is_a_user_error_and_writes_nothing(
     gql: GraphQLClient,
-    partner: Document,
+    partner: Mapping[str, Any],
     make_partner: PartnerFactory,
     make_service: ServiceFactory,
     store: DocumentStore,
@@ -319,7 +327,7 @@ async def test_each_bad_input_is_a_user_error_and_writes_nothing(
 
 
 async def test_dates_at_the_limits_are_accepted(
-    gql: GraphQLClient, partner: Document, make_service: ServiceFactory
+    gql: GraphQLClient, partner: Mapping[str, Any], make_service: ServiceFactory
 ) -> None:
     service = await make_service(partner)
     start = _today() + timedelta(days=1)
@@ -353,7 +361,10 @@ async def test_dates_at_the_limits_are_accepted(
 
 
 async def test_contact_is_trimmed_and_the_phone_normalised(
-    gql: GraphQLClient, partner: Document, make_service: ServiceFactory, store: DocumentStore
+    gql: GraphQLClient,
+    partner: Mapping[str, Any],
+    make_service: ServiceFactory,
+    store: DocumentStore,
 ) -> None:
     service = await make_service(partner)
     contact = {"name": "  Ann Lee ", "email": " ann@shop.example ", "phone": "+1 555-123 4567"}
@@ -372,7 +383,10 @@ async def test_contact_is_trimmed_and_the_phone_normalised(
 
 
 async def test_settings_must_each_be_sent(
-    gql: GraphQLClient, partner: Document, make_service: ServiceFactory, store: DocumentStore
+    gql: GraphQLClient,
+    partner: Mapping[str, Any],
+    make_service: ServiceFactory,
+    store: DocumentStore,
 ) -> None:
     service = await make_service(partner)
     partial = {"authorizeObject": "SHOP", "tspAccess": True}
@@ -385,7 +399,7 @@ async def test_settings_must_each_be_sent(
 
 async def test_idempotency_key_returns_the_first_offer_unchanged(
     gql: GraphQLClient,
-    partner: Document,
+    partner: Mapping[str, Any],
     make_partner: PartnerFactory,
     make_service: ServiceFactory,
     store: DocumentStore,
@@ -429,7 +443,7 @@ async def test_idempotency_key_returns_the_first_offer_unchanged(
 
 async def test_the_link_shows_the_whole_offer_to_anyone_holding_it(
     gql: GraphQLClient,
-    partner: Document,
+    partner: Mapping[str, Any],
     make_service: ServiceFactory,
     make_seller: SellerFactory,
 ) -> None:
@@ -484,7 +498,7 @@ async def test_the_link_shows_the_whole_offer_to_anyone_holding_it(
 
 
 async def test_link_tokens_are_long_and_differ_per_offer(
-    gql: GraphQLClient, partner: Document, make_service: ServiceFactory
+    gql: GraphQLClient, partner: Mapping[str, Any], make_service: ServiceFactory
 ) -> None:
     service = await make_service(partner)
     tokens = [(await _offer(gql, partner, [service["_id"]]))["linkToken"] for _ in range(3)]
@@ -500,7 +514,10 @@ async def test_unknown_link_token_is_not_found(gql: GraphQLClient) -> None:
 
 
 async def test_withdraw_then_the_link_says_so_and_withdrawing_again_is_refused(
-    gql: GraphQLClient, partner: Document, make_service: ServiceFactory, store: DocumentStore
+    gql: GraphQLClient,
+    partner: Mapping[str, Any],
+    make_service: ServiceFactory,
+    store: DocumentStore,
 ) -> None:
     offer = await _offer(gql, partner, [(await make_service(partner))["_id"]])
     withdrawn = await _data(gql, WITHDRAW, {"id": offer["id"]}, _as(partner))
@@ -527,7 +544,10 @@ async def test_withdraw_then_the_link_says_so_and_withdrawing_again_is_refused(
 
 
 async def test_an_offer_past_its_end_reads_expired_everywhere_and_cannot_be_withdrawn(
-    gql: GraphQLClient, partner: Document, make_service: ServiceFactory, store: DocumentStore
+    gql: GraphQLClient,
+    partner: Mapping[str, Any],
+    make_service: ServiceFactory,
+    store: DocumentStore,
 ) -> None:
     offer = await _offer(gql, partner, [(await make_service(partner))["_id"]])
     now = utc_now()
@@ -546,7 +566,7 @@ async def test_an_offer_past_its_end_reads_expired_everywhere_and_cannot_be_with
 
 async def test_an_accepted_offer_cannot_be_withdrawn(
     gql: GraphQLClient,
-    partner: Document,
+    partner: Mapping[str, Any],
     make_service: ServiceFactory,
     make_seller: SellerFactory,
     store: DocumentStore,
@@ -569,7 +589,10 @@ async def test_an_accepted_offer_cannot_be_withdrawn(
 
 
 async def test_a_closed_partners_offer_cannot_be_accepted_or_withdrawn(
-    gql: GraphQLClient, partner: Document, make_service: ServiceFactory, store: DocumentStore
+    gql: GraphQLClient,
+    partner: Mapping[str, Any],
+    make_service: ServiceFactory,
+    store: DocumentStore,
 ) -> None:
     offer = await _offer(gql, partner, [(await make_service(partner))["_id"]])
     await store.update(
@@ -586,7 +609,7 @@ async def test_a_closed_partners_offer_cannot_be_accepted_or_withdrawn(
 
 async def test_my_service_offers_lists_newest_first_and_filters_by_status_as_read(
     gql: GraphQLClient,
-    partner: Document,
+    partner: Mapping[str, Any],
     make_service: ServiceFactory,
     store: DocumentStore,
 ) -> None:
@@ -625,7 +648,7 @@ async def test_my_service_offers_lists_newest_first_and_filters_by_status_as_rea
 
 async def test_only_the_partner_and_admins_see_offers_and_only_the_partner_changes_them(
     gql: GraphQLClient,
-    partner: Document,
+    partner: Mapping[str, Any],
     make_partner: PartnerFactory,
     make_service: ServiceFactory,
     make_seller: SellerFactory,

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from datastore import collections as c
-from datastore.codec import Document
 from datastore.sqlite import SQLiteStore
 
 
@@ -27,7 +28,7 @@ async def test_a_transaction_cancelled_while_waiting_for_the_writer_lock_leaves_
         # It lets go after the request timeout below fired, while BEGIN is still waiting.
         release = threading.Timer(0.5, other.execute, ("COMMIT",))
 
-        async def write(document_id: str) -> Document:
+        async def write(document_id: str) -> Mapping[str, Any]:
             return await store.insert(c.PARTNERS, {"_id": document_id, "name": document_id})
 
         release.start()

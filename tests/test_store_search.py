@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -12,7 +13,8 @@ from typing import Any
 import pytest
 
 from datastore.catalog import get_catalog
-from datastore.codec import Document, utc_now
+from datastore.codec import utc_now
+from datastore.documents import PartnerDocument, ServiceDocument
 from datastore.enums import PartnerStatus, PartnerType, Region, ServiceStatus, ServiceType
 from datastore.search import search_fields, words
 from datastore.store import DocumentStore
@@ -43,14 +45,14 @@ SERVICE_COUNT = 300
 class Seeded:
     """What the store holds: every service, and those the store must list."""
 
-    partners: list[Document]
-    services: list[Document]
+    partners: list[PartnerDocument]
+    services: list[ServiceDocument]
 
     @property
-    def listed(self) -> list[Document]:
+    def listed(self) -> list[ServiceDocument]:
         return [service for service in self.services if service["listed"]]
 
-    def text_of(self, service: Document) -> str:
+    def text_of(self, service: Mapping[str, Any]) -> str:
         partner = next(p for p in self.partners if p["_id"] == service["partnerId"])
         return " ".join((service["name"], service.get("description", ""), partner["name"]))
 
@@ -60,7 +62,7 @@ def _has_word(text: str, word: str) -> bool:
     return re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE) is not None
 
 
-def _newest(services: list[Document]) -> list[str]:
+def _newest(services: Sequence[Mapping[str, Any]]) -> list[str]:
     ordered = sorted(services, key=lambda s: (s["publishedAt"], s["_id"]), reverse=True)
     return [service["_id"] for service in ordered]
 
@@ -89,9 +91,9 @@ async def seeded(make_partner: PartnerFactory, make_service: ServiceFactory) -> 
         name="Shuttered Studio", registrationRegion=Region.US, status=PartnerStatus.CLOSED
     )
     start = utc_now()
-    services: list[Document] = []
+    services: list[ServiceDocument] = []
 
-    async def make(partner: Document, index: int, **fields: Any) -> None:
+    async def make(partner: Mapping[str, Any], index: int, **fields: Any) -> None:
         categories = [
             row
             for row in catalog.find(partner["type"], partner["registrationRegion"])
@@ -216,7 +218,7 @@ async def test_filters_by_main_category_category_and_market(
     catalog = get_catalog()
     listed = seeded.listed
 
-    def main_category(service: Document) -> str:
+    def main_category(service: Mapping[str, Any]) -> str:
         row = catalog.get(service["categoryId"])
         assert row is not None
         return row.main_category
@@ -259,7 +261,7 @@ async def test_relevance_ranks_services_with_more_query_words_in_their_name_firs
 ) -> None:
     query = ["video", "live", "management"]
 
-    def score(service: Document) -> int:
+    def score(service: Mapping[str, Any]) -> int:
         return sum(_has_word(service["name"], word) for word in query)
 
     matching = [

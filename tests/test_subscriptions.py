@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from datastore import collections as c
-from datastore.codec import Document
+from datastore.documents import SellerDocument
 from datastore.store import DocumentStore
 from edge.stream_settings import StreamSettings
 from edge.throttle import ThrottlePolicy
@@ -42,8 +42,8 @@ async def base_url(store: DocumentStore) -> AsyncIterator[str]:
 
 
 async def _request_to(
-    base_url: str, partner: Document, make_seller: SellerFactory
-) -> tuple[str, Document]:
+    base_url: str, partner: Mapping[str, Any], make_seller: SellerFactory
+) -> tuple[str, SellerDocument]:
     """A new seller sends ``partner`` a request through the API: one REQUEST_RECEIVED."""
     seller = await make_seller()
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:

@@ -5,7 +5,7 @@ when they are few); both must list exactly what an independent oracle lists, pag
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -67,10 +67,10 @@ def _documents() -> list[Document]:
     return documents
 
 
-def _oracle(documents: list[Document], wanted: list[str], sort: Sort) -> list[str]:
+def _oracle(documents: Sequence[Mapping[str, Any]], wanted: list[str], sort: Sort) -> list[str]:
     found = [d for d in documents if d["listed"] and all(w in d["terms"] for w in wanted)]
 
-    def key(document: Document) -> list[Any]:
+    def key(document: Mapping[str, Any]) -> list[Any]:
         return [
             len(set(wanted) & set(document["title"])) if name == SCORE else document[name]
             for name, _ in sort

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datastore import collections as c
 from datastore.catalog import get_catalog
-from datastore.enums import ServiceStatus
+from datastore.enums import PartnerType, Region, ServiceStatus
 from datastore.store import DocumentStore
 from resolvers.identity import Role
 from tests.conftest import GraphQLClient, PartnerFactory, ServiceFactory, insert_offer, token
@@ -33,7 +33,9 @@ async def test_withdrawing_an_application_under_review(
 ) -> None:
     partner = await make_partner()
     caller = token(Role.PARTNER, partner["_id"])
-    category = get_catalog().find(partner["type"], partner["registrationRegion"])[0]
+    category = get_catalog().find(
+        PartnerType(partner["type"]), Region(partner["registrationRegion"])
+    )[0]
     application_input = {"input": {"categoryId": category.id, "market": "US"}}
     applied = await gql(APPLY, application_input, as_=caller)
     application = applied["data"]["applyForServiceCategory"]["categoryApplication"]

@@ -12,7 +12,7 @@ import hmac
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,7 +104,7 @@ async def demo(store: DocumentStore) -> AsyncIterator[GraphQLClient]:
         yield GraphQLClient(http)
 
 
-async def _hook(gql: GraphQLClient, partner: dict[str, Any], url: str, **variables: Any) -> Any:
+async def _hook(gql: GraphQLClient, partner: Mapping[str, Any], url: str, **variables: Any) -> Any:
     result = await gql(
         CREATE_HOOK,
         {"url": url, "types": ["REQUEST_RECEIVED"], **variables},
@@ -115,7 +115,7 @@ async def _hook(gql: GraphQLClient, partner: dict[str, Any], url: str, **variabl
 
 
 async def _requests(
-    gql: GraphQLClient, partner: dict[str, Any], make_seller: SellerFactory, count: int
+    gql: GraphQLClient, partner: Mapping[str, Any], make_seller: SellerFactory, count: int
 ) -> list[str]:
     ids = []
     for _ in range(count):
