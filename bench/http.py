@@ -53,6 +53,7 @@ CATEGORIES = "{ serviceCategories(first: 20) { nodes { id name } } }"
 DASHBOARD = """{ viewer { partner { name serviceOffers(first: 10) { nodes { id status
   services { name } authorizations(first: 5) { nodes { id status endDate seller { name } } } } }
   } } }"""
+TINY_NAME, CATEGORIES_NAME, DASHBOARD_NAME = "{ __typename }", "serviceCategories", "dashboard"
 _RATE = re.compile(r"Requests/sec:\s+([0-9.]+)")
 # uvicorn logs this once per worker when the worker's app has started.
 _STARTED = "Application startup complete"
@@ -218,6 +219,10 @@ def _wrk(wrk: str, load: Load, script: str, seconds: int, connections: int) -> S
     )
 
 
+def _label(server: str, workers: int, query: str) -> str:
+    return f"{server} {workers} worker{'s' if workers > 1 else ' '} {query}"
+
+
 def _line(label: str, sample: Sample) -> str:
     return (
         f"  {label:36} {sample.rate:7.0f} requests/s   server {sample.server_cores:4.2f} cores"
@@ -271,15 +276,16 @@ def main(seconds: int, rounds: int, connections: int) -> None:
 
         hello1, hello2, gateway1, gateway2 = hello(1), hello(2), gateway(1), gateway(2)
         loads = [
-            Load("hello 1 worker   { __typename }", hello1, TINY),
-            Load("hello 2 workers  { __typename }", hello2, TINY),
-            Load("gateway 1 worker  { __typename }", gateway1, TINY),
-            Load("gateway 2 workers { __typename }", gateway2, TINY),
-            Load("gateway 1 worker  serviceCategories", gateway1, CATEGORIES),
-            Load("gateway 2 workers serviceCategories", gateway2, CATEGORIES),
-            Load("gateway 1 worker  dashboard", gateway1, DASHBOARD, partner),
-            Load("gateway 2 workers dashboard", gateway2, DASHBOARD, partner),
+            Load(_label("hello", 1, TINY_NAME), hello1, TINY),
+            Load(_label("hello", 2, TINY_NAME), hello2, TINY),
         ]
+        for query, name, token in (
+            (TINY, TINY_NAME, None),
+            (CATEGORIES, CATEGORIES_NAME, None),
+            (DASHBOARD, DASHBOARD_NAME, partner),
+        ):
+            loads.append(Load(_label("gateway", 1, name), gateway1, query, token))
+            loads.append(Load(_label("gateway", 2, name), gateway2, query, token))
         _measure(wrk, loads, folder, seconds, rounds, connections)
     print(f"medians of {rounds} rounds   load average after: {_load_average()}")
     medians = {load.label: load.median() for load in loads}
@@ -290,16 +296,16 @@ def main(seconds: int, rounds: int, connections: int) -> None:
 
 def _ratios(medians: dict[str, Sample]) -> None:
     def pair(query: str, server: str = "gateway") -> tuple[Sample, Sample]:
-        return medians[f"{server} 1 worker  {query}"], medians[f"{server} 2 workers {query}"]
+        return medians[_label(server, 1, query)], medians[_label(server, 2, query)]
 
-    hello_one, hello_two = pair("{ __typename }", "hello")
-    tiny = medians["gateway 1 worker  { __typename }"].rate / hello_one.rate
+    hello_one, hello_two = pair(TINY_NAME, "hello")
+    tiny = medians[_label("gateway", 1, TINY_NAME)].rate / hello_one.rate
     print(f"gateway / Strawberry hello on {{ __typename }}:      {tiny:.2f}  (target >= 1.0)")
     print(
         "2 workers / 1 worker: requests/s (target >= 1.6), and CPU per request (1.0: no overhead)"
     )
     pairs = [("hello { __typename } (ceiling)", hello_one, hello_two)]
-    for query in ("{ __typename }", "serviceCategories", "dashboard"):
+    for query in (TINY_NAME, CATEGORIES_NAME, DASHBOARD_NAME):
         pairs.append((f"gateway {query}", *pair(query)))
     for label, one, two in pairs:
         print(
