@@ -17,7 +17,9 @@ query) pair is warmed by a short wrk run first. Then ``--rounds`` rounds measure
 of them alike; each figure is the median of its rounds. Beside each rate the bench prints what
 the servers' processes spent (cores, and CPU milliseconds per request), what wrk spent, and what
 the rest of the machine used meanwhile: when two workers fall short of twice one, that says
-whether each request cost more or the workers did not get the cores.
+whether each request cost more or the workers did not get the cores (Linux shares the CPU
+equally between busy sessions, so one CPU-bound job elsewhere takes a whole core from the
+servers however many workers they run).
 
 It prints **gateway / Strawberry hello** on the tiny query (target at least 1.0), **2 workers /
 1 worker** for the gateway (target at least 1.6) and the same for the hello app (the ceiling).
@@ -60,6 +62,8 @@ _STARTED = "Application startup complete"
 _TICKS = os.sysconf("SC_CLK_TCK")
 _START_SECONDS = 180
 _WARM_SECONDS = 2
+# Beyond this many cores used by other jobs, a 2-worker figure did not have two cores.
+_BUSY_CORES = 0.2
 
 
 def ensure_wrk() -> str:
@@ -312,6 +316,12 @@ def _ratios(medians: dict[str, Sample]) -> None:
             f"  {label:34} {two.rate / one.rate:5.2f} requests/s"
             f"   {two.cpu_ms_per_request / one.cpu_ms_per_request:5.2f} CPU per request"
             f"   (2 workers got {two.server_cores:.2f} cores; others used {two.other_cores:.2f})"
+        )
+    busiest = max(two.other_cores for _, _, two in pairs)
+    if busiest > _BUSY_CORES:
+        print(
+            f"other jobs used up to {busiest:.2f} cores beside 2 workers: the workers ratios are"
+            " bounded by the cores left (Linux shares the CPU equally between busy sessions)"
         )
 
 
