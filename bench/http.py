@@ -1,44 +1,69 @@
 """Requests per second over real HTTP with a compiled load generator (wrk), as ratios in one run.
 
-Run ``python -m bench.http [--seconds 10] [--connections 32]``. Installs ``wrk`` from Debian's
-packages when it is missing and the bench runs as root (else it says how), seeds a SQLite store
-with the demo data, and measures on 127.0.0.1, one after the other:
+Run ``python -m bench.http [--seconds 5] [--rounds 3] [--connections 32]``. Installs ``wrk``
+from Debian's packages when it is missing and the bench runs as root (else it says how), seeds
+a SQLite store with the demo data and starts, on 127.0.0.1, four servers side by side:
 
-- a hello-world Strawberry + Starlette app (``bench/hello_app.py``) under uvicorn, answering
-  ``{ __typename }``: the floor any Strawberry server pays;
-- the gateway (``tsp-gateway serve``, one process) answering ``{ __typename }``,
-  ``serviceCategories(first: 20)`` and the partner dashboard (offers, their services and
-  authorizations, as the demo partner);
-- the gateway with ``--workers 2`` answering ``serviceCategories(first: 20)``.
+- a hello-world Strawberry + Starlette app (``bench/hello_app.py``) under uvicorn, with one
+  worker and with ``--workers 2``, answering ``{ __typename }``: the floor any Strawberry server
+  pays, and how far two workers can scale on this machine at all (the reference ceiling);
+- the gateway (``tsp-gateway serve``) with one process and with ``--workers 2``, answering
+  ``{ __typename }``, ``serviceCategories(first: 20)`` and the partner dashboard (offers, their
+  services and authorizations, as the demo partner).
 
-It prints each figure and the ratios **gateway / Strawberry hello** on the tiny query and
-**2 workers / 1 worker**. Throttling is off (one caller sending thousands of requests measures
-throughput, which a per-caller budget would stop by design). wrk shares the machine's cores
-with the servers, so on a 2-core machine the figures are a floor and the workers ratio is
-bounded by the cores left over.
+Every server is measured only once all its workers have said they started, and every (server,
+query) pair is warmed by a short wrk run first. Then ``--rounds`` rounds measure every pair for
+``--seconds`` each, in a rotated order, so load from other jobs on a shared machine falls on all
+of them alike; each figure is the median of its rounds. Beside each rate the bench prints what
+the servers' processes spent (cores, and CPU milliseconds per request), what wrk spent, and what
+the rest of the machine used meanwhile: when two workers fall short of twice one, that says
+whether each request cost more or the workers did not get the cores (Linux shares the CPU
+equally between busy sessions, so one CPU-bound job elsewhere takes a whole core from the
+servers however many workers they run).
+
+It prints **gateway / Strawberry hello** on the tiny query (target at least 1.0), **2 workers /
+1 worker** for the gateway (target at least 1.6) and the same for the hello app (the ceiling).
+Throttling is off (one caller sending thousands of requests measures throughput, which a
+per-caller budget would stop by design).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import os
 import re
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
-from bench.support import demo_store, free_port, serve_gateway, served
+from bench.support import GATEWAY, demo_store, free_port
 
 TINY = "{ __typename }"
 CATEGORIES = "{ serviceCategories(first: 20) { nodes { id name } } }"
 DASHBOARD = """{ viewer { partner { name serviceOffers(first: 10) { nodes { id status
   services { name } authorizations(first: 5) { nodes { id status endDate seller { name } } } } }
   } } }"""
+TINY_NAME, CATEGORIES_NAME, DASHBOARD_NAME = "{ __typename }", "serviceCategories", "dashboard"
 _RATE = re.compile(r"Requests/sec:\s+([0-9.]+)")
+# uvicorn logs this once per worker when the worker's app has started.
+_STARTED = "Application startup complete"
+_TICKS = os.sysconf("SC_CLK_TCK")
+_START_SECONDS = 180
+_WARM_SECONDS = 2
+# Beyond this many cores used by other jobs, a 2-worker figure did not have two cores.
+_BUSY_CORES = 0.2
 
 
 def ensure_wrk() -> str:
@@ -62,76 +87,248 @@ def ensure_wrk() -> str:
     return found
 
 
-def _wrk(
-    wrk: str, url: str, query: str, token: str | None, seconds: int, connections: int
-) -> float:
-    body = json.dumps({"query": query})
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    lines = [
-        'wrk.method = "POST"',
-        f"wrk.body = {json.dumps(body)}",
-        *(f'wrk.headers["{name}"] = "{value}"' for name, value in headers.items()),
-    ]
-    # Check once that the query answers without errors, so the rate is of real answers.
-    answer = httpx.post(url, content=body, headers=headers, timeout=30).json()
-    if answer.get("errors"):
-        raise RuntimeError(f"{query!r} answered {answer['errors']}")
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write("\n".join(lines) + "\n")
-    try:
-        run = subprocess.run(
-            [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script.name, url],
-            capture_output=True,
-            text=True,
-            timeout=seconds + 60,
-            check=True,
-        )
-    finally:
-        os.unlink(script.name)
+@dataclass(frozen=True)
+class Server:
+    """A running server: where it answers and the processes that serve it."""
+
+    url: str
+    pids: tuple[int, ...]
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time spent so far by the server's processes (all threads)."""
+        total = 0
+        for pid in self.pids:
+            with contextlib.suppress(FileNotFoundError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+        return total / _TICKS
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(FileNotFoundError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            found += [int(child), *_children(int(child))]
+    return found
+
+
+@contextlib.contextmanager
+def _started(command: list[str], env: dict[str, str], port: int, workers: int) -> Iterator[Server]:
+    """Run ``command`` until the block ends, once each of its ``workers`` has logged that its
+    app started (answering one request is not enough: the other workers may still be
+    importing, and connections opened meanwhile would all stay with the first)."""
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + _START_SECONDS
+            while True:
+                log.seek(0)
+                if log.read().count(_STARTED) >= workers:
+                    break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"{command} did not start:\n{log.read()[-2000:]}")
+                time.sleep(0.1)
+            pids = (process.pid, *_children(process.pid))
+            yield Server(f"http://127.0.0.1:{port}/graphql", pids)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One wrk run: requests/s and the cores spent by the server, wrk and everything else."""
+
+    rate: float
+    server_cores: float
+    cpu_ms_per_request: float
+    wrk_cores: float
+    other_cores: float
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (every core, every process)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / _TICKS
+
+
+@dataclass
+class Load:
+    """A (server, query) pair to measure, and its samples."""
+
+    label: str
+    server: Server
+    query: str
+    token: str | None = None
+    samples: list[Sample] = field(default_factory=list)
+
+    def script(self) -> str:
+        body = json.dumps({"query": self.query})
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        lines = [
+            'wrk.method = "POST"',
+            f"wrk.body = {json.dumps(body)}",
+            *(f'wrk.headers["{name}"] = "{value}"' for name, value in headers.items()),
+        ]
+        return "\n".join(lines) + "\n"
+
+    def check(self) -> None:
+        """The query answers without errors, so the rate is of real answers."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        answer = httpx.post(
+            self.server.url, json={"query": self.query}, headers=headers, timeout=30
+        ).json()
+        if answer.get("errors") or not answer.get("data"):
+            raise RuntimeError(f"{self.label}: {self.query!r} answered {answer}")
+
+    def median(self) -> Sample:
+        """Each column's median over the rounds."""
+        columns = zip(*(dataclasses.astuple(sample) for sample in self.samples), strict=True)
+        return Sample(*(statistics.median(column) for column in columns))
+
+
+def _wrk(wrk: str, load: Load, script: str, seconds: int, connections: int) -> Sample:
+    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before = load.server.cpu_seconds()
+    machine_before = _machine_busy_seconds()
+    started = time.perf_counter()
+    run = subprocess.run(
+        [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script, load.server.url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    )
+    elapsed = time.perf_counter() - started
+    server = load.server.cpu_seconds() - server_before
+    machine = _machine_busy_seconds() - machine_before
+    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = wrk_after.ru_utime + wrk_after.ru_stime - wrk_before.ru_utime - wrk_before.ru_stime
     match = _RATE.search(run.stdout)
     if not match:
         raise RuntimeError(f"no rate in wrk's output:\n{run.stdout}")
-    if "Non-2xx" in run.stdout:
-        raise RuntimeError(f"wrk saw errors:\n{run.stdout}")
-    return float(match.group(1))
-
-
-def main(seconds: int, connections: int) -> None:
-    wrk = ensure_wrk()
-    rates: dict[str, float] = {}
-
-    def measure(label: str, url: str, query: str, bearer: str | None = None) -> None:
-        rates[label] = _wrk(wrk, url, query, bearer, seconds, connections)
-        print(f"  {label:40} {rates[label]:9.0f} requests/s", flush=True)
-
-    with tempfile.TemporaryDirectory() as folder:
-        demo = demo_store(folder)
-        print(f"wrk, 2 threads, {connections} connections, {seconds} s each")
-        port = free_port()
-        hello = [sys.executable, "-m", "uvicorn", "bench.hello_app:app", "--port", str(port)]
-        with served([*hello, "--log-level", "warning"], demo.env, port) as app:
-            measure("Strawberry hello { __typename }", f"{app.url}/graphql", TINY)
-        with serve_gateway(demo.env) as gateway:
-            url = f"{gateway.url}/graphql"
-            measure("gateway { __typename }", url, TINY)
-            measure("gateway serviceCategories(first: 20)", url, CATEGORIES)
-            measure("gateway partner dashboard", url, DASHBOARD, demo.token("partner"))
-        with serve_gateway(demo.env, "--workers", "2") as gateway:
-            measure("gateway --workers 2 serviceCategories", f"{gateway.url}/graphql", CATEGORIES)
-    tiny = rates["gateway { __typename }"] / rates["Strawberry hello { __typename }"]
-    workers = (
-        rates["gateway --workers 2 serviceCategories"]
-        / rates["gateway serviceCategories(first: 20)"]
+    if "Non-2xx" in run.stdout or "Socket errors" in run.stdout:
+        raise RuntimeError(f"wrk saw errors against {load.label}:\n{run.stdout}")
+    rate = float(match.group(1))
+    return Sample(
+        rate=rate,
+        server_cores=server / elapsed,
+        cpu_ms_per_request=server / elapsed / rate * 1000,
+        wrk_cores=wrk_cpu / elapsed,
+        other_cores=max(0.0, (machine - server - wrk_cpu) / elapsed),
     )
-    print(f"gateway / Strawberry hello on {{ __typename }}: {tiny:.2f}  (target >= 1.0)")
-    print(f"2 workers / 1 worker on serviceCategories:   {workers:.2f}  (target >= 1.6)")
+
+
+def _label(server: str, workers: int, query: str) -> str:
+    return f"{server} {workers} worker{'s' if workers > 1 else ' '} {query}"
+
+
+def _line(label: str, sample: Sample) -> str:
+    return (
+        f"  {label:36} {sample.rate:7.0f} requests/s   server {sample.server_cores:4.2f} cores"
+        f" {sample.cpu_ms_per_request:5.2f} ms/request   wrk {sample.wrk_cores:4.2f}"
+        f"   others {sample.other_cores:4.2f}"
+    )
+
+
+def _measure(
+    wrk: str, loads: list[Load], folder: str, seconds: int, rounds: int, connections: int
+) -> None:
+    scripts: dict[str, str] = {}
+    for load in loads:
+        load.check()
+        scripts[load.label] = str(Path(folder) / f"load{len(scripts)}.lua")
+        Path(scripts[load.label]).write_text(load.script())
+        # Warm-up: every worker takes connections and fills its caches before the rounds.
+        _wrk(wrk, load, scripts[load.label], _WARM_SECONDS, connections)
+    for round_number in range(rounds):
+        print(f"round {round_number + 1}/{rounds}   load average {_load_average()}", flush=True)
+        shift = round_number % len(loads)
+        for load in loads[shift:] + loads[:shift]:
+            sample = _wrk(wrk, load, scripts[load.label], seconds, connections)
+            load.samples.append(sample)
+            print(_line(load.label, sample), flush=True)
+
+
+def _load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def main(seconds: int, rounds: int, connections: int) -> None:
+    wrk = ensure_wrk()
+    cores = os.cpu_count()
+    print(f"wrk, 2 threads, {connections} connections; {rounds} rounds of {seconds} s per figure")
+    print(f"{cores} cores; load average before: {_load_average()}")
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as servers:
+        demo = demo_store(folder)
+        partner = demo.token("partner")
+
+        def hello(workers: int) -> Server:
+            port = free_port()
+            command = [sys.executable, "-m", "uvicorn", "bench.hello_app:app"]
+            options = ["--port", str(port), "--workers", str(workers), "--no-access-log"]
+            return servers.enter_context(_started([*command, *options], demo.env, port, workers))
+
+        def gateway(workers: int) -> Server:
+            port = free_port()
+            command = [*GATEWAY, "serve", "--port", str(port), "--workers", str(workers)]
+            return servers.enter_context(_started(command, demo.env, port, workers))
+
+        hello1, hello2, gateway1, gateway2 = hello(1), hello(2), gateway(1), gateway(2)
+        loads = [
+            Load(_label("hello", 1, TINY_NAME), hello1, TINY),
+            Load(_label("hello", 2, TINY_NAME), hello2, TINY),
+        ]
+        for query, name, token in (
+            (TINY, TINY_NAME, None),
+            (CATEGORIES, CATEGORIES_NAME, None),
+            (DASHBOARD, DASHBOARD_NAME, partner),
+        ):
+            loads.append(Load(_label("gateway", 1, name), gateway1, query, token))
+            loads.append(Load(_label("gateway", 2, name), gateway2, query, token))
+        _measure(wrk, loads, folder, seconds, rounds, connections)
+    print(f"medians of {rounds} rounds   load average after: {_load_average()}")
+    medians = {load.label: load.median() for load in loads}
+    for label, median in medians.items():
+        print(_line(label, median))
+    _ratios(medians)
+
+
+def _ratios(medians: dict[str, Sample]) -> None:
+    def pair(query: str, server: str = "gateway") -> tuple[Sample, Sample]:
+        return medians[_label(server, 1, query)], medians[_label(server, 2, query)]
+
+    hello_one, hello_two = pair(TINY_NAME, "hello")
+    tiny = medians[_label("gateway", 1, TINY_NAME)].rate / hello_one.rate
+    print(f"gateway / Strawberry hello on {{ __typename }}:      {tiny:.2f}  (target >= 1.0)")
+    print(
+        "2 workers / 1 worker: requests/s (target >= 1.6), and CPU per request (1.0: no overhead)"
+    )
+    pairs = [("hello { __typename } (ceiling)", hello_one, hello_two)]
+    for query in (TINY_NAME, CATEGORIES_NAME, DASHBOARD_NAME):
+        pairs.append((f"gateway {query}", *pair(query)))
+    for label, one, two in pairs:
+        print(
+            f"  {label:34} {two.rate / one.rate:5.2f} requests/s"
+            f"   {two.cpu_ms_per_request / one.cpu_ms_per_request:5.2f} CPU per request"
+            f"   (2 workers got {two.server_cores:.2f} cores; others used {two.other_cores:.2f})"
+        )
+    busiest = max(two.other_cores for _, _, two in pairs)
+    if busiest > _BUSY_CORES:
+        print(
+            f"other jobs used up to {busiest:.2f} cores beside 2 workers: the workers ratios are"
+            " bounded by the cores left (Linux shares the CPU equally between busy sessions)"
+        )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     arguments = parser.parse_args()
-    main(arguments.seconds, arguments.connections)
+    main(arguments.seconds, arguments.rounds, arguments.connections)

@@ -8,7 +8,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from datastore.store import StoreStats, request_stats
-from edge.metrics import IN_FLIGHT, REQUEST_DURATION, STORE_ROUND_TRIPS
+from edge.metrics import IN_FLIGHT, route_series
 
 
 class HTTPMetricsMiddleware:
@@ -30,9 +30,9 @@ class HTTPMetricsMiddleware:
             await self.app(scope, receive, send)
         finally:
             IN_FLIGHT.dec()
-            route = _route_label(scope)
-            REQUEST_DURATION.labels(route=route).observe(time.perf_counter() - started)
-            STORE_ROUND_TRIPS.labels(route=route).observe(tally.round_trips)
+            duration, round_trips = route_series(_route_label(scope))
+            duration.observe(time.perf_counter() - started)
+            round_trips.observe(tally.round_trips)
             request_stats.reset(token)
 
 
