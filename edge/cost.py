@@ -149,6 +149,9 @@ class _Walker:
         }
         self.variables = dict(variables or {})
         self._collected: dict[tuple[str, tuple[int, ...]], dict[str, list[FieldNode]]] = {}
+        self._costly_fields: dict[
+            tuple[str, tuple[int, ...]], list[tuple[str, GraphQLField, list[FieldNode]]]
+        ] = {}
         for definition in operation.variable_definitions or ():
             name = definition.variable.name.value
             if name not in self.variables and definition.default_value is not None:
@@ -221,11 +224,8 @@ class _Walker:
         own = weight if weight is not None else self._weight(named)
         connection = _is_connection(named)
         total = own
-        for key, nodes in self._collect(named, selections).items():
-            field = self._field(named, nodes[0])
-            if field is None:
-                continue
-            if not requested and (not isinstance(value, Mapping) or key not in value):
+        for key, field, nodes in self._costly(named, selections):
+            if not requested and (not isinstance(value, dict) or key not in value):
                 continue
             child = None if requested else value[key]
             if connection and requested and nodes[0].name.value in ("edges", "nodes"):
@@ -267,6 +267,23 @@ class _Walker:
     def _field(self, parent: GraphQLObjectType, node: FieldNode) -> GraphQLField | None:
         field: GraphQLField | None = parent.fields.get(node.name.value)
         return field
+
+    def _costly(
+        self, type_: GraphQLObjectType, selection_sets: Sequence[SelectionSetNode]
+    ) -> list[tuple[str, GraphQLField, list[FieldNode]]]:
+        """The selected fields of ``type_`` that may cost something: leaves never do, and
+        skipping them once per walk keeps counting a large response cheap."""
+        key = (type_.name, tuple(id(selection_set) for selection_set in selection_sets))
+        known = self._costly_fields.get(key)
+        if known is not None:
+            return known
+        costly = []
+        for response_key, nodes in self._collect(type_, selection_sets).items():
+            field = self._field(type_, nodes[0])
+            if field is not None and not is_leaf_type(get_named_type(field.type)):
+                costly.append((response_key, field, nodes))
+        self._costly_fields[key] = costly
+        return costly
 
     def _collect(
         self, type_: GraphQLObjectType, selection_sets: Sequence[SelectionSetNode]
