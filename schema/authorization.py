@@ -9,7 +9,7 @@ import strawberry
 
 from datastore import enums
 from datastore.documents import AuthorizationDocument
-from datastore.loaders import load_required
+from datastore.loaders import Eventually, required_when_loaded, when_loaded
 from resolvers import authorization_queries as queries
 from resolvers.authorization_rules import days_remaining, effective_status, grants_access
 from resolvers.context import Info
@@ -78,11 +78,14 @@ class Authorization(Node):
 
     @strawberry.field(
         description="Whether the partner may access the seller's data now: active, started, and "
-        "the partner not removed."
+        "the partner not removed.",
+        graphql_type=bool,
     )
-    async def grants_access(self, info: Info) -> bool:
-        partner = await info.context.loaders.partner_by_id.load(self.document["partnerId"])
-        return grants_access(self.document, partner, info.context.now)
+    def grants_access(self, info: Info) -> Eventually[bool]:
+        return when_loaded(
+            [info.context.loaders.partner_by_id.load(self.document["partnerId"])],
+            lambda found: grants_access(self.document, found[0], info.context.now),
+        )
 
     @strawberry.field(
         description="Calendar days (UTC) from today to the last day: 0 on the last day and once "
@@ -91,37 +94,40 @@ class Authorization(Node):
     def days_remaining(self, info: Info) -> int:
         return days_remaining(self.document["endsAt"], info.context.now)
 
-    @strawberry.field(description="The service authorized.")
-    async def service(self, info: Info) -> Service:
-        return Service.from_document(
-            await load_required(info.context.loaders.service_by_id, self.document["serviceId"])
-        )
+    @strawberry.field(description="The service authorized.", graphql_type=Service)
+    def service(self, info: Info) -> Eventually[Service]:
+        loader = info.context.loaders.service_by_id
+        return required_when_loaded(loader, self.document["serviceId"], Service.from_document)
 
-    @strawberry.field(description="The partner authorized.")
-    async def partner(self, info: Info) -> Partner:
-        return Partner.from_document(
-            await load_required(info.context.loaders.partner_by_id, self.document["partnerId"])
-        )
+    @strawberry.field(description="The partner authorized.", graphql_type=Partner)
+    def partner(self, info: Info) -> Eventually[Partner]:
+        loader = info.context.loaders.partner_by_id
+        return required_when_loaded(loader, self.document["partnerId"], Partner.from_document)
 
-    @strawberry.field(description="The seller who authorized.")
-    async def seller(self, info: Info) -> Seller:
-        return Seller.from_document(
-            await load_required(info.context.loaders.seller_by_id, self.document["sellerId"])
-        )
+    @strawberry.field(description="The seller who authorized.", graphql_type=Seller)
+    def seller(self, info: Info) -> Eventually[Seller]:
+        loader = info.context.loaders.seller_by_id
+        return required_when_loaded(loader, self.document["sellerId"], Seller.from_document)
 
-    @strawberry.field(description="The seller's shops it covers.")
-    async def shops(self, info: Info) -> list[Shop]:
-        found = await info.context.loaders.shop_by_id.load_many(self.document["shopIds"])
-        return [Shop.from_document(d) for d in found if d is not None]
+    @strawberry.field(description="The seller's shops it covers.", graphql_type=list[Shop])
+    def shops(self, info: Info) -> Eventually[list[Shop]]:
+        loader = info.context.loaders.shop_by_id
+        return when_loaded(
+            [loader.load(shop_id) for shop_id in self.document["shopIds"]],
+            lambda found: [Shop.from_document(d) for d in found if d is not None],
+        )
 
     @strawberry.field(
         description="The seller's TikTok accounts it covers, with their linked status (an "
-        "unlinked account no longer counts)."
+        "unlinked account no longer counts).",
+        graphql_type=list[TikTokAccount],
     )
-    async def tiktok_accounts(self, info: Info) -> list[TikTokAccount]:
+    def tiktok_accounts(self, info: Info) -> Eventually[list[TikTokAccount]]:
         loader = info.context.loaders.tiktok_account_by_id
-        found = await loader.load_many(self.document["tiktokAccountIds"])
-        return [TikTokAccount.from_document(d) for d in found if d is not None]
+        return when_loaded(
+            [loader.load(account_id) for account_id in self.document["tiktokAccountIds"]],
+            lambda found: [TikTokAccount.from_document(d) for d in found if d is not None],
+        )
 
     @strawberry.field(description="The offer it came from, if any.")
     async def service_offer(

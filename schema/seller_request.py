@@ -11,7 +11,7 @@ import strawberry
 from datastore import collections as c
 from datastore.documents import RequestDocument
 from datastore.enums import RequestStatus as _RequestStatus
-from datastore.loaders import NEWEST_FIRST, ListSpec, load_required
+from datastore.loaders import NEWEST_FIRST, Eventually, ListSpec, required_when_loaded
 from datastore.paging import PageResult, find_page
 from resolvers import requests as resolve
 from resolvers.context import Info
@@ -107,17 +107,15 @@ class SellerRequest(Node):
             document=document,
         )
 
-    @strawberry.field(description="The partner asked.")
-    async def partner(self, info: Info) -> Partner:
-        return Partner.from_document(
-            await load_required(info.context.loaders.partner_by_id, self.document["partnerId"])
-        )
+    @strawberry.field(description="The partner asked.", graphql_type=Partner)
+    def partner(self, info: Info) -> Eventually[Partner]:
+        loader = info.context.loaders.partner_by_id
+        return required_when_loaded(loader, self.document["partnerId"], Partner.from_document)
 
-    @strawberry.field(description="The seller asking.")
-    async def seller(self, info: Info) -> Seller:
-        return Seller.from_document(
-            await load_required(info.context.loaders.seller_by_id, self.document["sellerId"])
-        )
+    @strawberry.field(description="The seller asking.", graphql_type=Seller)
+    def seller(self, info: Info) -> Eventually[Seller]:
+        loader = info.context.loaders.seller_by_id
+        return required_when_loaded(loader, self.document["sellerId"], Seller.from_document)
 
     history: Connection[HistoryEntry] = strawberry.field(
         resolver=history, description="Every status change, newest first, with actor and reason."

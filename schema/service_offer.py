@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from datastore.codec import utc_now
-from datastore.documents import ServiceOfferDocument
-from datastore.loaders import load_required
+from datastore.documents import ServiceDocument, ServiceOfferDocument
+from datastore.loaders import Eventually, load_required, when_loaded
 from resolvers import offers as resolve
 from resolvers.context import Info
 from resolvers.links import offer_authorization_url
@@ -90,8 +89,8 @@ class ServiceOffer(Node):
         description="OPEN, ACCEPTED, WITHDRAWN, or EXPIRED once the end date has passed while "
         "it was still open."
     )
-    def status(self) -> OfferStatus:
-        return resolve.effective_offer_status(self.document, utc_now())
+    def status(self, info: Info) -> OfferStatus:
+        return resolve.effective_offer_status(self.document, info.context.now)
 
     @strawberry.field(
         description="Whether a seller can accept it now in one click: it is OPEN, its end date "
@@ -109,20 +108,27 @@ class ServiceOffer(Node):
         services = await info.context.loaders.service_by_id.load_many(
             list(self.document["serviceIds"])
         )
-        return resolve.can_be_accepted(self.document, partner, services, utc_now())
+        return resolve.can_be_accepted(self.document, partner, services, info.context.now)
 
-    @strawberry.field(description="The offered services, in the order the partner chose.")
-    async def services(self, info: Info) -> list[Service]:
+    @strawberry.field(
+        description="The offered services, in the order the partner chose.",
+        graphql_type=list[Service],
+    )
+    def services(self, info: Info) -> Eventually[list[Service]]:
         # The offer's link grants reading its services whatever their state, so no store
         # visibility rule applies here (their private fields guard themselves).
         ids = list(self.document["serviceIds"])
-        documents = await info.context.loaders.service_by_id.load_many(ids)
-        services: list[Service] = []
-        for service_id, document in zip(ids, documents, strict=True):
-            if document is None:
-                raise LookupError(f"offer {self.id} names unknown service {service_id}")
-            services.append(Service.from_document(document))
-        return services
+
+        def services(documents: list[ServiceDocument | None]) -> list[Service]:
+            found: list[Service] = []
+            for service_id, document in zip(ids, documents, strict=True):
+                if document is None:
+                    raise LookupError(f"offer {self.id} names unknown service {service_id}")
+                found.append(Service.from_document(document))
+            return found
+
+        loader = info.context.loaders.service_by_id
+        return when_loaded([loader.load(service_id) for service_id in ids], services)
 
     @strawberry.field(description="The partner making the offer.")
     async def partner(self, info: Info) -> Annotated[Partner, strawberry.lazy("schema.partner")]:
