@@ -55,10 +55,15 @@ class HistoryEntry:
     to_status: HistoryStatus | None = strawberry.field(description="The status after.")
     reason_code: HistoryReasonCode | None = strawberry.field(description="Why, as a code.")
     reason: str | None = strawberry.field(description="Why, in words.")
-    changes: list[FieldChange] = strawberry.field(
+    created_at: datetime = strawberry.field(description="When it happened.")
+    # Read into FieldChanges only when a client asks for them: most lists of history do not.
+    stored_changes: strawberry.Private[Mapping[str, Any] | None]
+
+    @strawberry.field(
         description="The fields the change touched, with their values before and after."
     )
-    created_at: datetime = strawberry.field(description="When it happened.")
+    def changes(self) -> list[FieldChange]:
+        return field_changes(self.stored_changes)
 
     @classmethod
     def from_document(cls, document: HistoryDocument) -> HistoryEntry:
@@ -73,8 +78,8 @@ class HistoryEntry:
             if document.get("reasonCode")
             else None,
             reason=document.get("reason"),
-            changes=field_changes(document.get("changes")),
             created_at=document["createdAt"],
+            stored_changes=document.get("changes"),
         )
 
 
