@@ -20,8 +20,8 @@ from schema.enums import AuthorizationChannel, AuthorizationReason, Authorizatio
 from schema.history import HistoryEntry, history
 from schema.node import Node
 from schema.pagination import Connection, connection_from
-from schema.partner import Partner
-from schema.seller import Seller, Shop, TikTokAccount
+from schema.partner import Partner, partner_of
+from schema.seller import Seller, Shop, TikTokAccount, seller_of
 from schema.service import Service
 
 if TYPE_CHECKING:
@@ -99,15 +99,12 @@ class Authorization(Node):
         loader = info.context.loaders.service_by_id
         return required_when_loaded(loader, self.document["serviceId"], Service.from_document)
 
-    @strawberry.field(description="The partner authorized.", graphql_type=Partner)
-    def partner(self, info: Info) -> Eventually[Partner]:
-        loader = info.context.loaders.partner_by_id
-        return required_when_loaded(loader, self.document["partnerId"], Partner.from_document)
-
-    @strawberry.field(description="The seller who authorized.", graphql_type=Seller)
-    def seller(self, info: Info) -> Eventually[Seller]:
-        loader = info.context.loaders.seller_by_id
-        return required_when_loaded(loader, self.document["sellerId"], Seller.from_document)
+    partner = strawberry.field(
+        resolver=partner_of, graphql_type=Partner, description="The partner authorized."
+    )
+    seller = strawberry.field(
+        resolver=seller_of, graphql_type=Seller, description="The seller who authorized."
+    )
 
     @strawberry.field(description="The seller's shops it covers.", graphql_type=list[Shop])
     def shops(self, info: Info) -> Eventually[list[Shop]]:

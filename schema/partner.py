@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import strawberry
 
 from datastore.catalog import get_catalog
 from datastore.documents import CategoryApplicationDocument, PartnerDocument
-from datastore.loaders import NEWEST_FIRST
+from datastore.loaders import NEWEST_FIRST, Eventually, required_when_loaded
 from resolvers import account_lists, offers, partner_admin
 from resolvers import category_applications as applications
 from resolvers import partners as resolve
@@ -205,6 +206,20 @@ class ApprovedCategory:
             market=Market(document["market"]),
             approved_at=document.get("reviewedAt"),
         )
+
+
+class _PartnerReference(Protocol):
+    """A type read from a document that names its partner."""
+
+    @property
+    def document(self) -> Mapping[str, Any]: ...
+
+
+def partner_of(root: _PartnerReference, info: Info) -> Eventually[Partner]:
+    """The ``partner`` of every type whose document names one (attached with
+    ``strawberry.field(resolver=partner_of, graphql_type=Partner)``)."""
+    loader = info.context.loaders.partner_by_id
+    return required_when_loaded(loader, root.document["partnerId"], Partner.from_document)
 
 
 @strawberry.type

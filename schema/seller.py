@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import strawberry
 
 from datastore.documents import SellerDocument, ShopDocument, TikTokAccountDocument
-from datastore.loaders import NEWEST_FIRST
+from datastore.loaders import NEWEST_FIRST, Eventually, required_when_loaded
 from resolvers import offers
 from resolvers import sellers as resolve
 from resolvers.authorization_rules import is_link_only
@@ -151,3 +152,17 @@ class Seller(Node):
         description='"My requests": the seller\'s requests to partners, newest first (the seller '
         "and admins; empty for anyone else).",
     )
+
+
+class _SellerReference(Protocol):
+    """A type read from a document that names its seller."""
+
+    @property
+    def document(self) -> Mapping[str, Any]: ...
+
+
+def seller_of(root: _SellerReference, info: Info) -> Eventually[Seller]:
+    """The ``seller`` of every type whose document names one (attached with
+    ``strawberry.field(resolver=seller_of, graphql_type=Seller)``)."""
+    loader = info.context.loaders.seller_by_id
+    return required_when_loaded(loader, root.document["sellerId"], Seller.from_document)

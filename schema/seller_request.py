@@ -11,7 +11,7 @@ import strawberry
 from datastore import collections as c
 from datastore.documents import RequestDocument
 from datastore.enums import RequestStatus as _RequestStatus
-from datastore.loaders import NEWEST_FIRST, Eventually, ListSpec, required_when_loaded
+from datastore.loaders import NEWEST_FIRST, ListSpec
 from datastore.paging import PageResult, find_page
 from resolvers import requests as resolve
 from resolvers.context import Info
@@ -25,9 +25,9 @@ from schema.history import HistoryEntry, history
 from schema.mutations import UserError, run_mutation
 from schema.node import Node
 from schema.pagination import After, Before, Connection, First, Last, connection_from
-from schema.partner import Partner
+from schema.partner import Partner, partner_of
 from schema.permissions import IsAuthenticated, IsPartner, IsSeller
-from schema.seller import Seller
+from schema.seller import Seller, seller_of
 
 strawberry.enum(resolve.RequestErrorCode, description="Why a request change was refused.")
 RequestErrorCode = resolve.RequestErrorCode
@@ -107,15 +107,12 @@ class SellerRequest(Node):
             document=document,
         )
 
-    @strawberry.field(description="The partner asked.", graphql_type=Partner)
-    def partner(self, info: Info) -> Eventually[Partner]:
-        loader = info.context.loaders.partner_by_id
-        return required_when_loaded(loader, self.document["partnerId"], Partner.from_document)
-
-    @strawberry.field(description="The seller asking.", graphql_type=Seller)
-    def seller(self, info: Info) -> Eventually[Seller]:
-        loader = info.context.loaders.seller_by_id
-        return required_when_loaded(loader, self.document["sellerId"], Seller.from_document)
+    partner = strawberry.field(
+        resolver=partner_of, graphql_type=Partner, description="The partner asked."
+    )
+    seller = strawberry.field(
+        resolver=seller_of, graphql_type=Seller, description="The seller asking."
+    )
 
     history: Connection[HistoryEntry] = strawberry.field(
         resolver=history, description="Every status change, newest first, with actor and reason."
