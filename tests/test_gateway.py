@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from dataclasses import replace
 from datetime import timedelta
@@ -191,6 +192,24 @@ async def test_lifespan_opens_and_closes_its_own_store(tmp_path: Path) -> None:
 
     with pytest.raises(StoreUnavailableError):
         await store.ping()
+
+
+async def test_a_serving_app_keeps_its_start_up_heap_out_of_full_collections(
+    store: SQLiteStore,
+) -> None:
+    # Only the app of a serving process freezes (tests build many apps in one process).
+    plain = create_app(SETTINGS, store=store)
+    async with plain.router.lifespan_context(plain):
+        assert gc.get_freeze_count() == 0
+    served = create_app(SETTINGS, store=store, freeze_heap_at_start=True)
+    try:
+        async with served.router.lifespan_context(served):
+            # Everything alive at start-up (the schema, the store) is among the frozen objects.
+            assert gc.get_freeze_count() > 10_000
+            gc.collect()
+            assert not any(o is served.state.store for o in gc.get_objects(generation=2))
+    finally:
+        gc.unfreeze()
 
 
 async def test_the_gateway_sweeps_expired_authorizations_in_the_background(
