@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+
+import pytest
+
+from datastore.documents import PartnerDocument
+from datastore.loaders import Loaders, required_when_loaded
 from datastore.store import DocumentStore
 from tests.conftest import GraphQLClient, PartnerFactory, ServiceFactory
 
@@ -65,3 +71,25 @@ async def test_services_page_inside_each_partner_continues_with_its_cursor(
             break
         after = services["pageInfo"]["endCursor"]
     assert seen == list(reversed(made))
+
+
+async def test_a_reference_already_loaded_resolves_at_once(
+    store: DocumentStore, make_partner: PartnerFactory
+) -> None:
+    partner = await make_partner()
+    loader = Loaders(store).partner_by_id
+
+    def name(document: PartnerDocument) -> str:
+        return document["name"]
+
+    first = required_when_loaded(loader, partner["_id"], name)
+    assert inspect.isawaitable(first)
+    assert await first == partner["name"]
+    store.stats.reset()
+    # Held by the loader now: the value itself, no awaitable (no coroutine for the executor).
+    assert required_when_loaded(loader, partner["_id"], name) == partner["name"]
+    assert store.stats.round_trips == 0
+    dangling = required_when_loaded(loader, "ptn_missing", name)
+    assert inspect.isawaitable(dangling)
+    with pytest.raises(LookupError, match="dangling reference to ptn_missing"):
+        await dangling
