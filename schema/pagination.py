@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Annotated, Generic, TypeVar
+from functools import partial
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
@@ -14,25 +15,34 @@ from resolvers.pagination import encode_cursor
 NodeT = TypeVar("NodeT")
 
 
-@strawberry.type(description="Where a page sits in its list (Relay cursor connections).")
-class PageInfo:
-    has_next_page: bool = strawberry.field(description="More items follow this page.")
-    has_previous_page: bool = strawberry.field(description="More items precede this page.")
-    start_cursor: str | None = strawberry.field(description="Cursor of the first item.")
-    end_cursor: str | None = strawberry.field(description="Cursor of the last item.")
-
-
 @strawberry.type(description="An item of a list and its cursor.")
 class Edge(Generic[NodeT]):
     node: NodeT = strawberry.field(description="The item.")
-    # The keyset values (and the listing's tag) the cursor encodes: encoded only when a client
-    # asks for the cursor, since most pages are read as nodes.
-    keyset: strawberry.Private[list[object]]
+    # How to read the keyset values the cursor encodes (and the listing's tag): read and
+    # encoded only when a client asks for the cursor, since most pages are read as nodes.
+    keyset: strawberry.Private[Callable[[], list[object]]]
     tag: strawberry.Private[str | None] = None
 
     @strawberry.field(description="Pass as `after` or `before` to page from here.")
     def cursor(self) -> str:
-        return encode_cursor(self.keyset, self.tag)
+        return encode_cursor(self.keyset(), self.tag)
+
+
+@strawberry.type(description="Where a page sits in its list (Relay cursor connections).")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items follow this page.")
+    has_previous_page: bool = strawberry.field(description="More items precede this page.")
+    # The page's first and last edges, whose cursors are encoded only when asked for.
+    first_edge: strawberry.Private[Edge[Any] | None] = None
+    last_edge: strawberry.Private[Edge[Any] | None] = None
+
+    @strawberry.field(description="Cursor of the first item.")
+    def start_cursor(self) -> str | None:
+        return None if self.first_edge is None else self.first_edge.cursor()
+
+    @strawberry.field(description="Cursor of the last item.")
+    def end_cursor(self) -> str | None:
+        return None if self.last_edge is None else self.last_edge.cursor()
 
 
 @strawberry.type(description="A page of a list.")
@@ -58,9 +68,7 @@ class Connection(Generic[NodeT]):
         return len(self.edges)
 
 
-EMPTY_PAGE = PageInfo(
-    has_next_page=False, has_previous_page=False, start_cursor=None, end_cursor=None
-)
+EMPTY_PAGE = PageInfo(has_next_page=False, has_previous_page=False)
 
 
 def connection_from(
@@ -78,7 +86,7 @@ def connection_from(
     ``encode_cursor``).
     """
     edges = [
-        Edge(node=to_node(document), keyset=keyset_of(document, sort, score), tag=tag)
+        Edge(node=to_node(document), keyset=partial(keyset_of, document, sort, score), tag=tag)
         for document in result.documents
     ]
     return Connection(
@@ -103,7 +111,7 @@ def connection_of_items(
     kept = list(items[: page.size])
     if page.backwards:
         kept.reverse()
-    edges = [Edge(node=item, keyset=cursor_of(item)) for item in kept]
+    edges = [Edge(node=item, keyset=partial(cursor_of, item)) for item in kept]
     return Connection(edges=edges, page_info=_page_info(edges, has_more, page), total=count)
 
 
@@ -111,8 +119,8 @@ def _page_info(edges: Sequence[Edge[NodeT]], has_more: bool, page: Page) -> Page
     return PageInfo(
         has_next_page=has_more if not page.backwards else page.before is not None,
         has_previous_page=has_more if page.backwards else page.after is not None,
-        start_cursor=edges[0].cursor() if edges else None,
-        end_cursor=edges[-1].cursor() if edges else None,
+        first_edge=edges[0] if edges else None,
+        last_edge=edges[-1] if edges else None,
     )
 
 
