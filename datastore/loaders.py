@@ -364,9 +364,13 @@ class Loaders:
 
 
 async def load_required(loader: DataLoader[str, D | None], key: str) -> D:
-    """The document a stored reference points at; a dangling reference is a bug (masked and
-    logged), never bad input."""
-    document = await loader.load(key)
+    """The document a stored reference points at (see :func:`_referenced`)."""
+    return _referenced(key, await loader.load(key))
+
+
+def _referenced(key: str, document: D | None) -> D:
+    """``document``, read for the stored reference ``key``: a dangling reference is a bug
+    (masked and logged), never bad input."""
     if document is None:
         raise LookupError(f"dangling reference to {key}")
     return document
@@ -391,12 +395,6 @@ async def _converted(futures: Sequence[asyncio.Future[V]], convert: Callable[[li
 def required_when_loaded(
     loader: DataLoader[str, D | None], key: str, convert: Callable[[D], T]
 ) -> Eventually[T]:
-    """``convert`` of the document a stored reference points at, as :func:`when_loaded`; a
-    dangling reference is a bug (masked and logged), never bad input."""
-
-    def present(found: list[D | None]) -> T:
-        if found[0] is None:
-            raise LookupError(f"dangling reference to {key}")
-        return convert(found[0])
-
-    return when_loaded([loader.load(key)], present)
+    """``convert`` of the document a stored reference points at, as :func:`when_loaded`
+    (see :func:`_referenced`)."""
+    return when_loaded([loader.load(key)], lambda found: convert(_referenced(key, found[0])))
