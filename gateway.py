@@ -41,6 +41,7 @@ from edge.limits import structural_rules
 from edge.metrics import metrics_endpoint
 from edge.oidc import OidcSettings, OidcSettingsError
 from edge.operation_metrics import OperationMetrics
+from edge.planned_execution import Execution
 from edge.request import request_id_var
 from edge.settings import EdgeSettingsError, TransportSettings, flag, policy_from_env
 from edge.stack import add_edge_middleware
@@ -108,6 +109,8 @@ class Settings:
     streams: StreamSettings = field(default_factory=StreamSettings)
     # An OpenID Connect provider whose RS256/ES256 tokens are accepted beside the HS256 ones.
     oidc: OidcSettings | None = None
+    # Queries run from their plans; ``interpreted`` is the way back, ``checked`` runs both.
+    execution: Execution = Execution.PLANNED
 
     @property
     def onboarding_urls(self) -> dict[ReferralLinkKind, str]:
@@ -145,6 +148,14 @@ class Settings:
             oidc = OidcSettings.from_env(env)
         except (EdgeSettingsError, OidcSettingsError) as error:
             raise SettingsError(str(error)) from None
+        execution_text = env.get("TSP_EXECUTION") or Execution.PLANNED.value
+        try:
+            execution = Execution(execution_text)
+        except ValueError:
+            choices = ", ".join(e.value for e in Execution)
+            raise SettingsError(
+                f"TSP_EXECUTION must be one of {choices}, got {execution_text!r}"
+            ) from None
         port_text = env.get("PORT", "8000")
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise SettingsError(f"PORT must be a TCP port number, got {port_text!r}")
@@ -168,6 +179,7 @@ class Settings:
             transport=transport,
             streams=streams,
             oidc=oidc,
+            execution=execution,
         )
 
 
@@ -330,7 +342,10 @@ def create_app(
     :func:`_freeze_startup_heap`."""
 
     gateway_layer = gateway_extensions(settings.policy) if extensions is None else extensions
-    gateway_schema = build_schema([*gateway_layer, OperationMetrics, *tracing_extensions()])
+    gateway_schema = build_schema(
+        [*gateway_layer, OperationMetrics, *tracing_extensions()],
+        executor=settings.execution.executor,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

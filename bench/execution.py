@@ -62,6 +62,7 @@ from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore, Filter, Sort
 from edge.extension import GatewayPolicy, gateway_extensions
 from edge.operation_metrics import OperationMetrics
+from edge.planned_execution import PlannedExecutor
 from edge.throttle import ThrottlePolicy
 from gateway import Settings, create_app
 from resolvers.authorization_rules import effective_status, grants_access
@@ -397,7 +398,9 @@ async def main(args: argparse.Namespace) -> None:
         )
         partner_id, _ = await seed(path, args.offers, args.authorizations, args.history)
         policy = GatewayPolicy(max_query_cost=10**9, throttle=ThrottlePolicy(enabled=False))
-        schema = build_schema([*gateway_extensions(policy), OperationMetrics])
+        layer = [*gateway_extensions(policy), OperationMetrics]
+        schema = build_schema(layer)
+        planned = build_schema(layer, executor=PlannedExecutor)
         bare = build_schema()
         replaying = ReplayingStore(path)
         plain = SQLiteStore(path)
@@ -405,9 +408,10 @@ async def main(args: argparse.Namespace) -> None:
             await store.connect()
         viewer = Viewer(Role.PARTNER, partner_id)
 
-        async def gateway(store: DocumentStore, layer: bool = True) -> Any:
+        async def gateway(store: DocumentStore, layer: bool = True, plans: bool = False) -> Any:
             context = Context(store=store, viewer=viewer, request_id="bench")
-            result = await (schema if layer else bare).execute(
+            chosen = (planned if plans else schema) if layer else bare
+            result = await chosen.execute(
                 DASHBOARD, variable_values=variables, context_value=context
             )
             if result.errors:
@@ -433,6 +437,8 @@ async def main(args: argparse.Namespace) -> None:
         answer = await gateway(replaying)
         if json.dumps(answer, sort_keys=True) != json.dumps(expected, sort_keys=True):
             raise SystemExit("the gateway and raw graphql-core answered differently")
+        if json.dumps(await gateway(replaying, plans=True)) != json.dumps(answer):
+            raise SystemExit("the planned and interpreted gateway answered differently")
         nodes = json.dumps(expected).count('"node"')
         print(f"the dashboard answer holds {nodes} nodes; both answers are equal")
 
@@ -441,6 +447,7 @@ async def main(args: argparse.Namespace) -> None:
             "gateway": lambda: gateway(replaying),
             "gateway (store)": lambda: gateway(plain),
             "gateway (no layer)": lambda: gateway(replaying, layer=False),
+            "gateway (planned)": lambda: gateway(replaying, plans=True),
         }
         times: dict[str, list[float]] = {name: [] for name in runners}
         for round_ in range(WARMUP + args.runs):
@@ -456,6 +463,10 @@ async def main(args: argparse.Namespace) -> None:
     for name, median in medians.items():
         print(f"  {name:18} {median:9.2f} ms")
     print(f"gateway / raw graphql-core: {medians['gateway'] / medians['raw graphql-core']:.2f}")
+    print(
+        f"gateway (planned) / raw graphql-core: "
+        f"{medians['gateway (planned)'] / medians['raw graphql-core']:.2f}"
+    )
     print(
         f"gateway (no layer) / raw graphql-core: "
         f"{medians['gateway (no layer)'] / medians['raw graphql-core']:.2f} (the schema alone)"

@@ -37,9 +37,10 @@ sort key and, in that read's filter, as a field (keyset bounds need it); nowhere
 
 from __future__ import annotations
 
+import contextlib
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
@@ -162,6 +163,18 @@ class StoreStats:
 # What the store did for the request being served (set by the gateway around each request), so
 # round trips per request can be measured while requests run concurrently.
 request_stats: ContextVar[StoreStats | None] = ContextVar("request_stats", default=None)
+_counting: ContextVar[bool] = ContextVar("store_counting", default=True)
+
+
+@contextlib.contextmanager
+def uncounted() -> Iterator[None]:
+    """Reads made inside (and in tasks started inside) count in no stats: work a check repeats
+    is not work the request did."""
+    token = _counting.set(False)
+    try:
+        yield
+    finally:
+        _counting.reset(token)
 
 
 @dataclass
@@ -462,6 +475,8 @@ class DocumentStore(_Counted, ABC):
         """
 
     def _counted(self, documents: int = 0) -> None:
+        if not _counting.get():
+            return
         self.stats.round_trips += 1
         self.stats.documents_read += documents
         tally = request_stats.get()

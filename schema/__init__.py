@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import strawberry
+from graphql.execution import Executor
 from strawberry.extensions import SchemaExtension
 from strawberry.tools import merge_types
 
@@ -82,14 +84,18 @@ TYPES = [
 ]
 
 
-def build_schema(extensions: Sequence[ExtensionFactory] = ()) -> strawberry.Schema:
-    """The schema with ``extensions`` (the gateway layer's) running before error masking."""
+def build_schema(
+    extensions: Sequence[ExtensionFactory] = (), *, executor: type[Executor[Any]] | None = None
+) -> strawberry.Schema:
+    """The schema with ``extensions`` (the gateway layer's) running before error masking,
+    executed by ``executor`` (graphql-core's, through Strawberry, if ``None``)."""
     return LoggedSchema(
         query=Query,
         mutation=Mutation,
         subscription=EventSubscription,
         types=TYPES,
         extensions=[*extensions, MaskUnexpectedErrors],
+        execution_context_class=executor,
     )
 
 

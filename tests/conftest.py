@@ -4,7 +4,7 @@ fixtures that build documents, and a client that talks to the whole app in-proce
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,7 +42,9 @@ from datastore.enums import (
 from datastore.ids import new_id, new_token
 from datastore.search import search_fields
 from datastore.store import DocumentStore
+from edge import planned_execution
 from edge.extension import GatewayPolicy
+from edge.planned_execution import Execution
 from edge.stream_settings import StreamSettings
 from edge.throttle import ThrottlePolicy
 from gateway import Settings, create_app
@@ -57,11 +59,25 @@ MAX_PAGES = 100
 # its round-trip counts are about resolvers); tests/test_throttle.py turns it on. So is the
 # webhook worker of the app's lifespan, whose polling would land in those counts; the webhook
 # tests run a worker themselves.
+# Every query the suite sends runs planned and interpreted, and must answer the same bytes
+# (see ``planned_and_interpreted_agree``).
 SETTINGS = Settings(
     jwt_secret=JWT_SECRET,
     policy=GatewayPolicy(throttle=ThrottlePolicy(enabled=False)),
     streams=StreamSettings(webhook_worker=False),
+    execution=Execution.CHECKED,
 )
+
+
+@pytest.fixture(autouse=True)
+def planned_and_interpreted_agree() -> Iterator[None]:
+    """Fails a test during which a query's planned answer differed from its interpreted one
+    (the whole suite's data and queries are the comparison's test set)."""
+    planned_execution.mismatches.clear()
+    yield
+    found = list(planned_execution.mismatches)
+    planned_execution.mismatches.clear()
+    assert not found, "planned execution answered differently:\n" + "\n".join(found)
 
 
 @pytest.fixture(scope="session", params=STORE_KINDS)

@@ -1,0 +1,360 @@
+"""Operation plans: a query's selections worked out once per document, not once per object.
+
+graphql-core collects the fields of every object it completes, looks up each field's
+definition, wraps each resolver call in Strawberry's argument conversion and ``Info``, and
+completes each value by walking the return type. For a document the gateway has seen, all of
+that is the same every time: which fields each type selects, which of them are plain
+attributes, which resolver each calls with which parameters, and how each value completes. A
+plan holds the answers; :mod:`edge.planned_execution` runs it.
+
+A plan is built from graphql-core's own field collection (fragments, type conditions,
+``@skip``/``@include``), so it selects exactly what the interpreted path selects. Whatever a
+plan cannot express (introspection, fragment arguments, Strawberry field extensions) makes the
+operation unplannable, and it runs interpreted.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, cast
+
+import strawberry
+from graphql import (
+    BooleanValueNode,
+    DirectiveNode,
+    FieldNode,
+    GraphQLAbstractType,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    VariableNode,
+    is_abstract_type,
+    is_leaf_type,
+    is_object_type,
+)
+from graphql.execution.collect_fields import (
+    FieldDetailsList,
+    FragmentDetails,
+    collect_fields,
+    collect_subfields,
+)
+from graphql.execution.values import VariableValues
+from graphql.language import Visitor, visit
+from strawberry.types.field import StrawberryField
+
+_STRAWBERRY_DEFINITION = "strawberry-definition"
+"""Where Strawberry links a graphql-core field back to its own definition."""
+
+
+class Unplannable(Exception):
+    """The operation uses something a plan does not express; it runs interpreted."""
+
+
+class Access(Enum):
+    """How a planned field reads its value from its parent object."""
+
+    TYPENAME = "typename"
+    """``__typename``: the parent type's name, a constant of the plan."""
+    ATTRIBUTE = "attribute"
+    """A field without a resolver: an attribute of the parent object."""
+    RESOLVER = "resolver"
+    """A resolver function, called directly with the parameters it declares."""
+
+
+class Shape(Enum):
+    """How a planned value completes."""
+
+    LEAF = "leaf"
+    OBJECT = "object"
+    ABSTRACT = "abstract"
+    LIST = "list"
+
+
+@dataclass(eq=False)
+class Completion:
+    """How a field's value (or a list's item) becomes its part of the response."""
+
+    shape: Shape
+    non_null: bool
+    coerce: Callable[[Any], Any] | None = None
+    """A leaf type's output coercion."""
+    object_plan: ObjectPlan | None = None
+    abstract_type: GraphQLAbstractType | None = None
+    item: Completion | None = None
+    carries_path: bool = False
+    """Whether completing it needs the value's response path (objects do: their resolvers'
+    ``Info`` and their children's paths start from it)."""
+
+
+@dataclass(eq=False)
+class FieldPlan:
+    """One response key of an object plan, with everything needed to resolve and complete it
+    for any object of the plan's type."""
+
+    key: str
+    parent_type: GraphQLObjectType
+    definition: GraphQLField
+    details: FieldDetailsList
+    access: Access
+    completion: Completion
+    name: str = ""
+    """The attribute an ``ATTRIBUTE`` field reads."""
+    strawberry_field: StrawberryField | None = None
+    function: Callable[..., Any] | None = None
+    """A ``RESOLVER`` field's function (Strawberry's resolver, unwrapped)."""
+    passes_self: bool = False
+    source_keywords: tuple[str, ...] = ()
+    """Keyword parameters (``root``, ``parent``) that receive the parent object."""
+    info_keyword: str | None = None
+    takes_arguments: bool = False
+    nodes: list[FieldNode] = field(init=False)
+    needs_path: bool = field(init=False)
+    """Whether resolving or completing it needs its response path."""
+
+    def __post_init__(self) -> None:
+        self.nodes = [details.node for details in self.details]
+        self.needs_path = self.access is Access.RESOLVER or self.completion.carries_path
+
+
+@dataclass(eq=False)
+class ObjectPlan:
+    """The fields an object type's selection asks for, in response order."""
+
+    object_type: GraphQLObjectType
+    fields: list[FieldPlan] = field(default_factory=list)
+    is_type_of: Callable[[Any, Any], Any] | None = None
+    is_type_of_reads_info: bool = False
+    """Whether ``is_type_of`` is the type's own (which may read ``info``) rather than the one
+    Strawberry derives from its interfaces (which does not)."""
+
+
+class OperationPlan:
+    """The plan of one query operation for one choice of ``@skip``/``@include`` variables.
+
+    Plans of abstract fields are made per runtime type when first met (types an answer never
+    holds are never planned); everything else is planned up front.
+    """
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        strawberry_schema: strawberry.Schema,
+        operation: OperationDefinitionNode,
+        fragments: dict[str, FragmentDetails],
+        variable_values: VariableValues,
+    ) -> None:
+        self.schema = schema
+        self.info_class = strawberry_schema.config.info_class
+        self.config = strawberry_schema.config
+        self.scalar_registry = strawberry_schema.schema_converter.scalar_registry
+        self.operation = operation
+        self._fragments = fragments
+        # Only ``@skip``/``@include`` read these; plans are keyed by those variables' values.
+        self._variable_values = variable_values
+        self._runtime_plans: dict[tuple[GraphQLObjectType, int], tuple[Any, ObjectPlan]] = {}
+        root_type = schema.query_type
+        if root_type is None:
+            raise Unplannable("the schema has no query type")
+        grouped, defer_usages, _ = collect_fields(
+            schema, fragments, variable_values, root_type, operation
+        )
+        if defer_usages:
+            raise Unplannable("@defer")
+        self.root = self._object_plan(root_type, grouped)
+
+    def runtime_plan(self, object_type: GraphQLObjectType, details: FieldDetailsList) -> ObjectPlan:
+        """The plan of an abstract field's value whose runtime type is ``object_type``."""
+        key = (object_type, id(details))
+        cached = self._runtime_plans.get(key)
+        if cached is None:
+            plan = self._subplan(object_type, details)
+            # The list is kept with its plan, so its id cannot be reused by another one.
+            self._runtime_plans[key] = cached = (details, plan)
+        return cached[1]
+
+    def _subplan(self, object_type: GraphQLObjectType, details: FieldDetailsList) -> ObjectPlan:
+        grouped, defer_usages, _ = collect_subfields(
+            self.schema,
+            self._fragments,
+            self._variable_values,
+            self.operation,
+            object_type,
+            details,
+        )
+        if defer_usages:
+            raise Unplannable("@defer")
+        return self._object_plan(object_type, grouped)
+
+    def _object_plan(
+        self, object_type: GraphQLObjectType, grouped: dict[str, FieldDetailsList]
+    ) -> ObjectPlan:
+        definition = object_type.extensions.get(_STRAWBERRY_DEFINITION)
+        plan = ObjectPlan(
+            object_type,
+            is_type_of=object_type.is_type_of,
+            is_type_of_reads_info=getattr(definition, "is_type_of", None) is not None,
+        )
+        for key, details in grouped.items():
+            if any(d.fragment_variable_values is not None for d in details):
+                raise Unplannable("fragment arguments")
+            plan.fields.append(self._field_plan(object_type, key, details))
+        return plan
+
+    def _field_plan(
+        self, parent_type: GraphQLObjectType, key: str, details: FieldDetailsList
+    ) -> FieldPlan:
+        name = details[0].node.name.value
+        definition = self.schema.get_field(parent_type, name)
+        if definition is None:
+            raise Unplannable(f"{parent_type.name}.{name} does not exist")
+        completion = self._completion(definition.type, details)
+        if name == "__typename":
+            return FieldPlan(key, parent_type, definition, details, Access.TYPENAME, completion)
+        if name.startswith("__"):
+            raise Unplannable("introspection")
+        strawberry_field = definition.extensions.get(_STRAWBERRY_DEFINITION)
+        if not isinstance(strawberry_field, StrawberryField) or strawberry_field.extensions:
+            raise Unplannable(f"{parent_type.name}.{name} has field extensions")
+        resolver = strawberry_field.base_resolver
+        if resolver is not None and not callable(resolver.wrapped_func):
+            raise Unplannable(f"{parent_type.name}.{name}'s resolver is not a plain function")
+        if resolver is None:
+            return FieldPlan(
+                key,
+                parent_type,
+                definition,
+                details,
+                Access.ATTRIBUTE,
+                completion,
+                name=strawberry_field.python_name,
+            )
+        return FieldPlan(
+            key,
+            parent_type,
+            definition,
+            details,
+            Access.RESOLVER,
+            completion,
+            strawberry_field=strawberry_field,
+            function=cast("Callable[..., Any]", resolver.wrapped_func),
+            passes_self=resolver.self_parameter is not None,
+            source_keywords=tuple(
+                parameter.name
+                for parameter in (resolver.root_parameter, resolver.parent_parameter)
+                if parameter is not None
+            ),
+            info_keyword=resolver.info_parameter.name if resolver.info_parameter else None,
+            takes_arguments=bool(definition.args or details[0].node.arguments),
+        )
+
+    def _completion(self, of_type: GraphQLOutputType, details: FieldDetailsList) -> Completion:
+        non_null = isinstance(of_type, GraphQLNonNull)
+        named = of_type.of_type if isinstance(of_type, GraphQLNonNull) else of_type
+        if isinstance(named, GraphQLList):
+            item = self._completion(named.of_type, details)
+            return Completion(Shape.LIST, non_null, item=item, carries_path=item.carries_path)
+        if is_leaf_type(named):
+            return Completion(Shape.LEAF, non_null, coerce=named.coerce_output_value)
+        if is_abstract_type(named):
+            return Completion(Shape.ABSTRACT, non_null, abstract_type=named, carries_path=True)
+        if is_object_type(named):
+            plan = self._subplan(named, details)
+            return Completion(Shape.OBJECT, non_null, object_plan=plan, carries_path=True)
+        raise Unplannable(f"cannot complete {named}")  # pragma: no cover - all types covered
+
+
+class _ConditionVariables(Visitor):
+    """The variables ``@skip``/``@include`` read anywhere in a document."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+        if node.name.value in ("skip", "include"):
+            for argument in node.arguments or ():
+                if isinstance(argument.value, VariableNode):
+                    self.names.add(argument.value.name.value)
+                elif not isinstance(argument.value, BooleanValueNode):  # pragma: no cover
+                    raise Unplannable("an @skip/@include condition that is not a boolean")
+
+
+@dataclass
+class _DocumentPlans:
+    condition_variables: tuple[str, ...]
+    plans: dict[Hashable, OperationPlan | None] = field(default_factory=dict)
+
+
+_PLANS_PER_OPERATION = 8
+"""Plans kept per operation (one per choice of its ``@skip``/``@include`` variables)."""
+_plans: dict[tuple[int, int], _DocumentPlans] = {}
+"""Plans by the identity of their schema and operation node (graphql-core's nodes compare by
+structure, and two documents can share an operation's text but not its fragments; parsed
+documents are shared by every schema of a process), each dropped with its node."""
+
+
+def plan_of(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    fragments: dict[str, FragmentDetails],
+    variable_values: VariableValues,
+) -> OperationPlan | None:
+    """The plan of ``operation`` for these variables, made the first time they are seen, or
+    ``None`` if it is not a query or uses something a plan does not express.
+
+    Plans live as long as their parsed document: the parser cache's and the trusted documents'
+    documents are planned once, a document parsed for one request is planned for that one.
+    """
+    if operation.operation is not OperationType.QUERY:
+        return None
+    strawberry_schema = getattr(schema, "_strawberry_schema", None)
+    if not isinstance(strawberry_schema, strawberry.Schema):
+        return None
+    # A plan holds its schema, so the schema's id is not reused while the plan lives.
+    key = (id(schema), id(operation))
+    document_plans = _plans.get(key)
+    if document_plans is None:
+        conditions = _ConditionVariables()
+        try:
+            visit(operation, conditions)
+            for details in fragments.values():
+                visit(details.definition, conditions)
+        except Unplannable:
+            document_plans = _DocumentPlans(())
+            document_plans.plans[None] = None
+        else:
+            document_plans = _DocumentPlans(tuple(sorted(conditions.names)))
+        _plans[key] = document_plans
+        weakref.finalize(operation, _plans.pop, key, None)
+    coerced = variable_values.coerced
+    conditions_key = tuple(coerced.get(name) for name in document_plans.condition_variables)
+    if None in document_plans.plans:
+        return None
+    if conditions_key not in document_plans.plans:
+        if len(document_plans.plans) >= _PLANS_PER_OPERATION:
+            document_plans.plans.pop(next(iter(document_plans.plans)))
+        # The plan keeps only the condition variables: no caller's other values outlive it.
+        kept = VariableValues(
+            {
+                n: v
+                for n, v in variable_values.sources.items()
+                if n in document_plans.condition_variables
+            },
+            {n: v for n, v in coerced.items() if n in document_plans.condition_variables},
+        )
+        try:
+            plan: OperationPlan | None = OperationPlan(
+                schema, strawberry_schema, operation, fragments, kept
+            )
+        except Unplannable:
+            plan = None
+        document_plans.plans[conditions_key] = plan
+    return document_plans.plans[conditions_key]

@@ -1,0 +1,324 @@
+"""Planned execution: a query answered level by level from its plan (:mod:`edge.operation_plans`).
+
+graphql-core executes depth first, one field at a time: a resolve-info, Strawberry's argument
+conversion and ``Info``, and for every field still waiting on a loader a coroutine and a task.
+A planned run walks the answer breadth first instead. For each level it reads every object's
+fields (attributes read directly, resolvers called with their arguments converted once per
+run), keeps what is still loading, waits for all of it at once (the level's loads went out as
+one batch per loader, as before), then completes the values, which lines up the next level's
+objects. Round trips stay one per loader per level.
+
+Errors are the interpreted path's business: the first error a planned run meets (a resolver
+raising, a null where the schema promises a value, a value that does not coerce) ends it, and
+the operation runs again through graphql-core, which reports errors, their paths and the nulls
+they propagate exactly as the GraphQL spec says. Only queries are planned, so the second run
+reads what the first read (the request's loaders already hold it) and writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable
+from enum import StrEnum
+from typing import Any
+
+from graphql import (
+    ExecutionResult,
+    ExperimentalIncrementalExecutionResults,
+    GraphQLError,
+    GraphQLResolveInfo,
+)
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import AwaitableOrValue, Path, Undefined, is_iterable
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.arguments import convert_arguments
+
+from datastore.store import uncounted
+from edge.operation_plans import (
+    Access,
+    Completion,
+    FieldPlan,
+    ObjectPlan,
+    OperationPlan,
+    Shape,
+    plan_of,
+)
+
+_log = logging.getLogger(__name__)
+_Result = ExecutionResult | ExperimentalIncrementalExecutionResults
+
+
+class _Interpret(Exception):
+    """The planned run met an error: the interpreted run reports it."""
+
+
+class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's graphql-core executor, which answers a plannable query from its plan."""
+
+    def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[_Result]:
+        plan = self._plan(serially)
+        if plan is None:
+            return super().execute_operation(serially)
+        return self._execute_planned(plan, serially)
+
+    def _plan(self, serially: bool | None) -> OperationPlan | None:
+        # Field middleware (a schema extension's ``resolve`` hook) wraps each resolver call,
+        # which a plan skips: such a schema runs interpreted.
+        middleware = self.middleware_manager
+        if serially or self.abort_signal is not None or (middleware and middleware.middlewares):
+            return None
+        return plan_of(self.schema, self.operation, self.fragments, self.variable_values)
+
+    async def _execute_planned(self, plan: OperationPlan, serially: bool | None) -> _Result:
+        try:
+            data = await _PlannedRun(self, plan).data()
+        except _Interpret:
+            return await self._interpreted(serially)
+        return self.build_response(data)
+
+    async def _interpreted(self, serially: bool | None) -> _Result:
+        result = super().execute_operation(serially)
+        return await result if isinstance(result, Awaitable) else result
+
+
+class CheckedPlannedExecutor(PlannedExecutor):
+    """Runs every planned query both ways and records in :data:`mismatches` a planned answer
+    that differs from the interpreted one byte for byte (tests fail on any). The planned run
+    is the request's (its store reads count, as in service); the interpreted run that checks it
+    reads uncounted. For tests and for trying a resolver against the plans, not for serving."""
+
+    async def _execute_planned(self, plan: OperationPlan, serially: bool | None) -> _Result:
+        try:
+            planned = await _PlannedRun(self, plan).data()
+        except _Interpret:
+            return await self._interpreted(serially)
+        with uncounted():
+            interpreted = await self._interpreted(serially)
+        assert isinstance(interpreted, ExecutionResult)
+        if interpreted.errors:
+            _mismatch(self, f"planned an answer where interpreted found {interpreted.errors}")
+        elif _encoded(planned) != _encoded(interpreted.data):
+            expected = _encoded(interpreted.data)[:2000]
+            _mismatch(self, f"planned {_encoded(planned)[:2000]}\ninterpreted {expected}")
+        return interpreted
+
+
+class Execution(StrEnum):
+    """How the gateway executes queries (``TSP_EXECUTION``)."""
+
+    PLANNED = "planned"
+    """From their plans when they have one (the default)."""
+    INTERPRETED = "interpreted"
+    """Through graphql-core, field by field."""
+    CHECKED = "checked"
+    """Both ways, answering the interpreted result and recording any difference."""
+
+    @property
+    def executor(self) -> type[PlannedExecutor] | None:
+        """The executor class for the schema (``None``: Strawberry's own)."""
+        return {
+            Execution.PLANNED: PlannedExecutor,
+            Execution.INTERPRETED: None,
+            Execution.CHECKED: CheckedPlannedExecutor,
+        }[self]
+
+
+mismatches: list[str] = []
+"""What :class:`CheckedPlannedExecutor` found, one line per operation that differed."""
+
+
+def _mismatch(executor: PlannedExecutor, what: str) -> None:
+    name = executor.operation.name.value if executor.operation.name else "(anonymous)"
+    mismatches.append(f"{name}: {what}")
+    _log.error("planned and interpreted execution differ for %s: %s", name, what)
+
+
+def _encoded(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+_awaitable_types: dict[type, bool] = {}
+
+
+def _is_awaitable(value: Any) -> bool:
+    kind = type(value)
+    known = _awaitable_types.get(kind)
+    if known is None:
+        known = _awaitable_types[kind] = isinstance(value, Awaitable)
+    return known
+
+
+_Queued = tuple[ObjectPlan, Any, dict[str, Any], Path | None]
+_Waiting = tuple["asyncio.Future[Any]", dict[str, Any], FieldPlan, Path | None, Any]
+
+
+class _PlannedRun:
+    """One execution of a plan: the answer, built one level at a time."""
+
+    def __init__(self, executor: PlannedExecutor, plan: OperationPlan) -> None:
+        self.executor = executor
+        self.plan = plan
+        self.arguments: dict[FieldPlan, dict[str, Any]] = {}
+        self.queued: list[_Queued] = []
+
+    async def data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        self.queued = [(self.plan.root, self.executor.root_value, data, None)]
+        while self.queued:
+            level, self.queued = self.queued, []
+            waiting: list[_Waiting] = []
+            try:
+                self._resolve(level, waiting)
+                for future, out, field, path, info in waiting:
+                    out[field.key] = self._complete(
+                        field.completion, await future, field, path, info
+                    )
+            except Exception as error:
+                await _settle(waiting)
+                raise _Interpret from error
+        return data
+
+    def _resolve(self, level: list[_Queued], waiting: list[_Waiting]) -> None:
+        complete = self._complete
+        for plan, source, out, path in level:
+            type_name = plan.object_type.name
+            for field in plan.fields:
+                field_path = Path(path, field.key, type_name) if field.needs_path else None
+                info = None
+                access = field.access
+                if access is Access.ATTRIBUTE:
+                    value = getattr(source, field.name)
+                elif access is Access.RESOLVER:
+                    info = self._raw_info(field, field_path)
+                    value = self._call(field, source, info)
+                else:
+                    value = type_name
+                if _is_awaitable(value):
+                    out[field.key] = None  # its place in the response order, filled once loaded
+                    waiting.append((asyncio.ensure_future(value), out, field, field_path, info))
+                else:
+                    out[field.key] = complete(field.completion, value, field, field_path, info)
+
+    def _call(self, field: FieldPlan, source: Any, raw_info: GraphQLResolveInfo[Any]) -> Any:
+        assert field.strawberry_field is not None
+        info = self.plan.info_class(_raw_info=raw_info, _field=field.strawberry_field)
+        arguments = self.arguments.get(field)
+        if arguments is None:
+            arguments = self.arguments[field] = self._arguments(field, info)
+        keywords = dict(arguments)
+        if field.info_keyword is not None:
+            keywords[field.info_keyword] = info
+        for name in field.source_keywords:
+            keywords[name] = source
+        assert field.function is not None
+        if field.passes_self:
+            return field.function(source, **keywords)
+        return field.function(**keywords)
+
+    def _arguments(self, field: FieldPlan, info: Any) -> dict[str, Any]:
+        """The field's arguments as its resolver takes them: the same for every object of the
+        level, so converted once per run."""
+        executor = self.executor
+        raw = (
+            get_argument_values(
+                field.definition,
+                field.nodes[0],
+                executor.variable_values,
+                None,
+                executor.hide_suggestions,
+            )
+            if field.takes_arguments
+            else {}
+        )
+        assert field.strawberry_field is not None
+        return convert_arguments(
+            raw,
+            field.strawberry_field.arguments,
+            scalar_registry=self.plan.scalar_registry,
+            config=self.plan.config,
+            info=info,
+        )
+
+    def _raw_info(self, field: FieldPlan, path: Path | None) -> GraphQLResolveInfo[Any]:
+        """What graphql-core would pass the field's resolver (and ``is_type_of``)."""
+        assert path is not None
+        return self.executor.build_resolve_info(
+            field.definition, field.nodes, field.parent_type, path
+        )
+
+    def _complete(
+        self, completion: Completion, value: Any, field: FieldPlan, path: Path | None, info: Any
+    ) -> Any:
+        if value is None:
+            if completion.non_null:
+                raise _Interpret(f"null for non-null {field.parent_type.name}.{field.key}")
+            return None
+        if isinstance(value, Exception):
+            raise _Interpret from value
+        shape = completion.shape
+        if shape is Shape.LEAF:
+            assert completion.coerce is not None
+            coerced = completion.coerce(value)
+            if coerced is None or coerced is Undefined:
+                raise _Interpret(f"{value!r} does not coerce for {field.key}")
+            return coerced
+        if shape is Shape.OBJECT:
+            assert completion.object_plan is not None
+            return self._queue(completion.object_plan, value, field, path, info)
+        if shape is Shape.LIST:
+            if not is_iterable(value):
+                raise _Interpret(f"{field.key} is not a list")
+            item = completion.item
+            assert item is not None
+            items = list(value)
+            if any(_is_awaitable(one) for one in items):
+                raise _Interpret("awaitable list items")
+            if item.carries_path:
+                return [
+                    self._complete(item, one, field, Path(path, index, None), info)
+                    for index, one in enumerate(items)
+                ]
+            return [self._complete(item, one, field, None, info) for one in items]
+        return self._complete_abstract(completion, value, field, path, info)
+
+    def _complete_abstract(
+        self, completion: Completion, value: Any, field: FieldPlan, path: Path | None, info: Any
+    ) -> Any:
+        executor = self.executor
+        abstract_type = completion.abstract_type
+        assert abstract_type is not None and path is not None
+        info = info or self._raw_info(field, path)
+        resolve_type = abstract_type.resolve_type or executor.type_resolver
+        name = resolve_type(value, info, abstract_type)
+        if isinstance(name, Awaitable):
+            asyncio.ensure_future(name).cancel()
+            raise _Interpret("an awaitable runtime type")
+        try:
+            runtime_type = executor.ensure_valid_runtime_type(
+                name, abstract_type, field.details, info, value
+            )
+        except GraphQLError as error:
+            raise _Interpret from error
+        plan = self.plan.runtime_plan(runtime_type, field.details)
+        return self._queue(plan, value, field, path, info)
+
+    def _queue(
+        self, plan: ObjectPlan, value: Any, field: FieldPlan, path: Path | None, info: Any
+    ) -> dict[str, Any]:
+        if plan.is_type_of is not None:
+            if plan.is_type_of_reads_info and info is None:
+                info = self._raw_info(field, path)
+            if not plan.is_type_of(value, info):
+                raise _Interpret(f"{value!r} is not a {plan.object_type.name}")
+        out: dict[str, Any] = {}
+        self.queued.append((plan, value, out, path))
+        return out
+
+
+async def _settle(waiting: list[_Waiting]) -> None:
+    """Let what a failed level started finish, so nothing is left running or unretrieved."""
+    futures = [future for future, *_ in waiting]
+    if futures:
+        await asyncio.gather(*futures, return_exceptions=True)
