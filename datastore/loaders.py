@@ -381,15 +381,33 @@ def when_loaded(
 ) -> Eventually[T]:
     """``convert`` of what a dataloader's ``futures`` hold: at once when every one is loaded
     already (the partner of every row of a page, services every offer shares), else once they
-    are. graphql-core awaits a resolver's awaitable result and takes any other as it is, so a
-    field of an already-loaded document costs no coroutine and no task."""
+    are. Executors await a resolver's awaitable result and take any other as it is, so a
+    field of an already-loaded document costs no coroutine and no task, and one still loading
+    costs a future and a callback (not a coroutine and the task that would drive it)."""
     if all(future.done() for future in futures):
         return convert([future.result() for future in futures])
-    return _converted(futures, convert)
+    gathered = futures[0] if len(futures) == 1 else asyncio.gather(*futures)
+    converted: asyncio.Future[T] = gathered.get_loop().create_future()
 
+    def settle(done: asyncio.Future[Any]) -> None:
+        if converted.cancelled():
+            return
+        if done.cancelled():
+            converted.cancel()
+            return
+        error = done.exception()
+        if error is not None:
+            converted.set_exception(error)
+            return
+        try:
+            value = convert(list(done.result()) if len(futures) > 1 else [done.result()])
+        except Exception as failure:  # the convert's error is the field's, as if raised there
+            converted.set_exception(failure)
+        else:
+            converted.set_result(value)
 
-async def _converted(futures: Sequence[asyncio.Future[V]], convert: Callable[[list[V]], T]) -> T:
-    return convert(list(await asyncio.gather(*futures)))
+    gathered.add_done_callback(settle)
+    return converted
 
 
 def required_when_loaded(

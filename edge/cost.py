@@ -134,6 +134,10 @@ def actual_cost(
     return _Walker(schema, document, operation, variables).operation_cost(data)
 
 
+_FieldShape = tuple[GraphQLField, GraphQLNamedType, bool, list[SelectionSetNode], int, bool]
+"""A field, its named type, whether that is a leaf, its selections, page size, whether a list."""
+
+
 class _Walker:
     def __init__(
         self,
@@ -149,6 +153,8 @@ class _Walker:
         }
         self.variables = dict(variables or {})
         self._collected: dict[tuple[str, tuple[int, ...]], dict[str, list[FieldNode]]] = {}
+        # By the id of the field's nodes, which ``_collect`` keeps alive for the walk.
+        self._field_shapes: dict[int, _FieldShape] = {}
         self._costly_fields: dict[
             tuple[str, tuple[int, ...]], list[tuple[str, GraphQLField, list[FieldNode]]]
         ] = {}
@@ -184,12 +190,13 @@ class _Walker:
         requested: bool,
         weight: int | None = None,
     ) -> int:
-        named = get_named_type(field.type)
-        if is_leaf_type(named) or (not requested and value is None):
+        shape = self._field_shapes.get(id(nodes))
+        if shape is None or shape[0] is not field:
+            shape = self._field_shapes[id(nodes)] = self._field_shape(field, nodes)
+        _, named, leaf, selections, page, listed = shape
+        if leaf or (not requested and value is None):
             return 0
-        selections = [n.selection_set for n in nodes if n.selection_set is not None]
-        page = self._page_size(nodes[0]) if _is_connection(named) else 0
-        if is_list_type(get_nullable_type(field.type)):
+        if listed:
             if requested:
                 size = self._assumed_size(parent, field, nodes[0])
                 return size * self._object_cost(named, selections, None, True, weight)
@@ -200,6 +207,15 @@ class _Walker:
                 if item is not None
             )
         return self._object_cost(named, selections, value, requested, weight, page)
+
+    def _field_shape(self, field: GraphQLField, nodes: Sequence[FieldNode]) -> _FieldShape:
+        """What costing a field needs, worked out once per walk for each field of the
+        selection (a large answer has the same few fields thousands of times)."""
+        named = get_named_type(field.type)
+        selections = [n.selection_set for n in nodes if n.selection_set is not None]
+        page = self._page_size(nodes[0]) if _is_connection(named) else 0
+        listed = is_list_type(get_nullable_type(field.type))
+        return field, named, is_leaf_type(named), selections, page, listed
 
     def _object_cost(
         self,

@@ -48,6 +48,7 @@ from graphql.execution.collect_fields import (
 )
 from graphql.execution.values import VariableValues
 from graphql.language import Visitor, visit
+from strawberry.schema.schema_converter import CustomGraphQLEnumType
 from strawberry.types.field import StrawberryField
 
 _STRAWBERRY_DEFINITION = "strawberry-definition"
@@ -261,6 +262,8 @@ class OperationPlan:
         if isinstance(named, GraphQLList):
             item = self._completion(named.of_type, details)
             return Completion(Shape.LIST, non_null, item=item, carries_path=item.carries_path)
+        if isinstance(named, CustomGraphQLEnumType):
+            return Completion(Shape.LEAF, non_null, coerce=_enum_coercion(named))
         if is_leaf_type(named):
             return Completion(Shape.LEAF, non_null, coerce=named.coerce_output_value)
         if is_abstract_type(named):
@@ -269,6 +272,25 @@ class OperationPlan:
             plan = self._subplan(named, details)
             return Completion(Shape.OBJECT, non_null, object_plan=plan, carries_path=True)
         raise Unplannable(f"cannot complete {named}")  # pragma: no cover - all types covered
+
+
+def _enum_coercion(enum_type: CustomGraphQLEnumType) -> Callable[[Any], Any]:
+    """Strawberry's output coercion of an enum, with the member's name looked up instead of
+    searched for (its coercion compares the member with every value of the enum in turn)."""
+    names: dict[Any, str] = {}
+    for name, value in enum_type.values.items():
+        names.setdefault(value.value, name)  # the first match, as Strawberry's search finds
+    member_type = enum_type.wrapped_cls
+    coerce = enum_type.coerce_output_value
+
+    def coerced(value: Any) -> Any:
+        if isinstance(value, member_type):
+            name = names.get(value.value)
+            if name is not None:
+                return name
+        return coerce(value)
+
+    return coerced
 
 
 class _ConditionVariables(Visitor):
