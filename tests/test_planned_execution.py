@@ -1,0 +1,141 @@
+"""Planned execution: queries answered from plans made once per document, byte for byte what
+graphql-core answers (the whole suite checks every query it sends both ways, see
+``tests/conftest.py``; these tests check what the suite would not show on its own)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from graphql import FragmentDefinitionNode, OperationDefinitionNode, OperationType, parse
+from graphql.execution.collect_fields import FragmentDetails
+from graphql.execution.values import VariableValues
+
+from datastore.store import DocumentStore
+from edge.operation_plans import OperationPlan, plan_of
+from edge.planned_execution import Execution, PlannedExecutor
+from gateway import Settings, SettingsError
+from resolvers.identity import Role
+from schema import build_schema
+from tests.conftest import (
+    JWT_SECRET,
+    SETTINGS,
+    GraphQLClient,
+    OfferFactory,
+    PartnerFactory,
+    SellerFactory,
+    ServiceFactory,
+    serving,
+    token,
+)
+from tests.test_dashboard import DASHBOARD, _accepted_offers
+
+OPERATIONS = Path(__file__).parent.parent / "web" / "app" / "operations"
+SCHEMA = build_schema(executor=PlannedExecutor)._schema
+
+
+def test_every_query_the_app_sends_is_planned() -> None:
+    queries = 0
+    for path in sorted(OPERATIONS.glob("*.graphql")):
+        document = parse(path.read_text())
+        fragments = {
+            d.name.value: FragmentDetails(d)
+            for d in document.definitions
+            if isinstance(d, FragmentDefinitionNode)
+        }
+        for operation in document.definitions:
+            if isinstance(operation, OperationDefinitionNode):
+                if operation.operation is OperationType.QUERY:
+                    queries += 1
+                    plan = plan_of(SCHEMA, operation, fragments, VariableValues({}, {}))
+                    assert isinstance(plan, OperationPlan), path.name
+                else:
+                    assert plan_of(SCHEMA, operation, fragments, VariableValues({}, {})) is None
+    assert queries >= 5
+
+
+def test_a_document_is_planned_once_per_choice_of_its_conditions() -> None:
+    operation = parse("""query($full: Boolean!) { serviceCategories(first: 2) {
+      edges { node { id name @include(if: $full) } } } }""").definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    full = plan_of(SCHEMA, operation, {}, VariableValues({}, {"full": True}))
+    short = plan_of(SCHEMA, operation, {}, VariableValues({}, {"full": False}))
+    assert full is plan_of(SCHEMA, operation, {}, VariableValues({}, {"full": True}))
+    assert full is not None and short is not None and full is not short
+
+    def node_keys(plan: OperationPlan) -> list[str]:
+        connection = plan.root.fields[0].completion.object_plan
+        assert connection is not None
+        edge = connection.fields[0].completion.item
+        assert edge is not None and edge.object_plan is not None
+        node = edge.object_plan.fields[0].completion.object_plan
+        assert node is not None
+        return [field.key for field in node.fields]
+
+    assert node_keys(full) == ["id", "name"]
+    assert node_keys(short) == ["id"]
+
+
+def test_introspection_runs_interpreted() -> None:
+    operation = parse("{ __schema { queryType { name } } }").definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    assert plan_of(SCHEMA, operation, {}, VariableValues({}, {})) is None
+
+
+async def test_the_dashboard_planned_is_the_interpreted_answer_in_no_more_round_trips(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+    make_offer: OfferFactory,
+) -> None:
+    partner = await make_partner()
+    await _accepted_offers(4, gql, store, partner, make_service, make_seller, make_offer)
+    caller = {"Authorization": f"Bearer {token(Role.PARTNER, partner['_id'])}"}
+    answers, round_trips = {}, {}
+    for execution in (Execution.PLANNED, Execution.INTERPRETED):
+        settings = dataclasses.replace(SETTINGS, execution=execution)
+        async with serving(store, settings) as http:
+            store.stats.reset()
+            response = await http.post("/graphql", json={"query": DASHBOARD}, headers=caller)
+            round_trips[execution] = store.stats.round_trips
+            answers[execution] = response.content
+    assert b'"errors"' not in answers[Execution.PLANNED]
+    assert answers[Execution.PLANNED] == answers[Execution.INTERPRETED]
+    assert round_trips[Execution.PLANNED] <= round_trips[Execution.INTERPRETED]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '{ node(id: "aut_nothing") { id } }',
+        '{ serviceCategories(first: 1) { edges { node { id } } } node(id: "nope") { id } }',
+        '{ viewer { partner { name } } serviceOfferByLink(token: "gone") { id } }',
+    ],
+)
+async def test_an_answer_with_errors_is_the_interpreted_one(
+    store: DocumentStore, make_partner: PartnerFactory, query: str
+) -> None:
+    partner = await make_partner()
+    caller = {"Authorization": f"Bearer {token(Role.PARTNER, partner['_id'])}"}
+    answers = []
+    for execution in (Execution.PLANNED, Execution.INTERPRETED):
+        settings = dataclasses.replace(SETTINGS, execution=execution)
+        async with serving(store, settings) as http:
+            response = await http.post("/graphql", json={"query": query}, headers=caller)
+            answers.append(response.content)
+    assert b'"errors"' in answers[0]
+    assert answers[0] == answers[1]
+
+
+def test_the_execution_comes_from_the_environment() -> None:
+    env = {"TSP_JWT_SECRET": JWT_SECRET}
+    assert Settings.from_env(env).execution is Execution.PLANNED
+    assert (
+        Settings.from_env({**env, "TSP_EXECUTION": "interpreted"}).execution
+        is Execution.INTERPRETED
+    )
+    with pytest.raises(SettingsError, match="TSP_EXECUTION must be one of planned"):
+        Settings.from_env({**env, "TSP_EXECUTION": "fast"})
