@@ -138,6 +138,11 @@ _FieldShape = tuple[GraphQLField, GraphQLNamedType, bool, list[SelectionSetNode]
 """A field, its named type, whether that is a leaf, its selections, page size, whether a list."""
 
 
+_ObjectFacts = tuple[
+    Sequence[SelectionSetNode], int, bool, list[tuple[str, GraphQLField, list[FieldNode]]]
+]
+
+
 class _Walker:
     def __init__(
         self,
@@ -153,6 +158,9 @@ class _Walker:
         }
         self.variables = dict(variables or {})
         self._collected: dict[tuple[str, tuple[int, ...]], dict[str, list[FieldNode]]] = {}
+        # By the ids of an object type and its selections (which the entry holds, so neither
+        # id is reused while it lives): its weight, whether a connection, its costly fields.
+        self._object_facts: dict[tuple[int, int], _ObjectFacts] = {}
         # By the id of the field's nodes, which ``_collect`` keeps alive for the walk.
         self._field_shapes: dict[int, _FieldShape] = {}
         self._costly_fields: dict[
@@ -237,10 +245,14 @@ class _Walker:
                 default=0,
             )
         assert isinstance(named, GraphQLObjectType)
-        own = weight if weight is not None else self._weight(named)
-        connection = _is_connection(named)
-        total = own
-        for key, field, nodes in self._costly(named, selections):
+        facts = self._object_facts.get((id(named), id(selections)))
+        if facts is None or facts[0] is not selections:
+            costly_fields = self._costly(named, selections)
+            facts = (selections, self._weight(named), _is_connection(named), costly_fields)
+            self._object_facts[(id(named), id(selections))] = facts
+        _, type_weight, connection, costly = facts
+        total = weight if weight is not None else type_weight
+        for key, field, nodes in costly:
             if not requested and (not isinstance(value, dict) or key not in value):
                 continue
             child = None if requested else value[key]
