@@ -23,7 +23,6 @@ from typing import Any, cast
 
 import strawberry
 from graphql import (
-    BooleanValueNode,
     DirectiveNode,
     FieldNode,
     GraphQLAbstractType,
@@ -294,7 +293,8 @@ def _enum_coercion(enum_type: CustomGraphQLEnumType) -> Callable[[Any], Any]:
 
 
 class _ConditionVariables(Visitor):
-    """The variables ``@skip``/``@include`` read anywhere in a document."""
+    """The variables ``@skip``/``@include`` read anywhere in a document (validation leaves
+    a variable or a boolean literal as their condition)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -305,12 +305,12 @@ class _ConditionVariables(Visitor):
             for argument in node.arguments or ():
                 if isinstance(argument.value, VariableNode):
                     self.names.add(argument.value.name.value)
-                elif not isinstance(argument.value, BooleanValueNode):  # pragma: no cover
-                    raise Unplannable("an @skip/@include condition that is not a boolean")
 
 
 @dataclass
 class _DocumentPlans:
+    schema: GraphQLSchema
+    """Held, so the schema's id (half of the entry's key) is not reused while it lives."""
     condition_variables: tuple[str, ...]
     plans: dict[Hashable, OperationPlan | None] = field(default_factory=dict)
 
@@ -340,26 +340,18 @@ def plan_of(
     strawberry_schema = getattr(schema, "_strawberry_schema", None)
     if not isinstance(strawberry_schema, strawberry.Schema):
         return None
-    # A plan holds its schema, so the schema's id is not reused while the plan lives.
     key = (id(schema), id(operation))
     document_plans = _plans.get(key)
     if document_plans is None:
         conditions = _ConditionVariables()
-        try:
-            visit(operation, conditions)
-            for details in fragments.values():
-                visit(details.definition, conditions)
-        except Unplannable:
-            document_plans = _DocumentPlans(())
-            document_plans.plans[None] = None
-        else:
-            document_plans = _DocumentPlans(tuple(sorted(conditions.names)))
+        visit(operation, conditions)
+        for details in fragments.values():
+            visit(details.definition, conditions)
+        document_plans = _DocumentPlans(schema, tuple(sorted(conditions.names)))
         _plans[key] = document_plans
         weakref.finalize(operation, _plans.pop, key, None)
     coerced = variable_values.coerced
     conditions_key = tuple(coerced.get(name) for name in document_plans.condition_variables)
-    if None in document_plans.plans:
-        return None
     if conditions_key not in document_plans.plans:
         if len(document_plans.plans) >= _PLANS_PER_OPERATION:
             document_plans.plans.pop(next(iter(document_plans.plans)))
