@@ -410,6 +410,26 @@ def when_loaded(
     return converted
 
 
+def then(value: Eventually[T], convert: Callable[[T], V]) -> Eventually[V]:
+    """``convert`` of ``value`` once it is there: at once for a value, chained for a future
+    (no coroutine), awaited in a coroutine for any other awaitable."""
+    if isinstance(value, asyncio.Future):
+        return when_loaded([value], lambda found: convert(found[0]))
+    if isinstance(value, Awaitable):
+        return _converted(value, convert)
+    return convert(value)
+
+
+async def _converted(value: Awaitable[T], convert: Callable[[T], V]) -> V:
+    return convert(await value)
+
+
+def required_document(loader: DataLoader[str, D | None], key: str) -> Eventually[D]:
+    """The document a stored reference points at, as :func:`when_loaded` (see
+    :func:`_referenced`)."""
+    return when_loaded([loader.load(key)], lambda found: _referenced(key, found[0]))
+
+
 def required_when_loaded(
     loader: DataLoader[str, D | None], key: str, convert: Callable[[D], T]
 ) -> Eventually[T]:

@@ -2,30 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
 
 from datastore import enums
-from datastore.documents import AuthorizationDocument
-from datastore.loaders import Eventually, required_when_loaded, when_loaded
+from datastore.documents import (
+    AuthorizationDocument,
+    ServiceDocument,
+    ShopDocument,
+    TikTokAccountDocument,
+)
+from datastore.loaders import Eventually, required_document, then, when_loaded
+from datastore.store import D
 from resolvers import authorization_queries as queries
 from resolvers.authorization_rules import days_remaining, effective_status, grants_access
-from resolvers.context import Info
+from resolvers.context import Context, Info
 from resolvers.offer_dates import last_day
 from schema.authorization_settings import AuthorizationSettings, SellerContact
 from schema.changes import ChangedValue, changed_value
+from schema.document_reads import document_read, document_type, from_document
 from schema.enums import AuthorizationChannel, AuthorizationReason, AuthorizationStatus
 from schema.history import HistoryEntry, history
 from schema.node import Node
-from schema.pagination import Connection, connection_from
+from schema.pagination import Connection, document_connection
 from schema.partner import Partner, partner_of
 from schema.seller import Seller, Shop, TikTokAccount, seller_of
 from schema.service import Service
 
 if TYPE_CHECKING:
     from schema.service_offer import ServiceOffer
+
+T = TypeVar("T")
 
 
 @strawberry.type(description="One thing the seller changed from what the offer proposed.")
@@ -35,6 +45,67 @@ class OfferChange:
     consented: ChangedValue | None = strawberry.field(description="What the seller agreed to.")
 
 
+def _status(document: AuthorizationDocument, context: Context) -> AuthorizationStatus:
+    return effective_status(document, context.now)
+
+
+def _status_reason(document: AuthorizationDocument, context: Context) -> AuthorizationReason:
+    if effective_status(document, context.now) is not enums.AuthorizationStatus(document["status"]):
+        return AuthorizationReason.EXPIRED
+    return AuthorizationReason(document["statusReason"])
+
+
+def _days_remaining(document: AuthorizationDocument, context: Context) -> int:
+    return days_remaining(document["endsAt"], context.now)
+
+
+def _grants_access(document: AuthorizationDocument, context: Context) -> Eventually[bool]:
+    return when_loaded(
+        [context.loaders.partner_by_id.load(document["partnerId"])],
+        lambda found: grants_access(document, found[0], context.now),
+    )
+
+
+def _service(document: AuthorizationDocument, context: Context) -> Eventually[ServiceDocument]:
+    return required_document(context.loaders.service_by_id, document["serviceId"])
+
+
+def _shops(document: AuthorizationDocument, context: Context) -> Eventually[list[ShopDocument]]:
+    loader = context.loaders.shop_by_id
+    return when_loaded(
+        [loader.load(shop_id) for shop_id in document["shopIds"]],
+        lambda found: [d for d in found if d is not None],
+    )
+
+
+def _tiktok_accounts(
+    document: AuthorizationDocument, context: Context
+) -> Eventually[list[TikTokAccountDocument]]:
+    loader = context.loaders.tiktok_account_by_id
+    return when_loaded(
+        [loader.load(account_id) for account_id in document["tiktokAccountIds"]],
+        lambda found: [d for d in found if d is not None],
+    )
+
+
+def _each(convert: Callable[[D], T]) -> Callable[[list[D]], list[T]]:
+    return lambda documents: [convert(d) for d in documents]
+
+
+@document_type(
+    {
+        "id": lambda d: strawberry.ID(d["_id"]),
+        "channel": lambda d: AuthorizationChannel(d["channel"]),
+        "start_date": lambda d: d["startsAt"].date(),
+        "end_date": lambda d: last_day(d["endsAt"]),
+        "ends_at": lambda d: d["endsAt"],
+        "settings": lambda d: AuthorizationSettings.from_document(d["settings"]),
+        "contact": lambda d: SellerContact.from_document(d.get("contact")),
+        "created_at": lambda d: d["createdAt"],
+        "updated_at": lambda d: d["updatedAt"],
+        "ended_at": lambda d: d.get("endedAt"),
+    }
+)
 @strawberry.type(description="A seller's authorization of one partner service.")
 class Authorization(Node):
     channel: AuthorizationChannel = strawberry.field(description="How it was granted.")
@@ -50,54 +121,39 @@ class Authorization(Node):
 
     @classmethod
     def from_document(cls, document: AuthorizationDocument) -> Authorization:
-        return cls(
-            id=strawberry.ID(document["_id"]),
-            channel=AuthorizationChannel(document["channel"]),
-            start_date=document["startsAt"].date(),
-            end_date=last_day(document["endsAt"]),
-            ends_at=document["endsAt"],
-            settings=AuthorizationSettings.from_document(document["settings"]),
-            contact=SellerContact.from_document(document.get("contact")),
-            created_at=document["createdAt"],
-            updated_at=document["updatedAt"],
-            ended_at=document.get("endedAt"),
-            document=document,
-        )
+        return from_document(cls, document)
 
     @strawberry.field(description="The status now: an active one past its end reads COMPLETED.")
+    @document_read(_status)
     def status(self, info: Info) -> AuthorizationStatus:
-        return effective_status(self.document, info.context.now)
+        return _status(self.document, info.context)
 
     @strawberry.field(description="The reason code of the current status, e.g. EXPIRED.")
+    @document_read(_status_reason)
     def status_reason(self, info: Info) -> AuthorizationReason:
-        if effective_status(self.document, info.context.now) is not enums.AuthorizationStatus(
-            self.document["status"]
-        ):
-            return AuthorizationReason.EXPIRED
-        return AuthorizationReason(self.document["statusReason"])
+        return _status_reason(self.document, info.context)
 
     @strawberry.field(
         description="Whether the partner may access the seller's data now: active, started, and "
         "the partner not removed.",
         graphql_type=bool,
     )
+    @document_read(_grants_access)
     def grants_access(self, info: Info) -> Eventually[bool]:
-        return when_loaded(
-            [info.context.loaders.partner_by_id.load(self.document["partnerId"])],
-            lambda found: grants_access(self.document, found[0], info.context.now),
-        )
+        return _grants_access(self.document, info.context)
 
     @strawberry.field(
         description="Calendar days (UTC) from today to the last day: 0 on the last day and once "
         "ended. `authorizations(expiringWithinDays: n)` lists those with at most n."
     )
+    @document_read(_days_remaining)
     def days_remaining(self, info: Info) -> int:
-        return days_remaining(self.document["endsAt"], info.context.now)
+        return _days_remaining(self.document, info.context)
 
     @strawberry.field(description="The service authorized.", graphql_type=Service)
+    @document_read(_service)
     def service(self, info: Info) -> Eventually[Service]:
-        loader = info.context.loaders.service_by_id
-        return required_when_loaded(loader, self.document["serviceId"], Service.from_document)
+        return then(_service(self.document, info.context), Service.from_document)
 
     partner = strawberry.field(
         resolver=partner_of, graphql_type=Partner, description="The partner authorized."
@@ -107,23 +163,19 @@ class Authorization(Node):
     )
 
     @strawberry.field(description="The seller's shops it covers.", graphql_type=list[Shop])
+    @document_read(_shops)
     def shops(self, info: Info) -> Eventually[list[Shop]]:
-        loader = info.context.loaders.shop_by_id
-        return when_loaded(
-            [loader.load(shop_id) for shop_id in self.document["shopIds"]],
-            lambda found: [Shop.from_document(d) for d in found if d is not None],
-        )
+        return then(_shops(self.document, info.context), _each(Shop.from_document))
 
     @strawberry.field(
         description="The seller's TikTok accounts it covers, with their linked status (an "
         "unlinked account no longer counts).",
         graphql_type=list[TikTokAccount],
     )
+    @document_read(_tiktok_accounts)
     def tiktok_accounts(self, info: Info) -> Eventually[list[TikTokAccount]]:
-        loader = info.context.loaders.tiktok_account_by_id
-        return when_loaded(
-            [loader.load(account_id) for account_id in self.document["tiktokAccountIds"]],
-            lambda found: [TikTokAccount.from_document(d) for d in found if d is not None],
+        return then(
+            _tiktok_accounts(self.document, info.context), _each(TikTokAccount.from_document)
         )
 
     @strawberry.field(description="The offer it came from, if any.")
@@ -155,7 +207,7 @@ class Authorization(Node):
     )
 
 
-async def authorization_connection(
+async def authorization_documents(
     info: Info,
     owner: tuple[str, str] | None,
     status: list[AuthorizationStatus] | None,
@@ -165,9 +217,8 @@ async def authorization_connection(
     last: int | None,
     before: str | None,
     query: queries.AuthorizationQuery = queries.AuthorizationQuery(),  # noqa: B008
-) -> Connection[Authorization]:
-    """``owner`` is ("seller" | "partner" | "offer", id), or None for the caller's own; the
-    caller has checked that the viewer may read the owner's lists (``resolvers.visibility``)."""
+) -> Connection[AuthorizationDocument]:
+    """:func:`authorization_connection` in documents."""
     from resolvers.pagination import page_from_args
 
     sort, tag = queries.list_order(expiring_within_days, query)
@@ -183,4 +234,23 @@ async def authorization_connection(
             "offer": queries.of_offer,
         }
         result = await reader[kind](info, owner_id, spec)
-    return connection_from(result, page, sort, Authorization.from_document, tag=tag)
+    return document_connection(result, page, sort, tag=tag)
+
+
+async def authorization_connection(
+    info: Info,
+    owner: tuple[str, str] | None,
+    status: list[AuthorizationStatus] | None,
+    expiring_within_days: int | None,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    query: queries.AuthorizationQuery = queries.AuthorizationQuery(),  # noqa: B008
+) -> Connection[Authorization]:
+    """``owner`` is ("seller" | "partner" | "offer", id), or None for the caller's own; the
+    caller has checked that the viewer may read the owner's lists (``resolvers.visibility``)."""
+    documents = await authorization_documents(
+        info, owner, status, expiring_within_days, first, after, last, before, query
+    )
+    return documents.map(Authorization.from_document)

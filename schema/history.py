@@ -17,6 +17,7 @@ from resolvers.history import LEGACY_ACTIONS, STATUS_ENUMS, HistoryAction, Histo
 from resolvers.pagination import page_from_args
 from resolvers.visibility import sees_history
 from schema.changes import FieldChange, field_changes
+from schema.document_reads import document_read_with_info, document_type, from_document
 from schema.enums import Role
 from schema.pagination import (
     EMPTY_PAGE,
@@ -25,7 +26,7 @@ from schema.pagination import (
     Connection,
     First,
     Last,
-    connection_from,
+    document_connection,
 )
 
 strawberry.enum(HistoryAction, description="What happened to an object.")
@@ -45,6 +46,25 @@ strawberry.enum(
 )
 
 
+def _status(value: str | None) -> HistoryStatus | None:
+    return None if value is None else HistoryStatus(value)
+
+
+@document_type(
+    {
+        "id": lambda d: strawberry.ID(d["_id"]),
+        "action": lambda d: LEGACY_ACTIONS.get(d["action"]) or HistoryAction(d["action"]),
+        "actor_role": lambda d: Role(d["actorRole"]) if "actorRole" in d else None,
+        "actor_id": lambda d: d.get("actorId"),
+        "from_status": lambda d: _status(d.get("fromStatus")),
+        "to_status": lambda d: _status(d.get("toStatus")),
+        "reason_code": lambda d: (
+            HistoryReasonCode(d["reasonCode"]) if d.get("reasonCode") else None
+        ),
+        "reason": lambda d: d.get("reason"),
+        "created_at": lambda d: d["createdAt"],
+    }
+)
 @strawberry.type(description="One change of an object: what, who, when and why.")
 class HistoryEntry:
     id: strawberry.ID = strawberry.field(description="The entry's id.")
@@ -56,35 +76,18 @@ class HistoryEntry:
     reason_code: HistoryReasonCode | None = strawberry.field(description="Why, as a code.")
     reason: str | None = strawberry.field(description="Why, in words.")
     created_at: datetime = strawberry.field(description="When it happened.")
-    # Read into FieldChanges only when a client asks for them: most lists of history do not.
-    stored_changes: strawberry.Private[Mapping[str, Any] | None]
+    document: strawberry.Private[HistoryDocument]
 
     @strawberry.field(
         description="The fields the change touched, with their values before and after."
     )
     def changes(self) -> list[FieldChange]:
-        return field_changes(self.stored_changes)
+        # Read into FieldChanges only when a client asks for them: most lists of history do not.
+        return field_changes(self.document.get("changes"))
 
     @classmethod
     def from_document(cls, document: HistoryDocument) -> HistoryEntry:
-        return cls(
-            id=strawberry.ID(document["_id"]),
-            action=LEGACY_ACTIONS.get(document["action"]) or HistoryAction(document["action"]),
-            actor_role=Role(document["actorRole"]) if "actorRole" in document else None,
-            actor_id=document.get("actorId"),
-            from_status=_status(document.get("fromStatus")),
-            to_status=_status(document.get("toStatus")),
-            reason_code=HistoryReasonCode(document["reasonCode"])
-            if document.get("reasonCode")
-            else None,
-            reason=document.get("reason"),
-            created_at=document["createdAt"],
-            stored_changes=document.get("changes"),
-        )
-
-
-def _status(value: str | None) -> HistoryStatus | None:
-    return None if value is None else HistoryStatus(value)
+        return from_document(cls, document)
 
 
 class _Subject(Protocol):
@@ -94,6 +97,25 @@ class _Subject(Protocol):
     def document(self) -> Mapping[str, Any]: ...
 
 
+async def history_documents(
+    document: Mapping[str, Any],
+    info: Info,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> Connection[HistoryDocument]:
+    """:func:`history` in documents."""
+    if not sees_history(info.context.viewer, document):
+        return Connection(edges=[], page_info=EMPTY_PAGE)
+    page = page_from_args(NEWEST_FIRST, first, after, last, before)
+    result = await info.context.loaders.history_by_subject.load(
+        (document["_id"], ListSpec(page=page))
+    )
+    return document_connection(result, page, NEWEST_FIRST)
+
+
+@document_read_with_info(history_documents)
 async def history(
     root: _Subject,
     info: Info,
@@ -104,20 +126,5 @@ async def history(
 ) -> Connection[HistoryEntry]:
     """The one ``history`` field of every type that has one (attached with
     ``strawberry.field(resolver=history)``): newest first, empty for non-parties."""
-    if not sees_history(info.context.viewer, root.document):
-        return Connection(edges=[], page_info=EMPTY_PAGE)
-    return await history_connection(info, root.document["_id"], first, after, last, before)
-
-
-async def history_connection(
-    info: Info,
-    subject_id: str,
-    first: int | None,
-    after: str | None,
-    last: int | None,
-    before: str | None,
-) -> Connection[HistoryEntry]:
-    """The history of ``subject_id``, newest first (callers check who may see it)."""
-    page = page_from_args(NEWEST_FIRST, first, after, last, before)
-    result = await info.context.loaders.history_by_subject.load((subject_id, ListSpec(page=page)))
-    return connection_from(result, page, NEWEST_FIRST, HistoryEntry.from_document)
+    documents = await history_documents(root.document, info, first, after, last, before)
+    return documents.map(HistoryEntry.from_document)

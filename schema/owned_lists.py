@@ -15,6 +15,7 @@ from resolvers.visibility import sees_lists_of
 from schema.arguments import (
     AuthorizationFilter,
     AuthorizationFilterArgument,
+    AuthorizationSortKey,
     AuthorizationStatusFilter,
     ExpiringWithinDays,
     RequestSellerFilter,
@@ -23,9 +24,12 @@ from schema.arguments import (
     SortKeyArgument,
     UpdatedSince,
 )
+from schema.document_reads import document_read_with_info
+from schema.enums import AuthorizationStatus
 from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last
 
 if TYPE_CHECKING:
+    from datastore.documents import AuthorizationDocument
     from schema.authorization import Authorization
     from schema.seller_request import SellerRequest
 
@@ -39,11 +43,35 @@ class _Owner(Protocol):
     def document(self) -> Mapping[str, Any]: ...
 
 
-def _owner(root: _Owner) -> tuple[str, str]:
-    identifier = root.document["_id"]
+def _owner(document: Mapping[str, Any]) -> tuple[str, str]:
+    identifier = document["_id"]
     return _OWNER_KIND[type_of(identifier) or ""], identifier
 
 
+async def _authorization_documents(
+    document: Mapping[str, Any],
+    info: Info,
+    status: list[AuthorizationStatus] | None = None,
+    expiring_within_days: int | None = None,
+    filter: AuthorizationFilter | None = None,
+    sort_key: AuthorizationSortKey | None = None,
+    reverse: bool = False,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> Connection[AuthorizationDocument]:
+    from schema.authorization import authorization_documents
+
+    if not sees_lists_of(info.context.viewer, document):
+        return Connection(edges=[], page_info=EMPTY_PAGE)
+    query = (filter or AuthorizationFilter()).to_query(sort_key, reverse)
+    return await authorization_documents(
+        info, _owner(document), status, expiring_within_days, first, after, last, before, query
+    )
+
+
+@document_read_with_info(_authorization_documents)
 async def authorizations(
     root: _Owner,
     info: Info,
@@ -59,14 +87,22 @@ async def authorizations(
 ) -> Connection[Annotated[Authorization, strawberry.lazy("schema.authorization")]]:
     """Newest first (soonest ending with ``expiringWithinDays``) unless ``sortKey`` says;
     empty for anyone but the owner (an offer's partner) and admins."""
-    from schema.authorization import authorization_connection
+    from schema.authorization import Authorization
 
-    if not sees_lists_of(info.context.viewer, root.document):
-        return Connection(edges=[], page_info=EMPTY_PAGE)
-    query = (filter or AuthorizationFilter()).to_query(sort_key, reverse)
-    return await authorization_connection(
-        info, _owner(root), status, expiring_within_days, first, after, last, before, query
+    documents = await _authorization_documents(
+        root.document,
+        info,
+        status,
+        expiring_within_days,
+        filter,
+        sort_key,
+        reverse,
+        first,
+        after,
+        last,
+        before,
     )
+    return documents.map(Authorization.from_document)
 
 
 async def requests(
@@ -86,5 +122,5 @@ async def requests(
     if not sees_lists_of(info.context.viewer, root.document):
         return Connection(edges=[], page_info=EMPTY_PAGE)
     return await request_connection(
-        info, _owner(root), status, first, after, last, before, seller_id, updated_since
+        info, _owner(root.document), status, first, after, last, before, seller_id, updated_since
     )

@@ -13,15 +13,21 @@ from datastore.store import D, Score, Sort, keyset_of
 from resolvers.pagination import encode_cursor
 
 NodeT = TypeVar("NodeT")
+OtherT = TypeVar("OtherT")
 
 
 @strawberry.type(description="An item of a list and its cursor.")
 class Edge(Generic[NodeT]):
     node: NodeT = strawberry.field(description="The item.")
-    # How to read the keyset values the cursor encodes (and the listing's tag): read and
-    # encoded only when a client asks for the cursor, since most pages are read as nodes.
-    keyset: strawberry.Private[Callable[[], list[object]]]
+    # The keyset values the cursor encodes, read from ``source`` (the node's document) by
+    # ``keyset_of``, which the page's edges share, and the listing's tag: read and encoded
+    # only when a client asks for the cursor, since most pages are read as nodes.
+    source: strawberry.Private[Any]
+    keyset_of: strawberry.Private[Callable[[Any], list[object]]]
     tag: strawberry.Private[str | None] = None
+
+    def keyset(self) -> list[object]:
+        return self.keyset_of(self.source)
 
     @strawberry.field(description="Pass as `after` or `before` to page from here.")
     def cursor(self) -> str:
@@ -67,6 +73,15 @@ class Connection(Generic[NodeT]):
             raise LookupError("a paged connection was built without a way to count its list")
         return len(self.edges)
 
+    def map(self, convert: Callable[[NodeT], OtherT]) -> Connection[OtherT]:
+        """The same page with each node converted (a page of documents, of typed objects);
+        cursors and page info are the page's own."""
+        edges = [
+            Edge(node=convert(e.node), source=e.source, keyset_of=e.keyset_of, tag=e.tag)
+            for e in self.edges
+        ]
+        return Connection(edges=edges, page_info=self.page_info, total=self.total)
+
 
 EMPTY_PAGE = PageInfo(has_next_page=False, has_previous_page=False)
 
@@ -85,13 +100,30 @@ def connection_from(
     ``score`` is the one the window was read with; ``tag`` marks its cursors (see
     ``encode_cursor``).
     """
+    keyset = partial(_keyset, sort=sort, score=score)
     edges = [
-        Edge(node=to_node(document), keyset=partial(keyset_of, document, sort, score), tag=tag)
+        Edge(node=to_node(document), source=document, keyset_of=keyset, tag=tag)
         for document in result.documents
     ]
     return Connection(
         edges=edges, page_info=_page_info(edges, result.has_more, page), total=result.total
     )
+
+
+def document_connection(
+    result: PageResult[D],
+    page: Page,
+    sort: Sort,
+    *,
+    score: Score | None = None,
+    tag: str | None = None,
+) -> Connection[D]:
+    """:func:`connection_from` with the documents as nodes (see ``schema.document_reads``)."""
+    return connection_from(result, page, sort, _same, score=score, tag=tag)
+
+
+def _same(document: D) -> D:
+    return document
 
 
 def connection_of_items(
@@ -111,8 +143,12 @@ def connection_of_items(
     kept = list(items[: page.size])
     if page.backwards:
         kept.reverse()
-    edges = [Edge(node=item, keyset=partial(cursor_of, item)) for item in kept]
+    edges = [Edge(node=item, source=item, keyset_of=cursor_of) for item in kept]
     return Connection(edges=edges, page_info=_page_info(edges, has_more, page), total=count)
+
+
+def _keyset(document: Any, *, sort: Sort, score: Score | None) -> list[object]:
+    return keyset_of(document, sort, score)
 
 
 def _page_info(edges: Sequence[Edge[NodeT]], has_more: bool, page: Page) -> PageInfo:

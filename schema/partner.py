@@ -9,17 +9,27 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol
 import strawberry
 
 from datastore.catalog import get_catalog
-from datastore.documents import CategoryApplicationDocument, PartnerDocument
-from datastore.loaders import NEWEST_FIRST, Eventually, required_when_loaded
+from datastore.documents import (
+    CategoryApplicationDocument,
+    PartnerDocument,
+    ServiceOfferDocument,
+)
+from datastore.loaders import NEWEST_FIRST, Eventually, required_document, then
 from resolvers import account_lists, offers, partner_admin
 from resolvers import category_applications as applications
 from resolvers import partners as resolve
-from resolvers.context import Info
+from resolvers.context import Context, Info
 from resolvers.pagination import page_from_args
 from resolvers.visibility import sees_partner_privately
 from schema import owned_lists
 from schema.arguments import UpdatedSince
 from schema.category_application import ApplicationStatus, CategoryApplication
+from schema.document_reads import (
+    document_read,
+    document_read_with_info,
+    document_type,
+    from_document,
+)
 from schema.enums import (
     Market,
     OfferStatus,
@@ -31,7 +41,16 @@ from schema.enums import (
 )
 from schema.mutations import UserError, run_mutation
 from schema.node import Node
-from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last, connection_from
+from schema.pagination import (
+    EMPTY_PAGE,
+    After,
+    Before,
+    Connection,
+    First,
+    Last,
+    connection_from,
+    document_connection,
+)
 from schema.permissions import IsAdmin
 from schema.service import Service
 from schema.service_category import ServiceCategory
@@ -41,6 +60,41 @@ if TYPE_CHECKING:
     pass
 
 
+async def _service_offers(
+    document: PartnerDocument,
+    info: Info,
+    status: list[OfferStatus] | None = None,
+    updated_since: datetime | None = None,
+    archived: bool = False,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> Connection[ServiceOfferDocument]:
+    if not sees_partner_privately(info.context.viewer, document["_id"]):
+        return Connection(edges=[], page_info=EMPTY_PAGE)
+    page = page_from_args(NEWEST_FIRST, first, after, last, before)
+    result = await offers.offers_of_partner(
+        info, document["_id"], page, status, updated_since, archived
+    )
+    return document_connection(result, page, NEWEST_FIRST)
+
+
+@document_type(
+    {
+        "id": lambda d: strawberry.ID(d["_id"]),
+        "name": lambda d: d["name"],
+        "type": lambda d: PartnerType(d["type"]),
+        "registration_region": lambda d: Region(d["registrationRegion"]),
+        "target_markets": lambda d: [Market(market) for market in d["targetMarkets"]],
+        "status": lambda d: PartnerStatus(d["status"]),
+        "contact_email": lambda d: d.get("contactEmail"),
+        "description": lambda d: d.get("description"),
+        "website": lambda d: d.get("website"),
+        "logo_url": lambda d: d.get("logoUrl"),
+        "created_at": lambda d: d["createdAt"],
+    }
+)
 @strawberry.type(description="A partner organisation: a TSP, an MCN/CAP or an affiliate partner.")
 class Partner(Node):
     name: str = strawberry.field(description="The partner's public name.")
@@ -59,20 +113,7 @@ class Partner(Node):
 
     @classmethod
     def from_document(cls, document: PartnerDocument) -> Partner:
-        return cls(
-            document=document,
-            id=strawberry.ID(document["_id"]),
-            name=document["name"],
-            type=PartnerType(document["type"]),
-            registration_region=Region(document["registrationRegion"]),
-            target_markets=[Market(market) for market in document["targetMarkets"]],
-            status=PartnerStatus(document["status"]),
-            contact_email=document.get("contactEmail"),
-            description=document.get("description"),
-            website=document.get("website"),
-            logo_url=document.get("logoUrl"),
-            created_at=document["createdAt"],
-        )
+        return from_document(cls, document)
 
     @strawberry.field(
         description="The partner's services, newest first. The partner and admins see every "
@@ -153,6 +194,7 @@ class Partner(Node):
         description='The partner\'s service offers ("My service offers"), newest first (the '
         "partner and admins; empty for anyone else)."
     )
+    @document_read_with_info(_service_offers)
     async def service_offers(
         self,
         info: Info,
@@ -175,13 +217,10 @@ class Partner(Node):
         last: Last = None,
         before: Before = None,
     ) -> Connection[ServiceOffer]:
-        if not sees_partner_privately(info.context.viewer, str(self.id)):
-            return Connection(edges=[], page_info=EMPTY_PAGE)
-        page = page_from_args(NEWEST_FIRST, first, after, last, before)
-        result = await offers.offers_of_partner(
-            info, str(self.id), page, status, updated_since, archived
+        documents = await _service_offers(
+            self.document, info, status, updated_since, archived, first, after, last, before
         )
-        return connection_from(result, page, NEWEST_FIRST, ServiceOffer.from_document)
+        return documents.map(ServiceOffer.from_document)
 
     requests = strawberry.field(
         resolver=owned_lists.requests,
@@ -215,11 +254,15 @@ class _PartnerReference(Protocol):
     def document(self) -> Mapping[str, Any]: ...
 
 
+def _partner(document: Mapping[str, Any], context: Context) -> Eventually[PartnerDocument]:
+    return required_document(context.loaders.partner_by_id, document["partnerId"])
+
+
+@document_read(_partner)
 def partner_of(root: _PartnerReference, info: Info) -> Eventually[Partner]:
     """The ``partner`` of every type whose document names one (attached with
     ``strawberry.field(resolver=partner_of, graphql_type=Partner)``)."""
-    loader = info.context.loaders.partner_by_id
-    return required_when_loaded(loader, root.document["partnerId"], Partner.from_document)
+    return then(_partner(root.document, info.context), Partner.from_document)
 
 
 @strawberry.type

@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol
 import strawberry
 
 from datastore.documents import SellerDocument, ShopDocument, TikTokAccountDocument
-from datastore.loaders import NEWEST_FIRST, Eventually, required_when_loaded
+from datastore.loaders import NEWEST_FIRST, Eventually, required_document, then
 from resolvers import offers
 from resolvers import sellers as resolve
 from resolvers.authorization_rules import is_link_only
-from resolvers.context import Info
+from resolvers.context import Context, Info
 from resolvers.pagination import page_from_args
 from resolvers.visibility import sees_seller_privately
 from schema import owned_lists
+from schema.document_reads import document_read, document_type, from_document
 from schema.enums import LinkedStatus, Market, OfferStatus, SellerKind
 from schema.node import Node
 from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last, connection_from
@@ -25,40 +26,59 @@ if TYPE_CHECKING:
     from schema.service_offer import ServiceOffer
 
 
+@document_type(
+    {
+        "id": lambda d: strawberry.ID(d["_id"]),
+        "name": lambda d: d["name"],
+        "market": lambda d: Market(d["market"]),
+        "created_at": lambda d: d["createdAt"],
+    }
+)
 @strawberry.type(description="A TikTok Shop shop of a seller.")
 class Shop(Node):
     name: str = strawberry.field(description="The shop's name.")
     market: Market = strawberry.field(description="The market the shop sells in.")
     created_at: datetime = strawberry.field(description="When the shop was added.")
+    document: strawberry.Private[ShopDocument]
 
     @classmethod
     def from_document(cls, document: ShopDocument) -> Shop:
-        return cls(
-            id=strawberry.ID(document["_id"]),
-            name=document["name"],
-            market=Market(document["market"]),
-            created_at=document["createdAt"],
-        )
+        return from_document(cls, document)
 
 
+@document_type(
+    {
+        "id": lambda d: strawberry.ID(d["_id"]),
+        "handle": lambda d: d["handle"],
+        "linked_status": lambda d: LinkedStatus(d["linkedStatus"]),
+        "linked_at": lambda d: d["linkedAt"],
+        "unlinked_at": lambda d: d.get("unlinkedAt"),
+    }
+)
 @strawberry.type(description="A TikTok account (TTUID) linked to a seller.")
 class TikTokAccount(Node):
     handle: str = strawberry.field(description="The account's @handle.")
     linked_status: LinkedStatus = strawberry.field(description="LINKED, or UNLINKED since when.")
     linked_at: datetime = strawberry.field(description="When the account was linked.")
     unlinked_at: datetime | None = strawberry.field(description="When it was unlinked, if so.")
+    document: strawberry.Private[TikTokAccountDocument]
 
     @classmethod
     def from_document(cls, document: TikTokAccountDocument) -> TikTokAccount:
-        return cls(
-            id=strawberry.ID(document["_id"]),
-            handle=document["handle"],
-            linked_status=LinkedStatus(document["linkedStatus"]),
-            linked_at=document["linkedAt"],
-            unlinked_at=document.get("unlinkedAt"),
-        )
+        return from_document(cls, document)
 
 
+@document_type(
+    {
+        "id": lambda d: strawberry.ID(d["_id"]),
+        "name": lambda d: d["name"],
+        "kind": lambda d: SellerKind(d["kind"]),
+        "market": lambda d: Market(d["market"]),
+        "has_shop_account": lambda d: d["hasShopAccount"],
+        "created_at": lambda d: d["createdAt"],
+        "authorizes_only_through_links": is_link_only,
+    }
+)
 @strawberry.type(description="A seller: a TikTok Shop merchant (visible to itself and admins).")
 class Seller(Node):
     name: str = strawberry.field(description="The seller's business name.")
@@ -76,16 +96,7 @@ class Seller(Node):
 
     @classmethod
     def from_document(cls, document: SellerDocument) -> Seller:
-        return cls(
-            document=document,
-            id=strawberry.ID(document["_id"]),
-            name=document["name"],
-            kind=SellerKind(document["kind"]),
-            market=Market(document["market"]),
-            has_shop_account=document["hasShopAccount"],
-            created_at=document["createdAt"],
-            authorizes_only_through_links=is_link_only(document),
-        )
+        return from_document(cls, document)
 
     @strawberry.field(description="The seller's shops, newest first.")
     async def shops(
@@ -161,8 +172,12 @@ class _SellerReference(Protocol):
     def document(self) -> Mapping[str, Any]: ...
 
 
+def _seller(document: Mapping[str, Any], context: Context) -> Eventually[SellerDocument]:
+    return required_document(context.loaders.seller_by_id, document["sellerId"])
+
+
+@document_read(_seller)
 def seller_of(root: _SellerReference, info: Info) -> Eventually[Seller]:
     """The ``seller`` of every type whose document names one (attached with
     ``strawberry.field(resolver=seller_of, graphql_type=Seller)``)."""
-    loader = info.context.loaders.seller_by_id
-    return required_when_loaded(loader, root.document["sellerId"], Seller.from_document)
+    return then(_seller(root.document, info.context), Seller.from_document)

@@ -10,10 +10,11 @@ import strawberry
 from datastore.catalog import get_catalog
 from datastore.documents import ServiceDocument
 from datastore.loaders import load_required
-from resolvers.context import Info
+from resolvers.context import Context, Info
 from resolvers.links import service_authorization_url
 from resolvers.referrals import referral_links_for
 from resolvers.visibility import sees_partner_privately
+from schema.document_reads import document_read, document_type, from_document
 from schema.enums import Market, ServiceStatus, ServiceType
 from schema.history import HistoryEntry, history
 from schema.node import Node
@@ -25,6 +26,35 @@ if TYPE_CHECKING:
     from schema.partner import Partner
 
 
+def _category(document: ServiceDocument, context: Context) -> ServiceCategory:
+    row = get_catalog().get(document["categoryId"])
+    if row is None:
+        raise LookupError(
+            f"service {document['_id']} names unknown category {document['categoryId']}"
+        )
+    return ServiceCategory.from_category(row)
+
+
+@document_type(
+    {
+        "id": lambda d: strawberry.ID(d["_id"]),
+        "name": lambda d: d["name"],
+        "type": lambda d: ServiceType(d["type"]),
+        "status": lambda d: ServiceStatus(d["status"]),
+        "market": lambda d: Market(d["market"]),
+        "description": lambda d: d.get("description"),
+        "highlights": lambda d: list(d.get("highlights", [])),
+        "pricing": lambda d: d.get("pricing"),
+        "contact_email": lambda d: d.get("contactEmail"),
+        "created_at": lambda d: d["createdAt"],
+        "updated_at": lambda d: d.get("updatedAt") or d["createdAt"],
+        "status_reason": lambda d: d.get("statusReason"),
+        "published_at": lambda d: d.get("publishedAt"),
+        "category_id": lambda d: d["categoryId"],
+        "partner_id": lambda d: d["partnerId"],
+        "link_token": lambda d: d.get("authorizationLinkToken"),
+    }
+)
 @strawberry.type(description="A service a partner offers sellers under one approved category.")
 class Service(Node):
     name: str = strawberry.field(description="The service's name.")
@@ -48,25 +78,7 @@ class Service(Node):
 
     @classmethod
     def from_document(cls, document: ServiceDocument) -> Service:
-        return cls(
-            document=document,
-            id=strawberry.ID(document["_id"]),
-            name=document["name"],
-            type=ServiceType(document["type"]),
-            status=ServiceStatus(document["status"]),
-            market=Market(document["market"]),
-            description=document.get("description"),
-            highlights=list(document.get("highlights", [])),
-            pricing=document.get("pricing"),
-            contact_email=document.get("contactEmail"),
-            created_at=document["createdAt"],
-            updated_at=document.get("updatedAt") or document["createdAt"],
-            status_reason=document.get("statusReason"),
-            published_at=document.get("publishedAt"),
-            category_id=document["categoryId"],
-            partner_id=document["partnerId"],
-            link_token=document.get("authorizationLinkToken"),
-        )
+        return from_document(cls, document)
 
     @strawberry.field(
         description="Token of the default authorization link, made when the service first goes "
@@ -97,11 +109,9 @@ class Service(Node):
     )
 
     @strawberry.field(description="The service category it is published under.")
-    def category(self) -> ServiceCategory:
-        row = get_catalog().get(self.category_id)
-        if row is None:
-            raise LookupError(f"service {self.id} names unknown category {self.category_id}")
-        return ServiceCategory.from_category(row)
+    @document_read(_category)
+    def category(self, info: Info) -> ServiceCategory:
+        return _category(self.document, info.context)
 
     @strawberry.field(description="The partner offering the service.")
     async def partner(self, info: Info) -> Annotated[Partner, strawberry.lazy("schema.partner")]:

@@ -8,14 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from datastore.documents import ServiceDocument, ServiceOfferDocument
-from datastore.loaders import Eventually, load_required, when_loaded
+from datastore.loaders import Eventually, load_required, then, when_loaded
 from resolvers import offers as resolve
-from resolvers.context import Info
+from resolvers.context import Context, Info
 from resolvers.links import offer_authorization_url
 from resolvers.offer_dates import first_day, last_day
 from resolvers.visibility import sees_offer_privately, sees_partner_privately
 from schema import owned_lists
 from schema.authorization_settings import AuthorizationSettings, SellerContact
+from schema.document_reads import document_read, document_type, from_document
 from schema.enums import OfferStatus
 from schema.history import HistoryEntry, history
 from schema.node import Node
@@ -29,6 +30,40 @@ if TYPE_CHECKING:
     pass
 
 
+def _status(document: ServiceOfferDocument, context: Context) -> OfferStatus:
+    return resolve.effective_offer_status(document, context.now)
+
+
+def _services(
+    document: ServiceOfferDocument, context: Context
+) -> Eventually[list[ServiceDocument]]:
+    # The offer's link grants reading its services whatever their state, so no store
+    # visibility rule applies here (their private fields guard themselves).
+    ids = list(document["serviceIds"])
+
+    def services(found: list[ServiceDocument | None]) -> list[ServiceDocument]:
+        for service_id, service in zip(ids, found, strict=True):
+            if service is None:
+                raise LookupError(f"offer {document['_id']} names unknown service {service_id}")
+        return [service for service in found if service is not None]
+
+    loader = context.loaders.service_by_id
+    return when_loaded([loader.load(service_id) for service_id in ids], services)
+
+
+@document_type(
+    {
+        "id": lambda d: strawberry.ID(d["_id"]),
+        "start_date": lambda d: first_day(d["startsAt"]),
+        "end_date": lambda d: last_day(d["endsAt"]),
+        "settings": lambda d: AuthorizationSettings.from_document(d["settings"]),
+        "created_at": lambda d: d["createdAt"],
+        "accepted_at": lambda d: d.get("acceptedAt"),
+        "withdrawn_at": lambda d: d.get("withdrawnAt"),
+        "archived_at": lambda d: d.get("archivedAt"),
+        "partner_id": lambda d: d["partnerId"],
+    }
+)
 @strawberry.type(
     description="Services, dates, authorization settings and contact a partner offers a seller, "
     "shared as a link: anyone holding its token may read it; it is listed and reachable "
@@ -52,18 +87,7 @@ class ServiceOffer(Node):
 
     @classmethod
     def from_document(cls, document: ServiceOfferDocument) -> ServiceOffer:
-        return cls(
-            id=strawberry.ID(document["_id"]),
-            start_date=first_day(document["startsAt"]),
-            end_date=last_day(document["endsAt"]),
-            settings=AuthorizationSettings.from_document(document["settings"]),
-            created_at=document["createdAt"],
-            accepted_at=document.get("acceptedAt"),
-            withdrawn_at=document.get("withdrawnAt"),
-            archived_at=document.get("archivedAt"),
-            partner_id=document["partnerId"],
-            document=document,
-        )
+        return from_document(cls, document)
 
     @strawberry.field(
         description="The seller contact the partner filled in; null when left to the seller. "
@@ -89,8 +113,9 @@ class ServiceOffer(Node):
         description="OPEN, ACCEPTED, WITHDRAWN, or EXPIRED once the end date has passed while "
         "it was still open."
     )
+    @document_read(_status)
     def status(self, info: Info) -> OfferStatus:
-        return resolve.effective_offer_status(self.document, info.context.now)
+        return _status(self.document, info.context)
 
     @strawberry.field(
         description="Whether a seller can accept it now in one click: it is OPEN, its end date "
@@ -114,21 +139,12 @@ class ServiceOffer(Node):
         description="The offered services, in the order the partner chose.",
         graphql_type=list[Service],
     )
+    @document_read(_services)
     def services(self, info: Info) -> Eventually[list[Service]]:
-        # The offer's link grants reading its services whatever their state, so no store
-        # visibility rule applies here (their private fields guard themselves).
-        ids = list(self.document["serviceIds"])
-
-        def services(documents: list[ServiceDocument | None]) -> list[Service]:
-            found: list[Service] = []
-            for service_id, document in zip(ids, documents, strict=True):
-                if document is None:
-                    raise LookupError(f"offer {self.id} names unknown service {service_id}")
-                found.append(Service.from_document(document))
-            return found
-
-        loader = info.context.loaders.service_by_id
-        return when_loaded([loader.load(service_id) for service_id in ids], services)
+        return then(
+            _services(self.document, info.context),
+            lambda documents: [Service.from_document(d) for d in documents],
+        )
 
     @strawberry.field(description="The partner making the offer.")
     async def partner(self, info: Info) -> Annotated[Partner, strawberry.lazy("schema.partner")]:
