@@ -248,7 +248,7 @@ class _Walker:
         facts = self._object_facts.get((id(named), id(selections)))
         if facts is None or facts[0] is not selections:
             costly_fields = self._costly(named, selections)
-            facts = (selections, self._weight(named), _is_connection(named), costly_fields)
+            facts = (selections, object_weight(named), _is_connection(named), costly_fields)
             self._object_facts[(id(named), id(selections))] = facts
         _, type_weight, connection, costly = facts
         total = weight if weight is not None else type_weight
@@ -265,9 +265,6 @@ class _Walker:
         return total
 
     # -- helpers ---------------------------------------------------------------------------
-
-    def _weight(self, type_: GraphQLObjectType) -> int:
-        return _weight(type_)
 
     def _page_size(self, node: FieldNode) -> int:
         arguments = self._arguments(node)
@@ -381,7 +378,8 @@ class _Walker:
 
 
 @cache
-def _weight(type_: GraphQLObjectType) -> int:
+def object_weight(type_: GraphQLObjectType) -> int:
+    """What one object of ``type_`` in a query's answer adds to its actual cost."""
     if _is_connection(type_):
         return PAGE_READ_COST
     if type_.name.endswith("Edge") or type_.name in _FREE_WRAPPERS:

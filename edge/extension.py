@@ -201,7 +201,11 @@ class _CostAndThrottle(SchemaExtension):
             return
         result = context.result
         data = getattr(result, "data", None)
-        gate.actual_cost = actual_cost(schema, document, operation, context.variables, data)
+        gate.actual_cost = (
+            gate.counted_cost
+            if gate.counted_cost is not None
+            else actual_cost(schema, document, operation, context.variables, data)
+        )
         observe_cost(gate.requested_cost, gate.actual_cost)
         if throttle is not None:
             throttle.refund(gate.caller, gate.requested_cost - gate.actual_cost)

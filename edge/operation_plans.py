@@ -16,7 +16,7 @@ operation unplannable, and it runs interpreted.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, cast
@@ -50,6 +50,9 @@ from graphql.language import Visitor, visit
 from strawberry.schema.schema_converter import CustomGraphQLEnumType
 from strawberry.types.field import StrawberryField
 
+from edge.cost import object_weight
+from schema.document_reads import AttributeRead, attribute_reads, field_read
+
 _STRAWBERRY_DEFINITION = "strawberry-definition"
 """Where Strawberry links a graphql-core field back to its own definition."""
 
@@ -67,6 +70,10 @@ class Access(Enum):
     """A field without a resolver: an attribute of the parent object."""
     RESOLVER = "resolver"
     """A resolver function, called directly with the parameters it declares."""
+    DOCUMENT_ATTRIBUTE = "document attribute"
+    """An attribute of a document type, read from the document (``schema.document_reads``)."""
+    DOCUMENT_FIELD = "document field"
+    """A resolver field of a document type, read from the document by its declared read."""
 
 
 class Shape(Enum):
@@ -86,12 +93,17 @@ class Completion:
     non_null: bool
     coerce: Callable[[Any], Any] | None = None
     """A leaf type's output coercion."""
+    enum_names: dict[int, str] | None = None
+    """An enum's response names by the identity of their Python members (members live as
+    long as their class, so an id found here is the member's), which spares calling the
+    coercion for them."""
     object_plan: ObjectPlan | None = None
     abstract_type: GraphQLAbstractType | None = None
     item: Completion | None = None
     carries_path: bool = False
-    """Whether completing it needs the value's response path (objects do: their resolvers'
-    ``Info`` and their children's paths start from it)."""
+    """Whether completing it needs the value's response path: an abstract type's does (its
+    type resolver reads ``Info``), an object's when something under it reads ``Info`` (a
+    resolver, a read that takes ``Info``, an ``is_type_of`` of its own)."""
 
 
 @dataclass(eq=False)
@@ -115,13 +127,25 @@ class FieldPlan:
     """Keyword parameters (``root``, ``parent``) that receive the parent object."""
     info_keyword: str | None = None
     takes_arguments: bool = False
+    read: Callable[..., Any] | None = None
+    """A ``DOCUMENT_ATTRIBUTE`` or ``DOCUMENT_FIELD`` field's read of the document."""
+    read_takes_info: bool = False
+    """Whether a ``DOCUMENT_FIELD`` read takes ``(document, info, **arguments)`` rather than
+    ``(document, context)``."""
+    typed: bool = True
+    """Whether it reads the typed object (of a document type: built from the document)."""
     nodes: list[FieldNode] = field(init=False)
     needs_path: bool = field(init=False)
     """Whether resolving or completing it needs its response path."""
 
     def __post_init__(self) -> None:
         self.nodes = [details.node for details in self.details]
-        self.needs_path = self.access is Access.RESOLVER or self.completion.carries_path
+        self.typed = self.access in (Access.ATTRIBUTE, Access.RESOLVER)
+        self.needs_path = (
+            self.access is Access.RESOLVER
+            or (self.access is Access.DOCUMENT_FIELD and self.read_takes_info)
+            or self.completion.carries_path
+        )
 
 
 @dataclass(eq=False)
@@ -134,6 +158,17 @@ class ObjectPlan:
     is_type_of_reads_info: bool = False
     """Whether ``is_type_of`` is the type's own (which may read ``info``) rather than the one
     Strawberry derives from its interfaces (which does not)."""
+    document_class: Any = None
+    """A document type's class (``schema.document_reads``): its objects are read as stored
+    documents, and built as typed objects only for fields without a read."""
+    reads_typed: bool = False
+    """Whether any of its fields reads the typed object."""
+    needs_path: bool = False
+    """Whether any of its fields needs its response path (see ``Completion.carries_path``)."""
+    weight: int = 0
+    """What each of its objects adds to the query's actual cost (``edge.cost``)."""
+    fill: Callable[..., dict[str, Any]] | None = None
+    """Its compiled assembly (``edge.plan_assembly``), made when first run."""
 
 
 class OperationPlan:
@@ -168,7 +203,11 @@ class OperationPlan:
         )
         if defer_usages:
             raise Unplannable("@defer")
+        self.counts_cost = True
+        """Whether its runs count the actual cost: the walk of ``edge.cost`` takes the most
+        costly possible type of an abstract field's value, which a run does not know."""
         self.root = self._object_plan(root_type, grouped)
+        self.root.weight = 0  # the walk counts the root's fields, not the root
 
     def runtime_plan(self, object_type: GraphQLObjectType, details: FieldDetailsList) -> ObjectPlan:
         """The plan of an abstract field's value whose runtime type is ``object_type``."""
@@ -197,19 +236,29 @@ class OperationPlan:
         self, object_type: GraphQLObjectType, grouped: dict[str, FieldDetailsList]
     ) -> ObjectPlan:
         definition = object_type.extensions.get(_STRAWBERRY_DEFINITION)
+        origin = getattr(definition, "origin", None)
+        reads = attribute_reads(origin) if isinstance(origin, type) else None
         plan = ObjectPlan(
             object_type,
             is_type_of=object_type.is_type_of,
             is_type_of_reads_info=getattr(definition, "is_type_of", None) is not None,
+            document_class=origin if reads is not None else None,
+            weight=object_weight(object_type),
         )
         for key, details in grouped.items():
             if any(d.fragment_variable_values is not None for d in details):
                 raise Unplannable("fragment arguments")
-            plan.fields.append(self._field_plan(object_type, key, details))
+            plan.fields.append(self._field_plan(object_type, key, details, reads))
+        plan.reads_typed = any(f.typed for f in plan.fields)
+        plan.needs_path = any(f.needs_path for f in plan.fields)
         return plan
 
     def _field_plan(
-        self, parent_type: GraphQLObjectType, key: str, details: FieldDetailsList
+        self,
+        parent_type: GraphQLObjectType,
+        key: str,
+        details: FieldDetailsList,
+        reads: Mapping[str, AttributeRead] | None,
     ) -> FieldPlan:
         name = details[0].node.name.value
         definition = self.schema.get_field(parent_type, name)
@@ -226,6 +275,16 @@ class OperationPlan:
         resolver = strawberry_field.base_resolver
         if resolver is not None and not callable(resolver.wrapped_func):
             raise Unplannable(f"{parent_type.name}.{name}'s resolver is not a plain function")
+        if resolver is None and reads is not None and strawberry_field.python_name in reads:
+            return FieldPlan(
+                key,
+                parent_type,
+                definition,
+                details,
+                Access.DOCUMENT_ATTRIBUTE,
+                completion,
+                read=reads[strawberry_field.python_name],
+            )
         if resolver is None:
             return FieldPlan(
                 key,
@@ -236,12 +295,17 @@ class OperationPlan:
                 completion,
                 name=strawberry_field.python_name,
             )
+        declared = (
+            field_read(cast("Callable[..., Any]", resolver.wrapped_func))
+            if reads is not None
+            else None
+        )
         return FieldPlan(
             key,
             parent_type,
             definition,
             details,
-            Access.RESOLVER,
+            Access.RESOLVER if declared is None else Access.DOCUMENT_FIELD,
             completion,
             strawberry_field=strawberry_field,
             function=cast("Callable[..., Any]", resolver.wrapped_func),
@@ -253,6 +317,8 @@ class OperationPlan:
             ),
             info_keyword=resolver.info_parameter.name if resolver.info_parameter else None,
             takes_arguments=bool(definition.args or details[0].node.arguments),
+            read=None if declared is None else declared.read,
+            read_takes_info=declared is not None and declared.takes_info,
         )
 
     def _completion(self, of_type: GraphQLOutputType, details: FieldDetailsList) -> Completion:
@@ -262,20 +328,26 @@ class OperationPlan:
             item = self._completion(named.of_type, details)
             return Completion(Shape.LIST, non_null, item=item, carries_path=item.carries_path)
         if isinstance(named, CustomGraphQLEnumType):
-            return Completion(Shape.LEAF, non_null, coerce=_enum_coercion(named))
+            coerce, enum_names = _enum_coercion(named)
+            return Completion(Shape.LEAF, non_null, coerce=coerce, enum_names=enum_names)
         if is_leaf_type(named):
             return Completion(Shape.LEAF, non_null, coerce=named.coerce_output_value)
         if is_abstract_type(named):
+            self.counts_cost = False
             return Completion(Shape.ABSTRACT, non_null, abstract_type=named, carries_path=True)
         if is_object_type(named):
             plan = self._subplan(named, details)
-            return Completion(Shape.OBJECT, non_null, object_plan=plan, carries_path=True)
+            carries_path = plan.needs_path or plan.is_type_of_reads_info
+            return Completion(Shape.OBJECT, non_null, object_plan=plan, carries_path=carries_path)
         raise Unplannable(f"cannot complete {named}")  # pragma: no cover - all types covered
 
 
-def _enum_coercion(enum_type: CustomGraphQLEnumType) -> Callable[[Any], Any]:
+def _enum_coercion(
+    enum_type: CustomGraphQLEnumType,
+) -> tuple[Callable[[Any], Any], dict[int, str]]:
     """Strawberry's output coercion of an enum, with the member's name looked up instead of
-    searched for (its coercion compares the member with every value of the enum in turn)."""
+    searched for (its coercion compares the member with every value of the enum in turn),
+    and the names by the identity of the members."""
     names: dict[Any, str] = {}
     for name, value in enum_type.values.items():
         names.setdefault(value.value, name)  # the first match, as Strawberry's search finds
@@ -289,7 +361,9 @@ def _enum_coercion(enum_type: CustomGraphQLEnumType) -> Callable[[Any], Any]:
                 return name
         return coerce(value)
 
-    return coerced
+    members: list[Enum] = list(member_type)
+    by_identity = {id(m): names[m.value] for m in members if m.value in names}
+    return coerced, by_identity
 
 
 class _ConditionVariables(Visitor):

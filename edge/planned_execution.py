@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     ExecutionResult,
     ExperimentalIncrementalExecutionResults,
     GraphQLError,
@@ -36,8 +37,8 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.arguments import convert_arguments
 
 from datastore.store import uncounted
+from edge.cost import actual_cost
 from edge.operation_plans import (
-    Access,
     Completion,
     FieldPlan,
     ObjectPlan,
@@ -45,6 +46,8 @@ from edge.operation_plans import (
     Shape,
     plan_of,
 )
+from edge.plan_assembly import fill_of
+from edge.request import GatewayRequest
 
 _log = logging.getLogger(__name__)
 _Result = ExecutionResult | ExperimentalIncrementalExecutionResults
@@ -102,7 +105,23 @@ class CheckedPlannedExecutor(PlannedExecutor):
         elif _encoded(planned) != _encoded(interpreted.data):
             expected = _encoded(interpreted.data)[:2000]
             _mismatch(self, f"planned {_encoded(planned)[:2000]}\ninterpreted {expected}")
+        else:
+            self._check_counted_cost(interpreted.data)
         return interpreted
+
+    def _check_counted_cost(self, data: Any) -> None:
+        gateway = getattr(self.context_value, "gateway", None)
+        counted = gateway.counted_cost if isinstance(gateway, GatewayRequest) else None
+        if counted is None:
+            return
+        document = DocumentNode(
+            definitions=(self.operation, *(f.definition for f in self.fragments.values()))
+        )
+        walked = actual_cost(
+            self.schema, document, self.operation, self.variable_values.coerced, data
+        )
+        if counted != walked:
+            _mismatch(self, f"counted an actual cost of {counted}, the answer's walk {walked}")
 
 
 class Execution(StrEnum):
@@ -150,64 +169,54 @@ def _is_awaitable(value: Any) -> bool:
     return known
 
 
-_Queued = tuple[ObjectPlan, Any, dict[str, Any], Path | None]
-_Waiting = tuple["asyncio.Future[Any]", dict[str, Any], FieldPlan, Path | None, Any]
+_Waiting = tuple["asyncio.Future[Any]", dict[str, Any], FieldPlan, Path | None]
 
 
 class _PlannedRun:
-    """One execution of a plan: the answer, built one level at a time."""
+    """One execution of a plan: each object's map filled by its plan's compiled assembly
+    (:mod:`edge.plan_assembly`), depth first while values are at hand; what is still
+    loading waits for the next round, when the round's loads are back all at once."""
 
     def __init__(self, executor: PlannedExecutor, plan: OperationPlan) -> None:
         self.executor = executor
         self.plan = plan
+        self.context = executor.context_value
         self.arguments: dict[FieldPlan, dict[str, Any]] = {}
-        self.queued: list[_Queued] = []
+        self.waiting: list[_Waiting] = []
+        self.cost = 0
+        """The actual cost of the objects filled so far (``edge.cost``)."""
 
     async def data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {}
-        self.queued = [(self.plan.root, self.executor.root_value, data, None)]
-        while self.queued:
-            level, self.queued = self.queued, []
-            waiting: list[_Waiting] = []
-            try:
-                self._resolve(level, waiting)
-                for future, out, field, path, info in waiting:
-                    out[field.key] = self._complete(
-                        field.completion, await future, field, path, info
-                    )
-            except Exception as error:
-                await _settle(waiting)
-                raise _Interpret from error
+        waiting: list[_Waiting] = []
+        try:
+            data = fill_of(self.plan.root, _is_awaitable)(self, self.executor.root_value, None)
+            while self.waiting:
+                waiting, self.waiting = self.waiting, []
+                for future, out, field, path in waiting:
+                    out[field.key] = self.complete(field.completion, await future, field, path)
+        except Exception as error:
+            await _settle([*waiting, *self.waiting])
+            raise _Interpret from error
+        gateway = getattr(self.context, "gateway", None)
+        if self.plan.counts_cost and isinstance(gateway, GatewayRequest):
+            gateway.counted_cost = self.cost
         return data
 
-    def _resolve(self, level: list[_Queued], waiting: list[_Waiting]) -> None:
-        complete = self._complete
-        for plan, source, out, path in level:
-            type_name = plan.object_type.name
-            for field in plan.fields:
-                field_path = Path(path, field.key, type_name) if field.needs_path else None
-                info = None
-                access = field.access
-                if access is Access.ATTRIBUTE:
-                    value = getattr(source, field.name)
-                elif access is Access.RESOLVER:
-                    info = self._raw_info(field, field_path)
-                    value = self._call(field, source, info)
-                else:
-                    value = type_name
-                if _is_awaitable(value):
-                    out[field.key] = None  # its place in the response order, filled once loaded
-                    waiting.append((asyncio.ensure_future(value), out, field, field_path, info))
-                else:
-                    out[field.key] = complete(field.completion, value, field, field_path, info)
+    # -- what compiled assembly calls ------------------------------------------------------
 
-    def _call(self, field: FieldPlan, source: Any, raw_info: GraphQLResolveInfo[Any]) -> Any:
-        assert field.strawberry_field is not None
-        info = self.plan.info_class(_raw_info=raw_info, _field=field.strawberry_field)
-        arguments = self.arguments.get(field)
-        if arguments is None:
-            arguments = self.arguments[field] = self._arguments(field, info)
-        keywords = dict(arguments)
+    def wait(self, value: Any, out: dict[str, Any], field: FieldPlan, path: Path | None) -> None:
+        self.waiting.append((asyncio.ensure_future(value), out, field, path))
+
+    def read(self, field: FieldPlan, document: Any, path: Path | None) -> Any:
+        """A read that takes ``Info`` and the field's arguments."""
+        assert field.strawberry_field is not None and field.read is not None
+        info = self._info(field, path)
+        return field.read(document, info, **self._arguments(field, info))
+
+    def call(self, field: FieldPlan, source: Any, path: Path | None) -> Any:
+        """A resolver, called with the parameters it declares."""
+        info = self._info(field, path)
+        keywords = dict(self._arguments(field, info))
         if field.info_keyword is not None:
             keywords[field.info_keyword] = info
         for name in field.source_keywords:
@@ -217,9 +226,105 @@ class _PlannedRun:
             return field.function(source, **keywords)
         return field.function(**keywords)
 
+    def null(self, field: FieldPlan) -> None:
+        raise _Interpret(f"null for non-null {field.parent_type.name}.{field.key}")
+
+    def failed(self, field: FieldPlan, error: Exception) -> None:
+        raise _Interpret(f"{field.parent_type.name}.{field.key} answered an error") from error
+
+    def uncoerced(self, field: FieldPlan, value: Any) -> None:
+        raise _Interpret(f"{value!r} does not coerce for {field.key}")
+
+    def document(self, plan: ObjectPlan, value: Any) -> Any:
+        """A document type's object as its document: a typed object holds the one it was
+        built from."""
+        if type(value) is not plan.document_class:
+            raise _Interpret(f"{value!r} is not a {plan.object_type.name}")
+        return value.document
+
+    def complete(
+        self, completion: Completion, value: Any, field: FieldPlan, path: Path | None
+    ) -> Any:
+        """A value as graphql-core completes it, for what assembly does not inline."""
+        if value is None:
+            if completion.non_null:
+                self.null(field)
+            return None
+        if isinstance(value, Exception):
+            self.failed(field, value)
+        shape = completion.shape
+        if shape is Shape.LEAF:
+            assert completion.coerce is not None
+            coerced = completion.coerce(value)
+            if coerced is None or coerced is Undefined:
+                self.uncoerced(field, value)
+            return coerced
+        if shape is Shape.OBJECT:
+            assert completion.object_plan is not None
+            return self._object(completion.object_plan, value, field, path, None)
+        if shape is Shape.LIST:
+            if not is_iterable(value):
+                raise _Interpret(f"{field.key} is not a list")
+            item = completion.item
+            assert item is not None
+            items = list(value)
+            if any(_is_awaitable(one) for one in items):
+                raise _Interpret("awaitable list items")
+            if item.carries_path:
+                return [
+                    self.complete(item, one, field, Path(path, index, None))
+                    for index, one in enumerate(items)
+                ]
+            return [self.complete(item, one, field, None) for one in items]
+        return self._abstract(completion, value, field, path)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _object(
+        self, plan: ObjectPlan, value: Any, field: FieldPlan, path: Path | None, info: Any
+    ) -> dict[str, Any]:
+        if plan.document_class is not None:
+            if not isinstance(value, dict):
+                value = self.document(plan, value)
+        elif plan.is_type_of is not None:
+            if plan.is_type_of_reads_info and info is None:
+                info = self._raw_info(field, path)
+            if not plan.is_type_of(value, info):
+                raise _Interpret(f"{value!r} is not a {plan.object_type.name}")
+        return fill_of(plan, _is_awaitable)(self, value, path if plan.needs_path else None)
+
+    def _abstract(
+        self, completion: Completion, value: Any, field: FieldPlan, path: Path | None
+    ) -> Any:
+        executor = self.executor
+        abstract_type = completion.abstract_type
+        assert abstract_type is not None and path is not None
+        info = self._raw_info(field, path)
+        resolve_type = abstract_type.resolve_type or executor.type_resolver
+        name = resolve_type(value, info, abstract_type)
+        if isinstance(name, Awaitable):
+            asyncio.ensure_future(name).cancel()
+            raise _Interpret("an awaitable runtime type")
+        try:
+            runtime_type = executor.ensure_valid_runtime_type(
+                name, abstract_type, field.details, info, value
+            )
+        except GraphQLError as error:
+            raise _Interpret from error
+        plan = self.plan.runtime_plan(runtime_type, field.details)
+        return self._object(plan, value, field, path, info)
+
+    def _info(self, field: FieldPlan, path: Path | None) -> Any:
+        assert field.strawberry_field is not None
+        raw_info = self._raw_info(field, path)
+        return self.plan.info_class(_raw_info=raw_info, _field=field.strawberry_field)
+
     def _arguments(self, field: FieldPlan, info: Any) -> dict[str, Any]:
-        """The field's arguments as its resolver takes them: the same for every object of the
-        level, so converted once per run."""
+        """The field's arguments as its resolver takes them: the same for every object, so
+        converted once per run."""
+        arguments = self.arguments.get(field)
+        if arguments is not None:
+            return arguments
         executor = self.executor
         raw = (
             get_argument_values(
@@ -233,13 +338,14 @@ class _PlannedRun:
             else {}
         )
         assert field.strawberry_field is not None
-        return convert_arguments(
+        arguments = self.arguments[field] = convert_arguments(
             raw,
             field.strawberry_field.arguments,
             scalar_registry=self.plan.scalar_registry,
             config=self.plan.config,
             info=info,
         )
+        return arguments
 
     def _raw_info(self, field: FieldPlan, path: Path | None) -> GraphQLResolveInfo[Any]:
         """What graphql-core would pass the field's resolver (and ``is_type_of``)."""
@@ -247,74 +353,6 @@ class _PlannedRun:
         return self.executor.build_resolve_info(
             field.definition, field.nodes, field.parent_type, path
         )
-
-    def _complete(
-        self, completion: Completion, value: Any, field: FieldPlan, path: Path | None, info: Any
-    ) -> Any:
-        if value is None:
-            if completion.non_null:
-                raise _Interpret(f"null for non-null {field.parent_type.name}.{field.key}")
-            return None
-        if isinstance(value, Exception):
-            raise _Interpret from value
-        shape = completion.shape
-        if shape is Shape.LEAF:
-            assert completion.coerce is not None
-            coerced = completion.coerce(value)
-            if coerced is None or coerced is Undefined:
-                raise _Interpret(f"{value!r} does not coerce for {field.key}")
-            return coerced
-        if shape is Shape.OBJECT:
-            assert completion.object_plan is not None
-            return self._queue(completion.object_plan, value, field, path, info)
-        if shape is Shape.LIST:
-            if not is_iterable(value):
-                raise _Interpret(f"{field.key} is not a list")
-            item = completion.item
-            assert item is not None
-            items = list(value)
-            if any(_is_awaitable(one) for one in items):
-                raise _Interpret("awaitable list items")
-            if item.carries_path:
-                return [
-                    self._complete(item, one, field, Path(path, index, None), info)
-                    for index, one in enumerate(items)
-                ]
-            return [self._complete(item, one, field, None, info) for one in items]
-        return self._complete_abstract(completion, value, field, path, info)
-
-    def _complete_abstract(
-        self, completion: Completion, value: Any, field: FieldPlan, path: Path | None, info: Any
-    ) -> Any:
-        executor = self.executor
-        abstract_type = completion.abstract_type
-        assert abstract_type is not None and path is not None
-        info = info or self._raw_info(field, path)
-        resolve_type = abstract_type.resolve_type or executor.type_resolver
-        name = resolve_type(value, info, abstract_type)
-        if isinstance(name, Awaitable):
-            asyncio.ensure_future(name).cancel()
-            raise _Interpret("an awaitable runtime type")
-        try:
-            runtime_type = executor.ensure_valid_runtime_type(
-                name, abstract_type, field.details, info, value
-            )
-        except GraphQLError as error:
-            raise _Interpret from error
-        plan = self.plan.runtime_plan(runtime_type, field.details)
-        return self._queue(plan, value, field, path, info)
-
-    def _queue(
-        self, plan: ObjectPlan, value: Any, field: FieldPlan, path: Path | None, info: Any
-    ) -> dict[str, Any]:
-        if plan.is_type_of is not None:
-            if plan.is_type_of_reads_info and info is None:
-                info = self._raw_info(field, path)
-            if not plan.is_type_of(value, info):
-                raise _Interpret(f"{value!r} is not a {plan.object_type.name}")
-        out: dict[str, Any] = {}
-        self.queued.append((plan, value, out, path))
-        return out
 
 
 async def _settle(waiting: list[_Waiting]) -> None:

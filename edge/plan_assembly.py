@@ -1,0 +1,186 @@
+"""Plan assembly: an object plan compiled into one Python function that fills its response map.
+
+The idea of graphql-jit, for Python: a query's plan (:mod:`edge.operation_plans`) says for
+every object type it selects which fields it reads, how, and how each value completes, and
+that is the same for every object of every run. So each object plan becomes straight-line
+code, generated once: read each field (a document's key, a declared read, an attribute, a
+resolver), coerce a leaf or fill a nested object in place, and hand a value still loading to
+the run (:mod:`edge.planned_execution`), which completes it once the level's loads are back.
+Per field that is one read and one coercion, not a generic dispatch.
+
+The source is built only from the plan: response keys and type names are GraphQL names and
+attribute names Python identifiers (checked), so nothing a client sends becomes code; every
+other value (reads, coercions, plans) is bound as a name of the function's namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from graphql import GraphQLID, GraphQLString
+from graphql.pyutils import Path, Undefined
+
+from edge.operation_plans import Access, Completion, FieldPlan, ObjectPlan, Shape
+
+Fill = Callable[[Any, Any, Path | None], dict[str, Any]]
+"""``fill(run, source, path)``: the response map of one object of the plan."""
+
+_STRING_COERCIONS = (GraphQLString.coerce_output_value, GraphQLID.coerce_output_value)
+
+
+def fill_of(plan: ObjectPlan, is_awaitable: Callable[[Any], bool]) -> Fill:
+    """The plan's compiled assembly, generated the first time it is asked for."""
+    if plan.fill is None:
+        plan.fill = _Generator(plan, is_awaitable).compile()
+    return plan.fill
+
+
+class _Generator:
+    def __init__(self, plan: ObjectPlan, is_awaitable: Callable[[Any], bool]) -> None:
+        self.plan = plan
+        self.is_awaitable = is_awaitable
+        self.namespace: dict[str, Any] = {
+            "Path": Path,
+            "UNDEFINED": Undefined,
+            "AW": is_awaitable,
+        }
+        self.lines: list[str] = []
+
+    def compile(self) -> Fill:
+        plan = self.plan
+        self.lines = ["def fill(run, source, path):", "    out = {}"]
+        if plan.document_class is not None:
+            self.lines.append("    document = source")
+            if plan.reads_typed:
+                self.namespace["FROM_DOCUMENT"] = plan.document_class.from_document
+                self.lines.append("    typed = FROM_DOCUMENT(document)")
+        else:
+            self.lines.append("    typed = source")
+        self.lines.append("    context = run.context")
+        if plan.weight:
+            self.lines.append(f"    run.cost += {plan.weight}")
+        for index, field in enumerate(plan.fields):
+            self._field(index, field)
+        self.lines.append("    return out")
+        code = compile("\n".join(self.lines), f"<plan of {plan.object_type.name}>", "exec")
+        exec(code, self.namespace)
+        fill: Fill = self.namespace["fill"]
+        return fill
+
+    def _bind(self, prefix: str, index: int, value: Any) -> str:
+        name = f"{prefix}{index}"
+        self.namespace[name] = value
+        return name
+
+    def _field(self, index: int, field: FieldPlan) -> None:
+        key = repr(field.key)
+        emit = self.lines.append
+        field_name = self._bind("F", index, field)
+        path = "p" if field.needs_path else "None"
+        if field.needs_path:
+            type_name = repr(self.plan.object_type.name)
+            emit(f"    p = Path(path, {key}, {type_name})")
+        access = field.access
+        if access is Access.TYPENAME:
+            emit(f"    out[{key}] = {self.plan.object_type.name!r}")
+            return
+        if access is Access.DOCUMENT_ATTRIBUTE:
+            emit(f"    v = {self._bind('R', index, field.read)}(document)")
+        elif access is Access.ATTRIBUTE:
+            if not field.name.isidentifier():  # pragma: no cover - Strawberry's python names
+                raise ValueError(f"{field.name!r} is not an attribute name")
+            emit(f"    v = typed.{field.name}")
+        elif access is Access.DOCUMENT_FIELD and not field.read_takes_info:
+            emit(f"    v = {self._bind('R', index, field.read)}(document, context)")
+        elif access is Access.DOCUMENT_FIELD:
+            emit(f"    v = run.read({field_name}, document, {path})")
+        else:
+            emit(f"    v = run.call({field_name}, typed, {path})")
+        if access in (Access.DOCUMENT_ATTRIBUTE, Access.ATTRIBUTE):
+            self._complete(index, field, "    ", path)
+            return
+        # A read or resolver may answer later (its loads go out with the level's) or answer
+        # an error as its value, which the interpreted path reports.
+        emit("    if AW(v):")
+        emit(f"        out[{key}] = None")
+        emit(f"        run.wait(v, out, {field_name}, {path})")
+        emit("    elif isinstance(v, Exception):")
+        emit(f"        run.failed({field_name}, v)")
+        emit("    else:")
+        self._complete(index, field, "        ", path)
+
+    def _complete(self, index: int, field: FieldPlan, indent: str, path: str) -> None:
+        emit = self.lines.append
+        key = repr(field.key)
+        completion = field.completion
+        emit(f"{indent}if v is None:")
+        if completion.non_null:
+            emit(f"{indent}    run.null(F{index})")
+        else:
+            emit(f"{indent}    out[{key}] = None")
+        emit(f"{indent}else:")
+        indent += "    "
+        shape = completion.shape
+        if shape is Shape.LEAF:
+            coerce = self._bind("C", index, completion.coerce)
+            if completion.coerce in _STRING_COERCIONS:
+                # String and ID answer a str as it is.
+                emit(f"{indent}if v.__class__ is str:")
+                emit(f"{indent}    out[{key}] = v")
+                emit(f"{indent}else:")
+                indent += "    "
+            if completion.enum_names is not None:
+                names = self._bind("E", index, completion.enum_names)
+                emit(f"{indent}c = {names}.get(id(v))")
+                emit(f"{indent}if c is None:")
+                emit(f"{indent}    c = {coerce}(v)")
+                emit(f"{indent}    if c is None or c is UNDEFINED:")
+                emit(f"{indent}        run.uncoerced(F{index}, v)")
+            else:
+                emit(f"{indent}c = {coerce}(v)")
+                emit(f"{indent}if c is None or c is UNDEFINED:")
+                emit(f"{indent}    run.uncoerced(F{index}, v)")
+            emit(f"{indent}out[{key}] = c")
+        elif shape is Shape.OBJECT and _inlined(completion):
+            child = completion.object_plan
+            assert child is not None
+            fill = self._bind("FILL", index, fill_of(child, self.is_awaitable))
+            child_path = path if child.needs_path else "None"
+            if child.document_class is not None:
+                emit(f"{indent}if v.__class__ is not dict:")
+                emit(f"{indent}    v = run.document({self._bind('P', index, child)}, v)")
+            emit(f"{indent}out[{key}] = {fill}(run, v, {child_path})")
+        elif shape is Shape.LIST and completion.item and _inlined(completion.item):
+            # A list of objects, each filled in place; anything but a plain list, and any item
+            # but a document or a typed object of a type that checks none, as graphql-core does.
+            item = completion.item
+            child = item.object_plan
+            assert child is not None
+            fill = self._bind("FILL", index, fill_of(child, self.is_awaitable))
+            whole = self._bind("COMPLETION", index, completion)
+            each = self._bind("ITEM", index, item)
+            at = "Path(p, n, None)" if item.carries_path else "None"
+            direct = "i.__class__ is dict" if child.document_class is not None else "i is not None"
+            items = "n, i in enumerate(v)" if item.carries_path else "i in v"
+            emit(f"{indent}if v.__class__ is list:")
+            emit(
+                f"{indent}    out[{key}] = [{fill}(run, i, {at}) if {direct} "
+                f"else run.complete({each}, i, F{index}, {at}) for {items}]"
+            )
+            emit(f"{indent}else:")
+            emit(f"{indent}    out[{key}] = run.complete({whole}, v, F{index}, {path})")
+        else:
+            completion_name = self._bind("COMPLETION", index, completion)
+            emit(f"{indent}out[{key}] = run.complete({completion_name}, v, F{index}, {path})")
+
+
+def _inlined(completion: Completion) -> bool:
+    """Whether an object completion fills its plan in place: one reading documents (whose
+    type the schema's field promises) or one of a type without ``is_type_of`` to check."""
+    plan = completion.object_plan
+    return (
+        completion.shape is Shape.OBJECT
+        and plan is not None
+        and (plan.document_class is not None or plan.is_type_of is None)
+    )
