@@ -318,7 +318,7 @@ async def _readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-def _freeze_startup_heap() -> None:
+def freeze_startup_heap() -> None:
     """Keep what start-up built (modules, schema, caches: about 100k objects, alive as long
     as the process) out of the garbage collector's full collections. Each one otherwise walks
     all of it while holding the event loop: 55 ms in a run of 20 expensive queries, every
@@ -339,7 +339,7 @@ def create_app(
     or ``owns_store`` is set, closes it on shutdown or on a failed start. ``extensions``
     replaces the gateway layer's schema extensions (for benchmarks that compare it with less
     of itself). ``freeze_heap_at_start`` is for the one app of a serving process: see
-    :func:`_freeze_startup_heap`."""
+    :func:`freeze_startup_heap`."""
 
     gateway_layer = gateway_extensions(settings.policy) if extensions is None else extensions
     gateway_schema = build_schema(
@@ -380,7 +380,7 @@ def create_app(
                     ).run_forever()
                 )
             if freeze_heap_at_start:
-                _freeze_startup_heap()
+                freeze_startup_heap()
             logger.info("gateway ready", extra={"path": settings.database_url.split("@")[-1]})
             yield
         finally:
