@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar
 
 from aiodataloader import DataLoader
 
@@ -33,9 +33,24 @@ from datastore.store import DESCENDING, Collection, DocumentStore, Filter, Sort
 D = TypeVar("D", bound=Mapping[str, Any])
 T = TypeVar("T")
 V = TypeVar("V")
+K = TypeVar("K")
 
 Eventually: TypeAlias = T | Awaitable[T]
 """What a resolver returns: the value, or an awaitable of it (see :func:`when_loaded`)."""
+
+
+class BatchLoader(Protocol[K, V]):
+    """A loader whose cache is readable (:attr:`futures`, by key) and whose batch function can
+    be called with a whole level's keys at once (a planned query's reads, see
+    ``schema.document_reads.Loads``), its results primed into the cache."""
+
+    futures: dict[K, asyncio.Future[V]]
+
+    async def batch_load_fn(self, keys: list[K]) -> list[V]: ...
+
+    def load(self, key: K) -> asyncio.Future[V]: ...
+
+    def prime(self, key: K, value: V) -> Any: ...
 
 
 class _DocumentByIdLoader(DataLoader[str, D | None], Generic[D]):
@@ -44,7 +59,8 @@ class _DocumentByIdLoader(DataLoader[str, D | None], Generic[D]):
     collection: Collection[D]
 
     def __init__(self, store: DocumentStore) -> None:
-        super().__init__()
+        self.futures: dict[str, asyncio.Future[D | None]] = {}
+        super().__init__(cache_map=self.futures)
         self.store = store
 
     async def batch_load_fn(self, keys: list[str]) -> list[D | None]:
@@ -100,6 +116,16 @@ class ListSpec:
     updated_since: datetime | None = None
     # Offers only: archived ones, or (False) the others.
     archived: bool | None = None
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # A loader hashes each key several times (its cache, its batch's grouping and
+        # results), for every parent of a level: the fields are hashed once.
+        fields = (self.page, self.statuses, self.types, self.sort, self.equals)
+        object.__setattr__(self, "_hash", hash((*fields, self.updated_since, self.archived)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def filter(self) -> Filter:
         conditions: dict[str, Any] = dict(self.equals)
@@ -123,7 +149,8 @@ class _GroupedPageLoader(DataLoader[tuple[Hashable, ListSpec], PageResult[D]], G
     sort: ClassVar[Sort] = NEWEST_FIRST
 
     def __init__(self, store: DocumentStore) -> None:
-        super().__init__()
+        self.futures: dict[tuple[Hashable, ListSpec], asyncio.Future[PageResult[D]]] = {}
+        super().__init__(cache_map=self.futures)
         self.store = store
         self.counts = _GroupedCountLoader(self)
 
@@ -364,11 +391,11 @@ class Loaders:
 
 
 async def load_required(loader: DataLoader[str, D | None], key: str) -> D:
-    """The document a stored reference points at (see :func:`_referenced`)."""
-    return _referenced(key, await loader.load(key))
+    """The document a stored reference points at (see :func:`referenced`)."""
+    return referenced(key, await loader.load(key))
 
 
-def _referenced(key: str, document: D | None) -> D:
+def referenced(key: str, document: D | None) -> D:
     """``document``, read for the stored reference ``key``: a dangling reference is a bug
     (masked and logged), never bad input."""
     if document is None:
@@ -426,13 +453,13 @@ async def _converted(value: Awaitable[T], convert: Callable[[T], V]) -> V:
 
 def required_document(loader: DataLoader[str, D | None], key: str) -> Eventually[D]:
     """The document a stored reference points at, as :func:`when_loaded` (see
-    :func:`_referenced`)."""
-    return when_loaded([loader.load(key)], lambda found: _referenced(key, found[0]))
+    :func:`referenced`)."""
+    return when_loaded([loader.load(key)], lambda found: referenced(key, found[0]))
 
 
 def required_when_loaded(
     loader: DataLoader[str, D | None], key: str, convert: Callable[[D], T]
 ) -> Eventually[T]:
     """``convert`` of the document a stored reference points at, as :func:`when_loaded`
-    (see :func:`_referenced`)."""
-    return when_loaded([loader.load(key)], lambda found: convert(_referenced(key, found[0])))
+    (see :func:`referenced`)."""
+    return when_loaded([loader.load(key)], lambda found: convert(referenced(key, found[0])))

@@ -51,7 +51,7 @@ from strawberry.schema.schema_converter import CustomGraphQLEnumType
 from strawberry.types.field import StrawberryField
 
 from edge.cost import object_weight
-from schema.document_reads import AttributeRead, attribute_reads, field_read
+from schema.document_reads import AttributeRead, Loads, attribute_reads, field_read
 
 _STRAWBERRY_DEFINITION = "strawberry-definition"
 """Where Strawberry links a graphql-core field back to its own definition."""
@@ -129,6 +129,8 @@ class FieldPlan:
     takes_arguments: bool = False
     read: Callable[..., Any] | None = None
     """A ``DOCUMENT_ATTRIBUTE`` or ``DOCUMENT_FIELD`` field's read of the document."""
+    loads: Loads | None = None
+    """A ``DOCUMENT_FIELD`` read that is loads of one loader, batched by the run."""
     read_takes_info: bool = False
     """Whether a ``DOCUMENT_FIELD`` read takes ``(document, info, **arguments)`` rather than
     ``(document, context)``."""
@@ -318,6 +320,7 @@ class OperationPlan:
             info_keyword=resolver.info_parameter.name if resolver.info_parameter else None,
             takes_arguments=bool(definition.args or details[0].node.arguments),
             read=None if declared is None else declared.read,
+            loads=None if declared is None else declared.loads,
             read_takes_info=declared is not None and declared.takes_info,
         )
 

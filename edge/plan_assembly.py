@@ -23,6 +23,9 @@ from graphql.pyutils import Path, Undefined
 
 from edge.operation_plans import Access, Completion, FieldPlan, ObjectPlan, Shape
 
+PENDING = object()
+"""What ``run.load`` answers for a field whose loads join the level's batch."""
+
 Fill = Callable[[Any, Any, Path | None], dict[str, Any]]
 """``fill(run, source, path)``: the response map of one object of the plan."""
 
@@ -44,6 +47,7 @@ class _Generator:
             "Path": Path,
             "UNDEFINED": Undefined,
             "AW": is_awaitable,
+            "PENDING": PENDING,
         }
         self.lines: list[str] = []
 
@@ -57,7 +61,8 @@ class _Generator:
                 self.lines.append("    typed = FROM_DOCUMENT(document)")
         else:
             self.lines.append("    typed = source")
-        self.lines.append("    context = run.context")
+        if any(_reads_context(field) for field in plan.fields):
+            self.lines.append("    context = run.context")
         if plan.weight:
             self.lines.append(f"    run.cost += {plan.weight}")
         for index, field in enumerate(plan.fields):
@@ -91,8 +96,15 @@ class _Generator:
             if not field.name.isidentifier():  # pragma: no cover - Strawberry's python names
                 raise ValueError(f"{field.name!r} is not an attribute name")
             emit(f"    v = typed.{field.name}")
+        elif access is Access.DOCUMENT_FIELD and field.loads is not None:
+            # Known already, or its keys join the level's batch and it is completed after.
+            emit(f"    v = run.load({field_name}, document, out)")
         elif access is Access.DOCUMENT_FIELD and not field.read_takes_info:
-            emit(f"    v = {self._bind('R', index, field.read)}(document, context)")
+            read = self._bind("R", index, field.read)
+            if field.takes_arguments:
+                emit(f"    v = {read}(document, context, **run.arguments({field_name}))")
+            else:
+                emit(f"    v = {read}(document, context)")
         elif access is Access.DOCUMENT_FIELD:
             emit(f"    v = run.read({field_name}, document, {path})")
         else:
@@ -102,7 +114,12 @@ class _Generator:
             return
         # A read or resolver may answer later (its loads go out with the level's) or answer
         # an error as its value, which the interpreted path reports.
-        emit("    if AW(v):")
+        if field.loads is not None:
+            emit("    if v is PENDING:")
+            emit(f"        out[{key}] = None")
+            emit("    elif AW(v):")
+        else:
+            emit("    if AW(v):")
         emit(f"        out[{key}] = None")
         emit(f"        run.wait(v, out, {field_name}, {path})")
         emit("    elif isinstance(v, Exception):")
@@ -173,6 +190,12 @@ class _Generator:
         else:
             completion_name = self._bind("COMPLETION", index, completion)
             emit(f"{indent}out[{key}] = run.complete({completion_name}, v, F{index}, {path})")
+
+
+def _reads_context(field: FieldPlan) -> bool:
+    return (
+        field.access is Access.DOCUMENT_FIELD and field.loads is None and not field.read_takes_info
+    )
 
 
 def _inlined(completion: Completion) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -36,6 +36,7 @@ from graphql.pyutils import AwaitableOrValue, Path, Undefined, is_iterable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.arguments import convert_arguments
 
+from datastore.loaders import BatchLoader
 from datastore.store import uncounted
 from edge.cost import actual_cost
 from edge.operation_plans import (
@@ -46,7 +47,7 @@ from edge.operation_plans import (
     Shape,
     plan_of,
 )
-from edge.plan_assembly import fill_of
+from edge.plan_assembly import PENDING, fill_of
 from edge.request import GatewayRequest
 
 _log = logging.getLogger(__name__)
@@ -170,6 +171,8 @@ def _is_awaitable(value: Any) -> bool:
 
 
 _Waiting = tuple["asyncio.Future[Any]", dict[str, Any], FieldPlan, Path | None]
+_Loading = tuple[FieldPlan, Any, Sequence[Any], dict[str, Any]]
+_NO_ARGUMENTS: dict[str, Any] = {}
 
 
 class _PlannedRun:
@@ -181,21 +184,39 @@ class _PlannedRun:
         self.executor = executor
         self.plan = plan
         self.context = executor.context_value
-        self.arguments: dict[FieldPlan, dict[str, Any]] = {}
+        self.arguments_by_field: dict[FieldPlan, dict[str, Any]] = {}
         self.waiting: list[_Waiting] = []
+        # Loads of the level being filled: each loader's keys (in order, once) and the
+        # fields waiting on them; then what the level's batches read, by loader and key.
+        self.batches: dict[BatchLoader[Any, Any], dict[Any, None]] = {}
+        self.loading: list[_Loading] = []
+        self.batch_results: dict[BatchLoader[Any, Any], dict[Any, Any]] = {}
         self.cost = 0
         """The actual cost of the objects filled so far (``edge.cost``)."""
 
     async def data(self) -> dict[str, Any]:
         waiting: list[_Waiting] = []
+        batches: list[asyncio.Future[Any]] = []
         try:
             data = fill_of(self.plan.root, _is_awaitable)(self, self.executor.root_value, None)
-            while self.waiting:
+            while self.waiting or self.loading:
+                batches = [
+                    asyncio.ensure_future(self._batch(loader, list(keys)))
+                    for loader, keys in self.batches.items()
+                ]
+                self.batches = {}
+                loading, self.loading = self.loading, []
                 waiting, self.waiting = self.waiting, []
+                for batch in batches:
+                    await batch
+                for field, document, keys, out in loading:
+                    out[field.key] = self.complete(
+                        field.completion, self._loaded(field, document, keys), field, None
+                    )
                 for future, out, field, path in waiting:
                     out[field.key] = self.complete(field.completion, await future, field, path)
         except Exception as error:
-            await _settle([*waiting, *self.waiting])
+            await _settle([*batches, *(w[0] for w in waiting), *(w[0] for w in self.waiting)])
             raise _Interpret from error
         gateway = getattr(self.context, "gateway", None)
         if self.plan.counts_cost and isinstance(gateway, GatewayRequest):
@@ -203,6 +224,30 @@ class _PlannedRun:
         return data
 
     # -- what compiled assembly calls ------------------------------------------------------
+
+    def load(self, field: FieldPlan, document: Any, out: dict[str, Any]) -> Any:
+        """A field whose read is loads (``schema.document_reads.Loads``): its value when every
+        key is loaded already, else :data:`PENDING`, its keys joining the level's batch."""
+        loads = field.loads
+        assert loads is not None
+        context = self.context
+        arguments = self.arguments(field) if field.takes_arguments else _NO_ARGUMENTS
+        loader = loads.loader(context.loaders)
+        keys = loads.keys(document, context, **arguments)
+        futures = loader.futures
+        loaded = []
+        for key in keys:
+            future = futures.get(key)
+            if future is None or not future.done():
+                break
+            loaded.append(future.result())
+        else:
+            return loads.value(loaded, document, context, **arguments)
+        batch = self.batches.setdefault(loader, {})
+        for key in keys:
+            batch[key] = None
+        self.loading.append((field, document, keys, out))
+        return PENDING
 
     def wait(self, value: Any, out: dict[str, Any], field: FieldPlan, path: Path | None) -> None:
         self.waiting.append((asyncio.ensure_future(value), out, field, path))
@@ -212,6 +257,15 @@ class _PlannedRun:
         assert field.strawberry_field is not None and field.read is not None
         info = self._info(field, path)
         return field.read(document, info, **self._arguments(field, info))
+
+    def arguments(self, field: FieldPlan) -> dict[str, Any]:
+        """The arguments of a read that takes the context, not ``Info``: converted with an
+        ``Info`` at the field's first place, as they are the same for every object."""
+        arguments = self.arguments_by_field.get(field)
+        if arguments is None:
+            path = Path(None, field.key, field.parent_type.name)
+            arguments = self._arguments(field, self._info(field, path))
+        return arguments
 
     def call(self, field: FieldPlan, source: Any, path: Path | None) -> Any:
         """A resolver, called with the parameters it declares."""
@@ -280,6 +334,27 @@ class _PlannedRun:
 
     # -- helpers ---------------------------------------------------------------------------
 
+    async def _batch(self, loader: BatchLoader[Any, Any], keys: list[Any]) -> None:
+        """One call of the loader's batch function for a level's keys (one round trip, as
+        the loader's own batching makes), primed into its cache for the rest of the request."""
+        values = await loader.batch_load_fn(keys)
+        if len(values) != len(keys):
+            raise _Interpret(f"{type(loader).__name__} answered {len(values)} of {len(keys)}")
+        read = self.batch_results.setdefault(loader, {})
+        for key, value in zip(keys, values, strict=True):
+            read[key] = value
+            loader.prime(key, value)
+
+    def _loaded(self, field: FieldPlan, document: Any, keys: Sequence[Any]) -> Any:
+        loads = field.loads
+        assert loads is not None
+        context = self.context
+        loader = loads.loader(context.loaders)
+        read = self.batch_results.get(loader, {})
+        loaded = [read[key] if key in read else loader.futures[key].result() for key in keys]
+        arguments = self.arguments(field) if field.takes_arguments else _NO_ARGUMENTS
+        return loads.value(loaded, document, context, **arguments)
+
     def _object(
         self, plan: ObjectPlan, value: Any, field: FieldPlan, path: Path | None, info: Any
     ) -> dict[str, Any]:
@@ -322,7 +397,7 @@ class _PlannedRun:
     def _arguments(self, field: FieldPlan, info: Any) -> dict[str, Any]:
         """The field's arguments as its resolver takes them: the same for every object, so
         converted once per run."""
-        arguments = self.arguments.get(field)
+        arguments = self.arguments_by_field.get(field)
         if arguments is not None:
             return arguments
         executor = self.executor
@@ -338,7 +413,7 @@ class _PlannedRun:
             else {}
         )
         assert field.strawberry_field is not None
-        arguments = self.arguments[field] = convert_arguments(
+        arguments = self.arguments_by_field[field] = convert_arguments(
             raw,
             field.strawberry_field.arguments,
             scalar_registry=self.plan.scalar_registry,
@@ -355,8 +430,7 @@ class _PlannedRun:
         )
 
 
-async def _settle(waiting: list[_Waiting]) -> None:
+async def _settle(futures: list[asyncio.Future[Any]]) -> None:
     """Let what a failed level started finish, so nothing is left running or unretrieved."""
-    futures = [future for future, *_ in waiting]
     if futures:
         await asyncio.gather(*futures, return_exceptions=True)

@@ -11,11 +11,8 @@ import strawberry
 from datastore import enums
 from datastore.documents import (
     AuthorizationDocument,
-    ServiceDocument,
-    ShopDocument,
-    TikTokAccountDocument,
 )
-from datastore.loaders import Eventually, required_document, then, when_loaded
+from datastore.loaders import Eventually, then
 from datastore.store import D
 from resolvers import authorization_queries as queries
 from resolvers.authorization_rules import days_remaining, effective_status, grants_access
@@ -23,7 +20,15 @@ from resolvers.context import Context, Info
 from resolvers.offer_dates import last_day
 from schema.authorization_settings import AuthorizationSettings, SellerContact
 from schema.changes import ChangedValue, changed_value
-from schema.document_reads import document_read, document_type, from_document
+from schema.document_reads import (
+    Loads,
+    document_loads,
+    document_read,
+    document_type,
+    from_document,
+    reference,
+    references,
+)
 from schema.enums import AuthorizationChannel, AuthorizationReason, AuthorizationStatus
 from schema.history import HistoryEntry, history
 from schema.node import Node
@@ -59,33 +64,14 @@ def _days_remaining(document: AuthorizationDocument, context: Context) -> int:
     return days_remaining(document["endsAt"], context.now)
 
 
-def _grants_access(document: AuthorizationDocument, context: Context) -> Eventually[bool]:
-    return when_loaded(
-        [context.loaders.partner_by_id.load(document["partnerId"])],
-        lambda found: grants_access(document, found[0], context.now),
-    )
-
-
-def _service(document: AuthorizationDocument, context: Context) -> Eventually[ServiceDocument]:
-    return required_document(context.loaders.service_by_id, document["serviceId"])
-
-
-def _shops(document: AuthorizationDocument, context: Context) -> Eventually[list[ShopDocument]]:
-    loader = context.loaders.shop_by_id
-    return when_loaded(
-        [loader.load(shop_id) for shop_id in document["shopIds"]],
-        lambda found: [d for d in found if d is not None],
-    )
-
-
-def _tiktok_accounts(
-    document: AuthorizationDocument, context: Context
-) -> Eventually[list[TikTokAccountDocument]]:
-    loader = context.loaders.tiktok_account_by_id
-    return when_loaded(
-        [loader.load(account_id) for account_id in document["tiktokAccountIds"]],
-        lambda found: [d for d in found if d is not None],
-    )
+_GRANTS_ACCESS = Loads(
+    lambda loaders: loaders.partner_by_id,
+    lambda document, context: [document["partnerId"]],
+    lambda loaded, document, context: grants_access(document, loaded[0], context.now),
+)
+_SERVICE = reference(lambda loaders: loaders.service_by_id, "serviceId")
+_SHOPS = references(lambda loaders: loaders.shop_by_id, "shopIds")
+_TIKTOK_ACCOUNTS = references(lambda loaders: loaders.tiktok_account_by_id, "tiktokAccountIds")
 
 
 def _each(convert: Callable[[D], T]) -> Callable[[list[D]], list[T]]:
@@ -138,9 +124,10 @@ class Authorization(Node):
         "the partner not removed.",
         graphql_type=bool,
     )
-    @document_read(_grants_access)
+    @document_loads(_GRANTS_ACCESS)
     def grants_access(self, info: Info) -> Eventually[bool]:
-        return _grants_access(self.document, info.context)
+        granted: Eventually[bool] = _GRANTS_ACCESS.read(self.document, info.context)
+        return granted
 
     @strawberry.field(
         description="Calendar days (UTC) from today to the last day: 0 on the last day and once "
@@ -151,9 +138,9 @@ class Authorization(Node):
         return _days_remaining(self.document, info.context)
 
     @strawberry.field(description="The service authorized.", graphql_type=Service)
-    @document_read(_service)
+    @document_loads(_SERVICE)
     def service(self, info: Info) -> Eventually[Service]:
-        return then(_service(self.document, info.context), Service.from_document)
+        return then(_SERVICE.read(self.document, info.context), Service.from_document)
 
     partner = strawberry.field(
         resolver=partner_of, graphql_type=Partner, description="The partner authorized."
@@ -163,20 +150,19 @@ class Authorization(Node):
     )
 
     @strawberry.field(description="The seller's shops it covers.", graphql_type=list[Shop])
-    @document_read(_shops)
+    @document_loads(_SHOPS)
     def shops(self, info: Info) -> Eventually[list[Shop]]:
-        return then(_shops(self.document, info.context), _each(Shop.from_document))
+        return then(_SHOPS.read(self.document, info.context), _each(Shop.from_document))
 
     @strawberry.field(
         description="The seller's TikTok accounts it covers, with their linked status (an "
         "unlinked account no longer counts).",
         graphql_type=list[TikTokAccount],
     )
-    @document_read(_tiktok_accounts)
+    @document_loads(_TIKTOK_ACCOUNTS)
     def tiktok_accounts(self, info: Info) -> Eventually[list[TikTokAccount]]:
-        return then(
-            _tiktok_accounts(self.document, info.context), _each(TikTokAccount.from_document)
-        )
+        accounts = _TIKTOK_ACCOUNTS.read(self.document, info.context)
+        return then(accounts, _each(TikTokAccount.from_document))
 
     @strawberry.field(description="The offer it came from, if any.")
     async def service_offer(

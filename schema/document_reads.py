@@ -14,13 +14,19 @@ documents; or an awaitable of one of those.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from enum import Enum
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from resolvers.context import Context
+from datastore.loaders import BatchLoader, Eventually, referenced, when_loaded
+
+if TYPE_CHECKING:
+    from datastore.loaders import Loaders
+    from resolvers.context import Context
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Enum)
 F = TypeVar("F", bound=Callable[..., Any])
 
 AttributeRead = Callable[[Any], Any]
@@ -28,13 +34,53 @@ AttributeRead = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
+class Loads:
+    """A read that is loads of one loader: the keys ``keys(document, context, **arguments)``
+    asked of ``loader(context.loaders)``, the field's value ``value(loaded, document, context,
+    **arguments)`` of what they hold, in order. A resolver calls :meth:`read` (one future per
+    key, batched by the loader); a planned query reads the keys of a whole level in one call
+    of the loader's batch function instead."""
+
+    loader: Callable[[Loaders], BatchLoader[Any, Any]]
+    keys: Callable[..., Sequence[Hashable]]
+    value: Callable[..., Any]
+
+    def read(self, document: Any, context: Context, **arguments: Any) -> Eventually[Any]:
+        loader = self.loader(context.loaders)
+        keys = self.keys(document, context, **arguments)
+        return when_loaded(
+            [loader.load(key) for key in keys],
+            lambda loaded: self.value(loaded, document, context, **arguments),
+        )
+
+
+def reference(loader: Callable[[Loaders], BatchLoader[Any, Any]], key: str) -> Loads:
+    """The document the stored id ``document[key]`` names (a dangling one is a bug)."""
+    return Loads(
+        loader,
+        lambda document, context: [document[key]],
+        lambda loaded, document, context: referenced(document[key], loaded[0]),
+    )
+
+
+def references(loader: Callable[[Loaders], BatchLoader[Any, Any]], key: str) -> Loads:
+    """The documents the stored ids ``document[key]`` name, in order, those still there."""
+    return Loads(
+        loader,
+        lambda document, context: document[key],
+        lambda loaded, document, context: [found for found in loaded if found is not None],
+    )
+
+
+@dataclass(frozen=True)
 class FieldRead:
-    """A resolver field's value from the document: ``read(document, context)``, or, when it
-    takes arguments or reads lists through rules written for resolvers,
-    ``read(document, info, **arguments)``."""
+    """A resolver field's value from the document: ``read(document, context, **arguments)``,
+    or, for lists read through rules written for resolvers,
+    ``read(document, info, **arguments)``; the arguments as Strawberry converts them."""
 
     read: Callable[..., Any]
     takes_info: bool
+    loads: Loads | None = None
 
 
 _FIELD = "__document_read__"
@@ -53,6 +99,12 @@ def document_type(reads: Mapping[str, AttributeRead]) -> Callable[[type[T]], typ
     return declare
 
 
+def members_by_value(enum: type[E]) -> dict[Any, E]:
+    """``enum``'s members by value: what an attribute read looks a stored value up in (a
+    dict lookup, where calling the enum class runs Python code of its metaclass)."""
+    return {member.value: member for member in enum}
+
+
 def attribute_reads(cls: type) -> Mapping[str, AttributeRead] | None:
     """The attribute reads :func:`document_type` declared for ``cls``, if it did."""
     return _attribute_reads.get(cls)
@@ -65,15 +117,19 @@ def from_document(cls: type[T], document: Any) -> T:
     return build(document=document, **{name: read(document) for name, read in reads.items()})
 
 
-def document_read(read: Callable[[Any, Context], Any]) -> Callable[[F], F]:
+def document_read(read: Callable[..., Any]) -> Callable[[F], F]:
     """Declare that the decorated resolver returns, in typed objects, what ``read(document,
-    context)`` returns in documents. Apply below ``@strawberry.field``."""
+    context, **arguments)`` returns in documents. Apply below ``@strawberry.field``."""
     return _declare(FieldRead(read, takes_info=False))
 
 
+def document_loads(loads: Loads) -> Callable[[F], F]:
+    """As :func:`document_read`, for a read that is ``loads``."""
+    return _declare(FieldRead(loads.read, takes_info=False, loads=loads))
+
+
 def document_read_with_info(read: Callable[..., Any]) -> Callable[[F], F]:
-    """As :func:`document_read`, for ``read(document, info, **arguments)``: the resolver's
-    arguments, as Strawberry converts them, and its ``Info``."""
+    """As :func:`document_read`, for ``read(document, info, **arguments)``."""
     return _declare(FieldRead(read, takes_info=True))
 
 

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Protocol
 
 import strawberry
 
 from datastore.documents import HistoryDocument
 from datastore.loaders import NEWEST_FIRST, ListSpec
+from datastore.paging import PageResult
 from resolvers.category_applications import ApplicationStatus
-from resolvers.context import Info
+from resolvers.context import Context, Info
 from resolvers.history import LEGACY_ACTIONS, STATUS_ENUMS, HistoryAction, HistoryReasonCode
 from resolvers.pagination import page_from_args
 from resolvers.visibility import sees_history
 from schema.changes import FieldChange, field_changes
-from schema.document_reads import document_read_with_info, document_type, from_document
+from schema.document_reads import (
+    Loads,
+    document_loads,
+    document_type,
+    from_document,
+    members_by_value,
+)
 from schema.enums import Role
 from schema.pagination import (
     EMPTY_PAGE,
@@ -46,6 +54,11 @@ strawberry.enum(
 )
 
 
+# Stored values to members by dict lookups: history is the longest list a page can hold.
+_ACTIONS = {**members_by_value(HistoryAction), **LEGACY_ACTIONS}
+_REASON_CODES = members_by_value(HistoryReasonCode)
+
+
 def _status(value: str | None) -> HistoryStatus | None:
     return None if value is None else HistoryStatus(value)
 
@@ -53,14 +66,12 @@ def _status(value: str | None) -> HistoryStatus | None:
 @document_type(
     {
         "id": lambda d: strawberry.ID(d["_id"]),
-        "action": lambda d: LEGACY_ACTIONS.get(d["action"]) or HistoryAction(d["action"]),
+        "action": lambda d: _ACTIONS[d["action"]],
         "actor_role": lambda d: Role(d["actorRole"]) if "actorRole" in d else None,
         "actor_id": lambda d: d.get("actorId"),
         "from_status": lambda d: _status(d.get("fromStatus")),
         "to_status": lambda d: _status(d.get("toStatus")),
-        "reason_code": lambda d: (
-            HistoryReasonCode(d["reasonCode"]) if d.get("reasonCode") else None
-        ),
+        "reason_code": lambda d: _REASON_CODES[d["reasonCode"]] if d.get("reasonCode") else None,
         "reason": lambda d: d.get("reason"),
         "created_at": lambda d: d["createdAt"],
     }
@@ -97,25 +108,47 @@ class _Subject(Protocol):
     def document(self) -> Mapping[str, Any]: ...
 
 
-async def history_documents(
+@lru_cache(maxsize=256)
+def _history_spec(
+    first: int | None, after: str | None, last: int | None, before: str | None
+) -> ListSpec:
+    # The same for every subject of a level (its arguments are): worked out once.
+    return ListSpec(page=page_from_args(NEWEST_FIRST, first, after, last, before))
+
+
+def _history_keys(
     document: Mapping[str, Any],
-    info: Info,
+    context: Context,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> list[tuple[str, ListSpec]]:
+    if not sees_history(context.viewer, document):
+        return []
+    return [(document["_id"], _history_spec(first, after, last, before))]
+
+
+def _history_page(
+    loaded: list[PageResult[HistoryDocument]],
+    document: Mapping[str, Any],
+    context: Context,
     first: int | None = None,
     after: str | None = None,
     last: int | None = None,
     before: str | None = None,
 ) -> Connection[HistoryDocument]:
-    """:func:`history` in documents."""
-    if not sees_history(info.context.viewer, document):
+    if not loaded:  # not a party: no history read
         return Connection(edges=[], page_info=EMPTY_PAGE)
-    page = page_from_args(NEWEST_FIRST, first, after, last, before)
-    result = await info.context.loaders.history_by_subject.load(
-        (document["_id"], ListSpec(page=page))
-    )
-    return document_connection(result, page, NEWEST_FIRST)
+    page = _history_spec(first, after, last, before).page
+    return document_connection(loaded[0], page, NEWEST_FIRST)
 
 
-@document_read_with_info(history_documents)
+_HISTORY = Loads(lambda loaders: loaders.history_by_subject, _history_keys, _history_page)
+"""``history`` in documents: newest first, empty for non-parties."""
+
+
+@document_loads(_HISTORY)
 async def history(
     root: _Subject,
     info: Info,
@@ -126,5 +159,10 @@ async def history(
 ) -> Connection[HistoryEntry]:
     """The one ``history`` field of every type that has one (attached with
     ``strawberry.field(resolver=history)``): newest first, empty for non-parties."""
-    documents = await history_documents(root.document, info, first, after, last, before)
-    return documents.map(HistoryEntry.from_document)
+    documents = _HISTORY.read(
+        root.document, info.context, first=first, after=after, last=last, before=before
+    )
+    if isinstance(documents, Awaitable):
+        documents = await documents
+    page: Connection[HistoryDocument] = documents
+    return page.map(HistoryEntry.from_document)

@@ -14,21 +14,22 @@ from datastore.documents import (
     PartnerDocument,
     ServiceOfferDocument,
 )
-from datastore.loaders import NEWEST_FIRST, Eventually, required_document, then
+from datastore.loaders import NEWEST_FIRST, Eventually, then
 from resolvers import account_lists, offers, partner_admin
 from resolvers import category_applications as applications
 from resolvers import partners as resolve
-from resolvers.context import Context, Info
+from resolvers.context import Info
 from resolvers.pagination import page_from_args
 from resolvers.visibility import sees_partner_privately
 from schema import owned_lists
 from schema.arguments import UpdatedSince
 from schema.category_application import ApplicationStatus, CategoryApplication
 from schema.document_reads import (
-    document_read,
+    document_loads,
     document_read_with_info,
     document_type,
     from_document,
+    reference,
 )
 from schema.enums import (
     Market,
@@ -254,15 +255,14 @@ class _PartnerReference(Protocol):
     def document(self) -> Mapping[str, Any]: ...
 
 
-def _partner(document: Mapping[str, Any], context: Context) -> Eventually[PartnerDocument]:
-    return required_document(context.loaders.partner_by_id, document["partnerId"])
+_PARTNER = reference(lambda loaders: loaders.partner_by_id, "partnerId")
 
 
-@document_read(_partner)
+@document_loads(_PARTNER)
 def partner_of(root: _PartnerReference, info: Info) -> Eventually[Partner]:
     """The ``partner`` of every type whose document names one (attached with
     ``strawberry.field(resolver=partner_of, graphql_type=Partner)``)."""
-    return then(_partner(root.document, info.context), Partner.from_document)
+    return then(_PARTNER.read(root.document, info.context), Partner.from_document)
 
 
 @strawberry.type

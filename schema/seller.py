@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol
 import strawberry
 
 from datastore.documents import SellerDocument, ShopDocument, TikTokAccountDocument
-from datastore.loaders import NEWEST_FIRST, Eventually, required_document, then
+from datastore.loaders import NEWEST_FIRST, Eventually, then
 from resolvers import offers
 from resolvers import sellers as resolve
 from resolvers.authorization_rules import is_link_only
-from resolvers.context import Context, Info
+from resolvers.context import Info
 from resolvers.pagination import page_from_args
 from resolvers.visibility import sees_seller_privately
 from schema import owned_lists
-from schema.document_reads import document_read, document_type, from_document
+from schema.document_reads import document_loads, document_type, from_document, reference
 from schema.enums import LinkedStatus, Market, OfferStatus, SellerKind
 from schema.node import Node
 from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last, connection_from
@@ -172,12 +172,11 @@ class _SellerReference(Protocol):
     def document(self) -> Mapping[str, Any]: ...
 
 
-def _seller(document: Mapping[str, Any], context: Context) -> Eventually[SellerDocument]:
-    return required_document(context.loaders.seller_by_id, document["sellerId"])
+_SELLER = reference(lambda loaders: loaders.seller_by_id, "sellerId")
 
 
-@document_read(_seller)
+@document_loads(_SELLER)
 def seller_of(root: _SellerReference, info: Info) -> Eventually[Seller]:
     """The ``seller`` of every type whose document names one (attached with
     ``strawberry.field(resolver=seller_of, graphql_type=Seller)``)."""
-    return then(_seller(root.document, info.context), Seller.from_document)
+    return then(_SELLER.read(root.document, info.context), Seller.from_document)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from datastore.documents import ServiceDocument, ServiceOfferDocument
-from datastore.loaders import Eventually, load_required, then, when_loaded
+from datastore.loaders import Eventually, load_required, then
 from resolvers import offers as resolve
 from resolvers.context import Context, Info
 from resolvers.links import offer_authorization_url
@@ -16,7 +16,7 @@ from resolvers.offer_dates import first_day, last_day
 from resolvers.visibility import sees_offer_privately, sees_partner_privately
 from schema import owned_lists
 from schema.authorization_settings import AuthorizationSettings, SellerContact
-from schema.document_reads import document_read, document_type, from_document
+from schema.document_reads import Loads, document_loads, document_read, document_type, from_document
 from schema.enums import OfferStatus
 from schema.history import HistoryEntry, history
 from schema.node import Node
@@ -35,20 +35,21 @@ def _status(document: ServiceOfferDocument, context: Context) -> OfferStatus:
 
 
 def _services(
-    document: ServiceOfferDocument, context: Context
-) -> Eventually[list[ServiceDocument]]:
+    loaded: list[ServiceDocument | None], document: ServiceOfferDocument, context: Context
+) -> list[ServiceDocument]:
     # The offer's link grants reading its services whatever their state, so no store
     # visibility rule applies here (their private fields guard themselves).
-    ids = list(document["serviceIds"])
+    for service_id, service in zip(document["serviceIds"], loaded, strict=True):
+        if service is None:
+            raise LookupError(f"offer {document['_id']} names unknown service {service_id}")
+    return [service for service in loaded if service is not None]
 
-    def services(found: list[ServiceDocument | None]) -> list[ServiceDocument]:
-        for service_id, service in zip(ids, found, strict=True):
-            if service is None:
-                raise LookupError(f"offer {document['_id']} names unknown service {service_id}")
-        return [service for service in found if service is not None]
 
-    loader = context.loaders.service_by_id
-    return when_loaded([loader.load(service_id) for service_id in ids], services)
+_SERVICES = Loads(
+    lambda loaders: loaders.service_by_id,
+    lambda document, context: document["serviceIds"],
+    _services,
+)
 
 
 @document_type(
@@ -139,10 +140,10 @@ class ServiceOffer(Node):
         description="The offered services, in the order the partner chose.",
         graphql_type=list[Service],
     )
-    @document_read(_services)
+    @document_loads(_SERVICES)
     def services(self, info: Info) -> Eventually[list[Service]]:
         return then(
-            _services(self.document, info.context),
+            _SERVICES.read(self.document, info.context),
             lambda documents: [Service.from_document(d) for d in documents],
         )
 

@@ -13,10 +13,12 @@ from graphql.execution.collect_fields import FragmentDetails
 from graphql.execution.values import VariableValues
 
 from datastore.store import DocumentStore
-from edge.operation_plans import OperationPlan, plan_of
+from edge.cost import actual_cost
+from edge.operation_plans import Access, ObjectPlan, OperationPlan, plan_of
 from edge.planned_execution import Execution, PlannedExecutor
 from gateway import Settings, SettingsError
-from resolvers.identity import Role
+from resolvers.context import Context
+from resolvers.identity import Role, Viewer
 from schema import build_schema
 from tests.conftest import (
     JWT_SECRET,
@@ -141,3 +143,90 @@ def test_the_execution_comes_from_the_environment() -> None:
     )
     with pytest.raises(SettingsError, match="TSP_EXECUTION must be one of planned"):
         Settings.from_env({**env, "TSP_EXECUTION": "fast"})
+
+
+def _object_plans(plan: ObjectPlan) -> list[ObjectPlan]:
+    found = [plan]
+    for field in plan.fields:
+        completion = field.completion
+        while completion.item is not None:
+            completion = completion.item
+        if completion.object_plan is not None:
+            found += _object_plans(completion.object_plan)
+    return found
+
+
+def test_the_dashboard_reads_its_documents_and_builds_no_typed_object() -> None:
+    operation = parse(DASHBOARD).definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    plan = plan_of(SCHEMA, operation, {}, VariableValues({}, {}))
+    assert plan is not None
+    document_plans = [p for p in _object_plans(plan.root) if p.document_class is not None]
+    assert {p.object_type.name for p in document_plans} == {
+        "Partner",
+        "ServiceOffer",
+        "Service",
+        "Authorization",
+        "Seller",
+        "Shop",
+        "TikTokAccount",
+        "HistoryEntry",
+    }
+    for document_plan in document_plans:
+        assert not document_plan.reads_typed, document_plan.object_type.name
+        assert {f.access for f in document_plan.fields} <= {
+            Access.DOCUMENT_ATTRIBUTE,
+            Access.DOCUMENT_FIELD,
+        }
+    # Counted as it is filled: no abstract type makes the walk's answer differ.
+    assert plan.counts_cost
+
+
+async def test_a_field_without_a_read_builds_the_typed_object_and_answers_the_same(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+    make_offer: OfferFactory,
+) -> None:
+    query = """{ viewer { partner { serviceOffers(first: 5) { edges { node { id
+      authorizations(first: 3) { edges { node { id changesFromOffer { field }
+        serviceOffer { id } } } } } } } } } }"""
+    operation = parse(query).definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    plan = plan_of(SCHEMA, operation, {}, VariableValues({}, {}))
+    assert plan is not None
+    (authorization,) = [
+        p for p in _object_plans(plan.root) if p.object_type.name == "Authorization"
+    ]
+    assert authorization.reads_typed
+    partner = await make_partner()
+    await _accepted_offers(2, gql, store, partner, make_service, make_seller, make_offer)
+    planned, _ = await _answer(store, Execution.PLANNED, query, partner["_id"])
+    interpreted, _ = await _answer(store, Execution.INTERPRETED, query, partner["_id"])
+    assert b'"serviceOffer":{"id"' in planned
+    assert planned == interpreted
+
+
+async def test_a_planned_run_counts_the_actual_cost_the_answer_walk_finds(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+    make_offer: OfferFactory,
+) -> None:
+    partner = await make_partner()
+    await _accepted_offers(3, gql, store, partner, make_service, make_seller, make_offer)
+    context = Context(
+        store=store, viewer=Viewer(Role.PARTNER, partner["_id"]), request_id="counted"
+    )
+    result = await build_schema(executor=PlannedExecutor).execute(DASHBOARD, context_value=context)
+    assert result.errors is None and result.data is not None
+    document = parse(DASHBOARD)
+    operation = document.definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    walked = actual_cost(SCHEMA, document, operation, None, result.data)
+    assert walked > 3 * 3  # offers, their authorizations and what hangs off them
+    assert context.gateway.counted_cost == walked
