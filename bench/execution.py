@@ -16,11 +16,18 @@ shops, TikTok accounts, service and history) in one process, as the demo partner
   documents from dicts (indexed by parent id), the document parsed once, nothing validated;
 - **gateway (store)**: the gateway over the SQLite store itself, for reference;
 - **gateway (no layer)**: the gateway's schema without its layer (no limits, cost, caches or
-  metrics), to show what the schema and its resolvers cost alone.
+  metrics), to show what the schema and its resolvers cost alone;
+- **gateway (planned)**: the gateway's schema and layer executed as ``serve`` does by default
+  (``TSP_EXECUTION=planned``): the document's plan compiled once, documents read directly,
+  each level's loads batched; the rows above are the interpreted path;
+- **hand-written floor**: the same JSON from the same replaying store with one plain read per
+  level, the same rules, encoded by orjson: no GraphQL at all.
 
-Both answers must be equal (the bench stops if they are not). Printed: medians of CPU time
+Every answer must be equal (the bench stops if one is not). Before the timed rounds the heap
+set-up built is frozen, as ``serve`` freezes its start-up heap. Printed: medians of CPU time
 (``process_time``, which other jobs on a shared machine disturb less than the wall clock) over
-interleaved rounds and the ratio **gateway / raw** (issue 11: <= 1.0).
+interleaved rounds and the ratios **gateway (planned) / raw** (issue 11 item 4: <= 1.0) and
+**gateway (planned) / floor** (item 5: <= 2).
 """
 
 from __future__ import annotations

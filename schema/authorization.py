@@ -204,7 +204,9 @@ async def authorization_documents(
     before: str | None,
     query: queries.AuthorizationQuery = queries.AuthorizationQuery(),  # noqa: B008
 ) -> Connection[AuthorizationDocument]:
-    """:func:`authorization_connection` in documents."""
+    """A page of authorizations, as documents. ``owner`` is ("seller" | "partner" | "offer",
+    id), or None for the caller's own; the caller has checked that the viewer may read the
+    owner's lists (``resolvers.visibility``)."""
     from resolvers.pagination import page_from_args
 
     sort, tag = queries.list_order(expiring_within_days, query)
@@ -221,22 +223,3 @@ async def authorization_documents(
         }
         result = await reader[kind](info, owner_id, spec)
     return document_connection(result, page, sort, tag=tag)
-
-
-async def authorization_connection(
-    info: Info,
-    owner: tuple[str, str] | None,
-    status: list[AuthorizationStatus] | None,
-    expiring_within_days: int | None,
-    first: int | None,
-    after: str | None,
-    last: int | None,
-    before: str | None,
-    query: queries.AuthorizationQuery = queries.AuthorizationQuery(),  # noqa: B008
-) -> Connection[Authorization]:
-    """``owner`` is ("seller" | "partner" | "offer", id), or None for the caller's own; the
-    caller has checked that the viewer may read the owner's lists (``resolvers.visibility``)."""
-    documents = await authorization_documents(
-        info, owner, status, expiring_within_days, first, after, last, before, query
-    )
-    return documents.map(Authorization.from_document)

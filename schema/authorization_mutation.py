@@ -25,7 +25,7 @@ from schema.arguments import (
 )
 from schema.authorization import (
     Authorization,
-    authorization_connection,
+    authorization_documents,
 )
 from schema.authorization_settings import AuthorizationSettingsInput, SellerContactInput
 from schema.mutations import UserError, run_mutation
@@ -351,6 +351,7 @@ class AuthorizationQuery:
         before: Before = None,
     ) -> Connection[Authorization] | None:
         query = (filter or AuthorizationFilter()).to_query(sort_key, reverse)
-        return await authorization_connection(
+        documents = await authorization_documents(
             info, None, status, expiring_within_days, first, after, last, before, query
         )
+        return documents.map(Authorization.from_document)

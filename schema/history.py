@@ -110,38 +110,32 @@ class _Subject(Protocol):
 
 @lru_cache(maxsize=256)
 def _history_spec(
-    first: int | None, after: str | None, last: int | None, before: str | None
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> ListSpec:
     # The same for every subject of a level (its arguments are): worked out once.
     return ListSpec(page=page_from_args(NEWEST_FIRST, first, after, last, before))
 
 
 def _history_keys(
-    document: Mapping[str, Any],
-    context: Context,
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
+    document: Mapping[str, Any], context: Context, **page: Any
 ) -> list[tuple[str, ListSpec]]:
     if not sees_history(context.viewer, document):
         return []
-    return [(document["_id"], _history_spec(first, after, last, before))]
+    return [(document["_id"], _history_spec(**page))]
 
 
 def _history_page(
     loaded: list[PageResult[HistoryDocument]],
     document: Mapping[str, Any],
     context: Context,
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
+    **page: Any,
 ) -> Connection[HistoryDocument]:
     if not loaded:  # not a party: no history read
         return Connection(edges=[], page_info=EMPTY_PAGE)
-    page = _history_spec(first, after, last, before).page
-    return document_connection(loaded[0], page, NEWEST_FIRST)
+    return document_connection(loaded[0], _history_spec(**page).page, NEWEST_FIRST)
 
 
 _HISTORY = Loads(lambda loaders: loaders.history_by_subject, _history_keys, _history_page)
