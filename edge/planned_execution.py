@@ -238,14 +238,16 @@ class _PlannedRun:
         loaded = []
         for key in keys:
             future = futures.get(key)
-            if future is None or not future.done():
+            if future is None or not future.done() or future.cancelled():
                 break
             loaded.append(future.result())
         else:
             return loads.value(loaded, document, context, **arguments)
         batch = self.batches.setdefault(loader, {})
         for key in keys:
-            batch[key] = None
+            future = futures.get(key)
+            if future is None or not future.done() or future.cancelled():
+                batch[key] = None
         self.loading.append((field, document, keys, out))
         return PENDING
 
