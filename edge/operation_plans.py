@@ -52,6 +52,7 @@ from strawberry.types.field import StrawberryField
 
 from edge.cost import object_weight
 from schema.document_reads import AttributeRead, Loads, attribute_reads, field_read
+from schema.pagination import Connection
 
 _STRAWBERRY_DEFINITION = "strawberry-definition"
 """Where Strawberry links a graphql-core field back to its own definition."""
@@ -165,6 +166,8 @@ class ObjectPlan:
     documents, and built as typed objects only for fields without a read."""
     reads_typed: bool = False
     """Whether any of its fields reads the typed object."""
+    connection: bool = False
+    """Whether it is a connection's (whose value a document read answers as a page)."""
     needs_path: bool = False
     """Whether any of its fields needs its response path (see ``Completion.carries_path``)."""
     weight: int = 0
@@ -245,6 +248,7 @@ class OperationPlan:
             is_type_of=object_type.is_type_of,
             is_type_of_reads_info=getattr(definition, "is_type_of", None) is not None,
             document_class=origin if reads is not None else None,
+            connection=isinstance(origin, type) and issubclass(origin, Connection),
             weight=object_weight(object_type),
         )
         for key, details in grouped.items():

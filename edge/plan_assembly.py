@@ -22,6 +22,7 @@ from graphql import GraphQLID, GraphQLString
 from graphql.pyutils import Path, Undefined
 
 from edge.operation_plans import Access, Completion, FieldPlan, ObjectPlan, Shape
+from schema.pagination import DocumentPage
 
 PENDING = object()
 """What ``run.load`` answers for a field whose loads join the level's batch."""
@@ -54,6 +55,18 @@ class _Generator:
     def compile(self) -> Fill:
         plan = self.plan
         self.lines = ["def fill(run, source, path):", "    out = {}"]
+        if plan.connection:
+            # A document read answers a page of documents for a connection field: filled
+            # from the page itself when the selection allows, else as its typed connection.
+            self.namespace["DOCUMENT_PAGE"] = DocumentPage
+            page_fill = _page_fill(plan, self.is_awaitable)
+            self.lines.append("    if source.__class__ is DOCUMENT_PAGE:")
+            if page_fill is not None:
+                self.namespace["PAGE_FILL"] = page_fill
+                self.lines.append("        return PAGE_FILL(run, source, path)")
+            else:
+                self.namespace["AS_IS"] = _as_is
+                self.lines.append("        source = source.map(AS_IS)")
         if plan.document_class is not None:
             self.lines.append("    document = source")
             if plan.reads_typed:
@@ -207,3 +220,106 @@ def _inlined(completion: Completion) -> bool:
         and plan is not None
         and (plan.document_class is not None or plan.is_type_of is None)
     )
+
+
+def _as_is(document: Any) -> Any:
+    return document
+
+
+def _page_fill(plan: ObjectPlan, is_awaitable: Callable[[Any], bool]) -> Fill | None:
+    """A connection's fill from a :class:`~schema.pagination.DocumentPage`: each edge's map
+    made from its document (its node filled, its cursor encoded from the page) with no
+    ``Edge`` object, or ``None`` when the selection asks for more than that."""
+    namespace: dict[str, Any] = {"Path": Path, "AW": is_awaitable}
+    lines = ["def fill(run, page, path):", "    out = {}"]
+    if plan.weight:
+        lines.append(f"    run.cost += {plan.weight}")
+    type_name = repr(plan.object_type.name)
+    for index, field in enumerate(plan.fields):
+        name = field.nodes[0].name.value
+        key = repr(field.key)
+        namespace[f"F{index}"] = field
+        path = "p" if field.needs_path else "None"
+        if field.needs_path:
+            lines.append(f"    p = Path(path, {key}, {type_name})")
+        if field.access is Access.TYPENAME:
+            lines.append(f"    out[{key}] = {type_name}")
+        elif name == "edges" and field.completion.item is not None:
+            edge = field.completion.item
+            edge_map = _edge_map(edge, index, namespace, is_awaitable)
+            if edge_map is None:
+                return None
+            weight = edge.object_plan.weight if edge.object_plan else 0
+            if weight:
+                lines.append(f"    run.cost += {weight} * len(page.documents)")
+            items = _each_document(edge_map, edge.carries_path)
+            lines.append(f"    out[{key}] = {items}")
+        elif name == "nodes" and field.completion.item is not None:
+            node = _document_node(field.completion.item)
+            if node is None:
+                return None
+            namespace[f"NODE{index}"] = fill_of(node, is_awaitable)
+            items = _each_document(f"NODE{index}(run, d, {{0}})", node.needs_path)
+            lines.append(f"    out[{key}] = {items}")
+        elif name == "pageInfo":
+            lines.append(
+                f"    out[{key}] = run.complete(F{index}.completion, page.page_info(), "
+                f"F{index}, {path})"
+            )
+        elif name == "totalCount":
+            lines.append(f"    out[{key}] = None")
+            lines.append(f"    run.wait(page.total_count(), out, F{index}, {path})")
+        else:
+            return None
+    lines.append("    return out")
+    fill: Fill = _compiled(lines, namespace, f"<page plan of {plan.object_type.name}>")
+    return fill
+
+
+def _each_document(item: str, carries_path: bool) -> str:
+    """A list comprehension of ``item`` (whose ``{0}`` is the item's path) over the page."""
+    if carries_path:
+        return f"[{item.format('Path(p, n, None)')} for n, d in enumerate(page.documents)]"
+    return f"[{item.format('None')} for d in page.documents]"
+
+
+def _edge_map(
+    edge: Completion, index: int, namespace: dict[str, Any], is_awaitable: Callable[[Any], bool]
+) -> str | None:
+    """The expression of an edge's map for the page's document ``d`` (its path ``{}``), or
+    ``None`` if the edge's selection asks for more than its node, cursor and type name."""
+    plan = edge.object_plan
+    if edge.shape is not Shape.OBJECT or not edge.non_null or plan is None:
+        return None
+    type_name = repr(plan.object_type.name)
+    entries = []
+    for field in plan.fields:
+        name = field.nodes[0].name.value
+        key = repr(field.key)
+        if field.access is Access.TYPENAME:
+            entries.append(f"{key}: {type_name}")
+        elif name == "node":
+            node = _document_node(field.completion)
+            if node is None:
+                return None
+            namespace[f"NODE{index}"] = fill_of(node, is_awaitable)
+            path = f"Path({{0}}, {key}, {type_name})" if node.needs_path else "None"
+            entries.append(f"{key}: NODE{index}(run, d, {path})")
+        elif name == "cursor":
+            entries.append(f"{key}: page.cursor(d)")
+        else:
+            return None
+    return "{{" + ", ".join(entries) + "}}"
+
+
+def _document_node(completion: Completion) -> ObjectPlan | None:
+    """The plan of a page's node, if it reads documents (what a page holds)."""
+    plan = completion.object_plan
+    if completion.shape is not Shape.OBJECT or not completion.non_null or plan is None:
+        return None
+    return plan if plan.document_class is not None else None
+
+
+def _compiled(lines: list[str], namespace: dict[str, Any], name: str) -> Any:
+    exec(compile("\n".join(lines), name, "exec"), namespace)
+    return namespace["fill"]

@@ -32,7 +32,7 @@ from schema.document_reads import (
 from schema.enums import AuthorizationChannel, AuthorizationReason, AuthorizationStatus
 from schema.history import HistoryEntry, history
 from schema.node import Node
-from schema.pagination import Connection, document_connection
+from schema.pagination import Connection, DocumentPage, document_page
 from schema.partner import Partner, partner_of
 from schema.seller import Seller, Shop, TikTokAccount, seller_of
 from schema.service import Service
@@ -203,7 +203,7 @@ async def authorization_documents(
     last: int | None,
     before: str | None,
     query: queries.AuthorizationQuery = queries.AuthorizationQuery(),  # noqa: B008
-) -> Connection[AuthorizationDocument]:
+) -> DocumentPage[AuthorizationDocument]:
     """A page of authorizations, as documents. ``owner`` is ("seller" | "partner" | "offer",
     id), or None for the caller's own; the caller has checked that the viewer may read the
     owner's lists (``resolvers.visibility``)."""
@@ -222,4 +222,4 @@ async def authorization_documents(
             "offer": queries.of_offer,
         }
         result = await reader[kind](info, owner_id, spec)
-    return document_connection(result, page, sort, tag=tag)
+    return document_page(result, page, sort, tag=tag)

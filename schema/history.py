@@ -28,13 +28,14 @@ from schema.document_reads import (
 )
 from schema.enums import Role
 from schema.pagination import (
-    EMPTY_PAGE,
     After,
     Before,
     Connection,
+    DocumentPage,
     First,
     Last,
-    document_connection,
+    document_page,
+    empty_document_page,
 )
 
 strawberry.enum(HistoryAction, description="What happened to an object.")
@@ -132,10 +133,10 @@ def _history_page(
     document: Mapping[str, Any],
     context: Context,
     **page: Any,
-) -> Connection[HistoryDocument]:
+) -> DocumentPage[HistoryDocument]:
     if not loaded:  # not a party: no history read
-        return Connection(edges=[], page_info=EMPTY_PAGE)
-    return document_connection(loaded[0], _history_spec(**page).page, NEWEST_FIRST)
+        return empty_document_page()
+    return document_page(loaded[0], _history_spec(**page).page, NEWEST_FIRST)
 
 
 _HISTORY = Loads(lambda loaders: loaders.history_by_subject, _history_keys, _history_page)
@@ -158,5 +159,5 @@ async def history(
     )
     if isinstance(documents, Awaitable):
         documents = await documents
-    page: Connection[HistoryDocument] = documents
+    page: DocumentPage[HistoryDocument] = documents
     return page.map(HistoryEntry.from_document)

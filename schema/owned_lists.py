@@ -26,7 +26,16 @@ from schema.arguments import (
 )
 from schema.document_reads import document_read_with_info
 from schema.enums import AuthorizationStatus
-from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last
+from schema.pagination import (
+    EMPTY_PAGE,
+    After,
+    Before,
+    Connection,
+    DocumentPage,
+    First,
+    Last,
+    empty_document_page,
+)
 
 if TYPE_CHECKING:
     from datastore.documents import AuthorizationDocument
@@ -60,11 +69,11 @@ async def _authorization_documents(
     after: str | None = None,
     last: int | None = None,
     before: str | None = None,
-) -> Connection[AuthorizationDocument]:
+) -> DocumentPage[AuthorizationDocument]:
     from schema.authorization import authorization_documents
 
     if not sees_lists_of(info.context.viewer, document):
-        return Connection(edges=[], page_info=EMPTY_PAGE)
+        return empty_document_page()
     query = (filter or AuthorizationFilter()).to_query(sort_key, reverse)
     return await authorization_documents(
         info, _owner(document), status, expiring_within_days, first, after, last, before, query

@@ -13,7 +13,6 @@ from datastore.store import D, Score, Sort, keyset_of
 from resolvers.pagination import encode_cursor
 
 NodeT = TypeVar("NodeT")
-OtherT = TypeVar("OtherT")
 
 
 @strawberry.type(description="An item of a list and its cursor.")
@@ -73,15 +72,6 @@ class Connection(Generic[NodeT]):
             raise LookupError("a paged connection was built without a way to count its list")
         return len(self.edges)
 
-    def map(self, convert: Callable[[NodeT], OtherT]) -> Connection[OtherT]:
-        """The same page with each node converted (a page of documents, of typed objects);
-        cursors and page info are the page's own."""
-        edges = [
-            Edge(node=convert(e.node), source=e.source, keyset_of=e.keyset_of, tag=e.tag)
-            for e in self.edges
-        ]
-        return Connection(edges=edges, page_info=self.page_info, total=self.total)
-
 
 EMPTY_PAGE = PageInfo(has_next_page=False, has_previous_page=False)
 
@@ -110,16 +100,91 @@ def connection_from(
     )
 
 
-def document_connection(
+class DocumentPage(Generic[D]):
+    """A page of a list as its documents: what a document read answers for a connection
+    field (``schema.document_reads``). :meth:`map` makes the typed :class:`Connection`; a
+    planned query fills the connection's answer from the page itself, with no ``Edge``
+    object per document (``edge.plan_assembly``)."""
+
+    __slots__ = ("documents", "has_next_page", "has_previous_page", "keyset_of", "tag", "total")
+
+    def __init__(
+        self,
+        documents: list[D],
+        has_next_page: bool,
+        has_previous_page: bool,
+        keyset_of: Callable[[Any], list[object]],
+        tag: str | None,
+        total: Total | None,
+    ) -> None:
+        self.documents = documents
+        self.has_next_page = has_next_page
+        self.has_previous_page = has_previous_page
+        self.keyset_of = keyset_of
+        self.tag = tag
+        self.total = total
+
+    def map(self, convert: Callable[[D], NodeT]) -> Connection[NodeT]:
+        """The typed connection of the page, each document converted to its node."""
+        keyset_of, tag = self.keyset_of, self.tag
+        edges = [
+            Edge(node=convert(document), source=document, keyset_of=keyset_of, tag=tag)
+            for document in self.documents
+        ]
+        return Connection(edges=edges, page_info=self.page_info(edges), total=self.total)
+
+    def cursor(self, document: D) -> str:
+        """The cursor of ``document``'s edge (what ``Edge.cursor`` encodes)."""
+        return encode_cursor(self.keyset_of(document), self.tag)
+
+    def page_info(self, edges: Sequence[Edge[Any]] | None = None) -> PageInfo:
+        if edges is None:
+            documents = self.documents
+            first, last = (documents[0], documents[-1]) if documents else (None, None)
+            edges = [] if first is None else [self._edge(first), self._edge(last)]
+        return PageInfo(
+            has_next_page=self.has_next_page,
+            has_previous_page=self.has_previous_page,
+            first_edge=edges[0] if edges else None,
+            last_edge=edges[-1] if edges else None,
+        )
+
+    async def total_count(self) -> int:
+        """What ``Connection.totalCount`` answers for the page's connection."""
+        connection: Connection[D] = self.map(_same)
+        count: int = await connection.total_count()
+        return count
+
+    def _edge(self, document: Any) -> Edge[Any]:
+        return Edge(node=document, source=document, keyset_of=self.keyset_of, tag=self.tag)
+
+
+def document_page(
     result: PageResult[D],
     page: Page,
     sort: Sort,
     *,
     score: Score | None = None,
     tag: str | None = None,
-) -> Connection[D]:
-    """:func:`connection_from` with the documents as nodes (see ``schema.document_reads``)."""
-    return connection_from(result, page, sort, _same, score=score, tag=tag)
+) -> DocumentPage[D]:
+    """The page of ``result`` (a window read with ``page``) as documents, with what
+    :func:`connection_from` would make of it."""
+    return DocumentPage(
+        list(result.documents),
+        *_neighbours(result.has_more, page),
+        partial(_keyset, sort=sort, score=score),
+        tag,
+        result.total,
+    )
+
+
+def empty_document_page() -> DocumentPage[Any]:
+    """The page of a list the caller may not read (what ``EMPTY_PAGE`` connections are)."""
+    return DocumentPage([], False, False, _no_keyset, None, None)
+
+
+def _no_keyset(document: Any) -> list[object]:  # pragma: no cover - an empty page has no edge
+    raise LookupError("an empty page has no cursors")
 
 
 def _same(document: D) -> D:
@@ -152,12 +217,20 @@ def _keyset(document: Any, *, sort: Sort, score: Score | None) -> list[object]:
 
 
 def _page_info(edges: Sequence[Edge[NodeT]], has_more: bool, page: Page) -> PageInfo:
+    has_next_page, has_previous_page = _neighbours(has_more, page)
     return PageInfo(
-        has_next_page=has_more if not page.backwards else page.before is not None,
-        has_previous_page=has_more if page.backwards else page.after is not None,
+        has_next_page=has_next_page,
+        has_previous_page=has_previous_page,
         first_edge=edges[0] if edges else None,
         last_edge=edges[-1] if edges else None,
     )
+
+
+def _neighbours(has_more: bool, page: Page) -> tuple[bool, bool]:
+    """Whether items follow and precede a window read with ``page``."""
+    if page.backwards:
+        return page.before is not None, has_more
+    return has_more, page.after is not None
 
 
 First = Annotated[

@@ -47,10 +47,12 @@ from schema.pagination import (
     After,
     Before,
     Connection,
+    DocumentPage,
     First,
     Last,
     connection_from,
-    document_connection,
+    document_page,
+    empty_document_page,
 )
 from schema.permissions import IsAdmin
 from schema.service import Service
@@ -71,14 +73,14 @@ async def _service_offers(
     after: str | None = None,
     last: int | None = None,
     before: str | None = None,
-) -> Connection[ServiceOfferDocument]:
+) -> DocumentPage[ServiceOfferDocument]:
     if not sees_partner_privately(info.context.viewer, document["_id"]):
-        return Connection(edges=[], page_info=EMPTY_PAGE)
+        return empty_document_page()
     page = page_from_args(NEWEST_FIRST, first, after, last, before)
     result = await offers.offers_of_partner(
         info, document["_id"], page, status, updated_since, archived
     )
-    return document_connection(result, page, NEWEST_FIRST)
+    return document_page(result, page, NEWEST_FIRST)
 
 
 @document_type(
