@@ -137,6 +137,9 @@ class FieldPlan:
     ``(document, context)``."""
     typed: bool = True
     """Whether it reads the typed object (of a document type: built from the document)."""
+    finish: Callable[..., None] | None = None
+    """``finish(run, value, out, path)``: its value completed into its parent's map when it
+    came later than the parent was filled (``edge.plan_assembly``)."""
     nodes: list[FieldNode] = field(init=False)
     needs_path: bool = field(init=False)
     """Whether resolving or completing it needs its response path."""

@@ -22,6 +22,7 @@ from graphql import GraphQLID, GraphQLString
 from graphql.pyutils import Path, Undefined
 
 from edge.operation_plans import Access, Completion, FieldPlan, ObjectPlan, Shape
+from schema.document_reads import Key
 from schema.pagination import DocumentPage
 
 PENDING = object()
@@ -81,10 +82,27 @@ class _Generator:
         for index, field in enumerate(plan.fields):
             self._field(index, field)
         self.lines.append("    return out")
+        finishing = [
+            index
+            for index, field in enumerate(plan.fields)
+            if field.access in (Access.DOCUMENT_FIELD, Access.RESOLVER)
+        ]
+        for index in finishing:
+            self._finish(index, plan.fields[index])
         code = compile("\n".join(self.lines), f"<plan of {plan.object_type.name}>", "exec")
         exec(code, self.namespace)
+        for index in finishing:
+            plan.fields[index].finish = self.namespace[f"finish{index}"]
         fill: Fill = self.namespace["fill"]
         return fill
+
+    def _finish(self, index: int, field: FieldPlan) -> None:
+        """``finish(run, value, out, path)``: a value that came later, completed into
+        ``out`` by the same code as one at hand."""
+        self.lines.append(f"def finish{index}(run, v, out, p):")
+        self.lines.append("    if isinstance(v, Exception):")
+        self.lines.append(f"        run.failed(F{index}, v)")
+        self._complete(index, field, "    ", "p" if field.needs_path else "None")
 
     def _bind(self, prefix: str, index: int, value: Any) -> str:
         name = f"{prefix}{index}"
@@ -103,7 +121,10 @@ class _Generator:
         if access is Access.TYPENAME:
             emit(f"    out[{key}] = {self.plan.object_type.name!r}")
             return
-        if access is Access.DOCUMENT_ATTRIBUTE:
+        if access is Access.DOCUMENT_ATTRIBUTE and isinstance(field.read, Key):
+            members = self._bind("M", index, field.read.members)
+            emit(f"    v = {field.read.expression('document', members)}")
+        elif access is Access.DOCUMENT_ATTRIBUTE:
             emit(f"    v = {self._bind('R', index, field.read)}(document)")
         elif access is Access.ATTRIBUTE:
             if not field.name.isidentifier():  # pragma: no cover - Strawberry's python names
@@ -111,7 +132,7 @@ class _Generator:
             emit(f"    v = typed.{field.name}")
         elif access is Access.DOCUMENT_FIELD and field.loads is not None:
             # Known already, or its keys join the level's batch and it is completed after.
-            emit(f"    v = run.load({field_name}, document, out)")
+            emit(f"    v = run.load({field_name}, document, out, {path})")
         elif access is Access.DOCUMENT_FIELD and not field.read_takes_info:
             read = self._bind("R", index, field.read)
             if field.takes_arguments:

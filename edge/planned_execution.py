@@ -171,8 +171,9 @@ def _is_awaitable(value: Any) -> bool:
 
 
 _Waiting = tuple["asyncio.Future[Any]", dict[str, Any], FieldPlan, Path | None]
-_Loading = tuple[FieldPlan, Any, Sequence[Any], dict[str, Any]]
-_NO_ARGUMENTS: dict[str, Any] = {}
+_Loading = tuple[
+    FieldPlan, "BatchLoader[Any, Any]", Any, Sequence[Any], dict[str, Any], Path | None
+]
 
 
 class _PlannedRun:
@@ -191,6 +192,7 @@ class _PlannedRun:
         self.batches: dict[BatchLoader[Any, Any], dict[Any, None]] = {}
         self.loading: list[_Loading] = []
         self.batch_results: dict[BatchLoader[Any, Any], dict[Any, Any]] = {}
+        self.field_loaders: dict[FieldPlan, BatchLoader[Any, Any]] = {}
         self.cost = 0
         """The actual cost of the objects filled so far (``edge.cost``)."""
 
@@ -209,12 +211,10 @@ class _PlannedRun:
                 waiting, self.waiting = self.waiting, []
                 for batch in batches:
                     await batch
-                for field, document, keys, out in loading:
-                    out[field.key] = self.complete(
-                        field.completion, self._loaded(field, document, keys), field, None
-                    )
+                for field, loader, document, keys, out, path in loading:
+                    self._finish(field, self._loaded(field, loader, document, keys), out, path)
                 for future, out, field, path in waiting:
-                    out[field.key] = self.complete(field.completion, await future, field, path)
+                    self._finish(field, await future, out, path)
         except Exception as error:
             await _settle([*batches, *(w[0] for w in waiting), *(w[0] for w in self.waiting)])
             raise _Interpret from error
@@ -225,15 +225,18 @@ class _PlannedRun:
 
     # -- what compiled assembly calls ------------------------------------------------------
 
-    def load(self, field: FieldPlan, document: Any, out: dict[str, Any]) -> Any:
+    def load(self, field: FieldPlan, document: Any, out: dict[str, Any], path: Path | None) -> Any:
         """A field whose read is loads (``schema.document_reads.Loads``): its value when every
         key is loaded already, else :data:`PENDING`, its keys joining the level's batch."""
         loads = field.loads
         assert loads is not None
-        context = self.context
-        arguments = self.arguments(field) if field.takes_arguments else _NO_ARGUMENTS
-        loader = loads.loader(context.loaders)
-        keys = loads.keys(document, context, **arguments)
+        loader = self.field_loaders.get(field)
+        if loader is None:
+            loader = self.field_loaders[field] = loads.loader(self.context.loaders)
+        if field.takes_arguments:
+            keys = loads.keys(document, self.context, **self.arguments(field))
+        else:
+            keys = loads.keys(document, self.context)
         futures = loader.futures
         loaded = []
         for key in keys:
@@ -242,13 +245,13 @@ class _PlannedRun:
                 break
             loaded.append(future.result())
         else:
-            return loads.value(loaded, document, context, **arguments)
+            return self._value(field, loaded, document)
         batch = self.batches.setdefault(loader, {})
         for key in keys:
             future = futures.get(key)
             if future is None or not future.done() or future.cancelled():
                 batch[key] = None
-        self.loading.append((field, document, keys, out))
+        self.loading.append((field, loader, document, keys, out, path))
         return PENDING
 
     def wait(self, value: Any, out: dict[str, Any], field: FieldPlan, path: Path | None) -> None:
@@ -336,6 +339,12 @@ class _PlannedRun:
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def _finish(self, field: FieldPlan, value: Any, out: dict[str, Any], path: Path | None) -> None:
+        if field.finish is not None:
+            field.finish(self, value, out, path)
+        else:
+            out[field.key] = self.complete(field.completion, value, field, path)
+
     async def _batch(self, loader: BatchLoader[Any, Any], keys: list[Any]) -> None:
         """One call of the loader's batch function for a level's keys (one round trip, as
         the loader's own batching makes), primed into its cache for the rest of the request."""
@@ -347,15 +356,19 @@ class _PlannedRun:
             read[key] = value
             loader.prime(key, value)
 
-    def _loaded(self, field: FieldPlan, document: Any, keys: Sequence[Any]) -> Any:
-        loads = field.loads
-        assert loads is not None
-        context = self.context
-        loader = loads.loader(context.loaders)
+    def _loaded(
+        self, field: FieldPlan, loader: BatchLoader[Any, Any], document: Any, keys: Sequence[Any]
+    ) -> Any:
         read = self.batch_results.get(loader, {})
         loaded = [read[key] if key in read else loader.futures[key].result() for key in keys]
-        arguments = self.arguments(field) if field.takes_arguments else _NO_ARGUMENTS
-        return loads.value(loaded, document, context, **arguments)
+        return self._value(field, loaded, document)
+
+    def _value(self, field: FieldPlan, loaded: list[Any], document: Any) -> Any:
+        loads = field.loads
+        assert loads is not None
+        if field.takes_arguments:
+            return loads.value(loaded, document, self.context, **self.arguments(field))
+        return loads.value(loaded, document, self.context)
 
     def _object(
         self, plan: ObjectPlan, value: Any, field: FieldPlan, path: Path | None, info: Any

@@ -26,6 +26,9 @@ from schema.document_reads import (
     document_read,
     document_type,
     from_document,
+    key,
+    member,
+    optional,
     reference,
     references,
 )
@@ -80,16 +83,16 @@ def _each(convert: Callable[[D], T]) -> Callable[[list[D]], list[T]]:
 
 @document_type(
     {
-        "id": lambda d: strawberry.ID(d["_id"]),
-        "channel": lambda d: AuthorizationChannel(d["channel"]),
+        "id": key("_id"),
+        "channel": member(AuthorizationChannel, "channel"),
         "start_date": lambda d: d["startsAt"].date(),
         "end_date": lambda d: last_day(d["endsAt"]),
-        "ends_at": lambda d: d["endsAt"],
+        "ends_at": key("endsAt"),
         "settings": lambda d: AuthorizationSettings.from_document(d["settings"]),
         "contact": lambda d: SellerContact.from_document(d.get("contact")),
-        "created_at": lambda d: d["createdAt"],
-        "updated_at": lambda d: d["updatedAt"],
-        "ended_at": lambda d: d.get("endedAt"),
+        "created_at": key("createdAt"),
+        "updated_at": key("updatedAt"),
+        "ended_at": optional("endedAt"),
     }
 )
 @strawberry.type(description="A seller's authorization of one partner service.")

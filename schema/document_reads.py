@@ -33,6 +33,51 @@ AttributeRead = Callable[[Any], Any]
 """An attribute's value from the document."""
 
 
+class Key:
+    """An attribute read that is the document's value under ``name`` (``None`` when absent,
+    if ``optional``), looked up in ``members`` if given (an enum's members by value). Plans
+    and ``from_document`` read it inline, with no call per object."""
+
+    __slots__ = ("members", "name", "optional")
+
+    def __init__(
+        self, name: str, *, optional: bool = False, members: Mapping[Any, Any] | None = None
+    ) -> None:
+        self.name = name
+        self.optional = optional
+        self.members = members
+
+    def __call__(self, document: Any) -> Any:
+        value = document.get(self.name) if self.optional else document[self.name]
+        return value if self.members is None else self.members[value]
+
+    def expression(self, document: str, members: str) -> str:
+        """The read as Python source over the variable ``document``, ``members`` naming the
+        lookup (a name bound beside the source)."""
+        read = f"{document}.get({self.name!r})" if self.optional else f"{document}[{self.name!r}]"
+        return read if self.members is None else f"{members}[{read}]"
+
+
+def key(name: str) -> Key:
+    """The document's value under ``name``."""
+    return Key(name)
+
+
+def optional(name: str) -> Key:
+    """The document's value under ``name``, ``None`` when absent."""
+    return Key(name, optional=True)
+
+
+def member(enum: type[E], name: str) -> Key:
+    """The member of ``enum`` whose value the document holds under ``name``."""
+    return Key(name, members=members_by_value(enum))
+
+
+def lookup(members: Mapping[Any, Any], name: str) -> Key:
+    """What ``members`` holds for the document's value under ``name``."""
+    return Key(name, members=members)
+
+
 @dataclass(frozen=True)
 class Loads:
     """A read that is loads of one loader: the keys ``keys(document, context, **arguments)``
@@ -111,7 +156,11 @@ def _builder(cls: type[T], reads: Mapping[str, AttributeRead]) -> Callable[[Any]
         if not name.isidentifier():  # pragma: no cover - attribute names are identifiers
             raise ValueError(f"{name!r} is not an attribute name")
         namespace[f"read{index}"] = read
-        arguments.append(f"{name}=read{index}(document)")
+        if isinstance(read, Key):
+            namespace[f"members{index}"] = read.members
+            arguments.append(f"{name}={read.expression('document', f'members{index}')}")
+        else:
+            arguments.append(f"{name}=read{index}(document)")
     source = f"def build(document):\n    return cls(document=document, {', '.join(arguments)})"
     exec(compile(source, f"<from_document of {cls.__name__}>", "exec"), namespace)
     build: Callable[[Any], T] = namespace["build"]

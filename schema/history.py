@@ -24,7 +24,10 @@ from schema.document_reads import (
     document_loads,
     document_type,
     from_document,
+    key,
+    lookup,
     members_by_value,
+    optional,
 )
 from schema.enums import Role
 from schema.pagination import (
@@ -66,15 +69,15 @@ def _status(value: str | None) -> HistoryStatus | None:
 
 @document_type(
     {
-        "id": lambda d: strawberry.ID(d["_id"]),
-        "action": lambda d: _ACTIONS[d["action"]],
+        "id": key("_id"),
+        "action": lookup(_ACTIONS, "action"),
         "actor_role": lambda d: Role(d["actorRole"]) if "actorRole" in d else None,
-        "actor_id": lambda d: d.get("actorId"),
+        "actor_id": optional("actorId"),
         "from_status": lambda d: _status(d.get("fromStatus")),
         "to_status": lambda d: _status(d.get("toStatus")),
         "reason_code": lambda d: _REASON_CODES[d["reasonCode"]] if d.get("reasonCode") else None,
-        "reason": lambda d: d.get("reason"),
-        "created_at": lambda d: d["createdAt"],
+        "reason": optional("reason"),
+        "created_at": key("createdAt"),
     }
 )
 @strawberry.type(description="One change of an object: what, who, when and why.")

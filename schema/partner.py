@@ -29,6 +29,9 @@ from schema.document_reads import (
     document_read_with_info,
     document_type,
     from_document,
+    key,
+    member,
+    optional,
     reference,
 )
 from schema.enums import (
@@ -85,17 +88,17 @@ async def _service_offers(
 
 @document_type(
     {
-        "id": lambda d: strawberry.ID(d["_id"]),
-        "name": lambda d: d["name"],
-        "type": lambda d: PartnerType(d["type"]),
-        "registration_region": lambda d: Region(d["registrationRegion"]),
+        "id": key("_id"),
+        "name": key("name"),
+        "type": member(PartnerType, "type"),
+        "registration_region": member(Region, "registrationRegion"),
         "target_markets": lambda d: [Market(market) for market in d["targetMarkets"]],
-        "status": lambda d: PartnerStatus(d["status"]),
-        "contact_email": lambda d: d.get("contactEmail"),
-        "description": lambda d: d.get("description"),
-        "website": lambda d: d.get("website"),
-        "logo_url": lambda d: d.get("logoUrl"),
-        "created_at": lambda d: d["createdAt"],
+        "status": member(PartnerStatus, "status"),
+        "contact_email": optional("contactEmail"),
+        "description": optional("description"),
+        "website": optional("website"),
+        "logo_url": optional("logoUrl"),
+        "created_at": key("createdAt"),
     }
 )
 @strawberry.type(description="A partner organisation: a TSP, an MCN/CAP or an affiliate partner.")

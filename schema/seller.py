@@ -17,7 +17,15 @@ from resolvers.context import Info
 from resolvers.pagination import page_from_args
 from resolvers.visibility import sees_seller_privately
 from schema import owned_lists
-from schema.document_reads import document_loads, document_type, from_document, reference
+from schema.document_reads import (
+    document_loads,
+    document_type,
+    from_document,
+    key,
+    member,
+    optional,
+    reference,
+)
 from schema.enums import LinkedStatus, Market, OfferStatus, SellerKind
 from schema.node import Node
 from schema.pagination import EMPTY_PAGE, After, Before, Connection, First, Last, connection_from
@@ -28,10 +36,10 @@ if TYPE_CHECKING:
 
 @document_type(
     {
-        "id": lambda d: strawberry.ID(d["_id"]),
-        "name": lambda d: d["name"],
-        "market": lambda d: Market(d["market"]),
-        "created_at": lambda d: d["createdAt"],
+        "id": key("_id"),
+        "name": key("name"),
+        "market": member(Market, "market"),
+        "created_at": key("createdAt"),
     }
 )
 @strawberry.type(description="A TikTok Shop shop of a seller.")
@@ -48,11 +56,11 @@ class Shop(Node):
 
 @document_type(
     {
-        "id": lambda d: strawberry.ID(d["_id"]),
-        "handle": lambda d: d["handle"],
-        "linked_status": lambda d: LinkedStatus(d["linkedStatus"]),
-        "linked_at": lambda d: d["linkedAt"],
-        "unlinked_at": lambda d: d.get("unlinkedAt"),
+        "id": key("_id"),
+        "handle": key("handle"),
+        "linked_status": member(LinkedStatus, "linkedStatus"),
+        "linked_at": key("linkedAt"),
+        "unlinked_at": optional("unlinkedAt"),
     }
 )
 @strawberry.type(description="A TikTok account (TTUID) linked to a seller.")
@@ -70,12 +78,12 @@ class TikTokAccount(Node):
 
 @document_type(
     {
-        "id": lambda d: strawberry.ID(d["_id"]),
-        "name": lambda d: d["name"],
-        "kind": lambda d: SellerKind(d["kind"]),
-        "market": lambda d: Market(d["market"]),
-        "has_shop_account": lambda d: d["hasShopAccount"],
-        "created_at": lambda d: d["createdAt"],
+        "id": key("_id"),
+        "name": key("name"),
+        "kind": member(SellerKind, "kind"),
+        "market": member(Market, "market"),
+        "has_shop_account": key("hasShopAccount"),
+        "created_at": key("createdAt"),
         "authorizes_only_through_links": is_link_only,
     }
 )

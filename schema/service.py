@@ -14,7 +14,7 @@ from resolvers.context import Context, Info
 from resolvers.links import service_authorization_url
 from resolvers.referrals import referral_links_for
 from resolvers.visibility import sees_partner_privately
-from schema.document_reads import document_read, document_type, from_document
+from schema.document_reads import document_read, document_type, from_document, key, member, optional
 from schema.enums import Market, ServiceStatus, ServiceType
 from schema.history import HistoryEntry, history
 from schema.node import Node
@@ -37,22 +37,22 @@ def _category(document: ServiceDocument, context: Context) -> ServiceCategory:
 
 @document_type(
     {
-        "id": lambda d: strawberry.ID(d["_id"]),
-        "name": lambda d: d["name"],
-        "type": lambda d: ServiceType(d["type"]),
-        "status": lambda d: ServiceStatus(d["status"]),
-        "market": lambda d: Market(d["market"]),
-        "description": lambda d: d.get("description"),
+        "id": key("_id"),
+        "name": key("name"),
+        "type": member(ServiceType, "type"),
+        "status": member(ServiceStatus, "status"),
+        "market": member(Market, "market"),
+        "description": optional("description"),
         "highlights": lambda d: list(d.get("highlights", [])),
-        "pricing": lambda d: d.get("pricing"),
-        "contact_email": lambda d: d.get("contactEmail"),
-        "created_at": lambda d: d["createdAt"],
+        "pricing": optional("pricing"),
+        "contact_email": optional("contactEmail"),
+        "created_at": key("createdAt"),
         "updated_at": lambda d: d.get("updatedAt") or d["createdAt"],
-        "status_reason": lambda d: d.get("statusReason"),
-        "published_at": lambda d: d.get("publishedAt"),
-        "category_id": lambda d: d["categoryId"],
-        "partner_id": lambda d: d["partnerId"],
-        "link_token": lambda d: d.get("authorizationLinkToken"),
+        "status_reason": optional("statusReason"),
+        "published_at": optional("publishedAt"),
+        "category_id": key("categoryId"),
+        "partner_id": key("partnerId"),
+        "link_token": optional("authorizationLinkToken"),
     }
 )
 @strawberry.type(description="A service a partner offers sellers under one approved category.")

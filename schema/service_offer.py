@@ -16,7 +16,15 @@ from resolvers.offer_dates import first_day, last_day
 from resolvers.visibility import sees_offer_privately, sees_partner_privately
 from schema import owned_lists
 from schema.authorization_settings import AuthorizationSettings, SellerContact
-from schema.document_reads import Loads, document_loads, document_read, document_type, from_document
+from schema.document_reads import (
+    Loads,
+    document_loads,
+    document_read,
+    document_type,
+    from_document,
+    key,
+    optional,
+)
 from schema.enums import OfferStatus
 from schema.history import HistoryEntry, history
 from schema.node import Node
@@ -54,15 +62,15 @@ _SERVICES = Loads(
 
 @document_type(
     {
-        "id": lambda d: strawberry.ID(d["_id"]),
+        "id": key("_id"),
         "start_date": lambda d: first_day(d["startsAt"]),
         "end_date": lambda d: last_day(d["endsAt"]),
         "settings": lambda d: AuthorizationSettings.from_document(d["settings"]),
-        "created_at": lambda d: d["createdAt"],
-        "accepted_at": lambda d: d.get("acceptedAt"),
-        "withdrawn_at": lambda d: d.get("withdrawnAt"),
-        "archived_at": lambda d: d.get("archivedAt"),
-        "partner_id": lambda d: d["partnerId"],
+        "created_at": key("createdAt"),
+        "accepted_at": optional("acceptedAt"),
+        "withdrawn_at": optional("withdrawnAt"),
+        "archived_at": optional("archivedAt"),
+        "partner_id": key("partnerId"),
     }
 )
 @strawberry.type(
