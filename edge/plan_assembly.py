@@ -5,12 +5,15 @@ every object type it selects which fields it reads, how, and how each value comp
 that is the same for every object of every run. So each object plan becomes straight-line
 code, generated once: read each field (a document's key, a declared read, an attribute, a
 resolver), coerce a leaf or fill a nested object in place, and hand a value still loading to
-the run (:mod:`edge.planned_execution`), which completes it once the level's loads are back.
-Per field that is one read and one coercion, not a generic dispatch.
+the run (:mod:`edge.planned_execution`), which completes it once the level's loads are back
+with a generated function of the same code. Per field that is one read and one coercion, not
+a generic dispatch. A connection whose value is a page of documents is filled from the page
+(``_page_fill``): each edge a dict expression, no ``Edge`` object.
 
-The source is built only from the plan: response keys and type names are GraphQL names and
-attribute names Python identifiers (checked), so nothing a client sends becomes code; every
-other value (reads, coercions, plans) is bound as a name of the function's namespace.
+The source is built only from the plan and the schema's declarations: response keys and type
+names are GraphQL names, attribute names Python identifiers (checked), document keys string
+literals (``repr``), so nothing a client sends becomes code; every other value (reads,
+coercions, plans) is bound as a name of the function's namespace.
 """
 
 from __future__ import annotations
