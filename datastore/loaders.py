@@ -449,17 +449,3 @@ def then(value: Eventually[T], convert: Callable[[T], V]) -> Eventually[V]:
 
 async def _converted(value: Awaitable[T], convert: Callable[[T], V]) -> V:
     return convert(await value)
-
-
-def required_document(loader: DataLoader[str, D | None], key: str) -> Eventually[D]:
-    """The document a stored reference points at, as :func:`when_loaded` (see
-    :func:`referenced`)."""
-    return when_loaded([loader.load(key)], lambda found: referenced(key, found[0]))
-
-
-def required_when_loaded(
-    loader: DataLoader[str, D | None], key: str, convert: Callable[[D], T]
-) -> Eventually[T]:
-    """``convert`` of the document a stored reference points at, as :func:`when_loaded`
-    (see :func:`referenced`)."""
-    return when_loaded([loader.load(key)], lambda found: convert(referenced(key, found[0])))

@@ -7,8 +7,11 @@ import inspect
 import pytest
 
 from datastore.documents import PartnerDocument
-from datastore.loaders import Loaders, required_when_loaded
+from datastore.loaders import then
 from datastore.store import DocumentStore
+from resolvers.context import Context
+from resolvers.identity import Role, Viewer
+from schema.document_reads import reference
 from tests.conftest import GraphQLClient, PartnerFactory, ServiceFactory
 
 NESTED = """{ partners(first: 20) { edges { node { name
@@ -77,19 +80,20 @@ async def test_a_reference_already_loaded_resolves_at_once(
     store: DocumentStore, make_partner: PartnerFactory
 ) -> None:
     partner = await make_partner()
-    loader = Loaders(store).partner_by_id
+    context = Context(store=store, viewer=Viewer(Role.ADMIN, "adm_1"), request_id="loads")
+    partner_of = reference(lambda loaders: loaders.partner_by_id, "partnerId")
 
     def name(document: PartnerDocument) -> str:
         return document["name"]
 
-    first = required_when_loaded(loader, partner["_id"], name)
+    first = then(partner_of.read({"partnerId": partner["_id"]}, context), name)
     assert inspect.isawaitable(first)
     assert await first == partner["name"]
     store.stats.reset()
     # Held by the loader now: the value itself, no awaitable (no coroutine for the executor).
-    assert required_when_loaded(loader, partner["_id"], name) == partner["name"]
+    assert then(partner_of.read({"partnerId": partner["_id"]}, context), name) == partner["name"]
     assert store.stats.round_trips == 0
-    dangling = required_when_loaded(loader, "ptn_missing", name)
+    dangling = partner_of.read({"partnerId": "ptn_missing"}, context)
     assert inspect.isawaitable(dangling)
     with pytest.raises(LookupError, match="dangling reference to ptn_missing"):
         await dangling
