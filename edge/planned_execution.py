@@ -340,10 +340,9 @@ class _PlannedRun:
     # -- helpers ---------------------------------------------------------------------------
 
     def _finish(self, field: FieldPlan, value: Any, out: dict[str, Any], path: Path | None) -> None:
-        if field.finish is not None:
-            field.finish(self, value, out, path)
-        else:
-            out[field.key] = self.complete(field.completion, value, field, path)
+        # Only compiled fills defer a value, and compiling a plan makes its fields' finishes.
+        assert field.finish is not None
+        field.finish(self, value, out, path)
 
     async def _batch(self, loader: BatchLoader[Any, Any], keys: list[Any]) -> None:
         """One call of the loader's batch function for a level's keys (one round trip, as
