@@ -230,3 +230,28 @@ async def test_a_planned_run_counts_the_actual_cost_the_answer_walk_finds(
     walked = actual_cost(SCHEMA, document, operation, None, result.data)
     assert walked > 3 * 3  # offers, their authorizations and what hangs off them
     assert context.gateway.counted_cost == walked
+
+
+async def test_pages_of_documents_answer_cursors_page_info_and_counts_as_interpreted(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+    make_offer: OfferFactory,
+) -> None:
+    # Connections read as pages of documents (offers, their authorizations, history), with
+    # every part of a connection a page fills itself or hands to its typed connection.
+    query = """{ viewer { partner { serviceOffers(first: 2) {
+      __typename totalCount pageInfo { hasNextPage endCursor startCursor }
+      edges { __typename cursor node { id
+        authorizations(first: 2) { nodes { id } edges { cursor node {
+          history(first: 2) { totalCount edges { cursor node { action } } } } } } } } } } } }"""
+    partner = await make_partner()
+    await _accepted_offers(3, gql, store, partner, make_service, make_seller, make_offer)
+    planned, _ = await _answer(store, Execution.PLANNED, query, partner["_id"])
+    interpreted, _ = await _answer(store, Execution.INTERPRETED, query, partner["_id"])
+    assert b'"errors"' not in planned
+    assert planned.count(b'"cursor"') >= 2 + 2 + 2
+    assert b'"hasNextPage":true' in planned
+    assert planned == interpreted
