@@ -169,9 +169,12 @@ def document_page(
 ) -> DocumentPage[D]:
     """The page of ``result`` (a window read with ``page``) as documents, with what
     :func:`connection_from` would make of it."""
+    has_next_page, has_previous_page = _neighbours(result.has_more, page)
+    # Shared with the window, not copied: neither changes its documents once read.
     return DocumentPage(
-        list(result.documents),
-        *_neighbours(result.has_more, page),
+        result.documents,
+        has_next_page,
+        has_previous_page,
         partial(_keyset, sort=sort, score=score),
         tag,
         result.total,
