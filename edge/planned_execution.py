@@ -160,6 +160,7 @@ def _encoded(data: Any) -> str:
 
 
 _awaitable_types: dict[type, bool] = {}
+_NOTHING: dict[Any, Any] = {}
 
 
 def _is_awaitable(value: Any) -> bool:
@@ -171,9 +172,25 @@ def _is_awaitable(value: Any) -> bool:
 
 
 _Waiting = tuple["asyncio.Future[Any]", dict[str, Any], FieldPlan, Path | None]
-_Loading = tuple[
-    FieldPlan, "BatchLoader[Any, Any]", Any, Sequence[Any], dict[str, Any], Path | None
-]
+
+
+class _FieldLoads:
+    """A loads field's part of one run: its loader, and the meaning of its arguments (the
+    same for every document of the run)."""
+
+    __slots__ = ("field", "keys", "loader", "meaning", "value")
+
+    def __init__(self, field: FieldPlan, loader: BatchLoader[Any, Any], meaning: tuple[Any, ...]):
+        loads = field.loads
+        assert loads is not None
+        self.field = field
+        self.loader = loader
+        self.keys = loads.keys
+        self.value = loads.value
+        self.meaning = meaning
+
+
+_Loading = tuple[_FieldLoads, Any, Sequence[Any], dict[str, Any], Path | None]
 
 
 class _PlannedRun:
@@ -192,7 +209,7 @@ class _PlannedRun:
         self.batches: dict[BatchLoader[Any, Any], dict[Any, None]] = {}
         self.loading: list[_Loading] = []
         self.batch_results: dict[BatchLoader[Any, Any], dict[Any, Any]] = {}
-        self.field_loaders: dict[FieldPlan, BatchLoader[Any, Any]] = {}
+        self.field_loads: dict[FieldPlan, _FieldLoads] = {}
         self.cost = 0
         """The actual cost of the objects filled so far (``edge.cost``)."""
 
@@ -211,8 +228,13 @@ class _PlannedRun:
                 waiting, self.waiting = self.waiting, []
                 for batch in batches:
                     await batch
-                for field, loader, document, keys, out, path in loading:
-                    self._finish(field, self._loaded(field, loader, document, keys), out, path)
+                context, results = self.context, self.batch_results
+                for state, document, keys, out, path in loading:
+                    read = results.get(state.loader, _NOTHING)
+                    futures = state.loader.futures
+                    loaded = [read[key] if key in read else futures[key].result() for key in keys]
+                    value = state.value(loaded, document, context, *state.meaning)
+                    self._finish(state.field, value, out, path)
                 for future, out, field, path in waiting:
                     self._finish(field, await future, out, path)
         except Exception as error:
@@ -228,16 +250,11 @@ class _PlannedRun:
     def load(self, field: FieldPlan, document: Any, out: dict[str, Any], path: Path | None) -> Any:
         """A field whose read is loads (``schema.document_reads.Loads``): its value when every
         key is loaded already, else :data:`PENDING`, its keys joining the level's batch."""
-        loads = field.loads
-        assert loads is not None
-        loader = self.field_loaders.get(field)
-        if loader is None:
-            loader = self.field_loaders[field] = loads.loader(self.context.loaders)
-        if field.takes_arguments:
-            keys = loads.keys(document, self.context, **self.arguments(field))
-        else:
-            keys = loads.keys(document, self.context)
-        futures = loader.futures
+        state = self.field_loads.get(field)
+        if state is None:
+            state = self._field_loads(field)
+        keys = state.keys(document, self.context, *state.meaning)
+        futures = state.loader.futures
         loaded = []
         for key in keys:
             future = futures.get(key)
@@ -245,13 +262,13 @@ class _PlannedRun:
                 break
             loaded.append(future.result())
         else:
-            return self._value(field, loaded, document)
-        batch = self.batches.setdefault(loader, {})
+            return state.value(loaded, document, self.context, *state.meaning)
+        batch = self.batches.setdefault(state.loader, {})
         for key in keys:
             future = futures.get(key)
             if future is None or not future.done() or future.cancelled():
                 batch[key] = None
-        self.loading.append((field, loader, document, keys, out, path))
+        self.loading.append((state, document, keys, out, path))
         return PENDING
 
     def wait(self, value: Any, out: dict[str, Any], field: FieldPlan, path: Path | None) -> None:
@@ -355,19 +372,14 @@ class _PlannedRun:
             read[key] = value
             loader.prime(key, value)
 
-    def _loaded(
-        self, field: FieldPlan, loader: BatchLoader[Any, Any], document: Any, keys: Sequence[Any]
-    ) -> Any:
-        read = self.batch_results.get(loader, {})
-        loaded = [read[key] if key in read else loader.futures[key].result() for key in keys]
-        return self._value(field, loaded, document)
-
-    def _value(self, field: FieldPlan, loaded: list[Any], document: Any) -> Any:
+    def _field_loads(self, field: FieldPlan) -> _FieldLoads:
         loads = field.loads
         assert loads is not None
-        if field.takes_arguments:
-            return loads.value(loaded, document, self.context, **self.arguments(field))
-        return loads.value(loaded, document, self.context)
+        meaning = loads.meaning(self.arguments(field)) if field.takes_arguments else ()
+        state = self.field_loads[field] = _FieldLoads(
+            field, loads.loader(self.context.loaders), meaning
+        )
+        return state
 
     def _object(
         self, plan: ObjectPlan, value: Any, field: FieldPlan, path: Path | None, info: Any

@@ -73,29 +73,41 @@ def member(enum: type[E], name: str) -> Key:
     return Key(name, members=members_by_value(enum))
 
 
-def lookup(members: Mapping[Any, Any], name: str) -> Key:
-    """What ``members`` holds for the document's value under ``name``."""
-    return Key(name, members=members)
+def lookup(members: Mapping[Any, Any], name: str, *, optional: bool = False) -> Key:
+    """What ``members`` holds for the document's value under ``name`` (``None`` when absent,
+    if ``optional``: ``members`` then holds ``None`` too)."""
+    return Key(name, optional=optional, members=members)
 
 
 @dataclass(frozen=True)
 class Loads:
-    """A read that is loads of one loader: the keys ``keys(document, context, **arguments)``
-    asked of ``loader(context.loaders)``, the field's value ``value(loaded, document, context,
-    **arguments)`` of what they hold, in order. A resolver calls :meth:`read` (one future per
-    key, batched by the loader); a planned query reads the keys of a whole level in one call
-    of the loader's batch function instead."""
+    """A read that is loads of one loader: the keys ``keys(document, context)`` asked of
+    ``loader(context.loaders)``, the field's value ``value(loaded, document, context)`` of
+    what they hold, in order. A resolver calls :meth:`read` (one future per key, batched by
+    the loader); a planned query reads the keys of a whole level in one call of the loader's
+    batch function instead.
+
+    A field with arguments declares ``arguments``: what they mean (``arguments(**given)``,
+    e.g. the page they ask for) is worked out once for all the documents of a level, which
+    share them, and ``keys`` and ``value`` take it as their last parameter."""
 
     loader: Callable[[Loaders], BatchLoader[Any, Any]]
     keys: Callable[..., Sequence[Hashable]]
     value: Callable[..., Any]
+    arguments: Callable[..., Any] | None = None
+
+    def meaning(self, arguments: Mapping[str, Any]) -> tuple[Any, ...]:
+        """What ``keys`` and ``value`` take after their other parameters, for ``arguments``
+        (as the field's resolver takes them)."""
+        return () if self.arguments is None else (self.arguments(**arguments),)
 
     def read(self, document: Any, context: Context, **arguments: Any) -> Eventually[Any]:
         loader = self.loader(context.loaders)
-        keys = self.keys(document, context, **arguments)
+        meaning = self.meaning(arguments)
+        keys = self.keys(document, context, *meaning)
         return when_loaded(
             [loader.load(key) for key in keys],
-            lambda loaded: self.value(loaded, document, context, **arguments),
+            lambda loaded: self.value(loaded, document, context, *meaning),
         )
 
 

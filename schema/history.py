@@ -60,7 +60,11 @@ strawberry.enum(
 
 # Stored values to members by dict lookups: history is the longest list a page can hold.
 _ACTIONS = {**members_by_value(HistoryAction), **LEGACY_ACTIONS}
-_REASON_CODES = members_by_value(HistoryReasonCode)
+# An entry without a code holds none, or None.
+_REASON_CODES: dict[str | None, HistoryReasonCode | None] = {
+    **members_by_value(HistoryReasonCode),
+    None: None,
+}
 
 
 def _status(value: str | None) -> HistoryStatus | None:
@@ -75,7 +79,7 @@ def _status(value: str | None) -> HistoryStatus | None:
         "actor_id": optional("actorId"),
         "from_status": lambda d: _status(d.get("fromStatus")),
         "to_status": lambda d: _status(d.get("toStatus")),
-        "reason_code": lambda d: _REASON_CODES[d["reasonCode"]] if d.get("reasonCode") else None,
+        "reason_code": lookup(_REASON_CODES, "reasonCode", optional=True),
         "reason": optional("reason"),
         "created_at": key("createdAt"),
     }
@@ -119,30 +123,32 @@ def _history_spec(
     last: int | None = None,
     before: str | None = None,
 ) -> ListSpec:
-    # The same for every subject of a level (its arguments are): worked out once.
+    # Resolvers ask for every subject of a level, with the same arguments: worked out once.
     return ListSpec(page=page_from_args(NEWEST_FIRST, first, after, last, before))
 
 
 def _history_keys(
-    document: Mapping[str, Any], context: Context, **page: Any
+    document: Mapping[str, Any], context: Context, spec: ListSpec
 ) -> list[tuple[str, ListSpec]]:
     if not sees_history(context.viewer, document):
         return []
-    return [(document["_id"], _history_spec(**page))]
+    return [(document["_id"], spec)]
 
 
 def _history_page(
     loaded: list[PageResult[HistoryDocument]],
     document: Mapping[str, Any],
     context: Context,
-    **page: Any,
+    spec: ListSpec,
 ) -> DocumentPage[HistoryDocument]:
     if not loaded:  # not a party: no history read
         return empty_document_page()
-    return document_page(loaded[0], _history_spec(**page).page, NEWEST_FIRST)
+    return document_page(loaded[0], spec.page, NEWEST_FIRST)
 
 
-_HISTORY = Loads(lambda loaders: loaders.history_by_subject, _history_keys, _history_page)
+_HISTORY = Loads(
+    lambda loaders: loaders.history_by_subject, _history_keys, _history_page, _history_spec
+)
 """``history`` in documents: newest first, empty for non-parties."""
 
 
