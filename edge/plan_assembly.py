@@ -99,6 +99,29 @@ class _Generator:
         fill: Fill = self.namespace["fill"]
         return fill
 
+    def _stored_enum(self, index: int, field: FieldPlan, path: str) -> bool:
+        """An enum field read by a lookup of the stored value: answered by one lookup of the
+        stored value in the composed map of stored values to response names; any other value
+        (absent, unknown) goes the general way, which reports it."""
+        read, names = field.read, field.completion.enum_names
+        if not isinstance(read, Key) or read.members is None or names is None:
+            return False
+        composed = {
+            stored: names[id(member)]
+            for stored, member in read.members.items()
+            if member is not None and id(member) in names
+        }
+        key = repr(field.key)
+        emit = self.lines.append
+        stored = Key(read.name, optional=read.optional).expression("document", "")
+        emit(f"    c = {self._bind('N', index, composed)}.get({stored})")
+        emit("    if c is None:")
+        emit(f"        v = {read.expression('document', self._bind('M', index, read.members))}")
+        self._complete(index, field, "        ", path)
+        emit("    else:")
+        emit(f"        out[{key}] = c")
+        return True
+
     def _finish(self, index: int, field: FieldPlan) -> None:
         """``finish(run, value, out, path)``: a value that came later, completed into
         ``out`` by the same code as one at hand."""
@@ -125,6 +148,8 @@ class _Generator:
             emit(f"    out[{key}] = {self.plan.object_type.name!r}")
             return
         if access is Access.DOCUMENT_ATTRIBUTE and isinstance(field.read, Key):
+            if self._stored_enum(index, field, path):
+                return
             members = self._bind("M", index, field.read.members)
             emit(f"    v = {field.read.expression('document', members)}")
         elif access is Access.DOCUMENT_ATTRIBUTE:
