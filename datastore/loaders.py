@@ -162,11 +162,11 @@ class _GroupedPageLoader(DataLoader[tuple[Hashable, ListSpec], PageResult[D]], G
         parents_by_spec: dict[ListSpec, list[Hashable]] = defaultdict(list)
         for parent, spec in keys:
             parents_by_spec[spec].append(parent)
-        results: dict[tuple[Hashable, ListSpec], PageResult[D]] = {}
+        groups_by_spec: dict[ListSpec, dict[Any, list[D]]] = {}
         for spec, parents in parents_by_spec.items():
             start = spec.page.start()
             sort = spec.sort or self.sort
-            groups = await self.store.find_grouped(
+            groups_by_spec[spec] = await self.store.find_grouped(
                 self.collection,
                 self.group_field,
                 parents,
@@ -175,11 +175,10 @@ class _GroupedPageLoader(DataLoader[tuple[Hashable, ListSpec], PageResult[D]], G
                 limit_per_group=spec.page.size + 1,
                 after=list(start) if start is not None else None,
             )
-            for parent in parents:
-                results[(parent, spec)] = window(
-                    groups.get(parent, []), spec.page, self._total(parent, spec)
-                )
-        return [results[key] for key in keys]
+        return [
+            window(groups_by_spec[spec].get(parent, []), spec.page, self._total(parent, spec))
+            for parent, spec in keys
+        ]
 
     def _total(self, parent: Hashable, spec: ListSpec) -> Total:
         async def total() -> int:

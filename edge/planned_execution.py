@@ -178,12 +178,14 @@ class _FieldLoads:
     """A loads field's part of one run: its loader, and the meaning of its arguments (the
     same for every document of the run)."""
 
-    __slots__ = ("field", "keys", "loader", "meaning", "value")
+    __slots__ = ("field", "finish", "keys", "loader", "meaning", "value")
 
     def __init__(self, field: FieldPlan, loader: BatchLoader[Any, Any], meaning: tuple[Any, ...]):
         loads = field.loads
-        assert loads is not None
+        # Only compiled fills load, and compiling a plan makes its fields' finishes.
+        assert loads is not None and field.finish is not None
         self.field = field
+        self.finish = field.finish
         self.loader = loader
         self.keys = loads.keys
         self.value = loads.value
@@ -234,7 +236,7 @@ class _PlannedRun:
                     futures = state.loader.futures
                     loaded = [read[key] if key in read else futures[key].result() for key in keys]
                     value = state.value(loaded, document, context, *state.meaning)
-                    self._finish(state.field, value, out, path)
+                    state.finish(self, value, out, path)
                 for future, out, field, path in waiting:
                     self._finish(field, await future, out, path)
         except Exception as error:
@@ -263,8 +265,12 @@ class _PlannedRun:
             loaded.append(future.result())
         else:
             return state.value(loaded, document, self.context, *state.meaning)
-        batch = self.batches.setdefault(state.loader, {})
-        for key in keys:
+        # The keys before ``key`` are loaded; it is not.
+        batch = self.batches.get(state.loader)
+        if batch is None:
+            batch = self.batches[state.loader] = {}
+        batch[key] = None
+        for key in keys[len(loaded) + 1 :]:
             future = futures.get(key)
             if future is None or not future.done() or future.cancelled():
                 batch[key] = None
