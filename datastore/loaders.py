@@ -27,7 +27,7 @@ from datastore.documents import (
     TikTokAccountDocument,
 )
 from datastore.enums import OfferStatus
-from datastore.paging import Page, PageResult, Total, window
+from datastore.paging import Page, PageResult, window
 from datastore.store import DESCENDING, Collection, DocumentStore, Filter, Sort
 
 D = TypeVar("D", bound=Mapping[str, Any])
@@ -176,15 +176,25 @@ class _GroupedPageLoader(DataLoader[tuple[Hashable, ListSpec], PageResult[D]], G
                 after=list(start) if start is not None else None,
             )
         return [
-            window(groups_by_spec[spec].get(parent, []), spec.page, self._total(parent, spec))
-            for parent, spec in keys
+            window(groups_by_spec[key[1]].get(key[0], []), key[1].page, _Count(self.counts, key))
+            for key in keys
         ]
 
-    def _total(self, parent: Hashable, spec: ListSpec) -> Total:
-        async def total() -> int:
-            return await self.counts.load((parent, spec))
 
-        return total
+class _Count:
+    """A window's ``Total``: its parent's count, loaded (batched per level) when asked for.
+    An object, not a closure: a closure over a key is five objects, made for every parent
+    of every grouped read."""
+
+    __slots__ = ("counts", "key")
+
+    def __init__(self, counts: _GroupedCountLoader, key: tuple[Hashable, ListSpec]) -> None:
+        self.counts = counts
+        self.key = key
+
+    def __call__(self) -> Awaitable[int]:
+        count: Awaitable[int] = self.counts.load(self.key)
+        return count
 
 
 class _GroupedCountLoader(DataLoader[tuple[Hashable, ListSpec], int]):

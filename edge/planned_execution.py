@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable
 from enum import StrEnum
 from typing import Any
 
@@ -192,9 +192,6 @@ class _FieldLoads:
         self.meaning = meaning
 
 
-_Loading = tuple[_FieldLoads, Any, Sequence[Any], dict[str, Any], Path | None]
-
-
 class _PlannedRun:
     """One execution of a plan: each object's map filled by its plan's compiled assembly
     (:mod:`edge.plan_assembly`), depth first while values are at hand; what is still
@@ -209,7 +206,10 @@ class _PlannedRun:
         # Loads of the level being filled: each loader's keys (in order, once) and the
         # fields waiting on them; then what the level's batches read, by loader and key.
         self.batches: dict[BatchLoader[Any, Any], dict[Any, None]] = {}
-        self.loading: list[_Loading] = []
+        self.loading: list[Any] = []
+        """Five items per field waiting on the level's loads: its loads, document, keys, map
+        and path. Flat: a tuple each would be thousands of objects more per run for the
+        collector to walk."""
         self.batch_results: dict[BatchLoader[Any, Any], dict[Any, Any]] = {}
         self.field_loads: dict[FieldPlan, _FieldLoads] = {}
         self.cost = 0
@@ -231,7 +231,10 @@ class _PlannedRun:
                 for batch in batches:
                     await batch
                 context, results = self.context, self.batch_results
-                for state, document, keys, out, path in loading:
+                items = iter(loading)
+                for state, document, keys, out, path in zip(
+                    items, items, items, items, items, strict=True
+                ):
                     read = results.get(state.loader, _NOTHING)
                     futures = state.loader.futures
                     loaded = [read[key] if key in read else futures[key].result() for key in keys]
@@ -274,7 +277,7 @@ class _PlannedRun:
             future = futures.get(key)
             if future is None or not future.done() or future.cancelled():
                 batch[key] = None
-        self.loading.append((state, document, keys, out, path))
+        self.loading += (state, document, keys, out, path)
         return PENDING
 
     def wait(self, value: Any, out: dict[str, Any], field: FieldPlan, path: Path | None) -> None:

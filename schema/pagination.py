@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import partial
+from functools import lru_cache, partial
 from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
@@ -90,7 +90,7 @@ def connection_from(
     ``score`` is the one the window was read with; ``tag`` marks its cursors (see
     ``encode_cursor``).
     """
-    keyset = partial(_keyset, sort=sort, score=score)
+    keyset = _keyset_function(sort, score)
     edges = [
         Edge(node=to_node(document), source=document, keyset_of=keyset, tag=tag)
         for document in result.documents
@@ -175,7 +175,7 @@ def document_page(
         result.documents,
         has_next_page,
         has_previous_page,
-        partial(_keyset, sort=sort, score=score),
+        _keyset_function(sort, score),
         tag,
         result.total,
     )
@@ -217,6 +217,19 @@ def connection_of_items(
 
 def _keyset(document: Any, *, sort: Sort, score: Score | None) -> list[object]:
     return keyset_of(document, sort, score)
+
+
+def _keyset_function(sort: Sort, score: Score | None) -> Callable[[Any], list[object]]:
+    if score is None and isinstance(sort, tuple):
+        return _keyset_in(sort)
+    return partial(_keyset, sort=sort, score=score)
+
+
+@lru_cache(maxsize=64)
+def _keyset_in(sort: Sort) -> Callable[[Any], list[object]]:
+    # Listings have a few orders and a page of them is made for every parent of a level:
+    # one keyset function per order, not one per page.
+    return partial(_keyset, sort=sort, score=None)
 
 
 def _page_info(edges: Sequence[Edge[NodeT]], has_more: bool, page: Page) -> PageInfo:
