@@ -106,16 +106,13 @@ class _Generator:
         read, names = field.read, field.completion.enum_names
         if not isinstance(read, Key) or read.members is None or names is None:
             return False
-        composed = {
-            stored: names[id(member)]
-            for stored, member in read.members.items()
-            if member is not None and id(member) in names
-        }
+        composed = self._bind("N", index, _stored_names(read.members, field.completion))
         key = repr(field.key)
         emit = self.lines.append
         stored = Key(read.name, optional=read.optional).expression("document", "")
-        emit(f"    c = {self._bind('N', index, composed)}.get({stored})")
-        emit("    if c is None:")
+        self.namespace["MISSING"] = _MISSING
+        emit(f"    c = {composed}.get({stored}, MISSING)")
+        emit("    if c is MISSING:")
         emit(f"        v = {read.expression('document', self._bind('M', index, read.members))}")
         self._complete(index, field, "        ", path)
         emit("    else:")
@@ -224,11 +221,17 @@ class _Generator:
         elif shape is Shape.OBJECT and _inlined(completion):
             child = completion.object_plan
             assert child is not None
-            fill = self._bind("FILL", index, fill_of(child, self.is_awaitable))
-            child_path = path if child.needs_path else "None"
             if child.document_class is not None:
                 emit(f"{indent}if v.__class__ is not dict:")
                 emit(f"{indent}    v = run.document({self._bind('P', index, child)}, v)")
+            leaves = _leaf_map(child, "v", self.namespace)
+            if leaves is not None:
+                if child.weight:
+                    emit(f"{indent}run.cost += {child.weight}")
+                emit(f"{indent}out[{key}] = {leaves}")
+                return
+            fill = self._bind("FILL", index, fill_of(child, self.is_awaitable))
+            child_path = path if child.needs_path else "None"
             emit(f"{indent}out[{key}] = {fill}(run, v, {child_path})")
         elif shape is Shape.LIST and completion.item and _inlined(completion.item):
             # A list of objects, each filled in place; anything but a plain list, and any item
@@ -299,6 +302,7 @@ def _page_fill(plan: ObjectPlan, is_awaitable: Callable[[Any], bool]) -> Fill | 
             if edge_map is None:
                 return None
             weight = edge.object_plan.weight if edge.object_plan else 0
+            weight += _inline_weight(edge.object_plan)
             if weight:
                 lines.append(f"    run.cost += {weight} * len(page.documents)")
             items = _each_document(edge_map, edge.carries_path)
@@ -307,6 +311,12 @@ def _page_fill(plan: ObjectPlan, is_awaitable: Callable[[Any], bool]) -> Fill | 
             node = _document_node(field.completion.item)
             if node is None:
                 return None
+            leaves = _leaf_map(node, "d", namespace)
+            if leaves is not None:
+                if node.weight:
+                    lines.append(f"    run.cost += {node.weight} * len(page.documents)")
+                lines.append(f"    out[{key}] = [{leaves} for d in page.documents]")
+                continue
             namespace[f"NODE{index}"] = fill_of(node, is_awaitable)
             items = _each_document(f"NODE{index}(run, d, {{0}})", node.needs_path)
             lines.append(f"    out[{key}] = {items}")
@@ -351,6 +361,11 @@ def _edge_map(
             node = _document_node(field.completion)
             if node is None:
                 return None
+            leaves = _leaf_map(node, "d", namespace)
+            if leaves is not None:
+                # Doubled braces: the map is a template over the edge's path.
+                entries.append(f"{key}: {leaves.replace('{', '{{').replace('}', '}}')}")
+                continue
             namespace[f"NODE{index}"] = fill_of(node, is_awaitable)
             path = f"Path({{0}}, {key}, {type_name})" if node.needs_path else "None"
             entries.append(f"{key}: NODE{index}(run, d, {path})")
@@ -359,6 +374,94 @@ def _edge_map(
         else:
             return None
     return "{{" + ", ".join(entries) + "}}"
+
+
+def _inline_weight(edge: ObjectPlan | None) -> int:
+    """The weight of an edge's node when its map is inline (its fill counts it otherwise)."""
+    if edge is None:
+        return 0
+    for field in edge.fields:
+        if field.nodes[0].name.value == "node":
+            node = _document_node(field.completion)
+            if node is not None and _leaf_fields(node):
+                return node.weight
+    return 0
+
+
+def _leaf_fields(plan: ObjectPlan) -> bool:
+    """Whether every field of a document plan reads a key of the document into a leaf (or
+    is ``__typename``): such a map is one dict display, with no call per object."""
+    if plan.document_class is None or plan.reads_typed or plan.needs_path or plan.connection:
+        return False
+    return all(
+        field.access is Access.TYPENAME
+        or (
+            field.access is Access.DOCUMENT_ATTRIBUTE
+            and isinstance(field.read, Key)
+            and field.completion.shape is Shape.LEAF
+            and not field.needs_path
+            and (field.read.members is None or field.completion.enum_names is not None)
+        )
+        for field in plan.fields
+    )
+
+
+_MISSING = object()
+
+
+def _leaf_map(plan: ObjectPlan, document: str, namespace: dict[str, Any]) -> str | None:
+    """A document plan's map as one dict display over the variable ``document`` (which its
+    values' own variables, ``lv`` and ``lc``, leave alone), if
+    :func:`_leaf_fields`. Each value is the common case inline (a ``str`` as it is, a stored
+    enum value by its composed name, a coerced value); anything else, null or not coercing,
+    goes to ``run.leaf``, which completes it as graphql-core does or ends the run."""
+    if not _leaf_fields(plan):
+        return None
+    namespace.setdefault("MISSING", _MISSING)
+    entries = []
+    for field in plan.fields:
+        key = repr(field.key)
+        if field.access is Access.TYPENAME:
+            entries.append(f"{key}: {plan.object_type.name!r}")
+            continue
+        read, completion = field.read, field.completion
+        assert isinstance(read, Key)
+        name = f"L{len(namespace)}"
+        namespace[name] = field
+        fallback = f"run.leaf({name}, {document})"
+        raw = Key(read.name, optional=read.optional).expression(document, "")
+        if read.members is not None:
+            assert completion.enum_names is not None
+            names = f"{name}_NAMES"
+            namespace[names] = _stored_names(read.members, completion)
+            value = f"lc if (lc := {names}.get({raw}, MISSING)) is not MISSING else {fallback}"
+        elif completion.coerce in _STRING_COERCIONS:
+            value = f"lv if (lv := {raw}).__class__ is str else {fallback}"
+        else:
+            coerce = f"{name}_COERCE"
+            namespace[coerce] = completion.coerce
+            namespace.setdefault("UNDEFINED", Undefined)
+            value = (
+                f"lc if (lv := {raw}) is not None and (lc := {coerce}(lv)) is not None "
+                f"and lc is not UNDEFINED else {fallback}"
+            )
+        entries.append(f"{key}: ({value})")
+    return "{" + ", ".join(entries) + "}"
+
+
+def _stored_names(members: Any, completion: Completion) -> dict[Any, str | None]:
+    """Stored values to the response names of their members; a value read as no member is
+    a null where the field may be null, and is left out where it may not."""
+    names = completion.enum_names
+    assert names is not None
+    composed: dict[Any, str | None] = {}
+    for stored, member in members.items():
+        if member is None:
+            if not completion.non_null:
+                composed[stored] = None
+        elif id(member) in names:
+            composed[stored] = names[id(member)]
+    return composed
 
 
 def _document_node(completion: Completion) -> ObjectPlan | None:

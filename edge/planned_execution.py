@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -175,21 +175,26 @@ _Waiting = tuple["asyncio.Future[Any]", dict[str, Any], FieldPlan, Path | None]
 
 
 class _FieldLoads:
-    """A loads field's part of one run: its loader, and the meaning of its arguments (the
-    same for every document of the run)."""
+    """A loads field's part of one run: its loader, its reads with the meaning of its
+    arguments bound (the same for every document of the run), and its finish."""
 
-    __slots__ = ("field", "finish", "keys", "loader", "meaning", "value")
+    __slots__ = ("finish", "futures", "keys", "loader", "value")
 
     def __init__(self, field: FieldPlan, loader: BatchLoader[Any, Any], meaning: tuple[Any, ...]):
         loads = field.loads
         # Only compiled fills load, and compiling a plan makes its fields' finishes.
         assert loads is not None and field.finish is not None
-        self.field = field
         self.finish = field.finish
         self.loader = loader
-        self.keys = loads.keys
-        self.value = loads.value
-        self.meaning = meaning
+        self.futures = loader.futures
+        self.keys: Callable[[Any, Any], Sequence[Any]] = loads.keys
+        self.value: Callable[[list[Any], Any, Any], Any] = loads.value
+        if meaning:
+            keys, value = loads.keys, loads.value
+            self.keys = lambda document, context: keys(document, context, *meaning)
+            self.value = lambda loaded, document, context: value(
+                loaded, document, context, *meaning
+            )
 
 
 class _PlannedRun:
@@ -236,10 +241,10 @@ class _PlannedRun:
                     items, items, items, items, items, strict=True
                 ):
                     read = results.get(state.loader, _NOTHING)
-                    futures = state.loader.futures
-                    loaded = [read[key] if key in read else futures[key].result() for key in keys]
-                    value = state.value(loaded, document, context, *state.meaning)
-                    state.finish(self, value, out, path)
+                    loaded = []
+                    for key in keys:
+                        loaded.append(read[key] if key in read else state.futures[key].result())
+                    state.finish(self, state.value(loaded, document, context), out, path)
                 for future, out, field, path in waiting:
                     self._finish(field, await future, out, path)
         except Exception as error:
@@ -258,8 +263,8 @@ class _PlannedRun:
         state = self.field_loads.get(field)
         if state is None:
             state = self._field_loads(field)
-        keys = state.keys(document, self.context, *state.meaning)
-        futures = state.loader.futures
+        keys = state.keys(document, self.context)
+        futures = state.futures
         loaded = []
         for key in keys:
             future = futures.get(key)
@@ -267,16 +272,17 @@ class _PlannedRun:
                 break
             loaded.append(future.result())
         else:
-            return state.value(loaded, document, self.context, *state.meaning)
+            return state.value(loaded, document, self.context)
         # The keys before ``key`` are loaded; it is not.
         batch = self.batches.get(state.loader)
         if batch is None:
             batch = self.batches[state.loader] = {}
         batch[key] = None
-        for key in keys[len(loaded) + 1 :]:
-            future = futures.get(key)
-            if future is None or not future.done() or future.cancelled():
-                batch[key] = None
+        if len(keys) > len(loaded) + 1:
+            for key in keys[len(loaded) + 1 :]:
+                future = futures.get(key)
+                if future is None or not future.done() or future.cancelled():
+                    batch[key] = None
         self.loading += (state, document, keys, out, path)
         return PENDING
 
@@ -319,6 +325,13 @@ class _PlannedRun:
 
     def uncoerced(self, field: FieldPlan, value: Any) -> None:
         raise _Interpret(f"{value!r} does not coerce for {field.key}")
+
+    def leaf(self, field: FieldPlan, document: Any) -> Any:
+        """A leaf an inline map leaves to the general way: read again and completed as
+        graphql-core completes it (a null where none may be, or a value that does not coerce,
+        ends the run)."""
+        assert field.read is not None
+        return self.complete(field.completion, field.read(document), field, None)
 
     def document(self, plan: ObjectPlan, value: Any) -> Any:
         """A document type's object as its document: a typed object holds the one it was
