@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any
 
@@ -178,16 +178,17 @@ class _FieldLoads:
     """A loads field's part of one run: its loader, its reads with the meaning of its
     arguments bound (the same for every document of the run), and its finish."""
 
-    __slots__ = ("finish", "futures", "keys", "loader", "value")
+    __slots__ = ("finish", "futures", "keys", "loader", "one", "value")
 
     def __init__(self, field: FieldPlan, loader: BatchLoader[Any, Any], meaning: tuple[Any, ...]):
         loads = field.loads
         # Only compiled fills load, and compiling a plan makes its fields' finishes.
         assert loads is not None and field.finish is not None
         self.finish = field.finish
+        self.one = loads.one
         self.loader = loader
         self.futures = loader.futures
-        self.keys: Callable[[Any, Any], Sequence[Any]] = loads.keys
+        self.keys: Callable[[Any, Any], Any] = loads.keys
         self.value: Callable[[list[Any], Any, Any], Any] = loads.value
         if meaning:
             keys, value = loads.keys, loads.value
@@ -241,9 +242,12 @@ class _PlannedRun:
                     items, items, items, items, items, strict=True
                 ):
                     read = results.get(state.loader, _NOTHING)
-                    loaded = []
-                    for key in keys:
-                        loaded.append(read[key] if key in read else state.futures[key].result())
+                    if state.one:
+                        loaded = read[keys] if keys in read else state.futures[keys].result()
+                    else:
+                        loaded = []
+                        for key in keys:
+                            loaded.append(read[key] if key in read else state.futures[key].result())
                     state.finish(self, state.value(loaded, document, context), out, path)
                 for future, out, field, path in waiting:
                     self._finish(field, await future, out, path)
@@ -265,6 +269,16 @@ class _PlannedRun:
             state = self._field_loads(field)
         keys = state.keys(document, self.context)
         futures = state.futures
+        if state.one:
+            future = futures.get(keys)
+            if future is not None and future.done() and not future.cancelled():
+                return state.value(future.result(), document, self.context)
+            batch = self.batches.get(state.loader)
+            if batch is None:
+                batch = self.batches[state.loader] = {}
+            batch[keys] = None
+            self.loading += (state, document, keys, out, path)
+            return PENDING
         loaded = []
         for key in keys:
             future = futures.get(key)

@@ -69,8 +69,9 @@ def _days_remaining(document: AuthorizationDocument, context: Context) -> int:
 
 _GRANTS_ACCESS = Loads(
     lambda loaders: loaders.partner_by_id,
-    lambda document, context: [document["partnerId"]],
-    lambda loaded, document, context: grants_access(document, loaded[0], context.now),
+    lambda document, context: document["partnerId"],
+    lambda loaded, document, context: grants_access(document, loaded, context.now),
+    one=True,
 )
 _SERVICE = reference(lambda loaders: loaders.service_by_id, "serviceId")
 _SHOPS = references(lambda loaders: loaders.shop_by_id, "shopIds")

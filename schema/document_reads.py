@@ -14,7 +14,7 @@ documents; or an awaitable of one of those.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -89,12 +89,15 @@ class Loads:
 
     A field with arguments declares ``arguments``: what they mean (``arguments(**given)``,
     e.g. the page they ask for) is worked out once for all the documents of a level, which
-    share them, and ``keys`` and ``value`` take it as their last parameter."""
+    share them, and ``keys`` and ``value`` take it as their last parameter. A read of always
+    one key declares ``one``: ``keys`` answers the key itself, ``value`` takes what it holds
+    (most reads are, and a planned query spares them a list each way)."""
 
     loader: Callable[[Loaders], BatchLoader[Any, Any]]
-    keys: Callable[..., Sequence[Hashable]]
+    keys: Callable[..., Any]
     value: Callable[..., Any]
     arguments: Callable[..., Any] | None = None
+    one: bool = False
 
     def meaning(self, arguments: Mapping[str, Any]) -> tuple[Any, ...]:
         """What ``keys`` and ``value`` take after their other parameters, for ``arguments``
@@ -105,6 +108,11 @@ class Loads:
         loader = self.loader(context.loaders)
         meaning = self.meaning(arguments)
         keys = self.keys(document, context, *meaning)
+        if self.one:
+            return when_loaded(
+                [loader.load(keys)],
+                lambda loaded: self.value(loaded[0], document, context, *meaning),
+            )
         return when_loaded(
             [loader.load(key) for key in keys],
             lambda loaded: self.value(loaded, document, context, *meaning),
@@ -115,8 +123,9 @@ def reference(loader: Callable[[Loaders], BatchLoader[Any, Any]], key: str) -> L
     """The document the stored id ``document[key]`` names (a dangling one is a bug)."""
     return Loads(
         loader,
-        lambda document, context: [document[key]],
-        lambda loaded, document, context: referenced(document[key], loaded[0]),
+        lambda document, context: document[key],
+        lambda loaded, document, context: referenced(document[key], loaded),
+        one=True,
     )
 
 
