@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
@@ -30,18 +30,16 @@ class Viewer:
 
     role: Role | None = None
     subject_id: str | None = None
+    # Worked out once: every visibility rule asks, for every document a request reads.
+    is_admin: bool = field(init=False, repr=False, compare=False)
+    partner_id: str | None = field(init=False, repr=False, compare=False)
+    seller_id: str | None = field(init=False, repr=False, compare=False)
 
-    @property
-    def is_admin(self) -> bool:
-        return self.role is Role.ADMIN
-
-    @property
-    def partner_id(self) -> str | None:
-        return self.subject_id if self.role is Role.PARTNER else None
-
-    @property
-    def seller_id(self) -> str | None:
-        return self.subject_id if self.role is Role.SELLER else None
+    def __post_init__(self) -> None:
+        role, subject_id = self.role, self.subject_id
+        object.__setattr__(self, "is_admin", role is Role.ADMIN)
+        object.__setattr__(self, "partner_id", subject_id if role is Role.PARTNER else None)
+        object.__setattr__(self, "seller_id", subject_id if role is Role.SELLER else None)
 
 
 ANONYMOUS = Viewer()
