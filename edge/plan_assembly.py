@@ -31,27 +31,30 @@ from schema.pagination import DocumentPage
 PENDING = object()
 """What ``run.load`` answers for a field whose loads join the level's batch."""
 
+PLAIN: set[type] = set()
+"""Classes of values that are neither awaitable nor an error: a read's value of one of them
+is completed at once (``run.later`` learns them)."""
+
 Fill = Callable[[Any, Any, Path | None], dict[str, Any]]
 """``fill(run, source, path)``: the response map of one object of the plan."""
 
 _STRING_COERCIONS = (GraphQLString.coerce_output_value, GraphQLID.coerce_output_value)
 
 
-def fill_of(plan: ObjectPlan, is_awaitable: Callable[[Any], bool]) -> Fill:
+def fill_of(plan: ObjectPlan) -> Fill:
     """The plan's compiled assembly, generated the first time it is asked for."""
     if plan.fill is None:
-        plan.fill = _Generator(plan, is_awaitable).compile()
+        plan.fill = _Generator(plan).compile()
     return plan.fill
 
 
 class _Generator:
-    def __init__(self, plan: ObjectPlan, is_awaitable: Callable[[Any], bool]) -> None:
+    def __init__(self, plan: ObjectPlan) -> None:
         self.plan = plan
-        self.is_awaitable = is_awaitable
         self.namespace: dict[str, Any] = {
             "Path": Path,
             "UNDEFINED": Undefined,
-            "AW": is_awaitable,
+            "PLAIN": PLAIN,
             "PENDING": PENDING,
         }
         self.lines: list[str] = []
@@ -63,7 +66,7 @@ class _Generator:
             # A document read answers a page of documents for a connection field: filled
             # from the page itself when the selection allows, else as its typed connection.
             self.namespace["DOCUMENT_PAGE"] = DocumentPage
-            page_fill = _page_fill(plan, self.is_awaitable)
+            page_fill = _page_fill(plan)
             self.lines.append("    if source.__class__ is DOCUMENT_PAGE:")
             if page_fill is not None:
                 self.namespace["PAGE_FILL"] = page_fill
@@ -171,19 +174,15 @@ class _Generator:
         if access in (Access.DOCUMENT_ATTRIBUTE, Access.ATTRIBUTE):
             self._complete(index, field, "    ", path)
             return
-        # A read or resolver may answer later (its loads go out with the level's) or answer
-        # an error as its value, which the interpreted path reports.
+        # A read or resolver may answer later (its loads go out with the level's, or an
+        # awaitable) or answer an error as its value, which the interpreted path reports:
+        # ``run.later`` tells, for a value of a class not known to be neither.
         if field.loads is not None:
             emit("    if v is PENDING:")
             emit(f"        out[{key}] = None")
-            emit("    elif AW(v):")
+            emit(f"    elif v.__class__ in PLAIN or not run.later(v, out, {field_name}, {path}):")
         else:
-            emit("    if AW(v):")
-        emit(f"        out[{key}] = None")
-        emit(f"        run.wait(v, out, {field_name}, {path})")
-        emit("    elif isinstance(v, Exception):")
-        emit(f"        run.failed({field_name}, v)")
-        emit("    else:")
+            emit(f"    if v.__class__ in PLAIN or not run.later(v, out, {field_name}, {path}):")
         self._complete(index, field, "        ", path)
 
     def _complete(self, index: int, field: FieldPlan, indent: str, path: str) -> None:
@@ -230,7 +229,7 @@ class _Generator:
                     emit(f"{indent}run.cost += {child.weight}")
                 emit(f"{indent}out[{key}] = {leaves}")
                 return
-            fill = self._bind("FILL", index, fill_of(child, self.is_awaitable))
+            fill = self._bind("FILL", index, fill_of(child))
             child_path = path if child.needs_path else "None"
             emit(f"{indent}out[{key}] = {fill}(run, v, {child_path})")
         elif shape is Shape.LIST and completion.item and _inlined(completion.item):
@@ -239,7 +238,7 @@ class _Generator:
             item = completion.item
             child = item.object_plan
             assert child is not None
-            fill = self._bind("FILL", index, fill_of(child, self.is_awaitable))
+            fill = self._bind("FILL", index, fill_of(child))
             whole = self._bind("COMPLETION", index, completion)
             each = self._bind("ITEM", index, item)
             at = "Path(p, n, None)" if item.carries_path else "None"
@@ -278,11 +277,11 @@ def _as_is(document: Any) -> Any:
     return document
 
 
-def _page_fill(plan: ObjectPlan, is_awaitable: Callable[[Any], bool]) -> Fill | None:
+def _page_fill(plan: ObjectPlan) -> Fill | None:
     """A connection's fill from a :class:`~schema.pagination.DocumentPage`: each edge's map
     made from its document (its node filled, its cursor encoded from the page) with no
     ``Edge`` object, or ``None`` when the selection asks for more than that."""
-    namespace: dict[str, Any] = {"Path": Path, "AW": is_awaitable}
+    namespace: dict[str, Any] = {"Path": Path}
     lines = ["def fill(run, page, path):", "    out = {}"]
     if plan.weight:
         lines.append(f"    run.cost += {plan.weight}")
@@ -298,7 +297,7 @@ def _page_fill(plan: ObjectPlan, is_awaitable: Callable[[Any], bool]) -> Fill | 
             lines.append(f"    out[{key}] = {type_name}")
         elif name == "edges" and field.completion.item is not None:
             edge = field.completion.item
-            edge_map = _edge_map(edge, index, namespace, is_awaitable)
+            edge_map = _edge_map(edge, index, namespace)
             if edge_map is None:
                 return None
             weight = edge.object_plan.weight if edge.object_plan else 0
@@ -317,7 +316,7 @@ def _page_fill(plan: ObjectPlan, is_awaitable: Callable[[Any], bool]) -> Fill | 
                     lines.append(f"    run.cost += {node.weight} * len(page.documents)")
                 lines.append(f"    out[{key}] = [{leaves} for d in page.documents]")
                 continue
-            namespace[f"NODE{index}"] = fill_of(node, is_awaitable)
+            namespace[f"NODE{index}"] = fill_of(node)
             items = _each_document(f"NODE{index}(run, d, {{0}})", node.needs_path)
             lines.append(f"    out[{key}] = {items}")
         elif name == "pageInfo":
@@ -342,9 +341,7 @@ def _each_document(item: str, carries_path: bool) -> str:
     return f"[{item.format('None')} for d in page.documents]"
 
 
-def _edge_map(
-    edge: Completion, index: int, namespace: dict[str, Any], is_awaitable: Callable[[Any], bool]
-) -> str | None:
+def _edge_map(edge: Completion, index: int, namespace: dict[str, Any]) -> str | None:
     """The expression of an edge's map for the page's document ``d`` (its path ``{}``), or
     ``None`` if the edge's selection asks for more than its node, cursor and type name."""
     plan = edge.object_plan
@@ -366,7 +363,7 @@ def _edge_map(
                 # Doubled braces: the map is a template over the edge's path.
                 entries.append(f"{key}: {leaves.replace('{', '{{').replace('}', '}}')}")
                 continue
-            namespace[f"NODE{index}"] = fill_of(node, is_awaitable)
+            namespace[f"NODE{index}"] = fill_of(node)
             path = f"Path({{0}}, {key}, {type_name})" if node.needs_path else "None"
             entries.append(f"{key}: NODE{index}(run, d, {path})")
         elif name == "cursor":

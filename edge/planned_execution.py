@@ -47,7 +47,7 @@ from edge.operation_plans import (
     Shape,
     plan_of,
 )
-from edge.plan_assembly import PENDING, fill_of
+from edge.plan_assembly import PENDING, PLAIN, fill_of
 from edge.request import GatewayRequest
 
 _log = logging.getLogger(__name__)
@@ -225,7 +225,7 @@ class _PlannedRun:
         waiting: list[_Waiting] = []
         batches: list[asyncio.Future[Any]] = []
         try:
-            data = fill_of(self.plan.root, _is_awaitable)(self, self.executor.root_value, None)
+            data = fill_of(self.plan.root)(self, self.executor.root_value, None)
             while self.waiting or self.loading:
                 batches = [
                     asyncio.ensure_future(self._batch(loader, list(keys)))
@@ -302,6 +302,19 @@ class _PlannedRun:
 
     def wait(self, value: Any, out: dict[str, Any], field: FieldPlan, path: Path | None) -> None:
         self.waiting.append((asyncio.ensure_future(value), out, field, path))
+
+    def later(self, value: Any, out: dict[str, Any], field: FieldPlan, path: Path | None) -> bool:
+        """Whether a read's ``value`` completes later: an awaitable waits for the next round
+        (True), an error ends the run, anything else is completed now (False) and its class
+        is known as :data:`~edge.plan_assembly.PLAIN` from then on."""
+        if _is_awaitable(value):
+            out[field.key] = None
+            self.wait(value, out, field, path)
+            return True
+        if isinstance(value, Exception):
+            self.failed(field, value)
+        PLAIN.add(type(value))
+        return False
 
     def read(self, field: FieldPlan, document: Any, path: Path | None) -> Any:
         """A read that takes ``Info`` and the field's arguments."""
@@ -428,7 +441,7 @@ class _PlannedRun:
                 info = self._raw_info(field, path)
             if not plan.is_type_of(value, info):
                 raise _Interpret(f"{value!r} is not a {plan.object_type.name}")
-        return fill_of(plan, _is_awaitable)(self, value, path if plan.needs_path else None)
+        return fill_of(plan)(self, value, path if plan.needs_path else None)
 
     def _abstract(
         self, completion: Completion, value: Any, field: FieldPlan, path: Path | None
