@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from graphql import GraphQLID, GraphQLString
+from graphql import GraphQLBoolean, GraphQLID, GraphQLString
 from graphql.pyutils import Path, Undefined
 
 from edge.operation_plans import Access, Completion, FieldPlan, ObjectPlan, Shape
@@ -38,7 +38,12 @@ is completed at once (``run.later`` learns them)."""
 Fill = Callable[[Any, Any, Path | None], dict[str, Any]]
 """``fill(run, source, path)``: the response map of one object of the plan."""
 
-_STRING_COERCIONS = (GraphQLString.coerce_output_value, GraphQLID.coerce_output_value)
+_EXACT: dict[Any, str] = {
+    GraphQLString.coerce_output_value: "str",
+    GraphQLID.coerce_output_value: "str",
+    GraphQLBoolean.coerce_output_value: "bool",
+}
+"""Leaf coercions that answer a value of one class as it is, by the class's name."""
 
 
 def fill_of(plan: ObjectPlan) -> Fill:
@@ -199,9 +204,10 @@ class _Generator:
         shape = completion.shape
         if shape is Shape.LEAF:
             coerce = self._bind("C", index, completion.coerce)
-            if completion.coerce in _STRING_COERCIONS:
-                # String and ID answer a str as it is.
-                emit(f"{indent}if v.__class__ is str:")
+            exact = _EXACT.get(completion.coerce)
+            if exact is not None:
+                # String and ID answer a str as it is, Boolean a bool.
+                emit(f"{indent}if v.__class__ is {exact}:")
                 emit(f"{indent}    out[{key}] = v")
                 emit(f"{indent}else:")
                 indent += "    "
@@ -238,17 +244,27 @@ class _Generator:
             item = completion.item
             child = item.object_plan
             assert child is not None
-            fill = self._bind("FILL", index, fill_of(child))
             whole = self._bind("COMPLETION", index, completion)
             each = self._bind("ITEM", index, item)
             at = "Path(p, n, None)" if item.carries_path else "None"
             direct = "i.__class__ is dict" if child.document_class is not None else "i is not None"
             items = "n, i in enumerate(v)" if item.carries_path else "i in v"
             emit(f"{indent}if v.__class__ is list:")
-            emit(
-                f"{indent}    out[{key}] = [{fill}(run, i, {at}) if {direct} "
-                f"else run.complete({each}, i, F{index}, {at}) for {items}]"
-            )
+            leaves = _leaf_map(child, "i", self.namespace)
+            if leaves is not None:
+                # Counted with the list; a typed item's fill counts itself, less what it was.
+                if child.weight:
+                    emit(f"{indent}    run.cost += {child.weight} * len(v)")
+                emit(
+                    f"{indent}    out[{key}] = [{leaves} if {direct} else "
+                    f"run.typed_item({each}, i, F{index}, {at}, {child.weight}) for {items}]"
+                )
+            else:
+                fill = self._bind("FILL", index, fill_of(child))
+                emit(
+                    f"{indent}    out[{key}] = [{fill}(run, i, {at}) if {direct} "
+                    f"else run.complete({each}, i, F{index}, {at}) for {items}]"
+                )
             emit(f"{indent}else:")
             emit(f"{indent}    out[{key}] = run.complete({whole}, v, F{index}, {path})")
         else:
@@ -432,8 +448,9 @@ def _leaf_map(plan: ObjectPlan, document: str, namespace: dict[str, Any]) -> str
             names = f"{name}_NAMES"
             namespace[names] = _stored_names(read.members, completion)
             value = f"lc if (lc := {names}.get({raw}, MISSING)) is not MISSING else {fallback}"
-        elif completion.coerce in _STRING_COERCIONS:
-            value = f"lv if (lv := {raw}).__class__ is str else {fallback}"
+        elif completion.coerce in _EXACT:
+            exact = _EXACT[completion.coerce]
+            value = f"lv if (lv := {raw}).__class__ is {exact} else {fallback}"
         else:
             coerce = f"{name}_COERCE"
             namespace[coerce] = completion.coerce

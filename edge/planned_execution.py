@@ -189,7 +189,7 @@ class _FieldLoads:
         self.loader = loader
         self.futures = loader.futures
         self.keys: Callable[[Any, Any], Any] = loads.keys
-        self.value: Callable[[list[Any], Any, Any], Any] = loads.value
+        self.value: Callable[[Any, Any, Any], Any] = loads.value
         if meaning:
             keys, value = loads.keys, loads.value
             self.keys = lambda document, context: keys(document, context, *meaning)
@@ -270,6 +270,8 @@ class _PlannedRun:
         keys = state.keys(document, self.context)
         futures = state.futures
         if state.one:
+            if keys is None:
+                return state.value(None, document, self.context)
             future = futures.get(keys)
             if future is not None and future.done() and not future.cancelled():
                 return state.value(future.result(), document, self.context)
@@ -352,6 +354,15 @@ class _PlannedRun:
 
     def uncoerced(self, field: FieldPlan, value: Any) -> None:
         raise _Interpret(f"{value!r} does not coerce for {field.key}")
+
+    def typed_item(
+        self, completion: Completion, value: Any, field: FieldPlan, path: Path | None, weight: int
+    ) -> Any:
+        """An item of a list whose documents are filled inline and counted with the list
+        (``weight`` each) that is a typed object: completed as graphql-core does, its fill
+        counting it, so counted once."""
+        self.cost -= weight
+        return self.complete(completion, value, field, path)
 
     def leaf(self, field: FieldPlan, document: Any) -> Any:
         """A leaf an inline map leaves to the general way: read again and completed as

@@ -89,9 +89,10 @@ class Loads:
 
     A field with arguments declares ``arguments``: what they mean (``arguments(**given)``,
     e.g. the page they ask for) is worked out once for all the documents of a level, which
-    share them, and ``keys`` and ``value`` take it as their last parameter. A read of always
-    one key declares ``one``: ``keys`` answers the key itself, ``value`` takes what it holds
-    (most reads are, and a planned query spares them a list each way)."""
+    share them, and ``keys`` and ``value`` take it as their last parameter. A read of one key
+    at most declares ``one``: ``keys`` answers the key itself (``None``: nothing to load),
+    ``value`` takes what it holds (``None`` for no key). Most reads are, and a planned query
+    spares them a list each way."""
 
     loader: Callable[[Loaders], BatchLoader[Any, Any]]
     keys: Callable[..., Any]
@@ -109,6 +110,8 @@ class Loads:
         meaning = self.meaning(arguments)
         keys = self.keys(document, context, *meaning)
         if self.one:
+            if keys is None:
+                return self.value(None, document, context, *meaning)
             return when_loaded(
                 [loader.load(keys)],
                 lambda loaded: self.value(loaded[0], document, context, *meaning),
@@ -124,7 +127,9 @@ def reference(loader: Callable[[Loaders], BatchLoader[Any, Any]], key: str) -> L
     return Loads(
         loader,
         lambda document, context: document[key],
-        lambda loaded, document, context: referenced(document[key], loaded),
+        lambda loaded, document, context: (
+            loaded if loaded is not None else referenced(document[key], loaded)
+        ),
         one=True,
     )
 

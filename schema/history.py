@@ -127,27 +127,31 @@ def _history_spec(
     return ListSpec(page=page_from_args(NEWEST_FIRST, first, after, last, before))
 
 
-def _history_keys(
+def _history_key(
     document: Mapping[str, Any], context: Context, spec: ListSpec
-) -> list[tuple[str, ListSpec]]:
+) -> tuple[str, ListSpec] | None:
     if not sees_history(context.viewer, document):
-        return []
-    return [(document["_id"], spec)]
+        return None
+    return (document["_id"], spec)
 
 
 def _history_page(
-    loaded: list[PageResult[HistoryDocument]],
+    loaded: PageResult[HistoryDocument] | None,
     document: Mapping[str, Any],
     context: Context,
     spec: ListSpec,
 ) -> DocumentPage[HistoryDocument]:
-    if not loaded:  # not a party: no history read
+    if loaded is None:  # not a party: no history read
         return empty_document_page()
-    return document_page(loaded[0], spec.page, NEWEST_FIRST)
+    return document_page(loaded, spec.page, NEWEST_FIRST)
 
 
 _HISTORY = Loads(
-    lambda loaders: loaders.history_by_subject, _history_keys, _history_page, _history_spec
+    lambda loaders: loaders.history_by_subject,
+    _history_key,
+    _history_page,
+    _history_spec,
+    one=True,
 )
 """``history`` in documents: newest first, empty for non-parties."""
 
