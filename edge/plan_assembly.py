@@ -163,8 +163,20 @@ class _Generator:
             if not field.name.isidentifier():  # pragma: no cover - Strawberry's python names
                 raise ValueError(f"{field.name!r} is not an attribute name")
             emit(f"    v = typed.{field.name}")
+        elif access is Access.DOCUMENT_FIELD and field.loads is not None and field.loads.one:
+            # Known already, or its key joins the level's batch and it is completed after:
+            # inline, as most loads are of one key.
+            emit(f"    s = run.field_loads.get({field_name}) or run.loads_of({field_name})")
+            emit("    k = s.keys(document, context)")
+            emit("    if k is None:")
+            emit("        v = s.value(None, document, context)")
+            emit("    else:")
+            emit("        f = s.futures.get(k)")
+            emit("        if f is not None and f.done() and not f.cancelled():")
+            emit("            v = s.value(f.result(), document, context)")
+            emit("        else:")
+            emit(f"            v = run.pend(s, document, k, out, {path})")
         elif access is Access.DOCUMENT_FIELD and field.loads is not None:
-            # Known already, or its keys join the level's batch and it is completed after.
             emit(f"    v = run.load({field_name}, document, out, {path})")
         elif access is Access.DOCUMENT_FIELD and not field.read_takes_info:
             read = self._bind("R", index, field.read)
@@ -273,9 +285,7 @@ class _Generator:
 
 
 def _reads_context(field: FieldPlan) -> bool:
-    return (
-        field.access is Access.DOCUMENT_FIELD and field.loads is None and not field.read_takes_info
-    )
+    return field.access is Access.DOCUMENT_FIELD and not field.read_takes_info
 
 
 def _inlined(completion: Completion) -> bool:

@@ -261,26 +261,38 @@ class _PlannedRun:
 
     # -- what compiled assembly calls ------------------------------------------------------
 
-    def load(self, field: FieldPlan, document: Any, out: dict[str, Any], path: Path | None) -> Any:
-        """A field whose read is loads (``schema.document_reads.Loads``): its value when every
-        key is loaded already, else :data:`PENDING`, its keys joining the level's batch."""
+    def loads_of(self, field: FieldPlan) -> _FieldLoads:
+        """The run's part of a loads field (``schema.document_reads.Loads``), made the first
+        time; compiled assembly reads a one-key load inline through it, and calls
+        :meth:`pend` when the key is not loaded yet."""
         state = self.field_loads.get(field)
         if state is None:
-            state = self._field_loads(field)
+            loads = field.loads
+            assert loads is not None
+            meaning = loads.meaning(self.arguments(field)) if field.takes_arguments else ()
+            state = self.field_loads[field] = _FieldLoads(
+                field, loads.loader(self.context.loaders), meaning
+            )
+        return state
+
+    def pend(
+        self, state: _FieldLoads, document: Any, key: Any, out: dict[str, Any], path: Path | None
+    ) -> Any:
+        """A one-key load whose key is not loaded: it joins the level's batch, and the field
+        is completed once it is back. Answers :data:`PENDING`."""
+        batch = self.batches.get(state.loader)
+        if batch is None:
+            batch = self.batches[state.loader] = {}
+        batch[key] = None
+        self.loading += (state, document, key, out, path)
+        return PENDING
+
+    def load(self, field: FieldPlan, document: Any, out: dict[str, Any], path: Path | None) -> Any:
+        """A load of many keys: its value when every key is loaded already, else
+        :data:`PENDING`, its keys joining the level's batch."""
+        state = self.field_loads.get(field) or self.loads_of(field)
         keys = state.keys(document, self.context)
         futures = state.futures
-        if state.one:
-            if keys is None:
-                return state.value(None, document, self.context)
-            future = futures.get(keys)
-            if future is not None and future.done() and not future.cancelled():
-                return state.value(future.result(), document, self.context)
-            batch = self.batches.get(state.loader)
-            if batch is None:
-                batch = self.batches[state.loader] = {}
-            batch[keys] = None
-            self.loading += (state, document, keys, out, path)
-            return PENDING
         loaded = []
         for key in keys:
             future = futures.get(key)
@@ -431,15 +443,6 @@ class _PlannedRun:
         for key, value in zip(keys, values, strict=True):
             read[key] = value
             loader.prime(key, value)
-
-    def _field_loads(self, field: FieldPlan) -> _FieldLoads:
-        loads = field.loads
-        assert loads is not None
-        meaning = loads.meaning(self.arguments(field)) if field.takes_arguments else ()
-        state = self.field_loads[field] = _FieldLoads(
-            field, loads.loader(self.context.loaders), meaning
-        )
-        return state
 
     def _object(
         self, plan: ObjectPlan, value: Any, field: FieldPlan, path: Path | None, info: Any
