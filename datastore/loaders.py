@@ -51,8 +51,6 @@ class BatchLoader(Protocol[K, V]):
 
     def load(self, key: K) -> asyncio.Future[V]: ...
 
-    def prime(self, key: K, value: V) -> Any: ...
-
 
 class _DocumentByIdLoader(DataLoader[str, D | None], Generic[D]):
     """Documents of one collection by id; ``D`` is the collection's declared shape."""

@@ -439,10 +439,21 @@ class _PlannedRun:
         values = await loader.batch_load_fn(keys)
         if len(values) != len(keys):
             raise _Interpret(f"{type(loader).__name__} answered {len(values)} of {len(keys)}")
+        futures, done = loader.futures, asyncio.get_running_loop().create_future
         read = self.batch_results.setdefault(loader, {})
         for key, value in zip(keys, values, strict=True):
-            read[key] = value
-            loader.prime(key, value)
+            future = futures.get(key)
+            if future is None:
+                # What aiodataloader's ``prime`` does, without its per-key calls.
+                future = futures[key] = done()
+                if isinstance(value, Exception):
+                    future.set_exception(value)
+                else:
+                    future.set_result(value)
+            else:
+                # A load of the key is under way too (or was cancelled): this batch answers
+                # the run.
+                read[key] = value
 
     def _object(
         self, plan: ObjectPlan, value: Any, field: FieldPlan, path: Path | None, info: Any
