@@ -65,10 +65,14 @@ class PageResult(NamedTuple, Generic[D]):
 def window(documents: Sequence[D], page: Page, total: Total | None = None) -> PageResult[D]:
     """Trim a read of ``page.size + 1`` documents to the page and restore listing order."""
     has_more = len(documents) > page.size
-    kept = list(documents[: page.size])
     if page.backwards:
-        kept.reverse()
-    return PageResult(kept, has_more, total)
+        kept = documents[page.size - 1 :: -1] if has_more else documents[::-1]
+    elif has_more:
+        kept = documents[: page.size]
+    else:
+        # The whole read is the page: a store's reads are lists no one changes after.
+        kept = documents
+    return PageResult(list(kept) if kept.__class__ is not list else kept, has_more, total)
 
 
 async def find_page(

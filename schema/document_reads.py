@@ -139,7 +139,9 @@ def references(loader: Callable[[Loaders], BatchLoader[Any, Any]], key: str) -> 
     return Loads(
         loader,
         lambda document, context: document[key],
-        lambda loaded, document, context: [found for found in loaded if found is not None],
+        lambda loaded, document, context: (
+            loaded if None not in loaded else [found for found in loaded if found is not None]
+        ),
     )
 
 
