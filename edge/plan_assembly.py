@@ -29,7 +29,7 @@ from schema.document_reads import Key
 from schema.pagination import DocumentPage
 
 PENDING = object()
-"""What ``run.load`` answers for a field whose loads join the level's batch."""
+"""What ``run.load`` and ``run.pend`` answer for a field whose loads join the level's batch."""
 
 PLAIN: set[type] = set()
 """Classes of values that are neither awaitable nor an error: a read's value of one of them

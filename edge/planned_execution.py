@@ -210,7 +210,8 @@ class _PlannedRun:
         self.arguments_by_field: dict[FieldPlan, dict[str, Any]] = {}
         self.waiting: list[_Waiting] = []
         # Loads of the level being filled: each loader's keys (in order, once) and the
-        # fields waiting on them; then what the level's batches read, by loader and key.
+        # fields waiting on them. What a batch reads goes into the loader's cache, but for a
+        # key another load had under way: that value waits here, by loader and key.
         self.batches: dict[BatchLoader[Any, Any], dict[Any, None]] = {}
         self.loading: list[Any] = []
         """Five items per field waiting on the level's loads: its loads, document, keys, map
