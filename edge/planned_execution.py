@@ -178,7 +178,7 @@ class _FieldLoads:
     """A loads field's part of one run: its loader, its reads with the meaning of its
     arguments bound (the same for every document of the run), and its finish."""
 
-    __slots__ = ("finish", "futures", "keys", "loader", "one", "value")
+    __slots__ = ("finish", "futures", "keys", "loader", "one", "pending", "value")
 
     def __init__(self, field: FieldPlan, loader: BatchLoader[Any, Any], meaning: tuple[Any, ...]):
         loads = field.loads
@@ -186,6 +186,10 @@ class _FieldLoads:
         assert loads is not None and field.finish is not None
         self.finish = field.finish
         self.one = loads.one
+        self.pending: list[Any] = []
+        """Four items per object waiting on the level's loads: its document, key (or keys),
+        map and path. Flat: a tuple each would be thousands of objects more per run for
+        the collector to walk."""
         self.loader = loader
         self.futures = loader.futures
         self.keys: Callable[[Any, Any], Any] = loads.keys
@@ -213,10 +217,8 @@ class _PlannedRun:
         # fields waiting on them. What a batch reads goes into the loader's cache, but for a
         # key another load had under way: that value waits here, by loader and key.
         self.batches: dict[BatchLoader[Any, Any], dict[Any, None]] = {}
-        self.loading: list[Any] = []
-        """Five items per field waiting on the level's loads: its loads, document, keys, map
-        and path. Flat: a tuple each would be thousands of objects more per run for the
-        collector to walk."""
+        self.loading: list[_FieldLoads] = []
+        """The loads fields with objects waiting on the level's loads (``pending``)."""
         self.batch_results: dict[BatchLoader[Any, Any], dict[Any, Any]] = {}
         self.field_loads: dict[FieldPlan, _FieldLoads] = {}
         self.cost = 0
@@ -237,19 +239,8 @@ class _PlannedRun:
                 waiting, self.waiting = self.waiting, []
                 for batch in batches:
                     await batch
-                context, results = self.context, self.batch_results
-                items = iter(loading)
-                for state, document, keys, out, path in zip(
-                    items, items, items, items, items, strict=True
-                ):
-                    read = results.get(state.loader, _NOTHING)
-                    if state.one:
-                        loaded = read[keys] if keys in read else state.futures[keys].result()
-                    else:
-                        loaded = []
-                        for key in keys:
-                            loaded.append(read[key] if key in read else state.futures[key].result())
-                    state.finish(self, state.value(loaded, document, context), out, path)
+                for state in loading:
+                    self._complete_loaded(state)
                 for future, out, field, path in waiting:
                     self._finish(field, await future, out, path)
         except Exception as error:
@@ -285,7 +276,9 @@ class _PlannedRun:
         if batch is None:
             batch = self.batches[state.loader] = {}
         batch[key] = None
-        self.loading += (state, document, key, out, path)
+        if not state.pending:
+            self.loading.append(state)
+        state.pending += (document, key, out, path)
         return PENDING
 
     def load(self, field: FieldPlan, document: Any, out: dict[str, Any], path: Path | None) -> Any:
@@ -312,7 +305,9 @@ class _PlannedRun:
                 future = futures.get(key)
                 if future is None or not future.done() or future.cancelled():
                     batch[key] = None
-        self.loading += (state, document, keys, out, path)
+        if not state.pending:
+            self.loading.append(state)
+        state.pending += (document, keys, out, path)
         return PENDING
 
     def wait(self, value: Any, out: dict[str, Any], field: FieldPlan, path: Path | None) -> None:
@@ -455,6 +450,21 @@ class _PlannedRun:
                 # A load of the key is under way too (or was cancelled): this batch answers
                 # the run.
                 read[key] = value
+
+    def _complete_loaded(self, state: _FieldLoads) -> None:
+        """The objects waiting on a field's loads, completed now that the level's are back."""
+        pending, state.pending = state.pending, []
+        context, futures, value, finish = self.context, state.futures, state.value, state.finish
+        read = self.batch_results.get(state.loader) or _NOTHING
+        items = iter(pending)
+        if state.one:
+            for document, key, out, path in zip(items, items, items, items, strict=True):
+                loaded = read[key] if key in read else futures[key].result()
+                finish(self, value(loaded, document, context), out, path)
+            return
+        for document, keys, out, path in zip(items, items, items, items, strict=True):
+            loaded = [read[key] if key in read else futures[key].result() for key in keys]
+            finish(self, value(loaded, document, context), out, path)
 
     def _object(
         self, plan: ObjectPlan, value: Any, field: FieldPlan, path: Path | None, info: Any
