@@ -66,7 +66,7 @@ def window(documents: Sequence[D], page: Page, total: Total | None = None) -> Pa
     """Trim a read of ``page.size + 1`` documents to the page and restore listing order."""
     has_more = len(documents) > page.size
     if page.backwards:
-        kept = documents[page.size - 1 :: -1] if has_more else documents[::-1]
+        kept = documents[: page.size][::-1]
     elif has_more:
         kept = documents[: page.size]
     else:

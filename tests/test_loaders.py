@@ -8,6 +8,7 @@ import pytest
 
 from datastore.documents import PartnerDocument
 from datastore.loaders import then
+from datastore.paging import Page, window
 from datastore.store import DocumentStore
 from resolvers.context import Context
 from resolvers.identity import Role, Viewer
@@ -97,3 +98,16 @@ async def test_a_reference_already_loaded_resolves_at_once(
     assert inspect.isawaitable(dangling)
     with pytest.raises(LookupError, match="dangling reference to ptn_missing"):
         await dangling
+
+
+@pytest.mark.parametrize("backwards", [False, True])
+@pytest.mark.parametrize("size", [0, 1, 5, 6, 7])
+def test_a_window_is_the_page_of_its_read_in_listing_order(size: int, backwards: bool) -> None:
+    read = [{"_id": str(n)} for n in range(6)]  # a read of page + 1, in the order read
+    result = window(read, Page(size=size, backwards=backwards))
+    expected = read[:size]
+    if backwards:
+        expected.reverse()  # read backwards, listed forwards
+    assert result.documents == expected
+    assert result.has_more is (len(read) > size)
+    assert read == [{"_id": str(n)} for n in range(6)]  # the read itself is left as it was
