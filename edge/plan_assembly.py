@@ -8,7 +8,9 @@ resolver), coerce a leaf or fill a nested object in place, and hand a value stil
 the run (:mod:`edge.planned_execution`), which completes it once the level's loads are back
 with a generated function of the same code. Per field that is one read and one coercion, not
 a generic dispatch. A connection whose value is a page of documents is filled from the page
-(``_page_fill``): each edge a dict expression, no ``Edge`` object.
+(``_page_fill``): each edge a dict expression, no ``Edge`` object. A document whose selected
+fields are all stored leaves (a history entry, a shop's name) is one dict display where it
+is nested (``_leaf_map``), with no call of its own.
 
 The source is built only from the plan and the schema's declarations: response keys and type
 names are GraphQL names, attribute names Python identifiers (checked), document keys string
