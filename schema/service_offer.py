@@ -34,9 +34,6 @@ from schema.service import Service
 if TYPE_CHECKING:
     from schema.partner import Partner
 
-if TYPE_CHECKING:
-    pass
-
 
 def _status(document: ServiceOfferDocument, context: Context) -> OfferStatus:
     return resolve.effective_offer_status(document, context.now)

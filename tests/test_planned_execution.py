@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from graphql.execution.values import VariableValues
 
 from datastore import collections as c
 from datastore.codec import utc_now
-from datastore.documents import HistoryDocument
+from datastore.documents import HistoryDocument, PartnerDocument
 from datastore.ids import new_id
 from datastore.store import DocumentStore
 from edge.cost import actual_cost
@@ -40,6 +41,28 @@ from tests.test_dashboard import DASHBOARD, _accepted_offers
 
 OPERATIONS = Path(__file__).parent.parent / "web" / "app" / "operations"
 SCHEMA = build_schema(executor=PlannedExecutor)._schema
+
+
+PartnerWithOffers = Callable[[int], Awaitable[PartnerDocument]]
+
+
+@pytest.fixture
+def partner_with_offers(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+    make_offer: OfferFactory,
+) -> PartnerWithOffers:
+    """A new partner whose ``count`` offers sellers accepted through the API."""
+
+    async def make(count: int) -> PartnerDocument:
+        partner = await make_partner()
+        await _accepted_offers(count, gql, store, partner, make_service, make_seller, make_offer)
+        return partner
+
+    return make
 
 
 def test_every_query_the_app_sends_is_planned() -> None:
@@ -103,15 +126,9 @@ async def _answer(
 
 
 async def test_the_dashboard_planned_is_the_interpreted_answer_in_no_more_round_trips(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    store: DocumentStore, partner_with_offers: PartnerWithOffers
 ) -> None:
-    partner = await make_partner()
-    await _accepted_offers(4, gql, store, partner, make_service, make_seller, make_offer)
+    partner = await partner_with_offers(4)
     planned, planned_trips = await _answer(store, Execution.PLANNED, DASHBOARD, partner["_id"])
     interpreted, interpreted_trips = await _answer(
         store, Execution.INTERPRETED, DASHBOARD, partner["_id"]
@@ -188,12 +205,7 @@ def test_the_dashboard_reads_its_documents_and_builds_no_typed_object() -> None:
 
 
 async def test_a_field_without_a_read_builds_the_typed_object_and_answers_the_same(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    store: DocumentStore, partner_with_offers: PartnerWithOffers
 ) -> None:
     query = """{ viewer { partner { serviceOffers(first: 5) { edges { node { id
       authorizations(first: 3) { edges { node { id changesFromOffer { field }
@@ -206,8 +218,7 @@ async def test_a_field_without_a_read_builds_the_typed_object_and_answers_the_sa
         p for p in _object_plans(plan.root) if p.object_type.name == "Authorization"
     ]
     assert authorization.reads_typed
-    partner = await make_partner()
-    await _accepted_offers(2, gql, store, partner, make_service, make_seller, make_offer)
+    partner = await partner_with_offers(2)
     planned, _ = await _answer(store, Execution.PLANNED, query, partner["_id"])
     interpreted, _ = await _answer(store, Execution.INTERPRETED, query, partner["_id"])
     assert b'"serviceOffer":{"id"' in planned
@@ -215,15 +226,9 @@ async def test_a_field_without_a_read_builds_the_typed_object_and_answers_the_sa
 
 
 async def test_a_planned_run_counts_the_actual_cost_the_answer_walk_finds(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    store: DocumentStore, partner_with_offers: PartnerWithOffers
 ) -> None:
-    partner = await make_partner()
-    await _accepted_offers(3, gql, store, partner, make_service, make_seller, make_offer)
+    partner = await partner_with_offers(3)
     context = Context(
         store=store, viewer=Viewer(Role.PARTNER, partner["_id"]), request_id="counted"
     )
@@ -238,12 +243,7 @@ async def test_a_planned_run_counts_the_actual_cost_the_answer_walk_finds(
 
 
 async def test_pages_of_documents_answer_cursors_page_info_and_counts_as_interpreted(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    store: DocumentStore, partner_with_offers: PartnerWithOffers
 ) -> None:
     # Connections read as pages of documents (offers, their authorizations, history), with
     # every part of a connection a page fills itself or hands to its typed connection.
@@ -252,8 +252,7 @@ async def test_pages_of_documents_answer_cursors_page_info_and_counts_as_interpr
       edges { __typename cursor node { id
         authorizations(first: 2) { nodes { id } edges { cursor node {
           history(first: 2) { totalCount edges { cursor node { action } } } } } } } } } } } }"""
-    partner = await make_partner()
-    await _accepted_offers(3, gql, store, partner, make_service, make_seller, make_offer)
+    partner = await partner_with_offers(3)
     planned, _ = await _answer(store, Execution.PLANNED, query, partner["_id"])
     interpreted, _ = await _answer(store, Execution.INTERPRETED, query, partner["_id"])
     assert b'"errors"' not in planned
