@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -12,6 +13,8 @@ import pytest
 from datastore.mongodb import MongoStore
 from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
+
+_STORE_CLASSES: dict[str, type[DocumentStore]] = {"sqlite": SQLiteStore, "mongodb": MongoStore}
 
 MONGODB_URI = os.environ.get("MONGODB_URI", "")
 
@@ -23,6 +26,13 @@ requires_mongodb = pytest.mark.skipif(not MONGODB_URI, reason=MONGODB_SKIP_REASO
 
 STORE_KINDS = [pytest.param("sqlite", id="sqlite"), pytest.param("mongodb", id="mongodb")]
 """The session store's adapters (conftest skips ``mongodb`` itself, once, without a URI)."""
+
+sqlite_only = pytest.mark.parametrize(
+    "session_store", [pytest.param("sqlite", id="sqlite")], indirect=True
+)
+"""Pins a test that is about SQLite (its files, locks or query plans) to the session's SQLite
+store: no ``[mongodb]`` id is collected for it. The parameter has the session fixture's own
+value, so the test shares the SQLite store the ``[sqlite]`` half of the suite uses."""
 
 ADAPTERS = [
     pytest.param("sqlite", id="sqlite"),
@@ -51,3 +61,22 @@ async def drop_store(store: DocumentStore) -> None:
         client = store._require_client()
         await client.drop_database(client.get_default_database().name)
     await store.close()
+
+
+def adapter_problem(test_id: str, values: Iterable[object]) -> str | None:
+    """Why a test named ``test_id`` (``test_x[mongodb]``, ``test_y[sqlite-10]``), set up with
+    fixture ``values``, does not run on the adapter its id names, or ``None``: it must be given
+    a store of that adapter and none of another. (A ``[mongodb]`` test that quietly ran on
+    SQLite would count as MongoDB coverage that never happened.)"""
+    named = {part for part in test_id.partition("[")[2].rstrip("]").split("-")}
+    kinds = [kind for kind in _STORE_CLASSES if kind in named]
+    if len(kinds) != 1:
+        return None
+    wanted = _STORE_CLASSES[kinds[0]]
+    stores = [value for value in values if isinstance(value, DocumentStore)]
+    if not any(isinstance(store, wanted) for store in stores):
+        return f"{test_id} is named for {kinds[0]} but was given no {wanted.__name__}"
+    others = sorted({type(s).__name__ for s in stores if not isinstance(s, wanted)})
+    if others:
+        return f"{test_id} is named for {kinds[0]} but was also given {', '.join(others)}"
+    return None

@@ -30,11 +30,15 @@ from tests.conftest import (
     ServiceFactory,
     token,
 )
+from tests.stores import sqlite_only
 from tests.test_authorization_api import LIST as AUTHORIZATIONS_OF_VIEWER
 from tests.test_dashboard import DASHBOARD, _accepted_offers
 from tests.test_seller_request_api import CREATE as CREATE_REQUEST
 from tests.test_seller_request_api import INBOX, _form
 from tests.test_store_search import STORE
+
+# SQLite's plans: MongoDB's are tests/test_mongodb_query_plans.py.
+pytestmark = sqlite_only
 
 PARTNERS = """query($status: PartnerStatus) { partners(first: 5, status: $status) {
   edges { node { id name services(first: 3) { edges { node { id name } } } } } } }"""
