@@ -247,11 +247,15 @@ class MongoStore(DocumentStore):
         with self._errors():
             if session is None:
                 # Outside a transaction the arms go in one command, glued with $unionWith (in
-                # chunks: a pipeline holds at most 1,000 stages).
+                # chunks: a pipeline holds at most 1,000 stages). MongoDB does not promise the
+                # order $unionWith returns documents in, so the pages are sorted again: at most
+                # limit_per_group documents per arm, each group's in the requested order.
                 for start in range(0, len(arms), _MAX_ARMS):
                     first, *others = arms[start : start + _MAX_ARMS]
-                    pipeline = first + [
-                        {"$unionWith": {"coll": collection, "pipeline": arm}} for arm in others
+                    pipeline = [
+                        *first,
+                        *({"$unionWith": {"coll": collection, "pipeline": arm}} for arm in others),
+                        {"$sort": order},
                     ]
                     cursor = await self._collection(collection).aggregate(pipeline)
                     found = await cursor.to_list()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from pymongo import monitoring
 
 from datastore.mongodb import MongoStore
 from datastore.sqlite import SQLiteStore
@@ -33,6 +36,12 @@ sqlite_only = pytest.mark.parametrize(
 """Pins a test that is about SQLite (its files, locks or query plans) to the session's SQLite
 store: no ``[mongodb]`` id is collected for it. The parameter has the session fixture's own
 value, so the test shares the SQLite store the ``[sqlite]`` half of the suite uses."""
+
+mongodb_only = pytest.mark.parametrize(
+    "session_store", [pytest.param("mongodb", id="mongodb")], indirect=True
+)
+"""Pins a test that is about MongoDB (its query plans) to the session's MongoDB store (skipped,
+like every ``[mongodb]`` test, without ``MONGODB_URI``)."""
 
 ADAPTERS = [
     pytest.param("sqlite", id="sqlite"),
@@ -80,3 +89,42 @@ def adapter_problem(test_id: str, values: Iterable[object]) -> str | None:
     if others:
         return f"{test_id} is named for {kinds[0]} but was also given {', '.join(others)}"
     return None
+
+
+_PLANNED = ("find", "aggregate", "filter", "sort", "limit", "pipeline", "projection", "cursor")
+
+
+class ReadCommands(monitoring.CommandListener):
+    """The reads (``find``, ``aggregate``) sent to MongoDB while a test records, as commands
+    ``explain`` takes: what the adapter asked, without the session's fields. PyMongo's command
+    monitoring, registered for every client the tests open (idle unless recording)."""
+
+    def __init__(self) -> None:
+        self._seen: list[dict[str, Any]] | None = None
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[list[dict[str, Any]]]:
+        """The reads sent while inside: ``{"database": ..., "find" | "aggregate": ...}``."""
+        seen: list[dict[str, Any]] = []
+        self._seen = seen
+        try:
+            yield seen
+        finally:
+            self._seen = None
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if self._seen is not None and event.command_name in ("find", "aggregate"):
+            kept = {key: value for key, value in event.command.items() if key in _PLANNED}
+            self._seen.append({"database": event.database_name, **kept})
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+READ_COMMANDS = ReadCommands()
+# Global listeners apply to clients created afterwards: this module is imported at collection,
+# before any test opens a store.
+monitoring.register(READ_COMMANDS)

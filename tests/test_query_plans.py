@@ -83,16 +83,17 @@ def _problems(path: str, statement: str) -> list[str]:
     return problems
 
 
-async def test_every_statement_reads_through_an_index(
+async def answer_representative_reads(
     store: DocumentStore,
     gql: GraphQLClient,
     make_partner: PartnerFactory,
     make_service: ServiceFactory,
     make_seller: SellerFactory,
     make_offer: OfferFactory,
-    statements: list[str],
 ) -> None:
-    assert isinstance(store, SQLiteStore)
+    """Seed partners, services, offers and a request, then answer the API's representative
+    reads as their callers (each store search's next page too): the workload whose plans this
+    test and ``tests/test_mongodb_query_plans.py`` check."""
     partner = await make_partner()
     other = await make_partner()
     for owner in (partner, other):
@@ -135,6 +136,20 @@ async def test_every_statement_reads_through_an_index(
             result = await gql(query, more, as_=caller)
             assert "errors" not in result, (query, result)
 
+
+async def test_every_statement_reads_through_an_index(
+    store: DocumentStore,
+    gql: GraphQLClient,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+    make_offer: OfferFactory,
+    statements: list[str],
+) -> None:
+    assert isinstance(store, SQLiteStore)
+    await answer_representative_reads(
+        store, gql, make_partner, make_service, make_seller, make_offer
+    )
     reads_seen = [
         s for s in dict.fromkeys(statements) if s.lstrip().upper().startswith(("SELECT", "WITH"))
     ]
