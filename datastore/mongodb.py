@@ -14,6 +14,7 @@ reach PyMongoError's retry loop unchanged.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -33,7 +34,7 @@ import pymongo
 from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
@@ -58,6 +59,7 @@ from datastore.store import (
 )
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 _DEFAULT_DATABASE = "tsp"
 _SCORE = "_score"
@@ -354,20 +356,40 @@ class MongoStore(DocumentStore):
         return int(result.deleted_count)
 
     async def watch_inserts(self, collection: str) -> AsyncIterator[None]:
-        """Yield once per insert into ``collection``: a change stream that resumes from its last
-        token when the connection drops (followers of the event log read by position when
-        woken; the stream only tells them when)."""
+        """Yield once per insert into ``collection`` (followers of the event log read by
+        position when woken; the stream only tells them when).
+
+        A dropped connection resumes from the last token (after PyMongo's own one resume).
+        A token that can no longer resume (it left the oplog, error 286, or the stream was
+        invalidated) is given up, once, with a warning: a fresh stream starts from now, and
+        one extra wake-up makes followers read, by position, whatever was inserted while no
+        stream ran (a token retried forever would leave them polling for good)."""
         token: Mapping[str, Any] | None = None
         pipeline = [{"$match": {"operationType": "insert"}}]
+        fresh = False
         while True:
             try:
                 stream = await self._collection(collection).watch(pipeline, resume_after=token)
                 async with stream:
+                    if fresh:
+                        fresh = False
+                        yield
                     async for _change in stream:
                         token = stream.resume_token
                         yield
-            except PyMongoError:
-                await asyncio.sleep(1)
+                # Iteration ends only when the server closed the stream (invalidated).
+                reason = "the change stream was invalidated"
+            except PyMongoError as error:
+                if token is None or not _token_is_dead(error):
+                    await asyncio.sleep(1)
+                    continue
+                reason = f"its resume token is no longer usable ({error})"
+            logger.warning(
+                "watching %s: %s; starting a fresh stream (followers catch up by position)",
+                collection,
+                reason,
+            )
+            token, fresh = None, True
 
     async def delete(self, collection: str, document_id: str, *, expected_version: int) -> None:
         with self._errors():
@@ -555,6 +577,17 @@ def _index_name(collection: str, error: MongoDuplicateKeyError) -> str:
     if "index: " in message:
         return message.split("index: ", 1)[1].split(" ", 1)[0]
     return "_id_"
+
+
+_DEAD_TOKEN_CODES = frozenset({260, 280, 286})
+"""InvalidResumeToken, ChangeStreamFatalError, ChangeStreamHistoryLost."""
+
+
+def _token_is_dead(error: PyMongoError) -> bool:
+    """Whether reopening a change stream with the same resume token can only fail again."""
+    return isinstance(error, OperationFailure) and (
+        error.code in _DEAD_TOKEN_CODES or error.has_error_label("NonResumableChangeStreamError")
+    )
 
 
 def _hosts(url: str) -> str:
