@@ -42,6 +42,7 @@ from pymongo.write_concern import WriteConcern
 from datastore.codec import Document, normalise, normalise_value
 from datastore.store import (
     SCORE,
+    CommitUnknownError,
     DocumentStore,
     DuplicateKeyError,
     Filter,
@@ -65,6 +66,7 @@ _DEFAULT_DATABASE = "tsp"
 _SCORE = "_score"
 _HEALTH = "_health"
 DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5000
+DEFAULT_TRANSACTION_SECONDS = 10.0
 _MAX_ARMS = 200
 
 
@@ -73,16 +75,23 @@ class MongoStore(DocumentStore):
 
     The URL's own options win: ``serverSelectionTimeoutMS`` defaults to the argument given here
     only when the URL does not set it, and ``timeoutMS`` applies only when the URL sets it.
-    A whole transaction, retries of conflicting writes included, is bounded by ``timeoutMS``
-    when set, otherwise by ``serverSelectionTimeoutMS`` (PyMongo's own bound is 120 s; a
-    request should learn sooner that the store is unavailable).
+    A whole transaction, retries of conflicting writes included, is bounded by
+    ``transaction_seconds`` (``TSP_TRANSACTION_SECONDS``; PyMongo's own bound is 120 s, and a
+    request should learn sooner that the store is unavailable). Every transaction writes a
+    bounded number of documents (long jobs run in batches), so the budget need not grow with
+    the data; MongoDB's own limit is 60 s (``transactionLifetimeLimitSeconds``).
     """
 
     def __init__(
-        self, url: str, *, server_selection_timeout_ms: int = DEFAULT_SERVER_SELECTION_TIMEOUT_MS
+        self,
+        url: str,
+        *,
+        server_selection_timeout_ms: int = DEFAULT_SERVER_SELECTION_TIMEOUT_MS,
+        transaction_seconds: float = DEFAULT_TRANSACTION_SECONDS,
     ) -> None:
         super().__init__()
         self.url = url
+        self.transaction_seconds = transaction_seconds
         given = {key.lower() for key, _ in parse_qsl(urlsplit(url).query)}
         self._options: dict[str, Any] = {}
         if "serverselectiontimeoutms" not in given:
@@ -408,7 +417,16 @@ class MongoStore(DocumentStore):
     async def transaction(self, work: Callable[[], Awaitable[T]]) -> T:
         if self._session.get() is not None:
             return await work()
+        try:
+            return await self._transaction(work)
+        except DuplicateKeyError:
+            # Two transactions racing to insert the same new key (the event counter, a referral
+            # code) may be told "duplicate key" rather than "write conflict", whichever MongoDB
+            # detects first. Run again, as a conflict would be: a fresh snapshot sees the
+            # winner's document and takes the other path; a real duplicate is refused again.
+            return await self._transaction(work)
 
+    async def _transaction(self, work: Callable[[], Awaitable[T]]) -> T:
         async def callback(session: AsyncClientSession) -> T:
             token = self._session.set(session)
             try:
@@ -416,16 +434,21 @@ class MongoStore(DocumentStore):
             finally:
                 self._session.reset(token)
 
-        # Past the limit PyMongo raises a timeout, which _errors reports as unavailable.
-        options = self._require_client().options
-        limit = options.timeout or options.server_selection_timeout
-        with self._errors(), pymongo.timeout(limit):
+        # Past the budget PyMongo raises a timeout, which _errors reports as unavailable.
+        with self._errors(), pymongo.timeout(self.transaction_seconds):
             async with self._require_client().start_session() as session:
-                result: T = await session.with_transaction(
-                    callback,
-                    read_concern=ReadConcern("snapshot"),
-                    write_concern=WriteConcern("majority"),
-                )
+                try:
+                    result: T = await session.with_transaction(
+                        callback,
+                        read_concern=ReadConcern("snapshot"),
+                        write_concern=WriteConcern("majority"),
+                    )
+                except PyMongoError as error:
+                    if error.has_error_label("UnknownTransactionCommitResult"):
+                        raise CommitUnknownError(
+                            f"MongoDB did not confirm the commit: {error}"
+                        ) from error
+                    raise
         self._counted()
         return result
 

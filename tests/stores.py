@@ -72,13 +72,15 @@ async def drop_store(store: DocumentStore) -> None:
     await store.close()
 
 
-def adapter_problem(test_id: str, values: Iterable[object]) -> str | None:
-    """Why a test named ``test_id`` (``test_x[mongodb]``, ``test_y[sqlite-10]``), set up with
-    fixture ``values``, does not run on the adapter its id names, or ``None``: it must be given
-    a store of that adapter and none of another. (A ``[mongodb]`` test that quietly ran on
-    SQLite would count as MongoDB coverage that never happened.)"""
-    named = {part for part in test_id.partition("[")[2].rstrip("]").split("-")}
-    kinds = [kind for kind in _STORE_CLASSES if kind in named]
+def adapter_problem(test_id: str, params: Iterable[object], values: Iterable[object]) -> str | None:
+    """Why a test parametrised with an adapter (a parameter whose value is ``"mongodb"`` or
+    ``"sqlite"``, as ``STORE_KINDS``, ``ADAPTERS`` and the pins give) and set up with fixture
+    ``values`` does not run on that adapter, or ``None``: it must be given a store of that
+    adapter and none of another. (A ``[mongodb]`` test that quietly ran on SQLite would count
+    as MongoDB coverage that never happened.)"""
+    kinds = sorted(
+        {param for param in params if isinstance(param, str) and param in _STORE_CLASSES}
+    )
     if len(kinds) != 1:
         return None
     wanted = _STORE_CLASSES[kinds[0]]
