@@ -93,7 +93,7 @@ class Settings:
     # How long the event log keeps events (live feeds resume, webhooks retry, within it).
     event_retention_days: int = 30
     # What one MongoDB transaction may take, retries of conflicts included (then 503).
-    transaction_seconds: int = 10
+    transaction_seconds: int = 8
     request_limits: RequestLimits = field(default_factory=RequestLimits)
     onboarding_url_local: str = DEFAULT_ONBOARDING_URL_LOCAL
     onboarding_url_cross_border: str = DEFAULT_ONBOARDING_URL_CROSS_BORDER
@@ -169,7 +169,7 @@ class Settings:
             demo=demo,
             sweep_interval_seconds=int(sweep_text),
             event_retention_days=_positive_int(env, "TSP_EVENT_RETENTION_DAYS", 30),
-            transaction_seconds=_positive_int(env, "TSP_TRANSACTION_SECONDS", 10),
+            transaction_seconds=_positive_int(env, "TSP_TRANSACTION_SECONDS", 8),
             request_limits=limits,
             onboarding_url_local=_http_url(
                 env, "TSP_ONBOARDING_URL_LOCAL", DEFAULT_ONBOARDING_URL_LOCAL
