@@ -92,6 +92,8 @@ class Settings:
     sweep_interval_seconds: float = 0
     # How long the event log keeps events (live feeds resume, webhooks retry, within it).
     event_retention_days: int = 30
+    # What one MongoDB transaction may take, retries of conflicts included (then 503).
+    transaction_seconds: int = 8
     request_limits: RequestLimits = field(default_factory=RequestLimits)
     onboarding_url_local: str = DEFAULT_ONBOARDING_URL_LOCAL
     onboarding_url_cross_border: str = DEFAULT_ONBOARDING_URL_CROSS_BORDER
@@ -167,6 +169,7 @@ class Settings:
             demo=demo,
             sweep_interval_seconds=int(sweep_text),
             event_retention_days=_positive_int(env, "TSP_EVENT_RETENTION_DAYS", 30),
+            transaction_seconds=_positive_int(env, "TSP_TRANSACTION_SECONDS", 8),
             request_limits=limits,
             onboarding_url_local=_http_url(
                 env, "TSP_ONBOARDING_URL_LOCAL", DEFAULT_ONBOARDING_URL_LOCAL
@@ -283,7 +286,7 @@ class RequestIdMiddleware:
 
 async def open_store(settings: Settings) -> DocumentStore:
     """The connected store of ``settings`` with its indexes in place."""
-    store = store_for_url(settings.database_url)
+    store = store_for_url(settings.database_url, transaction_seconds=settings.transaction_seconds)
     await _prepare(store)
     return store
 
@@ -478,7 +481,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
             uvicorn.run("gateway:app_from_env", factory=True, workers=args.workers, **options)
         return 0
-    store = store_for_url(settings.database_url)
+    store = store_for_url(settings.database_url, transaction_seconds=settings.transaction_seconds)
     app = create_app(settings, store=store, owns_store=True, freeze_heap_at_start=True)
     config = uvicorn.Config(app, **options)
 

@@ -110,6 +110,9 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(IDEMPOTENCY, ("ownerId", "key"), unique=True),
     # Followers read the log by position, all of it or one partner's or seller's part.
     IndexSpec(EVENTS, ("position",), unique=True),
+    # MongoDB's unique indexes are partial (``exists``), which it never uses for an unfiltered
+    # sort such as the newest event's: this one serves every sort by position.
+    IndexSpec(EVENTS, ("position",)),
     IndexSpec(EVENTS, ("partnerId", "position")),
     IndexSpec(EVENTS, ("sellerId", "position")),
     IndexSpec(EVENTS, ("createdAt",)),

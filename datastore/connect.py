@@ -15,8 +15,9 @@ class DatabaseURLError(ValueError):
     """``TSP_DATABASE_URL`` names no store this gateway can open."""
 
 
-def store_for_url(url: str) -> DocumentStore:
-    """The adapter for ``url`` (not yet connected).
+def store_for_url(url: str, *, transaction_seconds: float | None = None) -> DocumentStore:
+    """The adapter for ``url`` (not yet connected); ``transaction_seconds`` bounds each
+    MongoDB transaction, retries included (its default otherwise).
 
     ``sqlite:///relative/path``, ``sqlite:////absolute/path`` (``?create_dirs=1`` creates a
     missing directory outside the working directory too), ``mongodb://...`` and
@@ -50,9 +51,11 @@ def store_for_url(url: str) -> DocumentStore:
                 parse_uri(url)
         except (InvalidURI, ConfigurationError, ValueError) as error:
             raise DatabaseURLError(f"invalid MongoDB URL: {error}") from error
-        from datastore.mongodb import MongoStore
+        from datastore.mongodb import DEFAULT_TRANSACTION_SECONDS, MongoStore
 
-        return MongoStore(url)
+        return MongoStore(
+            url, transaction_seconds=transaction_seconds or DEFAULT_TRANSACTION_SECONDS
+        )
     raise DatabaseURLError(
         f"unsupported database URL {url!r}: expected sqlite:///path, mongodb:// or mongodb+srv://"
     )

@@ -9,7 +9,7 @@ whose value would be ``None`` is absent (hence ``NotRequired``).
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, cast
 
 from datastore.store import Collection
 
@@ -34,6 +34,15 @@ class AuthorizationSettingsFields(TypedDict):
     ticketAuthorization: bool
     tspAccess: bool
     dataCompassAccess: bool
+
+
+class OfferChangeFields(TypedDict):
+    """One field a seller changed from an offer: its path (``settings.tspAccess``) and both
+    values, each absent when that side has none."""
+
+    path: str
+    offered: NotRequired[Any]
+    consented: NotRequired[Any]
 
 
 class PartnerDocument(_Stored):
@@ -175,7 +184,9 @@ class AuthorizationDocument(_Stored):
     shopIds: list[str]
     tiktokAccountIds: list[str]
     offerId: NotRequired[str]
-    offerChanges: NotRequired[dict[str, Any]]
+    # What the seller changed from the offer (see offer_changes_of; older documents hold a map
+    # keyed by the dotted path, which MongoDB cannot store).
+    offerChanges: NotRequired[list[OfferChangeFields] | dict[str, Any]]
     channel: str
     startsAt: datetime
     endsAt: datetime
@@ -299,6 +310,16 @@ class WebhookDeliveryDocument(_Stored):
     createdAt: datetime
 
 
+def offer_changes_of(authorization: Mapping[str, Any]) -> list[OfferChangeFields]:
+    """An authorization's ``offerChanges`` as a list, whichever shape it was stored in."""
+    stored = authorization.get("offerChanges") or []
+    if isinstance(stored, Mapping):
+        return [
+            cast(OfferChangeFields, {"path": path, **change}) for path, change in stored.items()
+        ]
+    return list(stored)
+
+
 def problems_of(
     collection: Collection[Mapping[str, Any]], document: Mapping[str, Any]
 ) -> list[str]:
@@ -309,4 +330,24 @@ def problems_of(
     declared: frozenset[str] = required | shape.__optional_keys__
     missing = sorted(required - document.keys())
     unknown = sorted(document.keys() - declared)
-    return [f"missing {name}" for name in missing] + [f"undeclared {name}" for name in unknown]
+    return (
+        [f"missing {name}" for name in missing]
+        + [f"undeclared {name}" for name in unknown]
+        + [f"unstorable key {path}" for path in _unstorable_keys(document)]
+    )
+
+
+def _unstorable_keys(value: Any, where: str = "") -> list[str]:
+    """Keys MongoDB cannot ``$set`` (a dot is a path, a leading ``$`` an operator), at any
+    depth: both adapters must store the same documents."""
+    found: list[str] = []
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            path = f"{where}[{key!r}]"
+            if "." in key or key.startswith("$"):
+                found.append(path)
+            found += _unstorable_keys(inner, path)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _unstorable_keys(item, f"{where}[{index}]")
+    return found

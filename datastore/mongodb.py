@@ -14,6 +14,7 @@ reach PyMongoError's retry loop unchanged.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -33,7 +34,7 @@ import pymongo
 from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
@@ -41,6 +42,7 @@ from pymongo.write_concern import WriteConcern
 from datastore.codec import Document, normalise, normalise_value
 from datastore.store import (
     SCORE,
+    CommitUnknownError,
     DocumentStore,
     DuplicateKeyError,
     Filter,
@@ -58,11 +60,13 @@ from datastore.store import (
 )
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 _DEFAULT_DATABASE = "tsp"
 _SCORE = "_score"
 _HEALTH = "_health"
 DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5000
+DEFAULT_TRANSACTION_SECONDS = 8.0
 _MAX_ARMS = 200
 
 
@@ -71,16 +75,23 @@ class MongoStore(DocumentStore):
 
     The URL's own options win: ``serverSelectionTimeoutMS`` defaults to the argument given here
     only when the URL does not set it, and ``timeoutMS`` applies only when the URL sets it.
-    A whole transaction, retries of conflicting writes included, is bounded by ``timeoutMS``
-    when set, otherwise by ``serverSelectionTimeoutMS`` (PyMongo's own bound is 120 s; a
-    request should learn sooner that the store is unavailable).
+    A whole transaction, retries of conflicting writes included, is bounded by
+    ``transaction_seconds`` (``TSP_TRANSACTION_SECONDS``; PyMongo's own bound is 120 s, and a
+    request should learn sooner that the store is unavailable). Every transaction writes a
+    bounded number of documents (long jobs run in batches), so the budget need not grow with
+    the data; MongoDB's own limit is 60 s (``transactionLifetimeLimitSeconds``).
     """
 
     def __init__(
-        self, url: str, *, server_selection_timeout_ms: int = DEFAULT_SERVER_SELECTION_TIMEOUT_MS
+        self,
+        url: str,
+        *,
+        server_selection_timeout_ms: int = DEFAULT_SERVER_SELECTION_TIMEOUT_MS,
+        transaction_seconds: float = DEFAULT_TRANSACTION_SECONDS,
     ) -> None:
         super().__init__()
         self.url = url
+        self.transaction_seconds = transaction_seconds
         given = {key.lower() for key, _ in parse_qsl(urlsplit(url).query)}
         self._options: dict[str, Any] = {}
         if "serverselectiontimeoutms" not in given:
@@ -247,11 +258,15 @@ class MongoStore(DocumentStore):
         with self._errors():
             if session is None:
                 # Outside a transaction the arms go in one command, glued with $unionWith (in
-                # chunks: a pipeline holds at most 1,000 stages).
+                # chunks: a pipeline holds at most 1,000 stages). MongoDB does not promise the
+                # order $unionWith returns documents in, so the pages are sorted again: at most
+                # limit_per_group documents per arm, each group's in the requested order.
                 for start in range(0, len(arms), _MAX_ARMS):
                     first, *others = arms[start : start + _MAX_ARMS]
-                    pipeline = first + [
-                        {"$unionWith": {"coll": collection, "pipeline": arm}} for arm in others
+                    pipeline = [
+                        *first,
+                        *({"$unionWith": {"coll": collection, "pipeline": arm}} for arm in others),
+                        {"$sort": order},
                     ]
                     cursor = await self._collection(collection).aggregate(pipeline)
                     found = await cursor.to_list()
@@ -350,20 +365,40 @@ class MongoStore(DocumentStore):
         return int(result.deleted_count)
 
     async def watch_inserts(self, collection: str) -> AsyncIterator[None]:
-        """Yield once per insert into ``collection``: a change stream that resumes from its last
-        token when the connection drops (followers of the event log read by position when
-        woken; the stream only tells them when)."""
+        """Yield once per insert into ``collection`` (followers of the event log read by
+        position when woken; the stream only tells them when).
+
+        A dropped connection resumes from the last token (after PyMongo's own one resume).
+        A token that can no longer resume (it left the oplog, error 286, or the stream was
+        invalidated) is given up, once, with a warning: a fresh stream starts from now, and
+        one extra wake-up makes followers read, by position, whatever was inserted while no
+        stream ran (a token retried forever would leave them polling for good)."""
         token: Mapping[str, Any] | None = None
         pipeline = [{"$match": {"operationType": "insert"}}]
+        fresh = False
         while True:
             try:
                 stream = await self._collection(collection).watch(pipeline, resume_after=token)
                 async with stream:
+                    if fresh:
+                        fresh = False
+                        yield
                     async for _change in stream:
                         token = stream.resume_token
                         yield
-            except PyMongoError:
-                await asyncio.sleep(1)
+                # Iteration ends only when the server closed the stream (invalidated).
+                reason = "the change stream was invalidated"
+            except PyMongoError as error:
+                if token is None or not _token_is_dead(error):
+                    await asyncio.sleep(1)
+                    continue
+                reason = f"its resume token is no longer usable ({error})"
+            logger.warning(
+                "watching %s: %s; starting a fresh stream (followers catch up by position)",
+                collection,
+                reason,
+            )
+            token, fresh = None, True
 
     async def delete(self, collection: str, document_id: str, *, expected_version: int) -> None:
         with self._errors():
@@ -382,7 +417,16 @@ class MongoStore(DocumentStore):
     async def transaction(self, work: Callable[[], Awaitable[T]]) -> T:
         if self._session.get() is not None:
             return await work()
+        try:
+            return await self._transaction(work)
+        except DuplicateKeyError:
+            # Two transactions racing to insert the same new key (the event counter, a referral
+            # code) may be told "duplicate key" rather than "write conflict", whichever MongoDB
+            # detects first. Run again, as a conflict would be: a fresh snapshot sees the
+            # winner's document and takes the other path; a real duplicate is refused again.
+            return await self._transaction(work)
 
+    async def _transaction(self, work: Callable[[], Awaitable[T]]) -> T:
         async def callback(session: AsyncClientSession) -> T:
             token = self._session.set(session)
             try:
@@ -390,16 +434,21 @@ class MongoStore(DocumentStore):
             finally:
                 self._session.reset(token)
 
-        # Past the limit PyMongo raises a timeout, which _errors reports as unavailable.
-        options = self._require_client().options
-        limit = options.timeout or options.server_selection_timeout
-        with self._errors(), pymongo.timeout(limit):
+        # Past the budget PyMongo raises a timeout, which _errors reports as unavailable.
+        with self._errors(), pymongo.timeout(self.transaction_seconds):
             async with self._require_client().start_session() as session:
-                result: T = await session.with_transaction(
-                    callback,
-                    read_concern=ReadConcern("snapshot"),
-                    write_concern=WriteConcern("majority"),
-                )
+                try:
+                    result: T = await session.with_transaction(
+                        callback,
+                        read_concern=ReadConcern("snapshot"),
+                        write_concern=WriteConcern("majority"),
+                    )
+                except PyMongoError as error:
+                    if error.has_error_label("UnknownTransactionCommitResult"):
+                        raise CommitUnknownError(
+                            f"MongoDB did not confirm the commit: {error}"
+                        ) from error
+                    raise
         self._counted()
         return result
 
@@ -551,6 +600,17 @@ def _index_name(collection: str, error: MongoDuplicateKeyError) -> str:
     if "index: " in message:
         return message.split("index: ", 1)[1].split(" ", 1)[0]
     return "_id_"
+
+
+_DEAD_TOKEN_CODES = frozenset({260, 280, 286})
+"""InvalidResumeToken, ChangeStreamFatalError, ChangeStreamHistoryLost."""
+
+
+def _token_is_dead(error: PyMongoError) -> bool:
+    """Whether reopening a change stream with the same resume token can only fail again."""
+    return isinstance(error, OperationFailure) and (
+        error.code in _DEAD_TOKEN_CODES or error.has_error_label("NonResumableChangeStreamError")
+    )
 
 
 def _hosts(url: str) -> str:

@@ -114,6 +114,12 @@ class StoreUnavailableError(StoreError):
     transaction it interrupted wrote nothing."""
 
 
+class CommitUnknownError(StoreError):
+    """The store did not confirm whether the transaction committed (the connection dropped, or
+    its time ran out, while committing): it may have been written. A retry must be able to
+    tell, as a mutation's idempotency key does (its claim commits with the result)."""
+
+
 @dataclass(frozen=True)
 class IndexSpec:
     """An index, declared once and created at start-up on every adapter.

@@ -83,7 +83,7 @@ async def _grant(
     shop_ids: Sequence[str],
     account_ids: Sequence[str],
     offer: ServiceOfferDocument | None = None,
-    offer_changes: Mapping[str, Any] | None = None,
+    offer_changes: Sequence[Mapping[str, Any]] = (),
 ) -> AuthorizationDocument:
     """Create the authorization, or extend the seller's active one for this service."""
     store, now, viewer = info.context.store, info.context.now, info.context.viewer
@@ -94,7 +94,7 @@ async def _grant(
         "shopIds": list(shop_ids),
         "tiktokAccountIds": list(account_ids),
         "offerId": offer["_id"] if offer else None,
-        "offerChanges": dict(offer_changes) if offer_changes else None,
+        "offerChanges": [dict(change) for change in offer_changes] or None,
         "channel": channel,
     }
     current = await store.find(c.AUTHORIZATIONS, {"activeKey": active_key}, limit=1)
@@ -194,8 +194,12 @@ def _settings_of(offer_settings: Mapping[str, Any], consent: Consent) -> dict[st
     return dict(consent.settings) if consent.settings is not None else dict(offer_settings)
 
 
-def _offer_changes(offer: ServiceOfferDocument, consented: Mapping[str, Any]) -> dict[str, Any]:
-    """What the seller changed from the offer: {field: {offered, consented}}."""
+def _offer_changes(
+    offer: ServiceOfferDocument, consented: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """What the seller changed from the offer: ``[{path, offered, consented}]``, in the offer's
+    field order. A list, not a map keyed by path: a path such as ``settings.tspAccess`` is no
+    field name MongoDB can store."""
     offered = {
         "serviceIds": list(offer["serviceIds"]),
         "startDate": offer["startsAt"].date().isoformat(),
@@ -203,12 +207,17 @@ def _offer_changes(offer: ServiceOfferDocument, consented: Mapping[str, Any]) ->
         **{f"settings.{k}": v for k, v in offer["settings"].items()},
         **{f"contact.{k}": v for k, v in (offer.get("contact") or {}).items()},
     }
-    keys = dict.fromkeys([*offered, *consented])
-    return {
-        key: {"offered": offered.get(key), "consented": consented.get(key)}
-        for key in keys
-        if offered.get(key) != consented.get(key)
-    }
+    paths = dict.fromkeys([*offered, *consented])
+    # As stored: a side that has no value is left out.
+    return [
+        {"path": path, **_present(offered=offered.get(path), consented=consented.get(path))}
+        for path in paths
+        if offered.get(path) != consented.get(path)
+    ]
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value is not None}
 
 
 async def _resolve_coverage(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import strawberry
 
 from datastore import enums
 from datastore.documents import (
     AuthorizationDocument,
+    offer_changes_of,
 )
 from datastore.loaders import Eventually, then
 from datastore.store import D
@@ -182,14 +183,13 @@ class Authorization(Node):
 
     @strawberry.field(description="What the seller changed from the offer (empty if nothing).")
     def changes_from_offer(self) -> list[OfferChange]:
-        changes: dict[str, Any] = self.document.get("offerChanges") or {}
         return [
             OfferChange(
-                field=name,
+                field=change["path"],
                 offered=changed_value(change.get("offered")),
                 consented=changed_value(change.get("consented")),
             )
-            for name, change in changes.items()
+            for change in offer_changes_of(self.document)
         ]
 
     history: Connection[HistoryEntry] = strawberry.field(

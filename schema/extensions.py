@@ -4,7 +4,9 @@ request id and shown as a generic message carrying that id. Every error a client
 (Apollo's names, which client libraries know).
 
 A store that cannot be reached, is locked past its timeout or is full is something a client can
-act on (retry later): it is reported as ``STORE_UNAVAILABLE``, not masked as INTERNAL.
+act on (retry later): it is reported as ``STORE_UNAVAILABLE``, not masked as INTERNAL. A commit
+the store did not confirm may have been written: ``COMMIT_UNKNOWN`` says so (a retry with the
+same ``idempotencyKey`` answers the first result if it was).
 """
 
 from __future__ import annotations
@@ -17,12 +19,18 @@ from graphql import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
 from strawberry.extensions import MaskErrors
 
-from datastore.store import StoreUnavailableError
+from datastore.store import CommitUnknownError, StoreUnavailableError
 from resolvers.errors import PublicError
 
 logger = logging.getLogger("tsp.graphql")
 
 STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
+COMMIT_UNKNOWN = "COMMIT_UNKNOWN"
+_STORE_MESSAGES = {
+    STORE_UNAVAILABLE: "The data store is unavailable; nothing was changed. Retry later.",
+    COMMIT_UNKNOWN: "The data store did not confirm the change, which may have been made. "
+    "Retry with the same idempotencyKey to get its result.",
+}
 RETRY_AFTER_SECONDS = 5
 """What ``Retry-After`` says when a response failed only because the store was unavailable."""
 
@@ -74,27 +82,28 @@ class MaskUnexpectedErrors(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", "unknown")
-        if isinstance(error.original_error, StoreUnavailableError):
-            # Expected in operation, so one line without a traceback; nothing was written (the
-            # transaction it interrupted rolled back).
+        if isinstance(error.original_error, StoreUnavailableError | CommitUnknownError):
+            # Expected in operation, so one line without a traceback. Unavailable: nothing was
+            # written (the transaction it interrupted rolled back); unknown: it may have been.
+            code = (
+                COMMIT_UNKNOWN
+                if isinstance(error.original_error, CommitUnknownError)
+                else STORE_UNAVAILABLE
+            )
             logger.warning(
-                "store unavailable in %s: %s",
+                "store %s in %s: %s",
+                code.lower().replace("_", " "),
                 ".".join(str(p) for p in error.path or ()) or "operation",
                 error.original_error,
                 extra={"request_id": request_id},
             )
             return GraphQLError(
-                "The data store is unavailable; nothing was changed. Retry later. "
-                f"Request id: {request_id}",
+                f"{_STORE_MESSAGES[code]} Request id: {request_id}",
                 nodes=error.nodes,
                 source=error.source,
                 positions=error.positions,
                 path=error.path,
-                extensions={
-                    "code": STORE_UNAVAILABLE,
-                    "retryable": True,
-                    "requestId": request_id,
-                },
+                extensions={"code": code, "retryable": True, "requestId": request_id},
             )
         logger.error(
             "unexpected error in %s",
@@ -109,12 +118,10 @@ class MaskUnexpectedErrors(MaskErrors):
 
 
 def failed_only_for_the_store(response: Mapping[str, Any]) -> bool:
-    """Whether a GraphQL response holds a ``STORE_UNAVAILABLE`` error and nothing that
-    succeeded: then it is answered with HTTP 503 and ``Retry-After``."""
+    """Whether a GraphQL response holds a ``STORE_UNAVAILABLE`` (or ``COMMIT_UNKNOWN``) error and
+    nothing that succeeded: then it is answered with HTTP 503 and ``Retry-After``."""
     errors = response.get("errors") or []
-    if not any(
-        (error.get("extensions") or {}).get("code") == STORE_UNAVAILABLE for error in errors
-    ):
+    if not any((error.get("extensions") or {}).get("code") in _STORE_MESSAGES for error in errors):
         return False
     data = response.get("data")
     return data is None or all(value is None for value in data.values())

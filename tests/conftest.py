@@ -50,7 +50,14 @@ from edge.throttle import ThrottlePolicy
 from gateway import Settings, create_app
 from resolvers.identity import Role, issue_token
 from resolvers.offer_dates import day_after, day_start
-from tests.stores import MONGODB_SKIP_REASON, MONGODB_URI, STORE_KINDS, drop_store, open_store
+from tests.stores import (
+    MONGODB_SKIP_REASON,
+    MONGODB_URI,
+    STORE_KINDS,
+    adapter_problem,
+    drop_store,
+    open_store,
+)
 
 JWT_SECRET = "test-secret-" + "x" * 40
 MAX_PAGES = 100
@@ -67,6 +74,17 @@ SETTINGS = Settings(
     streams=StreamSettings(webhook_worker=False),
     execution=Execution.CHECKED,
 )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Fails a test parametrised with an adapter (its id says ``[mongodb]``, ``[sqlite]``)
+    whose fixtures hand it no store of that adapter, or one of another (CI counts passed
+    ``[mongodb]`` ids as the MongoDB half of the suite: each must really have run there)."""
+    if not isinstance(item, pytest.Function) or not hasattr(item, "callspec"):
+        return
+    if problem := adapter_problem(item.name, item.callspec.params.values(), item.funcargs.values()):
+        pytest.fail(problem, pytrace=False)
 
 
 @pytest.fixture(autouse=True)

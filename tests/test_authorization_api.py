@@ -12,7 +12,7 @@ import pytest
 
 from datastore import collections as c
 from datastore.codec import utc_now
-from datastore.documents import PartnerDocument, SellerDocument
+from datastore.documents import PartnerDocument, SellerDocument, offer_changes_of
 from datastore.enums import Market, SellerKind, ServiceStatus, ServiceType
 from datastore.ids import new_id
 from datastore.store import DocumentStore
@@ -170,6 +170,28 @@ async def test_edited_accept_keeps_what_the_seller_changed(
     assert changes["settings.dataCompassAccess"] == (True, False)
     assert changes["contact.name"] == (None, "Bo")
     assert "settings.tspAccess" not in changes
+    # Stored as a list of paths: no stored key holds a dot (MongoDB cannot $set one).
+    stored = (await store.get_many(c.AUTHORIZATIONS, [authorization["id"]]))[authorization["id"]]
+    assert [change["path"] for change in offer_changes_of(stored)] == [
+        field["field"] for field in authorization["changesFromOffer"]
+    ]
+    assert isinstance(stored.get("offerChanges"), list)
+
+
+def test_changes_from_offer_read_older_documents_keyed_by_path() -> None:
+    older = {
+        "offerChanges": {
+            "serviceIds": {"offered": ["svc_a", "svc_b"], "consented": ["svc_a"]},
+            "settings.tspAccess": {"offered": True, "consented": False},
+            "contact.name": {"consented": "Bo"},
+        }
+    }
+    assert offer_changes_of(older) == [
+        {"path": "serviceIds", "offered": ["svc_a", "svc_b"], "consented": ["svc_a"]},
+        {"path": "settings.tspAccess", "offered": True, "consented": False},
+        {"path": "contact.name", "consented": "Bo"},
+    ]
+    assert offer_changes_of({}) == []
 
 
 async def test_refused_accepts_write_nothing(

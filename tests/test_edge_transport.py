@@ -23,6 +23,7 @@ from edge.graphql_http import prefers_graphql_response_json
 from edge.settings import TransportSettings
 from gateway import create_app
 from tests.conftest import SETTINGS, PartnerFactory
+from tests.stores import sqlite_only
 
 QUERY = b'{"query": "{ __typename }"}'
 
@@ -364,6 +365,7 @@ async def test_a_method_the_endpoint_does_not_serve_gets_a_graphql_error(
     assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
 
 
+@sqlite_only
 async def test_a_mutation_stuck_behind_another_writer_times_out_and_writes_nothing(
     client_with: ClientFactory, store: DocumentStore, make_partner: PartnerFactory, admin: str
 ) -> None:

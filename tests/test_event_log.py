@@ -230,6 +230,29 @@ async def test_positions_are_dense_and_rollbacks_leave_none_on_every_adapter(
     assert [e["position"] for e in log] == list(range(1, 21))
 
 
+async def test_racing_first_appends_all_commit_with_dense_positions_on_every_adapter(
+    any_store: DocumentStore,
+) -> None:
+    """With no counter document yet, every racing append inserts it: on MongoDB the losers may
+    be told "duplicate key" instead of "write conflict", and must be run again all the same."""
+    subject = {"_id": new_id("aut"), "partnerId": "ptn_a", "sellerId": "slr_a"}
+
+    async def append() -> None:
+        for _ in range(20):
+            try:
+                await events.append(any_store, events.EventType.AUTHORIZATION_RENEWED, subject, {})
+                return
+            except VersionConflictError:
+                await asyncio.sleep(0.01)
+
+    for _ in range(5):
+        await any_store.delete_all(c.EVENTS)
+        await any_store.delete_all(c.EVENT_SEQUENCE)
+        await asyncio.gather(*(append() for _ in range(8)))
+        log = await any_store.find(c.EVENTS, sort=[("position", ASCENDING)])
+        assert [e["position"] for e in log] == list(range(1, 9))
+
+
 async def test_an_offer_accepted_granted_renewed_and_canceled_through_the_api(
     gql: GraphQLClient,
     store: DocumentStore,

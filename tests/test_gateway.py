@@ -120,7 +120,7 @@ async def test_unexpected_errors_are_masked_and_logged_with_the_request_id(
     assert logged and "scat_doesnotexist" in str(logged[0].exc_info[1])  # type: ignore[index]
 
 
-async def test_graphiql_page_is_served_offline(store: SQLiteStore) -> None:
+async def test_graphiql_page_is_served_offline(store: DocumentStore) -> None:
     app = create_app(replace(SETTINGS, graphiql=True), store=store)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -195,7 +195,7 @@ async def test_lifespan_opens_and_closes_its_own_store(tmp_path: Path) -> None:
 
 
 async def test_a_serving_app_keeps_its_start_up_heap_out_of_full_collections(
-    store: SQLiteStore,
+    store: DocumentStore,
 ) -> None:
     # Only the app of a serving process freezes (tests build many apps in one process).
     plain = create_app(SETTINGS, store=store)

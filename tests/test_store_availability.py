@@ -127,6 +127,9 @@ def test_503_only_when_nothing_else_in_the_response_succeeded() -> None:
     assert not failed_only_for_the_store({"data": {"a": 1, "b": None}, "errors": [unavailable]})
     assert not failed_only_for_the_store({"data": None, "errors": [forbidden]})
     assert not failed_only_for_the_store({"data": {"a": 1}})
+    # A commit the store did not confirm: retry too (an idempotency key tells the outcome).
+    unknown = {"message": "m", "extensions": {"code": "COMMIT_UNKNOWN"}}
+    assert failed_only_for_the_store({"data": None, "errors": [unknown]})
 
 
 _FULL_DISK = textwrap.dedent(

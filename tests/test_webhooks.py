@@ -39,6 +39,7 @@ from tests.conftest import (
     token,
 )
 from tests.live import _free_port
+from tests.stores import sqlite_only
 from tests.test_seller_request_api import CREATE, _form
 
 CREATE_HOOK = """mutation($url: String!, $types: [EventType!]!) {
@@ -319,6 +320,7 @@ async def test_only_partners_manage_their_own_endpoints(
     assert mine["data"]["webhookSubscriptions"] == []
 
 
+@sqlite_only
 async def test_the_deliver_command_delivers_from_its_own_process(
     demo: GraphQLClient,
     store: DocumentStore,
