@@ -526,8 +526,8 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
         token = issue_token(settings.jwt_secret, Role(role.upper()), subject, DEMO_TOKEN_TTL)
         print(f"  {role:8} {subject}\n           {token}")
     print(
-        "An open service offer for the demo seller: "
-        f'authorizeServiceOffer(token: "{seeded.offer_link_token}")'
+        "The demo seller's open service offer (served by `make run`): "
+        f"http://{settings.host}:{settings.port}/authorize/{seeded.offer_link_token}"
     )
     return 0
 
@@ -653,12 +653,31 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEVELOPMENT_SECRET_FILE = Path("var/jwt-secret")
+"""Where ``make run`` keeps the local development JWT secret (relative to the working folder)."""
+
+
+def _use_development_secret() -> None:
+    """Without ``TSP_JWT_SECRET``, the secret ``make run`` generated, as the README's examples
+    assume; said on stderr so nobody mistakes it for a configured one. Put in the environment
+    so ``serve --workers N`` workers inherit it."""
+    if os.environ.get("TSP_JWT_SECRET") or not DEVELOPMENT_SECRET_FILE.is_file():
+        return
+    os.environ["TSP_JWT_SECRET"] = DEVELOPMENT_SECRET_FILE.read_text(encoding="utf-8").strip()
+    print(
+        f"tsp-gateway: TSP_JWT_SECRET is unset; using the development secret in "
+        f"{DEVELOPMENT_SECRET_FILE}",
+        file=sys.stderr,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tsp-gateway`` command."""
     args = _parser().parse_args(argv)
     configure_logging()
     if args.command == "export-schema":
         return _export_schema(args, None)
+    _use_development_secret()
     try:
         settings = Settings.from_env()
     except (SettingsError, DatabaseURLError) as error:

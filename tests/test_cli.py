@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -36,8 +37,10 @@ def test_token_prints_a_token_the_gateway_accepts(
 
 
 def test_commands_refuse_bad_settings(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    # Away from a checkout's var/jwt-secret, which would stand in for the missing secret.
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TSP_JWT_SECRET", SECRET)
     monkeypatch.setenv("TSP_DATABASE_URL", "mysql://nope")
     assert main(["token", "--role", "admin"]) == 2
@@ -45,6 +48,20 @@ def test_commands_refuse_bad_settings(
     monkeypatch.delenv("TSP_JWT_SECRET")
     assert main(["token", "--role", "admin"]) == 2
     assert "TSP_JWT_SECRET" in capsys.readouterr().err
+
+
+def test_without_a_secret_the_cli_uses_the_development_one_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TSP_JWT_SECRET", raising=False)
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "jwt-secret").write_text(SECRET + "\n")
+    assert main(["token", "--role", "admin"]) == 0
+    printed = capsys.readouterr()
+    assert "using the development secret in var/jwt-secret" in printed.err
+    viewer = viewer_from_authorization(SECRET, f"Bearer {printed.out.strip()}")
+    assert viewer.role is Role.ADMIN
 
 
 def test_export_schema_writes_sdl(tmp_path: Path) -> None:
@@ -59,6 +76,8 @@ def test_seed_demo_once_then_only_if_empty(env: Path, capsys: pytest.CaptureFixt
     assert main(["seed", "--demo", "--if-empty"]) == 0
     first = capsys.readouterr().out
     assert "Demo data seeded" in first
+    # The page a newcomer opens, not a mutation's argument.
+    assert re.search(r"http://127\.0\.0\.1:8000/authorize/[\w-]{20,}\s", first), first
     assert all(role in first for role in ("partner", "seller", "admin"))
     assert main(["seed", "--demo", "--if-empty"]) == 0
     assert "nothing seeded" in capsys.readouterr().out
