@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import logging
+import ssl
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,7 +69,8 @@ def payload_of(event: EventDocument) -> dict[str, Any]:
 
 class WebhookWorker:
     """Delivers due events to every active endpoint of ``store``; ``resolve`` looks host names
-    up (the system resolver unless given)."""
+    up (the system resolver unless given), ``tls`` verifies receivers' certificates (the
+    system's trusted authorities unless given)."""
 
     def __init__(
         self,
@@ -76,10 +78,12 @@ class WebhookWorker:
         settings: StreamSettings,
         *,
         resolve: Resolver = system_resolver,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.resolve = resolve
+        self.tls = tls
         self.owner = new_id("dlv")  # this worker's lease name
 
     async def run_forever(self) -> None:
@@ -120,7 +124,7 @@ class WebhookWorker:
         # A client of its own: its connections are to this endpoint's address under this
         # endpoint's name (a shared pool could reuse one across names served at one address);
         # no proxy from the environment, which would connect to the name itself.
-        client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        client = httpx.AsyncClient(follow_redirects=False, trust_env=False, verify=self.tls or True)
         try:
             while True:
                 events = await self.store.find(

@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,6 +45,7 @@ from tests.conftest import (
 )
 from tests.live import _free_port
 from tests.test_seller_request_api import CREATE, _form
+from tests.tls import Authority
 
 CREATE_HOOK = """mutation($url: String!, $types: [EventType!]!) {
   createWebhookSubscription(url: $url, types: $types) {
@@ -92,8 +94,9 @@ class Receiver:
         return Response(status_code=200)
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
+@contextlib.asynccontextmanager
+async def _receiving(**tls: Any) -> AsyncIterator[Receiver]:
+    """A receiver served on 127.0.0.1 (over TLS with ``ssl_certfile``/``ssl_keyfile``)."""
     receiver = Receiver()
     port = _free_port()
     app = Starlette(
@@ -103,7 +106,7 @@ async def receiver() -> AsyncIterator[Receiver]:
         ]
     )
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off", **tls)
     )
     task = asyncio.create_task(server.serve())
     for _ in range(500):
@@ -112,11 +115,19 @@ async def receiver() -> AsyncIterator[Receiver]:
         await asyncio.sleep(0.01)
     receiver.url = f"http://127.0.0.1:{port}/hook"
     receiver.port = port
-    yield receiver
-    server.should_exit = True
-    server.force_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.wait_for(task, 10)
+    try:
+        yield receiver
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with _receiving() as receiver:
+        yield receiver
 
 
 def _allowing(hosts: str) -> Settings:
@@ -631,3 +642,35 @@ async def test_redirects_are_not_followed(
     listed = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
     [attempt] = listed["data"]["webhookSubscriptions"][0]["deliveries"]
     assert (attempt["statusCode"], attempt["error"]) == (307, "HTTP 307")
+
+
+@pytest.mark.parametrize(("certified", "delivered"), [("hooks.test", True), ("other.test", False)])
+async def test_over_tls_the_certificate_is_verified_for_the_name_not_the_address(
+    local: GraphQLClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_seller: SellerFactory,
+    tmp_path: Path,
+    certified: str,
+    delivered: bool,
+) -> None:
+    authority = Authority.create()
+    cert, key = authority.issue(tmp_path, certified)
+    async with _receiving(ssl_certfile=str(cert), ssl_keyfile=str(key)) as receiver:
+        partner = await make_partner()
+        url = f"https://hooks.test:{receiver.port}/hook"
+        await _hook_to_name(store, partner, "hooks.test", url)
+        await _requests(local, partner, make_seller, 1)
+        settings = dataclasses.replace(
+            FAST, webhook_allowed_hosts=AllowedTargets.parse("hooks.test")
+        )
+        resolver = Resolver({"hooks.test": ["127.0.0.1"]})
+        worker = WebhookWorker(store, settings, resolve=resolver, tls=authority.client_context())
+        assert await worker.run_once() == int(delivered)
+        assert len(receiver.received) == int(delivered)
+    if delivered:
+        assert receiver.received[0][0]["host"] == f"hooks.test:{receiver.port}"
+    else:
+        listed = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
+        [attempt] = listed["data"]["webhookSubscriptions"][0]["deliveries"]
+        assert "certificate" in attempt["error"].lower(), attempt["error"]
