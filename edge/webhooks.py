@@ -69,8 +69,8 @@ def payload_of(event: EventDocument) -> dict[str, Any]:
 
 class WebhookWorker:
     """Delivers due events to every active endpoint of ``store``; ``resolve`` looks host names
-    up (the system resolver unless given), ``tls`` verifies receivers' certificates (the
-    system's trusted authorities unless given)."""
+    up (the system resolver unless given), ``tls`` verifies receivers' certificates (httpx's
+    trusted authorities unless given)."""
 
     def __init__(
         self,
@@ -83,7 +83,9 @@ class WebhookWorker:
         self.store = store
         self.settings = settings
         self.resolve = resolve
-        self.tls = tls
+        # Built once: loading the trusted authorities for every endpoint and round would cost
+        # more than the deliveries (SSL_CERT_FILE/SSL_CERT_DIR name an operator's own bundle).
+        self.tls = tls or httpx.create_ssl_context()
         self.owner = new_id("dlv")  # this worker's lease name
 
     async def run_forever(self) -> None:
@@ -124,7 +126,7 @@ class WebhookWorker:
         # A client of its own: its connections are to this endpoint's address under this
         # endpoint's name (a shared pool could reuse one across names served at one address);
         # no proxy from the environment, which would connect to the name itself.
-        client = httpx.AsyncClient(follow_redirects=False, trust_env=False, verify=self.tls or True)
+        client = httpx.AsyncClient(follow_redirects=False, trust_env=False, verify=self.tls)
         try:
             while True:
                 events = await self.store.find(
