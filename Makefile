@@ -6,6 +6,8 @@ INSTALLED := $(VENV)/.installed
 JWT_SECRET_FILE := var/jwt-secret
 # Origins a locally served single-page app may call the API from (a Vite dev server, the gateway).
 DEV_CORS_ORIGINS := http://localhost:5173,http://127.0.0.1:5173,http://localhost:8000,http://127.0.0.1:8000
+# Webhook receivers on this machine that a locally served gateway may deliver to (and over http).
+DEV_WEBHOOK_HOSTS := localhost,127.0.0.1,::1
 # An exported TSP_JWT_SECRET wins; otherwise the local development secret is used.
 WITH_SECRET = TSP_JWT_SECRET="$${TSP_JWT_SECRET:-$$(cat $(JWT_SECRET_FILE))}"
 
@@ -35,6 +37,7 @@ $(JWT_SECRET_FILE):
 run: $(INSTALLED) web-assets $(JWT_SECRET_FILE) app-documents
 	$(WITH_SECRET) $(BIN)/tsp-gateway seed --demo --if-empty
 	$(WITH_SECRET) TSP_DEMO=1 TSP_CORS_ORIGINS="$${TSP_CORS_ORIGINS:-$(DEV_CORS_ORIGINS)}" \
+		TSP_WEBHOOK_ALLOWED_HOSTS="$${TSP_WEBHOOK_ALLOWED_HOSTS-$(DEV_WEBHOOK_HOSTS)}" \
 		$(BIN)/tsp-gateway serve
 
 lint: $(INSTALLED)

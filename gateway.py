@@ -378,9 +378,7 @@ def create_app(
                 )
             if settings.streams.webhook_worker:
                 deliverer = asyncio.create_task(
-                    WebhookWorker(
-                        app.state.store, settings.streams, demo=settings.demo
-                    ).run_forever()
+                    WebhookWorker(app.state.store, settings.streams).run_forever()
                 )
             if freeze_heap_at_start:
                 freeze_startup_heap()
@@ -555,7 +553,7 @@ def _deliver(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> None:
         store = await open_store(settings)
         try:
-            await WebhookWorker(store, settings.streams, demo=settings.demo).run_forever()
+            await WebhookWorker(store, settings.streams).run_forever()
         finally:
             await store.close()
 

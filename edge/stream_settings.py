@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from edge.settings import _seconds, _whole, flag
+from edge.settings import EdgeSettingsError, _seconds, _whole, flag
+from resolvers.webhook_targets import AllowedTargets
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class StreamSettings:
     webhook_poll_seconds: float = 1.0
     # Run the webhook delivery worker inside `serve` (off: run `tsp-gateway deliver`).
     webhook_worker: bool = True
+    # Receivers off the public internet that webhooks may reach (local ones for development).
+    webhook_allowed_hosts: AllowedTargets = field(default_factory=AllowedTargets)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> StreamSettings:
@@ -58,4 +61,14 @@ class StreamSettings:
                 env, "TSP_WEBHOOK_POLL_SECONDS", cls.webhook_poll_seconds
             ),
             webhook_worker=flag(env, "TSP_WEBHOOK_WORKER", default=True),
+            webhook_allowed_hosts=_allowed_hosts(env, "TSP_WEBHOOK_ALLOWED_HOSTS"),
         )
+
+
+def _allowed_hosts(env: Mapping[str, str], name: str) -> AllowedTargets:
+    try:
+        return AllowedTargets.parse(env.get(name, ""))
+    except ValueError as error:
+        raise EdgeSettingsError(
+            f"{name} must be comma-separated host names, addresses or CIDRs: {error}"
+        ) from None

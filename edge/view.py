@@ -37,7 +37,13 @@ from edge.refusals import refusal
 from edge.request import GatewayRequest, request_id_var
 from edge.throttle import Throttle
 from edge.transport import is_event_stream
-from edge.websocket import ConnectionLimits, GatewayTransportWSHandler, StreamContext, token_expiry
+from edge.websocket import (
+    ConnectionLimits,
+    GatewayTransportWSHandler,
+    GatewayWebSocketAdapter,
+    StreamContext,
+    token_expiry,
+)
 from resolvers.context import Context
 from resolvers.identity import ANONYMOUS, InvalidTokenError, Viewer
 from schema.extensions import RETRY_AFTER_SECONDS, failed_only_for_the_store
@@ -87,6 +93,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     request_adapter_class = _RequestAdapter
     graphql_transport_ws_handler_class = GatewayTransportWSHandler
+    websocket_adapter_class = GatewayWebSocketAdapter
 
     def __init__(self, settings: Settings, schema: strawberry.Schema) -> None:
         streams = settings.streams
@@ -208,7 +215,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 store=request.app.state.store,
                 viewer=ANONYMOUS,
                 request_id=uuid.uuid4().hex,
-                demo_mode=self.settings.demo,
+                webhook_targets=self.settings.streams.webhook_allowed_hosts,
                 request_limits=self.settings.request_limits,
                 base_url=str(request.base_url).rstrip("/").replace("ws", "http", 1),
                 gateway=GatewayRequest(caller=caller, throttle=request.app.state.throttle),
@@ -222,7 +229,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             store=request.app.state.store,
             viewer=viewer,
             request_id=request_id_var.get(),
-            demo_mode=self.settings.demo,
+            webhook_targets=self.settings.streams.webhook_allowed_hosts,
             request_limits=self.settings.request_limits,
             base_url=str(request.base_url).rstrip("/"),
             gateway=gate,

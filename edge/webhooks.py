@@ -9,6 +9,9 @@ backoff from the configured first delay); once it has failed for the give-up per
 default) it is DISABLED with the reason. Every attempt is recorded as a delivery the partner can
 read (status code or error).
 
+Each endpoint's host is resolved once per round and every event of the round goes to the
+address checked (``edge.webhook_destination``); redirects are not followed (a 3xx is a failure).
+
 Signature: ``X-TSP-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``;
 receivers recompute it over the raw body and reject stale timestamps. ``X-TSP-Event-Id`` (also
 ``id`` in the body) is the key to deduplicate redeliveries.
@@ -22,11 +25,10 @@ import hashlib
 import hmac
 import json
 import logging
-import socket
+import ssl
 import time
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -36,7 +38,8 @@ from datastore.documents import EventDocument, WebhookDocument
 from datastore.ids import new_id
 from datastore.store import ASCENDING, DocumentStore, VersionConflictError
 from edge.stream_settings import StreamSettings
-from resolvers.webhooks import WebhookStatus, is_private_host
+from edge.webhook_destination import Destination, Resolver, system_resolver
+from resolvers.webhooks import WebhookStatus
 
 logger = logging.getLogger("tsp.webhooks")
 
@@ -65,25 +68,36 @@ def payload_of(event: EventDocument) -> dict[str, Any]:
 
 
 class WebhookWorker:
-    """Delivers due events to every active endpoint of ``store``."""
+    """Delivers due events to every active endpoint of ``store``; ``resolve`` looks host names
+    up (the system resolver unless given), ``tls`` verifies receivers' certificates (httpx's
+    trusted authorities unless given)."""
 
-    def __init__(self, store: DocumentStore, settings: StreamSettings, *, demo: bool) -> None:
+    def __init__(
+        self,
+        store: DocumentStore,
+        settings: StreamSettings,
+        *,
+        resolve: Resolver = system_resolver,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
-        self.demo = demo
+        self.resolve = resolve
+        # Built once: loading the trusted authorities for every endpoint and round would cost
+        # more than the deliveries (SSL_CERT_FILE/SSL_CERT_DIR name an operator's own bundle).
+        self.tls = tls or httpx.create_ssl_context()
         self.owner = new_id("dlv")  # this worker's lease name
 
     async def run_forever(self) -> None:
         """Deliver until cancelled; a failing round is logged, never fatal."""
-        async with httpx.AsyncClient(follow_redirects=False) as client:
-            while True:
-                try:
-                    await self.run_once(client)
-                except Exception:
-                    logger.exception("webhook delivery round failed; retrying")
-                await asyncio.sleep(self.settings.webhook_poll_seconds)
+        while True:
+            try:
+                await self.run_once()
+            except Exception:
+                logger.exception("webhook delivery round failed; retrying")
+            await asyncio.sleep(self.settings.webhook_poll_seconds)
 
-    async def run_once(self, client: httpx.AsyncClient) -> int:
+    async def run_once(self) -> int:
         """One round: every due endpoint gets what it can take now; returns events delivered."""
         now = utc_now()
         hooks = await self.store.find(c.WEBHOOKS, {"status": WebhookStatus.ACTIVE})
@@ -93,10 +107,10 @@ class WebhookWorker:
             if (h.get("nextAttemptAt") is None or h["nextAttemptAt"] <= now)
             and (h.get("leaseUntil") is None or h["leaseUntil"] <= now)
         ]
-        done = await asyncio.gather(*(self._drain(client, h) for h in due))
+        done = await asyncio.gather(*(self._drain(h) for h in due))
         return sum(done)
 
-    async def _drain(self, client: httpx.AsyncClient, hook: WebhookDocument) -> int:
+    async def _drain(self, hook: WebhookDocument) -> int:
         lease = timedelta(seconds=self.settings.webhook_timeout_seconds * 2 + 5)
         try:
             hook = await self.store.update(
@@ -108,6 +122,11 @@ class WebhookWorker:
         except VersionConflictError:
             return 0  # another worker has it (or it changed): next round
         delivered = 0
+        destination = Destination(hook["url"], self.settings.webhook_allowed_hosts, self.resolve)
+        # A client of its own: its connections are to this endpoint's address under this
+        # endpoint's name (a shared pool could reuse one across names served at one address);
+        # no proxy from the environment, which would connect to the name itself.
+        client = httpx.AsyncClient(follow_redirects=False, trust_env=False, verify=self.tls)
         try:
             while True:
                 events = await self.store.find(
@@ -121,7 +140,7 @@ class WebhookWorker:
                     limit=_BATCH,
                 )
                 for event in events:
-                    ok, hook = await self._deliver(client, hook, event, lease)
+                    ok, hook = await self._deliver(client, destination, hook, event, lease)
                     if not ok:
                         return delivered
                     delivered += 1
@@ -130,6 +149,7 @@ class WebhookWorker:
         except VersionConflictError:
             return delivered  # deleted or changed meanwhile: the next round sees it afresh
         finally:
+            await client.aclose()
             with contextlib.suppress(VersionConflictError):
                 await self.store.update(
                     c.WEBHOOKS,
@@ -141,6 +161,7 @@ class WebhookWorker:
     async def _deliver(
         self,
         client: httpx.AsyncClient,
+        destination: Destination,
         hook: WebhookDocument,
         event: EventDocument,
         lease: timedelta,
@@ -159,11 +180,12 @@ class WebhookWorker:
         status: int | None = None
         error: str | None = None
         try:
-            await self._check_destination(hook["url"])
+            route = await destination.route()
             response = await client.post(
-                hook["url"],
+                route.url,
                 content=body,
-                headers=headers,
+                headers={**headers, "Host": route.host_header},
+                extensions=route.extensions,
                 timeout=self.settings.webhook_timeout_seconds,
             )
             status = response.status_code
@@ -220,16 +242,3 @@ class WebhookWorker:
             expected_version=hook["version"],
             changes={**changes, "updatedAt": utc_now()},
         )
-
-    async def _check_destination(self, url: str) -> None:
-        """Outside demo mode, refuse a host that resolves to a private address (a public name
-        may be pointed at one after it was registered)."""
-        if self.demo:
-            return
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, parts.port or 443, type=socket.SOCK_STREAM
-        )
-        if is_private_host(host) or any(is_private_host(str(info[4][0])) for info in infos):
-            raise ValueError(f"{host} resolves to a private address; not delivered")

@@ -1,6 +1,7 @@
 """Subscriptions over graphql-transport-ws: the token in ``connection_init``, connections per
 caller, pings, the connection closed (4403) when its token expires, and malformed messages
-closed with the protocol's 4400 instead of failing the handler.
+(wrong shape, larger than the HTTP body limit, nested too deep to decode) closed with the
+protocol's 4400 instead of failing the handler.
 
 Strawberry's handler does the protocol; this one adds the gateway's rules around it.
 """
@@ -11,12 +12,16 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from json import JSONDecodeError
 from typing import Any
 
 import jwt
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -82,6 +87,43 @@ class ConnectionLimits:
     per_caller: int = 10
     ping_seconds: float = 15.0
     open: Counter[str] = field(default_factory=Counter)
+
+
+class GatewayWebSocketAdapter(ASGIWebSocketAdapter):
+    """Strawberry's adapter with the limits of a message: one larger than an HTTP body may be,
+    or nested too deep to decode (``json`` raises RecursionError, which Strawberry does not
+    catch: an ERROR traceback and a dropped socket), closes the connection with 4400."""
+
+    async def iter_json(
+        self, *, ignore_parsing_errors: bool = False
+    ) -> AsyncGenerator[object, None]:
+        view: Any = self.view
+        limit: int = view.settings.transport.max_body_bytes
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                text = await self.ws.receive_text()
+                if len(text) > limit or len(text.encode()) > limit:
+                    await self._refuse(f"A message must be at most {limit} bytes")
+                    return
+                try:
+                    message = view.decode_json(text)
+                except RecursionError:
+                    await self._refuse("A message must not nest so deeply")
+                    return
+                except JSONDecodeError as error:
+                    if ignore_parsing_errors:
+                        continue
+                    raise NonJsonMessageReceived from error
+                yield message
+        except KeyError as error:  # a binary frame has no "text"
+            raise NonTextMessageReceived from error
+        except WebSocketDisconnect:
+            return
+
+    async def _refuse(self, reason: str) -> None:
+        # The client's mistake, not the server's: worth a line, not an alarm.
+        logger.info("websocket closed with %d: %s", CLOSE_BAD_MESSAGE, reason)
+        await self.close(CLOSE_BAD_MESSAGE, reason)
 
 
 class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -170,6 +212,14 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def _close_at(self, moment: datetime) -> None:
         await asyncio.sleep(max(0.0, (moment - utc_now()).total_seconds()))
+        # The operations end first: each feed ends at this same moment and would otherwise send
+        # its `complete` on the closed socket (an ERROR traceback in Strawberry's task logger).
+        running = [op.task for op in self.operations.values() if op.task is not None]
+        for operation_id in list(self.operations):
+            await self.cleanup_operation(operation_id)
+        if running:
+            await asyncio.wait(running)
+        logger.info("websocket closed with %d: token expired", CLOSE_FORBIDDEN)
         with contextlib.suppress(Exception):
             await self.websocket.close(code=CLOSE_FORBIDDEN, reason="Forbidden: token expired")
 

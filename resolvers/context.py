@@ -12,6 +12,7 @@ from datastore.loaders import Loaders
 from datastore.store import DocumentStore
 from edge.request import GatewayRequest
 from resolvers.identity import Viewer
+from resolvers.webhook_targets import AllowedTargets
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,8 @@ class Context:
     store: DocumentStore
     viewer: Viewer
     request_id: str
-    demo_mode: bool = False
+    # Hosts and networks off the public internet that may receive webhooks (local receivers).
+    webhook_targets: AllowedTargets = field(default_factory=AllowedTargets)
     # One clock reading per request, so every derived status in a response agrees.
     now: datetime = field(default_factory=utc_now)
     # Where this gateway was reached (scheme, host and root path, no trailing slash), for

@@ -11,7 +11,7 @@ import ipaddress
 import secrets
 from collections.abc import Sequence
 from enum import StrEnum
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from datastore import collections as c
 from datastore.codec import utc_now
@@ -21,19 +21,19 @@ from datastore.store import DESCENDING, DuplicateKeyError
 from resolvers.context import Info
 from resolvers.events import EventType, last_position
 from resolvers.validation import Checks, fail
+from resolvers.webhook_targets import Address, AllowedTargets, canonical_host, host_refusal
 from resolvers.writes import atomically
 
 MAX_PER_PARTNER = 10
 MAX_URL_LENGTH = 2000
 DELIVERIES_SHOWN = 20
-_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
 
 
 class WebhookErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     INVALID_URL = "INVALID_URL"
     URL_NOT_HTTPS = "URL_NOT_HTTPS"
-    PRIVATE_ADDRESS = "PRIVATE_ADDRESS"
+    WEBHOOK_URL_NOT_ALLOWED = "WEBHOOK_URL_NOT_ALLOWED"
     TOO_MANY_WEBHOOKS = "TOO_MANY_WEBHOOKS"
     NO_EVENT_TYPES = "NO_EVENT_TYPES"
 
@@ -43,50 +43,50 @@ class WebhookStatus(StrEnum):
     DISABLED = "DISABLED"
 
 
-def is_private_host(host: str) -> bool:
-    """Whether ``host`` names this machine or a private network (by name or address)."""
-    name = host.strip("[]").lower().rstrip(".")
-    if name == "localhost" or name.endswith(_LOCAL_SUFFIXES):
-        return True
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return not address.is_global
-
-
-def check_url(checks: Checks, url: str, *, demo: bool) -> None:
-    """A webhook URL: absolute, https outside demo mode, and not a private address outside
-    demo mode (the worker checks the resolved address again before each delivery)."""
+def check_url(checks: Checks, url: str, allowed: AllowedTargets) -> str:
+    """A webhook URL: absolute http(s), its host read as a resolver reads it and on the public
+    internet unless ``allowed`` (the local receivers of TSP_WEBHOOK_ALLOWED_HOSTS), https unless
+    allowed. Returns the URL as stored, its host in canonical form (the worker resolves it again
+    at each delivery and connects to the address it checked)."""
     field = ["url"]
+    text = url.strip()
     try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname
-        _ = parts.port  # a non-numeric port raises here
+        parts = urlsplit(text)
+        host = canonical_host(parts.hostname or "")
+        port = parts.port  # a non-numeric or out-of-range port raises here
     except ValueError:
-        host = None
+        host, parts, port = None, None, None
     if (
         len(url) > MAX_URL_LENGTH
-        or not host
+        or parts is None
+        or host is None
         or parts.scheme not in ("http", "https")
-        or any(ch.isspace() or not ch.isprintable() for ch in url.strip())
+        or any(ch.isspace() or not ch.isprintable() or ch == "\\" for ch in text)
     ):
         checks.add(
             field,
             f"url must be an absolute http(s) URL of at most {MAX_URL_LENGTH} characters",
             WebhookErrorCode.INVALID_URL,
         )
-        return
-    if demo:
-        return
-    if parts.scheme != "https":
-        checks.add(field, "url must use https", WebhookErrorCode.URL_NOT_HTTPS)
-    if is_private_host(host):
+        return text
+    refused = host_refusal(host, allowed)
+    if refused is not None:
         checks.add(
             field,
-            "url must not point at this machine or a private network",
-            WebhookErrorCode.PRIVATE_ADDRESS,
+            f"url must not point at {refused}: {host} (a local receiver must be listed in "
+            "TSP_WEBHOOK_ALLOWED_HOSTS)",
+            WebhookErrorCode.WEBHOOK_URL_NOT_ALLOWED,
         )
+    elif parts.scheme != "https" and not allowed.allows(host):
+        checks.add(field, "url must use https", WebhookErrorCode.URL_NOT_HTTPS)
+    return _with_host(parts, host, port)
+
+
+def _with_host(parts: SplitResult, host: str | Address, port: int | None) -> str:
+    shown = f"[{host}]" if isinstance(host, ipaddress.IPv6Address) else str(host)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = (f"{userinfo}@" if userinfo else "") + shown + (f":{port}" if port is not None else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
 async def create(info: Info, url: str, types: Sequence[EventType]) -> tuple[WebhookDocument, str]:
@@ -96,7 +96,7 @@ async def create(info: Info, url: str, types: Sequence[EventType]) -> tuple[Webh
     partner_id = context.viewer.partner_id
     assert partner_id is not None  # IsPartner
     checks = Checks()
-    check_url(checks, url, demo=context.demo_mode)
+    stored_url = check_url(checks, url, context.webhook_targets)
     if not types:
         checks.add(["types"], "name at least one event type", WebhookErrorCode.NO_EVENT_TYPES)
     checks.raise_if_any()
@@ -119,7 +119,7 @@ async def create(info: Info, url: str, types: Sequence[EventType]) -> tuple[Webh
                 "_id": new_id("whk"),
                 "partnerId": partner_id,
                 "slot": free[0],
-                "url": url.strip(),
+                "url": stored_url,
                 "types": sorted({EventType(t).value for t in types}),
                 "secret": secret,
                 "status": WebhookStatus.ACTIVE,

@@ -68,9 +68,12 @@ _CURRENCIES = {
 
 ERROR_CODES: dict[str, str] = {
     "INVALID_URL": "The URL is not an absolute http(s) URL (or is too long).",
-    "URL_NOT_HTTPS": "The URL must use https (http is allowed in demo mode only).",
-    "PRIVATE_ADDRESS": "The URL points at this machine or a private network (allowed in demo "
-    "mode only).",
+    "URL_NOT_HTTPS": "The URL must use https (http is allowed for the hosts the gateway's "
+    "operator allows: TSP_WEBHOOK_ALLOWED_HOSTS).",
+    "WEBHOOK_URL_NOT_ALLOWED": "The URL's host is not on the public internet: a loopback, "
+    "private, link-local, multicast, reserved or cloud metadata address in any spelling, or a "
+    "local name (the message says which); local receivers are allowed only by the gateway's "
+    "operator (TSP_WEBHOOK_ALLOWED_HOSTS).",
     "TOO_MANY_WEBHOOKS": "The partner already has the most webhook endpoints allowed.",
     "NO_EVENT_TYPES": "Name at least one event type.",
     "ACCOUNT_LINKED_ELSEWHERE": "The TikTok account is linked to another seller; it must be "

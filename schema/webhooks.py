@@ -128,7 +128,13 @@ class WebhookMutation:
     async def create_webhook_subscription(
         self,
         info: Info,
-        url: Annotated[str, strawberry.argument(description="An https URL to POST events to.")],
+        url: Annotated[
+            str,
+            strawberry.argument(
+                description="An https URL on the public internet to POST events to (stored "
+                "with its host in canonical form)."
+            ),
+        ],
         types: Annotated[
             list[EventType], strawberry.argument(description="The event types to receive.")
         ],

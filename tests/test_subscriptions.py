@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from typing import Any
@@ -167,7 +168,10 @@ async def test_anonymous_callers_cannot_follow_events(base_url: str) -> None:
         assert refused["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-async def test_a_bad_or_expired_token_is_refused_with_4403(base_url: str) -> None:
+async def test_a_bad_or_expired_token_is_refused_with_4403(
+    base_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tsp.websocket")
     expired = token(Role.PARTNER, "ptn_x", ttl=timedelta(seconds=-5))
     for bad in (expired, "not-a-token"):
         async with ws_client(base_url, bad) as client:
@@ -179,6 +183,9 @@ async def test_a_bad_or_expired_token_is_refused_with_4403(base_url: str) -> Non
         await client.subscribe(EVENTS)
         code, reason = await client.closed(wait=10)
         assert (code, reason) == (4403, "Forbidden: token expired")
+    # A token running out is no server trouble: a line at INFO, no traceback.
+    assert "websocket closed with 4403: token expired" in caplog.messages
+    assert [r.getMessage() for r in caplog.records if r.levelno > logging.INFO] == []
 
 
 @pytest.mark.parametrize(
@@ -202,6 +209,40 @@ async def test_malformed_messages_close_with_4400_and_the_server_carries_on(
         await client.send(message)
         code, _ = await client.closed()
         assert code == 4400
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        assert (await http.get("/healthz")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ("[" * 100_000, "A message must not nest so deeply"),
+        (
+            '{"type": "ping", "payload": {"x": ' + "[" * 5_000 + "]" * 5_000 + "}}",
+            "A message must not nest so deeply",
+        ),
+        (
+            json.dumps({"type": "ping", "payload": {"x": "a" * 1024 * 1024}}),
+            "A message must be at most 1048576 bytes",
+        ),
+    ],
+    ids=["unclosed", "nested", "large"],
+)
+async def test_messages_too_deep_or_too_large_close_with_4400_logged_at_info(
+    base_url: str,
+    message: str,
+    reason: str,
+    make_partner: PartnerFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="tsp.websocket")
+    partner = await make_partner()
+    async with ws_client(base_url, token(Role.PARTNER, partner["_id"])) as client:
+        await _acked(client)
+        await client.send(message)
+        assert await client.closed() == (4400, reason)
+    assert f"websocket closed with 4400: {reason}" in caplog.messages
+    assert [r.getMessage() for r in caplog.records if r.levelno > logging.INFO] == []
     async with httpx.AsyncClient(base_url=base_url) as http:
         assert (await http.get("/healthz")).status_code == 200
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from web.examples import default_tabs
+from web.unbuilt import BuiltFiles
 
 __all__ = [
     "ASSET_FILES",
@@ -129,15 +129,11 @@ def graphiql_response(
 def static_routes() -> list[BaseRoute]:
     """Return the routes serving the installed GraphiQL files under ``/static/graphiql`` and
     the favicon (also at ``/favicon.ico``, where browsers look without being told)."""
-    # check_dir=False: the app must start even before the assets are installed.
+    # The app starts before the assets are installed; until then their paths answer 503.
     return [
         Route(FAVICON_URL, _favicon, methods=["GET", "HEAD"]),
         Route("/favicon.ico", _favicon, methods=["GET", "HEAD"]),
-        Mount(
-            STATIC_URL,
-            app=StaticFiles(directory=STATIC_DIR, check_dir=False),
-            name="graphiql-static",
-        ),
+        Mount(STATIC_URL, app=BuiltFiles(STATIC_DIR), name="graphiql-static"),
     ]
 
 

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from datastore import collections as c
 from datastore.store import ASCENDING, DocumentStore
 from resolvers.identity import Role, issue_token
+from web.unbuilt import BuiltFiles, not_built
 
 if TYPE_CHECKING:
     from gateway import Settings
@@ -45,14 +45,6 @@ _HEADERS = {
         "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     ),
 }
-
-_NOT_BUILT = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>App not built</title></head>
-<body><main><h1>The authorization pages are not built</h1>
-<p>Run <code>make run</code>: it installs the app's packages from npm, builds it into
-<code>web/app/dist/</code> and registers its operations as trusted documents.</p>
-</main></body></html>
-"""
 
 
 def app_built() -> bool:
@@ -90,7 +82,7 @@ def spa_routes(settings: Settings) -> list[BaseRoute]:
 
     async def page(request: Request) -> Response:
         if not app_built():
-            return HTMLResponse(_NOT_BUILT, status_code=503, headers={"Retry-After": "30"})
+            return not_built()
         accounts = (
             await demo_accounts(request.app.state.store, settings.jwt_secret)
             if settings.demo
@@ -104,9 +96,5 @@ def spa_routes(settings: Settings) -> list[BaseRoute]:
         Route("/authorize/{rest:path}", page, methods=["GET", "HEAD"]),
         Route("/partner", page, methods=["GET", "HEAD"]),
         Route("/partner/{rest:path}", page, methods=["GET", "HEAD"]),
-        Mount(
-            "/app/assets",
-            app=StaticFiles(directory=APP_DIST / "assets", check_dir=False),
-            name="app-assets",
-        ),
+        Mount("/app/assets", app=BuiltFiles(APP_DIST / "assets"), name="app-assets"),
     ]
