@@ -28,6 +28,9 @@ class Page:
     after: tuple[Any, ...] | None = None
     before: tuple[Any, ...] | None = None
     backwards: bool = False
+    cursor_tag: str = ""
+    """What the cursors of the window's items carry: the list they belong to (see
+    ``resolvers.pagination``); the read itself ignores it."""
 
     def read_sort(self, sort: Sort) -> list[tuple[str, int]]:
         """The order to read in: the listing's order, reversed when reading backwards."""

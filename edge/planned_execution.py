@@ -11,8 +11,11 @@ objects. Round trips stay one per loader per level.
 Errors are the interpreted path's business: the first error a planned run meets (a resolver
 raising, a null where the schema promises a value, a value that does not coerce) ends it, and
 the operation runs again through graphql-core, which reports errors, their paths and the nulls
-they propagate exactly as the GraphQL spec says. Only queries are planned, so the second run
-reads what the first read (the request's loaders already hold it) and writes nothing.
+they propagate exactly as the GraphQL spec says. It runs on fresh loaders, as it would have
+without the planned run: graphql-core records errors in the order its resolvers fail, and a
+resolver whose reads the planned run left loaded fails sooner (an error moves ahead of
+another's, or a null that ends the operation drops errors not yet recorded). Only queries are
+planned, so the second run reads again what the first read and writes nothing.
 """
 
 from __future__ import annotations
@@ -31,12 +34,13 @@ from graphql import (
     GraphQLError,
     GraphQLResolveInfo,
 )
+from graphql.execution.executor import CollectedErrors
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import AwaitableOrValue, Path, Undefined, is_iterable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.arguments import convert_arguments
 
-from datastore.loaders import BatchLoader
+from datastore.loaders import BatchLoader, Loaders
 from datastore.store import uncounted
 from edge.cost import actual_cost
 from edge.operation_plans import (
@@ -79,34 +83,48 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         try:
             data = await _PlannedRun(self, plan).data()
         except _Interpret:
-            return await self._interpreted(serially)
+            return await self._interpreted_afresh(serially)
         return self.build_response(data)
 
     async def _interpreted(self, serially: bool | None) -> _Result:
         result = super().execute_operation(serially)
         return await result if isinstance(result, Awaitable) else result
 
+    async def _interpreted_afresh(self, serially: bool | None) -> _Result:
+        """The interpreted answer as if nothing had run before: on fresh loaders, with no
+        error recorded (see the module's docstring)."""
+        loaders = getattr(self.context_value, "loaders", None)
+        if isinstance(loaders, Loaders):
+            self.context_value.loaders = Loaders(loaders.store)
+        self.collected_errors = CollectedErrors()
+        return await self._interpreted(serially)
+
 
 class CheckedPlannedExecutor(PlannedExecutor):
-    """Runs every planned query both ways and records in :data:`mismatches` a planned answer
-    that differs from the interpreted one byte for byte (tests fail on any). The planned run
-    is the request's (its store reads count, as in service); the interpreted run that checks it
-    reads uncounted. For tests and for trying a resolver against the plans, not for serving."""
+    """Runs every planned query both ways and records in :data:`mismatches` an answer of the
+    planned way (the planned data, or what follows a planned run that met an error) that
+    differs from a cold interpreted run's: data byte for byte, errors by message, path, code
+    and order (tests fail on any). The planned way is the request's (its store reads count,
+    as in service); the interpreted run that checks it reads uncounted, on fresh loaders. For
+    tests and for trying a resolver against the plans, not for serving."""
 
     async def _execute_planned(self, plan: OperationPlan, serially: bool | None) -> _Result:
         try:
-            planned = await _PlannedRun(self, plan).data()
+            planned = self.build_response(await _PlannedRun(self, plan).data())
         except _Interpret:
-            return await self._interpreted(serially)
+            planned = await self._interpreted_afresh(serially)
+        assert isinstance(planned, ExecutionResult)
         with uncounted():
-            interpreted = await self._interpreted(serially)
+            interpreted = await self._interpreted_afresh(serially)
         assert isinstance(interpreted, ExecutionResult)
-        if interpreted.errors:
-            _mismatch(self, f"planned an answer where interpreted found {interpreted.errors}")
-        elif _encoded(planned) != _encoded(interpreted.data):
+        if _errors(planned) != _errors(interpreted):
+            _mismatch(
+                self, f"errors {_errors(planned)}\nwhere interpreted found {_errors(interpreted)}"
+            )
+        elif _encoded(planned.data) != _encoded(interpreted.data):
             expected = _encoded(interpreted.data)[:2000]
-            _mismatch(self, f"planned {_encoded(planned)[:2000]}\ninterpreted {expected}")
-        else:
+            _mismatch(self, f"planned {_encoded(planned.data)[:2000]}\ninterpreted {expected}")
+        elif not planned.errors:
             self._check_counted_cost(interpreted.data)
         return interpreted
 
@@ -153,6 +171,14 @@ def _mismatch(executor: PlannedExecutor, what: str) -> None:
     name = executor.operation.name.value if executor.operation.name else "(anonymous)"
     mismatches.append(f"{name}: {what}")
     _log.error("planned and interpreted execution differ for %s: %s", name, what)
+
+
+def _errors(result: ExecutionResult) -> list[tuple[str, Any, Any]]:
+    """What a client reads of ``result``'s errors, in order: message, path and code."""
+    return [
+        (error.message, error.path, (error.extensions or {}).get("code"))
+        for error in result.errors or ()
+    ]
 
 
 def _encoded(data: Any) -> str:

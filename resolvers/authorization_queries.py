@@ -80,9 +80,10 @@ class AuthorizationListSpec(ListSpec):
 
 
 def list_order(expiring_within_days: int | None, query: AuthorizationQuery) -> tuple[Sort, str]:
-    """The sort and the cursor tag of a listing: ``sortKey`` (default: newest first, or
-    soonest ending with ``expiringWithinDays``), reversed on request. Cursors carry the tag, so
-    one made under another order is refused instead of skipping or repeating items."""
+    """The sort and the ordering's name of a listing: ``sortKey`` (default: newest first, or
+    soonest ending with ``expiringWithinDays``), reversed on request. Cursors carry the name
+    (``resolvers.pagination.cursor_tag``), so one made under another order is refused instead
+    of skipping or repeating items."""
     key = query.sort_key or (
         AuthorizationSortKey.ENDS_AT
         if expiring_within_days is not None

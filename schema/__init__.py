@@ -15,11 +15,12 @@ from schema.authorization_mutation import AuthorizationMutation, AuthorizationQu
 from schema.category_application import CategoryApplication, CategoryApplicationMutation
 from schema.enum_values import describe_enum_values
 from schema.error_log import LoggedSchema
-from schema.events import EVENT_TYPES, EventSubscription
+from schema.events import EVENT_TYPES, Subscription
 from schema.extensions import MaskUnexpectedErrors
 from schema.node import NodeQuery
 from schema.partner import Partner, PartnerMutation, PartnerQuery
 from schema.partner_account_mutation import PartnerAccountMutation
+from schema.scalars import SCALAR_OVERRIDES
 from schema.seller import Seller, Shop, TikTokAccount
 from schema.seller_account_mutation import SellerAccountMutation
 from schema.seller_list import SellerListQuery
@@ -92,8 +93,9 @@ def build_schema(
     return LoggedSchema(
         query=Query,
         mutation=Mutation,
-        subscription=EventSubscription,
+        subscription=Subscription,
         types=TYPES,
+        scalar_overrides=SCALAR_OVERRIDES,
         extensions=[*extensions, MaskUnexpectedErrors],
         execution_context_class=executor,
     )

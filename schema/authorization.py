@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import strawberry
 
+from datastore import collections as c
 from datastore import enums
 from datastore.documents import (
     AuthorizationDocument,
@@ -213,8 +214,8 @@ async def authorization_documents(
     owner's lists (``resolvers.visibility``)."""
     from resolvers.pagination import page_from_args
 
-    sort, tag = queries.list_order(expiring_within_days, query)
-    page = page_from_args(sort, first, after, last, before, tag=tag)
+    sort, ordering = queries.list_order(expiring_within_days, query)
+    page = page_from_args(sort, first, after, last, before, of=c.AUTHORIZATIONS, ordering=ordering)
     spec = queries.list_spec(info, page, status, expiring_within_days, query)
     if owner is None:
         result = await queries.of_viewer(info, spec)
@@ -226,4 +227,4 @@ async def authorization_documents(
             "offer": queries.of_offer,
         }
         result = await reader[kind](info, owner_id, spec)
-    return document_page(result, page, sort, tag=tag)
+    return document_page(result, page, sort)

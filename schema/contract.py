@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graphql import build_schema, find_breaking_changes, find_dangerous_changes
+from graphql import GraphQLSchema, build_schema, find_breaking_changes, find_dangerous_changes
 
 from schema import schema
 
@@ -37,9 +37,26 @@ def compare(committed_sdl: str) -> Comparison:
     old, new = build_schema(committed_sdl), schema._schema
     return Comparison(
         same=False,
-        breaking=[f"{c.type.name}: {c.description}" for c in find_breaking_changes(old, new)],
+        breaking=[
+            *_renamed_roots(old, new),
+            *(f"{c.type.name}: {c.description}" for c in find_breaking_changes(old, new)),
+        ],
         dangerous=[f"{c.type.name}: {c.description}" for c in find_dangerous_changes(old, new)],
     )
+
+
+def _renamed_roots(old: GraphQLSchema, new: GraphQLSchema) -> list[str]:
+    # graphql-core compares types by name and so sees a renamed root only as a type removed;
+    # a client's documents name roots in fragments (`... on Query`) and `__typename` checks.
+    renamed = []
+    for operation in ("query", "mutation", "subscription"):
+        before = getattr(old, f"{operation}_type")
+        after = getattr(new, f"{operation}_type")
+        if before is not None and after is not None and before.name != after.name:
+            renamed.append(
+                f"ROOT_TYPE_RENAMED: the {operation} root type {before.name} is now {after.name}."
+            )
+    return renamed
 
 
 def report(comparison: Comparison, path: Path) -> str:

@@ -122,7 +122,7 @@ def event_from_document(document: EventDocument) -> Event:
 
 
 @strawberry.type(description="Live feeds: over graphql-transport-ws or GraphQL over SSE.")
-class EventSubscription:
+class Subscription:
     @strawberry.subscription(
         description="Your events as they happen: a partner's or a seller's own (an admin's: "
         "all), of the given types (all when omitted). With `after` (an event's cursor), first "

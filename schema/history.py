@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import strawberry
 
+from datastore import collections as c
 from datastore.documents import HistoryDocument
 from datastore.loaders import NEWEST_FIRST, ListSpec
 from datastore.paging import PageResult
@@ -124,7 +125,7 @@ def _history_spec(
     before: str | None = None,
 ) -> ListSpec:
     # Resolvers ask for every subject of a level, with the same arguments: worked out once.
-    return ListSpec(page=page_from_args(NEWEST_FIRST, first, after, last, before))
+    return ListSpec(page=page_from_args(NEWEST_FIRST, first, after, last, before, of=c.HISTORY))
 
 
 def _history_key(

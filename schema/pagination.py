@@ -23,7 +23,7 @@ class Edge(Generic[NodeT]):
     # only when a client asks for the cursor, since most pages are read as nodes.
     source: strawberry.Private[Any]
     keyset_of: strawberry.Private[Callable[[Any], list[object]]]
-    tag: strawberry.Private[str | None] = None
+    tag: strawberry.Private[str] = ""
 
     def keyset(self) -> list[object]:
         return self.keyset_of(self.source)
@@ -83,14 +83,10 @@ def connection_from(
     to_node: Callable[[D], NodeT],
     *,
     score: Score | None = None,
-    tag: str | None = None,
 ) -> Connection[NodeT]:
-    """A connection of ``result`` (a window read with ``page``), one edge per document.
-
-    ``score`` is the one the window was read with; ``tag`` marks its cursors (see
-    ``encode_cursor``).
-    """
-    keyset = _keyset_function(sort, score)
+    """A connection of ``result`` (a window read with ``page``, whose tag its cursors carry),
+    one edge per document; ``score`` is the one the window was read with."""
+    keyset, tag = _keyset_function(sort, score), page.cursor_tag
     edges = [
         Edge(node=to_node(document), source=document, keyset_of=keyset, tag=tag)
         for document in result.documents
@@ -114,7 +110,7 @@ class DocumentPage(Generic[D]):
         has_next_page: bool,
         has_previous_page: bool,
         keyset_of: Callable[[Any], list[object]],
-        tag: str | None,
+        tag: str,
         total: Total | None,
     ) -> None:
         self.documents = documents
@@ -165,7 +161,6 @@ def document_page(
     sort: Sort,
     *,
     score: Score | None = None,
-    tag: str | None = None,
 ) -> DocumentPage[D]:
     """The page of ``result`` (a window read with ``page``) as documents, with what
     :func:`connection_from` would make of it."""
@@ -176,14 +171,14 @@ def document_page(
         has_next_page,
         has_previous_page,
         _keyset_function(sort, score),
-        tag,
+        page.cursor_tag,
         result.total,
     )
 
 
 def empty_document_page() -> DocumentPage[Any]:
     """The page of a list the caller may not read (what ``EMPTY_PAGE`` connections are)."""
-    return DocumentPage([], False, False, _no_keyset, None, None)
+    return DocumentPage([], False, False, _no_keyset, "", None)
 
 
 def _no_keyset(document: Any) -> list[object]:  # pragma: no cover - an empty page has no edge
@@ -211,7 +206,9 @@ def connection_of_items(
     kept = list(items[: page.size])
     if page.backwards:
         kept.reverse()
-    edges = [Edge(node=item, source=item, keyset_of=cursor_of) for item in kept]
+    edges = [
+        Edge(node=item, source=item, keyset_of=cursor_of, tag=page.cursor_tag) for item in kept
+    ]
     return Connection(edges=edges, page_info=_page_info(edges, has_more, page), total=count)
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import strawberry
 
+from datastore import collections as c
 from datastore.catalog import get_catalog
 from datastore.documents import (
     CategoryApplicationDocument,
@@ -79,7 +80,7 @@ async def _service_offers(
 ) -> DocumentPage[ServiceOfferDocument]:
     if not sees_partner_privately(info.context.viewer, document["_id"]):
         return empty_document_page()
-    page = page_from_args(NEWEST_FIRST, first, after, last, before)
+    page = page_from_args(NEWEST_FIRST, first, after, last, before, of=c.SERVICE_OFFERS)
     result = await offers.offers_of_partner(
         info, document["_id"], page, status, updated_since, archived
     )
@@ -141,7 +142,7 @@ class Partner(Node):
         last: Last = None,
         before: Before = None,
     ) -> Connection[Service]:
-        page = page_from_args(NEWEST_FIRST, first, after, last, before)
+        page = page_from_args(NEWEST_FIRST, first, after, last, before, of=c.SERVICES)
         result = await resolve.services_of_partner(
             info, str(self.id), page, status, type, updated_since
         )
@@ -184,7 +185,7 @@ class Partner(Node):
     ) -> Connection[CategoryApplication]:
         if not sees_partner_privately(info.context.viewer, str(self.id)):
             return Connection(edges=[], page_info=EMPTY_PAGE)
-        page = page_from_args(NEWEST_FIRST, first, after, last, before)
+        page = page_from_args(NEWEST_FIRST, first, after, last, before, of=c.CATEGORY_APPLICATIONS)
         result = await applications.applications_of_partner(
             info, str(self.id), page, status, updated_since
         )
@@ -311,7 +312,7 @@ class PartnerQuery:
         last: Last = None,
         before: Before = None,
     ) -> Connection[Partner] | None:
-        page = page_from_args(NEWEST_FIRST, first, after, last, before)
+        page = page_from_args(NEWEST_FIRST, first, after, last, before, of=c.PARTNERS)
         result = await account_lists.list_partners(
             info, page, query, status, type, registration_region, updated_since
         )

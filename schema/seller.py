@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import strawberry
 
+from datastore import collections as c
 from datastore.documents import SellerDocument, ShopDocument, TikTokAccountDocument
 from datastore.loaders import NEWEST_FIRST, Eventually, then
 from resolvers import offers
@@ -115,7 +116,7 @@ class Seller(Node):
         last: Last = None,
         before: Before = None,
     ) -> Connection[Shop]:
-        page = page_from_args(NEWEST_FIRST, first, after, last, before)
+        page = page_from_args(NEWEST_FIRST, first, after, last, before, of=c.SHOPS)
         if not sees_seller_privately(info.context.viewer, str(self.id)):
             # A partner reaches a seller through an authorization: it sees the covered shops
             # there, not every shop the seller has.
@@ -132,7 +133,7 @@ class Seller(Node):
         last: Last = None,
         before: Before = None,
     ) -> Connection[TikTokAccount]:
-        page = page_from_args(NEWEST_FIRST, first, after, last, before)
+        page = page_from_args(NEWEST_FIRST, first, after, last, before, of=c.TIKTOK_ACCOUNTS)
         if not sees_seller_privately(info.context.viewer, str(self.id)):
             return Connection(edges=[], page_info=EMPTY_PAGE)
         result = await resolve.tiktok_accounts_of_seller(info, str(self.id), page)
@@ -162,7 +163,7 @@ class Seller(Node):
     ) -> Connection[Annotated[ServiceOffer, strawberry.lazy("schema.service_offer")]]:
         from schema.service_offer import ServiceOffer
 
-        page = page_from_args(NEWEST_FIRST, first, after, last, before)
+        page = page_from_args(NEWEST_FIRST, first, after, last, before, of=c.SERVICE_OFFERS)
         result = await offers.offers_for_seller(info, str(self.id), page, status)
         return connection_from(result, page, NEWEST_FIRST, ServiceOffer.from_document)
 

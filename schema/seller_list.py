@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from datastore import collections as c
 from datastore.loaders import NEWEST_FIRST
 from resolvers import account_lists
 from resolvers.context import Info
@@ -42,6 +43,6 @@ class SellerListQuery:
         last: Last = None,
         before: Before = None,
     ) -> Connection[Seller] | None:
-        page = page_from_args(NEWEST_FIRST, first, after, last, before)
+        page = page_from_args(NEWEST_FIRST, first, after, last, before, of=c.SELLERS)
         result = await account_lists.list_sellers(info, page, query, kind, market)
         return connection_from(result, page, NEWEST_FIRST, Seller.from_document)

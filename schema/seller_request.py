@@ -294,7 +294,7 @@ async def request_connection(
 ) -> Connection[SellerRequest]:
     """Requests newest first: of ("seller" | "partner", id), or every request (admins); the
     caller has checked that the viewer may read the owner's lists (``resolvers.visibility``)."""
-    page = page_from_args(NEWEST_FIRST, first, after, last, before)
+    page = page_from_args(NEWEST_FIRST, first, after, last, before, of=c.REQUESTS)
     if seller_id is not None:
         check_id(str(seller_id), "sellerId", expected="Seller")
     spec = ListSpec(

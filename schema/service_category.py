@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import strawberry
 
@@ -10,11 +10,23 @@ from datastore.catalog import ServiceCategory as CatalogRow
 from datastore.catalog import get_catalog
 from datastore.enums import Market, PartnerType, Region
 from datastore.paging import Page
+from datastore.store import Collection
 from resolvers.pagination import page_from_args
 from schema.node import Node
 from schema.pagination import After, Before, Connection, First, Last, connection_of_items
 
 _SORT = (("position", 1),)
+
+
+class _Position(TypedDict):
+    """What a category's cursor holds: its position in the filtered catalog, and its id."""
+
+    position: int
+    _id: str
+
+
+_CATALOG = Collection("service_categories", _Position)
+"""The catalog as a list to page through (it is no stored collection: its rows are data)."""
 
 
 @strawberry.type(
@@ -81,7 +93,7 @@ class ServiceCategoryQuery:
         last: Last = None,
         before: Before = None,
     ) -> Connection[ServiceCategory]:
-        page = page_from_args(_SORT, first, after, last, before)
+        page = page_from_args(_SORT, first, after, last, before, of=_CATALOG)
         rows = get_catalog().find(partner_type, registration_region, target_market)
         window = _window(rows, page)
         positions = {row.id: index for index, row in window}

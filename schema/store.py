@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from datastore import collections as c
 from resolvers import store_search as resolve
 from resolvers.context import Info
 from resolvers.pagination import page_from_args
@@ -74,8 +75,10 @@ class StoreQuery:
             sort_key,
             reverse,
         )
-        page = page_from_args(listing.sort, first, after, last, before, tag=listing.tag)
+        page = page_from_args(
+            listing.sort, first, after, last, before, of=c.SERVICES, ordering=listing.tag
+        )
         result = await resolve.store_page(info, listing, page)
         return connection_from(
-            result, page, listing.sort, Service.from_document, score=listing.score, tag=listing.tag
+            result, page, listing.sort, Service.from_document, score=listing.score
         )

@@ -45,12 +45,13 @@ async def test_a_cursor_holding_anything_but_a_value_is_refused(
     gql: GraphQLClient, make_partner: PartnerFactory, admin: str, value: Any
 ) -> None:
     await make_partner()
-    real = (await gql(PARTNERS, as_=admin))["data"]["partners"]["pageInfo"]["endCursor"]
-    keys = _decode(real)["k"]
+    real = _decode((await gql(PARTNERS, as_=admin))["data"]["partners"]["pageInfo"]["endCursor"])
+    keys = real["k"]
     for position in range(len(keys)):
         forged = [*keys[:position], value, *keys[position + 1 :]]
         for argument in ("after", "before"):
-            result = await gql(PARTNERS, {argument: _forge({"k": forged})}, as_=admin)
+            cursor = _forge({"k": forged, "t": real["t"]})
+            result = await gql(PARTNERS, {argument: cursor}, as_=admin)
             assert result["data"] is None or result["data"]["partners"] is None
             assert result["errors"][0]["extensions"]["code"] == "INVALID_CURSOR", result
             assert argument in result["errors"][0]["message"]
@@ -61,9 +62,8 @@ async def test_a_cursor_holding_a_non_finite_number_is_refused(
     gql: GraphQLClient, make_partner: PartnerFactory, admin: str, number: str
 ) -> None:
     await make_partner()
-    real = (await gql(PARTNERS, as_=admin))["data"]["partners"]["pageInfo"]["endCursor"]
-    keys = _decode(real)["k"]
-    text = json.dumps({"k": [keys[0], "__N__"]}).replace('"__N__"', number)
+    real = _decode((await gql(PARTNERS, as_=admin))["data"]["partners"]["pageInfo"]["endCursor"])
+    text = json.dumps({"k": [real["k"][0], "__N__"], "t": real["t"]}).replace('"__N__"', number)
     result = await gql(PARTNERS, {"after": _forge(text)}, as_=admin)
     assert result["errors"][0]["extensions"]["code"] == "INVALID_CURSOR", result
 
@@ -74,8 +74,24 @@ async def test_a_forged_cursor_of_plain_values_still_pages(
     """Values of the right kinds are accepted, even if no document has them."""
     await make_partner()
     await make_partner()
-    real = (await gql(PARTNERS, as_=admin))["data"]["partners"]["pageInfo"]["endCursor"]
-    keys = _decode(real)["k"]
-    result = await gql(PARTNERS, {"after": _forge({"k": [keys[0], "zzz"]})}, as_=admin)
+    real = _decode((await gql(PARTNERS, as_=admin))["data"]["partners"]["pageInfo"]["endCursor"])
+    forged = _forge({"k": [real["k"][0], "zzz"], "t": real["t"]})
+    result = await gql(PARTNERS, {"after": forged}, as_=admin)
     assert "errors" not in result, result
     assert isinstance(result["data"]["partners"]["edges"], list)
+
+
+async def test_the_catalog_refuses_another_lists_cursor(
+    gql: GraphQLClient, make_partner: PartnerFactory, admin: str
+) -> None:
+    # A partners cursor holds a date where the catalog sorts by a number: compared, it was an
+    # unexpected TypeError (INTERNAL).
+    await make_partner()
+    cursor = (await gql(PARTNERS, as_=admin))["data"]["partners"]["pageInfo"]["endCursor"]
+    result = await gql(
+        "query($after: String) { serviceCategories(first: 1, after: $after) { nodes { id } } }",
+        {"after": cursor},
+        as_=admin,
+    )
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["INVALID_CURSOR"], result
+    assert "`after` is not a cursor of this list" in result["errors"][0]["message"]

@@ -5,6 +5,7 @@ graphql-core answers (the whole suite checks every query it sends both ways, see
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -29,6 +30,7 @@ from schema import build_schema
 from tests.conftest import (
     JWT_SECRET,
     SETTINGS,
+    AuthorizationFactory,
     GraphQLClient,
     OfferFactory,
     PartnerFactory,
@@ -114,11 +116,11 @@ def test_introspection_runs_interpreted() -> None:
 
 
 async def _answer(
-    store: DocumentStore, execution: Execution, query: str, partner_id: str
+    store: DocumentStore, execution: Execution, query: str, partner_id: str | None
 ) -> tuple[bytes, int]:
-    """The response body to ``query`` as the partner from an app executing as ``execution``,
-    and the store's round trips for it."""
-    caller = {"Authorization": f"Bearer {token(Role.PARTNER, partner_id)}"}
+    """The response body to ``query`` as the partner (anonymous: ``None``) from an app
+    executing as ``execution``, and the store's round trips for it."""
+    caller = {"Authorization": f"Bearer {token(Role.PARTNER, partner_id)}"} if partner_id else {}
     async with serving(store, dataclasses.replace(SETTINGS, execution=execution)) as http:
         store.stats.reset()
         response = await http.post("/graphql", json={"query": query}, headers=caller)
@@ -154,6 +156,47 @@ async def test_an_answer_with_errors_is_the_interpreted_one(
     interpreted, _ = await _answer(store, Execution.INTERPRETED, query, partner["_id"])
     assert b'"errors"' in planned
     assert planned == interpreted
+
+
+async def test_errors_are_graphql_cores_in_its_order_whatever_the_planned_run_loaded(
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+    make_authorization: AuthorizationFactory,
+) -> None:
+    # The planned run loads the authorization before meeting the link's error; graphql-core,
+    # run on what it loaded, would find `b`'s error first (a cold run finds `a`'s first).
+    partner = await make_partner()
+    seller = await make_seller()
+    authorization = await make_authorization(seller, await make_service(partner))
+    query = (
+        '{ a: serviceOfferByLink(token: "nope") { id } '
+        f'b: node(id: "{authorization["_id"]}") {{ id }} }}'
+    )
+    planned, _ = await _answer(store, Execution.PLANNED, query, None)
+    interpreted, _ = await _answer(store, Execution.INTERPRETED, query, None)
+    assert [e["path"] for e in json.loads(interpreted)["errors"]] == [["a"], ["b"]]
+    assert planned == interpreted
+    await _answer(store, Execution.CHECKED, query, None)  # and checked mode compares errors
+
+
+async def test_no_error_is_lost_whatever_the_planned_run_loaded(
+    store: DocumentStore, make_partner: PartnerFactory, make_seller: SellerFactory
+) -> None:
+    # `nodes` is refused for another's seller and nulls the whole answer; graphql-core, run on
+    # what the planned run loaded, would stop before recording the link's error.
+    partner = await make_partner()
+    seller = await make_seller()
+    query = (
+        f'{{ serviceOfferByLink(token: "nope") {{ id }} nodes(ids: ["{seller["_id"]}"]) {{ id }} }}'
+    )
+    planned, _ = await _answer(store, Execution.PLANNED, query, partner["_id"])
+    interpreted, _ = await _answer(store, Execution.INTERPRETED, query, partner["_id"])
+    errors = json.loads(interpreted)["errors"]
+    assert [e["path"] for e in errors][:1] == [["serviceOfferByLink"]], errors
+    assert planned == interpreted
+    await _answer(store, Execution.CHECKED, query, partner["_id"])
 
 
 def test_the_execution_comes_from_the_environment() -> None:

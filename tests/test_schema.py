@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from graphql import GraphQLEnumType, GraphQLInterfaceType, GraphQLObjectType
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    specified_scalar_types,
+)
 
 from gateway import main
 from schema import contract, schema
@@ -45,6 +52,40 @@ def test_committed_schema_matches_the_export() -> None:
         "schema.graphql differs from the schema: run `tsp-gateway export-schema --check` to see "
         "whether the change breaks clients, then `make schema`"
     )
+
+
+def test_roots_have_the_conventional_names() -> None:
+    # Tools find roots by these names (graphql-inspector's coverage, some code generators).
+    graphql_schema = schema._schema
+    assert graphql_schema.query_type is not None and graphql_schema.query_type.name == "Query"
+    assert graphql_schema.mutation_type is not None
+    assert graphql_schema.mutation_type.name == "Mutation"
+    assert graphql_schema.subscription_type is not None
+    assert graphql_schema.subscription_type.name == "Subscription"
+
+
+def test_every_custom_scalar_says_its_format_and_links_its_standard() -> None:
+    custom = {
+        name: scalar
+        for name, scalar in schema._schema.type_map.items()
+        if isinstance(scalar, GraphQLScalarType) and name not in specified_scalar_types
+    }
+    assert {"Date", "DateTime", "Decimal", "JSON"} <= custom.keys()
+    for name, scalar in custom.items():
+        assert scalar.specified_by_url and scalar.specified_by_url.startswith("https://"), name
+        assert scalar.description and len(scalar.description) > 80, name
+    assert "rfc3339" in (custom["Date"].specified_by_url or "")
+    assert "rfc3339" in (custom["DateTime"].specified_by_url or "")
+
+
+@pytest.mark.parametrize(
+    ("value", "sent"),
+    [("1E+3", "1000"), ("25000.50", "25000.50"), ("-1", "-1"), ("1E-7", "0.0000001")],
+)
+def test_decimals_are_sent_in_plain_notation(value: str, sent: str) -> None:
+    decimal = schema._schema.type_map["Decimal"]
+    assert isinstance(decimal, GraphQLScalarType)
+    assert decimal.serialize(Decimal(value)) == sent
 
 
 def _committed() -> str:
@@ -92,6 +133,25 @@ def test_check_names_breaking_changes(
     assert main(["export-schema", "--check", str(path)]) == 1
     err = capsys.readouterr().err
     assert "BREAKING" in err and breaking in err, err
+
+
+def test_check_names_a_renamed_root_as_breaking(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The contract as it was before the subscription root took its conventional name.
+    sdl = _committed().replace("type Subscription {", "type EventSubscription {")
+    sdl = (
+        "schema {\n  query: Query\n  mutation: Mutation\n  subscription: EventSubscription\n}\n\n"
+        + sdl
+    )
+    path = tmp_path / "schema.graphql"
+    path.write_text(sdl, encoding="utf-8")
+    assert main(["export-schema", "--check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "BREAKING ROOT_TYPE_RENAMED: the subscription root type EventSubscription is now "
+        "Subscription." in err
+    ), err
 
 
 def test_check_says_an_addition_is_not_breaking(
