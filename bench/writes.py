@@ -349,7 +349,8 @@ def _wrk(
     threads = min(2, connections)
     prefix = folder / f"run{time.monotonic_ns()}-"
     for thread in range(threads):
-        Path(f"{prefix}{thread}.txt").write_text("\n".join(lines[thread::threads]) + "\n")
+        share = lines[thread::threads] if once else lines
+        Path(f"{prefix}{thread}.txt").write_text("\n".join(share) + "\n")
     script = folder / "writes.lua"
     script.write_text(_LUA)
     options = [f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", str(script)]
@@ -358,8 +359,9 @@ def _wrk(
         capture_output=True,
         text=True,
         timeout=seconds + 120,
-        check=True,
     )
+    if run.returncode != 0:
+        raise RuntimeError(f"wrk failed:\n{run.stdout}\n{run.stderr}")
     found = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (-?\d+)", run.stdout)
     if not found:
         raise RuntimeError(f"no result in wrk's output:\n{run.stdout}\n{run.stderr}")

@@ -551,24 +551,26 @@ class SQLiteStore(DocumentStore):
         if "$.version" in paths:
             raise ValueError("the version moves on by itself")
 
-        async def apply() -> Document | None:
-            # Read and written in one statement: the document's text comes back to be kept.
-            params: list[Any] = []
-            sets = ["'$.version', json_extract(doc, '$.version') + 1"]
-            for path, amount in zip(paths, amounts.values(), strict=True):
-                sets.append("?, coalesce(json_extract(doc, ?), 0) + ?")
-                params += [path, path, int(amount)]
-            rows = await self._fetch(
-                f'UPDATE "{collection}" SET doc = json_set(doc, {", ".join(sets)}) '
-                "WHERE id = ? RETURNING doc",
-                [*params, document_id],
-                count=0,
+        # Read and written in one statement (on its own, it commits on its own); inside a
+        # transaction the document's text comes back to be kept.
+        params: list[Any] = []
+        sets = ["'$.version', json_extract(doc, '$.version') + 1"]
+        for path, amount in zip(paths, amounts.values(), strict=True):
+            sets.append("?, coalesce(json_extract(doc, ?), 0) + ?")
+            params += [path, path, int(amount)]
+        sql = (
+            f'UPDATE "{collection}" SET doc = json_set(doc, {", ".join(sets)}) '
+            "WHERE id = ? RETURNING doc"
+        )
+        params.append(document_id)
+        if self._current() is not None:
+            rows = execute(self._lane.connection, sql, params)
+        else:
+            rows = await self._lane.run(
+                lambda connection: connection.execute(sql, params).fetchall()
             )
-            if not rows:
-                return None
-            return self._documents(collection, rows)[0]
-
-        return await self.transaction(apply)
+        self._counted()
+        return self._documents(collection, rows)[0] if rows else None
 
     async def delete_many(self, collection: str, filter: Filter) -> int:
         check_score(filter, (), None)

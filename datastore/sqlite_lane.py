@@ -15,6 +15,11 @@ SQLite cost less than a thread hop. ``COMMIT`` (which may checkpoint and sync th
 back to the thread, and the lane is handed on as soon as it is queued: the thread runs jobs in
 order, so the next ``BEGIN`` runs after it. The lane is held for one hop and the transaction's
 own work, not for a hop per statement.
+
+Waiting for another process's writer is done here, not by SQLite's busy handler: that one
+sleeps in growing steps (up to 100 ms) and would keep this process's whole lane waiting long
+after the other writer committed. The lane retries every millisecond or two instead, up to the
+busy timeout, and stops early when the transaction that waits is cancelled.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -46,6 +53,7 @@ _UNAVAILABLE_CODES = frozenset(
         sqlite3.SQLITE_NOTADB,
     }
 )
+_RETRY_SECONDS = (0.0005, 0.001, 0.002)  # then the last, until the busy timeout
 CACHED_STATEMENTS = 512
 """Prepared statements kept per connection (sqlite3's default, 128, is fewer than the distinct
 statements the API's reads and writes use)."""
@@ -87,7 +95,8 @@ class WriteLane:
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            # The lane waits for other writers itself (see the module docstring).
+            connection.execute("PRAGMA busy_timeout=0")
         except BaseException:
             connection.close()
             raise
@@ -115,16 +124,20 @@ class WriteLane:
         statement that commits on its own: it may wait for another process's writer)."""
         connection = self.connection
         async with self._lock:
-            return await self._in_thread(lambda: job(connection))
+            return await self._in_thread(lambda: self._retrying(lambda: job(connection)))
 
     async def begin(self) -> None:
         """Take the lane and open a write transaction (``BEGIN IMMEDIATE``); on failure or
         cancellation the lane is released and no transaction stays open."""
         connection = self.connection
         await self._lock.acquire()
+        cancelled = threading.Event()
         try:
-            await self._in_thread(lambda: connection.execute("BEGIN IMMEDIATE"))
+            await self._in_thread(
+                lambda: self._retrying(lambda: connection.execute("BEGIN IMMEDIATE"), cancelled)
+            )
         except BaseException:
+            cancelled.set()
             # Cancelled while BEGIN waited for another writer: it may still run on the thread,
             # and this ROLLBACK, queued after it, ends it instead of leaving it open.
             self._queue(_rollback, connection)
@@ -151,6 +164,22 @@ class WriteLane:
         if self._thread is None:
             raise StoreUnavailableError("the SQLite store is not connected")
         return self._thread.submit(job, connection)
+
+    def _retrying(self, job: Callable[[], T], cancelled: threading.Event | None = None) -> T:
+        """``job`` (one statement that writes nothing when refused), run again while another
+        writer holds the file, up to the busy timeout; on the lane's thread."""
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        for attempt in range(1_000_000):
+            try:
+                return job()
+            except sqlite3.OperationalError as error:
+                busy = getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
+                    raise
+                if cancelled is not None and cancelled.is_set():
+                    raise
+            time.sleep(_RETRY_SECONDS[min(attempt, len(_RETRY_SECONDS) - 1)])
+        raise AssertionError("unreachable: the deadline ends the loop first")
 
     async def _in_thread(self, job: Callable[[], T]) -> T:
         if self._thread is None:
