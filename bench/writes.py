@@ -1,7 +1,7 @@
 """What writes cost and how they scale: statements per accept, the adapter's overhead over those
 statements run directly, and mutations/s over HTTP at 1, 8 and 32 connections, 1 and 2 workers.
 
-Run ``python -m bench.writes [--seconds 4] [--accepts 200]``. Seeds a SQLite store with the
+Run ``python -m bench.writes [--seconds 4] [--rounds 3] [--accepts 200]``. Seeds a SQLite store with the
 demo data set plus, for every accept the run makes, a fresh seller (with a shop) and an OPEN
 offer of three of the demo partner's live services, made for whoever holds its link (an
 accept then grants three authorizations and writes four history entries and four events).
@@ -18,8 +18,11 @@ accept then grants three authorizations and writes four history entries and four
    by wrk (installed from Debian's packages when missing, as ``bench/http.py`` does), whose Lua
    script sends each accept once (its own seller token and link; no accept repeats, so every
    answer is a real acceptance) and checks each answer has no userErrors; createServiceOffer
-   sends the same new offer as the demo partner. For each mutation it prints requests/s, p50
-   and p99 at 1, 8 and 32 connections (one worker) and at 8 and 32 (two workers), then
+   sends the same new offer as the demo partner. Both servers run side by side and every
+   (mutation, workers, connections) figure is measured once per round, in a rotated order, so
+   load from other jobs falls on all alike. For each mutation it prints the medians of
+   requests/s, p50 and p99 at 1, 8 and 32 connections (one worker) and at 8 and 32 (two
+   workers), then
    **32 connections / 1 connection** (goal >= 1.0) and **2 workers / 1 worker** at 8 and 32
    connections (goal >= 1.6 on a quiet machine).
 
@@ -76,8 +79,11 @@ SETTINGS = {
 SERVICES_PER_OFFER = 3
 CONNECTIONS_ONE_WORKER = (1, 8, 32)
 CONNECTIONS_TWO_WORKERS = (8, 32)
+CONFIG_LEVELS = (*CONNECTIONS_ONE_WORKER, *CONNECTIONS_TWO_WORKERS)
+ACCEPT_NAME, CREATE_NAME = "authorizeServiceOffer", "createServiceOffer"
+MUTATIONS = (ACCEPT_NAME, CREATE_NAME)
 # Offers seeded per wrk run: a bound on what one run can accept (checked after each run).
-MAX_RATE = 600
+MAX_RATE = 500
 _STARTED = "Application startup complete"
 _START_SECONDS = 180
 # A string literal in a traced statement that is a value, not a JSON path ('$.field').
@@ -373,7 +379,9 @@ def _wrk(
     return Run(requests / (micros / 1e6), p50 / 1000, p99 / 1000)
 
 
-def _http(demo: DemoStore, offers: Iterator[Offer], seconds: int, folder: Path) -> None:
+def _http(
+    demo: DemoStore, offers: Iterator[Offer], seconds: int, rounds: int, folder: Path
+) -> None:
     wrk = ensure_wrk()
     partner = demo.token("partner", hours=4)
     services = asyncio.run(_partner_services(demo))
@@ -400,41 +408,70 @@ def _http(demo: DemoStore, offers: Iterator[Offer], seconds: int, folder: Path) 
         ]
 
     per_run = MAX_RATE * seconds
-    results: dict[tuple[str, int, int], Run] = {}
-    print(f"HTTP: wrk, {seconds} s per figure; throttling off (TSP_THROTTLE=0)")
-    for workers, levels in ((1, CONNECTIONS_ONE_WORKER), (2, CONNECTIONS_TWO_WORKERS)):
-        with _gateway(demo.env, workers) as url:
+    configs = [
+        (name, workers, connections)
+        for workers, levels in ((1, CONNECTIONS_ONE_WORKER), (2, CONNECTIONS_TWO_WORKERS))
+        for connections in levels
+        for name in MUTATIONS
+    ]
+    results: dict[tuple[str, int, int], list[Run]] = {config: [] for config in configs}
+    print(
+        f"HTTP: wrk, {seconds} s per figure, {rounds} rounds in rotated order (medians);"
+        " throttling off (TSP_THROTTLE=0)"
+    )
+    with _gateway(demo.env, 1) as one, _gateway(demo.env, 2) as two:
+        urls = {1: f"{one}/graphql", 2: f"{two}/graphql"}
+        for url in urls.values():
             # Warm-up: every worker opens its store and fills its caches.
-            _wrk(wrk, f"{url}/graphql", folder, accepts(MAX_RATE), max(levels), 1, once=True)
-            for connections in levels:
-                for name, lines, once in (
-                    ("authorizeServiceOffer", accepts(per_run), True),
-                    ("createServiceOffer", [f"{partner}\t{create}"], False),
-                ):
-                    run = _wrk(
-                        wrk, f"{url}/graphql", folder, lines, connections, seconds, once=once
-                    )
-                    results[(name, workers, connections)] = run
-                    print(
-                        f"  {name:22} {workers} worker{'s' if workers > 1 else ' '}"
-                        f" {connections:3d} connections {run.rate:7.1f} requests/s"
-                        f"   p50 {run.p50_ms:7.1f} ms   p99 {run.p99_ms:7.1f} ms",
-                        flush=True,
-                    )
+            _wrk(wrk, url, folder, accepts(MAX_RATE), 32, 1, once=True)
+        for round_number in range(rounds):
+            print(f"round {round_number + 1}/{rounds}   load average {_load()}", flush=True)
+            shift = round_number * len(configs) // rounds
+            for name, workers, connections in configs[shift:] + configs[:shift]:
+                lines = accepts(per_run) if name == ACCEPT_NAME else [f"{partner}\t{create}"]
+                run = _wrk(
+                    wrk,
+                    urls[workers],
+                    folder,
+                    lines,
+                    connections,
+                    seconds,
+                    once=name == ACCEPT_NAME,
+                )
+                results[(name, workers, connections)].append(run)
+    print(f"medians of {rounds} rounds   load average after: {_load()}")
+    medians = {config: _median(runs) for config, runs in results.items()}
+    for (name, workers, connections), run in medians.items():
+        print(
+            f"  {name:22} {workers} worker{'s' if workers > 1 else ' '}"
+            f" {connections:3d} connections {run.rate:7.1f} requests/s"
+            f"   p50 {run.p50_ms:7.1f} ms   p99 {run.p99_ms:7.1f} ms"
+        )
     print("ratios in this run:")
-    for name in ("authorizeServiceOffer", "createServiceOffer"):
-        one = results[(name, 1, 1)].rate
+    for name in MUTATIONS:
+        one_connection = medians[(name, 1, 1)].rate
         print(
             f"  {name:22} 32 connections / 1 connection (1 worker):"
-            f" {results[(name, 1, 32)].rate / one:5.2f}  (goal >= 1.0)"
+            f" {medians[(name, 1, 32)].rate / one_connection:5.2f}  (goal >= 1.0)"
         )
         for connections in CONNECTIONS_TWO_WORKERS:
-            ratio = results[(name, 2, connections)].rate / results[(name, 1, connections)].rate
+            ratio = medians[(name, 2, connections)].rate / medians[(name, 1, connections)].rate
             print(
                 f"  {name:22} 2 workers / 1 worker at {connections} connections:"
                 f" {ratio:5.2f}  (goal >= 1.6 on a quiet machine)"
             )
-    print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+
+def _median(runs: list[Run]) -> Run:
+    return Run(
+        statistics.median(run.rate for run in runs),
+        statistics.median(run.p50_ms for run in runs),
+        statistics.median(run.p99_ms for run in runs),
+    )
+
+
+def _load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 async def _partner_services(demo: DemoStore) -> list[str]:
@@ -455,15 +492,12 @@ async def _partner_services(demo: DemoStore) -> list[str]:
 def main(args: argparse.Namespace) -> None:
     if shutil.which("wrk") is None and not args.in_process_only:
         ensure_wrk()
-    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(f"load average before: {_load()}")
     with tempfile.TemporaryDirectory() as folder:
         demo = demo_store(folder)
-        runs = (
-            0
-            if args.in_process_only
-            else 1 + 2 * (len(CONNECTIONS_ONE_WORKER) + len(CONNECTIONS_TWO_WORKERS))
-        )
-        wanted = args.accepts + MAX_RATE * max(args.seconds, 1) * runs + MAX_RATE * 2
+        # Accept runs: one per round and configuration, and a warm-up per server.
+        runs = 0 if args.in_process_only else args.rounds * len(CONFIG_LEVELS) + 2
+        wanted = args.accepts + MAX_RATE * max(args.seconds, 1) * runs
         started = time.perf_counter()
         offers = asyncio.run(_seed(demo, wanted))
         print(
@@ -472,13 +506,14 @@ def main(args: argparse.Namespace) -> None:
         )
         _in_process(demo, offers[: args.accepts], folder)
         if not args.in_process_only:
-            _http(demo, iter(offers[args.accepts :]), args.seconds, Path(folder))
+            _http(demo, iter(offers[args.accepts :]), args.seconds, args.rounds, Path(folder))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--accepts", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--in-process-only", action="store_true")
     main(parser.parse_args())
     sys.exit(0)
