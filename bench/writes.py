@@ -1,10 +1,10 @@
 """What writes cost and how they scale: statements per accept, the adapter's overhead over those
 statements run directly, and mutations/s over HTTP at 1, 8 and 32 connections, 1 and 2 workers.
 
-Run ``python -m bench.writes [--seconds 4] [--rounds 3] [--accepts 200]``. Seeds a SQLite store with the
-demo data set plus, for every accept the run makes, a fresh seller (with a shop) and an OPEN
-offer of three of the demo partner's live services, made for whoever holds its link (an
-accept then grants three authorizations and writes four history entries and four events).
+Run ``python -m bench.writes [--seconds 4] [--rounds 3] [--accepts 200]``. Seeds a SQLite
+store with the demo data set plus, for every accept the run makes, a fresh seller (with a shop)
+and an OPEN offer of three of the demo partner's live services, made for whoever holds its link
+(an accept then grants three authorizations and writes four history entries and four events).
 
 1. In-process, ``--accepts`` offers are accepted one after the other through the resolver
    (``resolvers.authorizations.authorize_offer``: rules and store, no HTTP or GraphQL), with
