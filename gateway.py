@@ -439,7 +439,13 @@ def export_worker(store: DocumentStore, settings: Settings) -> ExportWorker:
     export_schema = build_schema(
         gateway_extensions(settings.policy, cost=False), executor=settings.execution.executor
     )
-    return ExportWorker(store, export_schema, settings.exports, demo=settings.demo)
+    return ExportWorker(
+        store,
+        export_schema,
+        settings.exports,
+        demo=settings.demo,
+        throttled=settings.policy.throttle.enabled,
+    )
 
 
 def trusted_documents(store: DocumentStore, settings: Settings) -> TrustedDocuments:
