@@ -293,10 +293,10 @@ class _Planner:
             arguments = (*arguments, _argument("first", IntValueNode(value=str(PAGE_SIZE))))
         if top:
             arguments = (*arguments, _argument("after", VariableNode(name=NameNode(value=AFTER))))
+        # A connection read as its one page needs no pageInfo (cursors cost to encode).
+        selections = (node_field, page_info) if in_full else (node_field,)
         rewritten = _with(
-            node,
-            arguments=arguments,
-            selection_set=SelectionSetNode(selections=(node_field, page_info)),
+            node, arguments=arguments, selection_set=SelectionSetNode(selections=selections)
         )
         children = tuple(self._nested(f) for f in found)
         return Connection(path=(), via_edges=via_edges, in_full=in_full, children=children), (
