@@ -52,6 +52,7 @@ from edge.throttle import Throttle
 from edge.tracing import tracing_extensions
 from edge.view import GatewayGraphQL
 from edge.webhooks import WebhookWorker
+from resolvers import bulk_export_runs
 from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
 from resolvers.context import RequestLimits
 from resolvers.events import ensure_sequence, notice_expiring, prune
@@ -559,19 +560,21 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _sweep(args: argparse.Namespace, settings: Settings) -> int:
-    async def run() -> tuple[int, int, int]:
+    async def run() -> tuple[int, int, int, int]:
         store = await open_store(settings)
         try:
             completed = await sweep_expired(store)
             noticed = await notice_expiring(store)
             pruned = await prune(store, timedelta(days=settings.event_retention_days))
-            return completed, noticed, pruned
+            exports = await bulk_export_runs.sweep(store)
+            return completed, noticed, pruned, exports
         finally:
             await store.close()
 
-    completed, noticed, pruned = asyncio.run(run())
+    completed, noticed, pruned, exports = asyncio.run(run())
     print(f"Completed {completed} expired authorizations.")
     print(f"Events: {noticed} AUTHORIZATION_EXPIRING written, {pruned} past retention pruned.")
+    print(f"Bulk exports: {exports} files past retention or of ended exports deleted.")
     return 0
 
 
