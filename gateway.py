@@ -36,6 +36,8 @@ from datastore.enums import ReferralLinkKind
 from datastore.store import DocumentStore, StoreError, StoreUnavailableError
 from edge.documents import DocumentRefused, TrustedDocuments
 from edge.event_hub import EventHub, install, uninstall
+from edge.export_settings import ExportSettings
+from edge.export_worker import ExportWorker
 from edge.extension import GatewayPolicy, gateway_extensions
 from edge.limits import structural_rules
 from edge.metrics import metrics_endpoint
@@ -50,6 +52,7 @@ from edge.throttle import Throttle
 from edge.tracing import tracing_extensions
 from edge.view import GatewayGraphQL
 from edge.webhooks import WebhookWorker
+from resolvers import bulk_export_runs
 from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
 from resolvers.context import RequestLimits
 from resolvers.events import ensure_sequence, notice_expiring, prune
@@ -57,6 +60,7 @@ from resolvers.identity import Role, issue_token
 from schema import ExtensionFactory, build_schema, contract, schema
 from schema.error_log import excerpt
 from schema.extensions import RETRY_AFTER_SECONDS
+from web.exports import export_routes
 from web.graphiql import static_routes
 from web.referrals import referral_routes
 from web.spa import spa_routes
@@ -113,6 +117,8 @@ class Settings:
     oidc: OidcSettings | None = None
     # Queries run from their plans; ``interpreted`` is the way back, ``checked`` runs both.
     execution: Execution = Execution.PLANNED
+    # Bulk exports: the worker inside `serve`, leases, retention, the export's own bucket.
+    exports: ExportSettings = field(default_factory=ExportSettings)
 
     @property
     def onboarding_urls(self) -> dict[ReferralLinkKind, str]:
@@ -148,6 +154,7 @@ class Settings:
             policy = policy_from_env(env, demo=demo)
             graphiql = flag(env, "TSP_GRAPHIQL", default=demo)
             oidc = OidcSettings.from_env(env)
+            exports = ExportSettings.from_env(env)
         except (EdgeSettingsError, OidcSettingsError) as error:
             raise SettingsError(str(error)) from None
         execution_text = env.get("TSP_EXECUTION") or Execution.PLANNED.value
@@ -183,6 +190,7 @@ class Settings:
             streams=streams,
             oidc=oidc,
             execution=execution,
+            exports=exports,
         )
 
 
@@ -358,6 +366,7 @@ def create_app(
         app.state.documents = trusted_documents(app.state.store, settings)
         sweeper: asyncio.Task[None] | None = None
         deliverer: asyncio.Task[None] | None = None
+        exporter: asyncio.Task[None] | None = None
         app.state.event_hub = EventHub(
             app.state.store,
             poll_seconds=settings.streams.poll_seconds,
@@ -380,6 +389,10 @@ def create_app(
                 deliverer = asyncio.create_task(
                     WebhookWorker(app.state.store, settings.streams).run_forever()
                 )
+            if settings.exports.worker:
+                exporter = asyncio.create_task(
+                    export_worker(app.state.store, settings).run_forever()
+                )
             if freeze_heap_at_start:
                 freeze_startup_heap()
             logger.info("gateway ready", extra={"path": settings.database_url.split("@")[-1]})
@@ -389,10 +402,11 @@ def create_app(
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
-            if deliverer is not None:
-                deliverer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await deliverer
+            for task in (deliverer, exporter):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await uninstall(app.state.event_hub)
             if owned:
                 await app.state.store.close()
@@ -407,6 +421,7 @@ def create_app(
         Route("/readyz", _readyz),
         Route("/metrics", metrics_endpoint),
         *referral_routes(settings),
+        *export_routes(),
         *static_routes(),
         *spa_routes(settings),
     ]
@@ -418,6 +433,20 @@ def create_app(
     add_edge_middleware(app, settings.transport)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def export_worker(store: DocumentStore, settings: Settings) -> ExportWorker:
+    """A bulk export worker on ``store``: pages run through the gateway's schema (its limits
+    and execution, without the interactive cost maximum and bucket: the export has its own)."""
+    export_schema = build_schema(
+        gateway_extensions(settings.policy, cost=False), executor=settings.execution.executor
+    )
+    return ExportWorker(
+        store,
+        export_schema,
+        settings.exports,
+        throttled=settings.policy.throttle.enabled,
+    )
 
 
 def trusted_documents(store: DocumentStore, settings: Settings) -> TrustedDocuments:
@@ -531,19 +560,21 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _sweep(args: argparse.Namespace, settings: Settings) -> int:
-    async def run() -> tuple[int, int, int]:
+    async def run() -> tuple[int, int, int, int]:
         store = await open_store(settings)
         try:
             completed = await sweep_expired(store)
             noticed = await notice_expiring(store)
             pruned = await prune(store, timedelta(days=settings.event_retention_days))
-            return completed, noticed, pruned
+            exports = await bulk_export_runs.sweep(store)
+            return completed, noticed, pruned, exports
         finally:
             await store.close()
 
-    completed, noticed, pruned = asyncio.run(run())
+    completed, noticed, pruned, exports = asyncio.run(run())
     print(f"Completed {completed} expired authorizations.")
     print(f"Events: {noticed} AUTHORIZATION_EXPIRING written, {pruned} past retention pruned.")
+    print(f"Bulk exports: {exports} files past retention or of ended exports deleted.")
     return 0
 
 
@@ -554,6 +585,21 @@ def _deliver(args: argparse.Namespace, settings: Settings) -> int:
         store = await open_store(settings)
         try:
             await WebhookWorker(store, settings.streams).run_forever()
+        finally:
+            await store.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0
+
+
+def _export_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run bulk exports from this process (beside or instead of the worker in `serve`)."""
+
+    async def run() -> None:
+        store = await open_store(settings)
+        try:
+            await export_worker(store, settings).run_forever()
         finally:
             await store.close()
 
@@ -631,6 +677,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--hours", type=float, default=24, help="lifetime (default 24)")
     commands.add_parser("sweep", help="persist COMPLETED for expired authorizations, once")
     commands.add_parser("deliver", help="deliver webhooks until stopped (a separate worker)")
+    commands.add_parser("export-worker", help="run bulk exports until stopped (a separate worker)")
     documents = commands.add_parser(
         "documents", help="register trusted documents (persisted operations) or list them"
     )
@@ -687,6 +734,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "token": _token,
         "sweep": _sweep,
         "deliver": _deliver,
+        "export-worker": _export_worker,
         "documents": _documents,
     }
     try:

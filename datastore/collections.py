@@ -31,6 +31,9 @@ EVENTS = Collection("events", d.EventDocument)
 EVENT_SEQUENCE = Collection("event_sequence", d.EventSequenceDocument)
 WEBHOOKS = Collection("webhooks", d.WebhookDocument)
 WEBHOOK_DELIVERIES = Collection("webhook_deliveries", d.WebhookDeliveryDocument)
+# Bulk exports and, per caller, when it last started one.
+BULK_EXPORTS = Collection("bulk_exports", d.BulkExportDocument)
+BULK_EXPORT_OWNERS = Collection("bulk_export_owners", d.BulkExportOwnerDocument)
 
 ALL_COLLECTIONS: tuple[Collection[Mapping[str, Any]], ...] = (
     PARTNERS,
@@ -53,6 +56,8 @@ ALL_COLLECTIONS: tuple[Collection[Mapping[str, Any]], ...] = (
     EVENT_SEQUENCE,
     WEBHOOKS,
     WEBHOOK_DELIVERIES,
+    BULK_EXPORTS,
+    BULK_EXPORT_OWNERS,
 )
 
 INDEXES: tuple[IndexSpec, ...] = (
@@ -122,4 +127,9 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(WEBHOOKS, ("status",)),
     IndexSpec(WEBHOOK_DELIVERIES, ("createdAt",)),
     IndexSpec(WEBHOOK_DELIVERIES, ("webhookId", "createdAt")),
+    # One running export per caller; a caller's exports newest first; workers find work.
+    IndexSpec(BULK_EXPORTS, ("runningKey",), unique=True),
+    IndexSpec(BULK_EXPORTS, ("ownerId", "createdAt")),
+    IndexSpec(BULK_EXPORTS, ("status", "createdAt")),
+    IndexSpec(BULK_EXPORTS, ("status", "expiresAt")),
 )

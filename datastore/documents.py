@@ -320,6 +320,44 @@ def offer_changes_of(authorization: Mapping[str, Any]) -> list[OfferChangeFields
     return list(stored)
 
 
+class BulkExportDocument(_Stored):
+    """A bulk export: the caller's query, where its run stands, and its file once complete.
+
+    ``runningKey`` (the owner) is present while the export is CREATED or RUNNING: a unique
+    index on it keeps one running export per caller. ``leaseOwner``/``leaseUntil`` say which
+    worker runs it and until when, unless it renews the lease."""
+
+    ownerId: str
+    role: str
+    partnerId: NotRequired[str]
+    sellerId: NotRequired[str]
+    query: str
+    status: str
+    runningKey: NotRequired[str]
+    objectCount: int
+    rootObjectCount: int
+    fileSize: int
+    fileId: NotRequired[str]
+    sha256: NotRequired[str]
+    attempts: int
+    leaseOwner: NotRequired[str]
+    leaseUntil: NotRequired[datetime]
+    errorCode: NotRequired[str]
+    errorMessage: NotRequired[str]
+    downloadSecret: str
+    createdAt: datetime
+    updatedAt: datetime
+    startedAt: NotRequired[datetime]
+    completedAt: NotRequired[datetime]
+    expiresAt: NotRequired[datetime]
+
+
+class BulkExportOwnerDocument(_Stored):
+    """When a caller last started a bulk export (the guard of "one start per minute")."""
+
+    lastStartedAt: datetime
+
+
 def problems_of(
     collection: Collection[Mapping[str, Any]], document: Mapping[str, Any]
 ) -> list[str]:

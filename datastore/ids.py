@@ -33,6 +33,7 @@ PREFIXES: dict[str, str] = {
     "evt": "Event",
     "whk": "WebhookSubscription",
     "dlv": "WebhookDelivery",
+    "bex": "BulkExport",
 }
 
 _ID = re.compile(r"^(?P<prefix>[a-z]{2,5})_(?P<body>[0-9a-z]{6,40})$")

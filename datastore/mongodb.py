@@ -14,6 +14,7 @@ reach PyMongoError's retry loop unchanged.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import (
     AsyncIterator,
@@ -40,6 +41,8 @@ from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 from datastore.codec import Document, normalise, normalise_value
+from datastore.files import FileStore
+from datastore.mongodb_files import MongoFiles
 from datastore.store import (
     SCORE,
     CommitUnknownError,
@@ -135,6 +138,10 @@ class MongoStore(DocumentStore):
         if self._client is not None:
             client, self._client = self._client, None
             await client.close()
+
+    @functools.cached_property
+    def files(self) -> FileStore:
+        return MongoFiles(self)
 
     async def ping(self) -> None:
         """Read and write the database (a server that answers but refuses writes is not ready)."""

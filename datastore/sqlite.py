@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
@@ -34,6 +35,8 @@ from datastore.codec import (
     to_json_scalar,
     utc_now,
 )
+from datastore.files import FileStore
+from datastore.sqlite_files import SQLiteFiles
 from datastore.sqlite_lane import CACHED_STATEMENTS, WriteLane, execute, unavailable_on_error
 from datastore.sqlite_query import SCORE_COLUMN, field_sql, order_sql, score_sql, where_sql
 from datastore.store import (
@@ -149,6 +152,10 @@ class SQLiteStore(DocumentStore):
             await self._fetch(f'SELECT doc FROM "{_HEALTH}" WHERE id = ?', ["ping"], 0)
 
         await self.transaction(probe)
+
+    @functools.cached_property
+    def files(self) -> FileStore:
+        return SQLiteFiles(self)
 
     async def trace(self, callback: Callable[[str], object] | None) -> None:
         """Call ``callback`` with every statement run from now on, parameters expanded, on

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
 from datastore.codec import Document
+from datastore.files import FileStore
 
 T = TypeVar("T")
 D = TypeVar("D", bound=Mapping[str, Any])
@@ -340,6 +341,11 @@ class DocumentStore(_Counted, ABC):
     @abstractmethod
     async def delete_all(self, collection: str) -> None:
         """Remove every document of a collection (test fixtures and demo reseeding)."""
+
+    @property
+    @abstractmethod
+    def files(self) -> FileStore:
+        """The store's files (chunked, complete once closed: see ``datastore.files``)."""
 
     # The reads and writes that hand out documents are typed by the collection they are given
     # (see :class:`Collection`); adapters implement the ``_``-prefixed methods, which return

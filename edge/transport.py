@@ -110,6 +110,13 @@ def is_event_stream(scope: Scope) -> bool:
     return b"text/event-stream" in accept
 
 
+def is_file_download(scope: Scope) -> bool:
+    """Whether the request downloads a bulk export's file (``web.exports``), which streams
+    from the store for as long as the file is long and the client slow."""
+    path: str = scope.get("path", "")
+    return path.startswith("/exports/") and path.endswith("/download")
+
+
 class RequestTimeoutMiddleware:
     """Cancels a request that runs longer than ``seconds`` and answers 504 with a GraphQL
     ``TIMEOUT`` error (if no response has started yet)."""
@@ -119,8 +126,9 @@ class RequestTimeoutMiddleware:
         self.seconds = seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_event_stream(scope):
-            # An SSE subscription streams for as long as the client stays.
+        if scope["type"] != "http" or is_event_stream(scope) or is_file_download(scope):
+            # An SSE subscription streams for as long as the client stays; a bulk export's
+            # file takes as long as the client reads it.
             await self.app(scope, receive, send)
             return
         started = False

@@ -11,7 +11,7 @@ from datastore import collections as c
 from datastore.documents import AuthorizationDocument, TikTokAccountDocument
 from datastore.enums import AuthorizationReason, AuthorizationStatus, LinkedStatus
 from datastore.store import DocumentStore
-from resolvers import events, history
+from resolvers import bulk_export_runs, events, history
 from resolvers.authorization_rules import Code
 from resolvers.authorizations import end, expire
 from resolvers.context import Context, Info
@@ -149,6 +149,9 @@ async def sweep_periodically(
             pruned = await events.prune(store, event_retention)
             if noticed or pruned:
                 logger.info("events: %d expiring notices, %d pruned", noticed, pruned)
+            exports = await bulk_export_runs.sweep(store)
+            if exports:
+                logger.info("bulk exports: %d files past retention removed", exports)
         except Exception:
             logger.exception("authorization sweep failed; retrying next interval")
         await asyncio.sleep(interval_seconds)

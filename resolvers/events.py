@@ -61,6 +61,7 @@ class EventType(StrEnum):
     REQUEST_CONNECTED = "REQUEST_CONNECTED"
     SERVICE_REVIEWED = "SERVICE_REVIEWED"
     CATEGORY_APPLICATION_REVIEWED = "CATEGORY_APPLICATION_REVIEWED"
+    BULK_EXPORT_FINISHED = "BULK_EXPORT_FINISHED"
 
 
 SUBJECT_COLLECTIONS: dict[str, Collection[Mapping[str, Any]]] = {
@@ -69,6 +70,7 @@ SUBJECT_COLLECTIONS: dict[str, Collection[Mapping[str, Any]]] = {
     "req": c.REQUESTS,
     "svc": c.SERVICES,
     "cap": c.CATEGORY_APPLICATIONS,
+    "bex": c.BULK_EXPORTS,
 }
 """Where the subject of an event lives, by its id prefix."""
 

@@ -12,6 +12,7 @@ from strawberry.tools import merge_types
 
 from schema.authorization import Authorization
 from schema.authorization_mutation import AuthorizationMutation, AuthorizationQuery
+from schema.bulk_export import BulkExportMutation, BulkExportQuery
 from schema.category_application import CategoryApplication, CategoryApplicationMutation
 from schema.enum_values import describe_enum_values
 from schema.error_log import LoggedSchema
@@ -51,6 +52,7 @@ Query = merge_types(
         SellerRequestQuery,
         ServiceOfferQuery,
         WebhookQuery,
+        BulkExportQuery,
     ),
 )
 Mutation = merge_types(
@@ -66,6 +68,7 @@ Mutation = merge_types(
         AuthorizationMutation,
         SellerRequestMutation,
         WebhookMutation,
+        BulkExportMutation,
     ),
 )
 

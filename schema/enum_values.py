@@ -25,6 +25,7 @@ from resolvers import (
     store_search,
 )
 from resolvers import requests as seller_requests
+from resolvers.bulk_exports import BulkExportErrorCode, BulkExportStatus
 from resolvers.events import EventType
 from resolvers.history import HistoryAction, HistoryReasonCode
 from resolvers.webhooks import WebhookErrorCode, WebhookStatus
@@ -324,7 +325,36 @@ DESCRIPTIONS[EventType] = {
     "REQUEST_CONNECTED": "The seller authorized a service of the partner it asked.",
     "SERVICE_REVIEWED": "An admin approved or rejected a service in review.",
     "CATEGORY_APPLICATION_REVIEWED": "An admin approved or rejected a category application.",
+    "BULK_EXPORT_FINISHED": "One of your bulk exports ended: COMPLETED, FAILED or CANCELED.",
 }
+DESCRIPTIONS[BulkExportStatus] = {
+    "CREATED": "Started; waiting for a worker.",
+    "RUNNING": "A worker is reading its pages into the file.",
+    "COMPLETED": "The file is complete and can be downloaded until expiresAt.",
+    "FAILED": "It stopped; errorCode and errorMessage say why. Nothing can be downloaded.",
+    "CANCELED": "You canceled it; what it had written was deleted.",
+    "EXPIRED": "Its file was deleted at the end of its retention.",
+}
+ERROR_CODES.update(
+    {
+        "INVALID_SYNTAX": "The query is not valid GraphQL syntax.",
+        "INVALID_QUERY": "The query does not validate against the schema (or cannot be read "
+        "page by page).",
+        "NOT_A_QUERY": "A bulk export runs a query, never a mutation or a subscription.",
+        "VARIABLES_NOT_SUPPORTED": "A bulk query declares no variables: write values inline.",
+        "NO_CONNECTION": "The query selects no connection to export.",
+        "MULTIPLE_TOP_LEVEL_FIELDS": "The query selects more than one connection, or fields "
+        "beside it, at the top level.",
+        "NESTING_TOO_DEEP": "Connections are nested deeper than a bulk export reads.",
+        "PAGINATION_ARGUMENT": "A connection is given first/last/after/before where the export "
+        "pages itself.",
+        "CONNECTION_FIELD": "A connection selects something other than edges { node } or nodes.",
+        "CONNECTION_IN_LIST": "A connection sits inside a plain list, which cannot be paged.",
+        "EXPORT_IN_PROGRESS": "You already have a bulk export running.",
+        "TOO_MANY_STARTS": "A caller may start one bulk export per minute.",
+        "NOT_CANCELABLE": "The export already ended.",
+    }
+)
 DESCRIPTIONS[WebhookStatus] = {
     "ACTIVE": "Receives events.",
     "DISABLED": "Failed for the whole retry period and receives nothing (see disabledReason); "
@@ -363,6 +393,7 @@ ERROR_ENUMS: tuple[type[Enum], ...] = (
     seller_requests.RequestErrorCode,
     service_rules.ServiceErrorCode,
     WebhookErrorCode,
+    BulkExportErrorCode,
 )
 
 

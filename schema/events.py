@@ -24,6 +24,7 @@ from resolvers.context import Info
 from resolvers.event_feed import cursor_of, open_feed
 from resolvers.events import EventType
 from schema.authorization import Authorization
+from schema.bulk_export import BulkExport
 from schema.category_application import CategoryApplication
 from schema.seller_request import SellerRequest
 from schema.service import Service
@@ -95,12 +96,21 @@ class CategoryApplicationEvent(Event):
         return CategoryApplication.from_document(found) if found else None
 
 
+@strawberry.type(description="One of your bulk exports ended: COMPLETED, FAILED or CANCELED.")
+class BulkExportEvent(Event):
+    @strawberry.field(description="The export, as it is now (its url when COMPLETED).")
+    async def bulk_export(self, info: Info) -> BulkExport | None:
+        found = await _subject(self, info, c.BULK_EXPORTS)
+        return BulkExport.from_document(found) if found else None
+
+
 _TYPES: dict[str, type[Event]] = {
     "aut": AuthorizationEvent,
     "ofr": ServiceOfferEvent,
     "req": SellerRequestEvent,
     "svc": ServiceEvent,
     "cap": CategoryApplicationEvent,
+    "bex": BulkExportEvent,
 }
 EVENT_TYPES = list(_TYPES.values())
 

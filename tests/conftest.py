@@ -43,6 +43,7 @@ from datastore.ids import new_id, new_token
 from datastore.search import search_fields
 from datastore.store import DocumentStore
 from edge import planned_execution
+from edge.export_settings import ExportSettings
 from edge.extension import GatewayPolicy
 from edge.planned_execution import Execution
 from edge.stream_settings import StreamSettings
@@ -65,7 +66,7 @@ MAX_PAGES = 100
 # Throttling is off for the suite (its many requests per caller would drain a bucket and
 # its round-trip counts are about resolvers); tests/test_throttle.py turns it on. So is the
 # webhook worker of the app's lifespan, whose polling would land in those counts; the webhook
-# tests run a worker themselves.
+# tests run a worker themselves (and so do the bulk export tests, for the export worker).
 # Every query the suite sends runs planned and interpreted, and must answer the same bytes
 # (see ``planned_and_interpreted_agree``).
 SETTINGS = Settings(
@@ -73,6 +74,7 @@ SETTINGS = Settings(
     policy=GatewayPolicy(throttle=ThrottlePolicy(enabled=False)),
     streams=StreamSettings(webhook_worker=False),
     execution=Execution.CHECKED,
+    exports=ExportSettings(worker=False),
 )
 
 

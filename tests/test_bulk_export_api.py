@@ -1,0 +1,428 @@
+"""Bulk exports through the API: refusals with codes, the JSONL file (exactly the fields asked,
+in order, nested nodes with __parentId), tenant isolation, one running export and one start a
+minute per caller, idempotency, cancel, the event, and the signed download."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from datastore import collections as c
+from datastore.codec import utc_now
+from datastore.ids import new_id
+from datastore.store import DocumentStore
+from edge.export_worker import _Run
+from gateway import export_worker
+from resolvers import bulk_export_runs as runs
+from resolvers.bulk_export_links import download_path
+from resolvers.identity import Role
+from tests.conftest import (
+    MAX_PAGES,
+    SETTINGS,
+    AuthorizationFactory,
+    GraphQLClient,
+    PartnerFactory,
+    SellerFactory,
+    ServiceFactory,
+    token,
+)
+
+START = """mutation($query: String!, $key: String) {
+  startBulkExport(input: {query: $query, idempotencyKey: $key}) {
+    bulkExport { id status } userErrors { field code message } } }"""
+READ = """query($id: ID!) { bulkExport(id: $id) {
+  id status objectCount rootObjectCount fileSize sha256 errorCode errorMessage url
+  completedAt expiresAt } }"""
+CANCEL = """mutation($id: ID!) { cancelBulkExport(id: $id) {
+  bulkExport { id status } userErrors { field code } } }"""
+AUTHORIZATIONS = "{ authorizations { nodes { id status partner { id } seller { id } } } }"
+ADMIN = token(Role.ADMIN)
+
+
+async def _start(gql: GraphQLClient, query: str, as_: str, key: str | None = None) -> Any:
+    body = await gql(START, {"query": query, "key": key}, as_=as_)
+    assert "errors" not in body, body
+    return body["data"]["startBulkExport"]
+
+
+async def _run(store: DocumentStore) -> None:
+    """Run every waiting export to its end with a worker of the suite's settings."""
+    worker = export_worker(store, SETTINGS)
+    for _ in range(MAX_PAGES):
+        if not await worker.run_once():
+            return
+    raise AssertionError("exports kept coming")
+
+
+async def _export(gql: GraphQLClient, store: DocumentStore, query: str, as_: str) -> Any:
+    started = await _start(gql, query, as_)
+    assert started["userErrors"] == [], started
+    await _run(store)
+    body = await gql(READ, {"id": started["bulkExport"]["id"]}, as_=as_)
+    return body["data"]["bulkExport"]
+
+
+async def _download(http: httpx.AsyncClient, url: str) -> list[dict[str, Any]]:
+    response = await http.get(url)
+    assert response.status_code == 200, response.text
+    return [orjson.loads(line) for line in response.content.splitlines()]
+
+
+async def _page_all(gql: GraphQLClient, query: str, path: list[str], as_: str) -> list[Any]:
+    """Every node of a connection as the caller's own paging reads it (``query`` takes
+    ``$after``; ``path`` leads to the connection)."""
+    nodes: list[Any] = []
+    after = None
+    for _ in range(MAX_PAGES):
+        body = await gql(query, {"after": after}, as_=as_)
+        assert "errors" not in body, body
+        connection = body["data"]
+        for key in path:
+            connection = connection[key]
+        nodes.extend(connection["nodes"])
+        if not connection["pageInfo"]["hasNextPage"]:
+            return nodes
+        after = connection["pageInfo"]["endCursor"]
+    raise AssertionError("too many pages")
+
+
+# -- refusals -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("{ authorizations { nodes { id ", "INVALID_SYNTAX"),
+        ("{ authorizations { nodes { nope } } }", "INVALID_QUERY"),
+        ('mutation { cancelBulkExport(id: "bex_x") { bulkExport { id } } }', "NOT_A_QUERY"),
+        ("subscription { events { id } }", "NOT_A_QUERY"),
+        (
+            "query($s: [AuthorizationStatus!]) { authorizations(status: $s) { nodes { id } } }",
+            "VARIABLES_NOT_SUPPORTED",
+        ),
+        ("{ viewer { role } }", "NO_CONNECTION"),
+        (
+            "{ authorizations { nodes { id } } requests { nodes { id } } }",
+            "MULTIPLE_TOP_LEVEL_FIELDS",
+        ),
+        (
+            "{ sellers { nodes { serviceOffers { nodes { authorizations { nodes { "
+            "history { nodes { action } } } } } } } } }",
+            "NESTING_TOO_DEEP",
+        ),
+        ("{ authorizations(first: 10) { nodes { id } } }", "PAGINATION_ARGUMENT"),
+        (
+            '{ authorizations { nodes { history(after: "x") { nodes { action } } } } }',
+            "PAGINATION_ARGUMENT",
+        ),
+        ("{ authorizations { totalCount nodes { id } } }", "CONNECTION_FIELD"),
+        ("{ authorizations { edges { cursor node { id } } } }", "CONNECTION_FIELD"),
+    ],
+)
+async def test_a_query_that_cannot_be_exported_is_refused_with_its_code(
+    gql: GraphQLClient, store: DocumentStore, query: str, code: str
+) -> None:
+    started = await _start(gql, query, ADMIN)
+    assert started["bulkExport"] is None
+    assert [(e["code"], e["field"]) for e in started["userErrors"]] == [(code, ["input", "query"])]
+    assert await store.count(c.BULK_EXPORTS) == 0
+
+
+async def test_anonymous_callers_cannot_start_an_export(gql: GraphQLClient) -> None:
+    body = await gql(START, {"query": AUTHORIZATIONS})
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+# -- the file ----------------------------------------------------------------------------------
+
+
+async def test_the_file_holds_every_node_with_exactly_the_fields_asked_and_nested_parents(
+    gql: GraphQLClient,
+    http: httpx.AsyncClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+) -> None:
+    # More than a page of services under one partner: the nested connection's further pages
+    # are read too.
+    busy = await make_partner()
+    for _ in range(103):
+        await make_service(busy)
+    quiet = await make_partner()
+    await make_service(quiet)
+    await make_partner()  # no services: no nested lines
+    query = "{ partners { edges { node { name id services { nodes { status name id } } } } } }"
+    export = await _export(gql, store, query, ADMIN)
+    assert export["status"] == "COMPLETED", export
+    lines = await _download(http, export["url"])
+
+    partners = await _page_all(
+        gql,
+        "query($after: String) { partners(first: 100, after: $after) { nodes { name id } "
+        "pageInfo { hasNextPage endCursor } } }",
+        ["partners"],
+        ADMIN,
+    )
+    expected: list[dict[str, Any]] = []
+    for partner in partners:
+        expected.append(partner)
+        services = await _page_all(
+            gql,
+            "query($after: String) { partner(id: "
+            f'"{partner["id"]}"'
+            ") { services(first: 100, after: $after) { nodes { status name id } "
+            "pageInfo { hasNextPage endCursor } } } }",
+            ["partner", "services"],
+            ADMIN,
+        )
+        expected.extend({**service, "__parentId": partner["id"]} for service in services)
+    assert lines == expected
+    # Exactly the fields asked, in the query's order; __parentId last on nested lines.
+    assert list(lines[0]) == ["name", "id"]
+    nested = next(line for line in lines if "__parentId" in line)
+    assert list(nested) == ["status", "name", "id", "__parentId"]
+    assert sum(1 for line in lines if line.get("__parentId") == busy["_id"]) == 103
+    assert export["objectCount"] == len(lines)
+    assert export["rootObjectCount"] == len(partners)
+
+
+async def test_a_nested_connection_given_first_or_last_is_that_one_page(
+    gql: GraphQLClient,
+    http: httpx.AsyncClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+) -> None:
+    partner = await make_partner()
+    for _ in range(5):
+        await make_service(partner)
+    query = "{ partners { nodes { id services(first: 2) { nodes { id } } } } }"
+    export = await _export(gql, store, query, ADMIN)
+    lines = await _download(http, export["url"])
+    assert sum(1 for line in lines if line.get("__parentId") == partner["_id"]) == 2
+
+
+# -- tenant isolation --------------------------------------------------------------------------
+
+
+async def test_each_caller_exports_exactly_what_its_own_paging_sees(
+    gql: GraphQLClient,
+    http: httpx.AsyncClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+    make_authorization: AuthorizationFactory,
+) -> None:
+    partners = [await make_partner(), await make_partner()]
+    services = [await make_service(p) for p in partners]
+    sellers = [await make_seller(), await make_seller()]
+    for seller in sellers:
+        for service in services:
+            await make_authorization(seller, service)
+    callers = {
+        "partner": token(Role.PARTNER, partners[0]["_id"]),
+        "seller": token(Role.SELLER, sellers[1]["_id"]),
+        "admin": ADMIN,
+    }
+    paging = (
+        "query($after: String) { authorizations(first: 100, after: $after) { "
+        "nodes { id status partner { id } seller { id } } pageInfo { hasNextPage endCursor } } }"
+    )
+    seen: dict[str, list[dict[str, Any]]] = {}
+    for name, caller in callers.items():
+        export = await _export(gql, store, AUTHORIZATIONS, caller)
+        assert export["status"] == "COMPLETED", export
+        seen[name] = await _download(http, export["url"])
+        assert seen[name] == await _page_all(gql, paging, ["authorizations"], caller)
+    assert {line["partner"]["id"] for line in seen["partner"]} == {partners[0]["_id"]}
+    assert {line["seller"]["id"] for line in seen["seller"]} == {sellers[1]["_id"]}
+    assert len(seen["partner"]) == 2 and len(seen["seller"]) == 2
+    assert len(seen["admin"]) == 4
+
+
+async def test_an_export_of_a_list_the_caller_may_not_read_fails_with_its_code(
+    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make_partner: PartnerFactory
+) -> None:
+    partner = await make_partner()
+    export = await _export(
+        gql, store, "{ sellers { nodes { id name } } }", token(Role.PARTNER, partner["_id"])
+    )
+    assert export["status"] == "FAILED"
+    assert export["errorCode"] == "FORBIDDEN"
+    assert export["url"] is None
+
+
+# -- one at a time -------------------------------------------------------------------------------
+
+
+async def test_one_running_export_per_caller_even_when_starts_race(
+    gql: GraphQLClient, store: DocumentStore
+) -> None:
+    for _ in range(5):
+        await store.delete_all(c.BULK_EXPORTS)
+        await store.delete_all(c.BULK_EXPORT_OWNERS)
+        results = await asyncio.gather(*(_start(gql, AUTHORIZATIONS, ADMIN) for _ in range(6)))
+        started = [r for r in results if r["bulkExport"] is not None]
+        assert len(started) == 1
+        codes = {e["code"] for r in results for e in r["userErrors"]}
+        assert codes <= {"EXPORT_IN_PROGRESS", "TOO_MANY_STARTS"}
+        assert await store.count(c.BULK_EXPORTS, {"status": "CREATED"}) == 1
+
+
+async def test_a_caller_starts_at_most_one_export_a_minute(
+    gql: GraphQLClient, store: DocumentStore, make_partner: PartnerFactory
+) -> None:
+    partner = await make_partner()
+    caller = token(Role.PARTNER, partner["_id"])
+    first = await _start(gql, AUTHORIZATIONS, caller)
+    await gql(CANCEL, {"id": first["bulkExport"]["id"]}, as_=caller)
+    again = await _start(gql, AUTHORIZATIONS, caller)
+    assert [e["code"] for e in again["userErrors"]] == ["TOO_MANY_STARTS"]
+    # Another caller is not held back by it.
+    other = await _start(gql, AUTHORIZATIONS, ADMIN)
+    assert other["userErrors"] == []
+    # A minute later the caller may start again.
+    guard = await store.get_many(c.BULK_EXPORT_OWNERS, [f"PARTNER:{partner['_id']}"])
+    owner = next(iter(guard.values()))
+    await store.update(
+        c.BULK_EXPORT_OWNERS,
+        owner["_id"],
+        expected_version=owner["version"],
+        changes={"lastStartedAt": owner["lastStartedAt"] - timedelta(seconds=61)},
+    )
+    later = await _start(gql, AUTHORIZATIONS, caller)
+    assert later["userErrors"] == [] and later["bulkExport"]["status"] == "CREATED"
+
+
+async def test_a_retried_start_with_the_same_key_returns_the_first_export(
+    gql: GraphQLClient, store: DocumentStore
+) -> None:
+    first = await _start(gql, AUTHORIZATIONS, ADMIN, key="sync-2026-05-17")
+    retried = await _start(gql, AUTHORIZATIONS, ADMIN, key="sync-2026-05-17")
+    assert retried["bulkExport"]["id"] == first["bulkExport"]["id"]
+    other = await _start(gql, "{ requests { nodes { id } } }", ADMIN, key="sync-2026-05-17")
+    assert [e["code"] for e in other["userErrors"]] == ["IDEMPOTENCY_KEY_REUSED"]
+    assert await store.count(c.BULK_EXPORTS) == 1
+
+
+# -- cancel, the event, the download ------------------------------------------------------------
+
+
+async def test_cancel_stops_an_export_and_a_running_one_never_completes(
+    gql: GraphQLClient, store: DocumentStore, make_partner: PartnerFactory
+) -> None:
+    await make_partner()
+    started = await _start(gql, AUTHORIZATIONS, ADMIN)
+    export_id = started["bulkExport"]["id"]
+    # A worker has claimed it when the caller cancels.
+    claimed, _ = await runs.claim_next(store, "exw_test", timedelta(seconds=30))
+    assert claimed is not None and claimed["_id"] == export_id
+    canceled = await gql(CANCEL, {"id": export_id}, as_=ADMIN)
+    assert canceled["data"]["cancelBulkExport"]["bulkExport"]["status"] == "CANCELED"
+    await _Run(export_worker(store, SETTINGS), claimed).run()
+    read = (await gql(READ, {"id": export_id}, as_=ADMIN))["data"]["bulkExport"]
+    assert read["status"] == "CANCELED" and read["url"] is None
+    again = await gql(CANCEL, {"id": export_id}, as_=ADMIN)
+    assert [e["code"] for e in again["data"]["cancelBulkExport"]["userErrors"]] == [
+        "NOT_CANCELABLE"
+    ]
+    missing = await gql(CANCEL, {"id": new_id("bex")}, as_=ADMIN)
+    assert [e["code"] for e in missing["data"]["cancelBulkExport"]["userErrors"]] == ["NOT_FOUND"]
+
+
+async def test_an_export_is_its_callers_alone(
+    gql: GraphQLClient, store: DocumentStore, make_partner: PartnerFactory
+) -> None:
+    partner = await make_partner()
+    started = await _start(gql, AUTHORIZATIONS, ADMIN)
+    export_id = started["bulkExport"]["id"]
+    other = token(Role.PARTNER, partner["_id"])
+    assert (await gql(READ, {"id": export_id}, as_=other))["data"]["bulkExport"] is None
+    body = await gql("{ currentBulkExport { id } }", as_=other)
+    assert body["data"]["currentBulkExport"] is None
+    canceled = await gql(CANCEL, {"id": export_id}, as_=other)
+    assert [e["code"] for e in canceled["data"]["cancelBulkExport"]["userErrors"]] == ["NOT_FOUND"]
+    mine = await gql("{ currentBulkExport { id status } }", as_=ADMIN)
+    assert mine["data"]["currentBulkExport"] == {"id": export_id, "status": "CREATED"}
+
+
+async def test_the_finished_export_is_announced_in_the_event_log(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+    make_authorization: AuthorizationFactory,
+) -> None:
+    partner = await make_partner()
+    await make_authorization(await make_seller(), await make_service(partner))
+    caller = token(Role.PARTNER, partner["_id"])
+    export = await _export(gql, store, AUTHORIZATIONS, caller)
+    events = await store.find(c.EVENTS, {"type": "BULK_EXPORT_FINISHED"})
+    assert len(events) == 1
+    event = events[0]
+    assert event["subjectId"] == export["id"]
+    assert event["partnerId"] == partner["_id"]
+    assert event["changes"] == {
+        "status": {"from": "RUNNING", "to": "COMPLETED"},
+        "objectCount": 1,
+    }
+
+
+async def test_the_download_streams_the_file_with_its_length_and_checksum(
+    gql: GraphQLClient,
+    http: httpx.AsyncClient,
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+) -> None:
+    for _ in range(3):
+        await make_partner()
+    export = await _export(gql, store, "{ partners { nodes { id name } } }", ADMIN)
+    response = await http.get(export["url"], headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    body = response.content
+    digest = hashlib.sha256(body).digest()
+    assert int(response.headers["content-length"]) == len(body) == export["fileSize"]
+    assert response.headers["x-checksum-sha256"] == digest.hex() == export["sha256"]
+    assert response.headers["repr-digest"] == f"sha-256=:{base64.b64encode(digest).decode()}:"
+    assert response.headers["content-type"].startswith("application/jsonl")
+    assert len(body.splitlines()) == 3
+
+    path = export["url"].removeprefix("http://gateway")
+    forged = path[:-4] + ("0000" if not path.endswith("0000") else "1111")
+    refused = await http.get(forged)
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["extensions"]["code"] == "DOWNLOAD_LINK_INVALID"
+    document = (await store.get_many(c.BULK_EXPORTS, [export["id"]]))[export["id"]]
+    stale = download_path(document, utc_now() - timedelta(hours=2))
+    expired = await http.get(stale)
+    assert expired.status_code == 403
+    assert expired.json()["errors"][0]["extensions"]["code"] == "DOWNLOAD_LINK_EXPIRED"
+
+
+async def test_past_its_retention_the_file_is_deleted_and_the_export_expired(
+    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make_partner: PartnerFactory
+) -> None:
+    await make_partner()
+    export = await _export(gql, store, "{ partners { nodes { id } } }", ADMIN)
+    document = (await store.get_many(c.BULK_EXPORTS, [export["id"]]))[export["id"]]
+    await store.update(
+        c.BULK_EXPORTS,
+        export["id"],
+        expected_version=document["version"],
+        changes={"expiresAt": utc_now() - timedelta(seconds=1)},
+    )
+    assert await runs.sweep(store) == 1
+    read = (await gql(READ, {"id": export["id"]}, as_=ADMIN))["data"]["bulkExport"]
+    assert read["status"] == "EXPIRED" and read["url"] is None
+    gone = await http.get(export["url"])
+    assert gone.status_code == 410
+    assert gone.json()["errors"][0]["extensions"]["code"] == "EXPORT_EXPIRED"
