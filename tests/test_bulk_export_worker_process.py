@@ -50,6 +50,16 @@ async def shared(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     await drop_store(store)
 
 
+@pytest.fixture
+async def opened(shared: str) -> AsyncIterator[DocumentStore]:
+    """This process's own connection to the shared store (its adapter is the test's)."""
+    store = await open_store(Settings(jwt_secret=JWT_SECRET, database_url=shared))
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
 @contextlib.contextmanager
 def _worker_process(url: str, log: Path) -> Any:
     """``tsp-gateway export-worker`` on ``url``, slowed by a small export bucket so it is still
@@ -99,67 +109,64 @@ async def _until(store: DocumentStore, export_id: str, done: Any, what: str) -> 
 
 
 async def test_a_worker_killed_mid_export_leaves_it_resumed_never_half_complete(
-    shared: str, tmp_path: Path
+    shared: str, opened: DocumentStore, tmp_path: Path
 ) -> None:
-    store = await open_store(Settings(jwt_secret=JWT_SECRET, database_url=shared))
-    try:
-        now = utc_now()
-        for n in range(PARTNERS):
-            await store.insert(
-                c.PARTNERS,
-                {
-                    "_id": new_id("ptn"),
-                    "name": f"Partner {n:04d}",
-                    "type": "TSP",
-                    "registrationRegion": "US",
-                    "targetMarkets": ["US"],
-                    "status": "ACTIVE",
-                    "createdAt": now + timedelta(milliseconds=n),
-                },
+    store = opened
+    now = utc_now()
+    for n in range(PARTNERS):
+        await store.insert(
+            c.PARTNERS,
+            {
+                "_id": new_id("ptn"),
+                "name": f"Partner {n:04d}",
+                "type": "TSP",
+                "registrationRegion": "US",
+                "targetMarkets": ["US"],
+                "status": "ACTIVE",
+                "createdAt": now + timedelta(milliseconds=n),
+            },
+        )
+    async with serving(store, SETTINGS) as http:
+        gql = GraphQLClient(http)
+        admin = token(Role.ADMIN)
+        body = await gql(START, {"query": "{ partners { nodes { id name } } }"}, as_=admin)
+        export_id = body["data"]["startBulkExport"]["bulkExport"]["id"]
+
+        with _worker_process(shared, tmp_path / "worker.log") as process:
+            # It has written its first page and waits for its bucket: kill it there.
+            await _until(
+                store,
+                export_id,
+                lambda e: e["status"] == "RUNNING" and e["objectCount"] >= 100,
+                "the first page",
             )
-        async with serving(store, SETTINGS) as http:
-            gql = GraphQLClient(http)
-            admin = token(Role.ADMIN)
-            body = await gql(START, {"query": "{ partners { nodes { id name } } }"}, as_=admin)
-            export_id = body["data"]["startBulkExport"]["bulkExport"]["id"]
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
 
-            with _worker_process(shared, tmp_path / "worker.log") as process:
-                # It has written its first page and waits for its bucket: kill it there.
-                await _until(
-                    store,
-                    export_id,
-                    lambda e: e["status"] == "RUNNING" and e["objectCount"] >= 100,
-                    "the first page",
-                )
-                process.send_signal(signal.SIGKILL)
-                process.wait(timeout=30)
+        killed = await _export(store, export_id)
+        assert killed["status"] == "RUNNING" and killed["attempts"] == 1
+        read = (await gql(READ, {"id": export_id}, as_=admin))["data"]["bulkExport"]
+        assert read["url"] is None
+        with pytest.raises(NoSuchFile):
+            [chunk async for chunk in store.files.read(killed["fileId"])]
 
-            killed = await _export(store, export_id)
-            assert killed["status"] == "RUNNING" and killed["attempts"] == 1
-            read = (await gql(READ, {"id": export_id}, as_=admin))["data"]["bulkExport"]
-            assert read["url"] is None
-            with pytest.raises(NoSuchFile):
-                [chunk async for chunk in store.files.read(killed["fileId"])]
-
-            # Another worker takes it over once the dead one's lease has run out.
-            worker = export_worker(store, SETTINGS)
-            for _ in range(int(WAIT_SECONDS / POLL)):
-                if await worker.run_once():
-                    break
-                await asyncio.sleep(POLL)
-            done = await _export(store, export_id)
-            assert done["status"] == "COMPLETED" and done["attempts"] == 2
-            read = (await gql(READ, {"id": export_id}, as_=admin))["data"]["bulkExport"]
-            response = await http.get(read["url"])
-            lines = [orjson.loads(line) for line in response.content.splitlines()]
-            names = [line["name"] for line in lines]
-            assert sorted(names) == [f"Partner {n:04d}" for n in range(PARTNERS)]
-            assert len(set(names)) == PARTNERS  # nothing of the first attempt repeated
-            assert int(response.headers["content-length"]) == len(response.content)
-            with pytest.raises(NoSuchFile):
-                [chunk async for chunk in store.files.read(killed["fileId"])]
-    finally:
-        await store.close()
+        # Another worker takes it over once the dead one's lease has run out.
+        worker = export_worker(store, SETTINGS)
+        for _ in range(int(WAIT_SECONDS / POLL)):
+            if await worker.run_once():
+                break
+            await asyncio.sleep(POLL)
+        done = await _export(store, export_id)
+        assert done["status"] == "COMPLETED" and done["attempts"] == 2
+        read = (await gql(READ, {"id": export_id}, as_=admin))["data"]["bulkExport"]
+        response = await http.get(read["url"])
+        lines = [orjson.loads(line) for line in response.content.splitlines()]
+        names = [line["name"] for line in lines]
+        assert sorted(names) == [f"Partner {n:04d}" for n in range(PARTNERS)]
+        assert len(set(names)) == PARTNERS  # nothing of the first attempt repeated
+        assert int(response.headers["content-length"]) == len(response.content)
+        with pytest.raises(NoSuchFile):
+            [chunk async for chunk in store.files.read(killed["fileId"])]
 
 
 async def test_an_export_whose_workers_keep_dying_fails_with_interrupted(
