@@ -1,7 +1,8 @@
 """The gateway layer inside GraphQL execution: limits, caches, cost and throttling.
 
 Everything here runs before the first resolver: the parser stops at the token limit, the
-structural rules run with validation (both cached across requests), and the requested cost is
+structural limits are checked in one linear pass, then the specification's rules run (parsing
+and the rules cached across requests; see :mod:`edge.validation`), and the requested cost is
 checked against the single-query maximum and then against the caller's bucket. After
 execution the actual cost is counted from the response and the difference refunded. Every
 response reports both in ``extensions.cost``.
@@ -19,10 +20,11 @@ from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 
 from edge.cost import actual_cost, requested_cost, select_operation
 from edge.errors import gateway_error
-from edge.limits import Limits, structural_rules
+from edge.limits import Limits, length_problem, structural_problems
 from edge.metrics import count_refusal, observe_cost
 from edge.request import GatewayRequest
 from edge.throttle import ThrottlePolicy, ThrottleStatus
+from edge.validation import RULES
 
 CACHE_SIZE = 512
 """Distinct documents the parser and validation caches keep (each an LRU)."""
@@ -45,12 +47,21 @@ def _gate(extension: SchemaExtension) -> GatewayRequest:
 
 
 class _Parser(ParserCache):
-    """Strawberry's parser cache, which leaves trusted documents (already parsed) alone."""
+    """Strawberry's parser cache, which leaves trusted documents (already parsed) alone and
+    refuses a document too long to read before reading it."""
+
+    def __init__(self, limits: Limits, maxsize: int) -> None:
+        super().__init__(maxsize=maxsize)
+        self.limits = limits
 
     def on_parse(self) -> Iterator[None]:
         if self.execution_context.graphql_document is not None:
             yield
             return
+        too_long = length_problem(self.execution_context.query or "", self.limits)
+        if too_long is not None:
+            count_refusal("MAX_DOCUMENT_LENGTH_EXCEEDED")
+            raise too_long
         try:
             yield from super().on_parse()
         except GraphQLError:
@@ -77,19 +88,29 @@ def _name_token_limit(errors: Iterable[GraphQLError], maximum: int) -> None:
 
 
 class _Validation(ValidationCache):
-    """Strawberry's validation cache, skipped for trusted documents (validated when the
-    process first loaded them)."""
+    """The structural limits, then Strawberry's validation cache running the specification's
+    rules; both skipped for trusted documents (validated when the process first loaded them).
+    """
+
+    def __init__(self, limits: Limits, maxsize: int) -> None:
+        super().__init__(maxsize=maxsize)
+        self.limits = limits
 
     def on_validate(self) -> Iterator[None]:
-        if _gate(self).trusted_document is not None:
-            self.execution_context.pre_execution_errors = []
+        context = self.execution_context
+        if _gate(self).trusted_document is not None or context.graphql_document is None:
+            context.pre_execution_errors = []
+            yield
+            return
+        # Cheap checks first: a document over a limit never reaches the rules.
+        problems = structural_problems(context.graphql_document, self.limits)
+        if problems:
+            context.pre_execution_errors = problems
+            for error in problems:
+                count_refusal((error.extensions or {})["code"])
             yield
             return
         yield from super().on_validate()
-        for error in self.execution_context.pre_execution_errors or ():
-            code = (error.extensions or {}).get("code")
-            if isinstance(code, str) and code.startswith(("MAX_", "INTROSPECTION_")):
-                count_refusal(code)
 
 
 def _refusal(subscription: bool, error: GraphQLError) -> GraphQLExecutionResult:
@@ -99,17 +120,16 @@ def _refusal(subscription: bool, error: GraphQLError) -> GraphQLExecutionResult:
 
 
 class _Limits(SchemaExtension):
-    """The token limit for the parser, the structural rules for validation, and the trusted
+    """The token limit for the parser, the gateway's validation rules, and the trusted
     document (if the request named one) in place of parsing."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.rules = structural_rules(limits)
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
         context.parse_options["max_tokens"] = self.limits.max_tokens
-        context.validation_rules = (*context.validation_rules, *self.rules)
+        context.validation_rules = RULES
         trusted = _gate(self).trusted_document
         if trusted is not None:
             context.graphql_document = trusted
@@ -242,8 +262,8 @@ def gateway_extensions(
     """
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: _Limits(policy.limits),
-        lambda: _Parser(maxsize=CACHE_SIZE),
-        lambda: _Validation(maxsize=CACHE_SIZE),
+        lambda: _Parser(policy.limits, maxsize=CACHE_SIZE),
+        lambda: _Validation(policy.limits, maxsize=CACHE_SIZE),
     ]
     if cost:
         extensions.insert(1, lambda: _CostAndThrottle(policy))

@@ -13,7 +13,7 @@ from strawberry.extensions.validation_cache import _get_validate_cache
 
 from datastore.store import DocumentStore
 from edge.extension import CACHE_SIZE, GatewayPolicy
-from edge.limits import Limits, structural_rules
+from edge.limits import Limits
 from edge.throttle import ThrottlePolicy
 from tests.conftest import SETTINGS, serving
 
@@ -24,11 +24,15 @@ SMALL = Limits(
     max_root_fields=2,
     max_operations=2,
     max_directives_per_field=1,
+    max_selections=12,
+    max_document_length=400,
 )
 
 
-async def _post(store: DocumentStore, body: dict[str, Any]) -> httpx.Response:
-    policy = GatewayPolicy(limits=SMALL, throttle=ThrottlePolicy(enabled=False))
+async def _post(
+    store: DocumentStore, body: dict[str, Any], limits: Limits = SMALL
+) -> httpx.Response:
+    policy = GatewayPolicy(limits=limits, throttle=ThrottlePolicy(enabled=False))
     async with serving(store, replace(SETTINGS, policy=policy)) as http:
         return await http.post("/graphql", json=body)
 
@@ -67,12 +71,22 @@ def _directives(count: int) -> str:
     return "{ __typename " + " ".join(directives) + " }"
 
 
+def _selections(count: int) -> str:
+    return "{ " + "__typename " * count + "}"
+
+
+def _length(count: int) -> str:
+    return "{ __typename }".ljust(count)
+
+
 CASES = [
     ("depth", _depth, 3, "MAX_DEPTH_EXCEEDED"),
     ("aliases", _aliases, 2, "MAX_ALIASES_EXCEEDED"),
     ("root fields", _root_fields, 2, "MAX_ROOT_FIELDS_EXCEEDED"),
     ("operations", _operations, 2, "MAX_OPERATIONS_EXCEEDED"),
     ("directives per field", _directives, 1, "MAX_DIRECTIVES_EXCEEDED"),
+    ("field selections", _selections, 12, "MAX_SELECTIONS_EXCEEDED"),
+    ("document length", _length, 400, "MAX_DOCUMENT_LENGTH_EXCEEDED"),
 ]
 
 
@@ -103,7 +117,8 @@ async def test_each_limit_at_under_and_over_its_value(
 async def test_tokens_at_under_and_over_the_limit(
     store: DocumentStore, count: int, refused: bool
 ) -> None:
-    body = (await _post(store, {"query": _tokens(count)})).json()
+    limits = replace(SMALL, max_selections=100, max_document_length=10_000)
+    body = (await _post(store, {"query": _tokens(count)}, limits)).json()
     codes = [e["extensions"]["code"] for e in body.get("errors", [])]
     assert codes == (["MAX_TOKENS_EXCEEDED"] if refused else [])
     if refused:
@@ -136,9 +151,7 @@ async def test_batching_stays_off(http: httpx.AsyncClient) -> None:
     assert response.json()["errors"][0]["extensions"]["code"] == "BATCHING_NOT_SUPPORTED"
 
 
-async def test_rules_are_built_once_so_the_caches_keep_hitting(http: httpx.AsyncClient) -> None:
-    limits = Limits()
-    assert structural_rules(limits) is structural_rules(Limits())
+async def test_the_caches_keep_hitting(http: httpx.AsyncClient) -> None:
     parse_cache: Any = _get_parse_cache(CACHE_SIZE)
     validate_cache: Any = _get_validate_cache(CACHE_SIZE)
     query = {"query": "{ serviceCategories(first: 2) { nodes { name } } }"}
