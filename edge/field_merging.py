@@ -36,6 +36,7 @@ from graphql import (
     GraphQLNamedType,
     GraphQLNonNull,
     GraphQLOutputType,
+    GraphQLSchema,
     InlineFragmentNode,
     ListValueNode,
     NullValueNode,
@@ -84,11 +85,7 @@ class FieldsCanMergeRule(OverlappingFieldsCanBeMergedRule):
         self.rule_context.remaining_complexity_budget = REPORT_BUDGET
 
     def enter_document(self, node: DocumentNode, *_: object) -> Any:
-        try:
-            _MergeCheck(self.context, node).run()
-        except (_Unsure, RecursionError):
-            return None
-        return SKIP
+        return SKIP if merges_cleanly(self.context.schema, node) else None
 
     def enter_selection_set(self, *args: Any) -> Any:
         try:
@@ -108,11 +105,20 @@ class FieldsCanMergeRule(OverlappingFieldsCanBeMergedRule):
         return None
 
 
+def merges_cleanly(schema: GraphQLSchema, document: DocumentNode) -> bool:
+    """Whether every field of ``document`` merges (``False`` also when unsure)."""
+    try:
+        _MergeCheck(schema, document).run()
+    except (_Unsure, RecursionError):
+        return False
+    return True
+
+
 class _MergeCheck:
     """One document's merge check; raises :class:`_Unsure` where graphql-core must look."""
 
-    def __init__(self, context: ValidationContext, document: DocumentNode) -> None:
-        self.schema = context.schema
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode) -> None:
+        self.schema = schema
         self.document = document
         self.fragments: dict[str, FragmentDefinitionNode] = {}
         self.collected: dict[tuple[int, int], _Fields] = {}
@@ -138,9 +144,7 @@ class _MergeCheck:
             ):
                 # Nobody spreads it, so no operation checks it: graphql-core still does.
                 self.reached.add(definition.name.value)
-                self._check_set(
-                    self._collect(self._type(definition), definition.selection_set)
-                )
+                self._check_set(self._collect(self._type(definition), definition.selection_set))
         if self.reached != set(self.fragments):
             raise _Unsure
 
@@ -211,9 +215,7 @@ class _MergeCheck:
                 if isinstance(selection, FieldNode):
                     _stream(selection)
                     name = selection.name.value
-                    has_fields = is_object_type(current_parent) or is_interface_type(
-                        current_parent
-                    )
+                    has_fields = is_object_type(current_parent) or is_interface_type(current_parent)
                     definition = current_parent.fields.get(name) if has_fields else None
                     response_name = selection.alias.value if selection.alias else name
                     fields.setdefault(response_name, []).append(
