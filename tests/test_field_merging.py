@@ -149,7 +149,8 @@ class _Documents:
             name, _ = self.rng.choice(self.fragments)
             return f"...{name}"
         if roll < 0.3 and is_object_type(parent) and parent.interfaces:
-            return f"... on {self.rng.choice(parent.interfaces).name} {self.selection(parent, depth)}"
+            interface = self.rng.choice(parent.interfaces)
+            return f"... on {interface.name} {self.selection(parent, depth)}"
         return self.field(parent, depth)
 
     def field(self, parent: Any, depth: int) -> str:

@@ -171,3 +171,69 @@ async def test_the_fifteen_level_query_from_the_issue_is_refused(http: httpx.Asy
     )
     codes = {e["extensions"]["code"] for e in response.json()["errors"]}
     assert "MAX_DEPTH_EXCEEDED" in codes
+
+
+DUPLICATED = "{ viewer { " + "partner { id } " * 600 + "} }"
+"""The issue's document: every structural limit passed, and graphql-core compared each pair."""
+
+
+async def test_the_duplicated_fields_document_is_refused_naming_a_limit(
+    store: DocumentStore,
+) -> None:
+    defaults = (await _post(store, {"query": DUPLICATED}, Limits())).json()
+    assert [e["extensions"]["code"] for e in defaults["errors"]] == ["MAX_TOKENS_EXCEEDED"]
+    # With the token limit raised, the selections limit refuses it before any rule runs.
+    raised = Limits(max_tokens=10_000)
+    body = (await _post(store, {"query": DUPLICATED}, raised)).json()
+    [error] = body["errors"]
+    assert error["extensions"] == {
+        "code": "MAX_SELECTIONS_EXCEEDED",
+        "limit": "field selections",
+        "maximum": 500,
+        "found": 1201,
+    }
+    assert body["data"] is None
+
+
+async def test_at_the_selections_limit_the_duplicated_fields_are_answered(
+    store: DocumentStore,
+) -> None:
+    text = "{ viewer { " + "partner { id } " * 249 + "role } }"
+    body = (await _post(store, {"query": text}, Limits())).json()
+    assert body.get("errors") is None
+    assert body["data"] == {"viewer": {"partner": None, "role": None}}
+
+
+async def test_selections_count_every_place_a_fragment_is_spread(store: DocumentStore) -> None:
+    spreads = " ".join(f"v{i}: viewer {{ ...V ...V }}" for i in range(5))
+    text = "{ " + spreads + " } fragment V on Viewer { role partner { id } }"
+    limits = Limits(max_selections=19)
+    body = (await _post(store, {"query": text}, limits)).json()
+    # 5 viewers, each with V once (spread twice in one selection, collected once): 5 + 5 * 3
+    [error] = body["errors"]
+    assert error["extensions"]["found"] == 20
+    assert error["extensions"]["code"] == "MAX_SELECTIONS_EXCEEDED"
+    allowed = (await _post(store, {"query": text}, replace(limits, max_selections=20))).json()
+    assert allowed.get("errors") is None
+
+
+async def test_limits_refuse_before_the_rules_run(store: DocumentStore) -> None:
+    # Over the root-field limit and full of unknown fields: only the limit is reported, as the
+    # specification's rules never saw the document.
+    text = "{ " + "viewer { nope } " * 1_000 + "}"
+    limits = Limits(max_tokens=10_000, max_selections=5_000, max_document_length=50_000)
+    body = (await _post(store, {"query": text}, limits)).json()
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["MAX_ROOT_FIELDS_EXCEEDED"]
+
+
+async def test_a_long_chain_of_fragments_is_measured_without_recursion(
+    store: DocumentStore,
+) -> None:
+    count = 3_000
+    chain = " ".join(f"fragment F{i} on Viewer {{ role ...F{i + 1} }}" for i in range(count))
+    text = "{ viewer { ...F0 } } " + chain + f" fragment F{count} on Viewer {{ role }}"
+    limits = Limits(max_tokens=100_000, max_document_length=200_000)
+    body = (await _post(store, {"query": text}, limits)).json()
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "MAX_SELECTIONS_EXCEEDED"
+    assert error["extensions"]["found"] == count + 2
