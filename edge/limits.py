@@ -22,7 +22,7 @@ class Limits:
 
     max_depth: int = 12
     max_aliases: int = 30
-    max_tokens: int = 2_000
+    max_tokens: int = 1_000
     max_document_length: int = 20_000
     max_root_fields: int = 20
     max_operations: int = 10

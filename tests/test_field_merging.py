@@ -63,7 +63,7 @@ CONFLICTS = [
     "fragment U on Partner { x: id x: name } query A { viewer { role } }",
     "query A { viewer { role } } query B { viewer { r: role r: partner { id } } }",
     # many repeats with one conflict
-    "{ viewer { " + "partner { id } " * 40 + "partner { id: name } } }",
+    "{ viewer { " + "partner { id } " * 30 + "partner { id: name } } }",
 ]
 
 CLEAN = [
