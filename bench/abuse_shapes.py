@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from graphql import GraphQLError, get_introspection_query, parse
+from strawberry.schema.schema import validate_document
 
 from edge.limits import Limits, length_problem, structural_problems
 from edge.validation import RULES
 from schema import schema
-from strawberry.schema.schema import validate_document
 
 GOAL_MS = 50.0
 SCHEMA = schema._schema
