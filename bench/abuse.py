@@ -2,12 +2,12 @@
 abusive callers, for every known attack.
 
 Run ``python -m bench.abuse [--requests 200] [--abusers 4] [--attacks NAME,...]
-[--no-shapes]``. First the in-process part (:mod:`bench.abuse_shapes`): the worst documents
-at the largest size the limits admit, parse + validation time against the 50 ms goal. Then it
-seeds a SQLite store with 50 partners of 20 listed services each, starts the real gateway
-(``python -m gateway serve`` on 127.0.0.1, a free port, the defaults as served, throttling
-on) and, for each attack of :mod:`bench.abuse_attacks`, measures a normal client's small query
-(``{ store(first: 2) { nodes { name } } }``, 20 requests a second):
+[--no-shapes] [--no-throttle]``. First the in-process part (:mod:`bench.abuse_shapes`): the
+worst documents at the largest size the limits admit, parse + validation time against the
+50 ms goal. Then it seeds a SQLite store with 50 partners of 20 listed services each, starts
+the real gateway (``python -m gateway serve`` on 127.0.0.1, a free port, the defaults as
+served, throttling on) and, for each attack of :mod:`bench.abuse_attacks`, measures a normal
+client's small query (``{ store(first: 2) { nodes { name } } }``, 20 requests a second):
 
 1. alone;
 2. while ``--abusers`` callers (each its own partner token) run the attack: expensive queries,
@@ -16,7 +16,8 @@ on) and, for each attack of :mod:`bench.abuse_attacks`, measures a normal client
 
 It prints the normal client's p50/p99 in both phases, their p99 ratio (goal <= 3), its failed
 requests, what the abusers got, and the gateway's RSS. Every loop is bounded by the request
-count and a deadline.
+count and a deadline. With ``--no-throttle`` it repeats the attacks against a gateway with
+throttling off, for contrast.
 """
 
 from __future__ import annotations
@@ -180,16 +181,20 @@ def _attack(base: str, pid: int, attack: str, requests: int, abusers: int) -> fl
     return ratio
 
 
-def run(database_url: str, requests: int, abusers: int, attacks: list[str]) -> None:
+def run(
+    database_url: str, requests: int, abusers: int, attacks: list[str], throttle: bool = True
+) -> None:
     env = {
         **os.environ,
         "TSP_JWT_SECRET": SECRET,
         "TSP_DATABASE_URL": database_url,
         "TSP_SWEEP_INTERVAL_SECONDS": "0",
+        "TSP_THROTTLE": "1" if throttle else "0",
     }
     with serve_gateway(env) as server:
         _normal(server.url, 30)  # warm-up
-        print(f"normal client: {requests} small queries at 20 a second, per phase")
+        label = "throttling on" if throttle else "throttling OFF"
+        print(f"{label}; normal client: {requests} small queries at 20 a second, per phase")
         ratios = {
             attack: _attack(server.url, server.pid, attack, requests, abusers) for attack in attacks
         }
@@ -202,6 +207,7 @@ def main() -> None:
     parser.add_argument("--abusers", type=int, default=4)
     parser.add_argument("--attacks", default=",".join(ATTACKS), help="comma-separated names")
     parser.add_argument("--no-shapes", action="store_true", help="skip the in-process part")
+    parser.add_argument("--no-throttle", action="store_true", help="also run with it off")
     arguments = parser.parse_args()
     attacks = [name.strip() for name in arguments.attacks.split(",") if name.strip()]
     unknown = set(attacks) - set(ATTACKS)
@@ -213,6 +219,8 @@ def main() -> None:
         url = f"sqlite:///{Path(folder) / 'abuse.sqlite3'}"
         asyncio.run(seed(url))
         run(url, arguments.requests, arguments.abusers, attacks)
+        if arguments.no_throttle:
+            run(url, arguments.requests, arguments.abusers, attacks, throttle=False)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,15 @@ response reports both in ``extensions.cost``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, OperationType, parse
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import GraphQLError, GraphQLSyntaxError, OperationType
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.schema.schema import validate_document
 
 from edge.cost import actual_cost, requested_cost, select_operation
 from edge.errors import gateway_error
@@ -28,6 +30,13 @@ from edge.validation import RULES
 
 CACHE_SIZE = 512
 """Distinct documents the parser and validation caches keep (each an LRU)."""
+
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
+
+CACHED_LENGTH = 2_000
+"""Longer documents are parsed and validated afresh each time (within the limits, a few tens
+of milliseconds) instead of kept: a parsed document holds about 120 bytes per character, and
+512 distinct long ones, sent varied on purpose, would keep hundreds of MiB."""
 
 
 @dataclass(frozen=True)
@@ -47,8 +56,8 @@ def _gate(extension: SchemaExtension) -> GatewayRequest:
 
 
 class _Parser(ParserCache):
-    """Strawberry's parser cache, which leaves trusted documents (already parsed) alone and
-    refuses a document too long to read before reading it."""
+    """Strawberry's parser cache, which leaves trusted documents (already parsed) alone,
+    refuses a document too long to read before reading it, and keeps short documents only."""
 
     def __init__(self, limits: Limits, maxsize: int) -> None:
         super().__init__(maxsize=maxsize)
@@ -58,17 +67,30 @@ class _Parser(ParserCache):
         if self.execution_context.graphql_document is not None:
             yield
             return
-        too_long = length_problem(self.execution_context.query or "", self.limits)
-        if too_long is not None:
-            count_refusal("MAX_DOCUMENT_LENGTH_EXCEEDED")
-            raise too_long
+        context = self.execution_context
+        query = context.query or ""
+        if length_problem(query, self.limits) is not None:
+            # Not read at all: validation refuses it (see _Validation) in place of a stand-in,
+            # since an error raised here would escape Strawberry's streaming transports.
+            context.graphql_document = _stand_in(_gate(self).operation_name)
+            yield
+            return
+        read = self.cached_parse_document if len(query) <= CACHED_LENGTH else parse
         try:
-            yield from super().on_parse()
+            context.graphql_document = read(query, **context.parse_options)
         except GraphQLError:
             # Not cached: Strawberry parses again inside its own error handling, which makes
             # the syntax error a response instead of an exception escaping every hook.
-            self.execution_context.graphql_document = None
-            yield
+            context.graphql_document = None
+        yield
+
+
+def _stand_in(operation_name: str | None) -> DocumentNode:
+    """The document a request too long to read is taken for: one operation answering to the
+    name the client chose, so that Strawberry finds the operation it asked for."""
+    if operation_name is not None and _NAME.fullmatch(operation_name):
+        return parse(f"query {operation_name} {{ __typename }}")
+    return parse("{ __typename }")
 
 
 def _name_token_limit(errors: Iterable[GraphQLError], maximum: int) -> None:
@@ -89,8 +111,8 @@ def _name_token_limit(errors: Iterable[GraphQLError], maximum: int) -> None:
 
 class _Validation(ValidationCache):
     """The structural limits, then Strawberry's validation cache running the specification's
-    rules; both skipped for trusted documents (validated when the process first loaded them).
-    """
+    rules (short documents only are kept); both skipped for trusted documents (validated when
+    the process first loaded them)."""
 
     def __init__(self, limits: Limits, maxsize: int) -> None:
         super().__init__(maxsize=maxsize)
@@ -103,11 +125,22 @@ class _Validation(ValidationCache):
             yield
             return
         # Cheap checks first: a document over a limit never reaches the rules.
-        problems = structural_problems(context.graphql_document, self.limits)
+        too_long = length_problem(context.query or "", self.limits)
+        problems = (
+            [too_long]
+            if too_long is not None
+            else structural_problems(context.graphql_document, self.limits)
+        )
         if problems:
             context.pre_execution_errors = problems
             for error in problems:
                 count_refusal((error.extensions or {})["code"])
+            yield
+            return
+        if len(context.query or "") > CACHED_LENGTH:
+            context.pre_execution_errors = validate_document(
+                context.schema._schema, context.graphql_document, context.validation_rules
+            )
             yield
             return
         yield from super().on_validate()

@@ -12,10 +12,12 @@ from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
 
 from datastore.store import DocumentStore
-from edge.extension import CACHE_SIZE, GatewayPolicy
+from edge.extension import CACHE_SIZE, CACHED_LENGTH, GatewayPolicy
 from edge.limits import Limits
 from edge.throttle import ThrottlePolicy
-from tests.conftest import SETTINGS, serving
+from resolvers.identity import Role
+from tests.conftest import SETTINGS, PartnerFactory, serving, token
+from tests.live import served, ws_client
 
 SMALL = Limits(
     max_depth=3,
@@ -173,6 +175,17 @@ async def test_the_fifteen_level_query_from_the_issue_is_refused(http: httpx.Asy
     assert "MAX_DEPTH_EXCEEDED" in codes
 
 
+async def test_long_documents_are_not_kept_in_the_caches(http: httpx.AsyncClient) -> None:
+    parse_cache: Any = _get_parse_cache(CACHE_SIZE)
+    validate_cache: Any = _get_validate_cache(CACHE_SIZE)
+    kept = parse_cache.cache_info().currsize, validate_cache.cache_info().currsize
+    long = "{ viewer { role } }".ljust(CACHED_LENGTH + 1)
+    for _ in range(2):
+        body = (await http.post("/graphql", json={"query": long})).json()
+        assert body["data"] == {"viewer": {"role": None}}
+    assert (parse_cache.cache_info().currsize, validate_cache.cache_info().currsize) == kept
+
+
 DUPLICATED = "{ viewer { " + "partner { id } " * 600 + "} }"
 """The issue's document: every structural limit passed, and graphql-core compared each pair."""
 
@@ -237,3 +250,42 @@ async def test_a_long_chain_of_fragments_is_measured_without_recursion(
     [error] = body["errors"]
     assert error["extensions"]["code"] == "MAX_SELECTIONS_EXCEEDED"
     assert error["extensions"]["found"] == count + 2
+
+
+async def test_subscriptions_meet_the_same_limits_on_the_websocket(
+    store: DocumentStore, make_partner: PartnerFactory
+) -> None:
+    policy = GatewayPolicy(limits=SMALL, throttle=ThrottlePolicy(enabled=False))
+    partner = await make_partner()
+    long = "subscription { events { id } }".ljust(SMALL.max_document_length + 1)
+    wide = "subscription { events { " + "id " * 13 + "} }"
+    async with (
+        served(store, replace(SETTINGS, policy=policy)) as url,
+        ws_client(url, token(Role.PARTNER, partner["_id"])) as client,
+    ):
+        assert (await client.receive())["type"] == "connection_ack"
+        codes = []
+        for text in (long, wide):
+            await client.subscribe(text)
+            refused = await client.receive()
+            assert refused["type"] in ("error", "next"), refused
+            errors = refused["payload"] if refused["type"] == "error" else None
+            errors = errors or refused["payload"]["errors"]
+            codes.append(errors[0]["extensions"]["code"])
+            if refused["type"] == "next":
+                assert (await client.receive())["type"] == "complete"
+    assert codes == ["MAX_DOCUMENT_LENGTH_EXCEEDED", "MAX_SELECTIONS_EXCEEDED"]
+
+
+@pytest.mark.parametrize("name", ["Q", None, "not a name"])
+async def test_a_document_too_long_is_refused_whatever_operation_it_names(
+    store: DocumentStore, name: str | None
+) -> None:
+    text = "query Q { __typename }".ljust(SMALL.max_document_length + 1)
+    response = await _post(store, {"query": text, "operationName": name})
+    codes = [e["extensions"]["code"] for e in response.json()["errors"]]
+    if name == "not a name":
+        # No operation can answer to it, long document or not.
+        assert response.status_code == 400
+        return
+    assert codes == ["MAX_DOCUMENT_LENGTH_EXCEEDED"]
