@@ -22,13 +22,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import uvicorn
-from graphql import specified_rules
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.schema.schema import validate_document
 
 from datastore.collections import INDEXES
 from datastore.connect import DEFAULT_DATABASE_URL, DatabaseURLError, store_for_url
@@ -39,7 +37,6 @@ from edge.event_hub import EventHub, install, uninstall
 from edge.export_settings import ExportSettings
 from edge.export_worker import ExportWorker
 from edge.extension import GatewayPolicy, gateway_extensions
-from edge.limits import structural_rules
 from edge.metrics import metrics_endpoint
 from edge.oidc import OidcSettings, OidcSettingsError
 from edge.operation_metrics import OperationMetrics
@@ -50,6 +47,7 @@ from edge.stack import add_edge_middleware
 from edge.stream_settings import StreamSettings
 from edge.throttle import Throttle
 from edge.tracing import tracing_extensions
+from edge.validation import validate
 from edge.view import GatewayGraphQL
 from edge.webhooks import WebhookWorker
 from resolvers import bulk_export_runs
@@ -452,11 +450,8 @@ def export_worker(store: DocumentStore, settings: Settings) -> ExportWorker:
 def trusted_documents(store: DocumentStore, settings: Settings) -> TrustedDocuments:
     """The trusted document registry, validating against the schema and ``settings``' limits."""
     limits = settings.policy.limits
-    rules = (*specified_rules, *structural_rules(limits))
     return TrustedDocuments(
-        store,
-        lambda document: validate_document(schema._schema, document, rules),
-        limits.max_tokens,
+        store, lambda document: validate(schema._schema, document, limits), limits
     )
 
 

@@ -1,20 +1,23 @@
-"""Fairness under abuse: does a normal client keep its latency while others send the most
-expensive query the limits allow?
+"""Abuse: parsing and validation stay bounded, and a normal client keeps its latency beside
+abusive callers, for every known attack.
 
-Run ``python -m bench.abuse [--requests 200] [--abusers 4] [--no-throttle]``. It seeds a
-SQLite store with 50 partners of 20 listed services each, starts the real gateway
-(``python -m gateway serve`` on 127.0.0.1, a free port) and measures a normal client's small
-query (``{ store(first: 2) { nodes { name } } }``, 20 requests a second):
+Run ``python -m bench.abuse [--requests 200] [--abusers 4] [--attacks NAME,...]
+[--no-shapes] [--no-throttle]``. First the in-process part (:mod:`bench.abuse_shapes`): the
+worst documents at the largest size the limits admit, parse + validation time against the
+50 ms goal. Then it seeds a SQLite store with 50 partners of 20 listed services each, starts
+the real gateway (``python -m gateway serve`` on 127.0.0.1, a free port, the defaults as
+served, throttling on) and, for each attack of :mod:`bench.abuse_attacks`, measures a normal
+client's small query (``{ store(first: 2) { nodes { name } } }``, 20 requests a second):
 
 1. alone;
-2. while ``--abusers`` clients, each with its own partner token and connection, loop the most
-   expensive store query under the single-query maximum (requested cost 952) for as long as
-   the normal client runs, ignoring ``Retry-After``.
+2. while ``--abusers`` callers (each its own partner token) run the attack: expensive queries,
+   duplicated fields, deep fragments, half-sent headers, many streams, throttled retries
+   without waiting.
 
-It prints the normal client's p50/p99 in both phases and their ratio, what the abusers got
-(answered, throttled), and the gateway's RSS before and after. With ``--no-throttle`` it runs
-the same against a gateway with throttling off, for contrast. Every loop is bounded by the
-request count and a deadline.
+It prints the normal client's p50/p99 in both phases, their p99 ratio (goal <= 3), its failed
+requests, what the abusers got, and the gateway's RSS. Every loop is bounded by the request
+count and a deadline. With ``--no-throttle`` it repeats the attacks against a gateway with
+throttling off, for contrast.
 """
 
 from __future__ import annotations
@@ -26,12 +29,15 @@ import os
 import statistics
 import tempfile
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bench import abuse_shapes
+from bench.abuse_attacks import ATTACKS
 from bench.support import bench_partner, rss_mib, serve_gateway
 from datastore import collections as c
 from datastore import enums as e
@@ -43,16 +49,12 @@ from datastore.search import search_fields
 from resolvers.identity import Role, issue_token
 
 SECRET = "bench-secret-" + "x" * 40
-REPO = Path(__file__).resolve().parent.parent
 SMALL = {"query": "{ store(first: 2) { nodes { name } } }"}
 # A person at a dashboard, not a loop: 20 requests a second of cost 4 stay within the default
 # restore rate (100 a second).
 NORMAL_INTERVAL_SECONDS = 0.05
-EXPENSIVE = {
-    "query": "{ store(first: 50) { nodes { name description partner { name "
-    "services(first: 15) { nodes { name description pricing } } } } } }"
-}
 DEADLINE_SECONDS = 120
+GOAL_RATIO = 3.0
 
 
 async def seed(url: str, partners: int = 50, services: int = 20) -> None:
@@ -100,59 +102,88 @@ async def seed(url: str, partners: int = 50, services: int = 20) -> None:
     await store.close()
 
 
-def _abusers(
-    base: str, count: int, stop: Any, stop_at: float, results: multiprocessing.Queue[Any]
-) -> None:
-    """``count`` abusers, each its own partner and connection, looping the expensive query.
+def _abusers(base: str, attack: str, count: int, stop: Any, stop_at: float, results: Any) -> None:
+    """``count`` abusers running ``attack``, each with its own partner token.
 
     One process at a lowered priority: on this 2-core machine the abusers' own client work
     would otherwise compete with the gateway for CPU, which real abusers on their own machines
     do not.
     """
     os.nice(10)
+    run = ATTACKS[attack]
 
-    async def abuse(subject: str) -> tuple[int, int, int]:
-        bearer = issue_token(SECRET, Role.PARTNER, subject, timedelta(hours=1))
-        answered = throttled = other = 0
-        headers = {"Authorization": f"Bearer {bearer}"}
-        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            while not stop.is_set() and time.time() < stop_at:
-                body = (await client.post("/graphql", json=EXPENSIVE, headers=headers)).json()
-                codes = {error["extensions"].get("code") for error in body.get("errors", [])}
-                if not codes:
-                    answered += 1
-                elif codes == {"THROTTLED"}:
-                    throttled += 1
-                else:
-                    other += 1
-        return answered, throttled, other
+    async def everyone() -> list[Counter[str]]:
+        callers = []
+        for i in range(count):
+            bearer = issue_token(SECRET, Role.PARTNER, f"ptn_abuser_{i}", timedelta(hours=1))
+            callers.append(run(base, {"Authorization": f"Bearer {bearer}"}, stop_at, stop))
+        return await asyncio.gather(*callers)
 
-    async def everyone() -> list[tuple[int, int, int]]:
-        return await asyncio.gather(*(abuse(f"ptn_abuser_{i}") for i in range(count)))
-
-    totals = [sum(column) for column in zip(*asyncio.run(everyone()), strict=True)]
-    results.put(tuple(totals))
+    results.put(dict(sum(asyncio.run(everyone()), Counter())))
 
 
-def _normal(base: str, requests: int) -> list[float]:
+def _normal(base: str, requests: int) -> tuple[list[float], int]:
+    """Latencies of ``requests`` small queries (ms), and how many failed."""
     times = []
+    failed = 0
     with httpx.Client(base_url=base, timeout=30) as client:
         for _ in range(requests):
             started = time.perf_counter()
-            response = client.post("/graphql", json=SMALL)
+            try:
+                response = client.post("/graphql", json=SMALL)
+                failed += response.status_code != 200 or "errors" in response.json()
+            except httpx.HTTPError:
+                failed += 1
             elapsed = time.perf_counter() - started
             times.append(elapsed * 1000)
-            if "errors" in response.json():
-                raise RuntimeError(response.text)
             time.sleep(max(0.0, NORMAL_INTERVAL_SECONDS - elapsed))
-    return times
+    return times, failed
 
 
 def _p(values: list[float], quantile: float) -> float:
     return statistics.quantiles(values, n=100)[int(quantile * 100) - 1]
 
 
-def run(database_url: str, requests: int, abusers: int, throttle: bool) -> None:
+def _attack(base: str, pid: int, attack: str, requests: int, abusers: int) -> float:
+    """One attack: the normal client alone, then beside the abusers; returns the p99 ratio."""
+    alone, alone_failed = _normal(base, requests)
+    results: multiprocessing.Queue[Any] = multiprocessing.Queue()
+    stop = multiprocessing.Event()
+    stop_at = time.time() + DEADLINE_SECONDS
+    worker = multiprocessing.Process(
+        target=_abusers, args=(base, attack, abusers, stop, stop_at, results)
+    )
+    worker.start()
+    # Past the abusers' first burst (a full bucket each): the steady state is what matters.
+    time.sleep(3)
+    rss_abused = rss_mib(pid)
+    abused, abused_failed = _normal(base, requests)
+    stop.set()
+    try:
+        totals = results.get(timeout=60)
+    finally:
+        worker.join(timeout=10)
+        if worker.is_alive():
+            worker.terminate()
+    ratio = _p(abused, 0.99) / _p(alone, 0.99)
+    verdict = "ok" if ratio <= GOAL_RATIO else "OVER"
+    print(f"{attack} ({abusers} abusers)")
+    print(
+        f"  alone          p50 {_p(alone, 0.5):7.2f} ms  p99 {_p(alone, 0.99):7.2f} ms"
+        f"  failed {alone_failed}"
+    )
+    print(
+        f"  with abusers   p50 {_p(abused, 0.5):7.2f} ms  p99 {_p(abused, 0.99):7.2f} ms"
+        f"  failed {abused_failed}"
+    )
+    print(f"  p99 ratio abused / alone: {ratio:.2f}  {verdict} (goal <= {GOAL_RATIO:g})")
+    print(f"  abusers got: {dict(sorted(totals.items()))}; gateway RSS {rss_abused:.1f} MiB")
+    return ratio
+
+
+def run(
+    database_url: str, requests: int, abusers: int, attacks: list[str], throttle: bool = True
+) -> None:
     env = {
         **os.environ,
         "TSP_JWT_SECRET": SECRET,
@@ -162,50 +193,34 @@ def run(database_url: str, requests: int, abusers: int, throttle: bool) -> None:
     }
     with serve_gateway(env) as server:
         _normal(server.url, 30)  # warm-up
-        rss_start = rss_mib(server.pid)
-        alone = _normal(server.url, requests)
-        results: multiprocessing.Queue[Any] = multiprocessing.Queue()
-        stop = multiprocessing.Event()
-        stop_at = time.time() + DEADLINE_SECONDS
-        worker = multiprocessing.Process(
-            target=_abusers, args=(server.url, abusers, stop, stop_at, results)
-        )
-        worker.start()
-        # Past the abusers' first burst (a full bucket each): the steady state is what matters.
-        time.sleep(3)
-        rss_abused_start = rss_mib(server.pid)
-        abused = _normal(server.url, requests)
-        rss_end = rss_mib(server.pid)
-        stop.set()
-        totals = results.get(timeout=60)
-        worker.join()
-    label = "throttling on" if throttle else "throttling OFF"
-    print(f"{label}: normal client, {requests} small queries at 20 a second")
-    print(f"  alone          p50 {_p(alone, 0.5):7.2f} ms  p99 {_p(alone, 0.99):7.2f} ms")
-    print(f"  with {abusers} abusers p50 {_p(abused, 0.5):7.2f} ms  p99 {_p(abused, 0.99):7.2f} ms")
-    print(f"  p99 ratio abused / alone: {_p(abused, 0.99) / _p(alone, 0.99):.2f}  (target <= 3)")
-    print(
-        "  gateway RSS MiB: start "
-        f"{rss_start:.1f}, abusers running {rss_abused_start:.1f}, end {rss_end:.1f}"
-    )
-    print(
-        f"  abusers' expensive queries: answered {totals[0]}, throttled {totals[1]}, "
-        f"other {totals[2]}"
-    )
+        label = "throttling on" if throttle else "throttling OFF"
+        print(f"{label}; normal client: {requests} small queries at 20 a second, per phase")
+        ratios = {
+            attack: _attack(server.url, server.pid, attack, requests, abusers) for attack in attacks
+        }
+    print("p99 ratios: " + ", ".join(f"{name} {ratio:.2f}" for name, ratio in ratios.items()))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--abusers", type=int, default=4)
+    parser.add_argument("--attacks", default=",".join(ATTACKS), help="comma-separated names")
+    parser.add_argument("--no-shapes", action="store_true", help="skip the in-process part")
     parser.add_argument("--no-throttle", action="store_true", help="also run with it off")
     arguments = parser.parse_args()
+    attacks = [name.strip() for name in arguments.attacks.split(",") if name.strip()]
+    unknown = set(attacks) - set(ATTACKS)
+    if unknown:
+        parser.error(f"unknown attacks {sorted(unknown)}; known: {list(ATTACKS)}")
+    if not arguments.no_shapes:
+        abuse_shapes.run(repeats=7)
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'abuse.sqlite3'}"
         asyncio.run(seed(url))
-        run(url, arguments.requests, arguments.abusers, throttle=True)
+        run(url, arguments.requests, arguments.abusers, attacks)
         if arguments.no_throttle:
-            run(url, arguments.requests, arguments.abusers, throttle=False)
+            run(url, arguments.requests, arguments.abusers, attacks, throttle=False)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ refunded what the response did not use.
 from __future__ import annotations
 
 import json
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -86,7 +87,7 @@ def select_operation(
     return next((o for o in operations if o.name and o.name.value == operation_name), None)
 
 
-_REQUESTED: OrderedDict[tuple[int, int, str], tuple[DocumentNode, int]] = OrderedDict()
+_REQUESTED: OrderedDict[tuple[int, int, str], tuple[weakref.ref[DocumentNode], int]] = OrderedDict()
 _REQUESTED_SIZE = 1_024
 _VARIABLES_KEY_LIMIT = 2_048
 
@@ -110,12 +111,13 @@ def requested_cost(
         return _Walker(schema, document, operation, variables).operation_cost(None)
     key = (id(document), id(operation), variables_key)
     known = _REQUESTED.get(key)
-    # The document is kept with the cost so its id cannot be reused by another tree.
-    if known is not None and known[0] is document:
+    # A weak reference: a tree reused under the same id is told apart, and a document parsed
+    # for one request (not kept by the parser cache) is not kept alive here either.
+    if known is not None and known[0]() is document:
         _REQUESTED.move_to_end(key)
         return known[1]
     cost = _Walker(schema, document, operation, variables).operation_cost(None)
-    _REQUESTED[key] = (document, cost)
+    _REQUESTED[key] = (weakref.ref(document), cost)
     while len(_REQUESTED) > _REQUESTED_SIZE:
         _REQUESTED.popitem(last=False)
     return cost

@@ -25,12 +25,13 @@ from graphql import DocumentNode, GraphQLError, parse
 from datastore.codec import utc_now
 from datastore.collections import TRUSTED_DOCUMENTS
 from datastore.store import DocumentStore, DuplicateKeyError
+from edge.limits import Limits, length_problem
 
 _ID = re.compile(r"^sha256:[0-9a-f]{64}$")
 _APQ_CACHE_SIZE = 1_000
 
 Validate = Callable[[DocumentNode], Sequence[GraphQLError]]
-"""Validates a parsed document against the schema and the gateway's limits."""
+"""Validates a parsed document against the schema and the gateway's structural limits."""
 
 
 class DocumentRefused(ValueError):
@@ -61,10 +62,10 @@ class TrustedDocuments:
     """The registry of one process: trusted documents from the store, parsed once each, and
     the client-registered APQ queries it has seen."""
 
-    def __init__(self, store: DocumentStore, validate: Validate, max_tokens: int) -> None:
+    def __init__(self, store: DocumentStore, validate: Validate, limits: Limits) -> None:
         self.store = store
         self.validate = validate
-        self.max_tokens = max_tokens
+        self.limits = limits
         self._trusted: dict[str, LoadedDocument] = {}
         self._apq: OrderedDict[str, str] = OrderedDict()
 
@@ -114,8 +115,11 @@ class TrustedDocuments:
         return identifier
 
     def _check(self, text: str) -> DocumentNode:
+        too_long = length_problem(text, self.limits)
+        if too_long is not None:
+            raise DocumentRefused(f"the document is too long: {too_long.message}")
         try:
-            document = parse(text, max_tokens=self.max_tokens)
+            document = parse(text, max_tokens=self.limits.max_tokens)
         except GraphQLError as error:
             raise DocumentRefused(f"the document does not parse: {error.message}") from error
         problems = self.validate(document)

@@ -1,7 +1,8 @@
 """The gateway layer inside GraphQL execution: limits, caches, cost and throttling.
 
 Everything here runs before the first resolver: the parser stops at the token limit, the
-structural rules run with validation (both cached across requests), and the requested cost is
+structural limits are checked in one linear pass, then the specification's rules run (parsing
+and the rules cached across requests; see :mod:`edge.validation`), and the requested cost is
 checked against the single-query maximum and then against the caller's bucket. After
 execution the actual cost is counted from the response and the difference refunded. Every
 response reports both in ``extensions.cost``.
@@ -9,23 +10,33 @@ response reports both in ``extensions.cost``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, OperationType, parse
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import GraphQLError, GraphQLSyntaxError, OperationType
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.schema.schema import validate_document
 
 from edge.cost import actual_cost, requested_cost, select_operation
 from edge.errors import gateway_error
-from edge.limits import Limits, structural_rules
+from edge.limits import Limits, length_problem, structural_problems
 from edge.metrics import count_refusal, observe_cost
 from edge.request import GatewayRequest
 from edge.throttle import ThrottlePolicy, ThrottleStatus
+from edge.validation import RULES
 
 CACHE_SIZE = 512
 """Distinct documents the parser and validation caches keep (each an LRU)."""
+
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
+
+CACHED_LENGTH = 2_000
+"""Longer documents are parsed and validated afresh each time (within the limits, a few tens
+of milliseconds) instead of kept: a parsed document holds about 120 bytes per character, and
+512 distinct long ones, sent varied on purpose, would keep hundreds of MiB."""
 
 
 @dataclass(frozen=True)
@@ -45,19 +56,41 @@ def _gate(extension: SchemaExtension) -> GatewayRequest:
 
 
 class _Parser(ParserCache):
-    """Strawberry's parser cache, which leaves trusted documents (already parsed) alone."""
+    """Strawberry's parser cache, which leaves trusted documents (already parsed) alone,
+    refuses a document too long to read before reading it, and keeps short documents only."""
+
+    def __init__(self, limits: Limits, maxsize: int) -> None:
+        super().__init__(maxsize=maxsize)
+        self.limits = limits
 
     def on_parse(self) -> Iterator[None]:
         if self.execution_context.graphql_document is not None:
             yield
             return
+        context = self.execution_context
+        query = context.query or ""
+        if length_problem(query, self.limits) is not None:
+            # Not read at all: validation refuses it (see _Validation) in place of a stand-in,
+            # since an error raised here would escape Strawberry's streaming transports.
+            context.graphql_document = _stand_in(_gate(self).operation_name)
+            yield
+            return
+        read = self.cached_parse_document if len(query) <= CACHED_LENGTH else parse
         try:
-            yield from super().on_parse()
+            context.graphql_document = read(query, **context.parse_options)
         except GraphQLError:
             # Not cached: Strawberry parses again inside its own error handling, which makes
             # the syntax error a response instead of an exception escaping every hook.
-            self.execution_context.graphql_document = None
-            yield
+            context.graphql_document = None
+        yield
+
+
+def _stand_in(operation_name: str | None) -> DocumentNode:
+    """The document a request too long to read is taken for: one operation answering to the
+    name the client chose, so that Strawberry finds the operation it asked for."""
+    if operation_name is not None and _NAME.fullmatch(operation_name):
+        return parse(f"query {operation_name} {{ __typename }}")
+    return parse("{ __typename }")
 
 
 def _name_token_limit(errors: Iterable[GraphQLError], maximum: int) -> None:
@@ -77,19 +110,40 @@ def _name_token_limit(errors: Iterable[GraphQLError], maximum: int) -> None:
 
 
 class _Validation(ValidationCache):
-    """Strawberry's validation cache, skipped for trusted documents (validated when the
-    process first loaded them)."""
+    """The structural limits, then Strawberry's validation cache running the specification's
+    rules (short documents only are kept); both skipped for trusted documents (validated when
+    the process first loaded them)."""
+
+    def __init__(self, limits: Limits, maxsize: int) -> None:
+        super().__init__(maxsize=maxsize)
+        self.limits = limits
 
     def on_validate(self) -> Iterator[None]:
-        if _gate(self).trusted_document is not None:
-            self.execution_context.pre_execution_errors = []
+        context = self.execution_context
+        if _gate(self).trusted_document is not None or context.graphql_document is None:
+            context.pre_execution_errors = []
+            yield
+            return
+        # Cheap checks first: a document over a limit never reaches the rules.
+        too_long = length_problem(context.query or "", self.limits)
+        problems = (
+            [too_long]
+            if too_long is not None
+            else structural_problems(context.graphql_document, self.limits)
+        )
+        if problems:
+            context.pre_execution_errors = problems
+            for error in problems:
+                count_refusal((error.extensions or {})["code"])
+            yield
+            return
+        if len(context.query or "") > CACHED_LENGTH:
+            context.pre_execution_errors = validate_document(
+                context.schema._schema, context.graphql_document, context.validation_rules
+            )
             yield
             return
         yield from super().on_validate()
-        for error in self.execution_context.pre_execution_errors or ():
-            code = (error.extensions or {}).get("code")
-            if isinstance(code, str) and code.startswith(("MAX_", "INTROSPECTION_")):
-                count_refusal(code)
 
 
 def _refusal(subscription: bool, error: GraphQLError) -> GraphQLExecutionResult:
@@ -99,17 +153,16 @@ def _refusal(subscription: bool, error: GraphQLError) -> GraphQLExecutionResult:
 
 
 class _Limits(SchemaExtension):
-    """The token limit for the parser, the structural rules for validation, and the trusted
+    """The token limit for the parser, the gateway's validation rules, and the trusted
     document (if the request named one) in place of parsing."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.rules = structural_rules(limits)
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
         context.parse_options["max_tokens"] = self.limits.max_tokens
-        context.validation_rules = (*context.validation_rules, *self.rules)
+        context.validation_rules = RULES
         trusted = _gate(self).trusted_document
         if trusted is not None:
             context.graphql_document = trusted
@@ -242,8 +295,8 @@ def gateway_extensions(
     """
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: _Limits(policy.limits),
-        lambda: _Parser(maxsize=CACHE_SIZE),
-        lambda: _Validation(maxsize=CACHE_SIZE),
+        lambda: _Parser(policy.limits, maxsize=CACHE_SIZE),
+        lambda: _Validation(policy.limits, maxsize=CACHE_SIZE),
     ]
     if cost:
         extensions.insert(1, lambda: _CostAndThrottle(policy))

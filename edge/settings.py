@@ -60,10 +60,12 @@ def policy_from_env(env: Mapping[str, str], *, demo: bool) -> GatewayPolicy:
         limits=Limits(
             max_depth=_whole(env, "TSP_MAX_DEPTH", 12),
             max_aliases=_whole(env, "TSP_MAX_ALIASES", 30, minimum=0),
-            max_tokens=_whole(env, "TSP_MAX_TOKENS", 5_000),
+            max_tokens=_whole(env, "TSP_MAX_TOKENS", Limits.max_tokens),
+            max_document_length=_whole(env, "TSP_MAX_DOCUMENT_LENGTH", Limits.max_document_length),
             max_root_fields=_whole(env, "TSP_MAX_ROOT_FIELDS", 20),
             max_operations=_whole(env, "TSP_MAX_OPERATIONS", 10),
             max_directives_per_field=_whole(env, "TSP_MAX_DIRECTIVES_PER_FIELD", 3, minimum=0),
+            max_selections=_whole(env, "TSP_MAX_SELECTIONS", Limits.max_selections),
             introspection=flag(env, "TSP_INTROSPECTION", default=demo),
         ),
         max_query_cost=_whole(env, "TSP_MAX_QUERY_COST", 1_000),

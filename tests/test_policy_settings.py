@@ -15,11 +15,9 @@ def test_defaults_are_on() -> None:
     assert policy.max_query_cost == 1000
     assert policy.throttle.enabled and policy.throttle.capacity == 2000
     assert policy.throttle.restore_rate == 100
-    assert (policy.limits.max_depth, policy.limits.max_aliases, policy.limits.max_tokens) == (
-        12,
-        30,
-        5000,
-    )
+    limits = policy.limits
+    assert (limits.max_depth, limits.max_aliases, limits.max_tokens) == (12, 30, 1000)
+    assert (limits.max_selections, limits.max_document_length) == (500, 20_000)
     assert not policy.limits.introspection and not policy.trusted_documents_only
     assert policy_from_env({}, demo=True).limits.introspection
 
@@ -34,10 +32,13 @@ def test_values_are_honoured() -> None:
             "TSP_MAX_ALIASES": "0",
             "TSP_INTROSPECTION": "1",
             "TSP_TRUSTED_DOCUMENTS_ONLY": "yes",
+            "TSP_MAX_SELECTIONS": "40",
+            "TSP_MAX_DOCUMENT_LENGTH": "900",
         },
         demo=False,
     )
     assert policy.max_query_cost == 50 and not policy.throttle.enabled
+    assert (policy.limits.max_selections, policy.limits.max_document_length) == (40, 900)
     assert policy.throttle.restore_rate == 2.5
     assert policy.limits.max_depth == 4 and policy.limits.max_aliases == 0
     assert policy.limits.introspection and policy.trusted_documents_only
@@ -51,6 +52,8 @@ def test_values_are_honoured() -> None:
         ("TSP_MAX_QUERY_COST", "0"),
         ("TSP_MAX_DEPTH", "1.5"),
         ("TSP_MAX_ALIASES", "-1"),
+        ("TSP_MAX_SELECTIONS", "0"),
+        ("TSP_MAX_DOCUMENT_LENGTH", "many"),
         ("TSP_THROTTLE_CAPACITY", "nan"),
         ("TSP_THROTTLE_RESTORE_RATE", "0"),
         ("TSP_THROTTLE_ADMIN_CAPACITY", "inf"),

@@ -12,10 +12,12 @@ from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
 
 from datastore.store import DocumentStore
-from edge.extension import CACHE_SIZE, GatewayPolicy
-from edge.limits import Limits, structural_rules
+from edge.extension import CACHE_SIZE, CACHED_LENGTH, GatewayPolicy
+from edge.limits import Limits
 from edge.throttle import ThrottlePolicy
-from tests.conftest import SETTINGS, serving
+from resolvers.identity import Role
+from tests.conftest import SETTINGS, PartnerFactory, serving, token
+from tests.live import served, ws_client
 
 SMALL = Limits(
     max_depth=3,
@@ -24,11 +26,15 @@ SMALL = Limits(
     max_root_fields=2,
     max_operations=2,
     max_directives_per_field=1,
+    max_selections=12,
+    max_document_length=400,
 )
 
 
-async def _post(store: DocumentStore, body: dict[str, Any]) -> httpx.Response:
-    policy = GatewayPolicy(limits=SMALL, throttle=ThrottlePolicy(enabled=False))
+async def _post(
+    store: DocumentStore, body: dict[str, Any], limits: Limits = SMALL
+) -> httpx.Response:
+    policy = GatewayPolicy(limits=limits, throttle=ThrottlePolicy(enabled=False))
     async with serving(store, replace(SETTINGS, policy=policy)) as http:
         return await http.post("/graphql", json=body)
 
@@ -67,12 +73,22 @@ def _directives(count: int) -> str:
     return "{ __typename " + " ".join(directives) + " }"
 
 
+def _selections(count: int) -> str:
+    return "{ " + "__typename " * count + "}"
+
+
+def _length(count: int) -> str:
+    return "{ __typename }".ljust(count)
+
+
 CASES = [
     ("depth", _depth, 3, "MAX_DEPTH_EXCEEDED"),
     ("aliases", _aliases, 2, "MAX_ALIASES_EXCEEDED"),
     ("root fields", _root_fields, 2, "MAX_ROOT_FIELDS_EXCEEDED"),
     ("operations", _operations, 2, "MAX_OPERATIONS_EXCEEDED"),
     ("directives per field", _directives, 1, "MAX_DIRECTIVES_EXCEEDED"),
+    ("field selections", _selections, 12, "MAX_SELECTIONS_EXCEEDED"),
+    ("document length", _length, 400, "MAX_DOCUMENT_LENGTH_EXCEEDED"),
 ]
 
 
@@ -103,7 +119,8 @@ async def test_each_limit_at_under_and_over_its_value(
 async def test_tokens_at_under_and_over_the_limit(
     store: DocumentStore, count: int, refused: bool
 ) -> None:
-    body = (await _post(store, {"query": _tokens(count)})).json()
+    limits = replace(SMALL, max_selections=100, max_document_length=10_000)
+    body = (await _post(store, {"query": _tokens(count)}, limits)).json()
     codes = [e["extensions"]["code"] for e in body.get("errors", [])]
     assert codes == (["MAX_TOKENS_EXCEEDED"] if refused else [])
     if refused:
@@ -136,9 +153,7 @@ async def test_batching_stays_off(http: httpx.AsyncClient) -> None:
     assert response.json()["errors"][0]["extensions"]["code"] == "BATCHING_NOT_SUPPORTED"
 
 
-async def test_rules_are_built_once_so_the_caches_keep_hitting(http: httpx.AsyncClient) -> None:
-    limits = Limits()
-    assert structural_rules(limits) is structural_rules(Limits())
+async def test_the_caches_keep_hitting(http: httpx.AsyncClient) -> None:
     parse_cache: Any = _get_parse_cache(CACHE_SIZE)
     validate_cache: Any = _get_validate_cache(CACHE_SIZE)
     query = {"query": "{ serviceCategories(first: 2) { nodes { name } } }"}
@@ -158,3 +173,119 @@ async def test_the_fifteen_level_query_from_the_issue_is_refused(http: httpx.Asy
     )
     codes = {e["extensions"]["code"] for e in response.json()["errors"]}
     assert "MAX_DEPTH_EXCEEDED" in codes
+
+
+async def test_long_documents_are_not_kept_in_the_caches(http: httpx.AsyncClient) -> None:
+    parse_cache: Any = _get_parse_cache(CACHE_SIZE)
+    validate_cache: Any = _get_validate_cache(CACHE_SIZE)
+    kept = parse_cache.cache_info().currsize, validate_cache.cache_info().currsize
+    long = "{ viewer { role } }".ljust(CACHED_LENGTH + 1)
+    for _ in range(2):
+        body = (await http.post("/graphql", json={"query": long})).json()
+        assert body["data"] == {"viewer": {"role": None}}
+    assert (parse_cache.cache_info().currsize, validate_cache.cache_info().currsize) == kept
+
+
+DUPLICATED = "{ viewer { " + "partner { id } " * 600 + "} }"
+"""The issue's document: every structural limit passed, and graphql-core compared each pair."""
+
+
+async def test_the_duplicated_fields_document_is_refused_naming_a_limit(
+    store: DocumentStore,
+) -> None:
+    defaults = (await _post(store, {"query": DUPLICATED}, Limits())).json()
+    assert [e["extensions"]["code"] for e in defaults["errors"]] == ["MAX_TOKENS_EXCEEDED"]
+    # With the token limit raised, the selections limit refuses it before any rule runs.
+    raised = Limits(max_tokens=10_000)
+    body = (await _post(store, {"query": DUPLICATED}, raised)).json()
+    [error] = body["errors"]
+    assert error["extensions"] == {
+        "code": "MAX_SELECTIONS_EXCEEDED",
+        "limit": "field selections",
+        "maximum": 500,
+        "found": 1201,
+    }
+    assert body["data"] is None
+
+
+async def test_within_the_limits_the_duplicated_fields_are_answered(
+    store: DocumentStore,
+) -> None:
+    text = "{ viewer { " + "partner { id } " * 240 + "role } }"
+    body = (await _post(store, {"query": text}, Limits())).json()
+    assert body.get("errors") is None
+    assert body["data"] == {"viewer": {"partner": None, "role": None}}
+
+
+async def test_selections_count_every_place_a_fragment_is_spread(store: DocumentStore) -> None:
+    spreads = " ".join(f"v{i}: viewer {{ ...V ...V }}" for i in range(5))
+    text = "{ " + spreads + " } fragment V on Viewer { role partner { id } }"
+    limits = Limits(max_selections=19)
+    body = (await _post(store, {"query": text}, limits)).json()
+    # 5 viewers, each with V once (spread twice in one selection, collected once): 5 + 5 * 3
+    [error] = body["errors"]
+    assert error["extensions"]["found"] == 20
+    assert error["extensions"]["code"] == "MAX_SELECTIONS_EXCEEDED"
+    allowed = (await _post(store, {"query": text}, replace(limits, max_selections=20))).json()
+    assert allowed.get("errors") is None
+
+
+async def test_limits_refuse_before_the_rules_run(store: DocumentStore) -> None:
+    # Over the root-field limit and full of unknown fields: only the limit is reported, as the
+    # specification's rules never saw the document.
+    text = "{ " + "viewer { nope } " * 1_000 + "}"
+    limits = Limits(max_tokens=10_000, max_selections=5_000, max_document_length=50_000)
+    body = (await _post(store, {"query": text}, limits)).json()
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["MAX_ROOT_FIELDS_EXCEEDED"]
+
+
+async def test_a_long_chain_of_fragments_is_measured_without_recursion(
+    store: DocumentStore,
+) -> None:
+    count = 3_000
+    chain = " ".join(f"fragment F{i} on Viewer {{ role ...F{i + 1} }}" for i in range(count))
+    text = "{ viewer { ...F0 } } " + chain + f" fragment F{count} on Viewer {{ role }}"
+    limits = Limits(max_tokens=100_000, max_document_length=200_000)
+    body = (await _post(store, {"query": text}, limits)).json()
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "MAX_SELECTIONS_EXCEEDED"
+    assert error["extensions"]["found"] == count + 2
+
+
+async def test_subscriptions_meet_the_same_limits_on_the_websocket(
+    store: DocumentStore, make_partner: PartnerFactory
+) -> None:
+    policy = GatewayPolicy(limits=SMALL, throttle=ThrottlePolicy(enabled=False))
+    partner = await make_partner()
+    long = "subscription { events { id } }".ljust(SMALL.max_document_length + 1)
+    wide = "subscription { events { " + "id " * 13 + "} }"
+    async with (
+        served(store, replace(SETTINGS, policy=policy)) as url,
+        ws_client(url, token(Role.PARTNER, partner["_id"])) as client,
+    ):
+        assert (await client.receive())["type"] == "connection_ack"
+        codes = []
+        for text in (long, wide):
+            await client.subscribe(text)
+            refused = await client.receive()
+            assert refused["type"] in ("error", "next"), refused
+            errors = refused["payload"] if refused["type"] == "error" else None
+            errors = errors or refused["payload"]["errors"]
+            codes.append(errors[0]["extensions"]["code"])
+            if refused["type"] == "next":
+                assert (await client.receive())["type"] == "complete"
+    assert codes == ["MAX_DOCUMENT_LENGTH_EXCEEDED", "MAX_SELECTIONS_EXCEEDED"]
+
+
+@pytest.mark.parametrize("name", ["Q", None, "not a name"])
+async def test_a_document_too_long_is_refused_whatever_operation_it_names(
+    store: DocumentStore, name: str | None
+) -> None:
+    text = "query Q { __typename }".ljust(SMALL.max_document_length + 1)
+    response = await _post(store, {"query": text, "operationName": name})
+    codes = [e["extensions"]["code"] for e in response.json()["errors"]]
+    if name == "not a name":
+        # No operation can answer to it, long document or not.
+        assert response.status_code == 400
+        return
+    assert codes == ["MAX_DOCUMENT_LENGTH_EXCEEDED"]
