@@ -45,6 +45,7 @@ from edge.planned_execution import Execution
 from edge.request import request_id_var
 from edge.settings import EdgeSettingsError, TransportSettings, flag, policy_from_env
 from edge.stack import add_edge_middleware
+from edge.stream_deadline import SubscriptionsOutliveTheRequestTimeout
 from edge.stream_settings import StreamSettings
 from edge.throttle import Throttle
 from edge.tracing import tracing_extensions
@@ -343,7 +344,12 @@ def create_app(
 
     gateway_layer = gateway_extensions(settings.policy) if extensions is None else extensions
     gateway_schema = build_schema(
-        [*gateway_layer, OperationMetrics, *tracing_extensions()],
+        [
+            *gateway_layer,
+            OperationMetrics,
+            SubscriptionsOutliveTheRequestTimeout,
+            *tracing_extensions(),
+        ],
         executor=settings.execution.executor,
     )
 
@@ -469,7 +475,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         "log_config": None,
         "access_log": False,
         "timeout_keep_alive": settings.transport.keepalive_timeout_seconds,
-        "http": "edge.connections:CountedHTTPProtocol",
+        "http": "edge.connections:GuardedHTTPProtocol",
     }
     if args.workers > 1:
         # Workers are separate processes, each building the app from the environment; they
