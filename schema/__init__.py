@@ -108,7 +108,7 @@ def plain_schema() -> strawberry.Schema:
     return build_schema()
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> strawberry.Schema:
     # ``from schema import schema`` still works, building the schema then (PEP 562).
     if name == "schema":
         return plain_schema()
