@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import importlib
 import json
 import logging
 import os
@@ -66,6 +67,7 @@ logger = logging.getLogger("tsp.gateway")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DEMO_TOKEN_TTL = timedelta(days=30)
+WARM_UP_AFTER_SECONDS = 1.0
 _STORE_FAILED = 1
 _STARTUP_FAILED = 3  # uvicorn's own code for a failed start
 # Where referral links send sellers: TikTok Shop seller onboarding for each kind (seed 004).
@@ -371,6 +373,7 @@ def create_app(
             queue_size=settings.streams.queue_size,
         )
         install(app.state.event_hub)
+        warm_up = asyncio.get_running_loop().call_later(WARM_UP_AFTER_SECONDS, _warm_up)
         try:
             app.state.demo_tokens = (
                 await demo_tokens(app.state.store, settings) if settings.demo else {}
@@ -390,6 +393,7 @@ def create_app(
             logger.info("gateway ready", extra={"path": settings.database_url.split("@")[-1]})
             yield
         finally:
+            warm_up.cancel()
             if sweeper is not None:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -423,6 +427,12 @@ def create_app(
     add_edge_middleware(app, settings.transport)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _warm_up() -> None:
+    """Loads what start-up leaves out but a caller's first token needs: PyJWT and the
+    cryptography it brings (0.1 s), once the gateway has been answering for a while."""
+    importlib.import_module("jwt")
 
 
 async def _deliver_webhooks(store: DocumentStore, settings: Settings) -> None:

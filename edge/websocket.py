@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import jwt
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -54,6 +53,8 @@ def token_expiry(authorization: str | None) -> datetime | None:
     if not authorization:
         return None
     _, _, token = authorization.strip().partition(" ")
+    import jwt  # PyJWT loads cryptography (0.1 s): serving starts without waiting for it
+
     try:
         claims = jwt.decode(token.strip(), options={"verify_signature": False})
     except jwt.PyJWTError:
