@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import importlib
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import strawberry
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -44,18 +46,18 @@ from edge.planned_execution import Execution
 from edge.request import request_id_var
 from edge.settings import EdgeSettingsError, TransportSettings, flag, policy_from_env
 from edge.stack import add_edge_middleware
+from edge.stream_deadline import SubscriptionsOutliveTheRequestTimeout
 from edge.stream_settings import StreamSettings
 from edge.throttle import Throttle
 from edge.tracing import tracing_extensions
 from edge.validation import validate
 from edge.view import GatewayGraphQL
-from edge.webhooks import WebhookWorker
 from resolvers import bulk_export_runs
 from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
 from resolvers.context import RequestLimits
 from resolvers.events import ensure_sequence, notice_expiring, prune
 from resolvers.identity import Role, issue_token
-from schema import ExtensionFactory, build_schema, contract, schema
+from schema import ExtensionFactory, build_schema, contract, plain_schema
 from schema.error_log import excerpt
 from schema.extensions import RETRY_AFTER_SECONDS
 from web.exports import export_routes
@@ -67,6 +69,7 @@ logger = logging.getLogger("tsp.gateway")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DEMO_TOKEN_TTL = timedelta(days=30)
+WARM_UP_AFTER_SECONDS = 1.0
 _STORE_FAILED = 1
 _STARTUP_FAILED = 3  # uvicorn's own code for a failed start
 # Where referral links send sellers: TikTok Shop seller onboarding for each kind (seed 004).
@@ -331,8 +334,12 @@ def freeze_startup_heap() -> None:
     """Keep what start-up built (modules, schema, caches: about 100k objects, alive as long
     as the process) out of the garbage collector's full collections. Each one otherwise walks
     all of it while holding the event loop: 55 ms in a run of 20 expensive queries, every
-    other request waiting (``bench/abuse.py``'s p99)."""
-    gc.collect()
+    other request waiting (``bench/abuse.py``'s p99).
+
+    Only the young generations are collected first: a full collection walks all 100k objects
+    (0.15 s of start-up) and finds nothing, import-time garbage having been collected as it
+    was made."""
+    gc.collect(1)
     gc.freeze()
 
 
@@ -352,7 +359,12 @@ def create_app(
 
     gateway_layer = gateway_extensions(settings.policy) if extensions is None else extensions
     gateway_schema = build_schema(
-        [*gateway_layer, OperationMetrics, *tracing_extensions()],
+        [
+            *gateway_layer,
+            OperationMetrics,
+            SubscriptionsOutliveTheRequestTimeout,
+            *tracing_extensions(),
+        ],
         executor=settings.execution.executor,
     )
 
@@ -361,7 +373,7 @@ def create_app(
         owned = store is None or owns_store
         app.state.store = await open_store(settings) if store is None else store
         app.state.throttle = Throttle(app.state.store, settings.policy.throttle)
-        app.state.documents = trusted_documents(app.state.store, settings)
+        app.state.documents = trusted_documents(app.state.store, settings, gateway_schema)
         sweeper: asyncio.Task[None] | None = None
         deliverer: asyncio.Task[None] | None = None
         exporter: asyncio.Task[None] | None = None
@@ -371,6 +383,7 @@ def create_app(
             queue_size=settings.streams.queue_size,
         )
         install(app.state.event_hub)
+        warm_up = asyncio.get_running_loop().call_later(WARM_UP_AFTER_SECONDS, _warm_up)
         try:
             app.state.demo_tokens = (
                 await demo_tokens(app.state.store, settings) if settings.demo else {}
@@ -384,9 +397,7 @@ def create_app(
                     )
                 )
             if settings.streams.webhook_worker:
-                deliverer = asyncio.create_task(
-                    WebhookWorker(app.state.store, settings.streams).run_forever()
-                )
+                deliverer = asyncio.create_task(_deliver_webhooks(app.state.store, settings))
             if settings.exports.worker:
                 exporter = asyncio.create_task(
                     export_worker(app.state.store, settings).run_forever()
@@ -396,6 +407,7 @@ def create_app(
             logger.info("gateway ready", extra={"path": settings.database_url.split("@")[-1]})
             yield
         finally:
+            warm_up.cancel()
             if sweeper is not None:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -447,11 +459,30 @@ def export_worker(store: DocumentStore, settings: Settings) -> ExportWorker:
     )
 
 
-def trusted_documents(store: DocumentStore, settings: Settings) -> TrustedDocuments:
-    """The trusted document registry, validating against the schema and ``settings``' limits."""
+def _warm_up() -> None:
+    """Loads what start-up leaves out but a caller's first token needs: PyJWT and the
+    cryptography it brings (0.1 s), once the gateway has been answering for a while."""
+    importlib.import_module("jwt")
+
+
+async def _deliver_webhooks(store: DocumentStore, settings: Settings) -> None:
+    """The webhook worker, from one poll interval after start-up on: the first answers come
+    first, and httpx, which only deliveries need, is loaded then."""
+    await asyncio.sleep(settings.streams.webhook_poll_seconds)
+    from edge.webhooks import WebhookWorker
+
+    await WebhookWorker(store, settings.streams).run_forever()
+
+
+def trusted_documents(
+    store: DocumentStore, settings: Settings, against: strawberry.Schema | None = None
+) -> TrustedDocuments:
+    """The trusted document registry, validating against the schema (``against``, or the one
+    without the gateway layer: the types are the same) and ``settings``' limits."""
     limits = settings.policy.limits
+    graphql_schema = (against or plain_schema())._schema
     return TrustedDocuments(
-        store, lambda document: validate(schema._schema, document, limits), limits
+        store, lambda document: validate(graphql_schema, document, limits), limits
     )
 
 
@@ -494,7 +525,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         "log_config": None,
         "access_log": False,
         "timeout_keep_alive": settings.transport.keepalive_timeout_seconds,
-        "http": "edge.connections:CountedHTTPProtocol",
+        "http": "edge.connections:GuardedHTTPProtocol",
     }
     if args.workers > 1:
         # Workers are separate processes, each building the app from the environment; they
@@ -575,6 +606,7 @@ def _sweep(args: argparse.Namespace, settings: Settings) -> int:
 
 def _deliver(args: argparse.Namespace, settings: Settings) -> int:
     """Deliver webhooks from this process (beside or instead of the workers in `serve`)."""
+    from edge.webhooks import WebhookWorker
 
     async def run() -> None:
         store = await open_store(settings)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import jwt
-
 from edge.oidc import ALGORITHMS, JwksCache, OidcSettings
 from resolvers.identity import (
     ANONYMOUS,
@@ -38,6 +36,8 @@ class Authenticator:
         token = bearer_token(header)
         if token is None:
             return ANONYMOUS
+        import jwt  # PyJWT loads cryptography (0.1 s): serving starts without waiting for it
+
         try:
             unverified = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
@@ -62,6 +62,8 @@ class Authenticator:
             raise InvalidTokenError("token signing key is unknown to the identity provider")
         if header.get("alg") != key.algorithm_name:
             raise InvalidTokenError("token algorithm does not match its signing key")
+        import jwt
+
         try:
             claims = jwt.decode(
                 token,

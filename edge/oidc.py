@@ -15,12 +15,12 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
-import jwt
-from jwt import PyJWK
+if TYPE_CHECKING:
+    from jwt import PyJWK
+
 
 logger = logging.getLogger("tsp.oidc")
 
@@ -157,6 +157,10 @@ class JwksCache:
     async def _fetch(self) -> None:
         self._attempted_at = time.monotonic()
         self.fetches += 1
+        # Only a gateway that trusts an identity provider fetches keys: one that does not
+        # starts without loading httpx.
+        import httpx
+
         try:
             async with httpx.AsyncClient(timeout=self.settings.fetch_timeout_seconds) as client:
                 response = await client.get(
@@ -179,6 +183,8 @@ def _signing_keys(document: Any) -> dict[str, PyJWK]:
     or for an algorithm the gateway does not accept are left out."""
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise ValueError("the JWKS document has no 'keys' list")
+    import jwt  # PyJWT loads cryptography (0.1 s): serving starts without waiting for it
+
     keys: dict[str, PyJWK] = {}
     for data in document["keys"]:
         if not isinstance(data, dict) or not isinstance(data.get("kid"), str):
@@ -186,7 +192,7 @@ def _signing_keys(document: Any) -> dict[str, PyJWK]:
         if data.get("use", "sig") != "sig":
             continue
         try:
-            key = PyJWK(data)
+            key = jwt.PyJWK(data)
         except jwt.PyJWTError:
             continue
         if key.algorithm_name in ALGORITHMS:

@@ -18,7 +18,6 @@ from datetime import datetime
 from json import JSONDecodeError
 from typing import Any
 
-import jwt
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
@@ -59,6 +58,8 @@ def token_expiry(authorization: str | None) -> datetime | None:
     if not authorization:
         return None
     _, _, token = authorization.strip().partition(" ")
+    import jwt  # PyJWT loads cryptography (0.1 s): serving starts without waiting for it
+
     try:
         claims = jwt.decode(token.strip(), options={"verify_signature": False})
     except jwt.PyJWTError:
