@@ -304,11 +304,21 @@ async def _healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+READY_TIMEOUT_SECONDS = 0.8
+"""How long ``/readyz`` waits for the store: a probe must answer within a second, and a store
+that cannot commit a write in that time is not ready (SQLite's own busy timeout is 5 s)."""
+
+
 async def _readyz(request: Request) -> Response:
     """Ready when the store can really be written and read (see ``DocumentStore.ping``)."""
     try:
-        await request.app.state.store.ping()
-    except StoreError as error:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            await request.app.state.store.ping()
+    except (StoreError, TimeoutError) as error:
+        if isinstance(error, TimeoutError):
+            error = StoreUnavailableError(
+                f"the store did not commit a write within {READY_TIMEOUT_SECONDS} s"
+            )
         logger.warning("not ready: %s", error)
         return JSONResponse(
             {"status": "unavailable", "reason": str(error)},
@@ -393,6 +403,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await deliverer
             await uninstall(app.state.event_hub)
+            await app.state.throttle.close()
             if owned:
                 await app.state.store.close()
             logger.info("gateway stopped")
@@ -656,6 +667,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     if args.command == "export-schema":
         return _export_schema(args, None)
+    if args.command == "serve" and args.workers > 1:
+        # Each worker's fair share of a throttle bucket while the store cannot be reached;
+        # an operator running replicas sets the total across them.
+        os.environ.setdefault("TSP_THROTTLE_PROCESSES", str(args.workers))
     try:
         settings = Settings.from_env()
     except (SettingsError, DatabaseURLError) as error:

@@ -30,6 +30,10 @@ RETRY_AFTER_SECONDS = 5
 def is_public_error(error: GraphQLError) -> bool:
     """Whether the client may see ``error`` as it is (else it is masked and logged)."""
     original = error.original_error
+    if isinstance(original, StoreUnavailableError):
+        # Wherever it was raised (a field, or a hook of the gateway layer outside any field),
+        # the client sees STORE_UNAVAILABLE, never the driver's message.
+        return False
     # Errors outside field execution (syntax, validation, variable coercion) describe the
     # request the client wrote; inside execution only deliberate errors are shown.
     if error.path is None or original is None:
