@@ -42,7 +42,12 @@ from edge.transport import is_event_stream
 from edge.websocket import ConnectionLimits, GatewayTransportWSHandler, StreamContext, token_expiry
 from resolvers.context import Context
 from resolvers.identity import ANONYMOUS, InvalidTokenError, Viewer
-from schema.extensions import RETRY_AFTER_SECONDS, STORE_UNAVAILABLE, failed_only_for_the_store
+from schema.extensions import (
+    RETRY_AFTER_SECONDS,
+    STORE_UNAVAILABLE,
+    failed_only_for_the_store,
+    store_unavailable,
+)
 from web.graphiql import graphiql_response
 
 if TYPE_CHECKING:
@@ -379,6 +384,15 @@ class GatewayGraphQL(GraphQL[Context, None]):
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
+        if result.errors:
+            # An error raised in a hook of the gateway layer, outside any field, escapes the
+            # masking extension: the store's is still answered with its code.
+            result.errors = [
+                store_unavailable(error, request_id_var.get())
+                if isinstance(error.original_error, StoreUnavailableError)
+                else error
+                for error in result.errors
+            ]
         processed = await super().process_result(request, result)
         if not self.policy.limits.introspection:
             # Suggestions would map the schema for a client that may not introspect it.

@@ -79,27 +79,7 @@ class MaskUnexpectedErrors(MaskErrors):
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", "unknown")
         if isinstance(error.original_error, StoreUnavailableError):
-            # Expected in operation, so one line without a traceback; nothing was written (the
-            # transaction it interrupted rolled back).
-            logger.warning(
-                "store unavailable in %s: %s",
-                ".".join(str(p) for p in error.path or ()) or "operation",
-                error.original_error,
-                extra={"request_id": request_id},
-            )
-            return GraphQLError(
-                "The data store is unavailable; nothing was changed. Retry later. "
-                f"Request id: {request_id}",
-                nodes=error.nodes,
-                source=error.source,
-                positions=error.positions,
-                path=error.path,
-                extensions={
-                    "code": STORE_UNAVAILABLE,
-                    "retryable": True,
-                    "requestId": request_id,
-                },
-            )
+            return store_unavailable(error, request_id)
         logger.error(
             "unexpected error in %s",
             ".".join(str(p) for p in error.path or ()) or "operation",
@@ -110,6 +90,28 @@ class MaskUnexpectedErrors(MaskErrors):
         masked.message = f"Unexpected error. Request id: {request_id}"
         masked.extensions = {"code": "INTERNAL", "requestId": request_id}
         return masked
+
+
+def store_unavailable(error: GraphQLError, request_id: str) -> GraphQLError:
+    """``error``, raised because the store was unavailable, as the client sees it: code
+    ``STORE_UNAVAILABLE``, retryable, never the driver's message."""
+    # Expected in operation, so one line without a traceback; nothing was written (the
+    # transaction it interrupted rolled back).
+    logger.warning(
+        "store unavailable in %s: %s",
+        ".".join(str(p) for p in error.path or ()) or "operation",
+        error.original_error,
+        extra={"request_id": request_id},
+    )
+    return GraphQLError(
+        "The data store is unavailable; nothing was changed. Retry later. "
+        f"Request id: {request_id}",
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": STORE_UNAVAILABLE, "retryable": True, "requestId": request_id},
+    )
 
 
 def failed_only_for_the_store(response: Mapping[str, Any]) -> bool:
