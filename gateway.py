@@ -33,7 +33,7 @@ from strawberry.schema.schema import validate_document
 from datastore.collections import INDEXES
 from datastore.connect import DEFAULT_DATABASE_URL, DatabaseURLError, store_for_url
 from datastore.enums import ReferralLinkKind
-from datastore.store import DocumentStore, StoreError, StoreUnavailableError
+from datastore.store import DocumentStore, StoreUnavailableError
 from edge.documents import DocumentRefused, TrustedDocuments
 from edge.event_hub import EventHub, install, uninstall
 from edge.extension import GatewayPolicy, gateway_extensions
@@ -42,6 +42,7 @@ from edge.metrics import metrics_endpoint
 from edge.oidc import OidcSettings, OidcSettingsError
 from edge.operation_metrics import OperationMetrics
 from edge.planned_execution import Execution
+from edge.readiness import Readiness
 from edge.request import request_id_var
 from edge.settings import EdgeSettingsError, TransportSettings, flag, policy_from_env
 from edge.stack import add_edge_middleware
@@ -304,21 +305,10 @@ async def _healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-READY_TIMEOUT_SECONDS = 0.8
-"""How long ``/readyz`` waits for the store: a probe must answer within a second, and a store
-that cannot commit a write in that time is not ready (SQLite's own busy timeout is 5 s)."""
-
-
 async def _readyz(request: Request) -> Response:
-    """Ready when the store can really be written and read (see ``DocumentStore.ping``)."""
-    try:
-        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
-            await request.app.state.store.ping()
-    except (StoreError, TimeoutError) as error:
-        if isinstance(error, TimeoutError):
-            error = StoreUnavailableError(
-                f"the store did not commit a write within {READY_TIMEOUT_SECONDS} s"
-            )
+    """Ready when the store can commit a write now (see :mod:`edge.readiness`)."""
+    error = await request.app.state.readiness.problem()
+    if error is not None:
         logger.warning("not ready: %s", error)
         return JSONResponse(
             {"status": "unavailable", "reason": str(error)},
@@ -362,6 +352,7 @@ def create_app(
         owned = store is None or owns_store
         app.state.store = await open_store(settings) if store is None else store
         app.state.throttle = Throttle(app.state.store, settings.policy.throttle)
+        app.state.readiness = Readiness(app.state.store)
         app.state.documents = trusted_documents(app.state.store, settings)
         sweeper: asyncio.Task[None] | None = None
         deliverer: asyncio.Task[None] | None = None
@@ -404,6 +395,7 @@ def create_app(
                     await deliverer
             await uninstall(app.state.event_hub)
             await app.state.throttle.close()
+            await app.state.readiness.close()
             if owned:
                 await app.state.store.close()
             logger.info("gateway stopped")

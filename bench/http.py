@@ -25,6 +25,16 @@ It prints **gateway / Strawberry hello** on the tiny query (target at least 1.0)
 1 worker** for the gateway (target at least 1.6) and the same for the hello app (the ceiling).
 Throttling is off (one caller sending thousands of requests measures throughput, which a
 per-caller budget would stop by design).
+
+``python -m bench.http --throttle [--seconds 5] [--rounds 3]`` measures the throttle as served
+instead: two one-process gateways on the same seeded store, one with throttling on and one with
+``TSP_THROTTLE=0``, and wrk's latency distribution (``--latency``) of one caller (the demo
+partner) at 1, 8 and 32 connections, on ``serviceCategories(first: 20)`` (cheap: the
+throttle's share is largest) and the partner dashboard, rotated the same way. The throttled
+gateway's budgets are raised (``TSP_THROTTLE_CAPACITY=1e9``, ``TSP_THROTTLE_RESTORE_RATE=1e8``)
+so nothing is refused, which the bench checks in its ``/metrics`` afterwards: the figure is
+the throttle's cost to an honest caller, not its refusals. It prints p50 and p99 with the
+throttle on / off at each concurrency (target for p99 at 8 connections: at most 1.2).
 """
 
 from __future__ import annotations
@@ -298,6 +308,120 @@ def main(seconds: int, rounds: int, connections: int) -> None:
     _ratios(medians)
 
 
+# --- the throttle as served: latency of one caller, throttle on / off ------------------------
+
+_LATENCY = re.compile(r"^\s+(50|99)%\s+([0-9.]+)(us|ms|s|m)\s*$", re.MULTILINE)
+_MS_PER_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+_THROTTLE_CONNECTIONS = (1, 8, 32)
+# Budgets no honest caller drains, so the bench measures the throttle's work, not refusals.
+_RAISED_BUDGETS = {
+    "TSP_THROTTLE": "1",
+    "TSP_THROTTLE_CAPACITY": "1e9",
+    "TSP_THROTTLE_RESTORE_RATE": "1e8",
+}
+
+
+@dataclass(frozen=True)
+class Latency:
+    """One wrk run's median and 99th percentile latency (ms) and its rate."""
+
+    p50: float
+    p99: float
+    rate: float
+
+
+def _latency(wrk: str, load: Load, script: str, seconds: int, connections: int) -> Latency:
+    run = subprocess.run(
+        [
+            wrk,
+            f"-t{min(2, connections)}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            script,
+            load.server.url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    )
+    if "Non-2xx" in run.stdout or "Socket errors" in run.stdout:
+        raise RuntimeError(f"wrk saw errors against {load.label}:\n{run.stdout}")
+    found = {q: float(v) * _MS_PER_UNIT[u] for q, v, u in _LATENCY.findall(run.stdout)}
+    rate = _RATE.search(run.stdout)
+    if set(found) != {"50", "99"} or not rate:
+        raise RuntimeError(f"no latency distribution in wrk's output:\n{run.stdout}")
+    return Latency(found["50"], found["99"], float(rate.group(1)))
+
+
+def _throttled_count(server: Server) -> float:
+    """How many requests ``server`` refused THROTTLED (its /metrics)."""
+    text = httpx.get(server.url.replace("/graphql", "/metrics"), timeout=30).text
+    found = re.search(r'^tsp_requests_refused_total\{code="THROTTLED"\} ([0-9.e+]+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def throttle_main(seconds: int, rounds: int) -> None:
+    wrk = ensure_wrk()
+    print(
+        f"wrk --latency, one caller (the demo partner); {rounds} rounds of {seconds} s per figure;"
+        f" throttle on with raised budgets ({_RAISED_BUDGETS['TSP_THROTTLE_CAPACITY']} capacity,"
+        f" {_RAISED_BUDGETS['TSP_THROTTLE_RESTORE_RATE']}/s) / TSP_THROTTLE=0"
+    )
+    print(f"{os.cpu_count()} cores; load average before: {_load_average()}")
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as servers:
+        demo = demo_store(folder)
+        partner = demo.token("partner")
+
+        def gateway(env: dict[str, str]) -> Server:
+            port = free_port()
+            command = [*GATEWAY, "serve", "--port", str(port)]
+            return servers.enter_context(_started(command, env, port, 1))
+
+        throttled, free = gateway({**demo.env, **_RAISED_BUDGETS}), gateway(demo.env)
+        loads: list[tuple[Load, int]] = []
+        for query, name in ((CATEGORIES, CATEGORIES_NAME), (DASHBOARD, DASHBOARD_NAME)):
+            for connections in _THROTTLE_CONNECTIONS:
+                for server, setting in ((throttled, "on"), (free, "off")):
+                    label = f"throttle {setting:3} {name} c={connections}"
+                    loads.append((Load(label, server, query, partner), connections))
+        scripts: dict[str, str] = {}
+        for load, connections in loads:
+            load.check()
+            scripts[load.label] = str(Path(folder) / f"latency{len(scripts)}.lua")
+            Path(scripts[load.label]).write_text(load.script())
+            _latency(wrk, load, scripts[load.label], _WARM_SECONDS, connections)
+        figures: dict[str, list[Latency]] = {load.label: [] for load, _ in loads}
+        for round_number in range(rounds):
+            print(f"round {round_number + 1}/{rounds}   load average {_load_average()}", flush=True)
+            shift = round_number % len(loads)
+            for load, connections in loads[shift:] + loads[:shift]:
+                figure = _latency(wrk, load, scripts[load.label], seconds, connections)
+                figures[load.label].append(figure)
+                print(
+                    f"  {load.label:36} p50 {figure.p50:8.2f} ms   p99 {figure.p99:8.2f} ms"
+                    f"   {figure.rate:7.0f} requests/s",
+                    flush=True,
+                )
+        refused = _throttled_count(throttled)
+    print(f"medians of {rounds} rounds   load average after: {_load_average()}")
+    print(f"requests refused THROTTLED by the throttled gateway: {refused:.0f} (must be 0)")
+    print("throttle on / off (target for p99 at 8 connections: <= 1.2)")
+    for _, name in ((CATEGORIES, CATEGORIES_NAME), (DASHBOARD, DASHBOARD_NAME)):
+        for connections in _THROTTLE_CONNECTIONS:
+            on = figures[f"throttle on  {name} c={connections}"]
+            off = figures[f"throttle off {name} c={connections}"]
+            p50_on, p50_off = (statistics.median(f.p50 for f in fs) for fs in (on, off))
+            p99_on, p99_off = (statistics.median(f.p99 for f in fs) for fs in (on, off))
+            print(
+                f"  {name:18} c={connections:<3} p50 {p50_on:8.2f} / {p50_off:8.2f} ms"
+                f" = {p50_on / p50_off:5.2f}   p99 {p99_on:8.2f} / {p99_off:8.2f} ms"
+                f" = {p99_on / p99_off:5.2f}"
+            )
+
+
 def _ratios(medians: dict[str, Sample]) -> None:
     def pair(query: str, server: str = "gateway") -> tuple[Sample, Sample]:
         return medians[_label(server, 1, query)], medians[_label(server, 2, query)]
@@ -330,5 +454,11 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--throttle", action="store_true", help="latency of one caller, throttle on / off"
+    )
     arguments = parser.parse_args()
-    main(arguments.seconds, arguments.rounds, arguments.connections)
+    if arguments.throttle:
+        throttle_main(arguments.seconds, arguments.rounds)
+    else:
+        main(arguments.seconds, arguments.rounds, arguments.connections)

@@ -22,8 +22,9 @@ from datastore.demo import demo_subjects
 from datastore.sqlite import SQLiteStore
 from edge.documents import document_id
 from edge.extension import GatewayPolicy
+from edge.readiness import READY_TIMEOUT_SECONDS
 from edge.throttle import ThrottlePolicy
-from gateway import READY_TIMEOUT_SECONDS, create_app
+from gateway import create_app
 from resolvers.demo_seed import seed_demo
 from resolvers.identity import Role
 from tests.conftest import SETTINGS, token
