@@ -337,6 +337,9 @@ def _latency(wrk: str, load: Load, script: str, seconds: int, connections: int) 
             f"-t{min(2, connections)}",
             f"-c{connections}",
             f"-d{seconds}s",
+            # A slow answer is a latency to report, not a socket error (wrk's default is 2 s).
+            "--timeout",
+            "30s",
             "--latency",
             "-s",
             script,
