@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from datastore.collections import INDEXES
 from datastore.connect import DEFAULT_DATABASE_URL, DatabaseURLError, store_for_url
 from datastore.enums import ReferralLinkKind
-from datastore.store import DocumentStore, StoreError, StoreUnavailableError
+from datastore.store import DocumentStore, StoreUnavailableError
 from edge.documents import DocumentRefused, TrustedDocuments
 from edge.event_hub import EventHub, install, uninstall
 from edge.export_settings import ExportSettings
@@ -43,6 +43,7 @@ from edge.metrics import metrics_endpoint
 from edge.oidc import OidcSettings, OidcSettingsError
 from edge.operation_metrics import OperationMetrics
 from edge.planned_execution import Execution
+from edge.readiness import Readiness
 from edge.request import request_id_var
 from edge.settings import EdgeSettingsError, TransportSettings, flag, policy_from_env
 from edge.stack import add_edge_middleware
@@ -317,10 +318,9 @@ async def _healthz(request: Request) -> Response:
 
 
 async def _readyz(request: Request) -> Response:
-    """Ready when the store can really be written and read (see ``DocumentStore.ping``)."""
-    try:
-        await request.app.state.store.ping()
-    except StoreError as error:
+    """Ready when the store can commit a write now (see :mod:`edge.readiness`)."""
+    error = await request.app.state.readiness.problem()
+    if error is not None:
         logger.warning("not ready: %s", error)
         return JSONResponse(
             {"status": "unavailable", "reason": str(error)},
@@ -373,6 +373,7 @@ def create_app(
         owned = store is None or owns_store
         app.state.store = await open_store(settings) if store is None else store
         app.state.throttle = Throttle(app.state.store, settings.policy.throttle)
+        app.state.readiness = Readiness(app.state.store)
         app.state.documents = trusted_documents(app.state.store, settings, gateway_schema)
         sweeper: asyncio.Task[None] | None = None
         deliverer: asyncio.Task[None] | None = None
@@ -418,6 +419,8 @@ def create_app(
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             await uninstall(app.state.event_hub)
+            await app.state.throttle.close()
+            await app.state.readiness.close()
             if owned:
                 await app.state.store.close()
             logger.info("gateway stopped")
@@ -750,6 +753,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "export-schema":
         return _export_schema(args, None)
     _use_development_secret()
+    if args.command == "serve" and args.workers > 1:
+        # Each worker's fair share of a throttle bucket while the store cannot be reached;
+        # an operator running replicas sets the total across them.
+        os.environ.setdefault("TSP_THROTTLE_PROCESSES", str(args.workers))
     try:
         settings = Settings.from_env()
     except (SettingsError, DatabaseURLError) as error:

@@ -27,6 +27,18 @@ First of all it measures both servers' start-up to their first answer (``bench/s
 **gateway / hello**, target at most 2.0).
 Throttling is off (one caller sending thousands of requests measures throughput, which a
 per-caller budget would stop by design).
+
+``python -m bench.http --throttle [--seconds 5] [--rounds 3]`` measures the throttle as served
+instead: two one-process gateways on the same seeded store, one with throttling on and one with
+``TSP_THROTTLE=0``, and wrk's latency distribution (``--latency``) of one caller (the demo
+partner) at 1, 8 and 32 connections, on ``serviceCategories(first: 20)`` (cheap: the
+throttle's share is largest) and the partner dashboard. Both gateways are measured at the same
+moment (a wrk each, one thread each), so load from other jobs falls on both alike; the pairs
+are rotated across rounds. The throttled
+gateway's budgets are raised (``TSP_THROTTLE_CAPACITY=1e9``, ``TSP_THROTTLE_RESTORE_RATE=1e8``)
+so nothing is refused, which the bench checks in its ``/metrics`` afterwards: the figure is
+the throttle's cost to an honest caller, not its refusals. It prints p50 and p99 with the
+throttle on / off at each concurrency (target for p99 at 8 connections: at most 1.2).
 """
 
 from __future__ import annotations
@@ -303,6 +315,150 @@ def main(seconds: int, rounds: int, connections: int) -> None:
     _ratios(medians)
 
 
+# --- the throttle as served: latency of one caller, throttle on / off ------------------------
+
+_LATENCY = re.compile(r"^\s+(50|99)%\s+([0-9.]+)(us|ms|s|m)\s*$", re.MULTILINE)
+_MS_PER_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+_THROTTLE_CONNECTIONS = (1, 8, 32)
+# Budgets no honest caller drains, so the bench measures the throttle's work, not refusals.
+_RAISED_BUDGETS = {
+    "TSP_THROTTLE": "1",
+    "TSP_THROTTLE_CAPACITY": "1e9",
+    "TSP_THROTTLE_RESTORE_RATE": "1e8",
+}
+
+
+@dataclass(frozen=True)
+class Latency:
+    """One wrk run's median and 99th percentile latency (ms) and its rate."""
+
+    p50: float
+    p99: float
+    rate: float
+
+
+def _latencies(
+    wrk: str, runs: list[tuple[Load, str]], seconds: int, connections: int
+) -> list[Latency]:
+    """wrk against every ``(load, script)`` at the same moment, one wrk thread each, so load
+    from other jobs on a shared machine falls on all of them alike."""
+    processes = [
+        subprocess.Popen(
+            [
+                wrk,
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                # A slow answer is a latency to report, not a socket error (wrk's default: 2 s).
+                "--timeout",
+                "30s",
+                "--latency",
+                "-s",
+                script,
+                load.server.url,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for load, script in runs
+    ]
+    figures = []
+    for (load, _), process in zip(runs, processes, strict=True):
+        output, errors = process.communicate(timeout=seconds + 60)
+        if process.returncode != 0 or "Non-2xx" in output or "Socket errors" in output:
+            raise RuntimeError(f"wrk saw errors against {load.label}:\n{output}{errors}")
+        found = {q: float(v) * _MS_PER_UNIT[u] for q, v, u in _LATENCY.findall(output)}
+        rate = _RATE.search(output)
+        if set(found) != {"50", "99"} or not rate:
+            raise RuntimeError(f"no latency distribution in wrk's output:\n{output}")
+        figures.append(Latency(found["50"], found["99"], float(rate.group(1))))
+    return figures
+
+
+def _throttled_count(server: Server) -> float:
+    """How many requests ``server`` refused THROTTLED (its /metrics)."""
+    text = httpx.get(server.url.replace("/graphql", "/metrics"), timeout=30).text
+    found = re.search(r'^tsp_requests_refused_total\{code="THROTTLED"\} ([0-9.e+]+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+@dataclass
+class _Pair:
+    """One query at one concurrency against both gateways, and its figures."""
+
+    name: str
+    connections: int
+    on: Load
+    off: Load
+    figures: dict[str, list[Latency]] = field(default_factory=lambda: {"on": [], "off": []})
+
+    def median(self, setting: str, quantile: str) -> float:
+        return float(statistics.median(getattr(f, quantile) for f in self.figures[setting]))
+
+
+def throttle_main(seconds: int, rounds: int) -> None:
+    wrk = ensure_wrk()
+    print(
+        f"wrk --latency, one caller (the demo partner), throttle on and off measured at the same"
+        f" moment; {rounds} rounds of {seconds} s per figure; throttle on with raised budgets"
+        f" ({_RAISED_BUDGETS['TSP_THROTTLE_CAPACITY']} capacity,"
+        f" {_RAISED_BUDGETS['TSP_THROTTLE_RESTORE_RATE']}/s) / TSP_THROTTLE=0"
+    )
+    print(f"{os.cpu_count()} cores; load average before: {_load_average()}")
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as servers:
+        demo = demo_store(folder)
+        partner = demo.token("partner")
+
+        def gateway(env: dict[str, str]) -> Server:
+            port = free_port()
+            command = [*GATEWAY, "serve", "--port", str(port)]
+            return servers.enter_context(_started(command, env, port, 1))
+
+        throttled, free = gateway({**demo.env, **_RAISED_BUDGETS}), gateway(demo.env)
+        scripts: dict[str, str] = {}
+        pairs: list[_Pair] = []
+        for query, name in ((CATEGORIES, CATEGORIES_NAME), (DASHBOARD, DASHBOARD_NAME)):
+            on, off = (
+                Load(f"on {name}", throttled, query, partner),
+                Load(f"off {name}", free, query, partner),
+            )
+            for load in (on, off):
+                load.check()
+                scripts[load.label] = str(Path(folder) / f"latency{len(scripts)}.lua")
+                Path(scripts[load.label]).write_text(load.script())
+            pairs += [_Pair(name, c, on, off) for c in _THROTTLE_CONNECTIONS]
+        for pair in pairs:  # warm-up
+            runs = [(pair.on, scripts[pair.on.label]), (pair.off, scripts[pair.off.label])]
+            _latencies(wrk, runs, _WARM_SECONDS, pair.connections)
+        for round_number in range(rounds):
+            print(f"round {round_number + 1}/{rounds}   load average {_load_average()}", flush=True)
+            shift = round_number % len(pairs)
+            for pair in pairs[shift:] + pairs[:shift]:
+                runs = [(pair.on, scripts[pair.on.label]), (pair.off, scripts[pair.off.label])]
+                with_throttle, without = _latencies(wrk, runs, seconds, pair.connections)
+                pair.figures["on"].append(with_throttle)
+                pair.figures["off"].append(without)
+                print(
+                    f"  {pair.name:18} c={pair.connections:<3}"
+                    f" on p50 {with_throttle.p50:7.2f} p99 {with_throttle.p99:8.2f} ms"
+                    f"   off p50 {without.p50:7.2f} p99 {without.p99:8.2f} ms",
+                    flush=True,
+                )
+        refused = _throttled_count(throttled)
+    print(f"medians of {rounds} rounds   load average after: {_load_average()}")
+    print(f"requests refused THROTTLED by the throttled gateway: {refused:.0f} (must be 0)")
+    print("throttle on / off (target for p99 at 8 connections: <= 1.2)")
+    for pair in pairs:
+        p50_on, p50_off = pair.median("on", "p50"), pair.median("off", "p50")
+        p99_on, p99_off = pair.median("on", "p99"), pair.median("off", "p99")
+        print(
+            f"  {pair.name:18} c={pair.connections:<3} p50 {p50_on:8.2f} / {p50_off:8.2f} ms"
+            f" = {p50_on / p50_off:5.2f}   p99 {p99_on:8.2f} / {p99_off:8.2f} ms"
+            f" = {p99_on / p99_off:5.2f}"
+        )
+
+
 def _ratios(medians: dict[str, Sample]) -> None:
     def pair(query: str, server: str = "gateway") -> tuple[Sample, Sample]:
         return medians[_label(server, 1, query)], medians[_label(server, 2, query)]
@@ -335,5 +491,11 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--throttle", action="store_true", help="latency of one caller, throttle on / off"
+    )
     arguments = parser.parse_args()
-    main(arguments.seconds, arguments.rounds, arguments.connections)
+    if arguments.throttle:
+        throttle_main(arguments.seconds, arguments.rounds)
+    else:
+        main(arguments.seconds, arguments.rounds, arguments.connections)

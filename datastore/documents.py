@@ -240,7 +240,8 @@ class IdempotencyDocument(_Stored):
 
 
 class ThrottleBucketDocument(_Stored):
-    """A caller's leaky bucket: what was available at ``at`` (epoch seconds), refilling since."""
+    """A caller's leaky bucket: what was available at ``at`` (epoch seconds), refilling since;
+    below zero while it repays budget granted when the store could not be reached."""
 
     available: float
     at: float

@@ -4,12 +4,14 @@ Everything here runs before the first resolver: the parser stops at the token li
 structural limits are checked in one linear pass, then the specification's rules run (parsing
 and the rules cached across requests; see :mod:`edge.validation`), and the requested cost is
 checked against the single-query maximum and then against the caller's bucket. After
-execution the actual cost is counted from the response and the difference refunded. Every
-response reports both in ``extensions.cost``.
+execution the actual cost is counted from the response and the difference refunded. A
+document refused before it ran spends :func:`refusal_cost` instead. Every response reports
+both in ``extensions.cost``.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,13 +21,14 @@ from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, OperationTyp
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.schema import validate_document
+from strawberry.types import ExecutionResult
 
 from edge.cost import actual_cost, requested_cost, select_operation
 from edge.errors import gateway_error
 from edge.limits import Limits, length_problem, structural_problems
 from edge.metrics import count_refusal, observe_cost
 from edge.request import GatewayRequest
-from edge.throttle import ThrottlePolicy, ThrottleStatus
+from edge.throttle import Decision, ThrottlePolicy, ThrottleStatus
 from edge.validation import RULES
 
 CACHE_SIZE = 512
@@ -171,12 +174,74 @@ class _Limits(SchemaExtension):
             _name_token_limit(context.pre_execution_errors or (), self.limits.max_tokens)
 
 
+REFUSAL_MINIMUM_COST = 10
+"""What a refused or failed document costs at least (a query's worth of budget)."""
+REFUSAL_CHARACTERS_PER_POINT = 100
+"""Characters of a refused document's text per further point: the parser and validation
+worked through all of it."""
+
+
+def refusal_cost(characters: int, max_query_cost: int) -> int:
+    """What a document refused before execution costs its caller: a minimum per request plus
+    one point per :data:`REFUSAL_CHARACTERS_PER_POINT` characters, at most what the largest
+    query may cost."""
+    work = math.ceil(characters / REFUSAL_CHARACTERS_PER_POINT)
+    return min(max_query_cost, REFUSAL_MINIMUM_COST + work)
+
+
+def _throttled(cost: int, decision: Decision, what: str) -> GraphQLError:
+    count_refusal("THROTTLED")
+    return gateway_error(
+        f"Throttled: {what} costs {cost} and {int(decision.status.currently_available)} is "
+        f"available, restoring {decision.status.restore_rate:g} per second. Retry in "
+        f"{decision.retry_after_seconds} s.",
+        "THROTTLED",
+        cost=cost,
+        retryAfterSeconds=decision.retry_after_seconds,
+    )
+
+
 class _CostAndThrottle(SchemaExtension):
     """The requested cost against the single-query maximum and the caller's bucket; the
-    actual cost counted and the rest refunded; ``extensions.cost`` on every response."""
+    actual cost counted and the rest refunded; refused and failed documents charged;
+    ``extensions.cost`` on every response."""
 
     def __init__(self, policy: GatewayPolicy) -> None:
         self.policy = policy
+        # Whether the request's cost went through the bucket (granted or refused).
+        self.charged = False
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        yield
+        if not self.charged:
+            await self._charge_refusal()
+
+    async def _charge_refusal(self) -> None:
+        """A document refused before it ran (syntax, validation, a structural limit, its
+        cost, its operation name) spends from the caller's bucket too, so repeating such
+        documents gets the caller throttled like any other; past its budget the answer is
+        ``THROTTLED`` and the caller waits out its ``Retry-After``."""
+        context = self.execution_context
+        gate = _gate(self)
+        result = context.result
+        throttle = gate.throttle if self.policy.throttle.enabled else None
+        # Strawberry's result when parsing or validation failed, graphql-core's when a hook
+        # below refused the document (its extensions are gathered later).
+        if throttle is None or not isinstance(result, ExecutionResult | GraphQLExecutionResult):
+            return
+        if not result.errors:
+            return
+        cost = refusal_cost(len(context.query or ""), self.policy.max_query_cost)
+        decision = await throttle.spend(gate.caller, cost, admin=gate.admin)
+        if decision.granted:
+            gate.actual_cost = cost
+        else:
+            gate.response_headers["Retry-After"] = str(decision.retry_after_seconds)
+            result.data = None
+            result.errors = [_throttled(cost, decision, "this refused document")]
+        if isinstance(result, ExecutionResult) and result.extensions is not None:
+            # Gathered before this hook ran.
+            result.extensions.update(cost_report(self.policy, gate))
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
@@ -230,21 +295,12 @@ class _CostAndThrottle(SchemaExtension):
             return
         throttle = gate.throttle if self.policy.throttle.enabled else None
         if throttle is not None:
+            self.charged = True
             decision = await throttle.spend(gate.caller, gate.requested_cost, admin=gate.admin)
             if not decision.granted:
-                count_refusal("THROTTLED")
                 gate.response_headers["Retry-After"] = str(decision.retry_after_seconds)
                 context.result = _refusal(
-                    subscription,
-                    gateway_error(
-                        f"Throttled: this query costs {gate.requested_cost} and "
-                        f"{int(decision.status.currently_available)} is available, restoring "
-                        f"{decision.status.restore_rate:g} per second. Retry in "
-                        f"{decision.retry_after_seconds} s.",
-                        "THROTTLED",
-                        cost=gate.requested_cost,
-                        retryAfterSeconds=decision.retry_after_seconds,
-                    ),
+                    subscription, _throttled(gate.requested_cost, decision, "this query")
                 )
                 yield
                 return

@@ -91,6 +91,7 @@ def policy_from_env(env: Mapping[str, str], *, demo: bool) -> GatewayPolicy:
             restore_rate=_number(env, "TSP_THROTTLE_RESTORE_RATE", 100),
             admin_capacity=_number(env, "TSP_THROTTLE_ADMIN_CAPACITY", 20_000),
             admin_restore_rate=_number(env, "TSP_THROTTLE_ADMIN_RESTORE_RATE", 1_000),
+            processes=_whole(env, "TSP_THROTTLE_PROCESSES", 1),
         ),
         trusted_documents_only=flag(env, "TSP_TRUSTED_DOCUMENTS_ONLY"),
     )

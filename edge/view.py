@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import uuid
 from datetime import timedelta
@@ -29,6 +30,7 @@ from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from datastore.store import StoreUnavailableError
 from edge.authentication import Authenticator
 from edge.documents import TrustedDocuments, document_id, is_document_id
 from edge.extension import cost_report
@@ -46,13 +48,20 @@ from edge.websocket import (
 )
 from resolvers.context import Context
 from resolvers.identity import ANONYMOUS, InvalidTokenError, Viewer
-from schema.extensions import RETRY_AFTER_SECONDS, failed_only_for_the_store
+from schema.extensions import (
+    RETRY_AFTER_SECONDS,
+    STORE_UNAVAILABLE,
+    failed_only_for_the_store,
+    store_unavailable,
+)
 from web.graphiql import graphiql_response
 
 if TYPE_CHECKING:
     import strawberry
 
     from gateway import Settings
+
+logger = logging.getLogger("tsp.gateway")
 
 COOLING_PAUSE_SECONDS = 1.0
 """How long a refusal to a caller still inside its Retry-After waits before it is sent."""
@@ -193,6 +202,18 @@ class GatewayGraphQL(GraphQL[Context, None]):
         try:
             try:
                 response = await self.run(request)
+            except StoreUnavailableError as error:
+                # Outside execution (reading a trusted document): the same code and status
+                # as a field that needed the store, never a bare driver message.
+                logger.warning("store unavailable before execution: %s", error)
+                response = refusal(
+                    503,
+                    STORE_UNAVAILABLE,
+                    "The data store is unavailable; nothing was changed. Retry later.",
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                    extensions=cost_report(self.policy, gate),
+                    retryable=True,
+                )
             except HTTPException as error:
                 code = getattr(error, "code", None) or _CODES_BY_STATUS.get(
                     error.status_code, "BAD_REQUEST"
@@ -388,6 +409,15 @@ class GatewayGraphQL(GraphQL[Context, None]):
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
+        if result.errors:
+            # An error raised in a hook of the gateway layer, outside any field, escapes the
+            # masking extension: the store's is still answered with its code.
+            result.errors = [
+                store_unavailable(error, request_id_var.get())
+                if isinstance(error.original_error, StoreUnavailableError)
+                else error
+                for error in result.errors
+            ]
         processed = await super().process_result(request, result)
         if not self.policy.limits.introspection:
             # Suggestions would map the schema for a client that may not introspect it.

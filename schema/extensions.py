@@ -38,6 +38,10 @@ RETRY_AFTER_SECONDS = 5
 def is_public_error(error: GraphQLError) -> bool:
     """Whether the client may see ``error`` as it is (else it is masked and logged)."""
     original = error.original_error
+    if isinstance(original, StoreUnavailableError):
+        # Wherever it was raised (a field, or a hook of the gateway layer outside any field),
+        # the client sees STORE_UNAVAILABLE, never the driver's message.
+        return False
     # Errors outside field execution (syntax, validation, variable coercion) describe the
     # request the client wrote; inside execution only deliberate errors are shown.
     if error.path is None or original is None:
@@ -83,28 +87,7 @@ class MaskUnexpectedErrors(MaskErrors):
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", "unknown")
         if isinstance(error.original_error, StoreUnavailableError | CommitUnknownError):
-            # Expected in operation, so one line without a traceback. Unavailable: nothing was
-            # written (the transaction it interrupted rolled back); unknown: it may have been.
-            code = (
-                COMMIT_UNKNOWN
-                if isinstance(error.original_error, CommitUnknownError)
-                else STORE_UNAVAILABLE
-            )
-            logger.warning(
-                "store %s in %s: %s",
-                code.lower().replace("_", " "),
-                ".".join(str(p) for p in error.path or ()) or "operation",
-                error.original_error,
-                extra={"request_id": request_id},
-            )
-            return GraphQLError(
-                f"{_STORE_MESSAGES[code]} Request id: {request_id}",
-                nodes=error.nodes,
-                source=error.source,
-                positions=error.positions,
-                path=error.path,
-                extensions={"code": code, "retryable": True, "requestId": request_id},
-            )
+            return store_unavailable(error, request_id)
         logger.error(
             "unexpected error in %s",
             ".".join(str(p) for p in error.path or ()) or "operation",
@@ -115,6 +98,30 @@ class MaskUnexpectedErrors(MaskErrors):
         masked.message = f"Unexpected error. Request id: {request_id}"
         masked.extensions = {"code": "INTERNAL", "requestId": request_id}
         return masked
+
+
+def store_unavailable(error: GraphQLError, request_id: str) -> GraphQLError:
+    """``error``, raised because the store was unavailable or did not confirm a commit, as the
+    client sees it: code ``STORE_UNAVAILABLE`` (nothing was written) or ``COMMIT_UNKNOWN`` (it
+    may have been), retryable, never the driver's message."""
+    unknown = isinstance(error.original_error, CommitUnknownError)
+    code = COMMIT_UNKNOWN if unknown else STORE_UNAVAILABLE
+    # Expected in operation, so one line without a traceback.
+    logger.warning(
+        "store %s in %s: %s",
+        code.lower().replace("_", " "),
+        ".".join(str(p) for p in error.path or ()) or "operation",
+        error.original_error,
+        extra={"request_id": request_id},
+    )
+    return GraphQLError(
+        f"{_STORE_MESSAGES[code]} Request id: {request_id}",
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": code, "retryable": True, "requestId": request_id},
+    )
 
 
 def failed_only_for_the_store(response: Mapping[str, Any]) -> bool:

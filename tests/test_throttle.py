@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -15,8 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
+from datastore import collections as c
+from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
-from edge.extension import GatewayPolicy
+from edge.extension import GatewayPolicy, refusal_cost
+from edge.limits import Limits
 from edge.throttle import Throttle, ThrottlePolicy, bucket_id
 from resolvers.identity import Role, issue_token
 from tests.conftest import SETTINGS, serving, token
@@ -132,13 +136,166 @@ async def test_referral_links_are_throttled_per_address(store: DocumentStore) ->
 
 async def test_concurrent_spends_never_exceed_the_bucket(store: DocumentStore) -> None:
     policy = ThrottlePolicy(capacity=100, restore_rate=0.001)
-    throttles = [Throttle(store, policy) for _ in range(3)]
-    for _ in range(5):
-        await store.delete_all("throttle_buckets")
-        caller = f"SELLER:slr_{time.monotonic_ns()}"
-        decisions = await asyncio.gather(*(throttles[i % 3].spend(caller, 7) for i in range(40)))
-        spent = 7 * sum(d.granted for d in decisions)
-        assert 100 - 3 * 7 <= spent <= 100
+    async with _throttles(store, policy, 3) as throttles:
+        for _ in range(5):
+            await store.delete_all("throttle_buckets")
+            caller = f"SELLER:slr_{time.monotonic_ns()}"
+            spends = (throttles[i % 3].spend(caller, 7) for i in range(40))
+            decisions = await asyncio.gather(*spends)
+            spent = 7 * sum(d.granted for d in decisions)
+            assert 100 - 3 * 7 <= spent <= 100
+
+
+@contextlib.asynccontextmanager
+async def _throttles(
+    store: DocumentStore, policy: ThrottlePolicy, count: int
+) -> AsyncIterator[list[Throttle]]:
+    throttles = [Throttle(store, policy) for _ in range(count)]
+    try:
+        yield throttles
+    finally:
+        for throttle in throttles:
+            await throttle.close()
+
+
+async def _exchanges_settled(throttles: list[Throttle]) -> None:
+    """Wait (bounded) until no lease exchange is in flight in any of ``throttles``."""
+    for _ in range(500):
+        if not any(t._tasks for t in throttles):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("lease exchanges still running")
+
+
+async def test_exchanges_beside_spending_and_refunds_never_give_tokens_back_twice(
+    store: DocumentStore,
+) -> None:
+    """Leases refreshed after every spend (a lease period of 0) give their unspent tokens
+    back while other requests keep spending and refunding from them: the bucket is never
+    exceeded."""
+    policy = ThrottlePolicy(capacity=100, restore_rate=0.001, lease_seconds=0)
+    async with _throttles(store, policy, 3) as throttles:
+        for _ in range(3):
+            await store.delete_all("throttle_buckets")
+            caller = f"SELLER:slr_{time.monotonic_ns()}"
+
+            async def client(throttle: Throttle, caller: str) -> float:
+                spent = 0.0
+                for _ in range(40):
+                    if (await throttle.spend(caller, 3)).granted:
+                        await asyncio.sleep(0)
+                        throttle.refund(caller, 1)
+                        spent += 2
+                    await asyncio.sleep(0.001)
+                return spent
+
+            clients = (client(throttles[i % 3], caller) for i in range(12))
+            spent = sum(await asyncio.gather(*clients))
+            await _exchanges_settled(throttles)
+            assert 100 - 3 * 10 <= spent <= 100 + 1
+
+
+async def test_concurrent_requests_of_one_caller_make_one_lease_sync(
+    store: DocumentStore,
+) -> None:
+    """Eight requests of a new caller at once share one exchange with the store: the bucket
+    is written once (its version counts the writes), not once per request."""
+    settings = replace(SETTINGS, policy=_policy(capacity=1e6, rate=1e3, lease_seconds=3600))
+    async with serving(store, settings) as http:
+        for attempt in range(5):
+            subject = f"slr_one_sync_{attempt}"
+            headers = {"Authorization": f"Bearer {token(Role.SELLER, subject)}"}
+            answers = await asyncio.gather(
+                *(http.post("/graphql", json=TEN, headers=headers) for _ in range(8))
+            )
+            assert all("errors" not in answer.json() for answer in answers)
+            key = bucket_id(f"SELLER:{subject}")
+            bucket = (await store.get_many(c.THROTTLE_BUCKETS, [key]))[key]
+            assert bucket["version"] == 1
+
+
+async def test_refused_documents_spend_budget_until_the_caller_is_throttled(
+    store: DocumentStore,
+) -> None:
+    """Syntax errors, validation errors, structural limits and cost refusals each cost the
+    caller budget: repeated, they are answered THROTTLED with Retry-After, then the caller
+    waits it out like any other."""
+    documents = {
+        "syntax": "{ serviceCategories(first: 8) { nodes { name }",
+        "validation": "{ serviceCategories(first: 8) { nodes { nonsense } } }",
+        "depth": "{ viewer { partner { serviceOffers { nodes { id } } } } }",
+        "cost": "{ serviceCategories(first: 999) { nodes { name } } }",
+    }
+    policy = replace(_policy(capacity=100), max_query_cost=200, limits=Limits(max_depth=3))
+    settings = replace(SETTINGS, policy=policy)
+    for index, (kind, document) in enumerate(documents.items()):
+        cost = refusal_cost(len(document), 200)
+        async with serving(store, settings, client=(f"10.2.0.{index}", 1)) as http:
+            codes = []
+            for _ in range(100 // cost + 1):
+                body = (await http.post("/graphql", json={"query": document})).json()
+                codes.append(body["errors"][0]["extensions"]["code"])
+            assert codes[-1] == "THROTTLED", kind
+            assert "THROTTLED" not in codes[:-1], kind
+            answer = await http.post("/graphql", json=TEN)
+            assert answer.json()["errors"][0]["extensions"]["code"] == "THROTTLED"
+            assert int(answer.headers["retry-after"]) >= 1
+
+
+# --- the store out of reach --------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _write_locked(path: Path) -> Iterator[None]:
+    """Another connection holds SQLite's write lock on ``path`` for the duration."""
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        yield
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
+async def test_a_throttle_whose_store_is_unreachable_grants_its_fair_share_then_settles_it(
+    tmp_path: Path,
+) -> None:
+    """While another process holds the write lock, one of four processes grants each caller a
+    quarter of its bucket (concurrently and one by one), refuses beyond it without failing,
+    and charges what it granted to the bucket once the store answers again."""
+    locked = SQLiteStore(tmp_path / "throttle.sqlite3", busy_timeout_ms=50)
+    await locked.connect()
+    policy = ThrottlePolicy(capacity=100, restore_rate=0.001, processes=4, lease_seconds=0.05)
+    callers = [f"PARTNER:ptn_fair_{n}" for n in range(3)]
+    try:
+        async with _throttles(locked, policy, 1) as [throttle]:
+            with _write_locked(locked.path):
+                for caller in callers:
+                    concurrent = await asyncio.gather(
+                        *(throttle.spend(caller, 5) for _ in range(3))
+                    )
+                    one_by_one = [await throttle.spend(caller, 5) for _ in range(4)]
+                    granted = [d.granted for d in [*concurrent, *one_by_one]]
+                    assert granted == [True] * 5 + [False] * 2
+                    assert one_by_one[-1].retry_after_seconds >= 1
+                    assert not throttle.store_reachable
+            # Once the store answers (tried again once a lease period), the 25 granted to each
+            # caller meanwhile are charged to its bucket.
+            for _ in range(500):
+                await throttle.spend("PARTNER:ptn_probe", 1)
+                await _exchanges_settled([throttle])
+                if throttle.store_reachable:
+                    break
+                await asyncio.sleep(0.01)
+            assert throttle.store_reachable
+            for caller in callers:
+                key = bucket_id(caller)
+                bucket = (await locked.get_many(c.THROTTLE_BUCKETS, [key]))[key]
+                assert bucket["available"] <= 75
+                available = throttle.status(caller).currently_available
+                assert available == pytest.approx(75, abs=0.5)
+    finally:
+        await locked.close()
 
 
 # --- two gateway processes, one store --------------------------------------------------------

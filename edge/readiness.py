@@ -1,0 +1,51 @@
+"""Readiness: whether the store can commit a write now, answered within a second.
+
+``DocumentStore.ping`` writes and reads a row, so a locked or full store is not ready. Two
+things keep ``/readyz`` quick whatever the store does: a timeout of its own (SQLite's busy
+timeout is 5 s, MongoDB's server selection as long), and one ping in flight at a time, which
+concurrent probes share, so a burst of probes is not a queue of writes behind one another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from datastore.store import DocumentStore, StoreError, StoreUnavailableError
+
+READY_TIMEOUT_SECONDS = 0.8
+"""How long a probe waits for the store: a store that cannot commit a write in that time is
+not ready."""
+
+
+class Readiness:
+    """Probes ``store`` for ``/readyz``."""
+
+    def __init__(self, store: DocumentStore) -> None:
+        self.store = store
+        self._ping: asyncio.Task[None] | None = None
+
+    async def problem(self) -> StoreError | None:
+        """Why the store is not ready (``None`` when it is)."""
+        if self._ping is None or self._ping.done():
+            self._ping = asyncio.get_running_loop().create_task(self.store.ping())
+            # A ping no probe waited out still has its failure looked at (no warning).
+            self._ping.add_done_callback(_retrieve)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ping), READY_TIMEOUT_SECONDS)
+        except StoreError as error:
+            return error
+        except TimeoutError:
+            return StoreUnavailableError(
+                f"the store did not commit a write within {READY_TIMEOUT_SECONDS} s"
+            )
+        return None
+
+    async def close(self) -> None:
+        if self._ping is not None:
+            self._ping.cancel()
+            await asyncio.gather(self._ping, return_exceptions=True)
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
