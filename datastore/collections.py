@@ -31,6 +31,9 @@ EVENTS = Collection("events", d.EventDocument)
 EVENT_SEQUENCE = Collection("event_sequence", d.EventSequenceDocument)
 WEBHOOKS = Collection("webhooks", d.WebhookDocument)
 WEBHOOK_DELIVERIES = Collection("webhook_deliveries", d.WebhookDeliveryDocument)
+# Partner insights: counters kept in the transaction of what they count, and link-page opens.
+INSIGHT_COUNTERS = Collection("insight_counters", d.InsightCounterDocument)
+OFFER_LINK_OPENS = Collection("offer_link_opens", d.OfferLinkOpenDocument)
 
 ALL_COLLECTIONS: tuple[Collection[Mapping[str, Any]], ...] = (
     PARTNERS,
@@ -53,6 +56,8 @@ ALL_COLLECTIONS: tuple[Collection[Mapping[str, Any]], ...] = (
     EVENT_SEQUENCE,
     WEBHOOKS,
     WEBHOOK_DELIVERIES,
+    INSIGHT_COUNTERS,
+    OFFER_LINK_OPENS,
 )
 
 INDEXES: tuple[IndexSpec, ...] = (
@@ -122,4 +127,11 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(WEBHOOKS, ("status",)),
     IndexSpec(WEBHOOK_DELIVERIES, ("createdAt",)),
     IndexSpec(WEBHOOK_DELIVERIES, ("webhookId", "createdAt")),
+    # A series reads one scope's days in order: O(days) documents, however much data they count.
+    IndexSpec(INSIGHT_COUNTERS, ("scope", "day")),
+    # "Expiring within 15 days" counts through the index, reading only what expires.
+    IndexSpec(AUTHORIZATIONS, ("partnerId", "status", "endsAt")),
+    # Rebuilding the counters replays history and link opens in time order.
+    IndexSpec(HISTORY, ("createdAt",)),
+    IndexSpec(OFFER_LINK_OPENS, ("at",)),
 )

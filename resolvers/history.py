@@ -12,7 +12,7 @@ from datastore.codec import utc_now
 from datastore.documents import HistoryDocument
 from datastore.ids import new_id
 from datastore.store import DocumentStore
-from resolvers import events
+from resolvers import events, insight_counters
 from resolvers.identity import Viewer
 
 
@@ -86,7 +86,8 @@ async def record(
 ) -> HistoryDocument:
     """Append one entry about ``subject_id``; call it inside the transaction of the change.
 
-    The change's event (if it means one) is appended to the event log in the same transaction.
+    The change's event (if it means one) is appended to the event log, and the insight
+    counters it moves are counted, in the same transaction.
     """
     entry = await store.insert(
         c.HISTORY,
@@ -106,4 +107,5 @@ async def record(
         },
     )
     await events.from_history(store, entry)
+    await insight_counters.count(store, entry)
     return entry

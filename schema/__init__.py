@@ -17,6 +17,7 @@ from schema.enum_values import describe_enum_values
 from schema.error_log import LoggedSchema
 from schema.events import EVENT_TYPES, EventSubscription
 from schema.extensions import MaskUnexpectedErrors
+from schema.insights import InsightsMutation, InsightsQuery
 from schema.node import NodeQuery
 from schema.partner import Partner, PartnerMutation, PartnerQuery
 from schema.partner_account_mutation import PartnerAccountMutation
@@ -50,6 +51,7 @@ Query = merge_types(
         SellerRequestQuery,
         ServiceOfferQuery,
         WebhookQuery,
+        InsightsQuery,
     ),
 )
 Mutation = merge_types(
@@ -65,6 +67,7 @@ Mutation = merge_types(
         AuthorizationMutation,
         SellerRequestMutation,
         WebhookMutation,
+        InsightsMutation,
     ),
 )
 
