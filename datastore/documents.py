@@ -255,14 +255,14 @@ class TrustedDocumentDocument(_Stored):
 
 class InsightCounterDocument(_Stored):
     """A partner's, a service's or the platform's insight counters for one UTC day
-    (``resolvers.insight_figures``): ``counts[figure][slot]`` per quarter hour ``q0``..``q95``,
-    ``acceptance[bin][slot]`` a histogram of offer-to-acceptance times, and ``base`` the active
-    authorizations at the day's start."""
+    (``resolvers.insight_figures``): ``counts[figure]`` 96 quarter-hour slots, and
+    ``acceptance[bin]["q<slot>"]`` a histogram of offer-to-acceptance times, and ``base`` the
+    active authorizations at the day's start."""
 
     scope: str
     day: str
     base: int
-    counts: dict[str, dict[str, int]]
+    counts: dict[str, list[int]]
     acceptance: dict[str, dict[str, int]]
 
 

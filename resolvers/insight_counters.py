@@ -56,8 +56,8 @@ async def add(store: DocumentStore, change: f.Change) -> None:
         found = await store.get_many(c.INSIGHT_COUNTERS, ids)
         for scope, counter_id in zip(scopes, ids, strict=True):
             document = found.get(counter_id)
-            counts = _copy(document["counts"]) if document else {}
-            acceptance = _copy(document["acceptance"]) if document else {}
+            counts = {k: list(v) for k, v in document["counts"].items()} if document else {}
+            acceptance = {k: dict(v) for k, v in document["acceptance"].items()} if document else {}
             f.add_to(counts, acceptance, change, slot)
             if document is None:
                 base = await _gauge_before(store, scope, day)
@@ -103,7 +103,3 @@ async def _gauge_before(store: DocumentStore, scope: str, day: str) -> int:
         limit=1,
     )
     return f.day_end_gauge(previous[0]) if previous else 0
-
-
-def _copy(maps: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
-    return {key: dict(inner) for key, inner in maps.items()}

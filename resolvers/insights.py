@@ -9,6 +9,7 @@ status, end), and only the ones that expire.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from resolvers import insight_figures as f
 from resolvers.insight_periods import Period
 
 EXPIRING_WITHIN = timedelta(days=15)
+_DAY = timedelta(days=1)
 _PAGE = 1_000
 
 
@@ -106,41 +108,60 @@ async def read_series(
 def _series(
     documents: Sequence[InsightCounterDocument], gauge: int, periods: Sequence[Period]
 ) -> Series:
+    """Sum each day's slots into the buckets they fall in (a bucket's part of a day is a
+    slice), and follow the active gauge: where the previous day left it, reset to each
+    day's ``base``, moved by the day's slots up to a bucket's end."""
     buckets = [Bucket(p, dict.fromkeys(f.FIGURES, 0)) for p in periods]
     starts = [p.starts_at for p in periods]
-    end = periods[-1].ends_at
     acceptance: dict[str, int] = {}
-    # The gauge's moves in time order: a day's base (0) before that day's deltas (1).
-    moves: list[tuple[datetime, int, int]] = []
+    ended = 0  # buckets whose end the gauge has passed
     for document in documents:
         day_start = datetime.fromisoformat(document["day"]).replace(tzinfo=UTC)
-        moves.append((day_start, 0, int(document["base"])))
+        day_end = day_start + _DAY
+        while ended < len(buckets) and buckets[ended].period.ends_at <= day_start:
+            buckets[ended].active_at_end = gauge
+            ended += 1
+        gauge = int(document["base"])
+        pieces = _pieces(day_start, day_end, periods, starts)
         for figure, slots in document["counts"].items():
-            for slot, amount in slots.items():
-                at = day_start + f.SLOT * int(slot[1:])
-                if figure == f.ACTIVE_CHANGE:
-                    moves.append((at, 1, amount))
-                index = bisect_right(starts, at) - 1
-                if index >= 0 and at < end and figure in buckets[index].figures:
-                    buckets[index].figures[figure] += amount
-        for name, slots in document["acceptance"].items():
-            inside = sum(n for slot, n in slots.items() if starts[0] <= _at(day_start, slot) < end)
-            if inside:
-                acceptance[name] = acceptance.get(name, 0) + inside
-    moves.sort(key=lambda move: (move[0], move[1]))
-    position = 0
-    for bucket in buckets:
-        while position < len(moves) and moves[position][0] < bucket.period.ends_at:
-            _, kind, amount = moves[position]
-            gauge = amount if kind == 0 else gauge + amount
-            position += 1
+            for index, low, high in pieces:
+                buckets[index].figures[figure] += sum(slots[low:high])
+        moves = document["counts"].get(f.ACTIVE_CHANGE) or []
+        while ended < len(buckets) and buckets[ended].period.ends_at < day_end:
+            cut = _slot(day_start, buckets[ended].period.ends_at)
+            buckets[ended].active_at_end = gauge + sum(moves[:cut])
+            ended += 1
+        gauge += sum(moves)
+        for _, low, high in pieces:
+            for name, counted in document["acceptance"].items():
+                inside = sum(n for slot, n in counted.items() if low <= int(slot[1:]) < high)
+                if inside:
+                    acceptance[name] = acceptance.get(name, 0) + inside
+    for bucket in buckets[ended:]:
         bucket.active_at_end = gauge
     totals = {figure: sum(b.figures[figure] for b in buckets) for figure in f.FIGURES}
     return Series(buckets, totals, acceptance)
 
 
-def _at(day_start: datetime, slot: str) -> datetime:
-    return day_start + f.SLOT * int(slot[1:])
+def _pieces(
+    day_start: datetime, day_end: datetime, periods: Sequence[Period], starts: list[datetime]
+) -> list[tuple[int, int, int]]:
+    """(bucket, first slot, slot after) of each bucket's part of one UTC day."""
+    pieces = []
+    index = max(bisect_right(starts, day_start) - 1, 0)
+    while index < len(periods) and periods[index].starts_at < day_end:
+        low = _slot(day_start, periods[index].starts_at)
+        high = _slot(day_start, periods[index].ends_at)
+        if high > low:
+            pieces.append((index, low, high))
+        index += 1
+    return pieces
+
+
+def _slot(day_start: datetime, at: datetime) -> int:
+    """The first slot of the day at or after ``at`` (0 before the day, 96 after it)."""
+    seconds = (at - day_start).total_seconds()
+    return min(max(math.ceil(seconds / f.SLOT.total_seconds()), 0), f.SLOTS_PER_DAY)
 
 
 async def expiring_of_partner(
