@@ -58,6 +58,7 @@ function percent(value: number | null | undefined): string {
 
 function duration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined) return "—";
+  if (seconds < 90) return `${Math.round(seconds)} s`;
   if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
   if (seconds < 86400 * 2) return `${Math.round(seconds / 360) / 10} h`;
   return `${Math.round(seconds / 8640) / 10} days`;
