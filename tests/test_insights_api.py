@@ -5,6 +5,7 @@ was counted live, admins' platform-wide figures and what a series costs."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,14 +18,18 @@ from datastore.codec import utc_now
 from datastore.documents import PartnerDocument
 from datastore.enums import Market, PartnerType
 from datastore.store import DocumentStore
+from edge.throttle import ThrottlePolicy
 from resolvers.authorization_lifecycle import sweep_expired
 from resolvers.identity import Role
 from resolvers.insight_rebuild import rebuild
+from tests.conftest import SETTINGS as APP_SETTINGS
 from tests.conftest import (
     GraphQLClient,
     PartnerFactory,
     SellerFactory,
     ServiceFactory,
+    insert_offer,
+    serving,
     token,
 )
 
@@ -511,3 +516,26 @@ async def test_a_year_of_days_costs_its_buckets_and_reads_no_more(
     assert year == 2 + -(-365 * len(every) // 20)
     assert await cost(30, " ".join(every)) == 2 + -(-30 * len(every) // 20)
     assert await cost(365, " ".join(every[:4])) == 2 + -(-365 * 4 // 20)
+
+
+async def test_link_opens_are_throttled_per_anonymous_address(
+    store: DocumentStore, partner: Mapping[str, Any], make_service: ServiceFactory
+) -> None:
+    offer = await insert_offer(store, partner, [await make_service(partner)])
+    # Room for two or three mutations (10 points and their payload), restoring almost nothing.
+    tight = dataclasses.replace(
+        APP_SETTINGS,
+        policy=dataclasses.replace(
+            APP_SETTINGS.policy, throttle=ThrottlePolicy(capacity=30, restore_rate=0.001)
+        ),
+    )
+    codes = []
+    async with serving(store, tight) as http:
+        for n in range(5):
+            variables = {"token": offer["linkToken"], "visitor": f"browser-{n:04}"}
+            response = await http.post("/graphql", json={"query": OPEN, "variables": variables})
+            body = response.json()
+            codes.append(body["errors"][0]["extensions"]["code"] if "errors" in body else "OK")
+    allowed = codes.count("OK")
+    assert allowed >= 2 and codes == ["OK"] * allowed + ["THROTTLED"] * (5 - allowed)
+    assert await store.count(c.OFFER_LINK_OPENS) == allowed
