@@ -58,6 +58,8 @@ from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
 from resolvers.context import RequestLimits
 from resolvers.events import ensure_sequence, notice_expiring, prune
 from resolvers.identity import Role, issue_token
+from resolvers.insight_rebuild import Rebuilt
+from resolvers.insight_rebuild import rebuild as rebuild_insights
 from schema import ExtensionFactory, build_schema, contract, plain_schema
 from schema.error_log import excerpt
 from schema.extensions import RETRY_AFTER_SECONDS
@@ -607,6 +609,22 @@ def _sweep(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _insights(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> Rebuilt:
+        store = await open_store(settings)
+        try:
+            return await rebuild_insights(store)
+        finally:
+            await store.close()
+
+    rebuilt = asyncio.run(run())
+    print(
+        f"Insight counters rebuilt: {rebuilt.counters} documents from {rebuilt.history_entries} "
+        f"history entries and {rebuilt.link_opens} link opens."
+    )
+    return 0
+
+
 def _deliver(args: argparse.Namespace, settings: Settings) -> int:
     """Deliver webhooks from this process (beside or instead of the workers in `serve`)."""
     from edge.webhooks import WebhookWorker
@@ -708,6 +726,11 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("sweep", help="persist COMPLETED for expired authorizations, once")
     commands.add_parser("deliver", help="deliver webhooks until stopped (a separate worker)")
     commands.add_parser("export-worker", help="run bulk exports until stopped (a separate worker)")
+    insights = commands.add_parser("insights", help="maintain the partner insight counters")
+    insight_actions = insights.add_subparsers(dest="action", required=True)
+    insight_actions.add_parser(
+        "rebuild", help="recompute every insight counter from history and link opens"
+    )
     documents = commands.add_parser(
         "documents", help="register trusted documents (persisted operations) or list them"
     )
@@ -770,6 +793,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "deliver": _deliver,
         "export-worker": _export_worker,
         "documents": _documents,
+        "insights": _insights,
     }
     try:
         return handlers[args.command](args, settings)

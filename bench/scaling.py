@@ -10,6 +10,10 @@ the partner:
 - ``authorizations``: ``viewer.partner.authorizations(first: 20)``;
 - ``serviceOffers``: ``viewer.partner.serviceOffers(first: 20)``;
 - ``history``: ``serviceOffers(first: 1)`` then that offer's ``history(first: 20)``;
+- ``insights year``: ``viewer.partner.insights`` over the last 365 days by day, every figure
+  and the summary, after ``size`` authorizations were granted over that year (each with its
+  AUTHORIZED history entry, the counters rebuilt from them): a year reads its days' counters,
+  so the time should not follow the size;
 - ``store search``: ``store(query:, first: 20)`` (relevance order) for a word in one listed
   service in ten, drawn at random (``common``), a word in every one (``everywhere``), a word
   in one of them (``rare``), and no query (``none``), over 1k, 10k and 100k listed services
@@ -40,12 +44,15 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from datastore import collections as c
-from datastore.codec import Document
+from datastore.codec import Document, utc_now
 from datastore.ids import new_id, new_token
 from datastore.store import DocumentStore
+from edge.extension import GatewayPolicy
+from edge.throttle import ThrottlePolicy
 from gateway import Settings, create_app, open_store
 from resolvers.demo_seed import seed_demo
 from resolvers.identity import Role, issue_token
+from resolvers.insight_rebuild import rebuild
 
 SECRET = "bench-secret-" + "x" * 40
 WARMUP = 3  # rounds
@@ -57,6 +64,13 @@ AUTHORIZATIONS = (
 OFFERS = "{ viewer { partner { serviceOffers(first: 20) { edges { node { id status } } } } } }"
 HISTORY = """{ viewer { partner { serviceOffers(first: 1) { edges { node {
   history(first: 20) { edges { node { action } } } } } } } } }"""
+INSIGHTS = """query($from: Date!, $to: Date!) { viewer { partner { insights(from: $from, to: $to) {
+  buckets { startDate endDate offersCreated linkOpens offersAccepted authorizationsGranted
+    grantedFromOffer grantedFromServiceLink grantedFromStore renewed canceled expired closed
+    requestsReceived requestsAccepted requestsRejected activeAtEnd }
+  summary { linkOpens offersAccepted linkToAuthorizationConversion
+    medianTimeToAcceptanceSeconds renewalsDue renewalRate expiringWithin15Days } } } } }"""
+YEAR = 365
 SEARCH = """query($q: String) { store(query: $q, first: 20) { edges { node { id } } } }"""
 COMMON_WORD = "tenth"
 EVERY_WORD = "everywhere"
@@ -108,10 +122,13 @@ class Gateway:
     def queries(self) -> dict[str, tuple[str, int, str, Role, dict[str, Any]]]:
         """Name -> (query, nodes expected, subject, role, variables)."""
         partner = self.partner_id
+        today = utc_now().date()
+        year = {"from": (today - timedelta(days=YEAR - 1)).isoformat(), "to": today.isoformat()}
         return {
             "authorizations": (AUTHORIZATIONS, 20, partner, Role.PARTNER, {}),
             "serviceOffers": (OFFERS, 20, partner, Role.PARTNER, {}),
             "history": (HISTORY, 21, partner, Role.PARTNER, {}),
+            "insights year": (INSIGHTS, YEAR, partner, Role.PARTNER, year),
             "search common": (SEARCH, 20, "admin", Role.ADMIN, {"q": COMMON_WORD}),
             "search everywhere": (SEARCH, 20, "admin", Role.ADMIN, {"q": EVERY_WORD}),
             "search rare": (SEARCH, 1, "admin", Role.ADMIN, {"q": RARE_WORD}),
@@ -125,7 +142,7 @@ class Gateway:
         started = time.perf_counter()
         data = await self.post(query, subject, role, **variables)
         elapsed = (time.perf_counter() - started) * 1000
-        if (found := str(data).count("'node'")) != expected:
+        if (found := str(data).count("'node'") or str(data).count("'startDate'")) != expected:
             raise RuntimeError(f"expected {expected} nodes, got {found}: {query}")
         return elapsed, self.store.stats.round_trips
 
@@ -136,7 +153,10 @@ async def run_backend(backend: str, urls: list[str], args: argparse.Namespace) -
     async with AsyncExitStack() as stack:
         gateways: list[Gateway] = []
         for url, size in zip(urls, args.sizes, strict=True):
-            settings = Settings(jwt_secret=SECRET, database_url=url)
+            # The throttle off: it is the caller's budget, not the query's time (a partner may
+            # run the year of days, cost 315, about six times at once, then once per 3 s).
+            policy = GatewayPolicy(throttle=ThrottlePolicy(enabled=False))
+            settings = Settings(jwt_secret=SECRET, database_url=url, policy=policy)
             store = await open_store(settings)
             stack.push_async_callback(store.close)
             app = create_app(settings, store=store)
@@ -148,7 +168,7 @@ async def run_backend(backend: str, urls: list[str], args: argparse.Namespace) -
             print(f"{backend}: seeding {size} children per parent", flush=True)
             await seed(gateway, size)
             gateways.append(gateway)
-        names = list(gateways[0].queries())
+        names = [n for n in gateways[0].queries() if not args.only or n in args.only]
         times: dict[tuple[str, int], list[float]] = {
             (n, i): [] for n in names for i in range(len(gateways))
         }
@@ -171,6 +191,8 @@ async def run_backend(backend: str, urls: list[str], args: argparse.Namespace) -
         cells = "".join(f"{ms:12.2f}" for ms in medians)
         counts = ",".join(str(trips[(name, i)]) for i in range(len(sizes)))
         print(f"{name:18}{cells}   {medians[-1] / medians[0]:5.2f}x  {counts}")
+    if "search rare" not in names or "search none" not in names:
+        return
     last = len(sizes) - 1
     rare = statistics.median(times[("search rare", last)])
     none = statistics.median(times[("search none", last)])
@@ -224,6 +246,38 @@ async def seed(gateway: Gateway, size: int) -> None:
 
     await _grow(store, 3 * size, child)
     await _grow(store, size, service)
+    await _grow_grants(store, authorization, size)
+
+
+async def _grow_grants(store: DocumentStore, original: Mapping[str, Any], size: int) -> None:
+    """``size`` authorizations granted at even intervals over the last year (each with its
+    AUTHORIZED history entry and a year's term), then the insight counters rebuilt from
+    history, as ``tsp-gateway insights rebuild`` does."""
+    now = utc_now()
+    step = timedelta(days=YEAR) / size
+    ids = [new_id("aut") for _ in range(size)]
+
+    def grant(n: int) -> tuple[str, Document]:
+        at = now - step * (n // 2 + 1)
+        if n % 2 == 0:
+            copy = _copy(original, "aut", 0, activeKey=None, createdAt=at, updatedAt=at)
+            copy.update(_id=ids[n // 2], endsAt=at + timedelta(days=YEAR))
+            return c.AUTHORIZATIONS, copy
+        entry = {
+            "_id": new_id("hst"),
+            "subjectId": ids[n // 2],
+            "action": "AUTHORIZED",
+            "actorRole": "SELLER",
+            "actorId": original["sellerId"],
+            "toStatus": "ACTIVE",
+            "reasonCode": "AUTHORIZED",
+            "changes": {"channel": {"from": None, "to": original["channel"]}},
+            "createdAt": at,
+        }
+        return c.HISTORY, entry
+
+    await _grow(store, 2 * size, grant)
+    await rebuild(store)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -250,4 +304,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--sizes", type=_sizes, default=[1000, 10000, 100000])
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument(
+        "--only", type=lambda text: text.split(","), default=None, help="only these queries"
+    )
     asyncio.run(main(parser.parse_args()))

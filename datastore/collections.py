@@ -34,6 +34,9 @@ WEBHOOK_DELIVERIES = Collection("webhook_deliveries", d.WebhookDeliveryDocument)
 # Bulk exports and, per caller, when it last started one.
 BULK_EXPORTS = Collection("bulk_exports", d.BulkExportDocument)
 BULK_EXPORT_OWNERS = Collection("bulk_export_owners", d.BulkExportOwnerDocument)
+# Partner insights: counters kept in the transaction of what they count, and link-page opens.
+INSIGHT_COUNTERS = Collection("insight_counters", d.InsightCounterDocument)
+OFFER_LINK_OPENS = Collection("offer_link_opens", d.OfferLinkOpenDocument)
 
 ALL_COLLECTIONS: tuple[Collection[Mapping[str, Any]], ...] = (
     PARTNERS,
@@ -58,6 +61,8 @@ ALL_COLLECTIONS: tuple[Collection[Mapping[str, Any]], ...] = (
     WEBHOOK_DELIVERIES,
     BULK_EXPORTS,
     BULK_EXPORT_OWNERS,
+    INSIGHT_COUNTERS,
+    OFFER_LINK_OPENS,
 )
 
 INDEXES: tuple[IndexSpec, ...] = (
@@ -132,4 +137,11 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(BULK_EXPORTS, ("ownerId", "createdAt")),
     IndexSpec(BULK_EXPORTS, ("status", "createdAt")),
     IndexSpec(BULK_EXPORTS, ("status", "expiresAt")),
+    # A series reads one scope's days in order: O(days) documents, however much data they count.
+    IndexSpec(INSIGHT_COUNTERS, ("scope", "day")),
+    # "Expiring within 15 days" counts through the index, reading only what expires.
+    IndexSpec(AUTHORIZATIONS, ("partnerId", "status", "endsAt")),
+    # Rebuilding the counters replays history and link opens in time order.
+    IndexSpec(HISTORY, ("createdAt",)),
+    IndexSpec(OFFER_LINK_OPENS, ("at",)),
 )

@@ -254,6 +254,28 @@ class TrustedDocumentDocument(_Stored):
     addedAt: datetime
 
 
+class InsightCounterDocument(_Stored):
+    """A partner's, a service's or the platform's insight counters for one UTC day
+    (``resolvers.insight_figures``): ``counts[figure]`` 96 quarter-hour slots, and
+    ``acceptance[bin]["q<slot>"]`` a histogram of offer-to-acceptance times, and ``base`` the
+    active authorizations at the day's start."""
+
+    scope: str
+    day: str
+    base: int
+    counts: dict[str, list[int]]
+    acceptance: dict[str, dict[str, int]]
+
+
+class OfferLinkOpenDocument(_Stored):
+    """One visitor (a hash of who) opening an offer's link page, once per UTC day; the _id
+    is ``offer|visitor|day``, so a second open that day is a duplicate key."""
+
+    offerId: str
+    partnerId: str
+    at: datetime
+
+
 class EventDocument(_Stored):
     """One entry of the event log: what happened to which subject, for whom, at a position."""
 

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import pymongo
-from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo import AsyncMongoClient, ReplaceOne, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
@@ -360,6 +360,33 @@ class MongoStore(DocumentStore):
         else:
             await write()
         return stored
+
+    async def _replace_many(
+        self, collection: str, documents: Sequence[Mapping[str, Any]]
+    ) -> list[Document]:
+        if not documents:
+            return []
+        stored = [
+            normalise({**document, "version": int(document["version"]) + 1})
+            for document in documents
+        ]
+        replacements = [
+            ReplaceOne({"_id": document["_id"], "version": document["version"]}, dict(new))
+            for document, new in zip(documents, stored, strict=True)
+        ]
+
+        async def apply() -> list[Document]:
+            with self._errors(collection):
+                result = await self._collection(collection).bulk_write(
+                    replacements, ordered=True, session=self._session.get()
+                )
+            self._counted(len(stored))
+            if result.matched_count != len(replacements):
+                # Rolls the transaction back: none of them is replaced.
+                raise VersionConflictError(collection, str(documents[0]["_id"]))
+            return stored
+
+        return await self.transaction(apply)
 
     async def _increment(
         self, collection: str, document_id: str, amounts: Mapping[str, int]

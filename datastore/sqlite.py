@@ -550,6 +550,38 @@ class SQLiteStore(DocumentStore):
 
         return await self.transaction(apply)
 
+    async def _replace_many(
+        self, collection: str, documents: Sequence[Mapping[str, Any]]
+    ) -> list[Document]:
+        await self._ensure_table(collection)
+        if not documents:
+            return []
+
+        async def apply() -> list[Document]:
+            # Read in this transaction already (the usual case), they cost no statement here;
+            # nobody else writes before it commits.
+            current = await self._get_many(collection, [d["_id"] for d in documents])
+            stored = []
+            for document in documents:
+                found = current.get(document["_id"])
+                if found is None or found.get("version") != document.get("version"):
+                    raise VersionConflictError(collection, document["_id"])
+                stored.append(normalise({**document, "version": found["version"] + 1}))
+            texts = [(document["_id"], to_json(document)) for document in stored]
+            for start in range(0, len(texts), _MAX_ROWS):
+                chunk = texts[start : start + _MAX_ROWS]
+                rows = ", ".join("(?, ?)" for _ in chunk)
+                await self._write(
+                    collection,
+                    f'INSERT INTO "{collection}" (id, doc) VALUES {rows} '
+                    "ON CONFLICT(id) DO UPDATE SET doc = excluded.doc",
+                    [value for row in chunk for value in row],
+                )
+            self._remember(collection, texts)
+            return stored
+
+        return await self.transaction(apply)
+
     async def _increment(
         self, collection: str, document_id: str, amounts: Mapping[str, int]
     ) -> Document | None:

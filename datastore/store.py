@@ -424,6 +424,18 @@ class DocumentStore(_Counted, ABC):
         """
         return cast(list[D], await self._insert_many(collection, documents))
 
+    async def replace_many(
+        self, collection: Collection[D], documents: Sequence[Mapping[str, Any]]
+    ) -> list[D]:
+        """Replace stored documents, all or none, each by its ``_id`` if it still has the
+        ``version`` it carries (as read); returns them as stored, the version moved on.
+
+        Raises :class:`VersionConflictError` when one changed or does not exist; then none is
+        replaced. Documents read and changed together (a transaction's counters) cost one
+        round trip, whatever their number.
+        """
+        return cast(list[D], await self._replace_many(collection, documents))
+
     async def increment(
         self, collection: Collection[D], document_id: str, amounts: Mapping[str, int]
     ) -> D | None:
@@ -494,6 +506,12 @@ class DocumentStore(_Counted, ABC):
         self, collection: str, documents: Sequence[Mapping[str, Any]]
     ) -> list[Document]:
         """See :meth:`insert_many`."""
+
+    @abstractmethod
+    async def _replace_many(
+        self, collection: str, documents: Sequence[Mapping[str, Any]]
+    ) -> list[Document]:
+        """See :meth:`replace_many`."""
 
     @abstractmethod
     async def _increment(

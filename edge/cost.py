@@ -14,6 +14,7 @@ refunded what the response did not use.
 from __future__ import annotations
 
 import json
+import math
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
@@ -44,6 +45,7 @@ from graphql import (
 )
 from graphql.utilities import value_from_ast_untyped
 
+from resolvers.insight_periods import bucket_count
 from resolvers.pagination import DEFAULT_PAGE_SIZE
 
 MUTATION_COST = 10
@@ -67,6 +69,15 @@ ASSUMED_LIST_SIZES: Mapping[str, int] = {
 its ids."""
 
 _FREE_WRAPPERS = ("PageInfo",)
+
+SERIES_FIELDS = frozenset({"Partner.insights", "Query.insights"})
+"""Fields answering insight series: their buckets (:data:`SERIES_ITEM`) are counted from the
+field's ``from``, ``to`` and ``granularity``, and ``Insights.services`` from ``serviceIds``."""
+SERIES_ITEM = "InsightsBucket"
+FIELDS_PER_POINT = 20
+"""A series costs one point per this many figures (buckets x fields selected): a bucket is a
+row of counters read together, not an object behind a loader, so a year of days with every
+figure (366 x 16 / 20 = 293) fits a query's budget, while its cost still follows the period."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +179,8 @@ class _Walker:
         self._costly_fields: dict[
             tuple[str, tuple[int, ...]], list[tuple[str, GraphQLField, list[FieldNode]]]
         ] = {}
+        self._series_buckets = 0
+        self._series_services = 0
         for definition in operation.variable_definitions or ():
             name = definition.variable.name.value
             if name not in self.variables and definition.default_value is not None:
@@ -206,6 +219,13 @@ class _Walker:
         _, named, leaf, selections, page, listed = shape
         if leaf or (not requested and value is None):
             return 0
+        if f"{parent.name}.{nodes[0].name.value}" in SERIES_FIELDS:
+            self._note_series(nodes[0])
+        if listed and named.name == SERIES_ITEM:
+            assert isinstance(named, GraphQLObjectType)
+            figures = max(1, len(self._collect(named, selections)))
+            count = self._series_buckets if requested else len(value or ())
+            return math.ceil(count * figures / FIELDS_PER_POINT)
         if listed:
             if requested:
                 size = self._assumed_size(parent, field, nodes[0])
@@ -268,6 +288,14 @@ class _Walker:
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def _note_series(self, node: FieldNode) -> None:
+        arguments = self._arguments(node)
+        self._series_buckets = bucket_count(
+            arguments.get("from"), arguments.get("to"), arguments.get("granularity")
+        )
+        service_ids = arguments.get("serviceIds")
+        self._series_services = len(service_ids) if isinstance(service_ids, list) else 0
+
     def _page_size(self, node: FieldNode) -> int:
         arguments = self._arguments(node)
         for name in ("first", "last"):
@@ -281,6 +309,8 @@ class _Walker:
         if name == "nodes" and parent is self.schema.query_type:
             ids = self._arguments(node).get("ids")
             return len(ids) if isinstance(ids, list) else DEFAULT_LIST_SIZE
+        if f"{parent.name}.{name}" == "Insights.services":
+            return self._series_services
         return ASSUMED_LIST_SIZES.get(
             f"{parent.name}.{name}", ASSUMED_LIST_SIZES.get(name, DEFAULT_LIST_SIZE)
         )

@@ -50,7 +50,7 @@ from graphql.language import Visitor, visit
 from strawberry.schema.schema_converter import CustomGraphQLEnumType
 from strawberry.types.field import StrawberryField
 
-from edge.cost import object_weight
+from edge.cost import SERIES_ITEM, object_weight
 from schema.document_reads import AttributeRead, Loads, attribute_reads, field_read
 from schema.pagination import Connection
 
@@ -346,6 +346,9 @@ class OperationPlan:
             self.counts_cost = False
             return Completion(Shape.ABSTRACT, non_null, abstract_type=named, carries_path=True)
         if is_object_type(named):
+            if named.name == SERIES_ITEM:
+                # A series' buckets cost by the figures selected (edge.cost), not per object.
+                self.counts_cost = False
             plan = self._subplan(named, details)
             carries_path = plan.needs_path or plan.is_type_of_reads_info
             return Completion(Shape.OBJECT, non_null, object_plan=plan, carries_path=carries_path)

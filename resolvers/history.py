@@ -12,7 +12,7 @@ from datastore.codec import utc_now
 from datastore.documents import HistoryDocument
 from datastore.ids import new_id
 from datastore.store import DocumentStore
-from resolvers import events
+from resolvers import events, insight_counters
 from resolvers.identity import Viewer
 
 
@@ -108,6 +108,7 @@ async def record_many(
     event reads its subject as changed)."""
     stored = await store.insert_many(c.HISTORY, entries)
     await events.from_history(store, stored)
+    await insight_counters.count(store, stored)
     return stored
 
 
@@ -125,7 +126,8 @@ async def record(
 ) -> HistoryDocument:
     """Append one entry about ``subject_id``; call it inside the transaction of the change.
 
-    The change's event (if it means one) is appended to the event log in the same transaction.
+    The change's event (if it means one) is appended to the event log, and the insight
+    counters it moves are counted, in the same transaction.
     """
     made = entry(
         subject_id=subject_id,

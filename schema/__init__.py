@@ -19,6 +19,7 @@ from schema.enum_values import describe_enum_values
 from schema.error_log import LoggedSchema
 from schema.events import EVENT_TYPES, Subscription
 from schema.extensions import MaskUnexpectedErrors
+from schema.insights import InsightsMutation, InsightsQuery
 from schema.node import NodeQuery
 from schema.partner import Partner, PartnerMutation, PartnerQuery
 from schema.partner_account_mutation import PartnerAccountMutation
@@ -54,6 +55,7 @@ Query = merge_types(
         ServiceOfferQuery,
         WebhookQuery,
         BulkExportQuery,
+        InsightsQuery,
     ),
 )
 Mutation = merge_types(
@@ -70,6 +72,7 @@ Mutation = merge_types(
         SellerRequestMutation,
         WebhookMutation,
         BulkExportMutation,
+        InsightsMutation,
     ),
 )
 

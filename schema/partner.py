@@ -44,6 +44,7 @@ from schema.enums import (
     ServiceStatus,
     ServiceType,
 )
+from schema.insights import Insights, partner_insights
 from schema.mutations import UserError, run_mutation
 from schema.node import Node
 from schema.pagination import (
@@ -233,6 +234,14 @@ class Partner(Node):
         resolver=owned_lists.requests,
         description="The partner's inbox of seller requests, newest first (the partner and admins; "
         "empty for anyone else).",
+    )
+
+    insights: Insights | None = strawberry.field(
+        resolver=partner_insights,
+        description="What the partner's dashboard draws: offers, link opens, authorizations and "
+        "requests per day, week or month in a time zone, with the range's conversion, median "
+        "time to acceptance, renewal rate and what expires soon (the partner and admins; "
+        "refused with FORBIDDEN for anyone else).",
     )
 
 

@@ -160,7 +160,10 @@ CREATE_REQUEST = """mutation($input: CreateRequestInput!) { createRequest(input:
   requests { id } userErrors { field message code } } }"""
 AUTHORIZE = """mutation($token: String!) { authorizeServiceOffer(token: $token) {
   authorizations { id } userErrors { code } } }"""
-HELPERS = (LIVE_SERVICES, CREATE_OFFER, WITHDRAW, OFFER, CREATE_REQUEST, AUTHORIZE)
+INSIGHTS = """query($from: Date!, $to: Date!, $tz: String!) { viewer { partner {
+  insights(from: $from, to: $to, timeZone: $tz) { buckets { startDate authorizationsGranted }
+    summary { linkOpens offersAccepted expiringWithin15Days } } } } }"""
+HELPERS = (LIVE_SERVICES, CREATE_OFFER, WITHDRAW, OFFER, CREATE_REQUEST, AUTHORIZE, INSIGHTS)
 
 
 def live_service(demo: Demo, index: int) -> dict[str, str]:

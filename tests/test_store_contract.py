@@ -356,6 +356,46 @@ async def test_insert_many_is_all_or_nothing(store: DocumentStore, inside: bool)
         assert await store.count(THINGS) == 1, name
 
 
+async def test_replace_many_writes_what_a_transaction_read_in_one_round_trip(
+    store: DocumentStore,
+) -> None:
+    await store.insert_many(THINGS, [_thing(1), _thing(2), _thing(3)])
+
+    async def work() -> list[dict[str, object]]:
+        read = await store.get_many(THINGS, ["thg_001", "thg_002"])
+        store.stats.reset()
+        changed = [{**read[i], "rank": 40 + n} for n, i in enumerate(("thg_001", "thg_002"))]
+        replaced = await store.replace_many(THINGS, changed)
+        assert store.stats.round_trips == 1
+        return replaced
+
+    replaced = await store.transaction(work)
+    assert [(d["_id"], d["version"], d["rank"]) for d in replaced] == [
+        ("thg_001", 2, 40),
+        ("thg_002", 2, 41),
+    ]
+    found = await store.get_many(THINGS, ["thg_001", "thg_002", "thg_003"])
+    assert [found["thg_001"], found["thg_002"]] == replaced
+    assert found["thg_003"]["version"] == 1
+    assert await store.replace_many(THINGS, []) == []
+
+
+async def test_replace_many_is_all_or_nothing_when_one_changed_or_is_gone(
+    store: DocumentStore,
+) -> None:
+    await store.insert_many(THINGS, [_thing(1), _thing(2)])
+    read = await store.get_many(THINGS, ["thg_001", "thg_002"])
+    await store.update(THINGS, "thg_002", expected_version=1, changes={"rank": 7})
+    stale = [{**read["thg_001"], "rank": 50}, {**read["thg_002"], "rank": 51}]
+    gone = [{**read["thg_001"], "rank": 50}, {**_thing(9), "version": 1}]
+    for batch in (stale, gone):
+        with pytest.raises(VersionConflictError):
+            await store.replace_many(THINGS, batch)
+        found = await store.get_many(THINGS, ["thg_001", "thg_002"])
+        assert (found["thg_001"]["version"], found["thg_001"]["rank"]) == (1, 1)
+        assert found["thg_002"]["rank"] == 7
+
+
 async def test_increment_adds_and_moves_the_version_in_one_round_trip(
     store: DocumentStore,
 ) -> None:

@@ -17,6 +17,9 @@ type Operations = {
   AcceptRequest: [G.AcceptRequestMutation, G.AcceptRequestMutationVariables];
   RejectRequest: [G.RejectRequestMutation, G.RejectRequestMutationVariables];
   PartnerEvents: [G.PartnerEventsSubscription, G.PartnerEventsSubscriptionVariables];
+  PartnerInsights: [G.PartnerInsightsQuery, G.PartnerInsightsQueryVariables];
+  PartnerServiceInsights: [G.PartnerServiceInsightsQuery, G.PartnerServiceInsightsQueryVariables];
+  RecordOfferLinkOpen: [G.RecordOfferLinkOpenMutation, G.RecordOfferLinkOpenMutationVariables];
 };
 // Every registered operation has its types, and every typed one is registered.
 type Check<T extends Record<OperationName, unknown>> = T;

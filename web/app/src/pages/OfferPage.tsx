@@ -17,6 +17,7 @@ import {
 } from "../components";
 import { loadDraft, offerDiff, saveDraft, showValue, type Change, type Draft } from "../draft";
 import { useQuery } from "../hooks";
+import { recordLinkOpen } from "../linkOpen";
 import { formatDate, market, today, words } from "../words";
 import { CoverageFields, FORM_FIELDS, SignedIn, coverageInput, newKey, useSeller } from "./seller";
 
@@ -80,6 +81,7 @@ export function OfferPage(props: { token: string }) {
   useEffect(() => {
     if (draft && mode === "view") setMode("edit");
   }, []);
+  useEffect(() => recordLinkOpen(props.token), [props.token]);
 
   if (offerQuery.state !== "ready") {
     return (
