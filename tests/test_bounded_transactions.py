@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +35,8 @@ from datastore.ids import new_id
 from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
 from edge.settings import TransportSettings
+from gateway import Settings, SettingsError
+from gateway import open_store as open_gateway_store
 from resolvers import events
 from resolvers.authorization_lifecycle import sweep_periodically
 from resolvers.identity import Role
@@ -470,3 +473,24 @@ async def until_stored(
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the partner never reached the state")
+
+
+async def test_the_batch_is_a_setting_the_store_is_opened_with(tmp_path: Path) -> None:
+    secret = "s" * 40
+    assert Settings.from_env({"TSP_JWT_SECRET": secret}).transaction_batch == 300
+    settings = Settings.from_env(
+        {
+            "TSP_JWT_SECRET": secret,
+            "TSP_TRANSACTION_BATCH": "50",
+            "TSP_DATABASE_URL": f"sqlite:///{tmp_path / 'sized.sqlite3'}",
+        }
+    )
+    opened = await open_gateway_store(settings)
+    try:
+        assert opened.transaction_batch == 50
+        assert items_per_transaction(opened) == 16  # each with its history entry and event
+    finally:
+        await opened.close()
+    for refused in ("9", "0", "many"):
+        with pytest.raises(SettingsError, match="TSP_TRANSACTION_BATCH"):
+            Settings.from_env({"TSP_JWT_SECRET": secret, "TSP_TRANSACTION_BATCH": refused})
