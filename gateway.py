@@ -33,7 +33,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from datastore.collections import INDEXES
 from datastore.connect import DEFAULT_DATABASE_URL, DatabaseURLError, store_for_url
 from datastore.enums import ReferralLinkKind
-from datastore.store import DocumentStore, StoreUnavailableError
+from datastore.store import (
+    DEFAULT_TRANSACTION_BATCH,
+    DocumentStore,
+    StoreUnavailableError,
+)
 from edge.documents import DocumentRefused, TrustedDocuments
 from edge.event_hub import EventHub, install, uninstall
 from edge.export_settings import ExportSettings
@@ -60,6 +64,7 @@ from resolvers.events import ensure_sequence, notice_expiring, prune
 from resolvers.identity import Role, issue_token
 from resolvers.insight_rebuild import Rebuilt
 from resolvers.insight_rebuild import rebuild as rebuild_insights
+from resolvers.partner_closing import finish_pending
 from schema import ExtensionFactory, build_schema, contract, plain_schema
 from schema.error_log import excerpt
 from schema.extensions import RETRY_AFTER_SECONDS
@@ -75,6 +80,7 @@ DEMO_TOKEN_TTL = timedelta(days=30)
 WARM_UP_AFTER_SECONDS = 1.0
 _STORE_FAILED = 1
 _STARTUP_FAILED = 3  # uvicorn's own code for a failed start
+MIN_TRANSACTION_BATCH = 10
 # Where referral links send sellers: TikTok Shop seller onboarding for each kind (seed 004).
 DEFAULT_ONBOARDING_URL_LOCAL = "https://seller-us.tiktok.com/account/register"
 DEFAULT_ONBOARDING_URL_CROSS_BORDER = "https://seller.tiktokglobalshop.com/account/register"
@@ -102,6 +108,9 @@ class Settings:
     event_retention_days: int = 30
     # What one MongoDB transaction may take, retries of conflicts included (then 503).
     transaction_seconds: int = 8
+    # The most documents one transaction of a job that grows with the data writes (pruning,
+    # closing a partner, the sweep): see DocumentStore.transaction_batch.
+    transaction_batch: int = DEFAULT_TRANSACTION_BATCH
     request_limits: RequestLimits = field(default_factory=RequestLimits)
     onboarding_url_local: str = DEFAULT_ONBOARDING_URL_LOCAL
     onboarding_url_cross_border: str = DEFAULT_ONBOARDING_URL_CROSS_BORDER
@@ -181,6 +190,7 @@ class Settings:
             sweep_interval_seconds=int(sweep_text),
             event_retention_days=_positive_int(env, "TSP_EVENT_RETENTION_DAYS", 30),
             transaction_seconds=_positive_int(env, "TSP_TRANSACTION_SECONDS", 8),
+            transaction_batch=_transaction_batch(env),
             request_limits=limits,
             onboarding_url_local=_http_url(
                 env, "TSP_ONBOARDING_URL_LOCAL", DEFAULT_ONBOARDING_URL_LOCAL
@@ -203,6 +213,16 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if not text.isdigit() or int(text) < 1:
         raise SettingsError(f"{name} must be a whole number of at least 1, got {text!r}")
     return int(text)
+
+
+def _transaction_batch(env: Mapping[str, str]) -> int:
+    batch = _positive_int(env, "TSP_TRANSACTION_BATCH", DEFAULT_TRANSACTION_BATCH)
+    if batch < MIN_TRANSACTION_BATCH:
+        # An item ends with its history entry and its event: a batch must hold a few.
+        raise SettingsError(
+            f"TSP_TRANSACTION_BATCH must be at least {MIN_TRANSACTION_BATCH}, got {batch}"
+        )
+    return batch
 
 
 def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
@@ -296,9 +316,18 @@ class RequestIdMiddleware:
 # --- app --------------------------------------------------------------------------------------
 
 
+def _store_of(settings: Settings) -> DocumentStore:
+    """The store ``settings`` name, sized as they say (not yet connected)."""
+    return store_for_url(
+        settings.database_url,
+        transaction_seconds=settings.transaction_seconds,
+        transaction_batch=settings.transaction_batch,
+    )
+
+
 async def open_store(settings: Settings) -> DocumentStore:
     """The connected store of ``settings`` with its indexes in place."""
-    store = store_for_url(settings.database_url, transaction_seconds=settings.transaction_seconds)
+    store = _store_of(settings)
     await _prepare(store)
     return store
 
@@ -539,7 +568,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
             uvicorn.run("gateway:app_from_env", factory=True, workers=args.workers, **options)
         return 0
-    store = store_for_url(settings.database_url, transaction_seconds=settings.transaction_seconds)
+    store = _store_of(settings)
     app = create_app(settings, store=store, owns_store=True, freeze_heap_at_start=True)
     config = uvicorn.Config(app, **options)
 
@@ -591,19 +620,22 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _sweep(args: argparse.Namespace, settings: Settings) -> int:
-    async def run() -> tuple[int, int, int, int]:
+    async def run() -> tuple[int, int, int, int, int]:
         store = await open_store(settings)
         try:
             completed = await sweep_expired(store)
+            finished = await finish_pending(store)
             noticed = await notice_expiring(store)
             pruned = await prune(store, timedelta(days=settings.event_retention_days))
             exports = await bulk_export_runs.sweep(store)
-            return completed, noticed, pruned, exports
+            return completed, finished, noticed, pruned, exports
         finally:
             await store.close()
 
-    completed, noticed, pruned, exports = asyncio.run(run())
+    completed, finished, noticed, pruned, exports = asyncio.run(run())
     print(f"Completed {completed} expired authorizations.")
+    if finished:
+        print(f"Finished {finished} partner closes that were interrupted.")
     print(f"Events: {noticed} AUTHORIZATION_EXPIRING written, {pruned} past retention pruned.")
     print(f"Bulk exports: {exports} files past retention or of ended exports deleted.")
     return 0

@@ -68,6 +68,8 @@ ALL_COLLECTIONS: tuple[Collection[Mapping[str, Any]], ...] = (
 INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(PARTNERS, ("createdAt",)),
     IndexSpec(PARTNERS, ("name",), unique=True),
+    # Closed partners whose close still has items to end (the sweep finishes them).
+    IndexSpec(PARTNERS, ("closing",)),
     IndexSpec(SELLERS, ("createdAt",)),
     IndexSpec(SHOPS, ("sellerId", "createdAt")),
     IndexSpec(TIKTOK_ACCOUNTS, ("sellerId", "createdAt")),
@@ -106,12 +108,15 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(AUTHORIZATIONS, ("offerId", "createdAt")),
     IndexSpec(AUTHORIZATIONS, ("status", "endsAt")),
     IndexSpec(AUTHORIZATIONS, ("tiktokAccountIds",)),
+    # Closing a partner ends its active ones a batch at a time; ended ones leave the range.
+    IndexSpec(AUTHORIZATIONS, ("partnerId", "status")),
     # At most one active authorization per seller and service.
     IndexSpec(AUTHORIZATIONS, ("activeKey",), unique=True),
     IndexSpec(REQUESTS, ("sellerId", "createdAt")),
     IndexSpec(REQUESTS, ("partnerId", "createdAt")),
     IndexSpec(REQUESTS, ("partnerId", "sellerId", "createdAt")),
     IndexSpec(REQUESTS, ("sellerId", "partnerId", "status")),
+    IndexSpec(REQUESTS, ("partnerId", "status")),
     IndexSpec(REFERRAL_LINKS, ("code",), unique=True),
     # One link per kind and service: racing publishes cannot create a second one.
     IndexSpec(REFERRAL_LINKS, ("serviceId", "kind"), unique=True),
@@ -131,6 +136,8 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(WEBHOOKS, ("partnerId", "slot"), unique=True),
     IndexSpec(WEBHOOKS, ("status",)),
     IndexSpec(WEBHOOK_DELIVERIES, ("createdAt",)),
+    # Pruning removes expired notices (beside the counter) oldest first, a batch at a time.
+    IndexSpec(EVENT_SEQUENCE, ("createdAt",)),
     IndexSpec(WEBHOOK_DELIVERIES, ("webhookId", "createdAt")),
     # One running export per caller; a caller's exports newest first; workers find work.
     IndexSpec(BULK_EXPORTS, ("runningKey",), unique=True),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit
 
-from datastore.store import DocumentStore
+from datastore.store import DEFAULT_TRANSACTION_BATCH, DocumentStore
 
 DEFAULT_DATABASE_URL = "sqlite:///var/tsp.sqlite3"
 _CREATE_DIRS = "create_dirs"
@@ -15,9 +15,15 @@ class DatabaseURLError(ValueError):
     """``TSP_DATABASE_URL`` names no store this gateway can open."""
 
 
-def store_for_url(url: str, *, transaction_seconds: float | None = None) -> DocumentStore:
+def store_for_url(
+    url: str,
+    *,
+    transaction_seconds: float | None = None,
+    transaction_batch: int = DEFAULT_TRANSACTION_BATCH,
+) -> DocumentStore:
     """The adapter for ``url`` (not yet connected); ``transaction_seconds`` bounds each
-    MongoDB transaction, retries included (its default otherwise).
+    MongoDB transaction, retries included (its default otherwise); ``transaction_batch`` is
+    the most documents a transaction of a long job writes (``DocumentStore.transaction_batch``).
 
     ``sqlite:///relative/path``, ``sqlite:////absolute/path`` (``?create_dirs=1`` creates a
     missing directory outside the working directory too), ``mongodb://...`` and
@@ -40,7 +46,9 @@ def store_for_url(url: str, *, transaction_seconds: float | None = None) -> Docu
             )
         from datastore.sqlite import SQLiteStore
 
-        return SQLiteStore(path[3:], create_directories=_FLAGS[flag])
+        store: DocumentStore = SQLiteStore(path[3:], create_directories=_FLAGS[flag])
+        store.transaction_batch = transaction_batch
+        return store
     if scheme in ("mongodb", "mongodb+srv"):
         from pymongo.errors import ConfigurationError, InvalidURI
         from pymongo.uri_parser import parse_uri
@@ -53,9 +61,11 @@ def store_for_url(url: str, *, transaction_seconds: float | None = None) -> Docu
             raise DatabaseURLError(f"invalid MongoDB URL: {error}") from error
         from datastore.mongodb import DEFAULT_TRANSACTION_SECONDS, MongoStore
 
-        return MongoStore(
+        store = MongoStore(
             url, transaction_seconds=transaction_seconds or DEFAULT_TRANSACTION_SECONDS
         )
+        store.transaction_batch = transaction_batch
+        return store
     raise DatabaseURLError(
         f"unsupported database URL {url!r}: expected sqlite:///path, mongodb:// or mongodb+srv://"
     )

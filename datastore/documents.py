@@ -56,6 +56,9 @@ class PartnerDocument(_Stored):
     updatedAt: NotRequired[datetime]
     closedAt: NotRequired[datetime]
     closedReason: NotRequired[str]
+    # True from the close's first transaction until its last batch ended what the partner had
+    # active (resolvers.partner_closing): a close interrupted midway is found and finished.
+    closing: NotRequired[bool]
     reopenedAt: NotRequired[datetime]
     description: NotRequired[str]
     website: NotRequired[str]

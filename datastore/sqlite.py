@@ -164,6 +164,13 @@ class SQLiteStore(DocumentStore):
         await self._lane.run(lambda connection: connection.set_trace_callback(callback))
         await self._read_connection().set_trace_callback(handler)
 
+    @property
+    def rows_written(self) -> int:
+        """Rows the writing connection inserted, changed or deleted since it opened (SQLite's
+        ``total_changes``; one multi-row insert counts each row): read from a :meth:`trace`
+        callback at ``BEGIN`` and ``COMMIT``, what one transaction wrote."""
+        return self._lane.connection.total_changes
+
     async def ensure_indexes(self, specs: Iterable[IndexSpec]) -> None:
         for spec in specs:
             await self._ensure_table(spec.collection)

@@ -287,12 +287,26 @@ def keyset_filter(sort: Sort, after: Sequence[Any]) -> Filter:
     return {"$or": branches} if branches else {"_id": {"$in": []}}
 
 
+DEFAULT_TRANSACTION_BATCH = 300
+"""The most documents one transaction of a job that grows with the data writes (see
+:attr:`DocumentStore.transaction_batch`)."""
+
+
 class DocumentStore(_Counted, ABC):
     """A document store: collections of JSON-like documents keyed by a string ``_id``.
 
     Every document carries an integer ``version`` (1 on insert, +1 on each update) used for
     optimistic concurrency. Each call is one round trip and counts in :attr:`stats`.
     """
+
+    transaction_batch: int = DEFAULT_TRANSACTION_BATCH
+    """How many documents (rows) one transaction of work that grows with the data may write:
+    pruning the event log, ending what a closed partner left active, sweeping expired
+    authorizations cut their work into transactions of at most this many writes, each
+    committing its progress. MongoDB advises at most 1,000 documents per transaction (and
+    bounds its length), and a SQLite transaction holds the only write lock while it runs, so
+    every other writer waits at most one such transaction. Set by the gateway from
+    ``TSP_TRANSACTION_BATCH``; the adapters do not enforce it, the domain code keeps it."""
 
     @abstractmethod
     async def connect(self) -> None:

@@ -6,29 +6,31 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from typing import Any
 
 from datastore import collections as c
 from datastore.documents import AuthorizationDocument, TikTokAccountDocument
 from datastore.enums import AuthorizationReason, AuthorizationStatus, LinkedStatus
 from datastore.store import DocumentStore
-from resolvers import bulk_export_runs, events, history
+from resolvers import bulk_export_runs, events, history, partner_closing
 from resolvers.authorization_rules import Code
 from resolvers.authorizations import end, expire
 from resolvers.context import Context, Info
 from resolvers.identity import Viewer
 from resolvers.validation import fail
 from resolvers.visibility import can_see_seller_item
-from resolvers.writes import atomically, hold
+from resolvers.writes import atomically, hold, items_per_transaction
 
-SWEEP_BATCH = 200
 logger = logging.getLogger("tsp.sweep")
 
 
-async def sweep_expired(store: DocumentStore, *, batch: int = SWEEP_BATCH) -> int:
+async def sweep_expired(store: DocumentStore, *, batch: int | None = None) -> int:
     """Persist COMPLETED for active authorizations past their end; returns how many.
 
     Reads never wait for this (they derive COMPLETED from the end date); the sweep makes the
-    stored status agree, in batches so one run never holds a long transaction."""
+    stored status agree, ``batch`` authorizations per transaction (by default as many as
+    ``store.transaction_batch`` writes allow), so one run never holds a long transaction."""
+    batch = batch or items_per_transaction(store)
     total = 0
     while True:
         done = await _sweep_batch(Context(store=store, viewer=Viewer(), request_id="sweep"), batch)
@@ -47,8 +49,11 @@ async def _sweep_batch(context: Context, batch: int) -> int:
             sort=[("endsAt", 1)],
             limit=batch,
         )
+        journal: list[dict[str, Any]] = []
         for authorization in due:
-            await expire(context, authorization)
+            await expire(context, authorization, journal)
+        if journal:
+            await history.record_many(store, journal)
         return len(due)
 
     return await atomically(store, work)
@@ -114,23 +119,6 @@ async def unlink_tiktok_account(
     return await atomically(store, work)
 
 
-async def close_for_partner(info: Info, partner_id: str) -> int:
-    """End every active authorization of a removed partner (reason PARTNER_REMOVED); call it
-    inside the transaction that closes the partner."""
-    store = info.context.store
-    active = await store.find(
-        c.AUTHORIZATIONS, {"partnerId": partner_id, "status": AuthorizationStatus.ACTIVE}
-    )
-    for authorization in active:
-        await end(
-            info.context,
-            authorization,
-            AuthorizationStatus.CLOSED,
-            AuthorizationReason.PARTNER_REMOVED,
-        )
-    return len(active)
-
-
 async def sweep_periodically(
     store: DocumentStore,
     interval_seconds: float,
@@ -138,13 +126,16 @@ async def sweep_periodically(
     event_retention: timedelta = events.DEFAULT_RETENTION,
 ) -> None:
     """Run :func:`sweep_expired` now and then every ``interval_seconds`` until cancelled (with
-    the event log's expiring notices and pruning); a failed sweep is logged and retried on the
-    next tick, never fatal to the gateway."""
+    interrupted partner closes finished, and the event log's expiring notices and pruning); a
+    failed sweep is logged and retried on the next tick, never fatal to the gateway."""
     while True:
         try:
             swept = await sweep_expired(store)
             if swept:
                 logger.info("completed %d expired authorizations", swept)
+            finished = await partner_closing.finish_pending(store)
+            if finished:
+                logger.info("finished %d interrupted partner closes", finished)
             noticed = await events.notice_expiring(store)
             pruned = await events.prune(store, event_retention)
             if noticed or pruned:

@@ -632,8 +632,10 @@ async def end(
     authorization: AuthorizationDocument,
     status: AuthorizationStatus,
     reason: AuthorizationReason,
+    journal: list[dict[str, Any]] | None = None,
 ) -> AuthorizationDocument:
-    """End an active authorization now, with a reason code (inside the caller's transaction)."""
+    """End an active authorization now, with a reason code (inside the caller's transaction);
+    its history entry goes to ``journal`` when given, else is recorded at once."""
     store, now = context.store, context.now
     updated = await store.update(
         c.AUTHORIZATIONS,
@@ -647,8 +649,7 @@ async def end(
             "updatedAt": now,
         },
     )
-    await history.record(
-        store,
+    made = history.entry(
         subject_id=authorization["_id"],
         action=status.value,
         actor=context.viewer,
@@ -656,4 +657,8 @@ async def end(
         to_status=status,
         reason_code=reason,
     )
+    if journal is not None:
+        journal.append(made)
+    else:
+        await history.record_many(store, [made])
     return updated

@@ -212,29 +212,79 @@ async def last_position(store: DocumentStore) -> int:
 async def prune(
     store: DocumentStore, retention: timedelta = DEFAULT_RETENTION, now: datetime | None = None
 ) -> int:
-    """Delete events older than ``retention``; returns how many. Pruning always removes a
-    prefix of the log (by position) and remembers where it ended, so a cursor from before it
-    is refused with the oldest position still available instead of silently skipping."""
+    """Delete events, expiring notices and webhook deliveries older than ``retention``;
+    returns how many events. Pruning always removes a prefix of the log (by position) and
+    remembers where it ended, so a cursor from before it is refused with the oldest position
+    still available instead of silently skipping.
+
+    However large the backlog, no transaction writes more than ``store.transaction_batch``
+    documents, and each one commits its progress (``prunedThrough`` moves with the events it
+    deletes): a run that fails or is stopped midway has still shrunk the backlog, and the next
+    one carries on where it ended."""
     cutoff = (now or utc_now()) - retention
+    limit = store.transaction_batch
+    for collection in (_NOTICES, c.WEBHOOK_DELIVERIES):
+        while await _delete_expired(store, collection, cutoff, limit) >= limit:
+            pass
     newest_old = await store.find(
         c.EVENTS, {"createdAt": {"$lt": cutoff}}, sort=[("position", DESCENDING)], limit=1
     )
     if not newest_old:
         return 0
     through = int(newest_old[0]["position"])
+    pruned = 0
+    while True:
+        deleted = await _prune_events(store, through, limit)
+        pruned += deleted
+        if deleted < _events_per_prune(limit):
+            return pruned
+
+
+def _events_per_prune(limit: int) -> int:
+    return max(1, limit - 1)  # and the counter, where the transaction notes its progress
+
+
+async def _prune_events(store: DocumentStore, through: int, limit: int) -> int:
+    """Delete the oldest events up to position ``through``, as many as one transaction may,
+    and note the last one's position as pruned; returns how many."""
 
     async def work() -> int:
+        oldest = await store.find(
+            c.EVENTS,
+            {"position": {"$lte": through}},
+            sort=[("position", 1)],
+            limit=_events_per_prune(limit),
+        )
+        if not oldest:
+            return 0
+        # Positions are unique and only ever appended above ``through``: exactly these go.
+        last = int(oldest[-1]["position"])
         sequence = (await store.get_many(c.EVENT_SEQUENCE, [_SEQUENCE_ID]))[_SEQUENCE_ID]
-        if int(sequence.get("prunedThrough") or 0) < through:
+        if int(sequence.get("prunedThrough") or 0) < last:
             await store.update(
                 c.EVENT_SEQUENCE,
                 _SEQUENCE_ID,
                 expected_version=sequence["version"],
-                changes={"prunedThrough": through},
+                changes={"prunedThrough": last},
             )
-        await store.delete_many(_NOTICES, {"createdAt": {"$lt": cutoff}})
-        await store.delete_many(c.WEBHOOK_DELIVERIES, {"createdAt": {"$lt": cutoff}})
-        return await store.delete_many(c.EVENTS, {"position": {"$lte": through}})
+        return await store.delete_many(c.EVENTS, {"position": {"$lte": last}})
+
+    return await store.transaction(work)
+
+
+async def _delete_expired(
+    store: DocumentStore, collection: Collection[Mapping[str, Any]], cutoff: datetime, limit: int
+) -> int:
+    """Delete up to ``limit`` of the oldest documents created before ``cutoff``; returns how
+    many."""
+
+    async def work() -> int:
+        expired = await store.find(
+            collection, {"createdAt": {"$lt": cutoff}}, sort=[("createdAt", 1)], limit=limit
+        )
+        if not expired:
+            return 0
+        return await store.delete_many(collection, {"_id": {"$in": [d["_id"] for d in expired]}})
 
     return await store.transaction(work)
 

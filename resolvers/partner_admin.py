@@ -7,9 +7,8 @@ from enum import StrEnum
 from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.documents import PartnerDocument
-from datastore.enums import PartnerStatus, ServiceStatus, ServiceType
-from resolvers import history, requests
-from resolvers.authorization_lifecycle import close_for_partner
+from datastore.enums import AuthorizationStatus, PartnerStatus, ServiceStatus, ServiceType
+from resolvers import history, partner_closing
 from resolvers.context import Info
 from resolvers.validation import Checks, fail
 from resolvers.writes import atomically
@@ -29,8 +28,10 @@ PARTNER_REMOVED = "PARTNER_REMOVED"
 
 
 async def close(info: Info, partner_id: str, reason: str) -> PartnerDocument:
-    """Close a partner for violating policy: its services leave the store and can no longer be
-    published, in the same transaction."""
+    """Close a partner for violating policy: at once it can start nothing new and grants no
+    access; then its services leave the store and its active authorizations and requests end,
+    in batches (see :mod:`resolvers.partner_closing`). Called again for a partner whose close
+    was interrupted, it completes that close."""
     store = info.context.store
     checks = Checks()
     checks.text(
@@ -47,28 +48,25 @@ async def close(info: Info, partner_id: str, reason: str) -> PartnerDocument:
         if partner is None:
             raise fail(["id"], "no partner with this id", Code.NOT_FOUND)
         if partner["status"] == PartnerStatus.CLOSED:
+            if partner.get("closing"):
+                return partner  # an interrupted close: finished below
             raise fail(["id"], "the partner is already closed", Code.ALREADY_CLOSED)
         now = utc_now()
+        ending = await store.count(
+            c.AUTHORIZATIONS, {"partnerId": partner_id, "status": AuthorizationStatus.ACTIVE}
+        )
         closed = await store.update(
             c.PARTNERS,
             partner_id,
             expected_version=partner["version"],
             changes={
                 "status": PartnerStatus.CLOSED,
+                "closing": True,
                 "closedAt": now,
                 "closedReason": reason.strip(),
                 "updatedAt": now,
             },
         )
-        for service in await store.find(c.SERVICES, {"partnerId": partner_id, "listed": True}):
-            await store.update(
-                c.SERVICES,
-                service["_id"],
-                expected_version=service["version"],
-                changes={"listed": False, "updatedAt": now},
-            )
-        ended = await close_for_partner(info, partner_id)
-        await requests.close_for_partner(info.context, partner_id)
         await history.record(
             store,
             subject_id=partner_id,
@@ -78,11 +76,13 @@ async def close(info: Info, partner_id: str, reason: str) -> PartnerDocument:
             to_status=PartnerStatus.CLOSED,
             reason_code=PARTNER_REMOVED,
             reason=reason.strip(),
-            changes={"authorizationsClosed": {"from": 0, "to": ended}},
+            changes={"authorizationsClosed": {"from": 0, "to": ending}},
         )
         return closed
 
-    return await atomically(store, work)
+    closed = await atomically(store, work)
+    await partner_closing.finish(info.context, partner_id)
+    return (await store.get_many(c.PARTNERS, [partner_id])).get(partner_id, closed)
 
 
 async def reopen(info: Info, partner_id: str, reason: str) -> PartnerDocument:
@@ -99,6 +99,8 @@ async def reopen(info: Info, partner_id: str, reason: str) -> PartnerDocument:
         missing=Code.REASON_REQUIRED,
     )
     checks.raise_if_any()
+    # A close that was interrupted completes first: what closing ends stays ended.
+    await partner_closing.finish(info.context, partner_id)
 
     async def work() -> PartnerDocument:
         partner = (await store.get_many(c.PARTNERS, [partner_id])).get(partner_id)

@@ -281,7 +281,10 @@ async def _set_status(
     action: str,
     reason: str | None = None,
     reason_code: str | None = None,
+    journal: list[dict[str, Any]] | None = None,
 ) -> RequestDocument:
+    """Move ``request`` to ``status`` (inside the caller's transaction); its history entry
+    goes to ``journal`` when given, else is recorded at once."""
     updated = await context.store.update(
         c.REQUESTS,
         request["_id"],
@@ -295,8 +298,7 @@ async def _set_status(
             "updatedAt": context.now,
         },
     )
-    await history.record(
-        context.store,
+    made = history.entry(
         subject_id=request["_id"],
         action=action,
         actor=context.viewer,
@@ -305,6 +307,10 @@ async def _set_status(
         reason=reason,
         reason_code=reason_code,
     )
+    if journal is not None:
+        journal.append(made)
+    else:
+        await history.record_many(context.store, [made])
     return updated
 
 
@@ -322,18 +328,27 @@ async def connect(context: Context, seller_id: str, partner_id: str) -> int:
     return len(accepted)
 
 
-async def close_for_partner(context: Context, partner_id: str) -> int:
-    """A removed partner's open and connected requests close (reason PARTNER_REMOVED)."""
+async def close_some_for_partner(context: Context, partner_id: str, limit: int) -> int:
+    """Close up to ``limit`` of a removed partner's open and connected requests (reason
+    PARTNER_REMOVED), with their history entries and events, inside the caller's transaction;
+    returns how many (fewer than ``limit`` when none are left)."""
     store: DocumentStore = context.store
-    live = await store.find(
-        c.REQUESTS,
-        {
-            "partnerId": partner_id,
-            "status": {"$in": [*OPEN_REQUEST_STATUSES, RequestStatus.CONNECTED]},
-        },
-    )
-    for request in live:
-        await _set_status(
-            context, request, RequestStatus.CLOSED, "CLOSED", reason_code="PARTNER_REMOVED"
+    journal: list[dict[str, Any]] = []
+    for status in (*OPEN_REQUEST_STATUSES, RequestStatus.CONNECTED):
+        live = await store.find(
+            c.REQUESTS, {"partnerId": partner_id, "status": status}, limit=limit - len(journal)
         )
-    return len(live)
+        for request in live:
+            await _set_status(
+                context,
+                request,
+                RequestStatus.CLOSED,
+                "CLOSED",
+                reason_code="PARTNER_REMOVED",
+                journal=journal,
+            )
+        if len(journal) >= limit:
+            break
+    if journal:
+        await history.record_many(store, journal)
+    return len(journal)

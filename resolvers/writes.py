@@ -24,6 +24,14 @@ async def atomically(store: DocumentStore, work: Callable[[], Awaitable[T]]) -> 
     raise AssertionError("unreachable")
 
 
+def items_per_transaction(store: DocumentStore, writes_per_item: int = 3) -> int:
+    """How many items one transaction of a long job may change when each writes
+    ``writes_per_item`` documents (by default itself, its history entry and its event) and
+    the transaction moves the event counter once: at most ``store.transaction_batch``
+    documents written in all."""
+    return max(1, (store.transaction_batch - 1) // writes_per_item)
+
+
 async def hold(store: DocumentStore, collection: Collection[D], document_id: str) -> D | None:
     """The document as this transaction sees it, written back (its version moves on) so that
     the check made on it holds: any concurrent transaction that writes it too conflicts with

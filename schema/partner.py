@@ -356,7 +356,8 @@ class ClosePartnerInput:
 class PartnerMutation:
     @strawberry.mutation(
         description="Close a partner for violating platform policy (admins): its services leave "
-        "the store and cannot be published.",
+        "the store and cannot be published, and its active authorizations and requests end. "
+        "Called again for a partner whose close was cut off midway, it completes that close.",
         permission_classes=[IsAdmin],
     )
     async def close_partner(
