@@ -80,7 +80,8 @@ DEMO_TOKEN_TTL = timedelta(days=30)
 WARM_UP_AFTER_SECONDS = 1.0
 _STORE_FAILED = 1
 _STARTUP_FAILED = 3  # uvicorn's own code for a failed start
-MIN_TRANSACTION_BATCH = 10
+# One item of a long job, its history entry, event and insight counters, and the event counter.
+MIN_TRANSACTION_BATCH = 20
 # Where referral links send sellers: TikTok Shop seller onboarding for each kind (seed 004).
 DEFAULT_ONBOARDING_URL_LOCAL = "https://seller-us.tiktok.com/account/register"
 DEFAULT_ONBOARDING_URL_CROSS_BORDER = "https://seller.tiktokglobalshop.com/account/register"

@@ -147,6 +147,14 @@ def platform_scope(market: str | None, partner_type: str | None, category: str |
     return f"x:{market or '*'}|{partner_type or '*'}|{category or '*'}"
 
 
+NEW_SCOPES_PER_SERVICE = 7
+"""Counter scopes a change about one more service may add: the service's own, and the six
+platform scopes that name its market or its category."""
+SHARED_SCOPES = 3
+"""Counter scopes every change of one partner shares: the partner's, and the two platform
+scopes that name neither a market nor a category."""
+
+
 def scopes_of(change: Change, dimensions: Dimensions) -> list[str]:
     """Every scope ``change`` counts in, each once."""
     scopes = [partner_scope(change.partner_id)]

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from datastore.store import Collection, D, DocumentStore, VersionConflictError
+from resolvers.insight_figures import NEW_SCOPES_PER_SERVICE, SHARED_SCOPES
 
 T = TypeVar("T")
 _ATTEMPTS = 3
@@ -25,11 +26,14 @@ async def atomically(store: DocumentStore, work: Callable[[], Awaitable[T]]) -> 
 
 
 def items_per_transaction(store: DocumentStore, writes_per_item: int = 3) -> int:
-    """How many items one transaction of a long job may change when each writes
-    ``writes_per_item`` documents (by default itself, its history entry and its event) and
-    the transaction moves the event counter once: at most ``store.transaction_batch``
-    documents written in all."""
-    return max(1, (store.transaction_batch - 1) // writes_per_item)
+    """How many items of one partner a transaction of a long job may change when each writes
+    ``writes_per_item`` documents (by default itself, its history entry and its event): with
+    the insight counters their changes move (at most :data:`NEW_SCOPES_PER_SERVICE` more per
+    item, and :data:`SHARED_SCOPES` for all) and the event counter, moved once, at most
+    ``store.transaction_batch`` documents written in all."""
+    fixed = 1 + SHARED_SCOPES
+    per_item = writes_per_item + NEW_SCOPES_PER_SERVICE
+    return max(1, (store.transaction_batch - fixed) // per_item)
 
 
 async def hold(store: DocumentStore, collection: Collection[D], document_id: str) -> D | None:
