@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import strawberry
 import uvicorn
 from graphql import specified_rules
 from starlette.applications import Starlette
@@ -45,16 +46,16 @@ from edge.planned_execution import Execution
 from edge.request import request_id_var
 from edge.settings import EdgeSettingsError, TransportSettings, flag, policy_from_env
 from edge.stack import add_edge_middleware
+from edge.stream_deadline import SubscriptionsOutliveTheRequestTimeout
 from edge.stream_settings import StreamSettings
 from edge.throttle import Throttle
 from edge.tracing import tracing_extensions
 from edge.view import GatewayGraphQL
-from edge.webhooks import WebhookWorker
 from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
 from resolvers.context import RequestLimits
 from resolvers.events import ensure_sequence, notice_expiring, prune
 from resolvers.identity import Role, issue_token
-from schema import ExtensionFactory, build_schema, contract, schema
+from schema import ExtensionFactory, build_schema, contract, plain_schema
 from schema.error_log import excerpt
 from schema.extensions import RETRY_AFTER_SECONDS
 from web.graphiql import static_routes
@@ -325,8 +326,12 @@ def freeze_startup_heap() -> None:
     """Keep what start-up built (modules, schema, caches: about 100k objects, alive as long
     as the process) out of the garbage collector's full collections. Each one otherwise walks
     all of it while holding the event loop: 55 ms in a run of 20 expensive queries, every
-    other request waiting (``bench/abuse.py``'s p99)."""
-    gc.collect()
+    other request waiting (``bench/abuse.py``'s p99).
+
+    Only the young generations are collected first: a full collection walks all 100k objects
+    (0.15 s of start-up) and finds nothing, import-time garbage having been collected as it
+    was made."""
+    gc.collect(1)
     gc.freeze()
 
 
@@ -346,7 +351,12 @@ def create_app(
 
     gateway_layer = gateway_extensions(settings.policy) if extensions is None else extensions
     gateway_schema = build_schema(
-        [*gateway_layer, OperationMetrics, *tracing_extensions()],
+        [
+            *gateway_layer,
+            OperationMetrics,
+            SubscriptionsOutliveTheRequestTimeout,
+            *tracing_extensions(),
+        ],
         executor=settings.execution.executor,
     )
 
@@ -355,7 +365,7 @@ def create_app(
         owned = store is None or owns_store
         app.state.store = await open_store(settings) if store is None else store
         app.state.throttle = Throttle(app.state.store, settings.policy.throttle)
-        app.state.documents = trusted_documents(app.state.store, settings)
+        app.state.documents = trusted_documents(app.state.store, settings, gateway_schema)
         sweeper: asyncio.Task[None] | None = None
         deliverer: asyncio.Task[None] | None = None
         app.state.event_hub = EventHub(
@@ -377,9 +387,7 @@ def create_app(
                     )
                 )
             if settings.streams.webhook_worker:
-                deliverer = asyncio.create_task(
-                    WebhookWorker(app.state.store, settings.streams).run_forever()
-                )
+                deliverer = asyncio.create_task(_deliver_webhooks(app.state.store, settings))
             if freeze_heap_at_start:
                 freeze_startup_heap()
             logger.info("gateway ready", extra={"path": settings.database_url.split("@")[-1]})
@@ -420,13 +428,26 @@ def create_app(
     return app
 
 
-def trusted_documents(store: DocumentStore, settings: Settings) -> TrustedDocuments:
-    """The trusted document registry, validating against the schema and ``settings``' limits."""
+async def _deliver_webhooks(store: DocumentStore, settings: Settings) -> None:
+    """The webhook worker, from one poll interval after start-up on: the first answers come
+    first, and httpx, which only deliveries need, is loaded then."""
+    await asyncio.sleep(settings.streams.webhook_poll_seconds)
+    from edge.webhooks import WebhookWorker
+
+    await WebhookWorker(store, settings.streams).run_forever()
+
+
+def trusted_documents(
+    store: DocumentStore, settings: Settings, against: strawberry.Schema | None = None
+) -> TrustedDocuments:
+    """The trusted document registry, validating against the schema (``against``, or the one
+    without the gateway layer: the types are the same) and ``settings``' limits."""
     limits = settings.policy.limits
     rules = (*specified_rules, *structural_rules(limits))
+    graphql_schema = (against or plain_schema())._schema
     return TrustedDocuments(
         store,
-        lambda document: validate_document(schema._schema, document, rules),
+        lambda document: validate_document(graphql_schema, document, rules),
         limits.max_tokens,
     )
 
@@ -470,7 +491,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         "log_config": None,
         "access_log": False,
         "timeout_keep_alive": settings.transport.keepalive_timeout_seconds,
-        "http": "edge.connections:CountedHTTPProtocol",
+        "http": "edge.connections:GuardedHTTPProtocol",
     }
     if args.workers > 1:
         # Workers are separate processes, each building the app from the environment; they
@@ -549,6 +570,7 @@ def _sweep(args: argparse.Namespace, settings: Settings) -> int:
 
 def _deliver(args: argparse.Namespace, settings: Settings) -> int:
     """Deliver webhooks from this process (beside or instead of the workers in `serve`)."""
+    from edge.webhooks import WebhookWorker
 
     async def run() -> None:
         store = await open_store(settings)

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import jwt
 from jwt import PyJWK
 
@@ -157,6 +156,10 @@ class JwksCache:
     async def _fetch(self) -> None:
         self._attempted_at = time.monotonic()
         self.fetches += 1
+        # Only a gateway that trusts an identity provider fetches keys: one that does not
+        # starts without loading httpx.
+        import httpx
+
         try:
             async with httpx.AsyncClient(timeout=self.settings.fetch_timeout_seconds) as client:
                 response = await client.get(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -33,3 +34,5 @@ class GatewayRequest:
     # The actual cost as execution counted it while assembling the answer (a planned query
     # without abstract types), which spares walking the answer again; None otherwise.
     counted_cost: int | None = None
+    # The request timeout of an SSE stream, lifted if the operation is a subscription.
+    deadline: asyncio.Timeout | None = None

@@ -1,6 +1,6 @@
 """The gateway layer's settings, read from the environment and refused when they do not describe
-a gateway that can run: transport (body, time and concurrency limits, CORS origins, keep-alive)
-and policy (structural limits, query cost, throttling, trusted documents)."""
+a gateway that can run: transport (body, header, time, connection and concurrency limits, CORS
+origins, keep-alive) and policy (structural limits, query cost, throttling, trusted documents)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,13 @@ class TransportSettings:
     # Longer than the idle timeout of common client pools and load balancers (60 s on AWS ALB,
     # 5 s in httpx), so the client, not the gateway, is the side that closes an idle connection.
     keepalive_timeout_seconds: float = 75.0
+    # How long a request's headers may take to arrive (from the connection's opening, or from
+    # the next request's first byte), like nginx's client_header_timeout: a client sending them
+    # a byte at a time would otherwise hold its connection for good.
+    header_timeout_seconds: float = 10.0
+    # Open connections one client address may hold (0: no limit). Browsers open 6 per host;
+    # behind a reverse proxy every client shares the proxy's address (see the README).
+    max_connections_per_client: int = 128
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> TransportSettings:
@@ -50,6 +57,15 @@ class TransportSettings:
             cors_origins=_origins(env, "TSP_CORS_ORIGINS"),
             keepalive_timeout_seconds=_seconds(
                 env, "TSP_KEEPALIVE_TIMEOUT_SECONDS", cls.keepalive_timeout_seconds
+            ),
+            header_timeout_seconds=_seconds(
+                env, "TSP_HEADER_TIMEOUT_SECONDS", cls.header_timeout_seconds
+            ),
+            max_connections_per_client=_whole(
+                env,
+                "TSP_MAX_CONNECTIONS_PER_CLIENT",
+                cls.max_connections_per_client,
+                minimum=0,
             ),
         )
 

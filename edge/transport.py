@@ -1,14 +1,19 @@
 """ASGI middlewares that bound what one request may cost the server before the GraphQL layer
 runs: its body size, how long its body may take to arrive, how long it may run, and how many
-requests may run at once."""
+requests may run at once; and whether a request is answered as a stream of events."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 from collections.abc import Collection
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from edge.accept import preferred_media_type
+from edge.metrics import count_refusal
 from edge.refusals import refusal
 
 # Paths that keep answering when the gateway is saturated: an orchestrator that cannot reach
@@ -102,40 +107,57 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-def is_event_stream(scope: Scope) -> bool:
-    """Whether the request asks for a stream of events (a GraphQL over SSE subscription): it
-    is long-lived by design, so the request timeout and admission do not apply (the
-    subscription limits do)."""
-    accept = dict(scope.get("headers") or ()).get(b"accept", b"")
-    return b"text/event-stream" in accept
+EVENT_STREAM = "text/event-stream"
+# What the GraphQL endpoint answers in, the default first (see edge.graphql_http).
+_ANSWER_TYPES = ("application/graphql-response+json", "application/json", EVENT_STREAM)
+_DEADLINE = "tsp.request_deadline"
+
+
+def wants_event_stream(scope: Scope) -> bool:
+    """Whether the client prefers a stream of events (GraphQL over SSE) to a JSON answer:
+    ``text/event-stream`` is its only or preferred type (by weight, then by order). A client
+    that merely lists it among JSON types, as urql does by default, gets JSON."""
+    accept = Headers(scope=scope).get("accept", "")
+    return preferred_media_type(accept, _ANSWER_TYPES) == EVENT_STREAM
+
+
+def request_deadline(scope: Scope) -> asyncio.Timeout | None:
+    """The running request timeout of ``scope``: the one thing that may lift it is a
+    subscription once it streams (``edge.stream_deadline``)."""
+    deadline: asyncio.Timeout | None = scope.get("state", {}).get(_DEADLINE)
+    return deadline
 
 
 class RequestTimeoutMiddleware:
     """Cancels a request that runs longer than ``seconds`` and answers 504 with a GraphQL
-    ``TIMEOUT`` error (if no response has started yet)."""
+    ``TIMEOUT`` error (if no response has started yet; an event stream that has started ends
+    with that error as its last event). Every request starts with the timeout: only a
+    subscription, once known to be one, lifts it (see :func:`request_deadline`)."""
 
     def __init__(self, app: ASGIApp, *, seconds: float) -> None:
         self.app = app
         self.seconds = seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_event_stream(scope):
-            # An SSE subscription streams for as long as the client stays.
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
+        started: Message | None = None
 
         async def send_tracking(message: Message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = message
             await send(message)
 
         try:
-            async with asyncio.timeout(self.seconds):
+            async with asyncio.timeout(self.seconds) as deadline:
+                scope.setdefault("state", {})[_DEADLINE] = deadline
                 await self.app(scope, receive, send_tracking)
         except TimeoutError:
-            if started:
-                return  # too late for another status; the server closes the connection
+            if started is not None:
+                await self._end_stream(started, send)
+                return
             # 504, not 200: no part of the operation ran to completion, so there is no data,
             # and a gateway timeout is what proxies, clients' retry logic and dashboards
             # already understand as "the server gave up", unlike a 200 they would cache or
@@ -143,16 +165,42 @@ class RequestTimeoutMiddleware:
             response = refusal(
                 504,
                 "TIMEOUT",
-                f"The request took longer than {self.seconds:g} s "
-                "(TSP_REQUEST_TIMEOUT_SECONDS) and was cancelled",
+                self._message(),
                 timeoutSeconds=self.seconds,
             )
             await response(scope, receive, send)
 
+    def _message(self) -> str:
+        return (
+            f"The request took longer than {self.seconds:g} s "
+            "(TSP_REQUEST_TIMEOUT_SECONDS) and was cancelled"
+        )
+
+    async def _end_stream(self, started: Message, send: Send) -> None:
+        """Ends a streamed query or mutation cut off by the timeout the way GraphQL over SSE
+        ends a stream: its error as a ``next`` event, then ``complete``. Any other response
+        that has started is too late for another status; the server closes the connection."""
+        content_type = Headers(raw=started.get("headers", [])).get("content-type", "")
+        if not content_type.startswith(EVENT_STREAM):
+            return
+        count_refusal("TIMEOUT")
+        error = {
+            "errors": [
+                {
+                    "message": self._message(),
+                    "extensions": {"code": "TIMEOUT", "timeoutSeconds": self.seconds},
+                }
+            ]
+        }
+        events = f"event: next\ndata: {json.dumps(error)}\n\nevent: complete\ndata:\n\n"
+        with contextlib.suppress(OSError, RuntimeError):  # the client may be gone already
+            await send({"type": "http.response.body", "body": events.encode(), "more_body": False})
+
 
 class AdmissionMiddleware:
     """Answers 503 with ``Retry-After`` at once when ``max_in_flight`` requests are already being
-    served, instead of letting work queue up behind them."""
+    served, instead of letting work queue up behind them. An event stream is a request in
+    flight for as long as it lasts."""
 
     def __init__(
         self,
@@ -167,7 +215,7 @@ class AdmissionMiddleware:
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.ungated_paths or is_event_stream(scope):
+        if scope["type"] != "http" or scope["path"] in self.ungated_paths:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:

@@ -36,7 +36,7 @@ from edge.oidc import KeysUnavailableError
 from edge.refusals import refusal
 from edge.request import GatewayRequest, request_id_var
 from edge.throttle import Throttle
-from edge.transport import is_event_stream
+from edge.transport import request_deadline, wants_event_stream
 from edge.websocket import (
     ConnectionLimits,
     GatewayTransportWSHandler,
@@ -175,8 +175,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
             )
             await response(scope, receive, send)
             return
-        # An SSE stream holds one of its caller's connections, like a WebSocket does.
-        stream = gate.caller if is_event_stream(scope) else None
+        # An SSE stream holds one of its caller's connections, like a WebSocket does; if it
+        # turns out to be a subscription, it may outlive the request timeout.
+        streams = wants_event_stream(scope)
+        stream = gate.caller if streams else None
+        gate.deadline = request_deadline(scope) if streams else None
         limits = self.connection_limits
         if stream is not None:
             if limits.open[stream] >= limits.per_caller:
@@ -261,7 +264,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 raise RequestRefused(400, "BAD_REQUEST", f"'{name}' must be {kind} or null.")
         query = await self._document_text(request, data)
         _starlette(request).state.gateway.operation_name = data.get("operationName")
-        stream = self._get_stream_transport_from_headers(request.headers)
+        # Strawberry streams whenever the Accept header lists text/event-stream at all.
+        stream = (
+            self._get_stream_transport_from_headers(request.headers)
+            if wants_event_stream(_starlette(request).scope)
+            else None
+        )
         return GraphQLRequestData(
             query=query,
             variables=data.get("variables"),
@@ -343,7 +351,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 variable_values=request_data.variables,
                 context_value=context,
                 operation_name=request_data.operation_name,
-                allowed_operation_types=OperationType.from_http(request_adapter.method),
+                # A JSON answer holds one result: a subscription needs a stream.
+                allowed_operation_types=OperationType.from_http(request_adapter.method)
+                - {OperationType.SUBSCRIPTION},
                 operation_extensions=request_data.extensions,
             )
         except CannotGetOperationTypeError as error:
@@ -351,6 +361,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 400, "UNKNOWN_OPERATION_NAME", "No operation in the document has that name."
             ) from error
         except InvalidOperationTypeError as error:
+            if error.operation_type is OperationType.SUBSCRIPTION:
+                raise RequestRefused(
+                    406,
+                    "SUBSCRIPTION_NEEDS_STREAM",
+                    "A subscription streams its events: send it with "
+                    "'Accept: text/event-stream' (GraphQL over SSE) or over a WebSocket "
+                    "(graphql-transport-ws).",
+                ) from error
             raise RequestRefused(
                 405, "METHOD_NOT_ALLOWED", error.as_http_error_reason(request_adapter.method)
             ) from error

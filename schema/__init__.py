@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -101,5 +102,16 @@ def build_schema(
     )
 
 
-schema = build_schema()
-"""The schema without the gateway layer: for exporting SDL and for tools."""
+@functools.cache
+def plain_schema() -> strawberry.Schema:
+    """The schema without the gateway layer: for exporting SDL and for tools. Built on first
+    use, since a serving process builds its own with the gateway layer and building one takes
+    a good share of start-up."""
+    return build_schema()
+
+
+def __getattr__(name: str) -> strawberry.Schema:
+    # ``from schema import schema`` still works, building the schema then (PEP 562).
+    if name == "schema":
+        return plain_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

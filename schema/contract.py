@@ -9,7 +9,7 @@ from pathlib import Path
 
 from graphql import GraphQLSchema, build_schema, find_breaking_changes, find_dangerous_changes
 
-from schema import schema
+from schema import plain_schema
 
 COMMITTED = Path("schema.graphql")
 """Where the contract lives, relative to the project root (``make schema`` rewrites it)."""
@@ -17,7 +17,7 @@ COMMITTED = Path("schema.graphql")
 
 def exported_sdl() -> str:
     """The SDL of the code's schema, as ``schema.graphql`` holds it."""
-    return schema.as_str() + "\n"
+    return plain_schema().as_str() + "\n"
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def compare(committed_sdl: str) -> Comparison:
     current = exported_sdl()
     if current == committed_sdl:
         return Comparison(same=True)
-    old, new = build_schema(committed_sdl), schema._schema
+    old, new = build_schema(committed_sdl), plain_schema()._schema
     return Comparison(
         same=False,
         breaking=[

@@ -40,9 +40,11 @@ class Gateway:
 
 @contextlib.contextmanager
 def running_gateway(
-    workdir: Path, *args: str, env: dict[str, str] | None = None
+    workdir: Path, *args: str, env: dict[str, str] | None = None, http: str | None = None
 ) -> Iterator[Gateway]:
-    """Serves the gateway with a fresh SQLite store in ``workdir`` until the block ends."""
+    """Serves the gateway with a fresh SQLite store in ``workdir`` until the block ends: with
+    ``tsp-gateway serve``, or with uvicorn's own command line and the HTTP protocol class
+    ``http`` (``module:Class``) when given."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED)}
     environment.update(
@@ -56,16 +58,11 @@ def running_gateway(
     )
     log = workdir / f"gateway-{port}.log"
     with log.open("wb") as sink:
+        serve = ["-c", "import sys; from gateway import main; sys.exit(main())", "serve"]
+        if http is not None:
+            serve = ["-m", "uvicorn", "--factory", "gateway:app_from_env", "--http", http]
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import sys; from gateway import main; sys.exit(main())",
-                "serve",
-                "--port",
-                str(port),
-                *args,
-            ],
+            [sys.executable, *serve, "--port", str(port), *args],
             env=environment,
             stdout=sink,
             stderr=subprocess.STDOUT,

@@ -19,6 +19,8 @@ def test_defaults() -> None:
         max_in_flight=256,
         cors_origins=(),
         keepalive_timeout_seconds=75.0,
+        header_timeout_seconds=10.0,
+        max_connections_per_client=128,
     )
 
 
@@ -32,6 +34,8 @@ def test_values_are_read() -> None:
             "TSP_MAX_IN_FLIGHT": "1",
             "TSP_CORS_ORIGINS": " http://localhost:5173 ,https://app.example.com:8443,",
             "TSP_KEEPALIVE_TIMEOUT_SECONDS": "120",
+            "TSP_HEADER_TIMEOUT_SECONDS": "3",
+            "TSP_MAX_CONNECTIONS_PER_CLIENT": "0",
         }
     ).transport
     assert settings == TransportSettings(
@@ -41,6 +45,8 @@ def test_values_are_read() -> None:
         max_in_flight=1,
         cors_origins=("http://localhost:5173", "https://app.example.com:8443"),
         keepalive_timeout_seconds=120.0,
+        header_timeout_seconds=3.0,
+        max_connections_per_client=0,
     )
 
 
@@ -60,6 +66,8 @@ def test_values_are_read() -> None:
         ("TSP_REQUEST_TIMEOUT_SECONDS", "inf", "number of seconds greater than 0"),
         ("TSP_BODY_TIMEOUT_SECONDS", "-0.5", "number of seconds greater than 0"),
         ("TSP_KEEPALIVE_TIMEOUT_SECONDS", "forever", "number of seconds greater than 0"),
+        ("TSP_HEADER_TIMEOUT_SECONDS", "0", "number of seconds greater than 0"),
+        ("TSP_MAX_CONNECTIONS_PER_CLIENT", "-1", "whole number of at least 0"),
         ("TSP_CORS_ORIGINS", "localhost:5173", "must list origins"),
         ("TSP_CORS_ORIGINS", "https://app.example.com/", "must list origins"),
         ("TSP_CORS_ORIGINS", "https://app.example.com/path", "must list origins"),

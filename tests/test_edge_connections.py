@@ -1,0 +1,263 @@
+"""Slow and streaming clients on a real server (``tsp-gateway serve``, and the app under uvicorn's
+h11 parser): request headers have a deadline, one address holds a bounded number of connections,
+a stream counts against the in-flight limit, and only a client that prefers a stream gets one
+(a streamed query keeping the request timeout)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from resolvers.identity import Role, issue_token
+from tests.servers import SECRET, Gateway, running_gateway
+
+HEADER_TIMEOUT = "0.5"
+PER_CLIENT = 4
+SLOW_CLIENTS = {
+    "TSP_HEADER_TIMEOUT_SECONDS": HEADER_TIMEOUT,
+    "TSP_MAX_CONNECTIONS_PER_CLIENT": str(PER_CLIENT),
+    # The request timeout is short and the body timeout long: a request stalled in its body
+    # meets the request timeout first, unless something exempts it.
+    "TSP_REQUEST_TIMEOUT_SECONDS": "0.5",
+    "TSP_BODY_TIMEOUT_SECONDS": "30",
+}
+URQL_ACCEPT = "application/graphql-response+json, application/json, text/event-stream"
+HALF_SENT = b"POST /graphql HTTP/1.1\r\nHost: gw\r\nContent-Type: app"
+HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n"
+
+
+@pytest.fixture(scope="module", params=["serve", "h11"])
+def gateway(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    http = "edge.connections:GuardedH11Protocol" if request.param == "h11" else None
+    workdir = tmp_path_factory.mktemp(f"slow-{request.param}")
+    with running_gateway(workdir, env=SLOW_CLIENTS, http=http) as served:
+        yield served
+
+
+def connect(gateway: Gateway, source: str = "127.0.0.1") -> socket.socket:
+    """A connection from ``source`` (any 127.x.y.z address is this machine), generous timeout."""
+    return socket.create_connection(
+        ("127.0.0.1", gateway.port), timeout=30, source_address=(source, 0)
+    )
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    received = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One response with a Content-Length body off a kept-alive connection (b"" if closed)."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return received
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def error_of(answer: bytes) -> dict[str, object]:
+    body = json.loads(answer.partition(b"\r\n\r\n")[2])
+    error: dict[str, object] = body["errors"][0]
+    return error
+
+
+# --- headers ---------------------------------------------------------------------------------
+
+
+def test_half_sent_headers_are_answered_408_and_closed(gateway: Gateway) -> None:
+    with connect(gateway) as sock:
+        sock.sendall(HALF_SENT)
+        answer = read_until_closed(sock)  # bounded by the socket's 30 s timeout
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert error_of(answer)["extensions"] == {"code": "HEADER_TIMEOUT", "timeoutSeconds": 0.5}
+
+
+def test_headers_trickling_in_byte_by_byte_are_cut_off(gateway: Gateway) -> None:
+    # Each byte would reset an idle timer; the deadline holds for the whole of the headers.
+    line = b"X-Slow: " + b"a" * 400
+    sent = 0
+    with connect(gateway) as sock:
+        sock.sendall(HALF_SENT + b"\r\n")
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for byte in line:  # bounded: 400 bytes, 0.05 s apart
+                sock.sendall(bytes([byte]))
+                sent += 1
+                time.sleep(0.05)
+        answer = read_until_closed(sock)
+    assert sent < len(line)
+    assert answer.startswith(b"HTTP/1.1 408 ")
+
+
+def test_the_next_request_on_a_kept_alive_connection_has_the_deadline_too(
+    gateway: Gateway,
+) -> None:
+    with connect(gateway) as sock:
+        sock.sendall(HEALTHZ)
+        assert read_response(sock).startswith(b"HTTP/1.1 200 ")
+        time.sleep(1)  # idle past the header timeout: keep-alive keeps the connection
+        sock.sendall(HEALTHZ)
+        assert read_response(sock).startswith(b"HTTP/1.1 200 ")
+        sock.sendall(HALF_SENT)
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 408 ")
+
+
+def test_a_connection_that_sends_nothing_is_closed(gateway: Gateway) -> None:
+    with connect(gateway) as sock:
+        assert read_until_closed(sock) == b""
+
+
+# --- connections per address -------------------------------------------------------------------
+
+
+def test_an_address_over_its_connection_limit_is_refused_and_others_carry_on(
+    gateway: Gateway,
+) -> None:
+    with contextlib.ExitStack() as opened:
+        held = [opened.enter_context(connect(gateway, "127.0.0.2")) for _ in range(PER_CLIENT)]
+        for sock in held:  # each really is open (kept alive after one request)
+            sock.sendall(HEALTHZ)
+            assert read_response(sock).startswith(b"HTTP/1.1 200 ")
+        with connect(gateway, "127.0.0.2") as extra:
+            refused = read_until_closed(extra)
+        assert refused.startswith(b"HTTP/1.1 429 ")
+        assert error_of(refused)["extensions"] == {
+            "code": "TOO_MANY_CONNECTIONS",
+            "maximum": PER_CLIENT,
+        }
+        # The address's open connections still work, and so does another address.
+        held[0].sendall(HEALTHZ)
+        assert read_response(held[0]).startswith(b"HTTP/1.1 200 ")
+        with connect(gateway, "127.0.0.3") as other:
+            other.sendall(HEALTHZ)
+            assert read_response(other).startswith(b"HTTP/1.1 200 ")
+        held.pop().close()
+        # A closed connection frees its place once the server has seen it go.
+        for _ in range(100):  # bounded
+            with connect(gateway, "127.0.0.2") as again:
+                again.sendall(HEALTHZ)
+                answer = read_response(again)
+            if answer.startswith(b"HTTP/1.1 200 "):
+                break
+            time.sleep(0.05)
+        assert answer.startswith(b"HTTP/1.1 200 ")
+
+
+# --- streams and the request timeout ---------------------------------------------------------
+
+
+def stalled_body(gateway: Gateway, accept: str) -> bytes:
+    """A query whose body stops after 9 of its 100 bytes: the server's answer when it gives
+    up."""
+    with connect(gateway) as sock:
+        sock.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+            + f"Accept: {accept}\r\n".encode()
+            + b'Content-Length: 100\r\n\r\n{"query":'
+        )
+        return read_response(sock)
+
+
+@pytest.mark.parametrize("accept", [URQL_ACCEPT, "text/event-stream"])
+def test_a_query_keeps_the_request_timeout_whatever_it_accepts(
+    gateway: Gateway, accept: str
+) -> None:
+    answer = stalled_body(gateway, accept)
+    assert answer.startswith(b"HTTP/1.1 504 ")
+    assert error_of(answer)["extensions"] == {"code": "TIMEOUT", "timeoutSeconds": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [
+        (URQL_ACCEPT, "application/graphql-response+json"),
+        ("application/json, text/event-stream", "application/json"),
+        ("text/event-stream;q=0.5, application/json", "application/json"),
+        ("*/*", "application/json"),
+        ("text/event-stream", "text/event-stream"),
+        ("text/event-stream, application/json", "text/event-stream"),
+        ("application/json;q=0.5, text/event-stream", "text/event-stream"),
+    ],
+)
+def test_a_query_streams_only_when_the_client_prefers_a_stream(
+    gateway: Gateway, accept: str, content_type: str
+) -> None:
+    response = httpx.post(
+        f"{gateway.url}/graphql",
+        json={"query": "{ __typename }"},
+        headers={"Accept": accept},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].split(";")[0] == content_type
+    if content_type != "text/event-stream":
+        assert response.json()["data"] == {"__typename": "Query"}
+
+
+def test_a_subscription_that_would_be_answered_in_json_is_refused_with_a_code(
+    gateway: Gateway,
+) -> None:
+    response = httpx.post(
+        f"{gateway.url}/graphql",
+        json={"query": "subscription { events { id } }"},
+        headers={"Accept": "application/json", "Authorization": f"Bearer {_admin()}"},
+        timeout=30,
+    )
+    assert response.status_code == 406
+    assert response.json()["errors"][0]["extensions"]["code"] == "SUBSCRIPTION_NEEDS_STREAM"
+
+
+def _admin() -> str:
+    return issue_token(SECRET, Role.ADMIN, "admin", timedelta(hours=1))
+
+
+def test_a_stream_counts_against_the_in_flight_limit_and_outlives_the_timeout(
+    tmp_path: Path,
+) -> None:
+    env = {"TSP_MAX_IN_FLIGHT": "1", "TSP_REQUEST_TIMEOUT_SECONDS": "0.5"}
+    body = {"query": "subscription { events { id } }"}
+    headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {_admin()}"}
+    with (
+        running_gateway(tmp_path, env=env) as served,
+        httpx.Client(base_url=served.url, timeout=30) as client,
+    ):
+        with client.stream("POST", "/graphql", json=body, headers=headers) as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            refused = client.post("/graphql", json={"query": "{ __typename }"})
+            assert client.get("/healthz").status_code == 200
+            time.sleep(1)  # past the request timeout: a subscription is not cut off
+            still = client.post("/graphql", json={"query": "{ __typename }"})
+        assert refused.status_code == 503
+        assert refused.json()["errors"][0]["extensions"]["code"] == "OVERLOADED"
+        assert still.status_code == 503
+        # The stream ended: its place is free again once the server saw it go.
+        for _ in range(100):  # bounded
+            after = client.post("/graphql", json={"query": "{ __typename }"})
+            if after.status_code == 200:
+                break
+            time.sleep(0.05)
+        assert after.status_code == 200
