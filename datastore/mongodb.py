@@ -34,7 +34,7 @@ import pymongo
 from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
 from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
@@ -68,6 +68,7 @@ _HEALTH = "_health"
 DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5000
 DEFAULT_TRANSACTION_SECONDS = 8.0
 _MAX_ARMS = 200
+_DUPLICATE = 11000  # the server's code for a duplicate key
 
 
 class MongoStore(DocumentStore):
@@ -328,6 +329,48 @@ class MongoStore(DocumentStore):
         self._counted()
         return stored
 
+    async def _insert_many(
+        self, collection: str, documents: Sequence[Mapping[str, Any]]
+    ) -> list[Document]:
+        stored = [normalise({"version": 1, **document}) for document in documents]
+        if any("_id" not in document for document in stored):
+            raise ValueError("documents need an _id")
+        if not stored:
+            return []
+
+        async def write() -> None:
+            with self._errors(collection):
+                await self._collection(collection).insert_many(
+                    [dict(document) for document in stored],
+                    ordered=True,
+                    session=self._session.get(),
+                )
+            self._counted()
+
+        if self._session.get() is None and len(stored) > 1:
+            # Outside a transaction a batch that fails half-way keeps its first half.
+            await self.transaction(write)
+        else:
+            await write()
+        return stored
+
+    async def _increment(
+        self, collection: str, document_id: str, amounts: Mapping[str, int]
+    ) -> Document | None:
+        added = {check_path(path): int(amount) for path, amount in amounts.items()}
+        if "version" in added:
+            raise ValueError("the version moves on by itself")
+        with self._errors(collection):
+            updated = await self._collection(collection).find_one_and_update(
+                {"_id": document_id},
+                {"$inc": {"version": 1, **added}},
+                return_document=ReturnDocument.AFTER,
+                session=self._session.get(),
+            )
+        self._counted(1 if updated else 0)
+        found: Document | None = updated
+        return found
+
     async def _update(
         self,
         collection: str,
@@ -458,7 +501,19 @@ class MongoStore(DocumentStore):
         try:
             yield
         except MongoDuplicateKeyError as error:
-            raise DuplicateKeyError(collection, _index_name(collection, error)) from error
+            raise DuplicateKeyError(
+                collection, _index_name(collection, error.details or {}, str(error))
+            ) from error
+        except BulkWriteError as error:
+            duplicate = next(
+                (e for e in error.details.get("writeErrors", []) if e.get("code") == _DUPLICATE),
+                None,
+            )
+            if duplicate is None:
+                raise
+            raise DuplicateKeyError(
+                collection, _index_name(collection, duplicate, str(duplicate.get("errmsg")))
+            ) from error
         except PyMongoError as error:
             if self._session.get() is not None and error.has_error_label(
                 "TransientTransactionError"
@@ -586,9 +641,9 @@ def _translate(filter: Filter) -> dict[str, Any]:
     return translated
 
 
-def _index_name(collection: str, error: MongoDuplicateKeyError) -> str:
-    """The name of the unique index at fault, from the fields the server reports."""
-    details = error.details or {}
+def _index_name(collection: str, details: Mapping[str, Any], message: str) -> str:
+    """The name of the unique index at fault, from the fields the server reports (in an
+    error, or in one write error of a batch)."""
     pattern = details.get("keyPattern")
     if isinstance(pattern, Mapping) and pattern:
         fields = tuple(str(name) for name in pattern)
@@ -596,7 +651,7 @@ def _index_name(collection: str, error: MongoDuplicateKeyError) -> str:
             return "_id_"
         return IndexSpec(collection, fields, unique=True).name
     # Servers before 4.4 only say it in the message.
-    message = str(details.get("errmsg", error))
+    message = str(details.get("errmsg", message))
     if "index: " in message:
         return message.split("index: ", 1)[1].split(" ", 1)[0]
     return "_id_"

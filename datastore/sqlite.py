@@ -1,8 +1,11 @@
 """The embedded adapter: SQLite in WAL mode, one table per collection, documents as JSON.
 
-One connection writes and one reads. Writes are serialised by a lock (SQLite has a single
-writer anyway); a transaction holds the lock from ``BEGIN IMMEDIATE`` to ``COMMIT`` and reads
-inside it go to the writing connection so they see its own writes.
+One connection writes and one reads. Writes go through the write lane (``sqlite_lane``): one
+transaction at a time per process, its statements run inline once ``BEGIN IMMEDIATE`` holds
+SQLite's lock. Reads inside a transaction go to the writing connection so they see its own
+writes, and a transaction remembers the documents it read or wrote (:class:`_Transaction`):
+no other writer can change them before it commits, so it never reads one twice, nor reads
+back what it just wrote.
 
 A file that is locked past the busy timeout, full, read-only or unreadable raises
 :class:`StoreUnavailableError`, and the transaction it interrupted is rolled back.
@@ -13,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +34,7 @@ from datastore.codec import (
     to_json_scalar,
     utc_now,
 )
+from datastore.sqlite_lane import CACHED_STATEMENTS, WriteLane, execute, unavailable_on_error
 from datastore.sqlite_query import SCORE_COLUMN, field_sql, order_sql, score_sql, where_sql
 from datastore.store import (
     ASCENDING,
@@ -52,23 +57,10 @@ from datastore.store import (
 T = TypeVar("T")
 
 _HEALTH = "_health"
-# Primary result codes that mean the file cannot be used right now, not that a query is wrong.
-_UNAVAILABLE_CODES = frozenset(
-    {
-        sqlite3.SQLITE_BUSY,
-        sqlite3.SQLITE_LOCKED,
-        sqlite3.SQLITE_NOMEM,
-        sqlite3.SQLITE_READONLY,
-        sqlite3.SQLITE_IOERR,
-        sqlite3.SQLITE_CORRUPT,
-        sqlite3.SQLITE_FULL,
-        sqlite3.SQLITE_CANTOPEN,
-        sqlite3.SQLITE_PROTOCOL,
-        sqlite3.SQLITE_NOTADB,
-    }
-)
 # SQLite refuses compound selects of more than 500 arms (SQLITE_MAX_COMPOUND_SELECT).
 _MAX_ARMS = 400
+# Rows per INSERT statement: two parameters each, well under SQLITE_MAX_VARIABLE_NUMBER.
+_MAX_ROWS = 500
 
 
 class SQLiteStore(DocumentStore):
@@ -92,10 +84,11 @@ class SQLiteStore(DocumentStore):
         self.create_directories = create_directories
         self.busy_timeout_ms = busy_timeout_ms
         self.text_walk_above = text_walk_above
-        self._writer: aiosqlite.Connection | None = None
+        self._lane = WriteLane(self.path, busy_timeout_ms)
         self._reader: aiosqlite.Connection | None = None
-        self._write_lock = asyncio.Lock()
-        self._in_transaction: ContextVar[bool] = ContextVar(f"sqlite-tx-{id(self)}", default=False)
+        self._transaction: ContextVar[_Transaction | None] = ContextVar(
+            f"sqlite-tx-{id(self)}", default=None
+        )
         self._tables: set[str] = set()
         self._indexes: dict[str, list[IndexSpec]] = {}
 
@@ -103,11 +96,10 @@ class SQLiteStore(DocumentStore):
         """Open both connections; on any failure nothing stays open (no thread is left)."""
         self._make_directory()
         try:
-            self._writer = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._writer.execute("PRAGMA journal_mode=WAL")
-            await self._writer.execute("PRAGMA synchronous=NORMAL")
-            await self._writer.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
-            self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._lane.open()
+            self._reader = await aiosqlite.connect(
+                self.path, isolation_level=None, cached_statements=CACHED_STATEMENTS
+            )
             await self._reader.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
         except BaseException as error:
             await self.close()
@@ -136,12 +128,11 @@ class SQLiteStore(DocumentStore):
             ) from error
 
     async def close(self) -> None:
-        reader, writer = self._reader, self._writer
-        self._reader = self._writer = None
-        for connection in (reader, writer):
-            if connection is not None:
-                with contextlib.suppress(sqlite3.Error, ValueError):
-                    await connection.close()
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            with contextlib.suppress(sqlite3.Error, ValueError):
+                await reader.close()
+        await self._lane.close()
 
     async def ping(self) -> None:
         """Write and read back a row in a transaction: ``SELECT 1`` alone never touches the
@@ -163,8 +154,8 @@ class SQLiteStore(DocumentStore):
         """Call ``callback`` with every statement run from now on, parameters expanded, on
         either connection (``None`` stops): how tests check each statement's query plan."""
         handler: Any = callback  # aiosqlite's annotation leaves out None, which sqlite3 takes
-        for connection in (self._write_connection(), self._read_connection()):
-            await connection.set_trace_callback(handler)
+        await self._lane.run(lambda connection: connection.set_trace_callback(callback))
+        await self._read_connection().set_trace_callback(handler)
 
     async def ensure_indexes(self, specs: Iterable[IndexSpec]) -> None:
         for spec in specs:
@@ -177,22 +168,27 @@ class SQLiteStore(DocumentStore):
                 continue
             columns = ", ".join(field_sql(name) for name in spec.keys)
             unique = "UNIQUE " if spec.unique else ""
-            await self._write_connection().execute(
+            create = (
                 f'CREATE {unique}INDEX IF NOT EXISTS "{spec.name}" '
                 f'ON "{spec.collection}" ({columns})'
             )
+            await self._lane.run(_statement(create))
 
     async def _get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
         await self._ensure_table(collection)
         unique_ids = list(dict.fromkeys(ids))
-        if not unique_ids:
-            return {}
-        marks = ", ".join("?" for _ in unique_ids)
-        rows = await self._fetch(
-            f'SELECT doc FROM "{collection}" WHERE id IN ({marks})', unique_ids
-        )
-        documents = [from_json(row[0]) for row in rows]
-        return {document["_id"]: document for document in documents}
+        transaction = self._current()
+        seen = transaction.seen(collection) if transaction is not None else {}
+        found = {i: from_json(seen[i]) for i in unique_ids if i in seen}
+        missing = [i for i in unique_ids if i not in seen]
+        if missing:
+            marks = ", ".join("?" for _ in missing)
+            rows = await self._fetch(
+                f'SELECT doc FROM "{collection}" WHERE id IN ({marks})', missing
+            )
+            for document in self._documents(collection, rows):
+                found[document["_id"]] = document
+        return found
 
     async def _find(
         self,
@@ -230,8 +226,7 @@ class SQLiteStore(DocumentStore):
             if limit is not None:
                 sql += " LIMIT ?"
                 params.append(limit)
-        rows = await self._fetch(sql, params)
-        return [from_json(row[0]) for row in rows]
+        return self._documents(collection, await self._fetch(sql, params))
 
     def _ordered_read(
         self,
@@ -492,15 +487,34 @@ class SQLiteStore(DocumentStore):
         return counts
 
     async def _insert(self, collection: str, document: Mapping[str, Any]) -> Document:
+        return (await self._insert_many(collection, [document]))[0]
+
+    async def _insert_many(
+        self, collection: str, documents: Sequence[Mapping[str, Any]]
+    ) -> list[Document]:
         await self._ensure_table(collection)
-        stored = normalise({"version": 1, **document})
-        if "_id" not in stored:
+        stored = [normalise({"version": 1, **document}) for document in documents]
+        if any("_id" not in document for document in stored):
             raise ValueError("documents need an _id")
-        await self._write(
-            collection,
-            f'INSERT INTO "{collection}" (id, doc) VALUES (?, ?)',
-            [stored["_id"], to_json(stored)],
-        )
+        if not stored:
+            return []
+        texts = [(document["_id"], to_json(document)) for document in stored]
+
+        async def apply() -> None:
+            # One statement per chunk: a statement is all or nothing, so is the transaction.
+            for start in range(0, len(texts), _MAX_ROWS):
+                chunk = texts[start : start + _MAX_ROWS]
+                rows = ", ".join("(?, ?)" for _ in chunk)
+                params = [value for row in chunk for value in row]
+                await self._write(
+                    collection, f'INSERT INTO "{collection}" (id, doc) VALUES {rows}', params
+                )
+            self._remember(collection, texts)
+
+        if self._current() is None and len(texts) <= _MAX_ROWS:
+            await apply()  # one statement commits on its own
+        else:
+            await self.transaction(apply)
         return stored
 
     async def _update(
@@ -514,74 +528,97 @@ class SQLiteStore(DocumentStore):
         await self._ensure_table(collection)
 
         async def apply() -> Document:
-            rows = await self._fetch(
-                f'SELECT doc FROM "{collection}" WHERE id = ?', [document_id], count=0
-            )
-            current = from_json(rows[0][0]) if rows else None
+            current = await self._current_document(collection, document_id)
             if current is None or current.get("version") != expected_version:
                 raise VersionConflictError(collection, document_id)
             for path, value in changes.items():
                 _set_path(current, check_path(path), normalise_value(value))
             current["version"] = expected_version + 1
+            text = to_json(current)
             await self._write(
-                collection,
-                f'UPDATE "{collection}" SET doc = ? WHERE id = ?',
-                [to_json(current), document_id],
+                collection, f'UPDATE "{collection}" SET doc = ? WHERE id = ?', [text, document_id]
             )
+            self._remember(collection, [(document_id, text)])
             return current
 
         return await self.transaction(apply)
+
+    async def _increment(
+        self, collection: str, document_id: str, amounts: Mapping[str, int]
+    ) -> Document | None:
+        await self._ensure_table(collection)
+        paths = [f"$.{check_path(path)}" for path in amounts]
+        if "$.version" in paths:
+            raise ValueError("the version moves on by itself")
+
+        # Read and written in one statement (on its own, it commits on its own); inside a
+        # transaction the document's text comes back to be kept.
+        params: list[Any] = []
+        sets = ["'$.version', json_extract(doc, '$.version') + 1"]
+        for path, amount in zip(paths, amounts.values(), strict=True):
+            sets.append("?, coalesce(json_extract(doc, ?), 0) + ?")
+            params += [path, path, int(amount)]
+        sql = (
+            f'UPDATE "{collection}" SET doc = json_set(doc, {", ".join(sets)}) '
+            "WHERE id = ? RETURNING doc"
+        )
+        params.append(document_id)
+        if self._current() is not None:
+            rows = execute(self._lane.connection, sql, params)
+        else:
+            rows = await self._lane.run(
+                lambda connection: connection.execute(sql, params).fetchall()
+            )
+        self._counted()
+        return self._documents(collection, rows)[0] if rows else None
 
     async def delete_many(self, collection: str, filter: Filter) -> int:
         check_score(filter, (), None)
         await self._ensure_table(collection)
         params: list[Any] = []
         where = where_sql(filter, params)
-        rows = await self._fetch(f'SELECT COUNT(*) FROM "{collection}" WHERE {where}', params, 0)
-        await self._write(collection, f'DELETE FROM "{collection}" WHERE {where}', params)
-        return int(rows[0][0])
+        deleted = await self._write(collection, f'DELETE FROM "{collection}" WHERE {where}', params)
+        self._forget(collection)
+        return deleted
 
     async def delete(self, collection: str, document_id: str, *, expected_version: int) -> None:
         await self._ensure_table(collection)
 
         async def apply() -> None:
-            rows = await self._fetch(
-                f'SELECT doc FROM "{collection}" WHERE id = ?', [document_id], count=0
-            )
-            current = from_json(rows[0][0]) if rows else None
+            current = await self._current_document(collection, document_id)
             if current is None or current.get("version") != expected_version:
                 raise VersionConflictError(collection, document_id)
             await self._write(collection, f'DELETE FROM "{collection}" WHERE id = ?', [document_id])
+            self._forget(collection, document_id)
 
         await self.transaction(apply)
 
     async def delete_all(self, collection: str) -> None:
         await self._ensure_table(collection)
         await self._write(collection, f'DELETE FROM "{collection}"', [])
+        self._forget(collection)
 
     async def transaction(self, work: Callable[[], Awaitable[T]]) -> T:
-        if self._in_transaction.get():
+        if self._current() is not None:
             return await work()
-        async with self._write_lock:
-            token = self._in_transaction.set(True)
-            connection = self._write_connection()
-            try:
-                try:
-                    await _run(connection, "BEGIN IMMEDIATE")
-                    result = await work()
-                    await _run(connection, "COMMIT")
-                except BaseException:
-                    # Also when cancelled (a request timeout) while BEGIN waited for another
-                    # writer: the BEGIN may still run on the connection's thread, and this
-                    # ROLLBACK, queued after it, ends it instead of leaving it open; and after
-                    # a failed COMMIT (disk full), which leaves the transaction open too.
-                    with contextlib.suppress(sqlite3.Error):
-                        await connection.execute("ROLLBACK")
-                    raise
-                self._counted()
-                return result
-            finally:
-                self._in_transaction.reset(token)
+        transaction = _Transaction()
+        await self._lane.begin()
+        token = self._transaction.set(transaction)
+        try:
+            result = await work()
+        except BaseException:
+            transaction.open = False
+            self._lane.rollback()
+            raise
+        finally:
+            self._transaction.reset(token)
+        transaction.open = False
+        with unavailable_on_error():
+            await asyncio.wrap_future(self._lane.commit())
+        # Only now: a table created in a transaction that rolled back is gone again.
+        self._tables |= transaction.created
+        self._counted()
+        return result
 
     async def _ensure_text_index(self, spec: IndexSpec) -> None:
         text = sqlite_text.table(spec.collection)
@@ -590,7 +627,7 @@ class SQLiteStore(DocumentStore):
             found = await self._fetch("SELECT 1 FROM sqlite_master WHERE name = ?", [text], 0)
             if not found:
                 for statement in sqlite_text.create_statements(spec):
-                    await self._write_connection().execute(statement)
+                    execute(self._lane.connection, statement)
 
         await self.transaction(create)
 
@@ -625,46 +662,76 @@ class SQLiteStore(DocumentStore):
             f'CREATE TABLE IF NOT EXISTS "{check_collection(collection)}" '
             "(id TEXT PRIMARY KEY, doc TEXT NOT NULL)"
         )
-        if self._in_transaction.get():
-            # Inside a transaction the table would vanish on rollback: create it, but only
-            # remember it once created outside one.
-            await _run(self._write_connection(), create)
-            return
-        async with self._write_lock:
-            await _run(self._write_connection(), create)
-        self._tables.add(collection)
+        transaction = self._current()
+        if transaction is None:
+            await self._lane.run(_statement(create))
+            self._tables.add(collection)
+        elif collection not in transaction.created:
+            # Created inside the transaction, the table vanishes if it rolls back: it is
+            # remembered once the transaction commits (creating it outside instead would need
+            # the write lock this transaction holds).
+            execute(self._lane.connection, create)
+            transaction.created.add(collection)
 
-    async def _fetch(
-        self, sql: str, params: Sequence[Any], count: int | None = None
-    ) -> list[sqlite3.Row]:
-        connection = (
-            self._write_connection() if self._in_transaction.get() else self._read_connection()
-        )
-        with _unavailable_on_error():
-            async with connection.execute(sql, params) as cursor:
-                rows = list(await cursor.fetchall())
+    def _current(self) -> _Transaction | None:
+        """The transaction this task runs in, if any (and still open: a task started inside
+        one may outlive it)."""
+        transaction = self._transaction.get()
+        return transaction if transaction is not None and transaction.open else None
+
+    def _documents(self, collection: str, rows: Iterable[Sequence[Any]]) -> list[Document]:
+        """The documents of rows of ``doc``; inside a transaction, kept for its later reads."""
+        documents = [from_json(row[0]) for row in rows]
+        transaction = self._current()
+        if transaction is not None:
+            seen = transaction.seen(collection)
+            for row, document in zip(rows, documents, strict=False):
+                seen[document["_id"]] = row[0]
+        return documents
+
+    async def _current_document(self, collection: str, document_id: str) -> Document | None:
+        """The document as the running transaction sees it (read once per transaction)."""
+        found = await self._get_many(collection, [document_id])
+        return found.get(document_id)
+
+    def _remember(self, collection: str, texts: Iterable[tuple[str, str]]) -> None:
+        transaction = self._current()
+        if transaction is not None:
+            transaction.seen(collection).update(texts)
+
+    def _forget(self, collection: str, document_id: str | None = None) -> None:
+        transaction = self._current()
+        if transaction is None:
+            return
+        if document_id is None:
+            transaction.documents.pop(collection, None)
+        else:
+            transaction.seen(collection).pop(document_id, None)
+
+    async def _fetch(self, sql: str, params: Sequence[Any], count: int | None = None) -> list[Any]:
+        if self._current() is not None:
+            rows = execute(self._lane.connection, sql, params)
+        else:
+            with unavailable_on_error():
+                async with self._read_connection().execute(sql, params) as cursor:
+                    rows = list(await cursor.fetchall())
         self._counted(len(rows) if count is None else count)
         return rows
 
-    async def _write(self, collection: str, sql: str, params: Sequence[Any]) -> None:
-        if self._in_transaction.get():
-            await self._execute_write(collection, sql, params)
-            return
-        async with self._write_lock:
-            await self._execute_write(collection, sql, params)
-
-    async def _execute_write(self, collection: str, sql: str, params: Sequence[Any]) -> None:
+    async def _write(self, collection: str, sql: str, params: Sequence[Any]) -> int:
+        """Run a statement that changes ``collection``; returns how many rows it changed."""
         try:
-            with _unavailable_on_error():
-                await self._write_connection().execute(sql, params)
+            if self._current() is not None:
+                with unavailable_on_error():
+                    changed = self._lane.connection.execute(sql, params).rowcount
+            else:
+                changed = await self._lane.run(
+                    lambda connection: connection.execute(sql, params).rowcount
+                )
         except sqlite3.IntegrityError as error:
             raise DuplicateKeyError(collection, _index_name(collection, str(error))) from error
         self._counted()
-
-    def _write_connection(self) -> aiosqlite.Connection:
-        if self._writer is None:
-            raise StoreUnavailableError("the SQLite store is not connected")
-        return self._writer
+        return int(changed)
 
     def _read_connection(self) -> aiosqlite.Connection:
         if self._reader is None:
@@ -672,21 +739,22 @@ class SQLiteStore(DocumentStore):
         return self._reader
 
 
-@contextlib.contextmanager
-def _unavailable_on_error() -> Iterator[None]:
-    """SQLite errors that say the file cannot be used now, as :class:`StoreUnavailableError`."""
-    try:
-        yield
-    except sqlite3.Error as error:
-        code = getattr(error, "sqlite_errorcode", None)
-        if code is not None and code & 0xFF in _UNAVAILABLE_CODES:
-            raise StoreUnavailableError(f"SQLite database unavailable: {error}") from error
-        raise
+@dataclass
+class _Transaction:
+    """What one write transaction has seen: the documents it read or wrote, as stored text by
+    collection and id, and the tables it created. The transaction holds SQLite's write lock,
+    so no one else changes those documents before it ends."""
+
+    documents: dict[str, dict[str, str]] = field(default_factory=dict)
+    created: set[str] = field(default_factory=set)
+    open: bool = True
+
+    def seen(self, collection: str) -> dict[str, str]:
+        return self.documents.setdefault(collection, {})
 
 
-async def _run(connection: aiosqlite.Connection, sql: str) -> None:
-    with _unavailable_on_error():
-        await connection.execute(sql)
+def _statement(sql: str) -> Callable[[sqlite3.Connection], object]:
+    return lambda connection: connection.execute(sql)
 
 
 def _with_keyset(filter: Filter | None, sort: Sort, after: Sequence[Any] | None) -> Filter:

@@ -407,6 +407,29 @@ class DocumentStore(_Counted, ABC):
         """
         return cast(D, await self._insert(collection, document))
 
+    async def insert_many(
+        self, collection: Collection[D], documents: Sequence[Mapping[str, Any]]
+    ) -> list[D]:
+        """Insert documents (each with an ``_id``), all or none; returns them as stored.
+
+        Raises :class:`DuplicateKeyError` when an id or a unique index is taken, by a stored
+        document or by another of the batch; then none of them is stored. Several documents
+        written together (history entries and their events) cost one round trip.
+        """
+        return cast(list[D], await self._insert_many(collection, documents))
+
+    async def increment(
+        self, collection: Collection[D], document_id: str, amounts: Mapping[str, int]
+    ) -> D | None:
+        """Add ``amounts`` to integer fields (dotted paths allowed; a missing field counts as
+        0) and move the version on, in one step; returns the document as stored afterwards,
+        ``None`` when it does not exist.
+
+        With no amounts it only writes the version: the write that makes a check on the
+        document hold (see ``resolvers.writes.hold``), in one round trip.
+        """
+        return cast(D | None, await self._increment(collection, document_id, amounts))
+
     async def update(
         self,
         collection: Collection[D],
@@ -459,6 +482,18 @@ class DocumentStore(_Counted, ABC):
     @abstractmethod
     async def _insert(self, collection: str, document: Mapping[str, Any]) -> Document:
         """See :meth:`insert`."""
+
+    @abstractmethod
+    async def _insert_many(
+        self, collection: str, documents: Sequence[Mapping[str, Any]]
+    ) -> list[Document]:
+        """See :meth:`insert_many`."""
+
+    @abstractmethod
+    async def _increment(
+        self, collection: str, document_id: str, amounts: Mapping[str, int]
+    ) -> Document | None:
+        """See :meth:`increment`."""
 
     @abstractmethod
     async def _update(

@@ -73,7 +73,7 @@ async def _caller_seller(info: Info) -> SellerDocument:
 async def _grant(
     info: Info,
     seller: SellerDocument,
-    service: ServiceDocument,
+    services: Sequence[ServiceDocument],
     *,
     channel: AuthorizationChannel,
     settings: Mapping[str, Any],
@@ -82,12 +82,14 @@ async def _grant(
     ends_at: datetime,
     shop_ids: Sequence[str],
     account_ids: Sequence[str],
+    journal: list[dict[str, Any]],
     offer: ServiceOfferDocument | None = None,
     offer_changes: Sequence[Mapping[str, Any]] = (),
-) -> AuthorizationDocument:
-    """Create the authorization, or extend the seller's active one for this service."""
+) -> list[AuthorizationDocument]:
+    """For each service, create the authorization, or extend the seller's active one; the
+    history entries go to ``journal``, for the caller to record once its changes are written.
+    One read of the active ones and one insert of the new ones, however many services."""
     store, now, viewer = info.context.store, info.context.now, info.context.viewer
-    active_key = f"{seller['_id']}|{service['_id']}"
     terms = {
         "settings": dict(settings),
         "contact": dict(contact) if contact else None,
@@ -97,76 +99,95 @@ async def _grant(
         "offerChanges": [dict(change) for change in offer_changes] or None,
         "channel": channel,
     }
-    current = await store.find(c.AUTHORIZATIONS, {"activeKey": active_key}, limit=1)
-    if current and effective_status(current[0], now) is AuthorizationStatus.COMPLETED:
-        await expire(info.context, current[0])
-        current = []
-    if current:
-        existing = current[0]
+    keys = [f"{seller['_id']}|{service['_id']}" for service in services]
+    # activeKey is unique: at most one each, so the read needs no limit (nor a paged plan).
+    active = {
+        found["activeKey"]: found
+        for found in await store.find(c.AUTHORIZATIONS, {"activeKey": {"$in": keys}})
+    }
+    granted: list[AuthorizationDocument | None] = []
+    created: list[dict[str, Any]] = []
+    for key, service in zip(keys, services, strict=True):
+        existing = active.get(key)
+        if existing and effective_status(existing, now) is AuthorizationStatus.COMPLETED:
+            await expire(info.context, existing, journal)
+            existing = None
+        if existing is None:
+            authorization_id = new_id("aut")
+            document: dict[str, Any] = {
+                "_id": authorization_id,
+                "sellerId": seller["_id"],
+                "partnerId": service["partnerId"],
+                "serviceId": service["_id"],
+                **terms,
+                "startsAt": starts_at,
+                "endsAt": ends_at,
+                "status": AuthorizationStatus.ACTIVE,
+                "statusReason": AuthorizationReason.AUTHORIZED,
+                "activeKey": key,
+                "createdAt": now,
+                "updatedAt": now,
+            }
+            created.append(document)
+            granted.append(None)
+            journal.append(
+                history.entry(
+                    subject_id=authorization_id,
+                    action="AUTHORIZED",
+                    actor=viewer,
+                    to_status=AuthorizationStatus.ACTIVE,
+                    reason_code=AuthorizationReason.AUTHORIZED,
+                    changes={
+                        "channel": {"from": None, "to": channel.value},
+                        "endsAt": {"from": None, "to": ends_at.isoformat()},
+                    },
+                )
+            )
+            continue
         new_end = max(existing["endsAt"], ends_at)
         if new_end == existing["endsAt"] and all(existing.get(k) == v for k, v in terms.items()):
             # The same authorization sent again (a retry without a key): nothing changes, so
             # nothing is recorded.
-            return existing
-        updated = await store.update(
-            c.AUTHORIZATIONS,
-            existing["_id"],
-            expected_version=existing["version"],
-            changes={
-                **terms,
-                "endsAt": new_end,
-                "statusReason": AuthorizationReason.RENEWED,
-                "updatedAt": now,
-            },
+            granted.append(existing)
+            continue
+        granted.append(
+            await store.update(
+                c.AUTHORIZATIONS,
+                existing["_id"],
+                expected_version=existing["version"],
+                changes={
+                    **terms,
+                    "endsAt": new_end,
+                    "statusReason": AuthorizationReason.RENEWED,
+                    "updatedAt": now,
+                },
+            )
         )
-        await history.record(
-            store,
-            subject_id=existing["_id"],
-            action="RENEWED",
-            actor=viewer,
-            from_status=AuthorizationStatus.ACTIVE,
-            to_status=AuthorizationStatus.ACTIVE,
-            reason_code=AuthorizationReason.RENEWED,
-            changes={
-                "endsAt": {"from": existing["endsAt"].isoformat(), "to": new_end.isoformat()},
-                "channel": {"from": existing["channel"], "to": channel.value},
-            },
+        journal.append(
+            history.entry(
+                subject_id=existing["_id"],
+                action="RENEWED",
+                actor=viewer,
+                from_status=AuthorizationStatus.ACTIVE,
+                to_status=AuthorizationStatus.ACTIVE,
+                reason_code=AuthorizationReason.RENEWED,
+                changes={
+                    "endsAt": {"from": existing["endsAt"].isoformat(), "to": new_end.isoformat()},
+                    "channel": {"from": existing["channel"], "to": channel.value},
+                },
+            )
         )
-        return updated
-    authorization = await store.insert(
-        c.AUTHORIZATIONS,
-        {
-            "_id": new_id("aut"),
-            "sellerId": seller["_id"],
-            "partnerId": service["partnerId"],
-            "serviceId": service["_id"],
-            **terms,
-            "startsAt": starts_at,
-            "endsAt": ends_at,
-            "status": AuthorizationStatus.ACTIVE,
-            "statusReason": AuthorizationReason.AUTHORIZED,
-            "activeKey": active_key,
-            "createdAt": now,
-            "updatedAt": now,
-        },
-    )
-    await history.record(
-        store,
-        subject_id=authorization["_id"],
-        action="AUTHORIZED",
-        actor=viewer,
-        to_status=AuthorizationStatus.ACTIVE,
-        reason_code=AuthorizationReason.AUTHORIZED,
-        changes={
-            "channel": {"from": None, "to": channel.value},
-            "endsAt": {"from": None, "to": ends_at.isoformat()},
-        },
-    )
-    return authorization
+    inserted = iter(await store.insert_many(c.AUTHORIZATIONS, created))
+    return [found if found is not None else next(inserted) for found in granted]
 
 
-async def expire(context: Context, authorization: AuthorizationDocument) -> AuthorizationDocument:
-    """Persist COMPLETED for an authorization past its end (reads already show it)."""
+async def expire(
+    context: Context,
+    authorization: AuthorizationDocument,
+    journal: list[dict[str, Any]] | None = None,
+) -> AuthorizationDocument:
+    """Persist COMPLETED for an authorization past its end (reads already show it); its
+    history entry goes to ``journal`` when given, else is recorded at once."""
     updated = await context.store.update(
         c.AUTHORIZATIONS,
         authorization["_id"],
@@ -178,8 +199,7 @@ async def expire(context: Context, authorization: AuthorizationDocument) -> Auth
             "updatedAt": context.now,
         },
     )
-    await history.record(
-        context.store,
+    made = history.entry(
         subject_id=authorization["_id"],
         action="EXPIRED",
         actor=context.viewer,
@@ -187,6 +207,10 @@ async def expire(context: Context, authorization: AuthorizationDocument) -> Auth
         to_status=AuthorizationStatus.COMPLETED,
         reason_code=AuthorizationReason.EXPIRED,
     )
+    if journal is not None:
+        journal.append(made)
+    else:
+        await history.record_many(context.store, [made])
     return updated
 
 
@@ -314,23 +338,22 @@ async def authorize_offer(
             },
         )
         acceptance_id = new_id("acc")
-        authorizations = [
-            await _grant(
-                info,
-                seller,
-                services[service_id],
-                channel=AuthorizationChannel.SERVICE_OFFER,
-                settings=settings,
-                contact=contact,
-                starts_at=day_start(start),
-                ends_at=day_after(end),
-                shop_ids=shop_ids,
-                account_ids=account_ids,
-                offer=offer,
-                offer_changes=changes,
-            )
-            for service_id in service_ids
-        ]
+        journal: list[dict[str, Any]] = []
+        authorizations = await _grant(
+            info,
+            seller,
+            [services[service_id] for service_id in service_ids],
+            channel=AuthorizationChannel.SERVICE_OFFER,
+            settings=settings,
+            contact=contact,
+            starts_at=day_start(start),
+            ends_at=day_after(end),
+            shop_ids=shop_ids,
+            account_ids=account_ids,
+            journal=journal,
+            offer=offer,
+            offer_changes=changes,
+        )
         # Accepted requests to this partner become CONNECTED the moment the seller authorizes.
         await requests.connect(info.context, seller["_id"], partner["_id"])
         await store.insert(
@@ -356,15 +379,17 @@ async def authorize_offer(
                 "updatedAt": now,
             },
         )
-        await history.record(
-            store,
-            subject_id=offer["_id"],
-            action="ACCEPTED",
-            actor=info.context.viewer,
-            from_status=OfferStatus.OPEN,
-            to_status=OfferStatus.ACCEPTED,
-            changes={"changesFromOffer": changes} if changes else None,
+        journal.append(
+            history.entry(
+                subject_id=offer["_id"],
+                action="ACCEPTED",
+                actor=info.context.viewer,
+                from_status=OfferStatus.OPEN,
+                to_status=OfferStatus.ACCEPTED,
+                changes={"changesFromOffer": changes} if changes else None,
+            )
         )
+        await history.record_many(store, journal)
         return accepted, authorizations
 
     try:
@@ -470,10 +495,11 @@ async def authorize_service(
         )
         assert fresh is not None and partner is not None and consent.start_date and consent.end_date
         await requests.connect(info.context, seller["_id"], partner["_id"])
-        return await _grant(
+        journal: list[dict[str, Any]] = []
+        (granted,) = await _grant(
             info,
             seller,
-            fresh,
+            [fresh],
             channel=channel,
             settings=dict(consent.settings or {}),
             contact=contact,
@@ -481,7 +507,10 @@ async def authorize_service(
             ends_at=day_after(consent.end_date),
             shop_ids=shop_ids,
             account_ids=account_ids,
+            journal=journal,
         )
+        await history.record_many(store, journal)
+        return granted
 
     return await idempotency.once(
         store,

@@ -8,7 +8,8 @@ prefix and the history action name the event type; the subject, read in the same
 gives the partner and seller the event belongs to.
 
 Positions. Every event takes the next value of one counter document (``event_sequence/events``),
-incremented with a version-guarded update inside the transaction of the change:
+incremented (``store.increment``, a write of the document) inside the transaction of the change;
+the events of one change take consecutive positions in one increment:
 
 - On SQLite writers are serialised, so positions are committed in increasing order.
 - On MongoDB two transactions that both append an event write the same counter document, so
@@ -24,7 +25,7 @@ partner/seller business events (a few per second at most) is cheap.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -97,23 +98,39 @@ def event_type_of(subject_id: str, action: str) -> EventType | None:
     return _FROM_HISTORY.get((subject_id.partition("_")[0], action))
 
 
-async def from_history(store: DocumentStore, entry: Mapping[str, Any]) -> EventDocument | None:
-    """Append the event a just-recorded history ``entry`` means (inside its transaction)."""
-    subject_id: str = entry["subjectId"]
-    kind = event_type_of(subject_id, entry["action"])
-    if kind is None:
-        return None
-    collection = SUBJECT_COLLECTIONS[subject_id.partition("_")[0]]
-    subject = (await store.get_many(collection, [subject_id])).get(subject_id)
-    if subject is None:
-        return None
+async def from_history(
+    store: DocumentStore, entries: Sequence[Mapping[str, Any]]
+) -> list[EventDocument]:
+    """Append the events just-recorded history ``entries`` mean, in their order (inside their
+    transaction): one read of the subjects per collection, one increment of the counter, one
+    insert."""
+    meant = [(entry, kind) for entry in entries if (kind := event_type_of(*_key(entry)))]
+    wanted: dict[str, list[str]] = {}
+    for entry, _ in meant:
+        wanted.setdefault(entry["subjectId"].partition("_")[0], []).append(entry["subjectId"])
+    subjects: dict[str, Mapping[str, Any]] = {}
+    for prefix, ids in wanted.items():
+        subjects.update(await store.get_many(SUBJECT_COLLECTIONS[prefix], ids))
+    appended = [
+        (kind, subjects[entry["subjectId"]], _changes_of(entry), entry.get("createdAt"))
+        for entry, kind in meant
+        if entry["subjectId"] in subjects
+    ]
+    return await _append_many(store, appended)
+
+
+def _key(entry: Mapping[str, Any]) -> tuple[str, str]:
+    return entry["subjectId"], entry["action"]
+
+
+def _changes_of(entry: Mapping[str, Any]) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if entry.get("fromStatus") is not None or entry.get("toStatus") is not None:
         changes["status"] = {"from": entry.get("fromStatus"), "to": entry.get("toStatus")}
     changes.update(entry.get("changes") or {})
     if entry.get("reasonCode"):
         changes["reasonCode"] = entry["reasonCode"]
-    return await append(store, kind, subject, changes, at=entry.get("createdAt"))
+    return changes
 
 
 async def append(
@@ -126,38 +143,46 @@ async def append(
 ) -> EventDocument:
     """Append one event about ``subject`` at the next position (joins the caller's
     transaction; see the module docstring for why positions commit in order)."""
+    (event,) = await _append_many(store, [(kind, subject, changes, at)])
+    return event
 
-    async def work() -> EventDocument:
-        position = await _next_position(store)
-        return await store.insert(
+
+_Appended = tuple[EventType, Mapping[str, Any], Mapping[str, Any], datetime | None]
+
+
+async def _append_many(store: DocumentStore, appended: Sequence[_Appended]) -> list[EventDocument]:
+    if not appended:
+        return []
+
+    async def work() -> list[EventDocument]:
+        first = await _reserve(store, len(appended))
+        return await store.insert_many(
             c.EVENTS,
-            {
-                "_id": new_id("evt"),
-                "position": position,
-                "type": kind.value,
-                "subjectId": subject["_id"],
-                "partnerId": subject.get("partnerId"),
-                "sellerId": subject.get("sellerId") or subject.get("acceptedBySellerId"),
-                "changes": dict(changes),
-                "createdAt": at or utc_now(),
-            },
+            [
+                {
+                    "_id": new_id("evt"),
+                    "position": first + offset,
+                    "type": kind.value,
+                    "subjectId": subject["_id"],
+                    "partnerId": subject.get("partnerId"),
+                    "sellerId": subject.get("sellerId") or subject.get("acceptedBySellerId"),
+                    "changes": dict(changes),
+                    "createdAt": at or utc_now(),
+                }
+                for offset, (kind, subject, changes, at) in enumerate(appended)
+            ],
         )
 
     return await store.transaction(work)
 
 
-async def _next_position(store: DocumentStore) -> int:
-    found = (await store.get_many(c.EVENT_SEQUENCE, [_SEQUENCE_ID])).get(_SEQUENCE_ID)
-    if found is None:
-        await store.insert(c.EVENT_SEQUENCE, {"_id": _SEQUENCE_ID, "position": 1})
+async def _reserve(store: DocumentStore, count: int) -> int:
+    """The first of ``count`` positions taken from the counter (the rest follow it)."""
+    moved = await store.increment(c.EVENT_SEQUENCE, _SEQUENCE_ID, {"position": count})
+    if moved is None:
+        await store.insert(c.EVENT_SEQUENCE, {"_id": _SEQUENCE_ID, "position": count})
         return 1
-    updated = await store.update(
-        c.EVENT_SEQUENCE,
-        _SEQUENCE_ID,
-        expected_version=found["version"],
-        changes={"position": found["position"] + 1},
-    )
-    return int(updated["position"])
+    return int(moved["position"]) - count + 1
 
 
 async def ensure_sequence(store: DocumentStore) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -72,6 +72,45 @@ STATUS_ENUMS: tuple[type[StrEnum], ...] = (
 their resolver, which imports this module; the schema adds it)."""
 
 
+def entry(
+    *,
+    subject_id: str,
+    action: str,
+    actor: Viewer,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    reason_code: str | None = None,
+    reason: str | None = None,
+    changes: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One entry about ``subject_id``, checked, for :func:`record_many` to store."""
+    return {
+        "_id": new_id("hst"),
+        "subjectId": subject_id,
+        # Checked at write time: the API reads these back as enums.
+        "action": HistoryAction(action).value,
+        "actorRole": actor.role.value if actor.role else None,
+        "actorId": actor.subject_id,
+        "fromStatus": from_status,
+        "toStatus": to_status,
+        "reasonCode": HistoryReasonCode(reason_code).value if reason_code else None,
+        "reason": reason,
+        "changes": dict(changes) if changes else None,
+        "createdAt": utc_now(),
+    }
+
+
+async def record_many(
+    store: DocumentStore, entries: Sequence[Mapping[str, Any]]
+) -> list[HistoryDocument]:
+    """Append entries made by :func:`entry`, in order, with the events they mean, in one
+    insert each: call it inside the transaction of the changes, once they are written (each
+    event reads its subject as changed)."""
+    stored = await store.insert_many(c.HISTORY, entries)
+    await events.from_history(store, stored)
+    return stored
+
+
 async def record(
     store: DocumentStore,
     *,
@@ -88,22 +127,14 @@ async def record(
 
     The change's event (if it means one) is appended to the event log in the same transaction.
     """
-    entry = await store.insert(
-        c.HISTORY,
-        {
-            "_id": new_id("hst"),
-            "subjectId": subject_id,
-            # Checked at write time: the API reads these back as enums.
-            "action": HistoryAction(action).value,
-            "actorRole": actor.role.value if actor.role else None,
-            "actorId": actor.subject_id,
-            "fromStatus": from_status,
-            "toStatus": to_status,
-            "reasonCode": HistoryReasonCode(reason_code).value if reason_code else None,
-            "reason": reason,
-            "changes": dict(changes) if changes else None,
-            "createdAt": utc_now(),
-        },
+    made = entry(
+        subject_id=subject_id,
+        action=action,
+        actor=actor,
+        from_status=from_status,
+        to_status=to_status,
+        reason_code=reason_code,
+        reason=reason,
+        changes=changes,
     )
-    await events.from_history(store, entry)
-    return entry
+    return (await record_many(store, [made]))[0]

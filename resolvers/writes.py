@@ -28,10 +28,6 @@ async def hold(store: DocumentStore, collection: Collection[D], document_id: str
     """The document as this transaction sees it, written back (its version moves on) so that
     the check made on it holds: any concurrent transaction that writes it too conflicts with
     this one, and one of them runs again on fresh data (the rule in ``datastore.store``).
-    ``None`` when it does not exist. Call it inside :func:`atomically`'s ``work``."""
-    current = (await store.get_many(collection, [document_id])).get(document_id)
-    if current is None:
-        return None
-    return await store.update(
-        collection, document_id, expected_version=current["version"], changes={}
-    )
+    ``None`` when it does not exist. Read and written in one round trip (an increment of
+    nothing but the version). Call it inside :func:`atomically`'s ``work``."""
+    return await store.increment(collection, document_id, {})

@@ -324,6 +324,73 @@ async def test_count_grouped_counts_each_group_in_one_round_trip(store: Document
     assert store.stats.round_trips == 1
 
 
+async def test_insert_many_stores_every_document_in_one_round_trip(store: DocumentStore) -> None:
+    store.stats.reset()
+    stored = await store.insert_many(THINGS, [_thing(1, gone=None), _thing(2), _thing(3)])
+    assert store.stats.round_trips == 1
+    assert [document["_id"] for document in stored] == ["thg_001", "thg_002", "thg_003"]
+    assert all(document["version"] == 1 and "gone" not in document for document in stored)
+    found = await store.get_many(THINGS, ["thg_001", "thg_002", "thg_003"])
+    assert [found[document["_id"]] for document in stored] == stored
+    assert await store.insert_many(THINGS, []) == []
+
+
+@pytest.mark.parametrize("inside", [False, True], ids=["alone", "in-transaction"])
+async def test_insert_many_is_all_or_nothing(store: DocumentStore, inside: bool) -> None:
+    await store.insert(THINGS, _thing(9, slug="taken"))
+    batches = {
+        "_id_": [_thing(1), _thing(2), _thing(1)],  # the same id twice in the batch
+        "ux_things_slug": [_thing(3, slug="new"), _thing(4, slug="new")],  # unique index
+        "stored": [_thing(5), _thing(6, slug="taken")],  # against a stored document
+    }
+    for name, batch in batches.items():
+
+        async def write(batch: list[dict[str, object]] = batch) -> None:
+            await store.insert_many(THINGS, batch)
+
+        with pytest.raises(DuplicateKeyError) as refused:
+            await (store.transaction(write) if inside else write())
+        assert refused.value.collection == "things"
+        if name != "stored":
+            assert refused.value.index == name
+        assert await store.count(THINGS) == 1, name
+
+
+async def test_increment_adds_and_moves_the_version_in_one_round_trip(
+    store: DocumentStore,
+) -> None:
+    await store.insert(THINGS, _thing(1, counts={"a": 2}))
+    store.stats.reset()
+    moved = await store.increment(THINGS, "thg_001", {"rank": 5, "counts.a": 1, "counts.b": 3})
+    assert store.stats.round_trips == 1
+    assert moved is not None
+    assert (moved["version"], moved["rank"], moved["counts"]) == (2, 6, {"a": 3, "b": 3})
+    assert (await store.get_many(THINGS, ["thg_001"]))["thg_001"] == moved
+    touched = await store.increment(THINGS, "thg_001", {})
+    assert touched is not None and touched["version"] == 3 and touched["rank"] == 6
+    assert await store.increment(THINGS, "thg_404", {"rank": 1}) is None
+    with pytest.raises(ValueError):
+        await store.increment(THINGS, "thg_001", {"version": 1})
+    with pytest.raises(VersionConflictError):
+        await store.update(THINGS, "thg_001", expected_version=2, changes={"rank": 0})
+
+
+async def test_increment_inside_a_transaction_rolls_back(store: DocumentStore) -> None:
+    await store.insert(THINGS, _thing(1))
+
+    async def work() -> None:
+        read = (await store.get_many(THINGS, ["thg_001"]))["thg_001"]
+        moved = await store.increment(THINGS, "thg_001", {"rank": 10})
+        assert moved is not None and moved["rank"] == read["rank"] + 10
+        # Later reads of the same transaction see the increment.
+        assert (await store.get_many(THINGS, ["thg_001"]))["thg_001"] == moved
+        raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        await store.transaction(work)
+    assert (await store.get_many(THINGS, ["thg_001"]))["thg_001"] == {**_thing(1), "version": 1}
+
+
 async def test_update_is_guarded_by_version(store: DocumentStore) -> None:
     await store.insert(THINGS, _thing(1, nested={"keep": 1}, drop="me"))
     updated = await store.update(
