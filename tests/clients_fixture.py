@@ -63,16 +63,16 @@ def prepare(gateway: Gateway) -> Prepared:
     admin = _token(Role.ADMIN, "admin")
     prepared = Prepared(gateway.url, admin)
     category = next(
-        r.id for r in get_catalog().find(PartnerType.TSP, Region.UK) if r.name == "Shop Registration"
+        r.id
+        for r in get_catalog().find(PartnerType.TSP, Region.UK)
+        if r.name == "Shop Registration"
     )
     with httpx.Client(base_url=gateway.url, timeout=30) as http:
         for name in SUBSCRIBERS:
             partner_id = new_id("ptn")
             bearer = _token(Role.PARTNER, partner_id)
             _run(http, bearer, REGISTER, {"input": registration(f"Subscriber {name}")})
-            applied = _run(
-                http, bearer, APPLY, {"input": {"categoryId": category, "market": "GB"}}
-            )
+            applied = _run(http, bearer, APPLY, {"input": {"categoryId": category, "market": "GB"}})
             application = applied["applyForServiceCategory"]["categoryApplication"]["id"]
             _run(http, admin, REVIEW, {"input": {"id": application, "decision": "APPROVE"}})
             prepared.subscribers[name] = {

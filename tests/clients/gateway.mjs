@@ -55,8 +55,12 @@ export function recordingFetch() {
   const record = async (input, init = {}) => {
     const url = new URL(typeof input === "string" ? input : input.url);
     const body = typeof init.body === "string" ? JSON.parse(init.body) : undefined;
-    calls.push({ method: init.method ?? "GET", url, body, accept: headerOf(init, "accept") });
-    return fetch(input, init);
+    const call = { method: init.method ?? "GET", url, body, accept: headerOf(init, "accept") };
+    calls.push(call);
+    const response = await fetch(input, init);
+    call.status = response.status;
+    call.contentType = response.headers.get("content-type");
+    return response;
   };
   return { calls, fetch: record };
 }
@@ -72,6 +76,7 @@ export function sent(call) {
   const extensions =
     call.body?.extensions ?? (fromUrl("extensions") ? JSON.parse(fromUrl("extensions")) : undefined);
   return {
+    status: call.status,
     method: call.method,
     query: call.body?.query ?? fromUrl("query"),
     hash: extensions?.persistedQuery?.sha256Hash,

@@ -94,6 +94,9 @@ test("the persisted-queries exchange sends the hash, then the text on a miss", B
   assert.match(withText.query, /^query UrqlPersisted/);
   assert.equal(withText.hash, byHash.hash);
   assert.equal(sha256(withText.query), byHash.hash);
+  // The miss, as the README says: 400 under application/graphql-response+json, which this
+  // client prefers, and it still resends (it reads the errors of a 400 answer).
+  assert.equal(byHash.status, 400);
 
   // Known now: a new client's GET by hash alone is answered.
   recorder.calls.length = 0;
