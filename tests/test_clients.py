@@ -49,6 +49,8 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prepared]:
         yield prepare(served)
 
 
+# Generous: the Node tests bound each of their own waits, and the machine may be busy.
+@pytest.mark.timeout(600)
 def test_the_node_clients(prepared: Prepared) -> None:
     _node_ready()
     environment = {**os.environ, "TSP_CLIENT_FIXTURES": json.dumps(prepared.as_json())}
@@ -58,7 +60,7 @@ def test_the_node_clients(prepared: Prepared) -> None:
         env=environment,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=540,
         check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
@@ -70,7 +72,7 @@ def _audit(url: str) -> list[dict[str, Any]]:
         cwd=CLIENTS,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=540,
         check=False,
     )
     assert run.returncode == 0, run.stderr
@@ -89,6 +91,7 @@ def _audit(url: str) -> list[dict[str, Any]]:
     ],
     ids=["demo-on", "demo-off-introspection-on", "demo-off", "trusted-documents-only"],
 )
+@pytest.mark.timeout(600)
 def test_the_graphql_over_http_audit(
     tmp_path: Path, env: dict[str, str], refused: frozenset[str], code: str | None
 ) -> None:

@@ -94,7 +94,7 @@ async def test_a_mutation_by_get_is_405_with_allow(store: DocumentStore) -> None
         assert refused.headers["allow"] == "GET, POST"
         [error] = refused.json()["errors"]
         assert error["extensions"]["code"] == "METHOD_NOT_ALLOWED"
-        assert "POST" in error["message"]
+        assert error["message"] == "A mutation cannot be sent with GET: send it with POST."
     assert by_post.json()["data"] == {"__typename": "Mutation"}
 
 
@@ -179,3 +179,24 @@ async def test_an_apq_miss_says_persisted_query_not_found(
         assert error["message"] == "PersistedQueryNotFound"
         assert error["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
         assert "data" not in miss.json()
+
+
+async def test_an_unknown_document_id_names_it(http: httpx.AsyncClient) -> None:
+    identifier = "sha256:" + "0" * 64
+    response = await http.post("/graphql", json={"documentId": identifier})
+    assert response.status_code == 200
+    [error] = response.json()["errors"]
+    assert error["message"] == f"No document is registered as {identifier}."
+    assert error["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+async def test_sse_lines_end_with_a_line_feed(http: httpx.AsyncClient) -> None:
+    # urql splits events on a blank line of LFs: CRLF line ends would hide every event.
+    response = await http.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"Accept": "text/event-stream"}
+    )
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert "\r" not in response.text
+    events = [block for block in response.text.split("\n\n") if block.startswith("event:")]
+    assert events[0].startswith('event: next\ndata: {"data":{"__typename":"Query"}')
+    assert events[-1] == "event: complete\ndata: "
