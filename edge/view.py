@@ -297,10 +297,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 raise RequestRefused(400, "BAD_REQUEST", f"'{name}' must be {kind} or null.")
         query = await self._document_text(request, data)
         _starlette(request).state.gateway.operation_name = data.get("operationName")
-        # Strawberry streams whenever the Accept header lists text/event-stream at all.
+        # Strawberry streams whenever the Accept header lists text/event-stream at all. A GET
+        # never streams: it is for queries, and a mutation streamed would be refused inside the
+        # stream (200, no code) instead of with a 405.
         stream = (
             self._get_stream_transport_from_headers(request.headers)
-            if wants_event_stream(_starlette(request).scope)
+            if request.method != "GET" and wants_event_stream(_starlette(request).scope)
             else None
         )
         return GraphQLRequestData(
@@ -394,20 +396,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 400, "UNKNOWN_OPERATION_NAME", "No operation in the document has that name."
             ) from error
         except InvalidOperationTypeError as error:
-            if error.operation_type is OperationType.SUBSCRIPTION:
-                raise RequestRefused(
-                    406,
-                    "SUBSCRIPTION_NEEDS_STREAM",
-                    "A subscription streams its events: send it with "
-                    "'Accept: text/event-stream' (GraphQL over SSE) or over a WebSocket "
-                    "(graphql-transport-ws).",
-                ) from error
-            raise RequestRefused(
-                405,
-                "METHOD_NOT_ALLOWED",
-                f"A {error.operation_type.value} cannot be sent with "
-                f"{request_adapter.method}: send it with POST.",
-            ) from error
+            raise _wrong_method(error.operation_type, request_adapter.method) from error
         except MissingQueryError as error:
             raise RequestRefused(400, "MISSING_QUERY", "The request has no 'query'.") from error
 
@@ -513,6 +502,24 @@ def _apq_identifier(persisted: object) -> str:
             "extensions.persistedQuery must be {version: 1, sha256Hash: <64 lowercase hex>}.",
         )
     return "sha256:" + str(persisted["sha256Hash"])
+
+
+def _wrong_method(operation: OperationType, method: str) -> RequestRefused:
+    if operation is OperationType.SUBSCRIPTION and method == "POST":
+        return RequestRefused(
+            406,
+            "SUBSCRIPTION_NEEDS_STREAM",
+            "A subscription streams its events: send it with 'Accept: text/event-stream' "
+            "(GraphQL over SSE) or over a WebSocket (graphql-transport-ws).",
+        )
+    how = "POST"
+    if operation is OperationType.SUBSCRIPTION:
+        how = "POST ('Accept: text/event-stream') or over a WebSocket"
+    return RequestRefused(
+        405,
+        "METHOD_NOT_ALLOWED",
+        f"A {operation.value} cannot be sent with {method}: send it with {how}.",
+    )
 
 
 def _not_found(identifier: str) -> RequestRefused:

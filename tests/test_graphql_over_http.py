@@ -99,6 +99,30 @@ async def test_a_mutation_by_get_is_405_with_allow(store: DocumentStore) -> None
 
 
 @pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("mutation { __typename }", "A mutation cannot be sent with GET: send it with POST."),
+        (
+            "subscription { events { id } }",
+            "A subscription cannot be sent with GET: send it with POST "
+            "('Accept: text/event-stream') or over a WebSocket.",
+        ),
+    ],
+)
+async def test_a_get_asking_for_a_stream_is_refused_the_same(
+    http: httpx.AsyncClient, query: str, message: str
+) -> None:
+    # A GET never streams: a mutation streamed would be refused inside the stream, no code.
+    refused = await http.get(
+        "/graphql", params={"query": query}, headers={"Accept": "text/event-stream"}
+    )
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "GET, POST"
+    [error] = refused.json()["errors"]
+    assert (error["message"], error["extensions"]["code"]) == (message, "METHOD_NOT_ALLOWED")
+
+
+@pytest.mark.parametrize(
     ("params", "code"),
     [
         ({"query": "{ __typename }", "variables": "{not json"}, "INVALID_PARAMETER"),
