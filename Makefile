@@ -28,6 +28,15 @@ $(INSTALLED): pyproject.toml
 
 include web/Makefile.fragment
 
+# The GraphQL clients tests/test_clients.py drives against a served gateway (urql, Apollo Client,
+# graphql-ws, graphql-sse, the graphql-http audit): from the npm registry, pinned by the lock file.
+CLIENT_PACKAGES := tests/clients/node_modules/.installed
+$(CLIENT_PACKAGES): tests/clients/package.json tests/clients/package-lock.json
+	@command -v node >/dev/null 2>&1 || { echo "Node.js and npm are needed for the client" \
+		"tests: install them from your system's packages or https://nodejs.org/" >&2; exit 1; }
+	npm ci --prefix tests/clients --no-audit --no-fund
+	touch $@
+
 $(JWT_SECRET_FILE):
 	@mkdir -p var
 	@$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
@@ -45,7 +54,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test: $(INSTALLED) web-assets lint
+test: $(INSTALLED) web-assets $(CLIENT_PACKAGES) lint
 	$(BIN)/pytest
 
 # The one command that regenerates the contract after a schema change (review the diff, and
@@ -54,4 +63,4 @@ schema: $(INSTALLED)
 	$(BIN)/tsp-gateway export-schema --output schema.graphql
 
 clean:
-	rm -rf $(VENV) web/node_modules web/static web/app/dist web/app/src/generated .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) web/node_modules tests/clients/node_modules web/static web/app/dist web/app/src/generated .pytest_cache .mypy_cache .ruff_cache

@@ -2,8 +2,10 @@
 answered as GraphQL JSON with a code.
 
 Strawberry's view does the GraphQL over HTTP work; this one checks the bearer token, reads the
-body defensively (a body that is not a JSON object, not UTF-8 or nested without end is a 400,
-never a 500), resolves trusted documents and APQ hashes, and never answers in plain text.
+request defensively (a body or query-string parameter that is not JSON as it should be, not
+UTF-8 or nested without end is a 400, never a 500), resolves trusted documents and APQ hashes,
+and never answers in plain text. Queries may come by GET (so a CDN can cache one named by its
+document id or APQ hash alone); mutations only by POST.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.http.parse_content_type import parse_content_type
+from strawberry.http.streaming import SSETransport
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
@@ -87,6 +91,27 @@ class RequestRefused(HTTPException):
 
 
 _CODES_BY_STATUS = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+ALLOWED_METHODS = "GET, POST"
+"""The ``Allow`` header of every 405 the endpoint answers (RFC 9110 requires one)."""
+
+PERSISTED_QUERY_NOT_FOUND = "PersistedQueryNotFound"
+"""The message of an APQ miss: Apollo Client and urql compare it (urql only it, not the code)
+before they resend the operation with its text."""
+
+# The parameters of a GraphQL request sent by GET; the JSON-valued ones are decoded.
+_GET_PARAMETERS = frozenset({"query", "operationName", "documentId", "variables", "extensions"})
+_JSON_PARAMETERS = frozenset({"variables", "extensions"})
+
+
+class _LineFeedSSE(SSETransport):
+    """GraphQL over SSE with LF line ends: the SSE format allows CRLF too, but urql's parser
+    splits events on a blank line of LFs only and would read no event at all."""
+
+    def encode_event(self, event: str, data: str | None = None) -> str:
+        return super().encode_event(event, data).replace("\r\n", "\n")
+
+    def encode_comment(self, comment: str) -> str:
+        return f": {comment}\n\n"
 
 
 def caller_of(viewer: Viewer, client: str) -> str:
@@ -101,6 +126,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
     GraphQL-shaped transport errors."""
 
     request_adapter_class = _RequestAdapter
+    stream_transport_classes_by_protocol = {GRAPHQL_SSE_PROTOCOL: _LineFeedSSE}
     graphql_transport_ws_handler_class = GatewayTransportWSHandler
     websocket_adapter_class = GatewayWebSocketAdapter
 
@@ -108,7 +134,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         streams = settings.streams
         super().__init__(
             schema,
-            allow_queries_via_get=False,
+            allow_queries_via_get=True,
             graphql_ide="graphiql" if settings.serves_graphiql else None,
             # Subscriptions: graphql-transport-ws on a WebSocket, or GraphQL over SSE on a POST
             # that accepts text/event-stream (the legacy graphql-ws protocol is not offered).
@@ -222,6 +248,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     error.status_code,
                     code,
                     error.reason,
+                    headers={"Allow": ALLOWED_METHODS} if error.status_code == 405 else None,
                     extensions=cost_report(self.policy, gate),
                 )
             await response(scope, receive, send)
@@ -265,19 +292,25 @@ class GatewayGraphQL(GraphQL[Context, None]):
         tokens = request.app.state.demo_tokens if self.settings.demo else None
         return graphiql_response(tokens or None)
 
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # Only a bare GET: one naming a document by id or APQ hash, from a client that
+        # accepts anything (curl, a CDN), asks for that document's answer.
+        return super().should_render_graphql_ide(request) and not any(
+            request.query_params.get(name) is not None for name in _GET_PARAMETERS
+        )
+
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
         if request.method == "GET":
-            raise RequestRefused(
-                405, "METHOD_NOT_ALLOWED", "Send GraphQL operations with POST (GET is not served)."
-            )
-        content_type, _ = parse_content_type(request.content_type or "")
-        if content_type not in ("application/json", "application/graphql-response+json"):
-            raise RequestRefused(
-                415,
-                "UNSUPPORTED_MEDIA_TYPE",
-                "Send the request body as JSON with 'Content-Type: application/json'.",
-            )
-        data = _json_object(await request.get_body())
+            data = _query_string_request(_starlette(request))
+        else:
+            content_type, _ = parse_content_type(request.content_type or "")
+            if content_type not in ("application/json", "application/graphql-response+json"):
+                raise RequestRefused(
+                    415,
+                    "UNSUPPORTED_MEDIA_TYPE",
+                    "Send the request body as JSON with 'Content-Type: application/json'.",
+                )
+            data = _json_object(await request.get_body())
         for name, kinds in (("operationName", str), ("variables", dict), ("extensions", dict)):
             value = data.get(name)
             if value is not None and not isinstance(value, kinds):
@@ -285,10 +318,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 raise RequestRefused(400, "BAD_REQUEST", f"'{name}' must be {kind} or null.")
         query = await self._document_text(request, data)
         _starlette(request).state.gateway.operation_name = data.get("operationName")
-        # Strawberry streams whenever the Accept header lists text/event-stream at all.
+        # Strawberry streams whenever the Accept header lists text/event-stream at all. A GET
+        # never streams: it is for queries, and a mutation streamed would be refused inside the
+        # stream (200, no code) instead of with a 405.
         stream = (
             self._get_stream_transport_from_headers(request.headers)
-            if wants_event_stream(_starlette(request).scope)
+            if request.method != "GET" and wants_event_stream(_starlette(request).scope)
             else None
         )
         return GraphQLRequestData(
@@ -335,7 +370,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 return trusted.text
         if self.policy.trusted_documents_only:
             if query is None and identifier is not None:
-                raise _not_found(identifier)
+                raise _apq_miss() if persisted is not None else _not_found(identifier)
             raise RequestRefused(
                 400,
                 "TRUSTED_DOCUMENT_REQUIRED",
@@ -348,7 +383,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             if query is None:
                 remembered = registry.remembered(identifier or "")
                 if remembered is None:
-                    raise _not_found(identifier or "")
+                    raise _apq_miss()
                 return remembered
             registry.remember(query)
         if query is None:
@@ -382,17 +417,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 400, "UNKNOWN_OPERATION_NAME", "No operation in the document has that name."
             ) from error
         except InvalidOperationTypeError as error:
-            if error.operation_type is OperationType.SUBSCRIPTION:
-                raise RequestRefused(
-                    406,
-                    "SUBSCRIPTION_NEEDS_STREAM",
-                    "A subscription streams its events: send it with "
-                    "'Accept: text/event-stream' (GraphQL over SSE) or over a WebSocket "
-                    "(graphql-transport-ws).",
-                ) from error
-            raise RequestRefused(
-                405, "METHOD_NOT_ALLOWED", error.as_http_error_reason(request_adapter.method)
-            ) from error
+            raise _wrong_method(error.operation_type, request_adapter.method) from error
         except MissingQueryError as error:
             raise RequestRefused(400, "MISSING_QUERY", "The request has no 'query'.") from error
 
@@ -400,6 +425,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
     ) -> Response:
         results = response_data if isinstance(response_data, list) else [response_data]
+        for result in results:
+            if _failed_before_execution(result):
+                # GraphQL over HTTP: a request error (parsing, validation, a refusal before
+                # execution) has no data entry at all, whatever the media type.
+                result.pop("data", None)
         if all(failed_only_for_the_store(result) for result in results):
             # Retryable, and nothing in the response succeeded: say so at the HTTP level too.
             sub_response.status_code = 503
@@ -441,14 +471,7 @@ def _json_object(body: bytes) -> dict[str, Any]:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
         raise RequestRefused(400, "INVALID_BODY", "The request body is not valid UTF-8.") from error
-    try:
-        data = json.loads(text)
-    except RecursionError as error:
-        raise RequestRefused(400, "INVALID_BODY", "The request body nests too deeply.") from error
-    except json.JSONDecodeError as error:
-        raise RequestRefused(
-            400, "INVALID_BODY", f"The request body is not valid JSON ({error.msg})."
-        ) from error
+    data = _decoded(text, "INVALID_BODY", "The request body")
     if isinstance(data, list):
         raise RequestRefused(
             400, "BATCHING_NOT_SUPPORTED", "Send one operation per request (batching is off)."
@@ -456,6 +479,44 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise RequestRefused(400, "INVALID_BODY", "The request body must be a JSON object.")
     return data
+
+
+def _decoded(text: str, code: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError as error:
+        raise RequestRefused(400, code, f"{what} nests too deeply.") from error
+    except json.JSONDecodeError as error:
+        raise RequestRefused(400, code, f"{what} is not valid JSON ({error.msg}).") from error
+
+
+def _query_string_request(request: Request) -> dict[str, Any]:
+    """The GraphQL request a GET carries in its query string (GraphQL over HTTP): each
+    parameter once, ``variables`` and ``extensions`` as JSON; other parameters are ignored."""
+    data: dict[str, Any] = {}
+    for name, value in request.query_params.multi_items():
+        if name not in _GET_PARAMETERS:
+            continue
+        if name in data:
+            raise RequestRefused(
+                400, "INVALID_PARAMETER", f"The query parameter '{name}' is given more than once."
+            )
+        if name in _JSON_PARAMETERS:
+            # An empty value is no value, as clients that always send the key mean it.
+            what = f"The query parameter '{name}'"
+            data[name] = _decoded(value, "INVALID_PARAMETER", what) if value else None
+        else:
+            data[name] = value
+    return data
+
+
+def _failed_before_execution(result: GraphQLHTTPResponse) -> bool:
+    errors = result.get("errors") or []
+    return (
+        result.get("data") is None
+        and bool(errors)
+        and not any(isinstance(e, dict) and e.get("path") for e in errors)
+    )
 
 
 def _apq_identifier(persisted: object) -> str:
@@ -473,9 +534,33 @@ def _apq_identifier(persisted: object) -> str:
     return "sha256:" + str(persisted["sha256Hash"])
 
 
+def _wrong_method(operation: OperationType, method: str) -> RequestRefused:
+    if operation is OperationType.SUBSCRIPTION and method == "POST":
+        return RequestRefused(
+            406,
+            "SUBSCRIPTION_NEEDS_STREAM",
+            "A subscription streams its events: send it with 'Accept: text/event-stream' "
+            "(GraphQL over SSE) or over a WebSocket (graphql-transport-ws).",
+        )
+    how = "POST"
+    if operation is OperationType.SUBSCRIPTION:
+        how = "POST ('Accept: text/event-stream') or over a WebSocket"
+    return RequestRefused(
+        405,
+        "METHOD_NOT_ALLOWED",
+        f"A {operation.value} cannot be sent with {method}: send it with {how}.",
+    )
+
+
 def _not_found(identifier: str) -> RequestRefused:
-    # APQ clients (Apollo) retry with the query text when they read this code, so the answer
-    # is a well-formed GraphQL response (200) rather than an HTTP error.
+    # A well-formed GraphQL response (200 under application/json; edge.graphql_http makes it
+    # the spec's 400 for a client accepting application/graphql-response+json).
     return RequestRefused(
         200, "PERSISTED_QUERY_NOT_FOUND", f"No document is registered as {identifier}."
     )
+
+
+def _apq_miss() -> RequestRefused:
+    # Apollo Client and urql resend the operation with its text on this message, under either
+    # status (both read the errors of a 400 answer too).
+    return RequestRefused(200, "PERSISTED_QUERY_NOT_FOUND", PERSISTED_QUERY_NOT_FOUND)

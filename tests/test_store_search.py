@@ -149,7 +149,7 @@ async def _ids(gql: GraphQLClient, as_: str | None = None, **args: Any) -> list[
 async def _error_code(gql: GraphQLClient, **args: Any) -> str:
     variables = {key: value for key, value in args.items() if value is not None}
     result = await gql(STORE, variables)
-    assert result["data"] is None
+    assert result.get("data") is None
     code: str = result["errors"][0]["extensions"]["code"]
     return code
 

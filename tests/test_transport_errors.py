@@ -56,10 +56,11 @@ async def test_malformed_requests_get_a_graphql_error_with_a_code(
     assert response.json()["extensions"]["cost"]["requestedQueryCost"] == 0
 
 
-async def test_get_and_other_methods_answer_in_graphql_json(http: httpx.AsyncClient) -> None:
-    get = await http.get("/graphql", params={"query": "{ __typename }"})
-    assert get.status_code == 405
-    assert get.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+async def test_unserved_methods_answer_in_graphql_json(http: httpx.AsyncClient) -> None:
+    put = await http.put("/graphql", json={"query": "{ __typename }"})
+    assert put.status_code == 405
+    assert put.headers["allow"] == "GET, POST"
+    assert put.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
 
 
 async def test_introspection_is_off_unless_enabled(store: DocumentStore) -> None:
