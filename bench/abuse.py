@@ -54,6 +54,7 @@ SMALL = {"query": "{ store(first: 2) { nodes { name } } }"}
 # restore rate (100 a second).
 NORMAL_INTERVAL_SECONDS = 0.05
 DEADLINE_SECONDS = 120
+NORMAL_ADDRESS = "127.0.0.2"
 GOAL_RATIO = 3.0
 
 
@@ -116,7 +117,8 @@ def _abusers(base: str, attack: str, count: int, stop: Any, stop_at: float, resu
         callers = []
         for i in range(count):
             bearer = issue_token(SECRET, Role.PARTNER, f"ptn_abuser_{i}", timedelta(hours=1))
-            callers.append(run(base, {"Authorization": f"Bearer {bearer}"}, stop_at, stop))
+            local = f"127.0.0.{10 + i}"
+            callers.append(run(base, {"Authorization": f"Bearer {bearer}"}, local, stop_at, stop))
         return await asyncio.gather(*callers)
 
     results.put(dict(sum(asyncio.run(everyone()), Counter())))
@@ -126,7 +128,9 @@ def _normal(base: str, requests: int) -> tuple[list[float], int]:
     """Latencies of ``requests`` small queries (ms), and how many failed."""
     times = []
     failed = 0
-    with httpx.Client(base_url=base, timeout=30) as client:
+    # From an address of its own, as a normal client on the internet is not its abusers.
+    transport = httpx.HTTPTransport(local_address=NORMAL_ADDRESS)
+    with httpx.Client(base_url=base, timeout=30, transport=transport) as client:
         for _ in range(requests):
             started = time.perf_counter()
             try:

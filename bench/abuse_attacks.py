@@ -2,7 +2,9 @@
 its deadline or the stop event, each counting what the gateway answered.
 
 Every loop is bounded by the deadline and talks to 127.0.0.1 only. None honours
-``Retry-After``: an abuser does not wait.
+``Retry-After``: an abuser does not wait. Each abuser connects from a loopback address of its
+own (``local``), as abusers on the internet come from their own addresses: the gateway's
+per-address connection limit then applies to each, not to everyone at once.
 """
 
 from __future__ import annotations
@@ -42,7 +44,13 @@ HALF_SENT_PER_ABUSER = 64
 STREAMS_PER_ABUSER = 16
 RETRY_LOOPS_PER_ABUSER = 8
 
-Attack = Callable[[str, dict[str, str], float, Any], Awaitable[Counter[str]]]
+Attack = Callable[[str, dict[str, str], str, float, Any], Awaitable[Counter[str]]]
+
+
+def client_from(local: str, base: str, timeout: float | None) -> httpx.AsyncClient:
+    """An HTTP client whose connections leave from the loopback address ``local``."""
+    transport = httpx.AsyncHTTPTransport(local_address=local)
+    return httpx.AsyncClient(base_url=base, timeout=timeout, transport=transport)
 
 
 def _outcome(response: httpx.Response) -> str:
@@ -59,10 +67,15 @@ def _running(stop_at: float, stop: Any) -> bool:
 
 
 async def _loop_queries(
-    base: str, headers: dict[str, str], stop_at: float, stop: Any, texts: Callable[[int], str]
+    base: str,
+    headers: dict[str, str],
+    local: str,
+    stop_at: float,
+    stop: Any,
+    texts: Callable[[int], str],
 ) -> Counter[str]:
     counts: Counter[str] = Counter()
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+    async with client_from(local, base, 30) as client:
         for number in itertools.count():
             if not _running(stop_at, stop):
                 break
@@ -77,32 +90,42 @@ async def _loop_queries(
 
 
 def _varied(text: str) -> Callable[[int], str]:
-    # A comment of its own per request: the text (and every node's location) differs, so
-    # neither the parser's nor the validation's cache answers for the gateway.
-    return lambda number: f"# {number} {time.time()}\n{text}"
+    # An aliased __typename of its own per request: the document differs, so neither the
+    # parser's nor the validation's cache answers for the gateway (graphql-core compares
+    # documents without their locations, so a new comment alone would not do).
+    assert text.startswith("{")
+    return lambda number: f"{{ t{number}_{time.time_ns()}: __typename {text[1:]}"
 
 
-async def expensive(base: str, headers: dict[str, str], stop_at: float, stop: Any) -> Counter[str]:
-    return await _loop_queries(base, headers, stop_at, stop, lambda _: EXPENSIVE)
+async def expensive(
+    base: str, headers: dict[str, str], local: str, stop_at: float, stop: Any
+) -> Counter[str]:
+    return await _loop_queries(base, headers, local, stop_at, stop, lambda _: EXPENSIVE)
 
 
-async def duplicated(base: str, headers: dict[str, str], stop_at: float, stop: Any) -> Counter[str]:
-    return await _loop_queries(base, headers, stop_at, stop, _varied(DUPLICATED))
+async def duplicated(
+    base: str, headers: dict[str, str], local: str, stop_at: float, stop: Any
+) -> Counter[str]:
+    return await _loop_queries(base, headers, local, stop_at, stop, _varied(DUPLICATED))
 
 
-async def fragments(base: str, headers: dict[str, str], stop_at: float, stop: Any) -> Counter[str]:
-    return await _loop_queries(base, headers, stop_at, stop, _varied(FRAGMENTS))
+async def fragments(
+    base: str, headers: dict[str, str], local: str, stop_at: float, stop: Any
+) -> Counter[str]:
+    return await _loop_queries(base, headers, local, stop_at, stop, _varied(FRAGMENTS))
 
 
-async def retries(base: str, headers: dict[str, str], stop_at: float, stop: Any) -> Counter[str]:
+async def retries(
+    base: str, headers: dict[str, str], local: str, stop_at: float, stop: Any
+) -> Counter[str]:
     """Several connections sending the expensive query back to back: once the bucket is
     empty, every one is refused ``THROTTLED`` and sent again at once."""
-    loops = [expensive(base, headers, stop_at, stop) for _ in range(RETRY_LOOPS_PER_ABUSER)]
+    loops = [expensive(base, headers, local, stop_at, stop) for _ in range(RETRY_LOOPS_PER_ABUSER)]
     return sum(await asyncio.gather(*loops), Counter())
 
 
 async def half_sent_headers(
-    base: str, headers: dict[str, str], stop_at: float, stop: Any
+    base: str, headers: dict[str, str], local: str, stop_at: float, stop: Any
 ) -> Counter[str]:
     """Connections that send part of a request's headers and never the rest, reopened when
     the gateway closes them."""
@@ -112,7 +135,9 @@ async def half_sent_headers(
     async def hold() -> None:
         while _running(stop_at, stop):
             try:
-                reader, writer = await asyncio.open_connection(address.hostname, address.port)
+                reader, writer = await asyncio.open_connection(
+                    address.hostname, address.port, local_addr=(local, 0)
+                )
             except OSError:
                 counts["refused connection"] += 1
                 await asyncio.sleep(0.1)
@@ -134,7 +159,9 @@ async def half_sent_headers(
     return counts
 
 
-async def streams(base: str, headers: dict[str, str], stop_at: float, stop: Any) -> Counter[str]:
+async def streams(
+    base: str, headers: dict[str, str], local: str, stop_at: float, stop: Any
+) -> Counter[str]:
     """Subscriptions over SSE held open, reopened when they end or are refused."""
     counts: Counter[str] = Counter()
     stream_headers = {**headers, "Accept": "text/event-stream"}
@@ -152,7 +179,7 @@ async def streams(base: str, headers: dict[str, str], stop_at: float, stop: Any)
                 counts[type(error).__name__] += 1
             await asyncio.sleep(0.2)
 
-    async with httpx.AsyncClient(base_url=base, timeout=None) as client:
+    async with client_from(local, base, None) as client:
         await asyncio.gather(*(hold(client) for _ in range(STREAMS_PER_ABUSER)))
     return counts
 

@@ -15,7 +15,7 @@ import math
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, cast
 
 from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, OperationType, parse
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -24,6 +24,7 @@ from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionResult
 
 from edge.cost import actual_cost, requested_cost, select_operation
+from edge.document_shape import measure
 from edge.errors import gateway_error
 from edge.limits import Limits, length_problem, structural_problems
 from edge.metrics import count_refusal, observe_cost
@@ -112,6 +113,14 @@ def _name_token_limit(errors: Iterable[GraphQLError], maximum: int) -> None:
             count_refusal("MAX_TOKENS_EXCEEDED")
 
 
+class _LRUCached(Protocol):
+    """Strawberry's validation cache: an ``functools.lru_cache`` of ``validate_document``."""
+
+    def __call__(self, *arguments: Any) -> list[GraphQLError]: ...
+
+    def cache_info(self) -> Any: ...
+
+
 class _Validation(ValidationCache):
     """The structural limits, then Strawberry's validation cache running the specification's
     rules (short documents only are kept); both skipped for trusted documents (validated when
@@ -129,24 +138,32 @@ class _Validation(ValidationCache):
             return
         # Cheap checks first: a document over a limit never reaches the rules.
         too_long = length_problem(context.query or "", self.limits)
-        problems = (
-            [too_long]
-            if too_long is not None
-            else structural_problems(context.graphql_document, self.limits)
-        )
+        if too_long is not None:
+            count_refusal((too_long.extensions or {})["code"])
+            context.pre_execution_errors = [too_long]
+            yield
+            return
+        shape = measure(context.graphql_document)
+        problems = structural_problems(context.graphql_document, self.limits, shape)
         if problems:
             context.pre_execution_errors = problems
             for error in problems:
                 count_refusal((error.extensions or {})["code"])
             yield
             return
+        arguments = (context.schema._schema, context.graphql_document, context.validation_rules)
         if len(context.query or "") > CACHED_LENGTH:
-            context.pre_execution_errors = validate_document(
-                context.schema._schema, context.graphql_document, context.validation_rules
-            )
-            yield
-            return
-        yield from super().on_validate()
+            context.pre_execution_errors = validate_document(*arguments)
+            fresh = True
+        else:
+            # The call runs to its end before anything else does: the misses it adds are its.
+            cached = cast(_LRUCached, self.cached_validate_document)
+            misses = cached.cache_info().misses
+            context.pre_execution_errors = cached(*arguments)
+            fresh = cached.cache_info().misses != misses
+        if fresh:
+            _gate(self).validation_cost = validation_cost(shape.selections)
+        yield
 
 
 def _refusal(subscription: bool, error: GraphQLError) -> GraphQLExecutionResult:
@@ -172,6 +189,20 @@ class _Limits(SchemaExtension):
         yield
         if context.graphql_document is None:
             _name_token_limit(context.pre_execution_errors or (), self.limits.max_tokens)
+
+
+VALIDATION_FREE_SELECTIONS = 20
+"""Field selections a document may have before validating it afresh costs anything."""
+
+
+def validation_cost(selections: int) -> int:
+    """What validating a document afresh costs its caller: a point per field selection past
+    the first :data:`VALIDATION_FREE_SELECTIONS` (fragments expanded where spread). The
+    specification's rules cost about as much CPU per selection as resolving a point of query
+    cost, so a caller sending ever new documents, which no cache answers, pays for the work
+    they make (``bench/abuse.py``: duplicated fields, deep fragments), while a client repeating
+    its documents pays once per process, and a small one never."""
+    return max(0, selections - VALIDATION_FREE_SELECTIONS)
 
 
 REFUSAL_MINIMUM_COST = 10
@@ -276,7 +307,9 @@ class _CostAndThrottle(SchemaExtension):
         # (the feed is bounded by the per-connection limits instead). Strawberry ignores a
         # result set here for subscriptions, so their refusals are raised instead.
         subscription = operation.operation == OperationType.SUBSCRIPTION
-        gate.requested_cost = requested_cost(schema, document, operation, context.variables)
+        gate.requested_cost = (
+            requested_cost(schema, document, operation, context.variables) + gate.validation_cost
+        )
         maximum = self.policy.max_query_cost
         if gate.requested_cost > maximum:
             count_refusal("MAX_COST_EXCEEDED")
@@ -310,7 +343,7 @@ class _CostAndThrottle(SchemaExtension):
             return
         result = context.result
         data = getattr(result, "data", None)
-        gate.actual_cost = (
+        gate.actual_cost = gate.validation_cost + (
             gate.counted_cost
             if gate.counted_cost is not None
             else actual_cost(schema, document, operation, context.variables, data)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from graphql import DocumentNode, GraphQLError
 
-from edge.document_shape import measure
+from edge.document_shape import DocumentShape, measure
 from edge.errors import gateway_error
 
 
@@ -55,9 +55,12 @@ def _over(limit: str, code: str, maximum: int, found: int, what: str) -> GraphQL
     )
 
 
-def structural_problems(document: DocumentNode, limits: Limits) -> list[GraphQLError]:
-    """The limits ``document`` is over (empty when it is within all of them)."""
-    shape = measure(document)
+def structural_problems(
+    document: DocumentNode, limits: Limits, shape: DocumentShape | None = None
+) -> list[GraphQLError]:
+    """The limits ``document`` (of ``shape``, when already measured) is over (empty when it is
+    within all of them)."""
+    shape = measure(document) if shape is None else shape
     problems: list[GraphQLError] = []
 
     def check(limit: str, code: str, maximum: int, found: int, what: str) -> None:

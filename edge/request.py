@@ -31,6 +31,9 @@ class GatewayRequest:
     response_headers: MutableMapping[str, str] = field(default_factory=dict)
     requested_cost: int = 0
     actual_cost: int = 0
+    # What validating the document afresh cost (``edge.extension.validation_cost``): part of
+    # both costs, never refunded; 0 when the validation cache answered.
+    validation_cost: int = 0
     # The actual cost as execution counted it while assembling the answer (a planned query
     # without abstract types), which spares walking the answer again; None otherwise.
     counted_cost: int | None = None

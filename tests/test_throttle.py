@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import sqlite3
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -19,7 +20,12 @@ import pytest
 from datastore import collections as c
 from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
-from edge.extension import GatewayPolicy, refusal_cost
+from edge.extension import (
+    VALIDATION_FREE_SELECTIONS,
+    GatewayPolicy,
+    refusal_cost,
+    validation_cost,
+)
 from edge.limits import Limits
 from edge.throttle import Throttle, ThrottlePolicy, bucket_id
 from resolvers.identity import Role, issue_token
@@ -54,6 +60,37 @@ async def test_a_caller_is_throttled_with_retry_after_when_the_bucket_is_empty(
     retry = int(refused.headers["retry-after"])
     assert retry >= 1 and error["extensions"]["retryAfterSeconds"] == retry
     assert body["extensions"]["cost"]["throttleStatus"]["maximumAvailable"] == 35
+
+
+async def test_a_document_validated_afresh_pays_for_its_selections_and_a_repeated_one_once(
+    store: DocumentStore,
+) -> None:
+    settings = replace(SETTINGS, policy=_policy(capacity=1000))
+
+    def duplicated() -> str:
+        # 202 field selections: an aliased __typename, viewer, then 100 times partner and its
+        # id. The alias is new each time (graphql-core's documents compare without locations,
+        # so a new comment alone would find the validation cache's answer).
+        alias = "t" + uuid.uuid4().hex
+        return f"{{ {alias}: __typename viewer {{ " + "partner { id } " * 100 + "} }"
+
+    work = validation_cost(202)
+    assert work == 202 - VALIDATION_FREE_SELECTIONS
+    repeated = duplicated()
+    async with serving(store, settings) as http:
+        first = (await http.post("/graphql", json={"query": repeated})).json()
+        again = (await http.post("/graphql", json={"query": repeated})).json()
+        varied = [
+            (await http.post("/graphql", json={"query": duplicated()})).json() for _ in range(5)
+        ]
+    cost, cached = first["extensions"]["cost"], again["extensions"]["cost"]
+    # The same text again is validated by the cache: the fields' cost alone.
+    assert cost["requestedQueryCost"] == cached["requestedQueryCost"] + work
+    assert cost["actualQueryCost"] == cached["actualQueryCost"] + work
+    assert cached["requestedQueryCost"] < 5
+    # Each new document is validated again, and paid for, until the bucket is empty.
+    codes = [(body.get("errors") or [{}])[0].get("extensions", {}).get("code") for body in varied]
+    assert codes == [None, None, None, None, "THROTTLED"]
 
 
 async def test_a_throttled_caller_waits_out_retry_after_without_costing_the_gateway(
