@@ -29,14 +29,17 @@ EXPENSIVE = (
 DUPLICATED = "{ viewer { " + "partner { id } " * 240 + "} }"
 """The issue's duplicated fields, as many as the default limits admit."""
 
+FRAGMENT_LINKS = 24
 FRAGMENTS = (
     "{ viewer { ...F0 } } "
     + " ".join(
-        f"fragment F{i} on Viewer {{ role partner {{ id }} ...F{i + 1} }}" for i in range(60)
+        f"fragment F{i} on Viewer {{ role partner {{ id }} ...F{i + 1} }}"
+        for i in range(FRAGMENT_LINKS)
     )
-    + " fragment F60 on Viewer { role }"
+    + f" fragment F{FRAGMENT_LINKS} on Viewer {{ role }}"
 )
-"""A chain of fragments each spreading the next, as long as the default limits admit."""
+"""A chain of fragments each spreading the next, as long as the default limits admit (the
+selections validation walks grow with the square of its length)."""
 
 EVENTS = "subscription { events { id type subjectId } }"
 

@@ -57,6 +57,10 @@ class DocumentShape:
 
     operations: list[OperationShape] = field(default_factory=list)
     selections: int = 0
+    # The field selections of every fragment definition with its spreads expanded, summed: what
+    # validation walks again for each fragment (a chain of fragments spreading the next costs
+    # it the square of its length, while the operation's own selections grow linearly).
+    fragment_selections: int = 0
     aliases: int = 0
     most_directives: int = 0
     introspection: list[FieldNode] = field(default_factory=list)
@@ -83,6 +87,7 @@ def measure(document: DocumentNode) -> DocumentShape:
     for name, total in totals.items():
         if name not in spread:
             shape.selections = min(SATURATION, shape.selections + total[1])
+        shape.fragment_selections = min(SATURATION, shape.fragment_selections + total[1])
     return shape
 
 

@@ -126,9 +126,10 @@ class _Validation(ValidationCache):
     rules (short documents only are kept); both skipped for trusted documents (validated when
     the process first loaded them)."""
 
-    def __init__(self, limits: Limits, maxsize: int) -> None:
+    def __init__(self, limits: Limits, maxsize: int, max_query_cost: int) -> None:
         super().__init__(maxsize=maxsize)
         self.limits = limits
+        self.max_query_cost = max_query_cost
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
@@ -162,7 +163,9 @@ class _Validation(ValidationCache):
             context.pre_execution_errors = cached(*arguments)
             fresh = cached.cache_info().misses != misses
         if fresh:
-            _gate(self).validation_cost = validation_cost(shape.selections)
+            _gate(self).validation_cost = validation_cost(
+                shape.selections + shape.fragment_selections, self.max_query_cost
+            )
         yield
 
 
@@ -193,16 +196,21 @@ class _Limits(SchemaExtension):
 
 VALIDATION_FREE_SELECTIONS = 20
 """Field selections a document may have before validating it afresh costs anything."""
+VALIDATION_POINTS_PER_SELECTION = 2
+"""What validating one field selection afresh costs: the specification's rules spend about
+as much CPU on it as resolving two points of query cost (``bench/abuse.py``)."""
 
 
-def validation_cost(selections: int) -> int:
-    """What validating a document afresh costs its caller: a point per field selection past
-    the first :data:`VALIDATION_FREE_SELECTIONS` (fragments expanded where spread). The
-    specification's rules cost about as much CPU per selection as resolving a point of query
-    cost, so a caller sending ever new documents, which no cache answers, pays for the work
+def validation_cost(selections: int, maximum: int) -> int:
+    """What validating a document afresh costs its caller:
+    :data:`VALIDATION_POINTS_PER_SELECTION` per field selection past the first
+    :data:`VALIDATION_FREE_SELECTIONS` (the operations' selections and every fragment's, each
+    with its spreads expanded), at most ``maximum`` (the single-query maximum, so it can always
+    be paid). A caller sending ever new documents, which no cache answers, pays for the work
     they make (``bench/abuse.py``: duplicated fields, deep fragments), while a client repeating
     its documents pays once per process, and a small one never."""
-    return max(0, selections - VALIDATION_FREE_SELECTIONS)
+    work = max(0, selections - VALIDATION_FREE_SELECTIONS) * VALIDATION_POINTS_PER_SELECTION
+    return min(maximum, work)
 
 
 REFUSAL_MINIMUM_COST = 10
@@ -262,7 +270,12 @@ class _CostAndThrottle(SchemaExtension):
             return
         if not result.errors:
             return
-        cost = refusal_cost(len(context.query or ""), self.policy.max_query_cost)
+        # Validation done afresh before the refusal is paid too (a document over the maximum
+        # cost is refused after it).
+        cost = (
+            refusal_cost(len(context.query or ""), self.policy.max_query_cost)
+            + gate.validation_cost
+        )
         decision = await throttle.spend(gate.caller, cost, admin=gate.admin)
         if decision.granted:
             gate.actual_cost = cost
@@ -307,11 +320,13 @@ class _CostAndThrottle(SchemaExtension):
         # (the feed is bounded by the per-connection limits instead). Strawberry ignores a
         # result set here for subscriptions, so their refusals are raised instead.
         subscription = operation.operation == OperationType.SUBSCRIPTION
-        gate.requested_cost = (
-            requested_cost(schema, document, operation, context.variables) + gate.validation_cost
-        )
+        # The single-query maximum is about what the fields cost; validating the document
+        # afresh is paid beside it (at most the maximum again).
+        fields_cost = requested_cost(schema, document, operation, context.variables)
+        gate.requested_cost = fields_cost + gate.validation_cost
         maximum = self.policy.max_query_cost
-        if gate.requested_cost > maximum:
+        if fields_cost > maximum:
+            gate.requested_cost = fields_cost
             count_refusal("MAX_COST_EXCEEDED")
             context.result = _refusal(
                 subscription,
@@ -385,7 +400,7 @@ def gateway_extensions(
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: _Limits(policy.limits),
         lambda: _Parser(policy.limits, maxsize=CACHE_SIZE),
-        lambda: _Validation(policy.limits, maxsize=CACHE_SIZE),
+        lambda: _Validation(policy.limits, CACHE_SIZE, policy.max_query_cost),
     ]
     if cost:
         extensions.insert(1, lambda: _CostAndThrottle(policy))

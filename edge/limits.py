@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from graphql import DocumentNode, GraphQLError
 
-from edge.document_shape import DocumentShape, measure
+from edge.document_shape import SATURATION, DocumentShape, measure
 from edge.errors import gateway_error
 
 
@@ -27,7 +27,9 @@ class Limits:
     max_root_fields: int = 20
     max_operations: int = 10
     max_directives_per_field: int = 3
-    max_selections: int = 500
+    # What validation walks: the operations' field selections and every fragment's, each with
+    # its spreads expanded (a chain of fragments spreading the next is walked again per link).
+    max_selections: int = 1000
     introspection: bool = False
 
 
@@ -78,8 +80,9 @@ def structural_problems(
         "field selections",
         "MAX_SELECTIONS_EXCEEDED",
         limits.max_selections,
-        shape.selections,
-        "field selections (fragments expanded)",
+        min(SATURATION, shape.selections + shape.fragment_selections),
+        "field selections to validate (the operations' and each fragment's, fragments "
+        "expanded where spread)",
     )
     for operation in shape.operations:
         check(

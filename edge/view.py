@@ -218,6 +218,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
         limits = self.connection_limits
         if stream is not None:
             if limits.open[stream] >= limits.per_caller:
+                # As for a throttled caller: a client reopening streams at once, over and over,
+                # is answered about once a second per connection, not as fast as it asks.
+                await asyncio.sleep(COOLING_PAUSE_SECONDS)
                 await refusal(
                     429,
                     "TOO_MANY_CONNECTIONS",

@@ -17,7 +17,7 @@ def test_defaults_are_on() -> None:
     assert policy.throttle.restore_rate == 100
     limits = policy.limits
     assert (limits.max_depth, limits.max_aliases, limits.max_tokens) == (12, 30, 1000)
-    assert (limits.max_selections, limits.max_document_length) == (500, 20_000)
+    assert (limits.max_selections, limits.max_document_length) == (1_000, 20_000)
     assert not policy.limits.introspection and not policy.trusted_documents_only
     assert policy_from_env({}, demo=True).limits.introspection
 
