@@ -18,7 +18,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, cast
 
 import strawberry
@@ -51,6 +51,7 @@ from strawberry.schema.schema_converter import CustomGraphQLEnumType
 from strawberry.types.field import StrawberryField
 
 from edge.cost import object_weight
+from edge.engine import Permission, declared_permissions, strawberry_schema_of
 from schema.document_reads import AttributeRead, Loads, attribute_reads, field_read
 from schema.pagination import Connection
 
@@ -58,8 +59,29 @@ _STRAWBERRY_DEFINITION = "strawberry-definition"
 """Where Strawberry links a graphql-core field back to its own definition."""
 
 
+class Unplanned(StrEnum):
+    """Why an operation runs interpreted (a bounded set: the label of a metric)."""
+
+    MUTATION = "mutation"
+    SUBSCRIPTION = "subscription"
+    NOT_STRAWBERRY = "not a Strawberry schema"
+    SERIAL = "serial execution"
+    ABORTABLE = "abort signal"
+    MIDDLEWARE = "field middleware"
+    DEFER = "@defer"
+    FRAGMENT_ARGUMENTS = "fragment arguments"
+    INTROSPECTION = "introspection"
+    FIELD_EXTENSIONS = "field extensions"
+    RESOLVER = "resolver not a plain function"
+    UNKNOWN_FIELD = "unknown field"
+
+
 class Unplannable(Exception):
     """The operation uses something a plan does not express; it runs interpreted."""
+
+    def __init__(self, reason: Unplanned, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else str(reason))
+        self.reason = reason
 
 
 class Access(Enum):
@@ -128,6 +150,8 @@ class FieldPlan:
     """Keyword parameters (``root``, ``parent``) that receive the parent object."""
     info_keyword: str | None = None
     takes_arguments: bool = False
+    permissions: tuple[Permission, ...] = ()
+    """The permissions a ``RESOLVER`` field declares, checked before its resolver is called."""
     read: Callable[..., Any] | None = None
     """A ``DOCUMENT_ATTRIBUTE`` or ``DOCUMENT_FIELD`` field's read of the document."""
     loads: Loads | None = None
@@ -205,17 +229,19 @@ class OperationPlan:
         self._runtime_plans: dict[tuple[GraphQLObjectType, int], tuple[Any, ObjectPlan]] = {}
         root_type = schema.query_type
         if root_type is None:
-            raise Unplannable("the schema has no query type")
+            raise Unplannable(Unplanned.NOT_STRAWBERRY, "the schema has no query type")
         grouped, defer_usages, _ = collect_fields(
             schema, fragments, variable_values, root_type, operation
         )
         if defer_usages:
-            raise Unplannable("@defer")
+            raise Unplannable(Unplanned.DEFER)
         self.counts_cost = True
         """Whether its runs count the actual cost: the walk of ``edge.cost`` takes the most
         costly possible type of an abstract field's value, which a run does not know."""
         self.root = self._object_plan(root_type, grouped)
         self.root.weight = 0  # the walk counts the root's fields, not the root
+        self.reported = False
+        """Whether a run of it that ended on a bug was logged (once per plan is enough)."""
 
     def runtime_plan(self, object_type: GraphQLObjectType, details: FieldDetailsList) -> ObjectPlan:
         """The plan of an abstract field's value whose runtime type is ``object_type``."""
@@ -237,7 +263,7 @@ class OperationPlan:
             details,
         )
         if defer_usages:
-            raise Unplannable("@defer")
+            raise Unplannable(Unplanned.DEFER)
         return self._object_plan(object_type, grouped)
 
     def _object_plan(
@@ -256,7 +282,7 @@ class OperationPlan:
         )
         for key, details in grouped.items():
             if any(d.fragment_variable_values is not None for d in details):
-                raise Unplannable("fragment arguments")
+                raise Unplannable(Unplanned.FRAGMENT_ARGUMENTS)
             plan.fields.append(self._field_plan(object_type, key, details, reads))
         plan.reads_typed = any(f.typed for f in plan.fields)
         plan.needs_path = any(f.needs_path for f in plan.fields)
@@ -272,18 +298,21 @@ class OperationPlan:
         name = details[0].node.name.value
         definition = self.schema.get_field(parent_type, name)
         if definition is None:
-            raise Unplannable(f"{parent_type.name}.{name} does not exist")
+            raise Unplannable(Unplanned.UNKNOWN_FIELD, f"{parent_type.name}.{name}")
         completion = self._completion(definition.type, details)
         if name == "__typename":
             return FieldPlan(key, parent_type, definition, details, Access.TYPENAME, completion)
         if name.startswith("__"):
-            raise Unplannable("introspection")
+            raise Unplannable(Unplanned.INTROSPECTION)
         strawberry_field = definition.extensions.get(_STRAWBERRY_DEFINITION)
-        if not isinstance(strawberry_field, StrawberryField) or strawberry_field.extensions:
-            raise Unplannable(f"{parent_type.name}.{name} has field extensions")
+        if not isinstance(strawberry_field, StrawberryField):
+            raise Unplannable(Unplanned.NOT_STRAWBERRY, f"{parent_type.name}.{name}")
         resolver = strawberry_field.base_resolver
         if resolver is not None and not callable(resolver.wrapped_func):
-            raise Unplannable(f"{parent_type.name}.{name}'s resolver is not a plain function")
+            raise Unplannable(Unplanned.RESOLVER, f"{parent_type.name}.{name}")
+        permissions = declared_permissions(strawberry_field)
+        if permissions is None or (permissions and resolver is None):
+            raise Unplannable(Unplanned.FIELD_EXTENSIONS, f"{parent_type.name}.{name}")
         if resolver is None and reads is not None and strawberry_field.python_name in reads:
             return FieldPlan(
                 key,
@@ -309,6 +338,8 @@ class OperationPlan:
             if reads is not None
             else None
         )
+        if declared is not None and permissions:
+            raise Unplannable(Unplanned.FIELD_EXTENSIONS, f"{parent_type.name}.{name}")
         return FieldPlan(
             key,
             parent_type,
@@ -326,6 +357,7 @@ class OperationPlan:
             ),
             info_keyword=resolver.info_parameter.name if resolver.info_parameter else None,
             takes_arguments=bool(definition.args or details[0].node.arguments),
+            permissions=permissions,
             read=None if declared is None else declared.read,
             loads=None if declared is None else declared.loads,
             read_takes_info=declared is not None and declared.takes_info,
@@ -349,7 +381,8 @@ class OperationPlan:
             plan = self._subplan(named, details)
             carries_path = plan.needs_path or plan.is_type_of_reads_info
             return Completion(Shape.OBJECT, non_null, object_plan=plan, carries_path=carries_path)
-        raise Unplannable(f"cannot complete {named}")  # pragma: no cover - all types covered
+        # pragma: no cover - all types covered
+        raise Unplannable(Unplanned.UNKNOWN_FIELD, f"cannot complete {named}")
 
 
 def _enum_coercion(
@@ -396,7 +429,7 @@ class _DocumentPlans:
     schema: GraphQLSchema
     """Held, so the schema's id (half of the entry's key) is not reused while it lives."""
     condition_variables: tuple[str, ...]
-    plans: dict[Hashable, OperationPlan | None] = field(default_factory=dict)
+    plans: dict[Hashable, OperationPlan | Unplanned] = field(default_factory=dict)
 
 
 _PLANS_PER_OPERATION = 8
@@ -414,16 +447,28 @@ def plan_of(
     variable_values: VariableValues,
 ) -> OperationPlan | None:
     """The plan of ``operation`` for these variables, made the first time they are seen, or
-    ``None`` if it is not a query or uses something a plan does not express.
+    ``None`` if it is not a query or uses something a plan does not express."""
+    plan = planned(schema, operation, fragments, variable_values)
+    return plan if isinstance(plan, OperationPlan) else None
+
+
+def planned(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    fragments: dict[str, FragmentDetails],
+    variable_values: VariableValues,
+) -> OperationPlan | Unplanned:
+    """The plan of ``operation`` for these variables, made the first time they are seen, or
+    why it has none.
 
     Plans live as long as their parsed document: the parser cache's and the trusted documents'
     documents are planned once, a document parsed for one request is planned for that one.
     """
     if operation.operation is not OperationType.QUERY:
-        return None
-    strawberry_schema = getattr(schema, "_strawberry_schema", None)
-    if not isinstance(strawberry_schema, strawberry.Schema):
-        return None
+        return Unplanned(operation.operation.value)
+    strawberry_schema = strawberry_schema_of(schema)
+    if strawberry_schema is None:
+        return Unplanned.NOT_STRAWBERRY
     key = (id(schema), id(operation))
     document_plans = _plans.get(key)
     if document_plans is None:
@@ -449,10 +494,10 @@ def plan_of(
             {n: v for n, v in coerced.items() if n in document_plans.condition_variables},
         )
         try:
-            plan: OperationPlan | None = OperationPlan(
+            plan: OperationPlan | Unplanned = OperationPlan(
                 schema, strawberry_schema, operation, fragments, kept
             )
-        except Unplannable:
-            plan = None
+        except Unplannable as unplannable:
+            plan = unplannable.reason
         document_plans.plans[conditions_key] = plan
     return document_plans.plans[conditions_key]
