@@ -36,6 +36,8 @@ from gateway import Settings, SettingsError
 from resolvers.context import Context
 from resolvers.identity import Role, Viewer
 from schema import build_schema
+from schema.authorization import Authorization
+from schema.document_reads import field_read
 from tests.conftest import (
     JWT_SECRET,
     SETTINGS,
@@ -406,6 +408,7 @@ async def test_breaking_any_generated_branch_fails_the_checked_suite(
     offer = (await store.find(c.SERVICE_OFFERS, {"partnerId": partner["_id"]}))[0]
     caller = {"Authorization": f"Bearer {token(Role.PARTNER, partner['_id'])}"}
     unnoticed = []
+    tally = planned_execution.executions.copy()  # its deliberate bugs are not the suite's
     rounds = [(name, how) for name in ("", *BRANCHES) for how in _breaks(name)]
     for round_, (branch, how) in enumerate(rounds):
         planned_execution.mismatches.clear()
@@ -427,6 +430,8 @@ async def test_breaking_any_generated_branch_fails_the_checked_suite(
             assert found == [], found  # unbroken, the planned answers are the interpreted ones
         elif not found:
             unnoticed.append(f"{branch} ({how})")
+    planned_execution.executions.clear()
+    planned_execution.executions.update(tally)
     assert unnoticed == []
 
 
@@ -460,3 +465,30 @@ async def test_a_planned_run_ending_on_a_bug_is_answered_interpreted_and_logged_
     assert len(logged) == 1, logged
     assert "bug-0" in logged[0].getMessage()
     assert "LookupError" in logged[0].getMessage()
+
+
+async def test_a_stored_field_changed_in_its_declaration_changes_both_ways(
+    store: DocumentStore,
+    partner_with_offers: PartnerWithOffers,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `daysRemaining` is declared once (schema.authorization): its resolver and the plans'
+    # read both come from that declaration, so changing it changes every path.
+    declared = field_read(_resolver_of(Authorization, "days_remaining"))
+    assert declared is not None
+    monkeypatch.setattr(declared, "read", lambda document, context: 4242)
+    partner = await partner_with_offers(1)
+    query = """{ viewer { partner { authorizations(first: 3) { nodes { daysRemaining } } } } }
+    # changed"""
+    planned_answer, _ = await _answer(store, Execution.PLANNED, query, partner["_id"])
+    interpreted, _ = await _answer(store, Execution.INTERPRETED, query, partner["_id"])
+    checked, _ = await _answer(store, Execution.CHECKED, query, partner["_id"])
+    assert b'"daysRemaining":4242' in planned_answer
+    assert planned_answer == interpreted == checked
+
+
+def _resolver_of(type_: type, name: str) -> Callable[..., object]:
+    definition = type_.__strawberry_definition__  # type: ignore[attr-defined]
+    field = next(f for f in definition.fields if f.python_name == name)
+    resolver: Callable[..., object] = field.base_resolver.wrapped_func
+    return resolver
