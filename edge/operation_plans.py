@@ -19,13 +19,14 @@ import weakref
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
-from typing import Any, cast
+from typing import Any
 
 import strawberry
 from graphql import (
     DirectiveNode,
     FieldNode,
     GraphQLAbstractType,
+    GraphQLEnumType,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
@@ -39,24 +40,26 @@ from graphql import (
     is_leaf_type,
     is_object_type,
 )
-from graphql.execution.collect_fields import (
-    FieldDetailsList,
-    FragmentDetails,
-    collect_fields,
-    collect_subfields,
-)
-from graphql.execution.values import VariableValues
 from graphql.language import Visitor, visit
-from strawberry.schema.schema_converter import CustomGraphQLEnumType
-from strawberry.types.field import StrawberryField
 
 from edge.cost import object_weight
-from edge.engine import Permission, declared_permissions, strawberry_schema_of
+from edge.engine import (
+    FieldDetailsList,
+    FragmentDetails,
+    Permission,
+    StrawberryField,
+    VariableValues,
+    collect_fields,
+    collect_subfields,
+    declared_permissions,
+    origin_of,
+    python_enum_of,
+    resolver_call,
+    strawberry_field_of,
+    strawberry_schema_of,
+)
 from schema.document_reads import AttributeRead, Loads, attribute_reads, field_read
-from schema.pagination import Connection
-
-_STRAWBERRY_DEFINITION = "strawberry-definition"
-"""Where Strawberry links a graphql-core field back to its own definition."""
+from schema.pagination import Part, parts_of
 
 
 class Unplanned(StrEnum):
@@ -142,6 +145,8 @@ class FieldPlan:
     completion: Completion
     name: str = ""
     """The attribute an ``ATTRIBUTE`` field reads."""
+    python_name: str = ""
+    """The field's name in its Python type (none for ``__typename``)."""
     strawberry_field: StrawberryField | None = None
     function: Callable[..., Any] | None = None
     """A ``RESOLVER`` field's function (Strawberry's resolver, unwrapped)."""
@@ -193,8 +198,18 @@ class ObjectPlan:
     documents, and built as typed objects only for fields without a read."""
     reads_typed: bool = False
     """Whether any of its fields reads the typed object."""
-    connection: bool = False
-    """Whether it is a connection's (whose value a document read answers as a page)."""
+    parts: dict[str, Part] = field(default_factory=dict)
+    """What its type declares its fields are (``schema.pagination.Part``, by Python name):
+    a connection's (whose value a document read answers as a page) or an edge's."""
+    connection: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.connection = Part.EDGES in self.parts.values()
+
+    def part(self, field_plan: FieldPlan) -> Part | None:
+        """What ``field_plan`` is of a connection or edge (``None``: nothing declared)."""
+        return self.parts.get(field_plan.python_name)
+
     needs_path: bool = False
     """Whether any of its fields needs its response path (see ``Completion.carries_path``)."""
     weight: int = 0
@@ -220,8 +235,7 @@ class OperationPlan:
     ) -> None:
         self.schema = schema
         self.info_class = strawberry_schema.config.info_class
-        self.config = strawberry_schema.config
-        self.scalar_registry = strawberry_schema.schema_converter.scalar_registry
+        self.strawberry_schema = strawberry_schema
         self.operation = operation
         self._fragments = fragments
         # Only ``@skip``/``@include`` read these; plans are keyed by those variables' values.
@@ -269,15 +283,15 @@ class OperationPlan:
     def _object_plan(
         self, object_type: GraphQLObjectType, grouped: dict[str, FieldDetailsList]
     ) -> ObjectPlan:
-        definition = object_type.extensions.get(_STRAWBERRY_DEFINITION)
-        origin = getattr(definition, "origin", None)
+        definition = origin_of(object_type)
+        origin = definition.origin
         reads = attribute_reads(origin) if isinstance(origin, type) else None
         plan = ObjectPlan(
             object_type,
             is_type_of=object_type.is_type_of,
-            is_type_of_reads_info=getattr(definition, "is_type_of", None) is not None,
+            is_type_of_reads_info=definition.own_is_type_of,
             document_class=origin if reads is not None else None,
-            connection=isinstance(origin, type) and issubclass(origin, Connection),
+            parts=parts_of(origin),
             weight=object_weight(object_type),
         )
         for key, details in grouped.items():
@@ -304,12 +318,13 @@ class OperationPlan:
             return FieldPlan(key, parent_type, definition, details, Access.TYPENAME, completion)
         if name.startswith("__"):
             raise Unplannable(Unplanned.INTROSPECTION)
-        strawberry_field = definition.extensions.get(_STRAWBERRY_DEFINITION)
-        if not isinstance(strawberry_field, StrawberryField):
+        strawberry_field = strawberry_field_of(definition)
+        if strawberry_field is None:
             raise Unplannable(Unplanned.NOT_STRAWBERRY, f"{parent_type.name}.{name}")
-        resolver = strawberry_field.base_resolver
-        if resolver is not None and not callable(resolver.wrapped_func):
-            raise Unplannable(Unplanned.RESOLVER, f"{parent_type.name}.{name}")
+        try:
+            resolver = resolver_call(strawberry_field)
+        except TypeError:
+            raise Unplannable(Unplanned.RESOLVER, f"{parent_type.name}.{name}") from None
         permissions = declared_permissions(strawberry_field)
         if permissions is None or (permissions and resolver is None):
             raise Unplannable(Unplanned.FIELD_EXTENSIONS, f"{parent_type.name}.{name}")
@@ -321,6 +336,7 @@ class OperationPlan:
                 details,
                 Access.DOCUMENT_ATTRIBUTE,
                 completion,
+                python_name=strawberry_field.python_name,
                 read=reads[strawberry_field.python_name],
             )
         if resolver is None:
@@ -331,13 +347,10 @@ class OperationPlan:
                 details,
                 Access.ATTRIBUTE,
                 completion,
+                python_name=strawberry_field.python_name,
                 name=strawberry_field.python_name,
             )
-        declared = (
-            field_read(cast("Callable[..., Any]", resolver.wrapped_func))
-            if reads is not None
-            else None
-        )
+        declared = field_read(resolver.function) if reads is not None else None
         if declared is not None and permissions:
             raise Unplannable(Unplanned.FIELD_EXTENSIONS, f"{parent_type.name}.{name}")
         return FieldPlan(
@@ -347,15 +360,12 @@ class OperationPlan:
             details,
             Access.RESOLVER if declared is None else Access.DOCUMENT_FIELD,
             completion,
+            python_name=strawberry_field.python_name,
             strawberry_field=strawberry_field,
-            function=cast("Callable[..., Any]", resolver.wrapped_func),
-            passes_self=resolver.self_parameter is not None,
-            source_keywords=tuple(
-                parameter.name
-                for parameter in (resolver.root_parameter, resolver.parent_parameter)
-                if parameter is not None
-            ),
-            info_keyword=resolver.info_parameter.name if resolver.info_parameter else None,
+            function=resolver.function,
+            passes_self=resolver.passes_self,
+            source_keywords=resolver.source_keywords,
+            info_keyword=resolver.info_keyword,
             takes_arguments=bool(definition.args or details[0].node.arguments),
             permissions=permissions,
             read=None if declared is None else declared.read,
@@ -369,8 +379,9 @@ class OperationPlan:
         if isinstance(named, GraphQLList):
             item = self._completion(named.of_type, details)
             return Completion(Shape.LIST, non_null, item=item, carries_path=item.carries_path)
-        if isinstance(named, CustomGraphQLEnumType):
-            coerce, enum_names = _enum_coercion(named)
+        python_enum = python_enum_of(named) if isinstance(named, GraphQLEnumType) else None
+        if isinstance(named, GraphQLEnumType) and python_enum is not None:
+            coerce, enum_names = _enum_coercion(named, python_enum)
             return Completion(Shape.LEAF, non_null, coerce=coerce, enum_names=enum_names)
         if is_leaf_type(named):
             return Completion(Shape.LEAF, non_null, coerce=named.coerce_output_value)
@@ -386,7 +397,7 @@ class OperationPlan:
 
 
 def _enum_coercion(
-    enum_type: CustomGraphQLEnumType,
+    enum_type: GraphQLEnumType, member_type: Any
 ) -> tuple[Callable[[Any], Any], dict[int, str]]:
     """Strawberry's output coercion of an enum, with the member's name looked up instead of
     searched for (its coercion compares the member with every value of the enum in turn),
@@ -394,7 +405,6 @@ def _enum_coercion(
     names: dict[Any, str] = {}
     for name, value in enum_type.values.items():
         names.setdefault(value.value, name)  # the first match, as Strawberry's search finds
-    member_type = enum_type.wrapped_cls
     coerce = enum_type.coerce_output_value
 
     def coerced(value: Any) -> Any:

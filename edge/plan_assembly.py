@@ -23,12 +23,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from graphql import GraphQLBoolean, GraphQLID, GraphQLString
-from graphql.pyutils import Path, Undefined
+from graphql import GraphQLBoolean, GraphQLID, GraphQLString, Undefined
 
+from edge.engine import Path
 from edge.operation_plans import Access, Completion, FieldPlan, ObjectPlan, Shape
 from schema.document_reads import Key
-from schema.pagination import DocumentPage
+from schema.pagination import DocumentPage, Part
 
 PENDING = object()
 """What ``run.load`` and ``run.pend`` answer for a field whose loads join the level's batch."""
@@ -370,7 +370,7 @@ def _page_fill(plan: ObjectPlan) -> Fill | None:
         lines.append(f"    run.cost += {plan.weight}")
     type_name = repr(plan.object_type.name)
     for index, field in enumerate(plan.fields):
-        name = field.nodes[0].name.value
+        part = plan.part(field)
         key = repr(field.key)
         namespace[f"F{index}"] = field
         path = "p" if field.needs_path else "None"
@@ -378,7 +378,7 @@ def _page_fill(plan: ObjectPlan) -> Fill | None:
             lines.append(f"    p = Path(path, {key}, {type_name})")
         if field.access is Access.TYPENAME:
             lines.append(f"    out[{key}] = {type_name}")
-        elif name == "edges" and field.completion.item is not None:
+        elif part is Part.EDGES and field.completion.item is not None:
             edge = field.completion.item
             edge_map = _edge_map(edge, index, namespace)
             if edge_map is None:
@@ -390,7 +390,7 @@ def _page_fill(plan: ObjectPlan) -> Fill | None:
             items = _each_document(edge_map, edge.carries_path)
             _branch(lines, "page edges", "    ")
             lines.append(f"    out[{key}] = {items}")
-        elif name == "nodes" and field.completion.item is not None:
+        elif part is Part.NODES and field.completion.item is not None:
             node = _document_node(field.completion.item)
             if node is None:
                 return None
@@ -404,13 +404,13 @@ def _page_fill(plan: ObjectPlan) -> Fill | None:
             namespace[f"NODE{index}"] = fill_of(node)
             items = _each_document(f"NODE{index}(run, d, {{0}})", node.needs_path)
             lines.append(f"    out[{key}] = {items}")
-        elif name == "pageInfo":
+        elif part is Part.PAGE_INFO:
             _branch(lines, "page info", "    ")
             lines.append(
                 f"    out[{key}] = run.complete(F{index}.completion, page.page_info(), "
                 f"F{index}, {path})"
             )
-        elif name == "totalCount":
+        elif part is Part.TOTAL_COUNT:
             _branch(lines, "page count", "    ")
             lines.append(f"    out[{key}] = None")
             lines.append(f"    run.wait(page.total_count(), out, F{index}, {path})")
@@ -437,11 +437,11 @@ def _edge_map(edge: Completion, index: int, namespace: dict[str, Any]) -> str | 
     type_name = repr(plan.object_type.name)
     entries = []
     for field in plan.fields:
-        name = field.nodes[0].name.value
+        part = plan.part(field)
         key = repr(field.key)
         if field.access is Access.TYPENAME:
             entries.append(f"{key}: {type_name}")
-        elif name == "node":
+        elif part is Part.NODE:
             node = _document_node(field.completion)
             if node is None:
                 return None
@@ -453,7 +453,7 @@ def _edge_map(edge: Completion, index: int, namespace: dict[str, Any]) -> str | 
             namespace[f"NODE{index}"] = fill_of(node)
             path = f"Path({{0}}, {key}, {type_name})" if node.needs_path else "None"
             entries.append(f"{key}: NODE{index}(run, d, {path})")
-        elif name == "cursor":
+        elif part is Part.CURSOR:
             entries.append(f"{key}: page.cursor(d)")
         else:
             return None
@@ -465,7 +465,7 @@ def _inline_weight(edge: ObjectPlan | None) -> int:
     if edge is None:
         return 0
     for field in edge.fields:
-        if field.nodes[0].name.value == "node":
+        if edge.part(field) is Part.NODE:
             node = _document_node(field.completion)
             if node is not None and _leaf_fields(node):
                 return node.weight

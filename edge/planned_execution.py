@@ -35,18 +35,21 @@ from graphql import (
     GraphQLError,
     GraphQLResolveInfo,
     OperationType,
+    Undefined,
 )
-from graphql.execution.executor import CollectedErrors
-from graphql.execution.values import get_argument_values
-from graphql.pyutils import AwaitableOrValue, Path, Undefined, is_iterable
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.types.arguments import convert_arguments
 
 from datastore.loaders import BatchLoader, Loaders
 from datastore.store import uncounted
 from edge import engine, operation_plans, plan_assembly
 from edge.cost import actual_cost
-from edge.engine import check_permission
+from edge.engine import (
+    AwaitableOrValue,
+    EngineExecutor,
+    Path,
+    check_permission,
+    converted_arguments,
+    is_iterable,
+)
 from edge.metrics import count_execution
 from edge.operation_plans import (
     Completion,
@@ -107,7 +110,7 @@ def _fallback_of(error: Exception, key: str | None = None) -> _Interpret:
     return _Interpret(reason, f"{type(error).__name__}: {error}", key)
 
 
-class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
+class PlannedExecutor(EngineExecutor):
     """Strawberry's graphql-core executor, which answers a plannable query from its plan.
 
     Every operation is counted by how it ran (``/metrics``, ``tsp_graphql_executions``). A
@@ -129,10 +132,9 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             return Unplanned(kind.value)
         if serially:
             return Unplanned.SERIAL
-        if self.abort_signal is not None:
+        if self.abortable():
             return Unplanned.ABORTABLE
-        middleware = self.middleware_manager
-        if middleware and middleware.middlewares:
+        if self.has_field_middleware():
             return Unplanned.MIDDLEWARE
         return planned(self.schema, self.operation, self.fragments, self.variable_values)
 
@@ -181,7 +183,7 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         loaders = getattr(self.context_value, "loaders", None)
         if isinstance(loaders, Loaders):
             self.context_value.loaders = Loaders(loaders.store)
-        self.collected_errors = CollectedErrors()
+        self.forget_errors()
         return await self._interpreted(serially)
 
 
@@ -649,21 +651,12 @@ class _PlannedRun:
     def _abstract(
         self, completion: Completion, value: Any, field: FieldPlan, path: Path | None
     ) -> Any:
-        executor = self.executor
         abstract_type = completion.abstract_type
         assert abstract_type is not None and path is not None
         info = self._raw_info(field, path)
-        resolve_type = abstract_type.resolve_type or executor.type_resolver
-        name = resolve_type(value, info, abstract_type)
-        if isinstance(name, Awaitable):
-            asyncio.ensure_future(name).cancel()
-            raise _Interpret(Fallback.BUG, f"{field.key}: an awaitable runtime type")
-        try:
-            runtime_type = executor.ensure_valid_runtime_type(
-                name, abstract_type, field.details, info, value
-            )
-        except GraphQLError as error:
-            raise _Interpret(Fallback.ERROR, error.message) from error
+        runtime_type = self.executor.runtime_type(abstract_type, value, info, field.details)
+        if isinstance(runtime_type, GraphQLError):
+            raise _Interpret(Fallback.ERROR, runtime_type.message, field.key)
         plan = self.plan.runtime_plan(runtime_type, field.details)
         return self._object(plan, value, field, path, info)
 
@@ -678,34 +671,21 @@ class _PlannedRun:
         arguments = self.arguments_by_field.get(field)
         if arguments is not None:
             return arguments
-        executor = self.executor
         raw = (
-            get_argument_values(
-                field.definition,
-                field.nodes[0],
-                executor.variable_values,
-                None,
-                executor.hide_suggestions,
-            )
+            self.executor.argument_values(field.definition, field.nodes[0])
             if field.takes_arguments
             else {}
         )
         assert field.strawberry_field is not None
-        arguments = self.arguments_by_field[field] = convert_arguments(
-            raw,
-            field.strawberry_field.arguments,
-            scalar_registry=self.plan.scalar_registry,
-            config=self.plan.config,
-            info=info,
+        arguments = self.arguments_by_field[field] = converted_arguments(
+            raw, field.strawberry_field, self.plan.strawberry_schema, info
         )
         return arguments
 
     def _raw_info(self, field: FieldPlan, path: Path | None) -> GraphQLResolveInfo[Any]:
         """What graphql-core would pass the field's resolver (and ``is_type_of``)."""
         assert path is not None
-        return self.executor.build_resolve_info(
-            field.definition, field.nodes, field.parent_type, path
-        )
+        return self.executor.resolve_info(field.definition, field.nodes, field.parent_type, path)
 
 
 async def _settle(futures: list[asyncio.Future[Any]]) -> None:

@@ -19,8 +19,6 @@ from graphql import (
     is_leaf_type,
     parse,
 )
-from graphql.execution.collect_fields import FragmentDetails
-from graphql.execution.values import VariableValues
 
 from datastore import collections as c
 from datastore.codec import utc_now
@@ -29,6 +27,7 @@ from datastore.ids import new_id
 from datastore.store import DocumentStore
 from edge import planned_execution
 from edge.cost import actual_cost
+from edge.engine import FragmentDetails, VariableValues
 from edge.operation_plans import Access, ObjectPlan, OperationPlan, plan_of, planned
 from edge.plan_assembly import BRANCHES, branch_hooks
 from edge.planned_execution import Execution, PlannedExecutor
@@ -38,6 +37,7 @@ from resolvers.identity import Role, Viewer
 from schema import build_schema
 from schema.authorization import Authorization
 from schema.document_reads import field_read
+from schema.pagination import Part
 from tests.conftest import (
     JWT_SECRET,
     SETTINGS,
@@ -492,3 +492,34 @@ def _resolver_of(type_: type, name: str) -> Callable[..., object]:
     field = next(f for f in definition.fields if f.python_name == name)
     resolver: Callable[..., object] = field.base_resolver.wrapped_func
     return resolver
+
+
+def test_the_engine_s_private_names_are_used_in_edge_engine_only() -> None:
+    # Only the top-level packages are Strawberry's and graphql-core's API (and a few public
+    # modules of Strawberry's); the executor reaches anything else through edge/engine.py.
+    public = {"graphql", "graphql.language", "strawberry", "strawberry.permission"}
+    imported = re.compile(r"^\s*from ((?:graphql|strawberry)(?:\.\w+)*) import", re.M)
+    edge = Path(__file__).parent.parent / "edge"
+    offenders = {
+        f"{module.name}: {name}"
+        for module in edge.glob("*.py")
+        if module.name in {"planned_execution.py", "operation_plans.py", "plan_assembly.py"}
+        for name in imported.findall(module.read_text())
+        if name not in public
+    }
+    assert offenders == set()
+
+
+def test_connections_are_recognised_by_their_declared_parts() -> None:
+    operation = parse("""{ serviceCategories(first: 2) { edges { cursor node { id } }
+      pageInfo { hasNextPage } } }""").definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    plan = plan_of(SCHEMA, operation, {}, VariableValues({}, {}))
+    assert plan is not None
+    connection = plan.root.fields[0].completion.object_plan
+    assert connection is not None and connection.connection
+    assert [connection.part(f) for f in connection.fields] == [Part.EDGES, Part.PAGE_INFO]
+    edge = connection.fields[0].completion.item
+    assert edge is not None and edge.object_plan is not None
+    assert [edge.object_plan.part(f) for f in edge.object_plan.fields] == [Part.CURSOR, Part.NODE]
+    assert not edge.object_plan.connection
