@@ -62,6 +62,12 @@ IN_FLIGHT = Gauge(
     "HTTP requests being served.",
     multiprocess_mode="livesum",
 )
+EXECUTIONS = Counter(
+    "tsp_graphql_executions",
+    "GraphQL operations by how they were executed: planned, fallen_back (a planned run that "
+    "met an error or a bug, answered interpreted) or unplanned, and why.",
+    ["execution", "reason"],
+)
 OPEN_CONNECTIONS = Gauge(
     "tsp_http_connections_open",
     "Open client connections (counted when served by `tsp-gateway serve`).",
@@ -94,6 +100,18 @@ def route_series(route: str) -> tuple[Histogram, Histogram]:
 def _operation_series(operation: str, outcome: str) -> Counter:
     # Bounded like the labels themselves: MAX_OPERATION_NAMES names, the gateway's error codes.
     return OPERATIONS.labels(operation=operation, outcome=outcome)
+
+
+@functools.cache
+def _execution_series(execution: str, reason: str) -> Counter:
+    # Bounded: the executor's outcomes and their reasons are enums of edge.planned_execution.
+    return EXECUTIONS.labels(execution=execution, reason=reason)
+
+
+def count_execution(execution: str, reason: str = "") -> None:
+    """Count one operation by how it was executed (``planned``, ``fallen_back``, ``unplanned``)
+    and why it was not planned or fell back."""
+    _execution_series(execution, reason).inc()
 
 
 def observe_cost(requested: int, actual: int) -> None:

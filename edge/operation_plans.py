@@ -18,14 +18,15 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any, cast
+from enum import Enum, StrEnum
+from typing import Any
 
 import strawberry
 from graphql import (
     DirectiveNode,
     FieldNode,
     GraphQLAbstractType,
+    GraphQLEnumType,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
@@ -39,27 +40,51 @@ from graphql import (
     is_leaf_type,
     is_object_type,
 )
-from graphql.execution.collect_fields import (
-    FieldDetailsList,
-    FragmentDetails,
-    collect_fields,
-    collect_subfields,
-)
-from graphql.execution.values import VariableValues
 from graphql.language import Visitor, visit
-from strawberry.schema.schema_converter import CustomGraphQLEnumType
-from strawberry.types.field import StrawberryField
 
 from edge.cost import SERIES_ITEM, object_weight
+from edge.engine import (
+    FieldDetailsList,
+    FragmentDetails,
+    Permission,
+    StrawberryField,
+    VariableValues,
+    collect_fields,
+    collect_subfields,
+    declared_permissions,
+    origin_of,
+    python_enum_of,
+    resolver_call,
+    strawberry_field_of,
+    strawberry_schema_of,
+)
 from schema.document_reads import AttributeRead, Loads, attribute_reads, field_read
-from schema.pagination import Connection
+from schema.pagination import Part, parts_of
 
-_STRAWBERRY_DEFINITION = "strawberry-definition"
-"""Where Strawberry links a graphql-core field back to its own definition."""
+
+class Unplanned(StrEnum):
+    """Why an operation runs interpreted (a bounded set: the label of a metric)."""
+
+    MUTATION = "mutation"
+    SUBSCRIPTION = "subscription"
+    NOT_STRAWBERRY = "not a Strawberry schema"
+    SERIAL = "serial execution"
+    ABORTABLE = "abort signal"
+    MIDDLEWARE = "field middleware"
+    DEFER = "@defer"
+    FRAGMENT_ARGUMENTS = "fragment arguments"
+    INTROSPECTION = "introspection"
+    FIELD_EXTENSIONS = "field extensions"
+    RESOLVER = "resolver not a plain function"
+    UNKNOWN_FIELD = "unknown field"
 
 
 class Unplannable(Exception):
     """The operation uses something a plan does not express; it runs interpreted."""
+
+    def __init__(self, reason: Unplanned, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else str(reason))
+        self.reason = reason
 
 
 class Access(Enum):
@@ -120,6 +145,8 @@ class FieldPlan:
     completion: Completion
     name: str = ""
     """The attribute an ``ATTRIBUTE`` field reads."""
+    python_name: str = ""
+    """The field's name in its Python type (none for ``__typename``)."""
     strawberry_field: StrawberryField | None = None
     function: Callable[..., Any] | None = None
     """A ``RESOLVER`` field's function (Strawberry's resolver, unwrapped)."""
@@ -128,6 +155,8 @@ class FieldPlan:
     """Keyword parameters (``root``, ``parent``) that receive the parent object."""
     info_keyword: str | None = None
     takes_arguments: bool = False
+    permissions: tuple[Permission, ...] = ()
+    """The permissions a ``RESOLVER`` field declares, checked before its resolver is called."""
     read: Callable[..., Any] | None = None
     """A ``DOCUMENT_ATTRIBUTE`` or ``DOCUMENT_FIELD`` field's read of the document."""
     loads: Loads | None = None
@@ -169,8 +198,18 @@ class ObjectPlan:
     documents, and built as typed objects only for fields without a read."""
     reads_typed: bool = False
     """Whether any of its fields reads the typed object."""
-    connection: bool = False
-    """Whether it is a connection's (whose value a document read answers as a page)."""
+    parts: dict[str, Part] = field(default_factory=dict)
+    """What its type declares its fields are (``schema.pagination.Part``, by Python name):
+    a connection's (whose value a document read answers as a page) or an edge's."""
+    connection: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.connection = Part.EDGES in self.parts.values()
+
+    def part(self, field_plan: FieldPlan) -> Part | None:
+        """What ``field_plan`` is of a connection or edge (``None``: nothing declared)."""
+        return self.parts.get(field_plan.python_name)
+
     needs_path: bool = False
     """Whether any of its fields needs its response path (see ``Completion.carries_path``)."""
     weight: int = 0
@@ -196,8 +235,7 @@ class OperationPlan:
     ) -> None:
         self.schema = schema
         self.info_class = strawberry_schema.config.info_class
-        self.config = strawberry_schema.config
-        self.scalar_registry = strawberry_schema.schema_converter.scalar_registry
+        self.strawberry_schema = strawberry_schema
         self.operation = operation
         self._fragments = fragments
         # Only ``@skip``/``@include`` read these; plans are keyed by those variables' values.
@@ -205,17 +243,19 @@ class OperationPlan:
         self._runtime_plans: dict[tuple[GraphQLObjectType, int], tuple[Any, ObjectPlan]] = {}
         root_type = schema.query_type
         if root_type is None:
-            raise Unplannable("the schema has no query type")
+            raise Unplannable(Unplanned.NOT_STRAWBERRY, "the schema has no query type")
         grouped, defer_usages, _ = collect_fields(
             schema, fragments, variable_values, root_type, operation
         )
         if defer_usages:
-            raise Unplannable("@defer")
+            raise Unplannable(Unplanned.DEFER)
         self.counts_cost = True
         """Whether its runs count the actual cost: the walk of ``edge.cost`` takes the most
         costly possible type of an abstract field's value, which a run does not know."""
         self.root = self._object_plan(root_type, grouped)
         self.root.weight = 0  # the walk counts the root's fields, not the root
+        self.reported = False
+        """Whether a run of it that ended on a bug was logged (once per plan is enough)."""
 
     def runtime_plan(self, object_type: GraphQLObjectType, details: FieldDetailsList) -> ObjectPlan:
         """The plan of an abstract field's value whose runtime type is ``object_type``."""
@@ -237,26 +277,26 @@ class OperationPlan:
             details,
         )
         if defer_usages:
-            raise Unplannable("@defer")
+            raise Unplannable(Unplanned.DEFER)
         return self._object_plan(object_type, grouped)
 
     def _object_plan(
         self, object_type: GraphQLObjectType, grouped: dict[str, FieldDetailsList]
     ) -> ObjectPlan:
-        definition = object_type.extensions.get(_STRAWBERRY_DEFINITION)
-        origin = getattr(definition, "origin", None)
+        definition = origin_of(object_type)
+        origin = definition.origin
         reads = attribute_reads(origin) if isinstance(origin, type) else None
         plan = ObjectPlan(
             object_type,
             is_type_of=object_type.is_type_of,
-            is_type_of_reads_info=getattr(definition, "is_type_of", None) is not None,
+            is_type_of_reads_info=definition.own_is_type_of,
             document_class=origin if reads is not None else None,
-            connection=isinstance(origin, type) and issubclass(origin, Connection),
+            parts=parts_of(origin),
             weight=object_weight(object_type),
         )
         for key, details in grouped.items():
             if any(d.fragment_variable_values is not None for d in details):
-                raise Unplannable("fragment arguments")
+                raise Unplannable(Unplanned.FRAGMENT_ARGUMENTS)
             plan.fields.append(self._field_plan(object_type, key, details, reads))
         plan.reads_typed = any(f.typed for f in plan.fields)
         plan.needs_path = any(f.needs_path for f in plan.fields)
@@ -272,18 +312,22 @@ class OperationPlan:
         name = details[0].node.name.value
         definition = self.schema.get_field(parent_type, name)
         if definition is None:
-            raise Unplannable(f"{parent_type.name}.{name} does not exist")
+            raise Unplannable(Unplanned.UNKNOWN_FIELD, f"{parent_type.name}.{name}")
         completion = self._completion(definition.type, details)
         if name == "__typename":
             return FieldPlan(key, parent_type, definition, details, Access.TYPENAME, completion)
         if name.startswith("__"):
-            raise Unplannable("introspection")
-        strawberry_field = definition.extensions.get(_STRAWBERRY_DEFINITION)
-        if not isinstance(strawberry_field, StrawberryField) or strawberry_field.extensions:
-            raise Unplannable(f"{parent_type.name}.{name} has field extensions")
-        resolver = strawberry_field.base_resolver
-        if resolver is not None and not callable(resolver.wrapped_func):
-            raise Unplannable(f"{parent_type.name}.{name}'s resolver is not a plain function")
+            raise Unplannable(Unplanned.INTROSPECTION)
+        strawberry_field = strawberry_field_of(definition)
+        if strawberry_field is None:
+            raise Unplannable(Unplanned.NOT_STRAWBERRY, f"{parent_type.name}.{name}")
+        try:
+            resolver = resolver_call(strawberry_field)
+        except TypeError:
+            raise Unplannable(Unplanned.RESOLVER, f"{parent_type.name}.{name}") from None
+        permissions = declared_permissions(strawberry_field)
+        if permissions is None or (permissions and resolver is None):
+            raise Unplannable(Unplanned.FIELD_EXTENSIONS, f"{parent_type.name}.{name}")
         if resolver is None and reads is not None and strawberry_field.python_name in reads:
             return FieldPlan(
                 key,
@@ -292,6 +336,7 @@ class OperationPlan:
                 details,
                 Access.DOCUMENT_ATTRIBUTE,
                 completion,
+                python_name=strawberry_field.python_name,
                 read=reads[strawberry_field.python_name],
             )
         if resolver is None:
@@ -302,13 +347,12 @@ class OperationPlan:
                 details,
                 Access.ATTRIBUTE,
                 completion,
+                python_name=strawberry_field.python_name,
                 name=strawberry_field.python_name,
             )
-        declared = (
-            field_read(cast("Callable[..., Any]", resolver.wrapped_func))
-            if reads is not None
-            else None
-        )
+        declared = field_read(resolver.function) if reads is not None else None
+        if declared is not None and permissions:
+            raise Unplannable(Unplanned.FIELD_EXTENSIONS, f"{parent_type.name}.{name}")
         return FieldPlan(
             key,
             parent_type,
@@ -316,16 +360,14 @@ class OperationPlan:
             details,
             Access.RESOLVER if declared is None else Access.DOCUMENT_FIELD,
             completion,
+            python_name=strawberry_field.python_name,
             strawberry_field=strawberry_field,
-            function=cast("Callable[..., Any]", resolver.wrapped_func),
-            passes_self=resolver.self_parameter is not None,
-            source_keywords=tuple(
-                parameter.name
-                for parameter in (resolver.root_parameter, resolver.parent_parameter)
-                if parameter is not None
-            ),
-            info_keyword=resolver.info_parameter.name if resolver.info_parameter else None,
+            function=resolver.function,
+            passes_self=resolver.passes_self,
+            source_keywords=resolver.source_keywords,
+            info_keyword=resolver.info_keyword,
             takes_arguments=bool(definition.args or details[0].node.arguments),
+            permissions=permissions,
             read=None if declared is None else declared.read,
             loads=None if declared is None else declared.loads,
             read_takes_info=declared is not None and declared.takes_info,
@@ -337,8 +379,9 @@ class OperationPlan:
         if isinstance(named, GraphQLList):
             item = self._completion(named.of_type, details)
             return Completion(Shape.LIST, non_null, item=item, carries_path=item.carries_path)
-        if isinstance(named, CustomGraphQLEnumType):
-            coerce, enum_names = _enum_coercion(named)
+        python_enum = python_enum_of(named) if isinstance(named, GraphQLEnumType) else None
+        if isinstance(named, GraphQLEnumType) and python_enum is not None:
+            coerce, enum_names = _enum_coercion(named, python_enum)
             return Completion(Shape.LEAF, non_null, coerce=coerce, enum_names=enum_names)
         if is_leaf_type(named):
             return Completion(Shape.LEAF, non_null, coerce=named.coerce_output_value)
@@ -352,11 +395,12 @@ class OperationPlan:
             plan = self._subplan(named, details)
             carries_path = plan.needs_path or plan.is_type_of_reads_info
             return Completion(Shape.OBJECT, non_null, object_plan=plan, carries_path=carries_path)
-        raise Unplannable(f"cannot complete {named}")  # pragma: no cover - all types covered
+        # pragma: no cover - all types covered
+        raise Unplannable(Unplanned.UNKNOWN_FIELD, f"cannot complete {named}")
 
 
 def _enum_coercion(
-    enum_type: CustomGraphQLEnumType,
+    enum_type: GraphQLEnumType, member_type: Any
 ) -> tuple[Callable[[Any], Any], dict[int, str]]:
     """Strawberry's output coercion of an enum, with the member's name looked up instead of
     searched for (its coercion compares the member with every value of the enum in turn),
@@ -364,7 +408,6 @@ def _enum_coercion(
     names: dict[Any, str] = {}
     for name, value in enum_type.values.items():
         names.setdefault(value.value, name)  # the first match, as Strawberry's search finds
-    member_type = enum_type.wrapped_cls
     coerce = enum_type.coerce_output_value
 
     def coerced(value: Any) -> Any:
@@ -399,7 +442,7 @@ class _DocumentPlans:
     schema: GraphQLSchema
     """Held, so the schema's id (half of the entry's key) is not reused while it lives."""
     condition_variables: tuple[str, ...]
-    plans: dict[Hashable, OperationPlan | None] = field(default_factory=dict)
+    plans: dict[Hashable, OperationPlan | Unplanned] = field(default_factory=dict)
 
 
 _PLANS_PER_OPERATION = 8
@@ -417,16 +460,28 @@ def plan_of(
     variable_values: VariableValues,
 ) -> OperationPlan | None:
     """The plan of ``operation`` for these variables, made the first time they are seen, or
-    ``None`` if it is not a query or uses something a plan does not express.
+    ``None`` if it is not a query or uses something a plan does not express."""
+    plan = planned(schema, operation, fragments, variable_values)
+    return plan if isinstance(plan, OperationPlan) else None
+
+
+def planned(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    fragments: dict[str, FragmentDetails],
+    variable_values: VariableValues,
+) -> OperationPlan | Unplanned:
+    """The plan of ``operation`` for these variables, made the first time they are seen, or
+    why it has none.
 
     Plans live as long as their parsed document: the parser cache's and the trusted documents'
     documents are planned once, a document parsed for one request is planned for that one.
     """
     if operation.operation is not OperationType.QUERY:
-        return None
-    strawberry_schema = getattr(schema, "_strawberry_schema", None)
-    if not isinstance(strawberry_schema, strawberry.Schema):
-        return None
+        return Unplanned(operation.operation.value)
+    strawberry_schema = strawberry_schema_of(schema)
+    if strawberry_schema is None:
+        return Unplanned.NOT_STRAWBERRY
     key = (id(schema), id(operation))
     document_plans = _plans.get(key)
     if document_plans is None:
@@ -452,10 +507,10 @@ def plan_of(
             {n: v for n, v in coerced.items() if n in document_plans.condition_variables},
         )
         try:
-            plan: OperationPlan | None = OperationPlan(
+            plan: OperationPlan | Unplanned = OperationPlan(
                 schema, strawberry_schema, operation, fragments, kept
             )
-        except Unplannable:
-            plan = None
+        except Unplannable as unplannable:
+            plan = unplannable.reason
         document_plans.plans[conditions_key] = plan
     return document_plans.plans[conditions_key]

@@ -23,12 +23,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from graphql import GraphQLBoolean, GraphQLID, GraphQLString
-from graphql.pyutils import Path, Undefined
+from graphql import GraphQLBoolean, GraphQLID, GraphQLString, Undefined
 
+from edge.engine import Path
 from edge.operation_plans import Access, Completion, FieldPlan, ObjectPlan, Shape
 from schema.document_reads import Key
-from schema.pagination import DocumentPage
+from schema.pagination import DocumentPage, Part
 
 PENDING = object()
 """What ``run.load`` and ``run.pend`` answer for a field whose loads join the level's batch."""
@@ -39,6 +39,44 @@ is completed at once (``run.later`` learns them)."""
 
 Fill = Callable[[Any, Any, Path | None], dict[str, Any]]
 """``fill(run, source, path)``: the response map of one object of the plan."""
+
+branch_hooks: dict[str, Callable[[str], list[str]]] = {}
+"""Lines put at the start of a named branch of the generated code (``hook(indent)``), for
+tests that break one branch and check that the checked suite notices. Each branch the
+generator emits starts with the comment ``# branch: <name>`` (see :data:`BRANCHES`)."""
+
+BRANCHES = (
+    "typename",
+    "key read",
+    "stored enum",
+    "document read",
+    "attribute",
+    "one-key load",
+    "loads",
+    "read with context",
+    "read with info",
+    "resolver",
+    "late value",
+    "exact leaf",
+    "leaf",
+    "inline leaf map",
+    "inline object",
+    "inline list",
+    "completion",
+    "page edges",
+    "page nodes",
+    "page info",
+    "page count",
+)
+"""The generator's branches, by the names :data:`branch_hooks` takes."""
+
+
+def _branch(lines: list[str], name: str, indent: str) -> None:
+    lines.append(f"{indent}# branch: {name}")
+    hook = branch_hooks.get(name)
+    if hook is not None:
+        lines.extend(hook(indent))
+
 
 _EXACT: dict[Any, str] = {
     GraphQLString.coerce_output_value: "str",
@@ -121,6 +159,7 @@ class _Generator:
         emit = self.lines.append
         stored = Key(read.name, optional=read.optional).expression("document", "")
         self.namespace["MISSING"] = _MISSING
+        _branch(self.lines, "stored enum", "    ")
         emit(f"    c = {composed}.get({stored}, MISSING)")
         emit("    if c is MISSING:")
         emit(f"        v = {read.expression('document', self._bind('M', index, read.members))}")
@@ -133,6 +172,7 @@ class _Generator:
         """``finish(run, value, out, path)``: a value that came later, completed into
         ``out`` by the same code as one at hand."""
         self.lines.append(f"def finish{index}(run, v, out, p):")
+        _branch(self.lines, "late value", "    ")
         self.lines.append("    if isinstance(v, Exception):")
         self.lines.append(f"        run.failed(F{index}, v)")
         self._complete(index, field, "    ", "p" if field.needs_path else "None")
@@ -152,22 +192,27 @@ class _Generator:
             emit(f"    p = Path(path, {key}, {type_name})")
         access = field.access
         if access is Access.TYPENAME:
+            _branch(self.lines, "typename", "    ")
             emit(f"    out[{key}] = {self.plan.object_type.name!r}")
             return
         if access is Access.DOCUMENT_ATTRIBUTE and isinstance(field.read, Key):
             if self._stored_enum(index, field, path):
                 return
             members = self._bind("M", index, field.read.members)
+            _branch(self.lines, "key read", "    ")
             emit(f"    v = {field.read.expression('document', members)}")
         elif access is Access.DOCUMENT_ATTRIBUTE:
+            _branch(self.lines, "document read", "    ")
             emit(f"    v = {self._bind('R', index, field.read)}(document)")
         elif access is Access.ATTRIBUTE:
             if not field.name.isidentifier():  # pragma: no cover - Strawberry's python names
                 raise ValueError(f"{field.name!r} is not an attribute name")
+            _branch(self.lines, "attribute", "    ")
             emit(f"    v = typed.{field.name}")
         elif access is Access.DOCUMENT_FIELD and field.loads is not None and field.loads.one:
             # Known already, or its key joins the level's batch and it is completed after:
             # inline, as most loads are of one key.
+            _branch(self.lines, "one-key load", "    ")
             emit(f"    s = run.field_loads.get({field_name}) or run.loads_of({field_name})")
             emit("    k = s.keys(document, context)")
             emit("    if k is None:")
@@ -179,16 +224,20 @@ class _Generator:
             emit("        else:")
             emit(f"            v = run.pend(s, document, k, out, {path})")
         elif access is Access.DOCUMENT_FIELD and field.loads is not None:
+            _branch(self.lines, "loads", "    ")
             emit(f"    v = run.load({field_name}, document, out, {path})")
         elif access is Access.DOCUMENT_FIELD and not field.read_takes_info:
             read = self._bind("R", index, field.read)
+            _branch(self.lines, "read with context", "    ")
             if field.takes_arguments:
                 emit(f"    v = {read}(document, context, **run.arguments({field_name}))")
             else:
                 emit(f"    v = {read}(document, context)")
         elif access is Access.DOCUMENT_FIELD:
+            _branch(self.lines, "read with info", "    ")
             emit(f"    v = run.read({field_name}, document, {path})")
         else:
+            _branch(self.lines, "resolver", "    ")
             emit(f"    v = run.call({field_name}, typed, {path})")
         if access in (Access.DOCUMENT_ATTRIBUTE, Access.ATTRIBUTE):
             self._complete(index, field, "    ", path)
@@ -222,9 +271,11 @@ class _Generator:
             if exact is not None:
                 # String and ID answer a str as it is, Boolean a bool.
                 emit(f"{indent}if v.__class__ is {exact}:")
+                _branch(self.lines, "exact leaf", indent + "    ")
                 emit(f"{indent}    out[{key}] = v")
                 emit(f"{indent}else:")
                 indent += "    "
+            _branch(self.lines, "leaf", indent)
             if completion.enum_names is not None:
                 names = self._bind("E", index, completion.enum_names)
                 emit(f"{indent}c = {names}.get(id(v))")
@@ -245,12 +296,14 @@ class _Generator:
                 emit(f"{indent}    v = run.document({self._bind('P', index, child)}, v)")
             leaves = _leaf_map(child, "v", self.namespace)
             if leaves is not None:
+                _branch(self.lines, "inline leaf map", indent)
                 if child.weight:
                     emit(f"{indent}run.cost += {child.weight}")
                 emit(f"{indent}out[{key}] = {leaves}")
                 return
             fill = self._bind("FILL", index, fill_of(child))
             child_path = path if child.needs_path else "None"
+            _branch(self.lines, "inline object", indent)
             emit(f"{indent}out[{key}] = {fill}(run, v, {child_path})")
         elif shape is Shape.LIST and completion.item and _inlined(completion.item):
             # A list of objects, each filled in place; anything but a plain list, and any item
@@ -264,6 +317,7 @@ class _Generator:
             direct = "i.__class__ is dict" if child.document_class is not None else "i is not None"
             items = "n, i in enumerate(v)" if item.carries_path else "i in v"
             emit(f"{indent}if v.__class__ is list:")
+            _branch(self.lines, "inline list", indent + "    ")
             leaves = _leaf_map(child, "i", self.namespace)
             if leaves is not None:
                 # Counted with the list; a typed item's fill counts itself, less what it was.
@@ -283,6 +337,7 @@ class _Generator:
             emit(f"{indent}    out[{key}] = run.complete({whole}, v, F{index}, {path})")
         else:
             completion_name = self._bind("COMPLETION", index, completion)
+            _branch(self.lines, "completion", indent)
             emit(f"{indent}out[{key}] = run.complete({completion_name}, v, F{index}, {path})")
 
 
@@ -315,7 +370,7 @@ def _page_fill(plan: ObjectPlan) -> Fill | None:
         lines.append(f"    run.cost += {plan.weight}")
     type_name = repr(plan.object_type.name)
     for index, field in enumerate(plan.fields):
-        name = field.nodes[0].name.value
+        part = plan.part(field)
         key = repr(field.key)
         namespace[f"F{index}"] = field
         path = "p" if field.needs_path else "None"
@@ -323,7 +378,7 @@ def _page_fill(plan: ObjectPlan) -> Fill | None:
             lines.append(f"    p = Path(path, {key}, {type_name})")
         if field.access is Access.TYPENAME:
             lines.append(f"    out[{key}] = {type_name}")
-        elif name == "edges" and field.completion.item is not None:
+        elif part is Part.EDGES and field.completion.item is not None:
             edge = field.completion.item
             edge_map = _edge_map(edge, index, namespace)
             if edge_map is None:
@@ -333,11 +388,13 @@ def _page_fill(plan: ObjectPlan) -> Fill | None:
             if weight:
                 lines.append(f"    run.cost += {weight} * len(page.documents)")
             items = _each_document(edge_map, edge.carries_path)
+            _branch(lines, "page edges", "    ")
             lines.append(f"    out[{key}] = {items}")
-        elif name == "nodes" and field.completion.item is not None:
+        elif part is Part.NODES and field.completion.item is not None:
             node = _document_node(field.completion.item)
             if node is None:
                 return None
+            _branch(lines, "page nodes", "    ")
             leaves = _leaf_map(node, "d", namespace)
             if leaves is not None:
                 if node.weight:
@@ -347,12 +404,14 @@ def _page_fill(plan: ObjectPlan) -> Fill | None:
             namespace[f"NODE{index}"] = fill_of(node)
             items = _each_document(f"NODE{index}(run, d, {{0}})", node.needs_path)
             lines.append(f"    out[{key}] = {items}")
-        elif name == "pageInfo":
+        elif part is Part.PAGE_INFO:
+            _branch(lines, "page info", "    ")
             lines.append(
                 f"    out[{key}] = run.complete(F{index}.completion, page.page_info(), "
                 f"F{index}, {path})"
             )
-        elif name == "totalCount":
+        elif part is Part.TOTAL_COUNT:
+            _branch(lines, "page count", "    ")
             lines.append(f"    out[{key}] = None")
             lines.append(f"    run.wait(page.total_count(), out, F{index}, {path})")
         else:
@@ -378,11 +437,11 @@ def _edge_map(edge: Completion, index: int, namespace: dict[str, Any]) -> str | 
     type_name = repr(plan.object_type.name)
     entries = []
     for field in plan.fields:
-        name = field.nodes[0].name.value
+        part = plan.part(field)
         key = repr(field.key)
         if field.access is Access.TYPENAME:
             entries.append(f"{key}: {type_name}")
-        elif name == "node":
+        elif part is Part.NODE:
             node = _document_node(field.completion)
             if node is None:
                 return None
@@ -394,7 +453,7 @@ def _edge_map(edge: Completion, index: int, namespace: dict[str, Any]) -> str | 
             namespace[f"NODE{index}"] = fill_of(node)
             path = f"Path({{0}}, {key}, {type_name})" if node.needs_path else "None"
             entries.append(f"{key}: NODE{index}(run, d, {path})")
-        elif name == "cursor":
+        elif part is Part.CURSOR:
             entries.append(f"{key}: page.cursor(d)")
         else:
             return None
@@ -406,7 +465,7 @@ def _inline_weight(edge: ObjectPlan | None) -> int:
     if edge is None:
         return 0
     for field in edge.fields:
-        if field.nodes[0].name.value == "node":
+        if edge.part(field) is Part.NODE:
             node = _document_node(field.completion)
             if node is not None and _leaf_fields(node):
                 return node.weight

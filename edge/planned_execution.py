@@ -21,6 +21,7 @@ planned, so the second run reads again what the first read and writes nothing.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -33,23 +34,31 @@ from graphql import (
     ExperimentalIncrementalExecutionResults,
     GraphQLError,
     GraphQLResolveInfo,
+    OperationType,
+    Undefined,
 )
-from graphql.execution.executor import CollectedErrors
-from graphql.execution.values import get_argument_values
-from graphql.pyutils import AwaitableOrValue, Path, Undefined, is_iterable
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.types.arguments import convert_arguments
 
 from datastore.loaders import BatchLoader, Loaders
 from datastore.store import uncounted
+from edge import engine, operation_plans, plan_assembly
 from edge.cost import actual_cost
+from edge.engine import (
+    AwaitableOrValue,
+    EngineExecutor,
+    Path,
+    check_permission,
+    converted_arguments,
+    is_iterable,
+)
+from edge.metrics import count_execution
 from edge.operation_plans import (
     Completion,
     FieldPlan,
     ObjectPlan,
     OperationPlan,
     Shape,
-    plan_of,
+    Unplanned,
+    planned,
 )
 from edge.plan_assembly import PENDING, PLAIN, fill_of
 from edge.request import GatewayRequest
@@ -58,33 +67,111 @@ _log = logging.getLogger(__name__)
 _Result = ExecutionResult | ExperimentalIncrementalExecutionResults
 
 
+class Fallback(StrEnum):
+    """Why a planned run ended before its answer (a bounded set: the label of a metric)."""
+
+    ERROR = "error"
+    """A resolver or a read raised or answered an error (or a value graphql-core reports as
+    one: not a list, not of the field's type)."""
+    NULL = "null"
+    """A null where the schema promises a value."""
+    UNCOERCED = "uncoerced"
+    """A leaf value that does not coerce to its type."""
+    BUG = "bug"
+    """Anything else: the plan, its generated code or the run went wrong. Never expected."""
+
+
 class _Interpret(Exception):
-    """The planned run met an error: the interpreted run reports it."""
+    """The planned run ends: the interpreted run answers (and reports any error)."""
+
+    def __init__(self, reason: Fallback, detail: str, key: str | None = None) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.key = key
+        """The response key of the field it ended at, when known."""
 
 
-class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's graphql-core executor, which answers a plannable query from its plan."""
+_ENGINE_CODE = ("<plan of ", "<page plan of ")
+"""Generated code's file names (``edge.plan_assembly``)."""
+
+
+def _fallback_of(error: Exception, key: str | None = None) -> _Interpret:
+    """What ends a run on an exception that is not one of its own signals: a resolver's or a
+    read's error where the exception was raised outside the executor's own code, a bug where
+    the executor or its generated code raised it."""
+    if isinstance(error, _Interpret):
+        return error
+    traceback = error.__traceback__
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    where = traceback.tb_frame.f_code.co_filename if traceback is not None else ""
+    engine = where.startswith(_ENGINE_CODE) or where in _ENGINE_FILES
+    reason = Fallback.BUG if engine else Fallback.ERROR
+    return _Interpret(reason, f"{type(error).__name__}: {error}", key)
+
+
+class PlannedExecutor(EngineExecutor):
+    """Strawberry's graphql-core executor, which answers a plannable query from its plan.
+
+    Every operation is counted by how it ran (``/metrics``, ``tsp_graphql_executions``). A
+    planned run that ends on a bug (see :class:`Fallback`) is logged, once per plan, with the
+    request's id, and answered interpreted."""
 
     def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[_Result]:
         plan = self._plan(serially)
-        if plan is None:
+        if not isinstance(plan, OperationPlan):
+            self._unplanned(plan)
             return super().execute_operation(serially)
         return self._execute_planned(plan, serially)
 
-    def _plan(self, serially: bool | None) -> OperationPlan | None:
+    def _plan(self, serially: bool | None) -> OperationPlan | Unplanned:
         # Field middleware (a schema extension's ``resolve`` hook) wraps each resolver call,
         # which a plan skips: such a schema runs interpreted.
-        middleware = self.middleware_manager
-        if serially or self.abort_signal is not None or (middleware and middleware.middlewares):
-            return None
-        return plan_of(self.schema, self.operation, self.fragments, self.variable_values)
+        kind = self.operation.operation
+        if kind is not OperationType.QUERY:
+            return Unplanned(kind.value)
+        if serially:
+            return Unplanned.SERIAL
+        if self.abortable():
+            return Unplanned.ABORTABLE
+        if self.has_field_middleware():
+            return Unplanned.MIDDLEWARE
+        return planned(self.schema, self.operation, self.fragments, self.variable_values)
+
+    def _unplanned(self, reason: Unplanned) -> None:
+        count_execution("unplanned", reason)
 
     async def _execute_planned(self, plan: OperationPlan, serially: bool | None) -> _Result:
-        try:
-            data = await _PlannedRun(self, plan).data()
-        except _Interpret:
+        data = await self._planned_data(plan)
+        if isinstance(data, _Interpret):
             return await self._interpreted_afresh(serially)
         return self.build_response(data)
+
+    async def _planned_data(self, plan: OperationPlan) -> dict[str, Any] | _Interpret:
+        """The plan's answer, or why the run ended before it (counted, and a bug reported)."""
+        try:
+            data = await _PlannedRun(self, plan).data()
+        except _Interpret as fallback:
+            count_execution("fallen_back", fallback.reason)
+            if fallback.reason is Fallback.BUG:
+                self._bug(plan, fallback)
+            return fallback
+        count_execution("planned")
+        return data
+
+    def _bug(self, plan: OperationPlan, fallback: _Interpret) -> None:
+        if plan.reported:
+            return
+        plan.reported = True
+        request_id = getattr(self.context_value, "request_id", None)
+        _log.error(
+            "the planned run of %s ended on a bug (answered interpreted; logged once per plan) "
+            "in request %s: %s",
+            _operation_name(self),
+            request_id,
+            fallback,
+            exc_info=fallback,
+        )
 
     async def _interpreted(self, serially: bool | None) -> _Result:
         result = super().execute_operation(serially)
@@ -96,7 +183,7 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         loaders = getattr(self.context_value, "loaders", None)
         if isinstance(loaders, Loaders):
             self.context_value.loaders = Loaders(loaders.store)
-        self.collected_errors = CollectedErrors()
+        self.forget_errors()
         return await self._interpreted(serially)
 
 
@@ -104,19 +191,34 @@ class CheckedPlannedExecutor(PlannedExecutor):
     """Runs every planned query both ways and records in :data:`mismatches` an answer of the
     planned way (the planned data, or what follows a planned run that met an error) that
     differs from a cold interpreted run's: data byte for byte, errors by message, path, code
-    and order (tests fail on any). The planned way is the request's (its store reads count,
-    as in service); the interpreted run that checks it reads uncounted, on fresh loaders. For
-    tests and for trying a resolver against the plans, not for serving."""
+    and order (tests fail on any). A planned run that ends on a bug is a mismatch too, and so
+    is one that ends on an error where the interpreted run finds none. The planned way is the
+    request's (its store reads count, as in service); the interpreted run that checks it reads
+    uncounted, on fresh loaders. :data:`executions` tallies what was compared. For tests and
+    for trying a resolver against the plans, not for serving."""
+
+    def _unplanned(self, reason: Unplanned) -> None:
+        super()._unplanned(reason)
+        executions[("unplanned", reason)] += 1
+
+    def _bug(self, plan: OperationPlan, fallback: _Interpret) -> None:
+        super()._bug(plan, fallback)
+        _mismatch(self, f"the planned run ended on a bug: {fallback}")
 
     async def _execute_planned(self, plan: OperationPlan, serially: bool | None) -> _Result:
-        try:
-            planned = self.build_response(await _PlannedRun(self, plan).data())
-        except _Interpret:
+        data = await self._planned_data(plan)
+        if isinstance(data, _Interpret):
             planned = await self._interpreted_afresh(serially)
+        else:
+            planned = self.build_response(data)
         assert isinstance(planned, ExecutionResult)
         with uncounted():
             interpreted = await self._interpreted_afresh(serially)
         assert isinstance(interpreted, ExecutionResult)
+        if isinstance(data, _Interpret):
+            self._check_fallback(data, interpreted)
+        else:
+            executions[("planned", "")] += 1
         if _errors(planned) != _errors(interpreted):
             _mismatch(
                 self, f"errors {_errors(planned)}\nwhere interpreted found {_errors(interpreted)}"
@@ -127,6 +229,20 @@ class CheckedPlannedExecutor(PlannedExecutor):
         elif not planned.errors:
             self._check_counted_cost(interpreted.data)
         return interpreted
+
+    def _check_fallback(self, fallback: _Interpret, interpreted: ExecutionResult) -> None:
+        """A planned run that ended on an error is right if the interpreted run reports one,
+        and compared if it reports one at the field where the planned run met it."""
+        if fallback.reason is Fallback.BUG:
+            executions[("fallen_back", fallback.reason)] += 1
+        elif not interpreted.errors:
+            _mismatch(self, f"the planned run ended ({fallback}) where interpreted found no error")
+        elif fallback.key is not None and any(
+            _field_key(error.path) == fallback.key for error in interpreted.errors
+        ):
+            executions[("planned", "at its error")] += 1
+        else:
+            executions[("fallen_back", fallback.reason)] += 1
 
     def _check_counted_cost(self, data: Any) -> None:
         gateway = getattr(self.context_value, "gateway", None)
@@ -166,9 +282,17 @@ class Execution(StrEnum):
 mismatches: list[str] = []
 """What :class:`CheckedPlannedExecutor` found, one line per operation that differed."""
 
+executions: collections.Counter[tuple[str, str]] = collections.Counter()
+"""What :class:`CheckedPlannedExecutor` ran, by how and why (the labels of
+``tsp_graphql_executions``): ``("planned", "")`` were compared byte for byte."""
+
+
+def _operation_name(executor: PlannedExecutor) -> str:
+    return executor.operation.name.value if executor.operation.name else "(anonymous)"
+
 
 def _mismatch(executor: PlannedExecutor, what: str) -> None:
-    name = executor.operation.name.value if executor.operation.name else "(anonymous)"
+    name = _operation_name(executor)
     mismatches.append(f"{name}: {what}")
     _log.error("planned and interpreted execution differ for %s: %s", name, what)
 
@@ -179,6 +303,14 @@ def _errors(result: ExecutionResult) -> list[tuple[str, Any, Any]]:
         (error.message, error.path, (error.extensions or {}).get("code"))
         for error in result.errors or ()
     ]
+
+
+def _field_key(path: list[str | int] | None) -> str | None:
+    """The response key of the field an error's path ends at (past any list index)."""
+    for part in reversed(path or ()):
+        if isinstance(part, str):
+            return part
+    return None
 
 
 def _encoded(data: Any) -> str:
@@ -268,10 +400,14 @@ class _PlannedRun:
                 for state in loading:
                     self._complete_loaded(state)
                 for future, out, field, path in waiting:
-                    self._finish(field, await future, out, path)
+                    try:
+                        value = await future
+                    except Exception as error:
+                        raise _fallback_of(error, field.key) from error
+                    self._finish(field, value, out, path)
         except Exception as error:
             await _settle([*batches, *(w[0] for w in waiting), *(w[0] for w in self.waiting)])
-            raise _Interpret from error
+            raise _fallback_of(error) from error
         gateway = getattr(self.context, "gateway", None)
         if self.plan.counts_cost and isinstance(gateway, GatewayRequest):
             gateway.counted_cost = self.cost
@@ -376,18 +512,24 @@ class _PlannedRun:
         for name in field.source_keywords:
             keywords[name] = source
         assert field.function is not None
-        if field.passes_self:
-            return field.function(source, **keywords)
-        return field.function(**keywords)
+        try:
+            for permission in field.permissions:
+                check_permission(permission, source, info, self._arguments(field, info))
+            if field.passes_self:
+                return field.function(source, **keywords)
+            return field.function(**keywords)
+        except Exception as error:
+            raise _fallback_of(error, field.key) from error
 
     def null(self, field: FieldPlan) -> None:
-        raise _Interpret(f"null for non-null {field.parent_type.name}.{field.key}")
+        raise _Interpret(Fallback.NULL, f"{field.parent_type.name}.{field.key}", field.key)
 
     def failed(self, field: FieldPlan, error: Exception) -> None:
-        raise _Interpret(f"{field.parent_type.name}.{field.key} answered an error") from error
+        what = f"{field.parent_type.name}.{field.key} answered {type(error).__name__}"
+        raise _Interpret(Fallback.ERROR, what, field.key) from error
 
     def uncoerced(self, field: FieldPlan, value: Any) -> None:
-        raise _Interpret(f"{value!r} does not coerce for {field.key}")
+        raise _Interpret(Fallback.UNCOERCED, f"{value!r} for {field.key}", field.key)
 
     def typed_item(
         self, completion: Completion, value: Any, field: FieldPlan, path: Path | None, weight: int
@@ -409,7 +551,7 @@ class _PlannedRun:
         """A document type's object as its document: a typed object holds the one it was
         built from."""
         if type(value) is not plan.document_class:
-            raise _Interpret(f"{value!r} is not a {plan.object_type.name}")
+            raise _Interpret(Fallback.ERROR, f"{value!r} is not a {plan.object_type.name}")
         return value.document
 
     def complete(
@@ -434,12 +576,12 @@ class _PlannedRun:
             return self._object(completion.object_plan, value, field, path, None)
         if shape is Shape.LIST:
             if not is_iterable(value):
-                raise _Interpret(f"{field.key} is not a list")
+                raise _Interpret(Fallback.ERROR, f"{field.key} is not a list", field.key)
             item = completion.item
             assert item is not None
             items = list(value)
             if any(_is_awaitable(one) for one in items):
-                raise _Interpret("awaitable list items")
+                raise _Interpret(Fallback.BUG, f"{field.key}: awaitable list items")
             if item.carries_path:
                 return [
                     self.complete(item, one, field, Path(path, index, None))
@@ -460,7 +602,8 @@ class _PlannedRun:
         the loader's own batching makes), primed into its cache for the rest of the request."""
         values = await loader.batch_load_fn(keys)
         if len(values) != len(keys):
-            raise _Interpret(f"{type(loader).__name__} answered {len(values)} of {len(keys)}")
+            what = f"{type(loader).__name__} answered {len(values)} of {len(keys)}"
+            raise _Interpret(Fallback.BUG, what)
         futures, done = loader.futures, asyncio.get_running_loop().create_future
         read = self.batch_results.setdefault(loader, {})
         for key, value in zip(keys, values, strict=True):
@@ -502,27 +645,18 @@ class _PlannedRun:
             if plan.is_type_of_reads_info and info is None:
                 info = self._raw_info(field, path)
             if not plan.is_type_of(value, info):
-                raise _Interpret(f"{value!r} is not a {plan.object_type.name}")
+                raise _Interpret(Fallback.ERROR, f"{value!r} is not a {plan.object_type.name}")
         return fill_of(plan)(self, value, path if plan.needs_path else None)
 
     def _abstract(
         self, completion: Completion, value: Any, field: FieldPlan, path: Path | None
     ) -> Any:
-        executor = self.executor
         abstract_type = completion.abstract_type
         assert abstract_type is not None and path is not None
         info = self._raw_info(field, path)
-        resolve_type = abstract_type.resolve_type or executor.type_resolver
-        name = resolve_type(value, info, abstract_type)
-        if isinstance(name, Awaitable):
-            asyncio.ensure_future(name).cancel()
-            raise _Interpret("an awaitable runtime type")
-        try:
-            runtime_type = executor.ensure_valid_runtime_type(
-                name, abstract_type, field.details, info, value
-            )
-        except GraphQLError as error:
-            raise _Interpret from error
+        runtime_type = self.executor.runtime_type(abstract_type, value, info, field.details)
+        if isinstance(runtime_type, GraphQLError):
+            raise _Interpret(Fallback.ERROR, runtime_type.message, field.key)
         plan = self.plan.runtime_plan(runtime_type, field.details)
         return self._object(plan, value, field, path, info)
 
@@ -537,37 +671,30 @@ class _PlannedRun:
         arguments = self.arguments_by_field.get(field)
         if arguments is not None:
             return arguments
-        executor = self.executor
         raw = (
-            get_argument_values(
-                field.definition,
-                field.nodes[0],
-                executor.variable_values,
-                None,
-                executor.hide_suggestions,
-            )
+            self.executor.argument_values(field.definition, field.nodes[0])
             if field.takes_arguments
             else {}
         )
         assert field.strawberry_field is not None
-        arguments = self.arguments_by_field[field] = convert_arguments(
-            raw,
-            field.strawberry_field.arguments,
-            scalar_registry=self.plan.scalar_registry,
-            config=self.plan.config,
-            info=info,
+        arguments = self.arguments_by_field[field] = converted_arguments(
+            raw, field.strawberry_field, self.plan.strawberry_schema, info
         )
         return arguments
 
     def _raw_info(self, field: FieldPlan, path: Path | None) -> GraphQLResolveInfo[Any]:
         """What graphql-core would pass the field's resolver (and ``is_type_of``)."""
         assert path is not None
-        return self.executor.build_resolve_info(
-            field.definition, field.nodes, field.parent_type, path
-        )
+        return self.executor.resolve_info(field.definition, field.nodes, field.parent_type, path)
 
 
 async def _settle(futures: list[asyncio.Future[Any]]) -> None:
     """Let what a failed level started finish, so nothing is left running or unretrieved."""
     if futures:
         await asyncio.gather(*futures, return_exceptions=True)
+
+
+_ENGINE_FILES = frozenset(
+    {__file__, operation_plans.__file__, plan_assembly.__file__, engine.__file__}
+)
+"""The executor's own modules: an exception raised in one of them is a bug."""

@@ -14,7 +14,6 @@ from datastore.documents import (
     AuthorizationDocument,
     offer_changes_of,
 )
-from datastore.loaders import Eventually, then
 from datastore.store import D
 from resolvers import authorization_queries as queries
 from resolvers.authorization_rules import days_remaining, effective_status, grants_access
@@ -24,8 +23,6 @@ from schema.authorization_settings import AuthorizationSettings, SellerContact
 from schema.changes import ChangedValue, changed_value
 from schema.document_reads import (
     Loads,
-    document_loads,
-    document_read,
     document_type,
     from_document,
     key,
@@ -33,13 +30,14 @@ from schema.document_reads import (
     optional,
     reference,
     references,
+    stored_resolver,
 )
 from schema.enums import AuthorizationChannel, AuthorizationReason, AuthorizationStatus
 from schema.history import HistoryEntry, history
 from schema.node import Node
 from schema.pagination import Connection, DocumentPage, document_page
-from schema.partner import Partner, partner_of
-from schema.seller import Seller, Shop, TikTokAccount, seller_of
+from schema.partner import partner_of
+from schema.seller import Shop, TikTokAccount, seller_of
 from schema.service import Service
 
 if TYPE_CHECKING:
@@ -115,60 +113,46 @@ class Authorization(Node):
     def from_document(cls, document: AuthorizationDocument) -> Authorization:
         return from_document(cls, document)
 
-    @strawberry.field(description="The status now: an active one past its end reads COMPLETED.")
-    @document_read(_status)
-    def status(self, info: Info) -> AuthorizationStatus:
-        return _status(self.document, info.context)
-
-    @strawberry.field(description="The reason code of the current status, e.g. EXPIRED.")
-    @document_read(_status_reason)
-    def status_reason(self, info: Info) -> AuthorizationReason:
-        return _status_reason(self.document, info.context)
-
-    @strawberry.field(
+    status = strawberry.field(
+        resolver=stored_resolver("status", _status, returns=AuthorizationStatus),
+        description="The status now: an active one past its end reads COMPLETED.",
+    )
+    status_reason = strawberry.field(
+        resolver=stored_resolver("status_reason", _status_reason, returns=AuthorizationReason),
+        description="The reason code of the current status, e.g. EXPIRED.",
+    )
+    grants_access = strawberry.field(
+        resolver=stored_resolver("grants_access", _GRANTS_ACCESS, returns=bool),
         description="Whether the partner may access the seller's data now: active, started, and "
         "the partner not removed.",
-        graphql_type=bool,
     )
-    @document_loads(_GRANTS_ACCESS)
-    def grants_access(self, info: Info) -> Eventually[bool]:
-        granted: Eventually[bool] = _GRANTS_ACCESS.read(self.document, info.context)
-        return granted
-
-    @strawberry.field(
+    days_remaining = strawberry.field(
+        resolver=stored_resolver("days_remaining", _days_remaining, returns=int),
         description="Calendar days (UTC) from today to the last day: 0 on the last day and once "
-        "ended. `authorizations(expiringWithinDays: n)` lists those with at most n."
+        "ended. `authorizations(expiringWithinDays: n)` lists those with at most n.",
     )
-    @document_read(_days_remaining)
-    def days_remaining(self, info: Info) -> int:
-        return _days_remaining(self.document, info.context)
-
-    @strawberry.field(description="The service authorized.", graphql_type=Service)
-    @document_loads(_SERVICE)
-    def service(self, info: Info) -> Eventually[Service]:
-        return then(_SERVICE.read(self.document, info.context), Service.from_document)
-
-    partner = strawberry.field(
-        resolver=partner_of, graphql_type=Partner, description="The partner authorized."
+    service = strawberry.field(
+        resolver=stored_resolver("service", _SERVICE, returns=Service, typed=Service.from_document),
+        description="The service authorized.",
     )
-    seller = strawberry.field(
-        resolver=seller_of, graphql_type=Seller, description="The seller who authorized."
+    partner = strawberry.field(resolver=partner_of, description="The partner authorized.")
+    seller = strawberry.field(resolver=seller_of, description="The seller who authorized.")
+    shops = strawberry.field(
+        resolver=stored_resolver(
+            "shops", _SHOPS, returns=list[Shop], typed=_each(Shop.from_document)
+        ),
+        description="The seller's shops it covers.",
     )
-
-    @strawberry.field(description="The seller's shops it covers.", graphql_type=list[Shop])
-    @document_loads(_SHOPS)
-    def shops(self, info: Info) -> Eventually[list[Shop]]:
-        return then(_SHOPS.read(self.document, info.context), _each(Shop.from_document))
-
-    @strawberry.field(
+    tiktok_accounts = strawberry.field(
+        resolver=stored_resolver(
+            "tiktok_accounts",
+            _TIKTOK_ACCOUNTS,
+            returns=list[TikTokAccount],
+            typed=_each(TikTokAccount.from_document),
+        ),
         description="The seller's TikTok accounts it covers, with their linked status (an "
         "unlinked account no longer counts).",
-        graphql_type=list[TikTokAccount],
     )
-    @document_loads(_TIKTOK_ACCOUNTS)
-    def tiktok_accounts(self, info: Info) -> Eventually[list[TikTokAccount]]:
-        accounts = _TIKTOK_ACCOUNTS.read(self.document, info.context)
-        return then(accounts, _each(TikTokAccount.from_document))
 
     @strawberry.field(description="The offer it came from, if any.")
     async def service_offer(

@@ -3,23 +3,24 @@
 A partner, an offer, an authorization or a history entry is read from one stored document.
 Each such type declares once how its fields read that document: its attributes by a function
 of the document (:func:`document_type`, from which ``from_document`` builds the typed object),
-its resolver fields by a function of the document that their resolver calls
-(:func:`document_read`). The interpreted path builds typed objects and calls resolvers as
-Strawberry expects; a planned query (``edge.operation_plans``) calls the same reads on the
-documents themselves and never builds the typed objects. A read's value is the field's value
-in document terms: a leaf as the typed field holds it, a stored document for a field of a
-document type, a list of them, or a :class:`~schema.pagination.Connection` whose nodes are
-documents; or an awaitable of one of those.
+its resolver fields by a function of the document from which their resolver is made
+(:func:`stored_resolver`: the field has no hand-written resolver to drift from its read). The
+interpreted path builds typed objects and calls resolvers as Strawberry expects; a planned
+query (``edge.operation_plans``) calls the same reads on the documents themselves and never
+builds the typed objects. A read's value is the field's value in document terms: a leaf as
+the typed field holds it, a stored document for a field of a document type, a list of them, or
+a :class:`~schema.pagination.DocumentPage` of them; or an awaitable of one of those.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from datastore.loaders import BatchLoader, Eventually, referenced, when_loaded
+from datastore.loaders import BatchLoader, Eventually, referenced, then, when_loaded
 
 if TYPE_CHECKING:
     from datastore.loaders import Loaders
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 E = TypeVar("E", bound=Enum)
-F = TypeVar("F", bound=Callable[..., Any])
 
 AttributeRead = Callable[[Any], Any]
 """An attribute's value from the document."""
@@ -145,15 +145,29 @@ def references(loader: Callable[[Loaders], BatchLoader[Any, Any]], key: str) -> 
     )
 
 
-@dataclass(frozen=True)
-class FieldRead:
-    """A resolver field's value from the document: ``read(document, context, **arguments)``,
-    or, for lists read through rules written for resolvers,
-    ``read(document, info, **arguments)``; the arguments as Strawberry converts them."""
+@dataclass(eq=False)
+class StoredField:
+    """A resolver field of a document type, declared once (:func:`stored_resolver`): ``read``
+    its value from the document in document terms (``read(document, context, **arguments)``,
+    or ``read(document, info, **arguments)`` if ``takes_info``, or the reads of ``loads``),
+    and ``typed`` what the Strawberry resolver answers of that (typed objects), nothing for a
+    leaf. The resolver calls the declaration; a plan calls ``read`` (or ``loads``) itself."""
 
     read: Callable[..., Any]
-    takes_info: bool
+    takes_info: bool = False
     loads: Loads | None = None
+    typed: Callable[[Any], Any] | None = None
+
+    def resolve(self, root: _Stored, info: Any, **arguments: Any) -> Any:
+        value = self.read(root.document, info if self.takes_info else info.context, **arguments)
+        return value if self.typed is None else then(value, self.typed)
+
+
+class _Stored(Protocol):
+    """A typed object read from a stored document, which it keeps."""
+
+    @property
+    def document(self) -> Any: ...
 
 
 _FIELD = "__document_read__"
@@ -212,31 +226,65 @@ def from_document(cls: type[T], document: Any) -> T:
     return build(document)
 
 
-def document_read(read: Callable[..., Any]) -> Callable[[F], F]:
-    """Declare that the decorated resolver returns, in typed objects, what ``read(document,
-    context, **arguments)`` returns in documents. Apply below ``@strawberry.field``."""
-    return _declare(FieldRead(read, takes_info=False))
+def stored_resolver(
+    name: str,
+    read: Callable[..., Any] | Loads,
+    *,
+    returns: Any,
+    typed: Callable[[Any], Any] | None = None,
+    takes_info: bool = False,
+) -> Callable[..., Any]:
+    """The resolver of a field declared by its read of the document: ``read`` (a function of
+    the document and the context, or of the document and ``Info`` if ``takes_info``, then the
+    field's arguments; or :class:`Loads`) and ``typed``, what the resolver answers of the read's
+    value (``Service.from_document``, a page's ``map``; nothing for a leaf). ``returns`` is the
+    field's type; its arguments are the read's parameters after the first two (or those of the
+    loads' ``arguments``), annotated as Strawberry arguments. Attach it with
+    ``strawberry.field(resolver=..., description=...)``: the plans read the same declaration
+    (:func:`field_read`), so what the field means is said here only."""
+    if isinstance(read, Loads):
+        declared = StoredField(read.read, loads=read, typed=typed)
+        arguments = [] if read.arguments is None else _parameters(read.arguments, 0)
+    else:
+        declared = StoredField(read, takes_info=takes_info, typed=typed)
+        arguments = _parameters(read, 2)
+
+    def resolver(root: _Stored, info: Any, **given: Any) -> Any:
+        return declared.resolve(root, info, **given)
+
+    from resolvers.context import Info
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    signature = inspect.Signature(
+        [
+            inspect.Parameter("root", positional),
+            inspect.Parameter("info", positional, annotation=Info),
+            *(parameter.replace(kind=keyword) for parameter in arguments),
+        ],
+        return_annotation=returns,
+    )
+    resolver.__name__ = resolver.__qualname__ = name
+    resolver.__doc__ = read.__doc__ if not isinstance(read, Loads) else None
+    setattr(resolver, "__signature__", signature)  # noqa: B010 - not a declared attribute
+    setattr(resolver, _FIELD, declared)
+    return resolver
 
 
-def document_loads(loads: Loads) -> Callable[[F], F]:
-    """As :func:`document_read`, for a read that is ``loads``."""
-    return _declare(FieldRead(loads.read, takes_info=False, loads=loads))
+def _parameters(function: Callable[..., Any], skip: int) -> list[inspect.Parameter]:
+    """``function``'s parameters after the first ``skip``, their annotations evaluated where
+    it was written (the others may name what is imported for type checking only)."""
+    parameters = list(inspect.signature(function).parameters.values())[skip:]
+    namespace = getattr(inspect.unwrap(function), "__globals__", {})
+    return [
+        parameter.replace(annotation=eval(parameter.annotation, namespace))
+        if isinstance(parameter.annotation, str)
+        else parameter
+        for parameter in parameters
+    ]
 
 
-def document_read_with_info(read: Callable[..., Any]) -> Callable[[F], F]:
-    """As :func:`document_read`, for ``read(document, info, **arguments)``."""
-    return _declare(FieldRead(read, takes_info=True))
-
-
-def _declare(read: FieldRead) -> Callable[[F], F]:
-    def declare(resolver: F) -> F:
-        setattr(resolver, _FIELD, read)
-        return resolver
-
-    return declare
-
-
-def field_read(resolver: Callable[..., Any]) -> FieldRead | None:
-    """The read :func:`document_read` declared for ``resolver``, if it did."""
+def field_read(resolver: Callable[..., Any]) -> StoredField | None:
+    """The declaration :func:`stored_resolver` made ``resolver`` from, if it did."""
     found = getattr(resolver, _FIELD, None)
-    return found if isinstance(found, FieldRead) else None
+    return found if isinstance(found, StoredField) else None

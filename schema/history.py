@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any
 
 import strawberry
 
@@ -15,20 +15,20 @@ from datastore.documents import HistoryDocument
 from datastore.loaders import NEWEST_FIRST, ListSpec
 from datastore.paging import PageResult
 from resolvers.category_applications import ApplicationStatus
-from resolvers.context import Context, Info
+from resolvers.context import Context
 from resolvers.history import LEGACY_ACTIONS, STATUS_ENUMS, HistoryAction, HistoryReasonCode
 from resolvers.pagination import page_from_args
 from resolvers.visibility import sees_history
 from schema.changes import FieldChange, field_changes
 from schema.document_reads import (
     Loads,
-    document_loads,
     document_type,
     from_document,
     key,
     lookup,
     members_by_value,
     optional,
+    stored_resolver,
 )
 from schema.enums import Role
 from schema.pagination import (
@@ -110,19 +110,9 @@ class HistoryEntry:
         return from_document(cls, document)
 
 
-class _Subject(Protocol):
-    """A type whose changes are recorded: it keeps the document it was read from."""
-
-    @property
-    def document(self) -> Mapping[str, Any]: ...
-
-
 @lru_cache(maxsize=256)
 def _history_spec(
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
+    first: First = None, after: After = None, last: Last = None, before: Before = None
 ) -> ListSpec:
     # Resolvers ask for every subject of a level, with the same arguments: worked out once.
     return ListSpec(page=page_from_args(NEWEST_FIRST, first, after, last, before, of=c.HISTORY))
@@ -157,21 +147,11 @@ _HISTORY = Loads(
 """``history`` in documents: newest first, empty for non-parties."""
 
 
-@document_loads(_HISTORY)
-async def history(
-    root: _Subject,
-    info: Info,
-    first: First = None,
-    after: After = None,
-    last: Last = None,
-    before: Before = None,
-) -> Connection[HistoryEntry]:
-    """The one ``history`` field of every type that has one (attached with
-    ``strawberry.field(resolver=history)``): newest first, empty for non-parties."""
-    documents = _HISTORY.read(
-        root.document, info.context, first=first, after=after, last=last, before=before
-    )
-    if isinstance(documents, Awaitable):
-        documents = await documents
-    page: DocumentPage[HistoryDocument] = documents
-    return page.map(HistoryEntry.from_document)
+history = stored_resolver(
+    "history",
+    _HISTORY,
+    returns=Connection[HistoryEntry],
+    typed=lambda page: page.map(HistoryEntry.from_document),
+)
+"""The one ``history`` field of every type that has one (attached with
+``strawberry.field(resolver=history)``): newest first, empty for non-parties."""

@@ -15,7 +15,6 @@ from resolvers.visibility import sees_lists_of
 from schema.arguments import (
     AuthorizationFilter,
     AuthorizationFilterArgument,
-    AuthorizationSortKey,
     AuthorizationStatusFilter,
     ExpiringWithinDays,
     RequestSellerFilter,
@@ -24,8 +23,7 @@ from schema.arguments import (
     SortKeyArgument,
     UpdatedSince,
 )
-from schema.document_reads import document_read_with_info
-from schema.enums import AuthorizationStatus
+from schema.document_reads import stored_resolver
 from schema.pagination import (
     EMPTY_PAGE,
     After,
@@ -60,16 +58,18 @@ def _owner(document: Mapping[str, Any]) -> tuple[str, str]:
 async def _authorization_documents(
     document: Mapping[str, Any],
     info: Info,
-    status: list[AuthorizationStatus] | None = None,
-    expiring_within_days: int | None = None,
-    filter: AuthorizationFilter | None = None,
-    sort_key: AuthorizationSortKey | None = None,
-    reverse: bool = False,
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
+    status: AuthorizationStatusFilter = None,
+    expiring_within_days: ExpiringWithinDays = None,
+    filter: AuthorizationFilterArgument = None,
+    sort_key: SortKeyArgument = None,
+    reverse: Reverse = False,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
 ) -> DocumentPage[AuthorizationDocument]:
+    """Newest first (soonest ending with ``expiringWithinDays``) unless ``sortKey`` says;
+    empty for anyone but the owner (an offer's partner) and admins."""
     from schema.authorization import authorization_documents
 
     if not sees_lists_of(info.context.viewer, document):
@@ -80,38 +80,19 @@ async def _authorization_documents(
     )
 
 
-@document_read_with_info(_authorization_documents)
-async def authorizations(
-    root: _Owner,
-    info: Info,
-    status: AuthorizationStatusFilter = None,
-    expiring_within_days: ExpiringWithinDays = None,
-    filter: AuthorizationFilterArgument = None,
-    sort_key: SortKeyArgument = None,
-    reverse: Reverse = False,
-    first: First = None,
-    after: After = None,
-    last: Last = None,
-    before: Before = None,
-) -> Connection[Annotated[Authorization, strawberry.lazy("schema.authorization")]]:
-    """Newest first (soonest ending with ``expiringWithinDays``) unless ``sortKey`` says;
-    empty for anyone but the owner (an offer's partner) and admins."""
+def _authorizations(page: DocumentPage[AuthorizationDocument]) -> Connection[Authorization]:
     from schema.authorization import Authorization
 
-    documents = await _authorization_documents(
-        root.document,
-        info,
-        status,
-        expiring_within_days,
-        filter,
-        sort_key,
-        reverse,
-        first,
-        after,
-        last,
-        before,
-    )
-    return documents.map(Authorization.from_document)
+    return page.map(Authorization.from_document)
+
+
+authorizations = stored_resolver(
+    "authorizations",
+    _authorization_documents,
+    takes_info=True,
+    returns=Connection[Annotated["Authorization", strawberry.lazy("schema.authorization")]],
+    typed=_authorizations,
+)
 
 
 async def requests(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from enum import Enum
 from functools import lru_cache, partial
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import strawberry
 
@@ -15,8 +16,29 @@ from resolvers.pagination import encode_cursor
 NodeT = TypeVar("NodeT")
 
 
+class Part(Enum):
+    """What a field of a connection or of its edge is, as a type declares it in ``PARTS`` (by
+    Python field name): how a planned query recognises a connection it may fill from a
+    :class:`DocumentPage` (``edge.plan_assembly``), whatever its fields are called."""
+
+    EDGES = "edges"
+    NODES = "nodes"
+    PAGE_INFO = "page info"
+    TOTAL_COUNT = "total count"
+    NODE = "node"
+    CURSOR = "cursor"
+
+
+def parts_of(cls: Any) -> dict[str, Part]:
+    """The parts a connection or edge type declares (none for any other type)."""
+    parts: dict[str, Part] = getattr(cls, "PARTS", {}) if isinstance(cls, type) else {}
+    return parts
+
+
 @strawberry.type(description="An item of a list and its cursor.")
 class Edge(Generic[NodeT]):
+    PARTS: ClassVar[dict[str, Part]] = {"node": Part.NODE, "cursor": Part.CURSOR}
+
     node: NodeT = strawberry.field(description="The item.")
     # The keyset values the cursor encodes, read from ``source`` (the node's document) by
     # ``keyset_of``, which the page's edges share, and the listing's tag: read and encoded
@@ -52,6 +74,13 @@ class PageInfo:
 
 @strawberry.type(description="A page of a list.")
 class Connection(Generic[NodeT]):
+    PARTS: ClassVar[dict[str, Part]] = {
+        "edges": Part.EDGES,
+        "nodes": Part.NODES,
+        "page_info": Part.PAGE_INFO,
+        "total_count": Part.TOTAL_COUNT,
+    }
+
     edges: list[Edge[NodeT]] = strawberry.field(description="The items with their cursors.")
     page_info: PageInfo = strawberry.field(description="Where this page sits in the list.")
     # How to count the whole list; None when this page is the whole list.

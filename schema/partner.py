@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -15,7 +14,7 @@ from datastore.documents import (
     PartnerDocument,
     ServiceOfferDocument,
 )
-from datastore.loaders import NEWEST_FIRST, Eventually, then
+from datastore.loaders import NEWEST_FIRST
 from resolvers import account_lists, offers, partner_admin
 from resolvers import category_applications as applications
 from resolvers import partners as resolve
@@ -26,14 +25,13 @@ from schema import owned_lists
 from schema.arguments import UpdatedSince
 from schema.category_application import ApplicationStatus, CategoryApplication
 from schema.document_reads import (
-    document_loads,
-    document_read_with_info,
     document_type,
     from_document,
     key,
     member,
     optional,
     reference,
+    stored_resolver,
 )
 from schema.enums import (
     Market,
@@ -71,13 +69,24 @@ if TYPE_CHECKING:
 async def _service_offers(
     document: PartnerDocument,
     info: Info,
-    status: list[OfferStatus] | None = None,
-    updated_since: datetime | None = None,
-    archived: bool = False,
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
+    status: Annotated[
+        list[OfferStatus] | None,
+        strawberry.argument(
+            description="Only offers in these states, as read: EXPIRED is an offer still "
+            "open when its end date passed, OPEN one that has not reached it."
+        ),
+    ] = None,
+    updated_since: UpdatedSince = None,
+    archived: Annotated[
+        bool,
+        strawberry.argument(
+            description="List archived offers (archiveServiceOffer) instead of the others."
+        ),
+    ] = False,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
 ) -> DocumentPage[ServiceOfferDocument]:
     if not sees_partner_privately(info.context.viewer, document["_id"]):
         return empty_document_page()
@@ -198,37 +207,17 @@ class Partner(Node):
         "empty for anyone else).",
     )
 
-    @strawberry.field(
+    service_offers = strawberry.field(
+        resolver=stored_resolver(
+            "service_offers",
+            _service_offers,
+            takes_info=True,
+            returns=Connection[ServiceOffer],
+            typed=lambda page: page.map(ServiceOffer.from_document),
+        ),
         description='The partner\'s service offers ("My service offers"), newest first (the '
-        "partner and admins; empty for anyone else)."
+        "partner and admins; empty for anyone else).",
     )
-    @document_read_with_info(_service_offers)
-    async def service_offers(
-        self,
-        info: Info,
-        status: Annotated[
-            list[OfferStatus] | None,
-            strawberry.argument(
-                description="Only offers in these states, as read: EXPIRED is an offer still "
-                "open when its end date passed, OPEN one that has not reached it."
-            ),
-        ] = None,
-        updated_since: UpdatedSince = None,
-        archived: Annotated[
-            bool,
-            strawberry.argument(
-                description="List archived offers (archiveServiceOffer) instead of the others."
-            ),
-        ] = False,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[ServiceOffer]:
-        documents = await _service_offers(
-            self.document, info, status, updated_since, archived, first, after, last, before
-        )
-        return documents.map(ServiceOffer.from_document)
 
     requests = strawberry.field(
         resolver=owned_lists.requests,
@@ -263,21 +252,12 @@ class ApprovedCategory:
         )
 
 
-class _PartnerReference(Protocol):
-    """A type read from a document that names its partner."""
-
-    @property
-    def document(self) -> Mapping[str, Any]: ...
-
-
 _PARTNER = reference(lambda loaders: loaders.partner_by_id, "partnerId")
 
 
-@document_loads(_PARTNER)
-def partner_of(root: _PartnerReference, info: Info) -> Eventually[Partner]:
-    """The ``partner`` of every type whose document names one (attached with
-    ``strawberry.field(resolver=partner_of, graphql_type=Partner)``)."""
-    return then(_PARTNER.read(root.document, info.context), Partner.from_document)
+partner_of = stored_resolver("partner", _PARTNER, returns=Partner, typed=Partner.from_document)
+"""The ``partner`` of every type whose document names one (attached with
+``strawberry.field(resolver=partner_of)``)."""
 
 
 @strawberry.type

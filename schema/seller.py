@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from datastore import collections as c
 from datastore.documents import SellerDocument, ShopDocument, TikTokAccountDocument
-from datastore.loaders import NEWEST_FIRST, Eventually, then
+from datastore.loaders import NEWEST_FIRST
 from resolvers import offers
 from resolvers import sellers as resolve
 from resolvers.authorization_rules import is_link_only
@@ -19,13 +18,13 @@ from resolvers.pagination import page_from_args
 from resolvers.visibility import sees_seller_privately
 from schema import owned_lists
 from schema.document_reads import (
-    document_loads,
     document_type,
     from_document,
     key,
     member,
     optional,
     reference,
+    stored_resolver,
 )
 from schema.enums import LinkedStatus, Market, OfferStatus, SellerKind
 from schema.node import Node
@@ -174,18 +173,9 @@ class Seller(Node):
     )
 
 
-class _SellerReference(Protocol):
-    """A type read from a document that names its seller."""
-
-    @property
-    def document(self) -> Mapping[str, Any]: ...
-
-
 _SELLER = reference(lambda loaders: loaders.seller_by_id, "sellerId")
 
 
-@document_loads(_SELLER)
-def seller_of(root: _SellerReference, info: Info) -> Eventually[Seller]:
-    """The ``seller`` of every type whose document names one (attached with
-    ``strawberry.field(resolver=seller_of, graphql_type=Seller)``)."""
-    return then(_SELLER.read(root.document, info.context), Seller.from_document)
+seller_of = stored_resolver("seller", _SELLER, returns=Seller, typed=Seller.from_document)
+"""The ``seller`` of every type whose document names one (attached with
+``strawberry.field(resolver=seller_of)``)."""

@@ -25,9 +25,9 @@ from schema.history import HistoryEntry, history
 from schema.mutations import UserError, run_mutation
 from schema.node import Node
 from schema.pagination import After, Before, Connection, First, Last, connection_from
-from schema.partner import Partner, partner_of
+from schema.partner import partner_of
 from schema.permissions import IsAuthenticated, IsPartner, IsSeller
-from schema.seller import Seller, seller_of
+from schema.seller import seller_of
 
 strawberry.enum(resolve.RequestErrorCode, description="Why a request change was refused.")
 RequestErrorCode = resolve.RequestErrorCode
@@ -107,12 +107,8 @@ class SellerRequest(Node):
             document=document,
         )
 
-    partner = strawberry.field(
-        resolver=partner_of, graphql_type=Partner, description="The partner asked."
-    )
-    seller = strawberry.field(
-        resolver=seller_of, graphql_type=Seller, description="The seller asking."
-    )
+    partner = strawberry.field(resolver=partner_of, description="The partner asked.")
+    seller = strawberry.field(resolver=seller_of, description="The seller asking.")
 
     history: Connection[HistoryEntry] = strawberry.field(
         resolver=history, description="Every status change, newest first, with actor and reason."

@@ -14,7 +14,14 @@ from resolvers.context import Context, Info
 from resolvers.links import service_authorization_url
 from resolvers.referrals import referral_links_for
 from resolvers.visibility import sees_partner_privately
-from schema.document_reads import document_read, document_type, from_document, key, member, optional
+from schema.document_reads import (
+    document_type,
+    from_document,
+    key,
+    member,
+    optional,
+    stored_resolver,
+)
 from schema.enums import Market, ServiceStatus, ServiceType
 from schema.history import HistoryEntry, history
 from schema.node import Node
@@ -108,10 +115,10 @@ class Service(Node):
         description="Every change of the service, newest first (partner and admins).",
     )
 
-    @strawberry.field(description="The service category it is published under.")
-    @document_read(_category)
-    def category(self, info: Info) -> ServiceCategory:
-        return _category(self.document, info.context)
+    category = strawberry.field(
+        resolver=stored_resolver("category", _category, returns=ServiceCategory),
+        description="The service category it is published under.",
+    )
 
     @strawberry.field(description="The partner offering the service.")
     async def partner(self, info: Info) -> Annotated[Partner, strawberry.lazy("schema.partner")]:

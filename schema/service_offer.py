@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from datastore.documents import ServiceDocument, ServiceOfferDocument
-from datastore.loaders import Eventually, load_required, then
+from datastore.loaders import load_required
 from resolvers import offers as resolve
 from resolvers.context import Context, Info
 from resolvers.links import offer_authorization_url
@@ -18,12 +18,11 @@ from schema import owned_lists
 from schema.authorization_settings import AuthorizationSettings, SellerContact
 from schema.document_reads import (
     Loads,
-    document_loads,
-    document_read,
     document_type,
     from_document,
     key,
     optional,
+    stored_resolver,
 )
 from schema.enums import OfferStatus
 from schema.history import HistoryEntry, history
@@ -115,13 +114,11 @@ class ServiceOffer(Node):
             return None
         return strawberry.ID(seller_id)
 
-    @strawberry.field(
+    status = strawberry.field(
+        resolver=stored_resolver("status", _status, returns=OfferStatus),
         description="OPEN, ACCEPTED, WITHDRAWN, or EXPIRED once the end date has passed while "
-        "it was still open."
+        "it was still open.",
     )
-    @document_read(_status)
-    def status(self, info: Info) -> OfferStatus:
-        return _status(self.document, info.context)
 
     @strawberry.field(
         description="Whether a seller can accept it now in one click: it is OPEN, its end date "
@@ -141,16 +138,15 @@ class ServiceOffer(Node):
         )
         return resolve.can_be_accepted(self.document, partner, services, info.context.now)
 
-    @strawberry.field(
+    services = strawberry.field(
+        resolver=stored_resolver(
+            "services",
+            _SERVICES,
+            returns=list[Service],
+            typed=lambda documents: [Service.from_document(d) for d in documents],
+        ),
         description="The offered services, in the order the partner chose.",
-        graphql_type=list[Service],
     )
-    @document_loads(_SERVICES)
-    def services(self, info: Info) -> Eventually[list[Service]]:
-        return then(
-            _SERVICES.read(self.document, info.context),
-            lambda documents: [Service.from_document(d) for d in documents],
-        )
 
     @strawberry.field(description="The partner making the offer.")
     async def partner(self, info: Info) -> Annotated[Partner, strawberry.lazy("schema.partner")]:

@@ -100,6 +100,64 @@ def planned_and_interpreted_agree() -> Iterator[None]:
     assert not found, "planned execution answered differently:\n" + "\n".join(found)
 
 
+COMPARED_GOAL = 0.90
+"""The share of the suite's query executions that must be compared planned against
+interpreted (answered from their plan, not unplanned and not fallen back)."""
+
+
+def _compared_share() -> tuple[int, int, str]:
+    """Query executions compared and run in checked mode, and what the others were."""
+    tally = planned_execution.executions
+    queries = {kind: count for kind, count in tally.items() if kind[1] not in _NOT_QUERIES}
+    compared = sum(count for (how, _), count in queries.items() if how == "planned")
+    others = ", ".join(
+        f"{how} ({why}): {count}"
+        for (how, why), count in sorted(queries.items(), key=lambda kv: -kv[1])
+        if how != "planned"
+    )
+    return compared, sum(queries.values()), others
+
+
+_NOT_QUERIES = {"mutation", "subscription"}
+
+
+def _whole_suite(session: pytest.Session) -> bool:
+    """Whether the session ran every test module (a subset compares what it happens to send:
+    its share says nothing of the suite's)."""
+    ran = {item.path for item in session.items}
+    every = set(Path(__file__).parent.glob("test_*.py"))
+    return every <= ran and not session.config.option.keyword and not session.shouldfail
+
+
+_share_report: list[str] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Reports the share of query executions compared planned against interpreted, and fails
+    a whole-suite run below :data:`COMPARED_GOAL`."""
+    compared, queries, others = _compared_share()
+    if not queries:
+        return
+    share = compared / queries
+    at_errors = planned_execution.executions[("planned", "at its error")]
+    _share_report.append(
+        f"planned execution: {compared} of {queries} query executions compared ({share:.1%}; "
+        f"goal {COMPARED_GOAL:.0%}): {compared - at_errors} byte for byte, {at_errors} at the "
+        f"field where both ways met an error; the others: {others or 'none'}"
+    )
+    if share < COMPARED_GOAL and _whole_suite(session) and exitstatus == 0:
+        _share_report.append(
+            f"FAILED: under {COMPARED_GOAL:.0%} of query executions were compared: plan what "
+            "runs unplanned, or find why planned runs fall back (tsp_graphql_executions)"
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _share_report:
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session", params=STORE_KINDS)
 async def session_store(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

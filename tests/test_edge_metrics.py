@@ -137,3 +137,24 @@ def test_operation_names_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert metrics.operation_label("Op1") == "Op1"  # a name already seen keeps its label
     assert metrics.operation_label(None) == "anonymous"
     assert metrics.operation_label("x" * 65) == "other"
+
+
+async def test_executions_are_counted_planned_fallen_back_and_unplanned_with_why(
+    http: httpx.AsyncClient, gql: GraphQLClient
+) -> None:
+    before = await scrape(http)
+    await gql("{ serviceCategories(first: 1) { nodes { name } } }")
+    await http.post("/graphql", json={"query": '{ node(id: "aut_nothing") { id } }'})
+    await http.post("/graphql", json={"query": "mutation { __typename }"})
+    after = await scrape(http)
+
+    def delta(execution: str, reason: str) -> float:
+        name = "tsp_graphql_executions_total"
+        return value(after, name, execution=execution, reason=reason) - value(
+            before, name, execution=execution, reason=reason
+        )
+
+    assert delta("planned", "") == 1
+    assert delta("fallen_back", "error") == 1
+    assert delta("unplanned", "mutation") == 1
+    assert delta("fallen_back", "bug") == 0

@@ -11,22 +11,33 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from graphql import FragmentDefinitionNode, OperationDefinitionNode, OperationType, parse
-from graphql.execution.collect_fields import FragmentDetails
-from graphql.execution.values import VariableValues
+from graphql import (
+    FragmentDefinitionNode,
+    OperationDefinitionNode,
+    OperationType,
+    get_named_type,
+    is_leaf_type,
+    parse,
+)
 
 from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.documents import HistoryDocument, PartnerDocument
 from datastore.ids import new_id
 from datastore.store import DocumentStore
+from edge import planned_execution
 from edge.cost import actual_cost
-from edge.operation_plans import Access, ObjectPlan, OperationPlan, plan_of
+from edge.engine import FragmentDetails, VariableValues
+from edge.operation_plans import Access, ObjectPlan, OperationPlan, plan_of, planned
+from edge.plan_assembly import BRANCHES, branch_hooks
 from edge.planned_execution import Execution, PlannedExecutor
 from gateway import Settings, SettingsError
 from resolvers.context import Context
 from resolvers.identity import Role, Viewer
 from schema import build_schema
+from schema.authorization import Authorization
+from schema.document_reads import field_read
+from schema.pagination import Part
 from tests.conftest import (
     JWT_SECRET,
     SETTINGS,
@@ -345,3 +356,170 @@ async def test_stored_values_read_as_interpreted_whatever_was_stored(
     else:
         assert b'"action":"%s"' % {"CLOSE": "CLOSED"}.get(action, action).encode() in planned
         assert b'"createdAt":"' in planned
+
+
+UNPLANNABLE_ROOTS: dict[str, str] = {}
+"""Root query fields a plan cannot answer, and why (none: every one has a plan)."""
+
+
+def test_every_root_query_field_can_be_planned() -> None:
+    query_type = SCHEMA.query_type
+    assert query_type is not None
+    unplanned = {}
+    for name, field in query_type.fields.items():
+        selection = "" if is_leaf_type(get_named_type(field.type)) else " { __typename }"
+        operation = parse(f"{{ {name}{selection} }}").definitions[0]
+        assert isinstance(operation, OperationDefinitionNode)
+        plan = planned(SCHEMA, operation, {}, VariableValues({}, {}))
+        if not isinstance(plan, OperationPlan):
+            unplanned[name] = str(plan)
+    assert len(query_type.fields) >= 13
+    assert unplanned == UNPLANNABLE_ROOTS
+
+
+_BRANCH_QUERIES = [
+    DASHBOARD,
+    """{ viewer { __typename partner { serviceOffers(first: 5) { edges { node { id
+      authorizations(first: 3) { edges { node { id channel changesFromOffer { field }
+        serviceOffer { id } } } } } } } } } }""",
+    """{ viewer { partner { serviceOffers(first: 2) {
+      totalCount pageInfo { hasNextPage endCursor startCursor }
+      edges { cursor node { id authorizations(first: 2) { nodes { id daysRemaining statusReason }
+        edges { cursor node { history(first: 2) { totalCount edges { cursor node { action } } }
+      } } } } } } } } }""",
+    """query($id: ID!) { node(id: $id) { id ... on ServiceOffer { status } } }""",
+]
+
+
+def _breaks(branch: str) -> dict[str, Callable[[str], list[str]]]:
+    """Two ways to break a branch: it raises, or it answers one key too many."""
+    return {
+        "raises": lambda indent: [f"{indent}raise LookupError('broken {branch}')"],
+        "answers wrong": lambda indent: [f"{indent}out['broken'] = {branch!r}"],
+    }
+
+
+async def test_breaking_any_generated_branch_fails_the_checked_suite(
+    store: DocumentStore, partner_with_offers: PartnerWithOffers
+) -> None:
+    # Planned runs answer the app's kind of queries through every branch the generator has;
+    # each one broken, either way, the checked comparison reports it (and so fails tests).
+    partner = await partner_with_offers(2)
+    offer = (await store.find(c.SERVICE_OFFERS, {"partnerId": partner["_id"]}))[0]
+    caller = {"Authorization": f"Bearer {token(Role.PARTNER, partner['_id'])}"}
+    unnoticed = []
+    tally = planned_execution.executions.copy()  # its deliberate bugs are not the suite's
+    rounds = [(name, how) for name in ("", *BRANCHES) for how in _breaks(name)]
+    for round_, (branch, how) in enumerate(rounds):
+        planned_execution.mismatches.clear()
+        branch_hooks.clear()
+        if branch:
+            branch_hooks[branch] = _breaks(branch)[how]
+        try:
+            async with serving(store, SETTINGS) as http:
+                for query in _BRANCH_QUERIES:
+                    # A text of its own: parsed, planned and generated again with the hook.
+                    body = {"query": f"{query}\n# {round_}", "variables": {"id": offer["_id"]}}
+                    response = await http.post("/graphql", json=body, headers=caller)
+                    assert b'"errors"' not in response.content, response.content
+        finally:
+            branch_hooks.clear()
+        found = list(planned_execution.mismatches)
+        planned_execution.mismatches.clear()
+        if not branch:
+            assert found == [], found  # unbroken, the planned answers are the interpreted ones
+        elif not found:
+            unnoticed.append(f"{branch} ({how})")
+    planned_execution.executions.clear()
+    planned_execution.executions.update(tally)
+    assert unnoticed == []
+
+
+async def test_a_planned_run_ending_on_a_bug_is_answered_interpreted_and_logged_once_per_plan(
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    partner = await make_partner()
+    await make_service(partner)
+    caller = {"Authorization": f"Bearer {token(Role.PARTNER, partner['_id'])}"}
+    query = "{ viewer { partner { name services(first: 2) { nodes { name } } } } }"
+    branch_hooks["exact leaf"] = lambda indent: [f"{indent}raise LookupError('broken')"]
+    try:
+        settings = dataclasses.replace(SETTINGS, execution=Execution.PLANNED)
+        async with serving(store, settings) as http:
+            answers = [
+                await http.post(
+                    "/graphql",
+                    json={"query": query},
+                    headers={**caller, "X-Request-ID": f"bug-{n}"},
+                )
+                for n in range(3)
+            ]
+    finally:
+        branch_hooks.clear()
+    interpreted, _ = await _answer(store, Execution.INTERPRETED, query, partner["_id"])
+    assert [a.content for a in answers] == [interpreted] * 3
+    logged = [r for r in caplog.records if "ended on a bug" in r.getMessage()]
+    assert len(logged) == 1, logged
+    assert "bug-0" in logged[0].getMessage()
+    assert "LookupError" in logged[0].getMessage()
+
+
+async def test_a_stored_field_changed_in_its_declaration_changes_both_ways(
+    store: DocumentStore,
+    partner_with_offers: PartnerWithOffers,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `daysRemaining` is declared once (schema.authorization): its resolver and the plans'
+    # read both come from that declaration, so changing it changes every path.
+    declared = field_read(_resolver_of(Authorization, "days_remaining"))
+    assert declared is not None
+    monkeypatch.setattr(declared, "read", lambda document, context: 4242)
+    partner = await partner_with_offers(1)
+    query = """{ viewer { partner { authorizations(first: 3) { nodes { daysRemaining } } } } }
+    # changed"""
+    planned_answer, _ = await _answer(store, Execution.PLANNED, query, partner["_id"])
+    interpreted, _ = await _answer(store, Execution.INTERPRETED, query, partner["_id"])
+    checked, _ = await _answer(store, Execution.CHECKED, query, partner["_id"])
+    assert b'"daysRemaining":4242' in planned_answer
+    assert planned_answer == interpreted == checked
+
+
+def _resolver_of(type_: type, name: str) -> Callable[..., object]:
+    definition = type_.__strawberry_definition__  # type: ignore[attr-defined]
+    field = next(f for f in definition.fields if f.python_name == name)
+    resolver: Callable[..., object] = field.base_resolver.wrapped_func
+    return resolver
+
+
+def test_the_engine_s_private_names_are_used_in_edge_engine_only() -> None:
+    # Only the top-level packages are Strawberry's and graphql-core's API (and a few public
+    # modules of Strawberry's); the executor reaches anything else through edge/engine.py.
+    public = {"graphql", "graphql.language", "strawberry", "strawberry.permission"}
+    imported = re.compile(r"^\s*from ((?:graphql|strawberry)(?:\.\w+)*) import", re.M)
+    edge = Path(__file__).parent.parent / "edge"
+    offenders = {
+        f"{module.name}: {name}"
+        for module in edge.glob("*.py")
+        if module.name in {"planned_execution.py", "operation_plans.py", "plan_assembly.py"}
+        for name in imported.findall(module.read_text())
+        if name not in public
+    }
+    assert offenders == set()
+
+
+def test_connections_are_recognised_by_their_declared_parts() -> None:
+    operation = parse("""{ serviceCategories(first: 2) { edges { cursor node { id } }
+      pageInfo { hasNextPage } } }""").definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    plan = plan_of(SCHEMA, operation, {}, VariableValues({}, {}))
+    assert plan is not None
+    connection = plan.root.fields[0].completion.object_plan
+    assert connection is not None and connection.connection
+    assert [connection.part(f) for f in connection.fields] == [Part.EDGES, Part.PAGE_INFO]
+    edge = connection.fields[0].completion.item
+    assert edge is not None and edge.object_plan is not None
+    assert [edge.object_plan.part(f) for f in edge.object_plan.fields] == [Part.CURSOR, Part.NODE]
+    assert not edge.object_plan.connection
