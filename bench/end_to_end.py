@@ -242,16 +242,18 @@ def _report(results: dict[tuple[str, int, int], list[Run]], args: argparse.Names
     for baseline in SERVERS[1:]:
         for offers in args.offers:
             for connections in args.connections:
-                ours, theirs = (
-                    median[("gateway", offers, connections)],
-                    median[(baseline, offers, connections)],
-                )
+                ours = median[("gateway", offers, connections)]
+                theirs = median[(baseline, offers, connections)]
                 print(
                     f"  gateway / {baseline:16} {offers:3d} offers {connections:3d} connections:"
-                    f"  p50 {ours.p50_ms / theirs.p50_ms:5.2f}"
-                    f"   p99 {ours.p99_ms / theirs.p99_ms:5.2f}"
-                    f"   time per request {theirs.rate / ours.rate:5.2f}"
+                    f"  p50 {_ratio(ours.p50_ms, theirs.p50_ms)}"
+                    f"   p99 {_ratio(ours.p99_ms, theirs.p99_ms)}"
+                    f"   time per request {_ratio(theirs.rate, ours.rate)}"
                 )
+
+
+def _ratio(ours: float, theirs: float) -> str:
+    return f"{ours / theirs:5.2f}" if theirs else "  n/a"
 
 
 def _numbers(text: str) -> list[int]:
