@@ -481,14 +481,31 @@ class SQLiteStore(DocumentStore):
         # One bounded select per parent, each walking the (group, sort) index and stopping at
         # its page, glued with UNION ALL: a page costs its size however many children exist.
         path = check_path(group_field)
+        # Every arm is the same select but for its parent's value: built once, with a marker
+        # where the value goes (a large page of parents made the SQL text anew per parent).
+        template: list[Any] = []
+        scoped = {"$and": [{path: _PARENT}, filter or {}]}
+        read = self._ordered_read(collection, scoped, sort, after, limit_per_group, template)
+        slots = [index for index, param in enumerate(template) if param is _PARENT]
         for start in range(0, len(values), _MAX_ARMS):
             chunk = values[start : start + _MAX_ARMS]
             params: list[Any] = []
             arms: list[str] = []
             for position, value in enumerate(chunk):
-                scoped = {"$and": [{path: value}, filter or {}]}
-                read = self._ordered_read(collection, scoped, sort, after, limit_per_group, params)
-                arms.append(f"SELECT {position} AS arm, doc FROM ({read})")
+                arm_params = list(template)
+                if value is None or isinstance(value, Mapping):
+                    # No longer one equality with a parameter: build this arm as it reads.
+                    arm_params = []
+                    own = {"$and": [{path: value}, filter or {}]}
+                    arm_read = self._ordered_read(
+                        collection, own, sort, after, limit_per_group, arm_params
+                    )
+                    arms.append(f"SELECT {position} AS arm, doc FROM ({arm_read})")
+                else:
+                    for slot in slots:
+                        arm_params[slot] = to_json_scalar(value)
+                    arms.append(f"SELECT {position} AS arm, doc FROM ({read})")
+                params += arm_params
             rows = await self._fetch(" UNION ALL ".join(arms), params)
             for arm, doc in rows:
                 groups[chunk[arm]].append(from_json(doc))
@@ -793,6 +810,13 @@ class _Transaction:
 
     def seen(self, collection: str) -> dict[str, str]:
         return self.documents.setdefault(collection, {})
+
+
+class _Parent:
+    """Where a grouped read's arm takes its parent's value (see ``_find_grouped``)."""
+
+
+_PARENT = _Parent()
 
 
 def _statement(sql: str) -> Callable[[sqlite3.Connection], object]:
