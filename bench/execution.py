@@ -1,6 +1,16 @@
-"""How fast the gateway executes a query, against raw graphql-core over the same documents.
+"""How fast the gateway answers the partner dashboard: end to end first, then where time goes.
 
-Run ``python -m bench.execution [--offers 20] [--authorizations 20] [--history 5] [--runs 30]``.
+Run ``python -m bench.execution [--offers 20] [--authorizations 20] [--history 5] [--runs 30]
+[--end-to-end-offers 5,50] [--connections 1,8,32] [--seconds 3] [--rounds 3] [--model-only |
+--end-to-end-only]``.
+
+First the figure users get (``bench/end_to_end.py``): the dashboard over a real seeded SQLite
+store, HTTP on 127.0.0.1 and JSON, ``tsp-gateway serve`` against a hand-written floor (plain
+SQL + orjson, the same bytes) and raw graphql-core (plain SQL resolvers), each under uvicorn,
+at 5 and 50 offers, 1, 8 and 32 connections, p50 and p99, in rotated rounds.
+
+Then the CPU model, which says where the time goes inside one process (not what a user
+gets: no HTTP, no SQLite after the first run, no JSON encoding of the answer):
 
 Seeds a SQLite store with the demo data set, lets the demo seller accept the demo partner's
 open offer through the API (one real authorization, its seller's shop and TikTok account, its
@@ -590,10 +600,37 @@ async def main(args: argparse.Namespace) -> None:
     )
 
 
+def _numbers(text: str) -> list[int]:
+    return [int(part) for part in text.split(",")]
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--offers", type=int, default=20)
     parser.add_argument("--authorizations", type=int, default=20)
     parser.add_argument("--history", type=int, default=5)
     parser.add_argument("--runs", type=int, default=30)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--end-to-end-offers", type=_numbers, default=[5, 50])
+    parser.add_argument("--connections", type=_numbers, default=[1, 8, 32])
+    parser.add_argument("--seconds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3)
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--model-only", action="store_true")
+    only.add_argument("--end-to-end-only", action="store_true")
+    arguments = parser.parse_args()
+    if not arguments.model_only:
+        from bench import end_to_end  # it reuses this module's seeding and query
+
+        end_to_end.run(
+            argparse.Namespace(
+                offers=arguments.end_to_end_offers,
+                authorizations=arguments.authorizations,
+                history=arguments.history,
+                connections=arguments.connections,
+                seconds=arguments.seconds,
+                rounds=arguments.rounds,
+            )
+        )
+    if not arguments.end_to_end_only:
+        print("\nwhere time goes: the CPU model (one process, recorded store answers, no HTTP)")
+        asyncio.run(main(arguments))

@@ -14,14 +14,20 @@ the partner:
   and the summary, after ``size`` authorizations were granted over that year (each with its
   AUTHORIZED history entry, the counters rebuilt from them): a year reads its days' counters,
   so the time should not follow the size;
-- ``store search``: ``store(query:, first: 20)`` (relevance order) for a word in one listed
-  service in ten, drawn at random (``common``), a word in every one (``everywhere``), a word
-  in one of them (``rare``), and no query (``none``), over 1k, 10k and 100k listed services
-  (grown by copies of the demo's live services).
+- ``search``: ``store(query:, sortKey:, reverse:, first: 20)`` in every shape: a word in one
+  listed service in ten, drawn at random (``common``; in the name of half of those), a word in
+  every one (``everywhere``), a word in one of them (``rare``), two words (``two words``: the
+  common word and a word in one service in two, also drawn, in the name of half of those: one
+  service in twenty holds both) and no query (``none``); each in RELEVANCE, NEWEST and NAME
+  order, forwards and reversed; over 1k, 10k and 100k listed services (grown by copies of the
+  demo's live services). Beside the whole request, the store's read of the same page alone
+  (``find_page`` with the listing the resolver builds), where growth is not hidden by the
+  request's fixed cost.
 
 Each size has its own store and app, all open at once, and the queries run in interleaved
 rounds (every query at every size, then again), so load from other jobs on the machine falls
 on every size alike. Ratios are largest / smallest size, medians of the same run.
+``--only search`` (or ``paged``) runs one half.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from pymongo import AsyncMongoClient
 from datastore import collections as c
 from datastore.codec import Document, utc_now
 from datastore.ids import new_id, new_token
+from datastore.paging import Page, find_page
 from datastore.store import DocumentStore
 from edge.extension import GatewayPolicy
 from edge.throttle import ThrottlePolicy
@@ -53,6 +60,7 @@ from gateway import Settings, create_app, open_store
 from resolvers.demo_seed import seed_demo
 from resolvers.identity import Role, issue_token
 from resolvers.insight_rebuild import rebuild
+from resolvers.store_search import StoreSortKey, store_listing
 
 SECRET = "bench-secret-" + "x" * 40
 WARMUP = 3  # rounds
@@ -71,10 +79,20 @@ INSIGHTS = """query($from: Date!, $to: Date!) { viewer { partner { insights(from
   summary { linkOpens offersAccepted linkToAuthorizationConversion
     medianTimeToAcceptanceSeconds renewalsDue renewalRate expiringWithin15Days } } } } }"""
 YEAR = 365
-SEARCH = """query($q: String) { store(query: $q, first: 20) { edges { node { id } } } }"""
+SEARCH = """query($q: String, $sort: StoreSortKey!, $reverse: Boolean!) {
+  store(query: $q, sortKey: $sort, reverse: $reverse, first: 20) { edges { node { id } } } }"""
 COMMON_WORD = "tenth"
+HALF_WORD = "half"
 EVERY_WORD = "everywhere"
 RARE_WORD = "zanzibarite"
+WORDS: dict[str, str | None] = {
+    "rare": RARE_WORD,
+    "common": COMMON_WORD,
+    "everywhere": EVERY_WORD,
+    "two words": f"{COMMON_WORD} {HALF_WORD}",
+    "none": None,
+}
+ORDERS = [(key, reverse) for key in StoreSortKey for reverse in (False, True)]
 
 
 def _copy(original: Mapping[str, Any], prefix: str, age: int, **changes: Any) -> Document:
@@ -119,25 +137,32 @@ class Gateway:
             raise RuntimeError(f"gateway answered {response.status_code}: {body}")
         return body["data"]
 
-    def queries(self) -> dict[str, tuple[str, int, str, Role, dict[str, Any]]]:
+    def queries(self, only: str | None) -> dict[str, tuple[str, int, str, Role, dict[str, Any]]]:
         """Name -> (query, nodes expected, subject, role, variables)."""
         partner = self.partner_id
-        today = utc_now().date()
-        year = {"from": (today - timedelta(days=YEAR - 1)).isoformat(), "to": today.isoformat()}
-        return {
-            "authorizations": (AUTHORIZATIONS, 20, partner, Role.PARTNER, {}),
-            "serviceOffers": (OFFERS, 20, partner, Role.PARTNER, {}),
-            "history": (HISTORY, 21, partner, Role.PARTNER, {}),
-            "insights year": (INSIGHTS, YEAR, partner, Role.PARTNER, year),
-            "search common": (SEARCH, 20, "admin", Role.ADMIN, {"q": COMMON_WORD}),
-            "search everywhere": (SEARCH, 20, "admin", Role.ADMIN, {"q": EVERY_WORD}),
-            "search rare": (SEARCH, 1, "admin", Role.ADMIN, {"q": RARE_WORD}),
-            "search none": (SEARCH, 20, "admin", Role.ADMIN, {"q": None}),
-        }
+        found: dict[str, tuple[str, int, str, Role, dict[str, Any]]] = {}
+        if only != "search":
+            found["authorizations"] = (AUTHORIZATIONS, 20, partner, Role.PARTNER, {})
+            found["serviceOffers"] = (OFFERS, 20, partner, Role.PARTNER, {})
+            found["history"] = (HISTORY, 21, partner, Role.PARTNER, {})
+            today = utc_now().date()
+            year = {
+                "from": (today - timedelta(days=YEAR - 1)).isoformat(),
+                "to": today.isoformat(),
+            }
+            found["insights year"] = (INSIGHTS, YEAR, partner, Role.PARTNER, year)
+        if only != "paged":
+            for shape, words in WORDS.items():
+                for key, reverse in ORDERS:
+                    name = f"{shape} {key.value.lower()}{' reversed' if reverse else ''}"
+                    variables = {"q": words, "sort": key.value, "reverse": reverse}
+                    nodes = 1 if words == RARE_WORD else 20
+                    found[name] = (SEARCH, nodes, "admin", Role.ADMIN, variables)
+        return found
 
-    async def once(self, name: str) -> tuple[float, int]:
+    async def once(self, name: str, only: str | None) -> tuple[float, int]:
         """Milliseconds and store round trips of one run of query ``name``."""
-        query, expected, subject, role, variables = self.queries()[name]
+        query, expected, subject, role, variables = self.queries(only)[name]
         self.store.stats.reset()
         started = time.perf_counter()
         data = await self.post(query, subject, role, **variables)
@@ -145,6 +170,20 @@ class Gateway:
         if (found := str(data).count("'node'") or str(data).count("'startDate'")) != expected:
             raise RuntimeError(f"expected {expected} nodes, got {found}: {query}")
         return elapsed, self.store.stats.round_trips
+
+    async def read(self, name: str, only: str | None) -> float:
+        """Milliseconds of the store's read of search ``name``'s page alone (no request)."""
+        variables = self.queries(only)[name][4]
+        listing = store_listing(
+            variables["q"], None, None, None, StoreSortKey(variables["sort"]),
+            variables["reverse"],
+        )  # fmt: skip
+        started = time.perf_counter()
+        await find_page(
+            self.store, c.SERVICES, listing.filter, listing.sort, Page(size=20),
+            score=listing.score,
+        )  # fmt: skip
+        return (time.perf_counter() - started) * 1000
 
 
 async def run_backend(backend: str, urls: list[str], args: argparse.Namespace) -> None:
@@ -166,40 +205,52 @@ async def run_backend(backend: str, urls: list[str], args: argparse.Namespace) -
             await stack.enter_async_context(client)
             gateway = Gateway(store, client)
             print(f"{backend}: seeding {size} children per parent", flush=True)
-            await seed(gateway, size)
+            await seed(gateway, size, args.only)
             gateways.append(gateway)
-        names = [n for n in gateways[0].queries() if not args.only or n in args.only]
+        names = list(gateways[0].queries(args.only))
+        searches = [name for name in names if gateways[0].queries(args.only)[name][0] == SEARCH]
         times: dict[tuple[str, int], list[float]] = {
             (n, i): [] for n in names for i in range(len(gateways))
+        }
+        reads: dict[tuple[str, int], list[float]] = {
+            (n, i): [] for n in searches for i in range(len(gateways))
         }
         trips: dict[tuple[str, int], int] = {}
         for round_ in range(WARMUP + args.runs):
             for name in names:
                 for index, gateway in enumerate(gateways):
-                    elapsed, round_trips = await gateway.once(name)
+                    elapsed, round_trips = await gateway.once(name, args.only)
+                    read = await gateway.read(name, args.only) if name in searches else 0.0
                     if round_ >= WARMUP:
                         times[(name, index)].append(elapsed)
                         trips[(name, index)] = round_trips
+                        if name in searches:
+                            reads[(name, index)].append(read)
     sizes = args.sizes
     print(
         f"\n{backend}: median ms per query over {args.runs} interleaved rounds, "
-        f"ratio largest / smallest in this run"
+        f"ratio largest / smallest in this run; through the whole app (HTTP, JWT, GraphQL), "
+        f"then the store's read of the page alone"
     )
-    print(f"{'query':18}" + "".join(f"{size:>12}" for size in sizes) + "   ratio  round trips")
+    header = "".join(f"{size:>9}" for size in sizes)
+    print(f"{'query':32}{header}   ratio  round trips |{header}   ratio")
+    worst = 0.0
     for name in names:
         medians = [statistics.median(times[(name, i)]) for i in range(len(sizes))]
-        cells = "".join(f"{ms:12.2f}" for ms in medians)
+        cells = "".join(f"{ms:9.2f}" for ms in medians)
         counts = ",".join(str(trips[(name, i)]) for i in range(len(sizes)))
-        print(f"{name:18}{cells}   {medians[-1] / medians[0]:5.2f}x  {counts}")
-    if "search rare" not in names or "search none" not in names:
-        return
-    last = len(sizes) - 1
-    rare = statistics.median(times[("search rare", last)])
-    none = statistics.median(times[("search none", last)])
-    print(f"rare word / no query at {sizes[-1]}: {rare / none:.2f}x")
+        line = f"{name:32}{cells}   {medians[-1] / medians[0]:5.2f}x  {counts:11}"
+        if name in searches:
+            alone = [statistics.median(reads[(name, i)]) for i in range(len(sizes))]
+            line += " |" + "".join(f"{ms:9.2f}" for ms in alone)
+            line += f"   {alone[-1] / alone[0]:5.2f}x"
+            worst = max(worst, medians[-1] / medians[0], alone[-1] / alone[0])
+        print(line)
+    if searches:
+        print(f"largest search growth {sizes[0]} -> {sizes[-1]}: {worst:.2f}x (goal <= 2)")
 
 
-async def seed(gateway: Gateway, size: int) -> None:
+async def seed(gateway: Gateway, size: int, only: str | None) -> None:
     """The demo data set, one accepted offer, then ``size`` children of each kind."""
     store = gateway.store
     seeded = await seed_demo(store, only_if_empty=False)
@@ -216,7 +267,8 @@ async def seed(gateway: Gateway, size: int) -> None:
         *await store.find(c.HISTORY, {"subjectId": offer["_id"]}, limit=1)
     ] or [{"subjectId": offer["_id"], "action": "CREATED", "createdAt": offer["createdAt"]}]
     listed = await store.find(c.SERVICES, {"listed": True})
-    # Every listed copy says EVERY_WORD, one in ten COMMON_WORD, the newest alone RARE_WORD.
+    # Every listed copy says EVERY_WORD, one in ten COMMON_WORD, one in two HALF_WORD (each
+    # in the name of half of those), the newest alone RARE_WORD.
     terms = [*listed[0]["searchTerms"], EVERY_WORD]
 
     def child(n: int) -> tuple[str, Document]:
@@ -237,16 +289,23 @@ async def seed(gateway: Gateway, size: int) -> None:
         # at random, independently of the order) says the common word.
         original = listed[n % len(listed)]
         words = [*terms, RARE_WORD] if n == 0 else terms
-        words = [*words, COMMON_WORD] if draw.random() < 0.1 else words
-        changes: dict[str, Any] = {"searchTerms": words, "idempotencyKey": None}
+        names = list(original["nameTerms"])
+        for word, share in ((COMMON_WORD, 0.1), (HALF_WORD, 0.5)):
+            if draw.random() < share:
+                words = [*words, word]
+                names = [*names, word] if draw.random() < 0.5 else names
+        changes: dict[str, Any] = {"searchTerms": words, "nameTerms": names}
+        changes["idempotencyKey"] = None
         changes["authorizationLinkToken"] = new_token()
         copy = _copy(original, "svc", 0, **changes)
         copy["publishedAt"] = newest - timedelta(milliseconds=n + 1)
         return c.SERVICES, copy
 
-    await _grow(store, 3 * size, child)
-    await _grow(store, size, service)
-    await _grow_grants(store, authorization, size)
+    if only != "search":
+        await _grow(store, 3 * size, child)
+        await _grow_grants(store, authorization, size)
+    if only != "paged":
+        await _grow(store, size, service)
 
 
 async def _grow_grants(store: DocumentStore, original: Mapping[str, Any], size: int) -> None:
@@ -304,7 +363,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--sizes", type=_sizes, default=[1000, 10000, 100000])
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument(
-        "--only", type=lambda text: text.split(","), default=None, help="only these queries"
-    )
+    parser.add_argument("--only", choices=["search", "paged"], default=None)
     asyncio.run(main(parser.parse_args()))

@@ -80,13 +80,15 @@ class SQLiteStore(DocumentStore):
         *,
         create_directories: bool = False,
         busy_timeout_ms: int = 5000,
-        text_walk_above: int = sqlite_text.WALK_ABOVE,
+        text_way: int | None = None,
     ) -> None:
         super().__init__()
         self.path = Path(path)
         self.create_directories = create_directories
         self.busy_timeout_ms = busy_timeout_ms
-        self.text_walk_above = text_walk_above
+        self.text_way = text_way
+        """One way every search reads its matches (``sqlite_text.SORT``, ``SEMI_JOIN`` or
+        ``WALK``), for tests; ``None``: each level's way is chosen from its matches."""
         self._lane = WriteLane(self.path, busy_timeout_ms)
         self._reader: aiosqlite.Connection | None = None
         self._transaction: ContextVar[_Transaction | None] = ContextVar(
@@ -303,17 +305,22 @@ class SQLiteStore(DocumentStore):
 
         A ranked search (sorted by the score first) is read level by level, highest score
         first (each level a full-text query of its own, in the order of the remaining keys),
-        glued with UNION ALL: SQLite stops at the page. Each level is read one of two ways,
-        chosen in the statement by :func:`sqlite_text.many`: few matches are read from the
-        posting lists and sorted; many are found by walking the listing's index in order and
-        checking each row's words, which stops after about ``page * listed / matches`` rows
-        when the matches are spread along the order (as a planner's LIMIT walk assumes: a
-        common word whose matches all sit at the far end of the order walks past everything
-        before them). Either way a search costs its page or its matches, not the collection.
+        glued with UNION ALL: SQLite stops at the page. Each level is read one of three ways,
+        chosen in the statement by :func:`sqlite_text.way` from how many rows match it: few
+        are read from the posting lists and sorted; more are found by walking the listing's
+        index in order and keeping the rows whose rowid is among the matches (read once from
+        the posting lists into a set: the walk reads no document it does not keep); very many
+        by walking the index and checking each row's own words (no posting list read at all).
+        A walk stops after about ``page * listed / matches`` rows when the matches are spread
+        along the order (as a planner's LIMIT walk assumes: a common word whose matches all
+        sit at the far end of the order walks past everything before them). Each way costs
+        its page or its matches, not the collection: at most about the square root of
+        ``page * rows`` (see :func:`sqlite_text.way`).
         """
         keys = full_sort(sort)
         fields = self._text_fields(collection)
         params: list[Any] = []
+        ways: list[tuple[str, list[Any]]] = []
         if score is not None and keys[0][0] == SCORE and terms:
             start = after[0] if after is not None else None
             arms = []
@@ -323,13 +330,13 @@ class SQLiteStore(DocumentStore):
                     self._text_arm(
                         collection,
                         filter,
-                        terms,
                         query,
                         keys[1:],
                         level_after,
                         limit,
-                        (score, level),
+                        (terms, (score, level)),
                         params,
+                        ways,
                     )
                 )
             sql = " UNION ALL ".join(f"SELECT doc FROM ({arm})" for arm in arms)
@@ -338,9 +345,15 @@ class SQLiteStore(DocumentStore):
                 params.append(limit)
         elif score is None and terms:
             query = sqlite_text.match(terms, fields)
-            sql = self._text_arm(collection, filter, terms, query, keys, after, limit, None, params)
+            sql = self._text_arm(
+                collection, filter, query, keys, after, limit, (terms, None), params, ways
+            )
         else:
             sql = self._text_sorted(collection, filter, terms, sort, limit, after, score, params)
+        if ways:
+            # Each level's way is chosen once per statement, however many arms ask for it.
+            sql = "WITH " + ", ".join(way for way, _ in ways) + " " + sql
+            params = [param for _, way_params in ways for param in way_params] + params
         rows = await self._fetch(sql, params)
         return [from_json(row[0]) for row in rows]
 
@@ -348,48 +361,65 @@ class SQLiteStore(DocumentStore):
         self,
         collection: str,
         filter: Filter,
-        terms: sqlite_text.Terms,
         query: str,
         sort: Sort,
         after: Sequence[Any] | None,
         limit: int | None,
-        level: tuple[Score, int] | None,
+        wanted: tuple[sqlite_text.Terms, tuple[Score, int] | None],
         params: list[Any],
+        ways: list[tuple[str, list[Any]]],
     ) -> str:
-        """The rows matching the full-text ``query`` (and ``filter``; with ``level``, holding
-        exactly that many score words) in ``sort`` order after ``after``: walked in index
-        order when they are many, read from the posting lists and sorted when they are few
-        (see :meth:`_find_text`)."""
+        """The rows matching the full-text ``query`` (and ``filter``; ``wanted``: the terms
+        and, for a ranked level, how many score words a row holds) in ``sort`` order after
+        ``after``, read in the way :func:`sqlite_text.way` chooses (see :meth:`_find_text`);
+        the way's common table expression is added to ``ways``."""
+        terms, level = wanted
         text = sqlite_text.table(collection)
-        many = sqlite_text.many(collection, self.text_walk_above)
-        walk = ""
+        counted = level is not None and 0 < level[1] < len(dict.fromkeys(level[0][1]))
+        walks: list[str] = []
+        way = str(sqlite_text.SORT)
         if self._index_hint(collection, filter, sort):
-            # Checking a row's own words costs less than seeking the posting lists per row.
-            held = {"$and": [filter, *({field: {"$contains": w}} for field, w in terms)]}
-            condition = None
+            # Only an order an index serves can be walked; otherwise the matches are sorted.
+            name = f"_way{len(ways)}"
+            choice = sqlite_text.way(collection, limit, self.text_way)
+            ways.append((f"{name} AS (SELECT {choice} AS way)", [query]))
+            way = f"(SELECT way FROM {name})"
+            # Very many matches: each row's own words, checked as the walk reads it.
+            checks: list[Any] = []
+            held = [sqlite_text.holds_sql(field, word, checks) for field, word in terms]
             if level is not None:
-                counted: list[Any] = []
-                condition = (f"{score_sql(level[0], counted)} = {level[1]}", counted)
-            walk = self._ordered_read(
-                collection,
-                held,
-                sort,
-                after,
-                limit,
-                params,
-                condition=condition,
-                guard=(many, [query]),
-            )
+                held.append(f"{sqlite_text.held_count_sql(level[0], checks)} = {level[1]}")
+            walks.append(
+                self._ordered_read(
+                    collection, filter, sort, after, limit, params,
+                    condition=(" AND ".join(held), checks),
+                    guard=(f"{way} = {sqlite_text.WALK}", []),
+                )
+            )  # fmt: skip
+            # More: a row is kept when its rowid is among the matches, read once into a set.
+            among = f'"{collection}".rowid IN (SELECT rowid FROM "{text}" WHERE "{text}" MATCH ?)'
+            members: list[Any] = [query]
+            if counted:
+                assert level is not None
+                among += f" AND {sqlite_text.held_count_sql(level[0], members)} = {level[1]}"
+            walks.append(
+                self._ordered_read(
+                    collection, filter, sort, after, limit, params,
+                    condition=(among, members),
+                    guard=(f"{way} = {sqlite_text.SEMI_JOIN}", []),
+                )
+            )  # fmt: skip
         # Few matches: read them from the posting lists (CROSS JOIN keeps that order of
-        # loops), then sort them. The inner LIMIT is 0 when the walk above reads instead.
-        inner_limit = f"(CASE WHEN {many} THEN 0 ELSE -1 END)" if walk else "-1"
+        # loops), then sort them. The inner LIMIT is 0 when a walk above reads instead.
+        inner_limit = (
+            f"(CASE WHEN {way} = {sqlite_text.SORT} THEN -1 ELSE 0 END)" if walks else "-1"
+        )
         params.append(query)
-        if walk:
-            params.append(query)
         where = where_sql(_with_keyset(filter, sort, after), params)
-        if level is not None and 0 < level[1] < len(dict.fromkeys(level[0][1])):
+        if counted:
             # A middle level's query holds some score words; count them.
-            where += f" AND {score_sql(level[0], params)} = {level[1]}"
+            assert level is not None
+            where += f" AND {sqlite_text.held_count_sql(level[0], params)} = {level[1]}"
         read = (
             f'SELECT doc FROM (SELECT rowid AS _match FROM "{text}" WHERE "{text}" MATCH ? '
             f'LIMIT {inner_limit}) CROSS JOIN "{collection}" ON "{collection}".rowid = _match '
@@ -398,9 +428,14 @@ class SQLiteStore(DocumentStore):
         if limit is not None:
             read += " LIMIT ?"
             params.append(limit)
-        if not walk:
+        if not walks:
             return read
-        return f"SELECT doc FROM ({walk}) UNION ALL SELECT doc FROM ({read})"
+        # With the page's LIMIT, the statement ends as soon as one way has filled the page.
+        both = " UNION ALL ".join(f"SELECT doc FROM ({part})" for part in [*walks, read])
+        if limit is not None:
+            both += " LIMIT ?"
+            params.append(limit)
+        return both
 
     def _text_sorted(
         self,
@@ -453,14 +488,31 @@ class SQLiteStore(DocumentStore):
         # One bounded select per parent, each walking the (group, sort) index and stopping at
         # its page, glued with UNION ALL: a page costs its size however many children exist.
         path = check_path(group_field)
+        # Every arm is the same select but for its parent's value: built once, with a marker
+        # where the value goes (a large page of parents made the SQL text anew per parent).
+        template: list[Any] = []
+        scoped = {"$and": [{path: _PARENT}, filter or {}]}
+        read = self._ordered_read(collection, scoped, sort, after, limit_per_group, template)
+        slots = [index for index, param in enumerate(template) if param is _PARENT]
         for start in range(0, len(values), _MAX_ARMS):
             chunk = values[start : start + _MAX_ARMS]
             params: list[Any] = []
             arms: list[str] = []
             for position, value in enumerate(chunk):
-                scoped = {"$and": [{path: value}, filter or {}]}
-                read = self._ordered_read(collection, scoped, sort, after, limit_per_group, params)
-                arms.append(f"SELECT {position} AS arm, doc FROM ({read})")
+                arm_params = list(template)
+                if value is None or isinstance(value, Mapping):
+                    # No longer one equality with a parameter: build this arm as it reads.
+                    arm_params = []
+                    own = {"$and": [{path: value}, filter or {}]}
+                    arm_read = self._ordered_read(
+                        collection, own, sort, after, limit_per_group, arm_params
+                    )
+                    arms.append(f"SELECT {position} AS arm, doc FROM ({arm_read})")
+                else:
+                    for slot in slots:
+                        arm_params[slot] = to_json_scalar(value)
+                    arms.append(f"SELECT {position} AS arm, doc FROM ({read})")
+                params += arm_params
             rows = await self._fetch(" UNION ALL ".join(arms), params)
             for arm, doc in rows:
                 groups[chunk[arm]].append(from_json(doc))
@@ -797,6 +849,13 @@ class _Transaction:
 
     def seen(self, collection: str) -> dict[str, str]:
         return self.documents.setdefault(collection, {})
+
+
+class _Parent:
+    """Where a grouped read's arm takes its parent's value (see ``_find_grouped``)."""
+
+
+_PARENT = _Parent()
 
 
 def _statement(sql: str) -> Callable[[sqlite3.Connection], object]:

@@ -18,9 +18,11 @@ afterwards and :meth:`SQLiteStore.ensure_indexes` rebuilds it from the documents
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from datastore.sqlite_query import where_sql
 from datastore.store import Filter, IndexSpec, Score, check_path
 
 Terms = list[tuple[str, str]]
@@ -81,10 +83,17 @@ def match(terms: Terms, fields: Sequence[str]) -> str:
     return " AND ".join(_phrase(fields, field, word) for field, word in terms)
 
 
-WALK_ABOVE = 2000
-"""Above this many matches a search walks the listing's index in order, checking each row's
-words (about ``page * listed / matches`` rows); at or below, it reads its matches from the
-posting lists and sorts them."""
+SORT, SEMI_JOIN, WALK = 0, 1, 2
+"""The ways a search reads a level (see :func:`way`)."""
+
+COUNT_UP_TO = 5_000
+"""A search counts its matches up to this many to choose its way (beyond it, it walks)."""
+
+SORT_COST = 12
+"""Rows a walk skips by their rowid alone for the cost of one match read and sorted."""
+
+CHECK_COST = 40
+"""Matches read into a set for the cost of one row whose own words a walk checks."""
 
 
 def levels(
@@ -114,14 +123,62 @@ def levels(
     return result
 
 
-def many(collection: str, above: int = WALK_ABOVE) -> str:
-    """SQL true when the full-text query ``?`` matches more than ``above`` rows (it reads at
-    most one more than that from the posting lists)."""
+def way(collection: str, page: int | None, forced: int | None = None) -> str:
+    """SQL choosing how to read the matches of the full-text query ``?`` (one parameter).
+
+    With ``m`` matches among ``n`` rows, a page of ``p``: reading and sorting the matches
+    costs ``m`` documents; walking the listing's index keeping rows whose rowid is among
+    the matches costs ``m`` postings and about ``p * n / m`` index entries; walking it and
+    checking each row's words costs ``p * n / m`` documents. So: sort when ``m`` is below
+    about the square root of ``p * n / SORT_COST``, walk checking words when it is above
+    about the square root of ``p * n * CHECK_COST``, keep by rowid between. ``n`` is the
+    collection's largest rowid (deletions only shift the choice a little), ``m`` is counted
+    up to :data:`COUNT_UP_TO`. The worst a level costs is then about ``sqrt(p * n)`` cheap
+    steps. ``forced`` (for tests) reads every level one way.
+    """
+    if forced is not None:
+        return f"(CASE WHEN ? IS NULL THEN {int(forced)} ELSE {int(forced)} END)"
+    if page is None:
+        return f"(CASE WHEN ? IS NULL THEN {SORT} ELSE {SORT} END)"
     text = table(collection)
-    return (
+    counted = (
         f'(SELECT count(*) FROM (SELECT 1 FROM "{text}" WHERE "{text}" MATCH ? '
-        f"LIMIT {int(above) + 1})) > {int(above)}"
+        f"LIMIT {COUNT_UP_TO}))"
     )
+    spread = f'{int(page)} * coalesce((SELECT max(rowid) FROM "{collection}"), 0)'
+    return (
+        f"(SELECT CASE WHEN _m >= {COUNT_UP_TO} OR _m * _m >= {spread} * {CHECK_COST} "
+        f"THEN {WALK} WHEN _m * _m * {SORT_COST} > {spread} THEN {SEMI_JOIN} ELSE {SORT} END "
+        f"FROM (SELECT {counted} AS _m))"
+    )
+
+
+def holds_sql(field: str, word: str, params: list[Any]) -> str:
+    """SQL true when the row's array ``field`` holds ``word``, checked on the row itself.
+
+    The array's text is searched for the word as an element, which costs a fraction of
+    walking it with ``json_each``: in minified JSON an element opens with an unescaped quote
+    right after ``[`` or ``,`` (a quote inside a string is escaped), and a word of letters
+    and digits has nothing to escape, so ``,"word"`` is found in the array's text with its
+    ``[`` read as ``,`` exactly when an element is ``word``. Other values go through
+    ``json_each``.
+    """
+    if not word.isalnum():
+        return where_sql({field: {"$contains": word}}, params)
+    path = check_path(field)
+    params.append("," + json.dumps(word, ensure_ascii=False))
+    return (
+        f"coalesce(json_type(doc, '$.{path}') = 'array' AND "
+        f"instr(',' || substr(json_extract(doc, '$.{path}'), 2), ?) > 0, 0)"
+    )
+
+
+def held_count_sql(score: Score, params: list[Any]) -> str:
+    """How many of the distinct score words the row's own array holds (see :func:`holds_sql`),
+    the same count as the store's score, without reading the posting lists."""
+    field, words = score
+    parts = [holds_sql(field, word, params) for word in dict.fromkeys(words)]
+    return "(" + " + ".join(parts) + ")" if parts else "0"
 
 
 def scores_by_text(score: Score | None, fields: Sequence[str]) -> bool:

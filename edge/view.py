@@ -41,6 +41,7 @@ from edge.extension import cost_report
 from edge.oidc import KeysUnavailableError
 from edge.refusals import refusal
 from edge.request import GatewayRequest, request_id_var
+from edge.response_json import encode_json
 from edge.throttle import Throttle
 from edge.transport import request_deadline, wants_event_stream
 from edge.websocket import (
@@ -423,6 +424,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
             raise _wrong_method(error.operation_type, request_adapter.method) from error
         except MissingQueryError as error:
             raise RequestRefused(400, "MISSING_QUERY", "The request has no 'query'.") from error
+
+    def encode_json(self, data: object) -> str:
+        return encode_json(data)
 
     def create_response(
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response

@@ -1,6 +1,8 @@
-"""The SQLite adapter reads a text search one of two ways (walking the listing's index and
-probing the text index per row when matches are many, reading the posting lists and sorting
-when they are few); both must list exactly what an independent oracle lists, page by page."""
+"""The SQLite adapter reads a text search one of three ways (walking the listing's index and
+checking each row's words when matches are very many, walking it keeping the rows whose rowid
+is among the matches when they are many, reading the posting lists and sorting when they are
+few); each, and the way chosen by the matches, must list exactly what an independent oracle
+lists, page by page."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from datastore import sqlite_text
 from datastore.codec import Document
 from datastore.paging import Page, find_page
 from datastore.sqlite import SQLiteStore
@@ -37,9 +40,12 @@ INDEXES = [
 ]
 
 
-@pytest.fixture(params=[0, 10_000], ids=["walk", "sorted"])
+@pytest.fixture(
+    params=[sqlite_text.WALK, sqlite_text.SEMI_JOIN, sqlite_text.SORT, None],
+    ids=["walk", "semi-join", "sorted", "chosen"],
+)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    opened = SQLiteStore(tmp_path / "text.sqlite3", text_walk_above=request.param)
+    opened = SQLiteStore(tmp_path / "text.sqlite3", text_way=request.param)
     await opened.connect()
     await opened.ensure_indexes(INDEXES)
     yield opened
@@ -111,3 +117,31 @@ async def test_both_ways_list_what_the_oracle_lists(
             last = result.documents[-1]
             page = Page(size=size, after=tuple(keyset_of(last, sort, score)))
         assert listed == expected, (size, wanted, order)
+
+
+async def test_a_word_is_found_as_a_whole_element_only(store: SQLiteStore) -> None:
+    """Each way (checking a row's own words included) finds a word only as a whole element:
+    not inside a longer word, nor as a prefix or suffix, and any letters (not only ASCII)."""
+    terms = {
+        "svc_a": ["live"],
+        "svc_b": ["alive", "livestream"],
+        "svc_c": ["live2", "olive"],
+        "svc_d": ["café", "live"],
+        "svc_e": ["cafés"],
+        "svc_f": [],
+    }
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for n, (id_, words) in enumerate(terms.items()):
+        at = start + timedelta(minutes=n)
+        document = {"_id": id_, "listed": True, "at": at, "name": id_, "terms": words}
+        await store.insert(LISTING, {**document, "title": words})
+    sort: Sort = [("at", ASCENDING)]
+    for word, expected in (("live", ["svc_a", "svc_d"]), ("café", ["svc_d"])):
+        filter = {"$and": [{"listed": True}, {"terms": {"$contains": word}}]}
+        result = await find_page(store, LISTING, filter, sort, Page(size=10))
+        assert [d["_id"] for d in result.documents] == expected, word
+        ranked: Sort = [(SCORE, DESCENDING), ("at", DESCENDING)]
+        result = await find_page(
+            store, LISTING, filter, ranked, Page(size=10), score=("title", [word])
+        )
+        assert [d["_id"] for d in result.documents] == expected[::-1], word
