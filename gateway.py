@@ -34,6 +34,7 @@ from datastore.enums import ReferralLinkKind
 from datastore.store import DocumentStore, StoreError, StoreUnavailableError
 from edge.documents import DocumentRefused, TrustedDocuments
 from edge.event_hub import EventHub, install, uninstall
+from edge.export_options import export_options
 from edge.export_settings import ExportSettings
 from edge.export_worker import ExportWorker
 from edge.extension import GatewayPolicy, gateway_extensions
@@ -352,7 +353,12 @@ def create_app(
 
     gateway_layer = gateway_extensions(settings.policy) if extensions is None else extensions
     gateway_schema = build_schema(
-        [*gateway_layer, OperationMetrics, *tracing_extensions()],
+        [
+            *gateway_layer,
+            OperationMetrics,
+            *tracing_extensions(),
+            export_options(settings.policy.limits, settings.exports),
+        ],
         executor=settings.execution.executor,
     )
 
@@ -443,6 +449,7 @@ def export_worker(store: DocumentStore, settings: Settings) -> ExportWorker:
         store,
         export_schema,
         settings.exports,
+        limits=settings.policy.limits,
         throttled=settings.policy.throttle.enabled,
     )
 

@@ -29,6 +29,7 @@ from datastore.documents import BulkExportDocument
 from datastore.store import DocumentStore, StoreError
 from edge.cost import actual_cost, select_operation
 from edge.export_settings import ExportSettings
+from edge.limits import Limits
 from edge.request import GatewayRequest
 from edge.throttle import Throttle, ThrottlePolicy
 from resolvers import bulk_export_runs as runs
@@ -60,9 +61,12 @@ class ExportWorker:
         schema: strawberry.Schema,
         settings: ExportSettings,
         *,
+        limits: Limits | None = None,
         throttled: bool = True,
     ) -> None:
         self.store = store
+        # The gateway's structural limits, which the schema's pages run under too.
+        self.limits = limits or Limits()
         # Off with the gateway's throttling (TSP_THROTTLE=0): then exports do not wait either.
         self.throttled = throttled
         self.schema = schema
@@ -123,7 +127,7 @@ class _Run:
 
     async def run(self) -> None:
         try:
-            plan = plan_export(self.worker.schema._schema, self.export["query"])
+            plan = plan_export(self.worker.schema._schema, self.export["query"], self.worker.limits)
             await self._read_all(plan.page_document, plan.top)
             await self._flush()
             await self.writer.close()

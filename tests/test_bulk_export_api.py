@@ -402,7 +402,7 @@ async def test_the_download_streams_the_file_with_its_length_and_checksum(
     assert refused.status_code == 403
     assert refused.json()["errors"][0]["extensions"]["code"] == "DOWNLOAD_LINK_INVALID"
     document = (await store.get_many(c.BULK_EXPORTS, [export["id"]]))[export["id"]]
-    stale = download_path(document, utc_now() - timedelta(hours=2))
+    stale = download_path(document, utc_now() - timedelta(hours=1))
     expired = await http.get(stale)
     assert expired.status_code == 403
     assert expired.json()["errors"][0]["extensions"]["code"] == "DOWNLOAD_LINK_EXPIRED"
