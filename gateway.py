@@ -35,6 +35,7 @@ from datastore.store import DocumentStore, StoreError, StoreUnavailableError
 from edge.documents import DocumentRefused, TrustedDocuments
 from edge.event_hub import EventHub, install, uninstall
 from edge.export_options import export_options
+from edge.export_pacing import InFlight, no_requests, requests_in_flight
 from edge.export_settings import ExportSettings
 from edge.export_worker import ExportWorker
 from edge.extension import GatewayPolicy, gateway_extensions
@@ -394,8 +395,10 @@ def create_app(
                     WebhookWorker(app.state.store, settings.streams).run_forever()
                 )
             if settings.exports.worker:
+                # Behind the requests this process serves (see edge.export_pacing).
+                in_flight = requests_in_flight(app)
                 exporter = asyncio.create_task(
-                    export_worker(app.state.store, settings).run_forever()
+                    export_worker(app.state.store, settings, in_flight).run_forever()
                 )
             if freeze_heap_at_start:
                 freeze_startup_heap()
@@ -439,9 +442,12 @@ def create_app(
     return app
 
 
-def export_worker(store: DocumentStore, settings: Settings) -> ExportWorker:
+def export_worker(
+    store: DocumentStore, settings: Settings, in_flight: InFlight = no_requests
+) -> ExportWorker:
     """A bulk export worker on ``store``: pages run through the gateway's schema (its limits
-    and execution, without the interactive cost maximum and bucket: the export has its own)."""
+    and execution, without the interactive cost maximum and bucket: the export has its own),
+    yielding to the ``in_flight`` requests of the process it runs in."""
     export_schema = build_schema(
         gateway_extensions(settings.policy, cost=False), executor=settings.execution.executor
     )
@@ -451,6 +457,7 @@ def export_worker(store: DocumentStore, settings: Settings) -> ExportWorker:
         settings.exports,
         limits=settings.policy.limits,
         throttled=settings.policy.throttle.enabled,
+        in_flight=in_flight,
     )
 
 

@@ -6,9 +6,9 @@ A bulk query selects one connection (at the root, or under single objects such a
 such a query. The plan rewrites it into the documents the worker runs with the caller's own
 viewer, so every page is what the caller's own paging would see:
 
-- the page document: the query with the top-level connection read :data:`PAGE_SIZE` at a time
-  after ``$bulkExportAfter``; every connection also selects its ``pageInfo`` and every node its
-  ``id`` (under aliases of their own, left out of the file);
+- the page document: the query with the top-level connection read ``$bulkExportFirst`` (at
+  most :data:`PAGE_SIZE`) at a time after ``$bulkExportAfter``; every connection also selects
+  its ``pageInfo`` and every node its ``id`` (under aliases of their own, left out of the file);
 - for each nested connection, a follow-up document that reads its further pages through
   ``node(id: $bulkExportParent)`` when one parent holds more than a page.
 
@@ -68,6 +68,7 @@ PAGE_SIZE = MAX_PAGE_SIZE
 ID_KEY = "_bulkExportId"
 PAGE_KEY = "_bulkExportPage"
 AFTER = "bulkExportAfter"
+FIRST = "bulkExportFirst"
 PARENT = "bulkExportParent"
 _RESERVED = "_bulkExport"
 _PAGING = ("first", "last", "after", "before")
@@ -250,7 +251,7 @@ class _Planner:
         page = _with(
             operation,
             name=NameNode(value="BulkExportPage"),
-            variable_definitions=(_variable(AFTER, "String"),),
+            variable_definitions=(_variable(FIRST, "Int!"), _variable(AFTER, "String")),
             selection_set=SelectionSetNode(selections=(body,)),
         )
         return ExportPlan(
@@ -317,10 +318,15 @@ class _Planner:
             selections=(_field("hasNextPage"), _field("endCursor")),
         )
         arguments = tuple(node.arguments or ())
-        if in_full:
-            arguments = (*arguments, _argument("first", IntValueNode(value=str(PAGE_SIZE))))
         if top:
-            arguments = (*arguments, _argument("after", VariableNode(name=NameNode(value=AFTER))))
+            # The worker chooses each page's size (smaller while requests wait: edge.export_pacing).
+            arguments = (
+                *arguments,
+                _argument("first", VariableNode(name=NameNode(value=FIRST))),
+                _argument("after", VariableNode(name=NameNode(value=AFTER))),
+            )
+        elif in_full:
+            arguments = (*arguments, _argument("first", IntValueNode(value=str(PAGE_SIZE))))
         # A connection read as its one page needs no pageInfo (cursors cost to encode).
         selections = (node_field, page_info) if in_full else (node_field,)
         rewritten = _with(
