@@ -17,6 +17,10 @@ type Operations = {
   AcceptRequest: [G.AcceptRequestMutation, G.AcceptRequestMutationVariables];
   RejectRequest: [G.RejectRequestMutation, G.RejectRequestMutationVariables];
   PartnerEvents: [G.PartnerEventsSubscription, G.PartnerEventsSubscriptionVariables];
+  CurrentBulkExport: [G.CurrentBulkExportQuery, G.CurrentBulkExportQueryVariables];
+  BulkExportProgress: [G.BulkExportProgressQuery, G.BulkExportProgressQueryVariables];
+  StartBulkExport: [G.StartBulkExportMutation, G.StartBulkExportMutationVariables];
+  CancelBulkExport: [G.CancelBulkExportMutation, G.CancelBulkExportMutationVariables];
 };
 // Every registered operation has its types, and every typed one is registered.
 type Check<T extends Record<OperationName, unknown>> = T;

@@ -19,15 +19,17 @@ import {
 import { useLiveEvents, useQuery } from "../hooks";
 import { storedToken, storeToken } from "../session";
 import { addDays, formatDate, market, today, words } from "../words";
+import { Exports } from "./ExportsPage";
 import { newKey } from "./seller";
 
-export type PartnerView = "offers" | "new" | "authorizations" | "requests";
+export type PartnerView = "offers" | "new" | "authorizations" | "requests" | "exports";
 
 const VIEWS: [PartnerView, string][] = [
   ["offers", "My service offers"],
   ["new", "Create service offer"],
   ["authorizations", "Authorizations"],
   ["requests", "Requests"],
+  ["exports", "Exports"],
 ];
 
 const MAX_SERVICES = 10;
@@ -116,6 +118,7 @@ export function PartnerPage(props: { view: PartnerView; go: (view: PartnerView) 
       {props.view === "new" && <CreateOffer token={token} onExpired={expired} go={props.go} />}
       {props.view === "authorizations" && <Authorizations token={token} onExpired={expired} />}
       {props.view === "requests" && <Requests token={token} onExpired={expired} />}
+      {props.view === "exports" && <Exports token={token} onExpired={expired} />}
     </Shell>
   );
 }
