@@ -65,12 +65,19 @@ class Pacing:
 
 
 def requests_in_flight(app: Starlette) -> InFlight:
-    """The count of ``app``'s admission middleware (read, never changed), found in its built
-    middleware stack; no requests when it has none."""
-    layer: Any = app.middleware_stack
-    while layer is not None and not isinstance(layer, AdmissionMiddleware):
-        layer = getattr(layer, "app", None)
-    if layer is None:
-        return no_requests
-    admission: AdmissionMiddleware = layer
-    return lambda: admission.in_flight
+    """The count of ``app``'s admission middleware (read, never changed), found in its
+    middleware stack once Starlette has built it (at its first call); none before, or when
+    the app has no admission middleware."""
+    found: list[AdmissionMiddleware] = []
+
+    def count() -> int:
+        if not found:
+            layer: Any = app.middleware_stack
+            while layer is not None and not isinstance(layer, AdmissionMiddleware):
+                layer = getattr(layer, "app", None)
+            if layer is None:
+                return 0
+            found.append(layer)
+        return found[0].in_flight
+
+    return count
