@@ -18,7 +18,7 @@ from resolvers.bulk_export_links import download_path, link_expiry
 from resolvers.bulk_export_query import MAX_CONNECTION_DEPTH
 from resolvers.context import Info
 from schema.mutations import UserError, run_mutation
-from schema.permissions import IsAuthenticated
+from schema.permissions import IsAuthenticated, require_signed_in
 
 strawberry.enum(resolve.BulkExportStatus, description="Where a bulk export stands.")
 strawberry.enum(resolve.BulkExportErrorCode, description="Why a bulk export change was refused.")
@@ -139,23 +139,23 @@ class CancelBulkExportPayload:
 
 @strawberry.type
 class BulkExportQuery:
+    # Checked in the resolvers, not by permission classes, so these queries run planned.
     @strawberry.field(
-        description="One of your bulk exports (null when you have none with this id).",
-        permission_classes=[IsAuthenticated],
+        description="One of your bulk exports (null when you have none with this id). "
+        "Signed-in callers only."
     )
     async def bulk_export(
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The export's id.")],
     ) -> BulkExport | None:
+        require_signed_in(info)
         found = await resolve.of_caller(info, str(id))
         return BulkExport.from_document(found) if found else None
 
-    @strawberry.field(
-        description="Your most recently started bulk export.",
-        permission_classes=[IsAuthenticated],
-    )
+    @strawberry.field(description="Your most recently started bulk export. Signed-in callers only.")
     async def current_bulk_export(self, info: Info) -> BulkExport | None:
+        require_signed_in(info)
         found = await resolve.latest(info)
         return BulkExport.from_document(found) if found else None
 

@@ -140,6 +140,12 @@ async def test_anonymous_callers_cannot_start_an_export(gql: GraphQLClient) -> N
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
+async def test_anonymous_callers_cannot_read_exports(gql: GraphQLClient) -> None:
+    body = await gql('{ bulkExport(id: "bex_x") { id } currentBulkExport { id } }')
+    assert body["data"] == {"bulkExport": None, "currentBulkExport": None}
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"] * 2
+
+
 # -- the file ----------------------------------------------------------------------------------
 
 
