@@ -40,6 +40,8 @@ from datastore.store import (
 )
 from edge.documents import DocumentRefused, TrustedDocuments
 from edge.event_hub import EventHub, install, uninstall
+from edge.export_options import export_options
+from edge.export_pacing import InFlight, no_requests, requests_in_flight
 from edge.export_settings import ExportSettings
 from edge.export_worker import ExportWorker
 from edge.extension import GatewayPolicy, gateway_extensions
@@ -396,6 +398,7 @@ def create_app(
             OperationMetrics,
             SubscriptionsOutliveTheRequestTimeout,
             *tracing_extensions(),
+            export_options(settings.policy.limits, settings.exports),
         ],
         executor=settings.execution.executor,
     )
@@ -432,8 +435,10 @@ def create_app(
             if settings.streams.webhook_worker:
                 deliverer = asyncio.create_task(_deliver_webhooks(app.state.store, settings))
             if settings.exports.worker:
+                # Behind the requests this process serves (see edge.export_pacing).
+                in_flight = requests_in_flight(app)
                 exporter = asyncio.create_task(
-                    export_worker(app.state.store, settings).run_forever()
+                    export_worker(app.state.store, settings, in_flight).run_forever()
                 )
             if freeze_heap_at_start:
                 freeze_startup_heap()
@@ -480,9 +485,12 @@ def create_app(
     return app
 
 
-def export_worker(store: DocumentStore, settings: Settings) -> ExportWorker:
+def export_worker(
+    store: DocumentStore, settings: Settings, in_flight: InFlight = no_requests
+) -> ExportWorker:
     """A bulk export worker on ``store``: pages run through the gateway's schema (its limits
-    and execution, without the interactive cost maximum and bucket: the export has its own)."""
+    and execution, without the interactive cost maximum and bucket: the export has its own),
+    yielding to the ``in_flight`` requests of the process it runs in."""
     export_schema = build_schema(
         gateway_extensions(settings.policy, cost=False), executor=settings.execution.executor
     )
@@ -490,7 +498,9 @@ def export_worker(store: DocumentStore, settings: Settings) -> ExportWorker:
         store,
         export_schema,
         settings.exports,
+        limits=settings.policy.limits,
         throttled=settings.policy.throttle.enabled,
+        in_flight=in_flight,
     )
 
 

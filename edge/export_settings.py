@@ -26,6 +26,8 @@ class ExportSettings:
     # A worker renews its lease while it runs; past it, another worker takes the export over.
     lease_seconds: float = 30.0
     retention_days: int = 7
+    # How long a download link (``BulkExport.url``) works after the read that gave it.
+    link_seconds: int = 3600
     throttle_capacity: float = 50_000
     throttle_restore_rate: float = 20_000
 
@@ -36,6 +38,7 @@ class ExportSettings:
             poll_seconds=_seconds(env, "TSP_EXPORT_POLL_SECONDS", cls.poll_seconds),
             lease_seconds=_seconds(env, "TSP_EXPORT_LEASE_SECONDS", cls.lease_seconds),
             retention_days=_whole(env, "TSP_EXPORT_RETENTION_DAYS", cls.retention_days),
+            link_seconds=_whole(env, "TSP_EXPORT_LINK_SECONDS", cls.link_seconds),
             throttle_capacity=_seconds(env, "TSP_EXPORT_THROTTLE_CAPACITY", cls.throttle_capacity),
             throttle_restore_rate=_seconds(
                 env, "TSP_EXPORT_THROTTLE_RESTORE_RATE", cls.throttle_restore_rate

@@ -28,12 +28,22 @@ from graphql import parse
 from datastore.documents import BulkExportDocument
 from datastore.store import DocumentStore, StoreError
 from edge.cost import actual_cost, select_operation
+from edge.export_pacing import InFlight, Pacing, no_requests
 from edge.export_settings import ExportSettings
+from edge.limits import Limits
 from edge.request import GatewayRequest
 from edge.throttle import Throttle, ThrottlePolicy
 from resolvers import bulk_export_runs as runs
 from resolvers.bulk_export_lines import connection_at, emit_page, next_cursor
-from resolvers.bulk_export_query import AFTER, PARENT, Connection, QueryRefused, plan_export
+from resolvers.bulk_export_query import (
+    AFTER,
+    FIRST,
+    PAGE_SIZE,
+    PARENT,
+    Connection,
+    QueryRefused,
+    plan_export,
+)
 from resolvers.bulk_exports import owner_of, viewer_of
 from resolvers.context import Context
 
@@ -60,9 +70,15 @@ class ExportWorker:
         schema: strawberry.Schema,
         settings: ExportSettings,
         *,
+        limits: Limits | None = None,
         throttled: bool = True,
+        in_flight: InFlight = no_requests,
     ) -> None:
         self.store = store
+        # The gateway's structural limits, which the schema's pages run under too.
+        self.limits = limits or Limits()
+        # The interactive requests of the process it runs in, which go first.
+        self.in_flight = in_flight
         # Off with the gateway's throttling (TSP_THROTTLE=0): then exports do not wait either.
         self.throttled = throttled
         self.schema = schema
@@ -119,11 +135,12 @@ class _Run:
         self.lines = 0
         self.roots = 0
         self.renewed_at = time.monotonic()
+        self.pacing = Pacing(worker.in_flight, PAGE_SIZE)
         self._parsed: dict[str, Any] = {}
 
     async def run(self) -> None:
         try:
-            plan = plan_export(self.worker.schema._schema, self.export["query"])
+            plan = plan_export(self.worker.schema._schema, self.export["query"], self.worker.limits)
             await self._read_all(plan.page_document, plan.top)
             await self._flush()
             await self.writer.close()
@@ -158,7 +175,8 @@ class _Run:
     async def _read_all(self, page_document: str, top: Connection) -> None:
         after: str | None = None
         while True:
-            data = await self._execute(page_document, {AFTER: after})
+            first = await self.pacing.next_page()
+            data = await self._execute(page_document, {FIRST: first, AFTER: after})
             connection = connection_at(data, top.path)
             if not isinstance(connection, Mapping):
                 return
@@ -173,6 +191,7 @@ class _Run:
 
     async def _more(self, plan: Connection, parent_id: str, after: str) -> Mapping[str, Any] | None:
         await self._flush()
+        await self.pacing.next_page()  # its turn; nested pages keep their size
         data = await self._execute(plan.follow_up, {PARENT: parent_id, AFTER: after})
         found = connection_at((data or {}).get("node"), plan.path)
         return found if isinstance(found, Mapping) else None

@@ -2,23 +2,27 @@
 
 ``/exports/<id>/download?expires=<unix seconds>&signature=<hex>``, where the signature is
 HMAC-SHA256 over ``<id>.<expires>`` keyed by the export's own random ``downloadSecret`` (never
-shown): a link works for its export only, until it expires, from any process, and a new one
-is made each time the export is read.
+shown): a link works for its export only, until it expires (``TSP_EXPORT_LINK_SECONDS`` after
+the read that made it), from any process, and a new one is made each time the export is read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from datastore.documents import BulkExportDocument
 
-LINK_TTL = timedelta(hours=1)
+
+def link_expiry(now: datetime, lifetime: timedelta) -> datetime:
+    """When a link made at ``now`` stops working (whole seconds, as the link says)."""
+    return datetime.fromtimestamp(int((now + lifetime).timestamp()), tz=UTC)
 
 
-def download_path(export: BulkExportDocument, now: datetime) -> str:
-    expires = int((now + LINK_TTL).timestamp())
+def download_path(export: BulkExportDocument, expires_at: datetime) -> str:
+    """The signed path of ``export``'s file, working until ``expires_at``."""
+    expires = int(expires_at.timestamp())
     return f"/exports/{export['_id']}/download?expires={expires}&signature={_sign(export, expires)}"
 
 

@@ -6,14 +6,21 @@ A bulk query selects one connection (at the root, or under single objects such a
 such a query. The plan rewrites it into the documents the worker runs with the caller's own
 viewer, so every page is what the caller's own paging would see:
 
-- the page document: the query with the top-level connection read :data:`PAGE_SIZE` at a time
-  after ``$bulkExportAfter``; every connection also selects its ``pageInfo`` and every node its
-  ``id`` (under aliases of their own, left out of the file);
+- the page document: the query with the top-level connection read ``$bulkExportFirst`` (at
+  most :data:`PAGE_SIZE`) at a time after ``$bulkExportAfter``; every connection also selects
+  its ``pageInfo`` and every node its ``id`` (under aliases of their own, left out of the file);
 - for each nested connection, a follow-up document that reads its further pages through
   ``node(id: $bulkExportParent)`` when one parent holds more than a page.
 
 A nested connection given ``first`` or ``last`` is read as that one page (say, ``history(last:
 1)`` for the latest entry); without them it is read in full.
+
+Fragments are handled as execution handles them: named and inline fragments along the path to
+the top-level connection (and on the connection and its edges) are spread, selections left out
+by ``@skip``/``@include`` (literal conditions: no variables) are dropped, and fields selected
+more than once under one response key are merged; inside nodes they are kept (named ones
+inlined). The query is held to the gateway's structural limits as written and as rewritten
+(``resolvers.bulk_export_limits``).
 """
 
 from __future__ import annotations
@@ -25,17 +32,16 @@ from typing import Any
 
 from graphql import (
     ArgumentNode,
+    BooleanValueNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLError,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
-    GraphQLSyntaxError,
     InlineFragmentNode,
     IntValueNode,
     NamedTypeNode,
@@ -48,22 +54,21 @@ from graphql import (
     VariableDefinitionNode,
     VariableNode,
     get_named_type,
-    parse,
     print_ast,
-    validate,
 )
 from graphql.language import Node
 
+from edge.limits import Limits
+from resolvers import bulk_export_limits as limited
 from resolvers.pagination import MAX_PAGE_SIZE
 
 MAX_CONNECTION_DEPTH = 3
 """Connections in a chain: the top-level one and two levels of nested ones."""
 PAGE_SIZE = MAX_PAGE_SIZE
-MAX_QUERY_LENGTH = 20_000
-MAX_TOKENS = 5_000
 ID_KEY = "_bulkExportId"
 PAGE_KEY = "_bulkExportPage"
 AFTER = "bulkExportAfter"
+FIRST = "bulkExportFirst"
 PARENT = "bulkExportParent"
 _RESERVED = "_bulkExport"
 _PAGING = ("first", "last", "after", "before")
@@ -82,6 +87,16 @@ class BulkQueryErrorCode(StrEnum):
     PAGINATION_ARGUMENT = "PAGINATION_ARGUMENT"
     CONNECTION_FIELD = "CONNECTION_FIELD"
     CONNECTION_IN_LIST = "CONNECTION_IN_LIST"
+    # The gateway's structural limits (``resolvers.bulk_export_limits``).
+    MAX_DOCUMENT_LENGTH_EXCEEDED = "MAX_DOCUMENT_LENGTH_EXCEEDED"
+    MAX_TOKENS_EXCEEDED = "MAX_TOKENS_EXCEEDED"
+    MAX_DEPTH_EXCEEDED = "MAX_DEPTH_EXCEEDED"
+    MAX_ALIASES_EXCEEDED = "MAX_ALIASES_EXCEEDED"
+    MAX_SELECTIONS_EXCEEDED = "MAX_SELECTIONS_EXCEEDED"
+    MAX_DIRECTIVES_EXCEEDED = "MAX_DIRECTIVES_EXCEEDED"
+    MAX_ROOT_FIELDS_EXCEEDED = "MAX_ROOT_FIELDS_EXCEEDED"
+    MAX_OPERATIONS_EXCEEDED = "MAX_OPERATIONS_EXCEEDED"
+    INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
 
 
 class QueryRefused(Exception):
@@ -112,26 +127,17 @@ class ExportPlan:
     top: Connection
 
 
-def plan_export(schema: GraphQLSchema, text: str) -> ExportPlan:
-    """The plan of a bulk query; raises :class:`QueryRefused` saying why it cannot be one."""
-    if len(text) > MAX_QUERY_LENGTH:
-        raise QueryRefused(
-            BulkQueryErrorCode.INVALID_QUERY,
-            f"query must be at most {MAX_QUERY_LENGTH} characters, got {len(text)}",
-        )
-    try:
-        document = parse(text, max_tokens=MAX_TOKENS, no_location=True)
-    except GraphQLSyntaxError as error:
-        raise QueryRefused(BulkQueryErrorCode.INVALID_SYNTAX, f"query: {error.message}") from None
+def plan_export(schema: GraphQLSchema, text: str, limits: Limits) -> ExportPlan:
+    """The plan of a bulk query; raises :class:`QueryRefused` saying why it cannot be one
+    (held to the gateway's ``limits`` as written, and as the export runs it)."""
+    document = _read(text, limits, "query", BulkQueryErrorCode.INVALID_SYNTAX)
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if len(operations) == 1 and operations[0].operation is not OperationType.QUERY:
         raise QueryRefused(
             BulkQueryErrorCode.NOT_A_QUERY,
             f"a bulk export runs a query, not a {operations[0].operation.value}",
         )
-    errors: list[GraphQLError] = validate(schema, document)
-    if errors:
-        raise QueryRefused(BulkQueryErrorCode.INVALID_QUERY, f"query: {errors[0].message}")
+    _check(schema, document, limits, "query")
     if len(operations) != 1:
         raise QueryRefused(
             BulkQueryErrorCode.INVALID_QUERY, "query must hold exactly one operation"
@@ -146,15 +152,33 @@ def plan_export(schema: GraphQLSchema, text: str) -> ExportPlan:
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     plan = _Planner(schema, fragments).plan(operation)
-    for text in (plan.page_document, *_follow_ups(plan.top)):
-        problems = validate(schema, parse(text))
-        if problems:
-            # Say, a connection whose nodes have no id to hang nested lines off.
-            raise QueryRefused(
-                BulkQueryErrorCode.INVALID_QUERY,
-                f"query cannot be exported page by page: {problems[0].message}",
-            )
+    for written in (plan.page_document, *_follow_ups(plan.top)):
+        # Say, a connection whose nodes have no id to hang nested lines off, or a query just
+        # within a limit that the added ids and pageInfo take over it.
+        page = _read(written, limits, _AS_RUN, BulkQueryErrorCode.INVALID_QUERY)
+        _check(schema, page, limits, _AS_RUN)
     return plan
+
+
+_AS_RUN = "query, as the export reads it page by page (with the ids and pageInfo it adds)"
+
+
+def _read(text: str, limits: Limits, what: str, otherwise: BulkQueryErrorCode) -> DocumentNode:
+    found = limited.read(text, limits)
+    if isinstance(found, limited.Problem):
+        raise _refused(found, what, otherwise)
+    return found
+
+
+def _check(schema: GraphQLSchema, document: DocumentNode, limits: Limits, what: str) -> None:
+    problem = limited.check(schema, document, limits)
+    if problem is not None:
+        raise _refused(problem, what, BulkQueryErrorCode.INVALID_QUERY)
+
+
+def _refused(problem: limited.Problem, what: str, otherwise: BulkQueryErrorCode) -> QueryRefused:
+    code = BulkQueryErrorCode(problem.code) if problem.code else otherwise
+    return QueryRefused(code, f"{what}: {problem.message}")
 
 
 def _follow_ups(connection: Connection) -> list[str]:
@@ -188,6 +212,11 @@ class _Planner:
         selections = operation.selection_set.selections
         while True:
             fields = self._fields(selections)
+            if not fields:
+                raise QueryRefused(
+                    BulkQueryErrorCode.NO_CONNECTION,
+                    "a bulk query must select a connection (@skip and @include leave none)",
+                )
             if len(fields) != 1:
                 raise QueryRefused(
                     BulkQueryErrorCode.MULTIPLE_TOP_LEVEL_FIELDS,
@@ -222,7 +251,7 @@ class _Planner:
         page = _with(
             operation,
             name=NameNode(value="BulkExportPage"),
-            variable_definitions=(_variable(AFTER, "String"),),
+            variable_definitions=(_variable(FIRST, "Int!"), _variable(AFTER, "String")),
             selection_set=SelectionSetNode(selections=(body,)),
         )
         return ExportPlan(
@@ -289,10 +318,15 @@ class _Planner:
             selections=(_field("hasNextPage"), _field("endCursor")),
         )
         arguments = tuple(node.arguments or ())
-        if in_full:
-            arguments = (*arguments, _argument("first", IntValueNode(value=str(PAGE_SIZE))))
         if top:
-            arguments = (*arguments, _argument("after", VariableNode(name=NameNode(value=AFTER))))
+            # The worker chooses each page's size (smaller while requests wait: edge.export_pacing).
+            arguments = (
+                *arguments,
+                _argument("first", VariableNode(name=NameNode(value=FIRST))),
+                _argument("after", VariableNode(name=NameNode(value=AFTER))),
+            )
+        elif in_full:
+            arguments = (*arguments, _argument("first", IntValueNode(value=str(PAGE_SIZE))))
         # A connection read as its one page needs no pageInfo (cursors cost to encode).
         selections = (node_field, page_info) if in_full else (node_field,)
         rewritten = _with(
@@ -402,21 +436,51 @@ class _Planner:
         return SelectionSetNode(selections=tuple(out))
 
     def _fields(self, selections: Sequence[SelectionNode]) -> list[FieldNode]:
-        """The fields of a selection, fragments spread (for the shape checks)."""
+        """The fields of a selection as execution collects them (for the path to the
+        connection and the shape checks): named and inline fragments spread, selections that
+        ``@skip``/``@include`` leave out dropped (a bulk query has no variables, so their
+        conditions are literals), and the fields of one response key merged into one."""
+        merged: dict[str, FieldNode] = {}
+        for found in self._collect(selections):
+            key = _key(found)
+            held = merged.get(key)
+            if held is None or held.selection_set is None or found.selection_set is None:
+                merged.setdefault(key, found)
+                continue
+            both = (*held.selection_set.selections, *found.selection_set.selections)
+            merged[key] = _with(held, selection_set=SelectionSetNode(selections=both))
+        return list(merged.values())
+
+    def _collect(self, selections: Sequence[SelectionNode]) -> list[FieldNode]:
         fields: list[FieldNode] = []
         for selection in selections:
+            if not _included(selection):
+                continue
             if isinstance(selection, FieldNode):
                 fields.append(selection)
             elif isinstance(selection, InlineFragmentNode):
-                fields.extend(self._fields(selection.selection_set.selections))
+                fields.extend(self._collect(selection.selection_set.selections))
             elif isinstance(selection, FragmentSpreadNode):
                 spread = self.fragments[selection.name.value]
-                fields.extend(self._fields(spread.selection_set.selections))
+                fields.extend(self._collect(spread.selection_set.selections))
         return fields
 
     def _field(self, parent: Any, node: FieldNode) -> GraphQLField:
         fields: dict[str, GraphQLField] = parent.fields
         return fields[node.name.value]
+
+
+def _included(selection: SelectionNode) -> bool:
+    """Whether ``@skip``/``@include`` (with literal conditions) keep this selection."""
+    for directive in selection.directives or ():
+        name = directive.name.value
+        if name not in ("skip", "include"):
+            continue
+        condition = next((a.value for a in directive.arguments or () if a.name.value == "if"), None)
+        value = isinstance(condition, BooleanValueNode) and condition.value
+        if value is (name == "skip"):
+            return False
+    return True
 
 
 def _is_connection(named: Any) -> bool:

@@ -71,6 +71,16 @@ class BulkExportErrorCode(StrEnum):
     NOT_CANCELABLE = "NOT_CANCELABLE"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     TOO_LONG = "TOO_LONG"
+    # The gateway's structural limits, held against the query as written and as run.
+    MAX_DOCUMENT_LENGTH_EXCEEDED = "MAX_DOCUMENT_LENGTH_EXCEEDED"
+    MAX_TOKENS_EXCEEDED = "MAX_TOKENS_EXCEEDED"
+    MAX_DEPTH_EXCEEDED = "MAX_DEPTH_EXCEEDED"
+    MAX_ALIASES_EXCEEDED = "MAX_ALIASES_EXCEEDED"
+    MAX_SELECTIONS_EXCEEDED = "MAX_SELECTIONS_EXCEEDED"
+    MAX_DIRECTIVES_EXCEEDED = "MAX_DIRECTIVES_EXCEEDED"
+    MAX_ROOT_FIELDS_EXCEEDED = "MAX_ROOT_FIELDS_EXCEEDED"
+    MAX_OPERATIONS_EXCEEDED = "MAX_OPERATIONS_EXCEEDED"
+    INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
 
 
 Code = BulkExportErrorCode
@@ -99,7 +109,7 @@ async def start(
     claim = idempotency.claim(checks, owner, "startBulkExport", key, {"query": query})
     checks.raise_if_any()
     try:
-        plan_export(schema, query)
+        plan_export(schema, query, context.exports.limits)
     except QueryRefused as refused:
         raise fail(["input", "query"], refused.message, Code(refused.code.value)) from None
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import strawberry
 
 from datastore.codec import utc_now
 from datastore.loaders import Loaders
 from datastore.store import DocumentStore
+from edge.limits import Limits
 from edge.request import GatewayRequest
 from resolvers.identity import Viewer
 from resolvers.webhook_targets import AllowedTargets
@@ -21,6 +22,16 @@ class RequestLimits:
 
     max_open_per_partner: int = 1
     max_open: int = 20
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What bulk export resolvers take from the gateway's settings: the structural limits a
+    bulk query is held to (those its pages will run under), and how long a download link
+    lasts (``TSP_EXPORT_LINK_SECONDS``)."""
+
+    limits: Limits = field(default_factory=Limits)
+    link_lifetime: timedelta = timedelta(hours=1)
 
 
 @dataclass
@@ -40,6 +51,8 @@ class Context:
     request_limits: RequestLimits = field(default_factory=RequestLimits)
     # The gateway layer's view of this request: caller, trusted document, cost.
     gateway: GatewayRequest = field(default_factory=GatewayRequest)
+    # Set by the gateway's schema (edge.export_options) for every operation.
+    exports: ExportOptions = field(default_factory=ExportOptions)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -14,16 +14,14 @@ import strawberry
 
 from datastore.documents import BulkExportDocument
 from resolvers import bulk_exports as resolve
-from resolvers.bulk_export_links import LINK_TTL, download_path
+from resolvers.bulk_export_links import download_path, link_expiry
 from resolvers.bulk_export_query import MAX_CONNECTION_DEPTH
 from resolvers.context import Info
 from schema.mutations import UserError, run_mutation
-from schema.permissions import IsAuthenticated
+from schema.permissions import IsAuthenticated, require_signed_in
 
 strawberry.enum(resolve.BulkExportStatus, description="Where a bulk export stands.")
 strawberry.enum(resolve.BulkExportErrorCode, description="Why a bulk export change was refused.")
-
-_LINK_MINUTES = int(LINK_TTL.total_seconds() // 60)
 
 
 @strawberry.type(
@@ -60,13 +58,24 @@ class BulkExport:
     document: strawberry.Private[BulkExportDocument]
 
     @strawberry.field(
-        description=f"Where to download the file (COMPLETED only): a signed link valid for "
-        f"{_LINK_MINUTES} minutes from this read; read the export again for a fresh one."
+        description="Where to download the file (COMPLETED only): a signed link valid until "
+        "urlExpiresAt (TSP_EXPORT_LINK_SECONDS after this read, an hour by default); read "
+        "the export again for a fresh one."
     )
     def url(self, info: Info) -> str | None:
+        expires_at = self._link_expiry(info)
+        if expires_at is None:
+            return None
+        return info.context.base_url + download_path(self.document, expires_at)
+
+    @strawberry.field(description="When url stops working (COMPLETED only).")
+    def url_expires_at(self, info: Info) -> datetime | None:
+        return self._link_expiry(info)
+
+    def _link_expiry(self, info: Info) -> datetime | None:
         if self.status is not resolve.BulkExportStatus.COMPLETED:
             return None
-        return info.context.base_url + download_path(self.document, info.context.now)
+        return link_expiry(info.context.now, info.context.exports.link_lifetime)
 
     @classmethod
     def from_document(cls, document: BulkExportDocument) -> BulkExport:
@@ -130,23 +139,23 @@ class CancelBulkExportPayload:
 
 @strawberry.type
 class BulkExportQuery:
+    # Checked in the resolvers, not by permission classes, so these queries run planned.
     @strawberry.field(
-        description="One of your bulk exports (null when you have none with this id).",
-        permission_classes=[IsAuthenticated],
+        description="One of your bulk exports (null when you have none with this id). "
+        "Signed-in callers only."
     )
     async def bulk_export(
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The export's id.")],
     ) -> BulkExport | None:
+        require_signed_in(info)
         found = await resolve.of_caller(info, str(id))
         return BulkExport.from_document(found) if found else None
 
-    @strawberry.field(
-        description="Your most recently started bulk export.",
-        permission_classes=[IsAuthenticated],
-    )
+    @strawberry.field(description="Your most recently started bulk export. Signed-in callers only.")
     async def current_bulk_export(self, info: Info) -> BulkExport | None:
+        require_signed_in(info)
         found = await resolve.latest(info)
         return BulkExport.from_document(found) if found else None
 

@@ -353,6 +353,21 @@ ERROR_CODES.update(
         "EXPORT_IN_PROGRESS": "You already have a bulk export running.",
         "TOO_MANY_STARTS": "A caller may start one bulk export per minute.",
         "NOT_CANCELABLE": "The export already ended.",
+        "MAX_DOCUMENT_LENGTH_EXCEEDED": "The query is longer than the gateway's document "
+        "length limit (TSP_MAX_DOCUMENT_LENGTH).",
+        "MAX_TOKENS_EXCEEDED": "The query, as written or as the export runs it, has more "
+        "tokens than the gateway's limit (TSP_MAX_TOKENS).",
+        "MAX_DEPTH_EXCEEDED": "The query nests fields deeper than the gateway's depth limit.",
+        "MAX_ALIASES_EXCEEDED": "The query, as written or as the export runs it (with the ids "
+        "and pageInfo it adds), has more aliases than the gateway's limit.",
+        "MAX_SELECTIONS_EXCEEDED": "The query, as written or as the export runs it, selects "
+        "more fields (fragments expanded) than the gateway's limit.",
+        "MAX_DIRECTIVES_EXCEEDED": "A selection carries more directives than the gateway's limit.",
+        "MAX_ROOT_FIELDS_EXCEEDED": "An operation selects more root fields than the gateway's "
+        "limit.",
+        "MAX_OPERATIONS_EXCEEDED": "The query holds more operations than the gateway's limit.",
+        "INTROSPECTION_DISABLED": "The query selects __schema or __type, and introspection is "
+        "off on this gateway.",
     }
 )
 DESCRIPTIONS[WebhookStatus] = {

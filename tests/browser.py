@@ -121,10 +121,10 @@ def _cli(workdir: Path, *args: str) -> str:
 
 
 @contextmanager
-def demo_gateway(workdir: Path) -> Iterator[Demo]:
+def demo_gateway(workdir: Path, env: dict[str, str] | None = None) -> Iterator[Demo]:
     """``tsp-gateway seed --demo``, the app's operations registered as trusted documents, and
     ``serve`` in demo mode accepting registered documents only (so the app proves it sends
-    nothing else)."""
+    nothing else), with ``env`` added to its environment."""
     seeded = _cli(workdir, "seed", "--demo")
     found = re.findall(r"^\s+(partner|seller)\s+(\S+)\n\s+(\S+)$", seeded, re.M)
     subjects = {role: (subject, token) for role, subject, token in found}
@@ -134,7 +134,7 @@ def demo_gateway(workdir: Path) -> Iterator[Demo]:
         path.write_text(text, encoding="utf-8")
         helpers.append(str(path))
     _cli(workdir, "documents", "add", *map(str, OPERATIONS), *helpers)
-    environment = {"TSP_DEMO": "1", "TSP_TRUSTED_DOCUMENTS_ONLY": "1"}
+    environment = {"TSP_DEMO": "1", "TSP_TRUSTED_DOCUMENTS_ONLY": "1", **(env or {})}
     with running_gateway(workdir, env=environment) as gateway:
         yield Demo(
             gateway,

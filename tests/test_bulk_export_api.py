@@ -140,6 +140,12 @@ async def test_anonymous_callers_cannot_start_an_export(gql: GraphQLClient) -> N
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
+async def test_anonymous_callers_cannot_read_exports(gql: GraphQLClient) -> None:
+    body = await gql('{ bulkExport(id: "bex_x") { id } currentBulkExport { id } }')
+    assert body["data"] == {"bulkExport": None, "currentBulkExport": None}
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"] * 2
+
+
 # -- the file ----------------------------------------------------------------------------------
 
 
@@ -402,7 +408,7 @@ async def test_the_download_streams_the_file_with_its_length_and_checksum(
     assert refused.status_code == 403
     assert refused.json()["errors"][0]["extensions"]["code"] == "DOWNLOAD_LINK_INVALID"
     document = (await store.get_many(c.BULK_EXPORTS, [export["id"]]))[export["id"]]
-    stale = download_path(document, utc_now() - timedelta(hours=2))
+    stale = download_path(document, utc_now() - timedelta(hours=1))
     expired = await http.get(stale)
     assert expired.status_code == 403
     assert expired.json()["errors"][0]["extensions"]["code"] == "DOWNLOAD_LINK_EXPIRED"

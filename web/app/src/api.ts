@@ -20,6 +20,10 @@ type Operations = {
   PartnerInsights: [G.PartnerInsightsQuery, G.PartnerInsightsQueryVariables];
   PartnerServiceInsights: [G.PartnerServiceInsightsQuery, G.PartnerServiceInsightsQueryVariables];
   RecordOfferLinkOpen: [G.RecordOfferLinkOpenMutation, G.RecordOfferLinkOpenMutationVariables];
+  CurrentBulkExport: [G.CurrentBulkExportQuery, G.CurrentBulkExportQueryVariables];
+  BulkExportProgress: [G.BulkExportProgressQuery, G.BulkExportProgressQueryVariables];
+  StartBulkExport: [G.StartBulkExportMutation, G.StartBulkExportMutationVariables];
+  CancelBulkExport: [G.CancelBulkExportMutation, G.CancelBulkExportMutationVariables];
 };
 // Every registered operation has its types, and every typed one is registered.
 type Check<T extends Record<OperationName, unknown>> = T;

@@ -10,7 +10,7 @@ import "./style.css";
 
 // Link tokens are URL-safe base64 (32 characters today); anything else is a damaged link.
 const TOKEN = /^[A-Za-z0-9_-]{8,64}$/;
-const VIEWS: PartnerView[] = ["offers", "new", "authorizations", "requests", "insights"];
+const VIEWS: PartnerView[] = ["offers", "new", "authorizations", "requests", "insights", "exports"];
 
 function usePath(): [string, (path: string) => void] {
   const [path, setPath] = useState(location.pathname);

@@ -19,10 +19,17 @@ import {
 import { useLiveEvents, useQuery } from "../hooks";
 import { storedToken, storeToken } from "../session";
 import { addDays, formatDate, market, today, words } from "../words";
+import { Exports } from "./ExportsPage";
 import { Insights } from "./InsightsPage";
 import { newKey } from "./seller";
 
-export type PartnerView = "offers" | "new" | "authorizations" | "requests" | "insights";
+export type PartnerView =
+  | "offers"
+  | "new"
+  | "authorizations"
+  | "requests"
+  | "insights"
+  | "exports";
 
 const VIEWS: [PartnerView, string][] = [
   ["offers", "My service offers"],
@@ -30,6 +37,7 @@ const VIEWS: [PartnerView, string][] = [
   ["authorizations", "Authorizations"],
   ["requests", "Requests"],
   ["insights", "Insights"],
+  ["exports", "Exports"],
 ];
 
 const MAX_SERVICES = 10;
@@ -119,6 +127,7 @@ export function PartnerPage(props: { view: PartnerView; go: (view: PartnerView) 
       {props.view === "authorizations" && <Authorizations token={token} onExpired={expired} />}
       {props.view === "requests" && <Requests token={token} onExpired={expired} />}
       {props.view === "insights" && <Insights token={token} onExpired={expired} />}
+      {props.view === "exports" && <Exports token={token} onExpired={expired} />}
     </Shell>
   );
 }
