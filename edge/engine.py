@@ -41,6 +41,8 @@ from graphql.pyutils import AwaitableOrValue, Path, is_iterable
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import CustomGraphQLEnumType
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
@@ -218,3 +220,7 @@ def check_permission(
         if granted is not False:
             raise TypeError(f"{type(permission).__name__} answered {granted!r}, not a bool")
         permission.on_unauthorized()
+
+
+STRAWBERRY_VALIDATION_RULES = (MaybeNullValidationRule, OneOfInputValidationRule)
+"""The rules Strawberry's ``validate_document`` adds to the ones it is given."""

@@ -11,6 +11,7 @@ both in ``extensions.cost``.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -19,8 +20,7 @@ from typing import Any, Protocol, cast
 
 from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, OperationType, parse
 from graphql import ExecutionResult as GraphQLExecutionResult
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
-from strawberry.schema.schema import validate_document
+from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.types import ExecutionResult
 
 from edge.cost import actual_cost, requested_cost, select_operation
@@ -30,10 +30,11 @@ from edge.limits import Limits, length_problem, structural_problems
 from edge.metrics import count_refusal, observe_cost
 from edge.request import GatewayRequest
 from edge.throttle import Decision, ThrottlePolicy, ThrottleStatus
-from edge.validation import RULES
+from edge.validation import RULES, validate_rules
 
 CACHE_SIZE = 512
 """Distinct documents the parser and validation caches keep (each an LRU)."""
+cached_validate_rules = functools.lru_cache(maxsize=CACHE_SIZE)(validate_rules)
 
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 
@@ -114,20 +115,19 @@ def _name_token_limit(errors: Iterable[GraphQLError], maximum: int) -> None:
 
 
 class _LRUCached(Protocol):
-    """Strawberry's validation cache: an ``functools.lru_cache`` of ``validate_document``."""
+    """The validation cache: an ``functools.lru_cache`` of :func:`validate_rules`."""
 
     def __call__(self, *arguments: Any) -> list[GraphQLError]: ...
 
     def cache_info(self) -> Any: ...
 
 
-class _Validation(ValidationCache):
-    """The structural limits, then Strawberry's validation cache running the specification's
-    rules (short documents only are kept); both skipped for trusted documents (validated when
-    the process first loaded them)."""
+class _Validation(SchemaExtension):
+    """The structural limits, then the validation cache running the specification's rules
+    (short documents only are kept); both skipped for trusted documents (validated when the
+    process first loaded them)."""
 
-    def __init__(self, limits: Limits, maxsize: int, max_query_cost: int) -> None:
-        super().__init__(maxsize=maxsize)
+    def __init__(self, limits: Limits, max_query_cost: int) -> None:
         self.limits = limits
         self.max_query_cost = max_query_cost
 
@@ -154,11 +154,11 @@ class _Validation(ValidationCache):
             return
         arguments = (context.schema._schema, context.graphql_document, context.validation_rules)
         if len(context.query or "") > CACHED_LENGTH:
-            context.pre_execution_errors = validate_document(*arguments)
+            context.pre_execution_errors = validate_rules(*arguments)
             fresh = True
         else:
             # The call runs to its end before anything else does: the misses it adds are its.
-            cached = cast(_LRUCached, self.cached_validate_document)
+            cached = cast(_LRUCached, cached_validate_rules)
             misses = cached.cache_info().misses
             context.pre_execution_errors = cached(*arguments)
             fresh = cached.cache_info().misses != misses
@@ -400,7 +400,7 @@ def gateway_extensions(
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: _Limits(policy.limits),
         lambda: _Parser(policy.limits, maxsize=CACHE_SIZE),
-        lambda: _Validation(policy.limits, CACHE_SIZE, policy.max_query_cost),
+        lambda: _Validation(policy.limits, policy.max_query_cost),
     ]
     if cost:
         extensions.insert(1, lambda: _CostAndThrottle(policy))

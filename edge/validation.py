@@ -14,14 +14,16 @@ cache keeps hitting); trusted documents run both phases once, when first loaded.
 from __future__ import annotations
 
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     GraphQLError,
     GraphQLSchema,
     OverlappingFieldsCanBeMergedRule,
     specified_rules,
 )
-from strawberry.schema.schema import validate_document
+from graphql import validate as validate_with_rules
 
+from edge.engine import STRAWBERRY_VALIDATION_RULES
 from edge.field_merging import FieldsCanMergeRule
 from edge.limits import Limits, structural_problems
 
@@ -32,6 +34,23 @@ RULES = tuple(
 """The specification's rules as the gateway runs them."""
 
 
+MAX_VALIDATION_ERRORS = 20
+"""Errors the rules report before validation stops ("Validation aborted"): an error costs far
+more than a valid field (an unknown field's "Did you mean" compares it with every field of its
+type), and a client fixes the first ones first."""
+
+
+def validate_rules(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    rules: tuple[type[ASTValidationRule], ...] = RULES,
+) -> list[GraphQLError]:
+    """Phase 2: the rules, with Strawberry's own, as Strawberry's ``validate_document`` runs
+    them but stopping at :data:`MAX_VALIDATION_ERRORS`."""
+    every = (*rules, *STRAWBERRY_VALIDATION_RULES)
+    return validate_with_rules(schema, document, every, max_errors=MAX_VALIDATION_ERRORS)
+
+
 def validate(schema: GraphQLSchema, document: DocumentNode, limits: Limits) -> list[GraphQLError]:
     """Both phases, uncached: the structural refusals if any, else the rules' errors."""
-    return structural_problems(document, limits) or validate_document(schema, document, RULES)
+    return structural_problems(document, limits) or validate_rules(schema, document)

@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 import pytest
 from strawberry.extensions.parser_cache import _get_parse_cache
-from strawberry.extensions.validation_cache import _get_validate_cache
 
 from datastore.store import DocumentStore
-from edge.extension import CACHE_SIZE, CACHED_LENGTH, GatewayPolicy
+from edge.extension import CACHE_SIZE, CACHED_LENGTH, GatewayPolicy, cached_validate_rules
 from edge.limits import Limits
 from edge.throttle import ThrottlePolicy
+from edge.validation import MAX_VALIDATION_ERRORS
 from resolvers.identity import Role
 from tests.conftest import SETTINGS, PartnerFactory, serving, token
 from tests.live import served, ws_client
@@ -153,9 +153,20 @@ async def test_batching_stays_off(http: httpx.AsyncClient) -> None:
     assert response.json()["errors"][0]["extensions"]["code"] == "BATCHING_NOT_SUPPORTED"
 
 
+async def test_validation_stops_after_its_error_budget(store: DocumentStore) -> None:
+    # Each unknown field's error compares it with every field of its type: a document of
+    # nothing but unknown fields would otherwise make validation spend on a hundred of them.
+    text = "{ viewer { " + " ".join(f"nope{i}" for i in range(60)) + " } }"
+    body = (await _post(store, {"query": text}, Limits())).json()
+    errors = body["errors"]
+    assert len(errors) == MAX_VALIDATION_ERRORS + 1
+    assert "Validation aborted" in errors[-1]["message"]
+    assert all("nope" in error["message"] for error in errors[:-1])
+
+
 async def test_the_caches_keep_hitting(http: httpx.AsyncClient) -> None:
     parse_cache: Any = _get_parse_cache(CACHE_SIZE)
-    validate_cache: Any = _get_validate_cache(CACHE_SIZE)
+    validate_cache: Any = cached_validate_rules
     query = {"query": "{ serviceCategories(first: 2) { nodes { name } } }"}
     await http.post("/graphql", json=query)
     parsed, validated = parse_cache.cache_info().hits, validate_cache.cache_info().hits
@@ -177,7 +188,7 @@ async def test_the_fifteen_level_query_from_the_issue_is_refused(http: httpx.Asy
 
 async def test_long_documents_are_not_kept_in_the_caches(http: httpx.AsyncClient) -> None:
     parse_cache: Any = _get_parse_cache(CACHE_SIZE)
-    validate_cache: Any = _get_validate_cache(CACHE_SIZE)
+    validate_cache: Any = cached_validate_rules
     kept = parse_cache.cache_info().currsize, validate_cache.cache_info().currsize
     long = "{ viewer { role } }".ljust(CACHED_LENGTH + 1)
     for _ in range(2):
