@@ -188,15 +188,22 @@ async def streams(
 
 
 async def _hold_open(response: httpx.Response, stop_at: float, stop: Any) -> None:
-    """Read what the stream sends until it ends or the abuser stops."""
-    chunks = response.aiter_bytes()
-    while _running(stop_at, stop):
-        try:
-            await asyncio.wait_for(anext(chunks), 0.5)
-        except TimeoutError:
-            continue
-        except StopAsyncIteration:
-            return
+    """Read what the stream sends until it ends or the abuser stops. One reader for the whole
+    stream: cancelling a pending read of an httpx stream closes it, which would turn this
+    attack into reopening streams instead of holding them."""
+
+    async def read_all() -> None:
+        async for _chunk in response.aiter_bytes():
+            pass
+
+    reader = asyncio.ensure_future(read_all())
+    try:
+        while _running(stop_at, stop) and not reader.done():
+            await asyncio.wait({reader}, timeout=0.5)
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+            await reader
 
 
 ATTACKS: dict[str, Attack] = {
