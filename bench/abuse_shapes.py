@@ -19,10 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from graphql import GraphQLError, get_introspection_query, parse
-from strawberry.schema.schema import validate_document
 
 from edge.limits import Limits, length_problem, structural_problems
-from edge.validation import RULES
+from edge.validation import RULES, validate_rules
 from schema import schema
 
 GOAL_MS = 50.0
@@ -134,7 +133,7 @@ def check(text: str, limits: Limits) -> Outcome:
     problems = structural_problems(document, limits)
     if problems:
         return Outcome(str((problems[0].extensions or {})["code"]), problems)
-    return Outcome(None, validate_document(SCHEMA, document, RULES))
+    return Outcome(None, validate_rules(SCHEMA, document, RULES))
 
 
 def largest_admitted(shape: Shape, limits: Limits) -> int:
