@@ -25,11 +25,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bench.dashboard_answer import dashboard
 from datastore.catalog import get_catalog
-from resolvers.authorization_rules import effective_status, grants_access
 from resolvers.identity import viewer_from_authorization
-from resolvers.offer_dates import last_day
-from resolvers.offers import effective_offer_status
 
 _NEWEST = "ORDER BY json_extract(doc, '$.createdAt') DESC, id DESC"
 _DATES = ("createdAt", "startsAt", "endsAt", "updatedAt", "publishedAt")
@@ -105,47 +103,15 @@ class Dashboard:
             if len(kept) < history:
                 kept.append(entry)
 
-        def authorization(row: Any) -> dict[str, Any]:
-            return {
-                "id": row["_id"],
-                "status": effective_status(row, now).value,
-                "grantsAccess": grants_access(row, partner, now),
-                "endDate": last_day(row["endsAt"]).isoformat(),
-                "seller": {"name": sellers[row["sellerId"]]["name"]},
-                "shops": [{"name": shops[i]["name"]} for i in row["shopIds"]],
-                "tiktokAccounts": [
-                    {"handle": account["handle"], "linkedStatus": account["linkedStatus"]}
-                    for account in (accounts[i] for i in row["tiktokAccountIds"])
-                ],
-                "service": {"name": services[row["serviceId"]]["name"]},
-                "history": {"edges": [
-                    {"node": {
-                        "action": entry["action"],
-                        "reasonCode": entry.get("reasonCode"),
-                        "createdAt": entry["createdAt"].isoformat(),
-                    }}
-                    for entry in entries[row["_id"]]
-                ]},
-            }  # fmt: skip
-
-        return {"viewer": {"partner": {
-            "name": partner["name"],
-            "serviceOffers": {"edges": [
-                {"node": {
-                    "id": offer["_id"],
-                    "status": effective_offer_status(offer, now).value,
-                    "services": [
-                        {"name": services[i]["name"],
-                         "category": {"name": self.category(services[i]["categoryId"])}}
-                        for i in offer["serviceIds"]
-                    ],
-                    "authorizations": {"edges": [
-                        {"node": authorization(row)} for row in granted[offer["_id"]]
-                    ]},
-                }}
-                for offer in offer_rows
-            ]},
-        }}}  # fmt: skip
+        return dashboard(
+            partner,
+            offer_rows,
+            granted,
+            entries,
+            {"sellers": sellers, "shops": shops, "accounts": accounts, "services": services},
+            self.category,
+            now,
+        )
 
 
 def app() -> Starlette:

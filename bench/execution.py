@@ -75,10 +75,10 @@ from graphql import (
     parse,
 )
 
+from bench.dashboard_answer import dashboard
 from datastore import collections as c
 from datastore.catalog import get_catalog
 from datastore.codec import Document
-from datastore.documents import AuthorizationDocument
 from datastore.ids import new_id, new_token
 from datastore.sqlite import SQLiteStore
 from datastore.store import DESCENDING, DocumentStore, Filter, Sort
@@ -280,49 +280,15 @@ async def floor(store: DocumentStore, partner_id: str, variables: Mapping[str, i
     )  # fmt: skip
     catalog = get_catalog()
 
-    def authorization(row: AuthorizationDocument) -> dict[str, Any]:
-        return {
-            "id": row["_id"],
-            "status": effective_status(row, now).value,
-            "grantsAccess": grants_access(row, partner, now),
-            "endDate": last_day(row["endsAt"]).isoformat(),
-            "seller": {"name": sellers[row["sellerId"]]["name"]},
-            "shops": [{"name": shops[i]["name"]} for i in row["shopIds"]],
-            "tiktokAccounts": [
-                {"handle": account["handle"], "linkedStatus": account["linkedStatus"]}
-                for account in (accounts[i] for i in row["tiktokAccountIds"])
-            ],
-            "service": {"name": services[row["serviceId"]]["name"]},
-            "history": {
-                "edges": [
-                    {"node": {
-                        "action": entry["action"],
-                        "reasonCode": entry.get("reasonCode"),
-                        "createdAt": entry["createdAt"].isoformat(),
-                    }}
-                    for entry in history.get(row["_id"], [])
-                ]
-            },
-        }  # fmt: skip
-
-    answer = {"viewer": {"partner": {
-        "name": partner["name"],
-        "serviceOffers": {"edges": [
-            {"node": {
-                "id": offer["_id"],
-                "status": effective_offer_status(offer, now).value,
-                "services": [
-                    {"name": services[i]["name"],
-                     "category": {"name": _category_name(catalog, services[i]["categoryId"])}}
-                    for i in offer["serviceIds"]
-                ],
-                "authorizations": {"edges": [
-                    {"node": authorization(row)} for row in authorizations.get(offer["_id"], [])
-                ]},
-            }}
-            for offer in offers
-        ]},
-    }}}  # fmt: skip
+    answer = dashboard(
+        partner,
+        offers,
+        authorizations,
+        history,
+        {"sellers": sellers, "shops": shops, "accounts": accounts, "services": services},
+        lambda category_id: _category_name(catalog, category_id),
+        now,
+    )
     return orjson.dumps(answer)
 
 
