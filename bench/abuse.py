@@ -5,7 +5,7 @@ Run ``python -m bench.abuse [--requests 200] [--abusers 4] [--attacks NAME,...]
 [--no-shapes] [--no-throttle]``. First the in-process part (:mod:`bench.abuse_shapes`): the
 worst documents at the largest size the limits admit, parse + validation time against the
 50 ms goal. Then it seeds a SQLite store with 50 partners of 20 listed services each, starts
-the real gateway (``python -m gateway serve`` on 127.0.0.1, a free port, the defaults as
+the real gateway (``python -m cli serve`` on 127.0.0.1, a free port, the defaults as
 served, throttling on) and, for each attack of :mod:`bench.abuse_attacks`, measures a normal
 client's small query (``{ store(first: 2) { nodes { name } } }``, 20 requests a second):
 

@@ -16,7 +16,9 @@ from starlette.applications import Starlette
 
 from datastore.collections import INDEXES
 from datastore.sqlite import SQLiteStore
-from gateway import RequestIdMiddleware, Settings, create_app
+from edge.gateway_settings import Settings
+from edge.request_log import RequestIdMiddleware
+from gateway import create_app
 
 REQUESTS = {
     "POST /graphql { __typename }": ("POST", "/graphql", {"query": "{ __typename }"}),

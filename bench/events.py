@@ -40,9 +40,9 @@ from datastore.ids import new_id
 from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
 from edge.extension import GatewayPolicy
+from edge.gateway_settings import Settings
 from edge.stream_settings import StreamSettings
 from edge.throttle import ThrottlePolicy
-from gateway import Settings
 from resolvers import history
 from resolvers.events import ensure_sequence
 from resolvers.identity import Role, Viewer, issue_token

@@ -83,17 +83,18 @@ from datastore.ids import new_id, new_token
 from datastore.sqlite import SQLiteStore
 from datastore.store import DESCENDING, DocumentStore, Filter, Sort
 from edge.extension import GatewayPolicy, gateway_extensions
+from edge.gateway_settings import Settings
 from edge.operation_metrics import OperationMetrics
 from edge.planned_execution import PlannedExecutor
 from edge.throttle import ThrottlePolicy
-from gateway import Settings, create_app, freeze_startup_heap
+from gateway import create_app, freeze_startup_heap
 from resolvers.authorization_rules import effective_status, grants_access
 from resolvers.context import Context
 from resolvers.demo_seed import seed_demo
 from resolvers.identity import Role, Viewer, issue_token
 from resolvers.offer_dates import last_day
 from resolvers.offers import effective_offer_status
-from schema import build_schema
+from schema.api import build_schema
 
 SECRET = "bench-secret-" + "x" * 40
 WARMUP = 3

@@ -43,7 +43,8 @@ from bench.support import DemoStore, demo_store, rss_mib, serve_gateway
 from datastore import collections as c
 from datastore.codec import Document, from_json
 from datastore.ids import new_id
-from gateway import Settings, open_store
+from edge.gateway_settings import Settings
+from gateway import open_store
 
 # Through viewer.partner, which planned execution runs (the root field's permission check is
 # a field extension, which runs interpreted).

@@ -30,8 +30,9 @@ import httpx
 from datastore.collections import INDEXES
 from datastore.sqlite import SQLiteStore
 from edge.extension import GatewayPolicy, gateway_extensions
+from edge.gateway_settings import Settings
 from edge.throttle import ThrottlePolicy
-from gateway import Settings, create_app
+from gateway import create_app
 
 SECRET = "bench-secret-" + "x" * 40
 QUERY = {"query": "{ serviceCategories(first: 5) { nodes { name } } }"}

@@ -30,9 +30,10 @@ from datastore.codec import utc_now
 from datastore.collections import INDEXES
 from datastore.sqlite import SQLiteStore
 from edge.extension import GatewayPolicy
+from edge.gateway_settings import Settings
 from edge.oidc import OidcSettings
 from edge.throttle import ThrottlePolicy
-from gateway import Settings, create_app
+from gateway import create_app
 from resolvers.identity import Role, issue_token
 
 SECRET = "bench-secret-" + "x" * 40

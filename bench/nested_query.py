@@ -34,7 +34,8 @@ from datastore.ids import new_id, new_token
 from datastore.loaders import NEWEST_FIRST
 from datastore.paging import Page, find_page
 from datastore.store import DocumentStore
-from gateway import Settings, create_app, open_store
+from edge.gateway_settings import Settings
+from gateway import create_app, open_store
 from resolvers.identity import Role, issue_token
 
 SECRET = "bench-secret-" + "x" * 40

@@ -55,8 +55,9 @@ from datastore.ids import new_id, new_token
 from datastore.paging import Page, find_page
 from datastore.store import DocumentStore
 from edge.extension import GatewayPolicy
+from edge.gateway_settings import Settings
 from edge.throttle import ThrottlePolicy
-from gateway import Settings, create_app, open_store
+from gateway import create_app, open_store
 from resolvers.demo_seed import seed_demo
 from resolvers.identity import Role, issue_token
 from resolvers.insight_rebuild import rebuild

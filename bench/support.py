@@ -22,10 +22,11 @@ import httpx
 from datastore import enums as e
 from datastore.demo import demo_subjects
 from datastore.ids import new_id
-from gateway import Settings, open_store
+from edge.gateway_settings import Settings
+from gateway import open_store
 from resolvers.identity import Role, issue_token
 
-GATEWAY = [sys.executable, "-m", "gateway"]
+GATEWAY = [sys.executable, "-m", "cli"]
 
 
 def bench_partner(name: str, index: int, at: datetime) -> dict[str, Any]:

@@ -60,7 +60,8 @@ from datastore.codec import utc_now
 from datastore.ids import new_id, new_token
 from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
-from gateway import Settings, open_store
+from edge.gateway_settings import Settings
+from gateway import open_store
 from resolvers.authorizations import Consent, authorize_offer
 from resolvers.context import Context, Info
 from resolvers.identity import Role, Viewer, issue_token

@@ -1,4 +1,4 @@
-"""Bulk export options (structural limits, download link lifetime) handed to resolvers.
+"""Bulk export options (the gateway's checks, download link lifetime) handed to resolvers.
 
 The view builds each request's context and knows nothing of bulk exports; the options travel
 with the gateway's schema instead, as an extension that puts them in the context when an
@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from strawberry.extensions import SchemaExtension
 
+from edge.bulk_query_gate import LimitsGate
 from edge.export_settings import ExportSettings
 from edge.limits import Limits
 from resolvers.context import Context, ExportOptions
@@ -31,5 +32,5 @@ class _ExportOptions(SchemaExtension):
 def export_options(limits: Limits, settings: ExportSettings) -> Callable[[], SchemaExtension]:
     """The extension factory giving every operation the gateway's ``limits`` and the link
     lifetime of ``settings``."""
-    options = ExportOptions(limits, timedelta(seconds=settings.link_seconds))
+    options = ExportOptions(LimitsGate(limits), timedelta(seconds=settings.link_seconds))
     return lambda: _ExportOptions(options)

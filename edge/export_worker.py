@@ -27,11 +27,12 @@ from graphql import parse
 
 from datastore.documents import BulkExportDocument
 from datastore.store import DocumentStore, StoreError
+from edge.bulk_query_gate import LimitsGate
 from edge.cost import actual_cost, select_operation
 from edge.export_pacing import InFlight, Pacing, no_requests
 from edge.export_settings import ExportSettings
 from edge.limits import Limits
-from edge.request import GatewayRequest
+from edge.request import GatewayContext, GatewayRequest
 from edge.throttle import Throttle, ThrottlePolicy
 from resolvers import bulk_export_runs as runs
 from resolvers.bulk_export_lines import connection_at, emit_page, next_cursor
@@ -45,7 +46,6 @@ from resolvers.bulk_export_query import (
     plan_export,
 )
 from resolvers.bulk_exports import owner_of, viewer_of
-from resolvers.context import Context
 
 logger = logging.getLogger("tsp.exports")
 _RENEW_SECONDS = 1.0
@@ -140,7 +140,9 @@ class _Run:
 
     async def run(self) -> None:
         try:
-            plan = plan_export(self.worker.schema._schema, self.export["query"], self.worker.limits)
+            plan = plan_export(
+                self.worker.schema._schema, self.export["query"], LimitsGate(self.worker.limits)
+            )
             await self._read_all(plan.page_document, plan.top)
             await self._flush()
             await self.writer.close()
@@ -213,7 +215,7 @@ class _Run:
         """One page, as the owner's own request would read it."""
         viewer = viewer_of(self.export)
         gate = GatewayRequest(caller=f"export:{self.owner}", admin=viewer.is_admin)
-        context = Context(
+        context = GatewayContext(
             store=self.store,
             viewer=viewer,
             request_id=f"export-{self.export['_id']}",

@@ -9,8 +9,16 @@ concurrent probes share, so a burst of probes is not a queue of writes behind on
 from __future__ import annotations
 
 import asyncio
+import logging
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from datastore.store import DocumentStore, StoreError, StoreUnavailableError
+from schema.extensions import RETRY_AFTER_SECONDS
+
+logger = logging.getLogger("tsp.gateway")
 
 READY_TIMEOUT_SECONDS = 0.8
 """How long a probe waits for the store: a store that cannot commit a write in that time is
@@ -49,3 +57,37 @@ class Readiness:
 def _retrieve(task: asyncio.Task[None]) -> None:
     if not task.cancelled():
         task.exception()
+
+
+async def _healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def _readyz(request: Request) -> Response:
+    """Ready when the store can commit a write now (``request.app.state.readiness``)."""
+    error = await request.app.state.readiness.problem()
+    if error is not None:
+        logger.warning("not ready: %s", error)
+        return JSONResponse(
+            {"status": "unavailable", "reason": str(error)},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    return JSONResponse({"status": "ready"})
+
+
+def health_routes() -> list[Route]:
+    """``/healthz`` (the process answers) and ``/readyz`` (its store can commit a write)."""
+    return [Route("/healthz", _healthz), Route("/readyz", _readyz)]
+
+
+async def store_unavailable_page(request: Request, error: Exception) -> Response:
+    """Any page (a referral redirect, say) that needed the store while it was unavailable:
+    503 with ``Retry-After``, never a 500."""
+    logger.warning("store unavailable: %s", error)
+    return Response(
+        "The service is temporarily unavailable; retry shortly.\n",
+        status_code=503,
+        media_type="text/plain",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from graphql import DocumentNode
 
 from edge.throttle import Throttle
+from resolvers.context import Context
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 """The id of the HTTP request being served, for logs and masked errors."""
@@ -39,3 +40,11 @@ class GatewayRequest:
     counted_cost: int | None = None
     # The request timeout of an SSE stream, lifted if the operation is a subscription.
     deadline: asyncio.Timeout | None = None
+
+
+@dataclass
+class GatewayContext(Context):
+    """The context of an operation the gateway runs: a resolver's context plus the gateway
+    layer's view of the request (resolvers never read it; the layer's extensions do)."""
+
+    gateway: GatewayRequest = field(default_factory=GatewayRequest)

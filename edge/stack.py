@@ -8,6 +8,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from edge.graphql_http import GraphQLOverHTTPMiddleware
 from edge.http_metrics import HTTPMetricsMiddleware
+from edge.request_log import RequestIdMiddleware
 from edge.settings import TransportSettings
 from edge.tracing import install_tracing
 from edge.transport import AdmissionMiddleware, BodyLimitMiddleware, RequestTimeoutMiddleware
@@ -17,8 +18,9 @@ GZIP_MINIMUM_BYTES = 1024
 
 def add_edge_middleware(app: Starlette, settings: TransportSettings) -> None:
     """Wraps ``app``'s routes, from the innermost layer out: body limit, request timeout,
-    admission, GraphQL over HTTP, gzip, CORS, metrics and (when on) tracing. Refusals are thus
-    answered with CORS headers, counted, traced, and bounded by the request timeout."""
+    admission, GraphQL over HTTP, gzip, CORS, metrics, (when on) tracing, and the request id
+    outermost. Refusals are thus answered with CORS headers, counted, traced, bounded by the
+    request timeout, and logged with their request's id."""
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
@@ -43,3 +45,4 @@ def add_edge_middleware(app: Starlette, settings: TransportSettings) -> None:
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
         app.add_middleware(OpenTelemetryMiddleware, **tracing.middleware_options())
+    app.add_middleware(RequestIdMiddleware)

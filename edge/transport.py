@@ -129,7 +129,7 @@ def request_deadline(scope: Scope) -> asyncio.Timeout | None:
 
 
 def is_file_download(scope: Scope) -> bool:
-    """Whether the request downloads a bulk export's file (``web.exports``), which streams
+    """Whether the request downloads a bulk export's file (``edge.export_download``), which streams
     from the store for as long as the file is long and the client slow."""
     path: str = scope.get("path", "")
     return path.startswith("/exports/") and path.endswith("/download")

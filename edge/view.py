@@ -52,19 +52,20 @@ from edge.websocket import (
     token_expiry,
 )
 from resolvers.context import Context
-from resolvers.identity import ANONYMOUS, InvalidTokenError, Viewer
+from resolvers.identity import ANONYMOUS, InvalidTokenError, Viewer, caller_of
 from schema.extensions import (
     RETRY_AFTER_SECONDS,
     STORE_UNAVAILABLE,
     failed_only_for_the_store,
     store_unavailable,
 )
-from web.graphiql import graphiql_response
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     import strawberry
 
-    from gateway import Settings
+    from edge.gateway_settings import Settings
 
 logger = logging.getLogger("tsp.gateway")
 
@@ -115,13 +116,6 @@ class _LineFeedSSE(SSETransport):
         return f": {comment}\n\n"
 
 
-def caller_of(viewer: Viewer, client: str) -> str:
-    """The throttling key of a caller: its token's subject, or its address when anonymous."""
-    if viewer.role is None or viewer.subject_id is None:
-        return f"address:{client}"
-    return f"{viewer.role.value}:{viewer.subject_id}"
-
-
 class GatewayGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, bearer tokens, trusted documents and
     GraphQL-shaped transport errors."""
@@ -131,12 +125,19 @@ class GatewayGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = GatewayTransportWSHandler
     websocket_adapter_class = GatewayWebSocketAdapter
 
-    def __init__(self, settings: Settings, schema: strawberry.Schema) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        schema: strawberry.Schema,
+        ide_page: Callable[[Mapping[str, str] | None], Response] | None = None,
+    ) -> None:
+        """``ide_page`` answers a browser's bare GET when GraphiQL is served
+        (``settings.serves_graphiql``), given the demo tokens in demo mode (``web.graphiql``)."""
         streams = settings.streams
         super().__init__(
             schema,
             allow_queries_via_get=True,
-            graphql_ide="graphiql" if settings.serves_graphiql else None,
+            graphql_ide="graphiql" if settings.serves_graphiql and ide_page else None,
             # Subscriptions: graphql-transport-ws on a WebSocket, or GraphQL over SSE on a POST
             # that accepts text/event-stream (the legacy graphql-ws protocol is not offered).
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL),
@@ -145,6 +146,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             allowed_origins=settings.transport.cors_origins,
         )
         self.settings = settings
+        self.ide_page = ide_page
         self.policy = settings.policy
         self.connection_limits = ConnectionLimits(
             per_caller=streams.connections_per_caller, ping_seconds=streams.ping_seconds
@@ -293,8 +295,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
+        assert self.ide_page is not None  # the IDE is off without a page
         tokens = request.app.state.demo_tokens if self.settings.demo else None
-        return graphiql_response(tokens or None)
+        return self.ide_page(tokens or None)
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # Only a bare GET: one naming a document by id or APQ hash, from a client that

@@ -33,6 +33,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from datastore.codec import utc_now
 from edge.documents import document_id
 from edge.oidc import KeysUnavailableError
+from edge.request import GatewayContext
 from resolvers.context import Context
 from resolvers.identity import InvalidTokenError, Viewer
 
@@ -44,7 +45,7 @@ CLOSE_TOO_MANY_CONNECTIONS = 4429
 
 
 @dataclass
-class StreamContext(Context):
+class StreamContext(GatewayContext):
     """The context of a long-lived operation (a WebSocket connection or an SSE stream): what
     a request's context holds, plus when the caller's token expires."""
 

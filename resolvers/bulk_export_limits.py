@@ -1,73 +1,56 @@
-"""A bulk query held to the gateway's structural limits when its export is started.
+"""How a bulk query is read and validated: as the gateway reads a request, when it runs one.
 
 The worker runs a bulk query as rewritten documents (the page document and the follow-ups:
 the query with ids, cursors, ``pageInfo`` and paging arguments added) through the gateway's
-schema, whose limits refuse an oversized document. The same checks, in the gateway's order
-(length, the parser's token limit, then :func:`edge.validation.validate`: the structural limits
-in one linear pass before the specification's rules), run on the query as written and on each
-document the export will run, so a query over a limit is refused at once with that limit's code
-instead of being accepted and FAILED at its first page.
+schema, whose limits refuse an oversized document. So the query as written and each document
+the export will run pass the same checks when the export is started, and a query over a limit
+is refused at once with that limit's code instead of being accepted and FAILED at its first
+page. The gateway layer supplies those checks (:class:`DocumentGate`, set in the context's
+``exports`` by ``edge.export_options``); without the gateway layer only the specification's
+rules apply (:data:`SPECIFICATION_ONLY`).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from typing import Protocol
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, GraphQLSyntaxError, parse
-
-from edge.limits import Limits, length_problem
-from edge.validation import validate
-
-LIMIT_CODES = (
-    "MAX_DOCUMENT_LENGTH_EXCEEDED",
-    "MAX_TOKENS_EXCEEDED",
-    "MAX_DEPTH_EXCEEDED",
-    "MAX_ALIASES_EXCEEDED",
-    "MAX_SELECTIONS_EXCEEDED",
-    "MAX_DIRECTIVES_EXCEEDED",
-    "MAX_ROOT_FIELDS_EXCEEDED",
-    "MAX_OPERATIONS_EXCEEDED",
-    "INTROSPECTION_DISABLED",
-)
-"""The codes of the gateway's structural refusals, which a bulk query's refusal carries too."""
-
-# graphql-core's message when the parser stops at ``max_tokens``.
-_TOKEN_LIMIT = re.compile(r"^Syntax Error: Document contains more than \d+ tokens")
+from graphql import DocumentNode, GraphQLSchema, GraphQLSyntaxError, parse, validate
 
 
 @dataclass(frozen=True)
 class Problem:
-    """Why a document cannot run: a limit's code (one of :data:`LIMIT_CODES`) or ``None`` for
-    a syntax or validation error, and the message."""
+    """Why a document cannot run: a structural limit's code (``MAX_DEPTH_EXCEEDED``...) or
+    ``None`` for a syntax or validation error, and the message."""
 
     code: str | None
     message: str
 
 
-def read(text: str, limits: Limits) -> DocumentNode | Problem:
-    """``text`` parsed as the gateway parses a request, or why it cannot be."""
-    too_long = length_problem(text, limits)
-    if too_long is not None:
-        return _problem(too_long)
-    try:
-        return parse(text, max_tokens=limits.max_tokens, no_location=True)
-    except GraphQLSyntaxError as error:
-        if _TOKEN_LIMIT.match(error.message):
-            maximum = limits.max_tokens
-            return Problem(
-                "MAX_TOKENS_EXCEEDED",
-                f"The document has more than {maximum} tokens; the limit for tokens is {maximum}.",
-            )
-        return Problem(None, error.message)
+class DocumentGate(Protocol):
+    """The checks a document meets before it runs, in the gateway's order."""
+
+    def read(self, text: str) -> DocumentNode | Problem:
+        """``text`` parsed as a request's document is, or why it cannot be."""
+        ...
+
+    def check(self, schema: GraphQLSchema, document: DocumentNode) -> Problem | None:
+        """The first of the document's problems as a request's is validated, or ``None``."""
+        ...
 
 
-def check(schema: GraphQLSchema, document: DocumentNode, limits: Limits) -> Problem | None:
-    """The first of the document's problems as the gateway validates it, or ``None``."""
-    errors = validate(schema, document, limits)
-    return _problem(errors[0]) if errors else None
+class _SpecificationOnly:
+    def read(self, text: str) -> DocumentNode | Problem:
+        try:
+            return parse(text, no_location=True)
+        except GraphQLSyntaxError as error:
+            return Problem(None, error.message)
+
+    def check(self, schema: GraphQLSchema, document: DocumentNode) -> Problem | None:
+        errors = validate(schema, document)
+        return Problem(None, errors[0].message) if errors else None
 
 
-def _problem(error: GraphQLError) -> Problem:
-    code = (error.extensions or {}).get("code")
-    return Problem(code if code in LIMIT_CODES else None, error.message)
+SPECIFICATION_ONLY: DocumentGate = _SpecificationOnly()
+"""graphql-core's parser and validation, no gateway limits: a context built without the
+gateway layer (a tool executing the plain schema)."""

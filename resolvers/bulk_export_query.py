@@ -58,8 +58,7 @@ from graphql import (
 )
 from graphql.language import Node
 
-from edge.limits import Limits
-from resolvers import bulk_export_limits as limited
+from resolvers.bulk_export_limits import DocumentGate, Problem
 from resolvers.pagination import MAX_PAGE_SIZE
 
 MAX_CONNECTION_DEPTH = 3
@@ -87,7 +86,7 @@ class BulkQueryErrorCode(StrEnum):
     PAGINATION_ARGUMENT = "PAGINATION_ARGUMENT"
     CONNECTION_FIELD = "CONNECTION_FIELD"
     CONNECTION_IN_LIST = "CONNECTION_IN_LIST"
-    # The gateway's structural limits (``resolvers.bulk_export_limits``).
+    # The gateway's structural limits (``edge.bulk_query_gate``).
     MAX_DOCUMENT_LENGTH_EXCEEDED = "MAX_DOCUMENT_LENGTH_EXCEEDED"
     MAX_TOKENS_EXCEEDED = "MAX_TOKENS_EXCEEDED"
     MAX_DEPTH_EXCEEDED = "MAX_DEPTH_EXCEEDED"
@@ -127,17 +126,17 @@ class ExportPlan:
     top: Connection
 
 
-def plan_export(schema: GraphQLSchema, text: str, limits: Limits) -> ExportPlan:
+def plan_export(schema: GraphQLSchema, text: str, gate: DocumentGate) -> ExportPlan:
     """The plan of a bulk query; raises :class:`QueryRefused` saying why it cannot be one
-    (held to the gateway's ``limits`` as written, and as the export runs it)."""
-    document = _read(text, limits, "query", BulkQueryErrorCode.INVALID_SYNTAX)
+    (held to the gateway's checks, ``gate``, as written and as the export runs it)."""
+    document = _read(text, gate, "query", BulkQueryErrorCode.INVALID_SYNTAX)
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if len(operations) == 1 and operations[0].operation is not OperationType.QUERY:
         raise QueryRefused(
             BulkQueryErrorCode.NOT_A_QUERY,
             f"a bulk export runs a query, not a {operations[0].operation.value}",
         )
-    _check(schema, document, limits, "query")
+    _check(schema, document, gate, "query")
     if len(operations) != 1:
         raise QueryRefused(
             BulkQueryErrorCode.INVALID_QUERY, "query must hold exactly one operation"
@@ -155,28 +154,28 @@ def plan_export(schema: GraphQLSchema, text: str, limits: Limits) -> ExportPlan:
     for written in (plan.page_document, *_follow_ups(plan.top)):
         # Say, a connection whose nodes have no id to hang nested lines off, or a query just
         # within a limit that the added ids and pageInfo take over it.
-        page = _read(written, limits, _AS_RUN, BulkQueryErrorCode.INVALID_QUERY)
-        _check(schema, page, limits, _AS_RUN)
+        page = _read(written, gate, _AS_RUN, BulkQueryErrorCode.INVALID_QUERY)
+        _check(schema, page, gate, _AS_RUN)
     return plan
 
 
 _AS_RUN = "query, as the export reads it page by page (with the ids and pageInfo it adds)"
 
 
-def _read(text: str, limits: Limits, what: str, otherwise: BulkQueryErrorCode) -> DocumentNode:
-    found = limited.read(text, limits)
-    if isinstance(found, limited.Problem):
+def _read(text: str, gate: DocumentGate, what: str, otherwise: BulkQueryErrorCode) -> DocumentNode:
+    found = gate.read(text)
+    if isinstance(found, Problem):
         raise _refused(found, what, otherwise)
     return found
 
 
-def _check(schema: GraphQLSchema, document: DocumentNode, limits: Limits, what: str) -> None:
-    problem = limited.check(schema, document, limits)
+def _check(schema: GraphQLSchema, document: DocumentNode, gate: DocumentGate, what: str) -> None:
+    problem = gate.check(schema, document)
     if problem is not None:
         raise _refused(problem, what, BulkQueryErrorCode.INVALID_QUERY)
 
 
-def _refused(problem: limited.Problem, what: str, otherwise: BulkQueryErrorCode) -> QueryRefused:
+def _refused(problem: Problem, what: str, otherwise: BulkQueryErrorCode) -> QueryRefused:
     code = BulkQueryErrorCode(problem.code) if problem.code else otherwise
     return QueryRefused(code, f"{what}: {problem.message}")
 

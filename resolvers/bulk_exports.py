@@ -109,7 +109,7 @@ async def start(
     claim = idempotency.claim(checks, owner, "startBulkExport", key, {"query": query})
     checks.raise_if_any()
     try:
-        plan_export(schema, query, context.exports.limits)
+        plan_export(schema, query, context.exports.gate)
     except QueryRefused as refused:
         raise fail(["input", "query"], refused.message, Code(refused.code.value)) from None
 

@@ -10,8 +10,7 @@ import strawberry
 from datastore.codec import utc_now
 from datastore.loaders import Loaders
 from datastore.store import DocumentStore
-from edge.limits import Limits
-from edge.request import GatewayRequest
+from resolvers.bulk_export_limits import SPECIFICATION_ONLY, DocumentGate
 from resolvers.identity import Viewer
 from resolvers.webhook_targets import AllowedTargets
 
@@ -26,11 +25,11 @@ class RequestLimits:
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """What bulk export resolvers take from the gateway's settings: the structural limits a
-    bulk query is held to (those its pages will run under), and how long a download link
-    lasts (``TSP_EXPORT_LINK_SECONDS``)."""
+    """What bulk export resolvers take from the gateway: the checks a bulk query is held to
+    (those its pages will run under), and how long a download link lasts
+    (``TSP_EXPORT_LINK_SECONDS``)."""
 
-    limits: Limits = field(default_factory=Limits)
+    gate: DocumentGate = SPECIFICATION_ONLY
     link_lifetime: timedelta = timedelta(hours=1)
 
 
@@ -49,8 +48,6 @@ class Context:
     # absolute links such as referral URLs; empty when there is no HTTP request.
     base_url: str = ""
     request_limits: RequestLimits = field(default_factory=RequestLimits)
-    # The gateway layer's view of this request: caller, trusted document, cost.
-    gateway: GatewayRequest = field(default_factory=GatewayRequest)
     # Set by the gateway's schema (edge.export_options) for every operation.
     exports: ExportOptions = field(default_factory=ExportOptions)
     loaders: Loaders = field(init=False)

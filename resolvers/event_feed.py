@@ -16,8 +16,8 @@ from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.documents import EventDocument
 from datastore.store import ASCENDING, DocumentStore
-from edge.event_hub import SlowConsumer, hub_for
 from resolvers.errors import PublicError, QueryErrorCode
+from resolvers.event_hub import SlowConsumer, hub_for
 from resolvers.events import EventType, pruned_through
 from resolvers.identity import Viewer
 from resolvers.visibility import event_scope

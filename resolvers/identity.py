@@ -7,6 +7,7 @@ from datetime import timedelta
 from enum import StrEnum
 
 from datastore.codec import utc_now
+from datastore.store import DocumentStore
 
 ISSUER = "tsp-gateway"
 _ALGORITHM = "HS256"
@@ -41,6 +42,13 @@ class Viewer:
 
 
 ANONYMOUS = Viewer()
+
+
+def caller_of(viewer: Viewer, client: str) -> str:
+    """The throttling key of a caller: its token's subject, or its address when anonymous."""
+    if viewer.role is None or viewer.subject_id is None:
+        return f"address:{client}"
+    return f"{viewer.role.value}:{viewer.subject_id}"
 
 
 def issue_token(secret: str, role: Role, subject_id: str, ttl: timedelta) -> str:
@@ -95,3 +103,18 @@ def viewer_from_authorization(secret: str, header: str | None) -> Viewer:
     except ValueError as error:
         raise InvalidTokenError("token names no valid role") from error
     return Viewer(role=role, subject_id=str(claims["sub"]))
+
+
+DEMO_TOKEN_TTL = timedelta(days=30)
+
+
+async def demo_tokens(store: DocumentStore, secret: str) -> dict[str, str]:
+    """Tokens signed with ``secret`` for the first demo partner and seller and an admin, for
+    GraphiQL's banner (valid :data:`DEMO_TOKEN_TTL`)."""
+    from datastore.demo import demo_subjects
+
+    subjects = await demo_subjects(store)
+    return {
+        role: issue_token(secret, Role(role.upper()), subject, DEMO_TOKEN_TTL)
+        for role, subject in subjects.items()
+    }

@@ -31,6 +31,7 @@ from schema.authorization_settings import AuthorizationSettingsInput, SellerCont
 from schema.mutations import UserError, run_mutation
 from schema.pagination import After, Before, Connection, First, Last
 from schema.permissions import IsAuthenticated, IsSeller
+from schema.roots import mutation_fields, query_fields
 from schema.seller import TikTokAccount
 
 strawberry.enum(_Code, description="Why an authorization change was refused.")
@@ -169,6 +170,7 @@ def _authorization(document: Any) -> dict[str, Any]:
     return {"authorization": Authorization.from_document(document)}
 
 
+@mutation_fields
 @strawberry.type
 class AuthorizationMutation:
     @strawberry.mutation(
@@ -330,6 +332,7 @@ def _consent(input: AuthorizeServiceInput) -> resolve.Consent:
     )
 
 
+@query_fields
 @strawberry.type
 class AuthorizationQuery:
     @strawberry.field(

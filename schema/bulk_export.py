@@ -19,6 +19,7 @@ from resolvers.bulk_export_query import MAX_CONNECTION_DEPTH
 from resolvers.context import Info
 from schema.mutations import UserError, run_mutation
 from schema.permissions import IsAuthenticated, require_signed_in
+from schema.roots import mutation_fields, query_fields
 
 strawberry.enum(resolve.BulkExportStatus, description="Where a bulk export stands.")
 strawberry.enum(resolve.BulkExportErrorCode, description="Why a bulk export change was refused.")
@@ -137,6 +138,7 @@ class CancelBulkExportPayload:
     )
 
 
+@query_fields
 @strawberry.type
 class BulkExportQuery:
     # Checked in the resolvers, not by permission classes, so these queries run planned.
@@ -160,6 +162,7 @@ class BulkExportQuery:
         return BulkExport.from_document(found) if found else None
 
 
+@mutation_fields
 @strawberry.type
 class BulkExportMutation:
     @strawberry.mutation(

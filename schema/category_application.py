@@ -17,6 +17,7 @@ from schema.mutations import UserError, run_mutation
 from schema.node import Node
 from schema.pagination import Connection
 from schema.permissions import IsAdmin, IsPartner
+from schema.roots import mutation_fields
 from schema.service_category import ServiceCategory
 
 strawberry.enum(
@@ -118,6 +119,7 @@ def _application(document: CategoryApplicationDocument) -> dict[str, Any]:
     return {"category_application": CategoryApplication.from_document(document)}
 
 
+@mutation_fields
 @strawberry.type
 class CategoryApplicationMutation:
     @strawberry.mutation(

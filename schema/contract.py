@@ -9,7 +9,7 @@ from pathlib import Path
 
 from graphql import GraphQLSchema, build_schema, find_breaking_changes, find_dangerous_changes
 
-from schema import plain_schema
+from schema.api import plain_schema
 
 COMMITTED = Path("schema.graphql")
 """Where the contract lives, relative to the project root (``make schema`` rewrites it)."""

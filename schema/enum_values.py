@@ -2,7 +2,8 @@
 
 One table, applied to the registered enums before the schema is built
 (:func:`describe_enum_values`); ``tests/test_schema.py`` fails on a value left undescribed.
-Error codes share one table: the same code means the same rule in every payload.
+Error codes share one table (``schema.mutations.CODE_DESCRIPTIONS``, most of it written
+here): the same code means the same rule in every payload.
 """
 
 from __future__ import annotations
@@ -13,24 +14,18 @@ from enum import Enum
 from datastore import enums
 from resolvers import (
     authorization_queries,
-    authorization_rules,
     category_applications,
     identity,
-    offers,
-    partner_accounts,
-    partner_admin,
-    seller_accounts,
-    service_rules,
     services,
     store_search,
 )
-from resolvers import requests as seller_requests
-from resolvers.bulk_exports import BulkExportErrorCode, BulkExportStatus
+from resolvers.bulk_exports import BulkExportStatus
 from resolvers.events import EventType
 from resolvers.history import HistoryAction, HistoryReasonCode
-from resolvers.webhooks import WebhookErrorCode, WebhookStatus
+from resolvers.webhooks import WebhookStatus
 from schema.authorization_mutation import RenewalPeriod
 from schema.history import HistoryStatus
+from schema.mutations import CODE_DESCRIPTIONS, code_enums, describe_codes
 
 _MARKETS = {
     "US": "United States",
@@ -398,26 +393,16 @@ DESCRIPTIONS[HistoryStatus] = {
     for value in HistoryStatus
 }
 
-ERROR_ENUMS: tuple[type[Enum], ...] = (
-    authorization_rules.AuthorizationErrorCode,
-    category_applications.CategoryApplicationErrorCode,
-    offers.ServiceOfferErrorCode,
-    partner_admin.PartnerErrorCode,
-    partner_accounts.PartnerAccountErrorCode,
-    seller_accounts.SellerAccountErrorCode,
-    seller_requests.RequestErrorCode,
-    service_rules.ServiceErrorCode,
-    WebhookErrorCode,
-    BulkExportErrorCode,
-)
+describe_codes(ERROR_CODES)
 
 
 def describe_enum_values() -> None:
     """Give every value of the registered enums its description (before the schema is
-    built; a value missing from the tables keeps none, and the schema test names it)."""
+    built; a value missing from the tables keeps none, and the schema test names it). Every
+    userError type's codes are described from ``CODE_DESCRIPTIONS``."""
     tables: dict[type[Enum], Mapping[str, str]] = {
         **DESCRIPTIONS,
-        **dict.fromkeys(ERROR_ENUMS, ERROR_CODES),
+        **dict.fromkeys(code_enums(), CODE_DESCRIPTIONS),
     }
     for enum_class, table in tables.items():
         definition = getattr(enum_class, "__strawberry_definition__", None)

@@ -20,6 +20,7 @@ from resolvers.insight_periods import Granularity, Period
 from resolvers.visibility import sees_partner_privately
 from schema.mutations import UserError, run_mutation
 from schema.permissions import IsAdmin
+from schema.roots import mutation_fields, query_fields
 
 strawberry.enum(Granularity, name="InsightsGranularity", description="How long one bucket is.")
 strawberry.enum(link_opens.LinkOpenErrorCode, description="Why a link open was not recorded.")
@@ -249,6 +250,7 @@ async def partner_insights(
     )
 
 
+@query_fields
 @strawberry.type
 class InsightsQuery:
     @strawberry.field(
@@ -310,6 +312,7 @@ class RecordOfferLinkOpenPayload:
     )
 
 
+@mutation_fields
 @strawberry.type
 class InsightsMutation:
     @strawberry.mutation(

@@ -7,7 +7,7 @@ the code translated into the payload's domain enum.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -33,6 +33,30 @@ class UserError:
             message=problem.message,
             code=cls.code_enum(problem.code.value),
         )
+
+
+CODE_DESCRIPTIONS: dict[str, str] = {}
+"""What each userError code means, in whichever payload it appears: one meaning per code."""
+
+
+def describe_codes(descriptions: Mapping[str, str]) -> None:
+    """Say what userError codes mean (``schema.enum_values`` holds most; a mutation's module
+    describes the codes it brings). A code already described otherwise is refused."""
+    for code, text in descriptions.items():
+        if CODE_DESCRIPTIONS.setdefault(code, text) != text:
+            raise ValueError(f"userError code {code} already means: {CODE_DESCRIPTIONS[code]}")
+
+
+def code_enums() -> set[type[StrEnum]]:
+    """The code enum of every userError type defined so far."""
+    found: set[type[StrEnum]] = set()
+    types = list(UserError.__subclasses__())
+    while types:
+        error_type = types.pop()
+        types.extend(error_type.__subclasses__())
+        if "code_enum" in vars(error_type):
+            found.add(error_type.code_enum)
+    return found
 
 
 def argument_path(field: Sequence[str], arguments: Collection[str]) -> list[str] | None:

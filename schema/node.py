@@ -10,6 +10,7 @@ import strawberry
 from resolvers.context import Info
 from resolvers.errors import PublicError, QueryErrorCode
 from resolvers.nodes import MAX_NODE_IDS, load_visible_nodes
+from schema.roots import query_fields
 
 
 @strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
@@ -43,6 +44,7 @@ def _to_node(type_name: str, document: object) -> Node:
     return builders[type_name](document)
 
 
+@query_fields
 @strawberry.type
 class NodeQuery:
     @strawberry.field(

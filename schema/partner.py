@@ -58,6 +58,7 @@ from schema.pagination import (
     empty_document_page,
 )
 from schema.permissions import IsAdmin
+from schema.roots import mutation_fields, query_fields
 from schema.service import Service
 from schema.service_category import ServiceCategory
 from schema.service_offer import ServiceOffer
@@ -260,6 +261,7 @@ partner_of = stored_resolver("partner", _PARTNER, returns=Partner, typed=Partner
 ``strawberry.field(resolver=partner_of)``)."""
 
 
+@query_fields
 @strawberry.type
 class PartnerQuery:
     @strawberry.field(
@@ -332,6 +334,7 @@ class ClosePartnerInput:
     reason: str = strawberry.field(description="The policy violation (at most 1000 characters).")
 
 
+@mutation_fields
 @strawberry.type
 class PartnerMutation:
     @strawberry.mutation(

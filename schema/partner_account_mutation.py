@@ -14,6 +14,7 @@ from schema.enums import Market, PartnerType, Region
 from schema.mutations import UserError, run_mutation
 from schema.partner import Partner, PartnerUserError
 from schema.permissions import IsAdmin, IsAuthenticated, IsPartner
+from schema.roots import mutation_fields
 
 strawberry.enum(
     resolve.PartnerAccountErrorCode,
@@ -141,6 +142,7 @@ def _partner(document: PartnerDocument) -> dict[str, Any]:
     return {"partner": Partner.from_document(document)}
 
 
+@mutation_fields
 @strawberry.type
 class PartnerAccountMutation:
     @strawberry.mutation(

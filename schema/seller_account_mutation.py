@@ -12,6 +12,7 @@ from resolvers.context import Info
 from schema.enums import Market, SellerKind
 from schema.mutations import UserError, run_mutation
 from schema.permissions import IsSeller
+from schema.roots import mutation_fields
 from schema.seller import Seller, Shop, TikTokAccount
 
 strawberry.enum(
@@ -78,6 +79,7 @@ class AddShopInput:
     )
 
 
+@mutation_fields
 @strawberry.type
 class SellerAccountMutation:
     @strawberry.mutation(

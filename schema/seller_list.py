@@ -14,9 +14,11 @@ from resolvers.pagination import page_from_args
 from schema.enums import Market, SellerKind
 from schema.pagination import After, Before, Connection, First, Last, connection_from
 from schema.permissions import IsAdmin
+from schema.roots import query_fields
 from schema.seller import Seller
 
 
+@query_fields
 @strawberry.type
 class SellerListQuery:
     @strawberry.field(

@@ -27,6 +27,7 @@ from schema.node import Node
 from schema.pagination import After, Before, Connection, First, Last, connection_from
 from schema.partner import partner_of
 from schema.permissions import IsAuthenticated, IsPartner, IsSeller
+from schema.roots import mutation_fields, query_fields
 from schema.seller import seller_of
 
 strawberry.enum(resolve.RequestErrorCode, description="Why a request change was refused.")
@@ -214,6 +215,7 @@ async def _moved(
     return await run_mutation(info, payload, SellerRequestUserError, work)
 
 
+@mutation_fields
 @strawberry.type
 class SellerRequestMutation:
     @strawberry.mutation(
@@ -310,6 +312,7 @@ async def request_connection(
     return connection_from(result, page, NEWEST_FIRST, SellerRequest.from_document)
 
 
+@query_fields
 @strawberry.type
 class SellerRequestQuery:
     @strawberry.field(

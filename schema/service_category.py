@@ -14,6 +14,7 @@ from datastore.store import Collection
 from resolvers.pagination import page_from_args
 from schema.node import Node
 from schema.pagination import After, Before, Connection, First, Last, connection_of_items
+from schema.roots import query_fields
 
 _SORT = (("position", 1),)
 
@@ -71,6 +72,7 @@ def _window(rows: list[CatalogRow], page: Page) -> list[tuple[int, CatalogRow]]:
     return numbered[: page.size + 1]
 
 
+@query_fields
 @strawberry.type
 class ServiceCategoryQuery:
     @strawberry.field(description="The category catalog, filtered; in catalog order.")

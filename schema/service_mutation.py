@@ -15,6 +15,7 @@ from schema.category_application import ReviewDecision
 from schema.enums import Market, ServiceType
 from schema.mutations import UserError, run_mutation
 from schema.permissions import IsAdmin, IsPartner
+from schema.roots import mutation_fields, query_fields
 from schema.service import Service
 
 strawberry.enum(_ServiceErrorCode, description="Why a service change was refused.")
@@ -140,6 +141,7 @@ class ServiceLink:
     )
 
 
+@query_fields
 @strawberry.type
 class ServiceLinkQuery:
     @strawberry.field(
@@ -160,6 +162,7 @@ class ServiceLinkQuery:
         )
 
 
+@mutation_fields
 @strawberry.type
 class ServiceMutation:
     @strawberry.mutation(

@@ -14,6 +14,7 @@ from resolvers.errors import PublicError, QueryErrorCode
 from schema.authorization_settings import AuthorizationSettingsInput, SellerContactInput
 from schema.mutations import UserError, run_mutation
 from schema.permissions import IsPartner
+from schema.roots import mutation_fields, query_fields
 from schema.service_offer import ServiceOffer
 
 strawberry.enum(
@@ -93,6 +94,7 @@ def _offer(document: ServiceOfferDocument) -> dict[str, Any]:
     return {"service_offer": ServiceOffer.from_document(document)}
 
 
+@query_fields
 @strawberry.type
 class ServiceOfferQuery:
     @strawberry.field(
@@ -108,6 +110,7 @@ class ServiceOfferQuery:
         return ServiceOffer.from_document(document)
 
 
+@mutation_fields
 @strawberry.type
 class ServiceOfferMutation:
     @strawberry.mutation(

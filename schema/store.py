@@ -12,6 +12,7 @@ from resolvers.context import Info
 from resolvers.pagination import page_from_args
 from schema.enums import Market
 from schema.pagination import After, Before, Connection, First, Last, connection_from
+from schema.roots import query_fields
 from schema.service import Service
 
 strawberry.enum(
@@ -25,6 +26,7 @@ strawberry.enum(
 StoreSortKey = resolve.StoreSortKey
 
 
+@query_fields
 @strawberry.type
 class StoreQuery:
     @strawberry.field(

@@ -12,6 +12,7 @@ from resolvers.context import Info
 from schema.category_application import CategoryApplication, CategoryApplicationUserError
 from schema.mutations import run_mutation
 from schema.permissions import IsPartner
+from schema.roots import mutation_fields
 from schema.service_mutation import ServiceUserError
 from schema.service_offer import ServiceOffer
 from schema.service_offer_mutation import ServiceOfferUserError
@@ -50,6 +51,7 @@ class ArchiveServiceOfferPayload:
 _Id = Annotated[strawberry.ID, strawberry.argument(description="The id.")]
 
 
+@mutation_fields
 @strawberry.type
 class TidyingMutation:
     @strawberry.mutation(

@@ -7,6 +7,7 @@ import strawberry
 from resolvers.context import Info
 from schema.enums import Role
 from schema.partner import Partner
+from schema.roots import query_fields
 from schema.seller import Seller
 
 
@@ -31,6 +32,7 @@ class Viewer:
         return Seller.from_document(document) if document else None
 
 
+@query_fields
 @strawberry.type
 class ViewerQuery:
     @strawberry.field(description="Who you are: your role and your partner or seller.")

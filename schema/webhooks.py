@@ -13,6 +13,7 @@ from resolvers.context import Info
 from resolvers.events import EventType
 from schema.mutations import UserError, run_mutation
 from schema.permissions import IsPartner
+from schema.roots import mutation_fields, query_fields
 
 strawberry.enum(resolve.WebhookErrorCode, description="Why a webhook change was refused.")
 strawberry.enum(resolve.WebhookStatus, description="Whether an endpoint receives events.")
@@ -105,6 +106,7 @@ class DeleteWebhookSubscriptionPayload:
     )
 
 
+@query_fields
 @strawberry.type
 class WebhookQuery:
     @strawberry.field(
@@ -117,6 +119,7 @@ class WebhookQuery:
         return [WebhookSubscription.from_document(h, deliveries.get(h["_id"])) for h in hooks]
 
 
+@mutation_fields
 @strawberry.type
 class WebhookMutation:
     @strawberry.mutation(

@@ -109,7 +109,7 @@ def _environment(workdir: Path) -> dict[str, str]:
 
 def _cli(workdir: Path, *args: str) -> str:
     completed = subprocess.run(
-        [sys.executable, "-c", "import sys; from gateway import main; sys.exit(main())", *args],
+        [sys.executable, "-c", "import sys; from cli import main; sys.exit(main())", *args],
         env=_environment(workdir),
         capture_output=True,
         text=True,

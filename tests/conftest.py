@@ -45,10 +45,11 @@ from datastore.store import DocumentStore
 from edge import planned_execution
 from edge.export_settings import ExportSettings
 from edge.extension import GatewayPolicy
+from edge.gateway_settings import Settings
 from edge.planned_execution import Execution
 from edge.stream_settings import StreamSettings
 from edge.throttle import ThrottlePolicy
-from gateway import Settings, create_app
+from gateway import create_app
 from resolvers.identity import Role, issue_token
 from resolvers.offer_dates import day_after, day_start
 from tests.stores import (

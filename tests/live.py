@@ -14,7 +14,8 @@ import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
 from datastore.store import DocumentStore
-from gateway import Settings, create_app
+from edge.gateway_settings import Settings
+from gateway import create_app
 
 
 def _free_port() -> int:

@@ -58,7 +58,7 @@ def running_gateway(
     )
     log = workdir / f"gateway-{port}.log"
     with log.open("wb") as sink:
-        serve = ["-c", "import sys; from gateway import main; sys.exit(main())", "serve"]
+        serve = ["-c", "import sys; from cli import main; sys.exit(main())", "serve"]
         if http is not None:
             serve = ["-m", "uvicorn", "--factory", "gateway:app_from_env", "--http", http]
         process = subprocess.Popen(

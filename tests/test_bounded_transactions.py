@@ -34,8 +34,8 @@ from datastore.enums import (
 from datastore.ids import new_id
 from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
+from edge.gateway_settings import Settings, SettingsError
 from edge.settings import TransportSettings
-from gateway import Settings, SettingsError
 from gateway import open_store as open_gateway_store
 from resolvers import events
 from resolvers.authorization_lifecycle import sweep_periodically

@@ -16,11 +16,12 @@ from graphql.language import Lexer, Source, TokenKind
 from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.store import DocumentStore
+from edge.bulk_query_gate import LimitsGate
 from edge.export_settings import ExportSettings
 from edge.limits import Limits
 from edge.settings import EdgeSettingsError
 from resolvers.bulk_export_query import plan_export
-from schema import schema
+from schema.api import schema
 from tests.conftest import SETTINGS, GraphQLClient, PartnerFactory, serving
 from tests.test_bulk_export_api import ADMIN, _download, _export, _page_all, _start
 
@@ -116,7 +117,7 @@ def test_the_worker_plans_with_the_gateway_s_limits() -> None:
     """A gateway with larger limits accepts what the defaults refuse, at start and in the
     worker alike (both plan with the limits they are given)."""
     larger = Limits(max_aliases=100)
-    plan = plan_export(schema._schema, _aliases(LIMITS.max_aliases + 1), larger)
+    plan = plan_export(schema._schema, _aliases(LIMITS.max_aliases + 1), LimitsGate(larger))
     assert plan.top.path == ("partners",)
 
 

@@ -24,7 +24,8 @@ from datastore.codec import utc_now
 from datastore.files import NoSuchFile
 from datastore.ids import new_id
 from datastore.store import DocumentStore
-from gateway import Settings, export_worker, open_store
+from edge.gateway_settings import Settings
+from gateway import export_worker, open_store
 from resolvers import bulk_export_runs as runs
 from resolvers.identity import Role
 from tests.conftest import JWT_SECRET, SETTINGS, GraphQLClient, serving, token
@@ -80,7 +81,7 @@ def _worker_process(url: str, log: Path) -> Any:
             [
                 sys.executable,
                 "-c",
-                "import sys; from gateway import main; sys.exit(main())",
+                "import sys; from cli import main; sys.exit(main())",
                 "export-worker",
             ],
             env=environment,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from cli import main
 from datastore import collections as c
 from datastore.enums import PartnerType, Region
 from datastore.sqlite import SQLiteStore
-from gateway import main
 from resolvers.identity import Role, viewer_from_authorization
 
 SECRET = "cli-secret-" + "z" * 40

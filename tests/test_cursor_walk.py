@@ -20,7 +20,7 @@ from datastore.store import DocumentStore
 from resolvers.context import Context
 from resolvers.demo_seed import seed_demo
 from resolvers.identity import Role, Viewer
-from schema import schema
+from schema.api import schema
 from tests.conftest import AuthorizationFactory, GraphQLClient, OfferFactory, RequestFactory
 
 # Lists whose order an argument chooses: each order is a list of its own (walked on the root

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from cli import main
+from edge.gateway_settings import Settings, SettingsError
 from edge.settings import TransportSettings
-from gateway import Settings, SettingsError, main
 
 SECRET = "edge-secret-" + "s" * 40
 

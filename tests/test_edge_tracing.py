@@ -24,7 +24,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from datastore.store import DocumentStore
 from edge.tracing import REQUEST_ID_ATTRIBUTE, install_tracing, tracing_extensions
 from gateway import create_app
-from schema import schema
+from schema.api import schema
 from tests.conftest import SETTINGS
 from tests.servers import running_gateway
 

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from datastore.store import DocumentStore
-from edge.event_hub import EventHub, SlowConsumer, install, uninstall
 from resolvers.errors import PublicError
 from resolvers.event_feed import open_feed
+from resolvers.event_hub import EventHub, SlowConsumer, install, uninstall
 from resolvers.events import EventType, append, ensure_sequence
 from resolvers.identity import Role, Viewer
 from tests.conftest import PartnerFactory, SellerFactory, ServiceFactory

@@ -24,7 +24,8 @@ import pytest
 
 from datastore import collections as c
 from edge.documents import document_id
-from gateway import Settings, open_store
+from edge.gateway_settings import Settings
+from gateway import open_store
 from tests.browser import (
     AUTHORIZE,
     VIEWPORTS,
@@ -106,7 +107,7 @@ def _export_worker(demo: Demo) -> Iterator[subprocess.Popen[bytes]]:
             [
                 sys.executable,
                 "-c",
-                "import sys; from gateway import main; sys.exit(main())",
+                "import sys; from cli import main; sys.exit(main())",
                 "export-worker",
             ],
             env=environment,

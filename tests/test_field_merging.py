@@ -27,7 +27,7 @@ from edge.extension import GatewayPolicy
 from edge.field_merging import FieldsCanMergeRule, merges_cleanly
 from edge.limits import Limits
 from edge.throttle import ThrottlePolicy
-from schema import schema
+from schema.api import schema
 from tests.conftest import SETTINGS, serving
 
 SCHEMA = schema._schema

@@ -17,7 +17,8 @@ from datastore import collections as c
 from datastore.connect import DatabaseURLError
 from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
-from gateway import Settings, SettingsError, create_app
+from edge.gateway_settings import Settings, SettingsError
+from gateway import create_app
 from resolvers.identity import Role, issue_token
 from tests.conftest import (
     JWT_SECRET,

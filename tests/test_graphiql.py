@@ -183,7 +183,7 @@ async def test_demo_banner_is_collapsible_with_short_role_buttons() -> None:
 async def test_graphiql_opens_with_an_example_tab_per_role_task() -> None:
     from graphql import parse, validate
 
-    from schema import schema
+    from schema.api import schema
     from web.examples import EXAMPLES
 
     config = json.loads(_parse(await _get_page(TOKENS)).config_text)

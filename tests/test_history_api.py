@@ -17,7 +17,7 @@ QUERY = """query($id: ID!) { node(id: $id) { ... on Service { history { edges { 
 
 
 def test_history_fields_are_enums_in_the_schema() -> None:
-    from schema import schema
+    from schema.api import schema
 
     entry = schema._schema.type_map["HistoryEntry"]
     kinds = {name: str(entry.fields[name].type) for name in entry.fields}  # type: ignore[attr-defined]

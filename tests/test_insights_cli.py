@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from cli import main
 from datastore import collections as c
 from datastore.sqlite import SQLiteStore
-from gateway import main
 
 SECRET = "cli-secret-" + "z" * 40
 

@@ -24,9 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from datastore.codec import utc_now
 from datastore.store import DocumentStore
 from edge.extension import GatewayPolicy
+from edge.gateway_settings import Settings, SettingsError
 from edge.oidc import OidcSettings, OidcSettingsError
 from edge.throttle import ThrottlePolicy
-from gateway import Settings, SettingsError
 from resolvers.identity import Role
 from tests.conftest import JWT_SECRET, PartnerFactory, serving, token
 

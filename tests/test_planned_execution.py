@@ -28,13 +28,13 @@ from datastore.store import DocumentStore
 from edge import planned_execution
 from edge.cost import actual_cost
 from edge.engine import FragmentDetails, VariableValues
+from edge.gateway_settings import Settings, SettingsError
 from edge.operation_plans import Access, ObjectPlan, OperationPlan, plan_of, planned
 from edge.plan_assembly import BRANCHES, branch_hooks
 from edge.planned_execution import Execution, PlannedExecutor
-from gateway import Settings, SettingsError
-from resolvers.context import Context
+from edge.request import GatewayContext
 from resolvers.identity import Role, Viewer
-from schema import build_schema
+from schema.api import build_schema
 from schema.authorization import Authorization
 from schema.document_reads import field_read
 from schema.pagination import Part
@@ -283,7 +283,7 @@ async def test_a_planned_run_counts_the_actual_cost_the_answer_walk_finds(
     store: DocumentStore, partner_with_offers: PartnerWithOffers
 ) -> None:
     partner = await partner_with_offers(3)
-    context = Context(
+    context = GatewayContext(
         store=store, viewer=Viewer(Role.PARTNER, partner["_id"]), request_id="counted"
     )
     result = await build_schema(executor=PlannedExecutor).execute(DASHBOARD, context_value=context)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from edge.gateway_settings import Settings, SettingsError
 from edge.settings import EdgeSettingsError, policy_from_env
-from gateway import Settings, SettingsError
 from tests.conftest import JWT_SECRET
 
 

@@ -30,7 +30,8 @@ from datastore.enums import (
 )
 from datastore.ids import new_id
 from datastore.store import DocumentStore
-from gateway import Settings, create_app
+from edge.gateway_settings import Settings
+from gateway import create_app
 from resolvers.context import RequestLimits
 from resolvers.identity import Role
 from tests.conftest import (

@@ -23,13 +23,13 @@ from datastore.enums import (
     ServiceType,
 )
 from datastore.store import Collection, DocumentStore
-from gateway import (
+from edge.gateway_settings import (
     DEFAULT_ONBOARDING_URL_CROSS_BORDER,
     DEFAULT_ONBOARDING_URL_LOCAL,
     Settings,
     SettingsError,
-    create_app,
 )
+from gateway import create_app
 from resolvers.identity import Role
 from resolvers.referrals import (
     click_counts,

@@ -15,8 +15,9 @@ from graphql import (
     specified_scalar_types,
 )
 
-from gateway import main
-from schema import contract, schema
+from cli import main
+from schema import contract
+from schema.api import schema
 
 
 def test_every_type_field_and_argument_has_a_description() -> None:

@@ -271,7 +271,7 @@ def _serve(url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
         "PORT": str(_closed_port()),
     }
     return subprocess.run(
-        [sys.executable, "-c", "import gateway; raise SystemExit(gateway.main(['serve']))"],
+        [sys.executable, "-c", "import cli; raise SystemExit(cli.main(['serve']))"],
         cwd=tmp_path,
         env={**env, "PYTHONPATH": str(ROOT)},
         capture_output=True,
@@ -351,7 +351,7 @@ def test_a_gateway_whose_port_is_taken_exits_at_once(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-c", "import gateway; raise SystemExit(gateway.main(['serve']))"],
+            [sys.executable, "-c", "import cli; raise SystemExit(cli.main(['serve']))"],
             cwd=tmp_path,
             env={
                 **os.environ,
@@ -374,7 +374,7 @@ def test_serve_answers_readyz_over_http_and_stops_on_sigterm(tmp_path: Path) -> 
 
     port = _closed_port()
     server = subprocess.Popen(
-        [sys.executable, "-c", "import gateway; raise SystemExit(gateway.main(['serve']))"],
+        [sys.executable, "-c", "import cli; raise SystemExit(cli.main(['serve']))"],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(ROOT), "TSP_JWT_SECRET": "s" * 40, "PORT": str(port)},
         stdout=subprocess.PIPE,

@@ -22,7 +22,7 @@ NESTED = """query($total: Boolean!) {
 
 
 def test_every_connection_has_a_total_count() -> None:
-    from schema import schema
+    from schema.api import schema
 
     connections = [
         name

@@ -20,8 +20,9 @@ from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
 from edge.documents import DocumentRefused, document_id
 from edge.extension import CACHE_SIZE, GatewayPolicy
+from edge.gateway_settings import Settings
 from edge.throttle import ThrottlePolicy
-from gateway import Settings, trusted_documents
+from gateway import trusted_documents
 from tests.conftest import JWT_SECRET, SETTINGS, serving
 
 CATEGORIES = "query Categories($n: Int) { serviceCategories(first: $n) { nodes { name } } }"
@@ -163,7 +164,7 @@ def test_the_cli_adds_and_lists_documents(tmp_path: Path) -> None:
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "gateway", "documents", *args],
+            [sys.executable, "-m", "cli", "documents", *args],
             cwd=REPO,
             env=env,
             capture_output=True,

@@ -28,10 +28,10 @@ from starlette.routing import Route
 
 from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
+from edge.gateway_settings import Settings
 from edge.settings import EdgeSettingsError
 from edge.stream_settings import StreamSettings
 from edge.webhooks import WebhookWorker
-from gateway import Settings
 from resolvers.identity import Role
 from resolvers.webhook_targets import AllowedTargets
 from tests.conftest import (

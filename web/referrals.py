@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from edge.view import caller_of
-from resolvers.identity import ANONYMOUS
+from datastore.enums import ReferralLinkKind
+from resolvers.identity import ANONYMOUS, caller_of
 from resolvers.referrals import REFERRAL_PATH_PREFIX, follow_referral
-
-if TYPE_CHECKING:
-    from gateway import Settings
 
 __all__ = ["NOT_AVAILABLE_PAGE", "referral_routes"]
 
@@ -50,11 +47,10 @@ TOO_MANY_REQUESTS_PAGE = """<!doctype html>
 """
 
 
-async def _throttled(request: Request, settings: Settings) -> Response | None:
+async def _throttled(request: Request) -> Response | None:
     """A 429 answer when the visitor's address has spent its budget (each visit costs 1, from
-    the same bucket as that address's anonymous GraphQL calls), else ``None``."""
-    if not settings.policy.throttle.enabled:
-        return None
+    the same bucket as that address's anonymous GraphQL calls: ``request.app.state.throttle``),
+    else ``None``."""
     client = request.client.host if request.client else "unknown"
     caller = caller_of(ANONYMOUS, client)
     throttle = request.app.state.throttle
@@ -69,14 +65,16 @@ async def _throttled(request: Request, settings: Settings) -> Response | None:
     return HTMLResponse(TOO_MANY_REQUESTS_PAGE, status_code=429, headers=headers)
 
 
-def referral_routes(settings: Settings) -> list[Route]:
+def referral_routes(
+    onboarding_urls: Mapping[ReferralLinkKind, str], *, throttled: bool
+) -> list[Route]:
     """Return the route that redirects a referral link to the onboarding page of its kind
-    (302) and counts the visit, or answers 404 with a small HTML page when the link is unknown
-    or its service or partner is not available. The store is ``request.app.state.store``."""
-    onboarding_urls = settings.onboarding_urls
+    (``onboarding_urls``, 302) and counts the visit, or answers 404 with a small HTML page when
+    the link is unknown or its service or partner is not available; a visitor's address is
+    ``throttled`` when the gateway throttles. The store is ``request.app.state.store``."""
 
     async def follow(request: Request) -> Response:
-        refused = await _throttled(request, settings)
+        refused = await _throttled(request) if throttled else None
         if refused is not None:
             return refused
         followed = await follow_referral(

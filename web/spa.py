@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -21,9 +20,6 @@ from datastore import collections as c
 from datastore.store import ASCENDING, DocumentStore
 from resolvers.identity import Role, issue_token
 from web.unbuilt import BuiltFiles, not_built
-
-if TYPE_CHECKING:
-    from gateway import Settings
 
 __all__ = ["APP_DIST", "app_built", "demo_accounts", "spa_routes"]
 
@@ -76,20 +72,17 @@ def _config_script(config: object) -> str:
     return f'<script id="tsp-config" type="application/json">{text}</script>'
 
 
-def spa_routes(settings: Settings) -> list[BaseRoute]:
+def spa_routes(*, demo: bool, jwt_secret: str) -> list[BaseRoute]:
     """``/authorize/...`` and ``/partner...`` answer with the app; ``/app/assets`` serves its
-    built files (content-hashed names)."""
+    built files (content-hashed names). In ``demo`` mode the page offers demo sign-ins, tokens
+    signed with ``jwt_secret``."""
 
     async def page(request: Request) -> Response:
         if not app_built():
             return not_built()
-        accounts = (
-            await demo_accounts(request.app.state.store, settings.jwt_secret)
-            if settings.demo
-            else []
-        )
+        accounts = await demo_accounts(request.app.state.store, jwt_secret) if demo else []
         index = (APP_DIST / "index.html").read_text(encoding="utf-8")
-        config = _config_script({"demo": settings.demo, "demoAccounts": accounts})
+        config = _config_script({"demo": demo, "demoAccounts": accounts})
         return HTMLResponse(index.replace(_CONFIG_MARK, config, 1), headers=_HEADERS)
 
     return [
