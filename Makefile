@@ -17,7 +17,7 @@ WITH_SECRET = TSP_JWT_SECRET="$${TSP_JWT_SECRET:-$$(cat $(JWT_SECRET_FILE))}"
 help:
 	@echo "make run   set up, seed demo data if the store is empty, serve http://127.0.0.1:8000/graphql"
 	@echo "          (and the authorization and partner pages: /authorize/<link token>, /partner)"
-	@echo "make test  set up, then ruff, mypy and pytest"
+	@echo "make test  set up, then ruff, mypy, the layers contract (lint-imports) and pytest"
 	@echo "make schema  rewrite schema.graphql, the committed API contract, from the code"
 
 $(INSTALLED): pyproject.toml
@@ -53,6 +53,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 
 test: $(INSTALLED) web-assets $(CLIENT_PACKAGES) lint
 	$(BIN)/pytest
@@ -63,4 +64,4 @@ schema: $(INSTALLED)
 	$(BIN)/tsp-gateway export-schema --output schema.graphql
 
 clean:
-	rm -rf $(VENV) web/node_modules tests/clients/node_modules web/static web/app/dist web/app/src/generated .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) web/node_modules tests/clients/node_modules web/static web/app/dist web/app/src/generated .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
