@@ -50,7 +50,6 @@ class ServiceOfferErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     NOT_ENDED = "NOT_ENDED"
     SELLER_NOT_FOUND = "SELLER_NOT_FOUND"
-    NOT_ARCHIVED = "NOT_ARCHIVED"
 
 
 Code = ServiceOfferErrorCode
@@ -326,23 +325,3 @@ def _settings(settings: Mapping[str, Any]) -> dict[str, Any]:
         "tspAccess": bool(settings["tspAccess"]),
         "dataCompassAccess": bool(settings["dataCompassAccess"]),
     }
-
-
-async def unarchive(info: Info, offer_id: str) -> ServiceOfferDocument:
-    """Bring an archived offer back to the partner's default list of offers."""
-    store = info.context.store
-
-    async def work() -> ServiceOfferDocument:
-        offer = (await store.get_many(c.SERVICE_OFFERS, [offer_id])).get(offer_id)
-        if offer is None or not sees_partner_privately(info.context.viewer, offer["partnerId"]):
-            raise fail(["id"], "no service offer with this id", Code.NOT_FOUND)
-        if offer.get("archivedAt") is None:
-            raise fail(["id"], "the offer is not archived", Code.NOT_ARCHIVED)
-        return await store.update(
-            c.SERVICE_OFFERS,
-            offer_id,
-            expected_version=offer["version"],
-            changes={"archivedAt": None, "updatedAt": utc_now()},
-        )
-
-    return await atomically(store, work)

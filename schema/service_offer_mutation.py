@@ -12,7 +12,7 @@ from resolvers import offers as resolve
 from resolvers.context import Info
 from resolvers.errors import PublicError, QueryErrorCode
 from schema.authorization_settings import AuthorizationSettingsInput, SellerContactInput
-from schema.mutations import UserError, describe_codes, run_mutation
+from schema.mutations import UserError, run_mutation
 from schema.permissions import IsPartner
 from schema.roots import mutation_fields, query_fields
 from schema.service_offer import ServiceOffer
@@ -47,14 +47,6 @@ class CreateServiceOfferPayload(_ServiceOfferPayload):
 @strawberry.type(description="Result of withdrawServiceOffer.")
 class WithdrawServiceOfferPayload(_ServiceOfferPayload):
     pass
-
-
-@strawberry.type(description="Result of unarchiveServiceOffer.")
-class UnarchiveServiceOfferPayload(_ServiceOfferPayload):
-    pass
-
-
-describe_codes({"NOT_ARCHIVED": "The offer is not archived."})
 
 
 @strawberry.input(description="A new service offer (it starts OPEN).")
@@ -121,21 +113,6 @@ class ServiceOfferQuery:
 @mutation_fields
 @strawberry.type
 class ServiceOfferMutation:
-    @strawberry.mutation(
-        description="Bring one of your archived offers back to the default list of "
-        "Partner.serviceOffers (partners).",
-        permission_classes=[IsPartner],
-    )
-    async def unarchive_service_offer(
-        self,
-        info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="The ServiceOffer id.")],
-    ) -> UnarchiveServiceOfferPayload | None:
-        async def work() -> dict[str, Any]:
-            return _offer(await resolve.unarchive(info, str(id)))
-
-        return await run_mutation(info, UnarchiveServiceOfferPayload, ServiceOfferUserError, work)
-
     @strawberry.mutation(
         description="Offer 1 to 10 of your LIVE services with dates, authorization settings and "
         "an optional seller contact (partners); share the offer's linkToken with the seller.",

@@ -149,28 +149,3 @@ async def test_archiving_hides_withdrawn_and_expired_offers_from_the_default_lis
     again = await gql(ARCHIVE, {"id": expired["_id"]}, as_=caller)
     assert again["data"]["archiveServiceOffer"]["userErrors"] == []
     assert await snapshot(store) == before
-
-
-UNARCHIVE = """mutation($id: ID!) { unarchiveServiceOffer(id: $id) {
-  serviceOffer { id archivedAt } userErrors { field code } } }"""
-
-
-async def test_an_archived_offer_comes_back_once(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-) -> None:
-    partner = await make_partner()
-    caller = token(Role.PARTNER, partner["_id"])
-    offer = await insert_offer(store, partner, [await make_service(partner)], days=-1)
-    await gql(ARCHIVE, {"id": offer["_id"]}, as_=caller)
-    back = await gql(UNARCHIVE, {"id": offer["_id"]}, as_=caller)
-    assert back["data"]["unarchiveServiceOffer"] == {
-        "serviceOffer": {"id": offer["_id"], "archivedAt": None},
-        "userErrors": [],
-    }
-    again = await gql(UNARCHIVE, {"id": offer["_id"]}, as_=caller)
-    assert again["data"]["unarchiveServiceOffer"]["userErrors"] == [
-        {"field": ["id"], "code": "NOT_ARCHIVED"}
-    ]
