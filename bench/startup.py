@@ -33,7 +33,7 @@ from bench.support import GATEWAY, demo_store, free_port
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PROJECT = Path(__file__).resolve().parent.parent
-_SOURCES = ("datastore", "edge", "resolvers", "schema", "web", "bench", "gateway.py")
+_SOURCES = ("datastore", "edge", "resolvers", "schema", "web", "bench", "gateway.py", "cli.py")
 _POLL_SECONDS = 0.01
 _START_SECONDS = 120
 # The settings demo_store turns off for throughput benches: start-up is measured as served.
