@@ -515,7 +515,7 @@ async def test_the_deliver_command_delivers_from_its_own_process(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "gateway",
+        "cli",
         "deliver",
         env=env,
         stdout=asyncio.subprocess.DEVNULL,
