@@ -14,6 +14,7 @@ from graphql import DocumentNode, GraphQLError
 
 from edge.document_shape import SATURATION, DocumentShape, measure
 from edge.errors import gateway_error
+from edge.introspection import refused_introspection
 
 
 @dataclass(frozen=True)
@@ -108,13 +109,8 @@ def structural_problems(
         "directives on one selection",
     )
     if not limits.introspection:
-        # __typename stays: clients need it.
-        problems.extend(
-            gateway_error(
-                f"Introspection is turned off on this gateway ({node.name.value}).",
-                "INTROSPECTION_DISABLED",
-                nodes=[node],
-            )
-            for node in shape.introspection[:1]
-        )
+        # __typename stays (clients need it), and so does a type's name lookup.
+        refused = refused_introspection(document, shape.introspection)
+        if refused is not None:
+            problems.append(refused)
     return problems

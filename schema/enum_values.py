@@ -361,8 +361,8 @@ ERROR_CODES.update(
         "MAX_ROOT_FIELDS_EXCEEDED": "An operation selects more root fields than the gateway's "
         "limit.",
         "MAX_OPERATIONS_EXCEEDED": "The query holds more operations than the gateway's limit.",
-        "INTROSPECTION_DISABLED": "The query selects __schema or __type, and introspection is "
-        "off on this gateway.",
+        "INTROSPECTION_DISABLED": "The query selects __schema, or more of __type than a "
+        "name lookup (name, kind), and introspection is off on this gateway.",
     }
 )
 DESCRIPTIONS[WebhookStatus] = {

@@ -124,6 +124,11 @@ async def _page_all(gql: GraphQLClient, query: str, path: list[str], as_: str) -
         ),
         ("{ authorizations { totalCount nodes { id } } }", "CONNECTION_FIELD"),
         ("{ authorizations { edges { cursor node { id } } } }", "CONNECTION_FIELD"),
+        (
+            "{ viewer { partner { serviceOffers { nodes { services { "
+            "history { nodes { action } } } } } } } }",
+            "CONNECTION_IN_LIST",
+        ),
     ],
 )
 async def test_a_query_that_cannot_be_exported_is_refused_with_its_code(

@@ -70,7 +70,7 @@ OVER_LIMITS = [
         id="length",
     ),
     pytest.param(
-        '{ partners { nodes { id __type(name: "Partner") { name } } } }',
+        '{ partners { nodes { id __type(name: "Partner") { fields { name } } } } }',
         "INTROSPECTION_DISABLED",
         id="introspection",
     ),

@@ -145,6 +145,7 @@ def test_an_address_over_its_connection_limit_is_refused_and_others_carry_on(
         with connect(gateway, "127.0.0.2") as extra:
             refused = read_until_closed(extra)
         assert refused.startswith(b"HTTP/1.1 429 ")
+        assert b"\r\nretry-after: 1\r\n" in refused.partition(b"\r\n\r\n")[0].lower()
         assert error_of(refused)["extensions"] == {
             "code": "TOO_MANY_CONNECTIONS",
             "maximum": PER_CLIENT,

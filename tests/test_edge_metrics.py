@@ -97,6 +97,8 @@ async def test_observe_cost_and_count_refusal(http: httpx.AsyncClient) -> None:
     metrics.count_refusal("THROTTLED")
     metrics.count_refusal("THROTTLED")
     metrics.count_refusal("not a code\n")
+    # An error without a code (or with one that is not a code) is counted as ERROR.
+    metrics.count_operation("MetricsUncoded", "not a code\n")
     after = await scrape(http)
 
     def delta(name: str, **labels: str) -> float:
@@ -108,6 +110,7 @@ async def test_observe_cost_and_count_refusal(http: httpx.AsyncClient) -> None:
     assert delta("tsp_graphql_query_cost_bucket", kind="actual", le="5.0") == 0
     assert delta("tsp_requests_refused_total", code="THROTTLED") == 2
     assert delta("tsp_requests_refused_total", code="OTHER") == 1
+    assert delta("tsp_graphql_operations_total", operation="MetricsUncoded", outcome="ERROR") == 1
 
 
 async def test_transport_refusals_are_counted_by_code(http: httpx.AsyncClient) -> None:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
+from graphql import GraphQLError
 
 from datastore import collections as c
 from datastore.codec import utc_now
@@ -28,11 +29,11 @@ from datastore.collections import INDEXES
 from datastore.connect import DatabaseURLError, store_for_url
 from datastore.mongodb import MongoStore
 from datastore.sqlite import SQLiteStore
-from datastore.store import StoreUnavailableError
+from datastore.store import CommitUnknownError, StoreUnavailableError
 from gateway import create_app
 from resolvers.identity import Role
 from resolvers.referrals import new_code
-from schema.extensions import failed_only_for_the_store
+from schema.extensions import failed_only_for_the_store, store_unavailable
 from tests.conftest import SETTINGS, GraphQLClient, token
 from tests.stores import MONGODB_URI, drop_store, mongodb_url_for_test_database, requires_mongodb
 from tests.tcp_proxy import TcpProxy
@@ -130,6 +131,19 @@ def test_503_only_when_nothing_else_in_the_response_succeeded() -> None:
     # A commit the store did not confirm: retry too (an idempotency key tells the outcome).
     unknown = {"message": "m", "extensions": {"code": "COMMIT_UNKNOWN"}}
     assert failed_only_for_the_store({"data": None, "errors": [unknown]})
+
+
+def test_a_commit_the_store_did_not_confirm_is_commit_unknown_and_retryable() -> None:
+    # MongoDB raises it (a commit cut off or out of time); no SQLite commit can end so.
+    for cause, code in [
+        (CommitUnknownError("commit cut off"), "COMMIT_UNKNOWN"),
+        (StoreUnavailableError("unreachable"), "STORE_UNAVAILABLE"),
+    ]:
+        answered = store_unavailable(GraphQLError("driver", original_error=cause), "req-1")
+        assert answered.extensions == {"code": code, "retryable": True, "requestId": "req-1"}
+        assert "driver" not in answered.message and "cut off" not in answered.message
+        response = {"data": None, "errors": [answered.formatted]}
+        assert failed_only_for_the_store(response)  # so HTTP 503 with Retry-After
 
 
 _FULL_DISK = textwrap.dedent(
@@ -293,7 +307,7 @@ def test_a_gateway_that_cannot_open_its_store_exits_at_once_with_one_clear_line(
     url: str, tmp_path: Path
 ) -> None:
     done = _serve(url.format(port=_closed_port()), tmp_path)
-    assert done.returncode != 0
+    assert done.returncode == 1, done.stderr  # the README's "exits with status 1"
     assert "Traceback" not in done.stderr
     lines = [line for line in done.stderr.splitlines() if "cannot use the store" in line]
     assert len(lines) == 1, done.stderr

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from datastore import collections as c
 from datastore.documents import SellerDocument
@@ -300,6 +301,24 @@ async def test_sse_streams_events_with_the_authorization_header_past_the_request
     assert event["data"]["events"]["subjectId"] == request_id
 
 
+async def test_an_sse_stream_ends_with_unauthenticated_when_its_token_expires(
+    store: DocumentStore, make_partner: PartnerFactory
+) -> None:
+    partner = await make_partner()
+    soon = token(Role.PARTNER, partner["_id"], ttl=timedelta(seconds=2))
+    headers = {"Authorization": f"Bearer {soon}", "Accept": "text/event-stream"}
+    async with (
+        served(store, SETTINGS) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=10) as http,
+        http.stream("POST", "/graphql", json={"query": EVENTS}, headers=headers) as stream,
+    ):
+        assert stream.status_code == 200
+        last = await asyncio.wait_for(_next_sse(stream.aiter_lines()), 10)
+    [error] = last["errors"]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "expired" in error["message"]
+
+
 async def _next_sse(lines: AsyncIterator[str]) -> dict[str, Any]:
     kind = None
     async for line in lines:
@@ -362,6 +381,17 @@ async def test_idle_connections_are_pinged(
         await _acked(client)
         raw = await asyncio.wait_for(client.connection.recv(), 5)
         assert json.loads(raw) == {"type": "ping"}
+
+
+async def test_a_connection_that_never_sends_connection_init_is_closed_with_4408(
+    store: DocumentStore,
+) -> None:
+    settings = dataclasses.replace(SETTINGS, streams=StreamSettings(connection_init_seconds=0.2))
+    async with served(store, settings) as url:
+        address = url.replace("http", "ws", 1) + "/graphql"
+        async with connect(address, subprotocols=["graphql-transport-ws"]) as connection:  # type: ignore[list-item]
+            code, _reason = await WSClient(connection).closed(wait=10)
+    assert code == 4408
 
 
 async def test_sse_streams_count_as_connections_of_their_caller(
@@ -458,7 +488,6 @@ async def test_each_event_reads_its_subject_afresh(
 
 
 async def test_a_page_from_another_origin_cannot_open_a_websocket(base_url: str) -> None:
-    from websockets.asyncio.client import connect
     from websockets.exceptions import InvalidStatus
 
     url = base_url.replace("http", "ws", 1) + "/graphql"
