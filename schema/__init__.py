@@ -1,7 +1,5 @@
 """The GraphQL schema: one module per domain, merged here."""
 
-from __future__ import annotations
-
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any
