@@ -491,12 +491,11 @@ def export_worker(
     """A bulk export worker on ``store``: pages run through the gateway's schema (its limits
     and execution, without the interactive cost maximum and bucket: the export has its own),
     yielding to the ``in_flight`` requests of the process it runs in."""
-    export_schema = build_schema(
-        gateway_extensions(settings.policy, cost=False), executor=settings.execution.executor
-    )
     return ExportWorker(
         store,
-        export_schema,
+        lambda: build_schema(
+            gateway_extensions(settings.policy, cost=False), executor=settings.execution.executor
+        ),
         settings.exports,
         limits=settings.policy.limits,
         throttled=settings.policy.throttle.enabled,
