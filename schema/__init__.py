@@ -9,32 +9,36 @@ from graphql.execution import Executor
 from strawberry.extensions import SchemaExtension
 from strawberry.tools import merge_types
 
-from schema.authorization import Authorization
-from schema.authorization_mutation import AuthorizationMutation, AuthorizationQuery
-from schema.bulk_export import BulkExportMutation, BulkExportQuery
-from schema.category_application import CategoryApplication, CategoryApplicationMutation
-from schema.enum_values import describe_enum_values
-from schema.error_log import LoggedSchema
-from schema.events import EVENT_TYPES, Subscription
-from schema.extensions import MaskUnexpectedErrors
-from schema.insights import InsightsMutation, InsightsQuery
-from schema.node import NodeQuery
-from schema.partner import Partner, PartnerMutation, PartnerQuery
-from schema.partner_account_mutation import PartnerAccountMutation
-from schema.scalars import SCALAR_OVERRIDES
-from schema.seller import Seller, Shop, TikTokAccount
-from schema.seller_account_mutation import SellerAccountMutation
-from schema.seller_list import SellerListQuery
-from schema.seller_request import SellerRequest, SellerRequestMutation, SellerRequestQuery
-from schema.service import Service
-from schema.service_category import ServiceCategory, ServiceCategoryQuery
-from schema.service_mutation import ServiceLinkQuery, ServiceMutation
-from schema.service_offer import ServiceOffer
-from schema.service_offer_mutation import ServiceOfferMutation, ServiceOfferQuery
-from schema.store import StoreQuery
-from schema.tidying_mutation import TidyingMutation
-from schema.viewer import ViewerQuery
-from schema.webhooks import WebhookMutation, WebhookQuery
+from schema.long_lived import long_lived
+
+# The domain modules' types live as long as the process: see schema.long_lived.
+with long_lived():
+    from schema.authorization import Authorization
+    from schema.authorization_mutation import AuthorizationMutation, AuthorizationQuery
+    from schema.bulk_export import BulkExportMutation, BulkExportQuery
+    from schema.category_application import CategoryApplication, CategoryApplicationMutation
+    from schema.enum_values import describe_enum_values
+    from schema.error_log import LoggedSchema
+    from schema.events import EVENT_TYPES, Subscription
+    from schema.extensions import MaskUnexpectedErrors
+    from schema.insights import InsightsMutation, InsightsQuery
+    from schema.node import NodeQuery
+    from schema.partner import Partner, PartnerMutation, PartnerQuery
+    from schema.partner_account_mutation import PartnerAccountMutation
+    from schema.scalars import SCALAR_OVERRIDES
+    from schema.seller import Seller, Shop, TikTokAccount
+    from schema.seller_account_mutation import SellerAccountMutation
+    from schema.seller_list import SellerListQuery
+    from schema.seller_request import SellerRequest, SellerRequestMutation, SellerRequestQuery
+    from schema.service import Service
+    from schema.service_category import ServiceCategory, ServiceCategoryQuery
+    from schema.service_mutation import ServiceLinkQuery, ServiceMutation
+    from schema.service_offer import ServiceOffer
+    from schema.service_offer_mutation import ServiceOfferMutation, ServiceOfferQuery
+    from schema.store import StoreQuery
+    from schema.tidying_mutation import TidyingMutation
+    from schema.viewer import ViewerQuery
+    from schema.webhooks import WebhookMutation, WebhookQuery
 
 ExtensionFactory = Callable[[], SchemaExtension]
 
