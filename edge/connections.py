@@ -7,8 +7,9 @@ uvicorn bounds only idle keep-alive connections: a connection that never finishe
 (sending nothing, or a byte now and then) would stay open for good, as would any number of them
 from one client. The header deadline starts when the connection opens and again when the first
 byte of each next request arrives; it ends when the headers are complete (from there on the body
-and request timeouts apply). Both of uvicorn's parsers are covered: ``httptools`` (what
-``GuardedHTTPProtocol`` is when it is installed, as uvicorn itself would choose) and ``h11``.
+and request timeouts apply). Both of uvicorn's parsers are covered: ``httptools`` here (what
+``GuardedHTTPProtocol`` is when it is installed, as uvicorn itself would choose) and ``h11`` in
+:mod:`edge.connections_h11` (kept apart, so serving does not import h11 it does not run).
 
 The settings are read from the environment once per process, since uvicorn builds each worker's
 protocol from a class name (``tsp-gateway serve`` checks them before starting).
@@ -23,8 +24,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from edge.metrics import OPEN_CONNECTIONS, count_refusal
@@ -66,7 +65,7 @@ def _response(status: str, code: str, message: str, **details: object) -> bytes:
     )
 
 
-class _Guard:
+class ConnectionGuard:
     """One connection's place among its address's connections and the deadline of the
     request headers it is sending. ``tell_client``: whether the deadline's end is answered
     408 before the connection closes (some bytes of a request arrived and no response is
@@ -153,7 +152,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         OPEN_CONNECTIONS.inc()
         super().connection_made(transport)
-        self.guard = _Guard(transport, self.client, self._tell_client)
+        self.guard = ConnectionGuard(transport, self.client, self._tell_client)
         if self.guard.admit():
             self.guard.expect_headers()
 
@@ -181,42 +180,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _tell_client(self) -> bool:
         return self._begun and (self.cycle is None or self.cycle.response_complete)
-
-
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's ``h11`` protocol with the guard: h11's state says whether the client is
-    between requests (``IDLE``) and its buffer whether the next one has begun."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        OPEN_CONNECTIONS.inc()
-        super().connection_made(transport)
-        self.guard = _Guard(transport, self.client, self._tell_client)
-        if self.guard.admit():
-            self.guard.expect_headers()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        OPEN_CONNECTIONS.dec()
-        self.guard.release()
-        super().connection_lost(exc)
-
-    def handle_websocket_upgrade(self, event: h11.Request) -> None:
-        OPEN_CONNECTIONS.dec()
-        self.guard.release()
-        super().handle_websocket_upgrade(event)
-
-    def handle_events(self) -> None:
-        super().handle_events()
-        if self.conn.their_state is not h11.IDLE:
-            self.guard.headers_arrived()
-        elif self.conn.trailing_data[0]:
-            self.guard.expect_headers()
-
-    def _tell_client(self) -> bool:
-        return (
-            self.conn.their_state is h11.IDLE
-            and bool(self.conn.trailing_data[0])
-            and (self.cycle is None or self.cycle.response_complete)
-        )
 
 
 GuardedHTTPProtocol = GuardedHttpToolsProtocol

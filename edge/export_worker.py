@@ -13,11 +13,12 @@ work through leases (``resolvers.bulk_export_runs``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -62,12 +63,14 @@ class _QueryFailed(Exception):
 
 
 class ExportWorker:
-    """Claims exports from the store and runs them, one at a time."""
+    """Claims exports from the store and runs them, one at a time, through the schema that
+    ``build_schema`` builds when the first export is claimed: a serving process that never
+    runs one never spends its start-up (or any time) on a second schema."""
 
     def __init__(
         self,
         store: DocumentStore,
-        schema: strawberry.Schema,
+        build_schema: Callable[[], strawberry.Schema],
         settings: ExportSettings,
         *,
         limits: Limits | None = None,
@@ -81,7 +84,7 @@ class ExportWorker:
         self.in_flight = in_flight
         # Off with the gateway's throttling (TSP_THROTTLE=0): then exports do not wait either.
         self.throttled = throttled
-        self.schema = schema
+        self._build_schema = build_schema
         self.settings = settings
         self.worker_id = f"exw_{uuid.uuid4().hex[:16]}"
         self.lease = timedelta(seconds=settings.lease_seconds)
@@ -93,6 +96,10 @@ class ExportWorker:
             admin_restore_rate=settings.throttle_restore_rate,
         )
         self.throttle = Throttle(store, policy)
+
+    @functools.cached_property
+    def schema(self) -> strawberry.Schema:
+        return self._build_schema()
 
     async def run_forever(self) -> None:
         """Run exports until cancelled; store trouble is logged and retried after a pause."""

@@ -20,20 +20,24 @@ from graphql.execution import Executor
 from strawberry.extensions import SchemaExtension
 from strawberry.tools import merge_types
 
-from schema.authorization import Authorization
-from schema.category_application import CategoryApplication
-from schema.enum_values import describe_enum_values
-from schema.error_log import LoggedSchema
-from schema.events import EVENT_TYPES, Subscription
-from schema.extensions import MaskUnexpectedErrors
-from schema.partner import Partner
+from schema.long_lived import long_lived
 from schema.roots import MUTATION_PARTS, QUERY_PARTS
-from schema.scalars import SCALAR_OVERRIDES
-from schema.seller import Seller, Shop, TikTokAccount
-from schema.seller_request import SellerRequest
-from schema.service import Service
-from schema.service_category import ServiceCategory
-from schema.service_offer import ServiceOffer
+
+# The domain modules' types live as long as the process: see schema.long_lived.
+with long_lived():
+    from schema.authorization import Authorization
+    from schema.category_application import CategoryApplication
+    from schema.enum_values import describe_enum_values
+    from schema.error_log import LoggedSchema
+    from schema.events import EVENT_TYPES, Subscription
+    from schema.extensions import MaskUnexpectedErrors
+    from schema.partner import Partner
+    from schema.scalars import SCALAR_OVERRIDES
+    from schema.seller import Seller, Shop, TikTokAccount
+    from schema.seller_request import SellerRequest
+    from schema.service import Service
+    from schema.service_category import ServiceCategory
+    from schema.service_offer import ServiceOffer
 
 ExtensionFactory = Callable[[], SchemaExtension]
 
@@ -57,8 +61,9 @@ TYPES = [
 def _roots() -> tuple[type, type]:
     """``Query`` and ``Mutation``, from every module's marked parts, ordered by module (and
     within one, as written) so the exported SDL does not depend on import order."""
-    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
-        importlib.import_module(f"schema.{module.name}")
+    with long_lived():
+        for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+            importlib.import_module(f"schema.{module.name}")
     describe_enum_values()
 
     def merged(name: str, parts: list[type]) -> type:

@@ -1,7 +1,5 @@
 """Filter arguments shared by several list fields, described once."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Annotated
 

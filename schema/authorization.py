@@ -1,7 +1,5 @@
 """Authorizations: a seller lets a partner work on its shops and TikTok accounts."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -110,7 +108,7 @@ class Authorization(Node):
     document: strawberry.Private[AuthorizationDocument]
 
     @classmethod
-    def from_document(cls, document: AuthorizationDocument) -> Authorization:
+    def from_document(cls, document: AuthorizationDocument) -> "Authorization":
         return from_document(cls, document)
 
     status = strawberry.field(
@@ -157,7 +155,7 @@ class Authorization(Node):
     @strawberry.field(description="The offer it came from, if any.")
     async def service_offer(
         self, info: Info
-    ) -> Annotated[ServiceOffer, strawberry.lazy("schema.service_offer")] | None:
+    ) -> Annotated["ServiceOffer", strawberry.lazy("schema.service_offer")] | None:
         from schema.service_offer import ServiceOffer
 
         offer_id = self.document.get("offerId")

@@ -1,7 +1,5 @@
 """Authorizing (from an offer, a service link or the store), renewing, canceling, unlinking."""
 
-from __future__ import annotations
-
 from datetime import date
 from enum import Enum
 from typing import Annotated, Any

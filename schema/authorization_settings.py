@@ -4,8 +4,6 @@ Documents store these as ``settings: {authorizeObject, ticketAuthorization, tspA
 dataCompassAccess}`` and ``contact: {name?, email?, phone?}``.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +21,7 @@ class SellerContact:
     )
 
     @classmethod
-    def from_document(cls, contact: Mapping[str, Any] | None) -> SellerContact | None:
+    def from_document(cls, contact: Mapping[str, Any] | None) -> "SellerContact | None":
         """The stored ``contact`` subdocument; ``None`` when none was given."""
         if not contact:
             return None
@@ -64,7 +62,7 @@ class AuthorizationSettings:
     )
 
     @classmethod
-    def from_document(cls, settings: Mapping[str, Any]) -> AuthorizationSettings:
+    def from_document(cls, settings: Mapping[str, Any]) -> "AuthorizationSettings":
         """The stored ``settings`` subdocument."""
         return cls(
             authorize_object=AuthorizeObject(settings["authorizeObject"]),

@@ -5,8 +5,6 @@ follow it; ``cancelBulkExport(id:)`` stops it; ``BULK_EXPORT_FINISHED`` announce
 events subscription and webhooks). The file is downloaded from ``BulkExport.url``.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -79,7 +77,7 @@ class BulkExport:
         return link_expiry(info.context.now, info.context.exports.link_lifetime)
 
     @classmethod
-    def from_document(cls, document: BulkExportDocument) -> BulkExport:
+    def from_document(cls, document: BulkExportDocument) -> "BulkExport":
         return cls(
             id=strawberry.ID(document["_id"]),
             status=resolve.BulkExportStatus(document["status"]),

@@ -1,7 +1,5 @@
 """Category applications: a partner asks to publish under a category in a market."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -44,7 +42,7 @@ class CategoryApplication(Node):
     document: strawberry.Private[CategoryApplicationDocument]
 
     @classmethod
-    def from_document(cls, document: CategoryApplicationDocument) -> CategoryApplication:
+    def from_document(cls, document: CategoryApplicationDocument) -> "CategoryApplication":
         return cls(
             document=document,
             id=strawberry.ID(document["_id"]),

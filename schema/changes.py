@@ -1,8 +1,6 @@
 """Changed values as types a code generator can use, instead of the JSON scalar: what a seller
 changed from an offer, and what a history entry changed."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import Any
 

@@ -3,8 +3,6 @@
 They are the same Python classes the datastore stores, so an API value is a storable value.
 """
 
-from __future__ import annotations
-
 import strawberry
 
 from datastore import enums

@@ -6,8 +6,6 @@ message (never the client's whole input). Unexpected errors are left to
 :class:`~schema.extensions.MaskUnexpectedErrors`, which logs each once with the request id.
 """
 
-from __future__ import annotations
-
 import logging
 
 import strawberry

@@ -5,8 +5,6 @@
 object, read when the event is delivered (so it shows the subject as it is now).
 """
 
-from __future__ import annotations
-
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Annotated

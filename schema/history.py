@@ -1,7 +1,5 @@
 """History entries: one per status change or edit, kept in their own collection."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -106,7 +104,7 @@ class HistoryEntry:
         return field_changes(self.document.get("changes"))
 
     @classmethod
-    def from_document(cls, document: HistoryDocument) -> HistoryEntry:
+    def from_document(cls, document: HistoryDocument) -> "HistoryEntry":
         return from_document(cls, document)
 
 

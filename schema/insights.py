@@ -1,8 +1,6 @@
 """Partner insights: ``Partner.insights``, the admins' ``Query.insights`` and the mutation a
 link page calls when it opens (see ``resolvers.insights`` for how series are read)."""
 
-from __future__ import annotations
-
 from datetime import date
 from enum import Enum
 from typing import Annotated, Any, Protocol

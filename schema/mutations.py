@@ -5,8 +5,6 @@ Every mutation returns its own payload holding the changed object and ``userErro
 the code translated into the payload's domain enum.
 """
 
-from __future__ import annotations
-
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, TypeVar

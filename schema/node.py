@@ -1,7 +1,5 @@
 """The ``Node`` interface and the ``node``/``nodes`` lookups by global id."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import Annotated, Any
 

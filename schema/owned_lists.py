@@ -2,8 +2,6 @@
 ``strawberry.field(resolver=...)``: the authorizations of a partner, a seller or an offer, and
 the requests of a partner or a seller. Who may read them is ``resolvers.visibility``'s rule."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
@@ -67,7 +65,7 @@ async def _authorization_documents(
     after: After = None,
     last: Last = None,
     before: Before = None,
-) -> DocumentPage[AuthorizationDocument]:
+) -> "DocumentPage[AuthorizationDocument]":
     """Newest first (soonest ending with ``expiringWithinDays``) unless ``sortKey`` says;
     empty for anyone but the owner (an offer's partner) and admins."""
     from schema.authorization import authorization_documents
@@ -80,7 +78,9 @@ async def _authorization_documents(
     )
 
 
-def _authorizations(page: DocumentPage[AuthorizationDocument]) -> Connection[Authorization]:
+def _authorizations(
+    page: "DocumentPage[AuthorizationDocument]",
+) -> "Connection[Authorization]":
     from schema.authorization import Authorization
 
     return page.map(Authorization.from_document)
@@ -105,7 +105,7 @@ async def requests(
     after: After = None,
     last: Last = None,
     before: Before = None,
-) -> Connection[Annotated[SellerRequest, strawberry.lazy("schema.seller_request")]]:
+) -> Connection[Annotated["SellerRequest", strawberry.lazy("schema.seller_request")]]:
     """Newest first; empty for anyone but the owner and admins."""
     from schema.seller_request import request_connection
 

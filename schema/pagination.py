@@ -1,7 +1,5 @@
 """Relay cursor connections."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Sequence
 from enum import Enum
 from functools import lru_cache, partial

@@ -1,7 +1,5 @@
 """Partners: agencies, MCNs/CAPs and affiliate partners."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -98,6 +96,24 @@ async def _service_offers(
     return document_page(result, page, NEWEST_FIRST)
 
 
+@strawberry.type(description="A category and market a partner is approved for.")
+class ApprovedCategory:
+    category: ServiceCategory = strawberry.field(description="The category.")
+    market: Market = strawberry.field(description="The market.")
+    approved_at: datetime | None = strawberry.field(description="When it was approved.")
+
+    @classmethod
+    def from_document(cls, document: CategoryApplicationDocument) -> "ApprovedCategory":
+        row = get_catalog().get(document["categoryId"])
+        if row is None:
+            raise LookupError(f"application {document['_id']} names an unknown category")
+        return cls(
+            category=ServiceCategory.from_category(row),
+            market=Market(document["market"]),
+            approved_at=document.get("reviewedAt"),
+        )
+
+
 @document_type(
     {
         "id": key("_id"),
@@ -130,7 +146,7 @@ class Partner(Node):
     document: strawberry.Private[PartnerDocument]
 
     @classmethod
-    def from_document(cls, document: PartnerDocument) -> Partner:
+    def from_document(cls, document: PartnerDocument) -> "Partner":
         return from_document(cls, document)
 
     @strawberry.field(
@@ -233,24 +249,6 @@ class Partner(Node):
         "time to acceptance, renewal rate and what expires soon (the partner and admins; "
         "refused with FORBIDDEN for anyone else).",
     )
-
-
-@strawberry.type(description="A category and market a partner is approved for.")
-class ApprovedCategory:
-    category: ServiceCategory = strawberry.field(description="The category.")
-    market: Market = strawberry.field(description="The market.")
-    approved_at: datetime | None = strawberry.field(description="When it was approved.")
-
-    @classmethod
-    def from_document(cls, document: CategoryApplicationDocument) -> ApprovedCategory:
-        row = get_catalog().get(document["categoryId"])
-        if row is None:
-            raise LookupError(f"application {document['_id']} names an unknown category")
-        return cls(
-            category=ServiceCategory.from_category(row),
-            market=Market(document["market"]),
-            approved_at=document.get("reviewedAt"),
-        )
 
 
 _PARTNER = reference(lambda loaders: loaders.partner_by_id, "partnerId")

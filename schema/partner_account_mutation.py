@@ -1,7 +1,5 @@
 """Partner onboarding: registerPartner, createPartner (admins) and updatePartnerProfile."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import strawberry

@@ -1,7 +1,5 @@
 """Shop Registration referral links (seed 004)."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 import strawberry
@@ -28,7 +26,7 @@ class ReferralLink:
     created_at: datetime = strawberry.field(description="When the link was generated.")
 
     @classmethod
-    def from_document(cls, document: ReferralLinkDocument) -> ReferralLink:
+    def from_document(cls, document: ReferralLinkDocument) -> "ReferralLink":
         return cls(
             id=strawberry.ID(document["_id"]),
             kind=ReferralLinkKind(document["kind"]),

@@ -5,8 +5,6 @@ Strawberry's own ``Date``, ``DateTime`` and ``Decimal`` say one word ("isoformat
 nothing; these keep its parsing (a client's input is read as before) and state what is sent.
 """
 
-from __future__ import annotations
-
 import dataclasses
 import datetime
 import decimal

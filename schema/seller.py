@@ -1,7 +1,5 @@
 """Sellers (TikTok Shop merchants), their shops and linked TikTok accounts."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -50,7 +48,7 @@ class Shop(Node):
     document: strawberry.Private[ShopDocument]
 
     @classmethod
-    def from_document(cls, document: ShopDocument) -> Shop:
+    def from_document(cls, document: ShopDocument) -> "Shop":
         return from_document(cls, document)
 
 
@@ -72,7 +70,7 @@ class TikTokAccount(Node):
     document: strawberry.Private[TikTokAccountDocument]
 
     @classmethod
-    def from_document(cls, document: TikTokAccountDocument) -> TikTokAccount:
+    def from_document(cls, document: TikTokAccountDocument) -> "TikTokAccount":
         return from_document(cls, document)
 
 
@@ -103,7 +101,7 @@ class Seller(Node):
     document: strawberry.Private[SellerDocument]
 
     @classmethod
-    def from_document(cls, document: SellerDocument) -> Seller:
+    def from_document(cls, document: SellerDocument) -> "Seller":
         return from_document(cls, document)
 
     @strawberry.field(description="The seller's shops, newest first.")
@@ -159,7 +157,7 @@ class Seller(Node):
         after: After = None,
         last: Last = None,
         before: Before = None,
-    ) -> Connection[Annotated[ServiceOffer, strawberry.lazy("schema.service_offer")]]:
+    ) -> Connection[Annotated["ServiceOffer", strawberry.lazy("schema.service_offer")]]:
         from schema.service_offer import ServiceOffer
 
         page = page_from_args(NEWEST_FIRST, first, after, last, before, of=c.SERVICE_OFFERS)

@@ -1,8 +1,6 @@
 """Seller onboarding: registerSeller, addShop and linkTikTokAccount (unlinkTikTokAccount is
 with the authorizations it ends, in ``schema.authorization_mutation``)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import strawberry

@@ -1,7 +1,5 @@
 """The admins' list of sellers."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import strawberry

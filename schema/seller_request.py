@@ -1,7 +1,5 @@
 """Seller requests to partners: the request form, the partner's inbox, "My requests"."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -77,7 +75,7 @@ class SellerRequest(Node):
     document: strawberry.Private[RequestDocument]
 
     @classmethod
-    def from_document(cls, document: RequestDocument) -> SellerRequest:
+    def from_document(cls, document: RequestDocument) -> "SellerRequest":
         contact, business = document["contact"], document["business"]
         currency = Currency(business["currency"])
         shop_gmv = _money(business["shopMonthlyGmv"], currency)

@@ -1,7 +1,5 @@
 """Services a partner publishes."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -84,7 +82,7 @@ class Service(Node):
     document: strawberry.Private[ServiceDocument]
 
     @classmethod
-    def from_document(cls, document: ServiceDocument) -> Service:
+    def from_document(cls, document: ServiceDocument) -> "Service":
         return from_document(cls, document)
 
     @strawberry.field(
@@ -121,7 +119,7 @@ class Service(Node):
     )
 
     @strawberry.field(description="The partner offering the service.")
-    async def partner(self, info: Info) -> Annotated[Partner, strawberry.lazy("schema.partner")]:
+    async def partner(self, info: Info) -> Annotated["Partner", strawberry.lazy("schema.partner")]:
         from schema.partner import Partner
 
         return Partner.from_document(

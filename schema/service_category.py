@@ -1,7 +1,5 @@
 """The service category catalog (seed 003)."""
 
-from __future__ import annotations
-
 from typing import Annotated, TypedDict
 
 import strawberry
@@ -48,7 +46,7 @@ class ServiceCategory(Node):
     )
 
     @classmethod
-    def from_category(cls, row: CatalogRow) -> ServiceCategory:
+    def from_category(cls, row: CatalogRow) -> "ServiceCategory":
         return cls(
             id=strawberry.ID(row.id),
             partner_type=row.partner_type,

@@ -1,7 +1,5 @@
 """Mutations of the service life cycle, and opening a service's authorization link."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import strawberry

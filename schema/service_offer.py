@@ -1,7 +1,5 @@
 """Service offers: services, dates, settings and contact a partner prefills for a seller."""
 
-from __future__ import annotations
-
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -91,7 +89,7 @@ class ServiceOffer(Node):
     document: strawberry.Private[ServiceOfferDocument]
 
     @classmethod
-    def from_document(cls, document: ServiceOfferDocument) -> ServiceOffer:
+    def from_document(cls, document: ServiceOfferDocument) -> "ServiceOffer":
         return from_document(cls, document)
 
     @strawberry.field(
@@ -149,7 +147,7 @@ class ServiceOffer(Node):
     )
 
     @strawberry.field(description="The partner making the offer.")
-    async def partner(self, info: Info) -> Annotated[Partner, strawberry.lazy("schema.partner")]:
+    async def partner(self, info: Info) -> Annotated["Partner", strawberry.lazy("schema.partner")]:
         from schema.partner import Partner
 
         return Partner.from_document(

@@ -1,7 +1,5 @@
 """Creating and withdrawing service offers, and opening an offer's link."""
 
-from __future__ import annotations
-
 from datetime import date
 from typing import Annotated, Any
 

@@ -1,7 +1,5 @@
 """The App & Service Store: live public services of active partners, for everyone."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import strawberry

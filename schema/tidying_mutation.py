@@ -1,8 +1,6 @@
 """withdrawCategoryApplication, deleteService and archiveServiceOffer: a partner tidying its
 own work (rules in ``resolvers.tidying``)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import strawberry

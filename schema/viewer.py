@@ -1,7 +1,5 @@
 """Who the caller is."""
 
-from __future__ import annotations
-
 import strawberry
 
 from resolvers.context import Info

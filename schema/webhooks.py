@@ -1,7 +1,5 @@
 """Webhook subscriptions: a partner's endpoints that receive its events as signed POSTs."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -32,7 +30,7 @@ class WebhookDelivery:
     at: datetime = strawberry.field(description="When it was made.")
 
     @classmethod
-    def from_document(cls, document: WebhookDeliveryDocument) -> WebhookDelivery:
+    def from_document(cls, document: WebhookDeliveryDocument) -> "WebhookDelivery":
         return cls(
             id=strawberry.ID(document["_id"]),
             event_id=strawberry.ID(document["eventId"]),
@@ -63,7 +61,7 @@ class WebhookSubscription:
     @classmethod
     def from_document(
         cls, document: WebhookDocument, deliveries: list[WebhookDeliveryDocument] | None = None
-    ) -> WebhookSubscription:
+    ) -> "WebhookSubscription":
         return cls(
             id=strawberry.ID(document["_id"]),
             url=document["url"],

@@ -39,7 +39,7 @@ HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n"
 def gateway(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gateway]:
-    http = "edge.connections:GuardedH11Protocol" if request.param == "h11" else None
+    http = "edge.connections_h11:GuardedH11Protocol" if request.param == "h11" else None
     workdir = tmp_path_factory.mktemp(f"slow-{request.param}")
     with running_gateway(workdir, env=SLOW_CLIENTS, http=http) as served:
         yield served

@@ -14,6 +14,7 @@ from graphql import (
     GraphQLScalarType,
     specified_scalar_types,
 )
+from strawberry.types.base import StrawberryObjectDefinition
 
 from cli import main
 from schema import contract
@@ -232,3 +233,22 @@ def test_every_enum_value_has_a_description() -> None:
         if not definition.description
     ]
     assert missing == []
+
+
+def test_every_annotation_strawberry_reads_is_a_type_not_a_string() -> None:
+    """A string annotation (``from __future__ import annotations`` in a schema module, or a
+    quoted type) is parsed and evaluated by Strawberry at start-up: a third of importing the
+    schema was that. Lazy types are ``Annotated["Name", strawberry.lazy(...)]``, not strings."""
+    strings = [
+        f"{name}.{field.python_name} ({kind}): {annotation.raw_annotation}"
+        for name, converted in schema.schema_converter.type_map.items()
+        if isinstance(converted.definition, StrawberryObjectDefinition)
+        for field in converted.definition.fields
+        for kind, annotation in [
+            ("type", field.type_annotation),
+            ("returns", field.base_resolver.type_annotation if field.base_resolver else None),
+            *((f"argument {a.python_name}", a.type_annotation) for a in field.arguments),
+        ]
+        if annotation is not None and isinstance(annotation.raw_annotation, str)
+    ]
+    assert strings == []
