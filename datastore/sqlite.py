@@ -13,7 +13,6 @@ A file that is locked past the busy timeout, full, read-only or unreadable raise
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import sqlite3
@@ -736,8 +735,7 @@ class SQLiteStore(DocumentStore):
         finally:
             self._transaction.reset(token)
         transaction.open = False
-        with unavailable_on_error():
-            await asyncio.wrap_future(self._lane.commit())
+        self._lane.commit()
         # Only now: a table created in a transaction that rolled back is gone again.
         self._tables |= transaction.created
         self._counted()
@@ -836,8 +834,8 @@ class SQLiteStore(DocumentStore):
             rows = execute(self._lane.connection, sql, params)
         else:
             with unavailable_on_error():
-                async with self._read_connection().execute(sql, params) as cursor:
-                    rows = list(await cursor.fetchall())
+                # One hop to the reader's thread (a cursor's execute, fetch and close were three).
+                rows = list(await self._read_connection().execute_fetchall(sql, params))
         self._counted(len(rows) if count is None else count)
         return rows
 

@@ -72,9 +72,12 @@ async def add_many(store: DocumentStore, changes: Sequence[f.Change]) -> None:
         return
 
     async def work() -> None:
+        named: dict[str, dict[str, None]] = {}
+        for change in changes:
+            named.setdefault(change.partner_id, {}).update(dict.fromkeys(change.service_ids))
         dimensions = {
-            change.partner_id: await dimensions_of(store, change.partner_id, change.service_ids)
-            for change in changes
+            partner_id: await dimensions_of(store, partner_id, list(service_ids))
+            for partner_id, service_ids in named.items()
         }
         amounts: dict[str, dict[str, int]] = {}
         keys: dict[str, tuple[str, str]] = {}
