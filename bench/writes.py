@@ -21,10 +21,13 @@ and an OPEN offer of three of the demo partner's live services, made for whoever
    sends the same new offer as the demo partner. Both servers run side by side and every
    (mutation, workers, connections) figure is measured once per round, in a rotated order, so
    load from other jobs falls on all alike. For each mutation it prints the medians of
-   requests/s, p50 and p99 at 1, 8 and 32 connections (one worker) and at 8 and 32 (two
-   workers), then
-   **32 connections / 1 connection** (goal >= 1.0) and **2 workers / 1 worker** at 8 and 32
-   connections (goal >= 1.6 on a quiet machine).
+   requests/s, p50, p99 and the server's CPU time per request (every thread of every process
+   it runs) at 1, 8 and 32 connections (one worker) and at 8 and 32 (two workers), then
+   **32 connections / 1 connection** (goal >= 1.0; beside it the same ratio of CPU per
+   request: on a shared machine a busy server gets only its share of the cores, an idle one
+   between requests is woken at once, so the throughput ratio follows the machine's load
+   while CPU per request says whether the work per request grows with the queue) and **2
+   workers / 1 worker** at 8 and 32 connections (goal >= 1.6 on a quiet machine).
 
 Throttling is off (``TSP_THROTTLE=0``, as in every throughput bench here: one caller sending
 thousands of mutations would be stopped by its budget by design); the sweep is off.
