@@ -143,8 +143,22 @@ class WriteLane:
                 _checkpoint(connection)
             return result
 
-        async with self._lock:
-            return await self._in_thread(run_then_checkpoint)
+        await self._lock.acquire()
+        try:
+            job_done = self._queue_job(run_then_checkpoint)
+        except BaseException:
+            self._lock.release()
+            raise
+        try:
+            with unavailable_on_error():
+                result = await asyncio.wrap_future(job_done)
+        except BaseException:
+            # Cancelled, the job may still be running on the connection: the lane is handed
+            # on once it is over, never while (the next transaction runs inline).
+            self._release_after(lambda: job_done)
+            raise
+        self._lock.release()
+        return result
 
     async def begin(self) -> None:
         """Take the lane and open a write transaction (``BEGIN IMMEDIATE``); on failure or
@@ -166,9 +180,9 @@ class WriteLane:
         except BaseException:
             cancelled.set()
             # Cancelled while BEGIN waited for another writer: it may still run on the thread,
-            # and this ROLLBACK, queued after it, ends it instead of leaving it open.
-            self._queue(_rollback, connection)
-            self._lock.release()
+            # and this ROLLBACK, queued after it, ends it instead of leaving it open; the lane
+            # is handed on once both are over (the next transaction runs inline).
+            self._release_after(lambda: self._queue(_rollback, connection))
             raise
 
     def rollback(self) -> None:
@@ -200,9 +214,7 @@ class WriteLane:
         if not long:
             self._lock.release()
             return
-        loop = asyncio.get_running_loop()
-        checkpoint = self._queue(_checkpoint, connection)
-        checkpoint.add_done_callback(lambda _: _call_soon(loop, self._lock.release))
+        self._release_after(lambda: self._queue(_checkpoint, connection))
 
     def _wal_is_long(self) -> bool:
         try:
@@ -211,9 +223,23 @@ class WriteLane:
             return False
 
     def _queue(self, job: Callable[[sqlite3.Connection], None], connection: Any) -> Future[None]:
+        return self._queue_job(lambda: job(connection))
+
+    def _queue_job(self, job: Callable[[], T]) -> Future[T]:
         if self._thread is None:
             raise StoreUnavailableError("the SQLite store is not connected")
-        return self._thread.submit(job, connection)
+        return self._thread.submit(job)
+
+    def _release_after(self, job: Callable[[], Future[Any]]) -> None:
+        """Hand the lane on once the job queued by ``job()`` on the lane's thread is over (at
+        once when it cannot be queued)."""
+        try:
+            queued = job()
+        except BaseException:
+            self._lock.release()
+            raise
+        loop = asyncio.get_running_loop()
+        queued.add_done_callback(lambda _: _call_soon(loop, self._lock.release))
 
     def _retrying(self, job: Callable[[], T], cancelled: threading.Event | None = None) -> T:
         """``job`` (one statement that writes nothing when refused), run again while another
