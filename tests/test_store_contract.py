@@ -435,18 +435,22 @@ async def test_increment_many_adds_or_creates_without_reading_in_one_round_trip(
     store: DocumentStore,
 ) -> None:
     await store.insert(THINGS, _thing(1, counts={"a": {"q1": 2}}))
-    store.stats.reset()
-    created = await store.increment_many(
-        THINGS,
-        {
-            "thg_001": {"counts.a.q1": 1, "counts.a.q7": 4, "rank": 2},
-            "thg_002": {"counts.a.q1": 5},
-            "thg_003": {"counts.b.q3": -1, "counts.a.q1": 1},
-        },
-        on_insert={"thg_002": {"owner": "own_new", "at": None}},
-    )
-    assert store.stats.round_trips == 1
-    assert created == {"thg_002", "thg_003"}
+
+    async def work() -> set[str]:
+        store.stats.reset()
+        created = await store.increment_many(
+            THINGS,
+            {
+                "thg_001": {"counts.a.q1": 1, "counts.a.q7": 4, "rank": 2},
+                "thg_002": {"counts.a.q1": 5},
+                "thg_003": {"counts.b.q3": -1, "counts.a.q1": 1},
+            },
+            on_insert={"thg_002": {"owner": "own_new", "at": None}},
+        )
+        assert store.stats.round_trips == 1
+        return created
+
+    assert await store.transaction(work) == {"thg_002", "thg_003"}
     found = await store.get_many(THINGS, ["thg_001", "thg_002", "thg_003"])
     assert found["thg_001"] == {
         **_thing(1),
