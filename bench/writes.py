@@ -21,10 +21,13 @@ and an OPEN offer of three of the demo partner's live services, made for whoever
    sends the same new offer as the demo partner. Both servers run side by side and every
    (mutation, workers, connections) figure is measured once per round, in a rotated order, so
    load from other jobs falls on all alike. For each mutation it prints the medians of
-   requests/s, p50 and p99 at 1, 8 and 32 connections (one worker) and at 8 and 32 (two
-   workers), then
-   **32 connections / 1 connection** (goal >= 1.0) and **2 workers / 1 worker** at 8 and 32
-   connections (goal >= 1.6 on a quiet machine).
+   requests/s, p50, p99 and the server's CPU time per request (every thread of every process
+   it runs) at 1, 8 and 32 connections (one worker) and at 8 and 32 (two workers), then
+   **32 connections / 1 connection** (goal >= 1.0; beside it the same ratio of CPU per
+   request: on a shared machine a busy server gets only its share of the cores, an idle one
+   between requests is woken at once, so the throughput ratio follows the machine's load
+   while CPU per request says whether the work per request grows with the queue) and **2
+   workers / 1 worker** at 8 and 32 connections (goal >= 1.6 on a quiet machine).
 
 Throttling is off (``TSP_THROTTLE=0``, as in every throughput bench here: one caller sending
 thousands of mutations would be stopped by its budget by design); the sweep is off.
@@ -316,11 +319,45 @@ class Run:
     rate: float
     p50_ms: float
     p99_ms: float
+    cpu_ms: float = 0.0
+    """The server's CPU time per request (every thread of every process it runs)."""
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server and its worker processes have used so far (Linux ``/proc``)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        used = 0
+        for pid in _tree(self.pid):
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                used += int(fields[11]) + int(fields[12])  # utime, stime (all its threads)
+        return used / tick
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and every process below it."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                parents.setdefault(parent, []).append(int(entry.name))
+    found, queue = [], [root]
+    while queue:
+        pid = queue.pop()
+        found.append(pid)
+        queue.extend(parents.get(pid, []))
+    return found
 
 
 @contextlib.contextmanager
-def _gateway(env: dict[str, str], workers: int) -> Iterator[str]:
-    """``tsp-gateway serve`` on 127.0.0.1 once each worker has started; its URL."""
+def _gateway(env: dict[str, str], workers: int) -> Iterator[Served]:
+    """``tsp-gateway serve`` on 127.0.0.1 once each worker has started."""
     port = free_port()
     command = [*GATEWAY, "serve", "--port", str(port), "--workers", str(workers)]
     with tempfile.TemporaryFile("w+") as log:
@@ -335,7 +372,7 @@ def _gateway(env: dict[str, str], workers: int) -> Iterator[str]:
                     log.seek(0)
                     raise RuntimeError(f"{command} did not start:\n{log.read()[-2000:]}")
                 time.sleep(0.1)
-            yield f"http://127.0.0.1:{port}"
+            yield Served(f"http://127.0.0.1:{port}", process.pid)
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -343,7 +380,7 @@ def _gateway(env: dict[str, str], workers: int) -> Iterator[str]:
 
 def _wrk(
     wrk: str,
-    url: str,
+    server: Served,
     folder: Path,
     lines: list[str],
     connections: int,
@@ -361,8 +398,9 @@ def _wrk(
     script = folder / "writes.lua"
     script.write_text(_LUA)
     options = [f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", str(script)]
+    cpu = server.cpu_seconds()
     run = subprocess.run(
-        [wrk, *options, url, "--", str(prefix)],
+        [wrk, *options, f"{server.url}/graphql", "--", str(prefix)],
         capture_output=True,
         text=True,
         timeout=seconds + 120,
@@ -372,12 +410,13 @@ def _wrk(
     found = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (-?\d+)", run.stdout)
     if not found:
         raise RuntimeError(f"no result in wrk's output:\n{run.stdout}\n{run.stderr}")
+    cpu = server.cpu_seconds() - cpu
     requests, micros, p50, p99, failures, beyond = (int(value) for value in found.groups())
     if failures:
         raise RuntimeError(f"{failures} of {requests} answers had errors:\n{run.stdout}")
     if once and beyond > 0:
         raise RuntimeError(f"wrk sent {beyond} requests more than were seeded: raise MAX_RATE")
-    return Run(requests / (micros / 1e6), p50 / 1000, p99 / 1000)
+    return Run(requests / (micros / 1e6), p50 / 1000, p99 / 1000, cpu * 1000 / max(requests, 1))
 
 
 def _http(
@@ -421,10 +460,10 @@ def _http(
         " throttling off (TSP_THROTTLE=0)"
     )
     with _gateway(demo.env, 1) as one, _gateway(demo.env, 2) as two:
-        urls = {1: f"{one}/graphql", 2: f"{two}/graphql"}
-        for url in urls.values():
+        servers = {1: one, 2: two}
+        for server in servers.values():
             # Warm-up: every worker opens its store and fills its caches.
-            _wrk(wrk, url, folder, accepts(MAX_RATE), 32, 1, once=True)
+            _wrk(wrk, server, folder, accepts(MAX_RATE), 32, 1, once=True)
         for round_number in range(rounds):
             print(f"round {round_number + 1}/{rounds}   load average {_load()}", flush=True)
             shift = round_number * len(configs) // rounds
@@ -432,7 +471,7 @@ def _http(
                 lines = accepts(per_run) if name == ACCEPT_NAME else [f"{partner}\t{create}"]
                 run = _wrk(
                     wrk,
-                    urls[workers],
+                    servers[workers],
                     folder,
                     lines,
                     connections,
@@ -447,13 +486,15 @@ def _http(
             f"  {name:22} {workers} worker{'s' if workers > 1 else ' '}"
             f" {connections:3d} connections {run.rate:7.1f} requests/s"
             f"   p50 {run.p50_ms:7.1f} ms   p99 {run.p99_ms:7.1f} ms"
+            f"   server CPU {run.cpu_ms:5.2f} ms/request"
         )
     print("ratios in this run:")
     for name in MUTATIONS:
-        one_connection = medians[(name, 1, 1)].rate
+        alone, crowded = medians[(name, 1, 1)], medians[(name, 1, 32)]
         print(
             f"  {name:22} 32 connections / 1 connection (1 worker):"
-            f" {medians[(name, 1, 32)].rate / one_connection:5.2f}  (goal >= 1.0)"
+            f" {crowded.rate / alone.rate:5.2f}  (goal >= 1.0);"
+            f" server CPU per request {crowded.cpu_ms / alone.cpu_ms:5.2f}"
         )
         for connections in CONNECTIONS_TWO_WORKERS:
             ratio = medians[(name, 2, connections)].rate / medians[(name, 1, connections)].rate
@@ -468,6 +509,7 @@ def _median(runs: list[Run]) -> Run:
         statistics.median(run.rate for run in runs),
         statistics.median(run.p50_ms for run in runs),
         statistics.median(run.p99_ms for run in runs),
+        statistics.median(run.cpu_ms for run in runs),
     )
 
 

@@ -259,15 +259,16 @@ class TrustedDocumentDocument(_Stored):
 
 class InsightCounterDocument(_Stored):
     """A partner's, a service's or the platform's insight counters for one UTC day
-    (``resolvers.insight_figures``): ``counts[figure]`` 96 quarter-hour slots, and
-    ``acceptance[bin]["q<slot>"]`` a histogram of offer-to-acceptance times, and ``base`` the
-    active authorizations at the day's start."""
+    (``resolvers.insight_figures``): ``counts[figure]["q<slot>"]`` what a figure moved in each
+    quarter hour it moved in, ``acceptance[bin]["q<slot>"]`` a histogram of offer-to-acceptance
+    times (each map absent until something is counted in it), and ``base`` the active
+    authorizations at the day's start."""
 
     scope: str
     day: str
     base: int
-    counts: dict[str, list[int]]
-    acceptance: dict[str, dict[str, int]]
+    counts: NotRequired[dict[str, dict[str, int]]]
+    acceptance: NotRequired[dict[str, dict[str, int]]]
 
 
 class OfferLinkOpenDocument(_Stored):

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import pymongo
-from pymongo import AsyncMongoClient, ReplaceOne, ReturnDocument
+from pymongo import AsyncMongoClient, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
@@ -404,6 +404,35 @@ class MongoStore(DocumentStore):
         self._counted(1 if updated else 0)
         found: Document | None = updated
         return found
+
+    async def _increment_many(
+        self,
+        collection: str,
+        amounts: dict[str, dict[str, int]],
+        on_insert: dict[str, dict[str, Any]],
+    ) -> set[str]:
+        ids = list(amounts)
+        operations = []
+        for document_id in ids:
+            change: dict[str, Any] = {"$inc": {"version": 1, **amounts[document_id]}}
+            fields = normalise(on_insert.get(document_id, {}))
+            if fields:
+                change["$setOnInsert"] = fields
+            operations.append(UpdateOne({"_id": document_id}, change, upsert=True))
+
+        async def apply() -> set[str]:
+            with self._errors(collection):
+                result = await self._collection(collection).bulk_write(
+                    operations, ordered=True, session=self._session.get()
+                )
+            self._counted()
+            # An upsert's $inc of the version from nothing makes it 1, as an insert's.
+            return {ids[index] for index in result.upserted_ids or {}}
+
+        if self._session.get() is None and len(ids) > 1:
+            # Outside a transaction a batch that fails half-way keeps its first half.
+            return await self.transaction(apply)
+        return await apply()
 
     async def _update(
         self,

@@ -13,7 +13,6 @@ A file that is locked past the busy timeout, full, read-only or unreadable raise
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import sqlite3
@@ -670,6 +669,31 @@ class SQLiteStore(DocumentStore):
         self._counted()
         return self._documents(collection, rows)[0] if rows else None
 
+    async def _increment_many(
+        self,
+        collection: str,
+        amounts: dict[str, dict[str, int]],
+        on_insert: dict[str, dict[str, Any]],
+    ) -> set[str]:
+        await self._ensure_table(collection)
+        ids = list(amounts)
+
+        async def apply() -> set[str]:
+            created: set[str] = set()
+            for start in range(0, len(ids), _MAX_ROWS):
+                chunk = ids[start : start + _MAX_ROWS]
+                sql, params = _upsert_increments(collection, chunk, amounts, on_insert)
+                rows = await self._write_returning(collection, sql, params)
+                created.update(row[0] for row in rows if row[1] == 1)
+            # Written without being read: what this transaction remembers of them is stale.
+            for document_id in ids:
+                self._forget(collection, document_id)
+            return created
+
+        if self._current() is None and len(ids) <= _MAX_ROWS:
+            return await apply()  # one statement commits on its own
+        return await self.transaction(apply)
+
     async def delete_many(self, collection: str, filter: Filter) -> int:
         check_score(filter, (), None)
         await self._ensure_table(collection)
@@ -711,8 +735,7 @@ class SQLiteStore(DocumentStore):
         finally:
             self._transaction.reset(token)
         transaction.open = False
-        with unavailable_on_error():
-            await asyncio.wrap_future(self._lane.commit())
+        self._lane.commit()
         # Only now: a table created in a transaction that rolled back is gone again.
         self._tables |= transaction.created
         self._counted()
@@ -811,9 +834,23 @@ class SQLiteStore(DocumentStore):
             rows = execute(self._lane.connection, sql, params)
         else:
             with unavailable_on_error():
-                async with self._read_connection().execute(sql, params) as cursor:
-                    rows = list(await cursor.fetchall())
+                # One hop to the reader's thread (a cursor's execute, fetch and close were three).
+                rows = list(await self._read_connection().execute_fetchall(sql, params))
         self._counted(len(rows) if count is None else count)
+        return rows
+
+    async def _write_returning(self, collection: str, sql: str, params: Sequence[Any]) -> list[Any]:
+        """Run a statement that changes ``collection`` and returns rows (``RETURNING``)."""
+        try:
+            if self._current() is not None:
+                rows = execute(self._lane.connection, sql, params)
+            else:
+                rows = await self._lane.run(
+                    lambda connection: connection.execute(sql, params).fetchall()
+                )
+        except sqlite3.IntegrityError as error:
+            raise DuplicateKeyError(collection, _index_name(collection, str(error))) from error
+        self._counted()
         return rows
 
     async def _write(self, collection: str, sql: str, params: Sequence[Any]) -> int:
@@ -860,6 +897,53 @@ _PARENT = _Parent()
 
 def _statement(sql: str) -> Callable[[sqlite3.Connection], object]:
     return lambda connection: connection.execute(sql)
+
+
+def _upsert_increments(
+    collection: str,
+    ids: Sequence[str],
+    amounts: Mapping[str, Mapping[str, int]],
+    on_insert: Mapping[str, Mapping[str, Any]],
+) -> tuple[str, list[Any]]:
+    """One statement that adds ``amounts`` to the documents ``ids`` (creating the missing ones)
+    and returns each one's id and version afterwards (1: created now).
+
+    Each row inserted is the document as it would be created: its amounts are at their paths
+    there, so an existing document adds ``excluded``'s value at each path. Documents whose
+    amounts name the same paths share one ``json_set`` (an accept's counters all do), picked
+    by id: the statement's text depends on the shapes only, so it stays prepared."""
+    params: list[Any] = []
+    for document_id in ids:
+        document: dict[str, Any] = {"_id": document_id, "version": 1}
+        document.update(normalise(on_insert.get(document_id, {})))
+        for path, amount in amounts[document_id].items():
+            _set_path(document, path, amount)
+        params += [document_id, to_json(document)]
+    shapes: dict[tuple[str, ...], list[str]] = {}
+    for document_id in ids:
+        shapes.setdefault(tuple(sorted(amounts[document_id])), []).append(document_id)
+    arms: list[str] = []
+    for paths, members in shapes.items():
+        sets = ["'$.version', json_extract(doc, '$.version') + 1"]
+        arm_params: list[Any] = []
+        for path in paths:
+            sets.append("?, coalesce(json_extract(doc, ?), 0) + json_extract(excluded.doc, ?)")
+            arm_params += [f"$.{path}"] * 3
+        change = f"json_set(doc, {', '.join(sets)})"
+        if len(shapes) == 1:
+            arms.append(change)
+        else:
+            arms.append(f"WHEN id IN ({', '.join('?' for _ in members)}) THEN {change}")
+            arm_params = [*members, *arm_params]
+        params += arm_params
+    update = arms[0] if len(arms) == 1 else f"CASE {' '.join(arms)} END"
+    rows = ", ".join("(?, ?)" for _ in ids)
+    sql = (
+        f'INSERT INTO "{collection}" (id, doc) VALUES {rows} '
+        f"ON CONFLICT(id) DO UPDATE SET doc = {update} "
+        "RETURNING id, json_extract(doc, '$.version')"
+    )
+    return sql, params
 
 
 def _with_keyset(filter: Filter | None, sort: Sort, after: Sequence[Any] | None) -> Filter:

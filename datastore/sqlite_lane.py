@@ -7,19 +7,24 @@ under 32 connections a transaction of 25 statements held the lock for 25 turns o
 and every other writer queued behind it: throughput at 32 connections fell below 1.
 
 Here a transaction takes the lane (an asyncio lock: writers of this process queue in memory,
-so at most one per process ever waits on SQLite's own lock), runs ``BEGIN IMMEDIATE`` on the
-lane's thread (it may wait for another process's writer, up to the busy timeout, without
-blocking the loop), then runs its statements *inline*, on the event loop's thread: holding
-SQLite's write lock, in WAL mode, a statement never waits on anyone, and a few microseconds of
-SQLite cost less than a thread hop. ``COMMIT`` (which may checkpoint and sync the file) goes
-back to the thread, and the lane is handed on as soon as it is queued: the thread runs jobs in
-order, so the next ``BEGIN`` runs after it. The lane is held for one hop and the transaction's
-own work, not for a hop per statement.
+so at most one per process ever waits on SQLite's own lock) and runs everything *inline*, on
+the event loop's thread: ``BEGIN IMMEDIATE``, its statements, ``COMMIT``. Holding SQLite's
+write lock, in WAL mode, a statement never waits on anyone, and a few microseconds of SQLite
+cost less than a thread hop (each a wake-up of another thread, and on a busy machine a wait
+for a core: two hops per transaction were most of an accept's wall time). ``COMMIT`` appends
+the transaction's pages to the WAL without syncing (``synchronous=NORMAL``), so it does not
+wait either, as long as it does not checkpoint: this connection never checkpoints by itself
+(``wal_autocheckpoint=0``). Once the WAL has grown past SQLite's usual threshold, a commit
+hands a passive checkpoint (which copies pages back and syncs the file) to the lane's thread
+and the lane is handed on when it is done: the loop never waits for the disk, and the next
+writer of this process waits as it would have behind SQLite's own auto-checkpoint.
 
-Waiting for another process's writer is done here, not by SQLite's busy handler: that one
-sleeps in growing steps (up to 100 ms) and would keep this process's whole lane waiting long
-after the other writer committed. The lane retries every millisecond or two instead, up to the
-busy timeout, and stops early when the transaction that waits is cancelled.
+Waiting for another process's writer is done on the lane's thread, not inline and not by
+SQLite's busy handler: ``BEGIN IMMEDIATE`` is tried once inline (it fails at once while another
+process writes), then again on the thread every millisecond or two, up to the busy timeout,
+without blocking the loop; SQLite's own handler sleeps in growing steps (up to 100 ms) and
+would keep this process's whole lane waiting long after the other writer committed. The wait
+stops early when the transaction that waits is cancelled.
 """
 
 from __future__ import annotations
@@ -54,6 +59,8 @@ _UNAVAILABLE_CODES = frozenset(
     }
 )
 _RETRY_SECONDS = (0.0005, 0.001, 0.002)  # then the last, until the busy timeout
+# SQLite's own auto-checkpoint threshold: 1,000 pages of the default size.
+_CHECKPOINT_BYTES = 1000 * 4096
 CACHED_STATEMENTS = 512
 """Prepared statements kept per connection (sqlite3's default, 128, is fewer than the distinct
 statements the API's reads and writes use)."""
@@ -80,6 +87,7 @@ class WriteLane:
         self._connection: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._lock = asyncio.Lock()
+        self._wal = Path(f"{path}-wal")
 
     async def open(self) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
@@ -95,8 +103,13 @@ class WriteLane:
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
-            # The lane waits for other writers itself (see the module docstring).
+            # The lane waits for other writers itself, and checkpoints on a thread of its
+            # own (see the module docstring).
             connection.execute("PRAGMA busy_timeout=0")
+            connection.execute("PRAGMA wal_autocheckpoint=0")
+            # A WAL reset after a checkpoint truncates the file back to this size, so its size
+            # tells how much has been written since (see commit).
+            connection.execute(f"PRAGMA journal_size_limit={_CHECKPOINT_BYTES}")
         except BaseException:
             connection.close()
             raise
@@ -123,14 +136,42 @@ class WriteLane:
         """Run ``job`` on the connection, on the lane's thread, outside any transaction (a
         statement that commits on its own: it may wait for another process's writer)."""
         connection = self.connection
-        async with self._lock:
-            return await self._in_thread(lambda: self._retrying(lambda: job(connection)))
+
+        def run_then_checkpoint() -> T:
+            result = self._retrying(lambda: job(connection))
+            if self._wal_is_long():
+                _checkpoint(connection)
+            return result
+
+        await self._lock.acquire()
+        try:
+            job_done = self._queue_job(run_then_checkpoint)
+        except BaseException:
+            self._lock.release()
+            raise
+        try:
+            with unavailable_on_error():
+                result = await asyncio.wrap_future(job_done)
+        except BaseException:
+            # Cancelled, the job may still be running on the connection: the lane is handed
+            # on once it is over, never while (the next transaction runs inline).
+            self._release_after(lambda: job_done)
+            raise
+        self._lock.release()
+        return result
 
     async def begin(self) -> None:
         """Take the lane and open a write transaction (``BEGIN IMMEDIATE``); on failure or
         cancellation the lane is released and no transaction stays open."""
         connection = self.connection
         await self._lock.acquire()
+        try:
+            with unavailable_on_error():
+                if _begun(connection):
+                    return  # the usual case: no other process was writing
+        except BaseException:
+            self._lock.release()
+            raise
         cancelled = threading.Event()
         try:
             await self._in_thread(
@@ -139,9 +180,9 @@ class WriteLane:
         except BaseException:
             cancelled.set()
             # Cancelled while BEGIN waited for another writer: it may still run on the thread,
-            # and this ROLLBACK, queued after it, ends it instead of leaving it open.
-            self._queue(_rollback, connection)
-            self._lock.release()
+            # and this ROLLBACK, queued after it, ends it instead of leaving it open; the lane
+            # is handed on once both are over (the next transaction runs inline).
+            self._release_after(lambda: self._queue(_rollback, connection))
             raise
 
     def rollback(self) -> None:
@@ -152,18 +193,53 @@ class WriteLane:
         finally:
             self._lock.release()
 
-    def commit(self) -> Future[None]:
-        """Queue ``COMMIT`` on the thread and hand the lane on at once (the next ``BEGIN``
-        queues behind it); the future fails, with the transaction rolled back, if it did."""
+    def commit(self) -> None:
+        """``COMMIT`` inline and hand the lane on; on failure the transaction is rolled back
+        (and the error raised, as :class:`StoreUnavailableError` when the file is at fault).
+
+        Once the WAL has grown past the threshold, the lane is handed on only after a passive
+        checkpoint on the thread: the committed transaction does not wait for it (the loop
+        goes on), the next writer of this process does. Checkpointing while no writer of this
+        process appends lets the checkpoint finish, so the next transaction starts the WAL
+        over (a checkpoint running beside a steady stream of commits never catches up, and
+        the WAL would grow without end)."""
+        connection = self.connection
         try:
-            return self._queue(_commit, self.connection)
-        finally:
+            with unavailable_on_error():
+                _commit(connection)
+            long = self._wal_is_long()
+        except BaseException:
             self._lock.release()
+            raise
+        if not long:
+            self._lock.release()
+            return
+        self._release_after(lambda: self._queue(_checkpoint, connection))
+
+    def _wal_is_long(self) -> bool:
+        try:
+            return self._wal.stat().st_size > _CHECKPOINT_BYTES
+        except OSError:
+            return False
 
     def _queue(self, job: Callable[[sqlite3.Connection], None], connection: Any) -> Future[None]:
+        return self._queue_job(lambda: job(connection))
+
+    def _queue_job(self, job: Callable[[], T]) -> Future[T]:
         if self._thread is None:
             raise StoreUnavailableError("the SQLite store is not connected")
-        return self._thread.submit(job, connection)
+        return self._thread.submit(job)
+
+    def _release_after(self, job: Callable[[], Future[Any]]) -> None:
+        """Hand the lane on once the job queued by ``job()`` on the lane's thread is over (at
+        once when it cannot be queued)."""
+        try:
+            queued = job()
+        except BaseException:
+            self._lock.release()
+            raise
+        loop = asyncio.get_running_loop()
+        queued.add_done_callback(lambda _: _call_soon(loop, self._lock.release))
 
     def _retrying(self, job: Callable[[], T], cancelled: threading.Event | None = None) -> T:
         """``job`` (one statement that writes nothing when refused), run again while another
@@ -173,8 +249,7 @@ class WriteLane:
             try:
                 return job()
             except sqlite3.OperationalError as error:
-                busy = getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
-                if not busy or time.monotonic() >= deadline:
+                if not _busy(error) or time.monotonic() >= deadline:
                     raise
                 if cancelled is not None and cancelled.is_set():
                     raise
@@ -188,10 +263,38 @@ class WriteLane:
             return await asyncio.get_running_loop().run_in_executor(self._thread, job)
 
 
+def _begun(connection: sqlite3.Connection) -> bool:
+    """``BEGIN IMMEDIATE`` tried once: ``False`` when another writer holds the file."""
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        if _busy(error):
+            return False
+        raise
+    return True
+
+
+def _busy(error: BaseException | None) -> bool:
+    code = getattr(error, "sqlite_errorcode", 0) or 0
+    return isinstance(error, sqlite3.OperationalError) and code & 0xFF == sqlite3.SQLITE_BUSY
+
+
 def execute(connection: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
     """Run one statement inline and return its rows (inside a transaction of the lane)."""
     with unavailable_on_error():
         return connection.execute(sql, params).fetchall()
+
+
+def _checkpoint(connection: sqlite3.Connection) -> None:
+    # A checkpoint that cannot finish now (a reader still needs old pages) is tried again
+    # after a later commit; a failing one changes nothing committed.
+    with contextlib.suppress(sqlite3.Error):
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits any more
+        loop.call_soon_threadsafe(callback)
 
 
 def _commit(connection: sqlite3.Connection) -> None:

@@ -462,6 +462,42 @@ class DocumentStore(_Counted, ABC):
         """
         return cast(D | None, await self._increment(collection, document_id, amounts))
 
+    async def increment_many(
+        self,
+        collection: Collection[D],
+        amounts: Mapping[str, Mapping[str, int]],
+        *,
+        on_insert: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> set[str]:
+        """For each document id in ``amounts``, add its amounts to integer fields (dotted
+        paths through objects; a missing field counts as 0, missing objects on the way are
+        created) and move the version on, creating the document when it does not exist (with
+        version 1, its ``on_insert`` fields and the amounts). All or none, in one round trip
+        whatever the number, and without reading: counters any number of transactions move
+        (MongoDB's ``$inc`` with upsert). Returns the ids of the documents it created.
+
+        ``on_insert`` fields are top-level and must not be what an amount's path starts with
+        (MongoDB refuses to set and increment the same field), nor ``_id`` or ``version``;
+        ``ValueError`` otherwise.
+        """
+        checked: dict[str, dict[str, int]] = {}
+        for document_id, added in amounts.items():
+            paths = {check_path(path): int(amount) for path, amount in added.items()}
+            if "version" in paths or "_id" in paths:
+                raise ValueError("the version moves on by itself, and the _id is given")
+            fields = (on_insert or {}).get(document_id, {})
+            roots = {path.partition(".")[0] for path in paths}
+            if {"_id", "version"} & set(fields) or roots & set(fields):
+                raise ValueError(f"on_insert of {document_id!r} overlaps what is incremented")
+            checked[document_id] = paths
+        extra = [i for i in (on_insert or {}) if i not in checked]
+        if extra:
+            raise ValueError(f"on_insert names documents with no amounts: {extra[:3]}")
+        if not checked:
+            return set()
+        inserted = {i: dict(fields) for i, fields in (on_insert or {}).items()}
+        return await self._increment_many(collection, checked, inserted)
+
     async def update(
         self,
         collection: Collection[D],
@@ -532,6 +568,15 @@ class DocumentStore(_Counted, ABC):
         self, collection: str, document_id: str, amounts: Mapping[str, int]
     ) -> Document | None:
         """See :meth:`increment`."""
+
+    @abstractmethod
+    async def _increment_many(
+        self,
+        collection: str,
+        amounts: dict[str, dict[str, int]],
+        on_insert: dict[str, dict[str, Any]],
+    ) -> set[str]:
+        """See :meth:`increment_many` (arguments checked; ``amounts`` not empty)."""
 
     @abstractmethod
     async def _update(

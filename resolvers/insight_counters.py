@@ -4,20 +4,20 @@
 ``resolvers.history.record_many``, next to the events the entries mean), so every change
 that writes an event or a history entry counts, and one that rolls back counts nothing: a
 retried or idempotent mutation replays its first result without recording again, and of racing
-accepts only the committed one counts. A transaction's counting reads the counter documents it
-touches once and writes them in one round trip (two on a day's first change), whatever the
-number of scopes.
+accepts only the committed one counts. A transaction's counting increments every counter
+document it touches in one round trip, without reading them (``store.increment_many``: the
+document is created on a day's first change), whatever the number of scopes.
 
-Each counter document is read and written back under its version, so on MongoDB two
-transactions counting into the same document conflict and one runs again (they already
-serialise on the event log's position counter); on SQLite writers are serialised anyway.
+On MongoDB two transactions counting into the same document both write it, so one runs again
+(they already serialise on the event log's position counter); on SQLite writers are
+serialised anyway.
 
 A new day's document starts from the gauge where the scope's previous document left it
-(``base``): "active at the end of a bucket" then reads the few documents of the range plus
-one before it. That assumes changes are counted in time order, which holds while
-transactions that count also take event positions in commit order (``resolvers.events``); a
-clock stepping back across a day boundary could leave a stale ``base``, which
-``tsp-gateway insights rebuild`` puts right.
+(``base``, read and added once the increment says it created the document): "active at the
+end of a bucket" then reads the few documents of the range plus one before it. That assumes
+changes are counted in time order, which holds while transactions that count also take event
+positions in commit order (``resolvers.events``); a clock stepping back across a day boundary
+could leave a stale ``base``, which ``tsp-gateway insights rebuild`` puts right.
 """
 
 from __future__ import annotations
@@ -66,51 +66,64 @@ async def add(store: DocumentStore, change: f.Change) -> None:
 
 async def add_many(store: DocumentStore, changes: Sequence[f.Change]) -> None:
     """Add ``changes`` to every scope each counts in, in one transaction (the caller's, if
-    it runs one): one read of the counter documents they touch, each written once."""
+    it runs one): one increment of every counter document they touch, without reading them;
+    on a day's first change, the new documents' ``base`` is read and added after."""
     if not changes:
         return
 
     async def work() -> None:
+        named: dict[str, dict[str, None]] = {}
+        for change in changes:
+            named.setdefault(change.partner_id, {}).update(dict.fromkeys(change.service_ids))
         dimensions = {
-            change.partner_id: await dimensions_of(store, change.partner_id, change.service_ids)
-            for change in changes
+            partner_id: await dimensions_of(store, partner_id, list(service_ids))
+            for partner_id, service_ids in named.items()
         }
-        placed = []
+        amounts: dict[str, dict[str, int]] = {}
+        keys: dict[str, tuple[str, str]] = {}
         for change in changes:
             day, slot = f.slot_of(change.at)
-            scopes = f.scopes_of(change, dimensions[change.partner_id])
-            placed.append((change, slot, [(scope, day) for scope in scopes]))
-        keys = list(dict.fromkeys(key for _, _, touched in placed for key in touched))
-        found = await store.get_many(c.INSIGHT_COUNTERS, [f.counter_id(*key) for key in keys])
-        documents: dict[tuple[str, str], dict[str, Any]] = {}
-        for key in keys:
-            document = found.get(f.counter_id(*key))
-            documents[key] = {
-                "counts": {k: list(v) for k, v in document["counts"].items()} if document else {},
-                "acceptance": (
-                    {k: dict(v) for k, v in document["acceptance"].items()} if document else {}
-                ),
-            }
-        for change, slot, touched in placed:
-            for key in touched:
-                f.add_to(documents[key]["counts"], documents[key]["acceptance"], change, slot)
-        new: list[dict[str, Any]] = []
-        changed: list[dict[str, Any]] = []
-        for (scope, day), maps in documents.items():
-            counter_id = f.counter_id(scope, day)
-            document = found.get(counter_id)
-            if document is None:
-                base = await _gauge_before(store, scope, day)
-                new.append({"_id": counter_id, "scope": scope, "day": day, "base": base, **maps})
-            else:
-                changed.append({**document, **maps})
-        # Two round trips at most, however many scopes: a day's first change inserts.
-        if new:
-            await store.insert_many(c.INSIGHT_COUNTERS, new)
-        if changed:
-            await store.replace_many(c.INSIGHT_COUNTERS, changed)
+            added = f.amounts_of(change, slot)
+            for scope in f.scopes_of(change, dimensions[change.partner_id]):
+                counter_id = f.counter_id(scope, day)
+                keys[counter_id] = (scope, day)
+                f.add_amounts(amounts.setdefault(counter_id, {}), added)
+        created = await store.increment_many(
+            c.INSIGHT_COUNTERS,
+            amounts,
+            on_insert={
+                i: {"scope": scope, "day": day, "base": 0} for i, (scope, day) in keys.items()
+            },
+        )
+        if created:
+            await _carry_gauges(store, sorted(keys[i] for i in created))
 
     await store.transaction(work)
+
+
+async def _carry_gauges(store: DocumentStore, new: Sequence[tuple[str, str]]) -> None:
+    """Start each new day's document from the gauge where its scope's previous document left
+    it: one read of those documents per day (in day order, so a day created in this same
+    transaction is carried on from), one increment of the bases that are not 0."""
+    days: dict[str, list[str]] = {}
+    for scope, day in new:
+        days.setdefault(day, []).append(scope)
+    for day, scopes in sorted(days.items()):
+        previous = await store.find_grouped(
+            c.INSIGHT_COUNTERS,
+            "scope",
+            scopes,
+            {"day": {"$lt": day}},
+            sort=[("day", DESCENDING)],
+            limit_per_group=1,
+        )
+        bases = {
+            f.counter_id(scope, day): {"base": gauge}
+            for scope, found in previous.items()
+            if found and (gauge := f.day_end_gauge(found[0]))
+        }
+        if bases:
+            await store.increment_many(c.INSIGHT_COUNTERS, bases)
 
 
 async def dimensions_of(
@@ -123,13 +136,3 @@ async def dimensions_of(
         partner_type=partner["type"] if partner else "",
         services={i: (s["market"], s["categoryId"]) for i, s in services.items()},
     )
-
-
-async def _gauge_before(store: DocumentStore, scope: str, day: str) -> int:
-    previous = await store.find(
-        c.INSIGHT_COUNTERS,
-        {"scope": scope, "day": {"$lt": day}},
-        sort=[("day", DESCENDING)],
-        limit=1,
-    )
-    return f.day_end_gauge(previous[0]) if previous else 0

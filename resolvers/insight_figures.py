@@ -8,9 +8,9 @@ both use it, so a rebuild counts exactly what was counted live.
 Where. Counters are kept per *scope* and UTC day: a partner (``p:<id>``), a service
 (``s:<id>``) and the platform (``x:<market>|<partner type>|<category>``, each part possibly
 ``*``: the eight combinations, so any filter an admin sets reads one scope). Inside a day,
-each figure is counted per quarter hour (96 slots): every time zone in use today is a
-whole number of quarter hours from UTC (India +5:30, Nepal +5:45, Chatham +12:45), so days,
-weeks and months in any of them are sums of whole slots.
+each figure is counted per quarter hour (96 slots, kept sparse: see :func:`amounts_of`):
+every time zone in use today is a whole number of quarter hours from UTC (India +5:30, Nepal
++5:45, Chatham +12:45), so days, weeks and months in any of them are sums of whole slots.
 """
 
 from __future__ import annotations
@@ -182,28 +182,43 @@ def bin_middle(name: str) -> float:
     return float(2 ** ((int(name[1:]) + 0.5) / BINS_PER_DOUBLING))
 
 
-def add_to(
-    counts: dict[str, list[int]],
-    acceptance: dict[str, dict[str, int]],
-    change: Change,
-    slot: int,
-) -> None:
-    """Add ``change`` to one document's maps (in place).
+def amounts_of(change: Change, slot: int) -> dict[str, int]:
+    """What ``change`` adds to one counter document, as the paths it increments.
 
-    A figure's day is a dense list of 96 slots: a busy day's document is no larger than a
-    quiet one's with the same figures, so reading a year costs the same at any volume, and a
-    bucket's part of a day is one slice."""
-    for figure, amount in change.figures.items():
-        counts.setdefault(figure, [0] * SLOTS_PER_DAY)[slot] += amount
+    Each figure of a day is a sparse map of the quarter hours it moved in (``q<slot>``,
+    96 at most, so a busy day's document stays bounded), and so is each acceptance-time
+    bin's histogram: a change is counted by incrementing paths, never by rewriting a list,
+    which lets a transaction count without reading the counter documents first."""
+    amounts = {f"counts.{figure}.q{slot}": amount for figure, amount in change.figures.items()}
     if change.acceptance_seconds is not None:
-        slots = acceptance.setdefault(bin_of(change.acceptance_seconds), {})
-        slots[f"q{slot}"] = slots.get(f"q{slot}", 0) + 1
+        amounts[f"acceptance.{bin_of(change.acceptance_seconds)}.q{slot}"] = 1
+    return amounts
+
+
+def add_amounts(target: dict[str, int], amounts: Mapping[str, int]) -> None:
+    """Sum ``amounts`` (paths to amounts) into ``target`` (in place)."""
+    for path, amount in amounts.items():
+        target[path] = target.get(path, 0) + amount
+
+
+def apply_amounts(document: dict[str, Any], amounts: Mapping[str, int]) -> None:
+    """Add ``amounts`` to a counter document held in memory, as the store's increment does
+    (the rebuild's way of counting exactly what was counted live)."""
+    for path, amount in amounts.items():
+        root, figure, slot = path.split(".")
+        slots = document.setdefault(root, {}).setdefault(figure, {})
+        slots[slot] = slots.get(slot, 0) + amount
+
+
+def slot_number(name: str) -> int:
+    """The quarter hour a ``q<slot>`` key names."""
+    return int(name[1:])
 
 
 def day_end_gauge(document: Mapping[str, Any]) -> int:
     """Active authorizations at the end of a counter document's day."""
-    moves: list[int] = document["counts"].get(ACTIVE_CHANGE) or []
-    return int(document["base"]) + sum(moves)
+    moves: Mapping[str, int] = document.get("counts", {}).get(ACTIVE_CHANGE) or {}
+    return int(document["base"]) + sum(moves.values())
 
 
 def counter_id(scope: str, day: str) -> str:

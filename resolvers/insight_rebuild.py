@@ -54,12 +54,12 @@ class _Tally:
                 self.partner_types.get(change.partner_id, ""),
                 {s: self.services[s] for s in change.service_ids if s in self.services},
             )
+            amounts = f.amounts_of(change, slot)
             for scope in f.scopes_of(change, dimensions):
                 counter = self.counters.setdefault(
-                    f.counter_id(scope, day),
-                    {"scope": scope, "day": day, "base": 0, "counts": {}, "acceptance": {}},
+                    f.counter_id(scope, day), {"scope": scope, "day": day, "base": 0}
                 )
-                f.add_to(counter["counts"], counter["acceptance"], change, slot)
+                f.apply_amounts(counter, amounts)
 
     async def _learn(self, changes: Sequence[f.Change]) -> None:
         partners = list({ch.partner_id for ch in changes} - self.partner_types.keys())

@@ -123,24 +123,32 @@ def _series(
             ended += 1
         gauge = int(document["base"])
         pieces = _pieces(day_start, day_end, periods, starts)
-        for figure, slots in document["counts"].items():
+        counts = document.get("counts", {})
+        for figure, slots in counts.items():
             for index, low, high in pieces:
-                buckets[index].figures[figure] += sum(slots[low:high])
-        moves = document["counts"].get(f.ACTIVE_CHANGE) or []
+                buckets[index].figures[figure] += _inside(slots, low, high)
+        moves = counts.get(f.ACTIVE_CHANGE) or {}
         while ended < len(buckets) and buckets[ended].period.ends_at < day_end:
             cut = _slot(day_start, buckets[ended].period.ends_at)
-            buckets[ended].active_at_end = gauge + sum(moves[:cut])
+            buckets[ended].active_at_end = gauge + _inside(moves, 0, cut)
             ended += 1
-        gauge += sum(moves)
+        gauge += sum(moves.values())
         for _, low, high in pieces:
-            for name, counted in document["acceptance"].items():
-                inside = sum(n for slot, n in counted.items() if low <= int(slot[1:]) < high)
+            for name, counted in document.get("acceptance", {}).items():
+                inside = _inside(counted, low, high)
                 if inside:
                     acceptance[name] = acceptance.get(name, 0) + inside
     for bucket in buckets[ended:]:
         bucket.active_at_end = gauge
     totals = {figure: sum(b.figures[figure] for b in buckets) for figure in f.FIGURES}
     return Series(buckets, totals, acceptance)
+
+
+def _inside(slots: Mapping[str, int], low: int, high: int) -> int:
+    """What a day's sparse slots (``q<slot>``) hold in slots ``low`` to ``high`` (excluded)."""
+    if low == 0 and high >= f.SLOTS_PER_DAY:
+        return sum(slots.values())
+    return sum(n for name, n in slots.items() if low <= f.slot_number(name) < high)
 
 
 def _pieces(

@@ -30,9 +30,14 @@ def items_per_transaction(store: DocumentStore, writes_per_item: int = 3) -> int
     ``writes_per_item`` documents (by default itself, its history entry and its event): with
     the insight counters their changes move (at most :data:`NEW_SCOPES_PER_SERVICE` more per
     item, and :data:`SHARED_SCOPES` for all) and the event counter, moved once, at most
-    ``store.transaction_batch`` documents written in all."""
-    fixed = 1 + SHARED_SCOPES
-    per_item = writes_per_item + NEW_SCOPES_PER_SERVICE
+    ``store.transaction_batch`` documents written in all.
+
+    A counter document is written twice when the transaction creates it (a day's first
+    change: incremented without being read, then started from the previous day's gauge; see
+    ``resolvers.insight_counters``), and the first batch after midnight creates them all, so
+    each counts twice here."""
+    fixed = 1 + 2 * SHARED_SCOPES
+    per_item = writes_per_item + 2 * NEW_SCOPES_PER_SERVICE
     return max(1, (store.transaction_batch - fixed) // per_item)
 
 

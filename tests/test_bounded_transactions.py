@@ -38,7 +38,9 @@ from edge.gateway_settings import Settings, SettingsError
 from edge.settings import TransportSettings
 from gateway import open_store as open_gateway_store
 from resolvers import events
-from resolvers.authorization_lifecycle import sweep_periodically
+from resolvers import insight_counters as counters
+from resolvers import insight_figures as figures
+from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
 from resolvers.identity import Role
 from resolvers.insight_figures import NEW_SCOPES_PER_SERVICE, SHARED_SCOPES
 from resolvers.writes import items_per_transaction
@@ -492,11 +494,58 @@ async def test_the_batch_is_a_setting_the_store_is_opened_with(tmp_path: Path) -
     try:
         assert opened.transaction_batch == 50
         # Each with its history entry and event, and the insight counters it may move.
-        assert items_per_transaction(opened) == (50 - 1 - SHARED_SCOPES) // (
-            3 + NEW_SCOPES_PER_SERVICE
+        assert items_per_transaction(opened) == (50 - 1 - 2 * SHARED_SCOPES) // (
+            3 + 2 * NEW_SCOPES_PER_SERVICE
         )
     finally:
         await opened.close()
     for refused in ("9", "0", "many"):
         with pytest.raises(SettingsError, match="TSP_TRANSACTION_BATCH"):
             Settings.from_env({"TSP_JWT_SECRET": secret, "TSP_TRANSACTION_BATCH": refused})
+
+
+@sqlite_only
+async def test_the_first_batch_of_a_day_stays_bounded_when_every_counter_is_new(
+    store: DocumentStore,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+) -> None:
+    """The first changes of a day create the counter documents they move (without reading
+    them) and then start each from the gauge the day before left: a second write of those
+    documents, which the sweep's batches leave room for too."""
+    assert isinstance(store, SQLiteStore)
+    partner = await make_partner()
+    services = [await make_service(partner, categoryId=f"scat_day{n}") for n in range(30)]
+    for service in services:
+        await seed_active_authorizations(store, service, 1)
+    await store.delete_all(c.INSIGHT_COUNTERS)
+    ended = utc_now() - timedelta(minutes=1)
+    for authorization in await store.find(c.AUTHORIZATIONS, {"partnerId": partner["_id"]}):
+        await store.update(
+            c.AUTHORIZATIONS,
+            authorization["_id"],
+            expected_version=authorization["version"],
+            changes={"endsAt": ended},
+        )
+    # Yesterday every service gained an active authorization: today's gauges start at 1.
+    yesterday = utc_now() - timedelta(days=1)
+    await counters.add_many(
+        store,
+        [
+            figures.Change(yesterday, partner["_id"], [s["_id"]], {figures.ACTIVE_CHANGE: 1})
+            for s in services
+        ],
+    )
+    writes = Writes(store)
+    usual, store.transaction_batch = store.transaction_batch, 100
+    await store.trace(writes)
+    try:
+        assert await sweep_expired(store) >= len(services)
+    finally:
+        await store.trace(None)
+        store.transaction_batch = usual
+    assert max(t.rows for t in writes.committed) <= 100
+    # Each of today's documents started from yesterday's gauge, and every authorization ended.
+    today = await store.find(c.INSIGHT_COUNTERS, {"day": utc_now().date().isoformat()})
+    assert len(today) > len(services)
+    assert {figures.day_end_gauge(d) for d in today} == {0}

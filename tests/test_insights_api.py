@@ -19,6 +19,8 @@ from datastore.documents import PartnerDocument
 from datastore.enums import Market, PartnerType
 from datastore.store import DocumentStore
 from edge.throttle import ThrottlePolicy
+from resolvers import insight_counters as counters
+from resolvers import insight_figures as figures
 from resolvers.authorization_lifecycle import sweep_expired
 from resolvers.identity import Role
 from resolvers.insight_rebuild import rebuild
@@ -147,7 +149,7 @@ def _series(result: dict[str, Any]) -> dict[str, Any]:
 
 async def _counters(store: DocumentStore) -> dict[str, tuple[Any, ...]]:
     return {
-        d["_id"]: (d["scope"], d["day"], d["base"], d["counts"], d["acceptance"])
+        d["_id"]: (d["scope"], d["day"], d["base"], d.get("counts"), d.get("acceptance"))
         for d in await store.find(c.INSIGHT_COUNTERS)
     }
 
@@ -539,3 +541,34 @@ async def test_link_opens_are_throttled_per_anonymous_address(
     allowed = codes.count("OK")
     assert allowed >= 2 and codes == ["OK"] * allowed + ["THROTTLED"] * (5 - allowed)
     assert await store.count(c.OFFER_LINK_OPENS) == allowed
+
+
+async def test_a_new_days_counters_start_from_the_gauge_the_day_before_left(
+    store: DocumentStore,
+    partner: PartnerDocument,
+    make_service: ServiceFactory,
+) -> None:
+    """Counting creates a day's document without reading it first; its ``base`` is then
+    carried from the scope's previous day, also when that day was created in the same
+    transaction (three days counted at once, in no particular order)."""
+    service = await make_service(partner)
+    today = datetime.combine(_today(), datetime.min.time(), UTC).replace(hour=12)
+
+    def granted(days_ago: int, count: int) -> list[figures.Change]:
+        at = today - timedelta(days=days_ago)
+        change = figures.Change(at, partner["_id"], [service["_id"]], {figures.ACTIVE_CHANGE: 1})
+        return [change] * count
+
+    await counters.add_many(store, granted(5, 2))
+    await counters.add_many(store, [*granted(1, 4), *granted(3, 1), *granted(2, 3)])
+    await counters.add_many(store, granted(0, 1))
+    scopes = [figures.partner_scope(partner["_id"]), figures.service_scope(service["_id"])]
+    for scope in scopes:
+        found = await store.find(c.INSIGHT_COUNTERS, {"scope": scope}, sort=[("day", 1)])
+        assert [(d["base"], figures.day_end_gauge(d)) for d in found] == [
+            (0, 2),
+            (2, 3),
+            (3, 6),
+            (6, 10),
+            (10, 11),
+        ]

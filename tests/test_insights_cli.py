@@ -31,7 +31,8 @@ async def _counters(database: Path, *, scramble: bool = False) -> dict[str, Any]
     finally:
         await store.close()
     return {
-        d["_id"]: (d["scope"], d["day"], d["base"], d["counts"], d["acceptance"]) for d in found
+        d["_id"]: (d["scope"], d["day"], d["base"], d.get("counts"), d.get("acceptance"))
+        for d in found
     }
 
 

@@ -431,6 +431,112 @@ async def test_increment_inside_a_transaction_rolls_back(store: DocumentStore) -
     assert (await store.get_many(THINGS, ["thg_001"]))["thg_001"] == {**_thing(1), "version": 1}
 
 
+async def test_increment_many_adds_or_creates_without_reading_in_one_round_trip(
+    store: DocumentStore,
+) -> None:
+    await store.insert(THINGS, _thing(1, counts={"a": {"q1": 2}}))
+
+    async def work() -> set[str]:
+        store.stats.reset()
+        created = await store.increment_many(
+            THINGS,
+            {
+                "thg_001": {"counts.a.q1": 1, "counts.a.q7": 4, "rank": 2},
+                "thg_002": {"counts.a.q1": 5},
+                "thg_003": {"counts.b.q3": -1, "counts.a.q1": 1},
+            },
+            on_insert={"thg_002": {"owner": "own_new", "at": None}},
+        )
+        assert store.stats.round_trips == 1
+        return created
+
+    assert await store.transaction(work) == {"thg_002", "thg_003"}
+    found = await store.get_many(THINGS, ["thg_001", "thg_002", "thg_003"])
+    assert found["thg_001"] == {
+        **_thing(1),
+        "version": 2,
+        "rank": 3,
+        "counts": {"a": {"q1": 3, "q7": 4}},
+    }
+    assert found["thg_002"] == {
+        "_id": "thg_002",
+        "version": 1,
+        "owner": "own_new",
+        "counts": {"a": {"q1": 5}},
+    }
+    assert found["thg_003"] == {
+        "_id": "thg_003",
+        "version": 1,
+        "counts": {"b": {"q3": -1}, "a": {"q1": 1}},
+    }
+    again = await store.increment_many(THINGS, {"thg_002": {"counts.a.q1": 1}, "thg_003": {}})
+    assert again == set()
+    found = await store.get_many(THINGS, ["thg_002", "thg_003"])
+    assert (found["thg_002"]["version"], found["thg_002"]["counts"]) == (2, {"a": {"q1": 6}})
+    assert found["thg_003"]["version"] == 2
+    assert await store.increment_many(THINGS, {}) == set()
+
+
+async def test_increment_many_refuses_what_it_cannot_do_alike(store: DocumentStore) -> None:
+    refused: list[tuple[dict[str, dict[str, int]], dict[str, dict[str, object]]]] = [
+        ({"thg_1": {"version": 1}}, {}),
+        ({"thg_1": {"bad path": 1}}, {}),
+        ({"thg_1": {"counts.a": 1}}, {"thg_1": {"counts": {}}}),
+        ({"thg_1": {"rank": 1}}, {"thg_1": {"version": 3}}),
+        ({"thg_1": {"rank": 1}}, {"thg_2": {"owner": "x"}}),
+    ]
+    for amounts, on_insert in refused:
+        with pytest.raises(ValueError):
+            await store.increment_many(THINGS, amounts, on_insert=on_insert)
+    assert await store.count(THINGS) == 0
+
+
+async def test_increment_many_in_a_transaction_is_seen_and_rolls_back(
+    store: DocumentStore,
+) -> None:
+    await store.insert(THINGS, _thing(1, counts={"a": 1}))
+
+    async def work() -> None:
+        read = (await store.get_many(THINGS, ["thg_001"]))["thg_001"]
+        await store.increment_many(THINGS, {"thg_001": {"counts.a": 2}, "thg_002": {"rank": 9}})
+        # Later reads of the same transaction see the increments (nothing stale is kept).
+        seen = await store.get_many(THINGS, ["thg_001", "thg_002"])
+        assert seen["thg_001"]["counts"] == {"a": read["counts"]["a"] + 2}
+        assert (seen["thg_002"]["rank"], seen["thg_002"]["version"]) == (9, 1)
+        raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        await store.transaction(work)
+    found = await store.get_many(THINGS, ["thg_001", "thg_002"])
+    assert found == {"thg_001": {**_thing(1, counts={"a": 1}), "version": 1}}
+
+
+async def test_concurrent_increment_many_counts_every_amount(store: DocumentStore) -> None:
+    """Racing writers, each in its own transaction, creating and moving the same documents:
+    every amount is counted once, whoever created each document."""
+    racers, rounds = 8, 5
+
+    async def racer(n: int) -> None:
+        for _ in range(rounds):
+
+            async def work() -> None:
+                await store.increment_many(
+                    THINGS,
+                    {"thg_001": {"counts.a.q1": 1}, f"thg_1{n}": {"rank": 1}, "thg_002": {}},
+                    on_insert={"thg_001": {"owner": "shared"}},
+                )
+
+            await store.transaction(work)
+
+    await asyncio.gather(*(racer(n) for n in range(racers)))
+    found = await store.get_many(THINGS, ["thg_001", "thg_002"])
+    assert found["thg_001"]["counts"] == {"a": {"q1": racers * rounds}}
+    assert found["thg_001"]["owner"] == "shared"
+    assert found["thg_001"]["version"] == found["thg_002"]["version"] == racers * rounds
+    own = await store.get_many(THINGS, [f"thg_1{n}" for n in range(racers)])
+    assert sorted(d["rank"] for d in own.values()) == [rounds] * racers
+
+
 async def test_update_is_guarded_by_version(store: DocumentStore) -> None:
     await store.insert(THINGS, _thing(1, nested={"keep": 1}, drop="me"))
     updated = await store.update(
