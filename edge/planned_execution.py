@@ -183,6 +183,7 @@ class PlannedExecutor(EngineExecutor):
         loaders = getattr(self.context_value, "loaders", None)
         if isinstance(loaders, Loaders):
             self.context_value.loaders = Loaders(loaders.store)
+            loaders.release()
         self.forget_errors()
         return await self._interpreted(serially)
 

@@ -424,6 +424,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
             raise _wrong_method(error.operation_type, request_adapter.method) from error
         except MissingQueryError as error:
             raise RequestRefused(400, "MISSING_QUERY", "The request has no 'query'.") from error
+        finally:
+            context.loaders.release()  # answered: see Loaders.release
 
     def encode_json(self, data: object) -> str:
         return encode_json(data)
