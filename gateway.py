@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import importlib
 import logging
 from collections.abc import AsyncIterator, Coroutine, Sequence
@@ -35,6 +34,7 @@ from edge.operation_metrics import OperationMetrics
 from edge.readiness import Readiness, health_routes, store_unavailable_page
 from edge.request_log import configure_logging
 from edge.stack import add_edge_middleware
+from edge.startup_heap import freeze_startup_heap
 from edge.stream_deadline import SubscriptionsOutliveTheRequestTimeout
 from edge.throttle import Throttle
 from edge.tracing import tracing_extensions
@@ -80,20 +80,6 @@ async def prepare_store(store: DocumentStore) -> None:
     except BaseException:
         await store.close()
         raise
-
-
-def freeze_startup_heap() -> None:
-    """Keep what start-up built (modules, schema, caches: about 100k objects, alive as long
-    as the process) out of the garbage collector's full collections. Each one otherwise walks
-    all of it while holding the event loop: 55 ms in a run of 20 expensive queries, every
-    other request waiting (``bench/abuse.py``'s p99).
-
-    Only the young generations are collected first: a full collection walks all 100k objects
-    (0.15 s of start-up) and finds nothing, the schema's modules being frozen as they were
-    imported (:mod:`schema.long_lived`) and other import-time garbage collected as it was
-    made."""
-    gc.collect(1)
-    gc.freeze()
 
 
 def create_app(

@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from bench.dashboard_answer import dashboard
 from datastore.catalog import get_catalog
+from edge.startup_heap import freeze_startup_heap
 from resolvers.identity import viewer_from_authorization
 
 _NEWEST = "ORDER BY json_extract(doc, '$.createdAt') DESC, id DESC"
@@ -138,4 +139,7 @@ def app() -> Starlette:
         body += (b',"extensions":' + report + b"}") if report else b"}"
         return Response(body, media_type="application/json")
 
+    # The gateway's heap settings (start-up frozen, full collections rare): what is compared
+    # is the work of a request, not how often the collector walks the heap.
+    freeze_startup_heap()
     return Starlette(routes=[Route("/graphql", graphql, methods=["POST"])])

@@ -42,6 +42,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bench.dashboard_floor import _NEWEST, Dashboard
+from edge.startup_heap import freeze_startup_heap
 from resolvers.authorization_rules import effective_status, grants_access
 from resolvers.identity import viewer_from_authorization
 from resolvers.offer_dates import last_day
@@ -191,4 +192,7 @@ def app() -> Starlette:
             answer["errors"] = [error.formatted for error in result.errors]
         return Response(orjson.dumps(answer), media_type="application/json")
 
+    # The gateway's heap settings (start-up frozen, full collections rare): what is compared
+    # is the work of a request, not how often the collector walks the heap.
+    freeze_startup_heap()
     return Starlette(routes=[Route("/graphql", graphql, methods=["POST"])])

@@ -22,7 +22,10 @@ p99 per figure, then **gateway / floor** and **gateway / raw graphql-core**: p50
 latency, and time per request (the inverse of requests/s). Raised: ``TSP_THROTTLE=0`` (one
 caller sending thousands of requests would be throttled by design) and ``TSP_MAX_QUERY_COST``
 (the dashboard at 50 offers asks for more than the default 1,000 a single request may cost).
-No compression: wrk sends no ``Accept-Encoding`` (the gateway gzips when asked).
+No compression: wrk sends no ``Accept-Encoding`` (the gateway gzips when asked). All three
+are one process on uvicorn's uvloop and httptools, with the gateway's heap settings
+(start-up heap frozen, full collections rare: ``edge.startup_heap.freeze_startup_heap``), so
+the ratios compare the work of a request.
 """
 
 from __future__ import annotations

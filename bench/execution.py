@@ -86,8 +86,9 @@ from edge.extension import GatewayPolicy, gateway_extensions
 from edge.gateway_settings import Settings
 from edge.operation_metrics import OperationMetrics
 from edge.planned_execution import PlannedExecutor
+from edge.startup_heap import freeze_startup_heap
 from edge.throttle import ThrottlePolicy
-from gateway import create_app, freeze_startup_heap
+from gateway import create_app
 from resolvers.authorization_rules import effective_status, grants_access
 from resolvers.context import Context
 from resolvers.demo_seed import seed_demo

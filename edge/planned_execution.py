@@ -50,6 +50,7 @@ from edge.engine import (
     converted_arguments,
     is_iterable,
 )
+from edge.executing import ExecutionGate
 from edge.metrics import count_execution
 from edge.operation_plans import (
     Completion,
@@ -118,6 +119,20 @@ class PlannedExecutor(EngineExecutor):
     request's id, and answered interpreted."""
 
     def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[_Result]:
+        gateway = getattr(self.context_value, "gateway", None)
+        executions = getattr(gateway, "executions", None)
+        if executions is not None and self.operation.operation is OperationType.QUERY:
+            # Mutations never wait for a turn: a write waiting for the store's writer would
+            # hold one, and reads never wait on writes.
+            return self._in_turn(executions, serially)
+        return self._execute(serially)
+
+    async def _in_turn(self, executions: ExecutionGate, serially: bool | None) -> _Result:
+        async with executions.turn():
+            result = self._execute(serially)
+            return await result if isinstance(result, Awaitable) else result
+
+    def _execute(self, serially: bool | None) -> AwaitableOrValue[_Result]:
         plan = self._plan(serially)
         if not isinstance(plan, OperationPlan):
             self._unplanned(plan)
@@ -183,6 +198,7 @@ class PlannedExecutor(EngineExecutor):
         loaders = getattr(self.context_value, "loaders", None)
         if isinstance(loaders, Loaders):
             self.context_value.loaders = Loaders(loaders.store)
+            loaders.release()
         self.forget_errors()
         return await self._interpreted(serially)
 

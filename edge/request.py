@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from graphql import DocumentNode
 
+from edge.executing import ExecutionGate
 from edge.throttle import Throttle
 from resolvers.context import Context
 
@@ -38,6 +39,8 @@ class GatewayRequest:
     # The actual cost as execution counted it while assembling the answer (a planned query
     # without abstract types), which spares walking the answer again; None otherwise.
     counted_cost: int | None = None
+    # Where a query waits for its turn to execute (see edge.executing); None: it does not.
+    executions: ExecutionGate | None = None
     # The request timeout of an SSE stream, lifted if the operation is a subscription.
     deadline: asyncio.Timeout | None = None
 

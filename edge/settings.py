@@ -31,6 +31,9 @@ class TransportSettings:
     body_timeout_seconds: float = 5.0
     request_timeout_seconds: float = 10.0
     max_in_flight: int = 256
+    # GraphQL operations of HTTP requests executing at once, the others waiting their turn in
+    # arrival order (see edge.executing).
+    max_executing: int = 4
     cors_origins: tuple[str, ...] = ()
     # Longer than the idle timeout of common client pools and load balancers (60 s on AWS ALB,
     # 5 s in httpx), so the client, not the gateway, is the side that closes an idle connection.
@@ -54,6 +57,7 @@ class TransportSettings:
                 env, "TSP_REQUEST_TIMEOUT_SECONDS", cls.request_timeout_seconds
             ),
             max_in_flight=_whole(env, "TSP_MAX_IN_FLIGHT", cls.max_in_flight),
+            max_executing=_whole(env, "TSP_MAX_EXECUTING", cls.max_executing),
             cors_origins=_origins(env, "TSP_CORS_ORIGINS"),
             keepalive_timeout_seconds=_seconds(
                 env, "TSP_KEEPALIVE_TIMEOUT_SECONDS", cls.keepalive_timeout_seconds

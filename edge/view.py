@@ -37,6 +37,7 @@ from strawberry.types.graphql import OperationType
 from datastore.store import StoreUnavailableError
 from edge.authentication import Authenticator
 from edge.documents import TrustedDocuments, document_id, is_document_id
+from edge.executing import ExecutionGate
 from edge.extension import cost_report
 from edge.oidc import KeysUnavailableError
 from edge.refusals import refusal
@@ -153,6 +154,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         )
         self.caller_key = caller_of
         self.authenticator = Authenticator(settings.jwt_secret, settings.oidc)
+        self.executions = ExecutionGate(settings.transport.max_executing)
 
     @staticmethod
     def documents_of(connection: Any) -> TrustedDocuments:
@@ -282,6 +284,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         gate: GatewayRequest = request.state.gateway
         # Headers the gateway layer sets (Retry-After) go out with Strawberry's response.
         gate.response_headers = response.headers
+        gate.executions = self.executions
         return StreamContext(
             store=request.app.state.store,
             viewer=viewer,
@@ -427,6 +430,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
             raise _wrong_method(error.operation_type, request_adapter.method) from error
         except MissingQueryError as error:
             raise RequestRefused(400, "MISSING_QUERY", "The request has no 'query'.") from error
+        finally:
+            context.loaders.release()  # answered: see Loaders.release
 
     def encode_json(self, data: object) -> str:
         return encode_json(data)

@@ -6,7 +6,7 @@ made, the collector ran every 700 allocations and walked the young ones again an
 finding next to nothing: about 70 ms, a tenth of a serving process's start-up. Paused while
 they are made, and frozen after (``gc.freeze``: later collections skip them), they cost
 nothing, and the garbage stays, once. A serving process freezes what the rest of its
-start-up made the same way (``gateway.freeze_startup_heap``).
+start-up made the same way (``edge.startup_heap.freeze_startup_heap``).
 """
 
 import contextlib

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import inspect
+from collections.abc import Iterator
 
 import pytest
 
@@ -75,6 +77,46 @@ async def test_services_page_inside_each_partner_continues_with_its_cursor(
             break
         after = services["pageInfo"]["endCursor"]
     assert seen == list(reversed(made))
+
+
+@pytest.fixture
+def collector_off() -> Iterator[None]:
+    """Only reference counting frees objects while the test runs."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+async def test_an_answered_request_leaves_none_of_its_reads_to_the_cycle_collector(
+    gql: GraphQLClient,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    admin: str,
+    collector_off: None,
+) -> None:
+    # A page with a total (a page's lazy count holds its loader, whose cache holds the page)
+    # under a page: the loaders' reference cycles of a nested read.
+    made = []
+    for _ in range(3):
+        partner = await make_partner()
+        made += [await make_service(partner) for _ in range(2)]
+    query = """{ partners(first: 10) { edges { node { name
+      services(first: 5) { totalCount edges { node { name } } } } } } }"""
+    result = await gql(query, as_=admin)
+    assert (
+        sum(len(e["node"]["services"]["edges"]) for e in result["data"]["partners"]["edges"]) == 6
+    )
+    ids = {service["_id"] for service in made}
+    held = {id(service) for service in made}
+    left = [
+        o
+        for o in gc.get_objects()
+        if type(o) is dict and o.get("_id") in ids and "partnerId" in o and id(o) not in held
+    ]
+    assert left == [], f"{len(left)} services read by the request are still alive"
 
 
 async def test_a_reference_already_loaded_resolves_at_once(
