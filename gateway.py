@@ -44,6 +44,7 @@ from resolvers.authorization_lifecycle import sweep_periodically
 from resolvers.event_hub import EventHub, install, uninstall
 from resolvers.events import ensure_sequence
 from resolvers.identity import demo_tokens
+from resolvers.insight_counter_upgrade import make_counters_sparse
 from schema.api import ExtensionFactory, build_schema, plain_schema
 from web.graphiql import graphiql_response, static_routes
 from web.referrals import referral_routes
@@ -71,15 +72,22 @@ async def open_store(settings: Settings) -> DocumentStore:
 
 
 async def prepare_store(store: DocumentStore) -> None:
-    """Connect ``store`` and create its indexes; on failure nothing of it stays open (no
+    """Connect ``store`` and :func:`set_up_store`; on failure nothing of it stays open (no
     connection thread keeps the process alive)."""
     try:
         await store.connect()
-        await store.ensure_indexes(INDEXES)
-        await ensure_sequence(store)
+        await set_up_store(store)
     except BaseException:
         await store.close()
         raise
+
+
+async def set_up_store(store: DocumentStore) -> None:
+    """Make a connected ``store`` ready for this release: its indexes, the event log's counter,
+    and what an earlier release stored in another shape converted (once per store)."""
+    await store.ensure_indexes(INDEXES)
+    await ensure_sequence(store)
+    await make_counters_sparse(store)
 
 
 def freeze_startup_heap() -> None:
