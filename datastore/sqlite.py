@@ -776,6 +776,14 @@ class SQLiteStore(DocumentStore):
             if not found:
                 for statement in sqlite_text.create_statements(spec):
                     execute(self._lane.connection, statement)
+                return
+            # A store made by an earlier release re-indexes on every update: replace that.
+            trigger = sqlite_text.update_trigger(spec)
+            name = sqlite_text.update_trigger_name(spec)
+            held = await self._fetch("SELECT sql FROM sqlite_master WHERE name = ?", [name], 0)
+            if not held or held[0][0] != trigger:
+                execute(self._lane.connection, f'DROP TRIGGER IF EXISTS "{name}"')
+                execute(self._lane.connection, trigger)
 
         await self.transaction(create)
 

@@ -802,6 +802,30 @@ async def test_ping_writes_and_reads(store: DocumentStore) -> None:
     assert store.stats.round_trips >= 2
 
 
+async def test_text_index_follows_every_write_of_the_words(store: DocumentStore) -> None:
+    await store.ensure_indexes([IndexSpec("notes", ("words", "title"), text=True)])
+    await store.insert(NOTES, {"_id": "nte_1", "words": ["live", "shop"], "title": ["old"]})
+    await store.insert(NOTES, {"_id": "nte_2", "words": ["live"], "title": []})
+
+    async def holding(word: str, field: str = "words") -> list[str]:
+        return [d["_id"] for d in await store.find(NOTES, {field: {"$contains": word}})]
+
+    await store.update(NOTES, "nte_1", expected_version=1, changes={"n": 1})  # words kept
+    assert (await holding("shop"), await holding("old", "title")) == (["nte_1"], ["nte_1"])
+    await store.update(NOTES, "nte_1", expected_version=2, changes={"words": ["coach"]})
+    assert (await holding("shop"), await holding("coach"), await holding("live")) == (
+        [],
+        ["nte_1"],
+        ["nte_2"],
+    )
+    await store.increment(NOTES, "nte_1", {"n": 1})
+    await store.update(NOTES, "nte_1", expected_version=4, changes={"title": ["new"]})
+    assert (await holding("old", "title"), await holding("new", "title")) == ([], ["nte_1"])
+    (current,) = (await store.get_many(NOTES, ["nte_1"])).values()
+    await store.replace_many(NOTES, [{**current, "words": ["live", "video"]}])
+    assert (await holding("live"), await holding("coach")) == (["nte_1", "nte_2"], [])
+
+
 async def test_text_index_answers_word_matches_and_scores(store: DocumentStore) -> None:
     await store.ensure_indexes([IndexSpec("notes", ("words", "title"), text=True)])
     texts = {
