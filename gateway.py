@@ -19,7 +19,6 @@ import strawberry
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
-from datastore.collections import INDEXES
 from datastore.connect import store_for_url
 from datastore.store import DocumentStore, StoreUnavailableError
 from edge.documents import TrustedDocuments
@@ -42,8 +41,8 @@ from edge.validation import validate
 from edge.view import GatewayGraphQL
 from resolvers.authorization_lifecycle import sweep_periodically
 from resolvers.event_hub import EventHub, install, uninstall
-from resolvers.events import ensure_sequence
 from resolvers.identity import demo_tokens
+from resolvers.store_setup import set_up_store
 from schema.api import ExtensionFactory, build_schema, plain_schema
 from web.graphiql import graphiql_response, static_routes
 from web.referrals import referral_routes
@@ -71,12 +70,11 @@ async def open_store(settings: Settings) -> DocumentStore:
 
 
 async def prepare_store(store: DocumentStore) -> None:
-    """Connect ``store`` and create its indexes; on failure nothing of it stays open (no
+    """Connect ``store`` and :func:`set_up_store`; on failure nothing of it stays open (no
     connection thread keeps the process alive)."""
     try:
         await store.connect()
-        await store.ensure_indexes(INDEXES)
-        await ensure_sequence(store)
+        await set_up_store(store)
     except BaseException:
         await store.close()
         raise

@@ -37,6 +37,8 @@ BULK_EXPORT_OWNERS = Collection("bulk_export_owners", d.BulkExportOwnerDocument)
 # Partner insights: counters kept in the transaction of what they count, and link-page opens.
 INSIGHT_COUNTERS = Collection("insight_counters", d.InsightCounterDocument)
 OFFER_LINK_OPENS = Collection("offer_link_opens", d.OfferLinkOpenDocument)
+# Conversions of what an earlier release stored, each done once (by name).
+STORE_UPGRADES = Collection("store_upgrades", d.StoreUpgradeDocument)
 
 ALL_COLLECTIONS: tuple[Collection[Mapping[str, Any]], ...] = (
     PARTNERS,
@@ -63,6 +65,7 @@ ALL_COLLECTIONS: tuple[Collection[Mapping[str, Any]], ...] = (
     BULK_EXPORT_OWNERS,
     INSIGHT_COUNTERS,
     OFFER_LINK_OPENS,
+    STORE_UPGRADES,
 )
 
 INDEXES: tuple[IndexSpec, ...] = (

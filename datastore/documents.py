@@ -301,6 +301,13 @@ class EventSequenceDocument(_Stored):
     createdAt: NotRequired[datetime]
 
 
+class StoreUpgradeDocument(_Stored):
+    """A conversion of documents an earlier release stored, done for the whole store (keyed by
+    its name, e.g. ``resolvers.insight_counter_upgrade``'s): later starts skip it."""
+
+    doneAt: datetime
+
+
 class WebhookDocument(_Stored):
     """A partner's webhook endpoint and where its delivery stands."""
 

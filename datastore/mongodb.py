@@ -44,12 +44,14 @@ from datastore.codec import Document, normalise, normalise_value
 from datastore.files import FileStore
 from datastore.mongodb_files import MongoFiles
 from datastore.store import (
+    ASCENDING,
     SCORE,
     CommitUnknownError,
     DocumentStore,
     DuplicateKeyError,
     Filter,
     IndexSpec,
+    Read,
     Score,
     Sort,
     StoreUnavailableError,
@@ -71,6 +73,7 @@ _HEALTH = "_health"
 DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5000
 DEFAULT_TRANSACTION_SECONDS = 8.0
 _MAX_ARMS = 200
+_TOGETHER = "_together"
 _DUPLICATE = 11000  # the server's code for a duplicate key
 
 
@@ -291,6 +294,36 @@ class MongoStore(DocumentStore):
         for document in documents:
             groups[document.get(group_field)].append(document)
         return groups
+
+    async def _find_together(self, reads: Sequence[Read[Any]]) -> list[list[Document]]:
+        found: list[list[Document]] = [[] for _ in reads]
+        arms: list[tuple[int, list[dict[str, Any]]]] = []
+        for position, read in enumerate(reads):
+            text = _text_search(read.filter, self._text_fields.get(read.collection, ()))
+            if self._session.get() is not None or read.limit == 0 or text is not None:
+                # $unionWith is not allowed in a transaction, and $text must open a pipeline.
+                found[position] = await self._find(
+                    read.collection, read.filter, sort=read.sort, limit=read.limit
+                )
+            else:
+                arms.append((position, _together_arm(position, read)))
+        if not arms:
+            return found
+        (first, stages), *others = arms
+        pipeline = [
+            *stages,
+            *({"$unionWith": {"coll": reads[p].collection, "pipeline": arm}} for p, arm in others),
+            # MongoDB does not promise the order $unionWith returns documents in: each read's
+            # sort keys were copied beside its position, sorted by again here.
+            {"$sort": _together_order(max(len(full_sort(r.sort)) for r in reads))},
+        ]
+        with self._errors():
+            cursor = await self._collection(reads[first].collection).aggregate(pipeline)
+            documents: list[Document] = await cursor.to_list()
+        self._counted(len(documents))
+        for document in documents:
+            found[document.pop(_TOGETHER)["arm"]].append(document)
+        return found
 
     async def count(self, collection: str, filter: Filter | None = None) -> int:
         check_score(filter, (), None)
@@ -604,6 +637,33 @@ def _query(filter: Filter | None, sort: Sort, after: Sequence[Any] | None) -> di
     if after is None:
         return _translate(filter or {})
     return {"$and": [_translate(filter or {}), _translate(keyset_filter(sort, after))]}
+
+
+def _together_arm(position: int, read: Read[Any]) -> list[dict[str, Any]]:
+    """The stages of one read of ``find_together``: its page, each document tagged with the
+    read's position and its sort keys (``a<n>`` ascending, ``d<n>`` descending)."""
+    keys = full_sort(read.sort)
+    stages: list[dict[str, Any]] = [
+        {"$match": _query(read.filter, read.sort, None)},
+        {"$sort": dict(keys)},
+    ]
+    if read.limit is not None:
+        stages.append({"$limit": read.limit})
+    tag: dict[str, Any] = {"arm": {"$literal": position}}
+    for index, (name, direction) in enumerate(keys):
+        tag[f"{'a' if direction == ASCENDING else 'd'}{index}"] = f"${name}"
+    stages.append({"$addFields": {_TOGETHER: tag}})
+    return stages
+
+
+def _together_order(keys: int) -> dict[str, int]:
+    """By read, then by each read's own keys: a read fills either ``a<n>`` or ``d<n>`` of
+    each position, the other is missing (equal) in all of its documents."""
+    order = {f"{_TOGETHER}.arm": 1}
+    for index in range(keys):
+        order[f"{_TOGETHER}.a{index}"] = 1
+        order[f"{_TOGETHER}.d{index}"] = -1
+    return order
 
 
 def _text_search(filter: Filter | None, fields: Sequence[str]) -> dict[str, Any] | None:

@@ -45,6 +45,7 @@ from datastore.store import (
     DuplicateKeyError,
     Filter,
     IndexSpec,
+    Read,
     Score,
     Sort,
     StoreUnavailableError,
@@ -517,6 +518,32 @@ class SQLiteStore(DocumentStore):
                 groups[chunk[arm]].append(from_json(doc))
         return groups
 
+    async def _find_together(self, reads: Sequence[Read[Any]]) -> list[list[Document]]:
+        found: list[list[Document]] = [[] for _ in reads]
+        arms: list[str] = []
+        params: list[Any] = []
+        glued: list[int] = []
+        for position, read in enumerate(reads):
+            await self._ensure_table(read.collection)
+            fields = self._text_fields(read.collection)
+            if read.limit == 0 or (fields and sqlite_text.split(read.filter, fields)[1]):
+                # Nothing to read, or a read through the text index: made on its own.
+                found[position] = await self._find(
+                    read.collection, read.filter, sort=read.sort, limit=read.limit
+                )
+                continue
+            sql = self._ordered_read(
+                read.collection, read.filter, read.sort, None, read.limit, params
+            )
+            arms.append(f"SELECT {position} AS arm, doc FROM ({sql})")
+            glued.append(position)
+        if arms:
+            rows = await self._fetch(" UNION ALL ".join(arms), params)
+            for position in glued:
+                mine = [row[1:] for row in rows if row[0] == position]
+                found[position] = self._documents(reads[position].collection, mine)
+        return found
+
     async def count(self, collection: str, filter: Filter | None = None) -> int:
         check_score(filter, (), None)
         await self._ensure_table(collection)
@@ -749,6 +776,14 @@ class SQLiteStore(DocumentStore):
             if not found:
                 for statement in sqlite_text.create_statements(spec):
                     execute(self._lane.connection, statement)
+                return
+            # A store made by an earlier release re-indexes on every update: replace that.
+            trigger = sqlite_text.update_trigger(spec)
+            name = sqlite_text.update_trigger_name(spec)
+            held = await self._fetch("SELECT sql FROM sqlite_master WHERE name = ?", [name], 0)
+            if not held or held[0][0] != trigger:
+                execute(self._lane.connection, f'DROP TRIGGER IF EXISTS "{name}"')
+                execute(self._lane.connection, trigger)
 
         await self.transaction(create)
 

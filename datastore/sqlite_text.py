@@ -36,27 +36,54 @@ def table(collection: str) -> str:
 def create_statements(spec: IndexSpec) -> list[str]:
     """The FTS5 table and the triggers that keep it in step with ``spec.collection``."""
     collection, text = spec.collection, table(spec.collection)
-    columns = [check_path(name) for name in spec.fields]
-    if any("." in name for name in columns):
-        raise ValueError("text indexes cover top-level fields")
-    names = ", ".join(columns)
-    values = ", ".join(
-        f"(SELECT group_concat('{_prefix(index)}' || value, ' ') "
-        f"FROM json_each(new.doc, '$.{name}'))"
-        for index, name in enumerate(columns)
-    )
+    names, values = _columns(spec)
     insert = f'INSERT INTO "{text}" (rowid, {names}) VALUES (new.rowid, {values});'
     delete = f'DELETE FROM "{text}" WHERE rowid = old.rowid;'
     return [
         f"CREATE VIRTUAL TABLE \"{text}\" USING fts5({names}, tokenize = 'ascii')",
         f'CREATE TRIGGER "{text}_insert" AFTER INSERT ON "{collection}" BEGIN {insert} END',
         f'CREATE TRIGGER "{text}_delete" AFTER DELETE ON "{collection}" BEGIN {delete} END',
-        f'CREATE TRIGGER "{text}_update" AFTER UPDATE ON "{collection}" '
-        f"BEGIN {delete} {insert} END",
+        update_trigger(spec),
         f'INSERT INTO "{text}" (rowid, {names}) SELECT rowid, '
         + values.replace("new.doc", "doc")
         + f' FROM "{collection}"',
     ]
+
+
+def update_trigger_name(spec: IndexSpec) -> str:
+    return f"{table(spec.collection)}_update"
+
+
+def update_trigger(spec: IndexSpec) -> str:
+    """The trigger that re-indexes a document whose words changed, and only then: FTS5 writes
+    several rows of its own for each document it indexes (more when it merges segments), so a
+    write that leaves the words as they were (unlisting a service, moving a timestamp) would
+    otherwise cost a batch of them about ten times its one row."""
+    collection, text = spec.collection, table(spec.collection)
+    names, values = _columns(spec)
+    changed = " OR ".join(
+        f"json_extract(old.doc, '$.{name}') IS NOT json_extract(new.doc, '$.{name}')"
+        for name in spec.fields
+    )
+    return (
+        f'CREATE TRIGGER "{update_trigger_name(spec)}" AFTER UPDATE ON "{collection}" '
+        f"WHEN old.rowid IS NOT new.rowid OR {changed} "
+        f'BEGIN DELETE FROM "{text}" WHERE rowid = old.rowid; '
+        f'INSERT INTO "{text}" (rowid, {names}) VALUES (new.rowid, {values}); END'
+    )
+
+
+def _columns(spec: IndexSpec) -> tuple[str, str]:
+    """The FTS5 table's columns, and the values of a new document's words for them."""
+    columns = [check_path(name) for name in spec.fields]
+    if any("." in name for name in columns):
+        raise ValueError("text indexes cover top-level fields")
+    values = ", ".join(
+        f"(SELECT group_concat('{_prefix(index)}' || value, ' ') "
+        f"FROM json_each(new.doc, '$.{name}'))"
+        for index, name in enumerate(columns)
+    )
+    return ", ".join(columns), values
 
 
 def split(filter: Filter | None, fields: Sequence[str]) -> tuple[Filter, Terms]:

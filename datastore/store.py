@@ -51,6 +51,7 @@ from datastore.files import FileStore
 T = TypeVar("T")
 D = TypeVar("D", bound=Mapping[str, Any])
 D_co = TypeVar("D_co", bound=Mapping[str, Any], covariant=True)
+E = TypeVar("E", bound=Mapping[str, Any])
 
 ASCENDING = 1
 DESCENDING = -1
@@ -153,6 +154,17 @@ class IndexSpec:
         suffix = "_".join(f.replace(".", "_") for f in self.keys)
         kind = "tx" if self.text else "ux" if self.unique else "ix"
         return f"{kind}_{self.collection}_{suffix}"
+
+
+@dataclass(frozen=True)
+class Read(Generic[D]):
+    """One read of :meth:`DocumentStore.find_together`: a ``find`` of ``collection`` without a
+    score or a keyset."""
+
+    collection: Collection[D]
+    filter: Filter | None = None
+    sort: Sort = ()
+    limit: int | None = None
 
 
 @dataclass
@@ -420,6 +432,19 @@ class DocumentStore(_Counted, ABC):
         )
         return cast(dict[Any, list[D]], groups)
 
+    async def find_together(self, first: Read[D], second: Read[E]) -> tuple[list[D], list[E]]:
+        """What ``find`` answers for each read (of any collections), in one round trip where
+        the adapter can: SQLite glues the reads with UNION ALL; MongoDB with ``$unionWith``
+        outside a transaction, and reads them one after the other inside one (where
+        ``$unionWith`` is not allowed). Inside a transaction both see its snapshot, as two
+        finds would. A read through a text index is made on its own."""
+        for read in (first, second):
+            check_score(read.filter, read.sort, None)
+            if read.limit is not None and read.limit < 0:
+                raise ValueError(f"limit must not be negative, got {read.limit}")
+        found = await self._find_together([first, second])
+        return cast(list[D], found[0]), cast(list[E], found[1])
+
     async def insert(self, collection: Collection[D], document: Mapping[str, Any]) -> D:
         """Insert a document (it must have an ``_id``); returns it as stored.
 
@@ -546,6 +571,10 @@ class DocumentStore(_Counted, ABC):
         after: Sequence[Any] | None,
     ) -> dict[Any, list[Document]]:
         """See :meth:`find_grouped`."""
+
+    @abstractmethod
+    async def _find_together(self, reads: Sequence[Read[Any]]) -> list[list[Document]]:
+        """See :meth:`find_together` (reads checked); one list per read, in order."""
 
     @abstractmethod
     async def _insert(self, collection: str, document: Mapping[str, Any]) -> Document:

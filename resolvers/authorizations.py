@@ -27,7 +27,7 @@ from datastore.enums import (
     PartnerStatus,
 )
 from datastore.ids import new_id
-from datastore.store import DuplicateKeyError
+from datastore.store import DuplicateKeyError, Read
 from resolvers import history, idempotency, requests
 from resolvers.authorization_rules import (
     Code,
@@ -63,9 +63,19 @@ class Consent:
 
 
 async def _caller_seller(info: Info) -> SellerDocument:
+    seller_id = _caller_seller_id(info)
+    return _known_seller(seller_id, await info.context.store.get_many(c.SELLERS, [seller_id]))
+
+
+def _caller_seller_id(info: Info) -> str:
     seller_id = info.context.viewer.seller_id
-    found = await info.context.store.get_many(c.SELLERS, [seller_id]) if seller_id else {}
-    if not seller_id or seller_id not in found:
+    if not seller_id:
+        raise unknown_account("seller")
+    return seller_id
+
+
+def _known_seller(seller_id: str, found: Mapping[str, SellerDocument]) -> SellerDocument:
+    if seller_id not in found:
         raise unknown_account("seller")
     return found[seller_id]
 
@@ -267,9 +277,9 @@ async def authorize_offer(
     """Accept an offer: one ACTIVE authorization per kept service, all or none; accepting again
     returns the first acceptance."""
     store, now = info.context.store, info.context.now
-    seller = await _caller_seller(info)
+    seller_id = _caller_seller_id(info)
     ticket = _claim(
-        seller, "authorizeServiceOffer", idempotency_key, {"token": token, "consent": consent}
+        seller_id, "authorizeServiceOffer", idempotency_key, {"token": token, "consent": consent}
     )
 
     async def replay(ids: list[str]) -> tuple[ServiceOfferDocument, list[AuthorizationDocument]]:
@@ -281,7 +291,12 @@ async def authorize_offer(
         return await replay(ids)
 
     async def work() -> tuple[ServiceOfferDocument, list[AuthorizationDocument]]:
-        found = await store.find(c.SERVICE_OFFERS, {"linkToken": token}, limit=1) if token else []
+        # The seller is read with the offer: one statement on SQLite, inside the transaction.
+        found, sellers = await store.find_together(
+            Read(c.SERVICE_OFFERS, {"linkToken": token}, limit=1 if token else 0),
+            Read(c.SELLERS, {"_id": seller_id}, limit=1),
+        )
+        seller = _known_seller(seller_id, {s["_id"]: s for s in sellers})
         if not found:
             raise fail(["token"], "no service offer behind this link", Code.OFFER_NOT_FOUND)
         offer = found[0]
@@ -291,7 +306,7 @@ async def authorize_offer(
             )
         status = effective_offer_status(offer, now)
         if status is OfferStatus.ACCEPTED:
-            return await _earlier_acceptance(info, offer, seller)
+            return await _earlier_acceptance(info, offer, seller["_id"])
         if status is OfferStatus.WITHDRAWN:
             raise fail(["token"], "the partner withdrew this offer", Code.OFFER_WITHDRAWN)
         if status is OfferStatus.EXPIRED:
@@ -405,7 +420,7 @@ async def authorize_offer(
             raise
         # Another acceptance of this offer committed first: answer as for a repeated accept.
         offer = (await store.find(c.SERVICE_OFFERS, {"linkToken": token}, limit=1))[0]
-        return await _earlier_acceptance(info, offer, seller)
+        return await _earlier_acceptance(info, offer, seller_id)
 
 
 def _kept_services(offer: ServiceOfferDocument, consent: Consent) -> list[str]:
@@ -430,11 +445,11 @@ def _kept_services(offer: ServiceOfferDocument, consent: Consent) -> list[str]:
 
 
 async def _earlier_acceptance(
-    info: Info, offer: ServiceOfferDocument, seller: SellerDocument
+    info: Info, offer: ServiceOfferDocument, seller_id: str
 ) -> tuple[ServiceOfferDocument, list[AuthorizationDocument]]:
     store = info.context.store
     acceptance = await store.find(c.OFFER_ACCEPTANCES, {"offerId": offer["_id"]}, limit=1)
-    if not acceptance or acceptance[0]["sellerId"] != seller["_id"]:
+    if not acceptance or acceptance[0]["sellerId"] != seller_id:
         raise fail(
             ["token"], "another seller has already accepted this offer", Code.OFFER_ALREADY_ACCEPTED
         )
@@ -455,7 +470,7 @@ async def authorize_service(
     store, now = info.context.store, info.context.now
     seller = await _caller_seller(info)
     ticket = _claim(
-        seller,
+        seller["_id"],
         f"authorizeService:{channel.value}",
         idempotency_key,
         {"serviceId": service["_id"] if service else None, "consent": consent},
@@ -522,10 +537,10 @@ async def authorize_service(
 
 
 def _claim(
-    seller: SellerDocument, operation: str, key: str | None, given: object
+    seller_id: str, operation: str, key: str | None, given: object
 ) -> idempotency.Claim | None:
     checks = Checks()
-    ticket = idempotency.claim(checks, seller["_id"], operation, key, given)
+    ticket = idempotency.claim(checks, seller_id, operation, key, given)
     checks.raise_if_any()
     return ticket
 
@@ -558,7 +573,10 @@ async def renew(
             Code.REGION_RESTRICTED,
         )
     ticket = _claim(
-        seller, "renewAuthorization", idempotency_key, {"id": authorization_id, "months": months}
+        seller["_id"],
+        "renewAuthorization",
+        idempotency_key,
+        {"id": authorization_id, "months": months},
     )
     if ticket is not None and (ids := await idempotency.earlier(store, ticket)) is not None:
         return await _replay_authorization(info, ids)

@@ -90,7 +90,8 @@ async def _unlist_services(context: Context, partner_id: str) -> int:
         c.SERVICES,
         {"partnerId": partner_id, "listed": True},
         sort=[("createdAt", 1)],
-        limit=store.transaction_batch,  # a service writes nothing but itself
+        # A service writes nothing but itself: its words stay, so no text index entry moves.
+        limit=store.transaction_batch,
     )
     for service in listed:
         await store.update(

@@ -549,3 +549,30 @@ async def test_the_first_batch_of_a_day_stays_bounded_when_every_counter_is_new(
     today = await store.find(c.INSIGHT_COUNTERS, {"day": utc_now().date().isoformat()})
     assert len(today) > len(services)
     assert {figures.day_end_gauge(d) for d in today} == {0}
+
+
+@sqlite_only
+async def test_unlisting_a_closed_partners_services_writes_at_most_a_batch(
+    store: DocumentStore, make_partner: PartnerFactory, make_service: ServiceFactory
+) -> None:
+    """Unlisting a service leaves its words as they were, so its text index is not written:
+    a batch of ``transaction_batch`` services writes that many rows (re-indexing each one
+    wrote about 13 rows a service: 30 services were 398 rows in a transaction of 100)."""
+    assert isinstance(store, SQLiteStore)
+    partner = await make_partner()
+    for _ in range(130):
+        await make_service(partner)
+    writes = Writes(store)
+    usual, store.transaction_batch = store.transaction_batch, 100
+    await store.trace(writes)
+    try:
+        async with serving(store, PATIENT) as http:
+            closed = await GraphQLClient(http)(CLOSE, {"id": partner["_id"]}, as_=ADMIN)
+    finally:
+        await store.trace(None)
+        store.transaction_batch = usual
+    assert closed["data"]["closePartner"]["userErrors"] == []
+    await assert_closed_completely(store, partner["_id"], 0)
+    unlisting = [t for t in writes.committed if t.mentions('"listed":false')]
+    assert [t.rows for t in unlisting] == [100, 30]
+    assert max(t.rows for t in writes.committed) <= 100

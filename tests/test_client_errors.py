@@ -15,7 +15,14 @@ from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers.identity import Role
 from resolvers.offer_dates import day_after, day_start
-from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
+from tests.conftest import (
+    GraphQLClient,
+    OfferFactory,
+    PartnerFactory,
+    SellerFactory,
+    ServiceFactory,
+    token,
+)
 
 SETTINGS = {
     "authorizeObject": "SHOP",
@@ -33,6 +40,9 @@ CREATE_REQUEST = """mutation($input: CreateRequestInput!) { createRequest(input:
     requests { id } userErrors { field code } } }"""
 CREATE_OFFER = """mutation($input: CreateServiceOfferInput!) { createServiceOffer(input: $input) {
     serviceOffer { id } userErrors { field code } } }"""
+ACCEPT = """mutation($token: String!, $key: String) {
+  authorizeServiceOffer(token: $token, input: {idempotencyKey: $key}) {
+    authorizations { id } userErrors { field code } } }"""
 
 
 async def _body(gql: GraphQLClient, query: str, variables: Any = None, caller: Any = None) -> Any:
@@ -263,12 +273,16 @@ async def test_an_authorization_at_the_end_of_the_calendar_is_refused_not_intern
 
 
 async def test_a_valid_token_for_an_unknown_account_must_sign_in_again(
-    gql: GraphQLClient, make_partner: PartnerFactory, make_service: ServiceFactory
+    gql: GraphQLClient,
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    make_offer: OfferFactory,
 ) -> None:
     ghost_partner = token(Role.PARTNER, new_id("ptn"))
     ghost_seller = token(Role.SELLER, new_id("slr"))
     partner = await make_partner()
     service = await make_service(partner)
+    link = (await make_offer(partner, [service]))["linkToken"]
     start = utc_now().date() + timedelta(days=1)
     offer = {"input": {"serviceIds": [service["_id"]], **_dates(start, start + timedelta(9))}}
     for query, variables, caller in (
@@ -282,6 +296,10 @@ async def test_a_valid_token_for_an_unknown_account_must_sign_in_again(
             },
             ghost_seller,
         ),
+        # The seller is read with the offer, inside the accept's transaction; first checked.
+        (ACCEPT, {"token": link}, ghost_seller),
+        (ACCEPT, {"token": link, "key": "k-1"}, ghost_seller),
+        (ACCEPT, {"token": "no-such-link"}, ghost_seller),
     ):
         body = await _body(gql, query, variables, caller)
         assert _codes(body) == ["UNAUTHENTICATED"], body

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from datastore import sqlite_text
 from datastore.sqlite import SQLiteStore
-from datastore.store import Collection, DocumentStore
+from datastore.store import Collection, DocumentStore, IndexSpec
 from resolvers.identity import Role
 from tests.conftest import (
     GraphQLClient,
@@ -26,9 +27,12 @@ from tests.stores import sqlite_only
 from tests.test_dashboard import ACCEPT
 
 FRESH = Collection("fresh", dict)
-# The accept itself (BEGIN and COMMIT included), then the insight counters it moves: one
-# increment of every counter document it touches (never read), whatever the scopes.
-MAX_STATEMENTS_PER_ACCEPT = 15 + 1
+WORDED = Collection("worded", dict)
+WORDS_INDEX = IndexSpec("worded", ("words", "title"), text=True)
+# The accept itself (BEGIN and COMMIT included; the caller's seller read with the offer, in
+# one statement), then the insight counters it moves: one increment of every counter document
+# it touches (never read), whatever the scopes.
+MAX_STATEMENTS_PER_ACCEPT = 14 + 1
 
 
 @pytest.fixture
@@ -121,7 +125,10 @@ async def test_accepting_an_offer_runs_a_bounded_number_of_statements(
     authorizations = [s for s in statements if s.startswith('INSERT INTO "authorizations"')]
     assert len(authorizations) == 1
     assert not any(s.startswith("CREATE") for s in statements), statements
-    assert len(statements) <= MAX_STATEMENTS_PER_ACCEPT, "\n".join(statements)
+    # A checkpoint the lane's thread runs after a commit that left the WAL long (the session
+    # store's WAL after the tests before this one, say) is the store's upkeep, not the accept's.
+    own = [s for s in statements if not s.startswith("PRAGMA wal_checkpoint")]
+    assert len(own) <= MAX_STATEMENTS_PER_ACCEPT, "\n".join(own)
 
 
 async def test_the_wal_is_checkpointed_while_commits_run_inline(
@@ -146,3 +153,44 @@ def _inserting_text(
         await store.insert(FRESH, {"_id": document_id, "text": text})
 
     return write
+
+
+async def test_a_write_that_keeps_the_words_writes_no_text_index_rows(
+    sqlite_store: SQLiteStore,
+) -> None:
+    """A store made before re-indexing only changed words gets the new trigger when its
+    indexes are ensured; then an update that keeps the words writes its one row, and one
+    that changes them re-indexes the document."""
+    await sqlite_store.ensure_indexes([WORDS_INDEX])
+    name = sqlite_text.update_trigger_name(WORDS_INDEX)
+    # The trigger as the earlier release created it: re-index on every update.
+    earlier = (
+        f'CREATE TRIGGER "{name}" AFTER UPDATE ON "worded" BEGIN '
+        'DELETE FROM "worded__text" WHERE rowid = old.rowid; '
+        'INSERT INTO "worded__text" (rowid, words, title) VALUES (new.rowid, '
+        "(SELECT group_concat(value, ' ') FROM json_each(new.doc, '$.words')), "
+        "(SELECT group_concat('c1' || value, ' ') FROM json_each(new.doc, '$.title'))); END"
+    )
+    with sqlite3.connect(sqlite_store.path) as connection:
+        connection.execute(f'DROP TRIGGER "{name}"')
+        connection.execute(earlier)
+    await sqlite_store.close()
+    reopened = SQLiteStore(sqlite_store.path)
+    await reopened.connect()
+    try:
+        await reopened.ensure_indexes([WORDS_INDEX])
+        with sqlite3.connect(reopened.path) as connection:
+            (held,) = connection.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name])
+        assert held[0] == sqlite_text.update_trigger(WORDS_INDEX)
+        words = [f"w{n}" for n in range(20)]
+        await reopened.insert(WORDED, {"_id": "wrd_1", "words": words, "title": ["t"]})
+        before = reopened.rows_written
+        await reopened.update(WORDED, "wrd_1", expected_version=1, changes={"listed": False})
+        assert reopened.rows_written - before == 1
+        before = reopened.rows_written
+        await reopened.update(WORDED, "wrd_1", expected_version=2, changes={"words": ["w99"]})
+        assert reopened.rows_written - before > 1
+        found = await reopened.find(WORDED, {"words": {"$contains": "w99"}})
+        assert [d["_id"] for d in found] == ["wrd_1"]
+    finally:
+        await reopened.close()

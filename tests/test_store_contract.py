@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +22,7 @@ from datastore.store import (
     DocumentStore,
     DuplicateKeyError,
     IndexSpec,
+    Read,
     VersionConflictError,
     keyset_of,
 )
@@ -308,6 +311,61 @@ async def test_find_grouped_over_many_parents(store: DocumentStore) -> None:
     assert len(groups) == 450
     assert sum(len(v) for v in groups.values()) == len(range(0, 450, 7))
     assert [d["rank"] for d in groups["own_441"]] == [441]
+
+
+async def test_find_together_reads_two_collections_as_find_does(store: DocumentStore) -> None:
+    for n in range(12):
+        await store.insert(THINGS, _thing(n, tag=["a", "b"][n % 2]))
+        await store.insert(
+            NOTES, {"_id": f"nte_{n:02d}", "n": n % 4, "kind": "x" if n < 9 else None}
+        )
+    reads = [
+        (Read(THINGS, {"tag": "b"}, [("rank", DESCENDING)], 3), Read(NOTES, {"n": {"$gt": 1}})),
+        (Read(NOTES, {"kind": "x"}, [("n", ASCENDING), ("_id", DESCENDING)], 5), Read(THINGS)),
+        (Read(THINGS, {"_id": "thg_004"}, limit=1), Read(NOTES, {"n": 9}, limit=2)),
+        (Read(THINGS, limit=0), Read(NOTES, {"kind": None}, [("n", DESCENDING)])),
+    ]
+    for first, second in reads:
+        expected = (
+            await store.find(first.collection, first.filter, sort=first.sort, limit=first.limit),
+            await store.find(
+                second.collection, second.filter, sort=second.sort, limit=second.limit
+            ),
+        )
+        assert expected[0] or expected[1]
+        store.stats.reset()
+        assert await store.find_together(first, second) == expected
+        assert store.stats.round_trips == 1
+        together = functools.partial(store.find_together, first, second)
+        assert await store.transaction(together) == expected
+
+
+async def test_find_together_inside_a_transaction_sees_its_writes(store: DocumentStore) -> None:
+    await store.insert(THINGS, _thing(1))
+
+    async def work() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        await store.insert(NOTES, {"_id": "nte_1", "n": 1})
+        await store.update(THINGS, "thg_001", expected_version=1, changes={"rank": 5})
+        return await store.find_together(Read(THINGS, {"rank": 5}), Read(NOTES, {"n": 1}))
+
+    things, notes = await store.transaction(work)
+    assert [(d["_id"], d["version"]) for d in things] == [("thg_001", 2)]
+    assert [d["_id"] for d in notes] == ["nte_1"]
+
+
+async def test_find_together_through_a_text_index(store: DocumentStore) -> None:
+    await store.ensure_indexes([IndexSpec("notes", ("words", "title"), text=True)])
+    for n in range(4):
+        await store.insert(NOTES, {"_id": f"nte_{n}", "words": ["live", f"w{n}"], "title": []})
+        await store.insert(THINGS, _thing(n))
+    notes, things = await store.find_together(
+        Read(NOTES, {"words": {"$contains": "live"}}, [("_id", DESCENDING)], 3),
+        Read(THINGS, {"owner": "own_1"}),
+    )
+    assert [d["_id"] for d in notes] == ["nte_3", "nte_2", "nte_1"]
+    assert [d["_id"] for d in things] == ["thg_001"]
+    with pytest.raises(ValueError):
+        await store.find_together(Read(NOTES, limit=-1), Read(THINGS))
 
 
 async def test_count_grouped_counts_each_group_in_one_round_trip(store: DocumentStore) -> None:
@@ -742,6 +800,30 @@ async def test_ping_writes_and_reads(store: DocumentStore) -> None:
     await store.ping()
     await store.ping()
     assert store.stats.round_trips >= 2
+
+
+async def test_text_index_follows_every_write_of_the_words(store: DocumentStore) -> None:
+    await store.ensure_indexes([IndexSpec("notes", ("words", "title"), text=True)])
+    await store.insert(NOTES, {"_id": "nte_1", "words": ["live", "shop"], "title": ["old"]})
+    await store.insert(NOTES, {"_id": "nte_2", "words": ["live"], "title": []})
+
+    async def holding(word: str, field: str = "words") -> list[str]:
+        return [d["_id"] for d in await store.find(NOTES, {field: {"$contains": word}})]
+
+    await store.update(NOTES, "nte_1", expected_version=1, changes={"n": 1})  # words kept
+    assert (await holding("shop"), await holding("old", "title")) == (["nte_1"], ["nte_1"])
+    await store.update(NOTES, "nte_1", expected_version=2, changes={"words": ["coach"]})
+    assert (await holding("shop"), await holding("coach"), await holding("live")) == (
+        [],
+        ["nte_1"],
+        ["nte_2"],
+    )
+    await store.increment(NOTES, "nte_1", {"n": 1})
+    await store.update(NOTES, "nte_1", expected_version=4, changes={"title": ["new"]})
+    assert (await holding("old", "title"), await holding("new", "title")) == ([], ["nte_1"])
+    (current,) = (await store.get_many(NOTES, ["nte_1"])).values()
+    await store.replace_many(NOTES, [{**current, "words": ["live", "video"]}])
+    assert (await holding("live"), await holding("coach")) == (["nte_1", "nte_2"], [])
 
 
 async def test_text_index_answers_word_matches_and_scores(store: DocumentStore) -> None:
