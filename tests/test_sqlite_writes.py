@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -109,8 +110,12 @@ async def test_accepting_an_offer_runs_a_bounded_number_of_statements(
     assert isinstance(store, SQLiteStore)
     partner = await make_partner()
     offered = [await make_service(partner) for _ in range(services)]
-    # A first accept creates the event counter (a store seeded by `tsp-gateway seed` has it).
-    for _ in range(2):
+    # A first accept creates the event counter (a store seeded by `tsp-gateway seed` has it),
+    # and a day's first accept starts that day's insight counters: the accept counted is one
+    # made on the same UTC day as the one before it (a third is made if midnight fell between).
+    days: list[date] = []
+    while len(days) < 2 or (days[-1] != days[-2] and len(days) < 3):
+        days.append(datetime.now(UTC).date())
         offer = await make_offer(partner, offered, days=60)
         seller = await make_seller()
         statements: list[str] = []
