@@ -58,6 +58,7 @@ from edge.stream_settings import StreamSettings
 from edge.throttle import Throttle
 from edge.tracing import tracing_extensions
 from edge.validation import validate
+from edge.validation_lane import ValidationLane
 from edge.view import GatewayGraphQL
 from resolvers import bulk_export_runs
 from resolvers.authorization_lifecycle import sweep_expired, sweep_periodically
@@ -408,6 +409,7 @@ def create_app(
         owned = store is None or owns_store
         app.state.store = await open_store(settings) if store is None else store
         app.state.throttle = Throttle(app.state.store, settings.policy.throttle)
+        app.state.validation_lane = ValidationLane()
         app.state.readiness = Readiness(app.state.store)
         app.state.documents = trusted_documents(app.state.store, settings, gateway_schema)
         sweeper: asyncio.Task[None] | None = None
@@ -457,6 +459,7 @@ def create_app(
                         await task
             await uninstall(app.state.event_hub)
             await app.state.throttle.close()
+            app.state.validation_lane.close()
             await app.state.readiness.close()
             if owned:
                 await app.state.store.close()

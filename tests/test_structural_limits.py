@@ -11,7 +11,7 @@ import pytest
 from strawberry.extensions.parser_cache import _get_parse_cache
 
 from datastore.store import DocumentStore
-from edge.extension import CACHE_SIZE, CACHED_LENGTH, GatewayPolicy, cached_validate_rules
+from edge.extension import CACHE_SIZE, CACHED_LENGTH, VALIDATED, GatewayPolicy
 from edge.limits import Limits
 from edge.throttle import ThrottlePolicy
 from edge.validation import MAX_VALIDATION_ERRORS
@@ -166,13 +166,12 @@ async def test_validation_stops_after_its_error_budget(store: DocumentStore) -> 
 
 async def test_the_caches_keep_hitting(http: httpx.AsyncClient) -> None:
     parse_cache: Any = _get_parse_cache(CACHE_SIZE)
-    validate_cache: Any = cached_validate_rules
     query = {"query": "{ serviceCategories(first: 2) { nodes { name } } }"}
     await http.post("/graphql", json=query)
-    parsed, validated = parse_cache.cache_info().hits, validate_cache.cache_info().hits
+    parsed, validated = parse_cache.cache_info().hits, VALIDATED.hits
     await http.post("/graphql", json=query)
     assert parse_cache.cache_info().hits == parsed + 1
-    assert validate_cache.cache_info().hits == validated + 1
+    assert VALIDATED.hits == validated + 1
 
 
 async def test_the_fifteen_level_query_from_the_issue_is_refused(http: httpx.AsyncClient) -> None:
@@ -188,13 +187,12 @@ async def test_the_fifteen_level_query_from_the_issue_is_refused(http: httpx.Asy
 
 async def test_long_documents_are_not_kept_in_the_caches(http: httpx.AsyncClient) -> None:
     parse_cache: Any = _get_parse_cache(CACHE_SIZE)
-    validate_cache: Any = cached_validate_rules
-    kept = parse_cache.cache_info().currsize, validate_cache.cache_info().currsize
+    kept = parse_cache.cache_info().currsize, len(VALIDATED)
     long = "{ viewer { role } }".ljust(CACHED_LENGTH + 1)
     for _ in range(2):
         body = (await http.post("/graphql", json={"query": long})).json()
         assert body["data"] == {"viewer": {"role": None}}
-    assert (parse_cache.cache_info().currsize, validate_cache.cache_info().currsize) == kept
+    assert (parse_cache.cache_info().currsize, len(VALIDATED)) == kept
 
 
 DUPLICATED = "{ viewer { " + "partner { id } " * 600 + "} }"
