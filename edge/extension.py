@@ -304,7 +304,8 @@ def validation_cost(selections: int, maximum: int) -> int:
     with its spreads expanded), at most ``maximum`` (the single-query maximum, so it can always
     be paid). A caller sending ever new documents, which no cache answers, pays for the work
     they make (``bench/abuse.py``: duplicated fields, deep fragments), while a client repeating
-    its documents pays once per process, and a small one never."""
+    its documents pays twice per process (the caches keep a document from its second time),
+    and a small one never. It is spent before validating."""
     work = max(0, selections - VALIDATION_FREE_SELECTIONS) * VALIDATION_POINTS_PER_SELECTION
     return min(maximum, work)
 
