@@ -38,6 +38,7 @@ from edge.stream_deadline import SubscriptionsOutliveTheRequestTimeout
 from edge.throttle import Throttle
 from edge.tracing import tracing_extensions
 from edge.validation import validate
+from edge.validation_lane import ValidationLane
 from edge.view import GatewayGraphQL
 from resolvers.authorization_lifecycle import sweep_periodically
 from resolvers.event_hub import EventHub, install, uninstall
@@ -112,6 +113,7 @@ def create_app(
         state = app.state
         state.store = await open_store(settings) if store is None else store
         state.throttle = Throttle(state.store, settings.policy.throttle)
+        state.validation_lane = ValidationLane()
         state.readiness = Readiness(state.store)
         state.documents = trusted_documents(state.store, settings, gateway_schema)
         state.event_hub = EventHub(
@@ -138,6 +140,7 @@ def create_app(
                     await task
             await uninstall(state.event_hub)
             await state.throttle.close()
+            state.validation_lane.close()
             await state.readiness.close()
             if owned:
                 await state.store.close()

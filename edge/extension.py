@@ -11,30 +11,44 @@ both in ``extensions.cost``.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any
 
 from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, OperationType, parse
 from graphql import ExecutionResult as GraphQLExecutionResult
-from strawberry.extensions import ParserCache, SchemaExtension
+from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionResult
+from strawberry.types.execution import ParseOptions
 
 from edge.cost import actual_cost, requested_cost, select_operation
-from edge.document_shape import measure
+from edge.document_cache import DocumentCache
+from edge.document_shape import DocumentShape, measure
 from edge.errors import gateway_error
 from edge.limits import Limits, length_problem, structural_problems
 from edge.metrics import count_refusal, observe_cost
 from edge.request import GatewayRequest
 from edge.throttle import Decision, ThrottlePolicy, ThrottleStatus
 from edge.validation import RULES, validate_rules
+from edge.validation_lane import (
+    RETRY_AFTER_SECONDS,
+    LaneRefusal,
+    LoopFirst,
+    parse_loop_first,
+)
 
 CACHE_SIZE = 512
 """Distinct documents the parser and validation caches keep (each an LRU)."""
-cached_validate_rules = functools.lru_cache(maxsize=CACHE_SIZE)(validate_rules)
+PARSED: DocumentCache[DocumentNode] = DocumentCache(CACHE_SIZE)
+"""Short documents already parsed, by their text and token limit, shared by every request."""
+VALIDATED: DocumentCache[list[GraphQLError]] = DocumentCache(CACHE_SIZE)
+"""The rules' errors for short documents already validated, shared by every request."""
+
+LANE_SELECTIONS = 100
+"""Field selections past which a fresh document is validated in the validation lane (off the
+event loop) rather than on it: below, validating takes about as long as handing it over."""
 
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 
@@ -60,34 +74,83 @@ def _gate(extension: SchemaExtension) -> GatewayRequest:
     return gate if isinstance(gate, GatewayRequest) else GatewayRequest()
 
 
-class _Parser(ParserCache):
-    """Strawberry's parser cache, which leaves trusted documents (already parsed) alone,
-    refuses a document too long to read before reading it, and keeps short documents only."""
+class _Parser(SchemaExtension):
+    """The parser cache (:data:`PARSED`), which leaves trusted documents (already parsed)
+    alone, refuses a document too long to read before reading it, keeps short documents only,
+    and parses long ones in the validation lane."""
 
-    def __init__(self, limits: Limits, maxsize: int) -> None:
-        super().__init__(maxsize=maxsize)
+    def __init__(self, limits: Limits) -> None:
         self.limits = limits
 
-    def on_parse(self) -> Iterator[None]:
+    async def on_parse(self) -> AsyncIterator[None]:
         if self.execution_context.graphql_document is not None:
             yield
             return
         context = self.execution_context
         query = context.query or ""
+        gate = _gate(self)
         if length_problem(query, self.limits) is not None:
             # Not read at all: validation refuses it (see _Validation) in place of a stand-in,
             # since an error raised here would escape Strawberry's streaming transports.
-            context.graphql_document = _stand_in(_gate(self).operation_name)
+            context.graphql_document = _stand_in(gate.operation_name)
             yield
             return
-        read = self.cached_parse_document if len(query) <= CACHED_LENGTH else parse
-        try:
-            context.graphql_document = read(query, **context.parse_options)
-        except GraphQLError:
-            # Not cached: Strawberry parses again inside its own error handling, which makes
-            # the syntax error a response instead of an exception escaping every hook.
-            context.graphql_document = None
+        if len(query) > CACHED_LENGTH:
+            # Parsed afresh each time, in the validation lane: up to the token limit, as long
+            # as validating it.
+            document = await self._parse_long(gate, query, context.parse_options)
+            context.graphql_document = _unchained(document)
+            yield
+            return
+        key = (query, context.parse_options.get("max_tokens"))
+        kept = PARSED.lookup(key)
+        if kept is not None:
+            document = kept
+        else:
+            try:
+                document = _unchained(parse(query, **context.parse_options))
+            except GraphQLError:
+                # Not cached: Strawberry parses again inside its own error handling, which
+                # makes the syntax error a response instead of an exception escaping every hook.
+                context.graphql_document = None
+                yield
+                return
+            PARSED.offer(key, document)
+        context.graphql_document = document
         yield
+
+    async def _parse_long(
+        self, gate: GatewayRequest, query: str, options: ParseOptions
+    ) -> DocumentNode:
+        """The long document ``query``, or a stand-in and ``gate.parse_refusal`` (its syntax
+        error, or the lane's refusal) for validation to answer, rather than Strawberry
+        parsing it all again on the event loop to find the error."""
+        lane = gate.validation_lane
+        try:
+            if lane is None:
+                return parse(query, **options)
+            return await lane.run(gate.caller, lambda: parse_loop_first(query, **options))
+        except LaneRefusal as refusal:
+            gate.response_headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            gate.parse_refusal = refusal.error
+        except GraphQLError as error:
+            _name_token_limit([error], self.limits.max_tokens)
+            gate.parse_refusal = error
+        return _stand_in(gate.operation_name)
+
+
+def _unchained(document: DocumentNode) -> DocumentNode:
+    """``document`` with its tokens no longer linked to each other (nothing reads the links
+    after parsing: locations are offsets into the source). Linked, the tokens form a cycle
+    only the garbage collector frees: a thousand objects per large document, whose full
+    collections then held the event loop 0.1-1 s under the duplicated-fields attack. Unlinked,
+    they go as soon as the document does, but for those its nodes' locations hold."""
+    token = document.loc.start_token if document.loc is not None else None
+    if token is None or token.next is None:  # no locations, or unchained already (cached)
+        return document
+    while token is not None:
+        token.prev, token.next, token = None, None, token.next
+    return document
 
 
 def _stand_in(operation_name: str | None) -> DocumentNode:
@@ -114,27 +177,27 @@ def _name_token_limit(errors: Iterable[GraphQLError], maximum: int) -> None:
             count_refusal("MAX_TOKENS_EXCEEDED")
 
 
-class _LRUCached(Protocol):
-    """The validation cache: an ``functools.lru_cache`` of :func:`validate_rules`."""
-
-    def __call__(self, *arguments: Any) -> list[GraphQLError]: ...
-
-    def cache_info(self) -> Any: ...
-
-
 class _Validation(SchemaExtension):
-    """The structural limits, then the validation cache running the specification's rules
-    (short documents only are kept); both skipped for trusted documents (validated when the
-    process first loaded them)."""
+    """The structural limits, then the specification's rules: answered by the validation cache
+    (short documents only are kept), or else paid for first and run (large documents in the
+    validation lane); all skipped for trusted documents (validated when the process first
+    loaded them)."""
 
-    def __init__(self, limits: Limits, max_query_cost: int) -> None:
+    def __init__(self, limits: Limits, max_query_cost: int, charge: bool) -> None:
         self.limits = limits
         self.max_query_cost = max_query_cost
+        # Whether fresh validation is paid from the caller's bucket (throttling on).
+        self.charge = charge
 
-    def on_validate(self) -> Iterator[None]:
+    async def on_validate(self) -> AsyncIterator[None]:
         context = self.execution_context
-        if _gate(self).trusted_document is not None or context.graphql_document is None:
+        gate = _gate(self)
+        if gate.trusted_document is not None or context.graphql_document is None:
             context.pre_execution_errors = []
+            yield
+            return
+        if gate.parse_refusal is not None:
+            context.pre_execution_errors = [gate.parse_refusal]
             yield
             return
         # Cheap checks first: a document over a limit never reaches the rules.
@@ -152,21 +215,54 @@ class _Validation(SchemaExtension):
                 count_refusal((error.extensions or {})["code"])
             yield
             return
-        arguments = (context.schema._schema, context.graphql_document, context.validation_rules)
-        if len(context.query or "") > CACHED_LENGTH:
-            context.pre_execution_errors = validate_rules(*arguments)
-            fresh = True
-        else:
-            # The call runs to its end before anything else does: the misses it adds are its.
-            cached = cast(_LRUCached, cached_validate_rules)
-            misses = cached.cache_info().misses
-            context.pre_execution_errors = cached(*arguments)
-            fresh = cached.cache_info().misses != misses
-        if fresh:
-            _gate(self).validation_cost = validation_cost(
-                shape.selections + shape.fragment_selections, self.max_query_cost
-            )
+        context.pre_execution_errors = await self._rules(gate, shape)
         yield
+
+    async def _rules(self, gate: GatewayRequest, shape: DocumentShape) -> list[GraphQLError]:
+        """The rules' errors: the cache's, or the caller pays for validating afresh, then it
+        runs (in the lane when large)."""
+        context = self.execution_context
+        schema, document = context.schema._schema, context.graphql_document
+        rules = context.validation_rules
+        assert document is not None
+        key = (document, rules) if len(context.query or "") <= CACHED_LENGTH else None
+        if key is not None:
+            known = VALIDATED.lookup(key)
+            if known is not None:
+                return known
+        selections = shape.selections + shape.fragment_selections
+        cost = validation_cost(selections, self.max_query_cost)
+        throttle = gate.throttle if self.charge else None
+        if throttle is not None and cost > 0:
+            # Paid before the work, so a caller who cannot pay makes none.
+            decision = await throttle.spend(gate.caller, cost, admin=gate.admin)
+            if not decision.granted:
+                gate.response_headers["Retry-After"] = str(decision.retry_after_seconds)
+                gate.throttled_before_validation = True
+                return [_throttled(cost, decision, "validating this document")]
+            gate.validation_paid = cost
+        gate.validation_cost = cost
+        lane = gate.validation_lane if selections > LANE_SELECTIONS else None
+
+        def work() -> list[GraphQLError]:
+            # In the lane, pausing for the event loop as it goes.
+            return validate_rules(schema, document, (*rules, LoopFirst))
+
+        try:
+            if lane is None:
+                errors = validate_rules(schema, document, rules)
+            else:
+                errors = await lane.run(gate.caller, work)
+        except LaneRefusal as refusal:
+            gate.response_headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            # Nothing was validated: what was paid for it comes back.
+            if throttle is not None:
+                throttle.refund(gate.caller, gate.validation_paid)
+            gate.validation_cost = gate.validation_paid = 0
+            return [refusal.error]
+        if key is not None:
+            VALIDATED.offer(key, errors)
+        return errors
 
 
 def _refusal(subscription: bool, error: GraphQLError) -> GraphQLExecutionResult:
@@ -208,7 +304,8 @@ def validation_cost(selections: int, maximum: int) -> int:
     with its spreads expanded), at most ``maximum`` (the single-query maximum, so it can always
     be paid). A caller sending ever new documents, which no cache answers, pays for the work
     they make (``bench/abuse.py``: duplicated fields, deep fragments), while a client repeating
-    its documents pays once per process, and a small one never."""
+    its documents pays twice per process (the caches keep a document from its second time),
+    and a small one never. It is spent before validating."""
     work = max(0, selections - VALIDATION_FREE_SELECTIONS) * VALIDATION_POINTS_PER_SELECTION
     return min(maximum, work)
 
@@ -272,14 +369,17 @@ class _CostAndThrottle(SchemaExtension):
             return
         # Validation done afresh before the refusal is paid too (a document over the maximum
         # cost is refused after it).
+        if gate.throttled_before_validation:
+            return
         cost = (
             refusal_cost(len(context.query or ""), self.policy.max_query_cost)
             + gate.validation_cost
         )
-        decision = await throttle.spend(gate.caller, cost, admin=gate.admin)
+        decision = await throttle.spend(gate.caller, cost - gate.validation_paid, admin=gate.admin)
         if decision.granted:
             gate.actual_cost = cost
         else:
+            gate.actual_cost = gate.validation_paid
             gate.response_headers["Retry-After"] = str(decision.retry_after_seconds)
             result.data = None
             result.errors = [_throttled(cost, decision, "this refused document")]
@@ -344,12 +444,13 @@ class _CostAndThrottle(SchemaExtension):
         throttle = gate.throttle if self.policy.throttle.enabled else None
         if throttle is not None:
             self.charged = True
-            decision = await throttle.spend(gate.caller, gate.requested_cost, admin=gate.admin)
+            # Validating afresh was paid before it ran.
+            due = gate.requested_cost - gate.validation_paid
+            decision = await throttle.spend(gate.caller, due, admin=gate.admin)
             if not decision.granted:
+                gate.actual_cost = gate.validation_paid
                 gate.response_headers["Retry-After"] = str(decision.retry_after_seconds)
-                context.result = _refusal(
-                    subscription, _throttled(gate.requested_cost, decision, "this query")
-                )
+                context.result = _refusal(subscription, _throttled(due, decision, "this query"))
                 yield
                 return
         yield
@@ -399,8 +500,8 @@ def gateway_extensions(
     """
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: _Limits(policy.limits),
-        lambda: _Parser(policy.limits, maxsize=CACHE_SIZE),
-        lambda: _Validation(policy.limits, policy.max_query_cost),
+        lambda: _Parser(policy.limits),
+        lambda: _Validation(policy.limits, policy.max_query_cost, cost and policy.throttle.enabled),
     ]
     if cost:
         extensions.insert(1, lambda: _CostAndThrottle(policy))

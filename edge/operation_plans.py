@@ -15,7 +15,6 @@ operation unplannable, and it runs interpreted.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
@@ -447,10 +446,27 @@ class _DocumentPlans:
 
 _PLANS_PER_OPERATION = 8
 """Plans kept per operation (one per choice of its ``@skip``/``@include`` variables)."""
-_plans: dict[tuple[int, int], _DocumentPlans] = {}
-"""Plans by the identity of their schema and operation node (graphql-core's nodes compare by
-structure, and two documents can share an operation's text but not its fragments; parsed
-documents are shared by every schema of a process), each dropped with its node."""
+_PLANS = "_gateway_plans"
+"""Where an operation node keeps its plans: a plan holds its operation's nodes, so plans kept
+anywhere else (a dict of the module, even one whose entries a finalizer of the node would
+drop) would keep every document ever planned alive: 4000 objects per large document, each
+full collection of the garbage collector walking them all while holding the event loop
+(1.3 s after 200 documents of ``bench/abuse.py``'s duplicated fields)."""
+
+
+def _plans_of(schema: GraphQLSchema, operation: OperationDefinitionNode) -> _DocumentPlans | None:
+    plans: dict[tuple[int, int], _DocumentPlans] = operation.__dict__.get(_PLANS, {})
+    return plans.get((id(schema), id(operation)))
+
+
+def _keep_plans(
+    schema: GraphQLSchema, operation: OperationDefinitionNode, plans: _DocumentPlans
+) -> None:
+    """Plans by the identity of their schema and operation node (graphql-core's nodes compare
+    by structure, and two documents can share an operation's text but not its fragments;
+    parsed documents are shared by every schema of a process), going with the node. The nodes
+    are frozen dataclasses, with a ``__dict__`` their fields' comparisons never read."""
+    operation.__dict__.setdefault(_PLANS, {})[(id(schema), id(operation))] = plans
 
 
 def plan_of(
@@ -482,16 +498,14 @@ def planned(
     strawberry_schema = strawberry_schema_of(schema)
     if strawberry_schema is None:
         return Unplanned.NOT_STRAWBERRY
-    key = (id(schema), id(operation))
-    document_plans = _plans.get(key)
+    document_plans = _plans_of(schema, operation)
     if document_plans is None:
         conditions = _ConditionVariables()
         visit(operation, conditions)
         for details in fragments.values():
             visit(details.definition, conditions)
         document_plans = _DocumentPlans(schema, tuple(sorted(conditions.names)))
-        _plans[key] = document_plans
-        weakref.finalize(operation, _plans.pop, key, None)
+        _keep_plans(schema, operation, document_plans)
     coerced = variable_values.coerced
     conditions_key = tuple(coerced.get(name) for name in document_plans.condition_variables)
     if conditions_key not in document_plans.plans:

@@ -7,10 +7,11 @@ from collections.abc import MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from graphql import DocumentNode
+from graphql import DocumentNode, GraphQLError
 
 from edge.executing import ExecutionGate
 from edge.throttle import Throttle
+from edge.validation_lane import ValidationLane
 from resolvers.context import Context
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
@@ -36,6 +37,16 @@ class GatewayRequest:
     # What validating the document afresh cost (``edge.extension.validation_cost``): part of
     # both costs, never refunded; 0 when the validation cache answered.
     validation_cost: int = 0
+    # The part of it paid before validating (all of it, unless validation was inline and free).
+    validation_paid: int = 0
+    # The worker that parses and validates large fresh documents off the event loop (None:
+    # on the loop, as for exports and benchmarks of the layer alone).
+    validation_lane: ValidationLane | None = None
+    # Why a long document could not be parsed (its syntax error, or the lane refusing it):
+    # validation answers it, the document having been taken for a stand-in.
+    parse_refusal: GraphQLError | None = None
+    # Whether the caller was refused THROTTLED before validating (nothing more is charged).
+    throttled_before_validation: bool = False
     # The actual cost as execution counted it while assembling the answer (a planned query
     # without abstract types), which spares walking the answer again; None otherwise.
     counted_cost: int | None = None

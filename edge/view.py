@@ -196,7 +196,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
         # cost from it (nothing spent).
         throttle: Throttle = request.app.state.throttle
         gate = GatewayRequest(
-            caller=caller_of(viewer, _client(request)), admin=viewer.is_admin, throttle=throttle
+            caller=caller_of(viewer, _client(request)),
+            admin=viewer.is_admin,
+            throttle=throttle,
+            validation_lane=request.app.state.validation_lane,
         )
         scope["state"]["gateway"] = gate
         cooling = throttle.cooling_down(gate.caller) if self.policy.throttle.enabled else 0
@@ -277,7 +280,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 webhook_targets=self.settings.streams.webhook_allowed_hosts,
                 request_limits=self.settings.request_limits,
                 base_url=str(request.base_url).rstrip("/").replace("ws", "http", 1),
-                gateway=GatewayRequest(caller=caller, throttle=request.app.state.throttle),
+                gateway=GatewayRequest(
+                    caller=caller,
+                    throttle=request.app.state.throttle,
+                    validation_lane=request.app.state.validation_lane,
+                ),
                 caller=caller,
             )
         viewer: Viewer = request.state.viewer

@@ -8,10 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from strawberry.extensions.parser_cache import _get_parse_cache
 
 from datastore.store import DocumentStore
-from edge.extension import CACHE_SIZE, CACHED_LENGTH, GatewayPolicy, cached_validate_rules
+from edge.extension import CACHED_LENGTH, PARSED, VALIDATED, GatewayPolicy
 from edge.limits import Limits
 from edge.throttle import ThrottlePolicy
 from edge.validation import MAX_VALIDATION_ERRORS
@@ -165,14 +164,23 @@ async def test_validation_stops_after_its_error_budget(store: DocumentStore) -> 
 
 
 async def test_the_caches_keep_hitting(http: httpx.AsyncClient) -> None:
-    parse_cache: Any = _get_parse_cache(CACHE_SIZE)
-    validate_cache: Any = cached_validate_rules
     query = {"query": "{ serviceCategories(first: 2) { nodes { name } } }"}
+    # Kept from the second time it is sent...
+    for _ in range(2):
+        await http.post("/graphql", json=query)
+    parsed, validated = PARSED.hits, VALIDATED.hits
     await http.post("/graphql", json=query)
-    parsed, validated = parse_cache.cache_info().hits, validate_cache.cache_info().hits
-    await http.post("/graphql", json=query)
-    assert parse_cache.cache_info().hits == parsed + 1
-    assert validate_cache.cache_info().hits == validated + 1
+    assert (PARSED.hits, VALIDATED.hits) == (parsed + 1, validated + 1)
+
+
+async def test_a_document_sent_once_is_not_kept(http: httpx.AsyncClient) -> None:
+    # ...so that documents varied on purpose, each sent once, never push the others out (nor
+    # make the garbage collector walk them all).
+    kept = len(PARSED), len(VALIDATED)
+    for number in range(3):
+        body = (await http.post("/graphql", json={"query": f"{{ t{number}: __typename }}"})).json()
+        assert body["data"] == {f"t{number}": "Query"}
+    assert (len(PARSED), len(VALIDATED)) == kept
 
 
 async def test_the_fifteen_level_query_from_the_issue_is_refused(http: httpx.AsyncClient) -> None:
@@ -187,14 +195,12 @@ async def test_the_fifteen_level_query_from_the_issue_is_refused(http: httpx.Asy
 
 
 async def test_long_documents_are_not_kept_in_the_caches(http: httpx.AsyncClient) -> None:
-    parse_cache: Any = _get_parse_cache(CACHE_SIZE)
-    validate_cache: Any = cached_validate_rules
-    kept = parse_cache.cache_info().currsize, validate_cache.cache_info().currsize
+    kept = len(PARSED), len(VALIDATED)
     long = "{ viewer { role } }".ljust(CACHED_LENGTH + 1)
-    for _ in range(2):
+    for _ in range(3):
         body = (await http.post("/graphql", json={"query": long})).json()
         assert body["data"] == {"viewer": {"role": None}}
-    assert (parse_cache.cache_info().currsize, validate_cache.cache_info().currsize) == kept
+    assert (len(PARSED), len(VALIDATED)) == kept
 
 
 DUPLICATED = "{ viewer { " + "partner { id } " * 600 + "} }"

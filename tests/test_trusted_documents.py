@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from strawberry.extensions.parser_cache import _get_parse_cache
-from strawberry.extensions.validation_cache import _get_validate_cache
 
 from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
 from edge.documents import DocumentRefused, document_id
-from edge.extension import CACHE_SIZE, GatewayPolicy
+from edge.extension import PARSED, VALIDATED, GatewayPolicy
 from edge.gateway_settings import Settings
 from edge.throttle import ThrottlePolicy
 from gateway import trusted_documents
@@ -115,16 +113,14 @@ async def test_trusted_documents_only_refuses_everything_else(store: DocumentSto
 
 async def test_trusted_documents_skip_parsing_and_validation(store: DocumentStore) -> None:
     identifier = await _register(store)
-    parse_cache: Any = _get_parse_cache(CACHE_SIZE)
-    validate_cache: Any = _get_validate_cache(CACHE_SIZE)
     async with serving(store, SETTINGS) as http:
         await http.post("/graphql", json={"documentId": identifier})
-        before = (parse_cache.cache_info(), validate_cache.cache_info())
+        before = (PARSED.hits, PARSED.misses, VALIDATED.hits, VALIDATED.misses)
         store.stats.reset()
         for _ in range(3):
             body = (await http.post("/graphql", json={"documentId": identifier})).json()
             assert "errors" not in body
-        after = (parse_cache.cache_info(), validate_cache.cache_info())
+        after = (PARSED.hits, PARSED.misses, VALIDATED.hits, VALIDATED.misses)
     # Neither cache was even consulted (no hit, no miss): the parsed, validated tree was reused,
     # and the registry was not read again (the categories come from the catalog, not the store).
     assert before == after
