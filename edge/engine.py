@@ -1,6 +1,6 @@
 """The engine's fence: every name of Strawberry and graphql-core outside their public API that
-planned execution uses (``edge.planned_execution``, ``edge.operation_plans``,
-``edge.plan_assembly``) lives here and nowhere else.
+the gateway uses (planned execution: ``edge.planned_execution``, ``edge.operation_plans``,
+``edge.plan_assembly``; the validation lane's parser) lives here and nowhere else.
 
 Planned execution runs inside graphql-core's executor and reads Strawberry's definitions, so
 it leans on their internals: graphql-core's field collection and executor internals, Strawberry's
@@ -19,6 +19,7 @@ from typing import Any
 
 import strawberry
 from graphql import (
+    DocumentNode,
     FieldNode,
     GraphQLAbstractType,
     GraphQLEnumType,
@@ -27,6 +28,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLResolveInfo,
     GraphQLSchema,
+    Node,
     get_argument_values,
 )
 from graphql.execution.collect_fields import (
@@ -37,6 +39,7 @@ from graphql.execution.collect_fields import (
 )
 from graphql.execution.executor import CollectedErrors
 from graphql.execution.values import VariableValues
+from graphql.language.parser import Parser, nested_too_deeply_error
 from graphql.pyutils import AwaitableOrValue, Path, is_iterable
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -224,3 +227,30 @@ def check_permission(
 
 STRAWBERRY_VALIDATION_RULES = (MaybeNullValidationRule, OneOfInputValidationRule)
 """The rules Strawberry's ``validate_document`` adds to the ones it is given."""
+
+
+def parse_with_token_hook(
+    source: str, on_token: Callable[[], None], **options: Any
+) -> DocumentNode:
+    """``graphql.parse`` (the same document or error), calling ``on_token`` after each token
+    the lexer reads: a subclass of graphql-core's parser, and its own error for a document
+    nested deeper than Python's recursion limit."""
+
+    class _HookedParser(Parser):
+        def advance_lexer(self) -> None:
+            super().advance_lexer()
+            on_token()
+
+    parser = _HookedParser(source, **options)
+    try:
+        return parser.parse_document()
+    except RecursionError:
+        pass
+    raise nested_too_deeply_error(parser)
+
+
+def node_slots(node: Node) -> dict[str, Any]:
+    """Room on a parsed node for what the gateway derives from it and must go with it (a
+    plan holds its operation's nodes). graphql-core's nodes are dataclass-like objects with a
+    ``__dict__`` their fields' comparisons and hashes never read."""
+    return node.__dict__

@@ -51,6 +51,7 @@ from edge.engine import (
     collect_fields,
     collect_subfields,
     declared_permissions,
+    node_slots,
     origin_of,
     python_enum_of,
     resolver_call,
@@ -455,7 +456,7 @@ full collection of the garbage collector walking them all while holding the even
 
 
 def _plans_of(schema: GraphQLSchema, operation: OperationDefinitionNode) -> _DocumentPlans | None:
-    plans: dict[tuple[int, int], _DocumentPlans] = operation.__dict__.get(_PLANS, {})
+    plans: dict[tuple[int, int], _DocumentPlans] = node_slots(operation).get(_PLANS, {})
     return plans.get((id(schema), id(operation)))
 
 
@@ -466,7 +467,7 @@ def _keep_plans(
     by structure, and two documents can share an operation's text but not its fragments;
     parsed documents are shared by every schema of a process), going with the node. The nodes
     are frozen dataclasses, with a ``__dict__`` their fields' comparisons never read."""
-    operation.__dict__.setdefault(_PLANS, {})[(id(schema), id(operation))] = plans
+    node_slots(operation).setdefault(_PLANS, {})[(id(schema), id(operation))] = plans
 
 
 def plan_of(

@@ -29,8 +29,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, ValidationContext
-from graphql.language.parser import Parser, nested_too_deeply_error
 
+from edge.engine import parse_with_token_hook
 from edge.errors import gateway_error
 from edge.metrics import count_refusal
 
@@ -145,14 +145,13 @@ class LoopFirst(ASTValidationRule):
             pause_for_the_loop()
 
 
-class _LoopFirstParser(Parser):
-    """graphql-core's parser, pausing for the event loop every :data:`TOKENS_PER_PAUSE`
-    tokens."""
+class _TokenPauses:
+    """Pauses for the event loop every :data:`TOKENS_PER_PAUSE` tokens parsed."""
 
-    tokens = 0
+    def __init__(self) -> None:
+        self.tokens = 0
 
-    def advance_lexer(self) -> None:
-        super().advance_lexer()
+    def __call__(self) -> None:
         self.tokens += 1
         if self.tokens % TOKENS_PER_PAUSE == 0:
             pause_for_the_loop()
@@ -160,12 +159,7 @@ class _LoopFirstParser(Parser):
 
 def parse_loop_first(source: str, **options: Any) -> DocumentNode:
     """``graphql.parse`` (the same document or error), pausing for the event loop."""
-    parser = _LoopFirstParser(source, **options)
-    try:
-        return parser.parse_document()
-    except RecursionError:
-        pass
-    raise nested_too_deeply_error(parser)
+    return parse_with_token_hook(source, _TokenPauses(), **options)
 
 
 async def _awaited(future: Future[T]) -> T:
