@@ -113,8 +113,9 @@ def match(terms: Terms, fields: Sequence[str]) -> str:
 SORT, SEMI_JOIN, WALK = 0, 1, 2
 """The ways a search reads a level (see :func:`way`)."""
 
-COUNT_UP_TO = 5_000
-"""A search counts its matches up to this many to choose its way (beyond it, it walks)."""
+SAMPLE = 128
+"""A search reads at most this many matches, newest rowids first, to choose its way: fewer
+is their exact count; this many, an estimate from the rowids they span (see :func:`way`)."""
 
 SORT_COST = 12
 """Rows a walk skips by their rowid alone for the cost of one match read and sorted."""
@@ -159,24 +160,37 @@ def way(collection: str, page: int | None, forced: int | None = None) -> str:
     checking each row's words costs ``p * n / m`` documents. So: sort when ``m`` is below
     about the square root of ``p * n / SORT_COST``, walk checking words when it is above
     about the square root of ``p * n * CHECK_COST``, keep by rowid between. ``n`` is the
-    collection's largest rowid (deletions only shift the choice a little), ``m`` is counted
-    up to :data:`COUNT_UP_TO`. The worst a level costs is then about ``sqrt(p * n)`` cheap
-    steps. ``forced`` (for tests) reads every level one way.
+    collection's largest rowid (deletions only shift the choice a little). The worst a level
+    costs is then about ``sqrt(p * n)`` cheap steps. ``forced`` (for tests) reads every
+    level one way.
+
+    ``m`` is not counted: counting reads the posting lists of every word of the query (a
+    common word's is a fixed share of the collection), as long as reading the matches
+    themselves. The newest :data:`SAMPLE` matches are read instead (FTS5 reads its posting
+    lists in rowid order and stops there): fewer is ``m`` exactly, so a level of few matches
+    is still sorted; otherwise ``m`` is estimated as ``SAMPLE`` times ``n`` over the rowids
+    they span, which costs the same at any size for words that hold a fixed share of the
+    rows. A wrong estimate (matches bunched in rowid) only makes a level slower, never its
+    rows different: every way reads exactly the matches.
     """
     if forced is not None:
         return f"(CASE WHEN ? IS NULL THEN {int(forced)} ELSE {int(forced)} END)"
     if page is None:
         return f"(CASE WHEN ? IS NULL THEN {SORT} ELSE {SORT} END)"
     text = table(collection)
-    counted = (
-        f'(SELECT count(*) FROM (SELECT 1 FROM "{text}" WHERE "{text}" MATCH ? '
-        f"LIMIT {COUNT_UP_TO}))"
+    newest = (
+        f"SELECT count(*) AS _k, min(rowid) AS _low, coalesce((SELECT max(rowid) FROM "
+        f'"{collection}"), 0) AS _n FROM (SELECT rowid FROM "{text}" WHERE "{text}" MATCH ? '
+        f"ORDER BY rowid DESC LIMIT {SAMPLE})"
     )
-    spread = f'{int(page)} * coalesce((SELECT max(rowid) FROM "{collection}"), 0)'
+    estimate = (
+        f"SELECT CASE WHEN _k < {SAMPLE} THEN _k ELSE _k * _n / max(_n - _low + 1, 1) END "
+        f"AS _m, {int(page)} * _n AS _spread FROM ({newest})"
+    )
     return (
-        f"(SELECT CASE WHEN _m >= {COUNT_UP_TO} OR _m * _m >= {spread} * {CHECK_COST} "
-        f"THEN {WALK} WHEN _m * _m * {SORT_COST} > {spread} THEN {SEMI_JOIN} ELSE {SORT} END "
-        f"FROM (SELECT {counted} AS _m))"
+        f"(SELECT CASE WHEN _m * _m >= _spread * {CHECK_COST} THEN {WALK} "
+        f"WHEN _m * _m * {SORT_COST} > _spread THEN {SEMI_JOIN} ELSE {SORT} END "
+        f"FROM ({estimate}))"
     )
 
 

@@ -7,6 +7,7 @@ lists, page by page."""
 from __future__ import annotations
 
 import random
+import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -145,3 +146,77 @@ async def test_a_word_is_found_as_a_whole_element_only(store: SQLiteStore) -> No
             store, LISTING, filter, ranked, Page(size=10), score=("title", [word])
         )
         assert [d["_id"] for d in result.documents] == expected[::-1], word
+
+
+def _many() -> list[Document]:
+    """More matches than a way's sample reads (``sqlite_text.SAMPLE``): ``every`` in each row,
+    ``quarter`` in one in four, ``rare`` in thirty, ``late`` in the newest rows only (bunched
+    in rowid, so the sample's estimate is five times the truth)."""
+    rng = random.Random(5)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    documents = []
+    for n in range(_MANY):
+        terms = ["every"]
+        terms += ["quarter"] if rng.random() < 0.25 else []
+        terms += ["rare"] if n % (_MANY // 30) == 7 else []
+        terms += ["late"] if n >= _MANY - _MANY // 5 else []
+        title = sorted({w for w in terms if rng.random() < 0.5})
+        at = start + timedelta(seconds=rng.randrange(_MANY))
+        name = f"n{rng.randrange(100):02d}"
+        documents.append(
+            {"_id": f"svc_{n:05d}", "listed": True, "at": at, "name": name, "terms": terms}
+            | {"title": title}
+        )
+    return documents
+
+
+_MANY = 2000
+
+
+async def _chosen_way(store: SQLiteStore, wanted: list[str]) -> int:
+    query = sqlite_text.match([("terms", word) for word in wanted], ("terms", "title"))
+    with sqlite3.connect(store.path) as connection:
+        [(way,)] = connection.execute(f"SELECT {sqlite_text.way('listing', 21)}", [query])
+    return int(way)
+
+
+async def test_ways_chosen_from_a_sample_list_what_the_oracle_lists(
+    store: SQLiteStore,
+) -> None:
+    """Past the sample a level's way is chosen from an estimate of its matches; each way, and
+    the chosen one even where the estimate is far off (``late``), lists exactly the oracle's
+    rows, and the choice spans all three ways."""
+    documents = _many()
+
+    async def insert_all() -> None:
+        for document in documents:
+            await store.insert(LISTING, document)
+
+    await store.transaction(insert_all)
+    if store.text_way is None:
+        chosen = {w: await _chosen_way(store, [w]) for w in ("every", "quarter", "rare", "late")}
+        assert chosen == {
+            "every": sqlite_text.WALK,
+            "quarter": sqlite_text.SEMI_JOIN,
+            "rare": sqlite_text.SORT,
+            "late": sqlite_text.WALK,  # an overestimate: 400 rows match, a semi-join's share
+        }
+    orders: dict[str, Sort] = {
+        "relevance": [(SCORE, DESCENDING), ("at", DESCENDING)],
+        "relevance-reversed": [(SCORE, ASCENDING), ("at", ASCENDING)],
+        "newest": [("at", DESCENDING)],
+        "name": [("name", ASCENDING)],
+    }
+    for wanted in (["every"], ["quarter"], ["late"], ["quarter", "late"], ["rare", "every"]):
+        for order, sort in orders.items():
+            score: Score | None = ("title", wanted) if order.startswith("relevance") else None
+            filter = {"$and": [{"listed": True}, *({"terms": {"$contains": w}} for w in wanted)]}
+            expected = _oracle(documents, wanted, sort)[:60]
+            listed: list[str] = []
+            page = Page(size=20)
+            while len(listed) < len(expected):
+                result = await find_page(store, LISTING, filter, sort, page, score=score)
+                listed += [d["_id"] for d in result.documents]
+                last = result.documents[-1]
+                page = Page(size=20, after=tuple(keyset_of(last, sort, score)))
+            assert listed[:60] == expected, (wanted, order)
