@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -198,6 +199,15 @@ def token(role: Role, subject: str = "admin", ttl: timedelta = timedelta(hours=1
     return issue_token(JWT_SECRET, role, subject, ttl)
 
 
+_OWNER_ROLES = {"ptn": Role.PARTNER, "slr": Role.SELLER}
+
+
+def caller(owner: Mapping[str, Any]) -> str:
+    """A bearer token of the partner or seller document ``owner`` (the role by its id)."""
+    subject = str(owner["_id"])
+    return token(_OWNER_ROLES[subject.partition("_")[0]], subject)
+
+
 class GraphQLClient:
     """Posts GraphQL to the app as a given caller."""
 
@@ -219,6 +229,22 @@ class GraphQLClient:
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
+
+    async def ok(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = None
+    ) -> dict[str, Any]:
+        """The answer's ``data``, failing the test on any error in it."""
+        body = await self(query, variables, as_=as_)
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def payload(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = None
+    ) -> Any:
+        """The value of the operation's one root field (a mutation's payload), as :meth:`ok`."""
+        (value,) = (await self.ok(query, variables, as_=as_)).values()
+        return value
 
 
 @pytest.fixture
@@ -499,6 +525,90 @@ def make_request(store: DocumentStore) -> RequestFactory:
             **fields,
         }
         return await store.insert(c.REQUESTS, document)
+
+    return build
+
+
+@dataclass(frozen=True)
+class Make:
+    """Every document factory of the test's store, as one fixture (``make.partner()``,
+    ``make.service(partner)``, ...): a test asks for ``make`` instead of listing each."""
+
+    partner: PartnerFactory
+    service: ServiceFactory
+    seller: SellerFactory
+    offer: OfferFactory
+    authorization: AuthorizationFactory
+    request: RequestFactory
+
+
+@pytest.fixture
+def make(
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+    make_offer: OfferFactory,
+    make_authorization: AuthorizationFactory,
+    make_request: RequestFactory,
+) -> Make:
+    return Make(
+        make_partner, make_service, make_seller, make_offer, make_authorization, make_request
+    )
+
+
+@pytest.fixture
+async def partner(make_partner: PartnerFactory) -> PartnerDocument:
+    """An active US TSP."""
+    return await make_partner()
+
+
+@pytest.fixture
+async def seller(make_seller: SellerFactory) -> SellerDocument:
+    """A seller allowed to authorize from the store and renew directly (an Indonesian local
+    seller)."""
+    return await make_seller(market=Market.ID)
+
+
+ACCEPT_OFFER = """mutation($token: String!, $input: AuthorizeServiceOfferInput) {
+  authorizeServiceOffer(token: $token, input: $input) {
+    authorizations { id } userErrors { field message code } } }"""
+
+
+async def accept(
+    gql: GraphQLClient, offer: Mapping[str, Any], seller: Mapping[str, Any], **edits: Any
+) -> list[str]:
+    """The ids of the authorizations ``seller`` is granted accepting ``offer`` through the API
+    (with ``edits`` as its input), failing the test on any error."""
+    variables = {"token": offer["linkToken"], "input": edits or None}
+    accepted = await gql.payload(ACCEPT_OFFER, variables, as_=caller(seller))
+    assert accepted["userErrors"] == [], accepted
+    return [authorization["id"] for authorization in accepted["authorizations"]]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """An offer of one new live service that a seller accepted through the API."""
+
+    offer: ServiceOfferDocument
+    authorization_id: str
+
+
+class AcceptedFactory(Protocol):
+    def __call__(
+        self, partner: Mapping[str, Any], seller: Mapping[str, Any], *, days: int = 90
+    ) -> Awaitable[Accepted]: ...
+
+
+@pytest.fixture
+def make_accepted(gql: GraphQLClient, make: Make) -> AcceptedFactory:
+    """An offer of a new live service of ``partner``, open ``days``, accepted by ``seller``."""
+
+    async def build(
+        partner: Mapping[str, Any], seller: Mapping[str, Any], *, days: int = 90
+    ) -> Accepted:
+        offer = await make.offer(partner, [await make.service(partner)], days=days)
+        (authorization_id,) = await accept(gql, offer, seller)
+        return Accepted(offer, authorization_id)
 
     return build
 

@@ -8,7 +8,7 @@ from datastore import collections as c
 from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, ServiceFactory, insert_offer, token
+from tests.conftest import GraphQLClient, Make, insert_offer, token
 from tests.test_authorization_api import ACCEPT
 from tests.test_partner_accounts_api import REGISTER as REGISTER_PARTNER
 from tests.test_partner_accounts_api import registration
@@ -110,11 +110,11 @@ async def test_admins_page_through_sellers_with_filters(
 
 
 async def test_reopening_a_partner_keeps_ended_authorizations_ended(
-    gql: GraphQLClient, store: DocumentStore, make_service: ServiceFactory
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     partner_id = await register_partner(gql, name="Mistaken Partner")
     partner = (await store.get_many(c.PARTNERS, [partner_id]))[partner_id]
-    service = await make_service(partner)
+    service = await make.service(partner)
     offer = await insert_offer(store, partner, [service])
     seller_id = await register_seller(gql, name="Loyal Seller", market="ID")
     await gql(

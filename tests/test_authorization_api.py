@@ -12,7 +12,7 @@ import pytest
 
 from datastore import collections as c
 from datastore.codec import utc_now
-from datastore.documents import PartnerDocument, SellerDocument, offer_changes_of
+from datastore.documents import offer_changes_of
 from datastore.enums import Market, SellerKind, ServiceStatus, ServiceType
 from datastore.ids import new_id
 from datastore.store import DocumentStore
@@ -21,10 +21,7 @@ from resolvers.identity import Role
 from resolvers.offer_dates import day_after, day_start
 from tests.conftest import (
     GraphQLClient,
-    OfferFactory,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
+    Make,
     token,
 )
 
@@ -75,17 +72,6 @@ def _today() -> date:
     return utc_now().date()
 
 
-@pytest.fixture
-async def partner(make_partner: PartnerFactory) -> PartnerDocument:
-    return await make_partner()
-
-
-@pytest.fixture
-async def seller(make_seller: SellerFactory) -> SellerDocument:
-    """A seller allowed to authorize from the store (an Indonesian local seller)."""
-    return await make_seller(market=Market.ID)
-
-
 async def _first_shop(store: DocumentStore, seller: Mapping[str, Any]) -> str:
     return str((await store.find(c.SHOPS, {"sellerId": seller["_id"]}))[0]["_id"])
 
@@ -109,11 +95,10 @@ async def test_one_click_accept_creates_one_authorization_per_service(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
-    services = [await make_service(partner), await make_service(partner, type=ServiceType.CUSTOM)]
-    offer = await make_offer(partner, services, contact={"name": "Ana"})
+    services = [await make.service(partner), await make.service(partner, type=ServiceType.CUSTOM)]
+    offer = await make.offer(partner, services, contact={"name": "Ana"})
     accepted = await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
     assert accepted["userErrors"] == []
     granted = accepted["authorizations"]
@@ -141,11 +126,10 @@ async def test_edited_accept_keeps_what_the_seller_changed(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
-    kept, dropped = await make_service(partner), await make_service(partner)
-    offer = await make_offer(partner, [kept, dropped])
+    kept, dropped = await make.service(partner), await make.service(partner)
+    offer = await make.offer(partner, [kept, dropped])
     end = _today() + timedelta(days=30)
     edits = {
         "serviceIds": [kept["_id"]],
@@ -199,13 +183,11 @@ async def test_refused_accepts_write_nothing(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
-    service = await make_service(partner)
-    offer = await make_offer(partner, [service], days=10)
-    other_seller = await make_seller()
+    service = await make.service(partner)
+    offer = await make.offer(partner, [service], days=10)
+    other_seller = await make.seller()
     foreign_shop = await _first_shop(store, other_seller)
     cases = {
         "SERVICE_NOT_IN_OFFER": {"serviceIds": [new_id("svc")]},
@@ -240,26 +222,24 @@ async def test_withdrawn_expired_and_closed_partner_offers_cannot_be_accepted(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_partner: PartnerFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
-    service = await make_service(partner)
-    withdrawn = await make_offer(partner, [service])
+    service = await make.service(partner)
+    withdrawn = await make.offer(partner, [service])
     await store.update(
         c.SERVICE_OFFERS, withdrawn["_id"], expected_version=1, changes={"status": "WITHDRAWN"}
     )
-    expired = await make_offer(partner, [service])
+    expired = await make.offer(partner, [service])
     await store.update(
         c.SERVICE_OFFERS,
         expired["_id"],
         expected_version=1,
         changes={"endsAt": utc_now() - timedelta(minutes=1)},
     )
-    closed_partner = await make_partner(status="CLOSED")
-    closed_offer = await make_offer(closed_partner, [await make_service(closed_partner)])
-    deactivated = await make_service(partner, status=ServiceStatus.DEACTIVATED)
-    stale = await make_offer(partner, [deactivated])
+    closed_partner = await make.partner(status="CLOSED")
+    closed_offer = await make.offer(closed_partner, [await make.service(closed_partner)])
+    deactivated = await make.service(partner, status=ServiceStatus.DEACTIVATED)
+    stale = await make.offer(partner, [deactivated])
     for offer, code in (
         (withdrawn, "OFFER_WITHDRAWN"),
         (expired, "OFFER_EXPIRED"),
@@ -272,15 +252,10 @@ async def test_withdrawn_expired_and_closed_partner_offers_cannot_be_accepted(
 
 
 async def test_two_sellers_racing_for_one_offer_exactly_one_wins(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    offer = await make_offer(partner, [await make_service(partner)])
-    racers = [await make_seller(market=Market.ID) for _ in range(4)]
+    offer = await make.offer(partner, [await make.service(partner)])
+    racers = [await make.seller(market=Market.ID) for _ in range(4)]
     results = await asyncio.gather(
         *(gql(ACCEPT, {"token": offer["linkToken"]}, as_=_as(s)) for s in racers)
     )
@@ -293,14 +268,10 @@ async def test_two_sellers_racing_for_one_offer_exactly_one_wins(
 
 
 async def test_default_application_through_a_service_link(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    restricted = await make_seller(kind=SellerKind.CROSS_BORDER, market=Market.US)
-    service = await make_service(partner, type=ServiceType.CUSTOM)
+    restricted = await make.seller(kind=SellerKind.CROSS_BORDER, market=Market.US)
+    service = await make.service(partner, type=ServiceType.CUSTOM)
     details = {
         "startDate": _today().isoformat(),
         "endDate": (_today() + timedelta(days=60)).isoformat(),
@@ -341,15 +312,13 @@ async def test_region_rule_for_store_authorization_and_renewal(
     gql: GraphQLClient,
     store: DocumentStore,
     partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
+    make: Make,
     kind: SellerKind,
     market: Market,
     allowed: bool,
-    make_offer: OfferFactory,
 ) -> None:
-    seller = await make_seller(kind=kind, market=market)
-    service = await make_service(partner)
+    seller = await make.seller(kind=kind, market=market)
+    service = await make.service(partner)
     details = {
         "startDate": _today().isoformat(),
         "endDate": (_today() + timedelta(days=30)).isoformat(),
@@ -359,7 +328,7 @@ async def test_region_rule_for_store_authorization_and_renewal(
     if not allowed:
         assert result["userErrors"][0]["code"] == "REGION_RESTRICTED"
         assert await store.count(c.AUTHORIZATIONS) == 0
-        offer = await make_offer(partner, [service])
+        offer = await make.offer(partner, [service])
         via_link = await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
         authorization_id = via_link["authorizations"][0]["id"]
     else:
@@ -379,10 +348,9 @@ async def test_renew_extends_by_calendar_months(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
-    offer = await make_offer(partner, [await make_service(partner)], days=40)
+    offer = await make.offer(partner, [await make.service(partner)], days=40)
     (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
         "authorizations"
     ]
@@ -399,15 +367,13 @@ async def test_cancel_ends_access_at_once_and_only_the_owner_may(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
-    offer = await make_offer(partner, [await make_service(partner)])
+    offer = await make.offer(partner, [await make.service(partner)])
     (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
         "authorizations"
     ]
-    stranger = await make_seller()
+    stranger = await make.seller()
     foreign = await _ok(gql, CANCEL, {"id": granted["id"]}, _as(stranger))
     assert foreign["userErrors"][0]["code"] == "NOT_FOUND"
     as_partner = await gql(CANCEL, {"id": granted["id"]}, as_=token(Role.PARTNER, partner["_id"]))
@@ -422,7 +388,7 @@ async def test_cancel_ends_access_at_once_and_only_the_owner_may(
     twice = await _ok(gql, CANCEL, {"id": granted["id"]}, _as(seller))
     assert twice["userErrors"][0]["code"] == "NOT_ACTIVE"
     # The seller can authorize the same service again afterwards.
-    offer_again = await make_offer(partner, [await make_service(partner)])
+    offer_again = await make.offer(partner, [await make.service(partner)])
     assert not (await _ok(gql, ACCEPT, {"token": offer_again["linkToken"]}, _as(seller)))[
         "userErrors"
     ]
@@ -433,10 +399,9 @@ async def test_expired_reads_completed_at_once_and_the_sweep_persists_it(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
-    offer = await make_offer(partner, [await make_service(partner)])
+    offer = await make.offer(partner, [await make.service(partner)])
     (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
         "authorizations"
     ]
@@ -473,11 +438,10 @@ async def test_expiring_within_days_for_seller_and_partner(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
-    soon = await make_offer(partner, [await make_service(partner)], days=10)
-    later = await make_offer(partner, [await make_service(partner)], days=40)
+    soon = await make.offer(partner, [await make.service(partner)], days=10)
+    later = await make.offer(partner, [await make.service(partner)], days=40)
     for offer in (soon, later):
         await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
     for caller in (_as(seller), token(Role.PARTNER, partner["_id"])):
@@ -501,11 +465,10 @@ async def test_expiring_within_days_agrees_with_days_remaining(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
     for days in (1, 14, 15, 16, 30):
-        offer = await make_offer(partner, [await make_service(partner)], days=days)
+        offer = await make.offer(partner, [await make.service(partner)], days=days)
         accepted = await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
         assert accepted["userErrors"] == []
     query = """query($days: Int) { authorizations(expiringWithinDays: $days, first: 50) {
@@ -524,18 +487,17 @@ async def test_unlinking_an_account_ends_authorizations_that_covered_only_it(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
     account = await _first_account(store, seller)
-    only_account = await make_offer(
+    only_account = await make.offer(
         partner,
-        [await make_service(partner)],
+        [await make.service(partner)],
         settings={**SETTINGS, "authorizeObject": "TTUID"},
     )
-    both = await make_offer(
+    both = await make.offer(
         partner,
-        [await make_service(partner)],
+        [await make.service(partner)],
         settings={**SETTINGS, "authorizeObject": "SHOP_AND_TTUID"},
     )
     (ended,) = (await _ok(gql, ACCEPT, {"token": only_account["linkToken"]}, _as(seller)))[
@@ -560,11 +522,10 @@ async def test_closing_a_partner_closes_its_authorizations(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
+    make: Make,
     admin: str,
-    make_offer: OfferFactory,
 ) -> None:
-    offer = await make_offer(partner, [await make_service(partner)])
+    offer = await make.offer(partner, [await make.service(partner)])
     (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
         "authorizations"
     ]
@@ -595,12 +556,9 @@ async def test_who_sees_an_authorization(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
-    offer = await make_offer(partner, [await make_service(partner)])
+    offer = await make.offer(partner, [await make.service(partner)])
     (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
         "authorizations"
     ]
@@ -611,8 +569,8 @@ async def test_who_sees_an_authorization(
     assert node["shops"] == [{"id": await _first_shop(store, seller)}]
     assert node["seller"]["shops"]["edges"] == []  # only the covered shops, via the authorization
     for caller in (
-        token(Role.PARTNER, (await make_partner())["_id"]),
-        _as(await make_seller()),
+        token(Role.PARTNER, (await make.partner())["_id"]),
+        _as(await make.seller()),
         None,
     ):
         hidden = await gql(query, {"id": granted["id"]}, as_=caller)
@@ -639,13 +597,11 @@ async def test_can_be_accepted_and_one_click_never_disagree(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    make: Make,
     state: str,
 ) -> None:
-    service = await make_service(partner)
-    offer = await make_offer(partner, [service], days=30)
+    service = await make.service(partner)
+    offer = await make.offer(partner, [service], days=30)
     starts = offer["startsAt"]
     changes: dict[str, Any] = {}
     if state == "future start":
@@ -659,7 +615,7 @@ async def test_can_be_accepted_and_one_click_never_disagree(
     elif state == "expired":
         changes = {"startsAt": starts - timedelta(days=40), "endsAt": day_start(_today())}
     elif state == "accepted by another seller":
-        other = await make_seller(market=Market.ID)
+        other = await make.seller(market=Market.ID)
         await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(other))
     elif state == "partner closed":
         await store.update(

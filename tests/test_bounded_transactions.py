@@ -45,12 +45,8 @@ from resolvers.writes import items_per_transaction
 from tests.conftest import (
     OFFER_SETTINGS,
     SETTINGS,
-    AuthorizationFactory,
     GraphQLClient,
-    PartnerFactory,
-    RequestFactory,
-    SellerFactory,
-    ServiceFactory,
+    Make,
     serving,
     token,
 )
@@ -193,20 +189,15 @@ async def assert_closed_completely(store: DocumentStore, partner_id: str, ended:
 
 @sqlite_only
 async def test_closing_a_partner_with_5000_authorizations_writes_a_batch_per_transaction(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_request: RequestFactory,
-    make_authorization: AuthorizationFactory,
+    store: DocumentStore, make: Make
 ) -> None:
     assert isinstance(store, SQLiteStore)
-    partner = await make_partner()
-    await seed_active_authorizations(store, await make_service(partner), 5_000)
+    partner = await make.partner()
+    await seed_active_authorizations(store, await make.service(partner), 5_000)
     for _ in range(3):
-        await make_request(await make_seller(), partner)
-    other_seller = await make_seller()
-    other = await make_authorization(other_seller, await make_service(await make_partner()))
+        await make.request(await make.seller(), partner)
+    other_seller = await make.seller()
+    other = await make.authorization(other_seller, await make.service(await make.partner()))
     writes = Writes(store)
 
     def close_batches() -> int:
@@ -255,10 +246,10 @@ async def test_closing_a_partner_with_5000_authorizations_writes_a_batch_per_tra
 
 @sqlite_only
 async def test_pruning_50000_expired_events_writes_a_batch_per_transaction_and_resumes(
-    store: DocumentStore, make_seller: SellerFactory
+    store: DocumentStore, make: Make
 ) -> None:
     assert isinstance(store, SQLiteStore)
-    other_seller = await make_seller()
+    other_seller = await make.seller()
     old, now = utc_now() - timedelta(days=31), utc_now()
     await store.insert_many(
         c.EVENTS,
@@ -344,13 +335,11 @@ async def test_pruning_50000_expired_events_writes_a_batch_per_transaction_and_r
 
 @sqlite_only
 async def test_a_close_interrupted_midway_leaves_nothing_granting_access_and_a_retry_finishes(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    store: DocumentStore, make: Make
 ) -> None:
     assert isinstance(store, SQLiteStore)
-    partner = await make_partner()
-    await seed_active_authorizations(store, await make_service(partner), 1_000)
+    partner = await make.partner()
+    await seed_active_authorizations(store, await make.service(partner), 1_000)
     loop = asyncio.get_running_loop()
     closing: asyncio.Task[dict[str, Any]] | None = None
 
@@ -391,21 +380,16 @@ async def test_a_close_interrupted_midway_leaves_nothing_granting_access_and_a_r
 
 
 async def interrupted_close(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_authorization: AuthorizationFactory,
-    make_request: RequestFactory,
+    store: DocumentStore, make: Make
 ) -> tuple[PartnerDocument, list[AuthorizationDocument]]:
     """A partner as a close stopped after its first transaction leaves it: CLOSED and marked
     ``closing``, its service still listed, authorizations and a request still active."""
-    partner = await make_partner(
+    partner = await make.partner(
         status=PartnerStatus.CLOSED, closing=True, closedAt=utc_now(), closedReason="Policy"
     )
-    service = await make_service(partner, listed=True)
-    active = [await make_authorization(await make_seller(), service) for _ in range(25)]
-    await make_request(await make_seller(), partner)
+    service = await make.service(partner, listed=True)
+    active = [await make.authorization(await make.seller(), service) for _ in range(25)]
+    await make.request(await make.seller(), partner)
     return partner, active
 
 
@@ -418,18 +402,10 @@ def small_batches(store: DocumentStore) -> Any:
 
 
 async def test_the_sweep_finishes_an_interrupted_close(
-    store: DocumentStore,
-    small_batches: None,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_authorization: AuthorizationFactory,
-    make_request: RequestFactory,
+    store: DocumentStore, small_batches: None, make: Make
 ) -> None:
-    partner, _ = await interrupted_close(
-        store, make_partner, make_service, make_seller, make_authorization, make_request
-    )
-    untouched = await make_partner()
+    partner, _ = await interrupted_close(store, make)
+    untouched = await make.partner()
     sweeper = asyncio.create_task(sweep_periodically(store, 3600))
     try:
         await until_stored(store, partner["_id"], lambda p: not p.get("closing"))
@@ -444,18 +420,9 @@ async def test_the_sweep_finishes_an_interrupted_close(
 
 
 async def test_reopening_finishes_an_interrupted_close_first(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    small_batches: None,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_authorization: AuthorizationFactory,
-    make_request: RequestFactory,
+    gql: GraphQLClient, store: DocumentStore, small_batches: None, make: Make
 ) -> None:
-    partner, active = await interrupted_close(
-        store, make_partner, make_service, make_seller, make_authorization, make_request
-    )
+    partner, active = await interrupted_close(store, make)
     reopened = await gql(REOPEN, {"id": partner["_id"]}, as_=ADMIN)
     assert reopened["data"]["reopenPartner"] == {
         "partner": {"id": partner["_id"], "status": "ACTIVE"},

@@ -21,7 +21,7 @@ from edge.limits import Limits
 from edge.settings import EdgeSettingsError
 from resolvers.bulk_export_query import plan_export
 from schema import schema
-from tests.conftest import SETTINGS, GraphQLClient, PartnerFactory, serving
+from tests.conftest import SETTINGS, GraphQLClient, Make, serving
 from tests.test_bulk_export_api import ADMIN, _download, _export, _page_all, _start
 
 LIMITS = Limits()
@@ -102,10 +102,10 @@ def test_the_as_run_cases_are_within_the_limits_as_written() -> None:
 
 
 async def test_a_query_just_within_the_limits_as_run_is_accepted_and_completes(
-    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make_partner: PartnerFactory
+    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make: Make
 ) -> None:
     # The export adds two aliases (the node's id and the connection's pageInfo).
-    await make_partner()
+    await make.partner()
     export = await _export(gql, store, _aliases(LIMITS.max_aliases - 2), ADMIN)
     assert export["status"] == "COMPLETED", export
     lines = await _download(http, export["url"])
@@ -151,14 +151,10 @@ PARTNERS = (
     ],
 )
 async def test_named_fragments_on_the_path_are_spread_as_execution_spreads_them(
-    gql: GraphQLClient,
-    http: httpx.AsyncClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    query: str,
+    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make: Make, query: str
 ) -> None:
     for _ in range(3):
-        await make_partner()
+        await make.partner()
     export = await _export(gql, store, query, ADMIN)
     assert export["status"] == "COMPLETED", export
     lines = await _download(http, export["url"])
@@ -188,9 +184,9 @@ def test_the_link_lifetime_is_a_setting() -> None:
 
 
 async def test_a_download_link_lasts_the_configured_lifetime(
-    store: DocumentStore, make_partner: PartnerFactory
+    store: DocumentStore, make: Make
 ) -> None:
-    await make_partner()
+    await make.partner()
     settings = replace(SETTINGS, exports=ExportSettings(worker=False, link_seconds=90))
     async with serving(store, settings) as http:
         gql = GraphQLClient(http)

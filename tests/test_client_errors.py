@@ -15,7 +15,7 @@ from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers.identity import Role
 from resolvers.offer_dates import day_after, day_start
-from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
+from tests.conftest import GraphQLClient, Make, token
 
 SETTINGS = {
     "authorizeObject": "SHOP",
@@ -49,9 +49,9 @@ def _codes(body: dict[str, Any]) -> list[str]:
 
 
 async def test_a_forbidden_root_field_leaves_the_rest_of_the_response(
-    gql: GraphQLClient, make_partner: PartnerFactory
+    gql: GraphQLClient, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     body = await _body(
         gql,
         "{ viewer { role } store(first: 1) { edges { node { id } } } partners { edges { node "
@@ -67,10 +67,10 @@ async def test_a_forbidden_root_field_leaves_the_rest_of_the_response(
 
 
 async def test_a_forbidden_mutation_leaves_the_other_mutations_of_the_document(
-    gql: GraphQLClient, make_seller: SellerFactory, make_partner: PartnerFactory
+    gql: GraphQLClient, make: Make
 ) -> None:
-    seller = await make_seller()
-    partner = await make_partner()
+    seller = await make.seller()
+    partner = await make.partner()
     body = await _body(
         gql,
         """mutation($p: ID!) {
@@ -122,9 +122,9 @@ async def test_errors_of_the_request_carry_a_code(
 
 
 async def test_anonymous_is_unauthenticated_and_a_wrong_role_forbidden(
-    gql: GraphQLClient, make_seller: SellerFactory
+    gql: GraphQLClient, make: Make
 ) -> None:
-    seller = await make_seller()
+    seller = await make.seller()
     query = "{ partners { edges { node { id } } } }"
     assert _codes(await _body(gql, query)) == ["UNAUTHENTICATED"]
     assert _codes(await _body(gql, query, caller=token(Role.SELLER, seller["_id"]))) == [
@@ -154,13 +154,9 @@ def _request(partner_id: str, **business: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("amount", ["NaN", "sNaN", "Infinity", "-Infinity", "-NaN"])
 async def test_a_money_amount_that_is_not_a_number_is_a_user_error(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_seller: SellerFactory,
-    make_partner: PartnerFactory,
-    amount: str,
+    gql: GraphQLClient, store: DocumentStore, make: Make, amount: str
 ) -> None:
-    seller, partner = await make_seller(), await make_partner()
+    seller, partner = await make.seller(), await make.partner()
     body = await _body(
         gql,
         CREATE_REQUEST,
@@ -180,14 +176,10 @@ def _dates(start: date, end: date) -> dict[str, Any]:
 
 
 async def test_renewals_stop_at_the_horizon_authorizing_allows(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_seller: SellerFactory,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    seller = await make_seller(market=Market.ID)
-    service = await make_service(await make_partner())
+    seller = await make.seller(market=Market.ID)
+    service = await make.service(await make.partner())
     caller = token(Role.SELLER, seller["_id"])
     today = utc_now().date()
     granted = await _body(
@@ -216,15 +208,11 @@ async def test_renewals_stop_at_the_horizon_authorizing_allows(
 
 
 async def test_an_authorization_at_the_end_of_the_calendar_is_refused_not_internal(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_seller: SellerFactory,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    seller = await make_seller(market=Market.ID)
-    partner = await make_partner()
-    service = await make_service(partner)
+    seller = await make.seller(market=Market.ID)
+    partner = await make.partner()
+    service = await make.service(partner)
     caller = token(Role.SELLER, seller["_id"])
     far = {"token": service["authorizationLinkToken"]}
     for start, end in (
@@ -263,12 +251,12 @@ async def test_an_authorization_at_the_end_of_the_calendar_is_refused_not_intern
 
 
 async def test_a_valid_token_for_an_unknown_account_must_sign_in_again(
-    gql: GraphQLClient, make_partner: PartnerFactory, make_service: ServiceFactory
+    gql: GraphQLClient, make: Make
 ) -> None:
     ghost_partner = token(Role.PARTNER, new_id("ptn"))
     ghost_seller = token(Role.SELLER, new_id("slr"))
-    partner = await make_partner()
-    service = await make_service(partner)
+    partner = await make.partner()
+    service = await make.service(partner)
     start = utc_now().date() + timedelta(days=1)
     offer = {"input": {"serviceIds": [service["_id"]], **_dates(start, start + timedelta(9))}}
     for query, variables, caller in (

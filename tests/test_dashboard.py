@@ -11,10 +11,7 @@ from datastore.store import DocumentStore
 from resolvers.identity import Role
 from tests.conftest import (
     GraphQLClient,
-    OfferFactory,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
+    Make,
     token,
 )
 
@@ -29,17 +26,11 @@ ACCEPT = """mutation($token: String!) { authorizeServiceOffer(token: $token) {
 
 
 async def _accepted_offers(
-    count: int,
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    count: int, gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    services = [await make_service(partner) for _ in range(3)]
+    services = [await make.service(partner) for _ in range(3)]
     for _ in range(count):
-        offer = await make_offer(
+        offer = await make.offer(
             partner,
             services,
             days=60,
@@ -50,7 +41,7 @@ async def _accepted_offers(
                 "dataCompassAccess": False,
             },
         )
-        seller = await make_seller(market=Market.ID)
+        seller = await make.seller(market=Market.ID)
         result = await gql(
             ACCEPT, {"token": offer["linkToken"]}, as_=token(Role.SELLER, seller["_id"])
         )
@@ -58,17 +49,12 @@ async def _accepted_offers(
 
 
 async def test_dashboard_round_trips_do_not_grow_with_offers(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     costs = []
     for count in (2, 10):
-        partner = await make_partner()
-        await _accepted_offers(count, gql, store, partner, make_service, make_seller, make_offer)
+        partner = await make.partner()
+        await _accepted_offers(count, gql, store, partner, make)
         store.stats.reset()
         result = await gql(DASHBOARD, as_=token(Role.PARTNER, partner["_id"]))
         offers = result["data"]["viewer"]["partner"]["serviceOffers"]["edges"]

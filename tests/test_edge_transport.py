@@ -22,7 +22,7 @@ from datastore.store import DocumentStore
 from edge.graphql_http import prefers_graphql_response_json
 from edge.settings import TransportSettings
 from gateway import create_app
-from tests.conftest import SETTINGS, PartnerFactory
+from tests.conftest import SETTINGS, Make
 from tests.stores import sqlite_only
 
 QUERY = b'{"query": "{ __typename }"}'
@@ -368,10 +368,10 @@ async def test_a_method_the_endpoint_does_not_serve_gets_a_graphql_error(
 
 @sqlite_only
 async def test_a_mutation_stuck_behind_another_writer_times_out_and_writes_nothing(
-    client_with: ClientFactory, store: DocumentStore, make_partner: PartnerFactory, admin: str
+    client_with: ClientFactory, store: DocumentStore, make: Make, admin: str
 ) -> None:
     assert isinstance(store, SQLiteStore)
-    partner = await make_partner()
+    partner = await make.partner()
     close = {
         "query": "mutation($i: ClosePartnerInput!) { closePartner(input: $i) "
         "{ partner { status } userErrors { code } } }",

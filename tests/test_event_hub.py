@@ -12,19 +12,16 @@ from resolvers.errors import PublicError
 from resolvers.event_feed import open_feed
 from resolvers.events import EventType, append, ensure_sequence
 from resolvers.identity import Role, Viewer
-from tests.conftest import PartnerFactory, SellerFactory, ServiceFactory
+from tests.conftest import Make
 from tests.test_event_log import authorization
 
 
 async def test_a_consumer_that_falls_behind_is_cut_off_and_others_are_not(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
+    store: DocumentStore, make: Make
 ) -> None:
     await ensure_sequence(store)
-    partner, seller = await make_partner(), await make_seller()
-    granted = await authorization(store, partner, seller, await make_service(partner))
+    partner, seller = await make.partner(), await make.seller()
+    granted = await authorization(store, partner, seller, await make.service(partner))
     hub = EventHub(store, poll_seconds=0.01, queue_size=4)
     await hub.start()
     try:
@@ -47,15 +44,10 @@ async def test_a_consumer_that_falls_behind_is_cut_off_and_others_are_not(
         await hub.stop()
 
 
-async def test_a_slow_feed_ends_with_slow_consumer(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
-) -> None:
+async def test_a_slow_feed_ends_with_slow_consumer(store: DocumentStore, make: Make) -> None:
     await ensure_sequence(store)
-    partner, seller = await make_partner(), await make_seller()
-    granted = await authorization(store, partner, seller, await make_service(partner))
+    partner, seller = await make.partner(), await make.seller()
+    granted = await authorization(store, partner, seller, await make.service(partner))
     hub = EventHub(store, poll_seconds=0.01, queue_size=3)
     install(hub)
     try:

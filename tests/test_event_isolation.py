@@ -15,7 +15,7 @@ from datastore.store import DocumentStore
 from edge.stream_settings import StreamSettings
 from edge.webhooks import WebhookWorker
 from resolvers.identity import Role
-from tests.conftest import SETTINGS, GraphQLClient, PartnerFactory, SellerFactory, token
+from tests.conftest import SETTINGS, GraphQLClient, Make, token
 from tests.live import WSClient, served, ws_client
 from tests.test_seller_request_api import ACCEPT, CREATE, _form
 from tests.test_subscriptions import EVENTS
@@ -42,14 +42,10 @@ async def _subscribed(client: WSClient) -> None:
 
 
 async def test_partner_b_and_seller_b_receive_nothing_of_a(
-    base_url: str,
-    store: DocumentStore,
-    receiver: Receiver,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    base_url: str, store: DocumentStore, receiver: Receiver, make: Make
 ) -> None:
-    partner_a, partner_b = await make_partner(), await make_partner()
-    seller_a, seller_b = await make_seller(), await make_seller()
+    partner_a, partner_b = await make.partner(), await make.partner()
+    seller_a, seller_b = await make.seller(), await make.seller()
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
         gql = GraphQLClient(http)
         hooked = await gql(

@@ -22,10 +22,7 @@ from resolvers import events, history
 from resolvers.identity import Role, Viewer
 from tests.conftest import (
     GraphQLClient,
-    OfferFactory,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
+    Make,
     token,
 )
 from tests.stores import ADAPTERS, drop_store, open_store
@@ -68,12 +65,9 @@ async def authorization(
 
 
 async def test_request_moves_write_their_events_with_parties_and_changes(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    partner, seller = await make_partner(), await make_seller()
+    partner, seller = await make.partner(), await make.seller()
     created = await gql(CREATE, _form(partner["_id"]), as_=token(Role.SELLER, seller["_id"]))
     request_id = created["data"]["createRequest"]["requests"][0]["id"]
     await gql(ACCEPT, {"id": request_id}, as_=token(Role.PARTNER, partner["_id"]))
@@ -89,14 +83,9 @@ async def test_request_moves_write_their_events_with_parties_and_changes(
     assert accepted["createdAt"] >= log[0]["createdAt"]
 
 
-async def test_a_rolled_back_change_writes_no_event(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
-) -> None:
-    partner, seller = await make_partner(), await make_seller()
-    granted = await authorization(store, partner, seller, await make_service(partner))
+async def test_a_rolled_back_change_writes_no_event(store: DocumentStore, make: Make) -> None:
+    partner, seller = await make.partner(), await make.seller()
+    granted = await authorization(store, partner, seller, await make.service(partner))
 
     async def work() -> None:
         await history.record(
@@ -117,10 +106,8 @@ async def test_a_rolled_back_change_writes_no_event(
     ]
 
 
-async def test_changes_that_mean_no_event_write_none(
-    store: DocumentStore, make_partner: PartnerFactory, make_service: ServiceFactory
-) -> None:
-    service = await make_service(await make_partner())
+async def test_changes_that_mean_no_event_write_none(store: DocumentStore, make: Make) -> None:
+    service = await make.service(await make.partner())
     await history.record(
         store, subject_id=service["_id"], action="UPDATED", actor=Viewer(Role.ADMIN, "admin")
     )
@@ -129,13 +116,10 @@ async def test_changes_that_mean_no_event_write_none(
 
 
 async def test_concurrent_writers_get_dense_unique_positions(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
+    store: DocumentStore, make: Make
 ) -> None:
-    partner, seller = await make_partner(), await make_seller()
-    granted = await authorization(store, partner, seller, await make_service(partner))
+    partner, seller = await make.partner(), await make.seller()
+    granted = await authorization(store, partner, seller, await make.service(partner))
     for _ in range(5):
         await asyncio.gather(
             *(
@@ -148,15 +132,12 @@ async def test_concurrent_writers_get_dense_unique_positions(
 
 
 async def test_the_sweep_writes_expiring_once_per_end_date(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
+    store: DocumentStore, make: Make
 ) -> None:
-    partner, seller = await make_partner(), await make_seller()
-    soon = await authorization(store, partner, seller, await make_service(partner))
+    partner, seller = await make.partner(), await make.seller()
+    soon = await authorization(store, partner, seller, await make.service(partner))
     await authorization(  # ends in 40 days: not yet
-        store, partner, seller, await make_service(partner), endsAt=utc_now() + timedelta(40)
+        store, partner, seller, await make.service(partner), endsAt=utc_now() + timedelta(40)
     )
     results = await asyncio.gather(*(events.notice_expiring(store) for _ in range(4)))
     assert sum(results) == 1
@@ -176,13 +157,10 @@ async def test_the_sweep_writes_expiring_once_per_end_date(
 
 
 async def test_pruning_removes_old_events_and_remembers_where_it_ended(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
+    store: DocumentStore, make: Make
 ) -> None:
-    partner, seller = await make_partner(), await make_seller()
-    granted = await authorization(store, partner, seller, await make_service(partner))
+    partner, seller = await make.partner(), await make.seller()
+    granted = await authorization(store, partner, seller, await make.service(partner))
     old = utc_now() - timedelta(days=31)
     for _ in range(3):
         await events.append(store, events.EventType.AUTHORIZATION_RENEWED, granted, {}, at=old)
@@ -254,18 +232,13 @@ async def test_racing_first_appends_all_commit_with_dense_positions_on_every_ada
 
 
 async def test_an_offer_accepted_granted_renewed_and_canceled_through_the_api(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     from tests.test_authorization_api import ACCEPT as ACCEPT_OFFER
     from tests.test_authorization_api import CANCEL, RENEW
 
-    partner, seller = await make_partner(), await make_seller(market="ID")
-    offer = await make_offer(partner, [await make_service(partner)])
+    partner, seller = await make.partner(), await make.seller(market="ID")
+    offer = await make.offer(partner, [await make.service(partner)])
     as_seller = token(Role.SELLER, seller["_id"])
     accepted = await gql(ACCEPT_OFFER, {"token": offer["linkToken"]}, as_=as_seller)
     authorization_id = accepted["data"]["authorizeServiceOffer"]["authorizations"][0]["id"]
@@ -286,15 +259,12 @@ async def test_an_offer_accepted_granted_renewed_and_canceled_through_the_api(
 
 
 async def test_the_periodic_sweep_notices_expiring_and_prunes(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
+    store: DocumentStore, make: Make
 ) -> None:
     from resolvers.authorization_lifecycle import sweep_periodically
 
-    partner, seller = await make_partner(), await make_seller()
-    soon = await authorization(store, partner, seller, await make_service(partner))
+    partner, seller = await make.partner(), await make.seller()
+    soon = await authorization(store, partner, seller, await make.service(partner))
     old = utc_now() - timedelta(days=3)
     await events.append(store, events.EventType.AUTHORIZATION_RENEWED, soon, {}, at=old)
     sweeper = asyncio.create_task(

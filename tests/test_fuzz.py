@@ -55,9 +55,7 @@ from schema.contract import exported_sdl
 from tests.conftest import (
     SETTINGS,
     GraphQLClient,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
+    Make,
     token,
 )
 from tests.live import served
@@ -166,17 +164,12 @@ def _check(operation: str, status: int, body: Any) -> None:
 
 
 @pytest.fixture
-async def callers(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
-) -> dict[str, str | None]:
+async def callers(store: DocumentStore, make: Make) -> dict[str, str | None]:
     """A partner with a live service and an open offer, and a seller, so that generated
     operations meet real documents as well as unknown ids."""
-    partner = await make_partner()
-    service = await make_service(partner)
-    seller = await make_seller()
+    partner = await make.partner()
+    service = await make.service(partner)
+    seller = await make.seller()
     now = utc_now()
     await store.insert(
         c.SERVICE_OFFERS,
@@ -489,9 +482,9 @@ async def _outcome(connection: ClientConnection) -> int | None:
 
 
 async def test_malformed_websocket_frames_close_with_a_code_and_never_fail_the_server(
-    base_url: str, make_partner: PartnerFactory, caplog: pytest.LogCaptureFixture
+    base_url: str, make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     url = base_url.replace("http", "ws", 1) + "/graphql"
     drawn = _drawn(_FRAMES)
     assert len(drawn) == EXAMPLES

@@ -8,16 +8,12 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from datastore import collections as c
 from datastore.catalog import get_catalog
 from datastore.codec import utc_now
-from datastore.documents import PartnerDocument, SellerDocument
-from datastore.enums import Market
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
+from tests.conftest import GraphQLClient, Make, token
 
 ERRORS = "userErrors { field code }"
 CREATE_OFFER = f"""mutation($input: CreateServiceOfferInput!) {{
@@ -97,25 +93,10 @@ def _authorize_input(**fields: Any) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-async def partner(make_partner: PartnerFactory) -> PartnerDocument:
-    return await make_partner()
-
-
-@pytest.fixture
-async def seller(make_seller: SellerFactory) -> SellerDocument:
-    """A seller allowed to renew directly (an Indonesian local seller)."""
-    return await make_seller(market=Market.ID)
-
-
 async def test_create_offer_retry_reuse_and_key_scope(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     variables = {"input": _offer_input([service["_id"]], idempotencyKey="offer-1")}
     first = await _payload(gql, CREATE_OFFER, variables, _partner(partner))
     again = await _payload(gql, CREATE_OFFER, variables, _partner(partner))
@@ -126,11 +107,11 @@ async def test_create_offer_retry_reuse_and_key_scope(
     assert (reused["serviceOffer"], _codes(reused)) == (None, REUSED)
     assert await store.count(c.SERVICE_OFFERS) == 1
     # A key belongs to one caller: another partner's same key is a new key.
-    other = await make_partner()
+    other = await make.partner()
     theirs = await _payload(
         gql,
         CREATE_OFFER,
-        {"input": _offer_input([(await make_service(other))["_id"]], idempotencyKey="offer-1")},
+        {"input": _offer_input([(await make.service(other))["_id"]], idempotencyKey="offer-1")},
         _partner(other),
     )
     assert theirs["userErrors"] == []
@@ -138,12 +119,9 @@ async def test_create_offer_retry_reuse_and_key_scope(
 
 
 async def test_a_key_used_by_another_mutation_is_reused(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     variables = {"input": _offer_input([service["_id"]], idempotencyKey="shared")}
     assert (await _payload(gql, CREATE_OFFER, variables, _partner(partner)))["userErrors"] == []
     category = get_catalog().find(partner["type"], partner["registrationRegion"])[0]
@@ -179,12 +157,9 @@ async def test_apply_for_category_retry_and_reuse(
 
 
 async def test_create_request_retry_and_reuse(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    seller: Mapping[str, Any],
-    make_partner: PartnerFactory,
+    gql: GraphQLClient, store: DocumentStore, seller: Mapping[str, Any], make: Make
 ) -> None:
-    partner, other = await make_partner(), await make_partner()
+    partner, other = await make.partner(), await make.partner()
     variables = {"input": _request_input(partner["_id"], idempotencyKey="req-1")}
     first = await _payload(gql, CREATE_REQUEST, variables, _seller(seller))
     assert first["userErrors"] == []
@@ -203,9 +178,9 @@ async def test_repeated_authorize_service_adds_no_second_history_entry(
     store: DocumentStore,
     seller: Mapping[str, Any],
     partner: Mapping[str, Any],
-    make_service: ServiceFactory,
+    make: Make,
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     variables = {
         "token": service["authorizationLinkToken"],
         "input": _authorize_input(idempotencyKey="auth-1"),
@@ -231,9 +206,9 @@ async def test_one_click_accept_takes_a_key(
     store: DocumentStore,
     seller: Mapping[str, Any],
     partner: Mapping[str, Any],
-    make_service: ServiceFactory,
+    make: Make,
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     offer = await _payload(
         gql,
         CREATE_OFFER,
@@ -271,9 +246,9 @@ async def test_renew_with_a_key_extends_once(
     store: DocumentStore,
     seller: Mapping[str, Any],
     partner: Mapping[str, Any],
-    make_service: ServiceFactory,
+    make: Make,
 ) -> None:
-    authorization = await _authorization(gql, seller, await make_service(partner))
+    authorization = await _authorization(gql, seller, await make.service(partner))
     variables = {"id": authorization["id"], "period": "ONE_MONTH", "key": "renew-1"}
     first = await _payload(gql, RENEW, variables, _seller(seller))
     again = await _payload(gql, RENEW, variables, _seller(seller))
@@ -299,9 +274,9 @@ async def test_racing_retries_of_a_keyed_create_make_one_result(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
+    make: Make,
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     for round_ in range(ROUNDS):
         key = f"race-{round_}"
         offers = await asyncio.gather(
@@ -339,9 +314,9 @@ async def test_racing_keyed_renewals_extend_once(
     store: DocumentStore,
     seller: Mapping[str, Any],
     partner: Mapping[str, Any],
-    make_service: ServiceFactory,
+    make: Make,
 ) -> None:
-    authorization = await _authorization(gql, seller, await make_service(partner))
+    authorization = await _authorization(gql, seller, await make.service(partner))
     ends = [authorization["endDate"]]
     for round_ in range(ROUNDS):
         variables = {"id": authorization["id"], "period": "ONE_MONTH", "key": f"r-{round_}"}
@@ -361,9 +336,9 @@ async def test_the_same_authorization_sent_again_without_a_key_changes_nothing(
     store: DocumentStore,
     seller: Mapping[str, Any],
     partner: Mapping[str, Any],
-    make_service: ServiceFactory,
+    make: Make,
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     variables = {"token": service["authorizationLinkToken"], "input": _authorize_input()}
     first = await _payload(gql, BY_LINK, variables, _seller(seller))
     again = await _payload(gql, BY_LINK, variables, _seller(seller))

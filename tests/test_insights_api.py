@@ -15,7 +15,6 @@ import pytest
 
 from datastore import collections as c
 from datastore.codec import utc_now
-from datastore.documents import PartnerDocument
 from datastore.enums import Market, PartnerType
 from datastore.store import DocumentStore
 from edge.throttle import ThrottlePolicy
@@ -25,9 +24,7 @@ from resolvers.insight_rebuild import rebuild
 from tests.conftest import SETTINGS as APP_SETTINGS
 from tests.conftest import (
     GraphQLClient,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
+    Make,
     insert_offer,
     serving,
     token,
@@ -152,20 +149,11 @@ async def _counters(store: DocumentStore) -> dict[str, tuple[Any, ...]]:
     }
 
 
-@pytest.fixture
-async def partner(make_partner: PartnerFactory) -> PartnerDocument:
-    return await make_partner()
-
-
 async def test_every_figure_counted_live_and_rebuilt_the_same(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    first, second = await make_service(partner), await make_service(partner)
-    sellers = [await make_seller(market=Market.ID) for _ in range(4)]
+    first, second = await make.service(partner), await make.service(partner)
+    sellers = [await make.seller(market=Market.ID) for _ in range(4)]
     bundle = await _offer(gql, partner, [first, second], key="bundle")
     await _offer(gql, partner, [first, second], key="bundle")  # a retry: counted once
     single = await _offer(gql, partner, [second])
@@ -276,12 +264,9 @@ async def test_every_figure_counted_live_and_rebuilt_the_same(
 
 
 async def test_day_boundaries_follow_the_time_zone(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     offers = [await _offer(gql, partner, [service]) for _ in range(3)]
     # Put the offers' creation at chosen instants (as if made then) and count again.
     yesterday = _today() - timedelta(days=1)
@@ -372,16 +357,11 @@ async def test_bad_arguments_are_refused_with_a_code(
 
 
 async def test_only_the_partner_and_admins_see_its_insights(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    other = await make_partner()
-    foreign = await make_service(other)
-    seller = await make_seller()
+    other = await make.partner()
+    foreign = await make.service(other)
+    seller = await make.seller()
     for caller, code in [
         (_as(other, Role.PARTNER), "FORBIDDEN"),
         (_as(seller, Role.SELLER), "FORBIDDEN"),
@@ -408,14 +388,10 @@ async def test_only_the_partner_and_admins_see_its_insights(
 
 
 async def test_idempotent_retries_count_once(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    service = await make_service(partner)
-    seller = await make_seller()
+    service = await make.service(partner)
+    seller = await make.seller()
     offers = [await _offer(gql, partner, [service], key="same-key") for _ in range(3)]
     assert len({o["id"] for o in offers}) == 1
     for _ in range(3):
@@ -425,14 +401,10 @@ async def test_idempotent_retries_count_once(
 
 
 async def test_racing_accepts_and_opens_count_exactly_once(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    service = await make_service(partner)
-    sellers = [await make_seller() for _ in range(4)]
+    service = await make.service(partner)
+    sellers = [await make.seller() for _ in range(4)]
     rounds = 6
     for _ in range(rounds):
         offer = await _offer(gql, partner, [service])
@@ -456,14 +428,11 @@ async def test_racing_accepts_and_opens_count_exactly_once(
 
 
 async def test_admins_see_the_platform_filtered(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    tsp = await make_partner()
-    mcn = await make_partner(type=PartnerType.MCN_CAP)
-    tsp_service, mcn_service = await make_service(tsp), await make_service(mcn)
+    tsp = await make.partner()
+    mcn = await make.partner(type=PartnerType.MCN_CAP)
+    tsp_service, mcn_service = await make.service(tsp), await make.service(mcn)
     await _offer(gql, tsp, [tsp_service])
     await _offer(gql, mcn, [mcn_service])
     await _offer(gql, mcn, [mcn_service])
@@ -487,12 +456,9 @@ async def test_admins_see_the_platform_filtered(
 
 
 async def test_a_year_of_days_costs_its_buckets_and_reads_no_more(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     await _offer(gql, partner, [service])
 
     async def cost(days: int, fields: str) -> int:
@@ -519,9 +485,9 @@ async def test_a_year_of_days_costs_its_buckets_and_reads_no_more(
 
 
 async def test_link_opens_are_throttled_per_anonymous_address(
-    store: DocumentStore, partner: Mapping[str, Any], make_service: ServiceFactory
+    store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    offer = await insert_offer(store, partner, [await make_service(partner)])
+    offer = await insert_offer(store, partner, [await make.service(partner)])
     # Room for two or three mutations (10 points and their payload), restoring almost nothing.
     tight = dataclasses.replace(
         APP_SETTINGS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datastore.catalog import get_catalog
 from datastore.enums import ServiceStatus
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
+from tests.conftest import GraphQLClient, Make, token
 
 NODE = """query($id: ID!) { node(id: $id) { __typename id
   ... on Service { name partner { id } category { name } }
@@ -14,15 +14,10 @@ NODE = """query($id: ID!) { node(id: $id) { __typename id
   ... on ServiceCategory { name mainCategory partnerType } } }"""
 
 
-async def test_node_resolves_each_type_by_prefix(
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-) -> None:
-    partner = await make_partner()
-    service = await make_service(partner)
-    seller = await make_seller()
+async def test_node_resolves_each_type_by_prefix(gql: GraphQLClient, make: Make) -> None:
+    partner = await make.partner()
+    service = await make.service(partner)
+    seller = await make.seller()
     category = get_catalog().all()[0]
     as_seller = token(Role.SELLER, seller["_id"])
     found = {
@@ -42,16 +37,13 @@ async def test_node_resolves_each_type_by_prefix(
 
 
 async def test_another_tenants_private_objects_read_as_not_found(
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, make: Make
 ) -> None:
-    partner = await make_partner()
-    draft = await make_service(partner, status=ServiceStatus.DRAFT)
-    seller = await make_seller()
+    partner = await make.partner()
+    draft = await make.service(partner, status=ServiceStatus.DRAFT)
+    seller = await make.seller()
     intruders = {
-        "another seller": token(Role.SELLER, (await make_seller())["_id"]),
+        "another seller": token(Role.SELLER, (await make.seller())["_id"]),
         "a partner": token(Role.PARTNER, partner["_id"]),
         "anonymous": None,
     }
@@ -76,10 +68,8 @@ async def test_malformed_and_unknown_ids(gql: GraphQLClient) -> None:
     assert unknown["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 
-async def test_nodes_keeps_order_and_nulls_missing(
-    gql: GraphQLClient, make_partner: PartnerFactory
-) -> None:
-    first, second = await make_partner(), await make_partner()
+async def test_nodes_keeps_order_and_nulls_missing(gql: GraphQLClient, make: Make) -> None:
+    first, second = await make.partner(), await make.partner()
     ids = [second["_id"], "ptn_01aaaaaaaaaaaaaaaaaaaaaaaa", first["_id"]]
     result = await gql("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ids})
     assert result["data"]["nodes"] == [{"id": second["_id"]}, None, {"id": first["_id"]}]
@@ -89,11 +79,9 @@ async def test_nodes_keeps_order_and_nulls_missing(
     assert too_many["errors"][0]["extensions"]["code"] == "TOO_MANY_IDS"
 
 
-async def test_viewer_names_the_caller(
-    gql: GraphQLClient, make_partner: PartnerFactory, make_seller: SellerFactory
-) -> None:
-    partner = await make_partner()
-    seller = await make_seller()
+async def test_viewer_names_the_caller(gql: GraphQLClient, make: Make) -> None:
+    partner = await make.partner()
+    seller = await make.seller()
     query = "{ viewer { role partner { id } seller { id } } }"
     assert (await gql(query))["data"]["viewer"] == {"role": None, "partner": None, "seller": None}
     as_partner = await gql(query, as_=token(Role.PARTNER, partner["_id"]))

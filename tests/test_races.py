@@ -35,13 +35,8 @@ from resolvers.context import RequestLimits
 from resolvers.identity import Role
 from tests.conftest import (
     JWT_SECRET,
-    AuthorizationFactory,
     GraphQLClient,
-    OfferFactory,
-    PartnerFactory,
-    RequestFactory,
-    SellerFactory,
-    ServiceFactory,
+    Make,
     token,
 )
 
@@ -140,13 +135,10 @@ async def limited(store: DocumentStore) -> AsyncIterator[GraphQLClient]:
 
 
 async def test_one_open_request_per_seller_and_partner(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     for _ in range(ROUNDS):
-        seller, partner = await make_seller(), await make_partner()
+        seller, partner = await make.seller(), await make.partner()
         as_seller = token(Role.SELLER, seller["_id"])
         results = await race(
             *(gql(CREATE_REQUEST, _request_form(partner["_id"]), as_=as_seller) for _ in range(3))
@@ -160,17 +152,13 @@ async def test_one_open_request_per_seller_and_partner(
 
 
 async def test_at_most_n_open_requests_per_seller(
-    limited: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_request: RequestFactory,
+    limited: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     for _ in range(ROUNDS):
-        seller = await make_seller()
+        seller = await make.seller()
         # One request is already open: 2 more fit under the limit of 3.
-        await make_request(seller, await make_partner())
-        partners = [await make_partner() for _ in range(5)]
+        await make.request(seller, await make.partner())
+        partners = [await make.partner() for _ in range(5)]
         as_seller = token(Role.SELLER, seller["_id"])
         results = await race(
             *(
@@ -187,13 +175,10 @@ async def test_at_most_n_open_requests_per_seller(
 
 
 async def test_no_open_request_to_a_closed_partner(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     for _ in range(ROUNDS):
-        seller, partner = await make_seller(), await make_partner()
+        seller, partner = await make.seller(), await make.partner()
         await race(
             gql(
                 CREATE_REQUEST,
@@ -215,18 +200,13 @@ async def test_no_open_request_to_a_closed_partner(
 
 
 async def test_closing_a_partner_and_accepting_its_offer(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     outcomes = set()
     for _ in range(ROUNDS):
-        partner = await make_partner()
-        offer = await make_offer(partner, [await make_service(partner)])
-        seller = await make_seller(market=Market.ID)
+        partner = await make.partner()
+        offer = await make.offer(partner, [await make.service(partner)])
+        seller = await make.seller(market=Market.ID)
         accepted, closed = await race(
             gql(ACCEPT_OFFER, {"token": offer["linkToken"]}, as_=token(Role.SELLER, seller["_id"])),
             gql(CLOSE_PARTNER, {"id": partner["_id"]}, as_=ADMIN),
@@ -238,16 +218,12 @@ async def test_closing_a_partner_and_accepting_its_offer(
 
 
 async def test_closing_a_partner_and_authorizing_its_service(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     for round_number in range(ROUNDS):
-        partner = await make_partner()
-        service = await make_service(partner)
-        seller = await make_seller(market=Market.ID)
+        partner = await make.partner()
+        service = await make.service(partner)
+        seller = await make.seller(market=Market.ID)
         as_seller = token(Role.SELLER, seller["_id"])
         by_link = round_number % 2 == 0
 
@@ -269,20 +245,17 @@ async def test_closing_a_partner_and_authorizing_its_service(
 
 
 async def test_closing_a_partner_and_publishing_or_approving_its_service(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     for round_number in range(ROUNDS):
-        partner = await make_partner()
+        partner = await make.partner()
         approving = round_number % 2 == 0
         if approving:
-            service = await make_service(partner, status=ServiceStatus.IN_REVIEW)
+            service = await make.service(partner, status=ServiceStatus.IN_REVIEW)
             change = gql(APPROVE, {"id": service["_id"]}, as_=ADMIN)
         else:
             # Turned back "On" without changes: live (and listed) at once, no review.
-            service = await make_service(
+            service = await make.service(
                 partner, status=ServiceStatus.DEACTIVATED, needsReview=False
             )
             await store.insert(
@@ -308,16 +281,12 @@ async def test_closing_a_partner_and_publishing_or_approving_its_service(
 
 
 async def test_unlinking_an_account_and_authorizing_with_only_that_account(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     for _ in range(ROUNDS):
-        partner = await make_partner()
-        service = await make_service(partner)
-        seller = await make_seller(market=Market.ID)
+        partner = await make.partner()
+        service = await make.service(partner)
+        seller = await make.seller(market=Market.ID)
         account = (await store.find(c.TIKTOK_ACCOUNTS, {"sellerId": seller["_id"]}))[0]
         as_seller = token(Role.SELLER, seller["_id"])
         details = _details(
@@ -332,24 +301,19 @@ async def test_unlinking_an_account_and_authorizing_with_only_that_account(
 
 
 async def test_unlinking_both_accounts_of_an_authorization_at_once(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_authorization: AuthorizationFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     for _ in range(ROUNDS):
-        partner = await make_partner()
-        seller = await make_seller(market=Market.ID)
+        partner = await make.partner()
+        seller = await make.seller(market=Market.ID)
         first = (await store.find(c.TIKTOK_ACCOUNTS, {"sellerId": seller["_id"]}))[0]
         copied = {key: value for key, value in first.items() if key != "version"}
         second = await store.insert(
             c.TIKTOK_ACCOUNTS, {**copied, "_id": new_id("tta"), "handle": "@second"}
         )
-        await make_authorization(
+        await make.authorization(
             seller,
-            await make_service(partner),
+            await make.service(partner),
             shopIds=[],
             tiktokAccountIds=[first["_id"], second["_id"]],
         )
@@ -378,17 +342,12 @@ async def _assert_no_active_authorization_without_coverage(
 
 
 async def test_withdrawing_and_accepting_an_offer(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     for _ in range(ROUNDS):
-        partner = await make_partner()
-        offer = await make_offer(partner, [await make_service(partner)])
-        seller = await make_seller(market=Market.ID)
+        partner = await make.partner()
+        offer = await make.offer(partner, [await make.service(partner)])
+        seller = await make.seller(market=Market.ID)
         accepted, withdrawn = await race(
             gql(ACCEPT_OFFER, {"token": offer["linkToken"]}, as_=token(Role.SELLER, seller["_id"])),
             gql(WITHDRAW_OFFER, {"id": offer["_id"]}, as_=token(Role.PARTNER, partner["_id"])),
@@ -405,17 +364,12 @@ async def test_withdrawing_and_accepting_an_offer(
 
 
 async def test_sellers_accepting_one_offer_at_once(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     for _ in range(ROUNDS):
-        partner = await make_partner()
-        offer = await make_offer(partner, [await make_service(partner)])
-        sellers = [await make_seller(market=Market.ID) for _ in range(3)]
+        partner = await make.partner()
+        offer = await make.offer(partner, [await make.service(partner)])
+        sellers = [await make.seller(market=Market.ID) for _ in range(3)]
         results = await race(
             *(
                 gql(

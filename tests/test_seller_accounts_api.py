@@ -9,7 +9,7 @@ from datastore import collections as c
 from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, PartnerFactory, ServiceFactory, insert_offer, token
+from tests.conftest import GraphQLClient, Make, insert_offer, token
 from tests.test_authorization_api import ACCEPT, SETTINGS, UNLINK
 
 REGISTER = """mutation($input: RegisterSellerInput!) { registerSeller(input: $input) {
@@ -181,18 +181,15 @@ async def test_two_sellers_racing_for_one_account_one_wins(
 
 
 async def test_relinking_creates_a_new_link_and_revives_nothing(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     seller_id, caller = await registered(gql)
     old = (await gql(LINK, {"handle": "@candles"}, as_=caller))["data"]["linkTikTokAccount"]
-    partner = await make_partner()
+    partner = await make.partner()
     offer = await insert_offer(
         store,
         partner,
-        [await make_service(partner)],
+        [await make.service(partner)],
         settings={**SETTINGS, "authorizeObject": "TTUID"},
     )
     accepted = await gql(

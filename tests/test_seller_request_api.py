@@ -14,10 +14,7 @@ from datastore.store import DocumentStore
 from resolvers.identity import Role
 from tests.conftest import (
     GraphQLClient,
-    OfferFactory,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
+    Make,
     token,
 )
 
@@ -62,8 +59,8 @@ async def _ok(gql: GraphQLClient, query: str, variables: dict[str, Any], caller:
 
 
 @pytest.fixture
-async def seller(make_seller: SellerFactory) -> SellerDocument:
-    return await make_seller()
+async def seller(make: Make) -> SellerDocument:
+    return await make.seller()
 
 
 def _as(document: Mapping[str, Any], role: Role) -> str:
@@ -71,9 +68,9 @@ def _as(document: Mapping[str, Any], role: Role) -> str:
 
 
 async def test_one_request_per_partner_with_the_whole_form(
-    gql: GraphQLClient, make_partner: PartnerFactory, seller: Mapping[str, Any]
+    gql: GraphQLClient, make: Make, seller: Mapping[str, Any]
 ) -> None:
-    first, second = await make_partner(), await make_partner()
+    first, second = await make.partner(), await make.partner()
     form = _form(first["_id"], second["_id"], otherChannelsMonthlyGmv="100", otherDetails="  Hi ")
     form["input"]["contact"]["location"] = "Austin, TX"
     created = await _ok(gql, CREATE, form, _as(seller, Role.SELLER))
@@ -95,12 +92,9 @@ async def test_one_request_per_partner_with_the_whole_form(
 
 
 async def test_idempotency_key_returns_the_first_requests(
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    seller: Mapping[str, Any],
-    store: DocumentStore,
+    gql: GraphQLClient, make: Make, seller: Mapping[str, Any], store: DocumentStore
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     form = _form(partner["_id"])
     form["input"]["idempotencyKey"] = "submit-1"
     first = await _ok(gql, CREATE, form, _as(seller, Role.SELLER))
@@ -111,13 +105,10 @@ async def test_idempotency_key_returns_the_first_requests(
 
 
 async def test_bad_input_is_refused_with_field_and_code_and_nothing_written(
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    seller: Mapping[str, Any],
-    store: DocumentStore,
+    gql: GraphQLClient, make: Make, seller: Mapping[str, Any], store: DocumentStore
 ) -> None:
-    partner = await make_partner()
-    closed = await make_partner(status=PartnerStatus.CLOSED)
+    partner = await make.partner()
+    closed = await make.partner(status=PartnerStatus.CLOSED)
     form = _form(
         partner["_id"],
         partner["_id"],
@@ -148,10 +139,10 @@ async def test_bad_input_is_refused_with_field_and_code_and_nothing_written(
 
 
 async def test_seller_without_shop_account_gets_the_partners_email_instead(
-    gql: GraphQLClient, make_partner: PartnerFactory, make_seller: SellerFactory
+    gql: GraphQLClient, make: Make
 ) -> None:
-    partner = await make_partner(contactEmail="hello@partner.example")
-    newcomer = await make_seller(hasShopAccount=False)
+    partner = await make.partner(contactEmail="hello@partner.example")
+    newcomer = await make.seller(hasShopAccount=False)
     refused = await _ok(gql, CREATE, _form(partner["_id"]), _as(newcomer, Role.SELLER))
     assert refused["userErrors"][0]["code"] == "NO_SHOP_ACCOUNT"
     assert "contactEmail" in refused["userErrors"][0]["message"]
@@ -162,16 +153,13 @@ async def test_seller_without_shop_account_gets_the_partners_email_instead(
 
 
 async def test_flood_limits(
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    seller: Mapping[str, Any],
-    store: DocumentStore,
+    gql: GraphQLClient, make: Make, seller: Mapping[str, Any], store: DocumentStore
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     await _ok(gql, CREATE, _form(partner["_id"]), _as(seller, Role.SELLER))
     twice = await _ok(gql, CREATE, _form(partner["_id"]), _as(seller, Role.SELLER))
     assert twice["userErrors"][0]["code"] == "OPEN_REQUEST_EXISTS"
-    others = [await make_partner() for _ in range(20)]
+    others = [await make.partner() for _ in range(20)]
     for index in range(0, 19, 10):
         batch = [p["_id"] for p in others[index : index + 10]][: 19 - index]
         assert not (await _ok(gql, CREATE, _form(*batch), _as(seller, Role.SELLER)))["userErrors"]
@@ -182,12 +170,9 @@ async def test_flood_limits(
 
 
 async def test_partner_inbox_transitions_and_history(
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    seller: Mapping[str, Any],
-    make_seller: SellerFactory,
+    gql: GraphQLClient, make: Make, seller: Mapping[str, Any]
 ) -> None:
-    partner, other = await make_partner(), await make_partner()
+    partner, other = await make.partner(), await make.partner()
     created = await _ok(gql, CREATE, _form(partner["_id"], other["_id"]), _as(seller, Role.SELLER))
     mine, theirs = (r["id"] for r in created["requests"])
     inbox = await gql(INBOX, {}, as_=_as(partner, Role.PARTNER))
@@ -219,15 +204,15 @@ async def test_partner_inbox_transitions_and_history(
     assert actions == [("CLOSED", "SELLER"), ("ACCEPTED", "PARTNER"), ("CREATED", "SELLER")]
     mine_list = await gql(INBOX, {"status": ["CLOSED"]}, as_=_as(seller, Role.SELLER))
     assert [e["node"]["id"] for e in mine_list["data"]["requests"]["edges"]] == [mine]
-    stranger = await make_seller()
+    stranger = await make.seller()
     hidden = await _ok(gql, CLOSE, {"id": mine}, _as(stranger, Role.SELLER))
     assert hidden["userErrors"][0]["code"] == "NOT_FOUND"
 
 
 async def test_roles_on_request_mutations(
-    gql: GraphQLClient, make_partner: PartnerFactory, seller: Mapping[str, Any], admin: str
+    gql: GraphQLClient, make: Make, seller: Mapping[str, Any], admin: str
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     created = await _ok(gql, CREATE, _form(partner["_id"]), _as(seller, Role.SELLER))
     request_id = created["requests"][0]["id"]
     for caller in (None, _as(partner, Role.PARTNER), admin):
@@ -247,21 +232,16 @@ async def test_roles_on_request_mutations(
 
 
 async def test_accepted_request_becomes_connected_when_the_seller_authorizes(
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, make: Make, store: DocumentStore
 ) -> None:
-    seller = await make_seller(market=Market.ID)
-    partner = await make_partner()
+    seller = await make.seller(market=Market.ID)
+    partner = await make.partner()
     created = await _ok(gql, CREATE, _form(partner["_id"]), _as(seller, Role.SELLER))
     request_id = created["requests"][0]["id"]
     await _ok(gql, ACCEPT, {"id": request_id}, _as(partner, Role.PARTNER))
-    offer = await make_offer(
+    offer = await make.offer(
         partner,
-        [await make_service(partner)],
+        [await make.service(partner)],
         days=30,
         settings={
             "authorizeObject": "SHOP",
@@ -285,9 +265,9 @@ async def test_accepted_request_becomes_connected_when_the_seller_authorizes(
 
 
 async def test_closing_a_partner_closes_its_open_requests(
-    gql: GraphQLClient, make_partner: PartnerFactory, seller: Mapping[str, Any], admin: str
+    gql: GraphQLClient, make: Make, seller: Mapping[str, Any], admin: str
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     created = await _ok(gql, CREATE, _form(partner["_id"]), _as(seller, Role.SELLER))
     await gql(
         "mutation($i: ClosePartnerInput!) { closePartner(input: $i) { userErrors { code } } }",

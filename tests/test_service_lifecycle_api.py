@@ -15,7 +15,7 @@ from datastore.enums import PartnerType, Region
 from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, token
+from tests.conftest import GraphQLClient, Make, token
 
 FIELDS = """service { id status type name statusReason authorizationLinkToken
   history { edges { node { action fromStatus toStatus reason
@@ -44,9 +44,9 @@ LISTING = {
 
 
 @pytest.fixture
-async def partner(make_partner: PartnerFactory, store: DocumentStore) -> PartnerDocument:
+async def partner(make: Make, store: DocumentStore) -> PartnerDocument:
     """A US TSP approved for Shop Management and Shop Registration in the US."""
-    created = await make_partner()
+    created = await make.partner()
     for category in (SHOP_MANAGEMENT, SHOP_REGISTRATION):
         await store.insert(
             c.CATEGORY_APPLICATIONS,
@@ -292,14 +292,11 @@ async def test_update_is_partial_and_locks_fields_by_state(
 
 
 async def test_other_callers_cannot_touch_a_service(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make
 ) -> None:
     service = (await _create(gql, partner, type="CUSTOM"))["service"]
-    other = await make_partner()
-    seller = await make_seller()
+    other = await make.partner()
+    seller = await make.seller()
     as_other = await _call(gql, PUBLISH, {"id": service["id"]}, _as(other))
     assert as_other["userErrors"][0]["code"] == "NOT_FOUND"
     for caller in (None, token(Role.SELLER, seller["_id"])):
@@ -368,8 +365,7 @@ async def test_close_partner_delists_services_and_blocks_publishing(
 async def test_every_role_on_every_service_mutation(
     gql: GraphQLClient,
     partner: Mapping[str, Any],
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    make: Make,
     store: DocumentStore,
     admin: str,
     mutation: str,
@@ -383,10 +379,10 @@ async def test_every_role_on_every_service_mutation(
         "deactivate": (DEACTIVATE, {"id": service["id"]}, "partner"),
         "review": (REVIEW, {"input": {"id": service["id"], "decision": "APPROVE"}}, "admin"),
     }[mutation]
-    other = await make_partner()
+    other = await make.partner()
     callers = {
         "anonymous": None,
-        "seller": token(Role.SELLER, (await make_seller())["_id"]),
+        "seller": token(Role.SELLER, (await make.seller())["_id"]),
         "admin": admin,
         "partner": _as(partner),
     }

@@ -11,11 +11,11 @@ import pytest
 
 from datastore import collections as c
 from datastore.codec import utc_now
-from datastore.documents import PartnerDocument, ServiceOfferDocument
+from datastore.documents import ServiceOfferDocument
 from datastore.enums import PartnerStatus, ServiceStatus, ServiceType
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
+from tests.conftest import GraphQLClient, Make, token
 
 OFFER_FIELDS = """id status canBeAccepted startDate endDate linkToken createdAt acceptedAt
   withdrawnAt contact { name email phone }
@@ -100,18 +100,10 @@ async def _listed(
     return [(e["node"]["id"], e["node"]["status"]) for e in found["serviceOffers"]["edges"]]
 
 
-@pytest.fixture
-async def partner(make_partner: PartnerFactory) -> PartnerDocument:
-    return await make_partner()
-
-
 async def test_create_with_one_service_stores_the_documented_shape(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     start = _today() + timedelta(days=1)
     end = start + timedelta(days=30)
     offer = await _offer(gql, partner, [service["_id"]])
@@ -147,13 +139,10 @@ async def test_create_with_one_service_stores_the_documented_shape(
 
 
 async def test_create_with_ten_services_keeps_the_partners_order(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
     services = [
-        await make_service(partner, type=ServiceType.CUSTOM if i % 2 else ServiceType.PUBLIC)
+        await make.service(partner, type=ServiceType.CUSTOM if i % 2 else ServiceType.PUBLIC)
         for i in range(10)
     ]
     chosen = [s["_id"] for s in reversed(services)]
@@ -164,13 +153,10 @@ async def test_create_with_ten_services_keeps_the_partners_order(
 
 
 async def _refusal(
-    case: str,
-    partner: Mapping[str, Any],
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    case: str, partner: Mapping[str, Any], make: Make
 ) -> tuple[Mapping[str, Any], dict[str, Any], set[tuple[tuple[str, ...], str]]]:
     """The caller, the input and the (field, code) problems expected for one bad input."""
-    live = await make_service(partner)
+    live = await make.service(partner)
     today = _today()
     ids = [live["_id"]]
     dates = {
@@ -195,19 +181,19 @@ async def _refusal(
         fields = {"startDate": start.isoformat(), "endDate": end.isoformat()}
         return partner, _input(ids, **fields), {(("input", field), code)}
     if case == "eleven services":
-        many = [(await make_service(partner))["_id"] for _ in range(11)]
+        many = [(await make.service(partner))["_id"] for _ in range(11)]
         return partner, _input(many), {(("input", "serviceIds"), "TOO_MANY_SERVICES")}
     if case == "no services":
         return partner, _input([]), {(("input", "serviceIds"), "NO_SERVICES")}
     if case == "duplicate":
-        other = (await make_service(partner))["_id"]
+        other = (await make.service(partner))["_id"]
         return (
             partner,
             _input([live["_id"], other, live["_id"]]),
             {(("input", "serviceIds", "2"), "DUPLICATE_SERVICE")},
         )
     if case == "another partners service":
-        foreign = await make_service(await make_partner())
+        foreign = await make.service(await make.partner())
         return (
             partner,
             _input([live["_id"], foreign["_id"]]),
@@ -224,7 +210,7 @@ async def _refusal(
         )
     if case == "services not live":
         off = [
-            (await make_service(partner, status=status))["_id"]
+            (await make.service(partner, status=status))["_id"]
             for status in (
                 ServiceStatus.DRAFT,
                 ServiceStatus.DEACTIVATED,
@@ -238,8 +224,8 @@ async def _refusal(
             {(("input", "serviceIds", str(i)), "SERVICE_NOT_LIVE") for i in range(1, 5)},
         )
     if case == "closed partner":
-        closed = await make_partner(status=PartnerStatus.CLOSED)
-        service = await make_service(closed)
+        closed = await make.partner(status=PartnerStatus.CLOSED)
+        service = await make.service(closed)
         return closed, _input([service["_id"]]), {(("input", "partner"), "PARTNER_CLOSED")}
     if case == "invalid contact":
         contact = {"name": "n" * 101, "email": "not-an-email", "phone": "12ab34"}
@@ -269,7 +255,7 @@ async def _refusal(
             {(("input", "idempotencyKey"), "TOO_LONG")},
         )
     assert case == "every problem at once"
-    draft = await make_service(partner, status=ServiceStatus.DRAFT)
+    draft = await make.service(partner, status=ServiceStatus.DRAFT)
     return (
         partner,
         _input(
@@ -310,14 +296,9 @@ async def _refusal(
     ],
 )
 async def test_each_bad_input_is_a_user_error_and_writes_nothing(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    store: DocumentStore,
-    case: str,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore, case: str
 ) -> None:
-    caller, input, expected = await _refusal(case, partner, make_partner, make_service)
+    caller, input, expected = await _refusal(case, partner, make)
     refused = await _data(gql, CREATE, {"input": input}, _as(caller))
     assert refused["serviceOffer"] is None
     assert {(tuple(e["field"]), e["code"]) for e in refused["userErrors"]} == expected
@@ -327,9 +308,9 @@ async def test_each_bad_input_is_a_user_error_and_writes_nothing(
 
 
 async def test_dates_at_the_limits_are_accepted(
-    gql: GraphQLClient, partner: Mapping[str, Any], make_service: ServiceFactory
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     start = _today() + timedelta(days=1)
     # Three years on, the same day (29 February has no such day: the 28th is the limit then).
     leap_day = (start.month, start.day) == (2, 29)
@@ -361,12 +342,9 @@ async def test_dates_at_the_limits_are_accepted(
 
 
 async def test_contact_is_trimmed_and_the_phone_normalised(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     contact = {"name": "  Ann Lee ", "email": " ann@shop.example ", "phone": "+1 555-123 4567"}
     offer = await _offer(gql, partner, [service["_id"]], contact=contact)
     assert offer["contact"] == {
@@ -383,12 +361,9 @@ async def test_contact_is_trimmed_and_the_phone_normalised(
 
 
 async def test_settings_must_each_be_sent(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     partial = {"authorizeObject": "SHOP", "tspAccess": True}
     result = await gql(
         CREATE, {"input": _input([service["_id"]], settings=partial)}, as_=_as(partner)
@@ -398,13 +373,9 @@ async def test_settings_must_each_be_sent(
 
 
 async def test_idempotency_key_returns_the_first_offer_unchanged(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
-    first_service, second_service = await make_service(partner), await make_service(partner)
+    first_service, second_service = await make.service(partner), await make.service(partner)
     first = await _offer(gql, partner, [first_service["_id"]], idempotencyKey="retry-1")
     again = await _offer(gql, partner, [first_service["_id"]], idempotencyKey="retry-1")
     assert again == first
@@ -432,9 +403,9 @@ async def test_idempotency_key_returns_the_first_offer_unchanged(
     assert await store.count(c.SERVICE_OFFERS) == 1
     assert await store.count(c.HISTORY) == 1
     # Keys belong to one partner: another partner's same key makes its own offer.
-    other = await make_partner()
+    other = await make.partner()
     theirs = await _offer(
-        gql, other, [(await make_service(other))["_id"]], idempotencyKey="retry-1"
+        gql, other, [(await make.service(other))["_id"]], idempotencyKey="retry-1"
     )
     assert theirs["id"] != first["id"]
     different = await _offer(gql, partner, [second_service["_id"]], idempotencyKey="retry-2")
@@ -442,15 +413,12 @@ async def test_idempotency_key_returns_the_first_offer_unchanged(
 
 
 async def test_the_link_shows_the_whole_offer_to_anyone_holding_it(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make
 ) -> None:
     services = [
-        await make_service(partner, type=ServiceType.CUSTOM),
-        await make_service(partner),
-        await make_service(partner, type=ServiceType.CUSTOM),
+        await make.service(partner, type=ServiceType.CUSTOM),
+        await make.service(partner),
+        await make.service(partner, type=ServiceType.CUSTOM),
     ]
     chosen = [services[2]["_id"], services[0]["_id"], services[1]["_id"]]
     start = _today() + timedelta(days=3)
@@ -470,7 +438,7 @@ async def test_the_link_shows_the_whole_offer_to_anyone_holding_it(
         settings=everything_off,
         contact={"name": "Ann", "email": "ann@shop.example", "phone": "+44 20 7946 0958"},
     )
-    seller = token(Role.SELLER, (await make_seller())["_id"])
+    seller = token(Role.SELLER, (await make.seller())["_id"])
     for caller in (None, seller):
         opened = await _data(gql, BY_LINK, {"t": offer["linkToken"]}, caller)
         assert opened["id"] == offer["id"]
@@ -498,9 +466,9 @@ async def test_the_link_shows_the_whole_offer_to_anyone_holding_it(
 
 
 async def test_link_tokens_are_long_and_differ_per_offer(
-    gql: GraphQLClient, partner: Mapping[str, Any], make_service: ServiceFactory
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     tokens = [(await _offer(gql, partner, [service["_id"]]))["linkToken"] for _ in range(3)]
     assert all(len(t) >= 32 for t in tokens)
     assert len(set(tokens)) == 3
@@ -514,12 +482,9 @@ async def test_unknown_link_token_is_not_found(gql: GraphQLClient) -> None:
 
 
 async def test_withdraw_then_the_link_says_so_and_withdrawing_again_is_refused(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
-    offer = await _offer(gql, partner, [(await make_service(partner))["_id"]])
+    offer = await _offer(gql, partner, [(await make.service(partner))["_id"]])
     withdrawn = await _data(gql, WITHDRAW, {"id": offer["id"]}, _as(partner))
     assert withdrawn["userErrors"] == []
     assert (withdrawn["serviceOffer"]["status"], withdrawn["serviceOffer"]["canBeAccepted"]) == (
@@ -544,12 +509,9 @@ async def test_withdraw_then_the_link_says_so_and_withdrawing_again_is_refused(
 
 
 async def test_an_offer_past_its_end_reads_expired_everywhere_and_cannot_be_withdrawn(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
-    offer = await _offer(gql, partner, [(await make_service(partner))["_id"]])
+    offer = await _offer(gql, partner, [(await make.service(partner))["_id"]])
     now = utc_now()
     await _set(
         store, offer["id"], startsAt=now - timedelta(days=10), endsAt=now - timedelta(seconds=1)
@@ -565,14 +527,10 @@ async def test_an_offer_past_its_end_reads_expired_everywhere_and_cannot_be_with
 
 
 async def test_an_accepted_offer_cannot_be_withdrawn(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
-    offer = await _offer(gql, partner, [(await make_service(partner))["_id"]])
-    seller = await make_seller()
+    offer = await _offer(gql, partner, [(await make.service(partner))["_id"]])
+    seller = await make.seller()
     await _set(
         store,
         offer["id"],
@@ -589,12 +547,9 @@ async def test_an_accepted_offer_cannot_be_withdrawn(
 
 
 async def test_a_closed_partners_offer_cannot_be_accepted_or_withdrawn(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
-    offer = await _offer(gql, partner, [(await make_service(partner))["_id"]])
+    offer = await _offer(gql, partner, [(await make.service(partner))["_id"]])
     await store.update(
         c.PARTNERS,
         partner["_id"],
@@ -608,12 +563,9 @@ async def test_a_closed_partners_offer_cannot_be_accepted_or_withdrawn(
 
 
 async def test_my_service_offers_lists_newest_first_and_filters_by_status_as_read(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
-    service_id = (await make_service(partner))["_id"]
+    service_id = (await make.service(partner))["_id"]
     made: list[str] = []
     for _ in range(4):
         made.append((await _offer(gql, partner, [service_id]))["id"])
@@ -647,20 +599,14 @@ async def test_my_service_offers_lists_newest_first_and_filters_by_status_as_rea
 
 
 async def test_only_the_partner_and_admins_see_offers_and_only_the_partner_changes_them(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    store: DocumentStore,
-    admin: str,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore, admin: str
 ) -> None:
-    service_id = (await make_service(partner))["_id"]
+    service_id = (await make.service(partner))["_id"]
     offer = await _offer(gql, partner, [service_id])
-    other = await make_partner()
+    other = await make.partner()
     outsiders = {
         "another partner": _as(other),
-        "a seller": token(Role.SELLER, (await make_seller())["_id"]),
+        "a seller": token(Role.SELLER, (await make.seller())["_id"]),
         "anonymous": None,
     }
     before = await _stored(store, offer["id"])
@@ -689,11 +635,7 @@ async def test_only_the_partner_and_admins_see_offers_and_only_the_partner_chang
 
 
 async def test_round_trips_of_nested_offers_do_not_grow_with_partners(
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    store: DocumentStore,
-    admin: str,
+    gql: GraphQLClient, make: Make, store: DocumentStore, admin: str
 ) -> None:
     # Pages sized to stay under the single-query cost maximum.
     nested = """{ partners(first: 12) { nodes { serviceOffers(first: 2) { nodes {
@@ -703,8 +645,8 @@ async def test_round_trips_of_nested_offers_do_not_grow_with_partners(
         for collection in (c.PARTNERS, c.SERVICES, c.SERVICE_OFFERS, c.HISTORY):
             await store.delete_all(collection)
         for _ in range(partner_count):
-            partner = await make_partner()
-            ids = [(await make_service(partner))["_id"] for _ in range(2)]
+            partner = await make.partner()
+            ids = [(await make.service(partner))["_id"] for _ in range(2)]
             await _offer(gql, partner, ids)
         store.stats.reset()
         found = await _data(gql, nested, {}, admin)

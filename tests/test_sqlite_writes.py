@@ -15,10 +15,7 @@ from datastore.store import Collection, DocumentStore
 from resolvers.identity import Role
 from tests.conftest import (
     GraphQLClient,
-    OfferFactory,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
+    Make,
     token,
 )
 from tests.stores import sqlite_only
@@ -90,24 +87,18 @@ def _inserting(store: SQLiteStore, document_id: str) -> Callable[[], Awaitable[N
 @sqlite_only
 @pytest.mark.parametrize("services", [1, 3])
 async def test_accepting_an_offer_runs_a_bounded_number_of_statements(
-    store: DocumentStore,
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
-    services: int,
+    store: DocumentStore, gql: GraphQLClient, make: Make, services: int
 ) -> None:
     """Every statement of the request on either connection, BEGIN and COMMIT included: the
     history entries and events of the accept are one insert each, the event counter one
     increment, documents read once per transaction and never read back after a write."""
     assert isinstance(store, SQLiteStore)
-    partner = await make_partner()
-    offered = [await make_service(partner) for _ in range(services)]
+    partner = await make.partner()
+    offered = [await make.service(partner) for _ in range(services)]
     # A first accept creates the event counter (a store seeded by `tsp-gateway seed` has it).
     for _ in range(2):
-        offer = await make_offer(partner, offered, days=60)
-        seller = await make_seller()
+        offer = await make.offer(partner, offered, days=60)
+        seller = await make.seller()
         statements: list[str] = []
         await store.trace(statements.append)
         try:

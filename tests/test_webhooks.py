@@ -38,8 +38,7 @@ from tests.conftest import (
     JWT_SECRET,
     SETTINGS,
     GraphQLClient,
-    PartnerFactory,
-    SellerFactory,
+    Make,
     serving,
     token,
 )
@@ -156,11 +155,11 @@ async def _hook(gql: GraphQLClient, partner: Mapping[str, Any], url: str, **vari
 
 
 async def _requests(
-    gql: GraphQLClient, partner: Mapping[str, Any], make_seller: SellerFactory, count: int
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, count: int
 ) -> list[str]:
     ids = []
     for _ in range(count):
-        seller = await make_seller()
+        seller = await make.seller()
         result = await gql(CREATE, _form(partner["_id"]), as_=token(Role.SELLER, seller["_id"]))
         ids.append(result["data"]["createRequest"]["requests"][0]["id"])
     return ids
@@ -189,19 +188,15 @@ def _verified(secret: str, headers: dict[str, str], body: bytes) -> dict[str, An
 
 
 async def test_events_are_posted_signed_and_in_order(
-    local: GraphQLClient,
-    store: DocumentStore,
-    receiver: Receiver,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    local: GraphQLClient, store: DocumentStore, receiver: Receiver, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     created = await _hook(local, partner, receiver.url)
     assert created["userErrors"] == []
     secret = created["secret"]
     assert secret.startswith("whsec_")
-    request_ids = await _requests(local, partner, make_seller, 3)
-    await _requests(local, await make_partner(), make_seller, 1)  # another partner's
+    request_ids = await _requests(local, partner, make, 3)
+    await _requests(local, await make.partner(), make, 1)  # another partner's
     worker = WebhookWorker(store, FAST)
     await _deliver_until(worker, lambda: len(receiver.received) >= 3)
     delivered = [_verified(secret, h, b) for h, b in receiver.received]
@@ -217,16 +212,12 @@ async def test_events_are_posted_signed_and_in_order(
 
 
 async def test_a_failing_then_slow_endpoint_is_retried_in_order_until_it_recovers(
-    local: GraphQLClient,
-    store: DocumentStore,
-    receiver: Receiver,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    local: GraphQLClient, store: DocumentStore, receiver: Receiver, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     await _hook(local, partner, receiver.url)
     receiver.script = [500, "slow", 503]
-    request_ids = await _requests(local, partner, make_seller, 2)
+    request_ids = await _requests(local, partner, make, 2)
     worker = WebhookWorker(store, FAST)
     await _deliver_until(worker, lambda: len(receiver.received) >= 2)
     # At least once, in order: the second event never overtook the failing first one.
@@ -245,16 +236,12 @@ async def test_a_failing_then_slow_endpoint_is_retried_in_order_until_it_recover
 
 
 async def test_an_endpoint_failing_past_the_give_up_period_is_disabled_with_the_reason(
-    local: GraphQLClient,
-    store: DocumentStore,
-    receiver: Receiver,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    local: GraphQLClient, store: DocumentStore, receiver: Receiver, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     await _hook(local, partner, receiver.url)
     receiver.script = [500] * 1000
-    await _requests(local, partner, make_seller, 1)
+    await _requests(local, partner, make, 1)
     settings = dataclasses.replace(FAST, webhook_give_up_seconds=0.3)
     worker = WebhookWorker(store, settings)
 
@@ -294,9 +281,9 @@ async def test_an_endpoint_failing_past_the_give_up_period_is_disabled_with_the_
     ],
 )
 async def test_bad_urls_are_refused(
-    gql: GraphQLClient, store: DocumentStore, make_partner: PartnerFactory, url: str, code: str
+    gql: GraphQLClient, store: DocumentStore, make: Make, url: str, code: str
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     created = await _hook(gql, partner, url)
     assert created["webhookSubscription"] is None and created["secret"] is None
     assert [(e["field"], e["code"]) for e in created["userErrors"]] == [(["url"], code)]
@@ -362,14 +349,9 @@ MAPPED = " (as 127.0.0.1 inside an IPv6 address)"
     ],
 )
 async def test_every_spelling_of_a_local_address_is_refused_at_creation_naming_why(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    url: str,
-    host: str,
-    reason: str,
+    gql: GraphQLClient, store: DocumentStore, make: Make, url: str, host: str, reason: str
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     created = await _hook(gql, partner, url)
     assert created["webhookSubscription"] is None and created["secret"] is None
     [error] = created["userErrors"]
@@ -378,12 +360,10 @@ async def test_every_spelling_of_a_local_address_is_refused_at_creation_naming_w
     assert await store.count("webhooks") == 0
 
 
-async def test_demo_mode_opens_no_address(
-    store: DocumentStore, make_partner: PartnerFactory
-) -> None:
+async def test_demo_mode_opens_no_address(store: DocumentStore, make: Make) -> None:
     async with serving(store, dataclasses.replace(SETTINGS, demo=True)) as http:
         gql = GraphQLClient(http)
-        partner = await make_partner()
+        partner = await make.partner()
         for url, code in (
             ("http://127.0.0.1:9000/hook", "WEBHOOK_URL_NOT_ALLOWED"),
             ("https://169.254.169.254/latest", "WEBHOOK_URL_NOT_ALLOWED"),
@@ -406,20 +386,18 @@ async def test_demo_mode_opens_no_address(
     ],
 )
 async def test_an_allowed_or_public_host_is_stored_in_canonical_form(
-    store: DocumentStore, make_partner: PartnerFactory, hosts: str, url: str, stored: str
+    store: DocumentStore, make: Make, hosts: str, url: str, stored: str
 ) -> None:
     async with serving(store, _allowing(hosts)) as http:
-        created = await _hook(GraphQLClient(http), await make_partner(), url)
+        created = await _hook(GraphQLClient(http), await make.partner(), url)
     assert created["userErrors"] == []
     assert created["webhookSubscription"]["url"] == stored
 
 
-async def test_the_allow_list_opens_only_what_it_names(
-    store: DocumentStore, make_partner: PartnerFactory
-) -> None:
+async def test_the_allow_list_opens_only_what_it_names(store: DocumentStore, make: Make) -> None:
     async with serving(store, _allowing("127.0.0.1,localhost,169.254.0.0/16")) as http:
         gql = GraphQLClient(http)
-        partner = await make_partner()
+        partner = await make.partner()
         for url, codes in (
             ("http://127.0.0.2/hook", ["WEBHOOK_URL_NOT_ALLOWED"]),
             ("http://[::1]/hook", ["WEBHOOK_URL_NOT_ALLOWED"]),
@@ -442,10 +420,8 @@ def test_the_allow_list_setting_is_read_and_refused_when_malformed() -> None:
         StreamSettings.from_env({"TSP_WEBHOOK_ALLOWED_HOSTS": "local host"})
 
 
-async def test_types_are_required_and_unknown_ones_refused(
-    gql: GraphQLClient, make_partner: PartnerFactory
-) -> None:
-    partner = await make_partner()
+async def test_types_are_required_and_unknown_ones_refused(gql: GraphQLClient, make: Make) -> None:
+    partner = await make.partner()
     empty = await _hook(gql, partner, "https://hooks.example.com/x", types=[])
     assert [e["code"] for e in empty["userErrors"]] == ["NO_EVENT_TYPES"]
     unknown = await gql(
@@ -457,9 +433,9 @@ async def test_types_are_required_and_unknown_ones_refused(
 
 
 async def test_at_most_ten_endpoints_per_partner_even_when_created_at_once(
-    gql: GraphQLClient, store: DocumentStore, make_partner: PartnerFactory
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     results = await asyncio.gather(
         *(_hook(gql, partner, f"https://hooks.example.com/{i}") for i in range(13))
     )
@@ -469,10 +445,8 @@ async def test_at_most_ten_endpoints_per_partner_even_when_created_at_once(
     assert await store.count("webhooks", {"partnerId": partner["_id"]}) == 10
 
 
-async def test_only_partners_manage_their_own_endpoints(
-    gql: GraphQLClient, make_partner: PartnerFactory, make_seller: SellerFactory
-) -> None:
-    partner, other = await make_partner(), await make_partner()
+async def test_only_partners_manage_their_own_endpoints(gql: GraphQLClient, make: Make) -> None:
+    partner, other = await make.partner(), await make.partner()
     created = await _hook(gql, partner, "https://hooks.example.com/x")
     hook_id = created["webhookSubscription"]["id"]
     foreign = await gql(DELETE, {"id": hook_id}, as_=token(Role.PARTNER, other["_id"]))
@@ -481,7 +455,7 @@ async def test_only_partners_manage_their_own_endpoints(
     ]
     theirs = await gql(LIST, as_=token(Role.PARTNER, other["_id"]))
     assert theirs["data"]["webhookSubscriptions"] == []
-    seller = await make_seller()
+    seller = await make.seller()
     refused = await gql(
         CREATE_HOOK,
         {"url": "https://hooks.example.com/x", "types": ["REQUEST_RECEIVED"]},
@@ -496,14 +470,10 @@ async def test_only_partners_manage_their_own_endpoints(
 
 @sqlite_only
 async def test_the_deliver_command_delivers_from_its_own_process(
-    local: GraphQLClient,
-    store: DocumentStore,
-    receiver: Receiver,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    local: GraphQLClient, store: DocumentStore, receiver: Receiver, make: Make
 ) -> None:
     assert isinstance(store, SQLiteStore)
-    partner = await make_partner()
+    partner = await make.partner()
     await _hook(local, partner, receiver.url)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("TSP_")},
@@ -522,7 +492,7 @@ async def test_the_deliver_command_delivers_from_its_own_process(
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        request_ids = await _requests(local, partner, make_seller, 2)
+        request_ids = await _requests(local, partner, make, 2)
         for _ in range(300):  # bounded
             if len(receiver.received) >= 2:
                 break
@@ -534,15 +504,11 @@ async def test_the_deliver_command_delivers_from_its_own_process(
 
 
 async def test_without_the_allow_list_a_local_destination_is_not_delivered_to(
-    local: GraphQLClient,
-    store: DocumentStore,
-    receiver: Receiver,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    local: GraphQLClient, store: DocumentStore, receiver: Receiver, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     await _hook(local, partner, receiver.url)  # registered while the operator allowed it
-    await _requests(local, partner, make_seller, 1)
+    await _requests(local, partner, make, 1)
     closed = dataclasses.replace(FAST, webhook_allowed_hosts=AllowedTargets())
     assert await WebhookWorker(store, closed).run_once() == 0
     assert receiver.received == []
@@ -575,17 +541,13 @@ async def _hook_to_name(
 
 
 async def test_a_name_is_resolved_once_per_round_and_connected_to_as_resolved(
-    local: GraphQLClient,
-    store: DocumentStore,
-    receiver: Receiver,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    local: GraphQLClient, store: DocumentStore, receiver: Receiver, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     # hooks.test has no address but the one this resolver gives (the .test domain is never in
     # DNS): had anything resolved the name a second time, the connection would have failed.
     await _hook_to_name(store, partner, "hooks.test", f"http://hooks.test:{receiver.port}/hook")
-    request_ids = await _requests(local, partner, make_seller, 3)
+    request_ids = await _requests(local, partner, make, 3)
     resolver = Resolver({"hooks.test": ["127.0.0.1"]})
     settings = dataclasses.replace(FAST, webhook_allowed_hosts=AllowedTargets.parse("hooks.test"))
     worker = WebhookWorker(store, settings, resolve=resolver)
@@ -608,16 +570,15 @@ async def test_a_name_is_resolved_once_per_round_and_connected_to_as_resolved(
 async def test_a_name_resolving_off_the_public_internet_is_not_connected_to(
     local: GraphQLClient,
     store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    make: Make,
     allowed: str,
     answers: list[str],
     error: str,
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     # Public when registered (nothing resolves it then); the name answers otherwise later.
     await _hook_to_name(store, partner, allowed, "https://rebind.example/hook")
-    await _requests(local, partner, make_seller, 1)
+    await _requests(local, partner, make, 1)
     resolver = Resolver({"rebind.example": answers})
     settings = dataclasses.replace(FAST, webhook_allowed_hosts=AllowedTargets.parse(allowed))
     assert await WebhookWorker(store, settings, resolve=resolver).run_once() == 0
@@ -629,16 +590,12 @@ async def test_a_name_resolving_off_the_public_internet_is_not_connected_to(
 
 
 async def test_redirects_are_not_followed(
-    local: GraphQLClient,
-    store: DocumentStore,
-    receiver: Receiver,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    local: GraphQLClient, store: DocumentStore, receiver: Receiver, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     await _hook(local, partner, receiver.url)
     receiver.script = ["redirect"]
-    await _requests(local, partner, make_seller, 1)
+    await _requests(local, partner, make, 1)
     assert await WebhookWorker(store, FAST).run_once() == 0
     assert receiver.redirected == 0
     listed = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
@@ -650,8 +607,7 @@ async def test_redirects_are_not_followed(
 async def test_over_tls_the_certificate_is_verified_for_the_name_not_the_address(
     local: GraphQLClient,
     store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    make: Make,
     tmp_path: Path,
     certified: str,
     delivered: bool,
@@ -659,10 +615,10 @@ async def test_over_tls_the_certificate_is_verified_for_the_name_not_the_address
     authority = Authority.create()
     cert, key = authority.issue(tmp_path, certified)
     async with _receiving(ssl_certfile=str(cert), ssl_keyfile=str(key)) as receiver:
-        partner = await make_partner()
+        partner = await make.partner()
         url = f"https://hooks.test:{receiver.port}/hook"
         await _hook_to_name(store, partner, "hooks.test", url)
-        await _requests(local, partner, make_seller, 1)
+        await _requests(local, partner, make, 1)
         settings = dataclasses.replace(
             FAST, webhook_allowed_hosts=AllowedTargets.parse("hooks.test")
         )
