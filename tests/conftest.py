@@ -202,7 +202,7 @@ def token(role: Role, subject: str = "admin", ttl: timedelta = timedelta(hours=1
 _OWNER_ROLES = {"ptn": Role.PARTNER, "slr": Role.SELLER}
 
 
-def caller(owner: Mapping[str, Any]) -> str:
+def token_of(owner: Mapping[str, Any]) -> str:
     """A bearer token of the partner or seller document ``owner`` (the role by its id)."""
     subject = str(owner["_id"])
     return token(_OWNER_ROLES[subject.partition("_")[0]], subject)
@@ -580,7 +580,7 @@ async def accept(
     """The ids of the authorizations ``seller`` is granted accepting ``offer`` through the API
     (with ``edits`` as its input), failing the test on any error."""
     variables = {"token": offer["linkToken"], "input": edits or None}
-    accepted = await gql.payload(ACCEPT_OFFER, variables, as_=caller(seller))
+    accepted = await gql.payload(ACCEPT_OFFER, variables, as_=token_of(seller))
     assert accepted["userErrors"] == [], accepted
     return [authorization["id"] for authorization in accepted["authorizations"]]
 

@@ -28,6 +28,7 @@ from tests.conftest import (
     insert_offer,
     serving,
     token,
+    token_of,
 )
 
 ERRORS = "userErrors { field message code }"
@@ -88,14 +89,9 @@ def _details(days: int) -> dict[str, Any]:
     }
 
 
-def _as(document: Mapping[str, Any], role: Role) -> str:
-    return token(role, document["_id"])
-
-
 async def _ok(gql: GraphQLClient, query: str, variables: dict[str, Any], caller: str | None) -> Any:
-    result = await gql(query, variables, as_=caller)
-    assert "errors" not in result, result
-    payload = next(iter(result["data"].values()))
+    """:meth:`GraphQLClient.payload`, with no user error either."""
+    payload = await gql.payload(query, variables, as_=caller)
     assert not payload.get("userErrors"), payload
     return payload
 
@@ -110,7 +106,7 @@ async def _offer(
         "settings": SETTINGS,
         "idempotencyKey": key,
     }
-    made = await _ok(gql, CREATE_OFFER, {"input": offer_input}, _as(partner, Role.PARTNER))
+    made = await _ok(gql, CREATE_OFFER, {"input": offer_input}, token_of(partner))
     return dict(made["serviceOffer"])
 
 
@@ -133,7 +129,7 @@ async def _insights(
         "tz": time_zone,
         "services": services,
     }
-    return await gql(PARTNER_INSIGHTS, variables, as_=caller or _as(partner, Role.PARTNER))
+    return await gql(PARTNER_INSIGHTS, variables, as_=caller or token_of(partner))
 
 
 def _series(result: dict[str, Any]) -> dict[str, Any]:
@@ -161,24 +157,24 @@ async def test_every_figure_counted_live_and_rebuilt_the_same(
     opens = [
         (bundle["linkToken"], "browser-0001", None, True),
         (bundle["linkToken"], "browser-0001", None, False),
-        (bundle["linkToken"], None, _as(sellers[0], Role.SELLER), True),
-        (bundle["linkToken"], "browser-0002", _as(partner, Role.PARTNER), False),
+        (bundle["linkToken"], None, token_of(sellers[0]), True),
+        (bundle["linkToken"], "browser-0002", token_of(partner), False),
         (single["linkToken"], "browser-0001", None, True),
     ]
     for link, visitor, caller, counted in opens:
         opened = await _ok(gql, OPEN, {"token": link, "visitor": visitor}, caller)
         assert opened["counted"] is counted
-    accepted = await _ok(gql, ACCEPT, {"token": bundle["linkToken"]}, _as(sellers[0], Role.SELLER))
+    accepted = await _ok(gql, ACCEPT, {"token": bundle["linkToken"]}, token_of(sellers[0]))
     await _ok(
         gql,
         BY_LINK,
         {"token": first["authorizationLinkToken"], "input": _details(10)},
-        _as(sellers[1], Role.SELLER),
+        token_of(sellers[1]),
     )
     from_store = await _ok(
-        gql, FROM_STORE, {"id": second["_id"], "input": _details(60)}, _as(sellers[2], Role.SELLER)
+        gql, FROM_STORE, {"id": second["_id"], "input": _details(60)}, token_of(sellers[2])
     )
-    seller_token = _as(sellers[0], Role.SELLER)
+    seller_token = token_of(sellers[0])
     renewed_id, canceled_id = (a["id"] for a in accepted["authorizations"])
     await _ok(gql, RENEW, {"id": renewed_id}, seller_token)
     await _ok(gql, CANCEL, {"id": canceled_id}, seller_token)
@@ -205,10 +201,10 @@ async def test_every_figure_counted_live_and_rebuilt_the_same(
     }
     request_ids = []
     for seller in sellers[1:]:
-        made = await _ok(gql, CREATE_REQUEST, {"input": form}, _as(seller, Role.SELLER))
+        made = await _ok(gql, CREATE_REQUEST, {"input": form}, token_of(seller))
         request_ids.append(made["requests"][0]["id"])
-    await _ok(gql, ACCEPT_REQUEST, {"id": request_ids[0]}, _as(partner, Role.PARTNER))
-    await _ok(gql, REJECT_REQUEST, {"id": request_ids[1]}, _as(partner, Role.PARTNER))
+    await _ok(gql, ACCEPT_REQUEST, {"id": request_ids[0]}, token_of(partner))
+    await _ok(gql, REJECT_REQUEST, {"id": request_ids[1]}, token_of(partner))
 
     series = _series(await _insights(gql, partner, services=[first["_id"], second["_id"]]))
     (today,) = series["buckets"]
@@ -363,8 +359,8 @@ async def test_only_the_partner_and_admins_see_its_insights(
     foreign = await make.service(other)
     seller = await make.seller()
     for caller, code in [
-        (_as(other, Role.PARTNER), "FORBIDDEN"),
-        (_as(seller, Role.SELLER), "FORBIDDEN"),
+        (token_of(other), "FORBIDDEN"),
+        (token_of(seller), "FORBIDDEN"),
     ]:
         result = await _insights(gql, partner, caller)
         assert result["data"]["partner"]["insights"] is None
@@ -381,7 +377,7 @@ async def test_only_the_partner_and_admins_see_its_insights(
     platform = await gql(
         PLATFORM_INSIGHTS,
         {"from": "2025-01-01", "to": "2025-01-01"},
-        as_=_as(partner, Role.PARTNER),
+        as_=token_of(partner),
     )
     assert platform["data"]["insights"] is None
     assert [e["extensions"]["code"] for e in platform["errors"]] == ["FORBIDDEN"]
@@ -395,7 +391,7 @@ async def test_idempotent_retries_count_once(
     offers = [await _offer(gql, partner, [service], key="same-key") for _ in range(3)]
     assert len({o["id"] for o in offers}) == 1
     for _ in range(3):
-        await _ok(gql, ACCEPT, {"token": offers[0]["linkToken"]}, _as(seller, Role.SELLER))
+        await _ok(gql, ACCEPT, {"token": offers[0]["linkToken"]}, token_of(seller))
     (today,) = _series(await _insights(gql, partner))["buckets"]
     assert (today["offersCreated"], today["offersAccepted"], today["grantedFromOffer"]) == (1, 1, 1)
 
@@ -410,14 +406,14 @@ async def test_racing_accepts_and_opens_count_exactly_once(
         offer = await _offer(gql, partner, [service])
         link = offer["linkToken"]
         await asyncio.gather(
-            *(gql(ACCEPT, {"token": link}, as_=_as(s, Role.SELLER)) for s in sellers),
+            *(gql(ACCEPT, {"token": link}, as_=token_of(s)) for s in sellers),
             *(gql(OPEN, {"token": link, "visitor": "racing-browser"}) for _ in range(4)),
         )
         # Each round's winner cancels, so the next offer's accept can grant again.
         granted = await store.find(c.AUTHORIZATIONS, {"offerId": offer["id"]})
         assert len(granted) == 1
         winner = next(s for s in sellers if s["_id"] == granted[0]["sellerId"])
-        await _ok(gql, CANCEL, {"id": granted[0]["_id"]}, _as(winner, Role.SELLER))
+        await _ok(gql, CANCEL, {"id": granted[0]["_id"]}, token_of(winner))
     (today,) = _series(await _insights(gql, partner))["buckets"]
     assert (today["offersAccepted"], today["grantedFromOffer"], today["linkOpens"]) == (
         rounds,
@@ -467,7 +463,7 @@ async def test_a_year_of_days_costs_its_buckets_and_reads_no_more(
         first = _today() - timedelta(days=days - 1)
         variables = {"id": partner["_id"], "from": first.isoformat(), "to": _today().isoformat()}
         store.stats.reset()
-        result = await gql(query, variables, as_=_as(partner, Role.PARTNER))
+        result = await gql(query, variables, as_=token_of(partner))
         assert "errors" not in result, result
         assert len(result["data"]["partner"]["insights"]["buckets"]) == days
         # The counters of the range's days (one here) and the day before it: never the data.

@@ -15,7 +15,7 @@ from datastore.documents import ServiceOfferDocument
 from datastore.enums import PartnerStatus, ServiceStatus, ServiceType
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, Make, token
+from tests.conftest import GraphQLClient, Make, token, token_of
 
 OFFER_FIELDS = """id status canBeAccepted startDate endDate linkToken createdAt acceptedAt
   withdrawnAt contact { name email phone }
@@ -45,10 +45,6 @@ def _today() -> date:
     return utc_now().date()
 
 
-def _as(partner: Mapping[str, Any]) -> str:
-    return token(Role.PARTNER, partner["_id"])
-
-
 def _input(service_ids: list[str], **fields: Any) -> dict[str, Any]:
     # Tomorrow, not today: a test running across midnight (UTC) must not start in the past.
     start = _today() + timedelta(days=1)
@@ -61,16 +57,12 @@ def _input(service_ids: list[str], **fields: Any) -> dict[str, Any]:
     }
 
 
-async def _data(gql: GraphQLClient, query: str, variables: dict[str, Any], caller: Any) -> Any:
-    result = await gql(query, variables, as_=caller)
-    assert "errors" not in result, result
-    return next(iter(result["data"].values()))
-
-
 async def _create(
     gql: GraphQLClient, partner: Mapping[str, Any], service_ids: list[str], **fields: Any
 ) -> Any:
-    return await _data(gql, CREATE, {"input": _input(service_ids, **fields)}, _as(partner))
+    return await gql.payload(
+        CREATE, {"input": _input(service_ids, **fields)}, as_=token_of(partner)
+    )
 
 
 async def _offer(
@@ -96,7 +88,7 @@ async def _set(store: DocumentStore, offer_id: str, **changes: Any) -> None:
 async def _listed(
     gql: GraphQLClient, partner: Mapping[str, Any], caller: Any, **variables: Any
 ) -> list[tuple[str, str]]:
-    found = await _data(gql, LIST, {"id": partner["_id"], **variables}, caller)
+    found = await gql.payload(LIST, {"id": partner["_id"], **variables}, as_=caller)
     return [(e["node"]["id"], e["node"]["status"]) for e in found["serviceOffers"]["edges"]]
 
 
@@ -299,7 +291,7 @@ async def test_each_bad_input_is_a_user_error_and_writes_nothing(
     gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore, case: str
 ) -> None:
     caller, input, expected = await _refusal(case, partner, make)
-    refused = await _data(gql, CREATE, {"input": input}, _as(caller))
+    refused = await gql.payload(CREATE, {"input": input}, as_=token_of(caller))
     assert refused["serviceOffer"] is None
     assert {(tuple(e["field"]), e["code"]) for e in refused["userErrors"]} == expected
     assert all(e["message"] for e in refused["userErrors"])
@@ -366,7 +358,7 @@ async def test_settings_must_each_be_sent(
     service = await make.service(partner)
     partial = {"authorizeObject": "SHOP", "tspAccess": True}
     result = await gql(
-        CREATE, {"input": _input([service["_id"]], settings=partial)}, as_=_as(partner)
+        CREATE, {"input": _input([service["_id"]], settings=partial)}, as_=token_of(partner)
     )
     assert result["errors"], result
     assert await store.count(c.SERVICE_OFFERS) == 0
@@ -440,7 +432,7 @@ async def test_the_link_shows_the_whole_offer_to_anyone_holding_it(
     )
     seller = token(Role.SELLER, (await make.seller())["_id"])
     for caller in (None, seller):
-        opened = await _data(gql, BY_LINK, {"t": offer["linkToken"]}, caller)
+        opened = await gql.payload(BY_LINK, {"t": offer["linkToken"]}, as_=caller)
         assert opened["id"] == offer["id"]
         assert opened["partner"] == {"id": partner["_id"], "name": partner["name"]}
         assert [s["id"] for s in opened["services"]] == chosen
@@ -462,7 +454,9 @@ async def test_the_link_shows_the_whole_offer_to_anyone_holding_it(
         "dataCompassAccess": True,
     }
     on = await _offer(gql, partner, chosen, settings=everything_on)
-    assert (await _data(gql, BY_LINK, {"t": on["linkToken"]}, None))["settings"] == everything_on
+    assert (await gql.payload(BY_LINK, {"t": on["linkToken"]}, as_=None))[
+        "settings"
+    ] == everything_on
 
 
 async def test_link_tokens_are_long_and_differ_per_offer(
@@ -485,7 +479,7 @@ async def test_withdraw_then_the_link_says_so_and_withdrawing_again_is_refused(
     gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
     offer = await _offer(gql, partner, [(await make.service(partner))["_id"]])
-    withdrawn = await _data(gql, WITHDRAW, {"id": offer["id"]}, _as(partner))
+    withdrawn = await gql.payload(WITHDRAW, {"id": offer["id"]}, as_=token_of(partner))
     assert withdrawn["userErrors"] == []
     assert (withdrawn["serviceOffer"]["status"], withdrawn["serviceOffer"]["canBeAccepted"]) == (
         "WITHDRAWN",
@@ -498,10 +492,10 @@ async def test_withdraw_then_the_link_says_so_and_withdrawing_again_is_refused(
         "toStatus": "WITHDRAWN",
         "reasonCode": "WITHDRAWN_BY_PARTNER",
     }
-    opened = await _data(gql, BY_LINK, {"t": offer["linkToken"]}, None)
+    opened = await gql.payload(BY_LINK, {"t": offer["linkToken"]}, as_=None)
     assert (opened["status"], opened["canBeAccepted"]) == ("WITHDRAWN", False)
     before = await _stored(store, offer["id"])
-    twice = await _data(gql, WITHDRAW, {"id": offer["id"]}, _as(partner))
+    twice = await gql.payload(WITHDRAW, {"id": offer["id"]}, as_=token_of(partner))
     assert twice["serviceOffer"] is None
     assert [(e["field"], e["code"]) for e in twice["userErrors"]] == [(["id"], "NOT_OPEN")]
     assert await _stored(store, offer["id"]) == before
@@ -516,11 +510,13 @@ async def test_an_offer_past_its_end_reads_expired_everywhere_and_cannot_be_with
     await _set(
         store, offer["id"], startsAt=now - timedelta(days=10), endsAt=now - timedelta(seconds=1)
     )
-    opened = await _data(gql, BY_LINK, {"t": offer["linkToken"]}, None)
+    opened = await gql.payload(BY_LINK, {"t": offer["linkToken"]}, as_=None)
     assert (opened["status"], opened["canBeAccepted"]) == ("EXPIRED", False)
-    assert (await _data(gql, NODE, {"id": offer["id"]}, _as(partner)))["status"] == "EXPIRED"
-    assert await _listed(gql, partner, _as(partner)) == [(offer["id"], "EXPIRED")]
-    refused = await _data(gql, WITHDRAW, {"id": offer["id"]}, _as(partner))
+    assert (await gql.payload(NODE, {"id": offer["id"]}, as_=token_of(partner)))[
+        "status"
+    ] == "EXPIRED"
+    assert await _listed(gql, partner, token_of(partner)) == [(offer["id"], "EXPIRED")]
+    refused = await gql.payload(WITHDRAW, {"id": offer["id"]}, as_=token_of(partner))
     assert refused["userErrors"][0]["code"] == "NOT_OPEN"
     assert "EXPIRED" in refused["userErrors"][0]["message"]
     assert (await _stored(store, offer["id"]))["status"] == "OPEN"
@@ -538,9 +534,9 @@ async def test_an_accepted_offer_cannot_be_withdrawn(
         acceptedAt=utc_now(),
         acceptedBySellerId=seller["_id"],
     )
-    refused = await _data(gql, WITHDRAW, {"id": offer["id"]}, _as(partner))
+    refused = await gql.payload(WITHDRAW, {"id": offer["id"]}, as_=token_of(partner))
     assert refused["userErrors"][0]["code"] == "NOT_OPEN"
-    opened = await _data(gql, BY_LINK, {"t": offer["linkToken"]}, None)
+    opened = await gql.payload(BY_LINK, {"t": offer["linkToken"]}, as_=None)
     assert (opened["status"], opened["canBeAccepted"]) == ("ACCEPTED", False)
     assert opened["acceptedAt"] is not None
     assert (await _stored(store, offer["id"]))["status"] == "ACCEPTED"
@@ -556,9 +552,9 @@ async def test_a_closed_partners_offer_cannot_be_accepted_or_withdrawn(
         expected_version=partner["version"],
         changes={"status": PartnerStatus.CLOSED},
     )
-    opened = await _data(gql, BY_LINK, {"t": offer["linkToken"]}, None)
+    opened = await gql.payload(BY_LINK, {"t": offer["linkToken"]}, as_=None)
     assert (opened["status"], opened["canBeAccepted"]) == ("OPEN", False)
-    refused = await _data(gql, WITHDRAW, {"id": offer["id"]}, _as(partner))
+    refused = await gql.payload(WITHDRAW, {"id": offer["id"]}, as_=token_of(partner))
     assert refused["userErrors"][0]["code"] == "PARTNER_CLOSED"
 
 
@@ -572,9 +568,9 @@ async def test_my_service_offers_lists_newest_first_and_filters_by_status_as_rea
         await asyncio.sleep(0.005)  # distinct createdAt milliseconds: the order is by time
     expired, withdrawn, accepted, still_open = made
     await _set(store, expired, endsAt=utc_now() - timedelta(minutes=1))
-    await _data(gql, WITHDRAW, {"id": withdrawn}, _as(partner))
+    await gql.payload(WITHDRAW, {"id": withdrawn}, as_=token_of(partner))
     await _set(store, accepted, status="ACCEPTED", acceptedAt=utc_now())
-    owner = _as(partner)
+    owner = token_of(partner)
     assert await _listed(gql, partner, owner) == [
         (still_open, "OPEN"),
         (accepted, "ACCEPTED"),
@@ -591,7 +587,7 @@ async def test_my_service_offers_lists_newest_first_and_filters_by_status_as_rea
         assert listed == [(offer_id, status) for offer_id in expected], status
     both = await _listed(gql, partner, owner, status=["EXPIRED", "OPEN"])
     assert both == [(still_open, "OPEN"), (expired, "EXPIRED")]
-    first_page = await _data(gql, LIST, {"id": partner["_id"], "first": 3}, owner)
+    first_page = await gql.payload(LIST, {"id": partner["_id"], "first": 3}, as_=owner)
     connection = first_page["serviceOffers"]
     assert connection["pageInfo"]["hasNextPage"] is True
     rest = await _listed(gql, partner, owner, first=3, after=connection["pageInfo"]["endCursor"])
@@ -605,7 +601,7 @@ async def test_only_the_partner_and_admins_see_offers_and_only_the_partner_chang
     offer = await _offer(gql, partner, [service_id])
     other = await make.partner()
     outsiders = {
-        "another partner": _as(other),
+        "another partner": token_of(other),
         "a seller": token(Role.SELLER, (await make.seller())["_id"]),
         "anonymous": None,
     }
@@ -622,15 +618,15 @@ async def test_only_the_partner_and_admins_see_offers_and_only_the_partner_chang
             refused = await gql(query, variables, as_=caller)
             expected = "UNAUTHENTICATED" if caller is None else "FORBIDDEN"
             assert refused["errors"][0]["extensions"]["code"] == expected, refused
-    foreign = await _data(gql, WITHDRAW, {"id": offer["id"]}, outsiders["another partner"])
+    foreign = await gql.payload(WITHDRAW, {"id": offer["id"]}, as_=outsiders["another partner"])
     assert foreign["userErrors"][0]["code"] == "NOT_FOUND"
-    malformed = await _data(gql, WITHDRAW, {"id": "nope"}, _as(partner))
+    malformed = await gql.payload(WITHDRAW, {"id": "nope"}, as_=token_of(partner))
     assert malformed["userErrors"][0]["code"] == "NOT_FOUND"
     assert await _stored(store, offer["id"]) == before
     assert await store.count(c.SERVICE_OFFERS) == 1
-    for caller in (admin, _as(partner)):
+    for caller in (admin, token_of(partner)):
         assert await _listed(gql, partner, caller) == [(offer["id"], "OPEN")]
-        seen = await _data(gql, NODE, {"id": offer["id"]}, caller)
+        seen = await gql.payload(NODE, {"id": offer["id"]}, as_=caller)
         assert seen["linkToken"] == offer["linkToken"]
 
 
@@ -649,7 +645,7 @@ async def test_round_trips_of_nested_offers_do_not_grow_with_partners(
             ids = [(await make.service(partner))["_id"] for _ in range(2)]
             await _offer(gql, partner, ids)
         store.stats.reset()
-        found = await _data(gql, nested, {}, admin)
+        found = await gql.payload(nested, {}, as_=admin)
         assert len(found["nodes"]) == partner_count
         assert all(len(p["serviceOffers"]["nodes"]) == 1 for p in found["nodes"])
         return store.stats.round_trips
