@@ -47,6 +47,7 @@ from edge import planned_execution
 from edge.export_settings import ExportSettings
 from edge.extension import GatewayPolicy
 from edge.planned_execution import Execution
+from edge.settings import TransportSettings
 from edge.stream_settings import StreamSettings
 from edge.throttle import ThrottlePolicy
 from gateway import Settings, create_app
@@ -70,8 +71,15 @@ MAX_PAGES = 100
 # tests run a worker themselves (and so do the bulk export tests, for the export worker).
 # Every query the suite sends runs planned and interpreted, and must answer the same bytes
 # (see ``planned_and_interpreted_agree``).
+PATIENT = TransportSettings(
+    request_timeout_seconds=300, header_timeout_seconds=300, body_timeout_seconds=300
+)
+"""The transport of every gateway the suite serves: generous timeouts, since on a loaded machine
+a request can take many seconds, and a test about something else must not fail because the
+gateway cut it off (a test about a timeout sets that one short itself)."""
 SETTINGS = Settings(
     jwt_secret=JWT_SECRET,
+    transport=PATIENT,
     policy=GatewayPolicy(throttle=ThrottlePolicy(enabled=False)),
     streams=StreamSettings(webhook_worker=False),
     execution=Execution.CHECKED,
@@ -593,24 +601,19 @@ class Accepted:
     authorization_id: str
 
 
-class AcceptedFactory(Protocol):
-    def __call__(
-        self, partner: Mapping[str, Any], seller: Mapping[str, Any], *, days: int = 90
-    ) -> Awaitable[Accepted]: ...
-
-
-@pytest.fixture
-def make_accepted(gql: GraphQLClient, make: Make) -> AcceptedFactory:
-    """An offer of a new live service of ``partner``, open ``days``, accepted by ``seller``."""
-
-    async def build(
-        partner: Mapping[str, Any], seller: Mapping[str, Any], *, days: int = 90
-    ) -> Accepted:
-        offer = await make.offer(partner, [await make.service(partner)], days=days)
-        (authorization_id,) = await accept(gql, offer, seller)
-        return Accepted(offer, authorization_id)
-
-    return build
+async def accepted_offer(
+    gql: GraphQLClient,
+    make: Make,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
+    *,
+    days: int = 90,
+) -> Accepted:
+    """An offer of a new live service of ``partner``, open ``days``, that ``seller`` accepted
+    through the API (the set-up of every test about what an acceptance grants)."""
+    offer = await make.offer(partner, [await make.service(partner)], days=days)
+    (authorization_id,) = await accept(gql, offer, seller)
+    return Accepted(offer, authorization_id)
 
 
 AdminToken = Callable[[], str]

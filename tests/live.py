@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 
 from datastore.store import DocumentStore
@@ -24,12 +25,17 @@ def _free_port() -> int:
         return port
 
 
+_SERVED: dict[str, Starlette] = {}
+"""The app each ``served`` block serves, by its URL (for :func:`subscribed`)."""
+
+
 @contextlib.asynccontextmanager
 async def served(store: DocumentStore, settings: Settings) -> AsyncIterator[str]:
     """``http://127.0.0.1:<port>`` serving the app on ``store`` until the block ends."""
     port = _free_port()
+    app = create_app(settings, store=store)
     config = uvicorn.Config(
-        create_app(settings, store=store),
+        app,
         host="127.0.0.1",
         port=port,
         log_config=None,
@@ -46,11 +52,26 @@ async def served(store: DocumentStore, settings: Settings) -> AsyncIterator[str]
         if task.done():
             task.result()
         await asyncio.sleep(0.01)
+    url = f"http://127.0.0.1:{port}"
+    _SERVED[url] = app
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
+        del _SERVED[url]
         server.should_exit = True
         await asyncio.wait_for(task, 15)
+
+
+async def subscribed(base_url: str, count: int = 1) -> None:
+    """Returns once ``count`` live-feed subscriptions have joined the event hub of the app
+    served at ``base_url``: a change made after this reaches them (a change made before a
+    subscription joins is not its to receive). Bounded: fails after 30 seconds."""
+    hub = _SERVED[base_url].state.event_hub
+    for _ in range(3000):
+        if len(hub.subscribers) >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{count} subscription(s) did not join the feed of {base_url}")
 
 
 class WSClient:

@@ -52,6 +52,10 @@ def running_gateway(
             "TSP_JWT_SECRET": SECRET,
             "TSP_DATABASE_URL": f"sqlite:///{workdir / 'gateway.sqlite3'}",
             "TSP_SWEEP_INTERVAL_SECONDS": "0",
+            # Generous timeouts (tests/conftest.py's PATIENT): a busy machine is slow, not wrong.
+            "TSP_REQUEST_TIMEOUT_SECONDS": "300",
+            "TSP_HEADER_TIMEOUT_SECONDS": "300",
+            "TSP_BODY_TIMEOUT_SECONDS": "300",
             "TMPDIR": str(workdir),
             **(env or {}),
         }

@@ -22,6 +22,7 @@ from resolvers.offer_dates import day_after, day_start
 from tests.conftest import (
     GraphQLClient,
     Make,
+    accepted_offer,
     token,
     token_of,
 )
@@ -373,23 +374,20 @@ async def test_cancel_ends_access_at_once_and_only_the_owner_may(
     seller: Mapping[str, Any],
     make: Make,
 ) -> None:
-    offer = await make.offer(partner, [await make.service(partner)])
-    (granted,) = (await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller)))[
-        "authorizations"
-    ]
+    granted = (await accepted_offer(gql, make, partner, seller)).authorization_id
     stranger = await make.seller()
-    foreign = await gql.payload(CANCEL, {"id": granted["id"]}, as_=token_of(stranger))
+    foreign = await gql.payload(CANCEL, {"id": granted}, as_=token_of(stranger))
     assert foreign["userErrors"][0]["code"] == "NOT_FOUND"
-    as_partner = await gql(CANCEL, {"id": granted["id"]}, as_=token(Role.PARTNER, partner["_id"]))
+    as_partner = await gql(CANCEL, {"id": granted}, as_=token_of(partner))
     assert as_partner["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    canceled = await gql.payload(CANCEL, {"id": granted["id"]}, as_=token_of(seller))
+    canceled = await gql.payload(CANCEL, {"id": granted}, as_=token_of(seller))
     body = canceled["authorization"]
     assert (body["status"], body["statusReason"], body["grantsAccess"]) == (
         "CANCELED",
         "CANCELED_BY_SELLER",
         False,
     )
-    twice = await gql.payload(CANCEL, {"id": granted["id"]}, as_=token_of(seller))
+    twice = await gql.payload(CANCEL, {"id": granted}, as_=token_of(seller))
     assert twice["userErrors"][0]["code"] == "NOT_ACTIVE"
     # The seller can authorize the same service again afterwards.
     offer_again = await make.offer(partner, [await make.service(partner)])
@@ -405,34 +403,29 @@ async def test_expired_reads_completed_at_once_and_the_sweep_persists_it(
     seller: Mapping[str, Any],
     make: Make,
 ) -> None:
-    offer = await make.offer(partner, [await make.service(partner)])
-    (granted,) = (await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller)))[
-        "authorizations"
-    ]
-    stored = (await store.get_many(c.AUTHORIZATIONS, [granted["id"]]))[granted["id"]]
+    granted = (await accepted_offer(gql, make, partner, seller)).authorization_id
+    stored = (await store.get_many(c.AUTHORIZATIONS, [granted]))[granted]
     await store.update(
         c.AUTHORIZATIONS,
-        granted["id"],
+        granted,
         expected_version=stored["version"],
         changes={"endsAt": utc_now() - timedelta(seconds=1)},
     )
     query = f"query($id: ID!) {{ node(id: $id) {{ ... on Authorization {{ {AUTH_FIELDS} }} }} }}"
-    seen = (await gql(query, {"id": granted["id"]}, as_=token_of(seller)))["data"]["node"]
+    seen = (await gql(query, {"id": granted}, as_=token_of(seller)))["data"]["node"]
     assert (seen["status"], seen["statusReason"], seen["grantsAccess"]) == (
         "COMPLETED",
         "EXPIRED",
         False,
     )
     completed = await gql(LIST, {"status": ["COMPLETED"]}, as_=token_of(seller))
-    assert [e["node"]["id"] for e in completed["data"]["authorizations"]["edges"]] == [
-        granted["id"]
-    ]
+    assert [e["node"]["id"] for e in completed["data"]["authorizations"]["edges"]] == [granted]
     assert (await gql(LIST, {"status": ["ACTIVE"]}, as_=token_of(seller)))["data"][
         "authorizations"
     ]["edges"] == []
     assert await sweep_expired(store) == 1
     assert await sweep_expired(store) == 0
-    persisted = (await store.get_many(c.AUTHORIZATIONS, [granted["id"]]))[granted["id"]]
+    persisted = (await store.get_many(c.AUTHORIZATIONS, [granted]))[granted]
     assert (persisted["status"], persisted["statusReason"]) == ("COMPLETED", "EXPIRED")
     assert "activeKey" not in persisted
 
@@ -448,13 +441,13 @@ async def test_expiring_within_days_for_seller_and_partner(
     later = await make.offer(partner, [await make.service(partner)], days=40)
     for offer in (soon, later):
         await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller))
-    for caller in (token_of(seller), token(Role.PARTNER, partner["_id"])):
+    for caller in (token_of(seller), token_of(partner)):
         result = await gql(LIST, {"days": 15}, as_=caller)
         ending = result["data"]["authorizations"]["edges"]
         assert [e["node"]["endDate"] for e in ending] == [
             (_today() + timedelta(days=10)).isoformat()
         ]
-    everything = await gql(LIST, {}, as_=token(Role.PARTNER, partner["_id"]))
+    everything = await gql(LIST, {}, as_=token_of(partner))
     assert len(everything["data"]["authorizations"]["edges"]) == 2
     for days in (-1, 367):
         bad = await gql(LIST, {"days": days}, as_=token_of(seller))
@@ -531,10 +524,7 @@ async def test_closing_a_partner_closes_its_authorizations(
     make: Make,
     admin: str,
 ) -> None:
-    offer = await make.offer(partner, [await make.service(partner)])
-    (granted,) = (await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller)))[
-        "authorizations"
-    ]
+    granted = (await accepted_offer(gql, make, partner, seller)).authorization_id
     closed = await gql(
         """mutation($input: ClosePartnerInput!) {
           closePartner(input: $input) { userErrors { code } } }""",
@@ -543,7 +533,7 @@ async def test_closing_a_partner_closes_its_authorizations(
     )
     assert closed["data"]["closePartner"]["userErrors"] == []
     query = f"query($id: ID!) {{ node(id: $id) {{ ... on Authorization {{ {AUTH_FIELDS} }} }} }}"
-    seen = (await gql(query, {"id": granted["id"]}, as_=token_of(seller)))["data"]["node"]
+    seen = (await gql(query, {"id": granted}, as_=token_of(seller)))["data"]["node"]
     assert (seen["status"], seen["statusReason"], seen["grantsAccess"]) == (
         "CLOSED",
         "PARTNER_REMOVED",
@@ -564,13 +554,10 @@ async def test_who_sees_an_authorization(
     seller: Mapping[str, Any],
     make: Make,
 ) -> None:
-    offer = await make.offer(partner, [await make.service(partner)])
-    (granted,) = (await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller)))[
-        "authorizations"
-    ]
+    granted = (await accepted_offer(gql, make, partner, seller)).authorization_id
     query = """query($id: ID!) { node(id: $id) { ... on Authorization { id
       seller { id name shops { edges { node { id } } } } shops { id } } } }"""
-    as_partner = await gql(query, {"id": granted["id"]}, as_=token(Role.PARTNER, partner["_id"]))
+    as_partner = await gql(query, {"id": granted}, as_=token_of(partner))
     node = as_partner["data"]["node"]
     assert node["shops"] == [{"id": await _first_shop(store, seller)}]
     assert node["seller"]["shops"]["edges"] == []  # only the covered shops, via the authorization
@@ -579,10 +566,10 @@ async def test_who_sees_an_authorization(
         token_of(await make.seller()),
         None,
     ):
-        hidden = await gql(query, {"id": granted["id"]}, as_=caller)
+        hidden = await gql(query, {"id": granted}, as_=caller)
         assert hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     mine = await gql(LIST, {}, as_=token_of(seller))
-    assert [e["node"]["id"] for e in mine["data"]["authorizations"]["edges"]] == [granted["id"]]
+    assert [e["node"]["id"] for e in mine["data"]["authorizations"]["edges"]] == [granted]
 
 
 OFFER_STATES = (

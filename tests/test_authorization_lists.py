@@ -17,7 +17,7 @@ from datastore.ids import new_id
 from datastore.store import Collection, DocumentStore
 from resolvers.identity import Role
 from resolvers.offer_dates import day_after, day_start
-from tests.conftest import GraphQLClient, Make, token
+from tests.conftest import GraphQLClient, Make, token, token_of
 
 LIST = """query($filter: AuthorizationFilter, $sortKey: AuthorizationSortKey, $reverse: Boolean!,
   $first: Int, $after: String) {
@@ -261,7 +261,7 @@ async def test_a_partner_filters_its_inbox_by_seller(
         )
     query = """query($seller: ID) { requests(sellerId: $seller) {
       totalCount edges { node { seller { id } } } } }"""
-    caller = token(Role.PARTNER, partner["_id"])
+    caller = token_of(partner)
     result = await gql(query, {"seller": sellers[1]["_id"]}, as_=caller)
     inbox = result["data"]["requests"]
     assert [e["node"]["seller"]["id"] for e in inbox["edges"]] == [sellers[1]["_id"]]

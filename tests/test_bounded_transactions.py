@@ -49,6 +49,7 @@ from tests.conftest import (
     Make,
     serving,
     token,
+    token_of,
 )
 from tests.stores import sqlite_only
 from tests.test_authorization_api import CANCEL
@@ -210,9 +211,7 @@ async def test_closing_a_partner_with_5000_authorizations_writes_a_batch_per_tra
             closing = asyncio.create_task(gql(CLOSE, {"id": partner["_id"]}, as_=ADMIN))
             # Another caller's mutation, sent once the close has begun.
             await until(lambda: close_batches() >= 1)
-            canceled = await gql(
-                CANCEL, {"id": other["_id"]}, as_=token(Role.SELLER, other_seller["_id"])
-            )
+            canceled = await gql(CANCEL, {"id": other["_id"]}, as_=token_of(other_seller))
             # A write asked for between two batches, or during one, goes in before the next.
             await until(lambda: close_batches() >= 10 or closing.done())
             waited_for = await write_elsewhere(store, writes, other_seller["_id"])

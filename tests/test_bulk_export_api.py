@@ -29,6 +29,7 @@ from tests.conftest import (
     GraphQLClient,
     Make,
     token,
+    token_of,
 )
 
 START = """mutation($query: String!, $key: String) {
@@ -217,8 +218,8 @@ async def test_each_caller_exports_exactly_what_its_own_paging_sees(
         for service in services:
             await make.authorization(seller, service)
     callers = {
-        "partner": token(Role.PARTNER, partners[0]["_id"]),
-        "seller": token(Role.SELLER, sellers[1]["_id"]),
+        "partner": token_of(partners[0]),
+        "seller": token_of(sellers[1]),
         "admin": ADMIN,
     }
     paging = (
@@ -241,9 +242,7 @@ async def test_an_export_of_a_list_the_caller_may_not_read_fails_with_its_code(
     gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make: Make
 ) -> None:
     partner = await make.partner()
-    export = await _export(
-        gql, store, "{ sellers { nodes { id name } } }", token(Role.PARTNER, partner["_id"])
-    )
+    export = await _export(gql, store, "{ sellers { nodes { id name } } }", token_of(partner))
     assert export["status"] == "FAILED"
     assert export["errorCode"] == "FORBIDDEN"
     assert export["url"] is None
@@ -270,7 +269,7 @@ async def test_a_caller_starts_at_most_one_export_a_minute(
     gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     partner = await make.partner()
-    caller = token(Role.PARTNER, partner["_id"])
+    caller = token_of(partner)
     first = await _start(gql, AUTHORIZATIONS, caller)
     await gql(CANCEL, {"id": first["bulkExport"]["id"]}, as_=caller)
     again = await _start(gql, AUTHORIZATIONS, caller)
@@ -333,7 +332,7 @@ async def test_an_export_is_its_callers_alone(
     partner = await make.partner()
     started = await _start(gql, AUTHORIZATIONS, ADMIN)
     export_id = started["bulkExport"]["id"]
-    other = token(Role.PARTNER, partner["_id"])
+    other = token_of(partner)
     assert (await gql(READ, {"id": export_id}, as_=other))["data"]["bulkExport"] is None
     body = await gql("{ currentBulkExport { id } }", as_=other)
     assert body["data"]["currentBulkExport"] is None
@@ -348,7 +347,7 @@ async def test_the_finished_export_is_announced_in_the_event_log(
 ) -> None:
     partner = await make.partner()
     await make.authorization(await make.seller(), await make.service(partner))
-    caller = token(Role.PARTNER, partner["_id"])
+    caller = token_of(partner)
     export = await _export(gql, store, AUTHORIZATIONS, caller)
     events = await store.find(c.EVENTS, {"type": "BULK_EXPORT_FINISHED"})
     assert len(events) == 1

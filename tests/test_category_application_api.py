@@ -10,7 +10,7 @@ from datastore.catalog import get_catalog
 from datastore.enums import Market, PartnerStatus, PartnerType, Region
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, Make, token
+from tests.conftest import GraphQLClient, Make, token, token_of
 
 APPLY = """mutation($input: ApplyForServiceCategoryInput!) {
   applyForServiceCategory(input: $input) {
@@ -30,7 +30,7 @@ async def _apply(
     gql: GraphQLClient, partner: Mapping[str, Any], category_id: str, market: str
 ) -> Any:
     variables = {"input": {"categoryId": category_id, "market": market}}
-    result = await gql(APPLY, variables, as_=token(Role.PARTNER, partner["_id"]))
+    result = await gql(APPLY, variables, as_=token_of(partner))
     return result["data"]["applyForServiceCategory"]
 
 
@@ -125,7 +125,7 @@ async def test_admin_reviews_and_approval_is_visible(
     own = await gql(
         """query($id: ID!) { partner(id: $id) { eligibleCategories { name } } }""",
         {"id": partner["_id"]},
-        as_=token(Role.PARTNER, partner["_id"]),
+        as_=token_of(partner),
     )
     names = [row["name"] for row in own["data"]["partner"]["eligibleCategories"]]
     assert names == [
@@ -157,13 +157,13 @@ async def test_roles_on_application_mutations(gql: GraphQLClient, make: Make) ->
     seller = await make.seller()
     category = _category(PartnerType.TSP, Region.US, "Shop Management")
     variables = {"input": {"categoryId": category, "market": "US"}}
-    for caller in (None, token(Role.SELLER, seller["_id"]), token(Role.ADMIN)):
+    for caller in (None, token_of(seller), token(Role.ADMIN)):
         result = await gql(APPLY, variables, as_=caller)
         expected = "UNAUTHENTICATED" if caller is None else "FORBIDDEN"
         assert result["errors"][0]["extensions"]["code"] == expected
     application = await _apply(gql, partner, category, "US")
     review = {"input": {"id": application["categoryApplication"]["id"], "decision": "APPROVE"}}
-    for caller in (None, token(Role.SELLER, seller["_id"]), token(Role.PARTNER, partner["_id"])):
+    for caller in (None, token_of(seller), token_of(partner)):
         result = await gql(REVIEW, review, as_=caller)
         expected = "UNAUTHENTICATED" if caller is None else "FORBIDDEN"
         assert result["errors"][0]["extensions"]["code"] == expected

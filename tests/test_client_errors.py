@@ -15,7 +15,7 @@ from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers.identity import Role
 from resolvers.offer_dates import day_after, day_start
-from tests.conftest import GraphQLClient, Make, token
+from tests.conftest import GraphQLClient, Make, token, token_of
 
 SETTINGS = {
     "authorizeObject": "SHOP",
@@ -56,7 +56,7 @@ async def test_a_forbidden_root_field_leaves_the_rest_of_the_response(
         gql,
         "{ viewer { role } store(first: 1) { edges { node { id } } } partners { edges { node "
         "{ id } } } }",
-        caller=token(Role.PARTNER, partner["_id"]),
+        caller=token_of(partner),
     )
     assert body["data"]["viewer"] == {"role": "PARTNER"}
     assert body["data"]["store"] == {"edges": []}
@@ -77,7 +77,7 @@ async def test_a_forbidden_mutation_leaves_the_other_mutations_of_the_document(
           closeRequest(id: "req_01aaaaaaaaaaaaaaaaaaaaaaaa") { userErrors { field code } }
           closePartner(input: {id: $p, reason: "x"}) { userErrors { code } } }""",
         {"p": partner["_id"]},
-        token(Role.SELLER, seller["_id"]),
+        token_of(seller),
     )
     assert body["data"]["closeRequest"] == {"userErrors": [{"field": ["id"], "code": "NOT_FOUND"}]}
     assert body["data"]["closePartner"] is None
@@ -127,9 +127,7 @@ async def test_anonymous_is_unauthenticated_and_a_wrong_role_forbidden(
     seller = await make.seller()
     query = "{ partners { edges { node { id } } } }"
     assert _codes(await _body(gql, query)) == ["UNAUTHENTICATED"]
-    assert _codes(await _body(gql, query, caller=token(Role.SELLER, seller["_id"]))) == [
-        "FORBIDDEN"
-    ]
+    assert _codes(await _body(gql, query, caller=token_of(seller))) == ["FORBIDDEN"]
 
 
 # --- Malformed values reach a clear refusal (item 7) -----------------------------------------
@@ -161,7 +159,7 @@ async def test_a_money_amount_that_is_not_a_number_is_a_user_error(
         gql,
         CREATE_REQUEST,
         _request(partner["_id"], shopMonthlyGmv=amount, otherChannelsMonthlyGmv=amount),
-        token(Role.SELLER, seller["_id"]),
+        token_of(seller),
     )
     refused = body["data"]["createRequest"]
     assert {(tuple(e["field"]), e["code"]) for e in refused["userErrors"]} == {
@@ -180,7 +178,7 @@ async def test_renewals_stop_at_the_horizon_authorizing_allows(
 ) -> None:
     seller = await make.seller(market=Market.ID)
     service = await make.service(await make.partner())
-    caller = token(Role.SELLER, seller["_id"])
+    caller = token_of(seller)
     today = utc_now().date()
     granted = await _body(
         gql,
@@ -213,7 +211,7 @@ async def test_an_authorization_at_the_end_of_the_calendar_is_refused_not_intern
     seller = await make.seller(market=Market.ID)
     partner = await make.partner()
     service = await make.service(partner)
-    caller = token(Role.SELLER, seller["_id"])
+    caller = token_of(seller)
     far = {"token": service["authorizationLinkToken"]}
     for start, end in (
         (date(9999, 12, 1), date(9999, 12, 31)),

@@ -8,11 +8,10 @@ from typing import Any
 
 from datastore.enums import Market
 from datastore.store import DocumentStore
-from resolvers.identity import Role
 from tests.conftest import (
     GraphQLClient,
     Make,
-    token,
+    token_of,
 )
 
 # Pages sized to stay under the single-query cost maximum (1,000), as a dashboard must.
@@ -42,9 +41,7 @@ async def _accepted_offers(
             },
         )
         seller = await make.seller(market=Market.ID)
-        result = await gql(
-            ACCEPT, {"token": offer["linkToken"]}, as_=token(Role.SELLER, seller["_id"])
-        )
+        result = await gql(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller))
         assert result["data"]["authorizeServiceOffer"]["userErrors"] == []
 
 
@@ -56,7 +53,7 @@ async def test_dashboard_round_trips_do_not_grow_with_offers(
         partner = await make.partner()
         await _accepted_offers(count, gql, store, partner, make)
         store.stats.reset()
-        result = await gql(DASHBOARD, as_=token(Role.PARTNER, partner["_id"]))
+        result = await gql(DASHBOARD, as_=token_of(partner))
         offers = result["data"]["viewer"]["partner"]["serviceOffers"]["edges"]
         assert len(offers) == count
         for offer in offers:

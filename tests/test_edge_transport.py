@@ -20,7 +20,6 @@ from datastore import collections as c
 from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
 from edge.graphql_http import prefers_graphql_response_json
-from edge.settings import TransportSettings
 from gateway import create_app
 from tests.conftest import SETTINGS, Make
 from tests.stores import sqlite_only
@@ -36,7 +35,7 @@ def client_with(store: DocumentStore) -> ClientFactory:
 
     @contextlib.asynccontextmanager
     async def open_client(**transport: Any) -> AsyncIterator[httpx.AsyncClient]:
-        settings = replace(SETTINGS, transport=TransportSettings(**transport))
+        settings = replace(SETTINGS, transport=replace(SETTINGS.transport, **transport))
         app = create_app(settings, store=store)
         async with app.router.lifespan_context(app):
             asgi = httpx.ASGITransport(app=app)

@@ -23,7 +23,7 @@ from resolvers.identity import Role, Viewer
 from tests.conftest import (
     GraphQLClient,
     Make,
-    token,
+    token_of,
 )
 from tests.stores import ADAPTERS, drop_store, open_store
 from tests.test_seller_request_api import ACCEPT, CREATE, _form
@@ -68,9 +68,9 @@ async def test_request_moves_write_their_events_with_parties_and_changes(
     gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     partner, seller = await make.partner(), await make.seller()
-    created = await gql(CREATE, _form(partner["_id"]), as_=token(Role.SELLER, seller["_id"]))
+    created = await gql(CREATE, _form(partner["_id"]), as_=token_of(seller))
     request_id = created["data"]["createRequest"]["requests"][0]["id"]
-    await gql(ACCEPT, {"id": request_id}, as_=token(Role.PARTNER, partner["_id"]))
+    await gql(ACCEPT, {"id": request_id}, as_=token_of(partner))
     log = await _log(store)
     assert [(e["type"], e["position"]) for e in log] == [
         ("REQUEST_RECEIVED", 1),
@@ -239,7 +239,7 @@ async def test_an_offer_accepted_granted_renewed_and_canceled_through_the_api(
 
     partner, seller = await make.partner(), await make.seller(market="ID")
     offer = await make.offer(partner, [await make.service(partner)])
-    as_seller = token(Role.SELLER, seller["_id"])
+    as_seller = token_of(seller)
     accepted = await gql(ACCEPT_OFFER, {"token": offer["linkToken"]}, as_=as_seller)
     authorization_id = accepted["data"]["authorizeServiceOffer"]["authorizations"][0]["id"]
     await gql(RENEW, {"id": authorization_id, "period": "ONE_MONTH"}, as_=as_seller)

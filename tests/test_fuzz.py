@@ -57,6 +57,7 @@ from tests.conftest import (
     GraphQLClient,
     Make,
     token,
+    token_of,
 )
 from tests.live import served
 
@@ -195,8 +196,8 @@ async def callers(store: DocumentStore, make: Make) -> dict[str, str | None]:
     return {
         "anonymous": None,
         "admin": token(Role.ADMIN),
-        "partner": token(Role.PARTNER, partner["_id"]),
-        "seller": token(Role.SELLER, seller["_id"]),
+        "partner": token_of(partner),
+        "seller": token_of(seller),
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, Make, token
+from tests.conftest import GraphQLClient, Make, token, token_of
 
 OFFER = (
     """query($id: ID!) { node(id: $id) { ... on ServiceOffer { linkToken authorizationUrl } } }"""
@@ -18,7 +18,7 @@ async def test_offer_and_service_links_are_absolute_urls_for_the_partner(
     partner = await make.partner()
     service = await make.service(partner)
     offer = await make.offer(partner, [service])
-    as_partner = token(Role.PARTNER, partner["_id"])
+    as_partner = token_of(partner)
     offer_links = (await gql(OFFER, {"id": offer["_id"]}, as_=as_partner))["data"]["node"]
     assert offer_links == {
         "linkToken": offer["linkToken"],

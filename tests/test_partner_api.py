@@ -13,6 +13,7 @@ from tests.conftest import (
     GraphQLClient,
     Make,
     token,
+    token_of,
 )
 
 PARTNER = """query($id: ID!) { partner(id: $id) { id name type registrationRegion targetMarkets
@@ -45,10 +46,10 @@ async def test_owner_and_admin_see_every_service_other_callers_do_not(
     await make.service(partner, type=ServiceType.CUSTOM)
     counts = {}
     for name, caller in {
-        "owner": token(Role.PARTNER, partner["_id"]),
+        "owner": token_of(partner),
         "admin": token(Role.ADMIN),
         "other": token(Role.PARTNER, other["_id"]),
-        "seller": token(Role.SELLER, seller["_id"]),
+        "seller": token_of(seller),
         "anonymous": None,
     }.items():
         result = await gql(PARTNER, {"id": partner["_id"]}, as_=caller)
@@ -63,7 +64,7 @@ async def test_status_filter_cannot_widen_what_others_see(gql: GraphQLClient, ma
       services(status: [DRAFT]) { edges { node { id } } } } }"""
     anonymous = await gql(query, {"id": partner["_id"]})
     assert anonymous["data"]["partner"]["services"]["edges"] == []
-    owner = await gql(query, {"id": partner["_id"]}, as_=token(Role.PARTNER, partner["_id"]))
+    owner = await gql(query, {"id": partner["_id"]}, as_=token_of(partner))
     assert len(owner["data"]["partner"]["services"]["edges"]) == 1
 
 
@@ -98,7 +99,7 @@ PARTNERS = """query($first: Int, $after: String, $last: Int, $before: String, $t
 async def test_partners_listing_is_for_admins_only(gql: GraphQLClient, make: Make) -> None:
     partner = await make.partner()
     seller = await make.seller()
-    for caller in (None, token(Role.PARTNER, partner["_id"]), token(Role.SELLER, seller["_id"])):
+    for caller in (None, token_of(partner), token_of(seller)):
         result = await gql(PARTNERS, as_=caller)
         assert result["data"] == {"partners": None}
         expected = "UNAUTHENTICATED" if caller is None else "FORBIDDEN"

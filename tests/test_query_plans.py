@@ -26,6 +26,7 @@ from tests.conftest import (
     GraphQLClient,
     Make,
     token,
+    token_of,
 )
 from tests.stores import sqlite_only
 from tests.test_authorization_api import LIST as AUTHORIZATIONS_OF_VIEWER
@@ -91,8 +92,8 @@ async def answer_representative_reads(store: DocumentStore, gql: GraphQLClient, 
             await make.service(owner, description="Live shopping campaigns and coaching.")
     await _accepted_offers(2, gql, store, partner, make)
     seller = await make.seller()
-    as_seller = token(Role.SELLER, seller["_id"])
-    as_partner = token(Role.PARTNER, partner["_id"])
+    as_seller = token_of(seller)
+    as_partner = token_of(partner)
     as_admin = token(Role.ADMIN)
     created = await gql(CREATE_REQUEST, _form(partner["_id"], other["_id"]), as_=as_seller)
     assert created["data"]["createRequest"]["userErrors"] == []

@@ -38,6 +38,7 @@ from tests.conftest import (
     GraphQLClient,
     Make,
     token,
+    token_of,
 )
 
 T = TypeVar("T")
@@ -139,7 +140,7 @@ async def test_one_open_request_per_seller_and_partner(
 ) -> None:
     for _ in range(ROUNDS):
         seller, partner = await make.seller(), await make.partner()
-        as_seller = token(Role.SELLER, seller["_id"])
+        as_seller = token_of(seller)
         results = await race(
             *(gql(CREATE_REQUEST, _request_form(partner["_id"]), as_=as_seller) for _ in range(3))
         )
@@ -159,7 +160,7 @@ async def test_at_most_n_open_requests_per_seller(
         # One request is already open: 2 more fit under the limit of 3.
         await make.request(seller, await make.partner())
         partners = [await make.partner() for _ in range(5)]
-        as_seller = token(Role.SELLER, seller["_id"])
+        as_seller = token_of(seller)
         results = await race(
             *(
                 limited(CREATE_REQUEST, _request_form(partner["_id"]), as_=as_seller)
@@ -183,7 +184,7 @@ async def test_no_open_request_to_a_closed_partner(
             gql(
                 CREATE_REQUEST,
                 _request_form(partner["_id"]),
-                as_=token(Role.SELLER, seller["_id"]),
+                as_=token_of(seller),
             ),
             gql(CLOSE_PARTNER, {"id": partner["_id"]}, as_=ADMIN),
         )
@@ -208,7 +209,7 @@ async def test_closing_a_partner_and_accepting_its_offer(
         offer = await make.offer(partner, [await make.service(partner)])
         seller = await make.seller(market=Market.ID)
         accepted, closed = await race(
-            gql(ACCEPT_OFFER, {"token": offer["linkToken"]}, as_=token(Role.SELLER, seller["_id"])),
+            gql(ACCEPT_OFFER, {"token": offer["linkToken"]}, as_=token_of(seller)),
             gql(CLOSE_PARTNER, {"id": partner["_id"]}, as_=ADMIN),
         )
         assert _payload(closed)["userErrors"] == []
@@ -224,7 +225,7 @@ async def test_closing_a_partner_and_authorizing_its_service(
         partner = await make.partner()
         service = await make.service(partner)
         seller = await make.seller(market=Market.ID)
-        as_seller = token(Role.SELLER, seller["_id"])
+        as_seller = token_of(seller)
         by_link = round_number % 2 == 0
 
         authorize = (
@@ -269,7 +270,7 @@ async def test_closing_a_partner_and_publishing_or_approving_its_service(
                     "createdAt": utc_now(),
                 },
             )
-            as_partner = token(Role.PARTNER, partner["_id"])
+            as_partner = token_of(partner)
             change = gql(PUBLISH, {"id": service["_id"]}, as_=as_partner)
         changed, closed = await race(change, gql(CLOSE_PARTNER, {"id": partner["_id"]}, as_=ADMIN))
         assert _payload(closed)["userErrors"] == []
@@ -288,7 +289,7 @@ async def test_unlinking_an_account_and_authorizing_with_only_that_account(
         service = await make.service(partner)
         seller = await make.seller(market=Market.ID)
         account = (await store.find(c.TIKTOK_ACCOUNTS, {"sellerId": seller["_id"]}))[0]
-        as_seller = token(Role.SELLER, seller["_id"])
+        as_seller = token_of(seller)
         details = _details(
             settings={**_details()["settings"], "authorizeObject": "TTUID"},
             tiktokAccountIds=[account["_id"]],
@@ -317,7 +318,7 @@ async def test_unlinking_both_accounts_of_an_authorization_at_once(
             shopIds=[],
             tiktokAccountIds=[first["_id"], second["_id"]],
         )
-        as_seller = token(Role.SELLER, seller["_id"])
+        as_seller = token_of(seller)
         await race(
             gql(UNLINK, {"id": first["_id"]}, as_=as_seller),
             gql(UNLINK, {"id": second["_id"]}, as_=as_seller),
@@ -349,8 +350,8 @@ async def test_withdrawing_and_accepting_an_offer(
         offer = await make.offer(partner, [await make.service(partner)])
         seller = await make.seller(market=Market.ID)
         accepted, withdrawn = await race(
-            gql(ACCEPT_OFFER, {"token": offer["linkToken"]}, as_=token(Role.SELLER, seller["_id"])),
-            gql(WITHDRAW_OFFER, {"id": offer["_id"]}, as_=token(Role.PARTNER, partner["_id"])),
+            gql(ACCEPT_OFFER, {"token": offer["linkToken"]}, as_=token_of(seller)),
+            gql(WITHDRAW_OFFER, {"id": offer["_id"]}, as_=token_of(partner)),
         )
         accept_ok = not _payload(accepted)["userErrors"]
         withdraw_ok = not _payload(withdrawn)["userErrors"]
@@ -375,7 +376,7 @@ async def test_sellers_accepting_one_offer_at_once(
                 gql(
                     ACCEPT_OFFER,
                     {"token": offer["linkToken"]},
-                    as_=token(Role.SELLER, seller["_id"]),
+                    as_=token_of(seller),
                 )
                 for seller in sellers
             )

@@ -43,6 +43,7 @@ from tests.conftest import (
     GraphQLClient,
     Make,
     token,
+    token_of,
 )
 
 ONBOARDING = {
@@ -354,7 +355,7 @@ async def _round_trips_for_services(
     query = """query($id: ID!) { partner(id: $id) { services(first: 10) {
       nodes { referralLinks { kind url clicks } } } } }"""
     store.stats.reset()
-    result = await gql(query, {"id": partner["_id"]}, as_=token(Role.PARTNER, partner["_id"]))
+    result = await gql(query, {"id": partner["_id"]}, as_=token_of(partner))
     services = result["data"]["partner"]["services"]["nodes"]
     assert len(services) == count
     assert all(

@@ -7,7 +7,7 @@ from datastore import collections as c
 from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, Make, token
+from tests.conftest import GraphQLClient, Make, token, token_of
 from tests.test_authorization_api import ACCEPT
 from tests.test_seller_accounts_api import LINK
 from tests.test_seller_accounts_api import registered as register_seller
@@ -33,7 +33,7 @@ async def test_an_offer_for_one_seller(
     gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     partner = await make.partner()
-    partner_caller = token(Role.PARTNER, partner["_id"])
+    partner_caller = token_of(partner)
     service = await make.service(partner)
     seller_id, seller = await register_seller(gql)
     _, other = await register_seller(gql)
@@ -89,7 +89,7 @@ async def test_offers_for_whoever_holds_the_link_are_unchanged_and_unknown_selle
     gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     partner = await make.partner()
-    caller = token(Role.PARTNER, partner["_id"])
+    caller = token_of(partner)
     service = await make.service(partner)
     open_to_all = await gql(
         CREATE, {"input": _input([service["_id"]], contact=CONTACT)}, as_=caller

@@ -290,7 +290,7 @@ async def test_other_callers_cannot_touch_a_service(
     seller = await make.seller()
     as_other = await gql.payload(PUBLISH, {"id": service["id"]}, as_=token_of(other))
     assert as_other["userErrors"][0]["code"] == "NOT_FOUND"
-    for caller in (None, token(Role.SELLER, seller["_id"])):
+    for caller in (None, token_of(seller)):
         result = await gql(PUBLISH, {"id": service["id"]}, as_=caller)
         expected = "UNAUTHENTICATED" if caller is None else "FORBIDDEN"
         assert result["errors"][0]["extensions"]["code"] == expected

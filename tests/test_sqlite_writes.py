@@ -12,11 +12,10 @@ import pytest
 
 from datastore.sqlite import SQLiteStore
 from datastore.store import Collection, DocumentStore
-from resolvers.identity import Role
 from tests.conftest import (
     GraphQLClient,
     Make,
-    token,
+    token_of,
 )
 from tests.stores import sqlite_only
 from tests.test_dashboard import ACCEPT
@@ -102,9 +101,7 @@ async def test_accepting_an_offer_runs_a_bounded_number_of_statements(
         statements: list[str] = []
         await store.trace(statements.append)
         try:
-            result = await gql(
-                ACCEPT, {"token": offer["linkToken"]}, as_=token(Role.SELLER, seller["_id"])
-            )
+            result = await gql(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller))
         finally:
             await store.trace(None)
         assert result["data"]["authorizeServiceOffer"]["userErrors"] == []

@@ -15,8 +15,7 @@ from edge.extension import CACHE_SIZE, CACHED_LENGTH, GatewayPolicy, cached_vali
 from edge.limits import Limits
 from edge.throttle import ThrottlePolicy
 from edge.validation import MAX_VALIDATION_ERRORS
-from resolvers.identity import Role
-from tests.conftest import SETTINGS, Make, serving, token
+from tests.conftest import SETTINGS, Make, serving, token_of
 from tests.live import served, ws_client
 
 SMALL = Limits(
@@ -276,7 +275,7 @@ async def test_subscriptions_meet_the_same_limits_on_the_websocket(
     wide = "subscription { events { " + "id " * 13 + "} }"
     async with (
         served(store, replace(SETTINGS, policy=policy)) as url,
-        ws_client(url, token(Role.PARTNER, partner["_id"])) as client,
+        ws_client(url, token_of(partner)) as client,
     ):
         assert (await client.receive())["type"] == "connection_ack"
         codes = []

@@ -21,8 +21,8 @@ from edge.stream_settings import StreamSettings
 from edge.throttle import ThrottlePolicy
 from resolvers import events
 from resolvers.identity import Role
-from tests.conftest import SETTINGS, Make, token
-from tests.live import WSClient, served, ws_client
+from tests.conftest import SETTINGS, Make, token, token_of
+from tests.live import WSClient, served, subscribed, ws_client
 from tests.test_seller_request_api import CREATE, _form
 
 EVENTS = """subscription($types: [EventType!], $after: String) {
@@ -74,10 +74,10 @@ async def _acked(client: WSClient) -> None:
 
 async def test_a_partner_receives_its_events_with_typed_subjects(base_url: str, make: Make) -> None:
     partner = await make.partner()
-    async with ws_client(base_url, token(Role.PARTNER, partner["_id"])) as client:
+    async with ws_client(base_url, token_of(partner)) as client:
         await _acked(client)
         await client.subscribe(EVENTS)
-        await asyncio.sleep(0.1)  # the subscription has joined the feed
+        await subscribed(base_url)
         request_id, seller = await _request_to(base_url, partner, make)
         event = (await client.next_data())["events"]
     assert event["__typename"] == "SellerRequestEvent"
@@ -92,11 +92,11 @@ async def test_resuming_with_a_cursor_replays_exactly_what_was_missed_then_goes_
     base_url: str, make: Make
 ) -> None:
     partner = await make.partner()
-    bearer = token(Role.PARTNER, partner["_id"])
+    bearer = token_of(partner)
     async with ws_client(base_url, bearer) as client:
         await _acked(client)
         await client.subscribe(EVENTS)
-        await asyncio.sleep(0.1)
+        await subscribed(base_url)
         first, _ = await _request_to(base_url, partner, make)
         seen = (await client.next_data())["events"]
         assert seen["subjectId"] == first
@@ -119,10 +119,10 @@ async def test_resuming_with_a_cursor_replays_exactly_what_was_missed_then_goes_
 
 async def test_types_filter_the_feed(base_url: str, make: Make) -> None:
     partner = await make.partner()
-    async with ws_client(base_url, token(Role.PARTNER, partner["_id"])) as client:
+    async with ws_client(base_url, token_of(partner)) as client:
         await _acked(client)
         await client.subscribe(EVENTS, {"types": ["AUTHORIZATION_GRANTED"]})
-        await asyncio.sleep(0.1)
+        await subscribed(base_url)
         await _request_to(base_url, partner, make)
         with pytest.raises(TimeoutError):
             await client.receive(wait=0.5)
@@ -132,7 +132,7 @@ async def test_bad_subscriptions_get_errors_with_codes(
     base_url: str, store: DocumentStore, make: Make
 ) -> None:
     partner = await make.partner()
-    async with ws_client(base_url, token(Role.PARTNER, partner["_id"])) as client:
+    async with ws_client(base_url, token_of(partner)) as client:
         await _acked(client)
         await client.subscribe(EVENTS, {"types": ["AUTHORIZATION_EXPLODED"]})
         unknown = await client.receive()
@@ -200,7 +200,7 @@ async def test_malformed_messages_close_with_4400_and_the_server_carries_on(
     base_url: str, message: Any, make: Make
 ) -> None:
     partner = await make.partner()
-    async with ws_client(base_url, token(Role.PARTNER, partner["_id"])) as client:
+    async with ws_client(base_url, token_of(partner)) as client:
         await _acked(client)
         await client.send(message)
         code, _ = await client.closed()
@@ -229,7 +229,7 @@ async def test_messages_too_deep_or_too_large_close_with_4400_logged_at_info(
 ) -> None:
     caplog.set_level(logging.INFO, logger="tsp.websocket")
     partner = await make.partner()
-    async with ws_client(base_url, token(Role.PARTNER, partner["_id"])) as client:
+    async with ws_client(base_url, token_of(partner)) as client:
         await _acked(client)
         await client.send(message)
         assert await client.closed() == (4400, reason)
@@ -247,7 +247,7 @@ async def test_subscriptions_per_connection_and_connections_per_caller_are_limit
         streams=StreamSettings(subscriptions_per_connection=2, connections_per_caller=2),
     )
     partner = await make.partner()
-    bearer = token(Role.PARTNER, partner["_id"])
+    bearer = token_of(partner)
     async with served(store, settings) as url, ws_client(url, bearer) as first:
         await _acked(first)
         for _ in range(2):
@@ -278,7 +278,10 @@ async def test_sse_streams_events_with_the_authorization_header_past_the_request
         "Accept": "text/event-stream",
     }
     body = {"query": EVENTS, "variables": {}}
+    # The change comes through a gateway of its own: a request to the one under test may be
+    # cut off by its short timeout on a busy machine.
     async with (
+        served(store, SETTINGS) as changes,
         served(store, settings) as base_url,
         httpx.AsyncClient(base_url=base_url, timeout=10) as http,
         http.stream("POST", "/graphql", json=body, headers=headers) as stream,
@@ -287,7 +290,8 @@ async def test_sse_streams_events_with_the_authorization_header_past_the_request
         assert stream.headers["content-type"].startswith("text/event-stream")
         lines = stream.aiter_lines()
         await asyncio.sleep(0.6)  # longer than the request timeout
-        request_id, _ = await _request_to(base_url, partner, make)
+        await subscribed(base_url)
+        request_id, _ = await _request_to(changes, partner, make)
         event = await asyncio.wait_for(_next_sse(lines), 5)
     assert event["data"]["events"]["subjectId"] == request_id
 
@@ -307,7 +311,7 @@ async def test_a_subscription_costs_its_selection_once_and_is_refused_above_the_
     store: DocumentStore, make: Make
 ) -> None:
     partner = await make.partner()
-    bearer = token(Role.PARTNER, partner["_id"])
+    bearer = token_of(partner)
     cheap = dataclasses.replace(
         SETTINGS, policy=dataclasses.replace(SETTINGS.policy, max_query_cost=1)
     )
@@ -331,7 +335,7 @@ async def test_a_subscription_costs_its_selection_once_and_is_refused_above_the_
     ):
         await _acked(client)
         await client.subscribe(EVENTS)
-        await asyncio.sleep(0.1)
+        await subscribed(url)
         for _ in range(5):
             await _request_to(changes, partner, make)
         costs = []
@@ -347,7 +351,7 @@ async def test_idle_connections_are_pinged(store: DocumentStore, make: Make) -> 
     partner = await make.partner()
     async with (
         served(store, settings) as url,
-        ws_client(url, token(Role.PARTNER, partner["_id"])) as client,
+        ws_client(url, token_of(partner)) as client,
     ):
         await _acked(client)
         raw = await asyncio.wait_for(client.connection.recv(), 5)
@@ -394,7 +398,7 @@ async def test_trusted_documents_only_holds_on_the_websocket_too(
     partner = await make.partner()
     async with (
         served(store, settings) as url,
-        ws_client(url, token(Role.PARTNER, partner["_id"])) as client,
+        ws_client(url, token_of(partner)) as client,
     ):
         await _acked(client)
         await client.subscribe("subscription { events { id } }")
@@ -402,7 +406,7 @@ async def test_trusted_documents_only_holds_on_the_websocket_too(
         assert refused["type"] == "error"
         assert refused["payload"][0]["extensions"]["code"] == "TRUSTED_DOCUMENT_REQUIRED"
         await client.subscribe(EVENTS)
-        await asyncio.sleep(0.1)
+        await subscribed(url)
         async with served(store, SETTINGS) as changes:
             request_id, _ = await _request_to(changes, partner, make)
         assert (await client.next_data())["events"]["subjectId"] == request_id
@@ -425,10 +429,10 @@ async def test_each_event_reads_its_subject_afresh(
     partner = await make.partner()
     query = """subscription { events { ... on SellerRequestEvent {
       request { partner { name } } } } }"""
-    async with ws_client(base_url, token(Role.PARTNER, partner["_id"])) as client:
+    async with ws_client(base_url, token_of(partner)) as client:
         await _acked(client)
         await client.subscribe(query)
-        await asyncio.sleep(0.1)
+        await subscribed(base_url)
         await _request_to(base_url, partner, make)
         first = (await client.next_data())["events"]["request"]["partner"]["name"]
         # Creating a request writes the partner too (the rule it checks holds that way).

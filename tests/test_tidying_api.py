@@ -7,7 +7,7 @@ from datastore.catalog import get_catalog
 from datastore.enums import PartnerType, Region, ServiceStatus
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, Make, insert_offer, token
+from tests.conftest import GraphQLClient, Make, insert_offer, token, token_of
 
 APPLY = """mutation($input: ApplyForServiceCategoryInput!) {
   applyForServiceCategory(input: $input) { categoryApplication { id status } } }"""
@@ -32,7 +32,7 @@ async def test_withdrawing_an_application_under_review(
     gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     partner = await make.partner()
-    caller = token(Role.PARTNER, partner["_id"])
+    caller = token_of(partner)
     category = get_catalog().find(
         PartnerType(partner["type"]), Region(partner["registrationRegion"])
     )[0]
@@ -67,7 +67,7 @@ async def test_deleting_draft_and_rejected_services_nothing_references(
     gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     partner = await make.partner()
-    caller = token(Role.PARTNER, partner["_id"])
+    caller = token_of(partner)
     draft = await make.service(partner, status=ServiceStatus.DRAFT)
     rejected = await make.service(partner, status=ServiceStatus.REJECTED)
     live = await make.service(partner)
@@ -107,7 +107,7 @@ async def test_archiving_hides_withdrawn_and_expired_offers_from_the_default_lis
     gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     partner = await make.partner()
-    caller = token(Role.PARTNER, partner["_id"])
+    caller = token_of(partner)
     services = [await make.service(partner)]
     open_offer = await insert_offer(store, partner, services)
     withdrawn = await insert_offer(store, partner, services)

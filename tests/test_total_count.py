@@ -8,7 +8,7 @@ from graphql import GraphQLObjectType
 
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, Make, token
+from tests.conftest import GraphQLClient, Make, token, token_of
 
 NESTED = """query($total: Boolean!) {
   partners(first: 2) {
@@ -79,7 +79,7 @@ async def test_totals_count_whole_filtered_lists_in_one_round_trip_per_level(
 )
 async def test_root_and_nested_totals_answer(gql: GraphQLClient, make: Make, query: str) -> None:
     partner = await make.partner()
-    result = await gql(query, as_=token(Role.PARTNER, partner["_id"]))
+    result = await gql(query, as_=token_of(partner))
     assert "errors" not in result, result
 
 

@@ -41,6 +41,7 @@ from tests.conftest import (
     Make,
     serving,
     token,
+    token_of,
 )
 from tests.live import _free_port
 from tests.stores import sqlite_only
@@ -148,7 +149,7 @@ async def _hook(gql: GraphQLClient, partner: Mapping[str, Any], url: str, **vari
     result = await gql(
         CREATE_HOOK,
         {"url": url, "types": ["REQUEST_RECEIVED"], **variables},
-        as_=token(Role.PARTNER, partner["_id"]),
+        as_=token_of(partner),
     )
     assert "errors" not in result, result
     return result["data"]["createWebhookSubscription"]
@@ -160,7 +161,7 @@ async def _requests(
     ids = []
     for _ in range(count):
         seller = await make.seller()
-        result = await gql(CREATE, _form(partner["_id"]), as_=token(Role.SELLER, seller["_id"]))
+        result = await gql(CREATE, _form(partner["_id"]), as_=token_of(seller))
         ids.append(result["data"]["createRequest"]["requests"][0]["id"])
     return ids
 
@@ -205,7 +206,7 @@ async def test_events_are_posted_signed_and_in_order(
     assert all(e["partnerId"] == partner["_id"] for e in delivered)
     # Nothing more is due: a later round sends nothing again.
     assert await worker.run_once() == 0
-    listed = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
+    listed = await local(LIST, as_=token_of(partner))
     hook = listed["data"]["webhookSubscriptions"][0]
     assert "secret" not in hook
     assert [d["succeeded"] for d in hook["deliveries"]] == [True, True, True]
@@ -222,7 +223,7 @@ async def test_a_failing_then_slow_endpoint_is_retried_in_order_until_it_recover
     await _deliver_until(worker, lambda: len(receiver.received) >= 2)
     # At least once, in order: the second event never overtook the failing first one.
     assert [json.loads(b)["subjectId"] for _, b in receiver.received] == request_ids
-    listed = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
+    listed = await local(LIST, as_=token_of(partner))
     attempts = list(reversed(listed["data"]["webhookSubscriptions"][0]["deliveries"]))
     assert [(a["attempt"], a["statusCode"], a["succeeded"]) for a in attempts] == [
         (1, 500, False),
@@ -246,7 +247,7 @@ async def test_an_endpoint_failing_past_the_give_up_period_is_disabled_with_the_
     worker = WebhookWorker(store, settings)
 
     async def disabled() -> bool:
-        listed = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
+        listed = await local(LIST, as_=token_of(partner))
         return bool(listed["data"]["webhookSubscriptions"][0]["status"] == "DISABLED")
 
     for _ in range(100):
@@ -254,7 +255,7 @@ async def test_an_endpoint_failing_past_the_give_up_period_is_disabled_with_the_
         if await disabled():
             break
         await asyncio.sleep(0.05)
-    listed = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
+    listed = await local(LIST, as_=token_of(partner))
     hook = listed["data"]["webhookSubscriptions"][0]
     assert hook["status"] == "DISABLED"
     assert "HTTP 500" in hook["disabledReason"]
@@ -262,7 +263,7 @@ async def test_an_endpoint_failing_past_the_give_up_period_is_disabled_with_the_
     # Disabled: no more attempts.
     before = len(hook["deliveries"])
     assert await worker.run_once() == 0
-    again = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
+    again = await local(LIST, as_=token_of(partner))
     assert len(again["data"]["webhookSubscriptions"][0]["deliveries"]) == before
 
 
@@ -427,7 +428,7 @@ async def test_types_are_required_and_unknown_ones_refused(gql: GraphQLClient, m
     unknown = await gql(
         CREATE_HOOK,
         {"url": "https://hooks.example.com/x", "types": ["NOPE"]},
-        as_=token(Role.PARTNER, partner["_id"]),
+        as_=token_of(partner),
     )
     assert "NOPE" in unknown["errors"][0]["message"]
 
@@ -459,12 +460,12 @@ async def test_only_partners_manage_their_own_endpoints(gql: GraphQLClient, make
     refused = await gql(
         CREATE_HOOK,
         {"url": "https://hooks.example.com/x", "types": ["REQUEST_RECEIVED"]},
-        as_=token(Role.SELLER, seller["_id"]),
+        as_=token_of(seller),
     )
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    deleted = await gql(DELETE, {"id": hook_id}, as_=token(Role.PARTNER, partner["_id"]))
+    deleted = await gql(DELETE, {"id": hook_id}, as_=token_of(partner))
     assert deleted["data"]["deleteWebhookSubscription"]["deletedId"] == hook_id
-    mine = await gql(LIST, as_=token(Role.PARTNER, partner["_id"]))
+    mine = await gql(LIST, as_=token_of(partner))
     assert mine["data"]["webhookSubscriptions"] == []
 
 
@@ -512,7 +513,7 @@ async def test_without_the_allow_list_a_local_destination_is_not_delivered_to(
     closed = dataclasses.replace(FAST, webhook_allowed_hosts=AllowedTargets())
     assert await WebhookWorker(store, closed).run_once() == 0
     assert receiver.received == []
-    listed = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
+    listed = await local(LIST, as_=token_of(partner))
     attempt = listed["data"]["webhookSubscriptions"][0]["deliveries"][0]
     assert attempt["succeeded"] is False and attempt["statusCode"] is None
     assert attempt["error"] == (
@@ -583,7 +584,7 @@ async def test_a_name_resolving_off_the_public_internet_is_not_connected_to(
     settings = dataclasses.replace(FAST, webhook_allowed_hosts=AllowedTargets.parse(allowed))
     assert await WebhookWorker(store, settings, resolve=resolver).run_once() == 0
     assert resolver.asked == [("rebind.example", 443)]
-    listed = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
+    listed = await local(LIST, as_=token_of(partner))
     [attempt] = listed["data"]["webhookSubscriptions"][0]["deliveries"]
     assert attempt["statusCode"] is None and attempt["succeeded"] is False
     assert attempt["error"].startswith(f"rebind.example: {error}"), attempt["error"]
@@ -598,7 +599,7 @@ async def test_redirects_are_not_followed(
     await _requests(local, partner, make, 1)
     assert await WebhookWorker(store, FAST).run_once() == 0
     assert receiver.redirected == 0
-    listed = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
+    listed = await local(LIST, as_=token_of(partner))
     [attempt] = listed["data"]["webhookSubscriptions"][0]["deliveries"]
     assert (attempt["statusCode"], attempt["error"]) == (307, "HTTP 307")
 
@@ -629,6 +630,6 @@ async def test_over_tls_the_certificate_is_verified_for_the_name_not_the_address
     if delivered:
         assert receiver.received[0][0]["host"] == f"hooks.test:{receiver.port}"
     else:
-        listed = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
+        listed = await local(LIST, as_=token_of(partner))
         [attempt] = listed["data"]["webhookSubscriptions"][0]["deliveries"]
         assert "certificate" in attempt["error"].lower(), attempt["error"]
