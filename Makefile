@@ -54,8 +54,11 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
+# The suite runs in parallel (pytest-xdist), a test file to a worker, so a module's servers
+# start once; TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= auto
 test: $(INSTALLED) web-assets $(CLIENT_PACKAGES) lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The one command that regenerates the contract after a schema change (review the diff, and
 # `tsp-gateway export-schema --check` first to see whether the change breaks clients).

@@ -3,6 +3,7 @@ fixtures that build documents, and a client that talks to the whole app in-proce
 
 from __future__ import annotations
 
+import collections
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -114,9 +115,11 @@ COMPARED_GOAL = 0.90
 interpreted (answered from their plan, not unplanned and not fallen back)."""
 
 
-def _compared_share() -> tuple[int, int, str]:
+Tally = collections.Counter[tuple[str, str]]
+
+
+def _compared_share(tally: Tally) -> tuple[int, int, str]:
     """Query executions compared and run in checked mode, and what the others were."""
-    tally = planned_execution.executions
     queries = {kind: count for kind, count in tally.items() if kind[1] not in _NOT_QUERIES}
     compared = sum(count for (how, _), count in queries.items() if how == "planned")
     others = ", ".join(
@@ -132,10 +135,28 @@ _NOT_QUERIES = {"mutation", "subscription"}
 
 def _whole_suite(session: pytest.Session) -> bool:
     """Whether the session ran every test module (a subset compares what it happens to send:
-    its share says nothing of the suite's)."""
+    its share says nothing of the suite's). Under pytest-xdist each worker collects the whole
+    selection, so a worker answers for the run."""
     ran = {item.path for item in session.items}
     every = set(Path(__file__).parent.glob("test_*.py"))
     return every <= ran and not session.config.option.keyword and not session.shouldfail
+
+
+class _Workers:
+    """What pytest-xdist workers tallied, gathered by the controller as each one finishes."""
+
+    tally: Tally = collections.Counter()
+    whole_suite: list[bool] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """(pytest-xdist, on the controller) adds a finished worker's tally to the run's."""
+    output = getattr(node, "workeroutput", {})
+    for how, why, count in output.get("executions", []):
+        _Workers.tally[(how, why)] += count
+    if "whole_suite" in output:
+        _Workers.whole_suite.append(output["whole_suite"])
 
 
 _share_report: list[str] = []
@@ -143,18 +164,30 @@ _share_report: list[str] = []
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Reports the share of query executions compared planned against interpreted, and fails
-    a whole-suite run below :data:`COMPARED_GOAL`."""
-    compared, queries, others = _compared_share()
+    a whole-suite run below :data:`COMPARED_GOAL` (a pytest-xdist worker hands its tally to
+    the controller, which judges the whole run)."""
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:
+        tally = planned_execution.executions
+        # Plain values: execnet sends no enums (a reason may be one).
+        worker_output["executions"] = [[str(how), str(why), n] for (how, why), n in tally.items()]
+        worker_output["whole_suite"] = _whole_suite(session)
+        return
+    if _Workers.whole_suite:
+        tally, whole = _Workers.tally, all(_Workers.whole_suite)
+    else:
+        tally, whole = planned_execution.executions, _whole_suite(session)
+    compared, queries, others = _compared_share(tally)
     if not queries:
         return
     share = compared / queries
-    at_errors = planned_execution.executions[("planned", "at its error")]
+    at_errors = tally[("planned", "at its error")]
     _share_report.append(
         f"planned execution: {compared} of {queries} query executions compared ({share:.1%}; "
         f"goal {COMPARED_GOAL:.0%}): {compared - at_errors} byte for byte, {at_errors} at the "
         f"field where both ways met an error; the others: {others or 'none'}"
     )
-    if share < COMPARED_GOAL and _whole_suite(session) and exitstatus == 0:
+    if share < COMPARED_GOAL and whole and exitstatus == 0:
         _share_report.append(
             f"FAILED: under {COMPARED_GOAL:.0%} of query executions were compared: plan what "
             "runs unplanned, or find why planned runs fall back (tsp_graphql_executions)"

@@ -45,7 +45,6 @@ def running_gateway(
     """Serves the gateway with a fresh SQLite store in ``workdir`` until the block ends: with
     ``tsp-gateway serve``, or with uvicorn's own command line and the HTTP protocol class
     ``http`` (``module:Class``) when given."""
-    port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED)}
     environment.update(
         {
@@ -60,23 +59,36 @@ def running_gateway(
             **(env or {}),
         }
     )
-    log = workdir / f"gateway-{port}.log"
-    with log.open("wb") as sink:
-        serve = ["-c", "import sys; from gateway import main; sys.exit(main())", "serve"]
-        if http is not None:
-            serve = ["-m", "uvicorn", "--factory", "gateway:app_from_env", "--http", http]
-        process = subprocess.Popen(
-            [sys.executable, *serve, "--port", str(port), *args],
-            env=environment,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    gateway = Gateway(f"http://127.0.0.1:{port}", port, process, log)
+    serve = ["-c", "import sys; from gateway import main; sys.exit(main())", "serve"]
+    if http is not None:
+        serve = ["-m", "uvicorn", "--factory", "gateway:app_from_env", "--http", http]
+    # The port is chosen here and bound by the child: another process (a parallel test, another
+    # run) may take it in between, so a child that could not bind is started again elsewhere.
+    for _ in range(5):  # bounded
+        port = free_port()
+        log = workdir / f"gateway-{port}.log"
+        with log.open("wb") as sink:
+            process = subprocess.Popen(
+                [sys.executable, *serve, "--port", str(port), *args],
+                env=environment,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+        gateway = Gateway(f"http://127.0.0.1:{port}", port, process, log)
+        if _became_healthy(gateway):
+            break
+        stop(gateway)
+        if _ADDRESS_IN_USE not in gateway.output():
+            raise AssertionError(f"gateway exited early:\n{gateway.output()}")
+    else:
+        raise AssertionError(f"gateway found no free port:\n{gateway.output()}")
     try:
-        _wait_until_healthy(gateway)
         yield gateway
     finally:
         stop(gateway)
+
+
+_ADDRESS_IN_USE = "address already in use"
 
 
 def stop(gateway: Gateway) -> int:
@@ -91,12 +103,15 @@ def stop(gateway: Gateway) -> int:
     return gateway.process.returncode
 
 
-def _wait_until_healthy(gateway: Gateway) -> None:
-    for _ in range(600):  # bounded: a server that never answers fails the test
+def _became_healthy(gateway: Gateway) -> bool:
+    """Whether the gateway answers /healthz (``False`` if it exited first)."""
+    # Bounded by time, generously: a busy machine can take long to import and start it.
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
         if gateway.process.poll() is not None:
-            raise AssertionError(f"gateway exited early:\n{gateway.output()}")
+            return False
         with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{gateway.url}/healthz", timeout=2).status_code == 200:
-                return
+            if httpx.get(f"{gateway.url}/healthz", timeout=30).status_code == 200:
+                return True
         time.sleep(0.05)
     raise AssertionError(f"gateway did not become healthy:\n{gateway.output()}")

@@ -141,7 +141,7 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 def test_serve_with_two_workers_shares_metrics_and_cleans_up(tmp_path: Path) -> None:
     with running_gateway(tmp_path, "--workers", "2") as served:
         metrics_dirs = list(tmp_path.glob("tsp-metrics-*"))
-        with httpx.Client(base_url=served.url) as client:
+        with httpx.Client(base_url=served.url, timeout=60) as client:
             for _ in range(20):
                 # A fresh connection each time, so both workers take requests.
                 response = client.post(

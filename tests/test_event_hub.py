@@ -32,12 +32,12 @@ async def test_a_consumer_that_falls_behind_is_cut_off_and_others_are_not(
         for number in range(6):
             await append(store, EventType.AUTHORIZATION_RENEWED, granted, {"n": number})
             hub.poke()
-            received.append((await asyncio.wait_for(keeping_up.next(), 5))["changes"]["n"])
+            received.append((await asyncio.wait_for(keeping_up.next(), 30))["changes"]["n"])
         assert received == list(range(6))
         drained = []
         with pytest.raises(SlowConsumer):
             while True:
-                drained.append((await asyncio.wait_for(slow.next(), 5))["changes"]["n"])
+                drained.append((await asyncio.wait_for(slow.next(), 30))["changes"]["n"])
         # What fitted came first, in order; then the cut-off (and no unbounded buffer).
         assert drained == [0, 1, 2]
         assert slow not in hub.subscribers and keeping_up in hub.subscribers
@@ -61,7 +61,7 @@ async def test_a_slow_feed_ends_with_slow_consumer(store: DocumentStore, make: M
         await _until(lambda: not hub.subscribers)  # the rest arrived while nobody read: cut off
         with pytest.raises(PublicError) as refused:
             for _ in range(5):
-                await asyncio.wait_for(anext(feed), 5)
+                await asyncio.wait_for(anext(feed), 30)
         assert refused.value.extensions == {"code": "SLOW_CONSUMER"}
         await feed.aclose()  # type: ignore[attr-defined]
     finally:

@@ -46,7 +46,7 @@ async def test_partner_b_and_seller_b_receive_nothing_of_a(
 ) -> None:
     partner_a, partner_b = await make.partner(), await make.partner()
     seller_a, seller_b = await make.seller(), await make.seller()
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
         gql = GraphQLClient(http)
         hooked = await gql(
             CREATE_HOOK,

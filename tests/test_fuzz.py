@@ -474,11 +474,11 @@ async def _outcome(connection: ClientConnection) -> int | None:
     try:
         await connection.send(json.dumps({"type": "ping"}))
         while True:
-            raw = await asyncio.wait_for(connection.recv(), 10)
+            raw = await asyncio.wait_for(connection.recv(), 60)
             if json.loads(raw).get("type") == "pong":
                 return None
     except ConnectionClosed:
-        await asyncio.wait_for(connection.wait_closed(), 10)
+        await asyncio.wait_for(connection.wait_closed(), 60)
         return connection.close_code
 
 
@@ -494,7 +494,7 @@ async def test_malformed_websocket_frames_close_with_a_code_and_never_fail_the_s
             if initialised:
                 bearer = {"Authorization": f"Bearer {token(Role.PARTNER, partner['_id'])}"}
                 await connection.send(json.dumps({"type": "connection_init", "payload": bearer}))
-                ack = json.loads(await asyncio.wait_for(connection.recv(), 10))
+                ack = json.loads(await asyncio.wait_for(connection.recv(), 60))
                 assert ack["type"] == "connection_ack", ack
             for frame in frames:
                 with contextlib.suppress(ConnectionClosed):
@@ -502,5 +502,5 @@ async def test_malformed_websocket_frames_close_with_a_code_and_never_fail_the_s
             code = await _outcome(connection)
         assert code is None or 4400 <= code < 4500, (initialised, frames, code)
     assert _errors_logged(caplog) == []
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
         assert (await http.get("/healthz")).status_code == 200

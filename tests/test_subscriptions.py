@@ -47,7 +47,7 @@ async def _request_to(
 ) -> tuple[str, SellerDocument]:
     """A new seller sends ``partner`` a request through the API: one REQUEST_RECEIVED."""
     seller = await make.seller()
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
         response = await http.post(
             "/graphql",
             json={"query": CREATE, "variables": _form(partner["_id"])},
@@ -205,7 +205,7 @@ async def test_malformed_messages_close_with_4400_and_the_server_carries_on(
         await client.send(message)
         code, _ = await client.closed()
         assert code == 4400
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
         assert (await http.get("/healthz")).status_code == 200
 
 
@@ -235,7 +235,7 @@ async def test_messages_too_deep_or_too_large_close_with_4400_logged_at_info(
         assert await client.closed() == (4400, reason)
     assert f"websocket closed with 4400: {reason}" in caplog.messages
     assert [r.getMessage() for r in caplog.records if r.levelno > logging.INFO] == []
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
         assert (await http.get("/healthz")).status_code == 200
 
 
@@ -283,7 +283,7 @@ async def test_sse_streams_events_with_the_authorization_header_past_the_request
     async with (
         served(store, SETTINGS) as changes,
         served(store, settings) as base_url,
-        httpx.AsyncClient(base_url=base_url, timeout=10) as http,
+        httpx.AsyncClient(base_url=base_url, timeout=60) as http,
         http.stream("POST", "/graphql", json=body, headers=headers) as stream,
     ):
         assert stream.status_code == 200
@@ -292,7 +292,7 @@ async def test_sse_streams_events_with_the_authorization_header_past_the_request
         await asyncio.sleep(0.6)  # longer than the request timeout
         await subscribed(base_url)
         request_id, _ = await _request_to(changes, partner, make)
-        event = await asyncio.wait_for(_next_sse(lines), 5)
+        event = await asyncio.wait_for(_next_sse(lines), 60)
     assert event["data"]["events"]["subjectId"] == request_id
 
 
@@ -354,7 +354,7 @@ async def test_idle_connections_are_pinged(store: DocumentStore, make: Make) -> 
         ws_client(url, token_of(partner)) as client,
     ):
         await _acked(client)
-        raw = await asyncio.wait_for(client.connection.recv(), 5)
+        raw = await asyncio.wait_for(client.connection.recv(), 60)
         assert json.loads(raw) == {"type": "ping"}
 
 
@@ -370,7 +370,7 @@ async def test_sse_streams_count_as_connections_of_their_caller(
     body = {"query": EVENTS, "variables": {}}
     async with (
         served(store, settings) as url,
-        httpx.AsyncClient(base_url=url, timeout=10) as http,
+        httpx.AsyncClient(base_url=url, timeout=60) as http,
     ):
         async with http.stream("POST", "/graphql", json=body, headers=headers) as first:
             assert first.status_code == 200

@@ -360,7 +360,7 @@ def test_two_gateway_processes_on_one_store_share_one_budget(two_gateways: list[
     bearer = issue_token(SECRET, Role.SELLER, "slr_one", timedelta(hours=1))
     seller = {"Authorization": f"Bearer {bearer}"}
     granted_by = {url: 0 for url in two_gateways}
-    with httpx.Client(timeout=10) as client:
+    with httpx.Client(timeout=60) as client:
         for attempt in range(30):
             url = two_gateways[attempt % 2]
             body = client.post(f"{url}/graphql", json=TEN, headers=seller).json()

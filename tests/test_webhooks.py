@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -43,7 +42,7 @@ from tests.conftest import (
     token,
     token_of,
 )
-from tests.live import _free_port
+from tests.live import uvicorn_serving
 from tests.stores import sqlite_only
 from tests.test_seller_request_api import CREATE, _form
 from tests.tls import Authority
@@ -76,6 +75,8 @@ class Receiver:
     script: list[int | str] = field(default_factory=list)
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     redirected: int = 0
+    # Set on each arrival, for whoever waits for deliveries made by another process.
+    arrival: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def handle(self, request: Request) -> Response:
         body = await request.body()
@@ -88,6 +89,7 @@ class Receiver:
         assert isinstance(step, int)
         if 200 <= step < 300:
             self.received.append((dict(request.headers), body))
+            self.arrival.set()
         return Response(status_code=step)
 
     async def elsewhere(self, request: Request) -> Response:
@@ -99,30 +101,16 @@ class Receiver:
 async def _receiving(**tls: Any) -> AsyncIterator[Receiver]:
     """A receiver served on 127.0.0.1 (over TLS with ``ssl_certfile``/``ssl_keyfile``)."""
     receiver = Receiver()
-    port = _free_port()
     app = Starlette(
         routes=[
             Route("/hook", receiver.handle, methods=["POST"]),
             Route("/elsewhere", receiver.elsewhere, methods=["GET", "POST"]),
         ]
     )
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off", **tls)
-    )
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    receiver.url = f"http://127.0.0.1:{port}/hook"
-    receiver.port = port
-    try:
+    async with uvicorn_serving(app, force_exit=True, lifespan="off", **tls) as port:
+        receiver.url = f"http://127.0.0.1:{port}/hook"
+        receiver.port = port
         yield receiver
-    finally:
-        server.should_exit = True
-        server.force_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, 10)
 
 
 @pytest.fixture
@@ -494,10 +482,11 @@ async def test_the_deliver_command_delivers_from_its_own_process(
     )
     try:
         request_ids = await _requests(local, partner, make, 2)
-        for _ in range(300):  # bounded
-            if len(receiver.received) >= 2:
-                break
-            await asyncio.sleep(0.05)
+        # Bounded by time, not by polls: the process may take long to start on a busy machine.
+        async with asyncio.timeout(120):
+            while len(receiver.received) < 2:
+                receiver.arrival.clear()
+                await receiver.arrival.wait()
         assert [json.loads(b)["subjectId"] for _, b in receiver.received] == request_ids
     finally:
         process.terminate()
