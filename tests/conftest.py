@@ -7,7 +7,7 @@ import collections
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -326,26 +326,35 @@ class SellerFactory(Protocol):
     def __call__(self, **fields: Any) -> Awaitable[SellerDocument]: ...
 
 
+async def insert_partner(
+    store: DocumentStore, created_at: datetime | None = None, **fields: Any
+) -> PartnerDocument:
+    """An active US TSP (unless ``fields`` say otherwise), as registration makes one."""
+    region = fields.pop("registrationRegion", Region.US)
+    now = created_at or utc_now()
+    document = {
+        "_id": new_id("ptn"),
+        "name": f"Partner {new_token()[:8]}",
+        "type": PartnerType.TSP,
+        "registrationRegion": region,
+        "targetMarkets": list(REGION_MARKETS[region]),
+        "status": PartnerStatus.ACTIVE,
+        "contactEmail": "team@partner.example",
+        "createdAt": now,
+        "updatedAt": now,
+        **fields,
+    }
+    return await store.insert(c.PARTNERS, document)
+
+
 @pytest.fixture
 def make_partner(store: DocumentStore) -> PartnerFactory:
+    """:func:`insert_partner` into the test's store, each a millisecond after the last."""
     counter = iter(range(1_000_000))
 
     async def build(**fields: Any) -> PartnerDocument:
-        region = fields.pop("registrationRegion", Region.US)
         now = utc_now() + timedelta(milliseconds=next(counter))
-        document = {
-            "_id": new_id("ptn"),
-            "name": f"Partner {new_token()[:8]}",
-            "type": PartnerType.TSP,
-            "registrationRegion": region,
-            "targetMarkets": list(REGION_MARKETS[region]),
-            "status": PartnerStatus.ACTIVE,
-            "contactEmail": "team@partner.example",
-            "createdAt": now,
-            "updatedAt": now,
-            **fields,
-        }
-        return await store.insert(c.PARTNERS, document)
+        return await insert_partner(store, now, **fields)
 
     return build
 
@@ -388,45 +397,53 @@ def make_service(store: DocumentStore) -> ServiceFactory:
     return build
 
 
+async def insert_seller(store: DocumentStore, **fields: Any) -> SellerDocument:
+    """A local US seller (unless ``fields`` say otherwise) with a shop and a linked TikTok
+    account, as onboarding leaves one."""
+    now = utc_now()
+    seller = await store.insert(
+        c.SELLERS,
+        {
+            "_id": new_id("slr"),
+            "name": f"Seller {new_token()[:8]}",
+            "kind": SellerKind.LOCAL,
+            "market": Market.US,
+            "hasShopAccount": True,
+            "createdAt": now,
+            "updatedAt": now,
+            **fields,
+        },
+    )
+    await store.insert(
+        c.SHOPS,
+        {
+            "_id": new_id("shp"),
+            "sellerId": seller["_id"],
+            "name": "Main shop",
+            "market": seller["market"],
+            "createdAt": now,
+        },
+    )
+    await store.insert(
+        c.TIKTOK_ACCOUNTS,
+        {
+            "_id": new_id("tta"),
+            "sellerId": seller["_id"],
+            "handle": "@seller",
+            "linkedStatus": LinkedStatus.LINKED,
+            "linkedAt": now,
+            "createdAt": now,
+        },
+    )
+    return seller
+
+
 @pytest.fixture
 def make_seller(store: DocumentStore) -> SellerFactory:
+    """:func:`insert_seller` into the test's store."""
+
     async def build(**fields: Any) -> SellerDocument:
-        now = utc_now()
-        seller = await store.insert(
-            c.SELLERS,
-            {
-                "_id": new_id("slr"),
-                "name": f"Seller {new_token()[:8]}",
-                "kind": SellerKind.LOCAL,
-                "market": Market.US,
-                "hasShopAccount": True,
-                "createdAt": now,
-                "updatedAt": now,
-                **fields,
-            },
-        )
-        await store.insert(
-            c.SHOPS,
-            {
-                "_id": new_id("shp"),
-                "sellerId": seller["_id"],
-                "name": "Main shop",
-                "market": seller["market"],
-                "createdAt": now,
-            },
-        )
-        await store.insert(
-            c.TIKTOK_ACCOUNTS,
-            {
-                "_id": new_id("tta"),
-                "sellerId": seller["_id"],
-                "handle": "@seller",
-                "linkedStatus": LinkedStatus.LINKED,
-                "linkedAt": now,
-                "createdAt": now,
-            },
-        )
-        return seller
+        return await insert_seller(store, **fields)
 
     return build
 
@@ -608,6 +625,25 @@ async def seller(make_seller: SellerFactory) -> SellerDocument:
     """A seller allowed to authorize from the store and renew directly (an Indonesian local
     seller)."""
     return await make_seller(market=Market.ID)
+
+
+def request_form(*partner_ids: str, subject: str = "Mia Chen", **business: Any) -> dict[str, Any]:
+    """The variables of ``createRequest``: a seller asks ``partner_ids`` for services, with
+    the form filled in as a seller would (``business`` changes or adds fields)."""
+    return {
+        "input": {
+            "contact": {"subject": subject, "email": "mia@shop.example"},
+            "business": {
+                "companySize": "SIZE_11_50",
+                "currency": "USD",
+                "shopMonthlyGmv": "25000.50",
+                "monthlyBudget": "1500",
+                "mainProductCategory": "BEAUTY_AND_PERSONAL_CARE",
+                **business,
+            },
+            "partnerIds": list(partner_ids),
+        }
+    }
 
 
 ACCEPT_OFFER = """mutation($token: String!, $input: AuthorizeServiceOfferInput) {

@@ -20,6 +20,43 @@ SECRET = "server-secret-" + "q" * 40
 _SCRUBBED = ("PROMETHEUS_MULTIPROC_DIR", "OTEL_", "TSP_", "HOST", "PORT")
 
 
+def gateway_command(
+    command: str, log: Path, env: dict[str, str], *args: str
+) -> subprocess.Popen[bytes]:
+    """``tsp-gateway <command> <args>`` in a process of its own with the environment ``env``
+    (beside this one's, less what would change the gateway), its output in ``log``."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED)}
+    with log.open("wb") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-c", _MAIN, command, *args],
+            env={**environment, **env},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+
+
+_MAIN = "import sys; from gateway import main; sys.exit(main())"
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One response with a Content-Length body off a kept-alive connection (b"" if closed)."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return received
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -59,7 +96,7 @@ def running_gateway(
             **(env or {}),
         }
     )
-    serve = ["-c", "import sys; from gateway import main; sys.exit(main())", "serve"]
+    serve = ["-c", _MAIN, "serve"]
     if http is not None:
         serve = ["-m", "uvicorn", "--factory", "gateway:app_from_env", "--http", http]
     # The port is chosen here and bound by the child: another process (a parallel test, another

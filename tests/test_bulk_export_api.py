@@ -127,6 +127,12 @@ async def _page_all(gql: GraphQLClient, query: str, path: list[str], as_: str) -
 async def test_a_query_that_cannot_be_exported_is_refused_with_its_code(
     gql: GraphQLClient, store: DocumentStore, query: str, code: str
 ) -> None:
+    await refused_at_start(gql, store, query, code)
+
+
+async def refused_at_start(gql: GraphQLClient, store: DocumentStore, query: str, code: str) -> None:
+    """Starting an export of ``query`` is refused with ``code`` on the query, and nothing is
+    written."""
     started = await _start(gql, query, ADMIN)
     assert started["bulkExport"] is None
     assert [(e["code"], e["field"]) for e in started["userErrors"]] == [(code, ["input", "query"])]

@@ -13,7 +13,6 @@ import httpx
 import pytest
 from graphql.language import Lexer, Source, TokenKind
 
-from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.store import DocumentStore
 from edge.export_settings import ExportSettings
@@ -22,7 +21,14 @@ from edge.settings import EdgeSettingsError
 from resolvers.bulk_export_query import plan_export
 from schema import schema
 from tests.conftest import SETTINGS, GraphQLClient, Make, serving
-from tests.test_bulk_export_api import ADMIN, _download, _export, _page_all, _start
+from tests.test_bulk_export_api import (
+    ADMIN,
+    _download,
+    _export,
+    _page_all,
+    _start,
+    refused_at_start,
+)
 
 LIMITS = Limits()
 
@@ -88,10 +94,7 @@ OVER_LIMITS = [
 async def test_a_query_over_a_structural_limit_is_refused_at_start_with_its_code(
     gql: GraphQLClient, store: DocumentStore, query: str, code: str
 ) -> None:
-    started = await _start(gql, query, ADMIN)
-    assert started["bulkExport"] is None
-    assert [(e["code"], e["field"]) for e in started["userErrors"]] == [(code, ["input", "query"])]
-    assert await store.count(c.BULK_EXPORTS) == 0
+    await refused_at_start(gql, store, query, code)
 
 
 def test_the_as_run_cases_are_within_the_limits_as_written() -> None:

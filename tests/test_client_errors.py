@@ -15,7 +15,7 @@ from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers.identity import Role
 from resolvers.offer_dates import day_after, day_start
-from tests.conftest import GraphQLClient, Make, token, token_of
+from tests.conftest import GraphQLClient, Make, request_form, token, token_of
 
 SETTINGS = {
     "authorizeObject": "SHOP",
@@ -133,23 +133,6 @@ async def test_anonymous_is_unauthenticated_and_a_wrong_role_forbidden(
 # --- Malformed values reach a clear refusal (item 7) -----------------------------------------
 
 
-def _request(partner_id: str, **business: Any) -> dict[str, Any]:
-    return {
-        "input": {
-            "contact": {"subject": "Mia", "email": "mia@shop.example"},
-            "business": {
-                "companySize": "SIZE_11_50",
-                "currency": "USD",
-                "shopMonthlyGmv": "100",
-                "monthlyBudget": "10",
-                "mainProductCategory": "BEAUTY_AND_PERSONAL_CARE",
-                **business,
-            },
-            "partnerIds": [partner_id],
-        }
-    }
-
-
 @pytest.mark.parametrize("amount", ["NaN", "sNaN", "Infinity", "-Infinity", "-NaN"])
 async def test_a_money_amount_that_is_not_a_number_is_a_user_error(
     gql: GraphQLClient, store: DocumentStore, make: Make, amount: str
@@ -158,7 +141,7 @@ async def test_a_money_amount_that_is_not_a_number_is_a_user_error(
     body = await _body(
         gql,
         CREATE_REQUEST,
-        _request(partner["_id"], shopMonthlyGmv=amount, otherChannelsMonthlyGmv=amount),
+        request_form(partner["_id"], shopMonthlyGmv=amount, otherChannelsMonthlyGmv=amount),
         token_of(seller),
     )
     refused = body["data"]["createRequest"]
@@ -259,7 +242,7 @@ async def test_a_valid_token_for_an_unknown_account_must_sign_in_again(
     offer = {"input": {"serviceIds": [service["_id"]], **_dates(start, start + timedelta(9))}}
     for query, variables, caller in (
         (CREATE_OFFER, offer, ghost_partner),
-        (CREATE_REQUEST, _request(partner["_id"]), ghost_seller),
+        (CREATE_REQUEST, request_form(partner["_id"]), ghost_seller),
         (
             BY_LINK,
             {

@@ -11,6 +11,7 @@ from datastore.store import DocumentStore
 from tests.conftest import (
     GraphQLClient,
     Make,
+    accept,
     token_of,
 )
 
@@ -20,8 +21,6 @@ DASHBOARD = """{ viewer { partner { name serviceOffers(first: 10) { edges { node
   authorizations(first: 3) { edges { node { id status grantsAccess endDate
     seller { name } shops { name } tiktokAccounts { handle linkedStatus } service { name }
     history(first: 3) { edges { node { action reasonCode } } } } } } } } } } } }"""
-ACCEPT = """mutation($token: String!) { authorizeServiceOffer(token: $token) {
-  userErrors { code } } }"""
 
 
 async def _accepted_offers(
@@ -40,9 +39,7 @@ async def _accepted_offers(
                 "dataCompassAccess": False,
             },
         )
-        seller = await make.seller(market=Market.ID)
-        result = await gql(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller))
-        assert result["data"]["authorizeServiceOffer"]["userErrors"] == []
+        await accept(gql, offer, await make.seller(market=Market.ID))
 
 
 async def test_dashboard_round_trips_do_not_grow_with_offers(

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from resolvers.identity import Role, issue_token
-from tests.servers import SECRET, Gateway, running_gateway
+from tests.servers import SECRET, Gateway, read_response, running_gateway
 
 HEADER_TIMEOUT = "0.5"
 PER_CLIENT = 4
@@ -58,25 +58,6 @@ def read_until_closed(sock: socket.socket) -> bytes:
         while chunk := sock.recv(65536):
             received += chunk
     return received
-
-
-def read_response(sock: socket.socket) -> bytes:
-    """One response with a Content-Length body off a kept-alive connection (b"" if closed)."""
-    received = b""
-    while b"\r\n\r\n" not in received:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return received
-        received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
-    length = next(
-        int(line.split(b":", 1)[1])
-        for line in head.split(b"\r\n")
-        if line.lower().startswith(b"content-length:")
-    )
-    while len(body) < length:
-        body += sock.recv(65536)
-    return head + b"\r\n\r\n" + body
 
 
 def error_of(answer: bytes) -> dict[str, object]:

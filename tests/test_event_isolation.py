@@ -15,9 +15,9 @@ from datastore.store import DocumentStore
 from edge.stream_settings import StreamSettings
 from edge.webhooks import WebhookWorker
 from resolvers.identity import Role
-from tests.conftest import SETTINGS, GraphQLClient, Make, token, token_of
+from tests.conftest import SETTINGS, GraphQLClient, Make, request_form, token, token_of
 from tests.live import WSClient, served, subscribed, ws_client
-from tests.test_seller_request_api import ACCEPT, CREATE, _form
+from tests.test_seller_request_api import ACCEPT, CREATE
 from tests.test_subscriptions import EVENTS
 from tests.test_webhooks import CREATE_HOOK, FAST, LOCAL, Receiver, receiver
 
@@ -64,7 +64,7 @@ async def test_partner_b_and_seller_b_receive_nothing_of_a(
                 await _subscribed(client)
             await subscribed(base_url, 4)
             # A's objects change: seller A asks partner A, partner A accepts.
-            created = await gql(CREATE, _form(partner_a["_id"]), as_=token_of(seller_a))
+            created = await gql(CREATE, request_form(partner_a["_id"]), as_=token_of(seller_a))
             request_id = created["data"]["createRequest"]["requests"][0]["id"]
             await gql(ACCEPT, {"id": request_id}, as_=token_of(partner_a))
             for control in (watch_partner_a, watch_seller_a):
@@ -90,7 +90,7 @@ async def test_partner_b_and_seller_b_receive_nothing_of_a(
         assert await worker.run_once() == 0
         assert receiver.received == []
         # ...and B's own (the control that the endpoint works).
-        own = await gql(CREATE, _form(partner_b["_id"]), as_=token_of(seller_b))
+        own = await gql(CREATE, request_form(partner_b["_id"]), as_=token_of(seller_b))
         own_id = own["data"]["createRequest"]["requests"][0]["id"]
         assert await worker.run_once() == 1
     assert [json.loads(body)["subjectId"] for _, body in receiver.received] == [own_id]

@@ -23,10 +23,12 @@ from resolvers.identity import Role, Viewer
 from tests.conftest import (
     GraphQLClient,
     Make,
+    accepted_offer,
+    request_form,
     token_of,
 )
 from tests.stores import ADAPTERS, drop_store, open_store
-from tests.test_seller_request_api import ACCEPT, CREATE, _form
+from tests.test_seller_request_api import ACCEPT, CREATE
 
 
 async def _log(store: DocumentStore) -> list[EventDocument]:
@@ -68,7 +70,7 @@ async def test_request_moves_write_their_events_with_parties_and_changes(
     gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     partner, seller = await make.partner(), await make.seller()
-    created = await gql(CREATE, _form(partner["_id"]), as_=token_of(seller))
+    created = await gql(CREATE, request_form(partner["_id"]), as_=token_of(seller))
     request_id = created["data"]["createRequest"]["requests"][0]["id"]
     await gql(ACCEPT, {"id": request_id}, as_=token_of(partner))
     log = await _log(store)
@@ -234,14 +236,12 @@ async def test_racing_first_appends_all_commit_with_dense_positions_on_every_ada
 async def test_an_offer_accepted_granted_renewed_and_canceled_through_the_api(
     gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    from tests.test_authorization_api import ACCEPT as ACCEPT_OFFER
     from tests.test_authorization_api import CANCEL, RENEW
 
     partner, seller = await make.partner(), await make.seller(market="ID")
-    offer = await make.offer(partner, [await make.service(partner)])
+    accepted = await accepted_offer(gql, make, partner, seller)
+    offer, authorization_id = accepted.offer, accepted.authorization_id
     as_seller = token_of(seller)
-    accepted = await gql(ACCEPT_OFFER, {"token": offer["linkToken"]}, as_=as_seller)
-    authorization_id = accepted["data"]["authorizeServiceOffer"]["authorizations"][0]["id"]
     await gql(RENEW, {"id": authorization_id, "period": "ONE_MONTH"}, as_=as_seller)
     await gql(CANCEL, {"id": authorization_id}, as_=as_seller)
     log = await _log(store)

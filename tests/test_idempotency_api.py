@@ -12,7 +12,7 @@ from datastore import collections as c
 from datastore.catalog import get_catalog
 from datastore.codec import utc_now
 from datastore.store import DocumentStore
-from tests.conftest import GraphQLClient, Make, token_of
+from tests.conftest import GraphQLClient, Make, request_form, token_of
 
 ERRORS = "userErrors { field code }"
 CREATE_OFFER = f"""mutation($input: CreateServiceOfferInput!) {{
@@ -54,18 +54,7 @@ def _offer_input(service_ids: list[str], **fields: Any) -> dict[str, Any]:
 
 
 def _request_input(partner_id: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "contact": {"subject": "Mia Chen", "email": "mia@shop.example"},
-        "business": {
-            "companySize": "SIZE_11_50",
-            "currency": "USD",
-            "shopMonthlyGmv": "25000",
-            "monthlyBudget": "1500",
-            "mainProductCategory": "BEAUTY_AND_PERSONAL_CARE",
-        },
-        "partnerIds": [partner_id],
-        **fields,
-    }
+    return {**request_form(partner_id)["input"], **fields}
 
 
 def _authorize_input(**fields: Any) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from tests.conftest import (
     GraphQLClient,
     Make,
     insert_offer,
+    request_form,
     serving,
     token,
     token_of,
@@ -188,17 +189,7 @@ async def test_every_figure_counted_live_and_rebuilt_the_same(
         changes={"endsAt": utc_now() - timedelta(seconds=1)},
     )
     assert await sweep_expired(store) == 1
-    form = {
-        "contact": {"subject": "Mia Chen", "email": "mia@shop.example"},
-        "business": {
-            "companySize": "SIZE_11_50",
-            "currency": "USD",
-            "shopMonthlyGmv": "25000",
-            "monthlyBudget": "1500",
-            "mainProductCategory": "BEAUTY_AND_PERSONAL_CARE",
-        },
-        "partnerIds": [partner["_id"]],
-    }
+    form = request_form(partner["_id"])["input"]
     request_ids = []
     for seller in sellers[1:]:
         made = await _ok(gql, CREATE_REQUEST, {"input": form}, token_of(seller))

@@ -25,6 +25,7 @@ from tests.conftest import (
     MAX_PAGES,
     GraphQLClient,
     Make,
+    request_form,
     token,
     token_of,
 )
@@ -32,7 +33,7 @@ from tests.stores import sqlite_only
 from tests.test_authorization_api import LIST as AUTHORIZATIONS_OF_VIEWER
 from tests.test_dashboard import DASHBOARD, _accepted_offers
 from tests.test_seller_request_api import CREATE as CREATE_REQUEST
-from tests.test_seller_request_api import INBOX, _form
+from tests.test_seller_request_api import INBOX
 from tests.test_store_search import STORE
 
 # SQLite's plans: MongoDB's are tests/test_mongodb_query_plans.py.
@@ -95,7 +96,7 @@ async def answer_representative_reads(store: DocumentStore, gql: GraphQLClient, 
     as_seller = token_of(seller)
     as_partner = token_of(partner)
     as_admin = token(Role.ADMIN)
-    created = await gql(CREATE_REQUEST, _form(partner["_id"], other["_id"]), as_=as_seller)
+    created = await gql(CREATE_REQUEST, request_form(partner["_id"], other["_id"]), as_=as_seller)
     assert created["data"]["createRequest"]["userErrors"] == []
 
     reads: list[tuple[str, dict[str, object], str]] = [

@@ -37,6 +37,7 @@ from tests.conftest import (
     JWT_SECRET,
     GraphQLClient,
     Make,
+    request_form,
     token,
     token_of,
 )
@@ -84,22 +85,6 @@ def _payload(result: dict[str, Any]) -> Any:
     return next(iter(result["data"].values()))
 
 
-def _request_form(*partner_ids: str) -> dict[str, Any]:
-    return {
-        "input": {
-            "contact": {"subject": "Mia Chen", "email": "mia@shop.example"},
-            "business": {
-                "companySize": "SIZE_11_50",
-                "currency": "USD",
-                "shopMonthlyGmv": "25000",
-                "monthlyBudget": "1500",
-                "mainProductCategory": "BEAUTY_AND_PERSONAL_CARE",
-            },
-            "partnerIds": list(partner_ids),
-        }
-    }
-
-
 def _details(**fields: Any) -> dict[str, Any]:
     today = utc_now().date()
     return {
@@ -142,7 +127,7 @@ async def test_one_open_request_per_seller_and_partner(
         seller, partner = await make.seller(), await make.partner()
         as_seller = token_of(seller)
         results = await race(
-            *(gql(CREATE_REQUEST, _request_form(partner["_id"]), as_=as_seller) for _ in range(3))
+            *(gql(CREATE_REQUEST, request_form(partner["_id"]), as_=as_seller) for _ in range(3))
         )
         payloads = [_payload(r) for r in results]
         assert sum(1 for p in payloads if not p["userErrors"]) == 1
@@ -163,7 +148,7 @@ async def test_at_most_n_open_requests_per_seller(
         as_seller = token_of(seller)
         results = await race(
             *(
-                limited(CREATE_REQUEST, _request_form(partner["_id"]), as_=as_seller)
+                limited(CREATE_REQUEST, request_form(partner["_id"]), as_=as_seller)
                 for partner in partners
             )
         )
@@ -183,7 +168,7 @@ async def test_no_open_request_to_a_closed_partner(
         await race(
             gql(
                 CREATE_REQUEST,
-                _request_form(partner["_id"]),
+                request_form(partner["_id"]),
                 as_=token_of(seller),
             ),
             gql(CLOSE_PARTNER, {"id": partner["_id"]}, as_=ADMIN),

@@ -14,6 +14,8 @@ from datastore.store import DocumentStore
 from tests.conftest import (
     GraphQLClient,
     Make,
+    accept,
+    request_form,
     token_of,
 )
 
@@ -34,23 +36,6 @@ INBOX = """query($status: [RequestStatus!]) { requests(status: $status) {
   edges { node { id status partner { id } } } } }"""
 
 
-def _form(*partner_ids: str, **business: Any) -> dict[str, Any]:
-    return {
-        "input": {
-            "contact": {"subject": "Mia Chen", "email": "mia@shop.example"},
-            "business": {
-                "companySize": "SIZE_11_50",
-                "currency": "USD",
-                "shopMonthlyGmv": "25000.50",
-                "monthlyBudget": "1500",
-                "mainProductCategory": "BEAUTY_AND_PERSONAL_CARE",
-                **business,
-            },
-            "partnerIds": list(partner_ids),
-        }
-    }
-
-
 @pytest.fixture
 async def seller(make: Make) -> SellerDocument:
     return await make.seller()
@@ -60,7 +45,9 @@ async def test_one_request_per_partner_with_the_whole_form(
     gql: GraphQLClient, make: Make, seller: Mapping[str, Any]
 ) -> None:
     first, second = await make.partner(), await make.partner()
-    form = _form(first["_id"], second["_id"], otherChannelsMonthlyGmv="100", otherDetails="  Hi ")
+    form = request_form(
+        first["_id"], second["_id"], otherChannelsMonthlyGmv="100", otherDetails="  Hi "
+    )
     form["input"]["contact"]["location"] = "Austin, TX"
     created = await gql.payload(CREATE, form, as_=token_of(seller))
     assert created["userErrors"] == []
@@ -84,7 +71,7 @@ async def test_idempotency_key_returns_the_first_requests(
     gql: GraphQLClient, make: Make, seller: Mapping[str, Any], store: DocumentStore
 ) -> None:
     partner = await make.partner()
-    form = _form(partner["_id"])
+    form = request_form(partner["_id"])
     form["input"]["idempotencyKey"] = "submit-1"
     first = await gql.payload(CREATE, form, as_=token_of(seller))
     again = await gql.payload(CREATE, form, as_=token_of(seller))
@@ -98,7 +85,7 @@ async def test_bad_input_is_refused_with_field_and_code_and_nothing_written(
 ) -> None:
     partner = await make.partner()
     closed = await make.partner(status=PartnerStatus.CLOSED)
-    form = _form(
+    form = request_form(
         partner["_id"],
         partner["_id"],
         closed["_id"],
@@ -117,10 +104,10 @@ async def test_bad_input_is_refused_with_field_and_code_and_nothing_written(
         (("input", "partnerIds", "2"), "PARTNER_CLOSED"),
         (("input", "partnerIds", "3"), "PARTNER_NOT_FOUND"),
     }
-    empty = await gql.payload(CREATE, _form(), as_=token_of(seller))
+    empty = await gql.payload(CREATE, request_form(), as_=token_of(seller))
     assert empty["userErrors"][0]["code"] == "NO_PARTNERS"
     unknown_currency = await gql(
-        CREATE, _form(partner["_id"], currency="DOGE"), as_=token_of(seller)
+        CREATE, request_form(partner["_id"], currency="DOGE"), as_=token_of(seller)
     )
     assert "DOGE" in unknown_currency["errors"][0]["message"]
     assert await store.count(c.REQUESTS) == 0
@@ -132,7 +119,7 @@ async def test_seller_without_shop_account_gets_the_partners_email_instead(
 ) -> None:
     partner = await make.partner(contactEmail="hello@partner.example")
     newcomer = await make.seller(hasShopAccount=False)
-    refused = await gql.payload(CREATE, _form(partner["_id"]), as_=token_of(newcomer))
+    refused = await gql.payload(CREATE, request_form(partner["_id"]), as_=token_of(newcomer))
     assert refused["userErrors"][0]["code"] == "NO_SHOP_ACCOUNT"
     assert "contactEmail" in refused["userErrors"][0]["message"]
     public = await gql(
@@ -145,15 +132,17 @@ async def test_flood_limits(
     gql: GraphQLClient, make: Make, seller: Mapping[str, Any], store: DocumentStore
 ) -> None:
     partner = await make.partner()
-    await gql.payload(CREATE, _form(partner["_id"]), as_=token_of(seller))
-    twice = await gql.payload(CREATE, _form(partner["_id"]), as_=token_of(seller))
+    await gql.payload(CREATE, request_form(partner["_id"]), as_=token_of(seller))
+    twice = await gql.payload(CREATE, request_form(partner["_id"]), as_=token_of(seller))
     assert twice["userErrors"][0]["code"] == "OPEN_REQUEST_EXISTS"
     others = [await make.partner() for _ in range(20)]
     for index in range(0, 19, 10):
         batch = [p["_id"] for p in others[index : index + 10]][: 19 - index]
-        assert not (await gql.payload(CREATE, _form(*batch), as_=token_of(seller)))["userErrors"]
+        assert not (await gql.payload(CREATE, request_form(*batch), as_=token_of(seller)))[
+            "userErrors"
+        ]
     assert await store.count(c.REQUESTS) == 20
-    over = await gql.payload(CREATE, _form(others[-1]["_id"]), as_=token_of(seller))
+    over = await gql.payload(CREATE, request_form(others[-1]["_id"]), as_=token_of(seller))
     assert over["userErrors"][0]["code"] == "TOO_MANY_OPEN_REQUESTS"
     assert await store.count(c.REQUESTS) == 20
 
@@ -162,7 +151,9 @@ async def test_partner_inbox_transitions_and_history(
     gql: GraphQLClient, make: Make, seller: Mapping[str, Any]
 ) -> None:
     partner, other = await make.partner(), await make.partner()
-    created = await gql.payload(CREATE, _form(partner["_id"], other["_id"]), as_=token_of(seller))
+    created = await gql.payload(
+        CREATE, request_form(partner["_id"], other["_id"]), as_=token_of(seller)
+    )
     mine, theirs = (r["id"] for r in created["requests"])
     inbox = await gql(INBOX, {}, as_=token_of(partner))
     assert [e["node"]["id"] for e in inbox["data"]["requests"]["edges"]] == [mine]
@@ -202,10 +193,10 @@ async def test_roles_on_request_mutations(
     gql: GraphQLClient, make: Make, seller: Mapping[str, Any], admin: str
 ) -> None:
     partner = await make.partner()
-    created = await gql.payload(CREATE, _form(partner["_id"]), as_=token_of(seller))
+    created = await gql.payload(CREATE, request_form(partner["_id"]), as_=token_of(seller))
     request_id = created["requests"][0]["id"]
     for caller in (None, token_of(partner), admin):
-        refused = await gql(CREATE, _form(partner["_id"]), as_=caller)
+        refused = await gql(CREATE, request_form(partner["_id"]), as_=caller)
         assert refused["errors"][0]["extensions"]["code"] == (
             "UNAUTHENTICATED" if caller is None else "FORBIDDEN"
         )
@@ -225,7 +216,7 @@ async def test_accepted_request_becomes_connected_when_the_seller_authorizes(
 ) -> None:
     seller = await make.seller(market=Market.ID)
     partner = await make.partner()
-    created = await gql.payload(CREATE, _form(partner["_id"]), as_=token_of(seller))
+    created = await gql.payload(CREATE, request_form(partner["_id"]), as_=token_of(seller))
     request_id = created["requests"][0]["id"]
     await gql.payload(ACCEPT, {"id": request_id}, as_=token_of(partner))
     offer = await make.offer(
@@ -239,12 +230,7 @@ async def test_accepted_request_becomes_connected_when_the_seller_authorizes(
             "dataCompassAccess": False,
         },
     )
-    accepted = await gql(
-        "mutation($t: String!) { authorizeServiceOffer(token: $t) { userErrors { code } } }",
-        {"t": offer["linkToken"]},
-        as_=token_of(seller),
-    )
-    assert accepted["data"]["authorizeServiceOffer"]["userErrors"] == []
+    await accept(gql, offer, seller)
     query = f"query($id: ID!) {{ node(id: $id) {{ ... on SellerRequest {{ {REQUEST_FIELDS} }} }} }}"
     seen = (await gql(query, {"id": request_id}, as_=token_of(partner)))["data"]["node"]
     assert seen["status"] == "CONNECTED"
@@ -257,7 +243,7 @@ async def test_closing_a_partner_closes_its_open_requests(
     gql: GraphQLClient, make: Make, seller: Mapping[str, Any], admin: str
 ) -> None:
     partner = await make.partner()
-    created = await gql.payload(CREATE, _form(partner["_id"]), as_=token_of(seller))
+    created = await gql.payload(CREATE, request_form(partner["_id"]), as_=token_of(seller))
     await gql(
         "mutation($i: ClosePartnerInput!) { closePartner(input: $i) { userErrors { code } } }",
         {"i": {"id": partner["_id"], "reason": "Policy"}},

@@ -15,10 +15,9 @@ from datastore.store import Collection, DocumentStore
 from tests.conftest import (
     GraphQLClient,
     Make,
-    token_of,
+    accept,
 )
 from tests.stores import sqlite_only
-from tests.test_dashboard import ACCEPT
 
 FRESH = Collection("fresh", dict)
 # The accept itself (BEGIN and COMMIT included), then the insight counters it moves: one read
@@ -101,10 +100,9 @@ async def test_accepting_an_offer_runs_a_bounded_number_of_statements(
         statements: list[str] = []
         await store.trace(statements.append)
         try:
-            result = await gql(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller))
+            await accept(gql, offer, seller)
         finally:
             await store.trace(None)
-        assert result["data"]["authorizeServiceOffer"]["userErrors"] == []
     authorizations = [s for s in statements if s.startswith('INSERT INTO "authorizations"')]
     assert len(authorizations) == 1
     assert not any(s.startswith("CREATE") for s in statements), statements

@@ -8,14 +8,12 @@ import asyncio
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -34,7 +32,13 @@ from resolvers.identity import Role
 from resolvers.referrals import new_code
 from schema.extensions import failed_only_for_the_store
 from tests.conftest import SETTINGS, GraphQLClient, token
-from tests.stores import MONGODB_URI, drop_store, mongodb_url_for_test_database, requires_mongodb
+from tests.stores import (
+    MONGODB_URI,
+    drop_store,
+    mongodb_url_for_test_database,
+    requires_mongodb,
+    write_locked,
+)
 from tests.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,18 +64,6 @@ def _closed_port() -> int:
     return port
 
 
-@contextmanager
-def _write_locked(path: Path) -> Iterator[None]:
-    """Another connection holds SQLite's write lock on ``path`` for the duration."""
-    other = sqlite3.connect(path, isolation_level=None)
-    try:
-        other.execute("BEGIN EXCLUSIVE")
-        yield
-        other.execute("ROLLBACK")
-    finally:
-        other.close()
-
-
 @pytest.fixture
 async def locked_app(tmp_path: Path) -> AsyncIterator[tuple[SQLiteStore, httpx.AsyncClient]]:
     store = SQLiteStore(tmp_path / "locked.sqlite3", busy_timeout_ms=100)
@@ -91,7 +83,7 @@ async def test_a_write_locked_sqlite_file_is_unavailable_not_internal(
     store, client = locked_app
     partner = await store.insert(c.PARTNERS, {**PARTNER, "createdAt": utc_now()})
     assert (await client.get("/readyz")).status_code == 200
-    with _write_locked(store.path):
+    with write_locked(store.path):
         ready = await client.get("/readyz")
         assert ready.status_code == 503
         assert ready.headers["retry-after"].isdigit()
@@ -337,7 +329,7 @@ async def test_a_referral_visit_while_the_store_is_locked_is_503_not_500(
         },
     )
     assert (await client.head(f"/r/{code}")).status_code == 302
-    with _write_locked(store.path):
+    with write_locked(store.path):
         visit = await client.get(f"/r/{code}")
     assert visit.status_code == 503
     assert visit.headers["retry-after"].isdigit()

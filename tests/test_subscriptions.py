@@ -21,9 +21,9 @@ from edge.stream_settings import StreamSettings
 from edge.throttle import ThrottlePolicy
 from resolvers import events
 from resolvers.identity import Role
-from tests.conftest import SETTINGS, Make, token, token_of
+from tests.conftest import SETTINGS, Make, request_form, token, token_of
 from tests.live import WSClient, served, subscribed, ws_client
-from tests.test_seller_request_api import CREATE, _form
+from tests.test_seller_request_api import CREATE
 
 EVENTS = """subscription($types: [EventType!], $after: String) {
   events(types: $types, after: $after) {
@@ -50,7 +50,7 @@ async def _request_to(
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
         response = await http.post(
             "/graphql",
-            json={"query": CREATE, "variables": _form(partner["_id"])},
+            json={"query": CREATE, "variables": request_form(partner["_id"])},
             headers={"Authorization": f"Bearer {token(Role.SELLER, seller['_id'])}"},
         )
     created = response.json()["data"]["createRequest"]

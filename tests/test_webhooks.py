@@ -38,13 +38,14 @@ from tests.conftest import (
     SETTINGS,
     GraphQLClient,
     Make,
+    request_form,
     serving,
     token,
     token_of,
 )
 from tests.live import uvicorn_serving
 from tests.stores import sqlite_only
-from tests.test_seller_request_api import CREATE, _form
+from tests.test_seller_request_api import CREATE
 from tests.tls import Authority
 
 CREATE_HOOK = """mutation($url: String!, $types: [EventType!]!) {
@@ -149,7 +150,7 @@ async def _requests(
     ids = []
     for _ in range(count):
         seller = await make.seller()
-        result = await gql(CREATE, _form(partner["_id"]), as_=token_of(seller))
+        result = await gql(CREATE, request_form(partner["_id"]), as_=token_of(seller))
         ids.append(result["data"]["createRequest"]["requests"][0]["id"])
     return ids
 
