@@ -17,6 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from datastore.store import DocumentStore
 from gateway import Settings, create_app
+from tests.polling import until
 
 
 @contextlib.asynccontextmanager
@@ -80,13 +81,9 @@ async def served(store: DocumentStore, settings: Settings) -> AsyncIterator[str]
 async def subscribed(base_url: str, count: int = 1) -> None:
     """Returns once ``count`` live-feed subscriptions have joined the event hub of the app
     served at ``base_url``: a change made after this reaches them (a change made before a
-    subscription joins is not its to receive). Bounded: fails after 30 seconds."""
+    subscription joins is not its to receive)."""
     hub = _SERVED[base_url].state.event_hub
-    for _ in range(3000):
-        if len(hub.subscribers) >= count:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{count} subscription(s) did not join the feed of {base_url}")
+    await until(lambda: len(hub.subscribers) >= count, f"{count} subscription(s) joining")
 
 
 class WSClient:

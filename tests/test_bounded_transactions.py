@@ -51,6 +51,7 @@ from tests.conftest import (
     token,
     token_of,
 )
+from tests.polling import until
 from tests.stores import sqlite_only
 from tests.test_authorization_api import CANCEL
 
@@ -105,15 +106,6 @@ class Writes:
                 self.on_commit(done)
         elif self._open is not None and statement.startswith(_WRITES):
             self._open.statements.append(statement)
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait, polling, until ``condition`` holds (bounded: fails after a generous while)."""
-    for _ in range(60_000):
-        if condition():
-            return
-        await asyncio.sleep(0.001)
-    raise AssertionError("the condition never held")
 
 
 async def seed_active_authorizations(

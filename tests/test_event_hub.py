@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import pytest
 
@@ -14,6 +13,7 @@ from resolvers.event_feed import open_feed
 from resolvers.events import EventType, append, ensure_sequence
 from resolvers.identity import Role, Viewer
 from tests.conftest import Make
+from tests.polling import until
 from tests.test_event_log import authorization
 
 
@@ -54,11 +54,11 @@ async def test_a_slow_feed_ends_with_slow_consumer(store: DocumentStore, make: M
     try:
         feed = await open_feed(store, Viewer(Role.PARTNER, partner["_id"]), None, None)
         first = asyncio.ensure_future(anext(feed))
-        await _until(lambda: bool(hub.subscribers))  # joined
+        await until(lambda: bool(hub.subscribers), "the feed joined")
         for number in range(5):
             await append(store, EventType.AUTHORIZATION_RENEWED, granted, {"n": number})
         assert (await asyncio.wait_for(first, 30))["changes"]["n"] == 0
-        await _until(lambda: not hub.subscribers)  # the rest arrived while nobody read: cut off
+        await until(lambda: not hub.subscribers, "the feed cut off")  # the rest arrived unread
         with pytest.raises(PublicError) as refused:
             for _ in range(5):
                 await asyncio.wait_for(anext(feed), 30)
@@ -66,12 +66,3 @@ async def test_a_slow_feed_ends_with_slow_consumer(store: DocumentStore, make: M
         await feed.aclose()  # type: ignore[attr-defined]
     finally:
         await uninstall(hub)
-
-
-async def _until(holds: Callable[[], bool]) -> None:
-    """Returns once ``holds()`` (polled; bounded: fails after 30 seconds)."""
-    for _ in range(3000):
-        if holds():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the hub never got there")
