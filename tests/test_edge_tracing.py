@@ -7,7 +7,7 @@ from __future__ import annotations
 import gzip
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -39,16 +39,20 @@ class Receiver:
 
     def trace(self, trace_id: bytes) -> list[Span]:
         with self.lock:
-            return [span for span in self.spans if span.trace_id == trace_id]
+            return self._of(trace_id)
 
-    def wait_for(self, trace_id: bytes, names: set[str], seconds: float = 120) -> list[Span]:
-        """The spans of ``trace_id`` once those ``names`` have arrived (woken by each export;
-        a generous bound, since a loaded machine exports late)."""
+    def wait_for(
+        self, trace_id: bytes, complete: Callable[[list[Span]], bool], seconds: float = 120
+    ) -> list[Span]:
+        """The spans of ``trace_id`` once they are ``complete`` (woken by each export, which
+        may bring a trace's spans in several batches; a generous bound, since a loaded
+        machine exports late)."""
         with self.lock:
-            self.lock.wait_for(
-                lambda: names <= {s.name for s in self.spans if s.trace_id == trace_id}, seconds
-            )
-            return [span for span in self.spans if span.trace_id == trace_id]
+            self.lock.wait_for(lambda: complete(self._of(trace_id)), seconds)
+            return self._of(trace_id)
+
+    def _of(self, trace_id: bytes) -> list[Span]:
+        return [span for span in self.spans if span.trace_id == trace_id]
 
 
 @pytest.fixture
@@ -124,8 +128,18 @@ def test_spans_continue_traceparent_and_carry_the_request_id(
             timeout=60,
         )
         assert response.status_code == 200, response.text
-        resolvers = {"GraphQL Resolving: viewer", "GraphQL Resolving: serviceCategories"}
-        spans = receiver.wait_for(trace_id, resolvers)
+        expected = {
+            "GraphQL Query: Traced",
+            "GraphQL Resolving: viewer",
+            "GraphQL Resolving: serviceCategories",
+        }
+        spans = receiver.wait_for(
+            trace_id,
+            lambda spans: (
+                expected <= {span.name for span in spans}
+                and any(span.parent_span_id == parent_id for span in spans)
+            ),
+        )
     assert set(receiver.paths) == {"/v1/traces"}
     # Health probes are not traced (their span would have been exported first).
     assert receiver.trace(probe_trace_id) == []
