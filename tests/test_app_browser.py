@@ -355,8 +355,13 @@ async def test_partner_creates_withdraws_and_answers_requests(session: Session, 
     # Other demo sellers' sign-ins, as the page offers them in demo mode.
     await session.open("/partner")
     config = json.loads(await session.page.locator("#tsp-config").text_content() or "{}")
-    sellers = [a["token"] for a in config["demoAccounts"] if a["role"] == "SELLER"]
-    for subject, seller_token in (("First", sellers[1]), ("Second", sellers[2])):
+    # By name, not by place: the page lists them oldest first, and demo sellers seeded within
+    # one millisecond come in either order (one of them has no shop, so may not ask).
+    sellers = {a["name"]: a["token"] for a in config["demoAccounts"] if a["role"] == "SELLER"}
+    for subject, seller_token in (
+        ("First", sellers["Brighton Beauty Co"]),
+        ("Second", sellers["Guangzhou Gadget Export"]),
+    ):
         created = demo.api(
             CREATE_REQUEST,
             request_form(demo.partner_id, subject=f"{subject} request"),
