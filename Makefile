@@ -17,7 +17,7 @@ WITH_SECRET = TSP_JWT_SECRET="$${TSP_JWT_SECRET:-$$(cat $(JWT_SECRET_FILE))}"
 help:
 	@echo "make run   set up, seed demo data if the store is empty, serve http://127.0.0.1:8000/graphql"
 	@echo "          (and the authorization and partner pages: /authorize/<link token>, /partner)"
-	@echo "make test  set up, then ruff, mypy and pytest"
+	@echo "make test  set up, then ruff, mypy and pytest (on every core; TEST_WORKERS=0: one process)"
 	@echo "make schema  rewrite schema.graphql, the committed API contract, from the code"
 
 $(INSTALLED): pyproject.toml
