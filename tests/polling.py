@@ -7,17 +7,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 PATIENCE = 120.0
 """Seconds a test waits for something that should happen."""
 
 
-async def until(condition: Callable[[], bool], what: str = "the condition") -> None:
-    """Returns once ``condition()`` holds; fails the test after :data:`PATIENCE` seconds."""
+async def until(
+    condition: Callable[[], bool | Awaitable[bool]], what: str = "the condition"
+) -> None:
+    """Returns once ``condition()`` holds (awaited if it is a coroutine, such as a store read);
+    fails the test after :data:`PATIENCE` seconds."""
     deadline = time.monotonic() + PATIENCE
     for polls in itertools.count():
-        if condition():
+        holds = condition()
+        if holds if isinstance(holds, bool) else await holds:
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not hold within {PATIENCE:.0f} s ({polls} polls)")

@@ -27,6 +27,7 @@ from tests.conftest import (
     request_form,
     token_of,
 )
+from tests.polling import until
 from tests.stores import ADAPTERS, drop_store, open_store
 from tests.test_seller_request_api import ACCEPT, CREATE
 
@@ -270,15 +271,16 @@ async def test_the_periodic_sweep_notices_expiring_and_prunes(
     sweeper = asyncio.create_task(
         sweep_periodically(store, 3600, event_retention=timedelta(days=2))
     )
+
+    async def noticed() -> bool:
+        return [e["type"] for e in await _log(store)] == ["AUTHORIZATION_EXPIRING"]
+
     try:
-        for _ in range(200):  # bounded
-            log = await _log(store)
-            if [e["type"] for e in log] == ["AUTHORIZATION_EXPIRING"]:
-                break
-            await asyncio.sleep(0.02)
+        await until(noticed, "the sweep noticing the expiring authorization")
     finally:
         sweeper.cancel()
         with pytest.raises(asyncio.CancelledError):
             await sweeper
+    log = await _log(store)
     assert [(e["type"], e["subjectId"]) for e in log] == [("AUTHORIZATION_EXPIRING", soon["_id"])]
     assert await events.pruned_through(store) == 1

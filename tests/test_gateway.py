@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 from dataclasses import replace
@@ -25,6 +24,7 @@ from tests.conftest import (
     GraphQLClient,
     Make,
 )
+from tests.polling import until
 
 
 async def test_healthz_and_readyz(http: httpx.AsyncClient) -> None:
@@ -218,13 +218,13 @@ async def test_the_gateway_sweeps_expired_authorizations_in_the_background(
         endsAt=utc_now() - timedelta(seconds=1),
     )
     app = create_app(Settings(jwt_secret=JWT_SECRET, sweep_interval_seconds=3600), store=store)
+
+    async def completed() -> bool:
+        found = await store.get_many(c.AUTHORIZATIONS, [expired["_id"]])
+        return found[expired["_id"]]["status"] == "COMPLETED"
+
     async with app.router.lifespan_context(app):
-        for _ in range(50):
-            found = await store.get_many(c.AUTHORIZATIONS, [expired["_id"]])
-            if found[expired["_id"]]["status"] == "COMPLETED":
-                break
-            await asyncio.sleep(0.01)
-    assert found[expired["_id"]]["status"] == "COMPLETED"
+        await until(completed, "the start-up sweep completing the expired authorization")
 
 
 def test_sweep_interval_setting() -> None:

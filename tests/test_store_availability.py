@@ -4,7 +4,6 @@ an INTERNAL error or a process that hangs; and nothing is half-written."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
@@ -32,6 +31,7 @@ from resolvers.identity import Role
 from resolvers.referrals import new_code
 from schema.extensions import failed_only_for_the_store
 from tests.conftest import SETTINGS, GraphQLClient, token
+from tests.polling import until
 from tests.stores import (
     MONGODB_URI,
     drop_store,
@@ -227,12 +227,10 @@ async def test_a_failed_sqlite_connect_leaves_no_thread(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailableError):
         await store.connect()
     # Closed connections end their threads (aiosqlite does not join them): wait, bounded.
-    for _ in range(100):
-        left = [t for t in set(threading.enumerate()) - before if t.is_alive()]
-        if not left:
-            break
-        await asyncio.sleep(0.02)
-    assert left == []
+    await until(
+        lambda: not [t for t in set(threading.enumerate()) - before if t.is_alive()],
+        "the closed connections' threads ending",
+    )
 
 
 async def test_mongodb_url_options_win_over_the_adapter_defaults() -> None:

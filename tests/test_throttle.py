@@ -30,6 +30,7 @@ from edge.limits import Limits
 from edge.throttle import Throttle, ThrottlePolicy, bucket_id
 from resolvers.identity import Role, issue_token
 from tests.conftest import SETTINGS, serving, token
+from tests.polling import until
 from tests.servers import SECRET, running_gateway
 from tests.stores import write_locked
 
@@ -204,11 +205,7 @@ async def _throttles(
 
 async def _exchanges_settled(throttles: list[Throttle]) -> None:
     """Wait (bounded) until no lease exchange is in flight in any of ``throttles``."""
-    for _ in range(500):
-        if not any(t._tasks for t in throttles):
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("lease exchanges still running")
+    await until(lambda: not any(t._tasks for t in throttles), "the lease exchanges settling")
 
 
 async def test_exchanges_beside_spending_and_refunds_never_give_tokens_back_twice(
