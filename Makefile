@@ -18,6 +18,7 @@ help:
 	@echo "make run   set up, seed demo data if the store is empty, serve http://127.0.0.1:8000/graphql"
 	@echo "          (and the authorization and partner pages: /authorize/<link token>, /partner)"
 	@echo "make test  set up, then ruff, mypy, the layers contract (lint-imports) and pytest"
+	@echo "          (on every core; TEST_WORKERS=0: in one process)"
 	@echo "make schema  rewrite schema.graphql, the committed API contract, from the code"
 
 $(INSTALLED): pyproject.toml
@@ -55,8 +56,11 @@ lint: $(INSTALLED)
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
 
+# The suite runs in parallel (pytest-xdist), a test file to a worker, so a module's servers
+# start once; TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= auto
 test: $(INSTALLED) web-assets $(CLIENT_PACKAGES) lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The one command that regenerates the contract after a schema change (review the diff, and
 # `tsp-gateway export-schema --check` first to see whether the change breaks clients).

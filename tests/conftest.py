@@ -3,9 +3,11 @@ fixtures that build documents, and a client that talks to the whole app in-proce
 
 from __future__ import annotations
 
+import collections
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,6 +49,7 @@ from edge.export_settings import ExportSettings
 from edge.extension import GatewayPolicy
 from edge.gateway_settings import Settings
 from edge.planned_execution import Execution
+from edge.settings import TransportSettings
 from edge.stream_settings import StreamSettings
 from edge.throttle import ThrottlePolicy
 from gateway import create_app
@@ -70,8 +73,15 @@ MAX_PAGES = 100
 # tests run a worker themselves (and so do the bulk export tests, for the export worker).
 # Every query the suite sends runs planned and interpreted, and must answer the same bytes
 # (see ``planned_and_interpreted_agree``).
+PATIENT = TransportSettings(
+    request_timeout_seconds=300, header_timeout_seconds=300, body_timeout_seconds=300
+)
+"""The transport of every gateway the suite serves: generous timeouts, since on a loaded machine
+a request can take many seconds, and a test about something else must not fail because the
+gateway cut it off (a test about a timeout sets that one short itself)."""
 SETTINGS = Settings(
     jwt_secret=JWT_SECRET,
+    transport=PATIENT,
     policy=GatewayPolicy(throttle=ThrottlePolicy(enabled=False)),
     streams=StreamSettings(webhook_worker=False),
     execution=Execution.CHECKED,
@@ -106,9 +116,11 @@ COMPARED_GOAL = 0.90
 interpreted (answered from their plan, not unplanned and not fallen back)."""
 
 
-def _compared_share() -> tuple[int, int, str]:
+Tally = collections.Counter[tuple[str, str]]
+
+
+def _compared_share(tally: Tally) -> tuple[int, int, str]:
     """Query executions compared and run in checked mode, and what the others were."""
-    tally = planned_execution.executions
     queries = {kind: count for kind, count in tally.items() if kind[1] not in _NOT_QUERIES}
     compared = sum(count for (how, _), count in queries.items() if how == "planned")
     others = ", ".join(
@@ -124,10 +136,28 @@ _NOT_QUERIES = {"mutation", "subscription"}
 
 def _whole_suite(session: pytest.Session) -> bool:
     """Whether the session ran every test module (a subset compares what it happens to send:
-    its share says nothing of the suite's)."""
+    its share says nothing of the suite's). Under pytest-xdist each worker collects the whole
+    selection, so a worker answers for the run."""
     ran = {item.path for item in session.items}
     every = set(Path(__file__).parent.glob("test_*.py"))
     return every <= ran and not session.config.option.keyword and not session.shouldfail
+
+
+class _Workers:
+    """What pytest-xdist workers tallied, gathered by the controller as each one finishes."""
+
+    tally: Tally = collections.Counter()
+    whole_suite: list[bool] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """(pytest-xdist, on the controller) adds a finished worker's tally to the run's."""
+    output = getattr(node, "workeroutput", {})
+    for how, why, count in output.get("executions", []):
+        _Workers.tally[(how, why)] += count
+    if "whole_suite" in output:
+        _Workers.whole_suite.append(output["whole_suite"])
 
 
 _share_report: list[str] = []
@@ -135,18 +165,30 @@ _share_report: list[str] = []
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Reports the share of query executions compared planned against interpreted, and fails
-    a whole-suite run below :data:`COMPARED_GOAL`."""
-    compared, queries, others = _compared_share()
+    a whole-suite run below :data:`COMPARED_GOAL` (a pytest-xdist worker hands its tally to
+    the controller, which judges the whole run)."""
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:
+        tally = planned_execution.executions
+        # Plain values: execnet sends no enums (a reason may be one).
+        worker_output["executions"] = [[str(how), str(why), n] for (how, why), n in tally.items()]
+        worker_output["whole_suite"] = _whole_suite(session)
+        return
+    if _Workers.whole_suite:
+        tally, whole = _Workers.tally, all(_Workers.whole_suite)
+    else:
+        tally, whole = planned_execution.executions, _whole_suite(session)
+    compared, queries, others = _compared_share(tally)
     if not queries:
         return
     share = compared / queries
-    at_errors = planned_execution.executions[("planned", "at its error")]
+    at_errors = tally[("planned", "at its error")]
     _share_report.append(
         f"planned execution: {compared} of {queries} query executions compared ({share:.1%}; "
         f"goal {COMPARED_GOAL:.0%}): {compared - at_errors} byte for byte, {at_errors} at the "
         f"field where both ways met an error; the others: {others or 'none'}"
     )
-    if share < COMPARED_GOAL and _whole_suite(session) and exitstatus == 0:
+    if share < COMPARED_GOAL and whole and exitstatus == 0:
         _share_report.append(
             f"FAILED: under {COMPARED_GOAL:.0%} of query executions were compared: plan what "
             "runs unplanned, or find why planned runs fall back (tsp_graphql_executions)"
@@ -199,6 +241,15 @@ def token(role: Role, subject: str = "admin", ttl: timedelta = timedelta(hours=1
     return issue_token(JWT_SECRET, role, subject, ttl)
 
 
+_OWNER_ROLES = {"ptn": Role.PARTNER, "slr": Role.SELLER}
+
+
+def token_of(owner: Mapping[str, Any]) -> str:
+    """A bearer token of the partner or seller document ``owner`` (the role by its id)."""
+    subject = str(owner["_id"])
+    return token(_OWNER_ROLES[subject.partition("_")[0]], subject)
+
+
 class GraphQLClient:
     """Posts GraphQL to the app as a given caller."""
 
@@ -220,6 +271,22 @@ class GraphQLClient:
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
+
+    async def ok(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = None
+    ) -> dict[str, Any]:
+        """The answer's ``data``, failing the test on any error in it."""
+        body = await self(query, variables, as_=as_)
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def payload(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = None
+    ) -> Any:
+        """The value of the operation's one root field (a mutation's payload), as :meth:`ok`."""
+        (value,) = (await self.ok(query, variables, as_=as_)).values()
+        return value
 
 
 @pytest.fixture
@@ -260,26 +327,35 @@ class SellerFactory(Protocol):
     def __call__(self, **fields: Any) -> Awaitable[SellerDocument]: ...
 
 
+async def insert_partner(
+    store: DocumentStore, created_at: datetime | None = None, **fields: Any
+) -> PartnerDocument:
+    """An active US TSP (unless ``fields`` say otherwise), as registration makes one."""
+    region = fields.pop("registrationRegion", Region.US)
+    now = created_at or utc_now()
+    document = {
+        "_id": new_id("ptn"),
+        "name": f"Partner {new_token()[:8]}",
+        "type": PartnerType.TSP,
+        "registrationRegion": region,
+        "targetMarkets": list(REGION_MARKETS[region]),
+        "status": PartnerStatus.ACTIVE,
+        "contactEmail": "team@partner.example",
+        "createdAt": now,
+        "updatedAt": now,
+        **fields,
+    }
+    return await store.insert(c.PARTNERS, document)
+
+
 @pytest.fixture
 def make_partner(store: DocumentStore) -> PartnerFactory:
+    """:func:`insert_partner` into the test's store, each a millisecond after the last."""
     counter = iter(range(1_000_000))
 
     async def build(**fields: Any) -> PartnerDocument:
-        region = fields.pop("registrationRegion", Region.US)
         now = utc_now() + timedelta(milliseconds=next(counter))
-        document = {
-            "_id": new_id("ptn"),
-            "name": f"Partner {new_token()[:8]}",
-            "type": PartnerType.TSP,
-            "registrationRegion": region,
-            "targetMarkets": list(REGION_MARKETS[region]),
-            "status": PartnerStatus.ACTIVE,
-            "contactEmail": "team@partner.example",
-            "createdAt": now,
-            "updatedAt": now,
-            **fields,
-        }
-        return await store.insert(c.PARTNERS, document)
+        return await insert_partner(store, now, **fields)
 
     return build
 
@@ -322,45 +398,53 @@ def make_service(store: DocumentStore) -> ServiceFactory:
     return build
 
 
+async def insert_seller(store: DocumentStore, **fields: Any) -> SellerDocument:
+    """A local US seller (unless ``fields`` say otherwise) with a shop and a linked TikTok
+    account, as onboarding leaves one."""
+    now = utc_now()
+    seller = await store.insert(
+        c.SELLERS,
+        {
+            "_id": new_id("slr"),
+            "name": f"Seller {new_token()[:8]}",
+            "kind": SellerKind.LOCAL,
+            "market": Market.US,
+            "hasShopAccount": True,
+            "createdAt": now,
+            "updatedAt": now,
+            **fields,
+        },
+    )
+    await store.insert(
+        c.SHOPS,
+        {
+            "_id": new_id("shp"),
+            "sellerId": seller["_id"],
+            "name": "Main shop",
+            "market": seller["market"],
+            "createdAt": now,
+        },
+    )
+    await store.insert(
+        c.TIKTOK_ACCOUNTS,
+        {
+            "_id": new_id("tta"),
+            "sellerId": seller["_id"],
+            "handle": "@seller",
+            "linkedStatus": LinkedStatus.LINKED,
+            "linkedAt": now,
+            "createdAt": now,
+        },
+    )
+    return seller
+
+
 @pytest.fixture
 def make_seller(store: DocumentStore) -> SellerFactory:
+    """:func:`insert_seller` into the test's store."""
+
     async def build(**fields: Any) -> SellerDocument:
-        now = utc_now()
-        seller = await store.insert(
-            c.SELLERS,
-            {
-                "_id": new_id("slr"),
-                "name": f"Seller {new_token()[:8]}",
-                "kind": SellerKind.LOCAL,
-                "market": Market.US,
-                "hasShopAccount": True,
-                "createdAt": now,
-                "updatedAt": now,
-                **fields,
-            },
-        )
-        await store.insert(
-            c.SHOPS,
-            {
-                "_id": new_id("shp"),
-                "sellerId": seller["_id"],
-                "name": "Main shop",
-                "market": seller["market"],
-                "createdAt": now,
-            },
-        )
-        await store.insert(
-            c.TIKTOK_ACCOUNTS,
-            {
-                "_id": new_id("tta"),
-                "sellerId": seller["_id"],
-                "handle": "@seller",
-                "linkedStatus": LinkedStatus.LINKED,
-                "linkedAt": now,
-                "createdAt": now,
-            },
-        )
-        return seller
+        return await insert_seller(store, **fields)
 
     return build
 
@@ -502,6 +586,104 @@ def make_request(store: DocumentStore) -> RequestFactory:
         return await store.insert(c.REQUESTS, document)
 
     return build
+
+
+@dataclass(frozen=True)
+class Make:
+    """Every document factory of the test's store, as one fixture (``make.partner()``,
+    ``make.service(partner)``, ...): a test asks for ``make`` instead of listing each."""
+
+    partner: PartnerFactory
+    service: ServiceFactory
+    seller: SellerFactory
+    offer: OfferFactory
+    authorization: AuthorizationFactory
+    request: RequestFactory
+
+
+@pytest.fixture
+def make(
+    make_partner: PartnerFactory,
+    make_service: ServiceFactory,
+    make_seller: SellerFactory,
+    make_offer: OfferFactory,
+    make_authorization: AuthorizationFactory,
+    make_request: RequestFactory,
+) -> Make:
+    return Make(
+        make_partner, make_service, make_seller, make_offer, make_authorization, make_request
+    )
+
+
+@pytest.fixture
+async def partner(make_partner: PartnerFactory) -> PartnerDocument:
+    """An active US TSP."""
+    return await make_partner()
+
+
+@pytest.fixture
+async def seller(make_seller: SellerFactory) -> SellerDocument:
+    """A seller allowed to authorize from the store and renew directly (an Indonesian local
+    seller)."""
+    return await make_seller(market=Market.ID)
+
+
+def request_form(*partner_ids: str, subject: str = "Mia Chen", **business: Any) -> dict[str, Any]:
+    """The variables of ``createRequest``: a seller asks ``partner_ids`` for services, with
+    the form filled in as a seller would (``business`` changes or adds fields)."""
+    return {
+        "input": {
+            "contact": {"subject": subject, "email": "mia@shop.example"},
+            "business": {
+                "companySize": "SIZE_11_50",
+                "currency": "USD",
+                "shopMonthlyGmv": "25000.50",
+                "monthlyBudget": "1500",
+                "mainProductCategory": "BEAUTY_AND_PERSONAL_CARE",
+                **business,
+            },
+            "partnerIds": list(partner_ids),
+        }
+    }
+
+
+ACCEPT_OFFER = """mutation($token: String!, $input: AuthorizeServiceOfferInput) {
+  authorizeServiceOffer(token: $token, input: $input) {
+    authorizations { id } userErrors { field message code } } }"""
+
+
+async def accept(
+    gql: GraphQLClient, offer: Mapping[str, Any], seller: Mapping[str, Any], **edits: Any
+) -> list[str]:
+    """The ids of the authorizations ``seller`` is granted accepting ``offer`` through the API
+    (with ``edits`` as its input), failing the test on any error."""
+    variables = {"token": offer["linkToken"], "input": edits or None}
+    accepted = await gql.payload(ACCEPT_OFFER, variables, as_=token_of(seller))
+    assert accepted["userErrors"] == [], accepted
+    return [authorization["id"] for authorization in accepted["authorizations"]]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """An offer of one new live service that a seller accepted through the API."""
+
+    offer: ServiceOfferDocument
+    authorization_id: str
+
+
+async def accepted_offer(
+    gql: GraphQLClient,
+    make: Make,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
+    *,
+    days: int = 90,
+) -> Accepted:
+    """An offer of a new live service of ``partner``, open ``days``, that ``seller`` accepted
+    through the API (the set-up of every test about what an acceptance grants)."""
+    offer = await make.offer(partner, [await make.service(partner)], days=days)
+    (authorization_id,) = await accept(gql, offer, seller)
+    return Accepted(offer, authorization_id)
 
 
 AdminToken = Callable[[], str]

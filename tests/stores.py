@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -70,6 +71,19 @@ async def drop_store(store: DocumentStore) -> None:
         client = store._require_client()
         await client.drop_database(client.get_default_database().name)
     await store.close()
+
+
+@contextlib.contextmanager
+def write_locked(path: Path, mode: str = "EXCLUSIVE") -> Iterator[None]:
+    """Another connection holds SQLite's write lock on ``path`` for the duration (``BEGIN
+    EXCLUSIVE`` keeps readers out of a rollback-journal file too; ``IMMEDIATE`` lets them in)."""
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute(f"BEGIN {mode}")
+        yield
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
 
 
 def adapter_problem(test_id: str, params: Iterable[object], values: Iterable[object]) -> str | None:

@@ -8,8 +8,7 @@ from datastore import collections as c
 from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, ServiceFactory, insert_offer, token
-from tests.test_authorization_api import ACCEPT
+from tests.conftest import GraphQLClient, Make, accept, insert_offer, token
 from tests.test_partner_accounts_api import REGISTER as REGISTER_PARTNER
 from tests.test_partner_accounts_api import registration
 from tests.test_seller_accounts_api import REGISTER as REGISTER_SELLER
@@ -110,11 +109,11 @@ async def test_admins_page_through_sellers_with_filters(
 
 
 async def test_reopening_a_partner_keeps_ended_authorizations_ended(
-    gql: GraphQLClient, store: DocumentStore, make_service: ServiceFactory
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     partner_id = await register_partner(gql, name="Mistaken Partner")
     partner = (await store.get_many(c.PARTNERS, [partner_id]))[partner_id]
-    service = await make_service(partner)
+    service = await make.service(partner)
     offer = await insert_offer(store, partner, [service])
     seller_id = await register_seller(gql, name="Loyal Seller", market="ID")
     await gql(
@@ -127,8 +126,7 @@ async def test_reopening_a_partner_keeps_ended_authorizations_ended(
         {"i": {"name": "Loyal", "market": "ID"}},
         as_=token(Role.SELLER, seller_id),
     )
-    accepted = await gql(ACCEPT, {"token": offer["linkToken"]}, as_=token(Role.SELLER, seller_id))
-    (authorization,) = accepted["data"]["authorizeServiceOffer"]["authorizations"]
+    (authorization_id,) = await accept(gql, offer, {"_id": seller_id})
     before = await store.find(c.PARTNERS)
     not_closed = await gql(REOPEN, {"input": {"id": partner_id, "reason": "x"}}, as_=ADMIN)
     assert not_closed["data"]["reopenPartner"]["userErrors"] == [
@@ -142,7 +140,7 @@ async def test_reopening_a_partner_keeps_ended_authorizations_ended(
         REOPEN, {"input": {"id": partner_id, "reason": "Closed by mistake"}}, as_=ADMIN
     )
     assert reopened["data"]["reopenPartner"]["partner"] == {"id": partner_id, "status": "ACTIVE"}
-    stored = (await store.get_many(c.AUTHORIZATIONS, [authorization["id"]]))[authorization["id"]]
+    stored = (await store.get_many(c.AUTHORIZATIONS, [authorization_id]))[authorization_id]
     assert stored["status"] == "CLOSED"
     listed = (await store.get_many(c.SERVICES, [service["_id"]]))[service["_id"]]
     assert listed["listed"] is True

@@ -28,6 +28,7 @@ from tests.browser import (
     live_service,
     skip_reason,
 )
+from tests.conftest import request_form
 
 _REASON = skip_reason()
 pytestmark = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
@@ -354,23 +355,16 @@ async def test_partner_creates_withdraws_and_answers_requests(session: Session, 
     # Other demo sellers' sign-ins, as the page offers them in demo mode.
     await session.open("/partner")
     config = json.loads(await session.page.locator("#tsp-config").text_content() or "{}")
-    sellers = [a["token"] for a in config["demoAccounts"] if a["role"] == "SELLER"]
-    for subject, seller_token in (("First", sellers[1]), ("Second", sellers[2])):
+    # By name, not by place: the page lists them oldest first, and demo sellers seeded within
+    # one millisecond come in either order (one of them has no shop, so may not ask).
+    sellers = {a["name"]: a["token"] for a in config["demoAccounts"] if a["role"] == "SELLER"}
+    for subject, seller_token in (
+        ("First", sellers["Brighton Beauty Co"]),
+        ("Second", sellers["Guangzhou Gadget Export"]),
+    ):
         created = demo.api(
             CREATE_REQUEST,
-            {
-                "input": {
-                    "contact": {"subject": f"{subject} request", "email": "owner@shop.example"},
-                    "business": {
-                        "companySize": "SIZE_11_50",
-                        "currency": "USD",
-                        "shopMonthlyGmv": "25000",
-                        "monthlyBudget": "1500",
-                        "mainProductCategory": "BEAUTY_AND_PERSONAL_CARE",
-                    },
-                    "partnerIds": [demo.partner_id],
-                }
-            },
+            request_form(demo.partner_id, subject=f"{subject} request"),
             token=seller_token,
         )
         assert created["createRequest"]["userErrors"] == []
@@ -440,19 +434,7 @@ async def test_partner_pages_update_live_from_the_events_subscription(
     await asyncio.sleep(0.5)  # the page's event stream is open
     created = demo.api(
         CREATE_REQUEST,
-        {
-            "input": {
-                "contact": {"subject": "Live request from a shop", "email": "owner@shop.example"},
-                "business": {
-                    "companySize": "SIZE_11_50",
-                    "currency": "USD",
-                    "shopMonthlyGmv": "25000",
-                    "monthlyBudget": "1500",
-                    "mainProductCategory": "BEAUTY_AND_PERSONAL_CARE",
-                },
-                "partnerIds": [partner_id],
-            }
-        },
+        request_form(partner_id, subject="Live request from a shop"),
         token=seller_token,
     )
     assert created["createRequest"]["userErrors"] == []

@@ -12,7 +12,7 @@ import pytest
 
 from datastore import collections as c
 from datastore.codec import utc_now
-from datastore.documents import PartnerDocument, SellerDocument, offer_changes_of
+from datastore.documents import offer_changes_of
 from datastore.enums import Market, SellerKind, ServiceStatus, ServiceType
 from datastore.ids import new_id
 from datastore.store import DocumentStore
@@ -21,11 +21,10 @@ from resolvers.identity import Role
 from resolvers.offer_dates import day_after, day_start
 from tests.conftest import (
     GraphQLClient,
-    OfferFactory,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
+    Make,
+    accepted_offer,
     token,
+    token_of,
 )
 
 AUTH_FIELDS = """id status statusReason channel startDate endDate grantsAccess
@@ -75,17 +74,6 @@ def _today() -> date:
     return utc_now().date()
 
 
-@pytest.fixture
-async def partner(make_partner: PartnerFactory) -> PartnerDocument:
-    return await make_partner()
-
-
-@pytest.fixture
-async def seller(make_seller: SellerFactory) -> SellerDocument:
-    """A seller allowed to authorize from the store (an Indonesian local seller)."""
-    return await make_seller(market=Market.ID)
-
-
 async def _first_shop(store: DocumentStore, seller: Mapping[str, Any]) -> str:
     return str((await store.find(c.SHOPS, {"sellerId": seller["_id"]}))[0]["_id"])
 
@@ -94,27 +82,16 @@ async def _first_account(store: DocumentStore, seller: Mapping[str, Any]) -> str
     return str((await store.find(c.TIKTOK_ACCOUNTS, {"sellerId": seller["_id"]}))[0]["_id"])
 
 
-def _as(seller: Mapping[str, Any]) -> str:
-    return token(Role.SELLER, seller["_id"])
-
-
-async def _ok(gql: GraphQLClient, query: str, variables: dict[str, Any], caller: str) -> Any:
-    result = await gql(query, variables, as_=caller)
-    assert "errors" not in result, result
-    return next(iter(result["data"].values()))
-
-
 async def test_one_click_accept_creates_one_authorization_per_service(
     gql: GraphQLClient,
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
-    services = [await make_service(partner), await make_service(partner, type=ServiceType.CUSTOM)]
-    offer = await make_offer(partner, services, contact={"name": "Ana"})
-    accepted = await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
+    services = [await make.service(partner), await make.service(partner, type=ServiceType.CUSTOM)]
+    offer = await make.offer(partner, services, contact={"name": "Ana"})
+    accepted = await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller))
     assert accepted["userErrors"] == []
     granted = accepted["authorizations"]
     assert [a["service"]["id"] for a in granted] == [s["_id"] for s in services]
@@ -130,7 +107,7 @@ async def test_one_click_accept_creates_one_authorization_per_service(
         assert authorization["history"]["edges"][0]["node"]["action"] == "AUTHORIZED"
     stored_offer = (await store.get_many(c.SERVICE_OFFERS, [offer["_id"]]))[offer["_id"]]
     assert stored_offer["status"] == "ACCEPTED"
-    again = await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
+    again = await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller))
     assert [a["id"] for a in again["authorizations"]] == [a["id"] for a in granted]
     assert await store.count(c.AUTHORIZATIONS) == 2
     assert await store.count(c.OFFER_ACCEPTANCES) == 1
@@ -141,11 +118,10 @@ async def test_edited_accept_keeps_what_the_seller_changed(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
-    kept, dropped = await make_service(partner), await make_service(partner)
-    offer = await make_offer(partner, [kept, dropped])
+    kept, dropped = await make.service(partner), await make.service(partner)
+    offer = await make.offer(partner, [kept, dropped])
     end = _today() + timedelta(days=30)
     edits = {
         "serviceIds": [kept["_id"]],
@@ -154,7 +130,9 @@ async def test_edited_accept_keeps_what_the_seller_changed(
         "contact": {"name": "Bo", "email": "bo@shop.example", "phone": "+62 812-000-111"},
         "tiktokAccountIds": [await _first_account(store, seller)],
     }
-    accepted = await _ok(gql, ACCEPT, {"token": offer["linkToken"], "input": edits}, _as(seller))
+    accepted = await gql.payload(
+        ACCEPT, {"token": offer["linkToken"], "input": edits}, as_=token_of(seller)
+    )
     assert accepted["userErrors"] == []
     (authorization,) = accepted["authorizations"]
     assert authorization["endDate"] == end.isoformat()
@@ -199,13 +177,11 @@ async def test_refused_accepts_write_nothing(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
-    service = await make_service(partner)
-    offer = await make_offer(partner, [service], days=10)
-    other_seller = await make_seller()
+    service = await make.service(partner)
+    offer = await make.offer(partner, [service], days=10)
+    other_seller = await make.seller()
     foreign_shop = await _first_shop(store, other_seller)
     cases = {
         "SERVICE_NOT_IN_OFFER": {"serviceIds": [new_id("svc")]},
@@ -224,9 +200,11 @@ async def test_refused_accepts_write_nothing(
         "INVALID_EMAIL": {"contact": {"email": "nope"}},
     }
     for code, edits in cases.items():
-        refused = await _ok(gql, ACCEPT, {"token": offer["linkToken"], "input": edits}, _as(seller))
+        refused = await gql.payload(
+            ACCEPT, {"token": offer["linkToken"], "input": edits}, as_=token_of(seller)
+        )
         assert code in [e["code"] for e in refused["userErrors"]], (code, refused)
-    unknown = await _ok(gql, ACCEPT, {"token": "not-a-token"}, _as(seller))
+    unknown = await gql.payload(ACCEPT, {"token": "not-a-token"}, as_=token_of(seller))
     assert unknown["userErrors"][0]["code"] == "OFFER_NOT_FOUND"
     assert await store.count(c.AUTHORIZATIONS) == 0
     assert await store.count(c.OFFER_ACCEPTANCES) == 0
@@ -240,49 +218,42 @@ async def test_withdrawn_expired_and_closed_partner_offers_cannot_be_accepted(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_partner: PartnerFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
-    service = await make_service(partner)
-    withdrawn = await make_offer(partner, [service])
+    service = await make.service(partner)
+    withdrawn = await make.offer(partner, [service])
     await store.update(
         c.SERVICE_OFFERS, withdrawn["_id"], expected_version=1, changes={"status": "WITHDRAWN"}
     )
-    expired = await make_offer(partner, [service])
+    expired = await make.offer(partner, [service])
     await store.update(
         c.SERVICE_OFFERS,
         expired["_id"],
         expected_version=1,
         changes={"endsAt": utc_now() - timedelta(minutes=1)},
     )
-    closed_partner = await make_partner(status="CLOSED")
-    closed_offer = await make_offer(closed_partner, [await make_service(closed_partner)])
-    deactivated = await make_service(partner, status=ServiceStatus.DEACTIVATED)
-    stale = await make_offer(partner, [deactivated])
+    closed_partner = await make.partner(status="CLOSED")
+    closed_offer = await make.offer(closed_partner, [await make.service(closed_partner)])
+    deactivated = await make.service(partner, status=ServiceStatus.DEACTIVATED)
+    stale = await make.offer(partner, [deactivated])
     for offer, code in (
         (withdrawn, "OFFER_WITHDRAWN"),
         (expired, "OFFER_EXPIRED"),
         (closed_offer, "PARTNER_CLOSED"),
         (stale, "SERVICE_NOT_LIVE"),
     ):
-        refused = await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
+        refused = await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller))
         assert refused["userErrors"][0]["code"] == code
     assert await store.count(c.AUTHORIZATIONS) == 0
 
 
 async def test_two_sellers_racing_for_one_offer_exactly_one_wins(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    offer = await make_offer(partner, [await make_service(partner)])
-    racers = [await make_seller(market=Market.ID) for _ in range(4)]
+    offer = await make.offer(partner, [await make.service(partner)])
+    racers = [await make.seller(market=Market.ID) for _ in range(4)]
     results = await asyncio.gather(
-        *(gql(ACCEPT, {"token": offer["linkToken"]}, as_=_as(s)) for s in racers)
+        *(gql(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(s)) for s in racers)
     )
     payloads = [r["data"]["authorizeServiceOffer"] for r in results]
     winners = [p for p in payloads if not p["userErrors"]]
@@ -293,37 +264,36 @@ async def test_two_sellers_racing_for_one_offer_exactly_one_wins(
 
 
 async def test_default_application_through_a_service_link(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    restricted = await make_seller(kind=SellerKind.CROSS_BORDER, market=Market.US)
-    service = await make_service(partner, type=ServiceType.CUSTOM)
+    restricted = await make.seller(kind=SellerKind.CROSS_BORDER, market=Market.US)
+    service = await make.service(partner, type=ServiceType.CUSTOM)
     details = {
         "startDate": _today().isoformat(),
         "endDate": (_today() + timedelta(days=60)).isoformat(),
         "settings": SETTINGS,
     }
-    granted = await _ok(
-        gql,
+    granted = await gql.payload(
         BY_LINK,
         {"token": service["authorizationLinkToken"], "input": details},
-        _as(restricted),
+        as_=token_of(restricted),
     )
     assert granted["userErrors"] == []
     assert granted["authorization"]["channel"] == "SERVICE_LINK"
     # Authorizing again through a link extends the active authorization instead of duplicating.
     longer = {**details, "endDate": (_today() + timedelta(days=120)).isoformat()}
-    renewed = await _ok(
-        gql, BY_LINK, {"token": service["authorizationLinkToken"], "input": longer}, _as(restricted)
+    renewed = await gql.payload(
+        BY_LINK,
+        {"token": service["authorizationLinkToken"], "input": longer},
+        as_=token_of(restricted),
     )
     assert renewed["authorization"]["id"] == granted["authorization"]["id"]
     assert renewed["authorization"]["endDate"] == longer["endDate"]
     assert renewed["authorization"]["history"]["edges"][0]["node"]["action"] == "RENEWED"
     assert await store.count(c.AUTHORIZATIONS) == 1
-    unknown = await _ok(gql, BY_LINK, {"token": "nope", "input": details}, _as(restricted))
+    unknown = await gql.payload(
+        BY_LINK, {"token": "nope", "input": details}, as_=token_of(restricted)
+    )
     assert unknown["userErrors"][0]["code"] == "NOT_FOUND"
 
 
@@ -341,32 +311,34 @@ async def test_region_rule_for_store_authorization_and_renewal(
     gql: GraphQLClient,
     store: DocumentStore,
     partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
+    make: Make,
     kind: SellerKind,
     market: Market,
     allowed: bool,
-    make_offer: OfferFactory,
 ) -> None:
-    seller = await make_seller(kind=kind, market=market)
-    service = await make_service(partner)
+    seller = await make.seller(kind=kind, market=market)
+    service = await make.service(partner)
     details = {
         "startDate": _today().isoformat(),
         "endDate": (_today() + timedelta(days=30)).isoformat(),
         "settings": SETTINGS,
     }
-    result = await _ok(gql, FROM_STORE, {"id": service["_id"], "input": details}, _as(seller))
+    result = await gql.payload(
+        FROM_STORE, {"id": service["_id"], "input": details}, as_=token_of(seller)
+    )
     if not allowed:
         assert result["userErrors"][0]["code"] == "REGION_RESTRICTED"
         assert await store.count(c.AUTHORIZATIONS) == 0
-        offer = await make_offer(partner, [service])
-        via_link = await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
+        offer = await make.offer(partner, [service])
+        via_link = await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller))
         authorization_id = via_link["authorizations"][0]["id"]
     else:
         assert result["userErrors"] == []
         assert result["authorization"]["channel"] == "STORE"
         authorization_id = result["authorization"]["id"]
-    renewed = await _ok(gql, RENEW, {"id": authorization_id, "period": "THREE_MONTHS"}, _as(seller))
+    renewed = await gql.payload(
+        RENEW, {"id": authorization_id, "period": "THREE_MONTHS"}, as_=token_of(seller)
+    )
     if allowed:
         assert renewed["userErrors"] == []
         assert renewed["authorization"]["history"]["edges"][0]["node"]["action"] == "RENEWED"
@@ -379,15 +351,16 @@ async def test_renew_extends_by_calendar_months(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
-    offer = await make_offer(partner, [await make_service(partner)], days=40)
-    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
+    offer = await make.offer(partner, [await make.service(partner)], days=40)
+    (granted,) = (await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller)))[
         "authorizations"
     ]
     stored = (await store.get_many(c.AUTHORIZATIONS, [granted["id"]]))[granted["id"]]
-    renewed = await _ok(gql, RENEW, {"id": granted["id"], "period": "TWELVE_MONTHS"}, _as(seller))
+    renewed = await gql.payload(
+        RENEW, {"id": granted["id"], "period": "TWELVE_MONTHS"}, as_=token_of(seller)
+    )
     after = (await store.get_many(c.AUTHORIZATIONS, [granted["id"]]))[granted["id"]]
     assert after["endsAt"].year == stored["endsAt"].year + 1
     assert after["endsAt"].month == stored["endsAt"].month
@@ -399,33 +372,28 @@ async def test_cancel_ends_access_at_once_and_only_the_owner_may(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
-    offer = await make_offer(partner, [await make_service(partner)])
-    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
-        "authorizations"
-    ]
-    stranger = await make_seller()
-    foreign = await _ok(gql, CANCEL, {"id": granted["id"]}, _as(stranger))
+    granted = (await accepted_offer(gql, make, partner, seller)).authorization_id
+    stranger = await make.seller()
+    foreign = await gql.payload(CANCEL, {"id": granted}, as_=token_of(stranger))
     assert foreign["userErrors"][0]["code"] == "NOT_FOUND"
-    as_partner = await gql(CANCEL, {"id": granted["id"]}, as_=token(Role.PARTNER, partner["_id"]))
+    as_partner = await gql(CANCEL, {"id": granted}, as_=token_of(partner))
     assert as_partner["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    canceled = await _ok(gql, CANCEL, {"id": granted["id"]}, _as(seller))
+    canceled = await gql.payload(CANCEL, {"id": granted}, as_=token_of(seller))
     body = canceled["authorization"]
     assert (body["status"], body["statusReason"], body["grantsAccess"]) == (
         "CANCELED",
         "CANCELED_BY_SELLER",
         False,
     )
-    twice = await _ok(gql, CANCEL, {"id": granted["id"]}, _as(seller))
+    twice = await gql.payload(CANCEL, {"id": granted}, as_=token_of(seller))
     assert twice["userErrors"][0]["code"] == "NOT_ACTIVE"
     # The seller can authorize the same service again afterwards.
-    offer_again = await make_offer(partner, [await make_service(partner)])
-    assert not (await _ok(gql, ACCEPT, {"token": offer_again["linkToken"]}, _as(seller)))[
-        "userErrors"
-    ]
+    offer_again = await make.offer(partner, [await make.service(partner)])
+    assert not (
+        await gql.payload(ACCEPT, {"token": offer_again["linkToken"]}, as_=token_of(seller))
+    )["userErrors"]
 
 
 async def test_expired_reads_completed_at_once_and_the_sweep_persists_it(
@@ -433,37 +401,31 @@ async def test_expired_reads_completed_at_once_and_the_sweep_persists_it(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
-    offer = await make_offer(partner, [await make_service(partner)])
-    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
-        "authorizations"
-    ]
-    stored = (await store.get_many(c.AUTHORIZATIONS, [granted["id"]]))[granted["id"]]
+    granted = (await accepted_offer(gql, make, partner, seller)).authorization_id
+    stored = (await store.get_many(c.AUTHORIZATIONS, [granted]))[granted]
     await store.update(
         c.AUTHORIZATIONS,
-        granted["id"],
+        granted,
         expected_version=stored["version"],
         changes={"endsAt": utc_now() - timedelta(seconds=1)},
     )
     query = f"query($id: ID!) {{ node(id: $id) {{ ... on Authorization {{ {AUTH_FIELDS} }} }} }}"
-    seen = (await gql(query, {"id": granted["id"]}, as_=_as(seller)))["data"]["node"]
+    seen = (await gql(query, {"id": granted}, as_=token_of(seller)))["data"]["node"]
     assert (seen["status"], seen["statusReason"], seen["grantsAccess"]) == (
         "COMPLETED",
         "EXPIRED",
         False,
     )
-    completed = await gql(LIST, {"status": ["COMPLETED"]}, as_=_as(seller))
-    assert [e["node"]["id"] for e in completed["data"]["authorizations"]["edges"]] == [
-        granted["id"]
-    ]
-    assert (await gql(LIST, {"status": ["ACTIVE"]}, as_=_as(seller)))["data"]["authorizations"][
-        "edges"
-    ] == []
+    completed = await gql(LIST, {"status": ["COMPLETED"]}, as_=token_of(seller))
+    assert [e["node"]["id"] for e in completed["data"]["authorizations"]["edges"]] == [granted]
+    assert (await gql(LIST, {"status": ["ACTIVE"]}, as_=token_of(seller)))["data"][
+        "authorizations"
+    ]["edges"] == []
     assert await sweep_expired(store) == 1
     assert await sweep_expired(store) == 0
-    persisted = (await store.get_many(c.AUTHORIZATIONS, [granted["id"]]))[granted["id"]]
+    persisted = (await store.get_many(c.AUTHORIZATIONS, [granted]))[granted]
     assert (persisted["status"], persisted["statusReason"]) == ("COMPLETED", "EXPIRED")
     assert "activeKey" not in persisted
 
@@ -473,23 +435,22 @@ async def test_expiring_within_days_for_seller_and_partner(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
-    soon = await make_offer(partner, [await make_service(partner)], days=10)
-    later = await make_offer(partner, [await make_service(partner)], days=40)
+    soon = await make.offer(partner, [await make.service(partner)], days=10)
+    later = await make.offer(partner, [await make.service(partner)], days=40)
     for offer in (soon, later):
-        await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
-    for caller in (_as(seller), token(Role.PARTNER, partner["_id"])):
+        await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller))
+    for caller in (token_of(seller), token_of(partner)):
         result = await gql(LIST, {"days": 15}, as_=caller)
         ending = result["data"]["authorizations"]["edges"]
         assert [e["node"]["endDate"] for e in ending] == [
             (_today() + timedelta(days=10)).isoformat()
         ]
-    everything = await gql(LIST, {}, as_=token(Role.PARTNER, partner["_id"]))
+    everything = await gql(LIST, {}, as_=token_of(partner))
     assert len(everything["data"]["authorizations"]["edges"]) == 2
     for days in (-1, 367):
-        bad = await gql(LIST, {"days": days}, as_=_as(seller))
+        bad = await gql(LIST, {"days": days}, as_=token_of(seller))
         assert bad["errors"][0]["extensions"]["code"] == "INVALID_EXPIRING_WITHIN_DAYS"
         assert bad["errors"][0]["path"] == ["authorizations"]
     anonymous = await gql(LIST, {})
@@ -501,20 +462,19 @@ async def test_expiring_within_days_agrees_with_days_remaining(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
     for days in (1, 14, 15, 16, 30):
-        offer = await make_offer(partner, [await make_service(partner)], days=days)
-        accepted = await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
+        offer = await make.offer(partner, [await make.service(partner)], days=days)
+        accepted = await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller))
         assert accepted["userErrors"] == []
     query = """query($days: Int) { authorizations(expiringWithinDays: $days, first: 50) {
       edges { node { id daysRemaining } } } }"""
-    everything = await _ok(gql, query, {}, _as(seller))
+    everything = await gql.payload(query, {}, as_=token_of(seller))
     remaining = {e["node"]["id"]: e["node"]["daysRemaining"] for e in everything["edges"]}
     assert sorted(remaining.values()) == [1, 14, 15, 16, 30]
     for within in (0, 1, 15, 16, 29, 30):
-        listed = await _ok(gql, query, {"days": within}, _as(seller))
+        listed = await gql.payload(query, {"days": within}, as_=token_of(seller))
         ids = {e["node"]["id"] for e in listed["edges"]}
         assert ids == {i for i, left in remaining.items() if left <= within}, within
 
@@ -524,34 +484,35 @@ async def test_unlinking_an_account_ends_authorizations_that_covered_only_it(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
     account = await _first_account(store, seller)
-    only_account = await make_offer(
+    only_account = await make.offer(
         partner,
-        [await make_service(partner)],
+        [await make.service(partner)],
         settings={**SETTINGS, "authorizeObject": "TTUID"},
     )
-    both = await make_offer(
+    both = await make.offer(
         partner,
-        [await make_service(partner)],
+        [await make.service(partner)],
         settings={**SETTINGS, "authorizeObject": "SHOP_AND_TTUID"},
     )
-    (ended,) = (await _ok(gql, ACCEPT, {"token": only_account["linkToken"]}, _as(seller)))[
+    (ended,) = (
+        await gql.payload(ACCEPT, {"token": only_account["linkToken"]}, as_=token_of(seller))
+    )["authorizations"]
+    (kept,) = (await gql.payload(ACCEPT, {"token": both["linkToken"]}, as_=token_of(seller)))[
         "authorizations"
     ]
-    (kept,) = (await _ok(gql, ACCEPT, {"token": both["linkToken"]}, _as(seller)))["authorizations"]
-    result = await _ok(gql, UNLINK, {"id": account}, _as(seller))
+    result = await gql.payload(UNLINK, {"id": account}, as_=token_of(seller))
     assert result["tiktokAccount"]["linkedStatus"] == "UNLINKED"
     assert result["endedAuthorizations"] == [
         {"id": ended["id"], "status": "CANCELED", "statusReason": "ACCOUNT_UNLINKED"}
     ]
     query = f"query($id: ID!) {{ node(id: $id) {{ ... on Authorization {{ {AUTH_FIELDS} }} }} }}"
-    still = (await gql(query, {"id": kept["id"]}, as_=_as(seller)))["data"]["node"]
+    still = (await gql(query, {"id": kept["id"]}, as_=token_of(seller)))["data"]["node"]
     assert still["status"] == "ACTIVE"
     assert still["tiktokAccounts"] == [{"id": account, "linkedStatus": "UNLINKED"}]
-    again = await _ok(gql, UNLINK, {"id": account}, _as(seller))
+    again = await gql.payload(UNLINK, {"id": account}, as_=token_of(seller))
     assert again["userErrors"][0]["code"] == "ALREADY_UNLINKED"
 
 
@@ -560,14 +521,10 @@ async def test_closing_a_partner_closes_its_authorizations(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
+    make: Make,
     admin: str,
-    make_offer: OfferFactory,
 ) -> None:
-    offer = await make_offer(partner, [await make_service(partner)])
-    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
-        "authorizations"
-    ]
+    granted = (await accepted_offer(gql, make, partner, seller)).authorization_id
     closed = await gql(
         """mutation($input: ClosePartnerInput!) {
           closePartner(input: $input) { userErrors { code } } }""",
@@ -576,7 +533,7 @@ async def test_closing_a_partner_closes_its_authorizations(
     )
     assert closed["data"]["closePartner"]["userErrors"] == []
     query = f"query($id: ID!) {{ node(id: $id) {{ ... on Authorization {{ {AUTH_FIELDS} }} }} }}"
-    seen = (await gql(query, {"id": granted["id"]}, as_=_as(seller)))["data"]["node"]
+    seen = (await gql(query, {"id": granted}, as_=token_of(seller)))["data"]["node"]
     assert (seen["status"], seen["statusReason"], seen["grantsAccess"]) == (
         "CLOSED",
         "PARTNER_REMOVED",
@@ -595,30 +552,24 @@ async def test_who_sees_an_authorization(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    make: Make,
 ) -> None:
-    offer = await make_offer(partner, [await make_service(partner)])
-    (granted,) = (await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller)))[
-        "authorizations"
-    ]
+    granted = (await accepted_offer(gql, make, partner, seller)).authorization_id
     query = """query($id: ID!) { node(id: $id) { ... on Authorization { id
       seller { id name shops { edges { node { id } } } } shops { id } } } }"""
-    as_partner = await gql(query, {"id": granted["id"]}, as_=token(Role.PARTNER, partner["_id"]))
+    as_partner = await gql(query, {"id": granted}, as_=token_of(partner))
     node = as_partner["data"]["node"]
     assert node["shops"] == [{"id": await _first_shop(store, seller)}]
     assert node["seller"]["shops"]["edges"] == []  # only the covered shops, via the authorization
     for caller in (
-        token(Role.PARTNER, (await make_partner())["_id"]),
-        _as(await make_seller()),
+        token(Role.PARTNER, (await make.partner())["_id"]),
+        token_of(await make.seller()),
         None,
     ):
-        hidden = await gql(query, {"id": granted["id"]}, as_=caller)
+        hidden = await gql(query, {"id": granted}, as_=caller)
         assert hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND"
-    mine = await gql(LIST, {}, as_=_as(seller))
-    assert [e["node"]["id"] for e in mine["data"]["authorizations"]["edges"]] == [granted["id"]]
+    mine = await gql(LIST, {}, as_=token_of(seller))
+    assert [e["node"]["id"] for e in mine["data"]["authorizations"]["edges"]] == [granted]
 
 
 OFFER_STATES = (
@@ -639,13 +590,11 @@ async def test_can_be_accepted_and_one_click_never_disagree(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    make: Make,
     state: str,
 ) -> None:
-    service = await make_service(partner)
-    offer = await make_offer(partner, [service], days=30)
+    service = await make.service(partner)
+    offer = await make.offer(partner, [service], days=30)
     starts = offer["startsAt"]
     changes: dict[str, Any] = {}
     if state == "future start":
@@ -659,8 +608,8 @@ async def test_can_be_accepted_and_one_click_never_disagree(
     elif state == "expired":
         changes = {"startsAt": starts - timedelta(days=40), "endsAt": day_start(_today())}
     elif state == "accepted by another seller":
-        other = await make_seller(market=Market.ID)
-        await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(other))
+        other = await make.seller(market=Market.ID)
+        await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(other))
     elif state == "partner closed":
         await store.update(
             c.PARTNERS,
@@ -683,10 +632,10 @@ async def test_can_be_accepted_and_one_click_never_disagree(
     read = await gql(
         """query($token: String!) { serviceOfferByLink(token: $token) { canBeAccepted } }""",
         {"token": offer["linkToken"]},
-        as_=_as(seller),
+        as_=token_of(seller),
     )
     can = read["data"]["serviceOfferByLink"]["canBeAccepted"]
-    accepted = await _ok(gql, ACCEPT, {"token": offer["linkToken"]}, _as(seller))
+    accepted = await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller))
     assert can == (accepted["userErrors"] == []), (state, can, accepted["userErrors"])
     assert can == (state in ("future start", "start passed", "last day today")), state
     if state in ("start passed", "last day today"):

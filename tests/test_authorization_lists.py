@@ -17,7 +17,7 @@ from datastore.ids import new_id
 from datastore.store import Collection, DocumentStore
 from resolvers.identity import Role
 from resolvers.offer_dates import day_after, day_start
-from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
+from tests.conftest import GraphQLClient, Make, token, token_of
 
 LIST = """query($filter: AuthorizationFilter, $sortKey: AuthorizationSortKey, $reverse: Boolean!,
   $first: Int, $after: String) {
@@ -72,15 +72,10 @@ async def _authorizations(
 
 
 @pytest.fixture
-async def setup(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
-) -> dict[str, Any]:
-    partner = await make_partner()
-    sellers = [await make_seller(market=Market.ID) for _ in range(2)]
-    services = [await make_service(partner) for _ in range(3)]
+async def setup(store: DocumentStore, make: Make) -> dict[str, Any]:
+    partner = await make.partner()
+    sellers = [await make.seller(market=Market.ID) for _ in range(2)]
+    services = [await make.service(partner) for _ in range(3)]
     made = await _authorizations(store, partner, sellers, services)
     return {"partner": partner, "sellers": sellers, "services": services, "made": made}
 
@@ -174,7 +169,7 @@ async def test_filters_narrow_the_list_and_its_total(
 
 
 async def test_a_seller_filter_cannot_widen_what_the_caller_sees(
-    gql: GraphQLClient, setup: dict[str, Any], make_seller: SellerFactory
+    gql: GraphQLClient, setup: dict[str, Any], make: Make
 ) -> None:
     mine = setup["sellers"][0]
     other = setup["sellers"][1]
@@ -211,18 +206,15 @@ async def _touch(
 
 
 async def test_every_synced_list_takes_updated_since(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    partner = await make_partner()
-    old, recent = await make_service(partner), await make_service(partner)
+    partner = await make.partner()
+    old, recent = await make.service(partner), await make.service(partner)
     long_ago, now = utc_now() - timedelta(days=30), utc_now()
     await _touch(store, c.SERVICES, old, long_ago)
     await _touch(store, c.SERVICES, recent, now)
     await _touch(store, c.PARTNERS, partner, now)
-    other = await make_partner()
+    other = await make.partner()
     await _touch(store, c.PARTNERS, other, long_ago)
     since = (now - timedelta(days=1)).isoformat()
     query = """query($since: DateTime, $id: ID!) {
@@ -241,13 +233,10 @@ async def test_every_synced_list_takes_updated_since(
 
 
 async def test_a_partner_filters_its_inbox_by_seller(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    partner = await make_partner()
-    sellers = [await make_seller() for _ in range(2)]
+    partner = await make.partner()
+    sellers = [await make.seller() for _ in range(2)]
     now = utc_now()
     for seller in sellers:
         await store.insert(
@@ -272,7 +261,7 @@ async def test_a_partner_filters_its_inbox_by_seller(
         )
     query = """query($seller: ID) { requests(sellerId: $seller) {
       totalCount edges { node { seller { id } } } } }"""
-    caller = token(Role.PARTNER, partner["_id"])
+    caller = token_of(partner)
     result = await gql(query, {"seller": sellers[1]["_id"]}, as_=caller)
     inbox = result["data"]["requests"]
     assert [e["node"]["seller"]["id"] for e in inbox["edges"]] == [sellers[1]["_id"]]

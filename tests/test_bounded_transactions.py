@@ -47,15 +47,15 @@ from resolvers.writes import items_per_transaction
 from tests.conftest import (
     OFFER_SETTINGS,
     SETTINGS,
-    AuthorizationFactory,
     GraphQLClient,
+    Make,
     PartnerFactory,
-    RequestFactory,
-    SellerFactory,
     ServiceFactory,
     serving,
     token,
+    token_of,
 )
+from tests.polling import until
 from tests.stores import sqlite_only
 from tests.test_authorization_api import CANCEL
 
@@ -112,15 +112,6 @@ class Writes:
             self._open.statements.append(statement)
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait, polling, until ``condition`` holds (bounded: fails after a generous while)."""
-    for _ in range(60_000):
-        if condition():
-            return
-        await asyncio.sleep(0.001)
-    raise AssertionError("the condition never held")
-
-
 async def seed_active_authorizations(
     store: DocumentStore, service: Mapping[str, Any], count: int
 ) -> None:
@@ -163,6 +154,18 @@ async def seed_active_authorizations(
     )
 
 
+async def landed(store: DocumentStore) -> None:
+    """Returns once the write the store has begun is committed. A task cancelled as its
+    commit starts ends before that commit does (it goes on in the store's thread): read at
+    once, one value can be from before it and the next from after (seen on a busy machine).
+    A transaction of our own is queued behind it."""
+
+    async def nothing() -> None:
+        return None
+
+    await store.transaction(nothing)
+
+
 async def write_elsewhere(store: DocumentStore, writes: Writes, seller_id: str) -> int:
     """Another caller's write, asked for now: how many transactions began before its own."""
     asked = writes.begun
@@ -195,20 +198,15 @@ async def assert_closed_completely(store: DocumentStore, partner_id: str, ended:
 
 @sqlite_only
 async def test_closing_a_partner_with_5000_authorizations_writes_a_batch_per_transaction(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_request: RequestFactory,
-    make_authorization: AuthorizationFactory,
+    store: DocumentStore, make: Make
 ) -> None:
     assert isinstance(store, SQLiteStore)
-    partner = await make_partner()
-    await seed_active_authorizations(store, await make_service(partner), 5_000)
+    partner = await make.partner()
+    await seed_active_authorizations(store, await make.service(partner), 5_000)
     for _ in range(3):
-        await make_request(await make_seller(), partner)
-    other_seller = await make_seller()
-    other = await make_authorization(other_seller, await make_service(await make_partner()))
+        await make.request(await make.seller(), partner)
+    other_seller = await make.seller()
+    other = await make.authorization(other_seller, await make.service(await make.partner()))
     writes = Writes(store)
 
     def close_batches() -> int:
@@ -221,9 +219,7 @@ async def test_closing_a_partner_with_5000_authorizations_writes_a_batch_per_tra
             closing = asyncio.create_task(gql(CLOSE, {"id": partner["_id"]}, as_=ADMIN))
             # Another caller's mutation, sent once the close has begun.
             await until(lambda: close_batches() >= 1)
-            canceled = await gql(
-                CANCEL, {"id": other["_id"]}, as_=token(Role.SELLER, other_seller["_id"])
-            )
+            canceled = await gql(CANCEL, {"id": other["_id"]}, as_=token_of(other_seller))
             # A write asked for between two batches, or during one, goes in before the next.
             await until(lambda: close_batches() >= 10 or closing.done())
             waited_for = await write_elsewhere(store, writes, other_seller["_id"])
@@ -257,10 +253,10 @@ async def test_closing_a_partner_with_5000_authorizations_writes_a_batch_per_tra
 
 @sqlite_only
 async def test_pruning_50000_expired_events_writes_a_batch_per_transaction_and_resumes(
-    store: DocumentStore, make_seller: SellerFactory
+    store: DocumentStore, make: Make
 ) -> None:
     assert isinstance(store, SQLiteStore)
-    other_seller = await make_seller()
+    other_seller = await make.seller()
     old, now = utc_now() - timedelta(days=31), utc_now()
     await store.insert_many(
         c.EVENTS,
@@ -315,6 +311,7 @@ async def test_pruning_50000_expired_events_writes_a_batch_per_transaction_and_r
     try:
         pruner = asyncio.create_task(events.prune(store))
         (stopped,) = await asyncio.gather(pruner, return_exceptions=True)
+        await landed(store)
         assert max(t.rows for t in writes.committed) <= store.transaction_batch
         assert isinstance(stopped, asyncio.CancelledError)
         # What the stopped run did stays done: the oldest events are gone, and noted.
@@ -346,13 +343,11 @@ async def test_pruning_50000_expired_events_writes_a_batch_per_transaction_and_r
 
 @sqlite_only
 async def test_a_close_interrupted_midway_leaves_nothing_granting_access_and_a_retry_finishes(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    store: DocumentStore, make: Make
 ) -> None:
     assert isinstance(store, SQLiteStore)
-    partner = await make_partner()
-    await seed_active_authorizations(store, await make_service(partner), 1_000)
+    partner = await make.partner()
+    await seed_active_authorizations(store, await make.service(partner), 1_000)
     loop = asyncio.get_running_loop()
     closing: asyncio.Task[dict[str, Any]] | None = None
 
@@ -369,6 +364,7 @@ async def test_a_close_interrupted_midway_leaves_nothing_granting_access_and_a_r
             gql = GraphQLClient(http)
             closing = asyncio.create_task(gql(CLOSE, {"id": partner["_id"]}, as_=ADMIN))
             stopped = (await asyncio.gather(closing, return_exceptions=True))[0]
+            await landed(store)
             stored = (await store.get_many(c.PARTNERS, [partner["_id"]]))[partner["_id"]]
             still_active = await store.find(
                 c.AUTHORIZATIONS, {"partnerId": partner["_id"], "status": "ACTIVE"}
@@ -393,21 +389,16 @@ async def test_a_close_interrupted_midway_leaves_nothing_granting_access_and_a_r
 
 
 async def interrupted_close(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_authorization: AuthorizationFactory,
-    make_request: RequestFactory,
+    store: DocumentStore, make: Make
 ) -> tuple[PartnerDocument, list[AuthorizationDocument]]:
     """A partner as a close stopped after its first transaction leaves it: CLOSED and marked
     ``closing``, its service still listed, authorizations and a request still active."""
-    partner = await make_partner(
+    partner = await make.partner(
         status=PartnerStatus.CLOSED, closing=True, closedAt=utc_now(), closedReason="Policy"
     )
-    service = await make_service(partner, listed=True)
-    active = [await make_authorization(await make_seller(), service) for _ in range(25)]
-    await make_request(await make_seller(), partner)
+    service = await make.service(partner, listed=True)
+    active = [await make.authorization(await make.seller(), service) for _ in range(25)]
+    await make.request(await make.seller(), partner)
     return partner, active
 
 
@@ -420,18 +411,10 @@ def small_batches(store: DocumentStore) -> Any:
 
 
 async def test_the_sweep_finishes_an_interrupted_close(
-    store: DocumentStore,
-    small_batches: None,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_authorization: AuthorizationFactory,
-    make_request: RequestFactory,
+    store: DocumentStore, small_batches: None, make: Make
 ) -> None:
-    partner, _ = await interrupted_close(
-        store, make_partner, make_service, make_seller, make_authorization, make_request
-    )
-    untouched = await make_partner()
+    partner, _ = await interrupted_close(store, make)
+    untouched = await make.partner()
     sweeper = asyncio.create_task(sweep_periodically(store, 3600))
     try:
         await until_stored(store, partner["_id"], lambda p: not p.get("closing"))
@@ -446,18 +429,9 @@ async def test_the_sweep_finishes_an_interrupted_close(
 
 
 async def test_reopening_finishes_an_interrupted_close_first(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    small_batches: None,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_authorization: AuthorizationFactory,
-    make_request: RequestFactory,
+    gql: GraphQLClient, store: DocumentStore, small_batches: None, make: Make
 ) -> None:
-    partner, active = await interrupted_close(
-        store, make_partner, make_service, make_seller, make_authorization, make_request
-    )
+    partner, active = await interrupted_close(store, make)
     reopened = await gql(REOPEN, {"id": partner["_id"]}, as_=ADMIN)
     assert reopened["data"]["reopenPartner"] == {
         "partner": {"id": partner["_id"], "status": "ACTIVE"},

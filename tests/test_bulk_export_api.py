@@ -26,12 +26,10 @@ from resolvers.identity import Role
 from tests.conftest import (
     MAX_PAGES,
     SETTINGS,
-    AuthorizationFactory,
     GraphQLClient,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
+    Make,
     token,
+    token_of,
 )
 
 START = """mutation($query: String!, $key: String) {
@@ -134,6 +132,12 @@ async def _page_all(gql: GraphQLClient, query: str, path: list[str], as_: str) -
 async def test_a_query_that_cannot_be_exported_is_refused_with_its_code(
     gql: GraphQLClient, store: DocumentStore, query: str, code: str
 ) -> None:
+    await refused_at_start(gql, store, query, code)
+
+
+async def refused_at_start(gql: GraphQLClient, store: DocumentStore, query: str, code: str) -> None:
+    """Starting an export of ``query`` is refused with ``code`` on the query, and nothing is
+    written."""
     started = await _start(gql, query, ADMIN)
     assert started["bulkExport"] is None
     assert [(e["code"], e["field"]) for e in started["userErrors"]] == [(code, ["input", "query"])]
@@ -155,20 +159,16 @@ async def test_anonymous_callers_cannot_read_exports(gql: GraphQLClient) -> None
 
 
 async def test_the_file_holds_every_node_with_exactly_the_fields_asked_and_nested_parents(
-    gql: GraphQLClient,
-    http: httpx.AsyncClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make: Make
 ) -> None:
     # More than a page of services under one partner: the nested connection's further pages
     # are read too.
-    busy = await make_partner()
+    busy = await make.partner()
     for _ in range(103):
-        await make_service(busy)
-    quiet = await make_partner()
-    await make_service(quiet)
-    await make_partner()  # no services: no nested lines
+        await make.service(busy)
+    quiet = await make.partner()
+    await make.service(quiet)
+    await make.partner()  # no services: no nested lines
     query = "{ partners { edges { node { name id services { nodes { status name id } } } } } }"
     export = await _export(gql, store, query, ADMIN)
     assert export["status"] == "COMPLETED", export
@@ -205,15 +205,11 @@ async def test_the_file_holds_every_node_with_exactly_the_fields_asked_and_neste
 
 
 async def test_a_nested_connection_given_first_or_last_is_that_one_page(
-    gql: GraphQLClient,
-    http: httpx.AsyncClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     for _ in range(5):
-        await make_service(partner)
+        await make.service(partner)
     query = "{ partners { nodes { id services(first: 2) { nodes { id } } } } }"
     export = await _export(gql, store, query, ADMIN)
     lines = await _download(http, export["url"])
@@ -224,23 +220,17 @@ async def test_a_nested_connection_given_first_or_last_is_that_one_page(
 
 
 async def test_each_caller_exports_exactly_what_its_own_paging_sees(
-    gql: GraphQLClient,
-    http: httpx.AsyncClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_authorization: AuthorizationFactory,
+    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make: Make
 ) -> None:
-    partners = [await make_partner(), await make_partner()]
-    services = [await make_service(p) for p in partners]
-    sellers = [await make_seller(), await make_seller()]
+    partners = [await make.partner(), await make.partner()]
+    services = [await make.service(p) for p in partners]
+    sellers = [await make.seller(), await make.seller()]
     for seller in sellers:
         for service in services:
-            await make_authorization(seller, service)
+            await make.authorization(seller, service)
     callers = {
-        "partner": token(Role.PARTNER, partners[0]["_id"]),
-        "seller": token(Role.SELLER, sellers[1]["_id"]),
+        "partner": token_of(partners[0]),
+        "seller": token_of(sellers[1]),
         "admin": ADMIN,
     }
     paging = (
@@ -260,12 +250,10 @@ async def test_each_caller_exports_exactly_what_its_own_paging_sees(
 
 
 async def test_an_export_of_a_list_the_caller_may_not_read_fails_with_its_code(
-    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make_partner: PartnerFactory
+    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make: Make
 ) -> None:
-    partner = await make_partner()
-    export = await _export(
-        gql, store, "{ sellers { nodes { id name } } }", token(Role.PARTNER, partner["_id"])
-    )
+    partner = await make.partner()
+    export = await _export(gql, store, "{ sellers { nodes { id name } } }", token_of(partner))
     assert export["status"] == "FAILED"
     assert export["errorCode"] == "FORBIDDEN"
     assert export["url"] is None
@@ -289,10 +277,10 @@ async def test_one_running_export_per_caller_even_when_starts_race(
 
 
 async def test_a_caller_starts_at_most_one_export_a_minute(
-    gql: GraphQLClient, store: DocumentStore, make_partner: PartnerFactory
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    partner = await make_partner()
-    caller = token(Role.PARTNER, partner["_id"])
+    partner = await make.partner()
+    caller = token_of(partner)
     first = await _start(gql, AUTHORIZATIONS, caller)
     await gql(CANCEL, {"id": first["bulkExport"]["id"]}, as_=caller)
     again = await _start(gql, AUTHORIZATIONS, caller)
@@ -328,9 +316,9 @@ async def test_a_retried_start_with_the_same_key_returns_the_first_export(
 
 
 async def test_cancel_stops_an_export_and_a_running_one_never_completes(
-    gql: GraphQLClient, store: DocumentStore, make_partner: PartnerFactory
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    await make_partner()
+    await make.partner()
     started = await _start(gql, AUTHORIZATIONS, ADMIN)
     export_id = started["bulkExport"]["id"]
     # A worker has claimed it when the caller cancels.
@@ -350,12 +338,12 @@ async def test_cancel_stops_an_export_and_a_running_one_never_completes(
 
 
 async def test_an_export_is_its_callers_alone(
-    gql: GraphQLClient, store: DocumentStore, make_partner: PartnerFactory
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     started = await _start(gql, AUTHORIZATIONS, ADMIN)
     export_id = started["bulkExport"]["id"]
-    other = token(Role.PARTNER, partner["_id"])
+    other = token_of(partner)
     assert (await gql(READ, {"id": export_id}, as_=other))["data"]["bulkExport"] is None
     body = await gql("{ currentBulkExport { id } }", as_=other)
     assert body["data"]["currentBulkExport"] is None
@@ -366,16 +354,11 @@ async def test_an_export_is_its_callers_alone(
 
 
 async def test_the_finished_export_is_announced_in_the_event_log(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_authorization: AuthorizationFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    partner = await make_partner()
-    await make_authorization(await make_seller(), await make_service(partner))
-    caller = token(Role.PARTNER, partner["_id"])
+    partner = await make.partner()
+    await make.authorization(await make.seller(), await make.service(partner))
+    caller = token_of(partner)
     export = await _export(gql, store, AUTHORIZATIONS, caller)
     events = await store.find(c.EVENTS, {"type": "BULK_EXPORT_FINISHED"})
     assert len(events) == 1
@@ -389,13 +372,10 @@ async def test_the_finished_export_is_announced_in_the_event_log(
 
 
 async def test_the_download_streams_the_file_with_its_length_and_checksum(
-    gql: GraphQLClient,
-    http: httpx.AsyncClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
+    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make: Make
 ) -> None:
     for _ in range(3):
-        await make_partner()
+        await make.partner()
     export = await _export(gql, store, "{ partners { nodes { id name } } }", ADMIN)
     response = await http.get(export["url"], headers={"Accept-Encoding": "gzip"})
     assert response.status_code == 200
@@ -420,9 +400,9 @@ async def test_the_download_streams_the_file_with_its_length_and_checksum(
 
 
 async def test_past_its_retention_the_file_is_deleted_and_the_export_expired(
-    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make_partner: PartnerFactory
+    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make: Make
 ) -> None:
-    await make_partner()
+    await make.partner()
     export = await _export(gql, store, "{ partners { nodes { id } } }", ADMIN)
     document = (await store.get_many(c.BULK_EXPORTS, [export["id"]]))[export["id"]]
     await store.update(

@@ -13,7 +13,6 @@ import httpx
 import pytest
 from graphql.language import Lexer, Source, TokenKind
 
-from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.store import DocumentStore
 from edge.bulk_query_gate import LimitsGate
@@ -22,8 +21,15 @@ from edge.limits import Limits
 from edge.settings import EdgeSettingsError
 from resolvers.bulk_export_query import plan_export
 from schema.api import schema
-from tests.conftest import SETTINGS, GraphQLClient, PartnerFactory, serving
-from tests.test_bulk_export_api import ADMIN, _download, _export, _page_all, _start
+from tests.conftest import SETTINGS, GraphQLClient, Make, serving
+from tests.test_bulk_export_api import (
+    ADMIN,
+    _download,
+    _export,
+    _page_all,
+    _start,
+    refused_at_start,
+)
 
 LIMITS = Limits()
 
@@ -89,10 +95,7 @@ OVER_LIMITS = [
 async def test_a_query_over_a_structural_limit_is_refused_at_start_with_its_code(
     gql: GraphQLClient, store: DocumentStore, query: str, code: str
 ) -> None:
-    started = await _start(gql, query, ADMIN)
-    assert started["bulkExport"] is None
-    assert [(e["code"], e["field"]) for e in started["userErrors"]] == [(code, ["input", "query"])]
-    assert await store.count(c.BULK_EXPORTS) == 0
+    await refused_at_start(gql, store, query, code)
 
 
 def test_the_as_run_cases_are_within_the_limits_as_written() -> None:
@@ -103,10 +106,10 @@ def test_the_as_run_cases_are_within_the_limits_as_written() -> None:
 
 
 async def test_a_query_just_within_the_limits_as_run_is_accepted_and_completes(
-    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make_partner: PartnerFactory
+    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make: Make
 ) -> None:
     # The export adds two aliases (the node's id and the connection's pageInfo).
-    await make_partner()
+    await make.partner()
     export = await _export(gql, store, _aliases(LIMITS.max_aliases - 2), ADMIN)
     assert export["status"] == "COMPLETED", export
     lines = await _download(http, export["url"])
@@ -152,14 +155,10 @@ PARTNERS = (
     ],
 )
 async def test_named_fragments_on_the_path_are_spread_as_execution_spreads_them(
-    gql: GraphQLClient,
-    http: httpx.AsyncClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    query: str,
+    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make: Make, query: str
 ) -> None:
     for _ in range(3):
-        await make_partner()
+        await make.partner()
     export = await _export(gql, store, query, ADMIN)
     assert export["status"] == "COMPLETED", export
     lines = await _download(http, export["url"])
@@ -189,9 +188,9 @@ def test_the_link_lifetime_is_a_setting() -> None:
 
 
 async def test_a_download_link_lasts_the_configured_lifetime(
-    store: DocumentStore, make_partner: PartnerFactory
+    store: DocumentStore, make: Make
 ) -> None:
-    await make_partner()
+    await make.partner()
     settings = replace(SETTINGS, exports=ExportSettings(worker=False, link_seconds=90))
     async with serving(store, settings) as http:
         gql = GraphQLClient(http)

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +26,7 @@ from gateway import export_worker, open_store
 from resolvers import bulk_export_runs as runs
 from resolvers.identity import Role
 from tests.conftest import JWT_SECRET, SETTINGS, GraphQLClient, serving, token
+from tests.servers import gateway_command
 from tests.stores import ADAPTERS, drop_store, mongodb_url_for_test_database
 
 PARTNERS = 250  # three pages of the top-level connection
@@ -65,29 +63,15 @@ async def opened(shared: str) -> AsyncIterator[DocumentStore]:
 def _worker_process(url: str, log: Path) -> Any:
     """``tsp-gateway export-worker`` on ``url``, slowed by a small export bucket so it is still
     mid-export when it is killed, with a short lease so the takeover comes soon after."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TSP_")}
-    environment.update(
-        {
-            "TSP_JWT_SECRET": JWT_SECRET,
-            "TSP_DATABASE_URL": url,
-            "TSP_EXPORT_LEASE_SECONDS": "2",
-            "TSP_EXPORT_POLL_SECONDS": "0.1",
-            "TSP_EXPORT_THROTTLE_CAPACITY": "150",
-            "TSP_EXPORT_THROTTLE_RESTORE_RATE": "1",
-        }
-    )
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import sys; from cli import main; sys.exit(main())",
-                "export-worker",
-            ],
-            env=environment,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+    env = {
+        "TSP_JWT_SECRET": JWT_SECRET,
+        "TSP_DATABASE_URL": url,
+        "TSP_EXPORT_LEASE_SECONDS": "2",
+        "TSP_EXPORT_POLL_SECONDS": "0.1",
+        "TSP_EXPORT_THROTTLE_CAPACITY": "150",
+        "TSP_EXPORT_THROTTLE_RESTORE_RATE": "1",
+    }
+    process = gateway_command("export-worker", log, env)
     try:
         yield process
     finally:

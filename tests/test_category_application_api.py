@@ -10,7 +10,7 @@ from datastore.catalog import get_catalog
 from datastore.enums import Market, PartnerStatus, PartnerType, Region
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, token
+from tests.conftest import GraphQLClient, Make, token, token_of
 
 APPLY = """mutation($input: ApplyForServiceCategoryInput!) {
   applyForServiceCategory(input: $input) {
@@ -30,14 +30,14 @@ async def _apply(
     gql: GraphQLClient, partner: Mapping[str, Any], category_id: str, market: str
 ) -> Any:
     variables = {"input": {"categoryId": category_id, "market": market}}
-    result = await gql(APPLY, variables, as_=token(Role.PARTNER, partner["_id"]))
+    result = await gql(APPLY, variables, as_=token_of(partner))
     return result["data"]["applyForServiceCategory"]
 
 
 async def test_apply_then_apply_again_returns_the_open_application(
-    gql: GraphQLClient, make_partner: PartnerFactory, store: DocumentStore
+    gql: GraphQLClient, make: Make, store: DocumentStore
 ) -> None:
-    partner = await make_partner(registrationRegion=Region.UK)
+    partner = await make.partner(registrationRegion=Region.UK)
     category = _category(PartnerType.TSP, Region.UK, "Shop Registration")
     first = await _apply(gql, partner, category, "GB")
     assert first["userErrors"] == []
@@ -48,9 +48,9 @@ async def test_apply_then_apply_again_returns_the_open_application(
 
 
 async def test_ineligible_category_or_market_is_refused_and_nothing_written(
-    gql: GraphQLClient, make_partner: PartnerFactory, store: DocumentStore
+    gql: GraphQLClient, make: Make, store: DocumentStore
 ) -> None:
-    partner = await make_partner(registrationRegion=Region.US)
+    partner = await make.partner(registrationRegion=Region.US)
     uk_only = _category(PartnerType.TSP, Region.UK, "Shop Registration")
     wrong_region = await _apply(gql, partner, uk_only, "US")
     assert wrong_region["userErrors"] == [
@@ -74,9 +74,9 @@ async def test_ineligible_category_or_market_is_refused_and_nothing_written(
 
 
 async def test_closed_partner_cannot_apply(
-    gql: GraphQLClient, make_partner: PartnerFactory, store: DocumentStore
+    gql: GraphQLClient, make: Make, store: DocumentStore
 ) -> None:
-    partner = await make_partner(status=PartnerStatus.CLOSED)
+    partner = await make.partner(status=PartnerStatus.CLOSED)
     category = _category(PartnerType.TSP, Region.US, "Shop Management")
     refused = await _apply(gql, partner, category, "US")
     assert refused["userErrors"][0]["code"] == "PARTNER_CLOSED"
@@ -84,9 +84,9 @@ async def test_closed_partner_cannot_apply(
 
 
 async def test_admin_reviews_and_approval_is_visible(
-    gql: GraphQLClient, make_partner: PartnerFactory, admin: str
+    gql: GraphQLClient, make: Make, admin: str
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     category = _category(PartnerType.TSP, Region.US, "Shop Management")
     application = (await _apply(gql, partner, category, "US"))["categoryApplication"]
     no_reason = await gql(
@@ -125,7 +125,7 @@ async def test_admin_reviews_and_approval_is_visible(
     own = await gql(
         """query($id: ID!) { partner(id: $id) { eligibleCategories { name } } }""",
         {"id": partner["_id"]},
-        as_=token(Role.PARTNER, partner["_id"]),
+        as_=token_of(partner),
     )
     names = [row["name"] for row in own["data"]["partner"]["eligibleCategories"]]
     assert names == [
@@ -134,9 +134,9 @@ async def test_admin_reviews_and_approval_is_visible(
 
 
 async def test_rejection_keeps_reason_and_allows_a_new_application(
-    gql: GraphQLClient, make_partner: PartnerFactory, admin: str
+    gql: GraphQLClient, make: Make, admin: str
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     category = _category(PartnerType.TSP, Region.US, "LIVE Management")
     application = (await _apply(gql, partner, category, "US"))["categoryApplication"]
     rejected = await gql(
@@ -152,20 +152,18 @@ async def test_rejection_keeps_reason_and_allows_a_new_application(
     assert retry["categoryApplication"]["id"] != application["id"]
 
 
-async def test_roles_on_application_mutations(
-    gql: GraphQLClient, make_partner: PartnerFactory, make_seller: SellerFactory
-) -> None:
-    partner = await make_partner()
-    seller = await make_seller()
+async def test_roles_on_application_mutations(gql: GraphQLClient, make: Make) -> None:
+    partner = await make.partner()
+    seller = await make.seller()
     category = _category(PartnerType.TSP, Region.US, "Shop Management")
     variables = {"input": {"categoryId": category, "market": "US"}}
-    for caller in (None, token(Role.SELLER, seller["_id"]), token(Role.ADMIN)):
+    for caller in (None, token_of(seller), token(Role.ADMIN)):
         result = await gql(APPLY, variables, as_=caller)
         expected = "UNAUTHENTICATED" if caller is None else "FORBIDDEN"
         assert result["errors"][0]["extensions"]["code"] == expected
     application = await _apply(gql, partner, category, "US")
     review = {"input": {"id": application["categoryApplication"]["id"], "decision": "APPROVE"}}
-    for caller in (None, token(Role.SELLER, seller["_id"]), token(Role.PARTNER, partner["_id"])):
+    for caller in (None, token_of(seller), token_of(partner)):
         result = await gql(REVIEW, review, as_=caller)
         expected = "UNAUTHENTICATED" if caller is None else "FORBIDDEN"
         assert result["errors"][0]["extensions"]["code"] == expected

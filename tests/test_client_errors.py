@@ -15,14 +15,7 @@ from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers.identity import Role
 from resolvers.offer_dates import day_after, day_start
-from tests.conftest import (
-    GraphQLClient,
-    OfferFactory,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
-    token,
-)
+from tests.conftest import GraphQLClient, Make, request_form, token, token_of
 
 SETTINGS = {
     "authorizeObject": "SHOP",
@@ -59,14 +52,14 @@ def _codes(body: dict[str, Any]) -> list[str]:
 
 
 async def test_a_forbidden_root_field_leaves_the_rest_of_the_response(
-    gql: GraphQLClient, make_partner: PartnerFactory
+    gql: GraphQLClient, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     body = await _body(
         gql,
         "{ viewer { role } store(first: 1) { edges { node { id } } } partners { edges { node "
         "{ id } } } }",
-        caller=token(Role.PARTNER, partner["_id"]),
+        caller=token_of(partner),
     )
     assert body["data"]["viewer"] == {"role": "PARTNER"}
     assert body["data"]["store"] == {"edges": []}
@@ -77,17 +70,17 @@ async def test_a_forbidden_root_field_leaves_the_rest_of_the_response(
 
 
 async def test_a_forbidden_mutation_leaves_the_other_mutations_of_the_document(
-    gql: GraphQLClient, make_seller: SellerFactory, make_partner: PartnerFactory
+    gql: GraphQLClient, make: Make
 ) -> None:
-    seller = await make_seller()
-    partner = await make_partner()
+    seller = await make.seller()
+    partner = await make.partner()
     body = await _body(
         gql,
         """mutation($p: ID!) {
           closeRequest(id: "req_01aaaaaaaaaaaaaaaaaaaaaaaa") { userErrors { field code } }
           closePartner(input: {id: $p, reason: "x"}) { userErrors { code } } }""",
         {"p": partner["_id"]},
-        token(Role.SELLER, seller["_id"]),
+        token_of(seller),
     )
     assert body["data"]["closeRequest"] == {"userErrors": [{"field": ["id"], "code": "NOT_FOUND"}]}
     assert body["data"]["closePartner"] is None
@@ -132,50 +125,27 @@ async def test_errors_of_the_request_carry_a_code(
 
 
 async def test_anonymous_is_unauthenticated_and_a_wrong_role_forbidden(
-    gql: GraphQLClient, make_seller: SellerFactory
+    gql: GraphQLClient, make: Make
 ) -> None:
-    seller = await make_seller()
+    seller = await make.seller()
     query = "{ partners { edges { node { id } } } }"
     assert _codes(await _body(gql, query)) == ["UNAUTHENTICATED"]
-    assert _codes(await _body(gql, query, caller=token(Role.SELLER, seller["_id"]))) == [
-        "FORBIDDEN"
-    ]
+    assert _codes(await _body(gql, query, caller=token_of(seller))) == ["FORBIDDEN"]
 
 
 # --- Malformed values reach a clear refusal (item 7) -----------------------------------------
 
 
-def _request(partner_id: str, **business: Any) -> dict[str, Any]:
-    return {
-        "input": {
-            "contact": {"subject": "Mia", "email": "mia@shop.example"},
-            "business": {
-                "companySize": "SIZE_11_50",
-                "currency": "USD",
-                "shopMonthlyGmv": "100",
-                "monthlyBudget": "10",
-                "mainProductCategory": "BEAUTY_AND_PERSONAL_CARE",
-                **business,
-            },
-            "partnerIds": [partner_id],
-        }
-    }
-
-
 @pytest.mark.parametrize("amount", ["NaN", "sNaN", "Infinity", "-Infinity", "-NaN"])
 async def test_a_money_amount_that_is_not_a_number_is_a_user_error(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_seller: SellerFactory,
-    make_partner: PartnerFactory,
-    amount: str,
+    gql: GraphQLClient, store: DocumentStore, make: Make, amount: str
 ) -> None:
-    seller, partner = await make_seller(), await make_partner()
+    seller, partner = await make.seller(), await make.partner()
     body = await _body(
         gql,
         CREATE_REQUEST,
-        _request(partner["_id"], shopMonthlyGmv=amount, otherChannelsMonthlyGmv=amount),
-        token(Role.SELLER, seller["_id"]),
+        request_form(partner["_id"], shopMonthlyGmv=amount, otherChannelsMonthlyGmv=amount),
+        token_of(seller),
     )
     refused = body["data"]["createRequest"]
     assert {(tuple(e["field"]), e["code"]) for e in refused["userErrors"]} == {
@@ -190,15 +160,11 @@ def _dates(start: date, end: date) -> dict[str, Any]:
 
 
 async def test_renewals_stop_at_the_horizon_authorizing_allows(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_seller: SellerFactory,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    seller = await make_seller(market=Market.ID)
-    service = await make_service(await make_partner())
-    caller = token(Role.SELLER, seller["_id"])
+    seller = await make.seller(market=Market.ID)
+    service = await make.service(await make.partner())
+    caller = token_of(seller)
     today = utc_now().date()
     granted = await _body(
         gql,
@@ -226,16 +192,12 @@ async def test_renewals_stop_at_the_horizon_authorizing_allows(
 
 
 async def test_an_authorization_at_the_end_of_the_calendar_is_refused_not_internal(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_seller: SellerFactory,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    seller = await make_seller(market=Market.ID)
-    partner = await make_partner()
-    service = await make_service(partner)
-    caller = token(Role.SELLER, seller["_id"])
+    seller = await make.seller(market=Market.ID)
+    partner = await make.partner()
+    service = await make.service(partner)
+    caller = token_of(seller)
     far = {"token": service["authorizationLinkToken"]}
     for start, end in (
         (date(9999, 12, 1), date(9999, 12, 31)),
@@ -273,21 +235,18 @@ async def test_an_authorization_at_the_end_of_the_calendar_is_refused_not_intern
 
 
 async def test_a_valid_token_for_an_unknown_account_must_sign_in_again(
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    gql: GraphQLClient, make: Make
 ) -> None:
     ghost_partner = token(Role.PARTNER, new_id("ptn"))
     ghost_seller = token(Role.SELLER, new_id("slr"))
-    partner = await make_partner()
-    service = await make_service(partner)
-    link = (await make_offer(partner, [service]))["linkToken"]
+    partner = await make.partner()
+    service = await make.service(partner)
+    link = (await make.offer(partner, [service]))["linkToken"]
     start = utc_now().date() + timedelta(days=1)
     offer = {"input": {"serviceIds": [service["_id"]], **_dates(start, start + timedelta(9))}}
     for query, variables, caller in (
         (CREATE_OFFER, offer, ghost_partner),
-        (CREATE_REQUEST, _request(partner["_id"]), ghost_seller),
+        (CREATE_REQUEST, request_form(partner["_id"]), ghost_seller),
         (
             BY_LINK,
             {

@@ -21,7 +21,7 @@ from resolvers.context import Context
 from resolvers.demo_seed import seed_demo
 from resolvers.identity import Role, Viewer
 from schema.api import schema
-from tests.conftest import AuthorizationFactory, GraphQLClient, OfferFactory, RequestFactory
+from tests.conftest import GraphQLClient, Make
 
 # Lists whose order an argument chooses: each order is a list of its own (walked on the root
 # field; the other `authorizations` fields take the same arguments to the same function).
@@ -80,22 +80,17 @@ def _lists() -> Iterator[_List]:
                     yield _List(type_name, field_name, connection, ordering)
 
 
-async def _seed(
-    store: DocumentStore,
-    make_authorization: AuthorizationFactory,
-    make_request: RequestFactory,
-    make_offer: OfferFactory,
-) -> None:
+async def _seed(store: DocumentStore, make: Make) -> None:
     """The demo data, with what it lacks: an authorization and a request, each with a
     history entry, and an offer made for one seller."""
     await seed_demo(store, only_if_empty=True)
     seller = (await store.find(c.SELLERS, limit=1))[0]
     service = (await store.find(c.SERVICES, {"status": "LIVE"}, limit=1))[0]
     partner = (await store.find(c.PARTNERS, {"_id": service["partnerId"]}, limit=1))[0]
-    offer = await make_offer(partner, [service], sellerId=seller["_id"])
+    offer = await make.offer(partner, [service], sellerId=seller["_id"])
     for subject in (
-        await make_authorization(seller, service, offerId=offer["_id"]),
-        await make_request(
+        await make.authorization(seller, service, offerId=offer["_id"]),
+        await make.request(
             seller,
             partner,
             business={
@@ -202,14 +197,9 @@ async def _refused(
 
 
 async def test_every_connection_refuses_other_lists_and_malformed_cursors(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    admin: str,
-    make_authorization: AuthorizationFactory,
-    make_request: RequestFactory,
-    make_offer: OfferFactory,
+    gql: GraphQLClient, store: DocumentStore, admin: str, make: Make
 ) -> None:
-    await _seed(store, make_authorization, make_request, make_offer)
+    await _seed(store, make)
     cursors = await _first_cursors(gql, store, admin)
     assert len({item.kind for item in cursors}) >= 15, "fewer lists than the schema has"
     accepted: list[str] = []

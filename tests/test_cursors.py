@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import GraphQLClient, PartnerFactory
+from tests.conftest import GraphQLClient, Make
 
 PARTNERS = """query($after: String, $before: String) {
   partners(first: 5, after: $after, before: $before) {
@@ -42,9 +42,9 @@ def _decode(cursor: str) -> dict[str, Any]:
     ids=["gt", "ne", "where", "object", "list", "empty-list", "huge", "huge-negative"],
 )
 async def test_a_cursor_holding_anything_but_a_value_is_refused(
-    gql: GraphQLClient, make_partner: PartnerFactory, admin: str, value: Any
+    gql: GraphQLClient, make: Make, admin: str, value: Any
 ) -> None:
-    await make_partner()
+    await make.partner()
     real = _decode((await gql(PARTNERS, as_=admin))["data"]["partners"]["pageInfo"]["endCursor"])
     keys = real["k"]
     for position in range(len(keys)):
@@ -59,9 +59,9 @@ async def test_a_cursor_holding_anything_but_a_value_is_refused(
 
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
 async def test_a_cursor_holding_a_non_finite_number_is_refused(
-    gql: GraphQLClient, make_partner: PartnerFactory, admin: str, number: str
+    gql: GraphQLClient, make: Make, admin: str, number: str
 ) -> None:
-    await make_partner()
+    await make.partner()
     real = _decode((await gql(PARTNERS, as_=admin))["data"]["partners"]["pageInfo"]["endCursor"])
     text = json.dumps({"k": [real["k"][0], "__N__"], "t": real["t"]}).replace('"__N__"', number)
     result = await gql(PARTNERS, {"after": _forge(text)}, as_=admin)
@@ -69,11 +69,11 @@ async def test_a_cursor_holding_a_non_finite_number_is_refused(
 
 
 async def test_a_forged_cursor_of_plain_values_still_pages(
-    gql: GraphQLClient, make_partner: PartnerFactory, admin: str
+    gql: GraphQLClient, make: Make, admin: str
 ) -> None:
     """Values of the right kinds are accepted, even if no document has them."""
-    await make_partner()
-    await make_partner()
+    await make.partner()
+    await make.partner()
     real = _decode((await gql(PARTNERS, as_=admin))["data"]["partners"]["pageInfo"]["endCursor"])
     forged = _forge({"k": [real["k"][0], "zzz"], "t": real["t"]})
     result = await gql(PARTNERS, {"after": forged}, as_=admin)
@@ -82,11 +82,11 @@ async def test_a_forged_cursor_of_plain_values_still_pages(
 
 
 async def test_the_catalog_refuses_another_lists_cursor(
-    gql: GraphQLClient, make_partner: PartnerFactory, admin: str
+    gql: GraphQLClient, make: Make, admin: str
 ) -> None:
     # A partners cursor holds a date where the catalog sorts by a number: compared, it was an
     # unexpected TypeError (INTERNAL).
-    await make_partner()
+    await make.partner()
     cursor = (await gql(PARTNERS, as_=admin))["data"]["partners"]["pageInfo"]["endCursor"]
     result = await gql(
         "query($after: String) { serviceCategories(first: 1, after: $after) { nodes { id } } }",

@@ -8,14 +8,11 @@ from typing import Any
 
 from datastore.enums import Market
 from datastore.store import DocumentStore
-from resolvers.identity import Role
 from tests.conftest import (
     GraphQLClient,
-    OfferFactory,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
-    token,
+    Make,
+    accept,
+    token_of,
 )
 
 # Pages sized to stay under the single-query cost maximum (1,000), as a dashboard must.
@@ -24,22 +21,14 @@ DASHBOARD = """{ viewer { partner { name serviceOffers(first: 10) { edges { node
   authorizations(first: 3) { edges { node { id status grantsAccess endDate
     seller { name } shops { name } tiktokAccounts { handle linkedStatus } service { name }
     history(first: 3) { edges { node { action reasonCode } } } } } } } } } } } }"""
-ACCEPT = """mutation($token: String!) { authorizeServiceOffer(token: $token) {
-  userErrors { code } } }"""
 
 
 async def _accepted_offers(
-    count: int,
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    count: int, gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    services = [await make_service(partner) for _ in range(3)]
+    services = [await make.service(partner) for _ in range(3)]
     for _ in range(count):
-        offer = await make_offer(
+        offer = await make.offer(
             partner,
             services,
             days=60,
@@ -50,27 +39,18 @@ async def _accepted_offers(
                 "dataCompassAccess": False,
             },
         )
-        seller = await make_seller(market=Market.ID)
-        result = await gql(
-            ACCEPT, {"token": offer["linkToken"]}, as_=token(Role.SELLER, seller["_id"])
-        )
-        assert result["data"]["authorizeServiceOffer"]["userErrors"] == []
+        await accept(gql, offer, await make.seller(market=Market.ID))
 
 
 async def test_dashboard_round_trips_do_not_grow_with_offers(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     costs = []
     for count in (2, 10):
-        partner = await make_partner()
-        await _accepted_offers(count, gql, store, partner, make_service, make_seller, make_offer)
+        partner = await make.partner()
+        await _accepted_offers(count, gql, store, partner, make)
         store.stats.reset()
-        result = await gql(DASHBOARD, as_=token(Role.PARTNER, partner["_id"]))
+        result = await gql(DASHBOARD, as_=token_of(partner))
         offers = result["data"]["viewer"]["partner"]["serviceOffers"]["edges"]
         assert len(offers) == count
         for offer in offers:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from resolvers.identity import Role, issue_token
-from tests.servers import SECRET, Gateway, running_gateway
+from tests.servers import SECRET, Gateway, read_response, running_gateway
 
 HEADER_TIMEOUT = "0.5"
 PER_CLIENT = 4
@@ -39,9 +39,28 @@ HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n"
 def gateway(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gateway]:
-    http = "edge.connections_h11:GuardedH11Protocol" if request.param == "h11" else None
-    workdir = tmp_path_factory.mktemp(f"slow-{request.param}")
-    with running_gateway(workdir, env=SLOW_CLIENTS, http=http) as served:
+    """Served with short header and request timeouts, for the tests of those."""
+    with _served(request.param, tmp_path_factory, SLOW_CLIENTS) as served:
+        yield served
+
+
+@pytest.fixture(scope="module", params=["serve", "h11"])
+def patient_gateway(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    """Served with the suite's generous timeouts: a query on a busy machine may take longer
+    than the short ones, and the tests using this one are not about them."""
+    with _served(request.param, tmp_path_factory, {}) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def _served(
+    server: str, tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]
+) -> Iterator[Gateway]:
+    http = "edge.connections_h11:GuardedH11Protocol" if server == "h11" else None
+    workdir = tmp_path_factory.mktemp(f"{'slow' if env else 'patient'}-{server}")
+    with running_gateway(workdir, env=env, http=http) as served:
         yield served
 
 
@@ -58,25 +77,6 @@ def read_until_closed(sock: socket.socket) -> bytes:
         while chunk := sock.recv(65536):
             received += chunk
     return received
-
-
-def read_response(sock: socket.socket) -> bytes:
-    """One response with a Content-Length body off a kept-alive connection (b"" if closed)."""
-    received = b""
-    while b"\r\n\r\n" not in received:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return received
-        received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
-    length = next(
-        int(line.split(b":", 1)[1])
-        for line in head.split(b"\r\n")
-        if line.lower().startswith(b"content-length:")
-    )
-    while len(body) < length:
-        body += sock.recv(65536)
-    return head + b"\r\n\r\n" + body
 
 
 def error_of(answer: bytes) -> dict[str, object]:
@@ -205,10 +205,10 @@ def test_a_query_keeps_the_request_timeout_whatever_it_accepts(
     ],
 )
 def test_a_query_streams_only_when_the_client_prefers_a_stream(
-    gateway: Gateway, accept: str, content_type: str
+    patient_gateway: Gateway, accept: str, content_type: str
 ) -> None:
     response = httpx.post(
-        f"{gateway.url}/graphql",
+        f"{patient_gateway.url}/graphql",
         json={"query": "{ __typename }"},
         headers={"Accept": accept},
         timeout=30,
@@ -220,10 +220,10 @@ def test_a_query_streams_only_when_the_client_prefers_a_stream(
 
 
 def test_a_subscription_that_would_be_answered_in_json_is_refused_with_a_code(
-    gateway: Gateway,
+    patient_gateway: Gateway,
 ) -> None:
     response = httpx.post(
-        f"{gateway.url}/graphql",
+        f"{patient_gateway.url}/graphql",
         json={"query": "subscription { events { id } }"},
         headers={"Accept": "application/json", "Authorization": f"Bearer {_admin()}"},
         timeout=30,

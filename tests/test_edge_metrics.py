@@ -8,7 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from edge import metrics
-from tests.conftest import GraphQLClient, PartnerFactory
+from tests.conftest import GraphQLClient, Make
 
 
 async def scrape(http: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -55,9 +55,9 @@ async def test_operations_are_counted_by_name_and_outcome(
 
 
 async def test_latency_and_round_trips_per_request_by_route(
-    http: httpx.AsyncClient, gql: GraphQLClient, make_partner: PartnerFactory
+    http: httpx.AsyncClient, gql: GraphQLClient, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     before = await scrape(http)
     await gql("{ __typename }")
     await gql("query($id: ID!) { partner(id: $id) { id name } }", {"id": partner["_id"]})

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.servers import Gateway, running_gateway, stop
+from tests.servers import Gateway, read_response, running_gateway, stop
 
 LIMITS = {
     "TSP_MAX_BODY_BYTES": "1000",
@@ -61,25 +61,6 @@ def test_a_declared_oversized_body_is_refused_before_it_is_sent(gateway: Gateway
     assert b"connection: close" in answer.lower()
 
 
-def _read_response(sock: socket.socket) -> bytes:
-    """One HTTP/1.1 response with a Content-Length body, read off a kept-alive connection."""
-    received = b""
-    while b"\r\n\r\n" not in received:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return received  # closed by the server
-        received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
-    length = next(
-        int(line.split(b":", 1)[1])
-        for line in head.split(b"\r\n")
-        if line.lower().startswith(b"content-length:")
-    )
-    while len(body) < length:
-        body += sock.recv(65536)
-    return received
-
-
 def test_an_idle_pooled_connection_outlives_uvicorns_default_keep_alive(
     gateway: Gateway,
 ) -> None:
@@ -89,10 +70,10 @@ def test_an_idle_pooled_connection_outlives_uvicorns_default_keep_alive(
     request = b"GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n"
     with socket.create_connection(("127.0.0.1", gateway.port), timeout=30) as sock:
         sock.sendall(request)
-        assert _read_response(sock).startswith(b"HTTP/1.1 200 ")
+        assert read_response(sock).startswith(b"HTTP/1.1 200 ")
         time.sleep(6)
         sock.sendall(request)
-        assert _read_response(sock).startswith(b"HTTP/1.1 200 ")
+        assert read_response(sock).startswith(b"HTTP/1.1 200 ")
 
 
 async def test_pooled_keep_alive_connections_are_not_dropped(tmp_path: Path) -> None:
@@ -141,7 +122,7 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 def test_serve_with_two_workers_shares_metrics_and_cleans_up(tmp_path: Path) -> None:
     with running_gateway(tmp_path, "--workers", "2") as served:
         metrics_dirs = list(tmp_path.glob("tsp-metrics-*"))
-        with httpx.Client(base_url=served.url) as client:
+        with httpx.Client(base_url=served.url, timeout=60) as client:
             for _ in range(20):
                 # A fresh connection each time, so both workers take requests.
                 response = client.post(

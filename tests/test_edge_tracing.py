@@ -7,8 +7,7 @@ from __future__ import annotations
 import gzip
 import secrets
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -36,11 +35,24 @@ class Receiver:
     url: str
     spans: list[Span] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Condition = field(default_factory=threading.Condition)
 
     def trace(self, trace_id: bytes) -> list[Span]:
         with self.lock:
-            return [span for span in self.spans if span.trace_id == trace_id]
+            return self._of(trace_id)
+
+    def wait_for(
+        self, trace_id: bytes, complete: Callable[[list[Span]], bool], seconds: float = 120
+    ) -> list[Span]:
+        """The spans of ``trace_id`` once they are ``complete`` (woken by each export, which
+        may bring a trace's spans in several batches; a generous bound, since a loaded
+        machine exports late)."""
+        with self.lock:
+            self.lock.wait_for(lambda: complete(self._of(trace_id)), seconds)
+            return self._of(trace_id)
+
+    def _of(self, trace_id: bytes) -> list[Span]:
+        return [span for span in self.spans if span.trace_id == trace_id]
 
 
 @pytest.fixture
@@ -59,6 +71,7 @@ def receiver() -> Iterator[Receiver]:
                 for resource_spans in export.resource_spans:
                     for scope_spans in resource_spans.scope_spans:
                         received.spans.extend(scope_spans.spans)
+                received.lock.notify_all()
             answer = ExportTraceServiceResponse().SerializeToString()
             self.send_response(200)
             self.send_header("Content-Type", "application/x-protobuf")
@@ -99,6 +112,7 @@ def test_spans_continue_traceparent_and_carry_the_request_id(
         probe = httpx.get(
             f"{served.url}/healthz",
             headers={"traceparent": f"00-{probe_trace_id.hex()}-{parent_id.hex()}-01"},
+            timeout=60,
         )
         assert probe.status_code == 200
         response = httpx.post(
@@ -111,15 +125,21 @@ def test_spans_continue_traceparent_and_carry_the_request_id(
                 "traceparent": f"00-{trace_id.hex()}-{parent_id.hex()}-01",
                 "X-Request-ID": "trace-me-1",
             },
+            timeout=60,
         )
         assert response.status_code == 200, response.text
-        spans: list[Span] = []
-        for _ in range(400):  # bounded wait for the batch exporter
-            spans = receiver.trace(trace_id)
-            names = {span.name for span in spans}
-            if {"GraphQL Resolving: viewer", "GraphQL Resolving: serviceCategories"} <= names:
-                break
-            time.sleep(0.05)
+        expected = {
+            "GraphQL Query: Traced",
+            "GraphQL Resolving: viewer",
+            "GraphQL Resolving: serviceCategories",
+        }
+        spans = receiver.wait_for(
+            trace_id,
+            lambda spans: (
+                expected <= {span.name for span in spans}
+                and any(span.parent_span_id == parent_id for span in spans)
+            ),
+        )
     assert set(receiver.paths) == {"/v1/traces"}
     # Health probes are not traced (their span would have been exported first).
     assert receiver.trace(probe_trace_id) == []

@@ -20,9 +20,8 @@ from datastore import collections as c
 from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
 from edge.graphql_http import prefers_graphql_response_json
-from edge.settings import TransportSettings
 from gateway import create_app
-from tests.conftest import SETTINGS, PartnerFactory
+from tests.conftest import SETTINGS, Make
 from tests.stores import sqlite_only
 
 QUERY = b'{"query": "{ __typename }"}'
@@ -36,7 +35,7 @@ def client_with(store: DocumentStore) -> ClientFactory:
 
     @contextlib.asynccontextmanager
     async def open_client(**transport: Any) -> AsyncIterator[httpx.AsyncClient]:
-        settings = replace(SETTINGS, transport=TransportSettings(**transport))
+        settings = replace(SETTINGS, transport=replace(SETTINGS.transport, **transport))
         app = create_app(settings, store=store)
         async with app.router.lifespan_context(app):
             asgi = httpx.ASGITransport(app=app)
@@ -368,10 +367,10 @@ async def test_a_method_the_endpoint_does_not_serve_gets_a_graphql_error(
 
 @sqlite_only
 async def test_a_mutation_stuck_behind_another_writer_times_out_and_writes_nothing(
-    client_with: ClientFactory, store: DocumentStore, make_partner: PartnerFactory, admin: str
+    client_with: ClientFactory, store: DocumentStore, make: Make, admin: str
 ) -> None:
     assert isinstance(store, SQLiteStore)
-    partner = await make_partner()
+    partner = await make.partner()
     close = {
         "query": "mutation($i: ClosePartnerInput!) { closePartner(input: $i) "
         "{ partner { status } userErrors { code } } }",

@@ -15,9 +15,9 @@ from datastore.store import DocumentStore
 from edge.stream_settings import StreamSettings
 from edge.webhooks import WebhookWorker
 from resolvers.identity import Role
-from tests.conftest import SETTINGS, GraphQLClient, PartnerFactory, SellerFactory, token
-from tests.live import WSClient, served, ws_client
-from tests.test_seller_request_api import ACCEPT, CREATE, _form
+from tests.conftest import SETTINGS, GraphQLClient, Make, request_form, token, token_of
+from tests.live import WSClient, served, subscribed, ws_client
+from tests.test_seller_request_api import ACCEPT, CREATE
 from tests.test_subscriptions import EVENTS
 from tests.test_webhooks import CREATE_HOOK, FAST, LOCAL, Receiver, receiver
 
@@ -42,37 +42,31 @@ async def _subscribed(client: WSClient) -> None:
 
 
 async def test_partner_b_and_seller_b_receive_nothing_of_a(
-    base_url: str,
-    store: DocumentStore,
-    receiver: Receiver,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    base_url: str, store: DocumentStore, receiver: Receiver, make: Make
 ) -> None:
-    partner_a, partner_b = await make_partner(), await make_partner()
-    seller_a, seller_b = await make_seller(), await make_seller()
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+    partner_a, partner_b = await make.partner(), await make.partner()
+    seller_a, seller_b = await make.seller(), await make.seller()
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
         gql = GraphQLClient(http)
         hooked = await gql(
             CREATE_HOOK,
             {"url": receiver.url, "types": ["REQUEST_RECEIVED", "REQUEST_ACCEPTED"]},
-            as_=token(Role.PARTNER, partner_b["_id"]),
+            as_=token_of(partner_b),
         )
         assert hooked["data"]["createWebhookSubscription"]["userErrors"] == []
         async with (
-            ws_client(base_url, token(Role.PARTNER, partner_b["_id"])) as watch_partner_b,
-            ws_client(base_url, token(Role.SELLER, seller_b["_id"])) as watch_seller_b,
-            ws_client(base_url, token(Role.PARTNER, partner_a["_id"])) as watch_partner_a,
-            ws_client(base_url, token(Role.SELLER, seller_a["_id"])) as watch_seller_a,
+            ws_client(base_url, token_of(partner_b)) as watch_partner_b,
+            ws_client(base_url, token_of(seller_b)) as watch_seller_b,
+            ws_client(base_url, token_of(partner_a)) as watch_partner_a,
+            ws_client(base_url, token_of(seller_a)) as watch_seller_a,
         ):
             for client in (watch_partner_b, watch_seller_b, watch_partner_a, watch_seller_a):
                 await _subscribed(client)
-            await asyncio.sleep(0.1)
+            await subscribed(base_url, 4)
             # A's objects change: seller A asks partner A, partner A accepts.
-            created = await gql(
-                CREATE, _form(partner_a["_id"]), as_=token(Role.SELLER, seller_a["_id"])
-            )
+            created = await gql(CREATE, request_form(partner_a["_id"]), as_=token_of(seller_a))
             request_id = created["data"]["createRequest"]["requests"][0]["id"]
-            await gql(ACCEPT, {"id": request_id}, as_=token(Role.PARTNER, partner_a["_id"]))
+            await gql(ACCEPT, {"id": request_id}, as_=token_of(partner_a))
             for control in (watch_partner_a, watch_seller_a):
                 types = [(await control.next_data())["events"]["type"] for _ in range(2)]
                 assert types == ["REQUEST_RECEIVED", "REQUEST_ACCEPTED"]
@@ -96,7 +90,7 @@ async def test_partner_b_and_seller_b_receive_nothing_of_a(
         assert await worker.run_once() == 0
         assert receiver.received == []
         # ...and B's own (the control that the endpoint works).
-        own = await gql(CREATE, _form(partner_b["_id"]), as_=token(Role.SELLER, seller_b["_id"]))
+        own = await gql(CREATE, request_form(partner_b["_id"]), as_=token_of(seller_b))
         own_id = own["data"]["createRequest"]["requests"][0]["id"]
         assert await worker.run_once() == 1
     assert [json.loads(body)["subjectId"] for _, body in receiver.received] == [own_id]

@@ -22,14 +22,14 @@ from resolvers import events, history
 from resolvers.identity import Role, Viewer
 from tests.conftest import (
     GraphQLClient,
-    OfferFactory,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
-    token,
+    Make,
+    accepted_offer,
+    request_form,
+    token_of,
 )
+from tests.polling import until
 from tests.stores import ADAPTERS, drop_store, open_store
-from tests.test_seller_request_api import ACCEPT, CREATE, _form
+from tests.test_seller_request_api import ACCEPT, CREATE
 
 
 async def _log(store: DocumentStore) -> list[EventDocument]:
@@ -68,15 +68,12 @@ async def authorization(
 
 
 async def test_request_moves_write_their_events_with_parties_and_changes(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    partner, seller = await make_partner(), await make_seller()
-    created = await gql(CREATE, _form(partner["_id"]), as_=token(Role.SELLER, seller["_id"]))
+    partner, seller = await make.partner(), await make.seller()
+    created = await gql(CREATE, request_form(partner["_id"]), as_=token_of(seller))
     request_id = created["data"]["createRequest"]["requests"][0]["id"]
-    await gql(ACCEPT, {"id": request_id}, as_=token(Role.PARTNER, partner["_id"]))
+    await gql(ACCEPT, {"id": request_id}, as_=token_of(partner))
     log = await _log(store)
     assert [(e["type"], e["position"]) for e in log] == [
         ("REQUEST_RECEIVED", 1),
@@ -89,14 +86,9 @@ async def test_request_moves_write_their_events_with_parties_and_changes(
     assert accepted["createdAt"] >= log[0]["createdAt"]
 
 
-async def test_a_rolled_back_change_writes_no_event(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
-) -> None:
-    partner, seller = await make_partner(), await make_seller()
-    granted = await authorization(store, partner, seller, await make_service(partner))
+async def test_a_rolled_back_change_writes_no_event(store: DocumentStore, make: Make) -> None:
+    partner, seller = await make.partner(), await make.seller()
+    granted = await authorization(store, partner, seller, await make.service(partner))
 
     async def work() -> None:
         await history.record(
@@ -117,10 +109,8 @@ async def test_a_rolled_back_change_writes_no_event(
     ]
 
 
-async def test_changes_that_mean_no_event_write_none(
-    store: DocumentStore, make_partner: PartnerFactory, make_service: ServiceFactory
-) -> None:
-    service = await make_service(await make_partner())
+async def test_changes_that_mean_no_event_write_none(store: DocumentStore, make: Make) -> None:
+    service = await make.service(await make.partner())
     await history.record(
         store, subject_id=service["_id"], action="UPDATED", actor=Viewer(Role.ADMIN, "admin")
     )
@@ -129,13 +119,10 @@ async def test_changes_that_mean_no_event_write_none(
 
 
 async def test_concurrent_writers_get_dense_unique_positions(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
+    store: DocumentStore, make: Make
 ) -> None:
-    partner, seller = await make_partner(), await make_seller()
-    granted = await authorization(store, partner, seller, await make_service(partner))
+    partner, seller = await make.partner(), await make.seller()
+    granted = await authorization(store, partner, seller, await make.service(partner))
     for _ in range(5):
         await asyncio.gather(
             *(
@@ -148,15 +135,12 @@ async def test_concurrent_writers_get_dense_unique_positions(
 
 
 async def test_the_sweep_writes_expiring_once_per_end_date(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
+    store: DocumentStore, make: Make
 ) -> None:
-    partner, seller = await make_partner(), await make_seller()
-    soon = await authorization(store, partner, seller, await make_service(partner))
+    partner, seller = await make.partner(), await make.seller()
+    soon = await authorization(store, partner, seller, await make.service(partner))
     await authorization(  # ends in 40 days: not yet
-        store, partner, seller, await make_service(partner), endsAt=utc_now() + timedelta(40)
+        store, partner, seller, await make.service(partner), endsAt=utc_now() + timedelta(40)
     )
     results = await asyncio.gather(*(events.notice_expiring(store) for _ in range(4)))
     assert sum(results) == 1
@@ -176,13 +160,10 @@ async def test_the_sweep_writes_expiring_once_per_end_date(
 
 
 async def test_pruning_removes_old_events_and_remembers_where_it_ended(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
+    store: DocumentStore, make: Make
 ) -> None:
-    partner, seller = await make_partner(), await make_seller()
-    granted = await authorization(store, partner, seller, await make_service(partner))
+    partner, seller = await make.partner(), await make.seller()
+    granted = await authorization(store, partner, seller, await make.service(partner))
     old = utc_now() - timedelta(days=31)
     for _ in range(3):
         await events.append(store, events.EventType.AUTHORIZATION_RENEWED, granted, {}, at=old)
@@ -254,21 +235,14 @@ async def test_racing_first_appends_all_commit_with_dense_positions_on_every_ada
 
 
 async def test_an_offer_accepted_granted_renewed_and_canceled_through_the_api(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    from tests.test_authorization_api import ACCEPT as ACCEPT_OFFER
     from tests.test_authorization_api import CANCEL, RENEW
 
-    partner, seller = await make_partner(), await make_seller(market="ID")
-    offer = await make_offer(partner, [await make_service(partner)])
-    as_seller = token(Role.SELLER, seller["_id"])
-    accepted = await gql(ACCEPT_OFFER, {"token": offer["linkToken"]}, as_=as_seller)
-    authorization_id = accepted["data"]["authorizeServiceOffer"]["authorizations"][0]["id"]
+    partner, seller = await make.partner(), await make.seller(market="ID")
+    accepted = await accepted_offer(gql, make, partner, seller)
+    offer, authorization_id = accepted.offer, accepted.authorization_id
+    as_seller = token_of(seller)
     await gql(RENEW, {"id": authorization_id, "period": "ONE_MONTH"}, as_=as_seller)
     await gql(CANCEL, {"id": authorization_id}, as_=as_seller)
     log = await _log(store)
@@ -286,29 +260,27 @@ async def test_an_offer_accepted_granted_renewed_and_canceled_through_the_api(
 
 
 async def test_the_periodic_sweep_notices_expiring_and_prunes(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
+    store: DocumentStore, make: Make
 ) -> None:
     from resolvers.authorization_lifecycle import sweep_periodically
 
-    partner, seller = await make_partner(), await make_seller()
-    soon = await authorization(store, partner, seller, await make_service(partner))
+    partner, seller = await make.partner(), await make.seller()
+    soon = await authorization(store, partner, seller, await make.service(partner))
     old = utc_now() - timedelta(days=3)
     await events.append(store, events.EventType.AUTHORIZATION_RENEWED, soon, {}, at=old)
     sweeper = asyncio.create_task(
         sweep_periodically(store, 3600, event_retention=timedelta(days=2))
     )
+
+    async def noticed() -> bool:
+        return [e["type"] for e in await _log(store)] == ["AUTHORIZATION_EXPIRING"]
+
     try:
-        for _ in range(200):  # bounded
-            log = await _log(store)
-            if [e["type"] for e in log] == ["AUTHORIZATION_EXPIRING"]:
-                break
-            await asyncio.sleep(0.02)
+        await until(noticed, "the sweep noticing the expiring authorization")
     finally:
         sweeper.cancel()
         with pytest.raises(asyncio.CancelledError):
             await sweeper
+    log = await _log(store)
     assert [(e["type"], e["subjectId"]) for e in log] == [("AUTHORIZATION_EXPIRING", soon["_id"])]
     assert await events.pruned_through(store) == 1

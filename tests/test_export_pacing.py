@@ -17,7 +17,7 @@ from datastore.store import DocumentStore
 from edge.export_pacing import MIN_PAGE, Pacing, requests_in_flight
 from gateway import create_app, export_worker
 from resolvers.bulk_export_query import PAGE_SIZE
-from tests.conftest import MAX_PAGES, SETTINGS, GraphQLClient, PartnerFactory
+from tests.conftest import MAX_PAGES, SETTINGS, GraphQLClient, Make
 from tests.test_bulk_export_api import ADMIN, READ, _download, _page_all, _start
 
 # A held request must stay in flight as long as the test holds it.
@@ -99,10 +99,10 @@ async def test_pages_halve_while_requests_are_in_flight_and_double_back_after(
 
 
 async def test_an_export_behind_a_request_in_flight_completes_with_the_same_file(
-    store: DocumentStore, make_partner: PartnerFactory
+    store: DocumentStore, make: Make
 ) -> None:
     for _ in range(PAGE_SIZE + 30):
-        await make_partner()
+        await make.partner()
     query = "{ partners { nodes { id name } } }"
     async with _app(store) as (app, http):
         gql = GraphQLClient(http)

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +33,7 @@ from tests.browser import (
     demo_gateway,
     skip_reason,
 )
-from tests.servers import SECRET
+from tests.servers import SECRET, gateway_command
 
 _REASON = skip_reason()
 pytestmark = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
@@ -94,26 +92,12 @@ def _database(demo: Demo) -> str:
 
 @contextlib.contextmanager
 def _export_worker(demo: Demo) -> Iterator[subprocess.Popen[bytes]]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TSP_")}
-    environment.update(
-        {
-            "TSP_JWT_SECRET": SECRET,
-            "TSP_DATABASE_URL": _database(demo),
-            "TSP_EXPORT_POLL_SECONDS": "0.1",
-        }
-    )
-    with (demo.workdir / "export-worker.log").open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import sys; from cli import main; sys.exit(main())",
-                "export-worker",
-            ],
-            env=environment,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+    env = {
+        "TSP_JWT_SECRET": SECRET,
+        "TSP_DATABASE_URL": _database(demo),
+        "TSP_EXPORT_POLL_SECONDS": "0.1",
+    }
+    process = gateway_command("export-worker", demo.workdir / "export-worker.log", env)
     try:
         yield process
     finally:

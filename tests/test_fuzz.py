@@ -55,10 +55,9 @@ from schema.contract import exported_sdl
 from tests.conftest import (
     SETTINGS,
     GraphQLClient,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
+    Make,
     token,
+    token_of,
 )
 from tests.live import served
 
@@ -166,17 +165,12 @@ def _check(operation: str, status: int, body: Any) -> None:
 
 
 @pytest.fixture
-async def callers(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
-) -> dict[str, str | None]:
+async def callers(store: DocumentStore, make: Make) -> dict[str, str | None]:
     """A partner with a live service and an open offer, and a seller, so that generated
     operations meet real documents as well as unknown ids."""
-    partner = await make_partner()
-    service = await make_service(partner)
-    seller = await make_seller()
+    partner = await make.partner()
+    service = await make.service(partner)
+    seller = await make.seller()
     now = utc_now()
     await store.insert(
         c.SERVICE_OFFERS,
@@ -202,8 +196,8 @@ async def callers(
     return {
         "anonymous": None,
         "admin": token(Role.ADMIN),
-        "partner": token(Role.PARTNER, partner["_id"]),
-        "seller": token(Role.SELLER, seller["_id"]),
+        "partner": token_of(partner),
+        "seller": token_of(seller),
     }
 
 
@@ -480,18 +474,18 @@ async def _outcome(connection: ClientConnection) -> int | None:
     try:
         await connection.send(json.dumps({"type": "ping"}))
         while True:
-            raw = await asyncio.wait_for(connection.recv(), 10)
+            raw = await asyncio.wait_for(connection.recv(), 60)
             if json.loads(raw).get("type") == "pong":
                 return None
     except ConnectionClosed:
-        await asyncio.wait_for(connection.wait_closed(), 10)
+        await asyncio.wait_for(connection.wait_closed(), 60)
         return connection.close_code
 
 
 async def test_malformed_websocket_frames_close_with_a_code_and_never_fail_the_server(
-    base_url: str, make_partner: PartnerFactory, caplog: pytest.LogCaptureFixture
+    base_url: str, make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     url = base_url.replace("http", "ws", 1) + "/graphql"
     drawn = _drawn(_FRAMES)
     assert len(drawn) == EXAMPLES
@@ -500,7 +494,7 @@ async def test_malformed_websocket_frames_close_with_a_code_and_never_fail_the_s
             if initialised:
                 bearer = {"Authorization": f"Bearer {token(Role.PARTNER, partner['_id'])}"}
                 await connection.send(json.dumps({"type": "connection_init", "payload": bearer}))
-                ack = json.loads(await asyncio.wait_for(connection.recv(), 10))
+                ack = json.loads(await asyncio.wait_for(connection.recv(), 60))
                 assert ack["type"] == "connection_ack", ack
             for frame in frames:
                 with contextlib.suppress(ConnectionClosed):
@@ -508,5 +502,5 @@ async def test_malformed_websocket_frames_close_with_a_code_and_never_fail_the_s
             code = await _outcome(connection)
         assert code is None or 4400 <= code < 4500, (initialised, frames, code)
     assert _errors_logged(caplog) == []
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
         assert (await http.get("/healthz")).status_code == 200

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 from dataclasses import replace
@@ -24,12 +23,10 @@ from resolvers.identity import Role, issue_token
 from tests.conftest import (
     JWT_SECRET,
     SETTINGS,
-    AuthorizationFactory,
     GraphQLClient,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
+    Make,
 )
+from tests.polling import until
 
 
 async def test_healthz_and_readyz(http: httpx.AsyncClient) -> None:
@@ -99,14 +96,10 @@ async def test_bad_tokens_get_401_not_anonymous_access(
 
 
 async def test_unexpected_errors_are_masked_and_logged_with_the_request_id(
-    gql: GraphQLClient,
-    http: httpx.AsyncClient,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    caplog: pytest.LogCaptureFixture,
+    gql: GraphQLClient, http: httpx.AsyncClient, make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
-    partner = await make_partner()
-    broken = await make_service(partner, categoryId="scat_doesnotexist")
+    partner = await make.partner()
+    broken = await make.service(partner, categoryId="scat_doesnotexist")
     query = "query($id: ID!) { node(id: $id) { ... on Service { category { name } } } }"
     with caplog.at_level(logging.ERROR, logger="tsp.graphql"):
         response = await http.post(
@@ -143,10 +136,8 @@ async def test_graphiql_is_not_served_outside_demo_mode_unless_enabled(
     assert page.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 
-async def test_graphiql_in_demo_mode_shows_demo_tokens(
-    store: DocumentStore, make_partner: PartnerFactory
-) -> None:
-    await make_partner()
+async def test_graphiql_in_demo_mode_shows_demo_tokens(store: DocumentStore, make: Make) -> None:
+    await make.partner()
     app = create_app(Settings(jwt_secret=JWT_SECRET, demo=True), store=store)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -221,31 +212,27 @@ async def test_a_serving_app_keeps_its_start_up_heap_out_of_full_collections_and
 
 
 async def test_the_gateway_sweeps_expired_authorizations_in_the_background(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_authorization: AuthorizationFactory,
+    store: DocumentStore, make: Make
 ) -> None:
     from datetime import timedelta
 
     from datastore.codec import utc_now
 
-    partner = await make_partner()
-    expired = await make_authorization(
-        await make_seller(),
-        await make_service(partner),
+    partner = await make.partner()
+    expired = await make.authorization(
+        await make.seller(),
+        await make.service(partner),
         startsAt=utc_now() - timedelta(days=1),
         endsAt=utc_now() - timedelta(seconds=1),
     )
     app = create_app(Settings(jwt_secret=JWT_SECRET, sweep_interval_seconds=3600), store=store)
+
+    async def completed() -> bool:
+        found = await store.get_many(c.AUTHORIZATIONS, [expired["_id"]])
+        return found[expired["_id"]]["status"] == "COMPLETED"
+
     async with app.router.lifespan_context(app):
-        for _ in range(50):
-            found = await store.get_many(c.AUTHORIZATIONS, [expired["_id"]])
-            if found[expired["_id"]]["status"] == "COMPLETED":
-                break
-            await asyncio.sleep(0.01)
-    assert found[expired["_id"]]["status"] == "COMPLETED"
+        await until(completed, "the start-up sweep completing the expired authorization")
 
 
 def test_sweep_interval_setting() -> None:

@@ -10,7 +10,7 @@ from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers import history
 from resolvers.identity import Role, Viewer
-from tests.conftest import GraphQLClient, PartnerFactory, ServiceFactory, token
+from tests.conftest import GraphQLClient, Make, token_of
 
 QUERY = """query($id: ID!) { node(id: $id) { ... on Service { history { edges { node {
   action fromStatus toStatus reasonCode } } } } } }"""
@@ -27,13 +27,10 @@ def test_history_fields_are_enums_in_the_schema() -> None:
 
 
 async def test_entries_read_as_enums_and_legacy_verbs_as_past_tense(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    partner = await make_partner()
-    service = await make_service(partner)
+    partner = await make.partner()
+    service = await make.service(partner)
     await history.record(
         store,
         subject_id=service["_id"],
@@ -55,7 +52,7 @@ async def test_entries_read_as_enums_and_legacy_verbs_as_past_tense(
             "createdAt": utc_now() + timedelta(seconds=1),  # newest, whatever the clock's grain
         },
     )
-    result = await gql(QUERY, {"id": service["_id"]}, as_=token(Role.PARTNER, partner["_id"]))
+    result = await gql(QUERY, {"id": service["_id"]}, as_=token_of(partner))
     assert "errors" not in result, result
     nodes = [e["node"] for e in result["data"]["node"]["history"]["edges"]]
     assert nodes == [

@@ -8,16 +8,11 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from datastore import collections as c
 from datastore.catalog import get_catalog
 from datastore.codec import utc_now
-from datastore.documents import PartnerDocument, SellerDocument
-from datastore.enums import Market
 from datastore.store import DocumentStore
-from resolvers.identity import Role
-from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
+from tests.conftest import GraphQLClient, Make, request_form, token_of
 
 ERRORS = "userErrors { field code }"
 CREATE_OFFER = f"""mutation($input: CreateServiceOfferInput!) {{
@@ -43,20 +38,6 @@ SETTINGS = {
 REUSED = [(["input", "idempotencyKey"], "IDEMPOTENCY_KEY_REUSED")]
 
 
-def _partner(partner: Mapping[str, Any]) -> str:
-    return token(Role.PARTNER, partner["_id"])
-
-
-def _seller(seller: Mapping[str, Any]) -> str:
-    return token(Role.SELLER, seller["_id"])
-
-
-async def _payload(gql: GraphQLClient, query: str, variables: dict[str, Any], caller: str) -> Any:
-    result = await gql(query, variables, as_=caller)
-    assert "errors" not in result, result
-    return next(iter(result["data"].values()))
-
-
 def _codes(payload: dict[str, Any]) -> list[tuple[list[str] | None, str]]:
     return [(e["field"], e["code"]) for e in payload["userErrors"]]
 
@@ -73,18 +54,7 @@ def _offer_input(service_ids: list[str], **fields: Any) -> dict[str, Any]:
 
 
 def _request_input(partner_id: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "contact": {"subject": "Mia Chen", "email": "mia@shop.example"},
-        "business": {
-            "companySize": "SIZE_11_50",
-            "currency": "USD",
-            "shopMonthlyGmv": "25000",
-            "monthlyBudget": "1500",
-            "mainProductCategory": "BEAUTY_AND_PERSONAL_CARE",
-        },
-        "partnerIds": [partner_id],
-        **fields,
-    }
+    return {**request_form(partner_id)["input"], **fields}
 
 
 def _authorize_input(**fields: Any) -> dict[str, Any]:
@@ -97,59 +67,40 @@ def _authorize_input(**fields: Any) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-async def partner(make_partner: PartnerFactory) -> PartnerDocument:
-    return await make_partner()
-
-
-@pytest.fixture
-async def seller(make_seller: SellerFactory) -> SellerDocument:
-    """A seller allowed to renew directly (an Indonesian local seller)."""
-    return await make_seller(market=Market.ID)
-
-
 async def test_create_offer_retry_reuse_and_key_scope(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     variables = {"input": _offer_input([service["_id"]], idempotencyKey="offer-1")}
-    first = await _payload(gql, CREATE_OFFER, variables, _partner(partner))
-    again = await _payload(gql, CREATE_OFFER, variables, _partner(partner))
+    first = await gql.payload(CREATE_OFFER, variables, as_=token_of(partner))
+    again = await gql.payload(CREATE_OFFER, variables, as_=token_of(partner))
     assert again == first and first["userErrors"] == []
     changed = {"input": _offer_input([service["_id"]], idempotencyKey="offer-1", contact=None)}
     changed["input"]["endDate"] = (utc_now().date() + timedelta(days=40)).isoformat()
-    reused = await _payload(gql, CREATE_OFFER, changed, _partner(partner))
+    reused = await gql.payload(CREATE_OFFER, changed, as_=token_of(partner))
     assert (reused["serviceOffer"], _codes(reused)) == (None, REUSED)
     assert await store.count(c.SERVICE_OFFERS) == 1
     # A key belongs to one caller: another partner's same key is a new key.
-    other = await make_partner()
-    theirs = await _payload(
-        gql,
+    other = await make.partner()
+    theirs = await gql.payload(
         CREATE_OFFER,
-        {"input": _offer_input([(await make_service(other))["_id"]], idempotencyKey="offer-1")},
-        _partner(other),
+        {"input": _offer_input([(await make.service(other))["_id"]], idempotencyKey="offer-1")},
+        as_=token_of(other),
     )
     assert theirs["userErrors"] == []
     assert theirs["serviceOffer"]["id"] != first["serviceOffer"]["id"]
 
 
 async def test_a_key_used_by_another_mutation_is_reused(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     variables = {"input": _offer_input([service["_id"]], idempotencyKey="shared")}
-    assert (await _payload(gql, CREATE_OFFER, variables, _partner(partner)))["userErrors"] == []
+    assert (await gql.payload(CREATE_OFFER, variables, as_=token_of(partner)))["userErrors"] == []
     category = get_catalog().find(partner["type"], partner["registrationRegion"])[0]
     market = next(m for m in category.target_markets if m in partner["targetMarkets"])
     apply = {"input": {"categoryId": category.id, "market": market, "idempotencyKey": "shared"}}
-    refused = await _payload(gql, APPLY, apply, _partner(partner))
+    refused = await gql.payload(APPLY, apply, as_=token_of(partner))
     assert _codes(refused) == REUSED
     assert await store.count(c.CATEGORY_APPLICATIONS) == 0
 
@@ -168,32 +119,29 @@ async def test_apply_for_category_retry_and_reuse(
     variables = {
         "input": {"categoryId": first_category.id, "market": first_market, "idempotencyKey": "a"}
     }
-    first = await _payload(gql, APPLY, variables, _partner(partner))
+    first = await gql.payload(APPLY, variables, as_=token_of(partner))
     assert first["userErrors"] == []
-    assert await _payload(gql, APPLY, variables, _partner(partner)) == first
+    assert await gql.payload(APPLY, variables, as_=token_of(partner)) == first
     other = {
         "input": {"categoryId": second_category.id, "market": second_market, "idempotencyKey": "a"}
     }
-    assert _codes(await _payload(gql, APPLY, other, _partner(partner))) == REUSED
+    assert _codes(await gql.payload(APPLY, other, as_=token_of(partner))) == REUSED
     assert await store.count(c.CATEGORY_APPLICATIONS) == 1
 
 
 async def test_create_request_retry_and_reuse(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    seller: Mapping[str, Any],
-    make_partner: PartnerFactory,
+    gql: GraphQLClient, store: DocumentStore, seller: Mapping[str, Any], make: Make
 ) -> None:
-    partner, other = await make_partner(), await make_partner()
+    partner, other = await make.partner(), await make.partner()
     variables = {"input": _request_input(partner["_id"], idempotencyKey="req-1")}
-    first = await _payload(gql, CREATE_REQUEST, variables, _seller(seller))
+    first = await gql.payload(CREATE_REQUEST, variables, as_=token_of(seller))
     assert first["userErrors"] == []
-    assert await _payload(gql, CREATE_REQUEST, variables, _seller(seller)) == first
+    assert await gql.payload(CREATE_REQUEST, variables, as_=token_of(seller)) == first
     changed = {"input": _request_input(other["_id"], idempotencyKey="req-1")}
-    reused = await _payload(gql, CREATE_REQUEST, changed, _seller(seller))
+    reused = await gql.payload(CREATE_REQUEST, changed, as_=token_of(seller))
     assert (reused["requests"], _codes(reused)) == ([], REUSED)
     too_long = {"input": _request_input(other["_id"], idempotencyKey="k" * 101)}
-    refused = await _payload(gql, CREATE_REQUEST, too_long, _seller(seller))
+    refused = await gql.payload(CREATE_REQUEST, too_long, as_=token_of(seller))
     assert _codes(refused) == [(["input", "idempotencyKey"], "TOO_LONG")]
     assert await store.count(c.REQUESTS) == 1
 
@@ -203,23 +151,23 @@ async def test_repeated_authorize_service_adds_no_second_history_entry(
     store: DocumentStore,
     seller: Mapping[str, Any],
     partner: Mapping[str, Any],
-    make_service: ServiceFactory,
+    make: Make,
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     variables = {
         "token": service["authorizationLinkToken"],
         "input": _authorize_input(idempotencyKey="auth-1"),
     }
-    first = await _payload(gql, BY_LINK, variables, _seller(seller))
-    again = await _payload(gql, BY_LINK, variables, _seller(seller))
+    first = await gql.payload(BY_LINK, variables, as_=token_of(seller))
+    again = await gql.payload(BY_LINK, variables, as_=token_of(seller))
     assert first["userErrors"] == [] and again == first
     assert [e["node"]["action"] for e in again["authorization"]["history"]["edges"]] == [
         "AUTHORIZED"
     ]
     later = _authorize_input(idempotencyKey="auth-1")
     later["endDate"] = (utc_now().date() + timedelta(days=90)).isoformat()
-    reused = await _payload(
-        gql, BY_LINK, {"token": service["authorizationLinkToken"], "input": later}, _seller(seller)
+    reused = await gql.payload(
+        BY_LINK, {"token": service["authorizationLinkToken"], "input": later}, as_=token_of(seller)
     )
     assert (reused["authorization"], _codes(reused)) == (None, REUSED)
     assert await store.count(c.AUTHORIZATIONS) == 1
@@ -231,35 +179,31 @@ async def test_one_click_accept_takes_a_key(
     store: DocumentStore,
     seller: Mapping[str, Any],
     partner: Mapping[str, Any],
-    make_service: ServiceFactory,
+    make: Make,
 ) -> None:
-    service = await make_service(partner)
-    offer = await _payload(
-        gql,
-        CREATE_OFFER,
-        {"input": _offer_input([service["_id"]])},
-        _partner(partner),
+    service = await make.service(partner)
+    offer = await gql.payload(
+        CREATE_OFFER, {"input": _offer_input([service["_id"]])}, as_=token_of(partner)
     )
     link = (await store.get_many(c.SERVICE_OFFERS, [offer["serviceOffer"]["id"]]))[
         offer["serviceOffer"]["id"]
     ]["linkToken"]
     variables = {"token": link, "input": {"idempotencyKey": "click-1"}}
-    first = await _payload(gql, ACCEPT, variables, _seller(seller))
+    first = await gql.payload(ACCEPT, variables, as_=token_of(seller))
     assert first["userErrors"] == [] and len(first["authorizations"]) == 1
-    assert await _payload(gql, ACCEPT, variables, _seller(seller)) == first
+    assert await gql.payload(ACCEPT, variables, as_=token_of(seller)) == first
     changed = {"token": link, "input": {"idempotencyKey": "click-1", "contact": {"name": "Mia"}}}
-    assert _codes(await _payload(gql, ACCEPT, changed, _seller(seller))) == REUSED
+    assert _codes(await gql.payload(ACCEPT, changed, as_=token_of(seller))) == REUSED
     assert await store.count(c.AUTHORIZATIONS) == 1
 
 
 async def _authorization(
     gql: GraphQLClient, seller: Mapping[str, Any], service: Mapping[str, Any]
 ) -> dict[str, Any]:
-    granted = await _payload(
-        gql,
+    granted = await gql.payload(
         BY_LINK,
         {"token": service["authorizationLinkToken"], "input": _authorize_input()},
-        _seller(seller),
+        as_=token_of(seller),
     )
     assert granted["userErrors"] == [], granted
     authorization: dict[str, Any] = granted["authorization"]
@@ -271,22 +215,22 @@ async def test_renew_with_a_key_extends_once(
     store: DocumentStore,
     seller: Mapping[str, Any],
     partner: Mapping[str, Any],
-    make_service: ServiceFactory,
+    make: Make,
 ) -> None:
-    authorization = await _authorization(gql, seller, await make_service(partner))
+    authorization = await _authorization(gql, seller, await make.service(partner))
     variables = {"id": authorization["id"], "period": "ONE_MONTH", "key": "renew-1"}
-    first = await _payload(gql, RENEW, variables, _seller(seller))
-    again = await _payload(gql, RENEW, variables, _seller(seller))
+    first = await gql.payload(RENEW, variables, as_=token_of(seller))
+    again = await gql.payload(RENEW, variables, as_=token_of(seller))
     assert first["userErrors"] == [] and again == first
     assert first["authorization"]["endDate"] > authorization["endDate"]
     longer = {**variables, "period": "TWELVE_MONTHS"}
-    reused = await _payload(gql, RENEW, longer, _seller(seller))
+    reused = await gql.payload(RENEW, longer, as_=token_of(seller))
     assert (reused["authorization"], _codes(reused)) == (None, [(["idempotencyKey"], REUSED[0][1])])
     renewed = await store.count(c.HISTORY, {"subjectId": authorization["id"], "action": "RENEWED"})
     assert renewed == 1
     # Without a key, each call is a new renewal.
     plain = {"id": authorization["id"], "period": "ONE_MONTH"}
-    extended = await _payload(gql, RENEW, plain, _seller(seller))
+    extended = await gql.payload(RENEW, plain, as_=token_of(seller))
     assert extended["authorization"]["endDate"] > first["authorization"]["endDate"]
 
 
@@ -299,18 +243,17 @@ async def test_racing_retries_of_a_keyed_create_make_one_result(
     store: DocumentStore,
     partner: Mapping[str, Any],
     seller: Mapping[str, Any],
-    make_service: ServiceFactory,
+    make: Make,
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     for round_ in range(ROUNDS):
         key = f"race-{round_}"
         offers = await asyncio.gather(
             *(
-                _payload(
-                    gql,
+                gql.payload(
                     CREATE_OFFER,
                     {"input": _offer_input([service["_id"]], idempotencyKey=key)},
-                    _partner(partner),
+                    as_=token_of(partner),
                 )
                 for _ in range(RACERS)
             )
@@ -319,11 +262,10 @@ async def test_racing_retries_of_a_keyed_create_make_one_result(
         assert len({o["serviceOffer"]["id"] for o in offers}) == 1
         requests = await asyncio.gather(
             *(
-                _payload(
-                    gql,
+                gql.payload(
                     CREATE_REQUEST,
                     {"input": _request_input(partner["_id"], idempotencyKey=key)},
-                    _seller(seller),
+                    as_=token_of(seller),
                 )
                 for _ in range(RACERS)
             )
@@ -339,14 +281,14 @@ async def test_racing_keyed_renewals_extend_once(
     store: DocumentStore,
     seller: Mapping[str, Any],
     partner: Mapping[str, Any],
-    make_service: ServiceFactory,
+    make: Make,
 ) -> None:
-    authorization = await _authorization(gql, seller, await make_service(partner))
+    authorization = await _authorization(gql, seller, await make.service(partner))
     ends = [authorization["endDate"]]
     for round_ in range(ROUNDS):
         variables = {"id": authorization["id"], "period": "ONE_MONTH", "key": f"r-{round_}"}
         renewed = await asyncio.gather(
-            *(_payload(gql, RENEW, variables, _seller(seller)) for _ in range(RACERS))
+            *(gql.payload(RENEW, variables, as_=token_of(seller)) for _ in range(RACERS))
         )
         assert all(r["userErrors"] == [] for r in renewed), renewed
         assert len({r["authorization"]["endDate"] for r in renewed}) == 1
@@ -361,19 +303,19 @@ async def test_the_same_authorization_sent_again_without_a_key_changes_nothing(
     store: DocumentStore,
     seller: Mapping[str, Any],
     partner: Mapping[str, Any],
-    make_service: ServiceFactory,
+    make: Make,
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     variables = {"token": service["authorizationLinkToken"], "input": _authorize_input()}
-    first = await _payload(gql, BY_LINK, variables, _seller(seller))
-    again = await _payload(gql, BY_LINK, variables, _seller(seller))
+    first = await gql.payload(BY_LINK, variables, as_=token_of(seller))
+    again = await gql.payload(BY_LINK, variables, as_=token_of(seller))
     assert again == first and first["userErrors"] == []
     assert await store.count(c.HISTORY, {"subjectId": first["authorization"]["id"]}) == 1
     # A longer period is a renewal, recorded once.
     longer = _authorize_input()
     longer["endDate"] = (utc_now().date() + timedelta(days=120)).isoformat()
-    renewed = await _payload(
-        gql, BY_LINK, {"token": service["authorizationLinkToken"], "input": longer}, _seller(seller)
+    renewed = await gql.payload(
+        BY_LINK, {"token": service["authorizationLinkToken"], "input": longer}, as_=token_of(seller)
     )
     assert renewed["authorization"]["endDate"] == longer["endDate"]
     assert await store.count(c.HISTORY, {"subjectId": first["authorization"]["id"]}) == 2

@@ -27,12 +27,13 @@ from resolvers.insight_rebuild import rebuild
 from tests.conftest import SETTINGS as APP_SETTINGS
 from tests.conftest import (
     GraphQLClient,
-    PartnerFactory,
-    SellerFactory,
+    Make,
     ServiceFactory,
     insert_offer,
+    request_form,
     serving,
     token,
+    token_of,
 )
 
 ERRORS = "userErrors { field message code }"
@@ -93,14 +94,9 @@ def _details(days: int) -> dict[str, Any]:
     }
 
 
-def _as(document: Mapping[str, Any], role: Role) -> str:
-    return token(role, document["_id"])
-
-
 async def _ok(gql: GraphQLClient, query: str, variables: dict[str, Any], caller: str | None) -> Any:
-    result = await gql(query, variables, as_=caller)
-    assert "errors" not in result, result
-    payload = next(iter(result["data"].values()))
+    """:meth:`GraphQLClient.payload`, with no user error either."""
+    payload = await gql.payload(query, variables, as_=caller)
     assert not payload.get("userErrors"), payload
     return payload
 
@@ -115,7 +111,7 @@ async def _offer(
         "settings": SETTINGS,
         "idempotencyKey": key,
     }
-    made = await _ok(gql, CREATE_OFFER, {"input": offer_input}, _as(partner, Role.PARTNER))
+    made = await _ok(gql, CREATE_OFFER, {"input": offer_input}, token_of(partner))
     return dict(made["serviceOffer"])
 
 
@@ -138,7 +134,7 @@ async def _insights(
         "tz": time_zone,
         "services": services,
     }
-    return await gql(PARTNER_INSIGHTS, variables, as_=caller or _as(partner, Role.PARTNER))
+    return await gql(PARTNER_INSIGHTS, variables, as_=caller or token_of(partner))
 
 
 def _series(result: dict[str, Any]) -> dict[str, Any]:
@@ -154,20 +150,11 @@ async def _counters(store: DocumentStore) -> dict[str, tuple[Any, ...]]:
     }
 
 
-@pytest.fixture
-async def partner(make_partner: PartnerFactory) -> PartnerDocument:
-    return await make_partner()
-
-
 async def test_every_figure_counted_live_and_rebuilt_the_same(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    first, second = await make_service(partner), await make_service(partner)
-    sellers = [await make_seller(market=Market.ID) for _ in range(4)]
+    first, second = await make.service(partner), await make.service(partner)
+    sellers = [await make.seller(market=Market.ID) for _ in range(4)]
     bundle = await _offer(gql, partner, [first, second], key="bundle")
     await _offer(gql, partner, [first, second], key="bundle")  # a retry: counted once
     single = await _offer(gql, partner, [second])
@@ -175,24 +162,24 @@ async def test_every_figure_counted_live_and_rebuilt_the_same(
     opens = [
         (bundle["linkToken"], "browser-0001", None, True),
         (bundle["linkToken"], "browser-0001", None, False),
-        (bundle["linkToken"], None, _as(sellers[0], Role.SELLER), True),
-        (bundle["linkToken"], "browser-0002", _as(partner, Role.PARTNER), False),
+        (bundle["linkToken"], None, token_of(sellers[0]), True),
+        (bundle["linkToken"], "browser-0002", token_of(partner), False),
         (single["linkToken"], "browser-0001", None, True),
     ]
     for link, visitor, caller, counted in opens:
         opened = await _ok(gql, OPEN, {"token": link, "visitor": visitor}, caller)
         assert opened["counted"] is counted
-    accepted = await _ok(gql, ACCEPT, {"token": bundle["linkToken"]}, _as(sellers[0], Role.SELLER))
+    accepted = await _ok(gql, ACCEPT, {"token": bundle["linkToken"]}, token_of(sellers[0]))
     await _ok(
         gql,
         BY_LINK,
         {"token": first["authorizationLinkToken"], "input": _details(10)},
-        _as(sellers[1], Role.SELLER),
+        token_of(sellers[1]),
     )
     from_store = await _ok(
-        gql, FROM_STORE, {"id": second["_id"], "input": _details(60)}, _as(sellers[2], Role.SELLER)
+        gql, FROM_STORE, {"id": second["_id"], "input": _details(60)}, token_of(sellers[2])
     )
-    seller_token = _as(sellers[0], Role.SELLER)
+    seller_token = token_of(sellers[0])
     renewed_id, canceled_id = (a["id"] for a in accepted["authorizations"])
     await _ok(gql, RENEW, {"id": renewed_id}, seller_token)
     await _ok(gql, CANCEL, {"id": canceled_id}, seller_token)
@@ -206,23 +193,13 @@ async def test_every_figure_counted_live_and_rebuilt_the_same(
         changes={"endsAt": utc_now() - timedelta(seconds=1)},
     )
     assert await sweep_expired(store) == 1
-    form = {
-        "contact": {"subject": "Mia Chen", "email": "mia@shop.example"},
-        "business": {
-            "companySize": "SIZE_11_50",
-            "currency": "USD",
-            "shopMonthlyGmv": "25000",
-            "monthlyBudget": "1500",
-            "mainProductCategory": "BEAUTY_AND_PERSONAL_CARE",
-        },
-        "partnerIds": [partner["_id"]],
-    }
+    form = request_form(partner["_id"])["input"]
     request_ids = []
     for seller in sellers[1:]:
-        made = await _ok(gql, CREATE_REQUEST, {"input": form}, _as(seller, Role.SELLER))
+        made = await _ok(gql, CREATE_REQUEST, {"input": form}, token_of(seller))
         request_ids.append(made["requests"][0]["id"])
-    await _ok(gql, ACCEPT_REQUEST, {"id": request_ids[0]}, _as(partner, Role.PARTNER))
-    await _ok(gql, REJECT_REQUEST, {"id": request_ids[1]}, _as(partner, Role.PARTNER))
+    await _ok(gql, ACCEPT_REQUEST, {"id": request_ids[0]}, token_of(partner))
+    await _ok(gql, REJECT_REQUEST, {"id": request_ids[1]}, token_of(partner))
 
     series = _series(await _insights(gql, partner, services=[first["_id"], second["_id"]]))
     (today,) = series["buckets"]
@@ -278,12 +255,9 @@ async def test_every_figure_counted_live_and_rebuilt_the_same(
 
 
 async def test_day_boundaries_follow_the_time_zone(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     offers = [await _offer(gql, partner, [service]) for _ in range(3)]
     # Put the offers' creation at chosen instants (as if made then) and count again.
     yesterday = _today() - timedelta(days=1)
@@ -374,19 +348,14 @@ async def test_bad_arguments_are_refused_with_a_code(
 
 
 async def test_only_the_partner_and_admins_see_its_insights(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    other = await make_partner()
-    foreign = await make_service(other)
-    seller = await make_seller()
+    other = await make.partner()
+    foreign = await make.service(other)
+    seller = await make.seller()
     for caller, code in [
-        (_as(other, Role.PARTNER), "FORBIDDEN"),
-        (_as(seller, Role.SELLER), "FORBIDDEN"),
+        (token_of(other), "FORBIDDEN"),
+        (token_of(seller), "FORBIDDEN"),
     ]:
         result = await _insights(gql, partner, caller)
         assert result["data"]["partner"]["insights"] is None
@@ -403,51 +372,43 @@ async def test_only_the_partner_and_admins_see_its_insights(
     platform = await gql(
         PLATFORM_INSIGHTS,
         {"from": "2025-01-01", "to": "2025-01-01"},
-        as_=_as(partner, Role.PARTNER),
+        as_=token_of(partner),
     )
     assert platform["data"]["insights"] is None
     assert [e["extensions"]["code"] for e in platform["errors"]] == ["FORBIDDEN"]
 
 
 async def test_idempotent_retries_count_once(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    service = await make_service(partner)
-    seller = await make_seller()
+    service = await make.service(partner)
+    seller = await make.seller()
     offers = [await _offer(gql, partner, [service], key="same-key") for _ in range(3)]
     assert len({o["id"] for o in offers}) == 1
     for _ in range(3):
-        await _ok(gql, ACCEPT, {"token": offers[0]["linkToken"]}, _as(seller, Role.SELLER))
+        await _ok(gql, ACCEPT, {"token": offers[0]["linkToken"]}, token_of(seller))
     (today,) = _series(await _insights(gql, partner))["buckets"]
     assert (today["offersCreated"], today["offersAccepted"], today["grantedFromOffer"]) == (1, 1, 1)
 
 
 async def test_racing_accepts_and_opens_count_exactly_once(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    service = await make_service(partner)
-    sellers = [await make_seller() for _ in range(4)]
+    service = await make.service(partner)
+    sellers = [await make.seller() for _ in range(4)]
     rounds = 6
     for _ in range(rounds):
         offer = await _offer(gql, partner, [service])
         link = offer["linkToken"]
         await asyncio.gather(
-            *(gql(ACCEPT, {"token": link}, as_=_as(s, Role.SELLER)) for s in sellers),
+            *(gql(ACCEPT, {"token": link}, as_=token_of(s)) for s in sellers),
             *(gql(OPEN, {"token": link, "visitor": "racing-browser"}) for _ in range(4)),
         )
         # Each round's winner cancels, so the next offer's accept can grant again.
         granted = await store.find(c.AUTHORIZATIONS, {"offerId": offer["id"]})
         assert len(granted) == 1
         winner = next(s for s in sellers if s["_id"] == granted[0]["sellerId"])
-        await _ok(gql, CANCEL, {"id": granted[0]["_id"]}, _as(winner, Role.SELLER))
+        await _ok(gql, CANCEL, {"id": granted[0]["_id"]}, token_of(winner))
     (today,) = _series(await _insights(gql, partner))["buckets"]
     assert (today["offersAccepted"], today["grantedFromOffer"], today["linkOpens"]) == (
         rounds,
@@ -458,14 +419,11 @@ async def test_racing_accepts_and_opens_count_exactly_once(
 
 
 async def test_admins_see_the_platform_filtered(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    tsp = await make_partner()
-    mcn = await make_partner(type=PartnerType.MCN_CAP)
-    tsp_service, mcn_service = await make_service(tsp), await make_service(mcn)
+    tsp = await make.partner()
+    mcn = await make.partner(type=PartnerType.MCN_CAP)
+    tsp_service, mcn_service = await make.service(tsp), await make.service(mcn)
     await _offer(gql, tsp, [tsp_service])
     await _offer(gql, mcn, [mcn_service])
     await _offer(gql, mcn, [mcn_service])
@@ -489,12 +447,9 @@ async def test_admins_see_the_platform_filtered(
 
 
 async def test_a_year_of_days_costs_its_buckets_and_reads_no_more(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     await _offer(gql, partner, [service])
 
     async def cost(days: int, fields: str) -> int:
@@ -503,7 +458,7 @@ async def test_a_year_of_days_costs_its_buckets_and_reads_no_more(
         first = _today() - timedelta(days=days - 1)
         variables = {"id": partner["_id"], "from": first.isoformat(), "to": _today().isoformat()}
         store.stats.reset()
-        result = await gql(query, variables, as_=_as(partner, Role.PARTNER))
+        result = await gql(query, variables, as_=token_of(partner))
         assert "errors" not in result, result
         assert len(result["data"]["partner"]["insights"]["buckets"]) == days
         # The counters of the range's days (one here) and the day before it: never the data.
@@ -521,9 +476,9 @@ async def test_a_year_of_days_costs_its_buckets_and_reads_no_more(
 
 
 async def test_link_opens_are_throttled_per_anonymous_address(
-    store: DocumentStore, partner: Mapping[str, Any], make_service: ServiceFactory
+    store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
-    offer = await insert_offer(store, partner, [await make_service(partner)])
+    offer = await insert_offer(store, partner, [await make.service(partner)])
     # Room for two or three mutations (10 points and their payload), restoring almost nothing.
     tight = dataclasses.replace(
         APP_SETTINGS,

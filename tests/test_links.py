@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, OfferFactory, PartnerFactory, ServiceFactory, token
+from tests.conftest import GraphQLClient, Make, token, token_of
 
 OFFER = (
     """query($id: ID!) { node(id: $id) { ... on ServiceOffer { linkToken authorizationUrl } } }"""
@@ -13,15 +13,12 @@ SERVICE = """query($id: ID!) { node(id: $id) { ... on Service {
 
 
 async def test_offer_and_service_links_are_absolute_urls_for_the_partner(
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_offer: OfferFactory,
+    gql: GraphQLClient, make: Make
 ) -> None:
-    partner = await make_partner()
-    service = await make_service(partner)
-    offer = await make_offer(partner, [service])
-    as_partner = token(Role.PARTNER, partner["_id"])
+    partner = await make.partner()
+    service = await make.service(partner)
+    offer = await make.offer(partner, [service])
+    as_partner = token_of(partner)
     offer_links = (await gql(OFFER, {"id": offer["_id"]}, as_=as_partner))["data"]["node"]
     assert offer_links == {
         "linkToken": offer["linkToken"],
@@ -31,6 +28,6 @@ async def test_offer_and_service_links_are_absolute_urls_for_the_partner(
     assert service_links["authorizationUrl"] == (
         f"http://gateway/authorize/service/{service['authorizationLinkToken']}"
     )
-    other = token(Role.PARTNER, (await make_partner())["_id"])
+    other = token(Role.PARTNER, (await make.partner())["_id"])
     hidden = (await gql(SERVICE, {"id": service["_id"]}, as_=other))["data"]["node"]
     assert hidden == {"authorizationLinkToken": None, "authorizationUrl": None}

@@ -15,24 +15,19 @@ from datastore.store import DocumentStore
 from resolvers.context import Context
 from resolvers.identity import Role, Viewer
 from schema.document_reads import reference
-from tests.conftest import GraphQLClient, PartnerFactory, ServiceFactory
+from tests.conftest import GraphQLClient, Make, PartnerFactory, ServiceFactory
 
 NESTED = """{ partners(first: 20) { edges { node { name
   services(first: 10) { edges { node { name partner { name } category { name } } } } } } } }"""
 
 
 async def _round_trips_for(
-    partner_count: int,
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    admin: str,
+    partner_count: int, gql: GraphQLClient, store: DocumentStore, make: Make, admin: str
 ) -> tuple[int, int]:
     for _ in range(partner_count):
-        partner = await make_partner()
+        partner = await make.partner()
         for _ in range(3):
-            await make_service(partner)
+            await make.service(partner)
     store.stats.reset()
     result = await gql(NESTED, as_=admin)
     edges = result["data"]["partners"]["edges"]
@@ -42,16 +37,12 @@ async def _round_trips_for(
 
 
 async def test_round_trips_do_not_grow_with_partners(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    admin: str,
+    gql: GraphQLClient, store: DocumentStore, make: Make, admin: str
 ) -> None:
-    few = await _round_trips_for(2, gql, store, make_partner, make_service, admin)
+    few = await _round_trips_for(2, gql, store, make, admin)
     for collection in ("partners", "services"):
         await store.delete_all(collection)
-    many = await _round_trips_for(20, gql, store, make_partner, make_service, admin)
+    many = await _round_trips_for(20, gql, store, make, admin)
     # One read for the partners page, one for every partner's services; partners of services
     # come from the primed loader.
     assert few[0] == many[0] == 2
@@ -60,10 +51,10 @@ async def test_round_trips_do_not_grow_with_partners(
 
 
 async def test_services_page_inside_each_partner_continues_with_its_cursor(
-    gql: GraphQLClient, make_partner: PartnerFactory, make_service: ServiceFactory, admin: str
+    gql: GraphQLClient, make: Make, admin: str
 ) -> None:
-    partner = await make_partner()
-    made = [(await make_service(partner))["_id"] for _ in range(5)]
+    partner = await make.partner()
+    made = [(await make.service(partner))["_id"] for _ in range(5)]
     query = """query($id: ID!, $after: String) { partner(id: $id) {
       services(first: 2, after: $after) { edges { node { id } }
       pageInfo { hasNextPage endCursor } } } }"""
@@ -120,9 +111,9 @@ async def test_an_answered_request_leaves_none_of_its_reads_to_the_cycle_collect
 
 
 async def test_a_reference_already_loaded_resolves_at_once(
-    store: DocumentStore, make_partner: PartnerFactory
+    store: DocumentStore, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     context = Context(store=store, viewer=Viewer(Role.ADMIN, "adm_1"), request_id="loads")
     partner_of = reference(lambda loaders: loaders.partner_by_id, "partnerId")
 

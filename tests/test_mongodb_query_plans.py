@@ -23,10 +23,7 @@ from datastore.store import ASCENDING, DocumentStore
 from resolvers import events
 from tests.conftest import (
     GraphQLClient,
-    OfferFactory,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
+    Make,
 )
 from tests.stores import READ_COMMANDS, mongodb_only
 from tests.test_query_plans import answer_representative_reads
@@ -34,18 +31,11 @@ from tests.test_query_plans import answer_representative_reads
 
 @mongodb_only
 async def test_every_sort_the_adapter_issues_is_served_by_an_index(
-    store: DocumentStore,
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    store: DocumentStore, gql: GraphQLClient, make: Make
 ) -> None:
     assert isinstance(store, MongoStore)
     with READ_COMMANDS.recording() as reads:
-        await answer_representative_reads(
-            store, gql, make_partner, make_service, make_seller, make_offer
-        )
+        await answer_representative_reads(store, gql, make)
         await events.last_position(store)
         # What the event hub and a feed's replay read.
         await store.find(

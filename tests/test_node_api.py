@@ -5,7 +5,7 @@ from __future__ import annotations
 from datastore.catalog import get_catalog
 from datastore.enums import ServiceStatus
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
+from tests.conftest import GraphQLClient, Make, token, token_of
 
 NODE = """query($id: ID!) { node(id: $id) { __typename id
   ... on Service { name partner { id } category { name } }
@@ -14,17 +14,12 @@ NODE = """query($id: ID!) { node(id: $id) { __typename id
   ... on ServiceCategory { name mainCategory partnerType } } }"""
 
 
-async def test_node_resolves_each_type_by_prefix(
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-) -> None:
-    partner = await make_partner()
-    service = await make_service(partner)
-    seller = await make_seller()
+async def test_node_resolves_each_type_by_prefix(gql: GraphQLClient, make: Make) -> None:
+    partner = await make.partner()
+    service = await make.service(partner)
+    seller = await make.seller()
     category = get_catalog().all()[0]
-    as_seller = token(Role.SELLER, seller["_id"])
+    as_seller = token_of(seller)
     found = {
         identifier: (await gql(NODE, {"id": identifier}, as_=as_seller))["data"]["node"]
         for identifier in (partner["_id"], service["_id"], seller["_id"], category.id)
@@ -42,17 +37,14 @@ async def test_node_resolves_each_type_by_prefix(
 
 
 async def test_another_tenants_private_objects_read_as_not_found(
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, make: Make
 ) -> None:
-    partner = await make_partner()
-    draft = await make_service(partner, status=ServiceStatus.DRAFT)
-    seller = await make_seller()
+    partner = await make.partner()
+    draft = await make.service(partner, status=ServiceStatus.DRAFT)
+    seller = await make.seller()
     intruders = {
-        "another seller": token(Role.SELLER, (await make_seller())["_id"]),
-        "a partner": token(Role.PARTNER, partner["_id"]),
+        "another seller": token(Role.SELLER, (await make.seller())["_id"]),
+        "a partner": token_of(partner),
         "anonymous": None,
     }
     for caller in intruders.values():
@@ -61,7 +53,7 @@ async def test_another_tenants_private_objects_read_as_not_found(
         assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     hidden = await gql(NODE, {"id": draft["_id"]}, as_=intruders["another seller"])
     assert hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND"
-    owner = await gql(NODE, {"id": draft["_id"]}, as_=token(Role.PARTNER, partner["_id"]))
+    owner = await gql(NODE, {"id": draft["_id"]}, as_=token_of(partner))
     assert owner["data"]["node"]["id"] == draft["_id"]
     admin = await gql(NODE, {"id": seller["_id"]}, as_=token(Role.ADMIN))
     assert admin["data"]["node"]["id"] == seller["_id"]
@@ -76,10 +68,8 @@ async def test_malformed_and_unknown_ids(gql: GraphQLClient) -> None:
     assert unknown["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 
-async def test_nodes_keeps_order_and_nulls_missing(
-    gql: GraphQLClient, make_partner: PartnerFactory
-) -> None:
-    first, second = await make_partner(), await make_partner()
+async def test_nodes_keeps_order_and_nulls_missing(gql: GraphQLClient, make: Make) -> None:
+    first, second = await make.partner(), await make.partner()
     ids = [second["_id"], "ptn_01aaaaaaaaaaaaaaaaaaaaaaaa", first["_id"]]
     result = await gql("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ids})
     assert result["data"]["nodes"] == [{"id": second["_id"]}, None, {"id": first["_id"]}]
@@ -89,18 +79,16 @@ async def test_nodes_keeps_order_and_nulls_missing(
     assert too_many["errors"][0]["extensions"]["code"] == "TOO_MANY_IDS"
 
 
-async def test_viewer_names_the_caller(
-    gql: GraphQLClient, make_partner: PartnerFactory, make_seller: SellerFactory
-) -> None:
-    partner = await make_partner()
-    seller = await make_seller()
+async def test_viewer_names_the_caller(gql: GraphQLClient, make: Make) -> None:
+    partner = await make.partner()
+    seller = await make.seller()
     query = "{ viewer { role partner { id } seller { id } } }"
     assert (await gql(query))["data"]["viewer"] == {"role": None, "partner": None, "seller": None}
-    as_partner = await gql(query, as_=token(Role.PARTNER, partner["_id"]))
+    as_partner = await gql(query, as_=token_of(partner))
     assert as_partner["data"]["viewer"] == {
         "role": "PARTNER",
         "partner": {"id": partner["_id"]},
         "seller": None,
     }
-    as_seller = await gql(query, as_=token(Role.SELLER, seller["_id"]))
+    as_seller = await gql(query, as_=token_of(seller))
     assert as_seller["data"]["viewer"]["seller"] == {"id": seller["_id"]}

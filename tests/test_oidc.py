@@ -28,7 +28,7 @@ from edge.gateway_settings import Settings, SettingsError
 from edge.oidc import OidcSettings, OidcSettingsError
 from edge.throttle import ThrottlePolicy
 from resolvers.identity import Role
-from tests.conftest import JWT_SECRET, PartnerFactory, serving, token
+from tests.conftest import JWT_SECRET, Make, serving, token
 
 ISSUER = "https://idp.example/"
 AUDIENCE = "tsp-gateway"
@@ -140,9 +140,9 @@ def provider() -> Provider:
 
 
 async def test_rs256_and_es256_tokens_name_role_and_account_from_configured_claims(
-    store: DocumentStore, provider: Provider, make_partner: PartnerFactory
+    store: DocumentStore, provider: Provider, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     rsa_key = provider.add_rsa("rsa-1")
     ec_key = provider.add_ec("ec-1")
     with serving_jwks(provider) as url:

@@ -9,7 +9,7 @@ from datastore import collections as c
 from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, PartnerFactory, ServiceFactory, token
+from tests.conftest import GraphQLClient, Make, token
 
 REGISTER = """mutation($input: RegisterPartnerInput!) { registerPartner(input: $input) {
   partner { id name type registrationRegion targetMarkets status contactEmail website
@@ -106,9 +106,9 @@ async def test_concurrent_registrations_of_one_account_create_one_partner(
 
 
 async def test_bad_registrations_are_refused_and_write_nothing(
-    gql: GraphQLClient, store: DocumentStore, make_partner: PartnerFactory
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    await make_partner(name="Taken Name")
+    await make.partner(name="Taken Name")
     caller = token(Role.PARTNER, new_id("ptn"))
     cases: list[tuple[dict[str, Any], list[str], str]] = [
         ({"targetMarkets": ["JP"]}, ["input", "targetMarkets"], "MARKET_NOT_IN_REGION"),
@@ -194,9 +194,9 @@ async def test_partners_edit_their_profile_region_and_type_stay(
 
 
 async def test_bad_profile_edits_are_refused_and_write_nothing(
-    gql: GraphQLClient, store: DocumentStore, make_partner: PartnerFactory
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    other = await make_partner(name="Someone Else")
+    other = await make.partner(name="Someone Else")
     partner_id = new_id("ptn")
     caller = token(Role.PARTNER, partner_id)
     await gql(REGISTER, {"input": registration()}, as_=caller)
@@ -226,14 +226,14 @@ async def test_bad_profile_edits_are_refused_and_write_nothing(
 
 
 async def test_public_details_of_a_partner_with_a_live_service(
-    gql: GraphQLClient, store: DocumentStore, make_service: ServiceFactory
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     partner_id = new_id("ptn")
     caller = token(Role.PARTNER, partner_id)
     await gql(REGISTER, {"input": registration()}, as_=caller)
     await gql(UPDATE, {"input": {"logoUrl": "https://harbour.example/l.png"}}, as_=caller)
     partner = (await store.get_many(c.PARTNERS, [partner_id]))[partner_id]
-    service = await make_service(partner)
+    service = await make.service(partner)
     query = """query { store { edges { node { id partner { name description website logoUrl
       contactEmail } } } } }"""
     result = await gql(query)

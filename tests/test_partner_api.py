@@ -11,10 +11,9 @@ from resolvers.identity import Role
 from tests.conftest import (
     MAX_PAGES,
     GraphQLClient,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
+    Make,
     token,
+    token_of,
 )
 
 PARTNER = """query($id: ID!) { partner(id: $id) { id name type registrationRegion targetMarkets
@@ -22,12 +21,12 @@ PARTNER = """query($id: ID!) { partner(id: $id) { id name type registrationRegio
 
 
 async def test_anyone_reads_an_active_partner_with_only_store_services(
-    gql: GraphQLClient, make_partner: PartnerFactory, make_service: ServiceFactory
+    gql: GraphQLClient, make: Make
 ) -> None:
-    partner = await make_partner(registrationRegion=Region.UK, type=PartnerType.MCN_CAP)
-    live = await make_service(partner)
-    await make_service(partner, status=ServiceStatus.DRAFT)
-    await make_service(partner, type=ServiceType.CUSTOM)
+    partner = await make.partner(registrationRegion=Region.UK, type=PartnerType.MCN_CAP)
+    live = await make.service(partner)
+    await make.service(partner, status=ServiceStatus.DRAFT)
+    await make.service(partner, type=ServiceType.CUSTOM)
     result = await gql(PARTNER, {"id": partner["_id"]})
     data = result["data"]["partner"]
     assert data["type"] == "MCN_CAP"
@@ -37,23 +36,20 @@ async def test_anyone_reads_an_active_partner_with_only_store_services(
 
 
 async def test_owner_and_admin_see_every_service_other_callers_do_not(
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, make: Make
 ) -> None:
-    partner = await make_partner()
-    other = await make_partner()
-    seller = await make_seller()
-    await make_service(partner)
-    await make_service(partner, status=ServiceStatus.DRAFT)
-    await make_service(partner, type=ServiceType.CUSTOM)
+    partner = await make.partner()
+    other = await make.partner()
+    seller = await make.seller()
+    await make.service(partner)
+    await make.service(partner, status=ServiceStatus.DRAFT)
+    await make.service(partner, type=ServiceType.CUSTOM)
     counts = {}
     for name, caller in {
-        "owner": token(Role.PARTNER, partner["_id"]),
+        "owner": token_of(partner),
         "admin": token(Role.ADMIN),
         "other": token(Role.PARTNER, other["_id"]),
-        "seller": token(Role.SELLER, seller["_id"]),
+        "seller": token_of(seller),
         "anonymous": None,
     }.items():
         result = await gql(PARTNER, {"id": partner["_id"]}, as_=caller)
@@ -61,23 +57,21 @@ async def test_owner_and_admin_see_every_service_other_callers_do_not(
     assert counts == {"owner": 3, "admin": 3, "other": 1, "seller": 1, "anonymous": 1}
 
 
-async def test_status_filter_cannot_widen_what_others_see(
-    gql: GraphQLClient, make_partner: PartnerFactory, make_service: ServiceFactory
-) -> None:
-    partner = await make_partner()
-    await make_service(partner, status=ServiceStatus.DRAFT)
+async def test_status_filter_cannot_widen_what_others_see(gql: GraphQLClient, make: Make) -> None:
+    partner = await make.partner()
+    await make.service(partner, status=ServiceStatus.DRAFT)
     query = """query($id: ID!) { partner(id: $id) {
       services(status: [DRAFT]) { edges { node { id } } } } }"""
     anonymous = await gql(query, {"id": partner["_id"]})
     assert anonymous["data"]["partner"]["services"]["edges"] == []
-    owner = await gql(query, {"id": partner["_id"]}, as_=token(Role.PARTNER, partner["_id"]))
+    owner = await gql(query, {"id": partner["_id"]}, as_=token_of(partner))
     assert len(owner["data"]["partner"]["services"]["edges"]) == 1
 
 
 async def test_closed_partner_reads_as_not_found_except_to_itself_and_admins(
-    gql: GraphQLClient, make_partner: PartnerFactory
+    gql: GraphQLClient, make: Make
 ) -> None:
-    closed = await make_partner(status=PartnerStatus.CLOSED)
+    closed = await make.partner(status=PartnerStatus.CLOSED)
     result = await gql(PARTNER, {"id": closed["_id"]})
     assert result["data"]["partner"] is None
     assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
@@ -86,8 +80,8 @@ async def test_closed_partner_reads_as_not_found_except_to_itself_and_admins(
         assert seen["data"]["partner"]["status"] == "CLOSED"
 
 
-async def test_partner_lookup_errors(gql: GraphQLClient, make_seller: SellerFactory) -> None:
-    seller = await make_seller()
+async def test_partner_lookup_errors(gql: GraphQLClient, make: Make) -> None:
+    seller = await make.seller()
     unknown = await gql(PARTNER, {"id": "ptn_01aaaaaaaaaaaaaaaaaaaaaaaa"})
     assert unknown["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     malformed = await gql(PARTNER, {"id": "not-an-id"})
@@ -102,12 +96,10 @@ PARTNERS = """query($first: Int, $after: String, $last: Int, $before: String, $t
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"""
 
 
-async def test_partners_listing_is_for_admins_only(
-    gql: GraphQLClient, make_partner: PartnerFactory, make_seller: SellerFactory
-) -> None:
-    partner = await make_partner()
-    seller = await make_seller()
-    for caller in (None, token(Role.PARTNER, partner["_id"]), token(Role.SELLER, seller["_id"])):
+async def test_partners_listing_is_for_admins_only(gql: GraphQLClient, make: Make) -> None:
+    partner = await make.partner()
+    seller = await make.seller()
+    for caller in (None, token_of(partner), token_of(seller)):
         result = await gql(PARTNERS, as_=caller)
         assert result["data"] == {"partners": None}
         expected = "UNAUTHENTICATED" if caller is None else "FORBIDDEN"
@@ -117,9 +109,9 @@ async def test_partners_listing_is_for_admins_only(
 
 
 async def test_partners_pages_forwards_and_backwards_newest_first(
-    gql: GraphQLClient, make_partner: PartnerFactory, admin: str
+    gql: GraphQLClient, make: Make, admin: str
 ) -> None:
-    created = [(await make_partner())["_id"] for _ in range(7)]
+    created = [(await make.partner())["_id"] for _ in range(7)]
     newest_first = list(reversed(created))
     seen: list[str] = []
     after = None
@@ -140,19 +132,17 @@ async def test_partners_pages_forwards_and_backwards_newest_first(
     assert [e["node"]["id"] for e in earlier["edges"]] == newest_first[2:5]
 
 
-async def test_partners_filter_by_type(
-    gql: GraphQLClient, make_partner: PartnerFactory, admin: str
-) -> None:
-    await make_partner()
-    affiliate = await make_partner(type=PartnerType.AFFILIATE_PARTNER)
+async def test_partners_filter_by_type(gql: GraphQLClient, make: Make, admin: str) -> None:
+    await make.partner()
+    affiliate = await make.partner(type=PartnerType.AFFILIATE_PARTNER)
     result = await gql(PARTNERS, {"type": "AFFILIATE_PARTNER"}, as_=admin)
     assert [e["node"]["id"] for e in result["data"]["partners"]["edges"]] == [affiliate["_id"]]
 
 
 async def test_page_size_cursor_and_enum_errors(
-    gql: GraphQLClient, make_partner: PartnerFactory, admin: str, store: DocumentStore
+    gql: GraphQLClient, make: Make, admin: str, store: DocumentStore
 ) -> None:
-    await make_partner()
+    await make.partner()
     too_big = await gql(PARTNERS, {"first": 101}, as_=admin)
     assert too_big["errors"][0]["extensions"]["code"] == "INVALID_PAGE_SIZE"
     assert "between 0 and 100" in too_big["errors"][0]["message"]

@@ -43,12 +43,8 @@ from schema.pagination import Part
 from tests.conftest import (
     JWT_SECRET,
     SETTINGS,
-    AuthorizationFactory,
     GraphQLClient,
-    OfferFactory,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
+    Make,
     serving,
     token,
 )
@@ -62,22 +58,15 @@ PartnerWithOffers = Callable[[int], Awaitable[PartnerDocument]]
 
 
 @pytest.fixture
-def partner_with_offers(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
-) -> PartnerWithOffers:
+def partner_with_offers(gql: GraphQLClient, store: DocumentStore, make: Make) -> PartnerWithOffers:
     """A new partner whose ``count`` offers sellers accepted through the API."""
 
-    async def make(count: int) -> PartnerDocument:
-        partner = await make_partner()
-        await _accepted_offers(count, gql, store, partner, make_service, make_seller, make_offer)
+    async def build(count: int) -> PartnerDocument:
+        partner = await make.partner()
+        await _accepted_offers(count, gql, store, partner, make)
         return partner
 
-    return make
+    return build
 
 
 def test_every_query_the_app_sends_is_planned() -> None:
@@ -174,9 +163,9 @@ async def test_the_dashboard_planned_is_the_interpreted_answer_in_no_more_round_
     ],
 )
 async def test_an_answer_with_errors_is_the_interpreted_one(
-    store: DocumentStore, make_partner: PartnerFactory, query: str
+    store: DocumentStore, make: Make, query: str
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     planned, _ = await _answer(store, Execution.PLANNED, query, partner["_id"])
     interpreted, _ = await _answer(store, Execution.INTERPRETED, query, partner["_id"])
     assert b'"errors"' in planned
@@ -184,17 +173,13 @@ async def test_an_answer_with_errors_is_the_interpreted_one(
 
 
 async def test_errors_are_graphql_cores_in_its_order_whatever_the_planned_run_loaded(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_authorization: AuthorizationFactory,
+    store: DocumentStore, make: Make
 ) -> None:
     # The planned run loads the authorization before meeting the link's error; graphql-core,
     # run on what it loaded, would find `b`'s error first (a cold run finds `a`'s first).
-    partner = await make_partner()
-    seller = await make_seller()
-    authorization = await make_authorization(seller, await make_service(partner))
+    partner = await make.partner()
+    seller = await make.seller()
+    authorization = await make.authorization(seller, await make.service(partner))
     query = (
         '{ a: serviceOfferByLink(token: "nope") { id } '
         f'b: node(id: "{authorization["_id"]}") {{ id }} }}'
@@ -207,12 +192,12 @@ async def test_errors_are_graphql_cores_in_its_order_whatever_the_planned_run_lo
 
 
 async def test_no_error_is_lost_whatever_the_planned_run_loaded(
-    store: DocumentStore, make_partner: PartnerFactory, make_seller: SellerFactory
+    store: DocumentStore, make: Make
 ) -> None:
     # `nodes` is refused for another's seller and nulls the whole answer; graphql-core, run on
     # what the planned run loaded, would stop before recording the link's error.
-    partner = await make_partner()
-    seller = await make_seller()
+    partner = await make.partner()
+    seller = await make.seller()
     query = (
         f'{{ serviceOfferByLink(token: "nope") {{ id }} nodes(ids: ["{seller["_id"]}"]) {{ id }} }}'
     )
@@ -335,18 +320,13 @@ async def test_pages_of_documents_answer_cursors_page_info_and_counts_as_interpr
 )
 @pytest.mark.parametrize("selection", ["edges { node { __typename %s } }", "nodes { %s }"])
 async def test_stored_values_read_as_interpreted_whatever_was_stored(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    action: str,
-    reason_code: str | None,
-    selection: str,
+    store: DocumentStore, make: Make, action: str, reason_code: str | None, selection: str
 ) -> None:
     # Plans answer a history entry inline: a stored enum value through one map of stored
     # values to names, a date coerced in place. A legacy value, a code stored as None or not
     # at all, and a value no release ever stored read as resolvers read them.
-    partner = await make_partner()
-    service = await make_service(partner)
+    partner = await make.partner()
+    service = await make.service(partner)
     entry: HistoryDocument = {
         "version": 1,
         "_id": new_id("hst"),
@@ -450,13 +430,10 @@ async def test_breaking_any_generated_branch_fails_the_checked_suite(
 
 
 async def test_a_planned_run_ending_on_a_bug_is_answered_interpreted_and_logged_once_per_plan(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    caplog: pytest.LogCaptureFixture,
+    store: DocumentStore, make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
-    partner = await make_partner()
-    await make_service(partner)
+    partner = await make.partner()
+    await make.service(partner)
     caller = {"Authorization": f"Bearer {token(Role.PARTNER, partner['_id'])}"}
     query = "{ viewer { partner { name services(first: 2) { nodes { name } } } } }"
     branch_hooks["exact leaf"] = lambda indent: [f"{indent}raise LookupError('broken')"]

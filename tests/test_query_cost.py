@@ -13,7 +13,7 @@ from datastore.store import DocumentStore
 from edge.extension import GatewayPolicy
 from edge.throttle import ThrottlePolicy
 from resolvers.identity import Role
-from tests.conftest import SETTINGS, GraphQLClient, PartnerFactory, serving, token
+from tests.conftest import SETTINGS, GraphQLClient, Make, serving, token
 
 OFF = ThrottlePolicy(enabled=False)
 
@@ -39,10 +39,10 @@ async def test_every_response_reports_its_cost(gql: GraphQLClient) -> None:
 
 
 async def test_a_connection_costs_two_plus_its_page_and_actual_counts_what_was_read(
-    gql: GraphQLClient, make_partner: PartnerFactory
+    gql: GraphQLClient, make: Make
 ) -> None:
     for _ in range(3):
-        await make_partner()
+        await make.partner()
     body = await gql(
         "{ partners(first: 5) { nodes { name } pageInfo { hasNextPage } } }",
         as_=token(Role.ADMIN),

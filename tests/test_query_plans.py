@@ -24,17 +24,16 @@ from resolvers.identity import Role
 from tests.conftest import (
     MAX_PAGES,
     GraphQLClient,
-    OfferFactory,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
+    Make,
+    request_form,
     token,
+    token_of,
 )
 from tests.stores import sqlite_only
 from tests.test_authorization_api import LIST as AUTHORIZATIONS_OF_VIEWER
 from tests.test_dashboard import DASHBOARD, _accepted_offers
 from tests.test_seller_request_api import CREATE as CREATE_REQUEST
-from tests.test_seller_request_api import INBOX, _form
+from tests.test_seller_request_api import INBOX
 from tests.test_store_search import STORE
 
 # SQLite's plans: MongoDB's are tests/test_mongodb_query_plans.py.
@@ -83,28 +82,21 @@ def _problems(path: str, statement: str) -> list[str]:
     return problems
 
 
-async def answer_representative_reads(
-    store: DocumentStore,
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
-) -> None:
+async def answer_representative_reads(store: DocumentStore, gql: GraphQLClient, make: Make) -> None:
     """Seed partners, services, offers and a request, then answer the API's representative
     reads as their callers (each store search's next page too): the workload whose plans this
     test and ``tests/test_mongodb_query_plans.py`` check."""
-    partner = await make_partner()
-    other = await make_partner()
+    partner = await make.partner()
+    other = await make.partner()
     for owner in (partner, other):
         for _ in range(3):
-            await make_service(owner, description="Live shopping campaigns and coaching.")
-    await _accepted_offers(2, gql, store, partner, make_service, make_seller, make_offer)
-    seller = await make_seller()
-    as_seller = token(Role.SELLER, seller["_id"])
-    as_partner = token(Role.PARTNER, partner["_id"])
+            await make.service(owner, description="Live shopping campaigns and coaching.")
+    await _accepted_offers(2, gql, store, partner, make)
+    seller = await make.seller()
+    as_seller = token_of(seller)
+    as_partner = token_of(partner)
     as_admin = token(Role.ADMIN)
-    created = await gql(CREATE_REQUEST, _form(partner["_id"], other["_id"]), as_=as_seller)
+    created = await gql(CREATE_REQUEST, request_form(partner["_id"], other["_id"]), as_=as_seller)
     assert created["data"]["createRequest"]["userErrors"] == []
 
     reads: list[tuple[str, dict[str, object], str]] = [
@@ -138,18 +130,10 @@ async def answer_representative_reads(
 
 
 async def test_every_statement_reads_through_an_index(
-    store: DocumentStore,
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
-    statements: list[str],
+    store: DocumentStore, gql: GraphQLClient, make: Make, statements: list[str]
 ) -> None:
     assert isinstance(store, SQLiteStore)
-    await answer_representative_reads(
-        store, gql, make_partner, make_service, make_seller, make_offer
-    )
+    await answer_representative_reads(store, gql, make)
     reads_seen = [
         s for s in dict.fromkeys(statements) if s.lstrip().upper().startswith(("SELECT", "WITH"))
     ]

@@ -36,14 +36,11 @@ from resolvers.context import RequestLimits
 from resolvers.identity import Role
 from tests.conftest import (
     JWT_SECRET,
-    AuthorizationFactory,
     GraphQLClient,
-    OfferFactory,
-    PartnerFactory,
-    RequestFactory,
-    SellerFactory,
-    ServiceFactory,
+    Make,
+    request_form,
     token,
+    token_of,
 )
 
 T = TypeVar("T")
@@ -89,22 +86,6 @@ def _payload(result: dict[str, Any]) -> Any:
     return next(iter(result["data"].values()))
 
 
-def _request_form(*partner_ids: str) -> dict[str, Any]:
-    return {
-        "input": {
-            "contact": {"subject": "Mia Chen", "email": "mia@shop.example"},
-            "business": {
-                "companySize": "SIZE_11_50",
-                "currency": "USD",
-                "shopMonthlyGmv": "25000",
-                "monthlyBudget": "1500",
-                "mainProductCategory": "BEAUTY_AND_PERSONAL_CARE",
-            },
-            "partnerIds": list(partner_ids),
-        }
-    }
-
-
 def _details(**fields: Any) -> dict[str, Any]:
     today = utc_now().date()
     return {
@@ -141,16 +122,13 @@ async def limited(store: DocumentStore) -> AsyncIterator[GraphQLClient]:
 
 
 async def test_one_open_request_per_seller_and_partner(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     for _ in range(ROUNDS):
-        seller, partner = await make_seller(), await make_partner()
-        as_seller = token(Role.SELLER, seller["_id"])
+        seller, partner = await make.seller(), await make.partner()
+        as_seller = token_of(seller)
         results = await race(
-            *(gql(CREATE_REQUEST, _request_form(partner["_id"]), as_=as_seller) for _ in range(3))
+            *(gql(CREATE_REQUEST, request_form(partner["_id"]), as_=as_seller) for _ in range(3))
         )
         payloads = [_payload(r) for r in results]
         assert sum(1 for p in payloads if not p["userErrors"]) == 1
@@ -161,21 +139,17 @@ async def test_one_open_request_per_seller_and_partner(
 
 
 async def test_at_most_n_open_requests_per_seller(
-    limited: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
-    make_request: RequestFactory,
+    limited: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     for _ in range(ROUNDS):
-        seller = await make_seller()
+        seller = await make.seller()
         # One request is already open: 2 more fit under the limit of 3.
-        await make_request(seller, await make_partner())
-        partners = [await make_partner() for _ in range(5)]
-        as_seller = token(Role.SELLER, seller["_id"])
+        await make.request(seller, await make.partner())
+        partners = [await make.partner() for _ in range(5)]
+        as_seller = token_of(seller)
         results = await race(
             *(
-                limited(CREATE_REQUEST, _request_form(partner["_id"]), as_=as_seller)
+                limited(CREATE_REQUEST, request_form(partner["_id"]), as_=as_seller)
                 for partner in partners
             )
         )
@@ -188,18 +162,15 @@ async def test_at_most_n_open_requests_per_seller(
 
 
 async def test_no_open_request_to_a_closed_partner(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     for _ in range(ROUNDS):
-        seller, partner = await make_seller(), await make_partner()
+        seller, partner = await make.seller(), await make.partner()
         await race(
             gql(
                 CREATE_REQUEST,
-                _request_form(partner["_id"]),
-                as_=token(Role.SELLER, seller["_id"]),
+                request_form(partner["_id"]),
+                as_=token_of(seller),
             ),
             gql(CLOSE_PARTNER, {"id": partner["_id"]}, as_=ADMIN),
         )
@@ -216,20 +187,15 @@ async def test_no_open_request_to_a_closed_partner(
 
 
 async def test_closing_a_partner_and_accepting_its_offer(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     outcomes = set()
     for _ in range(ROUNDS):
-        partner = await make_partner()
-        offer = await make_offer(partner, [await make_service(partner)])
-        seller = await make_seller(market=Market.ID)
+        partner = await make.partner()
+        offer = await make.offer(partner, [await make.service(partner)])
+        seller = await make.seller(market=Market.ID)
         accepted, closed = await race(
-            gql(ACCEPT_OFFER, {"token": offer["linkToken"]}, as_=token(Role.SELLER, seller["_id"])),
+            gql(ACCEPT_OFFER, {"token": offer["linkToken"]}, as_=token_of(seller)),
             gql(CLOSE_PARTNER, {"id": partner["_id"]}, as_=ADMIN),
         )
         assert _payload(closed)["userErrors"] == []
@@ -239,17 +205,13 @@ async def test_closing_a_partner_and_accepting_its_offer(
 
 
 async def test_closing_a_partner_and_authorizing_its_service(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     for round_number in range(ROUNDS):
-        partner = await make_partner()
-        service = await make_service(partner)
-        seller = await make_seller(market=Market.ID)
-        as_seller = token(Role.SELLER, seller["_id"])
+        partner = await make.partner()
+        service = await make.service(partner)
+        seller = await make.seller(market=Market.ID)
+        as_seller = token_of(seller)
         by_link = round_number % 2 == 0
 
         authorize = (
@@ -270,20 +232,17 @@ async def test_closing_a_partner_and_authorizing_its_service(
 
 
 async def test_closing_a_partner_and_publishing_or_approving_its_service(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     for round_number in range(ROUNDS):
-        partner = await make_partner()
+        partner = await make.partner()
         approving = round_number % 2 == 0
         if approving:
-            service = await make_service(partner, status=ServiceStatus.IN_REVIEW)
+            service = await make.service(partner, status=ServiceStatus.IN_REVIEW)
             change = gql(APPROVE, {"id": service["_id"]}, as_=ADMIN)
         else:
             # Turned back "On" without changes: live (and listed) at once, no review.
-            service = await make_service(
+            service = await make.service(
                 partner, status=ServiceStatus.DEACTIVATED, needsReview=False
             )
             await store.insert(
@@ -297,7 +256,7 @@ async def test_closing_a_partner_and_publishing_or_approving_its_service(
                     "createdAt": utc_now(),
                 },
             )
-            as_partner = token(Role.PARTNER, partner["_id"])
+            as_partner = token_of(partner)
             change = gql(PUBLISH, {"id": service["_id"]}, as_=as_partner)
         changed, closed = await race(change, gql(CLOSE_PARTNER, {"id": partner["_id"]}, as_=ADMIN))
         assert _payload(closed)["userErrors"] == []
@@ -309,18 +268,14 @@ async def test_closing_a_partner_and_publishing_or_approving_its_service(
 
 
 async def test_unlinking_an_account_and_authorizing_with_only_that_account(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     for _ in range(ROUNDS):
-        partner = await make_partner()
-        service = await make_service(partner)
-        seller = await make_seller(market=Market.ID)
+        partner = await make.partner()
+        service = await make.service(partner)
+        seller = await make.seller(market=Market.ID)
         account = (await store.find(c.TIKTOK_ACCOUNTS, {"sellerId": seller["_id"]}))[0]
-        as_seller = token(Role.SELLER, seller["_id"])
+        as_seller = token_of(seller)
         details = _details(
             settings={**_details()["settings"], "authorizeObject": "TTUID"},
             tiktokAccountIds=[account["_id"]],
@@ -333,28 +288,23 @@ async def test_unlinking_an_account_and_authorizing_with_only_that_account(
 
 
 async def test_unlinking_both_accounts_of_an_authorization_at_once(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_authorization: AuthorizationFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     for _ in range(ROUNDS):
-        partner = await make_partner()
-        seller = await make_seller(market=Market.ID)
+        partner = await make.partner()
+        seller = await make.seller(market=Market.ID)
         first = (await store.find(c.TIKTOK_ACCOUNTS, {"sellerId": seller["_id"]}))[0]
         copied = {key: value for key, value in first.items() if key != "version"}
         second = await store.insert(
             c.TIKTOK_ACCOUNTS, {**copied, "_id": new_id("tta"), "handle": "@second"}
         )
-        await make_authorization(
+        await make.authorization(
             seller,
-            await make_service(partner),
+            await make.service(partner),
             shopIds=[],
             tiktokAccountIds=[first["_id"], second["_id"]],
         )
-        as_seller = token(Role.SELLER, seller["_id"])
+        as_seller = token_of(seller)
         await race(
             gql(UNLINK, {"id": first["_id"]}, as_=as_seller),
             gql(UNLINK, {"id": second["_id"]}, as_=as_seller),
@@ -379,20 +329,15 @@ async def _assert_no_active_authorization_without_coverage(
 
 
 async def test_withdrawing_and_accepting_an_offer(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     for _ in range(ROUNDS):
-        partner = await make_partner()
-        offer = await make_offer(partner, [await make_service(partner)])
-        seller = await make_seller(market=Market.ID)
+        partner = await make.partner()
+        offer = await make.offer(partner, [await make.service(partner)])
+        seller = await make.seller(market=Market.ID)
         accepted, withdrawn = await race(
-            gql(ACCEPT_OFFER, {"token": offer["linkToken"]}, as_=token(Role.SELLER, seller["_id"])),
-            gql(WITHDRAW_OFFER, {"id": offer["_id"]}, as_=token(Role.PARTNER, partner["_id"])),
+            gql(ACCEPT_OFFER, {"token": offer["linkToken"]}, as_=token_of(seller)),
+            gql(WITHDRAW_OFFER, {"id": offer["_id"]}, as_=token_of(partner)),
         )
         accept_ok = not _payload(accepted)["userErrors"]
         withdraw_ok = not _payload(withdrawn)["userErrors"]
@@ -406,23 +351,18 @@ async def test_withdrawing_and_accepting_an_offer(
 
 
 async def test_sellers_accepting_one_offer_at_once(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     for _ in range(ROUNDS):
-        partner = await make_partner()
-        offer = await make_offer(partner, [await make_service(partner)])
-        sellers = [await make_seller(market=Market.ID) for _ in range(3)]
+        partner = await make.partner()
+        offer = await make.offer(partner, [await make.service(partner)])
+        sellers = [await make.seller(market=Market.ID) for _ in range(3)]
         results = await race(
             *(
                 gql(
                     ACCEPT_OFFER,
                     {"token": offer["linkToken"]},
-                    as_=token(Role.SELLER, seller["_id"]),
+                    as_=token_of(seller),
                 )
                 for seller in sellers
             )

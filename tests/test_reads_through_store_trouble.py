@@ -6,9 +6,8 @@ on its own short timeout, and a store that is gone is STORE_UNAVAILABLE on every
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from gateway import create_app
 from resolvers.demo_seed import seed_demo
 from resolvers.identity import Role
 from tests.conftest import SETTINGS, token
+from tests.stores import write_locked
 
 # Longer than the throttle's wait for its exchange and /readyz's timeout, so both of those
 # give up before SQLite does.
@@ -88,18 +88,6 @@ async def seeded(tmp_path: Path) -> AsyncIterator[Seeded]:
         await store.close()
 
 
-@contextmanager
-def _write_locked(path: Path, mode: str) -> Iterator[None]:
-    """Another connection holds SQLite's write lock on ``path`` for the duration."""
-    other = sqlite3.connect(path, isolation_level=None)
-    try:
-        other.execute(f"BEGIN {mode}")
-        yield
-        other.execute("ROLLBACK")
-    finally:
-        other.close()
-
-
 def _data(response: httpx.Response) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -119,7 +107,7 @@ async def test_reads_answer_and_writes_are_unavailable_while_another_process_wri
     admin = {"Authorization": f"Bearer {token(Role.ADMIN)}"}
     close = {"query": CLOSE_PARTNER, "variables": {"id": partner_id}}
     async with seeded.client() as http:
-        with _write_locked(seeded.store.path, mode):
+        with write_locked(seeded.store.path, mode):
             for attempt in range(3):
                 async with seeded.client(f"10.9.0.{attempt}") as fresh:
                     # Concurrently, then one by one.

@@ -41,9 +41,9 @@ from tests.conftest import (
     JWT_SECRET,
     SETTINGS,
     GraphQLClient,
-    PartnerFactory,
-    ServiceFactory,
+    Make,
     token,
+    token_of,
 )
 
 ONBOARDING = {
@@ -68,15 +68,13 @@ class ShopRegistrationFactory(Protocol):
 
 
 @pytest.fixture
-def make_shop_registration(
-    make_partner: PartnerFactory, make_service: ServiceFactory
-) -> ShopRegistrationFactory:
+def make_shop_registration(make: Make) -> ShopRegistrationFactory:
     """A custom LIVE Shop Registration service (of a new US partner unless one is given)."""
 
     async def build(partner: Mapping[str, Any] | None = None, **fields: Any) -> ServiceDocument:
-        owner = partner or await make_partner()
+        owner = partner or await make.partner()
         category = shop_registration(Region(owner["registrationRegion"]))
-        return await make_service(
+        return await make.service(
             owner, **{"type": ServiceType.CUSTOM, "categoryId": category.id, **fields}
         )
 
@@ -108,11 +106,9 @@ async def test_shop_registration_service_gets_two_links_once(
 
 
 async def test_uk_partners_shop_registration_gets_links_too(
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_shop_registration: ShopRegistrationFactory,
+    store: DocumentStore, make: Make, make_shop_registration: ShopRegistrationFactory
 ) -> None:
-    partner = await make_partner(registrationRegion=Region.UK)
+    partner = await make.partner(registrationRegion=Region.UK)
     service = await make_shop_registration(partner)
     assert len(await ensure_referral_links(store, service)) == 2
 
@@ -137,11 +133,9 @@ async def test_racing_publishes_agree_on_one_link_per_kind(
     assert await store.count(c.REFERRAL_LINKS) == 4
 
 
-async def test_other_categories_get_no_links(
-    store: DocumentStore, make_partner: PartnerFactory, make_service: ServiceFactory
-) -> None:
-    partner = await make_partner()
-    service = await make_service(partner)
+async def test_other_categories_get_no_links(store: DocumentStore, make: Make) -> None:
+    partner = await make.partner()
+    service = await make.service(partner)
     category = get_catalog().get(service["categoryId"])
     assert category is not None and not get_catalog().is_shop_registration(category)
     assert await ensure_referral_links(store, service) == []
@@ -214,7 +208,7 @@ async def test_owner_and_admins_see_links_with_clicks(
 async def test_nobody_else_sees_the_links(
     gql: GraphQLClient,
     store: DocumentStore,
-    make_partner: PartnerFactory,
+    make: Make,
     make_shop_registration: ShopRegistrationFactory,
 ) -> None:
     service = await make_shop_registration()
@@ -225,7 +219,7 @@ async def test_nobody_else_sees_the_links(
         type=ServiceType.PUBLIC,
     )
     assert len(await ensure_referral_links(store, listed)) == 2
-    other_partner = token(Role.PARTNER, (await make_partner())["_id"])
+    other_partner = token(Role.PARTNER, (await make.partner())["_id"])
     seller = token(Role.SELLER, "slr_0000000000000000000000000a")
     for caller in (other_partner, seller, None):
         hidden = await gql(LINKS_OF_NODE, {"id": service["_id"]}, as_=caller)
@@ -350,10 +344,10 @@ async def _round_trips_for_services(
     gql: GraphQLClient,
     http: httpx.AsyncClient,
     store: DocumentStore,
-    make_partner: PartnerFactory,
+    make: Make,
     make_shop_registration: ShopRegistrationFactory,
 ) -> int:
-    partner = await make_partner()
+    partner = await make.partner()
     for _ in range(count):
         service = await make_shop_registration(partner)
         links = await ensure_referral_links(store, service)
@@ -361,7 +355,7 @@ async def _round_trips_for_services(
     query = """query($id: ID!) { partner(id: $id) { services(first: 10) {
       nodes { referralLinks { kind url clicks } } } } }"""
     store.stats.reset()
-    result = await gql(query, {"id": partner["_id"]}, as_=token(Role.PARTNER, partner["_id"]))
+    result = await gql(query, {"id": partner["_id"]}, as_=token_of(partner))
     services = result["data"]["partner"]["services"]["nodes"]
     assert len(services) == count
     assert all(
@@ -374,12 +368,10 @@ async def test_round_trips_do_not_grow_with_services(
     gql: GraphQLClient,
     http: httpx.AsyncClient,
     store: DocumentStore,
-    make_partner: PartnerFactory,
+    make: Make,
     make_shop_registration: ShopRegistrationFactory,
 ) -> None:
-    one = await _round_trips_for_services(1, gql, http, store, make_partner, make_shop_registration)
-    five = await _round_trips_for_services(
-        5, gql, http, store, make_partner, make_shop_registration
-    )
+    one = await _round_trips_for_services(1, gql, http, store, make, make_shop_registration)
+    five = await _round_trips_for_services(5, gql, http, store, make, make_shop_registration)
     # The partner, its services, every service's links, every link's click count.
     assert one == five == 4

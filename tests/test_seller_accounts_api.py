@@ -9,8 +9,8 @@ from datastore import collections as c
 from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, PartnerFactory, ServiceFactory, insert_offer, token
-from tests.test_authorization_api import ACCEPT, SETTINGS, UNLINK
+from tests.conftest import GraphQLClient, Make, accept, insert_offer, token
+from tests.test_authorization_api import SETTINGS, UNLINK
 
 REGISTER = """mutation($input: RegisterSellerInput!) { registerSeller(input: $input) {
   seller { id name kind market hasShopAccount authorizesOnlyThroughLinks }
@@ -181,35 +181,28 @@ async def test_two_sellers_racing_for_one_account_one_wins(
 
 
 async def test_relinking_creates_a_new_link_and_revives_nothing(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
     seller_id, caller = await registered(gql)
     old = (await gql(LINK, {"handle": "@candles"}, as_=caller))["data"]["linkTikTokAccount"]
-    partner = await make_partner()
+    partner = await make.partner()
     offer = await insert_offer(
         store,
         partner,
-        [await make_service(partner)],
+        [await make.service(partner)],
         settings={**SETTINGS, "authorizeObject": "TTUID"},
     )
-    accepted = await gql(
-        ACCEPT,
-        {"token": offer["linkToken"], "input": {"tiktokAccountIds": [old["tiktokAccount"]["id"]]}},
-        as_=caller,
-    )
-    (authorization,) = accepted["data"]["authorizeServiceOffer"]["authorizations"]
+    accounts = [old["tiktokAccount"]["id"]]
+    (authorization_id,) = await accept(gql, offer, {"_id": seller_id}, tiktokAccountIds=accounts)
     unlinked = await gql(UNLINK, {"id": old["tiktokAccount"]["id"]}, as_=caller)
     ended = unlinked["data"]["unlinkTikTokAccount"]["endedAuthorizations"]
-    assert [e["id"] for e in ended] == [authorization["id"]]
+    assert [e["id"] for e in ended] == [authorization_id]
     again = await gql(UNLINK, {"id": old["tiktokAccount"]["id"]}, as_=caller)
     assert again["data"]["unlinkTikTokAccount"]["userErrors"][0]["code"] == "ALREADY_UNLINKED"
     relinked = (await gql(LINK, {"handle": "@candles"}, as_=caller))["data"]["linkTikTokAccount"]
     assert relinked["tiktokAccount"]["id"] != old["tiktokAccount"]["id"]
     assert relinked["tiktokAccount"]["linkedStatus"] == "LINKED"
-    stored = (await store.get_many(c.AUTHORIZATIONS, [authorization["id"]]))[authorization["id"]]
+    stored = (await store.get_many(c.AUTHORIZATIONS, [authorization_id]))[authorization_id]
     assert stored["status"] == "CANCELED"
     assert stored["tiktokAccountIds"] == [old["tiktokAccount"]["id"]]
     accounts = (await gql(MINE, as_=caller))["data"]["viewer"]["seller"]["tiktokAccounts"]

@@ -7,7 +7,7 @@ from datastore import collections as c
 from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, PartnerFactory, ServiceFactory, token
+from tests.conftest import GraphQLClient, Make, token, token_of
 from tests.test_authorization_api import ACCEPT
 from tests.test_seller_accounts_api import LINK
 from tests.test_seller_accounts_api import registered as register_seller
@@ -30,14 +30,11 @@ async def written(store: DocumentStore) -> list[object]:
 
 
 async def test_an_offer_for_one_seller(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    partner = await make_partner()
-    partner_caller = token(Role.PARTNER, partner["_id"])
-    service = await make_service(partner)
+    partner = await make.partner()
+    partner_caller = token_of(partner)
+    service = await make.service(partner)
     seller_id, seller = await register_seller(gql)
     _, other = await register_seller(gql)
     for caller in (seller, other):
@@ -89,14 +86,11 @@ async def test_an_offer_for_one_seller(
 
 
 async def test_offers_for_whoever_holds_the_link_are_unchanged_and_unknown_sellers_refused(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    partner = await make_partner()
-    caller = token(Role.PARTNER, partner["_id"])
-    service = await make_service(partner)
+    partner = await make.partner()
+    caller = token_of(partner)
+    service = await make.service(partner)
     open_to_all = await gql(
         CREATE, {"input": _input([service["_id"]], contact=CONTACT)}, as_=caller
     )

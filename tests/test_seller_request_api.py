@@ -11,14 +11,12 @@ from datastore import collections as c
 from datastore.documents import SellerDocument
 from datastore.enums import Market, PartnerStatus
 from datastore.store import DocumentStore
-from resolvers.identity import Role
 from tests.conftest import (
     GraphQLClient,
-    OfferFactory,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
-    token,
+    Make,
+    accept,
+    request_form,
+    token_of,
 )
 
 REQUEST_FIELDS = """id status statusReason closedBy partner { id } seller { id }
@@ -38,45 +36,20 @@ INBOX = """query($status: [RequestStatus!]) { requests(status: $status) {
   edges { node { id status partner { id } } } } }"""
 
 
-def _form(*partner_ids: str, **business: Any) -> dict[str, Any]:
-    return {
-        "input": {
-            "contact": {"subject": "Mia Chen", "email": "mia@shop.example"},
-            "business": {
-                "companySize": "SIZE_11_50",
-                "currency": "USD",
-                "shopMonthlyGmv": "25000.50",
-                "monthlyBudget": "1500",
-                "mainProductCategory": "BEAUTY_AND_PERSONAL_CARE",
-                **business,
-            },
-            "partnerIds": list(partner_ids),
-        }
-    }
-
-
-async def _ok(gql: GraphQLClient, query: str, variables: dict[str, Any], caller: str) -> Any:
-    result = await gql(query, variables, as_=caller)
-    assert "errors" not in result, result
-    return next(iter(result["data"].values()))
-
-
 @pytest.fixture
-async def seller(make_seller: SellerFactory) -> SellerDocument:
-    return await make_seller()
-
-
-def _as(document: Mapping[str, Any], role: Role) -> str:
-    return token(role, document["_id"])
+async def seller(make: Make) -> SellerDocument:
+    return await make.seller()
 
 
 async def test_one_request_per_partner_with_the_whole_form(
-    gql: GraphQLClient, make_partner: PartnerFactory, seller: Mapping[str, Any]
+    gql: GraphQLClient, make: Make, seller: Mapping[str, Any]
 ) -> None:
-    first, second = await make_partner(), await make_partner()
-    form = _form(first["_id"], second["_id"], otherChannelsMonthlyGmv="100", otherDetails="  Hi ")
+    first, second = await make.partner(), await make.partner()
+    form = request_form(
+        first["_id"], second["_id"], otherChannelsMonthlyGmv="100", otherDetails="  Hi "
+    )
     form["input"]["contact"]["location"] = "Austin, TX"
-    created = await _ok(gql, CREATE, form, _as(seller, Role.SELLER))
+    created = await gql.payload(CREATE, form, as_=token_of(seller))
     assert created["userErrors"] == []
     requests = created["requests"]
     assert [r["partner"]["id"] for r in requests] == [first["_id"], second["_id"]]
@@ -95,30 +68,24 @@ async def test_one_request_per_partner_with_the_whole_form(
 
 
 async def test_idempotency_key_returns_the_first_requests(
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    seller: Mapping[str, Any],
-    store: DocumentStore,
+    gql: GraphQLClient, make: Make, seller: Mapping[str, Any], store: DocumentStore
 ) -> None:
-    partner = await make_partner()
-    form = _form(partner["_id"])
+    partner = await make.partner()
+    form = request_form(partner["_id"])
     form["input"]["idempotencyKey"] = "submit-1"
-    first = await _ok(gql, CREATE, form, _as(seller, Role.SELLER))
-    again = await _ok(gql, CREATE, form, _as(seller, Role.SELLER))
+    first = await gql.payload(CREATE, form, as_=token_of(seller))
+    again = await gql.payload(CREATE, form, as_=token_of(seller))
     assert [r["id"] for r in again["requests"]] == [r["id"] for r in first["requests"]]
     assert again["userErrors"] == []
     assert await store.count(c.REQUESTS) == 1
 
 
 async def test_bad_input_is_refused_with_field_and_code_and_nothing_written(
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    seller: Mapping[str, Any],
-    store: DocumentStore,
+    gql: GraphQLClient, make: Make, seller: Mapping[str, Any], store: DocumentStore
 ) -> None:
-    partner = await make_partner()
-    closed = await make_partner(status=PartnerStatus.CLOSED)
-    form = _form(
+    partner = await make.partner()
+    closed = await make.partner(status=PartnerStatus.CLOSED)
+    form = request_form(
         partner["_id"],
         partner["_id"],
         closed["_id"],
@@ -127,7 +94,7 @@ async def test_bad_input_is_refused_with_field_and_code_and_nothing_written(
         monthlyBudget="1e13",
     )
     form["input"]["contact"] = {"subject": " ", "email": "not-an-email"}
-    refused = await _ok(gql, CREATE, form, _as(seller, Role.SELLER))
+    refused = await gql.payload(CREATE, form, as_=token_of(seller))
     assert {(tuple(e["field"]), e["code"]) for e in refused["userErrors"]} == {
         (("input", "contact", "subject"), "REQUIRED"),
         (("input", "contact", "email"), "INVALID_EMAIL"),
@@ -137,10 +104,10 @@ async def test_bad_input_is_refused_with_field_and_code_and_nothing_written(
         (("input", "partnerIds", "2"), "PARTNER_CLOSED"),
         (("input", "partnerIds", "3"), "PARTNER_NOT_FOUND"),
     }
-    empty = await _ok(gql, CREATE, _form(), _as(seller, Role.SELLER))
+    empty = await gql.payload(CREATE, request_form(), as_=token_of(seller))
     assert empty["userErrors"][0]["code"] == "NO_PARTNERS"
     unknown_currency = await gql(
-        CREATE, _form(partner["_id"], currency="DOGE"), as_=_as(seller, Role.SELLER)
+        CREATE, request_form(partner["_id"], currency="DOGE"), as_=token_of(seller)
     )
     assert "DOGE" in unknown_currency["errors"][0]["message"]
     assert await store.count(c.REQUESTS) == 0
@@ -148,11 +115,11 @@ async def test_bad_input_is_refused_with_field_and_code_and_nothing_written(
 
 
 async def test_seller_without_shop_account_gets_the_partners_email_instead(
-    gql: GraphQLClient, make_partner: PartnerFactory, make_seller: SellerFactory
+    gql: GraphQLClient, make: Make
 ) -> None:
-    partner = await make_partner(contactEmail="hello@partner.example")
-    newcomer = await make_seller(hasShopAccount=False)
-    refused = await _ok(gql, CREATE, _form(partner["_id"]), _as(newcomer, Role.SELLER))
+    partner = await make.partner(contactEmail="hello@partner.example")
+    newcomer = await make.seller(hasShopAccount=False)
+    refused = await gql.payload(CREATE, request_form(partner["_id"]), as_=token_of(newcomer))
     assert refused["userErrors"][0]["code"] == "NO_SHOP_ACCOUNT"
     assert "contactEmail" in refused["userErrors"][0]["message"]
     public = await gql(
@@ -162,80 +129,78 @@ async def test_seller_without_shop_account_gets_the_partners_email_instead(
 
 
 async def test_flood_limits(
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    seller: Mapping[str, Any],
-    store: DocumentStore,
+    gql: GraphQLClient, make: Make, seller: Mapping[str, Any], store: DocumentStore
 ) -> None:
-    partner = await make_partner()
-    await _ok(gql, CREATE, _form(partner["_id"]), _as(seller, Role.SELLER))
-    twice = await _ok(gql, CREATE, _form(partner["_id"]), _as(seller, Role.SELLER))
+    partner = await make.partner()
+    await gql.payload(CREATE, request_form(partner["_id"]), as_=token_of(seller))
+    twice = await gql.payload(CREATE, request_form(partner["_id"]), as_=token_of(seller))
     assert twice["userErrors"][0]["code"] == "OPEN_REQUEST_EXISTS"
-    others = [await make_partner() for _ in range(20)]
+    others = [await make.partner() for _ in range(20)]
     for index in range(0, 19, 10):
         batch = [p["_id"] for p in others[index : index + 10]][: 19 - index]
-        assert not (await _ok(gql, CREATE, _form(*batch), _as(seller, Role.SELLER)))["userErrors"]
+        assert not (await gql.payload(CREATE, request_form(*batch), as_=token_of(seller)))[
+            "userErrors"
+        ]
     assert await store.count(c.REQUESTS) == 20
-    over = await _ok(gql, CREATE, _form(others[-1]["_id"]), _as(seller, Role.SELLER))
+    over = await gql.payload(CREATE, request_form(others[-1]["_id"]), as_=token_of(seller))
     assert over["userErrors"][0]["code"] == "TOO_MANY_OPEN_REQUESTS"
     assert await store.count(c.REQUESTS) == 20
 
 
 async def test_partner_inbox_transitions_and_history(
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    seller: Mapping[str, Any],
-    make_seller: SellerFactory,
+    gql: GraphQLClient, make: Make, seller: Mapping[str, Any]
 ) -> None:
-    partner, other = await make_partner(), await make_partner()
-    created = await _ok(gql, CREATE, _form(partner["_id"], other["_id"]), _as(seller, Role.SELLER))
+    partner, other = await make.partner(), await make.partner()
+    created = await gql.payload(
+        CREATE, request_form(partner["_id"], other["_id"]), as_=token_of(seller)
+    )
     mine, theirs = (r["id"] for r in created["requests"])
-    inbox = await gql(INBOX, {}, as_=_as(partner, Role.PARTNER))
+    inbox = await gql(INBOX, {}, as_=token_of(partner))
     assert [e["node"]["id"] for e in inbox["data"]["requests"]["edges"]] == [mine]
-    foreign = await _ok(gql, ACCEPT, {"id": theirs}, _as(partner, Role.PARTNER))
+    foreign = await gql.payload(ACCEPT, {"id": theirs}, as_=token_of(partner))
     assert foreign["userErrors"][0]["code"] == "NOT_FOUND"
-    no_reason = await _ok(gql, REJECT, {"id": mine, "reason": " "}, _as(partner, Role.PARTNER))
+    no_reason = await gql.payload(REJECT, {"id": mine, "reason": " "}, as_=token_of(partner))
     assert no_reason["userErrors"][0]["code"] == "REASON_REQUIRED"
-    accepted = await _ok(gql, ACCEPT, {"id": mine}, _as(partner, Role.PARTNER))
+    accepted = await gql.payload(ACCEPT, {"id": mine}, as_=token_of(partner))
     assert accepted["request"]["status"] == "PARTNER_ACCEPTED"
-    again = await _ok(gql, ACCEPT, {"id": mine}, _as(partner, Role.PARTNER))
+    again = await gql.payload(ACCEPT, {"id": mine}, as_=token_of(partner))
     assert again["userErrors"][0]["code"] == "INVALID_TRANSITION"
-    rejected_late = await _ok(gql, REJECT, {"id": mine, "reason": "x"}, _as(partner, Role.PARTNER))
+    rejected_late = await gql.payload(REJECT, {"id": mine, "reason": "x"}, as_=token_of(partner))
     assert rejected_late["userErrors"][0]["code"] == "INVALID_TRANSITION"
-    rejected = await _ok(
-        gql, REJECT, {"id": theirs, "reason": "Not our market"}, _as(other, Role.PARTNER)
+    rejected = await gql.payload(
+        REJECT, {"id": theirs, "reason": "Not our market"}, as_=token_of(other)
     )
     assert (rejected["request"]["status"], rejected["request"]["statusReason"]) == (
         "REJECTED",
         "Not our market",
     )
-    cannot_close = await _ok(gql, CLOSE, {"id": theirs}, _as(seller, Role.SELLER))
+    cannot_close = await gql.payload(CLOSE, {"id": theirs}, as_=token_of(seller))
     assert cannot_close["userErrors"][0]["code"] == "INVALID_TRANSITION"
-    closed = await _ok(gql, CLOSE, {"id": mine}, _as(seller, Role.SELLER))
+    closed = await gql.payload(CLOSE, {"id": mine}, as_=token_of(seller))
     assert (closed["request"]["status"], closed["request"]["closedBy"]) == ("CLOSED", "SELLER")
     actions = [
         (e["node"]["action"], e["node"]["actorRole"]) for e in closed["request"]["history"]["edges"]
     ]
     assert actions == [("CLOSED", "SELLER"), ("ACCEPTED", "PARTNER"), ("CREATED", "SELLER")]
-    mine_list = await gql(INBOX, {"status": ["CLOSED"]}, as_=_as(seller, Role.SELLER))
+    mine_list = await gql(INBOX, {"status": ["CLOSED"]}, as_=token_of(seller))
     assert [e["node"]["id"] for e in mine_list["data"]["requests"]["edges"]] == [mine]
-    stranger = await make_seller()
-    hidden = await _ok(gql, CLOSE, {"id": mine}, _as(stranger, Role.SELLER))
+    stranger = await make.seller()
+    hidden = await gql.payload(CLOSE, {"id": mine}, as_=token_of(stranger))
     assert hidden["userErrors"][0]["code"] == "NOT_FOUND"
 
 
 async def test_roles_on_request_mutations(
-    gql: GraphQLClient, make_partner: PartnerFactory, seller: Mapping[str, Any], admin: str
+    gql: GraphQLClient, make: Make, seller: Mapping[str, Any], admin: str
 ) -> None:
-    partner = await make_partner()
-    created = await _ok(gql, CREATE, _form(partner["_id"]), _as(seller, Role.SELLER))
+    partner = await make.partner()
+    created = await gql.payload(CREATE, request_form(partner["_id"]), as_=token_of(seller))
     request_id = created["requests"][0]["id"]
-    for caller in (None, _as(partner, Role.PARTNER), admin):
-        refused = await gql(CREATE, _form(partner["_id"]), as_=caller)
+    for caller in (None, token_of(partner), admin):
+        refused = await gql(CREATE, request_form(partner["_id"]), as_=caller)
         assert refused["errors"][0]["extensions"]["code"] == (
             "UNAUTHENTICATED" if caller is None else "FORBIDDEN"
         )
-    for caller in (None, _as(seller, Role.SELLER), admin):
+    for caller in (None, token_of(seller), admin):
         refused = await gql(ACCEPT, {"id": request_id}, as_=caller)
         assert refused["errors"][0]["extensions"]["code"] == (
             "UNAUTHENTICATED" if caller is None else "FORBIDDEN"
@@ -247,21 +212,16 @@ async def test_roles_on_request_mutations(
 
 
 async def test_accepted_request_becomes_connected_when_the_seller_authorizes(
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, make: Make, store: DocumentStore
 ) -> None:
-    seller = await make_seller(market=Market.ID)
-    partner = await make_partner()
-    created = await _ok(gql, CREATE, _form(partner["_id"]), _as(seller, Role.SELLER))
+    seller = await make.seller(market=Market.ID)
+    partner = await make.partner()
+    created = await gql.payload(CREATE, request_form(partner["_id"]), as_=token_of(seller))
     request_id = created["requests"][0]["id"]
-    await _ok(gql, ACCEPT, {"id": request_id}, _as(partner, Role.PARTNER))
-    offer = await make_offer(
+    await gql.payload(ACCEPT, {"id": request_id}, as_=token_of(partner))
+    offer = await make.offer(
         partner,
-        [await make_service(partner)],
+        [await make.service(partner)],
         days=30,
         settings={
             "authorizeObject": "SHOP",
@@ -270,30 +230,25 @@ async def test_accepted_request_becomes_connected_when_the_seller_authorizes(
             "dataCompassAccess": False,
         },
     )
-    accepted = await gql(
-        "mutation($t: String!) { authorizeServiceOffer(token: $t) { userErrors { code } } }",
-        {"t": offer["linkToken"]},
-        as_=_as(seller, Role.SELLER),
-    )
-    assert accepted["data"]["authorizeServiceOffer"]["userErrors"] == []
+    await accept(gql, offer, seller)
     query = f"query($id: ID!) {{ node(id: $id) {{ ... on SellerRequest {{ {REQUEST_FIELDS} }} }} }}"
-    seen = (await gql(query, {"id": request_id}, as_=_as(partner, Role.PARTNER)))["data"]["node"]
+    seen = (await gql(query, {"id": request_id}, as_=token_of(partner)))["data"]["node"]
     assert seen["status"] == "CONNECTED"
     assert seen["history"]["edges"][0]["node"]["reasonCode"] == "AUTHORIZED"
-    closed = await _ok(gql, CLOSE, {"id": request_id}, _as(partner, Role.PARTNER))
+    closed = await gql.payload(CLOSE, {"id": request_id}, as_=token_of(partner))
     assert closed["request"]["closedBy"] == "PARTNER"
 
 
 async def test_closing_a_partner_closes_its_open_requests(
-    gql: GraphQLClient, make_partner: PartnerFactory, seller: Mapping[str, Any], admin: str
+    gql: GraphQLClient, make: Make, seller: Mapping[str, Any], admin: str
 ) -> None:
-    partner = await make_partner()
-    created = await _ok(gql, CREATE, _form(partner["_id"]), _as(seller, Role.SELLER))
+    partner = await make.partner()
+    created = await gql.payload(CREATE, request_form(partner["_id"]), as_=token_of(seller))
     await gql(
         "mutation($i: ClosePartnerInput!) { closePartner(input: $i) { userErrors { code } } }",
         {"i": {"id": partner["_id"], "reason": "Policy"}},
         as_=admin,
     )
-    mine = await gql(INBOX, {}, as_=_as(seller, Role.SELLER))
+    mine = await gql(INBOX, {}, as_=token_of(seller))
     assert [e["node"]["status"] for e in mine["data"]["requests"]["edges"]] == ["CLOSED"]
     assert created["requests"][0]["id"] == mine["data"]["requests"]["edges"][0]["node"]["id"]

@@ -15,7 +15,7 @@ from datastore.enums import PartnerType, Region
 from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, token
+from tests.conftest import GraphQLClient, Make, token, token_of
 
 FIELDS = """service { id status type name statusReason authorizationLinkToken
   history { edges { node { action fromStatus toStatus reason
@@ -44,9 +44,9 @@ LISTING = {
 
 
 @pytest.fixture
-async def partner(make_partner: PartnerFactory, store: DocumentStore) -> PartnerDocument:
+async def partner(make: Make, store: DocumentStore) -> PartnerDocument:
     """A US TSP approved for Shop Management and Shop Registration in the US."""
-    created = await make_partner()
+    created = await make.partner()
     for category in (SHOP_MANAGEMENT, SHOP_REGISTRATION):
         await store.insert(
             c.CATEGORY_APPLICATIONS,
@@ -62,19 +62,9 @@ async def partner(make_partner: PartnerFactory, store: DocumentStore) -> Partner
     return created
 
 
-def _as(partner: Mapping[str, Any]) -> str:
-    return token(Role.PARTNER, partner["_id"])
-
-
-async def _call(gql: GraphQLClient, query: str, variables: dict[str, Any], caller: str) -> Any:
-    result = await gql(query, variables, as_=caller)
-    assert "errors" not in result, result
-    return next(iter(result["data"].values()))
-
-
 async def _create(gql: GraphQLClient, partner: Mapping[str, Any], **fields: Any) -> Any:
     base = {"name": "Shop care", "type": "PUBLIC", "categoryId": SHOP_MANAGEMENT, "market": "US"}
-    return await _call(gql, CREATE, {"input": {**base, **fields}}, _as(partner))
+    return await gql.payload(CREATE, {"input": {**base, **fields}}, as_=token_of(partner))
 
 
 async def test_public_service_full_cycle(
@@ -84,42 +74,41 @@ async def test_public_service_full_cycle(
     assert created["userErrors"] == []
     service = created["service"]
     assert (service["status"], service["authorizationLinkToken"]) == ("DRAFT", None)
-    submitted = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
+    submitted = await gql.payload(PUBLISH, {"id": service["id"]}, as_=token_of(partner))
     assert submitted["service"]["status"] == "IN_REVIEW"
-    in_review_edit = await _call(
-        gql, UPDATE, {"input": {"id": service["id"], "name": "x"}}, _as(partner)
+    in_review_edit = await gql.payload(
+        UPDATE, {"input": {"id": service["id"], "name": "x"}}, as_=token_of(partner)
     )
     assert in_review_edit["userErrors"][0]["code"] == "SERVICE_IN_REVIEW"
-    rejected = await _call(
-        gql,
+    rejected = await gql.payload(
         REVIEW,
         {"input": {"id": service["id"], "decision": "REJECT", "reason": "Logo blurry"}},
-        admin,
+        as_=admin,
     )
     assert (rejected["service"]["status"], rejected["service"]["statusReason"]) == (
         "REJECTED",
         "Logo blurry",
     )
-    edited = await _call(
-        gql, UPDATE, {"input": {"id": service["id"], "name": "Shop care plus"}}, _as(partner)
+    edited = await gql.payload(
+        UPDATE, {"input": {"id": service["id"], "name": "Shop care plus"}}, as_=token_of(partner)
     )
     assert edited["service"]["name"] == "Shop care plus"
     assert edited["service"]["history"]["edges"][0]["node"]["changes"] == [
         {"field": "name", "before": {"text": "Shop care"}, "after": {"text": "Shop care plus"}}
     ]
-    again = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
+    again = await gql.payload(PUBLISH, {"id": service["id"]}, as_=token_of(partner))
     assert again["service"]["status"] == "IN_REVIEW"
-    approved = await _call(
-        gql, REVIEW, {"input": {"id": service["id"], "decision": "APPROVE"}}, admin
+    approved = await gql.payload(
+        REVIEW, {"input": {"id": service["id"], "decision": "APPROVE"}}, as_=admin
     )
     live = approved["service"]
     assert live["status"] == "LIVE"
     token_when_live = live["authorizationLinkToken"]
     assert token_when_live and len(token_when_live) >= 32
-    off = await _call(gql, DEACTIVATE, {"id": service["id"]}, _as(partner))
+    off = await gql.payload(DEACTIVATE, {"id": service["id"]}, as_=token_of(partner))
     assert off["service"]["status"] == "DEACTIVATED"
     # Unchanged since approval: turning it back on needs no new review, and keeps its link.
-    on = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
+    on = await gql.payload(PUBLISH, {"id": service["id"]}, as_=token_of(partner))
     assert on["service"]["status"] == "LIVE"
     assert on["service"]["authorizationLinkToken"] == token_when_live
     actions = [e["node"]["action"] for e in on["service"]["history"]["edges"]]
@@ -139,7 +128,7 @@ async def test_custom_service_goes_live_at_once(
     gql: GraphQLClient, partner: Mapping[str, Any]
 ) -> None:
     service = (await _create(gql, partner, type="CUSTOM"))["service"]
-    live = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
+    live = await gql.payload(PUBLISH, {"id": service["id"]}, as_=token_of(partner))
     assert live["service"]["status"] == "LIVE"
     assert live["service"]["history"]["edges"][0]["node"]["toStatus"] == "LIVE"
 
@@ -148,7 +137,7 @@ async def test_listing_must_be_complete_to_submit_a_public_service(
     gql: GraphQLClient, partner: Mapping[str, Any], store: DocumentStore
 ) -> None:
     service = (await _create(gql, partner, description="Only a description"))["service"]
-    refused = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
+    refused = await gql.payload(PUBLISH, {"id": service["id"]}, as_=token_of(partner))
     # publishService takes only an id: the stored fields at fault are named in the message,
     # not under an argument path that does not exist.
     assert {(e["field"], e["message"].split()[0], e["code"]) for e in refused["userErrors"]} == {
@@ -193,12 +182,12 @@ async def test_illegal_transitions_change_nothing(
     )
     history_before = await store.count(c.HISTORY)
     query, variables, caller = {
-        "deactivate": (DEACTIVATE, {"id": service["id"]}, _as(partner)),
-        "publish": (PUBLISH, {"id": service["id"]}, _as(partner)),
+        "deactivate": (DEACTIVATE, {"id": service["id"]}, token_of(partner)),
+        "publish": (PUBLISH, {"id": service["id"]}, token_of(partner)),
         "review": (REVIEW, {"input": {"id": service["id"], "decision": "APPROVE"}}, admin),
-        "update": (UPDATE, {"input": {"id": service["id"], "name": "New"}}, _as(partner)),
+        "update": (UPDATE, {"input": {"id": service["id"], "name": "New"}}, token_of(partner)),
     }[mutation]
-    refused = await _call(gql, query, variables, caller)
+    refused = await gql.payload(query, variables, as_=caller)
     assert refused["service"] is None
     assert refused["userErrors"][0]["code"] == code
     after = (await store.get_many(c.SERVICES, [service["id"]]))[service["id"]]
@@ -272,42 +261,41 @@ async def test_update_is_partial_and_locks_fields_by_state(
     gql: GraphQLClient, partner: Mapping[str, Any]
 ) -> None:
     service = (await _create(gql, partner, type="CUSTOM", **LISTING))["service"]
-    partial = await _call(
-        gql, UPDATE, {"input": {"id": service["id"], "pricing": None}}, _as(partner)
+    partial = await gql.payload(
+        UPDATE, {"input": {"id": service["id"], "pricing": None}}, as_=token_of(partner)
     )
     assert partial["userErrors"] == []
-    await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
-    locked_type = await _call(
-        gql, UPDATE, {"input": {"id": service["id"], "type": "PUBLIC"}}, _as(partner)
+    await gql.payload(PUBLISH, {"id": service["id"]}, as_=token_of(partner))
+    locked_type = await gql.payload(
+        UPDATE, {"input": {"id": service["id"], "type": "PUBLIC"}}, as_=token_of(partner)
     )
     assert locked_type["userErrors"][0]["code"] == "FIELD_LOCKED"
-    locked_market = await _call(
-        gql, UPDATE, {"input": {"id": service["id"], "categoryId": SHOP_REGISTRATION}}, _as(partner)
+    locked_market = await gql.payload(
+        UPDATE,
+        {"input": {"id": service["id"], "categoryId": SHOP_REGISTRATION}},
+        as_=token_of(partner),
     )
     assert locked_market["userErrors"][0]["code"] == "FIELD_LOCKED"
-    live_custom_text = await _call(
-        gql, UPDATE, {"input": {"id": service["id"], "description": "Now better"}}, _as(partner)
+    live_custom_text = await gql.payload(
+        UPDATE, {"input": {"id": service["id"], "description": "Now better"}}, as_=token_of(partner)
     )
     assert live_custom_text["service"]["status"] == "LIVE"
 
 
 async def test_other_callers_cannot_touch_a_service(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make
 ) -> None:
     service = (await _create(gql, partner, type="CUSTOM"))["service"]
-    other = await make_partner()
-    seller = await make_seller()
-    as_other = await _call(gql, PUBLISH, {"id": service["id"]}, _as(other))
+    other = await make.partner()
+    seller = await make.seller()
+    as_other = await gql.payload(PUBLISH, {"id": service["id"]}, as_=token_of(other))
     assert as_other["userErrors"][0]["code"] == "NOT_FOUND"
-    for caller in (None, token(Role.SELLER, seller["_id"])):
+    for caller in (None, token_of(seller)):
         result = await gql(PUBLISH, {"id": service["id"]}, as_=caller)
         expected = "UNAUTHENTICATED" if caller is None else "FORBIDDEN"
         assert result["errors"][0]["extensions"]["code"] == expected
     as_partner_review = await gql(
-        REVIEW, {"input": {"id": service["id"], "decision": "APPROVE"}}, as_=_as(partner)
+        REVIEW, {"input": {"id": service["id"], "decision": "APPROVE"}}, as_=token_of(partner)
     )
     assert as_partner_review["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
@@ -316,7 +304,7 @@ async def test_authorization_link_reads_the_service_and_says_when_unavailable(
     gql: GraphQLClient, partner: Mapping[str, Any], admin: str
 ) -> None:
     service = (await _create(gql, partner, type="CUSTOM"))["service"]
-    live = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
+    live = await gql.payload(PUBLISH, {"id": service["id"]}, as_=token_of(partner))
     link = live["service"]["authorizationLinkToken"]
     query = """query($t: String!) { serviceByAuthorizationLink(token: $t) {
       available unavailableReason service { id name authorizationLinkToken } } }"""
@@ -326,11 +314,11 @@ async def test_authorization_link_reads_the_service_and_says_when_unavailable(
         "unavailableReason": None,
         "service": {"id": service["id"], "name": "Shop care", "authorizationLinkToken": None},
     }
-    await _call(gql, DEACTIVATE, {"id": service["id"]}, _as(partner))
+    await gql.payload(DEACTIVATE, {"id": service["id"]}, as_=token_of(partner))
     off = (await gql(query, {"t": link}))["data"]["serviceByAuthorizationLink"]
     assert (off["available"], off["unavailableReason"]) == (False, "SERVICE_NOT_LIVE")
-    await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
-    await _call(gql, CLOSE, {"input": {"id": partner["_id"], "reason": "Fraud"}}, admin)
+    await gql.payload(PUBLISH, {"id": service["id"]}, as_=token_of(partner))
+    await gql.payload(CLOSE, {"input": {"id": partner["_id"], "reason": "Fraud"}}, as_=admin)
     closed = (await gql(query, {"t": link}))["data"]["serviceByAuthorizationLink"]
     assert (closed["available"], closed["unavailableReason"]) == (False, "PARTNER_CLOSED")
     unknown = await gql(query, {"t": "nope"})
@@ -341,24 +329,28 @@ async def test_close_partner_delists_services_and_blocks_publishing(
     gql: GraphQLClient, partner: Mapping[str, Any], admin: str, store: DocumentStore
 ) -> None:
     service = (await _create(gql, partner, **LISTING))["service"]
-    await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
-    await _call(gql, REVIEW, {"input": {"id": service["id"], "decision": "APPROVE"}}, admin)
+    await gql.payload(PUBLISH, {"id": service["id"]}, as_=token_of(partner))
+    await gql.payload(REVIEW, {"input": {"id": service["id"], "decision": "APPROVE"}}, as_=admin)
     assert (await store.get_many(c.SERVICES, [service["id"]]))[service["id"]]["listed"] is True
-    no_reason = await _call(gql, CLOSE, {"input": {"id": partner["_id"], "reason": ""}}, admin)
+    no_reason = await gql.payload(CLOSE, {"input": {"id": partner["_id"], "reason": ""}}, as_=admin)
     assert no_reason["userErrors"][0]["code"] == "REASON_REQUIRED"
-    closed = await _call(gql, CLOSE, {"input": {"id": partner["_id"], "reason": "Fraud"}}, admin)
+    closed = await gql.payload(
+        CLOSE, {"input": {"id": partner["_id"], "reason": "Fraud"}}, as_=admin
+    )
     assert closed["partner"]["status"] == "CLOSED"
     assert (await store.get_many(c.SERVICES, [service["id"]]))[service["id"]]["listed"] is False
-    twice = await _call(gql, CLOSE, {"input": {"id": partner["_id"], "reason": "Again"}}, admin)
+    twice = await gql.payload(
+        CLOSE, {"input": {"id": partner["_id"], "reason": "Again"}}, as_=admin
+    )
     assert twice["userErrors"][0]["code"] == "ALREADY_CLOSED"
-    await _call(gql, DEACTIVATE, {"id": service["id"]}, _as(partner))
-    blocked = await _call(gql, PUBLISH, {"id": service["id"]}, _as(partner))
+    await gql.payload(DEACTIVATE, {"id": service["id"]}, as_=token_of(partner))
+    blocked = await gql.payload(PUBLISH, {"id": service["id"]}, as_=token_of(partner))
     assert blocked["userErrors"][0]["code"] == "PARTNER_CLOSED"
     created = await _create(gql, partner)
     assert created["userErrors"][0]["code"] == "PARTNER_CLOSED"
     history = await store.find(c.HISTORY, {"subjectId": partner["_id"]})
     assert [(h["action"], h["reasonCode"]) for h in history] == [("CLOSED", "PARTNER_REMOVED")]
-    for caller in (None, _as(partner)):
+    for caller in (None, token_of(partner)):
         forbidden = await gql(CLOSE, {"input": {"id": partner["_id"], "reason": "x"}}, as_=caller)
         expected = "UNAUTHENTICATED" if caller is None else "FORBIDDEN"
         assert forbidden["errors"][0]["extensions"]["code"] == expected
@@ -368,8 +360,7 @@ async def test_close_partner_delists_services_and_blocks_publishing(
 async def test_every_role_on_every_service_mutation(
     gql: GraphQLClient,
     partner: Mapping[str, Any],
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    make: Make,
     store: DocumentStore,
     admin: str,
     mutation: str,
@@ -383,12 +374,12 @@ async def test_every_role_on_every_service_mutation(
         "deactivate": (DEACTIVATE, {"id": service["id"]}, "partner"),
         "review": (REVIEW, {"input": {"id": service["id"], "decision": "APPROVE"}}, "admin"),
     }[mutation]
-    other = await make_partner()
+    other = await make.partner()
     callers = {
         "anonymous": None,
-        "seller": token(Role.SELLER, (await make_seller())["_id"]),
+        "seller": token(Role.SELLER, (await make.seller())["_id"]),
         "admin": admin,
-        "partner": _as(partner),
+        "partner": token_of(partner),
     }
     before = await store.get_many(c.SERVICES, [service["id"]])
     for role, caller in callers.items():
@@ -398,6 +389,6 @@ async def test_every_role_on_every_service_mutation(
         expected = "UNAUTHENTICATED" if caller is None else "FORBIDDEN"
         assert refused["errors"][0]["extensions"]["code"] == expected, (role, refused)
     if allowed_role == "partner" and mutation != "create":
-        foreign = await _call(gql, query, variables, _as(other))
+        foreign = await gql.payload(query, variables, as_=token_of(other))
         assert foreign["userErrors"][0]["code"] == "NOT_FOUND"
     assert await store.get_many(c.SERVICES, [service["id"]]) == before

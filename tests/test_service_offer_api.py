@@ -11,11 +11,11 @@ import pytest
 
 from datastore import collections as c
 from datastore.codec import utc_now
-from datastore.documents import PartnerDocument, ServiceOfferDocument
+from datastore.documents import ServiceOfferDocument
 from datastore.enums import PartnerStatus, ServiceStatus, ServiceType
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, PartnerFactory, SellerFactory, ServiceFactory, token
+from tests.conftest import GraphQLClient, Make, token, token_of
 
 OFFER_FIELDS = """id status canBeAccepted startDate endDate linkToken createdAt acceptedAt
   withdrawnAt contact { name email phone }
@@ -45,10 +45,6 @@ def _today() -> date:
     return utc_now().date()
 
 
-def _as(partner: Mapping[str, Any]) -> str:
-    return token(Role.PARTNER, partner["_id"])
-
-
 def _input(service_ids: list[str], **fields: Any) -> dict[str, Any]:
     # Tomorrow, not today: a test running across midnight (UTC) must not start in the past.
     start = _today() + timedelta(days=1)
@@ -61,16 +57,12 @@ def _input(service_ids: list[str], **fields: Any) -> dict[str, Any]:
     }
 
 
-async def _data(gql: GraphQLClient, query: str, variables: dict[str, Any], caller: Any) -> Any:
-    result = await gql(query, variables, as_=caller)
-    assert "errors" not in result, result
-    return next(iter(result["data"].values()))
-
-
 async def _create(
     gql: GraphQLClient, partner: Mapping[str, Any], service_ids: list[str], **fields: Any
 ) -> Any:
-    return await _data(gql, CREATE, {"input": _input(service_ids, **fields)}, _as(partner))
+    return await gql.payload(
+        CREATE, {"input": _input(service_ids, **fields)}, as_=token_of(partner)
+    )
 
 
 async def _offer(
@@ -96,22 +88,14 @@ async def _set(store: DocumentStore, offer_id: str, **changes: Any) -> None:
 async def _listed(
     gql: GraphQLClient, partner: Mapping[str, Any], caller: Any, **variables: Any
 ) -> list[tuple[str, str]]:
-    found = await _data(gql, LIST, {"id": partner["_id"], **variables}, caller)
+    found = await gql.payload(LIST, {"id": partner["_id"], **variables}, as_=caller)
     return [(e["node"]["id"], e["node"]["status"]) for e in found["serviceOffers"]["edges"]]
 
 
-@pytest.fixture
-async def partner(make_partner: PartnerFactory) -> PartnerDocument:
-    return await make_partner()
-
-
 async def test_create_with_one_service_stores_the_documented_shape(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     start = _today() + timedelta(days=1)
     end = start + timedelta(days=30)
     offer = await _offer(gql, partner, [service["_id"]])
@@ -147,13 +131,10 @@ async def test_create_with_one_service_stores_the_documented_shape(
 
 
 async def test_create_with_ten_services_keeps_the_partners_order(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
     services = [
-        await make_service(partner, type=ServiceType.CUSTOM if i % 2 else ServiceType.PUBLIC)
+        await make.service(partner, type=ServiceType.CUSTOM if i % 2 else ServiceType.PUBLIC)
         for i in range(10)
     ]
     chosen = [s["_id"] for s in reversed(services)]
@@ -164,13 +145,10 @@ async def test_create_with_ten_services_keeps_the_partners_order(
 
 
 async def _refusal(
-    case: str,
-    partner: Mapping[str, Any],
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    case: str, partner: Mapping[str, Any], make: Make
 ) -> tuple[Mapping[str, Any], dict[str, Any], set[tuple[tuple[str, ...], str]]]:
     """The caller, the input and the (field, code) problems expected for one bad input."""
-    live = await make_service(partner)
+    live = await make.service(partner)
     today = _today()
     ids = [live["_id"]]
     dates = {
@@ -195,19 +173,19 @@ async def _refusal(
         fields = {"startDate": start.isoformat(), "endDate": end.isoformat()}
         return partner, _input(ids, **fields), {(("input", field), code)}
     if case == "eleven services":
-        many = [(await make_service(partner))["_id"] for _ in range(11)]
+        many = [(await make.service(partner))["_id"] for _ in range(11)]
         return partner, _input(many), {(("input", "serviceIds"), "TOO_MANY_SERVICES")}
     if case == "no services":
         return partner, _input([]), {(("input", "serviceIds"), "NO_SERVICES")}
     if case == "duplicate":
-        other = (await make_service(partner))["_id"]
+        other = (await make.service(partner))["_id"]
         return (
             partner,
             _input([live["_id"], other, live["_id"]]),
             {(("input", "serviceIds", "2"), "DUPLICATE_SERVICE")},
         )
     if case == "another partners service":
-        foreign = await make_service(await make_partner())
+        foreign = await make.service(await make.partner())
         return (
             partner,
             _input([live["_id"], foreign["_id"]]),
@@ -224,7 +202,7 @@ async def _refusal(
         )
     if case == "services not live":
         off = [
-            (await make_service(partner, status=status))["_id"]
+            (await make.service(partner, status=status))["_id"]
             for status in (
                 ServiceStatus.DRAFT,
                 ServiceStatus.DEACTIVATED,
@@ -238,8 +216,8 @@ async def _refusal(
             {(("input", "serviceIds", str(i)), "SERVICE_NOT_LIVE") for i in range(1, 5)},
         )
     if case == "closed partner":
-        closed = await make_partner(status=PartnerStatus.CLOSED)
-        service = await make_service(closed)
+        closed = await make.partner(status=PartnerStatus.CLOSED)
+        service = await make.service(closed)
         return closed, _input([service["_id"]]), {(("input", "partner"), "PARTNER_CLOSED")}
     if case == "invalid contact":
         contact = {"name": "n" * 101, "email": "not-an-email", "phone": "12ab34"}
@@ -269,7 +247,7 @@ async def _refusal(
             {(("input", "idempotencyKey"), "TOO_LONG")},
         )
     assert case == "every problem at once"
-    draft = await make_service(partner, status=ServiceStatus.DRAFT)
+    draft = await make.service(partner, status=ServiceStatus.DRAFT)
     return (
         partner,
         _input(
@@ -310,15 +288,10 @@ async def _refusal(
     ],
 )
 async def test_each_bad_input_is_a_user_error_and_writes_nothing(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    store: DocumentStore,
-    case: str,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore, case: str
 ) -> None:
-    caller, input, expected = await _refusal(case, partner, make_partner, make_service)
-    refused = await _data(gql, CREATE, {"input": input}, _as(caller))
+    caller, input, expected = await _refusal(case, partner, make)
+    refused = await gql.payload(CREATE, {"input": input}, as_=token_of(caller))
     assert refused["serviceOffer"] is None
     assert {(tuple(e["field"]), e["code"]) for e in refused["userErrors"]} == expected
     assert all(e["message"] for e in refused["userErrors"])
@@ -327,9 +300,9 @@ async def test_each_bad_input_is_a_user_error_and_writes_nothing(
 
 
 async def test_dates_at_the_limits_are_accepted(
-    gql: GraphQLClient, partner: Mapping[str, Any], make_service: ServiceFactory
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     start = _today() + timedelta(days=1)
     # Three years on, the same day (29 February has no such day: the 28th is the limit then).
     leap_day = (start.month, start.day) == (2, 29)
@@ -361,12 +334,9 @@ async def test_dates_at_the_limits_are_accepted(
 
 
 async def test_contact_is_trimmed_and_the_phone_normalised(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     contact = {"name": "  Ann Lee ", "email": " ann@shop.example ", "phone": "+1 555-123 4567"}
     offer = await _offer(gql, partner, [service["_id"]], contact=contact)
     assert offer["contact"] == {
@@ -383,28 +353,21 @@ async def test_contact_is_trimmed_and_the_phone_normalised(
 
 
 async def test_settings_must_each_be_sent(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     partial = {"authorizeObject": "SHOP", "tspAccess": True}
     result = await gql(
-        CREATE, {"input": _input([service["_id"]], settings=partial)}, as_=_as(partner)
+        CREATE, {"input": _input([service["_id"]], settings=partial)}, as_=token_of(partner)
     )
     assert result["errors"], result
     assert await store.count(c.SERVICE_OFFERS) == 0
 
 
 async def test_idempotency_key_returns_the_first_offer_unchanged(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
-    first_service, second_service = await make_service(partner), await make_service(partner)
+    first_service, second_service = await make.service(partner), await make.service(partner)
     first = await _offer(gql, partner, [first_service["_id"]], idempotencyKey="retry-1")
     again = await _offer(gql, partner, [first_service["_id"]], idempotencyKey="retry-1")
     assert again == first
@@ -432,9 +395,9 @@ async def test_idempotency_key_returns_the_first_offer_unchanged(
     assert await store.count(c.SERVICE_OFFERS) == 1
     assert await store.count(c.HISTORY) == 1
     # Keys belong to one partner: another partner's same key makes its own offer.
-    other = await make_partner()
+    other = await make.partner()
     theirs = await _offer(
-        gql, other, [(await make_service(other))["_id"]], idempotencyKey="retry-1"
+        gql, other, [(await make.service(other))["_id"]], idempotencyKey="retry-1"
     )
     assert theirs["id"] != first["id"]
     different = await _offer(gql, partner, [second_service["_id"]], idempotencyKey="retry-2")
@@ -442,15 +405,12 @@ async def test_idempotency_key_returns_the_first_offer_unchanged(
 
 
 async def test_the_link_shows_the_whole_offer_to_anyone_holding_it(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make
 ) -> None:
     services = [
-        await make_service(partner, type=ServiceType.CUSTOM),
-        await make_service(partner),
-        await make_service(partner, type=ServiceType.CUSTOM),
+        await make.service(partner, type=ServiceType.CUSTOM),
+        await make.service(partner),
+        await make.service(partner, type=ServiceType.CUSTOM),
     ]
     chosen = [services[2]["_id"], services[0]["_id"], services[1]["_id"]]
     start = _today() + timedelta(days=3)
@@ -470,9 +430,9 @@ async def test_the_link_shows_the_whole_offer_to_anyone_holding_it(
         settings=everything_off,
         contact={"name": "Ann", "email": "ann@shop.example", "phone": "+44 20 7946 0958"},
     )
-    seller = token(Role.SELLER, (await make_seller())["_id"])
+    seller = token(Role.SELLER, (await make.seller())["_id"])
     for caller in (None, seller):
-        opened = await _data(gql, BY_LINK, {"t": offer["linkToken"]}, caller)
+        opened = await gql.payload(BY_LINK, {"t": offer["linkToken"]}, as_=caller)
         assert opened["id"] == offer["id"]
         assert opened["partner"] == {"id": partner["_id"], "name": partner["name"]}
         assert [s["id"] for s in opened["services"]] == chosen
@@ -494,13 +454,15 @@ async def test_the_link_shows_the_whole_offer_to_anyone_holding_it(
         "dataCompassAccess": True,
     }
     on = await _offer(gql, partner, chosen, settings=everything_on)
-    assert (await _data(gql, BY_LINK, {"t": on["linkToken"]}, None))["settings"] == everything_on
+    assert (await gql.payload(BY_LINK, {"t": on["linkToken"]}, as_=None))[
+        "settings"
+    ] == everything_on
 
 
 async def test_link_tokens_are_long_and_differ_per_offer(
-    gql: GraphQLClient, partner: Mapping[str, Any], make_service: ServiceFactory
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make
 ) -> None:
-    service = await make_service(partner)
+    service = await make.service(partner)
     tokens = [(await _offer(gql, partner, [service["_id"]]))["linkToken"] for _ in range(3)]
     assert all(len(t) >= 32 for t in tokens)
     assert len(set(tokens)) == 3
@@ -514,13 +476,10 @@ async def test_unknown_link_token_is_not_found(gql: GraphQLClient) -> None:
 
 
 async def test_withdraw_then_the_link_says_so_and_withdrawing_again_is_refused(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
-    offer = await _offer(gql, partner, [(await make_service(partner))["_id"]])
-    withdrawn = await _data(gql, WITHDRAW, {"id": offer["id"]}, _as(partner))
+    offer = await _offer(gql, partner, [(await make.service(partner))["_id"]])
+    withdrawn = await gql.payload(WITHDRAW, {"id": offer["id"]}, as_=token_of(partner))
     assert withdrawn["userErrors"] == []
     assert (withdrawn["serviceOffer"]["status"], withdrawn["serviceOffer"]["canBeAccepted"]) == (
         "WITHDRAWN",
@@ -533,10 +492,10 @@ async def test_withdraw_then_the_link_says_so_and_withdrawing_again_is_refused(
         "toStatus": "WITHDRAWN",
         "reasonCode": "WITHDRAWN_BY_PARTNER",
     }
-    opened = await _data(gql, BY_LINK, {"t": offer["linkToken"]}, None)
+    opened = await gql.payload(BY_LINK, {"t": offer["linkToken"]}, as_=None)
     assert (opened["status"], opened["canBeAccepted"]) == ("WITHDRAWN", False)
     before = await _stored(store, offer["id"])
-    twice = await _data(gql, WITHDRAW, {"id": offer["id"]}, _as(partner))
+    twice = await gql.payload(WITHDRAW, {"id": offer["id"]}, as_=token_of(partner))
     assert twice["serviceOffer"] is None
     assert [(e["field"], e["code"]) for e in twice["userErrors"]] == [(["id"], "NOT_OPEN")]
     assert await _stored(store, offer["id"]) == before
@@ -544,35 +503,30 @@ async def test_withdraw_then_the_link_says_so_and_withdrawing_again_is_refused(
 
 
 async def test_an_offer_past_its_end_reads_expired_everywhere_and_cannot_be_withdrawn(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
-    offer = await _offer(gql, partner, [(await make_service(partner))["_id"]])
+    offer = await _offer(gql, partner, [(await make.service(partner))["_id"]])
     now = utc_now()
     await _set(
         store, offer["id"], startsAt=now - timedelta(days=10), endsAt=now - timedelta(seconds=1)
     )
-    opened = await _data(gql, BY_LINK, {"t": offer["linkToken"]}, None)
+    opened = await gql.payload(BY_LINK, {"t": offer["linkToken"]}, as_=None)
     assert (opened["status"], opened["canBeAccepted"]) == ("EXPIRED", False)
-    assert (await _data(gql, NODE, {"id": offer["id"]}, _as(partner)))["status"] == "EXPIRED"
-    assert await _listed(gql, partner, _as(partner)) == [(offer["id"], "EXPIRED")]
-    refused = await _data(gql, WITHDRAW, {"id": offer["id"]}, _as(partner))
+    assert (await gql.payload(NODE, {"id": offer["id"]}, as_=token_of(partner)))[
+        "status"
+    ] == "EXPIRED"
+    assert await _listed(gql, partner, token_of(partner)) == [(offer["id"], "EXPIRED")]
+    refused = await gql.payload(WITHDRAW, {"id": offer["id"]}, as_=token_of(partner))
     assert refused["userErrors"][0]["code"] == "NOT_OPEN"
     assert "EXPIRED" in refused["userErrors"][0]["message"]
     assert (await _stored(store, offer["id"]))["status"] == "OPEN"
 
 
 async def test_an_accepted_offer_cannot_be_withdrawn(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
-    offer = await _offer(gql, partner, [(await make_service(partner))["_id"]])
-    seller = await make_seller()
+    offer = await _offer(gql, partner, [(await make.service(partner))["_id"]])
+    seller = await make.seller()
     await _set(
         store,
         offer["id"],
@@ -580,49 +534,43 @@ async def test_an_accepted_offer_cannot_be_withdrawn(
         acceptedAt=utc_now(),
         acceptedBySellerId=seller["_id"],
     )
-    refused = await _data(gql, WITHDRAW, {"id": offer["id"]}, _as(partner))
+    refused = await gql.payload(WITHDRAW, {"id": offer["id"]}, as_=token_of(partner))
     assert refused["userErrors"][0]["code"] == "NOT_OPEN"
-    opened = await _data(gql, BY_LINK, {"t": offer["linkToken"]}, None)
+    opened = await gql.payload(BY_LINK, {"t": offer["linkToken"]}, as_=None)
     assert (opened["status"], opened["canBeAccepted"]) == ("ACCEPTED", False)
     assert opened["acceptedAt"] is not None
     assert (await _stored(store, offer["id"]))["status"] == "ACCEPTED"
 
 
 async def test_a_closed_partners_offer_cannot_be_accepted_or_withdrawn(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
-    offer = await _offer(gql, partner, [(await make_service(partner))["_id"]])
+    offer = await _offer(gql, partner, [(await make.service(partner))["_id"]])
     await store.update(
         c.PARTNERS,
         partner["_id"],
         expected_version=partner["version"],
         changes={"status": PartnerStatus.CLOSED},
     )
-    opened = await _data(gql, BY_LINK, {"t": offer["linkToken"]}, None)
+    opened = await gql.payload(BY_LINK, {"t": offer["linkToken"]}, as_=None)
     assert (opened["status"], opened["canBeAccepted"]) == ("OPEN", False)
-    refused = await _data(gql, WITHDRAW, {"id": offer["id"]}, _as(partner))
+    refused = await gql.payload(WITHDRAW, {"id": offer["id"]}, as_=token_of(partner))
     assert refused["userErrors"][0]["code"] == "PARTNER_CLOSED"
 
 
 async def test_my_service_offers_lists_newest_first_and_filters_by_status_as_read(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_service: ServiceFactory,
-    store: DocumentStore,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore
 ) -> None:
-    service_id = (await make_service(partner))["_id"]
+    service_id = (await make.service(partner))["_id"]
     made: list[str] = []
     for _ in range(4):
         made.append((await _offer(gql, partner, [service_id]))["id"])
         await asyncio.sleep(0.005)  # distinct createdAt milliseconds: the order is by time
     expired, withdrawn, accepted, still_open = made
     await _set(store, expired, endsAt=utc_now() - timedelta(minutes=1))
-    await _data(gql, WITHDRAW, {"id": withdrawn}, _as(partner))
+    await gql.payload(WITHDRAW, {"id": withdrawn}, as_=token_of(partner))
     await _set(store, accepted, status="ACCEPTED", acceptedAt=utc_now())
-    owner = _as(partner)
+    owner = token_of(partner)
     assert await _listed(gql, partner, owner) == [
         (still_open, "OPEN"),
         (accepted, "ACCEPTED"),
@@ -639,7 +587,7 @@ async def test_my_service_offers_lists_newest_first_and_filters_by_status_as_rea
         assert listed == [(offer_id, status) for offer_id in expected], status
     both = await _listed(gql, partner, owner, status=["EXPIRED", "OPEN"])
     assert both == [(still_open, "OPEN"), (expired, "EXPIRED")]
-    first_page = await _data(gql, LIST, {"id": partner["_id"], "first": 3}, owner)
+    first_page = await gql.payload(LIST, {"id": partner["_id"], "first": 3}, as_=owner)
     connection = first_page["serviceOffers"]
     assert connection["pageInfo"]["hasNextPage"] is True
     rest = await _listed(gql, partner, owner, first=3, after=connection["pageInfo"]["endCursor"])
@@ -647,20 +595,14 @@ async def test_my_service_offers_lists_newest_first_and_filters_by_status_as_rea
 
 
 async def test_only_the_partner_and_admins_see_offers_and_only_the_partner_changes_them(
-    gql: GraphQLClient,
-    partner: Mapping[str, Any],
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    store: DocumentStore,
-    admin: str,
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, store: DocumentStore, admin: str
 ) -> None:
-    service_id = (await make_service(partner))["_id"]
+    service_id = (await make.service(partner))["_id"]
     offer = await _offer(gql, partner, [service_id])
-    other = await make_partner()
+    other = await make.partner()
     outsiders = {
-        "another partner": _as(other),
-        "a seller": token(Role.SELLER, (await make_seller())["_id"]),
+        "another partner": token_of(other),
+        "a seller": token(Role.SELLER, (await make.seller())["_id"]),
         "anonymous": None,
     }
     before = await _stored(store, offer["id"])
@@ -676,24 +618,20 @@ async def test_only_the_partner_and_admins_see_offers_and_only_the_partner_chang
             refused = await gql(query, variables, as_=caller)
             expected = "UNAUTHENTICATED" if caller is None else "FORBIDDEN"
             assert refused["errors"][0]["extensions"]["code"] == expected, refused
-    foreign = await _data(gql, WITHDRAW, {"id": offer["id"]}, outsiders["another partner"])
+    foreign = await gql.payload(WITHDRAW, {"id": offer["id"]}, as_=outsiders["another partner"])
     assert foreign["userErrors"][0]["code"] == "NOT_FOUND"
-    malformed = await _data(gql, WITHDRAW, {"id": "nope"}, _as(partner))
+    malformed = await gql.payload(WITHDRAW, {"id": "nope"}, as_=token_of(partner))
     assert malformed["userErrors"][0]["code"] == "NOT_FOUND"
     assert await _stored(store, offer["id"]) == before
     assert await store.count(c.SERVICE_OFFERS) == 1
-    for caller in (admin, _as(partner)):
+    for caller in (admin, token_of(partner)):
         assert await _listed(gql, partner, caller) == [(offer["id"], "OPEN")]
-        seen = await _data(gql, NODE, {"id": offer["id"]}, caller)
+        seen = await gql.payload(NODE, {"id": offer["id"]}, as_=caller)
         assert seen["linkToken"] == offer["linkToken"]
 
 
 async def test_round_trips_of_nested_offers_do_not_grow_with_partners(
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    store: DocumentStore,
-    admin: str,
+    gql: GraphQLClient, make: Make, store: DocumentStore, admin: str
 ) -> None:
     # Pages sized to stay under the single-query cost maximum.
     nested = """{ partners(first: 12) { nodes { serviceOffers(first: 2) { nodes {
@@ -703,11 +641,11 @@ async def test_round_trips_of_nested_offers_do_not_grow_with_partners(
         for collection in (c.PARTNERS, c.SERVICES, c.SERVICE_OFFERS, c.HISTORY):
             await store.delete_all(collection)
         for _ in range(partner_count):
-            partner = await make_partner()
-            ids = [(await make_service(partner))["_id"] for _ in range(2)]
+            partner = await make.partner()
+            ids = [(await make.service(partner))["_id"] for _ in range(2)]
             await _offer(gql, partner, ids)
         store.stats.reset()
-        found = await _data(gql, nested, {}, admin)
+        found = await gql.payload(nested, {}, as_=admin)
         assert len(found["nodes"]) == partner_count
         assert all(len(p["serviceOffers"]["nodes"]) == 1 for p in found["nodes"])
         return store.stats.round_trips

@@ -16,7 +16,7 @@ import pytest
 from datastore.store import DocumentStore
 from edge.documents import document_id
 from gateway import trusted_documents
-from tests.conftest import SETTINGS, SellerFactory, serving
+from tests.conftest import SETTINGS, Make, serving
 from web.spa import APP_DIST, app_built
 
 APP = Path(__file__).resolve().parent.parent / "web" / "app"
@@ -48,11 +48,11 @@ async def test_every_link_path_answers_with_the_app(store: DocumentStore) -> Non
 
 @needs_build
 async def test_demo_mode_offers_each_demo_seller_a_sign_in_escaped_in_the_page(
-    store: DocumentStore, make_seller: SellerFactory
+    store: DocumentStore, make: Make
 ) -> None:
-    first = await make_seller(name="First & </script><b>x</b>")
+    first = await make.seller(name="First & </script><b>x</b>")
     # Listed oldest first: a second later, so two sellers made in one millisecond keep order.
-    await make_seller(name="Second seller", createdAt=first["createdAt"] + timedelta(seconds=1))
+    await make.seller(name="Second seller", createdAt=first["createdAt"] + timedelta(seconds=1))
     async with serving(store, dataclasses.replace(SETTINGS, demo=True)) as http:
         page = (await http.get("/authorize/abc")).text
         assert "</script><b>" not in page

@@ -15,17 +15,12 @@ import pytest
 from datastore import sqlite_text
 from datastore.sqlite import SQLiteStore
 from datastore.store import Collection, DocumentStore, IndexSpec
-from resolvers.identity import Role
 from tests.conftest import (
     GraphQLClient,
-    OfferFactory,
-    PartnerFactory,
-    SellerFactory,
-    ServiceFactory,
-    token,
+    Make,
+    accept,
 )
 from tests.stores import sqlite_only
-from tests.test_dashboard import ACCEPT
 
 FRESH = Collection("fresh", dict)
 WORDED = Collection("worded", dict)
@@ -96,37 +91,28 @@ def _inserting(store: SQLiteStore, document_id: str) -> Callable[[], Awaitable[N
 @sqlite_only
 @pytest.mark.parametrize("services", [1, 3])
 async def test_accepting_an_offer_runs_a_bounded_number_of_statements(
-    store: DocumentStore,
-    gql: GraphQLClient,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
-    make_seller: SellerFactory,
-    make_offer: OfferFactory,
-    services: int,
+    store: DocumentStore, gql: GraphQLClient, make: Make, services: int
 ) -> None:
     """Every statement of the request on either connection, BEGIN and COMMIT included: the
     history entries and events of the accept are one insert each, the event counter one
     increment, documents read once per transaction and never read back after a write."""
     assert isinstance(store, SQLiteStore)
-    partner = await make_partner()
-    offered = [await make_service(partner) for _ in range(services)]
+    partner = await make.partner()
+    offered = [await make.service(partner) for _ in range(services)]
     # A first accept creates the event counter (a store seeded by `tsp-gateway seed` has it),
     # and a day's first accept starts that day's insight counters: the accept counted is one
     # made on the same UTC day as the one before it (a third is made if midnight fell between).
     days: list[date] = []
     while len(days) < 2 or (days[-1] != days[-2] and len(days) < 3):
         days.append(datetime.now(UTC).date())
-        offer = await make_offer(partner, offered, days=60)
-        seller = await make_seller()
+        offer = await make.offer(partner, offered, days=60)
+        seller = await make.seller()
         statements: list[str] = []
         await store.trace(statements.append)
         try:
-            result = await gql(
-                ACCEPT, {"token": offer["linkToken"]}, as_=token(Role.SELLER, seller["_id"])
-            )
+            await accept(gql, offer, seller)
         finally:
             await store.trace(None)
-        assert result["data"]["authorizeServiceOffer"]["userErrors"] == []
     authorizations = [s for s in statements if s.startswith('INSERT INTO "authorizations"')]
     assert len(authorizations) == 1
     assert not any(s.startswith("CREATE") for s in statements), statements

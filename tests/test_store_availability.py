@@ -4,18 +4,15 @@ an INTERNAL error or a process that hangs; and nothing is half-written."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,7 +32,14 @@ from resolvers.identity import Role
 from resolvers.referrals import new_code
 from schema.extensions import failed_only_for_the_store, store_unavailable
 from tests.conftest import SETTINGS, GraphQLClient, token
-from tests.stores import MONGODB_URI, drop_store, mongodb_url_for_test_database, requires_mongodb
+from tests.polling import until
+from tests.stores import (
+    MONGODB_URI,
+    drop_store,
+    mongodb_url_for_test_database,
+    requires_mongodb,
+    write_locked,
+)
 from tests.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,18 +65,6 @@ def _closed_port() -> int:
     return port
 
 
-@contextmanager
-def _write_locked(path: Path) -> Iterator[None]:
-    """Another connection holds SQLite's write lock on ``path`` for the duration."""
-    other = sqlite3.connect(path, isolation_level=None)
-    try:
-        other.execute("BEGIN EXCLUSIVE")
-        yield
-        other.execute("ROLLBACK")
-    finally:
-        other.close()
-
-
 @pytest.fixture
 async def locked_app(tmp_path: Path) -> AsyncIterator[tuple[SQLiteStore, httpx.AsyncClient]]:
     store = SQLiteStore(tmp_path / "locked.sqlite3", busy_timeout_ms=100)
@@ -92,7 +84,7 @@ async def test_a_write_locked_sqlite_file_is_unavailable_not_internal(
     store, client = locked_app
     partner = await store.insert(c.PARTNERS, {**PARTNER, "createdAt": utc_now()})
     assert (await client.get("/readyz")).status_code == 200
-    with _write_locked(store.path):
+    with write_locked(store.path):
         ready = await client.get("/readyz")
         assert ready.status_code == 503
         assert ready.headers["retry-after"].isdigit()
@@ -249,12 +241,10 @@ async def test_a_failed_sqlite_connect_leaves_no_thread(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailableError):
         await store.connect()
     # Closed connections end their threads (aiosqlite does not join them): wait, bounded.
-    for _ in range(100):
-        left = [t for t in set(threading.enumerate()) - before if t.is_alive()]
-        if not left:
-            break
-        await asyncio.sleep(0.02)
-    assert left == []
+    await until(
+        lambda: not [t for t in set(threading.enumerate()) - before if t.is_alive()],
+        "the closed connections' threads ending",
+    )
 
 
 async def test_mongodb_url_options_win_over_the_adapter_defaults() -> None:
@@ -351,7 +341,7 @@ async def test_a_referral_visit_while_the_store_is_locked_is_503_not_500(
         },
     )
     assert (await client.head(f"/r/{code}")).status_code == 302
-    with _write_locked(store.path):
+    with write_locked(store.path):
         visit = await client.get(f"/r/{code}")
     assert visit.status_code == 503
     assert visit.headers["retry-after"].isdigit()

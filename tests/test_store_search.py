@@ -19,7 +19,7 @@ from datastore.enums import PartnerStatus, PartnerType, Region, ServiceStatus, S
 from datastore.search import search_fields, words
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import MAX_PAGES, GraphQLClient, PartnerFactory, ServiceFactory, token
+from tests.conftest import MAX_PAGES, GraphQLClient, Make, token
 
 STORE = """query Store($query: String, $mainCategory: String, $category: ID, $market: Market,
   $sortKey: StoreSortKey, $reverse: Boolean, $first: Int, $after: String, $last: Int,
@@ -77,23 +77,23 @@ def _plan(index: int) -> tuple[ServiceType, ServiceStatus]:
 
 
 @pytest.fixture
-async def seeded(make_partner: PartnerFactory, make_service: ServiceFactory) -> Seeded:
+async def seeded(make: Make) -> Seeded:
     catalog = get_catalog()
     partners = [
-        await make_partner(name="Acme Growth Partners", registrationRegion=Region.US),
-        await make_partner(name="Lotus Commerce", registrationRegion=Region.SEA),
-        await make_partner(name="Dragon Gate Ventures", registrationRegion=Region.CN_HK),
-        await make_partner(
+        await make.partner(name="Acme Growth Partners", registrationRegion=Region.US),
+        await make.partner(name="Lotus Commerce", registrationRegion=Region.SEA),
+        await make.partner(name="Dragon Gate Ventures", registrationRegion=Region.CN_HK),
+        await make.partner(
             name="Brightline Agency", registrationRegion=Region.UK, type=PartnerType.MCN_CAP
         ),
     ]
-    closed = await make_partner(
+    closed = await make.partner(
         name="Shuttered Studio", registrationRegion=Region.US, status=PartnerStatus.CLOSED
     )
     start = utc_now()
     services: list[ServiceDocument] = []
 
-    async def make(partner: Mapping[str, Any], index: int, **fields: Any) -> None:
+    async def add(partner: Mapping[str, Any], index: int, **fields: Any) -> None:
         categories = [
             row
             for row in catalog.find(partner["type"], partner["registrationRegion"])
@@ -113,13 +113,13 @@ async def seeded(make_partner: PartnerFactory, make_service: ServiceFactory) -> 
             "createdAt": published,
             **fields,
         }
-        services.append(await make_service(partner, **document))
+        services.append(await make.service(partner, **document))
 
     for index in range(SERVICE_COUNT):
         service_type, status = _plan(index)
-        await make(partners[index % len(partners)], index, type=service_type, status=status)
+        await add(partners[index % len(partners)], index, type=service_type, status=status)
     for index in range(20):
-        await make(closed, SERVICE_COUNT + index)
+        await add(closed, SERVICE_COUNT + index)
     return Seeded([*partners, closed], services)
 
 
@@ -318,15 +318,15 @@ async def test_paging_by_37_lists_every_service_once_in_order_both_ways(
 
 
 async def test_paging_neither_repeats_nor_skips_while_services_are_published(
-    gql: GraphQLClient, seeded: Seeded, make_service: ServiceFactory
+    gql: GraphQLClient, seeded: Seeded, make: Make
 ) -> None:
     partner = seeded.partners[0]
     first = await _page(gql, first=37)
     before_change = _newest(seeded.listed)
     assert [edge["node"]["id"] for edge in first["edges"]] == before_change[:37]
     # A newer service lands before the cursor (not shown); an older one after it (shown).
-    await make_service(partner, createdAt=utc_now() + timedelta(hours=1))
-    older = await make_service(partner, createdAt=utc_now() - timedelta(days=30))
+    await make.service(partner, createdAt=utc_now() + timedelta(hours=1))
+    older = await make.service(partner, createdAt=utc_now() - timedelta(days=30))
     rest: list[str] = []
     after = first["pageInfo"]["endCursor"]
     for _ in range(MAX_PAGES):  # bounded: a paging bug fails, never hangs
@@ -341,7 +341,7 @@ async def test_paging_neither_repeats_nor_skips_while_services_are_published(
 
 
 async def test_bad_arguments_and_foreign_cursors_are_refused(
-    gql: GraphQLClient, seeded: Seeded, make_partner: PartnerFactory
+    gql: GraphQLClient, seeded: Seeded, make: Make
 ) -> None:
     assert await _error_code(gql, query="x" * 201) == "INVALID_SEARCH"
     assert await _error_code(gql, query=" ".join(f"w{n}" for n in range(11))) == "INVALID_SEARCH"
@@ -361,7 +361,7 @@ async def test_bad_arguments_and_foreign_cursors_are_refused(
     assert (await _page(gql, query="LIVE", after=ranked))["edges"]
     # A cursor of another list (same number of keys) is refused too.
     admin = token(Role.ADMIN)
-    await make_partner()
+    await make.partner()
     partners = await gql("{ partners(first: 1) { pageInfo { endCursor } } }", as_=admin)
     foreign = partners["data"]["partners"]["pageInfo"]["endCursor"]
     assert await _error_code(gql, sortKey="NEWEST", after=foreign) == "INVALID_CURSOR"

@@ -14,8 +14,7 @@ from edge.extension import CACHED_LENGTH, PARSED, VALIDATED, GatewayPolicy
 from edge.limits import Limits
 from edge.throttle import ThrottlePolicy
 from edge.validation import MAX_VALIDATION_ERRORS
-from resolvers.identity import Role
-from tests.conftest import SETTINGS, PartnerFactory, serving, token
+from tests.conftest import SETTINGS, Make, serving, token_of
 from tests.live import served, ws_client
 
 SMALL = Limits(
@@ -274,15 +273,15 @@ async def test_a_long_chain_of_fragments_is_measured_without_recursion(
 
 
 async def test_subscriptions_meet_the_same_limits_on_the_websocket(
-    store: DocumentStore, make_partner: PartnerFactory
+    store: DocumentStore, make: Make
 ) -> None:
     policy = GatewayPolicy(limits=SMALL, throttle=ThrottlePolicy(enabled=False))
-    partner = await make_partner()
+    partner = await make.partner()
     long = "subscription { events { id } }".ljust(SMALL.max_document_length + 1)
     wide = "subscription { events { " + "id " * 13 + "} }"
     async with (
         served(store, replace(SETTINGS, policy=policy)) as url,
-        ws_client(url, token(Role.PARTNER, partner["_id"])) as client,
+        ws_client(url, token_of(partner)) as client,
     ):
         assert (await client.receive())["type"] == "connection_ack"
         codes = []

@@ -22,9 +22,9 @@ from edge.stream_settings import StreamSettings
 from edge.throttle import ThrottlePolicy
 from resolvers import events
 from resolvers.identity import Role
-from tests.conftest import SETTINGS, PartnerFactory, SellerFactory, token
-from tests.live import WSClient, served, ws_client
-from tests.test_seller_request_api import CREATE, _form
+from tests.conftest import SETTINGS, Make, PartnerFactory, request_form, token, token_of
+from tests.live import WSClient, served, subscribed, ws_client
+from tests.test_seller_request_api import CREATE
 
 EVENTS = """subscription($types: [EventType!], $after: String) {
   events(types: $types, after: $after) {
@@ -44,14 +44,14 @@ async def base_url(store: DocumentStore) -> AsyncIterator[str]:
 
 
 async def _request_to(
-    base_url: str, partner: Mapping[str, Any], make_seller: SellerFactory
+    base_url: str, partner: Mapping[str, Any], make: Make
 ) -> tuple[str, SellerDocument]:
     """A new seller sends ``partner`` a request through the API: one REQUEST_RECEIVED."""
-    seller = await make_seller()
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+    seller = await make.seller()
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
         response = await http.post(
             "/graphql",
-            json={"query": CREATE, "variables": _form(partner["_id"])},
+            json={"query": CREATE, "variables": request_form(partner["_id"])},
             headers={"Authorization": f"Bearer {token(Role.SELLER, seller['_id'])}"},
         )
     created = response.json()["data"]["createRequest"]
@@ -73,15 +73,13 @@ async def _acked(client: WSClient) -> None:
     assert (await client.receive())["type"] == "connection_ack"
 
 
-async def test_a_partner_receives_its_events_with_typed_subjects(
-    base_url: str, make_partner: PartnerFactory, make_seller: SellerFactory
-) -> None:
-    partner = await make_partner()
-    async with ws_client(base_url, token(Role.PARTNER, partner["_id"])) as client:
+async def test_a_partner_receives_its_events_with_typed_subjects(base_url: str, make: Make) -> None:
+    partner = await make.partner()
+    async with ws_client(base_url, token_of(partner)) as client:
         await _acked(client)
         await client.subscribe(EVENTS)
-        await asyncio.sleep(0.1)  # the subscription has joined the feed
-        request_id, seller = await _request_to(base_url, partner, make_seller)
+        await subscribed(base_url)
+        request_id, seller = await _request_to(base_url, partner, make)
         event = (await client.next_data())["events"]
     assert event["__typename"] == "SellerRequestEvent"
     assert event["type"] == "REQUEST_RECEIVED"
@@ -92,20 +90,20 @@ async def test_a_partner_receives_its_events_with_typed_subjects(
 
 
 async def test_resuming_with_a_cursor_replays_exactly_what_was_missed_then_goes_live(
-    base_url: str, make_partner: PartnerFactory, make_seller: SellerFactory
+    base_url: str, make: Make
 ) -> None:
-    partner = await make_partner()
-    bearer = token(Role.PARTNER, partner["_id"])
+    partner = await make.partner()
+    bearer = token_of(partner)
     async with ws_client(base_url, bearer) as client:
         await _acked(client)
         await client.subscribe(EVENTS)
-        await asyncio.sleep(0.1)
-        first, _ = await _request_to(base_url, partner, make_seller)
+        await subscribed(base_url)
+        first, _ = await _request_to(base_url, partner, make)
         seen = (await client.next_data())["events"]
         assert seen["subjectId"] == first
     # Disconnected: three changes happen meanwhile (and one for another partner).
-    missed = [(await _request_to(base_url, partner, make_seller))[0] for _ in range(3)]
-    await _request_to(base_url, await make_partner(), make_seller)
+    missed = [(await _request_to(base_url, partner, make))[0] for _ in range(3)]
+    await _request_to(base_url, await make.partner(), make)
     async with ws_client(base_url, bearer) as client:
         await _acked(client)
         await client.subscribe(EVENTS, {"after": seen["cursor"]})
@@ -113,31 +111,29 @@ async def test_resuming_with_a_cursor_replays_exactly_what_was_missed_then_goes_
         assert [e["subjectId"] for e in replayed] == missed
         cursors = [int(e["cursor"]) for e in replayed]
         assert cursors == sorted(cursors) and int(seen["cursor"]) < cursors[0]
-        live, _ = await _request_to(base_url, partner, make_seller)
+        live, _ = await _request_to(base_url, partner, make)
         assert (await client.next_data())["events"]["subjectId"] == live
         # Once: nothing else is pending.
         with pytest.raises(TimeoutError):
             await client.receive(wait=0.5)
 
 
-async def test_types_filter_the_feed(
-    base_url: str, make_partner: PartnerFactory, make_seller: SellerFactory
-) -> None:
-    partner = await make_partner()
-    async with ws_client(base_url, token(Role.PARTNER, partner["_id"])) as client:
+async def test_types_filter_the_feed(base_url: str, make: Make) -> None:
+    partner = await make.partner()
+    async with ws_client(base_url, token_of(partner)) as client:
         await _acked(client)
         await client.subscribe(EVENTS, {"types": ["AUTHORIZATION_GRANTED"]})
-        await asyncio.sleep(0.1)
-        await _request_to(base_url, partner, make_seller)
+        await subscribed(base_url)
+        await _request_to(base_url, partner, make)
         with pytest.raises(TimeoutError):
             await client.receive(wait=0.5)
 
 
 async def test_bad_subscriptions_get_errors_with_codes(
-    base_url: str, store: DocumentStore, make_partner: PartnerFactory
+    base_url: str, store: DocumentStore, make: Make
 ) -> None:
-    partner = await make_partner()
-    async with ws_client(base_url, token(Role.PARTNER, partner["_id"])) as client:
+    partner = await make.partner()
+    async with ws_client(base_url, token_of(partner)) as client:
         await _acked(client)
         await client.subscribe(EVENTS, {"types": ["AUTHORIZATION_EXPLODED"]})
         unknown = await client.receive()
@@ -202,15 +198,15 @@ async def test_a_bad_or_expired_token_is_refused_with_4403(
     ],
 )
 async def test_malformed_messages_close_with_4400_and_the_server_carries_on(
-    base_url: str, message: Any, make_partner: PartnerFactory
+    base_url: str, message: Any, make: Make
 ) -> None:
-    partner = await make_partner()
-    async with ws_client(base_url, token(Role.PARTNER, partner["_id"])) as client:
+    partner = await make.partner()
+    async with ws_client(base_url, token_of(partner)) as client:
         await _acked(client)
         await client.send(message)
         code, _ = await client.closed()
         assert code == 4400
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
         assert (await http.get("/healthz")).status_code == 200
 
 
@@ -230,33 +226,29 @@ async def test_malformed_messages_close_with_4400_and_the_server_carries_on(
     ids=["unclosed", "nested", "large"],
 )
 async def test_messages_too_deep_or_too_large_close_with_4400_logged_at_info(
-    base_url: str,
-    message: str,
-    reason: str,
-    make_partner: PartnerFactory,
-    caplog: pytest.LogCaptureFixture,
+    base_url: str, message: str, reason: str, make: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="tsp.websocket")
-    partner = await make_partner()
-    async with ws_client(base_url, token(Role.PARTNER, partner["_id"])) as client:
+    partner = await make.partner()
+    async with ws_client(base_url, token_of(partner)) as client:
         await _acked(client)
         await client.send(message)
         assert await client.closed() == (4400, reason)
     assert f"websocket closed with 4400: {reason}" in caplog.messages
     assert [r.getMessage() for r in caplog.records if r.levelno > logging.INFO] == []
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
         assert (await http.get("/healthz")).status_code == 200
 
 
 async def test_subscriptions_per_connection_and_connections_per_caller_are_limited(
-    store: DocumentStore, make_partner: PartnerFactory
+    store: DocumentStore, make: Make
 ) -> None:
     settings = dataclasses.replace(
         SETTINGS,
         streams=StreamSettings(subscriptions_per_connection=2, connections_per_caller=2),
     )
-    partner = await make_partner()
-    bearer = token(Role.PARTNER, partner["_id"])
+    partner = await make.partner()
+    bearer = token_of(partner)
     async with served(store, settings) as url, ws_client(url, bearer) as first:
         await _acked(first)
         for _ in range(2):
@@ -276,28 +268,32 @@ async def test_subscriptions_per_connection_and_connections_per_caller_are_limit
 
 
 async def test_sse_streams_events_with_the_authorization_header_past_the_request_timeout(
-    store: DocumentStore, make_partner: PartnerFactory, make_seller: SellerFactory
+    store: DocumentStore, make: Make
 ) -> None:
     settings = dataclasses.replace(
         SETTINGS, transport=dataclasses.replace(SETTINGS.transport, request_timeout_seconds=0.3)
     )
-    partner = await make_partner()
+    partner = await make.partner()
     headers = {
         "Authorization": f"Bearer {token(Role.PARTNER, partner['_id'])}",
         "Accept": "text/event-stream",
     }
     body = {"query": EVENTS, "variables": {}}
+    # The change comes through a gateway of its own: a request to the one under test may be
+    # cut off by its short timeout on a busy machine.
     async with (
+        served(store, SETTINGS) as changes,
         served(store, settings) as base_url,
-        httpx.AsyncClient(base_url=base_url, timeout=10) as http,
+        httpx.AsyncClient(base_url=base_url, timeout=60) as http,
         http.stream("POST", "/graphql", json=body, headers=headers) as stream,
     ):
         assert stream.status_code == 200
         assert stream.headers["content-type"].startswith("text/event-stream")
         lines = stream.aiter_lines()
         await asyncio.sleep(0.6)  # longer than the request timeout
-        request_id, _ = await _request_to(base_url, partner, make_seller)
-        event = await asyncio.wait_for(_next_sse(lines), 5)
+        await subscribed(base_url)
+        request_id, _ = await _request_to(changes, partner, make)
+        event = await asyncio.wait_for(_next_sse(lines), 60)
     assert event["data"]["events"]["subjectId"] == request_id
 
 
@@ -331,10 +327,10 @@ async def _next_sse(lines: AsyncIterator[str]) -> dict[str, Any]:
 
 
 async def test_a_subscription_costs_its_selection_once_and_is_refused_above_the_maximum(
-    store: DocumentStore, make_partner: PartnerFactory, make_seller: SellerFactory
+    store: DocumentStore, make: Make
 ) -> None:
-    partner = await make_partner()
-    bearer = token(Role.PARTNER, partner["_id"])
+    partner = await make.partner()
+    bearer = token_of(partner)
     cheap = dataclasses.replace(
         SETTINGS, policy=dataclasses.replace(SETTINGS.policy, max_query_cost=1)
     )
@@ -358,9 +354,9 @@ async def test_a_subscription_costs_its_selection_once_and_is_refused_above_the_
     ):
         await _acked(client)
         await client.subscribe(EVENTS)
-        await asyncio.sleep(0.1)
+        await subscribed(url)
         for _ in range(5):
-            await _request_to(changes, partner, make_seller)
+            await _request_to(changes, partner, make)
         costs = []
         for _ in range(5):
             message = await client.receive()
@@ -369,17 +365,15 @@ async def test_a_subscription_costs_its_selection_once_and_is_refused_above_the_
         assert len(set(costs)) == 1 and 0 < costs[0] <= 3
 
 
-async def test_idle_connections_are_pinged(
-    store: DocumentStore, make_partner: PartnerFactory
-) -> None:
+async def test_idle_connections_are_pinged(store: DocumentStore, make: Make) -> None:
     settings = dataclasses.replace(SETTINGS, streams=StreamSettings(ping_seconds=0.1))
-    partner = await make_partner()
+    partner = await make.partner()
     async with (
         served(store, settings) as url,
-        ws_client(url, token(Role.PARTNER, partner["_id"])) as client,
+        ws_client(url, token_of(partner)) as client,
     ):
         await _acked(client)
-        raw = await asyncio.wait_for(client.connection.recv(), 5)
+        raw = await asyncio.wait_for(client.connection.recv(), 60)
         assert json.loads(raw) == {"type": "ping"}
 
 
@@ -395,10 +389,10 @@ async def test_a_connection_that_never_sends_connection_init_is_closed_with_4408
 
 
 async def test_sse_streams_count_as_connections_of_their_caller(
-    store: DocumentStore, make_partner: PartnerFactory
+    store: DocumentStore, make: Make
 ) -> None:
     settings = dataclasses.replace(SETTINGS, streams=StreamSettings(connections_per_caller=1))
-    partner = await make_partner()
+    partner = await make.partner()
     headers = {
         "Authorization": f"Bearer {token(Role.PARTNER, partner['_id'])}",
         "Accept": "text/event-stream",
@@ -406,7 +400,7 @@ async def test_sse_streams_count_as_connections_of_their_caller(
     body = {"query": EVENTS, "variables": {}}
     async with (
         served(store, settings) as url,
-        httpx.AsyncClient(base_url=url, timeout=10) as http,
+        httpx.AsyncClient(base_url=url, timeout=60) as http,
     ):
         async with http.stream("POST", "/graphql", json=body, headers=headers) as first:
             assert first.status_code == 200
@@ -423,7 +417,7 @@ async def test_sse_streams_count_as_connections_of_their_caller(
 
 
 async def test_trusted_documents_only_holds_on_the_websocket_too(
-    store: DocumentStore, make_partner: PartnerFactory, make_seller: SellerFactory
+    store: DocumentStore, make: Make
 ) -> None:
     from gateway import trusted_documents
 
@@ -431,10 +425,10 @@ async def test_trusted_documents_only_holds_on_the_websocket_too(
         SETTINGS, policy=dataclasses.replace(SETTINGS.policy, trusted_documents_only=True)
     )
     await trusted_documents(store, settings).add(EVENTS)
-    partner = await make_partner()
+    partner = await make.partner()
     async with (
         served(store, settings) as url,
-        ws_client(url, token(Role.PARTNER, partner["_id"])) as client,
+        ws_client(url, token_of(partner)) as client,
     ):
         await _acked(client)
         await client.subscribe("subscription { events { id } }")
@@ -442,9 +436,9 @@ async def test_trusted_documents_only_holds_on_the_websocket_too(
         assert refused["type"] == "error"
         assert refused["payload"][0]["extensions"]["code"] == "TRUSTED_DOCUMENT_REQUIRED"
         await client.subscribe(EVENTS)
-        await asyncio.sleep(0.1)
+        await subscribed(url)
         async with served(store, SETTINGS) as changes:
-            request_id, _ = await _request_to(changes, partner, make_seller)
+            request_id, _ = await _request_to(changes, partner, make)
         assert (await client.next_data())["events"]["subjectId"] == request_id
 
 
@@ -460,19 +454,16 @@ async def test_graphiql_runs_subscriptions_over_the_websocket(store: DocumentSto
 
 
 async def test_each_event_reads_its_subject_afresh(
-    base_url: str,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    base_url: str, store: DocumentStore, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     query = """subscription { events { ... on SellerRequestEvent {
       request { partner { name } } } } }"""
-    async with ws_client(base_url, token(Role.PARTNER, partner["_id"])) as client:
+    async with ws_client(base_url, token_of(partner)) as client:
         await _acked(client)
         await client.subscribe(query)
-        await asyncio.sleep(0.1)
-        await _request_to(base_url, partner, make_seller)
+        await subscribed(base_url)
+        await _request_to(base_url, partner, make)
         first = (await client.next_data())["events"]["request"]["partner"]["name"]
         # Creating a request writes the partner too (the rule it checks holds that way).
         current = (await store.get_many(c.PARTNERS, [partner["_id"]]))[partner["_id"]]
@@ -482,7 +473,7 @@ async def test_each_event_reads_its_subject_afresh(
             expected_version=current["version"],
             changes={"name": "Renamed Partner"},
         )
-        await _request_to(base_url, partner, make_seller)
+        await _request_to(base_url, partner, make)
         second = (await client.next_data())["events"]["request"]["partner"]["name"]
     assert (first, second) == (partner["name"], "Renamed Partner")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -31,7 +30,9 @@ from edge.limits import Limits
 from edge.throttle import Throttle, ThrottlePolicy, bucket_id
 from resolvers.identity import Role, issue_token
 from tests.conftest import SETTINGS, serving, token
+from tests.polling import until
 from tests.servers import SECRET, running_gateway
+from tests.stores import write_locked
 
 # 2 for the page + 8 categories: a query of cost 10.
 TEN = {"query": "{ serviceCategories(first: 8) { nodes { name } } }"}
@@ -207,11 +208,7 @@ async def _throttles(
 
 async def _exchanges_settled(throttles: list[Throttle]) -> None:
     """Wait (bounded) until no lease exchange is in flight in any of ``throttles``."""
-    for _ in range(500):
-        if not any(t._tasks for t in throttles):
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("lease exchanges still running")
+    await until(lambda: not any(t._tasks for t in throttles), "the lease exchanges settling")
 
 
 async def test_exchanges_beside_spending_and_refunds_never_give_tokens_back_twice(
@@ -294,18 +291,6 @@ async def test_refused_documents_spend_budget_until_the_caller_is_throttled(
 # --- the store out of reach --------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _write_locked(path: Path) -> Iterator[None]:
-    """Another connection holds SQLite's write lock on ``path`` for the duration."""
-    other = sqlite3.connect(path, isolation_level=None)
-    try:
-        other.execute("BEGIN IMMEDIATE")
-        yield
-        other.execute("ROLLBACK")
-    finally:
-        other.close()
-
-
 async def test_a_throttle_whose_store_is_unreachable_grants_its_fair_share_then_settles_it(
     tmp_path: Path,
 ) -> None:
@@ -318,7 +303,7 @@ async def test_a_throttle_whose_store_is_unreachable_grants_its_fair_share_then_
     callers = [f"PARTNER:ptn_fair_{n}" for n in range(3)]
     try:
         async with _throttles(locked, policy, 1) as [throttle]:
-            with _write_locked(locked.path):
+            with write_locked(locked.path, "IMMEDIATE"):
                 for caller in callers:
                     concurrent = await asyncio.gather(
                         *(throttle.spend(caller, 5) for _ in range(3))
@@ -363,7 +348,7 @@ def test_two_gateway_processes_on_one_store_share_one_budget(two_gateways: list[
     bearer = issue_token(SECRET, Role.SELLER, "slr_one", timedelta(hours=1))
     seller = {"Authorization": f"Bearer {bearer}"}
     granted_by = {url: 0 for url in two_gateways}
-    with httpx.Client(timeout=10) as client:
+    with httpx.Client(timeout=60) as client:
         for attempt in range(30):
             url = two_gateways[attempt % 2]
             body = client.post(f"{url}/graphql", json=TEN, headers=seller).json()

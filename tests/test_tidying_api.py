@@ -7,7 +7,7 @@ from datastore.catalog import get_catalog
 from datastore.enums import PartnerType, Region, ServiceStatus
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, PartnerFactory, ServiceFactory, insert_offer, token
+from tests.conftest import GraphQLClient, Make, insert_offer, token, token_of
 
 APPLY = """mutation($input: ApplyForServiceCategoryInput!) {
   applyForServiceCategory(input: $input) { categoryApplication { id status } } }"""
@@ -29,17 +29,17 @@ async def snapshot(store: DocumentStore) -> list[object]:
 
 
 async def test_withdrawing_an_application_under_review(
-    gql: GraphQLClient, store: DocumentStore, make_partner: PartnerFactory
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    partner = await make_partner()
-    caller = token(Role.PARTNER, partner["_id"])
+    partner = await make.partner()
+    caller = token_of(partner)
     category = get_catalog().find(
         PartnerType(partner["type"]), Region(partner["registrationRegion"])
     )[0]
     application_input = {"input": {"categoryId": category.id, "market": "US"}}
     applied = await gql(APPLY, application_input, as_=caller)
     application = applied["data"]["applyForServiceCategory"]["categoryApplication"]
-    other = await make_partner()
+    other = await make.partner()
     before = await snapshot(store)
     stranger = await gql(WITHDRAW, {"id": application["id"]}, as_=token(Role.PARTNER, other["_id"]))
     assert stranger["data"]["withdrawCategoryApplication"]["userErrors"] == [
@@ -64,19 +64,16 @@ async def test_withdrawing_an_application_under_review(
 
 
 async def test_deleting_draft_and_rejected_services_nothing_references(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    partner = await make_partner()
-    caller = token(Role.PARTNER, partner["_id"])
-    draft = await make_service(partner, status=ServiceStatus.DRAFT)
-    rejected = await make_service(partner, status=ServiceStatus.REJECTED)
-    live = await make_service(partner)
-    referenced = await make_service(partner, status=ServiceStatus.REJECTED)
+    partner = await make.partner()
+    caller = token_of(partner)
+    draft = await make.service(partner, status=ServiceStatus.DRAFT)
+    rejected = await make.service(partner, status=ServiceStatus.REJECTED)
+    live = await make.service(partner)
+    referenced = await make.service(partner, status=ServiceStatus.REJECTED)
     await insert_offer(store, partner, [live, referenced])
-    other = await make_partner()
+    other = await make.partner()
     before = await snapshot(store)
     refusals = [
         (live["_id"], caller, "INVALID_TRANSITION"),
@@ -107,14 +104,11 @@ async def test_deleting_draft_and_rejected_services_nothing_references(
 
 
 async def test_archiving_hides_withdrawn_and_expired_offers_from_the_default_list(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    partner = await make_partner()
-    caller = token(Role.PARTNER, partner["_id"])
-    services = [await make_service(partner)]
+    partner = await make.partner()
+    caller = token_of(partner)
+    services = [await make.service(partner)]
     open_offer = await insert_offer(store, partner, services)
     withdrawn = await insert_offer(store, partner, services)
     await gql(
@@ -134,7 +128,7 @@ async def test_archiving_hides_withdrawn_and_expired_offers_from_the_default_lis
     assert refused["data"]["archiveServiceOffer"]["userErrors"] == [
         {"field": ["id"], "code": "NOT_ENDED"}
     ]
-    other = await make_partner()
+    other = await make.partner()
     stranger = await gql(ARCHIVE, {"id": expired["_id"]}, as_=token(Role.PARTNER, other["_id"]))
     assert stranger["data"]["archiveServiceOffer"]["userErrors"][0]["code"] == "NOT_FOUND"
     assert await snapshot(store) == before

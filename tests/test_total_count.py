@@ -8,7 +8,7 @@ from graphql import GraphQLObjectType
 
 from datastore.store import DocumentStore
 from resolvers.identity import Role
-from tests.conftest import GraphQLClient, PartnerFactory, ServiceFactory, token
+from tests.conftest import GraphQLClient, Make, token, token_of
 
 NESTED = """query($total: Boolean!) {
   partners(first: 2) {
@@ -37,16 +37,13 @@ def test_every_connection_has_a_total_count() -> None:
 
 
 async def test_totals_count_whole_filtered_lists_in_one_round_trip_per_level(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_service: ServiceFactory,
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    partners = [await make_partner() for _ in range(3)]
+    partners = [await make.partner() for _ in range(3)]
     for count, partner in enumerate(partners, start=2):
         for _ in range(count):
-            await make_service(partner)
-        await make_service(partner, status="DRAFT")
+            await make.service(partner)
+        await make.service(partner, status="DRAFT")
     admin = token(Role.ADMIN)
     store.stats.reset()
     plain = await gql(NESTED, {"total": False}, as_=admin)
@@ -80,22 +77,18 @@ async def test_totals_count_whole_filtered_lists_in_one_round_trip_per_level(
         "categoryApplications(first: 1) { totalCount } } } }",
     ],
 )
-async def test_root_and_nested_totals_answer(
-    gql: GraphQLClient, make_partner: PartnerFactory, query: str
-) -> None:
-    partner = await make_partner()
-    result = await gql(query, as_=token(Role.PARTNER, partner["_id"]))
+async def test_root_and_nested_totals_answer(gql: GraphQLClient, make: Make, query: str) -> None:
+    partner = await make.partner()
+    result = await gql(query, as_=token_of(partner))
     assert "errors" not in result, result
 
 
-async def test_a_list_hidden_from_the_caller_counts_zero(
-    gql: GraphQLClient, make_partner: PartnerFactory, make_service: ServiceFactory
-) -> None:
-    partner = await make_partner()
-    await make_service(partner, status="DRAFT")
+async def test_a_list_hidden_from_the_caller_counts_zero(gql: GraphQLClient, make: Make) -> None:
+    partner = await make.partner()
+    await make.service(partner, status="DRAFT")
     query = """query($id: ID!) { node(id: $id) { ... on Partner {
       services(first: 1) { totalCount } authorizations(first: 1) { totalCount } } } }"""
-    outsider = token(Role.PARTNER, (await make_partner())["_id"])
+    outsider = token(Role.PARTNER, (await make.partner())["_id"])
     result = await gql(query, {"id": partner["_id"]}, as_=outsider)
     assert result["data"]["node"] == {
         "services": {"totalCount": 0},

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,14 +37,15 @@ from tests.conftest import (
     JWT_SECRET,
     SETTINGS,
     GraphQLClient,
-    PartnerFactory,
-    SellerFactory,
+    Make,
+    request_form,
     serving,
     token,
+    token_of,
 )
-from tests.live import _free_port
+from tests.live import uvicorn_serving
 from tests.stores import sqlite_only
-from tests.test_seller_request_api import CREATE, _form
+from tests.test_seller_request_api import CREATE
 from tests.tls import Authority
 
 CREATE_HOOK = """mutation($url: String!, $types: [EventType!]!) {
@@ -76,6 +76,8 @@ class Receiver:
     script: list[int | str] = field(default_factory=list)
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     redirected: int = 0
+    # Set on each arrival, for whoever waits for deliveries made by another process.
+    arrival: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def handle(self, request: Request) -> Response:
         body = await request.body()
@@ -88,6 +90,7 @@ class Receiver:
         assert isinstance(step, int)
         if 200 <= step < 300:
             self.received.append((dict(request.headers), body))
+            self.arrival.set()
         return Response(status_code=step)
 
     async def elsewhere(self, request: Request) -> Response:
@@ -99,30 +102,16 @@ class Receiver:
 async def _receiving(**tls: Any) -> AsyncIterator[Receiver]:
     """A receiver served on 127.0.0.1 (over TLS with ``ssl_certfile``/``ssl_keyfile``)."""
     receiver = Receiver()
-    port = _free_port()
     app = Starlette(
         routes=[
             Route("/hook", receiver.handle, methods=["POST"]),
             Route("/elsewhere", receiver.elsewhere, methods=["GET", "POST"]),
         ]
     )
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off", **tls)
-    )
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    receiver.url = f"http://127.0.0.1:{port}/hook"
-    receiver.port = port
-    try:
+    async with uvicorn_serving(app, force_exit=True, lifespan="off", **tls) as port:
+        receiver.url = f"http://127.0.0.1:{port}/hook"
+        receiver.port = port
         yield receiver
-    finally:
-        server.should_exit = True
-        server.force_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, 10)
 
 
 @pytest.fixture
@@ -149,19 +138,19 @@ async def _hook(gql: GraphQLClient, partner: Mapping[str, Any], url: str, **vari
     result = await gql(
         CREATE_HOOK,
         {"url": url, "types": ["REQUEST_RECEIVED"], **variables},
-        as_=token(Role.PARTNER, partner["_id"]),
+        as_=token_of(partner),
     )
     assert "errors" not in result, result
     return result["data"]["createWebhookSubscription"]
 
 
 async def _requests(
-    gql: GraphQLClient, partner: Mapping[str, Any], make_seller: SellerFactory, count: int
+    gql: GraphQLClient, partner: Mapping[str, Any], make: Make, count: int
 ) -> list[str]:
     ids = []
     for _ in range(count):
-        seller = await make_seller()
-        result = await gql(CREATE, _form(partner["_id"]), as_=token(Role.SELLER, seller["_id"]))
+        seller = await make.seller()
+        result = await gql(CREATE, request_form(partner["_id"]), as_=token_of(seller))
         ids.append(result["data"]["createRequest"]["requests"][0]["id"])
     return ids
 
@@ -189,19 +178,15 @@ def _verified(secret: str, headers: dict[str, str], body: bytes) -> dict[str, An
 
 
 async def test_events_are_posted_signed_and_in_order(
-    local: GraphQLClient,
-    store: DocumentStore,
-    receiver: Receiver,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    local: GraphQLClient, store: DocumentStore, receiver: Receiver, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     created = await _hook(local, partner, receiver.url)
     assert created["userErrors"] == []
     secret = created["secret"]
     assert secret.startswith("whsec_")
-    request_ids = await _requests(local, partner, make_seller, 3)
-    await _requests(local, await make_partner(), make_seller, 1)  # another partner's
+    request_ids = await _requests(local, partner, make, 3)
+    await _requests(local, await make.partner(), make, 1)  # another partner's
     worker = WebhookWorker(store, FAST)
     await _deliver_until(worker, lambda: len(receiver.received) >= 3)
     delivered = [_verified(secret, h, b) for h, b in receiver.received]
@@ -210,28 +195,24 @@ async def test_events_are_posted_signed_and_in_order(
     assert all(e["partnerId"] == partner["_id"] for e in delivered)
     # Nothing more is due: a later round sends nothing again.
     assert await worker.run_once() == 0
-    listed = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
+    listed = await local(LIST, as_=token_of(partner))
     hook = listed["data"]["webhookSubscriptions"][0]
     assert "secret" not in hook
     assert [d["succeeded"] for d in hook["deliveries"]] == [True, True, True]
 
 
 async def test_a_failing_then_slow_endpoint_is_retried_in_order_until_it_recovers(
-    local: GraphQLClient,
-    store: DocumentStore,
-    receiver: Receiver,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    local: GraphQLClient, store: DocumentStore, receiver: Receiver, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     await _hook(local, partner, receiver.url)
     receiver.script = [500, "slow", 503]
-    request_ids = await _requests(local, partner, make_seller, 2)
+    request_ids = await _requests(local, partner, make, 2)
     worker = WebhookWorker(store, FAST)
     await _deliver_until(worker, lambda: len(receiver.received) >= 2)
     # At least once, in order: the second event never overtook the failing first one.
     assert [json.loads(b)["subjectId"] for _, b in receiver.received] == request_ids
-    listed = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
+    listed = await local(LIST, as_=token_of(partner))
     attempts = list(reversed(listed["data"]["webhookSubscriptions"][0]["deliveries"]))
     assert [(a["attempt"], a["statusCode"], a["succeeded"]) for a in attempts] == [
         (1, 500, False),
@@ -245,21 +226,17 @@ async def test_a_failing_then_slow_endpoint_is_retried_in_order_until_it_recover
 
 
 async def test_an_endpoint_failing_past_the_give_up_period_is_disabled_with_the_reason(
-    local: GraphQLClient,
-    store: DocumentStore,
-    receiver: Receiver,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    local: GraphQLClient, store: DocumentStore, receiver: Receiver, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     await _hook(local, partner, receiver.url)
     receiver.script = [500] * 1000
-    await _requests(local, partner, make_seller, 1)
+    await _requests(local, partner, make, 1)
     settings = dataclasses.replace(FAST, webhook_give_up_seconds=0.3)
     worker = WebhookWorker(store, settings)
 
     async def disabled() -> bool:
-        listed = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
+        listed = await local(LIST, as_=token_of(partner))
         return bool(listed["data"]["webhookSubscriptions"][0]["status"] == "DISABLED")
 
     for _ in range(100):
@@ -267,7 +244,7 @@ async def test_an_endpoint_failing_past_the_give_up_period_is_disabled_with_the_
         if await disabled():
             break
         await asyncio.sleep(0.05)
-    listed = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
+    listed = await local(LIST, as_=token_of(partner))
     hook = listed["data"]["webhookSubscriptions"][0]
     assert hook["status"] == "DISABLED"
     assert "HTTP 500" in hook["disabledReason"]
@@ -275,7 +252,7 @@ async def test_an_endpoint_failing_past_the_give_up_period_is_disabled_with_the_
     # Disabled: no more attempts.
     before = len(hook["deliveries"])
     assert await worker.run_once() == 0
-    again = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
+    again = await local(LIST, as_=token_of(partner))
     assert len(again["data"]["webhookSubscriptions"][0]["deliveries"]) == before
 
 
@@ -294,9 +271,9 @@ async def test_an_endpoint_failing_past_the_give_up_period_is_disabled_with_the_
     ],
 )
 async def test_bad_urls_are_refused(
-    gql: GraphQLClient, store: DocumentStore, make_partner: PartnerFactory, url: str, code: str
+    gql: GraphQLClient, store: DocumentStore, make: Make, url: str, code: str
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     created = await _hook(gql, partner, url)
     assert created["webhookSubscription"] is None and created["secret"] is None
     assert [(e["field"], e["code"]) for e in created["userErrors"]] == [(["url"], code)]
@@ -362,14 +339,9 @@ MAPPED = " (as 127.0.0.1 inside an IPv6 address)"
     ],
 )
 async def test_every_spelling_of_a_local_address_is_refused_at_creation_naming_why(
-    gql: GraphQLClient,
-    store: DocumentStore,
-    make_partner: PartnerFactory,
-    url: str,
-    host: str,
-    reason: str,
+    gql: GraphQLClient, store: DocumentStore, make: Make, url: str, host: str, reason: str
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     created = await _hook(gql, partner, url)
     assert created["webhookSubscription"] is None and created["secret"] is None
     [error] = created["userErrors"]
@@ -378,12 +350,10 @@ async def test_every_spelling_of_a_local_address_is_refused_at_creation_naming_w
     assert await store.count("webhooks") == 0
 
 
-async def test_demo_mode_opens_no_address(
-    store: DocumentStore, make_partner: PartnerFactory
-) -> None:
+async def test_demo_mode_opens_no_address(store: DocumentStore, make: Make) -> None:
     async with serving(store, dataclasses.replace(SETTINGS, demo=True)) as http:
         gql = GraphQLClient(http)
-        partner = await make_partner()
+        partner = await make.partner()
         for url, code in (
             ("http://127.0.0.1:9000/hook", "WEBHOOK_URL_NOT_ALLOWED"),
             ("https://169.254.169.254/latest", "WEBHOOK_URL_NOT_ALLOWED"),
@@ -406,20 +376,18 @@ async def test_demo_mode_opens_no_address(
     ],
 )
 async def test_an_allowed_or_public_host_is_stored_in_canonical_form(
-    store: DocumentStore, make_partner: PartnerFactory, hosts: str, url: str, stored: str
+    store: DocumentStore, make: Make, hosts: str, url: str, stored: str
 ) -> None:
     async with serving(store, _allowing(hosts)) as http:
-        created = await _hook(GraphQLClient(http), await make_partner(), url)
+        created = await _hook(GraphQLClient(http), await make.partner(), url)
     assert created["userErrors"] == []
     assert created["webhookSubscription"]["url"] == stored
 
 
-async def test_the_allow_list_opens_only_what_it_names(
-    store: DocumentStore, make_partner: PartnerFactory
-) -> None:
+async def test_the_allow_list_opens_only_what_it_names(store: DocumentStore, make: Make) -> None:
     async with serving(store, _allowing("127.0.0.1,localhost,169.254.0.0/16")) as http:
         gql = GraphQLClient(http)
-        partner = await make_partner()
+        partner = await make.partner()
         for url, codes in (
             ("http://127.0.0.2/hook", ["WEBHOOK_URL_NOT_ALLOWED"]),
             ("http://[::1]/hook", ["WEBHOOK_URL_NOT_ALLOWED"]),
@@ -442,24 +410,22 @@ def test_the_allow_list_setting_is_read_and_refused_when_malformed() -> None:
         StreamSettings.from_env({"TSP_WEBHOOK_ALLOWED_HOSTS": "local host"})
 
 
-async def test_types_are_required_and_unknown_ones_refused(
-    gql: GraphQLClient, make_partner: PartnerFactory
-) -> None:
-    partner = await make_partner()
+async def test_types_are_required_and_unknown_ones_refused(gql: GraphQLClient, make: Make) -> None:
+    partner = await make.partner()
     empty = await _hook(gql, partner, "https://hooks.example.com/x", types=[])
     assert [e["code"] for e in empty["userErrors"]] == ["NO_EVENT_TYPES"]
     unknown = await gql(
         CREATE_HOOK,
         {"url": "https://hooks.example.com/x", "types": ["NOPE"]},
-        as_=token(Role.PARTNER, partner["_id"]),
+        as_=token_of(partner),
     )
     assert "NOPE" in unknown["errors"][0]["message"]
 
 
 async def test_at_most_ten_endpoints_per_partner_even_when_created_at_once(
-    gql: GraphQLClient, store: DocumentStore, make_partner: PartnerFactory
+    gql: GraphQLClient, store: DocumentStore, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     results = await asyncio.gather(
         *(_hook(gql, partner, f"https://hooks.example.com/{i}") for i in range(13))
     )
@@ -469,10 +435,8 @@ async def test_at_most_ten_endpoints_per_partner_even_when_created_at_once(
     assert await store.count("webhooks", {"partnerId": partner["_id"]}) == 10
 
 
-async def test_only_partners_manage_their_own_endpoints(
-    gql: GraphQLClient, make_partner: PartnerFactory, make_seller: SellerFactory
-) -> None:
-    partner, other = await make_partner(), await make_partner()
+async def test_only_partners_manage_their_own_endpoints(gql: GraphQLClient, make: Make) -> None:
+    partner, other = await make.partner(), await make.partner()
     created = await _hook(gql, partner, "https://hooks.example.com/x")
     hook_id = created["webhookSubscription"]["id"]
     foreign = await gql(DELETE, {"id": hook_id}, as_=token(Role.PARTNER, other["_id"]))
@@ -481,29 +445,25 @@ async def test_only_partners_manage_their_own_endpoints(
     ]
     theirs = await gql(LIST, as_=token(Role.PARTNER, other["_id"]))
     assert theirs["data"]["webhookSubscriptions"] == []
-    seller = await make_seller()
+    seller = await make.seller()
     refused = await gql(
         CREATE_HOOK,
         {"url": "https://hooks.example.com/x", "types": ["REQUEST_RECEIVED"]},
-        as_=token(Role.SELLER, seller["_id"]),
+        as_=token_of(seller),
     )
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    deleted = await gql(DELETE, {"id": hook_id}, as_=token(Role.PARTNER, partner["_id"]))
+    deleted = await gql(DELETE, {"id": hook_id}, as_=token_of(partner))
     assert deleted["data"]["deleteWebhookSubscription"]["deletedId"] == hook_id
-    mine = await gql(LIST, as_=token(Role.PARTNER, partner["_id"]))
+    mine = await gql(LIST, as_=token_of(partner))
     assert mine["data"]["webhookSubscriptions"] == []
 
 
 @sqlite_only
 async def test_the_deliver_command_delivers_from_its_own_process(
-    local: GraphQLClient,
-    store: DocumentStore,
-    receiver: Receiver,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    local: GraphQLClient, store: DocumentStore, receiver: Receiver, make: Make
 ) -> None:
     assert isinstance(store, SQLiteStore)
-    partner = await make_partner()
+    partner = await make.partner()
     await _hook(local, partner, receiver.url)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("TSP_")},
@@ -522,11 +482,12 @@ async def test_the_deliver_command_delivers_from_its_own_process(
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        request_ids = await _requests(local, partner, make_seller, 2)
-        for _ in range(300):  # bounded
-            if len(receiver.received) >= 2:
-                break
-            await asyncio.sleep(0.05)
+        request_ids = await _requests(local, partner, make, 2)
+        # Bounded by time, not by polls: the process may take long to start on a busy machine.
+        async with asyncio.timeout(120):
+            while len(receiver.received) < 2:
+                receiver.arrival.clear()
+                await receiver.arrival.wait()
         assert [json.loads(b)["subjectId"] for _, b in receiver.received] == request_ids
     finally:
         process.terminate()
@@ -534,19 +495,15 @@ async def test_the_deliver_command_delivers_from_its_own_process(
 
 
 async def test_without_the_allow_list_a_local_destination_is_not_delivered_to(
-    local: GraphQLClient,
-    store: DocumentStore,
-    receiver: Receiver,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    local: GraphQLClient, store: DocumentStore, receiver: Receiver, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     await _hook(local, partner, receiver.url)  # registered while the operator allowed it
-    await _requests(local, partner, make_seller, 1)
+    await _requests(local, partner, make, 1)
     closed = dataclasses.replace(FAST, webhook_allowed_hosts=AllowedTargets())
     assert await WebhookWorker(store, closed).run_once() == 0
     assert receiver.received == []
-    listed = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
+    listed = await local(LIST, as_=token_of(partner))
     attempt = listed["data"]["webhookSubscriptions"][0]["deliveries"][0]
     assert attempt["succeeded"] is False and attempt["statusCode"] is None
     assert attempt["error"] == (
@@ -575,17 +532,13 @@ async def _hook_to_name(
 
 
 async def test_a_name_is_resolved_once_per_round_and_connected_to_as_resolved(
-    local: GraphQLClient,
-    store: DocumentStore,
-    receiver: Receiver,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    local: GraphQLClient, store: DocumentStore, receiver: Receiver, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     # hooks.test has no address but the one this resolver gives (the .test domain is never in
     # DNS): had anything resolved the name a second time, the connection would have failed.
     await _hook_to_name(store, partner, "hooks.test", f"http://hooks.test:{receiver.port}/hook")
-    request_ids = await _requests(local, partner, make_seller, 3)
+    request_ids = await _requests(local, partner, make, 3)
     resolver = Resolver({"hooks.test": ["127.0.0.1"]})
     settings = dataclasses.replace(FAST, webhook_allowed_hosts=AllowedTargets.parse("hooks.test"))
     worker = WebhookWorker(store, settings, resolve=resolver)
@@ -608,40 +561,35 @@ async def test_a_name_is_resolved_once_per_round_and_connected_to_as_resolved(
 async def test_a_name_resolving_off_the_public_internet_is_not_connected_to(
     local: GraphQLClient,
     store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    make: Make,
     allowed: str,
     answers: list[str],
     error: str,
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     # Public when registered (nothing resolves it then); the name answers otherwise later.
     await _hook_to_name(store, partner, allowed, "https://rebind.example/hook")
-    await _requests(local, partner, make_seller, 1)
+    await _requests(local, partner, make, 1)
     resolver = Resolver({"rebind.example": answers})
     settings = dataclasses.replace(FAST, webhook_allowed_hosts=AllowedTargets.parse(allowed))
     assert await WebhookWorker(store, settings, resolve=resolver).run_once() == 0
     assert resolver.asked == [("rebind.example", 443)]
-    listed = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
+    listed = await local(LIST, as_=token_of(partner))
     [attempt] = listed["data"]["webhookSubscriptions"][0]["deliveries"]
     assert attempt["statusCode"] is None and attempt["succeeded"] is False
     assert attempt["error"].startswith(f"rebind.example: {error}"), attempt["error"]
 
 
 async def test_redirects_are_not_followed(
-    local: GraphQLClient,
-    store: DocumentStore,
-    receiver: Receiver,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    local: GraphQLClient, store: DocumentStore, receiver: Receiver, make: Make
 ) -> None:
-    partner = await make_partner()
+    partner = await make.partner()
     await _hook(local, partner, receiver.url)
     receiver.script = ["redirect"]
-    await _requests(local, partner, make_seller, 1)
+    await _requests(local, partner, make, 1)
     assert await WebhookWorker(store, FAST).run_once() == 0
     assert receiver.redirected == 0
-    listed = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
+    listed = await local(LIST, as_=token_of(partner))
     [attempt] = listed["data"]["webhookSubscriptions"][0]["deliveries"]
     assert (attempt["statusCode"], attempt["error"]) == (307, "HTTP 307")
 
@@ -650,8 +598,7 @@ async def test_redirects_are_not_followed(
 async def test_over_tls_the_certificate_is_verified_for_the_name_not_the_address(
     local: GraphQLClient,
     store: DocumentStore,
-    make_partner: PartnerFactory,
-    make_seller: SellerFactory,
+    make: Make,
     tmp_path: Path,
     certified: str,
     delivered: bool,
@@ -659,10 +606,10 @@ async def test_over_tls_the_certificate_is_verified_for_the_name_not_the_address
     authority = Authority.create()
     cert, key = authority.issue(tmp_path, certified)
     async with _receiving(ssl_certfile=str(cert), ssl_keyfile=str(key)) as receiver:
-        partner = await make_partner()
+        partner = await make.partner()
         url = f"https://hooks.test:{receiver.port}/hook"
         await _hook_to_name(store, partner, "hooks.test", url)
-        await _requests(local, partner, make_seller, 1)
+        await _requests(local, partner, make, 1)
         settings = dataclasses.replace(
             FAST, webhook_allowed_hosts=AllowedTargets.parse("hooks.test")
         )
@@ -673,6 +620,6 @@ async def test_over_tls_the_certificate_is_verified_for_the_name_not_the_address
     if delivered:
         assert receiver.received[0][0]["host"] == f"hooks.test:{receiver.port}"
     else:
-        listed = await local(LIST, as_=token(Role.PARTNER, partner["_id"]))
+        listed = await local(LIST, as_=token_of(partner))
         [attempt] = listed["data"]["webhookSubscriptions"][0]["deliveries"]
         assert "certificate" in attempt["error"].lower(), attempt["error"]
