@@ -10,6 +10,7 @@ from datastore.catalog import get_catalog
 from datastore.documents import (
     CategoryApplicationDocument,
     PartnerDocument,
+    ServiceDocument,
     ServiceOfferDocument,
 )
 from datastore.loaders import NEWEST_FIRST
@@ -96,6 +97,32 @@ async def _service_offers(
     return document_page(result, page, NEWEST_FIRST)
 
 
+async def _services(
+    document: PartnerDocument,
+    info: Info,
+    status: Annotated[
+        list[ServiceStatus] | None,
+        strawberry.argument(description="Only services in these states."),
+    ] = None,
+    type: Annotated[
+        ServiceType | None, strawberry.argument(description="Only services of this type.")
+    ] = None,
+    updated_since: UpdatedSince = None,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
+) -> DocumentPage[ServiceDocument]:
+    # A document read, not a resolver making typed services: a planned query fills each
+    # page's answer from the documents, a page at a time (a store page of 50 partners with 15
+    # services each otherwise built 750 typed objects in one turn of the event loop).
+    page = page_from_args(NEWEST_FIRST, first, after, last, before, of=c.SERVICES)
+    result = await resolve.services_of_partner(
+        info, document["_id"], page, status, type, updated_since
+    )
+    return document_page(result, page, NEWEST_FIRST)
+
+
 @strawberry.type(description="A category and market a partner is approved for.")
 class ApprovedCategory:
     category: ServiceCategory = strawberry.field(description="The category.")
@@ -149,31 +176,17 @@ class Partner(Node):
     def from_document(cls, document: PartnerDocument) -> "Partner":
         return from_document(cls, document)
 
-    @strawberry.field(
+    services = strawberry.field(
+        resolver=stored_resolver(
+            "services",
+            _services,
+            takes_info=True,
+            returns=Connection[Service],
+            typed=lambda page: page.map(Service.from_document),
+        ),
         description="The partner's services, newest first. The partner and admins see every "
-        "state; everyone else sees only live public services."
+        "state; everyone else sees only live public services.",
     )
-    async def services(
-        self,
-        info: Info,
-        status: Annotated[
-            list[ServiceStatus] | None,
-            strawberry.argument(description="Only services in these states."),
-        ] = None,
-        type: Annotated[
-            ServiceType | None, strawberry.argument(description="Only services of this type.")
-        ] = None,
-        updated_since: UpdatedSince = None,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[Service]:
-        page = page_from_args(NEWEST_FIRST, first, after, last, before, of=c.SERVICES)
-        result = await resolve.services_of_partner(
-            info, str(self.id), page, status, type, updated_since
-        )
-        return connection_from(result, page, NEWEST_FIRST, Service.from_document)
 
     @strawberry.field(
         description="Categories the partner may apply for: its type, registration region and "

@@ -4,6 +4,7 @@ graphql-core answers (the whole suite checks every query it sends both ways, see
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import gc
 import json
@@ -152,6 +153,41 @@ async def test_the_dashboard_planned_is_the_interpreted_answer_in_no_more_round_
     assert b'"errors"' not in planned
     assert planned == interpreted
     assert planned_trips <= interpreted_trips
+
+
+async def test_a_level_being_completed_lets_other_work_run_once_its_slice_is_spent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran: list[str] = []
+
+    async def other_request() -> None:
+        ran.append("other request")
+
+    waiting = asyncio.ensure_future(other_request())
+    monkeypatch.setattr(planned_execution, "SLICE_SECONDS", 3600.0)
+    await planned_execution.LoopShare().share()
+    assert ran == []  # within its slice, a run keeps the loop
+    monkeypatch.setattr(planned_execution, "SLICE_SECONDS", 0.0)
+    await planned_execution.LoopShare().share()
+    assert ran == ["other request"]
+    await waiting
+
+
+async def test_a_run_sharing_the_loop_after_every_object_answers_the_same(
+    store: DocumentStore, partner_with_offers: PartnerWithOffers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    partner = await partner_with_offers(3)
+    query = """{ store(first: 10) { nodes { name partner { name
+      services(first: 5) { nodes { name description pricing } } } } }
+      viewer { partner { serviceOffers(first: 3) { nodes { id services { name } } } } } }"""
+    interpreted, _ = await _answer(store, Execution.INTERPRETED, query, partner["_id"])
+    monkeypatch.setattr(planned_execution, "SLICE_SECONDS", 0.0)
+    shared, trips = await _answer(store, Execution.PLANNED, query, partner["_id"])
+    monkeypatch.setattr(planned_execution, "SLICE_SECONDS", 3600.0)
+    whole, whole_trips = await _answer(store, Execution.PLANNED, query, partner["_id"])
+    assert b'"errors"' not in shared and b'"services":{"nodes":[{"name"' in shared
+    assert shared == whole == interpreted
+    assert trips == whole_trips
 
 
 @pytest.mark.parametrize(
