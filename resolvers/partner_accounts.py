@@ -15,6 +15,7 @@ from datastore.codec import utc_now
 from datastore.documents import PartnerDocument
 from datastore.enums import Market, PartnerStatus, PartnerType, Region
 from datastore.ids import new_id, type_of
+from datastore.search import search_fields
 from datastore.store import DocumentStore, DuplicateKeyError
 from resolvers import history, idempotency
 from resolvers.account_lists import partner_terms
@@ -347,6 +348,8 @@ async def update_profile(
                     ["name"], "another partner is registered under this name", Code.NAME_TAKEN
                 ) from error
             raise
+        if "name" in updates:
+            await _reindex_services(store, partner_id, str(updates["name"]))
         await history.record(
             store,
             subject_id=partner_id,
@@ -361,6 +364,18 @@ async def update_profile(
         return updated
 
     return await atomically(store, work)
+
+
+async def _reindex_services(store: DocumentStore, partner_id: str, partner_name: str) -> None:
+    """The partner's services searched under its new name (their search words hold it), in
+    the rename's transaction: the store never finds them by a name the partner no longer has.
+    What sellers see of a service is unchanged, so its ``updatedAt`` stays."""
+    for service in await store.find(c.SERVICES, {"partnerId": partner_id}):
+        words = search_fields(service["name"], service.get("description"), partner_name)
+        if words["searchTerms"] != service.get("searchTerms"):
+            await store.update(
+                c.SERVICES, service["_id"], expected_version=service["version"], changes=words
+            )
 
 
 def _grown_markets(partner: PartnerDocument, wanted: Sequence[Market] | None) -> list[Market]:

@@ -91,11 +91,17 @@ async def create(info: Info, fields: Mapping[str, Any]) -> ServiceDocument:
         "listed": False,
         "createdAt": now,
         "updatedAt": now,
-        **search_fields(fields["name"], fields.get("description"), partner["name"]),
     }
 
     async def work() -> ServiceDocument:
-        service = await store.insert(c.SERVICES, document)
+        # The partner as this transaction sees it, written back: a rename (which re-indexes
+        # the partner's services) or a close racing this create conflicts with it, so the
+        # service is found by the partner's current name and never made for a closed partner.
+        held = await hold(store, c.PARTNERS, partner["_id"])
+        if held is None or held["status"] != PartnerStatus.ACTIVE:
+            raise fail(["partner"], "your partner account is closed", Code.PARTNER_CLOSED)
+        words = search_fields(fields["name"], fields.get("description"), held["name"])
+        service = await store.insert(c.SERVICES, {**document, **words})
         await history.record(
             store,
             subject_id=service["_id"],

@@ -12,10 +12,12 @@ from datastore.catalog import get_catalog
 from datastore.codec import utc_now
 from datastore.documents import PartnerDocument
 from datastore.enums import PartnerType, Region
-from datastore.ids import new_id
+from datastore.ids import new_id, new_token
+from datastore.search import words
 from datastore.store import DocumentStore
 from resolvers.identity import Role
 from tests.conftest import GraphQLClient, Make, token, token_of
+from tests.test_races import ROUNDS, race
 
 FIELDS = """service { id status type name statusReason authorizationLinkToken
   history { edges { node { action fromStatus toStatus reason
@@ -392,3 +394,49 @@ async def test_every_role_on_every_service_mutation(
         foreign = await gql.payload(query, variables, as_=token_of(other))
         assert foreign["userErrors"][0]["code"] == "NOT_FOUND"
     assert await store.get_many(c.SERVICES, [service["id"]]) == before
+
+
+RENAME = """mutation($input: UpdatePartnerProfileInput!) { updatePartnerProfile(input: $input) {
+  partner { name } userErrors { field message code } } }"""
+SEARCH = "query($query: String) { store(query: $query, first: 50) { nodes { id } } }"
+
+
+async def test_a_renamed_partner_s_services_are_found_by_its_new_name_not_its_old(
+    gql: GraphQLClient, make: Make, store: DocumentStore
+) -> None:
+    old_word, new_word = f"Oldname{new_token()[:6]}", f"Newname{new_token()[:6]}"
+    partner = await make.partner(name=f"{old_word} Commerce")
+    services = [await make.service(partner), await make.service(partner)]
+    listed = sorted(service["_id"] for service in services)
+
+    async def found(word: str) -> list[str]:
+        result = await gql.ok(SEARCH, {"query": word})
+        return sorted(node["id"] for node in result["store"]["nodes"])
+
+    assert await found(old_word) == listed
+    renamed = await gql.payload(
+        RENAME, {"input": {"name": f"{new_word} Commerce"}}, as_=token_of(partner)
+    )
+    assert renamed["userErrors"] == []
+    assert await found(new_word) == listed
+    assert await found(old_word) == []
+    # What sellers see of the services did not change.
+    stored = await store.get_many(c.SERVICES, listed)
+    assert {s["_id"]: s["updatedAt"] for s in services} == {
+        i: d["updatedAt"] for i, d in stored.items()
+    }
+
+
+async def test_a_service_created_while_its_partner_is_renamed_is_found_by_the_new_name(
+    gql: GraphQLClient, partner: PartnerDocument, store: DocumentStore
+) -> None:
+    as_partner = token_of(partner)
+    for round_number in range(ROUNDS):
+        name = f"Partner Renamed{round_number} {new_token()[:6]}"
+        created, renamed = await race(
+            _create(gql, partner, name=f"Care {round_number}"),
+            gql.payload(RENAME, {"input": {"name": name}}, as_=as_partner),
+        )
+        assert created["userErrors"] == [] and renamed["userErrors"] == []
+        for service in await store.find(c.SERVICES, {"partnerId": partner["_id"]}):
+            assert set(words(name)) <= set(service["searchTerms"]), (round_number, service)
