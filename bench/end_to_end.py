@@ -17,9 +17,12 @@ into the largest ``--offers`` offers x ``--authorizations`` sellers' authorizati
 wrk (installed from Debian's packages when missing, as ``bench/http.py`` does) POSTs the
 dashboard query as the demo partner, with ``first: O`` offers for each ``--offers`` O, at each
 ``--connections`` count; every (server, offers, connections) figure is measured once per round
-in a rotated order, and each figure is the median of its rounds. Printed: requests/s, p50 and
-p99 per figure, then **gateway / floor** and **gateway / raw graphql-core**: p50 and p99
-latency, and time per request (the inverse of requests/s). Raised: ``TSP_THROTTLE=0`` (one
+in a rotated order, each starting once all three servers are idle again (a run's requests left
+in flight finished), and each figure is the median of its rounds. Printed: requests/s, p50,
+p99 and the server's CPU time per answered request (``/proc``, all its threads) per figure,
+then **gateway / floor** and **gateway / raw graphql-core**: p50 and p99 latency, time per
+request (the inverse of requests/s) and CPU per request (which other jobs on a shared machine
+disturb less). Raised: ``TSP_THROTTLE=0`` (one
 caller sending thousands of requests would be throttled by design) and ``TSP_MAX_QUERY_COST``
 (the dashboard at 50 offers asks for more than the default 1,000 a single request may cost).
 No compression: wrk sends no ``Accept-Encoding`` (the gateway gzips when asked). All three
@@ -49,7 +52,7 @@ import httpx
 
 from bench.execution import DASHBOARD, SECRET, seed
 from bench.http import ensure_wrk
-from bench.support import GATEWAY, Served, free_port, served
+from bench.support import GATEWAY, Served, cpu_seconds, free_port, served
 
 SERVERS = ("gateway", "floor", "raw graphql-core")
 
@@ -85,24 +88,47 @@ class Run:
     rate: float
     p50_ms: float
     p99_ms: float
+    cpu_ms: float
+    """The server's CPU time (all its threads) per answered request, while wrk ran."""
 
 
-def _wrk(wrk: str, url: str, body: Path, token: str, connections: int, seconds: int) -> Run:
+SETTLE_SECONDS = 120
+"""How long a server may take to finish requests wrk left in flight (bounded wait)."""
+
+
+def _settled(pids: list[int]) -> None:
+    """Wait until the servers are idle: requests a run left in flight (wrk closes its
+    connections mid-request; the gateway finishes every request it has read, those waiting
+    their turn too) would otherwise take CPU from the next figure, another server's."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    used = sum(cpu_seconds(pid) for pid in pids)
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = sum(cpu_seconds(pid) for pid in pids)
+        if now - used < 0.01:  # under 4% of a CPU: idle
+            return
+        used = now
+    raise RuntimeError(f"the servers were still busy {SETTLE_SECONDS} s after a run")
+
+
+def _wrk(wrk: str, server: Served, body: Path, token: str, connections: int, seconds: int) -> Run:
     script = body.with_suffix(".lua")
     script.write_text(_LUA)
     threads = min(2, connections)
+    started = cpu_seconds(server.pid)
     run = subprocess.run(
         [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s",
-         "-s", str(script), f"{url}/graphql", "--", str(body), token],
+         "-s", str(script), f"{server.url}/graphql", "--", str(body), token],
         capture_output=True, text=True, timeout=seconds + 120,
     )  # fmt: skip
+    used = cpu_seconds(server.pid) - started
     found = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+)", run.stdout)
     if run.returncode != 0 or not found:
         raise RuntimeError(f"wrk failed:\n{run.stdout}\n{run.stderr}")
     requests, micros, p50, p99, failures = (int(value) for value in found.groups())
     if failures:
-        raise RuntimeError(f"{failures} of {requests} answers were not 200 from {url}")
-    return Run(requests / (micros / 1e6), p50 / 1000, p99 / 1000)
+        raise RuntimeError(f"{failures} of {requests} answers were not 200 from {server.url}")
+    return Run(requests / (micros / 1e6), p50 / 1000, p99 / 1000, used * 1000 / max(requests, 1))
 
 
 def _uvicorn(app: str, env: dict[str, str]) -> contextlib.AbstractContextManager[Served]:
@@ -131,8 +157,8 @@ def _answer(url: str, body: bytes, token: str) -> bytes:
 
 
 @contextlib.contextmanager
-def _servers(path: str, folder: str, extensions: dict[str, object]) -> Iterator[dict[str, str]]:
-    """The three servers over the file at ``path``; name -> base URL."""
+def _servers(path: str, folder: str, extensions: dict[str, object]) -> Iterator[dict[str, Served]]:
+    """The three servers over the file at ``path``, by name."""
     env = {**os.environ, "TMPDIR": folder, "BENCH_DATABASE": path, "BENCH_SECRET": SECRET}
     gateway_env = {
         **env,
@@ -149,20 +175,21 @@ def _servers(path: str, folder: str, extensions: dict[str, object]) -> Iterator[
         _uvicorn("bench.dashboard_floor:app", floor_env) as floor,
         _uvicorn("bench.dashboard_raw:app", env) as raw,
     ):
-        yield {"gateway": gateway.url, "floor": floor.url, "raw graphql-core": raw.url}
+        yield {"gateway": gateway, "floor": floor, "raw graphql-core": raw}
 
 
 def _extensions(path: str, folder: str, bodies: dict[int, bytes], token: str) -> dict[str, object]:
     """The gateway's cost report per offers count, which the floor echoes."""
-    with _servers(path, folder, {}) as urls:
+    with _servers(path, folder, {}) as servers:
         return {
-            str(offers): json.loads(_answer(urls["gateway"], body, token))["extensions"]
+            str(offers): json.loads(_answer(servers["gateway"].url, body, token))["extensions"]
             for offers, body in bodies.items()
         }
 
 
-def _check(urls: dict[str, str], bodies: dict[int, bytes], token: str) -> None:
+def _check(servers: dict[str, Served], bodies: dict[int, bytes], token: str) -> None:
     """The floor answers the gateway's bytes, raw graphql-core its data."""
+    urls = {name: server.url for name, server in servers.items()}
     for offers, body in bodies.items():
         gateway = _answer(urls["gateway"], body, token)
         if _answer(urls["floor"], body, token) != gateway:
@@ -206,10 +233,12 @@ def run(args: argparse.Namespace) -> None:
             for server in SERVERS
         ]
         results: dict[tuple[str, int, int], list[Run]] = {config: [] for config in configs}
-        with _servers(path, folder, extensions) as urls:
-            _check(urls, bodies, token)
+        with _servers(path, folder, extensions) as servers:
+            _check(servers, bodies, token)
+            pids = [server.pid for server in servers.values()]
             for server, offers, _ in configs[:: len(args.connections)]:
-                _wrk(wrk, urls[server], files[offers], token, 8, 1)  # warm-up
+                _wrk(wrk, servers[server], files[offers], token, 8, 1)  # warm-up
+                _settled(pids)
             for round_number in range(args.rounds):
                 print(
                     f"round {round_number + 1}/{args.rounds}   load average {_load()}", flush=True
@@ -217,9 +246,9 @@ def run(args: argparse.Namespace) -> None:
                 shift = round_number * len(configs) // args.rounds
                 for server, offers, connections in configs[shift:] + configs[:shift]:
                     results[(server, offers, connections)].append(
-                        _wrk(wrk, urls[server], files[offers], token, connections, args.seconds)
+                        _wrk(wrk, servers[server], files[offers], token, connections, args.seconds)
                     )
-                    time.sleep(0.2)
+                    _settled(pids)
     _report(results, args)
 
 
@@ -229,6 +258,7 @@ def _report(results: dict[tuple[str, int, int], list[Run]], args: argparse.Names
             statistics.median(run.rate for run in runs),
             statistics.median(run.p50_ms for run in runs),
             statistics.median(run.p99_ms for run in runs),
+            statistics.median(run.cpu_ms for run in runs),
         )
         for config, runs in results.items()
     }
@@ -240,8 +270,12 @@ def _report(results: dict[tuple[str, int, int], list[Run]], args: argparse.Names
         print(
             f"  {server:17} {offers:3d} offers {connections:3d} connections"
             f" {run.rate:8.1f} requests/s   p50 {run.p50_ms:8.2f} ms   p99 {run.p99_ms:8.2f} ms"
+            f"   CPU {run.cpu_ms:7.2f} ms/request"
         )
-    print("ratios in this run (time per request = 1 / requests/s):")
+    print(
+        "ratios in this run (time per request = 1 / requests/s; CPU: the server's CPU time per"
+        " answered request):"
+    )
     for baseline in SERVERS[1:]:
         for offers in args.offers:
             for connections in args.connections:
@@ -252,6 +286,7 @@ def _report(results: dict[tuple[str, int, int], list[Run]], args: argparse.Names
                     f"  p50 {_ratio(ours.p50_ms, theirs.p50_ms)}"
                     f"   p99 {_ratio(ours.p99_ms, theirs.p99_ms)}"
                     f"   time per request {_ratio(theirs.rate, ours.rate)}"
+                    f"   CPU {_ratio(ours.cpu_ms, theirs.cpu_ms)}"
                 )
 
 

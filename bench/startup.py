@@ -29,9 +29,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.support import GATEWAY, demo_store, free_port
+from bench.support import GATEWAY, cpu_seconds, demo_store, free_port
 
-_TICKS = os.sysconf("SC_CLK_TCK")
 _PROJECT = Path(__file__).resolve().parent.parent
 _SOURCES = ("datastore", "edge", "resolvers", "schema", "web", "bench", "gateway.py", "cli.py")
 _POLL_SECONDS = 0.01
@@ -44,11 +43,6 @@ _NOT_AS_SERVED = ("TSP_THROTTLE", "TSP_SWEEP_INTERVAL_SECONDS")
 class Start:
     wall_seconds: float
     cpu_seconds: float
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 def first_answer(command: list[str], env: dict[str, str], port: int) -> Start:
@@ -70,7 +64,7 @@ def first_answer(command: list[str], env: dict[str, str], port: int) -> Start:
                     answer = None
                 if answer is not None and answer.status_code == 200:
                     wall = time.perf_counter() - started
-                    return Start(wall, _cpu_seconds(process.pid))
+                    return Start(wall, cpu_seconds(process.pid))
                 if process.poll() is not None:
                     raise RuntimeError(f"{command} exited with {process.returncode}")
                 time.sleep(_POLL_SECONDS)

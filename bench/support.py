@@ -52,6 +52,12 @@ def free_port() -> int:
         return port
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time process ``pid`` has used so far, all its threads (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int) -> float:
     """The resident memory of process ``pid`` in MiB (Linux)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

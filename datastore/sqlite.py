@@ -1,11 +1,19 @@
 """The embedded adapter: SQLite in WAL mode, one table per collection, documents as JSON.
 
-One connection writes and one reads. Writes go through the write lane (``sqlite_lane``): one
+One connection writes and two read. Writes go through the write lane (``sqlite_lane``): one
 transaction at a time per process, its statements run inline once ``BEGIN IMMEDIATE`` holds
-SQLite's lock. Reads inside a transaction go to the writing connection so they see its own
-writes, and a transaction remembers the documents it read or wrote (:class:`_Transaction`):
-no other writer can change them before it commits, so it never reads one twice, nor reads
-back what it just wrote.
+SQLite's lock. A read whose work is bounded by what it answers (documents by id, pages of
+children through their index: what loaders read) runs inline too, on a reading connection of
+its own: finding those rows costs SQLite less than decoding them costs the event loop, while a
+hop to a reader's thread and back cost more than the read, and under load a wait for that
+thread to be scheduled, with the request's other work idle meanwhile. Any other read (a
+search, a count, a filtered list) goes to the reader's thread, as does a bounded read that
+would have to wait for a lock (the inline connection never waits: its busy timeout is 0). Every
+read outside a transaction is answered in a later turn of the event loop, in the order asked
+(``SQLiteStore._turn``). Reads inside a transaction go to the writing connection so they see
+its own writes, and a transaction remembers the documents it read or wrote
+(:class:`_Transaction`): no other writer can change them before it commits, so it never reads
+one twice, nor reads back what it just wrote.
 
 A file that is locked past the busy timeout, full, read-only or unreadable raises
 :class:`StoreUnavailableError`, and the transaction it interrupted is rolled back.
@@ -13,6 +21,7 @@ A file that is locked past the busy timeout, full, read-only or unreadable raise
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import sqlite3
@@ -91,6 +100,9 @@ class SQLiteStore(DocumentStore):
         ``WALK``), for tests; ``None``: each level's way is chosen from its matches."""
         self._lane = WriteLane(self.path, busy_timeout_ms)
         self._reader: aiosqlite.Connection | None = None
+        self._inline: sqlite3.Connection | None = None
+        self._threaded: asyncio.Future[None] | None = None
+        """Answered when the last read sent to the reader's thread is (see :meth:`_turn`)."""
         self._transaction: ContextVar[_Transaction | None] = ContextVar(
             f"sqlite-tx-{id(self)}", default=None
         )
@@ -106,6 +118,13 @@ class SQLiteStore(DocumentStore):
                 self.path, isolation_level=None, cached_statements=CACHED_STATEMENTS
             )
             await self._reader.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            self._inline = sqlite3.connect(
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                cached_statements=CACHED_STATEMENTS,
+            )
+            self._inline.execute("PRAGMA busy_timeout=0")
         except BaseException as error:
             await self.close()
             if isinstance(error, sqlite3.Error):
@@ -133,6 +152,10 @@ class SQLiteStore(DocumentStore):
             ) from error
 
     async def close(self) -> None:
+        inline, self._inline = self._inline, None
+        if inline is not None:
+            with contextlib.suppress(sqlite3.Error):
+                inline.close()
         reader, self._reader = self._reader, None
         if reader is not None:
             with contextlib.suppress(sqlite3.Error, ValueError):
@@ -165,6 +188,8 @@ class SQLiteStore(DocumentStore):
         handler: Any = callback  # aiosqlite's annotation leaves out None, which sqlite3 takes
         await self._lane.run(lambda connection: connection.set_trace_callback(callback))
         await self._read_connection().set_trace_callback(handler)
+        if self._inline is not None:
+            self._inline.set_trace_callback(callback)
 
     @property
     def rows_written(self) -> int:
@@ -200,7 +225,7 @@ class SQLiteStore(DocumentStore):
         if missing:
             marks = ", ".join("?" for _ in missing)
             rows = await self._fetch(
-                f'SELECT doc FROM "{collection}" WHERE id IN ({marks})', missing
+                f'SELECT doc FROM "{collection}" WHERE id IN ({marks})', missing, bounded=True
             )
             for document in self._documents(collection, rows):
                 found[document["_id"]] = document
@@ -513,7 +538,7 @@ class SQLiteStore(DocumentStore):
                         arm_params[slot] = to_json_scalar(value)
                     arms.append(f"SELECT {position} AS arm, doc FROM ({read})")
                 params += arm_params
-            rows = await self._fetch(" UNION ALL ".join(arms), params)
+            rows = await self._fetch(" UNION ALL ".join(arms), params, bounded=True)
             for arm, doc in rows:
                 groups[chunk[arm]].append(from_json(doc))
         return groups
@@ -864,15 +889,59 @@ class SQLiteStore(DocumentStore):
         else:
             transaction.seen(collection).pop(document_id, None)
 
-    async def _fetch(self, sql: str, params: Sequence[Any], count: int | None = None) -> list[Any]:
+    async def _fetch(
+        self, sql: str, params: Sequence[Any], count: int | None = None, *, bounded: bool = False
+    ) -> list[Any]:
+        """The rows of a read: inside a transaction on its connection; ``bounded`` (its work
+        bounded by the rows it answers, see the module's docstring) inline; otherwise on the
+        reader's thread."""
         if self._current() is not None:
             rows = execute(self._lane.connection, sql, params)
+        elif bounded and self._inline is not None:
+            rows = await self._inline_read(self._inline, sql, params)
         else:
-            with unavailable_on_error():
-                # One hop to the reader's thread (a cursor's execute, fetch and close were three).
-                rows = list(await self._read_connection().execute_fetchall(sql, params))
+            rows = await self._threaded_read(sql, params)
         self._counted(len(rows) if count is None else count)
         return rows
+
+    async def _inline_read(
+        self, connection: sqlite3.Connection, sql: str, params: Sequence[Any]
+    ) -> list[Any]:
+        """A bounded read made inline and answered in its turn (:meth:`_turn`); one that would
+        wait for a lock is made on the reader's thread, which waits with the busy timeout."""
+        try:
+            with unavailable_on_error():
+                rows: list[Any] = connection.execute(sql, params).fetchall()
+        except StoreUnavailableError as error:
+            if _is_busy(error):
+                return await self._threaded_read(sql, params)
+            await self._turn()
+            raise
+        await self._turn()
+        return rows
+
+    async def _turn(self) -> None:
+        """Wait until every read asked before this one has been answered, and at least until
+        the event loop's next turn. The reader's thread answers its reads one after another,
+        each in a later turn of the loop; inline reads keep that order, so fields read side by
+        side meet their results, and their errors, in the order they asked, whichever way
+        each read went (graphql-core records errors in the order its resolvers meet them)."""
+        previous = self._threaded
+        if previous is None or previous.done():
+            await asyncio.sleep(0)
+        else:
+            await asyncio.shield(previous)
+
+    async def _threaded_read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        answered = asyncio.get_running_loop().create_future()
+        self._threaded = answered
+        try:
+            with unavailable_on_error():
+                # One hop to the reader's thread (a cursor's execute, fetch and close were three).
+                return list(await self._read_connection().execute_fetchall(sql, params))
+        finally:
+            if not answered.done():
+                answered.set_result(None)
 
     async def _write_returning(self, collection: str, sql: str, params: Sequence[Any]) -> list[Any]:
         """Run a statement that changes ``collection`` and returns rows (``RETURNING``)."""
@@ -928,6 +997,12 @@ class _Parent:
 
 
 _PARENT = _Parent()
+
+
+def _is_busy(error: StoreUnavailableError) -> bool:
+    cause = error.__cause__
+    code = getattr(cause, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _statement(sql: str) -> Callable[[sqlite3.Connection], object]:

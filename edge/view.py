@@ -300,8 +300,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
             request_limits=self.settings.request_limits,
             base_url=str(request.base_url).rstrip("/"),
             gateway=gate,
-            # An SSE stream ends when the token that opened it expires.
-            expires_at=token_expiry(request.headers.get("authorization")),
+            # An SSE stream ends when the token that opened it expires (a request that does
+            # not stream runs no subscription: its token is not read a third time).
+            expires_at=token_expiry(request.headers.get("authorization"))
+            if wants_event_stream(request.scope)
+            else None,
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:

@@ -17,7 +17,7 @@ from datastore.connect import DatabaseURLError
 from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
 from edge.gateway_settings import Settings, SettingsError
-from edge.startup_heap import FULL_COLLECTION_EVERY
+from edge.startup_heap import FULL_COLLECTION_EVERY, YOUNG_COLLECTION_EVERY
 from gateway import create_app
 from resolvers.identity import Role, issue_token
 from tests.conftest import (
@@ -206,6 +206,8 @@ async def test_a_serving_app_keeps_its_start_up_heap_out_of_full_collections_and
             assert not any(o is served.state.store for o in gc.get_objects(generation=2))
             # Full collections (which walk every request in flight) are kept rare.
             assert gc.get_threshold()[2] == FULL_COLLECTION_EVERY > thresholds[2]
+            # Nor is a request's working set walked while it runs (young collections).
+            assert gc.get_threshold()[0] == YOUNG_COLLECTION_EVERY > thresholds[0]
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)

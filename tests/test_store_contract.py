@@ -69,6 +69,25 @@ async def test_insert_then_get_many_round_trips_types(store: DocumentStore) -> N
     assert document["version"] == 1
 
 
+async def test_dates_read_back_wherever_they_sit(store: DocumentStore) -> None:
+    # Top-level dates are found by key first; the others by walking the document, and text
+    # that merely names "$date" is left as it is.
+    when = datetime(2026, 5, 17, 10, 30, 15, 123000, tzinfo=UTC)
+    later = when + timedelta(days=1)
+    first = {"_id": "thg_1", "at": when, "other": later, "label": '"$date"'}
+    second = {
+        "_id": "thg_2",
+        "at": when,
+        "nested": {"deep": [{"when": later}, later]},
+        "name": "$date",
+    }
+    for document in (first, second, first):
+        await store.delete_all(THINGS)
+        await store.insert(THINGS, document)
+        found = (await store.get_many(THINGS, [str(document["_id"])]))[str(document["_id"])]
+        assert {key: value for key, value in found.items() if key != "version"} == document
+
+
 async def test_insert_duplicate_id_and_unique_index(store: DocumentStore) -> None:
     await store.insert(THINGS, _thing(1, slug="a"))
     with pytest.raises(DuplicateKeyError):
