@@ -36,7 +36,13 @@ from datastore.codec import (
 )
 from datastore.files import FileStore
 from datastore.sqlite_files import SQLiteFiles
-from datastore.sqlite_lane import CACHED_STATEMENTS, WriteLane, execute, unavailable_on_error
+from datastore.sqlite_lane import (
+    CACHED_STATEMENTS,
+    WriteLane,
+    execute,
+    execute_changing,
+    unavailable_on_error,
+)
 from datastore.sqlite_query import SCORE_COLUMN, field_sql, order_sql, score_sql, where_sql
 from datastore.store import (
     ASCENDING,
@@ -892,8 +898,7 @@ class SQLiteStore(DocumentStore):
         """Run a statement that changes ``collection``; returns how many rows it changed."""
         try:
             if self._current() is not None:
-                with unavailable_on_error():
-                    changed = self._lane.connection.execute(sql, params).rowcount
+                changed = execute_changing(self._lane.connection, sql, params)
             else:
                 changed = await self._lane.run(
                     lambda connection: connection.execute(sql, params).rowcount

@@ -38,6 +38,7 @@ sort key and, in that read's filter, as a field (keyset bounds need it); nowhere
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
@@ -207,6 +208,8 @@ def check_collection(name: str) -> str:
     return name
 
 
+# Remembered: every write and read checks each path it names, and the same few paths recur.
+@functools.lru_cache(maxsize=4096)
 def check_path(path: str) -> str:
     if not _PATH.match(path):
         raise ValueError(f"invalid field path {path!r}")

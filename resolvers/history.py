@@ -107,8 +107,10 @@ async def record_many(
     insert each: call it inside the transaction of the changes, once they are written (each
     event reads its subject as changed)."""
     stored = await store.insert_many(c.HISTORY, entries)
-    await events.from_history(store, stored)
-    await insight_counters.count(store, stored)
+    # The subjects as changed, read once for the events and the counters both.
+    subjects: dict[str, Mapping[str, Any]] = {}
+    await events.from_history(store, stored, subjects)
+    await insight_counters.count(store, stored, subjects)
     return stored
 
 

@@ -36,23 +36,30 @@ _SUBJECTS: dict[str, Collection[Mapping[str, Any]]] = {
 }
 
 
-async def count(store: DocumentStore, entries: Sequence[Mapping[str, Any]]) -> None:
+async def count(
+    store: DocumentStore,
+    entries: Sequence[Mapping[str, Any]],
+    subjects: dict[str, Mapping[str, Any]] | None = None,
+) -> None:
     """Count history ``entries`` just recorded (inside their transaction), those that mean a
-    figure: their subjects read together, every counter document read and written once."""
+    figure: their subjects read together (but for those in ``subjects``, read already by this
+    transaction), every counter document read and written once."""
+    subjects = {} if subjects is None else subjects
     ids: dict[Collection[Mapping[str, Any]], list[str]] = {}
+    counted = []
     for entry in entries:
         subject_id = str(entry["subjectId"])
         collection = _SUBJECTS.get(subject_id.partition("_")[0])
-        if collection is not None:
+        if collection is None:
+            continue
+        counted.append(entry)
+        if subject_id not in subjects:
             ids.setdefault(collection, []).append(subject_id)
-    if not ids:
-        return
-    subjects: dict[str, Mapping[str, Any]] = {}
     for collection, wanted in ids.items():
         subjects.update(await store.get_many(collection, wanted))
     changes = [
         change
-        for entry in entries
+        for entry in counted
         if (subject := subjects.get(str(entry["subjectId"]))) is not None
         and (change := f.change_of(entry, subject)) is not None
     ]
