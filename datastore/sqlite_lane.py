@@ -15,9 +15,11 @@ for a core: two hops per transaction were most of an accept's wall time). ``COMM
 the transaction's pages to the WAL without syncing (``synchronous=NORMAL``), so it does not
 wait either, as long as it does not checkpoint: this connection never checkpoints by itself
 (``wal_autocheckpoint=0``). Once the WAL has grown past SQLite's usual threshold, a commit
-hands a passive checkpoint (which copies pages back and syncs the file) to the lane's thread
-and the lane is handed on when it is done: the loop never waits for the disk, and the next
-writer of this process waits as it would have behind SQLite's own auto-checkpoint.
+hands a checkpoint (which copies pages back and syncs the file) to the lane's thread and the
+lane is handed on when it is done: the loop never waits for the disk, and the next writer of
+this process waits as it would have behind SQLite's own auto-checkpoint. The checkpoint holds
+SQLite's write lock while it copies (see :meth:`WriteLane._checkpoint`), so that it finishes
+and the next writer starts the WAL over even while other processes write.
 
 Waiting for another process's writer is done on the lane's thread, not inline and not by
 SQLite's busy handler: ``BEGIN IMMEDIATE`` is tried once inline (it fails at once while another
@@ -93,6 +95,7 @@ class WriteLane:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
         self._connection: sqlite3.Connection | None = None
+        self._holder: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._lock = asyncio.Lock()
         self._wal = f"{path}-wal"  # a str: os.stat on it costs a third of Path.stat
@@ -131,8 +134,16 @@ class WriteLane:
         if connection is not None:
             async with self._lock:
                 with contextlib.suppress(sqlite3.Error):
-                    await asyncio.wrap_future(thread.submit(connection.close))
+                    await asyncio.wrap_future(thread.submit(self._close_both, connection))
         thread.shutdown(wait=False)
+
+    def _close_both(self, connection: sqlite3.Connection) -> None:
+        holder, self._holder = self._holder, None
+        try:
+            if holder is not None:
+                holder.close()
+        finally:
+            connection.close()
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -148,7 +159,7 @@ class WriteLane:
         def run_then_checkpoint() -> T:
             result = self._retrying(lambda: job(connection))
             if self._wal_is_long():
-                _checkpoint(connection)
+                self._checkpoint(connection)
             return result
 
         await self._lock.acquire()
@@ -205,12 +216,9 @@ class WriteLane:
         """``COMMIT`` inline and hand the lane on; on failure the transaction is rolled back
         (and the error raised, as :class:`StoreUnavailableError` when the file is at fault).
 
-        Once the WAL has grown past the threshold, the lane is handed on only after a passive
-        checkpoint on the thread: the committed transaction does not wait for it (the loop
-        goes on), the next writer of this process does. Checkpointing while no writer of this
-        process appends lets the checkpoint finish, so the next transaction starts the WAL
-        over (a checkpoint running beside a steady stream of commits never catches up, and
-        the WAL would grow without end)."""
+        Once the WAL has grown past the threshold, the lane is handed on only after a
+        checkpoint on the thread (:meth:`_checkpoint`): the committed transaction does not
+        wait for it (the loop goes on), the next writer of this process does."""
         connection = self.connection
         try:
             with unavailable_on_error():
@@ -222,7 +230,38 @@ class WriteLane:
         if not long:
             self._lock.release()
             return
-        self._release_after(lambda: self._queue(_checkpoint, connection))
+        self._release_after(lambda: self._queue(self._checkpoint, connection))
+
+    def _checkpoint(self, connection: sqlite3.Connection) -> None:
+        """Copy the WAL back into the database while no one can append to it, so that the
+        copy finishes and the next writer (of any process) starts the WAL over; on the lane's
+        thread.
+
+        A checkpoint running beside a steady stream of commits never catches up: with two
+        worker processes, each one's passive checkpoint ran while the other committed, and
+        the WAL grew without end (57 MB in 4 s of accepts), every commit of both then
+        checkpointing again and every page read searching a longer WAL. So a second
+        connection of the lane holds SQLite's write lock (``BEGIN IMMEDIATE``, waiting for
+        other processes as a writer does) while the lane's connection copies (a connection
+        cannot checkpoint inside its own transaction; ``PASSIVE`` copies every frame no
+        reader still needs, and waits on no one). A checkpoint that cannot run now changes
+        nothing committed and is tried again after a later commit."""
+        try:
+            if self._holder is None:
+                # No busy handler: the lane waits for other writers itself (_retrying).
+                self._holder = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, timeout=0
+                )
+            holder = self._holder
+            self._retrying(lambda: holder.execute("BEGIN IMMEDIATE"))
+        except sqlite3.Error:
+            return
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            pass
+        finally:
+            _rollback(holder)
 
     def _wal_is_long(self) -> bool:
         try:
@@ -303,13 +342,6 @@ def execute_changing(connection: sqlite3.Connection, sql: str, params: Sequence[
     except sqlite3.Error as error:
         raise_if_unavailable(error)
         raise
-
-
-def _checkpoint(connection: sqlite3.Connection) -> None:
-    # A checkpoint that cannot finish now (a reader still needs old pages) is tried again
-    # after a later commit; a failing one changes nothing committed.
-    with contextlib.suppress(sqlite3.Error):
-        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
