@@ -71,7 +71,12 @@ _PLAIN = frozenset({int, float, str, bool})
 
 def normalise(document: Mapping[str, Any]) -> Document:
     """A document as it is stored (see the module docstring)."""
-    return {key: normalise_value(value) for key, value in document.items() if value is not None}
+    # A plain value is kept without a call: most of a document's values are.
+    return {
+        key: value if type(value) in _PLAIN else normalise_value(value)
+        for key, value in document.items()
+        if value is not None
+    }
 
 
 def _encode_default(value: Any) -> Any:

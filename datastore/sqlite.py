@@ -953,11 +953,24 @@ def _upsert_increments(
     amounts name the same paths share one ``json_set`` (an accept's counters all do), picked
     by id: the statement's text depends on the shapes only, so it stays prepared."""
     params: list[Any] = []
+    # The documents share their few paths (an accept's twelve counters, four paths): each is
+    # split once. ``increment_many`` checked that no path runs through an ``on_insert`` field,
+    # so every object on a path is one made here.
+    parts_of: dict[str, list[str]] = {}
     for document_id in ids:
         document: dict[str, Any] = {"_id": document_id, "version": 1}
         document.update(normalise(on_insert.get(document_id, {})))
         for path, amount in amounts[document_id].items():
-            _set_path(document, path, amount)
+            parts = parts_of.get(path)
+            if parts is None:
+                parts = parts_of[path] = path.split(".")
+            target = document
+            for part in parts[:-1]:
+                child = target.get(part)
+                if type(child) is not dict:
+                    child = target[part] = {}
+                target = child
+            target[parts[-1]] = amount
         params += [document_id, to_json(document)]
     shapes: dict[tuple[str, ...], list[str]] = {}
     for document_id in ids:

@@ -21,12 +21,13 @@ this process waits as it would have behind SQLite's own auto-checkpoint. The che
 SQLite's write lock while it copies (see :meth:`WriteLane._checkpoint`), so that it finishes
 and the next writer starts the WAL over even while other processes write.
 
-Waiting for another process's writer is done on the lane's thread, not inline and not by
-SQLite's busy handler: ``BEGIN IMMEDIATE`` is tried once inline (it fails at once while another
-process writes), then again on the thread every millisecond or two, up to the busy timeout,
-without blocking the loop; SQLite's own handler sleeps in growing steps (up to 100 ms) and
-would keep this process's whole lane waiting long after the other writer committed. The wait
-stops early when the transaction that waits is cancelled.
+Waiting for another process's writer is not left to SQLite's busy handler: ``BEGIN IMMEDIATE``
+fails at once while another process writes, and is tried again inline every millisecond or two
+(the loop serving everything else in between), up to the busy timeout; SQLite's own handler
+sleeps in growing steps (up to 100 ms) and would keep this process's whole lane waiting long
+after the other writer committed. A statement outside any transaction (:meth:`WriteLane.run`)
+and the checkpoint wait the same way on the lane's thread. The wait stops at once when the
+transaction that waits is cancelled.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -181,27 +181,34 @@ class WriteLane:
 
     async def begin(self) -> None:
         """Take the lane and open a write transaction (``BEGIN IMMEDIATE``); on failure or
-        cancellation the lane is released and no transaction stays open."""
+        cancellation the lane is released and no transaction stays open.
+
+        While another process writes, ``BEGIN IMMEDIATE`` fails at once (no busy handler);
+        it is tried again inline every millisecond or two, the loop serving everything else
+        in between, up to the busy timeout. Inline, not on the lane's thread: a thread that
+        got the lock would hold SQLite's write lock, every other process's writers waiting,
+        until it got the GIL back from a busy loop (up to the 5 ms switch interval) and the
+        loop then came to run the transaction; with two workers that idle hold was most of
+        what one accept held the lock for."""
         connection = self.connection
         await self._lock.acquire()
         try:
-            with unavailable_on_error():
-                if _begun(connection):
-                    return  # the usual case: no other process was writing
+            deadline: float | None = None
+            for attempt in range(1_000_000):
+                try:
+                    connection.execute("BEGIN IMMEDIATE")
+                    return  # the usual case, at the first try: no other process was writing
+                except sqlite3.Error as error:
+                    now = time.monotonic()
+                    if deadline is None:
+                        deadline = now + self.busy_timeout_ms / 1000
+                    if not _busy(error) or now >= deadline:
+                        raise_if_unavailable(error)
+                        raise
+                await asyncio.sleep(_RETRY_SECONDS[min(attempt, len(_RETRY_SECONDS) - 1)])
+            raise AssertionError("unreachable: the deadline ends the loop first")
         except BaseException:
             self._lock.release()
-            raise
-        cancelled = threading.Event()
-        try:
-            await self._in_thread(
-                lambda: self._retrying(lambda: connection.execute("BEGIN IMMEDIATE"), cancelled)
-            )
-        except BaseException:
-            cancelled.set()
-            # Cancelled while BEGIN waited for another writer: it may still run on the thread,
-            # and this ROLLBACK, queued after it, ends it instead of leaving it open; the lane
-            # is handed on once both are over (the next transaction runs inline).
-            self._release_after(lambda: self._queue(_rollback, connection))
             raise
 
     def rollback(self) -> None:
@@ -288,7 +295,7 @@ class WriteLane:
         loop = asyncio.get_running_loop()
         queued.add_done_callback(lambda _: _call_soon(loop, self._lock.release))
 
-    def _retrying(self, job: Callable[[], T], cancelled: threading.Event | None = None) -> T:
+    def _retrying(self, job: Callable[[], T]) -> T:
         """``job`` (one statement that writes nothing when refused), run again while another
         writer holds the file, up to the busy timeout; on the lane's thread."""
         deadline = time.monotonic() + self.busy_timeout_ms / 1000
@@ -298,8 +305,6 @@ class WriteLane:
             except sqlite3.OperationalError as error:
                 if not _busy(error) or time.monotonic() >= deadline:
                     raise
-                if cancelled is not None and cancelled.is_set():
-                    raise
             time.sleep(_RETRY_SECONDS[min(attempt, len(_RETRY_SECONDS) - 1)])
         raise AssertionError("unreachable: the deadline ends the loop first")
 
@@ -308,17 +313,6 @@ class WriteLane:
             raise StoreUnavailableError("the SQLite store is not connected")
         with unavailable_on_error():
             return await asyncio.get_running_loop().run_in_executor(self._thread, job)
-
-
-def _begun(connection: sqlite3.Connection) -> bool:
-    """``BEGIN IMMEDIATE`` tried once: ``False`` when another writer holds the file."""
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as error:
-        if _busy(error):
-            return False
-        raise
-    return True
 
 
 def _busy(error: BaseException | None) -> bool:

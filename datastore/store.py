@@ -509,13 +509,16 @@ class DocumentStore(_Counted, ABC):
         ``ValueError`` otherwise.
         """
         checked: dict[str, dict[str, int]] = {}
+        inserting = on_insert or {}
         for document_id, added in amounts.items():
             paths = {check_path(path): int(amount) for path, amount in added.items()}
             if "version" in paths or "_id" in paths:
                 raise ValueError("the version moves on by itself, and the _id is given")
-            fields = (on_insert or {}).get(document_id, {})
-            roots = {path.partition(".")[0] for path in paths}
-            if {"_id", "version"} & set(fields) or roots & set(fields):
+            fields = inserting.get(document_id)
+            if fields and not (
+                fields.keys().isdisjoint(("_id", "version"))
+                and fields.keys().isdisjoint([path.partition(".")[0] for path in paths])
+            ):
                 raise ValueError(f"on_insert of {document_id!r} overlaps what is incremented")
             checked[document_id] = paths
         extra = [i for i in (on_insert or {}) if i not in checked]
