@@ -168,8 +168,6 @@ def _revive(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def _revive_list(items: list[Any]) -> None:
-    if all(type(value) in _PLAIN for value in items):
-        return  # nothing to revive (an insight counter's quarter hours)
     for index, value in enumerate(items):
         kind = type(value)
         if kind is dict:

@@ -138,7 +138,7 @@ class IndexSpec:
     """A full-text index of array fields of words: ``$contains`` of one word in them, and a
     ``score`` over them, are answered from an inverted index (at most one per collection)."""
 
-    @property
+    @functools.cached_property  # read for every index of a collection on each of its reads
     def keys(self) -> tuple[str, ...]:
         """The indexed fields: ``fields``, then ``_id`` unless unique or already there.
 
