@@ -259,7 +259,10 @@ def _report(statements: list[list[str]], ours: Timings, theirs: Timings) -> None
     for statement in statements[-1]:
         kind = " ".join(statement.split()[:3]).split("(")[0]
         kinds[kind] = kinds.get(kind, 0) + 1
-    print(f"in-process: {len(statements)} accepts of a {SERVICES_PER_OFFER}-service offer")
+    print(
+        f"in-process: {len(statements) + len(ours.wall)} accepts of a {SERVICES_PER_OFFER}-service"
+        f" offer ({len(ours.wall)} timed untraced, {len(statements)} traced and replayed)"
+    )
     print(
         f"  statements per accept: {statistics.median(counts):.0f}"
         f" (min {min(counts)}, max {max(counts)}; goal <= 15)"
