@@ -70,6 +70,7 @@ _HEALTH = "_health"
 _MAX_ARMS = 400
 # Rows per INSERT statement: two parameters each, well under SQLITE_MAX_VARIABLE_NUMBER.
 _MAX_ROWS = 500
+_MAX_HINTS = 4096
 
 
 class SQLiteStore(DocumentStore):
@@ -102,6 +103,11 @@ class SQLiteStore(DocumentStore):
         )
         self._tables: set[str] = set()
         self._indexes: dict[str, list[IndexSpec]] = {}
+        # What the declared indexes say for a read, worked out once per shape of read (every
+        # read asks, and a collection has up to a score of indexes): by collection, its text
+        # index's fields; by (collection, fields the filter pins, sort keys), its index hint.
+        self._text_of: dict[str, tuple[str, ...]] = {}
+        self._hints: dict[tuple[str, frozenset[str], tuple[str, ...]], str] = {}
 
     async def connect(self) -> None:
         """Open both connections; on any failure nothing stays open (no thread is left)."""
@@ -185,6 +191,8 @@ class SQLiteStore(DocumentStore):
             declared = self._indexes.setdefault(spec.collection, [])
             if spec not in declared:
                 declared.append(spec)
+                self._text_of.clear()
+                self._hints.clear()
             if spec.text:
                 await self._ensure_text_index(spec)
                 continue
@@ -794,8 +802,11 @@ class SQLiteStore(DocumentStore):
         await self.transaction(create)
 
     def _text_fields(self, collection: str) -> tuple[str, ...]:
-        specs = [spec for spec in self._indexes.get(collection, []) if spec.text]
-        return specs[0].fields if specs else ()
+        fields = self._text_of.get(collection)
+        if fields is None:
+            specs = [spec for spec in self._indexes.get(collection, []) if spec.text]
+            fields = self._text_of[collection] = specs[0].fields if specs else ()
+        return fields
 
     def _index_hint(self, collection: str, filter: Filter | None, sort: Sort) -> str:
         """``INDEXED BY`` the declared index that serves ``filter`` and ``sort`` in order, if any.
@@ -804,18 +815,24 @@ class SQLiteStore(DocumentStore):
         SQLite's planner sometimes prefers an index on a filtered field (say ``status``) and
         then sorts every match, so the adapter names the index itself.
         """
-        wanted = [name for name, _ in full_sort(sort)]
+        wanted = tuple(name for name, _ in full_sort(sort))
         if SCORE in wanted:
             return ""
-        fixed = _equality_fields(filter)
-        best: tuple[int, str] | None = None
-        for spec in self._indexes.get(collection, []):
-            keys = list(spec.keys)
-            prefix = len(keys) - len(wanted)
-            serves = prefix >= 0 and keys[prefix:] == wanted and set(keys[:prefix]) <= fixed
-            if serves and (best is None or prefix > best[0]):
-                best = (prefix, spec.name)
-        return f' INDEXED BY "{best[1]}"' if best else ""
+        fixed = frozenset(_equality_fields(filter))
+        shape = (collection, fixed, wanted)
+        hint = self._hints.get(shape)
+        if hint is None:
+            if len(self._hints) >= _MAX_HINTS:
+                self._hints.clear()  # shapes come from the code; this only bounds a surprise
+            best: tuple[int, str] | None = None
+            for spec in self._indexes.get(collection, []):
+                keys = spec.keys
+                prefix = len(keys) - len(wanted)
+                serves = prefix >= 0 and keys[prefix:] == wanted and set(keys[:prefix]) <= fixed
+                if serves and (best is None or prefix > best[0]):
+                    best = (prefix, spec.name)
+            hint = self._hints[shape] = f' INDEXED BY "{best[1]}"' if best else ""
+        return hint
 
     async def _ensure_table(self, collection: str) -> None:
         if collection in self._tables:
