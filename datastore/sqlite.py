@@ -45,7 +45,13 @@ from datastore.codec import (
 )
 from datastore.files import FileStore
 from datastore.sqlite_files import SQLiteFiles
-from datastore.sqlite_lane import CACHED_STATEMENTS, WriteLane, execute, unavailable_on_error
+from datastore.sqlite_lane import (
+    CACHED_STATEMENTS,
+    WriteLane,
+    execute,
+    execute_changing,
+    unavailable_on_error,
+)
 from datastore.sqlite_query import SCORE_COLUMN, field_sql, order_sql, score_sql, where_sql
 from datastore.store import (
     ASCENDING,
@@ -73,6 +79,7 @@ _HEALTH = "_health"
 _MAX_ARMS = 400
 # Rows per INSERT statement: two parameters each, well under SQLITE_MAX_VARIABLE_NUMBER.
 _MAX_ROWS = 500
+_MAX_HINTS = 4096
 
 
 class SQLiteStore(DocumentStore):
@@ -108,6 +115,11 @@ class SQLiteStore(DocumentStore):
         )
         self._tables: set[str] = set()
         self._indexes: dict[str, list[IndexSpec]] = {}
+        # What the declared indexes say for a read, worked out once per shape of read (every
+        # read asks, and a collection has up to a score of indexes): by collection, its text
+        # index's fields; by (collection, fields the filter pins, sort keys), its index hint.
+        self._text_of: dict[str, tuple[str, ...]] = {}
+        self._hints: dict[tuple[str, frozenset[str], tuple[str, ...]], str] = {}
 
     async def connect(self) -> None:
         """Open both connections; on any failure nothing stays open (no thread is left)."""
@@ -204,6 +216,8 @@ class SQLiteStore(DocumentStore):
             declared = self._indexes.setdefault(spec.collection, [])
             if spec not in declared:
                 declared.append(spec)
+                self._text_of.clear()
+                self._hints.clear()
             if spec.text:
                 await self._ensure_text_index(spec)
                 continue
@@ -813,8 +827,11 @@ class SQLiteStore(DocumentStore):
         await self.transaction(create)
 
     def _text_fields(self, collection: str) -> tuple[str, ...]:
-        specs = [spec for spec in self._indexes.get(collection, []) if spec.text]
-        return specs[0].fields if specs else ()
+        fields = self._text_of.get(collection)
+        if fields is None:
+            specs = [spec for spec in self._indexes.get(collection, []) if spec.text]
+            fields = self._text_of[collection] = specs[0].fields if specs else ()
+        return fields
 
     def _index_hint(self, collection: str, filter: Filter | None, sort: Sort) -> str:
         """``INDEXED BY`` the declared index that serves ``filter`` and ``sort`` in order, if any.
@@ -823,18 +840,24 @@ class SQLiteStore(DocumentStore):
         SQLite's planner sometimes prefers an index on a filtered field (say ``status``) and
         then sorts every match, so the adapter names the index itself.
         """
-        wanted = [name for name, _ in full_sort(sort)]
+        wanted = tuple(name for name, _ in full_sort(sort))
         if SCORE in wanted:
             return ""
-        fixed = _equality_fields(filter)
-        best: tuple[int, str] | None = None
-        for spec in self._indexes.get(collection, []):
-            keys = list(spec.keys)
-            prefix = len(keys) - len(wanted)
-            serves = prefix >= 0 and keys[prefix:] == wanted and set(keys[:prefix]) <= fixed
-            if serves and (best is None or prefix > best[0]):
-                best = (prefix, spec.name)
-        return f' INDEXED BY "{best[1]}"' if best else ""
+        fixed = frozenset(_equality_fields(filter))
+        shape = (collection, fixed, wanted)
+        hint = self._hints.get(shape)
+        if hint is None:
+            if len(self._hints) >= _MAX_HINTS:
+                self._hints.clear()  # shapes come from the code; this only bounds a surprise
+            best: tuple[int, str] | None = None
+            for spec in self._indexes.get(collection, []):
+                keys = spec.keys
+                prefix = len(keys) - len(wanted)
+                serves = prefix >= 0 and keys[prefix:] == wanted and set(keys[:prefix]) <= fixed
+                if serves and (best is None or prefix > best[0]):
+                    best = (prefix, spec.name)
+            hint = self._hints[shape] = f' INDEXED BY "{best[1]}"' if best else ""
+        return hint
 
     async def _ensure_table(self, collection: str) -> None:
         if collection in self._tables:
@@ -961,8 +984,7 @@ class SQLiteStore(DocumentStore):
         """Run a statement that changes ``collection``; returns how many rows it changed."""
         try:
             if self._current() is not None:
-                with unavailable_on_error():
-                    changed = self._lane.connection.execute(sql, params).rowcount
+                changed = execute_changing(self._lane.connection, sql, params)
             else:
                 changed = await self._lane.run(
                     lambda connection: connection.execute(sql, params).rowcount
@@ -1023,11 +1045,24 @@ def _upsert_increments(
     amounts name the same paths share one ``json_set`` (an accept's counters all do), picked
     by id: the statement's text depends on the shapes only, so it stays prepared."""
     params: list[Any] = []
+    # The documents share their few paths (an accept's twelve counters, four paths): each is
+    # split once. ``increment_many`` checked that no path runs through an ``on_insert`` field,
+    # so every object on a path is one made here.
+    parts_of: dict[str, list[str]] = {}
     for document_id in ids:
         document: dict[str, Any] = {"_id": document_id, "version": 1}
         document.update(normalise(on_insert.get(document_id, {})))
         for path, amount in amounts[document_id].items():
-            _set_path(document, path, amount)
+            parts = parts_of.get(path)
+            if parts is None:
+                parts = parts_of[path] = path.split(".")
+            target = document
+            for part in parts[:-1]:
+                child = target.get(part)
+                if type(child) is not dict:
+                    child = target[part] = {}
+                target = child
+            target[parts[-1]] = amount
         params += [document_id, to_json(document)]
     shapes: dict[tuple[str, ...], list[str]] = {}
     for document_id in ids:

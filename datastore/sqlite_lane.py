@@ -15,24 +15,27 @@ for a core: two hops per transaction were most of an accept's wall time). ``COMM
 the transaction's pages to the WAL without syncing (``synchronous=NORMAL``), so it does not
 wait either, as long as it does not checkpoint: this connection never checkpoints by itself
 (``wal_autocheckpoint=0``). Once the WAL has grown past SQLite's usual threshold, a commit
-hands a passive checkpoint (which copies pages back and syncs the file) to the lane's thread
-and the lane is handed on when it is done: the loop never waits for the disk, and the next
-writer of this process waits as it would have behind SQLite's own auto-checkpoint.
+hands a checkpoint (which copies pages back and syncs the file) to the lane's thread and the
+lane is handed on when it is done: the loop never waits for the disk, and the next writer of
+this process waits as it would have behind SQLite's own auto-checkpoint. The checkpoint holds
+SQLite's write lock while it copies (see :meth:`WriteLane._checkpoint`), so that it finishes
+and the next writer starts the WAL over even while other processes write.
 
-Waiting for another process's writer is done on the lane's thread, not inline and not by
-SQLite's busy handler: ``BEGIN IMMEDIATE`` is tried once inline (it fails at once while another
-process writes), then again on the thread every millisecond or two, up to the busy timeout,
-without blocking the loop; SQLite's own handler sleeps in growing steps (up to 100 ms) and
-would keep this process's whole lane waiting long after the other writer committed. The wait
-stops early when the transaction that waits is cancelled.
+Waiting for another process's writer is not left to SQLite's busy handler: ``BEGIN IMMEDIATE``
+fails at once while another process writes, and is tried again inline every millisecond or two
+(the loop serving everything else in between), up to the busy timeout; SQLite's own handler
+sleeps in growing steps (up to 100 ms) and would keep this process's whole lane waiting long
+after the other writer committed. A statement outside any transaction (:meth:`WriteLane.run`)
+and the checkpoint wait the same way on the lane's thread. The wait stops at once when the
+transaction that waits is cancelled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -72,10 +75,17 @@ def unavailable_on_error() -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as error:
-        code = getattr(error, "sqlite_errorcode", None)
-        if code is not None and code & 0xFF in _UNAVAILABLE_CODES:
-            raise StoreUnavailableError(f"SQLite database unavailable: {error}") from error
+        raise_if_unavailable(error)
         raise
+
+
+def raise_if_unavailable(error: sqlite3.Error) -> None:
+    """Raise :class:`StoreUnavailableError` if ``error`` says the file cannot be used now (for
+    the statements of a transaction, which catch errors themselves: a context manager around
+    each was a fair part of what running one cost in Python)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in _UNAVAILABLE_CODES:
+        raise StoreUnavailableError(f"SQLite database unavailable: {error}") from error
 
 
 class WriteLane:
@@ -85,9 +95,10 @@ class WriteLane:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
         self._connection: sqlite3.Connection | None = None
+        self._holder: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._lock = asyncio.Lock()
-        self._wal = Path(f"{path}-wal")
+        self._wal = f"{path}-wal"  # a str: os.stat on it costs a third of Path.stat
 
     async def open(self) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
@@ -123,8 +134,16 @@ class WriteLane:
         if connection is not None:
             async with self._lock:
                 with contextlib.suppress(sqlite3.Error):
-                    await asyncio.wrap_future(thread.submit(connection.close))
+                    await asyncio.wrap_future(thread.submit(self._close_both, connection))
         thread.shutdown(wait=False)
+
+    def _close_both(self, connection: sqlite3.Connection) -> None:
+        holder, self._holder = self._holder, None
+        try:
+            if holder is not None:
+                holder.close()
+        finally:
+            connection.close()
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -140,7 +159,7 @@ class WriteLane:
         def run_then_checkpoint() -> T:
             result = self._retrying(lambda: job(connection))
             if self._wal_is_long():
-                _checkpoint(connection)
+                self._checkpoint(connection)
             return result
 
         await self._lock.acquire()
@@ -162,27 +181,34 @@ class WriteLane:
 
     async def begin(self) -> None:
         """Take the lane and open a write transaction (``BEGIN IMMEDIATE``); on failure or
-        cancellation the lane is released and no transaction stays open."""
+        cancellation the lane is released and no transaction stays open.
+
+        While another process writes, ``BEGIN IMMEDIATE`` fails at once (no busy handler);
+        it is tried again inline every millisecond or two, the loop serving everything else
+        in between, up to the busy timeout. Inline, not on the lane's thread: a thread that
+        got the lock would hold SQLite's write lock, every other process's writers waiting,
+        until it got the GIL back from a busy loop (up to the 5 ms switch interval) and the
+        loop then came to run the transaction; with two workers that idle hold was most of
+        what one accept held the lock for."""
         connection = self.connection
         await self._lock.acquire()
         try:
-            with unavailable_on_error():
-                if _begun(connection):
-                    return  # the usual case: no other process was writing
+            deadline: float | None = None
+            for attempt in range(1_000_000):
+                try:
+                    connection.execute("BEGIN IMMEDIATE")
+                    return  # the usual case, at the first try: no other process was writing
+                except sqlite3.Error as error:
+                    now = time.monotonic()
+                    if deadline is None:
+                        deadline = now + self.busy_timeout_ms / 1000
+                    if not _busy(error) or now >= deadline:
+                        raise_if_unavailable(error)
+                        raise
+                await asyncio.sleep(_RETRY_SECONDS[min(attempt, len(_RETRY_SECONDS) - 1)])
+            raise AssertionError("unreachable: the deadline ends the loop first")
         except BaseException:
             self._lock.release()
-            raise
-        cancelled = threading.Event()
-        try:
-            await self._in_thread(
-                lambda: self._retrying(lambda: connection.execute("BEGIN IMMEDIATE"), cancelled)
-            )
-        except BaseException:
-            cancelled.set()
-            # Cancelled while BEGIN waited for another writer: it may still run on the thread,
-            # and this ROLLBACK, queued after it, ends it instead of leaving it open; the lane
-            # is handed on once both are over (the next transaction runs inline).
-            self._release_after(lambda: self._queue(_rollback, connection))
             raise
 
     def rollback(self) -> None:
@@ -197,12 +223,9 @@ class WriteLane:
         """``COMMIT`` inline and hand the lane on; on failure the transaction is rolled back
         (and the error raised, as :class:`StoreUnavailableError` when the file is at fault).
 
-        Once the WAL has grown past the threshold, the lane is handed on only after a passive
-        checkpoint on the thread: the committed transaction does not wait for it (the loop
-        goes on), the next writer of this process does. Checkpointing while no writer of this
-        process appends lets the checkpoint finish, so the next transaction starts the WAL
-        over (a checkpoint running beside a steady stream of commits never catches up, and
-        the WAL would grow without end)."""
+        Once the WAL has grown past the threshold, the lane is handed on only after a
+        checkpoint on the thread (:meth:`_checkpoint`): the committed transaction does not
+        wait for it (the loop goes on), the next writer of this process does."""
         connection = self.connection
         try:
             with unavailable_on_error():
@@ -214,11 +237,42 @@ class WriteLane:
         if not long:
             self._lock.release()
             return
-        self._release_after(lambda: self._queue(_checkpoint, connection))
+        self._release_after(lambda: self._queue(self._checkpoint, connection))
+
+    def _checkpoint(self, connection: sqlite3.Connection) -> None:
+        """Copy the WAL back into the database while no one can append to it, so that the
+        copy finishes and the next writer (of any process) starts the WAL over; on the lane's
+        thread.
+
+        A checkpoint running beside a steady stream of commits never catches up: with two
+        worker processes, each one's passive checkpoint ran while the other committed, and
+        the WAL grew without end (57 MB in 4 s of accepts), every commit of both then
+        checkpointing again and every page read searching a longer WAL. So a second
+        connection of the lane holds SQLite's write lock (``BEGIN IMMEDIATE``, waiting for
+        other processes as a writer does) while the lane's connection copies (a connection
+        cannot checkpoint inside its own transaction; ``PASSIVE`` copies every frame no
+        reader still needs, and waits on no one). A checkpoint that cannot run now changes
+        nothing committed and is tried again after a later commit."""
+        try:
+            if self._holder is None:
+                # No busy handler: the lane waits for other writers itself (_retrying).
+                self._holder = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, timeout=0
+                )
+            holder = self._holder
+            self._retrying(lambda: holder.execute("BEGIN IMMEDIATE"))
+        except sqlite3.Error:
+            return
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            pass
+        finally:
+            _rollback(holder)
 
     def _wal_is_long(self) -> bool:
         try:
-            return self._wal.stat().st_size > _CHECKPOINT_BYTES
+            return os.stat(self._wal).st_size > _CHECKPOINT_BYTES
         except OSError:
             return False
 
@@ -241,7 +295,7 @@ class WriteLane:
         loop = asyncio.get_running_loop()
         queued.add_done_callback(lambda _: _call_soon(loop, self._lock.release))
 
-    def _retrying(self, job: Callable[[], T], cancelled: threading.Event | None = None) -> T:
+    def _retrying(self, job: Callable[[], T]) -> T:
         """``job`` (one statement that writes nothing when refused), run again while another
         writer holds the file, up to the busy timeout; on the lane's thread."""
         deadline = time.monotonic() + self.busy_timeout_ms / 1000
@@ -250,8 +304,6 @@ class WriteLane:
                 return job()
             except sqlite3.OperationalError as error:
                 if not _busy(error) or time.monotonic() >= deadline:
-                    raise
-                if cancelled is not None and cancelled.is_set():
                     raise
             time.sleep(_RETRY_SECONDS[min(attempt, len(_RETRY_SECONDS) - 1)])
         raise AssertionError("unreachable: the deadline ends the loop first")
@@ -263,17 +315,6 @@ class WriteLane:
             return await asyncio.get_running_loop().run_in_executor(self._thread, job)
 
 
-def _begun(connection: sqlite3.Connection) -> bool:
-    """``BEGIN IMMEDIATE`` tried once: ``False`` when another writer holds the file."""
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as error:
-        if _busy(error):
-            return False
-        raise
-    return True
-
-
 def _busy(error: BaseException | None) -> bool:
     code = getattr(error, "sqlite_errorcode", 0) or 0
     return isinstance(error, sqlite3.OperationalError) and code & 0xFF == sqlite3.SQLITE_BUSY
@@ -281,15 +322,20 @@ def _busy(error: BaseException | None) -> bool:
 
 def execute(connection: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
     """Run one statement inline and return its rows (inside a transaction of the lane)."""
-    with unavailable_on_error():
+    try:
         return connection.execute(sql, params).fetchall()
+    except sqlite3.Error as error:
+        raise_if_unavailable(error)
+        raise
 
 
-def _checkpoint(connection: sqlite3.Connection) -> None:
-    # A checkpoint that cannot finish now (a reader still needs old pages) is tried again
-    # after a later commit; a failing one changes nothing committed.
-    with contextlib.suppress(sqlite3.Error):
-        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+def execute_changing(connection: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
+    """Run one statement inline and return how many rows it changed (inside a transaction)."""
+    try:
+        return connection.execute(sql, params).rowcount
+    except sqlite3.Error as error:
+        raise_if_unavailable(error)
+        raise
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:

@@ -38,6 +38,7 @@ sort key and, in that read's filter, as a field (keyset bounds need it); nowhere
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
@@ -137,7 +138,7 @@ class IndexSpec:
     """A full-text index of array fields of words: ``$contains`` of one word in them, and a
     ``score`` over them, are answered from an inverted index (at most one per collection)."""
 
-    @property
+    @functools.cached_property  # read for every index of a collection on each of its reads
     def keys(self) -> tuple[str, ...]:
         """The indexed fields: ``fields``, then ``_id`` unless unique or already there.
 
@@ -207,6 +208,8 @@ def check_collection(name: str) -> str:
     return name
 
 
+# Remembered: every write and read checks each path it names, and the same few paths recur.
+@functools.lru_cache(maxsize=4096)
 def check_path(path: str) -> str:
     if not _PATH.match(path):
         raise ValueError(f"invalid field path {path!r}")
@@ -506,13 +509,16 @@ class DocumentStore(_Counted, ABC):
         ``ValueError`` otherwise.
         """
         checked: dict[str, dict[str, int]] = {}
+        inserting = on_insert or {}
         for document_id, added in amounts.items():
             paths = {check_path(path): int(amount) for path, amount in added.items()}
             if "version" in paths or "_id" in paths:
                 raise ValueError("the version moves on by itself, and the _id is given")
-            fields = (on_insert or {}).get(document_id, {})
-            roots = {path.partition(".")[0] for path in paths}
-            if {"_id", "version"} & set(fields) or roots & set(fields):
+            fields = inserting.get(document_id)
+            if fields and not (
+                fields.keys().isdisjoint(("_id", "version"))
+                and fields.keys().isdisjoint([path.partition(".")[0] for path in paths])
+            ):
                 raise ValueError(f"on_insert of {document_id!r} overlaps what is incremented")
             checked[document_id] = paths
         extra = [i for i in (on_insert or {}) if i not in checked]

@@ -404,7 +404,9 @@ async def authorize_offer(
                 changes={"changesFromOffer": changes} if changes else None,
             )
         )
-        await history.record_many(store, journal)
+        await history.record_many(
+            store, journal, held=[*authorizations, accepted, partner, *services.values()]
+        )
         return accepted, authorizations
 
     try:

@@ -101,16 +101,21 @@ def event_type_of(subject_id: str, action: str) -> EventType | None:
 
 
 async def from_history(
-    store: DocumentStore, entries: Sequence[Mapping[str, Any]]
+    store: DocumentStore,
+    entries: Sequence[Mapping[str, Any]],
+    subjects: dict[str, Mapping[str, Any]] | None = None,
 ) -> list[EventDocument]:
     """Append the events just-recorded history ``entries`` mean, in their order (inside their
     transaction): one read of the subjects per collection, one increment of the counter, one
-    insert."""
+    insert. ``subjects``: documents this transaction has read already, by id (those it reads
+    are added, for the next rule that needs them)."""
+    subjects = {} if subjects is None else subjects
     meant = [(entry, kind) for entry in entries if (kind := event_type_of(*_key(entry)))]
     wanted: dict[str, list[str]] = {}
     for entry, _ in meant:
-        wanted.setdefault(entry["subjectId"].partition("_")[0], []).append(entry["subjectId"])
-    subjects: dict[str, Mapping[str, Any]] = {}
+        subject_id = entry["subjectId"]
+        if subject_id not in subjects:
+            wanted.setdefault(subject_id.partition("_")[0], []).append(subject_id)
     for prefix, ids in wanted.items():
         subjects.update(await store.get_many(SUBJECT_COLLECTIONS[prefix], ids))
     appended = [

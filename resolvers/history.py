@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -101,14 +101,20 @@ def entry(
 
 
 async def record_many(
-    store: DocumentStore, entries: Sequence[Mapping[str, Any]]
+    store: DocumentStore,
+    entries: Sequence[Mapping[str, Any]],
+    held: Iterable[Mapping[str, Any]] = (),
 ) -> list[HistoryDocument]:
     """Append entries made by :func:`entry`, in order, with the events they mean, in one
     insert each: call it inside the transaction of the changes, once they are written (each
-    event reads its subject as changed)."""
+    event reads its subject as changed). ``held``: documents as this transaction last wrote
+    or read them (the changed subjects, their partner and services), which the events and
+    the insight counters then need not read back."""
     stored = await store.insert_many(c.HISTORY, entries)
-    await events.from_history(store, stored)
-    await insight_counters.count(store, stored)
+    # The subjects as changed, read once (if not held) for the events and the counters both.
+    subjects: dict[str, Mapping[str, Any]] = {document["_id"]: document for document in held}
+    await events.from_history(store, stored, subjects)
+    await insight_counters.count(store, stored, subjects)
     return stored
 
 

@@ -36,27 +36,34 @@ _SUBJECTS: dict[str, Collection[Mapping[str, Any]]] = {
 }
 
 
-async def count(store: DocumentStore, entries: Sequence[Mapping[str, Any]]) -> None:
+async def count(
+    store: DocumentStore,
+    entries: Sequence[Mapping[str, Any]],
+    subjects: dict[str, Mapping[str, Any]] | None = None,
+) -> None:
     """Count history ``entries`` just recorded (inside their transaction), those that mean a
-    figure: their subjects read together, every counter document read and written once."""
+    figure: their subjects read together (but for those in ``subjects``, read already by this
+    transaction), every counter document read and written once."""
+    subjects = {} if subjects is None else subjects
     ids: dict[Collection[Mapping[str, Any]], list[str]] = {}
+    counted = []
     for entry in entries:
         subject_id = str(entry["subjectId"])
         collection = _SUBJECTS.get(subject_id.partition("_")[0])
-        if collection is not None:
+        if collection is None:
+            continue
+        counted.append(entry)
+        if subject_id not in subjects:
             ids.setdefault(collection, []).append(subject_id)
-    if not ids:
-        return
-    subjects: dict[str, Mapping[str, Any]] = {}
     for collection, wanted in ids.items():
         subjects.update(await store.get_many(collection, wanted))
     changes = [
         change
-        for entry in entries
+        for entry in counted
         if (subject := subjects.get(str(entry["subjectId"]))) is not None
         and (change := f.change_of(entry, subject)) is not None
     ]
-    await add_many(store, changes)
+    await add_many(store, changes, subjects)
 
 
 async def add(store: DocumentStore, change: f.Change) -> None:
@@ -64,10 +71,16 @@ async def add(store: DocumentStore, change: f.Change) -> None:
     await add_many(store, [change])
 
 
-async def add_many(store: DocumentStore, changes: Sequence[f.Change]) -> None:
+async def add_many(
+    store: DocumentStore,
+    changes: Sequence[f.Change],
+    held: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
     """Add ``changes`` to every scope each counts in, in one transaction (the caller's, if
     it runs one): one increment of every counter document they touch, without reading them;
-    on a day's first change, the new documents' ``base`` is read and added after."""
+    on a day's first change, the new documents' ``base`` is read and added after. ``held``:
+    documents the transaction has read already, by id (partners and services among them are
+    not read again)."""
     if not changes:
         return
 
@@ -76,7 +89,7 @@ async def add_many(store: DocumentStore, changes: Sequence[f.Change]) -> None:
         for change in changes:
             named.setdefault(change.partner_id, {}).update(dict.fromkeys(change.service_ids))
         dimensions = {
-            partner_id: await dimensions_of(store, partner_id, list(service_ids))
+            partner_id: await dimensions_of(store, partner_id, list(service_ids), held)
             for partner_id, service_ids in named.items()
         }
         amounts: dict[str, dict[str, int]] = {}
@@ -127,11 +140,21 @@ async def _carry_gauges(store: DocumentStore, new: Sequence[tuple[str, str]]) ->
 
 
 async def dimensions_of(
-    store: DocumentStore, partner_id: str, service_ids: list[str] | Any
+    store: DocumentStore,
+    partner_id: str,
+    service_ids: list[str] | Any,
+    held: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> f.Dimensions:
-    """The partner's type and each service's market and category (platform scopes)."""
-    partner = (await store.get_many(c.PARTNERS, [partner_id])).get(partner_id)
-    services = await store.get_many(c.SERVICES, list(service_ids)) if service_ids else {}
+    """The partner's type and each service's market and category (platform scopes); those in
+    ``held`` (by id) are not read again."""
+    held = held or {}
+    partner = held.get(partner_id)
+    if partner is None:
+        partner = (await store.get_many(c.PARTNERS, [partner_id])).get(partner_id)
+    services = {i: held[i] for i in service_ids if i in held}
+    missing = [i for i in service_ids if i not in services]
+    if missing:
+        services.update(await store.get_many(c.SERVICES, missing))
     return f.Dimensions(
         partner_type=partner["type"] if partner else "",
         services={i: (s["market"], s["categoryId"]) for i, s in services.items()},

@@ -4,6 +4,7 @@ a bounded number of statements however many services it holds."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -135,6 +136,32 @@ async def test_the_wal_is_checkpointed_while_commits_run_inline(
         await sqlite_store.transaction(_inserting_text(sqlite_store, f"w{n}", chunk))
         written += len(chunk)
     assert os.stat(wal).st_size < written / 2
+
+
+async def test_the_wal_is_started_over_while_another_writer_commits(tmp_path: Path) -> None:
+    """Two stores on one file (as two worker processes are) write without a pause: each one's
+    checkpoint holds the write lock while it copies, so it finishes although the other keeps
+    committing, and the WAL is started over instead of growing with everything written."""
+    path = tmp_path / "two.sqlite3"
+    first, second = SQLiteStore(path), SQLiteStore(path)
+    await first.connect()
+    await second.connect()
+    chunk = "x" * 200_000
+    sizes: list[int] = []
+
+    async def writes(store: SQLiteStore, name: str) -> None:
+        for n in range(75):
+            await store.transaction(_inserting_text(store, f"{name}{n}", chunk))
+            sizes.append(os.stat(f"{path}-wal").st_size)
+            await asyncio.sleep(0)  # the other store's transaction runs between two of these
+
+    try:
+        await asyncio.gather(writes(first, "a"), writes(second, "b"))
+    finally:
+        await first.close()
+        await second.close()
+    # 30 MB written in all; the WAL stays near the checkpoint threshold (4 MB).
+    assert max(sizes) < 150 * len(chunk) / 3
 
 
 def _inserting_text(

@@ -47,3 +47,34 @@ async def test_a_transaction_cancelled_while_waiting_for_the_writer_lock_leaves_
         assert set(found) == {"ptn_after"}
     finally:
         await store.close()
+
+
+async def test_a_transaction_waits_for_another_writer_while_the_loop_serves_reads(
+    tmp_path: Path,
+) -> None:
+    """``BEGIN`` finding another process writing tries again from the loop, which meanwhile
+    answers reads; once the other writer is done, the transaction commits."""
+    path = tmp_path / "wait.sqlite3"
+    store = SQLiteStore(path)
+    await store.connect()
+    try:
+        await store.insert(c.PARTNERS, {"_id": "ptn_seed", "name": "seed"})  # table in place
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+
+        async def write() -> Mapping[str, Any]:
+            return await store.insert(c.PARTNERS, {"_id": "ptn_waited", "name": "waited"})
+
+        waiting = asyncio.create_task(store.transaction(write))
+        # Reads answer while the write waits (a read never waits on a write).
+        for _ in range(5):
+            assert set(await store.get_many(c.PARTNERS, ["ptn_seed", "ptn_waited"])) == {"ptn_seed"}
+            await asyncio.sleep(0.01)
+        assert not waiting.done()
+        other.execute("COMMIT")
+        other.close()
+        written = await asyncio.wait_for(waiting, 5)
+        assert written["_id"] == "ptn_waited"
+        assert set(await store.get_many(c.PARTNERS, ["ptn_waited"])) == {"ptn_waited"}
+    finally:
+        await store.close()
