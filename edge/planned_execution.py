@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import inspect
 import json
 import logging
 import time
@@ -346,7 +347,9 @@ def _is_awaitable(value: Any) -> bool:
     return known
 
 
-_Waiting = tuple["asyncio.Future[Any]", dict[str, Any], FieldPlan, Path | None]
+_Waiting = tuple[Awaitable[Any], dict[str, Any], FieldPlan, Path | None]
+"""A resolver's value still to come: not started until its level is complete (see ``data``)."""
+_Started = tuple["asyncio.Future[Any]", dict[str, Any], FieldPlan, Path | None]
 
 
 class _FieldLoads:
@@ -400,18 +403,22 @@ class _PlannedRun:
         """The actual cost of the objects filled so far (``edge.cost``)."""
 
     async def data(self) -> dict[str, Any]:
-        waiting: list[_Waiting] = []
+        waiting: list[_Started] = []
         batches: list[asyncio.Future[Any]] = []
         try:
             data = fill_of(self.plan.root)(self, self.executor.root_value, None)
             while self.waiting or self.loading:
+                # A level's resolvers start together once it is complete: one started while
+                # the run shared the loop mid-level would send its loader's batch with only
+                # the keys asked so far (one round trip more).
+                waiting = [(asyncio.ensure_future(v), o, f, p) for v, o, f, p in self.waiting]
+                self.waiting = []
                 batches = [
                     asyncio.ensure_future(self._batch(loader, list(keys)))
                     for loader, keys in self.batches.items()
                 ]
                 self.batches = {}
                 loading, self.loading = self.loading, []
-                waiting, self.waiting = self.waiting, []
                 for batch in batches:
                     await batch
                 turn = LoopShare()
@@ -425,7 +432,8 @@ class _PlannedRun:
                     self._finish(field, value, out, path)
                     await turn.share()
         except Exception as error:
-            await _settle([*batches, *(w[0] for w in waiting), *(w[0] for w in self.waiting)])
+            unstarted = _unstarted(self.waiting)
+            await _settle([*batches, *(w[0] for w in waiting), *unstarted])
             raise _fallback_of(error) from error
         gateway = getattr(self.context, "gateway", None)
         if self.plan.counts_cost and isinstance(gateway, GatewayRequest):
@@ -492,7 +500,7 @@ class _PlannedRun:
         return PENDING
 
     def wait(self, value: Any, out: dict[str, Any], field: FieldPlan, path: Path | None) -> None:
-        self.waiting.append((asyncio.ensure_future(value), out, field, path))
+        self.waiting.append((value, out, field, path))
 
     def later(self, value: Any, out: dict[str, Any], field: FieldPlan, path: Path | None) -> bool:
         """Whether a read's ``value`` completes later: an awaitable waits for the next round
@@ -731,6 +739,18 @@ class LoopShare:
 
 
 SLICE_SECONDS = 0.001
+
+
+def _unstarted(waiting: list[_Waiting]) -> list[asyncio.Future[Any]]:
+    """What a failed run's next level would have started: coroutines closed unrun, futures
+    (under way already) to settle."""
+    futures: list[asyncio.Future[Any]] = []
+    for value, *_ in waiting:
+        if inspect.iscoroutine(value):
+            value.close()
+        else:
+            futures.append(asyncio.ensure_future(value))
+    return futures
 
 
 async def _settle(futures: list[asyncio.Future[Any]]) -> None:
