@@ -36,6 +36,7 @@ from datastore.documents import EventDocument
 from datastore.enums import AuthorizationStatus
 from datastore.ids import new_id
 from datastore.store import DESCENDING, Collection, DocumentStore, DuplicateKeyError
+from resolvers.held import Held, read_missing
 
 DEFAULT_RETENTION = timedelta(days=30)
 EXPIRING_NOTICE = timedelta(days=15)
@@ -103,7 +104,7 @@ def event_type_of(subject_id: str, action: str) -> EventType | None:
 async def from_history(
     store: DocumentStore,
     entries: Sequence[Mapping[str, Any]],
-    subjects: dict[str, Mapping[str, Any]] | None = None,
+    subjects: Held | None = None,
 ) -> list[EventDocument]:
     """Append the events just-recorded history ``entries`` mean, in their order (inside their
     transaction): one read of the subjects per collection, one increment of the counter, one
@@ -114,10 +115,9 @@ async def from_history(
     wanted: dict[str, list[str]] = {}
     for entry, _ in meant:
         subject_id = entry["subjectId"]
-        if subject_id not in subjects:
-            wanted.setdefault(subject_id.partition("_")[0], []).append(subject_id)
+        wanted.setdefault(subject_id.partition("_")[0], []).append(subject_id)
     for prefix, ids in wanted.items():
-        subjects.update(await store.get_many(SUBJECT_COLLECTIONS[prefix], ids))
+        await read_missing(store, SUBJECT_COLLECTIONS[prefix], ids, subjects)
     appended = [
         (kind, subjects[entry["subjectId"]], _changes_of(entry), entry.get("createdAt"))
         for entry, kind in meant

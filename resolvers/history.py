@@ -13,6 +13,7 @@ from datastore.documents import HistoryDocument
 from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers import events, insight_counters
+from resolvers.held import Held
 from resolvers.identity import Viewer
 
 
@@ -112,7 +113,7 @@ async def record_many(
     the insight counters then need not read back."""
     stored = await store.insert_many(c.HISTORY, entries)
     # The subjects as changed, read once (if not held) for the events and the counters both.
-    subjects: dict[str, Mapping[str, Any]] = {document["_id"]: document for document in held}
+    subjects: Held = {document["_id"]: document for document in held}
     await events.from_history(store, stored, subjects)
     await insight_counters.count(store, stored, subjects)
     return stored

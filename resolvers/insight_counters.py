@@ -28,6 +28,7 @@ from typing import Any
 from datastore import collections as c
 from datastore.store import DESCENDING, Collection, DocumentStore
 from resolvers import insight_figures as f
+from resolvers.held import Held, read_missing
 
 _SUBJECTS: dict[str, Collection[Mapping[str, Any]]] = {
     "ofr": c.SERVICE_OFFERS,
@@ -39,7 +40,7 @@ _SUBJECTS: dict[str, Collection[Mapping[str, Any]]] = {
 async def count(
     store: DocumentStore,
     entries: Sequence[Mapping[str, Any]],
-    subjects: dict[str, Mapping[str, Any]] | None = None,
+    subjects: Held | None = None,
 ) -> None:
     """Count history ``entries`` just recorded (inside their transaction), those that mean a
     figure: their subjects read together (but for those in ``subjects``, read already by this
@@ -50,13 +51,11 @@ async def count(
     for entry in entries:
         subject_id = str(entry["subjectId"])
         collection = _SUBJECTS.get(subject_id.partition("_")[0])
-        if collection is None:
-            continue
-        counted.append(entry)
-        if subject_id not in subjects:
+        if collection is not None:
+            counted.append(entry)
             ids.setdefault(collection, []).append(subject_id)
     for collection, wanted in ids.items():
-        subjects.update(await store.get_many(collection, wanted))
+        await read_missing(store, collection, wanted, subjects)
     changes = [
         change
         for entry in counted
@@ -74,7 +73,7 @@ async def add(store: DocumentStore, change: f.Change) -> None:
 async def add_many(
     store: DocumentStore,
     changes: Sequence[f.Change],
-    held: Mapping[str, Mapping[str, Any]] | None = None,
+    held: Held | None = None,
 ) -> None:
     """Add ``changes`` to every scope each counts in, in one transaction (the caller's, if
     it runs one): one increment of every counter document they touch, without reading them;
@@ -143,18 +142,15 @@ async def dimensions_of(
     store: DocumentStore,
     partner_id: str,
     service_ids: list[str] | Any,
-    held: Mapping[str, Mapping[str, Any]] | None = None,
+    held: Held | None = None,
 ) -> f.Dimensions:
     """The partner's type and each service's market and category (platform scopes); those in
     ``held`` (by id) are not read again."""
-    held = held or {}
+    held = {} if held is None else held
+    await read_missing(store, c.PARTNERS, [partner_id], held)
+    await read_missing(store, c.SERVICES, service_ids, held)
     partner = held.get(partner_id)
-    if partner is None:
-        partner = (await store.get_many(c.PARTNERS, [partner_id])).get(partner_id)
     services = {i: held[i] for i in service_ids if i in held}
-    missing = [i for i in service_ids if i not in services]
-    if missing:
-        services.update(await store.get_many(c.SERVICES, missing))
     return f.Dimensions(
         partner_type=partner["type"] if partner else "",
         services={i: (s["market"], s["categoryId"]) for i, s in services.items()},
