@@ -47,6 +47,7 @@ from datastore.files import FileStore
 from datastore.sqlite_files import SQLiteFiles
 from datastore.sqlite_lane import (
     CACHED_STATEMENTS,
+    CHECKPOINT_BYTES,
     WriteLane,
     execute,
     execute_changing,
@@ -96,6 +97,7 @@ class SQLiteStore(DocumentStore):
         *,
         create_directories: bool = False,
         busy_timeout_ms: int = 5000,
+        checkpoint_bytes: int = CHECKPOINT_BYTES,
         text_way: int | None = None,
     ) -> None:
         super().__init__()
@@ -105,7 +107,8 @@ class SQLiteStore(DocumentStore):
         self.text_way = text_way
         """One way every search reads its matches (``sqlite_text.SORT``, ``SEMI_JOIN`` or
         ``WALK``), for tests; ``None``: each level's way is chosen from its matches."""
-        self._lane = WriteLane(self.path, busy_timeout_ms)
+        # Tests of checkpointing pass a smaller threshold, so that they write less.
+        self._lane = WriteLane(self.path, busy_timeout_ms, checkpoint_bytes)
         self._reader: aiosqlite.Connection | None = None
         self._inline: sqlite3.Connection | None = None
         self._threaded: asyncio.Future[None] | None = None

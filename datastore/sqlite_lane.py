@@ -14,16 +14,17 @@ cost less than a thread hop (each a wake-up of another thread, and on a busy mac
 for a core: two hops per transaction were most of an accept's wall time). ``COMMIT`` appends
 the transaction's pages to the WAL without syncing (``synchronous=NORMAL``), so it does not
 wait either, as long as it does not checkpoint: this connection never checkpoints by itself
-(``wal_autocheckpoint=0``). Once the WAL has grown past SQLite's usual threshold, a commit
-hands a checkpoint (which copies pages back and syncs the file) to the lane's thread and the
-lane is handed on when it is done: the loop never waits for the disk, and the next writer of
-this process waits as it would have behind SQLite's own auto-checkpoint. The checkpoint holds
-SQLite's write lock while it copies (see :meth:`WriteLane._checkpoint`), so that it finishes
-and the next writer starts the WAL over even while other processes write.
+(``wal_autocheckpoint=0``). Once the WAL has grown past the threshold (16 MB, four times
+SQLite's usual one), a commit hands a checkpoint (which copies pages back and syncs the file)
+to the lane's thread and the lane is handed on when it is done: the loop never waits for the
+disk, and the next writer of this process waits as it would have behind SQLite's own
+auto-checkpoint. The checkpoint holds SQLite's write lock while it copies (see
+:meth:`WriteLane._checkpoint`), so that it finishes and the next writer starts the WAL over
+even while other processes write.
 
 Waiting for another process's writer is not left to SQLite's busy handler: ``BEGIN IMMEDIATE``
-fails at once while another process writes, and is tried again inline every millisecond or two
-(the loop serving everything else in between), up to the busy timeout; SQLite's own handler
+fails at once while another process writes, and is tried again inline every millisecond (the
+loop serving everything else in between), up to the busy timeout; SQLite's own handler
 sleeps in growing steps (up to 100 ms) and would keep this process's whole lane waiting long
 after the other writer committed. A statement outside any transaction (:meth:`WriteLane.run`)
 and the checkpoint wait the same way on the lane's thread. The wait stops at once when the
@@ -61,9 +62,15 @@ _UNAVAILABLE_CODES = frozenset(
         sqlite3.SQLITE_NOTADB,
     }
 )
-_RETRY_SECONDS = (0.0005, 0.001, 0.002)  # then the last, until the busy timeout
-# SQLite's own auto-checkpoint threshold: 1,000 pages of the default size.
-_CHECKPOINT_BYTES = 1000 * 4096
+# Then the last, until the busy timeout. Every 2 ms left SQLite's lock idle for a millisecond
+# on average after each commit of another worker; a try costs about 25 microseconds.
+_RETRY_SECONDS = (0.0005, 0.001)
+CHECKPOINT_BYTES = 4000 * 4096
+"""How long the WAL grows before a checkpoint, four times SQLite's own threshold. An accept
+appends about 70 pages (its rows and the leaves of some 40 indexes), and with the usual 1,000
+pages two workers checkpointed some twenty times a second, each holding the write lock 6-9 ms:
+a checkpoint copies each page once however often it was written since, so checkpointing a
+quarter as often copies far fewer pages in all."""
 CACHED_STATEMENTS = 512
 """Prepared statements kept per connection (sqlite3's default, 128, is fewer than the distinct
 statements the API's reads and writes use)."""
@@ -91,9 +98,12 @@ def raise_if_unavailable(error: sqlite3.Error) -> None:
 class WriteLane:
     """The writing connection, its thread, and the lock that makes one transaction at a time."""
 
-    def __init__(self, path: Path, busy_timeout_ms: int) -> None:
+    def __init__(
+        self, path: Path, busy_timeout_ms: int, checkpoint_bytes: int = CHECKPOINT_BYTES
+    ) -> None:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
+        self.checkpoint_bytes = checkpoint_bytes
         self._connection: sqlite3.Connection | None = None
         self._holder: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
@@ -120,7 +130,7 @@ class WriteLane:
             connection.execute("PRAGMA wal_autocheckpoint=0")
             # A WAL reset after a checkpoint truncates the file back to this size, so its size
             # tells how much has been written since (see commit).
-            connection.execute(f"PRAGMA journal_size_limit={_CHECKPOINT_BYTES}")
+            connection.execute(f"PRAGMA journal_size_limit={int(self.checkpoint_bytes)}")
         except BaseException:
             connection.close()
             raise
@@ -184,7 +194,7 @@ class WriteLane:
         cancellation the lane is released and no transaction stays open.
 
         While another process writes, ``BEGIN IMMEDIATE`` fails at once (no busy handler);
-        it is tried again inline every millisecond or two, the loop serving everything else
+        it is tried again inline every millisecond, the loop serving everything else
         in between, up to the busy timeout. Inline, not on the lane's thread: a thread that
         got the lock would hold SQLite's write lock, every other process's writers waiting,
         until it got the GIL back from a busy loop (up to the 5 ms switch interval) and the
@@ -272,7 +282,7 @@ class WriteLane:
 
     def _wal_is_long(self) -> bool:
         try:
-            return os.stat(self._wal).st_size > _CHECKPOINT_BYTES
+            return os.stat(self._wal).st_size > self.checkpoint_bytes
         except OSError:
             return False
 

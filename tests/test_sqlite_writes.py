@@ -30,6 +30,8 @@ WORDS_INDEX = IndexSpec("worded", ("words", "title"), text=True)
 # one statement), then the insight counters it moves: one increment of every counter document
 # it touches (never read), whatever the scopes.
 MAX_STATEMENTS_PER_ACCEPT = 14 + 1
+# The WAL tests write 30 MB: several times this threshold (a quarter of the served one).
+CHECKPOINT_BYTES = 1000 * 4096
 
 
 @pytest.fixture
@@ -123,19 +125,22 @@ async def test_accepting_an_offer_runs_a_bounded_number_of_statements(
     assert len(own) <= MAX_STATEMENTS_PER_ACCEPT, "\n".join(own)
 
 
-async def test_the_wal_is_checkpointed_while_commits_run_inline(
-    sqlite_store: SQLiteStore,
-) -> None:
+async def test_the_wal_is_checkpointed_while_commits_run_inline(tmp_path: Path) -> None:
     """Transactions commit on the event loop's thread with SQLite's auto-checkpoint off; the
-    lane checkpoints on a thread of its own once the WAL is past 1,000 pages, so the WAL
+    lane checkpoints on a thread of its own once the WAL is past its threshold, so the WAL
     keeps being reused instead of growing with everything ever written."""
-    wal = f"{sqlite_store.path}-wal"
+    store = SQLiteStore(tmp_path / "wal.sqlite3", checkpoint_bytes=CHECKPOINT_BYTES)
+    await store.connect()
+    wal = f"{store.path}-wal"
     chunk = "x" * 200_000
     written = 0
-    for n in range(150):  # 30 MB in all: several times the threshold
-        await sqlite_store.transaction(_inserting_text(sqlite_store, f"w{n}", chunk))
-        written += len(chunk)
-    assert os.stat(wal).st_size < written / 2
+    try:
+        for n in range(150):  # 30 MB in all: several times the threshold
+            await store.transaction(_inserting_text(store, f"w{n}", chunk))
+            written += len(chunk)
+        assert os.stat(wal).st_size < written / 2
+    finally:
+        await store.close()
 
 
 async def test_the_wal_is_started_over_while_another_writer_commits(tmp_path: Path) -> None:
@@ -143,7 +148,8 @@ async def test_the_wal_is_started_over_while_another_writer_commits(tmp_path: Pa
     checkpoint holds the write lock while it copies, so it finishes although the other keeps
     committing, and the WAL is started over instead of growing with everything written."""
     path = tmp_path / "two.sqlite3"
-    first, second = SQLiteStore(path), SQLiteStore(path)
+    first = SQLiteStore(path, checkpoint_bytes=CHECKPOINT_BYTES)
+    second = SQLiteStore(path, checkpoint_bytes=CHECKPOINT_BYTES)
     await first.connect()
     await second.connect()
     chunk = "x" * 200_000
@@ -160,7 +166,7 @@ async def test_the_wal_is_started_over_while_another_writer_commits(tmp_path: Pa
     finally:
         await first.close()
         await second.close()
-    # 30 MB written in all; the WAL stays near the checkpoint threshold (4 MB).
+    # 30 MB written in all; the WAL stays near the checkpoint threshold.
     assert max(sizes) < 150 * len(chunk) / 3
 
 
