@@ -738,6 +738,11 @@ class SQLiteStore(DocumentStore):
         self._counted()
         return self._documents(collection, rows)[0] if rows else None
 
+    async def _hold(self, collection: str, document_id: str) -> Document | None:
+        # A writing transaction holds SQLite's write lock from BEGIN IMMEDIATE to its end, so
+        # what it reads stays as it is until it commits.
+        return (await self._get_many(collection, [document_id])).get(document_id)
+
     async def _increment_many(
         self,
         collection: str,

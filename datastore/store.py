@@ -26,9 +26,11 @@ rule every business rule follows, on every adapter:
     **A transaction that checks a document it does not write must write it (or a guard
     document) to make the check hold** -- or the rule must be a unique index.
 
-"Write it" may be a write of nothing but its ``version`` (``update(..., changes={})``). A check
-over a set of documents that may grow (how many open requests a seller has) writes one document
-that every transaction growing the set also writes (the seller). See ``resolvers.writes.hold``.
+"Write it" may be a write of nothing but its ``version``: :meth:`DocumentStore.hold` reads a
+document that way, and on SQLite, whose writing transactions never overlap, only reads it. A
+check over a set of documents that may grow (how many open requests a seller has) holds one
+document that every transaction growing the set also writes (the seller). See
+``resolvers.writes.hold``.
 
 A read may also rank by a computed score (``find(..., score=(field, values))``: how many of
 ``values`` the array ``field`` holds). The score is the pseudo-field :data:`SCORE`, usable as a
@@ -490,6 +492,18 @@ class DocumentStore(_Counted, ABC):
         """
         return cast(D | None, await self._increment(collection, document_id, amounts))
 
+    async def hold(self, collection: Collection[D], document_id: str) -> D | None:
+        """The document as the running transaction sees it, held: a check made on it stays
+        true until the transaction commits (the rule above); ``None`` when it does not exist.
+        Call it inside a transaction.
+
+        Where transactions run side by side on snapshots (MongoDB) the document is written
+        back, its version moved on (as :meth:`increment` with no amounts, one round trip), so
+        that a concurrent transaction writing it too conflicts with this one and runs again.
+        Where writing transactions run one at a time (SQLite) nobody else commits before this
+        one does, and a read is enough: a hold then rewrites no row and no index."""
+        return cast(D | None, await self._hold(collection, document_id))
+
     async def increment_many(
         self,
         collection: Collection[D],
@@ -603,6 +617,10 @@ class DocumentStore(_Counted, ABC):
         self, collection: str, document_id: str, amounts: Mapping[str, int]
     ) -> Document | None:
         """See :meth:`increment`."""
+
+    async def _hold(self, collection: str, document_id: str) -> Document | None:
+        """See :meth:`hold`: by default the document is written back."""
+        return await self._increment(collection, document_id, {})
 
     @abstractmethod
     async def _increment_many(

@@ -42,9 +42,9 @@ def items_per_transaction(store: DocumentStore, writes_per_item: int = 3) -> int
 
 
 async def hold(store: DocumentStore, collection: Collection[D], document_id: str) -> D | None:
-    """The document as this transaction sees it, written back (its version moves on) so that
-    the check made on it holds: any concurrent transaction that writes it too conflicts with
-    this one, and one of them runs again on fresh data (the rule in ``datastore.store``).
-    ``None`` when it does not exist. Read and written in one round trip (an increment of
-    nothing but the version). Call it inside :func:`atomically`'s ``work``."""
-    return await store.increment(collection, document_id, {})
+    """The document as this transaction sees it, held so that the check made on it holds:
+    any concurrent transaction that writes it too conflicts with this one, and one of them
+    runs again on fresh data (the rule in ``datastore.store``; ``store.hold`` says how each
+    adapter keeps it). ``None`` when it does not exist. Call it inside :func:`atomically`'s
+    ``work``."""
+    return await store.hold(collection, document_id)

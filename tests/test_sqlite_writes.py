@@ -119,6 +119,8 @@ async def test_accepting_an_offer_runs_a_bounded_number_of_statements(
     authorizations = [s for s in statements if s.startswith('INSERT INTO "authorizations"')]
     assert len(authorizations) == 1
     assert not any(s.startswith("CREATE") for s in statements), statements
+    # The partner is held, not rewritten: SQLite's writing transactions never overlap.
+    assert not any(s.startswith('UPDATE "partners"') for s in statements), statements
     # A checkpoint the lane's thread runs after a commit that left the WAL long (the session
     # store's WAL after the tests before this one, say) is the store's upkeep, not the accept's.
     own = [s for s in statements if not s.startswith("PRAGMA wal_checkpoint")]

@@ -903,3 +903,36 @@ async def test_delete_many_removes_only_the_matching_documents(store: DocumentSt
     with pytest.raises(RuntimeError):
         await store.transaction(rolled_back)
     assert await store.count(THINGS) == 3
+
+
+async def test_transactions_that_hold_what_they_checked_never_both_commit(
+    store: DocumentStore,
+) -> None:
+    """``hold`` keeps the rule however the adapter keeps it (MongoDB writes the held document;
+    SQLite, whose writing transactions never overlap, reads it): two transactions each hold a
+    shared guard, wait for the other, then add a document of their own if the round has
+    none; exactly one of them adds it, and a missing document is held as ``None``."""
+    await store.insert(THINGS, {"_id": "guard", "claimed": 0})
+    for round_number in range(10):
+        barrier = asyncio.Barrier(2)
+
+        async def claim(
+            name: str, n: int = round_number, barrier: asyncio.Barrier = barrier
+        ) -> bool:
+            async def work() -> bool:
+                guard = await store.hold(THINGS, "guard")
+                assert guard is not None and guard["claimed"] == 0
+                assert await store.hold(THINGS, "thg_404") is None
+                taken = await store.count(THINGS, {"round": n})
+                with contextlib.suppress(asyncio.BrokenBarrierError, TimeoutError):
+                    await asyncio.wait_for(barrier.wait(), 0.05)
+                if taken:
+                    return False
+                await store.insert(THINGS, {"_id": f"{name}_{n}", "round": n})
+                return True
+
+            return await store.transaction(work)
+
+        results = await asyncio.gather(claim("left"), claim("right"))
+        assert sorted(results) == [False, True]
+        assert await store.count(THINGS, {"round": round_number}) == 1
