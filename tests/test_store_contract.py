@@ -554,6 +554,51 @@ async def test_increment_many_adds_or_creates_without_reading_in_one_round_trip(
     assert await store.increment_many(THINGS, {}) == set()
 
 
+async def test_increment_many_creates_documents_with_fields_of_every_kind(
+    store: DocumentStore,
+) -> None:
+    """A created document holds its ``on_insert`` fields as an insert would store them, plain
+    strings and numbers (which SQLite binds into the document) and the others (dates, booleans,
+    lists, text that needs escaping) alike."""
+    at = datetime(2026, 12, 7, 13, 0, 0, 123456, tzinfo=UTC)
+    text = 'a "quote", a back\\slash, ünïcode and a\nnew line'
+    created = await store.increment_many(
+        THINGS,
+        {
+            "thg_001": {"counts.a.q1": 1, "counts.b.q2": 2},
+            "thg_002": {"counts.a.q1": 2, "rank": 1},
+            "thg_003": {"n": 3},
+        },
+        on_insert={
+            "thg_001": {"owner": "own_1", "base": 0, "share": 0.5, "note": text},
+            "thg_002": {"owner": "own_2", "at": at, "open": True, "tags": ["x", "y"]},
+        },
+    )
+    assert created == {"thg_001", "thg_002", "thg_003"}
+    found = await store.get_many(THINGS, ["thg_001", "thg_002", "thg_003"])
+    assert found["thg_001"] == {
+        "_id": "thg_001",
+        "version": 1,
+        "owner": "own_1",
+        "base": 0,
+        "share": 0.5,
+        "note": text,
+        "counts": {"a": {"q1": 1}, "b": {"q2": 2}},
+    }
+    assert found["thg_002"] == {
+        "_id": "thg_002",
+        "version": 1,
+        "owner": "own_2",
+        "at": at.replace(microsecond=123000),
+        "open": True,
+        "tags": ["x", "y"],
+        "counts": {"a": {"q1": 2}},
+        "rank": 1,
+    }
+    assert found["thg_003"] == {"_id": "thg_003", "version": 1, "n": 3}
+    assert await store.count(THINGS, {"owner": "own_1", "share": 0.5, "base": 0}) == 1
+
+
 async def test_increment_many_refuses_what_it_cannot_do_alike(store: DocumentStore) -> None:
     refused: list[tuple[dict[str, dict[str, int]], dict[str, dict[str, object]]]] = [
         ({"thg_1": {"version": 1}}, {}),
