@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -831,16 +831,33 @@ async def test_transactions_that_write_what_they_checked_never_both_commit(
     document it checked. Two transactions each read a shared guard, wait for the other, then
     write it and a document of their own: under snapshot isolation one of them must be run
     again, and then it sees the other's write."""
+
+    async def read_then_write_back() -> Callable[[], Awaitable[object]]:
+        guard = (await store.get_many(THINGS, ["guard"]))["guard"]
+        return lambda: store.update(THINGS, "guard", expected_version=guard["version"], changes={})
+
+    await _one_claim_a_round(store, read_then_write_back)
+
+
+async def _nothing() -> None:
+    pass
+
+
+async def _one_claim_a_round(
+    store: DocumentStore, check: Callable[[], Awaitable[Callable[[], Awaitable[object]]]]
+) -> None:
+    """Ten rounds of two racing transactions: each runs ``check`` on a shared guard (which
+    returns what to write before claiming), counts the round's claims, waits for the other,
+    and claims the round if nobody has; exactly one claims each round."""
     await store.insert(THINGS, {"_id": "guard", "claimed": 0})
-    rounds = 10
-    for round_number in range(rounds):
+    for round_number in range(10):
         barrier = asyncio.Barrier(2)
 
         async def claim(
             name: str, n: int = round_number, barrier: asyncio.Barrier = barrier
         ) -> bool:
             async def work() -> bool:
-                guard = (await store.get_many(THINGS, ["guard"]))["guard"]
+                write_back = await check()
                 taken = await store.count(THINGS, {"round": n})
                 # SQLite's writer lock keeps the other out until this one commits; MongoDB
                 # lets both reach this point on the same snapshot.
@@ -848,7 +865,7 @@ async def test_transactions_that_write_what_they_checked_never_both_commit(
                     await asyncio.wait_for(barrier.wait(), 0.05)
                 if taken:
                     return False
-                await store.update(THINGS, "guard", expected_version=guard["version"], changes={})
+                await write_back()
                 await store.insert(THINGS, {"_id": f"{name}_{n}", "round": n})
                 return True
 
@@ -957,27 +974,11 @@ async def test_transactions_that_hold_what_they_checked_never_both_commit(
     SQLite, whose writing transactions never overlap, reads it): two transactions each hold a
     shared guard, wait for the other, then add a document of their own if the round has
     none; exactly one of them adds it, and a missing document is held as ``None``."""
-    await store.insert(THINGS, {"_id": "guard", "claimed": 0})
-    for round_number in range(10):
-        barrier = asyncio.Barrier(2)
 
-        async def claim(
-            name: str, n: int = round_number, barrier: asyncio.Barrier = barrier
-        ) -> bool:
-            async def work() -> bool:
-                guard = await store.hold(THINGS, "guard")
-                assert guard is not None and guard["claimed"] == 0
-                assert await store.hold(THINGS, "thg_404") is None
-                taken = await store.count(THINGS, {"round": n})
-                with contextlib.suppress(asyncio.BrokenBarrierError, TimeoutError):
-                    await asyncio.wait_for(barrier.wait(), 0.05)
-                if taken:
-                    return False
-                await store.insert(THINGS, {"_id": f"{name}_{n}", "round": n})
-                return True
+    async def hold() -> Callable[[], Awaitable[object]]:
+        guard = await store.hold(THINGS, "guard")
+        assert guard is not None and guard["claimed"] == 0
+        assert await store.hold(THINGS, "thg_404") is None
+        return _nothing  # the hold is enough
 
-            return await store.transaction(work)
-
-        results = await asyncio.gather(claim("left"), claim("right"))
-        assert sorted(results) == [False, True]
-        assert await store.count(THINGS, {"round": round_number}) == 1
+    await _one_claim_a_round(store, hold)
