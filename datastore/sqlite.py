@@ -1053,28 +1053,25 @@ def _upsert_increments(
     amounts name the same paths share one ``json_set`` (an accept's counters all do), picked
     by id: the statement's text depends on the shapes only, so it stays prepared."""
     params: list[Any] = []
-    # The documents share their few paths (an accept's twelve counters, four paths): each is
-    # split once. ``increment_many`` checked that no path runs through an ``on_insert`` field,
-    # so every object on a path is one made here.
-    parts_of: dict[str, list[str]] = {}
-    for document_id in ids:
-        document: dict[str, Any] = {"_id": document_id, "version": 1}
-        document.update(normalise(on_insert.get(document_id, {})))
-        for path, amount in amounts[document_id].items():
-            parts = parts_of.get(path)
-            if parts is None:
-                parts = parts_of[path] = path.split(".")
-            target = document
-            for part in parts[:-1]:
-                child = target.get(part)
-                if type(child) is not dict:
-                    child = target[part] = {}
-                target = child
-            target[parts[-1]] = amount
-        params += [document_id, to_json(document)]
+    # Documents given the same amounts (an accept's partner and platform scopes all are) share
+    # one nested object of them, and their shape. ``increment_many`` checked that no path runs
+    # through an ``on_insert`` field, so the nested objects are only ever read.
+    made: dict[tuple[tuple[str, int], ...], tuple[dict[str, Any], tuple[str, ...]]] = {}
     shapes: dict[tuple[str, ...], list[str]] = {}
     for document_id in ids:
-        shapes.setdefault(tuple(sorted(amounts[document_id])), []).append(document_id)
+        added = amounts[document_id]
+        key = tuple(added.items())
+        found = made.get(key)
+        if found is None:
+            found = made[key] = (_nested(added), tuple(sorted(added)))
+        nested, shape = found
+        document = {"_id": document_id, "version": 1}
+        fields = on_insert.get(document_id)
+        if fields:
+            document.update(normalise(fields))
+        document.update(nested)
+        params += [document_id, to_json(document)]
+        shapes.setdefault(shape, []).append(document_id)
     arms: list[str] = []
     for paths, members in shapes.items():
         sets = ["'$.version', json_extract(doc, '$.version') + 1"]
@@ -1097,6 +1094,21 @@ def _upsert_increments(
         "RETURNING id, json_extract(doc, '$.version')"
     )
     return sql, params
+
+
+def _nested(amounts: Mapping[str, int]) -> dict[str, Any]:
+    """Amounts by dotted path, as the nested objects a created document holds them in."""
+    nested: dict[str, Any] = {}
+    for path, amount in amounts.items():
+        *parents, leaf = path.split(".")
+        target = nested
+        for part in parents:
+            child = target.get(part)
+            if type(child) is not dict:
+                child = target[part] = {}
+            target = child
+        target[leaf] = amount
+    return nested
 
 
 def _with_keyset(filter: Filter | None, sort: Sort, after: Sequence[Any] | None) -> Filter:

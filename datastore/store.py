@@ -524,8 +524,15 @@ class DocumentStore(_Counted, ABC):
         """
         checked: dict[str, dict[str, int]] = {}
         inserting = on_insert or {}
+        # Documents given one mapping of amounts (counters that count the same changes) share
+        # its checked copy; by identity, while ``amounts`` holds them all.
+        copies: dict[int, dict[str, int]] = {}
         for document_id, added in amounts.items():
-            paths = {check_path(path): int(amount) for path, amount in added.items()}
+            paths = copies.get(id(added))
+            if paths is None:
+                paths = copies[id(added)] = {
+                    check_path(path): int(amount) for path, amount in added.items()
+                }
             if "version" in paths or "_id" in paths:
                 raise ValueError("the version moves on by itself, and the _id is given")
             fields = inserting.get(document_id)

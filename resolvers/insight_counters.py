@@ -91,15 +91,28 @@ async def add_many(
             partner_id: await dimensions_of(store, partner_id, list(service_ids), held)
             for partner_id, service_ids in named.items()
         }
-        amounts: dict[str, dict[str, int]] = {}
+        # A counter document adds what every change counted in its scope adds; documents
+        # counted by the same changes (an accept's partner and most platform scopes) share
+        # one sum of them.
+        added: list[dict[str, int]] = []
+        counted_by: dict[str, list[int]] = {}
         keys: dict[str, tuple[str, str]] = {}
-        for change in changes:
+        for index, change in enumerate(changes):
             day, slot = f.slot_of(change.at)
-            added = f.amounts_of(change, slot)
+            added.append(f.amounts_of(change, slot))
             for scope in f.scopes_of(change, dimensions[change.partner_id]):
                 counter_id = f.counter_id(scope, day)
                 keys[counter_id] = (scope, day)
-                f.add_amounts(amounts.setdefault(counter_id, {}), added)
+                counted_by.setdefault(counter_id, []).append(index)
+        sums: dict[tuple[int, ...], dict[str, int]] = {}
+        amounts: dict[str, dict[str, int]] = {}
+        for counter_id, indices in counted_by.items():
+            total = sums.get(key := tuple(indices))
+            if total is None:
+                total = sums[key] = {}
+                for index in indices:
+                    f.add_amounts(total, added[index])
+            amounts[counter_id] = total
         created = await store.increment_many(
             c.INSIGHT_COUNTERS,
             amounts,

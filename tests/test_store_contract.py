@@ -562,20 +562,29 @@ async def test_increment_many_creates_documents_with_fields_of_every_kind(
     lists, text that needs escaping) alike."""
     at = datetime(2026, 12, 7, 13, 0, 0, 123456, tzinfo=UTC)
     text = 'a "quote", a back\\slash, ünïcode and a\nnew line'
+    shared = {"counts.a.q1": 1, "counts.b.q2": 2}  # one mapping for two documents
     created = await store.increment_many(
         THINGS,
         {
-            "thg_001": {"counts.a.q1": 1, "counts.b.q2": 2},
+            "thg_001": shared,
             "thg_002": {"counts.a.q1": 2, "rank": 1},
             "thg_003": {"n": 3},
+            "thg_004": shared,
         },
         on_insert={
             "thg_001": {"owner": "own_1", "base": 0, "share": 0.5, "note": text},
             "thg_002": {"owner": "own_2", "at": at, "open": True, "tags": ["x", "y"]},
+            "thg_004": {"owner": "own_4"},
         },
     )
-    assert created == {"thg_001", "thg_002", "thg_003"}
-    found = await store.get_many(THINGS, ["thg_001", "thg_002", "thg_003"])
+    assert created == {"thg_001", "thg_002", "thg_003", "thg_004"}
+    found = await store.get_many(THINGS, ["thg_001", "thg_002", "thg_003", "thg_004"])
+    assert found["thg_004"] == {
+        "_id": "thg_004",
+        "version": 1,
+        "owner": "own_4",
+        "counts": {"a": {"q1": 1}, "b": {"q2": 2}},
+    }
     assert found["thg_001"] == {
         "_id": "thg_001",
         "version": 1,
