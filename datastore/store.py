@@ -26,10 +26,10 @@ rule every business rule follows, on every adapter:
     **A transaction that checks a document it does not write must write it (or a guard
     document) to make the check hold** -- or the rule must be a unique index.
 
-"Write it" may be a write of nothing but its ``version``: :meth:`DocumentStore.hold` reads a
-document that way, and on SQLite, whose writing transactions never overlap, only reads it. A
-check over a set of documents that may grow (how many open requests a seller has) holds one
-document that every transaction growing the set also writes (the seller). See
+"Write it" may be a write of nothing but its ``version``, which is what
+:meth:`DocumentStore.hold` does (on SQLite, whose writing transactions never overlap, it only
+reads). A check over a set of documents that may grow (how many open requests a seller has)
+holds one document that every transaction growing the set also writes (the seller). See
 ``resolvers.writes.hold``.
 
 A read may also rank by a computed score (``find(..., score=(field, values))``: how many of
