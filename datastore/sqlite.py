@@ -1100,14 +1100,7 @@ def _nested(amounts: Mapping[str, int]) -> dict[str, Any]:
     """Amounts by dotted path, as the nested objects a created document holds them in."""
     nested: dict[str, Any] = {}
     for path, amount in amounts.items():
-        *parents, leaf = path.split(".")
-        target = nested
-        for part in parents:
-            child = target.get(part)
-            if type(child) is not dict:
-                child = target[part] = {}
-            target = child
-        target[leaf] = amount
+        _set_path(nested, path, amount)
     return nested
 
 

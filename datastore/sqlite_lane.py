@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import sqlite3
 import time
@@ -203,20 +204,19 @@ class WriteLane:
         connection = self.connection
         await self._lock.acquire()
         try:
-            deadline: float | None = None
-            for attempt in range(1_000_000):
+            waits: Iterator[float] | None = None
+            while True:
                 try:
                     connection.execute("BEGIN IMMEDIATE")
                     return  # the usual case, at the first try: no other process was writing
                 except sqlite3.Error as error:
-                    now = time.monotonic()
-                    if deadline is None:
-                        deadline = now + self.busy_timeout_ms / 1000
-                    if not _busy(error) or now >= deadline:
+                    if waits is None:
+                        waits = self._waits()  # the busy timeout runs from the first refusal
+                    pause = next(waits, None) if _busy(error) else None
+                    if pause is None:
                         raise_if_unavailable(error)
                         raise
-                await asyncio.sleep(_RETRY_SECONDS[min(attempt, len(_RETRY_SECONDS) - 1)])
-            raise AssertionError("unreachable: the deadline ends the loop first")
+                await asyncio.sleep(pause)
         except BaseException:
             self._lock.release()
             raise
@@ -308,15 +308,24 @@ class WriteLane:
     def _retrying(self, job: Callable[[], T]) -> T:
         """``job`` (one statement that writes nothing when refused), run again while another
         writer holds the file, up to the busy timeout; on the lane's thread."""
-        deadline = time.monotonic() + self.busy_timeout_ms / 1000
-        for attempt in range(1_000_000):
+        waits = self._waits()
+        while True:
             try:
                 return job()
             except sqlite3.OperationalError as error:
-                if not _busy(error) or time.monotonic() >= deadline:
+                pause = next(waits, None) if _busy(error) else None
+                if pause is None:
                     raise
-            time.sleep(_RETRY_SECONDS[min(attempt, len(_RETRY_SECONDS) - 1)])
-        raise AssertionError("unreachable: the deadline ends the loop first")
+            time.sleep(pause)
+
+    def _waits(self) -> Iterator[float]:
+        """The pauses between tries of a statement refused while another process writes
+        (:data:`_RETRY_SECONDS`), until the busy timeout has passed: then none (give up)."""
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        for attempt in itertools.count():
+            if time.monotonic() >= deadline:
+                return
+            yield _RETRY_SECONDS[min(attempt, len(_RETRY_SECONDS) - 1)]
 
     async def _in_thread(self, job: Callable[[], T]) -> T:
         if self._thread is None:

@@ -370,12 +370,12 @@ async def _reindex_services(store: DocumentStore, partner_id: str, partner_name:
     """The partner's services searched under its new name (their search words hold it), in
     the rename's transaction: the store never finds them by a name the partner no longer has.
     What sellers see of a service is unchanged, so its ``updatedAt`` stays."""
+    reindexed = []
     for service in await store.find(c.SERVICES, {"partnerId": partner_id}):
         words = search_fields(service["name"], service.get("description"), partner_name)
         if words["searchTerms"] != service.get("searchTerms"):
-            await store.update(
-                c.SERVICES, service["_id"], expected_version=service["version"], changes=words
-            )
+            reindexed.append({**service, **words})
+    await store.replace_many(c.SERVICES, reindexed)
 
 
 def _grown_markets(partner: PartnerDocument, wanted: Sequence[Market] | None) -> list[Market]:
