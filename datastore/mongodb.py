@@ -75,6 +75,8 @@ DEFAULT_TRANSACTION_SECONDS = 8.0
 _MAX_ARMS = 200
 _TOGETHER = "_together"
 _DUPLICATE = 11000  # the server's code for a duplicate key
+_INDEX_NOT_FOUND = 27
+_NAMESPACE_NOT_FOUND = 26
 
 
 class MongoStore(DocumentStore):
@@ -183,6 +185,16 @@ class MongoStore(DocumentStore):
                 await self._collection(spec.collection).create_index(
                     [(name, 1) for name in spec.keys], **options
                 )
+
+    async def drop_indexes(self, specs: Iterable[IndexSpec]) -> None:
+        for spec in specs:
+            try:
+                with self._errors():
+                    await self._collection(spec.collection).drop_index(spec.name)
+            except OperationFailure as error:
+                # Dropped already (servers before 8.3 say so), or the collection never was.
+                if error.code not in (_INDEX_NOT_FOUND, _NAMESPACE_NOT_FOUND):
+                    raise
 
     async def _get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
         unique_ids = list(dict.fromkeys(ids))

@@ -232,6 +232,16 @@ class SQLiteStore(DocumentStore):
             )
             await self._lane.run(_statement(create))
 
+    async def drop_indexes(self, specs: Iterable[IndexSpec]) -> None:
+        for spec in specs:
+            if spec.text:
+                raise ValueError(f"{spec.name}: a text index is kept in tables of its own")
+            declared = self._indexes.get(spec.collection, [])
+            if spec in declared:
+                declared.remove(spec)
+                self._hints.clear()
+            await self._lane.run(_statement(f'DROP INDEX IF EXISTS "{spec.name}"'))
+
     async def _get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
         await self._ensure_table(collection)
         unique_ids = list(dict.fromkeys(ids))

@@ -343,6 +343,11 @@ class DocumentStore(_Counted, ABC):
         """Create the declared indexes and unique constraints that do not exist yet."""
 
     @abstractmethod
+    async def drop_indexes(self, specs: Iterable[IndexSpec]) -> None:
+        """Drop these indexes where they exist (ones an earlier release declared: every write
+        of their collection kept them up to date for nothing)."""
+
+    @abstractmethod
     async def count(self, collection: str, filter: Filter | None = None) -> int:
         """How many documents match ``filter``."""
 

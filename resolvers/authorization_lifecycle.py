@@ -11,7 +11,7 @@ from typing import Any
 from datastore import collections as c
 from datastore.documents import AuthorizationDocument, TikTokAccountDocument
 from datastore.enums import AuthorizationReason, AuthorizationStatus, LinkedStatus
-from datastore.store import DocumentStore
+from datastore.store import ASCENDING, DocumentStore
 from resolvers import bulk_export_runs, events, history, partner_closing
 from resolvers.authorization_rules import Code
 from resolvers.authorizations import end, expire
@@ -91,9 +91,17 @@ async def unlink_tiktok_account(
             from_status=LinkedStatus.LINKED,
             to_status=LinkedStatus.UNLINKED,
         )
+        # Among its seller's (an account is linked to one seller, and a new link is a new
+        # account): no index serves "the array holds this id" on SQLite, and the status alone
+        # would read every active authorization of the platform.
         covering = await store.find(
             c.AUTHORIZATIONS,
-            {"tiktokAccountIds": {"$contains": account_id}, "status": AuthorizationStatus.ACTIVE},
+            {
+                "sellerId": account["sellerId"],
+                "tiktokAccountIds": {"$contains": account_id},
+                "status": AuthorizationStatus.ACTIVE,
+            },
+            sort=[("createdAt", ASCENDING)],
         )
         other_ids = {i for a in covering for i in a["tiktokAccountIds"] if i != account_id}
         others = await store.get_many(c.TIKTOK_ACCOUNTS, list(other_ids))

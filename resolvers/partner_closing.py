@@ -31,7 +31,7 @@ from typing import Any
 
 from datastore import collections as c
 from datastore.enums import AuthorizationReason, AuthorizationStatus, PartnerStatus
-from datastore.store import DocumentStore
+from datastore.store import ASCENDING, DocumentStore
 from resolvers import history, requests
 from resolvers.authorizations import end
 from resolvers.context import Context
@@ -108,6 +108,7 @@ async def _end_authorizations(context: Context, partner_id: str) -> int:
     active = await store.find(
         c.AUTHORIZATIONS,
         {"partnerId": partner_id, "status": AuthorizationStatus.ACTIVE},
+        sort=[("endsAt", ASCENDING)],
         limit=items_per_transaction(store),
     )
     journal: list[dict[str, Any]] = []

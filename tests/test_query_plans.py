@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from datastore import collections as c
 from datastore.codec import utc_now
+from datastore.collections import RETIRED_INDEXES
 from datastore.paging import Page, find_page
 from datastore.sqlite import SQLiteStore
 from datastore.store import DESCENDING, DocumentStore, keyset_of
 from resolvers.identity import Role
+from resolvers.store_setup import set_up_store
 from tests.conftest import (
     MAX_PAGES,
     GraphQLClient,
@@ -30,7 +33,9 @@ from tests.conftest import (
     token_of,
 )
 from tests.stores import sqlite_only
+from tests.test_authorization_api import ACCEPT, UNLINK, _first_account
 from tests.test_authorization_api import LIST as AUTHORIZATIONS_OF_VIEWER
+from tests.test_authorization_api import SETTINGS as OFFER_SETTINGS
 from tests.test_dashboard import DASHBOARD, _accepted_offers
 from tests.test_seller_request_api import CREATE as CREATE_REQUEST
 from tests.test_seller_request_api import INBOX
@@ -192,3 +197,89 @@ async def test_a_page_after_a_cursor_seeks_to_it(store: DocumentStore) -> None:
     assert plans and all(
         re.search(r"<expr>=\? AND (<expr>[<>]\?|<expr>=\?)", step) for step in plans
     ), plans
+
+
+async def test_unlinking_an_account_reads_only_its_sellers_authorizations(
+    store: DocumentStore,
+    gql: GraphQLClient,
+    make: Make,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
+    statements: list[str],
+) -> None:
+    """The authorizations an account's unlink ends are found among its seller's, through the
+    seller's index; filtering the active ones by status read every active authorization of
+    every seller (no index serves "the array holds this id" on SQLite)."""
+    assert isinstance(store, SQLiteStore)
+    account = await _first_account(store, seller)
+    offer = await make.offer(
+        partner,
+        [await make.service(partner)],
+        settings={**OFFER_SETTINGS, "authorizeObject": "TTUID"},
+    )
+    accepted = await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller))
+    assert accepted["userErrors"] == []
+    statements.clear()
+    unlinked = await gql.payload(UNLINK, {"id": account}, as_=token_of(seller))
+    assert [a["statusReason"] for a in unlinked["endedAuthorizations"]] == ["ACCOUNT_UNLINKED"]
+    covering = [s for s in statements if s.startswith("SELECT") and "tiktokAccountIds" in s]
+    assert covering
+    for statement in covering:
+        plan = _plan(str(store.path), statement)
+        assert any(
+            step.startswith("SEARCH authorizations USING INDEX ix_authorizations_sellerId_")
+            for step in plan
+        ), (plan, statement)
+
+
+async def test_closing_a_partner_ends_its_authorizations_through_an_index_in_order(
+    store: DocumentStore,
+    gql: GraphQLClient,
+    make: Make,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
+    statements: list[str],
+) -> None:
+    """Each batch of a close reads the partner's active authorizations in order through one
+    index, soonest ending first, without sorting them (no index of its own)."""
+    assert isinstance(store, SQLiteStore)
+    offer = await make.offer(partner, [await make.service(partner), await make.service(partner)])
+    accepted = await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller))
+    assert len(accepted["authorizations"]) == 2
+    statements.clear()
+    closed = await gql.payload(
+        """mutation($input: ClosePartnerInput!) {
+          closePartner(input: $input) { userErrors { code } } }""",
+        {"input": {"id": partner["_id"], "reason": "Policy violation"}},
+        as_=token(Role.ADMIN),
+    )
+    assert closed["userErrors"] == []
+    batches = [
+        s
+        for s in statements
+        if s.startswith("SELECT") and '"authorizations"' in s and "'$.partnerId'" in s
+    ]
+    assert batches
+    for statement in batches:
+        plan = _plan(str(store.path), statement)
+        assert plan[0].startswith(
+            "SEARCH authorizations USING INDEX ix_authorizations_partnerId_status_endsAt__id"
+        ), (plan, statement)
+        assert not any("TEMP B-TREE" in step for step in plan), (plan, statement)
+
+
+async def test_indexes_an_earlier_release_declared_are_dropped_at_start_up(
+    store: DocumentStore,
+) -> None:
+    assert isinstance(store, SQLiteStore)
+    await store.ensure_indexes(RETIRED_INDEXES)
+
+    def indexes() -> set[str]:
+        with sqlite3.connect(store.path) as connection:
+            rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+            return {name for (name,) in rows}
+
+    assert {spec.name for spec in RETIRED_INDEXES} <= indexes()
+    await set_up_store(store)
+    assert not {spec.name for spec in RETIRED_INDEXES} & indexes()
+    assert {spec.name for spec in c.INDEXES if not spec.text} <= indexes()

@@ -991,3 +991,16 @@ async def test_transactions_that_hold_what_they_checked_never_both_commit(
         return _nothing  # the hold is enough
 
     await _one_claim_a_round(store, hold)
+
+
+async def test_a_dropped_index_is_gone_and_dropping_again_or_a_missing_one_is_no_error(
+    store: DocumentStore,
+) -> None:
+    slugs = IndexSpec("things", ("slug",), unique=True)
+    await store.insert(THINGS, _thing(1, slug="one"))
+    with pytest.raises(DuplicateKeyError):
+        await store.insert(THINGS, _thing(2, slug="one"))
+    await store.drop_indexes([slugs, IndexSpec("things", ("never",)), IndexSpec("nothing", ("a",))])
+    await store.insert(THINGS, _thing(2, slug="one"))  # the constraint went with its index
+    await store.drop_indexes([slugs])
+    assert [d["_id"] for d in await store.find(THINGS, {"slug": "one"})] == ["thg_001", "thg_002"]
