@@ -29,8 +29,7 @@ rule every business rule follows, on every adapter:
 "Write it" may be a write of nothing but its ``version``, which is what
 :meth:`DocumentStore.hold` does (on SQLite, whose writing transactions never overlap, it only
 reads). A check over a set of documents that may grow (how many open requests a seller has)
-holds one document that every transaction growing the set also writes (the seller). See
-``resolvers.writes.hold``.
+holds one document that every transaction growing the set also writes (the seller).
 
 A read may also rank by a computed score (``find(..., score=(field, values))``: how many of
 ``values`` the array ``field`` holds). The score is the pseudo-field :data:`SCORE`, usable as a
@@ -493,7 +492,7 @@ class DocumentStore(_Counted, ABC):
         ``None`` when it does not exist.
 
         With no amounts it only writes the version: the write that makes a check on the
-        document hold (see ``resolvers.writes.hold``), in one round trip.
+        document hold (what :meth:`hold` does on MongoDB), in one round trip.
         """
         return cast(D | None, await self._increment(collection, document_id, amounts))
 

@@ -19,7 +19,7 @@ from resolvers.context import Context, Info
 from resolvers.identity import Viewer
 from resolvers.validation import fail
 from resolvers.visibility import can_see_seller_item
-from resolvers.writes import atomically, hold, items_per_transaction
+from resolvers.writes import atomically, items_per_transaction
 
 logger = logging.getLogger("tsp.sweep")
 
@@ -112,7 +112,7 @@ async def unlink_tiktok_account(
             if authorization["endsAt"] > now and (authorization["shopIds"] or remaining):
                 # It stays because of the other accounts, which a concurrent unlink may be
                 # unlinking right now: writing the authorization makes the two unlinks conflict.
-                await hold(store, c.AUTHORIZATIONS, authorization["_id"])
+                await store.hold(c.AUTHORIZATIONS, authorization["_id"])
             elif authorization["endsAt"] > now:
                 ended.append(
                     await end(

@@ -46,7 +46,7 @@ from resolvers.offer_dates import day_after, day_start, last_day
 from resolvers.offers import effective_offer_status, is_for_another_seller
 from resolvers.validation import Checks, fail
 from resolvers.visibility import sees_seller_privately
-from resolvers.writes import atomically, hold
+from resolvers.writes import atomically
 
 
 @dataclass(frozen=True)
@@ -267,7 +267,7 @@ async def _resolve_coverage(
     # Held: unlinking an account writes it too, so an authorization never starts covering an
     # account that a concurrent unlink has just made unusable.
     for account_id in account_ids:
-        await hold(store, c.TIKTOK_ACCOUNTS, account_id)
+        await store.hold(c.TIKTOK_ACCOUNTS, account_id)
     return shop_ids, account_ids
 
 
@@ -313,7 +313,7 @@ async def authorize_offer(
             raise fail(["token"], "this offer has expired", Code.OFFER_EXPIRED)
         # Held: closing the partner writes it too, so a concurrent close and accept never both
         # commit (no ACTIVE authorization of a CLOSED partner).
-        partner = await hold(store, c.PARTNERS, offer["partnerId"])
+        partner = await store.hold(c.PARTNERS, offer["partnerId"])
         if partner is None or partner["status"] != PartnerStatus.ACTIVE:
             raise fail(
                 ["token"], "the partner has been removed from the platform", Code.PARTNER_CLOSED
@@ -504,7 +504,7 @@ async def authorize_service(
         shop_ids, account_ids = await _resolve_coverage(info, seller, authorize_object, consent)
         fresh = (await store.get_many(c.SERVICES, [service["_id"]])).get(service["_id"])
         # Held against a concurrent close of the partner (see authorize_offer).
-        partner = await hold(store, c.PARTNERS, service["partnerId"])
+        partner = await store.hold(c.PARTNERS, service["partnerId"])
         require_live(
             fresh,
             partner,

@@ -22,7 +22,7 @@ from resolvers.errors import unknown_account
 from resolvers.identity import Role
 from resolvers.validation import Checks, fail
 from resolvers.visibility import is_party
-from resolvers.writes import atomically, hold
+from resolvers.writes import atomically
 
 
 class RequestErrorCode(StrEnum):
@@ -172,12 +172,12 @@ async def create(
     async def work() -> list[RequestDocument]:
         # Only creating opens requests, and every creation for this seller writes the seller:
         # two creations never both count the same open requests (datastore.store's rule).
-        await hold(store, c.SELLERS, seller["_id"])
+        await store.hold(c.SELLERS, seller["_id"])
         # Closing a partner closes its open requests: hold the partners so neither misses the
         # other.
         closed = Checks()
         for index, partner_id in enumerate(partner_ids):
-            held = await hold(store, c.PARTNERS, partner_id)
+            held = await store.hold(c.PARTNERS, partner_id)
             if held is None or held["status"] != PartnerStatus.ACTIVE:
                 closed.add(
                     ["partnerIds", str(index)], "this partner is closed", Code.PARTNER_CLOSED

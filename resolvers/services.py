@@ -34,7 +34,7 @@ from resolvers.service_rules import (
 )
 from resolvers.validation import Checks, Problem, ValidationError, fail
 from resolvers.visibility import sees_partner_privately
-from resolvers.writes import atomically, hold
+from resolvers.writes import atomically
 
 
 async def _load_own(info: Info, service_id: str) -> ServiceDocument:
@@ -97,7 +97,7 @@ async def create(info: Info, fields: Mapping[str, Any]) -> ServiceDocument:
         # The partner as this transaction sees it, written back: a rename (which re-indexes
         # the partner's services) or a close racing this create conflicts with it, so the
         # service is found by the partner's current name and never made for a closed partner.
-        held = await hold(store, c.PARTNERS, partner["_id"])
+        held = await store.hold(c.PARTNERS, partner["_id"])
         if held is None or held["status"] != PartnerStatus.ACTIVE:
             raise fail(["partner"], "your partner account is closed", Code.PARTNER_CLOSED)
         words = search_fields(fields["name"], fields.get("description"), held["name"])
@@ -283,7 +283,7 @@ async def _move(
     if live:
         # Listing depends on the partner being active: hold it, so that closing the partner
         # (which unlists its services) and publishing or approving never both commit.
-        partner = await hold(info.context.store, c.PARTNERS, service["partnerId"]) or partner
+        partner = await info.context.store.hold(c.PARTNERS, service["partnerId"]) or partner
     changes["listed"] = (
         live and service["type"] == ServiceType.PUBLIC and partner["status"] == PartnerStatus.ACTIVE
     )

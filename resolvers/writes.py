@@ -1,12 +1,12 @@
-"""Writing several documents: all or nothing, retried when a document changed underneath; and
-holding the documents a rule was checked against."""
+"""Writing several documents: all or nothing, retried when a document changed underneath (the
+documents a rule was checked against are held with ``store.hold``)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from datastore.store import Collection, D, DocumentStore, VersionConflictError
+from datastore.store import DocumentStore, VersionConflictError
 from resolvers.insight_figures import NEW_SCOPES_PER_SERVICE, SHARED_SCOPES
 
 T = TypeVar("T")
@@ -39,12 +39,3 @@ def items_per_transaction(store: DocumentStore, writes_per_item: int = 3) -> int
     fixed = 1 + 2 * SHARED_SCOPES
     per_item = writes_per_item + 2 * NEW_SCOPES_PER_SERVICE
     return max(1, (store.transaction_batch - fixed) // per_item)
-
-
-async def hold(store: DocumentStore, collection: Collection[D], document_id: str) -> D | None:
-    """The document as this transaction sees it, held so that the check made on it holds:
-    any concurrent transaction that writes it too conflicts with this one, and one of them
-    runs again on fresh data (the rule in ``datastore.store``; ``store.hold`` says how each
-    adapter keeps it). ``None`` when it does not exist. Call it inside :func:`atomically`'s
-    ``work``."""
-    return await store.hold(collection, document_id)
