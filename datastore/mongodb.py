@@ -218,9 +218,6 @@ class MongoStore(DocumentStore):
         after: Sequence[Any] | None = None,
         score: Score | None = None,
     ) -> list[Document]:
-        check_score(filter, sort, score)
-        if limit is not None and limit < 0:
-            raise ValueError(f"limit must not be negative, got {limit}")
         if limit == 0:
             # PyMongo reads 0 as "no limit" and $limit refuses it: nothing to read.
             return []
@@ -258,7 +255,6 @@ class MongoStore(DocumentStore):
         limit_per_group: int,
         after: Sequence[Any] | None = None,
     ) -> dict[Any, list[Document]]:
-        check_score(filter, sort, None)
         values = list(dict.fromkeys(normalise_value(v) for v in group_values))
         groups: dict[Any, list[Document]] = {value: [] for value in values}
         if not values:

@@ -268,9 +268,6 @@ class SQLiteStore(DocumentStore):
         after: Sequence[Any] | None = None,
         score: Score | None = None,
     ) -> list[Document]:
-        check_score(filter, sort, score)
-        if limit is not None and limit < 0:
-            raise ValueError(f"limit must not be negative, got {limit}")
         if limit == 0:
             return []
         await self._ensure_table(collection)
@@ -531,7 +528,6 @@ class SQLiteStore(DocumentStore):
         limit_per_group: int,
         after: Sequence[Any] | None = None,
     ) -> dict[Any, list[Document]]:
-        check_score(filter, sort, None)
         await self._ensure_table(collection)
         values = list(dict.fromkeys(group_values))
         groups: dict[Any, list[Document]] = {value: [] for value in values}

@@ -265,6 +265,13 @@ def check_score(filter: Filter | None, sort: Sort, score: Score | None) -> None:
         check_path(score[0])
 
 
+def check_read(filter: Filter | None, sort: Sort, score: Score | None, limit: int | None) -> None:
+    """Refuse a read no adapter can answer: a negative limit, or :data:`SCORE` misused."""
+    check_score(filter, sort, score)
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must not be negative, got {limit}")
+
+
 def keyset_of(document: Mapping[str, Any], sort: Sort, score: Score | None = None) -> list[Any]:
     """The ``after`` values that continue a listing in ``sort`` order past ``document``.
 
@@ -409,6 +416,7 @@ class DocumentStore(_Counted, ABC):
         returned do not carry it (:func:`keyset_of` recomputes it). Raises ``ValueError`` when
         :data:`SCORE` is used without ``score``.
         """
+        check_read(filter, sort, score, limit)
         found = await self._find(
             collection, filter, sort=sort, limit=limit, after=after, score=score
         )
@@ -430,6 +438,7 @@ class DocumentStore(_Counted, ABC):
         One round trip for all groups: this is what keeps nested connections in a dataloader
         from costing one query per parent.
         """
+        check_score(filter, sort, None)
         groups = await self._find_grouped(
             collection,
             group_field,
@@ -448,9 +457,7 @@ class DocumentStore(_Counted, ABC):
         ``$unionWith`` is not allowed). Inside a transaction both see its snapshot, as two
         finds would. A read through a text index is made on its own."""
         for read in (first, second):
-            check_score(read.filter, read.sort, None)
-            if read.limit is not None and read.limit < 0:
-                raise ValueError(f"limit must not be negative, got {read.limit}")
+            check_read(read.filter, read.sort, None, read.limit)
         found = await self._find_together([first, second])
         return cast(list[D], found[0]), cast(list[E], found[1])
 

@@ -258,6 +258,21 @@ async def test_score_is_refused_where_it_is_not_computed(store: DocumentStore) -
         await store.count(THINGS, {"$score": 1})
     with pytest.raises(ValueError):
         keyset_of({"_id": "thg_000"}, [(SCORE, DESCENDING)])
+    with pytest.raises(ValueError):
+        await store.find_grouped(
+            THINGS, "owner", ["own_0"], sort=[(SCORE, DESCENDING)], limit_per_group=1
+        )
+    with pytest.raises(ValueError):
+        await store.find_together(Read(THINGS, {"$score": 1}), Read(NOTES))
+
+
+async def test_a_negative_limit_is_refused_by_every_read(store: DocumentStore) -> None:
+    await store.insert(THINGS, _thing(1))
+    with pytest.raises(ValueError, match="limit must not be negative"):
+        await store.find(THINGS, limit=-1)
+    with pytest.raises(ValueError, match="limit must not be negative"):
+        await store.find_together(Read(THINGS), Read(NOTES, limit=-1))
+    assert await store.find(THINGS, limit=0) == []
 
 
 async def test_find_grouped_limits_each_group_in_one_round_trip(store: DocumentStore) -> None:
