@@ -3,42 +3,47 @@ sweep, issue tokens, register trusted documents and export the schema."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import contextlib
-import logging
-import os
-import sys
-import tempfile
-from collections.abc import Sequence
-from datetime import timedelta
-from pathlib import Path
-from typing import Any
+from schema.long_lived import long_lived
 
-import uvicorn
+# What serving imports lives as long as the process: paused for and frozen once (see
+# schema.long_lived), not walked by the collector again and again while it is made.
+with long_lived():
+    import argparse
+    import asyncio
+    import contextlib
+    import logging
+    import os
+    import sys
+    import tempfile
+    from collections.abc import Sequence
+    from datetime import timedelta
+    from pathlib import Path
+    from typing import Any
 
-from datastore.connect import DatabaseURLError
-from datastore.store import StoreUnavailableError
-from edge.documents import DocumentRefused
-from edge.gateway_settings import Settings, SettingsError
-from edge.request_log import configure_logging
-from gateway import (
-    create_app,
-    export_worker,
-    open_store,
-    prepare_store,
-    store_of,
-    trusted_documents,
-)
-from resolvers import bulk_export_runs
-from resolvers.authorization_lifecycle import sweep_expired
-from resolvers.events import notice_expiring, prune
-from resolvers.identity import DEMO_TOKEN_TTL, Role, issue_token
-from resolvers.insight_rebuild import Rebuilt
-from resolvers.insight_rebuild import rebuild as rebuild_insights
-from resolvers.partner_closing import finish_pending
-from schema import contract
-from schema.error_log import excerpt
+    import uvicorn
+
+    from datastore.connect import DatabaseURLError
+    from datastore.store import StoreUnavailableError
+    from edge.documents import DocumentRefused
+    from edge.gateway_settings import Settings, SettingsError
+    from edge.request_log import configure_logging
+    from gateway import (
+        create_app,
+        export_worker,
+        open_store,
+        prepare_store,
+        store_of,
+        trusted_documents,
+    )
+    from resolvers import bulk_export_runs
+    from resolvers.authorization_lifecycle import sweep_expired
+    from resolvers.events import notice_expiring, prune
+    from resolvers.identity import DEMO_TOKEN_TTL, Role, issue_token
+    from resolvers.insight_rebuild import Rebuilt
+    from resolvers.insight_rebuild import rebuild as rebuild_insights
+    from resolvers.partner_closing import finish_pending
+    from schema import contract
+    from schema.error_log import excerpt
 
 logger = logging.getLogger("tsp.gateway")
 

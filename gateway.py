@@ -7,47 +7,52 @@ together into one app and opens its store.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import importlib
-import logging
-from collections.abc import AsyncIterator, Coroutine, Sequence
-from datetime import timedelta
-from typing import Any
+from schema.long_lived import long_lived
 
-import strawberry
-from starlette.applications import Starlette
-from starlette.routing import Route, WebSocketRoute
+# What serving imports lives as long as the process: paused for and frozen once (see
+# schema.long_lived), not walked by the collector again and again while it is made.
+with long_lived():
+    import asyncio
+    import contextlib
+    import importlib
+    import logging
+    from collections.abc import AsyncIterator, Coroutine, Sequence
+    from datetime import timedelta
+    from typing import Any
 
-from datastore.connect import store_for_url
-from datastore.store import DocumentStore, StoreUnavailableError
-from edge.documents import TrustedDocuments
-from edge.export_download import export_routes
-from edge.export_options import export_options
-from edge.export_pacing import InFlight, no_requests, requests_in_flight
-from edge.export_worker import ExportWorker
-from edge.extension import gateway_extensions
-from edge.gateway_settings import Settings
-from edge.metrics import metrics_endpoint
-from edge.operation_metrics import OperationMetrics
-from edge.readiness import Readiness, health_routes, store_unavailable_page
-from edge.request_log import configure_logging
-from edge.stack import add_edge_middleware
-from edge.startup_heap import freeze_startup_heap
-from edge.stream_deadline import SubscriptionsOutliveTheRequestTimeout
-from edge.throttle import Throttle
-from edge.tracing import tracing_extensions
-from edge.validation import validate
-from edge.validation_lane import ValidationLane
-from edge.view import GatewayGraphQL
-from resolvers.authorization_lifecycle import sweep_periodically
-from resolvers.event_hub import EventHub, install, uninstall
-from resolvers.identity import demo_tokens
-from resolvers.store_setup import set_up_store
-from schema.api import ExtensionFactory, build_schema, plain_schema
-from web.graphiql import graphiql_response, static_routes
-from web.referrals import referral_routes
-from web.spa import spa_routes
+    import strawberry
+    from starlette.applications import Starlette
+    from starlette.routing import Route, WebSocketRoute
+
+    from datastore.connect import store_for_url
+    from datastore.store import DocumentStore, StoreUnavailableError
+    from edge.documents import TrustedDocuments
+    from edge.export_download import export_routes
+    from edge.export_options import export_options
+    from edge.export_pacing import InFlight, no_requests, requests_in_flight
+    from edge.export_worker import ExportWorker
+    from edge.extension import gateway_extensions
+    from edge.gateway_settings import Settings
+    from edge.metrics import metrics_endpoint
+    from edge.operation_metrics import OperationMetrics
+    from edge.readiness import Readiness, health_routes, store_unavailable_page
+    from edge.request_log import configure_logging
+    from edge.stack import add_edge_middleware
+    from edge.startup_heap import freeze_startup_heap
+    from edge.stream_deadline import SubscriptionsOutliveTheRequestTimeout
+    from edge.throttle import Throttle
+    from edge.tracing import tracing_extensions
+    from edge.validation import validate
+    from edge.validation_lane import ValidationLane
+    from edge.view import GatewayGraphQL
+    from resolvers.authorization_lifecycle import sweep_periodically
+    from resolvers.event_hub import EventHub, install, uninstall
+    from resolvers.identity import demo_tokens
+    from resolvers.store_setup import set_up_store
+    from schema.api import ExtensionFactory, build_schema, plain_schema
+    from web.graphiql import graphiql_response, static_routes
+    from web.referrals import referral_routes
+    from web.spa import spa_routes
 
 logger = logging.getLogger("tsp.gateway")
 

@@ -15,9 +15,8 @@ def freeze_startup_heap() -> None:
     other request waiting (``bench/abuse.py``'s p99).
 
     Only the young generations are collected first: a full collection walks all 100k objects
-    (0.15 s of start-up) and finds nothing, the schema's modules being frozen as they were
-    imported (:mod:`schema.long_lived`) and other import-time garbage collected as it was
-    made."""
+    (0.15 s of start-up) and finds nothing, what serving imports being frozen as it was
+    imported (:mod:`schema.long_lived`)."""
     gc.collect(1)
     gc.freeze()
     # A full collection walks every object alive, the reads of every request in flight too,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -185,6 +187,30 @@ async def test_lifespan_opens_and_closes_its_own_store(tmp_path: Path) -> None:
 
     with pytest.raises(StoreUnavailableError):
         await store.ping()
+
+
+_COUNT_COLLECTIONS = """
+import gc
+started = []
+gc.callbacks.append(lambda phase, info: started.append(phase) if phase == "start" else None)
+import {module}
+print(len(started))
+"""
+
+
+@pytest.mark.parametrize("module", ["cli", "gateway"])
+def test_what_serving_imports_is_made_without_the_collector_walking_it(module: str) -> None:
+    # The command line (serve) and a worker's app (gateway) pause the collector while they
+    # import (schema.long_lived): it ran 110-120 times before, finding next to nothing.
+    imported = subprocess.run(
+        [sys.executable, "-c", _COUNT_COLLECTIONS.format(module=module)],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert int(imported.stdout) <= 2
 
 
 async def test_a_serving_app_keeps_its_start_up_heap_out_of_full_collections_and_those_rare(
