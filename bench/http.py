@@ -56,14 +56,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from bench import startup
-from bench.support import GATEWAY, demo_store, free_port
+from bench.support import GATEWAY, Server, demo_store, free_port, started_server
 
 TINY = "{ __typename }"
 CATEGORIES = "{ serviceCategories(first: 20) { nodes { id name } } }"
@@ -72,10 +71,7 @@ DASHBOARD = """{ viewer { partner { name serviceOffers(first: 10) { nodes { id s
   } } }"""
 TINY_NAME, CATEGORIES_NAME, DASHBOARD_NAME = "{ __typename }", "serviceCategories", "dashboard"
 _RATE = re.compile(r"Requests/sec:\s+([0-9.]+)")
-# uvicorn logs this once per worker when the worker's app has started.
-_STARTED = "Application startup complete"
 _TICKS = os.sysconf("SC_CLK_TCK")
-_START_SECONDS = 180
 _WARM_SECONDS = 2
 _START_ROUNDS = 7
 # Beyond this many cores used by other jobs, a 2-worker figure did not have two cores.
@@ -101,55 +97,6 @@ def ensure_wrk() -> str:
     if not found:
         raise SystemExit("wrk did not install")
     return found
-
-
-@dataclass(frozen=True)
-class Server:
-    """A running server: where it answers and the processes that serve it."""
-
-    url: str
-    pids: tuple[int, ...]
-
-    def cpu_seconds(self) -> float:
-        """User and system CPU time spent so far by the server's processes (all threads)."""
-        total = 0
-        for pid in self.pids:
-            with contextlib.suppress(FileNotFoundError):
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
-        return total / _TICKS
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    with contextlib.suppress(FileNotFoundError):
-        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-            found += [int(child), *_children(int(child))]
-    return found
-
-
-@contextlib.contextmanager
-def _started(command: list[str], env: dict[str, str], port: int, workers: int) -> Iterator[Server]:
-    """Run ``command`` until the block ends, once each of its ``workers`` has logged that its
-    app started (answering one request is not enough: the other workers may still be
-    importing, and connections opened meanwhile would all stay with the first)."""
-    with tempfile.TemporaryFile("w+") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + _START_SECONDS
-            while True:
-                log.seek(0)
-                if log.read().count(_STARTED) >= workers:
-                    break
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(f"{command} did not start:\n{log.read()[-2000:]}")
-                time.sleep(0.1)
-            pids = (process.pid, *_children(process.pid))
-            yield Server(f"http://127.0.0.1:{port}/graphql", pids)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 @dataclass(frozen=True)
@@ -288,12 +235,14 @@ def main(seconds: int, rounds: int, connections: int) -> None:
             port = free_port()
             command = [sys.executable, "-m", "uvicorn", "bench.hello_app:app"]
             options = ["--port", str(port), "--workers", str(workers), "--no-access-log"]
-            return servers.enter_context(_started([*command, *options], demo.env, port, workers))
+            return servers.enter_context(
+                started_server([*command, *options], demo.env, port, workers)
+            )
 
         def gateway(workers: int) -> Server:
             port = free_port()
             command = [*GATEWAY, "serve", "--port", str(port), "--workers", str(workers)]
-            return servers.enter_context(_started(command, demo.env, port, workers))
+            return servers.enter_context(started_server(command, demo.env, port, workers))
 
         hello1, hello2, gateway1, gateway2 = hello(1), hello(2), gateway(1), gateway(2)
         loads = [
@@ -413,7 +362,7 @@ def throttle_main(seconds: int, rounds: int) -> None:
         def gateway(env: dict[str, str]) -> Server:
             port = free_port()
             command = [*GATEWAY, "serve", "--port", str(port)]
-            return servers.enter_context(_started(command, env, port, 1))
+            return servers.enter_context(started_server(command, env, port, 1))
 
         throttled, free = gateway({**demo.env, **_RAISED_BUDGETS}), gateway(demo.env)
         scripts: dict[str, str] = {}

@@ -10,6 +10,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -66,6 +67,62 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+# uvicorn logs this once per worker when the worker's app has started.
+_STARTED = "Application startup complete"
+_START_SECONDS = 180
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running server: where it answers (its GraphQL endpoint) and the processes that serve
+    it."""
+
+    url: str
+    pids: tuple[int, ...]
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time spent so far by the server's processes (all threads)."""
+        total = 0.0
+        for pid in self.pids:
+            with contextlib.suppress(FileNotFoundError):
+                total += cpu_seconds(pid)
+        return total
+
+
+@contextlib.contextmanager
+def started_server(
+    command: list[str], env: dict[str, str], port: int, workers: int
+) -> Iterator[Server]:
+    """Run ``command`` until the block ends, once each of its ``workers`` has logged that its
+    app started (answering one request is not enough: the other workers may still be
+    importing, and connections opened meanwhile would all stay with the first)."""
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + _START_SECONDS
+            while True:
+                log.seek(0)
+                if log.read().count(_STARTED) >= workers:
+                    break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"{command} did not start:\n{log.read()[-2000:]}")
+                time.sleep(0.1)
+            pids = (process.pid, *_children(process.pid))
+            yield Server(f"http://127.0.0.1:{port}/graphql", pids)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(FileNotFoundError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            found += [int(child), *_children(int(child))]
+    return found
+
+
 @dataclass(frozen=True)
 class DemoStore:
     """A SQLite file seeded with the demo data, the environment to serve it, and tokens."""
@@ -116,7 +173,7 @@ class Served:
 @contextlib.contextmanager
 def served(command: list[str], env: dict[str, str], port: int) -> Iterator[Served]:
     """Run ``command`` (a server listening on ``port``) until the block ends; waits (bounded)
-    until it answers HTTP."""
+    until it answers HTTP. A server of several workers: :func:`started_server`."""
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

@@ -57,7 +57,7 @@ from types import SimpleNamespace
 from typing import cast
 
 from bench.http import ensure_wrk
-from bench.support import GATEWAY, DemoStore, demo_store, free_port
+from bench.support import GATEWAY, DemoStore, Server, demo_store, free_port, started_server
 from datastore import collections as c
 from datastore import enums as e
 from datastore.codec import utc_now
@@ -89,8 +89,6 @@ ACCEPT_NAME, CREATE_NAME = "authorizeServiceOffer", "createServiceOffer"
 MUTATIONS = (ACCEPT_NAME, CREATE_NAME)
 # Offers seeded per wrk run: a bound on what one run can accept (checked after each run).
 MAX_RATE = 500
-_STARTED = "Application startup complete"
-_START_SECONDS = 180
 # A string literal in a traced statement that is a value, not a JSON path ('$.field').
 _VALUE = re.compile(r"'((?:[^']|'')*)'")
 
@@ -336,64 +334,18 @@ class Run:
     """The server's CPU time per request (every thread of every process it runs)."""
 
 
-@dataclass(frozen=True)
-class Served:
-    url: str
-    pid: int
-
-    def cpu_seconds(self) -> float:
-        """CPU time the server and its worker processes have used so far (Linux ``/proc``)."""
-        tick = os.sysconf("SC_CLK_TCK")
-        used = 0
-        for pid in _tree(self.pid):
-            with contextlib.suppress(OSError):
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                used += int(fields[11]) + int(fields[12])  # utime, stime (all its threads)
-        return used / tick
-
-
-def _tree(root: int) -> list[int]:
-    """``root`` and every process below it."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                parents.setdefault(parent, []).append(int(entry.name))
-    found, queue = [], [root]
-    while queue:
-        pid = queue.pop()
-        found.append(pid)
-        queue.extend(parents.get(pid, []))
-    return found
-
-
 @contextlib.contextmanager
-def _gateway(env: dict[str, str], workers: int) -> Iterator[Served]:
+def _gateway(env: dict[str, str], workers: int) -> Iterator[Server]:
     """``tsp-gateway serve`` on 127.0.0.1 once each worker has started."""
     port = free_port()
     command = [*GATEWAY, "serve", "--port", str(port), "--workers", str(workers)]
-    with tempfile.TemporaryFile("w+") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + _START_SECONDS
-            while True:
-                log.seek(0)
-                if log.read().count(_STARTED) >= workers:
-                    break
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(f"{command} did not start:\n{log.read()[-2000:]}")
-                time.sleep(0.1)
-            yield Served(f"http://127.0.0.1:{port}", process.pid)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    with started_server(command, env, port, workers) as server:
+        yield server
 
 
 def _wrk(
     wrk: str,
-    server: Served,
+    server: Server,
     folder: Path,
     lines: list[str],
     connections: int,
@@ -413,7 +365,7 @@ def _wrk(
     options = [f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", str(script)]
     cpu = server.cpu_seconds()
     run = subprocess.run(
-        [wrk, *options, f"{server.url}/graphql", "--", str(prefix)],
+        [wrk, *options, server.url, "--", str(prefix)],
         capture_output=True,
         text=True,
         timeout=seconds + 120,
