@@ -48,17 +48,19 @@ class DocumentCache(Generic[V]):
         self._values.move_to_end(key)
         return value
 
-    def offer(self, key: Hashable, value: V) -> None:
-        """Keep ``value`` if ``key`` was offered before (and not forgotten since)."""
+    def offer(self, key: Hashable, value: V) -> bool:
+        """Keep ``value`` if ``key`` was offered before (and not forgotten since); whether it
+        was kept."""
         if key not in self._values:
             digest = hash(key)
             if digest not in self._seen:
                 self._seen[digest] = None
                 while len(self._seen) > self.maxsize * SEEN_PER_ENTRY:
                     self._seen.popitem(last=False)
-                return
+                return False
             del self._seen[digest]
         self._values[key] = value
         self._values.move_to_end(key)
         while len(self._values) > self.maxsize:
             self._values.popitem(last=False)
+        return True

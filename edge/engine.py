@@ -13,9 +13,10 @@ the versions the suite has passed on; CI also runs the suite against their newes
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import strawberry
 from graphql import (
@@ -27,6 +28,7 @@ from graphql import (
     GraphQLField,
     GraphQLObjectType,
     GraphQLResolveInfo,
+    GraphQLResolveInfoHelpers,
     GraphQLSchema,
     Node,
     get_argument_values,
@@ -64,12 +66,26 @@ __all__ = [
 _STRAWBERRY_DEFINITION = "strawberry-definition"
 """Where Strawberry links a graphql-core type or field back to its own definition."""
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 Permission = BasePermission
 """A permission a field declares (``permission_classes``), which a plan checks itself."""
 
 
 class EngineExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's graphql-core executor, with what a planned run asks of it by name."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # graphql-core keeps the helpers it hands resolvers bound to the executor, on the
+        # executor: a reference cycle, which kept every executor (its fields collected, and
+        # through them the document's nodes) until the garbage collector came round. Bound
+        # weakly, an executor goes when its request does.
+        self.async_helpers = GraphQLResolveInfoHelpers(
+            gather=_weakly(self, EngineExecutor.gather_async_work),
+            track=_weakly(self, EngineExecutor.track_async_work),
+        )
 
     def has_field_middleware(self) -> bool:
         middleware = self.middleware_manager
@@ -117,6 +133,21 @@ class EngineExecutor(StrawberryGraphQLCoreExecutionContext):
             return self.ensure_valid_runtime_type(name, abstract_type, details, info, value)
         except GraphQLError as error:
             return error
+
+
+def _weakly(
+    executor: EngineExecutor, method: Callable[Concatenate[EngineExecutor, P], R]
+) -> Callable[P, R]:
+    """``method`` bound to ``executor`` without keeping it alive."""
+    alive = weakref.ref(executor)
+
+    def bound(*args: P.args, **kwargs: P.kwargs) -> R:
+        target = alive()
+        if target is None:
+            raise RuntimeError("the execution these helpers belong to has ended")
+        return method(target, *args, **kwargs)
+
+    return bound
 
 
 def strawberry_schema_of(schema: GraphQLSchema) -> strawberry.Schema | None:
@@ -229,6 +260,16 @@ STRAWBERRY_VALIDATION_RULES = (MaybeNullValidationRule, OneOfInputValidationRule
 """The rules Strawberry's ``validate_document`` adds to the ones it is given."""
 
 
+class _HookedParser(Parser):
+    def __init__(self, source: str, on_token: Callable[[], None], **options: Any) -> None:
+        super().__init__(source, **options)
+        self._on_token = on_token
+
+    def advance_lexer(self) -> None:
+        super().advance_lexer()
+        self._on_token()
+
+
 def parse_with_token_hook(
     source: str, on_token: Callable[[], None], **options: Any
 ) -> DocumentNode:
@@ -236,12 +277,7 @@ def parse_with_token_hook(
     the lexer reads: a subclass of graphql-core's parser, and its own error for a document
     nested deeper than Python's recursion limit."""
 
-    class _HookedParser(Parser):
-        def advance_lexer(self) -> None:
-            super().advance_lexer()
-            on_token()
-
-    parser = _HookedParser(source, **options)
+    parser = _HookedParser(source, on_token, **options)
     try:
         return parser.parse_document()
     except RecursionError:

@@ -29,6 +29,7 @@ from edge.document_shape import DocumentShape, measure
 from edge.errors import gateway_error
 from edge.limits import Limits, length_problem, structural_problems
 from edge.metrics import count_refusal, observe_cost
+from edge.plan_assembly import release_plans
 from edge.request import GatewayRequest
 from edge.throttle import Decision, ThrottlePolicy, ThrottleStatus
 from edge.validation import RULES, validate_rules
@@ -81,6 +82,14 @@ class _Parser(SchemaExtension):
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
+        self._parsed_once: DocumentNode | None = None
+        """The document this request parsed and no cache keeps: its plans are taken apart
+        once it is answered (:func:`edge.plan_assembly.release_plans`)."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        if self._parsed_once is not None:
+            release_plans(self._parsed_once)
 
     async def on_parse(self) -> AsyncIterator[None]:
         if self.execution_context.graphql_document is not None:
@@ -99,6 +108,7 @@ class _Parser(SchemaExtension):
             # Parsed afresh each time, in the validation lane: up to the token limit, as long
             # as validating it.
             document = await self._parse_long(gate, query, context.parse_options)
+            self._parsed_once = document
             context.graphql_document = _unchained(document)
             yield
             return
@@ -115,7 +125,8 @@ class _Parser(SchemaExtension):
                 context.graphql_document = None
                 yield
                 return
-            PARSED.offer(key, document)
+            if not PARSED.offer(key, document):
+                self._parsed_once = document
         context.graphql_document = document
         yield
 

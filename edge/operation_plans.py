@@ -15,7 +15,7 @@ operation unplannable, and it runs interpreted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 import strawberry
 from graphql import (
     DirectiveNode,
+    DocumentNode,
     FieldNode,
     GraphQLAbstractType,
     GraphQLEnumType,
@@ -257,6 +258,24 @@ class OperationPlan:
         self.reported = False
         """Whether a run of it that ended on a bug was logged (once per plan is enough)."""
 
+    def object_plans(self) -> Iterator[ObjectPlan]:
+        """Every object plan it holds, once each: the root's, those under it, and the runtime
+        types' of abstract fields met so far."""
+        plans = [self.root, *(plan for _, plan in self._runtime_plans.values())]
+        seen: set[int] = set()
+        while plans:
+            plan = plans.pop()
+            if id(plan) in seen:
+                continue
+            seen.add(id(plan))
+            yield plan
+            for field_plan in plan.fields:
+                completion: Completion | None = field_plan.completion
+                while completion is not None:
+                    if completion.object_plan is not None:
+                        plans.append(completion.object_plan)
+                    completion = completion.item
+
     def runtime_plan(self, object_type: GraphQLObjectType, details: FieldDetailsList) -> ObjectPlan:
         """The plan of an abstract field's value whose runtime type is ``object_type``."""
         key = (object_type, id(details))
@@ -453,6 +472,17 @@ anywhere else (a dict of the module, even one whose entries a finalizer of the n
 drop) would keep every document ever planned alive: 4000 objects per large document, each
 full collection of the garbage collector walking them all while holding the event loop
 (1.3 s after 200 documents of ``bench/abuse.py``'s duplicated fields)."""
+
+
+def forget_plans(document: DocumentNode) -> list[OperationPlan]:
+    """The plans ``document``'s operations hold, which they hold no more."""
+    plans: list[OperationPlan] = []
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            kept: dict[Any, _DocumentPlans] = node_slots(definition).pop(_PLANS, {})
+            for document_plans in kept.values():
+                plans += (p for p in document_plans.plans.values() if isinstance(p, OperationPlan))
+    return plans
 
 
 def _plans_of(schema: GraphQLSchema, operation: OperationDefinitionNode) -> _DocumentPlans | None:

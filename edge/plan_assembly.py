@@ -20,13 +20,21 @@ coercions, plans) is bound as a name of the function's namespace.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
-from graphql import GraphQLBoolean, GraphQLID, GraphQLString, Undefined
+from graphql import DocumentNode, GraphQLBoolean, GraphQLID, GraphQLString, Undefined
 
 from edge.engine import Path
-from edge.operation_plans import Access, Completion, FieldPlan, ObjectPlan, Shape
+from edge.operation_plans import (
+    Access,
+    Completion,
+    FieldPlan,
+    ObjectPlan,
+    Shape,
+    forget_plans,
+)
 from schema.document_reads import Key
 from schema.pagination import DocumentPage, Part
 
@@ -86,6 +94,45 @@ _EXACT: dict[Any, str] = {
 """Leaf coercions that answer a value of one class as it is, by the class's name."""
 
 
+_GENERATED = "<plan of "
+"""How the name of every function compiled here begins."""
+
+
+def release_plans(document: DocumentNode) -> None:
+    """Take apart the plans of ``document``, parsed for one request that has been answered
+    (a document a cache keeps keeps its plans).
+
+    A plan lives on its operation's node (``edge.operation_plans``), and its assembly in the
+    namespaces it was compiled in, which hold the assembly's functions: reference cycles,
+    which held the whole document (its nodes, locations and tokens: thousands of objects for
+    a large one) until the garbage collector found them. A young collection of a few such
+    documents held the event loop 10-14 ms (``bench/abuse.py``: duplicated fields and deep
+    fragments, a fresh document each time). Taken apart, the document goes with its request."""
+    cleared: set[int] = set()
+    for plan in forget_plans(document):
+        for object_plan in plan.object_plans():
+            _release_assembly(object_plan.fill, cleared)
+            object_plan.fill = None
+            for field in object_plan.fields:
+                field.finish = None
+
+
+def _release_assembly(function: Any, cleared: set[int]) -> None:
+    """Empty the namespace ``function`` was compiled in here, and those of the functions it
+    holds that were compiled here too (``cleared``: the namespaces emptied so far). Nothing
+    else is touched: a function compiled elsewhere may share its module's namespace."""
+    if not inspect.isfunction(function) or not function.__code__.co_filename.startswith(_GENERATED):
+        return
+    namespace = function.__globals__
+    if id(namespace) in cleared:
+        return
+    cleared.add(id(namespace))
+    held = list(namespace.values())
+    namespace.clear()
+    for value in held:
+        _release_assembly(value, cleared)
+
+
 def fill_of(plan: ObjectPlan) -> Fill:
     """The plan's compiled assembly, generated the first time it is asked for."""
     if plan.fill is None:
@@ -140,7 +187,7 @@ class _Generator:
         ]
         for index in finishing:
             self._finish(index, plan.fields[index])
-        code = compile("\n".join(self.lines), f"<plan of {plan.object_type.name}>", "exec")
+        code = compile("\n".join(self.lines), f"{_GENERATED}{plan.object_type.name}>", "exec")
         exec(code, self.namespace)
         for index in finishing:
             plan.fields[index].finish = self.namespace[f"finish{index}"]
@@ -417,7 +464,7 @@ def _page_fill(plan: ObjectPlan) -> Fill | None:
         else:
             return None
     lines.append("    return out")
-    fill: Fill = _compiled(lines, namespace, f"<page plan of {plan.object_type.name}>")
+    fill: Fill = _compiled(lines, namespace, f"{_GENERATED}a page of {plan.object_type.name}>")
     return fill
 
 
