@@ -522,7 +522,8 @@ def planned(
     why it has none.
 
     Plans live as long as their parsed document: the parser cache's and the trusted documents'
-    documents are planned once, a document parsed for one request is planned for that one.
+    documents are planned once, a document parsed for one request is planned for that one
+    (and its plans taken apart once it is answered: ``edge.plan_assembly.release_plans``).
     """
     if operation.operation is not OperationType.QUERY:
         return Unplanned(operation.operation.value)
