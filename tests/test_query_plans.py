@@ -28,14 +28,15 @@ from tests.conftest import (
     MAX_PAGES,
     GraphQLClient,
     Make,
+    accept,
     request_form,
     token,
     token_of,
 )
 from tests.stores import sqlite_only
-from tests.test_authorization_api import ACCEPT, UNLINK, _first_account
 from tests.test_authorization_api import LIST as AUTHORIZATIONS_OF_VIEWER
 from tests.test_authorization_api import SETTINGS as OFFER_SETTINGS
+from tests.test_authorization_api import UNLINK, _first_account
 from tests.test_dashboard import DASHBOARD, _accepted_offers
 from tests.test_seller_request_api import CREATE as CREATE_REQUEST
 from tests.test_seller_request_api import INBOX
@@ -217,8 +218,7 @@ async def test_unlinking_an_account_reads_only_its_sellers_authorizations(
         [await make.service(partner)],
         settings={**OFFER_SETTINGS, "authorizeObject": "TTUID"},
     )
-    accepted = await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller))
-    assert accepted["userErrors"] == []
+    await accept(gql, offer, seller)
     statements.clear()
     unlinked = await gql.payload(UNLINK, {"id": account}, as_=token_of(seller))
     assert [a["statusReason"] for a in unlinked["endedAuthorizations"]] == ["ACCOUNT_UNLINKED"]
@@ -244,8 +244,7 @@ async def test_closing_a_partner_ends_its_authorizations_through_an_index_in_ord
     index, soonest ending first, without sorting them (no index of its own)."""
     assert isinstance(store, SQLiteStore)
     offer = await make.offer(partner, [await make.service(partner), await make.service(partner)])
-    accepted = await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller))
-    assert len(accepted["authorizations"]) == 2
+    assert len(await accept(gql, offer, seller)) == 2
     statements.clear()
     closed = await gql.payload(
         """mutation($input: ClosePartnerInput!) {
