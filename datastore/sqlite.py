@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import aiosqlite
 
@@ -822,23 +822,29 @@ class SQLiteStore(DocumentStore):
         return result
 
     async def _ensure_text_index(self, spec: IndexSpec) -> None:
-        text = sqlite_text.table(spec.collection)
+        # Read first: a store already set up needs no write lock, so a process that starts
+        # while another holds it (or while the disk is full) still starts and serves reads.
+        if await self._text_index_state(spec) != "current":
+            await self.transaction(functools.partial(self._make_text_index_current, spec))
 
-        async def create() -> None:
-            found = await self._fetch("SELECT 1 FROM sqlite_master WHERE name = ?", [text], 0)
-            if not found:
-                for statement in sqlite_text.create_statements(spec):
-                    execute(self._lane.connection, statement)
-                return
-            # A store made by an earlier release re-indexes on every update: replace that.
-            trigger = sqlite_text.update_trigger(spec)
+    async def _make_text_index_current(self, spec: IndexSpec) -> None:
+        state = await self._text_index_state(spec)  # again, now holding the write lock
+        if state == "missing":
+            for statement in sqlite_text.create_statements(spec):
+                execute(self._lane.connection, statement)
+        elif state == "outdated":
             name = sqlite_text.update_trigger_name(spec)
-            held = await self._fetch("SELECT sql FROM sqlite_master WHERE name = ?", [name], 0)
-            if not held or held[0][0] != trigger:
-                execute(self._lane.connection, f'DROP TRIGGER IF EXISTS "{name}"')
-                execute(self._lane.connection, trigger)
+            execute(self._lane.connection, f'DROP TRIGGER IF EXISTS "{name}"')
+            execute(self._lane.connection, sqlite_text.update_trigger(spec))
 
-        await self.transaction(create)
+    async def _text_index_state(self, spec: IndexSpec) -> Literal["missing", "outdated", "current"]:
+        """``outdated``: made by an earlier release, whose trigger re-indexed on every update."""
+        text = sqlite_text.table(spec.collection)
+        if not await self._fetch("SELECT 1 FROM sqlite_master WHERE name = ?", [text], 0):
+            return "missing"
+        name = sqlite_text.update_trigger_name(spec)
+        held = await self._fetch("SELECT sql FROM sqlite_master WHERE name = ?", [name], 0)
+        return "current" if held and held[0][0] == sqlite_text.update_trigger(spec) else "outdated"
 
     def _text_fields(self, collection: str) -> tuple[str, ...]:
         fields = self._text_of.get(collection)

@@ -1,7 +1,8 @@
 """Reads live through store trouble: with the throttle on as served, queries answer normally
 while another process holds SQLite's write lock (nothing on a query's path writes), writes
 answer STORE_UNAVAILABLE with 503 and Retry-After and write nothing, ``/readyz`` answers 503
-on its own short timeout, and a store that is gone is STORE_UNAVAILABLE on every path."""
+on its own short timeout, a process that starts meanwhile starts and serves reads, and a store
+that is gone is STORE_UNAVAILABLE on every path."""
 
 from __future__ import annotations
 
@@ -23,9 +24,10 @@ from edge.documents import document_id
 from edge.extension import GatewayPolicy
 from edge.readiness import READY_TIMEOUT_SECONDS
 from edge.throttle import ThrottlePolicy
-from gateway import create_app
+from gateway import create_app, prepare_store
 from resolvers.demo_seed import seed_demo
 from resolvers.identity import Role
+from resolvers.store_setup import set_up_store
 from tests.conftest import SETTINGS, token
 from tests.stores import write_locked
 
@@ -130,6 +132,31 @@ async def test_reads_answer_and_writes_are_unavailable_while_another_process_wri
         assert (await http.get("/readyz")).status_code == 200
         closed = _data(await http.post("/graphql", json=close, headers=admin))
         assert closed["data"]["closePartner"]["partner"] == {"status": "CLOSED"}
+
+
+@pytest.mark.parametrize("mode", ["IMMEDIATE", "EXCLUSIVE"])
+async def test_a_process_starting_while_another_writes_starts_and_serves_reads(
+    seeded: Seeded, mode: str
+) -> None:
+    """A store an earlier start set up is set up again without a write (a restarted worker,
+    a deploy): the new process's store starts within SQLite's busy timeout, not after it,
+    answers reads, and answers writes STORE_UNAVAILABLE until the other process commits."""
+    await set_up_store(seeded.store)  # the earlier start
+    starting = SQLiteStore(seeded.store.path, busy_timeout_ms=BUSY_TIMEOUT_MS)
+    admin = {"Authorization": f"Bearer {token(Role.ADMIN)}"}
+    close = {"query": CLOSE_PARTNER, "variables": {"id": seeded.subjects["partner"]}}
+    with write_locked(seeded.store.path, mode):
+        await prepare_store(starting)
+        app = create_app(SETTINGS, store=starting, owns_store=True)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, client=("10.8.0.1", 1))
+            async with httpx.AsyncClient(transport=transport, base_url="http://g") as http:
+                for name in READS:
+                    assert _data(await seeded.read(http, name))["data"], name
+                written = await http.post("/graphql", json=close, headers=admin)
+                assert written.status_code == 503, written.text
+                [error] = written.json()["errors"]
+                assert error["extensions"]["code"] == "STORE_UNAVAILABLE"
 
 
 async def test_nothing_on_a_query_path_writes_the_store(seeded: Seeded) -> None:
