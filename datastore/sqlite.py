@@ -49,6 +49,7 @@ from datastore.sqlite_lane import (
     CACHED_STATEMENTS,
     CHECKPOINT_BYTES,
     WriteLane,
+    busy,
     execute,
     execute_changing,
     unavailable_on_error,
@@ -956,7 +957,7 @@ class SQLiteStore(DocumentStore):
             with unavailable_on_error():
                 rows: list[Any] = connection.execute(sql, params).fetchall()
         except StoreUnavailableError as error:
-            if _is_busy(error):
+            if busy(error):
                 return await self._threaded_read(sql, params)
             await self._turn()
             raise
@@ -1039,12 +1040,6 @@ class _Parent:
 
 
 _PARENT = _Parent()
-
-
-def _is_busy(error: StoreUnavailableError) -> bool:
-    cause = error.__cause__
-    code = getattr(cause, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _statement(sql: str) -> Callable[[sqlite3.Connection], object]:

@@ -212,7 +212,7 @@ class WriteLane:
                 except sqlite3.Error as error:
                     if waits is None:
                         waits = self._waits()  # the busy timeout runs from the first refusal
-                    pause = next(waits, None) if _busy(error) else None
+                    pause = next(waits, None) if busy(error) else None
                     if pause is None:
                         raise_if_unavailable(error)
                         raise
@@ -313,7 +313,7 @@ class WriteLane:
             try:
                 return job()
             except sqlite3.OperationalError as error:
-                pause = next(waits, None) if _busy(error) else None
+                pause = next(waits, None) if busy(error) else None
                 if pause is None:
                     raise
             time.sleep(pause)
@@ -334,7 +334,13 @@ class WriteLane:
             return await asyncio.get_running_loop().run_in_executor(self._thread, job)
 
 
-def _busy(error: BaseException | None) -> bool:
+def busy(error: BaseException | None) -> bool:
+    """Whether ``error`` (SQLite's, or the :class:`StoreUnavailableError` raised from it) says
+    another connection holds the lock a statement needs: worth trying again, or elsewhere,
+    unlike a full disk or a broken file. (``SQLITE_LOCKED`` is a conflict within one
+    connection, or a shared cache, which none of ours uses: waiting would not end it.)"""
+    if isinstance(error, StoreUnavailableError):
+        error = error.__cause__
     code = getattr(error, "sqlite_errorcode", 0) or 0
     return isinstance(error, sqlite3.OperationalError) and code & 0xFF == sqlite3.SQLITE_BUSY
 
