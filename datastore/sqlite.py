@@ -244,13 +244,12 @@ class SQLiteStore(DocumentStore):
             await self._lane.run(_statement(f'DROP INDEX IF EXISTS "{spec.name}"'))
 
     async def _get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
-        await self._ensure_table(collection)
         unique_ids = list(dict.fromkeys(ids))
         transaction = self._current()
         seen = transaction.seen(collection) if transaction is not None else {}
         found = {i: from_json(seen[i]) for i in unique_ids if i in seen}
         missing = [i for i in unique_ids if i not in seen]
-        if missing:
+        if missing and await self._has_table(collection):
             marks = ", ".join("?" for _ in missing)
             rows = await self._fetch(
                 f'SELECT doc FROM "{collection}" WHERE id IN ({marks})', missing, bounded=True
@@ -271,11 +270,12 @@ class SQLiteStore(DocumentStore):
     ) -> list[Document]:
         if limit == 0:
             return []
-        await self._ensure_table(collection)
         fields = self._text_fields(collection)
         if fields:
             rest, terms = sqlite_text.split(filter, fields)
             if terms or sqlite_text.scores_by_text(score, fields):
+                if not await self._has_table(collection):
+                    return []
                 return await self._find_text(collection, rest, terms, sort, limit, after, score)
         params: list[Any] = []
         if score is None:
@@ -292,6 +292,8 @@ class SQLiteStore(DocumentStore):
             if limit is not None:
                 sql += " LIMIT ?"
                 params.append(limit)
+        if not await self._has_table(collection):
+            return []
         return self._documents(collection, await self._fetch(sql, params))
 
     def _ordered_read(
@@ -529,7 +531,6 @@ class SQLiteStore(DocumentStore):
         limit_per_group: int,
         after: Sequence[Any] | None = None,
     ) -> dict[Any, list[Document]]:
-        await self._ensure_table(collection)
         values = list(dict.fromkeys(group_values))
         groups: dict[Any, list[Document]] = {value: [] for value in values}
         if not values:
@@ -543,6 +544,8 @@ class SQLiteStore(DocumentStore):
         scoped = {"$and": [{path: _PARENT}, filter or {}]}
         read = self._ordered_read(collection, scoped, sort, after, limit_per_group, template)
         slots = [index for index, param in enumerate(template) if param is _PARENT]
+        if not await self._has_table(collection):
+            return groups
         for start in range(0, len(values), _MAX_ARMS):
             chunk = values[start : start + _MAX_ARMS]
             params: list[Any] = []
@@ -573,7 +576,6 @@ class SQLiteStore(DocumentStore):
         params: list[Any] = []
         glued: list[int] = []
         for position, read in enumerate(reads):
-            await self._ensure_table(read.collection)
             fields = self._text_fields(read.collection)
             if read.limit == 0 or (fields and sqlite_text.split(read.filter, fields)[1]):
                 # Nothing to read, or a read through the text index: made on its own.
@@ -581,9 +583,13 @@ class SQLiteStore(DocumentStore):
                     read.collection, read.filter, sort=read.sort, limit=read.limit
                 )
                 continue
+            arm_params: list[Any] = []
             sql = self._ordered_read(
-                read.collection, read.filter, read.sort, None, read.limit, params
+                read.collection, read.filter, read.sort, None, read.limit, arm_params
             )
+            if not await self._has_table(read.collection):
+                continue  # answers nothing
+            params += arm_params
             arms.append(f"SELECT {position} AS arm, doc FROM ({sql})")
             glued.append(position)
         if arms:
@@ -595,9 +601,10 @@ class SQLiteStore(DocumentStore):
 
     async def count(self, collection: str, filter: Filter | None = None) -> int:
         check_score(filter, (), None)
-        await self._ensure_table(collection)
         params: list[Any] = []
         where = where_sql(filter, params)
+        if not await self._has_table(collection):
+            return 0
         rows = await self._fetch(f'SELECT COUNT(*) FROM "{collection}" WHERE {where}', params, 0)
         return int(rows[0][0])
 
@@ -608,7 +615,6 @@ class SQLiteStore(DocumentStore):
         group_values: Sequence[Any],
         filter: Filter | None = None,
     ) -> dict[Any, int]:
-        await self._ensure_table(collection)
         values = list(dict.fromkeys(group_values))
         counts: dict[Any, int] = {value: 0 for value in values}
         if not values:
@@ -618,6 +624,8 @@ class SQLiteStore(DocumentStore):
         params: list[Any] = []
         where = where_sql({"$and": [{group_field: {"$in": values}}, filter or {}]}, params)
         group = field_sql(check_path(group_field))
+        if not await self._has_table(collection):
+            return counts
         rows = await self._fetch(
             f'SELECT {group}, COUNT(*) FROM "{collection}" WHERE {where} GROUP BY {group}',
             params,
@@ -880,8 +888,28 @@ class SQLiteStore(DocumentStore):
             hint = self._hints[shape] = f' INDEXED BY "{best[1]}"' if best else ""
         return hint
 
-    async def _ensure_table(self, collection: str) -> None:
+    async def _has_table(self, collection: str) -> bool:
+        """Whether ``collection``'s table exists (a read finds it with a read; its answer
+        about a collection never written is empty, and creating the table would be a write
+        on its path, waiting for the write lock)."""
         if collection in self._tables:
+            return True
+        transaction = self._current()
+        if transaction is not None and collection in transaction.created:
+            return True
+        found = await self._fetch(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+            [check_collection(collection)],
+            0,
+            bounded=True,
+        )
+        if found:
+            # Not made by this transaction (that is in ``created``): committed, so it stays.
+            self._tables.add(collection)
+        return bool(found)
+
+    async def _ensure_table(self, collection: str) -> None:
+        if await self._has_table(collection):
             return
         create = (
             f'CREATE TABLE IF NOT EXISTS "{check_collection(collection)}" '

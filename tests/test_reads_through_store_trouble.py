@@ -46,6 +46,8 @@ READS = {
     "seller": ("{ viewer { role seller { name } } }", Role.SELLER),
     "admin": ("{ partners(first: 5) { nodes { name status } } }", Role.ADMIN),
 }
+# A trusted document no one registered: looking it up reads a collection never written.
+UNKNOWN_DOCUMENT = {"documentId": "sha256:" + "0" * 64}
 CLOSE_PARTNER = """mutation($id: ID!) {
   closePartner(input: {id: $id, reason: "Policy violation"}) {
     partner { status } userErrors { code } } }"""
@@ -97,6 +99,12 @@ def _data(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
+def _unknown_document(response: httpx.Response) -> None:
+    assert response.status_code == 200, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
 @pytest.mark.parametrize("mode", ["IMMEDIATE", "EXCLUSIVE"])
 async def test_reads_answer_and_writes_are_unavailable_while_another_process_writes(
     seeded: Seeded, mode: str
@@ -118,6 +126,7 @@ async def test_reads_answer_and_writes_are_unavailable_while_another_process_wri
                         assert _data(answer)["data"], name
                     for name in READS:
                         _data(await seeded.read(fresh, name))
+                    _unknown_document(await fresh.post("/graphql", json=UNKNOWN_DOCUMENT))
             written = await http.post("/graphql", json=close, headers=admin)
             assert written.status_code == 503, written.text
             assert written.headers["retry-after"].isdigit()
@@ -169,6 +178,7 @@ async def test_nothing_on_a_query_path_writes_the_store(seeded: Seeded) -> None:
         try:
             for name in READS:
                 _data(await seeded.read(http, name))
+            _unknown_document(await http.post("/graphql", json=UNKNOWN_DOCUMENT))
         finally:
             await seeded.store.trace(None)
     assert statements

@@ -347,6 +347,23 @@ async def test_find_grouped_over_many_parents(store: DocumentStore) -> None:
     assert [d["rank"] for d in groups["own_441"]] == [441]
 
 
+async def test_reads_of_a_collection_never_written_answer_nothing(store: DocumentStore) -> None:
+    """Every read answers empty, in a transaction too, and the collection still takes its
+    first write (on SQLite a read makes no table: that would be a write on a read's path)."""
+    never = Collection("never_written", dict)
+    await store.insert(THINGS, _thing(1))
+    assert await store.get_many(never, ["nvr_1"]) == {}
+    assert await store.find(never, {"a": 1}, sort=[("a", ASCENDING)], limit=5) == []
+    assert await store.count(never, {"a": {"$in": [1, 2]}}) == 0
+    assert await store.count_grouped(never, "a", [1, 2]) == {1: 0, 2: 0}
+    assert await store.find_grouped(never, "a", [1, 2], limit_per_group=2) == {1: [], 2: []}
+    together = await store.find_together(Read(never, {"a": 1}), Read(THINGS, limit=1))
+    assert together[0] == [] and [thing["_id"] for thing in together[1]] == ["thg_001"]
+    assert await store.transaction(functools.partial(store.find, never)) == []
+    await store.insert(never, {"_id": "nvr_1", "a": 1})
+    assert [found["_id"] for found in await store.find(never, {"a": 1})] == ["nvr_1"]
+
+
 async def test_find_together_reads_two_collections_as_find_does(store: DocumentStore) -> None:
     for n in range(12):
         await store.insert(THINGS, _thing(n, tag=["a", "b"][n % 2]))
