@@ -26,6 +26,7 @@ with long_lived():
 
     from datastore.connect import store_for_url
     from datastore.store import DocumentStore, StoreUnavailableError
+    from edge.deferred_writes import DeferredWrites
     from edge.documents import TrustedDocuments
     from edge.export_download import export_routes
     from edge.export_options import export_options
@@ -120,6 +121,7 @@ def create_app(
         state.throttle = Throttle(state.store, settings.policy.throttle)
         state.validation_lane = ValidationLane()
         state.readiness = Readiness(state.store)
+        state.deferred_writes = DeferredWrites()
         state.documents = trusted_documents(state.store, settings, gateway_schema)
         state.event_hub = EventHub(
             state.store,
@@ -145,6 +147,7 @@ def create_app(
                     await task
             await uninstall(state.event_hub)
             await state.throttle.close()
+            await state.deferred_writes.close()
             state.validation_lane.close()
             await state.readiness.close()
             if owned:

@@ -9,9 +9,12 @@ records one click document.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from datastore import collections as c
@@ -122,21 +125,23 @@ async def _create_link(
                 raise
 
 
-async def follow_referral(
-    store: DocumentStore,
-    code: str,
-    onboarding_urls: Mapping[ReferralLinkKind, str],
-    *,
-    record_click: bool = True,
-) -> tuple[ReferralLinkDocument, str] | None:
-    """The link with ``code`` and the onboarding URL it redirects to, having recorded a click;
-    ``None`` (recording nothing) unless the code is known, its service LIVE and its partner
-    ACTIVE.
+@dataclass(frozen=True)
+class Followed:
+    """A referral link a visit may follow: where it redirects, and the click a visit counts."""
 
-    ``onboarding_urls`` gives the seller onboarding page of each kind. ``record_click=False``
-    checks a link without counting a visit (HEAD requests). Clicks are append-only documents,
-    so concurrent visits never contend on one counter.
-    """
+    link: ReferralLinkDocument
+    url: str
+    click: dict[str, Any]
+    """The :data:`~datastore.collections.REFERRAL_CLICKS` document to insert."""
+
+
+async def follow_referral(
+    store: DocumentStore, code: str, onboarding_urls: Mapping[ReferralLinkKind, str]
+) -> Followed | None:
+    """The link with ``code``, the onboarding URL it redirects to and the click a visit
+    records (:func:`record_click`); ``None`` unless the code is known, its service LIVE and its
+    partner ACTIVE. ``onboarding_urls`` gives the seller onboarding page of each kind. Reads
+    only: a link checker's HEAD follows a link without counting a visit."""
     if not _CODE.match(code):
         return None
     found = await store.find(c.REFERRAL_LINKS, {"code": code}, limit=1)
@@ -150,19 +155,24 @@ async def follow_referral(
     partner = (await store.get_many(c.PARTNERS, [partner_id])).get(partner_id)
     if partner is None or partner.get("status") != PartnerStatus.ACTIVE:
         return None
-    if record_click:
-        await store.insert(
-            c.REFERRAL_CLICKS,
-            {
-                "_id": new_id("rcl"),
-                "linkId": link["_id"],
-                "serviceId": link["serviceId"],
-                "partnerId": partner_id,
-                "kind": link["kind"],
-                "at": utc_now(),
-            },
-        )
-    return link, redirect_url(onboarding_urls[ReferralLinkKind(link["kind"])], code)
+    click = {
+        "_id": new_id("rcl"),
+        "linkId": link["_id"],
+        "serviceId": link["serviceId"],
+        "partnerId": partner_id,
+        "kind": link["kind"],
+        "at": utc_now(),
+    }
+    url = redirect_url(onboarding_urls[ReferralLinkKind(link["kind"])], code)
+    return Followed(link, url, click)
+
+
+async def record_click(store: DocumentStore, click: Mapping[str, Any]) -> None:
+    """Count a visit. Clicks are append-only documents, so concurrent visits never contend on
+    one counter; the same click stored again (a retry of one whose commit was cut off) is not
+    counted twice."""
+    with contextlib.suppress(DuplicateKeyError):
+        await store.insert(c.REFERRAL_CLICKS, click)
 
 
 async def click_counts(store: DocumentStore, link_ids: Sequence[str]) -> dict[str, int]:

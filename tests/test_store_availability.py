@@ -318,9 +318,11 @@ def test_a_standalone_mongodb_is_refused_at_start_up(tmp_path: Path) -> None:
     assert "standalone server: transactions need a replica set" in done.stderr
 
 
-async def test_a_referral_visit_while_the_store_is_locked_is_503_not_500(
+async def test_a_referral_visit_while_the_store_is_locked_is_sent_on_and_counted_later(
     locked_app: tuple[SQLiteStore, httpx.AsyncClient],
 ) -> None:
+    """The seller reaches onboarding at once; the click waits in the background until the
+    store takes writes again, and counts once."""
     store, client = locked_app
     now = utc_now()
     partner = await store.insert(c.PARTNERS, {**PARTNER, "createdAt": now})
@@ -343,10 +345,16 @@ async def test_a_referral_visit_while_the_store_is_locked_is_503_not_500(
     assert (await client.head(f"/r/{code}")).status_code == 302
     with write_locked(store.path):
         visit = await client.get(f"/r/{code}")
-    assert visit.status_code == 503
-    assert visit.headers["retry-after"].isdigit()
-    assert await store.count(c.REFERRAL_CLICKS) == 0
+        assert visit.status_code == 302
+        assert visit.headers["location"].endswith(f"ref={code}")
+        assert await store.count(c.REFERRAL_CLICKS) == 0
+    await until(lambda: _clicks(store, 1), "the deferred click counted")
     assert (await client.get(f"/r/{code}")).status_code == 302
+    assert await store.count(c.REFERRAL_CLICKS) == 2
+
+
+async def _clicks(store: SQLiteStore, expected: int) -> bool:
+    return await store.count(c.REFERRAL_CLICKS) == expected
 
 
 def test_a_gateway_whose_port_is_taken_exits_at_once(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -10,7 +11,7 @@ from starlette.routing import Route
 
 from datastore.enums import ReferralLinkKind
 from resolvers.identity import ANONYMOUS, caller_of
-from resolvers.referrals import REFERRAL_PATH_PREFIX, follow_referral
+from resolvers.referrals import REFERRAL_PATH_PREFIX, follow_referral, record_click
 
 __all__ = ["NOT_AVAILABLE_PAGE", "referral_routes"]
 
@@ -69,7 +70,8 @@ def referral_routes(
     onboarding_urls: Mapping[ReferralLinkKind, str], *, throttled: bool
 ) -> list[Route]:
     """Return the route that redirects a referral link to the onboarding page of its kind
-    (``onboarding_urls``, 302) and counts the visit, or answers 404 with a small HTML page when
+    (``onboarding_urls``, 302) and counts the visit (``request.app.state.deferred_writes``),
+    or answers 404 with a small HTML page when
     the link is unknown or its service or partner is not available; a visitor's address is
     ``throttled`` when the gateway throttles. The store is ``request.app.state.store``."""
 
@@ -77,15 +79,15 @@ def referral_routes(
         refused = await _throttled(request) if throttled else None
         if refused is not None:
             return refused
-        followed = await follow_referral(
-            request.app.state.store,
-            request.path_params["code"],
-            onboarding_urls,
-            # Link checkers and previews send HEAD; only a GET is a seller's visit.
-            record_click=request.method == "GET",
-        )
+        store = request.app.state.store
+        followed = await follow_referral(store, request.path_params["code"], onboarding_urls)
         if followed is None:
             return HTMLResponse(NOT_AVAILABLE_PAGE, status_code=404, headers=_NO_STORE)
-        return RedirectResponse(followed[1], status_code=302, headers=_NO_STORE)
+        # Link checkers and previews send HEAD; only a GET is a seller's visit. The seller is
+        # sent on even while the store cannot take the click: it is counted later.
+        if request.method == "GET":
+            deferred = request.app.state.deferred_writes  # edge.deferred_writes.DeferredWrites
+            await deferred.write("referral click", partial(record_click, store, followed.click))
+        return RedirectResponse(followed.url, status_code=302, headers=_NO_STORE)
 
     return [Route(f"{REFERRAL_PATH_PREFIX}{{code}}", follow, methods=["GET"], name="referral")]
