@@ -17,12 +17,12 @@ if TYPE_CHECKING:
 
 _CHUNKS = "_file_chunks"
 _FILES = "_files"
-_TABLES = (
-    f'CREATE TABLE IF NOT EXISTS "{_CHUNKS}" (file_id TEXT NOT NULL, n INTEGER NOT NULL, '
-    "data BLOB NOT NULL, PRIMARY KEY (file_id, n))",
-    f'CREATE TABLE IF NOT EXISTS "{_FILES}" (id TEXT PRIMARY KEY, length INTEGER NOT NULL, '
-    "chunks INTEGER NOT NULL)",
-)
+_TABLES = {
+    _CHUNKS: f'CREATE TABLE IF NOT EXISTS "{_CHUNKS}" (file_id TEXT NOT NULL, '
+    "n INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (file_id, n))",
+    _FILES: f'CREATE TABLE IF NOT EXISTS "{_FILES}" (id TEXT PRIMARY KEY, '
+    "length INTEGER NOT NULL, chunks INTEGER NOT NULL)",
+}
 
 
 class SQLiteFiles(FileStore):
@@ -34,15 +34,18 @@ class SQLiteFiles(FileStore):
 
     async def _tables(self) -> None:
         if not self._ready:
-            for statement in _TABLES:
-                await self._store._write(_FILES, statement, [])
+            for table, statement in _TABLES.items():
+                if not await self._store._has_table(table):
+                    await self._store._write(table, statement, [])
             self._ready = True
 
     def open_writer(self, file_id: str) -> FileWriter:
         return _Writer(self, file_id)
 
     async def read(self, file_id: str) -> AsyncIterator[bytes]:
-        await self._tables()
+        # A read makes no table (that would be a write, waiting for the writer, on its path).
+        if not await self._store._has_table(_FILES):
+            raise NoSuchFile(file_id)
         rows = await self._store._fetch(f'SELECT chunks FROM "{_FILES}" WHERE id = ?', [file_id], 0)
         if not rows:
             raise NoSuchFile(file_id)

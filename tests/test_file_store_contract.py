@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from datastore.files import CHUNK_SIZE, NoSuchFile
+from datastore.sqlite import SQLiteStore
 from datastore.store import DocumentStore
-from tests.stores import ADAPTERS, drop_store, open_store
+from tests.stores import ADAPTERS, drop_store, open_store, write_locked
 
 
 @pytest.fixture(params=ADAPTERS)
@@ -82,3 +83,25 @@ async def test_delete_removes_complete_and_unfinished_files(store: DocumentStore
     await again.write(b"fresh\n")
     await again.close()
     assert await _read(store, unfinished) == b"fresh\n"
+
+
+async def test_a_store_that_never_stored_a_file_has_none_and_takes_one(
+    store: DocumentStore,
+) -> None:
+    with pytest.raises(NoSuchFile):
+        await _read(store, _new_id())
+    file_id = _new_id()
+    await store.files.open_writer(file_id).close()
+    assert await _read(store, file_id) == b""
+
+
+async def test_reading_a_file_on_sqlite_waits_for_no_writer(tmp_path: Path) -> None:
+    """While another process holds the write lock, a file not stored is NoSuchFile at once (a
+    read that made its tables would wait for the lock, then fail STORE_UNAVAILABLE)."""
+    store = SQLiteStore(tmp_path / "files.sqlite3", busy_timeout_ms=100)
+    await store.connect()
+    try:
+        with write_locked(store.path, "IMMEDIATE"), pytest.raises(NoSuchFile):
+            await _read(store, _new_id())
+    finally:
+        await store.close()
