@@ -13,7 +13,8 @@ read outside a transaction is answered in a later turn of the event loop, in the
 (``SQLiteStore._turn``). Reads inside a transaction go to the writing connection so they see
 its own writes, and a transaction remembers the documents it read or wrote
 (:class:`_Transaction`): no other writer can change them before it commits, so it never reads
-one twice, nor reads back what it just wrote.
+one twice, nor reads back what it just wrote. A collection's table is made by its first
+write; a read of a collection with no table yet answers nothing and makes none.
 
 A file that is locked past the busy timeout, full, read-only or unreadable raises
 :class:`StoreUnavailableError`, and the transaction it interrupted is rolled back.
