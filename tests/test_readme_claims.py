@@ -51,6 +51,7 @@ NOT_CODES = {
     "SETTINGS": "the test suite's settings (tests/conftest.py)",
     "STORE_KINDS": "the store kinds the tests run on (tests/stores.py)",
     "SUBJECT_COLLECTIONS": "the event subjects' collections (resolvers/events.py)",
+    "FORWARDED_ALLOW_IPS": "uvicorn's environment variable (the proxies it trusts)",
     "HOST": "an environment variable",
     "PORT": "an environment variable",
 }

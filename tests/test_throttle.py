@@ -362,3 +362,23 @@ def test_two_gateway_processes_on_one_store_share_one_budget(two_gateways: list[
     # reach, so at least capacity minus a chunk is spendable.
     assert 90 <= spent <= 110
     assert all(count > 0 for count in granted_by.values())
+
+
+def test_behind_a_trusted_proxy_each_forwarded_address_has_its_own_bucket(
+    tmp_path: Path,
+) -> None:
+    """Served as in production: a proxy on 127.0.0.1 (uvicorn's trusted default) forwards two
+    anonymous visitors; each spends its own bucket of 25 (two queries of 10), not the proxy's."""
+    env = {"TSP_THROTTLE_CAPACITY": "25", "TSP_THROTTLE_RESTORE_RATE": "0.01"}
+    with running_gateway(tmp_path, env=env) as gateway, httpx.Client(timeout=60) as client:
+
+        def codes(forwarded_for: str) -> list[str | None]:
+            headers = {"X-Forwarded-For": forwarded_for}
+            answers = [
+                client.post(f"{gateway.url}/graphql", json=TEN, headers=headers).json()
+                for _ in range(3)
+            ]
+            return [(a.get("errors") or [{}])[0].get("extensions", {}).get("code") for a in answers]
+
+        assert codes("203.0.113.7") == [None, None, "THROTTLED"]
+        assert codes("203.0.113.8") == [None, None, "THROTTLED"]
