@@ -4,7 +4,7 @@ A service in the Shop Registration category gets two links when it is first publ
 :class:`ReferralLinkKind`. They never change afterwards, so links a partner has already shared
 keep working after the service is deactivated and published again. Following a link while the
 service is live and its partner active redirects to the seller onboarding page of its kind and
-records one click document.
+records one click document (the redirect does not wait for it: see ``web.referrals``).
 """
 
 from __future__ import annotations
@@ -129,7 +129,6 @@ async def _create_link(
 class Followed:
     """A referral link a visit may follow: where it redirects, and the click a visit counts."""
 
-    link: ReferralLinkDocument
     url: str
     click: dict[str, Any]
     """The :data:`~datastore.collections.REFERRAL_CLICKS` document to insert."""
@@ -138,10 +137,10 @@ class Followed:
 async def follow_referral(
     store: DocumentStore, code: str, onboarding_urls: Mapping[ReferralLinkKind, str]
 ) -> Followed | None:
-    """The link with ``code``, the onboarding URL it redirects to and the click a visit
-    records (:func:`record_click`); ``None`` unless the code is known, its service LIVE and its
-    partner ACTIVE. ``onboarding_urls`` gives the seller onboarding page of each kind. Reads
-    only: a link checker's HEAD follows a link without counting a visit."""
+    """Where the link with ``code`` redirects (the onboarding URL of its kind, from
+    ``onboarding_urls``) and the click a visit records (:func:`record_click`); ``None`` unless
+    the code is known, its service LIVE and its partner ACTIVE. Reads only: a link checker's
+    HEAD follows a link without counting a visit."""
     if not _CODE.match(code):
         return None
     found = await store.find(c.REFERRAL_LINKS, {"code": code}, limit=1)
@@ -164,7 +163,7 @@ async def follow_referral(
         "at": utc_now(),
     }
     url = redirect_url(onboarding_urls[ReferralLinkKind(link["kind"])], code)
-    return Followed(link, url, click)
+    return Followed(url, click)
 
 
 async def record_click(store: DocumentStore, click: Mapping[str, Any]) -> None:

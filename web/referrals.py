@@ -71,9 +71,9 @@ def referral_routes(
 ) -> list[Route]:
     """Return the route that redirects a referral link to the onboarding page of its kind
     (``onboarding_urls``, 302) and counts the visit (``request.app.state.deferred_writes``),
-    or answers 404 with a small HTML page when
-    the link is unknown or its service or partner is not available; a visitor's address is
-    ``throttled`` when the gateway throttles. The store is ``request.app.state.store``."""
+    or answers 404 with a small HTML page when the link is unknown or its service or partner
+    is not available; a visitor's address is ``throttled`` when the gateway throttles. The
+    store is ``request.app.state.store``."""
 
     async def follow(request: Request) -> Response:
         refused = await _throttled(request) if throttled else None
