@@ -166,14 +166,15 @@ class WriteLane:
         """Run ``job`` on the connection, on the lane's thread, outside any transaction (a
         statement that commits on its own: it may wait for another process's writer)."""
         connection = self.connection
+        deadline = self._deadline()
 
         def run_then_checkpoint() -> T:
-            result = self._retrying(lambda: job(connection))
+            result = self._retrying(lambda: job(connection), deadline)
             if self._wal_is_long():
                 self._checkpoint(connection)
             return result
 
-        await self._lock.acquire()
+        await self._take(deadline)
         try:
             job_done = self._queue_job(run_then_checkpoint)
         except BaseException:
@@ -202,16 +203,15 @@ class WriteLane:
         loop then came to run the transaction; with two workers that idle hold was most of
         what one accept held the lock for."""
         connection = self.connection
-        await self._lock.acquire()
+        deadline = self._deadline()
+        await self._take(deadline)
         try:
-            waits: Iterator[float] | None = None
+            waits = self._waits(deadline)
             while True:
                 try:
                     connection.execute("BEGIN IMMEDIATE")
                     return  # the usual case, at the first try: no other process was writing
                 except sqlite3.Error as error:
-                    if waits is None:
-                        waits = self._waits()  # the busy timeout runs from the first refusal
                     pause = next(waits, None) if busy(error) else None
                     if pause is None:
                         raise_if_unavailable(error)
@@ -270,7 +270,7 @@ class WriteLane:
                     self.path, isolation_level=None, check_same_thread=False, timeout=0
                 )
             holder = self._holder
-            self._retrying(lambda: holder.execute("BEGIN IMMEDIATE"))
+            self._retrying(lambda: holder.execute("BEGIN IMMEDIATE"), self._deadline())
         except sqlite3.Error:
             return
         try:
@@ -305,10 +305,10 @@ class WriteLane:
         loop = asyncio.get_running_loop()
         queued.add_done_callback(lambda _: _call_soon(loop, self._lock.release))
 
-    def _retrying(self, job: Callable[[], T]) -> T:
+    def _retrying(self, job: Callable[[], T], deadline: float) -> T:
         """``job`` (one statement that writes nothing when refused), run again while another
-        writer holds the file, up to the busy timeout; on the lane's thread."""
-        waits = self._waits()
+        writer holds the file, until ``deadline``; on the lane's thread."""
+        waits = self._waits(deadline)
         while True:
             try:
                 return job()
@@ -318,10 +318,30 @@ class WriteLane:
                     raise
             time.sleep(pause)
 
-    def _waits(self) -> Iterator[float]:
+    def _deadline(self) -> float:
+        """When a writer asking now gives up: the busy timeout runs from its asking, its wait
+        for the lane included. Writers queued behind one that waits for another process each
+        waited out a busy timeout of their own, one after the other (the fourth of four
+        concurrent mutations answered after 20 s, not 5)."""
+        return time.monotonic() + self.busy_timeout_ms / 1000
+
+    async def _take(self, deadline: float) -> None:
+        """Take the lane, or raise :class:`StoreUnavailableError` at ``deadline``."""
+        if not self._lock.locked():
+            await self._lock.acquire()  # free: taken at once (no task, no timer)
+            return
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                await self._lock.acquire()
+        except TimeoutError:
+            raise StoreUnavailableError(
+                f"SQLite database unavailable: still busy after {self.busy_timeout_ms} ms "
+                "(the writers ahead of it in this process held the lane that long)"
+            ) from None
+
+    def _waits(self, deadline: float) -> Iterator[float]:
         """The pauses between tries of a statement refused while another process writes
-        (:data:`_RETRY_SECONDS`), until the busy timeout has passed: then none (give up)."""
-        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        (:data:`_RETRY_SECONDS`), until ``deadline``: then none (give up)."""
         for attempt in itertools.count():
             if time.monotonic() >= deadline:
                 return

@@ -4,6 +4,7 @@ an INTERNAL error or a process that hangs; and nothing is half-written."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -316,6 +317,30 @@ def test_a_standalone_mongodb_is_refused_at_start_up(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert "standalone server: transactions need a replica set" in done.stderr
+
+
+async def test_writers_queued_behind_a_locked_file_give_up_together(tmp_path: Path) -> None:
+    """A writer's busy timeout runs from when it asked, its wait behind this process's other
+    writers included: 40 concurrent inserts while another process holds the lock all fail
+    STORE_UNAVAILABLE after about one busy timeout (0.2 s), not one after another (8 s for
+    the last: the bound below is half that, twenty times what they take)."""
+    store = SQLiteStore(tmp_path / "queued.sqlite3", busy_timeout_ms=200)
+    await store.connect()
+    try:
+        await store.insert(c.PARTNERS, {"_id": "ptn_seed", "name": "seed"})
+        with write_locked(store.path, "IMMEDIATE"):
+            inserts = (
+                store.insert(c.PARTNERS, {"_id": f"ptn_{n:02d}", "name": "queued"})
+                for n in range(40)
+            )
+            outcomes = await asyncio.wait_for(
+                asyncio.gather(*inserts, return_exceptions=True), timeout=4
+            )
+        assert all(isinstance(outcome, StoreUnavailableError) for outcome in outcomes)
+        assert await store.count(c.PARTNERS) == 1
+        await store.insert(c.PARTNERS, {"_id": "ptn_after", "name": "after"})
+    finally:
+        await store.close()
 
 
 async def test_a_referral_visit_while_the_store_is_locked_is_sent_on_and_counted_later(
