@@ -24,11 +24,12 @@ even while other processes write.
 
 Waiting for another process's writer is not left to SQLite's busy handler: ``BEGIN IMMEDIATE``
 fails at once while another process writes, and is tried again inline every millisecond (the
-loop serving everything else in between), up to the busy timeout; SQLite's own handler
-sleeps in growing steps (up to 100 ms) and would keep this process's whole lane waiting long
-after the other writer committed. A statement outside any transaction (:meth:`WriteLane.run`)
-and the checkpoint wait the same way on the lane's thread. The wait stops at once when the
-transaction that waits is cancelled.
+loop serving everything else in between), up to the busy timeout, which runs from when the
+writer asked for the lane (its wait behind this process's other writers counts); SQLite's own
+handler sleeps in growing steps (up to 100 ms) and would keep this process's whole lane
+waiting long after the other writer committed. A statement outside any transaction
+(:meth:`WriteLane.run`) and the checkpoint wait the same way on the lane's thread. The wait
+stops at once when the transaction that waits is cancelled.
 """
 
 from __future__ import annotations
