@@ -4,10 +4,11 @@ A seller following a referral link is sent on to onboarding; the click the visit
 count a partner reads later. While the store cannot take writes (another process holds SQLite's
 write lock, the disk is full, MongoDB has no primary), waiting for it held the seller up to the
 store's busy timeout and then failed the visit. Such a write is given :attr:`wait_seconds` on
-the request's path; one the store has not taken by then is handed to a background task that
-tries it again, backing off, for up to :attr:`give_up_seconds`, and logs it once if it is lost.
-A process keeps at most :attr:`max_pending` of them (a store down for long must not grow memory
-without end); the rest are lost, counted and logged.
+the request's path; one the store has not taken by then joins a queue that one background task
+writes, oldest first, one at a time (so that, once the store is back, deferred writes do not
+crowd the writers of requests), backing off while the store refuses. A write still not taken
+after :attr:`give_up_seconds` is lost; so is one beyond :attr:`max_pending` waiting (a store
+down for long must not grow memory without end). What is lost is counted and logged.
 
 A deferred write must be idempotent: it may have committed when its first try was cut off, so
 it is tried again with the same document (a duplicate key then means it was written).
@@ -17,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from prometheus_client import Counter
 
@@ -40,8 +43,15 @@ Attempt = Callable[[], Awaitable[object]]
 _NOT_TAKEN = (StoreUnavailableError, CommitUnknownError)
 
 
+@dataclass(frozen=True)
+class _Pending:
+    what: str
+    attempt: Attempt
+    give_up_at: float
+
+
 class DeferredWrites:
-    """One per app, owned by its lifespan (:meth:`close` ends the background tries)."""
+    """One per app, owned by its lifespan (:meth:`close` ends the background writing)."""
 
     def __init__(
         self,
@@ -57,12 +67,13 @@ class DeferredWrites:
         self.longest_retry_seconds = longest_retry_seconds
         self.give_up_seconds = give_up_seconds
         self.max_pending = max_pending
-        self._pending: dict[asyncio.Task[None], str] = {}  # each with what it writes
+        self._queue: collections.deque[_Pending] = collections.deque()
+        self._writer: asyncio.Task[None] | None = None
 
     @property
     def pending(self) -> int:
         """Writes waiting in the background for the store."""
-        return len(self._pending)
+        return len(self._queue)
 
     async def write(self, what: str, attempt: Attempt) -> bool:
         """Run ``attempt`` (``what`` it writes names it in logs and metrics); ``True`` when it
@@ -76,48 +87,49 @@ class DeferredWrites:
             return False
 
     async def close(self) -> None:
-        """Stop the background tries; what they had not written is logged as lost."""
-        pending, self._pending = self._pending, {}
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        lost = collections.Counter(what for task, what in pending.items() if task.cancelled())
-        for what, count in lost.items():
-            DEFERRED.labels(write=what, outcome="lost").inc(count)
-            logger.warning(
-                "%s lost (%d): the process stopped before the store took it", what, count
-            )
+        """Stop writing in the background; what was still waiting is logged as lost."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        left = collections.Counter(pending.what for pending in self._queue)
+        self._queue.clear()
+        for what, count in left.items():
+            self._lost(what, count, "the process stopped before the store took it")
 
     def _defer(self, what: str, attempt: Attempt) -> None:
-        if len(self._pending) >= self.max_pending:
-            DEFERRED.labels(write=what, outcome="lost").inc()
-            logger.warning(
-                "%s lost: the store cannot take writes and %d are already waiting for it",
-                what,
-                len(self._pending),
-            )
+        if len(self._queue) >= self.max_pending:
+            reason = f"the store cannot take writes and {len(self._queue)} are already waiting"
+            self._lost(what, 1, reason)
             return
         DEFERRED.labels(write=what, outcome="deferred").inc()
-        task = asyncio.get_running_loop().create_task(self._retry(what, attempt))
-        self._pending[task] = what
-        task.add_done_callback(lambda done: self._pending.pop(done, None))
+        self._queue.append(_Pending(what, attempt, time.monotonic() + self.give_up_seconds))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_queued())
 
-    async def _retry(self, what: str, attempt: Attempt) -> None:
-        deadline = time.monotonic() + self.give_up_seconds
+    async def _write_queued(self) -> None:
         pause = self.first_retry_seconds
-        error: Exception | None = None
-        try:
-            while time.monotonic() + pause < deadline:
-                await asyncio.sleep(pause)
-                try:
-                    await attempt()
-                except _NOT_TAKEN as unavailable:
-                    error = unavailable
-                    pause = min(pause * 2, self.longest_retry_seconds)
-                    continue
-                DEFERRED.labels(write=what, outcome="written").inc()
-                return
-        except Exception as unexpected:  # logged once here: nothing else awaits this task
-            error = unexpected
-        DEFERRED.labels(write=what, outcome="lost").inc()
-        logger.warning("%s lost: %s", what, error or "the store did not take it in time")
+        while self._queue:
+            await asyncio.sleep(pause)
+            pending = self._queue[0]
+            if time.monotonic() >= pending.give_up_at:
+                self._queue.popleft()
+                self._lost(pending.what, 1, "the store did not take it in time")
+                continue
+            try:
+                await pending.attempt()
+            except _NOT_TAKEN:
+                pause = min(pause * 2, self.longest_retry_seconds)  # the store is still away
+                continue
+            except Exception as unexpected:  # logged here: nothing else awaits this task
+                self._queue.popleft()
+                self._lost(pending.what, 1, repr(unexpected))
+                continue
+            self._queue.popleft()
+            DEFERRED.labels(write=pending.what, outcome="written").inc()
+            pause = 0.0  # the store is back: the rest go one after another
+
+    def _lost(self, what: str, count: int, reason: str) -> None:
+        DEFERRED.labels(write=what, outcome="lost").inc(count)
+        logger.warning("%s lost (%d): %s", what, count, reason)

@@ -54,6 +54,24 @@ async def test_a_write_the_store_cannot_take_is_written_once_it_can(store: SQLit
     await deferred.close()
 
 
+async def test_deferred_writes_are_written_oldest_first_once_the_store_is_back(
+    store: SQLiteStore,
+) -> None:
+    deferred = DeferredWrites(first_retry_seconds=0.01, longest_retry_seconds=0.05)
+    statements: list[str] = []
+    with write_locked(store.path, "IMMEDIATE"):
+        for number in (1, 2, 3):
+            assert await deferred.write("note", _note(store, number)) is False
+        assert deferred.pending == 3
+        await store.trace(statements.append)
+    await until(lambda: deferred.pending == 0, "the waiting notes written")
+    await store.trace(None)
+    assert await store.count(NOTES) == 4
+    inserted = [line for line in statements if line.startswith('INSERT INTO "notes"')]
+    assert [line.split("'nte_")[1][0] for line in inserted] == ["1", "2", "3"]
+    await deferred.close()
+
+
 async def test_writes_beyond_the_bound_are_lost_and_logged(
     store: SQLiteStore, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -66,7 +84,7 @@ async def test_writes_beyond_the_bound_are_lost_and_logged(
         await until(lambda: deferred.pending == 0, "the waiting note written")
     assert await store.count(NOTES) == 2
     [lost] = [record.getMessage() for record in caplog.records]
-    assert lost.startswith("note lost: the store cannot take writes and 1 are already waiting")
+    assert lost == "note lost (1): the store cannot take writes and 1 are already waiting"
     await deferred.close()
 
 
