@@ -27,7 +27,7 @@ import strawberry
 from graphql import parse
 
 from datastore.documents import BulkExportDocument
-from datastore.store import DocumentStore, StoreError
+from datastore.store import DocumentStore
 from edge.bulk_query_gate import LimitsGate
 from edge.cost import actual_cost, select_operation
 from edge.export_pacing import InFlight, Pacing, no_requests
@@ -47,6 +47,7 @@ from resolvers.bulk_export_query import (
     plan_export,
 )
 from resolvers.bulk_exports import owner_of, viewer_of
+from resolvers.round_failures import RoundFailures
 
 logger = logging.getLogger("tsp.exports")
 _RENEW_SECONDS = 1.0
@@ -103,14 +104,13 @@ class ExportWorker:
 
     async def run_forever(self) -> None:
         """Run exports until cancelled; store trouble is logged and retried after a pause."""
+        failures = RoundFailures(logger, "export worker")
         while True:
             try:
                 worked = await self.run_once()
-            except StoreError as error:
-                logger.warning("export worker: store unavailable: %s", error)
-                worked = False
+                failures.succeeded()
             except Exception:
-                logger.exception("export worker failed; retrying")
+                failures.failed()
                 worked = False
             if not worked:
                 await asyncio.sleep(self.settings.poll_seconds)

@@ -39,6 +39,7 @@ from datastore.ids import new_id
 from datastore.store import ASCENDING, DocumentStore, VersionConflictError
 from edge.stream_settings import StreamSettings
 from edge.webhook_destination import Destination, Resolver, system_resolver
+from resolvers.round_failures import RoundFailures
 from resolvers.webhooks import WebhookStatus
 
 logger = logging.getLogger("tsp.webhooks")
@@ -90,11 +91,13 @@ class WebhookWorker:
 
     async def run_forever(self) -> None:
         """Deliver until cancelled; a failing round is logged, never fatal."""
+        failures = RoundFailures(logger, "webhook delivery")
         while True:
             try:
                 await self.run_once()
+                failures.succeeded()
             except Exception:
-                logger.exception("webhook delivery round failed; retrying")
+                failures.failed()
             await asyncio.sleep(self.settings.webhook_poll_seconds)
 
     async def run_once(self) -> int:

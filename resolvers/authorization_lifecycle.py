@@ -17,6 +17,7 @@ from resolvers.authorization_rules import Code
 from resolvers.authorizations import end, expire
 from resolvers.context import Context, Info
 from resolvers.identity import Viewer
+from resolvers.round_failures import RoundFailures
 from resolvers.validation import fail
 from resolvers.visibility import can_see_seller_item
 from resolvers.writes import atomically, items_per_transaction
@@ -136,6 +137,7 @@ async def sweep_periodically(
     """Run :func:`sweep_expired` now and then every ``interval_seconds`` until cancelled (with
     interrupted partner closes finished, and the event log's expiring notices and pruning); a
     failed sweep is logged and retried on the next tick, never fatal to the gateway."""
+    failures = RoundFailures(logger, "authorization sweep")
     while True:
         try:
             swept = await sweep_expired(store)
@@ -151,6 +153,7 @@ async def sweep_periodically(
             exports = await bulk_export_runs.sweep(store)
             if exports:
                 logger.info("bulk exports: %d files past retention removed", exports)
+            failures.succeeded()
         except Exception:
-            logger.exception("authorization sweep failed; retrying next interval")
+            failures.failed()
         await asyncio.sleep(interval_seconds)

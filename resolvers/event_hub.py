@@ -22,6 +22,7 @@ from datastore import collections as c
 from datastore.documents import EventDocument
 from datastore.store import ASCENDING, DocumentStore
 from resolvers.events import last_position
+from resolvers.round_failures import RoundFailures
 
 logger = logging.getLogger("tsp.events")
 
@@ -124,6 +125,7 @@ class EventHub:
         return subscription
 
     async def _follow(self) -> None:
+        failures = RoundFailures(logger, "following the event log")
         while True:
             try:
                 batch = await self.store.find(
@@ -133,8 +135,9 @@ class EventHub:
                     limit=_BATCH,
                 )
                 self.polls += 1
+                failures.succeeded()
             except Exception:
-                logger.exception("following the event log failed; retrying")
+                failures.failed()
                 batch = []
             for event in batch:
                 self._deliver(event)
