@@ -10,18 +10,18 @@ from pathlib import Path
 import pytest
 
 from datastore import collections as c
-from datastore.sqlite import SQLiteStore
+from datastore.store import DocumentStore
 from resolvers.event_hub import EventHub
 from resolvers.round_failures import RoundFailures
 from tests.polling import until
+from tests.stores import open_store
 
 LOGGER = "tsp.test_round_failures"
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    opened = SQLiteStore(tmp_path / "rounds.sqlite3")
-    await opened.connect()
+async def store(tmp_path: Path) -> AsyncIterator[DocumentStore]:
+    opened = await open_store("sqlite", tmp_path)
     yield opened
     await opened.close()
 
@@ -35,7 +35,7 @@ def _messages(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, bool]]:
 
 
 async def test_store_trouble_is_logged_when_it_starts_and_when_it_ends(
-    store: SQLiteStore, caplog: pytest.LogCaptureFixture
+    store: DocumentStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     failures = RoundFailures(logging.getLogger(LOGGER), "sweep")
     await store.close()  # every read now fails StoreUnavailableError
@@ -72,7 +72,7 @@ async def test_any_other_failure_is_logged_with_its_traceback_every_time(
 
 
 async def test_the_event_log_follower_logs_an_outage_once(
-    store: SQLiteStore, caplog: pytest.LogCaptureFixture
+    store: DocumentStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     """It polls every few milliseconds: each failed poll used to log a traceback."""
     hub = EventHub(store, poll_seconds=0.001)
