@@ -38,6 +38,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
 from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
 from pymongo.read_concern import ReadConcern
+from pymongo.read_preferences import ReadPreference
 from pymongo.write_concern import WriteConcern
 
 from datastore.codec import Document, normalise, normalise_value
@@ -589,6 +590,10 @@ class MongoStore(DocumentStore):
                         callback,
                         read_concern=ReadConcern("snapshot"),
                         write_concern=WriteConcern("majority"),
+                        # Whatever the URL lets other reads use (primaryPreferred keeps them
+                        # answering while no primary is elected), a transaction reads the
+                        # primary: the client's preference would be refused by PyMongo.
+                        read_preference=ReadPreference.PRIMARY,
                     )
                 except PyMongoError as error:
                     if error.has_error_label("UnknownTransactionCommitResult"):

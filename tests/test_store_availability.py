@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -433,6 +434,28 @@ def test_serve_answers_readyz_over_http_and_stops_on_sigterm(tmp_path: Path) -> 
         _, stderr = server.communicate(timeout=30)
     assert "gateway stopped" in stderr
     assert (tmp_path / "var" / "tsp.sqlite3").exists()
+
+
+@requires_mongodb
+async def test_a_mongodb_url_that_lets_reads_go_to_a_secondary_still_runs_transactions() -> None:
+    """``readPreference=primaryPreferred`` keeps reads answering while no primary is elected;
+    transactions read the primary all the same (PyMongo refuses one that inherits the URL's
+    preference: every mutation failed)."""
+    parts = urlsplit(mongodb_url_for_test_database())
+    query = "&".join(part for part in (parts.query, "readPreference=primaryPreferred") if part)
+    store = MongoStore(urlunsplit(parts._replace(query=query)))
+    partner_id = str(PARTNER["_id"])
+    await store.connect()
+    try:
+
+        async def work() -> dict[str, Any]:
+            await store.insert(c.PARTNERS, {**PARTNER, "createdAt": utc_now()})
+            return await store.get_many(c.PARTNERS, [partner_id])
+
+        assert list(await store.transaction(work)) == [partner_id]
+        assert [found["_id"] for found in await store.find(c.PARTNERS)] == [partner_id]
+    finally:
+        await drop_store(store)
 
 
 @requires_mongodb
