@@ -322,8 +322,9 @@ class WriteLane:
     def _deadline(self) -> float:
         """When a writer asking now gives up: the busy timeout runs from its asking, its wait
         for the lane included. Writers queued behind one that waits for another process each
-        waited out a busy timeout of their own, one after the other (the fourth of four
-        concurrent mutations answered after 20 s, not 5)."""
+        waited out a busy timeout of their own, one after the other (of four concurrent
+        mutations, three ran into the 10 s request timeout instead of answering
+        STORE_UNAVAILABLE after 5 s)."""
         return time.monotonic() + self.busy_timeout_ms / 1000
 
     async def _take(self, deadline: float) -> None:
