@@ -124,6 +124,11 @@ class CommitUnknownError(StoreError):
     tell, as a mutation's idempotency key does (its claim commits with the result)."""
 
 
+STORE_TROUBLE = (StoreUnavailableError, CommitUnknownError)
+"""What a store raises when it could not take the work now: retryable, and expected in
+operation (answered ``STORE_UNAVAILABLE`` or ``COMMIT_UNKNOWN``, never logged as a bug)."""
+
+
 @dataclass(frozen=True)
 class IndexSpec:
     """An index, declared once and created at start-up on every adapter.

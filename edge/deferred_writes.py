@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter
 
-from datastore.store import CommitUnknownError, StoreUnavailableError
+from datastore.store import STORE_TROUBLE
 
 logger = logging.getLogger("tsp.deferred_writes")
 
@@ -38,9 +38,6 @@ DEFERRED = Counter(
 )
 
 Attempt = Callable[[], Awaitable[object]]
-# What the store raises when it could not take a write now; a commit it could not confirm is
-# tried again too (the write is idempotent).
-_NOT_TAKEN = (StoreUnavailableError, CommitUnknownError)
 
 
 @dataclass(frozen=True)
@@ -80,9 +77,11 @@ class DeferredWrites:
         was written now, ``False`` when the store could not take it in time and it was handed
         to the background. Any other error is raised, as from the write itself."""
         try:
-            await asyncio.wait_for(attempt(), self.wait_seconds)
+            async with asyncio.timeout(self.wait_seconds):
+                await attempt()
             return True
-        except (*_NOT_TAKEN, TimeoutError):
+        except (*STORE_TROUBLE, TimeoutError):
+            # A commit the store could not confirm is tried again too: the write is idempotent.
             self._defer(what, attempt)
             return False
 
@@ -119,7 +118,7 @@ class DeferredWrites:
                 continue
             try:
                 await pending.attempt()
-            except _NOT_TAKEN:
+            except STORE_TROUBLE:
                 pause = min(pause * 2, self.longest_retry_seconds)  # the store is still away
                 continue
             except Exception as unexpected:  # logged here: nothing else awaits this task

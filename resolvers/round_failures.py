@@ -13,9 +13,7 @@ import logging
 import sys
 import time
 
-from datastore.store import CommitUnknownError, StoreUnavailableError
-
-_STORE_AWAY = (StoreUnavailableError, CommitUnknownError)
+from datastore.store import STORE_TROUBLE
 
 
 class RoundFailures:
@@ -34,7 +32,7 @@ class RoundFailures:
     def failed(self) -> None:
         """Report the exception being handled."""
         error = sys.exc_info()[1]
-        if not isinstance(error, _STORE_AWAY):
+        if not isinstance(error, STORE_TROUBLE):
             self._logger.exception("%s failed; retrying", self._what)
             return
         if self._away_since is None:

@@ -19,7 +19,7 @@ from graphql import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
 from strawberry.extensions import MaskErrors
 
-from datastore.store import CommitUnknownError, StoreUnavailableError
+from datastore.store import STORE_TROUBLE, CommitUnknownError, StoreUnavailableError
 from resolvers.errors import PublicError
 
 logger = logging.getLogger("tsp.graphql")
@@ -86,7 +86,7 @@ class MaskUnexpectedErrors(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", "unknown")
-        if isinstance(error.original_error, StoreUnavailableError | CommitUnknownError):
+        if isinstance(error.original_error, STORE_TROUBLE):
             return store_unavailable(error, request_id)
         logger.error(
             "unexpected error in %s",
