@@ -108,8 +108,8 @@ def store_unavailable(error: GraphQLError, request_id: str) -> GraphQLError:
     code = COMMIT_UNKNOWN if unknown else STORE_UNAVAILABLE
     # Expected in operation, so one line without a traceback.
     logger.warning(
-        "store %s in %s: %s",
-        code.lower().replace("_", " "),
+        "%s in %s: %s",
+        code,
         ".".join(str(p) for p in error.path or ()) or "operation",
         error.original_error,
         extra={"request_id": request_id},
