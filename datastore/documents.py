@@ -262,13 +262,15 @@ class InsightCounterDocument(_Stored):
     (``resolvers.insight_figures``): ``counts[figure]["q<slot>"]`` what a figure moved in each
     quarter hour it moved in, ``acceptance[bin]["q<slot>"]`` a histogram of offer-to-acceptance
     times (each map absent until something is counted in it), and ``base`` the active
-    authorizations at the day's start."""
+    authorizations at the day's start; ``rebuild`` marks the documents the last ``tsp-gateway
+    insights rebuild`` wrote (``resolvers.insight_rebuild``)."""
 
     scope: str
     day: str
     base: int
     counts: NotRequired[dict[str, dict[str, int]]]
     acceptance: NotRequired[dict[str, dict[str, int]]]
+    rebuild: NotRequired[str]
 
 
 class OfferLinkOpenDocument(_Stored):
