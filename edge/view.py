@@ -513,6 +513,9 @@ def _decoded(text: str, code: str, what: str) -> Any:
         raise RequestRefused(400, code, f"{what} nests too deeply.") from error
     except json.JSONDecodeError as error:
         raise RequestRefused(400, code, f"{what} is not valid JSON ({error.msg}).") from error
+    except ValueError as error:
+        # An integer of more digits than Python converts (4300): not a JSONDecodeError.
+        raise RequestRefused(400, code, f"{what} holds a number too long to read.") from error
 
 
 def _query_string_request(request: Request) -> dict[str, Any]:

@@ -93,8 +93,9 @@ class ConnectionLimits:
 
 class GatewayWebSocketAdapter(ASGIWebSocketAdapter):
     """Strawberry's adapter with the limits of a message: one larger than an HTTP body may be,
-    or nested too deep to decode (``json`` raises RecursionError, which Strawberry does not
-    catch: an ERROR traceback and a dropped socket), closes the connection with 4400."""
+    nested too deep to decode (``json`` raises RecursionError, which Strawberry does not
+    catch: an ERROR traceback and a dropped socket) or holding an integer too long to convert,
+    closes the connection with 4400."""
 
     async def iter_json(
         self, *, ignore_parsing_errors: bool = False
@@ -116,6 +117,11 @@ class GatewayWebSocketAdapter(ASGIWebSocketAdapter):
                     if ignore_parsing_errors:
                         continue
                     raise NonJsonMessageReceived from error
+                except ValueError:
+                    # An integer longer than Python converts (4300 digits): not a decode
+                    # error, so Strawberry would let it drop the socket with a traceback.
+                    await self._refuse("A message must not hold a number that long")
+                    return
                 yield message
         except KeyError as error:  # a binary frame has no "text"
             raise NonTextMessageReceived from error

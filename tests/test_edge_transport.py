@@ -328,7 +328,12 @@ async def test_a_refusal_honours_the_accepted_media_type(client_with: ClientFact
 
 @pytest.mark.parametrize(
     ("content", "code"),
-    [(b"{not json", "INVALID_BODY"), (b'{"variables": {}}', "MISSING_QUERY")],
+    [
+        (b"{not json", "INVALID_BODY"),
+        (b'{"query": "{ __typename }", "n": ' + b"1" * 5000 + b"}", "INVALID_BODY"),
+        (b'{"variables": {}}', "MISSING_QUERY"),
+    ],
+    ids=["not-json", "too-many-digits", "no-query"],
 )
 async def test_http_errors_of_the_graphql_view_are_graphql_errors(
     http: httpx.AsyncClient, content: bytes, code: str

@@ -127,6 +127,11 @@ async def test_a_get_asking_for_a_stream_is_refused_the_same(
     [
         ({"query": "{ __typename }", "variables": "{not json"}, "INVALID_PARAMETER"),
         ({"query": "{ __typename }", "extensions": "[" * 20_000}, "INVALID_PARAMETER"),
+        # More digits than Python converts: a ValueError that is not a JSONDecodeError.
+        (
+            {"query": "{ __typename }", "variables": '{"n": ' + "1" * 5000 + "}"},
+            "INVALID_PARAMETER",
+        ),
         ({"query": "{ __typename }", "variables": "[1]"}, "BAD_REQUEST"),
         ({"query": "{ __typename }", "extensions": '"x"'}, "BAD_REQUEST"),
         ({"documentId": "sha256:nope"}, "INVALID_DOCUMENT_ID"),

@@ -222,8 +222,12 @@ async def test_malformed_messages_close_with_4400_and_the_server_carries_on(
             json.dumps({"type": "ping", "payload": {"x": "a" * 1024 * 1024}}),
             "A message must be at most 1048576 bytes",
         ),
+        (
+            '{"type": "ping", "payload": {"x": ' + "1" * 5_000 + "}}",
+            "A message must not hold a number that long",
+        ),
     ],
-    ids=["unclosed", "nested", "large"],
+    ids=["unclosed", "nested", "large", "long-number"],
 )
 async def test_messages_too_deep_or_too_large_close_with_4400_logged_at_info(
     base_url: str, message: str, reason: str, make: Make, caplog: pytest.LogCaptureFixture
