@@ -39,6 +39,7 @@ from edge.validation_lane import (
     LoopFirst,
     parse_loop_first,
 )
+from edge.variables import variables_problems
 
 CACHE_SIZE = 512
 """Distinct documents the parser and validation caches keep (each an LRU)."""
@@ -324,8 +325,8 @@ def validation_cost(selections: int, maximum: int) -> int:
 REFUSAL_MINIMUM_COST = 10
 """What a refused or failed document costs at least (a query's worth of budget)."""
 REFUSAL_CHARACTERS_PER_POINT = 100
-"""Characters of a refused document's text per further point: the parser and validation
-worked through all of it."""
+"""Characters of a refused request per further point (its document's text, or the whole
+request when larger): the parser, validation and variable coercion worked through all of it."""
 
 
 def refusal_cost(characters: int, max_query_cost: int) -> int:
@@ -336,12 +337,32 @@ def refusal_cost(characters: int, max_query_cost: int) -> int:
     return min(max_query_cost, REFUSAL_MINIMUM_COST + work)
 
 
+async def charge_refused_request(policy: GatewayPolicy, gate: GatewayRequest) -> Decision | None:
+    """Spend what a request the endpoint refused before its document could run costs (its
+    :func:`refusal_cost`): a malformed body, an unknown operation name or a missing query is
+    read like a document, so a caller repeating them is throttled like any other. ``None``
+    when throttling is off."""
+    throttle = gate.throttle if policy.throttle.enabled else None
+    if throttle is None:
+        return None
+    cost = refusal_cost(gate.request_characters, policy.max_query_cost)
+    decision = await throttle.spend(gate.caller, cost, admin=gate.admin)
+    gate.actual_cost = cost if decision.granted else 0
+    return decision
+
+
+def throttled_message(cost: int, decision: Decision, what: str) -> str:
+    return (
+        f"Throttled: {what} costs {cost} and {int(decision.status.currently_available)} is "
+        f"available, restoring {decision.status.restore_rate:g} per second. Retry in "
+        f"{decision.retry_after_seconds} s."
+    )
+
+
 def _throttled(cost: int, decision: Decision, what: str) -> GraphQLError:
     count_refusal("THROTTLED")
     return gateway_error(
-        f"Throttled: {what} costs {cost} and {int(decision.status.currently_available)} is "
-        f"available, restoring {decision.status.restore_rate:g} per second. Retry in "
-        f"{decision.retry_after_seconds} s.",
+        throttled_message(cost, decision, what),
         "THROTTLED",
         cost=cost,
         retryAfterSeconds=decision.retry_after_seconds,
@@ -365,9 +386,9 @@ class _CostAndThrottle(SchemaExtension):
 
     async def _charge_refusal(self) -> None:
         """A document refused before it ran (syntax, validation, a structural limit, its
-        cost, its operation name) spends from the caller's bucket too, so repeating such
-        documents gets the caller throttled like any other; past its budget the answer is
-        ``THROTTLED`` and the caller waits out its ``Retry-After``."""
+        cost, its operation name, its variables) spends from the caller's bucket too, so
+        repeating such documents gets the caller throttled like any other; past its budget the
+        answer is ``THROTTLED`` and the caller waits out its ``Retry-After``."""
         context = self.execution_context
         gate = _gate(self)
         result = context.result
@@ -382,10 +403,8 @@ class _CostAndThrottle(SchemaExtension):
         # cost is refused after it).
         if gate.throttled_before_validation:
             return
-        cost = (
-            refusal_cost(len(context.query or ""), self.policy.max_query_cost)
-            + gate.validation_cost
-        )
+        read = max(len(context.query or ""), gate.request_characters)
+        cost = refusal_cost(read, self.policy.max_query_cost) + gate.validation_cost
         decision = await throttle.spend(gate.caller, cost - gate.validation_paid, admin=gate.admin)
         if decision.granted:
             gate.actual_cost = cost
@@ -431,6 +450,24 @@ class _CostAndThrottle(SchemaExtension):
         # (the feed is bounded by the per-connection limits instead). Strawberry ignores a
         # result set here for subscriptions, so their refusals are raised instead.
         subscription = operation.operation == OperationType.SUBSCRIPTION
+        # Values that cannot run are refused before they are costed (charged as a refusal). A
+        # subscription's are coerced by graphql-core as it starts, whose errors the
+        # graphql-transport-ws handler answers as the protocol's "error" message.
+        problems = variables_problems(
+            schema,
+            operation,
+            context.variables,
+            self.policy.limits.max_variable_values,
+            coerce=not subscription,
+        )
+        if problems:
+            for error in problems:
+                count_refusal((error.extensions or {}).get("code") or "BAD_USER_INPUT")
+            if subscription:
+                raise problems[0]  # as _refusal does: the values limit only
+            context.result = GraphQLExecutionResult(data=None, errors=problems)
+            yield
+            return
         # The single-query maximum is about what the fields cost; validating the document
         # afresh is paid beside it (at most the maximum again).
         fields_cost = requested_cost(schema, document, operation, context.variables)

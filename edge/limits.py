@@ -31,6 +31,8 @@ class Limits:
     # What validation walks: the operations' field selections and every fragment's, each with
     # its spreads expanded (a chain of fragments spreading the next is walked again per link).
     max_selections: int = 1000
+    # Every number, string, list and object in a request's variables (``edge.variables``).
+    max_variable_values: int = 1000
     introspection: bool = False
 
 

@@ -30,6 +30,9 @@ class GatewayRequest:
     trusted_document: DocumentNode | None = None
     # ``operationName`` as the client sent it (``None`` when it chose none).
     operation_name: str | None = None
+    # The request's size (a POST's body, a GET's query string): what a refusal is charged
+    # for, the variables and every other part read as much as the document.
+    request_characters: int = 0
     # Headers to add to the HTTP response (``Retry-After`` when throttled).
     response_headers: MutableMapping[str, str] = field(default_factory=dict)
     requested_cost: int = 0

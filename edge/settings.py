@@ -86,6 +86,7 @@ def policy_from_env(env: Mapping[str, str], *, demo: bool) -> GatewayPolicy:
             max_operations=_whole(env, "TSP_MAX_OPERATIONS", 10),
             max_directives_per_field=_whole(env, "TSP_MAX_DIRECTIVES_PER_FIELD", 3, minimum=0),
             max_selections=_whole(env, "TSP_MAX_SELECTIONS", Limits.max_selections),
+            max_variable_values=_whole(env, "TSP_MAX_VARIABLE_VALUES", Limits.max_variable_values),
             introspection=flag(env, "TSP_INTROSPECTION", default=demo),
         ),
         max_query_cost=_whole(env, "TSP_MAX_QUERY_COST", 1_000),

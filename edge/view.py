@@ -38,7 +38,12 @@ from datastore.store import StoreUnavailableError
 from edge.authentication import Authenticator
 from edge.documents import TrustedDocuments, document_id, is_document_id
 from edge.executing import ExecutionGate
-from edge.extension import cost_report
+from edge.extension import (
+    charge_refused_request,
+    cost_report,
+    refusal_cost,
+    throttled_message,
+)
 from edge.oidc import KeysUnavailableError
 from edge.refusals import refusal
 from edge.request import GatewayRequest, request_id_var
@@ -252,16 +257,31 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     retryable=True,
                 )
             except HTTPException as error:
-                code = getattr(error, "code", None) or _CODES_BY_STATUS.get(
-                    error.status_code, "BAD_REQUEST"
-                )
-                response = refusal(
-                    error.status_code,
-                    code,
-                    error.reason,
-                    headers={"Allow": ALLOWED_METHODS} if error.status_code == 405 else None,
-                    extensions=cost_report(self.policy, gate),
-                )
+                decision = await charge_refused_request(self.policy, gate)
+                if decision is not None and not decision.granted:
+                    response = refusal(
+                        200,
+                        "THROTTLED",
+                        throttled_message(
+                            refusal_cost(gate.request_characters, self.policy.max_query_cost),
+                            decision,
+                            "this refused request",
+                        ),
+                        headers={"Retry-After": str(decision.retry_after_seconds)},
+                        extensions=cost_report(self.policy, gate),
+                        retryAfterSeconds=decision.retry_after_seconds,
+                    )
+                else:
+                    code = getattr(error, "code", None) or _CODES_BY_STATUS.get(
+                        error.status_code, "BAD_REQUEST"
+                    )
+                    response = refusal(
+                        error.status_code,
+                        code,
+                        error.reason,
+                        headers={"Allow": ALLOWED_METHODS} if error.status_code == 405 else None,
+                        extensions=cost_report(self.policy, gate),
+                    )
             await response(scope, receive, send)
         finally:
             if stream is not None:
@@ -320,8 +340,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
         )
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
+        gate: GatewayRequest = _starlette(request).state.gateway
         if request.method == "GET":
             data = _query_string_request(_starlette(request))
+            gate.request_characters = len(_starlette(request).url.query)
         else:
             content_type, _ = parse_content_type(request.content_type or "")
             if content_type not in ("application/json", "application/graphql-response+json"):
@@ -330,14 +352,16 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     "UNSUPPORTED_MEDIA_TYPE",
                     "Send the request body as JSON with 'Content-Type: application/json'.",
                 )
-            data = _json_object(await request.get_body())
+            body = await request.get_body()
+            gate.request_characters = len(body)
+            data = _json_object(body)
         for name, kinds in (("operationName", str), ("variables", dict), ("extensions", dict)):
             value = data.get(name)
             if value is not None and not isinstance(value, kinds):
                 kind = "a string" if kinds is str else "an object"
                 raise RequestRefused(400, "BAD_REQUEST", f"'{name}' must be {kind} or null.")
         query = await self._document_text(request, data)
-        _starlette(request).state.gateway.operation_name = data.get("operationName")
+        gate.operation_name = data.get("operationName")
         # Strawberry streams whenever the Accept header lists text/event-stream at all. A GET
         # never streams: it is for queries, and a mutation streamed would be refused inside the
         # stream (200, no code) instead of with a 405.

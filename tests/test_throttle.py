@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -260,29 +261,40 @@ async def test_concurrent_requests_of_one_caller_make_one_lease_sync(
             assert bucket["version"] == 1
 
 
-async def test_refused_documents_spend_budget_until_the_caller_is_throttled(
+async def test_refused_requests_spend_budget_until_the_caller_is_throttled(
     store: DocumentStore,
 ) -> None:
-    """Syntax errors, validation errors, structural limits and cost refusals each cost the
-    caller budget: repeated, they are answered THROTTLED with Retry-After, then the caller
-    waits it out like any other."""
-    documents = {
-        "syntax": "{ serviceCategories(first: 8) { nodes { name }",
-        "validation": "{ serviceCategories(first: 8) { nodes { nonsense } } }",
-        "depth": "{ viewer { partner { serviceOffers { nodes { id } } } } }",
-        "cost": "{ serviceCategories(first: 999) { nodes { name } } }",
+    """Syntax errors, validation errors, structural limits, cost refusals, variables that do
+    not fit, an unknown operation name and a body that is not JSON each cost the caller budget
+    (10 + 1 per 100 characters of the request): repeated, they are answered THROTTLED with
+    Retry-After, then the caller waits it out like any other."""
+    ranked = "query($n: Int!) { serviceCategories(first: $n) { nodes { name } } }"
+    requests: dict[str, dict[str, Any] | bytes] = {
+        "syntax": {"query": "{ serviceCategories(first: 8) { nodes { name }"},
+        "validation": {"query": "{ serviceCategories(first: 8) { nodes { nonsense } } }"},
+        "depth": {"query": "{ viewer { partner { serviceOffers { nodes { id } } } } }"},
+        "cost": {"query": "{ serviceCategories(first: 999) { nodes { name } } }"},
+        "variables": {"query": ranked, "variables": {"n": 2**31}},
+        "operation name": {
+            "query": "query A { __typename } query B { __typename }",
+            "operationName": "C",
+        },
+        "body": b'{"query": ' + b"x" * 300,
     }
     policy = replace(_policy(capacity=100), max_query_cost=200, limits=Limits(max_depth=3))
     settings = replace(SETTINGS, policy=policy)
-    for index, (kind, document) in enumerate(documents.items()):
-        cost = refusal_cost(len(document), 200)
+    for index, (kind, request) in enumerate(requests.items()):
+        body = request if isinstance(request, bytes) else json.dumps(request).encode()
+        cost = refusal_cost(len(body), 200)
         async with serving(store, settings, client=(f"10.2.0.{index}", 1)) as http:
             codes = []
             for _ in range(100 // cost + 1):
-                body = (await http.post("/graphql", json={"query": document})).json()
-                codes.append(body["errors"][0]["extensions"]["code"])
-            assert codes[-1] == "THROTTLED", kind
-            assert "THROTTLED" not in codes[:-1], kind
+                answer = await http.post(
+                    "/graphql", content=body, headers={"Content-Type": "application/json"}
+                )
+                codes.append(answer.json()["errors"][0]["extensions"]["code"])
+            assert codes[-1] == "THROTTLED", (kind, codes)
+            assert "THROTTLED" not in codes[:-1], (kind, codes)
             answer = await http.post("/graphql", json=TEN)
             assert answer.json()["errors"][0]["extensions"]["code"] == "THROTTLED"
             assert int(answer.headers["retry-after"]) >= 1
