@@ -352,10 +352,16 @@ async def charge_refused_request(policy: GatewayPolicy, gate: GatewayRequest) ->
 
 
 def throttled_message(cost: int, decision: Decision, what: str) -> str:
+    status = decision.status
+    available = (
+        f"{int(status.currently_available)} is available to this process while the store "
+        "cannot be reached (its share of the caller's budget)"
+        if decision.alone
+        else f"{int(status.currently_available)} is available"
+    )
     return (
-        f"Throttled: {what} costs {cost} and {int(decision.status.currently_available)} is "
-        f"available, restoring {decision.status.restore_rate:g} per second. Retry in "
-        f"{decision.retry_after_seconds} s."
+        f"Throttled: {what} costs {cost} and {available}, restoring {status.restore_rate:g} "
+        f"per second. Retry in {decision.retry_after_seconds} s."
     )
 
 

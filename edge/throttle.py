@@ -97,6 +97,8 @@ class Decision:
     granted: bool
     status: ThrottleStatus
     retry_after_seconds: int = 0
+    # Decided by this process alone, the store out of reach: ``status`` is then its share.
+    alone: bool = False
 
 
 @lru_cache(maxsize=4_096)
@@ -170,7 +172,7 @@ class Throttle:
         lease = self._leases.get(bucket_id(caller))
         if lease is None:
             return ThrottleStatus(capacity, capacity, rate)
-        return ThrottleStatus(capacity, lease.available(time.time()), rate)
+        return self._status(lease)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -269,7 +271,7 @@ class Throttle:
         return task
 
     def _granted(self, lease: Lease) -> Decision:
-        return Decision(True, self._status(lease))
+        return Decision(True, self._status(lease), alone=lease.fair is not None)
 
     def _refused(self, key: str, lease: Lease, cost: float, rate: float) -> Decision:
         status = self._status(lease)
@@ -279,9 +281,14 @@ class Throttle:
             seconds = (cost - status.currently_available) / rate if rate > 0 else 3600.0
         retry = max(1, math.ceil(seconds))
         self._cool_down(key, time.time() + retry)
-        return Decision(False, status, retry)
+        return Decision(False, status, retry, alone=lease.fair is not None)
 
     def _status(self, lease: Lease) -> ThrottleStatus:
+        if lease.fair is not None:
+            # Deciding alone: what this process may still grant, out of its share. The whole
+            # bucket's figure beside a refusal read "costs 44 and 1032 is available".
+            processes = self.policy.processes
+            return ThrottleStatus(lease.capacity / processes, lease.fair, lease.rate / processes)
         return ThrottleStatus(lease.capacity, lease.available(time.time()), lease.rate)
 
     def _lease(self, key: str, admin: bool) -> Lease:

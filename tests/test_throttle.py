@@ -323,7 +323,12 @@ async def test_a_throttle_whose_store_is_unreachable_grants_its_fair_share_then_
                     one_by_one = [await throttle.spend(caller, 5) for _ in range(4)]
                     granted = [d.granted for d in [*concurrent, *one_by_one]]
                     assert granted == [True] * 5 + [False] * 2
-                    assert one_by_one[-1].retry_after_seconds >= 1
+                    refused = one_by_one[-1]
+                    assert refused.retry_after_seconds >= 1
+                    # It says what it decided from: this process's share, not the bucket.
+                    assert refused.alone
+                    assert refused.status.maximum_available == 25
+                    assert refused.status.currently_available < 5
                     assert not throttle.store_reachable
             # Once the store answers (tried again once a lease period), the 25 granted to each
             # caller meanwhile are charged to its bucket.
