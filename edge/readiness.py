@@ -16,13 +16,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from datastore.store import DocumentStore, StoreError, StoreUnavailableError
-from schema.extensions import RETRY_AFTER_SECONDS
+from schema.extensions import RETRY_AFTER_SECONDS, STORE_UNAVAILABLE
 
 logger = logging.getLogger("tsp.gateway")
 
 READY_TIMEOUT_SECONDS = 0.8
 """How long a probe waits for the store: a store that cannot commit a write in that time is
 not ready."""
+
+
+class _NotInTime(StoreUnavailableError):
+    """The probe's own timeout: its message is the gateway's, fit for any client."""
+
+
+_CANNOT_COMMIT = "the store refused a write; the gateway's log says why"
 
 
 class Readiness:
@@ -43,9 +50,7 @@ class Readiness:
         except StoreError as error:
             return error
         except TimeoutError:
-            return StoreUnavailableError(
-                f"the store did not commit a write within {READY_TIMEOUT_SECONDS} s"
-            )
+            return _NotInTime(f"the store did not commit a write within {READY_TIMEOUT_SECONDS} s")
         return None
 
     async def close(self) -> None:
@@ -68,8 +73,10 @@ async def _readyz(request: Request) -> Response:
     error = await request.app.state.readiness.problem()
     if error is not None:
         logger.warning("not ready: %s", error)
+        # The driver's words (a full disk, a refused login) are the log's, as for any client.
+        reason = str(error) if isinstance(error, _NotInTime) else _CANNOT_COMMIT
         return JSONResponse(
-            {"status": "unavailable", "reason": str(error)},
+            {"status": "unavailable", "code": STORE_UNAVAILABLE, "reason": reason},
             status_code=503,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )

@@ -49,7 +49,13 @@ async def test_readyz_is_503_when_the_store_is_unreachable(tmp_path: Path) -> No
             response = await client.get("/readyz")
             assert (await client.get("/healthz")).status_code == 200
     assert response.status_code == 503
-    assert response.json()["status"] == "unavailable"
+    # The store's own words ("the SQLite store is not connected", "database or disk is
+    # full") stay in the log.
+    assert response.json() == {
+        "status": "unavailable",
+        "code": "STORE_UNAVAILABLE",
+        "reason": "the store refused a write; the gateway's log says why",
+    }
 
 
 async def test_request_id_is_echoed_or_generated(http: httpx.AsyncClient) -> None:
