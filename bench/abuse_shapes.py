@@ -48,6 +48,10 @@ def _deepest(width: int) -> str:
     return '{ node(id: "svc") { ... on Service { ' + inner + " } } }"
 
 
+def _input_object(fields: str) -> str:
+    return f"mutation {{ createServiceOffer(input: {{{fields}}}) {{ __typename }} }}"
+
+
 SHAPES: dict[str, Shape] = {
     "duplicated fields { viewer { partner { id } x n } }": lambda n: (
         "{ viewer { " + "partner { id } " * n + "} }"
@@ -103,6 +107,17 @@ SHAPES: dict[str, Shape] = {
     "unknown fields (validation errors)": lambda n: (
         "{ viewer { " + " ".join(f"nope{i}" for i in range(n)) + " } }"
     ),
+    # Each error about an input object quotes it (edge/input_values.py): every unknown field's
+    # error quoted all of it, and the quote held whatever long value the object held.
+    "unknown fields in an input object": lambda n: _input_object(
+        " ".join(f"a{i}:1" for i in range(n))
+    ),
+    "a long list beside 20 unknown fields in an input object": lambda n: _input_object(
+        " ".join(f"a{i}:1" for i in range(20)) + " serviceIds: [" + "1 " * n + "]"
+    ),
+    "a long string beside 20 unknown fields in an input object": lambda n: _input_object(
+        " ".join(f"a{i}:1" for i in range(20)) + ' idempotencyKey: "' + "x" * n + '"'
+    ),
 }
 
 ISSUE_DOCUMENTS = {
@@ -110,6 +125,12 @@ ISSUE_DOCUMENTS = {
     + "partner { id } " * 600
     + "} }",
     "the issue's { viewer { role } x 1000 }": "{ " + "viewer { role } " * 1000 + "}",
+    "issue 21's input object of 320 unknown fields": _input_object(
+        " ".join(f"a{i}:1" for i in range(320))
+    ),
+    "issue 21's { viewer { __typename x 990 nosuch } }": "{ viewer { "
+    + "__typename " * 990
+    + "nosuch } }",
 }
 
 
@@ -177,7 +198,12 @@ def _answer(outcome: Outcome) -> str:
         return f"refused {outcome.refused}"
     if not outcome.errors:
         return "admitted, valid"
-    return f"admitted, {len(outcome.errors)} error(s): {outcome.errors[0].message[:40]!r}"
+    # The errors' length too: what the answer carries back for the document.
+    characters = sum(len(error.message) for error in outcome.errors)
+    return (
+        f"admitted, {len(outcome.errors)} error(s) of {characters} characters:"
+        f" {outcome.errors[0].message[:40]!r}"
+    )
 
 
 def _row(label: str, size: str, text: str, limits: Limits, repeats: int) -> bool:

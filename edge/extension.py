@@ -40,6 +40,7 @@ from edge.validation_lane import (
     parse_loop_first,
 )
 from edge.variables import variables_problems
+from schema.extensions import PARSE_FAILED
 
 CACHE_SIZE = 512
 """Distinct documents the parser and validation caches keep (each an LRU)."""
@@ -147,6 +148,10 @@ class _Parser(SchemaExtension):
             gate.parse_refusal = refusal.error
         except GraphQLError as error:
             _name_token_limit([error], self.limits.max_tokens)
+            # Answered in the validation step (whose errors are labelled validation
+            # failures), it is still a syntax error: it says so itself.
+            if not (error.extensions or {}).get("code"):
+                error.extensions = {**(error.extensions or {}), "code": PARSE_FAILED}
             gate.parse_refusal = error
         return _stand_in(gate.operation_name)
 

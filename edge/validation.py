@@ -4,8 +4,9 @@
    document over any of them is refused before a single validation rule sees it.
 2. The GraphQL specification's rules (graphql-core's, plus Strawberry's own), with
    OverlappingFieldsCanBeMerged replaced by its near-linear equivalent
-   (:mod:`edge.field_merging`). Within the limits, each rule's work grows with the document
-   at most near-linearly.
+   (:mod:`edge.field_merging`) and ValuesOfCorrectType by one whose errors quote no large
+   value whole (:mod:`edge.input_values`). Within the limits, each rule's work grows with
+   the document at most near-linearly.
 
 Requests run phase 2 through Strawberry's validation cache (:data:`RULES` is one tuple, so the
 cache keeps hitting); trusted documents run both phases once, when first loaded.
@@ -24,6 +25,7 @@ from graphql import (
     NoUnusedVariablesRule,
     OverlappingFieldsCanBeMergedRule,
     ValidationContext,
+    ValuesOfCorrectTypeRule,
     VariablesInAllowedPositionRule,
     specified_rules,
 )
@@ -31,12 +33,15 @@ from graphql import validate as validate_with_rules
 
 from edge.engine import STRAWBERRY_VALIDATION_RULES
 from edge.field_merging import FieldsCanMergeRule
+from edge.input_values import InputValuesRule
 from edge.limits import Limits, structural_problems
 
-RULES = tuple(
-    FieldsCanMergeRule if rule is OverlappingFieldsCanBeMergedRule else rule
-    for rule in specified_rules
-)
+_REPLACED: dict[type[ASTValidationRule], type[ASTValidationRule]] = {
+    OverlappingFieldsCanBeMergedRule: FieldsCanMergeRule,
+    ValuesOfCorrectTypeRule: InputValuesRule,
+}
+
+RULES = tuple(_REPLACED.get(rule, rule) for rule in specified_rules)
 """The specification's rules as the gateway runs them."""
 
 

@@ -13,6 +13,7 @@ from datastore.codec import utc_now
 from datastore.enums import Market
 from datastore.ids import new_id
 from datastore.store import DocumentStore
+from edge.extension import CACHED_LENGTH
 from resolvers.identity import Role
 from resolvers.offer_dates import day_after, day_start
 from tests.conftest import GraphQLClient, Make, request_form, token, token_of
@@ -122,6 +123,32 @@ async def test_errors_of_the_request_carry_a_code(
 ) -> None:
     body = await _body(gql, query, variables, token(Role.ADMIN))
     assert body["errors"] and _codes(body) == [code] * len(body["errors"]), body
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "{ viewer { role } ",
+        "{ viewer { role } } }",
+        '{ partner(id: "unterminated) { id } }',
+        "{ nodes(ids: " + "[" * 300 + "]" * 300 + ") { id } }",
+    ],
+    ids=["unclosed", "extra brace", "unterminated string", "list nested 300 deep"],
+)
+@pytest.mark.parametrize(
+    "padding",
+    ["", " " * CACHED_LENGTH, "#" + "x" * CACHED_LENGTH],
+    ids=["short", "padded with spaces", "padded with a comment"],
+)
+async def test_a_syntax_error_is_a_parse_failure_whatever_the_document_s_length(
+    gql: GraphQLClient, broken: str, padding: str
+) -> None:
+    # A document longer than CACHED_LENGTH is parsed in the validation lane and its syntax
+    # error answered in the validation step: it is still a parse failure, not a validation one.
+    body = await _body(gql, broken + padding)
+    [error] = body["errors"]
+    assert error["message"].startswith("Syntax Error"), error
+    assert error["extensions"]["code"] == "GRAPHQL_PARSE_FAILED", error
 
 
 async def test_anonymous_is_unauthenticated_and_a_wrong_role_forbidden(
