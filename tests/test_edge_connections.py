@@ -1,21 +1,23 @@
 """Slow and streaming clients on a real server (``tsp-gateway serve``, and the app under uvicorn's
-h11 parser): request headers have a deadline, one address holds a bounded number of connections,
-a stream counts against the in-flight limit, and only a client that prefers a stream gets one
-(a streamed query keeping the request timeout)."""
+h11 parser): request headers have a deadline, one address holds a bounded number of connections
+(a WebSocket for as long as it is open), a stream counts against the in-flight limit, and only a
+client that prefers a stream gets one (a streamed query keeping the request timeout)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import socket
+import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from resolvers.identity import Role, issue_token
 from tests.servers import SECRET, Gateway, read_response, running_gateway
@@ -290,3 +292,121 @@ def test_a_stream_counts_against_the_in_flight_limit_and_outlives_the_timeout(
                 break
             time.sleep(0.05)
         assert after.status_code == 200
+
+
+# --- WebSockets: connections per address and the in-flight limit ----------------------------
+
+UPGRADE = (
+    b"GET /graphql HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    b"Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+)
+# Client frames are masked; a zero mask leaves the payload as it is.
+CLOSE_FRAME = b"\x88\x80\x00\x00\x00\x00"
+NOT_JSON_FRAME = b"\x81\x81\x00\x00\x00\x00x"
+
+
+def upgraded(gateway: Gateway, source: str) -> tuple[socket.socket, bytes]:
+    """A connection from ``source`` that asked to upgrade to a WebSocket, and the head of the
+    server's answer (or the whole answer, when it refused and closed)."""
+    sock = connect(gateway, source)
+    sock.sendall(UPGRADE)
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        received += chunk
+    if not received.startswith(b"HTTP/1.1 101 "):
+        received += read_until_closed(sock)
+    return sock, received
+
+
+def test_an_upgraded_websocket_keeps_its_place_among_its_address_s_connections(
+    gateway: Gateway,
+) -> None:
+    with contextlib.ExitStack() as opened:
+        for _ in range(PER_CLIENT):
+            sock, answer = upgraded(gateway, "127.0.0.4")
+            opened.enter_context(sock)
+            assert answer.startswith(b"HTTP/1.1 101 "), answer
+        # Past the header deadline too: an upgraded connection has no headers left to send.
+        time.sleep(float(HEADER_TIMEOUT) * 2)
+        extra, refused = upgraded(gateway, "127.0.0.4")
+        extra.close()
+        assert refused.startswith(b"HTTP/1.1 429 "), refused
+        assert b"\r\nretry-after: 1\r\n" in refused.partition(b"\r\n\r\n")[0].lower()
+        assert error_of(refused)["extensions"] == {
+            "code": "TOO_MANY_CONNECTIONS",
+            "maximum": PER_CLIENT,
+        }
+        other, answer = upgraded(gateway, "127.0.0.5")
+        other.close()
+        assert answer.startswith(b"HTTP/1.1 101 ")
+
+
+def _abort(sock: socket.socket) -> None:
+    # SO_LINGER 0: closing sends a TCP reset, as a crashed client or a dropped link would.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def _close_frame(sock: socket.socket) -> None:
+    sock.sendall(CLOSE_FRAME)
+    read_until_closed(sock)
+    sock.close()
+
+
+def _server_closes(sock: socket.socket) -> None:
+    sock.sendall(NOT_JSON_FRAME)  # the gateway closes the connection with 4400
+    read_until_closed(sock)
+    sock.close()
+
+
+@pytest.mark.parametrize(
+    ("close", "source"),
+    [(_close_frame, "127.0.0.6"), (_abort, "127.0.0.7"), (_server_closes, "127.0.0.8")],
+)
+def test_a_websocket_frees_its_address_s_place_however_it_closes(
+    gateway: Gateway, close: Callable[[socket.socket], None], source: str
+) -> None:
+    opened_before = _gauge(gateway, "tsp_http_connections_open")
+    held = []
+    try:
+        for _ in range(PER_CLIENT):
+            sock, answer = upgraded(gateway, source)
+            held.append(sock)
+            assert answer.startswith(b"HTTP/1.1 101 "), answer
+        extra, refused = upgraded(gateway, source)
+        extra.close()
+        assert refused.startswith(b"HTTP/1.1 429 ")
+        for sock in held:
+            close(sock)
+        # Every place is free again once the server has seen the sockets go.
+        _poll(lambda: _gauge(gateway, "tsp_http_connections_open") <= opened_before)
+        for _ in range(PER_CLIENT):
+            sock, answer = upgraded(gateway, source)
+            held.append(sock)
+            assert answer.startswith(b"HTTP/1.1 101 "), answer
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def _gauge(gateway: Gateway, name: str) -> float:
+    """A gauge's value as ``/metrics`` reports it (the scrape's own connection and request
+    included)."""
+    text = httpx.get(f"{gateway.url}/metrics", timeout=30).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                return float(sample.value)
+    raise AssertionError(f"{name} is not in /metrics")
+
+
+def _poll(condition: Callable[[], bool]) -> None:
+    for _ in range(600):  # bounded
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("the condition did not hold")
