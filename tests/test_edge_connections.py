@@ -1,16 +1,18 @@
 """Slow and streaming clients on a real server (``tsp-gateway serve``, and the app under uvicorn's
 h11 parser): request headers have a deadline, one address holds a bounded number of connections
-(a WebSocket for as long as it is open), a stream counts against the in-flight limit, and only a
-client that prefers a stream gets one (a streamed query keeping the request timeout)."""
+(a WebSocket for as long as it is open), a stream and each operation on a WebSocket count
+against the in-flight limit, and only a client that prefers a stream gets one (a streamed query
+keeping the request timeout)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,10 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from websockets.exceptions import InvalidStatus
 
 from resolvers.identity import Role, issue_token
+from tests.live import ws_client
 from tests.servers import SECRET, Gateway, read_response, running_gateway
 
 HEADER_TIMEOUT = "0.5"
@@ -410,3 +414,101 @@ def _poll(condition: Callable[[], bool]) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("the condition did not hold")
+
+
+SUBSCRIPTION = "subscription { events { id } }"
+
+
+async def test_websocket_operations_count_against_the_in_flight_limit(tmp_path: Path) -> None:
+    in_flight = 3
+    env = {"TSP_MAX_IN_FLIGHT": str(in_flight), "TSP_WS_SUBSCRIPTIONS_PER_CONNECTION": "10"}
+    admin = _admin()
+    query = {"query": "{ __typename }"}
+    with running_gateway(tmp_path, env=env) as served:
+        async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+            warm = {"query": "{ viewer { role } }"}
+            headers = {"Authorization": f"Bearer {admin}"}
+            assert (await http.post("/graphql", json=warm, headers=headers)).status_code == 200
+
+            async def requests_in_flight() -> float:
+                # The scrape is a request in flight itself.
+                text = (await http.get("/metrics")).text
+                return _in_flight(text) - 1
+
+            async with ws_client(served.url, admin) as client:
+                assert (await client.receive())["type"] == "connection_ack"
+                # An open socket with nothing running is not a request in flight.
+                assert (await http.post("/graphql", json=query)).status_code == 200
+                for _ in range(in_flight):
+                    await client.subscribe(SUBSCRIPTION)
+                await until_async(requests_in_flight, in_flight)
+                refused = await http.post("/graphql", json=query)
+                assert refused.status_code == 503
+                assert refused.headers["retry-after"] == "1"
+                assert refused.json()["errors"][0]["extensions"]["code"] == "OVERLOADED"
+                # One more operation on the socket is refused with the protocol's error message;
+                # the connection and its subscriptions carry on.
+                extra = await client.subscribe(SUBSCRIPTION)
+                assert await client.receive() == {
+                    "id": extra,
+                    "type": "error",
+                    "payload": [
+                        {
+                            "message": "The gateway is serving its maximum of 3 requests "
+                            "(TSP_MAX_IN_FLIGHT); retry shortly",
+                            "extensions": {
+                                "code": "OVERLOADED",
+                                "maximum": in_flight,
+                                "retryAfterSeconds": 1,
+                            },
+                        }
+                    ],
+                }
+                await client.send({"type": "ping"})
+                assert await client.receive() == {"type": "pong"}
+                # A new WebSocket is refused before its handshake completes.
+                with pytest.raises(InvalidStatus) as upgrade:
+                    async with ws_client(served.url, admin):
+                        pass
+                assert upgrade.value.response.status_code == 503
+                assert upgrade.value.response.headers["retry-after"] == "1"
+                body = json.loads(upgrade.value.response.body or b"{}")
+                assert body["errors"][0]["extensions"]["code"] == "OVERLOADED"
+                # A completed operation frees its place.
+                await client.send({"id": "1", "type": "complete"})
+                await until_async(requests_in_flight, in_flight - 1)
+                assert (await http.post("/graphql", json=query)).status_code == 200
+            # The client closed the socket: its operations' places are free.
+            await until_async(requests_in_flight, 0)
+
+            # So they are when the socket is reset, its operations never completed.
+            async with ws_client(served.url, admin) as client:
+                assert (await client.receive())["type"] == "connection_ack"
+                for _ in range(in_flight):
+                    await client.subscribe(SUBSCRIPTION)
+                await until_async(requests_in_flight, in_flight)
+                transport = client.connection.transport
+                sock = transport.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                transport.abort()
+            await until_async(requests_in_flight, 0)
+            assert (await http.post("/graphql", json=query)).status_code == 200
+
+
+def _in_flight(metrics: str) -> float:
+    for family in text_string_to_metric_families(metrics):
+        for sample in family.samples:
+            if sample.name == "tsp_http_requests_in_flight":
+                return float(sample.value)
+    raise AssertionError("tsp_http_requests_in_flight is not in /metrics")
+
+
+async def until_async(read: Callable[[], Awaitable[float]], expected: float) -> None:
+    """Returns once ``read()`` gives ``expected`` (bounded)."""
+    seen = None
+    for _ in range(600):  # bounded
+        seen = await read()
+        if seen == expected:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"expected {expected}, still {seen}")
