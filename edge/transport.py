@@ -234,6 +234,8 @@ class AdmissionMiddleware:
         self.max_in_flight = max_in_flight
         self.ungated_paths = ungated_paths
         self.in_flight = 0
+        # Of which operations on WebSockets (see edge.export_pacing).
+        self.websocket_operations = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -250,15 +252,18 @@ class AdmissionMiddleware:
         finally:
             self.leave()
 
-    def enter(self) -> bool:
-        """Takes a place in flight, or finds none free (``False``)."""
+    def enter(self, *, websocket: bool = False) -> bool:
+        """Takes a place in flight (for an operation on a WebSocket when ``websocket``), or
+        finds none free (``False``)."""
         if self.in_flight >= self.max_in_flight:
             return False
         self.in_flight += 1
+        self.websocket_operations += websocket
         return True
 
-    def leave(self) -> None:
+    def leave(self, *, websocket: bool = False) -> None:
         self.in_flight -= 1
+        self.websocket_operations -= websocket
 
     def overloaded_error(self) -> GraphQLFormattedError:
         """The refusal as a GraphQL error (counted), for an operation on a WebSocket, which has no

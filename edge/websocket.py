@@ -158,7 +158,7 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         # the limit is refused with the protocol's own means, the connection carrying on.
         adapter: Any = self.websocket
         admission = admission_of(adapter.ws.scope)
-        if admission is not None and not admission.enter():
+        if admission is not None and not admission.enter(websocket=True):
             await self._refuse_operation(message["id"], admission.overloaded_error())
             return
         if admission is not None:
@@ -280,7 +280,7 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 
 def _leave(admission: AdmissionMiddleware) -> None:
-    admission.leave()
+    admission.leave(websocket=True)
     IN_FLIGHT.dec()
 
 
