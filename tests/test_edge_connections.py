@@ -19,11 +19,17 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import InvalidStatus
 
+from datastore.store import DocumentStore
+from edge.connections import GuardedHTTPProtocol
+from gateway import create_app
 from resolvers.identity import Role, issue_token
-from tests.live import ws_client
+from tests.conftest import SETTINGS, token
+from tests.live import uvicorn_serving, ws_client
+from tests.polling import until
 from tests.servers import SECRET, Gateway, read_response, running_gateway
 
 HEADER_TIMEOUT = "0.5"
@@ -512,3 +518,63 @@ async def until_async(read: Callable[[], Awaitable[float]], expected: float) -> 
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"expected {expected}, still {seen}")
+
+
+def test_a_websocket_the_server_times_out_frees_its_address_s_place(tmp_path: Path) -> None:
+    # A WebSocket that never sends connection_init is closed by the server (4408) after this
+    # long: generous, since the test checks the socket's place is taken before then.
+    env = {"TSP_MAX_CONNECTIONS_PER_CLIENT": "1", "TSP_WS_CONNECTION_INIT_SECONDS": "5"}
+    with running_gateway(tmp_path, env=env) as served:
+        sock, answer = upgraded(served, "127.0.0.9")
+        with sock:
+            assert answer.startswith(b"HTTP/1.1 101 "), answer
+            extra, refused = upgraded(served, "127.0.0.9")
+            extra.close()
+            assert refused.startswith(b"HTTP/1.1 429 "), refused
+            closing = read_until_closed(sock)  # bounded by the socket's 30 s timeout
+        assert closing.startswith(b"\x88")  # the server's close frame: the timeout closed it
+        _poll(lambda: _admits_an_upgrade(served, "127.0.0.9"))
+
+
+def _admits_an_upgrade(gateway: Gateway, source: str) -> bool:
+    sock, answer = upgraded(gateway, source)
+    sock.close()
+    return answer.startswith(b"HTTP/1.1 101 ")
+
+
+async def test_shutting_down_frees_the_places_of_open_websockets(store: DocumentStore) -> None:
+    # Served in this process, so that the counts can be read once the server has stopped.
+    app = create_app(SETTINGS, store=store)
+    opened, in_flight = _local("tsp_http_connections_open"), _local("tsp_http_requests_in_flight")
+    server = uvicorn_serving(
+        app, http=GuardedHTTPProtocol, lifespan="on", access_log=False, timeout_graceful_shutdown=2
+    )
+    port = await server.__aenter__()
+    stopped = False
+    try:
+        async with contextlib.AsyncExitStack() as clients:
+            client = await clients.enter_async_context(
+                ws_client(f"http://127.0.0.1:{port}", token(Role.ADMIN))
+            )
+            assert (await client.receive())["type"] == "connection_ack"
+            for _ in range(2):
+                await client.subscribe(SUBSCRIPTION)
+            await until(lambda: _local("tsp_http_requests_in_flight") == in_flight + 2)
+            assert _local("tsp_http_connections_open") == opened + 1
+            # The server stops with the socket and its subscriptions open.
+            stopped = True
+            await server.__aexit__(None, None, None)
+            code, _reason = await client.closed()
+        assert code == 1012  # uvicorn's "service restart"
+    finally:
+        if not stopped:
+            await server.__aexit__(None, None, None)
+    assert _local("tsp_http_connections_open") == opened
+    assert _local("tsp_http_requests_in_flight") == in_flight
+
+
+def _local(name: str) -> float:
+    """A gauge of this process."""
+    value = REGISTRY.get_sample_value(name)
+    assert value is not None, name
+    return value
