@@ -11,6 +11,12 @@ and request timeouts apply). Both of uvicorn's parsers are covered: ``httptools`
 ``GuardedHTTPProtocol`` is when it is installed, as uvicorn itself would choose) and ``h11`` in
 :mod:`edge.connections_h11` (kept apart, so serving does not import h11 it does not run).
 
+A connection upgraded to a WebSocket keeps its place among its address's connections for as
+long as it stays open: uvicorn hands the socket to a new protocol object (``set_protocol``) and
+the HTTP protocol hears of it no more, so the guard travels with it and the WebSocket protocol
+releases it when the socket closes, however it closes (a WebSocket beyond the bound never gets
+that far: it is refused 429 when it connects, before its upgrade request is read).
+
 The settings are read from the environment once per process, since uvicorn builds each worker's
 protocol from a class name (``tsp-gateway serve`` checks them before starting).
 """
@@ -23,6 +29,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -66,8 +73,9 @@ def _response(status: str, code: str, message: str, **details: object) -> bytes:
 
 
 class ConnectionGuard:
-    """One connection's place among its address's connections and the deadline of the
-    request headers it is sending. ``tell_client``: whether the deadline's end is answered
+    """One connection's place among its address's connections (and in the count of open
+    connections), from its opening to its close, and the deadline of the request headers it
+    is sending. ``tell_client``: whether the deadline's end is answered
     408 before the connection closes (some bytes of a request arrived and no response is
     being sent; a connection that sent nothing is just closed, as an idle one is)."""
 
@@ -83,6 +91,8 @@ class ConnectionGuard:
         self.tell_client = tell_client
         self.counted = False
         self.timer: asyncio.TimerHandle | None = None
+        self.open = True
+        OPEN_CONNECTIONS.inc()
 
     def admit(self) -> bool:
         """Takes a place for the connection, or refuses it (429, then closed) when its address
@@ -106,8 +116,12 @@ class ConnectionGuard:
         self.counted = True
         return True
 
-    def release(self) -> None:
+    def closed(self) -> None:
+        """The connection closed (whichever protocol held it last): its place is free."""
         self.headers_arrived()
+        if self.open:
+            self.open = False
+            OPEN_CONNECTIONS.dec()
         if self.counted and self.host is not None:
             self.counted = False
             _open_by_client[self.host] -= 1
@@ -143,6 +157,40 @@ class ConnectionGuard:
         self.transport.close()
 
 
+class _GuardedWebSocket(asyncio.Protocol):
+    """What a WebSocket protocol of uvicorn's becomes here: the holder of the guard of the HTTP
+    connection it was upgraded from, which it releases when the socket closes."""
+
+    guard: ConnectionGuard | None = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        guard, self.guard = self.guard, None
+        if guard is not None:
+            guard.closed()
+        super().connection_lost(exc)
+
+
+@functools.cache
+def _guarded_websocket_class(base: type[asyncio.Protocol]) -> type[_GuardedWebSocket]:
+    # One subclass per WebSocket implementation uvicorn was configured with, made once.
+    return type(f"Guarded{base.__name__}", (_GuardedWebSocket, base), {})
+
+
+def keep_place_through_upgrade(protocol: Any, guard: ConnectionGuard) -> None:
+    """Makes the WebSocket protocol that ``protocol`` (an HTTP protocol of uvicorn's, about to
+    upgrade) hands its socket to carry ``guard`` on. uvicorn builds it from the instance's
+    ``ws_protocol_class`` with keyword arguments; the HTTP protocol is done with after that."""
+    guard.headers_arrived()
+    guarded = _guarded_websocket_class(protocol.ws_protocol_class)
+
+    def build(**options: Any) -> _GuardedWebSocket:
+        websocket = guarded(**options)
+        websocket.guard = guard
+        return websocket
+
+    protocol.ws_protocol_class = build
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's ``httptools`` protocol with the guard: its parser says when a request
     begins and when its headers are complete."""
@@ -150,22 +198,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     _begun = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        OPEN_CONNECTIONS.inc()
         super().connection_made(transport)
         self.guard = ConnectionGuard(transport, self.client, self._tell_client)
         if self.guard.admit():
             self.guard.expect_headers()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        OPEN_CONNECTIONS.dec()
-        self.guard.release()
+        self.guard.closed()
         super().connection_lost(exc)
 
     def handle_websocket_upgrade(self) -> None:
-        # The WebSocket protocol owns the connection from here (this one hears of it no more);
-        # the stream limits per caller bound it.
-        OPEN_CONNECTIONS.dec()
-        self.guard.release()
+        # The WebSocket protocol owns the connection from here, and its place with it.
+        keep_place_through_upgrade(self, self.guard)
         super().handle_websocket_upgrade()
 
     def on_message_begin(self) -> None:

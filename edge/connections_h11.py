@@ -9,8 +9,7 @@ import asyncio
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from edge.connections import ConnectionGuard
-from edge.metrics import OPEN_CONNECTIONS
+from edge.connections import ConnectionGuard, keep_place_through_upgrade
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -18,20 +17,18 @@ class GuardedH11Protocol(H11Protocol):
     between requests (``IDLE``) and its buffer whether the next one has begun."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        OPEN_CONNECTIONS.inc()
         super().connection_made(transport)
         self.guard = ConnectionGuard(transport, self.client, self._tell_client)
         if self.guard.admit():
             self.guard.expect_headers()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        OPEN_CONNECTIONS.dec()
-        self.guard.release()
+        self.guard.closed()
         super().connection_lost(exc)
 
     def handle_websocket_upgrade(self, event: h11.Request) -> None:
-        OPEN_CONNECTIONS.dec()
-        self.guard.release()
+        # The WebSocket protocol owns the connection from here, and its place with it.
+        keep_place_through_upgrade(self, self.guard)
         super().handle_websocket_upgrade(event)
 
     def handle_events(self) -> None:

@@ -65,9 +65,9 @@ class Pacing:
 
 
 def requests_in_flight(app: Starlette) -> InFlight:
-    """The count of ``app``'s admission middleware (read, never changed), found in its
-    middleware stack once Starlette has built it (at its first call); none before, or when
-    the app has no admission middleware."""
+    """The count of ``app``'s admission middleware (read, never changed), less the operations
+    on WebSockets it counts, found in its middleware stack once Starlette has built it (at its
+    first call); none before, or when the app has no admission middleware."""
     found: list[AdmissionMiddleware] = []
 
     def count() -> int:
@@ -78,6 +78,9 @@ def requests_in_flight(app: Starlette) -> InFlight:
             if layer is None:
                 return 0
             found.append(layer)
-        return found[0].in_flight
+        # Operations on WebSockets are left out: a subscription mostly waits for events, and
+        # an export paced down to its smallest pages for as long as any client stays
+        # subscribed would crawl for good.
+        return found[0].in_flight - found[0].websocket_operations
 
     return count

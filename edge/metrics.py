@@ -59,7 +59,8 @@ STORE_ROUND_TRIPS = Histogram(
 )
 IN_FLIGHT = Gauge(
     "tsp_http_requests_in_flight",
-    "HTTP requests being served.",
+    "Requests being served: HTTP requests (an SSE stream while it lasts) and operations "
+    "running on WebSockets.",
     multiprocess_mode="livesum",
 )
 EXECUTIONS = Counter(

@@ -9,7 +9,9 @@ import contextlib
 import json
 from collections.abc import Collection
 
+from graphql import GraphQLFormattedError
 from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge.accept import preferred_media_type
@@ -205,10 +207,21 @@ class RequestTimeoutMiddleware:
             await send({"type": "http.response.body", "body": events.encode(), "more_body": False})
 
 
+_ADMISSION = "tsp.admission"
+
+
 class AdmissionMiddleware:
     """Answers 503 with ``Retry-After`` at once when ``max_in_flight`` requests are already being
     served, instead of letting work queue up behind them. An event stream is a request in
-    flight for as long as it lasts."""
+    flight for as long as it lasts.
+
+    A WebSocket is a connection (bounded per address by :mod:`edge.connections`), not a request:
+    what counts in flight is each operation it runs, for as long as it runs, since a
+    graphql-transport-ws client multiplexes all its subscriptions on one socket, each as much
+    work as an SSE stream, and an idle socket runs nothing. :mod:`edge.websocket` takes a place
+    per ``subscribe`` (:func:`admission_of` finds this middleware in the scope) and refuses one
+    beyond the limit with an ``error`` message; an upgrade arriving while the gateway is
+    saturated is refused like any request, before the handshake completes."""
 
     def __init__(
         self,
@@ -221,24 +234,79 @@ class AdmissionMiddleware:
         self.max_in_flight = max_in_flight
         self.ungated_paths = ungated_paths
         self.in_flight = 0
+        # Of which operations on WebSockets (see edge.export_pacing).
+        self.websocket_operations = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http" or scope["path"] in self.ungated_paths:
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.max_in_flight:
-            response = refusal(
-                503,
-                "OVERLOADED",
-                f"The gateway is serving its maximum of {self.max_in_flight} requests "
-                "(TSP_MAX_IN_FLIGHT); retry shortly",
-                headers={"Retry-After": "1"},
-                maximum=self.max_in_flight,
-            )
-            await response(scope, receive, send)
+        if not self.enter():
+            await self._overloaded()(scope, receive, send)
             return
-        self.in_flight += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            self.in_flight -= 1
+            self.leave()
+
+    def enter(self, *, websocket: bool = False) -> bool:
+        """Takes a place in flight (for an operation on a WebSocket when ``websocket``), or
+        finds none free (``False``)."""
+        if self.in_flight >= self.max_in_flight:
+            return False
+        self.in_flight += 1
+        self.websocket_operations += websocket
+        return True
+
+    def leave(self, *, websocket: bool = False) -> None:
+        self.in_flight -= 1
+        self.websocket_operations -= websocket
+
+    def overloaded_error(self) -> GraphQLFormattedError:
+        """The refusal as a GraphQL error (counted), for an operation on a WebSocket, which has no
+        ``Retry-After`` header: the seconds are in its extensions."""
+        count_refusal("OVERLOADED")
+        return {
+            "message": self._message(),
+            "extensions": {
+                "code": "OVERLOADED",
+                "maximum": self.max_in_flight,
+                "retryAfterSeconds": 1,
+            },
+        }
+
+    def _message(self) -> str:
+        return (
+            f"The gateway is serving its maximum of {self.max_in_flight} requests "
+            "(TSP_MAX_IN_FLIGHT); retry shortly"
+        )
+
+    def _overloaded(self) -> Response:
+        return refusal(
+            503,
+            "OVERLOADED",
+            self._message(),
+            headers={"Retry-After": "1"},
+            maximum=self.max_in_flight,
+        )
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.in_flight < self.max_in_flight:
+            scope.setdefault("state", {})[_ADMISSION] = self
+            await self.app(scope, receive, send)
+        elif "websocket.http.response" in scope.get("extensions", {}):
+            # The 503 is the handshake's answer (Starlette sends it as a denial response).
+            await self._overloaded()(scope, receive, send)
+        else:
+            count_refusal("OVERLOADED")  # a server without denial responses answers 403
+            await send({"type": "websocket.close", "code": 1013})
+
+
+def admission_of(scope: Scope) -> AdmissionMiddleware | None:
+    """The admission middleware a WebSocket's scope passed through (none when the app has
+    none)."""
+    admission: AdmissionMiddleware | None = scope.get("state", {}).get(_ADMISSION)
+    return admission

@@ -1,7 +1,8 @@
 """Subscriptions over graphql-transport-ws: the token in ``connection_init``, connections per
-caller, pings, the connection closed (4403) when its token expires, and malformed messages
-(wrong shape, larger than the HTTP body limit, nested too deep to decode) closed with the
-protocol's 4400 instead of failing the handler.
+caller, each operation a request in flight while it runs (refused ``OVERLOADED`` beyond
+``TSP_MAX_IN_FLIGHT``), pings, the connection closed (4403) when its token expires, and
+malformed messages (wrong shape, larger than the HTTP body limit, nested too deep to decode)
+closed with the protocol's 4400 instead of failing the handler.
 
 Strawberry's handler does the protocol; this one adds the gateway's rules around it.
 """
@@ -18,6 +19,7 @@ from datetime import datetime
 from json import JSONDecodeError
 from typing import Any
 
+from graphql import GraphQLFormattedError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
@@ -26,14 +28,17 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
+    ErrorMessage,
     Message,
     SubscribeMessage,
 )
 
 from datastore.codec import utc_now
 from edge.documents import document_id
+from edge.metrics import IN_FLIGHT
 from edge.oidc import KeysUnavailableError
 from edge.request import GatewayContext
+from edge.transport import AdmissionMiddleware, admission_of
 from resolvers.context import Context
 from resolvers.identity import InvalidTokenError, Viewer
 
@@ -152,27 +157,51 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await super().handle_message(message)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if not self.connection_acknowledged or message["id"] in self.operations:
+            await super().handle_subscribe(message)  # closes the connection: 4401, 4409
+            return
+        # Each operation is a request in flight while it runs (see edge.transport); one beyond
+        # the limit is refused with the protocol's own means, the connection carrying on.
+        adapter: Any = self.websocket
+        admission = admission_of(adapter.ws.scope)
+        if admission is not None and not admission.enter(websocket=True):
+            await self._refuse_operation(message["id"], admission.overloaded_error())
+            return
+        if admission is not None:
+            IN_FLIGHT.inc()
+        running = False
+        try:
+            await self._start(message)
+            operation = self.operations.get(message["id"])
+            if admission is not None and operation is not None and operation.task is not None:
+                # The place is held until the operation's task ends, however it ends (its
+                # last result, the client's `complete`, the socket closing, shutdown).
+                operation.task.add_done_callback(lambda _: _leave(admission))
+                running = True
+        finally:
+            if admission is not None and not running:
+                _leave(admission)
+
+    async def _start(self, message: SubscribeMessage) -> None:
         view = self._gateway()
-        if self.connection_acknowledged and view.policy.trusted_documents_only:
+        if view.policy.trusted_documents_only:
             # The same rule as over HTTP: only registered documents run.
             registry = view.documents_of(self.websocket)
             query = message["payload"]["query"]
             if await registry.trusted(document_id(query)) is None:
-                await self.send_message(
+                await self._refuse_operation(
+                    message["id"],
                     {
-                        "id": message["id"],
-                        "type": "error",
-                        "payload": [
-                            {
-                                "message": "This gateway runs registered documents only: "
-                                "subscribe with the exact text of a registered document.",
-                                "extensions": {"code": "TRUSTED_DOCUMENT_REQUIRED"},
-                            }
-                        ],
-                    }
+                        "message": "This gateway runs registered documents only: "
+                        "subscribe with the exact text of a registered document.",
+                        "extensions": {"code": "TRUSTED_DOCUMENT_REQUIRED"},
+                    },
                 )
                 return
         await super().handle_subscribe(message)
+
+    async def _refuse_operation(self, operation_id: str, error: GraphQLFormattedError) -> None:
+        await self.send_message(ErrorMessage(id=operation_id, type="error", payload=[error]))
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         if self.connection_init_received or self.connection_timed_out:
@@ -254,6 +283,11 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 del limits.open[self._counted]
             self._counted = None
         await super().shutdown()
+
+
+def _leave(admission: AdmissionMiddleware) -> None:
+    admission.leave(websocket=True)
+    IN_FLIGHT.dec()
 
 
 def _malformed(message: object) -> str | None:

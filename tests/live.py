@@ -79,6 +79,11 @@ async def served(store: DocumentStore, settings: Settings) -> AsyncIterator[str]
             del _SERVED[url]
 
 
+def app_of(base_url: str) -> Starlette:
+    """The app a ``served`` block serves at ``base_url``."""
+    return _SERVED[base_url]
+
+
 async def subscribed(base_url: str, count: int = 1) -> None:
     """Returns once ``count`` live-feed subscriptions have joined the event hub of the app
     served at ``base_url``: a change made after this reaches them (a change made before a

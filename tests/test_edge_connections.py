@@ -1,23 +1,35 @@
 """Slow and streaming clients on a real server (``tsp-gateway serve``, and the app under uvicorn's
-h11 parser): request headers have a deadline, one address holds a bounded number of connections,
-a stream counts against the in-flight limit, and only a client that prefers a stream gets one
-(a streamed query keeping the request timeout)."""
+h11 parser): request headers have a deadline, one address holds a bounded number of connections
+(a WebSocket for as long as it is open), a stream and each operation on a WebSocket count
+against the in-flight limit, and only a client that prefers a stream gets one (a streamed query
+keeping the request timeout)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
+import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+from websockets.exceptions import InvalidStatus
 
+from datastore.store import DocumentStore
+from edge.connections import GuardedHTTPProtocol
+from gateway import create_app
 from resolvers.identity import Role, issue_token
+from tests.conftest import SETTINGS, token
+from tests.live import uvicorn_serving, ws_client
+from tests.polling import until
 from tests.servers import SECRET, Gateway, read_response, running_gateway
 
 HEADER_TIMEOUT = "0.5"
@@ -290,3 +302,279 @@ def test_a_stream_counts_against_the_in_flight_limit_and_outlives_the_timeout(
                 break
             time.sleep(0.05)
         assert after.status_code == 200
+
+
+# --- WebSockets: connections per address and the in-flight limit ----------------------------
+
+UPGRADE = (
+    b"GET /graphql HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    b"Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+)
+# Client frames are masked; a zero mask leaves the payload as it is.
+CLOSE_FRAME = b"\x88\x80\x00\x00\x00\x00"
+NOT_JSON_FRAME = b"\x81\x81\x00\x00\x00\x00x"
+
+
+def upgraded(gateway: Gateway, source: str) -> tuple[socket.socket, bytes]:
+    """A connection from ``source`` that asked to upgrade to a WebSocket, and the head of the
+    server's answer (or the whole answer, when it refused and closed)."""
+    sock = connect(gateway, source)
+    sock.sendall(UPGRADE)
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        received += chunk
+    if not received.startswith(b"HTTP/1.1 101 "):
+        received += read_until_closed(sock)
+    return sock, received
+
+
+def test_an_upgraded_websocket_keeps_its_place_among_its_address_s_connections(
+    gateway: Gateway,
+) -> None:
+    with contextlib.ExitStack() as opened:
+        for _ in range(PER_CLIENT):
+            sock, answer = upgraded(gateway, "127.0.0.4")
+            opened.enter_context(sock)
+            assert answer.startswith(b"HTTP/1.1 101 "), answer
+        # Past the header deadline too: an upgraded connection has no headers left to send.
+        time.sleep(float(HEADER_TIMEOUT) * 2)
+        extra, refused = upgraded(gateway, "127.0.0.4")
+        extra.close()
+        assert refused.startswith(b"HTTP/1.1 429 "), refused
+        assert b"\r\nretry-after: 1\r\n" in refused.partition(b"\r\n\r\n")[0].lower()
+        assert error_of(refused)["extensions"] == {
+            "code": "TOO_MANY_CONNECTIONS",
+            "maximum": PER_CLIENT,
+        }
+        other, answer = upgraded(gateway, "127.0.0.5")
+        other.close()
+        assert answer.startswith(b"HTTP/1.1 101 ")
+
+
+def _abort(sock: socket.socket) -> None:
+    # SO_LINGER 0: closing sends a TCP reset, as a crashed client or a dropped link would.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def _close_frame(sock: socket.socket) -> None:
+    sock.sendall(CLOSE_FRAME)
+    read_until_closed(sock)
+    sock.close()
+
+
+def _server_closes(sock: socket.socket) -> None:
+    sock.sendall(NOT_JSON_FRAME)  # the gateway closes the connection with 4400
+    read_until_closed(sock)
+    sock.close()
+
+
+@pytest.mark.parametrize(
+    ("close", "source"),
+    [(_close_frame, "127.0.0.6"), (_abort, "127.0.0.7"), (_server_closes, "127.0.0.8")],
+)
+def test_a_websocket_frees_its_address_s_place_however_it_closes(
+    gateway: Gateway, close: Callable[[socket.socket], None], source: str
+) -> None:
+    opened_before = _gauge(gateway, "tsp_http_connections_open")
+    held = []
+    try:
+        for _ in range(PER_CLIENT):
+            sock, answer = upgraded(gateway, source)
+            held.append(sock)
+            assert answer.startswith(b"HTTP/1.1 101 "), answer
+        extra, refused = upgraded(gateway, source)
+        extra.close()
+        assert refused.startswith(b"HTTP/1.1 429 ")
+        for sock in held:
+            close(sock)
+        # Every place is free again once the server has seen the sockets go.
+        _poll(lambda: _gauge(gateway, "tsp_http_connections_open") <= opened_before)
+        for _ in range(PER_CLIENT):
+            sock, answer = upgraded(gateway, source)
+            held.append(sock)
+            assert answer.startswith(b"HTTP/1.1 101 "), answer
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def _gauge(gateway: Gateway, name: str) -> float:
+    """A gauge's value as ``/metrics`` reports it (the scrape's own connection and request
+    included)."""
+    text = httpx.get(f"{gateway.url}/metrics", timeout=30).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                return float(sample.value)
+    raise AssertionError(f"{name} is not in /metrics")
+
+
+def _poll(condition: Callable[[], bool]) -> None:
+    for _ in range(600):  # bounded
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("the condition did not hold")
+
+
+SUBSCRIPTION = "subscription { events { id } }"
+
+
+async def test_websocket_operations_count_against_the_in_flight_limit(tmp_path: Path) -> None:
+    in_flight = 3
+    env = {"TSP_MAX_IN_FLIGHT": str(in_flight), "TSP_WS_SUBSCRIPTIONS_PER_CONNECTION": "10"}
+    admin = _admin()
+    query = {"query": "{ __typename }"}
+    with running_gateway(tmp_path, env=env) as served:
+        async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+            warm = {"query": "{ viewer { role } }"}
+            headers = {"Authorization": f"Bearer {admin}"}
+            assert (await http.post("/graphql", json=warm, headers=headers)).status_code == 200
+
+            async def requests_in_flight() -> float:
+                # The scrape is a request in flight itself.
+                text = (await http.get("/metrics")).text
+                return _in_flight(text) - 1
+
+            async with ws_client(served.url, admin) as client:
+                assert (await client.receive())["type"] == "connection_ack"
+                # An open socket with nothing running is not a request in flight.
+                assert (await http.post("/graphql", json=query)).status_code == 200
+                for _ in range(in_flight):
+                    await client.subscribe(SUBSCRIPTION)
+                await until_async(requests_in_flight, in_flight)
+                refused = await http.post("/graphql", json=query)
+                assert refused.status_code == 503
+                assert refused.headers["retry-after"] == "1"
+                assert refused.json()["errors"][0]["extensions"]["code"] == "OVERLOADED"
+                # One more operation on the socket is refused with the protocol's error message;
+                # the connection and its subscriptions carry on.
+                extra = await client.subscribe(SUBSCRIPTION)
+                assert await client.receive() == {
+                    "id": extra,
+                    "type": "error",
+                    "payload": [
+                        {
+                            "message": "The gateway is serving its maximum of 3 requests "
+                            "(TSP_MAX_IN_FLIGHT); retry shortly",
+                            "extensions": {
+                                "code": "OVERLOADED",
+                                "maximum": in_flight,
+                                "retryAfterSeconds": 1,
+                            },
+                        }
+                    ],
+                }
+                await client.send({"type": "ping"})
+                assert await client.receive() == {"type": "pong"}
+                # A new WebSocket is refused before its handshake completes.
+                with pytest.raises(InvalidStatus) as upgrade:
+                    async with ws_client(served.url, admin):
+                        pass
+                assert upgrade.value.response.status_code == 503
+                assert upgrade.value.response.headers["retry-after"] == "1"
+                body = json.loads(upgrade.value.response.body or b"{}")
+                assert body["errors"][0]["extensions"]["code"] == "OVERLOADED"
+                # A completed operation frees its place.
+                await client.send({"id": "1", "type": "complete"})
+                await until_async(requests_in_flight, in_flight - 1)
+                assert (await http.post("/graphql", json=query)).status_code == 200
+            # The client closed the socket: its operations' places are free.
+            await until_async(requests_in_flight, 0)
+
+            # So they are when the socket is reset, its operations never completed.
+            async with ws_client(served.url, admin) as client:
+                assert (await client.receive())["type"] == "connection_ack"
+                for _ in range(in_flight):
+                    await client.subscribe(SUBSCRIPTION)
+                await until_async(requests_in_flight, in_flight)
+                transport = client.connection.transport
+                sock = transport.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                transport.abort()
+            await until_async(requests_in_flight, 0)
+            assert (await http.post("/graphql", json=query)).status_code == 200
+
+
+def _in_flight(metrics: str) -> float:
+    for family in text_string_to_metric_families(metrics):
+        for sample in family.samples:
+            if sample.name == "tsp_http_requests_in_flight":
+                return float(sample.value)
+    raise AssertionError("tsp_http_requests_in_flight is not in /metrics")
+
+
+async def until_async(read: Callable[[], Awaitable[float]], expected: float) -> None:
+    """Returns once ``read()`` gives ``expected`` (bounded)."""
+    seen = None
+    for _ in range(600):  # bounded
+        seen = await read()
+        if seen == expected:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"expected {expected}, still {seen}")
+
+
+def test_a_websocket_the_server_times_out_frees_its_address_s_place(tmp_path: Path) -> None:
+    # A WebSocket that never sends connection_init is closed by the server (4408) after this
+    # long: generous, since the test checks the socket's place is taken before then.
+    env = {"TSP_MAX_CONNECTIONS_PER_CLIENT": "1", "TSP_WS_CONNECTION_INIT_SECONDS": "5"}
+    with running_gateway(tmp_path, env=env) as served:
+        sock, answer = upgraded(served, "127.0.0.9")
+        with sock:
+            assert answer.startswith(b"HTTP/1.1 101 "), answer
+            extra, refused = upgraded(served, "127.0.0.9")
+            extra.close()
+            assert refused.startswith(b"HTTP/1.1 429 "), refused
+            closing = read_until_closed(sock)  # bounded by the socket's 30 s timeout
+        assert closing.startswith(b"\x88")  # the server's close frame: the timeout closed it
+        _poll(lambda: _admits_an_upgrade(served, "127.0.0.9"))
+
+
+def _admits_an_upgrade(gateway: Gateway, source: str) -> bool:
+    sock, answer = upgraded(gateway, source)
+    sock.close()
+    return answer.startswith(b"HTTP/1.1 101 ")
+
+
+async def test_shutting_down_frees_the_places_of_open_websockets(store: DocumentStore) -> None:
+    # Served in this process, so that the counts can be read once the server has stopped.
+    app = create_app(SETTINGS, store=store)
+    opened, in_flight = _local("tsp_http_connections_open"), _local("tsp_http_requests_in_flight")
+    server = uvicorn_serving(
+        app, http=GuardedHTTPProtocol, lifespan="on", access_log=False, timeout_graceful_shutdown=2
+    )
+    port = await server.__aenter__()
+    stopped = False
+    try:
+        async with contextlib.AsyncExitStack() as clients:
+            client = await clients.enter_async_context(
+                ws_client(f"http://127.0.0.1:{port}", token(Role.ADMIN))
+            )
+            assert (await client.receive())["type"] == "connection_ack"
+            for _ in range(2):
+                await client.subscribe(SUBSCRIPTION)
+            await until(lambda: _local("tsp_http_requests_in_flight") == in_flight + 2)
+            assert _local("tsp_http_connections_open") == opened + 1
+            # The server stops with the socket and its subscriptions open.
+            stopped = True
+            await server.__aexit__(None, None, None)
+            code, _reason = await client.closed()
+        assert code == 1012  # uvicorn's "service restart"
+    finally:
+        if not stopped:
+            await server.__aexit__(None, None, None)
+    assert _local("tsp_http_connections_open") == opened
+    assert _local("tsp_http_requests_in_flight") == in_flight
+
+
+def _local(name: str) -> float:
+    """A gauge of this process."""
+    value = REGISTRY.get_sample_value(name)
+    assert value is not None, name
+    return value

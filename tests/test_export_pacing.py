@@ -9,15 +9,18 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
 
 from datastore.store import DocumentStore
 from edge.export_pacing import MIN_PAGE, Pacing, requests_in_flight
+from edge.transport import AdmissionMiddleware
 from gateway import create_app, export_worker
 from resolvers.bulk_export_query import PAGE_SIZE
-from tests.conftest import MAX_PAGES, SETTINGS, GraphQLClient, Make
+from tests.conftest import MAX_PAGES, SETTINGS, GraphQLClient, Make, token_of
+from tests.live import app_of, served, subscribed, ws_client
 from tests.test_bulk_export_api import ADMIN, READ, _download, _page_all, _start
 
 # A held request must stay in flight as long as the test holds it.
@@ -125,3 +128,21 @@ async def test_an_export_behind_a_request_in_flight_completes_with_the_same_file
             ADMIN,
         )
     assert lines == expected and len(lines) == PAGE_SIZE + 30
+
+
+async def test_the_worker_does_not_go_behind_subscriptions_on_websockets(
+    store: DocumentStore, make: Make
+) -> None:
+    # They count against the in-flight limit, but mostly wait for events: an export held to
+    # its smallest pages for as long as anyone stays subscribed would crawl for good.
+    partner = await make.partner()
+    async with served(store, PATIENT) as url, ws_client(url, token_of(partner)) as client:
+        assert (await client.receive())["type"] == "connection_ack"
+        await client.subscribe("subscription { events { id } }")
+        await subscribed(url)
+        app = app_of(url)
+        layer: Any = app.middleware_stack
+        while not isinstance(layer, AdmissionMiddleware):
+            layer = layer.app
+        assert layer.in_flight == 1  # the subscription is in flight
+        assert requests_in_flight(app)() == 0
