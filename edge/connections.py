@@ -72,6 +72,15 @@ def _response(status: str, code: str, message: str, **details: object) -> bytes:
     )
 
 
+def malformed_request(detail: str) -> bytes:
+    """The answer to bytes that are not an HTTP/1.1 request (a bad Content-Length, chunk or
+    header, an unknown method): uvicorn's is plain text with no code, every other refusal of
+    the gateway a GraphQL error naming its rule."""
+    return _response(
+        "400 Bad Request", "MALFORMED_REQUEST", f"The request is not valid HTTP/1.1: {detail}"
+    )
+
+
 class ConnectionGuard:
     """One connection's place among its address's connections (and in the count of open
     connections), from its opening to its close, and the deadline of the request headers it
@@ -221,6 +230,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.guard.headers_arrived()
         self._begun = False
         super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        self.transport.write(malformed_request(msg))
+        self.transport.close()
 
     def _tell_client(self) -> bool:
         return self._begun and (self.cycle is None or self.cycle.response_complete)

@@ -9,7 +9,7 @@ import asyncio
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from edge.connections import ConnectionGuard, keep_place_through_upgrade
+from edge.connections import ConnectionGuard, keep_place_through_upgrade, malformed_request
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -37,6 +37,10 @@ class GuardedH11Protocol(H11Protocol):
             self.guard.headers_arrived()
         elif self.conn.trailing_data[0]:
             self.guard.expect_headers()
+
+    def send_400_response(self, msg: str) -> None:
+        self.transport.write(malformed_request(msg))
+        self.transport.close()
 
     def _tell_client(self) -> bool:
         return (

@@ -138,6 +138,26 @@ def test_the_next_request_on_a_kept_alive_connection_has_the_deadline_too(
     assert answer.startswith(b"HTTP/1.1 408 ")
 
 
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /graphql HTTP/1.1\r\nHost: gw\r\nContent-Length: -1\r\n\r\n",
+        b"POST /graphql HTTP/1.1\r\nHost: gw\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+        b"GET /graphql HTTP/1.1\r\nHost : gw\r\n\r\n",
+    ],
+    ids=["negative-length", "two-lengths", "space-before-colon"],
+)
+def test_bytes_that_are_not_http_are_a_400_with_a_code(
+    gateway: Gateway, request_bytes: bytes
+) -> None:
+    with connect(gateway) as sock:
+        sock.sendall(request_bytes)
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    assert b"content-type: application/json" in answer
+    assert error_of(answer)["extensions"] == {"code": "MALFORMED_REQUEST"}
+
+
 def test_a_connection_that_sends_nothing_is_closed(gateway: Gateway) -> None:
     with connect(gateway) as sock:
         assert read_until_closed(sock) == b""
