@@ -342,18 +342,20 @@ def refusal_cost(characters: int, max_query_cost: int) -> int:
     return min(max_query_cost, REFUSAL_MINIMUM_COST + work)
 
 
-async def charge_refused_request(policy: GatewayPolicy, gate: GatewayRequest) -> Decision | None:
+async def charge_refused_request(
+    policy: GatewayPolicy, gate: GatewayRequest
+) -> tuple[int, Decision] | None:
     """Spend what a request the endpoint refused before its document could run costs (its
     :func:`refusal_cost`): a malformed body, an unknown operation name or a missing query is
-    read like a document, so a caller repeating them is throttled like any other. ``None``
-    when throttling is off."""
+    read like a document, so a caller repeating them is throttled like any other. The cost and
+    the bucket's answer; ``None`` when throttling is off."""
     throttle = gate.throttle if policy.throttle.enabled else None
     if throttle is None:
         return None
     cost = refusal_cost(gate.request_characters, policy.max_query_cost)
     decision = await throttle.spend(gate.caller, cost, admin=gate.admin)
     gate.actual_cost = cost if decision.granted else 0
-    return decision
+    return cost, decision
 
 
 def throttled_message(cost: int, decision: Decision, what: str) -> str:

@@ -38,12 +38,7 @@ from datastore.store import StoreUnavailableError
 from edge.authentication import Authenticator
 from edge.documents import TrustedDocuments, document_id, is_document_id
 from edge.executing import ExecutionGate
-from edge.extension import (
-    charge_refused_request,
-    cost_report,
-    refusal_cost,
-    throttled_message,
-)
+from edge.extension import charge_refused_request, cost_report, throttled_message
 from edge.oidc import KeysUnavailableError
 from edge.refusals import refusal
 from edge.request import GatewayRequest, request_id_var
@@ -257,16 +252,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     retryable=True,
                 )
             except HTTPException as error:
-                decision = await charge_refused_request(self.policy, gate)
-                if decision is not None and not decision.granted:
+                charged = await charge_refused_request(self.policy, gate)
+                if charged is not None and not charged[1].granted:
+                    cost, decision = charged
                     response = refusal(
                         200,
                         "THROTTLED",
-                        throttled_message(
-                            refusal_cost(gate.request_characters, self.policy.max_query_cost),
-                            decision,
-                            "this refused request",
-                        ),
+                        throttled_message(cost, decision, "this refused request"),
                         headers={"Retry-After": str(decision.retry_after_seconds)},
                         extensions=cost_report(self.policy, gate),
                         retryAfterSeconds=decision.retry_after_seconds,
