@@ -35,7 +35,13 @@ import pymongo
 from pymongo import AsyncMongoClient, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    OperationFailure,
+    PyMongoError,
+    WriteConcernError,
+)
 from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
 from pymongo.read_concern import ReadConcern
 from pymongo.read_preferences import ReadPreference
@@ -168,11 +174,12 @@ class MongoStore(DocumentStore):
         for spec in specs:
             if spec.text:
                 # No language: no stemming and no stop words, so terms are whole words.
-                await self._collection(spec.collection).create_index(
-                    [(name, "text") for name in spec.fields],
-                    name=spec.name,
-                    default_language="none",
-                )
+                with self._errors():
+                    await self._collection(spec.collection).create_index(
+                        [(name, "text") for name in spec.fields],
+                        name=spec.name,
+                        default_language="none",
+                    )
                 self._text_fields[spec.collection] = spec.fields
                 continue
             options: dict[str, Any] = {"name": spec.name}
@@ -565,14 +572,18 @@ class MongoStore(DocumentStore):
     async def transaction(self, work: Callable[[], Awaitable[T]]) -> T:
         if self._session.get() is not None:
             return await work()
-        try:
-            return await self._transaction(work)
-        except DuplicateKeyError:
-            # Two transactions racing to insert the same new key (the event counter, a referral
-            # code) may be told "duplicate key" rather than "write conflict", whichever MongoDB
-            # detects first. Run again, as a conflict would be: a fresh snapshot sees the
-            # winner's document and takes the other path; a real duplicate is refused again.
-            return await self._transaction(work)
+        # One budget for the call, the run again below included (a nested pymongo.timeout
+        # keeps the earlier deadline): a second full budget would outlast the request timeout.
+        with self._errors(), pymongo.timeout(self.transaction_seconds):
+            try:
+                return await self._transaction(work)
+            except DuplicateKeyError:
+                # Two transactions racing to insert the same new key (the event counter, a
+                # referral code) may be told "duplicate key" rather than "write conflict",
+                # whichever MongoDB detects first. Run again, as a conflict would be: a fresh
+                # snapshot sees the winner's document and takes the other path; a real
+                # duplicate is refused again.
+                return await self._transaction(work)
 
     async def _transaction(self, work: Callable[[], Awaitable[T]]) -> T:
         async def callback(session: AsyncClientSession) -> T:
@@ -619,10 +630,16 @@ class MongoStore(DocumentStore):
                 None,
             )
             if duplicate is None:
+                if error.details.get("writeConcernErrors") and not error.details.get("writeErrors"):
+                    raise _unconfirmed(error) from error
                 raise
             raise DuplicateKeyError(
                 collection, _index_name(collection, duplicate, str(duplicate.get("errmsg")))
             ) from error
+        except WriteConcernError as error:
+            # Written, but not confirmed by a majority (a step-down or failover during the
+            # wait): it may be kept or rolled back, so not "nothing was written".
+            raise _unconfirmed(error) from error
         except PyMongoError as error:
             if self._session.get() is not None and error.has_error_label(
                 "TransientTransactionError"
@@ -808,3 +825,7 @@ def _hosts(url: str) -> str:
     """The host list of a MongoDB URL, without credentials, for messages."""
     rest = url.split("://", 1)[-1]
     return rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
+
+
+def _unconfirmed(error: PyMongoError) -> CommitUnknownError:
+    return CommitUnknownError(f"MongoDB did not confirm the write: {error}")
