@@ -14,9 +14,9 @@ document goes from its old figures to its new ones at once, though a reader may 
 half replaced while the rebuild runs. Settled counters that the record no longer produces are
 deleted after (each document a rebuild writes carries its ``rebuild`` mark). Yesterday and
 today are replayed and replaced in one last transaction that also reads what it replays: on
-SQLite no change commits in between; on MongoDB a change counted meanwhile writes a counter
-this transaction writes too, so one of them runs again. Only that transaction grows with the
-record, by two days of it.
+SQLite no change commits in between; on MongoDB it writes the open days' counters first, so a
+change counted meanwhile writes a counter this transaction has written and runs again after
+it. Only that transaction grows with the record, by two days of it.
 
 A day's ``base`` is where its scope's previous document left the gauge, carried in memory from
 day to day in time order.
@@ -119,12 +119,18 @@ async def rebuild(store: DocumentStore, *, now: datetime | None = None) -> Rebui
     open_ids = await _ids_from(store, open_from)
 
     async def last_days() -> Rebuilt:
+        # The open days' counters are written first: on MongoDB a change counted meanwhile
+        # then meets this transaction's write and runs again after it, instead of making this
+        # one run again (under steady traffic it might never finish).
+        await store.delete_many(c.INSIGHT_COUNTERS, {"_id": {"$in": open_ids}})
         last = _Tally(store)
         replayed = await _replay_history(store, last, cut, None)
         opened = await _replay_link_opens(store, last, cut, None)
         documents = last.documents(dict(gauges), mark)
-        ids = sorted({*open_ids, *(d["_id"] for d in documents)})
-        await store.delete_many(c.INSIGHT_COUNTERS, {"_id": {"$in": ids}})
+        # Counters created since they were listed.
+        known = set(open_ids)
+        since = [d["_id"] for d in documents if d["_id"] not in known]
+        await store.delete_many(c.INSIGHT_COUNTERS, {"_id": {"$in": since}})
         await store.insert_many(c.INSIGHT_COUNTERS, documents)
         return Rebuilt(entries + replayed, opens + opened, written + len(documents))
 
@@ -163,10 +169,22 @@ async def _replace(store: DocumentStore, documents: Sequence[Mapping[str, Any]])
 
 
 async def _delete_unmarked(store: DocumentStore, before: date, mark: str) -> None:
-    """Delete the settled counters (days before ``before``) this rebuild did not write."""
+    """Delete the settled counters (days before ``before``) this rebuild did not write: one
+    pass in id order (no index has ``day`` first), a batch at a time."""
     wanted = {"day": {"$lt": before.isoformat()}, "rebuild": {"$ne": mark}}
-    while page := await store.find(c.INSIGHT_COUNTERS, wanted, limit=store.transaction_batch):
+    after: list[Any] | None = None
+    while True:
+        page = await store.find(
+            c.INSIGHT_COUNTERS,
+            wanted,
+            sort=[("_id", 1)],
+            limit=store.transaction_batch,
+            after=after,
+        )
+        if not page:
+            return
         await store.delete_many(c.INSIGHT_COUNTERS, {"_id": {"$in": [d["_id"] for d in page]}})
+        after = [page[-1]["_id"]]
 
 
 async def _ids_from(store: DocumentStore, since: date) -> list[str]:
