@@ -3,6 +3,7 @@ in the background until it does, within a bound on how many wait; what is lost i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
@@ -100,3 +101,25 @@ async def test_closing_ends_the_retries_and_logs_what_was_lost(
     assert [record.getMessage() for record in caplog.records] == [
         "note lost (1): the process stopped before the store took it"
     ]
+
+
+async def test_a_first_try_past_the_wait_finishes_in_the_background_uncancelled(
+    store: SQLiteStore,
+) -> None:
+    """Cancelling it would wait for its clean-up on the request's path (on MongoDB, aborting a
+    started transaction waits for a primary): it goes on, and is not tried a second time."""
+    deferred = DeferredWrites(wait_seconds=0.01, first_retry_seconds=0.01)
+    release = asyncio.Event()
+    tries: list[str] = []
+
+    async def slow_note() -> object:
+        tries.append("started")
+        await release.wait()
+        return await store.insert(NOTES, {"_id": "nte_1"})
+
+    assert await deferred.write("note", slow_note) is False
+    release.set()
+    await until(lambda: _count(store, 2), "the first try's note written")
+    assert tries == ["started"]
+    assert deferred.pending == 0
+    await deferred.close()
