@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sqlite3
 import statistics
 import subprocess
@@ -32,8 +33,8 @@ from typing import cast
 
 import httpx
 
-from bench.support import GATEWAY, DemoStore, demo_store
-from bench.writes import CREATE, SETTINGS, _gateway, _load, _partner_services, _seed, _url
+from bench.support import GATEWAY, DemoStore, demo_store, serve_gateway
+from bench.writes import CREATE, SETTINGS, partner_services, seed_offers
 from datastore.codec import encode_datetime, utc_now
 from edge.gateway_settings import Settings
 from gateway import open_store
@@ -60,9 +61,11 @@ class Load:
 
 
 async def _accept_all(demo: DemoStore, count: int) -> None:
-    store = await open_store(Settings(jwt_secret=demo.secret, database_url=_url(demo)))
+    store = await open_store(
+        Settings(jwt_secret=demo.secret, database_url=demo.env["TSP_DATABASE_URL"])
+    )
     try:
-        for offer in await _seed(demo, count):
+        for offer in await seed_offers(demo, count):
             viewer = Viewer(Role.SELLER, offer.seller_id)
             info = cast(Info, SimpleNamespace(context=Context(store, viewer, request_id="bench")))
             await authorize_offer(info, offer.link_token, Consent())
@@ -73,7 +76,7 @@ async def _accept_all(demo: DemoStore, count: int) -> None:
 def _spread(demo: DemoStore, days: int) -> int:
     """Move every history entry and link open back by 0 to ``days - 1`` days, in their order
     (the newest stay today); returns how many entries there are."""
-    path = _url(demo).removeprefix("sqlite:///")
+    path = demo.env["TSP_DATABASE_URL"].removeprefix("sqlite:///")
     connection = sqlite3.connect(path, isolation_level=None)
     try:
         connection.execute("BEGIN IMMEDIATE")
@@ -142,6 +145,10 @@ async def _alone(url: str, body: str, token: str, connections: int, seconds: flo
     return await _creates(url, body, token, connections, done)
 
 
+def _load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def _line(label: str, load: Load) -> str:
     return (
         f"  {label:26} {load.rate:7.1f} requests/s   p50 {load.quantile(0.5):8.1f} ms"
@@ -151,7 +158,7 @@ def _line(label: str, load: Load) -> str:
 
 
 def main(args: argparse.Namespace) -> None:
-    print(f"load average before: {_load()}")
+    print(f"load average before: {_load_average()}")
     with tempfile.TemporaryDirectory() as folder:
         demo = demo_store(folder)
         started = time.perf_counter()
@@ -162,7 +169,7 @@ def main(args: argparse.Namespace) -> None:
             f" in {time.perf_counter() - started:.1f} s",
             flush=True,
         )
-        services = asyncio.run(_partner_services(demo))
+        services = asyncio.run(partner_services(demo))
         today = utc_now().date()
         offer = {
             "serviceIds": services,
@@ -174,13 +181,14 @@ def main(args: argparse.Namespace) -> None:
         token = demo.token("partner", hours=4)
         env = dict(demo.env, TSP_THROTTLE="0")
         results: dict[int, list[tuple[Load, Load]]] = {c: [] for c in CONNECTIONS}
-        with _gateway(env, 1) as server:
+        with serve_gateway(env) as served:
+            url = f"{served.url}/graphql"
             for round_number in range(args.rounds):
-                print(f"round {round_number + 1}/{args.rounds}   load average {_load()}")
+                print(f"round {round_number + 1}/{args.rounds}   load average {_load_average()}")
                 for connections in CONNECTIONS:
-                    beside = asyncio.run(_beside_rebuild(server.url, body, token, connections, env))
+                    beside = asyncio.run(_beside_rebuild(url, body, token, connections, env))
                     alone = asyncio.run(
-                        _alone(server.url, body, token, connections, max(beside.seconds, 2.0))
+                        _alone(url, body, token, connections, max(beside.seconds, 2.0))
                     )
                     results[connections].append((beside, alone))
                     print(_line(f"{connections:2d} connections, rebuilding", beside))

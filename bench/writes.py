@@ -100,7 +100,7 @@ class Offer:
     seller_id: str
 
 
-async def _seed(demo: DemoStore, count: int) -> list[Offer]:
+async def seed_offers(demo: DemoStore, count: int) -> list[Offer]:
     """``count`` fresh sellers, each with a shop and an OPEN offer (three live services of
     the demo partner, for whoever holds the link)."""
     store = await open_store(Settings(jwt_secret=demo.secret, database_url=_url(demo)))
@@ -389,7 +389,7 @@ def _http(
 ) -> None:
     wrk = ensure_wrk()
     partner = demo.token("partner", hours=4)
-    services = asyncio.run(_partner_services(demo))
+    services = asyncio.run(partner_services(demo))
     today = utc_now().date()
     create = json.dumps(
         {
@@ -482,7 +482,7 @@ def _load() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-async def _partner_services(demo: DemoStore) -> list[str]:
+async def partner_services(demo: DemoStore) -> list[str]:
     store: DocumentStore = await open_store(
         Settings(jwt_secret=demo.secret, database_url=_url(demo))
     )
@@ -507,7 +507,7 @@ def main(args: argparse.Namespace) -> None:
         runs = 0 if args.in_process_only else args.rounds * len(CONFIG_LEVELS) + 2
         wanted = args.accepts + MAX_RATE * max(args.seconds, 1) * runs
         started = time.perf_counter()
-        offers = asyncio.run(_seed(demo, wanted))
+        offers = asyncio.run(seed_offers(demo, wanted))
         print(
             f"seeded {len(offers)} sellers and offers in {time.perf_counter() - started:.1f} s",
             flush=True,

@@ -140,15 +140,11 @@ async def rebuild(store: DocumentStore, *, now: datetime | None = None) -> Rebui
 async def _next_day(store: DocumentStore, since: datetime | None, before: datetime) -> date | None:
     """The first day from ``since`` (from the first, when ``None``) and before ``before`` that
     the record holds an entry or a link open of."""
-    lower = {"$gte": since} if since is not None else {}
+    window = _window(since, before)
     first: list[datetime] = []
-    entry = await store.find(
-        c.HISTORY, {"createdAt": {**lower, "$lt": before}}, sort=[("createdAt", 1)], limit=1
-    )
+    entry = await store.find(c.HISTORY, {"createdAt": window}, sort=[("createdAt", 1)], limit=1)
     first += [e["createdAt"] for e in entry]
-    opened = await store.find(
-        c.OFFER_LINK_OPENS, {"at": {**lower, "$lt": before}}, sort=[("at", 1)], limit=1
-    )
+    opened = await store.find(c.OFFER_LINK_OPENS, {"at": window}, sort=[("at", 1)], limit=1)
     first += [o["at"] for o in opened]
     return min(first).date() if first else None
 
@@ -210,7 +206,7 @@ async def _replay_history(
 ) -> int:
     replayed = 0
     after: list[Any] | None = None
-    window = {"$gte": since, **({"$lt": until} if until is not None else {})}
+    window = _window(since, until)
     while True:
         page = await store.find(
             c.HISTORY, {"createdAt": window}, sort=[("createdAt", 1)], limit=_PAGE, after=after
@@ -237,7 +233,7 @@ async def _replay_link_opens(
 ) -> int:
     replayed = 0
     after: list[Any] | None = None
-    window = {"$gte": since, **({"$lt": until} if until is not None else {})}
+    window = _window(since, until)
     while True:
         page = await store.find(
             c.OFFER_LINK_OPENS, {"at": window}, sort=[("at", 1)], limit=_PAGE, after=after
@@ -254,3 +250,9 @@ async def _replay_link_opens(
         if len(page) < _PAGE:
             return replayed
         after = [page[-1]["at"], page[-1]["_id"]]
+
+
+def _window(since: datetime | None, until: datetime | None) -> dict[str, datetime]:
+    """The filter on an instant from ``since`` (included) to ``until`` (excluded), either open."""
+    bounds = {"$gte": since, "$lt": until}
+    return {operator: at for operator, at in bounds.items() if at is not None}

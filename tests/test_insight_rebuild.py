@@ -12,7 +12,7 @@ from typing import Any
 from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.enums import Market
-from datastore.store import DocumentStore
+from datastore.store import Collection, DocumentStore
 from resolvers.insight_rebuild import rebuild
 from tests.conftest import GraphQLClient, Make, token_of
 from tests.test_insights_api import ACCEPT, CANCEL, OPEN, _counters, _offer, _ok
@@ -36,24 +36,20 @@ async def _record(gql: GraphQLClient, partner: Mapping[str, Any], make: Make) ->
 
 async def _spread_over_days(store: DocumentStore) -> None:
     """Move the record, in its order, across :data:`_DAYS_AGO` (each keeps its time of day)."""
-    entries = await store.find(c.HISTORY, sort=[("createdAt", 1)])
-    for position, entry in enumerate(entries):
-        back = timedelta(days=_DAYS_AGO[position * len(_DAYS_AGO) // len(entries)])
-        await store.update(
-            c.HISTORY,
-            entry["_id"],
-            expected_version=entry["version"],
-            changes={"createdAt": entry["createdAt"] - back},
-        )
-    opens = await store.find(c.OFFER_LINK_OPENS, sort=[("at", 1)])
-    for position, opened in enumerate(opens):
-        back = timedelta(days=_DAYS_AGO[position * len(_DAYS_AGO) // len(opens)])
-        await store.update(
-            c.OFFER_LINK_OPENS,
-            opened["_id"],
-            expected_version=opened["version"],
-            changes={"at": opened["at"] - back},
-        )
+    moved: list[tuple[Collection[Any], str]] = [
+        (c.HISTORY, "createdAt"),
+        (c.OFFER_LINK_OPENS, "at"),
+    ]
+    for collection, field in moved:
+        found = await store.find(collection, sort=[(field, 1)])
+        for position, document in enumerate(found):
+            back = timedelta(days=_DAYS_AGO[position * len(_DAYS_AGO) // len(found)])
+            await store.update(
+                collection,
+                document["_id"],
+                expected_version=document["version"],
+                changes={field: document[field] - back},
+            )
 
 
 async def _scramble(store: DocumentStore) -> list[str]:
