@@ -1,9 +1,10 @@
-"""The worst documents for parsing and validation, each grown to the largest size the limits
-admit, timed in-process through the real schema and the real rules (no cache).
+"""The worst documents for the work done before execution (parsing, validation and the query
+cost's walk), each grown to the largest size the limits admit, timed in-process through the
+real schema and the real rules (no cache).
 
 Run ``python -m bench.abuse_shapes [--repeats 7]`` (``python -m bench.abuse`` runs it first).
 For each shape it grows the document (doubling, then bisecting) to the largest size the
-gateway admits at its defaults, then prints the parse + validation time (the maximum over the
+gateway admits at its defaults, then prints the parse + validation + cost time (the maximum over the
 repeats, and the median) against the 50 ms goal, and what the gateway answers: admitted
 (``valid`` or the validation error's first words) or refused with its code. A second row shows
 the next size up (or the issue's own document) is refused, and how fast.
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 from graphql import GraphQLError, get_introspection_query, parse
 
+from edge.cost import requested_cost, select_operation
 from edge.limits import Limits, length_problem, structural_problems
 from edge.validation import RULES, validate_rules
 from schema.api import schema
@@ -74,6 +76,13 @@ SHAPES: dict[str, Shape] = {
     "a chain of n fragments, each spreading the next": lambda n: (
         "{ viewer { ...F0 } } "
         + " ".join(f"fragment F{i} on Viewer {{ role ...F{i + 1} }}" for i in range(n))
+        + f" fragment F{n} on Viewer {{ role }}"
+    ),
+    # Each spread twice: execution collects a fragment once per selection, and the cost walk
+    # expanding every spread afresh took 2^n steps (24 s at n = 22).
+    "a chain of n fragments, each spreading the next twice": lambda n: (
+        "{ viewer { ...F0 } } "
+        + " ".join(f"fragment F{i} on Viewer {{ ...F{i + 1} ...F{i + 1} }}" for i in range(n))
         + f" fragment F{n} on Viewer {{ role }}"
     ),
     "same arguments repeated (merge compares them)": lambda n: (
@@ -142,7 +151,7 @@ class Outcome:
 
 def check(text: str, limits: Limits) -> Outcome:
     """What a request with ``text`` meets, in the gateway's order: the length, the parser's
-    token limit, the structural limits, then the specification's rules."""
+    token limit, the structural limits, the specification's rules, then the query cost."""
     too_long = length_problem(text, limits)
     if too_long is not None:
         return Outcome("MAX_DOCUMENT_LENGTH_EXCEEDED", [too_long])
@@ -154,7 +163,11 @@ def check(text: str, limits: Limits) -> Outcome:
     problems = structural_problems(document, limits)
     if problems:
         return Outcome(str((problems[0].extensions or {})["code"]), problems)
-    return Outcome(None, validate_rules(SCHEMA, document, RULES))
+    errors = validate_rules(SCHEMA, document, RULES)
+    operation = select_operation(document, None)
+    if not errors and operation is not None:
+        requested_cost(SCHEMA, document, operation, None)
+    return Outcome(None, errors)
 
 
 def largest_admitted(shape: Shape, limits: Limits) -> int:
@@ -223,7 +236,7 @@ def _verdict(milliseconds: float) -> str:
 def run(repeats: int) -> bool:
     """Every shape at its largest admitted size and one size up; ``True`` if all within goal."""
     limits = Limits()
-    print(f"Parse + validation in ms, {repeats} runs each, goal <= {GOAL_MS:.0f} ms (defaults)")
+    print(f"Parse + validation + cost in ms, {repeats} runs each, goal <= {GOAL_MS:.0f} ms (defaults)")
     print("  CPU max     wall max median   chars  size      document: answer")
     within = True
     for label, shape in SHAPES.items():

@@ -351,7 +351,7 @@ class _Walker:
         if known is not None:
             return known
         fields: dict[str, list[FieldNode]] = {}
-        for node in self._selected(type_, selection_sets, frozenset()):
+        for node in self._selected(type_, selection_sets, set()):
             response_key = node.alias.value if node.alias else node.name.value
             fields.setdefault(response_key, []).append(node)
         self._collected[key] = fields
@@ -361,8 +361,13 @@ class _Walker:
         self,
         type_: GraphQLObjectType,
         selection_sets: Sequence[SelectionSetNode],
-        visiting: frozenset[str],
+        spread: set[str],
     ) -> Iterator[FieldNode]:
+        """The field nodes of ``selection_sets`` on ``type_``, fragments expanded. Each
+        fragment is expanded once per collection (``spread``), as execution collects fields
+        (graphql-core's ``collect_fields``): its fields merge with themselves however often it
+        is spread, and a chain of fragments each spreading the next twice would otherwise take
+        2^n steps, on the event loop, before anything runs."""
         for selection_set in selection_sets:
             for selection in selection_set.selections:
                 if not self._included(selection):
@@ -372,18 +377,17 @@ class _Walker:
                 elif isinstance(selection, InlineFragmentNode):
                     condition = selection.type_condition
                     if condition is None or self._applies(condition.name.value, type_):
-                        yield from self._selected(type_, [selection.selection_set], visiting)
+                        yield from self._selected(type_, [selection.selection_set], spread)
                 elif isinstance(selection, FragmentSpreadNode):
                     name = selection.name.value
+                    if name in spread:
+                        continue
+                    spread.add(name)
                     fragment = self.fragments.get(name)
-                    if (
-                        fragment is not None
-                        and name not in visiting
-                        and self._applies(fragment.type_condition.name.value, type_)
+                    if fragment is not None and self._applies(
+                        fragment.type_condition.name.value, type_
                     ):
-                        yield from self._selected(
-                            type_, [fragment.selection_set], visiting | {name}
-                        )
+                        yield from self._selected(type_, [fragment.selection_set], spread)
 
     def _applies(self, condition: str, type_: GraphQLObjectType) -> bool:
         if condition == type_.name:

@@ -8,11 +8,14 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import parse
 
 from datastore.store import DocumentStore
+from edge.cost import requested_cost, select_operation
 from edge.extension import GatewayPolicy
 from edge.throttle import ThrottlePolicy
 from resolvers.identity import Role
+from schema.api import schema
 from tests.conftest import SETTINGS, GraphQLClient, Make, serving, token
 
 OFF = ThrottlePolicy(enabled=False)
@@ -71,6 +74,26 @@ async def test_fragments_nesting_and_skipped_fields_are_costed(gql: GraphQLClien
     # nothing, and when included it merges with the fragment's partner field.
     assert _cost(await gql(query, {"skip": True}))["requestedQueryCost"] == 92
     assert _cost(await gql(query, {"skip": False}))["requestedQueryCost"] == 92
+
+
+def _fragment_diamond(links: int, leaf: str) -> str:
+    """A chain of fragments each spreading the next one twice: ``links`` fragments of a few
+    selections that name 2^links spreads of the last one."""
+    chain = " ".join(f"fragment F{i} on Viewer {{ ...F{i + 1} ...F{i + 1} }}" for i in range(links))
+    return f"{{ viewer {{ ...F0 }} }} {chain} fragment F{links} on Viewer {{ {leaf} }}"
+
+
+async def test_a_fragment_spread_twice_is_costed_once(gql: GraphQLClient) -> None:
+    """As execution collects it: the cost walk expanding each spread afresh took 2^n steps on
+    the event loop (a 926-character anonymous query, n = 22, held a served gateway 24 s, past
+    its request timeout). With 64 links it could not end before the suite's timeout."""
+    body = await gql(_fragment_diamond(64, "role"))
+    assert body["data"] == {"viewer": {"role": None}}
+    document = parse(_fragment_diamond(64, "partner { services(first: 5) { nodes { name } } }"))
+    operation = select_operation(document, None)
+    assert operation is not None
+    # The viewer 1, its partner 1 and the partner's services (2 + 5 x 1), once.
+    assert requested_cost(schema._schema, document, operation, None) == 9
 
 
 async def test_a_mutation_costs_ten_plus_its_selection(gql: GraphQLClient) -> None:
