@@ -18,6 +18,10 @@ from resolvers.errors import PublicError, QueryErrorCode
 MAX_DAYS = 731
 """A range covers at most two years of days (731, so any two calendar years fit)."""
 MAX_SERVICE_IDS = 20
+FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2999, 12, 31)
+"""The days a range may name: long before any partner's first change and long after anything
+planned, and far enough from the calendar's ends (years 1 and 9999) that a bucket's last day
+plus one, its week's Sunday and its midnight in any time zone are still dates."""
 
 
 class Granularity(StrEnum):
@@ -53,7 +57,15 @@ def zone_of(name: str) -> ZoneInfo:
 
 
 def check_range(first: date, last: date) -> None:
-    """Refuse ``to`` before ``from`` and ranges over :data:`MAX_DAYS` (INVALID_DATE_RANGE)."""
+    """Refuse days outside :data:`FIRST_DATE`..:data:`LAST_DATE`, ``to`` before ``from`` and
+    ranges over :data:`MAX_DAYS` (INVALID_DATE_RANGE)."""
+    for name, day in (("from", first), ("to", last)):
+        if not FIRST_DATE <= day <= LAST_DATE:
+            raise PublicError(
+                f"{name}: must be a day from {FIRST_DATE} to {LAST_DATE}",
+                QueryErrorCode.INVALID_DATE_RANGE,
+                field=name,
+            )
     if last < first:
         raise PublicError(
             "to: must not be before from", QueryErrorCode.INVALID_DATE_RANGE, field="to"
@@ -80,10 +92,9 @@ def bucket_count(first: object, last: object, granularity: object) -> int:
     0 for arguments the field will refuse."""
     try:
         start, end = date.fromisoformat(str(first)), date.fromisoformat(str(last))
-        if end < start or (end - start).days + 1 > MAX_DAYS:
-            return 0
-        return len(list(_spans(start, end, Granularity(str(granularity or "DAY")))))
-    except ValueError:
+        check_range(start, end)
+        return len(_spans(start, end, Granularity(str(granularity or "DAY"))))
+    except (ValueError, PublicError):
         return 0
 
 

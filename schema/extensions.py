@@ -42,11 +42,14 @@ def is_public_error(error: GraphQLError) -> bool:
         # Wherever it was raised (a field, or a hook of the gateway layer outside any field),
         # the client sees STORE_UNAVAILABLE, never the driver's message.
         return False
-    # Errors outside field execution (syntax, validation, variable coercion) describe the
-    # request the client wrote; inside execution only deliberate errors are shown.
-    if error.path is None or original is None:
+    if original is None or isinstance(original, PublicError | StrawberryGraphQLError):
         return True
-    return isinstance(original, PublicError | StrawberryGraphQLError)
+    # Errors outside field execution (syntax, validation, variable coercion) describe the
+    # request the client wrote, and name where in it (coercion names the variable, and keeps
+    # what the scalar raised as its original error). An exception of the gateway's own hooks
+    # before execution (the cost's walk, say) reaches here wrapped as it is, naming nothing:
+    # a bug to log, not the client's to read ("date value out of range", once).
+    return error.path is None and bool(error.nodes or error.positions)
 
 
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"

@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
+from graphql import GraphQLError, OperationDefinitionNode, parse
+from graphql.execution.values import get_variable_values
 
 from datastore import collections as c
 from datastore.connect import DatabaseURLError
@@ -22,6 +24,8 @@ from edge.gateway_settings import Settings, SettingsError
 from edge.startup_heap import FULL_COLLECTION_EVERY, YOUNG_COLLECTION_EVERY
 from gateway import create_app
 from resolvers.identity import Role, issue_token
+from schema.api import schema
+from schema.extensions import is_public_error
 from tests.conftest import (
     JWT_SECRET,
     SETTINGS,
@@ -121,6 +125,23 @@ async def test_unexpected_errors_are_masked_and_logged_with_the_request_id(
     assert error["extensions"] == {"code": "INTERNAL", "requestId": "req-masked-1"}
     logged = [r for r in caplog.records if getattr(r, "request_id", None) == "req-masked-1"]
     assert logged and "scat_doesnotexist" in str(logged[0].exc_info[1])  # type: ignore[index]
+
+
+def test_an_exception_of_a_hook_before_execution_is_masked_but_a_bad_variable_is_not() -> None:
+    """Strawberry wraps an exception raised before execution (by the gateway's own hooks, such
+    as the cost's walk) as it is, with no path: it once reached the client as a bare "date
+    value out of range" with no code. A variable's value that its scalar refuses also has no
+    path and keeps what the scalar raised, but names the variable."""
+    hook_bug = OverflowError("date value out of range")
+    assert not is_public_error(GraphQLError(str(hook_bug), original_error=hook_bug))
+    document = parse("query($day: Date!) { __typename }")
+    operation = document.definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    coerced = get_variable_values(
+        schema._schema, operation.variable_definitions or (), {"day": "not a day"}
+    )
+    assert isinstance(coerced, list) and coerced[0].original_error is not None
+    assert is_public_error(coerced[0])
 
 
 async def test_graphiql_page_is_served_offline(store: DocumentStore) -> None:

@@ -331,6 +331,18 @@ async def test_day_boundaries_follow_the_time_zone(
         ({"time_zone": "../../etc/passwd"}, "INVALID_TIME_ZONE"),
         ({"first": date(2024, 1, 1), "last": date(2026, 1, 2)}, "INVALID_DATE_RANGE"),
         ({"first": date(2025, 5, 2), "last": date(2025, 5, 1)}, "INVALID_DATE_RANGE"),
+        # Near the calendar's ends a week's Sunday, a month's next first day or a midnight in
+        # a zone east of UTC is no date: once a raw "date value out of range" with no code.
+        (
+            {"first": date(9999, 12, 20), "last": date(9999, 12, 31), "granularity": "WEEK"},
+            "INVALID_DATE_RANGE",
+        ),
+        (
+            {"first": date(9999, 12, 1), "last": date(9999, 12, 31), "granularity": "MONTH"},
+            "INVALID_DATE_RANGE",
+        ),
+        ({"first": date(1, 1, 1), "time_zone": "Asia/Tokyo"}, "INVALID_DATE_RANGE"),
+        ({"first": date(1999, 12, 31), "last": date(2000, 1, 1)}, "INVALID_DATE_RANGE"),
         ({"services": ["svc_unknown"]}, "NOT_FOUND"),
         ({"services": [f"svc_{n}" for n in range(21)]}, "TOO_MANY_IDS"),
     ],
