@@ -45,6 +45,8 @@ from graphql import (
 )
 from graphql.utilities import value_from_ast_untyped
 
+from edge.introspection_cost import IntrospectionCounter
+from edge.introspection_cost import points as introspection_points
 from resolvers.insight_periods import bucket_count
 from resolvers.pagination import DEFAULT_PAGE_SIZE
 
@@ -69,6 +71,7 @@ ASSUMED_LIST_SIZES: Mapping[str, int] = {
 its ids."""
 
 _FREE_WRAPPERS = ("PageInfo",)
+_INTROSPECTION = ("__schema", "__type")
 
 SERIES_FIELDS = frozenset({"Partner.insights", "Query.insights"})
 """Fields answering insight series: their buckets (:data:`SERIES_ITEM`) are counted from the
@@ -193,6 +196,10 @@ class _Walker:
         root_weight = MUTATION_COST if self.operation.operation is OperationType.MUTATION else None
         total = 0
         for key, nodes in self._collect(root, [self.operation.selection_set]).items():
+            if nodes[0].name.value in _INTROSPECTION and root is self.schema.query_type:
+                if data is None or data.get(key) is not None:
+                    total += self._introspection(nodes)
+                continue
             field = self._field(root, nodes[0])
             if field is None:
                 continue
@@ -285,6 +292,19 @@ class _Walker:
             else:
                 total += self._field_cost(named, field, nodes, child, requested)
         return total
+
+    def _introspection(self, nodes: Sequence[FieldNode]) -> int:
+        """``__schema`` or ``__type``: exact, so the same requested and actual."""
+
+        def collect(type_name: str, parents: Sequence[FieldNode]) -> dict[str, list[FieldNode]]:
+            type_ = self.schema.get_type(type_name)
+            assert isinstance(type_, GraphQLObjectType)
+            return self._collect(type_, [n.selection_set for n in parents if n.selection_set])
+
+        counter = IntrospectionCounter(self.schema, collect, self._arguments)
+        if nodes[0].name.value == "__schema":
+            return introspection_points(counter.schema_field(nodes))
+        return introspection_points(counter.type_field(nodes))
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -8,11 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
-from graphql import parse
+from graphql import get_introspection_query, parse
 
 from datastore.store import DocumentStore
 from edge.cost import requested_cost, select_operation
 from edge.extension import GatewayPolicy
+from edge.introspection_cost import OBJECTS_PER_POINT
+from edge.limits import Limits
 from edge.throttle import ThrottlePolicy
 from resolvers.identity import Role
 from schema.api import schema
@@ -151,3 +153,38 @@ async def test_lists_count_their_assumed_size_and_nodes_its_ids(http: httpx.Asyn
         },
     )
     assert _cost(response.json())["requestedQueryCost"] == 3
+
+
+def _objects(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + sum(_objects(item) for item in value.values())
+    if isinstance(value, list):
+        return sum(_objects(item) for item in value)
+    return 0
+
+
+async def test_introspection_costs_the_objects_it_answers(store: DocumentStore) -> None:
+    """Counted over the schema before it runs, so requested and actual agree: a caller
+    repeating 15 aliased ``__schema`` selections once cost nothing (400 ms of CPU each)."""
+    policy = GatewayPolicy(limits=Limits(introspection=True), throttle=OFF)
+    queries = [
+        get_introspection_query(descriptions=True),
+        "{ __schema { types { name fields { name args { name } type { name } } } } }",
+        '{ __type(name: "Partner") { fields(includeDeprecated: true) { type { ofType { name }'
+        " } } } }",
+        '{ __type(name: "NoSuchType") { name } }',
+    ]
+    async with serving(store, replace(SETTINGS, policy=policy)) as http:
+        for query in queries:
+            for _ in range(3):  # from the third time, validated already: no fee beside
+                body = (await http.post("/graphql", json={"query": query})).json()
+            assert "errors" not in body, body
+            objects = _objects(body["data"]) - 1  # the data itself is no object
+            cost = _cost(body)
+            assert cost["requestedQueryCost"] == cost["actualQueryCost"]
+            assert cost["actualQueryCost"] == -(-objects // OBJECTS_PER_POINT)
+        assert objects == 0
+        heavy = "{ __schema { types { name fields { name args { name } type { name } } } } }"
+        many = "{ " + " ".join(f"a{n}: {heavy[2:-2]}" for n in range(15)) + " }"
+        body = (await http.post("/graphql", json={"query": many})).json()
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["MAX_COST_EXCEEDED"]
