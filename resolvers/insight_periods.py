@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from resolvers.errors import PublicError, QueryErrorCode
 
@@ -45,7 +46,7 @@ class Period:
 def zone_of(name: str) -> ZoneInfo:
     """The IANA time zone ``name``; an unknown one is refused with INVALID_TIME_ZONE."""
     try:
-        if name and len(name) <= 64:
+        if name in _iana_names():
             return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         pass
@@ -54,6 +55,14 @@ def zone_of(name: str) -> ZoneInfo:
         QueryErrorCode.INVALID_TIME_ZONE,
         field="timeZone",
     )
+
+
+@cache
+def _iana_names() -> frozenset[str]:
+    """The zones of the IANA database. ``ZoneInfo`` opens any file of the system's zone
+    folder, ``localtime`` (the server's own zone) and ``posixrules`` among them, which are
+    no IANA names: a dashboard asking for one would get the server's zone."""
+    return frozenset(available_timezones() - {"localtime", "posixrules"})
 
 
 def check_range(first: date, last: date) -> None:
