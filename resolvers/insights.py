@@ -17,12 +17,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from datastore import collections as c
+from datastore.catalog import get_catalog
 from datastore.codec import utc_now
 from datastore.documents import InsightCounterDocument
 from datastore.enums import AuthorizationStatus
 from datastore.store import DESCENDING, DocumentStore
 from resolvers import insight_figures as f
+from resolvers.errors import PublicError, QueryErrorCode
 from resolvers.insight_periods import Period
+from resolvers.nodes import check_id
 
 EXPIRING_WITHIN = timedelta(days=15)
 _DAY = timedelta(days=1)
@@ -190,6 +193,22 @@ async def expiring_of_partner(
         )
         counted.update({str(k): v for k, v in grouped.items()})
     return counted
+
+
+def platform_category(identifier: str | None) -> str | None:
+    """The service category a platform series is filtered by: a malformed id is refused
+    ``INVALID_ID``, one the catalog does not hold ``NOT_FOUND`` (all-zero figures would pass
+    for a category where nothing happened)."""
+    if identifier is None:
+        return None
+    check_id(identifier, "serviceCategoryId", expected="ServiceCategory")
+    if get_catalog().get(identifier) is None:
+        raise PublicError(
+            f"serviceCategoryId: no service category {identifier!r}",
+            QueryErrorCode.NOT_FOUND,
+            field="serviceCategoryId",
+        )
+    return identifier
 
 
 async def expiring_on_platform(

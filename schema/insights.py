@@ -274,7 +274,9 @@ class InsightsQuery:
         ] = None,
     ) -> Insights | None:
         periods = _periods(from_, to, granularity, time_zone)
-        category = str(service_category_id) if service_category_id else None
+        category = insights.platform_category(
+            None if service_category_id is None else str(service_category_id)
+        )
         scope = f.platform_scope(market, partner_type, category)
         series = (await insights.read_series(info.context.store, [scope], periods))[scope]
         expiring = await insights.expiring_on_platform(

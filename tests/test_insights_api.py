@@ -458,6 +458,11 @@ async def test_admins_see_the_platform_filtered(
     category = await created(category=tsp_service["categoryId"], type="TSP")
     assert category["offersCreated"] == 1
     assert (await created(type="AFFILIATE_PARTNER"))["offersCreated"] == 0
+    # All-zero figures would pass for a category where nothing happened.
+    for category_id, code in (("scat_nosuchcategory", "NOT_FOUND"), ("!!", "INVALID_ID")):
+        refused = await gql(PLATFORM_INSIGHTS, {**day, "category": category_id}, as_=admin)
+        assert refused["data"]["insights"] is None
+        assert [e["extensions"]["code"] for e in refused["errors"]] == [code]
 
 
 async def test_a_year_of_days_costs_its_buckets_and_reads_no_more(
