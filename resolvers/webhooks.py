@@ -69,6 +69,15 @@ def check_url(checks: Checks, url: str, allowed: AllowedTargets) -> str:
             WebhookErrorCode.INVALID_URL,
         )
         return text
+    if "@" in parts.netloc:
+        # A password in the URL would be stored, and shown to everyone who lists the
+        # partner's subscriptions; a receiver authenticates deliveries by their signature.
+        checks.add(
+            field,
+            "url must not hold a user name or password: verify each delivery's signature",
+            WebhookErrorCode.INVALID_URL,
+        )
+        return text
     refused = host_refusal(host, allowed)
     if refused is not None:
         checks.add(
@@ -84,8 +93,7 @@ def check_url(checks: Checks, url: str, allowed: AllowedTargets) -> str:
 
 def _with_host(parts: SplitResult, host: str | Address, port: int | None) -> str:
     shown = f"[{host}]" if isinstance(host, ipaddress.IPv6Address) else str(host)
-    userinfo = parts.netloc.rpartition("@")[0]
-    netloc = (f"{userinfo}@" if userinfo else "") + shown + (f":{port}" if port is not None else "")
+    netloc = shown + (f":{port}" if port is not None else "")
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
