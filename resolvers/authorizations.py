@@ -340,8 +340,8 @@ async def authorize_offer(
             info, seller, AuthorizeObject(settings["authorizeObject"]), consent
         )
         services = await store.get_many(c.SERVICES, service_ids)
-        for index, service_id in enumerate(service_ids):
-            require_live(services.get(service_id), partner, ["serviceIds", str(index)])
+        for service_id in service_ids:
+            require_live(services.get(service_id), partner, _service_field(consent, service_id))
         changes = _offer_changes(
             offer,
             {
@@ -425,6 +425,21 @@ async def authorize_offer(
         return await _earlier_acceptance(info, offer, seller_id)
 
 
+def _service_argument(channel: AuthorizationChannel) -> str:
+    """The argument naming the service of a default application: its link's token, or its
+    id in the store."""
+    return "serviceLinkToken" if channel is AuthorizationChannel.SERVICE_LINK else "serviceId"
+
+
+def _service_field(consent: Consent, service_id: str) -> list[str]:
+    """Where a problem with one of the offer's services is: in the seller's own list when
+    they chose the services (kept in the offer's order, so the index is theirs), else in
+    the offer behind the link (a one-click accept sends no ``input`` to point into)."""
+    if consent.service_ids is None:
+        return ["token"]
+    return ["serviceIds", str(list(consent.service_ids).index(service_id))]
+
+
 def _kept_services(offer: ServiceOfferDocument, consent: Consent) -> list[str]:
     if consent.service_ids is None:
         return list(offer["serviceIds"])
@@ -487,7 +502,7 @@ async def authorize_service(
         )
     if service is None:
         raise fail(
-            ["token" if channel is AuthorizationChannel.SERVICE_LINK else "serviceId"],
+            [_service_argument(channel)],
             "no service here",
             Code.NOT_FOUND,
         )
@@ -508,7 +523,7 @@ async def authorize_service(
         require_live(
             fresh,
             partner,
-            ["token" if channel is AuthorizationChannel.SERVICE_LINK else "serviceId"],
+            [_service_argument(channel)],
         )
         assert fresh is not None and partner is not None and consent.start_date and consent.end_date
         await requests.connect(info.context, seller["_id"], partner["_id"])

@@ -247,6 +247,33 @@ async def test_withdrawn_expired_and_closed_partner_offers_cannot_be_accepted(
     assert await store.count(c.AUTHORIZATIONS) == 0
 
 
+async def test_a_service_no_longer_live_is_named_where_the_seller_named_it(
+    gql: GraphQLClient,
+    store: DocumentStore,
+    partner: Mapping[str, Any],
+    seller: Mapping[str, Any],
+    make: Make,
+) -> None:
+    """A one-click accept sends no input: the link (``token``) is at fault, not an input path
+    the client never sent. A seller who listed the services is pointed into their own list,
+    though accepted services keep the offer's order."""
+    live = await make.service(partner)
+    deactivated = await make.service(partner, status=ServiceStatus.DEACTIVATED)
+    offer = await make.offer(partner, [live, deactivated])
+    one_click = await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller))
+    assert [(e["field"], e["code"]) for e in one_click["userErrors"]] == [
+        (["token"], "SERVICE_NOT_LIVE")
+    ]
+    chosen = {"serviceIds": [deactivated["_id"], live["_id"]]}
+    edited = await gql.payload(
+        ACCEPT, {"token": offer["linkToken"], "input": chosen}, as_=token_of(seller)
+    )
+    assert [(e["field"], e["code"]) for e in edited["userErrors"]] == [
+        (["input", "serviceIds", "0"], "SERVICE_NOT_LIVE")
+    ]
+    assert await store.count(c.AUTHORIZATIONS) == 0
+
+
 async def test_two_sellers_racing_for_one_offer_exactly_one_wins(
     gql: GraphQLClient, store: DocumentStore, partner: Mapping[str, Any], make: Make
 ) -> None:
@@ -294,7 +321,10 @@ async def test_default_application_through_a_service_link(
     unknown = await gql.payload(
         BY_LINK, {"token": "nope", "input": details}, as_=token_of(restricted)
     )
-    assert unknown["userErrors"][0]["code"] == "NOT_FOUND"
+    # The argument the client sent, not a field of its input.
+    assert [(e["field"], e["code"]) for e in unknown["userErrors"]] == [
+        (["serviceLinkToken"], "NOT_FOUND")
+    ]
 
 
 @pytest.mark.parametrize(
