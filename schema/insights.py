@@ -80,7 +80,8 @@ class InsightsBucket:
     requests_rejected: int | None = strawberry.field(description="Requests rejected (idem).")
     active_at_end: int = strawberry.field(
         description="Active authorizations at the bucket's end (an authorization past its end "
-        "counts until the sweep completes it, within minutes)."
+        "counts until the sweep completes it, within minutes); for a bucket not yet ended, "
+        "active now: no projection of what will end or be granted."
     )
 
 
