@@ -64,16 +64,20 @@ class Series:
 
     @property
     def median_acceptance_seconds(self) -> float | None:
-        """The middle offer-to-acceptance time (the lower middle of an even count)."""
+        """The middle offer-to-acceptance time; of an even count, the mean of the two middle
+        ones (the lower alone made 0.1 s and 110 s a median of 1 s)."""
         total = sum(self.acceptance.values())
         if not total:
             return None
+        middles: list[float] = []
+        wanted = [(total - 1) // 2, total // 2]  # 0-based places of the middle times
         seen = 0
         for name in sorted(self.acceptance, key=lambda b: int(b[1:])):
             seen += self.acceptance[name]
-            if seen * 2 >= total:
-                return round(f.bin_middle(name), 1)
-        return None
+            while wanted and wanted[0] < seen:
+                middles.append(f.bin_middle(name))
+                wanted.pop(0)
+        return round(sum(middles) / len(middles), 1)
 
 
 async def read_series(

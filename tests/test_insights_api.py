@@ -24,6 +24,7 @@ from resolvers import insight_figures as figures
 from resolvers.authorization_lifecycle import sweep_expired
 from resolvers.identity import Role
 from resolvers.insight_rebuild import rebuild
+from resolvers.insights import Series
 from tests.conftest import SETTINGS as APP_SETTINGS
 from tests.conftest import (
     GraphQLClient,
@@ -546,3 +547,23 @@ async def test_a_new_days_counters_start_from_the_gauge_the_day_before_left(
             (6, 10),
             (10, 11),
         ]
+
+
+@pytest.mark.parametrize(
+    ("times", "median"),
+    [
+        ([110.0], 110.0),
+        ([0.1, 40.0, 110.0], 40.0),
+        # Of an even count, the mean of the two middle times: the lower alone gave 1 s.
+        ([0.1, 110.0], 55.5),
+        ([0.1, 0.1, 40.0, 110.0], 20.5),
+    ],
+)
+def test_the_median_time_to_acceptance(times: list[float], median: float) -> None:
+    acceptance: dict[str, int] = {}
+    for seconds in times:
+        name = figures.bin_of(seconds)
+        acceptance[name] = acceptance.get(name, 0) + 1
+    found = Series([], {}, acceptance).median_acceptance_seconds
+    # The bins are 2^(1/8) wide: within about 5% of the time each holds.
+    assert found is not None and abs(found - median) <= 0.05 * median
