@@ -72,6 +72,9 @@ class GatewayRequest:
     # The document as the parser read it before execution, to choose between a stream and
     # JSON (``edge.view``): execution takes it from here instead of parsing it again.
     parsed: ParsedDocument | None = None
+    # Whether the request is answered as a stream of events, holding one of its caller's
+    # connections for as long as it lasts (``edge.view``).
+    holds_stream: bool = False
 
 
 @dataclass

@@ -31,7 +31,7 @@ from strawberry.http.parse_content_type import parse_content_type
 from strawberry.http.streaming import SSETransport
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.types import ExecutionResult
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
 
 from datastore.store import StoreUnavailableError
@@ -83,6 +83,10 @@ class _RequestAdapter(StarletteRequestAdapter):
     def __init__(self, request: Request) -> None:
         super().__init__(request)
         self.starlette = request
+
+
+class _TooManyStreams(Exception):
+    """The caller already holds as many streams as it may."""
 
 
 class RequestRefused(HTTPException):
@@ -218,27 +222,17 @@ class GatewayGraphQL(GraphQL[Context, None]):
             )
             await response(scope, receive, send)
             return
-        # An SSE stream holds one of its caller's connections, like a WebSocket does; if it
-        # turns out to be a subscription, it may outlive the request timeout.
-        streams = wants_event_stream(scope)
-        stream = gate.caller if streams else None
-        gate.deadline = request_deadline(scope) if streams else None
-        limits = self.connection_limits
-        if stream is not None:
-            if limits.open[stream] >= limits.per_caller:
-                # As for a throttled caller: a client reopening streams at once, over and over,
-                # is answered about once a second per connection, not as fast as it asks.
-                await asyncio.sleep(COOLING_PAUSE_SECONDS)
-                await refusal(
-                    429,
-                    "TOO_MANY_CONNECTIONS",
-                    f"Too many connections: at most {limits.per_caller} streams per caller",
-                )(scope, receive, send)
-                return
-            limits.open[stream] += 1
         try:
             try:
                 response = await self.run(request)
+            except _TooManyStreams:
+                # Not charged: the request is sound, its caller just holds enough streams.
+                response = refusal(
+                    429,
+                    "TOO_MANY_CONNECTIONS",
+                    "Too many connections: at most "
+                    f"{self.connection_limits.per_caller} streams per caller",
+                )
             except StoreUnavailableError as error:
                 # Outside execution (reading a trusted document): the same code and status
                 # as a field that needed the store, never a bare driver message.
@@ -276,10 +270,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     )
             await response(scope, receive, send)
         finally:
-            if stream is not None:
-                limits.open[stream] -= 1
-                if limits.open[stream] <= 0:
-                    del limits.open[stream]
+            if gate.holds_stream:
+                opened = self.connection_limits.open
+                opened[gate.caller] -= 1
+                if opened[gate.caller] <= 0:
+                    del opened[gate.caller]
 
     async def get_context(self, request: Any, response: Any) -> Context:
         if isinstance(request, WebSocket):
@@ -312,11 +307,6 @@ class GatewayGraphQL(GraphQL[Context, None]):
             request_limits=self.settings.request_limits,
             base_url=str(request.base_url).rstrip("/"),
             gateway=gate,
-            # An SSE stream ends when the token that opened it expires (a request that does
-            # not stream runs no subscription: its token is not read a third time).
-            expires_at=token_expiry(request.headers.get("authorization"))
-            if wants_event_stream(request.scope)
-            else None,
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -369,6 +359,39 @@ class GatewayGraphQL(GraphQL[Context, None]):
             extensions=data.get("extensions"),
             protocol=stream.protocol if stream is not None else "http",
         )
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        if isinstance(request_data, GraphQLRequestData) and request_data.protocol != "http":
+            await self._open_stream(request, context)
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
+
+    async def _open_stream(self, request: Request, context: Context) -> None:
+        """Takes the place a stream holds among its caller's connections, like a WebSocket
+        does (or raises :class:`_TooManyStreams`); a stream ends when the token that opened
+        it expires, and may outlive the request timeout if it runs a subscription."""
+        assert isinstance(context, StreamContext)
+        gate = context.gateway
+        limits = self.connection_limits
+        if limits.open[gate.caller] >= limits.per_caller:
+            # As for a throttled caller: a client reopening streams at once, over and over,
+            # is answered about once a second per connection, not as fast as it asks.
+            await asyncio.sleep(COOLING_PAUSE_SECONDS)
+            raise _TooManyStreams
+        limits.open[gate.caller] += 1
+        gate.holds_stream = True
+        gate.deadline = request_deadline(request.scope)
+        # Read only here: a request that does not stream runs no subscription.
+        context.expires_at = token_expiry(request.headers.get("authorization"))
 
     async def _document_text(self, request: AsyncHTTPRequestAdapter, data: dict[str, Any]) -> str:
         """The text of the document the request runs, marking trusted documents on the
