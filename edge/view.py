@@ -33,18 +33,24 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
+from strawberry.utils.operation import get_operation_type
 
 from datastore.store import StoreUnavailableError
 from edge.authentication import Authenticator
 from edge.documents import TrustedDocuments, document_id, is_document_id
 from edge.executing import ExecutionGate
-from edge.extension import charge_refused_request, cost_report, throttled_message
+from edge.extension import (
+    charge_refused_request,
+    cost_report,
+    parse_document,
+    throttled_message,
+)
 from edge.oidc import KeysUnavailableError
 from edge.refusals import refusal
 from edge.request import GatewayRequest, request_id_var
 from edge.response_json import encode_json
 from edge.throttle import Throttle
-from edge.transport import request_deadline, wants_event_stream
+from edge.transport import admits_event_stream, request_deadline, wants_event_stream
 from edge.websocket import (
     ConnectionLimits,
     GatewayTransportWSHandler,
@@ -344,21 +350,46 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 raise RequestRefused(400, "BAD_REQUEST", f"'{name}' must be {kind} or null.")
         query = await self._document_text(request, data)
         gate.operation_name = data.get("operationName")
-        # Strawberry streams whenever the Accept header lists text/event-stream at all. A GET
-        # never streams: it is for queries, and a mutation streamed would be refused inside the
-        # stream (200, no code) instead of with a 405.
-        stream = (
-            self._get_stream_transport_from_headers(request.headers)
-            if request.method != "GET" and wants_event_stream(_starlette(request).scope)
-            else None
-        )
+        streams = await self._streams(request, gate, query)
         return GraphQLRequestData(
             query=query,
             variables=data.get("variables"),
             operation_name=data.get("operationName"),
             extensions=data.get("extensions"),
-            protocol=stream.protocol if stream is not None else "http",
+            protocol=_LineFeedSSE.protocol if streams else "http",
         )
+
+    async def _streams(
+        self, request: AsyncHTTPRequestAdapter, gate: GatewayRequest, query: str
+    ) -> bool:
+        """Whether the request is answered as a stream of events (GraphQL over SSE) rather
+        than in JSON: a query or mutation when the client prefers a stream, a subscription,
+        which no JSON answer can carry, whenever the client accepts one at all.
+
+        Strawberry would stream whenever the Accept header lists text/event-stream. A GET
+        never streams: it is for queries, and a mutation streamed would be refused inside the
+        stream (200, no code) instead of with a 405."""
+        scope = _starlette(request).scope
+        if request.method == "GET":
+            return False
+        if wants_event_stream(scope):
+            return True
+        if not admits_event_stream(scope):
+            return False
+        document = gate.trusted_document
+        if document is None:
+            # Parsed here, within the gateway's bounds, and handed to execution, which reads
+            # it from the gate instead of parsing it again.
+            gate.parsed = await parse_document(gate, query, self.policy.limits)
+            document = gate.parsed.document
+        if document is None:
+            return False  # its syntax error is answered in JSON, as ever
+        try:
+            # The operation Strawberry checks the type of: the named one, or the first.
+            operation = get_operation_type(document, gate.operation_name)
+        except RuntimeError:
+            return False  # no operation of that name: answered in JSON, with its code
+        return operation is OperationType.SUBSCRIPTION
 
     async def execute_operation(
         self,
