@@ -30,7 +30,7 @@ from edge.errors import gateway_error
 from edge.limits import Limits, length_problem, structural_problems
 from edge.metrics import count_refusal, observe_cost
 from edge.plan_assembly import release_plans
-from edge.request import GatewayRequest
+from edge.request import GatewayRequest, ParsedDocument
 from edge.throttle import Decision, ThrottlePolicy, ThrottleStatus
 from edge.validation import RULES, validate_rules
 from edge.validation_lane import (
@@ -78,9 +78,9 @@ def _gate(extension: SchemaExtension) -> GatewayRequest:
 
 
 class _Parser(SchemaExtension):
-    """The parser cache (:data:`PARSED`), which leaves trusted documents (already parsed)
-    alone, refuses a document too long to read before reading it, keeps short documents only,
-    and parses long ones in the validation lane."""
+    """Hands execution the request's document as :func:`parse_document` reads it (once per
+    request: the view may have read it already), leaving trusted documents (already parsed)
+    alone."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
@@ -94,66 +94,74 @@ class _Parser(SchemaExtension):
             release_plans(self._parsed_once)
 
     async def on_parse(self) -> AsyncIterator[None]:
-        if self.execution_context.graphql_document is not None:
+        context = self.execution_context
+        if context.graphql_document is not None:
             yield
             return
-        context = self.execution_context
         query = context.query or ""
         gate = _gate(self)
-        if length_problem(query, self.limits) is not None:
-            # Not read at all: validation refuses it (see _Validation) in place of a stand-in,
-            # since an error raised here would escape Strawberry's streaming transports.
-            context.graphql_document = _stand_in(gate.operation_name)
-            yield
-            return
-        if len(query) > CACHED_LENGTH:
-            # Parsed afresh each time, in the validation lane: up to the token limit, as long
-            # as validating it.
-            document = await self._parse_long(gate, query, context.parse_options)
-            self._parsed_once = document
-            context.graphql_document = _unchained(document)
-            yield
-            return
-        key = (query, context.parse_options.get("max_tokens"))
-        kept = PARSED.lookup(key)
-        if kept is not None:
-            document = kept
-        else:
-            try:
-                document = _unchained(parse(query, **context.parse_options))
-            except GraphQLError:
-                # Not cached: Strawberry parses again inside its own error handling, which
-                # makes the syntax error a response instead of an exception escaping every hook.
-                context.graphql_document = None
-                yield
-                return
-            if not PARSED.offer(key, document):
-                self._parsed_once = document
-        context.graphql_document = document
+        parsed = gate.parsed
+        if parsed is None or parsed.text != query:
+            parsed = await parse_document(gate, query, self.limits)
+        if parsed.uncached:
+            self._parsed_once = parsed.document
+        # None: Strawberry parses it again inside its own error handling, which makes the
+        # syntax error a response instead of an exception escaping every hook.
+        context.graphql_document = parsed.document
         yield
 
-    async def _parse_long(
-        self, gate: GatewayRequest, query: str, options: ParseOptions
-    ) -> DocumentNode:
-        """The long document ``query``, or a stand-in and ``gate.parse_refusal`` (its syntax
-        error, or the lane's refusal) for validation to answer, rather than Strawberry
-        parsing it all again on the event loop to find the error."""
-        lane = gate.validation_lane
-        try:
-            if lane is None:
-                return parse(query, **options)
-            return await lane.run(gate.caller, lambda: parse_loop_first(query, **options))
-        except LaneRefusal as refusal:
-            gate.response_headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-            gate.parse_refusal = refusal.error
-        except GraphQLError as error:
-            _name_token_limit([error], self.limits.max_tokens)
-            # Answered in the validation step (whose errors are labelled validation
-            # failures), it is still a syntax error: it says so itself.
-            if not (error.extensions or {}).get("code"):
-                error.extensions = {**(error.extensions or {}), "code": PARSE_FAILED}
-            gate.parse_refusal = error
-        return _stand_in(gate.operation_name)
+
+async def parse_document(gate: GatewayRequest, query: str, limits: Limits) -> ParsedDocument:
+    """``query`` as the gateway reads it: a document too long to read is not read at all, a
+    long one is parsed afresh in the validation lane, a short one through the parser cache
+    (:data:`PARSED`, which keeps short documents only); each stops at the token limit.
+
+    Execution parses here (:class:`_Parser`), unless the view did first to learn whether the
+    operation is a subscription (``edge.view``); either way the errors are answered where
+    they always are: in the validation step, or by Strawberry parsing again."""
+    if length_problem(query, limits) is not None:
+        # Not read at all: validation refuses it (see _Validation) in place of a stand-in,
+        # since an error raised while parsing would escape Strawberry's streaming transports.
+        return ParsedDocument(query, _stand_in(gate.operation_name))
+    options = ParseOptions(max_tokens=limits.max_tokens)
+    if len(query) > CACHED_LENGTH:
+        # Parsed afresh each time, in the validation lane: up to the token limit, as long
+        # as validating it.
+        document = await _parse_long(gate, query, options, limits)
+        return ParsedDocument(query, _unchained(document), uncached=True)
+    key = (query, limits.max_tokens)
+    kept = PARSED.lookup(key)
+    if kept is not None:
+        return ParsedDocument(query, kept)
+    try:
+        document = _unchained(parse(query, **options))
+    except GraphQLError:
+        return ParsedDocument(query, None)  # not cached: see _Parser.on_parse
+    return ParsedDocument(query, document, uncached=not PARSED.offer(key, document))
+
+
+async def _parse_long(
+    gate: GatewayRequest, query: str, options: ParseOptions, limits: Limits
+) -> DocumentNode:
+    """The long document ``query``, or a stand-in and ``gate.parse_refusal`` (its syntax
+    error, or the lane's refusal) for validation to answer, rather than Strawberry parsing it
+    all again on the event loop to find the error."""
+    lane = gate.validation_lane
+    try:
+        if lane is None:
+            return parse(query, **options)
+        return await lane.run(gate.caller, lambda: parse_loop_first(query, **options))
+    except LaneRefusal as refusal:
+        gate.response_headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        gate.parse_refusal = refusal.error
+    except GraphQLError as error:
+        _name_token_limit([error], limits.max_tokens)
+        # Answered in the validation step (whose errors are labelled validation failures),
+        # it is still a syntax error: it says so itself.
+        if not (error.extensions or {}).get("code"):
+            error.extensions = {**(error.extensions or {}), "code": PARSE_FAILED}
+        gate.parse_refusal = error
+    return _stand_in(gate.operation_name)
 
 
 def _unchained(document: DocumentNode) -> DocumentNode:

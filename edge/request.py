@@ -18,6 +18,18 @@ request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 """The id of the HTTP request being served, for logs and masked errors."""
 
 
+@dataclass(frozen=True)
+class ParsedDocument:
+    """What the gateway's parser made of a request's document (``edge.extension``)."""
+
+    text: str
+    # ``None`` when the text did not parse: Strawberry parses it again to answer its syntax
+    # error, as when the parser meets one in execution.
+    document: DocumentNode | None
+    # Whether no cache keeps the tree: its plans are taken apart once it is answered.
+    uncached: bool = False
+
+
 @dataclass
 class GatewayRequest:
     """The caller as the throttle sees it, the trusted document a request named (already
@@ -57,6 +69,12 @@ class GatewayRequest:
     executions: ExecutionGate | None = None
     # The request timeout of an SSE stream, lifted if the operation is a subscription.
     deadline: asyncio.Timeout | None = None
+    # The document as the parser read it before execution, to choose between a stream and
+    # JSON (``edge.view``): execution takes it from here instead of parsing it again.
+    parsed: ParsedDocument | None = None
+    # Whether the request is answered as a stream of events, holding one of its caller's
+    # connections for as long as it lasts (``edge.view``).
+    holds_stream: bool = False
 
 
 @dataclass

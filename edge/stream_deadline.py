@@ -1,8 +1,10 @@
 """Only subscriptions stream without the request timeout.
 
-Whether an operation is a subscription is known only once its document is parsed, inside
-execution, after the response to an SSE request has started; a streamed query or mutation
-keeps the timeout every request starts with (``edge.transport.RequestTimeoutMiddleware``).
+A client that prefers a stream has queries and mutations streamed too, their documents parsed
+inside execution, after the response has started (one that merely accepts a stream gets one
+for a subscription only: ``edge.view``). The timeout every request starts with
+(``edge.transport.RequestTimeoutMiddleware``) is lifted as a subscription starts executing,
+its document parsed, validated and paid for within it; a streamed query or mutation keeps it.
 """
 
 from __future__ import annotations

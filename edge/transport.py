@@ -118,9 +118,18 @@ _DEADLINE = "tsp.request_deadline"
 def wants_event_stream(scope: Scope) -> bool:
     """Whether the client prefers a stream of events (GraphQL over SSE) to a JSON answer:
     ``text/event-stream`` is its only or preferred type (by weight, then by order). A client
-    that merely lists it among JSON types, as urql does by default, gets JSON."""
+    that merely lists it among JSON types, as urql does by default, gets JSON for a query or
+    mutation (and a stream for a subscription: :func:`admits_event_stream`)."""
     accept = Headers(scope=scope).get("accept", "")
     return preferred_media_type(accept, _ANSWER_TYPES) == EVENT_STREAM
+
+
+def admits_event_stream(scope: Scope) -> bool:
+    """Whether the client accepts a stream of events at all: ``text/event-stream`` with a
+    weight above 0, named or through ``text/*`` or ``*/*`` (or no ``Accept``, which RFC 9110
+    reads as anything). A subscription, which no JSON answer can carry, is streamed to it."""
+    accept = Headers(scope=scope).get("accept", "")
+    return preferred_media_type(accept, (EVENT_STREAM,)) == EVENT_STREAM
 
 
 def request_deadline(scope: Scope) -> asyncio.Timeout | None:

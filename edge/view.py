@@ -31,20 +31,26 @@ from strawberry.http.parse_content_type import parse_content_type
 from strawberry.http.streaming import SSETransport
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.types import ExecutionResult
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
+from strawberry.utils.operation import get_operation_type
 
 from datastore.store import StoreUnavailableError
 from edge.authentication import Authenticator
 from edge.documents import TrustedDocuments, document_id, is_document_id
 from edge.executing import ExecutionGate
-from edge.extension import charge_refused_request, cost_report, throttled_message
+from edge.extension import (
+    charge_refused_request,
+    cost_report,
+    parse_document,
+    throttled_message,
+)
 from edge.oidc import KeysUnavailableError
 from edge.refusals import refusal
 from edge.request import GatewayRequest, request_id_var
 from edge.response_json import encode_json
 from edge.throttle import Throttle
-from edge.transport import request_deadline, wants_event_stream
+from edge.transport import admits_event_stream, request_deadline, wants_event_stream
 from edge.websocket import (
     ConnectionLimits,
     GatewayTransportWSHandler,
@@ -83,6 +89,10 @@ class _RequestAdapter(StarletteRequestAdapter):
     def __init__(self, request: Request) -> None:
         super().__init__(request)
         self.starlette = request
+
+
+class _TooManyStreams(Exception):
+    """The caller already holds as many streams as it may."""
 
 
 class RequestRefused(HTTPException):
@@ -218,27 +228,17 @@ class GatewayGraphQL(GraphQL[Context, None]):
             )
             await response(scope, receive, send)
             return
-        # An SSE stream holds one of its caller's connections, like a WebSocket does; if it
-        # turns out to be a subscription, it may outlive the request timeout.
-        streams = wants_event_stream(scope)
-        stream = gate.caller if streams else None
-        gate.deadline = request_deadline(scope) if streams else None
-        limits = self.connection_limits
-        if stream is not None:
-            if limits.open[stream] >= limits.per_caller:
-                # As for a throttled caller: a client reopening streams at once, over and over,
-                # is answered about once a second per connection, not as fast as it asks.
-                await asyncio.sleep(COOLING_PAUSE_SECONDS)
-                await refusal(
-                    429,
-                    "TOO_MANY_CONNECTIONS",
-                    f"Too many connections: at most {limits.per_caller} streams per caller",
-                )(scope, receive, send)
-                return
-            limits.open[stream] += 1
         try:
             try:
                 response = await self.run(request)
+            except _TooManyStreams:
+                # Not charged: the request is sound, its caller just holds enough streams.
+                response = refusal(
+                    429,
+                    "TOO_MANY_CONNECTIONS",
+                    "Too many connections: at most "
+                    f"{self.connection_limits.per_caller} streams per caller",
+                )
             except StoreUnavailableError as error:
                 # Outside execution (reading a trusted document): the same code and status
                 # as a field that needed the store, never a bare driver message.
@@ -276,10 +276,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     )
             await response(scope, receive, send)
         finally:
-            if stream is not None:
-                limits.open[stream] -= 1
-                if limits.open[stream] <= 0:
-                    del limits.open[stream]
+            if gate.holds_stream:
+                opened = self.connection_limits.open
+                opened[gate.caller] -= 1
+                if opened[gate.caller] <= 0:
+                    del opened[gate.caller]
 
     async def get_context(self, request: Any, response: Any) -> Context:
         if isinstance(request, WebSocket):
@@ -312,11 +313,6 @@ class GatewayGraphQL(GraphQL[Context, None]):
             request_limits=self.settings.request_limits,
             base_url=str(request.base_url).rstrip("/"),
             gateway=gate,
-            # An SSE stream ends when the token that opened it expires (a request that does
-            # not stream runs no subscription: its token is not read a third time).
-            expires_at=token_expiry(request.headers.get("authorization"))
-            if wants_event_stream(request.scope)
-            else None,
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -354,21 +350,79 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 raise RequestRefused(400, "BAD_REQUEST", f"'{name}' must be {kind} or null.")
         query = await self._document_text(request, data)
         gate.operation_name = data.get("operationName")
-        # Strawberry streams whenever the Accept header lists text/event-stream at all. A GET
-        # never streams: it is for queries, and a mutation streamed would be refused inside the
-        # stream (200, no code) instead of with a 405.
-        stream = (
-            self._get_stream_transport_from_headers(request.headers)
-            if request.method != "GET" and wants_event_stream(_starlette(request).scope)
-            else None
-        )
+        streams = await self._streams(request, gate, query)
         return GraphQLRequestData(
             query=query,
             variables=data.get("variables"),
             operation_name=data.get("operationName"),
             extensions=data.get("extensions"),
-            protocol=stream.protocol if stream is not None else "http",
+            protocol=_LineFeedSSE.protocol if streams else "http",
         )
+
+    async def _streams(
+        self, request: AsyncHTTPRequestAdapter, gate: GatewayRequest, query: str
+    ) -> bool:
+        """Whether the request is answered as a stream of events (GraphQL over SSE) rather
+        than in JSON: a query or mutation when the client prefers a stream, a subscription,
+        which no JSON answer can carry, whenever the client accepts one at all.
+
+        Strawberry would stream whenever the Accept header lists text/event-stream. A GET
+        never streams: it is for queries, and a mutation streamed would be refused inside the
+        stream (200, no code) instead of with a 405."""
+        scope = _starlette(request).scope
+        if request.method == "GET":
+            return False
+        if wants_event_stream(scope):
+            return True
+        if not admits_event_stream(scope):
+            return False
+        document = gate.trusted_document
+        if document is None:
+            # Parsed here, within the gateway's bounds, and handed to execution, which reads
+            # it from the gate instead of parsing it again.
+            gate.parsed = await parse_document(gate, query, self.policy.limits)
+            document = gate.parsed.document
+        if document is None:
+            return False  # its syntax error is answered in JSON, as ever
+        try:
+            # The operation Strawberry checks the type of: the named one, or the first.
+            operation = get_operation_type(document, gate.operation_name)
+        except RuntimeError:
+            return False  # no operation of that name: answered in JSON, with its code
+        return operation is OperationType.SUBSCRIPTION
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        if isinstance(request_data, GraphQLRequestData) and request_data.protocol != "http":
+            await self._open_stream(request, context)
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
+
+    async def _open_stream(self, request: Request, context: Context) -> None:
+        """Takes the place a stream holds among its caller's connections, like a WebSocket
+        does (or raises :class:`_TooManyStreams`); a stream ends when the token that opened
+        it expires, and may outlive the request timeout if it runs a subscription."""
+        assert isinstance(context, StreamContext)
+        gate = context.gateway
+        limits = self.connection_limits
+        if limits.open[gate.caller] >= limits.per_caller:
+            # As for a throttled caller: a client reopening streams at once, over and over,
+            # is answered about once a second per connection, not as fast as it asks.
+            await asyncio.sleep(COOLING_PAUSE_SECONDS)
+            raise _TooManyStreams
+        limits.open[gate.caller] += 1
+        gate.holds_stream = True
+        gate.deadline = request_deadline(request.scope)
+        # Read only here: a request that does not stream runs no subscription.
+        context.expires_at = token_expiry(request.headers.get("authorization"))
 
     async def _document_text(self, request: AsyncHTTPRequestAdapter, data: dict[str, Any]) -> str:
         """The text of the document the request runs, marking trusted documents on the

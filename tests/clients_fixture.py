@@ -16,7 +16,15 @@ from datastore.ids import new_id
 from resolvers.identity import Role, issue_token
 from tests.servers import SECRET, Gateway
 
-SUBSCRIBERS = ("urql-sse", "urql-graphql-sse", "apollo-ws", "graphql-ws", "graphql-sse", "gql-ws")
+SUBSCRIBERS = (
+    "urql-sse",
+    "urql-sse-query-accept",
+    "urql-graphql-sse",
+    "apollo-ws",
+    "graphql-ws",
+    "graphql-sse",
+    "gql-ws",
+)
 """One partner per subscribing client, so each feed holds exactly that partner's event."""
 REGISTRANTS = ("urql", "apollo", "gql-httpx")
 """Partner ids not registered yet, one per client that registers itself by a mutation."""

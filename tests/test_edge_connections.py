@@ -1,8 +1,8 @@
 """Slow and streaming clients on a real server (``tsp-gateway serve``, and the app under uvicorn's
 h11 parser): request headers have a deadline, one address holds a bounded number of connections
 (a WebSocket for as long as it is open), a stream and each operation on a WebSocket count
-against the in-flight limit, and only a client that prefers a stream gets one (a streamed query
-keeping the request timeout)."""
+against the in-flight limit, and only a client that prefers a stream gets one for a query (a
+streamed query keeping the request timeout), any client accepting one for a subscription."""
 
 from __future__ import annotations
 
@@ -234,6 +234,8 @@ def test_a_query_keeps_the_request_timeout_whatever_it_accepts(
         ("text/event-stream", "text/event-stream"),
         ("text/event-stream, application/json", "text/event-stream"),
         ("application/json;q=0.5, text/event-stream", "text/event-stream"),
+        # A stream is the one answer it takes.
+        ("text/*", "text/event-stream"),
     ],
 )
 def test_a_query_streams_only_when_the_client_prefers_a_stream(
@@ -251,13 +253,50 @@ def test_a_query_streams_only_when_the_client_prefers_a_stream(
         assert response.json()["data"] == {"__typename": "Query"}
 
 
+@pytest.mark.parametrize(
+    "accept",
+    [
+        URQL_ACCEPT,
+        # What urql 6 sends for a query: a stream listed among JSON types, and after them.
+        "application/graphql-response+json, application/graphql+json, application/json, "
+        "text/event-stream, multipart/mixed",
+        "application/json, text/event-stream",
+        "text/event-stream;q=0.5, application/json",
+        # A client that takes anything (curl's default) takes a stream, the one answer a
+        # subscription has.
+        "*/*",
+        "text/*, application/json",
+    ],
+)
+def test_a_subscription_streams_to_a_client_that_accepts_a_stream_at_all(
+    patient_gateway: Gateway, accept: str
+) -> None:
+    headers = {"Accept": accept, "Authorization": f"Bearer {_admin()}"}
+    body = {"query": "subscription { events { id } }"}
+    with (
+        httpx.Client(base_url=patient_gateway.url, timeout=30) as client,
+        client.stream("POST", "/graphql", json=body, headers=headers) as stream,
+    ):
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/json",
+        "application/graphql-response+json, application/json",
+        # Refused by name, however broad the rest.
+        "text/event-stream;q=0, */*",
+    ],
+)
 def test_a_subscription_that_would_be_answered_in_json_is_refused_with_a_code(
-    patient_gateway: Gateway,
+    patient_gateway: Gateway, accept: str
 ) -> None:
     response = httpx.post(
         f"{patient_gateway.url}/graphql",
         json={"query": "subscription { events { id } }"},
-        headers={"Accept": "application/json", "Authorization": f"Bearer {_admin()}"},
+        headers={"Accept": accept, "Authorization": f"Bearer {_admin()}"},
         timeout=30,
     )
     assert response.status_code == 406
@@ -288,14 +327,15 @@ def _stream_once_admitted(
     return response
 
 
+@pytest.mark.parametrize("accept", ["text/event-stream", URQL_ACCEPT])
 def test_a_stream_counts_against_the_in_flight_limit_and_outlives_the_timeout(
-    tmp_path: Path,
+    tmp_path: Path, accept: str
 ) -> None:
     # The timeout bounds a subscription until it starts (authentication, parsing,
     # validation): generous here, after a first request has loaded what a token needs.
     env = {"TSP_MAX_IN_FLIGHT": "1", "TSP_REQUEST_TIMEOUT_SECONDS": str(TIMEOUT)}
     body = {"query": "subscription { events { id } }"}
-    headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {_admin()}"}
+    headers = {"Accept": accept, "Authorization": f"Bearer {_admin()}"}
     with (
         running_gateway(tmp_path, env=env) as served,
         httpx.Client(base_url=served.url, timeout=30) as client,

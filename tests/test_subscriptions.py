@@ -5,25 +5,31 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from typing import Any
 
+import graphql
 import httpx
 import pytest
+from graphql import DocumentNode
 from websockets.asyncio.client import connect
 
 from datastore import collections as c
 from datastore.documents import SellerDocument
 from datastore.store import DocumentStore
+from edge import extension
 from edge.stream_settings import StreamSettings
 from edge.throttle import ThrottlePolicy
 from resolvers import events
 from resolvers.identity import Role
 from tests.conftest import SETTINGS, Make, PartnerFactory, request_form, token, token_of
 from tests.live import WSClient, served, subscribed, ws_client
+from tests.test_edge_connections import URQL_ACCEPT
 from tests.test_seller_request_api import CREATE
 
 EVENTS = """subscription($types: [EventType!], $after: String) {
@@ -271,17 +277,20 @@ async def test_subscriptions_per_connection_and_connections_per_caller_are_limit
             await _acked(again)
 
 
+# A client that asks for a stream, and one that prefers JSON but accepts a stream (urql's
+# default): either way a subscription, which no JSON answer can carry, streams.
+STREAMING = ["text/event-stream", URQL_ACCEPT]
+
+
+@pytest.mark.parametrize("accept", STREAMING)
 async def test_sse_streams_events_with_the_authorization_header_past_the_request_timeout(
-    store: DocumentStore, make: Make
+    store: DocumentStore, make: Make, accept: str
 ) -> None:
     settings = dataclasses.replace(
         SETTINGS, transport=dataclasses.replace(SETTINGS.transport, request_timeout_seconds=0.3)
     )
     partner = await make.partner()
-    headers = {
-        "Authorization": f"Bearer {token(Role.PARTNER, partner['_id'])}",
-        "Accept": "text/event-stream",
-    }
+    headers = {"Authorization": f"Bearer {token(Role.PARTNER, partner['_id'])}", "Accept": accept}
     body = {"query": EVENTS, "variables": {}}
     # The change comes through a gateway of its own: a request to the one under test may be
     # cut off by its short timeout on a busy machine.
@@ -301,12 +310,13 @@ async def test_sse_streams_events_with_the_authorization_header_past_the_request
     assert event["data"]["events"]["subjectId"] == request_id
 
 
+@pytest.mark.parametrize("accept", STREAMING)
 async def test_an_sse_stream_ends_with_unauthenticated_when_its_token_expires(
-    store: DocumentStore, make_partner: PartnerFactory
+    store: DocumentStore, make_partner: PartnerFactory, accept: str
 ) -> None:
     partner = await make_partner()
     soon = token(Role.PARTNER, partner["_id"], ttl=timedelta(seconds=2))
-    headers = {"Authorization": f"Bearer {soon}", "Accept": "text/event-stream"}
+    headers = {"Authorization": f"Bearer {soon}", "Accept": accept}
     async with (
         served(store, SETTINGS) as base_url,
         httpx.AsyncClient(base_url=base_url, timeout=10) as http,
@@ -392,15 +402,13 @@ async def test_a_connection_that_never_sends_connection_init_is_closed_with_4408
     assert code == 4408
 
 
+@pytest.mark.parametrize("accept", STREAMING)
 async def test_sse_streams_count_as_connections_of_their_caller(
-    store: DocumentStore, make: Make
+    store: DocumentStore, make: Make, accept: str
 ) -> None:
     settings = dataclasses.replace(SETTINGS, streams=StreamSettings(connections_per_caller=1))
     partner = await make.partner()
-    headers = {
-        "Authorization": f"Bearer {token(Role.PARTNER, partner['_id'])}",
-        "Accept": "text/event-stream",
-    }
+    headers = {"Authorization": f"Bearer {token(Role.PARTNER, partner['_id'])}", "Accept": accept}
     body = {"query": EVENTS, "variables": {}}
     async with (
         served(store, settings) as url,
@@ -408,6 +416,7 @@ async def test_sse_streams_count_as_connections_of_their_caller(
     ):
         async with http.stream("POST", "/graphql", json=body, headers=headers) as first:
             assert first.status_code == 200
+            assert first.headers["content-type"].startswith("text/event-stream")
             second = await http.post("/graphql", json=body, headers=headers)
             assert second.status_code == 429
             assert second.json()["errors"][0]["extensions"]["code"] == "TOO_MANY_CONNECTIONS"
@@ -418,6 +427,77 @@ async def test_sse_streams_count_as_connections_of_their_caller(
                     break
             await asyncio.sleep(0.05)
         assert again.status_code == 200
+
+
+async def test_the_operation_chosen_decides_whether_a_client_accepting_a_stream_gets_one(
+    store: DocumentStore, make: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = dataclasses.replace(SETTINGS, streams=StreamSettings(connections_per_caller=1))
+    partner = await make.partner()
+    headers = {"Authorization": f"Bearer {token_of(partner)}", "Accept": URQL_ACCEPT}
+    # New to the parser cache, which keeps a document from the second time it is read.
+    unique = uuid.uuid4().hex
+    document = (
+        f"query First{unique} {{ __typename }} subscription Events{unique} {{ events {{ id }} }}"
+    )
+    parsed: list[str] = []
+
+    def parse(source: str, **options: Any) -> DocumentNode:
+        parsed.append(source)
+        return graphql.parse(source, **options)
+
+    monkeypatch.setattr(extension, "parse", parse)
+    async with (
+        served(store, settings) as url,
+        httpx.AsyncClient(base_url=url, timeout=60) as http,
+    ):
+        subscription = {"query": document, "operationName": f"Events{unique}"}
+        async with http.stream("POST", "/graphql", json=subscription, headers=headers) as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            await subscribed(url)
+            # Read once, though the gateway looked at its operations before execution.
+            assert parsed == [document]
+            # The same document's query, while the caller holds the one stream it may: JSON,
+            # no stream held.
+            query = {"query": document, "operationName": f"First{unique}"}
+            answered = await http.post("/graphql", json=query, headers=headers)
+            assert answered.status_code == 200, answered.text
+            assert answered.headers["content-type"] == "application/graphql-response+json"
+            assert answered.json()["data"] == {"__typename": "Query"}
+            unknown = {"query": document, "operationName": "Missing"}
+            refused = await http.post("/graphql", json=unknown, headers=headers)
+            assert refused.status_code == 400
+            [error] = refused.json()["errors"]
+            assert error["extensions"]["code"] == "UNKNOWN_OPERATION_NAME"
+    # Read afresh once more (the cache keeps it from then on), and not for the third request.
+    assert parsed == [document, document]
+
+
+async def test_a_registered_or_persisted_subscription_streams_to_a_client_accepting_a_stream(
+    store: DocumentStore, make: Make
+) -> None:
+    from gateway import trusted_documents
+
+    registered = await trusted_documents(store, SETTINGS).add(EVENTS)
+    persisted = f"subscription Persisted{uuid.uuid4().hex} {{ events {{ id }} }}"
+    digest = hashlib.sha256(persisted.encode()).hexdigest()
+    apq = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    partner = await make.partner()
+    headers = {"Authorization": f"Bearer {token_of(partner)}", "Accept": URQL_ACCEPT}
+    bodies = [
+        {"documentId": registered},
+        {"query": persisted, "extensions": apq},
+        {"extensions": apq},  # the hash alone, once the gateway knows it
+    ]
+    async with (
+        served(store, SETTINGS) as url,
+        httpx.AsyncClient(base_url=url, timeout=60) as http,
+    ):
+        for body in bodies:
+            async with http.stream("POST", "/graphql", json=body, headers=headers) as stream:
+                assert stream.status_code == 200, (body, await stream.aread())
+                assert stream.headers["content-type"].startswith("text/event-stream"), body
 
 
 async def test_trusted_documents_only_holds_on_the_websocket_too(
