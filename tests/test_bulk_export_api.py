@@ -127,6 +127,43 @@ async def _page_all(gql: GraphQLClient, query: str, path: list[str], as_: str) -
             "history { nodes { action } } } } } } } }",
             "CONNECTION_IN_LIST",
         ),
+        # Each rule answered by its own code, the one naming what to change, whatever else
+        # the query gets wrong.
+        ("{ __typename }", "NO_CONNECTION"),
+        ("{ viewer { ... on Viewer { __typename } } }", "NO_CONNECTION"),
+        ('{ __type(name: "Partner") { name kind } }', "NO_CONNECTION"),
+        ("{ viewer { partner { id name } } }", "NO_CONNECTION"),
+        ("{ viewer { role partner { id } } }", "NO_CONNECTION"),
+        ("{ __typename authorizations { nodes { id } } }", "MULTIPLE_TOP_LEVEL_FIELDS"),
+        (
+            "{ viewer { __typename partner { serviceOffers { nodes { id } } } } }",
+            "MULTIPLE_TOP_LEVEL_FIELDS",
+        ),
+        (
+            '{ nodes(ids: ["x"]) { id } viewer { partner { serviceOffers { nodes { id } } } } }',
+            "MULTIPLE_TOP_LEVEL_FIELDS",
+        ),
+        ("{ authorizations { __typename nodes { id } } }", "CONNECTION_FIELD"),
+        ("{ authorizations { edges { __typename node { id } } } }", "CONNECTION_FIELD"),
+        (
+            '{ nodes(ids: ["x"]) { ... on Partner { serviceOffers { nodes { id } } } } }',
+            "CONNECTION_IN_LIST",
+        ),
+        (
+            '{ nodes(ids: ["x"]) { id ... on Partner { serviceOffers { nodes { id } } } } '
+            "viewer { role } }",
+            "CONNECTION_IN_LIST",
+        ),
+        (
+            "{ viewer { partner { serviceOffers { nodes { services { "
+            'history(after: "x") { totalCount nodes { action } } } } } } } }',
+            "CONNECTION_IN_LIST",
+        ),
+        # A connection under node (an interface) is one the export cannot page.
+        (
+            '{ node(id: "x") { ... on Partner { serviceOffers { nodes { id } } } } }',
+            "INVALID_QUERY",
+        ),
     ],
 )
 async def test_a_query_that_cannot_be_exported_is_refused_with_its_code(
@@ -214,6 +251,28 @@ async def test_a_nested_connection_given_first_or_last_is_that_one_page(
     export = await _export(gql, store, query, ADMIN)
     lines = await _download(http, export["url"])
     assert sum(1 for line in lines if line.get("__parentId") == partner["_id"]) == 2
+
+
+async def test_typename_in_nodes_is_written_as_the_caller_s_own_paging_answers_it(
+    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make: Make
+) -> None:
+    partner = await make.partner()
+    await make.service(partner)
+    paging = (
+        "{ partners(first: 5) { nodes { __typename id "
+        "services(first: 5) { nodes { __typename id } } } } }"
+    )
+    paged = await gql.ok(paging, as_=ADMIN)
+    expected: list[dict[str, Any]] = []
+    for node in paged["partners"]["nodes"]:
+        services = node.pop("services")["nodes"]
+        expected.append(node)
+        expected.extend({**service, "__parentId": node["id"]} for service in services)
+    query = "{ partners { nodes { __typename id services { nodes { __typename id } } } } }"
+    export = await _export(gql, store, query, ADMIN)
+    assert export["status"] == "COMPLETED", export
+    assert await _download(http, export["url"]) == expected
+    assert {line["__typename"] for line in expected} == {"Partner", "Service"}
 
 
 # -- tenant isolation --------------------------------------------------------------------------
