@@ -56,7 +56,7 @@ from graphql import (
     get_named_type,
     print_ast,
 )
-from graphql.language import Node
+from graphql.language import BREAK, Node, Visitor, visit
 
 from resolvers.bulk_export_limits import DocumentGate, Problem
 from resolvers.pagination import MAX_PAGE_SIZE
@@ -136,17 +136,19 @@ def plan_export(schema: GraphQLSchema, text: str, gate: DocumentGate) -> ExportP
             BulkQueryErrorCode.NOT_A_QUERY,
             f"a bulk export runs a query, not a {operations[0].operation.value}",
         )
+    # Before validation, which would call a variable declared but unused, or used but not
+    # declared, an invalid query: the answer either way is to write the value inline.
+    if _has_variables(document):
+        raise QueryRefused(
+            BulkQueryErrorCode.VARIABLES_NOT_SUPPORTED,
+            "a bulk query takes no variables: write the values into the query",
+        )
     _check(schema, document, gate, "query")
     if len(operations) != 1:
         raise QueryRefused(
             BulkQueryErrorCode.INVALID_QUERY, "query must hold exactly one operation"
         )
     operation = operations[0]
-    if operation.variable_definitions:
-        raise QueryRefused(
-            BulkQueryErrorCode.VARIABLES_NOT_SUPPORTED,
-            "a bulk query takes no variables: write the values into the query",
-        )
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
@@ -178,6 +180,21 @@ def _check(schema: GraphQLSchema, document: DocumentNode, gate: DocumentGate, wh
 def _refused(problem: Problem, what: str, otherwise: BulkQueryErrorCode) -> QueryRefused:
     code = BulkQueryErrorCode(problem.code) if problem.code else otherwise
     return QueryRefused(code, f"{what}: {problem.message}")
+
+
+class _VariableFinder(Visitor):
+    found = False
+
+    def enter_variable(self, *_: Any) -> Any:
+        self.found = True
+        return BREAK
+
+
+def _has_variables(document: DocumentNode) -> bool:
+    """Whether a variable is declared or used anywhere (a fragment's directive, say)."""
+    finder = _VariableFinder()
+    visit(document, finder)
+    return finder.found
 
 
 def _follow_ups(connection: Connection) -> list[str]:

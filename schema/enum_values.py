@@ -336,7 +336,8 @@ ERROR_CODES.update(
         "INVALID_QUERY": "The query does not validate against the schema (or cannot be read "
         "page by page: a connection under node, an interface).",
         "NOT_A_QUERY": "A bulk export runs a query, never a mutation or a subscription.",
-        "VARIABLES_NOT_SUPPORTED": "A bulk query declares no variables: write values inline.",
+        "VARIABLES_NOT_SUPPORTED": "A bulk query takes no variables, declared (even unused) or "
+        "used: write values inline.",
         "NO_CONNECTION": "The query selects no connection to export (__typename and "
         "introspection fields are none).",
         "MULTIPLE_TOP_LEVEL_FIELDS": "The query selects more than one connection, or fields "

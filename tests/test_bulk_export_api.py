@@ -129,6 +129,13 @@ async def _page_all(gql: GraphQLClient, query: str, path: list[str], as_: str) -
         ),
         # Each rule answered by its own code, the one naming what to change, whatever else
         # the query gets wrong.
+        ("query($first: Int) { authorizations { nodes { id } } }", "VARIABLES_NOT_SUPPORTED"),
+        ("{ authorizations(status: $s) { nodes { id } } }", "VARIABLES_NOT_SUPPORTED"),
+        ("query($s: Int) { authorizations { nodes { nope } } }", "VARIABLES_NOT_SUPPORTED"),
+        (
+            "query { ...F } fragment F on Query { authorizations @skip(if: $s) { nodes { id } } }",
+            "VARIABLES_NOT_SUPPORTED",
+        ),
         ("{ __typename }", "NO_CONNECTION"),
         ("{ viewer { ... on Viewer { __typename } } }", "NO_CONNECTION"),
         ('{ __type(name: "Partner") { name kind } }', "NO_CONNECTION"),
