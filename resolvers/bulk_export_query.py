@@ -12,8 +12,8 @@ viewer, so every page is what the caller's own paging would see:
 - for each nested connection, a follow-up document that reads its further pages through
   ``node(id: $bulkExportParent)`` when one parent holds more than a page.
 
-A nested connection given ``first`` or ``last`` is read as that one page (say, ``history(last:
-1)`` for the latest entry); without them it is read in full.
+A nested connection given ``first`` or ``last`` is read as that one page (say, ``history(first:
+1)`` for the latest entry: history is newest first); without them it is read in full.
 
 Fragments are handled as execution handles them: named and inline fragments along the path to
 the top-level connection (and on the connection and its edges) are spread, selections left out

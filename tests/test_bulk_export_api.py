@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -258,6 +260,37 @@ async def test_a_nested_connection_given_first_or_last_is_that_one_page(
     export = await _export(gql, store, query, ADMIN)
     lines = await _download(http, export["url"])
     assert sum(1 for line in lines if line.get("__parentId") == partner["_id"]) == 2
+
+
+def _readme_example() -> str:
+    """The query of the README's bulk export example."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Bulk exports", 1)[1]
+    found = re.search(r'startBulkExport\(input: \{\s*query: "([^"]*)"', section)
+    assert found is not None, "the README's bulk export example moved"
+    return " ".join(found.group(1).split())
+
+
+async def test_the_readme_s_example_exports_each_authorization_s_latest_history_entry(
+    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make: Make
+) -> None:
+    partner = await make.partner()
+    authorization = await make.authorization(await make.seller(), await make.service(partner))
+    authorized = utc_now() - timedelta(days=30)
+    for action, at in (("AUTHORIZED", authorized), ("RENEWED", authorized + timedelta(days=1))):
+        await store.insert(
+            c.HISTORY,
+            {
+                "_id": new_id("hst"),
+                "subjectId": authorization["_id"],
+                "action": action,
+                "createdAt": at,
+            },
+        )
+    export = await _export(gql, store, _readme_example(), token_of(partner))
+    assert export["status"] == "COMPLETED", export
+    lines = await _download(http, export["url"])
+    assert [line["action"] for line in lines if "__parentId" in line] == ["RENEWED"]
 
 
 async def test_typename_in_nodes_is_written_as_the_caller_s_own_paging_answers_it(
