@@ -12,8 +12,8 @@ viewer, so every page is what the caller's own paging would see:
 - for each nested connection, a follow-up document that reads its further pages through
   ``node(id: $bulkExportParent)`` when one parent holds more than a page.
 
-A nested connection given ``first`` or ``last`` is read as that one page (say, ``history(last:
-1)`` for the latest entry); without them it is read in full.
+A nested connection given ``first`` or ``last`` is read as that one page (say, ``history(first:
+1)`` for the latest entry: history is newest first); without them it is read in full.
 
 Fragments are handled as execution handles them: named and inline fragments along the path to
 the top-level connection (and on the connection and its edges) are spread, selections left out
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 from graphql import (
@@ -56,7 +56,7 @@ from graphql import (
     get_named_type,
     print_ast,
 )
-from graphql.language import Node
+from graphql.language import BREAK, Node, Visitor, visit
 
 from resolvers.bulk_export_limits import DocumentGate, Problem
 from resolvers.pagination import MAX_PAGE_SIZE
@@ -136,17 +136,19 @@ def plan_export(schema: GraphQLSchema, text: str, gate: DocumentGate) -> ExportP
             BulkQueryErrorCode.NOT_A_QUERY,
             f"a bulk export runs a query, not a {operations[0].operation.value}",
         )
+    # Before validation, which would call a variable declared but unused, or used but not
+    # declared, an invalid query: the answer either way is to write the value inline.
+    if _has_variables(document):
+        raise QueryRefused(
+            BulkQueryErrorCode.VARIABLES_NOT_SUPPORTED,
+            "a bulk query takes no variables: write the values into the query",
+        )
     _check(schema, document, gate, "query")
     if len(operations) != 1:
         raise QueryRefused(
             BulkQueryErrorCode.INVALID_QUERY, "query must hold exactly one operation"
         )
     operation = operations[0]
-    if operation.variable_definitions:
-        raise QueryRefused(
-            BulkQueryErrorCode.VARIABLES_NOT_SUPPORTED,
-            "a bulk query takes no variables: write the values into the query",
-        )
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
@@ -180,6 +182,21 @@ def _refused(problem: Problem, what: str, otherwise: BulkQueryErrorCode) -> Quer
     return QueryRefused(code, f"{what}: {problem.message}")
 
 
+class _VariableFinder(Visitor):
+    found = False
+
+    def enter_variable(self, *_: Any) -> Any:
+        self.found = True
+        return BREAK
+
+
+def _has_variables(document: DocumentNode) -> bool:
+    """Whether a variable is declared or used anywhere (a fragment's directive, say)."""
+    finder = _VariableFinder()
+    visit(document, finder)
+    return finder.found
+
+
 def _follow_ups(connection: Connection) -> list[str]:
     found = [connection.follow_up] if connection.follow_up else []
     for child in connection.children:
@@ -197,6 +214,29 @@ class _Found:
     plan: Connection = field(init=False)
 
 
+class _Kind(IntEnum):
+    """What a field holds on the way to a connection. Of several fields the highest decides
+    the refusal: beside a connection that could be exported, the others are what is in the
+    way (MULTIPLE_TOP_LEVEL_FIELDS); a connection only inside a list cannot be paged
+    whatever else changes (CONNECTION_IN_LIST)."""
+
+    NOTHING = 0
+    UNDER_INTERFACE = 1
+    IN_LIST = 2
+    CONNECTION = 3
+
+
+@dataclass(frozen=True)
+class _Reach:
+    kind: _Kind
+    where: FieldNode
+    """The connection, or the list or interface field in front of it."""
+
+    @property
+    def holds(self) -> bool:
+        return self.kind is not _Kind.NOTHING
+
+
 class _Planner:
     def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode]) -> None:
         self.schema = schema
@@ -211,37 +251,21 @@ class _Planner:
         selections = operation.selection_set.selections
         while True:
             fields = self._fields(selections)
-            if not fields:
-                raise QueryRefused(
-                    BulkQueryErrorCode.NO_CONNECTION,
-                    "a bulk query must select a connection (@skip and @include leave none)",
-                )
             if len(fields) != 1:
-                raise QueryRefused(
-                    BulkQueryErrorCode.MULTIPLE_TOP_LEVEL_FIELDS,
-                    "a bulk query selects one connection and nothing beside it, at the root "
-                    "(authorizations { ... }) or under single objects "
-                    "(viewer { partner { serviceOffers { ... } } })",
-                )
+                raise self._no_path(parent, fields)
             node = fields[0]
             definition = self._field(parent, node)
-            path.append(_key(node))
             named = get_named_type(definition.type)
             if _is_connection(named):
                 break
-            if (
-                not isinstance(named, GraphQLObjectType)
-                or _is_list(definition.type)
-                or node.selection_set is None
-            ):
-                raise QueryRefused(
-                    BulkQueryErrorCode.NO_CONNECTION,
-                    "a bulk query must select a connection, e.g. "
-                    "authorizations { edges { node { id } } }",
-                )
+            if not isinstance(named, GraphQLObjectType) or _is_list(definition.type):
+                raise self._no_path(parent, fields)
+            assert node.selection_set is not None  # an object's field, validated
+            path.append(_key(node))
             steps.append(node)
             parent = named
             selections = node.selection_set.selections
+        path.append(_key(node))
         assert isinstance(named, GraphQLObjectType)
         top, rewritten = self._connection(node, named, depth=1, top=True)
         body: SelectionNode = rewritten
@@ -412,6 +436,10 @@ class _Planner:
                 continue
             definition = self._field(parent, selection)
             named = get_named_type(definition.type)
+            if _is_list(definition.type) and self._reach(parent, selection).holds:
+                # Before its inside is planned: no argument or field there would make it
+                # exportable, so its own problems are not the answer.
+                raise _in_list(selection)
             if _is_connection(named):
                 assert isinstance(named, GraphQLObjectType)
                 plan, rewritten = self._connection(selection, named, depth=depth + 1, top=False)
@@ -420,17 +448,9 @@ class _Planner:
                 found.append(nested)
                 out.append(rewritten)
                 continue
-            inner_found: list[_Found] = []
             rewritten_set = self._rewrite(
-                selection.selection_set, named, node_type, [*steps, selection], depth, inner_found
+                selection.selection_set, named, node_type, [*steps, selection], depth, found
             )
-            if inner_found and _is_list(definition.type):
-                raise QueryRefused(
-                    BulkQueryErrorCode.CONNECTION_IN_LIST,
-                    f"{_key(selection)}: a connection inside a plain list cannot be exported; "
-                    "select it from a connection's nodes or a single object",
-                )
-            found.extend(inner_found)
             out.append(_with(selection, selection_set=rewritten_set))
         return SelectionSetNode(selections=tuple(out))
 
@@ -440,7 +460,7 @@ class _Planner:
         ``@skip``/``@include`` leave out dropped (a bulk query has no variables, so their
         conditions are literals), and the fields of one response key merged into one."""
         merged: dict[str, FieldNode] = {}
-        for found in self._collect(selections):
+        for _, found in self._collect(None, selections):
             key = _key(found)
             held = merged.get(key)
             if held is None or held.selection_set is None or found.selection_set is None:
@@ -450,23 +470,96 @@ class _Planner:
             merged[key] = _with(held, selection_set=SelectionSetNode(selections=both))
         return list(merged.values())
 
-    def _collect(self, selections: Sequence[SelectionNode]) -> list[FieldNode]:
-        fields: list[FieldNode] = []
+    def _collect(
+        self, parent: Any, selections: Sequence[SelectionNode]
+    ) -> list[tuple[Any, FieldNode]]:
+        """The fields of a selection, each with the type it is selected on (its fragment's
+        type condition, else ``parent``: ``None`` when only the fields are wanted), fragments
+        spread and what ``@skip``/``@include`` leave out dropped."""
+        fields: list[tuple[Any, FieldNode]] = []
         for selection in selections:
             if not _included(selection):
                 continue
             if isinstance(selection, FieldNode):
-                fields.append(selection)
-            elif isinstance(selection, InlineFragmentNode):
-                fields.extend(self._collect(selection.selection_set.selections))
-            elif isinstance(selection, FragmentSpreadNode):
-                spread = self.fragments[selection.name.value]
-                fields.extend(self._collect(spread.selection_set.selections))
+                fields.append((parent, selection))
+                continue
+            fragment: FragmentDefinitionNode | InlineFragmentNode
+            if isinstance(selection, FragmentSpreadNode):
+                fragment = self.fragments[selection.name.value]
+            else:
+                assert isinstance(selection, InlineFragmentNode)
+                fragment = selection
+            condition = fragment.type_condition
+            on = self.schema.get_type(condition.name.value) if condition else parent
+            fields.extend(self._collect(on, fragment.selection_set.selections))
         return fields
 
     def _field(self, parent: Any, node: FieldNode) -> GraphQLField:
-        fields: dict[str, GraphQLField] = parent.fields
-        return fields[node.name.value]
+        """The field's definition as execution finds it: ``__typename`` on any type and
+        ``__schema``/``__type`` on the root are not among a type's own fields."""
+        definition = self.schema.get_field(parent, node.name.value)
+        assert definition is not None  # the query was validated against this schema
+        return definition
+
+    def _no_path(self, parent: GraphQLObjectType, fields: list[FieldNode]) -> QueryRefused:
+        """Why a selection on the way to the top-level connection is not one field leading to
+        it: what its fields hold decides the code, the one naming what to change first."""
+        if not fields:
+            return QueryRefused(
+                BulkQueryErrorCode.NO_CONNECTION,
+                "a bulk query must select a connection (@skip and @include leave none)",
+            )
+        reach = max((self._reach(parent, f) for f in fields), key=lambda r: r.kind)
+        if reach.kind is _Kind.CONNECTION:
+            return QueryRefused(
+                BulkQueryErrorCode.MULTIPLE_TOP_LEVEL_FIELDS,
+                "a bulk query selects one connection and nothing beside it, at the root "
+                "(authorizations { ... }) or under single objects "
+                "(viewer { partner { serviceOffers { ... } } })",
+            )
+        if reach.kind is _Kind.IN_LIST:
+            return _in_list(reach.where)
+        if reach.kind is _Kind.UNDER_INTERFACE:
+            return QueryRefused(
+                BulkQueryErrorCode.INVALID_QUERY,
+                f"{_key(reach.where)}: its type is an interface, so the export cannot page the "
+                "connection under it; select the connection through an object's own field, "
+                "such as partner(id: ...) { services { ... } }",
+            )
+        return QueryRefused(
+            BulkQueryErrorCode.NO_CONNECTION,
+            "a bulk query must select a connection, e.g. authorizations { edges { node { id } } }",
+        )
+
+    def _reach(self, parent: Any, node: FieldNode) -> _Reach:
+        """Whether a connection is selected under ``node`` (or is ``node``) and what stands
+        between: the outermost plain list or interface on the way."""
+        definition = self._field(parent, node)
+        named = get_named_type(definition.type)
+        if _is_connection(named):
+            return _Reach(_Kind.CONNECTION, node)
+        if node.selection_set is None:
+            return _Reach(_Kind.NOTHING, node)
+        inner = max(
+            (self._reach(on, f) for on, f in self._collect(named, node.selection_set.selections)),
+            key=lambda r: r.kind,
+            default=_Reach(_Kind.NOTHING, node),
+        )
+        if not inner.holds:
+            return inner
+        if _is_list(definition.type):
+            return _Reach(_Kind.IN_LIST, node)
+        if not isinstance(named, GraphQLObjectType):
+            return _Reach(_Kind.UNDER_INTERFACE, node)
+        return inner
+
+
+def _in_list(where: FieldNode) -> QueryRefused:
+    return QueryRefused(
+        BulkQueryErrorCode.CONNECTION_IN_LIST,
+        f"{_key(where)}: a connection inside a plain list cannot be exported; "
+        "select it from a connection's nodes or a single object",
+    )
 
 
 def _included(selection: SelectionNode) -> bool:

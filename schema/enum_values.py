@@ -334,17 +334,20 @@ ERROR_CODES.update(
     {
         "INVALID_SYNTAX": "The query is not valid GraphQL syntax.",
         "INVALID_QUERY": "The query does not validate against the schema (or cannot be read "
-        "page by page).",
+        "page by page: a connection under node, an interface).",
         "NOT_A_QUERY": "A bulk export runs a query, never a mutation or a subscription.",
-        "VARIABLES_NOT_SUPPORTED": "A bulk query declares no variables: write values inline.",
-        "NO_CONNECTION": "The query selects no connection to export.",
+        "VARIABLES_NOT_SUPPORTED": "A bulk query takes no variables, declared (even unused) or "
+        "used: write values inline.",
+        "NO_CONNECTION": "The query selects no connection to export (__typename and "
+        "introspection fields are none).",
         "MULTIPLE_TOP_LEVEL_FIELDS": "The query selects more than one connection, or fields "
-        "beside it, at the top level.",
+        "beside it, at the root or in the single objects leading to it.",
         "NESTING_TOO_DEEP": "Connections are nested deeper than a bulk export reads.",
         "PAGINATION_ARGUMENT": "A connection is given first/last/after/before where the export "
         "pages itself.",
         "CONNECTION_FIELD": "A connection selects something other than edges { node } or nodes.",
-        "CONNECTION_IN_LIST": "A connection sits inside a plain list, which cannot be paged.",
+        "CONNECTION_IN_LIST": "A connection sits inside a plain list, which cannot be paged "
+        "(refused before anything inside it).",
         "EXPORT_IN_PROGRESS": "You already have a bulk export running.",
         "TOO_MANY_STARTS": "A caller may start one bulk export per minute.",
         "NOT_CANCELABLE": "The export already ended.",

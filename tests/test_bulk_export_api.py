@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -127,6 +129,50 @@ async def _page_all(gql: GraphQLClient, query: str, path: list[str], as_: str) -
             "history { nodes { action } } } } } } } }",
             "CONNECTION_IN_LIST",
         ),
+        # Each rule answered by its own code, the one naming what to change, whatever else
+        # the query gets wrong.
+        ("query($first: Int) { authorizations { nodes { id } } }", "VARIABLES_NOT_SUPPORTED"),
+        ("{ authorizations(status: $s) { nodes { id } } }", "VARIABLES_NOT_SUPPORTED"),
+        ("query($s: Int) { authorizations { nodes { nope } } }", "VARIABLES_NOT_SUPPORTED"),
+        (
+            "query { ...F } fragment F on Query { authorizations @skip(if: $s) { nodes { id } } }",
+            "VARIABLES_NOT_SUPPORTED",
+        ),
+        ("{ __typename }", "NO_CONNECTION"),
+        ("{ viewer { ... on Viewer { __typename } } }", "NO_CONNECTION"),
+        ('{ __type(name: "Partner") { name kind } }', "NO_CONNECTION"),
+        ("{ viewer { partner { id name } } }", "NO_CONNECTION"),
+        ("{ viewer { role partner { id } } }", "NO_CONNECTION"),
+        ("{ __typename authorizations { nodes { id } } }", "MULTIPLE_TOP_LEVEL_FIELDS"),
+        (
+            "{ viewer { __typename partner { serviceOffers { nodes { id } } } } }",
+            "MULTIPLE_TOP_LEVEL_FIELDS",
+        ),
+        (
+            '{ nodes(ids: ["x"]) { id } viewer { partner { serviceOffers { nodes { id } } } } }',
+            "MULTIPLE_TOP_LEVEL_FIELDS",
+        ),
+        ("{ authorizations { __typename nodes { id } } }", "CONNECTION_FIELD"),
+        ("{ authorizations { edges { __typename node { id } } } }", "CONNECTION_FIELD"),
+        (
+            '{ nodes(ids: ["x"]) { ... on Partner { serviceOffers { nodes { id } } } } }',
+            "CONNECTION_IN_LIST",
+        ),
+        (
+            '{ nodes(ids: ["x"]) { id ... on Partner { serviceOffers { nodes { id } } } } '
+            "viewer { role } }",
+            "CONNECTION_IN_LIST",
+        ),
+        (
+            "{ viewer { partner { serviceOffers { nodes { services { "
+            'history(after: "x") { totalCount nodes { action } } } } } } } }',
+            "CONNECTION_IN_LIST",
+        ),
+        # A connection under node (an interface) is one the export cannot page.
+        (
+            '{ node(id: "x") { ... on Partner { serviceOffers { nodes { id } } } } }',
+            "INVALID_QUERY",
+        ),
     ],
 )
 async def test_a_query_that_cannot_be_exported_is_refused_with_its_code(
@@ -214,6 +260,59 @@ async def test_a_nested_connection_given_first_or_last_is_that_one_page(
     export = await _export(gql, store, query, ADMIN)
     lines = await _download(http, export["url"])
     assert sum(1 for line in lines if line.get("__parentId") == partner["_id"]) == 2
+
+
+def _readme_example() -> str:
+    """The query of the README's bulk export example."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Bulk exports", 1)[1]
+    found = re.search(r'startBulkExport\(input: \{\s*query: "([^"]*)"', section)
+    assert found is not None, "the README's bulk export example moved"
+    return " ".join(found.group(1).split())
+
+
+async def test_the_readme_s_example_exports_each_authorization_s_latest_history_entry(
+    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make: Make
+) -> None:
+    partner = await make.partner()
+    authorization = await make.authorization(await make.seller(), await make.service(partner))
+    authorized = utc_now() - timedelta(days=30)
+    for action, at in (("AUTHORIZED", authorized), ("RENEWED", authorized + timedelta(days=1))):
+        await store.insert(
+            c.HISTORY,
+            {
+                "_id": new_id("hst"),
+                "subjectId": authorization["_id"],
+                "action": action,
+                "createdAt": at,
+            },
+        )
+    export = await _export(gql, store, _readme_example(), token_of(partner))
+    assert export["status"] == "COMPLETED", export
+    lines = await _download(http, export["url"])
+    assert [line["action"] for line in lines if "__parentId" in line] == ["RENEWED"]
+
+
+async def test_typename_in_nodes_is_written_as_the_caller_s_own_paging_answers_it(
+    gql: GraphQLClient, http: httpx.AsyncClient, store: DocumentStore, make: Make
+) -> None:
+    partner = await make.partner()
+    await make.service(partner)
+    paging = (
+        "{ partners(first: 5) { nodes { __typename id "
+        "services(first: 5) { nodes { __typename id } } } } }"
+    )
+    paged = await gql.ok(paging, as_=ADMIN)
+    expected: list[dict[str, Any]] = []
+    for node in paged["partners"]["nodes"]:
+        services = node.pop("services")["nodes"]
+        expected.append(node)
+        expected.extend({**service, "__parentId": node["id"]} for service in services)
+    query = "{ partners { nodes { __typename id services { nodes { __typename id } } } } }"
+    export = await _export(gql, store, query, ADMIN)
+    assert export["status"] == "COMPLETED", export
+    assert await _download(http, export["url"]) == expected
+    assert {line["__typename"] for line in expected} == {"Partner", "Service"}
 
 
 # -- tenant isolation --------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from edge.bulk_query_gate import LimitsGate
 from edge.export_settings import ExportSettings
 from edge.limits import Limits
 from edge.settings import EdgeSettingsError
-from resolvers.bulk_export_query import plan_export
+from resolvers.bulk_export_query import BulkQueryErrorCode, QueryRefused, plan_export
 from schema.api import schema
 from tests.conftest import SETTINGS, GraphQLClient, Make, serving
 from tests.test_bulk_export_api import (
@@ -122,6 +122,19 @@ def test_the_worker_plans_with_the_gateway_s_limits() -> None:
     larger = Limits(max_aliases=100)
     plan = plan_export(schema._schema, _aliases(LIMITS.max_aliases + 1), LimitsGate(larger))
     assert plan.top.path == ("partners",)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ __schema { queryType { name } types { name } } }",
+        '{ __type(name: "Partner") { fields { name } } }',
+    ],
+)
+def test_introspection_a_gateway_allows_is_still_no_connection_to_export(query: str) -> None:
+    with pytest.raises(QueryRefused) as refused:
+        plan_export(schema._schema, query, LimitsGate(Limits(introspection=True)))
+    assert refused.value.code is BulkQueryErrorCode.NO_CONNECTION
 
 
 # -- fragments along the path to the connection ---------------------------------------------

@@ -49,7 +49,7 @@ MAX_PAGES = 100
 PAGING = """query ExportCheck($after: String) { viewer { partner {
   authorizations(first: 100, after: $after) {
     nodes { id status startDate endDate service { id name } seller { id name }
-      history(last: 1) { nodes { action createdAt } } }
+      history(first: 1) { nodes { action createdAt } } }
     pageInfo { hasNextPage endCursor } } } } }"""
 WAIT_MS = 90_000  # the worker process starts, claims the export and runs it
 
@@ -169,7 +169,7 @@ async def test_partner_starts_watches_cancels_and_downloads_an_export(
     query = page.locator("#export-query")
     await expect(query).to_have_text(
         "{ viewer { partner { authorizations { nodes { id status startDate endDate "
-        "service { id name } seller { id name } history(last: 1) { nodes { action createdAt } } "
+        "service { id name } seller { id name } history(first: 1) { nodes { action createdAt } } "
         "} } } } }"
     )
 

@@ -33,7 +33,7 @@ const KINDS: Record<Kind, { label: string; root: string; fields: Field[]; defaul
       {
         key: "history",
         label: "Latest history entry",
-        selection: "history(last: 1) { nodes { action createdAt } }",
+        selection: "history(first: 1) { nodes { action createdAt } }",
         nested: true,
       },
     ],
