@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -202,10 +203,30 @@ async def ensure_sequence(store: DocumentStore) -> None:
             )
 
 
+@dataclass(frozen=True)
+class LogBounds:
+    """Where the log stands: positions up to ``pruned_through`` were pruned, and ``end`` is
+    the newest committed position (0 for both before anything was appended or pruned)."""
+
+    pruned_through: int
+    end: int
+
+
+async def bounds(store: DocumentStore) -> LogBounds:
+    """The log's bounds, in one read of the counter.
+
+    The end comes from the counter rather than from the newest event: the counter moves in the
+    transaction of the events it numbers, so it is the committed end even once pruning has
+    deleted every event (when the newest event would say 0)."""
+    found = (await store.get_many(c.EVENT_SEQUENCE, [_SEQUENCE_ID])).get(_SEQUENCE_ID)
+    if found is None:
+        return LogBounds(0, 0)
+    return LogBounds(int(found.get("prunedThrough") or 0), int(found.get("position") or 0))
+
+
 async def pruned_through(store: DocumentStore) -> int:
     """The largest position pruned so far (0 when nothing was)."""
-    found = (await store.get_many(c.EVENT_SEQUENCE, [_SEQUENCE_ID])).get(_SEQUENCE_ID)
-    return found.get("prunedThrough", 0) if found is not None else 0
+    return (await bounds(store)).pruned_through
 
 
 async def last_position(store: DocumentStore) -> int:

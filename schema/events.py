@@ -147,7 +147,9 @@ class Subscription:
         after: Annotated[
             str | None,
             strawberry.argument(
-                description="Resume after this event's cursor (from now on when omitted)."
+                description="Resume after this event's cursor (from now on when omitted). "
+                "Refused with INVALID_CURSOR when malformed or beyond the log's end, and with "
+                "EVENT_CURSOR_PRUNED when older than the log keeps."
             ),
         ] = None,
     ) -> AsyncGenerator[Event, None]:

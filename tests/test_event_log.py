@@ -18,7 +18,8 @@ from datastore.documents import AuthorizationDocument, EventDocument
 from datastore.enums import AuthorizationStatus
 from datastore.ids import new_id
 from datastore.store import ASCENDING, DocumentStore, VersionConflictError
-from resolvers import events, history
+from resolvers import event_feed, events, history
+from resolvers.errors import PublicError
 from resolvers.identity import Role, Viewer
 from tests.conftest import (
     GraphQLClient,
@@ -209,6 +210,26 @@ async def test_positions_are_dense_and_rollbacks_leave_none_on_every_adapter(
     await asyncio.gather(*(append_or_fail(n) for n in range(30)))
     log = await any_store.find(c.EVENTS, sort=[("position", ASCENDING)])
     assert [e["position"] for e in log] == list(range(1, 21))
+    assert (await events.bounds(any_store)).end == 20
+
+
+async def test_the_log_keeps_its_end_once_pruning_empties_it_on_every_adapter(
+    any_store: DocumentStore,
+) -> None:
+    """A feed resuming at the end must be served after everything up to it was pruned: the end
+    is the counter's, not the newest event's (there is none)."""
+    subject = {"_id": new_id("aut"), "partnerId": "ptn_a", "sellerId": "slr_a"}
+    old = utc_now() - timedelta(days=31)
+    for _ in range(3):
+        await events.append(any_store, events.EventType.AUTHORIZATION_RENEWED, subject, {}, at=old)
+    assert await events.prune(any_store) == 3
+    assert await _log(any_store) == []
+    assert await events.bounds(any_store) == events.LogBounds(pruned_through=3, end=3)
+    viewer = Viewer(Role.PARTNER, "ptn_a")
+    await event_feed.open_feed(any_store, viewer, None, "3")
+    with pytest.raises(PublicError) as beyond:
+        await event_feed.open_feed(any_store, viewer, None, "4")
+    assert beyond.value.extensions == {"code": "INVALID_CURSOR", "lastPosition": 3}
 
 
 async def test_racing_first_appends_all_commit_with_dense_positions_on_every_adapter(
