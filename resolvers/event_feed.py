@@ -77,16 +77,24 @@ async def open_feed(
     *,
     until: datetime | None = None,
 ) -> AsyncIterator[EventDocument]:
-    """The events ``viewer`` may see, of ``types`` (all when empty), after the cursor ``after``
-    (from now on when ``None``), replayed then live, in position order, each once.
+    """The events ``viewer`` may see, of ``types`` (all when ``None``), after the cursor
+    ``after`` (from now on when ``None``), replayed then live, in position order, each once.
 
-    Refuses (raises :class:`PublicError`) before anything streams: anonymous callers, a
-    malformed cursor, a pruned one, one beyond the log's end. The feed ends with an
-    UNAUTHENTICATED error at ``until`` (when the caller's token expires)."""
+    Refuses (raises :class:`PublicError`) before anything streams: anonymous callers, an empty
+    list of types, a malformed cursor, a pruned one, one beyond the log's end. The feed ends
+    with an UNAUTHENTICATED error at ``until`` (when the caller's token expires)."""
     scope = event_scope(viewer)
     if scope is None:
         raise PublicError(
             "sign in to follow events: send your token", QueryErrorCode.UNAUTHENTICATED
+        )
+    if types is not None and not types:
+        # Omitted means every type; an empty list names none, which a client can only mean
+        # by mistake: refused as a webhook refuses it, rather than read as all or nothing.
+        raise PublicError(
+            "types: name at least one event type, or omit types to follow every type",
+            QueryErrorCode.NO_EVENT_TYPES,
+            field="types",
         )
     since = _position(after)
     if since is not None:

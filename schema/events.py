@@ -142,7 +142,10 @@ class Subscription:
         info: Info,
         types: Annotated[
             list[EventType] | None,
-            strawberry.argument(description="Only these types (all when omitted or empty)."),
+            strawberry.argument(
+                description="Only these types (all when omitted); an empty list is refused "
+                "with NO_EVENT_TYPES."
+            ),
         ] = None,
         after: Annotated[
             str | None,

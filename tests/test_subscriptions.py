@@ -250,6 +250,19 @@ async def test_a_cursor_at_the_end_receives_what_is_appended_while_it_starts(
         assert after == [end + racing + 1]
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_an_empty_list_of_types_is_refused_as_a_webhook_refuses_it(
+    base_url: str, make: Make, transport: str
+) -> None:
+    partner = await make.partner()
+    async with _events_over(transport, base_url, token_of(partner), {"types": []}) as payloads:
+        refused = await payloads()
+    assert refused["data"] is None
+    [error] = refused["errors"]
+    assert error["extensions"] == {"code": "NO_EVENT_TYPES", "field": "types"}
+    assert error["message"].startswith("types: name at least one event type")
+
+
 async def test_anonymous_callers_cannot_follow_events(base_url: str) -> None:
     async with ws_client(base_url, None) as client:
         await _acked(client)
