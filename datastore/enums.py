@@ -147,6 +147,19 @@ class AuthorizationReason(StrEnum):
     ACCOUNT_UNLINKED = "ACCOUNT_UNLINKED"
 
 
+class HistoryReasonCode(StrEnum):
+    """Why a change happened, as a code: kept in history entries and in the event log
+    (``resolvers.history.entry`` and ``resolvers.events`` refuse anything else)."""
+
+    AUTHORIZED = "AUTHORIZED"
+    RENEWED = "RENEWED"
+    CANCELED_BY_SELLER = "CANCELED_BY_SELLER"
+    EXPIRED = "EXPIRED"
+    PARTNER_REMOVED = "PARTNER_REMOVED"
+    ACCOUNT_UNLINKED = "ACCOUNT_UNLINKED"
+    WITHDRAWN_BY_PARTNER = "WITHDRAWN_BY_PARTNER"
+
+
 class RequestStatus(StrEnum):
     """A seller's request to one partner (seed 002, "My request")."""
 

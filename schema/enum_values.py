@@ -21,7 +21,7 @@ from resolvers import (
 )
 from resolvers.bulk_exports import BulkExportStatus
 from resolvers.events import EventType
-from resolvers.history import HistoryAction, HistoryReasonCode
+from resolvers.history import HistoryAction
 from resolvers.webhooks import WebhookStatus
 from schema.authorization_mutation import RenewalPeriod
 from schema.history import HistoryStatus
@@ -370,7 +370,7 @@ DESCRIPTIONS[WebhookStatus] = {
     "DISABLED": "Failed for the whole retry period and receives nothing (see disabledReason); "
     "delete it and register it again once it works.",
 }
-DESCRIPTIONS[HistoryReasonCode] = {
+DESCRIPTIONS[enums.HistoryReasonCode] = {
     **DESCRIPTIONS[enums.AuthorizationReason],
     "WITHDRAWN_BY_PARTNER": "The partner withdrew the offer.",
 }

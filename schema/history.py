@@ -10,11 +10,12 @@ import strawberry
 
 from datastore import collections as c
 from datastore.documents import HistoryDocument
+from datastore.enums import HistoryReasonCode
 from datastore.loaders import NEWEST_FIRST, ListSpec
 from datastore.paging import PageResult
 from resolvers.category_applications import ApplicationStatus
 from resolvers.context import Context
-from resolvers.history import LEGACY_ACTIONS, STATUS_ENUMS, HistoryAction, HistoryReasonCode
+from resolvers.history import LEGACY_ACTIONS, STATUS_ENUMS, HistoryAction
 from resolvers.pagination import page_from_args
 from resolvers.visibility import sees_history
 from schema.changes import FieldChange, field_changes
