@@ -149,7 +149,8 @@ class AuthorizationReason(StrEnum):
 
 class HistoryReasonCode(StrEnum):
     """Why a change happened, as a code: kept in history entries and in the event log
-    (``resolvers.history.entry`` and ``resolvers.events`` refuse anything else)."""
+    (``resolvers.history.entry`` and ``resolvers.events`` refuse anything else). Every event
+    that changes a status names one (SPEC.md §7)."""
 
     AUTHORIZED = "AUTHORIZED"
     RENEWED = "RENEWED"
@@ -158,6 +159,16 @@ class HistoryReasonCode(StrEnum):
     PARTNER_REMOVED = "PARTNER_REMOVED"
     ACCOUNT_UNLINKED = "ACCOUNT_UNLINKED"
     WITHDRAWN_BY_PARTNER = "WITHDRAWN_BY_PARTNER"
+    SENT_BY_SELLER = "SENT_BY_SELLER"
+    ACCEPTED_BY_PARTNER = "ACCEPTED_BY_PARTNER"
+    REJECTED_BY_PARTNER = "REJECTED_BY_PARTNER"
+    CLOSED_BY_SELLER = "CLOSED_BY_SELLER"
+    CLOSED_BY_PARTNER = "CLOSED_BY_PARTNER"
+    APPROVED_BY_ADMIN = "APPROVED_BY_ADMIN"
+    REJECTED_BY_ADMIN = "REJECTED_BY_ADMIN"
+    EXPORT_COMPLETED = "EXPORT_COMPLETED"
+    EXPORT_FAILED = "EXPORT_FAILED"
+    CANCELED_BY_OWNER = "CANCELED_BY_OWNER"
 
 
 class RequestStatus(StrEnum):

@@ -34,7 +34,7 @@ from typing import Any
 from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.documents import EventDocument
-from datastore.enums import AuthorizationStatus
+from datastore.enums import AuthorizationStatus, HistoryReasonCode
 from datastore.ids import new_id
 from datastore.store import DESCENDING, Collection, DocumentStore, DuplicateKeyError
 from resolvers.held import Held, read_missing
@@ -138,6 +138,8 @@ def _changes_of(entry: Mapping[str, Any]) -> dict[str, Any]:
     changes.update(entry.get("changes") or {})
     if entry.get("reasonCode"):
         changes["reasonCode"] = entry["reasonCode"]
+    if entry.get("reason"):
+        changes["reason"] = entry["reason"]
     return changes
 
 
@@ -158,6 +160,20 @@ async def append(
 _Appended = tuple[EventType, Mapping[str, Any], Mapping[str, Any], datetime | None]
 
 
+_REASON_CODES = frozenset(HistoryReasonCode)
+
+
+def _why(kind: EventType, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``changes`` as stored, once checked: an event that changes a status names a reason code
+    (SPEC.md §7), so every subscriber and webhook is told why, as a code it can switch on."""
+    if "status" in changes and changes.get("reasonCode") not in _REASON_CODES:
+        raise ValueError(
+            f"{kind.value} changes a status, so it must name a reason code (HistoryReasonCode), "
+            f"not {changes.get('reasonCode')!r}"
+        )
+    return dict(changes)
+
+
 async def _append_many(store: DocumentStore, appended: Sequence[_Appended]) -> list[EventDocument]:
     if not appended:
         return []
@@ -174,7 +190,7 @@ async def _append_many(store: DocumentStore, appended: Sequence[_Appended]) -> l
                     "subjectId": subject["_id"],
                     "partnerId": subject.get("partnerId"),
                     "sellerId": subject.get("sellerId") or subject.get("acceptedBySellerId"),
-                    "changes": dict(changes),
+                    "changes": _why(kind, changes),
                     "createdAt": at or utc_now(),
                 }
                 for offset, (kind, subject, changes, at) in enumerate(appended)

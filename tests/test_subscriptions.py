@@ -17,7 +17,9 @@ import pytest
 from websockets.asyncio.client import connect
 
 from datastore import collections as c
+from datastore.codec import utc_now
 from datastore.documents import SellerDocument
+from datastore.ids import new_id
 from datastore.store import DocumentStore
 from edge.stream_settings import StreamSettings
 from edge.throttle import ThrottlePolicy
@@ -29,7 +31,7 @@ from tests.test_seller_request_api import CREATE
 
 EVENTS = """subscription($types: [EventType!], $after: String) {
   events(types: $types, after: $after) {
-    __typename id type cursor subjectId partnerId sellerId changes
+    __typename id type cursor subjectId partnerId sellerId changes reasonCode reason
     ... on SellerRequestEvent { request { id status } }
     ... on AuthorizationEvent { authorization { status endDate } }
   } }"""
@@ -261,6 +263,51 @@ async def test_an_empty_list_of_types_is_refused_as_a_webhook_refuses_it(
     [error] = refused["errors"]
     assert error["extensions"] == {"code": "NO_EVENT_TYPES", "field": "types"}
     assert error["message"].startswith("types: name at least one event type")
+
+
+async def logged_by_an_earlier_release(
+    store: DocumentStore,
+    kind: events.EventType,
+    subject: Mapping[str, Any],
+    changes: dict[str, Any],
+) -> None:
+    """An event as releases before every status change named a reason code logged it (the log
+    now refuses to write one without), at the next position."""
+    await events.ensure_sequence(store)
+    moved = await store.increment(c.EVENT_SEQUENCE, "events", {"position": 1})
+    assert moved is not None
+    await store.insert(
+        c.EVENTS,
+        {
+            "_id": new_id("evt"),
+            "position": moved["position"],
+            "type": kind.value,
+            "subjectId": subject["_id"],
+            "partnerId": subject["partnerId"],
+            "sellerId": subject["sellerId"],
+            "changes": changes,
+            "createdAt": utc_now(),
+        },
+    )
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_events_say_why_and_those_logged_without_a_reason_are_served_as_they_are(
+    base_url: str, store: DocumentStore, make: Make, transport: str
+) -> None:
+    partner = await make.partner()
+    request_id, _ = await _request_to(base_url, partner, make)
+    request = (await store.get_many(c.REQUESTS, [request_id]))[request_id]
+    accepted = {"status": {"from": "PARTNER_REVIEWING", "to": "PARTNER_ACCEPTED"}}
+    await logged_by_an_earlier_release(store, events.EventType.REQUEST_ACCEPTED, request, accepted)
+    async with _events_over(transport, base_url, token_of(partner), {"after": "0"}) as payloads:
+        received = [(await payloads())["data"]["events"] for _ in range(2)]
+    assert [(e["type"], e["reasonCode"], e["reason"]) for e in received] == [
+        ("REQUEST_RECEIVED", "SENT_BY_SELLER", None),
+        ("REQUEST_ACCEPTED", None, None),
+    ]
+    assert received[0]["changes"]["reasonCode"] == "SENT_BY_SELLER"
+    assert received[1]["changes"] == accepted
 
 
 async def test_anonymous_callers_cannot_follow_events(base_url: str) -> None:
