@@ -85,6 +85,7 @@ async def _change(store: DocumentStore, subject: str) -> float:
             actor=Viewer(Role.ADMIN, "bench"),
             from_status="ACTIVE",
             to_status="ACTIVE",
+            reason_code="RENEWED",
         )
 
     await store.transaction(work)

@@ -147,6 +147,30 @@ class AuthorizationReason(StrEnum):
     ACCOUNT_UNLINKED = "ACCOUNT_UNLINKED"
 
 
+class HistoryReasonCode(StrEnum):
+    """Why a change happened, as a code: kept in history entries and in the event log
+    (``resolvers.history.entry`` and ``resolvers.events`` refuse anything else). Every event
+    that changes a status names one (SPEC.md §7)."""
+
+    AUTHORIZED = "AUTHORIZED"
+    RENEWED = "RENEWED"
+    CANCELED_BY_SELLER = "CANCELED_BY_SELLER"
+    EXPIRED = "EXPIRED"
+    PARTNER_REMOVED = "PARTNER_REMOVED"
+    ACCOUNT_UNLINKED = "ACCOUNT_UNLINKED"
+    WITHDRAWN_BY_PARTNER = "WITHDRAWN_BY_PARTNER"
+    SENT_BY_SELLER = "SENT_BY_SELLER"
+    ACCEPTED_BY_PARTNER = "ACCEPTED_BY_PARTNER"
+    REJECTED_BY_PARTNER = "REJECTED_BY_PARTNER"
+    CLOSED_BY_SELLER = "CLOSED_BY_SELLER"
+    CLOSED_BY_PARTNER = "CLOSED_BY_PARTNER"
+    APPROVED_BY_ADMIN = "APPROVED_BY_ADMIN"
+    REJECTED_BY_ADMIN = "REJECTED_BY_ADMIN"
+    EXPORT_COMPLETED = "EXPORT_COMPLETED"
+    EXPORT_FAILED = "EXPORT_FAILED"
+    CANCELED_BY_OWNER = "CANCELED_BY_OWNER"
+
+
 class RequestStatus(StrEnum):
     """A seller's request to one partner (seed 002, "My request")."""
 

@@ -23,6 +23,7 @@ from datastore.enums import (
     AuthorizationReason,
     AuthorizationStatus,
     AuthorizeObject,
+    HistoryReasonCode,
     OfferStatus,
     PartnerStatus,
 )
@@ -401,6 +402,8 @@ async def authorize_offer(
                 actor=info.context.viewer,
                 from_status=OfferStatus.OPEN,
                 to_status=OfferStatus.ACCEPTED,
+                # Accepting an offer is authorizing what it offers, as its grants say.
+                reason_code=HistoryReasonCode.AUTHORIZED,
                 changes={"changesFromOffer": changes} if changes else None,
             )
         )

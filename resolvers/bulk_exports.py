@@ -25,6 +25,7 @@ from graphql import GraphQLSchema
 from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.documents import BulkExportDocument
+from datastore.enums import HistoryReasonCode
 from datastore.ids import new_id
 from datastore.store import DESCENDING, DocumentStore, DuplicateKeyError
 from resolvers import idempotency
@@ -49,6 +50,12 @@ class BulkExportStatus(StrEnum):
 
 
 RUNNING = (BulkExportStatus.CREATED, BulkExportStatus.RUNNING)
+# Why an export ended, by how (each status :func:`finish` ends one in).
+_FINISHED_BECAUSE = {
+    BulkExportStatus.COMPLETED: HistoryReasonCode.EXPORT_COMPLETED,
+    BulkExportStatus.FAILED: HistoryReasonCode.EXPORT_FAILED,
+    BulkExportStatus.CANCELED: HistoryReasonCode.CANCELED_BY_OWNER,
+}
 
 
 class BulkExportErrorCode(StrEnum):
@@ -251,6 +258,7 @@ async def finish(
     )
     event: dict[str, Any] = {
         "status": {"from": export["status"], "to": status.value},
+        "reasonCode": _FINISHED_BECAUSE[status],
         "objectCount": finished["objectCount"],
     }
     if finished.get("errorCode"):

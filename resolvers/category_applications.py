@@ -9,7 +9,7 @@ from datastore import collections as c
 from datastore.catalog import ServiceCategory, get_catalog
 from datastore.codec import utc_now
 from datastore.documents import CategoryApplicationDocument, PartnerDocument
-from datastore.enums import Market, PartnerStatus
+from datastore.enums import HistoryReasonCode, Market, PartnerStatus
 from datastore.ids import new_id
 from datastore.loaders import NEWEST_FIRST, ListSpec
 from datastore.paging import Page, PageResult
@@ -32,6 +32,13 @@ class ApplicationStatus(StrEnum):
 class ReviewDecision(StrEnum):
     APPROVE = "APPROVE"
     REJECT = "REJECT"
+
+
+REVIEWED_BECAUSE = {
+    ReviewDecision.APPROVE: HistoryReasonCode.APPROVED_BY_ADMIN,
+    ReviewDecision.REJECT: HistoryReasonCode.REJECTED_BY_ADMIN,
+}
+"""The reason code of an admin's review (of a category application or a public service)."""
 
 
 class CategoryApplicationErrorCode(StrEnum):
@@ -207,6 +214,7 @@ async def review(
             from_status=application["status"],
             to_status=status,
             reason=reason,
+            reason_code=REVIEWED_BECAUSE[decision],
         )
         return updated
 

@@ -18,7 +18,7 @@ from datastore.documents import EventDocument
 from datastore.store import ASCENDING, DocumentStore
 from resolvers.errors import PublicError, QueryErrorCode
 from resolvers.event_hub import SlowConsumer, hub_for
-from resolvers.events import EventType, pruned_through
+from resolvers.events import EventType, bounds
 from resolvers.identity import Viewer
 from resolvers.visibility import event_scope
 
@@ -41,6 +41,34 @@ def _position(after: str | None) -> int | None:
     return int(after)
 
 
+async def _check_resumable(store: DocumentStore, since: int) -> None:
+    """Refuse a cursor the log cannot resume from: pruned, or beyond its end.
+
+    A cursor beyond the end was never issued by this log (it comes from a store since restored
+    from a backup, or is made up): its feed would skip every event up to it, so it is refused
+    rather than served as silence. The end is read before the feed joins the hub and the log
+    only grows, so a cursor that passes (the end itself included) names a committed position:
+    whatever is appended after this read is replayed from the store or arrives live."""
+    log = await bounds(store)
+    if since < log.pruned_through:
+        gone = log.pruned_through
+        raise PublicError(
+            f"events up to position {gone} were pruned (they are kept for a limited "
+            f"time); the oldest position available is {gone + 1}: resume with after: "
+            f'"{gone}" or subscribe without a cursor',
+            QueryErrorCode.EVENT_CURSOR_PRUNED,
+            oldestPosition=gone + 1,
+        )
+    if since > log.end:
+        raise PublicError(
+            f"after is beyond the end of the event log, whose newest position is {log.end} "
+            "(was the store restored from a backup?): read again what you follow and "
+            f'subscribe without a cursor, or resume with after: "{log.end}"',
+            QueryErrorCode.INVALID_CURSOR,
+            lastPosition=log.end,
+        )
+
+
 async def open_feed(
     store: DocumentStore,
     viewer: Viewer,
@@ -49,28 +77,28 @@ async def open_feed(
     *,
     until: datetime | None = None,
 ) -> AsyncIterator[EventDocument]:
-    """The events ``viewer`` may see, of ``types`` (all when empty), after the cursor ``after``
-    (from now on when ``None``), replayed then live, in position order, each once.
+    """The events ``viewer`` may see, of ``types`` (all when ``None``), after the cursor
+    ``after`` (from now on when ``None``), replayed then live, in position order, each once.
 
-    Refuses (raises :class:`PublicError`) before anything streams: anonymous callers, a
-    malformed cursor, a pruned one. The feed ends with an UNAUTHENTICATED error at ``until``
-    (when the caller's token expires)."""
+    Refuses (raises :class:`PublicError`) before anything streams: anonymous callers, an empty
+    list of types, a malformed cursor, a pruned one, one beyond the log's end. The feed ends
+    with an UNAUTHENTICATED error at ``until`` (when the caller's token expires)."""
     scope = event_scope(viewer)
     if scope is None:
         raise PublicError(
             "sign in to follow events: send your token", QueryErrorCode.UNAUTHENTICATED
         )
+    if types is not None and not types:
+        # Omitted means every type; an empty list names none, which a client can only mean
+        # by mistake: refused as a webhook refuses it, rather than read as all or nothing.
+        raise PublicError(
+            "types: name at least one event type, or omit types to follow every type",
+            QueryErrorCode.NO_EVENT_TYPES,
+            field="types",
+        )
     since = _position(after)
     if since is not None:
-        gone = await pruned_through(store)
-        if since < gone:
-            raise PublicError(
-                f"events up to position {gone} were pruned (they are kept for a limited "
-                f"time); the oldest position available is {gone + 1}: resume with after: "
-                f'"{gone}" or subscribe without a cursor',
-                QueryErrorCode.EVENT_CURSOR_PRUNED,
-                oldestPosition=gone + 1,
-            )
+        await _check_resumable(store, since)
     wanted = {EventType(t).value for t in types or ()}
     return _feed(store, scope, wanted, since, until)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -33,7 +34,7 @@ from typing import Any
 from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.documents import EventDocument
-from datastore.enums import AuthorizationStatus
+from datastore.enums import AuthorizationStatus, HistoryReasonCode
 from datastore.ids import new_id
 from datastore.store import DESCENDING, Collection, DocumentStore, DuplicateKeyError
 from resolvers.held import Held, read_missing
@@ -137,6 +138,8 @@ def _changes_of(entry: Mapping[str, Any]) -> dict[str, Any]:
     changes.update(entry.get("changes") or {})
     if entry.get("reasonCode"):
         changes["reasonCode"] = entry["reasonCode"]
+    if entry.get("reason"):
+        changes["reason"] = entry["reason"]
     return changes
 
 
@@ -157,6 +160,20 @@ async def append(
 _Appended = tuple[EventType, Mapping[str, Any], Mapping[str, Any], datetime | None]
 
 
+_REASON_CODES = frozenset(HistoryReasonCode)
+
+
+def _why(kind: EventType, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``changes`` as stored, once checked: an event that changes a status names a reason code
+    (SPEC.md §7), so every subscriber and webhook is told why, as a code it can switch on."""
+    if "status" in changes and changes.get("reasonCode") not in _REASON_CODES:
+        raise ValueError(
+            f"{kind.value} changes a status, so it must name a reason code (HistoryReasonCode), "
+            f"not {changes.get('reasonCode')!r}"
+        )
+    return dict(changes)
+
+
 async def _append_many(store: DocumentStore, appended: Sequence[_Appended]) -> list[EventDocument]:
     if not appended:
         return []
@@ -173,7 +190,7 @@ async def _append_many(store: DocumentStore, appended: Sequence[_Appended]) -> l
                     "subjectId": subject["_id"],
                     "partnerId": subject.get("partnerId"),
                     "sellerId": subject.get("sellerId") or subject.get("acceptedBySellerId"),
-                    "changes": dict(changes),
+                    "changes": _why(kind, changes),
                     "createdAt": at or utc_now(),
                 }
                 for offset, (kind, subject, changes, at) in enumerate(appended)
@@ -202,10 +219,30 @@ async def ensure_sequence(store: DocumentStore) -> None:
             )
 
 
+@dataclass(frozen=True)
+class LogBounds:
+    """Where the log stands: positions up to ``pruned_through`` were pruned, and ``end`` is
+    the newest committed position (0 for both before anything was appended or pruned)."""
+
+    pruned_through: int
+    end: int
+
+
+async def bounds(store: DocumentStore) -> LogBounds:
+    """The log's bounds, in one read of the counter.
+
+    The end comes from the counter rather than from the newest event: the counter moves in the
+    transaction of the events it numbers, so it is the committed end even once pruning has
+    deleted every event (when the newest event would say 0)."""
+    found = (await store.get_many(c.EVENT_SEQUENCE, [_SEQUENCE_ID])).get(_SEQUENCE_ID)
+    if found is None:
+        return LogBounds(0, 0)
+    return LogBounds(int(found.get("prunedThrough") or 0), int(found.get("position") or 0))
+
+
 async def pruned_through(store: DocumentStore) -> int:
     """The largest position pruned so far (0 when nothing was)."""
-    found = (await store.get_many(c.EVENT_SEQUENCE, [_SEQUENCE_ID])).get(_SEQUENCE_ID)
-    return found.get("prunedThrough", 0) if found is not None else 0
+    return (await bounds(store)).pruned_through
 
 
 async def last_position(store: DocumentStore) -> int:

@@ -49,18 +49,6 @@ LEGACY_ACTIONS = {
 }
 
 
-class HistoryReasonCode(StrEnum):
-    """Why a change happened, as a code; :func:`record` refuses anything else."""
-
-    AUTHORIZED = "AUTHORIZED"
-    RENEWED = "RENEWED"
-    CANCELED_BY_SELLER = "CANCELED_BY_SELLER"
-    EXPIRED = "EXPIRED"
-    PARTNER_REMOVED = "PARTNER_REMOVED"
-    ACCOUNT_UNLINKED = "ACCOUNT_UNLINKED"
-    WITHDRAWN_BY_PARTNER = "WITHDRAWN_BY_PARTNER"
-
-
 STATUS_ENUMS: tuple[type[StrEnum], ...] = (
     enums.PartnerStatus,
     enums.ServiceStatus,
@@ -94,7 +82,7 @@ def entry(
         "actorId": actor.subject_id,
         "fromStatus": from_status,
         "toStatus": to_status,
-        "reasonCode": HistoryReasonCode(reason_code).value if reason_code else None,
+        "reasonCode": enums.HistoryReasonCode(reason_code).value if reason_code else None,
         "reason": reason,
         "changes": dict(changes) if changes else None,
         "createdAt": utc_now(),

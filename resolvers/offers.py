@@ -16,7 +16,13 @@ from typing import Any
 from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.documents import ServiceOfferDocument
-from datastore.enums import AuthorizeObject, OfferStatus, PartnerStatus, ServiceStatus
+from datastore.enums import (
+    AuthorizeObject,
+    HistoryReasonCode,
+    OfferStatus,
+    PartnerStatus,
+    ServiceStatus,
+)
 from datastore.ids import new_id, new_token, type_of
 from datastore.loaders import ListSpec
 from datastore.paging import Page, PageResult
@@ -59,7 +65,6 @@ MAX_SERVICES = 10
 MAX_YEARS = 3
 # Link tokens are 32 characters; anything much longer is not worth a lookup.
 MAX_LINK_TOKEN = 200
-WITHDRAWN_BY_PARTNER = "WITHDRAWN_BY_PARTNER"
 
 
 def effective_offer_status(offer: Mapping[str, Any], now: datetime) -> OfferStatus:
@@ -197,7 +202,7 @@ async def withdraw(info: Info, offer_id: str) -> ServiceOfferDocument:
             actor=info.context.viewer,
             from_status=OfferStatus.OPEN,
             to_status=OfferStatus.WITHDRAWN,
-            reason_code=WITHDRAWN_BY_PARTNER,
+            reason_code=HistoryReasonCode.WITHDRAWN_BY_PARTNER,
         )
         return updated
 

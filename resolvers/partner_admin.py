@@ -7,7 +7,13 @@ from enum import StrEnum
 from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.documents import PartnerDocument
-from datastore.enums import AuthorizationStatus, PartnerStatus, ServiceStatus, ServiceType
+from datastore.enums import (
+    AuthorizationStatus,
+    HistoryReasonCode,
+    PartnerStatus,
+    ServiceStatus,
+    ServiceType,
+)
 from resolvers import history, partner_closing
 from resolvers.context import Info
 from resolvers.validation import Checks, fail
@@ -24,7 +30,6 @@ class PartnerErrorCode(StrEnum):
 
 Code = PartnerErrorCode
 MAX_REASON = 1000
-PARTNER_REMOVED = "PARTNER_REMOVED"
 
 
 async def close(info: Info, partner_id: str, reason: str) -> PartnerDocument:
@@ -74,7 +79,7 @@ async def close(info: Info, partner_id: str, reason: str) -> PartnerDocument:
             actor=info.context.viewer,
             from_status=PartnerStatus.ACTIVE,
             to_status=PartnerStatus.CLOSED,
-            reason_code=PARTNER_REMOVED,
+            reason_code=HistoryReasonCode.PARTNER_REMOVED,
             reason=reason.strip(),
             changes={"authorizationsClosed": {"from": 0, "to": ending}},
         )

@@ -13,7 +13,12 @@ from typing import Any
 
 from datastore import collections as c
 from datastore.documents import RequestDocument
-from datastore.enums import OPEN_REQUEST_STATUSES, PartnerStatus, RequestStatus
+from datastore.enums import (
+    OPEN_REQUEST_STATUSES,
+    HistoryReasonCode,
+    PartnerStatus,
+    RequestStatus,
+)
 from datastore.ids import new_id, type_of
 from datastore.store import DocumentStore
 from resolvers import history, idempotency
@@ -225,6 +230,7 @@ async def create(
                 action="CREATED",
                 actor=viewer,
                 to_status=RequestStatus.PARTNER_REVIEWING,
+                reason_code=HistoryReasonCode.SENT_BY_SELLER,
             )
             created.append(request)
         return created
@@ -247,6 +253,13 @@ _MOVES: dict[str, tuple[tuple[RequestStatus, ...], RequestStatus, tuple[Role, ..
 
 # What history records for each move.
 _RECORDED = {"accept": "ACCEPTED", "reject": "REJECTED", "close": "CLOSED"}
+# Why, by move and by whom (each move's roles above).
+_REASONS = {
+    ("accept", Role.PARTNER): HistoryReasonCode.ACCEPTED_BY_PARTNER,
+    ("reject", Role.PARTNER): HistoryReasonCode.REJECTED_BY_PARTNER,
+    ("close", Role.PARTNER): HistoryReasonCode.CLOSED_BY_PARTNER,
+    ("close", Role.SELLER): HistoryReasonCode.CLOSED_BY_SELLER,
+}
 
 
 async def move(info: Info, request_id: str, action: str, reason: str | None) -> RequestDocument:
@@ -269,7 +282,14 @@ async def move(info: Info, request_id: str, action: str, reason: str | None) -> 
                 f"cannot {action} a request that is {request['status']}",
                 Code.INVALID_TRANSITION,
             )
-        return await _set_status(info.context, request, target, _RECORDED[action], reason)
+        return await _set_status(
+            info.context,
+            request,
+            target,
+            _RECORDED[action],
+            reason,
+            reason_code=_REASONS[(action, viewer.role)],
+        )
 
     return await atomically(store, work)
 
@@ -280,18 +300,20 @@ async def _set_status(
     status: RequestStatus,
     action: str,
     reason: str | None = None,
-    reason_code: str | None = None,
+    *,
+    reason_code: HistoryReasonCode,
     journal: list[dict[str, Any]] | None = None,
 ) -> RequestDocument:
-    """Move ``request`` to ``status`` (inside the caller's transaction); its history entry
-    goes to ``journal`` when given, else is recorded at once."""
+    """Move ``request`` to ``status`` for ``reason_code`` (inside the caller's transaction);
+    its history entry goes to ``journal`` when given, else is recorded at once."""
+    said = (reason or "").strip() or None
     updated = await context.store.update(
         c.REQUESTS,
         request["_id"],
         expected_version=request["version"],
         changes={
             "status": status,
-            "statusReason": reason.strip() if reason else None,
+            "statusReason": said,
             "closedBy": context.viewer.role.value
             if status is RequestStatus.CLOSED and context.viewer.role
             else None,
@@ -304,7 +326,7 @@ async def _set_status(
         actor=context.viewer,
         from_status=request["status"],
         to_status=status,
-        reason=reason,
+        reason=said,
         reason_code=reason_code,
     )
     if journal is not None:
@@ -323,7 +345,11 @@ async def connect(context: Context, seller_id: str, partner_id: str) -> int:
     )
     for request in accepted:
         await _set_status(
-            context, request, RequestStatus.CONNECTED, "CONNECTED", reason_code="AUTHORIZED"
+            context,
+            request,
+            RequestStatus.CONNECTED,
+            "CONNECTED",
+            reason_code=HistoryReasonCode.AUTHORIZED,
         )
     return len(accepted)
 
@@ -344,7 +370,7 @@ async def close_some_for_partner(context: Context, partner_id: str, limit: int) 
                 request,
                 RequestStatus.CLOSED,
                 "CLOSED",
-                reason_code="PARTNER_REMOVED",
+                reason_code=HistoryReasonCode.PARTNER_REMOVED,
                 journal=journal,
             )
         if len(journal) >= limit:

@@ -14,11 +14,11 @@ from typing import Any
 from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.documents import PartnerDocument, ServiceDocument
-from datastore.enums import Market, PartnerStatus, ServiceStatus, ServiceType
+from datastore.enums import HistoryReasonCode, Market, PartnerStatus, ServiceStatus, ServiceType
 from datastore.ids import new_id, new_token
 from datastore.search import search_fields
 from resolvers import history, idempotency
-from resolvers.category_applications import ReviewDecision, current_partner
+from resolvers.category_applications import REVIEWED_BECAUSE, ReviewDecision, current_partner
 from resolvers.context import Info
 from resolvers.referrals import ensure_referral_links
 from resolvers.service_rules import (
@@ -250,9 +250,16 @@ async def review(
         service = await _load_own(info, service_id)
         check_transition(service, (ServiceStatus.IN_REVIEW,), "review")
         partner = await _partner_of(info, service)
-        if decision is ReviewDecision.APPROVE:
-            return await _move(info, service, ServiceStatus.LIVE, "APPROVED", partner, reason)
-        return await _move(info, service, ServiceStatus.REJECTED, "REJECTED", partner, reason)
+        approved = decision is ReviewDecision.APPROVE
+        return await _move(
+            info,
+            service,
+            ServiceStatus.LIVE if approved else ServiceStatus.REJECTED,
+            "APPROVED" if approved else "REJECTED",
+            partner,
+            reason,
+            reason_code=REVIEWED_BECAUSE[decision],
+        )
 
     return await atomically(info.context.store, work)
 
@@ -276,6 +283,8 @@ async def _move(
     action: str,
     partner: PartnerDocument,
     reason: str | None = None,
+    *,
+    reason_code: HistoryReasonCode | None = None,
 ) -> ServiceDocument:
     now = utc_now()
     changes: dict[str, Any] = {"status": status, "updatedAt": now, "statusReason": reason}
@@ -306,6 +315,7 @@ async def _move(
         from_status=service["status"],
         to_status=status,
         reason=reason,
+        reason_code=reason_code,
     )
     return updated
 

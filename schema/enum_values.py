@@ -21,7 +21,7 @@ from resolvers import (
 )
 from resolvers.bulk_exports import BulkExportStatus
 from resolvers.events import EventType
-from resolvers.history import HistoryAction, HistoryReasonCode
+from resolvers.history import HistoryAction
 from resolvers.webhooks import WebhookStatus
 from schema.authorization_mutation import RenewalPeriod
 from schema.history import HistoryStatus
@@ -373,9 +373,22 @@ DESCRIPTIONS[WebhookStatus] = {
     "DISABLED": "Failed for the whole retry period and receives nothing (see disabledReason); "
     "delete it and register it again once it works.",
 }
-DESCRIPTIONS[HistoryReasonCode] = {
+DESCRIPTIONS[enums.HistoryReasonCode] = {
     **DESCRIPTIONS[enums.AuthorizationReason],
+    "AUTHORIZED": "The seller authorized: an authorization granted, the offer it was accepted "
+    "from, a request to the partner that became CONNECTED.",
     "WITHDRAWN_BY_PARTNER": "The partner withdrew the offer.",
+    "SENT_BY_SELLER": "The seller sent the request.",
+    "ACCEPTED_BY_PARTNER": "The partner accepted the request.",
+    "REJECTED_BY_PARTNER": "The partner rejected the request (the reason says why).",
+    "CLOSED_BY_SELLER": "The seller closed the request.",
+    "CLOSED_BY_PARTNER": "The partner closed the request.",
+    "APPROVED_BY_ADMIN": "An admin approved it in review (a public service, a category "
+    "application).",
+    "REJECTED_BY_ADMIN": "An admin rejected it in review (the reason says why).",
+    "EXPORT_COMPLETED": "The bulk export wrote its whole file.",
+    "EXPORT_FAILED": "The bulk export stopped on an error (its errorCode says which).",
+    "CANCELED_BY_OWNER": "Whoever started the bulk export canceled it.",
 }
 # A history status means what it means on the subject's own type.
 _STATUS_TYPES = {

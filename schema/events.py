@@ -16,6 +16,7 @@ from strawberry.scalars import JSON
 from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.documents import EventDocument
+from datastore.enums import HistoryReasonCode
 from datastore.loaders import Loaders
 from datastore.store import Collection, D
 from resolvers.context import Info
@@ -24,6 +25,7 @@ from resolvers.events import EventType
 from schema.authorization import Authorization
 from schema.bulk_export import BulkExport
 from schema.category_application import CategoryApplication
+from schema.history import REASON_CODES
 from schema.seller_request import SellerRequest
 from schema.service import Service
 from schema.service_offer import ServiceOffer
@@ -43,7 +45,16 @@ class Event:
     partner_id: strawberry.ID | None = strawberry.field(description="The partner concerned.")
     seller_id: strawberry.ID | None = strawberry.field(description="The seller concerned.")
     changes: JSON | None = strawberry.field(
-        description="The changed fields: {field: {from, to}}, plus reasonCode when there is one."
+        description="The changed fields: {field: {from, to}} (status among them for a status "
+        "change), with reasonCode for a status change, and reason when one was given in words."
+    )
+    reason_code: HistoryReasonCode | None = strawberry.field(
+        description="Why, as a code: every event that changes a status names one (as its "
+        "history entry does), other events none. Events logged by releases before status "
+        "changes all named one may have none."
+    )
+    reason: str | None = strawberry.field(
+        description="Why, in words, when the change was given a reason (a rejection's)."
     )
     document: strawberry.Private[EventDocument]
 
@@ -116,6 +127,7 @@ EVENT_TYPES = list(_TYPES.values())
 def event_from_document(document: EventDocument) -> Event:
     """The typed event for a log document."""
     kind = _TYPES[document["subjectId"].partition("_")[0]]
+    changes = document.get("changes") or {}
     return kind(
         id=strawberry.ID(document["_id"]),
         type=EventType(document["type"]),
@@ -125,6 +137,8 @@ def event_from_document(document: EventDocument) -> Event:
         partner_id=strawberry.ID(document["partnerId"]) if document.get("partnerId") else None,
         seller_id=strawberry.ID(document["sellerId"]) if document.get("sellerId") else None,
         changes=JSON(document.get("changes")),
+        reason_code=REASON_CODES[changes.get("reasonCode")],
+        reason=changes.get("reason"),
         document=document,
     )
 
@@ -142,12 +156,17 @@ class Subscription:
         info: Info,
         types: Annotated[
             list[EventType] | None,
-            strawberry.argument(description="Only these types (all when omitted or empty)."),
+            strawberry.argument(
+                description="Only these types (all when omitted); an empty list is refused "
+                "with NO_EVENT_TYPES."
+            ),
         ] = None,
         after: Annotated[
             str | None,
             strawberry.argument(
-                description="Resume after this event's cursor (from now on when omitted)."
+                description="Resume after this event's cursor (from now on when omitted). "
+                "Refused with INVALID_CURSOR when malformed or beyond the log's end, and with "
+                "EVENT_CURSOR_PRUNED when older than the log keeps."
             ),
         ] = None,
     ) -> AsyncGenerator[Event, None]:

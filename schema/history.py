@@ -10,11 +10,12 @@ import strawberry
 
 from datastore import collections as c
 from datastore.documents import HistoryDocument
+from datastore.enums import HistoryReasonCode
 from datastore.loaders import NEWEST_FIRST, ListSpec
 from datastore.paging import PageResult
 from resolvers.category_applications import ApplicationStatus
 from resolvers.context import Context
-from resolvers.history import LEGACY_ACTIONS, STATUS_ENUMS, HistoryAction, HistoryReasonCode
+from resolvers.history import LEGACY_ACTIONS, STATUS_ENUMS, HistoryAction
 from resolvers.pagination import page_from_args
 from resolvers.visibility import sees_history
 from schema.changes import FieldChange, field_changes
@@ -59,8 +60,8 @@ strawberry.enum(
 
 # Stored values to members by dict lookups: history is the longest list a page can hold.
 _ACTIONS = {**members_by_value(HistoryAction), **LEGACY_ACTIONS}
-# An entry without a code holds none, or None.
-_REASON_CODES: dict[str | None, HistoryReasonCode | None] = {
+# An entry (or an event) without a code holds none, or None.
+REASON_CODES: dict[str | None, HistoryReasonCode | None] = {
     **members_by_value(HistoryReasonCode),
     None: None,
 }
@@ -78,7 +79,7 @@ def _status(value: str | None) -> HistoryStatus | None:
         "actor_id": optional("actorId"),
         "from_status": lambda d: _status(d.get("fromStatus")),
         "to_status": lambda d: _status(d.get("toStatus")),
-        "reason_code": lookup(_REASON_CODES, "reasonCode", optional=True),
+        "reason_code": lookup(REASON_CODES, "reasonCode", optional=True),
         "reason": optional("reason"),
         "created_at": key("createdAt"),
     }

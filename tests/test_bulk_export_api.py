@@ -428,6 +428,8 @@ async def test_cancel_stops_an_export_and_a_running_one_never_completes(
     await _Run(export_worker(store, SETTINGS), claimed).run()
     read = (await gql(READ, {"id": export_id}, as_=ADMIN))["data"]["bulkExport"]
     assert read["status"] == "CANCELED" and read["url"] is None
+    [finished] = await store.find(c.EVENTS, {"type": "BULK_EXPORT_FINISHED"})
+    assert finished["changes"]["reasonCode"] == "CANCELED_BY_OWNER"
     again = await gql(CANCEL, {"id": export_id}, as_=ADMIN)
     assert [e["code"] for e in again["data"]["cancelBulkExport"]["userErrors"]] == [
         "NOT_CANCELABLE"
@@ -466,6 +468,7 @@ async def test_the_finished_export_is_announced_in_the_event_log(
     assert event["partnerId"] == partner["_id"]
     assert event["changes"] == {
         "status": {"from": "RUNNING", "to": "COMPLETED"},
+        "reasonCode": "EXPORT_COMPLETED",
         "objectCount": 1,
     }
 

@@ -171,6 +171,8 @@ async def test_an_export_whose_workers_keep_dying_fails_with_interrupted(
     assert read["status"] == "FAILED" and read["errorCode"] == "INTERRUPTED"
     assert read["url"] is None
     events = await store.find(c.EVENTS, {"type": "BULK_EXPORT_FINISHED"})
-    assert [e["changes"]["errorCode"] for e in events] == ["INTERRUPTED"]
+    assert [(e["changes"]["reasonCode"], e["changes"]["errorCode"]) for e in events] == [
+        ("EXPORT_FAILED", "INTERRUPTED")
+    ]
     for file_id in stale:
         await store.files.delete(file_id)

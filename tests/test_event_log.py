@@ -15,10 +15,11 @@ from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.collections import INDEXES
 from datastore.documents import AuthorizationDocument, EventDocument
-from datastore.enums import AuthorizationStatus
+from datastore.enums import AuthorizationStatus, PartnerType, Region
 from datastore.ids import new_id
 from datastore.store import ASCENDING, DocumentStore, VersionConflictError
-from resolvers import events, history
+from resolvers import event_feed, events, history
+from resolvers.errors import PublicError
 from resolvers.identity import Role, Viewer
 from tests.conftest import (
     GraphQLClient,
@@ -30,6 +31,8 @@ from tests.conftest import (
 from tests.polling import until
 from tests.stores import ADAPTERS, drop_store, open_store
 from tests.test_seller_request_api import ACCEPT, CREATE
+from tests.test_seller_request_api import CLOSE as CLOSE_REQUEST
+from tests.test_seller_request_api import REJECT as REJECT_REQUEST
 
 
 async def _log(store: DocumentStore) -> list[EventDocument]:
@@ -209,6 +212,26 @@ async def test_positions_are_dense_and_rollbacks_leave_none_on_every_adapter(
     await asyncio.gather(*(append_or_fail(n) for n in range(30)))
     log = await any_store.find(c.EVENTS, sort=[("position", ASCENDING)])
     assert [e["position"] for e in log] == list(range(1, 21))
+    assert (await events.bounds(any_store)).end == 20
+
+
+async def test_the_log_keeps_its_end_once_pruning_empties_it_on_every_adapter(
+    any_store: DocumentStore,
+) -> None:
+    """A feed resuming at the end must be served after everything up to it was pruned: the end
+    is the counter's, not the newest event's (there is none)."""
+    subject = {"_id": new_id("aut"), "partnerId": "ptn_a", "sellerId": "slr_a"}
+    old = utc_now() - timedelta(days=31)
+    for _ in range(3):
+        await events.append(any_store, events.EventType.AUTHORIZATION_RENEWED, subject, {}, at=old)
+    assert await events.prune(any_store) == 3
+    assert await _log(any_store) == []
+    assert await events.bounds(any_store) == events.LogBounds(pruned_through=3, end=3)
+    viewer = Viewer(Role.PARTNER, "ptn_a")
+    await event_feed.open_feed(any_store, viewer, None, "3")
+    with pytest.raises(PublicError) as beyond:
+        await event_feed.open_feed(any_store, viewer, None, "4")
+    assert beyond.value.extensions == {"code": "INVALID_CURSOR", "lastPosition": 3}
 
 
 async def test_racing_first_appends_all_commit_with_dense_positions_on_every_adapter(
@@ -284,3 +307,124 @@ async def test_the_periodic_sweep_notices_expiring_and_prunes(
     log = await _log(store)
     assert [(e["type"], e["subjectId"]) for e in log] == [("AUTHORIZATION_EXPIRING", soon["_id"])]
     assert await events.pruned_through(store) == 1
+
+
+async def test_every_status_change_event_names_why_as_its_history_entry_does(
+    gql: GraphQLClient, store: DocumentStore, make: Make, admin: str
+) -> None:
+    """SPEC.md §7: every status change carries a reason code; the event of a change (what
+    subscribers and webhooks receive) names the code its history entry keeps, and the reason
+    given in words."""
+    from tests.test_category_application_api import APPLY, _category
+    from tests.test_category_application_api import REVIEW as REVIEW_APPLICATION
+    from tests.test_service_lifecycle_api import REVIEW as REVIEW_SERVICE
+
+    partner = await make.partner()
+    as_partner = token_of(partner)
+
+    async def done(query: str, variables: dict[str, Any], caller: str) -> dict[str, Any]:
+        answered: dict[str, Any] = await gql.payload(query, variables, as_=caller)
+        assert answered["userErrors"] == [], answered
+        return answered
+
+    async def request_from(seller: Mapping[str, Any]) -> str:
+        created = await done(CREATE, request_form(partner["_id"]), token_of(seller))
+        return str(created["requests"][0]["id"])
+
+    # A request accepted, then connected by the offer its seller accepts.
+    connecting = await make.seller(market="ID")
+    accepted = await request_from(connecting)
+    await done(ACCEPT, {"id": accepted}, as_partner)
+    offer = (await accepted_offer(gql, make, partner, connecting)).offer
+    # A request rejected with a reason, one closed by its seller, one by its partner.
+    rejecting, closing_seller, closing_partner = [await make.seller() for _ in range(3)]
+    rejected = await request_from(rejecting)
+    answer = {"id": rejected, "reason": "  We do not serve your market yet "}
+    await done(REJECT_REQUEST, answer, as_partner)
+    closed_by_seller = await request_from(closing_seller)
+    await done(CLOSE_REQUEST, {"id": closed_by_seller}, token_of(closing_seller))
+    closed_by_partner = await request_from(closing_partner)
+    await done(CLOSE_REQUEST, {"id": closed_by_partner}, as_partner)
+    # Reviews: a public service approved and one rejected, an application of each.
+    reviewed: dict[str, str] = {}
+    for decision, reason in (("APPROVE", None), ("REJECT", "The logo is blurry")):
+        service = await make.service(partner, status="IN_REVIEW", needsReview=True)
+        review = {"id": service["_id"], "decision": decision, "reason": reason}
+        await done(REVIEW_SERVICE, {"input": review}, admin)
+        reviewed[f"service {decision}"] = service["_id"]
+    for decision, name, reason in (
+        ("APPROVE", "Shop Management", None),
+        ("REJECT", "Shop Registration", "Not in this market"),
+    ):
+        category = _category(
+            PartnerType(partner["type"]), Region(partner["registrationRegion"]), name
+        )
+        applying = {"categoryId": category, "market": partner["targetMarkets"][0]}
+        applied = await done(APPLY, {"input": applying}, as_partner)
+        application_id = applied["categoryApplication"]["id"]
+        review = {"id": application_id, "decision": decision, "reason": reason}
+        await done(REVIEW_APPLICATION, {"input": review}, admin)
+        reviewed[f"application {decision}"] = application_id
+
+    log = await _log(store)
+    why = {
+        (e["type"], e["subjectId"]): (e["changes"].get("reasonCode"), e["changes"].get("reason"))
+        for e in log
+        if e["type"] != "AUTHORIZATION_GRANTED"  # AUTHORIZED already: its history is below
+    }
+    assert why == {
+        ("REQUEST_RECEIVED", accepted): ("SENT_BY_SELLER", None),
+        ("REQUEST_ACCEPTED", accepted): ("ACCEPTED_BY_PARTNER", None),
+        ("OFFER_ACCEPTED", offer["_id"]): ("AUTHORIZED", None),
+        ("REQUEST_CONNECTED", accepted): ("AUTHORIZED", None),
+        ("REQUEST_RECEIVED", rejected): ("SENT_BY_SELLER", None),
+        ("REQUEST_REJECTED", rejected): ("REJECTED_BY_PARTNER", "We do not serve your market yet"),
+        ("REQUEST_RECEIVED", closed_by_seller): ("SENT_BY_SELLER", None),
+        ("REQUEST_CLOSED", closed_by_seller): ("CLOSED_BY_SELLER", None),
+        ("REQUEST_RECEIVED", closed_by_partner): ("SENT_BY_SELLER", None),
+        ("REQUEST_CLOSED", closed_by_partner): ("CLOSED_BY_PARTNER", None),
+        ("SERVICE_REVIEWED", reviewed["service APPROVE"]): ("APPROVED_BY_ADMIN", None),
+        ("SERVICE_REVIEWED", reviewed["service REJECT"]): (
+            "REJECTED_BY_ADMIN",
+            "The logo is blurry",
+        ),
+        ("CATEGORY_APPLICATION_REVIEWED", reviewed["application APPROVE"]): (
+            "APPROVED_BY_ADMIN",
+            None,
+        ),
+        ("CATEGORY_APPLICATION_REVIEWED", reviewed["application REJECT"]): (
+            "REJECTED_BY_ADMIN",
+            "Not in this market",
+        ),
+    }
+    # Each event says what its history entry says.
+    entries = await store.find(c.HISTORY, sort=[("createdAt", ASCENDING), ("_id", ASCENDING)])
+    for event in log:
+        [entry] = [
+            e
+            for e in entries
+            if e["subjectId"] == event["subjectId"]
+            and events.event_type_of(e["subjectId"], e["action"]) == event["type"]
+            and e.get("toStatus") == event["changes"]["status"]["to"]
+        ]
+        assert entry["reasonCode"] == event["changes"]["reasonCode"], event
+
+
+async def test_an_event_that_changes_a_status_without_a_reason_code_is_refused(
+    store: DocumentStore,
+) -> None:
+    """The one check behind every status-change event, whichever rule appends it."""
+    subject = {"_id": new_id("req"), "partnerId": "ptn_a", "sellerId": "slr_a"}
+    moved = {"status": {"from": "PARTNER_REVIEWING", "to": "PARTNER_ACCEPTED"}}
+    for why in ({}, {"reasonCode": "BECAUSE"}):
+        with pytest.raises(ValueError, match="REQUEST_ACCEPTED changes a status"):
+            await events.append(store, events.EventType.REQUEST_ACCEPTED, subject, moved | why)
+    assert await _log(store) == []
+    await events.append(
+        store,
+        events.EventType.REQUEST_ACCEPTED,
+        subject,
+        moved | {"reasonCode": "ACCEPTED_BY_PARTNER"},
+    )
+    await events.append(store, events.EventType.AUTHORIZATION_EXPIRING, subject, {"endsAt": "x"})
+    assert [e["type"] for e in await _log(store)] == ["REQUEST_ACCEPTED", "AUTHORIZATION_EXPIRING"]

@@ -179,9 +179,20 @@ async def test_partner_inbox_transitions_and_history(
     closed = await gql.payload(CLOSE, {"id": mine}, as_=token_of(seller))
     assert (closed["request"]["status"], closed["request"]["closedBy"]) == ("CLOSED", "SELLER")
     actions = [
-        (e["node"]["action"], e["node"]["actorRole"]) for e in closed["request"]["history"]["edges"]
+        (e["node"]["action"], e["node"]["actorRole"], e["node"]["reasonCode"])
+        for e in closed["request"]["history"]["edges"]
     ]
-    assert actions == [("CLOSED", "SELLER"), ("ACCEPTED", "PARTNER"), ("CREATED", "SELLER")]
+    assert actions == [
+        ("CLOSED", "SELLER", "CLOSED_BY_SELLER"),
+        ("ACCEPTED", "PARTNER", "ACCEPTED_BY_PARTNER"),
+        ("CREATED", "SELLER", "SENT_BY_SELLER"),
+    ]
+    [answer, _] = [e["node"] for e in rejected["request"]["history"]["edges"]]
+    assert (answer["action"], answer["reasonCode"], answer["reason"]) == (
+        "REJECTED",
+        "REJECTED_BY_PARTNER",
+        "Not our market",
+    )
     mine_list = await gql(INBOX, {"status": ["CLOSED"]}, as_=token_of(seller))
     assert [e["node"]["id"] for e in mine_list["data"]["requests"]["edges"]] == [mine]
     stranger = await make.seller()

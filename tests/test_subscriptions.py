@@ -4,12 +4,13 @@ with a cursor, tokens that are bad or expire, malformed messages, and the limits
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -20,7 +21,9 @@ from graphql import DocumentNode
 from websockets.asyncio.client import connect
 
 from datastore import collections as c
+from datastore.codec import utc_now
 from datastore.documents import SellerDocument
+from datastore.ids import new_id
 from datastore.store import DocumentStore
 from edge import extension
 from edge.stream_settings import StreamSettings
@@ -28,13 +31,13 @@ from edge.throttle import ThrottlePolicy
 from resolvers import events
 from resolvers.identity import Role
 from tests.conftest import SETTINGS, Make, PartnerFactory, request_form, token, token_of
-from tests.live import WSClient, served, subscribed, ws_client
+from tests.live import PATIENCE, WSClient, served, subscribed, ws_client
 from tests.test_edge_connections import URQL_ACCEPT
 from tests.test_seller_request_api import CREATE
 
 EVENTS = """subscription($types: [EventType!], $after: String) {
   events(types: $types, after: $after) {
-    __typename id type cursor subjectId partnerId sellerId changes
+    __typename id type cursor subjectId partnerId sellerId changes reasonCode reason
     ... on SellerRequestEvent { request { id status } }
     ... on AuthorizationEvent { authorization { status endDate } }
   } }"""
@@ -161,6 +164,156 @@ async def test_bad_subscriptions_get_errors_with_codes(
         pruned = await _refusal(client)
         assert pruned["extensions"] == {"code": "EVENT_CURSOR_PRUNED", "oldestPosition": 6}
         assert "oldest position available is 6" in pruned["message"]
+
+
+TRANSPORTS = ["graphql-transport-ws", "sse"]
+
+Payloads = Callable[[], Awaitable[dict[str, Any]]]
+
+
+@contextlib.asynccontextmanager
+async def _events_over(
+    transport: str, base_url: str, bearer: str, variables: dict[str, Any]
+) -> AsyncIterator[Payloads]:
+    """One subscription to EVENTS over ``transport``: each call gives the payload of its next
+    ``next`` message (data, or the errors that refused it)."""
+    if transport == "sse":
+        headers = {"Authorization": f"Bearer {bearer}", "Accept": "text/event-stream"}
+        body = {"query": EVENTS, "variables": variables}
+        async with (
+            httpx.AsyncClient(base_url=base_url, timeout=PATIENCE) as http,
+            http.stream("POST", "/graphql", json=body, headers=headers) as stream,
+        ):
+            assert stream.status_code == 200
+            lines = stream.aiter_lines()
+            yield lambda: asyncio.wait_for(_next_sse(lines), PATIENCE)
+        return
+    async with ws_client(base_url, bearer) as client:
+        await _acked(client)
+        await client.subscribe(EVENTS, variables)
+
+        async def payload() -> dict[str, Any]:
+            message = await client.receive()
+            assert message["type"] == "next", message
+            received: dict[str, Any] = message["payload"]
+            return received
+
+        yield payload
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_cursor_beyond_the_end_of_the_log_is_refused(
+    base_url: str, store: DocumentStore, make: Make, transport: str
+) -> None:
+    """Such a cursor (held across a restore from a backup, say) would skip every event up to
+    it: the feed would stay silent while the log grows."""
+    partner = await make.partner()
+    await _request_to(base_url, partner, make)
+    end = (await events.bounds(store)).end
+    assert end > 0
+    for beyond in (end + 1, 999_999):
+        async with _events_over(
+            transport, base_url, token_of(partner), {"after": str(beyond)}
+        ) as payloads:
+            refused = await payloads()
+        assert refused["data"] is None
+        [error] = refused["errors"]
+        assert error["extensions"] == {"code": "INVALID_CURSOR", "lastPosition": end}
+        assert f"whose newest position is {end}" in error["message"]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_cursor_at_the_end_receives_what_is_appended_while_it_starts(
+    base_url: str, store: DocumentStore, make: Make, transport: str
+) -> None:
+    """Events appended between the check of the cursor and the feed's first read are neither
+    refused nor lost: the subscription and the appends race."""
+    partner = await make.partner()
+    request_id, _ = await _request_to(base_url, partner, make)
+    request = (await store.get_many(c.REQUESTS, [request_id]))[request_id]
+    end = (await events.bounds(store)).end
+    racing = 5
+
+    async def append(count: int) -> None:
+        for _ in range(count):
+            await events.append(store, events.EventType.REQUEST_CLOSED, request, {})
+            await asyncio.sleep(0)  # let the subscription's reads interleave
+
+    async with _events_over(
+        transport, base_url, token_of(partner), {"after": str(end)}
+    ) as payloads:
+
+        async def receive(count: int) -> list[int]:
+            received = []
+            for _ in range(count):
+                payload = await payloads()
+                assert "errors" not in payload, payload
+                received.append(int(payload["data"]["events"]["cursor"]))
+            return received
+
+        received, _ = await asyncio.gather(receive(racing), append(racing))
+        assert received == list(range(end + 1, end + racing + 1))
+        # Each once: the next one received is the next one appended.
+        (after, _) = await asyncio.gather(receive(1), append(1))
+        assert after == [end + racing + 1]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_an_empty_list_of_types_is_refused_as_a_webhook_refuses_it(
+    base_url: str, make: Make, transport: str
+) -> None:
+    partner = await make.partner()
+    async with _events_over(transport, base_url, token_of(partner), {"types": []}) as payloads:
+        refused = await payloads()
+    assert refused["data"] is None
+    [error] = refused["errors"]
+    assert error["extensions"] == {"code": "NO_EVENT_TYPES", "field": "types"}
+    assert error["message"].startswith("types: name at least one event type")
+
+
+async def logged_by_an_earlier_release(
+    store: DocumentStore,
+    kind: events.EventType,
+    subject: Mapping[str, Any],
+    changes: dict[str, Any],
+) -> None:
+    """An event as releases before every status change named a reason code logged it (the log
+    now refuses to write one without), at the next position."""
+    await events.ensure_sequence(store)
+    moved = await store.increment(c.EVENT_SEQUENCE, "events", {"position": 1})
+    assert moved is not None
+    await store.insert(
+        c.EVENTS,
+        {
+            "_id": new_id("evt"),
+            "position": moved["position"],
+            "type": kind.value,
+            "subjectId": subject["_id"],
+            "partnerId": subject["partnerId"],
+            "sellerId": subject["sellerId"],
+            "changes": changes,
+            "createdAt": utc_now(),
+        },
+    )
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_events_say_why_and_those_logged_without_a_reason_are_served_as_they_are(
+    base_url: str, store: DocumentStore, make: Make, transport: str
+) -> None:
+    partner = await make.partner()
+    request_id, _ = await _request_to(base_url, partner, make)
+    request = (await store.get_many(c.REQUESTS, [request_id]))[request_id]
+    accepted = {"status": {"from": "PARTNER_REVIEWING", "to": "PARTNER_ACCEPTED"}}
+    await logged_by_an_earlier_release(store, events.EventType.REQUEST_ACCEPTED, request, accepted)
+    async with _events_over(transport, base_url, token_of(partner), {"after": "0"}) as payloads:
+        received = [(await payloads())["data"]["events"] for _ in range(2)]
+    assert [(e["type"], e["reasonCode"], e["reason"]) for e in received] == [
+        ("REQUEST_RECEIVED", "SENT_BY_SELLER", None),
+        ("REQUEST_ACCEPTED", None, None),
+    ]
+    assert received[0]["changes"]["reasonCode"] == "SENT_BY_SELLER"
+    assert received[1]["changes"] == accepted
 
 
 async def test_anonymous_callers_cannot_follow_events(base_url: str) -> None:

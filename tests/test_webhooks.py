@@ -31,6 +31,7 @@ from edge.gateway_settings import Settings
 from edge.settings import EdgeSettingsError
 from edge.stream_settings import StreamSettings
 from edge.webhooks import WebhookWorker
+from resolvers.events import EventType
 from resolvers.identity import Role
 from resolvers.webhook_targets import AllowedTargets
 from tests.conftest import (
@@ -192,6 +193,7 @@ async def test_events_are_posted_signed_and_in_order(
     delivered = [_verified(secret, h, b) for h, b in receiver.received]
     assert [e["subjectId"] for e in delivered] == request_ids
     assert {e["type"] for e in delivered} == {"REQUEST_RECEIVED"}
+    assert {e["changes"]["reasonCode"] for e in delivered} == {"SENT_BY_SELLER"}
     assert all(e["partnerId"] == partner["_id"] for e in delivered)
     # Nothing more is due: a later round sends nothing again.
     assert await worker.run_once() == 0
@@ -199,6 +201,22 @@ async def test_events_are_posted_signed_and_in_order(
     hook = listed["data"]["webhookSubscriptions"][0]
     assert "secret" not in hook
     assert [d["succeeded"] for d in hook["deliveries"]] == [True, True, True]
+
+
+async def test_an_event_logged_without_a_reason_code_is_still_delivered_as_it_is(
+    local: GraphQLClient, store: DocumentStore, receiver: Receiver, make: Make
+) -> None:
+    from tests.test_subscriptions import logged_by_an_earlier_release
+
+    partner = await make.partner()
+    created = await _hook(local, partner, receiver.url, types=["REQUEST_ACCEPTED"])
+    request = await make.request(await make.seller(), partner)
+    accepted = {"status": {"from": "PARTNER_REVIEWING", "to": "PARTNER_ACCEPTED"}}
+    await logged_by_an_earlier_release(store, EventType.REQUEST_ACCEPTED, request, accepted)
+    await _deliver_until(WebhookWorker(store, FAST), lambda: len(receiver.received) >= 1)
+    [(headers, body)] = receiver.received
+    delivered = _verified(created["secret"], headers, body)
+    assert (delivered["type"], delivered["changes"]) == ("REQUEST_ACCEPTED", accepted)
 
 
 async def test_a_failing_then_slow_endpoint_is_retried_in_order_until_it_recovers(
