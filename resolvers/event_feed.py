@@ -37,6 +37,7 @@ def _position(after: str | None) -> int | None:
         raise PublicError(
             "after must be the cursor of an event (a position, e.g. '42')",
             QueryErrorCode.INVALID_CURSOR,
+            field="after",
         )
     return int(after)
 
@@ -57,6 +58,7 @@ async def _check_resumable(store: DocumentStore, since: int) -> None:
             f"time); the oldest position available is {gone + 1}: resume with after: "
             f'"{gone}" or subscribe without a cursor',
             QueryErrorCode.EVENT_CURSOR_PRUNED,
+            field="after",
             oldestPosition=gone + 1,
         )
     if since > log.end:
@@ -65,6 +67,7 @@ async def _check_resumable(store: DocumentStore, since: int) -> None:
             "(was the store restored from a backup?): read again what you follow and "
             f'subscribe without a cursor, or resume with after: "{log.end}"',
             QueryErrorCode.INVALID_CURSOR,
+            field="after",
             lastPosition=log.end,
         )
 

@@ -231,7 +231,11 @@ async def test_the_log_keeps_its_end_once_pruning_empties_it_on_every_adapter(
     await event_feed.open_feed(any_store, viewer, None, "3")
     with pytest.raises(PublicError) as beyond:
         await event_feed.open_feed(any_store, viewer, None, "4")
-    assert beyond.value.extensions == {"code": "INVALID_CURSOR", "lastPosition": 3}
+    assert beyond.value.extensions == {
+        "code": "INVALID_CURSOR",
+        "field": "after",
+        "lastPosition": 3,
+    }
 
 
 async def test_racing_first_appends_all_commit_with_dense_positions_on_every_adapter(

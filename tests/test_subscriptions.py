@@ -150,7 +150,7 @@ async def test_bad_subscriptions_get_errors_with_codes(
         assert "AUTHORIZATION_EXPLODED" in unknown["payload"][0]["message"]
         await client.subscribe(EVENTS, {"after": "yesterday"})
         bad_cursor = await _refusal(client)
-        assert bad_cursor["extensions"]["code"] == "INVALID_CURSOR"
+        assert bad_cursor["extensions"] == {"code": "INVALID_CURSOR", "field": "after"}
         # Events up to position 5 were pruned: an older cursor is refused, naming the oldest.
         await events.ensure_sequence(store)
         sequence = (await store.get_many(c.EVENT_SEQUENCE, ["events"]))["events"]
@@ -162,7 +162,11 @@ async def test_bad_subscriptions_get_errors_with_codes(
         )
         await client.subscribe(EVENTS, {"after": "2"})
         pruned = await _refusal(client)
-        assert pruned["extensions"] == {"code": "EVENT_CURSOR_PRUNED", "oldestPosition": 6}
+        assert pruned["extensions"] == {
+            "code": "EVENT_CURSOR_PRUNED",
+            "field": "after",
+            "oldestPosition": 6,
+        }
         assert "oldest position available is 6" in pruned["message"]
 
 
@@ -218,7 +222,11 @@ async def test_a_cursor_beyond_the_end_of_the_log_is_refused(
             refused = await payloads()
         assert refused["data"] is None
         [error] = refused["errors"]
-        assert error["extensions"] == {"code": "INVALID_CURSOR", "lastPosition": end}
+        assert error["extensions"] == {
+            "code": "INVALID_CURSOR",
+            "field": "after",
+            "lastPosition": end,
+        }
         assert f"whose newest position is {end}" in error["message"]
 
 
