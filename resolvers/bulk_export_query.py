@@ -471,11 +471,20 @@ class _Planner:
         return list(merged.values())
 
     def _collect(
-        self, parent: Any, selections: Sequence[SelectionNode]
+        self,
+        parent: Any,
+        selections: Sequence[SelectionNode],
+        spread: set[str] | None = None,
     ) -> list[tuple[Any, FieldNode]]:
         """The fields of a selection, each with the type it is selected on (its fragment's
         type condition, else ``parent``: ``None`` when only the fields are wanted), fragments
-        spread and what ``@skip``/``@include`` leave out dropped."""
+        spread and what ``@skip``/``@include`` leave out dropped.
+
+        A named fragment is spread once per selection (``spread``), as execution collects
+        fields (graphql-core's ``collect_fields``): spread again, its fields would only merge
+        with themselves, and a chain of fragments each spreading the next twice would take
+        2^n steps (16 links, a 735-character query, held the event loop 17 s)."""
+        spread = set() if spread is None else spread
         fields: list[tuple[Any, FieldNode]] = []
         for selection in selections:
             if not _included(selection):
@@ -485,13 +494,16 @@ class _Planner:
                 continue
             fragment: FragmentDefinitionNode | InlineFragmentNode
             if isinstance(selection, FragmentSpreadNode):
+                if selection.name.value in spread:
+                    continue
+                spread.add(selection.name.value)
                 fragment = self.fragments[selection.name.value]
             else:
                 assert isinstance(selection, InlineFragmentNode)
                 fragment = selection
             condition = fragment.type_condition
             on = self.schema.get_type(condition.name.value) if condition else parent
-            fields.extend(self._collect(on, fragment.selection_set.selections))
+            fields.extend(self._collect(on, fragment.selection_set.selections, spread))
         return fields
 
     def _field(self, parent: Any, node: FieldNode) -> GraphQLField:

@@ -124,6 +124,22 @@ def test_the_worker_plans_with_the_gateway_s_limits() -> None:
     assert plan.top.path == ("partners",)
 
 
+def test_a_fragment_spread_twice_on_the_path_is_planned_once() -> None:
+    """As execution collects it: each spread expanded afresh, a chain of fragments each
+    spreading the next twice took 2^n steps (16 links, 735 characters, held the event loop
+    17 s at start). With 64 links it could not end before the suite's timeout."""
+    links = 64
+    chain = " ".join(
+        f"fragment F{i} on Partner {{ ...F{i + 1} ...F{i + 1} }}" for i in range(links)
+    )
+    query = (
+        f"{{ viewer {{ partner {{ ...F0 }} }} }} {chain} "
+        f"fragment F{links} on Partner {{ serviceOffers {{ nodes {{ id }} }} }}"
+    )
+    plan = plan_export(schema._schema, query, LimitsGate(LIMITS))
+    assert plan.top.path == ("viewer", "partner", "serviceOffers")
+
+
 @pytest.mark.parametrize(
     "query",
     [
