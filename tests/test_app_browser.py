@@ -441,3 +441,66 @@ async def test_partner_pages_update_live_from_the_events_subscription(
     # No reload: the REQUEST_RECEIVED event brings it in.
     await expect(requests).to_contain_text("Live request from a shop", timeout=10_000)
     await session.shoot("partner-requests-live")
+
+
+async def test_a_refused_event_cursor_reloads_the_page_and_follows_from_now(
+    session: Session, demo: Demo
+) -> None:
+    """A page that resumes its event stream with a cursor the gateway refuses (here one beyond
+    the log's end, as after a restore from a backup) cannot catch up by retrying it: it reads
+    its list again and follows from now, so later events still arrive."""
+    await session.open("/partner")
+    config = json.loads(await session.page.locator("#tsp-config").text_content() or "{}")
+    accounts = {a["name"]: a for a in config["demoAccounts"]}
+    # A pair no other test uses, so this request is the only one between them.
+    partner, seller = accounts["Shenzhen Bridge Sellers"], accounts["Batik Nusantara"]
+    partner_id = jwt.decode(partner["token"], options={"verify_signature": False})["sub"]
+    page = session.page
+    beyond_the_log = "999999999"
+    served_first = False
+
+    async def restored_store(route: Route) -> None:
+        # The first stream is one a gateway served before its store was restored: its one
+        # event carries a cursor the restored log never reached. Every later request is real.
+        nonlocal served_first
+        body = json.loads(route.request.post_data or "{}")
+        if body.get("operationName") != "PartnerEvents" or served_first:
+            await route.continue_()
+            return
+        served_first = True
+        event = {"data": {"events": {"type": "REQUEST_RECEIVED", "cursor": beyond_the_log}}}
+        await route.fulfill(
+            status=200,
+            headers={"Content-Type": "text/event-stream"},
+            body=f"event: next\ndata: {json.dumps(event)}\n\nevent: complete\ndata: \n\n",
+        )
+
+    await page.route("**/graphql", restored_store)
+    await session.open("/partner/requests")
+    await page.get_by_label("Demo partner").select_option(label=partner["name"])
+    await page.get_by_role("button", name="Sign in as this partner").click()
+    requests = page.locator("#requests")
+    await expect(requests).to_be_visible()
+
+    def streams_after(cursor: str | None) -> int:
+        return sum(
+            1
+            for body in session.bodies
+            if body.get("operationName") == "PartnerEvents"
+            and (body.get("variables") or {}).get("after") == cursor
+        )
+
+    # Refused once (INVALID_CURSOR), then followed from now: a stream without a cursor.
+    for _ in range(600):  # bounded: up to 60 s on a slow machine
+        if streams_after(beyond_the_log) and streams_after(None) >= 2:
+            break
+        await page.wait_for_timeout(100)
+    await asyncio.sleep(0.5)  # the new stream is open
+    created = demo.api(
+        CREATE_REQUEST,
+        request_form(partner_id, subject="Request after a restore"),
+        token=seller["token"],
+    )
+    assert created["createRequest"]["userErrors"] == []
+    await expect(requests).to_contain_text("Request after a restore", timeout=10_000)
+    assert streams_after(beyond_the_log) == 1

@@ -108,20 +108,30 @@ export function payload<T>(value: T | null | undefined): T {
   return value;
 }
 
+/** Codes with which the gateway refuses a cursor it cannot resume from (pruned, or beyond the
+ * log's end after a restore): retrying it can never succeed. */
+const UNRESUMABLE_CURSOR = new Set(["EVENT_CURSOR_PRUNED", "INVALID_CURSOR"]);
+
 /**
  * Follows the caller's events over GraphQL over SSE (a POST of the trusted subscription that
  * accepts text/event-stream) and calls ``onEvent`` for each. A dropped stream is resumed after
- * the last cursor seen, so nothing is missed; the returned function stops listening.
+ * the last cursor seen, so nothing is missed. When the gateway refuses that cursor (the events
+ * after it were pruned, or the store was restored), what happened since cannot be replayed:
+ * ``onGap`` is called, so the page reads its data again, and the stream starts over from now.
+ * The returned function stops listening.
  */
 export function listen(
   token: string,
   onEvent: (event: Result<"PartnerEvents">["events"]) => void,
+  onGap: () => void,
 ): () => void {
   const stop = new AbortController();
   let after: string | null = null;
   let failures = 0;
+  let resumeAt: number | null = null;
   const follow = async (): Promise<void> => {
     while (!stop.signal.aborted) {
+      resumeAt = null;
       try {
         const response = await fetch(ENDPOINT, {
           method: "POST",
@@ -155,12 +165,21 @@ export function listen(
               .map((line) => line.slice(5).trim())
               .join("");
             if (!message.includes("event: next") || !data) continue;
-            const result = JSON.parse(data) as { data?: Result<"PartnerEvents"> | null };
+            const result = JSON.parse(data) as {
+              data?: Result<"PartnerEvents"> | null;
+              errors?: GraphQLError[];
+            };
             const event = result.data?.events;
             if (event) {
               failures = 0;
               after = event.cursor;
               onEvent(event);
+            } else if (result.errors?.some((e) => UNRESUMABLE_CURSOR.has(e.extensions?.code ?? ""))) {
+              after = null;
+              resumeAt = 0;
+              onGap();
+            } else if (result.errors?.length) {
+              failures += 1;
             }
           }
         }
@@ -168,8 +187,10 @@ export function listen(
         if (stop.signal.aborted) return;
         failures += 1;
       }
-      // Reconnect (and resume after the last cursor) a little later, longer after failures.
-      await new Promise((resume) => setTimeout(resume, Math.min(30, 2 ** failures) * 1000));
+      // Reconnect (and resume after the last cursor) a little later, longer after failures;
+      // at once after a refused cursor, whose gap the page is reading again.
+      const wait = resumeAt ?? Math.min(30, 2 ** failures) * 1000;
+      await new Promise((resume) => setTimeout(resume, wait));
     }
   };
   void follow();

@@ -63,10 +63,12 @@ export function useQuery<K extends OperationName>(
   return [loaded, reload];
 }
 
-/** Calls ``onChange`` whenever one of the partner's events arrives (live updates). */
+/** Calls ``onChange`` whenever one of the partner's events arrives (live updates), or when the
+ * gateway refused the stream's cursor and events since it may have been missed. */
 export function useLiveEvents(token: string | null | undefined, onChange: () => void): void {
   useEffect(() => {
     if (!token) return;
-    return listen(token, () => onChange());
+    // An event, or a gap the stream cannot replay: either way the page reads again.
+    return listen(token, () => onChange(), () => onChange());
   }, [token, onChange]);
 }
