@@ -10,7 +10,12 @@ from typing import Any
 
 from datastore import collections as c
 from datastore.documents import AuthorizationDocument, TikTokAccountDocument
-from datastore.enums import AuthorizationReason, AuthorizationStatus, LinkedStatus
+from datastore.enums import (
+    AuthorizationReason,
+    AuthorizationStatus,
+    HistoryReasonCode,
+    LinkedStatus,
+)
 from datastore.store import ASCENDING, DocumentStore
 from resolvers import bulk_export_runs, events, history, partner_closing
 from resolvers.authorization_rules import Code
@@ -91,6 +96,7 @@ async def unlink_tiktok_account(
             actor=info.context.viewer,
             from_status=LinkedStatus.LINKED,
             to_status=LinkedStatus.UNLINKED,
+            reason_code=HistoryReasonCode.UNLINKED_BY_SELLER,
         )
         # Among its seller's (an account is linked to one seller, and a new link is a new
         # account): no index serves "the array holds this id" on SQLite, and the status alone

@@ -72,7 +72,10 @@ def entry(
     reason: str | None = None,
     changes: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One entry about ``subject_id``, checked, for :func:`record_many` to store."""
+    """One entry about ``subject_id``, checked, for :func:`record_many` to store. A change of
+    status names its reason code (SPEC.md §7); a new subject's first status needs none."""
+    if from_status is not None and from_status != to_status and not reason_code:
+        raise ValueError(f"{action} moves {subject_id} from {from_status}: name a reason code")
     return {
         "_id": new_id("hst"),
         "subjectId": subject_id,

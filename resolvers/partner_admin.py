@@ -139,6 +139,7 @@ async def reopen(info: Info, partner_id: str, reason: str) -> PartnerDocument:
             actor=info.context.viewer,
             from_status=PartnerStatus.CLOSED,
             to_status=PartnerStatus.ACTIVE,
+            reason_code=HistoryReasonCode.REOPENED_BY_ADMIN,
             reason=reason.strip(),
         )
         return reopened

@@ -228,8 +228,22 @@ async def publish(info: Info, service_id: str) -> ServiceDocument:
                     ]
                 )
             if service.get("needsReview", True):
-                return await _move(info, service, ServiceStatus.IN_REVIEW, "SUBMITTED", partner)
-        return await _move(info, service, ServiceStatus.LIVE, "PUBLISHED", partner)
+                return await _move(
+                    info,
+                    service,
+                    ServiceStatus.IN_REVIEW,
+                    "SUBMITTED",
+                    partner,
+                    reason_code=HistoryReasonCode.SUBMITTED_BY_PARTNER,
+                )
+        return await _move(
+            info,
+            service,
+            ServiceStatus.LIVE,
+            "PUBLISHED",
+            partner,
+            reason_code=HistoryReasonCode.PUBLISHED_BY_PARTNER,
+        )
 
     return await atomically(store, work)
 
@@ -271,7 +285,14 @@ async def deactivate(info: Info, service_id: str) -> ServiceDocument:
         service = await _load_own(info, service_id)
         check_transition(service, (ServiceStatus.LIVE,), "deactivate")
         partner = await _partner_of(info, service)
-        return await _move(info, service, ServiceStatus.DEACTIVATED, "DEACTIVATED", partner)
+        return await _move(
+            info,
+            service,
+            ServiceStatus.DEACTIVATED,
+            "DEACTIVATED",
+            partner,
+            reason_code=HistoryReasonCode.DEACTIVATED_BY_PARTNER,
+        )
 
     return await atomically(info.context.store, work)
 
@@ -284,7 +305,7 @@ async def _move(
     partner: PartnerDocument,
     reason: str | None = None,
     *,
-    reason_code: HistoryReasonCode | None = None,
+    reason_code: HistoryReasonCode,
 ) -> ServiceDocument:
     now = utc_now()
     changes: dict[str, Any] = {"status": status, "updatedAt": now, "statusReason": reason}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.documents import CategoryApplicationDocument, ServiceDocument, ServiceOfferDocument
-from datastore.enums import OfferStatus, ServiceStatus
+from datastore.enums import HistoryReasonCode, OfferStatus, ServiceStatus
 from datastore.ids import type_of
 from resolvers import history
 from resolvers.category_applications import ApplicationStatus, CategoryApplicationErrorCode
@@ -57,6 +57,7 @@ async def withdraw_application(info: Info, application_id: str) -> CategoryAppli
             actor=info.context.viewer,
             from_status=ApplicationStatus.REVIEWING,
             to_status=ApplicationStatus.WITHDRAWN,
+            reason_code=HistoryReasonCode.WITHDRAWN_BY_PARTNER,
         )
         return updated
 

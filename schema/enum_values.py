@@ -377,7 +377,7 @@ DESCRIPTIONS[enums.HistoryReasonCode] = {
     **DESCRIPTIONS[enums.AuthorizationReason],
     "AUTHORIZED": "The seller authorized: an authorization granted, the offer it was accepted "
     "from, a request to the partner that became CONNECTED.",
-    "WITHDRAWN_BY_PARTNER": "The partner withdrew the offer.",
+    "WITHDRAWN_BY_PARTNER": "The partner withdrew it (an offer, a category application).",
     "SENT_BY_SELLER": "The seller sent the request.",
     "ACCEPTED_BY_PARTNER": "The partner accepted the request.",
     "REJECTED_BY_PARTNER": "The partner rejected the request (the reason says why).",
@@ -389,6 +389,11 @@ DESCRIPTIONS[enums.HistoryReasonCode] = {
     "EXPORT_COMPLETED": "The bulk export wrote its whole file.",
     "EXPORT_FAILED": "The bulk export stopped on an error (its errorCode says which).",
     "CANCELED_BY_OWNER": "Whoever started the bulk export canceled it.",
+    "SUBMITTED_BY_PARTNER": "The partner sent the service to review before it is listed.",
+    "PUBLISHED_BY_PARTNER": "The partner published the service (no review needed).",
+    "DEACTIVATED_BY_PARTNER": "The partner turned the service off.",
+    "REOPENED_BY_ADMIN": "An admin reopened the closed partner (the reason says why).",
+    "UNLINKED_BY_SELLER": "The seller unlinked the TikTok account.",
 }
 # A history status means what it means on the subject's own type.
 _STATUS_TYPES = {

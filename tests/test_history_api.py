@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.ids import new_id
@@ -38,6 +40,7 @@ async def test_entries_read_as_enums_and_legacy_verbs_as_past_tense(
         actor=Viewer(Role.PARTNER, partner["_id"]),
         from_status="LIVE",
         to_status="DEACTIVATED",
+        reason_code="DEACTIVATED_BY_PARTNER",
     )
     # An entry stored by an older release, when request moves were verbs.
     await store.insert(
@@ -66,7 +69,7 @@ async def test_entries_read_as_enums_and_legacy_verbs_as_past_tense(
             "action": "DEACTIVATED",
             "fromStatus": "LIVE",
             "toStatus": "DEACTIVATED",
-            "reasonCode": None,
+            "reasonCode": "DEACTIVATED_BY_PARTNER",
         },
     ]
 
@@ -105,3 +108,20 @@ def test_changed_values_land_in_the_field_of_their_kind() -> None:
     assert by_field["changesFromOffer.serviceIds"][1].ids == [service_id]  # type: ignore[union-attr]
     assert by_field["changesFromOffer.settings.tspAccess"][1].flag is False  # type: ignore[union-attr]
     assert by_field["changesFromOffer.contact.name"][0] is None
+
+
+def test_a_status_change_without_a_reason_code_is_refused() -> None:
+    actor = Viewer(Role.PARTNER, "ptn_x")
+    with pytest.raises(ValueError, match="name a reason code"):
+        history.entry(
+            subject_id="svc_x",
+            action="DEACTIVATED",
+            actor=actor,
+            from_status="LIVE",
+            to_status="DEACTIVATED",
+        )
+    # A new subject's first status, and an edit that keeps the status, change none.
+    assert history.entry(subject_id="svc_x", action="CREATED", actor=actor, to_status="DRAFT")
+    assert history.entry(
+        subject_id="svc_x", action="UPDATED", actor=actor, from_status="LIVE", to_status="LIVE"
+    )

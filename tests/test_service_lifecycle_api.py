@@ -20,7 +20,7 @@ from tests.conftest import GraphQLClient, Make, token, token_of
 from tests.test_races import ROUNDS, race
 
 FIELDS = """service { id status type name statusReason authorizationLinkToken
-  history { edges { node { action fromStatus toStatus reason
+  history { edges { node { action fromStatus toStatus reasonCode reason
     changes { field before { text } after { text } } } } } }
   userErrors { field message code }"""
 CREATE = f"mutation($input: CreateServiceInput!) {{ createService(input: $input) {{ {FIELDS} }} }}"
@@ -113,16 +113,19 @@ async def test_public_service_full_cycle(
     on = await gql.payload(PUBLISH, {"id": service["id"]}, as_=token_of(partner))
     assert on["service"]["status"] == "LIVE"
     assert on["service"]["authorizationLinkToken"] == token_when_live
-    actions = [e["node"]["action"] for e in on["service"]["history"]["edges"]]
+    # Every change of status names why (SPEC.md §7).
+    actions = [
+        (e["node"]["action"], e["node"]["reasonCode"]) for e in on["service"]["history"]["edges"]
+    ]
     assert actions == [
-        "PUBLISHED",
-        "DEACTIVATED",
-        "APPROVED",
-        "SUBMITTED",
-        "UPDATED",
-        "REJECTED",
-        "SUBMITTED",
-        "CREATED",
+        ("PUBLISHED", "PUBLISHED_BY_PARTNER"),
+        ("DEACTIVATED", "DEACTIVATED_BY_PARTNER"),
+        ("APPROVED", "APPROVED_BY_ADMIN"),
+        ("SUBMITTED", "SUBMITTED_BY_PARTNER"),
+        ("UPDATED", None),
+        ("REJECTED", "REJECTED_BY_ADMIN"),
+        ("SUBMITTED", "SUBMITTED_BY_PARTNER"),
+        ("CREATED", None),
     ]
 
 
