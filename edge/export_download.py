@@ -25,14 +25,17 @@ from resolvers.bulk_export_links import refusal as link_refusal
 from resolvers.bulk_exports import BulkExportStatus
 
 _PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+_NOT_VALID = "This download link is not valid for this export."
 
 
 async def _download(request: Request) -> Response:
     store: DocumentStore = request.app.state.store
     export_id = request.path_params["export_id"]
     found = (await store.get_many(c.BULK_EXPORTS, [export_id])).get(export_id)
+    # An unknown id is answered as a link not valid for it: without its export's secret no
+    # link is, and a different answer would tell ids that exist from those that don't.
     if found is None:
-        return _refused(404, "NOT_FOUND", "No bulk export has this id.")
+        return _refused(403, "DOWNLOAD_LINK_INVALID", _NOT_VALID)
     problem = link_refusal(
         found,
         request.query_params.get("expires", ""),
@@ -40,7 +43,7 @@ async def _download(request: Request) -> Response:
         utc_now(),
     )
     if problem == "DOWNLOAD_LINK_INVALID":
-        return _refused(403, problem, "This download link is not valid for this export.")
+        return _refused(403, problem, _NOT_VALID)
     if found["status"] == BulkExportStatus.EXPIRED:
         return _refused(410, "EXPORT_EXPIRED", "The export's file was deleted (kept 7 days).")
     if found["status"] != BulkExportStatus.COMPLETED or not found.get("fileId"):

@@ -503,14 +503,10 @@ async def authorize_service(
             "sellers in your region authorize partners only through a link the partner sends",
             Code.REGION_RESTRICTED,
         )
-    if service is None:
-        raise fail(
-            [_service_argument(channel)],
-            "no service here",
-            Code.NOT_FOUND,
-        )
-    if channel is AuthorizationChannel.STORE and not service.get("listed"):
-        raise fail(["serviceId"], "this service is not listed in the store", Code.NOT_FOUND)
+    # A service the store does not list (a draft, a custom one, one turned off) is answered
+    # as one that does not exist: the store tells no one what a partner keeps unlisted.
+    if service is None or (channel is AuthorizationChannel.STORE and not service.get("listed")):
+        raise fail([_service_argument(channel)], "no service here", Code.NOT_FOUND)
     checks = Checks()
     assert consent.start_date and consent.end_date and consent.settings is not None
     check_dates(checks, consent.start_date, consent.end_date, now.date())

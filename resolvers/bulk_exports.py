@@ -30,7 +30,9 @@ from datastore.ids import new_id
 from datastore.store import DESCENDING, DocumentStore, DuplicateKeyError
 from resolvers import idempotency
 from resolvers.bulk_export_query import QueryRefused, plan_export
+from resolvers.category_applications import held_active_partner
 from resolvers.context import Info
+from resolvers.errors import unknown_account
 from resolvers.events import EventType, append
 from resolvers.identity import Role, Viewer
 from resolvers.validation import Checks, fail
@@ -78,6 +80,7 @@ class BulkExportErrorCode(StrEnum):
     NOT_CANCELABLE = "NOT_CANCELABLE"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     TOO_LONG = "TOO_LONG"
+    PARTNER_CLOSED = "PARTNER_CLOSED"
     # The gateway's structural limits, held against the query as written and as run.
     MAX_DOCUMENT_LENGTH_EXCEEDED = "MAX_DOCUMENT_LENGTH_EXCEEDED"
     MAX_TOKENS_EXCEEDED = "MAX_TOKENS_EXCEEDED"
@@ -121,6 +124,10 @@ async def start(
         raise fail(["input", "query"], refused.message, Code(refused.code.value)) from None
 
     async def work() -> BulkExportDocument:
+        if viewer.partner_id:
+            await held_active_partner(info, Code.PARTNER_CLOSED)
+        elif viewer.seller_id and not await store.get_many(c.SELLERS, [viewer.seller_id]):
+            raise unknown_account("seller")
         now = utc_now()
         running = await store.find(c.BULK_EXPORTS, {"runningKey": owner}, limit=1)
         if running:

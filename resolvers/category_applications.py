@@ -69,6 +69,18 @@ async def current_partner(info: Info, code: StrEnum) -> PartnerDocument:
     return partner
 
 
+async def held_active_partner(info: Info, code: StrEnum) -> PartnerDocument:
+    """The calling partner's document, held by the running transaction (call it inside one):
+    an unknown or closed partner starts nothing, even while its closing commits."""
+    partner_id = info.context.viewer.partner_id
+    partner = await info.context.store.hold(c.PARTNERS, partner_id) if partner_id else None
+    if partner is None:
+        raise unknown_account("partner")
+    if partner["status"] != PartnerStatus.ACTIVE:
+        raise fail(["partner"], "your partner account is closed", code)
+    return partner
+
+
 def check_eligible(
     partner: PartnerDocument, category: ServiceCategory | None, market: Market, field: str
 ) -> ServiceCategory:

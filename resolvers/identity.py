@@ -102,7 +102,11 @@ def viewer_from_authorization(secret: str, header: str | None) -> Viewer:
         role = Role(str(claims.get("role")))
     except ValueError as error:
         raise InvalidTokenError("token names no valid role") from error
-    return Viewer(role=role, subject_id=str(claims["sub"]))
+    subject = claims["sub"]
+    # An empty subject names nobody: read as "no owner", it would see every owner's lists.
+    if not isinstance(subject, str) or not subject.strip():
+        raise InvalidTokenError("token names no account")
+    return Viewer(role=role, subject_id=subject)
 
 
 DEMO_TOKEN_TTL = timedelta(days=30)

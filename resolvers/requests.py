@@ -164,12 +164,11 @@ async def create(
         partner = partners.get(partner_id)
         if partner_ids.index(partner_id) != index:
             checks.add(["partnerIds", str(index)], "selected twice", Code.DUPLICATE_PARTNER)
-        elif partner is None:
+        elif partner is None or partner["status"] != PartnerStatus.ACTIVE:
+            # A closed partner is answered as an unknown one, as partner(id:) answers it.
             checks.add(
                 ["partnerIds", str(index)], "no partner with this id", Code.PARTNER_NOT_FOUND
             )
-        elif partner["status"] != PartnerStatus.ACTIVE:
-            checks.add(["partnerIds", str(index)], "this partner is closed", Code.PARTNER_CLOSED)
     checks.raise_if_any()
     limits = info.context.request_limits
     form = {"contact": _trimmed(contact), "business": _trimmed(business)}
@@ -185,7 +184,7 @@ async def create(
             held = await store.hold(c.PARTNERS, partner_id)
             if held is None or held["status"] != PartnerStatus.ACTIVE:
                 closed.add(
-                    ["partnerIds", str(index)], "this partner is closed", Code.PARTNER_CLOSED
+                    ["partnerIds", str(index)], "no partner with this id", Code.PARTNER_NOT_FOUND
                 )
         closed.raise_if_any()
         open_requests = await store.find(

@@ -9,7 +9,8 @@ from typing import Any
 
 from datastore.enums import PartnerStatus, ServiceStatus, ServiceType
 from datastore.ids import type_of
-from resolvers.identity import Role, Viewer
+from resolvers.errors import PublicError, QueryErrorCode
+from resolvers.identity import Viewer
 
 Document = Mapping[str, Any]
 
@@ -85,12 +86,16 @@ def sees_lists_of(viewer: Viewer, owner: Document) -> bool:
 
 def own_lists_owner(viewer: Viewer) -> tuple[str, str] | None:
     """Whose lists a root field (``authorizations``, ``requests``) shows: a seller's or a
-    partner's own, or (``None``) everyone's, for admins."""
-    if viewer.role is Role.SELLER and viewer.subject_id:
-        return ("seller", viewer.subject_id)
-    if viewer.role is Role.PARTNER and viewer.subject_id:
-        return ("partner", viewer.subject_id)
-    return None
+    partner's own, or (``None``) everyone's, for admins; nobody else has lists."""
+    if viewer.is_admin:
+        return None
+    if viewer.seller_id:
+        return ("seller", viewer.seller_id)
+    if viewer.partner_id:
+        return ("partner", viewer.partner_id)
+    raise PublicError(
+        "sign in as a seller or a partner to read your lists", QueryErrorCode.FORBIDDEN
+    )
 
 
 def sees_node(viewer: Viewer, type_name: str, document: Document, partner: Document | None) -> bool:

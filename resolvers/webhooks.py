@@ -18,6 +18,7 @@ from datastore.codec import utc_now
 from datastore.documents import WebhookDeliveryDocument, WebhookDocument
 from datastore.ids import new_id
 from datastore.store import DESCENDING, DuplicateKeyError
+from resolvers.category_applications import held_active_partner
 from resolvers.context import Info
 from resolvers.events import EventType, last_position
 from resolvers.validation import Checks, fail
@@ -36,6 +37,7 @@ class WebhookErrorCode(StrEnum):
     WEBHOOK_URL_NOT_ALLOWED = "WEBHOOK_URL_NOT_ALLOWED"
     TOO_MANY_WEBHOOKS = "TOO_MANY_WEBHOOKS"
     NO_EVENT_TYPES = "NO_EVENT_TYPES"
+    PARTNER_CLOSED = "PARTNER_CLOSED"
 
 
 class WebhookStatus(StrEnum):
@@ -112,6 +114,7 @@ async def create(info: Info, url: str, types: Sequence[EventType]) -> tuple[Webh
     store = context.store
 
     async def work() -> WebhookDocument:
+        await held_active_partner(info, WebhookErrorCode.PARTNER_CLOSED)
         taken = {
             d["slot"]
             for d in await store.find(c.WEBHOOKS, {"partnerId": partner_id})

@@ -174,8 +174,8 @@ class ServiceOffer(Node):
 
     history: Connection[HistoryEntry] = strawberry.field(
         resolver=history,
-        description="Every change of the offer, newest first (the partner and admins; empty for "
-        "anyone else).",
+        description="Every change of the offer, newest first (the partner, the seller it was "
+        "made for, and admins; empty for anyone else).",
     )
 
     authorizations = strawberry.field(

@@ -678,3 +678,31 @@ async def test_can_be_accepted_and_one_click_never_disagree(
                 _today() if state == "last day today" else _today() + timedelta(days=30)
             ).isoformat()
         )
+
+
+async def test_a_service_the_store_does_not_list_is_answered_as_unknown(
+    gql: GraphQLClient, make: Make
+) -> None:
+    partner = await make.partner()
+    seller = await make.seller(kind=SellerKind.LOCAL, market=Market.ID)
+    details = {
+        "startDate": _today().isoformat(),
+        "endDate": (_today() + timedelta(days=30)).isoformat(),
+        "settings": SETTINGS,
+    }
+    unlisted = [
+        (await make.service(partner, status="DRAFT"))["_id"],
+        (await make.service(partner, type="CUSTOM"))["_id"],
+        (await make.service(partner, status="DEACTIVATED"))["_id"],
+    ]
+    answers = [
+        (await gql.payload(FROM_STORE, {"id": i, "input": details}, as_=token_of(seller)))[
+            "userErrors"
+        ]
+        for i in [*unlisted, new_id("svc")]
+    ]
+    # A draft, a custom service and one turned off read as an id that names nothing.
+    assert (
+        answers
+        == [[{"field": ["serviceId"], "message": "no service here", "code": "NOT_FOUND"}]] * 4
+    )

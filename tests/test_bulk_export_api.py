@@ -494,6 +494,9 @@ async def test_the_download_streams_the_file_with_its_length_and_checksum(
     refused = await http.get(forged)
     assert refused.status_code == 403
     assert refused.json()["errors"][0]["extensions"]["code"] == "DOWNLOAD_LINK_INVALID"
+    # A link naming no export is answered alike: the answer tells no id that exists.
+    unknown = await http.get(path.replace(export["id"], new_id("bex")))
+    assert (unknown.status_code, unknown.json()) == (refused.status_code, refused.json())
     document = (await store.get_many(c.BULK_EXPORTS, [export["id"]]))[export["id"]]
     stale = download_path(document, utc_now() - timedelta(hours=1))
     expired = await http.get(stale)

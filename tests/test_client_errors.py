@@ -10,7 +10,7 @@ import pytest
 
 from datastore import collections as c
 from datastore.codec import utc_now
-from datastore.enums import Market
+from datastore.enums import Market, PartnerStatus
 from datastore.ids import new_id
 from datastore.store import DocumentStore
 from edge.extension import CACHED_LENGTH
@@ -32,6 +32,11 @@ RENEW = """mutation($id: ID!, $period: RenewalPeriod!) {
     authorization { id endDate } userErrors { field code message } } }"""
 CREATE_REQUEST = """mutation($input: CreateRequestInput!) { createRequest(input: $input) {
     requests { id } userErrors { field code } } }"""
+WEBHOOK = """mutation($url: String!) {
+  createWebhookSubscription(url: $url, types: [REQUEST_RECEIVED]) {
+    webhookSubscription { id } userErrors { code } } }"""
+EXPORT = """mutation($query: String!) { startBulkExport(input: {query: $query}) {
+  bulkExport { id } userErrors { code } } }"""
 CREATE_OFFER = """mutation($input: CreateServiceOfferInput!) { createServiceOffer(input: $input) {
     serviceOffer { id } userErrors { field code } } }"""
 ACCEPT = """mutation($token: String!, $key: String) {
@@ -286,6 +291,9 @@ async def test_a_valid_token_for_an_unknown_account_must_sign_in_again(
         (ACCEPT, {"token": link}, ghost_seller),
         (ACCEPT, {"token": link, "key": "k-1"}, ghost_seller),
         (ACCEPT, {"token": "no-such-link"}, ghost_seller),
+        (WEBHOOK, {"url": "https://hooks.example.com/tsp"}, ghost_partner),
+        (EXPORT, {"query": "{ requests { nodes { id } } }"}, ghost_partner),
+        (EXPORT, {"query": "{ requests { nodes { id } } }"}, ghost_seller),
     ):
         body = await _body(gql, query, variables, caller)
         assert _codes(body) == ["UNAUTHENTICATED"], body
@@ -305,3 +313,16 @@ async def test_a_moment_the_store_cannot_compare_is_refused_with_a_code(
     ):
         body = await _body(gql, query, {"m": moment}, token(Role.ADMIN))
         assert _codes(body) == ["INVALID_DATETIME"], (query, body)
+
+
+async def test_a_closed_partner_registers_no_webhook_and_starts_no_export(
+    gql: GraphQLClient, make: Make
+) -> None:
+    closed = await make.partner(status=PartnerStatus.CLOSED)
+    for query, variables in (
+        (WEBHOOK, {"url": "https://hooks.example.com/tsp"}),
+        (EXPORT, {"query": "{ authorizations { nodes { id } } }"}),
+    ):
+        body = await _body(gql, query, variables, token_of(closed))
+        payload = next(iter(body["data"].values()))
+        assert payload["userErrors"] == [{"code": "PARTNER_CLOSED"}], body

@@ -92,6 +92,19 @@ async def test_request_id_is_echoed_or_generated(http: httpx.AsyncClient) -> Non
             ),
             "no valid role",
         ),
+        *(
+            (
+                "Bearer "
+                + jwt.encode(
+                    {"iss": "tsp-gateway", "sub": subject, "role": role, "exp": 4102444800},
+                    JWT_SECRET,
+                    algorithm="HS256",
+                ),
+                "names no account",
+            )
+            # Signed, but naming nobody: once read as "no owner", it saw every owner's lists.
+            for subject, role in (("", "PARTNER"), ("", "SELLER"), (" ", "ADMIN"))
+        ),
     ],
 )
 async def test_bad_tokens_get_401_not_anonymous_access(
@@ -105,6 +118,25 @@ async def test_bad_tokens_get_401_not_anonymous_access(
     error = response.json()["errors"][0]
     assert message in error["message"]
     assert error["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_two_authorization_headers_are_refused_whichever_comes_first(
+    http: httpx.AsyncClient,
+) -> None:
+    good = "Bearer " + issue_token(JWT_SECRET, Role.ADMIN, "admin", timedelta(hours=1))
+    for headers in (
+        [("Authorization", good), ("Authorization", "Bearer x")],
+        [("Authorization", "Bearer x"), ("Authorization", good)],
+    ):
+        response = await http.post(
+            "/graphql", json={"query": "{ viewer { role } }"}, headers=headers
+        )
+        assert response.status_code == 401
+        error = response.json()["errors"][0]
+        assert (error["extensions"]["code"], error["message"]) == (
+            "UNAUTHENTICATED",
+            "send one Authorization header, not several",
+        )
 
 
 async def test_unexpected_errors_are_masked_and_logged_with_the_request_id(
