@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from graphql import GraphQLError, Node
@@ -13,3 +14,16 @@ def gateway_error(
 ) -> GraphQLError:
     """A client-facing GraphQL error with ``extensions.code`` and any details beside it."""
     return GraphQLError(message, nodes=nodes, extensions={"code": code, **extensions})
+
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def drop_suggestions(errors: Iterable[object]) -> None:
+    """Removes "Did you mean ..." from formatted errors' messages, in place: where
+    introspection is off, suggestions would map the schema for a client that may not
+    introspect it. Validation makes none there (``edge.validation``); this catches those of
+    execution (a variable's value coerced), whatever the transport."""
+    for error in errors:
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            error["message"] = _SUGGESTION.sub("", error["message"])

@@ -250,7 +250,8 @@ class _Validation(SchemaExtension):
         schema, document = context.schema._schema, context.graphql_document
         rules = context.validation_rules
         assert document is not None
-        key = (document, rules) if len(context.query or "") <= CACHED_LENGTH else None
+        hide = not self.limits.introspection
+        key = (document, rules, hide) if len(context.query or "") <= CACHED_LENGTH else None
         if key is not None:
             known = VALIDATED.lookup(key)
             if known is not None:
@@ -271,11 +272,11 @@ class _Validation(SchemaExtension):
 
         def work() -> list[GraphQLError]:
             # In the lane, pausing for the event loop as it goes.
-            return validate_rules(schema, document, (*rules, LoopFirst))
+            return validate_rules(schema, document, (*rules, LoopFirst), hide_suggestions=hide)
 
         try:
             if lane is None:
-                errors = validate_rules(schema, document, rules)
+                errors = validate_rules(schema, document, rules, hide_suggestions=hide)
             else:
                 errors = await lane.run(gate.caller, work)
         except LaneRefusal as refusal:

@@ -63,17 +63,26 @@ def validate_rules(
     schema: GraphQLSchema,
     document: DocumentNode,
     rules: tuple[type[ASTValidationRule], ...] = RULES,
+    *,
+    hide_suggestions: bool = False,
 ) -> list[GraphQLError]:
     """Phase 2: the rules, with Strawberry's own, as Strawberry's ``validate_document`` runs
     them but stopping at :data:`MAX_VALIDATION_ERRORS`; the :data:`VARIABLE_RULES` are left
     out for a document whose text has no ``$`` (so neither a variable nor a definition of
-    one), which changes no error."""
+    one), which changes no error. ``hide_suggestions``: no "Did you mean" in the messages
+    (where introspection is off, suggestions would map the schema), whatever the transport."""
     if not _has_variables(document):
         rules = tuple(rule for rule in rules if rule not in VARIABLE_RULES)
     made: list[ASTValidationRule] = []
     every = [_kept_in(made, rule) for rule in (*rules, *STRAWBERRY_VALIDATION_RULES)]
     try:
-        return validate_with_rules(schema, document, every, max_errors=MAX_VALIDATION_ERRORS)
+        return validate_with_rules(
+            schema,
+            document,
+            every,
+            max_errors=MAX_VALIDATION_ERRORS,
+            hide_suggestions=hide_suggestions,
+        )
     finally:
         _release(made)
 
@@ -111,5 +120,8 @@ def _has_variables(document: DocumentNode) -> bool:
 
 
 def validate(schema: GraphQLSchema, document: DocumentNode, limits: Limits) -> list[GraphQLError]:
-    """Both phases, uncached: the structural refusals if any, else the rules' errors."""
-    return structural_problems(document, limits) or validate_rules(schema, document)
+    """Both phases, uncached: the structural refusals if any, else the rules' errors (with
+    suggestions only where introspection is on)."""
+    return structural_problems(document, limits) or validate_rules(
+        schema, document, hide_suggestions=not limits.introspection
+    )

@@ -38,6 +38,7 @@ from strawberry.utils.operation import get_operation_type
 from datastore.store import StoreUnavailableError
 from edge.authentication import Authenticator
 from edge.documents import TrustedDocuments, document_id, is_document_id
+from edge.errors import drop_suggestions
 from edge.executing import ExecutionGate
 from edge.extension import (
     charge_refused_request,
@@ -79,7 +80,6 @@ logger = logging.getLogger("tsp.gateway")
 COOLING_PAUSE_SECONDS = 1.0
 """How long a refusal to a caller still inside its Retry-After waits before it is sent."""
 
-_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -179,7 +179,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             return
         request = Request(scope, receive)
         try:
-            viewer = await self.authenticator.viewer(request.headers.get("authorization"))
+            viewer = await self.authenticator.viewer(_one_authorization(request))
         except KeysUnavailableError as error:
             # Not the caller's fault: the token may be good, its key just cannot be had now.
             unavailable = refusal(
@@ -545,10 +545,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             ]
         processed = await super().process_result(request, result)
         if not self.policy.limits.introspection:
-            # Suggestions would map the schema for a client that may not introspect it.
-            for error in processed.get("errors") or ():
-                if isinstance(error, dict) and isinstance(error.get("message"), str):
-                    error["message"] = _SUGGESTION.sub("", error["message"])
+            drop_suggestions(processed.get("errors") or ())
         return processed
 
 
@@ -662,3 +659,12 @@ def _apq_miss() -> RequestRefused:
     # Apollo Client and urql resend the operation with its text on this message, under either
     # status (both read the errors of a 400 answer too).
     return RequestRefused(200, "PERSISTED_QUERY_NOT_FOUND", PERSISTED_QUERY_NOT_FOUND)
+
+
+def _one_authorization(request: Request) -> str | None:
+    """The request's ``Authorization`` header; several are refused rather than one picked by
+    its place (a proxy that adds one must not decide who the caller is)."""
+    values = request.headers.getlist("authorization")
+    if len(values) > 1:
+        raise InvalidTokenError("send one Authorization header, not several")
+    return values[0] if values else None

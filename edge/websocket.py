@@ -35,6 +35,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from datastore.codec import utc_now
 from edge.documents import document_id
+from edge.errors import drop_suggestions
 from edge.metrics import IN_FLIGHT
 from edge.oidc import KeysUnavailableError
 from edge.request import GatewayContext
@@ -148,6 +149,15 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     def _gateway(self) -> Any:
         return self.view
+
+    async def send_message(self, message: Message) -> None:
+        if not self._gateway().policy.limits.introspection:
+            payload: Any = message.get("payload")
+            if message["type"] == "error" and isinstance(payload, list):
+                drop_suggestions(payload)
+            elif message["type"] == "next" and isinstance(payload, dict):
+                drop_suggestions(payload.get("errors") or ())
+        await super().send_message(message)
 
     async def handle_message(self, message: Message) -> None:
         problem = _malformed(message)

@@ -14,7 +14,8 @@ from datastore.store import DocumentStore
 from edge.extension import GatewayPolicy
 from edge.limits import Limits
 from edge.throttle import ThrottlePolicy
-from tests.conftest import SETTINGS, serving
+from tests.conftest import SETTINGS, Make, serving, token_of
+from tests.live import PATIENCE, served, ws_client
 
 NESTED = b"[" * 100_000 + b"]" * 100_000
 
@@ -85,6 +86,31 @@ async def test_suggestions_are_hidden_unless_introspection_is_on(store: Document
     async with serving(store, replace(SETTINGS, policy=policy)) as http:
         shown = (await http.post("/graphql", json=query)).json()["errors"][0]["message"]
     assert "Did you mean" in shown
+
+
+async def test_suggestions_are_hidden_over_websocket_and_in_bulk_export_errors(
+    store: DocumentStore, make: Make
+) -> None:
+    """Every transport and every place a document is checked: the WebSocket sends Strawberry's
+    own messages, and startBulkExport answers a query's problem as a userError."""
+    partner = await make.partner()
+    start = """mutation($query: String!) { startBulkExport(input: {query: $query}) {
+      userErrors { message } } }"""
+    async with served(store, SETTINGS) as base_url:
+        async with ws_client(base_url, token_of(partner)) as client:
+            assert (await client.receive())["type"] == "connection_ack"
+            await client.subscribe("subscription { evnts { type } }")
+            refused = await client.receive()
+        async with httpx.AsyncClient(base_url=base_url, timeout=PATIENCE) as http:
+            exported = await http.post(
+                "/graphql",
+                json={"query": start, "variables": {"query": "{ authorizatons { nodes { id } } }"}},
+                headers={"Authorization": f"Bearer {token_of(partner)}"},
+            )
+    [error] = refused["payload"]
+    assert "evnts" in error["message"] and "Did you mean" not in error["message"]
+    [problem] = exported.json()["data"]["startBulkExport"]["userErrors"]
+    assert "authorizatons" in problem["message"] and "Did you mean" not in problem["message"]
 
 
 async def test_client_errors_are_logged_briefly_at_info_without_tracebacks(
