@@ -68,8 +68,8 @@ async def _sweep_batch(context: Context, batch: int) -> int:
 async def unlink_tiktok_account(
     info: Info, account_id: str
 ) -> tuple[TikTokAccountDocument, list[AuthorizationDocument]]:
-    """Mark the account UNLINKED; every active authorization that covered only that account
-    ends from this moment (reason ACCOUNT_UNLINKED). Returns the account and what ended."""
+    """Mark the account UNLINKED; every active authorization that covered it ends from this
+    moment (reason ACCOUNT_UNLINKED). Returns the account and what ended."""
     store, now = info.context.store, info.context.now
 
     async def work() -> tuple[TikTokAccountDocument, list[AuthorizationDocument]]:
@@ -110,25 +110,19 @@ async def unlink_tiktok_account(
             },
             sort=[("createdAt", ASCENDING)],
         )
-        other_ids = {i for a in covering for i in a["tiktokAccountIds"] if i != account_id}
-        others = await store.get_many(c.TIKTOK_ACCOUNTS, list(other_ids))
-        still_linked = {i for i, d in others.items() if d["linkedStatus"] == LinkedStatus.LINKED}
-        ended = []
-        for authorization in covering:
-            remaining = [i for i in authorization["tiktokAccountIds"] if i in still_linked]
-            if authorization["endsAt"] > now and (authorization["shopIds"] or remaining):
-                # It stays because of the other accounts, which a concurrent unlink may be
-                # unlinking right now: writing the authorization makes the two unlinks conflict.
-                await store.hold(c.AUTHORIZATIONS, authorization["_id"])
-            elif authorization["endsAt"] > now:
-                ended.append(
-                    await end(
-                        info.context,
-                        authorization,
-                        AuthorizationStatus.CANCELED,
-                        AuthorizationReason.ACCOUNT_UNLINKED,
-                    )
-                )
+        # SPEC §5: unlinking invalidates every authorization that covered the account, those
+        # that also cover shops or other accounts included (the seller authorizes again what
+        # should go on).
+        ended = [
+            await end(
+                info.context,
+                authorization,
+                AuthorizationStatus.CANCELED,
+                AuthorizationReason.ACCOUNT_UNLINKED,
+            )
+            for authorization in covering
+            if authorization["endsAt"] > now
+        ]
         return unlinked, ended
 
     return await atomically(store, work)

@@ -25,7 +25,7 @@ from datastore.enums import (
     SellerKind,
 )
 from datastore.store import DocumentStore
-from resolvers.offer_dates import day_after, day_start, last_day
+from resolvers.offer_dates import MAX_YEARS, day_after, day_start, last_day, years_later
 from resolvers.validation import Checks, fail
 
 
@@ -62,7 +62,6 @@ class AuthorizationErrorCode(StrEnum):
 
 Code = AuthorizationErrorCode
 
-MAX_SPAN = timedelta(days=3 * 366)
 # Local sellers in these markets, and every cross-border seller, authorize only through links.
 LINK_ONLY_LOCAL_MARKETS = frozenset({Market.US, Market.GB})
 
@@ -84,15 +83,22 @@ def add_months(moment: datetime, months: int) -> datetime:
 
 
 def horizon(starts_at: datetime, now: datetime) -> datetime:
-    """The latest ``endsAt`` an authorization may reach, by authorizing or renewing: three
-    years (:data:`MAX_SPAN`) after the later of today and its start, as authorizing allows."""
-    return day_start(max(now.date(), starts_at.date())) + MAX_SPAN
+    """The latest ``endsAt`` an authorization may reach, by authorizing or renewing: its last
+    day :data:`MAX_YEARS` calendar years after the later of today and its start, as
+    authorizing allows."""
+    return day_after(years_later(max(now.date(), starts_at.date()), MAX_YEARS))
 
 
 def renewed_end(ends_at: datetime, months: int, starts_at: datetime, now: datetime) -> datetime:
-    """``ends_at`` plus ``months``, refused past the :func:`horizon`."""
+    """``ends_at`` plus ``months``, refused past the :func:`horizon`. The months are added to
+    the last day, not to the exclusive end: a last day of 30 March renewed for a month ends on
+    30 April (31 March, the exclusive end, plus a month is 30 April: a last day of 29 April)."""
     latest = horizon(starts_at, now)
-    extended = add_months(ends_at, months) if ends_at < latest else None
+    extended = (
+        day_after(add_months(day_start(last_day(ends_at)), months).date())
+        if ends_at < latest
+        else None
+    )
     if extended is None or extended > latest:
         raise fail(
             ["period"],
@@ -162,10 +168,11 @@ def check_dates(
 ) -> None:
     if start < today:
         checks.add(["startDate"], "the start date is in the past", Code.START_IN_PAST)
-    if start > today + MAX_SPAN:
+    latest_start = years_later(today, MAX_YEARS)
+    if start > latest_start:
         checks.add(
             ["startDate"],
-            f"the start date must be on or before {(today + MAX_SPAN).isoformat()}",
+            f"the start date must be on or before {latest_start.isoformat()}",
             Code.DATES_OUT_OF_RANGE,
         )
         return  # nothing below can be computed near the end of the calendar
@@ -174,9 +181,13 @@ def check_dates(
             ["endDate"], "the end date must be after the start date", Code.END_NOT_AFTER_START
         )
     # In dates, not instants: an end date of 9999-12-31 has no day after it.
-    if (end - start).days + 1 > MAX_SPAN.days:
+    latest_end = years_later(start, MAX_YEARS)
+    if end > latest_end:
         checks.add(
-            ["endDate"], "an authorization spans at most three years", Code.DATES_OUT_OF_RANGE
+            ["endDate"],
+            f"an authorization spans at most {MAX_YEARS} years: the end date must be on or "
+            f"before {latest_end.isoformat()}",
+            Code.DATES_OUT_OF_RANGE,
         )
         return
     if within is not None and (day_start(start) < within[0] or day_after(end) > within[1]):

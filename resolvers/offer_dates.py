@@ -11,6 +11,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 _DAY = timedelta(days=1)
+MAX_YEARS = 3
+"""A service period, an offer's or an authorization's, ends at most this many calendar years
+after it starts (and starts at most this many after today): the same rule on every path, so a
+seller can never consent beyond what a partner could offer."""
 
 
 def day_start(day: date) -> datetime:

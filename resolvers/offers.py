@@ -31,7 +31,7 @@ from resolvers.category_applications import current_partner
 from resolvers.contact import check_contact
 from resolvers.context import Info
 from resolvers.moments import check_moment
-from resolvers.offer_dates import day_after, day_start, years_later
+from resolvers.offer_dates import MAX_YEARS, day_after, day_start, years_later
 from resolvers.validation import Checks, fail
 from resolvers.visibility import sees_partner_privately, sees_seller_privately
 from resolvers.writes import atomically
@@ -62,7 +62,6 @@ Code = ServiceOfferErrorCode
 
 MAX_SERVICES = 10
 # Far enough for any real engagement, near enough that no one stores year 9999.
-MAX_YEARS = 3
 # Link tokens are 32 characters; anything much longer is not worth a lookup.
 MAX_LINK_TOKEN = 200
 

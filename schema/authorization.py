@@ -62,6 +62,9 @@ def _status_reason(document: AuthorizationDocument, context: Context) -> Authori
 
 
 def _days_remaining(document: AuthorizationDocument, context: Context) -> int:
+    # A canceled or closed authorization has no days left, whatever its end date said.
+    if effective_status(document, context.now) is not enums.AuthorizationStatus.ACTIVE:
+        return 0
     return days_remaining(document["endsAt"], context.now)
 
 

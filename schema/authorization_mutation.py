@@ -145,7 +145,8 @@ class UnlinkTikTokAccountPayload:
         default=None, description="The account, now UNLINKED."
     )
     ended_authorizations: list[Authorization] = strawberry.field(
-        default_factory=list, description="Authorizations that covered only this account."
+        default_factory=list,
+        description="The active authorizations that covered this account, now ended.",
     )
     user_errors: list[AuthorizationUserError] = strawberry.field(
         default_factory=list, description="What was wrong; empty on success."
@@ -300,8 +301,8 @@ class AuthorizationMutation:
 
     @strawberry.mutation(
         name="unlinkTikTokAccount",
-        description="Unlink one of your TikTok accounts: authorizations that covered only it "
-        "end from this moment (reason ACCOUNT_UNLINKED).",
+        description="Unlink one of your TikTok accounts: every active authorization that "
+        "covered it ends from this moment (reason ACCOUNT_UNLINKED).",
         permission_classes=[IsSeller],
     )
     async def unlink_tiktok_account(

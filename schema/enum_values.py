@@ -211,7 +211,7 @@ DESCRIPTIONS: dict[type[Enum], Mapping[str, str]] = {
     enums.AuthorizationStatus: {
         "ACTIVE": "In force until its end date.",
         "COMPLETED": "Ended on its end date.",
-        "CANCELED": "Canceled by the seller, or its only TikTok account was unlinked.",
+        "CANCELED": "Canceled by the seller, or a TikTok account it covered was unlinked.",
         "CLOSED": "The partner was removed from the platform.",
     },
     enums.AuthorizationChannel: {
@@ -225,7 +225,7 @@ DESCRIPTIONS: dict[type[Enum], Mapping[str, str]] = {
         "CANCELED_BY_SELLER": "The seller canceled it.",
         "EXPIRED": "Its end date passed.",
         "PARTNER_REMOVED": "The partner was removed from the platform.",
-        "ACCOUNT_UNLINKED": "The only TikTok account it covered was unlinked.",
+        "ACCOUNT_UNLINKED": "A TikTok account it covered was unlinked.",
     },
     enums.RequestStatus: {
         "PARTNER_REVIEWING": "Sent; the partner has not answered yet.",

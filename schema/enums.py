@@ -44,8 +44,8 @@ strawberry.enum(
 strawberry.enum(identity.Role, description="What a caller signs in as.")
 strawberry.enum(
     enums.AuthorizationStatus,
-    description="ACTIVE; COMPLETED (ended on its end date); CANCELED (by the seller, or its "
-    "only TikTok account was unlinked); CLOSED (the partner was removed from the platform).",
+    description="ACTIVE; COMPLETED (ended on its end date); CANCELED (by the seller, or a "
+    "TikTok account it covered was unlinked); CLOSED (the partner was removed from the platform).",
 )
 strawberry.enum(enums.AuthorizationChannel, description="How the seller reached the authorization.")
 strawberry.enum(enums.AuthorizationReason, description="Why an authorization has its status.")

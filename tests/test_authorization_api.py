@@ -17,8 +17,10 @@ from datastore.enums import Market, SellerKind, ServiceStatus, ServiceType
 from datastore.ids import new_id
 from datastore.store import DocumentStore
 from resolvers.authorization_lifecycle import sweep_expired
+from resolvers.authorization_rules import check_dates, horizon, renewed_end
 from resolvers.identity import Role
-from resolvers.offer_dates import day_after, day_start
+from resolvers.offer_dates import day_after, day_start, last_day
+from resolvers.validation import Checks
 from tests.conftest import (
     GraphQLClient,
     Make,
@@ -397,6 +399,39 @@ async def test_renew_extends_by_calendar_months(
     assert renewed["authorization"]["statusReason"] == "RENEWED"
 
 
+@pytest.mark.parametrize(
+    ("last", "months", "renewed_last"),
+    [
+        ("2027-03-30", 1, "2027-04-30"),
+        ("2027-01-28", 1, "2027-02-28"),
+        ("2027-01-31", 1, "2027-02-28"),
+        ("2027-08-30", 6, "2028-02-29"),
+        ("2027-04-30", 1, "2027-05-30"),
+        ("2027-06-30", 1, "2027-07-30"),
+        ("2027-12-31", 12, "2028-12-31"),
+    ],
+)
+def test_a_renewal_adds_calendar_months_to_the_last_day(
+    last: str, months: int, renewed_last: str
+) -> None:
+    now = day_start(date(2027, 1, 1))
+    ends_at = day_after(date.fromisoformat(last))
+    renewed = renewed_end(ends_at, months, now, now)
+    assert last_day(renewed) == date.fromisoformat(renewed_last)
+
+
+def test_authorizing_and_offering_share_one_three_year_horizon() -> None:
+    today = date(2026, 12, 8)
+    latest = date(2029, 12, 8)  # what createServiceOffer allows from today
+    checks = Checks()
+    check_dates(checks, today, latest, today)
+    assert not checks.problems
+    check_dates(checks, today, latest + timedelta(days=1), today)
+    [problem] = checks.problems
+    assert (problem.code, "2029-12-08" in problem.message) == ("DATES_OUT_OF_RANGE", True)
+    assert last_day(horizon(day_start(today), day_start(today))) == latest
+
+
 async def test_cancel_ends_access_at_once_and_only_the_owner_may(
     gql: GraphQLClient,
     store: DocumentStore,
@@ -417,6 +452,9 @@ async def test_cancel_ends_access_at_once_and_only_the_owner_may(
         "CANCELED_BY_SELLER",
         False,
     )
+    days = "query($id: ID!) { node(id: $id) { ... on Authorization { daysRemaining } } }"
+    left = await gql(days, {"id": granted}, as_=token_of(seller))
+    assert left["data"]["node"]["daysRemaining"] == 0  # "0 ... once ended"
     twice = await gql.payload(CANCEL, {"id": granted}, as_=token_of(seller))
     assert twice["userErrors"][0]["code"] == "NOT_ACTIVE"
     # The seller can authorize the same service again afterwards.
@@ -509,7 +547,7 @@ async def test_expiring_within_days_agrees_with_days_remaining(
         assert ids == {i for i, left in remaining.items() if left <= within}, within
 
 
-async def test_unlinking_an_account_ends_authorizations_that_covered_only_it(
+async def test_unlinking_an_account_ends_every_authorization_that_covered_it(
     gql: GraphQLClient,
     store: DocumentStore,
     partner: Mapping[str, Any],
@@ -522,26 +560,35 @@ async def test_unlinking_an_account_ends_authorizations_that_covered_only_it(
         [await make.service(partner)],
         settings={**SETTINGS, "authorizeObject": "TTUID"},
     )
+    # Shops too: it covered the account, so it ends as well (SPEC §5), though shops remain.
     both = await make.offer(
         partner,
         [await make.service(partner)],
         settings={**SETTINGS, "authorizeObject": "SHOP_AND_TTUID"},
     )
-    (ended,) = (
-        await gql.payload(ACCEPT, {"token": only_account["linkToken"]}, as_=token_of(seller))
-    )["authorizations"]
-    (kept,) = (await gql.payload(ACCEPT, {"token": both["linkToken"]}, as_=token_of(seller)))[
-        "authorizations"
+    shops_only = await make.offer(
+        partner,
+        [await make.service(partner)],
+        settings={**SETTINGS, "authorizeObject": "SHOP"},
+    )
+    granted = [
+        (await gql.payload(ACCEPT, {"token": offer["linkToken"]}, as_=token_of(seller)))[
+            "authorizations"
+        ][0]
+        for offer in (only_account, both, shops_only)
     ]
     result = await gql.payload(UNLINK, {"id": account}, as_=token_of(seller))
     assert result["tiktokAccount"]["linkedStatus"] == "UNLINKED"
     assert result["endedAuthorizations"] == [
-        {"id": ended["id"], "status": "CANCELED", "statusReason": "ACCOUNT_UNLINKED"}
+        {"id": granted[0]["id"], "status": "CANCELED", "statusReason": "ACCOUNT_UNLINKED"},
+        {"id": granted[1]["id"], "status": "CANCELED", "statusReason": "ACCOUNT_UNLINKED"},
     ]
     query = f"query($id: ID!) {{ node(id: $id) {{ ... on Authorization {{ {AUTH_FIELDS} }} }} }}"
-    still = (await gql(query, {"id": kept["id"]}, as_=token_of(seller)))["data"]["node"]
-    assert still["status"] == "ACTIVE"
-    assert still["tiktokAccounts"] == [{"id": account, "linkedStatus": "UNLINKED"}]
+    ended = (await gql(query, {"id": granted[1]["id"]}, as_=token_of(seller)))["data"]["node"]
+    assert (ended["status"], ended["grantsAccess"]) == ("CANCELED", False)
+    assert ended["tiktokAccounts"] == [{"id": account, "linkedStatus": "UNLINKED"}]
+    kept = (await gql(query, {"id": granted[2]["id"]}, as_=token_of(seller)))["data"]["node"]
+    assert kept["status"] == "ACTIVE"
     again = await gql.payload(UNLINK, {"id": account}, as_=token_of(seller))
     assert again["userErrors"][0]["code"] == "ALREADY_UNLINKED"
 

@@ -284,7 +284,7 @@ async def test_unlinking_an_account_and_authorizing_with_only_that_account(
             gql(FROM_STORE, {"id": service["_id"], "input": details}, as_=as_seller),
             gql(UNLINK, {"id": account["_id"]}, as_=as_seller),
         )
-        await _assert_no_active_authorization_without_coverage(store, seller)
+        await _assert_no_active_authorization_covers_an_unlinked_account(store, seller)
 
 
 async def test_unlinking_both_accounts_of_an_authorization_at_once(
@@ -309,10 +309,10 @@ async def test_unlinking_both_accounts_of_an_authorization_at_once(
             gql(UNLINK, {"id": first["_id"]}, as_=as_seller),
             gql(UNLINK, {"id": second["_id"]}, as_=as_seller),
         )
-        await _assert_no_active_authorization_without_coverage(store, seller)
+        await _assert_no_active_authorization_covers_an_unlinked_account(store, seller)
 
 
-async def _assert_no_active_authorization_without_coverage(
+async def _assert_no_active_authorization_covers_an_unlinked_account(
     store: DocumentStore, seller: Mapping[str, Any]
 ) -> None:
     linked = {
@@ -324,8 +324,9 @@ async def _assert_no_active_authorization_without_coverage(
     for authorization in await store.find(
         c.AUTHORIZATIONS, {"sellerId": seller["_id"], "status": AuthorizationStatus.ACTIVE}
     ):
-        covered = authorization["shopIds"] or set(authorization["tiktokAccountIds"]) & linked
-        assert covered, authorization
+        # Unlinking ends every authorization that covered the account (SPEC §5).
+        assert set(authorization["tiktokAccountIds"]) <= linked, authorization
+        assert authorization["shopIds"] or authorization["tiktokAccountIds"], authorization
 
 
 async def test_withdrawing_and_accepting_an_offer(
