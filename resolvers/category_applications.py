@@ -183,8 +183,9 @@ async def review(
     """Approve or reject an application under review (admins)."""
     store = info.context.store
     checks = Checks()
-    checks.text(["reason"], reason, max_length=MAX_REASON, too_long=Code.INVALID)
-    if decision is ReviewDecision.REJECT and not (reason and reason.strip()):
+    checks.text(["reason"], reason, max_length=MAX_REASON, too_long=Code.TOO_LONG)
+    reason = reason.strip() if reason else None
+    if decision is ReviewDecision.REJECT and not reason:
         checks.add(
             ["reason"], "a rejection needs a reason the partner can act on", Code.REASON_REQUIRED
         )

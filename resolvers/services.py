@@ -254,7 +254,8 @@ async def review(
     """An admin approves (LIVE) or rejects (REJECTED, with a reason) a service in review."""
     checks = Checks()
     checks.text(["reason"], reason, max_length=MAX_REASON, too_long=Code.TOO_LONG)
-    if decision is ReviewDecision.REJECT and not (reason and reason.strip()):
+    reason = reason.strip() if reason else None
+    if decision is ReviewDecision.REJECT and not reason:
         checks.add(
             ["reason"], "a rejection needs a reason the partner can act on", Code.REASON_REQUIRED
         )

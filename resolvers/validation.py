@@ -58,22 +58,33 @@ class Checks:
         and a blank text counts as missing."""
         if value is None or not value.strip():
             if missing is not None:
-                self.add(field, f"{field[-1]} is required", missing)
+                self.add(field, f"{_named(field)} is required", missing)
             return
         if len(value) > max_length:
-            self.add(field, f"{field[-1]} must be at most {max_length} characters", too_long)
+            self.add(field, f"{_named(field)} must be at most {max_length} characters", too_long)
 
     def email(self, field: Sequence[str], value: str | None, *, code: StrEnum) -> None:
         if value is not None and not _EMAIL.match(value.strip()):
-            self.add(field, f"{field[-1]} must be an email address", code)
+            self.add(field, f"{_named(field)} must be an email address", code)
 
     def url(self, field: Sequence[str], value: str | None, *, code: StrEnum) -> None:
         if value is None:
             return
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            self.add(field, f"{field[-1]} must be an absolute http(s) URL", code)
+            self.add(field, f"{_named(field)} must be an absolute http(s) URL", code)
 
     def raise_if_any(self) -> None:
         if self.problems:
             raise ValidationError(self.problems)
+
+
+def _named(field: Sequence[str]) -> str:
+    """How a message names ``field``: its last name, with the list places after it
+    (``highlights[0]``, not ``0``)."""
+    places = ""
+    for part in reversed(field):
+        if not part.isdigit():
+            return part + places
+        places = f"[{part}]" + places
+    return places

@@ -5,11 +5,12 @@ Every mutation returns its own payload holding the changed object and ``userErro
 the code translated into the payload's domain enum.
 """
 
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import strawberry
+from graphql import GraphQLArgument, GraphQLInputObjectType, get_named_type
 
 from resolvers.context import Info
 from resolvers.validation import Problem, ValidationError
@@ -25,7 +26,7 @@ class UserError:
     code_enum: ClassVar[type[StrEnum]]
 
     @classmethod
-    def from_problem(cls, problem: Problem, arguments: Collection[str]) -> Any:
+    def from_problem(cls, problem: Problem, arguments: Mapping[str, GraphQLArgument]) -> Any:
         return cls(  # type: ignore[call-arg]
             field=argument_path(problem.field, arguments),
             message=problem.message,
@@ -57,19 +58,25 @@ def code_enums() -> set[type[StrEnum]]:
     return found
 
 
-def argument_path(field: Sequence[str], arguments: Collection[str]) -> list[str] | None:
+def argument_path(
+    field: Sequence[str], arguments: Mapping[str, GraphQLArgument]
+) -> list[str] | None:
     """The path of a problem's field among the mutation's real arguments.
 
     Rules name fields as the client knows them: an argument (``id``, ``token``) or a field of
     the ``input`` argument (``startDate``). A problem about no argument at all (the caller's
-    own account, say) has no path rather than an invented one.
+    own account, say) has no path rather than an invented one: a form maps the path to one of
+    its controls, and a path naming no field of the input would name none.
     """
     if not field:
         return None
     if field[0] in arguments:
         return list(field)
-    if "input" in arguments:
-        return ["input", *field]
+    given = arguments.get("input")
+    if given is not None:
+        input_type = get_named_type(given.type)
+        if isinstance(input_type, GraphQLInputObjectType) and field[0] in input_type.fields:
+            return ["input", *field]
     return None
 
 
@@ -93,7 +100,7 @@ async def run_mutation(
     except ValidationError as refused:
         # The arguments as the client spells them (the schema's camelCase names).
         raw = info._raw_info
-        arguments = raw.parent_type.fields[raw.field_name].args.keys()
+        arguments = raw.parent_type.fields[raw.field_name].args
         errors = [error_type.from_problem(p, arguments) for p in refused.problems]
         return payload(user_errors=errors)
     return payload(user_errors=[], **fields)

@@ -67,7 +67,10 @@ def _money(amount: str | None, currency: Currency) -> Money | None:
 class SellerRequest(Node):
     status: RequestStatus = strawberry.field(description="Where the request stands.")
     status_reason: str | None = strawberry.field(description="Why, e.g. a rejection's reason.")
-    closed_by: str | None = strawberry.field(description="PARTNER or SELLER, once closed.")
+    closed_by: str | None = strawberry.field(
+        description="Who closed it, once closed: PARTNER or SELLER; ADMIN when it was closed with "
+        "its partner (closePartner)."
+    )
     contact: RequestContact = strawberry.field(description="How to reach the seller.")
     business: BusinessProfile = strawberry.field(description="The seller's business.")
     created_at: datetime = strawberry.field(description="When the seller sent it.")

@@ -95,6 +95,10 @@ async def test_admin_reviews_and_approval_is_visible(
     assert no_reason["data"]["reviewCategoryApplication"]["userErrors"][0]["code"] == (
         "REASON_REQUIRED"
     )
+    long_reason = {"id": application["id"], "decision": "REJECT", "reason": "x" * 1001}
+    too_long = await gql(REVIEW, {"input": long_reason}, as_=admin)
+    [error] = too_long["data"]["reviewCategoryApplication"]["userErrors"]
+    assert (error["field"], error["code"]) == (["input", "reason"], "TOO_LONG")
     approved = await gql(
         REVIEW, {"input": {"id": application["id"], "decision": "APPROVE"}}, as_=admin
     )
