@@ -49,6 +49,7 @@ logger = logging.getLogger("tsp.gateway")
 
 _STORE_FAILED = 1
 _STARTUP_FAILED = 3  # uvicorn's own code for a failed start
+_SHUTDOWN_MARGIN_SECONDS = 1.0
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -59,6 +60,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         "access_log": False,
         "timeout_keep_alive": settings.transport.keepalive_timeout_seconds,
         "http": "edge.connections:GuardedHTTPProtocol",
+        # On SIGTERM uvicorn waits for every open response; an event stream never ends by
+        # itself, so one open partner page held the process for as long as it stayed open.
+        # A request has its timeout to finish; streams still open then are closed, and their
+        # clients resume after their last cursor elsewhere.
+        "timeout_graceful_shutdown": settings.transport.request_timeout_seconds
+        + _SHUTDOWN_MARGIN_SECONDS,
     }
     if args.workers > 1:
         # Workers are separate processes, each building the app from the environment; they
