@@ -6,9 +6,10 @@ context variable, so domain code never passes sessions around. Transactions read
 commit with write concern ``majority``; two of them writing the same document conflict, and the
 loser is run again (see ``datastore.store``).
 
-Errors that mean "the server cannot be reached or did not answer in time" become
-:class:`StoreUnavailableError` wherever they happen; inside a transaction, transient ones first
-reach PyMongoError's retry loop unchanged.
+Errors that mean "the server cannot take the work now" (unreachable, timed out, not primary,
+shutting down: :func:`is_store_trouble`) become :class:`StoreUnavailableError` wherever they
+happen; inside a transaction, transient ones first reach ``with_transaction``'s retry loop
+unchanged.
 """
 
 from __future__ import annotations
@@ -632,24 +633,29 @@ class MongoStore(DocumentStore):
             if duplicate is None:
                 if error.details.get("writeConcernErrors") and not error.details.get("writeErrors"):
                     raise _unconfirmed(error) from error
-                raise
+                if self._retried_by_transaction(error) or not is_store_trouble(error):
+                    raise
+                # Batches run in a transaction (or are one write): nothing of it was written.
+                raise _unavailable(error) from error
             raise DuplicateKeyError(
                 collection, _index_name(collection, duplicate, str(duplicate.get("errmsg")))
             ) from error
         except WriteConcernError as error:
             # Written, but not confirmed by a majority (a step-down or failover during the
-            # wait): it may be kept or rolled back, so not "nothing was written".
+            # wait): it may be kept or rolled back, so not "nothing was written". Whatever its
+            # code, that is COMMIT_UNKNOWN (store trouble too, retryable), not unavailable.
             raise _unconfirmed(error) from error
         except PyMongoError as error:
-            if self._session.get() is not None and error.has_error_label(
-                "TransientTransactionError"
-            ):
-                raise  # with_transaction runs the transaction again
-            if isinstance(error, ConnectionFailure) or error.timeout:
-                # Server selection errors append the whole topology description: keep the cause.
-                reason = str(error).split(", Timeout:", 1)[0]
-                raise StoreUnavailableError(f"MongoDB is unavailable: {reason}") from error
-            raise
+            if self._retried_by_transaction(error) or not is_store_trouble(error):
+                raise
+            raise _unavailable(error) from error
+
+    def _retried_by_transaction(self, error: PyMongoError) -> bool:
+        """Whether ``error`` must reach ``with_transaction`` unchanged, which runs the
+        transaction again (then, past its budget, it is mapped as any other)."""
+        return self._session.get() is not None and error.has_error_label(
+            "TransientTransactionError"
+        )
 
     def _require_client(self) -> AsyncMongoClient[Document]:
         if self._client is None:
@@ -829,3 +835,56 @@ def _hosts(url: str) -> str:
 
 def _unconfirmed(error: PyMongoError) -> CommitUnknownError:
     return CommitUnknownError(f"MongoDB did not confirm the write: {error}")
+
+
+def _unavailable(error: PyMongoError) -> StoreUnavailableError:
+    # Server selection errors append the whole topology description: keep the cause.
+    reason = str(error).split(", Timeout:", 1)[0]
+    return StoreUnavailableError(f"MongoDB is unavailable: {reason}")
+
+
+UNAVAILABLE_CODES = frozenset(
+    {
+        6,  # HostUnreachable
+        7,  # HostNotFound
+        89,  # NetworkTimeout
+        91,  # ShutdownInProgress
+        133,  # FailedToSatisfyReadPreference (mongos: no shard member can take it now)
+        134,  # ReadConcernMajorityNotAvailableYet
+        189,  # PrimarySteppedDown
+        262,  # ExceededTimeLimit
+        9001,  # SocketException
+        10058,  # LegacyNotPrimary
+        10107,  # NotWritablePrimary
+        11600,  # InterruptedAtShutdown
+        11602,  # InterruptedDueToReplStateChange
+        13435,  # NotPrimaryNoSecondaryOk
+        13436,  # NotPrimaryOrSecondary
+    }
+)
+"""Server error codes that mean "not now": the ones PyMongo itself retries or treats as a node
+that is not primary or is recovering (``pymongo.helpers_shared._RETRYABLE_ERROR_CODES``, which
+includes ``_NOT_PRIMARY_CODES``), and mongos's FailedToSatisfyReadPreference."""
+
+_TROUBLE_LABELS = ("RetryableWriteError", "SystemOverloadedError", "TransientTransactionError")
+"""Labels PyMongo or the server put on an error worth retrying later. A transient transaction
+error met outside a transaction's work is one ``with_transaction`` stopped retrying: its
+budget (``TSP_TRANSACTION_SECONDS``) ran out."""
+
+
+def is_store_trouble(error: PyMongoError) -> bool:
+    """Whether ``error`` says the server cannot take the work now (unreachable, timed out,
+    electing, shutting down, overloaded), rather than refusing the work itself (a bad query, a
+    duplicate key, a refused credential): the former is :class:`StoreUnavailableError`.
+
+    PyMongo raises most of it as a ``ConnectionFailure`` (``NotPrimaryError`` too), but a code
+    that is not a "not primary" one comes back as a plain ``OperationFailure``, and a write of
+    a batch carries its code inside ``BulkWriteError.details``."""
+    if isinstance(error, ConnectionFailure) or error.timeout:
+        return True
+    if any(error.has_error_label(label) for label in _TROUBLE_LABELS):
+        return True
+    if isinstance(error, BulkWriteError):
+        codes = [e.get("code") for e in error.details.get("writeErrors", [])]
+        return bool(codes) and all(code in UNAVAILABLE_CODES for code in codes)
+    return isinstance(error, OperationFailure) and error.code in UNAVAILABLE_CODES
