@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from gridfs import AsyncGridFSBucket, NoFile
 from gridfs.asynchronous.grid_file import AsyncGridIn
+from gridfs.errors import CorruptGridFile
 
 from datastore.files import CHUNK_SIZE, FileStore, FileWriter, NoSuchFile
 
@@ -41,8 +42,13 @@ class MongoFiles(FileStore):
                 raise NoSuchFile(file_id) from error
         try:
             while True:
-                with self._errors():
-                    chunk = await download.readchunk()
+                try:
+                    with self._errors():
+                        chunk = await download.readchunk()
+                except (CorruptGridFile, NoFile) as error:
+                    # A chunk is missing: the file was deleted while being read (the sweep
+                    # expired it), as SQLite finds a chunk gone. Not a corrupt store.
+                    raise NoSuchFile(file_id) from error
                 if not chunk:
                     return
                 yield chunk
