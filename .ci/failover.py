@@ -15,9 +15,9 @@ It seeds the demo data into ``TSP_DATABASE_URL``, serves it with ``tsp-gateway s
 - the server's log holds no traceback (an error of the store's that the gateway does not
   know as trouble would be masked for the client, and logged with one).
 
-For MongoDB the URL should let reads go to a secondary (``readPreference=primaryPreferred``,
-as the README says an operator sets it for a failover) and must reach the replica set's member
-itself (``MONGODB_NODE``, ``directConnection=true``), which is stepped down with
+For MongoDB reads go to a secondary while there is no primary (``primaryPreferred``, the
+gateway's default when the URL names no ``readPreference``), and ``MONGODB_NODE`` must reach
+the replica set's member itself (``directConnection=true``), which is stepped down with
 ``replSetStepDown`` (``force``: a one-node set has no secondary to hand over to) and then
 unfrozen with ``replSetFreeze: 0`` so that it stands for election again.
 """

@@ -80,6 +80,7 @@ _SCORE = "_score"
 _HEALTH = "_health"
 DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5000
 DEFAULT_TRANSACTION_SECONDS = 8.0
+DEFAULT_READ_SECONDS = 5.0
 _MAX_ARMS = 200
 _TOGETHER = "_together"
 _DUPLICATE = 11000  # the server's code for a duplicate key
@@ -92,6 +93,12 @@ class MongoStore(DocumentStore):
 
     The URL's own options win: ``serverSelectionTimeoutMS`` defaults to the argument given here
     only when the URL does not set it, and ``timeoutMS`` applies only when the URL sets it.
+    Reads go to the primary while there is one, else to a secondary (``primaryPreferred``)
+    unless the URL sets ``readPreference``: queries keep answering through an election.
+    Transactions read the primary whatever it says. Each read outside a transaction is bounded
+    by ``read_seconds`` (``TSP_STORE_READ_SECONDS``) unless the URL sets ``timeoutMS``, so a
+    read sent to a primary that stopped answering is unavailable in seconds rather than
+    hanging until the request's own timeout.
     A whole transaction, retries of conflicting writes included, is bounded by
     ``transaction_seconds`` (``TSP_TRANSACTION_SECONDS``; PyMongo's own bound is 120 s, and a
     request should learn sooner that the store is unavailable). Every transaction writes a
@@ -105,14 +112,21 @@ class MongoStore(DocumentStore):
         *,
         server_selection_timeout_ms: int = DEFAULT_SERVER_SELECTION_TIMEOUT_MS,
         transaction_seconds: float = DEFAULT_TRANSACTION_SECONDS,
+        read_seconds: float = DEFAULT_READ_SECONDS,
     ) -> None:
         super().__init__()
         self.url = url
         self.transaction_seconds = transaction_seconds
+        self.read_seconds = read_seconds
         given = {key.lower() for key, _ in parse_qsl(urlsplit(url).query)}
         self._options: dict[str, Any] = {}
         if "serverselectiontimeoutms" not in given:
             self._options["serverSelectionTimeoutMS"] = server_selection_timeout_ms
+        if "readpreference" not in given:
+            self._options["readPreference"] = "primaryPreferred"
+        # The URL's timeoutMS bounds every operation already (and pymongo.timeout would
+        # override it).
+        self._bounds_reads = "timeoutms" not in given
         self._client: AsyncMongoClient[Document] | None = None
         self._session: ContextVar[AsyncClientSession | None] = ContextVar(
             f"mongo-session-{id(self)}", default=None
@@ -209,7 +223,7 @@ class MongoStore(DocumentStore):
         unique_ids = list(dict.fromkeys(ids))
         if not unique_ids:
             return {}
-        with self._errors():
+        with self._reading():
             cursor = self._collection(collection).find(
                 {"_id": {"$in": unique_ids}}, session=self._session.get()
             )
@@ -233,7 +247,7 @@ class MongoStore(DocumentStore):
         text = _text_search(filter, self._text_fields.get(collection, ()))
         if score is not None:
             pipeline = _scored_pipeline(filter, sort, limit, after, score, text)
-            with self._errors():
+            with self._reading():
                 scored = await self._collection(collection).aggregate(
                     pipeline, session=self._session.get()
                 )
@@ -243,7 +257,7 @@ class MongoStore(DocumentStore):
         query = _query(filter, sort, after)
         if text is not None:
             query["$text"] = text
-        with self._errors():
+        with self._reading():
             cursor = self._collection(collection).find(
                 query, sort=full_sort(sort), session=self._session.get()
             )
@@ -283,7 +297,7 @@ class MongoStore(DocumentStore):
         ]
         session = self._session.get()
         documents: list[Document] = []
-        with self._errors():
+        with self._reading():
             if session is None:
                 # Outside a transaction the arms go in one command, glued with $unionWith (in
                 # chunks: a pipeline holds at most 1,000 stages). MongoDB does not promise the
@@ -334,7 +348,7 @@ class MongoStore(DocumentStore):
             # sort keys were copied beside its position, sorted by again here.
             {"$sort": _together_order(max(len(full_sort(r.sort)) for r in reads))},
         ]
-        with self._errors():
+        with self._reading():
             cursor = await self._collection(reads[first].collection).aggregate(pipeline)
             documents: list[Document] = await cursor.to_list()
         self._counted(len(documents))
@@ -344,7 +358,7 @@ class MongoStore(DocumentStore):
 
     async def count(self, collection: str, filter: Filter | None = None) -> int:
         check_score(filter, (), None)
-        with self._errors():
+        with self._reading():
             total: int = await self._collection(collection).count_documents(
                 _translate(filter or {}), session=self._session.get()
             )
@@ -367,7 +381,7 @@ class MongoStore(DocumentStore):
             {"$match": match},
             {"$group": {"_id": f"${group_field}", "count": {"$sum": 1}}},
         ]
-        with self._errors():
+        with self._reading():
             cursor = await self._collection(collection).aggregate(
                 pipeline, session=self._session.get()
             )
@@ -615,6 +629,17 @@ class MongoStore(DocumentStore):
                     raise
         self._counted()
         return result
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """:meth:`_errors` around a read, which outside a transaction is bounded by
+        ``read_seconds`` (inside one, the transaction's budget bounds it)."""
+        with self._errors():
+            if self._session.get() is None and self._bounds_reads:
+                with pymongo.timeout(self.read_seconds):
+                    yield
+            else:
+                yield
 
     @contextmanager
     def _errors(self, collection: str = "") -> Iterator[None]:

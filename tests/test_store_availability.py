@@ -29,7 +29,8 @@ from datastore.connect import DatabaseURLError, store_for_url
 from datastore.mongodb import MongoStore
 from datastore.sqlite import SQLiteStore
 from datastore.store import CommitUnknownError, StoreUnavailableError
-from gateway import create_app
+from edge.gateway_settings import Settings, SettingsError
+from gateway import create_app, store_of
 from resolvers.identity import Role
 from resolvers.referrals import new_code
 from schema.extensions import failed_only_for_the_store, store_unavailable
@@ -252,13 +253,29 @@ async def test_a_failed_sqlite_connect_leaves_no_thread(tmp_path: Path) -> None:
 
 
 async def test_mongodb_url_options_win_over_the_adapter_defaults() -> None:
+    # Reads go to a secondary while no primary is elected, unless the URL says otherwise.
     assert MongoStore("mongodb://db.example/tsp").client_options == {
-        "serverSelectionTimeoutMS": 5000
+        "serverSelectionTimeoutMS": 5000,
+        "readPreference": "primaryPreferred",
     }
-    given = MongoStore("mongodb://db.example/tsp?serverSelectionTimeoutMS=250&timeoutMS=900")
+    given = MongoStore(
+        "mongodb://db.example/tsp?serverSelectionTimeoutMS=250&timeoutMS=900&readPreference=primary"
+    )
     assert given.client_options == {}
-    lower = MongoStore("mongodb://db.example/tsp?serverselectiontimeoutms=250")
+    lower = MongoStore(
+        "mongodb://db.example/tsp?serverselectiontimeoutms=250&readpreference=nearest"
+    )
     assert lower.client_options == {}
+
+
+def test_the_store_bounds_are_settings_handed_to_the_mongodb_adapter() -> None:
+    env = {"TSP_JWT_SECRET": "s" * 40, "TSP_DATABASE_URL": "mongodb://db.example/tsp"}
+    assert Settings.from_env(env).store_read_seconds == 5
+    store = store_of(Settings.from_env({**env, "TSP_STORE_READ_SECONDS": "2"}))
+    assert isinstance(store, MongoStore)
+    assert store.read_seconds == 2
+    with pytest.raises(SettingsError, match="TSP_STORE_READ_SECONDS"):
+        Settings.from_env({**env, "TSP_STORE_READ_SECONDS": "0"})
 
 
 async def test_an_unreachable_mongodb_is_unavailable_and_says_where() -> None:
@@ -501,3 +518,36 @@ async def test_a_mongodb_cut_off_mid_request_is_unavailable_and_writes_nothing()
         await proxy.cut()
         await store.close()
         await drop_store(checker)
+
+
+@requires_mongodb
+async def test_a_mongodb_read_that_gets_no_answer_is_unavailable_within_the_read_bound() -> None:
+    """The server stops answering with its connections open (a partitioned or frozen primary,
+    not yet known to be gone): a read answers STORE_UNAVAILABLE after the read bound (1 s
+    here), well before the request's own timeout, instead of waiting on the socket."""
+    upstream = urlsplit(MONGODB_URI)
+    proxy = TcpProxy(upstream.hostname or "localhost", upstream.port or 27017)
+    await proxy.start()
+    parts = urlsplit(mongodb_url_for_test_database())
+    store = MongoStore(urlunsplit(parts._replace(netloc=proxy.address)), read_seconds=1)
+    try:
+        await store.connect()
+        partner = await store.insert(c.PARTNERS, {**PARTNER, "createdAt": utc_now()})
+        assert [p["_id"] for p in await store.find(c.PARTNERS)] == [partner["_id"]]
+        proxy.stall()
+        for read in (
+            lambda: store.find(c.PARTNERS),
+            lambda: store.get_many(c.PARTNERS, [partner["_id"]]),
+            lambda: store.count(c.PARTNERS),
+        ):
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailableError, match="MongoDB is unavailable"):
+                await read()
+            assert time.monotonic() - started < 4
+    finally:
+        await proxy.cut()
+        await store.close()
+        checker = MongoStore(mongodb_url_for_test_database())
+        await checker.connect()
+        await checker._require_client().drop_database(parts.path.strip("/"))
+        await checker.close()
