@@ -33,7 +33,13 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import pymongo
-from pymongo import AsyncMongoClient, ReplaceOne, ReturnDocument, UpdateOne
+from pymongo import (
+    AsyncMongoClient,
+    ReplaceOne,
+    ReturnDocument,
+    UpdateOne,
+    monitoring,
+)
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
@@ -84,6 +90,7 @@ DEFAULT_READ_SECONDS = 5.0
 _MAX_ARMS = 200
 _TOGETHER = "_together"
 _DUPLICATE = 11000  # the server's code for a duplicate key
+_MAJORITY = ReadConcern("majority")
 _INDEX_NOT_FOUND = 27
 _NAMESPACE_NOT_FOUND = 26
 
@@ -113,6 +120,7 @@ class MongoStore(DocumentStore):
         server_selection_timeout_ms: int = DEFAULT_SERVER_SELECTION_TIMEOUT_MS,
         transaction_seconds: float = DEFAULT_TRANSACTION_SECONDS,
         read_seconds: float = DEFAULT_READ_SECONDS,
+        event_listeners: Sequence[monitoring.CommandListener] = (),
     ) -> None:
         super().__init__()
         self.url = url
@@ -127,6 +135,8 @@ class MongoStore(DocumentStore):
         # The URL's timeoutMS bounds every operation already (and pymongo.timeout would
         # override it).
         self._bounds_reads = "timeoutms" not in given
+        # PyMongo's command monitoring for this store's client alone (tests watch commands).
+        self._listeners = list(event_listeners)
         self._client: AsyncMongoClient[Document] | None = None
         self._session: ContextVar[AsyncClientSession | None] = ContextVar(
             f"mongo-session-{id(self)}", default=None
@@ -145,7 +155,13 @@ class MongoStore(DocumentStore):
         raises :class:`StoreUnavailableError` saying so, with nothing left open."""
         where = _hosts(self.url)
         try:
-            self._client = AsyncMongoClient(self.url, tz_aware=True, tzinfo=UTC, **self._options)
+            self._client = AsyncMongoClient(
+                self.url,
+                tz_aware=True,
+                tzinfo=UTC,
+                event_listeners=self._listeners,
+                **self._options,
+            )
             with self._errors():
                 hello = await self._client.admin.command("hello")
         except (StoreUnavailableError, PyMongoError) as error:
@@ -240,17 +256,17 @@ class MongoStore(DocumentStore):
         limit: int | None = None,
         after: Sequence[Any] | None = None,
         score: Score | None = None,
+        durable: bool = False,
     ) -> list[Document]:
         if limit == 0:
             # PyMongo reads 0 as "no limit" and $limit refuses it: nothing to read.
             return []
+        source = self._durable(collection) if durable else self._collection(collection)
         text = _text_search(filter, self._text_fields.get(collection, ()))
         if score is not None:
             pipeline = _scored_pipeline(filter, sort, limit, after, score, text)
             with self._reading():
-                scored = await self._collection(collection).aggregate(
-                    pipeline, session=self._session.get()
-                )
+                scored = await source.aggregate(pipeline, session=self._session.get())
                 ranked: list[Document] = await scored.to_list()
             self._counted(len(ranked))
             return ranked
@@ -258,9 +274,7 @@ class MongoStore(DocumentStore):
         if text is not None:
             query["$text"] = text
         with self._reading():
-            cursor = self._collection(collection).find(
-                query, sort=full_sort(sort), session=self._session.get()
-            )
+            cursor = source.find(query, sort=full_sort(sort), session=self._session.get())
             if limit is not None:
                 cursor = cursor.limit(limit)
             documents: list[Document] = await cursor.to_list()
@@ -640,6 +654,31 @@ class MongoStore(DocumentStore):
                     yield
             else:
                 yield
+
+    def _durable(self, name: str) -> Any:
+        """The collection ``name`` for reads of what can no longer be rolled back: read
+        concern ``majority``, on the primary (see :meth:`DocumentStore.find`).
+
+        Inside a transaction its own snapshot is used (a read concern cannot be set per
+        operation there); committed with write concern ``majority``, as all of them are, a
+        transaction's snapshot holds majority-committed data only.
+
+        Why a just-committed event is still seen at once: a transaction's commit returns only
+        once its write concern ``majority`` is satisfied, and the primary acknowledges that
+        only after its majority commit point, which ``majority`` reads on it read at, has
+        reached the commit. So the writer's own poke, and a change stream's wake-up (change
+        streams only report majority-committed changes), find the event on the primary.
+
+        The primary, not the URL's read preference: a secondary's majority view may lag the
+        primary's, and a follower that read position ``p`` on the primary, then asked a
+        secondary for ``position <= p`` (a feed's replay, the log's bounds), would miss events
+        or refuse a cursor it was given. Nothing is appended without a primary anyway."""
+        collection = self._collection(name)
+        if self._session.get() is not None:
+            return collection
+        return collection.with_options(
+            read_concern=_MAJORITY, read_preference=ReadPreference.PRIMARY
+        )
 
     @contextmanager
     def _errors(self, collection: str = "") -> Iterator[None]:

@@ -413,6 +413,7 @@ class DocumentStore(_Counted, ABC):
         limit: int | None = None,
         after: Sequence[Any] | None = None,
         score: Score | None = None,
+        durable: bool = False,
     ) -> list[D]:
         """Documents matching ``filter`` in ``sort`` order, after the keyset ``after``.
 
@@ -420,10 +421,18 @@ class DocumentStore(_Counted, ABC):
         ``sort``, ``filter`` and ``after`` may use under the name :data:`SCORE`; the documents
         returned do not carry it (:func:`keyset_of` recomputes it). Raises ``ValueError`` when
         :data:`SCORE` is used without ``score``.
+
+        ``durable``: only what no failover can roll back. A read that follows an append-only
+        log by position (the event log) must not see an entry that may vanish: the next entry
+        committed would take its position, and a follower past it would never deliver that
+        one. MongoDB reads so with read concern ``majority`` on the primary (a replica set's
+        member may hold writes a majority has not, and a new primary drops them); SQLite has
+        no replicas, so what a reader sees is committed for good, and it reads as always.
+        Inside a transaction the transaction's snapshot is read either way.
         """
         check_read(filter, sort, score, limit)
         found = await self._find(
-            collection, filter, sort=sort, limit=limit, after=after, score=score
+            collection, filter, sort=sort, limit=limit, after=after, score=score, durable=durable
         )
         return cast(list[D], found)
 
@@ -598,6 +607,7 @@ class DocumentStore(_Counted, ABC):
         limit: int | None,
         after: Sequence[Any] | None,
         score: Score | None,
+        durable: bool,
     ) -> list[Document]:
         """See :meth:`find`."""
 

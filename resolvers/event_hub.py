@@ -133,6 +133,7 @@ class EventHub:
                     {"position": {"$gt": self.position}},
                     sort=[("position", ASCENDING)],
                     limit=_BATCH,
+                    durable=True,  # an event a failover undoes would hide the one after it
                 )
                 self.polls += 1
                 failures.succeeded()
