@@ -67,6 +67,7 @@ def store_of(settings: Settings) -> DocumentStore:
         transaction_seconds=settings.transaction_seconds,
         transaction_batch=settings.transaction_batch,
         read_seconds=settings.store_read_seconds,
+        setup_seconds=settings.store_setup_seconds,
     )
 
 

@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pymongo
 from pymongo import (
     AsyncMongoClient,
+    IndexModel,
     ReplaceOne,
     ReturnDocument,
     UpdateOne,
@@ -60,6 +61,7 @@ from datastore.mongodb_files import MongoFiles
 from datastore.store import (
     ASCENDING,
     SCORE,
+    STORE_TROUBLE,
     CommitUnknownError,
     DocumentStore,
     DuplicateKeyError,
@@ -87,6 +89,7 @@ _HEALTH = "_health"
 DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5000
 DEFAULT_TRANSACTION_SECONDS = 8.0
 DEFAULT_READ_SECONDS = 5.0
+DEFAULT_SETUP_SECONDS = 30.0
 _MAX_ARMS = 200
 _TOGETHER = "_together"
 _DUPLICATE = 11000  # the server's code for a duplicate key
@@ -120,12 +123,14 @@ class MongoStore(DocumentStore):
         server_selection_timeout_ms: int = DEFAULT_SERVER_SELECTION_TIMEOUT_MS,
         transaction_seconds: float = DEFAULT_TRANSACTION_SECONDS,
         read_seconds: float = DEFAULT_READ_SECONDS,
+        setup_seconds: float = DEFAULT_SETUP_SECONDS,
         event_listeners: Sequence[monitoring.CommandListener] = (),
     ) -> None:
         super().__init__()
         self.url = url
         self.transaction_seconds = transaction_seconds
         self.read_seconds = read_seconds
+        self.setup_seconds = setup_seconds
         given = {key.lower() for key, _ in parse_qsl(urlsplit(url).query)}
         self._options: dict[str, Any] = {}
         if "serverselectiontimeoutms" not in given:
@@ -151,7 +156,10 @@ class MongoStore(DocumentStore):
     async def connect(self) -> None:
         """Create the client and check that the server answers and runs a replica set.
 
-        Any failure (unreachable, refused credentials, an unresolvable ``mongodb+srv`` name)
+        Any member may answer (wherever the read preference lets reads go), so a gateway
+        starts during an election; a server that accepts the connection but never answers is
+        given up after ``setup_seconds`` (or the server selection timeout, if shorter). Any
+        failure (unreachable, refused credentials, an unresolvable ``mongodb+srv`` name)
         raises :class:`StoreUnavailableError` saying so, with nothing left open."""
         where = _hosts(self.url)
         try:
@@ -162,8 +170,13 @@ class MongoStore(DocumentStore):
                 event_listeners=self._listeners,
                 **self._options,
             )
-            with self._errors():
-                hello = await self._client.admin.command("hello")
+            # Within PyMongo's timeout, server selection may take all of what remains: bounded
+            # by the selection timeout too, an unreachable server is given up as soon as ever.
+            bound = min(self.setup_seconds, self._client.options.server_selection_timeout)
+            with self._errors(), pymongo.timeout(bound):
+                hello = await self._client.admin.command(
+                    "hello", read_preference=self._client.read_preference
+                )
         except (StoreUnavailableError, PyMongoError) as error:
             await self.close()
             raise StoreUnavailableError(f"cannot reach MongoDB at {where}: {error}") from error
@@ -201,39 +214,80 @@ class MongoStore(DocumentStore):
             raise StoreUnavailableError(f"MongoDB cannot be written: {error}") from error
         self._counted(1)
 
+    @contextmanager
+    def setting_up(self) -> Iterator[None]:
+        """Bounds the set-up by ``setup_seconds`` (``TSP_STORE_SETUP_SECONDS``); failing
+        within it (time out, no primary to create a missing index, an index in another shape)
+        is :class:`StoreUnavailableError` saying where and why."""
+        try:
+            with pymongo.timeout(self.setup_seconds):
+                yield
+        except (PyMongoError, *STORE_TROUBLE) as error:
+            raise StoreUnavailableError(
+                f"setting up MongoDB at {_hosts(self.url)} (its indexes, the event log's "
+                f"counter; bounded by TSP_STORE_SETUP_SECONDS, {self.setup_seconds:g} s) "
+                f"failed: {error}"
+            ) from error
+
     async def ensure_indexes(self, specs: Iterable[IndexSpec]) -> None:
+        """Create the indexes a collection lacks, in one ``createIndexes`` per collection.
+
+        Listed first, as SQLite reads its schema first: a store an earlier start set up is
+        only read (``listIndexes``, wherever reads may go), so a gateway restarted while no
+        primary is elected still starts. A missing index needs the primary; its build
+        commits once a majority of the members have built it (``commitQuorum``), not all of
+        them (the server's default), so one member down does not hold the start up."""
+        wanted: dict[str, list[IndexSpec]] = {}
         for spec in specs:
+            wanted.setdefault(spec.collection, []).append(spec)
             if spec.text:
-                # No language: no stemming and no stop words, so terms are whole words.
-                with self._errors():
-                    await self._collection(spec.collection).create_index(
-                        [(name, "text") for name in spec.fields],
-                        name=spec.name,
-                        default_language="none",
-                    )
                 self._text_fields[spec.collection] = spec.fields
-                continue
-            options: dict[str, Any] = {"name": spec.name}
-            if spec.unique:
-                options["unique"] = True
-                # Documents never store nulls, so "exists" is the same as "has a value".
-                options["partialFilterExpression"] = {
-                    name: {"$exists": True} for name in spec.fields
-                }
-            with self._errors():
-                await self._collection(spec.collection).create_index(
-                    [(name, 1) for name in spec.keys], **options
-                )
+        for collection, declared in wanted.items():
+            present = await self._indexes(collection)
+            missing = [
+                _index_model(spec)
+                for spec in declared
+                if not _in_place(spec, present.get(spec.name))
+            ]
+            if missing:
+                with self._errors():
+                    await self._collection(collection).create_indexes(
+                        missing, commitQuorum="majority"
+                    )
 
     async def drop_indexes(self, specs: Iterable[IndexSpec]) -> None:
+        """Drop those that exist (listed first: usually none, and nothing is written)."""
+        names: dict[str, Mapping[str, Document]] = {}
         for spec in specs:
+            if spec.collection not in names:
+                names[spec.collection] = await self._indexes(spec.collection)
+            if spec.name not in names[spec.collection]:
+                continue
             try:
                 with self._errors():
                     await self._collection(spec.collection).drop_index(spec.name)
             except OperationFailure as error:
-                # Dropped already (servers before 8.3 say so), or the collection never was.
+                # Dropped meanwhile (servers before 8.3 say so), or the collection too.
                 if error.code not in (_INDEX_NOT_FOUND, _NAMESPACE_NOT_FOUND):
                     raise
+
+    async def _indexes(self, collection: str) -> dict[str, Document]:
+        """The indexes ``collection`` has, by name (none when it does not exist), read where
+        the client's read preference sends reads (``list_indexes`` always asks the
+        primary)."""
+        try:
+            with self._reading():
+                cursor = await self._database().cursor_command(
+                    "listIndexes",
+                    check_collection(collection),
+                    read_preference=self._require_client().read_preference,
+                )
+                indexes: list[Document] = await cursor.to_list()
+        except OperationFailure as error:
+            if error.code == _NAMESPACE_NOT_FOUND:
+                return {}
+            raise
+        return {str(index["name"]): index for index in indexes}
 
     async def _get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
         unique_ids = list(dict.fromkeys(ids))
@@ -731,6 +785,32 @@ class MongoStore(DocumentStore):
 
     def _collection(self, name: str) -> Any:
         return self._database()[check_collection(name)]
+
+
+def _in_place(spec: IndexSpec, index: Mapping[str, Any] | None) -> bool:
+    """Whether the listed ``index`` is ``spec``'s: its name, keys and uniqueness (a text
+    index's keys are the server's own, ``_fts``/``_ftsx``: its name says it). One that differs
+    is created again, and the server refuses it for a name taken (the start says so)."""
+    if index is None:
+        return False
+    if spec.text:
+        return True
+    keys = list(index.get("key", {}).items())  # in order; a direction 1 may come back as 1.0
+    return keys == [(name, 1) for name in spec.keys] and bool(index.get("unique")) == spec.unique
+
+
+def _index_model(spec: IndexSpec) -> IndexModel:
+    if spec.text:
+        # No language: no stemming and no stop words, so terms are whole words.
+        return IndexModel(
+            [(name, "text") for name in spec.fields], name=spec.name, default_language="none"
+        )
+    options: dict[str, Any] = {"name": spec.name}
+    if spec.unique:
+        options["unique"] = True
+        # Documents never store nulls, so "exists" is the same as "has a value".
+        options["partialFilterExpression"] = {name: {"$exists": True} for name in spec.fields}
+    return IndexModel([(name, 1) for name in spec.keys], **options)
 
 
 def _query(filter: Filter | None, sort: Sort, after: Sequence[Any] | None) -> dict[str, Any]:

@@ -349,9 +349,18 @@ class DocumentStore(_Counted, ABC):
         """Raise :class:`StoreUnavailableError` unless the store can be written and read now
         (a locked, full, read-only or unreachable store is not ready)."""
 
+    def setting_up(self) -> contextlib.AbstractContextManager[None]:
+        """Wraps the set-up of a connected store at start-up (its indexes, the counters it
+        needs): an adapter whose server may not answer bounds it, and raises
+        :class:`StoreUnavailableError` saying why when it cannot finish (MongoDB:
+        ``TSP_STORE_SETUP_SECONDS``); SQLite's own busy timeout bounds its writes already."""
+        return contextlib.nullcontext()
+
     @abstractmethod
     async def ensure_indexes(self, specs: Iterable[IndexSpec]) -> None:
-        """Create the declared indexes and unique constraints that do not exist yet."""
+        """Create the declared indexes and unique constraints that do not exist yet; a store
+        whose indexes are all in place is only read (a restarted gateway starts while the
+        store takes no writes)."""
 
     @abstractmethod
     async def drop_indexes(self, specs: Iterable[IndexSpec]) -> None:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 from graphql import GraphQLError
+from pymongo.errors import OperationFailure
 
 from datastore import collections as c
 from datastore.codec import utc_now
@@ -33,11 +34,13 @@ from edge.gateway_settings import Settings, SettingsError
 from gateway import create_app, store_of
 from resolvers.identity import Role
 from resolvers.referrals import new_code
+from resolvers.store_setup import set_up_store
 from schema.extensions import failed_only_for_the_store, store_unavailable
 from tests.conftest import SETTINGS, GraphQLClient, token
 from tests.polling import until
 from tests.stores import (
     MONGODB_URI,
+    SentCommands,
     drop_store,
     mongodb_url_for_test_database,
     requires_mongodb,
@@ -268,14 +271,57 @@ async def test_mongodb_url_options_win_over_the_adapter_defaults() -> None:
     assert lower.client_options == {}
 
 
+async def test_a_mongodb_that_never_answers_is_given_up_within_the_set_up_bound() -> None:
+    """A server that takes connections and never answers (a frozen host): connecting gives up
+    after the set-up bound (1 s here, below the 5 s server selection default), saying where."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # open, and never a byte back
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    store = MongoStore(f"mongodb://127.0.0.1:{port}/tsp?directConnection=true", setup_seconds=1)
+    started = time.monotonic()
+    try:
+        with pytest.raises(
+            StoreUnavailableError, match=f"cannot reach MongoDB at 127.0.0.1:{port}"
+        ):
+            await store.connect()
+        assert time.monotonic() - started < 4
+        assert held, "the driver never connected"
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+def test_a_mongodb_set_up_that_fails_says_where_why_and_what_bounds_it() -> None:
+    store = MongoStore("mongodb://db.example:27017/tsp", setup_seconds=12)
+    refused = OperationFailure("An existing index has the same name", code=86)
+    with pytest.raises(StoreUnavailableError) as raised, store.setting_up():
+        raise refused
+    assert raised.value.__cause__ is refused
+    message = str(raised.value)
+    assert "setting up MongoDB at db.example:27017" in message
+    assert "TSP_STORE_SETUP_SECONDS, 12 s" in message
+    assert "An existing index has the same name" in message
+
+
 def test_the_store_bounds_are_settings_handed_to_the_mongodb_adapter() -> None:
     env = {"TSP_JWT_SECRET": "s" * 40, "TSP_DATABASE_URL": "mongodb://db.example/tsp"}
-    assert Settings.from_env(env).store_read_seconds == 5
-    store = store_of(Settings.from_env({**env, "TSP_STORE_READ_SECONDS": "2"}))
+    defaults = Settings.from_env(env)
+    assert (defaults.store_read_seconds, defaults.store_setup_seconds) == (5, 30)
+    settings = Settings.from_env(
+        {**env, "TSP_STORE_READ_SECONDS": "2", "TSP_STORE_SETUP_SECONDS": "45"}
+    )
+    store = store_of(settings)
     assert isinstance(store, MongoStore)
-    assert store.read_seconds == 2
-    with pytest.raises(SettingsError, match="TSP_STORE_READ_SECONDS"):
-        Settings.from_env({**env, "TSP_STORE_READ_SECONDS": "0"})
+    assert (store.read_seconds, store.setup_seconds) == (2, 45)
+    for name in ("TSP_STORE_READ_SECONDS", "TSP_STORE_SETUP_SECONDS"):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({**env, name: "0"})
 
 
 async def test_an_unreachable_mongodb_is_unavailable_and_says_where() -> None:
@@ -551,3 +597,57 @@ async def test_a_mongodb_read_that_gets_no_answer_is_unavailable_within_the_read
         await checker.connect()
         await checker._require_client().drop_database(parts.path.strip("/"))
         await checker.close()
+
+
+@requires_mongodb
+async def test_setting_up_a_mongodb_set_up_before_only_reads_it() -> None:
+    """The first set-up creates the indexes (each build committed once a majority of members
+    has it); the next, a restart, only lists them and reads the counters: it starts while no
+    primary takes writes (CI's failover starts a gateway during a step-down)."""
+    commands = SentCommands()
+    store = MongoStore(mongodb_url_for_test_database(), event_listeners=[commands])
+    await store.connect()
+    try:
+        await set_up_store(store)
+        created = commands.named("createIndexes")
+        assert created, commands.sent
+        assert all(command["commitQuorum"] == "majority" for command in created)
+        assert {index["name"] for c in created for index in c["indexes"]} == {
+            spec.name for spec in INDEXES
+        }
+        commands.sent.clear()
+        await set_up_store(store)
+        assert {name for name, _ in commands.sent} == {"listIndexes", "find"}, commands.sent
+    finally:
+        await drop_store(store)
+
+
+@requires_mongodb
+def test_a_gateway_whose_mongodb_set_up_fails_exits_with_one_clear_line(tmp_path: Path) -> None:
+    """An index in place under a declared name but with other keys (left by hand, or by an
+    old release): the gateway does not start on it, and says why in one line."""
+    url = mongodb_url_for_test_database()
+    spec = next(spec for spec in INDEXES if not spec.unique and not spec.text)
+
+    async def conflicting() -> None:
+        store = MongoStore(url)
+        await store.connect()
+        await store._database()[spec.collection].create_index([("other", 1)], name=spec.name)
+        await store.close()
+
+    asyncio.run(conflicting())
+    try:
+        done = _serve(url, tmp_path)
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stderr
+        lines = [line for line in done.stderr.splitlines() if "cannot use the store" in line]
+        assert len(lines) == 1, done.stderr
+        assert "setting up MongoDB" in lines[0] and "TSP_STORE_SETUP_SECONDS" in lines[0]
+    finally:
+
+        async def drop() -> None:
+            store = MongoStore(url)
+            await store.connect()
+            await drop_store(store)
+
+        asyncio.run(drop())
