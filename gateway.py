@@ -66,6 +66,8 @@ def store_of(settings: Settings) -> DocumentStore:
         settings.database_url,
         transaction_seconds=settings.transaction_seconds,
         transaction_batch=settings.transaction_batch,
+        read_seconds=settings.store_read_seconds,
+        setup_seconds=settings.store_setup_seconds,
     )
 
 

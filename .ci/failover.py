@@ -11,13 +11,15 @@ It seeds the demo data into ``TSP_DATABASE_URL``, serves it with ``tsp-gateway s
 - a read answers its data, without errors;
 - a write answers HTTP 503 with ``STORE_UNAVAILABLE``, ``extensions.retryable`` and
   ``Retry-After``, and changes nothing (read back after);
+- a second gateway started during the trouble (a restart, a deploy) starts and answers reads:
+  setting up a store set up before only reads it;
 - once the trouble ends, with no restart: ``/readyz`` 200 and the same write commits;
 - the server's log holds no traceback (an error of the store's that the gateway does not
   know as trouble would be masked for the client, and logged with one).
 
-For MongoDB the URL should let reads go to a secondary (``readPreference=primaryPreferred``,
-as the README says an operator sets it for a failover) and must reach the replica set's member
-itself (``MONGODB_NODE``, ``directConnection=true``), which is stepped down with
+For MongoDB reads go to a secondary while there is no primary (``primaryPreferred``, the
+gateway's default when the URL names no ``readPreference``), and ``MONGODB_NODE`` must reach
+the replica set's member itself (``directConnection=true``), which is stepped down with
 ``replSetStepDown`` (``force``: a one-node set has no secondary to hand over to) and then
 unfrozen with ``replSetFreeze: 0`` so that it stands for election again.
 """
@@ -56,9 +58,11 @@ class Answer:
         return f"HTTP {self.status} in {self.seconds:.2f} s: {json.dumps(self.body)[:400]}"
 
 
-def _http(path: str, payload: dict[str, Any] | None = None, token: str = "") -> Answer:
+def _http(
+    path: str, payload: dict[str, Any] | None = None, token: str = "", base: str = _BASE
+) -> Answer:
     data = json.dumps(payload).encode() if payload is not None else None
-    request = urllib.request.Request(_BASE + path, data=data)
+    request = urllib.request.Request(base + path, data=data)
     request.add_header("Accept", "application/json")
     if data is not None:
         request.add_header("Content-Type", "application/json")
@@ -80,8 +84,10 @@ def _http(path: str, payload: dict[str, Any] | None = None, token: str = "") -> 
     return Answer(status, headers, body, seconds)
 
 
-def _graphql(query: str, token: str, variables: dict[str, Any] | None = None) -> Answer:
-    return _http("/graphql", {"query": query, "variables": variables or {}}, token)
+def _graphql(
+    query: str, token: str, variables: dict[str, Any] | None = None, base: str = _BASE
+) -> Answer:
+    return _http("/graphql", {"query": query, "variables": variables or {}}, token, base)
 
 
 def _until(what: str, check: Callable[[], bool]) -> None:
@@ -108,8 +114,8 @@ def _fail(reason: str, answer: Answer | None = None) -> None:
     raise SystemExit(f"FAILED: {reason}" + (f"\n  {answer}" if answer else ""))
 
 
-def _partners(token: str) -> list[dict[str, Any]]:
-    answer = _graphql(_PARTNERS, token)
+def _partners(token: str, base: str = _BASE) -> list[dict[str, Any]]:
+    answer = _graphql(_PARTNERS, token, base=base)
     print(f"  read: {answer}")
     if answer.status != 200 or not isinstance(answer.body, dict) or answer.body.get("errors"):
         _fail("a read did not answer its data", answer)
@@ -203,6 +209,38 @@ def _mongodb_step_down() -> Iterator[None]:
         node.close()
 
 
+def _started_during_the_trouble(env: dict[str, str], token: str) -> str:
+    """A gateway started while the trouble lasts starts (its store was set up before, so it
+    only reads it) and answers a read; returns its log."""
+    port = _PORT + 1
+    base = f"http://127.0.0.1:{port}"
+    log = Path("failover-serve-restarted.log")
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [str(_BIN / "tsp-gateway"), "serve"],
+            env=dict(env, PORT=str(port)),
+            stdout=output,
+            stderr=output,
+        )
+
+    def answering() -> bool:
+        if server.poll() is not None:
+            _fail(f"a gateway started during the trouble exited:\n{log.read_text()}")
+        try:
+            return _http("/healthz", base=base).status == 200
+        except OSError:
+            return False
+
+    try:
+        _until("a gateway started during the trouble to answer", answering)
+        print("  a gateway started during the trouble is up")
+        _partners(token, base)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return log.read_text()
+
+
 def _token(role: str, env: dict[str, str]) -> str:
     done = subprocess.run(
         [str(_BIN / "tsp-gateway"), "token", "--role", role],
@@ -238,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             _partners(admin)
             _refused_as_unavailable(_update(admin, partner_id, "during the trouble"))
             _partners(admin)
+            restarted = _started_during_the_trouble(env, admin)
         _until("/readyz to say the store takes writes again", _ready(200))
         described = {p["id"]: p.get("description") for p in _partners(admin)}
         if described.get(partner_id) != "before the trouble":
@@ -253,8 +292,9 @@ def main(argv: list[str] | None = None) -> int:
         server.wait(timeout=30)
     text = log.read_text()
     print(f"--- the server's log ({log}) ---\n{text}")
-    if "Traceback" in text:
-        _fail("the server logged a traceback during the trouble")
+    print(f"--- the log of the gateway started during the trouble ---\n{restarted}")
+    if "Traceback" in text + restarted:
+        _fail("a server logged a traceback during the trouble")
     print("the gateway answered reads, refused writes as STORE_UNAVAILABLE, and recovered")
     return 0
 

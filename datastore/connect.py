@@ -20,10 +20,14 @@ def store_for_url(
     *,
     transaction_seconds: float | None = None,
     transaction_batch: int = DEFAULT_TRANSACTION_BATCH,
+    read_seconds: float | None = None,
+    setup_seconds: float | None = None,
 ) -> DocumentStore:
     """The adapter for ``url`` (not yet connected); ``transaction_seconds`` bounds each
-    MongoDB transaction, retries included (its default otherwise); ``transaction_batch`` is
-    the most documents a transaction of a long job writes (``DocumentStore.transaction_batch``).
+    MongoDB transaction, retries included, ``read_seconds`` each MongoDB read outside one, and
+    ``setup_seconds`` MongoDB's set-up at start-up (each its default when not given);
+    ``transaction_batch`` is the most documents a transaction of a long job writes
+    (``DocumentStore.transaction_batch``).
 
     ``sqlite:///relative/path``, ``sqlite:////absolute/path`` (``?create_dirs=1`` creates a
     missing directory outside the working directory too), ``mongodb://...`` and
@@ -59,10 +63,18 @@ def store_for_url(
                 parse_uri(url)
         except (InvalidURI, ConfigurationError, ValueError) as error:
             raise DatabaseURLError(f"invalid MongoDB URL: {error}") from error
-        from datastore.mongodb import DEFAULT_TRANSACTION_SECONDS, MongoStore
+        from datastore.mongodb import (
+            DEFAULT_READ_SECONDS,
+            DEFAULT_SETUP_SECONDS,
+            DEFAULT_TRANSACTION_SECONDS,
+            MongoStore,
+        )
 
         store = MongoStore(
-            url, transaction_seconds=transaction_seconds or DEFAULT_TRANSACTION_SECONDS
+            url,
+            transaction_seconds=transaction_seconds or DEFAULT_TRANSACTION_SECONDS,
+            read_seconds=read_seconds or DEFAULT_READ_SECONDS,
+            setup_seconds=setup_seconds or DEFAULT_SETUP_SECONDS,
         )
         store.transaction_batch = transaction_batch
         return store

@@ -48,7 +48,8 @@ class FileStore(ABC):
     @abstractmethod
     def read(self, file_id: str) -> AsyncIterator[bytes]:
         """The complete file's bytes, chunk by chunk, in order; raises :class:`NoSuchFile`
-        on the first iteration when there is no complete file with this id."""
+        on the first iteration when there is no complete file with this id, and on a later
+        one when the file was deleted while being read (what is left of it is gone)."""
 
     @abstractmethod
     async def delete(self, file_id: str) -> None:

@@ -6,9 +6,10 @@ context variable, so domain code never passes sessions around. Transactions read
 commit with write concern ``majority``; two of them writing the same document conflict, and the
 loser is run again (see ``datastore.store``).
 
-Errors that mean "the server cannot be reached or did not answer in time" become
-:class:`StoreUnavailableError` wherever they happen; inside a transaction, transient ones first
-reach PyMongoError's retry loop unchanged.
+Errors that mean "the server cannot take the work now" (unreachable, timed out, not primary,
+shutting down: :func:`is_store_trouble`) become :class:`StoreUnavailableError` wherever they
+happen; inside a transaction, transient ones first reach ``with_transaction``'s retry loop
+unchanged.
 """
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import pymongo
-from pymongo import AsyncMongoClient, ReplaceOne, ReturnDocument, UpdateOne
+from pymongo import (
+    AsyncMongoClient,
+    IndexModel,
+    ReplaceOne,
+    ReturnDocument,
+    UpdateOne,
+    monitoring,
+)
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
@@ -53,6 +61,7 @@ from datastore.mongodb_files import MongoFiles
 from datastore.store import (
     ASCENDING,
     SCORE,
+    STORE_TROUBLE,
     CommitUnknownError,
     DocumentStore,
     DuplicateKeyError,
@@ -79,9 +88,12 @@ _SCORE = "_score"
 _HEALTH = "_health"
 DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5000
 DEFAULT_TRANSACTION_SECONDS = 8.0
+DEFAULT_READ_SECONDS = 5.0
+DEFAULT_SETUP_SECONDS = 30.0
 _MAX_ARMS = 200
 _TOGETHER = "_together"
 _DUPLICATE = 11000  # the server's code for a duplicate key
+_MAJORITY = ReadConcern("majority")
 _INDEX_NOT_FOUND = 27
 _NAMESPACE_NOT_FOUND = 26
 
@@ -91,6 +103,12 @@ class MongoStore(DocumentStore):
 
     The URL's own options win: ``serverSelectionTimeoutMS`` defaults to the argument given here
     only when the URL does not set it, and ``timeoutMS`` applies only when the URL sets it.
+    Reads go to the primary while there is one, else to a secondary (``primaryPreferred``)
+    unless the URL sets ``readPreference``: queries keep answering through an election.
+    Transactions read the primary whatever it says. Each read outside a transaction is bounded
+    by ``read_seconds`` (``TSP_STORE_READ_SECONDS``) unless the URL sets ``timeoutMS``, so a
+    read sent to a primary that stopped answering is unavailable in seconds rather than
+    hanging until the request's own timeout.
     A whole transaction, retries of conflicting writes included, is bounded by
     ``transaction_seconds`` (``TSP_TRANSACTION_SECONDS``; PyMongo's own bound is 120 s, and a
     request should learn sooner that the store is unavailable). Every transaction writes a
@@ -104,14 +122,26 @@ class MongoStore(DocumentStore):
         *,
         server_selection_timeout_ms: int = DEFAULT_SERVER_SELECTION_TIMEOUT_MS,
         transaction_seconds: float = DEFAULT_TRANSACTION_SECONDS,
+        read_seconds: float = DEFAULT_READ_SECONDS,
+        setup_seconds: float = DEFAULT_SETUP_SECONDS,
+        event_listeners: Sequence[monitoring.CommandListener] = (),
     ) -> None:
         super().__init__()
         self.url = url
         self.transaction_seconds = transaction_seconds
+        self.read_seconds = read_seconds
+        self.setup_seconds = setup_seconds
         given = {key.lower() for key, _ in parse_qsl(urlsplit(url).query)}
         self._options: dict[str, Any] = {}
         if "serverselectiontimeoutms" not in given:
             self._options["serverSelectionTimeoutMS"] = server_selection_timeout_ms
+        if "readpreference" not in given:
+            self._options["readPreference"] = "primaryPreferred"
+        # The URL's timeoutMS bounds every operation already (and pymongo.timeout would
+        # override it).
+        self._bounds_reads = "timeoutms" not in given
+        # PyMongo's command monitoring for this store's client alone (tests watch commands).
+        self._listeners = list(event_listeners)
         self._client: AsyncMongoClient[Document] | None = None
         self._session: ContextVar[AsyncClientSession | None] = ContextVar(
             f"mongo-session-{id(self)}", default=None
@@ -126,13 +156,27 @@ class MongoStore(DocumentStore):
     async def connect(self) -> None:
         """Create the client and check that the server answers and runs a replica set.
 
-        Any failure (unreachable, refused credentials, an unresolvable ``mongodb+srv`` name)
+        Any member may answer (wherever the read preference lets reads go), so a gateway
+        starts during an election; a server that accepts the connection but never answers is
+        given up after ``setup_seconds`` (or the server selection timeout, if shorter). Any
+        failure (unreachable, refused credentials, an unresolvable ``mongodb+srv`` name)
         raises :class:`StoreUnavailableError` saying so, with nothing left open."""
         where = _hosts(self.url)
         try:
-            self._client = AsyncMongoClient(self.url, tz_aware=True, tzinfo=UTC, **self._options)
-            with self._errors():
-                hello = await self._client.admin.command("hello")
+            self._client = AsyncMongoClient(
+                self.url,
+                tz_aware=True,
+                tzinfo=UTC,
+                event_listeners=self._listeners,
+                **self._options,
+            )
+            # Within PyMongo's timeout, server selection may take all of what remains: bounded
+            # by the selection timeout too, an unreachable server is given up as soon as ever.
+            bound = min(self.setup_seconds, self._client.options.server_selection_timeout)
+            with self._errors(), pymongo.timeout(bound):
+                hello = await self._client.admin.command(
+                    "hello", read_preference=self._client.read_preference
+                )
         except (StoreUnavailableError, PyMongoError) as error:
             await self.close()
             raise StoreUnavailableError(f"cannot reach MongoDB at {where}: {error}") from error
@@ -170,45 +214,86 @@ class MongoStore(DocumentStore):
             raise StoreUnavailableError(f"MongoDB cannot be written: {error}") from error
         self._counted(1)
 
+    @contextmanager
+    def setting_up(self) -> Iterator[None]:
+        """Bounds the set-up by ``setup_seconds`` (``TSP_STORE_SETUP_SECONDS``); failing
+        within it (time out, no primary to create a missing index, an index in another shape)
+        is :class:`StoreUnavailableError` saying where and why."""
+        try:
+            with pymongo.timeout(self.setup_seconds):
+                yield
+        except (PyMongoError, *STORE_TROUBLE) as error:
+            raise StoreUnavailableError(
+                f"setting up MongoDB at {_hosts(self.url)} (its indexes, the event log's "
+                f"counter; bounded by TSP_STORE_SETUP_SECONDS, {self.setup_seconds:g} s) "
+                f"failed: {error}"
+            ) from error
+
     async def ensure_indexes(self, specs: Iterable[IndexSpec]) -> None:
+        """Create the indexes a collection lacks, in one ``createIndexes`` per collection.
+
+        Listed first, as SQLite reads its schema first: a store an earlier start set up is
+        only read (``listIndexes``, wherever reads may go), so a gateway restarted while no
+        primary is elected still starts. A missing index needs the primary; its build
+        commits once a majority of the members have built it (``commitQuorum``), not all of
+        them (the server's default), so one member down does not hold the start up."""
+        wanted: dict[str, list[IndexSpec]] = {}
         for spec in specs:
+            wanted.setdefault(spec.collection, []).append(spec)
             if spec.text:
-                # No language: no stemming and no stop words, so terms are whole words.
-                with self._errors():
-                    await self._collection(spec.collection).create_index(
-                        [(name, "text") for name in spec.fields],
-                        name=spec.name,
-                        default_language="none",
-                    )
                 self._text_fields[spec.collection] = spec.fields
-                continue
-            options: dict[str, Any] = {"name": spec.name}
-            if spec.unique:
-                options["unique"] = True
-                # Documents never store nulls, so "exists" is the same as "has a value".
-                options["partialFilterExpression"] = {
-                    name: {"$exists": True} for name in spec.fields
-                }
-            with self._errors():
-                await self._collection(spec.collection).create_index(
-                    [(name, 1) for name in spec.keys], **options
-                )
+        for collection, declared in wanted.items():
+            present = await self._indexes(collection)
+            missing = [
+                _index_model(spec)
+                for spec in declared
+                if not _in_place(spec, present.get(spec.name))
+            ]
+            if missing:
+                with self._errors():
+                    await self._collection(collection).create_indexes(
+                        missing, commitQuorum="majority"
+                    )
 
     async def drop_indexes(self, specs: Iterable[IndexSpec]) -> None:
+        """Drop those that exist (listed first: usually none, and nothing is written)."""
+        names: dict[str, Mapping[str, Document]] = {}
         for spec in specs:
+            if spec.collection not in names:
+                names[spec.collection] = await self._indexes(spec.collection)
+            if spec.name not in names[spec.collection]:
+                continue
             try:
                 with self._errors():
                     await self._collection(spec.collection).drop_index(spec.name)
             except OperationFailure as error:
-                # Dropped already (servers before 8.3 say so), or the collection never was.
+                # Dropped meanwhile (servers before 8.3 say so), or the collection too.
                 if error.code not in (_INDEX_NOT_FOUND, _NAMESPACE_NOT_FOUND):
                     raise
+
+    async def _indexes(self, collection: str) -> dict[str, Document]:
+        """The indexes ``collection`` has, by name (none when it does not exist), read where
+        the client's read preference sends reads (``list_indexes`` always asks the
+        primary)."""
+        try:
+            with self._reading():
+                cursor = await self._database().cursor_command(
+                    "listIndexes",
+                    check_collection(collection),
+                    read_preference=self._require_client().read_preference,
+                )
+                indexes: list[Document] = await cursor.to_list()
+        except OperationFailure as error:
+            if error.code == _NAMESPACE_NOT_FOUND:
+                return {}
+            raise
+        return {str(index["name"]): index for index in indexes}
 
     async def _get_many(self, collection: str, ids: Sequence[str]) -> dict[str, Document]:
         unique_ids = list(dict.fromkeys(ids))
         if not unique_ids:
             return {}
-        with self._errors():
+        with self._reading():
             cursor = self._collection(collection).find(
                 {"_id": {"$in": unique_ids}}, session=self._session.get()
             )
@@ -225,27 +310,25 @@ class MongoStore(DocumentStore):
         limit: int | None = None,
         after: Sequence[Any] | None = None,
         score: Score | None = None,
+        durable: bool = False,
     ) -> list[Document]:
         if limit == 0:
             # PyMongo reads 0 as "no limit" and $limit refuses it: nothing to read.
             return []
+        source = self._durable(collection) if durable else self._collection(collection)
         text = _text_search(filter, self._text_fields.get(collection, ()))
         if score is not None:
             pipeline = _scored_pipeline(filter, sort, limit, after, score, text)
-            with self._errors():
-                scored = await self._collection(collection).aggregate(
-                    pipeline, session=self._session.get()
-                )
+            with self._reading():
+                scored = await source.aggregate(pipeline, session=self._session.get())
                 ranked: list[Document] = await scored.to_list()
             self._counted(len(ranked))
             return ranked
         query = _query(filter, sort, after)
         if text is not None:
             query["$text"] = text
-        with self._errors():
-            cursor = self._collection(collection).find(
-                query, sort=full_sort(sort), session=self._session.get()
-            )
+        with self._reading():
+            cursor = source.find(query, sort=full_sort(sort), session=self._session.get())
             if limit is not None:
                 cursor = cursor.limit(limit)
             documents: list[Document] = await cursor.to_list()
@@ -282,7 +365,7 @@ class MongoStore(DocumentStore):
         ]
         session = self._session.get()
         documents: list[Document] = []
-        with self._errors():
+        with self._reading():
             if session is None:
                 # Outside a transaction the arms go in one command, glued with $unionWith (in
                 # chunks: a pipeline holds at most 1,000 stages). MongoDB does not promise the
@@ -333,7 +416,7 @@ class MongoStore(DocumentStore):
             # sort keys were copied beside its position, sorted by again here.
             {"$sort": _together_order(max(len(full_sort(r.sort)) for r in reads))},
         ]
-        with self._errors():
+        with self._reading():
             cursor = await self._collection(reads[first].collection).aggregate(pipeline)
             documents: list[Document] = await cursor.to_list()
         self._counted(len(documents))
@@ -343,7 +426,7 @@ class MongoStore(DocumentStore):
 
     async def count(self, collection: str, filter: Filter | None = None) -> int:
         check_score(filter, (), None)
-        with self._errors():
+        with self._reading():
             total: int = await self._collection(collection).count_documents(
                 _translate(filter or {}), session=self._session.get()
             )
@@ -366,7 +449,7 @@ class MongoStore(DocumentStore):
             {"$match": match},
             {"$group": {"_id": f"${group_field}", "count": {"$sum": 1}}},
         ]
-        with self._errors():
+        with self._reading():
             cursor = await self._collection(collection).aggregate(
                 pipeline, session=self._session.get()
             )
@@ -616,6 +699,42 @@ class MongoStore(DocumentStore):
         return result
 
     @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """:meth:`_errors` around a read, which outside a transaction is bounded by
+        ``read_seconds`` (inside one, the transaction's budget bounds it)."""
+        with self._errors():
+            if self._session.get() is None and self._bounds_reads:
+                with pymongo.timeout(self.read_seconds):
+                    yield
+            else:
+                yield
+
+    def _durable(self, name: str) -> Any:
+        """The collection ``name`` for reads of what can no longer be rolled back: read
+        concern ``majority``, on the primary (see :meth:`DocumentStore.find`).
+
+        Inside a transaction its own snapshot is used (a read concern cannot be set per
+        operation there); committed with write concern ``majority``, as all of them are, a
+        transaction's snapshot holds majority-committed data only.
+
+        Why a just-committed event is still seen at once: a transaction's commit returns only
+        once its write concern ``majority`` is satisfied, and the primary acknowledges that
+        only after its majority commit point, which ``majority`` reads on it read at, has
+        reached the commit. So the writer's own poke, and a change stream's wake-up (change
+        streams only report majority-committed changes), find the event on the primary.
+
+        The primary, not the URL's read preference: a secondary's majority view may lag the
+        primary's, and a follower that read position ``p`` on the primary, then asked a
+        secondary for ``position <= p`` (a feed's replay, the log's bounds), would miss events
+        or refuse a cursor it was given. Nothing is appended without a primary anyway."""
+        collection = self._collection(name)
+        if self._session.get() is not None:
+            return collection
+        return collection.with_options(
+            read_concern=_MAJORITY, read_preference=ReadPreference.PRIMARY
+        )
+
+    @contextmanager
     def _errors(self, collection: str = "") -> Iterator[None]:
         """PyMongo's errors as the store's: duplicate keys, and unavailability."""
         try:
@@ -632,24 +751,29 @@ class MongoStore(DocumentStore):
             if duplicate is None:
                 if error.details.get("writeConcernErrors") and not error.details.get("writeErrors"):
                     raise _unconfirmed(error) from error
-                raise
+                if self._retried_by_transaction(error) or not is_store_trouble(error):
+                    raise
+                # Batches run in a transaction (or are one write): nothing of it was written.
+                raise _unavailable(error) from error
             raise DuplicateKeyError(
                 collection, _index_name(collection, duplicate, str(duplicate.get("errmsg")))
             ) from error
         except WriteConcernError as error:
             # Written, but not confirmed by a majority (a step-down or failover during the
-            # wait): it may be kept or rolled back, so not "nothing was written".
+            # wait): it may be kept or rolled back, so not "nothing was written". Whatever its
+            # code, that is COMMIT_UNKNOWN (store trouble too, retryable), not unavailable.
             raise _unconfirmed(error) from error
         except PyMongoError as error:
-            if self._session.get() is not None and error.has_error_label(
-                "TransientTransactionError"
-            ):
-                raise  # with_transaction runs the transaction again
-            if isinstance(error, ConnectionFailure) or error.timeout:
-                # Server selection errors append the whole topology description: keep the cause.
-                reason = str(error).split(", Timeout:", 1)[0]
-                raise StoreUnavailableError(f"MongoDB is unavailable: {reason}") from error
-            raise
+            if self._retried_by_transaction(error) or not is_store_trouble(error):
+                raise
+            raise _unavailable(error) from error
+
+    def _retried_by_transaction(self, error: PyMongoError) -> bool:
+        """Whether ``error`` must reach ``with_transaction`` unchanged, which runs the
+        transaction again (then, past its budget, it is mapped as any other)."""
+        return self._session.get() is not None and error.has_error_label(
+            "TransientTransactionError"
+        )
 
     def _require_client(self) -> AsyncMongoClient[Document]:
         if self._client is None:
@@ -661,6 +785,32 @@ class MongoStore(DocumentStore):
 
     def _collection(self, name: str) -> Any:
         return self._database()[check_collection(name)]
+
+
+def _in_place(spec: IndexSpec, index: Mapping[str, Any] | None) -> bool:
+    """Whether the listed ``index`` is ``spec``'s: its name, keys and uniqueness (a text
+    index's keys are the server's own, ``_fts``/``_ftsx``: its name says it). One that differs
+    is created again, and the server refuses it for a name taken (the start says so)."""
+    if index is None:
+        return False
+    if spec.text:
+        return True
+    keys = list(index.get("key", {}).items())  # in order; a direction 1 may come back as 1.0
+    return keys == [(name, 1) for name in spec.keys] and bool(index.get("unique")) == spec.unique
+
+
+def _index_model(spec: IndexSpec) -> IndexModel:
+    if spec.text:
+        # No language: no stemming and no stop words, so terms are whole words.
+        return IndexModel(
+            [(name, "text") for name in spec.fields], name=spec.name, default_language="none"
+        )
+    options: dict[str, Any] = {"name": spec.name}
+    if spec.unique:
+        options["unique"] = True
+        # Documents never store nulls, so "exists" is the same as "has a value".
+        options["partialFilterExpression"] = {name: {"$exists": True} for name in spec.fields}
+    return IndexModel([(name, 1) for name in spec.keys], **options)
 
 
 def _query(filter: Filter | None, sort: Sort, after: Sequence[Any] | None) -> dict[str, Any]:
@@ -829,3 +979,56 @@ def _hosts(url: str) -> str:
 
 def _unconfirmed(error: PyMongoError) -> CommitUnknownError:
     return CommitUnknownError(f"MongoDB did not confirm the write: {error}")
+
+
+def _unavailable(error: PyMongoError) -> StoreUnavailableError:
+    # Server selection errors append the whole topology description: keep the cause.
+    reason = str(error).split(", Timeout:", 1)[0]
+    return StoreUnavailableError(f"MongoDB is unavailable: {reason}")
+
+
+UNAVAILABLE_CODES = frozenset(
+    {
+        6,  # HostUnreachable
+        7,  # HostNotFound
+        89,  # NetworkTimeout
+        91,  # ShutdownInProgress
+        133,  # FailedToSatisfyReadPreference (mongos: no shard member can take it now)
+        134,  # ReadConcernMajorityNotAvailableYet
+        189,  # PrimarySteppedDown
+        262,  # ExceededTimeLimit
+        9001,  # SocketException
+        10058,  # LegacyNotPrimary
+        10107,  # NotWritablePrimary
+        11600,  # InterruptedAtShutdown
+        11602,  # InterruptedDueToReplStateChange
+        13435,  # NotPrimaryNoSecondaryOk
+        13436,  # NotPrimaryOrSecondary
+    }
+)
+"""Server error codes that mean "not now": the ones PyMongo itself retries or treats as a node
+that is not primary or is recovering (``pymongo.helpers_shared._RETRYABLE_ERROR_CODES``, which
+includes ``_NOT_PRIMARY_CODES``), and mongos's FailedToSatisfyReadPreference."""
+
+_TROUBLE_LABELS = ("RetryableWriteError", "SystemOverloadedError", "TransientTransactionError")
+"""Labels PyMongo or the server put on an error worth retrying later. A transient transaction
+error met outside a transaction's work is one ``with_transaction`` stopped retrying: its
+budget (``TSP_TRANSACTION_SECONDS``) ran out."""
+
+
+def is_store_trouble(error: PyMongoError) -> bool:
+    """Whether ``error`` says the server cannot take the work now (unreachable, timed out,
+    electing, shutting down, overloaded), rather than refusing the work itself (a bad query, a
+    duplicate key, a refused credential): the former is :class:`StoreUnavailableError`.
+
+    PyMongo raises most of it as a ``ConnectionFailure`` (``NotPrimaryError`` too), but a code
+    that is not a "not primary" one comes back as a plain ``OperationFailure``, and a write of
+    a batch carries its code inside ``BulkWriteError.details``."""
+    if isinstance(error, ConnectionFailure) or error.timeout:
+        return True
+    if any(error.has_error_label(label) for label in _TROUBLE_LABELS):
+        return True
+    if isinstance(error, BulkWriteError):
+        codes = [e.get("code") for e in error.details.get("writeErrors", [])]
+        return bool(codes) and all(code in UNAVAILABLE_CODES for code in codes)
+    return isinstance(error, OperationFailure) and error.code in UNAVAILABLE_CODES

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from gridfs import AsyncGridFSBucket, NoFile
 from gridfs.asynchronous.grid_file import AsyncGridIn
+from gridfs.errors import CorruptGridFile
 
 from datastore.files import CHUNK_SIZE, FileStore, FileWriter, NoSuchFile
 
@@ -29,20 +30,26 @@ class MongoFiles(FileStore):
     def __init__(self, store: MongoStore) -> None:
         self._bucket = AsyncGridFSBucket(store._database(), _BUCKET, chunk_size_bytes=CHUNK_SIZE)
         self._errors: Callable[[], AbstractContextManager[None]] = store._errors
+        self._reading: Callable[[], AbstractContextManager[None]] = store._reading
 
     def open_writer(self, file_id: str) -> FileWriter:
         return _Writer(self._bucket.open_upload_stream_with_id(file_id, file_id), self._errors)
 
     async def read(self, file_id: str) -> AsyncIterator[bytes]:
-        with self._errors():
+        with self._reading():
             try:
                 download = await self._bucket.open_download_stream(file_id)
             except NoFile as error:
                 raise NoSuchFile(file_id) from error
         try:
             while True:
-                with self._errors():
-                    chunk = await download.readchunk()
+                try:
+                    with self._reading():
+                        chunk = await download.readchunk()
+                except (CorruptGridFile, NoFile) as error:
+                    # A chunk is missing: the file was deleted while being read (the sweep
+                    # expired it), as SQLite finds a chunk gone. Not a corrupt store.
+                    raise NoSuchFile(file_id) from error
                 if not chunk:
                     return
                 yield chunk

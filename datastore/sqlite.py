@@ -268,6 +268,7 @@ class SQLiteStore(DocumentStore):
         limit: int | None = None,
         after: Sequence[Any] | None = None,
         score: Score | None = None,
+        durable: bool = False,  # every committed write is: one file, no replica to lag
     ) -> list[Document]:
         if limit == 0:
             return []

@@ -349,9 +349,18 @@ class DocumentStore(_Counted, ABC):
         """Raise :class:`StoreUnavailableError` unless the store can be written and read now
         (a locked, full, read-only or unreachable store is not ready)."""
 
+    def setting_up(self) -> contextlib.AbstractContextManager[None]:
+        """Wraps the set-up of a connected store at start-up (its indexes, the counters it
+        needs): an adapter whose server may not answer bounds it, and raises
+        :class:`StoreUnavailableError` saying why when it cannot finish (MongoDB:
+        ``TSP_STORE_SETUP_SECONDS``); SQLite's own busy timeout bounds its writes already."""
+        return contextlib.nullcontext()
+
     @abstractmethod
     async def ensure_indexes(self, specs: Iterable[IndexSpec]) -> None:
-        """Create the declared indexes and unique constraints that do not exist yet."""
+        """Create the declared indexes and unique constraints that do not exist yet; a store
+        whose indexes are all in place is only read (a restarted gateway starts while the
+        store takes no writes)."""
 
     @abstractmethod
     async def drop_indexes(self, specs: Iterable[IndexSpec]) -> None:
@@ -413,6 +422,7 @@ class DocumentStore(_Counted, ABC):
         limit: int | None = None,
         after: Sequence[Any] | None = None,
         score: Score | None = None,
+        durable: bool = False,
     ) -> list[D]:
         """Documents matching ``filter`` in ``sort`` order, after the keyset ``after``.
 
@@ -420,10 +430,18 @@ class DocumentStore(_Counted, ABC):
         ``sort``, ``filter`` and ``after`` may use under the name :data:`SCORE`; the documents
         returned do not carry it (:func:`keyset_of` recomputes it). Raises ``ValueError`` when
         :data:`SCORE` is used without ``score``.
+
+        ``durable``: only what no failover can roll back. A read that follows an append-only
+        log by position (the event log) must not see an entry that may vanish: the next entry
+        committed would take its position, and a follower past it would never deliver that
+        one. MongoDB reads so with read concern ``majority`` on the primary (a replica set's
+        member may hold writes a majority has not, and a new primary drops them); SQLite has
+        no replicas, so what a reader sees is committed for good, and it reads as always.
+        Inside a transaction the transaction's snapshot is read either way.
         """
         check_read(filter, sort, score, limit)
         found = await self._find(
-            collection, filter, sort=sort, limit=limit, after=after, score=score
+            collection, filter, sort=sort, limit=limit, after=after, score=score, durable=durable
         )
         return cast(list[D], found)
 
@@ -598,6 +616,7 @@ class DocumentStore(_Counted, ABC):
         limit: int | None,
         after: Sequence[Any] | None,
         score: Score | None,
+        durable: bool,
     ) -> list[Document]:
         """See :meth:`find`."""
 

@@ -10,19 +10,24 @@ with its ``Content-Length`` and its SHA-256 (``Repr-Digest``, RFC 9530, and
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Send
 
 from datastore import collections as c
 from datastore.codec import utc_now
 from datastore.files import NoSuchFile
-from datastore.store import DocumentStore
+from datastore.store import STORE_TROUBLE, DocumentStore
 from edge.refusals import refusal
 from resolvers.bulk_export_links import refusal as link_refusal
 from resolvers.bulk_exports import BulkExportStatus
+
+logger = logging.getLogger("tsp.exports")
 
 _PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 _NOT_VALID = "This download link is not valid for this export."
@@ -68,8 +73,8 @@ async def _download(request: Request) -> Response:
         "Repr-Digest": f"sha-256=:{base64.b64encode(digest).decode()}:",
         "X-Checksum-SHA256": digest.hex(),
     }
-    return StreamingResponse(
-        _stream(first, chunks), media_type="application/jsonl", headers=headers
+    return _FileStream(
+        export_id, _stream(first, chunks), media_type="application/jsonl", headers=headers
     )
 
 
@@ -78,6 +83,39 @@ async def _stream(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[byt
         yield first
     async for chunk in rest:
         yield chunk
+
+
+class _FileStream(StreamingResponse):
+    """The file, chunk by chunk. When the rest cannot be read (the sweep deleted the file
+    while it was downloading, or the store became unavailable), the download ends short: the
+    response is left incomplete, so the server closes the connection before ``Content-Length``
+    bytes and the client sees a truncated body (its checksum would not match anyway). Said once
+    in the log, as a warning: expected trouble, not a bug with a traceback."""
+
+    def __init__(self, export_id: str, chunks: AsyncIterator[bytes], **options: Any) -> None:
+        super().__init__(chunks, **options)
+        self.export_id = export_id
+        self.chunks = chunks
+
+    async def stream_response(self, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        sent = 0
+        try:
+            async for chunk in self.chunks:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                sent += len(chunk)
+        except (NoSuchFile, *STORE_TROUBLE) as error:
+            reason = "the file was deleted" if isinstance(error, NoSuchFile) else str(error)
+            logger.warning(
+                "download of bulk export %s ended short after %d bytes: %s",
+                self.export_id,
+                sent,
+                reason,
+            )
+            return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def _refused(status: int, code: str, message: str) -> Response:

@@ -51,6 +51,10 @@ class Settings:
     event_retention_days: int = 30
     # What one MongoDB transaction may take, retries of conflicts included (then 503).
     transaction_seconds: int = 8
+    # What one MongoDB read outside a transaction may take (then 503), and setting the store
+    # up at start-up (then the command exits, saying why).
+    store_read_seconds: int = 5
+    store_setup_seconds: int = 30
     # The most documents one transaction of a job that grows with the data writes (pruning,
     # closing a partner, the sweep): see DocumentStore.transaction_batch.
     transaction_batch: int = DEFAULT_TRANSACTION_BATCH
@@ -133,6 +137,8 @@ class Settings:
             sweep_interval_seconds=int(sweep_text),
             event_retention_days=_positive_int(env, "TSP_EVENT_RETENTION_DAYS", 30),
             transaction_seconds=_positive_int(env, "TSP_TRANSACTION_SECONDS", 8),
+            store_read_seconds=_positive_int(env, "TSP_STORE_READ_SECONDS", 5),
+            store_setup_seconds=_positive_int(env, "TSP_STORE_SETUP_SECONDS", 30),
             transaction_batch=_transaction_batch(env),
             request_limits=limits,
             onboarding_url_local=_http_url(

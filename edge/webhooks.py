@@ -141,6 +141,9 @@ class WebhookWorker:
                     },
                     sort=[("position", ASCENDING)],
                     limit=_BATCH,
+                    # The cursor moves past what is delivered: never past an event a
+                    # failover may still undo (its position would be taken again).
+                    durable=True,
                 )
                 for event in events:
                     ok, hook = await self._deliver(client, destination, hook, event, lease)

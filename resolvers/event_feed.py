@@ -130,7 +130,7 @@ async def _feed(
             if wanted:
                 filter["type"] = {"$in": sorted(wanted)}
             page = await store.find(
-                c.EVENTS, filter, sort=[("position", ASCENDING)], limit=_REPLAY_PAGE
+                c.EVENTS, filter, sort=[("position", ASCENDING)], limit=_REPLAY_PAGE, durable=True
             )
             for event in page:
                 yield event

@@ -74,15 +74,20 @@ class EventHub:
         self.position = 0
         self.polls = 0
         self._task: asyncio.Task[None] | None = None
-        self._starting = False
+        self._started = False
+        self._starting = asyncio.Lock()
         self._watcher: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
         self._wake = asyncio.Event()
 
     async def start(self) -> None:
-        """Start following from the newest event (idempotent)."""
-        if not self._starting:
-            self._starting = True
+        """Start following from the newest event (idempotent). A start that fails (the store
+        unavailable) raises, and the next call tries again: callers waiting meanwhile try in
+        turn, rather than waiting for good on a start that never happens."""
+        if self._started:
+            return
+        async with self._starting:
+            if self._started:
+                return
             self.position = await last_position(self.store)
             self._task = asyncio.create_task(self._follow())
             watch = getattr(self.store, "watch_inserts", None)
@@ -90,8 +95,7 @@ class EventHub:
                 # MongoDB: a change stream on the log wakes the follower at once; polling
                 # stays as the fallback that never misses (positions are the truth).
                 self._watcher = asyncio.create_task(self._watch(watch(c.EVENTS)))
-            self._ready.set()
-        await self._ready.wait()
+            self._started = True
 
     async def _watch(self, inserts: AsyncIterator[None]) -> None:
         async for _ in inserts:
@@ -133,6 +137,7 @@ class EventHub:
                     {"position": {"$gt": self.position}},
                     sort=[("position", ASCENDING)],
                     limit=_BATCH,
+                    durable=True,  # an event a failover undoes would hide the one after it
                 )
                 self.polls += 1
                 failures.succeeded()

@@ -233,11 +233,12 @@ async def bounds(store: DocumentStore) -> LogBounds:
 
     The end comes from the counter rather than from the newest event: the counter moves in the
     transaction of the events it numbers, so it is the committed end even once pruning has
-    deleted every event (when the newest event would say 0)."""
-    found = (await store.get_many(c.EVENT_SEQUENCE, [_SEQUENCE_ID])).get(_SEQUENCE_ID)
-    if found is None:
+    deleted every event (when the newest event would say 0). Read durably, as the log's
+    followers read it (see ``DocumentStore.find``)."""
+    found = await store.find(c.EVENT_SEQUENCE, {"_id": _SEQUENCE_ID}, limit=1, durable=True)
+    if not found:
         return LogBounds(0, 0)
-    return LogBounds(int(found.get("prunedThrough") or 0), int(found.get("position") or 0))
+    return LogBounds(int(found[0].get("prunedThrough") or 0), int(found[0].get("position") or 0))
 
 
 async def pruned_through(store: DocumentStore) -> int:
@@ -246,8 +247,9 @@ async def pruned_through(store: DocumentStore) -> int:
 
 
 async def last_position(store: DocumentStore) -> int:
-    """The position of the newest committed event (0 when there is none)."""
-    newest = await store.find(c.EVENTS, sort=[("position", DESCENDING)], limit=1)
+    """The position of the newest committed event (0 when there is none), read durably: a
+    follower starting from it must not start past an event a failover may still undo."""
+    newest = await store.find(c.EVENTS, sort=[("position", DESCENDING)], limit=1, durable=True)
     return int(newest[0]["position"]) if newest else 0
 
 

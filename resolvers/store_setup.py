@@ -9,8 +9,10 @@ from resolvers.insight_counter_upgrade import make_counters_sparse
 
 
 async def set_up_store(store: DocumentStore) -> None:
-    """Make a connected ``store`` ready: safe to run by several processes at once."""
-    await store.ensure_indexes(INDEXES)
-    await store.drop_indexes(RETIRED_INDEXES)
-    await ensure_sequence(store)
-    await make_counters_sparse(store)
+    """Make a connected ``store`` ready: safe to run by several processes at once, and only
+    reading a store an earlier start set up; bounded as the store's adapter bounds it."""
+    with store.setting_up():
+        await store.ensure_indexes(INDEXES)
+        await store.drop_indexes(RETIRED_INDEXES)
+        await ensure_sequence(store)
+        await make_counters_sparse(store)

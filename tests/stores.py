@@ -140,6 +140,27 @@ class ReadCommands(monitoring.CommandListener):
         pass
 
 
+class SentCommands(monitoring.CommandListener):
+    """Every command one client sends, as sent (PyMongo's command monitoring): give it to a
+    store as ``MongoStore(url, event_listeners=[listener])``."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def named(self, *names: str) -> list[dict[str, Any]]:
+        """The commands sent of these names (``find``, ``createIndexes``...), in order."""
+        return [command for name, command in self.sent if name in names]
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append((event.command_name, dict(event.command)))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
 READ_COMMANDS = ReadCommands()
 # Global listeners apply to clients created afterwards: this module is imported at collection,
 # before any test opens a store.

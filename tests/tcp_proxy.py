@@ -1,5 +1,6 @@
-"""A real TCP proxy on 127.0.0.1 that a test can cut: the store behind it becomes unreachable
-mid-run, as when a network or a server goes away (no driver is patched)."""
+"""A real TCP proxy on 127.0.0.1 that a test can cut or stall: the store behind it becomes
+unreachable mid-run, as when a network or a server goes away, or stops answering while its
+connections stay open, as a partitioned primary does (no driver is patched)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import contextlib
 
 
 class TcpProxy:
-    """A real TCP proxy on 127.0.0.1 that can cut every connection at once."""
+    """A real TCP proxy on 127.0.0.1 that can cut every connection at once, or stall them."""
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
+        self.stalled = False
         self.server: asyncio.Server | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.writers: set[asyncio.StreamWriter] = set()
@@ -41,9 +43,16 @@ class TcpProxy:
     async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, asyncio.CancelledError):
             while data := await source.read(65536):
+                if self.stalled:
+                    continue  # swallowed: neither side hears from the other again
                 sink.write(data)
                 await sink.drain()
         sink.close()
+
+    def stall(self) -> None:
+        """From now on pass nothing either way, on open connections and new ones alike, while
+        keeping them open: the server is there and never answers."""
+        self.stalled = True
 
     async def cut(self) -> None:
         """Stop accepting and drop every open connection: the server is now unreachable."""

@@ -17,9 +17,15 @@ from datastore.collections import INDEXES
 from datastore.documents import AuthorizationDocument, EventDocument
 from datastore.enums import AuthorizationStatus, PartnerType, Region
 from datastore.ids import new_id
-from datastore.store import ASCENDING, DocumentStore, VersionConflictError
+from datastore.store import (
+    ASCENDING,
+    DocumentStore,
+    StoreUnavailableError,
+    VersionConflictError,
+)
 from resolvers import event_feed, events, history
 from resolvers.errors import PublicError
+from resolvers.event_hub import EventHub
 from resolvers.identity import Role, Viewer
 from tests.conftest import (
     GraphQLClient,
@@ -432,3 +438,27 @@ async def test_an_event_that_changes_a_status_without_a_reason_code_is_refused(
     )
     await events.append(store, events.EventType.AUTHORIZATION_EXPIRING, subject, {"endsAt": "x"})
     assert [e["type"] for e in await _log(store)] == ["REQUEST_ACCEPTED", "AUTHORIZATION_EXPIRING"]
+
+
+async def test_a_hub_that_could_not_start_starts_on_the_next_call(
+    any_store: DocumentStore,
+) -> None:
+    """The store cannot be read when the first subscribers start the process's hub (closed
+    here; on MongoDB, no primary for its durable read): each start raises, and a later one
+    starts it. A failed start used to leave every later subscriber waiting for good."""
+    subject = {"_id": new_id("aut"), "partnerId": "ptn_a", "sellerId": "slr_a"}
+    first = await events.append(any_store, events.EventType.AUTHORIZATION_RENEWED, subject, {})
+    await any_store.close()
+    hub = EventHub(any_store, poll_seconds=0.01)
+    try:
+        failed = await asyncio.gather(hub.start(), hub.start(), return_exceptions=True)
+        assert [type(error) for error in failed] == [StoreUnavailableError] * 2, failed
+        await any_store.connect()
+        await asyncio.wait_for(hub.start(), 30)
+        assert hub.position == first["position"]
+        live = hub.subscribe(lambda event: True)
+        second = await events.append(any_store, events.EventType.AUTHORIZATION_RENEWED, subject, {})
+        hub.poke()
+        assert (await asyncio.wait_for(live.next(), 30))["_id"] == second["_id"]
+    finally:
+        await hub.stop()

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 from graphql import GraphQLError
+from pymongo.errors import OperationFailure
 
 from datastore import collections as c
 from datastore.codec import utc_now
@@ -29,14 +30,17 @@ from datastore.connect import DatabaseURLError, store_for_url
 from datastore.mongodb import MongoStore
 from datastore.sqlite import SQLiteStore
 from datastore.store import CommitUnknownError, StoreUnavailableError
-from gateway import create_app
+from edge.gateway_settings import Settings, SettingsError
+from gateway import create_app, store_of
 from resolvers.identity import Role
 from resolvers.referrals import new_code
+from resolvers.store_setup import set_up_store
 from schema.extensions import failed_only_for_the_store, store_unavailable
 from tests.conftest import SETTINGS, GraphQLClient, token
 from tests.polling import until
 from tests.stores import (
     MONGODB_URI,
+    SentCommands,
     drop_store,
     mongodb_url_for_test_database,
     requires_mongodb,
@@ -252,13 +256,72 @@ async def test_a_failed_sqlite_connect_leaves_no_thread(tmp_path: Path) -> None:
 
 
 async def test_mongodb_url_options_win_over_the_adapter_defaults() -> None:
+    # Reads go to a secondary while no primary is elected, unless the URL says otherwise.
     assert MongoStore("mongodb://db.example/tsp").client_options == {
-        "serverSelectionTimeoutMS": 5000
+        "serverSelectionTimeoutMS": 5000,
+        "readPreference": "primaryPreferred",
     }
-    given = MongoStore("mongodb://db.example/tsp?serverSelectionTimeoutMS=250&timeoutMS=900")
+    given = MongoStore(
+        "mongodb://db.example/tsp?serverSelectionTimeoutMS=250&timeoutMS=900&readPreference=primary"
+    )
     assert given.client_options == {}
-    lower = MongoStore("mongodb://db.example/tsp?serverselectiontimeoutms=250")
+    lower = MongoStore(
+        "mongodb://db.example/tsp?serverselectiontimeoutms=250&readpreference=nearest"
+    )
     assert lower.client_options == {}
+
+
+async def test_a_mongodb_that_never_answers_is_given_up_within_the_set_up_bound() -> None:
+    """A server that takes connections and never answers (a frozen host): connecting gives up
+    after the set-up bound (1 s here, below the 5 s server selection default), saying where."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # open, and never a byte back
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    store = MongoStore(f"mongodb://127.0.0.1:{port}/tsp?directConnection=true", setup_seconds=1)
+    started = time.monotonic()
+    try:
+        with pytest.raises(
+            StoreUnavailableError, match=f"cannot reach MongoDB at 127.0.0.1:{port}"
+        ):
+            await store.connect()
+        assert time.monotonic() - started < 4
+        assert held, "the driver never connected"
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+def test_a_mongodb_set_up_that_fails_says_where_why_and_what_bounds_it() -> None:
+    store = MongoStore("mongodb://db.example:27017/tsp", setup_seconds=12)
+    refused = OperationFailure("An existing index has the same name", code=86)
+    with pytest.raises(StoreUnavailableError) as raised, store.setting_up():
+        raise refused
+    assert raised.value.__cause__ is refused
+    message = str(raised.value)
+    assert "setting up MongoDB at db.example:27017" in message
+    assert "TSP_STORE_SETUP_SECONDS, 12 s" in message
+    assert "An existing index has the same name" in message
+
+
+def test_the_store_bounds_are_settings_handed_to_the_mongodb_adapter() -> None:
+    env = {"TSP_JWT_SECRET": "s" * 40, "TSP_DATABASE_URL": "mongodb://db.example/tsp"}
+    defaults = Settings.from_env(env)
+    assert (defaults.store_read_seconds, defaults.store_setup_seconds) == (5, 30)
+    settings = Settings.from_env(
+        {**env, "TSP_STORE_READ_SECONDS": "2", "TSP_STORE_SETUP_SECONDS": "45"}
+    )
+    store = store_of(settings)
+    assert isinstance(store, MongoStore)
+    assert (store.read_seconds, store.setup_seconds) == (2, 45)
+    for name in ("TSP_STORE_READ_SECONDS", "TSP_STORE_SETUP_SECONDS"):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({**env, name: "0"})
 
 
 async def test_an_unreachable_mongodb_is_unavailable_and_says_where() -> None:
@@ -501,3 +564,90 @@ async def test_a_mongodb_cut_off_mid_request_is_unavailable_and_writes_nothing()
         await proxy.cut()
         await store.close()
         await drop_store(checker)
+
+
+@requires_mongodb
+async def test_a_mongodb_read_that_gets_no_answer_is_unavailable_within_the_read_bound() -> None:
+    """The server stops answering with its connections open (a partitioned or frozen primary,
+    not yet known to be gone): a read answers STORE_UNAVAILABLE after the read bound (1 s
+    here), well before the request's own timeout, instead of waiting on the socket."""
+    upstream = urlsplit(MONGODB_URI)
+    proxy = TcpProxy(upstream.hostname or "localhost", upstream.port or 27017)
+    await proxy.start()
+    parts = urlsplit(mongodb_url_for_test_database())
+    store = MongoStore(urlunsplit(parts._replace(netloc=proxy.address)), read_seconds=1)
+    try:
+        await store.connect()
+        partner = await store.insert(c.PARTNERS, {**PARTNER, "createdAt": utc_now()})
+        assert [p["_id"] for p in await store.find(c.PARTNERS)] == [partner["_id"]]
+        proxy.stall()
+        for read in (
+            lambda: store.find(c.PARTNERS),
+            lambda: store.get_many(c.PARTNERS, [partner["_id"]]),
+            lambda: store.count(c.PARTNERS),
+        ):
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailableError, match="MongoDB is unavailable"):
+                await read()
+            assert time.monotonic() - started < 4
+    finally:
+        await proxy.cut()
+        await store.close()
+        checker = MongoStore(mongodb_url_for_test_database())
+        await checker.connect()
+        await checker._require_client().drop_database(parts.path.strip("/"))
+        await checker.close()
+
+
+@requires_mongodb
+async def test_setting_up_a_mongodb_set_up_before_only_reads_it() -> None:
+    """The first set-up creates the indexes (each build committed once a majority of members
+    has it); the next, a restart, only lists them and reads the counters: it starts while no
+    primary takes writes (CI's failover starts a gateway during a step-down)."""
+    commands = SentCommands()
+    store = MongoStore(mongodb_url_for_test_database(), event_listeners=[commands])
+    await store.connect()
+    try:
+        await set_up_store(store)
+        created = commands.named("createIndexes")
+        assert created, commands.sent
+        assert all(command["commitQuorum"] == "majority" for command in created)
+        assert {index["name"] for c in created for index in c["indexes"]} == {
+            spec.name for spec in INDEXES
+        }
+        commands.sent.clear()
+        await set_up_store(store)
+        assert {name for name, _ in commands.sent} == {"listIndexes", "find"}, commands.sent
+    finally:
+        await drop_store(store)
+
+
+@requires_mongodb
+def test_a_gateway_whose_mongodb_set_up_fails_exits_with_one_clear_line(tmp_path: Path) -> None:
+    """An index in place under a declared name but with other keys (left by hand, or by an
+    old release): the gateway does not start on it, and says why in one line."""
+    url = mongodb_url_for_test_database()
+    spec = next(spec for spec in INDEXES if not spec.unique and not spec.text)
+
+    async def conflicting() -> None:
+        store = MongoStore(url)
+        await store.connect()
+        await store._database()[spec.collection].create_index([("other", 1)], name=spec.name)
+        await store.close()
+
+    asyncio.run(conflicting())
+    try:
+        done = _serve(url, tmp_path)
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stderr
+        lines = [line for line in done.stderr.splitlines() if "cannot use the store" in line]
+        assert len(lines) == 1, done.stderr
+        assert "setting up MongoDB" in lines[0] and "TSP_STORE_SETUP_SECONDS" in lines[0]
+    finally:
+
+        async def drop() -> None:
+            store = MongoStore(url)
+            await store.connect()
+            await drop_store(store)
+
+        asyncio.run(drop())
