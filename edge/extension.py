@@ -11,6 +11,7 @@ both in ``extensions.cost``.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -365,6 +366,29 @@ async def charge_refused_request(
     decision = await throttle.spend(gate.caller, cost, admin=gate.admin)
     gate.actual_cost = cost if decision.granted else 0
     return cost, decision
+
+
+COOLING_PAUSE_SECONDS = 1.0
+"""How long a refusal to a caller still inside its Retry-After waits before it is sent."""
+
+
+async def cooling_refusal(policy: GatewayPolicy, gate: GatewayRequest) -> GraphQLError | None:
+    """``THROTTLED`` for a caller still inside the ``Retry-After`` of an earlier refusal
+    (``retryAfterSeconds`` says how long), sent after a pause, before anything of the request
+    is read; ``None`` when the caller may be served. A client that ignores the header then
+    sends about one request a second per connection (an HTTP one, or a WebSocket, whose next
+    message waits too) instead of as many as the gateway can refuse, which would crowd out
+    everyone else."""
+    throttle = gate.throttle if policy.throttle.enabled else None
+    cooling = throttle.cooling_down(gate.caller) if throttle is not None else 0
+    if not cooling:
+        return None
+    await asyncio.sleep(min(cooling, COOLING_PAUSE_SECONDS))
+    return gateway_error(
+        f"Throttled: this caller was refused for want of budget; retry in {cooling} s.",
+        "THROTTLED",
+        retryAfterSeconds=cooling,
+    )
 
 
 def throttled_message(cost: int, decision: Decision, what: str) -> str:

@@ -41,7 +41,9 @@ from edge.documents import TrustedDocuments, document_id, is_document_id
 from edge.errors import drop_suggestions
 from edge.executing import ExecutionGate
 from edge.extension import (
+    COOLING_PAUSE_SECONDS,
     charge_refused_request,
+    cooling_refusal,
     cost_report,
     parse_document,
     throttled_message,
@@ -76,9 +78,6 @@ if TYPE_CHECKING:
     from edge.gateway_settings import Settings
 
 logger = logging.getLogger("tsp.gateway")
-
-COOLING_PAUSE_SECONDS = 1.0
-"""How long a refusal to a caller still inside its Retry-After waits before it is sent."""
 
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
@@ -212,19 +211,16 @@ class GatewayGraphQL(GraphQL[Context, None]):
             validation_lane=request.app.state.validation_lane,
         )
         scope["state"]["gateway"] = gate
-        cooling = throttle.cooling_down(gate.caller) if self.policy.throttle.enabled else 0
-        if cooling:
-            # A caller retrying before its Retry-After is answered after a pause: a client that
-            # ignores the header then sends about one request a second per connection instead
-            # of as many as the gateway can refuse, which would crowd out everyone else.
-            await asyncio.sleep(min(cooling, COOLING_PAUSE_SECONDS))
+        cooling = await cooling_refusal(self.policy, gate)
+        if cooling is not None:
+            retry_after = (cooling.extensions or {})["retryAfterSeconds"]
             response = refusal(
                 200,
                 "THROTTLED",
-                f"Throttled: this caller was refused for want of budget; retry in {cooling} s.",
-                headers={"Retry-After": str(cooling)},
+                cooling.message,
+                headers={"Retry-After": str(retry_after)},
                 extensions=cost_report(self.policy, gate),
-                retryAfterSeconds=cooling,
+                retryAfterSeconds=retry_after,
             )
             await response(scope, receive, send)
             return
@@ -284,8 +280,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         if isinstance(request, WebSocket):
-            # The caller names itself in connection_init (see edge.websocket).
-            caller = caller_of(ANONYMOUS, _client(request))
+            # The caller names itself in connection_init (see edge.websocket). The connection's
+            # context is the template of its operations' own (each a request of its own).
+            client = _client(request)
             return StreamContext(
                 store=request.app.state.store,
                 viewer=ANONYMOUS,
@@ -294,11 +291,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 request_limits=self.settings.request_limits,
                 base_url=str(request.base_url).rstrip("/").replace("ws", "http", 1),
                 gateway=GatewayRequest(
-                    caller=caller,
+                    caller=caller_of(ANONYMOUS, client),
                     throttle=request.app.state.throttle,
                     validation_lane=request.app.state.validation_lane,
                 ),
-                caller=caller,
+                client=client,
             )
         viewer: Viewer = request.state.viewer
         gate: GatewayRequest = request.state.gateway

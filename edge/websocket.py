@@ -1,8 +1,9 @@
 """Subscriptions over graphql-transport-ws: the token in ``connection_init``, connections per
-caller, each operation a request in flight while it runs (refused ``OVERLOADED`` beyond
-``TSP_MAX_IN_FLIGHT``), pings, the connection closed (4403) when its token expires, and
-malformed messages (wrong shape, larger than the HTTP body limit, nested too deep to decode)
-closed with the protocol's 4400 instead of failing the handler.
+caller, each operation a request of its own (its own context: cost, name, loaders, clock) and
+in flight while it runs (refused ``OVERLOADED`` beyond ``TSP_MAX_IN_FLIGHT``), pings, the
+connection closed (4403) when its token expires, and malformed messages (wrong shape, larger
+than the HTTP body limit, nested too deep to decode) closed with the protocol's 4400 instead of
+failing the handler.
 
 Strawberry's handler does the protocol; this one adds the gateway's rules around it.
 """
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import AsyncGenerator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from json import JSONDecodeError
@@ -36,7 +39,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from datastore.codec import utc_now
 from edge.documents import document_id
 from edge.errors import drop_suggestions
-from edge.metrics import IN_FLIGHT
+from edge.extension import cooling_refusal
+from edge.metrics import IN_FLIGHT, count_refusal
 from edge.oidc import KeysUnavailableError
 from edge.request import GatewayContext
 from edge.transport import AdmissionMiddleware, admission_of
@@ -57,7 +61,12 @@ class StreamContext(GatewayContext):
 
     connection_params: dict[str, Any] | None = None
     expires_at: datetime | None = None
-    caller: str | None = field(default=None)
+    # The client's address: who an anonymous connection's operations are throttled as.
+    client: str = "unknown"
+
+
+_OPERATION: ContextVar[StreamContext | None] = ContextVar("websocket_operation", default=None)
+"""The context of the WebSocket operation whose task is running (None outside one)."""
 
 
 def token_expiry(authorization: str | None) -> datetime | None:
@@ -103,6 +112,10 @@ class GatewayWebSocketAdapter(ASGIWebSocketAdapter):
     catch: an ERROR traceback and a dropped socket) or holding an integer too long to convert,
     closes the connection with 4400."""
 
+    # The length of the message being handled: what a refused operation is charged for, as
+    # an HTTP request's body is (the handler takes a message before reading the next).
+    message_characters = 0
+
     async def iter_json(
         self, *, ignore_parsing_errors: bool = False
     ) -> AsyncGenerator[object, None]:
@@ -114,6 +127,7 @@ class GatewayWebSocketAdapter(ASGIWebSocketAdapter):
                 if len(text) > limit or len(text.encode()) > limit:
                     await self._refuse(f"A message must be at most {limit} bytes")
                     return
+                self.message_characters = len(text)
                 try:
                     message = view.decode_json(text)
                 except RecursionError:
@@ -146,6 +160,25 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     _expiry: asyncio.Task[None] | None = None
     _pinger: asyncio.Task[None] | None = None
     _counted: str | None = None
+    _connection: Context
+    _started = 0
+
+    @property
+    def context(self) -> Context:
+        """The connection's context; inside an operation's task, that operation's own.
+
+        Strawberry hands ``self.context`` to every operation it runs on the connection. Each
+        operation is a request of its own, as over HTTP: shared, the second would inherit the
+        first one's cost (and refund it all), its operation name, its parsed document, its
+        loaders' caches and its clock, and concurrent operations would overwrite each other's.
+        So each gets a copy, made as it starts (:meth:`_start`) and found here in the task
+        running it, which holds it in its own copy of the context variables."""
+        operation = _OPERATION.get()
+        return operation if operation is not None else self._connection
+
+    @context.setter
+    def context(self, value: Context) -> None:
+        self._connection = value
 
     def _gateway(self) -> Any:
         return self.view
@@ -193,7 +226,42 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 _leave(admission)
 
     async def _start(self, message: SubscribeMessage) -> None:
+        # Set while the operation's task is made, which keeps it (asyncio copies the context
+        # variables into a new task); reset at once for the connection's own work.
+        operation = self._operation_context(message)
+        started = _OPERATION.set(operation)
+        try:
+            await self._subscribe(message, operation)
+        finally:
+            _OPERATION.reset(started)
+
+    def _operation_context(self, message: SubscribeMessage) -> StreamContext:
+        """A context of the operation ``message`` starts: the connection's caller, token and
+        settings, and a request of its own (``GatewayRequest.fresh``), fresh loaders and a
+        fresh clock."""
+        connection = self._connection
+        assert isinstance(connection, StreamContext)
+        adapter: Any = self.websocket
+        self._started += 1
+        return dataclasses.replace(
+            connection,
+            request_id=f"{connection.request_id}.{self._started}",
+            now=utc_now(),
+            gateway=connection.gateway.fresh(
+                operation_name=message["payload"].get("operationName"),
+                request_characters=adapter.message_characters,
+            ),
+        )
+
+    async def _subscribe(self, message: SubscribeMessage, operation: StreamContext) -> None:
         view = self._gateway()
+        # As over HTTP, a caller inside the Retry-After of a refusal is refused before anything
+        # is read, after a pause (this connection's next message waits for it too).
+        cooling = await cooling_refusal(view.policy, operation.gateway)
+        if cooling is not None:
+            count_refusal("THROTTLED")
+            await self._refuse_operation(message["id"], cooling.formatted)
+            return
         if view.policy.trusted_documents_only:
             # The same rule as over HTTP: only registered documents run.
             registry = view.documents_of(self.websocket)
@@ -222,7 +290,7 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await super().handle_connection_init(message)
             return
         view = self._gateway()
-        context = self.context
+        context = self._connection
         assert isinstance(context, StreamContext)
         authorization = authorization_of(payload)
         try:
@@ -233,7 +301,7 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         context.viewer = viewer
         context.expires_at = token_expiry(authorization)
-        caller = view.caller_key(viewer, context.caller or "address:unknown")
+        caller = view.caller_key(viewer, context.client)
         limits: ConnectionLimits = view.connection_limits
         if limits.open[caller] >= limits.per_caller:
             await self._refuse(

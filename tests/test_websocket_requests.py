@@ -1,0 +1,193 @@
+"""Each operation on a WebSocket (graphql-transport-ws) is a request of its own, as over HTTP:
+priced, spent and refunded alone, choosing its operation by the name it sent, refused with the
+same codes, and logged under its own request id."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from datastore.store import DocumentStore
+from edge.stream_settings import StreamSettings
+from edge.throttle import ThrottlePolicy
+from tests.conftest import SETTINGS, Make, token_of
+from tests.live import PATIENCE, WSClient, served, subscribed, ws_client
+from tests.test_subscriptions import EVENTS, _request_to
+
+
+def m20(visitor: str) -> str:
+    """A mutation of cost 200 that writes nothing: twenty link opens of tokens naming no
+    offer (``visitor`` makes a document of its own, which no validation cache holds yet)."""
+    opens = " ".join(
+        f'o{n}: recordOfferLinkOpen(token: "nope{n}", visitorId: "{visitor}{n}") {{ __typename }}'
+        for n in range(20)
+    )
+    return f"mutation {{ {opens} }}"
+
+
+CAPACITY = 2000
+# Restoring (almost) nothing while a test runs: what is spent stays spent.
+TIGHT = dataclasses.replace(
+    SETTINGS,
+    policy=dataclasses.replace(
+        SETTINGS.policy,
+        throttle=ThrottlePolicy(capacity=CAPACITY, restore_rate=0.001, sync_wait_seconds=60),
+    ),
+    streams=StreamSettings(ping_seconds=0, subscriptions_per_connection=50),
+)
+
+
+@pytest.fixture
+async def tight(store: DocumentStore) -> AsyncIterator[str]:
+    async with served(store, TIGHT) as url:
+        yield url
+
+
+async def _acked(client: WSClient) -> None:
+    assert (await client.receive())["type"] == "connection_ack"
+
+
+async def _run(client: WSClient, operation: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Subscribes ``operation`` with ``payload`` and reads its messages up to its last (its
+    ``complete`` or ``error``); ``next`` messages only are returned (an ``error`` as a
+    one-message list holding it)."""
+    await client.send({"id": operation, "type": "subscribe", "payload": payload})
+    received: list[dict[str, Any]] = []
+    while True:
+        message = await client.receive()
+        assert message.get("id") == operation, message
+        if message["type"] == "complete":
+            return received
+        received.append(message)
+        if message["type"] == "error":
+            return received
+
+
+def _cost(message: dict[str, Any]) -> dict[str, Any]:
+    cost: dict[str, Any] = message["payload"]["extensions"]["cost"]
+    return cost
+
+
+def _code(message: dict[str, Any]) -> str | None:
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    code: str | None = errors[0].get("extensions", {}).get("code")
+    return code
+
+
+def _outcome(answer: dict[str, Any]) -> tuple[str | None, int, int, float | None]:
+    """What an answer (an HTTP response's body, or a WebSocket message) says of its cost: its
+    error code (None: it ran), requested and actual cost, and what the bucket then held (to the
+    point). A refusal before anything was read is priced at nothing: over HTTP its body says
+    so, a WebSocket's ``error`` message has no place to say it."""
+    if answer.get("type") == "error":
+        return (answer["payload"][0]["extensions"]["code"], 0, 0, None)
+    payload = answer.get("payload", answer)
+    cost = payload["extensions"]["cost"]
+    errors = payload.get("errors") or [{}]
+    code = errors[0].get("extensions", {}).get("code")
+    available = round(cost["throttleStatus"]["currentlyAvailable"])
+    return (code, cost["requestedQueryCost"], cost["actualQueryCost"], available)
+
+
+# 2000 points: two mutations validated afresh (240: the caches keep a document from its second
+# time), seven more (200), one refused for want of budget, then two refused before they are
+# read, as their caller is inside the Retry-After of that refusal.
+MUTATIONS = 12
+
+
+async def test_mutations_on_a_websocket_spend_the_bucket_as_over_http(
+    tight: str, make: Make
+) -> None:
+    over_http, over_ws = await make.partner(), await make.partner()
+    async with httpx.AsyncClient(base_url=tight, timeout=PATIENCE) as http:
+        headers = {"Authorization": f"Bearer {token_of(over_http)}"}
+        first = await http.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
+        assert "errors" not in first.json(), first.json()
+        http_outcomes = [
+            _outcome(
+                (await http.post("/graphql", json={"query": m20("h")}, headers=headers)).json()
+            )
+            for _ in range(MUTATIONS)
+        ]
+    async with ws_client(tight, token_of(over_ws)) as client:
+        await _acked(client)
+        # A planned query first: its counted cost must not be taken for the mutations'.
+        [first_ws] = await _run(client, "0", {"query": "{ __typename }"})
+        assert "errors" not in first_ws["payload"], first_ws
+        ws_outcomes = []
+        for n in range(MUTATIONS):
+            [answer] = await _run(client, f"m{n}", {"query": m20("w")})
+            ws_outcomes.append(_outcome(answer))
+    ran = [(None, 240, 240, 1760), (None, 240, 240, 1520)]
+    ran += [(None, 200, 200, 1520 - 200 * n) for n in range(1, 8)]
+    refused = [("THROTTLED", 200, 0, 120)]
+    assert http_outcomes == [*ran, *refused, ("THROTTLED", 0, 0, 120), ("THROTTLED", 0, 0, 120)]
+    assert ws_outcomes == [*ran, *refused, ("THROTTLED", 0, 0, None), ("THROTTLED", 0, 0, None)]
+
+
+@pytest.fixture
+async def base_url(store: DocumentStore) -> AsyncIterator[str]:
+    settings = dataclasses.replace(
+        SETTINGS, streams=StreamSettings(poll_seconds=0.02, ping_seconds=0)
+    )
+    async with served(store, settings) as url:
+        yield url
+
+
+async def test_an_operation_s_cost_is_its_own_while_others_run_on_the_socket(
+    tight: str, make: Make
+) -> None:
+    partner = await make.partner()
+    async with ws_client(tight, token_of(partner)) as client:
+        await _acked(client)
+        await client.send({"id": "events", "type": "subscribe", "payload": {"query": EVENTS}})
+        await subscribed(tight)
+        # Costs 2 + 8 while the subscription runs; the next query's own cost is reported
+        # alone, as are the subscription's events afterwards.
+        query = {"query": "{ serviceCategories(first: 8) { nodes { name } } }"}
+        [answer] = await _run(client, "query", query)
+        assert _cost(answer)["requestedQueryCost"] == 10
+        await _request_to(tight, partner, make)
+        event = await client.receive()
+        assert event["id"] == "events" and "errors" not in event["payload"], event
+        assert _cost(event)["requestedQueryCost"] == _cost(event)["actualQueryCost"]
+        assert 0 < _cost(event)["requestedQueryCost"] < 10
+
+
+SEVERAL_QUERIES = "query A { viewer { role } } query B { __typename }"
+SEVERAL_SUBSCRIPTIONS = "subscription A { events { cursor } } subscription B { events { cursor } }"
+
+
+async def test_a_websocket_operation_runs_the_operation_its_name_chooses(
+    base_url: str, make: Make
+) -> None:
+    partner = await make.partner()
+    async with ws_client(base_url, token_of(partner)) as client:
+        await _acked(client)
+        named = {"query": SEVERAL_QUERIES, "operationName": "B"}
+        [answer] = await _run(client, "query", named)
+        assert answer["payload"]["data"] == {"__typename": "Query"}, answer
+        unnamed = await _run(client, "unnamed", {"query": SEVERAL_QUERIES})
+        assert [_code(m) for m in unnamed] == ["OPERATION_NAME_REQUIRED"]
+        subscription = {"query": SEVERAL_SUBSCRIPTIONS, "operationName": "A"}
+        await client.send({"id": "events", "type": "subscribe", "payload": subscription})
+        await subscribed(base_url)
+        await _request_to(base_url, partner, make)
+        event = await client.receive()
+        assert event["id"] == "events" and "errors" not in event["payload"], event
+        assert set(event["payload"]["data"]["events"]) == {"cursor"}
+
+
+async def test_an_anonymous_socket_spends_its_address_s_bucket_as_http_does(tight: str) -> None:
+    ten = {"query": "{ serviceCategories(first: 8) { nodes { name } } }"}
+    async with httpx.AsyncClient(base_url=tight, timeout=PATIENCE) as http:
+        over_http = (await http.post("/graphql", json=ten)).json()
+    assert _outcome(over_http) == (None, 10, 10, CAPACITY - 10)
+    async with ws_client(tight, None) as client:
+        await _acked(client)
+        [over_ws] = await _run(client, "ten", ten)
+    assert _outcome(over_ws) == (None, 10, 10, CAPACITY - 20)
