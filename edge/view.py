@@ -14,7 +14,6 @@ import asyncio
 import json
 import logging
 import re
-import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -286,7 +285,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
             return StreamContext(
                 store=request.app.state.store,
                 viewer=ANONYMOUS,
-                request_id=uuid.uuid4().hex,
+                # The connection's (edge.request_log); each operation's is made from it.
+                request_id=request_id_var.get(),
                 webhook_targets=self.settings.streams.webhook_allowed_hosts,
                 request_limits=self.settings.request_limits,
                 base_url=str(request.base_url).rstrip("/").replace("ws", "http", 1),

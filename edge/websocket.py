@@ -42,7 +42,7 @@ from edge.errors import drop_suggestions
 from edge.extension import cooling_refusal
 from edge.metrics import IN_FLIGHT, count_refusal
 from edge.oidc import KeysUnavailableError
-from edge.request import GatewayContext
+from edge.request import GatewayContext, request_id_var
 from edge.transport import AdmissionMiddleware, admission_of
 from resolvers.context import Context
 from resolvers.identity import InvalidTokenError, Viewer
@@ -226,13 +226,16 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 _leave(admission)
 
     async def _start(self, message: SubscribeMessage) -> None:
-        # Set while the operation's task is made, which keeps it (asyncio copies the context
+        # Set while the operation's task is made, which keeps them (asyncio copies the context
         # variables into a new task); reset at once for the connection's own work.
         operation = self._operation_context(message)
         started = _OPERATION.set(operation)
+        # Its log lines carry its own id, as an HTTP request's carry its.
+        named = request_id_var.set(operation.request_id)
         try:
             await self._subscribe(message, operation)
         finally:
+            request_id_var.reset(named)
             _OPERATION.reset(started)
 
     def _operation_context(self, message: SubscribeMessage) -> StreamContext:

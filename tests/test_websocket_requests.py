@@ -5,17 +5,21 @@ same codes, and logged under its own request id."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from datastore.store import DocumentStore
+from edge.request_log import JsonLogFormatter
 from edge.stream_settings import StreamSettings
 from edge.throttle import ThrottlePolicy
 from tests.conftest import SETTINGS, Make, token_of
 from tests.live import PATIENCE, WSClient, served, subscribed, ws_client
+from tests.polling import until
 from tests.test_subscriptions import EVENTS, _request_to
 
 
@@ -180,6 +184,75 @@ async def test_a_websocket_operation_runs_the_operation_its_name_chooses(
         event = await client.receive()
         assert event["id"] == "events" and "errors" not in event["payload"], event
         assert set(event["payload"]["data"]["events"]) == {"cursor"}
+
+
+@pytest.fixture
+def log_lines(caplog: pytest.LogCaptureFixture) -> Iterator[list[dict[str, Any]]]:
+    """The gateway's log lines at INFO and above while the test runs, as the JSON the
+    gateway writes (each with its request id)."""
+    lines: list[dict[str, Any]] = []
+    formatter = JsonLogFormatter()
+
+    class Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(json.loads(formatter.format(record)))
+
+    handler = Lines(logging.INFO)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    caplog.set_level(logging.INFO)
+    try:
+        yield lines
+    finally:
+        root.removeHandler(handler)
+
+
+async def test_each_websocket_operation_is_logged_under_a_request_id_of_its_own(
+    base_url: str, make: Make, log_lines: list[dict[str, Any]]
+) -> None:
+    partner = await make.partner()
+    broken = await make.service(partner, categoryId="scat_doesnotexist")
+    query = {
+        "query": "query($id: ID!) { node(id: $id) { ... on Service { category { name } } } }",
+        "variables": {"id": broken["_id"]},
+    }
+    upgrade = [("X-Request-ID", "socket-7")]
+    async with ws_client(base_url, token_of(partner), headers=upgrade) as client:
+        await _acked(client)
+        assert client.connection.response is not None
+        assert client.connection.response.headers["x-request-id"] == "socket-7"
+        masked = []
+        for operation in ("first", "second"):
+            [answer] = await _run(client, operation, query)
+            masked.append(answer["payload"]["errors"][0]["extensions"])
+        invalid = await _run(client, "invalid", {"query": "{ nonsense }"})
+        assert [_code(m) for m in invalid] == ["GRAPHQL_VALIDATION_FAILED"]
+    # Each operation's id is the connection's and its place among the connection's operations.
+    assert masked == [
+        {"code": "INTERNAL", "requestId": "socket-7.1"},
+        {"code": "INTERNAL", "requestId": "socket-7.2"},
+    ]
+    for request_id in ("socket-7.1", "socket-7.2"):
+        [logged] = [
+            line
+            for line in log_lines
+            if line["level"] == "ERROR" and line["request_id"] == request_id
+        ]
+        assert "scat_doesnotexist" in logged["error"]
+    [refused] = [line for line in log_lines if "GRAPHQL_VALIDATION_FAILED" in line["message"]]
+    assert refused["request_id"] == "socket-7.3"
+    # The connection's own line, as an HTTP request's, once it has closed.
+    await until(
+        lambda: any(line["message"] == "websocket" for line in log_lines),
+        "the connection's line",
+    )
+    [connection] = [line for line in log_lines if line["message"] == "websocket"]
+    assert connection["request_id"] == "socket-7"
+    assert (connection["method"], connection["path"], connection["status"]) == (
+        "GET",
+        "/graphql",
+        101,
+    )
 
 
 async def test_an_anonymous_socket_spends_its_address_s_bucket_as_http_does(tight: str) -> None:
