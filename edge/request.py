@@ -76,6 +76,11 @@ class GatewayRequest:
     # Whether the request is answered as a stream of events, holding one of its caller's
     # connections for as long as it lasts (``edge.view``).
     holds_stream: bool = False
+    # Whether the answer is a stream of results (GraphQL over SSE, or an operation on a
+    # WebSocket), which carries a request error as its first result: the gateway then refuses
+    # a document without the operation named itself (``edge.extension``), where Strawberry
+    # would raise an exception only the JSON endpoint answers.
+    streamed: bool = False
 
     def fresh(self, **fields: Any) -> GatewayRequest:
         """A new request of the same caller (an operation on a WebSocket, whose connection

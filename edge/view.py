@@ -46,6 +46,7 @@ from edge.extension import (
     cost_report,
     parse_document,
     throttled_message,
+    unknown_operation,
 )
 from edge.oidc import KeysUnavailableError
 from edge.refusals import refusal
@@ -416,7 +417,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             await asyncio.sleep(COOLING_PAUSE_SECONDS)
             raise _TooManyStreams
         limits.open[gate.caller] += 1
-        gate.holds_stream = True
+        gate.holds_stream = gate.streamed = True
         gate.deadline = request_deadline(request.scope)
         # Read only here: a request that does not stream runs no subscription.
         context.expires_at = token_expiry(request.headers.get("authorization"))
@@ -473,7 +474,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     raise _apq_miss()
                 return remembered
             registry.remember(query)
-        if query is None:
+        if not query:
+            # An empty one too: Strawberry would raise, which a stream would carry masked.
             raise RequestRefused(400, "MISSING_QUERY", "The request has no 'query'.")
         return query
 
@@ -500,9 +502,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 operation_extensions=request_data.extensions,
             )
         except CannotGetOperationTypeError as error:
-            raise RequestRefused(
-                400, "UNKNOWN_OPERATION_NAME", "No operation in the document has that name."
-            ) from error
+            unknown = unknown_operation(request_data.operation_name)
+            raise RequestRefused(400, "UNKNOWN_OPERATION_NAME", unknown.message) from error
         except InvalidOperationTypeError as error:
             raise _wrong_method(error.operation_type, request_adapter.method) from error
         except MissingQueryError as error:

@@ -22,7 +22,7 @@ from datetime import datetime
 from json import JSONDecodeError
 from typing import Any
 
-from graphql import GraphQLFormattedError
+from graphql import GraphQLError, GraphQLFormattedError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
@@ -38,14 +38,19 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from datastore.codec import utc_now
 from edge.documents import document_id
-from edge.errors import drop_suggestions
-from edge.extension import cooling_refusal
+from edge.errors import drop_suggestions, gateway_error
+from edge.extension import (
+    charge_refused_request,
+    cooling_refusal,
+    throttled_error,
+)
 from edge.metrics import IN_FLIGHT, count_refusal
 from edge.oidc import KeysUnavailableError
 from edge.request import GatewayContext, request_id_var
 from edge.transport import AdmissionMiddleware, admission_of
 from resolvers.context import Context
 from resolvers.identity import InvalidTokenError, Viewer
+from schema.error_log import excerpt
 
 logger = logging.getLogger("tsp.websocket")
 
@@ -253,6 +258,7 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             gateway=connection.gateway.fresh(
                 operation_name=message["payload"].get("operationName"),
                 request_characters=adapter.message_characters,
+                streamed=True,
             ),
         )
 
@@ -265,21 +271,46 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             count_refusal("THROTTLED")
             await self._refuse_operation(message["id"], cooling.formatted)
             return
+        query = message["payload"]["query"]
+        if not query:
+            # Strawberry would raise, and the error reach the client masked as INTERNAL.
+            await self._refuse_request(
+                message["id"],
+                operation,
+                gateway_error("The subscribe message has no 'query'.", "MISSING_QUERY"),
+            )
+            return
         if view.policy.trusted_documents_only:
             # The same rule as over HTTP: only registered documents run.
             registry = view.documents_of(self.websocket)
-            query = message["payload"]["query"]
             if await registry.trusted(document_id(query)) is None:
-                await self._refuse_operation(
+                await self._refuse_request(
                     message["id"],
-                    {
-                        "message": "This gateway runs registered documents only: "
-                        "subscribe with the exact text of a registered document.",
-                        "extensions": {"code": "TRUSTED_DOCUMENT_REQUIRED"},
-                    },
+                    operation,
+                    gateway_error(
+                        "This gateway runs registered documents only: subscribe with the exact "
+                        "text of a registered document.",
+                        "TRUSTED_DOCUMENT_REQUIRED",
+                    ),
                 )
                 return
         await super().handle_subscribe(message)
+
+    async def _refuse_request(
+        self, operation_id: str, operation: StreamContext, error: GraphQLError
+    ) -> None:
+        """Refuses an operation before its document is read, charged as an HTTP request the
+        endpoint refuses is (``charge_refused_request``): ``THROTTLED`` instead once its
+        caller's bucket cannot pay."""
+        charged = await charge_refused_request(self._gateway().policy, operation.gateway)
+        if charged is not None and not charged[1].granted:
+            error = throttled_error(*charged, "this refused request")
+        else:
+            count_refusal((error.extensions or {})["code"])
+        # As an error of execution is (schema.error_log): the client's, so a line at INFO.
+        code = (error.extensions or {})["code"]
+        logger.info("client error %s at operation: %s", code, excerpt(error.message))
+        await self._refuse_operation(operation_id, error.formatted)
 
     async def _refuse_operation(self, operation_id: str, error: GraphQLFormattedError) -> None:
         await self.send_message(ErrorMessage(id=operation_id, type="error", payload=[error]))

@@ -207,6 +207,85 @@ def log_lines(caplog: pytest.LogCaptureFixture) -> Iterator[list[dict[str, Any]]
         root.removeHandler(handler)
 
 
+async def _sse(base_url: str, body: dict[str, Any], bearer: str) -> dict[str, Any]:
+    """What a GraphQL over SSE request that fails before it runs is answered: the first
+    ``next`` event's payload, or the JSON body of a refusal before the stream."""
+    headers = {"Authorization": f"Bearer {bearer}", "Accept": "text/event-stream"}
+    async with (
+        httpx.AsyncClient(base_url=base_url, timeout=PATIENCE) as http,
+        http.stream("POST", "/graphql", json=body, headers=headers) as stream,
+    ):
+        if not stream.headers["content-type"].startswith("text/event-stream"):
+            await stream.aread()
+            answer: dict[str, Any] = stream.json()
+            return answer
+        kind = None
+        async for line in stream.aiter_lines():
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+            elif line.startswith("data: ") and kind == "next":
+                payload: dict[str, Any] = json.loads(line.removeprefix("data: "))
+                return payload
+    raise AssertionError("the stream ended")
+
+
+@pytest.mark.parametrize(
+    ("request_", "code"),
+    [
+        ({"query": "query A { viewer { role } }", "operationName": "Z"}, "UNKNOWN_OPERATION_NAME"),
+        (
+            {"query": "subscription A { events { cursor } }", "operationName": "Z"},
+            "UNKNOWN_OPERATION_NAME",
+        ),
+        ({"query": "query A { __typename }", "operationName": "no name"}, "UNKNOWN_OPERATION_NAME"),
+        ({"query": "fragment F on Query { __typename }"}, "UNKNOWN_OPERATION_NAME"),
+        ({"query": ""}, "MISSING_QUERY"),
+    ],
+    ids=["query", "subscription", "not-a-name", "no-operation", "empty"],
+)
+async def test_a_request_naming_no_operation_is_refused_alike_on_every_transport(
+    base_url: str, make: Make, request_: dict[str, Any], code: str, log_lines: list[dict[str, Any]]
+) -> None:
+    partner = await make.partner()
+    bearer = token_of(partner)
+    async with ws_client(base_url, bearer) as client:
+        await _acked(client)
+        [over_ws] = await _run(client, "z", request_)
+        assert over_ws["type"] == "error", over_ws
+        assert _code(over_ws) == code
+        # The connection carries on.
+        [answer] = await _run(client, "after", {"query": "{ __typename }"})
+        assert answer["payload"]["data"] == {"__typename": "Query"}
+    over_sse = await _sse(base_url, request_, bearer)
+    assert over_sse["errors"][0]["extensions"]["code"] == code, over_sse
+    async with httpx.AsyncClient(base_url=base_url, timeout=PATIENCE) as http:
+        over_http = await http.post(
+            "/graphql", json=request_, headers={"Authorization": f"Bearer {bearer}"}
+        )
+    assert over_http.status_code == 400
+    assert over_http.json()["errors"][0]["extensions"]["code"] == code
+    # The client's mistake: a line at INFO naming it, no ERROR line, no traceback.
+    assert any(code in line["message"] for line in log_lines if line["level"] == "INFO")
+    assert [line for line in log_lines if line["level"] not in ("INFO", "DEBUG")] == []
+    assert not [line for line in log_lines if "error" in line]
+
+
+async def test_a_registered_document_without_the_operation_named_is_refused_in_the_stream(
+    base_url: str, store: DocumentStore, make: Make
+) -> None:
+    from gateway import trusted_documents
+
+    registered = await trusted_documents(store, SETTINGS).add(
+        "subscription Events { events { cursor } }"
+    )
+    partner = await make.partner()
+    over_sse = await _sse(
+        base_url, {"documentId": registered, "operationName": "Z"}, token_of(partner)
+    )
+    assert over_sse["errors"][0]["extensions"]["code"] == "UNKNOWN_OPERATION_NAME", over_sse
+    assert over_sse.get("data") is None
+
+
 async def test_each_websocket_operation_is_logged_under_a_request_id_of_its_own(
     base_url: str, make: Make, log_lines: list[dict[str, Any]]
 ) -> None:
