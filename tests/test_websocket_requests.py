@@ -286,6 +286,33 @@ async def test_a_registered_document_without_the_operation_named_is_refused_in_t
     assert over_sse.get("data") is None
 
 
+async def test_a_variable_of_the_wrong_type_is_bad_user_input_on_every_transport(
+    base_url: str, make: Make, log_lines: list[dict[str, Any]]
+) -> None:
+    partner = await make.partner()
+    bearer = token_of(partner)
+    subscription = {
+        "query": "subscription($a: String) { events(after: $a) { cursor } }",
+        "variables": {"a": 5},
+    }
+    async with ws_client(base_url, bearer) as client:
+        await _acked(client)
+        [over_ws] = await _run(client, "s", subscription)
+        assert _code(over_ws) == "BAD_USER_INPUT", over_ws
+    over_sse = await _sse(base_url, subscription, bearer)
+    assert over_sse["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", over_sse
+    query = {
+        "query": "query($a: String) { serviceCategories(first: 1, after: $a) { totalCount } }",
+        "variables": {"a": 5},
+    }
+    async with httpx.AsyncClient(base_url=base_url, timeout=PATIENCE) as http:
+        over_http = await http.post("/graphql", json=query)
+    assert over_http.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    # Logged with the code answered, on each transport.
+    logged = [line["message"] for line in log_lines if "String cannot represent" in line["message"]]
+    assert len(logged) == 3 and all("client error BAD_USER_INPUT" in m for m in logged), logged
+
+
 async def test_each_websocket_operation_is_logged_under_a_request_id_of_its_own(
     base_url: str, make: Make, log_lines: list[dict[str, Any]]
 ) -> None:
