@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -71,7 +71,7 @@ from schema.extensions import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     import strawberry
 
@@ -173,12 +173,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
         return registry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await super().__call__(scope, receive, send)
             return
-        request = Request(scope, receive)
+        connection: Request | WebSocket = (
+            Request(scope, receive) if scope["type"] == "http" else WebSocket(scope, receive, send)
+        )
         try:
-            viewer = await self.authenticator.viewer(_one_authorization(request))
+            viewer = await self.authenticator.viewer(_one_authorization(connection))
         except KeysUnavailableError as error:
             # Not the caller's fault: the token may be good, its key just cannot be had now.
             unavailable = refusal(
@@ -187,20 +189,27 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 str(error),
                 headers={"Retry-After": str(error.retry_after)},
             )
-            await unavailable(scope, receive, send)
+            await _answer(unavailable, scope, receive, send)
             return
         except InvalidTokenError as error:
             # A bad token is refused outright: silently serving it as anonymous would hide
-            # the mistake from the client.
+            # the mistake from the client. A WebSocket's upgrade too, before it is accepted
+            # (its connection_init must not be able to stand in for a refused header).
             response: Response = refusal(
                 401,
                 "UNAUTHENTICATED",
                 str(error),
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
-            await response(scope, receive, send)
+            await _answer(response, scope, receive, send)
             return
         scope.setdefault("state", {})["viewer"] = viewer
+        if isinstance(connection, WebSocket):
+            # The caller is named again by connection_init (edge.websocket), which checks
+            # this header afresh when it names no token of its own.
+            await super().__call__(scope, receive, send)
+            return
+        request = connection
         # The gateway layer's view of this request; a refusal before execution reports its
         # cost from it (nothing spent).
         throttle: Throttle = request.app.state.throttle
@@ -297,6 +306,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     validation_lane=request.app.state.validation_lane,
                 ),
                 client=client,
+                upgrade_authorization=_one_authorization(request),
             )
         viewer: Viewer = request.state.viewer
         gate: GatewayRequest = request.state.gateway
@@ -659,10 +669,22 @@ def _apq_miss() -> RequestRefused:
     return RequestRefused(200, "PERSISTED_QUERY_NOT_FOUND", PERSISTED_QUERY_NOT_FOUND)
 
 
-def _one_authorization(request: Request) -> str | None:
-    """The request's ``Authorization`` header; several are refused rather than one picked by
-    its place (a proxy that adds one must not decide who the caller is)."""
-    values = request.headers.getlist("authorization")
+def _answer(response: Response, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+    """Sends ``response``: a WebSocket's handshake is answered with it (Starlette sends it as
+    a denial response); a server without denial responses answers a handshake closed before it
+    was accepted with 403."""
+    if scope["type"] == "websocket" and "websocket.http.response" not in scope.get(
+        "extensions", {}
+    ):
+        return send({"type": "websocket.close", "code": 1008})
+    return response(scope, receive, send)
+
+
+def _one_authorization(connection: HTTPConnection) -> str | None:
+    """The request's (or WebSocket upgrade's) ``Authorization`` header; several are refused
+    rather than one picked by its place (a proxy that adds one must not decide who the caller
+    is)."""
+    values = connection.headers.getlist("authorization")
     if len(values) > 1:
         raise InvalidTokenError("send one Authorization header, not several")
     return values[0] if values else None

@@ -49,7 +49,7 @@ from edge.oidc import KeysUnavailableError
 from edge.request import GatewayContext, request_id_var
 from edge.transport import AdmissionMiddleware, admission_of
 from resolvers.context import Context
-from resolvers.identity import InvalidTokenError, Viewer
+from resolvers.identity import InvalidTokenError, Viewer, bearer_token
 from schema.error_log import excerpt
 
 logger = logging.getLogger("tsp.websocket")
@@ -68,6 +68,9 @@ class StreamContext(GatewayContext):
     expires_at: datetime | None = None
     # The client's address: who an anonymous connection's operations are throttled as.
     client: str = "unknown"
+    # A WebSocket upgrade's Authorization header (verified before the upgrade was accepted):
+    # the caller when connection_init names no token.
+    upgrade_authorization: str | None = None
 
 
 _OPERATION: ContextVar[StreamContext | None] = ContextVar("websocket_operation", default=None)
@@ -93,7 +96,8 @@ def token_expiry(authorization: str | None) -> datetime | None:
 
 def authorization_of(payload: Mapping[str, Any]) -> str | None:
     """The ``Authorization`` value a ``connection_init`` payload carries: as
-    ``{"Authorization": "Bearer <token>"}`` (any case), or ``{"token": "<token>"}``."""
+    ``{"Authorization": "Bearer <token>"}`` (any case), or ``{"token": "<token>"}``. No other
+    key is read (``authToken``, ``headers``: the README says so)."""
     for key, value in payload.items():
         if key.lower() == "authorization" and isinstance(value, str):
             return value
@@ -327,6 +331,16 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         context = self._connection
         assert isinstance(context, StreamContext)
         authorization = authorization_of(payload)
+        upgrade = context.upgrade_authorization
+        if authorization is None:
+            authorization = upgrade  # verified again: it may have expired since
+        elif upgrade is not None and not _same_token(authorization, upgrade):
+            # Two callers named: refused rather than one picked.
+            await self._refuse(
+                CLOSE_FORBIDDEN,
+                "Forbidden: connection_init and the Authorization header name different tokens",
+            )
+            return
         try:
             # The same verifier as HTTP requests: the dev secret, or the identity provider's keys.
             viewer: Viewer = await view.authenticator.viewer(authorization)
@@ -395,6 +409,13 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 del limits.open[self._counted]
             self._counted = None
         await super().shutdown()
+
+
+def _same_token(first: str, second: str) -> bool:
+    try:
+        return bearer_token(first) == bearer_token(second)
+    except InvalidTokenError:
+        return False
 
 
 def _leave(admission: AdmissionMiddleware) -> None:

@@ -12,12 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
 
 from datastore.store import DocumentStore
 from edge.request_log import JsonLogFormatter
 from edge.stream_settings import StreamSettings
 from edge.throttle import ThrottlePolicy
-from tests.conftest import SETTINGS, Make, token_of
+from resolvers.identity import Role
+from tests.conftest import SETTINGS, Make, token, token_of
 from tests.live import PATIENCE, WSClient, served, subscribed, ws_client
 from tests.polling import until
 from tests.test_subscriptions import EVENTS, _request_to
@@ -359,6 +361,75 @@ async def test_each_websocket_operation_is_logged_under_a_request_id_of_its_own(
         "/graphql",
         101,
     )
+
+
+async def _role(client: WSClient) -> dict[str, Any]:
+    [answer] = await _run(client, "viewer", {"query": "{ viewer { role partner { id } } }"})
+    viewer: dict[str, Any] = answer["payload"]["data"]["viewer"]
+    return viewer
+
+
+async def test_the_upgrade_s_authorization_header_names_the_caller(
+    base_url: str, make: Make
+) -> None:
+    partner, other = await make.partner(), await make.partner()
+    bearer = token_of(partner)
+    header = [("Authorization", f"Bearer {bearer}")]
+    # The header alone: the connection is the partner's.
+    async with ws_client(base_url, None, headers=header) as client:
+        await _acked(client)
+        assert await _role(client) == {"role": "PARTNER", "partner": {"id": partner["_id"]}}
+    # The same token in both places is the same caller.
+    async with ws_client(base_url, bearer, headers=header) as client:
+        await _acked(client)
+        assert (await _role(client))["role"] == "PARTNER"
+    async with ws_client(base_url, None, headers=header, payload={"token": bearer}) as client:
+        await _acked(client)
+        assert (await _role(client))["role"] == "PARTNER"
+    # Two callers named: refused rather than one picked.
+    async with ws_client(base_url, token_of(other), headers=header) as client:
+        code, reason = await client.closed()
+        assert code == 4403, reason
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("Authorization", "Bearer forged.token.here")],
+        [("Authorization", "Basic dXNlcjpwYXNz")],
+        [("Authorization", f"Bearer {token(Role.PARTNER, 'ptn_x')}")] * 2,
+    ],
+    ids=["forged", "not-bearer", "twice"],
+)
+async def test_a_bad_authorization_header_refuses_the_upgrade_with_401(
+    base_url: str, headers: list[tuple[str, str]], log_lines: list[dict[str, Any]]
+) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        async with ws_client(base_url, None, headers=headers):
+            pass
+    assert refused.value.response.status_code == 401
+    assert refused.value.response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    body = json.loads(refused.value.response.body or b"{}")
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    # Its access line, with the status the handshake was answered with.
+    await until(lambda: any(line["message"] == "websocket" for line in log_lines), "the line")
+    [line] = [line for line in log_lines if line["message"] == "websocket"]
+    assert line["status"] == 401
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"authToken": "forged"}, {"headers": {"Authorization": "Bearer forged"}}],
+    ids=["authToken", "headers"],
+)
+async def test_connection_init_reads_authorization_and_token_only(
+    base_url: str, payload: dict[str, Any]
+) -> None:
+    # Any other key is not a token the gateway reads (README): the connection is anonymous,
+    # and what needs a caller says so.
+    async with ws_client(base_url, None, payload=payload) as client:
+        await _acked(client)
+        assert await _role(client) == {"role": None, "partner": None}
 
 
 async def test_an_anonymous_socket_spends_its_address_s_bucket_as_http_does(tight: str) -> None:
