@@ -299,6 +299,10 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 )
                 return
         await super().handle_subscribe(message)
+        running = self.operations.get(message["id"])
+        if running is not None and running.task is not None:
+            # Answered: its reads go at once, as an HTTP request's do (see Loaders.release).
+            running.task.add_done_callback(lambda _: operation.loaders.release())
 
     async def _refuse_request(
         self, operation_id: str, operation: StreamContext, error: GraphQLError
