@@ -273,7 +273,7 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         cooling = await cooling_refusal(view.policy, operation.gateway)
         if cooling is not None:
             count_refusal("THROTTLED")
-            await self._refuse_operation(message["id"], cooling.formatted)
+            await self._refuse_coded(message["id"], cooling)
             return
         query = message["payload"]["query"]
         if not query:
@@ -315,7 +315,12 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             error = throttled_error(*charged, "this refused request")
         else:
             count_refusal((error.extensions or {})["code"])
-        # As an error of execution is (schema.error_log): the client's, so a line at INFO.
+        await self._refuse_coded(operation_id, error)
+
+    async def _refuse_coded(self, operation_id: str, error: GraphQLError) -> None:
+        """Answers an operation refused before its document is read with ``error`` (an
+        ``error`` message), logged as an error of execution is (``schema.error_log``): the
+        client's, so a line at INFO."""
         code = (error.extensions or {})["code"]
         logger.info("client error %s at operation: %s", code, excerpt(error.message))
         await self._refuse_operation(operation_id, error.formatted)
