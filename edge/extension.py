@@ -11,17 +11,28 @@ both in ``extensions.cost``.
 
 from __future__ import annotations
 
+import asyncio
 import math
-import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, OperationType, parse
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    NameNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    parse,
+)
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import ParseOptions
+from strawberry.utils.operation import get_operation_type
 
 from edge.cost import actual_cost, requested_cost, select_operation
 from edge.document_cache import DocumentCache
@@ -52,8 +63,6 @@ VALIDATED: DocumentCache[list[GraphQLError]] = DocumentCache(CACHE_SIZE)
 LANE_SELECTIONS = 100
 """Field selections past which a fresh document is validated in the validation lane (off the
 event loop) rather than on it: below, validating takes about as long as handing it over."""
-
-_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 
 CACHED_LENGTH = 2_000
 """Longer documents are parsed and validated afresh each time (within the limits, a few tens
@@ -95,20 +104,45 @@ class _Parser(SchemaExtension):
 
     async def on_parse(self) -> AsyncIterator[None]:
         context = self.execution_context
-        if context.graphql_document is not None:
-            yield
-            return
-        query = context.query or ""
         gate = _gate(self)
-        parsed = gate.parsed
-        if parsed is None or parsed.text != query:
-            parsed = await parse_document(gate, query, self.limits)
-        if parsed.uncached:
-            self._parsed_once = parsed.document
-        # None: Strawberry parses it again inside its own error handling, which makes the
-        # syntax error a response instead of an exception escaping every hook.
-        context.graphql_document = parsed.document
+        if context.graphql_document is None:
+            query = context.query or ""
+            parsed = gate.parsed
+            if parsed is None or parsed.text != query:
+                parsed = await parse_document(gate, query, self.limits)
+            if parsed.uncached:
+                self._parsed_once = parsed.document
+            # None: Strawberry parses it again inside its own error handling, which makes the
+            # syntax error a response instead of an exception escaping every hook.
+            context.graphql_document = parsed.document
+        document = context.graphql_document
+        if gate.streamed and document is not None and not _has_operation(document, gate):
+            # Strawberry raises for want of the operation as parsing ends, which only the JSON
+            # endpoint answers (edge.view); a stream would carry it masked, as INTERNAL. Taken
+            # for a stand-in instead, the document is refused by validation, with its code.
+            gate.parse_refusal = unknown_operation(gate.operation_name)
+            context.graphql_document = _stand_in(gate.operation_name)
         yield
+
+
+def _has_operation(document: DocumentNode, gate: GatewayRequest) -> bool:
+    """Whether ``document`` has the operation the request names (any, when it names none)."""
+    try:
+        get_operation_type(document, gate.operation_name)
+    except RuntimeError:
+        return False
+    return True
+
+
+def unknown_operation(name: str | None) -> GraphQLError:
+    """The refusal of a document without the operation named ``name`` (without any operation,
+    when the request names none), on every transport."""
+    return gateway_error(
+        "No operation in the document has that name."
+        if name is not None
+        else "The document has no operation to run.",
+        "UNKNOWN_OPERATION_NAME",
+    )
 
 
 async def parse_document(gate: GatewayRequest, query: str, limits: Limits) -> ParsedDocument:
@@ -179,11 +213,17 @@ def _unchained(document: DocumentNode) -> DocumentNode:
 
 
 def _stand_in(operation_name: str | None) -> DocumentNode:
-    """The document a request too long to read is taken for: one operation answering to the
-    name the client chose, so that Strawberry finds the operation it asked for."""
-    if operation_name is not None and _NAME.fullmatch(operation_name):
-        return parse(f"query {operation_name} {{ __typename }}")
-    return parse("{ __typename }")
+    """The document a request that cannot run is taken for until validation refuses it (one
+    too long to read, or naming no operation of its document): one operation answering to the
+    name the client chose, whatever it is, so that Strawberry finds the operation it asked
+    for."""
+    typename = FieldNode(name=NameNode(value="__typename"))
+    operation = OperationDefinitionNode(
+        operation=OperationType.QUERY,
+        name=NameNode(value=operation_name) if operation_name is not None else None,
+        selection_set=SelectionSetNode(selections=(typename,)),
+    )
+    return DocumentNode(definitions=(operation,))
 
 
 def _name_token_limit(errors: Iterable[GraphQLError], maximum: int) -> None:
@@ -217,12 +257,13 @@ class _Validation(SchemaExtension):
     async def on_validate(self) -> AsyncIterator[None]:
         context = self.execution_context
         gate = _gate(self)
-        if gate.trusted_document is not None or context.graphql_document is None:
-            context.pre_execution_errors = []
+        if gate.parse_refusal is not None:
+            # Its document was taken for a stand-in (a trusted document's too).
+            context.pre_execution_errors = [gate.parse_refusal]
             yield
             return
-        if gate.parse_refusal is not None:
-            context.pre_execution_errors = [gate.parse_refusal]
+        if gate.trusted_document is not None or context.graphql_document is None:
+            context.pre_execution_errors = []
             yield
             return
         # Cheap checks first: a document over a limit never reaches the rules.
@@ -265,7 +306,7 @@ class _Validation(SchemaExtension):
             if not decision.granted:
                 gate.response_headers["Retry-After"] = str(decision.retry_after_seconds)
                 gate.throttled_before_validation = True
-                return [_throttled(cost, decision, "validating this document")]
+                return [throttled_error(cost, decision, "validating this document")]
             gate.validation_paid = cost
         gate.validation_cost = cost
         lane = gate.validation_lane if selections > LANE_SELECTIONS else None
@@ -367,6 +408,29 @@ async def charge_refused_request(
     return cost, decision
 
 
+COOLING_PAUSE_SECONDS = 1.0
+"""How long a refusal to a caller still inside its Retry-After waits before it is sent."""
+
+
+async def cooling_refusal(policy: GatewayPolicy, gate: GatewayRequest) -> GraphQLError | None:
+    """``THROTTLED`` for a caller still inside the ``Retry-After`` of an earlier refusal
+    (``retryAfterSeconds`` says how long), sent after a pause, before anything of the request
+    is read; ``None`` when the caller may be served. A client that ignores the header then
+    sends about one request a second per connection (an HTTP one, or a WebSocket, whose next
+    message waits too) instead of as many as the gateway can refuse, which would crowd out
+    everyone else."""
+    throttle = gate.throttle if policy.throttle.enabled else None
+    cooling = throttle.cooling_down(gate.caller) if throttle is not None else 0
+    if not cooling:
+        return None
+    await asyncio.sleep(min(cooling, COOLING_PAUSE_SECONDS))
+    return gateway_error(
+        f"Throttled: this caller was refused for want of budget; retry in {cooling} s.",
+        "THROTTLED",
+        retryAfterSeconds=cooling,
+    )
+
+
 def throttled_message(cost: int, decision: Decision, what: str) -> str:
     status = decision.status
     available = (
@@ -381,7 +445,9 @@ def throttled_message(cost: int, decision: Decision, what: str) -> str:
     )
 
 
-def _throttled(cost: int, decision: Decision, what: str) -> GraphQLError:
+def throttled_error(cost: int, decision: Decision, what: str) -> GraphQLError:
+    """``THROTTLED``: ``what`` costs ``cost``, more than the bucket's answer ``decision``
+    allowed (counted among the refusals)."""
     count_refusal("THROTTLED")
     return gateway_error(
         throttled_message(cost, decision, what),
@@ -434,7 +500,7 @@ class _CostAndThrottle(SchemaExtension):
             gate.actual_cost = gate.validation_paid
             gate.response_headers["Retry-After"] = str(decision.retry_after_seconds)
             result.data = None
-            result.errors = [_throttled(cost, decision, "this refused document")]
+            result.errors = [throttled_error(cost, decision, "this refused document")]
         if isinstance(result, ExecutionResult) and result.extensions is not None:
             # Gathered before this hook ran.
             result.extensions.update(cost_report(self.policy, gate))
@@ -459,11 +525,11 @@ class _CostAndThrottle(SchemaExtension):
                 streamed,
                 gateway_error(
                     "The document has several operations: send 'operationName' to choose the "
-                    "one to run."
-                    if name is None
-                    else "No operation in the document has that name.",
-                    "OPERATION_NAME_REQUIRED" if name is None else "UNKNOWN_OPERATION_NAME",
-                ),
+                    "one to run.",
+                    "OPERATION_NAME_REQUIRED",
+                )
+                if name is None
+                else unknown_operation(name),
             )
             yield
             return
@@ -520,7 +586,8 @@ class _CostAndThrottle(SchemaExtension):
             if not decision.granted:
                 gate.actual_cost = gate.validation_paid
                 gate.response_headers["Retry-After"] = str(decision.retry_after_seconds)
-                context.result = _refusal(subscription, _throttled(due, decision, "this query"))
+                refused = throttled_error(due, decision, "this query")
+                context.result = _refusal(subscription, refused)
                 yield
                 return
         yield

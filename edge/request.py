@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 from graphql import DocumentNode, GraphQLError
 
@@ -75,6 +76,24 @@ class GatewayRequest:
     # Whether the request is answered as a stream of events, holding one of its caller's
     # connections for as long as it lasts (``edge.view``).
     holds_stream: bool = False
+    # Whether the answer is a stream of results (GraphQL over SSE, or an operation on a
+    # WebSocket), which carries a request error as its first result: the gateway then refuses
+    # a document without the operation named itself (``edge.extension``), where Strawberry
+    # would raise an exception only the JSON endpoint answers.
+    streamed: bool = False
+
+    def fresh(self, **fields: Any) -> GatewayRequest:
+        """A new request of the same caller (an operation on a WebSocket, whose connection
+        holds this one as its template): who calls and where its work goes are kept; what it
+        names, costs and has paid starts afresh, with ``fields`` set."""
+        return GatewayRequest(
+            caller=self.caller,
+            admin=self.admin,
+            throttle=self.throttle,
+            validation_lane=self.validation_lane,
+            executions=self.executions,
+            **fields,
+        )
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Request ids and the log: every request gets an id (the caller's ``X-Request-ID`` if sane),
 echoed in its response and carried by every log line written while it is served, one JSON
-object per line, with one access line per request."""
+object per line, with one access line per request. A WebSocket connection gets one too, and
+each operation on it an id of its own made from it (``edge.websocket``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from schema.error_log import excerpt
 logger = logging.getLogger("tsp.gateway")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_ANSWERS = frozenset({"http.response.start", "websocket.http.response.start", "websocket.accept"})
+"""The messages that start the answer to a request or a WebSocket's handshake."""
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -50,16 +53,18 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 
 class RequestIdMiddleware:
-    """Gives every request an id (the caller's ``X-Request-ID`` if sane), echoes it in the
-    response and logs one access line per request."""
+    """Gives every request and WebSocket an id (the caller's ``X-Request-ID`` if sane), echoes
+    it in the response (the handshake's, for a WebSocket) and logs one access line per request
+    (per WebSocket, when it closes)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        websocket = scope["type"] == "websocket"
         offered = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
@@ -69,18 +74,23 @@ class RequestIdMiddleware:
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            kind = message["type"]
+            if kind in _ANSWERS:
+                # A WebSocket's handshake is answered 101 when accepted, or with a response.
+                status = message.get("status", 101)
+                header = (b"x-request-id", request_id.encode())
+                message["headers"] = [*message.get("headers", ()), header]
+            elif kind == "websocket.close" and status == 500:
+                status = 403  # closed before it was accepted: the server answers 403
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             logger.info(
-                "request",
+                "websocket" if websocket else "request",
                 extra={
-                    "method": scope["method"],
+                    "method": "GET" if websocket else scope["method"],
                     "path": excerpt(scope["path"]),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),

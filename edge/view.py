@@ -14,12 +14,11 @@ import asyncio
 import json
 import logging
 import re
-import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -41,10 +40,13 @@ from edge.documents import TrustedDocuments, document_id, is_document_id
 from edge.errors import drop_suggestions
 from edge.executing import ExecutionGate
 from edge.extension import (
+    COOLING_PAUSE_SECONDS,
     charge_refused_request,
+    cooling_refusal,
     cost_report,
     parse_document,
     throttled_message,
+    unknown_operation,
 )
 from edge.oidc import KeysUnavailableError
 from edge.refusals import refusal
@@ -69,16 +71,13 @@ from schema.extensions import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     import strawberry
 
     from edge.gateway_settings import Settings
 
 logger = logging.getLogger("tsp.gateway")
-
-COOLING_PAUSE_SECONDS = 1.0
-"""How long a refusal to a caller still inside its Retry-After waits before it is sent."""
 
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
@@ -174,12 +173,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
         return registry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await super().__call__(scope, receive, send)
             return
-        request = Request(scope, receive)
+        connection: Request | WebSocket = (
+            Request(scope, receive) if scope["type"] == "http" else WebSocket(scope, receive, send)
+        )
         try:
-            viewer = await self.authenticator.viewer(_one_authorization(request))
+            viewer = await self.authenticator.viewer(_one_authorization(connection))
         except KeysUnavailableError as error:
             # Not the caller's fault: the token may be good, its key just cannot be had now.
             unavailable = refusal(
@@ -188,20 +189,27 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 str(error),
                 headers={"Retry-After": str(error.retry_after)},
             )
-            await unavailable(scope, receive, send)
+            await _answer(unavailable, scope, receive, send)
             return
         except InvalidTokenError as error:
             # A bad token is refused outright: silently serving it as anonymous would hide
-            # the mistake from the client.
+            # the mistake from the client. A WebSocket's upgrade too, before it is accepted
+            # (its connection_init must not be able to stand in for a refused header).
             response: Response = refusal(
                 401,
                 "UNAUTHENTICATED",
                 str(error),
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
-            await response(scope, receive, send)
+            await _answer(response, scope, receive, send)
             return
         scope.setdefault("state", {})["viewer"] = viewer
+        if isinstance(connection, WebSocket):
+            # The caller is named again by connection_init (edge.websocket), which checks
+            # this header afresh when it names no token of its own.
+            await super().__call__(scope, receive, send)
+            return
+        request = connection
         # The gateway layer's view of this request; a refusal before execution reports its
         # cost from it (nothing spent).
         throttle: Throttle = request.app.state.throttle
@@ -212,19 +220,16 @@ class GatewayGraphQL(GraphQL[Context, None]):
             validation_lane=request.app.state.validation_lane,
         )
         scope["state"]["gateway"] = gate
-        cooling = throttle.cooling_down(gate.caller) if self.policy.throttle.enabled else 0
-        if cooling:
-            # A caller retrying before its Retry-After is answered after a pause: a client that
-            # ignores the header then sends about one request a second per connection instead
-            # of as many as the gateway can refuse, which would crowd out everyone else.
-            await asyncio.sleep(min(cooling, COOLING_PAUSE_SECONDS))
+        cooling = await cooling_refusal(self.policy, gate)
+        if cooling is not None:
+            retry_after = (cooling.extensions or {})["retryAfterSeconds"]
             response = refusal(
                 200,
                 "THROTTLED",
-                f"Throttled: this caller was refused for want of budget; retry in {cooling} s.",
-                headers={"Retry-After": str(cooling)},
+                cooling.message,
+                headers={"Retry-After": str(retry_after)},
                 extensions=cost_report(self.policy, gate),
-                retryAfterSeconds=cooling,
+                retryAfterSeconds=retry_after,
             )
             await response(scope, receive, send)
             return
@@ -284,21 +289,24 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         if isinstance(request, WebSocket):
-            # The caller names itself in connection_init (see edge.websocket).
-            caller = caller_of(ANONYMOUS, _client(request))
+            # The caller names itself in connection_init (see edge.websocket). The connection's
+            # context is the template of its operations' own (each a request of its own).
+            client = _client(request)
             return StreamContext(
                 store=request.app.state.store,
                 viewer=ANONYMOUS,
-                request_id=uuid.uuid4().hex,
+                # The connection's (edge.request_log); each operation's is made from it.
+                request_id=request_id_var.get(),
                 webhook_targets=self.settings.streams.webhook_allowed_hosts,
                 request_limits=self.settings.request_limits,
                 base_url=str(request.base_url).rstrip("/").replace("ws", "http", 1),
                 gateway=GatewayRequest(
-                    caller=caller,
+                    caller=caller_of(ANONYMOUS, client),
                     throttle=request.app.state.throttle,
                     validation_lane=request.app.state.validation_lane,
                 ),
-                caller=caller,
+                client=client,
+                upgrade_authorization=_one_authorization(request),
             )
         viewer: Viewer = request.state.viewer
         gate: GatewayRequest = request.state.gateway
@@ -419,7 +427,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             await asyncio.sleep(COOLING_PAUSE_SECONDS)
             raise _TooManyStreams
         limits.open[gate.caller] += 1
-        gate.holds_stream = True
+        gate.holds_stream = gate.streamed = True
         gate.deadline = request_deadline(request.scope)
         # Read only here: a request that does not stream runs no subscription.
         context.expires_at = token_expiry(request.headers.get("authorization"))
@@ -476,7 +484,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     raise _apq_miss()
                 return remembered
             registry.remember(query)
-        if query is None:
+        if not query:
+            # An empty one too: Strawberry would raise, which a stream would carry masked.
             raise RequestRefused(400, "MISSING_QUERY", "The request has no 'query'.")
         return query
 
@@ -503,9 +512,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 operation_extensions=request_data.extensions,
             )
         except CannotGetOperationTypeError as error:
-            raise RequestRefused(
-                400, "UNKNOWN_OPERATION_NAME", "No operation in the document has that name."
-            ) from error
+            unknown = unknown_operation(request_data.operation_name)
+            raise RequestRefused(400, "UNKNOWN_OPERATION_NAME", unknown.message) from error
         except InvalidOperationTypeError as error:
             raise _wrong_method(error.operation_type, request_adapter.method) from error
         except MissingQueryError as error:
@@ -661,10 +669,22 @@ def _apq_miss() -> RequestRefused:
     return RequestRefused(200, "PERSISTED_QUERY_NOT_FOUND", PERSISTED_QUERY_NOT_FOUND)
 
 
-def _one_authorization(request: Request) -> str | None:
-    """The request's ``Authorization`` header; several are refused rather than one picked by
-    its place (a proxy that adds one must not decide who the caller is)."""
-    values = request.headers.getlist("authorization")
+def _answer(response: Response, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+    """Sends ``response``: a WebSocket's handshake is answered with it (Starlette sends it as
+    a denial response); a server without denial responses answers a handshake closed before it
+    was accepted with 403."""
+    if scope["type"] == "websocket" and "websocket.http.response" not in scope.get(
+        "extensions", {}
+    ):
+        return send({"type": "websocket.close", "code": 1008})
+    return response(scope, receive, send)
+
+
+def _one_authorization(connection: HTTPConnection) -> str | None:
+    """The request's (or WebSocket upgrade's) ``Authorization`` header; several are refused
+    rather than one picked by its place (a proxy that adds one must not decide who the caller
+    is)."""
+    values = connection.headers.getlist("authorization")
     if len(values) > 1:
         raise InvalidTokenError("send one Authorization header, not several")
     return values[0] if values else None

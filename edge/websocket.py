@@ -1,8 +1,9 @@
 """Subscriptions over graphql-transport-ws: the token in ``connection_init``, connections per
-caller, each operation a request in flight while it runs (refused ``OVERLOADED`` beyond
-``TSP_MAX_IN_FLIGHT``), pings, the connection closed (4403) when its token expires, and
-malformed messages (wrong shape, larger than the HTTP body limit, nested too deep to decode)
-closed with the protocol's 4400 instead of failing the handler.
+caller, each operation a request of its own (its own context: cost, name, loaders, clock) and
+in flight while it runs (refused ``OVERLOADED`` beyond ``TSP_MAX_IN_FLIGHT``), pings, the
+connection closed (4403) when its token expires, and malformed messages (wrong shape, larger
+than the HTTP body limit, nested too deep to decode) closed with the protocol's 4400 instead of
+failing the handler.
 
 Strawberry's handler does the protocol; this one adds the gateway's rules around it.
 """
@@ -11,15 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import AsyncGenerator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from json import JSONDecodeError
 from typing import Any
 
-from graphql import GraphQLFormattedError
+from graphql import GraphQLError, GraphQLFormattedError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
@@ -35,13 +38,19 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from datastore.codec import utc_now
 from edge.documents import document_id
-from edge.errors import drop_suggestions
-from edge.metrics import IN_FLIGHT
+from edge.errors import drop_suggestions, gateway_error
+from edge.extension import (
+    charge_refused_request,
+    cooling_refusal,
+    throttled_error,
+)
+from edge.metrics import IN_FLIGHT, count_refusal
 from edge.oidc import KeysUnavailableError
-from edge.request import GatewayContext
+from edge.request import GatewayContext, request_id_var
 from edge.transport import AdmissionMiddleware, admission_of
 from resolvers.context import Context
-from resolvers.identity import InvalidTokenError, Viewer
+from resolvers.identity import InvalidTokenError, Viewer, bearer_token
+from schema.error_log import excerpt
 
 logger = logging.getLogger("tsp.websocket")
 
@@ -57,7 +66,15 @@ class StreamContext(GatewayContext):
 
     connection_params: dict[str, Any] | None = None
     expires_at: datetime | None = None
-    caller: str | None = field(default=None)
+    # The client's address: who an anonymous connection's operations are throttled as.
+    client: str = "unknown"
+    # A WebSocket upgrade's Authorization header (verified before the upgrade was accepted):
+    # the caller when connection_init names no token.
+    upgrade_authorization: str | None = None
+
+
+_OPERATION: ContextVar[StreamContext | None] = ContextVar("websocket_operation", default=None)
+"""The context of the WebSocket operation whose task is running (None outside one)."""
 
 
 def token_expiry(authorization: str | None) -> datetime | None:
@@ -79,7 +96,8 @@ def token_expiry(authorization: str | None) -> datetime | None:
 
 def authorization_of(payload: Mapping[str, Any]) -> str | None:
     """The ``Authorization`` value a ``connection_init`` payload carries: as
-    ``{"Authorization": "Bearer <token>"}`` (any case), or ``{"token": "<token>"}``."""
+    ``{"Authorization": "Bearer <token>"}`` (any case), or ``{"token": "<token>"}``. No other
+    key is read (``authToken``, ``headers``: the README says so)."""
     for key, value in payload.items():
         if key.lower() == "authorization" and isinstance(value, str):
             return value
@@ -103,6 +121,10 @@ class GatewayWebSocketAdapter(ASGIWebSocketAdapter):
     catch: an ERROR traceback and a dropped socket) or holding an integer too long to convert,
     closes the connection with 4400."""
 
+    # The length of the message being handled: what a refused operation is charged for, as
+    # an HTTP request's body is (the handler takes a message before reading the next).
+    message_characters = 0
+
     async def iter_json(
         self, *, ignore_parsing_errors: bool = False
     ) -> AsyncGenerator[object, None]:
@@ -114,6 +136,7 @@ class GatewayWebSocketAdapter(ASGIWebSocketAdapter):
                 if len(text) > limit or len(text.encode()) > limit:
                     await self._refuse(f"A message must be at most {limit} bytes")
                     return
+                self.message_characters = len(text)
                 try:
                     message = view.decode_json(text)
                 except RecursionError:
@@ -146,6 +169,25 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     _expiry: asyncio.Task[None] | None = None
     _pinger: asyncio.Task[None] | None = None
     _counted: str | None = None
+    _connection: Context
+    _started = 0
+
+    @property
+    def context(self) -> Context:
+        """The connection's context; inside an operation's task, that operation's own.
+
+        Strawberry hands ``self.context`` to every operation it runs on the connection. Each
+        operation is a request of its own, as over HTTP: shared, the second would inherit the
+        first one's cost (and refund it all), its operation name, its parsed document, its
+        loaders' caches and its clock, and concurrent operations would overwrite each other's.
+        So each gets a copy, made as it starts (:meth:`_start`) and found here in the task
+        running it, which holds it in its own copy of the context variables."""
+        operation = _OPERATION.get()
+        return operation if operation is not None else self._connection
+
+    @context.setter
+    def context(self, value: Context) -> None:
+        self._connection = value
 
     def _gateway(self) -> Any:
         return self.view
@@ -193,22 +235,95 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 _leave(admission)
 
     async def _start(self, message: SubscribeMessage) -> None:
+        # Set while the operation's task is made, which keeps them (asyncio copies the context
+        # variables into a new task); reset at once for the connection's own work.
+        operation = self._operation_context(message)
+        started = _OPERATION.set(operation)
+        # Its log lines carry its own id, as an HTTP request's carry its.
+        named = request_id_var.set(operation.request_id)
+        try:
+            await self._subscribe(message, operation)
+        finally:
+            request_id_var.reset(named)
+            _OPERATION.reset(started)
+
+    def _operation_context(self, message: SubscribeMessage) -> StreamContext:
+        """A context of the operation ``message`` starts: the connection's caller, token and
+        settings, and a request of its own (``GatewayRequest.fresh``), fresh loaders and a
+        fresh clock."""
+        connection = self._connection
+        assert isinstance(connection, StreamContext)
+        adapter: Any = self.websocket
+        self._started += 1
+        return dataclasses.replace(
+            connection,
+            request_id=f"{connection.request_id}.{self._started}",
+            now=utc_now(),
+            gateway=connection.gateway.fresh(
+                operation_name=message["payload"].get("operationName"),
+                request_characters=adapter.message_characters,
+                streamed=True,
+            ),
+        )
+
+    async def _subscribe(self, message: SubscribeMessage, operation: StreamContext) -> None:
         view = self._gateway()
+        # As over HTTP, a caller inside the Retry-After of a refusal is refused before anything
+        # is read, after a pause (this connection's next message waits for it too).
+        cooling = await cooling_refusal(view.policy, operation.gateway)
+        if cooling is not None:
+            count_refusal("THROTTLED")
+            await self._refuse_coded(message["id"], cooling)
+            return
+        query = message["payload"]["query"]
+        if not query:
+            # Strawberry would raise, and the error reach the client masked as INTERNAL.
+            await self._refuse_request(
+                message["id"],
+                operation,
+                gateway_error("The subscribe message has no 'query'.", "MISSING_QUERY"),
+            )
+            return
         if view.policy.trusted_documents_only:
             # The same rule as over HTTP: only registered documents run.
             registry = view.documents_of(self.websocket)
-            query = message["payload"]["query"]
             if await registry.trusted(document_id(query)) is None:
-                await self._refuse_operation(
+                await self._refuse_request(
                     message["id"],
-                    {
-                        "message": "This gateway runs registered documents only: "
-                        "subscribe with the exact text of a registered document.",
-                        "extensions": {"code": "TRUSTED_DOCUMENT_REQUIRED"},
-                    },
+                    operation,
+                    gateway_error(
+                        "This gateway runs registered documents only: subscribe with the exact "
+                        "text of a registered document.",
+                        "TRUSTED_DOCUMENT_REQUIRED",
+                    ),
                 )
                 return
         await super().handle_subscribe(message)
+        running = self.operations.get(message["id"])
+        if running is not None and running.task is not None:
+            # Answered: its reads go at once, as an HTTP request's do (see Loaders.release).
+            running.task.add_done_callback(lambda _: operation.loaders.release())
+
+    async def _refuse_request(
+        self, operation_id: str, operation: StreamContext, error: GraphQLError
+    ) -> None:
+        """Refuses an operation before its document is read, charged as an HTTP request the
+        endpoint refuses is (``charge_refused_request``): ``THROTTLED`` instead once its
+        caller's bucket cannot pay."""
+        charged = await charge_refused_request(self._gateway().policy, operation.gateway)
+        if charged is not None and not charged[1].granted:
+            error = throttled_error(*charged, "this refused request")
+        else:
+            count_refusal((error.extensions or {})["code"])
+        await self._refuse_coded(operation_id, error)
+
+    async def _refuse_coded(self, operation_id: str, error: GraphQLError) -> None:
+        """Answers an operation refused before its document is read with ``error`` (an
+        ``error`` message), logged as an error of execution is (``schema.error_log``): the
+        client's, so a line at INFO."""
+        code = (error.extensions or {})["code"]
+        logger.info("client error %s at operation: %s", code, excerpt(error.message))
+        await self._refuse_operation(operation_id, error.formatted)
 
     async def _refuse_operation(self, operation_id: str, error: GraphQLFormattedError) -> None:
         await self.send_message(ErrorMessage(id=operation_id, type="error", payload=[error]))
@@ -222,9 +337,19 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await super().handle_connection_init(message)
             return
         view = self._gateway()
-        context = self.context
+        context = self._connection
         assert isinstance(context, StreamContext)
         authorization = authorization_of(payload)
+        upgrade = context.upgrade_authorization
+        if authorization is None:
+            authorization = upgrade  # verified again: it may have expired since
+        elif upgrade is not None and not _same_token(authorization, upgrade):
+            # Two callers named: refused rather than one picked.
+            await self._refuse(
+                CLOSE_FORBIDDEN,
+                "Forbidden: connection_init and the Authorization header name different tokens",
+            )
+            return
         try:
             # The same verifier as HTTP requests: the dev secret, or the identity provider's keys.
             viewer: Viewer = await view.authenticator.viewer(authorization)
@@ -233,7 +358,7 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         context.viewer = viewer
         context.expires_at = token_expiry(authorization)
-        caller = view.caller_key(viewer, context.caller or "address:unknown")
+        caller = view.caller_key(viewer, context.client)
         limits: ConnectionLimits = view.connection_limits
         if limits.open[caller] >= limits.per_caller:
             await self._refuse(
@@ -293,6 +418,13 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 del limits.open[self._counted]
             self._counted = None
         await super().shutdown()
+
+
+def _same_token(first: str, second: str) -> bool:
+    try:
+        return bearer_token(first) == bearer_token(second)
+    except InvalidTokenError:
+        return False
 
 
 def _leave(admission: AdmissionMiddleware) -> None:

@@ -12,7 +12,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
-from schema.extensions import is_public_error
+from schema.extensions import is_public_error, label_errors_outside_fields
 
 logger = logging.getLogger("tsp.graphql")
 
@@ -33,6 +33,8 @@ class LoggedSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
+        # Here first, before any extension: the code logged is the code answered.
+        label_errors_outside_fields(errors)
         for error in errors:
             if not is_public_error(error):
                 continue

@@ -63,9 +63,22 @@ def _label(errors: Sequence[GraphQLError] | None, code: str) -> None:
             error.extensions = {**(error.extensions or {}), "code": code}
 
 
+def label_errors_outside_fields(errors: Sequence[GraphQLError]) -> None:
+    """Gives ``BAD_USER_INPUT`` to each error that reaches execution's end outside any field
+    without a code: a variable's value does not fit its type (graphql-core coerces variables
+    before running any field; for a subscription, as it starts), whatever the transport.
+
+    Strawberry hands every list of errors to the schema's ``process_errors`` before any
+    extension sees the result (``schema.error_log`` calls this there), so the log line and the
+    answer name the same code; errors of parsing and validation have theirs by then (the
+    hooks below), and those to be masked get ``INTERNAL`` instead."""
+    _label([e for e in errors if e.path is None and is_public_error(e)], BAD_USER_INPUT)
+
+
 class MaskUnexpectedErrors(MaskErrors):
     """Masks unexpected errors, logging each with its traceback and the request id, and gives
-    every error of the request itself its code."""
+    the errors of parsing and validation their codes (those of execution outside any field get
+    theirs from :func:`label_errors_outside_fields`)."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=lambda error: not is_public_error(error))
@@ -77,15 +90,6 @@ class MaskUnexpectedErrors(MaskErrors):
     def on_validate(self) -> Iterator[None]:
         yield
         _label(self.execution_context.pre_execution_errors, VALIDATION_FAILED)
-
-    def on_execute(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        for error in getattr(result, "errors", None) or ():
-            # Without a path the error is not a field's: a variable's value does not fit its
-            # type (graphql-core coerces variables before running any field).
-            if error.path is None:
-                _label([error], BAD_USER_INPUT)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", "unknown")

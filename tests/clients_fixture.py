@@ -24,6 +24,7 @@ SUBSCRIBERS = (
     "graphql-ws",
     "graphql-sse",
     "gql-ws",
+    "gql-ws-header",
 )
 """One partner per subscribing client, so each feed holds exactly that partner's event."""
 REGISTRANTS = ("urql", "apollo", "gql-httpx")

@@ -137,12 +137,24 @@ class WSClient:
 
 
 @contextlib.asynccontextmanager
-async def ws_client(base_url: str, token: str | None) -> AsyncIterator[WSClient]:
+async def ws_client(
+    base_url: str,
+    token: str | None,
+    *,
+    headers: list[tuple[str, str]] | None = None,
+    payload: dict[str, Any] | None = None,
+) -> AsyncIterator[WSClient]:
     """A connection that sent ``connection_init`` with ``token`` (and got its ack when the
-    token is good; otherwise the caller reads the close)."""
+    token is good; otherwise the caller reads the close); ``headers`` go with the upgrade
+    request, and ``payload``, when given, is sent in ``connection_init`` instead."""
     url = base_url.replace("http", "ws", 1) + "/graphql"
-    async with connect(url, subprotocols=["graphql-transport-ws"]) as connection:  # type: ignore[list-item]
+    async with connect(
+        url,
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        additional_headers=headers,
+    ) as connection:
         client = WSClient(connection)
-        payload = {"Authorization": f"Bearer {token}"} if token else {}
+        if payload is None:
+            payload = {"Authorization": f"Bearer {token}"} if token else {}
         await client.send({"type": "connection_init", "payload": payload})
         yield client

@@ -133,11 +133,15 @@ async def test_gql_over_httpx(prepared: Prepared) -> None:
     assert refused.value.errors[0]["extensions"]["code"]
 
 
-async def test_gql_over_websockets(prepared: Prepared) -> None:
-    subscriber = prepared.subscribers["gql-ws"]
+@pytest.mark.parametrize("where", ["connection_init", "header"])
+async def test_gql_over_websockets(prepared: Prepared, where: str) -> None:
+    # The token in connection_init's payload, or in the upgrade request's header.
+    subscriber = prepared.subscribers["gql-ws" if where == "connection_init" else "gql-ws-header"]
+    authorization = {"Authorization": f"Bearer {subscriber['token']}"}
     transport = WebsocketsTransport(
         url=prepared.url.replace("http", "ws", 1) + "/graphql",
-        init_payload={"Authorization": f"Bearer {subscriber['token']}"},
+        init_payload=authorization if where == "connection_init" else {},
+        headers=authorization if where == "header" else None,
         subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
     )
     events = GraphQLRequest(

@@ -24,3 +24,19 @@ test("a query and a subscription over graphql-sse", BOUNDED, async () => {
     client.dispose();
   }
 });
+
+test("an unknown operationName over graphql-sse has its code", BOUNDED, async () => {
+  const client = createClient({ url: httpUrl });
+  try {
+    const unknown = client.iterate({
+      query: "query Typename { __typename }",
+      operationName: "Missing",
+    });
+    // The stream's first event (GraphQL over SSE reports request errors in the stream).
+    const { value } = await unknown.next();
+    assert.equal(value.errors[0].extensions.code, "UNKNOWN_OPERATION_NAME");
+    await unknown.return();
+  } finally {
+    client.dispose();
+  }
+});
