@@ -503,8 +503,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 operation_extensions=request_data.extensions,
             )
         except CannotGetOperationTypeError as error:
+            # A GraphQL result like OPERATION_NAME_REQUIRED (edge.extension): 200 under
+            # application/json, the spec's 400 under application/graphql-response+json.
             raise RequestRefused(
-                400, "UNKNOWN_OPERATION_NAME", "No operation in the document has that name."
+                200, "UNKNOWN_OPERATION_NAME", "No operation in the document has that name."
             ) from error
         except InvalidOperationTypeError as error:
             raise _wrong_method(error.operation_type, request_adapter.method) from error

@@ -229,3 +229,36 @@ async def test_sse_lines_end_with_a_line_feed(http: httpx.AsyncClient) -> None:
     events = [block for block in response.text.split("\n\n") if block.startswith("event:")]
     assert events[0].startswith('event: next\ndata: {"data":{"__typename":"Query"}')
     assert events[-1] == "event: complete\ndata: "
+
+
+TWO_OPERATIONS = "query A { __typename } query B { __typename }"
+
+
+@pytest.mark.parametrize(("accept", "status"), [("application/json", 200), (SPEC, 400)])
+async def test_an_unknown_operation_name_is_answered_as_a_missing_one_is(
+    store: DocumentStore, accept: str, status: int
+) -> None:
+    # A GraphQL result, like OPERATION_NAME_REQUIRED: 200 for application/json clients, the
+    # spec's 400 for a request error under application/graphql-response+json.
+    identifier = await trusted_documents(store, SETTINGS).add(TWO_OPERATIONS)
+    headers = {"Accept": accept}
+    async with serving(store, SETTINGS) as http:
+        answers = [
+            await http.post(
+                "/graphql", json={"query": TWO_OPERATIONS, "operationName": "C"}, headers=headers
+            ),
+            await http.get(
+                "/graphql",
+                params={"query": TWO_OPERATIONS, "operationName": "C"},
+                headers=headers,
+            ),
+            await http.get(
+                "/graphql", params={"documentId": identifier, "operationName": "C"}, headers=headers
+            ),
+            await http.post("/graphql", json={"query": TWO_OPERATIONS}, headers=headers),
+        ]
+    codes = [answer.json()["errors"][0]["extensions"]["code"] for answer in answers]
+    assert codes == ["UNKNOWN_OPERATION_NAME"] * 3 + ["OPERATION_NAME_REQUIRED"]
+    for answer in answers:
+        assert answer.status_code == status, answer.text
+        assert "data" not in answer.json()
