@@ -343,6 +343,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
             body = await request.get_body()
             gate.request_characters = len(body)
             data = _json_object(body)
+        if data.get("operationName") == "":
+            # GraphQL over HTTP: an empty operationName is the same as none.
+            data["operationName"] = None
         for name, kinds in (("operationName", str), ("variables", dict), ("extensions", dict)):
             value = data.get(name)
             if value is not None and not isinstance(value, kinds):
@@ -435,7 +438,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         extensions = data.get("extensions") or {}
         persisted = extensions.get("persistedQuery")
         identifier: str | None = None
-        if "documentId" in data:
+        if data.get("documentId") is not None:  # null is no value, as for the other parameters
             identifier = data["documentId"]
             if not is_document_id(identifier):
                 raise RequestRefused(
@@ -467,7 +470,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 "This gateway runs registered documents only: send a registered "
                 "'documentId' (see 'tsp-gateway documents add').",
             )
-        if "documentId" in data:
+        if data.get("documentId") is not None:
             raise _not_found(data["documentId"])
         if persisted is not None:
             if query is None:

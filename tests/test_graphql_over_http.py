@@ -262,3 +262,24 @@ async def test_an_unknown_operation_name_is_answered_as_a_missing_one_is(
     for answer in answers:
         assert answer.status_code == status, answer.text
         assert "data" not in answer.json()
+
+
+async def test_an_empty_operation_name_or_a_null_document_id_is_one_left_out(
+    store: DocumentStore,
+) -> None:
+    # GraphQL over HTTP: an empty operationName is equivalent to omitting it; a JSON null is
+    # no value.
+    identifier = await trusted_documents(store, SETTINGS).add("query Named { __typename }")
+    async with serving(store, SETTINGS) as http:
+        answers = [
+            await http.get("/graphql", params={"query": "{ __typename }", "operationName": ""}),
+            await http.get("/graphql", params={"documentId": identifier, "operationName": ""}),
+            await http.post("/graphql", json={"query": "{ __typename }", "operationName": ""}),
+            await http.post(
+                "/graphql",
+                json={"query": "{ __typename }", "documentId": None, "operationName": None},
+            ),
+        ]
+    for answer in answers:
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["data"] == {"__typename": "Query"}, answer.text
