@@ -446,6 +446,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     "INVALID_DOCUMENT_ID",
                     "'documentId' must be 'sha256:' followed by 64 lowercase hex digits.",
                 )
+            if query is not None and document_id(query) != identifier:
+                # As an APQ hash must be its query's: which of the two was meant is not the
+                # gateway's to guess.
+                raise RequestRefused(
+                    400,
+                    "DOCUMENT_ID_MISMATCH",
+                    "'documentId' is not the id of the 'query' sent with it: send one of them.",
+                )
         elif persisted is not None:
             identifier = _apq_identifier(persisted)
             if query is not None and document_id(query) != identifier:

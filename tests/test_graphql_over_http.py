@@ -283,3 +283,25 @@ async def test_an_empty_operation_name_or_a_null_document_id_is_one_left_out(
     for answer in answers:
         assert answer.status_code == 200, answer.text
         assert answer.json()["data"] == {"__typename": "Query"}, answer.text
+
+
+async def test_a_document_id_sent_with_another_document_s_text_is_refused(
+    store: DocumentStore,
+) -> None:
+    text = "query Named { __typename }"
+    identifier = await trusted_documents(store, SETTINGS).add(text)
+    async with serving(store, SETTINGS) as http:
+        other = await http.post(
+            "/graphql",
+            json={"documentId": identifier, "query": "{ serviceCategories { totalCount } }"},
+        )
+        unknown = await http.post(
+            "/graphql", json={"documentId": "sha256:" + "0" * 64, "query": "{ __typename }"}
+        )
+        own = await http.post("/graphql", json={"documentId": identifier, "query": text})
+    for refused in (other, unknown):
+        assert refused.status_code == 400, refused.text
+        [error] = refused.json()["errors"]
+        assert error["extensions"]["code"] == "DOCUMENT_ID_MISMATCH"
+        assert "data" not in refused.json()
+    assert own.json()["data"] == {"__typename": "Query"}
