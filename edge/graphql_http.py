@@ -82,14 +82,27 @@ async def _send_rewritten(start: Message, body: bytes, wants_spec: bool, send: S
         await send({"type": "http.response.body", "body": body})
         return
     if status == 200 and _failed_before_execution(payload):
-        # GraphQL over HTTP: a response without data is a request error, so not a 200.
-        status = 400
+        # GraphQL over HTTP: a response without data is a request error, so not a 200 (a 4xx,
+        # or a 5xx for the server's own state).
+        status = _request_error_status(payload)
         payload.pop("data", None)
     encoded = json.dumps(payload, separators=(",", ":")).encode()
     headers["content-type"] = GRAPHQL_RESPONSE_JSON if wants_spec else "application/json"
     headers["content-length"] = str(len(encoded))
     await send({"type": "http.response.start", "status": status, "headers": headers.raw})
     await send({"type": "http.response.body", "body": encoded})
+
+
+# Request errors that say when to come back (Retry-After) get the status that clients' retry
+# logic reads that way: the caller's own pace (429), or the gateway's load (503, as OVERLOADED).
+_RETRY_STATUS = {"THROTTLED": 429, "VALIDATION_IN_PROGRESS": 429, "VALIDATION_QUEUE_FULL": 503}
+
+
+def _request_error_status(payload: dict[str, Any]) -> int:
+    errors = payload.get("errors") or [{}]
+    first = errors[0] if isinstance(errors[0], dict) else {}
+    code = (first.get("extensions") or {}).get("code")
+    return _RETRY_STATUS.get(code, 400) if isinstance(code, str) else 400
 
 
 def _failed_before_execution(payload: dict[str, Any]) -> bool:
