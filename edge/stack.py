@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
 
+from edge.compression import NegotiatedGZipMiddleware
 from edge.graphql_http import GraphQLOverHTTPMiddleware
 from edge.http_metrics import HTTPMetricsMiddleware
 from edge.request_log import RequestIdMiddleware
@@ -29,7 +29,7 @@ def add_edge_middleware(app: Starlette, settings: TransportSettings) -> None:
     app.add_middleware(RequestTimeoutMiddleware, seconds=settings.request_timeout_seconds)
     app.add_middleware(AdmissionMiddleware, max_in_flight=settings.max_in_flight)
     app.add_middleware(GraphQLOverHTTPMiddleware)
-    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
+    app.add_middleware(NegotiatedGZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),

@@ -244,6 +244,29 @@ async def test_gzip_over_one_kibibyte_when_accepted(http: httpx.AsyncClient) -> 
     assert "content-encoding" not in small.headers
 
 
+@pytest.mark.parametrize("accept_encoding", ["gzip;q=0", "identity, gzip;q=0", "br, GZIP;Q=0"])
+async def test_no_gzip_for_a_client_that_refuses_it(
+    http: httpx.AsyncClient, accept_encoding: str
+) -> None:
+    # q=0 is "not acceptable" (RFC 9110 12.5.3), not a preference for it.
+    response = await http.post(
+        "/graphql", json={"query": CATEGORIES}, headers={"Accept-Encoding": accept_encoding}
+    )
+    assert "content-encoding" not in response.headers
+    assert len(response.content) > 1024
+    assert response.json()["data"]["serviceCategories"]["edges"]
+
+
+@pytest.mark.parametrize("accept_encoding", ["gzip;q=0.5", "deflate, GZip"])
+async def test_gzip_for_a_client_that_accepts_it_in_any_spelling(
+    http: httpx.AsyncClient, accept_encoding: str
+) -> None:
+    response = await http.post(
+        "/graphql", json={"query": CATEGORIES}, headers={"Accept-Encoding": accept_encoding}
+    )
+    assert response.headers["content-encoding"] == "gzip"
+
+
 async def test_gzip_body_really_is_gzip(http: httpx.AsyncClient) -> None:
     async with http.stream(
         "POST", "/graphql", json={"query": CATEGORIES}, headers={"Accept-Encoding": "gzip"}
