@@ -98,12 +98,17 @@ class _TooManyStreams(Exception):
 class RequestRefused(HTTPException):
     """A request the endpoint will not run, with the status and code to answer it with."""
 
-    def __init__(self, status_code: int, code: str, message: str) -> None:
+    def __init__(
+        self, status_code: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(status_code, message)
         self.code = code
+        self.headers = headers
 
 
 _CODES_BY_STATUS = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+_JSON_BODY_TYPES = frozenset({"application/json", "application/graphql-response+json"})
+"""The media types of a request body the endpoint reads (in lower case)."""
 ALLOWED_METHODS = "GET, POST"
 """The ``Allow`` header of every 405 the endpoint answers (RFC 9110 requires one)."""
 
@@ -271,7 +276,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                         error.status_code,
                         code,
                         error.reason,
-                        headers={"Allow": ALLOWED_METHODS} if error.status_code == 405 else None,
+                        headers=_refusal_headers(error),
                         extensions=cost_report(self.policy, gate),
                     )
             await response(scope, receive, send)
@@ -334,12 +339,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
             gate.request_characters = len(_starlette(request).url.query)
         else:
             content_type, _ = parse_content_type(request.content_type or "")
-            if content_type not in ("application/json", "application/graphql-response+json"):
+            # Media types are case-insensitive (RFC 9110 8.3.1).
+            if content_type.lower() not in _JSON_BODY_TYPES:
                 raise RequestRefused(
                     415,
                     "UNSUPPORTED_MEDIA_TYPE",
                     "Send the request body as JSON with 'Content-Type: application/json'.",
                 )
+            _refuse_content_codings(request.headers.get("content-encoding"))
             body = await request.get_body()
             gate.request_characters = len(body)
             data = _json_object(body)
@@ -584,6 +591,26 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise RequestRefused(400, "INVALID_BODY", "The request body must be a JSON object.")
     return data
+
+
+def _refuse_content_codings(content_encoding: str | None) -> None:
+    """Refuses a body sent in a content coding (gzip, ...): it would be read as JSON text and
+    refused as not UTF-8. 415 with the codings accepted, as RFC 9110 15.5.16 asks."""
+    codings = [part.strip().lower() for part in (content_encoding or "").split(",")]
+    if any(coding not in ("", "identity") for coding in codings):
+        raise RequestRefused(
+            415,
+            "UNSUPPORTED_CONTENT_ENCODING",
+            "Send the request body without a Content-Encoding: it is read as it arrives.",
+            headers={"Accept-Encoding": "identity"},
+        )
+
+
+def _refusal_headers(error: HTTPException) -> dict[str, str] | None:
+    headers = dict(getattr(error, "headers", None) or {})
+    if error.status_code == 405:
+        headers["Allow"] = ALLOWED_METHODS
+    return headers or None
 
 
 def _decoded(text: str, code: str, what: str) -> Any:

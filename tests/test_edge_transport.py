@@ -342,6 +342,42 @@ async def test_graphql_response_json_is_honoured(http: httpx.AsyncClient) -> Non
     assert "data" not in legacy.json()
 
 
+async def test_media_types_are_read_whatever_their_case(http: httpx.AsyncClient) -> None:
+    # RFC 9110 8.3.1: type, subtype and parameter names are case-insensitive.
+    response = await http.post(
+        "/graphql",
+        content=QUERY,
+        headers={
+            "Content-Type": "Application/JSON; Charset=UTF-8",
+            "Accept": "Application/GraphQL-Response+JSON",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == SPEC
+    assert response.json()["data"] == {"__typename": "Query"}
+
+
+async def test_a_body_in_a_content_coding_is_refused_415_naming_what_is_accepted(
+    http: httpx.AsyncClient,
+) -> None:
+    coded = await http.post(
+        "/graphql",
+        content=gzip.compress(QUERY),
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert coded.status_code == 415, coded.text
+    [error] = coded.json()["errors"]
+    assert error["extensions"]["code"] == "UNSUPPORTED_CONTENT_ENCODING"
+    # RFC 9110 15.5.16: the codings that would have been accepted.
+    assert coded.headers["accept-encoding"] == "identity"
+    plain = await http.post(
+        "/graphql",
+        content=QUERY,
+        headers={"Content-Type": "application/json", "Content-Encoding": "Identity"},
+    )
+    assert plain.json()["data"] == {"__typename": "Query"}
+
+
 async def test_a_refusal_honours_the_accepted_media_type(client_with: ClientFactory) -> None:
     async with client_with(max_body_bytes=10) as client:
         response = await post(client, QUERY, Accept=SPEC)
