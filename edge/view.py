@@ -51,7 +51,12 @@ from edge.refusals import refusal
 from edge.request import GatewayRequest, request_id_var
 from edge.response_json import encode_json
 from edge.throttle import Throttle
-from edge.transport import admits_event_stream, request_deadline, wants_event_stream
+from edge.transport import (
+    accepts_an_answer,
+    admits_event_stream,
+    request_deadline,
+    wants_event_stream,
+)
 from edge.websocket import (
     ConnectionLimits,
     GatewayTransportWSHandler,
@@ -334,6 +339,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
         gate: GatewayRequest = _starlette(request).state.gateway
+        if not accepts_an_answer(_starlette(request).scope):
+            raise RequestRefused(
+                406,
+                "NOT_ACCEPTABLE",
+                "The Accept header takes none of the types this endpoint answers in: "
+                "application/graphql-response+json, application/json, text/event-stream.",
+            )
         if request.method == "GET":
             data = _query_string_request(_starlette(request))
             gate.request_characters = len(_starlette(request).url.query)

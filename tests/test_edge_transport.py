@@ -378,6 +378,38 @@ async def test_a_body_in_a_content_coding_is_refused_415_naming_what_is_accepted
     assert plain.json()["data"] == {"__typename": "Query"}
 
 
+@pytest.mark.parametrize(
+    "accept", ["application/json;q=0", "text/html", "application/xml, text/plain;q=0.5"]
+)
+async def test_a_client_accepting_no_answer_the_endpoint_gives_is_refused_406(
+    http: httpx.AsyncClient, accept: str
+) -> None:
+    # GraphQL over HTTP: the server MUST respect Accept (and SHOULD answer 406).
+    for response in (
+        await http.get("/graphql", params={"query": "{ __typename }"}, headers={"Accept": accept}),
+        await http.post("/graphql", json={"query": "{ __typename }"}, headers={"Accept": accept}),
+    ):
+        assert response.status_code == 406, response.text
+        assert response.headers["content-type"] == "application/json"
+        [error] = response.json()["errors"]
+        assert error["extensions"]["code"] == "NOT_ACCEPTABLE"
+
+
+@pytest.mark.parametrize("accept", [None, "", "*/*", "application/*", "text/html, */*;q=0.8"])
+async def test_no_accept_or_any_type_gets_application_json(
+    http: httpx.AsyncClient, accept: str | None
+) -> None:
+    headers = {} if accept is None else {"Accept": accept}
+    request = http.build_request("GET", "/graphql", params={"query": "{ __typename }"})
+    if accept is None:
+        del request.headers["accept"]
+    request.headers.update(headers)
+    response = await http.send(request)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["data"] == {"__typename": "Query"}
+
+
 async def test_a_refusal_honours_the_accepted_media_type(client_with: ClientFactory) -> None:
     async with client_with(max_body_bytes=10) as client:
         response = await post(client, QUERY, Accept=SPEC)
