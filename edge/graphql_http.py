@@ -35,7 +35,8 @@ def prefers_graphql_response_json(accept: str) -> bool:
 
 
 class GraphQLOverHTTPMiddleware:
-    """Honours ``application/graphql-response+json`` on the responses of ``path``."""
+    """Honours ``application/graphql-response+json`` on the responses of ``path``, each of which
+    says it varies by ``Accept``."""
 
     def __init__(self, app: ASGIApp, *, path: str = "/graphql") -> None:
         self.app = app
@@ -52,7 +53,10 @@ class GraphQLOverHTTPMiddleware:
         async def rewrite(message: Message) -> None:
             nonlocal start
             if message["type"] == "http.response.start":
-                content_type = Headers(raw=message.get("headers", [])).get("content-type", "")
+                # The media type, the status and whether the answer streams all follow Accept:
+                # a cache in front (README invites one for GET) must key on it.
+                MutableHeaders(raw=message.setdefault("headers", [])).add_vary_header("Accept")
+                content_type = Headers(raw=message["headers"]).get("content-type", "")
                 if wants_spec and content_type.startswith("application/json"):
                     start = message
                     return
@@ -67,6 +71,30 @@ class GraphQLOverHTTPMiddleware:
             await _send_rewritten(start, b"".join(chunks), wants_spec, send)
 
         await self.app(scope, receive, rewrite)
+
+
+class HeadAsGetMiddleware:
+    """Answers a ``HEAD`` of ``path`` with the headers its ``GET`` would have, without the body:
+    GET and HEAD go together (RFC 9110 9.3.2), as Starlette's routes have them elsewhere. Placed
+    outside gzip, so the headers are those of the very answer a GET gets."""
+
+    def __init__(self, app: ASGIApp, *, path: str = "/graphql") -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 async def _send_rewritten(start: Message, body: bytes, wants_spec: bool, send: Send) -> None:

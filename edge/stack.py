@@ -6,7 +6,7 @@ from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 
 from edge.compression import NegotiatedGZipMiddleware
-from edge.graphql_http import GraphQLOverHTTPMiddleware
+from edge.graphql_http import GraphQLOverHTTPMiddleware, HeadAsGetMiddleware
 from edge.http_metrics import HTTPMetricsMiddleware
 from edge.request_log import RequestIdMiddleware
 from edge.settings import TransportSettings
@@ -18,9 +18,10 @@ GZIP_MINIMUM_BYTES = 1024
 
 def add_edge_middleware(app: Starlette, settings: TransportSettings) -> None:
     """Wraps ``app``'s routes, from the innermost layer out: body limit, request timeout,
-    admission, GraphQL over HTTP, gzip, CORS, metrics, (when on) tracing, and the request id
-    outermost. Refusals are thus answered with CORS headers, counted, traced, bounded by the
-    request timeout, and logged with their request's id."""
+    admission, GraphQL over HTTP, gzip, HEAD answered as GET on the endpoint, CORS, metrics,
+    (when on) tracing, and the request id outermost. Refusals are thus answered with CORS
+    headers, counted, traced, bounded by the request timeout, and logged with their request's
+    id."""
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
@@ -30,6 +31,7 @@ def add_edge_middleware(app: Starlette, settings: TransportSettings) -> None:
     app.add_middleware(AdmissionMiddleware, max_in_flight=settings.max_in_flight)
     app.add_middleware(GraphQLOverHTTPMiddleware)
     app.add_middleware(NegotiatedGZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),

@@ -114,7 +114,7 @@ class RequestRefused(HTTPException):
 _CODES_BY_STATUS = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 _JSON_BODY_TYPES = frozenset({"application/json", "application/graphql-response+json"})
 """The media types of a request body the endpoint reads (in lower case)."""
-ALLOWED_METHODS = "GET, POST"
+ALLOWED_METHODS = "GET, HEAD, POST"
 """The ``Allow`` header of every 405 the endpoint answers (RFC 9110 requires one)."""
 
 PERSISTED_QUERY_NOT_FOUND = "PersistedQueryNotFound"

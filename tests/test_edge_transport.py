@@ -410,6 +410,38 @@ async def test_no_accept_or_any_type_gets_application_json(
     assert response.json()["data"] == {"__typename": "Query"}
 
 
+async def test_head_answers_the_get_s_headers_without_its_body(http: httpx.AsyncClient) -> None:
+    # RFC 9110 9.3.2: GET and HEAD go together.
+    params = {"query": CATEGORIES}
+    get = await http.get("/graphql", params=params, headers={"Accept-Encoding": "identity"})
+    head = await http.head("/graphql", params=params, headers={"Accept-Encoding": "identity"})
+    assert head.status_code == get.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == get.headers["content-length"]
+    mutation = await http.head("/graphql", params={"query": "mutation { __typename }"})
+    assert mutation.status_code == 405
+    assert mutation.headers["allow"] == "GET, HEAD, POST"
+
+
+@pytest.mark.parametrize(
+    ("method", "request_"),
+    [
+        ("GET", {"params": {"query": "{ __typename }"}}),
+        ("POST", {"json": {"query": "{ __typename }"}}),
+        ("POST", {"json": {"query": "{ nope }"}}),
+        ("POST", {"content": b"{", "headers": {"Content-Type": "application/json"}}),
+        ("GET", {}),
+    ],
+)
+async def test_every_answer_of_the_endpoint_varies_by_accept(
+    http: httpx.AsyncClient, method: str, request_: dict[str, Any]
+) -> None:
+    # Its media type, status and streaming depend on Accept: a cache must key on it.
+    response = await http.request(method, "/graphql", **request_)
+    assert "accept" in [v.strip().lower() for v in response.headers["vary"].split(",")]
+
+
 async def test_a_refusal_honours_the_accepted_media_type(client_with: ClientFactory) -> None:
     async with client_with(max_body_bytes=10) as client:
         response = await post(client, QUERY, Accept=SPEC)

@@ -60,7 +60,7 @@ async def test_malformed_requests_get_a_graphql_error_with_a_code(
 async def test_unserved_methods_answer_in_graphql_json(http: httpx.AsyncClient) -> None:
     put = await http.put("/graphql", json={"query": "{ __typename }"})
     assert put.status_code == 405
-    assert put.headers["allow"] == "GET, POST"
+    assert put.headers["allow"] == "GET, HEAD, POST"
     assert put.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
 
 
