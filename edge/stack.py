@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from edge.compression import NegotiatedGZipMiddleware
 from edge.graphql_http import GraphQLOverHTTPMiddleware, HeadAsGetMiddleware
@@ -32,15 +35,7 @@ def add_edge_middleware(app: Starlette, settings: TransportSettings) -> None:
     app.add_middleware(GraphQLOverHTTPMiddleware)
     app.add_middleware(NegotiatedGZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
     app.add_middleware(HeadAsGetMiddleware)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=list(settings.cors_origins),
-        allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type", "X-Request-ID", "traceparent"],
-        expose_headers=["X-Request-ID", "Retry-After"],
-        allow_credentials=False,
-        max_age=600,
-    )
+    app.add_middleware(CORSMiddleware, **_cors_options(settings))
     app.add_middleware(HTTPMetricsMiddleware)
     tracing = install_tracing()
     if tracing is not None:
@@ -48,3 +43,22 @@ def add_edge_middleware(app: Starlette, settings: TransportSettings) -> None:
 
         app.add_middleware(OpenTelemetryMiddleware, **tracing.middleware_options())
     app.add_middleware(RequestIdMiddleware)
+
+
+def around_early_answers(app: ASGIApp, settings: TransportSettings) -> ASGIApp:
+    """``app`` (the answer to a request refused before it reached the app: its connection
+    over the limit, its head too large, malformed or late, see ``edge.connections``) in the
+    layers every answer meets here, so it says what any other does: CORS, then the request id
+    (echoed, logged) outermost, as in :func:`add_edge_middleware`."""
+    return RequestIdMiddleware(CORSMiddleware(app, **_cors_options(settings)))
+
+
+def _cors_options(settings: TransportSettings) -> dict[str, Any]:
+    return {
+        "allow_origins": list(settings.cors_origins),
+        "allow_methods": ["GET", "POST"],
+        "allow_headers": ["Authorization", "Content-Type", "X-Request-ID", "traceparent"],
+        "expose_headers": ["X-Request-ID", "Retry-After"],
+        "allow_credentials": False,
+        "max_age": 600,
+    }
