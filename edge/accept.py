@@ -1,5 +1,6 @@
 """Content negotiation on the ``Accept`` header (RFC 9110, section 12.5.1): which of the media
-types the server offers the client prefers.
+types the server offers the client prefers; and on ``Accept-Encoding`` (12.5.3), whether a
+content coding is acceptable at all.
 
 Written here rather than taken from python-mimeparse, whose ties go to the server's order: a
 client listing ``text/event-stream`` first, at the same weight as JSON, means it wants a stream.
@@ -66,6 +67,23 @@ def _media_ranges(accept: str) -> list[_Range]:
                 weight = _weight(value.strip())
         ranges.append((kind, subtype, weight))
     return ranges
+
+
+def accepts_coding(accept_encoding: str, coding: str) -> bool:
+    """Whether ``Accept-Encoding`` names ``coding`` (any case) with a weight above 0: ``gzip;q=0``
+    means "not gzip", not a weak preference for it. A coding the header does not name is not
+    offered, ``*`` included (a client asking for ``*`` gets the identity it always accepts)."""
+    for part in accept_encoding.split(","):
+        name, *parameters = (piece.strip() for piece in part.split(";"))
+        if name.lower() != coding:
+            continue
+        weight = 1.0
+        for parameter in parameters:
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "q":
+                weight = _weight(value.strip())
+        return weight > 0
+    return False
 
 
 def _weight(text: str) -> float:

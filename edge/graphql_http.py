@@ -35,7 +35,8 @@ def prefers_graphql_response_json(accept: str) -> bool:
 
 
 class GraphQLOverHTTPMiddleware:
-    """Honours ``application/graphql-response+json`` on the responses of ``path``."""
+    """Honours ``application/graphql-response+json`` on the responses of ``path``, each of which
+    says it varies by ``Accept``."""
 
     def __init__(self, app: ASGIApp, *, path: str = "/graphql") -> None:
         self.app = app
@@ -52,7 +53,10 @@ class GraphQLOverHTTPMiddleware:
         async def rewrite(message: Message) -> None:
             nonlocal start
             if message["type"] == "http.response.start":
-                content_type = Headers(raw=message.get("headers", [])).get("content-type", "")
+                # The media type, the status and whether the answer streams all follow Accept:
+                # a cache in front (README invites one for GET) must key on it.
+                MutableHeaders(raw=message.setdefault("headers", [])).add_vary_header("Accept")
+                content_type = Headers(raw=message["headers"]).get("content-type", "")
                 if wants_spec and content_type.startswith("application/json"):
                     start = message
                     return
@@ -69,6 +73,30 @@ class GraphQLOverHTTPMiddleware:
         await self.app(scope, receive, rewrite)
 
 
+class HeadAsGetMiddleware:
+    """Answers a ``HEAD`` of ``path`` with the headers its ``GET`` would have, without the body:
+    GET and HEAD go together (RFC 9110 9.3.2), as Starlette's routes have them elsewhere. Placed
+    outside gzip, so the headers are those of the very answer a GET gets."""
+
+    def __init__(self, app: ASGIApp, *, path: str = "/graphql") -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 async def _send_rewritten(start: Message, body: bytes, wants_spec: bool, send: Send) -> None:
     headers = MutableHeaders(raw=list(start.get("headers", [])))
     status: int = start["status"]
@@ -82,14 +110,27 @@ async def _send_rewritten(start: Message, body: bytes, wants_spec: bool, send: S
         await send({"type": "http.response.body", "body": body})
         return
     if status == 200 and _failed_before_execution(payload):
-        # GraphQL over HTTP: a response without data is a request error, so not a 200.
-        status = 400
+        # GraphQL over HTTP: a response without data is a request error, so not a 200 (a 4xx,
+        # or a 5xx for the server's own state).
+        status = _request_error_status(payload)
         payload.pop("data", None)
     encoded = json.dumps(payload, separators=(",", ":")).encode()
     headers["content-type"] = GRAPHQL_RESPONSE_JSON if wants_spec else "application/json"
     headers["content-length"] = str(len(encoded))
     await send({"type": "http.response.start", "status": status, "headers": headers.raw})
     await send({"type": "http.response.body", "body": encoded})
+
+
+# Request errors that say when to come back (Retry-After) get the status that clients' retry
+# logic reads that way: the caller's own pace (429), or the gateway's load (503, as OVERLOADED).
+_RETRY_STATUS = {"THROTTLED": 429, "VALIDATION_IN_PROGRESS": 429, "VALIDATION_QUEUE_FULL": 503}
+
+
+def _request_error_status(payload: dict[str, Any]) -> int:
+    errors = payload.get("errors") or [{}]
+    first = errors[0] if isinstance(errors[0], dict) else {}
+    code = (first.get("extensions") or {}).get("code")
+    return _RETRY_STATUS.get(code, 400) if isinstance(code, str) else 400
 
 
 def _failed_before_execution(payload: dict[str, Any]) -> bool:

@@ -15,6 +15,9 @@ from edge.limits import Limits
 from edge.throttle import ThrottlePolicy
 
 MIB = 1024 * 1024
+# Below these no browser's request fits: its headers alone take some 500 bytes and 10 fields.
+MIN_HEADER_BYTES = 1024
+MIN_HEADERS = 16
 
 
 class EdgeSettingsError(ValueError):
@@ -45,6 +48,11 @@ class TransportSettings:
     # Open connections one client address may hold (0: no limit). Browsers open 6 per host;
     # behind a reverse proxy every client shares the proxy's address (see the README).
     max_connections_per_client: int = 128
+    # A request's head (request line and header fields) in bytes, and its header fields: the
+    # parser would hold any amount until the header timeout. 32 KiB is what nginx's default
+    # buffers take (a line of 8 KiB, 4 of them); 100 fields is Apache's LimitRequestFields.
+    max_header_bytes: int = 32 * 1024
+    max_headers: int = 100
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> TransportSettings:
@@ -71,6 +79,10 @@ class TransportSettings:
                 cls.max_connections_per_client,
                 minimum=0,
             ),
+            max_header_bytes=_whole(
+                env, "TSP_MAX_HEADER_BYTES", cls.max_header_bytes, minimum=MIN_HEADER_BYTES
+            ),
+            max_headers=_whole(env, "TSP_MAX_HEADERS", cls.max_headers, minimum=MIN_HEADERS),
         )
 
 

@@ -132,6 +132,14 @@ def admits_event_stream(scope: Scope) -> bool:
     return preferred_media_type(accept, (EVENT_STREAM,)) == EVENT_STREAM
 
 
+def accepts_an_answer(scope: Scope) -> bool:
+    """Whether the client accepts any type the GraphQL endpoint answers in (no ``Accept``, or
+    ``*/*``, takes JSON). GraphQL over HTTP: the server MUST respect ``Accept``, so a client
+    taking none of them (``text/html`` alone, ``application/json;q=0``) is refused 406."""
+    accept = Headers(scope=scope).get("accept", "")
+    return preferred_media_type(accept, _ANSWER_TYPES) is not None
+
+
 def request_deadline(scope: Scope) -> asyncio.Timeout | None:
     """The running request timeout of ``scope``: the one thing that may lift it is a
     subscription once it streams (``edge.stream_deadline``)."""

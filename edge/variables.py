@@ -21,6 +21,7 @@ from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode
 from graphql.execution.values import get_variable_values
 
 from edge.errors import gateway_error
+from schema.extensions import BAD_USER_INPUT
 
 MAX_COERCION_ERRORS = 50
 """As many as graphql-core's execution reports before it stops coercing."""
@@ -59,7 +60,13 @@ def variables_problems(
         dict(variables),
         max_errors=MAX_COERCION_ERRORS,
     )
-    return coerced if isinstance(coerced, list) else []
+    if not isinstance(coerced, list):
+        return []
+    for error in coerced:
+        # Coded where they are made: the schema logs a refused request's errors before the
+        # masking extension would label them, and the log must name the code the client gets.
+        error.extensions = {**(error.extensions or {}), "code": BAD_USER_INPUT}
+    return coerced
 
 
 def _values_beyond(variables: Mapping[str, Any], maximum: int) -> int:

@@ -53,7 +53,12 @@ from edge.refusals import refusal
 from edge.request import GatewayRequest, request_id_var
 from edge.response_json import encode_json
 from edge.throttle import Throttle
-from edge.transport import admits_event_stream, request_deadline, wants_event_stream
+from edge.transport import (
+    accepts_an_answer,
+    admits_event_stream,
+    request_deadline,
+    wants_event_stream,
+)
 from edge.websocket import (
     ConnectionLimits,
     GatewayTransportWSHandler,
@@ -97,13 +102,18 @@ class _TooManyStreams(Exception):
 class RequestRefused(HTTPException):
     """A request the endpoint will not run, with the status and code to answer it with."""
 
-    def __init__(self, status_code: int, code: str, message: str) -> None:
+    def __init__(
+        self, status_code: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(status_code, message)
         self.code = code
+        self.headers = headers
 
 
 _CODES_BY_STATUS = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
-ALLOWED_METHODS = "GET, POST"
+_JSON_BODY_TYPES = frozenset({"application/json", "application/graphql-response+json"})
+"""The media types of a request body the endpoint reads (in lower case)."""
+ALLOWED_METHODS = "GET, HEAD, POST"
 """The ``Allow`` header of every 405 the endpoint answers (RFC 9110 requires one)."""
 
 PERSISTED_QUERY_NOT_FOUND = "PersistedQueryNotFound"
@@ -276,7 +286,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                         error.status_code,
                         code,
                         error.reason,
-                        headers={"Allow": ALLOWED_METHODS} if error.status_code == 405 else None,
+                        headers=_refusal_headers(error),
                         extensions=cost_report(self.policy, gate),
                     )
             await response(scope, receive, send)
@@ -337,20 +347,32 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
         gate: GatewayRequest = _starlette(request).state.gateway
+        if not accepts_an_answer(_starlette(request).scope):
+            raise RequestRefused(
+                406,
+                "NOT_ACCEPTABLE",
+                "The Accept header takes none of the types this endpoint answers in: "
+                "application/graphql-response+json, application/json, text/event-stream.",
+            )
         if request.method == "GET":
             data = _query_string_request(_starlette(request))
             gate.request_characters = len(_starlette(request).url.query)
         else:
             content_type, _ = parse_content_type(request.content_type or "")
-            if content_type not in ("application/json", "application/graphql-response+json"):
+            # Media types are case-insensitive (RFC 9110 8.3.1).
+            if content_type.lower() not in _JSON_BODY_TYPES:
                 raise RequestRefused(
                     415,
                     "UNSUPPORTED_MEDIA_TYPE",
                     "Send the request body as JSON with 'Content-Type: application/json'.",
                 )
+            _refuse_content_codings(request.headers.get("content-encoding"))
             body = await request.get_body()
             gate.request_characters = len(body)
             data = _json_object(body)
+        if data.get("operationName") == "":
+            # GraphQL over HTTP: an empty operationName is the same as none.
+            data["operationName"] = None
         for name, kinds in (("operationName", str), ("variables", dict), ("extensions", dict)):
             value = data.get(name)
             if value is not None and not isinstance(value, kinds):
@@ -443,13 +465,21 @@ class GatewayGraphQL(GraphQL[Context, None]):
         extensions = data.get("extensions") or {}
         persisted = extensions.get("persistedQuery")
         identifier: str | None = None
-        if "documentId" in data:
+        if data.get("documentId") is not None:  # null is no value, as for the other parameters
             identifier = data["documentId"]
             if not is_document_id(identifier):
                 raise RequestRefused(
                     400,
                     "INVALID_DOCUMENT_ID",
                     "'documentId' must be 'sha256:' followed by 64 lowercase hex digits.",
+                )
+            if query is not None and document_id(query) != identifier:
+                # As an APQ hash must be its query's: which of the two was meant is not the
+                # gateway's to guess.
+                raise RequestRefused(
+                    400,
+                    "DOCUMENT_ID_MISMATCH",
+                    "'documentId' is not the id of the 'query' sent with it: send one of them.",
                 )
         elif persisted is not None:
             identifier = _apq_identifier(persisted)
@@ -475,7 +505,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 "This gateway runs registered documents only: send a registered "
                 "'documentId' (see 'tsp-gateway documents add').",
             )
-        if "documentId" in data:
+        if data.get("documentId") is not None:
             raise _not_found(data["documentId"])
         if persisted is not None:
             if query is None:
@@ -512,8 +542,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 operation_extensions=request_data.extensions,
             )
         except CannotGetOperationTypeError as error:
+            # A GraphQL result like OPERATION_NAME_REQUIRED (edge.extension): 200 under
+            # application/json, the spec's 400 under application/graphql-response+json.
             unknown = unknown_operation(request_data.operation_name)
-            raise RequestRefused(400, "UNKNOWN_OPERATION_NAME", unknown.message) from error
+            raise RequestRefused(200, "UNKNOWN_OPERATION_NAME", unknown.message) from error
         except InvalidOperationTypeError as error:
             raise _wrong_method(error.operation_type, request_adapter.method) from error
         except MissingQueryError as error:
@@ -579,6 +611,26 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise RequestRefused(400, "INVALID_BODY", "The request body must be a JSON object.")
     return data
+
+
+def _refuse_content_codings(content_encoding: str | None) -> None:
+    """Refuses a body sent in a content coding (gzip, ...): it would be read as JSON text and
+    refused as not UTF-8. 415 with the codings accepted, as RFC 9110 15.5.16 asks."""
+    codings = [part.strip().lower() for part in (content_encoding or "").split(",")]
+    if any(coding not in ("", "identity") for coding in codings):
+        raise RequestRefused(
+            415,
+            "UNSUPPORTED_CONTENT_ENCODING",
+            "Send the request body without a Content-Encoding: it is read as it arrives.",
+            headers={"Accept-Encoding": "identity"},
+        )
+
+
+def _refusal_headers(error: HTTPException) -> dict[str, str] | None:
+    headers = dict(getattr(error, "headers", None) or {})
+    if error.status_code == 405:
+        headers["Allow"] = ALLOWED_METHODS
+    return headers or None
 
 
 def _decoded(text: str, code: str, what: str) -> Any:

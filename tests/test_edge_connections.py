@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import socket
 import struct
 import time
@@ -24,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import InvalidStatus
 
 from datastore.store import DocumentStore
-from edge.connections import GuardedHTTPProtocol
+from edge.connections import WAITING_REFUSALS_PER_CLIENT, GuardedHTTPProtocol
 from gateway import create_app
 from resolvers.identity import Role, issue_token
 from tests.conftest import SETTINGS, token
@@ -34,9 +35,15 @@ from tests.servers import SECRET, Gateway, read_response, running_gateway
 
 HEADER_TIMEOUT = "0.5"
 PER_CLIENT = 4
+MAX_HEADER_BYTES = 4096
+MAX_HEADERS = 30
+ORIGIN = "http://localhost:5173"
 SLOW_CLIENTS = {
     "TSP_HEADER_TIMEOUT_SECONDS": HEADER_TIMEOUT,
     "TSP_MAX_CONNECTIONS_PER_CLIENT": str(PER_CLIENT),
+    "TSP_MAX_HEADER_BYTES": str(MAX_HEADER_BYTES),
+    "TSP_MAX_HEADERS": str(MAX_HEADERS),
+    "TSP_CORS_ORIGINS": ORIGIN,
     # The request timeout is short and the body timeout long: a request stalled in its body
     # meets the request timeout first, unless something exempts it.
     "TSP_REQUEST_TIMEOUT_SECONDS": "0.5",
@@ -97,6 +104,37 @@ def error_of(answer: bytes) -> dict[str, object]:
     return error
 
 
+def headers_of(answer: bytes) -> dict[str, str]:
+    """The header fields of a response (names in lower case)."""
+    lines = answer.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")[1:]
+    return {name.lower(): value.strip() for name, _, value in (n.partition(":") for n in lines)}
+
+
+# Where the refused request said it came from and which id it goes by: a browser's page reads
+# the refusal only with CORS headers, and logs are found by the id.
+FROM_THE_APP = f"Origin: {ORIGIN}\r\nX-Request-ID: refused-early\r\n".encode()
+
+
+def assert_answered_like_any_request(answer: bytes) -> None:
+    """The refusal carries what every answer of the gateway does: CORS for an allowed origin and
+    the request id the client sent; and it closes the connection."""
+    headers = headers_of(answer)
+    assert headers["access-control-allow-origin"] == ORIGIN, answer
+    assert "x-request-id" in headers["access-control-expose-headers"].lower()
+    assert headers["x-request-id"] == "refused-early"
+    assert headers["connection"] == "close"
+
+
+def sent_in_pieces(gateway: Gateway, pieces: list[bytes]) -> bytes:
+    """The server's answer to a request sent piece by piece (a piece the server no longer reads,
+    having answered, is not sent)."""
+    with connect(gateway) as sock:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for piece in pieces:  # bounded
+                sock.sendall(piece)
+        return read_until_closed(sock)
+
+
 # --- headers ---------------------------------------------------------------------------------
 
 
@@ -106,6 +144,15 @@ def test_half_sent_headers_are_answered_408_and_closed(gateway: Gateway) -> None
         answer = read_until_closed(sock)  # bounded by the socket's 30 s timeout
     assert answer.startswith(b"HTTP/1.1 408 ")
     assert error_of(answer)["extensions"] == {"code": "HEADER_TIMEOUT", "timeoutSeconds": 0.5}
+    assert "x-request-id" in headers_of(answer)
+
+
+def test_late_headers_are_answered_with_cors_and_their_request_id(gateway: Gateway) -> None:
+    with connect(gateway) as sock:
+        sock.sendall(b"POST /graphql HTTP/1.1\r\nHost: gw\r\n" + FROM_THE_APP + b"Content-Ty")
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert_answered_like_any_request(answer)
 
 
 def test_headers_trickling_in_byte_by_byte_are_cut_off(gateway: Gateway) -> None:
@@ -156,6 +203,52 @@ def test_bytes_that_are_not_http_are_a_400_with_a_code(
     assert answer.startswith(b"HTTP/1.1 400 "), answer
     assert b"content-type: application/json" in answer
     assert error_of(answer)["extensions"] == {"code": "MALFORMED_REQUEST"}
+    # Its own id, as every answer has (none was sent).
+    assert re.fullmatch("[0-9a-f]{32}", headers_of(answer)["x-request-id"])
+
+
+def test_a_head_larger_than_its_bound_is_answered_431_as_it_arrives(gateway: Gateway) -> None:
+    # One endless field: the parser would hold it whole, whatever its size, until the header
+    # timeout. It is cut off once the head passes its bound, not at the deadline.
+    start = b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: gw\r\n" + FROM_THE_APP
+    answer = sent_in_pieces(gateway, [start + b"X-Big: ", *[b"a" * 1024] * 64])
+    assert answer.startswith(b"HTTP/1.1 431 "), answer
+    assert error_of(answer)["extensions"] == {
+        "code": "HEADERS_TOO_LARGE",
+        "maximum": MAX_HEADER_BYTES,
+    }
+    assert_answered_like_any_request(answer)
+
+
+def test_a_head_of_too_many_fields_is_answered_431(gateway: Gateway) -> None:
+    fields = b"".join(b"X-Field-%d: a\r\n" % n for n in range(MAX_HEADERS))
+    head = b"GET /healthz HTTP/1.1\r\nHost: gw\r\n" + FROM_THE_APP + fields + b"\r\n"
+    assert len(head) < MAX_HEADER_BYTES
+    answer = sent_in_pieces(gateway, [head])
+    assert answer.startswith(b"HTTP/1.1 431 "), answer
+    assert error_of(answer)["extensions"] == {"code": "TOO_MANY_HEADERS", "maximum": MAX_HEADERS}
+    assert_answered_like_any_request(answer)
+
+
+def test_a_target_longer_than_the_bound_is_answered_414(gateway: Gateway) -> None:
+    start = b"GET /graphql?query=%7B__typename%7D&padding="
+    answer = sent_in_pieces(gateway, [start, *[b"a" * 1024] * 64])
+    assert answer.startswith(b"HTTP/1.1 414 "), answer
+    assert error_of(answer)["extensions"] == {"code": "URI_TOO_LONG", "maximum": MAX_HEADER_BYTES}
+    assert "x-request-id" in headers_of(answer)
+
+
+def test_a_head_within_its_bounds_is_served(gateway: Gateway) -> None:
+    # All the fields it may have, near the bytes it may have.
+    fields = [b"Host: gw", b"Connection: close"]
+    fields += [b"X-Field-%d: " % n for n in range(MAX_HEADERS - len(fields))]
+    padding = MAX_HEADER_BYTES - 200 - sum(len(field) + 2 for field in fields)
+    fields[-1] += b"a" * padding
+    head = b"GET /healthz?padding=" + b"b" * 100 + b" HTTP/1.1\r\n"
+    head += b"".join(field + b"\r\n" for field in fields) + b"\r\n"
+    assert MAX_HEADER_BYTES - 100 < len(head) < MAX_HEADER_BYTES
+    answer = sent_in_pieces(gateway, [head[:1000], head[1000:]])
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
 
 
 def test_a_connection_that_sends_nothing_is_closed(gateway: Gateway) -> None:
@@ -198,6 +291,52 @@ def test_an_address_over_its_connection_limit_is_refused_and_others_carry_on(
                 break
             time.sleep(0.05)
         assert answer.startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_connection_over_the_limit_is_refused_with_cors_and_its_request_id(
+    gateway: Gateway,
+) -> None:
+    with contextlib.ExitStack() as opened:
+        held = [opened.enter_context(connect(gateway, "127.0.0.10")) for _ in range(PER_CLIENT)]
+        for sock in held:
+            sock.sendall(HEALTHZ)
+            assert read_response(sock).startswith(b"HTTP/1.1 200 ")
+        with connect(gateway, "127.0.0.10") as extra:
+            extra.sendall(b"GET /graphql HTTP/1.1\r\nHost: gw\r\n" + FROM_THE_APP + b"\r\n")
+            refused = read_until_closed(extra)
+    assert refused.startswith(b"HTTP/1.1 429 "), refused
+    assert headers_of(refused)["retry-after"] == "1"
+    assert error_of(refused)["extensions"] == {
+        "code": "TOO_MANY_CONNECTIONS",
+        "maximum": PER_CLIENT,
+    }
+    assert_answered_like_any_request(refused)
+
+
+def test_refusals_waiting_for_their_heads_are_bounded_per_address(tmp_path: Path) -> None:
+    """A connection over the limit is answered once its head arrives (so with CORS headers),
+    but only so many may wait per address: past them one is refused before it is read."""
+    env = {"TSP_MAX_CONNECTIONS_PER_CLIENT": "1", "TSP_CORS_ORIGINS": ORIGIN}
+    source = "127.0.0.11"
+    with running_gateway(tmp_path, env=env) as served, contextlib.ExitStack() as opened:
+        held = opened.enter_context(connect(served, source))
+        held.sendall(HEALTHZ)
+        assert read_response(held).startswith(b"HTTP/1.1 200 ")
+        # Waiting: each is answered when its head arrives, or at the (long) header deadline.
+        for _ in range(WAITING_REFUSALS_PER_CLIENT):
+            opened.enter_context(connect(served, source))
+        # The server counts them as it accepts them; until it has, one more would wait too.
+        _poll(
+            lambda: _gauge(served, "tsp_http_connections_open") >= 2 + WAITING_REFUSALS_PER_CLIENT
+        )
+        with connect(served, source) as extra:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                extra.sendall(b"GET /graphql HTTP/1.1\r\nHost: gw\r\n" + FROM_THE_APP + b"\r\n")
+            refused = read_until_closed(extra)
+    assert refused.startswith(b"HTTP/1.1 429 "), refused
+    headers = headers_of(refused)
+    assert "access-control-allow-origin" not in headers  # nothing of its request was read
+    assert re.fullmatch("[0-9a-f]{32}", headers["x-request-id"])
 
 
 # --- streams and the request timeout ---------------------------------------------------------

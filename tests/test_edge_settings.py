@@ -22,6 +22,8 @@ def test_defaults() -> None:
         keepalive_timeout_seconds=75.0,
         header_timeout_seconds=10.0,
         max_connections_per_client=128,
+        max_header_bytes=32 * 1024,
+        max_headers=100,
     )
 
 
@@ -37,6 +39,8 @@ def test_values_are_read() -> None:
             "TSP_KEEPALIVE_TIMEOUT_SECONDS": "120",
             "TSP_HEADER_TIMEOUT_SECONDS": "3",
             "TSP_MAX_CONNECTIONS_PER_CLIENT": "0",
+            "TSP_MAX_HEADER_BYTES": "8192",
+            "TSP_MAX_HEADERS": "50",
         }
     ).transport
     assert settings == TransportSettings(
@@ -48,6 +52,8 @@ def test_values_are_read() -> None:
         keepalive_timeout_seconds=120.0,
         header_timeout_seconds=3.0,
         max_connections_per_client=0,
+        max_header_bytes=8192,
+        max_headers=50,
     )
 
 
@@ -69,6 +75,9 @@ def test_values_are_read() -> None:
         ("TSP_KEEPALIVE_TIMEOUT_SECONDS", "forever", "number of seconds greater than 0"),
         ("TSP_HEADER_TIMEOUT_SECONDS", "0", "number of seconds greater than 0"),
         ("TSP_MAX_CONNECTIONS_PER_CLIENT", "-1", "whole number of at least 0"),
+        ("TSP_MAX_HEADER_BYTES", "1023", "whole number of at least 1024"),
+        ("TSP_MAX_HEADER_BYTES", "32k", "whole number of at least 1024"),
+        ("TSP_MAX_HEADERS", "15", "whole number of at least 16"),
         ("TSP_CORS_ORIGINS", "localhost:5173", "must list origins"),
         ("TSP_CORS_ORIGINS", "https://app.example.com/", "must list origins"),
         ("TSP_CORS_ORIGINS", "https://app.example.com/path", "must list origins"),

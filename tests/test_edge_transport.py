@@ -244,6 +244,29 @@ async def test_gzip_over_one_kibibyte_when_accepted(http: httpx.AsyncClient) -> 
     assert "content-encoding" not in small.headers
 
 
+@pytest.mark.parametrize("accept_encoding", ["gzip;q=0", "identity, gzip;q=0", "br, GZIP;Q=0"])
+async def test_no_gzip_for_a_client_that_refuses_it(
+    http: httpx.AsyncClient, accept_encoding: str
+) -> None:
+    # q=0 is "not acceptable" (RFC 9110 12.5.3), not a preference for it.
+    response = await http.post(
+        "/graphql", json={"query": CATEGORIES}, headers={"Accept-Encoding": accept_encoding}
+    )
+    assert "content-encoding" not in response.headers
+    assert len(response.content) > 1024
+    assert response.json()["data"]["serviceCategories"]["edges"]
+
+
+@pytest.mark.parametrize("accept_encoding", ["gzip;q=0.5", "deflate, GZip"])
+async def test_gzip_for_a_client_that_accepts_it_in_any_spelling(
+    http: httpx.AsyncClient, accept_encoding: str
+) -> None:
+    response = await http.post(
+        "/graphql", json={"query": CATEGORIES}, headers={"Accept-Encoding": accept_encoding}
+    )
+    assert response.headers["content-encoding"] == "gzip"
+
+
 async def test_gzip_body_really_is_gzip(http: httpx.AsyncClient) -> None:
     async with http.stream(
         "POST", "/graphql", json={"query": CATEGORIES}, headers={"Accept-Encoding": "gzip"}
@@ -317,6 +340,106 @@ async def test_graphql_response_json_is_honoured(http: httpx.AsyncClient) -> Non
     assert legacy.status_code == 200
     assert legacy.headers["content-type"] == "application/json"
     assert "data" not in legacy.json()
+
+
+async def test_media_types_are_read_whatever_their_case(http: httpx.AsyncClient) -> None:
+    # RFC 9110 8.3.1: type, subtype and parameter names are case-insensitive.
+    response = await http.post(
+        "/graphql",
+        content=QUERY,
+        headers={
+            "Content-Type": "Application/JSON; Charset=UTF-8",
+            "Accept": "Application/GraphQL-Response+JSON",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == SPEC
+    assert response.json()["data"] == {"__typename": "Query"}
+
+
+async def test_a_body_in_a_content_coding_is_refused_415_naming_what_is_accepted(
+    http: httpx.AsyncClient,
+) -> None:
+    coded = await http.post(
+        "/graphql",
+        content=gzip.compress(QUERY),
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert coded.status_code == 415, coded.text
+    [error] = coded.json()["errors"]
+    assert error["extensions"]["code"] == "UNSUPPORTED_CONTENT_ENCODING"
+    # RFC 9110 15.5.16: the codings that would have been accepted.
+    assert coded.headers["accept-encoding"] == "identity"
+    plain = await http.post(
+        "/graphql",
+        content=QUERY,
+        headers={"Content-Type": "application/json", "Content-Encoding": "Identity"},
+    )
+    assert plain.json()["data"] == {"__typename": "Query"}
+
+
+@pytest.mark.parametrize(
+    "accept", ["application/json;q=0", "text/html", "application/xml, text/plain;q=0.5"]
+)
+async def test_a_client_accepting_no_answer_the_endpoint_gives_is_refused_406(
+    http: httpx.AsyncClient, accept: str
+) -> None:
+    # GraphQL over HTTP: the server MUST respect Accept (and SHOULD answer 406).
+    for response in (
+        await http.get("/graphql", params={"query": "{ __typename }"}, headers={"Accept": accept}),
+        await http.post("/graphql", json={"query": "{ __typename }"}, headers={"Accept": accept}),
+    ):
+        assert response.status_code == 406, response.text
+        assert response.headers["content-type"] == "application/json"
+        [error] = response.json()["errors"]
+        assert error["extensions"]["code"] == "NOT_ACCEPTABLE"
+
+
+@pytest.mark.parametrize("accept", [None, "", "*/*", "application/*", "text/html, */*;q=0.8"])
+async def test_no_accept_or_any_type_gets_application_json(
+    http: httpx.AsyncClient, accept: str | None
+) -> None:
+    headers = {} if accept is None else {"Accept": accept}
+    request = http.build_request("GET", "/graphql", params={"query": "{ __typename }"})
+    if accept is None:
+        del request.headers["accept"]
+    request.headers.update(headers)
+    response = await http.send(request)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["data"] == {"__typename": "Query"}
+
+
+async def test_head_answers_the_get_s_headers_without_its_body(http: httpx.AsyncClient) -> None:
+    # RFC 9110 9.3.2: GET and HEAD go together.
+    params = {"query": CATEGORIES}
+    get = await http.get("/graphql", params=params, headers={"Accept-Encoding": "identity"})
+    head = await http.head("/graphql", params=params, headers={"Accept-Encoding": "identity"})
+    assert head.status_code == get.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == get.headers["content-length"]
+    mutation = await http.head("/graphql", params={"query": "mutation { __typename }"})
+    assert mutation.status_code == 405
+    assert mutation.headers["allow"] == "GET, HEAD, POST"
+
+
+@pytest.mark.parametrize(
+    ("method", "request_"),
+    [
+        ("GET", {"params": {"query": "{ __typename }"}}),
+        ("POST", {"json": {"query": "{ __typename }"}}),
+        ("POST", {"json": {"query": "{ nope }"}}),
+        ("POST", {"content": b"{", "headers": {"Content-Type": "application/json"}}),
+        ("GET", {}),
+    ],
+)
+async def test_every_answer_of_the_endpoint_varies_by_accept(
+    http: httpx.AsyncClient, method: str, request_: dict[str, Any]
+) -> None:
+    # Its media type, status and streaming depend on Accept: a cache must key on it.
+    response = await http.request(method, "/graphql", **request_)
+    assert "accept" in [v.strip().lower() for v in response.headers["vary"].split(",")]
 
 
 async def test_a_refusal_honours_the_accepted_media_type(client_with: ClientFactory) -> None:

@@ -91,7 +91,7 @@ async def test_a_mutation_by_get_is_405_with_allow(store: DocumentStore) -> None
         by_post = await http.post("/graphql", json={"query": mutation})
     for refused in (by_text, by_id):
         assert refused.status_code == 405, refused.text
-        assert refused.headers["allow"] == "GET, POST"
+        assert refused.headers["allow"] == "GET, HEAD, POST"
         [error] = refused.json()["errors"]
         assert error["extensions"]["code"] == "METHOD_NOT_ALLOWED"
         assert error["message"] == "A mutation cannot be sent with GET: send it with POST."
@@ -117,7 +117,7 @@ async def test_a_get_asking_for_a_stream_is_refused_the_same(
         "/graphql", params={"query": query}, headers={"Accept": "text/event-stream"}
     )
     assert refused.status_code == 405
-    assert refused.headers["allow"] == "GET, POST"
+    assert refused.headers["allow"] == "GET, HEAD, POST"
     [error] = refused.json()["errors"]
     assert (error["message"], error["extensions"]["code"]) == (message, "METHOD_NOT_ALLOWED")
 
@@ -149,11 +149,11 @@ async def test_a_malformed_get_is_a_400_with_a_code(
     assert "data" not in response.json()
 
 
-@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "HEAD"])
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
 async def test_every_405_of_the_endpoint_says_allow(http: httpx.AsyncClient, method: str) -> None:
     response = await http.request(method, "/graphql", json={"query": "{ __typename }"})
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET, POST"
+    assert response.headers["allow"] == "GET, HEAD, POST"
 
 
 @pytest.mark.parametrize(
@@ -229,3 +229,79 @@ async def test_sse_lines_end_with_a_line_feed(http: httpx.AsyncClient) -> None:
     events = [block for block in response.text.split("\n\n") if block.startswith("event:")]
     assert events[0].startswith('event: next\ndata: {"data":{"__typename":"Query"}')
     assert events[-1] == "event: complete\ndata: "
+
+
+TWO_OPERATIONS = "query A { __typename } query B { __typename }"
+
+
+@pytest.mark.parametrize(("accept", "status"), [("application/json", 200), (SPEC, 400)])
+async def test_an_unknown_operation_name_is_answered_as_a_missing_one_is(
+    store: DocumentStore, accept: str, status: int
+) -> None:
+    # A GraphQL result, like OPERATION_NAME_REQUIRED: 200 for application/json clients, the
+    # spec's 400 for a request error under application/graphql-response+json.
+    identifier = await trusted_documents(store, SETTINGS).add(TWO_OPERATIONS)
+    headers = {"Accept": accept}
+    async with serving(store, SETTINGS) as http:
+        answers = [
+            await http.post(
+                "/graphql", json={"query": TWO_OPERATIONS, "operationName": "C"}, headers=headers
+            ),
+            await http.get(
+                "/graphql",
+                params={"query": TWO_OPERATIONS, "operationName": "C"},
+                headers=headers,
+            ),
+            await http.get(
+                "/graphql", params={"documentId": identifier, "operationName": "C"}, headers=headers
+            ),
+            await http.post("/graphql", json={"query": TWO_OPERATIONS}, headers=headers),
+        ]
+    codes = [answer.json()["errors"][0]["extensions"]["code"] for answer in answers]
+    assert codes == ["UNKNOWN_OPERATION_NAME"] * 3 + ["OPERATION_NAME_REQUIRED"]
+    for answer in answers:
+        assert answer.status_code == status, answer.text
+        assert "data" not in answer.json()
+
+
+async def test_an_empty_operation_name_or_a_null_document_id_is_one_left_out(
+    store: DocumentStore,
+) -> None:
+    # GraphQL over HTTP: an empty operationName is equivalent to omitting it; a JSON null is
+    # no value.
+    identifier = await trusted_documents(store, SETTINGS).add("query Named { __typename }")
+    async with serving(store, SETTINGS) as http:
+        answers = [
+            await http.get("/graphql", params={"query": "{ __typename }", "operationName": ""}),
+            await http.get("/graphql", params={"documentId": identifier, "operationName": ""}),
+            await http.post("/graphql", json={"query": "{ __typename }", "operationName": ""}),
+            await http.post(
+                "/graphql",
+                json={"query": "{ __typename }", "documentId": None, "operationName": None},
+            ),
+        ]
+    for answer in answers:
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["data"] == {"__typename": "Query"}, answer.text
+
+
+async def test_a_document_id_sent_with_another_document_s_text_is_refused(
+    store: DocumentStore,
+) -> None:
+    text = "query Named { __typename }"
+    identifier = await trusted_documents(store, SETTINGS).add(text)
+    async with serving(store, SETTINGS) as http:
+        other = await http.post(
+            "/graphql",
+            json={"documentId": identifier, "query": "{ serviceCategories { totalCount } }"},
+        )
+        unknown = await http.post(
+            "/graphql", json={"documentId": "sha256:" + "0" * 64, "query": "{ __typename }"}
+        )
+        own = await http.post("/graphql", json={"documentId": identifier, "query": text})
+    for refused in (other, unknown):
+        assert refused.status_code == 400, refused.text
+        [error] = refused.json()["errors"]
+        assert error["extensions"]["code"] == "DOCUMENT_ID_MISMATCH"
+        assert "data" not in refused.json()
+    assert own.json()["data"] == {"__typename": "Query"}

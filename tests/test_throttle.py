@@ -71,6 +71,27 @@ async def test_a_caller_is_throttled_with_retry_after_when_the_bucket_is_empty(
     assert body["extensions"]["cost"]["throttleStatus"]["maximumAvailable"] == 35
 
 
+async def test_a_client_preferring_graphql_response_json_is_answered_429_when_throttled(
+    store: DocumentStore,
+) -> None:
+    """GraphQL over HTTP: under application/graphql-response+json a request error is a 4xx,
+    and 429 is what clients' retry logic reads with Retry-After (application/json keeps 200)."""
+    settings = replace(SETTINGS, policy=_policy(capacity=10, rate=1))
+    spec = {"Accept": "application/graphql-response+json"}
+    async with serving(store, settings) as http:
+        assert "errors" not in (await http.post("/graphql", json=TEN, headers=spec)).json()
+        refused = await http.post("/graphql", json=TEN, headers=spec)
+        # Refused again before any parsing while the caller waits out its Retry-After.
+        cooling = await http.get("/graphql", params={"query": "{ __typename }"}, headers=spec)
+    for answer in (refused, cooling):
+        assert answer.status_code == 429, answer.text
+        assert answer.headers["content-type"] == "application/graphql-response+json"
+        assert int(answer.headers["retry-after"]) >= 1
+        [error] = answer.json()["errors"]
+        assert error["extensions"]["code"] == "THROTTLED"
+        assert "data" not in answer.json()
+
+
 async def test_a_document_validated_afresh_pays_for_its_selections_and_a_repeated_one_twice(
     store: DocumentStore,
 ) -> None:

@@ -60,7 +60,7 @@ async def test_malformed_requests_get_a_graphql_error_with_a_code(
 async def test_unserved_methods_answer_in_graphql_json(http: httpx.AsyncClient) -> None:
     put = await http.put("/graphql", json={"query": "{ __typename }"})
     assert put.status_code == 405
-    assert put.headers["allow"] == "GET, POST"
+    assert put.headers["allow"] == "GET, HEAD, POST"
     assert put.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
 
 
@@ -126,3 +126,31 @@ async def test_client_errors_are_logged_briefly_at_info_without_tracebacks(
     assert all(r.levelno < logging.ERROR for r in graphql_records)
     assert all(r.exc_info is None for r in graphql_records)
     assert all(len(r.getMessage()) < 1_000 for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("request_", "code"),
+    [
+        (
+            {
+                "query": "query($n: Int) { serviceCategories(first: $n) { totalCount } }",
+                "variables": {"n": "x"},
+            },
+            "BAD_USER_INPUT",
+        ),
+        ({"query": "{ nope }"}, "GRAPHQL_VALIDATION_FAILED"),
+        ({"query": "{"}, "GRAPHQL_PARSE_FAILED"),
+    ],
+)
+async def test_a_client_error_is_logged_with_the_code_the_client_got(
+    http: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
+    request_: dict[str, object],
+    code: str,
+) -> None:
+    with caplog.at_level(logging.INFO, logger="tsp.graphql"):
+        response = await http.post("/graphql", json=request_)
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == code
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("client error")]
+    assert logged == [f"client error {code} at operation: {error['message']}"]

@@ -59,7 +59,7 @@ async def test_a_registered_document_runs_by_its_id(store: DocumentStore) -> Non
         ("sha256:" + "z" * 64, 400, "INVALID_DOCUMENT_ID"),
         ("md5:abc", 400, "INVALID_DOCUMENT_ID"),
         ("sha256:" + "a" * 10_000, 400, "INVALID_DOCUMENT_ID"),
-        (None, 400, "INVALID_DOCUMENT_ID"),
+        (None, 400, "MISSING_QUERY"),  # null is no documentId
         (17, 400, "INVALID_DOCUMENT_ID"),
     ],
 )

@@ -120,13 +120,23 @@ async def test_a_large_fresh_document_waits_in_the_lane_while_the_loop_serves_ot
     assert "errors" not in body and body["data"]["viewer"] == {"partner": None}
 
 
-async def test_a_caller_has_one_document_in_the_lane_at_a_time(store: DocumentStore) -> None:
+# GraphQL over HTTP: a request error is a 4xx under application/graphql-response+json, here the
+# one clients' retry logic reads with Retry-After; application/json keeps 200.
+@pytest.mark.parametrize(
+    ("accept", "status"),
+    [("application/json", 200), ("application/graphql-response+json", 429)],
+)
+async def test_a_caller_has_one_document_in_the_lane_at_a_time(
+    store: DocumentStore, accept: str, status: int
+) -> None:
     async with _gateway(store, _unthrottled()) as gateway:
         caller = gateway.client("10.3.1.1")
         async with _held(gateway.lane):
             first = asyncio.ensure_future(caller.post("/graphql", json={"query": _large()}))
             await _until(lambda: gateway.lane.pending == 2)
-            second = await caller.post("/graphql", json={"query": _large()})
+            second = await caller.post(
+                "/graphql", json={"query": _large()}, headers={"Accept": accept}
+            )
             # Another caller is not held back by it.
             other = asyncio.ensure_future(
                 gateway.client("10.3.1.2").post("/graphql", json={"query": _large()})
@@ -134,10 +144,33 @@ async def test_a_caller_has_one_document_in_the_lane_at_a_time(store: DocumentSt
             await _until(lambda: gateway.lane.pending == 3)
         assert "errors" not in (await first).json()
         assert "errors" not in (await other).json()
-    assert second.status_code == 200
+    assert second.status_code == status
     assert _code(second.json()) == "VALIDATION_IN_PROGRESS"
     assert second.json()["errors"][0]["extensions"]["retryAfterSeconds"] == 1
     assert second.headers["retry-after"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("accept", "status"),
+    [("application/json", 200), ("application/graphql-response+json", 503)],
+)
+async def test_a_full_lane_is_the_gateway_s_load(
+    store: DocumentStore, accept: str, status: int
+) -> None:
+    async with _gateway(store, _unthrottled()) as gateway:
+        gateway.lane.max_pending = 2
+        async with _held(gateway.lane):
+            first = asyncio.ensure_future(
+                gateway.client("10.3.2.1").post("/graphql", json={"query": _large()})
+            )
+            await _until(lambda: gateway.lane.pending == 2)
+            refused = await gateway.client("10.3.2.2").post(
+                "/graphql", json={"query": _large()}, headers={"Accept": accept}
+            )
+        assert "errors" not in (await first).json()
+    assert refused.status_code == status
+    assert _code(refused.json()) == "VALIDATION_QUEUE_FULL"
+    assert refused.headers["retry-after"] == "1"
 
 
 async def test_the_lane_refuses_past_its_bound_with_a_code() -> None:
