@@ -228,6 +228,12 @@ async def test_malformed_and_unknown_links_get_a_clear_page(session: Session) ->
     await session.open("/authorize/not%20a%20token!")
     await expect(page.get_by_role("heading", level=1)).to_have_text("This link is not valid")
     await session.shoot("authorize-malformed")
+    # A "%" that does not decode (cut, or not followed by two hex digits).
+    for damaged in ("/authorize/%%%", "/authorize/abcdefgh%E0%A4%A", "/authorize/service/%"):
+        await session.open(damaged)
+        await expect(page.get_by_role("heading", level=1)).to_have_text("This link is not valid")
+    await session.open("/partner/%ZZ")
+    await expect(page.get_by_role("heading", name="Sign in as a partner")).to_be_visible()
     await session.open("/authorize/" + "A" * 32)
     await expect(page.get_by_role("heading", level=1)).to_have_text("No offer behind this link")
     await session.shoot("authorize-unknown")
