@@ -257,6 +257,14 @@ async def test_the_page_says_the_api_is_unreachable_and_retries(
     await page.route("**/graphql", flaky)
     await session.open(f"/authorize/{offer['token']}")
     await expect(page.locator("#unreachable")).to_contain_text("cannot be reached")
+    # The alert is the sentence alone: a live region holding the countdown would be read out
+    # again at every tick.
+    await expect(page.get_by_role("alert")).to_have_text(
+        "The TSP Gateway API cannot be reached right now."
+    )
+    countdown = page.get_by_text("Trying again in")
+    live = "el => el.closest('[role=alert], [role=status], [aria-live]')?.outerHTML ?? null"
+    assert await countdown.evaluate(live) is None
     await session.shoot("authorize-unreachable")
     await expect(page.get_by_role("heading", level=1)).to_contain_text(PARTNER, timeout=10_000)
     assert refused == 1
