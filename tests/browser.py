@@ -174,9 +174,17 @@ def live_service(demo: Demo, index: int) -> dict[str, str]:
 
 
 def create_offer(
-    demo: Demo, *, services: int = 2, first: int = 0, days: int = 180, **settings: Any
+    demo: Demo,
+    *,
+    services: int = 2,
+    first: int = 0,
+    days: int = 180,
+    seller_id: str | None = None,
+    contact: dict[str, str] | None = None,
+    **settings: Any,
 ) -> dict[str, Any]:
-    """A fresh open offer of the demo partner's first live services; returns ids, names, token."""
+    """A fresh open offer of the demo partner's first live services (for ``seller_id`` only, if
+    given; with ``contact`` instead of Dana's); returns ids, names, token."""
     live = demo.api(LIVE_SERVICES, token=demo.partner_token)["viewer"]["partner"]["services"]
     chosen = live["nodes"][first : first + services]
     assert len(chosen) == services, live
@@ -196,7 +204,8 @@ def create_offer(
                     "dataCompassAccess": False,
                     **settings,
                 },
-                "contact": {"name": "Dana Seller", "email": "dana@seller.example"},
+                "contact": contact or {"name": "Dana Seller", "email": "dana@seller.example"},
+                "sellerId": seller_id,
             }
         },
         token=demo.partner_token,

@@ -8,11 +8,14 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
 import pytest
 
+from datastore import collections as c
+from datastore.sqlite import SQLiteStore
 from tests.browser import (
     AUTHORIZE,
     AXE,
@@ -154,6 +157,15 @@ async def test_offer_link_authorized_in_one_click_shows_accepted_to_the_partner(
     await expect(row.get_by_role("button", name="Withdraw")).to_have_count(0)
     await session.shoot("partner-offers")
 
+    # The partner opening its own offer's link in this tab is no visitor of it: the page sends
+    # the partner's sign-in, and the gateway counts nothing.
+    preview = create_offer(demo)
+    async with page.expect_response(_operation("RecordOfferLinkOpen")) as opened:
+        await session.open(f"/authorize/{preview['token']}")
+    response = await opened.value
+    assert (response.request.headers.get("authorization") or "").startswith("Bearer ")
+    assert (await response.json())["data"]["recordOfferLinkOpen"]["counted"] is False
+
 
 async def test_edit_then_authorize_shows_the_consent_diff(session: Session, demo: Demo) -> None:
     offer = create_offer(demo)
@@ -163,29 +175,195 @@ async def test_edit_then_authorize_shows_the_consent_diff(session: Session, demo
     await page.get_by_role("button", name="Edit before authorizing").click()
     await page.get_by_role("checkbox", name=offer["services"][1]).uncheck()
     await page.get_by_role("checkbox", name="TSP access: May log into").uncheck()
-    await page.get_by_label("End date").fill(offer["endDate"][:8] + "01")
-    await page.get_by_label("Contact name").fill("Robin Keeper")
+    end = offer["endDate"][:8] + "01"
+    await page.get_by_label("End date").fill(end)
+    # The partner filled in a contact; the seller empties it.
+    await page.get_by_label("Contact name").fill("")
+    await page.get_by_label("Contact email").fill("")
     changes = page.locator("#changes")
     await expect(changes).to_contain_text("Services")
     await expect(changes).to_contain_text(f"without {offer['services'][1]}")
-    await expect(changes.get_by_role("row", name="TSP access")).to_contain_text("Not allowed")
+    await expect(changes.get_by_role("row", name="TSP access")).to_contain_text(
+        "May not log into your Seller Center"
+    )
+    await expect(changes.get_by_role("row", name="Contact email")).to_contain_text("(none)")
     await session.shoot("authorize-edit")
     await page.get_by_role("button", name="Review and authorize").click()
     await expect(page.locator("#review #changes")).to_contain_text("End date")
     await session.shoot("authorize-review")
     await page.get_by_role("button", name="Confirm and authorize").click()
+    # Focus follows the result, not lost to the page when the busy button went away.
+    await expect(page.locator("#done-title")).to_be_focused()
     diff = page.locator("#consent-diff")
     await expect(diff).to_be_visible()
-    await expect(diff.locator("[data-field='settings.tspAccess']")).to_contain_text("Not allowed")
-    await expect(diff.locator("[data-field=endDate]")).to_be_visible()
+    # In the words the offer uses, not field paths, ISO dates or enum values.
+    await expect(diff.locator("[data-field='settings.tspAccess']")).to_contain_text(
+        "TSP accessMay log into your Seller Center and operate it for you"
+        "May not log into your Seller Center"
+    )
+    await expect(diff.locator("[data-field=endDate] th")).to_have_text("End date")
+    await expect(diff.locator("[data-field=endDate]")).not_to_contain_text(end)
+    await expect(diff.locator("[data-field=serviceIds]")).to_contain_text(offer["services"][0])
+    await expect(diff.locator("[data-field='contact.name']")).to_contain_text(
+        "Contact nameDana Seller(none)"
+    )
+    await expect(diff).not_to_contain_text("settings.")
     await session.shoot("authorize-consented")
 
     granted = demo.api(OFFER, {"token": offer["token"]}, token=demo.partner_token)
     authorizations = granted["serviceOfferByLink"]["authorizations"]["nodes"]
     assert [a["service"]["name"] for a in authorizations] == [offer["services"][0]]
     fields = {change["field"] for change in authorizations[0]["changesFromOffer"]}
-    assert {"settings.tspAccess", "endDate"} <= fields
-    assert authorizations[0]["contact"]["name"] == "Robin Keeper"
+    assert {"settings.tspAccess", "endDate", "contact.name", "contact.email"} <= fields
+    # What the review showed is what was stored: the emptied contact, not the partner's.
+    assert authorizations[0]["contact"] is None
+
+
+async def test_an_offer_for_one_seller_is_read_as_the_signed_in_seller(
+    session: Session, demo: Demo
+) -> None:
+    """The offer's contact is shown to the seller it was made for (it is hidden from anyone
+    else), and another seller is told the offer is not theirs instead of offered buttons."""
+    accounts = await _demo_accounts(session)
+    guangzhou = "Guangzhou Gadget Export"
+    offer = create_offer(demo, seller_id=_subject(accounts[guangzhou]))
+    page = session.page
+    await session.open(f"/authorize/{offer['token']}")
+    await expect(page.locator("#contact-after-sign-in")).to_be_visible()
+    await expect(page.get_by_text("dana@seller.example")).to_have_count(0)
+    await session.sign_in_demo(guangzhou)
+    await expect(page.get_by_text("dana@seller.example")).to_be_visible()
+    await expect(page.get_by_role("button", name="Authorize as offered")).to_be_visible()
+
+    await page.get_by_role("button", name="Sign out").click()
+    await session.sign_in_demo(SELLER)
+    closed = page.locator("#offer-closed")
+    await expect(closed).to_contain_text("made this offer for another seller")
+    await expect(page.get_by_text("dana@seller.example")).to_have_count(0)
+    await expect(page.get_by_role("button", name="Authorize as offered")).to_have_count(0)
+    await expect(page.get_by_role("button", name="Edit before authorizing")).to_have_count(0)
+    await session.shoot("authorize-for-another-seller")
+
+
+async def test_a_seller_s_draft_stays_with_that_seller(session: Session, demo: Demo) -> None:
+    """Signing out forgets the draft (contact details included); a seller who signs in later in
+    the same tab never gets another seller's draft."""
+    accounts = await _demo_accounts(session)
+    offer = create_offer(demo)
+    page = session.page
+    url = f"/authorize/{offer['token']}"
+    await session.open(url)
+    await session.sign_in_demo(SELLER)
+    await page.get_by_role("button", name="Edit before authorizing").click()
+    await page.get_by_label("Contact name").fill("Private Person")
+    await page.get_by_label("Contact phone").fill("+1 555 0100 200")
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("heading", name="Sign in as a seller")).to_be_visible()
+    await page.reload()
+    await expect(page.get_by_role("heading", name="Sign in as a seller")).to_be_visible()
+    await expect(page.get_by_label("Contact name")).to_have_count(0)
+    stored = await page.evaluate("() => JSON.stringify(Object.entries(sessionStorage))")
+    assert "Private Person" not in stored
+
+    # A draft left by a sign-in that ended without signing out (here the platform's login
+    # handing the tab another seller's token) is not the next seller's.
+    await session.sign_in_demo(SELLER)
+    await page.get_by_role("button", name="Edit before authorizing").click()
+    await page.get_by_label("Contact name").fill("Private Person")
+    await session.open("/authorize/service/" + "B" * 32)  # away, then back with a new token
+    await session.open(f"{url}#token={accounts['Brighton Beauty Co']}")
+    await expect(page.get_by_test_id("seller-name")).to_have_text("Brighton Beauty Co")
+    await expect(page.get_by_role("button", name="Authorize as offered")).to_be_visible()
+    await expect(page.get_by_label("Contact name")).to_have_count(0)
+    await expect(page.locator("main")).not_to_contain_text("Private Person")
+
+
+async def test_an_offer_whose_start_has_passed_records_no_date_change(
+    session: Session, demo: Demo
+) -> None:
+    """Once the offered start has passed, the authorization starts today by the gateway's rule:
+    the page shows that, and neither shows nor sends it as the seller's change. An emptied date
+    is a field error on the page, not a refused request."""
+    offer = create_offer(demo)
+    await _move_start(demo, offer["token"], days=-5)
+    page = session.page
+    await session.open(f"/authorize/{offer['token']}")
+    await expect(page.locator("#start-passed")).to_contain_text("start today")
+    await session.sign_in_demo(SELLER)
+    await page.get_by_role("button", name="Edit before authorizing").click()
+    await expect(page.locator("#edit-title")).to_be_focused()
+    await expect(page.locator("#no-changes")).to_be_visible()
+
+    start = page.get_by_label("Start date")
+    today = await start.input_value()
+    assert today == datetime.now(UTC).date().isoformat()
+    await start.fill("")
+    await page.get_by_role("button", name="Review and authorize").click()
+    summary = page.locator("#form-errors")
+    await expect(summary).to_be_focused()
+    await expect(summary).to_contain_text("Enter the start date")
+    await expect(start).to_have_attribute("aria-invalid", "true")
+    await start.fill(today)
+
+    await page.get_by_label("Contact phone").fill("+44 20 7946 0000")
+    await expect(page.locator("#changes")).not_to_contain_text("Start date")
+    await page.get_by_role("button", name="Review and authorize").click()
+    await expect(page.locator("#review-title")).to_be_focused()
+    await page.get_by_role("button", name="Confirm and authorize").click()
+    await expect(page.locator("#done")).to_be_visible()
+    granted = demo.api(OFFER, {"token": offer["token"]}, token=demo.partner_token)
+    authorization = granted["serviceOfferByLink"]["authorizations"]["nodes"][0]
+    assert [c["field"] for c in authorization["changesFromOffer"]] == ["contact.phone"]
+
+
+async def test_a_seller_who_loses_the_race_is_told_and_offered_nothing(
+    session: Session, demo: Demo
+) -> None:
+    accounts = await _demo_accounts(session)
+    offer = create_offer(demo)
+    page = session.page
+    await session.open(f"/authorize/{offer['token']}")
+    await session.sign_in_demo(SELLER)
+    first = demo.api(AUTHORIZE, {"token": offer["token"]}, token=accounts["Batik Nusantara"])
+    assert first["authorizeServiceOffer"]["userErrors"] == []
+    await page.get_by_role("button", name="Authorize as offered").click()
+    closed = page.locator("#offer-closed")
+    await expect(closed).to_contain_text("Another seller accepted this offer first")
+    await expect(closed).to_be_focused()
+    await expect(page.locator("[data-status=ACCEPTED]")).to_be_visible()
+    await expect(page.locator("main button, main input, main select")).to_have_count(0)
+    # Read again later, the page cannot tell who accepted it, so claims nothing for this seller.
+    await page.reload()
+    await expect(closed).to_contain_text("If you did not, ask")
+    await expect(page.locator("main button, main input, main select")).to_have_count(0)
+
+
+async def test_one_click_without_a_shop_moves_focus_to_the_problem(
+    session: Session, demo: Demo
+) -> None:
+    offer = create_offer(demo)
+    page = session.page
+    await page.set_viewport_size(VIEWPORTS["phone"])
+    await session.open(f"/authorize/{offer['token']}")
+    await session.sign_in_demo("Future Founders (no shop yet)")
+    await page.get_by_role("button", name="Authorize as offered").click()
+    summary = page.locator("#form-errors")
+    await expect(summary).to_be_focused()
+    await expect(summary).to_contain_text("Shops")
+    await expect(summary).to_be_in_viewport()
+
+
+async def test_long_unbroken_text_wraps_instead_of_widening_the_page(
+    session: Session, demo: Demo
+) -> None:
+    long_name = "W" * 100  # the longest contact name there is, with nowhere to break
+    offer = create_offer(demo, contact={"name": long_name, "email": "dana@seller.example"})
+    page = session.page
+    await page.set_viewport_size(VIEWPORTS["phone"])
+    await session.open(f"/authorize/{offer['token']}")
+    await expect(page.get_by_text(long_name)).to_be_visible()
+    width = await page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
+    assert width[0] <= width[1], width
 
 
 async def test_a_withdrawn_link_says_so_and_offers_nothing_to_click(
@@ -218,6 +396,13 @@ async def test_a_user_error_is_shown_next_to_the_field_it_names(
     error = page.locator("#edit-contact-email-error")
     await expect(error).to_be_visible()
     assert await email.get_attribute("aria-describedby") == "edit-contact-email-error"
+    # Back on the form, focus moves to the summary of its problems at the top (read out, and
+    # in view), whose entry leads to the field.
+    summary = page.locator("#form-errors")
+    await expect(summary).to_be_focused()
+    await expect(summary).to_contain_text("Contact email")
+    await summary.get_by_role("button", name="Contact email").click()
+    await expect(email).to_be_focused()
     await session.shoot("authorize-user-error")
     status = demo.api(OFFER, {"token": offer["token"]}, token=demo.partner_token)
     assert status["serviceOfferByLink"]["status"] == "OPEN"
@@ -228,6 +413,12 @@ async def test_malformed_and_unknown_links_get_a_clear_page(session: Session) ->
     await session.open("/authorize/not%20a%20token!")
     await expect(page.get_by_role("heading", level=1)).to_have_text("This link is not valid")
     await session.shoot("authorize-malformed")
+    # A "%" that does not decode (cut, or not followed by two hex digits).
+    for damaged in ("/authorize/%%%", "/authorize/abcdefgh%E0%A4%A", "/authorize/service/%"):
+        await session.open(damaged)
+        await expect(page.get_by_role("heading", level=1)).to_have_text("This link is not valid")
+    await session.open("/partner/%ZZ")
+    await expect(page.get_by_role("heading", name="Sign in as a partner")).to_be_visible()
     await session.open("/authorize/" + "A" * 32)
     await expect(page.get_by_role("heading", level=1)).to_have_text("No offer behind this link")
     await session.shoot("authorize-unknown")
@@ -251,6 +442,14 @@ async def test_the_page_says_the_api_is_unreachable_and_retries(
     await page.route("**/graphql", flaky)
     await session.open(f"/authorize/{offer['token']}")
     await expect(page.locator("#unreachable")).to_contain_text("cannot be reached")
+    # The alert is the sentence alone: a live region holding the countdown would be read out
+    # again at every tick.
+    await expect(page.get_by_role("alert")).to_have_text(
+        "The TSP Gateway API cannot be reached right now."
+    )
+    countdown = page.get_by_text("Trying again in")
+    live = "el => el.closest('[role=alert], [role=status], [aria-live]')?.outerHTML ?? null"
+    assert await countdown.evaluate(live) is None
     await session.shoot("authorize-unreachable")
     await expect(page.get_by_role("heading", level=1)).to_contain_text(PARTNER, timeout=10_000)
     assert refused == 1
@@ -295,12 +494,22 @@ async def test_a_service_link_is_filled_in_and_authorized(session: Session, demo
     await page.get_by_role("checkbox", name="Data Compass: May see").check()
     await page.get_by_label("Contact email").fill("owner@maple.example")
     await session.shoot("authorize-service-link")
+    end = page.get_by_label("End date")
+    chosen = await end.input_value()
+    await end.fill("")
+    await page.get_by_role("button", name="Review and authorize").click()
+    await expect(page.locator("#form-errors")).to_be_focused()
+    await expect(page.locator("#end-date-error")).to_have_text(
+        "Enter the end date: day, month and year."
+    )
+    await end.fill(chosen)
     await page.get_by_role("button", name="Review and authorize").click()
     await expect(page.locator("#review dl.settings")).to_contain_text(
         "May see your Data Compass analytics"
     )
     await page.get_by_role("button", name="Confirm and authorize").click()
     await expect(page.locator("#done")).to_contain_text(f"authorized for {service['name']}")
+    await expect(page.locator("#done-title")).to_be_focused()
 
 
 async def test_every_control_is_reached_by_keyboard_with_a_name_and_a_visible_focus(
@@ -330,6 +539,48 @@ async def test_every_control_is_reached_by_keyboard_with_a_name_and_a_visible_fo
     await page.get_by_role("radio", name="Your shops", exact=True).focus()
     await page.keyboard.press("ArrowDown")
     await expect(page.get_by_role("radio", name="Your TikTok accounts (TTUID)")).to_be_checked()
+    # The gateway's handles carry their "@": shown once.
+    handle = page.get_by_role("checkbox", name="@maplepinehomegoods", exact=True)
+    await expect(handle).to_be_visible()
+    await expect(page.locator("main")).not_to_contain_text("@@")
+
+
+def _operation(name: str) -> Any:
+    """Matches the response to the app's request for the operation ``name``."""
+    return lambda response: (
+        response.url.endswith("/graphql")
+        and json.loads(response.request.post_data or "{}").get("operationName") == name
+    )
+
+
+async def _demo_accounts(session: Session) -> dict[str, str]:
+    """Each demo account's token by name, as the page offers them in demo mode."""
+    if not session.page.url.startswith(session.demo.url):
+        await session.open("/partner")
+    config = json.loads(await session.page.locator("#tsp-config").text_content() or "{}")
+    return {account["name"]: account["token"] for account in config["demoAccounts"]}
+
+
+def _subject(token: str) -> str:
+    subject: str = jwt.decode(token, options={"verify_signature": False})["sub"]
+    return subject
+
+
+async def _move_start(demo: Demo, link_token: str, *, days: int) -> None:
+    """Moves a stored offer's start, as time passing would (the API makes no offer that starts
+    in the past)."""
+    store = SQLiteStore(demo.workdir / "gateway.sqlite3")
+    await store.connect()
+    try:
+        offer = (await store.find(c.SERVICE_OFFERS, {"linkToken": link_token}, limit=1))[0]
+        await store.update(
+            c.SERVICE_OFFERS,
+            offer["_id"],
+            expected_version=offer["version"],
+            changes={"startsAt": offer["startsAt"] + timedelta(days=days)},
+        )
+    finally:
+        await store.close()
 
 
 # Every enabled control in <main>, keyed by a path that identifies it; of a radio group only the

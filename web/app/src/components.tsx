@@ -45,9 +45,11 @@ export function NotReady<T>(props: { loaded: Loaded<T>; what: string; onSignIn?:
   }
   if (loaded.state === "unreachable") {
     return (
-      <div class="alert alert-warn" role="alert" id="unreachable">
-        <strong>The TSP Gateway API cannot be reached right now.</strong>{" "}
-        Trying again in {loaded.retryIn} s.{" "}
+      <div class="alert alert-warn" id="unreachable">
+        {/* Only the unchanging sentence is an alert: a live region whose text counts down would
+            be read out again every second. */}
+        <strong role="alert">The TSP Gateway API cannot be reached right now.</strong>{" "}
+        <span id="retry-countdown">Trying again in {loaded.retryIn} s.</span>{" "}
         <button type="button" class="link" onClick={loaded.retry}>
           Retry now
         </button>

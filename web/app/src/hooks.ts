@@ -12,17 +12,23 @@ export type Loaded<T> =
 
 const RETRY_SECONDS = [2, 4, 8, 15];
 
+/** A query's state, its reload, and whether the data shown answers the current variables and
+ * token (false while a changed query's answer is on its way). */
 export function useQuery<K extends OperationName>(
   name: K,
   variables: Variables<K>,
   token: string | null | undefined,
   enabled = true,
-): [Loaded<Result<K>>, () => void] {
+): [Loaded<Result<K>>, () => void, boolean] {
   const [loaded, setLoaded] = useState<Loaded<Result<K>>>({ state: "loading" });
+  // Which variables and token the data shown answers: after a sign-in, the data read before it
+  // is still shown until the new answer comes, but it is not what this caller may see.
+  const [answered, setAnswered] = useState<string | null>(null);
   const [generation, setGeneration] = useState(0);
   const attempts = useRef(0);
   const reload = useCallback(() => setGeneration((value) => value + 1), []);
   const key = JSON.stringify(variables);
+  const asked = `${key}\n${token ?? ""}`;
 
   useEffect(() => {
     if (!enabled) return;
@@ -31,7 +37,10 @@ export function useQuery<K extends OperationName>(
     call(name, variables, token)
       .then((data) => {
         attempts.current = 0;
-        if (live) setLoaded({ state: "ready", data });
+        if (live) {
+          setLoaded({ state: "ready", data });
+          setAnswered(asked);
+        }
       })
       .catch((error: unknown) => {
         if (!live) return;
@@ -60,7 +69,7 @@ export function useQuery<K extends OperationName>(
       window.clearInterval(timer);
     };
   }, [name, key, token, generation, enabled]);
-  return [loaded, reload];
+  return [loaded, reload, answered === asked];
 }
 
 /** Calls ``onChange`` whenever one of the partner's events arrives (live updates), or when the

@@ -19,6 +19,9 @@ function visitorId(): string {
 }
 
 export function recordLinkOpen(token: string): void {
+  // A partner signed in in this tab (previewing its own link from My service offers) is sent as
+  // itself, so the gateway leaves its own partner's opens uncounted; else the signed-in seller.
+  const caller = storedToken("PARTNER") ?? storedToken("SELLER");
   // Never in the way of the page: a failure only leaves one open uncounted.
-  call("RecordOfferLinkOpen", { token, visitorId: visitorId() }, storedToken("SELLER")).catch(() => undefined);
+  call("RecordOfferLinkOpen", { token, visitorId: visitorId() }, caller).catch(() => undefined);
 }

@@ -39,14 +39,28 @@ function BadLink() {
   );
 }
 
+/** A path part decoded, or null when it is not valid percent-encoding (decodeURIComponent
+ * throws on "%", "%ZZ" or a cut multi-byte sequence, which would leave a blank page). */
+function decoded(part: string): string | null {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return null;
+  }
+}
+
 function App() {
   const [path, go] = usePath();
-  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const parts = path.split("/").filter(Boolean).map(decoded);
   if (parts[0] === "authorize") {
+    // A part that does not decode (a "%" cut from its two digits) is a damaged link too.
+    if (parts.includes(null)) return <BadLink />;
     if (parts[1] === "service") {
-      return parts.length === 3 && TOKEN.test(parts[2]) ? <ServiceLinkPage token={parts[2]} /> : <BadLink />;
+      const token = parts[2];
+      return parts.length === 3 && token && TOKEN.test(token) ? <ServiceLinkPage token={token} /> : <BadLink />;
     }
-    return parts.length === 2 && TOKEN.test(parts[1]) ? <OfferPage token={parts[1]} /> : <BadLink />;
+    const token = parts[1];
+    return parts.length === 2 && token && TOKEN.test(token) ? <OfferPage token={token} /> : <BadLink />;
   }
   if (parts[0] === "partner") {
     const view = (VIEWS as string[]).includes(parts[1] ?? "") ? (parts[1] as PartnerView) : "offers";

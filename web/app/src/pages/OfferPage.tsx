@@ -1,28 +1,46 @@
 // /authorize/<offer token>: everything the partner offers, then authorize in one click or edit.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type * as G from "../generated/graphql";
-import { ApiUnreachable, call, payload, SignInRequired, type UserError } from "../api";
+import { ApiUnreachable, call, fieldKey, payload, SignInRequired, type UserError } from "../api";
 import {
   ContactFields,
   DateField,
   FieldError,
-  GeneralErrors,
   NotReady,
   SettingsFields,
   SettingsList,
   Shell,
   Status,
-  contactInput,
   splitErrors,
 } from "../components";
-import { loadDraft, offerDiff, saveDraft, showValue, type Change, type Draft } from "../draft";
+import {
+  consentRows,
+  dateProblems,
+  effectiveStart,
+  offerDiff,
+  statedContact,
+  todayUtc,
+  type Change,
+  type Draft,
+} from "../draft";
 import { useQuery } from "../hooks";
 import { recordLinkOpen } from "../linkOpen";
-import { formatDate, market, today, words } from "../words";
-import { CoverageFields, FORM_FIELDS, SignedIn, coverageInput, newKey, useSeller } from "./seller";
+import { formatDate, market, words } from "../words";
+import {
+  CoverageFields,
+  ErrorSummary,
+  FORM_FIELDS,
+  SignedIn,
+  coverageInput,
+  newKey,
+  useDraft,
+  useFocusLater,
+  useSeller,
+} from "./seller";
 
 type Offer = NonNullable<G.OfferByLinkQuery["serviceOfferByLink"]>;
 type Granted = NonNullable<G.AuthorizeOfferMutation["authorizeServiceOffer"]>["authorizations"];
+type Mode = "view" | "edit" | "review" | "done";
 
 export function LinkProblem(props: { title: string; children: preact.ComponentChildren }) {
   return (
@@ -38,7 +56,7 @@ export function LinkProblem(props: { title: string; children: preact.ComponentCh
 function offerDraft(offer: Offer): Draft {
   return {
     serviceIds: offer.services.map((service) => service.id),
-    startDate: offer.startDate < today() ? today() : offer.startDate,
+    startDate: effectiveStart(offer),
     endDate: offer.endDate,
     settings: { ...offer.settings },
     contact: {
@@ -51,15 +69,30 @@ function offerDraft(offer: Offer): Draft {
   };
 }
 
+/** Open, and every service live with an active partner, yet not acceptable: the gateway says so
+ * of an offer made for another seller than the one signed in (`canBeAccepted`). */
+function madeForAnother(offer: Offer): boolean {
+  return (
+    offer.status === "OPEN" &&
+    !offer.canBeAccepted &&
+    offer.partner.status === "ACTIVE" &&
+    offer.services.every((service) => service.status === "LIVE")
+  );
+}
+
 function closedMessage(offer: Offer): string {
   switch (offer.status) {
     case "WITHDRAWN":
       return `${offer.partner.name} withdrew this offer${offer.withdrawnAt ? ` on ${formatDate(offer.withdrawnAt)}` : ""}. There is nothing to authorize here: ask the partner for a new link.`;
     case "ACCEPTED":
-      return `This offer was already accepted${offer.acceptedAt ? ` on ${formatDate(offer.acceptedAt)}` : ""}. Its services are authorized; manage them in Seller Center under My Services.`;
+      // The page cannot tell who accepted it: only say what holds for whoever reads this.
+      return `This offer was already accepted${offer.acceptedAt ? ` on ${formatDate(offer.acceptedAt)}` : ""}. If you accepted it, its services are authorized: manage them in Seller Center under My Services. If you did not, ask ${offer.partner.name} for a new link.`;
     case "EXPIRED":
       return `This offer ended on ${formatDate(offer.endDate)} and can no longer be accepted. Ask ${offer.partner.name} for a new link.`;
     default:
+      if (madeForAnother(offer)) {
+        return `${offer.partner.name} made this offer for another seller, so it cannot be authorized from the account you signed in with. If it is meant for you, sign in as the seller it was made for, or ask ${offer.partner.name} for a link of your own.`;
+      }
       return `This offer cannot be accepted now: ${
         offer.partner.status !== "ACTIVE"
           ? "the partner has been removed from the platform."
@@ -68,20 +101,52 @@ function closedMessage(offer: Offer): string {
   }
 }
 
+/** What to say when the gateway refused the offer itself (a userError on the link's token) after
+ * the page showed it as open: it changed meanwhile. */
+function refusalMessage(error: UserError, offer: Offer): string {
+  if (error.code === "OFFER_ALREADY_ACCEPTED") {
+    return `Another seller accepted this offer first, so nothing was authorized for you. Ask ${offer.partner.name} for a new link.`;
+  }
+  return `This offer can no longer be authorized (${error.message}), so nothing was authorized. Ask ${offer.partner.name} for a new link.`;
+}
+
 export function OfferPage(props: { token: string }) {
-  const [offerQuery] = useQuery("OfferByLink", { token: props.token }, null);
   const me = useSeller();
-  const [mode, setMode] = useState<"view" | "edit" | "review" | "done">("view");
-  const [draft, setDraftState] = useState<Draft | null>(() => loadDraft(props.token));
+  // Read as the signed-in seller: an offer made for one seller shows its contact only to that
+  // seller, and tells any other seller it cannot be accepted (canBeAccepted).
+  const [offerQuery, reloadOffer, offerFresh] = useQuery("OfferByLink", { token: props.token }, me.token);
+  const sellerId = me.seller?.id ?? null;
+  const [draft, storeDraft] = useDraft(sellerId, `offer.${props.token}`);
+  const [mode, setMode] = useState<Mode>("view");
   const [errors, setErrors] = useState<UserError[]>([]);
   const [busy, setBusy] = useState(false);
   const [granted, setGranted] = useState<Granted | null>(null);
+  const [refused, setRefused] = useState<string | null>(null);
   const [key, setKey] = useState(newKey);
+  const focus = useFocusLater();
+  const lastSeller = useRef<string | null>(null);
 
-  useEffect(() => {
-    if (draft && mode === "view") setMode("edit");
-  }, []);
   useEffect(() => recordLinkOpen(props.token), [props.token]);
+  useEffect(() => {
+    // The gateway refused the stored sign-in while reading the offer: ask again (the seller's
+    // draft stays, for the same seller to sign in to).
+    if (offerQuery.state === "signin" && me.token) me.expire("Your sign-in has expired. Please sign in again.");
+  }, [offerQuery.state, me.token]);
+  useEffect(() => {
+    if (!sellerId) return;
+    const previous = lastSeller.current;
+    lastSeller.current = sellerId;
+    if (previous === sellerId) return; // signed in again after an expiry: carry on
+    if (previous !== null) {
+      // Another seller in this tab: nothing of the last one's choices or results stays.
+      setErrors([]);
+      setGranted(null);
+      setKey(newKey());
+      setMode(draft ? "edit" : "view");
+    } else if (draft) {
+      setMode((current) => (current === "view" ? "edit" : current));
+    }
+  }, [sellerId]);
 
   if (offerQuery.state !== "ready") {
     return (
@@ -102,38 +167,46 @@ export function OfferPage(props: { token: string }) {
     );
   }
   const setDraft = (value: Draft) => {
-    setDraftState(value);
-    saveDraft(props.token, value);
+    storeDraft(value);
     setKey(newKey());
   };
   const current = draft ?? offerDraft(offer);
   const changes = offerDiff(offer, current);
 
   const authorize = async (input: G.AuthorizeServiceOfferInput | null) => {
+    // The button stays focusable while busy (aria-disabled), so a second click arrives here.
+    if (busy) return;
     setBusy(true);
     setErrors([]);
     try {
       const data = await call("AuthorizeOffer", { token: props.token, input }, me.token);
       const result = payload(data.authorizeServiceOffer);
-      if (result.userErrors.length) {
+      const offerRefused = result.userErrors.find((error) => fieldKey(error) === "token");
+      if (offerRefused) {
+        setRefused(refusalMessage(offerRefused, offer));
+        reloadOffer();
+        focus("#offer-closed");
+      } else if (result.userErrors.length) {
         setErrors(result.userErrors);
         const { byField } = splitErrors(result.userErrors, FORM_FIELDS);
-        if (Object.keys(byField).length) {
-          if (!draft) setDraftState(offerDraft(offer));
-          setMode("edit");
-        }
+        if (Object.keys(byField).length) setMode("edit");
+        focus("#form-errors");
       } else {
         setGranted(result.authorizations);
-        saveDraft(props.token, null);
+        storeDraft(null);
         setMode("done");
+        focus("#done-title");
       }
     } catch (error) {
       if (error instanceof SignInRequired) {
-        me.signOut("Your sign-in has expired. Sign in again: your changes are kept.");
-      } else if (error instanceof ApiUnreachable) {
-        setErrors([{ field: null, code: "UNREACHABLE", message: "The TSP Gateway API cannot be reached right now. Nothing was authorized; your choices are kept, so try again in a moment." }]);
+        me.expire("Your sign-in has expired. Sign in again: your changes are kept.");
       } else {
-        setErrors([{ field: null, code: "ERROR", message: (error as Error).message }]);
+        const message =
+          error instanceof ApiUnreachable
+            ? "The TSP Gateway API cannot be reached right now. Nothing was authorized; your choices are kept, so try again in a moment."
+            : (error as Error).message;
+        setErrors([{ field: null, code: error instanceof ApiUnreachable ? "UNREACHABLE" : "ERROR", message }]);
+        focus("#form-errors");
       }
     } finally {
       setBusy(false);
@@ -142,16 +215,30 @@ export function OfferPage(props: { token: string }) {
 
   const editedInput = (seller: NonNullable<typeof me.seller>): G.AuthorizeServiceOfferInput => ({
     serviceIds: current.serviceIds,
-    startDate: current.startDate,
-    endDate: current.endDate,
+    // Only dates the seller changed: a start that has passed becomes today by the gateway's
+    // own rule, which it does not record as the seller's change.
+    startDate: current.startDate !== effectiveStart(offer) ? current.startDate : null,
+    endDate: current.endDate !== offer.endDate ? current.endDate : null,
     settings: current.settings,
-    contact: contactInput(current.contact),
+    contact: statedContact(current.contact),
     ...coverageInput(seller, current),
     idempotencyKey: key,
   });
 
-  const { byField, general } = splitErrors(errors, FORM_FIELDS);
-  const open = offer.canBeAccepted && mode !== "done";
+  const signOut = () => {
+    me.signOut();
+    lastSeller.current = null;
+    setMode("view");
+    setErrors([]);
+    setGranted(null);
+    setKey(newKey());
+  };
+
+  const { byField } = splitErrors(errors, FORM_FIELDS);
+  const acceptable = offer.canBeAccepted && !refused && mode !== "done";
+  // Actions wait for the offer as this seller may see it (read again after signing in).
+  const actions = acceptable && offerFresh && me.seller;
+  const closed = refused ?? (offer.canBeAccepted ? null : closedMessage(offer));
 
   return (
     <Shell title={`Service offer from ${offer.partner.name}`}>
@@ -162,52 +249,74 @@ export function OfferPage(props: { token: string }) {
       <p class="lead">
         Offer status <Status value={mode === "done" ? "ACCEPTED" : offer.status} />
       </p>
-      {!offer.canBeAccepted && (
-        <div class="alert alert-info" role="status" id="offer-closed">
-          {closedMessage(offer)}
+      {closed && mode !== "done" && (
+        <div class="alert alert-info" role="status" id="offer-closed" tabIndex={-1}>
+          {closed}
         </div>
       )}
       <div class="columns">
         <div>
-          <OfferDetails offer={offer} />
+          <OfferDetails offer={offer} signedIn={Boolean(me.seller && offerFresh)} />
         </div>
         <div>
-          {open && me.panel}
-          {open && me.seller && <SignedIn seller={me.seller} onSignOut={() => me.signOut()} />}
-          {open && me.token && !me.seller && !me.panel && <NotReady loaded={me.viewer} what="your account" />}
-          {open && me.seller && mode === "view" && (
+          {acceptable && me.panel}
+          {(acceptable || madeForAnother(offer)) && me.seller && <SignedIn seller={me.seller} onSignOut={signOut} />}
+          {acceptable && me.token && !me.seller && !me.panel && <NotReady loaded={me.viewer} what="your account" />}
+          {actions && mode === "view" && (
             <section class="card" aria-labelledby="decide-title">
-              <h2 id="decide-title">Authorize</h2>
-              <GeneralErrors errors={general} />
+              <h2 id="decide-title" tabIndex={-1}>
+                Authorize
+              </h2>
+              <ErrorSummary errors={errors} prefix="edit" />
               <p>Authorize every service above as offered, or edit the details first.</p>
               <div class="actions">
-                <button type="button" class="primary" disabled={busy} onClick={() => authorize(null)}>
+                <button type="button" class="primary" aria-disabled={busy ? "true" : undefined} onClick={() => authorize(null)}>
                   {busy ? "Authorizing…" : "Authorize as offered"}
                 </button>
-                <button type="button" onClick={() => setMode("edit")}>
+                <button
+                  type="button"
+                  onClick={() => {
+                    setErrors([]);
+                    setMode("edit");
+                    focus("#edit-title");
+                  }}
+                >
                   Edit before authorizing
                 </button>
               </div>
             </section>
           )}
-          {open && (mode === "edit" || mode === "review") && (
+          {actions && (mode === "edit" || mode === "review") && (
             <EditForm
               offer={offer}
               seller={me.seller}
               draft={current}
               setDraft={setDraft}
               byField={byField}
-              general={general}
+              errors={errors}
               changes={changes}
               review={mode === "review"}
               busy={busy}
-              onReview={() => setMode("review")}
-              onBack={() => setMode("edit")}
+              onReview={() => {
+                const problems = dateProblems(current);
+                setErrors(problems);
+                if (problems.length) {
+                  focus("#form-errors");
+                } else {
+                  setMode("review");
+                  focus("#review-title");
+                }
+              }}
+              onBack={() => {
+                setErrors([]);
+                setMode("edit");
+                focus("#edit-title");
+              }}
               onCancel={() => {
-                setDraftState(null);
-                saveDraft(props.token, null);
+                storeDraft(null);
                 setErrors([]);
                 setMode("view");
+                focus("#decide-title");
               }}
               onConfirm={() => me.seller && authorize(editedInput(me.seller))}
             />
@@ -219,8 +328,9 @@ export function OfferPage(props: { token: string }) {
   );
 }
 
-function OfferDetails(props: { offer: Offer }) {
+function OfferDetails(props: { offer: Offer; signedIn: boolean }) {
   const { offer } = props;
+  const startPassed = offer.canBeAccepted && offer.startDate < todayUtc();
   return (
     <>
       <section class="card" aria-labelledby="partner-title">
@@ -257,12 +367,24 @@ function OfferDetails(props: { offer: Offer }) {
         <p>
           From <strong>{formatDate(offer.startDate)}</strong> to <strong>{formatDate(offer.endDate)}</strong>
         </p>
+        {startPassed && (
+          <p class="muted" id="start-passed">
+            The start date has passed: authorized now, the services start today, {formatDate(todayUtc())}.
+          </p>
+        )}
         <SettingsList settings={offer.settings} />
         <h3>Contact</h3>
         {offer.contact && (offer.contact.name || offer.contact.email || offer.contact.phone) ? (
           <p>{[offer.contact.name, offer.contact.email, offer.contact.phone].filter(Boolean).join(" · ")}</p>
-        ) : (
+        ) : props.signedIn ? (
           <p class="muted">The partner left your contact details for you to fill in.</p>
+        ) : offer.canBeAccepted ? (
+          // An offer made for one seller shows its contact to that seller only.
+          <p class="muted" id="contact-after-sign-in">
+            If the partner filled in your contact details, you see them once you sign in.
+          </p>
+        ) : (
+          <p class="muted">No contact details to show.</p>
         )}
       </section>
     </>
@@ -275,7 +397,7 @@ function EditForm(props: {
   draft: Draft;
   setDraft: (draft: Draft) => void;
   byField: Record<string, string[]>;
-  general: UserError[];
+  errors: UserError[];
   changes: Change[];
   review: boolean;
   busy: boolean;
@@ -285,15 +407,24 @@ function EditForm(props: {
   onConfirm: () => void;
 }) {
   const { offer, draft, setDraft, byField } = props;
-  const first = offer.startDate < today() ? today() : offer.startDate;
+  const first = effectiveStart(offer);
   if (props.review) {
     return (
       <section class="card" aria-labelledby="review-title" id="review">
-        <h2 id="review-title">Check before you authorize</h2>
-        <GeneralErrors errors={props.general} />
+        <h2 id="review-title" tabIndex={-1}>
+          Check before you authorize
+        </h2>
+        <ErrorSummary errors={props.errors} prefix="edit" />
         <ChangeTable changes={props.changes} />
         <div class="actions">
-          <button type="button" class="primary" disabled={props.busy || !props.seller} onClick={props.onConfirm}>
+          <button
+            type="button"
+            class="primary"
+            aria-disabled={props.busy ? "true" : undefined}
+            onClick={() => {
+              if (!props.busy) props.onConfirm();
+            }}
+          >
             {props.busy ? "Authorizing…" : "Confirm and authorize"}
           </button>
           <button type="button" onClick={props.onBack}>
@@ -313,8 +444,10 @@ function EditForm(props: {
         props.onReview();
       }}
     >
-      <h2 id="edit-title">Edit before authorizing</h2>
-      <GeneralErrors errors={props.general} />
+      <h2 id="edit-title" tabIndex={-1}>
+        Edit before authorizing
+      </h2>
+      <ErrorSummary errors={props.errors} prefix="edit" />
       <fieldset aria-describedby="services-error">
         <legend>Services to authorize</legend>
         {offer.services.map((service) => (
@@ -339,7 +472,7 @@ function EditForm(props: {
         <FieldError id="services-error" messages={byField["serviceIds"]} />
       </fieldset>
       <fieldset>
-        <legend>Dates (within the offer's {formatDate(offer.startDate)} – {formatDate(offer.endDate)})</legend>
+        <legend>Dates (within the offer's {formatDate(first)} – {formatDate(offer.endDate)})</legend>
         <div class="row">
           <DateField
             id="start-date"
@@ -408,10 +541,12 @@ function ChangeTable(props: { changes: Change[] }) {
 }
 
 function Done(props: { offer: Offer; granted: Granted }) {
-  const changes = props.granted[0]?.changesFromOffer ?? [];
+  const rows = consentRows(props.granted[0]?.changesFromOffer ?? [], props.offer.services);
   return (
     <section class="card done" aria-labelledby="done-title" id="done">
-      <h2 id="done-title">Authorized</h2>
+      <h2 id="done-title" tabIndex={-1}>
+        Authorized
+      </h2>
       <p role="status">
         {props.offer.partner.name} is now authorized for {props.granted.length}{" "}
         {props.granted.length === 1 ? "service" : "services"}.
@@ -425,7 +560,7 @@ function Done(props: { offer: Offer; granted: Granted }) {
         ))}
       </ul>
       <h3>What you consented to, compared with the offer</h3>
-      {changes.length ? (
+      {rows.length ? (
         <table class="changes" id="consent-diff">
           <thead>
             <tr>
@@ -435,11 +570,11 @@ function Done(props: { offer: Offer; granted: Granted }) {
             </tr>
           </thead>
           <tbody>
-            {changes.map((change) => (
-              <tr key={change.field} data-field={change.field}>
-                <th scope="row">{change.field}</th>
-                <td>{showValue(change.offered)}</td>
-                <td>{showValue(change.consented)}</td>
+            {rows.map((row) => (
+              <tr key={row.path} data-field={row.path}>
+                <th scope="row">{row.label}</th>
+                <td>{row.offered}</td>
+                <td>{row.consented}</td>
               </tr>
             ))}
           </tbody>

@@ -5,7 +5,6 @@ import { ApiUnreachable, call, payload, SignInRequired, type UserError } from ".
 import {
   ContactFields,
   DateField,
-  GeneralErrors,
   NotReady,
   SettingsFields,
   SettingsList,
@@ -14,19 +13,29 @@ import {
   contactInput,
   splitErrors,
 } from "../components";
-import { loadDraft, saveDraft, type Draft } from "../draft";
+import { dateProblems, todayUtc, type Draft } from "../draft";
 import { useQuery } from "../hooks";
-import { addDays, formatDate, market, today, words } from "../words";
+import { addDays, formatDate, market, words } from "../words";
 import { LinkProblem } from "./OfferPage";
-import { CoverageFields, FORM_FIELDS, SignedIn, coverageInput, newKey, useSeller } from "./seller";
+import {
+  CoverageFields,
+  ErrorSummary,
+  FORM_FIELDS,
+  SignedIn,
+  coverageInput,
+  newKey,
+  useDraft,
+  useFocusLater,
+  useSeller,
+} from "./seller";
 
 type Granted = NonNullable<NonNullable<G.AuthorizeServiceMutation["authorizeService"]>["authorization"]>;
 
 function blankDraft(serviceId: string): Draft {
   return {
     serviceIds: [serviceId],
-    startDate: today(),
-    endDate: addDays(today(), 365),
+    startDate: todayUtc(),
+    endDate: addDays(todayUtc(), 365),
     settings: { authorizeObject: "SHOP", ticketAuthorization: false, tspAccess: false, dataCompassAccess: false },
     contact: { name: "", email: "", phone: "" },
     shopIds: null,
@@ -42,13 +51,13 @@ const unavailableWords: Record<string, string> = {
 export function ServiceLinkPage(props: { token: string }) {
   const [linkQuery] = useQuery("ServiceByLink", { token: props.token }, null);
   const me = useSeller();
-  const draftKey = `service.${props.token}`;
-  const [draft, setDraftState] = useState<Draft | null>(() => loadDraft(draftKey));
+  const [draft, storeDraft] = useDraft(me.seller?.id ?? null, `service.${props.token}`);
   const [review, setReview] = useState(false);
   const [errors, setErrors] = useState<UserError[]>([]);
   const [busy, setBusy] = useState(false);
   const [granted, setGranted] = useState<Granted | null>(null);
   const [key, setKey] = useState(newKey);
+  const focus = useFocusLater();
 
   if (linkQuery.state !== "ready") {
     return (
@@ -68,14 +77,14 @@ export function ServiceLinkPage(props: { token: string }) {
   const { service } = link;
   const current = draft ?? blankDraft(service.id);
   const setDraft = (value: Draft) => {
-    setDraftState(value);
-    saveDraft(draftKey, value);
+    storeDraft(value);
     setKey(newKey());
   };
-  const { byField, general } = splitErrors(errors, FORM_FIELDS);
+  const { byField } = splitErrors(errors, FORM_FIELDS);
 
   const confirm = async () => {
-    if (!me.seller) return;
+    // The button stays focusable while busy (aria-disabled), so a second click arrives here.
+    if (!me.seller || busy) return;
     setBusy(true);
     setErrors([]);
     const input: G.AuthorizeServiceInput = {
@@ -92,17 +101,22 @@ export function ServiceLinkPage(props: { token: string }) {
       if (result.userErrors.length || !result.authorization) {
         setErrors(result.userErrors);
         setReview(false);
+        focus("#form-errors");
       } else {
         setGranted(result.authorization);
-        saveDraft(draftKey, null);
+        storeDraft(null);
+        focus("#done-title");
       }
     } catch (error) {
       if (error instanceof SignInRequired) {
-        me.signOut("Your sign-in has expired. Sign in again: your choices are kept.");
-      } else if (error instanceof ApiUnreachable) {
-        setErrors([{ field: null, code: "UNREACHABLE", message: "The TSP Gateway API cannot be reached right now. Nothing was authorized; your choices are kept, so try again in a moment." }]);
+        me.expire("Your sign-in has expired. Sign in again: your choices are kept.");
       } else {
-        setErrors([{ field: null, code: "ERROR", message: (error as Error).message }]);
+        const message =
+          error instanceof ApiUnreachable
+            ? "The TSP Gateway API cannot be reached right now. Nothing was authorized; your choices are kept, so try again in a moment."
+            : (error as Error).message;
+        setErrors([{ field: null, code: error instanceof ApiUnreachable ? "UNREACHABLE" : "ERROR", message }]);
+        focus("#form-errors");
       }
     } finally {
       setBusy(false);
@@ -147,7 +161,17 @@ export function ServiceLinkPage(props: { token: string }) {
         </div>
         <div>
           {link.available && !granted && me.panel}
-          {link.available && me.seller && <SignedIn seller={me.seller} onSignOut={() => me.signOut()} />}
+          {link.available && me.seller && (
+            <SignedIn
+              seller={me.seller}
+              onSignOut={() => {
+                me.signOut();
+                setReview(false);
+                setErrors([]);
+                setGranted(null);
+              }}
+            />
+          )}
           {link.available && me.seller && !granted && !review && (
             <form
               class="card"
@@ -155,13 +179,22 @@ export function ServiceLinkPage(props: { token: string }) {
               aria-labelledby="details-title"
               onSubmit={(event) => {
                 event.preventDefault();
-                setReview(true);
+                const problems = dateProblems(current);
+                setErrors(problems);
+                if (problems.length) {
+                  focus("#form-errors");
+                } else {
+                  setReview(true);
+                  focus("#review-title");
+                }
               }}
             >
-              <h2 id="details-title">Authorization details</h2>
-              <GeneralErrors errors={general} />
+              <h2 id="details-title" tabIndex={-1}>
+                Authorization details
+              </h2>
+              <ErrorSummary errors={errors} prefix="link" />
               <div class="row">
-                <DateField id="start-date" label="Start date" value={current.startDate} min={today()} onChange={(value) => setDraft({ ...current, startDate: value })} messages={byField["startDate"]} />
+                <DateField id="start-date" label="Start date" value={current.startDate} min={todayUtc()} onChange={(value) => setDraft({ ...current, startDate: value })} messages={byField["startDate"]} />
                 <DateField id="end-date" label="End date" value={current.endDate} min={current.startDate} onChange={(value) => setDraft({ ...current, endDate: value })} messages={byField["endDate"]} />
               </div>
               <SettingsFields value={current.settings} onChange={(settings) => setDraft({ ...current, settings })} errors={byField} idPrefix="link" />
@@ -176,18 +209,27 @@ export function ServiceLinkPage(props: { token: string }) {
           )}
           {link.available && me.seller && !granted && review && (
             <section class="card" aria-labelledby="review-title" id="review">
-              <h2 id="review-title">Check before you authorize</h2>
-              <GeneralErrors errors={general} />
+              <h2 id="review-title" tabIndex={-1}>
+                Check before you authorize
+              </h2>
+              <ErrorSummary errors={errors} prefix="link" />
               <p>
                 {service.partner.name} will be authorized for <strong>{service.name}</strong> from{" "}
                 <strong>{formatDate(current.startDate)}</strong> to <strong>{formatDate(current.endDate)}</strong>.
               </p>
               <SettingsList settings={current.settings} />
               <div class="actions">
-                <button type="button" class="primary" disabled={busy} onClick={confirm}>
+                <button type="button" class="primary" aria-disabled={busy ? "true" : undefined} onClick={confirm}>
                   {busy ? "Authorizing…" : "Confirm and authorize"}
                 </button>
-                <button type="button" onClick={() => setReview(false)}>
+                <button
+                  type="button"
+                  onClick={() => {
+                    setErrors([]);
+                    setReview(false);
+                    focus("#details-title");
+                  }}
+                >
                   Back to editing
                 </button>
               </div>
@@ -195,7 +237,9 @@ export function ServiceLinkPage(props: { token: string }) {
           )}
           {granted && (
             <section class="card done" id="done" aria-labelledby="done-title">
-              <h2 id="done-title">Authorized</h2>
+              <h2 id="done-title" tabIndex={-1}>
+                Authorized
+              </h2>
               <p role="status">
                 {service.partner.name} is authorized for {granted.service.name} from {formatDate(granted.startDate)} to{" "}
                 {formatDate(granted.endDate)}. <Status value={granted.status} />
