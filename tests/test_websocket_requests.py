@@ -261,11 +261,23 @@ async def test_a_request_naming_no_operation_is_refused_alike_on_every_transport
     over_sse = await _sse(base_url, request_, bearer)
     assert over_sse["errors"][0]["extensions"]["code"] == code, over_sse
     async with httpx.AsyncClient(base_url=base_url, timeout=PATIENCE) as http:
-        over_http = await http.post(
-            "/graphql", json=request_, headers={"Authorization": f"Bearer {bearer}"}
-        )
-    assert over_http.status_code == 400
-    assert over_http.json()["errors"][0]["extensions"]["code"] == code
+        answers = {
+            accept: await http.post(
+                "/graphql",
+                json=request_,
+                headers={"Authorization": f"Bearer {bearer}", "Accept": accept},
+            )
+            for accept in ("application/json", "application/graphql-response+json")
+        }
+    # An operation that cannot be determined is a GraphQL result under application/json (200,
+    # as OPERATION_NAME_REQUIRED), a request error under graphql-response+json; a request
+    # with no query is refused under both.
+    assert [answer.status_code for answer in answers.values()] == [
+        400 if code == "MISSING_QUERY" else 200,
+        400,
+    ]
+    for answer in answers.values():
+        assert answer.json()["errors"][0]["extensions"]["code"] == code
     # The client's mistake: a line at INFO naming it, no ERROR line, no traceback.
     assert any(code in line["message"] for line in log_lines if line["level"] == "INFO")
     assert [line for line in log_lines if line["level"] not in ("INFO", "DEBUG")] == []
