@@ -272,12 +272,12 @@ async def test_a_request_naming_no_operation_is_refused_alike_on_every_transport
     # An operation that cannot be determined is a GraphQL result under application/json (200,
     # as OPERATION_NAME_REQUIRED), a request error under graphql-response+json; a request
     # with no query is refused under both.
-    assert [answer.status_code for answer in answers.values()] == [
+    assert [response.status_code for response in answers.values()] == [
         400 if code == "MISSING_QUERY" else 200,
         400,
     ]
-    for answer in answers.values():
-        assert answer.json()["errors"][0]["extensions"]["code"] == code
+    for response in answers.values():
+        assert response.json()["errors"][0]["extensions"]["code"] == code
     # The client's mistake: a line at INFO naming it, no ERROR line, no traceback.
     assert any(code in line["message"] for line in log_lines if line["level"] == "INFO")
     assert [line for line in log_lines if line["level"] not in ("INFO", "DEBUG")] == []
